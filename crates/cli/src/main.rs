@@ -1,0 +1,128 @@
+//! The `waymark` binary: parses arguments and hands each command to the
+//! libraries. Presentation (text, JSON, exit codes) lives in the command
+//! modules; what the model means lives in `waymark-model`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod model_cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "waymark",
+    version,
+    about = "Runs the Protected Utility engagement model"
+)]
+struct Cli {
+    /// A directory of model pages to use instead of the bundled default model.
+    #[arg(long, global = true, env = "WAYMARK_MODEL", value_name = "DIR")]
+    model: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, check and show the engagement model.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Tools for developers: synthetic content for benchmarks.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Check pages for broken links, copied text, stray items and more.
+    Lint(LintArgs),
+    /// Print the model: stages, steps, decisions, exits, roles and the rest.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct LintArgs {
+    /// Page files or directories of pages (default: --model, else the bundled model).
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    format: LintFormat,
+    /// Also fail (exit 1) on warnings.
+    #[arg(long, value_enum)]
+    deny: Option<Deny>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LintFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Deny {
+    Warnings,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// Page files or directories of pages (default: --model, else the bundled model).
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    format: ShowFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Write a deterministic synthetic set of pages (for benchmarks).
+    Corpus {
+        /// How many pages to write, the overview included.
+        #[arg(long)]
+        pages: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(ModelCommand::Lint(a)) => model_cmd::lint(
+            cli.model.as_deref(),
+            &a.paths,
+            matches!(a.format, LintFormat::Json),
+            a.deny.is_some(),
+        ),
+        Command::Model(ModelCommand::Show(a)) => model_cmd::show(
+            cli.model.as_deref(),
+            &a.paths,
+            matches!(a.format, ShowFormat::Json),
+        ),
+        Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
+            model_cmd::corpus(pages, seed, &out)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `waymark model show | head` is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

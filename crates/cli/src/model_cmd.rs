@@ -1,0 +1,107 @@
+//! `waymark model …` and `waymark dev corpus`: loading pages from the place the
+//! user chose and presenting findings or the model.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use waymark_model::{Severity, SourceFile, diagnostic, outline};
+
+/// Paths on the command line win, then `--model`, then the bundled model.
+fn sources(
+    model: Option<&Path>,
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<SourceFile>, Vec<waymark_model::Finding>)> {
+    let chosen: Vec<PathBuf> = if !paths.is_empty() {
+        paths.to_vec()
+    } else if let Some(m) = model {
+        vec![m.to_path_buf()]
+    } else {
+        return Ok((waymark_model::bundled(), Vec::new()));
+    };
+    Ok(waymark_model::read_paths(&chosen)?)
+}
+
+fn load(
+    model: Option<&Path>,
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<SourceFile>, waymark_model::Loaded)> {
+    let (files, read_findings) = sources(model, paths)?;
+    let mut loaded = waymark_model::build(&files);
+    loaded.findings.extend(read_findings);
+    Ok((files, loaded))
+}
+
+pub fn lint(
+    model: Option<&Path>,
+    paths: &[PathBuf],
+    json: bool,
+    deny_warnings: bool,
+) -> anyhow::Result<ExitCode> {
+    let (files, loaded) = load(model, paths)?;
+    let findings = waymark_model::lint(&loaded);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
+    } else {
+        let text: HashMap<&str, &str> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.text.as_str()))
+            .collect();
+        for f in &findings {
+            writeln!(
+                out,
+                "{}",
+                diagnostic::render(f, text.get(f.path.as_str()).copied())
+            )?;
+        }
+        let pages = files.len();
+        let noun = if pages == 1 { "page" } else { "pages" };
+        match diagnostic::summary(&findings) {
+            Some(s) => writeln!(out, "lint: {s} in {pages} {noun}")?,
+            None => writeln!(out, "lint: no findings in {pages} {noun}")?,
+        }
+    }
+    let fails = findings.iter().any(|f| {
+        f.severity == Severity::Error || (deny_warnings && f.severity == Severity::Warning)
+    });
+    Ok(if fails {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn show(model: Option<&Path>, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let (_, loaded) = load(model, paths)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outline::to_json(&loaded.model))?
+        )?;
+    } else {
+        write!(out, "{}", outline::to_text(&loaded.model))?;
+    }
+    let problems = waymark_model::lint(&loaded)
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if problems > 0 {
+        eprintln!("note: these pages have {problems} error(s); `waymark model lint` lists them");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn corpus(pages: usize, seed: u64, out: &Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (name, text) in waymark_model::synth::corpus(pages, seed) {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!("wrote {pages} pages to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,722 @@
+//! Building a [`Model`] from page sources: parse each page (in parallel when
+//! there are many), then resolve links, find the overview, order the stages and
+//! work out what each option does.
+//!
+//! A page that cannot be parsed becomes a finding and is left out; it never
+//! stops the rest of the set from loading.
+
+use std::collections::HashMap;
+
+use crate::classify::{TitleKind, classify};
+use crate::diagnostic::{Code, Finding};
+use crate::markdown::{Scan, item_markdown, scan};
+use crate::model::*;
+use crate::page::{PageError, RawPage, parse_page};
+use crate::text::{LineIndex, char_column, normalize, slugify};
+
+/// One file's text, with the name it has inside the model.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path to show in messages, as the user gave it.
+    pub path: String,
+    /// The path relative to the model's root (`stages/deploy.md`); its stem
+    /// is one of the names other pages may link to.
+    pub name: String,
+    pub text: String,
+}
+
+/// A model and what loading it found wrong.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub model: Model,
+    pub findings: Vec<Finding>,
+}
+
+pub fn build(sources: &[SourceFile]) -> Loaded {
+    let drafts = par_map(sources, draft);
+    let mut findings = Vec::new();
+    let mut pages = Vec::with_capacity(drafts.len());
+    let mut names = Vec::with_capacity(drafts.len());
+    for (d, src) in drafts.into_iter().zip(sources) {
+        match d {
+            Ok(page) => {
+                pages.push(page);
+                names.push(src.name.as_str());
+            }
+            Err(f) => findings.push(f),
+        }
+    }
+    let model = assemble(pages, &names, &mut findings);
+    Loaded { model, findings }
+}
+
+fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if items.len() < 64 || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+fn page_error(src: &SourceFile, e: PageError) -> Finding {
+    let code = match e {
+        PageError::NoFrontMatter => Code::NoFrontMatter,
+        PageError::Unclosed { .. } => Code::FrontMatterUnclosed,
+        PageError::Yaml { .. } => Code::YamlInvalid,
+    };
+    let (line, column) = e.position();
+    Finding::new(code, &src.path, line, column, e.to_string())
+}
+
+/// Maps offsets in a markdown text back to the file: the text starts at
+/// `first_line` and, inside a YAML block scalar, is indented.
+struct Locator<'a> {
+    src: &'a str,
+    src_ix: &'a LineIndex,
+    text: &'a str,
+    ix: LineIndex,
+    first_line: u32,
+}
+
+impl<'a> Locator<'a> {
+    fn new(src: &'a str, src_ix: &'a LineIndex, text: &'a str, first_line: u32) -> Self {
+        Locator {
+            src,
+            src_ix,
+            text,
+            ix: LineIndex::new(text),
+            first_line,
+        }
+    }
+
+    fn line(&self, offset: usize) -> u32 {
+        self.first_line + self.ix.locate(offset).0 as u32
+    }
+
+    fn position(&self, offset: usize) -> (u32, u32) {
+        let (l, byte) = self.ix.locate(offset);
+        let line = self.first_line + l as u32;
+        let text_line = self.ix.line(self.text, l);
+        let file_line = self
+            .src_ix
+            .line(self.src, (line as usize).saturating_sub(1));
+        let column = if file_line.len() >= text_line.len() && file_line.ends_with(text_line) {
+            char_column(file_line, file_line.len() - text_line.len() + byte)
+        } else {
+            char_column(text_line, byte)
+        };
+        (line, column as u32 + 1)
+    }
+}
+
+/// A parsed page whose links are not yet resolved.
+struct Draft {
+    page: Page,
+    /// Raw link targets per (timeline item, option), for effect inference.
+    option_links: Vec<Vec<Vec<String>>>,
+}
+
+fn draft(src: &SourceFile) -> Result<Draft, Finding> {
+    let raw: RawPage = parse_page(&src.text).map_err(|e| page_error(src, e))?;
+    let text = src.text.strip_prefix('\u{feff}').unwrap_or(&src.text);
+    let src_ix = LineIndex::new(text);
+    let mut links = Vec::new();
+    let mut timeline = Vec::with_capacity(raw.timeline.len());
+    let mut option_links = Vec::with_capacity(raw.timeline.len());
+
+    let slug_title = raw.title.as_deref().map(normalize).unwrap_or_default();
+    let slug = page_slug(&raw, &src.name, &slug_title);
+    for item in raw.timeline {
+        let title = normalize(item.title.as_deref().unwrap_or(""));
+        let c = classify(&title);
+        let body = item.body.filter(|b| !b.trim().is_empty());
+        let mut opt_links = Vec::new();
+        let kind = match &body {
+            None => kind_without_body(c.kind),
+            Some(body) => {
+                let loc = Locator::new(text, &src_ix, body, item.body_line);
+                let s = scan(body);
+                push_links(&mut links, &s, &loc);
+                match c.kind {
+                    TitleKind::Step { number, title } => ItemKind::Step(Step {
+                        number,
+                        title,
+                        body: Some(body.clone()),
+                    }),
+                    TitleKind::Decision { question } => {
+                        let choices = choices(body, &s, &loc, &mut opt_links);
+                        ItemKind::Decision(DecisionPoint { question, choices })
+                    }
+                    TitleKind::NextSteps => {
+                        ItemKind::NextSteps(choices(body, &s, &loc, &mut opt_links))
+                    }
+                    TitleKind::Stage { number, name } => ItemKind::Stage { number, name },
+                    TitleKind::Other => ItemKind::Other,
+                }
+            }
+        };
+        option_links.push(opt_links);
+        timeline.push(TimelineItem {
+            title,
+            line: item.line,
+            body,
+            body_line: item.body_line,
+            kind,
+            dash: c.dash,
+        });
+    }
+
+    let loc = Locator::new(text, &src_ix, &raw.body, raw.body_line);
+    let s = scan(&raw.body);
+    push_links(&mut links, &s, &loc);
+    let (intro, sections) = sections(&raw.body, &s, &loc);
+
+    let title = raw
+        .title
+        .as_deref()
+        .map(normalize)
+        .filter(|t| !t.is_empty())
+        .unwrap_or_default();
+    Ok(Draft {
+        page: Page {
+            path: src.path.clone(),
+            slug,
+            layout: raw.layout.map(|l| normalize(&l)),
+            title,
+            extra: raw.extra,
+            intro,
+            timeline,
+            sections,
+            links,
+        },
+        option_links,
+    })
+}
+
+fn kind_without_body(kind: TitleKind) -> ItemKind {
+    match kind {
+        TitleKind::Step { number, title } => ItemKind::Step(Step {
+            number,
+            title,
+            body: None,
+        }),
+        TitleKind::Decision { question } => ItemKind::Decision(DecisionPoint {
+            question,
+            choices: Choices::default(),
+        }),
+        TitleKind::NextSteps => ItemKind::NextSteps(Choices::default()),
+        TitleKind::Stage { number, name } => ItemKind::Stage { number, name },
+        TitleKind::Other => ItemKind::Other,
+    }
+}
+
+fn push_links(out: &mut Vec<Link>, s: &Scan, loc: &Locator) {
+    for l in &s.links {
+        let (line, column) = loc.position(l.start);
+        out.push(Link {
+            text: l.text.clone(),
+            target: l.dest.clone(),
+            line,
+            column,
+            image: l.image,
+            // Resolved once every page is known.
+            resolved: LinkTarget::Empty,
+        });
+    }
+}
+
+fn choices(body: &str, s: &Scan, loc: &Locator, links: &mut Vec<Vec<String>>) -> Choices {
+    let Some(list) = s.lists.first() else {
+        return Choices {
+            intro: body.trim().to_string(),
+            options: Vec::new(),
+            outro: String::new(),
+        };
+    };
+    let options = list
+        .items
+        .iter()
+        .map(|it| {
+            links.push(
+                s.links
+                    .iter()
+                    .filter(|l| it.range.contains(&l.start))
+                    .map(|l| l.dest.clone())
+                    .collect(),
+            );
+            Choice {
+                text: it.text.clone(),
+                markdown: item_markdown(body, &it.range),
+                effect: Effect::Unspecified,
+                line: loc.line(it.range.start),
+                links: Vec::new(),
+            }
+        })
+        .collect();
+    Choices {
+        intro: body[..list.range.start].trim().to_string(),
+        options,
+        outro: body[list.range.end..].trim().to_string(),
+    }
+}
+
+fn sections(body: &str, s: &Scan, loc: &Locator) -> (String, Vec<Section>) {
+    let h2: Vec<_> = s.headings.iter().filter(|h| h.level == 2).collect();
+    let intro_end = h2.first().map_or(body.len(), |h| h.range.start);
+    let intro = body[..intro_end].trim().to_string();
+    let mut out = Vec::with_capacity(h2.len());
+    for (i, h) in h2.iter().enumerate() {
+        let end = h2.get(i + 1).map_or(body.len(), |n| n.range.start);
+        let start = h.range.end.min(end);
+        let items = s
+            .lists
+            .iter()
+            .filter(|l| l.range.start >= start && l.range.start < end)
+            .flat_map(|l| &l.items)
+            .map(|it| Entry {
+                text: it.text.clone(),
+                markdown: item_markdown(body, &it.range),
+                line: loc.line(it.range.start),
+            })
+            .collect();
+        out.push(Section {
+            heading: h.text.clone(),
+            kind: SectionKind::from_heading(&h.text),
+            line: loc.line(h.range.start),
+            markdown: body[start..end].trim().to_string(),
+            items,
+        });
+    }
+    (intro, out)
+}
+
+/// A file name is used as the slug when it already is one (`deploy.md`);
+/// otherwise (`000_c5445e08.txt`) the title gives a readable one.
+fn page_slug(raw: &RawPage, name: &str, title: &str) -> String {
+    if let Some(s) = raw.extra.get("slug").and_then(|v| v.as_str()) {
+        let s = slugify(s);
+        if !s.is_empty() {
+            return s;
+        }
+    }
+    let stem = stem_key(name);
+    let file = stem.rsplit('/').next().unwrap_or(&stem);
+    if !file.is_empty() && slugify(file) == file {
+        return file.to_string();
+    }
+    let t = slugify(title);
+    if t.is_empty() { slugify(&stem) } else { t }
+}
+
+/// `stages/Deploy.md` → `stages/deploy`.
+fn stem_key(name: &str) -> String {
+    let name = name.replace('\\', "/");
+    let name = name.trim_start_matches("./").trim_start_matches('/');
+    let stem = match name.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => stem,
+        _ => name,
+    };
+    stem.to_lowercase()
+}
+
+/// What a link target looks like before pages are known.
+enum Target {
+    Empty,
+    External,
+    Contact,
+    Anchor,
+    NoScheme,
+    Internal {
+        key: String,
+        fragment: Option<String>,
+    },
+}
+
+fn target(dest: &str) -> Target {
+    let d = dest.trim();
+    if d.is_empty() {
+        return Target::Empty;
+    }
+    if d.starts_with('#') {
+        return Target::Anchor;
+    }
+    if d.starts_with("//") {
+        return Target::External;
+    }
+    if let Some((scheme, _)) = d.split_once(':')
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        let s = scheme.to_ascii_lowercase();
+        return if s == "mailto" || s == "tel" {
+            Target::Contact
+        } else {
+            Target::External
+        };
+    }
+    if d.to_ascii_lowercase().starts_with("www.") {
+        return Target::NoScheme;
+    }
+    let (path, fragment) = match d.split_once('#') {
+        Some((p, f)) => (p, Some(f.to_string()).filter(|f| !f.is_empty())),
+        None => (d, None),
+    };
+    let path = path.split('?').next().unwrap_or("");
+    let path = path
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .trim_end_matches('/');
+    let lower = path.to_lowercase();
+    let mut key = lower.as_str();
+    for ext in [".md", ".markdown", ".html", ".htm", ".txt"] {
+        if let Some(k) = key.strip_suffix(ext) {
+            key = k;
+            break;
+        }
+    }
+    let key = if key.is_empty() { "index" } else { key }.to_string();
+    Target::Internal { key, fragment }
+}
+
+fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> Model {
+    let (mut pages, option_links): (Vec<Page>, Vec<_>) =
+        drafts.into_iter().map(|d| (d.page, d.option_links)).unzip();
+
+    let overview = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let n = p
+                .timeline
+                .iter()
+                .filter(|t| matches!(t.kind, ItemKind::Stage { .. }))
+                .count();
+            (n, std::cmp::Reverse(i))
+        })
+        .filter(|(n, _)| *n > 0)
+        .max()
+        .map(|(_, std::cmp::Reverse(i))| PageId(i));
+
+    // Names other pages may use for each page. A slug must be unique; the
+    // other names simply go to the first page that has them.
+    let mut aliases: HashMap<String, PageId> = HashMap::with_capacity(pages.len() * 3);
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(&other) = aliases.get(&p.slug)
+            && pages[other.0].slug == p.slug
+        {
+            findings.push(Finding::new(
+                    Code::SlugConflict,
+                    &p.path,
+                    1,
+                    1,
+                    format!(
+                        "this page and {} both have the name `{}`; give one of them a `slug:` in its front matter",
+                        pages[other.0].path, p.slug
+                    ),
+                ));
+            continue;
+        }
+        aliases.insert(p.slug.clone(), PageId(i));
+    }
+    for (i, p) in pages.iter().enumerate() {
+        let mut extra = vec![stem_key(names[i]), slugify(&p.title)];
+        if Some(PageId(i)) == overview {
+            extra.push("index".to_string());
+        }
+        for a in extra {
+            if !a.is_empty() {
+                aliases.entry(a).or_insert(PageId(i));
+            }
+        }
+    }
+
+    for p in &mut pages {
+        for l in &mut p.links {
+            l.resolved = match target(&l.target) {
+                Target::Empty => LinkTarget::Empty,
+                Target::External => LinkTarget::External,
+                Target::Contact => LinkTarget::Contact,
+                Target::Anchor => LinkTarget::Anchor,
+                Target::NoScheme => LinkTarget::NoScheme,
+                Target::Internal { key, fragment } => match aliases.get(&key) {
+                    Some(&page) => LinkTarget::Page { page, fragment },
+                    None => LinkTarget::UnknownPage { key },
+                },
+            };
+        }
+    }
+
+    let stage_refs = stage_refs(&pages, overview, &aliases);
+
+    // Effects, now that stages and pages are known.
+    let stage_names: Vec<(String, String)> = stage_refs
+        .iter()
+        .map(|s| (s.name.to_lowercase(), s.slug.clone()))
+        .collect();
+    let stage_of_page: HashMap<PageId, String> = stage_refs
+        .iter()
+        .filter_map(|s| s.page.map(|p| (p, s.slug.clone())))
+        .collect();
+    for (p, per_item) in pages.iter_mut().zip(&option_links) {
+        for (item, per_option) in p.timeline.iter_mut().zip(per_item) {
+            let options = match &mut item.kind {
+                ItemKind::Decision(d) => &mut d.choices.options,
+                ItemKind::NextSteps(c) => &mut c.options,
+                _ => continue,
+            };
+            for (o, dests) in options.iter_mut().zip(per_option) {
+                o.links = dests.clone();
+                o.effect = effect(o, dests, &aliases, &stage_of_page, &stage_names);
+            }
+        }
+    }
+
+    let principles = overview
+        .and_then(|o| pages[o.0].section(SectionKind::Principles))
+        .map(|s| s.items.iter().map(principle).collect())
+        .unwrap_or_default();
+
+    let stages = stage_refs
+        .into_iter()
+        .map(|r| fill_stage(r, &pages))
+        .collect();
+    Model {
+        pages,
+        stages,
+        principles,
+        overview,
+    }
+}
+
+fn principle(e: &Entry) -> Principle {
+    match e.text.split_once(':') {
+        Some((name, desc)) if name.len() <= 80 => Principle {
+            name: name.trim().to_string(),
+            description: desc.trim().to_string(),
+        },
+        _ => Principle {
+            name: String::new(),
+            description: e.text.clone(),
+        },
+    }
+}
+
+struct StageRef {
+    number: u32,
+    name: String,
+    slug: String,
+    summary: Option<String>,
+    page: Option<PageId>,
+}
+
+/// The stages: from the overview's stage entries when there is an overview,
+/// otherwise every page that has steps, decisions or next steps.
+fn stage_refs(
+    pages: &[Page],
+    overview: Option<PageId>,
+    aliases: &HashMap<String, PageId>,
+) -> Vec<StageRef> {
+    let Some(ov) = overview else {
+        return pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.timeline.iter().any(|t| {
+                    matches!(
+                        t.kind,
+                        ItemKind::Step(_) | ItemKind::Decision(_) | ItemKind::NextSteps(_)
+                    )
+                })
+            })
+            .enumerate()
+            .map(|(n, (i, p))| StageRef {
+                number: n as u32 + 1,
+                name: p.title.clone(),
+                slug: p.slug.clone(),
+                summary: None,
+                page: Some(PageId(i)),
+            })
+            .collect();
+    };
+    let ovp = &pages[ov.0];
+    ovp.timeline
+        .iter()
+        .filter_map(|t| match &t.kind {
+            ItemKind::Stage { number, name } => Some((t, *number, name)),
+            _ => None,
+        })
+        .map(|(t, number, name)| {
+            let lname = name.to_lowercase();
+            let by_title = pages
+                .iter()
+                .enumerate()
+                .find(|(i, p)| PageId(*i) != ov && p.title.to_lowercase() == lname)
+                .map(|(i, _)| PageId(i));
+            let by_link = || {
+                ovp.links.iter().find_map(|l| match &l.resolved {
+                    LinkTarget::Page { page, .. }
+                        if l.text.to_lowercase() == lname && *page != ov =>
+                    {
+                        Some(*page)
+                    }
+                    _ => None,
+                })
+            };
+            let by_slug = || aliases.get(&slugify(name)).copied().filter(|p| *p != ov);
+            let page = by_title.or_else(by_link).or_else(by_slug);
+            StageRef {
+                number,
+                name: name.clone(),
+                slug: page.map_or_else(|| slugify(name), |p| pages[p.0].slug.clone()),
+                summary: t.body.clone(),
+                page,
+            }
+        })
+        .collect()
+}
+
+/// Byte offset of the first whole-word occurrence of `needle`.
+fn find_word(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.match_indices(needle).map(|(i, _)| i).find(|&i| {
+        let before = haystack[..i].chars().next_back();
+        let after = haystack[i + needle.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    find_word(haystack, needle).is_some()
+}
+
+fn effect(
+    o: &Choice,
+    dests: &[String],
+    aliases: &HashMap<String, PageId>,
+    stage_of_page: &HashMap<PageId, String>,
+    stage_names: &[(String, String)],
+) -> Effect {
+    let text = o.text.to_lowercase().replace(['\u{2019}', '\''], "");
+    if contains_words(&text, "do it yourself") || contains_words(&text, "diy") {
+        return Effect::DoItYourself;
+    }
+    for d in dests {
+        if let Target::Internal { key, .. } = target(d)
+            && let Some(stage) = aliases.get(&key).and_then(|p| stage_of_page.get(p))
+        {
+            return Effect::EnterStage {
+                stage: stage.clone(),
+            };
+        }
+    }
+    if contains_words(&text, "exit")
+        || text.starts_with("discontinue")
+        || text.starts_with("leave the programme")
+    {
+        return Effect::Exit;
+    }
+    stage_names
+        .iter()
+        .filter_map(|(name, slug)| find_word(&text, name).map(|i| (i, slug)))
+        .min()
+        .map_or(Effect::Unspecified, |(_, slug)| Effect::EnterStage {
+            stage: slug.clone(),
+        })
+}
+
+fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
+    let mut stage = Stage {
+        number: r.number,
+        name: r.name,
+        slug: r.slug,
+        summary: r.summary,
+        page: r.page,
+        steps: Vec::new(),
+        decisions: Vec::new(),
+        exits: Vec::new(),
+        roles: Vec::new(),
+        artefacts: Vec::new(),
+        enabling_services: Vec::new(),
+        benefits: Vec::new(),
+        risks: Vec::new(),
+        success: Vec::new(),
+        tasks: Vec::new(),
+    };
+    let Some(p) = r.page.map(|id| &pages[id.0]) else {
+        return stage;
+    };
+    for t in &p.timeline {
+        match &t.kind {
+            ItemKind::Step(s) => stage.steps.push(s.clone()),
+            ItemKind::Decision(d) => stage.decisions.push(d.clone()),
+            ItemKind::NextSteps(c) => stage.exits.extend(c.options.iter().cloned()),
+            _ => {}
+        }
+    }
+    for s in &p.sections {
+        let list = match s.kind {
+            SectionKind::Roles => &mut stage.roles,
+            SectionKind::Artefacts => &mut stage.artefacts,
+            SectionKind::EnablingServices => &mut stage.enabling_services,
+            SectionKind::Benefits => &mut stage.benefits,
+            SectionKind::Risks => &mut stage.risks,
+            SectionKind::Success => &mut stage.success,
+            SectionKind::Tasks => &mut stage.tasks,
+            SectionKind::Principles | SectionKind::Other => continue,
+        };
+        list.extend(s.items.iter().cloned());
+    }
+    stage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_targets() {
+        let key = |d: &str| match target(d) {
+            Target::Internal { key, .. } => key,
+            _ => "<not internal>".into(),
+        };
+        assert_eq!(key("/deploy.md"), "deploy");
+        assert_eq!(key("deploy.html"), "deploy");
+        assert_eq!(key("/transition.md#steps"), "transition");
+        assert_eq!(key("/blueprint/"), "blueprint");
+        assert_eq!(key("/faq"), "faq");
+        assert_eq!(key("/"), "index");
+        assert_eq!(key("stages/Deploy.md"), "stages/deploy");
+        assert!(matches!(
+            target("www.community.desktop.gov.au"),
+            Target::NoScheme
+        ));
+        assert!(matches!(
+            target("https://desktop.gov.au/"),
+            Target::External
+        ));
+        assert!(matches!(target("mailto:a@b.c"), Target::Contact));
+        assert!(matches!(target("  "), Target::Empty));
+        assert!(matches!(target("#top"), Target::Anchor));
+    }
+
+    #[test]
+    fn words_match_whole() {
+        assert!(contains_words("undertaking deploy again", "deploy"));
+        assert!(!contains_words("deployment", "deploy"));
+        assert!(contains_words("(exit).", "exit"));
+    }
+}

@@ -1,0 +1,194 @@
+//! Findings: what the loader and the lint say about pages, each pointing at a
+//! `file:line:column` with a stable code that tools and tests can rely on.
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// Every finding's code. The string forms are stable: they appear in JSON
+/// output and people may filter on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    NotUtf8,
+    NoFrontMatter,
+    FrontMatterUnclosed,
+    YamlInvalid,
+    SlugConflict,
+    TitleMissing,
+    LinkEmpty,
+    LinkUnknownPage,
+    LinkNoScheme,
+    ItemNoBody,
+    DuplicateText,
+    DuplicateItem,
+    ItemMisplaced,
+    SectionEmpty,
+    MixedDashes,
+    StepNumbering,
+    DecisionNoOptions,
+    StageNoPage,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NotUtf8 => "not-utf8",
+            Code::NoFrontMatter => "no-front-matter",
+            Code::FrontMatterUnclosed => "front-matter-unclosed",
+            Code::YamlInvalid => "yaml-invalid",
+            Code::SlugConflict => "slug-conflict",
+            Code::TitleMissing => "title-missing",
+            Code::LinkEmpty => "link-empty",
+            Code::LinkUnknownPage => "link-unknown-page",
+            Code::LinkNoScheme => "link-no-scheme",
+            Code::ItemNoBody => "item-no-body",
+            Code::DuplicateText => "duplicate-text",
+            Code::DuplicateItem => "duplicate-item",
+            Code::ItemMisplaced => "item-misplaced",
+            Code::SectionEmpty => "section-empty",
+            Code::MixedDashes => "mixed-dashes",
+            Code::StepNumbering => "step-numbering",
+            Code::DecisionNoOptions => "decision-no-options",
+            Code::StageNoPage => "stage-no-page",
+        }
+    }
+
+    /// The severity each code always has.
+    pub fn severity(self) -> Severity {
+        use Code::*;
+        match self {
+            NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
+            | TitleMissing | LinkEmpty | LinkNoScheme | ItemMisplaced => Severity::Error,
+            LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
+            | StepNumbering | DecisionNoOptions | StageNoPage => Severity::Warning,
+            MixedDashes => Severity::Info,
+        }
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+    pub severity: Severity,
+    pub code: Code,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(code: Code, path: &str, line: u32, column: u32, message: impl Into<String>) -> Self {
+        Finding {
+            path: path.to_string(),
+            line,
+            column,
+            severity: code.severity(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Sorts findings by file, position and code, the order people read them in.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, a.code.as_str()).cmp(&(
+            &b.path,
+            b.line,
+            b.column,
+            b.code.as_str(),
+        ))
+    });
+}
+
+/// Renders one finding the way compilers do, with the offending line and a
+/// caret under the column when the source is at hand.
+pub fn render(f: &Finding, source: Option<&str>) -> String {
+    use std::fmt::Write;
+    let mut out = format!("{}[{}]: {}\n", f.severity, f.code.as_str(), f.message);
+    let line_text = source.and_then(|s| {
+        let s = s.strip_prefix('\u{feff}').unwrap_or(s);
+        s.lines().nth((f.line as usize).checked_sub(1)?)
+    });
+    let Some(text) = line_text else {
+        let _ = writeln!(out, "  --> {}:{}:{}", f.path, f.line, f.column);
+        return out;
+    };
+    let num = f.line.to_string();
+    let pad = " ".repeat(num.len());
+    let (text, caret_at) = window(&text.trim_end().replace('\t', " "), f.column as usize);
+    let _ = writeln!(out, "{pad}--> {}:{}:{}", f.path, f.line, f.column);
+    let _ = writeln!(out, "{pad} |");
+    let _ = writeln!(out, "{num} | {text}");
+    let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret_at));
+    out
+}
+
+/// At most [`WIDTH`] characters of a long line, around the column, with the
+/// caret's offset in the shown text.
+const WIDTH: usize = 100;
+fn window(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    if chars.len() <= WIDTH {
+        return (line.to_string(), at);
+    }
+    let start = at
+        .saturating_sub(WIDTH / 3)
+        .min(chars.len().saturating_sub(WIDTH));
+    let end = (start + WIDTH).min(chars.len());
+    let mut shown = String::new();
+    let mut caret = at - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret)
+}
+
+/// "2 errors, 1 warning and 3 infos", or `None` when there is nothing.
+pub fn summary(findings: &[Finding]) -> Option<String> {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let parts: Vec<String> = [
+        (count(Severity::Error), "error"),
+        (count(Severity::Warning), "warning"),
+        (count(Severity::Info), "info"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, w)| format!("{n} {w}{}", if n == 1 { "" } else { "s" }))
+    .collect();
+    match parts.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+    }
+}

@@ -1,0 +1,285 @@
+//! The typed engagement model. Everything here is built by [`crate::build`]
+//! from pages and is read-only afterwards; nothing in it knows about
+//! engagements, storage or HTML.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::classify::Dash;
+
+/// Index of a page in [`Model::pages`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PageId(pub usize);
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Every page, in load order (sorted by path).
+    pub pages: Vec<Page>,
+    /// The stages in the order the overview gives.
+    pub stages: Vec<Stage>,
+    /// The overview's design principles.
+    pub principles: Vec<Principle>,
+    /// The page that lists the stages, if the set has one.
+    pub overview: Option<PageId>,
+}
+
+impl Model {
+    pub fn page(&self, id: PageId) -> &Page {
+        &self.pages[id.0]
+    }
+
+    pub fn stage(&self, slug: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.slug == slug)
+    }
+
+    /// Pages that are neither the overview nor a stage page: the FAQ and so on.
+    pub fn other_pages(&self) -> impl Iterator<Item = &Page> {
+        self.pages.iter().enumerate().filter_map(|(i, p)| {
+            let id = PageId(i);
+            let is_stage = self.stages.iter().any(|s| s.page == Some(id));
+            (Some(id) != self.overview && !is_stage).then_some(p)
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Where the page came from, as given (for messages).
+    pub path: String,
+    /// The page's identity in URLs: an explicit `slug`, a clean file name, or its title.
+    pub slug: String,
+    pub layout: Option<String>,
+    pub title: String,
+    /// Front-matter keys other than `layout`, `title` and `timeline`.
+    pub extra: BTreeMap<String, serde_json::Value>,
+    /// Markdown of the body before its first `##` heading.
+    pub intro: String,
+    pub timeline: Vec<TimelineItem>,
+    pub sections: Vec<Section>,
+    /// Every link on the page, front matter and body, in page order.
+    pub links: Vec<Link>,
+}
+
+impl Page {
+    pub fn section(&self, kind: SectionKind) -> Option<&Section> {
+        self.sections.iter().find(|s| s.kind == kind)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineItem {
+    /// The title with whitespace normalised.
+    pub title: String,
+    /// 1-based line of the item in the file.
+    pub line: u32,
+    /// Markdown body, if the item has one.
+    pub body: Option<String>,
+    pub body_line: u32,
+    pub kind: ItemKind,
+    pub dash: Option<Dash>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ItemKind {
+    Step(Step),
+    Decision(DecisionPoint),
+    NextSteps(Choices),
+    Stage { number: u32, name: String },
+    Other,
+}
+
+impl ItemKind {
+    /// The stable name used in JSON: `step`, `decision`, `next_steps`, `stage`, `other`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ItemKind::Step(_) => "step",
+            ItemKind::Decision(_) => "decision",
+            ItemKind::NextSteps(_) => "next_steps",
+            ItemKind::Stage { .. } => "stage",
+            ItemKind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub number: u32,
+    pub title: String,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionPoint {
+    pub question: String,
+    #[serde(flatten)]
+    pub choices: Choices,
+}
+
+/// A bulleted set of options with the text around it, as decision points and
+/// "Next steps" are written.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Choices {
+    /// Markdown before the list.
+    pub intro: String,
+    pub options: Vec<Choice>,
+    /// Markdown after the list.
+    pub outro: String,
+}
+
+/// One option of a decision point ([`DecisionOption`]) or of a stage's next
+/// steps ([`ExitOption`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    /// Plain text.
+    pub text: String,
+    pub markdown: String,
+    pub effect: Effect,
+    #[serde(skip)]
+    pub line: u32,
+    /// The raw targets of the links inside the option.
+    #[serde(skip)]
+    pub links: Vec<String>,
+}
+
+pub type DecisionOption = Choice;
+pub type ExitOption = Choice;
+
+/// What choosing an option does to an engagement, read from the option's
+/// links and words. The engagement rules act on this, never on the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Start the stage, or a new cycle of it if it ran before.
+    EnterStage { stage: String },
+    /// The agency carries on alone: programme support ends, the record stays.
+    DoItYourself,
+    /// The engagement leaves the programme.
+    Exit,
+    /// The text names no stage and no exit.
+    Unspecified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKind {
+    Roles,
+    Artefacts,
+    EnablingServices,
+    Benefits,
+    Risks,
+    Success,
+    Tasks,
+    Principles,
+    Other,
+}
+
+impl SectionKind {
+    /// Matches a `##` heading by meaning, ignoring case and punctuation.
+    pub fn from_heading(heading: &str) -> Self {
+        let h = crate::text::slugify(heading);
+        match h.as_str() {
+            "roles" | "roles-and-responsibilities" => SectionKind::Roles,
+            "tools-templates-and-guidance"
+            | "tools-and-templates"
+            | "tools-templates-guidance"
+            | "artefacts"
+            | "artifacts"
+            | "templates-and-guidance" => SectionKind::Artefacts,
+            "enabling-services" | "services" => SectionKind::EnablingServices,
+            "benefits" => SectionKind::Benefits,
+            "risks-if-ignored" | "risks" | "risks-of-ignoring" => SectionKind::Risks,
+            "what-success-looks-like" | "success-criteria" | "success" => SectionKind::Success,
+            "tasks-and-activities" | "tasks" | "activities" => SectionKind::Tasks,
+            "design-principles" | "principles" => SectionKind::Principles,
+            _ => SectionKind::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// The heading as written (whitespace normalised).
+    pub heading: String,
+    pub kind: SectionKind,
+    pub line: u32,
+    /// Markdown between this heading and the next `##` heading.
+    pub markdown: String,
+    /// The top-level list items, in order.
+    pub items: Vec<Entry>,
+}
+
+/// A list item: a role, an artefact, a benefit and so on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub text: String,
+    pub markdown: String,
+    #[serde(skip)]
+    pub line: u32,
+}
+
+pub type Role = Entry;
+pub type Artefact = Entry;
+pub type EnablingService = Entry;
+pub type Benefit = Entry;
+pub type Risk = Entry;
+pub type SuccessCriterion = Entry;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Principle {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub text: String,
+    pub target: String,
+    pub line: u32,
+    pub column: u32,
+    pub image: bool,
+    pub resolved: LinkTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkTarget {
+    /// `[text]()`: nowhere.
+    Empty,
+    /// Another page of the model, with an optional `#fragment`.
+    Page {
+        page: PageId,
+        fragment: Option<String>,
+    },
+    /// Looks like a page of the site, but no page of the set has that name.
+    UnknownPage { key: String },
+    /// `http(s)://` and other schemes.
+    External,
+    /// `mailto:` and `tel:`.
+    Contact,
+    /// `#section` on the same page.
+    Anchor,
+    /// `www.example.org`: a browser would treat this as a relative path.
+    NoScheme,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub number: u32,
+    pub name: String,
+    pub slug: String,
+    /// The overview's description of the stage (markdown).
+    pub summary: Option<String>,
+    #[serde(skip)]
+    pub page: Option<PageId>,
+    pub steps: Vec<Step>,
+    pub decisions: Vec<DecisionPoint>,
+    pub exits: Vec<ExitOption>,
+    pub roles: Vec<Role>,
+    pub artefacts: Vec<Artefact>,
+    pub enabling_services: Vec<EnablingService>,
+    pub benefits: Vec<Benefit>,
+    pub risks: Vec<Risk>,
+    pub success: Vec<SuccessCriterion>,
+    pub tasks: Vec<Entry>,
+}

@@ -1,0 +1,119 @@
+//! Small text utilities shared by the parser and the lint: whitespace
+//! normalisation, slugs, and mapping byte offsets back to lines.
+//!
+//! Real pages carry no-break spaces, tabs, trailing blanks and a mix of dashes;
+//! everything that compares or classifies text goes through [`normalize`] so
+//! those differences never change meaning.
+
+/// Collapses every run of whitespace (including U+00A0 no-break spaces) into
+/// one ASCII space and trims both ends.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// A URL-safe identifier: lowercase ASCII letters and digits joined by single
+/// hyphens. "Adoption and Evaluation" becomes `adoption-and-evaluation`.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut gap = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push('-');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else if c != '\'' && c != '\u{2019}' {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// Byte offsets of line starts, for turning an offset into a 1-based line and
+/// column. Columns count characters, as editors do.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// 0-based line and 0-based byte offset within that line.
+    pub fn locate(&self, offset: usize) -> (usize, usize) {
+        let line = match self.starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        (line, offset - self.starts[line])
+    }
+
+    /// The text of 0-based `line`, without its line ending.
+    pub fn line<'a>(&self, text: &'a str, line: usize) -> &'a str {
+        let Some(&start) = self.starts.get(line) else {
+            return "";
+        };
+        let end = self.starts.get(line + 1).map_or(text.len(), |&e| e);
+        text.get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
+    }
+}
+
+/// Number of characters in `s[..byte]`, clamped to a char boundary.
+pub fn char_column(s: &str, byte: usize) -> usize {
+    let mut b = byte.min(s.len());
+    while !s.is_char_boundary(b) {
+        b -= 1;
+    }
+    s[..b].chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_nbsp_tabs_and_runs() {
+        assert_eq!(normalize("  Step\u{a0}1 \t–  Title  "), "Step 1 – Title");
+        assert_eq!(normalize(""), "");
+    }
+
+    #[test]
+    fn slugify_joins_words() {
+        assert_eq!(
+            slugify("Adoption and Evaluation"),
+            "adoption-and-evaluation"
+        );
+        assert_eq!(slugify("  Do it Yourself? "), "do-it-yourself");
+        assert_eq!(slugify("agency’s plan"), "agencys-plan");
+        assert_eq!(slugify("---"), "");
+    }
+
+    #[test]
+    fn line_index_locates_offsets() {
+        let t = "ab\ncd\n\nef";
+        let ix = LineIndex::new(t);
+        assert_eq!(ix.locate(0), (0, 0));
+        assert_eq!(ix.locate(4), (1, 1));
+        assert_eq!(ix.locate(6), (2, 0));
+        assert_eq!(ix.locate(8), (3, 1));
+        assert_eq!(ix.line(t, 1), "cd");
+        assert_eq!(ix.line(t, 9), "");
+    }
+}

@@ -7,31 +7,50 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use waymark_model::{Severity, SourceFile, diagnostic, outline};
+use waymark_model::{Severity, diagnostic, outline};
 
-/// Paths on the command line win, then `--model`, then the bundled model.
-fn sources(
-    model: Option<&Path>,
-    paths: &[PathBuf],
-) -> anyhow::Result<(Vec<SourceFile>, Vec<waymark_model::Finding>)> {
-    let chosen: Vec<PathBuf> = if !paths.is_empty() {
-        paths.to_vec()
-    } else if let Some(m) = model {
-        vec![m.to_path_buf()]
-    } else {
-        return Ok((waymark_model::bundled(), Vec::new()));
-    };
-    Ok(waymark_model::read_paths(&chosen)?)
+/// Where the pages come from: paths on the command line win, then `--model`,
+/// then the bundled model.
+enum Origin {
+    Bundled,
+    Paths(Vec<PathBuf>),
 }
 
-fn load(
-    model: Option<&Path>,
-    paths: &[PathBuf],
-) -> anyhow::Result<(Vec<SourceFile>, waymark_model::Loaded)> {
-    let (files, read_findings) = sources(model, paths)?;
-    let mut loaded = waymark_model::build(&files);
-    loaded.findings.extend(read_findings);
-    Ok((files, loaded))
+impl Origin {
+    fn choose(model: Option<&Path>, paths: &[PathBuf]) -> Self {
+        if !paths.is_empty() {
+            Origin::Paths(paths.to_vec())
+        } else if let Some(m) = model {
+            Origin::Paths(vec![m.to_path_buf()])
+        } else {
+            Origin::Bundled
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<waymark_model::Loaded> {
+        let (files, read_findings) = match self {
+            Origin::Bundled => (waymark_model::bundled(), Vec::new()),
+            Origin::Paths(p) => waymark_model::read_paths(p)?,
+        };
+        let mut loaded = waymark_model::build(files);
+        // Files that could not even be read as text still count as read.
+        loaded.sources += read_findings.len();
+        loaded.findings.extend(read_findings);
+        Ok(loaded)
+    }
+
+    /// A page's text again, for showing the line a finding points at. The
+    /// model keeps no sources (they would double its memory on large sets),
+    /// so files are read back, and only those with findings.
+    fn text(&self, path: &str) -> Option<String> {
+        match self {
+            Origin::Bundled => waymark_model::bundled()
+                .into_iter()
+                .find(|f| f.path == path)
+                .map(|f| f.text),
+            Origin::Paths(_) => std::fs::read_to_string(path).ok(),
+        }
+    }
 }
 
 pub fn lint(
@@ -40,24 +59,21 @@ pub fn lint(
     json: bool,
     deny_warnings: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (files, loaded) = load(model, paths)?;
+    let origin = Origin::choose(model, paths);
+    let loaded = origin.load()?;
     let findings = waymark_model::lint(&loaded);
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
     } else {
-        let text: HashMap<&str, &str> = files
-            .iter()
-            .map(|f| (f.path.as_str(), f.text.as_str()))
-            .collect();
+        let mut texts: HashMap<&str, Option<String>> = HashMap::new();
         for f in &findings {
-            writeln!(
-                out,
-                "{}",
-                diagnostic::render(f, text.get(f.path.as_str()).copied())
-            )?;
+            let text = texts
+                .entry(f.path.as_str())
+                .or_insert_with(|| origin.text(&f.path));
+            writeln!(out, "{}", diagnostic::render(f, text.as_deref()))?;
         }
-        let pages = files.len();
+        let pages = loaded.sources;
         let noun = if pages == 1 { "page" } else { "pages" };
         match diagnostic::summary(&findings) {
             Some(s) => writeln!(out, "lint: {s} in {pages} {noun}")?,
@@ -75,7 +91,7 @@ pub fn lint(
 }
 
 pub fn show(model: Option<&Path>, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let (_, loaded) = load(model, paths)?;
+    let loaded = Origin::choose(model, paths).load()?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(

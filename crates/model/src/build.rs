@@ -12,6 +12,7 @@ use crate::diagnostic::{Code, Finding};
 use crate::markdown::{Scan, item_markdown, scan};
 use crate::model::*;
 use crate::page::{PageError, RawPage, parse_page};
+use crate::par::{par_for_each_mut, par_map_owned};
 use crate::text::{LineIndex, char_column, normalize, slugify};
 
 /// One file's text, with the name it has inside the model.
@@ -30,42 +31,29 @@ pub struct SourceFile {
 pub struct Loaded {
     pub model: Model,
     pub findings: Vec<Finding>,
+    /// How many files were read, pages or not.
+    pub sources: usize,
 }
 
-pub fn build(sources: &[SourceFile]) -> Loaded {
-    let drafts = par_map(sources, draft);
+/// Builds the model, consuming the sources: each page's text is freed once
+/// it is parsed, which keeps peak memory near the size of the model itself.
+pub fn build(sources: Vec<SourceFile>) -> Loaded {
+    let count = sources.len();
+    let drafts = par_map_owned(sources, |src| draft(&src));
     let mut findings = Vec::new();
     let mut pages = Vec::with_capacity(drafts.len());
-    let mut names = Vec::with_capacity(drafts.len());
-    for (d, src) in drafts.into_iter().zip(sources) {
+    for d in drafts {
         match d {
-            Ok(page) => {
-                pages.push(page);
-                names.push(src.name.as_str());
-            }
+            Ok(page) => pages.push(page),
             Err(f) => findings.push(f),
         }
     }
-    let model = assemble(pages, &names, &mut findings);
-    Loaded { model, findings }
-}
-
-fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if items.len() < 64 || threads < 2 {
-        return items.iter().map(f).collect();
+    let model = assemble(pages, &mut findings);
+    Loaded {
+        model,
+        findings,
+        sources: count,
     }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 fn page_error(src: &SourceFile, e: PageError) -> Finding {
@@ -122,8 +110,8 @@ impl<'a> Locator<'a> {
 /// A parsed page whose links are not yet resolved.
 struct Draft {
     page: Page,
-    /// Raw link targets per (timeline item, option), for effect inference.
-    option_links: Vec<Vec<Vec<String>>>,
+    /// The file's name inside the model, for link resolution.
+    name: String,
 }
 
 fn draft(src: &SourceFile) -> Result<Draft, Finding> {
@@ -132,7 +120,6 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
     let src_ix = LineIndex::new(text);
     let mut links = Vec::new();
     let mut timeline = Vec::with_capacity(raw.timeline.len());
-    let mut option_links = Vec::with_capacity(raw.timeline.len());
 
     let slug_title = raw.title.as_deref().map(normalize).unwrap_or_default();
     let slug = page_slug(&raw, &src.name, &slug_title);
@@ -140,7 +127,6 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
         let title = normalize(item.title.as_deref().unwrap_or(""));
         let c = classify(&title);
         let body = item.body.filter(|b| !b.trim().is_empty());
-        let mut opt_links = Vec::new();
         let kind = match &body {
             None => kind_without_body(c.kind),
             Some(body) => {
@@ -148,24 +134,17 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
                 let s = scan(body);
                 push_links(&mut links, &s, &loc);
                 match c.kind {
-                    TitleKind::Step { number, title } => ItemKind::Step(Step {
-                        number,
-                        title,
-                        body: Some(body.clone()),
-                    }),
+                    TitleKind::Step { number, title } => ItemKind::Step { number, title },
                     TitleKind::Decision { question } => {
-                        let choices = choices(body, &s, &loc, &mut opt_links);
+                        let choices = choices(body, &s, &loc);
                         ItemKind::Decision(DecisionPoint { question, choices })
                     }
-                    TitleKind::NextSteps => {
-                        ItemKind::NextSteps(choices(body, &s, &loc, &mut opt_links))
-                    }
+                    TitleKind::NextSteps => ItemKind::NextSteps(choices(body, &s, &loc)),
                     TitleKind::Stage { number, name } => ItemKind::Stage { number, name },
                     TitleKind::Other => ItemKind::Other,
                 }
             }
         };
-        option_links.push(opt_links);
         timeline.push(TimelineItem {
             title,
             line: item.line,
@@ -188,6 +167,7 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
         .filter(|t| !t.is_empty())
         .unwrap_or_default();
     Ok(Draft {
+        name: src.name.clone(),
         page: Page {
             path: src.path.clone(),
             slug,
@@ -199,17 +179,12 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
             sections,
             links,
         },
-        option_links,
     })
 }
 
 fn kind_without_body(kind: TitleKind) -> ItemKind {
     match kind {
-        TitleKind::Step { number, title } => ItemKind::Step(Step {
-            number,
-            title,
-            body: None,
-        }),
+        TitleKind::Step { number, title } => ItemKind::Step { number, title },
         TitleKind::Decision { question } => ItemKind::Decision(DecisionPoint {
             question,
             choices: Choices::default(),
@@ -235,7 +210,7 @@ fn push_links(out: &mut Vec<Link>, s: &Scan, loc: &Locator) {
     }
 }
 
-fn choices(body: &str, s: &Scan, loc: &Locator, links: &mut Vec<Vec<String>>) -> Choices {
+fn choices(body: &str, s: &Scan, loc: &Locator) -> Choices {
     let Some(list) = s.lists.first() else {
         return Choices {
             intro: body.trim().to_string(),
@@ -247,19 +222,17 @@ fn choices(body: &str, s: &Scan, loc: &Locator, links: &mut Vec<Vec<String>>) ->
         .items
         .iter()
         .map(|it| {
-            links.push(
-                s.links
-                    .iter()
-                    .filter(|l| it.range.contains(&l.start))
-                    .map(|l| l.dest.clone())
-                    .collect(),
-            );
+            let links = s
+                .links
+                .iter()
+                .filter(|l| it.range.contains(&l.start))
+                .map(|l| l.dest.clone())
+                .collect();
             Choice {
-                text: it.text.clone(),
-                markdown: item_markdown(body, &it.range),
+                content: Inline::new(item_markdown(body, &it.range), it.text.clone()),
                 effect: Effect::Unspecified,
                 line: loc.line(it.range.start),
-                links: Vec::new(),
+                links,
             }
         })
         .collect();
@@ -284,8 +257,7 @@ fn sections(body: &str, s: &Scan, loc: &Locator) -> (String, Vec<Section>) {
             .filter(|l| l.range.start >= start && l.range.start < end)
             .flat_map(|l| &l.items)
             .map(|it| Entry {
-                text: it.text.clone(),
-                markdown: item_markdown(body, &it.range),
+                content: Inline::new(item_markdown(body, &it.range), it.text.clone()),
                 line: loc.line(it.range.start),
             })
             .collect();
@@ -390,9 +362,13 @@ fn target(dest: &str) -> Target {
     Target::Internal { key, fragment }
 }
 
-fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> Model {
-    let (mut pages, option_links): (Vec<Page>, Vec<_>) =
-        drafts.into_iter().map(|d| (d.page, d.option_links)).unzip();
+fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
+    let mut pages = Vec::with_capacity(drafts.len());
+    let mut names = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        pages.push(d.page);
+        names.push(d.name);
+    }
 
     let overview = pages
         .iter()
@@ -431,7 +407,7 @@ fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> 
         aliases.insert(p.slug.clone(), PageId(i));
     }
     for (i, p) in pages.iter().enumerate() {
-        let mut extra = vec![stem_key(names[i]), slugify(&p.title)];
+        let mut extra = vec![stem_key(&names[i]), slugify(&p.title)];
         if Some(PageId(i)) == overview {
             extra.push("index".to_string());
         }
@@ -442,7 +418,7 @@ fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> 
         }
     }
 
-    for p in &mut pages {
+    par_for_each_mut(&mut pages, |p| {
         for l in &mut p.links {
             l.resolved = match target(&l.target) {
                 Target::Empty => LinkTarget::Empty,
@@ -456,7 +432,7 @@ fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> 
                 },
             };
         }
-    }
+    });
 
     let stage_refs = stage_refs(&pages, overview, &aliases);
 
@@ -469,19 +445,18 @@ fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> 
         .iter()
         .filter_map(|s| s.page.map(|p| (p, s.slug.clone())))
         .collect();
-    for (p, per_item) in pages.iter_mut().zip(&option_links) {
-        for (item, per_option) in p.timeline.iter_mut().zip(per_item) {
+    par_for_each_mut(&mut pages, |p| {
+        for item in &mut p.timeline {
             let options = match &mut item.kind {
                 ItemKind::Decision(d) => &mut d.choices.options,
                 ItemKind::NextSteps(c) => &mut c.options,
                 _ => continue,
             };
-            for (o, dests) in options.iter_mut().zip(per_option) {
-                o.links = dests.clone();
-                o.effect = effect(o, dests, &aliases, &stage_of_page, &stage_names);
+            for o in options {
+                o.effect = effect(o, &aliases, &stage_of_page, &stage_names);
             }
         }
-    }
+    });
 
     let principles = overview
         .and_then(|o| pages[o.0].section(SectionKind::Principles))
@@ -501,14 +476,14 @@ fn assemble(drafts: Vec<Draft>, names: &[&str], findings: &mut Vec<Finding>) -> 
 }
 
 fn principle(e: &Entry) -> Principle {
-    match e.text.split_once(':') {
+    match e.text().split_once(':') {
         Some((name, desc)) if name.len() <= 80 => Principle {
             name: name.trim().to_string(),
             description: desc.trim().to_string(),
         },
         _ => Principle {
             name: String::new(),
-            description: e.text.clone(),
+            description: e.text().to_string(),
         },
     }
 }
@@ -536,7 +511,7 @@ fn stage_refs(
                 p.timeline.iter().any(|t| {
                     matches!(
                         t.kind,
-                        ItemKind::Step(_) | ItemKind::Decision(_) | ItemKind::NextSteps(_)
+                        ItemKind::Step { .. } | ItemKind::Decision(_) | ItemKind::NextSteps(_)
                     )
                 })
             })
@@ -605,16 +580,15 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
 
 fn effect(
     o: &Choice,
-    dests: &[String],
     aliases: &HashMap<String, PageId>,
     stage_of_page: &HashMap<PageId, String>,
     stage_names: &[(String, String)],
 ) -> Effect {
-    let text = o.text.to_lowercase().replace(['\u{2019}', '\''], "");
+    let text = o.text().to_lowercase().replace(['\u{2019}', '\''], "");
     if contains_words(&text, "do it yourself") || contains_words(&text, "diy") {
         return Effect::DoItYourself;
     }
-    for d in dests {
+    for d in &o.links {
         if let Target::Internal { key, .. } = target(d)
             && let Some(stage) = aliases.get(&key).and_then(|p| stage_of_page.get(p))
         {
@@ -661,7 +635,11 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
     };
     for t in &p.timeline {
         match &t.kind {
-            ItemKind::Step(s) => stage.steps.push(s.clone()),
+            ItemKind::Step { number, title } => stage.steps.push(Step {
+                number: *number,
+                title: title.clone(),
+                body: t.body.clone(),
+            }),
             ItemKind::Decision(d) => stage.decisions.push(d.clone()),
             ItemKind::NextSteps(c) => stage.exits.extend(c.options.iter().cloned()),
             _ => {}

@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod model;
 pub mod outline;
 pub mod page;
+pub mod par;
 pub mod source;
 pub mod synth;
 pub mod text;

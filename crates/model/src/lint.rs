@@ -2,28 +2,63 @@
 //! together they turn content mistakes (dead links, copied text, stray items)
 //! into findings with a place and a plain-words message.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::HashMap;
 
 use crate::build::Loaded;
 use crate::classify::Dash;
 use crate::diagnostic::{Code, Finding, sort};
-use crate::markdown::plain_text;
 use crate::model::*;
+use crate::par::par_map;
 
 /// All findings for a loaded set of pages, load errors included, in reading order.
 pub fn lint(loaded: &Loaded) -> Vec<Finding> {
     let m = &loaded.model;
-    let mut out = loaded.findings.clone();
-    for (i, p) in m.pages.iter().enumerate() {
-        let id = PageId(i);
+    let ids: Vec<usize> = (0..m.pages.len()).collect();
+    // Page-local checks are independent, so they run on all cores; only the
+    // cross-page comparison of fingerprints is serial.
+    let per_page = par_map(&ids, |&i| {
+        let p = &m.pages[i];
+        let mut out = Vec::new();
         links(p, &mut out);
-        items(m, id, p, &mut out);
+        items(m, PageId(i), p, &mut out);
         sections(p, &mut out);
         dashes(p, &mut out);
         steps(p, &mut out);
+        let prints = near_duplicates(p, &mut out);
+        (out, prints)
+    });
+    let mut out = loaded.findings.clone();
+    let mut seen: HashMap<u64, (usize, usize)> = HashMap::new();
+    for (i, (findings, prints)) in per_page.into_iter().enumerate() {
+        out.extend(findings);
+        for fp in prints {
+            match seen.get(&fp.exact) {
+                Some(&(pi, ti)) if pi != i => {
+                    if !fp.reported {
+                        let (first, item) = (&m.pages[pi], &m.pages[pi].timeline[ti]);
+                        let copy = &m.pages[i].timeline[fp.item];
+                        out.push(Finding::new(
+                            Code::DuplicateText,
+                            &m.pages[i].path,
+                            copy.body_line,
+                            1,
+                            format!(
+                                "the body of {} is the same as the body of {} in {}:{}",
+                                quote(&copy.title),
+                                quote(&item.title),
+                                first.path,
+                                item.body_line
+                            ),
+                        ));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(fp.exact, (i, fp.item));
+                }
+            }
+        }
     }
-    duplicates(m, &mut out);
     stages(m, &mut out);
     sort(&mut out);
     out
@@ -95,7 +130,7 @@ fn items(m: &Model, id: PageId, p: &Page, out: &mut Vec<Finding>) {
         }
         let misplaced = match &t.kind {
             ItemKind::Stage { .. } => !is_overview,
-            ItemKind::Step(_) | ItemKind::Decision(_) | ItemKind::NextSteps(_) => is_overview,
+            ItemKind::Step { .. } | ItemKind::Decision(_) | ItemKind::NextSteps(_) => is_overview,
             ItemKind::Other => false,
         };
         if misplaced {
@@ -131,17 +166,13 @@ fn items(m: &Model, id: PageId, p: &Page, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        repeated(
-            p,
-            choices.options.iter().map(|o| (o.text.as_str(), o.line)),
-            out,
-        );
+        repeated(p, choices.options.iter().map(|o| (o.text(), o.line)), out);
     }
 }
 
 fn kind_words(k: &ItemKind) -> &'static str {
     match k {
-        ItemKind::Step(_) => "step",
+        ItemKind::Step { .. } => "step",
         ItemKind::Decision(_) => "decision point",
         ItemKind::NextSteps(_) => "“Next steps” item",
         ItemKind::Stage { .. } => "stage entry",
@@ -188,7 +219,7 @@ fn sections(p: &Page, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        repeated(p, s.items.iter().map(|e| (e.text.as_str(), e.line)), out);
+        repeated(p, s.items.iter().map(|e| (e.text(), e.line)), out);
     }
 }
 
@@ -223,20 +254,17 @@ fn dashes(p: &Page, out: &mut Vec<Finding>) {
 fn steps(p: &Page, out: &mut Vec<Finding>) {
     let mut expected = 1;
     for t in &p.timeline {
-        if let ItemKind::Step(s) = &t.kind {
-            if s.number != expected {
+        if let ItemKind::Step { number, .. } = &t.kind {
+            if *number != expected {
                 out.push(Finding::new(
                     Code::StepNumbering,
                     &p.path,
                     t.line,
                     1,
-                    format!(
-                        "this is step {}, but step {expected} was expected here",
-                        s.number
-                    ),
+                    format!("this is step {number}, but step {expected} was expected here"),
                 ));
             }
-            expected = s.number + 1;
+            expected = number + 1;
         }
     }
 }
@@ -271,93 +299,126 @@ const MIN_WORDS: usize = 8;
 /// Share of the shorter body's word triples found in the other body.
 const NEAR: f64 = 0.8;
 
-struct Body<'a> {
-    page: &'a Page,
-    item: &'a TimelineItem,
-    shingles: HashSet<u64>,
+/// A body's fingerprint for the cross-page comparison.
+struct Print {
+    item: usize,
     exact: u64,
+    /// Already reported as a near copy on its own page.
+    reported: bool,
 }
 
-fn hash<T: Hash>(t: T) -> u64 {
-    let mut h = DefaultHasher::new();
-    t.hash(&mut h);
-    h.finish()
-}
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// Copied text: near-identical bodies on one page (the overview's stage 5
-/// repeats stage 4), and identical bodies anywhere in the set. Comparing every
-/// pair across pages would be quadratic in the set, so across pages only exact
-/// copies (after normalising) are found.
-fn duplicates(m: &Model, out: &mut Vec<Finding>) {
-    let mut exact: HashMap<u64, (&Page, &TimelineItem)> = HashMap::new();
-    for p in &m.pages {
-        let bodies: Vec<Body> = p
-            .timeline
-            .iter()
-            .filter_map(|item| {
-                let text = plain_text(item.body.as_deref()?).to_lowercase();
-                let words: Vec<&str> = text.split(' ').collect();
-                (words.len() >= MIN_WORDS).then(|| Body {
-                    page: p,
-                    item,
-                    shingles: words.windows(3).map(hash).collect(),
-                    exact: hash(&text),
-                })
-            })
-            .collect();
-        let mut reported = HashSet::new();
-        for (j, b) in bodies.iter().enumerate() {
-            for a in &bodies[..j] {
-                let common = a.shingles.intersection(&b.shingles).count();
-                let smaller = a.shingles.len().min(b.shingles.len()).max(1);
-                let share = common as f64 / smaller as f64;
-                if share >= NEAR {
-                    let how = if a.exact == b.exact {
-                        "is the same as"
-                    } else {
-                        "nearly repeats"
-                    };
-                    out.push(Finding::new(
-                        Code::DuplicateText,
-                        &p.path,
-                        b.item.body_line,
-                        1,
-                        format!(
-                            "the body of {} {how} the body of {} (line {}); was it copied by mistake?",
-                            quote(&b.item.title),
-                            quote(&a.item.title),
-                            a.item.body_line
-                        ),
-                    ));
-                    reported.insert(j);
-                    break;
-                }
-            }
+/// Hashes of the body's words, ignoring ASCII case, punctuation and markup.
+/// Works on bytes: any non-ASCII byte counts as part of a word, which keeps
+/// words in other scripts whole. This runs over every body, so it allocates
+/// nothing per word.
+fn word_hashes(body: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(body.len() / 6);
+    let mut h = FNV_BASIS;
+    let mut in_word = false;
+    for &b in body.as_bytes() {
+        if b.is_ascii_alphanumeric() || b >= 0x80 {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+            in_word = true;
+        } else if in_word {
+            out.push(h);
+            h = FNV_BASIS;
+            in_word = false;
         }
-        for (j, b) in bodies.iter().enumerate() {
-            match exact.get(&b.exact) {
-                Some((fp, fi)) if !std::ptr::eq(*fp, b.page) => {
-                    if !reported.contains(&j) {
-                        out.push(Finding::new(
-                            Code::DuplicateText,
-                            &p.path,
-                            b.item.body_line,
-                            1,
-                            format!(
-                                "the body of {} is the same as the body of {} in {}:{}",
-                                quote(&b.item.title),
-                                quote(&fi.title),
-                                fp.path,
-                                fi.body_line
-                            ),
-                        ));
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    exact.insert(b.exact, (b.page, b.item));
-                }
+    }
+    if in_word {
+        out.push(h);
+    }
+    out
+}
+
+/// Sorted, de-duplicated hashes of each run of three words.
+fn shingles(words: &[u64]) -> Vec<u64> {
+    let mut v: Vec<u64> = words
+        .windows(3)
+        .map(|w| {
+            (w[0].wrapping_mul(FNV_PRIME) ^ w[1])
+                .wrapping_mul(FNV_PRIME)
+                .rotate_left(17)
+                ^ w[2]
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn common(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
             }
         }
     }
+    n
+}
+
+/// Copied text on one page: a body whose word triples are mostly found in an
+/// earlier body (the seed overview's stage 5 repeats stage 4). Comparing every
+/// pair across pages would be quadratic in the set, so across pages only exact
+/// copies are found, from the fingerprints this returns.
+fn near_duplicates(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
+    let bodies: Vec<(usize, u64, Vec<u64>)> = p
+        .timeline
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let words = word_hashes(item.body.as_deref()?);
+            (words.len() >= MIN_WORDS).then(|| {
+                let exact = words
+                    .iter()
+                    .fold(FNV_BASIS, |h, w| (h ^ w).wrapping_mul(FNV_PRIME));
+                (i, exact, shingles(&words))
+            })
+        })
+        .collect();
+    let mut prints = Vec::with_capacity(bodies.len());
+    for (j, (bi, bexact, bsh)) in bodies.iter().enumerate() {
+        let b = &p.timeline[*bi];
+        let mut reported = false;
+        for (ai, aexact, ash) in &bodies[..j] {
+            let smaller = ash.len().min(bsh.len()).max(1);
+            if common(ash, bsh) as f64 / smaller as f64 >= NEAR {
+                let a = &p.timeline[*ai];
+                let how = if aexact == bexact {
+                    "is the same as"
+                } else {
+                    "nearly repeats"
+                };
+                out.push(Finding::new(
+                    Code::DuplicateText,
+                    &p.path,
+                    b.body_line,
+                    1,
+                    format!(
+                        "the body of {} {how} the body of {} (line {}); was it copied by mistake?",
+                        quote(&b.title),
+                        quote(&a.title),
+                        a.body_line
+                    ),
+                ));
+                reported = true;
+                break;
+            }
+        }
+        prints.push(Print {
+            item: *bi,
+            exact: *bexact,
+            reported,
+        });
+    }
+    prints
 }

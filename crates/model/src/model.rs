@@ -83,10 +83,17 @@ pub struct TimelineItem {
 
 #[derive(Debug, Clone)]
 pub enum ItemKind {
-    Step(Step),
+    /// A step; its body is the item's body.
+    Step {
+        number: u32,
+        title: String,
+    },
     Decision(DecisionPoint),
     NextSteps(Choices),
-    Stage { number: u32, name: String },
+    Stage {
+        number: u32,
+        name: String,
+    },
     Other,
 }
 
@@ -94,7 +101,7 @@ impl ItemKind {
     /// The stable name used in JSON: `step`, `decision`, `next_steps`, `stage`, `other`.
     pub fn name(&self) -> &'static str {
         match self {
-            ItemKind::Step(_) => "step",
+            ItemKind::Step { .. } => "step",
             ItemKind::Decision(_) => "decision",
             ItemKind::NextSteps(_) => "next_steps",
             ItemKind::Stage { .. } => "stage",
@@ -128,19 +135,63 @@ pub struct Choices {
     pub outro: String,
 }
 
+/// A piece of inline markdown and its plain text. Most list items have no
+/// markup, so the text is stored only when it differs: on large page sets
+/// this halves the memory list items take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inline {
+    markdown: String,
+    plain: Option<String>,
+}
+
+impl Inline {
+    pub fn new(markdown: String, text: String) -> Self {
+        let plain = (text != markdown).then_some(text);
+        Inline { markdown, plain }
+    }
+
+    /// The text without markup, whitespace normalised.
+    pub fn text(&self) -> &str {
+        self.plain.as_deref().unwrap_or(&self.markdown)
+    }
+
+    pub fn markdown(&self) -> &str {
+        &self.markdown
+    }
+}
+
+impl Serialize for Inline {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("text", self.text())?;
+        m.serialize_entry("markdown", &self.markdown)?;
+        m.end()
+    }
+}
+
 /// One option of a decision point ([`DecisionOption`]) or of a stage's next
 /// steps ([`ExitOption`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Choice {
-    /// Plain text.
-    pub text: String,
-    pub markdown: String,
+    #[serde(flatten)]
+    pub content: Inline,
     pub effect: Effect,
     #[serde(skip)]
     pub line: u32,
     /// The raw targets of the links inside the option.
     #[serde(skip)]
     pub links: Vec<String>,
+}
+
+impl Choice {
+    pub fn text(&self) -> &str {
+        self.content.text()
+    }
+
+    pub fn markdown(&self) -> &str {
+        self.content.markdown()
+    }
 }
 
 pub type DecisionOption = Choice;
@@ -213,10 +264,20 @@ pub struct Section {
 /// A list item: a role, an artefact, a benefit and so on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
-    pub text: String,
-    pub markdown: String,
+    #[serde(flatten)]
+    pub content: Inline,
     #[serde(skip)]
     pub line: u32,
+}
+
+impl Entry {
+    pub fn text(&self) -> &str {
+        self.content.text()
+    }
+
+    pub fn markdown(&self) -> &str {
+        self.content.markdown()
+    }
 }
 
 pub type Role = Entry;

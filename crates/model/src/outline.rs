@@ -91,7 +91,7 @@ pub fn to_json(m: &Model) -> ModelJson<'_> {
                     .map(|s| SectionJson {
                         heading: &s.heading,
                         kind: s.kind,
-                        items: s.items.iter().map(|e| e.markdown.as_str()).collect(),
+                        items: s.items.iter().map(|e| e.markdown()).collect(),
                     })
                     .collect(),
             })
@@ -117,7 +117,7 @@ fn list(out: &mut String, heading: &str, entries: &[Entry]) {
     }
     let _ = writeln!(out, "  {heading}");
     for e in entries {
-        let _ = writeln!(out, "    - {}", e.text);
+        let _ = writeln!(out, "    - {}", e.text());
     }
 }
 
@@ -153,13 +153,13 @@ pub fn to_text(m: &Model) -> String {
         for d in &s.decisions {
             let _ = writeln!(out, "  Decision: {}", d.question);
             for o in &d.choices.options {
-                let _ = writeln!(out, "    - {} ({})", o.text, effect_words(m, &o.effect));
+                let _ = writeln!(out, "    - {} ({})", o.text(), effect_words(m, &o.effect));
             }
         }
         if !s.exits.is_empty() {
             let _ = writeln!(out, "  Next steps");
             for o in &s.exits {
-                let _ = writeln!(out, "    - {} ({})", o.text, effect_words(m, &o.effect));
+                let _ = writeln!(out, "    - {} ({})", o.text(), effect_words(m, &o.effect));
             }
         }
         list(&mut out, "Roles", &s.roles);

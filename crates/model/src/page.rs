@@ -147,7 +147,7 @@ struct FrontMatter {
 
 #[derive(Deserialize)]
 struct ItemDe {
-    title: Option<Spanned<String>>,
+    title: Option<String>,
     body: Option<Spanned<String>>,
 }
 
@@ -186,7 +186,7 @@ impl<'de> Deserialize<'de> for FrontMatter {
                                         body_line: item.body.as_ref().map_or(line, |b| {
                                             b.referenced.line() as u32 + YAML_LINE_OFFSET
                                         }),
-                                        title: item.title.map(|t| t.value),
+                                        title: item.title,
                                         body: item.body.map(|b| b.value),
                                     }
                                 })

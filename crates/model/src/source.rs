@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build::SourceFile;
 use crate::diagnostic::{Code, Finding};
+use crate::par::par_map;
 
 /// A path that could not be read at all. Unlike a bad page, this stops the
 /// command: the user named something that is not there.
@@ -31,8 +32,8 @@ const MAX_DEPTH: usize = 16;
 /// Reads the named files and directories. Directories are searched
 /// recursively, skipping hidden and `_`-prefixed folders (Jekyll's own).
 pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), SourceError> {
-    let mut files = Vec::new();
-    let mut findings = Vec::new();
+    // Find every file first, then read them on all cores.
+    let mut wanted: Vec<(PathBuf, String)> = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
@@ -57,13 +58,21 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), 
                     .unwrap_or(&f)
                     .to_string_lossy()
                     .replace('\\', "/");
-                read_one(&f, name, &mut files, &mut findings)?;
+                wanted.push((f, name));
             }
         } else {
             let name = path
                 .file_name()
                 .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
-            read_one(path, name, &mut files, &mut findings)?;
+            wanted.push((path.clone(), name));
+        }
+    }
+    let mut files = Vec::with_capacity(wanted.len());
+    let mut findings = Vec::new();
+    for read in par_map(&wanted, |(path, name)| read_one(path, name)) {
+        match read? {
+            Ok(file) => files.push(file),
+            Err(finding) => findings.push(finding),
         }
     }
     Ok((files, findings))
@@ -98,21 +107,17 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SourceEr
     Ok(())
 }
 
-fn read_one(
-    path: &Path,
-    name: String,
-    files: &mut Vec<SourceFile>,
-    findings: &mut Vec<Finding>,
-) -> Result<(), SourceError> {
+/// One file: its text, or a finding when it is not UTF-8.
+fn read_one(path: &Path, name: &str) -> Result<Result<SourceFile, Finding>, SourceError> {
     let shown = path.display().to_string();
     let bytes = fs::read(path).map_err(|e| SourceError::Io {
         path: shown.clone(),
         source: e,
     })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => files.push(SourceFile {
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile {
             path: shown,
-            name,
+            name: name.to_string(),
             text,
         }),
         Err(e) => {
@@ -121,16 +126,15 @@ fn read_one(
             let column =
                 (valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)) as u32
                     + 1;
-            findings.push(Finding::new(
+            Err(Finding::new(
                 Code::NotUtf8,
                 &shown,
                 line,
                 column,
                 "this file is not UTF-8 text; save it as UTF-8",
-            ));
+            ))
         }
-    }
-    Ok(())
+    })
 }
 
 macro_rules! bundled_pages {

@@ -230,8 +230,9 @@ pub fn corpus(pages: usize, seed: u64) -> Vec<(String, String)> {
             "---\nlayout: engagement\ntitle: Stage {}\ntimeline:\n",
             page_name(i)
         );
+        // Pages differ in dash style, as real ones do, but each is consistent.
+        let dash = if i % 2 == 0 { '–' } else { '-' };
         for s in 1..=3 {
-            let dash = if i % 2 == 0 { '–' } else { '-' };
             let _ = write!(
                 p,
                 "- title: Step {s} {dash} {}\n  body: |\n    {} See [related guidance]({}.html).\n",
@@ -242,7 +243,7 @@ pub fn corpus(pages: usize, seed: u64) -> Vec<(String, String)> {
         }
         let _ = write!(
             p,
-            "- title: Decision point - {}?\n  body: |\n    {}\n\n    * {}\n    * Move to [the next stage](/{}.md).\n    * Exit the programme.\n\n    {}\n",
+            "- title: Decision point {dash} {}?\n  body: |\n    {}\n\n    * {}\n    * Move to [the next stage](/{}.md).\n    * Exit the programme.\n\n    {}\n",
             sentence(&mut r, 3).trim_end_matches('.'),
             paragraph(&mut r),
             sentence(&mut r, 9),

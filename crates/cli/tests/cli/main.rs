@@ -1,1 +1,263 @@
+//! The `waymark` binary, run as a user would run it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn waymark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(args)
+        .env_remove("WAYMARK_MODEL")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn fixture(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn seeds() -> String {
+    repo("crates/model/tests/fixtures/seeds")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bundled_model_lints_clean_from_any_directory() {
+    let o = waymark(&["model", "lint"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).trim(), "lint: no findings in 7 pages");
+}
+
+#[test]
+fn seeds_fail_lint_with_their_defects() {
+    let o = waymark(&["model", "lint", &seeds()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("error[link-empty]: the link “Letter of Intent” has no target"),
+        "{out}"
+    );
+    assert!(out.contains("001_149ec0c6737c7f1c.txt:22:28"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with("lint: 7 errors and 22 warnings in 3 pages"),
+        "{out}"
+    );
+}
+
+#[test]
+fn lint_json_lists_findings_with_positions() {
+    let o = waymark(&["model", "lint", "--format", "json", &seeds()]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 29);
+    let keys: Vec<_> = all[0].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 6);
+    // The documented key order, as printed.
+    let text = stdout(&o);
+    let first = &text[..text.find('}').unwrap()];
+    let at: Vec<usize> = [
+        "\"path\"",
+        "\"line\"",
+        "\"column\"",
+        "\"severity\"",
+        "\"code\"",
+        "\"message\"",
+    ]
+    .iter()
+    .map(|k| first.find(k).unwrap())
+    .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{first}");
+    assert!(all.iter().any(|f| {
+        f["code"] == "duplicate-text"
+            && f["line"] == 20
+            && f["severity"] == "warning"
+            && f["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("000_c5445e08139d21c5.txt")
+    }));
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_failure() {
+    let page = fixture("invalid/warning-only.md");
+    let o = waymark(&["model", "lint", &page]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("warning[item-no-body]"));
+    let o = waymark(&["model", "lint", "--deny", "warnings", &page]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn invalid_yaml_and_bad_encoding_are_findings_not_crashes() {
+    let o = waymark(&["model", "lint", &fixture("invalid")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("error[yaml-invalid]: the front matter is not valid YAML"),
+        "{out}"
+    );
+    assert!(out.contains("yaml.md:5:"), "{out}");
+    assert!(out.contains("error[not-utf8]"), "{out}");
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn a_missing_path_is_a_usage_error() {
+    let o = waymark(&["model", "lint", "/nonexistent/waymark-pages"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: /nonexistent/waymark-pages: no such file or directory"
+    );
+    let o = waymark(&["model", "lint", "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let empty = tempdir("empty");
+    let o = waymark(&["model", "show", &empty.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no pages here"), "{}", stderr(&o));
+}
+
+#[test]
+fn show_text_outlines_the_bundled_model() {
+    let o = waymark(&["model", "show"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let order: Vec<_> = out.lines().filter(|l| l.starts_with("Stage ")).collect();
+    assert_eq!(order.len(), 5, "{out}");
+    assert!(order[0].starts_with("Stage 1: Engagement"));
+    assert!(order[4].starts_with("Stage 5: Adoption and Evaluation"));
+    assert!(out.contains("  Decision: Undertake discovery?"));
+    assert!(out.contains("(enters Discovery)"));
+}
+
+#[test]
+fn show_json_on_seeds_and_bundled() {
+    for args in [
+        vec!["model", "show", "--format", "json"],
+        vec!["model", "show", "--format", "json", &seeds()],
+    ] {
+        let o = waymark(&args.iter().map(|s| s.as_ref()).collect::<Vec<&str>>());
+        assert_eq!(o.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["stages"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            v["stages"][0]["decisions"][0]["question"],
+            "Undertake discovery?"
+        );
+        assert_eq!(
+            v["stages"][0]["decisions"][0]["options"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        for p in v["pages"].as_array().unwrap() {
+            for key in ["path", "title", "layout", "timeline", "sections"] {
+                assert!(p.get(key).is_some(), "{key} in {p}");
+            }
+            for t in p["timeline"].as_array().unwrap() {
+                let kind = t["kind"].as_str().unwrap();
+                assert!(["step", "decision", "next_steps", "stage", "other"].contains(&kind));
+            }
+        }
+    }
+}
+
+#[test]
+fn model_flag_and_env_override_the_bundled_model() {
+    let o = waymark(&["--model", &seeds(), "model", "show"]);
+    assert!(
+        stdout(&o).contains("(seeds/000_c5445e08139d21c5.txt)")
+            || stdout(&o).contains("000_c5445e08139d21c5.txt)")
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["model", "lint"])
+        .env("WAYMARK_MODEL", seeds())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("waymark-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn generated_corpus_is_deterministic_and_clean() {
+    let a = tempdir("corpus-a");
+    let b = tempdir("corpus-b");
+    for d in [&a, &b] {
+        let o = waymark(&[
+            "dev",
+            "corpus",
+            "--pages",
+            "50",
+            "--seed",
+            "3",
+            "--out",
+            &d.display().to_string(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let names: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 50);
+    for n in names {
+        assert_eq!(
+            std::fs::read(a.join(&n)).unwrap(),
+            std::fs::read(b.join(&n)).unwrap()
+        );
+    }
+    let o = waymark(&[
+        "model",
+        "lint",
+        "--deny",
+        "warnings",
+        &a.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = waymark(&[
+        "model",
+        "show",
+        "--format",
+        "json",
+        &a.display().to_string(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stages"].as_array().unwrap().len(), 5);
+    assert!(
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["page"].is_null())
+    );
+}

@@ -1,0 +1,334 @@
+//! Each lint finding on the smallest page that shows it, with its exact place.
+
+use waymark_model::Severity;
+
+use crate::{found, load};
+
+fn one(code: &str, line: u32, pages: &[(&str, &str)]) {
+    let got = found(pages);
+    let hits: Vec<_> = got.iter().filter(|(c, _, _)| c == code).collect();
+    assert_eq!(hits.len(), 1, "expected one {code}; got {got:#?}");
+    assert_eq!(hits[0].2, line, "{code} on the wrong line; got {got:#?}");
+}
+
+fn none(pages: &[(&str, &str)]) {
+    assert_eq!(found(pages), [], "expected no findings");
+}
+
+#[test]
+fn a_clean_page_has_no_findings() {
+    none(&[(
+        "a.md",
+        "---\ntitle: A\ntimeline:\n- title: Step 1 - Start\n  body: |\n    Begin with the [docs](https://example.org).\n---\n\nIntro.\n\n## Roles\n\n* The agency\n",
+    )]);
+}
+
+#[test]
+fn invalid_yaml_gives_line_and_column() {
+    let loaded = load(&[(
+        "bad.md",
+        "---\ntitle: ok\ntimeline:\n- title: [unclosed\n  body: x\n---\nBody\n",
+    )]);
+    let f = waymark_model::lint(&loaded);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].code.as_str(), "yaml-invalid");
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(f[0].line >= 4, "line {}", f[0].line);
+    assert!(f[0].column >= 1);
+    assert!(
+        f[0].message
+            .starts_with("the front matter is not valid YAML: "),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        !f[0].message.contains(" at line "),
+        "no second, YAML-relative position: {}",
+        f[0].message
+    );
+}
+
+#[test]
+fn tab_indentation_is_invalid_yaml_on_its_line() {
+    let got = found(&[("t.md", "---\ntitle: T\ntimeline:\n\t- title: x\n---\n")]);
+    assert_eq!(got, [("yaml-invalid".to_string(), "t.md".to_string(), 4)]);
+}
+
+#[test]
+fn a_link_with_an_empty_target() {
+    one(
+        "link-empty",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\nThe [Letter of Intent]() formalises it.\n",
+        )],
+    );
+    one(
+        "link-empty",
+        6,
+        &[(
+            "a.md",
+            "---\ntitle: A\ntimeline:\n- title: Step 1 - X\n  body: |\n    See [here]().\n---\n",
+        )],
+    );
+}
+
+#[test]
+fn empty_link_line_counts_from_the_body() {
+    // Line 1 `---`, 2 title, 3 `---`, 4 blank, 5 text.
+    one(
+        "link-empty",
+        5,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\n\nThe [Letter of Intent]() formalises it.\n",
+        )],
+    );
+}
+
+#[test]
+fn a_link_to_a_page_not_in_the_set() {
+    let pages = [
+        (
+            "a.md",
+            "---\ntitle: A\n---\nSee [B](/b.md), [C](c.html) and [the FAQ](/faq).\n",
+        ),
+        ("b.md", "---\ntitle: B\n---\nBack to [A](a.html#top).\n"),
+    ];
+    let got = found(&pages);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got.iter()
+            .all(|(c, p, l)| c == "link-unknown-page" && p == "a.md" && *l == 4)
+    );
+}
+
+#[test]
+fn pages_resolve_by_file_name_title_or_slug() {
+    none(&[
+        (
+            "index.md",
+            "---\ntitle: Home\n---\n[x](/adoption-evaluation.md) [y](adoption-and-evaluation.html) [z](/stage-two/) [h](/)\n",
+        ),
+        (
+            "adoption-evaluation.md",
+            "---\ntitle: Adoption and Evaluation\n---\n",
+        ),
+        ("0001_abc.txt", "---\ntitle: Stage Two\n---\n"),
+    ]);
+}
+
+#[test]
+fn a_web_link_without_a_scheme() {
+    one(
+        "link-no-scheme",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\nJoin the [portal](www.community.example.org).\n",
+        )],
+    );
+}
+
+#[test]
+fn an_item_without_a_body() {
+    one(
+        "item-no-body",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\ntimeline:\n- title: Step 1 - Alone\n---\n",
+        )],
+    );
+    one(
+        "item-no-body",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\ntimeline:\n- title: Step 1 - Blank\n  body: \"  \"\n---\n",
+        )],
+    );
+}
+
+#[test]
+fn an_item_without_a_title() {
+    one(
+        "title-missing",
+        4,
+        &[("a.md", "---\ntitle: A\ntimeline:\n- body: text\n---\n")],
+    );
+}
+
+const TEXT: &str =
+    "The agency and the DTA agree a plan for adopting the blueprint across every division";
+
+#[test]
+fn near_duplicate_bodies_on_one_page() {
+    let page = format!(
+        "---\ntitle: A\ntimeline:\n- title: Step 1 - One\n  body: |\n    {TEXT}.\n- title: Step 2 - Two\n  body: |\n    {TEXT}, with training.\n---\n"
+    );
+    one("duplicate-text", 9, &[("a.md", &page)]);
+}
+
+#[test]
+fn different_bodies_are_not_duplicates() {
+    none(&[(
+        "a.md",
+        "---\ntitle: A\ntimeline:\n- title: Step 1 - One\n  body: |\n    The agency reviews the blueprint to learn what it offers and how others use it.\n- title: Step 2 - Two\n  body: |\n    The DTA runs a first workshop about sponsorship, strategy, business need and budget.\n---\n",
+    )]);
+}
+
+#[test]
+fn identical_bodies_on_two_pages() {
+    let a = format!("---\ntitle: A\ntimeline:\n- title: Step 1 - One\n  body: {TEXT}\n---\n");
+    let b = format!("---\ntitle: B\ntimeline:\n- title: Step 1 - Copy\n  body: {TEXT}\n---\n");
+    let got = found(&[("a.md", &a), ("b.md", &b)]);
+    assert_eq!(got, [("duplicate-text".to_string(), "b.md".to_string(), 5)]);
+}
+
+#[test]
+fn the_same_list_entry_twice() {
+    one(
+        "duplicate-item",
+        8,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\n## Roles\n\n* The DTA\n* The agency\n* the  DTA\n",
+        )],
+    );
+}
+
+#[test]
+fn a_step_among_the_overview_stages() {
+    let ov = "---\ntitle: Overview\ntimeline:\n- title: 1. One\n  body: a\n- title: Step 1 – Stray\n  body: b\n- title: 2. Two\n  body: c\n---\n";
+    let got = found(&[
+        ("index.md", ov),
+        ("one.md", "---\ntitle: One\n---\n"),
+        ("two.md", "---\ntitle: Two\n---\n"),
+    ]);
+    assert_eq!(
+        got,
+        [("item-misplaced".to_string(), "index.md".to_string(), 6)]
+    );
+}
+
+#[test]
+fn a_stage_entry_on_a_stage_page() {
+    let ov = "---\ntitle: Overview\ntimeline:\n- title: 1. One\n  body: a\n- title: 2. Two\n  body: c\n---\n";
+    let one_page = "---\ntitle: One\ntimeline:\n- title: 3. Three\n  body: x\n---\n";
+    let got = found(&[
+        ("index.md", ov),
+        ("one.md", one_page),
+        ("two.md", "---\ntitle: Two\n---\n"),
+    ]);
+    assert_eq!(
+        got,
+        [("item-misplaced".to_string(), "one.md".to_string(), 4)]
+    );
+}
+
+#[test]
+fn an_overview_stage_without_a_page() {
+    let ov = "---\ntitle: Overview\ntimeline:\n- title: 1. One\n  body: a\n- title: 2. Missing\n  body: c\n---\n";
+    let got = found(&[("index.md", ov), ("one.md", "---\ntitle: One\n---\n")]);
+    assert_eq!(
+        got,
+        [("stage-no-page".to_string(), "index.md".to_string(), 6)]
+    );
+}
+
+#[test]
+fn an_empty_section() {
+    one(
+        "section-empty",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\n## Benefits\n\n## Risks if ignored\n\n* Some\n",
+        )],
+    );
+    one(
+        "section-empty",
+        6,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\n## Benefits\n* One\n## Tasks and activities \n",
+        )],
+    );
+}
+
+#[test]
+fn a_file_without_front_matter_does_not_stop_the_load() {
+    let loaded = load(&[
+        ("notes.md", "# Notes\n\nJust text.\n"),
+        ("a.md", "---\ntitle: A\n---\nFine.\n"),
+    ]);
+    assert_eq!(loaded.model.pages.len(), 1);
+    let got = crate::codes(&waymark_model::lint(&loaded));
+    assert_eq!(
+        got,
+        [("no-front-matter".to_string(), "notes.md".to_string(), 1)]
+    );
+}
+
+#[test]
+fn unclosed_front_matter() {
+    one(
+        "front-matter-unclosed",
+        1,
+        &[("a.md", "---\ntitle: A\nBody without a closing line\n")],
+    );
+}
+
+#[test]
+fn mixed_dash_styles_are_info() {
+    let page = "---\ntitle: A\ntimeline:\n- title: Step 1 – One\n  body: a\n- title: Step 2 - Two\n  body: b\n---\n";
+    let loaded = load(&[("a.md", page)]);
+    let f = waymark_model::lint(&loaded);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].code.as_str(), "mixed-dashes");
+    assert_eq!(f[0].severity, Severity::Info);
+    assert_eq!(f[0].line, 6);
+    assert!(
+        f[0].message.contains("hyphen") && f[0].message.contains("en dash"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn step_numbers_out_of_order() {
+    one(
+        "step-numbering",
+        6,
+        &[(
+            "a.md",
+            "---\ntitle: A\ntimeline:\n- title: Step 1 - A\n  body: a\n- title: Step 3 - C\n  body: c\n---\n",
+        )],
+    );
+}
+
+#[test]
+fn a_decision_without_options() {
+    one(
+        "decision-no-options",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\ntimeline:\n- title: Decision point - Go?\n  body: We decide later.\n---\n",
+        )],
+    );
+}
+
+#[test]
+fn two_pages_with_one_slug() {
+    let got = found(&[
+        ("a/deploy.md", "---\ntitle: One\n---\n"),
+        ("b/deploy.md", "---\ntitle: Two\n---\n"),
+    ]);
+    assert_eq!(
+        got,
+        [("slug-conflict".to_string(), "b/deploy.md".to_string(), 1)]
+    );
+}

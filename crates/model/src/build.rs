@@ -437,9 +437,15 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
     let stage_refs = stage_refs(&pages, overview, &aliases);
 
     // Effects, now that stages and pages are known.
-    let stage_names: Vec<(String, String)> = stage_refs
+    let stage_names: Vec<StageName> = stage_refs
         .iter()
-        .map(|s| (s.name.to_lowercase(), s.slug.clone()))
+        .map(|s| StageName {
+            words: split_words(&lower_words(&s.name))
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            slug: s.slug.clone(),
+        })
         .collect();
     let stage_of_page: HashMap<PageId, String> = stage_refs
         .iter()
@@ -562,30 +568,43 @@ fn stage_refs(
         .collect()
 }
 
-/// Byte offset of the first whole-word occurrence of `needle`.
-fn find_word(haystack: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
+/// Index of the first place `phrase` (a run of words) occurs in `words`.
+fn find_phrase<S: AsRef<str>>(words: &[&str], phrase: &[S]) -> Option<usize> {
+    if phrase.is_empty() || phrase.len() > words.len() {
         return None;
     }
-    haystack.match_indices(needle).map(|(i, _)| i).find(|&i| {
-        let before = haystack[..i].chars().next_back();
-        let after = haystack[i + needle.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-    })
+    words
+        .windows(phrase.len())
+        .position(|w| w.iter().zip(phrase).all(|(a, b)| *a == b.as_ref()))
 }
 
-fn contains_words(haystack: &str, needle: &str) -> bool {
-    find_word(haystack, needle).is_some()
+/// Lowercase words, apostrophes dropped so "agency's" stays one word.
+fn lower_words(text: &str) -> String {
+    text.to_lowercase().replace(['\u{2019}', '\''], "")
+}
+
+fn split_words(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A stage's name as words, and its slug: what option texts are matched on.
+struct StageName {
+    words: Vec<String>,
+    slug: String,
 }
 
 fn effect(
     o: &Choice,
     aliases: &HashMap<String, PageId>,
     stage_of_page: &HashMap<PageId, String>,
-    stage_names: &[(String, String)],
+    stage_names: &[StageName],
 ) -> Effect {
-    let text = o.text().to_lowercase().replace(['\u{2019}', '\''], "");
-    if contains_words(&text, "do it yourself") || contains_words(&text, "diy") {
+    let lower = lower_words(o.text());
+    let words = split_words(&lower);
+    if find_phrase(&words, &["do", "it", "yourself"]).is_some() || words.contains(&"diy") {
         return Effect::DoItYourself;
     }
     for d in &o.links {
@@ -597,15 +616,15 @@ fn effect(
             };
         }
     }
-    if contains_words(&text, "exit")
-        || text.starts_with("discontinue")
-        || text.starts_with("leave the programme")
+    if words.contains(&"exit")
+        || words.first() == Some(&"discontinue")
+        || words.starts_with(&["leave", "the", "programme"])
     {
         return Effect::Exit;
     }
     stage_names
         .iter()
-        .filter_map(|(name, slug)| find_word(&text, name).map(|i| (i, slug)))
+        .filter_map(|s| find_phrase(&words, &s.words).map(|i| (i, &s.slug)))
         .min()
         .map_or(Effect::Unspecified, |(_, slug)| Effect::EnterStage {
             stage: slug.clone(),
@@ -692,9 +711,16 @@ mod tests {
     }
 
     #[test]
-    fn words_match_whole() {
-        assert!(contains_words("undertaking deploy again", "deploy"));
-        assert!(!contains_words("deployment", "deploy"));
-        assert!(contains_words("(exit).", "exit"));
+    fn phrases_match_whole_words() {
+        let lower = lower_words("Undertaking Deploy again (exit). Agency’s DIY");
+        let w = split_words(&lower);
+        assert_eq!(find_phrase(&w, &["deploy"]), Some(1));
+        assert_eq!(find_phrase(&w, &["deploy", "again"]), Some(1));
+        assert_eq!(find_phrase(&w, &["deployment"]), None);
+        assert!(w.contains(&"exit") && w.contains(&"agencys") && w.contains(&"diy"));
+        assert_eq!(
+            find_phrase(&w, &["again", "exit", "agencys", "diy", "more"]),
+            None
+        );
     }
 }

@@ -180,15 +180,22 @@ fn kind_words(k: &ItemKind) -> &'static str {
     }
 }
 
-/// The same entry twice in one list.
+/// The same entry twice in one list. Lists are short, so comparing each
+/// entry with the ones before it is cheaper than hashing.
 fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &mut Vec<Finding>) {
-    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut seen: Vec<(&str, u32)> = Vec::new();
     for (text, line) in entries {
-        let key = text.to_lowercase();
-        if key.is_empty() {
+        if text.is_empty() {
             continue;
         }
-        if let Some(first) = seen.get(&key) {
+        let same = |a: &str, b: &str| {
+            if a.is_ascii() && b.is_ascii() {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a.to_lowercase() == b.to_lowercase()
+            }
+        };
+        if let Some((_, first)) = seen.iter().find(|(t, _)| same(t, text)) {
             out.push(Finding::new(
                 Code::DuplicateItem,
                 &p.path,
@@ -200,7 +207,7 @@ fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &m
                 ),
             ));
         } else {
-            seen.insert(key, line);
+            seen.push((text, line));
         }
     }
 }
@@ -310,12 +317,10 @@ struct Print {
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// Hashes of the body's words, ignoring ASCII case, punctuation and markup.
-/// Works on bytes: any non-ASCII byte counts as part of a word, which keeps
-/// words in other scripts whole. This runs over every body, so it allocates
-/// nothing per word.
-fn word_hashes(body: &str) -> Vec<u64> {
-    let mut out = Vec::with_capacity(body.len() / 6);
+/// Calls `f` with the hash of each word of `body`, ignoring ASCII case,
+/// punctuation and markup. Works on bytes: any non-ASCII byte counts as part
+/// of a word, which keeps words in other scripts whole. Allocates nothing.
+fn each_word(body: &str, mut f: impl FnMut(u64)) {
     let mut h = FNV_BASIS;
     let mut in_word = false;
     for &b in body.as_bytes() {
@@ -323,27 +328,65 @@ fn word_hashes(body: &str) -> Vec<u64> {
             h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
             in_word = true;
         } else if in_word {
-            out.push(h);
+            f(h);
             h = FNV_BASIS;
             in_word = false;
         }
     }
     if in_word {
-        out.push(h);
+        f(h);
     }
-    out
 }
 
-/// Sorted, de-duplicated hashes of each run of three words.
-fn shingles(words: &[u64]) -> Vec<u64> {
+fn shingle(a: u64, b: u64, c: u64) -> u64 {
+    (a.wrapping_mul(FNV_PRIME) ^ b)
+        .wrapping_mul(FNV_PRIME)
+        .rotate_left(17)
+        ^ c
+}
+
+/// Bits in a body's signature. With up to [`SHORT`] word triples a 1,024-bit
+/// signature collides rarely enough that unrelated bodies share under a
+/// quarter of their bits, far from [`NEAR`]; longer bodies are compared
+/// exactly.
+const SIG_WORDS: usize = 16;
+const SHORT: usize = 250;
+
+struct Sig {
+    bits: [u64; SIG_WORDS],
+    shingles: usize,
+    words: usize,
+    exact: u64,
+}
+
+fn signature(body: &str) -> Sig {
+    let mut sig = Sig {
+        bits: [0; SIG_WORDS],
+        shingles: 0,
+        words: 0,
+        exact: FNV_BASIS,
+    };
+    let (mut w1, mut w2) = (0, 0);
+    each_word(body, |w| {
+        sig.exact = (sig.exact ^ w).wrapping_mul(FNV_PRIME);
+        if sig.words >= 2 {
+            let bit = (shingle(w1, w2, w) % (SIG_WORDS as u64 * 64)) as usize;
+            sig.bits[bit / 64] |= 1 << (bit % 64);
+            sig.shingles += 1;
+        }
+        sig.words += 1;
+        (w1, w2) = (w2, w);
+    });
+    sig
+}
+
+/// Sorted, distinct word-triple hashes: the exact form, for long bodies.
+fn shingle_set(body: &str) -> Vec<u64> {
+    let mut words = Vec::new();
+    each_word(body, |w| words.push(w));
     let mut v: Vec<u64> = words
         .windows(3)
-        .map(|w| {
-            (w[0].wrapping_mul(FNV_PRIME) ^ w[1])
-                .wrapping_mul(FNV_PRIME)
-                .rotate_left(17)
-                ^ w[2]
-        })
+        .map(|w| shingle(w[0], w[1], w[2]))
         .collect();
     v.sort_unstable();
     v.dedup();
@@ -366,34 +409,45 @@ fn common(a: &[u64], b: &[u64]) -> usize {
     n
 }
 
+/// Share of the smaller body's word triples that the other body also has.
+fn containment(a: &Sig, b: &Sig, a_body: &str, b_body: &str) -> f64 {
+    if a.shingles <= SHORT && b.shingles <= SHORT {
+        let ones = |s: &Sig| s.bits.iter().map(|w| w.count_ones()).sum::<u32>();
+        let both: u32 = a
+            .bits
+            .iter()
+            .zip(&b.bits)
+            .map(|(x, y)| (x & y).count_ones())
+            .sum();
+        return f64::from(both) / f64::from(ones(a).min(ones(b)).max(1));
+    }
+    let (sa, sb) = (shingle_set(a_body), shingle_set(b_body));
+    common(&sa, &sb) as f64 / sa.len().min(sb.len()).max(1) as f64
+}
+
 /// Copied text on one page: a body whose word triples are mostly found in an
 /// earlier body (the seed overview's stage 5 repeats stage 4). Comparing every
 /// pair across pages would be quadratic in the set, so across pages only exact
 /// copies are found, from the fingerprints this returns.
 fn near_duplicates(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
-    let bodies: Vec<(usize, u64, Vec<u64>)> = p
+    let bodies: Vec<(usize, &str, Sig)> = p
         .timeline
         .iter()
         .enumerate()
         .filter_map(|(i, item)| {
-            let words = word_hashes(item.body.as_deref()?);
-            (words.len() >= MIN_WORDS).then(|| {
-                let exact = words
-                    .iter()
-                    .fold(FNV_BASIS, |h, w| (h ^ w).wrapping_mul(FNV_PRIME));
-                (i, exact, shingles(&words))
-            })
+            let body = item.body.as_deref()?;
+            let sig = signature(body);
+            (sig.words >= MIN_WORDS).then_some((i, body, sig))
         })
         .collect();
     let mut prints = Vec::with_capacity(bodies.len());
-    for (j, (bi, bexact, bsh)) in bodies.iter().enumerate() {
+    for (j, (bi, bbody, bsig)) in bodies.iter().enumerate() {
         let b = &p.timeline[*bi];
         let mut reported = false;
-        for (ai, aexact, ash) in &bodies[..j] {
-            let smaller = ash.len().min(bsh.len()).max(1);
-            if common(ash, bsh) as f64 / smaller as f64 >= NEAR {
+        for (ai, abody, asig) in &bodies[..j] {
+            if containment(asig, bsig, abody, bbody) >= NEAR {
                 let a = &p.timeline[*ai];
-                let how = if aexact == bexact {
+                let how = if asig.exact == bsig.exact {
                     "is the same as"
                 } else {
                     "nearly repeats"
@@ -416,9 +470,47 @@ fn near_duplicates(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
         }
         prints.push(Print {
             item: *bi,
-            exact: *bexact,
+            exact: bsig.exact,
             reported,
         });
     }
     prints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "The agency and the DTA agree a plan for adopting the blueprint across every division of the agency";
+
+    #[test]
+    fn signatures_agree_with_exact_containment() {
+        let copy = format!("{A}, with training for all staff.");
+        let other = "Staff learn the new tools through e-learning, face-to-face sessions and peer training.";
+        let (a, c, o) = (signature(A), signature(&copy), signature(other));
+        assert!(containment(&a, &c, A, &copy) >= NEAR);
+        assert!(containment(&a, &o, A, other) < 0.2);
+        let (sa, sc) = (shingle_set(A), shingle_set(&copy));
+        let exact = common(&sa, &sc) as f64 / sa.len().min(sc.len()) as f64;
+        assert!((exact - containment(&a, &c, A, &copy)).abs() < 0.1);
+    }
+
+    #[test]
+    fn long_bodies_are_compared_exactly() {
+        let words: Vec<String> = (0..600).map(|i| format!("w{i}")).collect();
+        let long = words.join(" ");
+        let other: String = (0..600).map(|i| format!("x{i} ")).collect();
+        let (l, o) = (signature(&long), signature(&other));
+        assert!(l.shingles > SHORT);
+        assert!(containment(&l, &o, &long, &other) < 0.01);
+        assert!(containment(&l, &l, &long, &long) > 0.99);
+    }
+
+    #[test]
+    fn case_and_punctuation_do_not_matter() {
+        assert_eq!(
+            signature("Hello, World! again and again").exact,
+            signature("hello world again and AGAIN").exact
+        );
+    }
 }

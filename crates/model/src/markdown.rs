@@ -67,6 +67,9 @@ pub fn scan(md: &str) -> Scan {
     let mut scan = Scan::default();
     let mut list_depth = 0usize;
     let mut item_text: Option<String> = None;
+    // A break or block end separates words; the space is written only when
+    // more text follows, so item text rarely needs normalising.
+    let mut gap = false;
     let mut heading: Option<(u8, String, usize)> = None;
     // Links may nest inside an image's alt text; keep a small stack.
     let mut links: Vec<(usize, String)> = Vec::new();
@@ -75,9 +78,7 @@ pub fn scan(md: &str) -> Scan {
         match event {
             Event::Start(Tag::List(_)) => {
                 // Keep a nested list's words apart from its parent item's.
-                if let Some(t) = item_text.as_mut() {
-                    t.push(' ');
-                }
+                gap = true;
                 list_depth += 1;
                 if list_depth == 1 {
                     scan.lists.push(ScannedList {
@@ -89,6 +90,7 @@ pub fn scan(md: &str) -> Scan {
             Event::End(TagEnd::List(_)) => list_depth = list_depth.saturating_sub(1),
             Event::Start(Tag::Item) if list_depth == 1 => {
                 item_text = Some(String::new());
+                gap = false;
                 if let Some(list) = scan.lists.last_mut() {
                     list.items.push(ScannedItem {
                         range,
@@ -140,11 +142,12 @@ pub fn scan(md: &str) -> Scan {
                 }
             }
             Event::Text(t) | Event::Code(t) => {
-                push_text(&mut item_text, &mut heading, &mut links, &t)
+                if std::mem::take(&mut gap) {
+                    push_text(&mut item_text, &mut heading, &mut links, " ");
+                }
+                push_text(&mut item_text, &mut heading, &mut links, &t);
             }
-            Event::End(TagEnd::Paragraph) | Event::SoftBreak | Event::HardBreak => {
-                push_text(&mut item_text, &mut heading, &mut links, " ")
-            }
+            Event::End(TagEnd::Paragraph) | Event::SoftBreak | Event::HardBreak => gap = true,
             _ => {}
         }
     }

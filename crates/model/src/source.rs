@@ -91,7 +91,12 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SourceEr
         if name.starts_with('.') {
             continue;
         }
-        let ty = fs::metadata(&path).map_err(io)?;
+        // The entry's own type needs no extra system call; only links are
+        // followed to see what they point at.
+        let mut ty = entry.file_type().map_err(io)?;
+        if ty.is_symlink() {
+            ty = fs::metadata(&path).map_err(io)?.file_type();
+        }
         if ty.is_dir() {
             if !name.starts_with('_') && depth < MAX_DEPTH {
                 walk(&path, depth + 1, out)?;

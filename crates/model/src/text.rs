@@ -8,6 +8,9 @@
 /// Collapses every run of whitespace (including U+00A0 no-break spaces) into
 /// one ASCII space and trims both ends.
 pub fn normalize(s: &str) -> String {
+    if is_normal(s) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
         if word.is_empty() {
@@ -19,6 +22,27 @@ pub fn normalize(s: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// True when [`normalize`] would return `s` unchanged, checked on bytes. Most
+/// text is plain ASCII with single spaces, and this runs on every item,
+/// heading and link; anything unusual (tabs, newlines, non-ASCII that might be
+/// a no-break space) takes the careful path.
+fn is_normal(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for &c in b {
+        match c {
+            b' ' if prev_space => return false,
+            b' ' => prev_space = true,
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0x80.. => return false,
+            _ => prev_space = false,
+        }
+    }
+    true
 }
 
 /// A URL-safe identifier: lowercase ASCII letters and digits joined by single
@@ -92,6 +116,13 @@ mod tests {
     fn normalize_folds_nbsp_tabs_and_runs() {
         assert_eq!(normalize("  Step\u{a0}1 \t–  Title  "), "Step 1 – Title");
         assert_eq!(normalize(""), "");
+        assert_eq!(normalize("plain words"), "plain words");
+        assert_eq!(normalize("two  spaces"), "two spaces");
+        assert_eq!(normalize(" lead"), "lead");
+        assert_eq!(normalize("trail "), "trail");
+        assert_eq!(normalize("line\nbreak"), "line break");
+        assert_eq!(normalize("agency’s\u{a0}plan"), "agency’s plan");
+        assert_eq!(normalize("agency’s plan"), "agency’s plan");
     }
 
     #[test]

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|(n, t)| SourceFile { path: n.to_string(), name: n.to_string(), text: format!("---\n{t}") })
         .collect();
-    let loaded = waymark_model::build(&files);
+    let loaded = waymark_model::build(files);
     let _ = waymark_model::lint(&loaded);
     let _ = waymark_model::outline::to_text(&loaded.model);
 });

@@ -3,12 +3,15 @@
 //! modules; what the model means lives in `waymark-model`.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod model_cmd;
+mod origin;
+mod site_cmd;
 
 // Parsing thousands of pages is allocation-heavy and runs on every core;
 // mimalloc's per-thread heaps cut that cost (docs/benchmarks.md).
@@ -34,6 +37,18 @@ enum Command {
     /// Read, check and show the engagement model.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Build the guidance site as static files.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Serve the guidance site (and, later, the engagement workspace).
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "WAYMARK_BIND")]
+        bind: SocketAddr,
+        /// A folder of templates that replace the built-in ones of the same name.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+    },
     /// Tools for developers: synthetic content for benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -84,6 +99,21 @@ enum ShowFormat {
 }
 
 #[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Write the whole site to a folder: it works from any web server and from file://.
+    Build {
+        /// Folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// A folder of templates that replace the built-in ones of the same name.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Page files or directories of pages (default: --model, else the bundled model).
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum DevCommand {
     /// Write a deterministic synthetic set of pages (for benchmarks).
     Corpus {
@@ -111,6 +141,20 @@ fn main() -> ExitCode {
             cli.model.as_deref(),
             &a.paths,
             matches!(a.format, ShowFormat::Json),
+        ),
+        Command::Site(SiteCommand::Build {
+            out,
+            templates,
+            paths,
+        }) => site_cmd::build(
+            &origin::Origin::choose(cli.model.as_deref(), &paths),
+            templates.as_deref(),
+            &out,
+        ),
+        Command::Serve { bind, templates } => site_cmd::serve(
+            origin::Origin::choose(cli.model.as_deref(), &[]),
+            templates,
+            bind,
         ),
         Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
             model_cmd::corpus(pages, seed, &out)

@@ -9,49 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use waymark_model::{Severity, diagnostic, outline};
 
-/// Where the pages come from: paths on the command line win, then `--model`,
-/// then the bundled model.
-enum Origin {
-    Bundled,
-    Paths(Vec<PathBuf>),
-}
-
-impl Origin {
-    fn choose(model: Option<&Path>, paths: &[PathBuf]) -> Self {
-        if !paths.is_empty() {
-            Origin::Paths(paths.to_vec())
-        } else if let Some(m) = model {
-            Origin::Paths(vec![m.to_path_buf()])
-        } else {
-            Origin::Bundled
-        }
-    }
-
-    fn load(&self) -> anyhow::Result<waymark_model::Loaded> {
-        let (files, read_findings) = match self {
-            Origin::Bundled => (waymark_model::bundled(), Vec::new()),
-            Origin::Paths(p) => waymark_model::read_paths(p)?,
-        };
-        let mut loaded = waymark_model::build(files);
-        // Files that could not even be read as text still count as read.
-        loaded.sources += read_findings.len();
-        loaded.findings.extend(read_findings);
-        Ok(loaded)
-    }
-
-    /// A page's text again, for showing the line a finding points at. The
-    /// model keeps no sources (they would double its memory on large sets),
-    /// so files are read back, and only those with findings.
-    fn text(&self, path: &str) -> Option<String> {
-        match self {
-            Origin::Bundled => waymark_model::bundled()
-                .into_iter()
-                .find(|f| f.path == path)
-                .map(|f| f.text),
-            Origin::Paths(_) => std::fs::read_to_string(path).ok(),
-        }
-    }
-}
+use crate::origin::Origin;
 
 pub fn lint(
     model: Option<&Path>,

@@ -362,6 +362,20 @@ fn target(dest: &str) -> Target {
     Target::Internal { key, fragment }
 }
 
+pub(crate) fn resolve(dest: &str, aliases: &HashMap<String, PageId>) -> LinkTarget {
+    match target(dest) {
+        Target::Empty => LinkTarget::Empty,
+        Target::External => LinkTarget::External,
+        Target::Contact => LinkTarget::Contact,
+        Target::Anchor => LinkTarget::Anchor,
+        Target::NoScheme => LinkTarget::NoScheme,
+        Target::Internal { key, fragment } => match aliases.get(&key) {
+            Some(&page) => LinkTarget::Page { page, fragment },
+            None => LinkTarget::UnknownPage { key },
+        },
+    }
+}
+
 fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
     let mut pages = Vec::with_capacity(drafts.len());
     let mut names = Vec::with_capacity(drafts.len());
@@ -420,17 +434,7 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
 
     par_for_each_mut(&mut pages, |p| {
         for l in &mut p.links {
-            l.resolved = match target(&l.target) {
-                Target::Empty => LinkTarget::Empty,
-                Target::External => LinkTarget::External,
-                Target::Contact => LinkTarget::Contact,
-                Target::Anchor => LinkTarget::Anchor,
-                Target::NoScheme => LinkTarget::NoScheme,
-                Target::Internal { key, fragment } => match aliases.get(&key) {
-                    Some(&page) => LinkTarget::Page { page, fragment },
-                    None => LinkTarget::UnknownPage { key },
-                },
-            };
+            l.resolved = resolve(&l.target, &aliases);
         }
     });
 
@@ -478,6 +482,7 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
         stages,
         principles,
         overview,
+        aliases,
     }
 }
 

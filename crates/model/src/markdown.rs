@@ -177,7 +177,20 @@ pub fn plain_text(md: &str) -> String {
     for event in Parser::new_ext(md, options()) {
         match event {
             Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
+            // Blocks and breaks separate words; the end of a link or emphasis does not.
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::List(_)
+                | TagEnd::BlockQuote(_)
+                | TagEnd::CodeBlock
+                | TagEnd::TableCell
+                | TagEnd::TableRow
+                | TagEnd::TableHead,
+            ) => out.push(' '),
             _ => {}
         }
     }
@@ -248,6 +261,14 @@ mod tests {
         assert_eq!(s.lists.len(), 1);
         assert_eq!(s.lists[0].items.len(), 2);
         assert_eq!(s.lists[0].items[0].text, "one inner");
+    }
+
+    #[test]
+    fn plain_text_keeps_punctuation_after_links() {
+        assert_eq!(
+            plain_text("See [the blueprint](/b/), then *act*.\n\n* one\n* two"),
+            "See the blueprint, then act. one two"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! from pages and is read-only afterwards; nothing in it knows about
 //! engagements, storage or HTML.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -23,6 +23,8 @@ pub struct Model {
     pub principles: Vec<Principle>,
     /// The page that lists the stages, if the set has one.
     pub overview: Option<PageId>,
+    /// Every name a page answers to in links (slug, file path, title slug).
+    pub(crate) aliases: HashMap<String, PageId>,
 }
 
 impl Model {
@@ -32,6 +34,12 @@ impl Model {
 
     pub fn stage(&self, slug: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.slug == slug)
+    }
+
+    /// What a link target written on a page points at, by the same rules the
+    /// lint uses, so that everything rendering links agrees with it.
+    pub fn resolve(&self, target: &str) -> LinkTarget {
+        crate::build::resolve(target, &self.aliases)
     }
 
     /// Pages that are neither the overview nor a stage page: the FAQ and so on.

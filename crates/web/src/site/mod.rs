@@ -1,0 +1,457 @@
+//! The guidance site: one renderer for the static export and the live server.
+//!
+//! Every page of the model becomes `<slug>.html` (the overview becomes
+//! `index.html`) in one flat folder, with relative links, so the same bytes
+//! work from any web server, from `file://`, and under `/guide/` live.
+
+mod dates;
+mod markdown;
+mod visual;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+use waymark_model::par::par_map;
+use waymark_model::text::slugify;
+use waymark_model::{Choices, ItemKind, Model, PageId};
+
+pub use dates::{Dates, last_modified};
+pub use visual::svg as visual_svg;
+
+/// The stylesheet, the model visual and their names in the built site.
+pub const CSS_PATH: &str = "assets/site.css";
+pub const VISUAL_PATH: &str = "engagement-model.svg";
+const CSS: &str = include_str!("../../assets/site.css");
+
+/// Built-in templates; a file of the same name in `--templates DIR` replaces one.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    (
+        "engagement.html",
+        include_str!("../../templates/engagement.html"),
+    ),
+    ("page.html", include_str!("../../templates/page.html")),
+    (
+        "contents.html",
+        include_str!("../../templates/contents.html"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("{path}: cannot read the template: {source}")]
+    TemplateIo {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Each page's file name in the built site.
+#[derive(Debug, Clone)]
+pub struct Hrefs {
+    pages: Vec<String>,
+}
+
+impl Hrefs {
+    pub fn new(model: &Model) -> Self {
+        let pages = model
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if model.overview == Some(PageId(i)) {
+                    "index.html".to_string()
+                } else {
+                    format!("{}.html", p.slug)
+                }
+            })
+            .collect();
+        Hrefs { pages }
+    }
+
+    pub fn page(&self, id: PageId) -> &str {
+        &self.pages[id.0]
+    }
+}
+
+/// A built site: file name → bytes, in a stable order.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Built {
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
+    }
+
+    /// Writes every file under `out`, creating folders as needed.
+    pub fn write(&self, out: &Path) -> Result<(), SiteError> {
+        let err = |path: &Path, source| SiteError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        for (name, bytes) in &self.files {
+            let path = out.join(name);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| err(&path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the templates: the built-in ones, replaced by any file of the same
+/// name in `dir`. HTML escaping is on for every template whatever its name.
+pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, SiteError> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    for (name, source) in TEMPLATES {
+        let source = match dir.map(|d| d.join(name)) {
+            Some(path) if path.is_file() => {
+                std::fs::read_to_string(&path).map_err(|e| SiteError::TemplateIo {
+                    path: path.display().to_string(),
+                    source: e,
+                })?
+            }
+            _ => (*source).to_string(),
+        };
+        env.add_template_owned(*name, source)
+            .map_err(|e| SiteError::Template {
+                name: (*name).to_string(),
+                source: e,
+            })?;
+    }
+    Ok(env)
+}
+
+/// Renders the whole site.
+pub fn build(model: &Model, dates: &Dates, templates: Option<&Path>) -> Result<Built, SiteError> {
+    let env = environment(templates)?;
+    let hrefs = Hrefs::new(model);
+    let nav = nav(model, &hrefs);
+    let ids: Vec<usize> = (0..model.pages.len()).collect();
+    let rendered = par_map(&ids, |&i| {
+        let id = PageId(i);
+        let view = page_view(model, id, &hrefs, &nav, dates);
+        let template = template_for(model.page(id).layout.as_deref());
+        env.get_template(template)
+            .and_then(|t| t.render(minijinja::value::Serde(&view)))
+            .map(|html| (hrefs.page(id).to_string(), html.into_bytes()))
+            .map_err(|e| SiteError::Template {
+                name: template.to_string(),
+                source: e,
+            })
+    });
+    let mut files = Vec::with_capacity(rendered.len() + 3);
+    for r in rendered {
+        files.push(r?);
+    }
+    if model.overview.is_none() {
+        let view = ContentsView {
+            site: SITE_TITLE,
+            css: CSS_PATH,
+            nav: &nav,
+        };
+        let html = env
+            .get_template("contents.html")
+            .and_then(|t| t.render(minijinja::value::Serde(&view)))
+            .map_err(|e| SiteError::Template {
+                name: "contents.html".into(),
+                source: e,
+            })?;
+        files.push(("index.html".to_string(), html.into_bytes()));
+    }
+    files.push((CSS_PATH.to_string(), CSS.as_bytes().to_vec()));
+    files.push((VISUAL_PATH.to_string(), visual::svg(model).into_bytes()));
+    Ok(Built { files })
+}
+
+const SITE_TITLE: &str = "Protected Utility engagement model";
+
+/// A page's `layout` picks its template; `engagement` is the default, and an
+/// unknown layout falls back to it.
+fn template_for(layout: Option<&str>) -> &'static str {
+    match layout {
+        Some("page") => "page.html",
+        _ => "engagement.html",
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct NavItem {
+    title: String,
+    href: String,
+    /// "Stage 2" and so on, for stages.
+    label: Option<String>,
+}
+
+fn nav(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
+    let mut out = Vec::new();
+    if let Some(o) = model.overview {
+        out.push(NavItem {
+            title: "Overview".into(),
+            href: hrefs.page(o).into(),
+            label: None,
+        });
+    }
+    for s in &model.stages {
+        if let Some(p) = s.page {
+            out.push(NavItem {
+                title: s.name.clone(),
+                href: hrefs.page(p).into(),
+                label: Some(format!("Stage {}", s.number)),
+            });
+        }
+    }
+    for (i, p) in model.pages.iter().enumerate() {
+        let id = PageId(i);
+        let listed = model.overview == Some(id) || model.stages.iter().any(|s| s.page == Some(id));
+        if !listed {
+            out.push(NavItem {
+                title: if p.title.is_empty() {
+                    p.slug.clone()
+                } else {
+                    p.title.clone()
+                },
+                href: hrefs.page(id).into(),
+                label: None,
+            });
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ContentsView<'a> {
+    site: &'a str,
+    css: &'a str,
+    nav: &'a [NavItem],
+}
+
+#[derive(Serialize)]
+struct PageView<'a> {
+    site: &'a str,
+    css: &'a str,
+    title: &'a str,
+    href: &'a str,
+    layout: &'a str,
+    /// `YYYY-MM-DD` and "22 November 2026".
+    modified: Option<(String, String)>,
+    intro: String,
+    timeline: Vec<ItemView>,
+    sections: Vec<SectionView>,
+    nav: Vec<NavView<'a>>,
+    toc: Vec<TocEntry>,
+    visual: Option<VisualView>,
+    /// "Stage 3 of 5" on stage pages.
+    stage: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NavView<'a> {
+    #[serde(flatten)]
+    item: &'a NavItem,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct ItemView {
+    id: String,
+    /// `step`, `decision`, `next_steps`, `stage` or `other`.
+    kind: &'static str,
+    /// The heading as shown.
+    heading: String,
+    body: String,
+    intro: String,
+    options: Vec<String>,
+    outro: String,
+    href: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SectionView {
+    id: String,
+    heading: String,
+    html: String,
+}
+
+#[derive(Serialize)]
+struct TocEntry {
+    id: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct VisualView {
+    svg: String,
+    href: &'static str,
+    stages: Vec<visual::VisualStage>,
+}
+
+/// Unique, readable `id`s for headings on one page.
+#[derive(Default)]
+struct Ids(HashMap<String, usize>);
+
+impl Ids {
+    fn make(&mut self, text: &str) -> String {
+        let base = match slugify(text) {
+            s if s.is_empty() => "section".to_string(),
+            s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("s-{s}"),
+            s => s,
+        };
+        let n = self.0.entry(base.clone()).or_insert(0);
+        *n += 1;
+        if *n == 1 { base } else { format!("{base}-{n}") }
+    }
+}
+
+fn md(text: &str, model: &Model, hrefs: &Hrefs) -> String {
+    let mut out = String::new();
+    markdown::render(text, model, hrefs, &mut out);
+    out
+}
+
+fn choices(c: &Choices, model: &Model, hrefs: &Hrefs) -> (String, Vec<String>, String) {
+    (
+        md(&c.intro, model, hrefs),
+        c.options
+            .iter()
+            .map(|o| markdown::render_inline(o.markdown(), model, hrefs))
+            .collect(),
+        md(&c.outro, model, hrefs),
+    )
+}
+
+fn page_view<'a>(
+    model: &'a Model,
+    id: PageId,
+    hrefs: &'a Hrefs,
+    nav: &'a [NavItem],
+    dates: &Dates,
+) -> PageView<'a> {
+    let p = model.page(id);
+    let mut ids = Ids::default();
+    let mut toc = Vec::new();
+    let stage = model.stages.iter().find(|s| s.page == Some(id));
+    let timeline = p
+        .timeline
+        .iter()
+        .map(|t| {
+            let kind = t.kind.name();
+            // Titles are shown as written ("Step 1 – Execution plan",
+            // "Decision point - …"); the panel's style marks the kind.
+            let heading = t.title.clone();
+            let item_id = ids.make(&heading);
+            toc.push(TocEntry {
+                id: item_id.clone(),
+                text: heading.clone(),
+            });
+            let (intro, options, outro) = match &t.kind {
+                ItemKind::Decision(d) => choices(&d.choices, model, hrefs),
+                ItemKind::NextSteps(c) => choices(c, model, hrefs),
+                _ => (String::new(), Vec::new(), String::new()),
+            };
+            let body = match &t.kind {
+                ItemKind::Decision(_) | ItemKind::NextSteps(_) => String::new(),
+                _ => t
+                    .body
+                    .as_deref()
+                    .map(|b| md(b, model, hrefs))
+                    .unwrap_or_default(),
+            };
+            let href = match &t.kind {
+                ItemKind::Stage { name, .. } => model
+                    .stages
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .and_then(|s| s.page)
+                    .map(|p| hrefs.page(p).to_string()),
+                _ => None,
+            };
+            ItemView {
+                id: item_id,
+                kind,
+                heading,
+                body,
+                intro,
+                options,
+                outro,
+                href,
+            }
+        })
+        .collect();
+    let sections = p
+        .sections
+        .iter()
+        .filter(|s| !s.markdown.is_empty())
+        .map(|s| {
+            let sid = ids.make(&s.heading);
+            toc.push(TocEntry {
+                id: sid.clone(),
+                text: s.heading.clone(),
+            });
+            SectionView {
+                id: sid,
+                heading: s.heading.clone(),
+                html: md(&s.markdown, model, hrefs),
+            }
+        })
+        .collect();
+    let visual = (model.overview == Some(id)).then(|| VisualView {
+        svg: visual::svg(model),
+        href: VISUAL_PATH,
+        stages: visual::text(model),
+    });
+    let href = hrefs.page(id);
+    PageView {
+        site: SITE_TITLE,
+        css: CSS_PATH,
+        title: if p.title.is_empty() {
+            &p.slug
+        } else {
+            &p.title
+        },
+        href,
+        layout: p.layout.as_deref().unwrap_or("engagement"),
+        modified: dates.get(id).map(|d| (d.to_string(), dates::display(d))),
+        intro: md(&p.intro, model, hrefs),
+        timeline,
+        sections,
+        nav: nav
+            .iter()
+            .map(|item| NavView {
+                item,
+                current: item.href == href,
+            })
+            .collect(),
+        toc,
+        visual,
+        stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
+    }
+}
+
+/// Options for `site build` and `serve`.
+#[derive(Debug, Clone, Default)]
+pub struct SiteOptions {
+    pub templates: Option<PathBuf>,
+}

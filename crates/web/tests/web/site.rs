@@ -1,0 +1,250 @@
+//! The static export.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use waymark_model::markdown::plain_text;
+use waymark_web::site::{self, Dates};
+
+use crate::{attrs, load, pages, seeds, tempdir, text_of};
+
+fn fixed(n: usize) -> Dates {
+    Dates::fixed(vec![Some("2026-11-22".to_string()); n])
+}
+
+fn export(loaded: &waymark_model::Loaded, name: &str) -> std::path::PathBuf {
+    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    let dir = tempdir(name);
+    built.write(&dir).unwrap();
+    dir
+}
+
+/// Every internal `href` and `src` of every page resolves to a file, and
+/// every `#fragment` to an element with that id.
+fn check_links(dir: &Path) -> usize {
+    let mut ids: HashMap<String, Vec<String>> = HashMap::new();
+    let htmls: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    for (name, html) in &htmls {
+        ids.insert(name.clone(), attrs(html, "id"));
+    }
+    let mut checked = 0;
+    for (name, html) in &htmls {
+        for target in attrs(html, "href").into_iter().chain(attrs(html, "src")) {
+            if target.starts_with("http://")
+                || target.starts_with("https://")
+                || target.starts_with("mailto:")
+            {
+                continue;
+            }
+            assert!(!target.is_empty(), "{name}: an empty href");
+            let (file, frag) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if file.is_empty() { name.as_str() } else { file };
+            assert!(!file.starts_with('/'), "{name}: {target} is not relative");
+            assert!(dir.join(file).is_file(), "{name}: {target} does not exist");
+            if !frag.is_empty() {
+                assert!(
+                    ids.get(file)
+                        .is_some_and(|ids| ids.iter().any(|i| i == frag)),
+                    "{name}: {target} names no element"
+                );
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn bundled_site_has_every_page_and_no_broken_link() {
+    let loaded = load(waymark_model::bundled());
+    let dir = export(&loaded, "bundled");
+    for f in [
+        "index.html",
+        "engagement.html",
+        "discovery.html",
+        "deploy.html",
+        "transition.html",
+        "adoption-evaluation.html",
+        "faq.html",
+        "assets/site.css",
+        "engagement-model.svg",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert!(check_links(&dir) > 100);
+}
+
+#[test]
+fn seed_site_has_no_broken_link_and_dead_links_are_text() {
+    let loaded = load(seeds());
+    let dir = export(&loaded, "seeds");
+    check_links(&dir);
+    let engagement = std::fs::read_to_string(dir.join("engagement.html")).unwrap();
+    // `[Letter of Intent]()` and `faq.html` (not in the set) become plain text.
+    assert!(
+        text_of(&engagement)
+            .contains("The DTA will provide a Letter of Intent to formalise the agreement.")
+    );
+    assert!(!engagement.contains(">Letter of Intent</a>"));
+    assert!(!engagement.contains("faq.html"));
+    // The link to a page that is in the set works.
+    let overview = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(overview.contains("href=\"deploy.html\""));
+    assert!(overview.contains("href=\"engagement.html\""));
+}
+
+#[test]
+fn every_seed_title_and_paragraph_is_on_its_page() {
+    let loaded = load(seeds());
+    let dir = export(&loaded, "seed-text");
+    let hrefs = site::Hrefs::new(&loaded.model);
+    let mut checked = 0;
+    for (i, p) in loaded.model.pages.iter().enumerate() {
+        let html = std::fs::read_to_string(dir.join(hrefs.page(waymark_model::PageId(i)))).unwrap();
+        let text = text_of(&html);
+        for t in &p.timeline {
+            assert!(text.contains(&t.title), "{}: title {:?}", p.path, t.title);
+            checked += 1;
+            for para in t.body.as_deref().unwrap_or("").split("\n\n") {
+                let para = plain_text(para);
+                if !para.is_empty() {
+                    assert!(text.contains(&para), "{}: paragraph {:?}", p.path, para);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}
+
+#[test]
+fn decisions_and_next_steps_are_distinct_panels_with_option_lists() {
+    let loaded = load(waymark_model::bundled());
+    let dir = export(&loaded, "panels");
+    let html = std::fs::read_to_string(dir.join("engagement.html")).unwrap();
+    assert_eq!(html.matches("class=\"panel panel-step\"").count(), 3);
+    assert_eq!(html.matches("class=\"panel panel-decision\"").count(), 1);
+    assert_eq!(html.matches("class=\"panel panel-next_steps\"").count(), 1);
+    assert_eq!(html.matches("<ul class=\"options\">").count(), 2);
+    assert!(html.contains("<a href=\"engagement.html\" aria-current=\"page\">"));
+    assert!(html.contains("<h2 id=\"toc-title\">On this page</h2>"));
+    assert!(html.contains("<time datetime=\"2026-11-22\">22 November 2026</time>"));
+}
+
+#[test]
+fn the_overview_embeds_the_visual_and_says_it_in_words() {
+    let loaded = load(waymark_model::bundled());
+    let dir = export(&loaded, "visual");
+    let svg = std::fs::read_to_string(dir.join("engagement-model.svg")).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("role=\"img\""));
+    assert!(svg.contains("<title id=\"model-visual-title\">The engagement model</title>"));
+    for name in [
+        "Engagement",
+        "Discovery",
+        "Deploy",
+        "Transition",
+        "Adoption and Evaluation",
+    ] {
+        assert!(svg.contains(name), "{name}");
+    }
+    assert!(svg.contains("Repeat this stage"));
+    let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(index.contains("<svg"));
+    assert!(index.contains("href=\"engagement-model.svg\" download"));
+    let text = text_of(&index);
+    assert!(
+        text.contains("Deploy: then To Transition; Repeat this stage; Exit"),
+        "{text}"
+    );
+}
+
+#[test]
+fn markup_in_content_is_shown_not_run() {
+    let loaded = pages(&[(
+        "a.md",
+        "---\ntitle: <b>Bold</b> & co\ntimeline:\n- title: Step 1 - <img src=x onerror=alert(1)>\n  body: |\n    <script>alert(1)</script> and [x](javascript:alert(1))\n---\n<iframe src=\"https://evil.example\"></iframe>\n",
+    )]);
+    let built = site::build(&loaded.model, &fixed(1), None).unwrap();
+    let html = String::from_utf8(built.get("a.html").unwrap().to_vec()).unwrap();
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<iframe"));
+    assert!(!html.contains("<b>Bold</b>"));
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(
+        html.contains("&lt;b&gt;Bold&lt;&#x2f;b&gt; &amp; co")
+            || html.contains("&lt;b&gt;Bold&lt;/b&gt; &amp; co"),
+        "{html}"
+    );
+    assert!(!html.contains("href=\"javascript:"), "{html}");
+}
+
+#[test]
+fn a_templates_folder_overrides_by_name() {
+    let loaded = load(waymark_model::bundled());
+    let dir = tempdir("templates");
+    std::fs::write(
+        dir.join("page.html"),
+        "{% extends \"base.html\" %}{% block content %}<p class=\"custom\">{{ title }}</p>{% endblock %}",
+    )
+    .unwrap();
+    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), Some(&dir)).unwrap();
+    let faq = String::from_utf8(built.get("faq.html").unwrap().to_vec()).unwrap();
+    assert!(faq.contains("<p class=\"custom\">Frequently asked questions</p>"));
+    let deploy = String::from_utf8(built.get("deploy.html").unwrap().to_vec()).unwrap();
+    assert!(
+        deploy.contains("panel-step"),
+        "other templates are unchanged"
+    );
+    std::fs::write(dir.join("page.html"), "{% if %}").unwrap();
+    let err = site::build(&loaded.model, &fixed(loaded.model.pages.len()), Some(&dir)).unwrap_err();
+    assert!(err.to_string().starts_with("template page.html:"), "{err}");
+}
+
+#[test]
+fn snapshot_of_the_seed_engagement_page() {
+    let loaded = load(seeds());
+    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    insta::assert_snapshot!(
+        String::from_utf8(built.get("engagement.html").unwrap().to_vec()).unwrap()
+    );
+}
+
+#[test]
+fn snapshot_of_the_bundled_overview() {
+    let loaded = load(waymark_model::bundled());
+    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    insta::assert_snapshot!(String::from_utf8(built.get("index.html").unwrap().to_vec()).unwrap());
+}
+
+#[test]
+fn without_an_overview_the_index_lists_the_pages() {
+    let loaded = pages(&[
+        ("one.md", "---\ntitle: One\n---\nText\n"),
+        ("two.md", "---\ntitle: Two\n---\nText\n"),
+    ]);
+    let built = site::build(&loaded.model, &fixed(2), None).unwrap();
+    let index = String::from_utf8(built.get("index.html").unwrap().to_vec()).unwrap();
+    assert!(index.contains("href=\"one.html\"") && index.contains("href=\"two.html\""));
+}
+
+#[test]
+fn dates_come_from_front_matter_first() {
+    let loaded = pages(&[(
+        "a.md",
+        "---\ntitle: A\nlast_modified_at: 2024-05-01 10:00:00 +1000\n---\n",
+    )]);
+    let dates = site::last_modified(&loaded.model);
+    assert_eq!(dates.get(waymark_model::PageId(0)), Some("2024-05-01"));
+}

@@ -12,30 +12,36 @@ use waymark_web::site;
 
 use crate::origin::Origin;
 
-fn render(origin: &Origin, templates: Option<&Path>) -> anyhow::Result<(site::Built, usize)> {
-    let loaded = origin.load()?;
-    let errors = waymark_model::lint(&loaded)
+/// Files that could not be read as pages are missing from the site; say so.
+/// (Broken links only show as plain text; `waymark model lint` lists those.)
+fn warn_missing(loaded: &waymark_model::Loaded) {
+    let missing = loaded
+        .findings
         .iter()
         .filter(|f| f.severity == waymark_model::Severity::Error)
         .count();
-    let dates = site::last_modified(&loaded.model);
-    let built = site::build(&loaded.model, &dates, templates)?;
-    Ok((built, errors))
-}
-
-fn warn_errors(errors: usize) {
-    if errors > 0 {
+    if missing > 0 {
         eprintln!(
-            "note: these pages have {errors} error(s); broken links are shown as plain text. `waymark model lint` lists them"
+            "note: {missing} file(s) could not be read as pages and are not on the site; `waymark model lint` says why"
         );
     }
 }
 
+fn render(origin: &Origin, templates: Option<&Path>) -> anyhow::Result<site::Built> {
+    let loaded = origin.load()?;
+    warn_missing(&loaded);
+    let dates = site::last_modified(&loaded.model);
+    Ok(site::build(&loaded.model, &dates, templates)?)
+}
+
 pub fn build(origin: &Origin, templates: Option<&Path>, out: &Path) -> anyhow::Result<ExitCode> {
-    let (built, errors) = render(origin, templates)?;
-    built.write(out)?;
-    eprintln!("wrote {} files to {}", built.files.len(), out.display());
-    warn_errors(errors);
+    let loaded = origin.load()?;
+    warn_missing(&loaded);
+    let dates = site::last_modified(&loaded.model);
+    let written = site::export(&loaded.model, &dates, templates, out)?;
+    eprintln!("wrote {written} files to {}", out.display());
+    // As with lint: the process ends here, so skip freeing the model.
+    std::mem::forget(loaded);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -55,12 +61,7 @@ pub fn serve(
         let builder_templates = templates.clone();
         let guide = tokio::task::spawn_blocking(move || {
             Guide::new(Box::new(move || {
-                render(&builder_origin, builder_templates.as_deref())
-                    .map(|(built, errors)| {
-                        warn_errors(errors);
-                        built
-                    })
-                    .map_err(|e| format!("{e:#}"))
+                render(&builder_origin, builder_templates.as_deref()).map_err(|e| format!("{e:#}"))
             }))
         })
         .await

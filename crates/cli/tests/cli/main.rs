@@ -261,3 +261,51 @@ fn generated_corpus_is_deterministic_and_clean() {
             .all(|s| !s["page"].is_null())
     );
 }
+
+#[test]
+fn site_build_writes_the_bundled_site_and_reports_bad_paths() {
+    let out = tempdir("site");
+    let o = waymark(&["site", "build", "--out", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        format!("wrote 9 files to {}", out.display())
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("<h1>Protected Utility engagement model</h1>"));
+    assert!(out.join("assets/site.css").is_file());
+
+    let seeds_out = tempdir("site-seeds");
+    let o = waymark(&[
+        "site",
+        "build",
+        "--out",
+        &seeds_out.display().to_string(),
+        &seeds(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(seeds_out.join("deploy.html").is_file());
+
+    let bad = tempdir("site-bad");
+    let o = waymark(&[
+        "site",
+        "build",
+        "--out",
+        &bad.display().to_string(),
+        &fixture("invalid"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 file(s) could not be read as pages"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = waymark(&["site", "build", "--out", "/proc/waymark-cannot-write-here"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: /proc/waymark-cannot-write-here"),
+        "{}",
+        stderr(&o)
+    );
+}

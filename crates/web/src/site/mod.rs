@@ -144,33 +144,91 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, SiteError
     Ok(env)
 }
 
-/// Renders the whole site.
+/// Renders the whole site into memory (for the live server and tests).
 pub fn build(model: &Model, dates: &Dates, templates: Option<&Path>) -> Result<Built, SiteError> {
+    let files = std::sync::Mutex::new(Vec::with_capacity(model.pages.len() + 3));
+    render_each(model, dates, templates, |name, bytes| {
+        if let Ok(mut f) = files.lock() {
+            f.push((name.to_string(), bytes));
+        }
+        Ok(())
+    })?;
+    let mut files = files.into_inner().unwrap_or_default();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Built { files })
+}
+
+/// Renders the site straight to `out`, writing each page as soon as it is
+/// ready, so memory holds the model and a few pages, not the whole site.
+/// Returns how many files were written.
+pub fn export(
+    model: &Model,
+    dates: &Dates,
+    templates: Option<&Path>,
+    out: &Path,
+) -> Result<usize, SiteError> {
+    let err = |path: &Path, source| SiteError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(out.join("assets")).map_err(|e| err(out, e))?;
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    render_each(model, dates, templates, |name, bytes| {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|e| err(&path, e))?;
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    })?;
+    Ok(count.into_inner())
+}
+
+/// Renders every file of the site and hands each to `emit`, pages in
+/// parallel. The first error stops the work and is returned.
+fn render_each(
+    model: &Model,
+    dates: &Dates,
+    templates: Option<&Path>,
+    emit: impl Fn(&str, Vec<u8>) -> Result<(), SiteError> + Sync,
+) -> Result<(), SiteError> {
     let env = environment(templates)?;
     let hrefs = Hrefs::new(model);
     let nav = nav(model, &hrefs);
     let ids: Vec<usize> = (0..model.pages.len()).collect();
-    let rendered = par_map(&ids, |&i| {
+    for r in par_map(&ids, |&i| {
         let id = PageId(i);
         let view = page_view(model, id, &hrefs, &nav, dates);
         let template = template_for(model.page(id).layout.as_deref());
-        env.get_template(template)
+        let html = env
+            .get_template(template)
             .and_then(|t| t.render(minijinja::value::Serde(&view)))
-            .map(|html| (hrefs.page(id).to_string(), html.into_bytes()))
             .map_err(|e| SiteError::Template {
                 name: template.to_string(),
                 source: e,
-            })
-    });
-    let mut files = Vec::with_capacity(rendered.len() + 3);
-    for r in rendered {
-        files.push(r?);
+            })?;
+        emit(hrefs.page(id), html.into_bytes())
+    }) {
+        r?;
     }
-    if model.overview.is_none() {
+    let needs_contents = others(model).len() > MAX_NAV_OTHERS;
+    if model.overview.is_none() || needs_contents {
+        let pages = all_pages(model, &hrefs);
+        let href = if model.overview.is_none() {
+            "index.html"
+        } else {
+            CONTENTS
+        };
         let view = ContentsView {
             site: SITE_TITLE,
             css: CSS_PATH,
-            nav: &nav,
+            nav: nav
+                .iter()
+                .map(|item| NavView {
+                    item,
+                    current: item.href == href,
+                })
+                .collect(),
+            pages: &pages,
+            has_overview: model.overview.is_some(),
         };
         let html = env
             .get_template("contents.html")
@@ -179,11 +237,10 @@ pub fn build(model: &Model, dates: &Dates, templates: Option<&Path>) -> Result<B
                 name: "contents.html".into(),
                 source: e,
             })?;
-        files.push(("index.html".to_string(), html.into_bytes()));
+        emit(href, html.into_bytes())?;
     }
-    files.push((CSS_PATH.to_string(), CSS.as_bytes().to_vec()));
-    files.push((VISUAL_PATH.to_string(), visual::svg(model).into_bytes()));
-    Ok(Built { files })
+    emit(CSS_PATH, CSS.as_bytes().to_vec())?;
+    emit(VISUAL_PATH, visual::svg(model).into_bytes())
 }
 
 const SITE_TITLE: &str = "Protected Utility engagement model";
@@ -205,6 +262,31 @@ struct NavItem {
     label: Option<String>,
 }
 
+/// Other pages (the FAQ and the like) are listed in the side navigation only
+/// while they are few; past that, one "All pages" link leads to a contents
+/// page, so the navigation stays usable and each page stays small.
+const MAX_NAV_OTHERS: usize = 12;
+const CONTENTS: &str = "contents.html";
+
+/// Pages that are neither the overview nor a stage's page.
+fn others(model: &Model) -> Vec<PageId> {
+    (0..model.pages.len())
+        .map(PageId)
+        .filter(|&id| {
+            model.overview != Some(id) && !model.stages.iter().any(|s| s.page == Some(id))
+        })
+        .collect()
+}
+
+fn title_of(model: &Model, id: PageId) -> String {
+    let p = model.page(id);
+    if p.title.is_empty() {
+        p.slug.clone()
+    } else {
+        p.title.clone()
+    }
+}
+
 fn nav(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
     let mut out = Vec::new();
     if let Some(o) = model.overview {
@@ -223,29 +305,42 @@ fn nav(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
             });
         }
     }
-    for (i, p) in model.pages.iter().enumerate() {
-        let id = PageId(i);
-        let listed = model.overview == Some(id) || model.stages.iter().any(|s| s.page == Some(id));
-        if !listed {
-            out.push(NavItem {
-                title: if p.title.is_empty() {
-                    p.slug.clone()
-                } else {
-                    p.title.clone()
-                },
-                href: hrefs.page(id).into(),
-                label: None,
-            });
-        }
+    let others = others(model);
+    if others.len() <= MAX_NAV_OTHERS {
+        out.extend(others.into_iter().map(|id| NavItem {
+            title: title_of(model, id),
+            href: hrefs.page(id).into(),
+            label: None,
+        }));
+    } else {
+        out.push(NavItem {
+            title: "All pages".into(),
+            href: CONTENTS.into(),
+            label: None,
+        });
     }
     out
+}
+
+/// Every page, for the contents page.
+fn all_pages(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
+    (0..model.pages.len())
+        .map(PageId)
+        .map(|id| NavItem {
+            title: title_of(model, id),
+            href: hrefs.page(id).into(),
+            label: None,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
 struct ContentsView<'a> {
     site: &'a str,
     css: &'a str,
-    nav: &'a [NavItem],
+    nav: Vec<NavView<'a>>,
+    pages: &'a [NavItem],
+    has_overview: bool,
 }
 
 #[derive(Serialize)]

@@ -248,3 +248,49 @@ fn dates_come_from_front_matter_first() {
     let dates = site::last_modified(&loaded.model);
     assert_eq!(dates.get(waymark_model::PageId(0)), Some("2024-05-01"));
 }
+
+#[test]
+fn many_other_pages_get_one_all_pages_link_instead_of_a_long_navigation() {
+    let mut files = vec![(
+        "index.md".to_string(),
+        "---\ntitle: Overview\ntimeline:\n- title: 1. One\n  body: a\n---\n".to_string(),
+    )];
+    files.push(("one.md".into(), "---\ntitle: One\n---\n".into()));
+    for i in 0..13 {
+        files.push((
+            format!("extra-{i:02}.md"),
+            format!("---\ntitle: Extra {i}\n---\nText {i}.\n"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let loaded = pages(&refs);
+    let dir = export(&loaded, "many");
+    let one = std::fs::read_to_string(dir.join("one.html")).unwrap();
+    assert!(one.contains("<a href=\"contents.html\">All pages</a>"));
+    assert!(
+        !one.contains("extra-00.html"),
+        "other pages are not listed on every page"
+    );
+    let contents = std::fs::read_to_string(dir.join("contents.html")).unwrap();
+    for i in 0..13 {
+        assert!(contents.contains(&format!("href=\"extra-{i:02}.html\"")));
+    }
+    assert!(contents.contains("<a href=\"contents.html\" aria-current=\"page\">All pages</a>"));
+    check_links(&dir);
+}
+
+#[test]
+fn export_writes_exactly_what_build_renders() {
+    let loaded = load(waymark_model::bundled());
+    let dates = fixed(loaded.model.pages.len());
+    let built = site::build(&loaded.model, &dates, None).unwrap();
+    let dir = tempdir("export");
+    let written = site::export(&loaded.model, &dates, None, &dir).unwrap();
+    assert_eq!(written, built.files.len());
+    for (name, bytes) in &built.files {
+        assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
+    }
+}

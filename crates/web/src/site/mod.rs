@@ -352,7 +352,7 @@ struct PageView<'a> {
     layout: &'a str,
     /// `YYYY-MM-DD` and "22 November 2026".
     modified: Option<(String, String)>,
-    intro: String,
+    intro: Html,
     timeline: Vec<ItemView>,
     sections: Vec<SectionView>,
     nav: Vec<NavView<'a>>,
@@ -376,10 +376,10 @@ struct ItemView {
     kind: &'static str,
     /// The heading as shown.
     heading: String,
-    body: String,
-    intro: String,
-    options: Vec<String>,
-    outro: String,
+    body: Html,
+    intro: Html,
+    options: Vec<Html>,
+    outro: Html,
     href: Option<String>,
 }
 
@@ -387,7 +387,7 @@ struct ItemView {
 struct SectionView {
     id: String,
     heading: String,
-    html: String,
+    html: Html,
 }
 
 #[derive(Serialize)]
@@ -398,7 +398,7 @@ struct TocEntry {
 
 #[derive(Serialize)]
 struct VisualView {
-    svg: String,
+    svg: Html,
     href: &'static str,
     stages: Vec<visual::VisualStage>,
 }
@@ -420,18 +420,29 @@ impl Ids {
     }
 }
 
-fn md(text: &str, model: &Model, hrefs: &Hrefs) -> String {
-    let mut out = String::new();
-    markdown::render(text, model, hrefs, &mut out);
-    out
+/// HTML we rendered ourselves, marked safe for the templates: escaping it
+/// again would show tags as text. Everything else stays auto-escaped.
+type Html = minijinja::Value;
+
+fn html(s: String) -> Html {
+    minijinja::Value::from_safe_string(s)
 }
 
-fn choices(c: &Choices, model: &Model, hrefs: &Hrefs) -> (String, Vec<String>, String) {
+fn md(text: &str, model: &Model, hrefs: &Hrefs) -> Html {
+    if text.is_empty() {
+        return html(String::new());
+    }
+    let mut out = String::new();
+    markdown::render(text, model, hrefs, &mut out);
+    html(out)
+}
+
+fn choices(c: &Choices, model: &Model, hrefs: &Hrefs) -> (Html, Vec<Html>, Html) {
     (
         md(&c.intro, model, hrefs),
         c.options
             .iter()
-            .map(|o| markdown::render_inline(o.markdown(), model, hrefs))
+            .map(|o| html(markdown::render_inline(o.markdown(), model, hrefs)))
             .collect(),
         md(&c.outro, model, hrefs),
     )
@@ -464,15 +475,11 @@ fn page_view<'a>(
             let (intro, options, outro) = match &t.kind {
                 ItemKind::Decision(d) => choices(&d.choices, model, hrefs),
                 ItemKind::NextSteps(c) => choices(c, model, hrefs),
-                _ => (String::new(), Vec::new(), String::new()),
+                _ => (html(String::new()), Vec::new(), html(String::new())),
             };
             let body = match &t.kind {
-                ItemKind::Decision(_) | ItemKind::NextSteps(_) => String::new(),
-                _ => t
-                    .body
-                    .as_deref()
-                    .map(|b| md(b, model, hrefs))
-                    .unwrap_or_default(),
+                ItemKind::Decision(_) | ItemKind::NextSteps(_) => html(String::new()),
+                _ => md(t.body.as_deref().unwrap_or(""), model, hrefs),
             };
             let href = match &t.kind {
                 ItemKind::Stage { name, .. } => model
@@ -513,7 +520,7 @@ fn page_view<'a>(
         })
         .collect();
     let visual = (model.overview == Some(id)).then(|| VisualView {
-        svg: visual::svg(model),
+        svg: html(visual::svg(model)),
         href: VISUAL_PATH,
         stages: visual::text(model),
     });

@@ -1,0 +1,478 @@
+//! An engagement's state and the events that change it. State is only ever
+//! changed by [`Engagement::apply`], so replaying the event log always gives
+//! back the same state, and the log is the audit trail.
+
+use serde::{Deserialize, Serialize};
+use waymark_model::Effect;
+
+use crate::access::PartnerKind;
+use crate::command::{DecisionAt, Funder};
+use crate::people::{AgencyId, EngagementId, PersonId};
+
+/// Seconds since 1970-01-01 UTC. The caller supplies the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+const WEEK: i64 = 7 * 24 * 3600;
+
+/// How the agency adopts the blueprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    DoItWithYou,
+    DoItYourself,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    NotStarted,
+    Active,
+    Completed,
+    Exited,
+}
+
+/// One stage of the pinned model, on this engagement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub stage: String,
+    pub status: StageStatus,
+    /// How many times the stage has been entered.
+    pub cycles: u32,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepStatus {
+    Todo,
+    InProgress,
+    Done,
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub stage: String,
+    pub step: u32,
+    pub cycle: u32,
+    pub status: StepStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub stage: String,
+    pub at: DecisionAt,
+    pub question: String,
+    pub option: usize,
+    pub option_text: String,
+    pub effect: Effect,
+    pub rationale: String,
+    pub funded_by: Funder,
+    pub note: Option<String>,
+    pub decided_by: PersonId,
+    pub decided_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum RiskSource {
+    /// Raised because a step was skipped: the stage's "risks if ignored".
+    Skipped {
+        stage: String,
+        step: u32,
+    },
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskRecord {
+    pub id: u32,
+    pub text: String,
+    pub stage: Option<String>,
+    pub source: RiskSource,
+    pub raised_by: PersonId,
+    pub raised_at: Timestamp,
+    pub open: bool,
+    pub closing_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccessCheck {
+    pub stage: String,
+    pub criterion: usize,
+    pub text: String,
+    pub evidence: String,
+    pub checked_by: PersonId,
+    pub checked_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Benefit {
+    pub text: String,
+    pub measure: Option<String>,
+}
+
+/// Existing work the engagement is linked to ("understand related work").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Initiative {
+    pub name: String,
+    pub description: String,
+}
+
+/// A person assigned to the engagement: a programme officer (no kind) or a
+/// partner of some kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub person: PersonId,
+    pub partner: Option<PartnerKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOff {
+    pub document: String,
+    /// SHA-256 of the exact bytes signed, lowercase hex.
+    pub sha256: String,
+    pub by: PersonId,
+    pub at: Timestamp,
+    /// A later sign-off of the same document replaced this one.
+    pub superseded: bool,
+}
+
+/// Everything that can happen to an engagement. Each is stored with who did
+/// it and when; together they are the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        agency: AgencyId,
+        mode: Mode,
+        model_hash: String,
+        stages: Vec<String>,
+    },
+    StageEntered {
+        stage: String,
+        cycle: u32,
+    },
+    StageCompleted {
+        stage: String,
+    },
+    StageExited {
+        stage: String,
+    },
+    StepSet {
+        stage: String,
+        step: u32,
+        cycle: u32,
+        status: StepStatus,
+    },
+    RiskRaised {
+        id: u32,
+        text: String,
+        stage: Option<String>,
+        source: RiskSource,
+    },
+    RiskClosed {
+        id: u32,
+        note: String,
+    },
+    Decided {
+        stage: String,
+        at: DecisionAt,
+        question: String,
+        option: usize,
+        option_text: String,
+        effect: Effect,
+        rationale: String,
+        funded_by: Funder,
+        note: Option<String>,
+    },
+    ModeChanged {
+        mode: Mode,
+    },
+    SuccessChecked {
+        stage: String,
+        criterion: usize,
+        text: String,
+        evidence: String,
+    },
+    BenefitAdded {
+        text: String,
+        measure: Option<String>,
+    },
+    InitiativeLinked {
+        name: String,
+        description: String,
+    },
+    SponsorSet {
+        person: PersonId,
+    },
+    Assigned {
+        person: PersonId,
+        partner: Option<PartnerKind>,
+    },
+    Unassigned {
+        person: PersonId,
+    },
+    DiscoveryPlanned {
+        weeks: u32,
+    },
+    SignedOff {
+        document: String,
+        sha256: String,
+    },
+}
+
+/// Something that needs attention without being an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    /// Discovery is timeboxed at 4 to 8 weeks.
+    DiscoveryOverrun {
+        planned_weeks: Option<u32>,
+        elapsed_weeks: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engagement {
+    pub id: EngagementId,
+    pub agency: AgencyId,
+    pub mode: Mode,
+    /// The model version this engagement runs on; model changes never rewrite it.
+    pub model_hash: String,
+    /// Bumped by the store on every accepted command, for optimistic concurrency.
+    pub version: u64,
+    pub stages: Vec<StageRecord>,
+    pub steps: Vec<StepRecord>,
+    pub decisions: Vec<Decision>,
+    pub risks: Vec<RiskRecord>,
+    pub benefits: Vec<Benefit>,
+    pub success: Vec<SuccessCheck>,
+    pub initiatives: Vec<Initiative>,
+    pub sponsor: Option<PersonId>,
+    pub assigned: Vec<Assignment>,
+    pub discovery_weeks: Option<u32>,
+    pub signoffs: Vec<SignOff>,
+}
+
+/// The slug of the stage whose length is timeboxed.
+pub const DISCOVERY: &str = "discovery";
+const DISCOVERY_MAX_WEEKS: u32 = 8;
+
+impl Engagement {
+    /// An empty record; the `Started` event fills it in.
+    pub fn new(id: EngagementId, agency: AgencyId) -> Self {
+        Engagement {
+            id,
+            agency,
+            mode: Mode::DoItWithYou,
+            model_hash: String::new(),
+            version: 0,
+            stages: Vec::new(),
+            steps: Vec::new(),
+            decisions: Vec::new(),
+            risks: Vec::new(),
+            benefits: Vec::new(),
+            success: Vec::new(),
+            initiatives: Vec::new(),
+            sponsor: None,
+            assigned: Vec::new(),
+            discovery_weeks: None,
+            signoffs: Vec::new(),
+        }
+    }
+
+    pub fn stage(&self, slug: &str) -> Option<&StageRecord> {
+        self.stages.iter().find(|s| s.stage == slug)
+    }
+
+    fn stage_mut(&mut self, slug: &str) -> Option<&mut StageRecord> {
+        self.stages.iter_mut().find(|s| s.stage == slug)
+    }
+
+    /// A step's status in the stage's current cycle.
+    pub fn step(&self, stage: &str, step: u32) -> StepStatus {
+        let cycle = self.stage(stage).map_or(0, |s| s.cycles);
+        self.steps
+            .iter()
+            .rev()
+            .find(|r| r.stage == stage && r.step == step && r.cycle == cycle)
+            .map_or(StepStatus::Todo, |r| r.status.clone())
+    }
+
+    pub fn active_stages(&self) -> impl Iterator<Item = &StageRecord> {
+        self.stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Active)
+    }
+
+    pub(crate) fn next_risk_id(&self) -> u32 {
+        self.risks.iter().map(|r| r.id).max().unwrap_or(0) + 1
+    }
+
+    /// Folds one event into the state. Events were checked by `decide`, so
+    /// this never fails; an event about an unknown stage changes nothing.
+    pub fn apply(&mut self, event: &Event, by: PersonId, at: Timestamp) {
+        match event {
+            Event::Started {
+                agency,
+                mode,
+                model_hash,
+                stages,
+            } => {
+                self.agency = *agency;
+                self.mode = *mode;
+                self.model_hash.clone_from(model_hash);
+                self.stages = stages
+                    .iter()
+                    .map(|s| StageRecord {
+                        stage: s.clone(),
+                        status: StageStatus::NotStarted,
+                        cycles: 0,
+                        started_at: None,
+                        ended_at: None,
+                    })
+                    .collect();
+            }
+            Event::StageEntered { stage, cycle } => {
+                if let Some(s) = self.stage_mut(stage) {
+                    s.status = StageStatus::Active;
+                    s.cycles = *cycle;
+                    s.started_at = Some(at);
+                    s.ended_at = None;
+                }
+            }
+            Event::StageCompleted { stage } => {
+                if let Some(s) = self.stage_mut(stage) {
+                    s.status = StageStatus::Completed;
+                    s.ended_at = Some(at);
+                }
+            }
+            Event::StageExited { stage } => {
+                if let Some(s) = self.stage_mut(stage) {
+                    s.status = StageStatus::Exited;
+                    s.ended_at = Some(at);
+                }
+            }
+            Event::StepSet {
+                stage,
+                step,
+                cycle,
+                status,
+            } => self.steps.push(StepRecord {
+                stage: stage.clone(),
+                step: *step,
+                cycle: *cycle,
+                status: status.clone(),
+            }),
+            Event::RiskRaised {
+                id,
+                text,
+                stage,
+                source,
+            } => self.risks.push(RiskRecord {
+                id: *id,
+                text: text.clone(),
+                stage: stage.clone(),
+                source: source.clone(),
+                raised_by: by,
+                raised_at: at,
+                open: true,
+                closing_note: None,
+            }),
+            Event::RiskClosed { id, note } => {
+                if let Some(r) = self.risks.iter_mut().find(|r| r.id == *id) {
+                    r.open = false;
+                    r.closing_note = Some(note.clone());
+                }
+            }
+            Event::Decided {
+                stage,
+                at: point,
+                question,
+                option,
+                option_text,
+                effect,
+                rationale,
+                funded_by,
+                note,
+            } => self.decisions.push(Decision {
+                stage: stage.clone(),
+                at: *point,
+                question: question.clone(),
+                option: *option,
+                option_text: option_text.clone(),
+                effect: effect.clone(),
+                rationale: rationale.clone(),
+                funded_by: *funded_by,
+                note: note.clone(),
+                decided_by: by,
+                decided_at: at,
+            }),
+            Event::ModeChanged { mode } => self.mode = *mode,
+            Event::SuccessChecked {
+                stage,
+                criterion,
+                text,
+                evidence,
+            } => self.success.push(SuccessCheck {
+                stage: stage.clone(),
+                criterion: *criterion,
+                text: text.clone(),
+                evidence: evidence.clone(),
+                checked_by: by,
+                checked_at: at,
+            }),
+            Event::BenefitAdded { text, measure } => self.benefits.push(Benefit {
+                text: text.clone(),
+                measure: measure.clone(),
+            }),
+            Event::InitiativeLinked { name, description } => self.initiatives.push(Initiative {
+                name: name.clone(),
+                description: description.clone(),
+            }),
+            Event::SponsorSet { person } => self.sponsor = Some(*person),
+            Event::Assigned { person, partner } => self.assigned.push(Assignment {
+                person: *person,
+                partner: *partner,
+            }),
+            Event::Unassigned { person } => self.assigned.retain(|a| a.person != *person),
+            Event::DiscoveryPlanned { weeks } => self.discovery_weeks = Some(*weeks),
+            Event::SignedOff { document, sha256 } => {
+                for s in self.signoffs.iter_mut().filter(|s| &s.document == document) {
+                    s.superseded = true;
+                }
+                self.signoffs.push(SignOff {
+                    document: document.clone(),
+                    sha256: sha256.clone(),
+                    by,
+                    at,
+                    superseded: false,
+                });
+            }
+        }
+    }
+
+    /// What needs attention at `now`.
+    pub fn warnings(&self, now: Timestamp) -> Vec<Warning> {
+        let mut out = Vec::new();
+        if let Some(d) = self.stage(DISCOVERY) {
+            let elapsed = match (d.status, d.started_at, d.ended_at) {
+                (StageStatus::Active, Some(start), _) => (now.0 - start.0).max(0) / WEEK,
+                (_, Some(start), Some(end)) => (end.0 - start.0).max(0) / WEEK,
+                _ => 0,
+            } as u32;
+            let planned = self.discovery_weeks;
+            if elapsed > DISCOVERY_MAX_WEEKS || planned.is_some_and(|w| w > DISCOVERY_MAX_WEEKS) {
+                out.push(Warning::DiscoveryOverrun {
+                    planned_weeks: planned,
+                    elapsed_weeks: elapsed,
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,28 @@
+//! The engagement rules.
+//!
+//! Owns: agencies, people and their roles; an engagement's state (stages,
+//! steps, decisions, risks, success criteria, sign-offs); the commands people
+//! give and the events those commands produce; who may do what.
+//!
+//! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
+//! actor, a command and the time, and returns events or a typed error;
+//! [`Engagement::apply`] folds events into state. The store runs both inside
+//! one transaction; the web layer and the CLI only translate.
+
+mod access;
+mod command;
+mod engagement;
+mod error;
+mod people;
+
+pub use access::{Access, Actor, PartnerKind, Role};
+pub use command::{Command, DecisionAt, Funder, decide, start};
+pub use engagement::{
+    Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,
+    RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Timestamp,
+    Warning,
+};
+pub use error::DomainError;
+pub use people::{
+    Abbreviation, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, PersonId,
+};

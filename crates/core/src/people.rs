@@ -1,0 +1,242 @@
+//! Agencies and people, with their validated fields. Raw input is parsed
+//! into these types once; nothing downstream re-checks an email or an
+//! abbreviation.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+
+macro_rules! id {
+    ($name:ident) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id!(AgencyId);
+id!(PersonId);
+id!(EngagementId);
+
+/// An email address, trimmed and lowercased, so that uniqueness is
+/// case-insensitive by construction.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let e = raw.trim().to_lowercase();
+        let bad = |why: &str| {
+            Err(DomainError::invalid(
+                "email",
+                format!("“{}” is not an email address: {why}", raw.trim()),
+            ))
+        };
+        if e.len() > 254 {
+            return bad("it is longer than 254 characters");
+        }
+        if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("it contains spaces");
+        }
+        let Some((local, domain)) = e.split_once('@') else {
+            return bad("it has no @");
+        };
+        if local.is_empty() || domain.contains('@') {
+            return bad("it needs one @ with a name before it");
+        }
+        if !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return bad("the part after @ is not a domain such as agency.gov.au");
+        }
+        Ok(Email(e))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Email::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An agency's short name ("DTA", "ATO"): 2 to 16 letters, digits or
+/// hyphens, kept in capitals.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Abbreviation(String);
+
+impl Abbreviation {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let a = raw.trim().to_uppercase();
+        let len = a.chars().count();
+        if !(2..=16).contains(&len) || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(DomainError::invalid(
+                "abbreviation",
+                format!(
+                    "“{}” must be 2 to 16 letters, digits or hyphens, such as DTA",
+                    raw.trim()
+                ),
+            ));
+        }
+        Ok(Abbreviation(a))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Abbreviation {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Abbreviation::parse(&s)
+    }
+}
+
+impl From<Abbreviation> for String {
+    fn from(a: Abbreviation) -> String {
+        a.0
+    }
+}
+
+/// The agency self-assessment's four types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgencyType {
+    Lean,
+    Aligned,
+    SelfDirected,
+    Complex,
+}
+
+fn required(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    let v = waymark_model::text::normalize(raw);
+    if v.is_empty() {
+        return Err(DomainError::invalid(field, "is required"));
+    }
+    if v.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok(v)
+}
+
+/// An agency to be created (the store assigns its id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAgency {
+    pub name: String,
+    pub abbreviation: Abbreviation,
+    pub portfolio: String,
+    pub agency_type: Option<AgencyType>,
+}
+
+impl NewAgency {
+    pub fn parse(
+        name: &str,
+        abbreviation: &str,
+        portfolio: &str,
+        agency_type: Option<AgencyType>,
+    ) -> Result<Self, DomainError> {
+        Ok(NewAgency {
+            name: required("name", name, 200)?,
+            abbreviation: Abbreviation::parse(abbreviation)?,
+            portfolio: required("portfolio", portfolio, 200)?,
+            agency_type,
+        })
+    }
+}
+
+/// A person to be created (the store assigns the id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPerson {
+    pub name: String,
+    pub email: Email,
+}
+
+impl NewPerson {
+    pub fn parse(name: &str, email: &str) -> Result<Self, DomainError> {
+        Ok(NewPerson {
+            name: required("name", name, 200)?,
+            email: Email::parse(email)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(
+            Email::parse("  Jo.Citizen@Agency.GOV.au ")
+                .unwrap()
+                .as_str(),
+            "jo.citizen@agency.gov.au"
+        );
+        for bad in [
+            "",
+            "jo",
+            "jo@",
+            "@agency.gov.au",
+            "jo@agency",
+            "jo@@agency.gov.au",
+            "jo @agency.gov.au",
+            "jo@.gov",
+            "jo@agency..au",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn abbreviations_are_short_capitals() {
+        assert_eq!(Abbreviation::parse(" dta ").unwrap().as_str(), "DTA");
+        assert_eq!(
+            Abbreviation::parse("home-affairs").unwrap().as_str(),
+            "HOME-AFFAIRS"
+        );
+        for bad in ["D", "", "DTA!", "A VERY LONG NAME", "ABCDEFGHIJKLMNOPQ"] {
+            assert!(Abbreviation::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn required_fields() {
+        let err = NewAgency::parse("  ", "DTA", "Finance", None).unwrap_err();
+        assert_eq!(err, DomainError::invalid("name", "is required"));
+        assert!(NewPerson::parse("Jo", "jo@x.gov.au").is_ok());
+    }
+}

@@ -1,0 +1,115 @@
+//! The engagement rules, on the bundled model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod journey;
+mod permissions;
+mod rules;
+
+use std::sync::OnceLock;
+
+use waymark_core::*;
+use waymark_model::Model;
+
+pub fn model() -> &'static Model {
+    static M: OnceLock<Model> = OnceLock::new();
+    M.get_or_init(|| waymark_model::build(waymark_model::bundled()).model)
+}
+
+pub const AGENCY: AgencyId = AgencyId(1);
+pub const OTHER_AGENCY: AgencyId = AgencyId(2);
+pub const STAFF: PersonId = PersonId(10);
+pub const MEMBER: PersonId = PersonId(20);
+pub const SPONSOR: PersonId = PersonId(21);
+pub const PARTNER: PersonId = PersonId(30);
+
+pub fn staff() -> Actor {
+    Actor {
+        person: STAFF,
+        roles: vec![Role::ProgrammeStaff],
+    }
+}
+pub fn admin() -> Actor {
+    Actor {
+        person: PersonId(11),
+        roles: vec![Role::ProgrammeAdmin],
+    }
+}
+pub fn member() -> Actor {
+    Actor {
+        person: MEMBER,
+        roles: vec![Role::AgencyMember {
+            agency: AGENCY,
+            sponsor: false,
+        }],
+    }
+}
+pub fn sponsor() -> Actor {
+    Actor {
+        person: SPONSOR,
+        roles: vec![Role::AgencyMember {
+            agency: AGENCY,
+            sponsor: true,
+        }],
+    }
+}
+pub fn other_member() -> Actor {
+    Actor {
+        person: PersonId(40),
+        roles: vec![Role::AgencyMember {
+            agency: OTHER_AGENCY,
+            sponsor: true,
+        }],
+    }
+}
+pub fn partner() -> Actor {
+    Actor {
+        person: PARTNER,
+        roles: vec![Role::Partner {
+            kind: PartnerKind::Technology,
+        }],
+    }
+}
+pub fn stranger_partner() -> Actor {
+    Actor {
+        person: PersonId(31),
+        roles: vec![Role::Partner {
+            kind: PartnerKind::Strategy,
+        }],
+    }
+}
+
+/// A started engagement with the partner assigned.
+pub fn engagement() -> Engagement {
+    let mut e = Engagement::new(EngagementId(1), AGENCY);
+    let mut at = 1_700_000_000;
+    for ev in start(model(), "hash-1", AGENCY, &staff(), Mode::DoItWithYou).unwrap() {
+        e.apply(&ev, STAFF, Timestamp(at));
+    }
+    at += 1;
+    run(
+        &mut e,
+        &staff(),
+        Command::Assign {
+            person: PARTNER,
+            partner: Some(PartnerKind::Technology),
+        },
+        at,
+    )
+    .unwrap();
+    e
+}
+
+/// Decides and applies, as the store would (minus persistence).
+pub fn run(
+    e: &mut Engagement,
+    actor: &Actor,
+    cmd: Command,
+    at: i64,
+) -> Result<Vec<Event>, DomainError> {
+    let events = decide(model(), e, actor, &cmd)?;
+    for ev in &events {
+        e.apply(ev, actor.person, Timestamp(at));
+    }
+    e.version += 1;
+    Ok(events)
+}

@@ -1,0 +1,274 @@
+//! Every command against every kind of actor. Each command is valid in its
+//! setting, so the outcome shows the permission rule alone.
+
+use waymark_core::*;
+
+use crate::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Forbidden,
+    NotFound,
+}
+use Outcome::*;
+
+fn commands() -> Vec<Command> {
+    vec![
+        Command::StartStage {
+            stage: "discovery".into(),
+        },
+        Command::CompleteStage {
+            stage: "engagement".into(),
+        },
+        Command::SetStep {
+            stage: "engagement".into(),
+            step: 1,
+            status: StepStatus::Done,
+        },
+        Command::SkipStep {
+            stage: "engagement".into(),
+            step: 1,
+            reason: "done elsewhere".into(),
+        },
+        Command::Decide {
+            stage: "engagement".into(),
+            at: DecisionAt::Point { index: 0 },
+            option: 0,
+            rationale: "why".into(),
+            funded_by: Funder::Dta,
+            note: None,
+        },
+        Command::CheckSuccess {
+            stage: "engagement".into(),
+            criterion: 0,
+            evidence: "minutes".into(),
+        },
+        Command::AddRisk {
+            text: "risk".into(),
+            stage: None,
+        },
+        Command::CloseRisk {
+            id: 1,
+            note: "handled".into(),
+        },
+        Command::AddBenefit {
+            text: "benefit".into(),
+            measure: None,
+        },
+        Command::LinkInitiative {
+            name: "Records uplift".into(),
+            description: String::new(),
+        },
+        Command::SetSponsor { person: SPONSOR },
+        Command::Assign {
+            person: PersonId(99),
+            partner: None,
+        },
+        Command::Unassign { person: PARTNER },
+        Command::PlanDiscovery { weeks: 6 },
+        Command::SignOff {
+            document: "loi".into(),
+            sha256: "d".repeat(64),
+        },
+        Command::ReturnToProgramme,
+    ]
+}
+
+/// The engagement each command is tried on: one open risk to close, and
+/// Do it Yourself for the command that brings it back.
+fn setting(cmd: &Command) -> Engagement {
+    let mut e = engagement();
+    run(
+        &mut e,
+        &staff(),
+        Command::AddRisk {
+            text: "open".into(),
+            stage: None,
+        },
+        1,
+    )
+    .unwrap();
+    if matches!(cmd, Command::ReturnToProgramme) {
+        e.apply(
+            &Event::ModeChanged {
+                mode: Mode::DoItYourself,
+            },
+            STAFF,
+            Timestamp(2),
+        );
+    }
+    e
+}
+
+fn outcome(actor: &Actor, cmd: &Command) -> Outcome {
+    match decide(model(), &setting(cmd), actor, cmd) {
+        Ok(_) => Allowed,
+        Err(DomainError::Forbidden { .. }) => Forbidden,
+        Err(DomainError::NotFound) => NotFound,
+        Err(other) => panic!(
+            "{} by {:?} failed on something other than permission: {other}",
+            cmd.name(),
+            actor.roles
+        ),
+    }
+}
+
+#[test]
+fn every_command_for_every_role() {
+    let actors = [
+        ("programme admin", admin()),
+        ("programme staff", staff()),
+        ("agency member", member()),
+        ("executive sponsor", sponsor()),
+        ("other agency", other_member()),
+        ("assigned partner", partner()),
+        ("unassigned partner", stranger_partner()),
+    ];
+    // Columns in the order of `actors`.
+    let expected: &[(&str, [Outcome; 7])] = &[
+        (
+            "start_stage",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "complete_stage",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "set_step",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "skip_step",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "decide",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "check_success",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "add_risk",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "close_risk",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "add_benefit",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "link_initiative",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "set_sponsor",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "assign",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "unassign",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "plan_discovery",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "sign_off",
+            [
+                Allowed, Allowed, Forbidden, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "return_to_programme",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+    ];
+    let cmds = commands();
+    assert_eq!(cmds.len(), expected.len());
+    let mut mismatches = Vec::new();
+    for (cmd, (name, row)) in cmds.iter().zip(expected) {
+        assert_eq!(cmd.name(), *name);
+        for ((who, actor), want) in actors.iter().zip(row) {
+            let got = outcome(actor, cmd);
+            if got != *want {
+                mismatches.push(format!("{name} by {who}: expected {want:?}, got {got:?}"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // Every command kind is in the table (plus `start`, tested below).
+    let mut names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    names.push("start");
+    names.sort_unstable();
+    let mut all = Command::NAMES.to_vec();
+    all.sort_unstable();
+    assert_eq!(names, all);
+}
+
+#[test]
+fn starting_an_engagement() {
+    let ok = |a: &Actor, agency| start(model(), "h", agency, a, Mode::DoItWithYou).is_ok();
+    assert!(ok(&staff(), AGENCY));
+    assert!(ok(&member(), AGENCY));
+    assert!(!ok(&member(), OTHER_AGENCY));
+    assert!(!ok(&partner(), AGENCY));
+}
+
+#[test]
+fn other_agencies_cannot_tell_a_record_exists() {
+    let e = engagement();
+    let err = decide(
+        model(),
+        &e,
+        &other_member(),
+        &Command::AddRisk {
+            text: "x".into(),
+            stage: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, DomainError::NotFound);
+    assert_eq!(err.code(), "not_found");
+    assert_eq!(err.to_string(), "no such engagement");
+}

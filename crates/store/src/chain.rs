@@ -1,0 +1,283 @@
+//! The audit chain. Each engagement's events form a chain: every event
+//! stores the SHA-256 of its content and of the event before it, and the
+//! engagement row stores the count and the last hash. Changing, removing or
+//! reordering any row breaks a link that `verify` recomputes.
+//!
+//! Chains are per engagement rather than global so that writers on different
+//! engagements never queue behind one another.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use waymark_core::{Engagement, EngagementId, Event, PersonId, Timestamp};
+use waymark_model::SourceFile;
+
+use crate::{StoreError, StoredEvent, json, unjson};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn link(
+    prev: &str,
+    engagement: i64,
+    seq: i64,
+    actor: i64,
+    at: i64,
+    command: &str,
+    payload: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        &engagement.to_string(),
+        &seq.to_string(),
+        &actor.to_string(),
+        &at.to_string(),
+        command,
+        payload,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex(&h.finalize())
+}
+
+#[derive(Serialize, Deserialize)]
+struct Page {
+    name: String,
+    text: String,
+}
+
+/// A model version's identity: the hash of its pages (sorted by name), and
+/// the pages as JSON for storing.
+pub(crate) fn model_fingerprint(pages: &[SourceFile]) -> Result<(String, String), StoreError> {
+    let mut sorted: Vec<Page> = pages
+        .iter()
+        .map(|p| Page {
+            name: p.name.clone(),
+            text: p.text.clone(),
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut h = Sha256::new();
+    for p in &sorted {
+        h.update(p.name.as_bytes());
+        h.update([0u8]);
+        h.update(p.text.as_bytes());
+        h.update([0u8]);
+    }
+    Ok((hex(&h.finalize()), json(&sorted)?))
+}
+
+pub(crate) fn pages_from_json(text: &str) -> Result<Vec<SourceFile>, StoreError> {
+    let pages: Vec<Page> = unjson(text)?;
+    Ok(pages
+        .into_iter()
+        .map(|p| SourceFile {
+            path: format!("pinned:{}", p.name),
+            name: p.name,
+            text: p.text,
+        })
+        .collect())
+}
+
+/// Appends `events` after (`count`, `head`), applying each to `e`; returns
+/// the new count and head hash.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn append(
+    tx: &mut Transaction<'_, Any>,
+    e: &mut Engagement,
+    events: &[Event],
+    actor: PersonId,
+    at: Timestamp,
+    command: &str,
+    mut count: i64,
+    head: &str,
+) -> Result<(i64, String), StoreError> {
+    let mut prev = head.to_string();
+    for ev in events {
+        count += 1;
+        let payload = json(ev)?;
+        let hash = link(&prev, e.id.0, count, actor.0, at.0, command, &payload);
+        sqlx::query(
+            "INSERT INTO events (engagement_id, seq, actor_id, at, command, payload, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(e.id.0)
+        .bind(count)
+        .bind(actor.0)
+        .bind(at.0)
+        .bind(command)
+        .bind(&payload)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        e.apply(ev, actor, at);
+        prev = hash;
+    }
+    Ok((count, prev))
+}
+
+struct Row8 {
+    seq: i64,
+    actor: i64,
+    at: i64,
+    command: String,
+    payload: String,
+    prev: String,
+    hash: String,
+}
+
+async fn rows(pool: &AnyPool, id: EngagementId) -> Result<Vec<Row8>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, actor_id, at, command, payload, prev_hash, hash FROM events WHERE engagement_id = $1 ORDER BY seq",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Row8 {
+                seq: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                at: r.try_get(2)?,
+                command: r.try_get(3)?,
+                payload: r.try_get(4)?,
+                prev: r.try_get(5)?,
+                hash: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn events(
+    pool: &AnyPool,
+    id: EngagementId,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    rows(pool, id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(StoredEvent {
+                engagement: id,
+                seq: r.seq,
+                actor: PersonId(r.actor),
+                at: Timestamp(r.at),
+                command: r.command,
+                event: unjson(&r.payload)?,
+                hash: r.hash,
+            })
+        })
+        .collect()
+}
+
+/// The first bad link found in one engagement's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Broken {
+    pub engagement: EngagementId,
+    /// The first event that does not check out (0: the engagement row itself).
+    pub seq: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub engagements: usize,
+    pub events: usize,
+    pub broken: Vec<Broken>,
+}
+
+pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification, StoreError> {
+    let heads = sqlx::query(
+        "SELECT id, event_count, head_hash, state, version FROM engagements ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Verification {
+        engagements: heads.len(),
+        events: 0,
+        broken: Vec::new(),
+    };
+    for h in heads {
+        let id = EngagementId(h.try_get(0)?);
+        let count: i64 = h.try_get(1)?;
+        let head: String = h.try_get(2)?;
+        let state: String = h.try_get(3)?;
+        let version: i64 = h.try_get(4)?;
+        let rows = rows(pool, id).await?;
+        out.events += rows.len();
+        let broken = |seq: i64, reason: String| Broken {
+            engagement: id,
+            seq,
+            reason,
+        };
+        let mut prev = String::new();
+        let mut replay: Option<Engagement> = None;
+        let mut bad = None;
+        for (i, r) in rows.iter().enumerate() {
+            let expected_seq = i as i64 + 1;
+            if r.seq != expected_seq {
+                bad = Some(broken(
+                    expected_seq,
+                    format!("event {expected_seq} is missing or out of order"),
+                ));
+                break;
+            }
+            if r.prev != prev {
+                bad = Some(broken(
+                    r.seq,
+                    "it does not follow the event before it".into(),
+                ));
+                break;
+            }
+            if link(&prev, id.0, r.seq, r.actor, r.at, &r.command, &r.payload) != r.hash {
+                bad = Some(broken(
+                    r.seq,
+                    "its content does not match its hash (the row was changed)".into(),
+                ));
+                break;
+            }
+            match unjson::<Event>(&r.payload) {
+                Ok(ev) => {
+                    let e = replay
+                        .get_or_insert_with(|| Engagement::new(id, waymark_core::AgencyId(0)));
+                    e.apply(&ev, PersonId(r.actor), Timestamp(r.at));
+                }
+                Err(_) => {
+                    bad = Some(broken(r.seq, "its payload is not a valid event".into()));
+                    break;
+                }
+            }
+            prev = r.hash.clone();
+        }
+        if bad.is_none() && (count != rows.len() as i64 || head != prev) {
+            bad = Some(broken(
+                rows.len() as i64 + 1,
+                format!(
+                    "the engagement records {count} event(s) but {} remain (events were removed)",
+                    rows.len()
+                ),
+            ));
+        }
+        if bad.is_none() {
+            let saved: Result<Engagement, _> = unjson(&state);
+            let matches = match (saved, replay) {
+                (Ok(saved), Some(mut replayed)) => {
+                    replayed.version = version as u64;
+                    saved == replayed
+                }
+                _ => false,
+            };
+            if !matches {
+                bad = Some(broken(
+                    0,
+                    "the saved state does not match its events".into(),
+                ));
+            }
+        }
+        out.broken.extend(bad);
+    }
+    Ok(out)
+}

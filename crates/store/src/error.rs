@@ -1,0 +1,101 @@
+//! Storage errors, each with a message that says what to do.
+
+use waymark_core::DomainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "“{0}” is not a database URL: use sqlite://FILE (the default is sqlite://waymark.db) or postgres://USER@HOST/DATABASE"
+    )]
+    BadUrl(String),
+    #[error("cannot open the database {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{field}: {value} is already taken")]
+    Duplicate { field: &'static str, value: String },
+    #[error("{what}: {value} does not exist")]
+    Missing { what: &'static str, value: String },
+    #[error("no person with id {0}")]
+    NoSuchPerson(String),
+    #[error("the database holds something unexpected: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl StoreError {
+    pub(crate) fn connect(url: &str, e: sqlx::Error) -> Self {
+        let reason = match &e {
+            sqlx::Error::Io(io) => format!("{io}"),
+            sqlx::Error::Database(d) if d.message().contains("locked") => {
+                "the database file is locked by another program".to_string()
+            }
+            sqlx::Error::Database(d) => d.message().to_string(),
+            sqlx::Error::PoolTimedOut => "it did not answer in time".to_string(),
+            other => other.to_string(),
+        };
+        StoreError::Connect {
+            url: redact(url),
+            reason,
+        }
+    }
+
+    pub(crate) fn unique(e: sqlx::Error, field: &'static str, value: &str) -> Self {
+        if is_unique_violation(&e) {
+            StoreError::Duplicate {
+                field,
+                value: value.to_string(),
+            }
+        } else {
+            StoreError::Db(e)
+        }
+    }
+
+    pub(crate) fn foreign(e: sqlx::Error, what: &'static str, value: &str) -> Self {
+        if e.as_database_error()
+            .is_some_and(|d| d.is_foreign_key_violation())
+        {
+            StoreError::Missing {
+                what,
+                value: value.to_string(),
+            }
+        } else {
+            StoreError::Db(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

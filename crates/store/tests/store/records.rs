@@ -1,0 +1,276 @@
+//! Agencies, people and engagements on every backend.
+
+use waymark_core::*;
+use waymark_store::StoreError;
+
+use crate::{NOW, stores, world};
+
+#[test]
+fn migration_folders_stay_in_step() {
+    let dir = |b: &str| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{b}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(dir("sqlite"), dir("postgres"));
+    assert!(!dir("sqlite").is_empty());
+}
+
+#[tokio::test]
+async fn unique_fields_are_unique() {
+    for store in stores("unique").await {
+        let w = world(store).await;
+        let err = w
+            .store
+            .add_agency(
+                &NewAgency::parse("Again", "dta", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "abbreviation: DTA is already taken");
+        let err = w
+            .store
+            .add_person(&NewPerson::parse("Sam", "SAM@DTA.gov.au").unwrap(), NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "email: sam@dta.gov.au is already taken");
+        assert!(matches!(
+            w.store.add_role(w.staff.person, Role::ProgrammeStaff).await,
+            Err(StoreError::Duplicate { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_engagement_runs_and_is_kept() {
+    for store in stores("run").await {
+        let w = world(store).await;
+        let e = w
+            .store
+            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        assert_eq!(e.version, 1);
+        assert_eq!(e.stage("engagement").unwrap().status, StageStatus::Active);
+        let e = w
+            .store
+            .execute(
+                &w.member,
+                e.id,
+                1,
+                &Command::SetStep {
+                    stage: "engagement".into(),
+                    step: 1,
+                    status: StepStatus::Done,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(e.version, 2);
+        let e = w
+            .store
+            .execute(
+                &w.member,
+                e.id,
+                2,
+                &Command::Decide {
+                    stage: "engagement".into(),
+                    at: DecisionAt::Point { index: 0 },
+                    option: 0,
+                    rationale: "Understand first.".into(),
+                    funded_by: Funder::Dta,
+                    note: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let loaded = w.store.engagement(&w.member, e.id).await.unwrap();
+        assert_eq!(loaded, e);
+        assert_eq!(
+            loaded.stage("discovery").unwrap().status,
+            StageStatus::Active
+        );
+        let history = w.store.history(&w.staff, e.id).await.unwrap();
+        assert_eq!(history.first().unwrap().command, "start");
+        assert_eq!(history.last().unwrap().command, "decide");
+        assert!(history.windows(2).all(|p| p[1].seq == p[0].seq + 1));
+        assert_eq!(w.store.engagements(&w.member).await.unwrap().len(), 1);
+        assert_eq!(w.store.engagements(&w.other).await.unwrap().len(), 0);
+        let v = w.store.verify().await.unwrap();
+        assert_eq!(
+            (v.engagements, v.events, v.broken.len()),
+            (1, history.len(), 0)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_write_is_a_conflict_and_changes_nothing() {
+    for store in stores("stale").await {
+        let w = world(store).await;
+        let e = w
+            .store
+            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        let cmd = Command::AddRisk {
+            text: "Budget".into(),
+            stage: None,
+        };
+        w.store.execute(&w.staff, e.id, 1, &cmd, NOW).await.unwrap();
+        let err = w
+            .store
+            .execute(&w.member, e.id, 1, &cmd, NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Domain(DomainError::Conflict {
+                    expected: 1,
+                    actual: 2
+                })
+            ),
+            "{err}"
+        );
+        let now = w.store.engagement(&w.staff, e.id).await.unwrap();
+        assert_eq!((now.version, now.risks.len()), (2, 1));
+    }
+}
+
+#[tokio::test]
+async fn other_agencies_get_not_found_and_rules_roll_back() {
+    for store in stores("access").await {
+        let w = world(store).await;
+        let e = w
+            .store
+            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            w.store.engagement(&w.other, e.id).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        let cmd = Command::AddRisk {
+            text: "x".into(),
+            stage: None,
+        };
+        assert!(matches!(
+            w.store.execute(&w.other, e.id, 1, &cmd, NOW).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        assert!(matches!(
+            w.store
+                .execute(&w.staff, EngagementId(999), 1, &cmd, NOW)
+                .await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        let bad = Command::SkipStep {
+            stage: "engagement".into(),
+            step: 1,
+            reason: " ".into(),
+        };
+        assert!(matches!(
+            w.store.execute(&w.member, e.id, 1, &bad, NOW).await,
+            Err(StoreError::Domain(DomainError::Invalid { .. }))
+        ));
+        assert_eq!(w.store.engagement(&w.staff, e.id).await.unwrap().version, 1);
+        assert!(w.store.verify().await.unwrap().broken.is_empty());
+        let err = w
+            .store
+            .start_engagement(&w.staff, AgencyId(999), Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "agency: 999 does not exist");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
+    for store in stores("concurrent").await {
+        let w = world(store).await;
+        let e = w
+            .store
+            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        let mut ok = 0;
+        // Rounds of eight writers who all saw the same version: one wins, the rest conflict.
+        for (round, version) in (0..5).zip(e.version..) {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let (s, a) = (w.store.clone(), w.staff.clone());
+                    tokio::spawn(async move {
+                        s.execute(
+                            &a,
+                            e.id,
+                            version,
+                            &Command::AddRisk {
+                                text: format!("r{round}-{i}"),
+                                stage: None,
+                            },
+                            NOW,
+                        )
+                        .await
+                    })
+                })
+                .collect();
+            let mut winners = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(_) => winners += 1,
+                    Err(StoreError::Domain(DomainError::Conflict { .. })) => {}
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            assert_eq!(winners, 1, "round {round}");
+            ok += winners;
+        }
+        let now = w.store.engagement(&w.staff, e.id).await.unwrap();
+        assert_eq!(now.risks.len(), ok);
+        assert_eq!(now.version, 1 + ok as u64);
+        assert!(w.store.verify().await.unwrap().broken.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_pinned_model_does_not_change_under_an_engagement() {
+    for store in stores("pin").await {
+        let w = world(store).await;
+        let e = w
+            .store
+            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        let mut pages = waymark_model::bundled();
+        for p in &mut pages {
+            p.text = p
+                .text
+                .replace("Step 2 – Request support", "Step 2 – Ask for help");
+        }
+        let newer = w.store.pin_model(&pages, NOW).await.unwrap();
+        assert_ne!(newer, w.model);
+        assert_eq!(
+            w.store
+                .pin_model(&waymark_model::bundled(), NOW)
+                .await
+                .unwrap(),
+            w.model,
+            "same pages, same hash"
+        );
+        let e = w.store.engagement(&w.staff, e.id).await.unwrap();
+        assert_eq!(e.model_hash, w.model);
+        let m = w.store.model(&e.model_hash).await.unwrap();
+        assert_eq!(
+            m.stage("engagement").unwrap().steps[1].title,
+            "Request support"
+        );
+    }
+}

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod db_cmd;
 mod model_cmd;
 mod origin;
 mod site_cmd;
@@ -28,6 +29,15 @@ struct Cli {
     /// A directory of model pages to use instead of the bundled default model.
     #[arg(long, global = true, env = "WAYMARK_MODEL", value_name = "DIR")]
     model: Option<PathBuf>,
+    /// Where engagement records live: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "WAYMARK_DATABASE_URL",
+        default_value = "sqlite://waymark.db",
+        value_name = "URL"
+    )]
+    database_url: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +59,21 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
     },
+    /// The database: bring its schema up to date.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Agencies.
+    #[command(subcommand)]
+    Agency(AgencyCommand),
+    /// People and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Engagements: start, list, show.
+    #[command(subcommand)]
+    Engagement(EngagementCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Tools for developers: synthetic content for benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -114,6 +139,79 @@ enum SiteCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Create the database if needed and apply any new migrations.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AgencyTypeArg {
+    Lean,
+    Aligned,
+    SelfDirected,
+    Complex,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgencyCommand {
+    /// Add an agency; prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Short name, such as DTA (unique).
+        #[arg(long)]
+        abbreviation: String,
+        #[arg(long)]
+        portfolio: String,
+        /// The self-assessed agency type.
+        #[arg(long = "type", value_enum)]
+        agency_type: Option<AgencyTypeArg>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a person (or give an existing one another role); prints their id.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: db_cmd::RoleArg,
+        /// The agency, for --role member or sponsor.
+        #[arg(long, value_name = "ABBREVIATION")]
+        agency: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EngagementCommand {
+    /// Start an engagement for an agency on the current model; prints its id.
+    Start {
+        /// The agency's abbreviation.
+        #[arg(long)]
+        agency: String,
+        /// The person starting it (recorded in the audit trail).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_email: String,
+        /// Start in Do it Yourself mode.
+        #[arg(long)]
+        diy: bool,
+    },
+    /// List engagements with their active stages.
+    List,
+    /// Show one engagement, its warnings and its history, as JSON.
+    Show { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit chain; exits 1 and names the first bad event if anything was altered.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 enum DevCommand {
     /// Write a deterministic synthetic set of pages (for benchmarks).
     Corpus {
@@ -156,6 +254,46 @@ fn main() -> ExitCode {
             templates,
             bind,
         ),
+        Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
+        Command::Agency(AgencyCommand::Add {
+            name,
+            abbreviation,
+            portfolio,
+            agency_type,
+        }) => db_cmd::agency_add(
+            &cli.database_url,
+            &name,
+            &abbreviation,
+            &portfolio,
+            agency_type.map(|t| match t {
+                AgencyTypeArg::Lean => waymark_core::AgencyType::Lean,
+                AgencyTypeArg::Aligned => waymark_core::AgencyType::Aligned,
+                AgencyTypeArg::SelfDirected => waymark_core::AgencyType::SelfDirected,
+                AgencyTypeArg::Complex => waymark_core::AgencyType::Complex,
+            }),
+        ),
+        Command::User(UserCommand::Add {
+            name,
+            email,
+            role,
+            agency,
+        }) => db_cmd::user_add(&cli.database_url, &name, &email, role, agency.as_deref()),
+        Command::Engagement(EngagementCommand::Start {
+            agency,
+            as_email,
+            diy,
+        }) => db_cmd::engagement_start(
+            &cli.database_url,
+            &origin::Origin::choose(cli.model.as_deref(), &[]),
+            &agency,
+            &as_email,
+            diy,
+        ),
+        Command::Engagement(EngagementCommand::List) => db_cmd::engagement_list(&cli.database_url),
+        Command::Engagement(EngagementCommand::Show { id }) => {
+            db_cmd::engagement_show(&cli.database_url, id)
+        }
+        Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&cli.database_url),
         Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
             model_cmd::corpus(pages, seed, &out)
         }

@@ -46,6 +46,14 @@ impl Origin {
         }
     }
 
+    /// The raw pages, for pinning a model version.
+    pub fn pages(&self) -> anyhow::Result<Vec<waymark_model::SourceFile>> {
+        Ok(match self {
+            Origin::Bundled => waymark_model::bundled(),
+            Origin::Paths(p) => waymark_model::read_paths(p)?.0,
+        })
+    }
+
     /// Folders and files to watch for changes (none for the bundled model).
     pub fn watched(&self) -> Vec<PathBuf> {
         match self {

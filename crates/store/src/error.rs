@@ -53,7 +53,10 @@ impl StoreError {
                 "the database file is locked by another program".to_string()
             }
             sqlx::Error::Database(d) => d.message().to_string(),
-            sqlx::Error::PoolTimedOut => "it did not answer in time".to_string(),
+            sqlx::Error::PoolTimedOut => {
+                "nothing answered within 5 seconds (is the server running, and the address right?)"
+                    .to_string()
+            }
             other => other.to_string(),
         };
         StoreError::Connect {

@@ -83,6 +83,7 @@ impl Store {
         let opts: AnyConnectOptions = url.parse().map_err(|_| StoreError::BadUrl(url.clone()))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -165,6 +166,30 @@ impl Store {
             .await
             .map_err(|e| StoreError::unique(e, "role", "this role"))?;
         Ok(())
+    }
+
+    /// The person with this email (any case), if there is one.
+    pub async fn person_by_email(
+        &self,
+        email: &waymark_core::Email,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM people WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.map(PersonId))
+    }
+
+    /// An agency's id from its abbreviation (any case).
+    pub async fn agency_by_abbreviation(
+        &self,
+        abbreviation: &waymark_core::Abbreviation,
+    ) -> Result<Option<AgencyId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM agencies WHERE abbreviation = $1")
+            .bind(abbreviation.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.map(AgencyId))
     }
 
     /// The person with all their roles.

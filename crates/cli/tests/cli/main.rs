@@ -309,3 +309,162 @@ fn site_build_writes_the_bundled_site_and_reports_bad_paths() {
         stderr(&o)
     );
 }
+
+fn db(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("w.db").display())
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = waymark(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn records_from_the_command_line_and_a_tampered_trail() {
+    let dir = tempdir("records");
+    let url = db(&dir);
+    let u = url.as_str();
+    ok(&["--database-url", u, "db", "migrate"]);
+    assert_eq!(
+        ok(&[
+            "--database-url",
+            u,
+            "agency",
+            "add",
+            "--name",
+            "Digital Transformation Agency",
+            "--abbreviation",
+            "dta",
+            "--portfolio",
+            "Finance"
+        ])
+        .trim(),
+        "1"
+    );
+    let o = waymark(&[
+        "--database-url",
+        u,
+        "agency",
+        "add",
+        "--name",
+        "Again",
+        "--abbreviation",
+        "DTA",
+        "--portfolio",
+        "Finance",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: abbreviation: DTA is already taken"
+    );
+    ok(&[
+        "--database-url",
+        u,
+        "user",
+        "add",
+        "--name",
+        "Sam",
+        "--email",
+        "Sam@DTA.gov.au",
+        "--role",
+        "staff",
+    ]);
+    let o = waymark(&[
+        "--database-url",
+        u,
+        "user",
+        "add",
+        "--name",
+        "Mia",
+        "--email",
+        "mia@dta.gov.au",
+        "--role",
+        "member",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("need --agency"), "{}", stderr(&o));
+    let o = waymark(&[
+        "--database-url",
+        u,
+        "engagement",
+        "start",
+        "--agency",
+        "DTA",
+        "--as",
+        "nobody@dta.gov.au",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("nobody has the email nobody@dta.gov.au"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        ok(&[
+            "--database-url",
+            u,
+            "engagement",
+            "start",
+            "--agency",
+            "dta",
+            "--as",
+            "sam@dta.gov.au"
+        ])
+        .trim(),
+        "1"
+    );
+    assert!(ok(&["--database-url", u, "engagement", "list"]).contains("engagement (cycle 1)"));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["--database-url", u, "engagement", "show", "1"])).unwrap();
+    assert_eq!(shown["engagement"]["stages"][0]["status"], "active");
+    assert_eq!(shown["history"][0]["command"], "start");
+    let o = waymark(&["--database-url", u, "engagement", "show", "7"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o).trim()),
+        (Some(2), "error: there is no engagement 7")
+    );
+    assert!(ok(&["--database-url", u, "audit", "verify"]).contains("the trail is intact"));
+
+    // Change one stored event behind Waymark's back.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = waymark_store::Store::open(u).await.unwrap();
+        sqlx::query("UPDATE events SET at = at + 1 WHERE seq = 2")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let o = waymark(&["--database-url", u, "audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("engagement 1, event 2: its content does not match its hash"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn bad_database_urls_are_plain_errors() {
+    let o = waymark(&["--database-url", "mysql://x/y", "engagement", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: “mysql://x/y” is not a database URL"),
+        "{}",
+        stderr(&o)
+    );
+    let o = waymark(&[
+        "--database-url",
+        "sqlite:///nonexistent-dir/w.db",
+        "engagement",
+        "list",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: cannot open the database sqlite:///nonexistent-dir/w.db"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+}

@@ -1,0 +1,279 @@
+//! Commands on the engagement records: `db migrate`, `agency add`,
+//! `user add`, `engagement start|list|show`, `audit verify`.
+//!
+//! The CLI acts with the database's own authority (whoever can run it can
+//! read the file), so reads show everything; commands that change an
+//! engagement name the person they act as with `--as EMAIL`, and the audit
+//! trail records that person.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use waymark_core::{
+    Abbreviation, Actor, AgencyType, Email, EngagementId, Mode, NewAgency, NewPerson, PartnerKind,
+    Role, Timestamp,
+};
+use waymark_store::Store;
+
+use crate::origin::Origin;
+
+pub fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    )
+}
+
+/// Runs an async store operation to completion on a small runtime.
+pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}
+
+pub async fn open(url: &str) -> anyhow::Result<Store> {
+    Ok(Store::open(url).await?)
+}
+
+/// The person named by `--as`, with their roles.
+async fn acting(store: &Store, email: &str) -> anyhow::Result<Actor> {
+    let email = Email::parse(email)?;
+    let person = store.person_by_email(&email).await?.with_context(|| {
+        format!("nobody has the email {email}; add them with `waymark user add`")
+    })?;
+    Ok(store.actor(person).await?)
+}
+
+/// Everything visible: the CLI reads with the database's authority.
+fn operator() -> Actor {
+    Actor {
+        person: waymark_core::PersonId(0),
+        roles: vec![Role::ProgrammeStaff],
+    }
+}
+
+pub fn migrate(url: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        store.close().await;
+        eprintln!("the database is up to date");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn agency_add(
+    url: &str,
+    name: &str,
+    abbreviation: &str,
+    portfolio: &str,
+    kind: Option<AgencyType>,
+) -> anyhow::Result<ExitCode> {
+    let agency = NewAgency::parse(name, abbreviation, portfolio, kind)?;
+    block_on(async {
+        let store = open(url).await?;
+        let id = store.add_agency(&agency, now()).await?;
+        println!("{id}");
+        eprintln!(
+            "added agency {} ({}) with id {id}",
+            agency.name,
+            agency.abbreviation.as_str()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The roles `user add --role` accepts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Staff,
+    Member,
+    Sponsor,
+    StrategyPartner,
+    TechnologyPartner,
+    ChangePartner,
+}
+
+pub fn user_add(
+    url: &str,
+    name: &str,
+    email: &str,
+    role: RoleArg,
+    agency: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let person = NewPerson::parse(name, email)?;
+    block_on(async {
+        let store = open(url).await?;
+        let agency_id = match agency {
+            Some(a) => {
+                let abbr = Abbreviation::parse(a)?;
+                Some(
+                    store
+                        .agency_by_abbreviation(&abbr)
+                        .await?
+                        .with_context(|| {
+                            format!(
+                                "no agency is abbreviated {}; add it with `waymark agency add`",
+                                abbr.as_str()
+                            )
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let role = match (role, agency_id) {
+            (RoleArg::Admin, _) => Role::ProgrammeAdmin,
+            (RoleArg::Staff, _) => Role::ProgrammeStaff,
+            (RoleArg::Member, Some(agency)) => Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+            (RoleArg::Sponsor, Some(agency)) => Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+            (RoleArg::Member | RoleArg::Sponsor, None) => {
+                anyhow::bail!("--role member and --role sponsor need --agency ABBREVIATION")
+            }
+            (RoleArg::StrategyPartner, _) => Role::Partner {
+                kind: PartnerKind::Strategy,
+            },
+            (RoleArg::TechnologyPartner, _) => Role::Partner {
+                kind: PartnerKind::Technology,
+            },
+            (RoleArg::ChangePartner, _) => Role::Partner {
+                kind: PartnerKind::ChangeManagement,
+            },
+        };
+        let id = match store.person_by_email(&person.email).await? {
+            Some(id) => id,
+            None => store.add_person(&person, now()).await?,
+        };
+        store.add_role(id, role).await?;
+        println!("{id}");
+        eprintln!(
+            "{} <{}> now has the role {role:?}",
+            person.name, person.email
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn engagement_start(
+    url: &str,
+    origin: &Origin,
+    agency: &str,
+    as_email: &str,
+    diy: bool,
+) -> anyhow::Result<ExitCode> {
+    let abbr = Abbreviation::parse(agency)?;
+    let pages = origin.pages()?;
+    block_on(async {
+        let store = open(url).await?;
+        let actor = acting(&store, as_email).await?;
+        let agency = store
+            .agency_by_abbreviation(&abbr)
+            .await?
+            .with_context(|| format!("no agency is abbreviated {}", abbr.as_str()))?;
+        let hash = store.pin_model(&pages, now()).await?;
+        let mode = if diy {
+            Mode::DoItYourself
+        } else {
+            Mode::DoItWithYou
+        };
+        let e = store
+            .start_engagement(&actor, agency, mode, &hash, now())
+            .await?;
+        println!("{}", e.id);
+        eprintln!(
+            "started engagement {} for {} on model {}",
+            e.id,
+            abbr.as_str(),
+            &hash[..12]
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn engagement_list(url: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        let list = store.engagements(&operator()).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{:>6}  {:>6}  {:>7}  {:<14}  active stages",
+            "id", "agency", "version", "mode"
+        )?;
+        for e in list {
+            let active: Vec<String> = e
+                .active_stages()
+                .map(|s| format!("{} (cycle {})", s.stage, s.cycles))
+                .collect();
+            writeln!(
+                out,
+                "{:>6}  {:>6}  {:>7}  {:<14}  {}",
+                e.id,
+                e.agency,
+                e.version,
+                format!("{:?}", e.mode),
+                if active.is_empty() {
+                    "-".to_string()
+                } else {
+                    active.join(", ")
+                }
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn engagement_show(url: &str, id: i64) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        let e = store
+            .engagement(&operator(), EngagementId(id))
+            .await
+            .map_err(|err| match err {
+                waymark_store::StoreError::Domain(waymark_core::DomainError::NotFound) => {
+                    anyhow::anyhow!("there is no engagement {id}")
+                }
+                other => other.into(),
+            })?;
+        let history = store.history(&operator(), e.id).await?;
+        let doc = serde_json::json!({ "engagement": e, "warnings": e.warnings(now()), "history": history });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        let v = store.verify().await?;
+        if v.broken.is_empty() {
+            println!(
+                "audit: {} event(s) in {} engagement(s) verified; the trail is intact",
+                v.events, v.engagements
+            );
+            Ok(ExitCode::SUCCESS)
+        } else {
+            for b in &v.broken {
+                println!(
+                    "audit: engagement {}, event {}: {}",
+                    b.engagement, b.seq, b.reason
+                );
+            }
+            println!(
+                "audit: the trail was altered in {} engagement(s)",
+                v.broken.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    })
+}

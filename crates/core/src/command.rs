@@ -287,15 +287,7 @@ pub fn decide(
                     "to skip a step, give a reason with skip_step",
                 ));
             }
-            let s = model_stage(model, stage)?;
-            check_step(s, *step)?;
-            ev = enter(e, stage);
-            ev.push(Event::StepSet {
-                stage: stage.clone(),
-                step: *step,
-                cycle: cycle_after(e, stage, &ev),
-                status: status.clone(),
-            });
+            ev = step_events(model, e, stage, *step, status.clone())?;
         }
         Command::SkipStep {
             stage,
@@ -308,15 +300,8 @@ pub fn decide(
                     "a skipped step needs a reason, so the record shows why",
                 )
             })?;
+            ev = step_events(model, e, stage, *step, StepStatus::Skipped { reason })?;
             let s = model_stage(model, stage)?;
-            check_step(s, *step)?;
-            ev = enter(e, stage);
-            ev.push(Event::StepSet {
-                stage: stage.clone(),
-                step: *step,
-                cycle: cycle_after(e, stage, &ev),
-                status: StepStatus::Skipped { reason },
-            });
             // Skipping raises the stage's "risks if ignored", once each.
             let mut id = e.next_risk_id();
             let texts: Vec<String> = if s.risks.is_empty() {
@@ -551,6 +536,26 @@ fn check_step(s: &Stage, step: u32) -> Result<(), DomainError> {
             ),
         ))
     }
+}
+
+/// Sets a step's status in the stage's current cycle, entering the stage
+/// first if it is not active (stages are fluid: work on a step starts it).
+fn step_events(
+    model: &Model,
+    e: &Engagement,
+    stage: &str,
+    step: u32,
+    status: StepStatus,
+) -> Result<Vec<Event>, DomainError> {
+    check_step(model_stage(model, stage)?, step)?;
+    let mut ev = enter(e, stage);
+    ev.push(Event::StepSet {
+        stage: stage.to_string(),
+        step,
+        cycle: cycle_after(e, stage, &ev),
+        status,
+    });
+    Ok(ev)
 }
 
 /// The stage's cycle once `pending` events (which may enter it) are applied.

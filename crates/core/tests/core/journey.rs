@@ -5,6 +5,22 @@ use waymark_model::Effect;
 
 use crate::*;
 
+/// The index of `stage`'s exit option that enters `target`.
+fn exit_to(stage: &str, target: &str) -> usize {
+    model()
+        .stage(stage)
+        .unwrap()
+        .exits
+        .iter()
+        .position(|o| {
+            o.effect
+                == Effect::EnterStage {
+                    stage: target.into(),
+                }
+        })
+        .unwrap()
+}
+
 fn status(e: &Engagement, stage: &str) -> (StageStatus, u32) {
     let s = e.stage(stage).unwrap();
     (s.status, s.cycles)
@@ -113,18 +129,7 @@ fn a_whole_engagement() {
     );
 
     // Discovery's exit: on to Deploy.
-    let deploy = model()
-        .stage("discovery")
-        .unwrap()
-        .exits
-        .iter()
-        .position(|o| {
-            o.effect
-                == Effect::EnterStage {
-                    stage: "deploy".into(),
-                }
-        })
-        .unwrap();
+    let deploy = exit_to("discovery", "deploy");
     run(
         &mut e,
         &sponsor(),
@@ -156,18 +161,7 @@ fn a_whole_engagement() {
         )
         .unwrap();
     }
-    let again = model()
-        .stage("deploy")
-        .unwrap()
-        .exits
-        .iter()
-        .position(|o| {
-            o.effect
-                == Effect::EnterStage {
-                    stage: "deploy".into(),
-                }
-        })
-        .unwrap();
+    let again = exit_to("deploy", "deploy");
     run(
         &mut e,
         &staff(),
@@ -222,18 +216,7 @@ fn a_whole_engagement() {
         tick(),
     )
     .unwrap();
-    let adoption = model()
-        .stage("transition")
-        .unwrap()
-        .exits
-        .iter()
-        .position(|o| {
-            o.effect
-                == Effect::EnterStage {
-                    stage: "adoption-evaluation".into(),
-                }
-        })
-        .unwrap();
+    let adoption = exit_to("transition", "adoption-evaluation");
     run(
         &mut e,
         &sponsor(),

@@ -6,11 +6,7 @@ use crate::{NOW, stores, world};
 
 async fn setup(store: waymark_store::Store) -> (crate::World, EngagementId) {
     let w = world(store).await;
-    let e = w
-        .store
-        .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-        .await
-        .unwrap();
+    let e = w.start().await;
     for (v, text) in [(1, "a"), (2, "b"), (3, "c")] {
         w.store
             .execute(

@@ -96,6 +96,22 @@ pub struct World {
     pub model: String,
 }
 
+impl World {
+    /// A new engagement for the agency, started by the programme officer.
+    pub async fn start(&self) -> Engagement {
+        self.store
+            .start_engagement(
+                &self.staff,
+                self.agency,
+                Mode::DoItWithYou,
+                &self.model,
+                NOW,
+            )
+            .await
+            .unwrap()
+    }
+}
+
 /// A store with an agency, a programme officer, a member and an outsider.
 pub async fn world(store: Store) -> World {
     let agency = store

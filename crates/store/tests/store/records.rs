@@ -50,11 +50,7 @@ async fn unique_fields_are_unique() {
 async fn an_engagement_runs_and_is_kept() {
     for store in stores("run").await {
         let w = world(store).await;
-        let e = w
-            .store
-            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-            .await
-            .unwrap();
+        let e = w.start().await;
         assert_eq!(e.version, 1);
         assert_eq!(e.stage("engagement").unwrap().status, StageStatus::Active);
         let e = w
@@ -115,11 +111,7 @@ async fn an_engagement_runs_and_is_kept() {
 async fn a_stale_write_is_a_conflict_and_changes_nothing() {
     for store in stores("stale").await {
         let w = world(store).await;
-        let e = w
-            .store
-            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-            .await
-            .unwrap();
+        let e = w.start().await;
         let cmd = Command::AddRisk {
             text: "Budget".into(),
             stage: None,
@@ -149,11 +141,7 @@ async fn a_stale_write_is_a_conflict_and_changes_nothing() {
 async fn other_agencies_get_not_found_and_rules_roll_back() {
     for store in stores("access").await {
         let w = world(store).await;
-        let e = w
-            .store
-            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-            .await
-            .unwrap();
+        let e = w.start().await;
         assert!(matches!(
             w.store.engagement(&w.other, e.id).await,
             Err(StoreError::Domain(DomainError::NotFound))
@@ -196,11 +184,7 @@ async fn other_agencies_get_not_found_and_rules_roll_back() {
 async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
     for store in stores("concurrent").await {
         let w = world(store).await;
-        let e = w
-            .store
-            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-            .await
-            .unwrap();
+        let e = w.start().await;
         let mut ok = 0;
         // Rounds of eight writers who all saw the same version: one wins, the rest conflict.
         for (round, version) in (0..5).zip(e.version..) {
@@ -244,11 +228,7 @@ async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
 async fn a_pinned_model_does_not_change_under_an_engagement() {
     for store in stores("pin").await {
         let w = world(store).await;
-        let e = w
-            .store
-            .start_engagement(&w.staff, w.agency, Mode::DoItWithYou, &w.model, NOW)
-            .await
-            .unwrap();
+        let e = w.start().await;
         let mut pages = waymark_model::bundled();
         for p in &mut pages {
             p.text = p

@@ -21,41 +21,27 @@ pub fn render(md: &str, model: &Model, hrefs: &Hrefs, out: &mut String) {
             dest_url,
             title,
             id,
-        }) => match href(&dest_url, model, hrefs) {
-            Some(dest) => {
-                kept.push(true);
-                Some(Event::Start(Tag::Link {
-                    link_type,
-                    dest_url: dest,
-                    title,
-                    id,
-                }))
-            }
-            None => {
-                kept.push(false);
-                None
-            }
-        },
+        }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }),
         Event::Start(Tag::Image {
             link_type,
             dest_url,
             title,
             id,
-        }) => match href(&dest_url, model, hrefs) {
-            Some(dest) => {
-                kept.push(true);
-                Some(Event::Start(Tag::Image {
-                    link_type,
-                    dest_url: dest,
-                    title,
-                    id,
-                }))
-            }
-            None => {
-                kept.push(false);
-                None
-            }
-        },
+        }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }),
         Event::End(TagEnd::Link | TagEnd::Image) => {
             if kept.pop().unwrap_or(false) {
                 Some(event)
@@ -80,6 +66,12 @@ pub fn render(md: &str, model: &Model, hrefs: &Hrefs, out: &mut String) {
         other => Some(other),
     });
     pulldown_cmark::html::push_html(out, events);
+}
+
+/// Notes whether an opened link or image is kept, so its end tag follows suit.
+fn keep<'a>(kept: &mut Vec<bool>, dest: Option<CowStr<'a>>) -> Option<CowStr<'a>> {
+    kept.push(dest.is_some());
+    dest
 }
 
 fn demote(level: HeadingLevel) -> HeadingLevel {

@@ -220,13 +220,7 @@ fn render_each(
         let view = ContentsView {
             site: SITE_TITLE,
             css: CSS_PATH,
-            nav: nav
-                .iter()
-                .map(|item| NavView {
-                    item,
-                    current: item.href == href,
-                })
-                .collect(),
+            nav: nav_views(&nav, href),
             pages: &pages,
             has_overview: model.overview.is_some(),
         };
@@ -360,6 +354,16 @@ struct PageView<'a> {
     visual: Option<VisualView>,
     /// "Stage 3 of 5" on stage pages.
     stage: Option<String>,
+}
+
+/// The navigation as shown on the page at `href`, with that page marked.
+fn nav_views<'a>(nav: &'a [NavItem], href: &str) -> Vec<NavView<'a>> {
+    nav.iter()
+        .map(|item| NavView {
+            item,
+            current: item.href == href,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -539,13 +543,7 @@ fn page_view<'a>(
         intro: md(&p.intro, model, hrefs),
         timeline,
         sections,
-        nav: nav
-            .iter()
-            .map(|item| NavView {
-                item,
-                current: item.href == href,
-            })
-            .collect(),
+        nav: nav_views(nav, href),
         toc,
         visual,
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),

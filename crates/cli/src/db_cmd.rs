@@ -277,3 +277,61 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
         }
     })
 }
+
+pub fn backup(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        store.backup(file).await?;
+        eprintln!("backed up to {}", file.display());
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn export(url: &str, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        let x = store.export().await?;
+        let text = serde_json::to_string_pretty(&x)?;
+        match out {
+            Some(path) => {
+                std::fs::write(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!(
+                    "exported {} engagement(s) and {} event(s) to {}",
+                    x.engagements.len(),
+                    x.events.len(),
+                    path.display()
+                );
+            }
+            None => writeln!(std::io::stdout().lock(), "{text}")?,
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn import(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let x: waymark_store::Export = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a Waymark export", file.display()))?;
+    block_on(async {
+        let store = open(url).await?;
+        store.import(&x).await?;
+        let v = store.verify().await?;
+        eprintln!(
+            "imported {} engagement(s) and {} event(s); the audit trail {}",
+            x.engagements.len(),
+            x.events.len(),
+            if v.broken.is_empty() {
+                "verifies"
+            } else {
+                "does NOT verify: run `waymark audit verify`"
+            }
+        );
+        Ok(if v.broken.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+}

@@ -74,6 +74,15 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A consistent copy of the database while it runs (SQLite file, or JSON for PostgreSQL).
+    Backup { file: PathBuf },
+    /// Every record as JSON (docs/export-format.md), to stdout or --out FILE.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load an export into an empty database (SQLite or PostgreSQL).
+    Import { file: PathBuf },
     /// Tools for developers: synthetic content for benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -294,6 +303,9 @@ fn main() -> ExitCode {
             db_cmd::engagement_show(&cli.database_url, id)
         }
         Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&cli.database_url),
+        Command::Backup { file } => db_cmd::backup(&cli.database_url, &file),
+        Command::Export { out } => db_cmd::export(&cli.database_url, out.as_deref()),
+        Command::Import { file } => db_cmd::import(&cli.database_url, &file),
         Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
             model_cmd::corpus(pages, seed, &out)
         }

@@ -14,6 +14,7 @@
 
 mod chain;
 mod error;
+mod export;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ use waymark_model::{Model, SourceFile};
 
 pub use chain::{Broken, Verification};
 pub use error::StoreError;
+pub use export::{Export, FORMAT, FORMAT_VERSION};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -468,3 +468,86 @@ fn bad_database_urls_are_plain_errors() {
     );
     assert!(!stderr(&o).contains("panicked"));
 }
+
+#[test]
+fn export_import_and_backup_from_the_command_line() {
+    let dir = tempdir("export");
+    let a = db(&dir);
+    ok(&[
+        "--database-url",
+        &a,
+        "agency",
+        "add",
+        "--name",
+        "Agency",
+        "--abbreviation",
+        "AG",
+        "--portfolio",
+        "P",
+    ]);
+    ok(&[
+        "--database-url",
+        &a,
+        "user",
+        "add",
+        "--name",
+        "Sam",
+        "--email",
+        "sam@ag.gov.au",
+        "--role",
+        "staff",
+    ]);
+    ok(&[
+        "--database-url",
+        &a,
+        "engagement",
+        "start",
+        "--agency",
+        "AG",
+        "--as",
+        "sam@ag.gov.au",
+    ]);
+    let file = dir.join("export.json");
+    ok(&[
+        "--database-url",
+        &a,
+        "export",
+        "--out",
+        &file.display().to_string(),
+    ]);
+    let b = format!("sqlite://{}", dir.join("copy.db").display());
+    let o = waymark(&["--database-url", &b, "import", &file.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the audit trail verifies"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        ok(&["--database-url", &a, "export"]),
+        ok(&["--database-url", &b, "export"])
+    );
+    let o = waymark(&["--database-url", &b, "import", &file.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("import only into an empty database"),
+        "{}",
+        stderr(&o)
+    );
+    let backup = dir.join("backup.db");
+    ok(&[
+        "--database-url",
+        &a,
+        "backup",
+        &backup.display().to_string(),
+    ]);
+    let c = format!("sqlite://{}", backup.display());
+    assert!(ok(&["--database-url", &c, "audit", "verify"]).contains("the trail is intact"));
+    let o = waymark(&[
+        "--database-url",
+        &a,
+        "import",
+        &dir.join("missing.json").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

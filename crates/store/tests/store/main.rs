@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod chain;
+mod export;
 mod records;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

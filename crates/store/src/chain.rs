@@ -14,7 +14,11 @@ use waymark_model::SourceFile;
 
 use crate::{StoreError, StoredEvent, json, unjson};
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

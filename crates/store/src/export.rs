@@ -23,6 +23,17 @@ pub struct Export {
     pub models: Vec<ModelRow>,
     pub engagements: Vec<EngagementRow>,
     pub events: Vec<EventRow>,
+    /// API tokens, as their hashes (the tokens themselves are never stored).
+    #[serde(default)]
+    pub tokens: Vec<TokenRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub hash: String,
+    pub person_id: i64,
+    pub name: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,8 +191,22 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
+        let tokens = sqlx::query("SELECT hash, person_id, name, created_at FROM tokens ORDER BY hash")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TokenRow {
+                    hash: r.try_get(0)?,
+                    person_id: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Export {
+            tokens,
             format: FORMAT.to_string(),
             version: FORMAT_VERSION,
             agencies,
@@ -281,6 +306,15 @@ impl Store {
             .bind(&v.hash)
             .execute(&mut *tx)
             .await?;
+        }
+        for t in &x.tokens {
+            sqlx::query("INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&t.hash)
+                .bind(t.person_id)
+                .bind(&t.name)
+                .bind(t.created_at)
+                .execute(&mut *tx)
+                .await?;
         }
         if self.backend == Backend::Postgres {
             // Explicit ids do not move PostgreSQL's identity sequences.

@@ -194,6 +194,35 @@ impl Store {
         Ok(row.map(|r| r.try_get(0)).transpose()?.map(AgencyId))
     }
 
+    /// Creates a personal access token for `person` and returns it. Only
+    /// its hash is stored, so this is the one time it can be seen.
+    pub async fn create_token(&self, person: PersonId, name: &str, now: Timestamp) -> Result<String, StoreError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
+        let token = format!("wmk_{}", chain::hex(&bytes));
+        sqlx::query("INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(chain::sha256(&token))
+            .bind(person.0)
+            .bind(name)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
+        Ok(token)
+    }
+
+    /// The actor a token belongs to, if it is a valid token.
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
+        let row = sqlx::query("SELECT person_id FROM tokens WHERE hash = $1")
+            .bind(chain::sha256(token.trim()))
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.actor(PersonId(r.try_get(0)?)).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The person with all their roles.
     pub async fn actor(&self, person: PersonId) -> Result<Actor, StoreError> {
         let exists = sqlx::query("SELECT id FROM people WHERE id = $1")

@@ -30,7 +30,9 @@ function buildSite(name, ...args) {
 
 function startServer() {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, ['serve', '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    dirs.db = mkdtempSync(join(tmpdir(), 'waymark-e2e-db-'));
+    const db = `sqlite://${join(dirs.db, 'e2e.db')}`;
+    const child = spawn(BIN, ['--database-url', db, 'serve', '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
     child.stderr.on('data', (chunk) => {

@@ -335,3 +335,14 @@ pub fn import(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
         })
     })
 }
+
+pub fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = open(url).await?;
+        let actor = acting(&store, email).await?;
+        let token = store.create_token(actor.person, name, now()).await?;
+        println!("{token}");
+        eprintln!("this token acts as {email}; it is shown once and stored only as a hash");
+        Ok(ExitCode::SUCCESS)
+    })
+}

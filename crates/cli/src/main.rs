@@ -50,7 +50,7 @@ enum Command {
     /// Build the guidance site as static files.
     #[command(subcommand)]
     Site(SiteCommand),
-    /// Serve the guidance site (and, later, the engagement workspace).
+    /// Serve the guidance site at /guide/ and the JSON API at /api/v1.
     Serve {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WAYMARK_BIND")]
@@ -74,6 +74,9 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// A consistent copy of the database while it runs (SQLite file, or JSON for PostgreSQL).
     Backup { file: PathBuf },
     /// Every record as JSON (docs/export-format.md), to stdout or --out FILE.
@@ -215,6 +218,17 @@ enum EngagementCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a personal access token for the API; prints it once.
+    Create {
+        email: String,
+        /// What the token is for, to recognise it later.
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Recompute the audit chain; exits 1 and names the first bad event if anything was altered.
     Verify,
@@ -262,6 +276,7 @@ fn main() -> ExitCode {
             origin::Origin::choose(cli.model.as_deref(), &[]),
             templates,
             bind,
+            &cli.database_url,
         ),
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
         Command::Agency(AgencyCommand::Add {
@@ -303,6 +318,9 @@ fn main() -> ExitCode {
             db_cmd::engagement_show(&cli.database_url, id)
         }
         Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&cli.database_url),
+        Command::Token(TokenCommand::Create { email, name }) => {
+            db_cmd::token_create(&cli.database_url, &email, &name)
+        }
         Command::Backup { file } => db_cmd::backup(&cli.database_url, &file),
         Command::Export { out } => db_cmd::export(&cli.database_url, out.as_deref()),
         Command::Import { file } => db_cmd::import(&cli.database_url, &file),

@@ -49,7 +49,9 @@ pub fn serve(
     origin: Origin,
     templates: Option<PathBuf>,
     bind: SocketAddr,
+    database_url: &str,
 ) -> anyhow::Result<ExitCode> {
+    let database_url = database_url.to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,12 +71,17 @@ pub fn serve(
         .map_err(anyhow::Error::msg)?;
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
+        let store = waymark_store::Store::open(&database_url).await?;
+        let api = Arc::new(waymark_web::api::ApiState {
+            store,
+            pages: Arc::new(origin.pages()?),
+        });
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
-        eprintln!("Waymark is serving the guidance site at http://{addr}/guide/ (Ctrl-C stops it)");
-        axum::serve(listener, server::router(guide))
+        eprintln!("Waymark is serving the guidance site at http://{addr}/guide/ and the API at http://{addr}/api/v1 (Ctrl-C stops it)");
+        axum::serve(listener, server::router(guide).merge(waymark_web::api::router(api)))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -191,19 +191,20 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-        let tokens = sqlx::query("SELECT hash, person_id, name, created_at FROM tokens ORDER BY hash")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(TokenRow {
-                    hash: r.try_get(0)?,
-                    person_id: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    created_at: r.try_get(3)?,
+        let tokens =
+            sqlx::query("SELECT hash, person_id, name, created_at FROM tokens ORDER BY hash")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(TokenRow {
+                        hash: r.try_get(0)?,
+                        person_id: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                        created_at: r.try_get(3)?,
+                    })
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
+                .collect::<Result<_, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Export {
             tokens,
@@ -308,13 +309,15 @@ impl Store {
             .await?;
         }
         for t in &x.tokens {
-            sqlx::query("INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(&t.hash)
-                .bind(t.person_id)
-                .bind(&t.name)
-                .bind(t.created_at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&t.hash)
+            .bind(t.person_id)
+            .bind(&t.name)
+            .bind(t.created_at)
+            .execute(&mut *tx)
+            .await?;
         }
         if self.backend == Backend::Postgres {
             // Explicit ids do not move PostgreSQL's identity sequences.

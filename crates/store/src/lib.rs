@@ -15,6 +15,8 @@
 mod chain;
 mod error;
 mod export;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -196,18 +198,26 @@ impl Store {
 
     /// Creates a personal access token for `person` and returns it. Only
     /// its hash is stored, so this is the one time it can be seen.
-    pub async fn create_token(&self, person: PersonId, name: &str, now: Timestamp) -> Result<String, StoreError> {
+    pub async fn create_token(
+        &self,
+        person: PersonId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
         let token = format!("wmk_{}", chain::hex(&bytes));
-        sqlx::query("INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(chain::sha256(&token))
-            .bind(person.0)
-            .bind(name)
-            .bind(now.0)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
+        sqlx::query(
+            "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(chain::sha256(&token))
+        .bind(person.0)
+        .bind(name)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
         Ok(token)
     }
 

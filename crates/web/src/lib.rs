@@ -6,5 +6,6 @@
 //! Must not touch: parsing pages (that is `waymark-model`) or the engagement
 //! rules. It translates; it decides nothing about the model.
 
+pub mod api;
 pub mod server;
 pub mod site;

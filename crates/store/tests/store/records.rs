@@ -259,9 +259,16 @@ async fn a_pinned_model_does_not_change_under_an_engagement() {
 async fn tokens_name_their_person_and_are_kept_only_as_hashes() {
     for store in stores("tokens").await {
         let w = world(store).await;
-        let token = w.store.create_token(w.member.person, "cli", NOW).await.unwrap();
+        let token = w
+            .store
+            .create_token(w.member.person, "cli", NOW)
+            .await
+            .unwrap();
         assert!(token.starts_with("wmk_") && token.len() == 68, "{token}");
-        assert_eq!(w.store.actor_for_token(&token).await.unwrap(), Some(w.member.clone()));
+        assert_eq!(
+            w.store.actor_for_token(&token).await.unwrap(),
+            Some(w.member.clone())
+        );
         assert_eq!(w.store.actor_for_token("wmk_nope").await.unwrap(), None);
         let x = w.store.export().await.unwrap();
         assert!(!serde_json::to_string(&x).unwrap().contains(&token));

@@ -1,6 +1,7 @@
 //! Integration tests for waymark-web: one binary, a module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod server;
 mod site;
 

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
+
+mod processes;
 use std::process::{Command, Output};
 
 fn waymark(args: &[&str]) -> Output {

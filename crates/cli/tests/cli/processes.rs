@@ -1,0 +1,255 @@
+//! Real `waymark serve` processes: two on one PostgreSQL database under
+//! concurrent updates, and one killed with SIGKILL in the middle of writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(url: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("waymark serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, port }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+fn cli(url: &str, args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// An agency, a programme officer with a token, and one engagement.
+fn setup(url: &str) -> String {
+    cli(url, &["db", "migrate"]);
+    cli(
+        url,
+        &[
+            "agency",
+            "add",
+            "--name",
+            "Agency",
+            "--abbreviation",
+            "AG",
+            "--portfolio",
+            "P",
+        ],
+    );
+    cli(
+        url,
+        &[
+            "user",
+            "add",
+            "--name",
+            "Sam",
+            "--email",
+            "sam@ag.gov.au",
+            "--role",
+            "staff",
+        ],
+    );
+    cli(
+        url,
+        &[
+            "engagement",
+            "start",
+            "--agency",
+            "AG",
+            "--as",
+            "sam@ag.gov.au",
+        ],
+    );
+    cli(url, &["token", "create", "sam@ag.gov.au"])
+}
+
+fn risk_texts(url: &str) -> Vec<String> {
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli(url, &["engagement", "show", "1"])).unwrap();
+    shown["engagement"]["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_lose_no_update() {
+    let Some(url) = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(waymark_store::testing::postgres_url("two-servers"))
+    else {
+        return;
+    };
+    let token = Arc::new(setup(&url));
+    let servers = [serve(&url), serve(&url)];
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let conflicts = Arc::new(AtomicUsize::new(0));
+    // Eight writers, four per server, each reading the version and then
+    // writing with it: many writes race for the same version.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (port, token, accepted, conflicts) =
+                (ports[w % 2], Arc::clone(&token), Arc::clone(&accepted), Arc::clone(&conflicts));
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let (s, body) = http(port, "GET", "/api/v1/engagements/1", &token, "");
+                    assert_eq!(s, 200, "{body}");
+                    let version = serde_json::from_str::<serde_json::Value>(&body).unwrap()["version"].as_u64().unwrap();
+                    let text = format!("w{w}-{i}");
+                    let cmd = format!(r#"{{"expected_version":{version},"command":{{"command":"add_risk","text":"{text}","stage":null}}}}"#);
+                    match http(port, "POST", "/api/v1/engagements/1/commands", &token, &cmd) {
+                        (200, _) => accepted.lock().unwrap().push(text),
+                        (409, _) => {
+                            conflicts.fetch_add(1, Ordering::SeqCst);
+                        }
+                        (s, b) => panic!("unexpected {s}: {b}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    drop(servers);
+    let mut accepted = accepted.lock().unwrap().clone();
+    let mut stored = risk_texts(&url);
+    accepted.sort();
+    stored.sort();
+    assert_eq!(
+        stored, accepted,
+        "every accepted update is stored, and nothing else"
+    );
+    assert_eq!(
+        accepted.len() + conflicts.load(Ordering::SeqCst),
+        8 * 15,
+        "every update either succeeded or conflicted"
+    );
+    assert!(
+        !accepted.is_empty() && conflicts.load(Ordering::SeqCst) > 0,
+        "the writers did race"
+    );
+    eprintln!(
+        "two servers on PostgreSQL: {} updates accepted, {} conflicts",
+        accepted.len(),
+        conflicts.load(Ordering::SeqCst)
+    );
+    assert!(cli(&url, &["audit", "verify"]).contains("the trail is intact"));
+}
+
+#[test]
+fn a_killed_server_keeps_every_acknowledged_write() {
+    let url = waymark_store::testing::sqlite_url("crash");
+    let token = setup(&url);
+    let server = serve(&url);
+    let port = server.port;
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let ack = Arc::clone(&acknowledged);
+    let writer = std::thread::spawn(move || {
+        for i in 0.. {
+            let text = format!("write-{i}");
+            let cmd = format!(
+                r#"{{"expected_version":{},"command":{{"command":"add_risk","text":"{text}","stage":null}}}}"#,
+                i + 1
+            );
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                break;
+            };
+            let req = format!(
+                "POST /api/v1/engagements/1/commands HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{cmd}",
+                cmd.len()
+            );
+            if s.write_all(req.as_bytes()).is_err() {
+                break;
+            }
+            let mut raw = String::new();
+            if s.read_to_string(&mut raw).is_err() || !raw.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            ack.lock().unwrap().push(text);
+        }
+    });
+    // Let a stream of writes run, then kill the server without warning.
+    while acknowledged.lock().unwrap().len() < 40 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(server);
+    writer.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let stored = risk_texts(&url);
+    for text in &acknowledged {
+        assert!(stored.contains(text), "acknowledged {text} was lost");
+    }
+    assert!(
+        stored.len() <= acknowledged.len() + 1,
+        "at most the one unacknowledged write may have landed"
+    );
+    eprintln!(
+        "killed server: {} writes acknowledged, {} stored",
+        acknowledged.len(),
+        stored.len()
+    );
+    assert!(cli(&url, &["audit", "verify"]).contains("the trail is intact"));
+}

@@ -30,12 +30,13 @@ impl Dash {
         }
     }
 
+    /// The separator's name with its article, for messages.
     pub fn describe(self) -> &'static str {
         match self {
-            Dash::Hyphen => "hyphen (-)",
-            Dash::EnDash => "en dash (–)",
-            Dash::EmDash => "em dash (—)",
-            Dash::Colon => "colon (:)",
+            Dash::Hyphen => "a hyphen (-)",
+            Dash::EnDash => "an en dash (–)",
+            Dash::EmDash => "an em dash (—)",
+            Dash::Colon => "a colon (:)",
         }
     }
 }

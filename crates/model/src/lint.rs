@@ -245,11 +245,10 @@ fn dashes(p: &Page, out: &mut Vec<Finding>) {
                     t.line,
                     1,
                     format!(
-                        "this title uses an {} but the title on line {line} uses an {}; one style reads better",
+                        "this title uses {} but the title on line {line} uses {}; one style reads better",
                         d.describe(),
                         f.describe()
-                    )
-                    .replace("an hyphen", "a hyphen"),
+                    ),
                 ));
                 return;
             }

@@ -475,40 +475,7 @@ fn bad_database_urls_are_plain_errors() {
 fn export_import_and_backup_from_the_command_line() {
     let dir = tempdir("export");
     let a = db(&dir);
-    ok(&[
-        "--database-url",
-        &a,
-        "agency",
-        "add",
-        "--name",
-        "Agency",
-        "--abbreviation",
-        "AG",
-        "--portfolio",
-        "P",
-    ]);
-    ok(&[
-        "--database-url",
-        &a,
-        "user",
-        "add",
-        "--name",
-        "Sam",
-        "--email",
-        "sam@ag.gov.au",
-        "--role",
-        "staff",
-    ]);
-    ok(&[
-        "--database-url",
-        &a,
-        "engagement",
-        "start",
-        "--agency",
-        "AG",
-        "--as",
-        "sam@ag.gov.au",
-    ]);
+    processes::setup(&a);
     let file = dir.join("export.json");
     ok(&[
         "--database-url",

@@ -9,7 +9,7 @@ mod markdown;
 mod visual;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
@@ -548,10 +548,4 @@ fn page_view<'a>(
         visual,
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
     }
-}
-
-/// Options for `site build` and `serve`.
-#[derive(Debug, Clone, Default)]
-pub struct SiteOptions {
-    pub templates: Option<PathBuf>,
 }

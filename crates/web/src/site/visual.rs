@@ -14,6 +14,8 @@ const BOX_Y: usize = 96;
 const BOX_H: usize = 76;
 const GAP: usize = 28;
 const MARGIN: usize = 24;
+/// Room under the exits for the arcs back to earlier stages.
+const ARC_ROOM: usize = 30;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -89,8 +91,7 @@ pub fn svg(model: &Model) -> String {
     let box_w = (WIDTH - 2 * MARGIN - (n - 1) * GAP) / n;
     let x = |i: usize| MARGIN + i * (box_w + GAP);
     let max_exits = stages.iter().map(|s| s.exits.len()).max().unwrap_or(0);
-    let back_arcs: usize = 1;
-    let height = BOX_Y + BOX_H + 40 + max_exits * 20 + 40 + back_arcs * 30;
+    let height = BOX_Y + BOX_H + 40 + max_exits * 20 + 40 + ARC_ROOM;
 
     let mut desc = String::from("The engagement model's stages, in order: ");
     desc.push_str(

@@ -5,9 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engagement::Engagement;
-use crate::people::{AgencyId, PersonId};
+use crate::error::DomainError;
+use crate::people::{AgencyId, Person, PersonId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerKind {
     Strategy,
@@ -17,6 +19,7 @@ pub enum PartnerKind {
 
 /// One of a person's memberships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Role {
     ProgrammeAdmin,
@@ -27,6 +30,7 @@ pub enum Role {
 
 /// The person giving a command, with all their memberships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     pub person: PersonId,
     pub roles: Vec<Role>,
@@ -57,6 +61,49 @@ impl Actor {
 
     pub fn is_partner(&self) -> bool {
         self.roles.iter().any(|r| matches!(r, Role::Partner { .. }))
+    }
+
+    /// Admins invite people and change their roles.
+    pub fn may_manage_people(&self) -> Result<(), DomainError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "manage people",
+                why: "only programme admins invite people and change roles",
+            })
+        }
+    }
+
+    /// The programme team registers agencies (often from an enquiry).
+    pub fn may_add_agency(&self) -> Result<(), DomainError> {
+        if self.is_programme() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "add an agency",
+                why: "the programme team registers agencies",
+            })
+        }
+    }
+
+    /// The agencies whose records this actor sees as a member.
+    pub fn agencies(&self) -> impl Iterator<Item = AgencyId> + '_ {
+        self.roles.iter().filter_map(|r| match r {
+            Role::AgencyMember { agency, .. } => Some(*agency),
+            _ => None,
+        })
+    }
+
+    /// Whether the actor may see `person`: the programme sees everyone;
+    /// others see themselves and the people of their own agencies.
+    pub fn sees_person(&self, person: &Person) -> bool {
+        self.is_programme()
+            || person.id == self.person
+            || person
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::AgencyMember { agency, .. } if self.member_of(*agency)))
     }
 
     /// What access the actor has to one engagement.

@@ -14,6 +14,7 @@ use crate::people::PersonId;
 
 /// Where a decision is taken: a stage's decision point, or its next steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DecisionAt {
     /// The stage's n-th decision point (from 0).
@@ -24,6 +25,7 @@ pub enum DecisionAt {
 
 /// Who funds what a decision leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Funder {
     Dta,
@@ -32,6 +34,7 @@ pub enum Funder {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     StartStage {

@@ -11,6 +11,7 @@ use crate::people::{AgencyId, EngagementId, PersonId};
 
 /// Seconds since 1970-01-01 UTC. The caller supplies the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -18,6 +19,7 @@ const WEEK: i64 = 7 * 24 * 3600;
 
 /// How the agency adopts the blueprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     DoItWithYou,
@@ -25,6 +27,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StageStatus {
     NotStarted,
@@ -35,6 +38,7 @@ pub enum StageStatus {
 
 /// One stage of the pinned model, on this engagement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageRecord {
     pub stage: String,
     pub status: StageStatus,
@@ -45,6 +49,7 @@ pub struct StageRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum StepStatus {
     Todo,
@@ -54,6 +59,7 @@ pub enum StepStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepRecord {
     pub stage: String,
     pub step: u32,
@@ -62,6 +68,7 @@ pub struct StepRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub stage: String,
     pub at: DecisionAt,
@@ -77,6 +84,7 @@ pub struct Decision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum RiskSource {
     /// Raised because a step was skipped: the stage's "risks if ignored".
@@ -88,6 +96,7 @@ pub enum RiskSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RiskRecord {
     pub id: u32,
     pub text: String,
@@ -100,6 +109,7 @@ pub struct RiskRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuccessCheck {
     pub stage: String,
     pub criterion: usize,
@@ -110,6 +120,7 @@ pub struct SuccessCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Benefit {
     pub text: String,
     pub measure: Option<String>,
@@ -117,6 +128,7 @@ pub struct Benefit {
 
 /// Existing work the engagement is linked to ("understand related work").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Initiative {
     pub name: String,
     pub description: String,
@@ -125,12 +137,14 @@ pub struct Initiative {
 /// A person assigned to the engagement: a programme officer (no kind) or a
 /// partner of some kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub person: PersonId,
     pub partner: Option<PartnerKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignOff {
     pub document: String,
     /// SHA-256 of the exact bytes signed, lowercase hex.
@@ -144,6 +158,7 @@ pub struct SignOff {
 /// Everything that can happen to an engagement. Each is stored with who did
 /// it and when; together they are the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Started {
@@ -227,6 +242,7 @@ pub enum Event {
 
 /// Something that needs attention without being an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     /// Discovery is timeboxed at 4 to 8 weeks.
@@ -237,6 +253,7 @@ pub enum Warning {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Engagement {
     pub id: EngagementId,
     pub agency: AgencyId,
@@ -458,21 +475,68 @@ impl Engagement {
 
     /// What needs attention at `now`.
     pub fn warnings(&self, now: Timestamp) -> Vec<Warning> {
-        let mut out = Vec::new();
-        if let Some(d) = self.stage(DISCOVERY) {
-            let elapsed = match (d.status, d.started_at, d.ended_at) {
-                (StageStatus::Active, Some(start), _) => (now.0 - start.0).max(0) / WEEK,
-                (_, Some(start), Some(end)) => (end.0 - start.0).max(0) / WEEK,
-                _ => 0,
-            } as u32;
-            let planned = self.discovery_weeks;
-            if elapsed > DISCOVERY_MAX_WEEKS || planned.is_some_and(|w| w > DISCOVERY_MAX_WEEKS) {
-                out.push(Warning::DiscoveryOverrun {
-                    planned_weeks: planned,
-                    elapsed_weeks: elapsed,
-                });
-            }
-        }
-        out
+        warnings(&self.stages, self.discovery_weeks, now)
     }
+
+    /// The few facts lists and dashboards need, without the whole record.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            id: self.id,
+            agency: self.agency,
+            mode: self.mode,
+            version: self.version,
+            stages: self.stages.clone(),
+            open_risks: self.risks.iter().filter(|r| r.open).count() as u32,
+            decisions: self.decisions.len() as u32,
+            discovery_weeks: self.discovery_weeks,
+            sponsor: self.sponsor,
+        }
+    }
+}
+
+/// An engagement at a glance: what lists, dashboards and the home page show.
+/// The store keeps one beside each record, so listing never parses whole
+/// records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Summary {
+    pub id: EngagementId,
+    pub agency: AgencyId,
+    pub mode: Mode,
+    pub version: u64,
+    pub stages: Vec<StageRecord>,
+    pub open_risks: u32,
+    pub decisions: u32,
+    pub discovery_weeks: Option<u32>,
+    pub sponsor: Option<PersonId>,
+}
+
+impl Summary {
+    pub fn warnings(&self, now: Timestamp) -> Vec<Warning> {
+        warnings(&self.stages, self.discovery_weeks, now)
+    }
+
+    pub fn active_stages(&self) -> impl Iterator<Item = &StageRecord> {
+        self.stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Active)
+    }
+}
+
+fn warnings(stages: &[StageRecord], planned: Option<u32>, now: Timestamp) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if let Some(d) = stages.iter().find(|s| s.stage == DISCOVERY) {
+        let elapsed = match (d.status, d.started_at, d.ended_at) {
+            (StageStatus::Active, Some(start), _) => (now.0 - start.0).max(0) / WEEK,
+            (_, Some(start), Some(end)) => (end.0 - start.0).max(0) / WEEK,
+            _ => 0,
+        } as u32;
+        if elapsed > DISCOVERY_MAX_WEEKS || planned.is_some_and(|w| w > DISCOVERY_MAX_WEEKS) {
+            out.push(Warning::DiscoveryOverrun {
+                planned_weeks: planned,
+                elapsed_weeks: elapsed,
+            });
+        }
+    }
+    out
 }

@@ -19,10 +19,11 @@ pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{Command, DecisionAt, Funder, decide, start};
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,
-    RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Timestamp,
-    Warning,
+    RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Summary,
+    Timestamp, Warning,
 };
 pub use error::DomainError;
 pub use people::{
-    Abbreviation, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, PersonId,
+    Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, Person,
+    PersonId,
 };

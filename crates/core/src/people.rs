@@ -13,6 +13,7 @@ macro_rules! id {
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
         )]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -31,6 +32,7 @@ id!(EngagementId);
 /// An email address, trimmed and lowercased, so that uniqueness is
 /// case-insensitive by construction.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
@@ -92,6 +94,7 @@ impl fmt::Display for Email {
 /// An agency's short name ("DTA", "ATO"): 2 to 16 letters, digits or
 /// hyphens, kept in capitals.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Abbreviation(String);
 
@@ -131,6 +134,7 @@ impl From<Abbreviation> for String {
 
 /// The agency self-assessment's four types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyType {
     Lean,
@@ -155,6 +159,7 @@ fn required(field: &'static str, raw: &str, max: usize) -> Result<String, Domain
 
 /// An agency to be created (the store assigns its id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAgency {
     pub name: String,
     pub abbreviation: Abbreviation,
@@ -180,6 +185,7 @@ impl NewAgency {
 
 /// A person to be created (the store assigns the id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPerson {
     pub name: String,
     pub email: Email,
@@ -192,6 +198,29 @@ impl NewPerson {
             email: Email::parse(email)?,
         })
     }
+}
+
+/// A stored agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Agency {
+    pub id: AgencyId,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub abbreviation: Abbreviation,
+    pub portfolio: String,
+    pub agency_type: Option<AgencyType>,
+}
+
+/// A stored person with their roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Person {
+    pub id: PersonId,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub email: Email,
+    pub roles: Vec<crate::Role>,
 }
 
 #[cfg(test)]

@@ -208,6 +208,7 @@ pub type ExitOption = Choice;
 /// What choosing an option does to an engagement, read from the option's
 /// links and words. The engagement rules act on this, never on the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Effect {
     /// Start the stage, or a new cycle of it if it ran before.

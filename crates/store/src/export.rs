@@ -330,7 +330,8 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
+        // Summaries and assignments are derived from state, not exported.
+        self.refresh_derived().await
     }
 
     /// A consistent copy while the server runs: `VACUUM INTO` a new SQLite

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 use waymark_core::{
-    Actor, AgencyId, DomainError, Engagement, EngagementId, Event, Mode, NewAgency, NewPerson,
-    PersonId, Role, Timestamp,
+    Abbreviation, Actor, Agency, AgencyId, DomainError, Email, Engagement, EngagementId, Event,
+    Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Timestamp,
 };
 use waymark_model::{Model, SourceFile};
 
@@ -45,6 +45,7 @@ pub enum Backend {
 
 /// An event as stored: who, when, which command, and its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredEvent {
     pub engagement: EngagementId,
     pub seq: i64,
@@ -114,6 +115,7 @@ impl Store {
             models: Arc::default(),
         };
         store.migrate().await?;
+        store.refresh_derived().await?;
         Ok(store)
     }
 
@@ -170,6 +172,36 @@ impl Store {
             .await
             .map_err(|e| StoreError::unique(e, "role", "this role"))?;
         Ok(())
+    }
+
+    /// Adds a person and their roles, all or nothing.
+    pub async fn add_person_with_roles(
+        &self,
+        p: &NewPerson,
+        roles: &[Role],
+        now: Timestamp,
+    ) -> Result<PersonId, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&p.name)
+        .bind(p.email.as_str())
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "email", p.email.as_str()))?;
+        let id = PersonId(row.try_get(0)?);
+        for role in roles {
+            sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
+                .bind(id.0)
+                .bind(json(role)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::unique(e, "role", "this role"))?;
+        }
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The person with this email (any case), if there is one.
@@ -327,13 +359,15 @@ impl Store {
         let head =
             chain::append(&mut tx, &mut e, &events, actor.person, now, "start", 0, "").await?;
         e.version = 1;
-        sqlx::query("UPDATE engagements SET state = $1, version = 1, event_count = $2, head_hash = $3 WHERE id = $4")
+        sqlx::query("UPDATE engagements SET state = $1, summary = $2, version = 1, event_count = $3, head_hash = $4 WHERE id = $5")
             .bind(json(&e)?)
+            .bind(json(&e.summary())?)
             .bind(head.0)
             .bind(&head.1)
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
+        save_assignments(&mut tx, &e).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -356,19 +390,156 @@ impl Store {
         Ok(e)
     }
 
-    /// The engagements `actor` may see, newest first.
-    pub async fn engagements(&self, actor: &Actor) -> Result<Vec<Engagement>, StoreError> {
-        let rows = sqlx::query("SELECT state FROM engagements ORDER BY id DESC")
+    /// One page of the engagements `actor` may see, newest first, as
+    /// summaries, with the total the filter matches. The access rule is
+    /// applied in SQL (agency membership, partner assignment), so the cost
+    /// follows the page size, not the number of engagements.
+    pub async fn engagements(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+    ) -> Result<Listing, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<i64> = Vec::new();
+        if !actor.is_programme() {
+            let mut any: Vec<String> = Vec::new();
+            for a in actor.agencies() {
+                binds.push(a.0);
+                any.push(format!("agency_id = ${}", binds.len()));
+            }
+            if actor.is_partner() {
+                binds.push(actor.person.0);
+                any.push(format!(
+                    "id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+                    binds.len()
+                ));
+            }
+            if any.is_empty() {
+                return Ok(Listing {
+                    items: Vec::new(),
+                    total: 0,
+                });
+            }
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        if let Some(a) = filter.agency {
+            binds.push(a.0);
+            clauses.push(format!("agency_id = ${}", binds.len()));
+        }
+        let wh = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM engagements{wh}");
+        let mut count = sqlx::query(&count_sql);
+        for b in &binds {
+            count = count.bind(*b);
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        let n = binds.len();
+        let page_sql = format!(
+            "SELECT summary FROM engagements{wh} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut page = sqlx::query(&page_sql);
+        for b in &binds {
+            page = page.bind(*b);
+        }
+        let rows = page
+            .bind(i64::from(filter.limit.clamp(1, MAX_PAGE)))
+            .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let e: Engagement = unjson(&r.try_get::<String, _>(0)?)?;
-            if actor.access(&e) != waymark_core::Access::None {
-                out.push(e);
-            }
+        let items = rows
+            .iter()
+            .map(|r| unjson(&r.try_get::<String, _>(0)?))
+            .collect::<Result<_, _>>()?;
+        Ok(Listing {
+            items,
+            total: total as u64,
+        })
+    }
+
+    /// Every agency, by name.
+    pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies ORDER BY name, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agency_row).collect()
+    }
+
+    pub async fn agency(&self, id: AgencyId) -> Result<Option<Agency>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(agency_row).transpose()
+    }
+
+    /// Every person with their roles, by name.
+    pub async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, email FROM people ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?;
+        let roles = sqlx::query("SELECT person_id, role FROM memberships ORDER BY role")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_person: HashMap<i64, Vec<Role>> = HashMap::new();
+        for r in &roles {
+            by_person
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push(unjson(&r.try_get::<String, _>(1)?)?);
         }
-        Ok(out)
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                person_row(r, by_person.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    pub async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
+        let Some(row) = sqlx::query("SELECT id, name, email FROM people WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let roles = self.actor(id).await?.roles;
+        person_row(&row, roles).map(Some)
+    }
+
+    /// Rebuilds the derived indexes (summary, assignments) of every
+    /// engagement that has none: after the migration that added them, and
+    /// after an import.
+    pub async fn refresh_derived(&self) -> Result<(), StoreError> {
+        loop {
+            let rows = sqlx::query("SELECT state FROM engagements WHERE summary = '' LIMIT 500")
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            for r in &rows {
+                let e: Engagement = unjson(&r.try_get::<String, _>(0)?)?;
+                sqlx::query("UPDATE engagements SET summary = $1 WHERE id = $2")
+                    .bind(json(&e.summary())?)
+                    .bind(e.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                save_assignments(&mut tx, &e).await?;
+            }
+            tx.commit().await?;
+        }
     }
 
     /// Runs one command: the whole change commits, or none of it does. A
@@ -412,6 +583,7 @@ impl Store {
         }
         let model = self.model(&model_hash).await?;
         let events = waymark_core::decide(&model, &e, actor, cmd)?;
+        let assigned_before = e.assigned.clone();
         let (count, head) = chain::append(
             &mut tx,
             &mut e,
@@ -425,10 +597,11 @@ impl Store {
         .await?;
         e.version = version as u64 + 1;
         let saved = sqlx::query(
-            "UPDATE engagements SET state = $1, version = $2, event_count = $3, head_hash = $4, updated_at = $5 \
-             WHERE id = $6 AND version = $7",
+            "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, updated_at = $6 \
+             WHERE id = $7 AND version = $8",
         )
         .bind(json(&e)?)
+        .bind(json(&e.summary())?)
         .bind(e.version as i64)
         .bind(count)
         .bind(&head)
@@ -442,6 +615,9 @@ impl Store {
                 expected: expected_version,
                 actual: expected_version + 1,
             }));
+        }
+        if e.assigned != assigned_before {
+            save_assignments(&mut tx, &e).await?;
         }
         tx.commit().await?;
         Ok(e)
@@ -466,6 +642,75 @@ impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The largest page a list returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which engagements to list, and which page of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFilter {
+    pub agency: Option<AgencyId>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for ListFilter {
+    fn default() -> Self {
+        ListFilter {
+            agency: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// One page of a list, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub items: Vec<Summary>,
+    pub total: u64,
+}
+
+/// Keeps the assignments index equal to the engagement's state.
+async fn save_assignments(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &Engagement,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM assignments WHERE engagement_id = $1")
+        .bind(e.id.0)
+        .execute(&mut **tx)
+        .await?;
+    for a in &e.assigned {
+        sqlx::query("INSERT INTO assignments (engagement_id, person_id) VALUES ($1, $2)")
+            .bind(e.id.0)
+            .bind(a.person.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
+    let kind: Option<String> = r.try_get(4)?;
+    Ok(Agency {
+        id: AgencyId(r.try_get(0)?),
+        name: r.try_get(1)?,
+        abbreviation: Abbreviation::parse(&r.try_get::<String, _>(2)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        portfolio: r.try_get(3)?,
+        agency_type: kind.as_deref().map(unjson).transpose()?,
+    })
+}
+
+fn person_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: PersonId(r.try_get(0)?),
+        name: r.try_get(1)?,
+        email: Email::parse(&r.try_get::<String, _>(2)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        roles,
+    })
 }
 
 pub(crate) fn json<T: Serialize>(v: &T) -> Result<String, StoreError> {

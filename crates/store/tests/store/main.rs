@@ -5,6 +5,7 @@
 
 mod chain;
 mod export;
+mod listing;
 mod records;
 
 use waymark_core::*;

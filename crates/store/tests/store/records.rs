@@ -1,7 +1,7 @@
 //! Agencies, people and engagements on every backend.
 
 use waymark_core::*;
-use waymark_store::StoreError;
+use waymark_store::{ListFilter, StoreError};
 
 use crate::{NOW, stores, world};
 
@@ -97,8 +97,9 @@ async fn an_engagement_runs_and_is_kept() {
         assert_eq!(history.first().unwrap().command, "start");
         assert_eq!(history.last().unwrap().command, "decide");
         assert!(history.windows(2).all(|p| p[1].seq == p[0].seq + 1));
-        assert_eq!(w.store.engagements(&w.member).await.unwrap().len(), 1);
-        assert_eq!(w.store.engagements(&w.other).await.unwrap().len(), 0);
+        let all = ListFilter::default();
+        assert_eq!(w.store.engagements(&w.member, &all).await.unwrap().total, 1);
+        assert_eq!(w.store.engagements(&w.other, &all).await.unwrap().total, 0);
         let v = w.store.verify().await.unwrap();
         assert_eq!(
             (v.engagements, v.events, v.broken.len()),

@@ -1,0 +1,195 @@
+//! Lists are filtered by access in SQL and paged; their summaries are kept
+//! beside each record and rebuilt after an import.
+
+use waymark_core::*;
+use waymark_store::{ListFilter, Store};
+
+use crate::{NOW, stores, world};
+
+async fn partner(store: &Store) -> Actor {
+    let p = store
+        .add_person(
+            &NewPerson::parse("Pat Partner", "pat@vendor.com.au").unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store
+        .add_role(
+            p,
+            Role::Partner {
+                kind: PartnerKind::Strategy,
+            },
+        )
+        .await
+        .unwrap();
+    store.actor(p).await.unwrap()
+}
+
+fn ids(items: &[Summary]) -> Vec<i64> {
+    items.iter().map(|s| s.id.0).collect()
+}
+
+#[tokio::test]
+async fn lists_follow_access_and_pages() {
+    for store in stores("listing").await {
+        let w = world(store).await;
+        let pat = partner(&w.store).await;
+        let mut started = Vec::new();
+        for _ in 0..5 {
+            started.push(w.start().await);
+        }
+        // Pat is assigned to the second engagement only.
+        let second = &started[1];
+        w.store
+            .execute(
+                &w.staff,
+                second.id,
+                second.version,
+                &Command::Assign {
+                    person: pat.person,
+                    partner: Some(PartnerKind::Strategy),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let all = ListFilter::default();
+        let staff = w.store.engagements(&w.staff, &all).await.unwrap();
+        assert_eq!(staff.total, 5);
+        let newest_first: Vec<i64> = started.iter().rev().map(|e| e.id.0).collect();
+        assert_eq!(ids(&staff.items), newest_first);
+        assert_eq!(
+            ids(&w.store.engagements(&w.member, &all).await.unwrap().items),
+            newest_first
+        );
+        assert!(
+            w.store
+                .engagements(&w.other, &all)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let pats = w.store.engagements(&pat, &all).await.unwrap();
+        assert_eq!((pats.total, ids(&pats.items)), (1, vec![second.id.0]));
+        // The summary is of the record as it is now.
+        assert_eq!(pats.items[0].version, second.version + 1);
+
+        // Paging: two at a time, in order, nothing repeated or missed.
+        let mut seen = Vec::new();
+        for offset in [0, 2, 4] {
+            let page = w
+                .store
+                .engagements(
+                    &w.staff,
+                    &ListFilter {
+                        limit: 2,
+                        offset,
+                        ..all
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(page.total, 5);
+            seen.extend(ids(&page.items));
+        }
+        assert_eq!(seen, newest_first);
+
+        // Unassigning takes the partner's access away, in the list too.
+        let now = w.store.engagement(&w.staff, second.id).await.unwrap();
+        w.store
+            .execute(
+                &w.staff,
+                second.id,
+                now.version,
+                &Command::Unassign { person: pat.person },
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(w.store.engagements(&pat, &all).await.unwrap().total, 0);
+
+        // The agency filter, for an agency with none.
+        let other_agency = w.store.agencies().await.unwrap();
+        let oth = other_agency
+            .iter()
+            .find(|a| a.abbreviation.as_str() == "OTH")
+            .unwrap();
+        let filtered = ListFilter {
+            agency: Some(oth.id),
+            ..all
+        };
+        assert_eq!(
+            w.store
+                .engagements(&w.staff, &filtered)
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn agencies_and_people_read_back() {
+    for store in stores("directory").await {
+        let w = world(store).await;
+        let agencies = w.store.agencies().await.unwrap();
+        let names: Vec<&str> = agencies.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Digital Transformation Agency", "Other"]);
+        assert_eq!(agencies[0].agency_type, Some(AgencyType::Aligned));
+        assert_eq!(
+            w.store.agency(w.agency).await.unwrap().unwrap(),
+            agencies[0]
+        );
+        assert_eq!(w.store.agency(AgencyId(999)).await.unwrap(), None);
+
+        let people = w.store.people().await.unwrap();
+        assert_eq!(people.len(), 3);
+        let mia = people
+            .iter()
+            .find(|p| p.email.as_str() == "mia@dta.gov.au")
+            .unwrap();
+        assert_eq!(mia.roles, w.member.roles);
+        assert_eq!(w.store.person(mia.id).await.unwrap().as_ref(), Some(mia));
+        // Who sees whom: the member sees themselves, not the other agency.
+        let seen: Vec<&str> = people
+            .iter()
+            .filter(|p| w.member.sees_person(p))
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(seen, ["Mia Member"]);
+        assert_eq!(people.iter().filter(|p| w.staff.sees_person(p)).count(), 3);
+    }
+}
+
+#[tokio::test]
+async fn import_rebuilds_summaries_and_assignments() {
+    let mut from = stores("derived-from").await;
+    let to = stores("derived-to").await;
+    let w = world(from.remove(0)).await;
+    let pat = partner(&w.store).await;
+    let e = w.start().await;
+    w.store
+        .execute(
+            &w.staff,
+            e.id,
+            e.version,
+            &Command::Assign {
+                person: pat.person,
+                partner: Some(PartnerKind::Strategy),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let x = w.store.export().await.unwrap();
+    for target in to {
+        target.import(&x).await.unwrap();
+        let all = ListFilter::default();
+        let before = w.store.engagements(&w.staff, &all).await.unwrap();
+        assert_eq!(target.engagements(&w.staff, &all).await.unwrap(), before);
+        assert_eq!(target.engagements(&pat, &all).await.unwrap().total, 1);
+    }
+}

@@ -200,10 +200,36 @@ pub fn engagement_start(
     })
 }
 
-pub fn engagement_list(url: &str) -> anyhow::Result<ExitCode> {
+pub fn engagement_list(
+    url: &str,
+    agency: Option<&str>,
+    limit: u32,
+    offset: u32,
+) -> anyhow::Result<ExitCode> {
+    let agency = agency.map(Abbreviation::parse).transpose()?;
     block_on(async {
         let store = open(url).await?;
-        let list = store.engagements(&operator()).await?;
+        let agency = match agency {
+            Some(a) => Some(
+                store
+                    .agency_by_abbreviation(&a)
+                    .await?
+                    .with_context(|| format!("no agency is abbreviated {}", a.as_str()))?,
+            ),
+            None => None,
+        };
+        let filter = waymark_store::ListFilter {
+            agency,
+            limit,
+            offset,
+        };
+        let page = store.engagements(&operator(), &filter).await?;
+        eprintln!(
+            "{} engagement(s); showing {} from offset {offset}",
+            page.total,
+            page.items.len()
+        );
+        let list = page.items;
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
@@ -239,17 +265,62 @@ pub fn engagement_show(url: &str, id: i64) -> anyhow::Result<ExitCode> {
         let e = store
             .engagement(&operator(), EngagementId(id))
             .await
-            .map_err(|err| match err {
-                waymark_store::StoreError::Domain(waymark_core::DomainError::NotFound) => {
-                    anyhow::anyhow!("there is no engagement {id}")
-                }
-                other => other.into(),
-            })?;
+            .map_err(not_found(EngagementId(id)))?;
         let history = store.history(&operator(), e.id).await?;
         let doc = serde_json::json!({ "engagement": e, "warnings": e.warnings(now()), "history": history });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Runs one command (JSON, as in the API's `command` field) on an
+/// engagement, acting as `as_email`. Without `expected_version` it acts on
+/// the version it reads; a change in between is still refused as a conflict.
+pub fn engagement_run(
+    url: &str,
+    id: i64,
+    as_email: &str,
+    expected_version: Option<u64>,
+    command: &str,
+) -> anyhow::Result<ExitCode> {
+    let cmd: waymark_core::Command = serde_json::from_str(command).with_context(|| {
+        format!(
+            "the command is not one Waymark knows; write it as JSON, for example \
+             '{{\"command\":\"set_step\",\"stage\":\"engagement\",\"step\":1,\"status\":{{\"status\":\"done\"}}}}' \
+             (commands: {})",
+            waymark_core::Command::NAMES[..waymark_core::Command::NAMES.len() - 1].join(", ")
+        )
+    })?;
+    block_on(async {
+        let store = open(url).await?;
+        let actor = acting(&store, as_email).await?;
+        let id = EngagementId(id);
+        let version = match expected_version {
+            Some(v) => v,
+            None => {
+                store
+                    .engagement(&operator(), id)
+                    .await
+                    .map_err(not_found(id))?
+                    .version
+            }
+        };
+        let e = store
+            .execute(&actor, id, version, &cmd, now())
+            .await
+            .map_err(not_found(id))?;
+        println!("{}", serde_json::to_string_pretty(&e.summary())?);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn not_found(id: EngagementId) -> impl Fn(waymark_store::StoreError) -> anyhow::Error {
+    move |err| match err {
+        waymark_store::StoreError::Domain(waymark_core::DomainError::NotFound) => {
+            anyhow::anyhow!("there is no engagement {id} (or you may not see it)")
+        }
+        other => other.into(),
+    }
 }
 
 pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {

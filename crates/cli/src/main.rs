@@ -211,10 +211,32 @@ enum EngagementCommand {
         #[arg(long)]
         diy: bool,
     },
-    /// List engagements with their active stages.
-    List,
+    /// List engagements with their active stages, newest first.
+    List {
+        /// Only this agency's (its abbreviation).
+        #[arg(long)]
+        agency: Option<String>,
+        /// How many to show (at most 500).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+        /// How many to pass over first.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
     /// Show one engagement, its warnings and its history, as JSON.
     Show { id: i64 },
+    /// Run one command on an engagement; prints its summary afterwards.
+    Run {
+        id: i64,
+        /// The person giving the command (their roles are checked; the audit trail records them).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_email: String,
+        /// The version you last saw; a newer one is refused as a conflict (default: the current one).
+        #[arg(long)]
+        expected_version: Option<u64>,
+        /// The command as JSON, as in the API: '{"command":"skip_step","stage":"discovery","step":2,"reason":"…"}'.
+        command: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,10 +335,20 @@ fn main() -> ExitCode {
             &as_email,
             diy,
         ),
-        Command::Engagement(EngagementCommand::List) => db_cmd::engagement_list(&cli.database_url),
+        Command::Engagement(EngagementCommand::List {
+            agency,
+            limit,
+            offset,
+        }) => db_cmd::engagement_list(&cli.database_url, agency.as_deref(), limit, offset),
         Command::Engagement(EngagementCommand::Show { id }) => {
             db_cmd::engagement_show(&cli.database_url, id)
         }
+        Command::Engagement(EngagementCommand::Run {
+            id,
+            as_email,
+            expected_version,
+            command,
+        }) => db_cmd::engagement_run(&cli.database_url, id, &as_email, expected_version, &command),
         Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&cli.database_url),
         Command::Token(TokenCommand::Create { email, name }) => {
             db_cmd::token_create(&cli.database_url, &email, &name)

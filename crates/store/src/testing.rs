@@ -94,3 +94,122 @@ pub async fn postgres_url(name: &str) -> Option<String> {
         .map_or(admin_url.as_str(), |(b, _)| b);
     Some(format!("{base}/{db}"))
 }
+
+/// Who gives a command in [`journey`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// A programme officer.
+    Staff,
+    /// An agency member who is not the sponsor.
+    Member,
+    /// The agency's executive sponsor.
+    Sponsor,
+}
+
+/// One engagement from start to completion on the bundled model, as the
+/// records issue describes it: the Engagement steps, the discovery
+/// decision, Discovery with one step skipped (raising its risks), a Deploy
+/// cycle repeated, Transition, Adoption and Evaluation, and completion.
+/// Each entry is who gives the command and the command as the API takes it;
+/// the API and CLI tests both drive it, on every backend.
+pub fn journey() -> Vec<(Who, serde_json::Value)> {
+    use serde_json::json;
+    let step = |stage: &str, step: u32| json!({"command": "set_step", "stage": stage, "step": step, "status": {"status": "done"}});
+    let exit = |stage: &str, option: usize, funded_by: &str| {
+        json!({"command": "decide", "stage": stage, "at": {"kind": "exit"}, "option": option,
+               "rationale": format!("Next after {stage}."), "funded_by": funded_by, "note": null})
+    };
+    let mut j = Vec::new();
+    for n in 1..=3 {
+        j.push((Who::Member, step("engagement", n)));
+    }
+    j.push((
+        Who::Sponsor,
+        json!({"command": "decide", "stage": "engagement", "at": {"kind": "point", "index": 0},
+               "option": 0, "rationale": "We need to understand our readiness first.",
+               "funded_by": "dta", "note": "Agreed at the initial workshop."}),
+    ));
+    j.push((
+        Who::Staff,
+        json!({"command": "complete_stage", "stage": "engagement"}),
+    ));
+    j.push((Who::Staff, json!({"command": "plan_discovery", "weeks": 6})));
+    for n in [1, 2, 3, 4, 6] {
+        j.push((Who::Member, step("discovery", n)));
+    }
+    j.push((
+        Who::Member,
+        json!({"command": "skip_step", "stage": "discovery", "step": 5,
+               "reason": "Security was assessed against the blueprint last quarter."}),
+    ));
+    j.push((Who::Sponsor, exit("discovery", 1, "co_funded"))); // Deploy
+    for n in 1..=2 {
+        j.push((Who::Member, step("deploy", n)));
+    }
+    j.push((Who::Sponsor, exit("deploy", 1, "agency"))); // Deploy again
+    for n in 1..=2 {
+        j.push((Who::Member, step("deploy", n)));
+    }
+    j.push((Who::Sponsor, exit("deploy", 0, "co_funded"))); // Transition
+    for n in 1..=6 {
+        j.push((Who::Member, step("transition", n)));
+    }
+    j.push((Who::Staff, exit("transition", 2, "dta"))); // Adoption and Evaluation
+    for n in 1..=2 {
+        j.push((Who::Member, step("adoption-evaluation", n)));
+    }
+    j.push((
+        Who::Member,
+        json!({"command": "check_success", "stage": "adoption-evaluation", "criterion": 0,
+               "evidence": "Posted twice in the community portal this quarter."}),
+    ));
+    j.push((
+        Who::Staff,
+        json!({"command": "complete_stage", "stage": "adoption-evaluation"}),
+    ));
+    j
+}
+
+/// Checks an engagement that ran the whole [`journey`]; `e` is its state as
+/// JSON (what the API and `engagement show` print).
+pub fn assert_journey_done(e: &serde_json::Value) {
+    let stage = |slug: &str| {
+        e["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == slug)
+            .unwrap_or_else(|| panic!("no stage {slug} in {e}"))
+            .clone()
+    };
+    for slug in [
+        "engagement",
+        "discovery",
+        "deploy",
+        "transition",
+        "adoption-evaluation",
+    ] {
+        assert_eq!(stage(slug)["status"], "completed", "{slug}: {e}");
+    }
+    assert_eq!(stage("deploy")["cycles"], 2);
+    assert_eq!(e["version"], journey().len() + 1);
+    let decisions: Vec<&str> = e["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["funded_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["dta", "co_funded", "agency", "co_funded", "dta"]
+    );
+    let risks = e["risks"].as_array().unwrap();
+    assert!(!risks.is_empty(), "the skip raised no risk");
+    assert!(
+        risks
+            .iter()
+            .all(|r| r["source"]["source"] == "skipped" && r["source"]["step"] == 5)
+    );
+    assert_eq!(e["success"][0]["stage"], "adoption-evaluation");
+    assert_eq!(e["discovery_weeks"], 6);
+}

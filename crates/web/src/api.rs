@@ -1,5 +1,7 @@
 //! The JSON API under `/api/v1`, for programs: every read and every command
-//! of the engagement records.
+//! of the engagement records, agencies and people. Its OpenAPI 3.1 document
+//! is generated from these handlers and the domain's own types, and served
+//! at `/api/openapi.json`, with Swagger UI (vendored) at `/api/docs`.
 //!
 //! Authentication is a personal access token (`Authorization: Bearer …`,
 //! made with `waymark token create`). Errors are RFC 9457
@@ -10,16 +12,22 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use waymark_core::{Abbreviation, Actor, Command, DomainError, EngagementId, Mode, Timestamp};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
+use waymark_core::{
+    Abbreviation, Actor, Agency, AgencyId, AgencyType, Command, DomainError, Engagement,
+    EngagementId, Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Timestamp, Warning,
+};
 use waymark_model::SourceFile;
-use waymark_store::{Store, StoreError};
+use waymark_store::{ListFilter, Store, StoreError, StoredEvent};
 
 /// What the API needs: the records, and the current model's pages (new
 /// engagements pin them).
@@ -29,6 +37,7 @@ pub struct ApiState {
     pub pages: Arc<Vec<SourceFile>>,
 }
 
+/// The API's routes, its OpenAPI document and Swagger UI.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/me", get(me))
@@ -36,7 +45,48 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/commands", post(command))
+        .route("/api/v1/agencies", get(agencies).post(add_agency))
+        .route("/api/v1/agencies/{id}", get(agency))
+        .route("/api/v1/people", get(people).post(add_person))
+        .route("/api/v1/people/{id}", get(person))
+        .route("/api/v1/people/{id}/roles", post(add_role))
         .with_state(state)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers below.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Waymark API",
+        description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
+    ),
+    paths(
+        me, list, start, show, history, command, agencies, agency, add_agency, people, person,
+        add_person, add_role
+    ),
+    modifiers(&BearerToken),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A personal access token from `waymark token create EMAIL`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
 }
 
 fn now() -> Timestamp {
@@ -48,7 +98,7 @@ fn now() -> Timestamp {
 }
 
 /// An RFC 9457 problem.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -61,7 +111,7 @@ pub struct Problem {
     errors: Vec<FieldError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FieldError {
     field: String,
     message: String,
@@ -218,15 +268,114 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
     }
 }
 
+fn unprocessable(field: &str, detail: String) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "Invalid input",
+        detail.clone(),
+    );
+    p.errors.push(FieldError {
+        field: field.into(),
+        message: detail,
+    });
+    p
+}
+
+fn not_found(what: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        format!("no such {what}"),
+    )
+}
+
+/// The signed-in person, with their roles.
+#[utoipa::path(get, path = "/api/v1/me", responses(
+    (status = 200, body = Actor),
+    (status = 401, body = Problem),
+))]
 async fn me(Caller(actor): Caller) -> Json<Actor> {
     Json(actor)
 }
 
-async fn list(State(s): State<Arc<ApiState>>, Caller(actor): Caller) -> Result<Response, Problem> {
-    Ok(Json(s.store.engagements(&actor).await?).into_response())
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ListQuery {
+    /// Only this agency's engagements (its abbreviation).
+    agency: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u32>,
+    /// How many to pass over (default 0).
+    offset: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One page of engagements.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EngagementPage {
+    items: Vec<Summary>,
+    /// How many engagements match, on all pages.
+    total: u64,
+    limit: u32,
+    offset: u32,
+}
+
+/// The engagements the caller may see, newest first, as summaries.
+#[utoipa::path(get, path = "/api/v1/engagements", params(ListQuery), responses(
+    (status = 200, body = EngagementPage),
+    (status = 401, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn list(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Unreadable request",
+            e.body_text(),
+        )
+    })?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=waymark_store::MAX_PAGE).contains(&limit) {
+        return Err(unprocessable(
+            "limit",
+            format!("choose between 1 and {}", waymark_store::MAX_PAGE),
+        ));
+    }
+    let agency = match q.agency.as_deref() {
+        Some(a) => Some(agency_id(&s.store, a).await?),
+        None => None,
+    };
+    let filter = ListFilter {
+        agency,
+        limit,
+        offset: q.offset.unwrap_or(0),
+    };
+    let page = s.store.engagements(&actor, &filter).await?;
+    Ok(Json(EngagementPage {
+        items: page.items,
+        total: page.total,
+        limit: filter.limit,
+        offset: filter.offset,
+    })
+    .into_response())
+}
+
+async fn agency_id(store: &Store, abbreviation: &str) -> Result<AgencyId, Problem> {
+    let abbr = Abbreviation::parse(abbreviation)?;
+    store.agency_by_abbreviation(&abbr).await?.ok_or_else(|| {
+        unprocessable(
+            "agency",
+            format!("no agency is abbreviated {}", abbr.as_str()),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct StartRequest {
     /// The agency's abbreviation.
     agency: String,
@@ -238,61 +387,58 @@ fn default_mode() -> Mode {
     Mode::DoItWithYou
 }
 
+/// Starts an engagement for an agency on the current model, which it pins.
+#[utoipa::path(post, path = "/api/v1/engagements", request_body = StartRequest, responses(
+    (status = 201, body = Engagement),
+    (status = 403, body = Problem),
+    (status = 422, body = Problem),
+))]
 async fn start(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     req: Result<Json<StartRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let req = body(req)?;
-    let abbr = Abbreviation::parse(&req.agency)?;
-    let agency = s
-        .store
-        .agency_by_abbreviation(&abbr)
-        .await?
-        .ok_or_else(|| {
-            let mut p = Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                "Invalid input",
-                format!("no agency is abbreviated {}", abbr.as_str()),
-            );
-            p.errors.push(FieldError {
-                field: "agency".into(),
-                message: "no such agency".into(),
-            });
-            p
-        })?;
+    let agency = agency_id(&s.store, &req.agency).await?;
     let hash = s.store.pin_model(&s.pages, now()).await?;
     let e = s
         .store
         .start_engagement(&actor, agency, req.mode, &hash, now())
         .await?;
-    let mut r = (StatusCode::CREATED, Json(&e)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/engagements/{}", e.id)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    Ok(created(&format!("/api/v1/engagements/{}", e.id), &e))
 }
 
+/// An engagement with what needs attention now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EngagementView {
+    #[serde(flatten)]
+    engagement: Engagement,
+    warnings: Vec<Warning>,
+}
+
+/// One engagement; another agency's answers 404.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = EngagementView),
+    (status = 404, body = Problem),
+))]
 async fn show(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     let e = s.store.engagement(&actor, EngagementId(id)).await?;
-    #[derive(Serialize)]
-    struct View<'a> {
-        #[serde(flatten)]
-        engagement: &'a waymark_core::Engagement,
-        warnings: Vec<waymark_core::Warning>,
-    }
-    Ok(Json(View {
+    Ok(Json(EngagementView {
         warnings: e.warnings(now()),
-        engagement: &e,
+        engagement: e,
     })
     .into_response())
 }
 
+/// Every event of the engagement, oldest first, with its place in the audit chain.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/history", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<StoredEvent>),
+    (status = 404, body = Problem),
+))]
 async fn history(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
@@ -301,7 +447,7 @@ async fn history(
     Ok(Json(s.store.history(&actor, EngagementId(id)).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CommandRequest {
     /// The version the caller last saw; a newer one means someone else
     /// changed the engagement, and the command is refused with 409.
@@ -309,6 +455,14 @@ struct CommandRequest {
     command: Command,
 }
 
+/// Runs one command on the engagement, if the caller saw its latest version.
+#[utoipa::path(post, path = "/api/v1/engagements/{id}/commands", params(("id" = i64, Path)), request_body = CommandRequest, responses(
+    (status = 200, body = Engagement, description = "The engagement after the command"),
+    (status = 403, body = Problem, description = "The caller's role may not give this command"),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`conflict`: a stale version; `rule_violated`: not possible now"),
+    (status = 422, body = Problem, description = "A field is invalid; see `errors`"),
+))]
 async fn command(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
@@ -327,4 +481,164 @@ async fn command(
         )
         .await?;
     Ok(Json(e).into_response())
+}
+
+/// Every agency (the directory of adopting agencies is open to every caller).
+#[utoipa::path(get, path = "/api/v1/agencies", responses((status = 200, body = Vec<Agency>)))]
+async fn agencies(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+) -> Result<Json<Vec<Agency>>, Problem> {
+    Ok(Json(s.store.agencies().await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/agencies/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = Agency),
+    (status = 404, body = Problem),
+))]
+async fn agency(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Agency>, Problem> {
+    s.store
+        .agency(AgencyId(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("agency"))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct AgencyRequest {
+    name: String,
+    /// Short name, such as DTA: 2 to 16 letters, digits or hyphens; unique.
+    abbreviation: String,
+    portfolio: String,
+    agency_type: Option<AgencyType>,
+}
+
+/// Registers an agency (programme team only).
+#[utoipa::path(post, path = "/api/v1/agencies", request_body = AgencyRequest, responses(
+    (status = 201, body = Agency),
+    (status = 403, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: the abbreviation is taken"),
+    (status = 422, body = Problem),
+))]
+async fn add_agency(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<AgencyRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    actor.may_add_agency()?;
+    let req = body(req)?;
+    let new = NewAgency::parse(
+        &req.name,
+        &req.abbreviation,
+        &req.portfolio,
+        req.agency_type,
+    )?;
+    let id = s.store.add_agency(&new, now()).await?;
+    let a = s
+        .store
+        .agency(id)
+        .await?
+        .ok_or_else(|| not_found("agency"))?;
+    Ok(created(&format!("/api/v1/agencies/{id}"), &a))
+}
+
+fn created<T: Serialize>(location: &str, body: &T) -> Response {
+    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// The people the caller may see: everyone for the programme team; oneself
+/// and one's own agencies' people for everyone else.
+#[utoipa::path(get, path = "/api/v1/people", responses((status = 200, body = Vec<Person>)))]
+async fn people(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<Person>>, Problem> {
+    let mut all = s.store.people().await?;
+    all.retain(|p| actor.sees_person(p));
+    Ok(Json(all))
+}
+
+#[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = Person),
+    (status = 404, body = Problem),
+))]
+async fn person(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Person>, Problem> {
+    match s.store.person(PersonId(id)).await? {
+        Some(p) if actor.sees_person(&p) => Ok(Json(p)),
+        _ => Err(not_found("person")),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct PersonRequest {
+    name: String,
+    email: String,
+    #[serde(default)]
+    roles: Vec<Role>,
+}
+
+/// Adds a person with their roles (programme admins only).
+#[utoipa::path(post, path = "/api/v1/people", request_body = PersonRequest, responses(
+    (status = 201, body = Person),
+    (status = 403, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: the email is taken"),
+    (status = 422, body = Problem),
+))]
+async fn add_person(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<PersonRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    actor.may_manage_people()?;
+    let req = body(req)?;
+    let new = NewPerson::parse(&req.name, &req.email)?;
+    let id = s
+        .store
+        .add_person_with_roles(&new, &req.roles, now())
+        .await?;
+    let p = s
+        .store
+        .person(id)
+        .await?
+        .ok_or_else(|| not_found("person"))?;
+    Ok(created(&format!("/api/v1/people/{id}"), &p))
+}
+
+/// Gives a person another role (programme admins only).
+#[utoipa::path(post, path = "/api/v1/people/{id}/roles", params(("id" = i64, Path)), request_body = Role, responses(
+    (status = 200, body = Person),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: the person has this role"),
+))]
+async fn add_role(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    req: Result<Json<Role>, JsonRejection>,
+) -> Result<Json<Person>, Problem> {
+    actor.may_manage_people()?;
+    let role = body(req)?;
+    let id = PersonId(id);
+    if s.store.person(id).await?.is_none() {
+        return Err(not_found("person"));
+    }
+    s.store.add_role(id, role).await?;
+    s.store
+        .person(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("person"))
 }

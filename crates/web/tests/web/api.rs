@@ -217,7 +217,41 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
             assert_eq!(s, StatusCode::NOT_FOUND);
         }
         let (s, _, list) = call(&app, "GET", "/api/v1/engagements", Some(&outsider), None).await;
-        assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 0));
+        assert_eq!((s, list["total"].as_u64()), (StatusCode::OK, Some(0)));
+        let (s, _, list) = call(&app, "GET", "/api/v1/engagements", Some(&member), None).await;
+        assert_eq!((s, list["total"].as_u64()), (StatusCode::OK, Some(1)));
+        assert_eq!(list["items"][0]["id"].as_i64(), Some(id));
+        assert_eq!(list["items"][0]["version"].as_u64(), Some(2));
+        let (s, _, list) = call(
+            &app,
+            "GET",
+            "/api/v1/engagements?agency=OT&limit=10",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!((s, list["total"].as_u64()), (StatusCode::OK, Some(0)));
+        let (s, _, p) = call(
+            &app,
+            "GET",
+            "/api/v1/engagements?limit=0",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, p["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+        );
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/engagements?limit=many",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
 
         let (s, _, shown) = call(&app, "GET", &uri, Some(&member), None).await;
         assert_eq!(
@@ -228,5 +262,330 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
         assert_eq!(s, StatusCode::OK);
         assert_eq!(h.as_array().unwrap().last().unwrap()["command"], "set_step");
         assert!(store.verify().await.unwrap().broken.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn agencies_and_people_through_the_api() {
+    for store in stores("api-people").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let token = async |email: &str, role: Role| {
+            let p = store
+                .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
+                .await
+                .unwrap();
+            store.add_role(p, role).await.unwrap();
+            store.create_token(p, "test", NOW).await.unwrap()
+        };
+        let admin = token("admin@dta.gov.au", Role::ProgrammeAdmin).await;
+        let staff = token("staff@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            "m@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let app = router(Arc::new(ApiState {
+            store: store.clone(),
+            pages: Arc::new(waymark_model::bundled()),
+        }));
+        let new_agency = r#"{"name":"Bureau of Things","abbreviation":"bot","portfolio":"Industry","agency_type":"lean"}"#;
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies",
+            Some(&member),
+            Some(new_agency),
+        )
+        .await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        let (s, _, a) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies",
+            Some(&staff),
+            Some(new_agency),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        assert_eq!(
+            (a["abbreviation"].as_str(), a["agency_type"].as_str()),
+            (Some("BOT"), Some("lean"))
+        );
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies",
+            Some(&staff),
+            Some(new_agency),
+        )
+        .await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::CONFLICT, Some("duplicate"))
+        );
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies",
+            Some(&staff),
+            Some(r#"{"name":"","abbreviation":"XY","portfolio":"P"}"#),
+        )
+        .await;
+        assert_eq!(
+            (s, p["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("name"))
+        );
+        let (s, _, list) = call(&app, "GET", "/api/v1/agencies", Some(&member), None).await;
+        assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 2));
+        let uri = format!("/api/v1/agencies/{}", a["id"]);
+        let (s, _, one) = call(&app, "GET", &uri, Some(&member), None).await;
+        assert_eq!(
+            (s, one["name"].as_str()),
+            (StatusCode::OK, Some("Bureau of Things"))
+        );
+        let (s, _, _) = call(&app, "GET", "/api/v1/agencies/9999", Some(&member), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // People: admins add them; staff may not; members see only their own agency.
+        let jo = format!(
+            r#"{{"name":"Jo Citizen","email":"Jo@AG.gov.au","roles":[{{"role":"agency_member","agency":{agency},"sponsor":true}}]}}"#
+        );
+        let (s, _, _) = call(&app, "POST", "/api/v1/people", Some(&staff), Some(&jo)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, p) = call(&app, "POST", "/api/v1/people", Some(&admin), Some(&jo)).await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        assert_eq!(p["email"], "jo@ag.gov.au");
+        assert_eq!(p["roles"][0]["sponsor"], true);
+        let (s, _, e) = call(&app, "POST", "/api/v1/people", Some(&admin), Some(&jo)).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::CONFLICT, Some("duplicate"))
+        );
+        let (s, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/people",
+            Some(&admin),
+            Some(r#"{"name":"X","email":"not-an-email"}"#),
+        )
+        .await;
+        assert_eq!(
+            (s, e["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("email"))
+        );
+        let roles = format!("/api/v1/people/{}/roles", p["id"]);
+        let (s, _, p2) = call(
+            &app,
+            "POST",
+            &roles,
+            Some(&admin),
+            Some(r#"{"role":"partner","kind":"strategy"}"#),
+        )
+        .await;
+        assert_eq!(
+            (s, p2["roles"].as_array().unwrap().len()),
+            (StatusCode::OK, 2)
+        );
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/people/9999/roles",
+            Some(&admin),
+            Some(r#"{"role":"programme_staff"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        let (_, _, seen) = call(&app, "GET", "/api/v1/people", Some(&member), None).await;
+        let mut emails: Vec<&str> = seen
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["email"].as_str().unwrap())
+            .collect();
+        emails.sort();
+        assert_eq!(emails, ["jo@ag.gov.au", "m@ag.gov.au"]);
+        let (_, _, seen) = call(&app, "GET", "/api/v1/people", Some(&staff), None).await;
+        assert_eq!(seen.as_array().unwrap().len(), 4);
+        let admin_id = seen
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["email"] == "admin@dta.gov.au")
+            .unwrap()["id"]
+            .clone();
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/people/{admin_id}"),
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route_and_command() {
+    let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("openapi"))
+        .await
+        .unwrap();
+    let app = router(Arc::new(ApiState {
+        store,
+        pages: Arc::new(waymark_model::bundled()),
+    }));
+    let (s, ct, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("application/json"), "{ct}");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/me", &["get"][..]),
+        ("/api/v1/engagements", &["get", "post"]),
+        ("/api/v1/engagements/{id}", &["get"]),
+        ("/api/v1/engagements/{id}/history", &["get"]),
+        ("/api/v1/engagements/{id}/commands", &["post"]),
+        ("/api/v1/agencies", &["get", "post"]),
+        ("/api/v1/agencies/{id}", &["get"]),
+        ("/api/v1/people", &["get", "post"]),
+        ("/api/v1/people/{id}", &["get"]),
+        ("/api/v1/people/{id}/roles", &["post"]),
+    ] {
+        for m in methods {
+            assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
+        }
+    }
+    // Every command the core knows is in the Command schema.
+    let text = doc["components"]["schemas"]["Command"].to_string();
+    for name in Command::NAMES.iter().filter(|n| **n != "start") {
+        assert!(
+            text.contains(&format!("\"{name}\"")),
+            "command {name} missing"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    // Swagger UI is served from the binary: page, script and style.
+    let get = |uri: &'static str| {
+        let app = app.clone();
+        async move {
+            let res = app
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (s, html) = get("/api/docs/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("swagger-ui"), "{html}");
+    let (s, init) = get("/api/docs/swagger-initializer.js").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(init.contains("/api/openapi.json"));
+    let (s, js) = get("/api/docs/swagger-ui-bundle.js").await;
+    assert!(
+        s == StatusCode::OK && js.len() > 100_000,
+        "{s} {}",
+        js.len()
+    );
+}
+
+#[tokio::test]
+async fn a_whole_engagement_through_the_api() {
+    use waymark_store::testing::{Who, assert_journey_done, journey};
+    for store in stores("api-journey").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let token = async |email: &str, role: Role| {
+            let p = store
+                .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
+                .await
+                .unwrap();
+            store.add_role(p, role).await.unwrap();
+            store.create_token(p, "test", NOW).await.unwrap()
+        };
+        let staff = token("sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let sponsor = token(
+            "eve@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = router(Arc::new(ApiState {
+            store: store.clone(),
+            pages: Arc::new(waymark_model::bundled()),
+        }));
+        let (s, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"BOT"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let uri = format!("/api/v1/engagements/{}/commands", e["id"]);
+        let mut version = e["version"].as_u64().unwrap();
+        for (who, cmd) in journey() {
+            let token = match who {
+                Who::Staff => &staff,
+                Who::Member => &member,
+                Who::Sponsor => &sponsor,
+            };
+            let body = json!({ "expected_version": version, "command": cmd }).to_string();
+            let (s, _, after) = call(&app, "POST", &uri, Some(token), Some(&body)).await;
+            assert_eq!(s, StatusCode::OK, "{cmd}: {after}");
+            version = after["version"].as_u64().unwrap();
+        }
+        let (_, _, shown) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{}", e["id"]),
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_journey_done(&shown);
+        let v = store.verify().await.unwrap();
+        assert!(v.broken.is_empty());
     }
 }

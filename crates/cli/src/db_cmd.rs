@@ -417,3 +417,38 @@ pub fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<ExitCo
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// `waymark dev seed`: deterministic records for benchmarks.
+pub fn seed(
+    url: &str,
+    origin: &Origin,
+    size: waymark_store::generate::Size,
+) -> anyhow::Result<ExitCode> {
+    let pages = origin.pages()?;
+    block_on(async {
+        let store = open(url).await?;
+        let started = std::time::Instant::now();
+        let done = store
+            .generate(&pages, size, |g| {
+                if g.engagements % 2_000 == 0 || g.engagements == size.engagements {
+                    eprintln!(
+                        "seed: {} engagements, {} events ({:.1} s)",
+                        g.engagements,
+                        g.events,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            })
+            .await?;
+        store.close().await;
+        println!(
+            "{} agencies, {} people, {} engagements, {} events in {:.1} s",
+            done.agencies,
+            done.people,
+            done.engagements,
+            done.events,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}

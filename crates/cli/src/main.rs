@@ -258,6 +258,18 @@ enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 enum DevCommand {
+    /// Fill an empty database with deterministic engagement records (for benchmarks).
+    Seed {
+        #[arg(long, default_value_t = 2_000)]
+        agencies: usize,
+        #[arg(long, default_value_t = 10_000)]
+        engagements: usize,
+        /// Events in all, spread over the engagements.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write a deterministic synthetic set of pages (for benchmarks).
     Corpus {
         /// How many pages to write, the overview included.
@@ -356,6 +368,21 @@ fn main() -> ExitCode {
         Command::Backup { file } => db_cmd::backup(&cli.database_url, &file),
         Command::Export { out } => db_cmd::export(&cli.database_url, out.as_deref()),
         Command::Import { file } => db_cmd::import(&cli.database_url, &file),
+        Command::Dev(DevCommand::Seed {
+            agencies,
+            engagements,
+            events,
+            seed,
+        }) => db_cmd::seed(
+            &cli.database_url,
+            &origin::Origin::choose(cli.model.as_deref(), &[]),
+            waymark_store::generate::Size {
+                agencies,
+                engagements,
+                events,
+                seed,
+            },
+        ),
         Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
             model_cmd::corpus(pages, seed, &out)
         }

@@ -229,17 +229,7 @@ impl Store {
             )));
         }
         let mut tx = self.pool.begin().await?;
-        for table in ["agencies", "people", "models", "engagements"] {
-            let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            if n > 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "the database already holds {table}; import only into an empty database"
-                )));
-            }
-        }
+        ensure_empty(&mut tx, "import").await?;
         for a in &x.agencies {
             sqlx::query("INSERT INTO agencies (id, name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(a.id)
@@ -319,19 +309,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
+        self.reset_sequences().await?;
+        // Summaries and assignments are derived from state, not exported.
+        self.refresh_derived().await
+    }
+
+    /// Fails unless the database holds no records (for generating).
+    pub(crate) async fn require_empty(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_empty(&mut tx, "generate records").await
+    }
+
+    /// After rows went in with explicit ids: PostgreSQL's identity
+    /// sequences do not move by themselves (SQLite's AUTOINCREMENT does).
+    pub(crate) async fn reset_sequences(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            // Explicit ids do not move PostgreSQL's identity sequences.
             for table in ["agencies", "people", "engagements"] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
                 ))
-                .fetch_one(&mut *tx)
+                .fetch_one(&self.pool)
                 .await?;
             }
         }
-        tx.commit().await?;
-        // Summaries and assignments are derived from state, not exported.
-        self.refresh_derived().await
+        Ok(())
     }
 
     /// A consistent copy while the server runs: `VACUUM INTO` a new SQLite
@@ -361,4 +363,22 @@ impl Store {
         }
         Ok(())
     }
+}
+
+async fn ensure_empty(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    doing: &str,
+) -> Result<(), StoreError> {
+    for table in ["agencies", "people", "models", "engagements"] {
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        if n > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "the database already holds {table}; {doing} only into an empty database"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@
 mod chain;
 mod error;
 mod export;
+pub mod generate;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

@@ -5,6 +5,7 @@
 
 mod chain;
 mod export;
+mod generate;
 mod listing;
 mod records;
 

@@ -1,0 +1,585 @@
+//! A deterministic generator of engagement records, for benchmarks
+//! (`waymark dev seed`).
+//!
+//! Nothing here is made up past the rules: every engagement is a run of
+//! commands judged by `waymark_core::decide` and folded by `apply`, exactly
+//! as the store does for people, so the records are ones the rules allow,
+//! and every event is chained and hashed as `execute` would, so `audit
+//! verify` passes on the result. Only the per-command transaction is
+//! skipped: rows go in with multi-row inserts, a few hundred engagements per
+//! transaction, which is what makes a million events take seconds rather
+//! than hours. The same size and seed always give the same records.
+
+use sqlx::{Any, Transaction};
+use waymark_core::{
+    Actor, AgencyId, Command, DecisionAt, Engagement, EngagementId, Event, Funder, Mode,
+    PartnerKind, PersonId, Role, StepStatus, Timestamp,
+};
+use waymark_model::synth::Rng;
+use waymark_model::{Effect, Model, SourceFile};
+
+use crate::{Store, StoreError, chain, json};
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub agencies: usize,
+    pub engagements: usize,
+    /// Events in all, spread over the engagements (each gets half to one
+    /// and a half times the average).
+    pub events: usize,
+    pub seed: u64,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub agencies: usize,
+    pub people: usize,
+    pub engagements: usize,
+    pub events: usize,
+}
+
+/// The first generated record's time: 2023-11-14.
+const START: i64 = 1_700_000_000;
+const STAFF: usize = 20;
+const PARTNERS: usize = 60;
+/// Engagements per transaction.
+const BATCH: usize = 200;
+
+const PORTFOLIOS: &[&str] = &[
+    "Finance",
+    "Health",
+    "Home Affairs",
+    "Education",
+    "Industry",
+    "Defence",
+    "Social Services",
+    "Agriculture",
+];
+
+/// A value for a multi-row insert.
+enum V {
+    I(i64),
+    S(String),
+    Null,
+}
+
+/// Inserts `rows` into `table (cols)` a hundred rows per statement.
+async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    cols: &[&str],
+    rows: &[Vec<V>],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(100) {
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..cols.len() {
+                n += 1;
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${n}"));
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(&sql);
+        for row in chunk {
+            for v in row {
+                q = match v {
+                    V::I(i) => q.bind(*i),
+                    V::S(s) => q.bind(s.as_str()),
+                    V::Null => q.bind(None::<String>),
+                };
+            }
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The people who act on one agency's engagements.
+struct Cast {
+    staff: Actor,
+    member: Actor,
+    sponsor: Actor,
+    partner: PersonId,
+}
+
+/// A person's id: staff first, then partners, then two per agency.
+fn member_id(agency: usize, sponsor: bool) -> i64 {
+    (STAFF + PARTNERS + 2 * (agency - 1) + usize::from(sponsor) + 1) as i64
+}
+
+impl Store {
+    /// Fills an empty database with `size` records on the model `pages`,
+    /// calling `progress` after each batch.
+    pub async fn generate(
+        &self,
+        pages: &[SourceFile],
+        size: Size,
+        mut progress: impl FnMut(&Generated),
+    ) -> Result<Generated, StoreError> {
+        if size.agencies == 0 && size.engagements > 0 {
+            return Err(StoreError::Corrupt(
+                "engagements need at least one agency".into(),
+            ));
+        }
+        self.require_empty().await?;
+        let mut rng = Rng::new(size.seed);
+        let mut done = Generated::default();
+
+        let mut tx = self.pool.begin().await?;
+        let agencies: Vec<Vec<V>> = (1..=size.agencies)
+            .map(|i| {
+                vec![
+                    V::I(i as i64),
+                    V::S(format!("Agency {i:05}")),
+                    V::S(format!("AG{i:05}")),
+                    V::S(PORTFOLIOS[i % PORTFOLIOS.len()].to_string()),
+                    match i % 5 {
+                        0 => V::Null,
+                        k => V::S(
+                            [
+                                "\"lean\"",
+                                "\"aligned\"",
+                                "\"self_directed\"",
+                                "\"complex\"",
+                            ][k - 1]
+                                .to_string(),
+                        ),
+                    },
+                    V::I(START),
+                ]
+            })
+            .collect();
+        insert(
+            &mut tx,
+            "agencies",
+            &[
+                "id",
+                "name",
+                "abbreviation",
+                "portfolio",
+                "agency_type",
+                "created_at",
+            ],
+            &agencies,
+        )
+        .await?;
+        let mut people = Vec::new();
+        let mut roles = Vec::new();
+        let person = |id: i64, name: String, email: String| {
+            vec![V::I(id), V::S(name), V::S(email), V::I(START)]
+        };
+        for i in 1..=STAFF {
+            people.push(person(
+                i as i64,
+                format!("Programme Officer {i}"),
+                format!("officer{i}@dta.gov.au"),
+            ));
+            roles.push(vec![V::I(i as i64), V::S(json(&Role::ProgrammeStaff)?)]);
+        }
+        for i in 1..=PARTNERS {
+            let id = (STAFF + i) as i64;
+            people.push(person(
+                id,
+                format!("Partner {i}"),
+                format!("partner{i}@vendor{}.com.au", i % 7),
+            ));
+            let kind = [
+                PartnerKind::Strategy,
+                PartnerKind::Technology,
+                PartnerKind::ChangeManagement,
+            ][i % 3];
+            roles.push(vec![V::I(id), V::S(json(&Role::Partner { kind })?)]);
+        }
+        for a in 1..=size.agencies {
+            for sponsor in [false, true] {
+                let id = member_id(a, sponsor);
+                let (what, role) = if sponsor {
+                    ("executive", "Executive Sponsor")
+                } else {
+                    ("staff", "Staff Member")
+                };
+                people.push(person(
+                    id,
+                    format!("{role} {a:05}"),
+                    format!("{what}@ag{a:05}.gov.au"),
+                ));
+                let role = Role::AgencyMember {
+                    agency: AgencyId(a as i64),
+                    sponsor,
+                };
+                roles.push(vec![V::I(id), V::S(json(&role)?)]);
+            }
+        }
+        insert(
+            &mut tx,
+            "people",
+            &["id", "name", "email", "created_at"],
+            &people,
+        )
+        .await?;
+        insert(&mut tx, "memberships", &["person_id", "role"], &roles).await?;
+        tx.commit().await?;
+        done.agencies = size.agencies;
+        done.people = people.len();
+
+        let hash = self.pin_model(pages, Timestamp(START)).await?;
+        let model = self.model(&hash).await?;
+        let average = size.events.checked_div(size.engagements).unwrap_or(0);
+        let mut first = 1;
+        while first <= size.engagements {
+            let last = (first + BATCH - 1).min(size.engagements);
+            let mut engagements = Vec::new();
+            let mut events = Vec::new();
+            let mut assignments = Vec::new();
+            for id in first..=last {
+                let agency = (id - 1) % size.agencies + 1;
+                let cast = Cast {
+                    staff: Actor {
+                        person: PersonId(1 + (id % STAFF) as i64),
+                        roles: vec![Role::ProgrammeStaff],
+                    },
+                    member: Actor {
+                        person: PersonId(member_id(agency, false)),
+                        roles: vec![Role::AgencyMember {
+                            agency: AgencyId(agency as i64),
+                            sponsor: false,
+                        }],
+                    },
+                    sponsor: Actor {
+                        person: PersonId(member_id(agency, true)),
+                        roles: vec![Role::AgencyMember {
+                            agency: AgencyId(agency as i64),
+                            sponsor: true,
+                        }],
+                    },
+                    partner: PersonId((STAFF + 1 + id % PARTNERS) as i64),
+                };
+                let target = if average == 0 {
+                    2
+                } else {
+                    average / 2 + rng.below(average + 1)
+                };
+                let began = START + (id as i64) * 600;
+                let (e, log) = simulate(
+                    &model,
+                    &hash,
+                    EngagementId(id as i64),
+                    &cast,
+                    &mut rng,
+                    target,
+                    began,
+                )?;
+                let mut prev = String::new();
+                let mut last_at = began;
+                for (seq, (actor, at, command, ev)) in log.iter().enumerate() {
+                    let seq = seq as i64 + 1;
+                    let payload = json(ev)?;
+                    let hash = chain::link(&prev, id as i64, seq, actor.0, at.0, command, &payload);
+                    events.push(vec![
+                        V::I(id as i64),
+                        V::I(seq),
+                        V::I(actor.0),
+                        V::I(at.0),
+                        V::S((*command).to_string()),
+                        V::S(payload),
+                        V::S(std::mem::take(&mut prev)),
+                        V::S(hash.clone()),
+                    ]);
+                    prev = hash;
+                    last_at = at.0;
+                }
+                for a in &e.assigned {
+                    assignments.push(vec![V::I(id as i64), V::I(a.person.0)]);
+                }
+                engagements.push(vec![
+                    V::I(id as i64),
+                    V::I(agency as i64),
+                    V::S(hash.clone()),
+                    V::S(json(&e)?),
+                    V::S(json(&e.summary())?),
+                    V::I(e.version as i64),
+                    V::I(log.len() as i64),
+                    V::S(prev),
+                    V::I(began),
+                    V::I(last_at),
+                ]);
+                done.events += log.len();
+            }
+            let mut tx = self.pool.begin().await?;
+            insert(
+                &mut tx,
+                "engagements",
+                &[
+                    "id",
+                    "agency_id",
+                    "model_hash",
+                    "state",
+                    "summary",
+                    "version",
+                    "event_count",
+                    "head_hash",
+                    "created_at",
+                    "updated_at",
+                ],
+                &engagements,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "events",
+                &[
+                    "engagement_id",
+                    "seq",
+                    "actor_id",
+                    "at",
+                    "command",
+                    "payload",
+                    "prev_hash",
+                    "hash",
+                ],
+                &events,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "assignments",
+                &["engagement_id", "person_id"],
+                &assignments,
+            )
+            .await?;
+            tx.commit().await?;
+            done.engagements = last;
+            progress(&done);
+            first = last + 1;
+        }
+        self.reset_sequences().await?;
+        Ok(done)
+    }
+}
+
+type Logged = (PersonId, Timestamp, &'static str, Event);
+
+/// One engagement: start, then random commands the rules accept until it
+/// has about `target` events.
+fn simulate(
+    model: &Model,
+    hash: &str,
+    id: EngagementId,
+    cast: &Cast,
+    rng: &mut Rng,
+    target: usize,
+    began: i64,
+) -> Result<(Engagement, Vec<Logged>), StoreError> {
+    let agency = match cast.member.roles.first() {
+        Some(Role::AgencyMember { agency, .. }) => *agency,
+        _ => AgencyId(0),
+    };
+    let mut e = Engagement::new(id, agency);
+    let mut log: Vec<Logged> = Vec::new();
+    let mut at = began;
+    let start = waymark_core::start(model, hash, agency, &cast.staff, Mode::DoItWithYou)?;
+    for ev in start {
+        e.apply(&ev, cast.staff.person, Timestamp(at));
+        log.push((cast.staff.person, Timestamp(at), "start", ev));
+    }
+    e.version = 1;
+    // Some agencies end up doing it themselves: the record then stays as it is.
+    let diy = rng.below(100) < 3;
+    let mut attempts = 0;
+    while log.len() < target && attempts < target * 4 {
+        attempts += 1;
+        at += 3600 + rng.below(3 * 86_400) as i64;
+        let Some((actor, cmd)) = pick(model, &e, cast, rng, diy && log.len() + 4 >= target) else {
+            continue;
+        };
+        let Ok(events) = waymark_core::decide(model, &e, actor, &cmd) else {
+            continue;
+        };
+        for ev in events {
+            e.apply(&ev, actor.person, Timestamp(at));
+            log.push((actor.person, Timestamp(at), cmd.name(), ev));
+        }
+        e.version += 1;
+        if e.mode == Mode::DoItYourself {
+            break;
+        }
+    }
+    Ok((e, log))
+}
+
+/// A plausible next command and who gives it.
+fn pick<'c>(
+    model: &Model,
+    e: &Engagement,
+    cast: &'c Cast,
+    rng: &mut Rng,
+    end_diy: bool,
+) -> Option<(&'c Actor, Command)> {
+    let active: Vec<&str> = e.active_stages().map(|s| s.stage.as_str()).collect();
+    if active.is_empty() {
+        let s = &model.stages[rng.below(model.stages.len())];
+        return Some((
+            &cast.staff,
+            Command::StartStage {
+                stage: s.slug.clone(),
+            },
+        ));
+    }
+    let slug = active[rng.below(active.len())];
+    let stage = model.stage(slug)?;
+    if end_diy {
+        let (at, option) = stage
+            .decisions
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| {
+                d.choices
+                    .options
+                    .iter()
+                    .position(|o| o.effect == Effect::DoItYourself)
+                    .map(|o| (DecisionAt::Point { index: i }, o))
+            })
+            .or_else(|| {
+                stage
+                    .exits
+                    .iter()
+                    .position(|o| o.effect == Effect::DoItYourself)
+                    .map(|o| (DecisionAt::Exit, o))
+            })?;
+        return Some((
+            &cast.sponsor,
+            Command::Decide {
+                stage: slug.to_string(),
+                at,
+                option,
+                rationale: "The agency has the capability to carry on alone.".into(),
+                funded_by: Funder::Agency,
+                note: None,
+            },
+        ));
+    }
+    let n = e.version;
+    let cmd = match rng.below(100) {
+        0..55 if !stage.steps.is_empty() => {
+            let status = if rng.below(3) == 0 {
+                StepStatus::InProgress
+            } else {
+                StepStatus::Done
+            };
+            let step = stage.steps[rng.below(stage.steps.len())].number;
+            (
+                &cast.member,
+                Command::SetStep {
+                    stage: slug.to_string(),
+                    step,
+                    status,
+                },
+            )
+        }
+        55..60 if !stage.steps.is_empty() => (
+            &cast.member,
+            Command::SkipStep {
+                stage: slug.to_string(),
+                step: stage.steps[rng.below(stage.steps.len())].number,
+                reason: format!("Covered by existing work (note {n})."),
+            },
+        ),
+        60..68 => (
+            &cast.member,
+            Command::AddRisk {
+                text: format!(
+                    "Licensing lead times may delay the rollout (raised at version {n})."
+                ),
+                stage: Some(slug.to_string()),
+            },
+        ),
+        68..74 => {
+            let open: Vec<u32> = e.risks.iter().filter(|r| r.open).map(|r| r.id).collect();
+            if open.is_empty() {
+                return None;
+            }
+            (
+                &cast.staff,
+                Command::CloseRisk {
+                    id: open[rng.below(open.len())],
+                    note: "Mitigated: the vendor confirmed supply.".into(),
+                },
+            )
+        }
+        74..78 => (
+            &cast.member,
+            Command::AddBenefit {
+                text: format!("Fewer desktop builds to maintain (benefit {n})."),
+                measure: Some("Builds per year".into()),
+            },
+        ),
+        78..83 if !stage.success.is_empty() => (
+            &cast.member,
+            Command::CheckSuccess {
+                stage: slug.to_string(),
+                criterion: rng.below(stage.success.len()),
+                evidence: "Confirmed at the fortnightly check-in.".into(),
+            },
+        ),
+        83..85 => (
+            &cast.staff,
+            Command::PlanDiscovery {
+                weeks: 4 + rng.below(7) as u32,
+            },
+        ),
+        85..95 => {
+            let onward: Vec<usize> = stage
+                .exits
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| matches!(o.effect, Effect::EnterStage { .. }))
+                .map(|(i, _)| i)
+                .collect();
+            if onward.is_empty() {
+                return None;
+            }
+            (
+                &cast.sponsor,
+                Command::Decide {
+                    stage: slug.to_string(),
+                    at: DecisionAt::Exit,
+                    option: onward[rng.below(onward.len())],
+                    rationale: "Agreed at the steering committee.".into(),
+                    funded_by: [Funder::Dta, Funder::CoFunded, Funder::Agency][rng.below(3)],
+                    note: None,
+                },
+            )
+        }
+        95..97 if e.assigned.is_empty() => (
+            &cast.staff,
+            Command::Assign {
+                person: cast.partner,
+                partner: Some(PartnerKind::Technology),
+            },
+        ),
+        97..99 if e.sponsor.is_none() => (
+            &cast.staff,
+            Command::SetSponsor {
+                person: cast.sponsor.person,
+            },
+        ),
+        _ => (
+            &cast.member,
+            Command::LinkInitiative {
+                name: format!("Initiative {n}"),
+                description: "Existing desktop refresh work.".into(),
+            },
+        ),
+    };
+    Some(cmd)
+}

@@ -8,24 +8,17 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use waymark_core::{
     Abbreviation, Actor, AgencyType, Email, EngagementId, Mode, NewAgency, NewPerson, PartnerKind,
-    Role, Timestamp,
+    Role,
 };
 use waymark_store::Store;
 
 use crate::origin::Origin;
 
-pub fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    )
-}
+pub use waymark_store::now;
 
 /// Runs an async store operation to completion on a small runtime.
 pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {

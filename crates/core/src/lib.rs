@@ -24,6 +24,6 @@ pub use engagement::{
 };
 pub use error::DomainError;
 pub use people::{
-    Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, Person,
-    PersonId,
+    Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
+    Password, Person, PersonId,
 };

@@ -200,6 +200,55 @@ impl NewPerson {
     }
 }
 
+/// A new password that meets the policy: 12 to 256 characters, not all
+/// one character. Long passphrases beat composition rules (NIST SP 800-63B,
+/// and the ISM's guidance on passphrases). Never serialised.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str, confirm: &str) -> Result<Self, DomainError> {
+        let n = raw.chars().count();
+        if n < 12 {
+            return Err(DomainError::invalid(
+                "password",
+                "use at least 12 characters; a few unrelated words make a strong passphrase",
+            ));
+        }
+        if n > 256 {
+            return Err(DomainError::invalid(
+                "password",
+                "use at most 256 characters",
+            ));
+        }
+        let mut chars = raw.chars();
+        if let Some(first) = chars.next()
+            && chars.all(|c| c == first)
+        {
+            return Err(DomainError::invalid(
+                "password",
+                "use more than one repeated character",
+            ));
+        }
+        if raw != confirm {
+            return Err(DomainError::invalid(
+                "confirm",
+                "the two passwords are not the same",
+            ));
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
 /// A stored agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -260,6 +309,26 @@ mod tests {
         for bad in ["D", "", "DTA!", "A VERY LONG NAME", "ABCDEFGHIJKLMNOPQ"] {
             assert!(Abbreviation::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn passwords_follow_the_policy() {
+        assert!(Password::parse("correct horse battery", "correct horse battery").is_ok());
+        let field = |a: &str, b: &str| match Password::parse(a, b) {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field("short", "short"), "password");
+        assert_eq!(field(&"a".repeat(20), &"a".repeat(20)), "password");
+        assert_eq!(field(&"ab".repeat(129), &"ab".repeat(129)), "password");
+        assert_eq!(field("correct horse battery", "correct horse"), "confirm");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Password::parse("correct horse battery", "correct horse battery").unwrap()
+            ),
+            "Password(…)"
+        );
     }
 
     #[test]

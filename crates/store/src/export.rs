@@ -52,6 +52,9 @@ pub struct PersonRow {
     pub name: String,
     pub email: String,
     pub created_at: i64,
+    /// argon2id PHC string; absent until the person sets a password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,19 +118,22 @@ impl Store {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        let people = sqlx::query("SELECT id, name, email, created_at FROM people ORDER BY id")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(PersonRow {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    email: r.try_get(2)?,
-                    created_at: r.try_get(3)?,
-                })
+        let people = sqlx::query(
+            "SELECT id, name, email, created_at, password_hash FROM people ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PersonRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                email: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+                password_hash: r.try_get(4)?,
             })
-            .collect::<Result<_, sqlx::Error>>()?;
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
         let memberships =
             sqlx::query("SELECT person_id, role FROM memberships ORDER BY person_id, role")
                 .fetch_all(&mut *tx)
@@ -242,11 +248,12 @@ impl Store {
                 .await?;
         }
         for p in &x.people {
-            sqlx::query("INSERT INTO people (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            sqlx::query("INSERT INTO people (id, name, email, created_at, password_hash) VALUES ($1, $2, $3, $4, $5)")
                 .bind(p.id)
                 .bind(&p.name)
                 .bind(&p.email)
                 .bind(p.created_at)
+                .bind(&p.password_hash)
                 .execute(&mut *tx)
                 .await?;
         }

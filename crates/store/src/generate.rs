@@ -62,7 +62,9 @@ const PORTFOLIOS: &[&str] = &[
 enum V {
     I(i64),
     S(String),
-    Null,
+    /// A nullable integer or text: PostgreSQL wants NULLs typed.
+    OptI(Option<i64>),
+    OptS(Option<String>),
 }
 
 /// Inserts `rows` into `table (cols)` a hundred rows per statement.
@@ -95,7 +97,8 @@ async fn insert(
                 q = match v {
                     V::I(i) => q.bind(*i),
                     V::S(s) => q.bind(s.as_str()),
-                    V::Null => q.bind(None::<String>),
+                    V::OptI(i) => q.bind(*i),
+                    V::OptS(t) => q.bind(t.as_deref()),
                 };
             }
         }
@@ -143,9 +146,9 @@ impl Store {
                     V::S(format!("Agency {i:05}")),
                     V::S(format!("AG{i:05}")),
                     V::S(PORTFOLIOS[i % PORTFOLIOS.len()].to_string()),
-                    match i % 5 {
-                        0 => V::Null,
-                        k => V::S(
+                    V::OptS(match i % 5 {
+                        0 => None,
+                        k => Some(
                             [
                                 "\"lean\"",
                                 "\"aligned\"",
@@ -154,7 +157,7 @@ impl Store {
                             ][k - 1]
                                 .to_string(),
                         ),
-                    },
+                    }),
                     V::I(START),
                 ]
             })
@@ -241,6 +244,7 @@ impl Store {
             let mut engagements = Vec::new();
             let mut events = Vec::new();
             let mut assignments = Vec::new();
+            let mut stages = Vec::new();
             for id in first..=last {
                 let agency = (id - 1) % size.agencies + 1;
                 let cast = Cast {
@@ -301,6 +305,15 @@ impl Store {
                 for a in &e.assigned {
                     assignments.push(vec![V::I(id as i64), V::I(a.person.0)]);
                 }
+                for st in &e.stages {
+                    stages.push(vec![
+                        V::I(id as i64),
+                        V::S(st.stage.clone()),
+                        V::S(crate::status_name(st.status).to_string()),
+                        V::I(i64::from(st.cycles)),
+                        V::OptI(st.started_at.map(|t| t.0)),
+                    ]);
+                }
                 engagements.push(vec![
                     V::I(id as i64),
                     V::I(agency as i64),
@@ -355,6 +368,13 @@ impl Store {
                 "assignments",
                 &["engagement_id", "person_id"],
                 &assignments,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "engagement_stages",
+                &["engagement_id", "stage", "status", "cycles", "started_at"],
+                &stages,
             )
             .await?;
             tx.commit().await?;

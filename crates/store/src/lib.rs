@@ -12,6 +12,7 @@
 //! portable SQL and `$1` placeholders; only the migrations differ (identity
 //! columns), in two folders with the same version numbers.
 
+mod auth;
 mod chain;
 mod error;
 mod export;
@@ -31,6 +32,7 @@ use waymark_core::{
 };
 use waymark_model::{Model, SourceFile};
 
+pub use auth::{Invite, random_token};
 pub use chain::{Broken, Verification};
 pub use error::StoreError;
 pub use export::{Export, FORMAT, FORMAT_VERSION};
@@ -237,10 +239,7 @@ impl Store {
         name: &str,
         now: Timestamp,
     ) -> Result<String, StoreError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
-        let token = format!("wmk_{}", chain::hex(&bytes));
+        let token = format!("wmk_{}", auth::random_token()?);
         sqlx::query(
             "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -368,7 +367,7 @@ impl Store {
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
-        save_assignments(&mut tx, &e).await?;
+        save_index(&mut tx, &e).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -518,6 +517,38 @@ impl Store {
         person_row(&row, roles).map(Some)
     }
 
+    /// The people with a role matching `role_json_prefix` (the role's JSON
+    /// starts with it, as the store writes roles: `{"role":"partner"` finds
+    /// partners, `{"role":"agency_member","agency":3,` one agency's members),
+    /// by name, with all their roles.
+    pub async fn people_with_role(
+        &self,
+        role_json_prefix: &str,
+    ) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT p.id, p.name, p.email FROM people p JOIN memberships m ON m.person_id = p.id \
+             WHERE m.role LIKE $1 ESCAPE '\\' ORDER BY p.name, p.id",
+        )
+        .bind(format!("{}%", role_json_prefix.replace('%', "\\%").replace('_', "\\_")))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = PersonId(r.try_get(0)?);
+            out.push(person_row(r, self.actor(id).await?.roles)?);
+        }
+        Ok(out)
+    }
+
+    /// One agency's members, by name.
+    pub async fn members_of(&self, agency: AgencyId) -> Result<Vec<Person>, StoreError> {
+        self.people_with_role(&format!(
+            r#"{{"role":"agency_member","agency":{},"#,
+            agency.0
+        ))
+        .await
+    }
+
     /// Rebuilds the derived indexes (summary, assignments) of every
     /// engagement that has none: after the migration that added them, and
     /// after an import.
@@ -537,7 +568,7 @@ impl Store {
                     .bind(e.id.0)
                     .execute(&mut *tx)
                     .await?;
-                save_assignments(&mut tx, &e).await?;
+                save_index(&mut tx, &e).await?;
             }
             tx.commit().await?;
         }
@@ -553,6 +584,17 @@ impl Store {
         cmd: &waymark_core::Command,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
+        // The pinned model, before the transaction: loading it may need a
+        // pooled connection, and a transaction holding the write lock while
+        // waiting for one can starve every other writer (a deadlock until
+        // the timeouts fire). An engagement's model never changes.
+        let hash: String = sqlx::query("SELECT model_hash FROM engagements WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?
+            .try_get(0)?;
+        let model = self.model(&hash).await?;
         let mut tx = self.pool.begin().await?;
         // A no-op write takes the row's write lock first (a row lock on
         // PostgreSQL, the database's write lock on SQLite), so concurrent
@@ -564,15 +606,16 @@ impl Store {
         if locked.rows_affected() == 0 {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
-        let row = sqlx::query("SELECT state, version, event_count, head_hash, model_hash FROM engagements WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT state, version, event_count, head_hash FROM engagements WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut e: Engagement = unjson(&row.try_get::<String, _>(0)?)?;
         let version: i64 = row.try_get(1)?;
         let count: i64 = row.try_get(2)?;
         let head: String = row.try_get(3)?;
-        let model_hash: String = row.try_get(4)?;
         if actor.access(&e) == waymark_core::Access::None {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
@@ -582,9 +625,8 @@ impl Store {
                 actual: version as u64,
             }));
         }
-        let model = self.model(&model_hash).await?;
         let events = waymark_core::decide(&model, &e, actor, cmd)?;
-        let assigned_before = e.assigned.clone();
+        let index_before = (e.assigned.clone(), e.stages.clone());
         let (count, head) = chain::append(
             &mut tx,
             &mut e,
@@ -617,8 +659,8 @@ impl Store {
                 actual: expected_version + 1,
             }));
         }
-        if e.assigned != assigned_before {
-            save_assignments(&mut tx, &e).await?;
+        if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
+            save_index(&mut tx, &e).await?;
         }
         tx.commit().await?;
         Ok(e)
@@ -643,6 +685,15 @@ impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The time now, for the callers of the store (the core never reads clocks).
+pub fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    )
 }
 
 /// The largest page a list returns.
@@ -673,15 +724,18 @@ pub struct Listing {
     pub total: u64,
 }
 
-/// Keeps the assignments index equal to the engagement's state.
-async fn save_assignments(
+/// Keeps the assignments and per-stage indexes equal to the engagement's
+/// state.
+async fn save_index(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     e: &Engagement,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM assignments WHERE engagement_id = $1")
-        .bind(e.id.0)
-        .execute(&mut **tx)
-        .await?;
+    for table in ["assignments", "engagement_stages"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE engagement_id = $1"))
+            .bind(e.id.0)
+            .execute(&mut **tx)
+            .await?;
+    }
     for a in &e.assigned {
         sqlx::query("INSERT INTO assignments (engagement_id, person_id) VALUES ($1, $2)")
             .bind(e.id.0)
@@ -689,7 +743,29 @@ async fn save_assignments(
             .execute(&mut **tx)
             .await?;
     }
+    for s in &e.stages {
+        sqlx::query(
+            "INSERT INTO engagement_stages (engagement_id, stage, status, cycles, started_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(e.id.0)
+        .bind(&s.stage)
+        .bind(status_name(s.status))
+        .bind(i64::from(s.cycles))
+        .bind(s.started_at.map(|t| t.0))
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
+}
+
+/// A stage status as the per-stage index stores it.
+pub(crate) fn status_name(s: waymark_core::StageStatus) -> &'static str {
+    match s {
+        waymark_core::StageStatus::NotStarted => "not_started",
+        waymark_core::StageStatus::Active => "active",
+        waymark_core::StageStatus::Completed => "completed",
+        waymark_core::StageStatus::Exited => "exited",
+    }
 }
 
 fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {

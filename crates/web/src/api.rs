@@ -9,7 +9,6 @@
 //! answers 404, so the API never reveals which records exist.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -24,10 +23,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 use waymark_core::{
     Abbreviation, Actor, Agency, AgencyId, AgencyType, Command, DomainError, Engagement,
-    EngagementId, Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Timestamp, Warning,
+    EngagementId, Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Warning,
 };
 use waymark_model::SourceFile;
-use waymark_store::{ListFilter, Store, StoreError, StoredEvent};
+use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
 
 /// What the API needs: the records, and the current model's pages (new
 /// engagements pin them).
@@ -87,14 +86,6 @@ impl utoipa::Modify for BearerToken {
             ),
         );
     }
-}
-
-fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    )
 }
 
 /// An RFC 9457 problem.

@@ -276,3 +276,35 @@ async fn tokens_name_their_person_and_are_kept_only_as_hashes() {
         assert!(w.store.create_token(PersonId(999), "x", NOW).await.is_err());
     }
 }
+
+/// Many first writes at once on a freshly opened store (no model cached
+/// yet): each must go through, none may wait on a pooled connection while
+/// holding the write lock (this once deadlocked until the pool timed out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_writes_on_a_cold_store_do_not_starve_each_other() {
+    let mut urls = vec![waymark_store::testing::sqlite_url("cold")];
+    urls.extend(waymark_store::testing::postgres_url("cold").await);
+    for url in urls {
+        let w = world(waymark_store::Store::open(&url).await.unwrap()).await;
+        let mut ids = Vec::new();
+        for _ in 0..16 {
+            ids.push(w.start().await.id);
+        }
+        w.store.close().await;
+        let cold = waymark_store::Store::open(&url).await.unwrap();
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (s, a, id) = (cold.clone(), w.staff.clone(), *id);
+                tokio::spawn(async move {
+                    s.execute(&a, id, 1, &Command::PlanDiscovery { weeks: 6 }, NOW)
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert!(cold.verify().await.unwrap().broken.is_empty());
+    }
+}

@@ -157,9 +157,35 @@ pub fn display(ymd: &str) -> String {
     }
 }
 
+/// Seconds since 1970 → (`2026-11-24T14:05:00Z`, "24 November 2026, 14:05 UTC").
+pub fn datetime(secs: i64) -> (String, String) {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let (hh, mm, ss) = (s / 3600, (s % 3600) / 60, s % 60);
+    (
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
+        format!(
+            "{d} {} {y}, {hh:02}:{mm:02} UTC",
+            MONTHS[(m as usize).saturating_sub(1) % 12]
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            datetime(1_763_800_000),
+            (
+                "2025-11-22T08:26:40Z".to_string(),
+                "22 November 2025, 08:26 UTC".to_string()
+            )
+        );
+        assert_eq!(datetime(0).1, "1 January 1970, 00:00 UTC");
+    }
 
     #[test]
     fn days_to_dates() {

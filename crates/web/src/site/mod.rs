@@ -5,6 +5,7 @@
 //! work from any web server, from `file://`, and under `/guide/` live.
 
 mod dates;
+pub use dates::datetime;
 mod markdown;
 mod visual;
 

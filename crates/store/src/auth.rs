@@ -1,0 +1,249 @@
+//! Signing in: password hashes, one-time invite links, failed attempts for
+//! the rate limit, and session rows. Everything lives in the database, so
+//! any number of `waymark serve` instances share it; nothing is held in one
+//! process's memory.
+//!
+//! The store keeps what it is given: hashing passwords (argon2id) and
+//! deciding what a session holds belong to the web layer.
+
+use sqlx::Row;
+use waymark_core::{Email, PersonId, Timestamp};
+
+use crate::{Store, StoreError, chain};
+
+/// What an invite link leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub person: PersonId,
+    pub name: String,
+    pub email: String,
+}
+
+impl Store {
+    /// The person with this email and their password hash (None until they
+    /// have set a password).
+    pub async fn credentials(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(PersonId, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT id, password_hash FROM people WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((PersonId(r.try_get(0)?), r.try_get(1)?)))
+            .transpose()
+    }
+
+    pub async fn set_password_hash(&self, person: PersonId, hash: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(person.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchPerson(person.to_string()));
+        }
+        Ok(())
+    }
+
+    /// A one-time link token for `person` to set their password, valid
+    /// until `expires`. Only its hash is kept.
+    pub async fn create_invite(
+        &self,
+        person: PersonId,
+        by: PersonId,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<String, StoreError> {
+        let token = random_token()?;
+        sqlx::query(
+            "INSERT INTO invites (hash, person_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(chain::sha256(&token))
+        .bind(person.0)
+        .bind(by.0)
+        .bind(now.0)
+        .bind(expires.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
+        Ok(token)
+    }
+
+    /// The person an unused, unexpired invite is for.
+    pub async fn invite(&self, token: &str, now: Timestamp) -> Result<Option<Invite>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.id, p.name, p.email FROM invites i JOIN people p ON p.id = i.person_id \
+             WHERE i.hash = $1 AND i.used_at IS NULL AND i.expires_at > $2",
+        )
+        .bind(chain::sha256(token))
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Invite {
+                person: PersonId(r.try_get(0)?),
+                name: r.try_get(1)?,
+                email: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Uses an invite: sets the password and spends the link, in one
+    /// transaction, so a link works once even when two tabs race.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE invites SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now.0)
+        .bind(chain::sha256(token))
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT person_id FROM invites WHERE hash = $1")
+            .bind(chain::sha256(token))
+            .fetch_one(&mut *tx)
+            .await?;
+        let person = PersonId(row.try_get(0)?);
+        sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(person.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(person))
+    }
+
+    /// Notes a failed sign-in under `key` ("account:…" or "address:…").
+    pub async fn record_sign_in_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many failures `key` had since `since`, and the oldest of them.
+    pub async fn sign_in_failures(
+        &self,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<(u32, Option<Timestamp>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at > $2",
+        )
+        .bind(key)
+        .bind(since.0)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get(0)?;
+        let oldest: Option<i64> = row.try_get(1)?;
+        Ok((n as u32, oldest.map(Timestamp)))
+    }
+
+    /// Forgets an account's failures after it signs in, and every failure
+    /// older than `before`.
+    pub async fn clear_sign_in_failures(
+        &self,
+        key: &str,
+        before: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE key = $1 OR at < $2")
+            .bind(key)
+            .bind(before.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A session row: its data (JSON) and expiry, if it has not expired at `now`.
+    pub async fn session(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<(String, Timestamp)>, StoreError> {
+        let row =
+            sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id)
+                .bind(now.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| Ok((r.try_get(0)?, Timestamp(r.try_get(1)?))))
+            .transpose()
+    }
+
+    /// Inserts a new session; false if the id is taken.
+    pub async fn create_session(
+        &self,
+        id: &str,
+        data: &str,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn save_session(
+        &self,
+        id: &str,
+        data: &str,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// 256 random bits as hex, for tokens and form keys.
+pub fn random_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
+    Ok(chain::hex(&bytes))
+}

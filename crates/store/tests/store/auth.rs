@@ -1,0 +1,145 @@
+//! Sign-in storage on every backend: invites work once and expire, failures
+//! are counted per key, sessions round-trip and expire, and password hashes
+//! travel with an export.
+
+use waymark_core::*;
+
+use crate::{NOW, stores, world};
+
+#[tokio::test]
+async fn invites_work_once_and_expire() {
+    for store in stores("invites").await {
+        let w = world(store).await;
+        let mia = w.member.person;
+        assert_eq!(
+            w.store
+                .credentials(&Email::parse("MIA@dta.gov.au").unwrap())
+                .await
+                .unwrap(),
+            Some((mia, None))
+        );
+        let later = Timestamp(NOW.0 + 3600);
+        let token = w
+            .store
+            .create_invite(mia, w.staff.person, NOW, later)
+            .await
+            .unwrap();
+        assert_eq!(token.len(), 64);
+        let invite = w.store.invite(&token, NOW).await.unwrap().unwrap();
+        assert_eq!(
+            (invite.person, invite.email.as_str()),
+            (mia, "mia@dta.gov.au")
+        );
+        assert_eq!(w.store.invite("not-a-token", NOW).await.unwrap(), None);
+        // Expired at its expiry time.
+        assert_eq!(w.store.invite(&token, later).await.unwrap(), None);
+        assert_eq!(
+            w.store
+                .accept_invite(&token, "$argon2id$x", later)
+                .await
+                .unwrap(),
+            None
+        );
+        // Used once; the second use finds nothing.
+        assert_eq!(
+            w.store
+                .accept_invite(&token, "$argon2id$x", NOW)
+                .await
+                .unwrap(),
+            Some(mia)
+        );
+        assert_eq!(
+            w.store
+                .accept_invite(&token, "$argon2id$y", NOW)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(w.store.invite(&token, NOW).await.unwrap(), None);
+        let email = Email::parse("mia@dta.gov.au").unwrap();
+        assert_eq!(
+            w.store.credentials(&email).await.unwrap(),
+            Some((mia, Some("$argon2id$x".to_string())))
+        );
+        // The hash goes with an export, so a move keeps people's passwords.
+        let x = w.store.export().await.unwrap();
+        let row = x.people.iter().find(|p| p.id == mia.0).unwrap();
+        assert_eq!(row.password_hash.as_deref(), Some("$argon2id$x"));
+    }
+}
+
+#[tokio::test]
+async fn sign_in_failures_are_counted_per_key_and_window() {
+    for store in stores("failures").await {
+        let key = "account:mia@dta.gov.au";
+        for i in 0..3 {
+            store
+                .record_sign_in_failure(key, Timestamp(NOW.0 + i))
+                .await
+                .unwrap();
+        }
+        store
+            .record_sign_in_failure("address:127.0.0.1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .sign_in_failures(key, Timestamp(NOW.0 - 1))
+                .await
+                .unwrap(),
+            (3, Some(NOW))
+        );
+        // Only failures after `since` count.
+        assert_eq!(
+            store.sign_in_failures(key, NOW).await.unwrap(),
+            (2, Some(Timestamp(NOW.0 + 1)))
+        );
+        store
+            .clear_sign_in_failures(key, Timestamp(NOW.0 - 100))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sign_in_failures(key, Timestamp(0)).await.unwrap(),
+            (0, None)
+        );
+        assert_eq!(
+            store
+                .sign_in_failures("address:127.0.0.1", Timestamp(0))
+                .await
+                .unwrap()
+                .0,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_round_trip_and_expire() {
+    for store in stores("sessions").await {
+        let later = Timestamp(NOW.0 + 60);
+        assert!(store.create_session("s1", "{}", later).await.unwrap());
+        assert!(
+            !store
+                .create_session("s1", "{\"x\":1}", later)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session("s1", NOW).await.unwrap(),
+            Some(("{}".to_string(), later))
+        );
+        store
+            .save_session("s1", "{\"person\":3}", later)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.session("s1", NOW).await.unwrap().unwrap().0,
+            "{\"person\":3}"
+        );
+        assert_eq!(store.session("s1", later).await.unwrap(), None);
+        assert_eq!(store.delete_expired_sessions(later).await.unwrap(), 1);
+        store.save_session("s2", "{}", later).await.unwrap();
+        store.delete_session("s2").await.unwrap();
+        assert_eq!(store.session("s2", NOW).await.unwrap(), None);
+    }
+}

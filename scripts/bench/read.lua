@@ -1,0 +1,10 @@
+-- wrk: GET one engagement, chosen at random from 1..N (N from the first
+-- argument), so the reads are spread over the whole database.
+local n = 10000
+function init(args)
+  n = tonumber(args[1]) or n
+  math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)"), 16) or 0) % 1000)
+end
+function request()
+  return wrk.format("GET", "/api/v1/engagements/" .. math.random(1, n))
+end

@@ -66,6 +66,12 @@ pub struct Store {
     backend: Backend,
     /// Pinned models, parsed once per hash.
     models: Arc<Mutex<HashMap<String, Arc<Model>>>>,
+    /// SQLite allows one writer at a time, and a writer that finds the
+    /// lock taken sleeps in growing steps (up to 100 ms) before it tries
+    /// again. Queueing this process's writers here instead hands the lock
+    /// straight from one to the next. (`busy_timeout` still covers other
+    /// processes; several servers belong on PostgreSQL.)
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -116,10 +122,20 @@ impl Store {
             pool,
             backend,
             models: Arc::default(),
+            writer: Arc::default(),
         };
         store.migrate().await?;
         store.refresh_derived().await?;
         Ok(store)
+    }
+
+    /// On SQLite, this process's turn to write; on PostgreSQL, nothing
+    /// (row locks let writers of different engagements run at once).
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -343,6 +359,7 @@ impl Store {
     ) -> Result<Engagement, StoreError> {
         let model = self.model(model_hash).await?;
         let events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO engagements (agency_id, model_hash, state, version, event_count, head_hash, created_at, updated_at) \
@@ -401,26 +418,15 @@ impl Store {
     ) -> Result<Listing, StoreError> {
         let mut clauses: Vec<String> = Vec::new();
         let mut binds: Vec<i64> = Vec::new();
-        if !actor.is_programme() {
-            let mut any: Vec<String> = Vec::new();
-            for a in actor.agencies() {
-                binds.push(a.0);
-                any.push(format!("agency_id = ${}", binds.len()));
-            }
-            if actor.is_partner() {
-                binds.push(actor.person.0);
-                any.push(format!(
-                    "id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
-                    binds.len()
-                ));
-            }
-            if any.is_empty() {
+        match scope(actor, "", &mut binds) {
+            Scope::All => {}
+            Scope::Nothing => {
                 return Ok(Listing {
                     items: Vec::new(),
                     total: 0,
                 });
             }
-            clauses.push(format!("({})", any.join(" OR ")));
+            Scope::Where(c) => clauses.push(c),
         }
         if let Some(a) = filter.agency {
             binds.push(a.0);
@@ -460,6 +466,165 @@ impl Store {
             items,
             total: total as u64,
         })
+    }
+
+    /// How many engagements `actor` may see are active in each stage.
+    pub async fn stage_counts(&self, actor: &Actor) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut binds = Vec::new();
+        let wh = match scope(actor, "e.", &mut binds) {
+            Scope::All => String::new(),
+            Scope::Nothing => return Ok(Vec::new()),
+            Scope::Where(c) => format!(" AND {c}"),
+        };
+        let sql = format!(
+            "SELECT es.stage, COUNT(*) FROM engagement_stages es JOIN engagements e ON e.id = es.engagement_id \
+             WHERE es.status = 'active'{wh} GROUP BY es.stage"
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64)))
+            .collect()
+    }
+
+    /// Engagements `actor` may see that are active in `stage`, most
+    /// recently changed first; with `started_before`, only those whose
+    /// current cycle of the stage began before then (for overdue lists).
+    pub async fn active_in_stage(
+        &self,
+        actor: &Actor,
+        stage: &str,
+        started_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Summary>, StoreError> {
+        let mut binds = Vec::new();
+        let mut wh = match scope(actor, "e.", &mut binds) {
+            Scope::All => String::new(),
+            Scope::Nothing => return Ok(Vec::new()),
+            Scope::Where(c) => format!(" AND {c}"),
+        };
+        if let Some(t) = started_before {
+            binds.push(t.0);
+            wh.push_str(&format!(" AND es.started_at < ${}", binds.len()));
+        }
+        let n = binds.len();
+        let sql = format!(
+            "SELECT e.summary FROM engagement_stages es JOIN engagements e ON e.id = es.engagement_id \
+             WHERE es.status = 'active'{wh} AND es.stage = ${} ORDER BY e.updated_at DESC, e.id DESC LIMIT ${}",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        q.bind(stage)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| unjson(&r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// The latest events on engagements `actor` may see, newest first.
+    pub async fn recent_events(
+        &self,
+        actor: &Actor,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut binds = Vec::new();
+        let sql = match scope(actor, "", &mut binds) {
+            Scope::Nothing => return Ok(Vec::new()),
+            // Newest first over the whole log, by its time index.
+            Scope::All => format!(
+                "SELECT engagement_id, seq, actor_id, at, command, payload, hash FROM events ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT ${}",
+                binds.len() + 1
+            ),
+            // Only their engagements' events (their key is the primary key).
+            Scope::Where(c) => format!(
+                "SELECT engagement_id, seq, actor_id, at, command, payload, hash FROM events \
+                 WHERE engagement_id IN (SELECT id FROM engagements WHERE {c}) ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT ${}",
+                binds.len() + 1
+            ),
+        };
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        q.bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    engagement: EngagementId(r.try_get(0)?),
+                    seq: r.try_get(1)?,
+                    actor: PersonId(r.try_get(2)?),
+                    at: Timestamp(r.try_get(3)?),
+                    command: r.try_get(4)?,
+                    event: unjson(&r.try_get::<String, _>(5)?)?,
+                    hash: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// People's names by id (ids with no person are left out).
+    pub async fn person_names(
+        &self,
+        ids: &[PersonId],
+    ) -> Result<HashMap<PersonId, String>, StoreError> {
+        let mut out = HashMap::new();
+        let mut ids: Vec<i64> = ids.iter().map(|p| p.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(200) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, name FROM people WHERE id IN ({})",
+                params.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(PersonId(r.try_get(0)?), r.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Agencies by id (ids with no agency are left out).
+    pub async fn agencies_by_id(
+        &self,
+        ids: &[AgencyId],
+    ) -> Result<HashMap<AgencyId, Agency>, StoreError> {
+        let mut out = HashMap::new();
+        let mut ids: Vec<i64> = ids.iter().map(|a| a.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(200) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies WHERE id IN ({})",
+                params.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let a = agency_row(&r)?;
+                out.insert(a.id, a);
+            }
+        }
+        Ok(out)
     }
 
     /// Every agency, by name.
@@ -595,6 +760,7 @@ impl Store {
             .ok_or(StoreError::Domain(DomainError::NotFound))?
             .try_get(0)?;
         let model = self.model(&hash).await?;
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         // A no-op write takes the row's write lock first (a row lock on
         // PostgreSQL, the database's write lock on SQLite), so concurrent
@@ -722,6 +888,40 @@ impl Default for ListFilter {
 pub struct Listing {
     pub items: Vec<Summary>,
     pub total: u64,
+}
+
+/// Which engagements an actor may see, as SQL over the engagements table.
+enum Scope {
+    All,
+    Nothing,
+    Where(String),
+}
+
+/// The access rule of `Actor::access`, in SQL: the programme sees every
+/// engagement; agency members their agencies'; partners those they are
+/// assigned to. `t` prefixes the engagements table's columns ("e." or "");
+/// values are pushed onto `binds` and numbered after those already there.
+fn scope(actor: &Actor, t: &str, binds: &mut Vec<i64>) -> Scope {
+    if actor.is_programme() {
+        return Scope::All;
+    }
+    let mut any: Vec<String> = Vec::new();
+    for a in actor.agencies() {
+        binds.push(a.0);
+        any.push(format!("{t}agency_id = ${}", binds.len()));
+    }
+    if actor.is_partner() {
+        binds.push(actor.person.0);
+        any.push(format!(
+            "{t}id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+            binds.len()
+        ));
+    }
+    if any.is_empty() {
+        Scope::Nothing
+    } else {
+        Scope::Where(format!("({})", any.join(" OR ")))
+    }
 }
 
 /// Keeps the assignments and per-stage indexes equal to the engagement's

@@ -193,3 +193,82 @@ async fn import_rebuilds_summaries_and_assignments() {
         assert_eq!(target.engagements(&pat, &all).await.unwrap().total, 1);
     }
 }
+
+#[tokio::test]
+async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
+    for store in stores("dashboards").await {
+        let w = world(store).await;
+        let a = w.start().await;
+        let b = w.start().await;
+        // b enters Discovery long ago (eight weeks and a day before NOW).
+        let long_ago = Timestamp(NOW.0 - 57 * 86_400);
+        w.store
+            .execute(
+                &w.staff,
+                b.id,
+                b.version,
+                &Command::StartStage {
+                    stage: "discovery".into(),
+                },
+                long_ago,
+            )
+            .await
+            .unwrap();
+        let mut counts = w.store.stage_counts(&w.staff).await.unwrap();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [("discovery".to_string(), 1), ("engagement".to_string(), 2)]
+        );
+        assert!(w.store.stage_counts(&w.other).await.unwrap().is_empty());
+        assert_eq!(w.store.stage_counts(&w.member).await.unwrap().len(), 2);
+
+        let in_engagement = w
+            .store
+            .active_in_stage(&w.staff, "engagement", None, 10)
+            .await
+            .unwrap();
+        assert_eq!(in_engagement.len(), 2);
+        let cutoff = Timestamp(NOW.0 - 56 * 86_400);
+        let overdue = w
+            .store
+            .active_in_stage(&w.member, "discovery", Some(cutoff), 10)
+            .await
+            .unwrap();
+        assert_eq!(overdue.iter().map(|s| s.id).collect::<Vec<_>>(), [b.id]);
+        assert!(
+            w.store
+                .active_in_stage(&w.staff, "discovery", Some(long_ago), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            w.store
+                .active_in_stage(&w.other, "engagement", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let recent = w.store.recent_events(&w.member, 3).await.unwrap();
+        assert_eq!(recent.len(), 3);
+        assert!(recent.windows(2).all(|p| p[0].at >= p[1].at));
+        assert!(
+            recent
+                .iter()
+                .all(|e| e.engagement == a.id || e.engagement == b.id)
+        );
+        assert!(w.store.recent_events(&w.other, 3).await.unwrap().is_empty());
+
+        let names = w
+            .store
+            .person_names(&[w.staff.person, w.member.person, PersonId(999)])
+            .await
+            .unwrap();
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[&w.member.person], "Mia Member");
+        let agencies = w.store.agencies_by_id(&[w.agency, w.agency]).await.unwrap();
+        assert_eq!(agencies[&w.agency].abbreviation.as_str(), "DTA");
+    }
+}

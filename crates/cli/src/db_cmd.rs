@@ -98,6 +98,8 @@ pub fn user_add(
     email: &str,
     role: RoleArg,
     agency: Option<&str>,
+    password: Option<waymark_core::Password>,
+    public_url: &str,
 ) -> anyhow::Result<ExitCode> {
     let person = NewPerson::parse(name, email)?;
     block_on(async {
@@ -153,8 +155,41 @@ pub fn user_add(
             "{} <{}> now has the role {role:?}",
             person.name, person.email
         );
+        match password {
+            Some(p) => {
+                let hash = waymark_web::app::hash_password(&p).map_err(anyhow::Error::msg)?;
+                store.set_password_hash(id, &hash).await?;
+                eprintln!("their password is set; they sign in at /login");
+            }
+            None if store
+                .credentials(&person.email)
+                .await?
+                .is_some_and(|(_, h)| h.is_none()) =>
+            {
+                let t = now();
+                let token = store
+                    .create_invite(id, id, t, waymark_core::Timestamp(t.0 + 14 * 86_400))
+                    .await?;
+                eprintln!(
+                    "to sign in they set a password at {}/invite/{token} (works once, for 14 days)",
+                    public_url.trim_end_matches('/')
+                );
+            }
+            None => {}
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reads a new password from standard input (the first line), checked
+/// against the policy.
+pub fn password_from_stdin() -> anyhow::Result<waymark_core::Password> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let p = line.trim_end_matches(['\n', '\r']);
+    Ok(waymark_core::Password::parse(p, p)?)
 }
 
 pub fn engagement_start(

@@ -50,7 +50,7 @@ enum Command {
     /// Build the guidance site as static files.
     #[command(subcommand)]
     Site(SiteCommand),
-    /// Serve the guidance site at /guide/ and the JSON API at /api/v1.
+    /// Serve the workspace (/engagements), the guidance site (/guide/) and the JSON API (/api/v1).
     Serve {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WAYMARK_BIND")]
@@ -58,6 +58,9 @@ enum Command {
         /// A folder of templates that replace the built-in ones of the same name.
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
+        /// Where people reach this server (for invite links); https://… also marks cookies Secure.
+        #[arg(long, env = "WAYMARK_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
     /// The database: bring its schema up to date.
     #[command(subcommand)]
@@ -194,6 +197,17 @@ enum UserCommand {
         /// The agency, for --role member or sponsor.
         #[arg(long, value_name = "ABBREVIATION")]
         agency: Option<String>,
+        /// Read their password from standard input (at least 12 characters). Without it, a new
+        /// person gets a one-time link to set their own, printed on standard error.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Where people reach the server, for the link.
+        #[arg(
+            long,
+            env = "WAYMARK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
     },
 }
 
@@ -306,11 +320,16 @@ fn main() -> ExitCode {
             templates.as_deref(),
             &out,
         ),
-        Command::Serve { bind, templates } => site_cmd::serve(
+        Command::Serve {
+            bind,
+            templates,
+            public_url,
+        } => site_cmd::serve(
             origin::Origin::choose(cli.model.as_deref(), &[]),
             templates,
             bind,
             &cli.database_url,
+            public_url.map(|u| u.trim_end_matches('/').to_string()),
         ),
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
         Command::Agency(AgencyCommand::Add {
@@ -335,7 +354,22 @@ fn main() -> ExitCode {
             email,
             role,
             agency,
-        }) => db_cmd::user_add(&cli.database_url, &name, &email, role, agency.as_deref()),
+            password_stdin,
+            public_url,
+        }) => password_stdin
+            .then(db_cmd::password_from_stdin)
+            .transpose()
+            .and_then(|password| {
+                db_cmd::user_add(
+                    &cli.database_url,
+                    &name,
+                    &email,
+                    role,
+                    agency.as_deref(),
+                    password,
+                    &public_url,
+                )
+            }),
         Command::Engagement(EngagementCommand::Start {
             agency,
             as_email,

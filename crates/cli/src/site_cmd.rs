@@ -50,6 +50,7 @@ pub fn serve(
     templates: Option<PathBuf>,
     bind: SocketAddr,
     database_url: &str,
+    public_url: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let database_url = database_url.to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -72,16 +73,42 @@ pub fn serve(
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = waymark_store::Store::open(&database_url).await?;
+        let pages = Arc::new(origin.pages()?);
         let api = Arc::new(waymark_web::api::ApiState {
-            store,
-            pages: Arc::new(origin.pages()?),
+            store: store.clone(),
+            pages: Arc::clone(&pages),
         });
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
-        eprintln!("Waymark is serving the guidance site at http://{addr}/guide/ and the API at http://{addr}/api/v1 (Ctrl-C stops it)");
-        axum::serve(listener, server::router(guide).merge(waymark_web::api::router(api)))
+        let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let app = Arc::new(waymark_web::app::AppState {
+            store: store.clone(),
+            model: Arc::new(waymark_model::build((*pages).clone()).model),
+            pages,
+            views: waymark_web::app::Views::new().map_err(anyhow::Error::msg)?,
+            public_url: public_url.clone(),
+        });
+        // Expired sessions are refused when read; this only tidies the table.
+        let sweeper = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweeper.delete_expired_sessions(waymark_store::now()).await {
+                    eprintln!("sessions: cannot remove expired sessions: {e}");
+                }
+            }
+        });
+        eprintln!("Waymark is serving the workspace at {public_url}/engagements, the guidance site at {public_url}/guide/ and the API at {public_url}/api/v1 (Ctrl-C stops it)");
+        let router = server::router(guide)
+            .merge(waymark_web::api::router(api))
+            .merge(waymark_web::app::router(app));
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

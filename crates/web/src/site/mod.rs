@@ -88,6 +88,43 @@ impl Hrefs {
     pub fn page(&self, id: PageId) -> &str {
         &self.pages[id.0]
     }
+
+    /// The same names under `prefix` (for pages outside the site, such as
+    /// the workspace, that link into it at `/guide/`).
+    pub fn prefixed(model: &Model, prefix: &str) -> Self {
+        let mut h = Hrefs::new(model);
+        for p in &mut h.pages {
+            p.insert_str(0, prefix);
+        }
+        h
+    }
+}
+
+/// Each step's anchor on its stage's page, exactly as the site names it.
+pub fn step_anchors(model: &Model, stage: &waymark_model::Stage) -> Vec<(u32, String)> {
+    let Some(page) = stage.page else {
+        return Vec::new();
+    };
+    let mut ids = Ids::default();
+    model
+        .page(page)
+        .timeline
+        .iter()
+        .filter_map(|t| {
+            let id = ids.make(&t.title);
+            match t.kind {
+                ItemKind::Step { number, .. } => Some((number, id)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Model markdown as HTML, with links resolved as the site resolves them.
+pub fn guidance_html(text: &str, model: &Model, hrefs: &Hrefs) -> String {
+    let mut out = String::new();
+    markdown::render(text, model, hrefs, &mut out);
+    out
 }
 
 /// A built site: file name → bytes, in a stable order.

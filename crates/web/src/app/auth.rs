@@ -1,0 +1,436 @@
+//! Signing in and out, invites, and who the visitor is.
+//!
+//! Passwords are hashed with argon2id (the crate's default, OWASP-level
+//! parameters) off the async threads. A failed sign-in is recorded per
+//! account and per address in the database, so the limit holds across
+//! instances. Each session carries a random CSRF token that every form
+//! sends back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+use tower_sessions::Session;
+use waymark_core::{Actor, Email, Password, Person, Timestamp};
+
+use super::{AppState, PageError};
+use waymark_store::now;
+
+const PERSON: &str = "person";
+const CSRF: &str = "csrf";
+
+/// Sign-in failures allowed per account, and per address, in the window.
+pub const ACCOUNT_LIMIT: u32 = 5;
+pub const ADDRESS_LIMIT: u32 = 30;
+pub const WINDOW_SECS: i64 = 15 * 60;
+
+pub fn hash_password(p: &Password) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(p.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Checks `password` against a stored PHC string; false on any mismatch or
+/// unreadable hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of nothing anyone knows, checked when the email is unknown so
+/// that a wrong email takes as long as a wrong password.
+const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3O/0Y0uW1S5xjC3CS5bC4aB5nD4Q3m6K8i9fC1dE2gA";
+
+/// A signed-in person: who they are, what they may do, and the token their
+/// forms must send back.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub actor: Actor,
+    pub person: Person,
+    pub csrf: String,
+    pub session: Session,
+}
+
+impl SignedIn {
+    /// Fails unless `sent` is this session's form token.
+    pub fn check(&self, sent: &str) -> Result<(), PageError> {
+        if !sent.is_empty() && constant_eq(sent.as_bytes(), self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(
+                "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
+            ))
+        }
+    }
+
+    /// What every page's layout shows about the visitor.
+    pub fn view(&self) -> minijinja::Value {
+        context! {
+            name => self.person.name.clone(),
+            csrf => self.csrf.clone(),
+            programme => self.actor.is_programme(),
+            admin => self.actor.is_admin(),
+        }
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Signed-out visitors are sent to sign in, and brought back afterwards.
+impl FromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let to_login = |parts: &Parts| {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map_or("/engagements", |p| p.as_str());
+            let next = if parts.method == axum::http::Method::GET {
+                next
+            } else {
+                "/engagements"
+            };
+            Redirect::to(&format!("/login?next={}", encode(next))).into_response()
+        };
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(status, msg)| (status, msg).into_response())?;
+        let person: Option<i64> = session.get(PERSON).await.unwrap_or(None);
+        let csrf: Option<String> = session.get(CSRF).await.unwrap_or(None);
+        let (Some(person), Some(csrf)) = (person, csrf) else {
+            return Err(to_login(parts));
+        };
+        let id = waymark_core::PersonId(person);
+        let found = state
+            .store
+            .person(id)
+            .await
+            .map_err(|e| PageError::from(e).render(&state.views))?;
+        let Some(person) = found else {
+            // The person was removed: the session means nothing now.
+            let _ = session.flush().await;
+            return Err(to_login(parts));
+        };
+        Ok(SignedIn {
+            actor: Actor {
+                person: id,
+                roles: person.roles.clone(),
+            },
+            person,
+            csrf,
+            session,
+        })
+    }
+}
+
+/// Percent-encodes a path for a query value.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Only local paths are followed after sign-in (never `//evil` or a URL).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/engagements",
+    }
+}
+
+/// Starts a signed-in session: a new session id (so one planted before
+/// sign-in is worthless), the person, and a fresh form token.
+async fn begin(session: &Session, person: waymark_core::PersonId) -> Result<(), PageError> {
+    let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
+    session.cycle_id().await.map_err(fail)?;
+    session.insert(PERSON, person.0).await.map_err(fail)?;
+    session
+        .insert(
+            CSRF,
+            waymark_store::random_token().map_err(PageError::from)?,
+        )
+        .await
+        .map_err(fail)?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
+    if session.get::<i64>(PERSON).await.ok().flatten().is_some() {
+        return Redirect::to(safe_next(q.next.as_deref())).into_response();
+    }
+    login_page(
+        &s,
+        StatusCode::OK,
+        "",
+        q.next.as_deref().unwrap_or(""),
+        None,
+    )
+}
+
+fn login_page(
+    s: &AppState,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: Option<(&str, &str)>,
+) -> Response {
+    let errors: Vec<minijinja::Value> = error
+        .map(|(field, message)| context! { field => field, id => field, message => message })
+        .into_iter()
+        .collect();
+    match s.views.render(
+        "login.html",
+        context! { title => "Sign in", email => email, next => next, errors => errors },
+    ) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => PageError::Internal(e).render(&s.views),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    session: Session,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    match sign_in(&s, addr, &session, &f).await {
+        Ok(r) => r,
+        Err(e) => e.render(&s.views),
+    }
+}
+
+async fn sign_in(
+    s: &AppState,
+    addr: SocketAddr,
+    session: &Session,
+    f: &LoginForm,
+) -> Result<Response, PageError> {
+    let t = now();
+    let address = format!("address:{}", addr.ip());
+    let email = Email::parse(&f.email).ok();
+    let account = email.as_ref().map(|e| format!("account:{e}"));
+    let since = Timestamp(t.0 - WINDOW_SECS);
+    // Refuse before checking the password, so a locked account cannot be
+    // probed at all until the window passes.
+    let mut wait = 0;
+    for (key, limit) in [
+        (Some(&address), ADDRESS_LIMIT),
+        (account.as_ref(), ACCOUNT_LIMIT),
+    ] {
+        if let Some(key) = key {
+            let (n, oldest) = s.store.sign_in_failures(key, since).await?;
+            if n >= limit {
+                wait = wait.max(
+                    oldest
+                        .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
+                        .max(1),
+                );
+            }
+        }
+    }
+    if wait > 0 {
+        return Err(PageError::TooMany(wait as u64));
+    }
+    if f.email.trim().is_empty() || f.password.is_empty() {
+        let (field, msg) = if f.email.trim().is_empty() {
+            ("email", "Enter your email address")
+        } else {
+            ("password", "Enter your password")
+        };
+        return Ok(login_page(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f.email,
+            &f.next,
+            Some((field, msg)),
+        ));
+    }
+    let found = match &email {
+        Some(e) => s.store.credentials(e).await?,
+        None => None,
+    };
+    let (person, hash) = match found {
+        Some((p, Some(h))) => (Some(p), h),
+        _ => (None, DECOY.to_string()),
+    };
+    let password = f.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    match person {
+        Some(p) if ok => {
+            if let Some(key) = &account {
+                s.store.clear_sign_in_failures(key, since).await?;
+            }
+            begin(session, p).await?;
+            Ok(Redirect::to(safe_next(Some(&f.next))).into_response())
+        }
+        _ => {
+            s.store.record_sign_in_failure(&address, t).await?;
+            if let Some(key) = &account {
+                s.store.record_sign_in_failure(key, t).await?;
+            }
+            Ok(login_page(
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f.email,
+                &f.next,
+                Some(("email", "The email address or password is not right")),
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = who.check(&f.csrf) {
+        return e.render(&s.views);
+    }
+    // flush() deletes the session row, so the old cookie is worthless.
+    if let Err(e) = who.session.flush().await {
+        return PageError::Internal(e.to_string()).render(&s.views);
+    }
+    Redirect::to("/login").into_response()
+}
+
+fn invite_page(
+    s: &AppState,
+    status: StatusCode,
+    token: &str,
+    invite: &waymark_store::Invite,
+    errors: Vec<minijinja::Value>,
+) -> Response {
+    match s.views.render(
+        "invite.html",
+        context! { title => "Set your password", token => token, name => invite.name.clone(), email => invite.email.clone(), errors => errors },
+    ) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => PageError::Internal(e).render(&s.views),
+    }
+}
+
+fn invalid_invite(s: &AppState) -> Response {
+    let body = s
+        .views
+        .render(
+            "error.html",
+            context! {
+                title => "This invite link does not work",
+                message => "It may have been used already, or it may have expired. Ask your programme admin for a new one.",
+            },
+        )
+        .unwrap_or_default();
+    (StatusCode::NOT_FOUND, Html(body)).into_response()
+}
+
+pub async fn invite_form(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    match s.store.invite(&token, now()).await {
+        Ok(Some(i)) => invite_page(&s, StatusCode::OK, &token, &i, Vec::new()),
+        Ok(None) => invalid_invite(&s),
+        Err(e) => PageError::from(e).render(&s.views),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn accept_invite(
+    State(s): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    session: Session,
+    Form(f): Form<InviteForm>,
+) -> Response {
+    let invite = match s.store.invite(&token, now()).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return invalid_invite(&s),
+        Err(e) => return PageError::from(e).render(&s.views),
+    };
+    let password = match Password::parse(&f.password, &f.confirm) {
+        Ok(p) => p,
+        Err(waymark_core::DomainError::Invalid { field, message }) => {
+            let errors = vec![context! { field => field, id => field, message => message }];
+            return invite_page(
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &token,
+                &invite,
+                errors,
+            );
+        }
+        Err(e) => return PageError::from(e).render(&s.views),
+    };
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return PageError::Internal(e).render(&s.views),
+        Err(e) => return PageError::Internal(e.to_string()).render(&s.views),
+    };
+    match s.store.accept_invite(&token, &hash, now()).await {
+        Ok(Some(person)) => match begin(&session, person).await {
+            Ok(()) => Redirect::to("/engagements").into_response(),
+            Err(e) => e.render(&s.views),
+        },
+        Ok(None) => invalid_invite(&s),
+        Err(e) => PageError::from(e).render(&s.views),
+    }
+}

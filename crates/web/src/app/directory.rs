@@ -1,0 +1,362 @@
+//! Agencies and people: the agency directory and pages, and people
+//! management for admins (inviting someone makes a one-time link to set
+//! their password).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+use waymark_core::{
+    AgencyId, AgencyType, DomainError, NewAgency, NewPerson, PartnerKind, Person, Role,
+};
+use waymark_store::{ListFilter, StoreError, now};
+
+use super::auth::SignedIn;
+use super::engagements::summary_rows;
+use super::{AppState, PageError};
+
+/// How long an invite link works.
+const INVITE_DAYS: i64 = 14;
+
+fn page(s: &AppState, status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match s.views.render(name, ctx) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => PageError::Internal(e).render(&s.views),
+    }
+}
+
+fn role_text(r: &Role) -> String {
+    match r {
+        Role::ProgrammeAdmin => "Programme admin".into(),
+        Role::ProgrammeStaff => "Programme staff".into(),
+        Role::AgencyMember { sponsor: true, .. } => "Agency member, executive sponsor".into(),
+        Role::AgencyMember { .. } => "Agency member".into(),
+        Role::Partner { kind } => match kind {
+            PartnerKind::Strategy => "Strategy partner".into(),
+            PartnerKind::Technology => "Technology partner".into(),
+            PartnerKind::ChangeManagement => "Change management partner".into(),
+        },
+    }
+}
+
+fn person_view(p: &Person) -> minijinja::Value {
+    let roles: Vec<String> = p.roles.iter().map(role_text).collect();
+    context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str(), roles => roles }
+}
+
+fn agency_type(t: Option<AgencyType>) -> &'static str {
+    match t {
+        Some(AgencyType::Lean) => "Lean",
+        Some(AgencyType::Aligned) => "Aligned",
+        Some(AgencyType::SelfDirected) => "Self-directed",
+        Some(AgencyType::Complex) => "Complex",
+        None => "Not yet assessed",
+    }
+}
+
+async fn agencies_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    errors: Vec<minijinja::Value>,
+    typed: Option<&AgencyForm>,
+) -> Result<Response, PageError> {
+    let list: Vec<minijinja::Value> = s
+        .store
+        .agencies()
+        .await?
+        .iter()
+        .map(|a| {
+            context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
+                       portfolio => a.portfolio.clone(), kind => agency_type(a.agency_type) }
+        })
+        .collect();
+    Ok(page(
+        s,
+        status,
+        "agencies.html",
+        context! { title => "Agencies", user => who.view(), agencies => list, errors => errors,
+        typed => typed.map(|f| context! { name => f.name.clone(), abbreviation => f.abbreviation.clone(), portfolio => f.portfolio.clone() }) },
+    ))
+}
+
+pub async fn agencies(State(s): State<Arc<AppState>>, who: SignedIn) -> Response {
+    agencies_page(&s, &who, StatusCode::OK, Vec::new(), None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AgencyForm {
+    csrf: String,
+    name: String,
+    abbreviation: String,
+    portfolio: String,
+    agency_type: String,
+}
+
+fn field_error(e: &DomainError) -> Option<minijinja::Value> {
+    match e {
+        DomainError::Invalid { field, message } => Some(
+            context! { field => *field, id => *field, message => format!("{}: {message}", label(field)) },
+        ),
+        _ => None,
+    }
+}
+
+fn label(field: &str) -> String {
+    let mut l = field.replace('_', " ");
+    if let Some(first) = l.get(..1) {
+        let up = first.to_uppercase();
+        l.replace_range(..1, &up);
+    }
+    l
+}
+
+pub async fn add_agency(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<AgencyForm>,
+) -> Response {
+    let run = async {
+        who.check(&f.csrf)?;
+        who.actor.may_add_agency()?;
+        let kind = match f.agency_type.as_str() {
+            "lean" => Some(AgencyType::Lean),
+            "aligned" => Some(AgencyType::Aligned),
+            "self_directed" => Some(AgencyType::SelfDirected),
+            "complex" => Some(AgencyType::Complex),
+            _ => None,
+        };
+        let new = match NewAgency::parse(&f.name, &f.abbreviation, &f.portfolio, kind) {
+            Ok(n) => n,
+            Err(e) => {
+                let errors = field_error(&e).into_iter().collect();
+                return agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f))
+                    .await;
+            }
+        };
+        match s.store.add_agency(&new, now()).await {
+            Ok(id) => Ok(Redirect::to(&format!("/agencies/{id}")).into_response()),
+            Err(StoreError::Duplicate { value, .. }) => {
+                let errors = vec![context! { field => "abbreviation", id => "abbreviation",
+                message => format!("Abbreviation: {value} is already used by another agency") }];
+                agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f)).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn agency(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let run = async {
+        let a = s
+            .store
+            .agency(AgencyId(id))
+            .await?
+            .ok_or(PageError::NotFound)?;
+        let filter = ListFilter {
+            agency: Some(a.id),
+            limit: 100,
+            offset: 0,
+        };
+        let listing = s.store.engagements(&who.actor, &filter).await?;
+        let rows = summary_rows(&s, &listing.items).await?;
+        let members: Vec<minijinja::Value> = s
+            .store
+            .members_of(a.id)
+            .await?
+            .iter()
+            .filter(|p| who.actor.sees_person(p))
+            .map(person_view)
+            .collect();
+        Ok::<_, PageError>(page(
+            &s,
+            StatusCode::OK,
+            "agency.html",
+            context! {
+                title => a.name.clone(), user => who.view(),
+                agency => context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
+                                     portfolio => a.portfolio, kind => agency_type(a.agency_type) },
+                engagements => rows, total => listing.total, members => members,
+                may_start => who.actor.is_programme() || who.actor.member_of(a.id),
+            },
+        ))
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+async fn people_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    errors: Vec<minijinja::Value>,
+    invited: Option<minijinja::Value>,
+    typed: Option<&InviteForm>,
+) -> Result<Response, PageError> {
+    who.actor.may_manage_people()?;
+    let people: Vec<minijinja::Value> = s.store.people().await?.iter().map(person_view).collect();
+    let agencies: Vec<minijinja::Value> = s
+        .store
+        .agencies()
+        .await?
+        .iter()
+        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .collect();
+    Ok(page(
+        s,
+        status,
+        "people.html",
+        context! {
+            title => "People", user => who.view(), people => people, agencies => agencies,
+            errors => errors, invited => invited,
+            typed => typed.map(|f| context! { name => f.name.clone(), email => f.email.clone(), role => f.role.clone(), agency => f.agency.clone() }),
+        },
+    ))
+}
+
+pub async fn people(State(s): State<Arc<AppState>>, who: SignedIn) -> Response {
+    people_page(&s, &who, StatusCode::OK, Vec::new(), None, None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InviteForm {
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+    agency: String,
+}
+
+impl InviteForm {
+    fn role(&self) -> Result<Role, DomainError> {
+        let agency = || {
+            self.agency
+                .trim()
+                .parse::<i64>()
+                .map(AgencyId)
+                .map_err(|_| DomainError::Invalid {
+                    field: "agency",
+                    message: "choose the person's agency".into(),
+                })
+        };
+        Ok(match self.role.as_str() {
+            "admin" => Role::ProgrammeAdmin,
+            "staff" => Role::ProgrammeStaff,
+            "member" => Role::AgencyMember {
+                agency: agency()?,
+                sponsor: false,
+            },
+            "sponsor" => Role::AgencyMember {
+                agency: agency()?,
+                sponsor: true,
+            },
+            "strategy" => Role::Partner {
+                kind: PartnerKind::Strategy,
+            },
+            "technology" => Role::Partner {
+                kind: PartnerKind::Technology,
+            },
+            "change_management" => Role::Partner {
+                kind: PartnerKind::ChangeManagement,
+            },
+            _ => {
+                return Err(DomainError::Invalid {
+                    field: "role",
+                    message: "choose the person's role".into(),
+                });
+            }
+        })
+    }
+}
+
+pub async fn invite(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<InviteForm>,
+) -> Response {
+    let run = async {
+        who.check(&f.csrf)?;
+        who.actor.may_manage_people()?;
+        let parsed = NewPerson::parse(&f.name, &f.email).and_then(|p| Ok((p, f.role()?)));
+        let (new, role) = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                let errors = field_error(&e).into_iter().collect();
+                return people_page(
+                    &s,
+                    &who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    errors,
+                    None,
+                    Some(&f),
+                )
+                .await;
+            }
+        };
+        if let Role::AgencyMember { agency, .. } = role
+            && s.store.agency(agency).await?.is_none()
+        {
+            let errors = vec![
+                context! { field => "agency", id => "agency", message => "Agency: choose one of the agencies listed" },
+            ];
+            return people_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                None,
+                Some(&f),
+            )
+            .await;
+        }
+        let t = now();
+        let person = match s.store.add_person_with_roles(&new, &[role], t).await {
+            Ok(p) => p,
+            Err(StoreError::Duplicate { .. }) => {
+                let errors = vec![context! { field => "email", id => "email",
+                message => format!("Email: {} already has an account", new.email) }];
+                return people_page(
+                    &s,
+                    &who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    errors,
+                    None,
+                    Some(&f),
+                )
+                .await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let expires = waymark_core::Timestamp(t.0 + INVITE_DAYS * 86_400);
+        let token = s
+            .store
+            .create_invite(person, who.actor.person, t, expires)
+            .await?;
+        let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
+        let invited = context! { name => new.name, email => new.email.as_str(), link => link, days => INVITE_DAYS };
+        people_page(
+            &s,
+            &who,
+            StatusCode::CREATED,
+            Vec::new(),
+            Some(invited),
+            None,
+        )
+        .await
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}

@@ -1,0 +1,626 @@
+//! Home (what needs my attention), starting an engagement, the engagement
+//! workspace, its commands and its history.
+//!
+//! The workspace shows the engagement against the model version it pinned:
+//! its stages as a journey, each stage's steps with the model's guidance
+//! beside them, decisions and exits as forms whose options come from the
+//! model, success criteria, the registers, people and sign-offs. Every form
+//! posts one command; the core judges it, exactly as for the API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use waymark_core::{
+    AgencyId, DecisionAt, DomainError, Engagement, EngagementId, Event, Mode, PersonId, RiskSource,
+    StageStatus, StepStatus, Summary, Timestamp, Warning,
+};
+use waymark_model::{Effect, Model};
+use waymark_store::{ListFilter, now};
+
+use super::auth::SignedIn;
+use super::forms::CommandForm;
+use super::{AppState, PageError};
+use crate::site::{Hrefs, guidance_html, step_anchors};
+
+const WEEK: i64 = 7 * 86_400;
+
+fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
+    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
+    Ok((status, Html(body)).into_response())
+}
+
+fn status_text(s: StageStatus) -> &'static str {
+    match s {
+        StageStatus::NotStarted => "Not started",
+        StageStatus::Active => "Active",
+        StageStatus::Completed => "Completed",
+        StageStatus::Exited => "Exited",
+    }
+}
+
+fn warning_text(w: &Warning) -> String {
+    match w {
+        Warning::DiscoveryOverrun {
+            planned_weeks,
+            elapsed_weeks,
+        } => match planned_weeks {
+            Some(p) if *p > 8 => format!(
+                "Discovery is planned for {p} weeks; it is meant to take 4 to 8 ({elapsed_weeks} so far)"
+            ),
+            _ => format!("Discovery has run {elapsed_weeks} weeks; it is meant to take 4 to 8"),
+        },
+    }
+}
+
+fn stage_name<'m>(model: Option<&'m Model>, slug: &'m str) -> &'m str {
+    model
+        .and_then(|m| m.stage(slug))
+        .map_or(slug, |s| s.name.as_str())
+}
+
+/// Rows for lists of engagements: agency, active stages, warnings.
+pub async fn summary_rows(s: &AppState, items: &[Summary]) -> Result<Vec<Value>, PageError> {
+    let agencies = s
+        .store
+        .agencies_by_id(&items.iter().map(|e| e.agency).collect::<Vec<_>>())
+        .await?;
+    let model = Some(&*s.model);
+    let t = now();
+    Ok(items
+        .iter()
+        .map(|e| {
+            let a = agencies.get(&e.agency);
+            let active: Vec<Value> = e
+                .active_stages()
+                .map(|st| context! { name => stage_name(model, &st.stage), cycles => st.cycles })
+                .collect();
+            let warnings: Vec<String> = e.warnings(t).iter().map(warning_text).collect();
+            context! {
+                id => e.id.0,
+                agency => a.map(|a| a.name.clone()),
+                abbreviation => a.map(|a| a.abbreviation.as_str().to_string()),
+                diy => e.mode == Mode::DoItYourself,
+                active => active, open_risks => e.open_risks, warnings => warnings,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    #[serde(default)]
+    page: u32,
+}
+
+const PAGE: u32 = 25;
+
+pub async fn home(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Query(q): Query<HomeQuery>,
+) -> Response {
+    home_page(&s, &who, q.page)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Response, PageError> {
+    let actor = &who.actor;
+    let t = now();
+    let listing = s
+        .store
+        .engagements(
+            actor,
+            &ListFilter {
+                agency: None,
+                limit: PAGE,
+                offset: page_no.saturating_mul(PAGE),
+            },
+        )
+        .await?;
+    let rows = summary_rows(s, &listing.items).await?;
+    let current = &s.model;
+    // By stage: stages run side by side, so one engagement may be in
+    // several columns.
+    let counts: HashMap<String, u64> = s.store.stage_counts(actor).await?.into_iter().collect();
+    let mut board = Vec::new();
+    for stage in &current.stages {
+        let items = s.store.active_in_stage(actor, &stage.slug, None, 5).await?;
+        board.push(context! {
+            slug => stage.slug.clone(), name => stage.name.clone(),
+            count => counts.get(&stage.slug).copied().unwrap_or(0),
+            items => summary_rows(s, &items).await?,
+        });
+    }
+    let overdue = s
+        .store
+        .active_in_stage(
+            actor,
+            waymark_core::DISCOVERY,
+            Some(Timestamp(t.0 - 8 * WEEK)),
+            20,
+        )
+        .await?;
+    let overdue = summary_rows(s, &overdue).await?;
+    let recent = s.store.recent_events(actor, 12).await?;
+    let names = s
+        .store
+        .person_names(&recent.iter().map(|e| e.actor).collect::<Vec<_>>())
+        .await?;
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|e| {
+            context! {
+                engagement => e.engagement.0, at => e.at.0,
+                who => names.get(&e.actor).cloned().unwrap_or_else(|| format!("person {}", e.actor)),
+                what => describe(&e.event, Some(current)),
+            }
+        })
+        .collect();
+    // Agency members start their own agency's engagements here; the
+    // programme starts them from an agency's page.
+    let own: Vec<AgencyId> = actor.agencies().collect();
+    let startable: Vec<Value> = s
+        .store
+        .agencies_by_id(&own)
+        .await?
+        .values()
+        .map(|a| context! { id => a.id.0, name => a.name.clone() })
+        .collect();
+    let pages = listing.total.div_ceil(u64::from(PAGE));
+    page(
+        s,
+        StatusCode::OK,
+        "home.html",
+        context! {
+            title => "Your engagements", user => who.view(),
+            engagements => rows, total => listing.total,
+            page => page_no, pages => pages,
+            board => board, overdue => overdue, recent => recent,
+            startable => startable,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StartForm {
+    csrf: String,
+    agency: String,
+    mode: String,
+}
+
+pub async fn start(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<StartForm>,
+) -> Response {
+    let run = async {
+        who.check(&f.csrf)?;
+        let agency = f
+            .agency
+            .trim()
+            .parse::<i64>()
+            .map(AgencyId)
+            .map_err(|_| PageError::NotFound)?;
+        if s.store.agency(agency).await?.is_none() {
+            return Err(PageError::NotFound);
+        }
+        let mode = if f.mode == "do_it_yourself" {
+            Mode::DoItYourself
+        } else {
+            Mode::DoItWithYou
+        };
+        let t = now();
+        let hash = s.store.pin_model(&s.pages, t).await?;
+        let e = s
+            .store
+            .start_engagement(&who.actor, agency, mode, &hash, t)
+            .await?;
+        Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response())
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+pub async fn workspace(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    workspace_page(&s, &who, EngagementId(id), StatusCode::OK, None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+/// A form error to show beside its field, and what was typed.
+struct Problem {
+    form: CommandForm,
+    field: String,
+    message: String,
+}
+
+async fn workspace_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    status: StatusCode,
+    problem: Option<Problem>,
+) -> Result<Response, PageError> {
+    let e = s.store.engagement(&who.actor, id).await?;
+    let model = s.store.model(&e.model_hash).await?;
+    let agency = s.store.agency(e.agency).await?;
+    let mut ids: Vec<PersonId> = e.assigned.iter().map(|a| a.person).collect();
+    ids.extend(e.sponsor);
+    ids.extend(e.decisions.iter().map(|d| d.decided_by));
+    ids.extend(e.risks.iter().map(|r| r.raised_by));
+    ids.extend(e.success.iter().map(|c| c.checked_by));
+    ids.extend(e.signoffs.iter().map(|c| c.by));
+    let names = s.store.person_names(&ids).await?;
+    let name = |p: PersonId| {
+        names
+            .get(&p)
+            .cloned()
+            .unwrap_or_else(|| format!("person {p}"))
+    };
+    let programme = who.actor.is_programme();
+    let (assignable, members) = if programme {
+        let mut people = s
+            .store
+            .people_with_role(r#"{"role":"programme_staff""#)
+            .await?;
+        people.extend(s.store.people_with_role(r#"{"role":"partner""#).await?);
+        (people, s.store.members_of(e.agency).await?)
+    } else {
+        (Vec::new(), s.store.members_of(e.agency).await?)
+    };
+    let ctx = workspace_view(&e, &model, &name);
+    let error = problem.as_ref().map(|p| {
+        context! { form => p.form.form.clone(), field => p.field.clone(), message => p.message.clone(),
+                   id => format!("{}-{}", p.form.form, p.field) }
+    });
+    let typed = problem
+        .as_ref()
+        .map(|p| Value::from(minijinja::value::Serde(&p.form)));
+    page(
+        s,
+        status,
+        "workspace.html",
+        context! {
+            title => format!("{} engagement {}", agency.as_ref().map_or("An agency", |a| a.name.as_str()), e.id),
+            user => who.view(),
+            agency => agency.map(|a| context! { id => a.id.0, name => a.name, abbreviation => a.abbreviation.as_str() }),
+            error => error, typed => typed,
+            programme => programme,
+            may_decide => !who.actor.is_partner() || who.actor.is_programme() || who.actor.member_of(e.agency),
+            assignable => assignable.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
+            members => members.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
+            ..ctx
+        },
+    )
+}
+
+fn funder_text(f: waymark_core::Funder) -> &'static str {
+    match f {
+        waymark_core::Funder::Dta => "The DTA",
+        waymark_core::Funder::CoFunded => "Co-funded by the DTA and the agency",
+        waymark_core::Funder::Agency => "The agency",
+    }
+}
+
+fn effect_text(effect: &Effect, model: &Model) -> String {
+    match effect {
+        Effect::EnterStage { stage } => format!("Starts {}", stage_name(Some(model), stage)),
+        Effect::DoItYourself => {
+            "Ends programme support: the agency carries on under Do it Yourself, and this record becomes read-only".into()
+        }
+        Effect::Exit => "Closes every active stage: the engagement leaves the programme".into(),
+        Effect::Unspecified => "Records the choice; no stage starts".into(),
+    }
+}
+
+/// The workspace's data, from the engagement and its pinned model.
+fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> String) -> Value {
+    let hrefs = Hrefs::prefixed(model, "/guide/");
+    let t = now();
+    let journey: Vec<Value> = model
+        .stages
+        .iter()
+        .map(|st| {
+            let rec = e.stage(&st.slug);
+            let status = rec.map_or(StageStatus::NotStarted, |r| r.status);
+            context! {
+                slug => st.slug.clone(), name => st.name.clone(), number => st.number,
+                status => status_text(status), key => format!("{status:?}").to_lowercase(),
+                cycles => rec.map_or(0, |r| r.cycles),
+            }
+        })
+        .collect();
+    let stages: Vec<Value> = model
+        .stages
+        .iter()
+        .map(|st| {
+            let rec = e.stage(&st.slug);
+            let status = rec.map_or(StageStatus::NotStarted, |r| r.status);
+            let anchors = step_anchors(model, st);
+            let guide = st.page.map(|p| hrefs.page(p).to_string());
+            let steps: Vec<Value> = st
+                .steps
+                .iter()
+                .map(|step| {
+                    let state = e.step(&st.slug, step.number);
+                    let (key, text, reason) = match &state {
+                        StepStatus::Todo => ("todo", "To do", None),
+                        StepStatus::InProgress => ("in_progress", "In progress", None),
+                        StepStatus::Done => ("done", "Done", None),
+                        StepStatus::Skipped { reason } => ("skipped", "Skipped", Some(reason.clone())),
+                    };
+                    let anchor = anchors
+                        .iter()
+                        .find(|(n, _)| *n == step.number)
+                        .map(|(_, a)| a.clone());
+                    context! {
+                        number => step.number, title => step.title.clone(),
+                        status => key, status_text => text, reason => reason,
+                        guidance => step.body.as_deref().map(|b| Value::from_safe_string(guidance_html(b, model, &hrefs))),
+                        href => guide.as_ref().map(|g| match &anchor { Some(a) => format!("{g}#{a}"), None => g.clone() }),
+                    }
+                })
+                .collect();
+            let options = |choices: &[waymark_model::Choice]| -> Vec<Value> {
+                choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| context! { index => i, text => c.text(), effect => effect_text(&c.effect, model) })
+                    .collect()
+            };
+            let decisions: Vec<Value> = st
+                .decisions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| context! { index => i, question => d.question.clone(), options => options(&d.choices.options) })
+                .collect();
+            let success: Vec<Value> = st
+                .success
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let check = e.success.iter().rev().find(|s| s.stage == st.slug && s.criterion == i);
+                    context! {
+                        index => i, text => c.text(),
+                        evidence => check.map(|c| c.evidence.clone()),
+                        by => check.map(|c| name(c.checked_by)), at => check.map(|c| c.checked_at.0),
+                    }
+                })
+                .collect();
+            context! {
+                slug => st.slug.clone(), name => st.name.clone(), number => st.number,
+                status => status_text(status), active => status == StageStatus::Active,
+                cycles => rec.map_or(0, |r| r.cycles),
+                guide => guide, steps => steps, decisions => decisions,
+                exits => options(&st.exits), success => success,
+                risks_if_ignored => st.risks.iter().map(|r| r.text().to_string()).collect::<Vec<_>>(),
+            }
+        })
+        .collect();
+    let risks: Vec<Value> = e
+        .risks
+        .iter()
+        .map(|r| {
+            let source = match &r.source {
+                RiskSource::Skipped { stage, step } => {
+                    format!(
+                        "Raised when step {step} of {} was skipped",
+                        stage_name(Some(model), stage)
+                    )
+                }
+                RiskSource::Manual => "Added by hand".into(),
+            };
+            context! {
+                id => r.id, text => r.text.clone(), open => r.open, note => r.closing_note.clone(),
+                stage => r.stage.as_deref().map(|s| stage_name(Some(model), s).to_string()),
+                source => source, by => name(r.raised_by), at => r.raised_at.0,
+            }
+        })
+        .collect();
+    let decisions: Vec<Value> = e
+        .decisions
+        .iter()
+        .map(|d| {
+            context! {
+                stage => stage_name(Some(model), &d.stage), question => d.question.clone(),
+                option => d.option_text.clone(), effect => effect_text(&d.effect, model),
+                rationale => d.rationale.clone(), funded_by => funder_text(d.funded_by), note => d.note.clone(),
+                by => name(d.decided_by), at => d.decided_at.0,
+                exit => matches!(d.at, DecisionAt::Exit),
+            }
+        })
+        .collect();
+    context! {
+        engagement => context! {
+            id => e.id.0, version => e.version, diy => e.mode == Mode::DoItYourself,
+            sponsor => e.sponsor.map(name), discovery_weeks => e.discovery_weeks,
+            warnings => e.warnings(t).iter().map(warning_text).collect::<Vec<_>>(),
+        },
+        journey => journey, stages => stages, risks => risks, decisions => decisions,
+        open_risks => e.risks.iter().filter(|r| r.open).count(),
+        benefits => e.benefits.iter().map(|b| context! { text => b.text.clone(), measure => b.measure.clone() }).collect::<Vec<_>>(),
+        initiatives => e.initiatives.iter().map(|i| context! { name => i.name.clone(), description => i.description.clone() }).collect::<Vec<_>>(),
+        assigned => e.assigned.iter().map(|a| context! {
+            id => a.person.0, name => name(a.person),
+            role => a.partner.map_or("Programme officer".to_string(), |k| format!("{} partner", match k {
+                waymark_core::PartnerKind::Strategy => "Strategy",
+                waymark_core::PartnerKind::Technology => "Technology",
+                waymark_core::PartnerKind::ChangeManagement => "Change management",
+            })),
+        }).collect::<Vec<_>>(),
+        signoffs => e.signoffs.iter().map(|so| context! {
+            document => so.document.clone(), sha256 => so.sha256.clone(), by => name(so.by), at => so.at.0, superseded => so.superseded,
+        }).collect::<Vec<_>>(),
+    }
+}
+
+pub async fn command(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CommandForm>,
+) -> Response {
+    let id = EngagementId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        let parsed = f.version().and_then(|v| Ok((v, f.command()?)));
+        let result = match parsed {
+            Ok((version, cmd)) => s.store.execute(&who.actor, id, version, &cmd, now()).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(_) => {
+                let anchor = if f.stage.is_empty() {
+                    f.form.clone()
+                } else {
+                    format!("stage-{}", f.stage)
+                };
+                Ok(Redirect::to(&format!("/engagements/{id}#{anchor}")).into_response())
+            }
+            Err(waymark_store::StoreError::Domain(DomainError::Conflict { expected, actual })) => {
+                let typed: Vec<Value> = f
+                    .typed()
+                    .into_iter()
+                    .map(|(label, text)| context! { label => label, text => text })
+                    .collect();
+                page(
+                    &s,
+                    StatusCode::CONFLICT,
+                    "conflict.html",
+                    context! { title => "Someone else changed this engagement", user => who.view(),
+                    id => id.0, expected => expected, actual => actual, typed => typed },
+                )
+            }
+            Err(waymark_store::StoreError::Domain(
+                e @ (DomainError::Invalid { .. } | DomainError::Rule(_)),
+            )) => {
+                let (field, message) = match &e {
+                    DomainError::Invalid { field, message } => (field.to_string(), message.clone()),
+                    other => ("command".to_string(), other.to_string()),
+                };
+                let problem = Problem {
+                    form: f.clone(),
+                    field,
+                    message,
+                };
+                workspace_page(
+                    &s,
+                    &who,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(problem),
+                )
+                .await
+            }
+            Err(other) => Err(other.into()),
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn history(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let run = async {
+        let id = EngagementId(id);
+        let e = s.store.engagement(&who.actor, id).await?;
+        let model = s.store.model(&e.model_hash).await?;
+        let events = s.store.history(&who.actor, id).await?;
+        let names = s
+            .store
+            .person_names(&events.iter().map(|e| e.actor).collect::<Vec<_>>())
+            .await?;
+        let rows: Vec<Value> = events
+            .iter()
+            .rev()
+            .map(|ev| {
+                context! {
+                    seq => ev.seq, at => ev.at.0, command => ev.command.clone(),
+                    who => names.get(&ev.actor).cloned().unwrap_or_else(|| format!("person {}", ev.actor)),
+                    what => describe(&ev.event, Some(&model)), hash => ev.hash.clone(),
+                }
+            })
+            .collect();
+        let agency = s.store.agency(e.agency).await?;
+        page(
+            &s,
+            StatusCode::OK,
+            "history.html",
+            context! {
+                title => format!("History of engagement {}", id.0), user => who.view(),
+                id => id.0, agency => agency.map(|a| a.name), events => rows,
+            },
+        )
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+/// One event in plain words, for the history and the activity feed.
+pub fn describe(e: &Event, model: Option<&Model>) -> String {
+    let stage = |s: &str| stage_name(model, s).to_string();
+    match e {
+        Event::Started { mode, .. } => match mode {
+            Mode::DoItWithYou => "Started the engagement (Do it With You)".into(),
+            Mode::DoItYourself => "Started the engagement (Do it Yourself)".into(),
+        },
+        Event::StageEntered { stage: s, cycle } if *cycle > 1 => {
+            format!("{} began again (cycle {cycle})", stage(s))
+        }
+        Event::StageEntered { stage: s, .. } => format!("{} began", stage(s)),
+        Event::StageCompleted { stage: s } => format!("{} was completed", stage(s)),
+        Event::StageExited { stage: s } => format!("{} was closed", stage(s)),
+        Event::StepSet {
+            stage: s,
+            step,
+            status,
+            ..
+        } => match status {
+            StepStatus::Todo => format!("Step {step} of {} was set back to to do", stage(s)),
+            StepStatus::InProgress => format!("Step {step} of {} is in progress", stage(s)),
+            StepStatus::Done => format!("Step {step} of {} was done", stage(s)),
+            StepStatus::Skipped { reason } => {
+                format!("Step {step} of {} was skipped: {reason}", stage(s))
+            }
+        },
+        Event::RiskRaised { id, text, .. } => format!("Risk {id} was raised: {text}"),
+        Event::RiskClosed { id, note } => format!("Risk {id} was closed: {note}"),
+        Event::Decided {
+            question,
+            option_text,
+            rationale,
+            ..
+        } => format!("Decided “{question}”: {option_text} Because: {rationale}"),
+        Event::ModeChanged { mode } => match mode {
+            Mode::DoItYourself => "Programme support ended: Do it Yourself".into(),
+            Mode::DoItWithYou => "The engagement returned to the programme".into(),
+        },
+        Event::SuccessChecked { text, evidence, .. } => {
+            format!("Success criterion met: {text} Evidence: {evidence}")
+        }
+        Event::BenefitAdded { text, .. } => format!("Benefit added: {text}"),
+        Event::InitiativeLinked { name, .. } => format!("Linked to the initiative {name}"),
+        Event::SponsorSet { person } => format!("Executive sponsor set (person {person})"),
+        Event::Assigned { person, .. } => format!("Person {person} was assigned"),
+        Event::Unassigned { person } => format!("Person {person} was unassigned"),
+        Event::DiscoveryPlanned { weeks } => format!("Discovery planned for {weeks} weeks"),
+        Event::SignedOff { document, sha256 } => {
+            format!(
+                "{document} was signed off (SHA-256 {})",
+                &sha256[..12.min(sha256.len())]
+            )
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Workspace forms to core commands. Every form posts to the engagement's
+//! own address with the command's name, the version the page showed, the
+//! session's form token, and the command's fields; this module only
+//! translates (text, numbers, choices), and the core judges the result.
+
+use serde::Deserialize;
+use waymark_core::{Command, DecisionAt, DomainError, Funder, PartnerKind, PersonId, StepStatus};
+
+/// Everything any workspace form may send. Unused fields stay empty.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CommandForm {
+    pub csrf: String,
+    /// The version of the engagement the page showed.
+    pub version: String,
+    /// Which form on the page sent this, to put errors beside it.
+    pub form: String,
+    pub command: String,
+    pub stage: String,
+    pub step: String,
+    pub status: String,
+    pub reason: String,
+    /// "exit", or the decision point's index.
+    pub at: String,
+    pub option: String,
+    pub rationale: String,
+    pub funded_by: String,
+    pub note: String,
+    pub criterion: String,
+    pub evidence: String,
+    pub text: String,
+    pub id: String,
+    pub measure: String,
+    pub name: String,
+    pub description: String,
+    pub person: String,
+    pub partner: String,
+    pub weeks: String,
+}
+
+fn invalid(field: &'static str, message: &str) -> DomainError {
+    DomainError::Invalid {
+        field,
+        message: message.to_string(),
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    field: &'static str,
+    raw: &str,
+    what: &str,
+) -> Result<T, DomainError> {
+    raw.trim().parse().map_err(|_| invalid(field, what))
+}
+
+fn optional(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl CommandForm {
+    pub fn version(&self) -> Result<u64, DomainError> {
+        number(
+            "version",
+            &self.version,
+            "the page did not say which version it showed; reload it",
+        )
+    }
+
+    /// The command this form describes; field errors name the field.
+    pub fn command(&self) -> Result<Command, DomainError> {
+        let stage = || self.stage.trim().to_string();
+        let step = || number::<u32>("step", &self.step, "choose a step");
+        Ok(match self.command.as_str() {
+            "start_stage" => Command::StartStage { stage: stage() },
+            "complete_stage" => Command::CompleteStage { stage: stage() },
+            "set_step" => Command::SetStep {
+                stage: stage(),
+                step: step()?,
+                status: match self.status.as_str() {
+                    "todo" => StepStatus::Todo,
+                    "in_progress" => StepStatus::InProgress,
+                    "done" => StepStatus::Done,
+                    _ => return Err(invalid("status", "choose to do, in progress or done")),
+                },
+            },
+            "skip_step" => Command::SkipStep {
+                stage: stage(),
+                step: step()?,
+                reason: self.reason.clone(),
+            },
+            "decide" => Command::Decide {
+                stage: stage(),
+                at: if self.at == "exit" {
+                    DecisionAt::Exit
+                } else {
+                    DecisionAt::Point {
+                        index: number(
+                            "at",
+                            &self.at,
+                            "the form did not say which decision this is",
+                        )?,
+                    }
+                },
+                option: number("option", &self.option, "choose one of the options")?,
+                rationale: self.rationale.clone(),
+                funded_by: match self.funded_by.as_str() {
+                    "dta" => Funder::Dta,
+                    "co_funded" => Funder::CoFunded,
+                    "agency" => Funder::Agency,
+                    _ => return Err(invalid("funded_by", "choose who funds what follows")),
+                },
+                note: optional(&self.note),
+            },
+            "check_success" => Command::CheckSuccess {
+                stage: stage(),
+                criterion: number("criterion", &self.criterion, "choose a success criterion")?,
+                evidence: self.evidence.clone(),
+            },
+            "add_risk" => Command::AddRisk {
+                text: self.text.clone(),
+                stage: optional(&self.stage),
+            },
+            "close_risk" => Command::CloseRisk {
+                id: number("id", &self.id, "choose a risk")?,
+                note: self.note.clone(),
+            },
+            "add_benefit" => Command::AddBenefit {
+                text: self.text.clone(),
+                measure: optional(&self.measure),
+            },
+            "link_initiative" => Command::LinkInitiative {
+                name: self.name.clone(),
+                description: self.description.clone(),
+            },
+            "set_sponsor" => Command::SetSponsor {
+                person: PersonId(number(
+                    "person",
+                    &self.person,
+                    "choose the executive sponsor",
+                )?),
+            },
+            "assign" => Command::Assign {
+                person: PersonId(number("person", &self.person, "choose a person to assign")?),
+                partner: match self.partner.as_str() {
+                    "" | "none" => None,
+                    "strategy" => Some(PartnerKind::Strategy),
+                    "technology" => Some(PartnerKind::Technology),
+                    "change_management" => Some(PartnerKind::ChangeManagement),
+                    _ => return Err(invalid("partner", "choose the kind of partner")),
+                },
+            },
+            "unassign" => Command::Unassign {
+                person: PersonId(number("person", &self.person, "choose a person")?),
+            },
+            "plan_discovery" => Command::PlanDiscovery {
+                weeks: number(
+                    "weeks",
+                    &self.weeks,
+                    "give the planned length in whole weeks",
+                )?,
+            },
+            "return_to_programme" => Command::ReturnToProgramme,
+            _ => {
+                return Err(invalid(
+                    "command",
+                    "this form sent no command Waymark knows; reload the page",
+                ));
+            }
+        })
+    }
+
+    /// The free text the person typed, to show again if it was not saved.
+    pub fn typed(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("Reason", self.reason.as_str()),
+            ("Rationale", &self.rationale),
+            ("Note", &self.note),
+            ("Evidence", &self.evidence),
+            ("Text", &self.text),
+            ("Measure", &self.measure),
+            ("Name", &self.name),
+            ("Description", &self.description),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> CommandForm {
+        let map: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).unwrap()
+    }
+
+    #[test]
+    fn forms_become_commands() {
+        let c = form(&[
+            ("command", "decide"),
+            ("stage", "engagement"),
+            ("at", "0"),
+            ("option", "1"),
+            ("rationale", "Because"),
+            ("funded_by", "co_funded"),
+            ("note", "  "),
+        ])
+        .command()
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::Decide {
+                stage: "engagement".into(),
+                at: DecisionAt::Point { index: 0 },
+                option: 1,
+                rationale: "Because".into(),
+                funded_by: Funder::CoFunded,
+                note: None,
+            }
+        );
+        let exit = form(&[
+            ("command", "decide"),
+            ("at", "exit"),
+            ("option", "2"),
+            ("funded_by", "dta"),
+        ]);
+        assert!(matches!(
+            exit.command().unwrap(),
+            Command::Decide {
+                at: DecisionAt::Exit,
+                option: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let field = |pairs: &[(&str, &str)]| match form(pairs).command() {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(&[("command", "set_step"), ("step", "x"), ("status", "done")]),
+            "step"
+        );
+        assert_eq!(
+            field(&[
+                ("command", "set_step"),
+                ("step", "1"),
+                ("status", "finished")
+            ]),
+            "status"
+        );
+        assert_eq!(
+            field(&[
+                ("command", "decide"),
+                ("at", "0"),
+                ("option", ""),
+                ("funded_by", "dta")
+            ]),
+            "option"
+        );
+        assert_eq!(
+            field(&[
+                ("command", "decide"),
+                ("at", "0"),
+                ("option", "0"),
+                ("funded_by", "")
+            ]),
+            "funded_by"
+        );
+        assert_eq!(field(&[("command", "drop_tables")]), "command");
+        assert_eq!(
+            form(&[("version", "x")]).version().unwrap_err(),
+            invalid(
+                "version",
+                "the page did not say which version it showed; reload it"
+            )
+        );
+    }
+}

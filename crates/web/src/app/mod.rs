@@ -1,0 +1,256 @@
+//! The engagement workspace for people: sign-in, the home page, running an
+//! engagement, agencies and people. Server-rendered HTML that works without
+//! JavaScript.
+//!
+//! Handlers translate forms into the same store calls and core commands the
+//! JSON API uses; the rules live in waymark-core and nothing here decides
+//! what is allowed. Every route is listed once in [`table`], which builds
+//! the router and which the access-matrix test walks, so a new route cannot
+//! escape that test.
+
+mod auth;
+mod directory;
+mod engagements;
+mod forms;
+mod sessions;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use waymark_model::SourceFile;
+use waymark_store::{Store, StoreError};
+
+pub use auth::{hash_password, verify_password};
+pub use sessions::DbSessions;
+pub use views::Views;
+
+/// How long a session lasts without use.
+pub const IDLE_MINUTES: i64 = 8 * 60;
+
+/// What the pages need.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// The current model's pages: new engagements pin them.
+    pub pages: Arc<Vec<SourceFile>>,
+    /// The current model, built from `pages` once (lists name its stages).
+    pub model: Arc<waymark_model::Model>,
+    pub views: Views,
+    /// Where people reach this site, for invite links and secure cookies
+    /// (`https://…` marks cookies Secure).
+    pub public_url: String,
+}
+
+/// One route: the method, the path and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Arc<AppState>>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+fn get<H, T>(path: &'static str, h: H) -> Route
+where
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    Route {
+        method: Method::GET,
+        path,
+        handler: on(MethodFilter::GET, h),
+    }
+}
+
+fn post<H, T>(path: &'static str, h: H) -> Route
+where
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    Route {
+        method: Method::POST,
+        path,
+        handler: on(MethodFilter::POST, h),
+    }
+}
+
+/// Every page and form target of the workspace.
+pub fn table() -> Vec<Route> {
+    vec![
+        get("/login", auth::login_form),
+        post("/login", auth::login),
+        post("/logout", auth::logout),
+        get("/invite/{token}", auth::invite_form),
+        post("/invite/{token}", auth::accept_invite),
+        get("/engagements", engagements::home),
+        post("/engagements", engagements::start),
+        get("/engagements/{id}", engagements::workspace),
+        post("/engagements/{id}", engagements::command),
+        get("/engagements/{id}/history", engagements::history),
+        get("/agencies", directory::agencies),
+        post("/agencies", directory::add_agency),
+        get("/agencies/{id}", directory::agency),
+        get("/people", directory::people),
+        post("/people", directory::invite),
+    ]
+}
+
+/// The workspace's routes with sessions, the same-origin check and
+/// security headers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut r: Router<Arc<AppState>> = Router::new();
+    for route in table() {
+        r = r.route(route.path, route.handler);
+    }
+    let sessions = SessionManagerLayer::new(DbSessions(state.store.clone()))
+        .with_name("waymark_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.public_url.starts_with("https://"))
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(IDLE_MINUTES)));
+    r.fallback(not_found)
+        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(headers))
+        .layer(sessions)
+        .with_state(state)
+}
+
+async fn not_found(State(s): State<Arc<AppState>>) -> Response {
+    PageError::NotFound.render(&s.views)
+}
+
+/// Refuses state-changing requests sent from another site: the browser's
+/// `Origin` (or, failing that, `Sec-Fetch-Site`) must say this site. Forms
+/// also carry a per-session token (see `auth::Csrf`); this check stops a
+/// cross-site post even before that, and covers the sign-in form.
+async fn same_origin(req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && cross_site(req.headers())
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "This form was sent from another site, so it was refused.",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn cross_site(h: &HeaderMap) -> bool {
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some("null") => true,
+        Some(origin) => {
+            let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+            Some(authority) != host
+        }
+        None => h
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "cross-site"),
+    }
+}
+
+async fn headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    // Records are private: never kept by a shared cache or the back button
+    // after sign-out.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// What can go wrong on a page, as the person sees it.
+#[derive(Debug)]
+pub enum PageError {
+    NotFound,
+    Forbidden(String),
+    /// Too many sign-in attempts; try again after this many seconds.
+    TooMany(u64),
+    Internal(String),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(waymark_core::DomainError::NotFound) => PageError::NotFound,
+            StoreError::Domain(waymark_core::DomainError::Forbidden { .. }) => {
+                PageError::Forbidden(e.to_string())
+            }
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<waymark_core::DomainError> for PageError {
+    fn from(e: waymark_core::DomainError) -> Self {
+        StoreError::Domain(e).into()
+    }
+}
+
+impl PageError {
+    pub fn render(self, views: &Views) -> Response {
+        let (status, title, message) = match &self {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing here, or you may not see it. Check the address, or go to your engagements.".to_string(),
+            ),
+            PageError::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", why.clone()),
+            PageError::TooMany(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "There were too many sign-in attempts. Wait a few minutes, then try again.".into(),
+            ),
+            PageError::Internal(e) => {
+                eprintln!("web: {e}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Something went wrong on our side. Nothing you sent was lost: go back and try again.".into(),
+                )
+            }
+        };
+        let body = views
+            .render(
+                "error.html",
+                minijinja::context! { title => title, message => message.clone() },
+            )
+            .unwrap_or_else(|_| message.clone());
+        let mut r = (status, axum::response::Html(body)).into_response();
+        if let PageError::TooMany(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}

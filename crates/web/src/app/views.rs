@@ -1,0 +1,87 @@
+//! The workspace's templates (minijinja, HTML escaping forced on for every
+//! value). Pages pass plain data; the only HTML that arrives pre-rendered is
+//! the model's guidance, rendered by the site's own markdown renderer.
+
+use minijinja::{AutoEscape, Environment, Value};
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "layout.html",
+        include_str!("../../templates/app/layout.html"),
+    ),
+    ("error.html", include_str!("../../templates/app/error.html")),
+    ("login.html", include_str!("../../templates/app/login.html")),
+    (
+        "invite.html",
+        include_str!("../../templates/app/invite.html"),
+    ),
+    ("home.html", include_str!("../../templates/app/home.html")),
+    (
+        "workspace.html",
+        include_str!("../../templates/app/workspace.html"),
+    ),
+    (
+        "history.html",
+        include_str!("../../templates/app/history.html"),
+    ),
+    (
+        "agencies.html",
+        include_str!("../../templates/app/agencies.html"),
+    ),
+    (
+        "agency.html",
+        include_str!("../../templates/app/agency.html"),
+    ),
+    (
+        "people.html",
+        include_str!("../../templates/app/people.html"),
+    ),
+    (
+        "conflict.html",
+        include_str!("../../templates/app/conflict.html"),
+    ),
+    (
+        "macros.html",
+        include_str!("../../templates/app/macros.html"),
+    ),
+];
+
+/// The compiled templates.
+pub struct Views(Environment<'static>);
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Views")
+    }
+}
+
+/// `{{ at|when }}`: a timestamp as a `<time>` element's parts.
+fn when(secs: i64) -> Value {
+    let (iso, text) = crate::site::datetime(secs);
+    minijinja::context! { iso => iso, text => text }
+}
+
+fn words(s: String) -> String {
+    s.replace('_', " ")
+}
+
+impl Views {
+    pub fn new() -> Result<Self, String> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.add_filter("when", when);
+        env.add_filter("words", words);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|e| format!("template {name}: {e}"))?;
+        }
+        Ok(Views(env))
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, String> {
+        self.0
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| format!("cannot render {name}: {e:#}"))
+    }
+}

@@ -1,0 +1,867 @@
+//! The workspace's security, on every backend: the access matrix built from
+//! the router's own route table, CSRF, sessions, the sign-in rate limit,
+//! and escaping of every free-text field on every page that shows it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Method, Request, StatusCode, header};
+use tower::ServiceExt;
+use waymark_core::*;
+use waymark_store::Store;
+use waymark_store::testing::stores;
+use waymark_web::app::{AppState, Views, hash_password, table};
+
+const NOW: Timestamp = Timestamp(1_763_800_000);
+const PASSWORD: &str = "correct horse battery staple";
+const HOST: &str = "waymark.test";
+
+fn router(store: &Store, addr: [u8; 4]) -> Router {
+    let pages = waymark_model::bundled();
+    waymark_web::app::router(Arc::new(AppState {
+        store: store.clone(),
+        model: Arc::new(waymark_model::build(pages.clone()).model),
+        pages: Arc::new(pages),
+        views: Views::new().unwrap(),
+        public_url: format!("http://{HOST}"),
+    }))
+    .layer(MockConnectInfo(SocketAddr::from((addr, 40000))))
+}
+
+/// A browser: its session cookie and the form token of its pages.
+#[derive(Debug, Clone, Default)]
+struct Client {
+    cookie: Option<String>,
+    csrf: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    location: String,
+    set_cookie: Option<String>,
+    retry_after: Option<String>,
+    body: String,
+}
+
+async fn send(
+    app: &Router,
+    c: &Client,
+    method: Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(header::HOST, HOST);
+    if let Some(cookie) = &c.cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    let body = if method == Method::POST {
+        req = req
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, format!("http://{HOST}"));
+        form.iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    } else {
+        String::new()
+    };
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let h = |name| {
+        res.headers()
+            .get(name)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let (status, location, set_cookie, retry_after) = (
+        res.status(),
+        h(header::LOCATION).unwrap_or_default(),
+        h(header::SET_COOKIE),
+        h(header::RETRY_AFTER),
+    );
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        location,
+        set_cookie,
+        retry_after,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn csrf_of(body: &str) -> Option<String> {
+    let at = body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(body[at..at + 64].to_string())
+}
+
+fn cookie_of(r: &Reply) -> Option<String> {
+    r.set_cookie
+        .as_deref()
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+async fn sign_in(app: &Router, email: &str, password: &str) -> (Client, Reply) {
+    let r = send(
+        app,
+        &Client::default(),
+        Method::POST,
+        "/login",
+        &[("email", email), ("password", password), ("next", "")],
+    )
+    .await;
+    let mut c = Client {
+        cookie: cookie_of(&r),
+        csrf: String::new(),
+    };
+    if r.status == StatusCode::SEE_OTHER {
+        let home = send(app, &c, Method::GET, "/engagements", &[]).await;
+        c.csrf = csrf_of(&home.body).unwrap_or_default();
+    }
+    (c, r)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    SignedOut,
+    Admin,
+    Staff,
+    Member,
+    Sponsor,
+    OtherAgency,
+    PartnerAssigned,
+    PartnerUnassigned,
+}
+
+const EVERYONE: [Who; 8] = [
+    Who::SignedOut,
+    Who::Admin,
+    Who::Staff,
+    Who::Member,
+    Who::Sponsor,
+    Who::OtherAgency,
+    Who::PartnerAssigned,
+    Who::PartnerUnassigned,
+];
+
+struct World {
+    store: Store,
+    agency: AgencyId,
+    engagement: EngagementId,
+    emails: Vec<(Who, &'static str)>,
+}
+
+async fn world(store: Store) -> World {
+    let agency = store
+        .add_agency(
+            &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let other = store
+        .add_agency(
+            &NewAgency::parse("Other Office", "OTH", "Finance", None).unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let hash = hash_password(&Password::parse(PASSWORD, PASSWORD).unwrap()).unwrap();
+    let mut emails = Vec::new();
+    let mut ids = Vec::new();
+    for (who, email, role) in [
+        (Who::Admin, "ada@dta.gov.au", Role::ProgrammeAdmin),
+        (Who::Staff, "sam@dta.gov.au", Role::ProgrammeStaff),
+        (
+            Who::Member,
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        ),
+        (
+            Who::Sponsor,
+            "eve@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        ),
+        (
+            Who::OtherAgency,
+            "olly@oth.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        ),
+        (
+            Who::PartnerAssigned,
+            "pat@vendor.com.au",
+            Role::Partner {
+                kind: PartnerKind::Strategy,
+            },
+        ),
+        (
+            Who::PartnerUnassigned,
+            "una@vendor.com.au",
+            Role::Partner {
+                kind: PartnerKind::Technology,
+            },
+        ),
+    ] {
+        let p = store
+            .add_person_with_roles(&NewPerson::parse("Person", email).unwrap(), &[role], NOW)
+            .await
+            .unwrap();
+        store.set_password_hash(p, &hash).await.unwrap();
+        emails.push((who, email));
+        ids.push((who, p));
+    }
+    let staff = store.actor(ids[1].1).await.unwrap();
+    let hash = store
+        .pin_model(&waymark_model::bundled(), NOW)
+        .await
+        .unwrap();
+    let e = store
+        .start_engagement(&staff, agency, Mode::DoItWithYou, &hash, NOW)
+        .await
+        .unwrap();
+    let pat = ids
+        .iter()
+        .find(|(w, _)| *w == Who::PartnerAssigned)
+        .unwrap()
+        .1;
+    store
+        .execute(
+            &staff,
+            e.id,
+            1,
+            &Command::Assign {
+                person: pat,
+                partner: Some(PartnerKind::Strategy),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    World {
+        store,
+        agency,
+        engagement: e.id,
+        emails,
+    }
+}
+
+impl World {
+    async fn client(&self, app: &Router, who: Who) -> Client {
+        match self.emails.iter().find(|(w, _)| *w == who) {
+            None => Client::default(),
+            Some((_, email)) => {
+                let (c, r) = sign_in(app, email, PASSWORD).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::SEE_OTHER,
+                    "{who:?} could not sign in: {}",
+                    r.body
+                );
+                c
+            }
+        }
+    }
+
+    async fn version(&self) -> String {
+        let staff = Actor {
+            person: PersonId(2),
+            roles: vec![Role::ProgrammeStaff],
+        };
+        self.store
+            .engagement(&staff, self.engagement)
+            .await
+            .unwrap()
+            .version
+            .to_string()
+    }
+}
+
+/// What each route answers each kind of visitor. Every route of
+/// `app::table()` must be here.
+fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
+    use Who::*;
+    let signed_in = who != SignedOut;
+    let sees_engagement = matches!(who, Admin | Staff | Member | Sponsor | PartnerAssigned);
+    let to_login = StatusCode::SEE_OTHER;
+    match (method.as_str(), path) {
+        ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
+        ("GET", "/login") => StatusCode::OK,
+        // An unknown or spent invite is nobody's page.
+        ("GET" | "POST", "/invite/{token}") => StatusCode::NOT_FOUND,
+        ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
+        (_, _) if !signed_in => to_login,
+        ("POST", "/logout") => StatusCode::SEE_OTHER,
+        ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
+        ("GET", "/engagements/{id}" | "/engagements/{id}/history") if sees_engagement => {
+            StatusCode::OK
+        }
+        ("POST", "/engagements/{id}") if sees_engagement => StatusCode::SEE_OTHER,
+        ("GET" | "POST", "/engagements/{id}" | "/engagements/{id}/history") => {
+            StatusCode::NOT_FOUND
+        }
+        ("POST", "/engagements") if matches!(who, Admin | Staff | Member | Sponsor) => {
+            StatusCode::SEE_OTHER
+        }
+        ("POST", "/engagements") => StatusCode::FORBIDDEN,
+        ("POST", "/agencies") if matches!(who, Admin | Staff) => StatusCode::SEE_OTHER,
+        ("POST", "/agencies") => StatusCode::FORBIDDEN,
+        ("GET", "/people") if who == Admin => StatusCode::OK,
+        ("POST", "/people") if who == Admin => StatusCode::CREATED,
+        ("GET" | "POST", "/people") => StatusCode::FORBIDDEN,
+        (m, p) => panic!("the access matrix has no row for {m} {p}: add one"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_rightly() {
+    for store in stores("matrix").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 1]);
+        let mut routes = table();
+        // Signing out ends the session, so it goes last.
+        routes.sort_by_key(|r| r.path == "/logout");
+        let mut checked = 0;
+        for who in EVERYONE {
+            let c = w.client(&app, who).await;
+            for (n, r) in routes.iter().enumerate() {
+                let path = r
+                    .path
+                    .replace(
+                        "{id}",
+                        &if r.path.starts_with("/agencies") {
+                            w.agency.0
+                        } else {
+                            w.engagement.0
+                        }
+                        .to_string(),
+                    )
+                    .replace("{token}", "not-a-token");
+                let abbr = format!("N{n}{}", who as u8);
+                let version = w.version().await;
+                let email = format!("new{n}-{}@bot.gov.au", who as u8);
+                let agency = w.agency.0.to_string();
+                let form: Vec<(&str, &str)> = match (r.method.as_str(), r.path) {
+                    ("POST", "/engagements") => vec![("csrf", &c.csrf), ("agency", &agency)],
+                    ("POST", "/engagements/{id}") => vec![
+                        ("csrf", &c.csrf),
+                        ("version", &version),
+                        ("form", "risk-add"),
+                        ("command", "add_risk"),
+                        ("text", "Matrix risk"),
+                    ],
+                    ("POST", "/agencies") => vec![
+                        ("csrf", &c.csrf),
+                        ("name", "New Agency"),
+                        ("abbreviation", &abbr),
+                        ("portfolio", "Finance"),
+                    ],
+                    ("POST", "/people") => vec![
+                        ("csrf", &c.csrf),
+                        ("name", "New Person"),
+                        ("email", &email),
+                        ("role", "staff"),
+                    ],
+                    ("POST", "/invite/{token}") => {
+                        vec![("password", PASSWORD), ("confirm", PASSWORD)]
+                    }
+                    _ => vec![("csrf", &c.csrf)],
+                };
+                let reply = send(&app, &c, r.method.clone(), &path, &form).await;
+                let want = expected(&r.method, r.path, who);
+                assert_eq!(
+                    reply.status, want,
+                    "{who:?} {} {path}: {}",
+                    r.method, reply.body
+                );
+                if who == Who::SignedOut && want == StatusCode::SEE_OTHER {
+                    assert!(
+                        reply.location.starts_with("/login"),
+                        "{} {path} -> {}",
+                        r.method,
+                        reply.location
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, EVERYONE.len() * table().len());
+        // Only the five who may reach the engagement added risks to it.
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let e = w.store.engagement(&staff, w.engagement).await.unwrap();
+        assert_eq!(e.risks.len(), 5);
+    }
+}
+
+#[tokio::test]
+async fn forms_from_elsewhere_are_refused() {
+    for store in stores("csrf").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 2]);
+        let c = w.client(&app, Who::Staff).await;
+        let version = w.version().await;
+        let path = format!("/engagements/{}", w.engagement);
+        let risk = |csrf: &str| {
+            vec![
+                ("csrf".to_string(), csrf.to_string()),
+                ("version".into(), version.clone()),
+                ("command".into(), "add_risk".into()),
+                ("text".into(), "Forged".into()),
+            ]
+        };
+        // A page on another site posting a form: refused by its Origin.
+        let body = risk(&c.csrf)
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        for origin in [
+            "http://evil.example",
+            "null",
+            "https://waymark.test.evil.example",
+        ] {
+            let req = Request::post(&path)
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, origin)
+                .header(header::COOKIE, c.cookie.clone().unwrap())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body.clone()))
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
+        }
+        // Without an Origin but marked cross-site by the browser.
+        let req = Request::post(&path)
+            .header(header::HOST, HOST)
+            .header("sec-fetch-site", "cross-site")
+            .header(header::COOKIE, c.cookie.clone().unwrap())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(
+            app.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+        // Same site, but no token, or another session's token.
+        let other = w.client(&app, Who::Admin).await;
+        for token in ["", other.csrf.as_str(), "0000"] {
+            let form = risk(token);
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = send(&app, &c, Method::POST, &path, &form).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "token {token:?}");
+        }
+        // Nothing was recorded; the right token works.
+        assert_eq!(w.version().await, version);
+        let form = risk(&c.csrf);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            send(&app, &c, Method::POST, &path, &form).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_change_at_sign_in_and_end_at_sign_out() {
+    for store in stores("sessions-web").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 3]);
+        let (first, r) = sign_in(&app, "sam@dta.gov.au", PASSWORD).await;
+        let cookie = r.set_cookie.unwrap();
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attr), "{cookie}");
+        }
+        assert!(
+            !cookie.contains("Secure"),
+            "plain http must not mark cookies Secure: {cookie}"
+        );
+        // Signing in again from the same browser gives a new session id:
+        // an id planted before sign-in is worth nothing after it.
+        let again = send(
+            &app,
+            &first,
+            Method::POST,
+            "/login",
+            &[
+                ("email", "sam@dta.gov.au"),
+                ("password", PASSWORD),
+                ("next", "/agencies"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (again.status, again.location.as_str()),
+            (StatusCode::SEE_OTHER, "/agencies")
+        );
+        let second = Client {
+            cookie: cookie_of(&again),
+            csrf: String::new(),
+        };
+        assert_ne!(second.cookie, first.cookie);
+        let old = send(&app, &first, Method::GET, "/engagements", &[]).await;
+        assert_eq!(old.status, StatusCode::SEE_OTHER, "the old id still works");
+        let home = send(&app, &second, Method::GET, "/engagements", &[]).await;
+        assert_eq!(home.status, StatusCode::OK);
+        let second = Client {
+            csrf: csrf_of(&home.body).unwrap(),
+            ..second
+        };
+        // Sign out: the id is dead afterwards, even if replayed.
+        let out = send(
+            &app,
+            &second,
+            Method::POST,
+            "/logout",
+            &[("csrf", &second.csrf)],
+        )
+        .await;
+        assert_eq!(
+            (out.status, out.location.as_str()),
+            (StatusCode::SEE_OTHER, "/login")
+        );
+        let after = send(&app, &second, Method::GET, "/engagements", &[]).await;
+        assert_eq!(after.status, StatusCode::SEE_OTHER);
+        assert!(after.location.starts_with("/login?next="));
+        // Open redirects are not followed after sign-in.
+        let (_, r) = {
+            let r = send(
+                &app,
+                &Client::default(),
+                Method::POST,
+                "/login",
+                &[
+                    ("email", "sam@dta.gov.au"),
+                    ("password", PASSWORD),
+                    ("next", "//evil.example/"),
+                ],
+            )
+            .await;
+            ((), r)
+        };
+        assert_eq!(r.location, "/engagements");
+        // Behind https, cookies are Secure.
+        let pages = waymark_model::bundled();
+        let secure = waymark_web::app::router(Arc::new(AppState {
+            store: w.store.clone(),
+            model: Arc::new(waymark_model::build(pages.clone()).model),
+            pages: Arc::new(pages),
+            views: Views::new().unwrap(),
+            public_url: "https://waymark.example".into(),
+        }))
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 9], 1))));
+        let req = Request::post("/login")
+            .header(header::HOST, "waymark.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "email=sam%40dta.gov.au&password={}",
+                urlencode(PASSWORD)
+            )))
+            .unwrap();
+        let res = secure.oneshot(req).await.unwrap();
+        let cookie = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
+    }
+}
+
+#[tokio::test]
+async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
+    for store in stores("rate-limit").await {
+        let w = world(store).await;
+        // Per account: five wrong passwords, then even the right one waits.
+        let app = router(&w.store, [10, 0, 0, 1]);
+        for _ in 0..5 {
+            let (_, r) = sign_in(&app, "mia@bot.gov.au", "wrong password here").await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                r.body
+                    .contains("The email address or password is not right")
+            );
+        }
+        let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        let secs: i64 = r.retry_after.unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&secs), "{secs}");
+        // Other accounts are not locked by it.
+        let (_, r) = sign_in(&app, "eve@bot.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // Per address: many accounts tried from one address.
+        let other = router(&w.store, [10, 0, 0, 2]);
+        for i in 0..30 {
+            let (_, r) = sign_in(
+                &other,
+                &format!("nobody{i}@bot.gov.au"),
+                "wrong password here",
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "attempt {i}");
+        }
+        let (_, r) = sign_in(&other, "sam@dta.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.retry_after.is_some());
+        // Another address is not.
+        let third = router(&w.store, [10, 0, 0, 3]);
+        assert_eq!(
+            sign_in(&third, "sam@dta.gov.au", PASSWORD).await.1.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+/// Text that would run script, break out of an attribute or a tag, or
+/// smuggle markup, if any page failed to escape it.
+pub const XSS: &[&str] = &[
+    "<script>alert('xss-1')</script>",
+    "\"><img src=x onerror=alert('xss-2')>",
+    "'><svg onload=alert('xss-3')>",
+    "</textarea><script>alert('xss-4')</script>",
+    "javascript:alert('xss-5')",
+    "<a href=\"javascript:alert('xss-6')\">click</a>",
+    "{{ 7*7 }}{% raw %}<b>xss-7</b>",
+];
+
+#[tokio::test]
+async fn free_text_is_escaped_on_every_page() {
+    for store in stores("xss").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 4]);
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let e = w.engagement;
+        for (i, p) in XSS.iter().enumerate() {
+            let v = w.store.engagement(&staff, e).await.unwrap().version;
+            let cmds = [
+                Command::SkipStep {
+                    stage: "engagement".into(),
+                    step: 1 + (i as u32 % 3),
+                    reason: (*p).into(),
+                },
+                Command::AddRisk {
+                    text: (*p).into(),
+                    stage: None,
+                },
+                Command::AddBenefit {
+                    text: (*p).into(),
+                    measure: Some((*p).into()),
+                },
+                Command::LinkInitiative {
+                    name: (*p).into(),
+                    description: (*p).into(),
+                },
+                Command::CheckSuccess {
+                    stage: "engagement".into(),
+                    criterion: 0,
+                    evidence: (*p).into(),
+                },
+                Command::Decide {
+                    stage: "engagement".into(),
+                    at: DecisionAt::Exit,
+                    option: 0,
+                    rationale: (*p).into(),
+                    funded_by: Funder::Dta,
+                    note: Some((*p).into()),
+                },
+            ];
+            for (n, c) in cmds.iter().enumerate() {
+                w.store
+                    .execute(&staff, e, v + n as u64, c, NOW)
+                    .await
+                    .unwrap();
+            }
+            let risk = w
+                .store
+                .engagement(&staff, e)
+                .await
+                .unwrap()
+                .risks
+                .last()
+                .unwrap()
+                .id;
+            let v = w.store.engagement(&staff, e).await.unwrap().version;
+            w.store
+                .execute(
+                    &staff,
+                    e,
+                    v,
+                    &Command::CloseRisk {
+                        id: risk,
+                        note: (*p).into(),
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+            w.store
+                .add_agency(
+                    &NewAgency::parse(&format!("{p}{i}"), &format!("X{i}"), p, None).unwrap(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            w.store
+                .add_person_with_roles(
+                    &NewPerson::parse(&format!("{p} person"), &format!("p{i}@x.gov.au")).unwrap(),
+                    &[Role::AgencyMember {
+                        agency: w.agency,
+                        sponsor: false,
+                    }],
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+        let admin = w.client(&app, Who::Admin).await;
+        let pages = [
+            format!("/engagements/{e}"),
+            format!("/engagements/{e}/history"),
+            "/engagements".to_string(),
+            "/agencies".to_string(),
+            format!("/agencies/{}", w.agency),
+            "/people".to_string(),
+        ];
+        for path in &pages {
+            let r = send(&app, &admin, Method::GET, path, &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}");
+            for p in XSS {
+                assert!(!r.body.contains(p), "{path} shows {p:?} unescaped");
+            }
+            for bad in [
+                "<script>alert",
+                "<img src=x",
+                "<svg onload",
+                "href=\"javascript:",
+                "<b>xss-7",
+            ] {
+                assert!(!r.body.contains(bad), "{path} contains {bad:?}");
+            }
+        }
+        // The text is there, escaped, where it belongs.
+        let ws = send(&app, &admin, Method::GET, &format!("/engagements/{e}"), &[])
+            .await
+            .body;
+        assert!(
+            ws.contains("&lt;script&gt;alert(&#x27;xss-1&#x27;)&lt;&#x2f;script&gt;"),
+            "escaped text missing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
+    for store in stores("form-errors").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 5]);
+        let c = w.client(&app, Who::Member).await;
+        let path = format!("/engagements/{}", w.engagement);
+        let version = w.version().await;
+        // A decision with no option chosen: 422, the summary links to the
+        // field, and the rationale typed is still there.
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("form", "decide-engagement-0"),
+                ("command", "decide"),
+                ("stage", "engagement"),
+                ("at", "0"),
+                ("rationale", "Because we must"),
+                ("funded_by", "dta"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("There is a problem"));
+        assert!(
+            r.body.contains("href=\"#decide-engagement-0-option\""),
+            "summary link"
+        );
+        assert!(
+            r.body.contains("id=\"decide-engagement-0-option\""),
+            "the field it links to"
+        );
+        assert!(
+            r.body.contains(">Because we must</textarea>"),
+            "typed text kept"
+        );
+        assert!(r.body.contains("<title>Error: "));
+        // A skip without a reason names the reason field.
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("form", "skip-engagement-2"),
+                ("command", "skip_step"),
+                ("stage", "engagement"),
+                ("step", "2"),
+                ("reason", "  "),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#skip-engagement-2-reason\""));
+        assert!(r.body.contains("aria-invalid=\"true\""));
+        // A stale version: 409, a plain account of it, and the text kept.
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", "1"),
+                ("form", "risk-add"),
+                ("command", "add_risk"),
+                ("text", "Typed before someone else saved"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.body.contains("Your change was not saved"));
+        assert!(r.body.contains("Typed before someone else saved"));
+        assert!(
+            r.body
+                .contains(&format!("href=\"/engagements/{}\"", w.engagement))
+        );
+        assert_eq!(w.version().await, version);
+    }
+}

@@ -269,16 +269,27 @@ impl Store {
         Ok(token)
     }
 
-    /// The actor a token belongs to, if it is a valid token.
+    /// The actor a token belongs to, if it is a valid token (one query:
+    /// every API request asks this).
     pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
-        let row = sqlx::query("SELECT person_id FROM tokens WHERE hash = $1")
-            .bind(chain::sha256(token.trim()))
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => Ok(Some(self.actor(PersonId(r.try_get(0)?)).await?)),
-            None => Ok(None),
+        let rows = sqlx::query(
+            "SELECT t.person_id, m.role FROM tokens t LEFT JOIN memberships m ON m.person_id = t.person_id \
+             WHERE t.hash = $1 ORDER BY m.role",
+        )
+        .bind(chain::sha256(token.trim()))
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let person = PersonId(first.try_get(0)?);
+        let mut roles = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(role) = r.try_get::<Option<String>, _>(1)? {
+                roles.push(unjson(&role)?);
+            }
         }
+        Ok(Some(Actor { person, roles }))
     }
 
     /// The person with all their roles.
@@ -416,16 +427,25 @@ impl Store {
         actor: &Actor,
         filter: &ListFilter,
     ) -> Result<Listing, StoreError> {
+        let (rows, total) = self.summaries_json(actor, filter).await?;
+        Ok(Listing {
+            items: rows.iter().map(|s| unjson(s)).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    /// The same page as [`Store::engagements`], each summary as the JSON
+    /// it is stored as, for callers that only pass it on (the API's list).
+    pub async fn summaries_json(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, u64), StoreError> {
         let mut clauses: Vec<String> = Vec::new();
         let mut binds: Vec<i64> = Vec::new();
         match scope(actor, "", &mut binds) {
             Scope::All => {}
-            Scope::Nothing => {
-                return Ok(Listing {
-                    items: Vec::new(),
-                    total: 0,
-                });
-            }
+            Scope::Nothing => return Ok((Vec::new(), 0)),
             Scope::Where(c) => clauses.push(c),
         }
         if let Some(a) = filter.agency {
@@ -460,40 +480,40 @@ impl Store {
             .await?;
         let items = rows
             .iter()
-            .map(|r| unjson(&r.try_get::<String, _>(0)?))
+            .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<_, _>>()?;
-        Ok(Listing {
-            items,
-            total: total as u64,
-        })
+        Ok((items, total as u64))
     }
 
-    /// How many engagements `actor` may see are active in each stage.
-    pub async fn stage_counts(&self, actor: &Actor) -> Result<Vec<(String, u64)>, StoreError> {
+    /// How many engagements `actor` may see are active in `stage`.
+    pub async fn count_active(&self, actor: &Actor, stage: &str) -> Result<u64, StoreError> {
         let mut binds = Vec::new();
-        let wh = match scope(actor, "e.", &mut binds) {
-            Scope::All => String::new(),
-            Scope::Nothing => return Ok(Vec::new()),
-            Scope::Where(c) => format!(" AND {c}"),
+        let sql = match scope(actor, "e.", &mut binds) {
+            Scope::Nothing => return Ok(0),
+            Scope::All => format!(
+                "SELECT COUNT(*) FROM engagement_stages es WHERE es.stage = ${} AND es.status = 'active'",
+                binds.len() + 1
+            ),
+            // Their own engagements drive the join (CROSS JOIN keeps that
+            // order on SQLite), so a few engagements cost a few lookups.
+            Scope::Where(c) => format!(
+                "SELECT COUNT(*) FROM engagements e CROSS JOIN engagement_stages es \
+                 WHERE es.engagement_id = e.id AND {c} AND es.stage = ${} AND es.status = 'active'",
+                binds.len() + 1
+            ),
         };
-        let sql = format!(
-            "SELECT es.stage, COUNT(*) FROM engagement_stages es JOIN engagements e ON e.id = es.engagement_id \
-             WHERE es.status = 'active'{wh} GROUP BY es.stage"
-        );
         let mut q = sqlx::query(&sql);
         for b in &binds {
             q = q.bind(*b);
         }
-        q.fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64)))
-            .collect()
+        let n: i64 = q.bind(stage).fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(n as u64)
     }
 
-    /// Engagements `actor` may see that are active in `stage`, most
-    /// recently changed first; with `started_before`, only those whose
-    /// current cycle of the stage began before then (for overdue lists).
+    /// Engagements `actor` may see that are active in `stage`, by when
+    /// their current cycle of it began: the newest first, or with
+    /// `started_before`, only those that began before then, the oldest
+    /// first (for overdue lists).
     pub async fn active_in_stage(
         &self,
         actor: &Actor,
@@ -502,19 +522,30 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Summary>, StoreError> {
         let mut binds = Vec::new();
-        let mut wh = match scope(actor, "e.", &mut binds) {
-            Scope::All => String::new(),
+        let (from, mut wh) = match scope(actor, "e.", &mut binds) {
             Scope::Nothing => return Ok(Vec::new()),
-            Scope::Where(c) => format!(" AND {c}"),
+            // The (stage, status, started_at) index gives them in order.
+            Scope::All => (
+                "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
+                String::new(),
+            ),
+            Scope::Where(c) => (
+                "engagements e CROSS JOIN engagement_stages es",
+                format!(" AND es.engagement_id = e.id AND {c}"),
+            ),
         };
-        if let Some(t) = started_before {
-            binds.push(t.0);
-            wh.push_str(&format!(" AND es.started_at < ${}", binds.len()));
-        }
+        let order = match started_before {
+            Some(t) => {
+                binds.push(t.0);
+                wh.push_str(&format!(" AND es.started_at < ${}", binds.len()));
+                "ASC"
+            }
+            None => "DESC",
+        };
         let n = binds.len();
         let sql = format!(
-            "SELECT e.summary FROM engagement_stages es JOIN engagements e ON e.id = es.engagement_id \
-             WHERE es.status = 'active'{wh} AND es.stage = ${} ORDER BY e.updated_at DESC, e.id DESC LIMIT ${}",
+            "SELECT e.summary FROM {from} WHERE es.stage = ${} AND es.status = 'active'{wh} \
+             ORDER BY es.started_at {order}, es.engagement_id {order} LIMIT ${}",
             n + 1,
             n + 2
         );
@@ -537,28 +568,45 @@ impl Store {
         actor: &Actor,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        const COLUMNS: &str = "engagement_id, seq, actor_id, at, command, payload, hash";
         let mut binds = Vec::new();
-        let sql = match scope(actor, "", &mut binds) {
+        let rows = match scope(actor, "", &mut binds) {
             Scope::Nothing => return Ok(Vec::new()),
-            // Newest first over the whole log, by its time index.
-            Scope::All => format!(
-                "SELECT engagement_id, seq, actor_id, at, command, payload, hash FROM events ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT ${}",
-                binds.len() + 1
-            ),
-            // Only their engagements' events (their key is the primary key).
-            Scope::Where(c) => format!(
-                "SELECT engagement_id, seq, actor_id, at, command, payload, hash FROM events \
-                 WHERE engagement_id IN (SELECT id FROM engagements WHERE {c}) ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT ${}",
-                binds.len() + 1
-            ),
+            // Newest first over the whole log, straight from its time index.
+            Scope::All => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM events ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            // The latest of each of their most recently changed engagements
+            // (by primary key), merged: a few engagements, a few rows.
+            Scope::Where(c) => {
+                let sql =
+                    format!("SELECT id FROM engagements WHERE {c} ORDER BY updated_at DESC LIMIT 50");
+                let mut q = sqlx::query(&sql);
+                for b in &binds {
+                    q = q.bind(*b);
+                }
+                let mut rows = Vec::new();
+                for r in q.fetch_all(&self.pool).await? {
+                    let id: i64 = r.try_get(0)?;
+                    rows.extend(
+                        sqlx::query(&format!(
+                            "SELECT {COLUMNS} FROM events WHERE engagement_id = $1 ORDER BY seq DESC LIMIT $2"
+                        ))
+                        .bind(id)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?,
+                    );
+                }
+                rows
+            }
         };
-        let mut q = sqlx::query(&sql);
-        for b in &binds {
-            q = q.bind(*b);
-        }
-        q.bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
+        let mut out = rows
             .iter()
             .map(|r| {
                 Ok(StoredEvent {
@@ -571,7 +619,10 @@ impl Store {
                     hash: r.try_get(6)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|e| std::cmp::Reverse((e.at, e.engagement, e.seq)));
+        out.truncate(limit as usize);
+        Ok(out)
     }
 
     /// People's names by id (ids with no person are left out).
@@ -670,16 +721,16 @@ impl Store {
             .collect()
     }
 
+    /// A person with their roles (one query: every signed-in page asks).
     pub async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
-        let Some(row) = sqlx::query("SELECT id, name, email FROM people WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let roles = self.actor(id).await?.roles;
-        person_row(&row, roles).map(Some)
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+             WHERE p.id = $1 ORDER BY m.role",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(people_from_rows(&rows)?.pop())
     }
 
     /// The people with a role matching `role_json_prefix` (the role's JSON
@@ -691,18 +742,17 @@ impl Store {
         role_json_prefix: &str,
     ) -> Result<Vec<Person>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT p.id, p.name, p.email FROM people p JOIN memberships m ON m.person_id = p.id \
-             WHERE m.role LIKE $1 ESCAPE '\\' ORDER BY p.name, p.id",
+            "SELECT p.id, p.name, p.email, r.role FROM people p \
+             JOIN memberships m ON m.person_id = p.id AND m.role LIKE $1 ESCAPE '\\' \
+             JOIN memberships r ON r.person_id = p.id ORDER BY p.name, p.id, r.role",
         )
-        .bind(format!("{}%", role_json_prefix.replace('%', "\\%").replace('_', "\\_")))
+        .bind(format!(
+            "{}%",
+            role_json_prefix.replace('%', "\\%").replace('_', "\\_")
+        ))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id = PersonId(r.try_get(0)?);
-            out.push(person_row(r, self.actor(id).await?.roles)?);
-        }
-        Ok(out)
+        people_from_rows(&rows)
     }
 
     /// One agency's members, by name.
@@ -978,6 +1028,25 @@ fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
         portfolio: r.try_get(3)?,
         agency_type: kind.as_deref().map(unjson).transpose()?,
     })
+}
+
+/// People from rows of (id, name, email, role or NULL), one row per role,
+/// each person's rows together.
+fn people_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Person>, StoreError> {
+    let mut out: Vec<Person> = Vec::new();
+    for r in rows {
+        let id = PersonId(r.try_get(0)?);
+        if out.last().is_none_or(|p| p.id != id) {
+            out.push(person_row(r, Vec::new())?);
+        }
+        if let (Some(p), Some(role)) = (out.last_mut(), r.try_get::<Option<String>, _>(3)?) {
+            let role: Role = unjson(&role)?;
+            if !p.roles.contains(&role) {
+                p.roles.push(role);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn person_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<Person, StoreError> {

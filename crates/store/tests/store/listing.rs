@@ -214,14 +214,13 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
             )
             .await
             .unwrap();
-        let mut counts = w.store.stage_counts(&w.staff).await.unwrap();
-        counts.sort();
-        assert_eq!(
-            counts,
-            [("discovery".to_string(), 1), ("engagement".to_string(), 2)]
-        );
-        assert!(w.store.stage_counts(&w.other).await.unwrap().is_empty());
-        assert_eq!(w.store.stage_counts(&w.member).await.unwrap().len(), 2);
+        let count =
+            async |actor: &Actor, stage: &str| w.store.count_active(actor, stage).await.unwrap();
+        assert_eq!(count(&w.staff, "engagement").await, 2);
+        assert_eq!(count(&w.staff, "discovery").await, 1);
+        assert_eq!(count(&w.staff, "deploy").await, 0);
+        assert_eq!(count(&w.member, "engagement").await, 2);
+        assert_eq!(count(&w.other, "engagement").await, 0);
 
         let in_engagement = w
             .store

@@ -7,7 +7,6 @@
 //! model, success criteria, the registers, people and sign-offs. Every form
 //! posts one command; the core judges it, exactly as for the API.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Form;
@@ -128,13 +127,13 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
     let current = &s.model;
     // By stage: stages run side by side, so one engagement may be in
     // several columns.
-    let counts: HashMap<String, u64> = s.store.stage_counts(actor).await?.into_iter().collect();
     let mut board = Vec::new();
     for stage in &current.stages {
+        let count = s.store.count_active(actor, &stage.slug).await?;
         let items = s.store.active_in_stage(actor, &stage.slug, None, 5).await?;
         board.push(context! {
             slug => stage.slug.clone(), name => stage.name.clone(),
-            count => counts.get(&stage.slug).copied().unwrap_or(0),
+            count => count,
             items => summary_rows(s, &items).await?,
         });
     }

@@ -383,6 +383,14 @@ impl Store {
             first = last + 1;
         }
         self.reset_sequences().await?;
+        // After a bulk load, fresh statistics (and on PostgreSQL a
+        // visibility map, so counts can use index-only scans), as
+        // autovacuum would give them later.
+        let analyze = match self.backend {
+            crate::Backend::Sqlite => "ANALYZE",
+            crate::Backend::Postgres => "VACUUM ANALYZE",
+        };
+        sqlx::query(analyze).execute(&self.pool).await?;
         Ok(done)
     }
 }

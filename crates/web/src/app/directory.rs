@@ -243,44 +243,49 @@ pub struct InviteForm {
 
 impl InviteForm {
     fn role(&self) -> Result<Role, DomainError> {
-        let agency = || {
-            self.agency
-                .trim()
-                .parse::<i64>()
-                .map(AgencyId)
-                .map_err(|_| DomainError::Invalid {
-                    field: "agency",
-                    message: "choose the person's agency".into(),
-                })
-        };
-        Ok(match self.role.as_str() {
-            "admin" => Role::ProgrammeAdmin,
-            "staff" => Role::ProgrammeStaff,
-            "member" => Role::AgencyMember {
-                agency: agency()?,
-                sponsor: false,
-            },
-            "sponsor" => Role::AgencyMember {
-                agency: agency()?,
-                sponsor: true,
-            },
-            "strategy" => Role::Partner {
-                kind: PartnerKind::Strategy,
-            },
-            "technology" => Role::Partner {
-                kind: PartnerKind::Technology,
-            },
-            "change_management" => Role::Partner {
-                kind: PartnerKind::ChangeManagement,
-            },
-            _ => {
-                return Err(DomainError::Invalid {
-                    field: "role",
-                    message: "choose the person's role".into(),
-                });
-            }
-        })
+        role_from(&self.role, &self.agency)
     }
+}
+
+/// A role from a form's role and agency fields.
+fn role_from(role: &str, agency: &str) -> Result<Role, DomainError> {
+    let agency = || {
+        agency
+            .trim()
+            .parse::<i64>()
+            .map(AgencyId)
+            .map_err(|_| DomainError::Invalid {
+                field: "agency",
+                message: "choose the person's agency".into(),
+            })
+    };
+    Ok(match role {
+        "admin" => Role::ProgrammeAdmin,
+        "staff" => Role::ProgrammeStaff,
+        "member" => Role::AgencyMember {
+            agency: agency()?,
+            sponsor: false,
+        },
+        "sponsor" => Role::AgencyMember {
+            agency: agency()?,
+            sponsor: true,
+        },
+        "strategy" => Role::Partner {
+            kind: PartnerKind::Strategy,
+        },
+        "technology" => Role::Partner {
+            kind: PartnerKind::Technology,
+        },
+        "change_management" => Role::Partner {
+            kind: PartnerKind::ChangeManagement,
+        },
+        _ => {
+            return Err(DomainError::Invalid {
+                field: "role",
+                message: "choose the person's role".into(),
+            });
+        }
+    })
 }
 
 pub async fn invite(
@@ -357,6 +362,90 @@ pub async fn invite(
             None,
         )
         .await
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+async fn person_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: waymark_core::PersonId,
+    status: StatusCode,
+    errors: Vec<minijinja::Value>,
+) -> Result<Response, PageError> {
+    who.actor.may_manage_people()?;
+    let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
+    let agencies: Vec<minijinja::Value> = s
+        .store
+        .agencies()
+        .await?
+        .iter()
+        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .collect();
+    Ok(page(
+        s,
+        status,
+        "person.html",
+        context! { title => p.name.clone(), user => who.view(), person => person_view(&p),
+        agencies => agencies, errors => errors },
+    ))
+}
+
+pub async fn person(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    person_page(
+        &s,
+        &who,
+        waymark_core::PersonId(id),
+        StatusCode::OK,
+        Vec::new(),
+    )
+    .await
+    .unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    csrf: String,
+    role: String,
+    agency: String,
+}
+
+/// Gives a person another role (admins only).
+pub async fn add_role(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<RoleForm>,
+) -> Response {
+    let id = waymark_core::PersonId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        who.actor.may_manage_people()?;
+        if s.store.person(id).await?.is_none() {
+            return Err(PageError::NotFound);
+        }
+        let role = match role_from(&f.role, &f.agency) {
+            Ok(r) => r,
+            Err(e) => {
+                let errors = field_error(&e).into_iter().collect();
+                return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
+            }
+        };
+        match s.store.add_role(id, role).await {
+            Ok(()) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+            Err(StoreError::Duplicate { .. }) => {
+                let errors = vec![
+                    context! { field => "role", id => "role", message => "Role: they already have this role" },
+                ];
+                person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+            }
+            Err(e) => Err(e.into()),
+        }
     };
     run.await.unwrap_or_else(|e| e.render(&s.views))
 }

@@ -105,6 +105,8 @@ pub fn table() -> Vec<Route> {
         get("/agencies/{id}", directory::agency),
         get("/people", directory::people),
         post("/people", directory::invite),
+        get("/people/{id}", directory::person),
+        post("/people/{id}", directory::add_role),
     ]
 }
 

@@ -37,6 +37,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/people.html"),
     ),
     (
+        "person.html",
+        include_str!("../../templates/app/person.html"),
+    ),
+    (
         "conflict.html",
         include_str!("../../templates/app/conflict.html"),
     ),

@@ -334,9 +334,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/engagements") => StatusCode::FORBIDDEN,
         ("POST", "/agencies") if matches!(who, Admin | Staff) => StatusCode::SEE_OTHER,
         ("POST", "/agencies") => StatusCode::FORBIDDEN,
-        ("GET", "/people") if who == Admin => StatusCode::OK,
+        ("GET", "/people" | "/people/{id}") if who == Admin => StatusCode::OK,
         ("POST", "/people") if who == Admin => StatusCode::CREATED,
-        ("GET" | "POST", "/people") => StatusCode::FORBIDDEN,
+        ("POST", "/people/{id}") if who == Admin => StatusCode::SEE_OTHER,
+        ("GET" | "POST", "/people" | "/people/{id}") => StatusCode::FORBIDDEN,
         (m, p) => panic!("the access matrix has no row for {m} {p}: add one"),
     }
 }
@@ -359,6 +360,8 @@ async fn every_route_answers_every_role_rightly() {
                         "{id}",
                         &if r.path.starts_with("/agencies") {
                             w.agency.0
+                        } else if r.path.starts_with("/people") {
+                            7 // the unassigned partner, added last
                         } else {
                             w.engagement.0
                         }
@@ -384,6 +387,7 @@ async fn every_route_answers_every_role_rightly() {
                         ("abbreviation", &abbr),
                         ("portfolio", "Finance"),
                     ],
+                    ("POST", "/people/{id}") => vec![("csrf", &c.csrf), ("role", "strategy")],
                     ("POST", "/people") => vec![
                         ("csrf", &c.csrf),
                         ("name", "New Person"),
@@ -551,6 +555,21 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
         let after = send(&app, &second, Method::GET, "/engagements", &[]).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
         assert!(after.location.starts_with("/login?next="));
+        // A session past its expiry (8 hours without use) is not honoured.
+        let idle = sign_in(&app, "sam@dta.gov.au", PASSWORD).await.0;
+        assert_eq!(
+            send(&app, &idle, Method::GET, "/engagements", &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        sqlx_expire(&w.store).await;
+        let r = send(&app, &idle, Method::GET, "/engagements", &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "an expired session still works"
+        );
         // Open redirects are not followed after sign-in.
         let (_, r) = {
             let r = send(
@@ -864,4 +883,12 @@ async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
         );
         assert_eq!(w.version().await, version);
     }
+}
+
+/// Moves every session's expiry into the past, as 8 idle hours would.
+async fn sqlx_expire(store: &Store) {
+    sqlx::query("UPDATE sessions SET expires_at = 0")
+        .execute(store.pool())
+        .await
+        .unwrap();
 }

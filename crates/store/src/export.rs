@@ -318,6 +318,7 @@ impl Store {
         }
         tx.commit().await?;
         self.reset_sequences().await?;
+        self.recount().await?;
         // Summaries and assignments are derived from state, not exported.
         self.refresh_derived().await
     }

@@ -383,6 +383,7 @@ impl Store {
             first = last + 1;
         }
         self.reset_sequences().await?;
+        self.recount().await?;
         // After a bulk load, fresh statistics (and on PostgreSQL a
         // visibility map, so counts can use index-only scans), as
         // autovacuum would give them later.

@@ -396,8 +396,30 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         save_index(&mut tx, &e).await?;
+        sqlx::query(
+            "INSERT INTO agency_engagements (agency_id, n) VALUES ($1, 1) \
+             ON CONFLICT (agency_id) DO UPDATE SET n = agency_engagements.n + 1",
+        )
+        .bind(agency.0)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(e)
+    }
+
+    /// Recounts every agency's engagements (after rows went in directly).
+    pub(crate) async fn recount(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM agency_engagements")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO agency_engagements (agency_id, n) SELECT agency_id, COUNT(*) FROM engagements GROUP BY agency_id",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// An engagement, if `actor` may see it.
@@ -457,12 +479,7 @@ impl Store {
         } else {
             format!(" WHERE {}", clauses.join(" AND "))
         };
-        let count_sql = format!("SELECT COUNT(*) FROM engagements{wh}");
-        let mut count = sqlx::query(&count_sql);
-        for b in &binds {
-            count = count.bind(*b);
-        }
-        let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        let total = self.total(actor, filter, &wh, &binds).await?;
         let n = binds.len();
         let page_sql = format!(
             "SELECT summary FROM engagements{wh} ORDER BY id DESC LIMIT ${} OFFSET ${}",
@@ -676,6 +693,61 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// How many engagements a list matches. Where the access rule and the
+    /// filter are only about agencies, the kept per-agency counts answer;
+    /// a partner's list (by assignment) is counted directly, and is short.
+    async fn total(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+        wh: &str,
+        binds: &[i64],
+    ) -> Result<i64, StoreError> {
+        let row = if actor.is_partner() && !actor.is_programme() {
+            let sql = format!("SELECT COUNT(*) FROM engagements{wh}");
+            let mut q = sqlx::query(&sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_one(&self.pool).await?
+        } else {
+            let mut agencies: Option<Vec<i64>> = if actor.is_programme() {
+                None
+            } else {
+                Some(actor.agencies().map(|a| a.0).collect())
+            };
+            if let Some(a) = filter.agency {
+                agencies = Some(match agencies {
+                    None => vec![a.0],
+                    Some(mine) => mine.into_iter().filter(|m| *m == a.0).collect(),
+                });
+            }
+            match agencies {
+                None => {
+                    sqlx::query(
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agency_engagements",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                }
+                Some(ids) if ids.is_empty() => return Ok(0),
+                Some(ids) => {
+                    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agency_engagements WHERE agency_id IN ({})",
+                        params.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for id in &ids {
+                        q = q.bind(*id);
+                    }
+                    q.fetch_one(&self.pool).await?
+                }
+            }
+        };
+        Ok(row.try_get(0)?)
     }
 
     /// Every agency, by name.

@@ -128,6 +128,17 @@ async fn lists_follow_access_and_pages() {
                 .total,
             0
         );
+        let total = async |actor: &Actor, f: &ListFilter| {
+            w.store.engagements(actor, f).await.unwrap().total
+        };
+        assert_eq!(total(&w.member, &filtered).await, 0);
+        let own = ListFilter {
+            agency: Some(w.agency),
+            ..all
+        };
+        assert_eq!(total(&w.staff, &own).await, 5);
+        assert_eq!(total(&w.member, &own).await, 5);
+        assert_eq!(total(&w.other, &own).await, 0);
     }
 }
 

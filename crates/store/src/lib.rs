@@ -725,6 +725,14 @@ impl Store {
                 });
             }
             match agencies {
+                // SQLite counts every engagement from its smallest index,
+                // faster than summing the counts; PostgreSQL's count must
+                // visit rows that writes have changed, so it sums them.
+                None if self.backend == Backend::Sqlite => {
+                    sqlx::query("SELECT COUNT(*) FROM engagements")
+                        .fetch_one(&self.pool)
+                        .await?
+                }
                 None => {
                     sqlx::query(
                         "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agency_engagements",

@@ -3,12 +3,11 @@
 // Rust tests have built target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
+import { axe, launch, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -28,35 +27,16 @@ function buildSite(name, ...args) {
   return out;
 }
 
-function startServer() {
-  return new Promise((resolvePromise, reject) => {
-    dirs.db = mkdtempSync(join(tmpdir(), 'waymark-e2e-db-'));
-    const db = `sqlite://${join(dirs.db, 'e2e.db')}`;
-    const child = spawn(BIN, ['--database-url', db, 'serve', '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
-    child.stderr.on('data', (chunk) => {
-      err += chunk;
-      const m = err.match(/at (http:\/\/127\.0\.0\.1:\d+\/guide\/)/);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: m[1] });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`waymark serve exited with ${code}: ${err}`)));
-  });
+function startGuide() {
+  dirs.db = mkdtempSync(join(tmpdir(), 'waymark-e2e-db-'));
+  return startServer(BIN, ['--database-url', `sqlite://${join(dirs.db, 'e2e.db')}`], /at (http:\/\/127\.0\.0\.1:\d+\/guide\/)/);
 }
 
 before(async () => {
   dirs.bundled = buildSite('bundled');
   dirs.seeds = buildSite('seeds', SEEDS);
-  ({ child: server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ({ child: server, url: base } = await startGuide());
+  browser = await launch(CHROMIUM);
   mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -65,19 +45,6 @@ after(async () => {
   server?.kill('SIGTERM');
   for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
 });
-
-async function axe(page, label) {
-  const result = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'])
-    .analyze();
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
-    [],
-    `${label}: serious or critical accessibility violations`,
-  );
-  return result;
-}
 
 async function open(url, width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: 900 } });

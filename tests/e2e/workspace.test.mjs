@@ -4,12 +4,11 @@
 // out. Run by ./scripts/test after the Rust tests built target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
+import { axe as check, launch, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -28,37 +27,15 @@ function waymark(args, input) {
   }).toString();
 }
 
-function startServer() {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`, 'serve', '--bind', '127.0.0.1:0'],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
-    child.stderr.on('data', (chunk) => {
-      err += chunk;
-      const m = err.match(/workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: m[1] });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`waymark serve exited with ${code}: ${err}`)));
-  });
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-workspace-'));
   // The first admin, as the README says: a command, with the password on stdin.
   waymark(['user', 'add', '--name', 'Ada Admin', '--email', ADMIN.email, '--role', 'admin', '--password-stdin'],
     `${ADMIN.password}\n`);
   waymark(['agency', 'add', '--name', 'Bureau of Things', '--abbreviation', 'BOT', '--portfolio', 'Industry']);
-  ({ child: server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ({ child: server, url: base } = await startServer(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`],
+    /workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/));
+  browser = await launch(CHROMIUM);
   mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -70,15 +47,7 @@ after(async () => {
 
 const checked = new Set();
 async function axe(page, label) {
-  const result = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'])
-    .analyze();
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`),
-    [],
-    `${label}: serious or critical accessibility violations`,
-  );
+  await check(page, label);
   checked.add(label);
 }
 

@@ -142,10 +142,18 @@ fn serve_file(guide: &Guide, name: &str) -> Response {
 }
 
 fn security_headers(h: &mut axum::http::HeaderMap) {
+    // No script at all; the model visual carries its own small <style>.
+    with_policy(
+        h,
+        "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+    );
+}
+
+/// The headers every HTML response carries, with its Content-Security-Policy.
+pub(crate) fn with_policy(h: &mut axum::http::HeaderMap, csp: &'static str) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        // No script at all; the model visual carries its own small <style>.
-        HeaderValue::from_static("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -48,6 +48,16 @@ fn person_view(p: &Person) -> minijinja::Value {
     context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str(), roles => roles }
 }
 
+/// Every agency, for a form's agency list.
+async fn agency_options(s: &AppState) -> Result<Vec<minijinja::Value>, PageError> {
+    Ok(s.store
+        .agencies()
+        .await?
+        .iter()
+        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .collect())
+}
+
 fn agency_type(t: Option<AgencyType>) -> &'static str {
     match t {
         Some(AgencyType::Lean) => "Lean",
@@ -206,13 +216,7 @@ async fn people_page(
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let people: Vec<minijinja::Value> = s.store.people().await?.iter().map(person_view).collect();
-    let agencies: Vec<minijinja::Value> = s
-        .store
-        .agencies()
-        .await?
-        .iter()
-        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
-        .collect();
+    let agencies = agency_options(s).await?;
     Ok(page(
         s,
         status,
@@ -375,13 +379,7 @@ async fn person_page(
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
-    let agencies: Vec<minijinja::Value> = s
-        .store
-        .agencies()
-        .await?
-        .iter()
-        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
-        .collect();
+    let agencies = agency_options(s).await?;
     Ok(page(
         s,
         status,

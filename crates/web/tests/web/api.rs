@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use waymark_core::*;
+use waymark_store::Store;
 use waymark_store::testing::stores;
 use waymark_web::api::{ApiState, router};
 
@@ -50,6 +51,24 @@ async fn call(
     )
 }
 
+/// A person with `role` and an API token for them.
+async fn token(store: &Store, email: &str, role: Role) -> String {
+    let p = store
+        .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
+        .await
+        .unwrap();
+    store.add_role(p, role).await.unwrap();
+    store.create_token(p, "test", NOW).await.unwrap()
+}
+
+/// The API over `store`, with the bundled model.
+fn app(store: &Store) -> axum::Router {
+    router(Arc::new(ApiState {
+        store: store.clone(),
+        pages: Arc::new(waymark_model::bundled()),
+    }))
+}
+
 #[tokio::test]
 async fn the_api_runs_an_engagement_and_answers_in_problems() {
     for store in stores("api").await {
@@ -67,15 +86,8 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
             )
             .await
             .unwrap();
-        let person = async |email: &str, role: Role| {
-            let p = store
-                .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
-                .await
-                .unwrap();
-            store.add_role(p, role).await.unwrap();
-            store.create_token(p, "test", NOW).await.unwrap()
-        };
-        let member = person(
+        let member = token(
+            &store,
             "m@ag.gov.au",
             Role::AgencyMember {
                 agency,
@@ -83,7 +95,8 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
             },
         )
         .await;
-        let outsider = person(
+        let outsider = token(
+            &store,
             "o@ot.gov.au",
             Role::AgencyMember {
                 agency: other,
@@ -91,17 +104,15 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
             },
         )
         .await;
-        let partner = person(
+        let partner = token(
+            &store,
             "p@vendor.com.au",
             Role::Partner {
                 kind: PartnerKind::Technology,
             },
         )
         .await;
-        let app = router(Arc::new(ApiState {
-            store: store.clone(),
-            pages: Arc::new(waymark_model::bundled()),
-        }));
+        let app = app(&store);
 
         let (s, ct, p) = call(&app, "GET", "/api/v1/me", None, None).await;
         assert_eq!(
@@ -275,17 +286,10 @@ async fn agencies_and_people_through_the_api() {
             )
             .await
             .unwrap();
-        let token = async |email: &str, role: Role| {
-            let p = store
-                .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
-                .await
-                .unwrap();
-            store.add_role(p, role).await.unwrap();
-            store.create_token(p, "test", NOW).await.unwrap()
-        };
-        let admin = token("admin@dta.gov.au", Role::ProgrammeAdmin).await;
-        let staff = token("staff@dta.gov.au", Role::ProgrammeStaff).await;
+        let admin = token(&store, "admin@dta.gov.au", Role::ProgrammeAdmin).await;
+        let staff = token(&store, "staff@dta.gov.au", Role::ProgrammeStaff).await;
         let member = token(
+            &store,
             "m@ag.gov.au",
             Role::AgencyMember {
                 agency,
@@ -293,10 +297,7 @@ async fn agencies_and_people_through_the_api() {
             },
         )
         .await;
-        let app = router(Arc::new(ApiState {
-            store: store.clone(),
-            pages: Arc::new(waymark_model::bundled()),
-        }));
+        let app = app(&store);
         let new_agency = r#"{"name":"Bureau of Things","abbreviation":"bot","portfolio":"Industry","agency_type":"lean"}"#;
         let (s, _, p) = call(
             &app,
@@ -443,10 +444,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
     let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("openapi"))
         .await
         .unwrap();
-    let app = router(Arc::new(ApiState {
-        store,
-        pages: Arc::new(waymark_model::bundled()),
-    }));
+    let app = app(&store);
     let (s, ct, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("application/json"), "{ct}");
@@ -525,16 +523,9 @@ async fn a_whole_engagement_through_the_api() {
             )
             .await
             .unwrap();
-        let token = async |email: &str, role: Role| {
-            let p = store
-                .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
-                .await
-                .unwrap();
-            store.add_role(p, role).await.unwrap();
-            store.create_token(p, "test", NOW).await.unwrap()
-        };
-        let staff = token("sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
         let member = token(
+            &store,
             "mia@bot.gov.au",
             Role::AgencyMember {
                 agency,
@@ -543,6 +534,7 @@ async fn a_whole_engagement_through_the_api() {
         )
         .await;
         let sponsor = token(
+            &store,
             "eve@bot.gov.au",
             Role::AgencyMember {
                 agency,
@@ -550,10 +542,7 @@ async fn a_whole_engagement_through_the_api() {
             },
         )
         .await;
-        let app = router(Arc::new(ApiState {
-            store: store.clone(),
-            pages: Arc::new(waymark_model::bundled()),
-        }));
+        let app = app(&store);
         let (s, _, e) = call(
             &app,
             "POST",

@@ -1,0 +1,48 @@
+// What the browser tests share: starting `waymark serve` on a fresh
+// database, launching Debian's Chromium, and the axe-core check (serious and
+// critical findings fail). Not a test file itself.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+// Starts `waymark … serve` on a free port; resolves with the child and the
+// first match of `pattern` in what it prints.
+export function startServer(bin, args, pattern) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+      const m = err.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ child, url: m[1] });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`waymark serve exited with ${code}: ${err}`)));
+  });
+}
+
+export function launch(executablePath) {
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function axe(page, label) {
+  const result = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'])
+    .analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`),
+    [],
+    `${label}: serious or critical accessibility violations`,
+  );
+  return result;
+}

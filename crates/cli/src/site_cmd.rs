@@ -74,10 +74,10 @@ pub fn serve(
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = waymark_store::Store::open(&database_url).await?;
         let pages = Arc::new(origin.pages()?);
-        let api = Arc::new(waymark_web::api::ApiState {
-            store: store.clone(),
-            pages: Arc::clone(&pages),
-        });
+        let api = Arc::new(waymark_web::api::ApiState::new(
+            store.clone(),
+            Arc::clone(&pages),
+        ));
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
@@ -85,7 +85,7 @@ pub fn serve(
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
         let app = Arc::new(waymark_web::app::AppState {
             store: store.clone(),
-            model: Arc::new(waymark_model::build((*pages).clone()).model),
+            model: Arc::clone(&api.model),
             pages,
             views: waymark_web::app::Views::new().map_err(anyhow::Error::msg)?,
             public_url: public_url.clone(),

@@ -642,6 +642,35 @@ impl Store {
         Ok(out)
     }
 
+    /// What needs `actor`'s attention: each of `stages` with how many
+    /// engagements are active in it and the newest few, Discovery that has
+    /// run past `overdue_after` weeks (oldest first), and recent activity.
+    /// The workspace's home page and the API's dashboard both read this.
+    pub async fn dashboard(
+        &self,
+        actor: &Actor,
+        stages: &[&str],
+        now: Timestamp,
+        overdue_after_weeks: i64,
+    ) -> Result<Dashboard, StoreError> {
+        let mut by_stage = Vec::with_capacity(stages.len());
+        for stage in stages {
+            by_stage.push(StageColumn {
+                stage: (*stage).to_string(),
+                active: self.count_active(actor, stage).await?,
+                newest: self.active_in_stage(actor, stage, None, 5).await?,
+            });
+        }
+        let cutoff = Timestamp(now.0 - overdue_after_weeks * 7 * 86_400);
+        Ok(Dashboard {
+            by_stage,
+            overdue: self
+                .active_in_stage(actor, waymark_core::DISCOVERY, Some(cutoff), 20)
+                .await?,
+            recent: self.recent_events(actor, 12).await?,
+        })
+    }
+
     /// People's names by id (ids with no person are left out).
     pub async fn person_names(
         &self,
@@ -1011,6 +1040,28 @@ impl Default for ListFilter {
             offset: 0,
         }
     }
+}
+
+/// One stage's column on a dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StageColumn {
+    pub stage: String,
+    /// How many engagements are active in the stage.
+    pub active: u64,
+    /// The five that entered it most recently.
+    pub newest: Vec<Summary>,
+}
+
+/// What needs a person's attention, across the engagements they may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dashboard {
+    pub by_stage: Vec<StageColumn>,
+    /// Discovery past its timebox, the longest-running first.
+    pub overdue: Vec<Summary>,
+    /// The latest events, newest first.
+    pub recent: Vec<StoredEvent>,
 }
 
 /// One page of a list, and how many there are in all.

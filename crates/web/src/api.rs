@@ -34,6 +34,19 @@ use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
 pub struct ApiState {
     pub store: Store,
     pub pages: Arc<Vec<SourceFile>>,
+    /// The current model, built from `pages` once.
+    pub model: Arc<waymark_model::Model>,
+}
+
+impl ApiState {
+    pub fn new(store: Store, pages: Arc<Vec<SourceFile>>) -> Self {
+        let model = Arc::new(waymark_model::build((*pages).clone()).model);
+        ApiState {
+            store,
+            pages,
+            model,
+        }
+    }
 }
 
 /// The API's routes, its OpenAPI document and Swagger UI.
@@ -44,6 +57,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/commands", post(command))
+        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
         .route("/api/v1/people", get(people).post(add_person))
@@ -61,8 +75,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
     ),
     paths(
-        me, list, start, show, history, command, agencies, agency, add_agency, people, person,
-        add_person, add_role
+        me, list, start, show, history, command, dashboard, agencies, agency, add_agency, people,
+        person, add_person, add_role
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -647,4 +661,19 @@ async fn add_role(
         .await?
         .map(Json)
         .ok_or_else(|| not_found("person"))
+}
+
+/// What needs the caller's attention (the workspace's home page): each
+/// stage's active count and newest engagements, overdue Discovery, and
+/// recent activity, over the engagements the caller may see.
+#[utoipa::path(get, path = "/api/v1/dashboard", responses(
+    (status = 200, body = waymark_store::Dashboard),
+    (status = 401, body = Problem),
+))]
+async fn dashboard(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<waymark_store::Dashboard>, Problem> {
+    let stages: Vec<&str> = s.model.stages.iter().map(|st| st.slug.as_str()).collect();
+    Ok(Json(s.store.dashboard(&actor, &stages, now(), 8).await?))
 }

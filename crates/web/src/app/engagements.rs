@@ -17,7 +17,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
     AgencyId, DecisionAt, DomainError, Engagement, EngagementId, Event, Mode, PersonId, RiskSource,
-    StageStatus, StepStatus, Summary, Timestamp, Warning,
+    StageStatus, StepStatus, Summary, Warning,
 };
 use waymark_model::{Effect, Model};
 use waymark_store::{ListFilter, now};
@@ -26,8 +26,6 @@ use super::auth::SignedIn;
 use super::forms::CommandForm;
 use super::{AppState, PageError};
 use crate::site::{Hrefs, guidance_html, step_anchors};
-
-const WEEK: i64 = 7 * 86_400;
 
 fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
     let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
@@ -125,34 +123,24 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .await?;
     let rows = summary_rows(s, &listing.items).await?;
     let current = &s.model;
+    let slugs: Vec<&str> = current.stages.iter().map(|st| st.slug.as_str()).collect();
+    let dash = s.store.dashboard(actor, &slugs, t, 8).await?;
     // By stage: stages run side by side, so one engagement may be in
     // several columns.
     let mut board = Vec::new();
-    for stage in &current.stages {
-        let count = s.store.count_active(actor, &stage.slug).await?;
-        let items = s.store.active_in_stage(actor, &stage.slug, None, 5).await?;
+    for col in &dash.by_stage {
         board.push(context! {
-            slug => stage.slug.clone(), name => stage.name.clone(),
-            count => count,
-            items => summary_rows(s, &items).await?,
+            slug => col.stage.clone(), name => stage_name(Some(current), &col.stage),
+            count => col.active, items => summary_rows(s, &col.newest).await?,
         });
     }
-    let overdue = s
-        .store
-        .active_in_stage(
-            actor,
-            waymark_core::DISCOVERY,
-            Some(Timestamp(t.0 - 8 * WEEK)),
-            20,
-        )
-        .await?;
-    let overdue = summary_rows(s, &overdue).await?;
-    let recent = s.store.recent_events(actor, 12).await?;
+    let overdue = summary_rows(s, &dash.overdue).await?;
     let names = s
         .store
-        .person_names(&recent.iter().map(|e| e.actor).collect::<Vec<_>>())
+        .person_names(&dash.recent.iter().map(|e| e.actor).collect::<Vec<_>>())
         .await?;
-    let recent: Vec<Value> = recent
+    let recent: Vec<Value> = dash
+        .recent
         .iter()
         .map(|e| {
             context! {

@@ -63,10 +63,10 @@ async fn token(store: &Store, email: &str, role: Role) -> String {
 
 /// The API over `store`, with the bundled model.
 fn app(store: &Store) -> axum::Router {
-    router(Arc::new(ApiState {
-        store: store.clone(),
-        pages: Arc::new(waymark_model::bundled()),
-    }))
+    router(Arc::new(ApiState::new(
+        store.clone(),
+        Arc::new(waymark_model::bundled()),
+    )))
 }
 
 #[tokio::test]
@@ -465,6 +465,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people", &["get", "post"]),
         ("/api/v1/people/{id}", &["get"]),
         ("/api/v1/people/{id}/roles", &["post"]),
+        ("/api/v1/dashboard", &["get"]),
     ] {
         for m in methods {
             assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
@@ -574,6 +575,36 @@ async fn a_whole_engagement_through_the_api() {
         )
         .await;
         assert_journey_done(&shown);
+        // The home page's dashboard, as JSON: the finished engagement is in
+        // no stage's column, and its events are the latest activity.
+        let (s, _, dash) = call(&app, "GET", "/api/v1/dashboard", Some(&member), None).await;
+        assert_eq!(s, StatusCode::OK, "{dash}");
+        let stages: Vec<&str> = dash["by_stage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["stage"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                "engagement",
+                "discovery",
+                "deploy",
+                "transition",
+                "adoption-evaluation"
+            ]
+        );
+        assert!(
+            dash["by_stage"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["active"] == 0)
+        );
+        assert_eq!(dash["recent"][0]["command"], "complete_stage");
+        assert_eq!(dash["recent"].as_array().unwrap().len(), 12);
+        assert!(dash["overdue"].as_array().unwrap().is_empty());
         let v = store.verify().await.unwrap();
         assert!(v.broken.is_empty());
     }

@@ -117,8 +117,12 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(status, msg)| (status, msg).into_response())?;
-        let person: Option<i64> = session.get(PERSON).await.unwrap_or(None);
-        let csrf: Option<String> = session.get(CSRF).await.unwrap_or(None);
+        // A store that cannot be read is an error, not a signed-out visitor.
+        let broken = |e: tower_sessions::session::Error| {
+            PageError::Internal(format!("cannot read the session: {e}")).render(&state.views)
+        };
+        let person: Option<i64> = session.get(PERSON).await.map_err(broken)?;
+        let csrf: Option<String> = session.get(CSRF).await.map_err(broken)?;
         let (Some(person), Some(csrf)) = (person, csrf) else {
             return Err(to_login(parts));
         };
@@ -161,7 +165,13 @@ fn encode(s: &str) -> String {
 /// Only local paths are followed after sign-in (never `//evil` or a URL).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n
+        }
         _ => "/engagements",
     }
 }

@@ -468,11 +468,16 @@ pub async fn command(
         };
         match result {
             Ok(_) => {
-                let anchor = if f.stage.is_empty() {
+                // Back to where the form was; only characters ids use, so
+                // nothing sent can bend the Location header.
+                let anchor: String = if f.stage.is_empty() {
                     f.form.clone()
                 } else {
                     format!("stage-{}", f.stage)
-                };
+                }
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
                 Ok(Redirect::to(&format!("/engagements/{id}#{anchor}")).into_response())
             }
             Err(waymark_store::StoreError::Domain(DomainError::Conflict { expected, actual })) => {

@@ -587,6 +587,23 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
             ((), r)
         };
         assert_eq!(r.location, "/engagements");
+        // Nor anything that would bend the Location header.
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::POST,
+            "/login",
+            &[
+                ("email", "sam@dta.gov.au"),
+                ("password", PASSWORD),
+                ("next", "/x\r\nSet-Cookie: a=b"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/engagements")
+        );
         // Behind https, cookies are Secure.
         let pages = waymark_model::bundled();
         let secure = waymark_web::app::router(Arc::new(AppState {
@@ -859,6 +876,31 @@ async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("href=\"#skip-engagement-2-reason\""));
         assert!(r.body.contains("aria-invalid=\"true\""));
+        // A form whose hidden fields were tampered with still only
+        // redirects within the page (before, it answered 500: the value
+        // was not a valid Location header).
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("form", "x\r\nSet-Cookie: a=b"),
+                ("command", "add_risk"),
+                ("text", "Tampered form"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (
+                StatusCode::SEE_OTHER,
+                format!("{path}#xSet-Cookieab").as_str()
+            )
+        );
+        let version = w.version().await;
         // A stale version: 409, a plain account of it, and the text kept.
         let r = send(
             &app,

@@ -27,6 +27,11 @@ use waymark_store::now;
 
 const PERSON: &str = "person";
 const CSRF: &str = "csrf";
+/// When the session was last marked as used. Refreshing it saves the
+/// session, which moves its expiry (idle time) and its cookie on; doing so
+/// at most every few minutes keeps page views from being writes.
+const SEEN: &str = "seen";
+const SEEN_EVERY_SECS: i64 = 5 * 60;
 
 /// Sign-in failures allowed per account, and per address, in the window.
 pub const ACCOUNT_LIMIT: u32 = 5;
@@ -126,6 +131,11 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
         let (Some(person), Some(csrf)) = (person, csrf) else {
             return Err(to_login(parts));
         };
+        let t = now().0;
+        let seen: Option<i64> = session.get(SEEN).await.map_err(broken)?;
+        if seen.is_none_or(|s| t - s >= SEEN_EVERY_SECS) {
+            session.insert(SEEN, t).await.map_err(broken)?;
+        }
         let id = waymark_core::PersonId(person);
         let found = state
             .store
@@ -189,6 +199,7 @@ async fn begin(session: &Session, person: waymark_core::PersonId) -> Result<(), 
         )
         .await
         .map_err(fail)?;
+    session.insert(SEEN, now().0).await.map_err(fail)?;
     Ok(())
 }
 

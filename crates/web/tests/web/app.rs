@@ -555,6 +555,48 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
         let after = send(&app, &second, Method::GET, "/engagements", &[]).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
         assert!(after.location.starts_with("/login?next="));
+        // Use moves the expiry on: a session about to expire, last marked
+        // as used over five minutes ago, gets a full 8 hours again.
+        let busy = sign_in(&app, "sam@dta.gov.au", PASSWORD).await.0;
+        let id = busy
+            .cookie
+            .as_deref()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        let (data, _) = w.store.session(&id, Timestamp(0)).await.unwrap().unwrap();
+        let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
+        let t = waymark_store::now().0;
+        data["seen"] = serde_json::json!(t - 600);
+        w.store
+            .save_session(&id, &data.to_string(), Timestamp(t + 60))
+            .await
+            .unwrap();
+        assert_eq!(
+            send(&app, &busy, Method::GET, "/engagements", &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let (_, expires) = w.store.session(&id, Timestamp(0)).await.unwrap().unwrap();
+        assert!(
+            expires.0 >= t + 8 * 3600 - 5,
+            "the expiry did not move: {}",
+            expires.0 - t
+        );
+        // … while a page view soon after changes nothing (no write).
+        assert_eq!(
+            send(&app, &busy, Method::GET, "/engagements", &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            w.store.session(&id, Timestamp(0)).await.unwrap().unwrap().1,
+            expires
+        );
         // A session past its expiry (8 hours without use) is not honoured.
         let idle = sign_in(&app, "sam@dta.gov.au", PASSWORD).await.0;
         assert_eq!(

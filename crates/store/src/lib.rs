@@ -842,34 +842,40 @@ impl Store {
         Ok(people_from_rows(&rows)?.pop())
     }
 
-    /// The people with a role matching `role_json_prefix` (the role's JSON
-    /// starts with it, as the store writes roles: `{"role":"partner"` finds
-    /// partners, `{"role":"agency_member","agency":3,` one agency's members),
-    /// by name, with all their roles.
-    pub async fn people_with_role(
-        &self,
-        role_json_prefix: &str,
-    ) -> Result<Vec<Person>, StoreError> {
-        let rows = sqlx::query(
+    /// The people who hold any of `roles`, by name, with all their roles.
+    pub async fn people_with_roles(&self, roles: &[Role]) -> Result<Vec<Person>, StoreError> {
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Roles are stored as their JSON, so a role is found by its exact
+        // text, through the index on it.
+        let params: Vec<String> = (1..=roles.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
             "SELECT p.id, p.name, p.email, r.role FROM people p \
-             JOIN memberships m ON m.person_id = p.id AND m.role LIKE $1 ESCAPE '\\' \
-             JOIN memberships r ON r.person_id = p.id ORDER BY p.name, p.id, r.role",
-        )
-        .bind(format!(
-            "{}%",
-            role_json_prefix.replace('%', "\\%").replace('_', "\\_")
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        people_from_rows(&rows)
+             JOIN memberships r ON r.person_id = p.id \
+             WHERE p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
+             ORDER BY p.name, p.id, r.role",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for role in roles {
+            q = q.bind(json(role)?);
+        }
+        people_from_rows(&q.fetch_all(&self.pool).await?)
     }
 
-    /// One agency's members, by name.
+    /// One agency's members (the executive sponsor among them), by name.
     pub async fn members_of(&self, agency: AgencyId) -> Result<Vec<Person>, StoreError> {
-        self.people_with_role(&format!(
-            r#"{{"role":"agency_member","agency":{},"#,
-            agency.0
-        ))
+        self.people_with_roles(&[
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        ])
         .await
     }
 

@@ -172,6 +172,35 @@ async fn agencies_and_people_read_back() {
             .collect();
         assert_eq!(seen, ["Mia Member"]);
         assert_eq!(people.iter().filter(|p| w.staff.sees_person(p)).count(), 3);
+
+        // People by exact role: an agency's members, programme staff; a
+        // person with two roles is listed once, with both.
+        let names = |ps: Vec<Person>| ps.into_iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(w.store.members_of(w.agency).await.unwrap()),
+            ["Mia Member"]
+        );
+        assert_eq!(
+            names(
+                w.store
+                    .people_with_roles(&[Role::ProgrammeStaff])
+                    .await
+                    .unwrap()
+            ),
+            ["Sam Staff"]
+        );
+        let partner = Role::Partner {
+            kind: PartnerKind::Strategy,
+        };
+        w.store.add_role(w.staff.person, partner).await.unwrap();
+        let both = w
+            .store
+            .people_with_roles(&[Role::ProgrammeStaff, partner])
+            .await
+            .unwrap();
+        assert_eq!(both.len(), 1);
+        assert_eq!(both[0].roles.len(), 2);
+        assert!(w.store.people_with_roles(&[]).await.unwrap().is_empty());
     }
 }
 

@@ -16,8 +16,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
-    AgencyId, DecisionAt, DomainError, Engagement, EngagementId, Event, Mode, PersonId, RiskSource,
-    StageStatus, StepStatus, Summary, Warning,
+    AgencyId, DecisionAt, DomainError, Engagement, EngagementId, Event, Mode, PartnerKind,
+    PersonId, RiskSource, Role, StageStatus, StepStatus, Summary, Warning,
 };
 use waymark_model::{Effect, Model};
 use waymark_store::{ListFilter, now};
@@ -256,15 +256,25 @@ async fn workspace_page(
             .unwrap_or_else(|| format!("person {p}"))
     };
     let programme = who.actor.is_programme();
-    let (assignable, members) = if programme {
-        let mut people = s
-            .store
-            .people_with_role(r#"{"role":"programme_staff""#)
-            .await?;
-        people.extend(s.store.people_with_role(r#"{"role":"partner""#).await?);
-        (people, s.store.members_of(e.agency).await?)
+    let members = s.store.members_of(e.agency).await?;
+    // Who may be assigned: programme staff, and partners of each kind.
+    let assignable = if programme {
+        s.store
+            .people_with_roles(&[
+                Role::ProgrammeStaff,
+                Role::Partner {
+                    kind: PartnerKind::Strategy,
+                },
+                Role::Partner {
+                    kind: PartnerKind::Technology,
+                },
+                Role::Partner {
+                    kind: PartnerKind::ChangeManagement,
+                },
+            ])
+            .await?
     } else {
-        (Vec::new(), s.store.members_of(e.agency).await?)
+        Vec::new()
     };
     let ctx = workspace_view(&e, &model, &name);
     let error = problem.as_ref().map(|p| {

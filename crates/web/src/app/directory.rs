@@ -297,54 +297,41 @@ pub async fn invite(
     who: SignedIn,
     Form(f): Form<InviteForm>,
 ) -> Response {
+    // The form again, with one error beside its field and what was typed.
+    let refused = |field: &'static str, message: String| {
+        let errors = vec![context! { field => field, id => field, message => message }];
+        people_page(
+            &s,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            None,
+            Some(&f),
+        )
+    };
     let run = async {
         who.check(&f.csrf)?;
         who.actor.may_manage_people()?;
         let parsed = NewPerson::parse(&f.name, &f.email).and_then(|p| Ok((p, f.role()?)));
         let (new, role) = match parsed {
             Ok(v) => v,
-            Err(e) => {
-                let errors = field_error(&e).into_iter().collect();
-                return people_page(
-                    &s,
-                    &who,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    errors,
-                    None,
-                    Some(&f),
-                )
-                .await;
+            Err(DomainError::Invalid { field, message }) => {
+                return refused(field, format!("{}: {message}", label(field))).await;
             }
+            Err(e) => return Err(e.into()),
         };
         if let Role::AgencyMember { agency, .. } = role
             && s.store.agency(agency).await?.is_none()
         {
-            let errors = vec![
-                context! { field => "agency", id => "agency", message => "Agency: choose one of the agencies listed" },
-            ];
-            return people_page(
-                &s,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                errors,
-                None,
-                Some(&f),
-            )
-            .await;
+            return refused("agency", "Agency: choose one of the agencies listed".into()).await;
         }
         let t = now();
         let person = match s.store.add_person_with_roles(&new, &[role], t).await {
             Ok(p) => p,
             Err(StoreError::Duplicate { .. }) => {
-                let errors = vec![context! { field => "email", id => "email",
-                message => format!("Email: {} already has an account", new.email) }];
-                return people_page(
-                    &s,
-                    &who,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    errors,
-                    None,
-                    Some(&f),
+                return refused(
+                    "email",
+                    format!("Email: {} already has an account", new.email),
                 )
                 .await;
             }

@@ -976,3 +976,63 @@ async fn sqlx_expire(store: &Store) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn invites_that_cannot_be_made_say_why_beside_the_field() {
+    for store in stores("invite-errors").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 6]);
+        let admin = w.client(&app, Who::Admin).await;
+        let agency = w.agency.0.to_string();
+        for (form, id, says) in [
+            (
+                vec![("name", "Jo"), ("email", "not-an-email"), ("role", "staff")],
+                "email",
+                "Email: “not-an-email” is not an email address",
+            ),
+            (
+                vec![
+                    ("name", "Jo"),
+                    ("email", "jo@bot.gov.au"),
+                    ("role", "member"),
+                ],
+                "agency",
+                "Agency: choose the person",
+            ),
+            (
+                vec![
+                    ("name", "Jo"),
+                    ("email", "jo@bot.gov.au"),
+                    ("role", "member"),
+                    ("agency", "9999"),
+                ],
+                "agency",
+                "Agency: choose one of the agencies listed",
+            ),
+            (
+                vec![
+                    ("name", "Jo"),
+                    ("email", "MIA@bot.gov.au"),
+                    ("role", "member"),
+                    ("agency", &agency),
+                ],
+                "email",
+                "Email: mia@bot.gov.au already has an account",
+            ),
+        ] {
+            let mut form = form.clone();
+            form.push(("csrf", &admin.csrf));
+            let r = send(&app, &admin, Method::POST, "/people", &form).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{says}");
+            assert!(
+                r.body.contains(&format!("href=\"#{id}\"")),
+                "{says}: no link to #{id}"
+            );
+            assert!(r.body.contains(says), "{says}");
+            assert!(r.body.contains("value=\"Jo\""), "the name typed is kept");
+        }
+        // Nothing was added by the refused invites.
+        let n = w.store.people().await.unwrap().len();
+        assert_eq!(n, 7);
+    }
+}

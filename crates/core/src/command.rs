@@ -11,6 +11,7 @@ use crate::access::{Access, Actor, PartnerKind};
 use crate::engagement::{Engagement, Event, Mode, RiskSource, StageStatus, StepStatus};
 use crate::error::DomainError;
 use crate::people::PersonId;
+use crate::records::{self, Artefact, LetterKind, WorkshopNotes, WorkshopPlan, optional, text};
 
 /// Where a decision is taken: a stage's decision point, or its next steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,11 +103,40 @@ pub enum Command {
     },
     /// Bring a Do it Yourself engagement back into the programme.
     ReturnToProgramme,
+    /// Schedule a new workshop (`id: None`) or change one.
+    ScheduleWorkshop {
+        id: Option<u32>,
+        plan: WorkshopPlan,
+    },
+    CancelWorkshop {
+        id: u32,
+    },
+    RecordWorkshopNotes {
+        id: u32,
+        notes: WorkshopNotes,
+    },
+    SaveArtefact {
+        artefact: Artefact,
+    },
+    /// Record a new version of a letter whose PDF the store keeps.
+    IssueLetter {
+        kind: LetterKind,
+        sha256: String,
+    },
+    /// Record a file the store keeps against the engagement.
+    AttachDocument {
+        file: i64,
+        title: String,
+        name: String,
+        content_type: String,
+        size: u64,
+        sha256: String,
+    },
 }
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 23] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -123,6 +153,12 @@ impl Command {
         "plan_discovery",
         "sign_off",
         "return_to_programme",
+        "schedule_workshop",
+        "cancel_workshop",
+        "record_workshop_notes",
+        "save_artefact",
+        "issue_letter",
+        "attach_document",
         "start",
     ];
 
@@ -144,6 +180,12 @@ impl Command {
             Command::PlanDiscovery { .. } => "plan_discovery",
             Command::SignOff { .. } => "sign_off",
             Command::ReturnToProgramme => "return_to_programme",
+            Command::ScheduleWorkshop { .. } => "schedule_workshop",
+            Command::CancelWorkshop { .. } => "cancel_workshop",
+            Command::RecordWorkshopNotes { .. } => "record_workshop_notes",
+            Command::SaveArtefact { .. } => "save_artefact",
+            Command::IssueLetter { .. } => "issue_letter",
+            Command::AttachDocument { .. } => "attach_document",
         }
     }
 }
@@ -170,6 +212,7 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             SignOff { .. } if !sponsor => {
                 deny("only the executive sponsor or the programme team signs off")
             }
+            IssueLetter { .. } => deny("the programme team issues letters"),
             _ => Ok(()),
         },
         Access::Partner => match cmd {
@@ -178,38 +221,16 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | CheckSuccess { .. }
             | AddRisk { .. }
             | AddBenefit { .. }
-            | LinkInitiative { .. } => Ok(()),
+            | LinkInitiative { .. }
+            | RecordWorkshopNotes { .. }
+            | SaveArtefact { .. }
+            | AttachDocument { .. } => Ok(()),
             Decide { .. } => {
                 deny("partners advise, but the agency and the programme make decisions")
             }
             SignOff { .. } => deny("only the executive sponsor or the programme team signs off"),
             _ => deny("partners may record progress, risks and benefits only"),
         },
-    }
-}
-
-fn text(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(DomainError::invalid(field, "is required"));
-    }
-    if t.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("is longer than {max} characters"),
-        ));
-    }
-    Ok(t.to_string())
-}
-
-fn optional(
-    field: &'static str,
-    raw: &Option<String>,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(field, t, max).map(Some),
     }
 }
 
@@ -496,18 +517,93 @@ pub fn decide(
         }
         Command::SignOff { document, sha256 } => {
             let document = text("document", document, 200)?;
-            if sha256.len() != 64
-                || !sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
-                return Err(DomainError::invalid(
-                    "sha256",
-                    "must be 64 lowercase hexadecimal characters",
-                ));
+            check_sha256(sha256)?;
+            if let Some(kind) = LetterKind::from_slug(&document) {
+                match e.letters.iter().rev().find(|l| l.kind == kind) {
+                    None => {
+                        return Err(DomainError::rule(format!(
+                            "there is no {} to sign yet",
+                            kind.title()
+                        )));
+                    }
+                    Some(l) if &l.sha256 != sha256 => {
+                        return Err(DomainError::rule(format!(
+                            "this is not the latest version of the {}: version {} is, so sign that",
+                            kind.title(),
+                            l.version
+                        )));
+                    }
+                    Some(_) => {}
+                }
+                if e.signoffs
+                    .iter()
+                    .any(|s| !s.superseded && s.document == document && &s.sha256 == sha256)
+                {
+                    return Err(DomainError::rule(format!(
+                        "this version of the {} is already signed",
+                        kind.title()
+                    )));
+                }
             }
             ev.push(Event::SignedOff {
                 document,
+                sha256: sha256.clone(),
+            });
+        }
+        Command::ScheduleWorkshop { id, plan } => ev.push(records::schedule(e, *id, plan)?),
+        Command::CancelWorkshop { id } => {
+            let w = records::workshop(e, *id)?;
+            ev.push(Event::WorkshopCancelled {
+                id: *id,
+                sequence: w.sequence + 1,
+            });
+        }
+        Command::RecordWorkshopNotes { id, notes } => {
+            if !e.workshops.iter().any(|w| w.id == *id) {
+                return Err(DomainError::invalid(
+                    "id",
+                    format!("there is no workshop {id}"),
+                ));
+            }
+            ev.push(Event::WorkshopNotesRecorded {
+                id: *id,
+                notes: records::notes(notes)?,
+            });
+        }
+        Command::SaveArtefact { artefact } => ev.push(Event::ArtefactSaved {
+            artefact: records::artefact(e, artefact)?,
+        }),
+        Command::IssueLetter { kind, sha256 } => {
+            check_sha256(sha256)?;
+            let latest = e.letters.iter().rev().find(|l| l.kind == *kind);
+            if latest.is_some_and(|l| &l.sha256 == sha256) {
+                return Err(DomainError::rule(format!(
+                    "the {} has not changed since version {}",
+                    kind.title(),
+                    latest.map_or(0, |l| l.version)
+                )));
+            }
+            ev.push(Event::LetterIssued {
+                kind: *kind,
+                version: latest.map_or(0, |l| l.version) + 1,
+                sha256: sha256.clone(),
+            });
+        }
+        Command::AttachDocument {
+            file,
+            title,
+            name,
+            content_type,
+            size,
+            sha256,
+        } => {
+            check_sha256(sha256)?;
+            ev.push(Event::DocumentAttached {
+                file: *file,
+                title: text("title", title, 200)?,
+                name: text("name", name, 255)?,
+                content_type: text("content_type", content_type, 200)?,
+                size: *size,
                 sha256: sha256.clone(),
             });
         }
@@ -523,6 +619,20 @@ pub fn decide(
         }
     }
     Ok(ev)
+}
+
+fn check_sha256(sha256: &str) -> Result<(), DomainError> {
+    if sha256.len() != 64
+        || !sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(DomainError::invalid(
+            "sha256",
+            "must be 64 lowercase hexadecimal characters",
+        ));
+    }
+    Ok(())
 }
 
 fn check_step(s: &Stage, step: u32) -> Result<(), DomainError> {

@@ -8,6 +8,10 @@ use waymark_model::Effect;
 use crate::access::PartnerKind;
 use crate::command::{DecisionAt, Funder};
 use crate::people::{AgencyId, EngagementId, PersonId};
+use crate::records::{
+    Artefact, Delivery, DocumentRecord, LetterKind, LetterRecord, Workshop, WorkshopNotes,
+    WorkshopPlan,
+};
 
 /// Seconds since 1970-01-01 UTC. The caller supplies the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -238,6 +242,36 @@ pub enum Event {
         document: String,
         sha256: String,
     },
+    /// Scheduled (sequence 0) or changed (sequence one more each time).
+    WorkshopScheduled {
+        id: u32,
+        plan: WorkshopPlan,
+        sequence: u32,
+    },
+    WorkshopCancelled {
+        id: u32,
+        sequence: u32,
+    },
+    WorkshopNotesRecorded {
+        id: u32,
+        notes: WorkshopNotes,
+    },
+    ArtefactSaved {
+        artefact: Artefact,
+    },
+    LetterIssued {
+        kind: LetterKind,
+        version: u32,
+        sha256: String,
+    },
+    DocumentAttached {
+        file: i64,
+        title: String,
+        name: String,
+        content_type: String,
+        size: u64,
+        sha256: String,
+    },
 }
 
 /// Something that needs attention without being an error.
@@ -273,6 +307,14 @@ pub struct Engagement {
     pub assigned: Vec<Assignment>,
     pub discovery_weeks: Option<u32>,
     pub signoffs: Vec<SignOff>,
+    #[serde(default)]
+    pub workshops: Vec<Workshop>,
+    #[serde(default)]
+    pub letters: Vec<LetterRecord>,
+    #[serde(default)]
+    pub documents: Vec<DocumentRecord>,
+    #[serde(default)]
+    pub delivery: Delivery,
 }
 
 /// The slug of the stage whose length is timeboxed.
@@ -299,6 +341,10 @@ impl Engagement {
             assigned: Vec::new(),
             discovery_weeks: None,
             signoffs: Vec::new(),
+            workshops: Vec::new(),
+            letters: Vec::new(),
+            documents: Vec::new(),
+            delivery: Delivery::default(),
         }
     }
 
@@ -470,6 +516,72 @@ impl Engagement {
                     superseded: false,
                 });
             }
+            Event::WorkshopScheduled { id, plan, sequence } => {
+                match self.workshops.iter_mut().find(|w| w.id == *id) {
+                    Some(w) => {
+                        w.plan = plan.clone();
+                        w.sequence = *sequence;
+                    }
+                    None => self.workshops.push(Workshop {
+                        id: *id,
+                        plan: plan.clone(),
+                        sequence: *sequence,
+                        cancelled: false,
+                        notes: WorkshopNotes::default(),
+                    }),
+                }
+            }
+            Event::WorkshopCancelled { id, sequence } => {
+                if let Some(w) = self.workshops.iter_mut().find(|w| w.id == *id) {
+                    w.cancelled = true;
+                    w.sequence = *sequence;
+                }
+            }
+            Event::WorkshopNotesRecorded { id, notes } => {
+                if let Some(w) = self.workshops.iter_mut().find(|w| w.id == *id) {
+                    w.notes = notes.clone();
+                }
+            }
+            Event::ArtefactSaved { artefact } => self.delivery.save(artefact),
+            Event::LetterIssued {
+                kind,
+                version,
+                sha256,
+            } => {
+                // A new version needs a new sign-off: the old one no longer
+                // covers what the letter says.
+                for s in self
+                    .signoffs
+                    .iter_mut()
+                    .filter(|s| s.document == kind.slug())
+                {
+                    s.superseded = true;
+                }
+                self.letters.push(LetterRecord {
+                    kind: *kind,
+                    version: *version,
+                    sha256: sha256.clone(),
+                    by,
+                    at,
+                });
+            }
+            Event::DocumentAttached {
+                file,
+                title,
+                name,
+                content_type,
+                size,
+                sha256,
+            } => self.documents.push(DocumentRecord {
+                file: *file,
+                title: title.clone(),
+                name: name.clone(),
+                content_type: content_type.clone(),
+                size: *size,
+                sha256: sha256.clone(),
+                by,
+                at,
+            }),
         }
     }
 

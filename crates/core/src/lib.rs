@@ -14,6 +14,7 @@ mod command;
 mod engagement;
 mod error;
 mod people;
+mod records;
 
 pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{Command, DecisionAt, Funder, decide, start};
@@ -26,4 +27,9 @@ pub use error::DomainError;
 pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
     Password, Person, PersonId,
+};
+pub use records::{
+    Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,
+    Story, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
+    parse_time,
 };

@@ -3,6 +3,7 @@
 
 mod journey;
 mod permissions;
+mod records;
 mod rules;
 
 use std::sync::OnceLock;
@@ -112,4 +113,23 @@ pub fn run(
     }
     e.version += 1;
     Ok(events)
+}
+
+/// A valid workshop: a morning in Canberra, on site and online.
+pub fn workshop_plan() -> WorkshopPlan {
+    WorkshopPlan {
+        title: "Initial workshop".into(),
+        date: "2026-12-01".into(),
+        time: "10:00".into(),
+        timezone: "Australia/Canberra".into(),
+        minutes: 90,
+        location: Some("Level 2, 50 Marcus Clarke St".into()),
+        link: Some("https://meet.example.gov.au/abc".into()),
+        agenda: "Sponsorship, strategy, need, budget, governance".into(),
+        attendees: vec![Attendee {
+            email: "Sam@Agency.gov.au".into(),
+            name: Some("Sam".into()),
+            person: None,
+        }],
+    }
 }

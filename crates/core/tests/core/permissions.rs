@@ -72,6 +72,35 @@ fn commands() -> Vec<Command> {
             sha256: "d".repeat(64),
         },
         Command::ReturnToProgramme,
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: crate::workshop_plan(),
+        },
+        Command::CancelWorkshop { id: 1 },
+        Command::RecordWorkshopNotes {
+            id: 1,
+            notes: WorkshopNotes {
+                budget: "Funded from the ICT capital budget".into(),
+                ..WorkshopNotes::default()
+            },
+        },
+        Command::SaveArtefact {
+            artefact: Artefact::ExecutionPlan {
+                text: "Acquire E5 licences".into(),
+            },
+        },
+        Command::IssueLetter {
+            kind: LetterKind::LetterOfIntent,
+            sha256: "e".repeat(64),
+        },
+        Command::AttachDocument {
+            file: 1,
+            title: "Business case".into(),
+            name: "case.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 10,
+            sha256: "f".repeat(64),
+        },
     ]
 }
 
@@ -85,6 +114,16 @@ fn setting(cmd: &Command) -> Engagement {
         Command::AddRisk {
             text: "open".into(),
             stage: None,
+        },
+        1,
+    )
+    .unwrap();
+    run(
+        &mut e,
+        &staff(),
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: crate::workshop_plan(),
         },
         1,
     )
@@ -221,6 +260,42 @@ fn every_command_for_every_role() {
             "return_to_programme",
             [
                 Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "schedule_workshop",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "cancel_workshop",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "record_workshop_notes",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "save_artefact",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "issue_letter",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "attach_document",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
             ],
         ),
     ];

@@ -16,8 +16,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
-    AgencyId, DecisionAt, DomainError, Engagement, EngagementId, Event, Mode, PartnerKind,
-    PersonId, RiskSource, Role, StageStatus, StepStatus, Summary, Warning,
+    AgencyId, Artefact, DecisionAt, DomainError, Engagement, EngagementId, Event, LetterKind, Mode,
+    PartnerKind, PersonId, RiskSource, Role, StageStatus, StepStatus, Summary, Warning,
 };
 use waymark_model::{Effect, Model};
 use waymark_store::{ListFilter, now};
@@ -619,10 +619,49 @@ pub fn describe(e: &Event, model: Option<&Model>) -> String {
         Event::Unassigned { person } => format!("Person {person} was unassigned"),
         Event::DiscoveryPlanned { weeks } => format!("Discovery planned for {weeks} weeks"),
         Event::SignedOff { document, sha256 } => {
-            format!(
-                "{document} was signed off (SHA-256 {})",
-                &sha256[..12.min(sha256.len())]
-            )
+            let name = LetterKind::from_slug(document).map_or(document.as_str(), |k| k.title());
+            format!("{name} was signed off (SHA-256 {})", short(sha256))
         }
+        Event::WorkshopScheduled {
+            plan, sequence: 0, ..
+        } => format!(
+            "Workshop “{}” was scheduled for {} {} ({})",
+            plan.title, plan.date, plan.time, plan.timezone
+        ),
+        Event::WorkshopScheduled { plan, .. } => format!(
+            "Workshop “{}” was changed: now {} {} ({})",
+            plan.title, plan.date, plan.time, plan.timezone
+        ),
+        Event::WorkshopCancelled { id, .. } => format!("Workshop {id} was cancelled"),
+        Event::WorkshopNotesRecorded { id, .. } => format!("Notes of workshop {id} were recorded"),
+        Event::ArtefactSaved { artefact } => match artefact {
+            Artefact::ExecutionPlan { .. } => "The execution plan was saved".into(),
+            Artefact::Sprint { name, .. } => format!("Sprint “{name}” was saved"),
+            Artefact::Feature {
+                capability, status, ..
+            } => {
+                format!("Feature “{capability}” was saved ({})", status.label())
+            }
+            Artefact::Story { i_want, status, .. } => {
+                format!("User story “{i_want}” was saved ({})", status.label())
+            }
+            Artefact::Guide { title, .. } => format!("User guide “{title}” was saved"),
+        },
+        Event::LetterIssued {
+            kind,
+            version,
+            sha256,
+        } => format!(
+            "{} version {version} was issued (SHA-256 {})",
+            kind.title(),
+            short(sha256)
+        ),
+        Event::DocumentAttached {
+            title, name, size, ..
+        } => format!("Document “{title}” was attached ({name}, {size} bytes)"),
     }
+}
+
+fn short(sha256: &str) -> &str {
+    &sha256[..12.min(sha256.len())]
 }

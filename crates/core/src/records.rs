@@ -1,0 +1,640 @@
+//! The things that change hands during an engagement: workshops, letters,
+//! documents and Deploy's delivery artefacts. Each lives in the engagement's
+//! state and changes only through events, like everything else there.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engagement::{Engagement, Event};
+use crate::error::DomainError;
+use crate::people::{Email, PersonId};
+
+/// The headings the model gives the initial workshop's notes.
+pub const WORKSHOP_HEADINGS: [(&str, &str); 5] = [
+    ("sponsorship", "Sponsorship arrangements"),
+    ("strategy", "High-level strategy"),
+    ("business_need", "Business need"),
+    ("budget", "Budget"),
+    ("governance", "Governance"),
+];
+
+/// Someone invited to a workshop: a person in the system, or an outside email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attendee {
+    pub email: String,
+    pub name: Option<String>,
+    pub person: Option<PersonId>,
+}
+
+/// What is planned for a workshop. Local date and time in an IANA timezone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkshopPlan {
+    pub title: String,
+    /// `YYYY-MM-DD`
+    pub date: String,
+    /// `HH:MM`, 24-hour
+    pub time: String,
+    /// For example `Australia/Canberra`.
+    pub timezone: String,
+    pub minutes: u32,
+    pub location: Option<String>,
+    pub link: Option<String>,
+    pub agenda: String,
+    pub attendees: Vec<Attendee>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkshopNotes {
+    pub sponsorship: String,
+    pub strategy: String,
+    pub business_need: String,
+    pub budget: String,
+    pub governance: String,
+}
+
+impl WorkshopNotes {
+    pub fn get(&self, key: &str) -> &str {
+        match key {
+            "sponsorship" => &self.sponsorship,
+            "strategy" => &self.strategy,
+            "business_need" => &self.business_need,
+            "budget" => &self.budget,
+            "governance" => &self.governance,
+            _ => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Workshop {
+    pub id: u32,
+    pub plan: WorkshopPlan,
+    /// iCalendar SEQUENCE: 0 when scheduled, one more on every change.
+    pub sequence: u32,
+    pub cancelled: bool,
+    pub notes: WorkshopNotes,
+}
+
+/// The letters the programme issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LetterKind {
+    LetterOfIntent,
+    ClosureLetter,
+}
+
+impl LetterKind {
+    pub const ALL: [LetterKind; 2] = [LetterKind::LetterOfIntent, LetterKind::ClosureLetter];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            LetterKind::LetterOfIntent => "letter-of-intent",
+            LetterKind::ClosureLetter => "closure-letter",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            LetterKind::LetterOfIntent => "Letter of Intent",
+            LetterKind::ClosureLetter => "Closure letter",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<LetterKind> {
+        Self::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+}
+
+/// One issued version of a letter. The PDF's bytes are kept by the store;
+/// the state keeps their hash, which is what a sign-off names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LetterRecord {
+    pub kind: LetterKind,
+    pub version: u32,
+    pub sha256: String,
+    pub by: PersonId,
+    pub at: crate::Timestamp,
+}
+
+/// A file attached to the engagement (kept by the store, named here by hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentRecord {
+    pub file: i64,
+    pub title: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub by: PersonId,
+    pub at: crate::Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WorkStatus {
+    Planned,
+    InProgress,
+    Done,
+    Dropped,
+}
+
+impl WorkStatus {
+    pub const ALL: [WorkStatus; 4] = [
+        WorkStatus::Planned,
+        WorkStatus::InProgress,
+        WorkStatus::Done,
+        WorkStatus::Dropped,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkStatus::Planned => "Planned",
+            WorkStatus::InProgress => "In progress",
+            WorkStatus::Done => "Done",
+            WorkStatus::Dropped => "Dropped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Sprint {
+    pub id: u32,
+    pub name: String,
+    /// `YYYY-MM-DD`
+    pub starts: String,
+    pub ends: String,
+    pub goal: String,
+}
+
+/// A Microsoft 365 capability in the feature log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Feature {
+    pub id: u32,
+    pub capability: String,
+    pub status: WorkStatus,
+    /// The sprint it shipped in.
+    pub sprint: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Story {
+    pub id: u32,
+    pub as_a: String,
+    pub i_want: String,
+    pub so_that: String,
+    pub acceptance: String,
+    pub status: WorkStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Guide {
+    pub id: u32,
+    pub title: String,
+    /// Markdown; rendered only through the sanitiser.
+    pub markdown: String,
+}
+
+/// Deploy's delivery artefacts, as records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    /// What is to be acquired and implemented (markdown).
+    pub execution_plan: Option<String>,
+    pub sprints: Vec<Sprint>,
+    pub features: Vec<Feature>,
+    pub stories: Vec<Story>,
+    pub guides: Vec<Guide>,
+}
+
+/// One artefact to save: `id: None` adds, `Some` replaces that one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "artefact", rename_all = "snake_case")]
+pub enum Artefact {
+    ExecutionPlan {
+        text: String,
+    },
+    Sprint {
+        id: Option<u32>,
+        name: String,
+        starts: String,
+        ends: String,
+        goal: String,
+    },
+    Feature {
+        id: Option<u32>,
+        capability: String,
+        status: WorkStatus,
+        sprint: Option<u32>,
+    },
+    Story {
+        id: Option<u32>,
+        as_a: String,
+        i_want: String,
+        so_that: String,
+        acceptance: String,
+        status: WorkStatus,
+    },
+    Guide {
+        id: Option<u32>,
+        title: String,
+        markdown: String,
+    },
+}
+
+pub(crate) fn text(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(DomainError::invalid(field, "is required"));
+    }
+    if t.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+pub(crate) fn optional(
+    field: &'static str,
+    raw: &Option<String>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => text(field, t, max).map(Some),
+    }
+}
+
+/// A calendar date `YYYY-MM-DD`, checked (leap years included).
+pub fn parse_date(field: &'static str, raw: &str) -> Result<(i32, u32, u32), DomainError> {
+    let bad = || {
+        Err(DomainError::invalid(
+            field,
+            format!("“{}” is not a date like 2026-12-01", raw.trim()),
+        ))
+    };
+    let parts: Vec<&str> = raw.trim().split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return bad();
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return bad();
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i32>(), m.parse::<u32>(), d.parse::<u32>()) else {
+        return bad();
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return bad(),
+    };
+    if !(1..=days).contains(&d) || !(2000..=2999).contains(&y) {
+        return bad();
+    }
+    Ok((y, m, d))
+}
+
+/// A time of day `HH:MM`.
+pub fn parse_time(field: &'static str, raw: &str) -> Result<(u32, u32), DomainError> {
+    let bad = || {
+        Err(DomainError::invalid(
+            field,
+            format!("“{}” is not a time like 09:30", raw.trim()),
+        ))
+    };
+    let Some((h, m)) = raw.trim().split_once(':') else {
+        return bad();
+    };
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(h, 1..=2) || !digits(m, 2..=2) {
+        return bad();
+    }
+    match (h.parse::<u32>(), m.parse::<u32>()) {
+        (Ok(h), Ok(m)) if h < 24 && m < 60 => Ok((h, m)),
+        _ => bad(),
+    }
+}
+
+fn check_plan(plan: &WorkshopPlan) -> Result<WorkshopPlan, DomainError> {
+    parse_date("date", &plan.date)?;
+    parse_time("time", &plan.time)?;
+    let timezone = text("timezone", &plan.timezone, 64)?;
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(DomainError::invalid(
+            "timezone",
+            format!("“{timezone}” is not a timezone name such as Australia/Canberra"),
+        ));
+    }
+    if !(15..=600).contains(&plan.minutes) {
+        return Err(DomainError::invalid(
+            "minutes",
+            "a workshop lasts between 15 minutes and 10 hours",
+        ));
+    }
+    let location = optional("location", &plan.location, 500)?;
+    let link = optional("link", &plan.link, 1000)?;
+    if let Some(l) = &link
+        && !(l.starts_with("https://") || l.starts_with("http://"))
+    {
+        return Err(DomainError::invalid(
+            "link",
+            "an online link starts with https:// (or http://)",
+        ));
+    }
+    if location.is_none() && link.is_none() {
+        return Err(DomainError::invalid(
+            "location",
+            "give a location, an online link, or both",
+        ));
+    }
+    let mut attendees: Vec<Attendee> = Vec::new();
+    for a in &plan.attendees {
+        let email = Email::parse(&a.email)?.as_str().to_string();
+        if !attendees.iter().any(|b| b.email == email) {
+            attendees.push(Attendee {
+                email,
+                name: optional("attendees", &a.name, 200)?,
+                person: a.person,
+            });
+        }
+    }
+    if attendees.len() > 200 {
+        return Err(DomainError::invalid(
+            "attendees",
+            "invite at most 200 people to one workshop",
+        ));
+    }
+    Ok(WorkshopPlan {
+        title: text("title", &plan.title, 200)?,
+        date: plan.date.trim().to_string(),
+        time: plan.time.trim().to_string(),
+        timezone,
+        minutes: plan.minutes,
+        location,
+        link,
+        agenda: text("agenda", &plan.agenda, 8000)?,
+        attendees,
+    })
+}
+
+pub(crate) fn schedule(
+    e: &Engagement,
+    id: Option<u32>,
+    plan: &WorkshopPlan,
+) -> Result<Event, DomainError> {
+    let plan = check_plan(plan)?;
+    match id {
+        None => Ok(Event::WorkshopScheduled {
+            id: e.workshops.iter().map(|w| w.id).max().unwrap_or(0) + 1,
+            plan,
+            sequence: 0,
+        }),
+        Some(id) => {
+            let w = workshop(e, id)?;
+            if w.plan == plan {
+                return Err(DomainError::rule("nothing about the workshop has changed"));
+            }
+            Ok(Event::WorkshopScheduled {
+                id,
+                plan,
+                sequence: w.sequence + 1,
+            })
+        }
+    }
+}
+
+pub(crate) fn workshop(e: &Engagement, id: u32) -> Result<&Workshop, DomainError> {
+    match e.workshops.iter().find(|w| w.id == id) {
+        None => Err(DomainError::invalid(
+            "id",
+            format!("there is no workshop {id}"),
+        )),
+        Some(w) if w.cancelled => Err(DomainError::rule(format!(
+            "workshop {id} was cancelled; schedule a new one instead"
+        ))),
+        Some(w) => Ok(w),
+    }
+}
+
+pub(crate) fn notes(notes: &WorkshopNotes) -> Result<WorkshopNotes, DomainError> {
+    let clean = |field: &'static str, raw: &str| -> Result<String, DomainError> {
+        let t = raw.trim();
+        if t.chars().count() > 8000 {
+            return Err(DomainError::invalid(
+                field,
+                "is longer than 8000 characters",
+            ));
+        }
+        Ok(t.to_string())
+    };
+    let n = WorkshopNotes {
+        sponsorship: clean("sponsorship", &notes.sponsorship)?,
+        strategy: clean("strategy", &notes.strategy)?,
+        business_need: clean("business_need", &notes.business_need)?,
+        budget: clean("budget", &notes.budget)?,
+        governance: clean("governance", &notes.governance)?,
+    };
+    if WORKSHOP_HEADINGS.iter().all(|(k, _)| n.get(k).is_empty()) {
+        return Err(DomainError::invalid(
+            "sponsorship",
+            "write notes under at least one heading",
+        ));
+    }
+    Ok(n)
+}
+
+fn next_id<T>(items: &[T], id: impl Fn(&T) -> u32) -> u32 {
+    items.iter().map(id).max().unwrap_or(0) + 1
+}
+
+fn existing<T>(
+    items: &[T],
+    wanted: Option<u32>,
+    id: impl Fn(&T) -> u32,
+    what: &str,
+) -> Result<u32, DomainError> {
+    match wanted {
+        None => Ok(next_id(items, id)),
+        Some(w) if items.iter().any(|i| id(i) == w) => Ok(w),
+        Some(w) => Err(DomainError::invalid(
+            "id",
+            format!("there is no {what} {w}"),
+        )),
+    }
+}
+
+/// Checks an artefact and gives it its id.
+pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainError> {
+    let d = &e.delivery;
+    Ok(match a {
+        Artefact::ExecutionPlan { text: t } => Artefact::ExecutionPlan {
+            text: text("text", t, 50_000)?,
+        },
+        Artefact::Sprint {
+            id,
+            name,
+            starts,
+            ends,
+            goal,
+        } => {
+            let s = parse_date("starts", starts)?;
+            let f = parse_date("ends", ends)?;
+            if f < s {
+                return Err(DomainError::invalid(
+                    "ends",
+                    "a sprint ends after it starts",
+                ));
+            }
+            Artefact::Sprint {
+                id: Some(existing(&d.sprints, *id, |s| s.id, "sprint")?),
+                name: text("name", name, 200)?,
+                starts: starts.trim().to_string(),
+                ends: ends.trim().to_string(),
+                goal: text("goal", goal, 2000)?,
+            }
+        }
+        Artefact::Feature {
+            id,
+            capability,
+            status,
+            sprint,
+        } => {
+            if let Some(s) = sprint
+                && !d.sprints.iter().any(|x| x.id == *s)
+            {
+                return Err(DomainError::invalid(
+                    "sprint",
+                    format!("there is no sprint {s}"),
+                ));
+            }
+            Artefact::Feature {
+                id: Some(existing(&d.features, *id, |f| f.id, "feature")?),
+                capability: text("capability", capability, 300)?,
+                status: *status,
+                sprint: *sprint,
+            }
+        }
+        Artefact::Story {
+            id,
+            as_a,
+            i_want,
+            so_that,
+            acceptance,
+            status,
+        } => Artefact::Story {
+            id: Some(existing(&d.stories, *id, |s| s.id, "user story")?),
+            as_a: text("as_a", as_a, 300)?,
+            i_want: text("i_want", i_want, 1000)?,
+            so_that: text("so_that", so_that, 1000)?,
+            acceptance: text("acceptance", acceptance, 4000)?,
+            status: *status,
+        },
+        Artefact::Guide {
+            id,
+            title,
+            markdown,
+        } => Artefact::Guide {
+            id: Some(existing(&d.guides, *id, |g| g.id, "user guide")?),
+            title: text("title", title, 200)?,
+            markdown: text("markdown", markdown, 100_000)?,
+        },
+    })
+}
+
+fn put<T>(items: &mut Vec<T>, item: T, id: impl Fn(&T) -> u32) {
+    match items.iter_mut().find(|i| id(i) == id(&item)) {
+        Some(slot) => *slot = item,
+        None => items.push(item),
+    }
+}
+
+impl Delivery {
+    /// Folds a checked artefact (ids assigned) into the record.
+    pub(crate) fn save(&mut self, a: &Artefact) {
+        match a.clone() {
+            Artefact::ExecutionPlan { text } => self.execution_plan = Some(text),
+            Artefact::Sprint {
+                id,
+                name,
+                starts,
+                ends,
+                goal,
+            } => put(
+                &mut self.sprints,
+                Sprint {
+                    id: id.unwrap_or(0),
+                    name,
+                    starts,
+                    ends,
+                    goal,
+                },
+                |s| s.id,
+            ),
+            Artefact::Feature {
+                id,
+                capability,
+                status,
+                sprint,
+            } => put(
+                &mut self.features,
+                Feature {
+                    id: id.unwrap_or(0),
+                    capability,
+                    status,
+                    sprint,
+                },
+                |f| f.id,
+            ),
+            Artefact::Story {
+                id,
+                as_a,
+                i_want,
+                so_that,
+                acceptance,
+                status,
+            } => put(
+                &mut self.stories,
+                Story {
+                    id: id.unwrap_or(0),
+                    as_a,
+                    i_want,
+                    so_that,
+                    acceptance,
+                    status,
+                },
+                |s| s.id,
+            ),
+            Artefact::Guide {
+                id,
+                title,
+                markdown,
+            } => put(
+                &mut self.guides,
+                Guide {
+                    id: id.unwrap_or(0),
+                    title,
+                    markdown,
+                },
+                |g| g.id,
+            ),
+        }
+    }
+}

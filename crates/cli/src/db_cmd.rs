@@ -355,10 +355,10 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     block_on(async {
         let store = open(url).await?;
         let v = store.verify().await?;
-        if v.broken.is_empty() {
+        if v.intact() {
             println!(
-                "audit: {} event(s) in {} engagement(s) verified; the trail is intact",
-                v.events, v.engagements
+                "audit: {} event(s) in {} engagement(s) and {} event(s) in {} enquiry(ies) verified; the trail is intact",
+                v.events, v.engagements, v.enquiry_events, v.enquiries
             );
             Ok(ExitCode::SUCCESS)
         } else {
@@ -368,9 +368,16 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
                     b.engagement, b.seq, b.reason
                 );
             }
+            for b in &v.broken_enquiries {
+                println!(
+                    "audit: enquiry {}, event {}: {}",
+                    b.enquiry, b.seq, b.reason
+                );
+            }
             println!(
-                "audit: the trail was altered in {} engagement(s)",
-                v.broken.len()
+                "audit: the trail was altered in {} engagement(s) and {} enquiry(ies)",
+                v.broken.len(),
+                v.broken_enquiries.len()
             );
             Ok(ExitCode::FAILURE)
         }
@@ -421,13 +428,13 @@ pub fn import(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
             "imported {} engagement(s) and {} event(s); the audit trail {}",
             x.engagements.len(),
             x.events.len(),
-            if v.broken.is_empty() {
+            if v.intact() {
                 "verifies"
             } else {
                 "does NOT verify: run `waymark audit verify`"
             }
         );
-        Ok(if v.broken.is_empty() {
+        Ok(if v.intact() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -26,14 +26,14 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         DomainError::Invalid {
             field,
             message: message.into(),
         }
     }
 
-    pub(crate) fn rule(message: impl Into<String>) -> Self {
+    pub fn rule(message: impl Into<String>) -> Self {
         DomainError::Rule(message.into())
     }
 

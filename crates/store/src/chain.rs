@@ -191,6 +191,15 @@ pub struct Verification {
     pub engagements: usize,
     pub events: usize,
     pub broken: Vec<Broken>,
+    pub enquiries: usize,
+    pub enquiry_events: usize,
+    pub broken_enquiries: Vec<crate::BrokenEnquiry>,
+}
+
+impl Verification {
+    pub fn intact(&self) -> bool {
+        self.broken.is_empty() && self.broken_enquiries.is_empty()
+    }
 }
 
 pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification, StoreError> {
@@ -199,10 +208,14 @@ pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification, StoreError> {
     )
     .fetch_all(pool)
     .await?;
+    let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(pool).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
         broken: Vec::new(),
+        enquiries,
+        enquiry_events,
+        broken_enquiries,
     };
     for h in heads {
         let id = EngagementId(h.try_get(0)?);

@@ -17,6 +17,9 @@ mod chain;
 mod error;
 mod export;
 pub mod generate;
+mod intake;
+mod outbox;
+mod records;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -36,6 +39,15 @@ pub use auth::{Invite, random_token};
 pub use chain::{Broken, Verification};
 pub use error::StoreError;
 pub use export::{Export, FORMAT, FORMAT_VERSION};
+pub use intake::{
+    BrokenEnquiry, Enquiry, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry, Triage,
+};
+pub use outbox::{Mail, OutboxEntry};
+pub(crate) use records::Extra;
+pub use records::{
+    FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, StoredTemplate, accepted_extensions,
+    classify, clean_name,
+};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -914,6 +926,21 @@ impl Store {
         cmd: &waymark_core::Command,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
+        self.transact(actor, id, expected_version, cmd, Extra::Nothing, now)
+            .await
+    }
+
+    /// `execute`, plus rows written in the same transaction: a file whose
+    /// id the command names, or the letter whose issue the command records.
+    pub(crate) async fn transact(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        cmd: &waymark_core::Command,
+        extra: Extra<'_>,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
         // The pinned model, before the transaction: loading it may need a
         // pooled connection, and a transaction holding the write lock while
         // waiting for one can starve every other writer (a deadlock until
@@ -956,7 +983,18 @@ impl Store {
                 actual: version as u64,
             }));
         }
+        let attached;
+        let cmd = match &extra {
+            Extra::File(f) => {
+                attached = records::attach_command(&mut tx, f, id, actor.person, now).await?;
+                &attached
+            }
+            _ => cmd,
+        };
         let events = waymark_core::decide(&model, &e, actor, cmd)?;
+        if let Extra::Letter(l) = &extra {
+            records::save_letter(&mut tx, l, id, &events, actor.person, now).await?;
+        }
         let index_before = (e.assigned.clone(), e.stages.clone());
         let (count, head) = chain::append(
             &mut tx,

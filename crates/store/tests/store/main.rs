@@ -5,6 +5,7 @@
 
 mod auth;
 mod chain;
+mod documents;
 mod export;
 mod generate;
 mod listing;

@@ -1,0 +1,533 @@
+//! Enquiries: requests for support from the public form or imported mail,
+//! and the programme's triage of them. Each enquiry's history is a hash
+//! chain of its own (`enquiry_events`), checked by `verify` like an
+//! engagement's, so triage is audited the same way.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row, Transaction};
+use waymark_core::{Actor, AgencyId, Command, DomainError, EngagementId, PersonId, Timestamp};
+
+use crate::chain::link;
+use crate::records::{FileRow, NewFile, insert_file, sha256_bytes};
+use crate::{Mail, Store, StoreError, json, unjson};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnquiryStatus {
+    Open,
+    Converted,
+    Attached,
+    Closed,
+}
+
+impl EnquiryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnquiryStatus::Open => "open",
+            EnquiryStatus::Converted => "converted",
+            EnquiryStatus::Attached => "attached",
+            EnquiryStatus::Closed => "closed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "open" => EnquiryStatus::Open,
+            "converted" => EnquiryStatus::Converted,
+            "attached" => EnquiryStatus::Attached,
+            "closed" => EnquiryStatus::Closed,
+            other => return Err(StoreError::Corrupt(format!("enquiry status {other}"))),
+        })
+    }
+}
+
+/// An enquiry as it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct NewEnquiry {
+    /// "form" or "email".
+    pub source: String,
+    /// The mail's Message-ID: importing the same message again adds nothing.
+    pub message_id: Option<String>,
+    pub agency_name: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub contact_role: String,
+    pub subject: String,
+    pub body: String,
+    pub timeframe: String,
+    pub preference: String,
+    pub attachments: Vec<NewFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enquiry {
+    pub id: i64,
+    pub source: String,
+    pub message_id: Option<String>,
+    pub agency_name: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub contact_role: String,
+    pub subject: String,
+    pub body: String,
+    pub timeframe: String,
+    pub preference: String,
+    pub status: EnquiryStatus,
+    pub engagement: Option<EngagementId>,
+    pub received_at: Timestamp,
+}
+
+/// What happens to an enquiry. `Received` is written when it arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Triage {
+    Received {
+        source: String,
+    },
+    Note {
+        text: String,
+    },
+    Converted {
+        agency: AgencyId,
+        engagement: EngagementId,
+    },
+    Attached {
+        engagement: EngagementId,
+    },
+    Closed {
+        reason: String,
+    },
+}
+
+impl Triage {
+    fn kind(&self) -> &'static str {
+        match self {
+            Triage::Received { .. } => "received",
+            Triage::Note { .. } => "note",
+            Triage::Converted { .. } => "converted",
+            Triage::Attached { .. } => "attached",
+            Triage::Closed { .. } => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnquiryEvent {
+    pub seq: i64,
+    /// None: the public (the form, or mail import).
+    pub actor: Option<PersonId>,
+    pub at: Timestamp,
+    pub triage: Triage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Added(i64),
+    /// A message with this Message-ID was imported before, as this enquiry.
+    Duplicate(i64),
+}
+
+const COLUMNS: &str = "id, source, message_id, agency_name, contact_name, contact_email, contact_role, subject, body, timeframe, preference, status, engagement_id, received_at";
+
+fn enquiry_row(r: &sqlx::any::AnyRow) -> Result<Enquiry, StoreError> {
+    Ok(Enquiry {
+        id: r.try_get(0)?,
+        source: r.try_get(1)?,
+        message_id: r.try_get(2)?,
+        agency_name: r.try_get(3)?,
+        contact_name: r.try_get(4)?,
+        contact_email: r.try_get(5)?,
+        contact_role: r.try_get(6)?,
+        subject: r.try_get(7)?,
+        body: r.try_get(8)?,
+        timeframe: r.try_get(9)?,
+        preference: r.try_get(10)?,
+        status: EnquiryStatus::parse(&r.try_get::<String, _>(11)?)?,
+        engagement: r.try_get::<Option<i64>, _>(12)?.map(EngagementId),
+        received_at: Timestamp(r.try_get(13)?),
+    })
+}
+
+fn programme_only(actor: &Actor) -> Result<(), StoreError> {
+    if actor.is_programme() {
+        Ok(())
+    } else {
+        Err(StoreError::Domain(DomainError::NotFound))
+    }
+}
+
+/// Appends one event to an enquiry's chain (the row must be locked).
+async fn append(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    actor: Option<PersonId>,
+    triage: &Triage,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT event_count, head_hash FROM enquiries WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let count: i64 = row.try_get::<i64, _>(0)? + 1;
+    let prev: String = row.try_get(1)?;
+    let payload = json(triage)?;
+    let actor_id = actor.map_or(0, |p| p.0);
+    let hash = link(&prev, id, count, actor_id, now.0, triage.kind(), &payload);
+    sqlx::query(
+        "INSERT INTO enquiry_events (enquiry_id, seq, actor_id, at, kind, payload, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(count)
+    .bind(actor_id)
+    .bind(now.0)
+    .bind(triage.kind())
+    .bind(&payload)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE enquiries SET event_count = $1, head_hash = $2 WHERE id = $3")
+        .bind(count)
+        .bind(&hash)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A broken link in an enquiry's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenEnquiry {
+    pub enquiry: i64,
+    pub seq: i64,
+    pub reason: String,
+}
+
+pub(crate) async fn verify(
+    pool: &sqlx::AnyPool,
+) -> Result<(usize, usize, Vec<BrokenEnquiry>), StoreError> {
+    let heads = sqlx::query("SELECT id, event_count, head_hash FROM enquiries ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    let mut events = 0;
+    let mut broken = Vec::new();
+    for h in &heads {
+        let id: i64 = h.try_get(0)?;
+        let count: i64 = h.try_get(1)?;
+        let head: String = h.try_get(2)?;
+        let rows = sqlx::query(
+            "SELECT seq, actor_id, at, kind, payload, prev_hash, hash FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        events += rows.len();
+        let mut prev = String::new();
+        let mut bad = None;
+        for (i, r) in rows.iter().enumerate() {
+            let seq: i64 = r.try_get(0)?;
+            let payload: String = r.try_get(4)?;
+            let kind: String = r.try_get(3)?;
+            let ok_seq = seq == i as i64 + 1;
+            let ok_prev = r.try_get::<String, _>(5)? == prev;
+            let hash: String = r.try_get(6)?;
+            let ok_hash = link(
+                &prev,
+                id,
+                seq,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                &kind,
+                &payload,
+            ) == hash;
+            if !(ok_seq && ok_prev && ok_hash) {
+                bad = Some(BrokenEnquiry {
+                    enquiry: id,
+                    seq: i as i64 + 1,
+                    reason: "the event is missing, out of order or changed".into(),
+                });
+                break;
+            }
+            prev = hash;
+        }
+        if bad.is_none() && (count != rows.len() as i64 || head != prev) {
+            bad = Some(BrokenEnquiry {
+                enquiry: id,
+                seq: rows.len() as i64 + 1,
+                reason: format!(
+                    "the enquiry records {count} event(s) but {} remain",
+                    rows.len()
+                ),
+            });
+        }
+        broken.extend(bad);
+    }
+    Ok((heads.len(), events, broken))
+}
+
+impl Store {
+    /// Records an enquiry, its attachments, and an acknowledgement to its
+    /// sender in the outbox, all in one transaction. A message already
+    /// imported (same Message-ID) adds nothing.
+    pub async fn add_enquiry(
+        &self,
+        e: &NewEnquiry,
+        acknowledgement: Option<&Mail>,
+        now: Timestamp,
+    ) -> Result<ImportOutcome, StoreError> {
+        if let Some(mid) = &e.message_id
+            && let Some(id) = self.enquiry_by_message_id(mid).await?
+        {
+            return Ok(ImportOutcome::Duplicate(id));
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO enquiries (source, message_id, agency_name, contact_name, contact_email, contact_role, subject, body, timeframe, preference, status, received_at, event_count, head_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, 0, '') RETURNING id",
+        )
+        .bind(&e.source)
+        .bind(&e.message_id)
+        .bind(&e.agency_name)
+        .bind(&e.contact_name)
+        .bind(&e.contact_email)
+        .bind(&e.contact_role)
+        .bind(&e.subject)
+        .bind(&e.body)
+        .bind(&e.timeframe)
+        .bind(&e.preference)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get(0)?,
+            // Another import of the same message won the race.
+            Err(err) if crate::error::is_unique_violation(&err) => {
+                drop(tx);
+                let mid = e.message_id.as_deref().unwrap_or_default();
+                return match self.enquiry_by_message_id(mid).await? {
+                    Some(id) => Ok(ImportOutcome::Duplicate(id)),
+                    None => Err(StoreError::Db(err)),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        };
+        append(
+            &mut tx,
+            id,
+            None,
+            &Triage::Received {
+                source: e.source.clone(),
+            },
+            now,
+        )
+        .await?;
+        for f in &e.attachments {
+            let sha = sha256_bytes(&f.bytes);
+            insert_file(&mut tx, f, &sha, None, Some(id), PersonId(0), now).await?;
+        }
+        if let Some(m) = acknowledgement {
+            crate::outbox::queue(&mut tx, m, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ImportOutcome::Added(id))
+    }
+
+    async fn enquiry_by_message_id(&self, mid: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM enquiries WHERE message_id = $1")
+            .bind(mid)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Enquiries for the programme, newest first; `status` narrows them.
+    pub async fn enquiries(
+        &self,
+        actor: &Actor,
+        status: Option<EnquiryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Enquiry>, StoreError> {
+        programme_only(actor)?;
+        let rows = match status {
+            Some(s) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM enquiries WHERE status = $1 ORDER BY received_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(s.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM enquiries ORDER BY received_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(enquiry_row).collect()
+    }
+
+    /// One enquiry with its history and attachments (the programme only).
+    pub async fn enquiry(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<(Enquiry, Vec<EnquiryEvent>, Vec<FileRow>), StoreError> {
+        programme_only(actor)?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let rows = sqlx::query(
+            "SELECT seq, actor_id, at, payload FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows
+            .iter()
+            .map(|r| {
+                let actor: i64 = r.try_get(1)?;
+                Ok(EnquiryEvent {
+                    seq: r.try_get(0)?,
+                    actor: (actor != 0).then_some(PersonId(actor)),
+                    at: Timestamp(r.try_get(2)?),
+                    triage: unjson(&r.try_get::<String, _>(3)?)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((enquiry_row(&row)?, events, self.enquiry_files(id).await?))
+    }
+
+    /// Records a triage step. Converting, attaching and closing need an open
+    /// enquiry; notes can be added at any time. Converting or attaching
+    /// moves the enquiry's attachments onto the engagement, each recorded
+    /// there as a document.
+    pub async fn triage(
+        &self,
+        actor: &Actor,
+        id: i64,
+        step: &Triage,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        programme_only(actor)?;
+        let (status, engagement, text) = match step {
+            Triage::Received { .. } => {
+                return Err(StoreError::Domain(DomainError::rule(
+                    "an enquiry is received only once",
+                )));
+            }
+            Triage::Note { text } => (None, None, Some(("text", text, 4000))),
+            Triage::Converted { engagement, .. } => {
+                (Some(EnquiryStatus::Converted), Some(*engagement), None)
+            }
+            Triage::Attached { engagement } => {
+                (Some(EnquiryStatus::Attached), Some(*engagement), None)
+            }
+            Triage::Closed { reason } => (
+                Some(EnquiryStatus::Closed),
+                None,
+                Some(("reason", reason, 2000)),
+            ),
+        };
+        if let Some((field, t, max)) = text {
+            let t = t.trim();
+            if t.is_empty() {
+                return Err(DomainError::invalid(field, "is required").into());
+            }
+            if t.chars().count() > max {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("is longer than {max} characters"),
+                )
+                .into());
+            }
+        }
+        if let Some(e) = engagement {
+            self.engagement(actor, e).await?;
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        // Lock the enquiry's row, then check it is still open.
+        let locked = sqlx::query("UPDATE enquiries SET event_count = event_count WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::Domain(DomainError::NotFound));
+        }
+        let current: String = sqlx::query("SELECT status FROM enquiries WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if let Some(s) = status {
+            if current != "open" {
+                return Err(StoreError::Domain(DomainError::rule(format!(
+                    "this enquiry is already {current}"
+                ))));
+            }
+            sqlx::query("UPDATE enquiries SET status = $1, engagement_id = $2 WHERE id = $3")
+                .bind(s.as_str())
+                .bind(engagement.map(|e| e.0))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(&mut tx, id, Some(actor.person), step, now).await?;
+        tx.commit().await?;
+        drop(_turn);
+        if let Some(e) = engagement {
+            for f in self.enquiry_files(id).await? {
+                if f.engagement.is_some() {
+                    continue;
+                }
+                let current = self.engagement(actor, e).await?;
+                let cmd = Command::AttachDocument {
+                    file: f.id,
+                    title: format!("Attachment to enquiry {id}"),
+                    name: f.name.clone(),
+                    content_type: f.content_type.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                };
+                self.execute(actor, e, current.version, &cmd, now).await?;
+                sqlx::query("UPDATE files SET engagement_id = $1 WHERE id = $2")
+                    .bind(e.0)
+                    .bind(f.id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a submission of the public form from `key` and returns how
+    /// many there were since `since` (this one included).
+    pub async fn count_form_submission(
+        &self,
+        key: &str,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        sqlx::query("INSERT INTO form_submissions (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) FROM form_submissions WHERE key = $1 AND at >= $2")
+                .bind(key)
+                .bind(since.0)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+        Ok(n as u64)
+    }
+}

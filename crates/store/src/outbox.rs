@@ -1,0 +1,199 @@
+//! The mail outbox. Every message is written here first, in the same
+//! transaction as whatever caused it where possible, and a sender (in the
+//! web server) delivers it later, retrying with backoff. A crash between
+//! the two loses nothing: the row stays until it is marked sent. Without
+//! SMTP configured, the rows are the mail, and admins read them.
+
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+use waymark_core::{Actor, DomainError, Timestamp};
+
+use crate::{Store, StoreError};
+
+/// A message to send. The attachment is text (an iCalendar file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// (file name, content type, content)
+    pub attachment: Option<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub attachment_name: Option<String>,
+    pub attachment_type: Option<String>,
+    pub attachment: Option<String>,
+    pub created_at: Timestamp,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error";
+
+fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        recipient: r.try_get(2)?,
+        subject: r.try_get(3)?,
+        body: r.try_get(4)?,
+        attachment_name: r.try_get(5)?,
+        attachment_type: r.try_get(6)?,
+        attachment: r.try_get(7)?,
+        created_at: Timestamp(r.try_get(8)?),
+        attempts: r.try_get(9)?,
+        next_attempt_at: Timestamp(r.try_get(10)?),
+        sent_at: r.try_get::<Option<i64>, _>(11)?.map(Timestamp),
+        last_error: r.try_get(12)?,
+    })
+}
+
+pub(crate) async fn queue(
+    tx: &mut Transaction<'_, Any>,
+    m: &Mail,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let (name, kind, content) = match &m.attachment {
+        Some((n, k, c)) => (Some(n), Some(k), Some(c)),
+        None => (None, None, None),
+    };
+    let row = sqlx::query(
+        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8) RETURNING id",
+    )
+    .bind(&m.kind)
+    .bind(&m.to)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(name)
+    .bind(kind)
+    .bind(content)
+    .bind(now.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// How long to wait after the n-th failed attempt: 30 s, 1, 2, 4 … minutes,
+/// at most an hour.
+pub fn backoff(attempts: i64) -> i64 {
+    let shift = attempts.clamp(1, 8) - 1;
+    (30i64 << shift).min(3600)
+}
+
+/// A claimed message is left alone by other senders for this long.
+const LEASE: i64 = 300;
+
+impl Store {
+    /// Queues messages, all or none.
+    pub async fn queue_mail(&self, mail: &[Mail], now: Timestamp) -> Result<Vec<i64>, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(mail.len());
+        for m in mail {
+            ids.push(queue(&mut tx, m, now).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Claims up to `limit` messages due at `now`: each is leased to this
+    /// caller, so two senders (two instances) never send the same one.
+    pub async fn claim_mail(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let due = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+        ))
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::new();
+        for r in &due {
+            let e = entry(r)?;
+            let won = sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND sent_at IS NULL",
+            )
+            .bind(now.0 + LEASE)
+            .bind(e.id)
+            .bind(e.next_attempt_at.0)
+            .execute(&self.pool)
+            .await?;
+            if won.rows_affected() == 1 {
+                claimed.push(e);
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub async fn mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(now.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the next is due after [`backoff`].
+    pub async fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let attempts: i64 = sqlx::query("SELECT attempts FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
+        )
+        .bind(attempts + 1)
+        .bind(now.0 + backoff(attempts + 1))
+        .bind(error.chars().take(1000).collect::<String>())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The outbox, newest first (admins only).
+    pub async fn outbox(&self, actor: &Actor, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        if !actor.is_admin() {
+            return Err(StoreError::Domain(DomainError::NotFound));
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=10).map(backoff).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+    }
+}

@@ -1,0 +1,490 @@
+//! Bytes that belong to an engagement: uploaded files and issued letters,
+//! each written in the same transaction as the event that records it, and
+//! the programme's letter templates (every saved version kept).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row, Transaction};
+use waymark_core::{
+    Actor, Command, DomainError, Engagement, EngagementId, Event, LetterKind, PersonId, Timestamp,
+};
+
+use crate::chain::hex;
+use crate::{Store, StoreError};
+
+/// The largest file accepted, in bytes.
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+
+/// A file to keep against an engagement (or an enquiry).
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub title: String,
+    pub name: String,
+    /// Our own type for the bytes (from [`classify`]), never the sender's word.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRow {
+    pub id: i64,
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: String,
+    pub name: String,
+    pub engagement: Option<EngagementId>,
+    pub enquiry: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// Extensions, the type we serve them as, and a check of the bytes.
+type Accepted = (&'static [&'static str], &'static str, fn(&[u8]) -> bool);
+
+/// The types accepted for upload.
+const TYPES: &[Accepted] = &[
+    (&["pdf"], "application/pdf", |b| b.starts_with(b"%PDF-")),
+    (
+        &["docx"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        zip,
+    ),
+    (
+        &["xlsx"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        zip,
+    ),
+    (
+        &["pptx"],
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        zip,
+    ),
+    (&["png"], "image/png", |b| {
+        b.starts_with(b"\x89PNG\r\n\x1a\n")
+    }),
+    (&["jpg", "jpeg"], "image/jpeg", |b| {
+        b.starts_with(&[0xff, 0xd8, 0xff])
+    }),
+    (&["txt"], "text/plain; charset=utf-8", text),
+    (&["md"], "text/markdown; charset=utf-8", text),
+    (&["csv"], "text/csv; charset=utf-8", text),
+];
+
+fn zip(b: &[u8]) -> bool {
+    b.starts_with(b"PK\x03\x04")
+}
+
+fn text(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|t| !t.contains('\0'))
+}
+
+/// The accepted extensions, for messages and the form's `accept`.
+pub fn accepted_extensions() -> Vec<&'static str> {
+    TYPES
+        .iter()
+        .flat_map(|(ext, _, _)| ext.iter().copied())
+        .collect()
+}
+
+/// The content type of an upload named `name`, if its bytes are what its
+/// extension says; otherwise a message that says what is wrong.
+pub fn classify(name: &str, bytes: &[u8]) -> Result<&'static str, DomainError> {
+    if bytes.is_empty() {
+        return Err(DomainError::invalid("file", "the file is empty"));
+    }
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(DomainError::invalid(
+            "file",
+            format!(
+                "the file is {} MB; the limit is {} MB",
+                bytes.len().div_ceil(1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let Some((_, kind, check)) = TYPES
+        .iter()
+        .find(|(exts, _, _)| exts.contains(&ext.as_str()))
+    else {
+        return Err(DomainError::invalid(
+            "file",
+            format!(
+                "“{name}” is not a type we accept; upload one of: {}",
+                accepted_extensions().join(", ")
+            ),
+        ));
+    };
+    if !check(bytes) {
+        return Err(DomainError::invalid(
+            "file",
+            format!("“{name}” does not contain what its name says (.{ext})"),
+        ));
+    }
+    Ok(kind)
+}
+
+/// A file's name as we keep it: no path, no control characters.
+pub fn clean_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let name: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))
+        .take(200)
+        .collect();
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        "file".to_string()
+    } else {
+        name
+    }
+}
+
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A new version of a letter, rendered and typeset by the caller.
+#[derive(Debug, Clone)]
+pub struct NewLetter {
+    pub kind: LetterKind,
+    pub markdown: String,
+    pub html: String,
+    pub pdf: Vec<u8>,
+    /// The facts the template was given, as JSON.
+    pub facts: String,
+    pub template_version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LetterRow {
+    pub kind: LetterKind,
+    pub version: u32,
+    pub markdown: String,
+    pub html: String,
+    pub sha256: String,
+    pub facts: String,
+    pub template_version: i64,
+    pub created_by: PersonId,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredTemplate {
+    pub kind: LetterKind,
+    pub version: i64,
+    pub body: String,
+    pub created_by: PersonId,
+    pub created_at: Timestamp,
+}
+
+/// What [`Store::transact`] writes beside the command's events.
+#[derive(Debug)]
+pub(crate) enum Extra<'a> {
+    Nothing,
+    File(&'a NewFile),
+    Letter(&'a NewLetter),
+}
+
+/// Inserts the file and returns the command that records it.
+pub(crate) async fn attach_command(
+    tx: &mut Transaction<'_, Any>,
+    f: &NewFile,
+    engagement: EngagementId,
+    by: PersonId,
+    now: Timestamp,
+) -> Result<Command, StoreError> {
+    let sha256 = sha256_bytes(&f.bytes);
+    let file = insert_file(tx, f, &sha256, Some(engagement), None, by, now).await?;
+    Ok(Command::AttachDocument {
+        file,
+        title: f.title.clone(),
+        name: f.name.clone(),
+        content_type: f.content_type.clone(),
+        size: f.bytes.len() as u64,
+        sha256,
+    })
+}
+
+pub(crate) async fn insert_file(
+    tx: &mut Transaction<'_, Any>,
+    f: &NewFile,
+    sha256: &str,
+    engagement: Option<EngagementId>,
+    enquiry: Option<i64>,
+    by: PersonId,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO files (sha256, size, content_type, name, content, enquiry_id, engagement_id, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(sha256)
+    .bind(f.bytes.len() as i64)
+    .bind(&f.content_type)
+    .bind(&f.name)
+    .bind(&f.bytes)
+    .bind(enquiry)
+    .bind(engagement.map(|e| e.0))
+    .bind(by.0)
+    .bind(now.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub(crate) async fn save_letter(
+    tx: &mut Transaction<'_, Any>,
+    l: &NewLetter,
+    engagement: EngagementId,
+    events: &[Event],
+    by: PersonId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for ev in events {
+        if let Event::LetterIssued {
+            kind,
+            version,
+            sha256,
+        } = ev
+        {
+            sqlx::query(
+                "INSERT INTO letters (engagement_id, kind, version, markdown, html, pdf, sha256, facts, template_version, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(engagement.0)
+            .bind(kind.slug())
+            .bind(i64::from(*version))
+            .bind(&l.markdown)
+            .bind(&l.html)
+            .bind(&l.pdf)
+            .bind(sha256)
+            .bind(&l.facts)
+            .bind(l.template_version)
+            .bind(by.0)
+            .bind(now.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
+    Ok(FileRow {
+        id: r.try_get(0)?,
+        sha256: r.try_get(1)?,
+        size: r.try_get::<i64, _>(2)? as u64,
+        content_type: r.try_get(3)?,
+        name: r.try_get(4)?,
+        engagement: r.try_get::<Option<i64>, _>(5)?.map(EngagementId),
+        enquiry: r.try_get(6)?,
+        created_at: Timestamp(r.try_get(7)?),
+    })
+}
+
+const FILE_COLUMNS: &str =
+    "id, sha256, size, content_type, name, engagement_id, enquiry_id, created_at";
+
+fn letter_row(r: &sqlx::any::AnyRow) -> Result<LetterRow, StoreError> {
+    let kind: String = r.try_get(0)?;
+    Ok(LetterRow {
+        kind: LetterKind::from_slug(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown letter kind {kind}")))?,
+        version: r.try_get::<i64, _>(1)? as u32,
+        markdown: r.try_get(2)?,
+        html: r.try_get(3)?,
+        sha256: r.try_get(4)?,
+        facts: r.try_get(5)?,
+        template_version: r.try_get(6)?,
+        created_by: PersonId(r.try_get(7)?),
+        created_at: Timestamp(r.try_get(8)?),
+    })
+}
+
+const LETTER_COLUMNS: &str =
+    "kind, version, markdown, html, sha256, facts, template_version, created_by, created_at";
+
+impl Store {
+    /// Keeps `file` against the engagement and records it there, in one
+    /// transaction.
+    pub async fn attach_file(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        file: &NewFile,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        // The command is rebuilt with the new file's id inside the transaction.
+        let placeholder = Command::ReturnToProgramme;
+        self.transact(
+            actor,
+            id,
+            expected_version,
+            &placeholder,
+            crate::Extra::File(file),
+            now,
+        )
+        .await
+    }
+
+    /// A file and its bytes, if `actor` may see it: engagement files to those
+    /// who see the engagement, enquiry attachments to the programme.
+    pub async fn file(&self, actor: &Actor, id: i64) -> Result<(FileRow, Vec<u8>), StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {FILE_COLUMNS}, content FROM files WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let file = file_row(&row)?;
+        match file.engagement {
+            Some(e) => {
+                self.engagement(actor, e).await?;
+            }
+            None if actor.is_programme() => {}
+            None => return Err(StoreError::Domain(DomainError::NotFound)),
+        }
+        let bytes: Vec<u8> = row.try_get(8)?;
+        Ok((file, bytes))
+    }
+
+    /// The files received with an enquiry (the programme only).
+    pub async fn enquiry_files(&self, enquiry: i64) -> Result<Vec<FileRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE enquiry_id = $1 ORDER BY id"
+        ))
+        .bind(enquiry)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_row).collect()
+    }
+
+    /// Records a new version of a letter and keeps its bytes, in one
+    /// transaction. Refused (nothing saved) if the PDF is unchanged.
+    pub async fn issue_letter(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        letter: &NewLetter,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        let cmd = Command::IssueLetter {
+            kind: letter.kind,
+            sha256: sha256_bytes(&letter.pdf),
+        };
+        self.transact(
+            actor,
+            id,
+            expected_version,
+            &cmd,
+            crate::Extra::Letter(letter),
+            now,
+        )
+        .await
+    }
+
+    /// Every version of a letter, oldest first, if `actor` sees the engagement.
+    pub async fn letters(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        kind: LetterKind,
+    ) -> Result<Vec<LetterRow>, StoreError> {
+        self.engagement(actor, id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {LETTER_COLUMNS} FROM letters WHERE engagement_id = $1 AND kind = $2 ORDER BY version"
+        ))
+        .bind(id.0)
+        .bind(kind.slug())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(letter_row).collect()
+    }
+
+    /// One version's PDF bytes, exactly as issued (and as signed).
+    pub async fn letter_pdf(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        kind: LetterKind,
+        version: u32,
+    ) -> Result<(LetterRow, Vec<u8>), StoreError> {
+        self.engagement(actor, id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {LETTER_COLUMNS}, pdf FROM letters WHERE engagement_id = $1 AND kind = $2 AND version = $3"
+        ))
+        .bind(id.0)
+        .bind(kind.slug())
+        .bind(i64::from(version))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        Ok((letter_row(&row)?, row.try_get(9)?))
+    }
+
+    /// The programme's current template for `kind`, if it has saved one.
+    pub async fn letter_template(
+        &self,
+        kind: LetterKind,
+    ) -> Result<Option<StoredTemplate>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, body, created_by, created_at FROM letter_templates WHERE kind = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(kind.slug())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredTemplate {
+                kind,
+                version: r.try_get(0)?,
+                body: r.try_get(1)?,
+                created_by: PersonId(r.try_get(2)?),
+                created_at: Timestamp(r.try_get(3)?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Saves a new version of a template (the caller has checked it renders).
+    pub async fn save_letter_template(
+        &self,
+        actor: &Actor,
+        kind: LetterKind,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        if !actor.is_programme() {
+            return Err(StoreError::Domain(DomainError::Forbidden {
+                action: "edit_template",
+                why: "the programme team keeps the letter templates",
+            }));
+        }
+        let mut tx = self.pool.begin().await?;
+        let next: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM letter_templates WHERE kind = $1",
+        )
+        .bind(kind.slug())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        sqlx::query(
+            "INSERT INTO letter_templates (kind, version, body, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(kind.slug())
+        .bind(next)
+        .bind(body)
+        .bind(actor.person.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "template", "this version"))?;
+        tx.commit().await?;
+        Ok(next)
+    }
+}

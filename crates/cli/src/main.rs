@@ -61,6 +61,13 @@ enum Command {
         /// Where people reach this server (for invite links); https://… also marks cookies Secure.
         #[arg(long, env = "WAYMARK_PUBLIC_URL", value_name = "URL")]
         public_url: Option<String>,
+        /// SMTP server for mail: smtp://host:25, smtp://user:pass@host:587?tls=required,
+        /// smtps://user:pass@host. Without it, mail waits in the outbox (/outbox).
+        #[arg(long, env = "WAYMARK_SMTP_URL", value_name = "URL")]
+        smtp_url: Option<String>,
+        /// The address mail comes from.
+        #[arg(long, env = "WAYMARK_MAIL_FROM", value_name = "ADDRESS", default_value = waymark_web::app::PROGRAMME_MAILBOX)]
+        mail_from: String,
     },
     /// The database: bring its schema up to date.
     #[command(subcommand)]
@@ -324,12 +331,18 @@ fn main() -> ExitCode {
             bind,
             templates,
             public_url,
+            smtp_url,
+            mail_from,
         } => site_cmd::serve(
             origin::Origin::choose(cli.model.as_deref(), &[]),
             templates,
             bind,
             &cli.database_url,
             public_url.map(|u| u.trim_end_matches('/').to_string()),
+            site_cmd::MailSettings {
+                smtp_url,
+                from: mail_from,
+            },
         ),
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
         Command::Agency(AgencyCommand::Add {

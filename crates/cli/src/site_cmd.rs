@@ -45,12 +45,20 @@ pub fn build(origin: &Origin, templates: Option<&Path>, out: &Path) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where mail goes: an SMTP server, or (without one) only the outbox.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
 pub fn serve(
     origin: Origin,
     templates: Option<PathBuf>,
     bind: SocketAddr,
     database_url: &str,
     public_url: Option<String>,
+    mail: MailSettings,
 ) -> anyhow::Result<ExitCode> {
     let database_url = database_url.to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,13 +91,23 @@ pub fn serve(
             .with_context(|| format!("cannot listen on {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
-        let app = Arc::new(waymark_web::app::AppState {
-            store: store.clone(),
-            model: Arc::clone(&api.model),
-            pages,
-            views: waymark_web::app::Views::new().map_err(anyhow::Error::msg)?,
-            public_url: public_url.clone(),
-        });
+        let mut state = waymark_web::app::AppState::new(store.clone(), pages, &public_url)
+            .map_err(anyhow::Error::msg)?;
+        state.mail_from = mail.from.clone();
+        state.smtp = mail.smtp_url.is_some();
+        let app = Arc::new(state);
+        // Mail: with SMTP configured, a sender delivers the outbox and
+        // retries failures; without it, mail waits in the outbox for admins.
+        match &mail.smtp_url {
+            Some(url) => {
+                let sender = waymark_web::mail::Sender::new(url, &mail.from)
+                    .map_err(anyhow::Error::msg)?;
+                tokio::spawn(sender.run(store.clone()));
+            }
+            None => eprintln!(
+                "mail: no --smtp-url, so mail waits in the outbox (admins read it at {public_url}/outbox)"
+            ),
+        }
         // Expired sessions are refused when read; this only tidies the table.
         let sweeper = store.clone();
         tokio::spawn(async move {

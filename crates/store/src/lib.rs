@@ -1031,6 +1031,11 @@ impl Store {
         if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
             save_index(&mut tx, &e).await?;
         }
+        if let Extra::Notify(notify) = &extra {
+            for m in notify(&e) {
+                outbox::queue(&mut tx, &m, now).await?;
+            }
+        }
         tx.commit().await?;
         Ok(e)
     }

@@ -156,6 +156,8 @@ pub struct NewLetter {
     /// The facts the template was given, as JSON.
     pub facts: String,
     pub template_version: i64,
+    /// Mail to queue with it (the sponsor's sign-off request).
+    pub mail: Vec<crate::Mail>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -181,11 +183,12 @@ pub struct StoredTemplate {
 }
 
 /// What [`Store::transact`] writes beside the command's events.
-#[derive(Debug)]
 pub(crate) enum Extra<'a> {
     Nothing,
     File(&'a NewFile),
     Letter(&'a NewLetter),
+    /// Mail written from the engagement as the command leaves it.
+    Notify(&'a (dyn Fn(&Engagement) -> Vec<crate::Mail> + Sync)),
 }
 
 /// Inserts the file and returns the command that records it.
@@ -269,6 +272,9 @@ pub(crate) async fn save_letter(
             .await?;
         }
     }
+    for m in &l.mail {
+        crate::outbox::queue(tx, m, now).await?;
+    }
     Ok(())
 }
 
@@ -326,6 +332,29 @@ impl Store {
             expected_version,
             &placeholder,
             crate::Extra::File(file),
+            now,
+        )
+        .await
+    }
+
+    /// `execute`, and the mail `notify` writes from the resulting engagement,
+    /// queued in the same transaction: the change and its messages are
+    /// kept together or not at all.
+    pub async fn execute_and_notify(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        cmd: &Command,
+        notify: &(dyn Fn(&Engagement) -> Vec<crate::Mail> + Sync),
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        self.transact(
+            actor,
+            id,
+            expected_version,
+            cmd,
+            crate::Extra::Notify(notify),
             now,
         )
         .await

@@ -9,5 +9,9 @@
 
 pub mod api;
 pub mod app;
+pub mod export;
+pub mod ics;
+pub mod letter;
+pub mod mail;
 pub mod server;
 pub mod site;

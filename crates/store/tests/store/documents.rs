@@ -219,6 +219,7 @@ async fn letters_keep_every_version_and_its_exact_bytes() {
             pdf: pdf.to_vec(),
             facts: "{}".into(),
             template_version: 0,
+            mail: Vec::new(),
         };
         let e1 = w
             .store

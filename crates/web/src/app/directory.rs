@@ -343,6 +343,12 @@ pub async fn invite(
             .create_invite(person, who.actor.person, t, expires)
             .await?;
         let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
+        s.store
+            .queue_mail(
+                &[crate::mail::invite(new.email.as_str(), &new.name, &link)],
+                t,
+            )
+            .await?;
         let invited = context! { name => new.name, email => new.email.as_str(), link => link, days => INVITE_DAYS };
         people_page(
             &s,

@@ -443,6 +443,8 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
             id => e.id.0, version => e.version, diy => e.mode == Mode::DoItYourself,
             sponsor => e.sponsor.map(name), discovery_weeks => e.discovery_weeks,
             warnings => e.warnings(t).iter().map(warning_text).collect::<Vec<_>>(),
+            workshops => e.workshops.iter().filter(|w| !w.cancelled).count(),
+            documents => e.documents.len(),
         },
         journey => journey, stages => stages, risks => risks, decisions => decisions,
         open_risks => e.risks.iter().filter(|r| r.open).count(),
@@ -457,7 +459,9 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
             })),
         }).collect::<Vec<_>>(),
         signoffs => e.signoffs.iter().map(|so| context! {
-            document => so.document.clone(), sha256 => so.sha256.clone(), by => name(so.by), at => so.at.0, superseded => so.superseded,
+            document => so.document.clone(),
+            title => LetterKind::from_slug(&so.document).map_or(so.document.as_str(), |k| k.title()),
+            sha256 => so.sha256.clone(), by => name(so.by), at => so.at.0, superseded => so.superseded,
         }).collect::<Vec<_>>(),
     }
 }

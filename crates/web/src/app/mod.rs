@@ -12,6 +12,8 @@ mod auth;
 mod directory;
 mod engagements;
 mod forms;
+mod intake;
+mod records;
 mod sessions;
 mod views;
 
@@ -48,6 +50,33 @@ pub struct AppState {
     /// Where people reach this site, for invite links and secure cookies
     /// (`https://…` marks cookies Secure).
     pub public_url: String,
+    /// The programme's address: mail comes from it, invitations name it.
+    pub mail_from: String,
+    /// Whether mail is sent (an SMTP server is configured), for the outbox page.
+    pub smtp: bool,
+}
+
+/// The programme's mailbox, the default sender of Waymark's mail.
+pub const PROGRAMME_MAILBOX: &str = "protectedutility@dta.gov.au";
+
+impl AppState {
+    /// The workspace for `store`, with the current model's `pages`; mail
+    /// from the programme's mailbox and kept in the outbox (no SMTP).
+    pub fn new(
+        store: Store,
+        pages: Arc<Vec<SourceFile>>,
+        public_url: &str,
+    ) -> Result<Self, String> {
+        Ok(AppState {
+            store,
+            model: Arc::new(waymark_model::build(pages.as_ref().clone()).model),
+            pages,
+            views: Views::new()?,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            mail_from: PROGRAMME_MAILBOX.to_string(),
+            smtp: false,
+        })
+    }
 }
 
 /// One route: the method, the path and its handler.
@@ -87,6 +116,21 @@ where
     }
 }
 
+/// A form that uploads a file: the body may be as large as the file limit.
+fn upload<H, T>(path: &'static str, h: H) -> Route
+where
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    Route {
+        method: Method::POST,
+        path,
+        handler: on(MethodFilter::POST, h).layer(axum::extract::DefaultBodyLimit::max(
+            waymark_store::MAX_FILE_BYTES + 64 * 1024,
+        )),
+    }
+}
+
 /// Every page and form target of the workspace.
 pub fn table() -> Vec<Route> {
     vec![
@@ -107,6 +151,33 @@ pub fn table() -> Vec<Route> {
         post("/people", directory::invite),
         get("/people/{id}", directory::person),
         post("/people/{id}", directory::add_role),
+        get("/request-support", intake::support_form),
+        post("/request-support", intake::request_support),
+        get("/request-support/sent", intake::support_sent),
+        get("/enquiries", intake::enquiries),
+        get("/enquiries/{id}", intake::enquiry),
+        post("/enquiries/{id}", intake::triage),
+        get("/engagements/{id}/workshops", records::workshops),
+        post("/engagements/{id}/workshops", records::workshop_command),
+        get("/engagements/{id}/workshops/{file}", records::workshop_ics),
+        get("/engagements/{id}/letters/{kind}", records::letter),
+        post("/engagements/{id}/letters/{kind}", records::letter_command),
+        get(
+            "/engagements/{id}/letters/{kind}/{file}",
+            records::letter_pdf,
+        ),
+        get("/letter-templates/{kind}", records::letter_template),
+        post("/letter-templates/{kind}", records::save_letter_template),
+        get("/engagements/{id}/delivery", records::delivery),
+        post("/engagements/{id}/delivery", records::save_artefact),
+        get(
+            "/engagements/{id}/delivery/{file}",
+            records::delivery_export,
+        ),
+        get("/engagements/{id}/guides/{guide}", records::guide),
+        upload("/engagements/{id}/documents", records::upload),
+        get("/files/{id}", records::file),
+        get("/outbox", records::outbox),
     ]
 }
 

@@ -45,6 +45,43 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/conflict.html"),
     ),
     (
+        "request-support.html",
+        include_str!("../../templates/app/request-support.html"),
+    ),
+    (
+        "request-sent.html",
+        include_str!("../../templates/app/request-sent.html"),
+    ),
+    (
+        "enquiries.html",
+        include_str!("../../templates/app/enquiries.html"),
+    ),
+    (
+        "enquiry.html",
+        include_str!("../../templates/app/enquiry.html"),
+    ),
+    (
+        "workshops.html",
+        include_str!("../../templates/app/workshops.html"),
+    ),
+    (
+        "letter.html",
+        include_str!("../../templates/app/letter.html"),
+    ),
+    (
+        "letter-template.html",
+        include_str!("../../templates/app/letter-template.html"),
+    ),
+    (
+        "delivery.html",
+        include_str!("../../templates/app/delivery.html"),
+    ),
+    ("guide.html", include_str!("../../templates/app/guide.html")),
+    (
+        "outbox.html",
+        include_str!("../../templates/app/outbox.html"),
+    ),
+    (
         "macros.html",
         include_str!("../../templates/app/macros.html"),
     ),

@@ -13,21 +13,21 @@ use tower::ServiceExt;
 use waymark_core::*;
 use waymark_store::Store;
 use waymark_store::testing::stores;
-use waymark_web::app::{AppState, Views, hash_password, table};
+use waymark_web::app::{AppState, hash_password, table};
 
 const NOW: Timestamp = Timestamp(1_763_800_000);
 const PASSWORD: &str = "correct horse battery staple";
 const HOST: &str = "waymark.test";
 
 fn router(store: &Store, addr: [u8; 4]) -> Router {
-    let pages = waymark_model::bundled();
-    waymark_web::app::router(Arc::new(AppState {
-        store: store.clone(),
-        model: Arc::new(waymark_model::build(pages.clone()).model),
-        pages: Arc::new(pages),
-        views: Views::new().unwrap(),
-        public_url: format!("http://{HOST}"),
-    }))
+    waymark_web::app::router(Arc::new(
+        AppState::new(
+            store.clone(),
+            Arc::new(waymark_model::bundled()),
+            &format!("http://{HOST}"),
+        )
+        .unwrap(),
+    ))
     .layer(MockConnectInfo(SocketAddr::from((addr, 40000))))
 }
 
@@ -60,7 +60,24 @@ async fn send(
     if let Some(cookie) = &c.cookie {
         req = req.header(header::COOKIE, cookie);
     }
-    let body = if method == Method::POST {
+    let body = if method == Method::POST && form.iter().any(|(k, _)| *k == "file") {
+        // An upload: a "file" field goes as a text file named note.txt.
+        req = req
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .header(header::ORIGIN, format!("http://{HOST}"));
+        let mut b = String::new();
+        for (k, v) in form {
+            if *k == "file" {
+                b.push_str(&format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n\r\n{v}\r\n"));
+            } else {
+                b.push_str(&format!(
+                    "--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                ));
+            }
+        }
+        b.push_str("--XyZ--\r\n");
+        b
+    } else if method == Method::POST {
         req = req
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ORIGIN, format!("http://{HOST}"));
@@ -312,7 +329,12 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
     let signed_in = who != SignedOut;
     let sees_engagement = matches!(who, Admin | Staff | Member | Sponsor | PartnerAssigned);
     let to_login = StatusCode::SEE_OTHER;
+    let programme = matches!(who, Admin | Staff);
+    let may_run = matches!(who, Admin | Staff | Member | Sponsor);
     match (method.as_str(), path) {
+        // The public form needs no account.
+        ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
+        ("POST", "/request-support") => StatusCode::SEE_OTHER,
         ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
         ("GET", "/login") => StatusCode::OK,
         // An unknown or spent invite is nobody's page.
@@ -338,6 +360,31 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/people") if who == Admin => StatusCode::CREATED,
         ("POST", "/people/{id}") if who == Admin => StatusCode::SEE_OTHER,
         ("GET" | "POST", "/people" | "/people/{id}") => StatusCode::FORBIDDEN,
+        ("GET", "/enquiries" | "/enquiries/{id}") if programme => StatusCode::OK,
+        ("POST", "/enquiries/{id}") if programme => StatusCode::SEE_OTHER,
+        (_, "/enquiries" | "/enquiries/{id}") => StatusCode::NOT_FOUND,
+        ("GET", "/letter-templates/{kind}") if programme => StatusCode::OK,
+        ("POST", "/letter-templates/{kind}") if programme => StatusCode::SEE_OTHER,
+        (_, "/letter-templates/{kind}") => StatusCode::NOT_FOUND,
+        ("GET", "/outbox") if who == Admin => StatusCode::OK,
+        ("GET", "/outbox") => StatusCode::NOT_FOUND,
+        // No letter has been issued, so there is no PDF for anyone.
+        ("GET", "/engagements/{id}/letters/{kind}/{file}") => StatusCode::NOT_FOUND,
+        (_, p) if p.starts_with("/engagements/{id}/") && !sees_engagement => StatusCode::NOT_FOUND,
+        ("GET", "/files/{id}") if !sees_engagement => StatusCode::NOT_FOUND,
+        ("GET", _) => StatusCode::OK,
+        // Partners advise: they do not schedule workshops.
+        ("POST", "/engagements/{id}/workshops") if may_run => StatusCode::SEE_OTHER,
+        ("POST", "/engagements/{id}/workshops") => StatusCode::FORBIDDEN,
+        // Nothing is decided yet, so the letter cannot be written (422);
+        // only the programme issues letters.
+        ("POST", "/engagements/{id}/letters/{kind}") if programme => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ("POST", "/engagements/{id}/letters/{kind}") => StatusCode::FORBIDDEN,
+        ("POST", "/engagements/{id}/delivery" | "/engagements/{id}/documents") => {
+            StatusCode::SEE_OTHER
+        }
         (m, p) => panic!("the access matrix has no row for {m} {p}: add one"),
     }
 }
@@ -347,6 +394,27 @@ async fn every_route_answers_every_role_rightly() {
     for store in stores("matrix").await {
         let w = world(store).await;
         let app = router(&w.store, [127, 0, 0, 1]);
+        let enquiry = match w
+            .store
+            .add_enquiry(
+                &waymark_store::NewEnquiry {
+                    source: "form".into(),
+                    agency_name: "Bureau".into(),
+                    contact_name: "Alex".into(),
+                    contact_email: "alex@bureau.gov.au".into(),
+                    subject: "Help".into(),
+                    body: "Please".into(),
+                    ..Default::default()
+                },
+                None,
+                NOW,
+            )
+            .await
+            .unwrap()
+        {
+            waymark_store::ImportOutcome::Added(id) => id,
+            other => panic!("{other:?}"),
+        };
         let mut routes = table();
         // Signing out ends the session, so it goes last.
         routes.sort_by_key(|r| r.path == "/logout");
@@ -367,7 +435,26 @@ async fn every_route_answers_every_role_rightly() {
                         }
                         .to_string(),
                     )
-                    .replace("{token}", "not-a-token");
+                    .replace("{token}", "not-a-token")
+                    .replace(
+                        "{file}",
+                        if r.path.contains("/workshops/") {
+                            "1.ics"
+                        } else if r.path.contains("/letters/") {
+                            "v1.pdf"
+                        } else {
+                            "delivery.md"
+                        },
+                    )
+                    .replace("{kind}", "letter-of-intent")
+                    .replace("{guide}", "1");
+                let path = if r.path.starts_with("/enquiries/") {
+                    format!("/enquiries/{enquiry}")
+                } else if r.path.starts_with("/files/") {
+                    "/files/1".to_string()
+                } else {
+                    path
+                };
                 let abbr = format!("N{n}{}", who as u8);
                 let version = w.version().await;
                 let email = format!("new{n}-{}@bot.gov.au", who as u8);
@@ -394,6 +481,49 @@ async fn every_route_answers_every_role_rightly() {
                         ("email", &email),
                         ("role", "staff"),
                     ],
+                    ("POST", "/request-support") => vec![("website", "http://spam.example")],
+                    ("POST", "/enquiries/{id}") => {
+                        vec![
+                            ("csrf", &c.csrf),
+                            ("action", "note"),
+                            ("text", "Matrix note"),
+                        ]
+                    }
+                    ("POST", "/letter-templates/{kind}") => {
+                        vec![("csrf", &c.csrf), ("body", "Dear {{ agency.name }}")]
+                    }
+                    ("POST", "/engagements/{id}/workshops") => vec![
+                        ("csrf", &c.csrf),
+                        ("version", &version),
+                        ("action", "schedule"),
+                        ("title", "Matrix workshop"),
+                        ("date", "2026-12-01"),
+                        ("time", "10:00"),
+                        ("timezone", "Australia/Canberra"),
+                        ("minutes", "60"),
+                        ("location", "Canberra"),
+                        ("agenda", "Access"),
+                    ],
+                    ("POST", "/engagements/{id}/letters/{kind}") => {
+                        vec![
+                            ("csrf", &c.csrf),
+                            ("version", &version),
+                            ("action", "issue"),
+                        ]
+                    }
+                    ("POST", "/engagements/{id}/delivery") => vec![
+                        ("csrf", &c.csrf),
+                        ("version", &version),
+                        ("artefact", "guide"),
+                        ("title", "Matrix guide"),
+                        ("markdown", "# Guide"),
+                    ],
+                    ("POST", "/engagements/{id}/documents") => vec![
+                        ("csrf", &c.csrf),
+                        ("version", &version),
+                        ("title", "Matrix note"),
+                        ("file", "A note"),
+                    ],
                     ("POST", "/invite/{token}") => {
                         vec![("password", PASSWORD), ("confirm", PASSWORD)]
                     }
@@ -406,7 +536,10 @@ async fn every_route_answers_every_role_rightly() {
                     "{who:?} {} {path}: {}",
                     r.method, reply.body
                 );
-                if who == Who::SignedOut && want == StatusCode::SEE_OTHER {
+                if who == Who::SignedOut
+                    && want == StatusCode::SEE_OTHER
+                    && !r.path.starts_with("/request-support")
+                {
                     assert!(
                         reply.location.starts_with("/login"),
                         "{} {path} -> {}",
@@ -647,14 +780,14 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
             (StatusCode::SEE_OTHER, "/engagements")
         );
         // Behind https, cookies are Secure.
-        let pages = waymark_model::bundled();
-        let secure = waymark_web::app::router(Arc::new(AppState {
-            store: w.store.clone(),
-            model: Arc::new(waymark_model::build(pages.clone()).model),
-            pages: Arc::new(pages),
-            views: Views::new().unwrap(),
-            public_url: "https://waymark.example".into(),
-        }))
+        let secure = waymark_web::app::router(Arc::new(
+            AppState::new(
+                w.store.clone(),
+                Arc::new(waymark_model::bundled()),
+                "https://waymark.example",
+            )
+            .unwrap(),
+        ))
         .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 9], 1))));
         let req = Request::post("/login")
             .header(header::HOST, "waymark.example")

@@ -1,0 +1,575 @@
+//! Enquiries: the public "Request support" form (no account), and the
+//! programme's triage: notes, converting into a new agency and engagement,
+//! attaching to an existing engagement, or closing with a reason.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use waymark_core::{
+    AgencyId, AgencyType, Command, DomainError, Email, EngagementId, Mode, NewAgency, NewPerson,
+    Role, Timestamp,
+};
+use waymark_store::{EnquiryStatus, NewEnquiry, StoreError, Triage, now};
+
+use super::auth::SignedIn;
+use super::{AppState, PageError};
+use crate::mail;
+
+/// Submissions allowed from one address per hour.
+const FORM_LIMIT: u64 = 5;
+
+fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
+    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
+    Ok((status, Html(body)).into_response())
+}
+
+const PREFERENCES: [(&str, &str); 3] = [
+    ("with_you", "Do it With You: with the programme's support"),
+    ("yourself", "Do it Yourself: adopt the blueprint on our own"),
+    ("unsure", "Not sure yet: we would like to talk it through"),
+];
+
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct SupportForm {
+    agency: String,
+    name: String,
+    email: String,
+    role: String,
+    need: String,
+    timeframe: String,
+    preference: String,
+    /// The honeypot: hidden from people, filled in by bots.
+    website: String,
+}
+
+fn error(id: &str, message: impl Into<String>) -> Value {
+    context! { id => id, message => message.into() }
+}
+
+fn required(errors: &mut Vec<Value>, id: &str, label: &str, value: &str, max: usize) -> String {
+    let t = value.trim();
+    if t.is_empty() {
+        errors.push(error(id, format!("Enter {label}")));
+    } else if t.chars().count() > max {
+        errors.push(error(
+            id,
+            format!("{} must be {max} characters or fewer", capitalise(label)),
+        ));
+    }
+    t.to_string()
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+impl SupportForm {
+    /// The enquiry, or every problem with the form at once.
+    fn enquiry(&self) -> Result<NewEnquiry, Vec<Value>> {
+        let mut errors = Vec::new();
+        let agency = required(
+            &mut errors,
+            "agency",
+            "your agency's name",
+            &self.agency,
+            200,
+        );
+        let name = required(&mut errors, "name", "your name", &self.name, 200);
+        let email = match Email::parse(&self.email) {
+            Ok(e) => e.as_str().to_string(),
+            Err(_) if self.email.trim().is_empty() => {
+                errors.push(error("email", "Enter your email address"));
+                String::new()
+            }
+            Err(_) => {
+                errors.push(error(
+                    "email",
+                    "Enter an email address like name@agency.gov.au",
+                ));
+                String::new()
+            }
+        };
+        let role = required(&mut errors, "role", "your role", &self.role, 200);
+        let need = required(&mut errors, "need", "your business need", &self.need, 8000);
+        let timeframe = self.timeframe.trim().to_string();
+        if timeframe.chars().count() > 200 {
+            errors.push(error(
+                "timeframe",
+                "Timeframe must be 200 characters or fewer",
+            ));
+        }
+        let preference = match PREFERENCES.iter().find(|(k, _)| *k == self.preference) {
+            Some((_, label)) => label.to_string(),
+            None => {
+                errors.push(error(
+                    "preference-with_you",
+                    "Choose how your agency would like to engage",
+                ));
+                String::new()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(NewEnquiry {
+            source: "form".into(),
+            message_id: None,
+            subject: format!("Request for support from {agency}"),
+            agency_name: agency,
+            contact_name: name,
+            contact_email: email,
+            contact_role: role,
+            body: need,
+            timeframe,
+            preference,
+            attachments: Vec::new(),
+        })
+    }
+}
+
+fn support_page(
+    s: &AppState,
+    status: StatusCode,
+    form: &SupportForm,
+    errors: Vec<Value>,
+) -> Result<Response, PageError> {
+    let prefs: Vec<Value> = PREFERENCES
+        .iter()
+        .map(|(k, l)| context! { value => *k, label => *l })
+        .collect();
+    page(
+        s,
+        status,
+        "request-support.html",
+        context! { title => "Request support", form => Value::from(minijinja::value::Serde(form)), errors => errors, preferences => prefs },
+    )
+}
+
+pub async fn support_form(State(s): State<Arc<AppState>>) -> Response {
+    support_page(&s, StatusCode::OK, &SupportForm::default(), Vec::new())
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn request_support(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Form(f): Form<SupportForm>,
+) -> Response {
+    let run = async {
+        let t = now();
+        // Bots fill every field; people never see this one. Say thanks,
+        // keep nothing, and give no hint.
+        if !f.website.trim().is_empty() {
+            return Ok(Redirect::to("/request-support/sent").into_response());
+        }
+        let key = format!("enquiry:{}", addr.ip());
+        let recent = s
+            .store
+            .count_form_submission(&key, Timestamp(t.0 - 3600), t)
+            .await?;
+        if recent > FORM_LIMIT {
+            let mut r = page(
+                &s,
+                StatusCode::TOO_MANY_REQUESTS,
+                "error.html",
+                context! { title => "Too many requests", message => "Several requests came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au." },
+            )?;
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("3600"),
+            );
+            return Ok(r);
+        }
+        let enquiry = match f.enquiry() {
+            Ok(e) => e,
+            Err(errors) => {
+                return support_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &f, errors);
+            }
+        };
+        let ack = mail::enquiry_received(
+            &enquiry.contact_email,
+            &enquiry.contact_name,
+            &enquiry.agency_name,
+        );
+        s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
+        Ok(Redirect::to("/request-support/sent").into_response())
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+pub async fn support_sent(State(s): State<Arc<AppState>>) -> Response {
+    page(
+        &s,
+        StatusCode::OK,
+        "request-sent.html",
+        context! { title => "Request sent" },
+    )
+    .unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    status: String,
+}
+
+fn status_label(s: EnquiryStatus) -> &'static str {
+    match s {
+        EnquiryStatus::Open => "Open",
+        EnquiryStatus::Converted => "Converted to an engagement",
+        EnquiryStatus::Attached => "Attached to an engagement",
+        EnquiryStatus::Closed => "Closed",
+    }
+}
+
+pub async fn enquiries(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let run = async {
+        let status = match q.status.as_str() {
+            "" | "open" => Some(EnquiryStatus::Open),
+            "converted" => Some(EnquiryStatus::Converted),
+            "attached" => Some(EnquiryStatus::Attached),
+            "closed" => Some(EnquiryStatus::Closed),
+            _ => None,
+        };
+        let list = s.store.enquiries(&who.actor, status, 200).await?;
+        let rows: Vec<Value> = list
+            .iter()
+            .map(|e| {
+                context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
+                subject => e.subject.clone(), source => e.source.clone(), status => status_label(e.status),
+                received => e.received_at.0 }
+            })
+            .collect();
+        page(
+            &s,
+            StatusCode::OK,
+            "enquiries.html",
+            context! { title => "Enquiries", user => who.view(), enquiries => rows,
+            status => status.map_or("all", |s| s.as_str()) },
+        )
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct TriageForm {
+    csrf: String,
+    action: String,
+    text: String,
+    reason: String,
+    engagement: String,
+    agency: String,
+    name: String,
+    abbreviation: String,
+    portfolio: String,
+    agency_type: String,
+    mode: String,
+    invite_sponsor: String,
+}
+
+async fn enquiry_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: i64,
+    status: StatusCode,
+    errors: Vec<Value>,
+    form: Option<&TriageForm>,
+    invited: Option<Value>,
+) -> Result<Response, PageError> {
+    let (e, events, files) = s.store.enquiry(&who.actor, id).await?;
+    let actors: Vec<_> = events.iter().filter_map(|ev| ev.actor).collect();
+    let names = s.store.person_names(&actors).await?;
+    let history: Vec<Value> = events
+        .iter()
+        .map(|ev| {
+            let what = match &ev.triage {
+                Triage::Received { source } if source == "email" => "Received by email".to_string(),
+                Triage::Received { .. } => "Received through the Request support form".to_string(),
+                Triage::Note { text } => format!("Note: {text}"),
+                Triage::Converted { engagement, .. } => {
+                    format!("Converted into engagement {engagement}")
+                }
+                Triage::Attached { engagement } => format!("Attached to engagement {engagement}"),
+                Triage::Closed { reason } => format!("Closed: {reason}"),
+            };
+            let by = ev.actor.map_or("The sender".to_string(), |p| {
+                names
+                    .get(&p)
+                    .cloned()
+                    .unwrap_or_else(|| format!("person {p}"))
+            });
+            context! { at => ev.at.0, who => by, what => what }
+        })
+        .collect();
+    let agencies: Vec<Value> = s
+        .store
+        .agencies()
+        .await?
+        .iter()
+        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .collect();
+    let engagements = s
+        .store
+        .engagements(
+            &who.actor,
+            &waymark_store::ListFilter {
+                agency: None,
+                limit: 200,
+                offset: 0,
+            },
+        )
+        .await?;
+    let agency_names = s
+        .store
+        .agencies_by_id(
+            &engagements
+                .items
+                .iter()
+                .map(|e| e.agency)
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+    let open_engagements: Vec<Value> = engagements
+        .items
+        .iter()
+        .map(|e| {
+            let name = agency_names
+                .get(&e.agency)
+                .map_or(String::new(), |a| a.name.clone());
+            context! { id => e.id.0, label => format!("Engagement {} ({name})", e.id.0) }
+        })
+        .collect();
+    let files: Vec<Value> = files
+        .iter()
+        .map(|f| context! { id => f.id, name => f.name.clone(), size => f.size, kind => f.content_type.clone() })
+        .collect();
+    let form = form.cloned().unwrap_or_else(|| TriageForm {
+        name: e.agency_name.clone(),
+        invite_sponsor: "yes".into(),
+        ..TriageForm::default()
+    });
+    page(
+        s,
+        status,
+        "enquiry.html",
+        context! { title => format!("Enquiry {id}: {}", e.agency_name), user => who.view(),
+        enquiry => context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
+            email => e.contact_email.clone(), role => e.contact_role.clone(), subject => e.subject.clone(),
+            paragraphs => e.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect::<Vec<_>>(), timeframe => e.timeframe.clone(), preference => e.preference.clone(),
+            source => e.source.clone(), status => status_label(e.status), open => e.status == EnquiryStatus::Open,
+            engagement => e.engagement.map(|x| x.0), received => e.received_at.0 },
+        history => history, files => files, agencies => agencies, engagements => open_engagements,
+        errors => errors, form => Value::from(minijinja::value::Serde(&form)), invited => invited },
+    )
+}
+
+pub async fn enquiry(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    enquiry_page(&s, &who, id, StatusCode::OK, Vec::new(), None, None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+fn agency_type(t: &str) -> Option<AgencyType> {
+    match t {
+        "lean" => Some(AgencyType::Lean),
+        "aligned" => Some(AgencyType::Aligned),
+        "self_directed" => Some(AgencyType::SelfDirected),
+        "complex" => Some(AgencyType::Complex),
+        _ => None,
+    }
+}
+
+pub async fn triage(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<TriageForm>,
+) -> Response {
+    let refused = async |field: &str, message: String| {
+        enquiry_page(
+            &s,
+            &who,
+            id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![error(field, message)],
+            Some(&f),
+            None,
+        )
+        .await
+    };
+    let run = async {
+        who.check(&f.csrf)?;
+        if !who.actor.is_programme() {
+            return Err(PageError::NotFound);
+        }
+        let t = now();
+        let (enq, _, _) = s.store.enquiry(&who.actor, id).await?;
+        let step = match f.action.as_str() {
+            "note" => Triage::Note {
+                text: f.text.clone(),
+            },
+            "close" => Triage::Closed {
+                reason: f.reason.clone(),
+            },
+            "attach" => match f.engagement.trim().parse::<i64>() {
+                Ok(e) => Triage::Attached {
+                    engagement: EngagementId(e),
+                },
+                Err(_) => {
+                    return refused("engagement", "Choose the engagement to attach it to".into())
+                        .await;
+                }
+            },
+            "convert" => {
+                if enq.status != EnquiryStatus::Open {
+                    return refused(
+                        "action",
+                        format!("This enquiry is already {}", enq.status.as_str()),
+                    )
+                    .await;
+                }
+                let agency = match f.agency.trim() {
+                    "" | "new" => {
+                        let new = match NewAgency::parse(
+                            &f.name,
+                            &f.abbreviation,
+                            &f.portfolio,
+                            agency_type(&f.agency_type),
+                        ) {
+                            Ok(n) => n,
+                            Err(DomainError::Invalid { field, message }) => {
+                                return refused(
+                                    field,
+                                    format!("{}: {message}", capitalise(&field.replace('_', " "))),
+                                )
+                                .await;
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        match s.store.add_agency(&new, t).await {
+                            Ok(a) => a,
+                            Err(StoreError::Duplicate { value, .. }) => {
+                                return refused(
+                                    "abbreviation",
+                                    format!("Abbreviation: {value} is already used; choose the existing agency instead"),
+                                )
+                                .await;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    other => match other.parse::<i64>() {
+                        Ok(a) if s.store.agency(AgencyId(a)).await?.is_some() => AgencyId(a),
+                        _ => {
+                            return refused("agency", "Choose one of the agencies listed".into())
+                                .await;
+                        }
+                    },
+                };
+                let mode = if f.mode == "do_it_yourself" {
+                    Mode::DoItYourself
+                } else {
+                    Mode::DoItWithYou
+                };
+                let hash = s.store.pin_model(&s.pages, t).await?;
+                let e = s
+                    .store
+                    .start_engagement(&who.actor, agency, mode, &hash, t)
+                    .await?;
+                let step = Triage::Converted {
+                    agency,
+                    engagement: e.id,
+                };
+                s.store.triage(&who.actor, id, &step, t).await?;
+                let invited = if f.invite_sponsor == "yes" {
+                    invite_sponsor(&s, &who, &enq, agency, e.id, t).await?
+                } else {
+                    None
+                };
+                return match invited {
+                    Some(v) => {
+                        enquiry_page(&s, &who, id, StatusCode::CREATED, Vec::new(), None, Some(v))
+                            .await
+                    }
+                    None => Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response()),
+                };
+            }
+            _ => return refused("action", "Choose what to do with the enquiry".into()).await,
+        };
+        match s.store.triage(&who.actor, id, &step, t).await {
+            Ok(()) => Ok(Redirect::to(&format!("/enquiries/{id}")).into_response()),
+            Err(StoreError::Domain(DomainError::Invalid { field, message })) => {
+                refused(field, format!("{}: {message}", capitalise(field))).await
+            }
+            Err(StoreError::Domain(DomainError::Rule(m))) => refused("action", m).await,
+            Err(e) => Err(e.into()),
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+/// Gives the enquiry's contact an account as the agency's executive
+/// sponsor, names them sponsor on the engagement, and emails the invite.
+/// Someone who already has an account is named sponsor without a new one.
+async fn invite_sponsor(
+    s: &AppState,
+    who: &SignedIn,
+    enq: &waymark_store::Enquiry,
+    agency: AgencyId,
+    engagement: EngagementId,
+    t: Timestamp,
+) -> Result<Option<Value>, PageError> {
+    let new = NewPerson::parse(&enq.contact_name, &enq.contact_email)?;
+    let role = Role::AgencyMember {
+        agency,
+        sponsor: true,
+    };
+    let (person, link) = match s.store.person_by_email(&new.email).await? {
+        Some(p) => (p, None),
+        None => {
+            let p = s.store.add_person_with_roles(&new, &[role], t).await?;
+            let token = s
+                .store
+                .create_invite(p, who.actor.person, t, Timestamp(t.0 + 7 * 86_400))
+                .await?;
+            let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
+            s.store
+                .queue_mail(&[mail::invite(new.email.as_str(), &new.name, &link)], t)
+                .await?;
+            (p, Some(link))
+        }
+    };
+    let e = s.store.engagement(&who.actor, engagement).await?;
+    s.store
+        .execute(
+            &who.actor,
+            engagement,
+            e.version,
+            &Command::SetSponsor { person },
+            t,
+        )
+        .await?;
+    Ok(Some(
+        context! { name => new.name, email => new.email.as_str(), link => link,
+        engagement => engagement.0 },
+    ))
+}

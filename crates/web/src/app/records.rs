@@ -1,0 +1,1268 @@
+//! An engagement's workshops (with iCalendar invitations), its letters
+//! (versioned, typeset, signed), Deploy's delivery artefacts (with CSV and
+//! markdown exports), uploaded documents, and the admins' view of the
+//! outbox. Each form becomes one core command, judged like any other.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use waymark_core::{
+    Agency, Artefact, Attendee, Command, DomainError, Engagement, EngagementId, LetterKind,
+    PersonId, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan,
+};
+use waymark_store::{Mail, NewFile, NewLetter, StoreError, now};
+
+use super::auth::SignedIn;
+use super::{AppState, PageError};
+use crate::{ics, letter, mail};
+
+fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
+    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
+    Ok((status, Html(body)).into_response())
+}
+
+fn ser<T: serde::Serialize>(v: &T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+fn error(id: &str, message: impl Into<String>) -> Value {
+    context! { id => id, message => message.into() }
+}
+
+/// A refused command as (field, message) for the form's error summary.
+fn problem(e: &DomainError) -> (String, String) {
+    match e {
+        DomainError::Invalid { field, message } => {
+            let mut label = field.replace('_', " ");
+            if let Some(f) = label.get(..1) {
+                let up = f.to_uppercase();
+                label.replace_range(..1, &up);
+            }
+            (field.to_string(), format!("{label}: {message}"))
+        }
+        other => ("action".to_string(), other.to_string()),
+    }
+}
+
+/// The engagement, its agency, and who it may name (for forms and letters).
+struct Loaded {
+    e: Engagement,
+    agency: Agency,
+    names: HashMap<PersonId, String>,
+}
+
+async fn load(s: &AppState, who: &SignedIn, id: EngagementId) -> Result<Loaded, PageError> {
+    let e = s.store.engagement(&who.actor, id).await?;
+    let agency = s.store.agency(e.agency).await?.ok_or(PageError::NotFound)?;
+    let mut ids: Vec<PersonId> = e.decisions.iter().map(|d| d.decided_by).collect();
+    ids.extend(e.signoffs.iter().map(|x| x.by));
+    ids.extend(e.letters.iter().map(|x| x.by));
+    ids.extend(e.documents.iter().map(|x| x.by));
+    ids.extend(e.sponsor);
+    let names = s.store.person_names(&ids).await?;
+    Ok(Loaded { e, agency, names })
+}
+
+fn host(s: &AppState) -> String {
+    let u = s
+        .public_url
+        .split_once("://")
+        .map_or(s.public_url.as_str(), |(_, r)| r);
+    u.split(['/', ':']).next().unwrap_or("waymark").to_string()
+}
+
+fn outcome_to_page<T>(
+    result: Result<T, StoreError>,
+) -> Result<Result<T, (String, String)>, PageError> {
+    match result {
+        Ok(v) => Ok(Ok(v)),
+        Err(StoreError::Domain(DomainError::Conflict { .. })) => Ok(Err((
+            "action".into(),
+            "Someone else changed this engagement while you were working; nothing was saved. Check the page and try again.".into(),
+        ))),
+        Err(StoreError::Domain(e @ (DomainError::Invalid { .. } | DomainError::Rule(_)))) => {
+            Ok(Err(problem(&e)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- workshops
+
+const TIMEZONES: [&str; 9] = [
+    "Australia/Canberra",
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Australia/Brisbane",
+    "Australia/Adelaide",
+    "Australia/Darwin",
+    "Australia/Perth",
+    "Australia/Hobart",
+    "UTC",
+];
+
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct WorkshopForm {
+    csrf: String,
+    version: String,
+    action: String,
+    id: String,
+    title: String,
+    date: String,
+    time: String,
+    timezone: String,
+    minutes: String,
+    location: String,
+    link: String,
+    agenda: String,
+    /// People in the system, by id (checkboxes).
+    #[serde(default)]
+    people: Vec<String>,
+    /// Outside emails, one per line.
+    emails: String,
+    sponsorship: String,
+    strategy: String,
+    business_need: String,
+    budget: String,
+    governance: String,
+}
+
+async fn invitable(s: &AppState, e: &Engagement) -> Result<Vec<waymark_core::Person>, PageError> {
+    let mut people = s.store.members_of(e.agency).await?;
+    let mut more: Vec<PersonId> = e.assigned.iter().map(|a| a.person).collect();
+    more.extend(e.sponsor);
+    for id in more {
+        if !people.iter().any(|p| p.id == id)
+            && let Some(p) = s.store.person(id).await?
+        {
+            people.push(p);
+        }
+    }
+    for p in s
+        .store
+        .people_with_roles(&[
+            waymark_core::Role::ProgrammeStaff,
+            waymark_core::Role::ProgrammeAdmin,
+        ])
+        .await?
+    {
+        if !people.iter().any(|q| q.id == p.id) {
+            people.push(p);
+        }
+    }
+    Ok(people)
+}
+
+impl WorkshopForm {
+    fn plan(&self, people: &[waymark_core::Person]) -> Result<WorkshopPlan, DomainError> {
+        let mut attendees = Vec::new();
+        for raw in &self.people {
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| DomainError::invalid("attendees", "choose people from the list"))?;
+            let p = people
+                .iter()
+                .find(|p| p.id.0 == id)
+                .ok_or_else(|| DomainError::invalid("attendees", "choose people from the list"))?;
+            attendees.push(Attendee {
+                email: p.email.as_str().to_string(),
+                name: Some(p.name.clone()),
+                person: Some(p.id),
+            });
+        }
+        for line in self.emails.split(['\n', ',', ';']) {
+            let t = line.trim();
+            if !t.is_empty() {
+                attendees.push(Attendee {
+                    email: t.to_string(),
+                    name: None,
+                    person: None,
+                });
+            }
+        }
+        let opt = |v: &str| {
+            let t = v.trim();
+            (!t.is_empty()).then(|| t.to_string())
+        };
+        Ok(WorkshopPlan {
+            title: self.title.clone(),
+            date: self.date.clone(),
+            time: self.time.clone(),
+            timezone: self.timezone.clone(),
+            minutes: self.minutes.trim().parse().map_err(|_| {
+                DomainError::invalid("minutes", "give the length in whole minutes, such as 90")
+            })?,
+            location: opt(&self.location),
+            link: opt(&self.link),
+            agenda: self.agenda.clone(),
+            attendees,
+        })
+    }
+
+    fn workshop_id(&self) -> Result<u32, DomainError> {
+        self.id.trim().parse().map_err(|_| {
+            DomainError::invalid("id", "the form did not say which workshop; reload the page")
+        })
+    }
+}
+
+fn workshop_view(e: &Engagement, w: &Workshop) -> Value {
+    let notes: Vec<Value> = WORKSHOP_HEADINGS
+        .iter()
+        .map(|(k, l)| context! { key => *k, label => *l, text => w.notes.get(k) })
+        .collect();
+    context! { id => w.id, plan => ser(&w.plan), sequence => w.sequence, cancelled => w.cancelled,
+    notes => notes, ics => format!("/engagements/{}/workshops/{}.ics", e.id, w.id),
+    people => w.plan.attendees.iter().filter_map(|a| a.person.map(|p| p.0.to_string())).collect::<Vec<_>>(),
+    emails => w.plan.attendees.iter().filter(|a| a.person.is_none()).map(|a| a.email.clone()).collect::<Vec<_>>().join("\n") }
+}
+
+async fn workshops_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    status: StatusCode,
+    errors: Vec<Value>,
+    form: Option<&WorkshopForm>,
+) -> Result<Response, PageError> {
+    let l = load(s, who, id).await?;
+    let people: Vec<Value> = invitable(s, &l.e)
+        .await?
+        .iter()
+        .map(|p| context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str() })
+        .collect();
+    let workshops: Vec<Value> =
+        l.e.workshops
+            .iter()
+            .map(|w| workshop_view(&l.e, w))
+            .collect();
+    let blank = WorkshopForm {
+        title: if l.e.workshops.is_empty() {
+            "Initial workshop".into()
+        } else {
+            String::new()
+        },
+        timezone: "Australia/Canberra".into(),
+        minutes: "90".into(),
+        ..WorkshopForm::default()
+    };
+    page(
+        s,
+        status,
+        "workshops.html",
+        context! { title => format!("Workshops: {}", l.agency.name), user => who.view(), id => id.0,
+        agency => l.agency.name.clone(), version => l.e.version, workshops => workshops, people => people,
+        timezones => TIMEZONES, errors => errors, form => ser(&form.cloned().unwrap_or(blank)),
+        headings => WORKSHOP_HEADINGS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>() },
+    )
+}
+
+pub async fn workshops(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    workshops_page(&s, &who, EngagementId(id), StatusCode::OK, Vec::new(), None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+/// The invitation (or cancellation) for every attendee of workshop `wid`.
+fn invitations(s: &AppState, agency: &str, e: &Engagement, wid: u32) -> Vec<Mail> {
+    let Some(w) = e.workshops.iter().find(|w| w.id == wid) else {
+        return Vec::new();
+    };
+    let Ok(text) = ics::invitation(e.id, agency, w, &host(s), &s.mail_from, chrono::Utc::now())
+    else {
+        return Vec::new();
+    };
+    let (subject, lead) = match (w.cancelled, w.sequence) {
+        (true, _) => (
+            format!("Cancelled: {} ({agency})", w.plan.title),
+            "This workshop is cancelled.".to_string(),
+        ),
+        (false, 0) => (
+            format!("Invitation: {} ({agency})", w.plan.title),
+            "You are invited to this workshop.".to_string(),
+        ),
+        (false, _) => (
+            format!("Updated: {} ({agency})", w.plan.title),
+            "This workshop has changed; the attached invitation replaces the earlier one."
+                .to_string(),
+        ),
+    };
+    let place = [w.plan.location.clone(), w.plan.link.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let body = format!(
+        "{lead}\n\n{}\n{} at {} ({}), {} minutes\n{place}\n\nAgenda:\n{}",
+        w.plan.title, w.plan.date, w.plan.time, w.plan.timezone, w.plan.minutes, w.plan.agenda
+    );
+    w.plan
+        .attendees
+        .iter()
+        .map(|a| mail::workshop(&a.email, &subject, &body, &text, ics::method(w)))
+        .collect()
+}
+
+pub async fn workshop_command(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<WorkshopForm>,
+) -> Response {
+    let id = EngagementId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        let l = load(&s, &who, id).await?;
+        let people = invitable(&s, &l.e).await?;
+        let cmd = (|| -> Result<Command, DomainError> {
+            Ok(match f.action.as_str() {
+                "schedule" => Command::ScheduleWorkshop {
+                    id: None,
+                    plan: f.plan(&people)?,
+                },
+                "change" => Command::ScheduleWorkshop {
+                    id: Some(f.workshop_id()?),
+                    plan: f.plan(&people)?,
+                },
+                "cancel" => Command::CancelWorkshop {
+                    id: f.workshop_id()?,
+                },
+                "notes" => Command::RecordWorkshopNotes {
+                    id: f.workshop_id()?,
+                    notes: WorkshopNotes {
+                        sponsorship: f.sponsorship.clone(),
+                        strategy: f.strategy.clone(),
+                        business_need: f.business_need.clone(),
+                        budget: f.budget.clone(),
+                        governance: f.governance.clone(),
+                    },
+                },
+                _ => {
+                    return Err(DomainError::invalid(
+                        "action",
+                        "reload the page and try again",
+                    ));
+                }
+            })
+        })();
+        let version: Result<u64, DomainError> = f
+            .version
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid("version", "reload the page and try again"));
+        let result = match (cmd, version) {
+            (Ok(cmd), Ok(version)) => {
+                // Which workshop's attendees hear about it, once the command
+                // has run: a new one is the last; otherwise the one named.
+                let agency = l.agency.name.clone();
+                let named = f.workshop_id().ok();
+                let notify = |e: &Engagement| {
+                    let wid = match (&cmd, named) {
+                        (Command::RecordWorkshopNotes { .. }, _) => return Vec::new(),
+                        (Command::ScheduleWorkshop { id: None, .. }, _) => {
+                            e.workshops.last().map_or(0, |w| w.id)
+                        }
+                        (_, Some(n)) => n,
+                        _ => return Vec::new(),
+                    };
+                    invitations(&s, &agency, e, wid)
+                };
+                outcome_to_page(
+                    s.store
+                        .execute_and_notify(&who.actor, id, version, &cmd, &notify, now())
+                        .await,
+                )?
+            }
+            (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
+        };
+        match result {
+            Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
+            Err((field, message)) => {
+                let field = if field == "email" {
+                    "emails".to_string()
+                } else {
+                    field
+                };
+                workshops_page(
+                    &s,
+                    &who,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&field, message)],
+                    Some(&f),
+                )
+                .await
+            }
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn workshop_ics(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, file)): Path<(i64, String)>,
+) -> Response {
+    let run = async {
+        let wid: u32 = file
+            .strip_suffix(".ics")
+            .and_then(|n| n.parse().ok())
+            .ok_or(PageError::NotFound)?;
+        let l = load(&s, &who, EngagementId(id)).await?;
+        let w =
+            l.e.workshops
+                .iter()
+                .find(|w| w.id == wid)
+                .ok_or(PageError::NotFound)?;
+        let text = ics::invitation(
+            l.e.id,
+            &l.agency.name,
+            w,
+            &host(&s),
+            &s.mail_from,
+            chrono::Utc::now(),
+        )
+        .map_err(PageError::Internal)?;
+        let mut r = text.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/calendar; charset=utf-8"),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"workshop-{id}-{wid}.ics\""))
+        {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        Ok(r)
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+// ------------------------------------------------------------------ letters
+
+fn kind_of(slug: &str) -> Result<LetterKind, PageError> {
+    LetterKind::from_slug(slug).ok_or(PageError::NotFound)
+}
+
+async fn template(s: &AppState, kind: LetterKind) -> Result<(String, i64), PageError> {
+    Ok(match s.store.letter_template(kind).await? {
+        Some(t) => (t.body, t.version),
+        None => (letter::default_template(kind).to_string(), 0),
+    })
+}
+
+/// The facts as JSON without the date and version, to tell whether the
+/// engagement has changed since a version was issued.
+fn substance(facts_json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(facts_json).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("today");
+        o.remove("version");
+    }
+    v
+}
+
+async fn letter_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    kind: LetterKind,
+    status: StatusCode,
+    errors: Vec<Value>,
+) -> Result<Response, PageError> {
+    let l = load(s, who, id).await?;
+    let model = s.store.model(&l.e.model_hash).await?;
+    let versions = s.store.letters(&who.actor, id, kind).await?;
+    let latest = versions.last();
+    let sponsor = match l.e.sponsor {
+        Some(p) => s.store.person(p).await?,
+        None => None,
+    };
+    let next = latest.map_or(1, |v| v.version + 1);
+    let ctx = letter::Context {
+        engagement: &l.e,
+        model: &model,
+        agency: &l.agency,
+        sponsor: sponsor.as_ref(),
+        names: &l.names,
+        today: now(),
+    };
+    let (body, template_version) = template(s, kind).await?;
+    let current = letter::facts(kind, &ctx, next);
+    let (blocked, changed) = match (&current, latest) {
+        (Err(why), _) => (Some(why.clone()), false),
+        (Ok(f), Some(v)) => {
+            let now_json = serde_json::to_string(f).unwrap_or_default();
+            (
+                None,
+                substance(&now_json) != substance(&v.facts)
+                    || v.template_version != template_version,
+            )
+        }
+        (Ok(_), None) => (None, true),
+    };
+    // What the next version would say, so the programme reads before issuing.
+    let draft = match &current {
+        Ok(f) if changed => letter::render(&body, f).ok().map(|m| letter::html(&m)),
+        _ => None,
+    };
+    let signoffs: Vec<Value> =
+        l.e.signoffs
+            .iter()
+            .filter(|x| x.document == kind.slug())
+            .map(|x| {
+                let v = versions
+                    .iter()
+                    .find(|v| v.sha256 == x.sha256)
+                    .map(|v| v.version);
+                context! { by => l.names.get(&x.by).cloned().unwrap_or_default(), at => x.at.0,
+                sha256 => x.sha256.clone(), superseded => x.superseded, version => v }
+            })
+            .collect();
+    let latest_signed = latest.is_some_and(|v| {
+        l.e.signoffs
+            .iter()
+            .any(|x| !x.superseded && x.document == kind.slug() && x.sha256 == v.sha256)
+    });
+    let may_sign = who.actor.is_programme()
+        || matches!(
+            who.actor.access(&l.e),
+            waymark_core::Access::Agency { sponsor: true }
+        );
+    let list: Vec<Value> = versions
+        .iter()
+        .rev()
+        .map(|v| {
+            context! { version => v.version, sha256 => v.sha256.clone(), at => v.created_at.0,
+            by => l.names.get(&v.created_by).cloned().unwrap_or_else(|| format!("person {}", v.created_by)),
+            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }
+        })
+        .collect();
+    page(
+        s,
+        status,
+        "letter.html",
+        context! { title => format!("{}: {}", kind.title(), l.agency.name), user => who.view(), id => id.0,
+        kind => kind.slug(), kind_title => kind.title(), agency => l.agency.name.clone(), version => l.e.version,
+        latest => latest.map(|v| context! { version => v.version, html => v.html.clone(), sha256 => v.sha256.clone(),
+            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }),
+        versions => list, blocked => blocked, changed => changed, draft => draft, signoffs => signoffs,
+        latest_signed => latest_signed, may_issue => who.actor.is_programme(), may_sign => may_sign,
+        errors => errors },
+    )
+}
+
+pub async fn letter(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Response {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        letter_page(&s, &who, EngagementId(id), kind, StatusCode::OK, Vec::new()).await
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LetterForm {
+    csrf: String,
+    version: String,
+    action: String,
+    sha256: String,
+}
+
+pub async fn letter_command(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind)): Path<(i64, String)>,
+    Form(f): Form<LetterForm>,
+) -> Response {
+    let id = EngagementId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        let kind = kind_of(&kind)?;
+        let version: u64 = f.version.trim().parse().map_err(|_| {
+            PageError::Forbidden(
+                "The form did not say which version it showed; reload the page.".into(),
+            )
+        })?;
+        let result = match f.action.as_str() {
+            "issue" => issue(&s, &who, id, kind, version).await?,
+            "sign" => outcome_to_page(
+                s.store
+                    .execute(
+                        &who.actor,
+                        id,
+                        version,
+                        &Command::SignOff {
+                            document: kind.slug().to_string(),
+                            sha256: f.sha256.trim().to_string(),
+                        },
+                        now(),
+                    )
+                    .await,
+            )?
+            .map(|_| ()),
+            _ => Err(("action".into(), "Reload the page and try again".into())),
+        };
+        match result {
+            Ok(()) => Ok(
+                Redirect::to(&format!("/engagements/{id}/letters/{}", kind.slug())).into_response(),
+            ),
+            Err((field, message)) => {
+                letter_page(
+                    &s,
+                    &who,
+                    id,
+                    kind,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&field, message)],
+                )
+                .await
+            }
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+/// Writes, typesets and records the next version of a letter, and asks the
+/// sponsor to sign it.
+async fn issue(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    kind: LetterKind,
+    version: u64,
+) -> Result<Result<(), (String, String)>, PageError> {
+    let l = load(s, who, id).await?;
+    if !who.actor.is_programme() {
+        return Err(PageError::Forbidden(
+            "The programme team issues letters.".into(),
+        ));
+    }
+    let model = s.store.model(&l.e.model_hash).await?;
+    let sponsor = match l.e.sponsor {
+        Some(p) => s.store.person(p).await?,
+        None => None,
+    };
+    let next = l.e.letters.iter().filter(|x| x.kind == kind).count() as u32 + 1;
+    let today = now();
+    let ctx = letter::Context {
+        engagement: &l.e,
+        model: &model,
+        agency: &l.agency,
+        sponsor: sponsor.as_ref(),
+        names: &l.names,
+        today,
+    };
+    let facts = match letter::facts(kind, &ctx, next) {
+        Ok(f) => f,
+        Err(why) => {
+            return Ok(Err((
+                "action".into(),
+                format!("The letter cannot be written yet: {why}"),
+            )));
+        }
+    };
+    let (body, template_version) = template(s, kind).await?;
+    let markdown = match letter::render(&body, &facts) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Err((
+                "action".into(),
+                format!("The programme's template failed: {e}"),
+            )));
+        }
+    };
+    let html = letter::html(&markdown);
+    let ident = format!("{}-{}-v{next}", kind.slug(), id.0);
+    let md = markdown.clone();
+    let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?
+        .map_err(PageError::Internal)?;
+    let link = format!(
+        "{}/engagements/{}/letters/{}",
+        s.public_url.trim_end_matches('/'),
+        id,
+        kind.slug()
+    );
+    let mail = sponsor
+        .iter()
+        .map(|p| mail::sign_off_request(p.email.as_str(), &p.name, kind.title(), next, &link))
+        .collect();
+    let new = NewLetter {
+        kind,
+        markdown,
+        html,
+        pdf,
+        facts: serde_json::to_string(&facts).map_err(|e| PageError::Internal(e.to_string()))?,
+        template_version,
+        mail,
+    };
+    Ok(outcome_to_page(
+        s.store
+            .issue_letter(&who.actor, id, version, &new, today)
+            .await,
+    )?
+    .map(|_| ()))
+}
+
+pub async fn letter_pdf(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind, file)): Path<(i64, String, String)>,
+) -> Response {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        let v: u32 = file
+            .strip_prefix('v')
+            .and_then(|f| f.strip_suffix(".pdf"))
+            .and_then(|n| n.parse().ok())
+            .ok_or(PageError::NotFound)?;
+        let (_, pdf) = s
+            .store
+            .letter_pdf(&who.actor, EngagementId(id), kind, v)
+            .await?;
+        Ok(download(
+            pdf,
+            "application/pdf",
+            &format!("{}-{id}-v{v}.pdf", kind.slug()),
+            true,
+        ))
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+fn download(bytes: Vec<u8>, kind: &str, name: &str, inline: bool) -> Response {
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{safe}\"",
+        if inline { "inline" } else { "attachment" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TemplateForm {
+    csrf: String,
+    body: String,
+}
+
+async fn template_page(
+    s: &AppState,
+    who: &SignedIn,
+    kind: LetterKind,
+    status: StatusCode,
+    errors: Vec<Value>,
+    typed: Option<&str>,
+) -> Result<Response, PageError> {
+    if !who.actor.is_programme() {
+        return Err(PageError::NotFound);
+    }
+    let (body, version) = template(s, kind).await?;
+    let shown = typed.unwrap_or(&body).to_string();
+    let preview = letter::check(&shown)
+        .map(|m| letter::html(&m))
+        .unwrap_or_default();
+    page(
+        s,
+        status,
+        "letter-template.html",
+        context! { title => format!("{} template", kind.title()), user => who.view(), kind => kind.slug(),
+        kind_title => kind.title(), body => shown, version => version, preview => preview, errors => errors },
+    )
+}
+
+pub async fn letter_template(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(kind): Path<String>,
+) -> Response {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        template_page(&s, &who, kind, StatusCode::OK, Vec::new(), None).await
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn save_letter_template(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(kind): Path<String>,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    let run = async {
+        who.check(&f.csrf)?;
+        let kind = kind_of(&kind)?;
+        if !who.actor.is_programme() {
+            return Err(PageError::NotFound);
+        }
+        if let Err(why) = letter::check(&f.body) {
+            return template_page(
+                &s,
+                &who,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error("body", format!("Template: {why}"))],
+                Some(&f.body),
+            )
+            .await;
+        }
+        s.store
+            .save_letter_template(&who.actor, kind, &f.body, now())
+            .await?;
+        Ok(Redirect::to(&format!("/letter-templates/{}", kind.slug())).into_response())
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+// ----------------------------------------------------------------- delivery
+
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ArtefactForm {
+    csrf: String,
+    version: String,
+    artefact: String,
+    id: String,
+    text: String,
+    name: String,
+    starts: String,
+    ends: String,
+    goal: String,
+    capability: String,
+    status: String,
+    sprint: String,
+    as_a: String,
+    i_want: String,
+    so_that: String,
+    acceptance: String,
+    title: String,
+    markdown: String,
+}
+
+fn status_of(raw: &str) -> Result<WorkStatus, DomainError> {
+    WorkStatus::ALL
+        .into_iter()
+        .find(|s| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .as_deref()
+                == Some(raw)
+        })
+        .ok_or_else(|| DomainError::invalid("status", "choose a status"))
+}
+
+impl ArtefactForm {
+    fn artefact(&self) -> Result<Artefact, DomainError> {
+        let id = match self.id.trim() {
+            "" | "new" => None,
+            n => Some(
+                n.parse()
+                    .map_err(|_| DomainError::invalid("id", "choose one from the list"))?,
+            ),
+        };
+        Ok(match self.artefact.as_str() {
+            "execution_plan" => Artefact::ExecutionPlan {
+                text: self.text.clone(),
+            },
+            "sprint" => Artefact::Sprint {
+                id,
+                name: self.name.clone(),
+                starts: self.starts.clone(),
+                ends: self.ends.clone(),
+                goal: self.goal.clone(),
+            },
+            "feature" => Artefact::Feature {
+                id,
+                capability: self.capability.clone(),
+                status: status_of(&self.status)?,
+                sprint: match self.sprint.trim() {
+                    "" => None,
+                    n => Some(
+                        n.parse()
+                            .map_err(|_| DomainError::invalid("sprint", "choose a sprint"))?,
+                    ),
+                },
+            },
+            "story" => Artefact::Story {
+                id,
+                as_a: self.as_a.clone(),
+                i_want: self.i_want.clone(),
+                so_that: self.so_that.clone(),
+                acceptance: self.acceptance.clone(),
+                status: status_of(&self.status)?,
+            },
+            "guide" => Artefact::Guide {
+                id,
+                title: self.title.clone(),
+                markdown: self.markdown.clone(),
+            },
+            _ => {
+                return Err(DomainError::invalid(
+                    "artefact",
+                    "reload the page and try again",
+                ));
+            }
+        })
+    }
+}
+
+async fn delivery_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    status: StatusCode,
+    errors: Vec<Value>,
+    form: Option<&ArtefactForm>,
+) -> Result<Response, PageError> {
+    let l = load(s, who, id).await?;
+    let d = &l.e.delivery;
+    let statuses: Vec<Value> = WorkStatus::ALL
+        .iter()
+        .map(|s| context! { value => ser(s), label => s.label() })
+        .collect();
+    let sprint_name = |n: Option<u32>| {
+        n.and_then(|n| d.sprints.iter().find(|s| s.id == n))
+            .map(|s| s.name.clone())
+    };
+    let features: Vec<Value> = d
+        .features
+        .iter()
+        .map(|f| context! { id => f.id, capability => f.capability.clone(), status => f.status.label(), sprint => sprint_name(f.sprint) })
+        .collect();
+    let stories: Vec<Value> = d
+        .stories
+        .iter()
+        .map(|x| context! { id => x.id, as_a => x.as_a.clone(), i_want => x.i_want.clone(), so_that => x.so_that.clone(), acceptance => x.acceptance.clone(), status => x.status.label() })
+        .collect();
+    let documents: Vec<Value> = l
+        .e
+        .documents
+        .iter()
+        .map(|x| context! { file => x.file, title => x.title.clone(), name => x.name.clone(), size => x.size,
+            kind => x.content_type.clone(), at => x.at.0, sha256 => x.sha256.clone(),
+            by => l.names.get(&x.by).cloned().unwrap_or_default() })
+        .collect();
+    page(
+        s,
+        status,
+        "delivery.html",
+        context! { title => format!("Delivery: {}", l.agency.name), user => who.view(), id => id.0,
+        agency => l.agency.name.clone(), version => l.e.version,
+        plan => d.execution_plan.as_deref().map(letter::html), plan_text => d.execution_plan.clone(),
+        sprints => ser(&d.sprints), features => features, stories => stories, guides => ser(&d.guides),
+        documents => documents, statuses => statuses, errors => errors, form => ser(&form.cloned().unwrap_or_default()),
+        accept => waymark_store::accepted_extensions().iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(","),
+        max_mb => waymark_store::MAX_FILE_BYTES / (1024 * 1024) },
+    )
+}
+
+pub async fn delivery(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    delivery_page(&s, &who, EngagementId(id), StatusCode::OK, Vec::new(), None)
+        .await
+        .unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn save_artefact(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<ArtefactForm>,
+) -> Response {
+    let id = EngagementId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        let version: Result<u64, DomainError> = f
+            .version
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid("version", "reload the page and try again"));
+        let result = match (f.artefact(), version) {
+            (Ok(artefact), Ok(v)) => outcome_to_page(
+                s.store
+                    .execute(
+                        &who.actor,
+                        id,
+                        v,
+                        &Command::SaveArtefact { artefact },
+                        now(),
+                    )
+                    .await,
+            )?
+            .map(|_| ()),
+            (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
+        };
+        match result {
+            Ok(()) => Ok(Redirect::to(&format!(
+                "/engagements/{id}/delivery#{}",
+                f.artefact.replace('_', "-")
+            ))
+            .into_response()),
+            Err((field, message)) => {
+                delivery_page(
+                    &s,
+                    &who,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&format!("{}-{field}", f.artefact), message)],
+                    Some(&f),
+                )
+                .await
+            }
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn guide(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, gid)): Path<(i64, u32)>,
+) -> Response {
+    let run = async {
+        let l = load(&s, &who, EngagementId(id)).await?;
+        let g =
+            l.e.delivery
+                .guides
+                .iter()
+                .find(|g| g.id == gid)
+                .ok_or(PageError::NotFound)?;
+        page(
+            &s,
+            StatusCode::OK,
+            "guide.html",
+            context! { title => g.title.clone(), user => who.view(), id => id, agency => l.agency.name.clone(),
+            html => letter::html(&g.markdown) },
+        )
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn delivery_export(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, file)): Path<(i64, String)>,
+) -> Response {
+    let run = async {
+        let l = load(&s, &who, EngagementId(id)).await?;
+        let d = &l.e.delivery;
+        let (bytes, kind) = match file.as_str() {
+            "sprints.csv" => (crate::export::sprints_csv(d), "text/csv; charset=utf-8"),
+            "features.csv" => (crate::export::features_csv(d), "text/csv; charset=utf-8"),
+            "stories.csv" => (crate::export::stories_csv(d), "text/csv; charset=utf-8"),
+            "delivery.md" => (
+                Ok(crate::export::markdown(&l.agency.name, d).into_bytes()),
+                "text/markdown; charset=utf-8",
+            ),
+            _ => return Err(PageError::NotFound),
+        };
+        let bytes = bytes.map_err(PageError::Internal)?;
+        Ok(download(
+            bytes,
+            kind,
+            &format!("engagement-{id}-{file}"),
+            false,
+        ))
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+// ---------------------------------------------------------------- documents
+
+pub async fn upload(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    mut form: Multipart,
+) -> Response {
+    let id = EngagementId(id);
+    let run = async {
+        let (mut csrf, mut version, mut title) = (String::new(), String::new(), String::new());
+        let mut file: Option<(String, Vec<u8>)> = None;
+        loop {
+            let field = match form.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    return delivery_page(
+                        &s,
+                        &who,
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        vec![error(
+                            "document-file",
+                            format!(
+                                "File: the upload did not arrive whole ({}); the limit is {} MB",
+                                e.body_text(),
+                                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
+                            ),
+                        )],
+                        None,
+                    )
+                    .await;
+                }
+            };
+            let name = field.name().unwrap_or_default().to_string();
+            let filename = field.file_name().map(str::to_string);
+            let data = match field.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    return delivery_page(
+                        &s,
+                        &who,
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        vec![error(
+                            "document-file",
+                            format!(
+                                "File: the upload did not arrive whole ({}); the limit is {} MB",
+                                e.body_text(),
+                                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
+                            ),
+                        )],
+                        None,
+                    )
+                    .await;
+                }
+            };
+            match name.as_str() {
+                "csrf" => csrf = String::from_utf8_lossy(&data).into_owned(),
+                "version" => version = String::from_utf8_lossy(&data).into_owned(),
+                "title" => title = String::from_utf8_lossy(&data).into_owned(),
+                "file" => file = Some((filename.unwrap_or_default(), data.to_vec())),
+                _ => {}
+            }
+        }
+        who.check(&csrf)?;
+        let refuse = async |field: &str, message: String| {
+            delivery_page(
+                &s,
+                &who,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error(field, message)],
+                None,
+            )
+            .await
+        };
+        let Some((raw_name, bytes)) = file.filter(|(n, _)| !n.is_empty()) else {
+            return refuse("document-file", "File: choose a file to upload".into()).await;
+        };
+        let name = waymark_store::clean_name(&raw_name);
+        let content_type = match waymark_store::classify(&name, &bytes) {
+            Ok(k) => k,
+            Err(DomainError::Invalid { message, .. }) => {
+                return refuse("document-file", format!("File: {message}")).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(version) = version.trim().parse::<u64>() else {
+            return refuse("document-file", "Reload the page and try again".into()).await;
+        };
+        let title = if title.trim().is_empty() {
+            name.clone()
+        } else {
+            title.trim().to_string()
+        };
+        let new = NewFile {
+            title,
+            name,
+            content_type: content_type.to_string(),
+            bytes,
+        };
+        match outcome_to_page(
+            s.store
+                .attach_file(&who.actor, id, version, &new, now())
+                .await,
+        )? {
+            Ok(_) => {
+                Ok(Redirect::to(&format!("/engagements/{id}/delivery#documents")).into_response())
+            }
+            Err((field, message)) => {
+                let field = if field == "action" {
+                    "document-file".to_string()
+                } else {
+                    format!("document-{field}")
+                };
+                refuse(&field, message).await
+            }
+        }
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}
+
+pub async fn file(State(s): State<Arc<AppState>>, who: SignedIn, Path(id): Path<i64>) -> Response {
+    let run = async {
+        let (row, bytes) = s.store.file(&who.actor, id).await?;
+        // Only PDFs and images open in the browser; everything else downloads.
+        let inline =
+            row.content_type == "application/pdf" || row.content_type.starts_with("image/");
+        Ok(download(bytes, &row.content_type, &row.name, inline))
+    };
+    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+}
+
+// ------------------------------------------------------------------- outbox
+
+pub async fn outbox(State(s): State<Arc<AppState>>, who: SignedIn) -> Response {
+    let run = async {
+        let mail = s.store.outbox(&who.actor, 200).await?;
+        let rows: Vec<Value> = mail
+            .iter()
+            .map(|m| context! { id => m.id, kind => m.kind.clone(), to => m.recipient.clone(), subject => m.subject.clone(),
+                body => m.body.clone(), attachment => m.attachment_name.clone(), created => m.created_at.0,
+                sent => m.sent_at.map(|t| t.0), attempts => m.attempts, error => m.last_error.clone() })
+            .collect();
+        page(
+            &s,
+            StatusCode::OK,
+            "outbox.html",
+            context! { title => "Outbox", user => who.view(), mail => rows, smtp => s.smtp },
+        )
+    };
+    run.await.unwrap_or_else(|e| e.render(&s.views))
+}

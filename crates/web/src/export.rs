@@ -1,0 +1,158 @@
+//! Delivery artefacts as CSV (for spreadsheets) and markdown (for
+//! documents). CSV cells that a spreadsheet would run as a formula are
+//! prefixed with an apostrophe (OWASP's advice on CSV injection).
+
+use waymark_core::Delivery;
+
+/// A cell a spreadsheet will show as text, never run.
+pub fn cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| e.to_string())?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| cell(c)))
+            .map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+pub fn sprints_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+    csv(
+        &["id", "name", "starts", "ends", "goal"],
+        d.sprints
+            .iter()
+            .map(|s| {
+                vec![
+                    s.id.to_string(),
+                    s.name.clone(),
+                    s.starts.clone(),
+                    s.ends.clone(),
+                    s.goal.clone(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+fn sprint_name(d: &Delivery, id: Option<u32>) -> String {
+    id.and_then(|n| d.sprints.iter().find(|s| s.id == n))
+        .map_or(String::new(), |s| s.name.clone())
+}
+
+pub fn features_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+    csv(
+        &["id", "capability", "status", "sprint"],
+        d.features
+            .iter()
+            .map(|f| {
+                vec![
+                    f.id.to_string(),
+                    f.capability.clone(),
+                    f.status.label().to_string(),
+                    sprint_name(d, f.sprint),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn stories_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+    csv(
+        &[
+            "id",
+            "as a",
+            "i want",
+            "so that",
+            "acceptance criteria",
+            "status",
+        ],
+        d.stories
+            .iter()
+            .map(|s| {
+                vec![
+                    s.id.to_string(),
+                    s.as_a.clone(),
+                    s.i_want.clone(),
+                    s.so_that.clone(),
+                    s.acceptance.clone(),
+                    s.status.label().to_string(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// Markdown table cells: no line breaks, pipes escaped.
+fn md(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+}
+
+/// Every artefact in one markdown document.
+pub fn markdown(agency: &str, d: &Delivery) -> String {
+    let mut out = format!("# Delivery: {}\n\n## Execution plan\n\n", md(agency));
+    out.push_str(d.execution_plan.as_deref().unwrap_or("Not written yet."));
+    out.push_str("\n\n## Sprint plan\n\n| Sprint | Starts | Ends | Goal |\n|---|---|---|---|\n");
+    for s in &d.sprints {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            md(&s.name),
+            s.starts,
+            s.ends,
+            md(&s.goal)
+        ));
+    }
+    out.push_str("\n## Feature log\n\n| Capability | Status | Sprint |\n|---|---|---|\n");
+    for f in &d.features {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            md(&f.capability),
+            f.status.label(),
+            md(&sprint_name(d, f.sprint))
+        ));
+    }
+    out.push_str("\n## User stories\n");
+    for s in &d.stories {
+        out.push_str(&format!(
+            "\n### Story {}: {}\n\nAs {}, I want {}, so that {}.\n\nAcceptance criteria: {}\n\nStatus: {}\n",
+            s.id, md(&s.i_want), md(&s.as_a), md(&s.i_want), md(&s.so_that), md(&s.acceptance), s.status.label()
+        ));
+    }
+    out.push_str("\n## User guides\n");
+    for g in &d.guides {
+        out.push_str(&format!("\n### {}\n\n{}\n", md(&g.title), g.markdown));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waymark_core::{Feature, WorkStatus};
+
+    #[test]
+    fn formulas_become_text() {
+        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx"] {
+            assert!(cell(bad).starts_with('\''), "{bad}");
+        }
+        assert_eq!(cell("Teams"), "Teams");
+        let d = Delivery {
+            features: vec![Feature {
+                id: 1,
+                capability: "=cmd|' /C calc'!A0".into(),
+                status: WorkStatus::Done,
+                sprint: None,
+            }],
+            ..Delivery::default()
+        };
+        let text = String::from_utf8(features_csv(&d).unwrap()).unwrap();
+        assert!(text.contains("1,'=cmd|' /C calc'!A0,Done"), "{text}");
+    }
+}

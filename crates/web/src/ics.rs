@@ -1,0 +1,185 @@
+//! iCalendar invitations for workshops (RFC 5545, with iTIP's METHOD).
+//!
+//! One workshop is one VEVENT with a UID that never changes and a SEQUENCE
+//! that the engagement's state raises on every change, so calendar clients
+//! update the event they have rather than add another. A cancelled
+//! workshop is sent with `METHOD:CANCEL` and `STATUS:CANCELLED`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use icalendar::{Calendar, Component, EventLike, EventStatus, Property};
+use waymark_core::{EngagementId, Workshop};
+
+/// When the workshop starts and ends, in UTC.
+pub fn times(w: &Workshop) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let tz: chrono_tz::Tz = w
+        .plan
+        .timezone
+        .parse()
+        .map_err(|_| format!("“{}” is not a timezone", w.plan.timezone))?;
+    let date = NaiveDate::parse_from_str(&w.plan.date, "%Y-%m-%d")
+        .map_err(|_| format!("“{}” is not a date", w.plan.date))?;
+    let time = NaiveTime::parse_from_str(&w.plan.time, "%H:%M")
+        .map_err(|_| format!("“{}” is not a time", w.plan.time))?;
+    let local = NaiveDateTime::new(date, time);
+    let start = tz
+        .from_local_datetime(&local)
+        .earliest()
+        .ok_or_else(|| {
+            format!(
+                "{} {} does not exist in {} (the clocks change then)",
+                w.plan.date, w.plan.time, w.plan.timezone
+            )
+        })?
+        .with_timezone(&Utc);
+    Ok((
+        start,
+        start + chrono::Duration::minutes(i64::from(w.plan.minutes)),
+    ))
+}
+
+/// The workshop's UID: the same for every version of the invitation.
+pub fn uid(engagement: EngagementId, w: &Workshop, host: &str) -> String {
+    format!("workshop-{}-{}@{host}", engagement.0, w.id)
+}
+
+/// The `.ics` text for `w`. `organizer` is the programme's address.
+pub fn invitation(
+    engagement: EngagementId,
+    agency: &str,
+    w: &Workshop,
+    host: &str,
+    organizer: &str,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let (start, end) = times(w)?;
+    let mut description = format!(
+        "{agency}: {}\n\nAgenda:\n{}\n\nLocal time: {} {} ({})",
+        w.plan.title, w.plan.agenda, w.plan.date, w.plan.time, w.plan.timezone
+    );
+    if let Some(link) = &w.plan.link {
+        description.push_str(&format!("\nJoin online: {link}"));
+    }
+    let mut event = icalendar::Event::new();
+    event
+        .uid(&uid(engagement, w, host))
+        .sequence(w.sequence)
+        .timestamp(now)
+        .summary(&format!("{} ({agency})", w.plan.title))
+        .description(&description)
+        .starts(start)
+        .ends(end)
+        .append_property(
+            Property::new("ORGANIZER", format!("mailto:{organizer}"))
+                .add_parameter("CN", "Protected Utility programme")
+                .done(),
+        );
+    let location = match (&w.plan.location, &w.plan.link) {
+        (Some(l), _) => l.clone(),
+        (None, Some(link)) => link.clone(),
+        (None, None) => String::new(),
+    };
+    if !location.is_empty() {
+        event.location(&location);
+    }
+    if let Some(link) = &w.plan.link {
+        event.add_property("URL", link);
+    }
+    for a in &w.plan.attendees {
+        let mut p = Property::new("ATTENDEE", format!("mailto:{}", a.email));
+        if let Some(name) = &a.name {
+            p.add_parameter("CN", name);
+        }
+        p.add_parameter("ROLE", "REQ-PARTICIPANT");
+        p.add_parameter("RSVP", "TRUE");
+        event.append_multi_property(p.done());
+    }
+    if w.cancelled {
+        event.status(EventStatus::Cancelled);
+    } else {
+        event.status(EventStatus::Confirmed);
+    }
+    let mut cal = Calendar::new();
+    cal.append_property(("METHOD", if w.cancelled { "CANCEL" } else { "REQUEST" }));
+    cal.push(event.done());
+    Ok(cal.done().to_string())
+}
+
+/// The METHOD of an invitation, for the mail part's content type.
+pub fn method(w: &Workshop) -> &'static str {
+    if w.cancelled { "CANCEL" } else { "REQUEST" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waymark_core::{Attendee, WorkshopNotes, WorkshopPlan};
+
+    fn workshop() -> Workshop {
+        Workshop {
+            id: 3,
+            plan: WorkshopPlan {
+                title: "Initial workshop".into(),
+                date: "2026-12-01".into(),
+                time: "10:00".into(),
+                timezone: "Australia/Canberra".into(),
+                minutes: 90,
+                location: Some("Canberra".into()),
+                link: None,
+                agenda: "Sponsorship; strategy".into(),
+                attendees: vec![Attendee {
+                    email: "sam@agency.gov.au".into(),
+                    name: Some("Sam, Example".into()),
+                    person: None,
+                }],
+            },
+            sequence: 2,
+            cancelled: false,
+            notes: WorkshopNotes::default(),
+        }
+    }
+
+    #[test]
+    fn local_time_becomes_utc() {
+        // Canberra is UTC+11 in December (daylight saving).
+        let (s, e) = times(&workshop()).unwrap();
+        assert_eq!(s.to_rfc3339(), "2026-11-30T23:00:00+00:00");
+        assert_eq!(e.to_rfc3339(), "2026-12-01T00:30:00+00:00");
+        let mut gap = workshop();
+        gap.plan.date = "2026-10-04".into();
+        gap.plan.time = "02:30".into();
+        assert!(times(&gap).unwrap_err().contains("does not exist"));
+    }
+
+    #[test]
+    fn the_invitation_carries_uid_sequence_and_method() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
+        let text = invitation(
+            EngagementId(7),
+            "Bureau",
+            &workshop(),
+            "waymark.example",
+            "pu@dta.gov.au",
+            now,
+        )
+        .unwrap();
+        assert!(text.contains("UID:workshop-7-3@waymark.example"), "{text}");
+        assert!(text.contains("SEQUENCE:2"), "{text}");
+        assert!(text.contains("METHOD:REQUEST"), "{text}");
+        assert!(text.contains("DTSTART:20261130T230000Z"), "{text}");
+        let mut cancelled = workshop();
+        cancelled.cancelled = true;
+        let text = invitation(
+            EngagementId(7),
+            "Bureau",
+            &cancelled,
+            "waymark.example",
+            "pu@dta.gov.au",
+            now,
+        )
+        .unwrap();
+        assert!(
+            text.contains("METHOD:CANCEL") && text.contains("STATUS:CANCELLED"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Sending the outbox over SMTP (lettre), and the messages Waymark writes.
+//!
+//! Every message is queued in the store's outbox first; [`Sender`] claims
+//! what is due, sends it, and marks it sent, or records the failure so the
+//! store retries it later with backoff. Without `--smtp-url` nothing is
+//! sent and admins read the outbox at `/outbox`.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use waymark_store::{Mail, OutboxEntry, Store, now};
+
+/// Delivers the outbox through one SMTP server.
+#[derive(Clone)]
+pub struct Sender {
+    from: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sender(from {})", self.from)
+    }
+}
+
+impl Sender {
+    /// `smtp_url`: `smtp://host:25` (plain, for a local relay),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host` (TLS). `from`: the programme's address.
+    pub fn new(smtp_url: &str, from: &str) -> Result<Sender, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("--mail-from “{from}” is not an address: {e}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| format!("--smtp-url is not usable: {e}"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        Ok(Sender { from, transport })
+    }
+
+    fn message(&self, m: &OutboxEntry) -> Result<Message, String> {
+        let to: Mailbox = m
+            .recipient
+            .parse()
+            .map_err(|e| format!("the recipient “{}” is not an address: {e}", m.recipient))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&m.subject)
+            .message_id(Some(format!(
+                "<outbox-{}.{}@waymark>",
+                m.id, m.created_at.0
+            )));
+        let text = SinglePart::plain(m.body.clone());
+        let built = match (&m.attachment_name, &m.attachment_type, &m.attachment) {
+            (Some(name), Some(kind), Some(content)) => {
+                let kind = ContentType::parse(kind)
+                    .map_err(|e| format!("the attachment type “{kind}” is not valid: {e}"))?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(text)
+                        .singlepart(Attachment::new(name.clone()).body(content.clone(), kind)),
+                )
+            }
+            _ => builder.singlepart(text),
+        };
+        built.map_err(|e| format!("the message could not be built: {e}"))
+    }
+
+    /// Sends what is due now; returns (sent, failed).
+    pub async fn send_due(&self, store: &Store) -> Result<(usize, usize), String> {
+        let due = store
+            .claim_mail(now(), 20)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sent, mut failed) = (0, 0);
+        for m in due {
+            let result = match self.message(&m) {
+                Ok(msg) => self.transport.send(msg).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let recorded = match &result {
+                Ok(_) => store.mail_sent(m.id, now()).await,
+                Err(e) => store.mail_failed(m.id, e, now()).await,
+            };
+            if let Err(e) = recorded {
+                eprintln!(
+                    "mail: could not record the outcome of message {}: {e}",
+                    m.id
+                );
+            }
+            match result {
+                Ok(_) => sent += 1,
+                Err(e) => {
+                    eprintln!(
+                        "mail: message {} to {} not sent (will retry): {e}",
+                        m.id, m.recipient
+                    );
+                    failed += 1;
+                }
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    /// Runs until the process ends: sends what is due every few seconds.
+    pub async fn run(self, store: Store) {
+        loop {
+            if let Err(e) = self.send_due(&store).await {
+                eprintln!("mail: the outbox could not be read: {e}");
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    }
+}
+
+/// The programme's signature under every message.
+const SIGNATURE: &str = "\n\n--\nProtected Utility programme\nDigital Transformation Agency";
+
+pub fn enquiry_received(to: &str, name: &str, agency: &str) -> Mail {
+    Mail {
+        kind: "enquiry_acknowledgement".into(),
+        to: to.into(),
+        subject: "We have received your request for support".into(),
+        body: format!(
+            "Dear {name},\n\nThank you for asking about the Protected Utility blueprint for {agency}. \
+             The programme team has your request and will contact you within five working days to \
+             arrange an initial workshop.{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}
+
+pub fn invite(to: &str, name: &str, link: &str) -> Mail {
+    Mail {
+        kind: "invite".into(),
+        to: to.into(),
+        subject: "Your Waymark account".into(),
+        body: format!(
+            "Dear {name},\n\nYou have been given an account in Waymark, where the Protected Utility \
+             engagement is recorded. Choose your password here (the link works once, for 7 days):\n\n{link}{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}
+
+pub fn workshop(to: &str, subject: &str, body: &str, ics: &str, method: &str) -> Mail {
+    Mail {
+        kind: "workshop".into(),
+        to: to.into(),
+        subject: subject.into(),
+        body: format!("{body}{SIGNATURE}"),
+        attachment: Some((
+            "invite.ics".into(),
+            format!("text/calendar; method={method}; charset=utf-8"),
+            ics.into(),
+        )),
+    }
+}
+
+pub fn sign_off_request(to: &str, name: &str, title: &str, version: u32, link: &str) -> Mail {
+    Mail {
+        kind: "sign_off_request".into(),
+        to: to.into(),
+        subject: format!("Please sign the {title} (version {version})"),
+        body: format!(
+            "Dear {name},\n\nVersion {version} of the {title} is ready for your sign-off as \
+             executive sponsor. Read it and sign it here:\n\n{link}{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod db_cmd;
+mod intake_cmd;
 mod model_cmd;
 mod origin;
 mod site_cmd;
@@ -69,6 +70,9 @@ enum Command {
         #[arg(long, env = "WAYMARK_MAIL_FROM", value_name = "ADDRESS", default_value = waymark_web::app::PROGRAMME_MAILBOX)]
         mail_from: String,
     },
+    /// Enquiries: import requests for support from mail.
+    #[command(subcommand)]
+    Intake(IntakeCommand),
     /// The database: bring its schema up to date.
     #[command(subcommand)]
     Db(DbCommand),
@@ -188,6 +192,16 @@ enum AgencyCommand {
         /// The self-assessed agency type.
         #[arg(long = "type", value_enum)]
         agency_type: Option<AgencyTypeArg>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntakeCommand {
+    /// Turn mail into enquiries: .eml files, mbox files or Maildir folders.
+    /// Messages already imported (same Message-ID) are skipped.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -344,6 +358,9 @@ fn main() -> ExitCode {
                 from: mail_from,
             },
         ),
+        Command::Intake(IntakeCommand::Import { paths }) => {
+            intake_cmd::import(&cli.database_url, &paths)
+        }
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
         Command::Agency(AgencyCommand::Add {
             name,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+mod intake;
 mod journey;
 mod processes;
 use std::process::{Command, Output};

@@ -1,0 +1,97 @@
+//! `waymark intake import`: .eml, mbox and Maildir into enquiries, once.
+
+use crate::{fixture, stderr, stdout, waymark};
+
+#[tokio::test]
+async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
+    let url = waymark_store::testing::sqlite_url("intake");
+    let args = |extra: &[String]| {
+        let mut a = vec![
+            "--database-url".to_string(),
+            url.clone(),
+            "intake".into(),
+            "import".into(),
+        ];
+        a.extend(extra.iter().cloned());
+        a
+    };
+    let paths = vec![
+        fixture("mail/request.eml"),
+        fixture("mail/inbox.mbox"),
+        fixture("mail/maildir"),
+    ];
+    let run = |a: Vec<String>| waymark(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let first = run(args(&paths));
+    let (out, err) = (stdout(&first), stderr(&first));
+    // One message has no From: it is named, the rest still go in, and the
+    // exit status says something failed.
+    assert_eq!(first.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("inbox.mbox, message 2: it has no From address"),
+        "{err}"
+    );
+    assert!(
+        out.contains("intake: 5 added, 0 already imported, 1 could not be read"),
+        "{out}"
+    );
+
+    let second = run(args(&paths));
+    let out2 = stdout(&second);
+    assert!(
+        out2.contains("intake: 0 added, 5 already imported, 1 could not be read"),
+        "{out2}"
+    );
+
+    let store = waymark_store::Store::open(&url).await.unwrap();
+    let staff = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeStaff],
+    };
+    let all = store.enquiries(&staff, None, 50).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let health = all
+        .iter()
+        .find(|e| e.contact_email == "sam@health.gov.au")
+        .unwrap();
+    // HTML became text: the words stay, the markup and script do not.
+    assert!(
+        health.body.contains("We need a secure desktop by June."),
+        "{}",
+        health.body
+    );
+    assert!(
+        !health.body.contains('<') && !health.body.contains("alert"),
+        "{}",
+        health.body
+    );
+    let (_, _, files) = store.enquiry(&staff, health.id).await.unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        (files[0].name.as_str(), files[0].content_type.as_str()),
+        ("brief.pdf", "application/pdf")
+    );
+    let (_, bytes) = store.file(&staff, files[0].id).await.unwrap();
+    assert_eq!(bytes, b"%PDF-1.4\nbrief for the programme\n");
+    let records = all
+        .iter()
+        .find(|e| e.contact_email == "jordan.lee@records.gov.au")
+        .unwrap();
+    assert_eq!(records.contact_name, "Jordan Lee");
+    assert_eq!(records.message_id.as_deref(), Some("req-1@records.gov.au"));
+    // Every new enquiry's sender is thanked once, however often it is imported.
+    let admin = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeAdmin],
+    };
+    assert_eq!(store.outbox(&admin, 50).await.unwrap().len(), 5);
+    assert!(store.verify().await.unwrap().intact());
+
+    let missing = run(args(&["/nonexistent/box.mbox".to_string()]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("cannot read /nonexistent/box.mbox"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, RawForm, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
@@ -318,10 +318,17 @@ pub async fn workshop_command(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-    Form(f): Form<WorkshopForm>,
+    RawForm(raw): RawForm,
 ) -> Response {
     let id = EngagementId(id);
     let run = async {
+        // Checkboxes repeat a name (people=4&people=7): serde_html_form
+        // gathers them, where plain urlencoded forms keep only one.
+        let f: WorkshopForm = serde_html_form::from_bytes(&raw).map_err(|e| {
+            PageError::Forbidden(format!(
+                "The form could not be read ({e}); reload the page and try again."
+            ))
+        })?;
         who.check(&f.csrf)?;
         let l = load(&s, &who, id).await?;
         let people = invitable(&s, &l.e).await?;
@@ -679,6 +686,21 @@ async fn issue(
         }
     };
     let (body, template_version) = template(s, kind).await?;
+    let facts_json =
+        serde_json::to_string(&facts).map_err(|e| PageError::Internal(e.to_string()))?;
+    if let Some(last) = s.store.letters(&who.actor, id, kind).await?.last()
+        && substance(&last.facts) == substance(&facts_json)
+        && last.template_version == template_version
+    {
+        return Ok(Err((
+            "action".into(),
+            format!(
+                "Nothing in the {} has changed since version {}, so there is no new version to issue",
+                kind.title(),
+                last.version
+            ),
+        )));
+    }
     let markdown = match letter::render(&body, &facts) {
         Ok(m) => m,
         Err(e) => {
@@ -710,7 +732,7 @@ async fn issue(
         markdown,
         html,
         pdf,
-        facts: serde_json::to_string(&facts).map_err(|e| PageError::Internal(e.to_string()))?,
+        facts: facts_json,
         template_version,
         mail,
     };

@@ -13,6 +13,9 @@ use tower::ServiceExt;
 use waymark_core::*;
 use waymark_store::Store;
 use waymark_store::testing::stores;
+
+#[path = "documents.rs"]
+mod documents;
 use waymark_web::app::{AppState, hash_password, table};
 
 const NOW: Timestamp = Timestamp(1_763_800_000);
@@ -44,6 +47,7 @@ struct Reply {
     set_cookie: Option<String>,
     retry_after: Option<String>,
     body: String,
+    raw: Vec<u8>,
 }
 
 async fn send(
@@ -113,6 +117,7 @@ async fn send(
         set_cookie,
         retry_after,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        raw: bytes.to_vec(),
     }
 }
 

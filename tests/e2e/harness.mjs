@@ -7,10 +7,11 @@ import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
 // Starts `waymark … serve` on a free port; resolves with the child and the
-// first match of `pattern` in what it prints.
-export function startServer(bin, args, pattern) {
+// first match of `pattern` in what it prints. `serveArgs` go after `serve`.
+export function startServer(bin, args, pattern, serveArgs = []) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0', ...serveArgs],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
     child.stderr.on('data', (chunk) => {

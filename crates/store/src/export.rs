@@ -11,7 +11,11 @@ use sqlx::Row;
 use crate::{Backend, Store, StoreError};
 
 pub const FORMAT: &str = "waymark-export";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Versions import reads: 1 had no `records` (enquiries, files, letters,
+/// templates, outbox); they arrived with version 2.
+const READS: [u32; 2] = [1, 2];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Export {
@@ -26,6 +30,160 @@ pub struct Export {
     /// API tokens, as their hashes (the tokens themselves are never stored).
     #[serde(default)]
     pub tokens: Vec<TokenRow>,
+    /// Enquiries and their chains, files, letters, templates and the
+    /// outbox: per table, rows as lists of values in [`TABLES`]' column
+    /// order (bytes as base64).
+    #[serde(default)]
+    pub records: std::collections::BTreeMap<String, Vec<Vec<serde_json::Value>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Int,
+    OptInt,
+    Text,
+    OptText,
+    Bytes,
+}
+
+/// The tables exported as plain rows, in an order that satisfies their
+/// references, with each column's kind.
+const TABLES: &[(&str, &[(&str, Kind)])] = {
+    use Kind::*;
+    &[
+        (
+            "enquiries",
+            &[
+                ("id", Int),
+                ("source", Text),
+                ("message_id", OptText),
+                ("agency_name", Text),
+                ("contact_name", Text),
+                ("contact_email", Text),
+                ("contact_role", Text),
+                ("subject", Text),
+                ("body", Text),
+                ("timeframe", Text),
+                ("preference", Text),
+                ("status", Text),
+                ("engagement_id", OptInt),
+                ("received_at", Int),
+                ("event_count", Int),
+                ("head_hash", Text),
+            ],
+        ),
+        (
+            "enquiry_events",
+            &[
+                ("enquiry_id", Int),
+                ("seq", Int),
+                ("actor_id", Int),
+                ("at", Int),
+                ("kind", Text),
+                ("payload", Text),
+                ("prev_hash", Text),
+                ("hash", Text),
+            ],
+        ),
+        (
+            "files",
+            &[
+                ("id", Int),
+                ("sha256", Text),
+                ("size", Int),
+                ("content_type", Text),
+                ("name", Text),
+                ("content", Bytes),
+                ("enquiry_id", OptInt),
+                ("engagement_id", OptInt),
+                ("created_by", Int),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "letters",
+            &[
+                ("engagement_id", Int),
+                ("kind", Text),
+                ("version", Int),
+                ("markdown", Text),
+                ("html", Text),
+                ("pdf", Bytes),
+                ("sha256", Text),
+                ("facts", Text),
+                ("template_version", Int),
+                ("created_by", Int),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "letter_templates",
+            &[
+                ("kind", Text),
+                ("version", Int),
+                ("body", Text),
+                ("created_by", Int),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "outbox",
+            &[
+                ("id", Int),
+                ("kind", Text),
+                ("recipient", Text),
+                ("subject", Text),
+                ("body", Text),
+                ("attachment_name", OptText),
+                ("attachment_type", OptText),
+                ("attachment", OptText),
+                ("created_at", Int),
+                ("attempts", Int),
+                ("next_attempt_at", Int),
+                ("sent_at", OptInt),
+                ("last_error", OptText),
+            ],
+        ),
+    ]
+};
+
+fn cell(r: &sqlx::any::AnyRow, i: usize, kind: Kind) -> Result<serde_json::Value, StoreError> {
+    use base64::Engine;
+    use serde_json::Value;
+    Ok(match kind {
+        Kind::Int => Value::from(r.try_get::<i64, _>(i)?),
+        Kind::OptInt => r
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        Kind::Text => Value::from(r.try_get::<String, _>(i)?),
+        Kind::OptText => r
+            .try_get::<Option<String>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        Kind::Bytes => Value::from(
+            base64::engine::general_purpose::STANDARD.encode(r.try_get::<Vec<u8>, _>(i)?),
+        ),
+    })
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    table: &str,
+    column: &str,
+    kind: Kind,
+    v: &serde_json::Value,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, StoreError> {
+    use base64::Engine;
+    let bad = || StoreError::Corrupt(format!("{table}.{column}: {v} is not a {kind:?} value"));
+    Ok(match (kind, v) {
+        (Kind::OptInt | Kind::OptText, serde_json::Value::Null) => q.bind(None::<i64>),
+        (Kind::Int | Kind::OptInt, _) => q.bind(v.as_i64().ok_or_else(bad)?),
+        (Kind::Text | Kind::OptText, _) => q.bind(v.as_str().ok_or_else(bad)?.to_string()),
+        (Kind::Bytes, _) => q.bind(
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().ok_or_else(bad)?)
+                .map_err(|_| bad())?,
+        ),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,8 +369,29 @@ impl Store {
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()?;
+        let mut records = std::collections::BTreeMap::new();
+        for (table, columns) in TABLES {
+            let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM {table} ORDER BY {}",
+                names.join(", "),
+                names[..3].join(", ")
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut row = Vec::with_capacity(columns.len());
+                for (i, (_, kind)) in columns.iter().enumerate() {
+                    row.push(cell(r, i, *kind)?);
+                }
+                out.push(row);
+            }
+            records.insert(table.to_string(), out);
+        }
         tx.commit().await?;
         Ok(Export {
+            records,
             tokens,
             format: FORMAT.to_string(),
             version: FORMAT_VERSION,
@@ -228,9 +407,9 @@ impl Store {
     /// Loads an export into this database, which must be empty. All or
     /// nothing: on any error nothing is kept.
     pub async fn import(&self, x: &Export) -> Result<(), StoreError> {
-        if x.format != FORMAT || x.version != FORMAT_VERSION {
+        if x.format != FORMAT || !READS.contains(&x.version) {
             return Err(StoreError::Corrupt(format!(
-                "this is not a Waymark export this version reads (format {:?} version {}; expected {FORMAT:?} version {FORMAT_VERSION})",
+                "this is not a Waymark export this version reads (format {:?} version {}; expected {FORMAT:?} version {FORMAT_VERSION} or earlier)",
                 x.format, x.version
             )));
         }
@@ -316,6 +495,38 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(t) = x
+            .records
+            .keys()
+            .find(|t| !TABLES.iter().any(|(n, _)| n == t))
+        {
+            return Err(StoreError::Corrupt(format!(
+                "the export holds a table this version does not know: {t}"
+            )));
+        }
+        for (table, columns) in TABLES {
+            let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+            let marks: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                marks.join(", ")
+            );
+            for row in x.records.get(*table).map_or(&[][..], Vec::as_slice) {
+                if row.len() != columns.len() {
+                    return Err(StoreError::Corrupt(format!(
+                        "a row of {table} has {} values; it should have {}",
+                        row.len(),
+                        columns.len()
+                    )));
+                }
+                let mut q = sqlx::query(&sql);
+                for ((name, kind), v) in columns.iter().zip(row) {
+                    q = bind(q, table, name, *kind, v)?;
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
         tx.commit().await?;
         self.reset_sequences().await?;
         self.recount().await?;
@@ -333,7 +544,14 @@ impl Store {
     /// sequences do not move by themselves (SQLite's AUTOINCREMENT does).
     pub(crate) async fn reset_sequences(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            for table in ["agencies", "people", "engagements"] {
+            for table in [
+                "agencies",
+                "people",
+                "engagements",
+                "enquiries",
+                "files",
+                "outbox",
+            ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
                 ))

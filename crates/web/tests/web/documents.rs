@@ -298,6 +298,97 @@ async fn the_letter_of_intent_is_typeset_versioned_and_signed() {
                 .count(),
             2
         );
+        // The closure letter comes at the end of Transition, through the
+        // programme's own template, which is checked before it is saved.
+        let closure = format!("{e}/letters/closure-letter");
+        let early = post(
+            &app,
+            &staff,
+            &closure,
+            &[("version", &w.version().await), ("action", "issue")],
+        )
+        .await;
+        assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            early.body.contains("comes at the end of Transition"),
+            "{}",
+            early.body
+        );
+        let bad = post(
+            &app,
+            &staff,
+            "/letter-templates/closure-letter",
+            &[("body", "Dear {{ agency.nmae }}")],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("could not be filled in"), "{}", bad.body);
+        let custom = "# Closure letter\n\nDear {{ sponsor.name }}, engagement {{ engagement.id }} with {{ agency.name }} closes here.\n\n{% for s in stages %}- {{ s.name }}: {{ s.status }}\n{% endfor %}";
+        let r = post(
+            &app,
+            &staff,
+            "/letter-templates/closure-letter",
+            &[("body", custom)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        for cmd in [
+            Command::StartStage {
+                stage: "transition".into(),
+            },
+            Command::Decide {
+                stage: "transition".into(),
+                at: DecisionAt::Exit,
+                option: 0,
+                rationale: "Readiness is good; adoption next.".into(),
+                funded_by: Funder::CoFunded,
+                note: None,
+            },
+        ] {
+            let v = w
+                .store
+                .engagement(&staff_actor, w.engagement)
+                .await
+                .unwrap()
+                .version;
+            w.store
+                .execute(&staff_actor, w.engagement, v, &cmd, NOW)
+                .await
+                .unwrap();
+        }
+        let r = post(
+            &app,
+            &staff,
+            &closure,
+            &[("version", &w.version().await), ("action", "issue")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let pdf = send(
+            &app,
+            &sponsor,
+            Method::GET,
+            &format!("{closure}/v1.pdf"),
+            &[],
+        )
+        .await;
+        let file = dir.join("closure.pdf");
+        std::fs::write(&file, &pdf.raw).unwrap();
+        let text = Process::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        let text = words(&String::from_utf8_lossy(&text.stdout));
+        assert!(
+            text.contains(&format!(
+                "Dear Person, engagement {} with Bureau of Things closes here.",
+                w.engagement
+            )),
+            "{text}"
+        );
+        assert!(text.contains("Transition: under way"), "{text}");
+
         assert!(w.store.verify().await.unwrap().intact());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -1135,6 +1135,47 @@ pub async fn delivery_export(
 
 // ---------------------------------------------------------------- documents
 
+/// What the upload form sends.
+struct Upload {
+    csrf: String,
+    version: String,
+    title: String,
+    /// (file name, bytes)
+    file: Option<(String, Vec<u8>)>,
+}
+
+/// Reads the upload form; a body cut short (too large, or broken) is a
+/// message for the person.
+async fn read_upload(form: &mut Multipart) -> Result<Upload, String> {
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        format!(
+            "File: the upload did not arrive whole ({}); the limit is {} MB",
+            e.body_text(),
+            waymark_store::MAX_FILE_BYTES / (1024 * 1024)
+        )
+    };
+    let mut u = Upload {
+        csrf: String::new(),
+        version: String::new(),
+        title: String::new(),
+        file: None,
+    };
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(broken)?;
+        let text = || String::from_utf8_lossy(&data).into_owned();
+        match name.as_str() {
+            "csrf" => u.csrf = text(),
+            "version" => u.version = text(),
+            "title" => u.title = text(),
+            "file" => u.file = Some((filename.unwrap_or_default(), data.to_vec())),
+            _ => {}
+        }
+    }
+    Ok(u)
+}
+
 pub async fn upload(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
@@ -1143,62 +1184,26 @@ pub async fn upload(
 ) -> Response {
     let id = EngagementId(id);
     let run = async {
-        let (mut csrf, mut version, mut title) = (String::new(), String::new(), String::new());
-        let mut file: Option<(String, Vec<u8>)> = None;
-        loop {
-            let field = match form.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    return delivery_page(
-                        &s,
-                        &who,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        vec![error(
-                            "document-file",
-                            format!(
-                                "File: the upload did not arrive whole ({}); the limit is {} MB",
-                                e.body_text(),
-                                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
-                            ),
-                        )],
-                        None,
-                    )
-                    .await;
-                }
-            };
-            let name = field.name().unwrap_or_default().to_string();
-            let filename = field.file_name().map(str::to_string);
-            let data = match field.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    return delivery_page(
-                        &s,
-                        &who,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        vec![error(
-                            "document-file",
-                            format!(
-                                "File: the upload did not arrive whole ({}); the limit is {} MB",
-                                e.body_text(),
-                                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
-                            ),
-                        )],
-                        None,
-                    )
-                    .await;
-                }
-            };
-            match name.as_str() {
-                "csrf" => csrf = String::from_utf8_lossy(&data).into_owned(),
-                "version" => version = String::from_utf8_lossy(&data).into_owned(),
-                "title" => title = String::from_utf8_lossy(&data).into_owned(),
-                "file" => file = Some((filename.unwrap_or_default(), data.to_vec())),
-                _ => {}
+        let upload = match read_upload(&mut form).await {
+            Ok(u) => u,
+            Err(message) => {
+                return delivery_page(
+                    &s,
+                    &who,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error("document-file", message)],
+                    None,
+                )
+                .await;
             }
-        }
+        };
+        let Upload {
+            csrf,
+            version,
+            title,
+            file,
+        } = upload;
         who.check(&csrf)?;
         let refuse = async |field: &str, message: String| {
             delivery_page(

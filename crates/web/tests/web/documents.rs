@@ -695,3 +695,170 @@ for m in mailbox.Maildir(sys.argv[1], create=False):
         );
     }
 }
+
+/// Posts a multipart upload of `bytes` named `name`.
+async fn upload(
+    app: &Router,
+    c: &Client,
+    path: &str,
+    version: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Reply {
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("csrf", c.csrf.as_str()),
+        ("version", version),
+        ("title", "Business case"),
+    ] {
+        body.extend(
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend(bytes);
+    body.extend(b"\r\n--XyZ--\r\n");
+    let req = Request::post(path)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, format!("http://{HOST}"))
+        .header(header::COOKIE, c.cookie.clone().unwrap_or_default())
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let raw = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Reply {
+        status,
+        location,
+        set_cookie: None,
+        retry_after: None,
+        body: String::from_utf8_lossy(&raw).into_owned(),
+        raw,
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_checked_and_come_back_byte_for_byte() {
+    for store in stores("uploads-web").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 32]);
+        let member = w.client(&app, Who::Member).await;
+        let other = w.client(&app, Who::OtherAgency).await;
+        let path = format!("/engagements/{}/documents", w.engagement);
+        // Bytes that are not what the name says, and types not accepted.
+        let r = upload(
+            &app,
+            &member,
+            &path,
+            &w.version().await,
+            "case.pdf",
+            b"MZ\x90\x00 not a pdf",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("does not contain what its name says"),
+            "{}",
+            r.body
+        );
+        let r = upload(&app, &member, &path, &w.version().await, "tool.exe", b"MZ").await;
+        assert!(r.body.contains("is not a type we accept"), "{}", r.body);
+        // Over the limit: refused with the limit named, nothing kept.
+        let big = vec![b'a'; waymark_store::MAX_FILE_BYTES + 10];
+        let r = upload(&app, &member, &path, &w.version().await, "big.txt", &big).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("the limit is 20 MB"), "{}", r.body);
+        // A real PDF, every byte value in it, back exactly.
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        pdf.extend((0..=255u8).cycle().take(300_000));
+        let r = upload(
+            &app,
+            &member,
+            &path,
+            &w.version().await,
+            "../../Business case.pdf",
+            &pdf,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let staff = w
+            .store
+            .actor(person(&w, "sam@dta.gov.au").await)
+            .await
+            .unwrap();
+        let e = w.store.engagement(&staff, w.engagement).await.unwrap();
+        assert_eq!(e.documents.len(), 1);
+        assert_eq!(e.documents[0].name, "Business case.pdf", "no path survives");
+        let got = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("/files/{}", e.documents[0].file),
+            &[],
+        )
+        .await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(got.raw, pdf);
+        assert_eq!(
+            format!("{:x}", Sha256::digest(&got.raw)),
+            e.documents[0].sha256
+        );
+        let denied = send(
+            &app,
+            &other,
+            Method::GET,
+            &format!("/files/{}", e.documents[0].file),
+            &[],
+        )
+        .await;
+        assert_eq!(denied.status, StatusCode::NOT_FOUND);
+        // Delivery exports: CSV with formulas defused.
+        let r = post(
+            &app,
+            &member,
+            &format!("/engagements/{}/delivery", w.engagement),
+            &[
+                ("version", &w.version().await),
+                ("artefact", "feature"),
+                ("id", "new"),
+                ("capability", "=HYPERLINK(\"http://evil\")"),
+                ("status", "done"),
+                ("sprint", ""),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let csv = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("/engagements/{}/delivery/features.csv", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(csv.body.contains("'=HYPERLINK"), "{}", csv.body);
+        let md = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("/engagements/{}/delivery/delivery.md", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(
+            md.body.contains("| =HYPERLINK(\"http://evil\") | Done |"),
+            "{}",
+            md.body
+        );
+    }
+}

@@ -497,7 +497,8 @@ impl Store {
                     size: f.size,
                     sha256: f.sha256.clone(),
                 };
-                self.execute(actor, e, current.version, &cmd, now).await?;
+                self.transact(actor, e, current.version, &cmd, crate::Extra::Kept, now)
+                    .await?;
                 sqlx::query("UPDATE files SET engagement_id = $1 WHERE id = $2")
                     .bind(e.0)
                     .bind(f.id)

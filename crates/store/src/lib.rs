@@ -983,6 +983,17 @@ impl Store {
                 actual: version as u64,
             }));
         }
+        // Letters and files are recorded only with their bytes, which this
+        // store keeps beside the event; a bare command would name bytes that
+        // do not exist.
+        if matches!(extra, Extra::Nothing | Extra::Notify(_))
+            && let waymark_core::Command::IssueLetter { .. }
+            | waymark_core::Command::AttachDocument { .. } = cmd
+        {
+            return Err(StoreError::Domain(DomainError::rule(
+                "letters are issued from the letter's page and files are uploaded, so that their bytes are kept with the record",
+            )));
+        }
         let attached;
         let cmd = match &extra {
             Extra::File(f) => {

@@ -187,6 +187,9 @@ pub(crate) enum Extra<'a> {
     Nothing,
     File(&'a NewFile),
     Letter(&'a NewLetter),
+    /// The bytes the command names are already kept (an enquiry's
+    /// attachment moving onto the engagement).
+    Kept,
     /// Mail written from the engagement as the command leaves it.
     Notify(&'a (dyn Fn(&Engagement) -> Vec<crate::Mail> + Sync)),
 }

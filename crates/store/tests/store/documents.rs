@@ -221,6 +221,28 @@ async fn letters_keep_every_version_and_its_exact_bytes() {
             template_version: 0,
             mail: Vec::new(),
         };
+        // Through the generic command path (the API, the CLI) a letter or a
+        // file would be an event without bytes: refused, nothing recorded.
+        for cmd in [
+            Command::IssueLetter {
+                kind: LetterKind::LetterOfIntent,
+                sha256: "a".repeat(64),
+            },
+            Command::AttachDocument {
+                file: 99,
+                title: "t".into(),
+                name: "n.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 1,
+                sha256: "b".repeat(64),
+            },
+        ] {
+            let bare = w.store.execute(&w.staff, e.id, e.version, &cmd, NOW).await;
+            assert!(
+                matches!(bare, Err(StoreError::Domain(DomainError::Rule(ref m))) if m.contains("bytes are kept")),
+                "{bare:?}"
+            );
+        }
         let e1 = w
             .store
             .issue_letter(&w.staff, e.id, e.version, &letter(b"%PDF-one"), NOW)

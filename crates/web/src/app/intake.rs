@@ -172,6 +172,14 @@ pub async fn request_support(
         if !f.website.trim().is_empty() {
             return Ok(Redirect::to("/request-support/sent").into_response());
         }
+        let enquiry = match f.enquiry() {
+            Ok(e) => e,
+            Err(errors) => {
+                return support_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &f, errors);
+            }
+        };
+        // Only requests that would be kept count towards the limit, so a
+        // person correcting typing mistakes is not locked out.
         let key = format!("enquiry:{}", addr.ip());
         let recent = s
             .store
@@ -190,12 +198,7 @@ pub async fn request_support(
             );
             return Ok(r);
         }
-        let enquiry = match f.enquiry() {
-            Ok(e) => e,
-            Err(errors) => {
-                return support_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &f, errors);
-            }
-        };
+
         let ack = mail::enquiry_received(
             &enquiry.contact_email,
             &enquiry.contact_name,

@@ -401,6 +401,11 @@ pub async fn workshop_command(
                 } else {
                     field
                 };
+                // An existing workshop's forms prefix their fields' ids.
+                let field = match (f.action.as_str(), f.workshop_id()) {
+                    ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
+                    _ => field,
+                };
                 workshops_page(
                     &s,
                     &who,

@@ -862,3 +862,91 @@ async fn uploads_are_checked_and_come_back_byte_for_byte() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_public_form_validates_traps_bots_and_limits_each_address() {
+    for store in stores("request-support").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 33]);
+        let anyone = Client::default();
+        let staff = w
+            .store
+            .actor(person(&w, "sam@dta.gov.au").await)
+            .await
+            .unwrap();
+        let count = async || w.store.enquiries(&staff, None, 100).await.unwrap().len();
+
+        let page = send(&app, &anyone, Method::GET, "/request-support", &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        // Every problem at once, each linked to its field; what was typed stays.
+        let r = send(
+            &app,
+            &anyone,
+            Method::POST,
+            "/request-support",
+            &[("name", "Alex <b>"), ("email", "not-an-email")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for anchor in [
+            "#agency",
+            "#email",
+            "#role",
+            "#need",
+            "#preference-with_you",
+        ] {
+            assert!(
+                r.body.contains(&format!("href=\"{anchor}\"")),
+                "{anchor}: {}",
+                r.body
+            );
+        }
+        assert!(r.body.contains("value=\"Alex &lt;b&gt;\""), "{}", r.body);
+        assert_eq!(count().await, 0);
+
+        // The honeypot: a bot is thanked and nothing is kept.
+        let good = [
+            ("agency", "Bureau of Examples"),
+            ("name", "Alex"),
+            ("email", "alex@example.gov.au"),
+            ("role", "CIO"),
+            ("need", "A secure desktop"),
+            ("preference", "unsure"),
+        ];
+        let mut bot = good.to_vec();
+        bot.push(("website", "http://spam.example"));
+        let r = send(&app, &anyone, Method::POST, "/request-support", &bot).await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/request-support/sent")
+        );
+        assert_eq!(count().await, 0);
+
+        // Five real requests an hour from one address; the sixth waits.
+        for n in 1..=5 {
+            let r = send(&app, &anyone, Method::POST, "/request-support", &good).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "request {n}: {}", r.body);
+        }
+        let r = send(&app, &anyone, Method::POST, "/request-support", &good).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.retry_after.as_deref(), Some("3600"));
+        assert_eq!(count().await, 5);
+        // Another address is not affected.
+        let elsewhere = router(&w.store, [127, 0, 0, 34]);
+        let r = send(&elsewhere, &anyone, Method::POST, "/request-support", &good).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // Each sender is thanked by email.
+        let admin = w
+            .store
+            .actor(person(&w, "ada@dta.gov.au").await)
+            .await
+            .unwrap();
+        let mail = w.store.outbox(&admin, 50).await.unwrap();
+        assert_eq!(
+            mail.iter()
+                .filter(|m| m.kind == "enquiry_acknowledgement")
+                .count(),
+            6
+        );
+    }
+}

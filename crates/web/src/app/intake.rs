@@ -547,7 +547,15 @@ async fn invite_sponsor(
         sponsor: true,
     };
     let (person, link) = match s.store.person_by_email(&new.email).await? {
-        Some(p) => (p, None),
+        // Someone with an account already: they become the agency's
+        // sponsor too (a role they may already hold).
+        Some(p) => {
+            match s.store.add_role(p, role).await {
+                Ok(()) | Err(StoreError::Duplicate { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            (p, None)
+        }
         None => {
             let p = s.store.add_person_with_roles(&new, &[role], t).await?;
             let token = s

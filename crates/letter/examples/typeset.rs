@@ -36,10 +36,15 @@ Digital Transformation Agency
 ";
 
 fn main() {
-    let n: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let n: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
     // Each letter differs (typst memoises identical work, which a real
     // new version never is).
-    let bodies: Vec<String> = (0..=n).map(|i| format!("{BODY}\nReference {i}.\n")).collect();
+    let bodies: Vec<String> = (0..=n)
+        .map(|i| format!("{BODY}\nReference {i}.\n"))
+        .collect();
     let letter = |i: u32| waymark_letter::Letter {
         title: "Letter of Intent",
         author: "Protected Utility programme",

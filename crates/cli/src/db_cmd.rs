@@ -29,8 +29,19 @@ pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> a
         .block_on(f)
 }
 
+/// `--files-dir`, set once at start-up for every command that opens the store.
+static FILES_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+pub fn use_files_dir(dir: Option<std::path::PathBuf>) {
+    let _ = FILES_DIR.set(dir);
+}
+
 pub async fn open(url: &str) -> anyhow::Result<Store> {
-    Ok(Store::open(url).await?)
+    let store = Store::open(url).await?;
+    Ok(match FILES_DIR.get().and_then(Option::as_deref) {
+        Some(dir) => store.with_files_dir(dir)?,
+        None => store,
+    })
 }
 
 /// The person named by `--as`, with their roles.

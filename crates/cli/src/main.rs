@@ -39,6 +39,10 @@ struct Cli {
         value_name = "URL"
     )]
     database_url: String,
+    /// Keep uploaded files and mail attachments in this directory instead of the database
+    /// (every instance must share it; files already stored stay where they are).
+    #[arg(long, global = true, env = "WAYMARK_FILES_DIR", value_name = "DIR")]
+    files_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -320,6 +324,7 @@ enum DevCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    db_cmd::use_files_dir(cli.files_dir.clone());
     let result = match cli.command {
         Command::Model(ModelCommand::Lint(a)) => model_cmd::lint(
             cli.model.as_deref(),

@@ -80,7 +80,7 @@ pub fn serve(
         .map_err(anyhow::Error::msg)?;
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
-        let store = waymark_store::Store::open(&database_url).await?;
+        let store = crate::db_cmd::open(&database_url).await?;
         let pages = Arc::new(origin.pages()?);
         let api = Arc::new(waymark_web::api::ApiState::new(
             store.clone(),

@@ -389,6 +389,28 @@ impl Store {
             }
             records.insert(table.to_string(), out);
         }
+        // Files kept in the files directory travel with their bytes, so an
+        // export is whole wherever it is imported.
+        let on_disk =
+            sqlx::query("SELECT id, location, sha256 FROM files WHERE location IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        if let Some(rows) = records.get_mut("files") {
+            use base64::Engine;
+            for r in &on_disk {
+                let id: i64 = r.try_get(0)?;
+                let bytes = crate::records::read_file(
+                    self.files_dir.as_deref().map(|p| p.as_path()),
+                    &r.try_get::<String, _>(1)?,
+                    &r.try_get::<String, _>(2)?,
+                )?;
+                if let Some(row) = rows.iter_mut().find(|row| row[0].as_i64() == Some(id)) {
+                    row[5] = serde_json::Value::from(
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    );
+                }
+            }
+        }
         tx.commit().await?;
         Ok(Export {
             records,

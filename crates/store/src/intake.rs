@@ -325,7 +325,8 @@ impl Store {
         .await?;
         for f in &e.attachments {
             let sha = sha256_bytes(&f.bytes);
-            insert_file(&mut tx, f, &sha, None, Some(id), PersonId(0), now).await?;
+            let dir = self.files_dir.as_deref().map(|p| p.as_path());
+            insert_file(&mut tx, dir, f, &sha, None, Some(id), PersonId(0), now).await?;
         }
         if let Some(m) = acknowledgement {
             crate::outbox::queue(&mut tx, m, now).await?;

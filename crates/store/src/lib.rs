@@ -76,6 +76,8 @@ pub struct StoredEvent {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where new files' bytes go; `None` keeps them in the database.
+    files_dir: Option<Arc<std::path::PathBuf>>,
     /// Pinned models, parsed once per hash.
     models: Arc<Mutex<HashMap<String, Arc<Model>>>>,
     /// SQLite allows one writer at a time, and a writer that finds the
@@ -133,6 +135,7 @@ impl Store {
         let store = Store {
             pool,
             backend,
+            files_dir: None,
             models: Arc::default(),
             writer: Arc::default(),
         };
@@ -148,6 +151,17 @@ impl Store {
             Backend::Sqlite => Some(self.writer.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// Keeps new files' bytes in `dir` (created if missing) rather than in
+    /// the database. Files already stored stay where they are; every
+    /// instance must see the same directory.
+    pub fn with_files_dir(mut self, dir: &std::path::Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot use {} for files: {e}", dir.display()))
+        })?;
+        self.files_dir = Some(Arc::new(dir.to_path_buf()));
+        Ok(self)
     }
 
     pub fn backend(&self) -> Backend {
@@ -997,7 +1011,15 @@ impl Store {
         let attached;
         let cmd = match &extra {
             Extra::File(f) => {
-                attached = records::attach_command(&mut tx, f, id, actor.person, now).await?;
+                attached = records::attach_command(
+                    &mut tx,
+                    self.files_dir.as_deref().map(|p| p.as_path()),
+                    f,
+                    id,
+                    actor.person,
+                    now,
+                )
+                .await?;
                 &attached
             }
             _ => cmd,

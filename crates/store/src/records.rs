@@ -2,6 +2,8 @@
 //! each written in the same transaction as the event that records it, and
 //! the programme's letter templates (every saved version kept).
 
+use std::path::Path;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
@@ -197,13 +199,14 @@ pub(crate) enum Extra<'a> {
 /// Inserts the file and returns the command that records it.
 pub(crate) async fn attach_command(
     tx: &mut Transaction<'_, Any>,
+    dir: Option<&Path>,
     f: &NewFile,
     engagement: EngagementId,
     by: PersonId,
     now: Timestamp,
 ) -> Result<Command, StoreError> {
     let sha256 = sha256_bytes(&f.bytes);
-    let file = insert_file(tx, f, &sha256, Some(engagement), None, by, now).await?;
+    let file = insert_file(tx, dir, f, &sha256, Some(engagement), None, by, now).await?;
     Ok(Command::AttachDocument {
         file,
         title: f.title.clone(),
@@ -214,8 +217,65 @@ pub(crate) async fn attach_command(
     })
 }
 
+/// Where a file with this hash lives below the files directory.
+fn location(sha256: &str) -> String {
+    format!("{}/{sha256}", &sha256[..2])
+}
+
+/// Writes `bytes` to `dir/location` durably: a temporary file, flushed to
+/// disk, then renamed into place. Files are named by their SHA-256, so a
+/// file already there holds the same bytes and is left as it is.
+fn write_file(dir: &Path, location: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let path = dir.join(location);
+    if path.exists() {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| {
+        StoreError::Corrupt(format!(
+            "cannot write {} to the files directory: {e}",
+            path.display()
+        ))
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, &path).map_err(fail)?;
+    Ok(())
+}
+
+/// Reads a file kept in the files directory, and checks it is still the
+/// file that was stored.
+pub(crate) fn read_file(
+    dir: Option<&Path>,
+    location: &str,
+    sha256: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let dir = dir.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "file {location} is kept in a files directory, and none is configured (--files-dir)"
+        ))
+    })?;
+    let path = dir.join(location);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| StoreError::Corrupt(format!("cannot read {}: {e}", path.display())))?;
+    if sha256_bytes(&bytes) != sha256 {
+        return Err(StoreError::Corrupt(format!(
+            "{} no longer holds the file that was stored (its SHA-256 differs)",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_file(
     tx: &mut Transaction<'_, Any>,
+    dir: Option<&Path>,
     f: &NewFile,
     sha256: &str,
     engagement: Option<EngagementId>,
@@ -223,19 +283,30 @@ pub(crate) async fn insert_file(
     by: PersonId,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
+    // With a files directory the bytes are on disk before the row commits;
+    // if the transaction then fails, the file is an unreferenced copy.
+    let (content, place): (&[u8], Option<String>) = match dir {
+        Some(d) => {
+            let loc = location(sha256);
+            write_file(d, &loc, &f.bytes)?;
+            (&[], Some(loc))
+        }
+        None => (&f.bytes, None),
+    };
     let row = sqlx::query(
-        "INSERT INTO files (sha256, size, content_type, name, content, enquiry_id, engagement_id, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO files (sha256, size, content_type, name, content, enquiry_id, engagement_id, created_by, created_at, location) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(sha256)
     .bind(f.bytes.len() as i64)
     .bind(&f.content_type)
     .bind(&f.name)
-    .bind(&f.bytes)
+    .bind(content)
     .bind(enquiry)
     .bind(engagement.map(|e| e.0))
     .bind(by.0)
     .bind(now.0)
+    .bind(place)
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get(0)?)
@@ -367,7 +438,7 @@ impl Store {
     /// who see the engagement, enquiry attachments to the programme.
     pub async fn file(&self, actor: &Actor, id: i64) -> Result<(FileRow, Vec<u8>), StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {FILE_COLUMNS}, content FROM files WHERE id = $1"
+            "SELECT {FILE_COLUMNS}, content, location FROM files WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -381,7 +452,14 @@ impl Store {
             None if actor.is_programme() => {}
             None => return Err(StoreError::Domain(DomainError::NotFound)),
         }
-        let bytes: Vec<u8> = row.try_get(8)?;
+        let bytes = match row.try_get::<Option<String>, _>(9)? {
+            Some(loc) => read_file(
+                self.files_dir.as_deref().map(|p| p.as_path()),
+                &loc,
+                &file.sha256,
+            )?,
+            None => row.try_get(8)?,
+        };
         Ok((file, bytes))
     }
 

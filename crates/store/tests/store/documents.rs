@@ -368,3 +368,76 @@ async fn the_outbox_leases_retries_with_backoff_and_keeps_sent_mail() {
         assert!(w.store.outbox(&w.staff, 10).await.is_err(), "admins only");
     }
 }
+
+#[tokio::test]
+async fn files_can_live_in_a_directory_and_still_come_back_exactly() {
+    for store in stores("files-dir").await {
+        let dir = std::env::temp_dir().join(format!(
+            "waymark-files-{}-{:?}",
+            std::process::id(),
+            store.backend()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let w = world(store.with_files_dir(&dir).unwrap()).await;
+        let e = w.start().await;
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(50_000).collect();
+        let e = w
+            .store
+            .attach_file(
+                &w.member,
+                e.id,
+                e.version,
+                &NewFile {
+                    title: "Change plan".into(),
+                    name: "plan.txt".into(),
+                    content_type: "application/octet-stream".into(),
+                    bytes: bytes.clone(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let doc = &e.documents[0];
+        // On disk, named by its hash; not in the database.
+        let on_disk = dir.join(&doc.sha256[..2]).join(&doc.sha256);
+        assert_eq!(std::fs::read(&on_disk).unwrap(), bytes);
+        let n: i64 =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM files WHERE location IS NOT NULL")
+                .fetch_one(w.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(n, 1);
+        let (_, back) = w.store.file(&w.member, doc.file).await.unwrap();
+        assert_eq!(back, bytes);
+
+        // The export carries the bytes, so an import elsewhere (no
+        // directory) has the whole file.
+        let x = w.store.export().await.unwrap();
+        let target =
+            waymark_store::Store::open(&waymark_store::testing::sqlite_url("files-dir-dst"))
+                .await
+                .unwrap();
+        target.import(&x).await.unwrap();
+        let (_, copied) = target.file(&w.member, doc.file).await.unwrap();
+        assert_eq!(copied, bytes);
+
+        // A changed or missing file on disk is reported, never served.
+        std::fs::write(&on_disk, b"tampered").unwrap();
+        let err = w.store.file(&w.member, doc.file).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no longer holds the file that was stored"),
+            "{err}"
+        );
+        std::fs::remove_file(&on_disk).unwrap();
+        assert!(
+            w.store
+                .file(&w.member, doc.file)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -181,9 +181,19 @@ pub fn user_add(
                 let token = store
                     .create_invite(id, id, t, waymark_core::Timestamp(t.0 + 14 * 86_400))
                     .await?;
+                let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+                store
+                    .queue_mail(
+                        &[waymark_web::mail::invite(
+                            person.email.as_str(),
+                            &person.name,
+                            &link,
+                        )],
+                        t,
+                    )
+                    .await?;
                 eprintln!(
-                    "to sign in they set a password at {}/invite/{token} (works once, for 14 days)",
-                    public_url.trim_end_matches('/')
+                    "to sign in they set a password at {link} (works once, for 14 days); the link is also in the outbox, sent once `serve --smtp-url` runs"
                 );
             }
             None => {}

@@ -140,7 +140,7 @@ pub fn invite(to: &str, name: &str, link: &str) -> Mail {
         subject: "Your Waymark account".into(),
         body: format!(
             "Dear {name},\n\nYou have been given an account in Waymark, where the Protected Utility \
-             engagement is recorded. Choose your password here (the link works once, for 7 days):\n\n{link}{SIGNATURE}"
+             engagement is recorded. Choose your password here (the link works once, and expires after a few days):\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
     }

@@ -95,3 +95,43 @@ async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
         stderr(&missing)
     );
 }
+
+#[tokio::test]
+async fn a_person_added_without_a_password_is_emailed_their_invite() {
+    let url = waymark_store::testing::sqlite_url("cli-invite");
+    let o = waymark(&[
+        "--database-url",
+        &url,
+        "user",
+        "add",
+        "--name",
+        "Nia New",
+        "--email",
+        "nia@dta.gov.au",
+        "--role",
+        "staff",
+        "--public-url",
+        "https://waymark.example",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let printed = stderr(&o);
+    let at = printed
+        .find("https://waymark.example/invite/")
+        .expect(&printed);
+    let link: String = printed[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let store = waymark_store::Store::open(&url).await.unwrap();
+    let admin = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeAdmin],
+    };
+    let mail = store.outbox(&admin, 10).await.unwrap();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(
+        (mail[0].kind.as_str(), mail[0].recipient.as_str()),
+        ("invite", "nia@dta.gov.au")
+    );
+    assert!(mail[0].body.contains(&link), "{}", mail[0].body);
+}

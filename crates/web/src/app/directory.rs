@@ -17,7 +17,7 @@ use waymark_store::{ListFilter, StoreError, now};
 
 use super::auth::SignedIn;
 use super::engagements::summary_rows;
-use super::{AppState, PageError};
+use super::{AppState, PageError, field_label};
 
 /// How long an invite link works.
 const INVITE_DAYS: i64 = 14;
@@ -113,19 +113,10 @@ pub struct AgencyForm {
 fn field_error(e: &DomainError) -> Option<minijinja::Value> {
     match e {
         DomainError::Invalid { field, message } => Some(
-            context! { field => *field, id => *field, message => format!("{}: {message}", label(field)) },
+            context! { field => *field, id => *field, message => format!("{}: {message}", field_label(field)) },
         ),
         _ => None,
     }
-}
-
-fn label(field: &str) -> String {
-    let mut l = field.replace('_', " ");
-    if let Some(first) = l.get(..1) {
-        let up = first.to_uppercase();
-        l.replace_range(..1, &up);
-    }
-    l
 }
 
 pub async fn add_agency(
@@ -316,7 +307,7 @@ pub async fn invite(
         let (new, role) = match parsed {
             Ok(v) => v,
             Err(DomainError::Invalid { field, message }) => {
-                return refused(field, format!("{}: {message}", label(field))).await;
+                return refused(field, format!("{}: {message}", field_label(field))).await;
             }
             Err(e) => return Err(e.into()),
         };

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
@@ -24,13 +24,8 @@ use waymark_store::{ListFilter, now};
 
 use super::auth::SignedIn;
 use super::forms::CommandForm;
-use super::{AppState, PageError};
+use super::{AppState, PageError, page};
 use crate::site::{Hrefs, guidance_html, step_anchors};
-
-fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
-    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
-    Ok((status, Html(body)).into_response())
-}
 
 fn status_text(s: StageStatus) -> &'static str {
     match s {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
@@ -18,16 +18,11 @@ use waymark_core::{
 use waymark_store::{EnquiryStatus, NewEnquiry, StoreError, Triage, now};
 
 use super::auth::SignedIn;
-use super::{AppState, PageError};
+use super::{AppState, PageError, field_label as capitalise, form_error as error, page};
 use crate::mail;
 
 /// Submissions allowed from one address per hour.
 const FORM_LIMIT: u64 = 5;
-
-fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
-    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
-    Ok((status, Html(body)).into_response())
-}
 
 const PREFERENCES: [(&str, &str); 3] = [
     ("with_you", "Do it With You: with the programme's support"),
@@ -49,10 +44,6 @@ pub struct SupportForm {
     website: String,
 }
 
-fn error(id: &str, message: impl Into<String>) -> Value {
-    context! { id => id, message => message.into() }
-}
-
 fn required(errors: &mut Vec<Value>, id: &str, label: &str, value: &str, max: usize) -> String {
     let t = value.trim();
     if t.is_empty() {
@@ -64,13 +55,6 @@ fn required(errors: &mut Vec<Value>, id: &str, label: &str, value: &str, max: us
         ));
     }
     t.to_string()
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 impl SupportForm {
@@ -460,11 +444,8 @@ pub async fn triage(
                         ) {
                             Ok(n) => n,
                             Err(DomainError::Invalid { field, message }) => {
-                                return refused(
-                                    field,
-                                    format!("{}: {message}", capitalise(&field.replace('_', " "))),
-                                )
-                                .await;
+                                return refused(field, format!("{}: {message}", capitalise(field)))
+                                    .await;
                             }
                             Err(e) => return Err(e.into()),
                         };

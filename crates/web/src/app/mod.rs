@@ -122,13 +122,11 @@ where
     H: Handler<T, Arc<AppState>>,
     T: 'static,
 {
-    Route {
-        method: Method::POST,
-        path,
-        handler: on(MethodFilter::POST, h).layer(axum::extract::DefaultBodyLimit::max(
-            waymark_store::MAX_FILE_BYTES + 64 * 1024,
-        )),
-    }
+    let mut r = post(path, h);
+    r.handler = r.handler.layer(axum::extract::DefaultBodyLimit::max(
+        waymark_store::MAX_FILE_BYTES + 64 * 1024,
+    ));
+    r
 }
 
 /// Every page and form target of the workspace.
@@ -249,6 +247,31 @@ async fn headers(req: Request, next: Next) -> Response {
     // after sign-out.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// Renders a page template.
+fn page(
+    s: &AppState,
+    status: StatusCode,
+    name: &str,
+    ctx: minijinja::Value,
+) -> Result<Response, PageError> {
+    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
+    Ok((status, axum::response::Html(body)).into_response())
+}
+
+/// One entry of a form's error summary: the field's id and the message.
+fn form_error(id: &str, message: impl Into<String>) -> minijinja::Value {
+    minijinja::context! { id => id, message => message.into() }
+}
+
+/// A field's name as people read it: `business_need` → "Business need".
+fn field_label(field: &str) -> String {
+    let l = field.replace('_', " ");
+    let mut c = l.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// What can go wrong on a page, as the person sees it.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{Multipart, Path, RawForm, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
@@ -19,33 +19,20 @@ use waymark_core::{
 use waymark_store::{Mail, NewFile, NewLetter, StoreError, now};
 
 use super::auth::SignedIn;
-use super::{AppState, PageError};
+use super::{AppState, PageError, field_label, form_error as error, page};
 use crate::{ics, letter, mail};
-
-fn page(s: &AppState, status: StatusCode, name: &str, ctx: Value) -> Result<Response, PageError> {
-    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
-    Ok((status, Html(body)).into_response())
-}
 
 fn ser<T: serde::Serialize>(v: &T) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
-fn error(id: &str, message: impl Into<String>) -> Value {
-    context! { id => id, message => message.into() }
-}
-
 /// A refused command as (field, message) for the form's error summary.
 fn problem(e: &DomainError) -> (String, String) {
     match e {
-        DomainError::Invalid { field, message } => {
-            let mut label = field.replace('_', " ");
-            if let Some(f) = label.get(..1) {
-                let up = f.to_uppercase();
-                label.replace_range(..1, &up);
-            }
-            (field.to_string(), format!("{label}: {message}"))
-        }
+        DomainError::Invalid { field, message } => (
+            field.to_string(),
+            format!("{}: {message}", field_label(field)),
+        ),
         other => ("action".to_string(), other.to_string()),
     }
 }

@@ -7,11 +7,12 @@
 use serde::{Deserialize, Serialize};
 use waymark_model::{Choice, Effect, Model, Stage};
 
-use crate::access::{Access, Actor, PartnerKind};
+use crate::access::{Access, Actor, PartnerKind, Role};
 use crate::engagement::{Engagement, Event, Mode, RiskSource, StageStatus, StepStatus};
 use crate::error::DomainError;
-use crate::people::PersonId;
-use crate::records::{self, Artefact, LetterKind, WorkshopNotes, WorkshopPlan, optional, text};
+use crate::people::{Person, PersonId};
+use crate::records::{self, Artefact, LetterKind, WorkshopNotes, WorkshopPlan};
+use crate::text::{Line, Text};
 
 /// Where a decision is taken: a stage's decision point, or its next steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,59 +35,67 @@ pub enum Funder {
     Agency,
 }
 
+/// A stage's slug, as a command names it.
+pub type Slug = Line<100>;
+/// A SHA-256 as 64 lowercase hexadecimal characters.
+pub type Sha256 = Line<64>;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     StartStage {
-        stage: String,
+        stage: Slug,
     },
     CompleteStage {
-        stage: String,
+        stage: Slug,
     },
     /// Mark a step to do, in progress or done (skipping is [`Command::SkipStep`]).
     SetStep {
-        stage: String,
+        stage: Slug,
         step: u32,
         status: StepStatus,
     },
     SkipStep {
-        stage: String,
+        stage: Slug,
         step: u32,
-        reason: String,
+        reason: Text<2000>,
     },
     Decide {
-        stage: String,
+        stage: Slug,
         at: DecisionAt,
         option: usize,
-        rationale: String,
+        rationale: Text<4000>,
         funded_by: Funder,
-        note: Option<String>,
+        note: Option<Text<4000>>,
     },
     CheckSuccess {
-        stage: String,
+        stage: Slug,
         criterion: usize,
-        evidence: String,
+        evidence: Text<4000>,
     },
     AddRisk {
-        text: String,
-        stage: Option<String>,
+        text: Text<2000>,
+        stage: Option<Slug>,
     },
     CloseRisk {
         id: u32,
-        note: String,
+        note: Text<4000>,
     },
     AddBenefit {
-        text: String,
-        measure: Option<String>,
+        text: Text<2000>,
+        measure: Option<Text<2000>>,
     },
     LinkInitiative {
-        name: String,
-        description: String,
+        name: Line<200>,
+        description: Text<4000>,
     },
+    /// Name the executive sponsor: a member of the engagement's agency. The
+    /// programme names one, or the current sponsor hands over.
     SetSponsor {
         person: PersonId,
     },
+    /// Assign a partner (a person with a partner role) to the engagement.
     Assign {
         person: PersonId,
         partner: Option<PartnerKind>,
@@ -98,8 +107,8 @@ pub enum Command {
         weeks: u32,
     },
     SignOff {
-        document: String,
-        sha256: String,
+        document: Line<200>,
+        sha256: Sha256,
     },
     /// Bring a Do it Yourself engagement back into the programme.
     ReturnToProgramme,
@@ -121,16 +130,16 @@ pub enum Command {
     /// Record a new version of a letter whose PDF the store keeps.
     IssueLetter {
         kind: LetterKind,
-        sha256: String,
+        sha256: Sha256,
     },
     /// Record a file the store keeps against the engagement.
     AttachDocument {
         file: i64,
-        title: String,
-        name: String,
-        content_type: String,
+        title: Line<200>,
+        name: Line<255>,
+        content_type: Line<200>,
         size: u64,
-        sha256: String,
+        sha256: Sha256,
     },
 }
 
@@ -188,6 +197,43 @@ impl Command {
             Command::AttachDocument { .. } => "attach_document",
         }
     }
+
+    /// The people this command names. The store loads them from the
+    /// directory, in the command's transaction, for [`decide`] to check.
+    pub fn people(&self) -> Vec<PersonId> {
+        match self {
+            Command::SetSponsor { person } | Command::Assign { person, .. } => vec![*person],
+            Command::ScheduleWorkshop { plan, .. } => {
+                plan.attendees.iter().filter_map(|a| a.person).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Who a command may name, on this engagement. Missing people and people
+/// out of scope get the same answer, so a command never reveals who exists.
+pub(crate) fn named<'p>(
+    people: &'p [Person],
+    id: PersonId,
+    field: &'static str,
+    fits: impl Fn(&Person) -> bool,
+    what: &str,
+) -> Result<&'p Person, DomainError> {
+    people
+        .iter()
+        .find(|p| p.id == id && fits(p))
+        .ok_or_else(|| DomainError::invalid(field, format!("person {id} is not {what}")))
+}
+
+/// Whether `p` takes part in `e`: the programme, the agency's people, and
+/// the partners assigned to it.
+pub(crate) fn takes_part(e: &Engagement, p: &Person) -> bool {
+    p.roles.iter().any(|r| match r {
+        Role::ProgrammeAdmin | Role::ProgrammeStaff => true,
+        Role::AgencyMember { agency, .. } => *agency == e.agency,
+        Role::Partner { .. } => e.assigned.iter().any(|a| a.person == p.id),
+    })
 }
 
 /// Who may give which command, by their standing on the engagement.
@@ -212,6 +258,9 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             SignOff { .. } if !sponsor => {
                 deny("only the executive sponsor or the programme team signs off")
             }
+            SetSponsor { .. } if !sponsor => deny(
+                "the programme team names the executive sponsor, or the current sponsor hands the role over",
+            ),
             IssueLetter { .. } => deny("the programme team issues letters"),
             _ => Ok(()),
         },
@@ -234,8 +283,9 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
     }
 }
 
-fn model_stage<'m>(model: &'m Model, slug: &str) -> Result<&'m Stage, DomainError> {
-    model.stage(slug).ok_or_else(|| {
+fn model_stage<'m>(model: &'m Model, slug: &Slug) -> Result<&'m Stage, DomainError> {
+    let slug = slug.required("stage")?;
+    model.stage(&slug).ok_or_else(|| {
         let known: Vec<&str> = model.stages.iter().map(|s| s.slug.as_str()).collect();
         DomainError::invalid(
             "stage",
@@ -265,11 +315,14 @@ fn all_active_exit(e: &Engagement) -> Vec<Event> {
 }
 
 /// Judges `cmd`, given by `actor`, against `e` on `model` (the model version
-/// the engagement pinned).
+/// the engagement pinned). `people` holds the people the command names
+/// ([`Command::people`]) as the directory has them now; anyone missing from
+/// it does not exist.
 pub fn decide(
     model: &Model,
     e: &Engagement,
     actor: &Actor,
+    people: &[Person],
     cmd: &Command,
 ) -> Result<Vec<Event>, DomainError> {
     permitted(actor.access(e), cmd)?;
@@ -281,7 +334,7 @@ pub fn decide(
     let mut ev = Vec::new();
     match cmd {
         Command::StartStage { stage } => {
-            model_stage(model, stage)?;
+            let stage = &model_stage(model, stage)?.slug;
             ev = enter(e, stage);
             if ev.is_empty() {
                 return Err(DomainError::rule(format!(
@@ -290,7 +343,7 @@ pub fn decide(
             }
         }
         Command::CompleteStage { stage } => {
-            model_stage(model, stage)?;
+            let stage = &model_stage(model, stage)?.slug;
             if e.stage(stage).map(|s| s.status) != Some(StageStatus::Active) {
                 return Err(DomainError::rule(format!(
                     "the stage “{stage}” is not active, so it cannot be completed"
@@ -311,21 +364,30 @@ pub fn decide(
                     "to skip a step, give a reason with skip_step",
                 ));
             }
-            ev = step_events(model, e, stage, *step, status.clone())?;
+            ev = step_events(model_stage(model, stage)?, e, *step, status.clone())?;
         }
         Command::SkipStep {
             stage,
             step,
             reason,
         } => {
-            let reason = text("reason", reason, 2000).map_err(|_| {
-                DomainError::invalid(
+            let reason = reason.check("reason")?;
+            if reason.is_empty() {
+                return Err(DomainError::invalid(
                     "reason",
                     "a skipped step needs a reason, so the record shows why",
-                )
-            })?;
-            ev = step_events(model, e, stage, *step, StepStatus::Skipped { reason })?;
+                ));
+            }
             let s = model_stage(model, stage)?;
+            let stage = &s.slug;
+            ev = step_events(
+                s,
+                e,
+                *step,
+                StepStatus::Skipped {
+                    reason: reason.into_string(),
+                },
+            )?;
             // Skipping raises the stage's "risks if ignored", once each.
             let mut id = e.next_risk_id();
             let texts: Vec<String> = if s.risks.is_empty() {
@@ -337,7 +399,7 @@ pub fn decide(
                 let open = e
                     .risks
                     .iter()
-                    .any(|r| r.open && r.text == t && r.stage.as_deref() == Some(stage));
+                    .any(|r| r.open && r.text == t && r.stage.as_deref() == Some(stage.as_str()));
                 if !open {
                     ev.push(Event::RiskRaised {
                         id,
@@ -361,8 +423,9 @@ pub fn decide(
             note,
         } => {
             let s = model_stage(model, stage)?;
-            let rationale = text("rationale", rationale, 4000)?;
-            let note = optional("note", note, 4000)?;
+            let stage = &s.slug;
+            let rationale = rationale.required("rationale")?.into_string();
+            let note = Text::optional(note, "note")?.map(Text::into_string);
             let (question, options): (String, &[Choice]) = match at {
                 DecisionAt::Point { index } => {
                     let d = s.decisions.get(*index).ok_or_else(|| {
@@ -441,6 +504,7 @@ pub fn decide(
             evidence,
         } => {
             let s = model_stage(model, stage)?;
+            let stage = &s.slug;
             let c = s.success.get(*criterion).ok_or_else(|| {
                 DomainError::invalid(
                     "criterion",
@@ -451,17 +515,19 @@ pub fn decide(
                 stage: stage.clone(),
                 criterion: *criterion,
                 text: c.text().to_string(),
-                evidence: text("evidence", evidence, 4000)?,
+                evidence: evidence.required("evidence")?.into_string(),
             });
         }
-        Command::AddRisk { text: t, stage } => {
-            if let Some(s) = stage {
-                model_stage(model, s)?;
-            }
+        Command::AddRisk { text, stage } => {
+            let text = text.required("text")?.into_string();
+            let stage = match Line::optional(stage, "stage")? {
+                Some(s) => Some(model_stage(model, &s)?.slug.clone()),
+                None => None,
+            };
             ev.push(Event::RiskRaised {
                 id: e.next_risk_id(),
-                text: text("text", t, 2000)?,
-                stage: stage.clone(),
+                text,
+                stage,
                 source: RiskSource::Manual,
             });
         }
@@ -475,19 +541,56 @@ pub fn decide(
             }
             ev.push(Event::RiskClosed {
                 id: *id,
-                note: text("note", note, 4000)?,
+                note: note.required("note")?.into_string(),
             });
         }
-        Command::AddBenefit { text: t, measure } => ev.push(Event::BenefitAdded {
-            text: text("text", t, 2000)?,
-            measure: optional("measure", measure, 2000)?,
+        Command::AddBenefit { text, measure } => ev.push(Event::BenefitAdded {
+            text: text.required("text")?.into_string(),
+            measure: Text::optional(measure, "measure")?.map(Text::into_string),
         }),
         Command::LinkInitiative { name, description } => ev.push(Event::InitiativeLinked {
-            name: text("name", name, 200)?,
-            description: description.trim().to_string(),
+            name: name.required("name")?.into_string(),
+            description: description.check("description")?.into_string(),
         }),
-        Command::SetSponsor { person } => ev.push(Event::SponsorSet { person: *person }),
+        Command::SetSponsor { person } => {
+            let p = named(
+                people,
+                *person,
+                "person",
+                |p| {
+                    p.roles.iter().any(
+                        |r| matches!(r, Role::AgencyMember { agency, .. } if *agency == e.agency),
+                    )
+                },
+                "a member of this engagement's agency",
+            )?;
+            if e.sponsor == Some(p.id) {
+                return Err(DomainError::rule(format!(
+                    "{} is already the executive sponsor",
+                    p.name
+                )));
+            }
+            ev.push(Event::SponsorSet { person: p.id });
+        }
         Command::Assign { person, partner } => {
+            named(
+                people,
+                *person,
+                "person",
+                |p| {
+                    p.roles.iter().any(|r| match (r, partner) {
+                        (Role::Partner { kind }, Some(wanted)) => kind == wanted,
+                        (Role::Partner { .. }, None) => true,
+                        _ => false,
+                    })
+                },
+                match partner {
+                    None => "a partner",
+                    Some(PartnerKind::Strategy) => "a strategy partner",
+                    Some(PartnerKind::Technology) => "a technology partner",
+                    Some(PartnerKind::ChangeManagement) => "a change management partner",
+                },
+            )?;
             if e.assigned.iter().any(|a| a.person == *person) {
                 return Err(DomainError::rule(format!(
                     "person {person} is already assigned"
@@ -516,8 +619,8 @@ pub fn decide(
             ev.push(Event::DiscoveryPlanned { weeks: *weeks });
         }
         Command::SignOff { document, sha256 } => {
-            let document = text("document", document, 200)?;
-            check_sha256(sha256)?;
+            let document = document.required("document")?.into_string();
+            let sha256 = &check_sha256(sha256)?;
             if let Some(kind) = LetterKind::from_slug(&document) {
                 match e.letters.iter().rev().find(|l| l.kind == kind) {
                     None => {
@@ -550,7 +653,9 @@ pub fn decide(
                 sha256: sha256.clone(),
             });
         }
-        Command::ScheduleWorkshop { id, plan } => ev.push(records::schedule(e, *id, plan)?),
+        Command::ScheduleWorkshop { id, plan } => {
+            ev.push(records::schedule(e, people, *id, plan)?)
+        }
         Command::CancelWorkshop { id } => {
             let w = records::workshop(e, *id)?;
             ev.push(Event::WorkshopCancelled {
@@ -574,7 +679,7 @@ pub fn decide(
             artefact: records::artefact(e, artefact)?,
         }),
         Command::IssueLetter { kind, sha256 } => {
-            check_sha256(sha256)?;
+            let sha256 = &check_sha256(sha256)?;
             let latest = e.letters.iter().rev().find(|l| l.kind == *kind);
             if latest.is_some_and(|l| &l.sha256 == sha256) {
                 return Err(DomainError::rule(format!(
@@ -597,12 +702,12 @@ pub fn decide(
             size,
             sha256,
         } => {
-            check_sha256(sha256)?;
+            let sha256 = &check_sha256(sha256)?;
             ev.push(Event::DocumentAttached {
                 file: *file,
-                title: text("title", title, 200)?,
-                name: text("name", name, 255)?,
-                content_type: text("content_type", content_type, 200)?,
+                title: title.required("title")?.into_string(),
+                name: name.required("name")?.into_string(),
+                content_type: content_type.required("content_type")?.into_string(),
                 size: *size,
                 sha256: sha256.clone(),
             });
@@ -621,7 +726,8 @@ pub fn decide(
     Ok(ev)
 }
 
-fn check_sha256(sha256: &str) -> Result<(), DomainError> {
+fn check_sha256(sha256: &Sha256) -> Result<String, DomainError> {
+    let sha256 = sha256.check("sha256")?;
     if sha256.len() != 64
         || !sha256
             .bytes()
@@ -632,7 +738,7 @@ fn check_sha256(sha256: &str) -> Result<(), DomainError> {
             "must be 64 lowercase hexadecimal characters",
         ));
     }
-    Ok(())
+    Ok(sha256.into_string())
 }
 
 fn check_step(s: &Stage, step: u32) -> Result<(), DomainError> {
@@ -654,13 +760,13 @@ fn check_step(s: &Stage, step: u32) -> Result<(), DomainError> {
 /// Sets a step's status in the stage's current cycle, entering the stage
 /// first if it is not active (stages are fluid: work on a step starts it).
 fn step_events(
-    model: &Model,
+    s: &Stage,
     e: &Engagement,
-    stage: &str,
     step: u32,
     status: StepStatus,
 ) -> Result<Vec<Event>, DomainError> {
-    check_step(model_stage(model, stage)?, step)?;
+    check_step(s, step)?;
+    let stage = s.slug.as_str();
     let mut ev = enter(e, stage);
     ev.push(Event::StepSet {
         stage: stage.to_string(),

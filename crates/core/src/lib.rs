@@ -15,9 +15,10 @@ mod engagement;
 mod error;
 mod people;
 mod records;
+mod text;
 
 pub use access::{Access, Actor, PartnerKind, Role};
-pub use command::{Command, DecisionAt, Funder, decide, start};
+pub use command::{Command, DecisionAt, Funder, Sha256, Slug, decide, start};
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,
     RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Summary,
@@ -28,6 +29,7 @@ pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
     Password, Person, PersonId,
 };
+pub use text::{Line, Text};
 pub use records::{
     Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,
     Story, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,

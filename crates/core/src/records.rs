@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::command::{named, takes_part};
 use crate::engagement::{Engagement, Event};
 use crate::error::DomainError;
-use crate::people::{Email, PersonId};
+use crate::people::{Email, Person, PersonId};
+use crate::text::{Line, Text};
 
 /// The headings the model gives the initial workshop's notes.
 pub const WORKSHOP_HEADINGS: [(&str, &str); 5] = [
@@ -21,8 +23,9 @@ pub const WORKSHOP_HEADINGS: [(&str, &str); 5] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attendee {
-    pub email: String,
-    pub name: Option<String>,
+    /// For a person in Waymark, the directory's address replaces this.
+    pub email: Line<254>,
+    pub name: Option<Line<200>>,
     pub person: Option<PersonId>,
 }
 
@@ -30,28 +33,28 @@ pub struct Attendee {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkshopPlan {
-    pub title: String,
+    pub title: Line<200>,
     /// `YYYY-MM-DD`
-    pub date: String,
+    pub date: Line<10>,
     /// `HH:MM`, 24-hour
-    pub time: String,
+    pub time: Line<5>,
     /// For example `Australia/Canberra`.
-    pub timezone: String,
+    pub timezone: Line<64>,
     pub minutes: u32,
-    pub location: Option<String>,
-    pub link: Option<String>,
-    pub agenda: String,
+    pub location: Option<Line<500>>,
+    pub link: Option<Line<1000>>,
+    pub agenda: Text<8000>,
     pub attendees: Vec<Attendee>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkshopNotes {
-    pub sponsorship: String,
-    pub strategy: String,
-    pub business_need: String,
-    pub budget: String,
-    pub governance: String,
+    pub sponsorship: Text<8000>,
+    pub strategy: Text<8000>,
+    pub business_need: Text<8000>,
+    pub budget: Text<8000>,
+    pub governance: Text<8000>,
 }
 
 impl WorkshopNotes {
@@ -223,59 +226,34 @@ pub struct Delivery {
 #[serde(tag = "artefact", rename_all = "snake_case")]
 pub enum Artefact {
     ExecutionPlan {
-        text: String,
+        text: Text<50_000>,
     },
     Sprint {
         id: Option<u32>,
-        name: String,
-        starts: String,
-        ends: String,
-        goal: String,
+        name: Line<200>,
+        starts: Line<10>,
+        ends: Line<10>,
+        goal: Text<2000>,
     },
     Feature {
         id: Option<u32>,
-        capability: String,
+        capability: Line<300>,
         status: WorkStatus,
         sprint: Option<u32>,
     },
     Story {
         id: Option<u32>,
-        as_a: String,
-        i_want: String,
-        so_that: String,
-        acceptance: String,
+        as_a: Line<300>,
+        i_want: Text<1000>,
+        so_that: Text<1000>,
+        acceptance: Text<4000>,
         status: WorkStatus,
     },
     Guide {
         id: Option<u32>,
-        title: String,
-        markdown: String,
+        title: Line<200>,
+        markdown: Text<100_000>,
     },
-}
-
-pub(crate) fn text(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(DomainError::invalid(field, "is required"));
-    }
-    if t.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("is longer than {max} characters"),
-        ));
-    }
-    Ok(t.to_string())
-}
-
-pub(crate) fn optional(
-    field: &'static str,
-    raw: &Option<String>,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(field, t, max).map(Some),
-    }
 }
 
 /// A calendar date `YYYY-MM-DD`, checked (leap years included).
@@ -333,10 +311,17 @@ pub fn parse_time(field: &'static str, raw: &str) -> Result<(u32, u32), DomainEr
     }
 }
 
-fn check_plan(plan: &WorkshopPlan) -> Result<WorkshopPlan, DomainError> {
-    parse_date("date", &plan.date)?;
-    parse_time("time", &plan.time)?;
-    let timezone = text("timezone", &plan.timezone, 64)?;
+fn check_plan(
+    e: &Engagement,
+    people: &[Person],
+    plan: &WorkshopPlan,
+) -> Result<WorkshopPlan, DomainError> {
+    let title = plan.title.required("title")?;
+    let date = plan.date.required("date")?;
+    parse_date("date", &date)?;
+    let time = plan.time.required("time")?;
+    parse_time("time", &time)?;
+    let timezone = plan.timezone.required("timezone")?;
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(DomainError::invalid(
             "timezone",
@@ -349,8 +334,8 @@ fn check_plan(plan: &WorkshopPlan) -> Result<WorkshopPlan, DomainError> {
             "a workshop lasts between 15 minutes and 10 hours",
         ));
     }
-    let location = optional("location", &plan.location, 500)?;
-    let link = optional("link", &plan.link, 1000)?;
+    let location = Line::optional(&plan.location, "location")?;
+    let link = Line::optional(&plan.link, "link")?;
     if let Some(l) = &link
         && !(l.starts_with("https://") || l.starts_with("http://"))
     {
@@ -365,42 +350,65 @@ fn check_plan(plan: &WorkshopPlan) -> Result<WorkshopPlan, DomainError> {
             "give a location, an online link, or both",
         ));
     }
-    let mut attendees: Vec<Attendee> = Vec::new();
-    for a in &plan.attendees {
-        let email = Email::parse(&a.email)?.as_str().to_string();
-        if !attendees.iter().any(|b| b.email == email) {
-            attendees.push(Attendee {
-                email,
-                name: optional("attendees", &a.name, 200)?,
-                person: a.person,
-            });
-        }
-    }
-    if attendees.len() > 200 {
+    if plan.attendees.len() > 200 {
         return Err(DomainError::invalid(
             "attendees",
             "invite at most 200 people to one workshop",
         ));
     }
+    let mut attendees: Vec<Attendee> = Vec::new();
+    for a in &plan.attendees {
+        let name = Line::optional(&a.name, "attendees")?;
+        // A person in Waymark is invited at the address the directory has
+        // for them, and only if they take part in this engagement.
+        let (email, name) = match a.person {
+            Some(id) => {
+                let p = named(
+                    people,
+                    id,
+                    "attendees",
+                    |p| takes_part(e, p),
+                    "someone who takes part in this engagement",
+                )?;
+                (
+                    p.email.as_str().to_string(),
+                    Some(name.unwrap_or_else(|| Line::from(p.name.as_str()))),
+                )
+            }
+            None => {
+                let raw = a.email.check("attendees")?;
+                (Email::parse(&raw)?.as_str().to_string(), name)
+            }
+        };
+        if !attendees.iter().any(|b| b.email == email.as_str()) {
+            attendees.push(Attendee {
+                email: Line::from(email),
+                // A directory name is checked like a typed one.
+                name: Line::optional(&name, "attendees")?,
+                person: a.person,
+            });
+        }
+    }
     Ok(WorkshopPlan {
-        title: text("title", &plan.title, 200)?,
-        date: plan.date.trim().to_string(),
-        time: plan.time.trim().to_string(),
+        title,
+        date,
+        time,
         timezone,
         minutes: plan.minutes,
         location,
         link,
-        agenda: text("agenda", &plan.agenda, 8000)?,
+        agenda: plan.agenda.required("agenda")?,
         attendees,
     })
 }
 
 pub(crate) fn schedule(
     e: &Engagement,
+    people: &[Person],
     id: Option<u32>,
     plan: &WorkshopPlan,
 ) -> Result<Event, DomainError> {
-    let plan = check_plan(plan)?;
+    let plan = check_plan(e, people, plan)?;
     match id {
         None => Ok(Event::WorkshopScheduled {
             id: e.workshops.iter().map(|w| w.id).max().unwrap_or(0) + 1,
@@ -435,22 +443,12 @@ pub(crate) fn workshop(e: &Engagement, id: u32) -> Result<&Workshop, DomainError
 }
 
 pub(crate) fn notes(notes: &WorkshopNotes) -> Result<WorkshopNotes, DomainError> {
-    let clean = |field: &'static str, raw: &str| -> Result<String, DomainError> {
-        let t = raw.trim();
-        if t.chars().count() > 8000 {
-            return Err(DomainError::invalid(
-                field,
-                "is longer than 8000 characters",
-            ));
-        }
-        Ok(t.to_string())
-    };
     let n = WorkshopNotes {
-        sponsorship: clean("sponsorship", &notes.sponsorship)?,
-        strategy: clean("strategy", &notes.strategy)?,
-        business_need: clean("business_need", &notes.business_need)?,
-        budget: clean("budget", &notes.budget)?,
-        governance: clean("governance", &notes.governance)?,
+        sponsorship: notes.sponsorship.check("sponsorship")?,
+        strategy: notes.strategy.check("strategy")?,
+        business_need: notes.business_need.check("business_need")?,
+        budget: notes.budget.check("budget")?,
+        governance: notes.governance.check("governance")?,
     };
     if WORKSHOP_HEADINGS.iter().all(|(k, _)| n.get(k).is_empty()) {
         return Err(DomainError::invalid(
@@ -485,8 +483,8 @@ fn existing<T>(
 pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainError> {
     let d = &e.delivery;
     Ok(match a {
-        Artefact::ExecutionPlan { text: t } => Artefact::ExecutionPlan {
-            text: text("text", t, 50_000)?,
+        Artefact::ExecutionPlan { text } => Artefact::ExecutionPlan {
+            text: text.required("text")?,
         },
         Artefact::Sprint {
             id,
@@ -495,8 +493,10 @@ pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainE
             ends,
             goal,
         } => {
-            let s = parse_date("starts", starts)?;
-            let f = parse_date("ends", ends)?;
+            let starts = starts.required("starts")?;
+            let ends = ends.required("ends")?;
+            let s = parse_date("starts", &starts)?;
+            let f = parse_date("ends", &ends)?;
             if f < s {
                 return Err(DomainError::invalid(
                     "ends",
@@ -505,10 +505,10 @@ pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainE
             }
             Artefact::Sprint {
                 id: Some(existing(&d.sprints, *id, |s| s.id, "sprint")?),
-                name: text("name", name, 200)?,
-                starts: starts.trim().to_string(),
-                ends: ends.trim().to_string(),
-                goal: text("goal", goal, 2000)?,
+                name: name.required("name")?,
+                starts,
+                ends,
+                goal: goal.required("goal")?,
             }
         }
         Artefact::Feature {
@@ -527,7 +527,7 @@ pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainE
             }
             Artefact::Feature {
                 id: Some(existing(&d.features, *id, |f| f.id, "feature")?),
-                capability: text("capability", capability, 300)?,
+                capability: capability.required("capability")?,
                 status: *status,
                 sprint: *sprint,
             }
@@ -541,10 +541,10 @@ pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainE
             status,
         } => Artefact::Story {
             id: Some(existing(&d.stories, *id, |s| s.id, "user story")?),
-            as_a: text("as_a", as_a, 300)?,
-            i_want: text("i_want", i_want, 1000)?,
-            so_that: text("so_that", so_that, 1000)?,
-            acceptance: text("acceptance", acceptance, 4000)?,
+            as_a: as_a.required("as_a")?,
+            i_want: i_want.required("i_want")?,
+            so_that: so_that.required("so_that")?,
+            acceptance: acceptance.required("acceptance")?,
             status: *status,
         },
         Artefact::Guide {
@@ -553,8 +553,8 @@ pub(crate) fn artefact(e: &Engagement, a: &Artefact) -> Result<Artefact, DomainE
             markdown,
         } => Artefact::Guide {
             id: Some(existing(&d.guides, *id, |g| g.id, "user guide")?),
-            title: text("title", title, 200)?,
-            markdown: text("markdown", markdown, 100_000)?,
+            title: title.required("title")?,
+            markdown: markdown.required("markdown")?,
         },
     })
 }
@@ -570,7 +570,7 @@ impl Delivery {
     /// Folds a checked artefact (ids assigned) into the record.
     pub(crate) fn save(&mut self, a: &Artefact) {
         match a.clone() {
-            Artefact::ExecutionPlan { text } => self.execution_plan = Some(text),
+            Artefact::ExecutionPlan { text } => self.execution_plan = Some(text.into_string()),
             Artefact::Sprint {
                 id,
                 name,
@@ -581,10 +581,10 @@ impl Delivery {
                 &mut self.sprints,
                 Sprint {
                     id: id.unwrap_or(0),
-                    name,
-                    starts,
-                    ends,
-                    goal,
+                    name: name.into_string(),
+                    starts: starts.into_string(),
+                    ends: ends.into_string(),
+                    goal: goal.into_string(),
                 },
                 |s| s.id,
             ),
@@ -597,7 +597,7 @@ impl Delivery {
                 &mut self.features,
                 Feature {
                     id: id.unwrap_or(0),
-                    capability,
+                    capability: capability.into_string(),
                     status,
                     sprint,
                 },
@@ -614,10 +614,10 @@ impl Delivery {
                 &mut self.stories,
                 Story {
                     id: id.unwrap_or(0),
-                    as_a,
-                    i_want,
-                    so_that,
-                    acceptance,
+                    as_a: as_a.into_string(),
+                    i_want: i_want.into_string(),
+                    so_that: so_that.into_string(),
+                    acceptance: acceptance.into_string(),
                     status,
                 },
                 |s| s.id,
@@ -630,8 +630,8 @@ impl Delivery {
                 &mut self.guides,
                 Guide {
                     id: id.unwrap_or(0),
-                    title,
-                    markdown,
+                    title: title.into_string(),
+                    markdown: markdown.into_string(),
                 },
                 |g| g.id,
             ),

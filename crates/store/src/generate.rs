@@ -12,8 +12,8 @@
 
 use sqlx::{Any, Transaction};
 use waymark_core::{
-    Actor, AgencyId, Command, DecisionAt, Engagement, EngagementId, Event, Funder, Mode,
-    PartnerKind, PersonId, Role, StepStatus, Timestamp,
+    Actor, AgencyId, Email, Command, DecisionAt, Engagement, EngagementId, Event, Funder, Mode,
+    PartnerKind, Person, PersonId, Role, StepStatus, Timestamp,
 };
 use waymark_model::synth::Rng;
 use waymark_model::{Effect, Model, SourceFile};
@@ -113,6 +113,18 @@ struct Cast {
     member: Actor,
     sponsor: Actor,
     partner: PersonId,
+    /// The sponsor and the partner as the directory holds them, for the
+    /// commands that name them.
+    people: Vec<Person>,
+}
+
+/// A partner's kind, as the directory above gives it to partner `i`.
+fn partner_kind(i: usize) -> PartnerKind {
+    [
+        PartnerKind::Strategy,
+        PartnerKind::Technology,
+        PartnerKind::ChangeManagement,
+    ][i % 3]
 }
 
 /// A person's id: staff first, then partners, then two per agency.
@@ -196,11 +208,7 @@ impl Store {
                 format!("Partner {i}"),
                 format!("partner{i}@vendor{}.com.au", i % 7),
             ));
-            let kind = [
-                PartnerKind::Strategy,
-                PartnerKind::Technology,
-                PartnerKind::ChangeManagement,
-            ][i % 3];
+            let kind = partner_kind(i);
             roles.push(vec![V::I(id), V::S(json(&Role::Partner { kind })?)]);
         }
         for a in 1..=size.agencies {
@@ -247,6 +255,11 @@ impl Store {
             let mut stages = Vec::new();
             for id in first..=last {
                 let agency = (id - 1) % size.agencies + 1;
+                let partner = 1 + id % PARTNERS;
+                let sponsor_role = Role::AgencyMember {
+                    agency: AgencyId(agency as i64),
+                    sponsor: true,
+                };
                 let cast = Cast {
                     staff: Actor {
                         person: PersonId(1 + (id % STAFF) as i64),
@@ -266,7 +279,26 @@ impl Store {
                             sponsor: true,
                         }],
                     },
-                    partner: PersonId((STAFF + 1 + id % PARTNERS) as i64),
+                    partner: PersonId((STAFF + partner) as i64),
+                    people: vec![
+                        Person {
+                            id: PersonId(member_id(agency, true)),
+                            name: format!("Executive Sponsor {agency:05}"),
+                            email: Email::parse(&format!("executive@ag{agency:05}.gov.au"))?,
+                            roles: vec![sponsor_role],
+                        },
+                        Person {
+                            id: PersonId((STAFF + partner) as i64),
+                            name: format!("Partner {partner}"),
+                            email: Email::parse(&format!(
+                                "partner{partner}@vendor{}.com.au",
+                                partner % 7
+                            ))?,
+                            roles: vec![Role::Partner {
+                                kind: partner_kind(partner),
+                            }],
+                        },
+                    ],
                 };
                 let target = if average == 0 {
                     2
@@ -431,7 +463,7 @@ fn simulate(
         let Some((actor, cmd)) = pick(model, &e, cast, rng, diy && log.len() + 4 >= target) else {
             continue;
         };
-        let Ok(events) = waymark_core::decide(model, &e, actor, &cmd) else {
+        let Ok(events) = waymark_core::decide(model, &e, actor, &cast.people, &cmd) else {
             continue;
         };
         for ev in events {
@@ -460,7 +492,7 @@ fn pick<'c>(
         return Some((
             &cast.staff,
             Command::StartStage {
-                stage: s.slug.clone(),
+                stage: s.slug.as_str().into(),
             },
         ));
     }
@@ -488,7 +520,7 @@ fn pick<'c>(
         return Some((
             &cast.sponsor,
             Command::Decide {
-                stage: slug.to_string(),
+                stage: (*slug).into(),
                 at,
                 option,
                 rationale: "The agency has the capability to carry on alone.".into(),
@@ -509,7 +541,7 @@ fn pick<'c>(
             (
                 &cast.member,
                 Command::SetStep {
-                    stage: slug.to_string(),
+                    stage: (*slug).into(),
                     step,
                     status,
                 },
@@ -518,9 +550,9 @@ fn pick<'c>(
         55..60 if !stage.steps.is_empty() => (
             &cast.member,
             Command::SkipStep {
-                stage: slug.to_string(),
+                stage: (*slug).into(),
                 step: stage.steps[rng.below(stage.steps.len())].number,
-                reason: format!("Covered by existing work (note {n})."),
+                reason: format!("Covered by existing work (note {n}).").into(),
             },
         ),
         60..68 => (
@@ -528,8 +560,9 @@ fn pick<'c>(
             Command::AddRisk {
                 text: format!(
                     "Licensing lead times may delay the rollout (raised at version {n})."
-                ),
-                stage: Some(slug.to_string()),
+                )
+                .into(),
+                stage: Some((*slug).into()),
             },
         ),
         68..74 => {
@@ -548,14 +581,14 @@ fn pick<'c>(
         74..78 => (
             &cast.member,
             Command::AddBenefit {
-                text: format!("Fewer desktop builds to maintain (benefit {n})."),
+                text: format!("Fewer desktop builds to maintain (benefit {n}).").into(),
                 measure: Some("Builds per year".into()),
             },
         ),
         78..83 if !stage.success.is_empty() => (
             &cast.member,
             Command::CheckSuccess {
-                stage: slug.to_string(),
+                stage: (*slug).into(),
                 criterion: rng.below(stage.success.len()),
                 evidence: "Confirmed at the fortnightly check-in.".into(),
             },
@@ -580,7 +613,7 @@ fn pick<'c>(
             (
                 &cast.sponsor,
                 Command::Decide {
-                    stage: slug.to_string(),
+                    stage: (*slug).into(),
                     at: DecisionAt::Exit,
                     option: onward[rng.below(onward.len())],
                     rationale: "Agreed at the steering committee.".into(),
@@ -593,7 +626,7 @@ fn pick<'c>(
             &cast.staff,
             Command::Assign {
                 person: cast.partner,
-                partner: Some(PartnerKind::Technology),
+                partner: None,
             },
         ),
         97..99 if e.sponsor.is_none() => (
@@ -605,7 +638,7 @@ fn pick<'c>(
         _ => (
             &cast.member,
             Command::LinkInitiative {
-                name: format!("Initiative {n}"),
+                name: format!("Initiative {n}").into(),
                 description: "Existing desktop refresh work.".into(),
             },
         ),

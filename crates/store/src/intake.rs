@@ -492,11 +492,11 @@ impl Store {
                 let current = self.engagement(actor, e).await?;
                 let cmd = Command::AttachDocument {
                     file: f.id,
-                    title: format!("Attachment to enquiry {id}"),
-                    name: f.name.clone(),
-                    content_type: f.content_type.clone(),
+                    title: format!("Attachment to enquiry {id}").into(),
+                    name: f.name.as_str().into(),
+                    content_type: f.content_type.as_str().into(),
                     size: f.size,
-                    sha256: f.sha256.clone(),
+                    sha256: f.sha256.as_str().into(),
                 };
                 self.transact(actor, e, current.version, &cmd, crate::Extra::Kept, now)
                     .await?;

@@ -1024,7 +1024,10 @@ impl Store {
             }
             _ => cmd,
         };
-        let events = waymark_core::decide(&model, &e, actor, cmd)?;
+        // The people the command names, as the directory holds them now,
+        // read inside the transaction: the core checks each is in scope.
+        let people = people_in(&mut tx, &cmd.people()).await?;
+        let events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
         if let Extra::Letter(l) = &extra {
             records::save_letter(&mut tx, l, id, &events, actor.person, now).await?;
         }
@@ -1245,6 +1248,34 @@ fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
 
 /// People from rows of (id, name, email, role or NULL), one row per role,
 /// each person's rows together.
+/// `$from, $from+1, …` for an IN list of `n` values.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The people with these ids, with their roles, read in `tx`.
+async fn people_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ids: &[PersonId],
+) -> Result<Vec<Person>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+         WHERE p.id IN ({}) ORDER BY p.id, m.role",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.0);
+    }
+    people_from_rows(&q.fetch_all(&mut **tx).await?)
+}
+
 fn people_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Person>, StoreError> {
     let mut out: Vec<Person> = Vec::new();
     for r in rows {

@@ -209,11 +209,11 @@ pub(crate) async fn attach_command(
     let file = insert_file(tx, dir, f, &sha256, Some(engagement), None, by, now).await?;
     Ok(Command::AttachDocument {
         file,
-        title: f.title.clone(),
-        name: f.name.clone(),
-        content_type: f.content_type.clone(),
+        title: f.title.as_str().into(),
+        name: f.name.as_str().into(),
+        content_type: f.content_type.as_str().into(),
         size: f.bytes.len() as u64,
-        sha256,
+        sha256: sha256.into(),
     })
 }
 
@@ -486,7 +486,7 @@ impl Store {
     ) -> Result<Engagement, StoreError> {
         let cmd = Command::IssueLetter {
             kind: letter.kind,
-            sha256: sha256_bytes(&letter.pdf),
+            sha256: sha256_bytes(&letter.pdf).into(),
         };
         self.transact(
             actor,

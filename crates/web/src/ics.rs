@@ -9,6 +9,38 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use icalendar::{Calendar, Component, EventLike, EventStatus, Property};
 use waymark_core::{EngagementId, Workshop};
 
+/// A parameter value (such as an attendee's `CN`) as RFC 6868 encodes it:
+/// `^` as `^^`, a double quote as `^'` and a line break as `^n`, so the value
+/// can never close its quotes or start a new parameter, property or line.
+/// Other control characters are dropped (the core refuses them already).
+/// The `icalendar` crate then quotes a value that holds `:`, `;` or `,`, as
+/// RFC 5545 requires.
+pub fn param_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '^' => out.push_str("^^"),
+            '"' => out.push_str("^'"),
+            '\n' => out.push_str("^n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A TEXT value: the crate escapes `\\`, `,`, `;` and line feeds; a carriage
+/// return would end the line, so it becomes a line feed first.
+fn text_value(raw: &str) -> String {
+    raw.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// A URI value (`URL`, an attendee's `mailto:`): written as it is, but never
+/// with a control character that could end the line.
+fn uri_value(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// When the workshop starts and ends, in UTC.
 pub fn times(w: &Workshop) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
     let tz: chrono_tz::Tz = w
@@ -64,8 +96,8 @@ pub fn invitation(
         .uid(&uid(engagement, w, host))
         .sequence(w.sequence)
         .timestamp(now)
-        .summary(&format!("{} ({agency})", w.plan.title))
-        .description(&description)
+        .summary(&text_value(&format!("{} ({agency})", w.plan.title)))
+        .description(&text_value(&description))
         .starts(start)
         .ends(end)
         .append_property(
@@ -74,20 +106,20 @@ pub fn invitation(
                 .done(),
         );
     let location = match (&w.plan.location, &w.plan.link) {
-        (Some(l), _) => l.clone(),
-        (None, Some(link)) => link.clone(),
-        (None, None) => String::new(),
+        (Some(l), _) => l.as_str(),
+        (None, Some(link)) => link.as_str(),
+        (None, None) => "",
     };
     if !location.is_empty() {
-        event.location(&location);
+        event.location(&text_value(location));
     }
     if let Some(link) = &w.plan.link {
-        event.add_property("URL", link);
+        event.add_property("URL", uri_value(link));
     }
     for a in &w.plan.attendees {
-        let mut p = Property::new("ATTENDEE", format!("mailto:{}", a.email));
+        let mut p = Property::new("ATTENDEE", format!("mailto:{}", uri_value(&a.email)));
         if let Some(name) = &a.name {
-            p.add_parameter("CN", name);
+            p.add_parameter("CN", &param_value(name));
         }
         p.add_parameter("ROLE", "REQ-PARTICIPANT");
         p.add_parameter("RSVP", "TRUE");

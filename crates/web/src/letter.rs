@@ -189,8 +189,8 @@ pub fn facts(kind: LetterKind, c: &Context<'_>, version: u32) -> Result<Facts, S
             .iter()
             .filter(|w| !w.cancelled)
             .map(|w| WorkshopFacts {
-                title: w.plan.title.clone(),
-                date: w.plan.date.clone(),
+                title: w.plan.title.to_string(),
+                date: w.plan.date.to_string(),
             })
             .collect(),
         stages: e

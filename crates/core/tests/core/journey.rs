@@ -324,7 +324,7 @@ fn replaying_the_events_gives_the_same_state() {
             sponsor(),
             Command::SignOff {
                 document: "letter-of-intent-v1".into(),
-                sha256: "a".repeat(64),
+                sha256: "a".repeat(64).into(),
             },
         ),
     ];

@@ -5,6 +5,7 @@ mod journey;
 mod permissions;
 mod records;
 mod rules;
+mod scope;
 
 use std::sync::OnceLock;
 
@@ -79,6 +80,28 @@ pub fn stranger_partner() -> Actor {
     }
 }
 
+/// Everyone above as the directory holds them: what the store would load
+/// for the commands that name people.
+pub fn directory() -> Vec<Person> {
+    [
+        ("Sam Staff", staff()),
+        ("Ada Admin", admin()),
+        ("Mia Member", member()),
+        ("Sid Sponsor", sponsor()),
+        ("Olu Other", other_member()),
+        ("Pat Partner", partner()),
+        ("Sue Stranger", stranger_partner()),
+    ]
+    .into_iter()
+    .map(|(name, a)| Person {
+        id: a.person,
+        name: name.into(),
+        email: Email::parse(&format!("p{}@example.gov.au", a.person)).unwrap(),
+        roles: a.roles,
+    })
+    .collect()
+}
+
 /// A started engagement with the partner assigned.
 pub fn engagement() -> Engagement {
     let mut e = Engagement::new(EngagementId(1), AGENCY);
@@ -107,7 +130,7 @@ pub fn run(
     cmd: Command,
     at: i64,
 ) -> Result<Vec<Event>, DomainError> {
-    let events = decide(model(), e, actor, &cmd)?;
+    let events = decide(model(), e, actor, &directory(), &cmd)?;
     for ev in &events {
         e.apply(ev, actor.person, Timestamp(at));
     }

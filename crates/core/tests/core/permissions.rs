@@ -58,18 +58,18 @@ fn commands() -> Vec<Command> {
         },
         Command::LinkInitiative {
             name: "Records uplift".into(),
-            description: String::new(),
+            description: String::new().into(),
         },
         Command::SetSponsor { person: SPONSOR },
         Command::Assign {
-            person: PersonId(99),
+            person: PersonId(31),
             partner: None,
         },
         Command::Unassign { person: PARTNER },
         Command::PlanDiscovery { weeks: 6 },
         Command::SignOff {
             document: "loi".into(),
-            sha256: "d".repeat(64),
+            sha256: "d".repeat(64).into(),
         },
         Command::ReturnToProgramme,
         Command::ScheduleWorkshop {
@@ -91,7 +91,7 @@ fn commands() -> Vec<Command> {
         },
         Command::IssueLetter {
             kind: LetterKind::LetterOfIntent,
-            sha256: "e".repeat(64),
+            sha256: "e".repeat(64).into(),
         },
         Command::AttachDocument {
             file: 1,
@@ -99,7 +99,7 @@ fn commands() -> Vec<Command> {
             name: "case.pdf".into(),
             content_type: "application/pdf".into(),
             size: 10,
-            sha256: "f".repeat(64),
+            sha256: "f".repeat(64).into(),
         },
     ]
 }
@@ -141,7 +141,7 @@ fn setting(cmd: &Command) -> Engagement {
 }
 
 fn outcome(actor: &Actor, cmd: &Command) -> Outcome {
-    match decide(model(), &setting(cmd), actor, cmd) {
+    match decide(model(), &setting(cmd), actor, &directory(), cmd) {
         Ok(_) => Allowed,
         Err(DomainError::Forbidden { .. }) => Forbidden,
         Err(DomainError::NotFound) => NotFound,
@@ -229,7 +229,7 @@ fn every_command_for_every_role() {
         (
             "set_sponsor",
             [
-                Allowed, Allowed, Allowed, Allowed, NotFound, Forbidden, NotFound,
+                Allowed, Allowed, Forbidden, Allowed, NotFound, Forbidden, NotFound,
             ],
         ),
         (
@@ -337,6 +337,7 @@ fn other_agencies_cannot_tell_a_record_exists() {
         model(),
         &e,
         &other_member(),
+        &directory(),
         &Command::AddRisk {
             text: "x".into(),
             stage: None,

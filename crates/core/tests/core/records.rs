@@ -79,6 +79,7 @@ fn workshop_plans_are_checked() {
             model(),
             &e,
             &staff(),
+            &directory(),
             &Command::ScheduleWorkshop { id: None, plan: p },
         ) {
             Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field),
@@ -150,7 +151,7 @@ fn letters_are_versioned_and_a_new_version_needs_a_new_sign_off() {
     let mut e = engagement();
     let loi = LetterKind::LetterOfIntent.slug().to_string();
     let sign = |sha: &str| Command::SignOff {
-        document: loi.clone(),
+        document: loi.clone().into(),
         sha256: sha.into(),
     };
     // Nothing to sign before a letter is issued.
@@ -192,7 +193,7 @@ fn letters_are_versioned_and_a_new_version_needs_a_new_sign_off() {
         &staff(),
         Command::IssueLetter {
             kind: LetterKind::ClosureLetter,
-            sha256: "c".repeat(64),
+            sha256: "c".repeat(64).into(),
         },
         9,
     )

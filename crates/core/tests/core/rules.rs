@@ -302,7 +302,7 @@ fn a_new_sign_off_supersedes_the_old_one() {
         &sponsor(),
         Command::SignOff {
             document: "loi".into(),
-            sha256: "a".repeat(64),
+            sha256: "a".repeat(64).into(),
         },
         1,
     )
@@ -312,7 +312,7 @@ fn a_new_sign_off_supersedes_the_old_one() {
         &staff(),
         Command::SignOff {
             document: "loi".into(),
-            sha256: "b".repeat(64),
+            sha256: "b".repeat(64).into(),
         },
         2,
     )
@@ -342,7 +342,7 @@ fn the_sponsor_named_on_the_engagement_may_sign() {
         &member(),
         Command::SignOff {
             document: "loi".into(),
-            sha256: "c".repeat(64),
+            sha256: "c".repeat(64).into(),
         },
         2,
     )

@@ -226,7 +226,7 @@ async fn letters_keep_every_version_and_its_exact_bytes() {
         for cmd in [
             Command::IssueLetter {
                 kind: LetterKind::LetterOfIntent,
-                sha256: "a".repeat(64),
+                sha256: "a".repeat(64).into(),
             },
             Command::AttachDocument {
                 file: 99,
@@ -234,7 +234,7 @@ async fn letters_keep_every_version_and_its_exact_bytes() {
                 name: "n.pdf".into(),
                 content_type: "application/pdf".into(),
                 size: 1,
-                sha256: "b".repeat(64),
+                sha256: "b".repeat(64).into(),
             },
         ] {
             let bare = w.store.execute(&w.staff, e.id, e.version, &cmd, NOW).await;

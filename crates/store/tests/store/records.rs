@@ -198,7 +198,7 @@ async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
                             e.id,
                             version,
                             &Command::AddRisk {
-                                text: format!("r{round}-{i}"),
+                                text: format!("r{round}-{i}").into(),
                                 stage: None,
                             },
                             NOW,

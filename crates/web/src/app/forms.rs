@@ -69,7 +69,7 @@ impl CommandForm {
 
     /// The command this form describes; field errors name the field.
     pub fn command(&self) -> Result<Command, DomainError> {
-        let stage = || self.stage.trim().to_string();
+        let stage = || self.stage.as_str().into();
         let step = || number::<u32>("step", &self.step, "choose a step");
         Ok(match self.command.as_str() {
             "start_stage" => Command::StartStage { stage: stage() },
@@ -87,7 +87,7 @@ impl CommandForm {
             "skip_step" => Command::SkipStep {
                 stage: stage(),
                 step: step()?,
-                reason: self.reason.clone(),
+                reason: self.reason.as_str().into(),
             },
             "decide" => Command::Decide {
                 stage: stage(),
@@ -103,35 +103,35 @@ impl CommandForm {
                     }
                 },
                 option: number("option", &self.option, "choose one of the options")?,
-                rationale: self.rationale.clone(),
+                rationale: self.rationale.as_str().into(),
                 funded_by: match self.funded_by.as_str() {
                     "dta" => Funder::Dta,
                     "co_funded" => Funder::CoFunded,
                     "agency" => Funder::Agency,
                     _ => return Err(invalid("funded_by", "choose who funds what follows")),
                 },
-                note: optional(&self.note),
+                note: optional(&self.note).map(Into::into),
             },
             "check_success" => Command::CheckSuccess {
                 stage: stage(),
                 criterion: number("criterion", &self.criterion, "choose a success criterion")?,
-                evidence: self.evidence.clone(),
+                evidence: self.evidence.as_str().into(),
             },
             "add_risk" => Command::AddRisk {
-                text: self.text.clone(),
-                stage: optional(&self.stage),
+                text: self.text.as_str().into(),
+                stage: optional(&self.stage).map(Into::into),
             },
             "close_risk" => Command::CloseRisk {
                 id: number("id", &self.id, "choose a risk")?,
-                note: self.note.clone(),
+                note: self.note.as_str().into(),
             },
             "add_benefit" => Command::AddBenefit {
-                text: self.text.clone(),
-                measure: optional(&self.measure),
+                text: self.text.as_str().into(),
+                measure: optional(&self.measure).map(Into::into),
             },
             "link_initiative" => Command::LinkInitiative {
-                name: self.name.clone(),
-                description: self.description.clone(),
+                name: self.name.as_str().into(),
+                description: self.description.as_str().into(),
             },
             "set_sponsor" => Command::SetSponsor {
                 person: PersonId(number(

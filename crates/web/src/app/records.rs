@@ -159,8 +159,8 @@ impl WorkshopForm {
                 .find(|p| p.id.0 == id)
                 .ok_or_else(|| DomainError::invalid("attendees", "choose people from the list"))?;
             attendees.push(Attendee {
-                email: p.email.as_str().to_string(),
-                name: Some(p.name.clone()),
+                email: p.email.as_str().to_string().into(),
+                name: Some(p.name.clone().into()),
                 person: Some(p.id),
             });
         }
@@ -168,27 +168,26 @@ impl WorkshopForm {
             let t = line.trim();
             if !t.is_empty() {
                 attendees.push(Attendee {
-                    email: t.to_string(),
+                    email: t.to_string().into(),
                     name: None,
                     person: None,
                 });
             }
         }
-        let opt = |v: &str| {
-            let t = v.trim();
-            (!t.is_empty()).then(|| t.to_string())
-        };
+        fn opt<const N: usize>(v: &str) -> Option<waymark_core::Line<N>> {
+            (!v.trim().is_empty()).then(|| v.into())
+        }
         Ok(WorkshopPlan {
-            title: self.title.clone(),
-            date: self.date.clone(),
-            time: self.time.clone(),
-            timezone: self.timezone.clone(),
+            title: self.title.clone().into(),
+            date: self.date.clone().into(),
+            time: self.time.clone().into(),
+            timezone: self.timezone.clone().into(),
             minutes: self.minutes.trim().parse().map_err(|_| {
                 DomainError::invalid("minutes", "give the length in whole minutes, such as 90")
             })?,
             location: opt(&self.location),
             link: opt(&self.link),
-            agenda: self.agenda.clone(),
+            agenda: self.agenda.clone().into(),
             attendees,
         })
     }
@@ -208,7 +207,7 @@ fn workshop_view(e: &Engagement, w: &Workshop) -> Value {
     context! { id => w.id, plan => ser(&w.plan), sequence => w.sequence, cancelled => w.cancelled,
     notes => notes, ics => format!("/engagements/{}/workshops/{}.ics", e.id, w.id),
     people => w.plan.attendees.iter().filter_map(|a| a.person.map(|p| p.0.to_string())).collect::<Vec<_>>(),
-    emails => w.plan.attendees.iter().filter(|a| a.person.is_none()).map(|a| a.email.clone()).collect::<Vec<_>>().join("\n") }
+    emails => w.plan.attendees.iter().filter(|a| a.person.is_none()).map(|a| a.email.as_str()).collect::<Vec<_>>().join("\n") }
 }
 
 async fn workshops_page(
@@ -285,7 +284,7 @@ fn invitations(s: &AppState, agency: &str, e: &Engagement, wid: u32) -> Vec<Mail
                 .to_string(),
         ),
     };
-    let place = [w.plan.location.clone(), w.plan.link.clone()]
+    let place = [w.plan.location.as_deref(), w.plan.link.as_deref()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
@@ -335,11 +334,11 @@ pub async fn workshop_command(
                 "notes" => Command::RecordWorkshopNotes {
                     id: f.workshop_id()?,
                     notes: WorkshopNotes {
-                        sponsorship: f.sponsorship.clone(),
-                        strategy: f.strategy.clone(),
-                        business_need: f.business_need.clone(),
-                        budget: f.budget.clone(),
-                        governance: f.governance.clone(),
+                        sponsorship: f.sponsorship.clone().into(),
+                        strategy: f.strategy.clone().into(),
+                        business_need: f.business_need.clone().into(),
+                        budget: f.budget.clone().into(),
+                        governance: f.governance.clone().into(),
                     },
                 },
                 _ => {
@@ -608,8 +607,8 @@ pub async fn letter_command(
                         id,
                         version,
                         &Command::SignOff {
-                            document: kind.slug().to_string(),
-                            sha256: f.sha256.trim().to_string(),
+                            document: kind.slug().to_string().into(),
+                            sha256: f.sha256.trim().to_string().into(),
                         },
                         now(),
                     )
@@ -917,18 +916,18 @@ impl ArtefactForm {
         };
         Ok(match self.artefact.as_str() {
             "execution_plan" => Artefact::ExecutionPlan {
-                text: self.text.clone(),
+                text: self.text.clone().into(),
             },
             "sprint" => Artefact::Sprint {
                 id,
-                name: self.name.clone(),
-                starts: self.starts.clone(),
-                ends: self.ends.clone(),
-                goal: self.goal.clone(),
+                name: self.name.clone().into(),
+                starts: self.starts.clone().into(),
+                ends: self.ends.clone().into(),
+                goal: self.goal.clone().into(),
             },
             "feature" => Artefact::Feature {
                 id,
-                capability: self.capability.clone(),
+                capability: self.capability.clone().into(),
                 status: status_of(&self.status)?,
                 sprint: match self.sprint.trim() {
                     "" => None,
@@ -940,16 +939,16 @@ impl ArtefactForm {
             },
             "story" => Artefact::Story {
                 id,
-                as_a: self.as_a.clone(),
-                i_want: self.i_want.clone(),
-                so_that: self.so_that.clone(),
-                acceptance: self.acceptance.clone(),
+                as_a: self.as_a.clone().into(),
+                i_want: self.i_want.clone().into(),
+                so_that: self.so_that.clone().into(),
+                acceptance: self.acceptance.clone().into(),
                 status: status_of(&self.status)?,
             },
             "guide" => Artefact::Guide {
                 id,
-                title: self.title.clone(),
-                markdown: self.markdown.clone(),
+                title: self.title.clone().into(),
+                markdown: self.markdown.clone().into(),
             },
             _ => {
                 return Err(DomainError::invalid(

@@ -378,8 +378,8 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
         let v = store.verify().await?;
         if v.intact() {
             println!(
-                "audit: {} event(s) in {} engagement(s) and {} event(s) in {} enquiry(ies) verified; the trail is intact",
-                v.events, v.engagements, v.enquiry_events, v.enquiries
+                "audit: {} event(s) in {} engagement(s), {} event(s) in {} enquiry(ies), {} letter version(s) and {} file(s) verified; the trail is intact",
+                v.events, v.engagements, v.enquiry_events, v.enquiries, v.letters, v.files
             );
             Ok(ExitCode::SUCCESS)
         } else {
@@ -395,10 +395,14 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
                     b.enquiry, b.seq, b.reason
                 );
             }
+            for a in &v.altered {
+                println!("audit: {}: {}", a.record, a.reason);
+            }
             println!(
-                "audit: the trail was altered in {} engagement(s) and {} enquiry(ies)",
+                "audit: the trail was altered in {} engagement(s), {} enquiry(ies) and {} letter(s) or file(s)",
                 v.broken.len(),
-                v.broken_enquiries.len()
+                v.broken_enquiries.len(),
+                v.altered.len()
             );
             Ok(ExitCode::FAILURE)
         }

@@ -653,9 +653,7 @@ pub fn decide(
                 sha256: sha256.clone(),
             });
         }
-        Command::ScheduleWorkshop { id, plan } => {
-            ev.push(records::schedule(e, people, *id, plan)?)
-        }
+        Command::ScheduleWorkshop { id, plan } => ev.push(records::schedule(e, people, *id, plan)?),
         Command::CancelWorkshop { id } => {
             let w = records::workshop(e, *id)?;
             ev.push(Event::WorkshopCancelled {

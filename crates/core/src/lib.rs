@@ -29,9 +29,9 @@ pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
     Password, Person, PersonId,
 };
-pub use text::{Line, Text};
 pub use records::{
     Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,
     Story, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
     parse_time,
 };
+pub use text::{Line, Text};

@@ -224,7 +224,15 @@ mod tests {
         );
         // Characters, not bytes: five accented letters fit in five.
         assert!(Line::<5>::from("ééééé").check("name").is_ok());
-        for bad in ["a\rb", "a\nb", "a\tb", "a\u{0}b", "a\u{85}b", "a\u{2028}b", "a\u{1b}[31m"] {
+        for bad in [
+            "a\rb",
+            "a\nb",
+            "a\tb",
+            "a\u{0}b",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "a\u{1b}[31m",
+        ] {
             assert!(
                 field_error(Line::<50>::from(bad).check("name")).contains("one line"),
                 "{bad:?}"
@@ -239,7 +247,9 @@ mod tests {
 
     #[test]
     fn texts_keep_lines_and_tabs_only() {
-        let t = Text::<50>::from("one\r\ntwo\rthree\n\tfour ").check("notes").unwrap();
+        let t = Text::<50>::from("one\r\ntwo\rthree\n\tfour ")
+            .check("notes")
+            .unwrap();
         assert_eq!(t, "one\ntwo\nthree\n\tfour");
         assert!(field_error(Text::<50>::from("a\u{7}b").check("notes")).contains("control"));
         assert!(field_error(Text::<3>::from("abcd").check("notes")).contains("at most 3"));

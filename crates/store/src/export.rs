@@ -70,6 +70,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("received_at", Int),
                 ("event_count", Int),
                 ("head_hash", Text),
+                // Added after format 2 first shipped: older rows stop before it.
+                ("content_hash", OptText),
             ],
         ),
         (
@@ -535,7 +537,12 @@ impl Store {
                 marks.join(", ")
             );
             for row in x.records.get(*table).map_or(&[][..], Vec::as_slice) {
-                if row.len() != columns.len() {
+                // Columns added later are optional and last: an older
+                // export's shorter rows leave them empty.
+                let later = columns[row.len().min(columns.len())..]
+                    .iter()
+                    .all(|(_, k)| matches!(k, Kind::OptInt | Kind::OptText));
+                if row.len() > columns.len() || !later {
                     return Err(StoreError::Corrupt(format!(
                         "a row of {table} has {} values; it should have {}",
                         row.len(),
@@ -543,8 +550,14 @@ impl Store {
                     )));
                 }
                 let mut q = sqlx::query(&sql);
-                for ((name, kind), v) in columns.iter().zip(row) {
-                    q = bind(q, table, name, *kind, v)?;
+                for (i, (name, kind)) in columns.iter().enumerate() {
+                    q = bind(
+                        q,
+                        table,
+                        name,
+                        *kind,
+                        row.get(i).unwrap_or(&serde_json::Value::Null),
+                    )?;
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -552,6 +565,8 @@ impl Store {
         tx.commit().await?;
         self.reset_sequences().await?;
         self.recount().await?;
+        // Enquiries from an export made before content was bound.
+        crate::intake::seal_unsealed(self).await?;
         // Summaries and assignments are derived from state, not exported.
         self.refresh_derived().await
     }

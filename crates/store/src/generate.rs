@@ -12,7 +12,7 @@
 
 use sqlx::{Any, Transaction};
 use waymark_core::{
-    Actor, AgencyId, Email, Command, DecisionAt, Engagement, EngagementId, Event, Funder, Mode,
+    Actor, AgencyId, Command, DecisionAt, Email, Engagement, EngagementId, Event, Funder, Mode,
     PartnerKind, Person, PersonId, Role, StepStatus, Timestamp,
 };
 use waymark_model::synth::Rng;

@@ -83,6 +83,16 @@ pub struct Enquiry {
 pub enum Triage {
     Received {
         source: String,
+        /// The SHA-256 of the enquiry's content as it arrived ([`content_hash`]);
+        /// absent on enquiries received before content was bound, which
+        /// carry a [`Triage::Sealed`] event instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+    },
+    /// The content as it stood when the upgrade that binds content ran.
+    /// Changes made before then cannot be detected.
+    Sealed {
+        content: String,
     },
     Note {
         text: String,
@@ -103,6 +113,7 @@ impl Triage {
     fn kind(&self) -> &'static str {
         match self {
             Triage::Received { .. } => "received",
+            Triage::Sealed { .. } => "sealed",
             Triage::Note { .. } => "note",
             Triage::Converted { .. } => "converted",
             Triage::Attached { .. } => "attached",
@@ -146,6 +157,43 @@ fn enquiry_row(r: &sqlx::any::AnyRow) -> Result<Enquiry, StoreError> {
         engagement: r.try_get::<Option<i64>, _>(12)?.map(EngagementId),
         received_at: Timestamp(r.try_get(13)?),
     })
+}
+
+/// What an enquiry's hash covers: everything that arrived, and each
+/// attachment by id and SHA-256 (whose bytes `verify` checks separately).
+#[derive(Serialize)]
+struct Content<'a> {
+    source: &'a str,
+    message_id: Option<&'a str>,
+    agency_name: &'a str,
+    contact_name: &'a str,
+    contact_email: &'a str,
+    contact_role: &'a str,
+    subject: &'a str,
+    body: &'a str,
+    timeframe: &'a str,
+    preference: &'a str,
+    received_at: i64,
+    files: Vec<(i64, &'a str)>,
+}
+
+/// The SHA-256 of an enquiry's content and its attachments' hashes.
+pub(crate) fn content_hash(e: &Enquiry, files: &[FileRow]) -> Result<String, StoreError> {
+    let c = Content {
+        source: &e.source,
+        message_id: e.message_id.as_deref(),
+        agency_name: &e.agency_name,
+        contact_name: &e.contact_name,
+        contact_email: &e.contact_email,
+        contact_role: &e.contact_role,
+        subject: &e.subject,
+        body: &e.body,
+        timeframe: &e.timeframe,
+        preference: &e.preference,
+        received_at: e.received_at.0,
+        files: files.iter().map(|f| (f.id, f.sha256.as_str())).collect(),
+    };
+    Ok(crate::chain::sha256(&json(&c)?))
 }
 
 fn programme_only(actor: &Actor) -> Result<(), StoreError> {
@@ -261,9 +309,160 @@ pub(crate) async fn verify(
                 ),
             });
         }
+        if bad.is_none() {
+            let payloads: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get(4))
+                .collect::<Result<_, _>>()?;
+            bad = check_content(pool, id, &payloads).await?;
+        }
         broken.extend(bad);
     }
     Ok((heads.len(), events, broken))
+}
+
+/// Whether enquiry `id`'s row still says what its chain (whose links are
+/// already checked) recorded: its content's hash, its status and engagement.
+async fn check_content(
+    pool: &sqlx::AnyPool,
+    id: i64,
+    payloads: &[String],
+) -> Result<Option<BrokenEnquiry>, StoreError> {
+    let mut content = None;
+    let mut status = EnquiryStatus::Open;
+    let mut engagement = None;
+    for p in payloads {
+        match unjson::<Triage>(p) {
+            Ok(Triage::Received { content: c, .. }) => content = c.or(content),
+            Ok(Triage::Sealed { content: c }) => content = Some(c),
+            Ok(Triage::Note { .. }) => {}
+            Ok(Triage::Converted { engagement: e, .. }) => {
+                status = EnquiryStatus::Converted;
+                engagement = Some(e);
+            }
+            Ok(Triage::Attached { engagement: e }) => {
+                status = EnquiryStatus::Attached;
+                engagement = Some(e);
+            }
+            Ok(Triage::Closed { .. }) => status = EnquiryStatus::Closed,
+            Err(_) => {
+                return Ok(Some(BrokenEnquiry {
+                    enquiry: id,
+                    seq: 0,
+                    reason: "an event's payload is not a valid triage step".into(),
+                }));
+            }
+        }
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = $1"))
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    let broken = |reason: String| {
+        Ok(Some(BrokenEnquiry {
+            enquiry: id,
+            seq: 0,
+            reason,
+        }))
+    };
+    let e = match enquiry_row(&row) {
+        Ok(e) => e,
+        Err(_) => {
+            return broken("its row cannot be read (its status is not one Waymark writes)".into());
+        }
+    };
+    let files = files_of(pool, id).await?;
+    match content {
+        None => {
+            return broken(
+                "its content was never sealed into its chain (run `waymark db migrate`)".into(),
+            );
+        }
+        Some(c) if c != content_hash(&e, &files)? => {
+            return broken(
+                "its content (sender, subject, text or attachments) was changed after it was recorded"
+                    .into(),
+            );
+        }
+        Some(_) => {}
+    }
+    if e.status != status || e.engagement != engagement {
+        return broken(format!(
+            "its row says {} but its history says {}",
+            e.status.as_str(),
+            status.as_str()
+        ));
+    }
+    Ok(None)
+}
+
+async fn files_of(pool: &sqlx::AnyPool, enquiry: i64) -> Result<Vec<FileRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM files WHERE enquiry_id = $1 ORDER BY id",
+        crate::records::FILE_COLUMNS
+    ))
+    .bind(enquiry)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(crate::records::file_row).collect()
+}
+
+/// Appends a [`Triage::Sealed`] event to every enquiry whose content is not
+/// yet bound into its chain (those received before the upgrade that binds
+/// it), once: part of `Store::migrate`.
+pub(crate) async fn seal_unsealed(store: &Store) -> Result<usize, StoreError> {
+    let ids: Vec<i64> =
+        sqlx::query("SELECT id FROM enquiries WHERE content_hash IS NULL ORDER BY id")
+            .fetch_all(&store.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+    for id in &ids {
+        let _turn = store.write_turn().await;
+        let mut tx = store.pool.begin().await?;
+        sqlx::query("UPDATE enquiries SET event_count = event_count WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM enquiries WHERE id = $1 AND content_hash IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { continue };
+        let e = enquiry_row(&row)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM files WHERE enquiry_id = $1 ORDER BY id",
+            crate::records::FILE_COLUMNS
+        ))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let files = rows
+            .iter()
+            .map(crate::records::file_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let content = content_hash(&e, &files)?;
+        append(
+            &mut tx,
+            *id,
+            None,
+            &Triage::Sealed {
+                content: content.clone(),
+            },
+            crate::now(),
+        )
+        .await?;
+        sqlx::query("UPDATE enquiries SET content_hash = $1 WHERE id = $2")
+            .bind(&content)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(ids.len())
 }
 
 impl Store {
@@ -313,21 +512,55 @@ impl Store {
             }
             Err(err) => return Err(err.into()),
         };
+        let mut files = Vec::new();
+        for f in &e.attachments {
+            let sha = sha256_bytes(&f.bytes);
+            let dir = self.files_dir.as_deref().map(|p| p.as_path());
+            let file = insert_file(&mut tx, dir, f, &sha, None, Some(id), PersonId(0), now).await?;
+            files.push(FileRow {
+                id: file,
+                sha256: sha,
+                size: f.bytes.len() as u64,
+                content_type: f.content_type.clone(),
+                name: f.name.clone(),
+                engagement: None,
+                enquiry: Some(id),
+                created_at: now,
+            });
+        }
+        let recorded = Enquiry {
+            id,
+            source: e.source.clone(),
+            message_id: e.message_id.clone(),
+            agency_name: e.agency_name.clone(),
+            contact_name: e.contact_name.clone(),
+            contact_email: e.contact_email.clone(),
+            contact_role: e.contact_role.clone(),
+            subject: e.subject.clone(),
+            body: e.body.clone(),
+            timeframe: e.timeframe.clone(),
+            preference: e.preference.clone(),
+            status: EnquiryStatus::Open,
+            engagement: None,
+            received_at: now,
+        };
+        let content = content_hash(&recorded, &files)?;
         append(
             &mut tx,
             id,
             None,
             &Triage::Received {
                 source: e.source.clone(),
+                content: Some(content.clone()),
             },
             now,
         )
         .await?;
-        for f in &e.attachments {
-            let sha = sha256_bytes(&f.bytes);
-            let dir = self.files_dir.as_deref().map(|p| p.as_path());
-            insert_file(&mut tx, dir, f, &sha, None, Some(id), PersonId(0), now).await?;
-        }
+        sqlx::query("UPDATE enquiries SET content_hash = $1 WHERE id = $2")
+            .bind(&content)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if let Some(m) = acknowledgement {
             crate::outbox::queue(&mut tx, m, now).await?;
         }
@@ -419,9 +652,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         programme_only(actor)?;
         let (status, engagement, text) = match step {
-            Triage::Received { .. } => {
+            Triage::Received { .. } | Triage::Sealed { .. } => {
                 return Err(StoreError::Domain(DomainError::rule(
-                    "an enquiry is received only once",
+                    "an enquiry is received, and sealed, only once",
                 )));
             }
             Triage::Note { text } => (None, None, Some(("text", text, 4000))),

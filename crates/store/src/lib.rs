@@ -45,8 +45,8 @@ pub use intake::{
 pub use outbox::{Mail, OutboxEntry};
 pub(crate) use records::Extra;
 pub use records::{
-    FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, StoredTemplate, accepted_extensions,
-    classify, clean_name,
+    Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, StoredTemplate,
+    accepted_extensions, classify, clean_name,
 };
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -173,7 +173,11 @@ impl Store {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,
         };
-        m.run(&self.pool).await.map_err(StoreError::Migrate)
+        m.run(&self.pool).await.map_err(StoreError::Migrate)?;
+        // The data step of migration 0010: bind older enquiries' content
+        // into their chains, once.
+        intake::seal_unsealed(self).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -1088,7 +1092,7 @@ impl Store {
 
     /// Recomputes every engagement's chain.
     pub async fn verify(&self) -> Result<Verification, StoreError> {
-        chain::verify(&self.pool).await
+        chain::verify(self).await
     }
 
     /// For tests and operators: the raw pool.

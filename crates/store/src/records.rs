@@ -352,7 +352,7 @@ pub(crate) async fn save_letter(
     Ok(())
 }
 
-fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
+pub(crate) fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
     Ok(FileRow {
         id: r.try_get(0)?,
         sha256: r.try_get(1)?,
@@ -365,7 +365,7 @@ fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
     })
 }
 
-const FILE_COLUMNS: &str =
+pub(crate) const FILE_COLUMNS: &str =
     "id, sha256, size, content_type, name, engagement_id, enquiry_id, created_at";
 
 fn letter_row(r: &sqlx::any::AnyRow) -> Result<LetterRow, StoreError> {
@@ -386,6 +386,146 @@ fn letter_row(r: &sqlx::any::AnyRow) -> Result<LetterRow, StoreError> {
 
 const LETTER_COLUMNS: &str =
     "kind, version, markdown, html, sha256, facts, template_version, created_by, created_at";
+
+/// A letter or file whose bytes, or whose hash, no longer match what the
+/// audit chain recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Altered {
+    /// What it is: "engagement 3, Letter of Intent version 1", "file 7".
+    pub record: String,
+    pub reason: String,
+}
+
+/// What the letters and files checks saw.
+#[derive(Debug, Default)]
+pub(crate) struct BytesChecked {
+    pub letters: usize,
+    pub files: usize,
+    pub altered: Vec<Altered>,
+}
+
+/// Recomputes the SHA-256 of every letter's PDF and every file's bytes, and
+/// compares each with the hash its engagement's chain recorded (`states`:
+/// the engagements whose chains verified) and with its own row. An enquiry's
+/// attachment is bound by its enquiry's content hash instead, which names
+/// each attachment's SHA-256; `intake::verify` checks that.
+pub(crate) async fn verify_bytes(
+    store: &Store,
+    states: &std::collections::HashMap<EngagementId, Engagement>,
+) -> Result<BytesChecked, StoreError> {
+    let mut out = BytesChecked::default();
+    let keys = sqlx::query(
+        "SELECT engagement_id, kind, version FROM letters ORDER BY engagement_id, kind, version",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    for k in &keys {
+        let (e, kind, version): (i64, String, i64) = (k.try_get(0)?, k.try_get(1)?, k.try_get(2)?);
+        out.letters += 1;
+        let row = sqlx::query(
+            "SELECT sha256, pdf FROM letters WHERE engagement_id = $1 AND kind = $2 AND version = $3",
+        )
+        .bind(e)
+        .bind(&kind)
+        .bind(version)
+        .fetch_one(&store.pool)
+        .await?;
+        let (column, pdf): (String, Vec<u8>) = (row.try_get(0)?, row.try_get(1)?);
+        let record = format!("engagement {e}, {kind} version {version}");
+        let Some(state) = states.get(&EngagementId(e)) else {
+            continue; // its chain is already reported broken
+        };
+        let recorded = state
+            .letters
+            .iter()
+            .find(|l| l.kind.slug() == kind && i64::from(l.version) == version)
+            .map(|l| l.sha256.as_str());
+        let actual = sha256_bytes(&pdf);
+        let reason = match recorded {
+            None => Some("the audit chain records no such version".to_string()),
+            Some(h) if h != actual => Some(
+                "its PDF's bytes differ from the ones the audit chain recorded (and a sign-off names)"
+                    .to_string(),
+            ),
+            Some(h) if h != column => {
+                Some("its recorded hash was changed in the letters table".to_string())
+            }
+            Some(_) => None,
+        };
+        out.altered
+            .extend(reason.map(|reason| Altered { record, reason }));
+    }
+    let ids = sqlx::query("SELECT id FROM files ORDER BY id")
+        .fetch_all(&store.pool)
+        .await?;
+    for r in &ids {
+        let id: i64 = r.try_get(0)?;
+        out.files += 1;
+        let record = format!("file {id}");
+        let row = sqlx::query(&format!(
+            "SELECT {FILE_COLUMNS}, content, location FROM files WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&store.pool)
+        .await?;
+        let f = file_row(&row)?;
+        let bytes = match row.try_get::<Option<String>, _>(9)? {
+            Some(loc) => {
+                match read_file(
+                    store.files_dir.as_deref().map(|p| p.as_path()),
+                    &loc,
+                    &f.sha256,
+                ) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        out.altered.push(Altered {
+                            record,
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            None => row.try_get(8)?,
+        };
+        if sha256_bytes(&bytes) != f.sha256 {
+            out.altered.push(Altered {
+                record,
+                reason: format!(
+                    "the bytes of “{}” differ from the ones that were stored",
+                    f.name
+                ),
+            });
+            continue;
+        }
+        if let Some(e) = f.engagement
+            && let Some(state) = states.get(&e)
+            && !state
+                .documents
+                .iter()
+                .any(|d| d.file == id && d.sha256 == f.sha256)
+        {
+            out.altered.push(Altered {
+                record,
+                reason: format!(
+                    "engagement {e}'s audit chain records no document with this file's hash"
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses bytes whose hash is not `expected` (what the chain recorded).
+fn intact(bytes: Vec<u8>, expected: &str, what: &str) -> Result<Vec<u8>, StoreError> {
+    if sha256_bytes(&bytes) == expected {
+        Ok(bytes)
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "{what} no longer matches the hash its audit trail recorded, so it is not served; an administrator should run `waymark audit verify` and restore it from a backup"
+        )))
+    }
+}
 
 impl Store {
     /// Keeps `file` against the engagement and records it there, in one
@@ -445,13 +585,22 @@ impl Store {
         .await?
         .ok_or(StoreError::Domain(DomainError::NotFound))?;
         let file = file_row(&row)?;
-        match file.engagement {
+        // The hash the bytes must have: for an engagement's document, the
+        // one its audit chain recorded; for an enquiry's attachment, the row's
+        // (which the enquiry's content hash binds).
+        let expected = match file.engagement {
             Some(e) => {
-                self.engagement(actor, e).await?;
+                let state = self.engagement(actor, e).await?;
+                state
+                    .documents
+                    .iter()
+                    .find(|d| d.file == file.id)
+                    .map(|d| d.sha256.clone())
+                    .unwrap_or_else(|| file.sha256.clone())
             }
-            None if actor.is_programme() => {}
+            None if actor.is_programme() => file.sha256.clone(),
             None => return Err(StoreError::Domain(DomainError::NotFound)),
-        }
+        };
         let bytes = match row.try_get::<Option<String>, _>(9)? {
             Some(loc) => read_file(
                 self.files_dir.as_deref().map(|p| p.as_path()),
@@ -460,6 +609,7 @@ impl Store {
             )?,
             None => row.try_get(8)?,
         };
+        let bytes = intact(bytes, &expected, &format!("the file “{}”", file.name))?;
         Ok((file, bytes))
     }
 
@@ -525,7 +675,7 @@ impl Store {
         kind: LetterKind,
         version: u32,
     ) -> Result<(LetterRow, Vec<u8>), StoreError> {
-        self.engagement(actor, id).await?;
+        let state = self.engagement(actor, id).await?;
         let row = sqlx::query(&format!(
             "SELECT {LETTER_COLUMNS}, pdf FROM letters WHERE engagement_id = $1 AND kind = $2 AND version = $3"
         ))
@@ -535,7 +685,25 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::Domain(DomainError::NotFound))?;
-        Ok((letter_row(&row)?, row.try_get(9)?))
+        // Served only as issued: the bytes must have the hash the chain
+        // recorded, which is what a sign-off names.
+        let recorded = state
+            .letters
+            .iter()
+            .find(|l| l.kind == kind && l.version == version)
+            .map(|l| l.sha256.clone())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "version {version} of the {} is in the letters table but not in the engagement's audit trail",
+                    kind.title()
+                ))
+            })?;
+        let pdf = intact(
+            row.try_get(9)?,
+            &recorded,
+            &format!("version {version} of the {}", kind.title()),
+        )?;
+        Ok((letter_row(&row)?, pdf))
     }
 
     /// The programme's current template for `kind`, if it has saved one.

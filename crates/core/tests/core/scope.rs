@@ -583,7 +583,11 @@ fn every_text_field_of_every_command_is_bounded_and_clean() {
         let mut paths = Vec::new();
         leaves(&json, &mut Vec::new(), &mut paths);
         for path in paths {
-            for bad in [huge.as_str(), "a\u{1b}[2Jb", "Guest\r\nORGANIZER:mailto:x@evil.example"] {
+            for bad in [
+                huge.as_str(),
+                "a\u{1b}[2Jb",
+                "Guest\r\nORGANIZER:mailto:x@evil.example",
+            ] {
                 let mut v = json.clone();
                 set(&mut v, &path, bad);
                 // Tags and choices (the command, a status) refuse any
@@ -592,12 +596,9 @@ fn every_text_field_of_every_command_is_bounded_and_clean() {
                     continue;
                 };
                 match decide(model(), &e, &staff(), &people(), &c) {
-                    Err(DomainError::Invalid { field, .. }) => assert_eq!(
-                        field,
-                        field_for(&path),
-                        "{} at {path:?}",
-                        cmd.name()
-                    ),
+                    Err(DomainError::Invalid { field, .. }) => {
+                        assert_eq!(field, field_for(&path), "{} at {path:?}", cmd.name())
+                    }
                     // Multi-line text may hold CR LF: it is kept as LF.
                     Ok(events) if bad.starts_with("Guest") => {
                         let text = serde_json::to_string(&events).unwrap();

@@ -10,6 +10,7 @@ mod export;
 mod generate;
 mod listing;
 mod records;
+mod tamper;
 
 use waymark_core::*;
 use waymark_store::Store;

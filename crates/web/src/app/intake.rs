@@ -285,7 +285,10 @@ async fn enquiry_page(
         .iter()
         .map(|ev| {
             let what = match &ev.triage {
-                Triage::Received { source } if source == "email" => "Received by email".to_string(),
+                Triage::Received { source, .. } if source == "email" => {
+                    "Received by email".to_string()
+                }
+                Triage::Sealed { .. } => "Content sealed into the audit trail".to_string(),
                 Triage::Received { .. } => "Received through the Request support form".to_string(),
                 Triage::Note { text } => format!("Note: {text}"),
                 Triage::Converted { engagement, .. } => {

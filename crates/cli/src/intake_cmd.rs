@@ -157,18 +157,23 @@ fn enquiry(raw: &[u8]) -> Result<NewEnquiry, String> {
     })
 }
 
-async fn import_one(store: &Store, raw: &[u8]) -> Result<(ImportOutcome, String), String> {
+async fn import_one(
+    store: &Store,
+    raw: &[u8],
+    acknowledge: bool,
+) -> Result<(ImportOutcome, String), String> {
     let e = enquiry(raw)?;
-    let ack =
-        waymark_web::mail::enquiry_received(&e.contact_email, &e.contact_name, &e.agency_name);
+    let ack = acknowledge.then(|| {
+        waymark_web::mail::enquiry_received(&e.contact_email, &e.contact_name, &e.agency_name)
+    });
     let outcome = store
-        .add_enquiry(&e, Some(&ack), now())
+        .add_enquiry(&e, ack.as_ref(), now())
         .await
         .map_err(|err| err.to_string())?;
     Ok((outcome, format!("“{}” from {}", e.subject, e.contact_email)))
 }
 
-pub fn import(url: &str, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub fn import(url: &str, paths: &[PathBuf], acknowledge: bool) -> anyhow::Result<ExitCode> {
     block_on(async {
         let store = open(url).await?;
         let (mut added, mut known, mut failed) = (0, 0, 0);
@@ -183,7 +188,7 @@ pub fn import(url: &str, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             };
             for m in list {
                 let result = match &m {
-                    Ok(src) => import_one(&store, &src.bytes)
+                    Ok(src) => import_one(&store, &src.bytes, acknowledge)
                         .await
                         .map_err(|e| format!("{}: {e}", src.label)),
                     Err(e) => Err(e.clone()),

@@ -206,6 +206,10 @@ enum IntakeCommand {
     Import {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Thank each new sender by email (queued in the outbox). Off by
+        /// default: an old mailbox would otherwise mail everyone in it.
+        #[arg(long)]
+        acknowledge: bool,
     },
 }
 
@@ -363,8 +367,8 @@ fn main() -> ExitCode {
                 from: mail_from,
             },
         ),
-        Command::Intake(IntakeCommand::Import { paths }) => {
-            intake_cmd::import(&cli.database_url, &paths)
+        Command::Intake(IntakeCommand::Import { paths, acknowledge }) => {
+            intake_cmd::import(&cli.database_url, &paths, acknowledge)
         }
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
         Command::Agency(AgencyCommand::Add {

@@ -82,15 +82,15 @@ pub fn serve(
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = crate::db_cmd::open(&database_url).await?;
         let pages = Arc::new(origin.pages()?);
-        let api = Arc::new(waymark_web::api::ApiState::new(
-            store.clone(),
-            Arc::clone(&pages),
-        ));
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let api = Arc::new(
+            waymark_web::api::ApiState::new(store.clone(), Arc::clone(&pages))
+                .with_addresses(&public_url, &mail.from),
+        );
         let mut state = waymark_web::app::AppState::new(store.clone(), pages, &public_url)
             .map_err(anyhow::Error::msg)?;
         state.mail_from = mail.from.clone();

@@ -23,10 +23,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 use waymark_core::{
     Abbreviation, Actor, Agency, AgencyId, AgencyType, Command, DomainError, Engagement,
-    EngagementId, Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Warning,
+    EngagementId, LetterKind, Mode, NewAgency, NewPerson, Person, PersonId, Role, Summary, Warning,
 };
 use waymark_model::SourceFile;
 use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
+
+use crate::actions::{ActionError, Actions};
 
 /// What the API needs: the records, and the current model's pages (new
 /// engagements pin them).
@@ -36,16 +38,33 @@ pub struct ApiState {
     pub pages: Arc<Vec<SourceFile>>,
     /// The current model, built from `pages` once.
     pub model: Arc<waymark_model::Model>,
+    /// The same actions the workspace runs (workshops with invitations,
+    /// letters, uploads).
+    pub actions: Actions,
 }
 
 impl ApiState {
+    /// The API over `store`; links and invitations name `http://localhost`
+    /// and the programme's mailbox until [`ApiState::with_addresses`].
     pub fn new(store: Store, pages: Arc<Vec<SourceFile>>) -> Self {
         let model = Arc::new(waymark_model::build((*pages).clone()).model);
         ApiState {
+            actions: Actions {
+                store: store.clone(),
+                public_url: "http://localhost".into(),
+                mail_from: crate::app::PROGRAMME_MAILBOX.into(),
+            },
             store,
             pages,
             model,
         }
+    }
+
+    /// Where people reach Waymark, and the programme's address.
+    pub fn with_addresses(mut self, public_url: &str, mail_from: &str) -> Self {
+        self.actions.public_url = public_url.trim_end_matches('/').to_string();
+        self.actions.mail_from = mail_from.to_string();
+        self
     }
 }
 
@@ -57,6 +76,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/commands", post(command))
+        .route("/api/v1/engagements/{id}/letters/{kind}", post(issue_letter))
+        .route(
+            "/api/v1/engagements/{id}/documents",
+            post(upload_document).layer(axum::extract::DefaultBodyLimit::max(
+                waymark_store::MAX_FILE_BYTES + 64 * 1024,
+            )),
+        )
         .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
@@ -64,7 +90,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
         .with_state(state)
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+        .merge(
+            Router::new()
+                .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+                .layer(axum::middleware::map_response(docs_headers)),
+        )
+}
+
+/// Swagger UI runs its own scripts and styles from this site, and talks
+/// only to this site; nothing may frame it.
+async fn docs_headers(mut r: Response) -> Response {
+    crate::server::with_policy(
+        r.headers_mut(),
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    r
 }
 
 /// The OpenAPI 3.1 document, generated from the handlers below.
@@ -75,8 +115,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
     ),
     paths(
-        me, list, start, show, history, command, dashboard, agencies, agency, add_agency, people,
-        person, add_person, add_role
+        me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
+        agency, add_agency, people, person, add_person, add_role
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -238,6 +278,31 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
             e.body_text(),
         )
     })
+}
+
+/// A path's parameters; one that cannot be read (`/engagements/abc`) is a
+/// problem like any other, not plain text.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(Params(v)),
+            Err(e) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Unreadable request",
+                format!("the address is not one the API serves: {}", e.body_text()),
+            )),
+        }
+    }
 }
 
 /// The caller, from their bearer token.
@@ -444,7 +509,7 @@ struct EngagementView {
 async fn show(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
     let e = s.store.engagement(&actor, EngagementId(id)).await?;
     Ok(Json(EngagementView {
@@ -462,7 +527,7 @@ async fn show(
 async fn history(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
     Ok(Json(s.store.history(&actor, EngagementId(id)).await?).into_response())
 }
@@ -486,19 +551,118 @@ struct CommandRequest {
 async fn command(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
     req: Result<Json<CommandRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let req = body(req)?;
     let e = s
-        .store
-        .execute(
-            &actor,
-            EngagementId(id),
-            req.expected_version,
-            &req.command,
-            now(),
-        )
+        .actions
+        .run(&actor, EngagementId(id), req.expected_version, &req.command)
+        .await?;
+    Ok(Json(e).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct IssueRequest {
+    /// The version the caller last saw.
+    expected_version: u64,
+}
+
+/// Issues the next version of a letter (`letter-of-intent` or
+/// `closure-letter`): written from the programme's template, typeset as a
+/// tagged PDF, kept with its bytes, and sent to the executive sponsor for
+/// signature. The programme only.
+#[utoipa::path(post, path = "/api/v1/engagements/{id}/letters/{kind}",
+    params(("id" = i64, Path), ("kind" = String, Path, description = "letter-of-intent or closure-letter")),
+    request_body = IssueRequest, responses(
+    (status = 200, body = Engagement, description = "The engagement, with the new version in `letters`"),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`conflict`: a stale version; `rule_violated`: nothing changed, or the letter cannot be written yet"),
+))]
+async fn issue_letter(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, kind)): Params<(i64, String)>,
+    req: Result<Json<IssueRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let req = body(req)?;
+    let kind = LetterKind::from_slug(&kind).ok_or_else(|| not_found("letter"))?;
+    let e = s
+        .actions
+        .issue_letter(&actor, EngagementId(id), req.expected_version, kind)
+        .await
+        .map_err(|e| match e {
+            ActionError::Store(e) => Problem::from(e),
+            ActionError::Internal(e) => StoreError::Corrupt(e).into(),
+        })?;
+    Ok(Json(e).into_response())
+}
+
+/// A document to upload, as `multipart/form-data`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct DocumentUpload {
+    /// The version the caller last saw.
+    expected_version: u64,
+    /// What the document is; the file's name if blank.
+    title: Option<String>,
+    /// The file: PDF, Word, Excel, PowerPoint, PNG, JPEG, text, markdown or CSV, at most 20 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Uploads a document to the engagement. Its type is read from its bytes,
+/// which must match its name's extension.
+#[utoipa::path(post, path = "/api/v1/engagements/{id}/documents", params(("id" = i64, Path)),
+    request_body(content = DocumentUpload, content_type = "multipart/form-data"), responses(
+    (status = 200, body = Engagement, description = "The engagement, with the file in `documents`"),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem),
+    (status = 422, body = Problem, description = "The file is missing, empty, too large or not what its name says"),
+))]
+async fn upload_document(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, Problem> {
+    let unreadable = |detail: String| {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Unreadable request", detail)
+    };
+    let mut form = form.map_err(|e| unreadable(e.body_text()))?;
+    let (mut version, mut title, mut file) = (None, String::new(), None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| unreadable(format!("the upload did not arrive whole: {}", e.body_text())))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| unreadable(format!("the upload did not arrive whole: {}", e.body_text())))?;
+        match name.as_str() {
+            "expected_version" => {
+                version = Some(String::from_utf8_lossy(&data).trim().parse::<u64>().map_err(
+                    |_| unprocessable("expected_version", "give the version as a whole number".into()),
+                )?)
+            }
+            "title" => title = String::from_utf8_lossy(&data).into_owned(),
+            "file" => file = Some((file_name.unwrap_or_default(), data.to_vec())),
+            _ => {}
+        }
+    }
+    let version = version.ok_or_else(|| {
+        unprocessable("expected_version", "give the version you last saw".into())
+    })?;
+    let (name, bytes) = file
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| unprocessable("file", "attach the file, with its name".into()))?;
+    let e = s
+        .actions
+        .upload(&actor, EngagementId(id), version, &title, &name, bytes)
         .await?;
     Ok(Json(e).into_response())
 }
@@ -519,7 +683,7 @@ async fn agencies(
 async fn agency(
     State(s): State<Arc<ApiState>>,
     Caller(_): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
 ) -> Result<Json<Agency>, Problem> {
     s.store
         .agency(AgencyId(id))
@@ -593,7 +757,7 @@ async fn people(
 async fn person(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
 ) -> Result<Json<Person>, Problem> {
     match s.store.person(PersonId(id)).await? {
         Some(p) if actor.sees_person(&p) => Ok(Json(p)),
@@ -646,7 +810,7 @@ async fn add_person(
 async fn add_role(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
     req: Result<Json<Role>, JsonRejection>,
 ) -> Result<Json<Person>, Problem> {
     actor.may_manage_people()?;

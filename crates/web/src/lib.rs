@@ -7,6 +7,7 @@
 //! Must not touch: parsing pages (that is `waymark-model`) or the engagement
 //! rules. It translates; it decides nothing about the model.
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod export;

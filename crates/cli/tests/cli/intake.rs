@@ -22,6 +22,22 @@ async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
     ];
     let run = |a: Vec<String>| waymark(&a.iter().map(String::as_str).collect::<Vec<_>>());
 
+    // Without --acknowledge nobody is mailed: an old mailbox must not
+    // thank thousands of people again.
+    let quiet_url = waymark_store::testing::sqlite_url("intake-quiet");
+    let mut quiet = vec!["--database-url".to_string(), quiet_url.clone(), "intake".into(), "import".into()];
+    quiet.extend(paths.iter().cloned());
+    let q = run(quiet);
+    assert!(stdout(&q).contains("intake: 5 added"), "{}", stdout(&q));
+    let quiet_store = waymark_store::Store::open(&quiet_url).await.unwrap();
+    let quiet_admin = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeAdmin],
+    };
+    assert!(quiet_store.outbox(&quiet_admin, 50).await.unwrap().is_empty());
+
+    let mut paths = paths;
+    paths.push("--acknowledge".into());
     let first = run(args(&paths));
     let (out, err) = (stdout(&first), stderr(&first));
     // One message has no From: it is named, the rest still go in, and the

@@ -2,8 +2,8 @@
 //!
 //! Passwords are hashed with argon2id (the crate's default, OWASP-level
 //! parameters) off the async threads. A failed sign-in is recorded per
-//! account and per address in the database, so the limit holds across
-//! instances. Each session carries a random CSRF token that every form
+//! (account, address) pair, per address and per account in the database, so
+//! the limits hold across instances; see [`PAIR_LIMIT`]. Each session carries a random CSRF token that every form
 //! sends back.
 
 use std::net::SocketAddr;
@@ -33,9 +33,14 @@ const CSRF: &str = "csrf";
 const SEEN: &str = "seen";
 const SEEN_EVERY_SECS: i64 = 5 * 60;
 
-/// Sign-in failures allowed per account, and per address, in the window.
-pub const ACCOUNT_LIMIT: u32 = 5;
+/// Sign-in failures allowed in the window: for one account from one address
+/// (the guesser is slowed, the owner elsewhere is not), from one address
+/// across all accounts (spraying), and for one account from every address
+/// together (a distributed guess; high, so that locking someone out takes a
+/// botnet rather than five tries). See docs/security.md.
+pub const PAIR_LIMIT: u32 = 5;
 pub const ADDRESS_LIMIT: u32 = 30;
+pub const ACCOUNT_LIMIT: u32 = 100;
 pub const WINDOW_SECS: i64 = 15 * 60;
 
 pub fn hash_password(p: &Password) -> Result<String, String> {
@@ -277,12 +282,16 @@ async fn sign_in(
     let address = format!("address:{}", addr.ip());
     let email = Email::parse(&f.email).ok();
     let account = email.as_ref().map(|e| format!("account:{e}"));
+    let pair = email
+        .as_ref()
+        .map(|e| format!("pair:{e}|{}", addr.ip()));
     let since = Timestamp(t.0 - WINDOW_SECS);
-    // Refuse before checking the password, so a locked account cannot be
+    // Refuse before checking the password, so a throttled pair cannot be
     // probed at all until the window passes.
     let mut wait = 0;
     for (key, limit) in [
         (Some(&address), ADDRESS_LIMIT),
+        (pair.as_ref(), PAIR_LIMIT),
         (account.as_ref(), ACCOUNT_LIMIT),
     ] {
         if let Some(key) = key {
@@ -327,7 +336,7 @@ async fn sign_in(
         .unwrap_or(false);
     match person {
         Some(p) if ok => {
-            if let Some(key) = &account {
+            if let Some(key) = &pair {
                 s.store.clear_sign_in_failures(key, since).await?;
             }
             begin(session, p).await?;
@@ -335,7 +344,7 @@ async fn sign_in(
         }
         _ => {
             s.store.record_sign_in_failure(&address, t).await?;
-            if let Some(key) = &account {
+            for key in [&pair, &account].into_iter().flatten() {
                 s.store.record_sign_in_failure(key, t).await?;
             }
             Ok(login_page(

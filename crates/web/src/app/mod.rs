@@ -79,6 +79,18 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The actions shared with the API (a workshop and its invitations, a
+    /// letter, an upload), on this state's store and addresses.
+    pub fn actions(&self) -> crate::actions::Actions {
+        crate::actions::Actions {
+            store: self.store.clone(),
+            public_url: self.public_url.clone(),
+            mail_from: self.mail_from.clone(),
+        }
+    }
+}
+
 /// One route: the method, the path and its handler.
 pub struct Route {
     pub method: Method,
@@ -192,8 +204,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.public_url.starts_with("https://"))
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(IDLE_MINUTES)));
+    let scheme = if state.public_url.starts_with("https://") {
+        "https"
+    } else {
+        "http"
+    };
     r.fallback(not_found)
-        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn_with_state(scheme, same_origin))
         .layer(middleware::from_fn(headers))
         .layer(sessions)
         .with_state(state)
@@ -207,9 +224,9 @@ async fn not_found(State(s): State<Arc<AppState>>) -> Response {
 /// `Origin` (or, failing that, `Sec-Fetch-Site`) must say this site. Forms
 /// also carry a per-session token (see `auth::Csrf`); this check stops a
 /// cross-site post even before that, and covers the sign-in form.
-async fn same_origin(req: Request, next: Next) -> Response {
+async fn same_origin(State(scheme): State<&'static str>, req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && cross_site(req.headers())
+        && cross_site(req.headers(), scheme)
     {
         return (
             StatusCode::FORBIDDEN,
@@ -221,18 +238,39 @@ async fn same_origin(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn cross_site(h: &HeaderMap) -> bool {
+/// Whether a request came from another origin: the `Origin` must have this
+/// site's scheme (from its public URL), host and port, as RFC 6454 compares
+/// them; `https://host` does not match a site served as `http://host`.
+pub(crate) fn cross_site(h: &HeaderMap, scheme: &str) -> bool {
     let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
     match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some("null") => true,
-        Some(origin) => {
-            let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
-            Some(authority) != host
-        }
+        Some(origin) => match (origin.split_once("://"), host) {
+            (Some((s, authority)), Some(host)) => {
+                !s.eq_ignore_ascii_case(scheme)
+                    || authority_of(authority, scheme) != authority_of(host, scheme)
+            }
+            _ => true,
+        },
         None => h
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v == "cross-site"),
+    }
+}
+
+/// `host[:port]` lowercased, with the scheme's default port made explicit.
+fn authority_of(raw: &str, scheme: &str) -> String {
+    let a = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let has_port = match a.rsplit_once(':') {
+        // An IPv6 literal's colons are inside its brackets.
+        Some((_, port)) => !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    };
+    if has_port {
+        a
+    } else {
+        format!("{a}:{}", if scheme == "https" { 443 } else { 80 })
     }
 }
 

@@ -16,11 +16,12 @@ use waymark_core::{
     Agency, Artefact, Attendee, Command, DomainError, Engagement, EngagementId, LetterKind,
     PersonId, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan,
 };
-use waymark_store::{Mail, NewFile, NewLetter, StoreError, now};
+use waymark_store::{StoreError, now};
 
 use super::auth::SignedIn;
 use super::{AppState, PageError, field_label, form_error as error, page};
-use crate::{ics, letter, mail};
+use crate::actions::ActionError;
+use crate::{ics, letter};
 
 fn ser<T: serde::Serialize>(v: &T) -> Value {
     Value::from(minijinja::value::Serde(v))
@@ -54,14 +55,6 @@ async fn load(s: &AppState, who: &SignedIn, id: EngagementId) -> Result<Loaded, 
     ids.extend(e.sponsor);
     let names = s.store.person_names(&ids).await?;
     Ok(Loaded { e, agency, names })
-}
-
-fn host(s: &AppState) -> String {
-    let u = s
-        .public_url
-        .split_once("://")
-        .map_or(s.public_url.as_str(), |(_, r)| r);
-    u.split(['/', ':']).next().unwrap_or("waymark").to_string()
 }
 
 fn outcome_to_page<T>(
@@ -260,46 +253,6 @@ pub async fn workshops(
         .unwrap_or_else(|e| e.render(&s.views))
 }
 
-/// The invitation (or cancellation) for every attendee of workshop `wid`.
-fn invitations(s: &AppState, agency: &str, e: &Engagement, wid: u32) -> Vec<Mail> {
-    let Some(w) = e.workshops.iter().find(|w| w.id == wid) else {
-        return Vec::new();
-    };
-    let Ok(text) = ics::invitation(e.id, agency, w, &host(s), &s.mail_from, chrono::Utc::now())
-    else {
-        return Vec::new();
-    };
-    let (subject, lead) = match (w.cancelled, w.sequence) {
-        (true, _) => (
-            format!("Cancelled: {} ({agency})", w.plan.title),
-            "This workshop is cancelled.".to_string(),
-        ),
-        (false, 0) => (
-            format!("Invitation: {} ({agency})", w.plan.title),
-            "You are invited to this workshop.".to_string(),
-        ),
-        (false, _) => (
-            format!("Updated: {} ({agency})", w.plan.title),
-            "This workshop has changed; the attached invitation replaces the earlier one."
-                .to_string(),
-        ),
-    };
-    let place = [w.plan.location.as_deref(), w.plan.link.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let body = format!(
-        "{lead}\n\n{}\n{} at {} ({}), {} minutes\n{place}\n\nAgenda:\n{}",
-        w.plan.title, w.plan.date, w.plan.time, w.plan.timezone, w.plan.minutes, w.plan.agenda
-    );
-    w.plan
-        .attendees
-        .iter()
-        .map(|a| mail::workshop(&a.email, &subject, &body, &text, ics::method(w)))
-        .collect()
-}
-
 pub async fn workshop_command(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
@@ -356,26 +309,7 @@ pub async fn workshop_command(
             .map_err(|_| DomainError::invalid("version", "reload the page and try again"));
         let result = match (cmd, version) {
             (Ok(cmd), Ok(version)) => {
-                // Which workshop's attendees hear about it, once the command
-                // has run: a new one is the last; otherwise the one named.
-                let agency = l.agency.name.clone();
-                let named = f.workshop_id().ok();
-                let notify = |e: &Engagement| {
-                    let wid = match (&cmd, named) {
-                        (Command::RecordWorkshopNotes { .. }, _) => return Vec::new(),
-                        (Command::ScheduleWorkshop { id: None, .. }, _) => {
-                            e.workshops.last().map_or(0, |w| w.id)
-                        }
-                        (_, Some(n)) => n,
-                        _ => return Vec::new(),
-                    };
-                    invitations(&s, &agency, e, wid)
-                };
-                outcome_to_page(
-                    s.store
-                        .execute_and_notify(&who.actor, id, version, &cmd, &notify, now())
-                        .await,
-                )?
+                outcome_to_page(s.actions().run(&who.actor, id, version, &cmd).await)?
             }
             (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
         };
@@ -427,7 +361,7 @@ pub async fn workshop_ics(
             l.e.id,
             &l.agency.name,
             w,
-            &host(&s),
+            &s.actions().host(),
             &s.mail_from,
             chrono::Utc::now(),
         )
@@ -455,21 +389,7 @@ fn kind_of(slug: &str) -> Result<LetterKind, PageError> {
 }
 
 async fn template(s: &AppState, kind: LetterKind) -> Result<(String, i64), PageError> {
-    Ok(match s.store.letter_template(kind).await? {
-        Some(t) => (t.body, t.version),
-        None => (letter::default_template(kind).to_string(), 0),
-    })
-}
-
-/// The facts as JSON without the date and version, to tell whether the
-/// engagement has changed since a version was issued.
-fn substance(facts_json: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(facts_json).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("today");
-        o.remove("version");
-    }
-    v
+    Ok(s.actions().template(kind).await?)
 }
 
 async fn letter_page(
@@ -505,7 +425,7 @@ async fn letter_page(
             let now_json = serde_json::to_string(f).unwrap_or_default();
             (
                 None,
-                substance(&now_json) != substance(&v.facts)
+                crate::actions::substance(&now_json) != crate::actions::substance(&v.facts)
                     || v.template_version != template_version,
             )
         }
@@ -637,8 +557,7 @@ pub async fn letter_command(
     run.await.unwrap_or_else(|e| e.render(&s.views))
 }
 
-/// Writes, typesets and records the next version of a letter, and asks the
-/// sponsor to sign it.
+/// Issues the next version of a letter through the one path the API uses too.
 async fn issue(
     s: &AppState,
     who: &SignedIn,
@@ -646,93 +565,11 @@ async fn issue(
     kind: LetterKind,
     version: u64,
 ) -> Result<Result<(), (String, String)>, PageError> {
-    let l = load(s, who, id).await?;
-    if !who.actor.is_programme() {
-        return Err(PageError::Forbidden(
-            "The programme team issues letters.".into(),
-        ));
+    match s.actions().issue_letter(&who.actor, id, version, kind).await {
+        Ok(_) => Ok(Ok(())),
+        Err(ActionError::Store(e)) => Ok(outcome_to_page::<()>(Err(e))?),
+        Err(ActionError::Internal(e)) => Err(PageError::Internal(e)),
     }
-    let model = s.store.model(&l.e.model_hash).await?;
-    let sponsor = match l.e.sponsor {
-        Some(p) => s.store.person(p).await?,
-        None => None,
-    };
-    let next = l.e.letters.iter().filter(|x| x.kind == kind).count() as u32 + 1;
-    let today = now();
-    let ctx = letter::Context {
-        engagement: &l.e,
-        model: &model,
-        agency: &l.agency,
-        sponsor: sponsor.as_ref(),
-        names: &l.names,
-        today,
-    };
-    let facts = match letter::facts(kind, &ctx, next) {
-        Ok(f) => f,
-        Err(why) => {
-            return Ok(Err((
-                "action".into(),
-                format!("The letter cannot be written yet: {why}"),
-            )));
-        }
-    };
-    let (body, template_version) = template(s, kind).await?;
-    let facts_json =
-        serde_json::to_string(&facts).map_err(|e| PageError::Internal(e.to_string()))?;
-    if let Some(last) = s.store.letters(&who.actor, id, kind).await?.last()
-        && substance(&last.facts) == substance(&facts_json)
-        && last.template_version == template_version
-    {
-        return Ok(Err((
-            "action".into(),
-            format!(
-                "Nothing in the {} has changed since version {}, so there is no new version to issue",
-                kind.title(),
-                last.version
-            ),
-        )));
-    }
-    let markdown = match letter::render(&body, &facts) {
-        Ok(m) => m,
-        Err(e) => {
-            return Ok(Err((
-                "action".into(),
-                format!("The programme's template failed: {e}"),
-            )));
-        }
-    };
-    let html = letter::html(&markdown);
-    let ident = format!("{}-{}-v{next}", kind.slug(), id.0);
-    let md = markdown.clone();
-    let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map_err(PageError::Internal)?;
-    let link = format!(
-        "{}/engagements/{}/letters/{}",
-        s.public_url.trim_end_matches('/'),
-        id,
-        kind.slug()
-    );
-    let mail = sponsor
-        .iter()
-        .map(|p| mail::sign_off_request(p.email.as_str(), &p.name, kind.title(), next, &link))
-        .collect();
-    let new = NewLetter {
-        kind,
-        markdown,
-        html,
-        pdf,
-        facts: facts_json,
-        template_version,
-        mail,
-    };
-    Ok(outcome_to_page(
-        s.store
-            .issue_letter(&who.actor, id, version, &new, today)
-            .await,
-    )?
-    .map(|_| ()))
 }
 
 pub async fn letter_pdf(
@@ -1210,33 +1047,21 @@ pub async fn upload(
         let Some((raw_name, bytes)) = file.filter(|(n, _)| !n.is_empty()) else {
             return refuse("document-file", "File: choose a file to upload".into()).await;
         };
-        let name = waymark_store::clean_name(&raw_name);
-        let content_type = match waymark_store::classify(&name, &bytes) {
-            Ok(k) => k,
-            Err(DomainError::Invalid { message, .. }) => {
-                return refuse("document-file", format!("File: {message}")).await;
-            }
-            Err(e) => return Err(e.into()),
-        };
         let Ok(version) = version.trim().parse::<u64>() else {
             return refuse("document-file", "Reload the page and try again".into()).await;
         };
-        let title = if title.trim().is_empty() {
-            name.clone()
-        } else {
-            title.trim().to_string()
-        };
-        let new = NewFile {
-            title,
-            name,
-            content_type: content_type.to_string(),
-            bytes,
-        };
-        match outcome_to_page(
-            s.store
-                .attach_file(&who.actor, id, version, &new, now())
-                .await,
-        )? {
+        let done = s
+            .actions()
+            .upload(&who.actor, id, version, &title, &raw_name, bytes)
+            .await;
+        if let Err(StoreError::Domain(DomainError::Invalid {
+            field: "file",
+            message,
+        })) = &done
+        {
+            return refuse("document-file", format!("File: {message}")).await;
+        }
+        match outcome_to_page(done)? {
             Ok(_) => {
                 Ok(Redirect::to(&format!("/engagements/{id}/delivery#documents")).into_response())
             }

@@ -609,3 +609,334 @@ async fn a_whole_engagement_through_the_api() {
         assert!(v.broken.is_empty());
     }
 }
+
+/// Parses `.ics` text with Python's icalendar and prints what a calendar
+/// would see: the organizers, the URL, and each attendee with its name.
+fn ics_as_python_reads_it(text: &str) -> Option<String> {
+    let script = r#"
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(sys.stdin.read())
+for ev in cal.walk("VEVENT"):
+    org = ev.get("organizer")
+    org = org if isinstance(org, list) else ([org] if org else [])
+    print("ORGANIZERS", len(org))
+    print("URL", ev.get("url"))
+    att = ev.get("attendee") or []
+    att = att if isinstance(att, list) else [att]
+    for a in att:
+        print("ATTENDEE", str(a), "CN=" + str(a.params.get("CN")))
+    print("SUMMARY", ev.get("summary"))
+"#;
+    use std::io::Write;
+    use std::process::{Command as Process, Stdio};
+    let ok = Process::new("python3")
+        .args(["-c", "import icalendar"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        waymark_store::testing::skip(
+            "iCalendar injection test: Python's icalendar is not installed (python3 -m pip install icalendar)",
+        );
+        return None;
+    }
+    let mut child = Process::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "icalendar refused it: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The four findings of the outside probe, each through the API as the
+/// attacker sent it, and the small ones beside them.
+#[tokio::test]
+async fn what_an_attacker_found_is_closed() {
+    for store in stores("api-attacks").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other_agency = store
+            .add_agency(&NewAgency::parse("Other", "OTH", "Finance", None).unwrap(), NOW)
+            .await
+            .unwrap();
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            &store,
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let outsider = token(
+            &store,
+            "olly@oth.gov.au",
+            Role::AgencyMember {
+                agency: other_agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let person_of = async |email: &str| {
+            store
+                .person_by_email(&Email::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let mia = person_of("mia@bot.gov.au").await;
+        let olly = person_of("olly@oth.gov.au").await;
+        let app = app(&store);
+        let (_, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"BOT"}"#),
+        )
+        .await;
+        let id = e["id"].as_i64().unwrap();
+        let uri = format!("/api/v1/engagements/{id}/commands");
+        let run = async |who: &str, cmd: Value| {
+            let (_, _, now) = call(
+                &app,
+                "GET",
+                &format!("/api/v1/engagements/{id}"),
+                Some(&staff),
+                None,
+            )
+            .await;
+            let body = json!({ "expected_version": now["version"], "command": cmd }).to_string();
+            call(&app, "POST", &uri, Some(who), Some(&body)).await
+        };
+
+        // 1. A member cannot make themself sponsor; nobody can name another
+        // agency's person, or a person who does not exist.
+        let (s, ct, p) = run(&member, json!({"command": "set_sponsor", "person": mia.0})).await;
+        assert_eq!((s, p["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{p}");
+        assert_eq!(ct, "application/problem+json");
+        for person in [olly.0, 999_999] {
+            let (s, _, p) = run(&staff, json!({"command": "set_sponsor", "person": person})).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+            assert_eq!(p["errors"][0]["field"], "person");
+        }
+        // ...so the member cannot sign the letter either.
+        let (s, _, _) = run(
+            &member,
+            json!({"command": "sign_off", "document": "letter-of-intent", "sha256": "a".repeat(64)}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // The programme names the member; the engagement never names Olly.
+        let (s, _, after) = run(&staff, json!({"command": "set_sponsor", "person": mia.0})).await;
+        assert_eq!(s, StatusCode::OK, "{after}");
+        assert_eq!(after["sponsor"], mia.0);
+
+        // 2. iCalendar injection: CR/LF in a name is refused at the core;
+        // quotes, colons, semicolons and commas are encoded, not obeyed.
+        let plan = |name: &str| {
+            json!({"command": "schedule_workshop", "plan": {
+                "title": "Initial workshop; \"kick-off\", part 1: scope",
+                "date": "2026-12-01", "time": "10:00", "timezone": "Australia/Canberra",
+                "minutes": 60, "location": "Room 1, Level 2; Canberra",
+                "agenda": "Sponsorship\r\nBudget",
+                "attendees": [
+                    {"email": "guest@example.org", "name": name},
+                    {"email": "ignored@evil.example", "person": olly.0},
+                ]}})
+        };
+        let injected = "Guest\r\nORGANIZER;CN=Attacker:mailto:attacker@evil.example\r\nURL:https://evil.example/phish";
+        let (s, _, p) = run(&member, plan(injected)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["errors"][0]["field"], "attendees");
+        // Another agency's person cannot be invited by id either.
+        let tricky = "Guest \"Boss\"; ROLE=CHAIR:mailto:x@evil.example, ^n";
+        let (s, _, p) = run(&member, plan(tricky)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("takes part"), "{p}");
+        let mut ok = plan(tricky);
+        ok["plan"]["attendees"][1]["person"] = json!(mia.0);
+        let (s, _, after) = run(&member, ok).await;
+        assert_eq!(s, StatusCode::OK, "{after}");
+        // The API's workshop invites its attendees, as the form's does.
+        let admin = Actor {
+            person: PersonId(0),
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let mail = store.outbox(&admin, 50).await.unwrap();
+        let invites: Vec<_> = mail.iter().filter(|m| m.kind == "workshop").collect();
+        assert_eq!(invites.len(), 2, "{mail:?}");
+        // Mia is invited at her own address, whatever the request said.
+        assert!(invites.iter().any(|m| m.recipient == "mia@bot.gov.au"));
+        assert!(!mail.iter().any(|m| m.recipient.contains("evil.example")));
+        let ics = invites[0].attachment.clone().unwrap();
+        if let Some(seen) = ics_as_python_reads_it(&ics) {
+            assert!(seen.contains("ORGANIZERS 1\n"), "{seen}\n{ics}");
+            assert!(seen.contains("URL None\n"), "{seen}\n{ics}");
+            assert!(
+                seen.contains(&format!("CN={tricky}\n").replace("^n", "\n")),
+                "{seen}\n{ics}"
+            );
+            assert!(
+                seen.contains("SUMMARY Initial workshop; \"kick-off\", part 1: scope (Bureau of Things)"),
+                "{seen}"
+            );
+        }
+
+        // 3. Text is bounded: 1.9 MB of initiative description is refused.
+        let big = "x".repeat(1_900_000);
+        let (s, _, p) = run(
+            &member,
+            json!({"command": "link_initiative", "name": "Records", "description": big}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"][0]["field"], "description");
+        assert!(p["detail"].as_str().unwrap().contains("at most 4000"), "{p}");
+        // An over-long skip reason says what is wrong.
+        let (_, _, p) = run(
+            &member,
+            json!({"command": "skip_step", "stage": "engagement", "step": 1, "reason": "r".repeat(2001)}),
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("too long"), "{p}");
+
+        // 4. Letters and documents through the API take the workspace's
+        // path, bytes and all; their bytes are checked when served.
+        let (_, _, now) = call(&app, "GET", &format!("/api/v1/engagements/{id}"), Some(&staff), None).await;
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/letters/letter-of-intent"),
+            Some(&member),
+            Some(&json!({"expected_version": now["version"]}).to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+
+        // The small ones: path ids answer problems; the docs have a policy.
+        for uri in ["/api/v1/engagements/abc", "/api/v1/engagements/1/letters/x/y"] {
+            let (s, ct, p) = call(&app, "GET", uri, Some(&staff), None).await;
+            assert!(s.is_client_error(), "{uri}: {s}");
+            if s == StatusCode::BAD_REQUEST {
+                assert_eq!(ct, "application/problem+json", "{uri}");
+                assert_eq!(p["code"], "bad_request");
+            }
+        }
+        let (s, ct, _) = call(&app, "GET", "/api/v1/engagements/abc", Some(&staff), None).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"));
+        let res = app
+            .clone()
+            .oneshot(Request::get("/api/docs/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let _ = outsider;
+    }
+}
+
+/// Uploading a document and issuing a letter through the API, as an
+/// integrator would, land exactly as the workspace's do.
+#[tokio::test]
+async fn documents_and_letters_through_the_api() {
+    for store in stores("api-records").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            &store,
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store);
+        let (_, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"BOT"}"#),
+        )
+        .await;
+        let id = e["id"].as_i64().unwrap();
+        let version = e["version"].as_u64().unwrap();
+        let multipart = |version: u64, name: &str, bytes: &[u8]| {
+            let mut body = Vec::new();
+            for (field, value) in [("expected_version", version.to_string()), ("title", "Business case".into())] {
+                body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes());
+            }
+            body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+            body.extend(bytes);
+            body.extend(b"\r\n--XyZ--\r\n");
+            Request::post(format!("/api/v1/engagements/{id}/documents"))
+                .header(header::AUTHORIZATION, format!("Bearer {member}"))
+                .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let res = app.clone().oneshot(multipart(version, "../../case.pdf", b"not a pdf")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let res = app
+            .clone()
+            .oneshot(multipart(version, "../../case.pdf", b"%PDF-1.7 the case"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let after: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(after["documents"][0]["name"], "case.pdf");
+        assert_eq!(after["documents"][0]["title"], "Business case");
+        assert_eq!(after["documents"][0]["content_type"], "application/pdf");
+
+        // A letter needs the decision it records first: refused with the reason.
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/letters/letter-of-intent"),
+            Some(&staff),
+            Some(&json!({"expected_version": after["version"]}).to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("cannot be written yet"), "{p}");
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/letters/nonsense"),
+            Some(&staff),
+            Some(&json!({"expected_version": after["version"]}).to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}

@@ -589,6 +589,10 @@ async fn forms_from_elsewhere_are_refused() {
             "http://evil.example",
             "null",
             "https://waymark.test.evil.example",
+            // The right host with the wrong scheme or port is another origin.
+            "https://waymark.test",
+            "http://waymark.test:8443",
+            "http://waymark.test.",
         ] {
             let req = Request::post(&path)
                 .header(header::HOST, HOST)
@@ -834,6 +838,11 @@ async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
         // Other accounts are not locked by it.
         let (_, r) = sign_in(&app, "eve@bot.gov.au", PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // Nor is the real owner, signing in from somewhere else: a guesser
+        // slows only their own (account, address) pair.
+        let owner = router(&w.store, [10, 0, 0, 9]);
+        let (_, r) = sign_in(&owner, "mia@bot.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         // Per address: many accounts tried from one address.
         let other = router(&w.store, [10, 0, 0, 2]);
         for i in 0..30 {

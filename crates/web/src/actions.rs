@@ -1,0 +1,279 @@
+//! The actions that write more than one command's events, shared by the
+//! workspace and the API so that each has exactly one path:
+//!
+//! - [`Actions::run`]: any command; a workshop scheduled, changed or
+//!   cancelled also queues its invitations to every attendee, in the same
+//!   transaction;
+//! - [`Actions::issue_letter`]: the next version of a letter, written from
+//!   the programme's template, typeset, kept with its bytes, and sent to the
+//!   sponsor for signature;
+//! - [`Actions::upload`]: a file checked against its type, kept, and recorded.
+//!
+//! The rules stay in the core; these only gather what a command needs and
+//! what it sends.
+
+use std::collections::HashMap;
+
+use waymark_core::{
+    Actor, Command, DomainError, Engagement, EngagementId, LetterKind, PersonId,
+};
+use waymark_store::{Mail, NewFile, NewLetter, Store, StoreError, now};
+
+use crate::{ics, letter, mail};
+
+/// What the actions need beyond the store: where people reach Waymark (for
+/// links and invitation UIDs) and the programme's address.
+#[derive(Debug, Clone)]
+pub struct Actions {
+    pub store: Store,
+    /// For example `https://waymark.example.gov.au`, without a trailing `/`.
+    pub public_url: String,
+    /// The programme's mailbox: mail comes from it, invitations name it.
+    pub mail_from: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Typesetting or the runtime failed; nothing was recorded.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<DomainError> for ActionError {
+    fn from(e: DomainError) -> Self {
+        ActionError::Store(StoreError::Domain(e))
+    }
+}
+
+impl Actions {
+    /// The host name in [`Actions::public_url`], for invitation UIDs.
+    pub fn host(&self) -> String {
+        let u = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, r)| r);
+        u.split(['/', ':']).next().unwrap_or("waymark").to_string()
+    }
+
+    /// Runs `cmd`. Scheduling, changing or cancelling a workshop queues the
+    /// invitation (or cancellation) to each attendee with the change.
+    pub async fn run(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        version: u64,
+        cmd: &Command,
+    ) -> Result<Engagement, StoreError> {
+        let invited = match cmd {
+            Command::ScheduleWorkshop { id: None, .. } => Some(None),
+            Command::ScheduleWorkshop { id: Some(w), .. } | Command::CancelWorkshop { id: w } => {
+                Some(Some(*w))
+            }
+            _ => None,
+        };
+        let Some(which) = invited else {
+            return self.store.execute(actor, id, version, cmd, now()).await;
+        };
+        let e = self.store.engagement(actor, id).await?;
+        let agency = self
+            .store
+            .agency(e.agency)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        let notify = |e: &Engagement| {
+            // A new workshop is the last one; otherwise the one named.
+            let wid = which.unwrap_or_else(|| e.workshops.last().map_or(0, |w| w.id));
+            self.invitations(&agency, e, wid)
+        };
+        self.store
+            .execute_and_notify(actor, id, version, cmd, &notify, now())
+            .await
+    }
+
+    /// The invitation (or cancellation) for every attendee of workshop `wid`.
+    fn invitations(&self, agency: &str, e: &Engagement, wid: u32) -> Vec<Mail> {
+        let Some(w) = e.workshops.iter().find(|w| w.id == wid) else {
+            return Vec::new();
+        };
+        let Ok(text) = ics::invitation(
+            e.id,
+            agency,
+            w,
+            &self.host(),
+            &self.mail_from,
+            chrono::Utc::now(),
+        ) else {
+            return Vec::new();
+        };
+        let (subject, lead) = match (w.cancelled, w.sequence) {
+            (true, _) => (
+                format!("Cancelled: {} ({agency})", w.plan.title),
+                "This workshop is cancelled.",
+            ),
+            (false, 0) => (
+                format!("Invitation: {} ({agency})", w.plan.title),
+                "You are invited to this workshop.",
+            ),
+            (false, _) => (
+                format!("Updated: {} ({agency})", w.plan.title),
+                "This workshop has changed; the attached invitation replaces the earlier one.",
+            ),
+        };
+        let place = [w.plan.location.as_deref(), w.plan.link.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let body = format!(
+            "{lead}\n\n{}\n{} at {} ({}), {} minutes\n{place}\n\nAgenda:\n{}",
+            w.plan.title, w.plan.date, w.plan.time, w.plan.timezone, w.plan.minutes, w.plan.agenda
+        );
+        w.plan
+            .attendees
+            .iter()
+            .map(|a| mail::workshop(&a.email, &subject, &body, &text, ics::method(w)))
+            .collect()
+    }
+
+    /// The programme's current template for `kind` and its version (0: the
+    /// built-in one).
+    pub async fn template(&self, kind: LetterKind) -> Result<(String, i64), StoreError> {
+        Ok(match self.store.letter_template(kind).await? {
+            Some(t) => (t.body, t.version),
+            None => (letter::default_template(kind).to_string(), 0),
+        })
+    }
+
+    /// Writes, typesets and records the next version of a letter, and asks
+    /// the sponsor to sign it. Refused (nothing kept) when the engagement
+    /// cannot yet fill the letter, or nothing in it changed.
+    pub async fn issue_letter(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        version: u64,
+        kind: LetterKind,
+    ) -> Result<Engagement, ActionError> {
+        let e = self.store.engagement(actor, id).await?;
+        if !actor.is_programme() {
+            // The core refuses it too; this saves typesetting for nothing.
+            return Err(DomainError::Forbidden {
+                action: "issue_letter",
+                why: "the programme team issues letters",
+            }
+            .into());
+        }
+        let agency = self
+            .store
+            .agency(e.agency)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let model = self.store.model(&e.model_hash).await?;
+        let sponsor = match e.sponsor {
+            Some(p) => self.store.person(p).await?,
+            None => None,
+        };
+        let mut ids: Vec<PersonId> = e.decisions.iter().map(|d| d.decided_by).collect();
+        ids.extend(e.signoffs.iter().map(|x| x.by));
+        ids.extend(e.letters.iter().map(|x| x.by));
+        ids.extend(e.documents.iter().map(|x| x.by));
+        ids.extend(e.sponsor);
+        let names: HashMap<PersonId, String> = self.store.person_names(&ids).await?;
+        let next = e.letters.iter().filter(|x| x.kind == kind).count() as u32 + 1;
+        let today = now();
+        let ctx = letter::Context {
+            engagement: &e,
+            model: &model,
+            agency: &agency,
+            sponsor: sponsor.as_ref(),
+            names: &names,
+            today,
+        };
+        let facts = letter::facts(kind, &ctx, next).map_err(|why| {
+            DomainError::rule(format!("The letter cannot be written yet: {why}"))
+        })?;
+        let (body, template_version) = self.template(kind).await?;
+        let facts_json =
+            serde_json::to_string(&facts).map_err(|e| ActionError::Internal(e.to_string()))?;
+        if let Some(last) = self.store.letters(actor, id, kind).await?.last()
+            && substance(&last.facts) == substance(&facts_json)
+            && last.template_version == template_version
+        {
+            return Err(DomainError::rule(format!(
+                "Nothing in the {} has changed since version {}, so there is no new version to issue",
+                kind.title(),
+                last.version
+            ))
+            .into());
+        }
+        let markdown = letter::render(&body, &facts)
+            .map_err(|e| DomainError::rule(format!("The programme's template failed: {e}")))?;
+        let html = letter::html(&markdown);
+        let ident = format!("{}-{}-v{next}", kind.slug(), id.0);
+        let md = markdown.clone();
+        let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
+            .await
+            .map_err(|e| ActionError::Internal(e.to_string()))?
+            .map_err(ActionError::Internal)?;
+        let link = format!("{}/engagements/{}/letters/{}", self.public_url, id, kind.slug());
+        let mail = sponsor
+            .iter()
+            .map(|p| mail::sign_off_request(p.email.as_str(), &p.name, kind.title(), next, &link))
+            .collect();
+        let new = NewLetter {
+            kind,
+            markdown,
+            html,
+            pdf,
+            facts: facts_json,
+            template_version,
+            mail,
+        };
+        Ok(self
+            .store
+            .issue_letter(actor, id, version, &new, today)
+            .await?)
+    }
+
+    /// Keeps an uploaded file against the engagement and records it there.
+    /// Its name loses any path; its type comes from its bytes, never from
+    /// the sender; a blank title becomes the file's name.
+    pub async fn upload(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        version: u64,
+        title: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Engagement, StoreError> {
+        let name = waymark_store::clean_name(file_name);
+        let content_type = waymark_store::classify(&name, &bytes)?;
+        let title = if title.trim().is_empty() {
+            name.clone()
+        } else {
+            title.trim().to_string()
+        };
+        let new = NewFile {
+            title,
+            name,
+            content_type: content_type.to_string(),
+            bytes,
+        };
+        self.store.attach_file(actor, id, version, &new, now()).await
+    }
+}
+
+/// The facts as JSON without the date and version, to tell whether the
+/// engagement has changed since a version was issued.
+pub(crate) fn substance(facts_json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(facts_json).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("today");
+        o.remove("version");
+    }
+    v
+}

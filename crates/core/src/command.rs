@@ -621,6 +621,16 @@ pub fn decide(
         Command::SignOff { document, sha256 } => {
             let document = document.required("document")?.into_string();
             let sha256 = &check_sha256(sha256)?;
+            // What is signed must be on the record: a letter's version, or
+            // a document uploaded to this engagement, named by its hash.
+            if LetterKind::from_slug(&document).is_none()
+                && !e.documents.iter().any(|d| &d.sha256 == sha256)
+            {
+                return Err(DomainError::invalid(
+                    "sha256",
+                    "no document on this engagement has that SHA-256; sign a letter or an uploaded document",
+                ));
+            }
             if let Some(kind) = LetterKind::from_slug(&document) {
                 match e.letters.iter().rev().find(|l| l.kind == kind) {
                     None => {

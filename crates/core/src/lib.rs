@@ -5,9 +5,10 @@
 //! give and the events those commands produce; who may do what.
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
-//! actor, a command and the time, and returns events or a typed error;
-//! [`Engagement::apply`] folds events into state. The store runs both inside
-//! one transaction; the web layer and the CLI only translate.
+//! actor, the people the command names and the command, and returns events
+//! or a typed error; [`Engagement::apply`] folds events into state. The store
+//! runs both inside one transaction; the web layer and the CLI only
+//! translate. Every text a command carries is a bounded [`Line`] or [`Text`].
 
 mod access;
 mod command;

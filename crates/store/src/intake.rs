@@ -684,7 +684,17 @@ impl Store {
             }
         }
         if let Some(e) = engagement {
-            self.engagement(actor, e).await?;
+            let found = self.engagement(actor, e).await?;
+            // A conversion names the agency the engagement belongs to.
+            if let Triage::Converted { agency, .. } = step
+                && *agency != found.agency
+            {
+                return Err(DomainError::invalid(
+                    "agency",
+                    format!("engagement {e} belongs to another agency than {agency}"),
+                )
+                .into());
+            }
         }
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;

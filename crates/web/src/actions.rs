@@ -14,9 +14,7 @@
 
 use std::collections::HashMap;
 
-use waymark_core::{
-    Actor, Command, DomainError, Engagement, EngagementId, LetterKind, PersonId,
-};
+use waymark_core::{Actor, Command, DomainError, Engagement, EngagementId, LetterKind, PersonId};
 use waymark_store::{Mail, NewFile, NewLetter, Store, StoreError, now};
 
 use crate::{ics, letter, mail};
@@ -192,9 +190,8 @@ impl Actions {
             names: &names,
             today,
         };
-        let facts = letter::facts(kind, &ctx, next).map_err(|why| {
-            DomainError::rule(format!("The letter cannot be written yet: {why}"))
-        })?;
+        let facts = letter::facts(kind, &ctx, next)
+            .map_err(|why| DomainError::rule(format!("The letter cannot be written yet: {why}")))?;
         let (body, template_version) = self.template(kind).await?;
         let facts_json =
             serde_json::to_string(&facts).map_err(|e| ActionError::Internal(e.to_string()))?;
@@ -218,7 +215,12 @@ impl Actions {
             .await
             .map_err(|e| ActionError::Internal(e.to_string()))?
             .map_err(ActionError::Internal)?;
-        let link = format!("{}/engagements/{}/letters/{}", self.public_url, id, kind.slug());
+        let link = format!(
+            "{}/engagements/{}/letters/{}",
+            self.public_url,
+            id,
+            kind.slug()
+        );
         let mail = sponsor
             .iter()
             .map(|p| mail::sign_off_request(p.email.as_str(), &p.name, kind.title(), next, &link))
@@ -263,7 +265,9 @@ impl Actions {
             content_type: content_type.to_string(),
             bytes,
         };
-        self.store.attach_file(actor, id, version, &new, now()).await
+        self.store
+            .attach_file(actor, id, version, &new, now())
+            .await
     }
 }
 

@@ -76,7 +76,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/commands", post(command))
-        .route("/api/v1/engagements/{id}/letters/{kind}", post(issue_letter))
+        .route(
+            "/api/v1/engagements/{id}/letters/{kind}",
+            post(issue_letter),
+        )
         .route(
             "/api/v1/engagements/{id}/documents",
             post(upload_document).layer(axum::extract::DefaultBodyLimit::max(
@@ -628,35 +631,50 @@ async fn upload_document(
     form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, Problem> {
     let unreadable = |detail: String| {
-        Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Unreadable request", detail)
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Unreadable request",
+            detail,
+        )
     };
     let mut form = form.map_err(|e| unreadable(e.body_text()))?;
     let (mut version, mut title, mut file) = (None, String::new(), None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| unreadable(format!("the upload did not arrive whole: {}", e.body_text())))?
-    {
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        unreadable(format!(
+            "the upload did not arrive whole: {}",
+            e.body_text()
+        ))
+    })? {
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().map(str::to_string);
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| unreadable(format!("the upload did not arrive whole: {}", e.body_text())))?;
+        let data = field.bytes().await.map_err(|e| {
+            unreadable(format!(
+                "the upload did not arrive whole: {}",
+                e.body_text()
+            ))
+        })?;
         match name.as_str() {
             "expected_version" => {
-                version = Some(String::from_utf8_lossy(&data).trim().parse::<u64>().map_err(
-                    |_| unprocessable("expected_version", "give the version as a whole number".into()),
-                )?)
+                version = Some(
+                    String::from_utf8_lossy(&data)
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| {
+                            unprocessable(
+                                "expected_version",
+                                "give the version as a whole number".into(),
+                            )
+                        })?,
+                )
             }
             "title" => title = String::from_utf8_lossy(&data).into_owned(),
             "file" => file = Some((file_name.unwrap_or_default(), data.to_vec())),
             _ => {}
         }
     }
-    let version = version.ok_or_else(|| {
-        unprocessable("expected_version", "give the version you last saw".into())
-    })?;
+    let version = version
+        .ok_or_else(|| unprocessable("expected_version", "give the version you last saw".into()))?;
     let (name, bytes) = file
         .filter(|(n, _)| !n.is_empty())
         .ok_or_else(|| unprocessable("file", "attach the file, with its name".into()))?;

@@ -171,6 +171,32 @@ mod tests {
     }
 
     #[test]
+    fn parameter_values_cannot_break_out() {
+        assert_eq!(param_value("Sam, Example"), "Sam, Example");
+        assert_eq!(param_value("a \"b\" ^c"), "a ^'b^' ^^c");
+        assert_eq!(param_value("x\ny\r\u{1b}z"), "x^nyz");
+        // Through the crate: one quoted CN, nothing after it but ours.
+        let mut w = workshop();
+        w.plan.attendees[0].name = Some("Boss\"; ROLE=CHAIR:mailto:x@evil.example".into());
+        let text = invitation(
+            EngagementId(7),
+            "Bureau",
+            &w,
+            "waymark.example",
+            "pu@dta.gov.au",
+            Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
+        )
+        .unwrap();
+        let unfolded = text.replace("\r\n ", "");
+        assert!(
+            unfolded.contains(
+                "ATTENDEE;CN=\"Boss^'; ROLE=CHAIR:mailto:x@evil.example\";ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:sam@agency.gov.au"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn local_time_becomes_utc() {
         // Canberra is UTC+11 in December (daylight saving).
         let (s, e) = times(&workshop()).unwrap();

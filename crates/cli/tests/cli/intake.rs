@@ -25,7 +25,12 @@ async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
     // Without --acknowledge nobody is mailed: an old mailbox must not
     // thank thousands of people again.
     let quiet_url = waymark_store::testing::sqlite_url("intake-quiet");
-    let mut quiet = vec!["--database-url".to_string(), quiet_url.clone(), "intake".into(), "import".into()];
+    let mut quiet = vec![
+        "--database-url".to_string(),
+        quiet_url.clone(),
+        "intake".into(),
+        "import".into(),
+    ];
     quiet.extend(paths.iter().cloned());
     let q = run(quiet);
     assert!(stdout(&q).contains("intake: 5 added"), "{}", stdout(&q));
@@ -34,7 +39,13 @@ async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
         person: waymark_core::PersonId(1),
         roles: vec![waymark_core::Role::ProgrammeAdmin],
     };
-    assert!(quiet_store.outbox(&quiet_admin, 50).await.unwrap().is_empty());
+    assert!(
+        quiet_store
+            .outbox(&quiet_admin, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let mut paths = paths;
     paths.push("--acknowledge".into());

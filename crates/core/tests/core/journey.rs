@@ -321,6 +321,17 @@ fn replaying_the_events_gives_the_same_state() {
             },
         ),
         (
+            partner(),
+            Command::AttachDocument {
+                file: 1,
+                title: "Business case".into(),
+                name: "case.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 10,
+                sha256: "a".repeat(64).into(),
+            },
+        ),
+        (
             sponsor(),
             Command::SignOff {
                 document: "letter-of-intent-v1".into(),

@@ -123,6 +123,25 @@ pub fn engagement() -> Engagement {
     e
 }
 
+/// Documents on the record whose SHA-256 is each letter repeated 64 times,
+/// for sign-offs of documents that are not letters.
+pub fn attach(e: &mut Engagement, shas: &[&str]) {
+    for (i, c) in shas.iter().enumerate() {
+        e.apply(
+            &Event::DocumentAttached {
+                file: i as i64 + 1,
+                title: format!("Document {c}"),
+                name: format!("{c}.pdf"),
+                content_type: "application/pdf".into(),
+                size: 1,
+                sha256: c.repeat(64),
+            },
+            STAFF,
+            Timestamp(1),
+        );
+    }
+}
+
 /// Decides and applies, as the store would (minus persistence).
 pub fn run(
     e: &mut Engagement,

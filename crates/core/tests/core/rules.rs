@@ -297,6 +297,7 @@ fn discovery_past_eight_weeks_is_flagged() {
 #[test]
 fn a_new_sign_off_supersedes_the_old_one() {
     let mut e = engagement();
+    attach(&mut e, &["a", "b"]);
     run(
         &mut e,
         &sponsor(),
@@ -336,6 +337,7 @@ fn a_new_sign_off_supersedes_the_old_one() {
 #[test]
 fn the_sponsor_named_on_the_engagement_may_sign() {
     let mut e = engagement();
+    attach(&mut e, &["c"]);
     run(&mut e, &staff(), Command::SetSponsor { person: MEMBER }, 1).unwrap();
     run(
         &mut e,

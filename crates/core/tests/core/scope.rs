@@ -98,6 +98,19 @@ fn setting(cmd: &Command) -> Engagement {
             e.apply(&ev, STAFF, Timestamp(2));
         }
     }
+    // A document on the record, for the sign-off of something not a letter.
+    e.apply(
+        &Event::DocumentAttached {
+            file: 1,
+            title: "Business case".into(),
+            name: "case.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 10,
+            sha256: "d".repeat(64),
+        },
+        STAFF,
+        Timestamp(2),
+    );
     if matches!(cmd, Command::ReturnToProgramme) {
         e.apply(
             &Event::ModeChanged {

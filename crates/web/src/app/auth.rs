@@ -282,9 +282,7 @@ async fn sign_in(
     let address = format!("address:{}", addr.ip());
     let email = Email::parse(&f.email).ok();
     let account = email.as_ref().map(|e| format!("account:{e}"));
-    let pair = email
-        .as_ref()
-        .map(|e| format!("pair:{e}|{}", addr.ip()));
+    let pair = email.as_ref().map(|e| format!("pair:{e}|{}", addr.ip()));
     let since = Timestamp(t.0 - WINDOW_SECS);
     // Refuse before checking the password, so a throttled pair cannot be
     // probed at all until the window passes.

@@ -565,7 +565,11 @@ async fn issue(
     kind: LetterKind,
     version: u64,
 ) -> Result<Result<(), (String, String)>, PageError> {
-    match s.actions().issue_letter(&who.actor, id, version, kind).await {
+    match s
+        .actions()
+        .issue_letter(&who.actor, id, version, kind)
+        .await
+    {
         Ok(_) => Ok(Ok(())),
         Err(ActionError::Store(e)) => Ok(outcome_to_page::<()>(Err(e))?),
         Err(ActionError::Internal(e)) => Err(PageError::Internal(e)),

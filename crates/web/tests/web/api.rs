@@ -674,7 +674,10 @@ async fn what_an_attacker_found_is_closed() {
             .await
             .unwrap();
         let other_agency = store
-            .add_agency(&NewAgency::parse("Other", "OTH", "Finance", None).unwrap(), NOW)
+            .add_agency(
+                &NewAgency::parse("Other", "OTH", "Finance", None).unwrap(),
+                NOW,
+            )
             .await
             .unwrap();
         let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
@@ -732,7 +735,11 @@ async fn what_an_attacker_found_is_closed() {
         // 1. A member cannot make themself sponsor; nobody can name another
         // agency's person, or a person who does not exist.
         let (s, ct, p) = run(&member, json!({"command": "set_sponsor", "person": mia.0})).await;
-        assert_eq!((s, p["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{p}");
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{p}"
+        );
         assert_eq!(ct, "application/problem+json");
         for person in [olly.0, 999_999] {
             let (s, _, p) = run(&staff, json!({"command": "set_sponsor", "person": person})).await;
@@ -755,14 +762,14 @@ async fn what_an_attacker_found_is_closed() {
         // quotes, colons, semicolons and commas are encoded, not obeyed.
         let plan = |name: &str| {
             json!({"command": "schedule_workshop", "plan": {
-                "title": "Initial workshop; \"kick-off\", part 1: scope",
-                "date": "2026-12-01", "time": "10:00", "timezone": "Australia/Canberra",
-                "minutes": 60, "location": "Room 1, Level 2; Canberra",
-                "agenda": "Sponsorship\r\nBudget",
-                "attendees": [
-                    {"email": "guest@example.org", "name": name},
-                    {"email": "ignored@evil.example", "person": olly.0},
-                ]}})
+            "title": "Initial workshop; \"kick-off\", part 1: scope",
+            "date": "2026-12-01", "time": "10:00", "timezone": "Australia/Canberra",
+            "minutes": 60, "location": "Room 1, Level 2; Canberra",
+            "agenda": "Sponsorship\r\nBudget",
+            "attendees": [
+                {"email": "guest@example.org", "name": name},
+                {"email": "ignored@evil.example", "person": olly.0},
+            ]}})
         };
         let injected = "Guest\r\nORGANIZER;CN=Attacker:mailto:attacker@evil.example\r\nURL:https://evil.example/phish";
         let (s, _, p) = run(&member, plan(injected)).await;
@@ -792,12 +799,11 @@ async fn what_an_attacker_found_is_closed() {
         if let Some(seen) = ics_as_python_reads_it(&ics) {
             assert!(seen.contains("ORGANIZERS 1\n"), "{seen}\n{ics}");
             assert!(seen.contains("URL None\n"), "{seen}\n{ics}");
+            assert!(seen.contains(&format!("CN={tricky}\n")), "{seen}\n{ics}");
             assert!(
-                seen.contains(&format!("CN={tricky}\n").replace("^n", "\n")),
-                "{seen}\n{ics}"
-            );
-            assert!(
-                seen.contains("SUMMARY Initial workshop; \"kick-off\", part 1: scope (Bureau of Things)"),
+                seen.contains(
+                    "SUMMARY Initial workshop; \"kick-off\", part 1: scope (Bureau of Things)"
+                ),
                 "{seen}"
             );
         }
@@ -811,7 +817,10 @@ async fn what_an_attacker_found_is_closed() {
         .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(p["errors"][0]["field"], "description");
-        assert!(p["detail"].as_str().unwrap().contains("at most 4000"), "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("at most 4000"),
+            "{p}"
+        );
         // An over-long skip reason says what is wrong.
         let (_, _, p) = run(
             &member,
@@ -822,7 +831,14 @@ async fn what_an_attacker_found_is_closed() {
 
         // 4. Letters and documents through the API take the workspace's
         // path, bytes and all; their bytes are checked when served.
-        let (_, _, now) = call(&app, "GET", &format!("/api/v1/engagements/{id}"), Some(&staff), None).await;
+        let (_, _, now) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}"),
+            Some(&staff),
+            None,
+        )
+        .await;
         let (s, _, p) = call(
             &app,
             "POST",
@@ -834,7 +850,10 @@ async fn what_an_attacker_found_is_closed() {
         assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
 
         // The small ones: path ids answer problems; the docs have a policy.
-        for uri in ["/api/v1/engagements/abc", "/api/v1/engagements/1/letters/x/y"] {
+        for uri in [
+            "/api/v1/engagements/abc",
+            "/api/v1/engagements/1/letters/x/y",
+        ] {
             let (s, ct, p) = call(&app, "GET", uri, Some(&staff), None).await;
             assert!(s.is_client_error(), "{uri}: {s}");
             if s == StatusCode::BAD_REQUEST {
@@ -843,14 +862,19 @@ async fn what_an_attacker_found_is_closed() {
             }
         }
         let (s, ct, _) = call(&app, "GET", "/api/v1/engagements/abc", Some(&staff), None).await;
-        assert_eq!((s, ct.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"));
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::BAD_REQUEST, "application/problem+json")
+        );
         let res = app
             .clone()
             .oneshot(Request::get("/api/docs/").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("script-src 'self'"), "{csp}");
         let _ = outsider;
@@ -892,7 +916,10 @@ async fn documents_and_letters_through_the_api() {
         let version = e["version"].as_u64().unwrap();
         let multipart = |version: u64, name: &str, bytes: &[u8]| {
             let mut body = Vec::new();
-            for (field, value) in [("expected_version", version.to_string()), ("title", "Business case".into())] {
+            for (field, value) in [
+                ("expected_version", version.to_string()),
+                ("title", "Business case".into()),
+            ] {
                 body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes());
             }
             body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
@@ -904,7 +931,11 @@ async fn documents_and_letters_through_the_api() {
                 .body(Body::from(body))
                 .unwrap()
         };
-        let res = app.clone().oneshot(multipart(version, "../../case.pdf", b"not a pdf")).await.unwrap();
+        let res = app
+            .clone()
+            .oneshot(multipart(version, "../../case.pdf", b"not a pdf"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let res = app
             .clone()
@@ -912,7 +943,9 @@ async fn documents_and_letters_through_the_api() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let after: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(after["documents"][0]["name"], "case.pdf");
         assert_eq!(after["documents"][0]["title"], "Business case");
@@ -928,7 +961,13 @@ async fn documents_and_letters_through_the_api() {
         )
         .await;
         assert_eq!(s, StatusCode::CONFLICT, "{p}");
-        assert!(p["detail"].as_str().unwrap().contains("cannot be written yet"), "{p}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be written yet"),
+            "{p}"
+        );
         let (s, _, _) = call(
             &app,
             "POST",

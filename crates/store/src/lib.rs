@@ -13,6 +13,7 @@
 //! columns), in two folders with the same version numbers.
 
 mod auth;
+mod batch;
 mod chain;
 mod error;
 mod export;
@@ -45,7 +46,7 @@ pub use intake::{
 pub use outbox::{Mail, OutboxEntry};
 pub(crate) use records::Extra;
 pub use records::{
-    Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, StoredTemplate,
+    Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,
     accepted_extensions, classify, clean_name,
 };
 
@@ -86,6 +87,8 @@ pub struct Store {
     /// straight from one to the next. (`busy_timeout` still covers other
     /// processes; several servers belong on PostgreSQL.)
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Commands waiting for the writer, run together (`batch`).
+    queue: Arc<batch::Queue>,
 }
 
 impl Store {
@@ -138,6 +141,7 @@ impl Store {
             files_dir: None,
             models: Arc::default(),
             writer: Arc::default(),
+            queue: Arc::default(),
         };
         store.migrate().await?;
         store.refresh_derived().await?;
@@ -162,6 +166,16 @@ impl Store {
         })?;
         self.files_dir = Some(Arc::new(dir.to_path_buf()));
         Ok(self)
+    }
+
+    /// On SQLite, how many write batches this process has committed, and
+    /// how many commands they carried (group commit; see `batch`).
+    pub fn write_batches(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.queue.batches.load(Relaxed),
+            self.queue.commands.load(Relaxed),
+        )
     }
 
     pub fn backend(&self) -> Backend {
@@ -956,7 +970,7 @@ impl Store {
         id: EngagementId,
         expected_version: u64,
         cmd: &waymark_core::Command,
-        extra: Extra<'_>,
+        extra: Extra,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
         // The pinned model, before the transaction: loading it may need a
@@ -970,14 +984,51 @@ impl Store {
             .ok_or(StoreError::Domain(DomainError::NotFound))?
             .try_get(0)?;
         let model = self.model(&hash).await?;
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let work = batch::Work {
+            model,
+            actor: actor.clone(),
+            id,
+            expected_version,
+            cmd: cmd.clone(),
+            extra,
+            now,
+        };
+        match self.backend {
+            // One writer at a time: commands queued behind it share one
+            // transaction and one fsync (see `batch`).
+            Backend::Sqlite => batch::submit(self, work).await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let e = self.apply(&mut tx, work).await?;
+                tx.commit().await?;
+                Ok(e)
+            }
+        }
+    }
+
+    /// Runs one command inside `tx`: everything `transact` promises but the
+    /// commit. On SQLite `tx` may be a savepoint inside a batch.
+    pub(crate) async fn apply(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        work: batch::Work,
+    ) -> Result<Engagement, StoreError> {
+        let batch::Work {
+            model,
+            actor,
+            id,
+            expected_version,
+            cmd,
+            extra,
+            now,
+        } = work;
+        let (actor, cmd) = (&actor, &cmd);
         // A no-op write takes the row's write lock first (a row lock on
         // PostgreSQL, the database's write lock on SQLite), so concurrent
         // commands on one engagement queue instead of racing.
         let locked = sqlx::query("UPDATE engagements SET version = version WHERE id = $1")
             .bind(id.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         if locked.rows_affected() == 0 {
             return Err(StoreError::Domain(DomainError::NotFound));
@@ -986,7 +1037,7 @@ impl Store {
             "SELECT state, version, event_count, head_hash FROM engagements WHERE id = $1",
         )
         .bind(id.0)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let mut e: Engagement = unjson(&row.try_get::<String, _>(0)?)?;
         let version: i64 = row.try_get(1)?;
@@ -1016,7 +1067,7 @@ impl Store {
         let cmd = match &extra {
             Extra::File(f) => {
                 attached = records::attach_command(
-                    &mut tx,
+                    tx,
                     self.files_dir.as_deref().map(|p| p.as_path()),
                     f,
                     id,
@@ -1030,14 +1081,14 @@ impl Store {
         };
         // The people the command names, as the directory holds them now,
         // read inside the transaction: the core checks each is in scope.
-        let people = people_in(&mut tx, &cmd.people()).await?;
+        let people = people_in(tx, &cmd.people()).await?;
         let events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
         if let Extra::Letter(l) = &extra {
-            records::save_letter(&mut tx, l, id, &events, actor.person, now).await?;
+            records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }
         let index_before = (e.assigned.clone(), e.stages.clone());
         let (count, head) = chain::append(
-            &mut tx,
+            tx,
             &mut e,
             &events,
             actor.person,
@@ -1060,7 +1111,7 @@ impl Store {
         .bind(now.0)
         .bind(id.0)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if saved.rows_affected() != 1 {
             return Err(StoreError::Domain(DomainError::Conflict {
@@ -1069,14 +1120,13 @@ impl Store {
             }));
         }
         if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
-            save_index(&mut tx, &e).await?;
+            save_index(tx, &e).await?;
         }
         if let Extra::Notify(notify) = &extra {
             for m in notify(&e) {
-                outbox::queue(&mut tx, &m, now).await?;
+                outbox::queue(tx, &m, now).await?;
             }
         }
-        tx.commit().await?;
         Ok(e)
     }
 

@@ -184,16 +184,20 @@ pub struct StoredTemplate {
     pub created_at: Timestamp,
 }
 
-/// What [`Store::transact`] writes beside the command's events.
-pub(crate) enum Extra<'a> {
+/// Mail written from the engagement as a command leaves it, queued in the
+/// command's transaction.
+pub type Notify = std::sync::Arc<dyn Fn(&Engagement) -> Vec<crate::Mail> + Send + Sync>;
+
+/// What [`Store::transact`] writes beside the command's events. Owned: on
+/// SQLite another caller's batch may run the command.
+pub(crate) enum Extra {
     Nothing,
-    File(&'a NewFile),
-    Letter(&'a NewLetter),
+    File(NewFile),
+    Letter(NewLetter),
     /// The bytes the command names are already kept (an enquiry's
     /// attachment moving onto the engagement).
     Kept,
-    /// Mail written from the engagement as the command leaves it.
-    Notify(&'a (dyn Fn(&Engagement) -> Vec<crate::Mail> + Sync)),
+    Notify(Notify),
 }
 
 /// Inserts the file and returns the command that records it.
@@ -535,7 +539,7 @@ impl Store {
         actor: &Actor,
         id: EngagementId,
         expected_version: u64,
-        file: &NewFile,
+        file: NewFile,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
         // The command is rebuilt with the new file's id inside the transaction.
@@ -560,7 +564,7 @@ impl Store {
         id: EngagementId,
         expected_version: u64,
         cmd: &Command,
-        notify: &(dyn Fn(&Engagement) -> Vec<crate::Mail> + Sync),
+        notify: Notify,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
         self.transact(
@@ -643,7 +647,7 @@ impl Store {
             id,
             expected_version,
             &cmd,
-            crate::Extra::Letter(letter),
+            crate::Extra::Letter(letter.clone()),
             now,
         )
         .await

@@ -81,13 +81,14 @@ impl Actions {
             .await?
             .map(|a| a.name)
             .unwrap_or_default();
-        let notify = |e: &Engagement| {
+        let me = self.clone();
+        let notify: waymark_store::Notify = std::sync::Arc::new(move |e: &Engagement| {
             // A new workshop is the last one; otherwise the one named.
             let wid = which.unwrap_or_else(|| e.workshops.last().map_or(0, |w| w.id));
-            self.invitations(&agency, e, wid)
-        };
+            me.invitations(&agency, e, wid)
+        });
         self.store
-            .execute_and_notify(actor, id, version, cmd, &notify, now())
+            .execute_and_notify(actor, id, version, cmd, notify, now())
             .await
     }
 
@@ -265,9 +266,7 @@ impl Actions {
             content_type: content_type.to_string(),
             bytes,
         };
-        self.store
-            .attach_file(actor, id, version, &new, now())
-            .await
+        self.store.attach_file(actor, id, version, new, now()).await
     }
 }
 

@@ -244,3 +244,104 @@ fn a_killed_server_keeps_every_acknowledged_write() {
     );
     assert!(cli(&url, &["audit", "verify"]).contains("the trail is intact"));
 }
+
+/// Eight writers on eight engagements keep the writer busy, so on SQLite
+/// their commands are committed in shared batches; the server is killed
+/// while batches are being written. Every acknowledged write must be there
+/// after a restart, and at most one unacknowledged write per writer.
+fn killed_during_batches(url: &str) {
+    let token = Arc::new(setup(url));
+    for _ in 1..8 {
+        cli(
+            url,
+            &[
+                "engagement",
+                "start",
+                "--agency",
+                "AG",
+                "--as",
+                "sam@ag.gov.au",
+            ],
+        );
+    }
+    let server = serve(url);
+    let port = server.port;
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (1..=8)
+        .map(|e| {
+            let (token, ack, stop) = (Arc::clone(&token), Arc::clone(&acknowledged), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                // Each engagement starts at version 1 and only this writer
+                // changes it.
+                for i in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let text = format!("e{e}-write-{i}");
+                    let cmd = format!(
+                        r#"{{"expected_version":{},"command":{{"command":"add_risk","text":"{text}","stage":null}}}}"#,
+                        i + 1
+                    );
+                    let path = format!("/api/v1/engagements/{e}/commands");
+                    match try_http(port, "POST", &path, &token, &cmd) {
+                        Some((200, _)) => ack.lock().unwrap().push((e, text)),
+                        Some((s, body)) => panic!("engagement {e}: unexpected {s}: {body}"),
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 240 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(server); // SIGKILL, with eight writers mid-stream
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let mut stored_total = 0;
+    for e in 1..=8 {
+        let shown: serde_json::Value =
+            serde_json::from_str(&cli(url, &["engagement", "show", &e.to_string()])).unwrap();
+        let stored: Vec<String> = shown["engagement"]["risks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_string())
+            .collect();
+        let mine: Vec<&String> = acknowledged
+            .iter()
+            .filter(|(x, _)| *x == e)
+            .map(|(_, t)| t)
+            .collect();
+        for text in &mine {
+            assert!(stored.contains(text), "acknowledged {text} was lost");
+        }
+        assert!(
+            stored.len() <= mine.len() + 1,
+            "engagement {e}: {} stored, {} acknowledged",
+            stored.len(),
+            mine.len()
+        );
+        stored_total += stored.len();
+    }
+    eprintln!(
+        "killed during batches: {} writes acknowledged, {stored_total} stored",
+        acknowledged.len()
+    );
+    assert!(cli(url, &["audit", "verify"]).contains("the trail is intact"));
+}
+
+#[test]
+fn a_server_killed_while_writing_batches_keeps_every_acknowledged_write() {
+    killed_during_batches(&waymark_store::testing::sqlite_url("crash-batches"));
+    if let Some(url) = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(waymark_store::testing::postgres_url("crash-batches"))
+    {
+        killed_during_batches(&url);
+    }
+}

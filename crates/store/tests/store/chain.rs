@@ -101,3 +101,57 @@ async fn a_changed_state_is_caught() {
         assert!(reason.contains("saved state"), "{reason}");
     }
 }
+
+/// Many commands at once: on SQLite they share transactions (group commit),
+/// yet each keeps its own version check, events and place in its chain, and
+/// a refused one takes none of its neighbours with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commands_commit_together_and_fail_alone() {
+    for store in stores("group-commit").await {
+        let w = std::sync::Arc::new(world(store).await);
+        let mut engagements = Vec::new();
+        for _ in 0..8 {
+            engagements.push(w.start().await);
+        }
+        let before = w.store.write_batches();
+        // Eight commands per engagement, all naming the same version: one
+        // of each eight can win, the rest are stale.
+        let mut tasks = Vec::new();
+        for e in &engagements {
+            for i in 0..8 {
+                let (w, id, v) = (std::sync::Arc::clone(&w), e.id, e.version);
+                tasks.push(tokio::spawn(async move {
+                    let cmd = Command::AddRisk {
+                        text: format!("risk {i}").into(),
+                        stage: None,
+                    };
+                    w.store.execute(&w.staff, id, v, &cmd, NOW).await
+                }));
+            }
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(waymark_store::StoreError::Domain(DomainError::Conflict { .. })) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(won, 8, "one command per engagement wins");
+        for e in &engagements {
+            let now = w.store.engagement(&w.staff, e.id).await.unwrap();
+            assert_eq!(now.version, e.version + 1);
+            assert_eq!(now.risks.len(), 1);
+        }
+        assert!(w.store.verify().await.unwrap().intact());
+        if w.store.backend() == waymark_store::Backend::Sqlite {
+            let after = w.store.write_batches();
+            let (batches, commands) = (after.0 - before.0, after.1 - before.1);
+            assert_eq!(commands, 64, "every command ran in a batch");
+            assert!(
+                batches < commands,
+                "{batches} batches for {commands} commands"
+            );
+        }
+    }
+}

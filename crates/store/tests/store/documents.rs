@@ -154,7 +154,7 @@ async fn files_come_back_byte_for_byte_and_are_checked() {
                 &w.member,
                 e.id,
                 e.version,
-                &NewFile {
+                NewFile {
                     title: "Discovery business case".into(),
                     name: "Business case.PDF".into(),
                     content_type: kind.into(),
@@ -178,7 +178,7 @@ async fn files_come_back_byte_for_byte_and_are_checked() {
                 &w.member,
                 e.id,
                 e.version,
-                &NewFile {
+                NewFile {
                     title: "x".into(),
                     name: "x.txt".into(),
                     content_type: "text/plain".into(),
@@ -387,7 +387,7 @@ async fn files_can_live_in_a_directory_and_still_come_back_exactly() {
                 &w.member,
                 e.id,
                 e.version,
-                &NewFile {
+                NewFile {
                     title: "Change plan".into(),
                     name: "plan.txt".into(),
                     content_type: "application/octet-stream".into(),

@@ -105,7 +105,7 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
             &w.member,
             e.id,
             e.version,
-            &waymark_store::NewFile {
+            waymark_store::NewFile {
                 title: "Case".into(),
                 name: "case.txt".into(),
                 content_type: "text/plain".into(),

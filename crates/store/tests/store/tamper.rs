@@ -129,7 +129,7 @@ async fn a_files_changed_bytes_are_found_and_not_served() {
         let e = w.start().await;
         let e = w
             .store
-            .attach_file(&w.member, e.id, e.version, &upload(), NOW)
+            .attach_file(&w.member, e.id, e.version, upload(), NOW)
             .await
             .unwrap();
         let file = e.documents[0].file;

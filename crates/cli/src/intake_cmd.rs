@@ -82,30 +82,30 @@ fn enquiry(raw: &[u8]) -> Result<NewEnquiry, String> {
         .from()
         .and_then(|a| a.first())
         .ok_or("it has no From address, so there is no one to reply to")?;
-    let email = from
+    let address = from
         .address()
         .map(str::trim)
         .filter(|a| a.contains('@'))
-        .ok_or("its From header has no email address")?
-        .to_lowercase();
+        .ok_or("its From header has no email address")?;
+    let email = waymark_core::Email::parse(address)
+        .map_err(|e| format!("its From address cannot be replied to ({e})"))?
+        .as_str()
+        .to_string();
+    // Headers are kept as one clean line each: a decoded CR LF or a
+    // direction override in a name never reaches a page or a mail.
     let name = from
         .name()
-        .map(str::trim)
+        .map(waymark_core::one_line)
         .filter(|n| !n.is_empty())
-        .unwrap_or(&email)
-        .to_string();
+        .unwrap_or_else(|| email.clone());
     // A message without a Message-ID is keyed by its exact bytes instead.
     let message_id = match msg.message_id() {
-        Some(id) if !id.trim().is_empty() => id.trim().to_string(),
+        Some(id) if !waymark_core::one_line(id).is_empty() => waymark_core::one_line(id),
         _ => format!("sha256:{:x}", Sha256::digest(raw)),
     };
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_string();
-    let mut body: String = msg
-        .body_text(0)
-        .map(|t| t.into_owned())
-        .unwrap_or_default()
+    let mut body: String = waymark_core::clean_lines(&msg.body_text(0).unwrap_or_default())
         .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
         .take(100_000)
         .collect();
     let mut attachments = Vec::new();
@@ -142,11 +142,9 @@ fn enquiry(raw: &[u8]) -> Result<NewEnquiry, String> {
         contact_name: name.chars().take(200).collect(),
         contact_email: email,
         contact_role: String::new(),
-        subject: msg
-            .subject()
-            .map(str::trim)
+        subject: Some(waymark_core::one_line(msg.subject().unwrap_or_default()))
             .filter(|s| !s.is_empty())
-            .unwrap_or("(no subject)")
+            .unwrap_or_else(|| "(no subject)".into())
             .chars()
             .take(300)
             .collect(),

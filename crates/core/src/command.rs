@@ -553,6 +553,18 @@ pub fn decide(
             description: description.check("description")?.into_string(),
         }),
         Command::SetSponsor { person } => {
+            // On the agency's side only the current sponsor hands the role
+            // over; with none named, a holder of the agency's sponsor role
+            // (which the programme grants) may name one. Nobody takes it.
+            if !actor.is_programme()
+                && e.sponsor != Some(actor.person)
+                && !(e.sponsor.is_none() && actor.sponsor_of(e.agency))
+            {
+                return Err(DomainError::Forbidden {
+                    action: "set_sponsor",
+                    why: "only the current executive sponsor hands the role over; the programme team names a new one",
+                });
+            }
             let p = named(
                 people,
                 *person,

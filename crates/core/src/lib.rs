@@ -35,4 +35,4 @@ pub use records::{
     Story, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
     parse_time,
 };
-pub use text::{Line, Text};
+pub use text::{Line, Text, check_line, check_text, clean_lines, one_line};

@@ -42,14 +42,21 @@ impl Email {
         let bad = |why: &str| {
             Err(DomainError::invalid(
                 "email",
-                format!("“{}” is not an email address: {why}", raw.trim()),
+                format!("“{}” is not an email address: {why}", shown(raw.trim())),
             ))
         };
         if e.len() > 254 {
             return bad("it is longer than 254 characters");
         }
-        if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return bad("it contains spaces");
+        if e.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || crate::text::hides(c))
+        {
+            return bad("it contains spaces or invisible characters");
+        }
+        // Quoted local parts, display names and lists are legal in mail
+        // headers but never an address someone types here.
+        if e.chars().any(|c| "<>()[]\\,;:\"".contains(c)) {
+            return bad("give the address alone, such as jo@agency.gov.au");
         }
         let Some((local, domain)) = e.split_once('@') else {
             return bad("it has no @");
@@ -91,6 +98,16 @@ impl fmt::Display for Email {
     }
 }
 
+/// At most 60 characters of what someone typed, to quote it in a message
+/// without echoing megabytes back.
+pub(crate) fn shown(raw: &str) -> String {
+    let mut out: String = raw.chars().take(60).collect();
+    if raw.chars().nth(60).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// An agency's short name ("DTA", "ATO"): 2 to 16 letters, digits or
 /// hyphens, kept in capitals.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -107,7 +124,7 @@ impl Abbreviation {
                 "abbreviation",
                 format!(
                     "“{}” must be 2 to 16 letters, digits or hyphens, such as DTA",
-                    raw.trim()
+                    shown(raw.trim())
                 ),
             ));
         }
@@ -144,15 +161,9 @@ pub enum AgencyType {
 }
 
 fn required(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
-    let v = waymark_model::text::normalize(raw);
+    let v = crate::text::check_line(field, &waymark_model::text::normalize(raw), max)?;
     if v.is_empty() {
         return Err(DomainError::invalid(field, "is required"));
-    }
-    if v.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("is longer than {max} characters"),
-        ));
     }
     Ok(v)
 }
@@ -294,6 +305,11 @@ mod tests {
             "jo @agency.gov.au",
             "jo@.gov",
             "jo@agency..au",
+            "<jo@agency.gov.au>",
+            "jo@agency.gov.au>",
+            "\"a,b\"@agency.gov.au",
+            "jo@agency.gov.au\u{200B}",
+            "jo\u{a0}@agency.gov.au",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }

@@ -370,9 +370,10 @@ fn check_plan(
                     |p| takes_part(e, p),
                     "someone who takes part in this engagement",
                 )?;
+                // Their name as the directory has it, whatever was sent.
                 (
                     p.email.as_str().to_string(),
-                    Some(name.unwrap_or_else(|| Line::from(p.name.as_str()))),
+                    Some(Line::from(p.name.as_str())),
                 )
             }
             None => {

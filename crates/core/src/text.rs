@@ -27,11 +27,61 @@ fn breaks_a_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// Invisible characters that change what a reader sees without being seen:
+/// bidirectional overrides and isolates (which can make text read backwards,
+/// "Trojan Source"), zero-width spaces and the byte-order mark. Zero-width
+/// joiners, which some scripts and emoji need, stay allowed.
+pub(crate) fn hides(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
 fn over(field: &'static str, max: usize, n: usize) -> DomainError {
     DomainError::invalid(
         field,
         format!("is too long: at most {max} characters, and this has {n}"),
     )
+}
+
+fn invisible(field: &'static str) -> DomainError {
+    DomainError::invalid(
+        field,
+        "contains an invisible character (a direction override, zero-width space or byte-order mark); retype it without one",
+    )
+}
+
+/// What [`Line::check`] does, for a field whose limit is not a type (a form
+/// that is not a command): trimmed, at most `max` characters, one line.
+pub fn check_line(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    clean_line(field, raw, max)
+}
+
+/// What [`Text::check`] does, for a field whose limit is not a type.
+pub fn check_text(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    clean_text(field, raw, max)
+}
+
+/// Text from outside (a mail header) made one clean line: every control or
+/// invisible character becomes a space, and runs of spaces one. For input
+/// that must be kept rather than refused.
+pub fn one_line(raw: &str) -> String {
+    raw.split(|c: char| c.is_whitespace() || breaks_a_line(c) || hides(c))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text from outside (a mail body) made clean: CR LF and CR become LF, and
+/// every other control or invisible character is dropped.
+pub fn clean_lines(raw: &str) -> String {
+    raw.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !(breaks_a_line(c) || hides(c)))
+        .collect()
 }
 
 fn clean_line(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
@@ -46,6 +96,9 @@ fn clean_line(field: &'static str, raw: &str, max: usize) -> Result<String, Doma
             field,
             "must be one line, without line breaks, tabs or other control characters",
         ));
+    }
+    if t.chars().any(hides) {
+        return Err(invisible(field));
     }
     Ok(t.to_string())
 }
@@ -68,6 +121,9 @@ fn clean_text(field: &'static str, raw: &str, max: usize) -> Result<String, Doma
             field,
             "contains a control character; only line breaks and tabs are allowed",
         ));
+    }
+    if t.chars().any(hides) {
+        return Err(invisible(field));
     }
     Ok(t.to_string())
 }
@@ -243,6 +299,24 @@ mod tests {
             "name: is required"
         );
         assert_eq!(Line::<5>::optional(&Some("  ".into()), "x").unwrap(), None);
+        for hidden in [
+            "evil\u{202E}fdp.exe",
+            "a\u{200B}b",
+            "\u{FEFF}x",
+            "a\u{2066}b",
+        ] {
+            assert!(
+                field_error(Line::<50>::from(hidden).check("name")).contains("invisible"),
+                "{hidden:?}"
+            );
+            assert!(field_error(Text::<50>::from(hidden).check("notes")).contains("invisible"));
+        }
+        // Joiners stay: some scripts and emoji need them.
+        assert!(
+            Line::<50>::from("\u{1F469}\u{200D}\u{1F4BB}")
+                .check("name")
+                .is_ok()
+        );
     }
 
     #[test]
@@ -253,6 +327,15 @@ mod tests {
         assert_eq!(t, "one\ntwo\nthree\n\tfour");
         assert!(field_error(Text::<50>::from("a\u{7}b").check("notes")).contains("control"));
         assert!(field_error(Text::<3>::from("abcd").check("notes")).contains("at most 3"));
+    }
+
+    #[test]
+    fn outside_text_is_made_clean_not_refused() {
+        assert_eq!(
+            one_line(" Jo\r\nBcc: evil@x.com\u{202E}\t "),
+            "Jo Bcc: evil@x.com"
+        );
+        assert_eq!(clean_lines("a\r\nb\u{7}\rc\u{200B}"), "a\nb\nc");
     }
 
     #[test]

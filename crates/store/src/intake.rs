@@ -321,6 +321,25 @@ pub(crate) async fn verify(
     Ok((heads.len(), events, broken))
 }
 
+/// Refuses an enquiry whose row no longer says what its chain recorded.
+async fn refuse_if_altered(pool: &sqlx::AnyPool, id: i64) -> Result<(), StoreError> {
+    let payloads: Vec<String> =
+        sqlx::query("SELECT payload FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+    match check_content(pool, id, &payloads).await? {
+        None => Ok(()),
+        Some(b) => Err(StoreError::Corrupt(format!(
+            "enquiry {id} is not shown or changed: {}; run `waymark audit verify`",
+            b.reason
+        ))),
+    }
+}
+
 /// Whether enquiry `id`'s row still says what its chain (whose links are
 /// already checked) recorded: its content's hash, its status and engagement.
 async fn check_content(
@@ -636,6 +655,8 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        // Shown only as its chain recorded it.
+        refuse_if_altered(&self.pool, id).await?;
         Ok((enquiry_row(&row)?, events, self.enquiry_files(id).await?))
     }
 
@@ -683,6 +704,7 @@ impl Store {
                 .into());
             }
         }
+        refuse_if_altered(&self.pool, id).await?;
         if let Some(e) = engagement {
             let found = self.engagement(actor, e).await?;
             // A conversion names the agency the engagement belongs to.

@@ -228,6 +228,7 @@ impl Store {
     }
 
     pub async fn add_role(&self, person: PersonId, role: Role) -> Result<(), StoreError> {
+        agency_exists(&self.pool, &role).await?;
         sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
             .bind(person.0)
             .bind(json(&role)?)
@@ -244,6 +245,9 @@ impl Store {
         roles: &[Role],
         now: Timestamp,
     ) -> Result<PersonId, StoreError> {
+        for role in roles {
+            agency_exists(&self.pool, role).await?;
+        }
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -1302,6 +1306,24 @@ fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
 
 /// People from rows of (id, name, email, role or NULL), one row per role,
 /// each person's rows together.
+/// A membership names an agency that exists (roles are stored as JSON, so
+/// no foreign key can say so).
+async fn agency_exists(pool: &AnyPool, role: &Role) -> Result<(), StoreError> {
+    if let Role::AgencyMember { agency, .. } = role {
+        let found = sqlx::query("SELECT 1 FROM agencies WHERE id = $1")
+            .bind(agency.0)
+            .fetch_optional(pool)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::Missing {
+                what: "agency",
+                value: agency.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `$from, $from+1, …` for an IN list of `n` values.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)

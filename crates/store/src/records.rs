@@ -418,6 +418,8 @@ pub(crate) async fn verify_bytes(
     states: &std::collections::HashMap<EngagementId, Engagement>,
 ) -> Result<BytesChecked, StoreError> {
     let mut out = BytesChecked::default();
+    let mut letters_seen = std::collections::HashSet::new();
+    let mut files_seen = std::collections::HashSet::new();
     let keys = sqlx::query(
         "SELECT engagement_id, kind, version FROM letters ORDER BY engagement_id, kind, version",
     )
@@ -426,6 +428,7 @@ pub(crate) async fn verify_bytes(
     for k in &keys {
         let (e, kind, version): (i64, String, i64) = (k.try_get(0)?, k.try_get(1)?, k.try_get(2)?);
         out.letters += 1;
+        letters_seen.insert((e, kind.clone(), version));
         let row = sqlx::query(
             "SELECT sha256, pdf FROM letters WHERE engagement_id = $1 AND kind = $2 AND version = $3",
         )
@@ -473,6 +476,7 @@ pub(crate) async fn verify_bytes(
         .fetch_one(&store.pool)
         .await?;
         let f = file_row(&row)?;
+        files_seen.insert((id, f.engagement));
         let bytes = match row.try_get::<Option<String>, _>(9)? {
             Some(loc) => {
                 match read_file(
@@ -515,6 +519,30 @@ pub(crate) async fn verify_bytes(
                     "engagement {e}'s audit chain records no document with this file's hash"
                 ),
             });
+        }
+    }
+    // What the chains record must still be there: a removed row is as much
+    // a change as an altered one.
+    for (id, state) in states {
+        for l in &state.letters {
+            if !letters_seen.contains(&(id.0, l.kind.slug().to_string(), i64::from(l.version))) {
+                out.altered.push(Altered {
+                    record: format!("engagement {id}, {} version {}", l.kind.slug(), l.version),
+                    reason: "the audit chain records this version, but its row (and PDF) is gone"
+                        .into(),
+                });
+            }
+        }
+        for d in &state.documents {
+            if !files_seen.contains(&(d.file, Some(*id))) {
+                out.altered.push(Altered {
+                    record: format!("file {}", d.file),
+                    reason: format!(
+                        "engagement {id}'s audit chain records “{}”, but the file is gone or belongs elsewhere",
+                        d.name
+                    ),
+                });
+            }
         }
     }
     Ok(out)
@@ -595,12 +623,19 @@ impl Store {
         let expected = match file.engagement {
             Some(e) => {
                 let state = self.engagement(actor, e).await?;
+                // A file row pointed at another engagement is not that
+                // engagement's: only what its chain recorded is served.
                 state
                     .documents
                     .iter()
                     .find(|d| d.file == file.id)
                     .map(|d| d.sha256.clone())
-                    .unwrap_or_else(|| file.sha256.clone())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "file {} is not among the documents engagement {e}'s audit trail records, so it is not served; run `waymark audit verify`",
+                            file.id
+                        ))
+                    })?
             }
             None if actor.is_programme() => file.sha256.clone(),
             None => return Err(StoreError::Domain(DomainError::NotFound)),

@@ -92,6 +92,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
+        .route("/api/{*rest}", axum::routing::any(no_such_route))
+        .layer(axum::middleware::map_response(problem_for_bare_errors))
         .with_state(state)
         .merge(
             Router::new()
@@ -274,13 +276,48 @@ impl From<StoreError> for Problem {
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
     b.map(|Json(v)| v).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Unreadable request",
-            e.body_text(),
-        )
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "Request too large",
+                "the request body is larger than the API accepts (2 MB; uploads 20 MB)",
+            )
+        } else {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Unreadable request",
+                e.body_text(),
+            )
+        }
     })
+}
+
+/// Any other address under `/api/`: a problem, not the workspace's page.
+async fn no_such_route() -> Problem {
+    not_found("route")
+}
+
+/// A known address with the wrong method answers as a problem too.
+async fn problem_for_bare_errors(r: Response) -> Response {
+    if r.status() == StatusCode::METHOD_NOT_ALLOWED
+        && r.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        let allow = r.headers().get(header::ALLOW).cloned();
+        let mut p = Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            "this address does not take that method; see /api/openapi.json",
+        )
+        .into_response();
+        if let Some(a) = allow {
+            p.headers_mut().insert(header::ALLOW, a);
+        }
+        return p;
+    }
+    r
 }
 
 /// A path's parameters; one that cannot be read (`/engagements/abc`) is a

@@ -349,8 +349,54 @@ fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // The template is markdown the programme writes; the facts are text
+    // people typed (a workshop title, a sponsor's name). Each fact is
+    // escaped as markdown, so it reads as the words it is and never becomes
+    // a link, an image, emphasis or a heading.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(text) if !value.is_safe() => {
+            out.write_str(&markdown_text(text)).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write")
+            })
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.set_fuel(Some(200_000));
     env
+}
+
+/// `text` as markdown that renders as exactly that text: inline markers
+/// are backslash-escaped everywhere, and block markers where a line starts.
+pub fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let body = line.trim_start();
+        out.push_str(&line[..line.len() - body.len()]);
+        // A list, heading, quote or rule marker at the start of a line.
+        let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+        let marker = if body.starts_with(['-', '+', '=']) {
+            0
+        } else if digits > 0 && body[digits..].starts_with(['.', ')']) {
+            digits
+        } else {
+            usize::MAX
+        };
+        for (j, c) in body.char_indices() {
+            if j == marker
+                || matches!(
+                    c,
+                    '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '&' | '!'
+                )
+            {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Renders `template` with `facts` into markdown, or says what is wrong.
@@ -367,8 +413,18 @@ pub fn render(template: &str, facts: &Facts) -> Result<String, String> {
 /// broken template (bad syntax, an unknown field) is refused when saved,
 /// not when a letter is due.
 pub fn check(template: &str) -> Result<String, String> {
+    let n = template.chars().count();
+    if n > MAX_TEMPLATE {
+        return Err(format!(
+            "the template has {n} characters; the limit is {MAX_TEMPLATE}"
+        ));
+    }
     render(template, &sample())
 }
+
+/// The longest template the programme may save, in characters (the built-in
+/// ones are under 3,000).
+pub const MAX_TEMPLATE: usize = 50_000;
 
 /// Example facts with every field filled, for checking and previewing.
 pub fn sample() -> Facts {
@@ -483,6 +539,31 @@ mod tests {
             "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
         );
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn facts_read_as_text_not_markdown() {
+        let mut facts = sample();
+        facts.agency.name =
+            "[click](javascript:alert(1)) **bold** <img src=x> # not a heading\n- not a list\n2. nor this".into();
+        let md = render("Dear {{ agency.name }}, we met.", &facts).unwrap();
+        let out = html(&md);
+        assert!(
+            !out.contains("<a") && !out.contains("<strong") && !out.contains("<img"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("<li") && !out.contains("<h1") && !out.contains("<ol"),
+            "{out}"
+        );
+        assert!(
+            out.contains("[click](javascript:alert(1)) **bold** &lt;img src=x&gt; # not a heading"),
+            "{out}"
+        );
+        assert!(out.contains("- not a list"), "{out}");
+        // Numbers and the template's own markdown are left alone.
+        let md = render("**{{ version }}** {{ agency.abbreviation }}", &sample()).unwrap();
+        assert_eq!(md, "**1** BOE");
     }
 
     #[test]

@@ -218,6 +218,16 @@ fn expected(w: Who, cmd: &Command, e: &Engagement, named: Option<PersonId>) -> O
     if !may(s, cmd.name()) {
         return Outcome::Forbidden;
     }
+    // With a sponsor named (as in the setting), only that person hands the
+    // role over on the agency's side; a holder of the sponsor role cannot
+    // take it from them.
+    if matches!(cmd, Command::SetSponsor { .. })
+        && matches!(s, Standing::Agency { .. })
+        && e.sponsor.is_some()
+        && e.sponsor != Some(actor(w).person)
+    {
+        return Outcome::Forbidden;
+    }
     match named {
         Some(id) if !in_scope(cmd, people().iter().find(|p| p.id == id), e) => {
             Outcome::BadReference
@@ -431,7 +441,7 @@ fn a_named_attendee_is_invited_at_the_directory_address() {
         plan: WorkshopPlan {
             attendees: vec![Attendee {
                 email: "attacker@evil.example".into(),
-                name: None,
+                name: Some("Pat Forged".into()),
                 person: Some(SPONSOR),
             }],
             ..workshop_plan()
@@ -442,6 +452,7 @@ fn a_named_attendee_is_invited_at_the_directory_address() {
         panic!("{events:?}")
     };
     assert_eq!(plan.attendees[0].email, "p21@example.gov.au");
+    // And named as the directory names them, whatever the request said.
     assert_eq!(
         plan.attendees[0].name.as_ref().map(|n| n.as_str()),
         Some("Sid Sponsor")

@@ -25,6 +25,7 @@ pub struct World {
     pub member: Actor,
     pub other: Actor,
     pub agency: AgencyId,
+    pub other_agency: AgencyId,
     pub model: String,
 }
 
@@ -103,6 +104,7 @@ pub async fn world(store: Store) -> World {
         member,
         other,
         agency,
+        other_agency,
         model,
     }
 }

@@ -110,6 +110,14 @@ async fn a_letters_changed_bytes_are_found_and_not_served() {
             matches!(served, Err(StoreError::Corrupt(ref m)) if m.contains("not served")),
             "{served:?}"
         );
+        // Removing the letter altogether is found too.
+        exec("DELETE FROM letters", &w.store).await;
+        let v = w.store.verify().await.unwrap();
+        assert_eq!(v.altered.len(), 1, "{v:?}");
+        assert!(
+            v.altered[0].reason.contains("row (and PDF) is gone"),
+            "{v:?}"
+        );
     }
 }
 
@@ -169,6 +177,39 @@ async fn a_files_changed_bytes_are_found_and_not_served() {
                 .contains("records no document with this file's hash")
         );
         assert!(w.store.file(&w.member, file).await.is_err());
+
+        // Another agency's file pointed at this engagement is not served
+        // here, and a removed file is found.
+        let other_e = w
+            .store
+            .start_engagement(&w.staff, w.other_agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        let theirs = w
+            .store
+            .attach_file(&w.other, other_e.id, other_e.version, upload(), NOW)
+            .await
+            .unwrap()
+            .documents[0]
+            .file;
+        exec(
+            &format!(
+                "UPDATE files SET engagement_id = {} WHERE id = {theirs}",
+                e.id
+            ),
+            &w.store,
+        )
+        .await;
+        let served = w.store.file(&w.member, theirs).await;
+        assert!(matches!(served, Err(StoreError::Corrupt(_))), "{served:?}");
+        exec(&format!("DELETE FROM files WHERE id = {file}"), &w.store).await;
+        let v = w.store.verify().await.unwrap();
+        let records: Vec<&str> = v.altered.iter().map(|a| a.record.as_str()).collect();
+        assert!(records.contains(&format!("file {file}").as_str()), "{v:?}");
+        assert!(
+            records.contains(&format!("file {theirs}").as_str()),
+            "{v:?}"
+        );
     }
 }
 
@@ -227,6 +268,25 @@ async fn an_enquirys_changed_content_or_status_is_found() {
             assert_eq!(v.broken_enquiries.len(), 1, "{sql}: {v:?}");
             assert_eq!(v.broken_enquiries[0].enquiry, id);
             assert!(v.broken_enquiries[0].reason.contains(says), "{sql}: {v:?}");
+            // Not shown, and not triaged, while it differs from its chain.
+            let shown = w.store.enquiry(&w.staff, id).await;
+            assert!(
+                matches!(shown, Err(StoreError::Corrupt(_))),
+                "{sql}: {shown:?}"
+            );
+            let noted = w
+                .store
+                .triage(
+                    &w.staff,
+                    id,
+                    &waymark_store::Triage::Note { text: "x".into() },
+                    NOW,
+                )
+                .await;
+            assert!(
+                matches!(noted, Err(StoreError::Corrupt(_))),
+                "{sql}: {noted:?}"
+            );
             // Put it back the way it was for the next change.
             restore(&w.store, &before).await;
             assert!(
@@ -291,6 +351,57 @@ async fn enquiries_from_before_content_was_bound_are_sealed_once() {
 }
 
 #[tokio::test]
+async fn a_membership_names_an_agency_that_exists() {
+    for store in stores("membership_refs").await {
+        let w = world(store).await;
+        let p = w
+            .store
+            .add_person(
+                &NewPerson::parse("Ron Role", "ron@dta.gov.au").unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        for agency in [AgencyId(999), AgencyId(-1)] {
+            let r = w
+                .store
+                .add_role(
+                    p,
+                    Role::AgencyMember {
+                        agency,
+                        sponsor: false,
+                    },
+                )
+                .await;
+            assert!(
+                matches!(r, Err(StoreError::Missing { what: "agency", .. })),
+                "{r:?}"
+            );
+            let r = w
+                .store
+                .add_person_with_roles(
+                    &NewPerson::parse("Rae Role", "rae@dta.gov.au").unwrap(),
+                    &[Role::AgencyMember {
+                        agency,
+                        sponsor: false,
+                    }],
+                    NOW,
+                )
+                .await;
+            assert!(matches!(r, Err(StoreError::Missing { .. })), "{r:?}");
+        }
+        // Nothing was kept of the refused person.
+        assert!(
+            w.store
+                .person_by_email(&Email::parse("rae@dta.gov.au").unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_sponsor_is_someone_of_the_agency_who_exists() {
     for store in stores("sponsor_refs").await {
         let w = world(store).await;
@@ -348,5 +459,14 @@ async fn the_sponsor_is_someone_of_the_agency_who_exists() {
             .await
             .unwrap();
         assert_eq!(e.sponsor, Some(w.member.person));
+        // Having handed it over, they cannot take it back.
+        let r = w
+            .store
+            .execute(&plain, e.id, e.version, &set(plain.person), NOW)
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::Domain(DomainError::Forbidden { .. }))),
+            "{r:?}"
+        );
     }
 }

@@ -44,17 +44,35 @@ pub struct SupportForm {
     website: String,
 }
 
-fn required(errors: &mut Vec<Value>, id: &str, label: &str, value: &str, max: usize) -> String {
-    let t = value.trim();
-    if t.is_empty() {
-        errors.push(error(id, format!("Enter {label}")));
-    } else if t.chars().count() > max {
-        errors.push(error(
-            id,
-            format!("{} must be {max} characters or fewer", capitalise(label)),
-        ));
+/// One line (or, with `lines`, a paragraph) the visitor must give, checked
+/// as the core checks every command's text.
+fn required(
+    errors: &mut Vec<Value>,
+    id: &'static str,
+    label: &str,
+    value: &str,
+    max: usize,
+) -> String {
+    let checked = if id == "need" {
+        waymark_core::check_text(id, value, max)
+    } else {
+        waymark_core::check_line(id, value, max)
+    };
+    match checked {
+        Ok(t) if t.is_empty() => {
+            errors.push(error(id, format!("Enter {label}")));
+            t
+        }
+        Ok(t) => t,
+        Err(waymark_core::DomainError::Invalid { message, .. }) => {
+            errors.push(error(id, format!("{} {message}", capitalise(label))));
+            value.trim().to_string()
+        }
+        Err(other) => {
+            errors.push(error(id, other.to_string()));
+            value.trim().to_string()
+        }
     }
-    t.to_string()
 }
 
 impl SupportForm {
@@ -85,13 +103,17 @@ impl SupportForm {
         };
         let role = required(&mut errors, "role", "your role", &self.role, 200);
         let need = required(&mut errors, "need", "your business need", &self.need, 8000);
-        let timeframe = self.timeframe.trim().to_string();
-        if timeframe.chars().count() > 200 {
-            errors.push(error(
-                "timeframe",
-                "Timeframe must be 200 characters or fewer",
-            ));
-        }
+        let timeframe = match waymark_core::check_line("timeframe", &self.timeframe, 200) {
+            Ok(t) => t,
+            Err(e) => {
+                let message = match e {
+                    waymark_core::DomainError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                };
+                errors.push(error("timeframe", format!("Timeframe {message}")));
+                String::new()
+            }
+        };
         let preference = match PREFERENCES.iter().find(|(k, _)| *k == self.preference) {
             Some((_, label)) => label.to_string(),
             None => {

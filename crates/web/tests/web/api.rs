@@ -861,6 +861,43 @@ async fn what_an_attacker_found_is_closed() {
                 assert_eq!(p["code"], "bad_request");
             }
         }
+        for (method, uri, want) in [
+            ("GET", "/api/v1/nonexistent", StatusCode::NOT_FOUND),
+            (
+                "DELETE",
+                "/api/v1/engagements/1",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+        ] {
+            let (s, ct, p) = call(&app, method, uri, Some(&staff), None).await;
+            assert_eq!(
+                (s, ct.as_str()),
+                (want, "application/problem+json"),
+                "{method} {uri}: {p}"
+            );
+        }
+        let huge = json!({"expected_version": 1, "command": {"command": "add_risk", "text": "x".repeat(3_000_000)}}).to_string();
+        let (s, ct, p) = call(&app, "POST", &uri, Some(&staff), Some(&huge)).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "application/problem+json"),
+            "{p}"
+        );
+        // A person cannot be given a membership of an agency that does not exist.
+        let admin = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/people",
+            Some(&admin),
+            Some(r#"{"name":"Nobody","email":"n@x.gov.au","roles":[{"role":"agency_member","agency":999,"sponsor":false}]}"#),
+        )
+        .await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("missing")),
+            "{p}"
+        );
         let (s, ct, _) = call(&app, "GET", "/api/v1/engagements/abc", Some(&staff), None).await;
         assert_eq!(
             (s, ct.as_str()),

@@ -903,6 +903,36 @@ async fn the_public_form_validates_traps_bots_and_limits_each_address() {
         }
         assert!(r.body.contains("value=\"Alex &lt;b&gt;\""), "{}", r.body);
         assert_eq!(count().await, 0);
+        // A line break in a one-line field (a header someone hopes to
+        // smuggle into a mail) is refused beside its field.
+        let r = send(
+            &app,
+            &anyone,
+            Method::POST,
+            "/request-support",
+            &[
+                ("agency", "Bureau\r\nSubject: pwned"),
+                ("name", "Alex\r\nBcc: evil@x.example"),
+                ("email", "alex@example.gov.au"),
+                ("role", "CIO"),
+                ("need", "Line one\r\nLine two"),
+                ("preference", "with_you"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("href=\"#agency\"") && r.body.contains("href=\"#name\""),
+            "{}",
+            r.body
+        );
+        assert!(
+            !r.body.contains("href=\"#need\""),
+            "a paragraph keeps its lines: {}",
+            r.body
+        );
+        assert!(r.body.contains("must be one line"), "{}", r.body);
+        assert_eq!(count().await, 0);
 
         // The honeypot: a bot is thanked and nothing is kept.
         let good = [

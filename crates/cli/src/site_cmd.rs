@@ -81,6 +81,10 @@ pub fn serve(
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = crate::db_cmd::open(&database_url).await?;
+        // SQLite: WAL checkpoints in a task of their own, not in requests.
+        if let Some(checkpoints) = store.checkpoint_in_background() {
+            tokio::spawn(checkpoints);
+        }
         let pages = Arc::new(origin.pages()?);
         let listener = tokio::net::TcpListener::bind(bind)
             .await

@@ -102,7 +102,15 @@ pub(crate) async fn submit(store: &Store, work: Work) -> Result<Engagement, Stor
 async fn run(store: &Store, jobs: Vec<Job>) {
     let mut answers: Vec<(oneshot::Sender<_>, Result<Engagement, StoreError>)> = Vec::new();
     let outcome = async {
-        let mut tx = store.pool.begin().await?;
+        let mut conn = store.pool.acquire().await?;
+        if store.checkpoints_in_background() {
+            // The connection may predate the switch: checkpoints are the
+            // background task's, never this commit's.
+            sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for Job { work, reply } in jobs {
             if reply.is_closed() {
                 continue; // its caller left before it began

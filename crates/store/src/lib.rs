@@ -89,6 +89,9 @@ pub struct Store {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Commands waiting for the writer, run together (`batch`).
     queue: Arc<batch::Queue>,
+    /// SQLite: WAL checkpoints run in a task of their own
+    /// ([`Store::checkpoint_in_background`]), not in a committing request.
+    background_checkpoints: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -112,11 +115,19 @@ impl Store {
             });
         }
         let opts: AnyConnectOptions = url.parse().map_err(|_| StoreError::BadUrl(url.clone()))?;
+        let background_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let in_background = Arc::clone(&background_checkpoints);
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
+                let in_background = in_background.load(std::sync::atomic::Ordering::Relaxed);
                 Box::pin(async move {
+                    if backend == Backend::Sqlite && in_background {
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets readers and one writer work at once; the
                         // busy timeout makes writers wait their turn.
@@ -142,6 +153,7 @@ impl Store {
             models: Arc::default(),
             writer: Arc::default(),
             queue: Arc::default(),
+            background_checkpoints,
         };
         store.migrate().await?;
         store.refresh_derived().await?;
@@ -166,6 +178,39 @@ impl Store {
         })?;
         self.files_dir = Some(Arc::new(dir.to_path_buf()));
         Ok(self)
+    }
+
+    /// On SQLite, moves WAL checkpoints out of the requests: commits no
+    /// longer stop to copy the log into the database when it passes 1,000
+    /// pages; the returned task does it every quarter second instead, with
+    /// `PASSIVE` checkpoints that wait for no reader or writer. The server
+    /// spawns it and runs it for as long as it serves. `None` on PostgreSQL.
+    pub fn checkpoint_in_background(&self) -> Option<impl std::future::Future<Output = ()> + use<>> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        self.background_checkpoints
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let pool = self.pool.clone();
+        Some(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_optional(&pool)
+                    .await
+                {
+                    eprintln!("store: a background WAL checkpoint failed (it will be tried again): {e}");
+                }
+            }
+        })
+    }
+
+    /// Whether commits should leave WAL checkpoints to the background task.
+    pub(crate) fn checkpoints_in_background(&self) -> bool {
+        self.background_checkpoints
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// On SQLite, how many write batches this process has committed, and

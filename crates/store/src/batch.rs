@@ -111,10 +111,29 @@ async fn run(store: &Store, jobs: Vec<Job>) {
                 .await?;
         }
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for Job { work, reply } in jobs {
-            if reply.is_closed() {
-                continue; // its caller left before it began
+        let live: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| !j.reply.is_closed()) // callers who left before it began
+            .collect();
+        if let [_] = live.as_slice() {
+            // Alone: the transaction is the command's own, and no
+            // savepoint is needed to refuse it without its neighbours.
+            let Some(Job { work, reply }) = live.into_iter().next() else {
+                return Ok(());
+            };
+            match store.apply(&mut tx, work).await {
+                Ok(e) => {
+                    tx.commit().await?;
+                    answers.push((reply, Ok(e)));
+                }
+                Err(err) => {
+                    tx.rollback().await?;
+                    answers.push((reply, Err(err)));
+                }
             }
+            return Ok::<(), sqlx::Error>(());
+        }
+        for Job { work, reply } in live {
             let mut one = sqlx::Acquire::begin(&mut tx).await?;
             match store.apply(&mut one, work).await {
                 Ok(e) => {

@@ -89,6 +89,8 @@ pub struct Store {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Commands waiting for the writer, run together (`batch`).
     queue: Arc<batch::Queue>,
+    /// Each engagement's pinned model hash, once read (it never changes).
+    pinned: Arc<Mutex<HashMap<EngagementId, String>>>,
     /// SQLite: WAL checkpoints run in a task of their own
     /// ([`Store::checkpoint_in_background`]), not in a committing request.
     background_checkpoints: Arc<std::sync::atomic::AtomicBool>,
@@ -153,6 +155,7 @@ impl Store {
             models: Arc::default(),
             writer: Arc::default(),
             queue: Arc::default(),
+            pinned: Arc::default(),
             background_checkpoints,
         };
         store.migrate().await?;
@@ -1026,12 +1029,27 @@ impl Store {
         // pooled connection, and a transaction holding the write lock while
         // waiting for one can starve every other writer (a deadlock until
         // the timeouts fire). An engagement's model never changes.
-        let hash: String = sqlx::query("SELECT model_hash FROM engagements WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::Domain(DomainError::NotFound))?
-            .try_get(0)?;
+        // Remembered per engagement once read: it is fixed at the start.
+        let known = self
+            .pinned
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).cloned());
+        let hash = match known {
+            Some(h) => h,
+            None => {
+                let h: String = sqlx::query("SELECT model_hash FROM engagements WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::Domain(DomainError::NotFound))?
+                    .try_get(0)?;
+                if let Ok(mut m) = self.pinned.lock() {
+                    m.insert(id, h.clone());
+                }
+                h
+            }
+        };
         let model = self.model(&hash).await?;
         let work = batch::Work {
             model,
@@ -1072,22 +1090,26 @@ impl Store {
             now,
         } = work;
         let (actor, cmd) = (&actor, &cmd);
-        // A no-op write takes the row's write lock first (a row lock on
-        // PostgreSQL, the database's write lock on SQLite), so concurrent
-        // commands on one engagement queue instead of racing.
-        let locked = sqlx::query("UPDATE engagements SET version = version WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut **tx)
-            .await?;
-        if locked.rows_affected() == 0 {
-            return Err(StoreError::Domain(DomainError::NotFound));
+        // On PostgreSQL a no-op write takes the row's lock first, so
+        // concurrent commands on one engagement queue instead of racing. On
+        // SQLite this process's writers already take turns (`batch`), and
+        // the guarded update below refuses anything another process changed.
+        if self.backend == Backend::Postgres {
+            let locked = sqlx::query("UPDATE engagements SET version = version WHERE id = $1")
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await?;
+            if locked.rows_affected() == 0 {
+                return Err(StoreError::Domain(DomainError::NotFound));
+            }
         }
         let row = sqlx::query(
             "SELECT state, version, event_count, head_hash FROM engagements WHERE id = $1",
         )
         .bind(id.0)
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
         let mut e: Engagement = unjson(&row.try_get::<String, _>(0)?)?;
         let version: i64 = row.try_get(1)?;
         let count: i64 = row.try_get(2)?;

@@ -155,3 +155,44 @@ async fn concurrent_commands_commit_together_and_fail_alone() {
         }
     }
 }
+
+/// With checkpoints in the background, commits leave the WAL alone (it grows
+/// past SQLite's 1,000-page mark) and the task copies it into the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_outside_the_commits() {
+    let url = waymark_store::testing::sqlite_url("checkpoints");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let w = world(waymark_store::Store::open(&url).await.unwrap()).await;
+    let task = w.store.checkpoint_in_background().unwrap();
+    let e = w.start().await;
+    let wal = format!("{path}-wal");
+    let size = |p: &str| std::fs::metadata(p).map_or(0, |m| m.len());
+    let before = size(&path);
+    let mut version = e.version;
+    // About 1,500 pages of log: each risk's text is 4 KB, and the state
+    // that holds them all grows with each one.
+    for i in 0..150 {
+        let cmd = Command::AddRisk {
+            text: format!("{i} {}", "r".repeat(1900)).into(),
+            stage: None,
+        };
+        version = w.store.execute(&w.staff, e.id, version, &cmd, NOW).await.unwrap().version;
+    }
+    assert!(size(&wal) > 1000 * 4096, "the WAL has {} bytes", size(&wal));
+    assert_eq!(size(&path), before, "no commit copied the log into the database");
+    let handle = tokio::spawn(task);
+    for _ in 0..40 {
+        if size(&path) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    handle.abort();
+    assert!(size(&path) > before, "the background task checkpointed the log");
+    assert!(w.store.verify().await.unwrap().intact());
+}

@@ -188,7 +188,9 @@ impl Store {
     /// pages; the returned task does it every quarter second instead, with
     /// `PASSIVE` checkpoints that wait for no reader or writer. The server
     /// spawns it and runs it for as long as it serves. `None` on PostgreSQL.
-    pub fn checkpoint_in_background(&self) -> Option<impl std::future::Future<Output = ()> + use<>> {
+    pub fn checkpoint_in_background(
+        &self,
+    ) -> Option<impl std::future::Future<Output = ()> + use<>> {
         if self.backend != Backend::Sqlite {
             return None;
         }
@@ -204,7 +206,9 @@ impl Store {
                     .fetch_optional(&pool)
                     .await
                 {
-                    eprintln!("store: a background WAL checkpoint failed (it will be tried again): {e}");
+                    eprintln!(
+                        "store: a background WAL checkpoint failed (it will be tried again): {e}"
+                    );
                 }
             }
         })
@@ -1030,11 +1034,7 @@ impl Store {
         // waiting for one can starve every other writer (a deadlock until
         // the timeouts fire). An engagement's model never changes.
         // Remembered per engagement once read: it is fixed at the start.
-        let known = self
-            .pinned
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&id).cloned());
+        let known = self.pinned.lock().ok().and_then(|m| m.get(&id).cloned());
         let hash = match known {
             Some(h) => h,
             None => {

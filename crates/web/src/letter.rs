@@ -354,11 +354,9 @@ fn environment() -> minijinja::Environment<'static> {
     // escaped as markdown, so it reads as the words it is and never becomes
     // a link, an image, emphasis or a heading.
     env.set_formatter(|out, state, value| match value.as_str() {
-        Some(text) if !value.is_safe() => {
-            out.write_str(&markdown_text(text)).map_err(|_| {
-                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write")
-            })
-        }
+        Some(text) if !value.is_safe() => out
+            .write_str(&markdown_text(text))
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write")),
         _ => minijinja::escape_formatter(out, state, value),
     });
     env.set_fuel(Some(200_000));

@@ -181,10 +181,19 @@ async fn sqlite_checkpoints_run_outside_the_commits() {
             text: format!("{i} {}", "r".repeat(1900)).into(),
             stage: None,
         };
-        version = w.store.execute(&w.staff, e.id, version, &cmd, NOW).await.unwrap().version;
+        version = w
+            .store
+            .execute(&w.staff, e.id, version, &cmd, NOW)
+            .await
+            .unwrap()
+            .version;
     }
     assert!(size(&wal) > 1000 * 4096, "the WAL has {} bytes", size(&wal));
-    assert_eq!(size(&path), before, "no commit copied the log into the database");
+    assert_eq!(
+        size(&path),
+        before,
+        "no commit copied the log into the database"
+    );
     let handle = tokio::spawn(task);
     for _ in 0..40 {
         if size(&path) > before {
@@ -193,6 +202,9 @@ async fn sqlite_checkpoints_run_outside_the_commits() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     handle.abort();
-    assert!(size(&path) > before, "the background task checkpointed the log");
+    assert!(
+        size(&path) > before,
+        "the background task checkpointed the log"
+    );
     assert!(w.store.verify().await.unwrap().intact());
 }

@@ -188,7 +188,10 @@ async fn imports_of_other_formats_are_refused() {
         let target = stores("export-old-dst").await.remove(0);
         target.import(&old).await.unwrap();
         let v = target.verify().await.unwrap();
-        assert!(v.broken.is_empty() && v.broken_enquiries.is_empty(), "{v:?}");
+        assert!(
+            v.broken.is_empty() && v.broken_enquiries.is_empty(),
+            "{v:?}"
+        );
         // This export was cut down from one that had letters and files, so
         // the chains still name bytes it no longer carries: verify says so.
         assert!(!v.altered.is_empty());

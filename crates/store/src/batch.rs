@@ -110,7 +110,10 @@ async fn run(store: &Store, jobs: Vec<Job>) {
                 .execute(&mut *conn)
                 .await?;
         }
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        // IMMEDIATE takes the write lock now, waiting (busy_timeout) for any
+        // other process that holds it, so no command reads a snapshot that
+        // another process's commit has made stale before it writes.
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let live: Vec<Job> = jobs
             .into_iter()
             .filter(|j| !j.reply.is_closed()) // callers who left before it began

@@ -415,15 +415,36 @@ async fn check_content(
     Ok(None)
 }
 
-async fn files_of(pool: &sqlx::AnyPool, enquiry: i64) -> Result<Vec<FileRow>, StoreError> {
+async fn files_of<'e>(
+    db: impl sqlx::Executor<'e, Database = Any>,
+    enquiry: i64,
+) -> Result<Vec<FileRow>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {} FROM files WHERE enquiry_id = $1 ORDER BY id",
         crate::records::FILE_COLUMNS
     ))
     .bind(enquiry)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     rows.iter().map(crate::records::file_row).collect()
+}
+
+/// Appends the event that binds an enquiry's content (`received` or
+/// `sealed`) and marks the row as bound.
+async fn bind_content(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    step: &Triage,
+    content: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    append(tx, id, None, step, now).await?;
+    sqlx::query("UPDATE enquiries SET content_hash = $1 WHERE id = $2")
+        .bind(content)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Appends a [`Triage::Sealed`] event to every enquiry whose content is not
@@ -452,33 +473,12 @@ pub(crate) async fn seal_unsealed(store: &Store) -> Result<usize, StoreError> {
         .await?;
         let Some(row) = row else { continue };
         let e = enquiry_row(&row)?;
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM files WHERE enquiry_id = $1 ORDER BY id",
-            crate::records::FILE_COLUMNS
-        ))
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let files = rows
-            .iter()
-            .map(crate::records::file_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let files = files_of(&mut *tx, *id).await?;
         let content = content_hash(&e, &files)?;
-        append(
-            &mut tx,
-            *id,
-            None,
-            &Triage::Sealed {
-                content: content.clone(),
-            },
-            crate::now(),
-        )
-        .await?;
-        sqlx::query("UPDATE enquiries SET content_hash = $1 WHERE id = $2")
-            .bind(&content)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let sealed = Triage::Sealed {
+            content: content.clone(),
+        };
+        bind_content(&mut tx, *id, &sealed, &content, crate::now()).await?;
         tx.commit().await?;
     }
     Ok(ids.len())
@@ -564,22 +564,11 @@ impl Store {
             received_at: now,
         };
         let content = content_hash(&recorded, &files)?;
-        append(
-            &mut tx,
-            id,
-            None,
-            &Triage::Received {
-                source: e.source.clone(),
-                content: Some(content.clone()),
-            },
-            now,
-        )
-        .await?;
-        sqlx::query("UPDATE enquiries SET content_hash = $1 WHERE id = $2")
-            .bind(&content)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let received = Triage::Received {
+            source: e.source.clone(),
+            content: Some(content.clone()),
+        };
+        bind_content(&mut tx, id, &received, &content, now).await?;
         if let Some(m) = acknowledgement {
             crate::outbox::queue(&mut tx, m, now).await?;
         }

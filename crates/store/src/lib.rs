@@ -138,6 +138,10 @@ impl Store {
                             "PRAGMA busy_timeout = 5000",
                             "PRAGMA foreign_keys = ON",
                             "PRAGMA synchronous = FULL",
+                            // The WAL is reused from its start after each
+                            // checkpoint; past a burst, it is cut back to
+                            // 64 MB instead of keeping its largest size.
+                            "PRAGMA journal_size_limit = 67108864",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }

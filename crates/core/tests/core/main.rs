@@ -142,6 +142,47 @@ pub fn attach(e: &mut Engagement, shas: &[&str]) {
     }
 }
 
+/// The engagement a command is tried on in the permission tests: the
+/// partner assigned, `more` given by the programme, an open risk to close, a
+/// workshop to cancel, a document on the record to sign off; Do it Yourself
+/// for the command that brings it back. `people` is the directory.
+pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement {
+    let mut e = engagement();
+    let everything = more.iter().cloned().chain([
+        Command::AddRisk {
+            text: "open".into(),
+            stage: None,
+        },
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: workshop_plan(),
+        },
+        Command::AttachDocument {
+            file: 1,
+            title: "Business case".into(),
+            name: "case.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 10,
+            sha256: "d".repeat(64).into(),
+        },
+    ]);
+    for c in everything {
+        for ev in decide(model(), &e, &staff(), people, &c).unwrap() {
+            e.apply(&ev, STAFF, Timestamp(2));
+        }
+    }
+    if matches!(cmd, Command::ReturnToProgramme) {
+        e.apply(
+            &Event::ModeChanged {
+                mode: Mode::DoItYourself,
+            },
+            STAFF,
+            Timestamp(3),
+        );
+    }
+    e
+}
+
 /// Decides and applies, as the store would (minus persistence).
 pub fn run(
     e: &mut Engagement,

@@ -107,50 +107,7 @@ fn commands() -> Vec<Command> {
 /// The engagement each command is tried on: one open risk to close, and
 /// Do it Yourself for the command that brings it back.
 fn setting(cmd: &Command) -> Engagement {
-    let mut e = engagement();
-    run(
-        &mut e,
-        &staff(),
-        Command::AddRisk {
-            text: "open".into(),
-            stage: None,
-        },
-        1,
-    )
-    .unwrap();
-    run(
-        &mut e,
-        &staff(),
-        Command::ScheduleWorkshop {
-            id: None,
-            plan: crate::workshop_plan(),
-        },
-        1,
-    )
-    .unwrap();
-    // A document on the record, for the sign-off of something not a letter.
-    e.apply(
-        &Event::DocumentAttached {
-            file: 1,
-            title: "Business case".into(),
-            name: "case.pdf".into(),
-            content_type: "application/pdf".into(),
-            size: 10,
-            sha256: "d".repeat(64),
-        },
-        STAFF,
-        Timestamp(2),
-    );
-    if matches!(cmd, Command::ReturnToProgramme) {
-        e.apply(
-            &Event::ModeChanged {
-                mode: Mode::DoItYourself,
-            },
-            STAFF,
-            Timestamp(2),
-        );
-    }
-    e
+    crate::setting(cmd, &directory(), &[])
 }
 
 fn outcome(actor: &Actor, cmd: &Command) -> Outcome {

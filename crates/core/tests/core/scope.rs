@@ -79,48 +79,13 @@ fn people() -> Vec<Person> {
 /// sponsor, an open risk, a workshop; Do it Yourself for the command that
 /// brings it back.
 fn setting(cmd: &Command) -> Engagement {
-    let mut e = engagement();
-    let dir = people();
-    for c in [
-        Command::SetSponsor {
+    crate::setting(
+        cmd,
+        &people(),
+        &[Command::SetSponsor {
             person: NAMED_SPONSOR,
-        },
-        Command::AddRisk {
-            text: "open".into(),
-            stage: None,
-        },
-        Command::ScheduleWorkshop {
-            id: None,
-            plan: workshop_plan(),
-        },
-    ] {
-        for ev in decide(model(), &e, &staff(), &dir, &c).unwrap() {
-            e.apply(&ev, STAFF, Timestamp(2));
-        }
-    }
-    // A document on the record, for the sign-off of something not a letter.
-    e.apply(
-        &Event::DocumentAttached {
-            file: 1,
-            title: "Business case".into(),
-            name: "case.pdf".into(),
-            content_type: "application/pdf".into(),
-            size: 10,
-            sha256: "d".repeat(64),
-        },
-        STAFF,
-        Timestamp(2),
-    );
-    if matches!(cmd, Command::ReturnToProgramme) {
-        e.apply(
-            &Event::ModeChanged {
-                mode: Mode::DoItYourself,
-            },
-            STAFF,
-            Timestamp(3),
-        );
-    }
-    e
+        }],
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

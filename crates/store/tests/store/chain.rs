@@ -208,3 +208,51 @@ async fn sqlite_checkpoints_run_outside_the_commits() {
     );
     assert!(w.store.verify().await.unwrap().intact());
 }
+
+/// Two stores on one SQLite file (two processes, say the server and a CLI
+/// command): each batch takes the write lock before it reads, so neither
+/// fails with a stale snapshot; they wait their turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_sqlite_file_take_turns() {
+    let url = waymark_store::testing::sqlite_url("two-stores");
+    let w = std::sync::Arc::new(world(waymark_store::Store::open(&url).await.unwrap()).await);
+    let other = waymark_store::Store::open(&url).await.unwrap();
+    let mut engagements = Vec::new();
+    for _ in 0..4 {
+        engagements.push(w.start().await);
+    }
+    let mut tasks = Vec::new();
+    for (n, e) in engagements.iter().enumerate() {
+        let store = if n % 2 == 0 {
+            w.store.clone()
+        } else {
+            other.clone()
+        };
+        let (staff, id, mut version) = (w.staff.clone(), e.id, e.version);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let cmd = Command::AddRisk {
+                    text: format!("risk {i}").into(),
+                    stage: None,
+                };
+                version = store.execute(&staff, id, version, &cmd, NOW).await?.version;
+            }
+            Ok::<_, waymark_store::StoreError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for e in &engagements {
+        assert_eq!(
+            w.store
+                .engagement(&w.staff, e.id)
+                .await
+                .unwrap()
+                .risks
+                .len(),
+            25
+        );
+    }
+    assert!(w.store.verify().await.unwrap().intact());
+}

@@ -627,9 +627,7 @@ for ev in cal.walk("VEVENT"):
         print("ATTENDEE", str(a), "CN=" + str(a.params.get("CN")))
     print("SUMMARY", ev.get("summary"))
 "#;
-    use std::io::Write;
-    use std::process::{Command as Process, Stdio};
-    let ok = Process::new("python3")
+    let ok = std::process::Command::new("python3")
         .args(["-c", "import icalendar"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -639,26 +637,7 @@ for ev in cal.walk("VEVENT"):
         );
         return None;
     }
-    let mut child = Process::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "icalendar refused it: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    Some(crate::python(script, text))
 }
 
 /// The four findings of the outside probe, each through the API as the

@@ -410,27 +410,7 @@ for ev in cal.walk("VEVENT"):
     att = att if isinstance(att, list) else [att]
     print("ATTENDEES", " ".join(sorted(str(a) for a in att)))
 "#;
-    let mut child = Process::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "icalendar refused it: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    crate::python(script, text)
 }
 
 fn free_port() -> u16 {

@@ -32,6 +32,33 @@ pub fn pages(pages: &[(&str, &str)]) -> Loaded {
     )
 }
 
+/// Runs a Python script with `input` on its standard input and returns
+/// what it printed; a script that fails fails the test, with its error.
+pub fn python(script: &str, input: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python refused it: {}\n{input}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("waymark-web-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,10 +1,12 @@
 //! Waymark's storage.
 //!
 //! Owns: the database (a SQLite file by default, PostgreSQL when several
-//! instances share one), its migrations, and the audit chain. Every change
-//! to an engagement runs as one transaction: lock the row, check the version
-//! the caller saw, let `waymark_core::decide` judge the command, append the
-//! events to the hash chain, save the new state.
+//! instances share one), its migrations, and the audit chain, which binds
+//! letters' and files' bytes and enquiries' content by hash. Every change to
+//! an engagement runs in one transaction: check the version the caller saw,
+//! load the people the command names, let `waymark_core::decide` judge it,
+//! append the events to the hash chain, save the new state. On SQLite,
+//! commands queued together share one transaction and one fsync (`batch`).
 //!
 //! Must not touch: the rules themselves (waymark-core) or HTTP.
 //!

@@ -82,7 +82,7 @@ pub fn serve(
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = crate::db_cmd::open(&database_url).await?;
         // SQLite: WAL checkpoints in a task of their own, not in requests.
-        if let Some(checkpoints) = store.checkpoint_in_background() {
+        if let Some(checkpoints) = store.checkpoint_in_background().await? {
             tokio::spawn(checkpoints);
         }
         let pages = Arc::new(origin.pages()?);

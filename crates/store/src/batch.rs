@@ -103,13 +103,6 @@ async fn run(store: &Store, jobs: Vec<Job>) {
     let mut answers: Vec<(oneshot::Sender<_>, Result<Engagement, StoreError>)> = Vec::new();
     let outcome = async {
         let mut conn = store.pool.acquire().await?;
-        if store.checkpoints_in_background() {
-            // The connection may predate the switch: checkpoints are the
-            // background task's, never this commit's.
-            sqlx::query("PRAGMA wal_autocheckpoint = 0")
-                .execute(&mut *conn)
-                .await?;
-        }
         // IMMEDIATE takes the write lock now, waiting (busy_timeout) for any
         // other process that holds it, so no command reads a snapshot that
         // another process's commit has made stale before it writes.

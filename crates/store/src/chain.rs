@@ -294,9 +294,11 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
                 (Ok(saved), Some(mut replayed)) => {
                     replayed.version = version as u64;
                     let same = saved == replayed;
-                    // Kept only where bytes hang off it: letters, documents.
-                    if same && !(replayed.letters.is_empty() && replayed.documents.is_empty()) {
-                        states.insert(id, replayed);
+                    // Every intact engagement is listed; its state is kept
+                    // only where bytes hang off it (letters, documents).
+                    if same {
+                        let bytes = !(replayed.letters.is_empty() && replayed.documents.is_empty());
+                        states.insert(id, bytes.then_some(replayed));
                     }
                     same
                 }

@@ -194,16 +194,27 @@ impl Store {
     /// pages; the returned task does it every quarter second instead, with
     /// `PASSIVE` checkpoints that wait for no reader or writer. The server
     /// spawns it and runs it for as long as it serves. `None` on PostgreSQL.
-    pub fn checkpoint_in_background(
+    pub async fn checkpoint_in_background(
         &self,
-    ) -> Option<impl std::future::Future<Output = ()> + use<>> {
+    ) -> Result<Option<impl std::future::Future<Output = ()> + use<>>, StoreError> {
         if self.backend != Backend::Sqlite {
-            return None;
+            return Ok(None);
         }
+        // New connections start with automatic checkpoints off; the ones
+        // already open are switched here, all held at once so each is one.
         self.background_checkpoints
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut open = Vec::new();
+        for _ in 0..self.pool.size() {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                .execute(&mut *conn)
+                .await?;
+            open.push(conn);
+        }
+        drop(open);
         let pool = self.pool.clone();
-        Some(async move {
+        Ok(Some(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -217,13 +228,7 @@ impl Store {
                     );
                 }
             }
-        })
-    }
-
-    /// Whether commits should leave WAL checkpoints to the background task.
-    pub(crate) fn checkpoints_in_background(&self) -> bool {
-        self.background_checkpoints
-            .load(std::sync::atomic::Ordering::Relaxed)
+        }))
     }
 
     /// On SQLite, how many write batches this process has committed, and

@@ -410,12 +410,13 @@ pub(crate) struct BytesChecked {
 
 /// Recomputes the SHA-256 of every letter's PDF and every file's bytes, and
 /// compares each with the hash its engagement's chain recorded (`states`:
-/// the engagements whose chains verified) and with its own row. An enquiry's
+/// the engagements whose chains verified, with their state where it records
+/// letters or documents) and with its own row. An enquiry's
 /// attachment is bound by its enquiry's content hash instead, which names
 /// each attachment's SHA-256; `intake::verify` checks that.
 pub(crate) async fn verify_bytes(
     store: &Store,
-    states: &std::collections::HashMap<EngagementId, Engagement>,
+    states: &std::collections::HashMap<EngagementId, Option<Engagement>>,
 ) -> Result<BytesChecked, StoreError> {
     let mut out = BytesChecked::default();
     let mut letters_seen = std::collections::HashSet::new();
@@ -443,8 +444,8 @@ pub(crate) async fn verify_bytes(
             continue; // its chain is already reported broken
         };
         let recorded = state
-            .letters
             .iter()
+            .flat_map(|s| &s.letters)
             .find(|l| l.kind.slug() == kind && i64::from(l.version) == version)
             .map(|l| l.sha256.as_str());
         let actual = sha256_bytes(&pdf);
@@ -509,8 +510,8 @@ pub(crate) async fn verify_bytes(
         if let Some(e) = f.engagement
             && let Some(state) = states.get(&e)
             && !state
-                .documents
                 .iter()
+                .flat_map(|s| &s.documents)
                 .any(|d| d.file == id && d.sha256 == f.sha256)
         {
             out.altered.push(Altered {
@@ -523,7 +524,7 @@ pub(crate) async fn verify_bytes(
     }
     // What the chains record must still be there: a removed row is as much
     // a change as an altered one.
-    for (id, state) in states {
+    for (id, state) in states.iter().filter_map(|(id, s)| Some((id, s.as_ref()?))) {
         for l in &state.letters {
             if !letters_seen.contains(&(id.0, l.kind.slug().to_string(), i64::from(l.version))) {
                 out.altered.push(Altered {

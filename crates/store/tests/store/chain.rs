@@ -168,7 +168,7 @@ async fn sqlite_checkpoints_run_outside_the_commits() {
         .unwrap()
         .to_string();
     let w = world(waymark_store::Store::open(&url).await.unwrap()).await;
-    let task = w.store.checkpoint_in_background().unwrap();
+    let task = w.store.checkpoint_in_background().await.unwrap().unwrap();
     let e = w.start().await;
     let wal = format!("{path}-wal");
     let size = |p: &str| std::fs::metadata(p).map_or(0, |m| m.len());

@@ -110,6 +110,30 @@ async fn a_letters_changed_bytes_are_found_and_not_served() {
             matches!(served, Err(StoreError::Corrupt(ref m)) if m.contains("not served")),
             "{served:?}"
         );
+        // A version forged onto an engagement whose chain records no letter
+        // at all is found too.
+        let bare = w.start().await;
+        exec(
+            &format!(
+                "INSERT INTO letters (engagement_id, kind, version, markdown, html, pdf, sha256, facts, template_version, created_by, created_at) \
+                 SELECT {}, kind, version, markdown, html, pdf, sha256, facts, template_version, created_by, created_at FROM letters",
+                bare.id
+            ),
+            &w.store,
+        )
+        .await;
+        let v = w.store.verify().await.unwrap();
+        assert!(
+            v.altered.iter().any(|a| a.record
+                == format!("engagement {}, letter-of-intent version 1", bare.id)
+                && a.reason.contains("no such version")),
+            "{v:?}"
+        );
+        exec(
+            &format!("DELETE FROM letters WHERE engagement_id = {}", bare.id),
+            &w.store,
+        )
+        .await;
         // Removing the letter altogether is found too.
         exec("DELETE FROM letters", &w.store).await;
         let v = w.store.verify().await.unwrap();

@@ -328,6 +328,15 @@ enum DevCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Libraries log through tracing; lines go to standard error, at the
+    // level WAYMARK_LOG asks for (`info` unless it says otherwise).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WAYMARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     db_cmd::use_files_dir(cli.files_dir.clone());
     let result = match cli.command {
         Command::Model(ModelCommand::Lint(a)) => model_cmd::lint(

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use waymark_web::server::{self, Guide};
-use waymark_web::site;
+use waymark_site::server::{self, Guide};
+use waymark_site::{self as site, Published};
 
 use crate::origin::Origin;
 
@@ -27,18 +27,22 @@ fn warn_missing(loaded: &waymark_model::Loaded) {
     }
 }
 
-fn render(origin: &Origin, templates: Option<&Path>) -> anyhow::Result<site::Built> {
+fn render(
+    origin: &Origin,
+    templates: Option<&Path>,
+    published: &Published,
+) -> anyhow::Result<site::Built> {
     let loaded = origin.load()?;
     warn_missing(&loaded);
     let dates = site::last_modified(&loaded.model);
-    Ok(site::build(&loaded.model, &dates, templates)?)
+    Ok(site::build(&loaded.model, &dates, templates, published)?)
 }
 
 pub fn build(origin: &Origin, templates: Option<&Path>, out: &Path) -> anyhow::Result<ExitCode> {
     let loaded = origin.load()?;
     warn_missing(&loaded);
     let dates = site::last_modified(&loaded.model);
-    let written = site::export(&loaded.model, &dates, templates, out)?;
+    let written = site::export(&loaded.model, &dates, templates, &Published::default(), out)?;
     eprintln!("wrote {written} files to {}", out.display());
     // As with lint: the process ends here, so skip freeing the model.
     std::mem::forget(loaded);
@@ -71,13 +75,16 @@ pub fn serve(
         let builder_origin = origin.clone();
         let builder_templates = templates.clone();
         let guide = tokio::task::spawn_blocking(move || {
+            // Served beside the workspace, every guide page links to it.
+            let published = waymark_web::app::guide_links();
             Guide::new(Box::new(move || {
-                render(&builder_origin, builder_templates.as_deref()).map_err(|e| format!("{e:#}"))
+                render(&builder_origin, builder_templates.as_deref(), &published)
+                    .map_err(|e| format!("{e:#}").into())
             }))
         })
         .await
         .context("the first build of the site stopped")?
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!(e))?;
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = crate::db_cmd::open(&database_url).await?;

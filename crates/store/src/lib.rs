@@ -223,7 +223,7 @@ impl Store {
                     .fetch_optional(&pool)
                     .await
                 {
-                    eprintln!(
+                    tracing::warn!(
                         "store: a background WAL checkpoint failed (it will be tried again): {e}"
                     );
                 }

@@ -105,7 +105,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
 /// Swagger UI runs its own scripts and styles from this site, and talks
 /// only to this site; nothing may frame it.
 async fn docs_headers(mut r: Response) -> Response {
-    crate::server::with_policy(
+    waymark_site::server::with_policy(
         r.headers_mut(),
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
     );
@@ -262,7 +262,7 @@ impl From<StoreError> for Problem {
                 e.to_string(),
             ),
             other => {
-                eprintln!("api: {other}");
+                tracing::error!("api: {other}");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

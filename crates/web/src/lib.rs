@@ -13,7 +13,6 @@ pub mod api;
 pub mod app;
 pub mod export;
 pub mod ics;
+pub mod inbound;
 pub mod letter;
 pub mod mail;
-pub mod server;
-pub mod site;

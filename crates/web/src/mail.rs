@@ -86,7 +86,7 @@ impl Sender {
                 Err(e) => store.mail_failed(m.id, e, now()).await,
             };
             if let Err(e) = recorded {
-                eprintln!(
+                tracing::error!(
                     "mail: could not record the outcome of message {}: {e}",
                     m.id
                 );
@@ -94,9 +94,10 @@ impl Sender {
             match result {
                 Ok(_) => sent += 1,
                 Err(e) => {
-                    eprintln!(
+                    tracing::warn!(
                         "mail: message {} to {} not sent (will retry): {e}",
-                        m.id, m.recipient
+                        m.id,
+                        m.recipient
                     );
                     failed += 1;
                 }
@@ -109,7 +110,7 @@ impl Sender {
     pub async fn run(self, store: Store) {
         loop {
             if let Err(e) = self.send_due(&store).await {
-                eprintln!("mail: the outbox could not be read: {e}");
+                tracing::error!("mail: the outbox could not be read: {e}");
             }
             tokio::time::sleep(Duration::from_secs(3)).await;
         }

@@ -25,7 +25,7 @@ use waymark_store::{ListFilter, now};
 use super::auth::SignedIn;
 use super::forms::CommandForm;
 use super::{AppState, PageError, page};
-use crate::site::{Hrefs, guidance_html, step_anchors};
+use waymark_site::{Hrefs, guidance_html, step_anchors};
 
 fn status_text(s: StageStatus) -> &'static str {
     match s {

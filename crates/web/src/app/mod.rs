@@ -141,6 +141,20 @@ where
     r
 }
 
+/// What the guide served beside the workspace links to on every page.
+pub fn guide_links() -> waymark_site::Published {
+    let link = |text: &str, href: &str| waymark_site::Link {
+        text: text.into(),
+        href: href.into(),
+    };
+    waymark_site::Published {
+        links: vec![
+            link("Request support", "/request-support"),
+            link("Sign in", "/login"),
+        ],
+    }
+}
+
 /// Every page and form target of the workspace.
 pub fn table() -> Vec<Route> {
     vec![
@@ -277,7 +291,7 @@ fn authority_of(raw: &str, scheme: &str) -> String {
 async fn headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
-    crate::server::with_policy(
+    waymark_site::server::with_policy(
         h,
         "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
@@ -355,7 +369,7 @@ impl PageError {
                 "There were too many sign-in attempts. Wait a few minutes, then try again.".into(),
             ),
             PageError::Internal(e) => {
-                eprintln!("web: {e}");
+                tracing::error!("web: {e}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",

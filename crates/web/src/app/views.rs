@@ -98,7 +98,7 @@ impl std::fmt::Debug for Views {
 
 /// `{{ at|when }}`: a timestamp as a `<time>` element's parts.
 fn when(secs: i64) -> Value {
-    let (iso, text) = crate::site::datetime(secs);
+    let (iso, text) = waymark_site::datetime(secs);
     minijinja::context! { iso => iso, text => text }
 }
 

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use waymark_web::server::{Guide, router};
-use waymark_web::site::{self, Dates};
+use waymark_site::server::{Guide, router};
+use waymark_site::{self as site, Dates, Published};
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
     let res = app
@@ -32,7 +32,13 @@ fn bundled_guide(counter: Arc<AtomicUsize>) -> Guide {
     Guide::new(Box::new(move || {
         counter.fetch_add(1, Ordering::SeqCst);
         let loaded = waymark_model::build(waymark_model::bundled());
-        site::build(&loaded.model, &Dates::default(), None).map_err(|e| e.to_string())
+        site::build(
+            &loaded.model,
+            &Dates::default(),
+            None,
+            &Published::default(),
+        )
+        .map_err(Into::into)
     }))
     .unwrap()
 }
@@ -65,7 +71,13 @@ async fn serves_the_same_pages_under_guide() {
 async fn live_pages_match_the_static_export() {
     let app = router(Arc::new(bundled_guide(Arc::default())));
     let loaded = waymark_model::build(waymark_model::bundled());
-    let built = site::build(&loaded.model, &Dates::default(), None).unwrap();
+    let built = site::build(
+        &loaded.model,
+        &Dates::default(),
+        None,
+        &Published::default(),
+    )
+    .unwrap();
     for (name, bytes) in &built.files {
         let (s, _, body) = get(&app, &format!("/guide/{name}")).await;
         assert_eq!(s, StatusCode::OK, "{name}");
@@ -87,14 +99,20 @@ async fn reload_swaps_in_a_new_build_and_a_failed_one_keeps_the_old() {
         Guide::new(Box::new(move || {
             if c.fetch_add(1, Ordering::SeqCst) == 0 {
                 let loaded = waymark_model::build(waymark_model::bundled());
-                site::build(&loaded.model, &Dates::default(), None).map_err(|e| e.to_string())
+                site::build(
+                    &loaded.model,
+                    &Dates::default(),
+                    None,
+                    &Published::default(),
+                )
+                .map_err(Into::into)
             } else {
-                Err("templates broken".to_string())
+                Err("templates broken".into())
             }
         }))
         .unwrap(),
     );
-    assert_eq!(flaky.reload().unwrap_err(), "templates broken");
+    assert_eq!(flaky.reload().unwrap_err().to_string(), "templates broken");
     let (s, _, _) = get(&router(flaky), "/guide/deploy.html").await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -103,14 +121,14 @@ async fn reload_swaps_in_a_new_build_and_a_failed_one_keeps_the_old() {
 fn fingerprint_changes_when_content_changes() {
     let dir = crate::tempdir("fingerprint");
     std::fs::write(dir.join("a.md"), "one").unwrap();
-    let before = waymark_web::server::fingerprint(std::slice::from_ref(&dir));
+    let before = waymark_site::server::fingerprint(std::slice::from_ref(&dir));
     assert_eq!(
         before,
-        waymark_web::server::fingerprint(std::slice::from_ref(&dir))
+        waymark_site::server::fingerprint(std::slice::from_ref(&dir))
     );
     std::fs::write(dir.join("b.md"), "two").unwrap();
     assert_ne!(
         before,
-        waymark_web::server::fingerprint(std::slice::from_ref(&dir))
+        waymark_site::server::fingerprint(std::slice::from_ref(&dir))
     );
 }

@@ -19,10 +19,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::site::Built;
+use crate::Built;
+
+/// Why the site could not be built: the builder's own error (loading the
+/// model, rendering), kept whole.
+pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Builds the site afresh: loads the model, works out dates, renders.
-pub type Builder = dyn Fn() -> Result<Built, String> + Send + Sync;
+pub type Builder = dyn Fn() -> Result<Built, BuildError> + Send + Sync;
 
 struct File {
     bytes: Bytes,
@@ -69,7 +73,7 @@ fn index(built: Built) -> HashMap<String, File> {
 
 impl Guide {
     /// Builds the site once; fails if the first build fails.
-    pub fn new(builder: Box<Builder>) -> Result<Self, String> {
+    pub fn new(builder: Box<Builder>) -> Result<Self, BuildError> {
         let files = index(builder()?);
         Ok(Guide {
             files: RwLock::new(Arc::new(files)),
@@ -78,7 +82,7 @@ impl Guide {
     }
 
     /// Rebuilds and swaps the site in. On failure the old site stays up.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), BuildError> {
         let files = Arc::new(index((self.builder)()?));
         match self.files.write() {
             Ok(mut guard) => *guard = files,
@@ -150,7 +154,7 @@ fn security_headers(h: &mut axum::http::HeaderMap) {
 }
 
 /// The headers every HTML response carries, with its Content-Security-Policy.
-pub(crate) fn with_policy(h: &mut axum::http::HeaderMap, csp: &'static str) {
+pub fn with_policy(h: &mut axum::http::HeaderMap, csp: &'static str) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(csp),
@@ -211,7 +215,9 @@ pub fn watch(guide: Arc<Guide>, paths: Vec<PathBuf>, every: Duration) {
                 let now = fingerprint(&p);
                 (now != last).then(|| {
                     if let Err(e) = g.reload() {
-                        eprintln!("guide: content changed but the site could not be rebuilt: {e}");
+                        tracing::error!(
+                            "guide: content changed but the site could not be rebuilt: {e}"
+                        );
                     }
                     now
                 })

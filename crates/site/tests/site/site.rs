@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use waymark_model::markdown::plain_text;
-use waymark_web::site::{self, Dates};
+use waymark_site::{self as site, Dates, Published};
 
 use crate::{attrs, load, pages, seeds, tempdir, text_of};
 
@@ -13,7 +13,13 @@ fn fixed(n: usize) -> Dates {
 }
 
 fn export(loaded: &waymark_model::Loaded, name: &str) -> std::path::PathBuf {
-    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    let built = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        None,
+        &Published::default(),
+    )
+    .unwrap();
     let dir = tempdir(name);
     built.write(&dir).unwrap();
     dir
@@ -175,7 +181,7 @@ fn markup_in_content_is_shown_not_run() {
         "a.md",
         "---\ntitle: <b>Bold</b> & co\ntimeline:\n- title: Step 1 - <img src=x onerror=alert(1)>\n  body: |\n    <script>alert(1)</script> and [x](javascript:alert(1))\n---\n<iframe src=\"https://evil.example\"></iframe>\n",
     )]);
-    let built = site::build(&loaded.model, &fixed(1), None).unwrap();
+    let built = site::build(&loaded.model, &fixed(1), None, &Published::default()).unwrap();
     let html = String::from_utf8(built.get("a.html").unwrap().to_vec()).unwrap();
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(!html.contains("<img src=x"));
@@ -190,6 +196,46 @@ fn markup_in_content_is_shown_not_run() {
     assert!(!html.contains("href=\"javascript:"), "{html}");
 }
 
+/// What the caller publishes reaches every page as data: shown, escaped,
+/// and absent from an export that publishes nothing.
+#[test]
+fn published_links_are_on_every_page_and_escaped() {
+    let loaded = load(waymark_model::bundled());
+    let n = loaded.model.pages.len();
+    let plain = site::build(&loaded.model, &fixed(n), None, &Published::default()).unwrap();
+    let index = String::from_utf8(plain.get("index.html").unwrap().to_vec()).unwrap();
+    assert!(!index.contains("header-links"), "an export links nowhere");
+    let published = Published {
+        links: vec![
+            site::Link {
+                text: "Sign <in> & \"go\"".into(),
+                href: "/login?next=\"x\"".into(),
+            },
+            site::Link {
+                text: "Request support".into(),
+                href: "/request-support".into(),
+            },
+        ],
+    };
+    let built = site::build(&loaded.model, &fixed(n), None, &published).unwrap();
+    for (name, bytes) in &built.files {
+        if !name.ends_with(".html") {
+            continue;
+        }
+        let html = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            attrs(&html, "href").contains(&"/request-support".to_string()),
+            "{name}"
+        );
+        assert!(text_of(&html).contains("Sign <in> & \"go\""), "{name}");
+        assert!(!html.contains("<in>"), "{name}: markup is escaped");
+        assert!(
+            attrs(&html, "href").contains(&"/login?next=\"x\"".to_string()),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn a_templates_folder_overrides_by_name() {
     let loaded = load(waymark_model::bundled());
@@ -199,7 +245,13 @@ fn a_templates_folder_overrides_by_name() {
         "{% extends \"base.html\" %}{% block content %}<p class=\"custom\">{{ title }}</p>{% endblock %}",
     )
     .unwrap();
-    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), Some(&dir)).unwrap();
+    let built = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        Some(&dir),
+        &Published::default(),
+    )
+    .unwrap();
     let faq = String::from_utf8(built.get("faq.html").unwrap().to_vec()).unwrap();
     assert!(faq.contains("<p class=\"custom\">Frequently asked questions</p>"));
     let deploy = String::from_utf8(built.get("deploy.html").unwrap().to_vec()).unwrap();
@@ -208,14 +260,26 @@ fn a_templates_folder_overrides_by_name() {
         "other templates are unchanged"
     );
     std::fs::write(dir.join("page.html"), "{% if %}").unwrap();
-    let err = site::build(&loaded.model, &fixed(loaded.model.pages.len()), Some(&dir)).unwrap_err();
+    let err = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        Some(&dir),
+        &Published::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("template page.html:"), "{err}");
 }
 
 #[test]
 fn snapshot_of_the_seed_engagement_page() {
     let loaded = load(seeds());
-    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    let built = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        None,
+        &Published::default(),
+    )
+    .unwrap();
     insta::assert_snapshot!(
         String::from_utf8(built.get("engagement.html").unwrap().to_vec()).unwrap()
     );
@@ -224,7 +288,13 @@ fn snapshot_of_the_seed_engagement_page() {
 #[test]
 fn snapshot_of_the_bundled_overview() {
     let loaded = load(waymark_model::bundled());
-    let built = site::build(&loaded.model, &fixed(loaded.model.pages.len()), None).unwrap();
+    let built = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        None,
+        &Published::default(),
+    )
+    .unwrap();
     insta::assert_snapshot!(String::from_utf8(built.get("index.html").unwrap().to_vec()).unwrap());
 }
 
@@ -234,7 +304,7 @@ fn without_an_overview_the_index_lists_the_pages() {
         ("one.md", "---\ntitle: One\n---\nText\n"),
         ("two.md", "---\ntitle: Two\n---\nText\n"),
     ]);
-    let built = site::build(&loaded.model, &fixed(2), None).unwrap();
+    let built = site::build(&loaded.model, &fixed(2), None, &Published::default()).unwrap();
     let index = String::from_utf8(built.get("index.html").unwrap().to_vec()).unwrap();
     assert!(index.contains("href=\"one.html\"") && index.contains("href=\"two.html\""));
 }
@@ -286,9 +356,9 @@ fn many_other_pages_get_one_all_pages_link_instead_of_a_long_navigation() {
 fn export_writes_exactly_what_build_renders() {
     let loaded = load(waymark_model::bundled());
     let dates = fixed(loaded.model.pages.len());
-    let built = site::build(&loaded.model, &dates, None).unwrap();
+    let built = site::build(&loaded.model, &dates, None, &Published::default()).unwrap();
     let dir = tempdir("export");
-    let written = site::export(&loaded.model, &dates, None, &dir).unwrap();
+    let written = site::export(&loaded.model, &dates, None, &Published::default(), &dir).unwrap();
     assert_eq!(written, built.files.len());
     for (name, bytes) in &built.files {
         assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");

@@ -1,4 +1,10 @@
-//! The guidance site: one renderer for the static export and the live server.
+//! Waymark's guidance site: one renderer for the static export and the live
+//! server under `/guide/`.
+//!
+//! Owns: turning a `Model` (and the plain data in `Published`) into pages,
+//! the stylesheet and the model visual, and serving them (`server`).
+//! Must not touch: the database, mail or letters. What the site shows from
+//! the database reaches it as plain data in `Published`; it queries nothing.
 //!
 //! Every page of the model becomes `<slug>.html` (the overview becomes
 //! `index.html`) in one flat folder, with relative links, so the same bytes
@@ -7,6 +13,7 @@
 mod dates;
 pub use dates::datetime;
 mod markdown;
+pub mod server;
 mod visual;
 
 use std::collections::HashMap;
@@ -24,20 +31,17 @@ pub use visual::svg as visual_svg;
 /// The stylesheet, the model visual and their names in the built site.
 pub const CSS_PATH: &str = "assets/site.css";
 pub const VISUAL_PATH: &str = "engagement-model.svg";
-const CSS: &str = include_str!("../../assets/site.css");
+const CSS: &str = include_str!("../assets/site.css");
 
 /// Built-in templates; a file of the same name in `--templates DIR` replaces one.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
+    ("base.html", include_str!("../templates/base.html")),
     (
         "engagement.html",
-        include_str!("../../templates/engagement.html"),
+        include_str!("../templates/engagement.html"),
     ),
-    ("page.html", include_str!("../../templates/page.html")),
-    (
-        "contents.html",
-        include_str!("../../templates/contents.html"),
-    ),
+    ("page.html", include_str!("../templates/page.html")),
+    ("contents.html", include_str!("../templates/contents.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,23 @@ pub enum SiteError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What the site shows beyond the model: plain data the caller fills (the
+/// live server from the database, a static export from its options). The
+/// renderer shows what is here and never asks for more.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Published {
+    /// Links in every page's header, such as "Sign in" and "Request
+    /// support" on a site served beside the workspace. Empty on an export.
+    pub links: Vec<Link>,
+}
+
+/// A link the caller puts on every page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub text: String,
+    pub href: String,
 }
 
 /// Each page's file name in the built site.
@@ -183,9 +204,14 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, SiteError
 }
 
 /// Renders the whole site into memory (for the live server and tests).
-pub fn build(model: &Model, dates: &Dates, templates: Option<&Path>) -> Result<Built, SiteError> {
+pub fn build(
+    model: &Model,
+    dates: &Dates,
+    templates: Option<&Path>,
+    published: &Published,
+) -> Result<Built, SiteError> {
     let files = std::sync::Mutex::new(Vec::with_capacity(model.pages.len() + 3));
-    render_each(model, dates, templates, |name, bytes| {
+    render_each(model, dates, templates, published, |name, bytes| {
         if let Ok(mut f) = files.lock() {
             f.push((name.to_string(), bytes));
         }
@@ -203,6 +229,7 @@ pub fn export(
     model: &Model,
     dates: &Dates,
     templates: Option<&Path>,
+    published: &Published,
     out: &Path,
 ) -> Result<usize, SiteError> {
     let err = |path: &Path, source| SiteError::Write {
@@ -211,7 +238,7 @@ pub fn export(
     };
     std::fs::create_dir_all(out.join("assets")).map_err(|e| err(out, e))?;
     let count = std::sync::atomic::AtomicUsize::new(0);
-    render_each(model, dates, templates, |name, bytes| {
+    render_each(model, dates, templates, published, |name, bytes| {
         let path = out.join(name);
         std::fs::write(&path, bytes).map_err(|e| err(&path, e))?;
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -226,6 +253,7 @@ fn render_each(
     model: &Model,
     dates: &Dates,
     templates: Option<&Path>,
+    published: &Published,
     emit: impl Fn(&str, Vec<u8>) -> Result<(), SiteError> + Sync,
 ) -> Result<(), SiteError> {
     let env = environment(templates)?;
@@ -234,7 +262,7 @@ fn render_each(
     let ids: Vec<usize> = (0..model.pages.len()).collect();
     for r in par_map(&ids, |&i| {
         let id = PageId(i);
-        let view = page_view(model, id, &hrefs, &nav, dates);
+        let view = page_view(model, id, &hrefs, &nav, dates, published);
         let template = template_for(model.page(id).layout.as_deref());
         let html = env
             .get_template(template)
@@ -261,6 +289,7 @@ fn render_each(
             nav: nav_views(&nav, href),
             pages: &pages,
             has_overview: model.overview.is_some(),
+            links: &published.links,
         };
         let html = env
             .get_template("contents.html")
@@ -373,6 +402,7 @@ struct ContentsView<'a> {
     nav: Vec<NavView<'a>>,
     pages: &'a [NavItem],
     has_overview: bool,
+    links: &'a [Link],
 }
 
 #[derive(Serialize)]
@@ -392,6 +422,7 @@ struct PageView<'a> {
     visual: Option<VisualView>,
     /// "Stage 3 of 5" on stage pages.
     stage: Option<String>,
+    links: &'a [Link],
 }
 
 /// The navigation as shown on the page at `href`, with that page marked.
@@ -496,6 +527,7 @@ fn page_view<'a>(
     hrefs: &'a Hrefs,
     nav: &'a [NavItem],
     dates: &Dates,
+    published: &'a Published,
 ) -> PageView<'a> {
     let p = model.page(id);
     let mut ids = Ids::default();
@@ -585,5 +617,6 @@ fn page_view<'a>(
         toc,
         visual,
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
+        links: &published.links,
     }
 }

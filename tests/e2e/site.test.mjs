@@ -108,9 +108,12 @@ test('the side navigation works with the keyboard alone', async () => {
   }
   assert.deepEqual(seen, STAGE_PAGES);
 
-  // Back to Deploy with Shift+Tab, then Enter.
+  // Back to Deploy with Tab, then Enter. Links before the side navigation
+  // (the skip link, the brand, the header's links) come first.
   await page.goto(`${base}engagement.html`);
-  for (let i = 0; i < 3 + STAGE_PAGES.indexOf('deploy.html'); i++) await page.keyboard.press('Tab');
+  const before = await page.evaluate(() =>
+    [...document.querySelectorAll('a[href]')].findIndex((a) => a.closest('nav.side-nav')));
+  for (let i = 0; i < before + 1 + STAGE_PAGES.indexOf('deploy.html'); i++) await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), 'deploy.html');
   await Promise.all([page.waitForURL(/deploy\.html$/), page.keyboard.press('Enter')]);
   assert.equal(await page.locator('nav.side-nav [aria-current="page"]').getAttribute('href'), 'deploy.html');

@@ -30,18 +30,22 @@ pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> a
 }
 
 /// `--files-dir`, set once at start-up for every command that opens the store.
-static FILES_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-
-pub fn use_files_dir(dir: Option<std::path::PathBuf>) {
-    let _ = FILES_DIR.set(dir);
+/// Where the records are: the database's URL and, when files are kept
+/// outside it, their folder (`--files-dir`).
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub url: String,
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
-pub async fn open(url: &str) -> anyhow::Result<Store> {
-    let store = Store::open(url).await?;
-    Ok(match FILES_DIR.get().and_then(Option::as_deref) {
-        Some(dir) => store.with_files_dir(dir)?,
-        None => store,
-    })
+impl Database {
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        let store = Store::open(&self.url).await?;
+        Ok(match self.files_dir.as_deref() {
+            Some(dir) => store.with_files_dir(dir)?,
+            None => store,
+        })
+    }
 }
 
 /// The person named by `--as`, with their roles.
@@ -61,9 +65,9 @@ fn operator() -> Actor {
     }
 }
 
-pub fn migrate(url: &str) -> anyhow::Result<ExitCode> {
+pub fn migrate(db: &Database) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         store.close().await;
         eprintln!("the database is up to date");
         Ok(ExitCode::SUCCESS)
@@ -71,7 +75,7 @@ pub fn migrate(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 pub fn agency_add(
-    url: &str,
+    db: &Database,
     name: &str,
     abbreviation: &str,
     portfolio: &str,
@@ -79,7 +83,7 @@ pub fn agency_add(
 ) -> anyhow::Result<ExitCode> {
     let agency = NewAgency::parse(name, abbreviation, portfolio, kind)?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let id = store.add_agency(&agency, now()).await?;
         println!("{id}");
         eprintln!(
@@ -104,7 +108,7 @@ pub enum RoleArg {
 }
 
 pub fn user_add(
-    url: &str,
+    db: &Database,
     name: &str,
     email: &str,
     role: RoleArg,
@@ -114,7 +118,7 @@ pub fn user_add(
 ) -> anyhow::Result<ExitCode> {
     let person = NewPerson::parse(name, email)?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let agency_id = match agency {
             Some(a) => {
                 let abbr = Abbreviation::parse(a)?;
@@ -168,7 +172,7 @@ pub fn user_add(
         );
         match password {
             Some(p) => {
-                let hash = waymark_web::app::hash_password(&p).map_err(anyhow::Error::msg)?;
+                let hash = waymark_web::app::hash_password(&p)?;
                 store.set_password_hash(id, &hash).await?;
                 eprintln!("their password is set; they sign in at /login");
             }
@@ -214,7 +218,7 @@ pub fn password_from_stdin() -> anyhow::Result<waymark_core::Password> {
 }
 
 pub fn engagement_start(
-    url: &str,
+    db: &Database,
     origin: &Origin,
     agency: &str,
     as_email: &str,
@@ -223,7 +227,7 @@ pub fn engagement_start(
     let abbr = Abbreviation::parse(agency)?;
     let pages = origin.pages()?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let actor = acting(&store, as_email).await?;
         let agency = store
             .agency_by_abbreviation(&abbr)
@@ -250,14 +254,14 @@ pub fn engagement_start(
 }
 
 pub fn engagement_list(
-    url: &str,
+    db: &Database,
     agency: Option<&str>,
     limit: u32,
     offset: u32,
 ) -> anyhow::Result<ExitCode> {
     let agency = agency.map(Abbreviation::parse).transpose()?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let agency = match agency {
             Some(a) => Some(
                 store
@@ -308,15 +312,16 @@ pub fn engagement_list(
     })
 }
 
-pub fn engagement_show(url: &str, id: i64) -> anyhow::Result<ExitCode> {
+pub fn engagement_show(db: &Database, id: i64) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let e = store
             .engagement(&operator(), EngagementId(id))
             .await
             .map_err(not_found(EngagementId(id)))?;
         let history = store.history(&operator(), e.id).await?;
-        let doc = serde_json::json!({ "engagement": e, "warnings": e.warnings(now()), "history": history });
+        let model = store.model(&e.model_hash).await?;
+        let doc = serde_json::json!({ "engagement": e, "warnings": e.warnings(&model, now()), "history": history });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         Ok(ExitCode::SUCCESS)
     })
@@ -326,7 +331,7 @@ pub fn engagement_show(url: &str, id: i64) -> anyhow::Result<ExitCode> {
 /// engagement, acting as `as_email`. Without `expected_version` it acts on
 /// the version it reads; a change in between is still refused as a conflict.
 pub fn engagement_run(
-    url: &str,
+    db: &Database,
     id: i64,
     as_email: &str,
     expected_version: Option<u64>,
@@ -341,7 +346,7 @@ pub fn engagement_run(
         )
     })?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let actor = acting(&store, as_email).await?;
         let id = EngagementId(id);
         let version = match expected_version {
@@ -372,9 +377,9 @@ fn not_found(id: EngagementId) -> impl Fn(waymark_store::StoreError) -> anyhow::
     }
 }
 
-pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
+pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let v = store.verify().await?;
         if v.intact() {
             println!(
@@ -409,18 +414,18 @@ pub fn audit_verify(url: &str) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn backup(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub fn backup(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         store.backup(file).await?;
         eprintln!("backed up to {}", file.display());
         Ok(ExitCode::SUCCESS)
     })
 }
 
-pub fn export(url: &str, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+pub fn export(db: &Database, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let x = store.export().await?;
         let text = serde_json::to_string_pretty(&x)?;
         match out {
@@ -440,13 +445,13 @@ pub fn export(url: &str, out: Option<&std::path::Path>) -> anyhow::Result<ExitCo
     })
 }
 
-pub fn import(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub fn import(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let x: waymark_store::Export = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a Waymark export", file.display()))?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         store.import(&x).await?;
         let v = store.verify().await?;
         eprintln!(
@@ -467,9 +472,9 @@ pub fn import(url: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<ExitCode> {
+pub fn token_create(db: &Database, email: &str, name: &str) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let actor = acting(&store, email).await?;
         let token = store.create_token(actor.person, name, now()).await?;
         println!("{token}");
@@ -480,13 +485,13 @@ pub fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<ExitCo
 
 /// `waymark dev seed`: deterministic records for benchmarks.
 pub fn seed(
-    url: &str,
+    db: &Database,
     origin: &Origin,
     size: waymark_store::generate::Size,
 ) -> anyhow::Result<ExitCode> {
     let pages = origin.pages()?;
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let started = std::time::Instant::now();
         let done = store
             .generate(&pages, size, |g| {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use waymark_store::{ImportOutcome, Store, now};
 use waymark_web::inbound::{enquiry, messages};
 
-use crate::db_cmd::{block_on, open};
+use crate::db_cmd::{Database, block_on};
 
 async fn import_one(
     store: &Store,
@@ -26,9 +26,9 @@ async fn import_one(
     Ok((outcome, format!("“{}” from {}", e.subject, e.contact_email)))
 }
 
-pub fn import(url: &str, paths: &[PathBuf], acknowledge: bool) -> anyhow::Result<ExitCode> {
+pub fn import(db: &Database, paths: &[PathBuf], acknowledge: bool) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = open(url).await?;
+        let store = db.open().await?;
         let (mut added, mut known, mut failed) = (0, 0, 0);
         for path in paths {
             let list = match messages(path) {

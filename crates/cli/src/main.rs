@@ -1,6 +1,8 @@
 //! The `waymark` binary: parses arguments and hands each command to the
 //! libraries. Presentation (text, JSON, exit codes) lives in the command
-//! modules; what the model means lives in `waymark-model`.
+//! modules; `serve` composes nothing itself (`waymark_web::Application`).
+//!
+//! Must not touch: rules, SQL or HTML; where logs go is chosen here only.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -337,7 +339,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    db_cmd::use_files_dir(cli.files_dir.clone());
+    let db = db_cmd::Database {
+        url: cli.database_url.clone(),
+        files_dir: cli.files_dir.clone(),
+    };
     let result = match cli.command {
         Command::Model(ModelCommand::Lint(a)) => model_cmd::lint(
             cli.model.as_deref(),
@@ -369,7 +374,7 @@ fn main() -> ExitCode {
             origin::Origin::choose(cli.model.as_deref(), &[]),
             templates,
             bind,
-            &cli.database_url,
+            &db,
             public_url.map(|u| u.trim_end_matches('/').to_string()),
             site_cmd::MailSettings {
                 smtp_url,
@@ -377,16 +382,16 @@ fn main() -> ExitCode {
             },
         ),
         Command::Intake(IntakeCommand::Import { paths, acknowledge }) => {
-            intake_cmd::import(&cli.database_url, &paths, acknowledge)
+            intake_cmd::import(&db, &paths, acknowledge)
         }
-        Command::Db(DbCommand::Migrate) => db_cmd::migrate(&cli.database_url),
+        Command::Db(DbCommand::Migrate) => db_cmd::migrate(&db),
         Command::Agency(AgencyCommand::Add {
             name,
             abbreviation,
             portfolio,
             agency_type,
         }) => db_cmd::agency_add(
-            &cli.database_url,
+            &db,
             &name,
             &abbreviation,
             &portfolio,
@@ -409,7 +414,7 @@ fn main() -> ExitCode {
             .transpose()
             .and_then(|password| {
                 db_cmd::user_add(
-                    &cli.database_url,
+                    &db,
                     &name,
                     &email,
                     role,
@@ -423,7 +428,7 @@ fn main() -> ExitCode {
             as_email,
             diy,
         }) => db_cmd::engagement_start(
-            &cli.database_url,
+            &db,
             &origin::Origin::choose(cli.model.as_deref(), &[]),
             &agency,
             &as_email,
@@ -433,30 +438,28 @@ fn main() -> ExitCode {
             agency,
             limit,
             offset,
-        }) => db_cmd::engagement_list(&cli.database_url, agency.as_deref(), limit, offset),
-        Command::Engagement(EngagementCommand::Show { id }) => {
-            db_cmd::engagement_show(&cli.database_url, id)
-        }
+        }) => db_cmd::engagement_list(&db, agency.as_deref(), limit, offset),
+        Command::Engagement(EngagementCommand::Show { id }) => db_cmd::engagement_show(&db, id),
         Command::Engagement(EngagementCommand::Run {
             id,
             as_email,
             expected_version,
             command,
-        }) => db_cmd::engagement_run(&cli.database_url, id, &as_email, expected_version, &command),
-        Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&cli.database_url),
+        }) => db_cmd::engagement_run(&db, id, &as_email, expected_version, &command),
+        Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&db),
         Command::Token(TokenCommand::Create { email, name }) => {
-            db_cmd::token_create(&cli.database_url, &email, &name)
+            db_cmd::token_create(&db, &email, &name)
         }
-        Command::Backup { file } => db_cmd::backup(&cli.database_url, &file),
-        Command::Export { out } => db_cmd::export(&cli.database_url, out.as_deref()),
-        Command::Import { file } => db_cmd::import(&cli.database_url, &file),
+        Command::Backup { file } => db_cmd::backup(&db, &file),
+        Command::Export { out } => db_cmd::export(&db, out.as_deref()),
+        Command::Import { file } => db_cmd::import(&db, &file),
         Command::Dev(DevCommand::Seed {
             agencies,
             engagements,
             events,
             seed,
         }) => db_cmd::seed(
-            &cli.database_url,
+            &db,
             &origin::Origin::choose(cli.model.as_deref(), &[]),
             waymark_store::generate::Size {
                 agencies,

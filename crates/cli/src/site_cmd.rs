@@ -10,6 +10,8 @@ use anyhow::Context;
 use waymark_site::server::{self, Guide};
 use waymark_site::{self as site, Published};
 
+use waymark_web::{Application, Settings};
+
 use crate::origin::Origin;
 
 /// Files that could not be read as pages are missing from the site; say so.
@@ -60,11 +62,11 @@ pub fn serve(
     origin: Origin,
     templates: Option<PathBuf>,
     bind: SocketAddr,
-    database_url: &str,
+    db: &crate::db_cmd::Database,
     public_url: Option<String>,
     mail: MailSettings,
 ) -> anyhow::Result<ExitCode> {
-    let database_url = database_url.to_string();
+    let db = db.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,62 +89,29 @@ pub fn serve(
         .map_err(|e| anyhow::anyhow!(e))?;
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
-        let store = crate::db_cmd::open(&database_url).await?;
-        // SQLite: WAL checkpoints in a task of their own, not in requests.
-        if let Some(checkpoints) = store.checkpoint_in_background().await? {
-            tokio::spawn(checkpoints);
-        }
+        let store = db.open().await?;
         let pages = Arc::new(origin.pages()?);
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
-        let api = Arc::new(
-            waymark_web::api::ApiState::new(store.clone(), Arc::clone(&pages))
-                .with_addresses(&public_url, &mail.from),
-        );
-        let mut state = waymark_web::app::AppState::new(store.clone(), pages, &public_url)
-            .map_err(anyhow::Error::msg)?;
-        state.mail_from = mail.from.clone();
-        state.smtp = mail.smtp_url.is_some();
-        let app = Arc::new(state);
-        // Mail: with SMTP configured, a sender delivers the outbox and
-        // retries failures; without it, mail waits in the outbox for admins.
-        match &mail.smtp_url {
-            Some(url) => {
-                let sender = waymark_web::mail::Sender::new(url, &mail.from)
-                    .map_err(anyhow::Error::msg)?;
-                tokio::spawn(sender.run(store.clone()));
-            }
-            None => eprintln!(
+        if mail.smtp_url.is_none() {
+            eprintln!(
                 "mail: no --smtp-url, so mail waits in the outbox (admins read it at {public_url}/outbox)"
-            ),
+            );
         }
-        // Expired sessions are refused when read; this only tidies the table.
-        let sweeper = store.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                if let Err(e) = sweeper.delete_expired_sessions(waymark_store::now()).await {
-                    eprintln!("sessions: cannot remove expired sessions: {e}");
-                }
-            }
-        });
+        let mut settings = Settings::new(store, pages, &public_url);
+        settings.guide = Some(guide);
+        settings.mail_from = mail.from;
+        settings.smtp_url = mail.smtp_url;
+        let app = Application::build(settings).await?;
         eprintln!("Waymark is serving the workspace at {public_url}/engagements, the guidance site at {public_url}/guide/ and the API at {public_url}/api/v1 (Ctrl-C stops it)");
-        let router = server::router(guide)
-            .merge(waymark_web::api::router(api))
-            .merge(waymark_web::app::router(app));
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the server stopped")?;
+        app.serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the server stopped")?;
         Ok(ExitCode::SUCCESS)
     })
 }

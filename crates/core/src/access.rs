@@ -17,6 +17,17 @@ pub enum PartnerKind {
     ChangeManagement,
 }
 
+impl PartnerKind {
+    /// "Strategy partner" and so on.
+    pub fn label(self) -> &'static str {
+        match self {
+            PartnerKind::Strategy => "Strategy partner",
+            PartnerKind::Technology => "Technology partner",
+            PartnerKind::ChangeManagement => "Change management partner",
+        }
+    }
+}
+
 /// One of a person's memberships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -26,6 +37,19 @@ pub enum Role {
     ProgrammeStaff,
     AgencyMember { agency: AgencyId, sponsor: bool },
     Partner { kind: PartnerKind },
+}
+
+impl Role {
+    /// How the directory shows the role.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Role::ProgrammeAdmin => "Programme admin",
+            Role::ProgrammeStaff => "Programme staff",
+            Role::AgencyMember { sponsor: true, .. } => "Agency member, executive sponsor",
+            Role::AgencyMember { .. } => "Agency member",
+            Role::Partner { kind } => kind.label(),
+        }
+    }
 }
 
 /// The person giving a command, with all their memberships.
@@ -83,6 +107,24 @@ impl Actor {
             Err(DomainError::Forbidden {
                 action: "add an agency",
                 why: "the programme team registers agencies",
+            })
+        }
+    }
+
+    /// Admins read the mail outbox (it holds invitation links); to anyone
+    /// else it does not exist.
+    pub fn may_read_outbox(&self) -> bool {
+        self.is_admin()
+    }
+
+    /// The programme team keeps the letter templates (others do not see them).
+    pub fn may_edit_templates(&self) -> Result<(), DomainError> {
+        if self.is_programme() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "edit_template",
+                why: "the programme team keeps the letter templates",
             })
         }
     }

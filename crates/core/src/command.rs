@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use waymark_model::{Choice, Effect, Model, Stage};
 
 use crate::access::{Access, Actor, PartnerKind, Role};
-use crate::engagement::{Engagement, Event, Mode, RiskSource, StageStatus, StepStatus};
+use crate::engagement::{DISCOVERY, Engagement, Event, Mode, RiskSource, StageStatus, StepStatus};
 use crate::error::DomainError;
 use crate::people::{Person, PersonId};
 use crate::records::{self, Artefact, LetterKind, WorkshopNotes, WorkshopPlan};
@@ -33,6 +33,26 @@ pub enum Funder {
     Dta,
     CoFunded,
     Agency,
+}
+
+impl Funder {
+    /// Who pays, as the workspace shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Funder::Dta => "The DTA",
+            Funder::CoFunded => "Co-funded by the DTA and the agency",
+            Funder::Agency => "The agency",
+        }
+    }
+
+    /// Who pays, as a letter's sentence says it ("funded by …").
+    pub fn in_a_sentence(self) -> &'static str {
+        match self {
+            Funder::Dta => "the DTA",
+            Funder::CoFunded => "the DTA and the agency together",
+            Funder::Agency => "the agency",
+        }
+    }
 }
 
 /// A stage's slug, as a command names it.
@@ -236,6 +256,44 @@ pub(crate) fn takes_part(e: &Engagement, p: &Person) -> bool {
     })
 }
 
+/// Whether `actor` may give `cmd` on `e` at all, by who they are and the
+/// engagement's state, before its content is read. Views ask this before
+/// offering a control, with the command the control would send; `decide`
+/// asks it first. One rule for both.
+pub fn may(actor: &Actor, e: &Engagement, cmd: &Command) -> bool {
+    permission(actor, e, cmd).is_ok()
+}
+
+/// Whether `actor` may start an engagement for `agency`: the programme team
+/// for any agency, agency staff for their own.
+pub fn may_start(actor: &Actor, agency: crate::people::AgencyId) -> bool {
+    actor.is_programme() || actor.member_of(agency)
+}
+
+/// `may`, with the reason when not.
+pub fn permission(actor: &Actor, e: &Engagement, cmd: &Command) -> Result<(), DomainError> {
+    permitted(actor.access(e), cmd)?;
+    // On the agency's side only the current sponsor hands the role over;
+    // with none named, a holder of the agency's sponsor role (which the
+    // programme grants) may name one. Nobody takes it.
+    if matches!(cmd, Command::SetSponsor { .. })
+        && !actor.is_programme()
+        && e.sponsor != Some(actor.person)
+        && !(e.sponsor.is_none() && actor.sponsor_of(e.agency))
+    {
+        return Err(DomainError::Forbidden {
+            action: "set_sponsor",
+            why: "only the current executive sponsor hands the role over; the programme team names a new one",
+        });
+    }
+    if e.mode == Mode::DoItYourself && !matches!(cmd, Command::ReturnToProgramme) {
+        return Err(DomainError::rule(
+            "this engagement is Do it Yourself: programme support has ended, so the record is read-only until the programme team brings it back",
+        ));
+    }
+    Ok(())
+}
+
 /// Who may give which command, by their standing on the engagement.
 fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
     use Command::*;
@@ -325,12 +383,7 @@ pub fn decide(
     people: &[Person],
     cmd: &Command,
 ) -> Result<Vec<Event>, DomainError> {
-    permitted(actor.access(e), cmd)?;
-    if e.mode == Mode::DoItYourself && !matches!(cmd, Command::ReturnToProgramme) {
-        return Err(DomainError::rule(
-            "this engagement is Do it Yourself: programme support has ended, so the record is read-only until the programme team brings it back",
-        ));
-    }
+    permission(actor, e, cmd)?;
     let mut ev = Vec::new();
     match cmd {
         Command::StartStage { stage } => {
@@ -553,18 +606,6 @@ pub fn decide(
             description: description.check("description")?.into_string(),
         }),
         Command::SetSponsor { person } => {
-            // On the agency's side only the current sponsor hands the role
-            // over; with none named, a holder of the agency's sponsor role
-            // (which the programme grants) may name one. Nobody takes it.
-            if !actor.is_programme()
-                && e.sponsor != Some(actor.person)
-                && !(e.sponsor.is_none() && actor.sponsor_of(e.agency))
-            {
-                return Err(DomainError::Forbidden {
-                    action: "set_sponsor",
-                    why: "only the current executive sponsor hands the role over; the programme team names a new one",
-                });
-            }
             let p = named(
                 people,
                 *person,
@@ -623,9 +664,14 @@ pub fn decide(
         }
         Command::PlanDiscovery { weeks } => {
             if !(1..=52).contains(weeks) {
+                let meant = model
+                    .stage(DISCOVERY)
+                    .and_then(|s| s.timebox)
+                    .map(|t| format!(" (Discovery is meant to take {})", t.describe()))
+                    .unwrap_or_default();
                 return Err(DomainError::invalid(
                     "weeks",
-                    "plan between 1 and 52 weeks (Discovery is meant to take 4 to 8)",
+                    format!("plan between 1 and 52 weeks{meant}"),
                 ));
             }
             ev.push(Event::DiscoveryPlanned { weeks: *weeks });
@@ -818,7 +864,7 @@ pub fn start(
     actor: &Actor,
     mode: Mode,
 ) -> Result<Vec<Event>, DomainError> {
-    if !(actor.is_programme() || actor.member_of(agency)) {
+    if !may_start(actor, agency) {
         return Err(DomainError::Forbidden {
             action: "start",
             why: "only the programme team or the agency's own staff start its engagements",

@@ -3,7 +3,7 @@
 //! back the same state, and the log is the audit trail.
 
 use serde::{Deserialize, Serialize};
-use waymark_model::Effect;
+use waymark_model::{Effect, Model, Timebox};
 
 use crate::access::PartnerKind;
 use crate::command::{DecisionAt, Funder};
@@ -38,6 +38,28 @@ pub enum StageStatus {
     Active,
     Completed,
     Exited,
+}
+
+impl StageStatus {
+    /// How the workspace shows it: "Not started", "Active", …
+    pub fn label(self) -> &'static str {
+        match self {
+            StageStatus::NotStarted => "Not started",
+            StageStatus::Active => "Active",
+            StageStatus::Completed => "Completed",
+            StageStatus::Exited => "Exited",
+        }
+    }
+
+    /// How a letter's sentence says it: "not started", "under way", …
+    pub fn in_a_sentence(self) -> &'static str {
+        match self {
+            StageStatus::NotStarted => "not started",
+            StageStatus::Active => "under way",
+            StageStatus::Completed => "completed",
+            StageStatus::Exited => "closed",
+        }
+    }
 }
 
 /// One stage of the pinned model, on this engagement.
@@ -279,11 +301,48 @@ pub enum Event {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
-    /// Discovery is timeboxed at 4 to 8 weeks.
-    DiscoveryOverrun {
+    /// A stage has run, or is planned to run, longer than the timebox its
+    /// page gives (`timebox_weeks`). Only Discovery's length is planned.
+    Overrun {
+        stage: String,
+        timebox: Timebox,
         planned_weeks: Option<u32>,
         elapsed_weeks: u32,
     },
+}
+
+impl Warning {
+    /// The warning in words, naming the stage as the model does.
+    pub fn describe(&self, model: &Model) -> String {
+        match self {
+            Warning::Overrun {
+                stage,
+                timebox,
+                planned_weeks,
+                elapsed_weeks,
+            } => {
+                let name = model
+                    .stage(stage)
+                    .map_or(stage.as_str(), |s| s.name.as_str());
+                let meant = timebox.describe();
+                match planned_weeks {
+                    Some(p) if *p > timebox.max_weeks => format!(
+                        "{name} is planned for {p} weeks; it is meant to take {meant} ({elapsed_weeks} so far)"
+                    ),
+                    _ => {
+                        format!("{name} has run {elapsed_weeks} weeks; it is meant to take {meant}")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The moment before which an engagement must have entered a stage with
+/// `timebox` to have overrun it by `now` (as `warnings` counts weeks), for
+/// lists that find overruns without reading every record.
+pub fn overrun_if_started_before(timebox: Timebox, now: Timestamp) -> Timestamp {
+    Timestamp(now.0 - (i64::from(timebox.max_weeks) + 1) * WEEK + 1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,9 +376,8 @@ pub struct Engagement {
     pub delivery: Delivery,
 }
 
-/// The slug of the stage whose length is timeboxed.
+/// The slug of the stage whose length is planned (`PlanDiscovery`).
 pub const DISCOVERY: &str = "discovery";
-const DISCOVERY_MAX_WEEKS: u32 = 8;
 
 impl Engagement {
     /// An empty record; the `Started` event fills it in.
@@ -585,9 +643,19 @@ impl Engagement {
         }
     }
 
-    /// What needs attention at `now`.
-    pub fn warnings(&self, now: Timestamp) -> Vec<Warning> {
-        warnings(&self.stages, self.discovery_weeks, now)
+    /// Whether `document` (a letter's slug, or a document's title) at the
+    /// bytes `sha256` carries a sign-off that a newer version has not
+    /// superseded.
+    pub fn is_signed(&self, document: &str, sha256: &str) -> bool {
+        self.signoffs
+            .iter()
+            .any(|x| !x.superseded && x.document == document && x.sha256 == sha256)
+    }
+
+    /// What needs attention at `now`, by the timeboxes of `model` (the
+    /// engagement's own).
+    pub fn warnings(&self, model: &Model, now: Timestamp) -> Vec<Warning> {
+        warnings(model, &self.stages, self.discovery_weeks, now)
     }
 
     /// The few facts lists and dashboards need, without the whole record.
@@ -624,8 +692,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn warnings(&self, now: Timestamp) -> Vec<Warning> {
-        warnings(&self.stages, self.discovery_weeks, now)
+    /// What needs attention, by the timeboxes of `model`.
+    pub fn warnings(&self, model: &Model, now: Timestamp) -> Vec<Warning> {
+        warnings(model, &self.stages, self.discovery_weeks, now)
     }
 
     pub fn active_stages(&self) -> impl Iterator<Item = &StageRecord> {
@@ -635,16 +704,27 @@ impl Summary {
     }
 }
 
-fn warnings(stages: &[StageRecord], planned: Option<u32>, now: Timestamp) -> Vec<Warning> {
+fn warnings(
+    model: &Model,
+    stages: &[StageRecord],
+    planned: Option<u32>,
+    now: Timestamp,
+) -> Vec<Warning> {
     let mut out = Vec::new();
-    if let Some(d) = stages.iter().find(|s| s.stage == DISCOVERY) {
+    for d in stages {
+        let Some(timebox) = model.stage(&d.stage).and_then(|s| s.timebox) else {
+            continue;
+        };
         let elapsed = match (d.status, d.started_at, d.ended_at) {
             (StageStatus::Active, Some(start), _) => (now.0 - start.0).max(0) / WEEK,
             (_, Some(start), Some(end)) => (end.0 - start.0).max(0) / WEEK,
             _ => 0,
         } as u32;
-        if elapsed > DISCOVERY_MAX_WEEKS || planned.is_some_and(|w| w > DISCOVERY_MAX_WEEKS) {
-            out.push(Warning::DiscoveryOverrun {
+        let planned = planned.filter(|_| d.stage == DISCOVERY);
+        if elapsed > timebox.max_weeks || planned.is_some_and(|w| w > timebox.max_weeks) {
+            out.push(Warning::Overrun {
+                stage: d.stage.clone(),
+                timebox,
                 planned_weeks: planned,
                 elapsed_weeks: elapsed,
             });

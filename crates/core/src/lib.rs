@@ -1,8 +1,9 @@
-//! The engagement rules.
+//! Every rule of Waymark.
 //!
-//! Owns: agencies, people and their roles; an engagement's state (stages,
-//! steps, decisions, risks, success criteria, sign-offs); the commands people
-//! give and the events those commands produce; who may do what.
+//! Owns: agencies, people and their roles; an engagement's state and the
+//! commands and events that change it; who may do what ([`may`]); the
+//! enquiry workflow ([`enquiry`]); letters' facts and versions ([`letter`]);
+//! stages' timeboxes as warnings.
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -13,17 +14,21 @@
 mod access;
 mod command;
 mod engagement;
+pub mod enquiry;
 mod error;
+pub mod letter;
 mod people;
 mod records;
 mod text;
 
 pub use access::{Access, Actor, PartnerKind, Role};
-pub use command::{Command, DecisionAt, Funder, Sha256, Slug, decide, start};
+pub use command::{
+    Command, DecisionAt, Funder, Sha256, Slug, decide, may, may_start, permission, start,
+};
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,
     RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Summary,
-    Timestamp, Warning,
+    Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
 pub use people::{
@@ -32,7 +37,7 @@ pub use people::{
 };
 pub use records::{
     Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,
-    Story, WORKSHOP_HEADINGS, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
+    Story, WORKSHOP_HEADINGS, When, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
     parse_time,
 };
 pub use text::{Line, Text, check_line, check_text, clean_lines, one_line};

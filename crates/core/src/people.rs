@@ -160,6 +160,39 @@ pub enum AgencyType {
     Complex,
 }
 
+impl AgencyType {
+    pub const ALL: [AgencyType; 4] = [
+        AgencyType::Lean,
+        AgencyType::Aligned,
+        AgencyType::SelfDirected,
+        AgencyType::Complex,
+    ];
+
+    /// The name forms send (`lean`, `self_directed`, …).
+    pub fn slug(self) -> &'static str {
+        match self {
+            AgencyType::Lean => "lean",
+            AgencyType::Aligned => "aligned",
+            AgencyType::SelfDirected => "self_directed",
+            AgencyType::Complex => "complex",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<AgencyType> {
+        Self::ALL.into_iter().find(|t| t.slug() == s)
+    }
+
+    /// How people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AgencyType::Lean => "Lean",
+            AgencyType::Aligned => "Aligned",
+            AgencyType::SelfDirected => "Self-directed",
+            AgencyType::Complex => "Complex",
+        }
+    }
+}
+
 fn required(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
     let v = crate::text::check_line(field, &waymark_model::text::normalize(raw), max)?;
     if v.is_empty() {

@@ -311,29 +311,74 @@ pub fn parse_time(field: &'static str, raw: &str) -> Result<(u32, u32), DomainEr
     }
 }
 
+/// When a workshop happens, typed: its local date and time in its zone,
+/// and the instants it starts and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When {
+    pub local: chrono::NaiveDateTime,
+    pub zone: chrono_tz::Tz,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+impl WorkshopPlan {
+    /// The plan's date, time, zone and length as one typed moment, or why
+    /// they are not one: the core's check, and what invitations are made
+    /// from (nothing parses the strings again).
+    pub fn when(&self) -> Result<When, DomainError> {
+        use chrono::TimeZone;
+        let (y, m, d) = parse_date("date", &self.date.required("date")?)?;
+        let (h, min) = parse_time("time", &self.time.required("time")?)?;
+        let timezone = self.timezone.required("timezone")?;
+        let zone: chrono_tz::Tz = timezone.parse().map_err(|_| {
+            DomainError::invalid(
+                "timezone",
+                format!("“{timezone}” is not a timezone name such as Australia/Canberra"),
+            )
+        })?;
+        if !(15..=600).contains(&self.minutes) {
+            return Err(DomainError::invalid(
+                "minutes",
+                "a workshop lasts between 15 minutes and 10 hours",
+            ));
+        }
+        let local = chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|day| day.and_hms_opt(h, min, 0))
+            .ok_or_else(|| DomainError::invalid("date", "is not a day of the calendar"))?;
+        // In a spring-forward gap the local time does not exist; in an
+        // autumn overlap the earlier of the two is meant.
+        let start = zone
+            .from_local_datetime(&local)
+            .earliest()
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "time",
+                    format!(
+                        "{} {} does not exist in {timezone} (the clocks change then)",
+                        self.date, self.time
+                    ),
+                )
+            })?
+            .with_timezone(&chrono::Utc);
+        Ok(When {
+            local,
+            zone,
+            start,
+            end: start + chrono::Duration::minutes(i64::from(self.minutes)),
+        })
+    }
+}
+
 fn check_plan(
     e: &Engagement,
     people: &[Person],
     plan: &WorkshopPlan,
 ) -> Result<WorkshopPlan, DomainError> {
     let title = plan.title.required("title")?;
+    plan.when()?;
     let date = plan.date.required("date")?;
-    parse_date("date", &date)?;
     let time = plan.time.required("time")?;
-    parse_time("time", &time)?;
     let timezone = plan.timezone.required("timezone")?;
-    if timezone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(DomainError::invalid(
-            "timezone",
-            format!("“{timezone}” is not a timezone name such as Australia/Canberra"),
-        ));
-    }
-    if !(15..=600).contains(&plan.minutes) {
-        return Err(DomainError::invalid(
-            "minutes",
-            "a workshop lasts between 15 minutes and 10 hours",
-        ));
-    }
     let location = Line::optional(&plan.location, "location")?;
     let link = Line::optional(&plan.link, "link")?;
     if let Some(l) = &link

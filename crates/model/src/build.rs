@@ -642,6 +642,7 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
         name: r.name,
         slug: r.slug,
         summary: r.summary,
+        timebox: None,
         page: r.page,
         steps: Vec::new(),
         decisions: Vec::new(),
@@ -657,6 +658,11 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
     let Some(p) = r.page.map(|id| &pages[id.0]) else {
         return stage;
     };
+    // An unreadable timebox is a lint finding (`timebox-invalid`), not a stop.
+    stage.timebox = p
+        .extra
+        .get(crate::TIMEBOX_KEY)
+        .and_then(|v| crate::Timebox::from_front_matter(v).ok());
     for t in &p.timeline {
         match &t.kind {
             ItemKind::Step { number, title } => stage.steps.push(Step {

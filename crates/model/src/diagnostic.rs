@@ -45,6 +45,7 @@ pub enum Code {
     StepNumbering,
     DecisionNoOptions,
     StageNoPage,
+    TimeboxInvalid,
 }
 
 impl Code {
@@ -68,6 +69,7 @@ impl Code {
             Code::StepNumbering => "step-numbering",
             Code::DecisionNoOptions => "decision-no-options",
             Code::StageNoPage => "stage-no-page",
+            Code::TimeboxInvalid => "timebox-invalid",
         }
     }
 
@@ -78,7 +80,7 @@ impl Code {
             NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
             | TitleMissing | LinkEmpty | LinkNoScheme | ItemMisplaced => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
-            | StepNumbering | DecisionNoOptions | StageNoPage => Severity::Warning,
+            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid => Severity::Warning,
             MixedDashes => Severity::Info,
         }
     }

@@ -22,6 +22,7 @@ pub fn lint(loaded: &Loaded) -> Vec<Finding> {
         links(p, &mut out);
         items(m, PageId(i), p, &mut out);
         sections(p, &mut out);
+        timebox(p, &mut out);
         dashes(p, &mut out);
         steps(p, &mut out);
         let prints = near_duplicates(p, &mut out);
@@ -227,6 +228,21 @@ fn sections(p: &Page, out: &mut Vec<Finding>) {
             ));
         }
         repeated(p, s.items.iter().map(|e| (e.text(), e.line)), out);
+    }
+}
+
+/// A `timebox_weeks` that cannot be read is ignored, so say so.
+fn timebox(p: &Page, out: &mut Vec<Finding>) {
+    if let Some(v) = p.extra.get(crate::TIMEBOX_KEY)
+        && let Err(why) = crate::Timebox::from_front_matter(v)
+    {
+        out.push(Finding::new(
+            Code::TimeboxInvalid,
+            &p.path,
+            1,
+            1,
+            format!("{why}; the stage is shown without a timebox"),
+        ));
     }
 }
 

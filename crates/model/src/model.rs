@@ -333,11 +333,78 @@ pub enum LinkTarget {
     NoScheme,
 }
 
+/// How long a stage is meant to take, from its page's front matter:
+/// `timebox_weeks: 8` (at most eight weeks) or `timebox_weeks: [4, 8]`
+/// (four to eight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Timebox {
+    pub min_weeks: Option<u32>,
+    pub max_weeks: u32,
+}
+
+/// The front-matter key a stage's timebox is written under.
+pub const TIMEBOX_KEY: &str = "timebox_weeks";
+
+/// Why a `timebox_weeks` value cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeboxError {
+    #[error(
+        "`timebox_weeks` must be a number of weeks from 1 to 104, or two of them as `[least, most]`"
+    )]
+    NotWeeks,
+    #[error(
+        "`timebox_weeks` gives its least number of weeks after its most: write `[least, most]`"
+    )]
+    Reversed,
+}
+
+impl Timebox {
+    /// Reads a `timebox_weeks` value, or says what is wrong with it.
+    pub fn from_front_matter(v: &serde_json::Value) -> Result<Timebox, TimeboxError> {
+        let weeks = |v: &serde_json::Value| {
+            v.as_u64()
+                .filter(|w| (1..=104).contains(w))
+                .map(|w| w as u32)
+        };
+        match v {
+            serde_json::Value::Array(a) => match a.as_slice() {
+                [lo, hi] => match (weeks(lo), weeks(hi)) {
+                    (Some(lo), Some(hi)) if lo <= hi => Ok(Timebox {
+                        min_weeks: Some(lo),
+                        max_weeks: hi,
+                    }),
+                    (Some(_), Some(_)) => Err(TimeboxError::Reversed),
+                    _ => Err(TimeboxError::NotWeeks),
+                },
+                _ => Err(TimeboxError::NotWeeks),
+            },
+            v => weeks(v)
+                .map(|w| Timebox {
+                    min_weeks: None,
+                    max_weeks: w,
+                })
+                .ok_or(TimeboxError::NotWeeks),
+        }
+    }
+
+    /// "4 to 8 weeks", or "up to 8 weeks".
+    pub fn describe(&self) -> String {
+        match self.min_weeks {
+            Some(lo) if lo == self.max_weeks => format!("{lo} weeks"),
+            Some(lo) => format!("{lo} to {} weeks", self.max_weeks),
+            None => format!("up to {} weeks", self.max_weeks),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Stage {
     pub number: u32,
     pub name: String,
     pub slug: String,
+    /// How long the stage is meant to take, if its page says.
+    pub timebox: Option<Timebox>,
     /// The overview's description of the stage (markdown).
     pub summary: Option<String>,
     #[serde(skip)]

@@ -422,6 +422,8 @@ struct PageView<'a> {
     visual: Option<VisualView>,
     /// "Stage 3 of 5" on stage pages.
     stage: Option<String>,
+    /// "4 to 8 weeks" on the page of a stage with a timebox.
+    timebox: Option<String>,
     links: &'a [Link],
 }
 
@@ -617,6 +619,7 @@ fn page_view<'a>(
         toc,
         visual,
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
+        timebox: stage.and_then(|s| s.timebox).map(|t| t.describe()),
         links: &published.links,
     }
 }

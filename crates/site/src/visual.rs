@@ -60,6 +60,8 @@ fn exit_words(model: &Model, stage: &str, e: &Effect) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct VisualStage {
     pub name: String,
+    /// "4 to 8 weeks", when the stage's page gives a timebox.
+    pub timebox: Option<String>,
     pub exits: Vec<String>,
 }
 
@@ -79,6 +81,7 @@ pub fn text(model: &Model) -> Vec<VisualStage> {
             exits.retain(|e| seen.insert(e.clone()));
             VisualStage {
                 name: s.name.clone(),
+                timebox: s.timebox.map(|t| t.describe()),
                 exits,
             }
         })

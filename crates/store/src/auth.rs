@@ -30,7 +30,7 @@ impl Store {
             .bind(email.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((PersonId(r.try_get(0)?), r.try_get(1)?)))
+        row.map(|r| Ok((PersonId(r.try_get("id")?), r.try_get("password_hash")?)))
             .transpose()
     }
 
@@ -82,9 +82,9 @@ impl Store {
         .await?;
         row.map(|r| {
             Ok(Invite {
-                person: PersonId(r.try_get(0)?),
-                name: r.try_get(1)?,
-                email: r.try_get(2)?,
+                person: PersonId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
             })
         })
         .transpose()
@@ -144,14 +144,14 @@ impl Store {
         since: Timestamp,
     ) -> Result<(u32, Option<Timestamp>), StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at > $2",
+            "SELECT COUNT(*) AS failures, MIN(at) AS oldest FROM sign_in_failures WHERE key = $1 AND at > $2",
         )
         .bind(key)
         .bind(since.0)
         .fetch_one(&self.pool)
         .await?;
-        let n: i64 = row.try_get(0)?;
-        let oldest: Option<i64> = row.try_get(1)?;
+        let n: i64 = row.try_get("failures")?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
         Ok((n as u32, oldest.map(Timestamp)))
     }
 
@@ -182,7 +182,7 @@ impl Store {
                 .bind(now.0)
                 .fetch_optional(&self.pool)
                 .await?;
-        row.map(|r| Ok((r.try_get(0)?, Timestamp(r.try_get(1)?))))
+        row.map(|r| Ok((r.try_get("data")?, Timestamp(r.try_get("expires_at")?))))
             .transpose()
     }
 

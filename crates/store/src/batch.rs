@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::oneshot;
-use waymark_core::{Actor, Command, Engagement, EngagementId, Timestamp};
+use waymark_core::{Actor, Engagement, EngagementId, Timestamp};
 use waymark_model::Model;
 
-use crate::{Extra, Store, StoreError};
+use crate::{Store, StoreError, Write};
 
 /// The most commands one transaction carries; the rest wait for the next.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -36,8 +36,7 @@ pub(crate) struct Work {
     pub actor: Actor,
     pub id: EngagementId,
     pub expected_version: u64,
-    pub cmd: Command,
-    pub extra: Extra,
+    pub write: Write,
     pub now: Timestamp,
 }
 

@@ -144,13 +144,13 @@ async fn rows(pool: &AnyPool, id: EngagementId) -> Result<Vec<Row8>, StoreError>
     rows.iter()
         .map(|r| {
             Ok(Row8 {
-                seq: r.try_get(0)?,
-                actor: r.try_get(1)?,
-                at: r.try_get(2)?,
-                command: r.try_get(3)?,
-                payload: r.try_get(4)?,
-                prev: r.try_get(5)?,
-                hash: r.try_get(6)?,
+                seq: r.try_get("seq")?,
+                actor: r.try_get("actor_id")?,
+                at: r.try_get("at")?,
+                command: r.try_get("command")?,
+                payload: r.try_get("payload")?,
+                prev: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
             })
         })
         .collect()
@@ -228,11 +228,11 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     };
     let mut states = std::collections::HashMap::new();
     for h in heads {
-        let id = EngagementId(h.try_get(0)?);
-        let count: i64 = h.try_get(1)?;
-        let head: String = h.try_get(2)?;
-        let state: String = h.try_get(3)?;
-        let version: i64 = h.try_get(4)?;
+        let id = EngagementId(h.try_get("id")?);
+        let count: i64 = h.try_get("event_count")?;
+        let head: String = h.try_get("head_hash")?;
+        let state: String = h.try_get("state")?;
+        let version: i64 = h.try_get("version")?;
         let rows = rows(pool, id).await?;
         out.events += rows.len();
         let broken = |seq: i64, reason: String| Broken {

@@ -149,20 +149,21 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
     ]
 };
 
-fn cell(r: &sqlx::any::AnyRow, i: usize, kind: Kind) -> Result<serde_json::Value, StoreError> {
+/// The value of the column `name` of `r`, as the export writes it.
+fn cell(r: &sqlx::any::AnyRow, name: &str, kind: Kind) -> Result<serde_json::Value, StoreError> {
     use base64::Engine;
     use serde_json::Value;
     Ok(match kind {
-        Kind::Int => Value::from(r.try_get::<i64, _>(i)?),
+        Kind::Int => Value::from(r.try_get::<i64, _>(name)?),
         Kind::OptInt => r
-            .try_get::<Option<i64>, _>(i)?
+            .try_get::<Option<i64>, _>(name)?
             .map_or(Value::Null, Value::from),
-        Kind::Text => Value::from(r.try_get::<String, _>(i)?),
+        Kind::Text => Value::from(r.try_get::<String, _>(name)?),
         Kind::OptText => r
-            .try_get::<Option<String>, _>(i)?
+            .try_get::<Option<String>, _>(name)?
             .map_or(Value::Null, Value::from),
         Kind::Bytes => Value::from(
-            base64::engine::general_purpose::STANDARD.encode(r.try_get::<Vec<u8>, _>(i)?),
+            base64::engine::general_purpose::STANDARD.encode(r.try_get::<Vec<u8>, _>(name)?),
         ),
     })
 }
@@ -269,12 +270,12 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(AgencyRow {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    abbreviation: r.try_get(2)?,
-                    portfolio: r.try_get(3)?,
-                    agency_type: r.try_get(4)?,
-                    created_at: r.try_get(5)?,
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    abbreviation: r.try_get("abbreviation")?,
+                    portfolio: r.try_get("portfolio")?,
+                    agency_type: r.try_get("agency_type")?,
+                    created_at: r.try_get("created_at")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -286,11 +287,11 @@ impl Store {
         .iter()
         .map(|r| {
             Ok(PersonRow {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                email: r.try_get(2)?,
-                created_at: r.try_get(3)?,
-                password_hash: r.try_get(4)?,
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                created_at: r.try_get("created_at")?,
+                password_hash: r.try_get("password_hash")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -301,8 +302,8 @@ impl Store {
                 .iter()
                 .map(|r| {
                     Ok(MembershipRow {
-                        person_id: r.try_get(0)?,
-                        role: r.try_get(1)?,
+                        person_id: r.try_get("person_id")?,
+                        role: r.try_get("role")?,
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()?;
@@ -312,9 +313,9 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(ModelRow {
-                    hash: r.try_get(0)?,
-                    pages: r.try_get(1)?,
-                    created_at: r.try_get(2)?,
+                    hash: r.try_get("hash")?,
+                    pages: r.try_get("pages")?,
+                    created_at: r.try_get("created_at")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -326,15 +327,15 @@ impl Store {
         .iter()
         .map(|r| {
             Ok(EngagementRow {
-                id: r.try_get(0)?,
-                agency_id: r.try_get(1)?,
-                model_hash: r.try_get(2)?,
-                state: r.try_get(3)?,
-                version: r.try_get(4)?,
-                event_count: r.try_get(5)?,
-                head_hash: r.try_get(6)?,
-                created_at: r.try_get(7)?,
-                updated_at: r.try_get(8)?,
+                id: r.try_get("id")?,
+                agency_id: r.try_get("agency_id")?,
+                model_hash: r.try_get("model_hash")?,
+                state: r.try_get("state")?,
+                version: r.try_get("version")?,
+                event_count: r.try_get("event_count")?,
+                head_hash: r.try_get("head_hash")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -346,14 +347,14 @@ impl Store {
         .iter()
         .map(|r| {
             Ok(EventRow {
-                engagement_id: r.try_get(0)?,
-                seq: r.try_get(1)?,
-                actor_id: r.try_get(2)?,
-                at: r.try_get(3)?,
-                command: r.try_get(4)?,
-                payload: r.try_get(5)?,
-                prev_hash: r.try_get(6)?,
-                hash: r.try_get(7)?,
+                engagement_id: r.try_get("engagement_id")?,
+                seq: r.try_get("seq")?,
+                actor_id: r.try_get("actor_id")?,
+                at: r.try_get("at")?,
+                command: r.try_get("command")?,
+                payload: r.try_get("payload")?,
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -364,10 +365,10 @@ impl Store {
                 .iter()
                 .map(|r| {
                     Ok(TokenRow {
-                        hash: r.try_get(0)?,
-                        person_id: r.try_get(1)?,
-                        name: r.try_get(2)?,
-                        created_at: r.try_get(3)?,
+                        hash: r.try_get("hash")?,
+                        person_id: r.try_get("person_id")?,
+                        name: r.try_get("name")?,
+                        created_at: r.try_get("created_at")?,
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()?;
@@ -384,8 +385,8 @@ impl Store {
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 let mut row = Vec::with_capacity(columns.len());
-                for (i, (_, kind)) in columns.iter().enumerate() {
-                    row.push(cell(r, i, *kind)?);
+                for (name, kind) in columns.iter() {
+                    row.push(cell(r, name, *kind)?);
                 }
                 out.push(row);
             }
@@ -400,11 +401,11 @@ impl Store {
         if let Some(rows) = records.get_mut("files") {
             use base64::Engine;
             for r in &on_disk {
-                let id: i64 = r.try_get(0)?;
+                let id: i64 = r.try_get("id")?;
                 let bytes = crate::records::read_file(
                     self.files_dir.as_deref().map(|p| p.as_path()),
-                    &r.try_get::<String, _>(1)?,
-                    &r.try_get::<String, _>(2)?,
+                    &r.try_get::<String, _>("location")?,
+                    &r.try_get::<String, _>("sha256")?,
                 )?;
                 if let Some(row) = rows.iter_mut().find(|row| row[0].as_i64() == Some(id)) {
                     row[5] = serde_json::Value::from(
@@ -530,11 +531,11 @@ impl Store {
         }
         for (table, columns) in TABLES {
             let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-            let marks: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let marks = crate::placeholders(1, columns.len());
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES ({})",
                 names.join(", "),
-                marks.join(", ")
+                marks
             );
             for row in x.records.get(*table).map_or(&[][..], Vec::as_slice) {
                 // Columns added later are optional and last: an older

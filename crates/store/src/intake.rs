@@ -3,43 +3,14 @@
 //! chain of its own (`enquiry_events`), checked by `verify` like an
 //! engagement's, so triage is audited the same way.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
-use waymark_core::{Actor, AgencyId, Command, DomainError, EngagementId, PersonId, Timestamp};
+pub use waymark_core::enquiry::{EnquiryCommand, EnquiryStatus, Triage};
+use waymark_core::{Actor, Command, DomainError, EngagementId, PersonId, Timestamp, enquiry};
 
 use crate::chain::link;
 use crate::records::{FileRow, NewFile, insert_file, sha256_bytes};
 use crate::{Mail, Store, StoreError, json, unjson};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnquiryStatus {
-    Open,
-    Converted,
-    Attached,
-    Closed,
-}
-
-impl EnquiryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnquiryStatus::Open => "open",
-            EnquiryStatus::Converted => "converted",
-            EnquiryStatus::Attached => "attached",
-            EnquiryStatus::Closed => "closed",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "open" => EnquiryStatus::Open,
-            "converted" => EnquiryStatus::Converted,
-            "attached" => EnquiryStatus::Attached,
-            "closed" => EnquiryStatus::Closed,
-            other => return Err(StoreError::Corrupt(format!("enquiry status {other}"))),
-        })
-    }
-}
 
 /// An enquiry as it arrives.
 #[derive(Debug, Clone, Default)]
@@ -77,51 +48,6 @@ pub struct Enquiry {
     pub received_at: Timestamp,
 }
 
-/// What happens to an enquiry. `Received` is written when it arrives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Triage {
-    Received {
-        source: String,
-        /// The SHA-256 of the enquiry's content as it arrived ([`content_hash`]);
-        /// absent on enquiries received before content was bound, which
-        /// carry a [`Triage::Sealed`] event instead.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        content: Option<String>,
-    },
-    /// The content as it stood when the upgrade that binds content ran.
-    /// Changes made before then cannot be detected.
-    Sealed {
-        content: String,
-    },
-    Note {
-        text: String,
-    },
-    Converted {
-        agency: AgencyId,
-        engagement: EngagementId,
-    },
-    Attached {
-        engagement: EngagementId,
-    },
-    Closed {
-        reason: String,
-    },
-}
-
-impl Triage {
-    fn kind(&self) -> &'static str {
-        match self {
-            Triage::Received { .. } => "received",
-            Triage::Sealed { .. } => "sealed",
-            Triage::Note { .. } => "note",
-            Triage::Converted { .. } => "converted",
-            Triage::Attached { .. } => "attached",
-            Triage::Closed { .. } => "closed",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnquiryEvent {
     pub seq: i64,
@@ -142,20 +68,22 @@ const COLUMNS: &str = "id, source, message_id, agency_name, contact_name, contac
 
 fn enquiry_row(r: &sqlx::any::AnyRow) -> Result<Enquiry, StoreError> {
     Ok(Enquiry {
-        id: r.try_get(0)?,
-        source: r.try_get(1)?,
-        message_id: r.try_get(2)?,
-        agency_name: r.try_get(3)?,
-        contact_name: r.try_get(4)?,
-        contact_email: r.try_get(5)?,
-        contact_role: r.try_get(6)?,
-        subject: r.try_get(7)?,
-        body: r.try_get(8)?,
-        timeframe: r.try_get(9)?,
-        preference: r.try_get(10)?,
-        status: EnquiryStatus::parse(&r.try_get::<String, _>(11)?)?,
-        engagement: r.try_get::<Option<i64>, _>(12)?.map(EngagementId),
-        received_at: Timestamp(r.try_get(13)?),
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        message_id: r.try_get("message_id")?,
+        agency_name: r.try_get("agency_name")?,
+        contact_name: r.try_get("contact_name")?,
+        contact_email: r.try_get("contact_email")?,
+        contact_role: r.try_get("contact_role")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        timeframe: r.try_get("timeframe")?,
+        preference: r.try_get("preference")?,
+        status: status(&r.try_get::<String, _>("status")?)?,
+        engagement: r
+            .try_get::<Option<i64>, _>("engagement_id")?
+            .map(EngagementId),
+        received_at: Timestamp(r.try_get("received_at")?),
     })
 }
 
@@ -196,12 +124,8 @@ pub(crate) fn content_hash(e: &Enquiry, files: &[FileRow]) -> Result<String, Sto
     Ok(crate::chain::sha256(&json(&c)?))
 }
 
-fn programme_only(actor: &Actor) -> Result<(), StoreError> {
-    if actor.is_programme() {
-        Ok(())
-    } else {
-        Err(StoreError::Domain(DomainError::NotFound))
-    }
+fn status(s: &str) -> Result<EnquiryStatus, StoreError> {
+    EnquiryStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("enquiry status {s}")))
 }
 
 /// Appends one event to an enquiry's chain (the row must be locked).
@@ -216,8 +140,8 @@ async fn append(
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
-    let count: i64 = row.try_get::<i64, _>(0)? + 1;
-    let prev: String = row.try_get(1)?;
+    let count: i64 = row.try_get::<i64, _>("event_count")? + 1;
+    let prev: String = row.try_get("head_hash")?;
     let payload = json(triage)?;
     let actor_id = actor.map_or(0, |p| p.0);
     let hash = link(&prev, id, count, actor_id, now.0, triage.kind(), &payload);
@@ -261,9 +185,9 @@ pub(crate) async fn verify(
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let id: i64 = h.try_get(0)?;
-        let count: i64 = h.try_get(1)?;
-        let head: String = h.try_get(2)?;
+        let id: i64 = h.try_get("id")?;
+        let count: i64 = h.try_get("event_count")?;
+        let head: String = h.try_get("head_hash")?;
         let rows = sqlx::query(
             "SELECT seq, actor_id, at, kind, payload, prev_hash, hash FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq",
         )
@@ -274,18 +198,18 @@ pub(crate) async fn verify(
         let mut prev = String::new();
         let mut bad = None;
         for (i, r) in rows.iter().enumerate() {
-            let seq: i64 = r.try_get(0)?;
-            let payload: String = r.try_get(4)?;
-            let kind: String = r.try_get(3)?;
+            let seq: i64 = r.try_get("seq")?;
+            let payload: String = r.try_get("payload")?;
+            let kind: String = r.try_get("kind")?;
             let ok_seq = seq == i as i64 + 1;
-            let ok_prev = r.try_get::<String, _>(5)? == prev;
-            let hash: String = r.try_get(6)?;
+            let ok_prev = r.try_get::<String, _>("prev_hash")? == prev;
+            let hash: String = r.try_get("hash")?;
             let ok_hash = link(
                 &prev,
                 id,
                 seq,
-                r.try_get(1)?,
-                r.try_get(2)?,
+                r.try_get("actor_id")?,
+                r.try_get("at")?,
                 &kind,
                 &payload,
             ) == hash;
@@ -312,7 +236,7 @@ pub(crate) async fn verify(
         if bad.is_none() {
             let payloads: Vec<String> = rows
                 .iter()
-                .map(|r| r.try_get(4))
+                .map(|r| r.try_get("payload"))
                 .collect::<Result<_, _>>()?;
             bad = check_content(pool, id, &payloads).await?;
         }
@@ -591,7 +515,7 @@ impl Store {
         status: Option<EnquiryStatus>,
         limit: u32,
     ) -> Result<Vec<Enquiry>, StoreError> {
-        programme_only(actor)?;
+        enquiry::visible(actor)?;
         let rows = match status {
             Some(s) => {
                 sqlx::query(&format!(
@@ -620,7 +544,7 @@ impl Store {
         actor: &Actor,
         id: i64,
     ) -> Result<(Enquiry, Vec<EnquiryEvent>, Vec<FileRow>), StoreError> {
-        programme_only(actor)?;
+        enquiry::visible(actor)?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -635,12 +559,12 @@ impl Store {
         let events = rows
             .iter()
             .map(|r| {
-                let actor: i64 = r.try_get(1)?;
+                let actor: i64 = r.try_get("actor_id")?;
                 Ok(EnquiryEvent {
-                    seq: r.try_get(0)?,
+                    seq: r.try_get("seq")?,
                     actor: (actor != 0).then_some(PersonId(actor)),
-                    at: Timestamp(r.try_get(2)?),
-                    triage: unjson(&r.try_get::<String, _>(3)?)?,
+                    at: Timestamp(r.try_get("at")?),
+                    triage: unjson(&r.try_get::<String, _>("payload")?)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -649,67 +573,27 @@ impl Store {
         Ok((enquiry_row(&row)?, events, self.enquiry_files(id).await?))
     }
 
-    /// Records a triage step. Converting, attaching and closing need an open
-    /// enquiry; notes can be added at any time. Converting or attaching
-    /// moves the enquiry's attachments onto the engagement, each recorded
-    /// there as a document.
+    /// Records what the programme does with an enquiry (the core decides:
+    /// `waymark_core::enquiry::decide`). Converting or attaching moves the
+    /// enquiry's attachments onto the engagement, each recorded there as a
+    /// document.
     pub async fn triage(
         &self,
         actor: &Actor,
         id: i64,
-        step: &Triage,
+        cmd: &EnquiryCommand,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        programme_only(actor)?;
-        let (status, engagement, text) = match step {
-            Triage::Received { .. } | Triage::Sealed { .. } => {
-                return Err(StoreError::Domain(DomainError::rule(
-                    "an enquiry is received, and sealed, only once",
-                )));
-            }
-            Triage::Note { text } => (None, None, Some(("text", text, 4000))),
-            Triage::Converted { engagement, .. } => {
-                (Some(EnquiryStatus::Converted), Some(*engagement), None)
-            }
-            Triage::Attached { engagement } => {
-                (Some(EnquiryStatus::Attached), Some(*engagement), None)
-            }
-            Triage::Closed { reason } => (
-                Some(EnquiryStatus::Closed),
-                None,
-                Some(("reason", reason, 2000)),
-            ),
-        };
-        if let Some((field, t, max)) = text {
-            let t = t.trim();
-            if t.is_empty() {
-                return Err(DomainError::invalid(field, "is required").into());
-            }
-            if t.chars().count() > max {
-                return Err(DomainError::invalid(
-                    field,
-                    format!("is longer than {max} characters"),
-                )
-                .into());
-            }
-        }
+        enquiry::visible(actor)?;
         refuse_if_altered(&self.pool, id).await?;
-        if let Some(e) = engagement {
-            let found = self.engagement(actor, e).await?;
-            // A conversion names the agency the engagement belongs to.
-            if let Triage::Converted { agency, .. } = step
-                && *agency != found.agency
-            {
-                return Err(DomainError::invalid(
-                    "agency",
-                    format!("engagement {e} belongs to another agency than {agency}"),
-                )
-                .into());
-            }
-        }
+        let engagement = cmd.engagement();
+        let target = match engagement {
+            Some(e) => Some(self.engagement(actor, e).await?.agency),
+            None => None,
+        };
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        // Lock the enquiry's row, then check it is still open.
+        // Lock the enquiry's row, then decide on its current status.
         let locked = sqlx::query("UPDATE enquiries SET event_count = event_count WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -717,25 +601,24 @@ impl Store {
         if locked.rows_affected() == 0 {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
-        let current: String = sqlx::query("SELECT status FROM enquiries WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if let Some(s) = status {
-            if current != "open" {
-                return Err(StoreError::Domain(DomainError::rule(format!(
-                    "this enquiry is already {current}"
-                ))));
-            }
-            sqlx::query("UPDATE enquiries SET status = $1, engagement_id = $2 WHERE id = $3")
-                .bind(s.as_str())
-                .bind(engagement.map(|e| e.0))
+        let current = status(
+            &sqlx::query("SELECT status FROM enquiries WHERE id = $1")
                 .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<String, _>(0)?,
+        )?;
+        for step in enquiry::decide(actor, current, target, cmd)? {
+            if let Some((s, engagement)) = step.outcome() {
+                sqlx::query("UPDATE enquiries SET status = $1, engagement_id = $2 WHERE id = $3")
+                    .bind(s.as_str())
+                    .bind(engagement.map(|e| e.0))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            append(&mut tx, id, Some(actor.person), &step, now).await?;
         }
-        append(&mut tx, id, Some(actor.person), step, now).await?;
         tx.commit().await?;
         drop(_turn);
         if let Some(e) = engagement {
@@ -752,8 +635,14 @@ impl Store {
                     size: f.size,
                     sha256: f.sha256.as_str().into(),
                 };
-                self.transact(actor, e, current.version, &cmd, crate::Extra::Kept, now)
-                    .await?;
+                self.transact(
+                    actor,
+                    e,
+                    current.version,
+                    crate::Write::Command(cmd, crate::Extra::Kept),
+                    now,
+                )
+                .await?;
                 sqlx::query("UPDATE files SET engagement_id = $1 WHERE id = $2")
                     .bind(e.0)
                     .bind(f.id)

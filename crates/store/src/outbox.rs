@@ -42,19 +42,19 @@ const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, atta
 
 fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
     Ok(OutboxEntry {
-        id: r.try_get(0)?,
-        kind: r.try_get(1)?,
-        recipient: r.try_get(2)?,
-        subject: r.try_get(3)?,
-        body: r.try_get(4)?,
-        attachment_name: r.try_get(5)?,
-        attachment_type: r.try_get(6)?,
-        attachment: r.try_get(7)?,
-        created_at: Timestamp(r.try_get(8)?),
-        attempts: r.try_get(9)?,
-        next_attempt_at: Timestamp(r.try_get(10)?),
-        sent_at: r.try_get::<Option<i64>, _>(11)?.map(Timestamp),
-        last_error: r.try_get(12)?,
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        attachment_name: r.try_get("attachment_name")?,
+        attachment_type: r.try_get("attachment_type")?,
+        attachment: r.try_get("attachment")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: Timestamp(r.try_get("next_attempt_at")?),
+        sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(Timestamp),
+        last_error: r.try_get("last_error")?,
     })
 }
 
@@ -174,7 +174,7 @@ impl Store {
 
     /// The outbox, newest first (admins only).
     pub async fn outbox(&self, actor: &Actor, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-        if !actor.is_admin() {
+        if !actor.may_read_outbox() {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
         let rows = sqlx::query(&format!(

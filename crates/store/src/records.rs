@@ -175,6 +175,17 @@ pub struct LetterRow {
     pub created_at: Timestamp,
 }
 
+impl LetterRow {
+    /// This version as the core compares it with what would come next.
+    pub fn issued(&self) -> waymark_core::letter::Issued<'_> {
+        waymark_core::letter::Issued {
+            version: self.version,
+            facts: &self.facts,
+            template_version: self.template_version,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredTemplate {
     pub kind: LetterKind,
@@ -192,12 +203,22 @@ pub type Notify = std::sync::Arc<dyn Fn(&Engagement) -> Vec<crate::Mail> + Send 
 /// SQLite another caller's batch may run the command.
 pub(crate) enum Extra {
     Nothing,
-    File(NewFile),
     Letter(NewLetter),
     /// The bytes the command names are already kept (an enquiry's
     /// attachment moving onto the engagement).
     Kept,
     Notify(Notify),
+}
+
+/// What one transaction on an engagement writes. Made once per command and
+/// moved into the writer's queue, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Write {
+    /// A command, and what it writes beside its events.
+    Command(Command, Extra),
+    /// A new file: inserted first, then recorded by the `AttachDocument`
+    /// command that names its id.
+    Upload(NewFile),
 }
 
 /// Inserts the file and returns the command that records it.
@@ -358,14 +379,16 @@ pub(crate) async fn save_letter(
 
 pub(crate) fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
     Ok(FileRow {
-        id: r.try_get(0)?,
-        sha256: r.try_get(1)?,
-        size: r.try_get::<i64, _>(2)? as u64,
-        content_type: r.try_get(3)?,
-        name: r.try_get(4)?,
-        engagement: r.try_get::<Option<i64>, _>(5)?.map(EngagementId),
-        enquiry: r.try_get(6)?,
-        created_at: Timestamp(r.try_get(7)?),
+        id: r.try_get("id")?,
+        sha256: r.try_get("sha256")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        content_type: r.try_get("content_type")?,
+        name: r.try_get("name")?,
+        engagement: r
+            .try_get::<Option<i64>, _>("engagement_id")?
+            .map(EngagementId),
+        enquiry: r.try_get("enquiry_id")?,
+        created_at: Timestamp(r.try_get("created_at")?),
     })
 }
 
@@ -373,18 +396,18 @@ pub(crate) const FILE_COLUMNS: &str =
     "id, sha256, size, content_type, name, engagement_id, enquiry_id, created_at";
 
 fn letter_row(r: &sqlx::any::AnyRow) -> Result<LetterRow, StoreError> {
-    let kind: String = r.try_get(0)?;
+    let kind: String = r.try_get("kind")?;
     Ok(LetterRow {
         kind: LetterKind::from_slug(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown letter kind {kind}")))?,
-        version: r.try_get::<i64, _>(1)? as u32,
-        markdown: r.try_get(2)?,
-        html: r.try_get(3)?,
-        sha256: r.try_get(4)?,
-        facts: r.try_get(5)?,
-        template_version: r.try_get(6)?,
-        created_by: PersonId(r.try_get(7)?),
-        created_at: Timestamp(r.try_get(8)?),
+        version: r.try_get::<i64, _>("version")? as u32,
+        markdown: r.try_get("markdown")?,
+        html: r.try_get("html")?,
+        sha256: r.try_get("sha256")?,
+        facts: r.try_get("facts")?,
+        template_version: r.try_get("template_version")?,
+        created_by: PersonId(r.try_get("created_by")?),
+        created_at: Timestamp(r.try_get("created_at")?),
     })
 }
 
@@ -427,7 +450,11 @@ pub(crate) async fn verify_bytes(
     .fetch_all(&store.pool)
     .await?;
     for k in &keys {
-        let (e, kind, version): (i64, String, i64) = (k.try_get(0)?, k.try_get(1)?, k.try_get(2)?);
+        let (e, kind, version): (i64, String, i64) = (
+            k.try_get("engagement_id")?,
+            k.try_get("kind")?,
+            k.try_get("version")?,
+        );
         out.letters += 1;
         letters_seen.insert((e, kind.clone(), version));
         let row = sqlx::query(
@@ -438,7 +465,7 @@ pub(crate) async fn verify_bytes(
         .bind(version)
         .fetch_one(&store.pool)
         .await?;
-        let (column, pdf): (String, Vec<u8>) = (row.try_get(0)?, row.try_get(1)?);
+        let (column, pdf): (String, Vec<u8>) = (row.try_get("sha256")?, row.try_get("pdf")?);
         let record = format!("engagement {e}, {kind} version {version}");
         let Some(state) = states.get(&EngagementId(e)) else {
             continue; // its chain is already reported broken
@@ -478,7 +505,7 @@ pub(crate) async fn verify_bytes(
         .await?;
         let f = file_row(&row)?;
         files_seen.insert((id, f.engagement));
-        let bytes = match row.try_get::<Option<String>, _>(9)? {
+        let bytes = match row.try_get::<Option<String>, _>("location")? {
             Some(loc) => {
                 match read_file(
                     store.files_dir.as_deref().map(|p| p.as_path()),
@@ -495,7 +522,7 @@ pub(crate) async fn verify_bytes(
                     }
                 }
             }
-            None => row.try_get(8)?,
+            None => row.try_get("content")?,
         };
         if sha256_bytes(&bytes) != f.sha256 {
             out.altered.push(Altered {
@@ -571,17 +598,8 @@ impl Store {
         file: NewFile,
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
-        // The command is rebuilt with the new file's id inside the transaction.
-        let placeholder = Command::ReturnToProgramme;
-        self.transact(
-            actor,
-            id,
-            expected_version,
-            &placeholder,
-            crate::Extra::File(file),
-            now,
-        )
-        .await
+        self.transact(actor, id, expected_version, Write::Upload(file), now)
+            .await
     }
 
     /// `execute`, and the mail `notify` writes from the resulting engagement,
@@ -600,8 +618,7 @@ impl Store {
             actor,
             id,
             expected_version,
-            cmd,
-            crate::Extra::Notify(notify),
+            Write::Command(cmd.clone(), Extra::Notify(notify)),
             now,
         )
         .await
@@ -638,16 +655,16 @@ impl Store {
                         ))
                     })?
             }
-            None if actor.is_programme() => file.sha256.clone(),
+            None if waymark_core::enquiry::may_see(actor) => file.sha256.clone(),
             None => return Err(StoreError::Domain(DomainError::NotFound)),
         };
-        let bytes = match row.try_get::<Option<String>, _>(9)? {
+        let bytes = match row.try_get::<Option<String>, _>("location")? {
             Some(loc) => read_file(
                 self.files_dir.as_deref().map(|p| p.as_path()),
                 &loc,
                 &file.sha256,
             )?,
-            None => row.try_get(8)?,
+            None => row.try_get("content")?,
         };
         let bytes = intact(bytes, &expected, &format!("the file “{}”", file.name))?;
         Ok((file, bytes))
@@ -682,8 +699,7 @@ impl Store {
             actor,
             id,
             expected_version,
-            &cmd,
-            crate::Extra::Letter(letter.clone()),
+            Write::Command(cmd, Extra::Letter(letter.clone())),
             now,
         )
         .await
@@ -739,7 +755,7 @@ impl Store {
                 ))
             })?;
         let pdf = intact(
-            row.try_get(9)?,
+            row.try_get("pdf")?,
             &recorded,
             &format!("version {version} of the {}", kind.title()),
         )?;
@@ -760,10 +776,10 @@ impl Store {
         row.map(|r| {
             Ok(StoredTemplate {
                 kind,
-                version: r.try_get(0)?,
-                body: r.try_get(1)?,
-                created_by: PersonId(r.try_get(2)?),
-                created_at: Timestamp(r.try_get(3)?),
+                version: r.try_get("version")?,
+                body: r.try_get("body")?,
+                created_by: PersonId(r.try_get("created_by")?),
+                created_at: Timestamp(r.try_get("created_at")?),
             })
         })
         .transpose()
@@ -777,12 +793,7 @@ impl Store {
         body: &str,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        if !actor.is_programme() {
-            return Err(StoreError::Domain(DomainError::Forbidden {
-                action: "edit_template",
-                why: "the programme team keeps the letter templates",
-            }));
-        }
+        actor.may_edit_templates()?;
         let mut tx = self.pool.begin().await?;
         let next: i64 = sqlx::query(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM letter_templates WHERE kind = $1",

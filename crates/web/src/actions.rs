@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use waymark_core::{Actor, Command, DomainError, Engagement, EngagementId, LetterKind, PersonId};
-use waymark_store::{Mail, NewFile, NewLetter, Store, StoreError, now};
+use waymark_store::{LetterRow, Mail, NewFile, NewLetter, Store, StoreError, now};
 
 use crate::{ics, letter, mail};
 
@@ -157,14 +157,15 @@ impl Actions {
         kind: LetterKind,
     ) -> Result<Engagement, ActionError> {
         let e = self.store.engagement(actor, id).await?;
-        if !actor.is_programme() {
-            // The core refuses it too; this saves typesetting for nothing.
-            return Err(DomainError::Forbidden {
-                action: "issue_letter",
-                why: "the programme team issues letters",
-            }
-            .into());
-        }
+        // The core's rule, asked before typesetting for nothing.
+        waymark_core::permission(
+            actor,
+            &e,
+            &Command::IssueLetter {
+                kind,
+                sha256: "".into(),
+            },
+        )?;
         let agency = self
             .store
             .agency(e.agency)
@@ -181,9 +182,8 @@ impl Actions {
         ids.extend(e.documents.iter().map(|x| x.by));
         ids.extend(e.sponsor);
         let names: HashMap<PersonId, String> = self.store.person_names(&ids).await?;
-        let next = e.letters.iter().filter(|x| x.kind == kind).count() as u32 + 1;
         let today = now();
-        let ctx = letter::Context {
+        let ctx = waymark_core::letter::Context {
             engagement: &e,
             model: &model,
             agency: &agency,
@@ -191,22 +191,18 @@ impl Actions {
             names: &names,
             today,
         };
-        let facts = letter::facts(kind, &ctx, next)
-            .map_err(|why| DomainError::rule(format!("The letter cannot be written yet: {why}")))?;
         let (body, template_version) = self.template(kind).await?;
+        let issued = self.store.letters(actor, id, kind).await?;
+        let facts = waymark_core::letter::next(
+            kind,
+            &ctx,
+            issued.last().map(LetterRow::issued),
+            template_version,
+        )
+        .into_result(kind)?;
+        let next = facts.version;
         let facts_json =
             serde_json::to_string(&facts).map_err(|e| ActionError::Internal(e.to_string()))?;
-        if let Some(last) = self.store.letters(actor, id, kind).await?.last()
-            && substance(&last.facts) == substance(&facts_json)
-            && last.template_version == template_version
-        {
-            return Err(DomainError::rule(format!(
-                "Nothing in the {} has changed since version {}, so there is no new version to issue",
-                kind.title(),
-                last.version
-            ))
-            .into());
-        }
         let markdown = letter::render(&body, &facts)
             .map_err(|e| DomainError::rule(format!("The programme's template failed: {e}")))?;
         let html = letter::html(&markdown);
@@ -215,7 +211,7 @@ impl Actions {
         let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
             .await
             .map_err(|e| ActionError::Internal(e.to_string()))?
-            .map_err(ActionError::Internal)?;
+            .map_err(|e| ActionError::Internal(e.to_string()))?;
         let link = format!(
             "{}/engagements/{}/letters/{}",
             self.public_url,
@@ -270,13 +266,42 @@ impl Actions {
     }
 }
 
-/// The facts as JSON without the date and version, to tell whether the
-/// engagement has changed since a version was issued.
-pub(crate) fn substance(facts_json: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(facts_json).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("today");
-        o.remove("version");
+/// An upload form as it arrived: its text fields and its file.
+#[derive(Debug, Default)]
+pub struct UploadForm {
+    fields: HashMap<String, String>,
+    /// (file name as sent, bytes)
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+impl UploadForm {
+    /// A text field, or "" when it was not sent.
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map_or("", String::as_str)
     }
-    v
+}
+
+/// The upload's body was cut short or broken (too large, or the connection
+/// dropped).
+#[derive(Debug, thiserror::Error)]
+#[error("the upload did not arrive whole ({0})")]
+pub struct CutShort(String);
+
+/// Reads a multipart upload form: the field named `file` is the file, every
+/// other field is text. The workspace's form and the API's read it alike.
+pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadForm, CutShort> {
+    let cut = |e: axum::extract::multipart::MultipartError| CutShort(e.body_text());
+    let mut u = UploadForm::default();
+    while let Some(field) = form.next_field().await.map_err(cut)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(cut)?;
+        if name == "file" {
+            u.file = Some((file_name.unwrap_or_default(), data.to_vec()));
+        } else {
+            u.fields
+                .insert(name, String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+    Ok(u)
 }

@@ -44,10 +44,14 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// The API over `store`; links and invitations name `http://localhost`
-    /// and the programme's mailbox until [`ApiState::with_addresses`].
-    pub fn new(store: Store, pages: Arc<Vec<SourceFile>>) -> Self {
-        let model = Arc::new(waymark_model::build((*pages).clone()).model);
+    /// The API over `store` and the current model (built from `pages` once,
+    /// by the caller); links and invitations name `http://localhost` and the
+    /// programme's mailbox until [`ApiState::with_addresses`].
+    pub fn new(
+        store: Store,
+        pages: Arc<Vec<SourceFile>>,
+        model: Arc<waymark_model::Model>,
+    ) -> Self {
         ApiState {
             actions: Actions {
                 store: store.clone(),
@@ -552,8 +556,9 @@ async fn show(
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
     let e = s.store.engagement(&actor, EngagementId(id)).await?;
+    let model = s.store.model(&e.model_hash).await?;
     Ok(Json(EngagementView {
-        warnings: e.warnings(now()),
+        warnings: e.warnings(&model, now()),
         engagement: e,
     })
     .into_response())
@@ -676,40 +681,20 @@ async fn upload_document(
         )
     };
     let mut form = form.map_err(|e| unreadable(e.body_text()))?;
-    let (mut version, mut title, mut file) = (None, String::new(), None);
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        unreadable(format!(
-            "the upload did not arrive whole: {}",
-            e.body_text()
-        ))
-    })? {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().map(str::to_string);
-        let data = field.bytes().await.map_err(|e| {
-            unreadable(format!(
-                "the upload did not arrive whole: {}",
-                e.body_text()
-            ))
-        })?;
-        match name.as_str() {
-            "expected_version" => {
-                version = Some(
-                    String::from_utf8_lossy(&data)
-                        .trim()
-                        .parse::<u64>()
-                        .map_err(|_| {
-                            unprocessable(
-                                "expected_version",
-                                "give the version as a whole number".into(),
-                            )
-                        })?,
-                )
-            }
-            "title" => title = String::from_utf8_lossy(&data).into_owned(),
-            "file" => file = Some((file_name.unwrap_or_default(), data.to_vec())),
-            _ => {}
-        }
-    }
+    let upload = crate::actions::read_upload(&mut form)
+        .await
+        .map_err(|cut| unreadable(cut.to_string()))?;
+    let version = match upload.field("expected_version").trim() {
+        "" => None,
+        v => Some(v.parse::<u64>().map_err(|_| {
+            unprocessable(
+                "expected_version",
+                "give the version as a whole number".into(),
+            )
+        })?),
+    };
+    let title = upload.field("title").to_string();
+    let file = upload.file;
     let version = version
         .ok_or_else(|| unprocessable("expected_version", "give the version you last saw".into()))?;
     let (name, bytes) = file
@@ -883,7 +868,8 @@ async fn add_role(
 }
 
 /// What needs the caller's attention (the workspace's home page): each
-/// stage's active count and newest engagements, overdue Discovery, and
+/// stage's active count and newest engagements, engagements past a stage's
+/// timebox, and
 /// recent activity, over the engagements the caller may see.
 #[utoipa::path(get, path = "/api/v1/dashboard", responses(
     (status = 200, body = waymark_store::Dashboard),
@@ -893,6 +879,5 @@ async fn dashboard(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
 ) -> Result<Json<waymark_store::Dashboard>, Problem> {
-    let stages: Vec<&str> = s.model.stages.iter().map(|st| st.slug.as_str()).collect();
-    Ok(Json(s.store.dashboard(&actor, &stages, now(), 8).await?))
+    Ok(Json(s.store.dashboard(&actor, &s.model, now()).await?))
 }

@@ -12,17 +12,16 @@ pub fn cell(text: &str) -> String {
     }
 }
 
-fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, String> {
+fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(|e| e.to_string())?;
+    w.write_record(header)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| cell(c)))
-            .map_err(|e| e.to_string())?;
+        w.write_record(r.iter().map(|c| cell(c)))?;
     }
-    w.into_inner().map_err(|e| e.to_string())
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
-pub fn sprints_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+pub fn sprints_csv(d: &Delivery) -> Result<Vec<u8>, csv::Error> {
     csv(
         &["id", "name", "starts", "ends", "goal"],
         d.sprints
@@ -45,7 +44,7 @@ fn sprint_name(d: &Delivery, id: Option<u32>) -> String {
         .map_or(String::new(), |s| s.name.clone())
 }
 
-pub fn features_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+pub fn features_csv(d: &Delivery) -> Result<Vec<u8>, csv::Error> {
     csv(
         &["id", "capability", "status", "sprint"],
         d.features
@@ -62,7 +61,7 @@ pub fn features_csv(d: &Delivery) -> Result<Vec<u8>, String> {
     )
 }
 
-pub fn stories_csv(d: &Delivery) -> Result<Vec<u8>, String> {
+pub fn stories_csv(d: &Delivery) -> Result<Vec<u8>, csv::Error> {
     csv(
         &[
             "id",

@@ -5,9 +5,9 @@
 //! update the event they have rather than add another. A cancelled
 //! workshop is sent with `METHOD:CANCEL` and `STATUS:CANCELLED`.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use icalendar::{Calendar, Component, EventLike, EventStatus, Property};
-use waymark_core::{EngagementId, Workshop};
+use waymark_core::{DomainError, EngagementId, Workshop};
 
 /// A parameter value (such as an attendee's `CN`) as RFC 6868 encodes it:
 /// `^` as `^^`, a double quote as `^'` and a line break as `^n`, so the value
@@ -41,32 +41,10 @@ fn uri_value(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// When the workshop starts and ends, in UTC.
-pub fn times(w: &Workshop) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    let tz: chrono_tz::Tz = w
-        .plan
-        .timezone
-        .parse()
-        .map_err(|_| format!("“{}” is not a timezone", w.plan.timezone))?;
-    let date = NaiveDate::parse_from_str(&w.plan.date, "%Y-%m-%d")
-        .map_err(|_| format!("“{}” is not a date", w.plan.date))?;
-    let time = NaiveTime::parse_from_str(&w.plan.time, "%H:%M")
-        .map_err(|_| format!("“{}” is not a time", w.plan.time))?;
-    let local = NaiveDateTime::new(date, time);
-    let start = tz
-        .from_local_datetime(&local)
-        .earliest()
-        .ok_or_else(|| {
-            format!(
-                "{} {} does not exist in {} (the clocks change then)",
-                w.plan.date, w.plan.time, w.plan.timezone
-            )
-        })?
-        .with_timezone(&Utc);
-    Ok((
-        start,
-        start + chrono::Duration::minutes(i64::from(w.plan.minutes)),
-    ))
+/// When the workshop starts and ends, in UTC, as the core checked it.
+pub fn times(w: &Workshop) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let when = w.plan.when()?;
+    Ok((when.start, when.end))
 }
 
 /// The workshop's UID: the same for every version of the invitation.
@@ -82,7 +60,7 @@ pub fn invitation(
     host: &str,
     organizer: &str,
     now: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, DomainError> {
     let (start, end) = times(w)?;
     let mut description = format!(
         "{agency}: {}\n\nAgenda:\n{}\n\nLocal time: {} {} ({})",
@@ -144,6 +122,7 @@ pub fn method(w: &Workshop) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use waymark_core::{Attendee, WorkshopNotes, WorkshopPlan};
 
     fn workshop() -> Workshop {
@@ -205,7 +184,12 @@ mod tests {
         let mut gap = workshop();
         gap.plan.date = "2026-10-04".into();
         gap.plan.time = "02:30".into();
-        assert!(times(&gap).unwrap_err().contains("does not exist"));
+        assert!(
+            times(&gap)
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
     }
 
     #[test]

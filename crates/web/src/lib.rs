@@ -1,16 +1,18 @@
 //! Waymark's web layer.
 //!
-//! Owns: turning the model into the guidance site (one renderer for the static
-//! export and the live server), the JSON API, and the workspace where people
-//! run engagements, all served over HTTP; and the actions both of them run
-//! (`actions`: a command with its invitations, a letter, an upload).
+//! Owns: the workspace and the JSON API over HTTP, the actions both run
+//! (`actions`), the application that composes them with the guide
+//! (`Application`), and what they send and read: letters' HTML and PDF,
+//! iCalendar, exports, mail out (`mail`) and in (`inbound`).
 //!
-//! Must not touch: parsing pages (that is `waymark-model`) or the engagement
-//! rules. It translates; it decides nothing about the model.
+//! Must not touch: SQL (the store's), rules (the core's: handlers translate
+//! and ask, never decide), or how the guide is rendered (waymark-site).
 
 pub mod actions;
 pub mod api;
 pub mod app;
+pub mod application;
+pub use application::{Application, Settings};
 pub mod export;
 pub mod ics;
 pub mod inbound;

@@ -10,7 +10,24 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use waymark_store::{Mail, OutboxEntry, Store, now};
+use waymark_store::{Mail, OutboxEntry, Store, StoreError, now};
+
+/// Why mail could not be set up, written or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("--mail-from “{from}” is not an address: {reason}")]
+    From { from: String, reason: String },
+    #[error("--smtp-url is not usable: {0}")]
+    Url(String),
+    #[error("the recipient “{to}” is not an address: {reason}")]
+    Recipient { to: String, reason: String },
+    #[error("the attachment type “{kind}” is not valid: {reason}")]
+    AttachmentType { kind: String, reason: String },
+    #[error("the message could not be built: {0}")]
+    Build(String),
+    #[error("{0}")]
+    Send(String),
+}
 
 /// Delivers the outbox through one SMTP server.
 #[derive(Clone)]
@@ -29,22 +46,23 @@ impl Sender {
     /// `smtp_url`: `smtp://host:25` (plain, for a local relay),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
     /// `smtps://user:pass@host` (TLS). `from`: the programme's address.
-    pub fn new(smtp_url: &str, from: &str) -> Result<Sender, String> {
-        let from: Mailbox = from
-            .parse()
-            .map_err(|e| format!("--mail-from “{from}” is not an address: {e}"))?;
+    pub fn new(smtp_url: &str, from: &str) -> Result<Sender, MailError> {
+        let from: Mailbox = from.parse().map_err(|e| MailError::From {
+            from: from.to_string(),
+            reason: format!("{e}"),
+        })?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
-            .map_err(|e| format!("--smtp-url is not usable: {e}"))?
+            .map_err(|e| MailError::Url(e.to_string()))?
             .timeout(Some(Duration::from_secs(20)))
             .build();
         Ok(Sender { from, transport })
     }
 
-    fn message(&self, m: &OutboxEntry) -> Result<Message, String> {
-        let to: Mailbox = m
-            .recipient
-            .parse()
-            .map_err(|e| format!("the recipient “{}” is not an address: {e}", m.recipient))?;
+    fn message(&self, m: &OutboxEntry) -> Result<Message, MailError> {
+        let to: Mailbox = m.recipient.parse().map_err(|e| MailError::Recipient {
+            to: m.recipient.clone(),
+            reason: format!("{e}"),
+        })?;
         let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -56,8 +74,10 @@ impl Sender {
         let text = SinglePart::plain(m.body.clone());
         let built = match (&m.attachment_name, &m.attachment_type, &m.attachment) {
             (Some(name), Some(kind), Some(content)) => {
-                let kind = ContentType::parse(kind)
-                    .map_err(|e| format!("the attachment type “{kind}” is not valid: {e}"))?;
+                let kind = ContentType::parse(kind).map_err(|e| MailError::AttachmentType {
+                    kind: kind.clone(),
+                    reason: format!("{e}"),
+                })?;
                 builder.multipart(
                     MultiPart::mixed()
                         .singlepart(text)
@@ -66,24 +86,25 @@ impl Sender {
             }
             _ => builder.singlepart(text),
         };
-        built.map_err(|e| format!("the message could not be built: {e}"))
+        built.map_err(|e| MailError::Build(e.to_string()))
     }
 
     /// Sends what is due now; returns (sent, failed).
-    pub async fn send_due(&self, store: &Store) -> Result<(usize, usize), String> {
-        let due = store
-            .claim_mail(now(), 20)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn send_due(&self, store: &Store) -> Result<(usize, usize), StoreError> {
+        let due = store.claim_mail(now(), 20).await?;
         let (mut sent, mut failed) = (0, 0);
         for m in due {
             let result = match self.message(&m) {
-                Ok(msg) => self.transport.send(msg).await.map_err(|e| e.to_string()),
+                Ok(msg) => self
+                    .transport
+                    .send(msg)
+                    .await
+                    .map_err(|e| MailError::Send(e.to_string())),
                 Err(e) => Err(e),
             };
             let recorded = match &result {
                 Ok(_) => store.mail_sent(m.id, now()).await,
-                Err(e) => store.mail_failed(m.id, e, now()).await,
+                Err(e) => store.mail_failed(m.id, &e.to_string(), now()).await,
             };
             if let Err(e) = recorded {
                 tracing::error!(

@@ -1,6 +1,7 @@
 //! The engagement rules, on the bundled model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod enquiry;
 mod journey;
 mod permissions;
 mod records;

@@ -279,6 +279,10 @@ fn every_command_for_every_role() {
             if got != *want {
                 mismatches.push(format!("{name} by {who}: expected {want:?}, got {got:?}"));
             }
+            // What views ask (`may`) is what `decide` enforces.
+            if waymark_core::may(actor, &setting(cmd), cmd) != (got == Allowed) {
+                mismatches.push(format!("{name} by {who}: `may` disagrees with `decide`"));
+            }
         }
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
@@ -298,6 +302,12 @@ fn starting_an_engagement() {
     assert!(ok(&member(), AGENCY));
     assert!(!ok(&member(), OTHER_AGENCY));
     assert!(!ok(&partner(), AGENCY));
+    // What the agency page asks is what `start` enforces.
+    for a in [staff(), member(), sponsor(), other_member(), partner()] {
+        for agency in [AGENCY, OTHER_AGENCY] {
+            assert_eq!(waymark_core::may_start(&a, agency), ok(&a, agency));
+        }
+    }
 }
 
 #[test]

@@ -102,6 +102,21 @@ fn workshop_plans_are_checked() {
     );
     bad(|p| p.attendees[0].email = "not-an-email".into(), "email");
     bad(|p| p.agenda = "  ".into(), "agenda");
+    // Half past two does not exist in Sydney the morning the clocks go forward.
+    bad(
+        |p| {
+            p.date = "2026-10-04".into();
+            p.time = "02:30".into();
+            p.timezone = "Australia/Sydney".into();
+        },
+        "time",
+    );
+    // A checked plan is one typed moment: local time, zone and instants.
+    let when = workshop_plan().when().unwrap();
+    assert_eq!(
+        when.end - when.start,
+        chrono::Duration::minutes(i64::from(workshop_plan().minutes))
+    );
 }
 
 #[test]
@@ -166,6 +181,7 @@ fn letters_are_versioned_and_a_new_version_needs_a_new_sign_off() {
     assert!(run(&mut e, &staff(), issue(&"a".repeat(64)), 3).is_err());
     run(&mut e, &sponsor(), sign(&"a".repeat(64)), 4).unwrap();
     assert!(!e.signoffs[0].superseded);
+    assert!(e.is_signed(&loi, &"a".repeat(64)));
     // Signing the same version twice is refused.
     assert!(run(&mut e, &sponsor(), sign(&"a".repeat(64)), 5).is_err());
 
@@ -174,10 +190,21 @@ fn letters_are_versioned_and_a_new_version_needs_a_new_sign_off() {
         e.letters.iter().map(|l| l.version).collect::<Vec<_>>(),
         [1, 2]
     );
+    // The one count of versions, as the letter page and issuing use it.
+    assert_eq!(
+        waymark_core::letter::next_version(&e, LetterKind::LetterOfIntent),
+        3
+    );
+    assert_eq!(
+        waymark_core::letter::next_version(&e, LetterKind::ClosureLetter),
+        1
+    );
     assert!(
         e.signoffs[0].superseded,
         "a new version supersedes the old sign-off"
     );
+    assert!(!e.is_signed(&loi, &"a".repeat(64)));
+    assert!(!e.is_signed(&loi, &"b".repeat(64)));
     // Only the latest version can be signed.
     let old = run(&mut e, &sponsor(), sign(&"a".repeat(64)), 7);
     assert!(

@@ -275,23 +275,82 @@ fn discovery_past_eight_weeks_is_flagged() {
         0,
     )
     .unwrap();
-    assert_eq!(e.warnings(Timestamp(8 * week)), []);
+    // The bundled model's Discovery page says `timebox_weeks: [4, 8]`.
+    let timebox = waymark_model::Timebox {
+        min_weeks: Some(4),
+        max_weeks: 8,
+    };
+    assert_eq!(model().stage("discovery").unwrap().timebox, Some(timebox));
+    assert_eq!(e.warnings(model(), Timestamp(8 * week)), []);
     assert_eq!(
-        e.warnings(Timestamp(9 * week)),
-        [Warning::DiscoveryOverrun {
+        e.warnings(model(), Timestamp(9 * week)),
+        [Warning::Overrun {
+            stage: "discovery".into(),
+            timebox,
             planned_weeks: None,
             elapsed_weeks: 9
         }]
     );
+    assert_eq!(
+        e.warnings(model(), Timestamp(9 * week))[0].describe(model()),
+        "Discovery has run 9 weeks; it is meant to take 4 to 8 weeks"
+    );
     run(&mut e, &staff(), Command::PlanDiscovery { weeks: 10 }, 0).unwrap();
     assert_eq!(
-        e.warnings(Timestamp(week)),
-        [Warning::DiscoveryOverrun {
+        e.warnings(model(), Timestamp(week)),
+        [Warning::Overrun {
+            stage: "discovery".into(),
+            timebox,
             planned_weeks: Some(10),
             elapsed_weeks: 1
         }]
     );
     assert!(run(&mut e, &staff(), Command::PlanDiscovery { weeks: 0 }, 0).is_err());
+}
+
+/// Any stage whose page gives a timebox is watched, and the cutoff lists
+/// use agrees with the warning to the second.
+#[test]
+fn any_stage_with_a_timebox_is_watched_and_lists_agree() {
+    let mut files = waymark_model::bundled();
+    for f in &mut files {
+        if f.name.ends_with("transition.md") {
+            f.text = f.text.replacen(
+                "title: Transition",
+                "title: Transition\ntimebox_weeks: 3",
+                1,
+            );
+        }
+    }
+    let loaded = waymark_model::build(files);
+    let m = &loaded.model;
+    let timebox = m.stage("transition").unwrap().timebox.unwrap();
+    assert_eq!(timebox.describe(), "up to 3 weeks");
+    let mut e = engagement();
+    let start = 1_000_000;
+    run(
+        &mut e,
+        &staff(),
+        Command::StartStage {
+            stage: "transition".into(),
+        },
+        start,
+    )
+    .unwrap();
+    let week = 7 * 24 * 3600;
+    for now in [start + 4 * week - 1, start + 4 * week, start + 4 * week + 1] {
+        let warned = e
+            .warnings(m, Timestamp(now))
+            .iter()
+            .any(|w| matches!(w, Warning::Overrun { stage, .. } if stage == "transition"));
+        let listed = start < waymark_core::overrun_if_started_before(timebox, Timestamp(now)).0;
+        assert_eq!(warned, listed, "at {now}");
+    }
+    assert!(
+        e.warnings(m, Timestamp(start + 4 * week))
+            .iter()
+            .any(|w| matches!(w, Warning::Overrun { stage, .. } if stage == "transition"))
+    );
 }
 
 #[test]

@@ -332,3 +332,31 @@ fn two_pages_with_one_slug() {
         [("slug-conflict".to_string(), "b/deploy.md".to_string(), 1)]
     );
 }
+
+#[test]
+fn a_timebox_is_weeks_or_least_and_most() {
+    let page = |v: &str| {
+        format!(
+            "---\ntitle: A\ntimebox_weeks: {v}\ntimeline:\n- title: Step 1 - Start\n  body: |\n    Begin.\n---\n\nIntro.\n"
+        )
+    };
+    for good in ["8", "[4, 8]", "[6, 6]"] {
+        none(&[("a.md", &page(good))]);
+    }
+    for bad in ["0", "[8, 4]", "eight", "[4]", "[4, 8, 12]", "105", "-3"] {
+        one("timebox-invalid", 1, &[("a.md", &page(bad))]);
+    }
+    let read = |v: serde_json::Value| waymark_model::Timebox::from_front_matter(&v);
+    assert_eq!(
+        read(serde_json::json!([4, 8])).unwrap().describe(),
+        "4 to 8 weeks"
+    );
+    assert_eq!(
+        read(serde_json::json!(8)).unwrap().describe(),
+        "up to 8 weeks"
+    );
+    assert_eq!(
+        read(serde_json::json!([8, 4])),
+        Err(waymark_model::TimeboxError::Reversed)
+    );
+}

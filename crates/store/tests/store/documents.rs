@@ -2,7 +2,7 @@
 
 use waymark_core::*;
 use waymark_store::{
-    EnquiryStatus, ImportOutcome, Mail, NewEnquiry, NewFile, NewLetter, StoreError, Triage,
+    EnquiryCommand, EnquiryStatus, ImportOutcome, Mail, NewEnquiry, NewFile, NewLetter, StoreError,
     classify,
 };
 
@@ -68,7 +68,7 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
             .triage(
                 &w.staff,
                 id,
-                &Triage::Note {
+                &EnquiryCommand::Note {
                     text: "Called Alex".into(),
                 },
                 NOW,
@@ -77,7 +77,12 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
             .unwrap();
         let blank = w
             .store
-            .triage(&w.staff, id, &Triage::Note { text: "  ".into() }, NOW)
+            .triage(
+                &w.staff,
+                id,
+                &EnquiryCommand::Note { text: "  ".into() },
+                NOW,
+            )
             .await;
         assert!(matches!(
             blank,
@@ -86,7 +91,12 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
 
         let e = w.start().await;
         w.store
-            .triage(&w.staff, id, &Triage::Attached { engagement: e.id }, NOW)
+            .triage(
+                &w.staff,
+                id,
+                &EnquiryCommand::Attach { engagement: e.id },
+                NOW,
+            )
             .await
             .unwrap();
         let closing = w
@@ -94,7 +104,7 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
             .triage(
                 &w.staff,
                 id,
-                &Triage::Closed {
+                &EnquiryCommand::Close {
                     reason: "dup".into(),
                 },
                 NOW,

@@ -74,7 +74,7 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
         .triage(
             &w.staff,
             enquiry,
-            &waymark_store::Triage::Note {
+            &waymark_store::EnquiryCommand::Note {
                 text: "Rang back".into(),
             },
             NOW,

@@ -311,3 +311,144 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
         assert_eq!(agencies[&w.agency].abbreviation.as_str(), "DTA");
     }
 }
+
+/// The SQL that filters lists by access agrees with the core's rule
+/// (`Actor::access`) for every kind of actor: the programme, an agency's
+/// member and sponsor, a member of two agencies, a partner assigned to
+/// one engagement, a partner assigned to none, and someone with no role.
+/// Every list and count is checked against the same set.
+#[tokio::test]
+async fn every_list_shows_exactly_what_the_core_lets_each_actor_see() {
+    for store in stores("listing-access").await {
+        let w = world(store).await;
+        let pat = partner(&w.store).await;
+        let idle = {
+            let p = w
+                .store
+                .add_person(
+                    &NewPerson::parse("Ida Idle", "ida@vendor.com.au").unwrap(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            w.store
+                .add_role(
+                    p,
+                    Role::Partner {
+                        kind: PartnerKind::Technology,
+                    },
+                )
+                .await
+                .unwrap();
+            w.store.actor(p).await.unwrap()
+        };
+        let nobody = {
+            let p = w
+                .store
+                .add_person(
+                    &NewPerson::parse("No Body", "nobody@example.com").unwrap(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            w.store.actor(p).await.unwrap()
+        };
+        let both = {
+            let p = w
+                .store
+                .add_person(&NewPerson::parse("Bo Both", "bo@dta.gov.au").unwrap(), NOW)
+                .await
+                .unwrap();
+            for agency in [w.agency, w.other_agency] {
+                w.store
+                    .add_role(
+                        p,
+                        Role::AgencyMember {
+                            agency,
+                            sponsor: false,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            w.store.actor(p).await.unwrap()
+        };
+        let mut all = Vec::new();
+        for agency in [w.agency, w.other_agency, w.agency] {
+            all.push(
+                w.store
+                    .start_engagement(&w.staff, agency, Mode::DoItWithYou, &w.model, NOW)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Pat is assigned to the other agency's engagement only.
+        let theirs = &all[1];
+        all[1] = w
+            .store
+            .execute(
+                &w.staff,
+                theirs.id,
+                theirs.version,
+                &Command::Assign {
+                    person: pat.person,
+                    partner: Some(PartnerKind::Strategy),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let first = model.stages[0].slug.clone();
+        for actor in [&w.staff, &w.member, &w.other, &both, &pat, &idle, &nobody] {
+            let mut core: Vec<i64> = all
+                .iter()
+                .filter(|e| actor.access(e) != Access::None)
+                .map(|e| e.id.0)
+                .collect();
+            core.sort_unstable();
+            let listing = w
+                .store
+                .engagements(actor, &ListFilter::default())
+                .await
+                .unwrap();
+            let mut listed = ids(&listing.items);
+            listed.sort_unstable();
+            assert_eq!(listed, core, "{actor:?}: the list");
+            assert_eq!(listing.total, core.len() as u64, "{actor:?}: the total");
+            assert_eq!(
+                w.store.count_active(actor, &first).await.unwrap(),
+                core.len() as u64,
+                "{actor:?}: the stage count"
+            );
+            let mut active = ids(&w
+                .store
+                .active_in_stage(actor, &first, None, 100)
+                .await
+                .unwrap());
+            active.sort_unstable();
+            assert_eq!(active, core, "{actor:?}: the stage's engagements");
+            let mut recent: Vec<i64> = w
+                .store
+                .recent_events(actor, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.engagement.0)
+                .collect();
+            recent.sort_unstable();
+            recent.dedup();
+            assert_eq!(recent, core, "{actor:?}: recent events");
+            // One by one, too: what the list hides, a read refuses.
+            for e in &all {
+                let read = w.store.engagement(actor, e.id).await;
+                assert_eq!(
+                    read.is_ok(),
+                    core.contains(&e.id.0),
+                    "{actor:?}: engagement {}",
+                    e.id
+                );
+            }
+        }
+    }
+}

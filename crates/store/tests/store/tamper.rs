@@ -303,7 +303,7 @@ async fn an_enquirys_changed_content_or_status_is_found() {
                 .triage(
                     &w.staff,
                     id,
-                    &waymark_store::Triage::Note { text: "x".into() },
+                    &waymark_store::EnquiryCommand::Note { text: "x".into() },
                     NOW,
                 )
                 .await;

@@ -43,12 +43,17 @@ pub const ADDRESS_LIMIT: u32 = 30;
 pub const ACCOUNT_LIMIT: u32 = 100;
 pub const WINDOW_SECS: i64 = 15 * 60;
 
-pub fn hash_password(p: &Password) -> Result<String, String> {
+/// The password could not be hashed (argon2's reason).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash the password: {0}")]
+pub struct HashError(String);
+
+pub fn hash_password(p: &Password) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(p.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
+        .map_err(|e| HashError(e.to_string()))
 }
 
 /// Checks `password` against a stored PHC string; false on any mismatch or
@@ -94,8 +99,11 @@ impl SignedIn {
         context! {
             name => self.person.name.clone(),
             csrf => self.csrf.clone(),
-            programme => self.actor.is_programme(),
-            admin => self.actor.is_admin(),
+            // What the navigation offers, by the core's rules.
+            add_agencies => self.actor.may_add_agency().is_ok(),
+            enquiries => waymark_core::enquiry::may_see(&self.actor),
+            admin => self.actor.may_manage_people().is_ok(),
+            outbox => self.actor.may_read_outbox(),
         }
     }
 }
@@ -129,7 +137,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             .map_err(|(status, msg)| (status, msg).into_response())?;
         // A store that cannot be read is an error, not a signed-out visitor.
         let broken = |e: tower_sessions::session::Error| {
-            PageError::Internal(format!("cannot read the session: {e}")).render(&state.views)
+            PageError::Internal(format!("cannot read the session: {e}")).into_response()
         };
         let person: Option<i64> = session.get(PERSON).await.map_err(broken)?;
         let csrf: Option<String> = session.get(CSRF).await.map_err(broken)?;
@@ -146,7 +154,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             .store
             .person(id)
             .await
-            .map_err(|e| PageError::from(e).render(&state.views))?;
+            .map_err(|e| PageError::from(e).into_response())?;
         let Some(person) = found else {
             // The person was removed: the session means nothing now.
             let _ = session.flush().await;
@@ -246,7 +254,7 @@ fn login_page(
         context! { title => "Sign in", email => email, next => next, errors => errors },
     ) {
         Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e).render(&s.views),
+        Err(e) => PageError::Internal(e.to_string()).into_response(),
     }
 }
 
@@ -268,7 +276,7 @@ pub async fn login(
 ) -> Response {
     match sign_in(&s, addr, &session, &f).await {
         Ok(r) => r,
-        Err(e) => e.render(&s.views),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -362,19 +370,14 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(
-    State(s): State<Arc<AppState>>,
-    who: SignedIn,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Err(e) = who.check(&f.csrf) {
-        return e.render(&s.views);
-    }
+pub async fn logout(who: SignedIn, Form(f): Form<CsrfForm>) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
     // flush() deletes the session row, so the old cookie is worthless.
-    if let Err(e) = who.session.flush().await {
-        return PageError::Internal(e.to_string()).render(&s.views);
-    }
-    Redirect::to("/login").into_response()
+    who.session
+        .flush()
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(Redirect::to("/login").into_response())
 }
 
 fn invite_page(
@@ -389,7 +392,7 @@ fn invite_page(
         context! { title => "Set your password", token => token, name => invite.name.clone(), email => invite.email.clone(), errors => errors },
     ) {
         Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e).render(&s.views),
+        Err(e) => PageError::Internal(e.to_string()).into_response(),
     }
 }
 
@@ -411,7 +414,7 @@ pub async fn invite_form(State(s): State<Arc<AppState>>, Path(token): Path<Strin
     match s.store.invite(&token, now()).await {
         Ok(Some(i)) => invite_page(&s, StatusCode::OK, &token, &i, Vec::new()),
         Ok(None) => invalid_invite(&s),
-        Err(e) => PageError::from(e).render(&s.views),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 
@@ -432,7 +435,7 @@ pub async fn accept_invite(
     let invite = match s.store.invite(&token, now()).await {
         Ok(Some(i)) => i,
         Ok(None) => return invalid_invite(&s),
-        Err(e) => return PageError::from(e).render(&s.views),
+        Err(e) => return PageError::from(e).into_response(),
     };
     let password = match Password::parse(&f.password, &f.confirm) {
         Ok(p) => p,
@@ -446,19 +449,19 @@ pub async fn accept_invite(
                 errors,
             );
         }
-        Err(e) => return PageError::from(e).render(&s.views),
+        Err(e) => return PageError::from(e).into_response(),
     };
     let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return PageError::Internal(e).render(&s.views),
-        Err(e) => return PageError::Internal(e.to_string()).render(&s.views),
+        Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
+        Err(e) => return PageError::Internal(e.to_string()).into_response(),
     };
     match s.store.accept_invite(&token, &hash, now()).await {
         Ok(Some(person)) => match begin(&session, person).await {
             Ok(()) => Redirect::to("/engagements").into_response(),
-            Err(e) => e.render(&s.views),
+            Err(e) => e.into_response(),
         },
         Ok(None) => invalid_invite(&s),
-        Err(e) => PageError::from(e).render(&s.views),
+        Err(e) => PageError::from(e).into_response(),
     }
 }

@@ -25,26 +25,12 @@ const INVITE_DAYS: i64 = 14;
 fn page(s: &AppState, status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
     match s.views.render(name, ctx) {
         Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e).render(&s.views),
-    }
-}
-
-fn role_text(r: &Role) -> String {
-    match r {
-        Role::ProgrammeAdmin => "Programme admin".into(),
-        Role::ProgrammeStaff => "Programme staff".into(),
-        Role::AgencyMember { sponsor: true, .. } => "Agency member, executive sponsor".into(),
-        Role::AgencyMember { .. } => "Agency member".into(),
-        Role::Partner { kind } => match kind {
-            PartnerKind::Strategy => "Strategy partner".into(),
-            PartnerKind::Technology => "Technology partner".into(),
-            PartnerKind::ChangeManagement => "Change management partner".into(),
-        },
+        Err(e) => PageError::Internal(e.to_string()).into_response(),
     }
 }
 
 fn person_view(p: &Person) -> minijinja::Value {
-    let roles: Vec<String> = p.roles.iter().map(role_text).collect();
+    let roles: Vec<String> = p.roles.iter().map(|r| r.label().to_string()).collect();
     context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str(), roles => roles }
 }
 
@@ -56,16 +42,6 @@ async fn agency_options(s: &AppState) -> Result<Vec<minijinja::Value>, PageError
         .iter()
         .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
         .collect())
-}
-
-fn agency_type(t: Option<AgencyType>) -> &'static str {
-    match t {
-        Some(AgencyType::Lean) => "Lean",
-        Some(AgencyType::Aligned) => "Aligned",
-        Some(AgencyType::SelfDirected) => "Self-directed",
-        Some(AgencyType::Complex) => "Complex",
-        None => "Not yet assessed",
-    }
 }
 
 async fn agencies_page(
@@ -82,7 +58,7 @@ async fn agencies_page(
         .iter()
         .map(|a| {
             context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
-                       portfolio => a.portfolio.clone(), kind => agency_type(a.agency_type) }
+                       portfolio => a.portfolio.clone(), kind => a.agency_type.map_or("Not yet assessed", AgencyType::label) }
         })
         .collect();
     Ok(page(
@@ -94,10 +70,11 @@ async fn agencies_page(
     ))
 }
 
-pub async fn agencies(State(s): State<Arc<AppState>>, who: SignedIn) -> Response {
-    agencies_page(&s, &who, StatusCode::OK, Vec::new(), None)
-        .await
-        .unwrap_or_else(|e| e.render(&s.views))
+pub async fn agencies(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+) -> Result<Response, PageError> {
+    agencies_page(&s, &who, StatusCode::OK, Vec::new(), None).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +100,7 @@ pub async fn add_agency(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Form(f): Form<AgencyForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         who.check(&f.csrf)?;
         who.actor.may_add_agency()?;
@@ -152,14 +129,14 @@ pub async fn add_agency(
             Err(e) => Err(e.into()),
         }
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 pub async fn agency(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         let a = s
             .store
@@ -188,13 +165,13 @@ pub async fn agency(
             context! {
                 title => a.name.clone(), user => who.view(),
                 agency => context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
-                                     portfolio => a.portfolio, kind => agency_type(a.agency_type) },
+                                     portfolio => a.portfolio, kind => a.agency_type.map_or("Not yet assessed", AgencyType::label) },
                 engagements => rows, total => listing.total, members => members,
-                may_start => who.actor.is_programme() || who.actor.member_of(a.id),
+                may_start => waymark_core::may_start(&who.actor, a.id),
             },
         ))
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 async fn people_page(
@@ -220,10 +197,8 @@ async fn people_page(
     ))
 }
 
-pub async fn people(State(s): State<Arc<AppState>>, who: SignedIn) -> Response {
-    people_page(&s, &who, StatusCode::OK, Vec::new(), None, None)
-        .await
-        .unwrap_or_else(|e| e.render(&s.views))
+pub async fn people(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
+    people_page(&s, &who, StatusCode::OK, Vec::new(), None, None).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,7 +262,7 @@ pub async fn invite(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Form(f): Form<InviteForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     // The form again, with one error beside its field and what was typed.
     let refused = |field: &'static str, message: String| {
         let errors = vec![context! { field => field, id => field, message => message }];
@@ -351,7 +326,7 @@ pub async fn invite(
         )
         .await
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 async fn person_page(
@@ -377,7 +352,7 @@ pub async fn person(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-) -> Response {
+) -> Result<Response, PageError> {
     person_page(
         &s,
         &who,
@@ -386,7 +361,6 @@ pub async fn person(
         Vec::new(),
     )
     .await
-    .unwrap_or_else(|e| e.render(&s.views))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -403,7 +377,7 @@ pub async fn add_role(
     who: SignedIn,
     Path(id): Path<i64>,
     Form(f): Form<RoleForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let id = waymark_core::PersonId(id);
     let run = async {
         who.check(&f.csrf)?;
@@ -429,5 +403,5 @@ pub async fn add_role(
             Err(e) => Err(e.into()),
         }
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }

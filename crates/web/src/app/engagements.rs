@@ -17,7 +17,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use waymark_core::{
     AgencyId, Artefact, DecisionAt, DomainError, Engagement, EngagementId, Event, LetterKind, Mode,
-    PartnerKind, PersonId, RiskSource, Role, StageStatus, StepStatus, Summary, Warning,
+    PartnerKind, PersonId, RiskSource, Role, StageStatus, StepStatus, Summary,
 };
 use waymark_model::{Effect, Model};
 use waymark_store::{ListFilter, now};
@@ -26,29 +26,6 @@ use super::auth::SignedIn;
 use super::forms::CommandForm;
 use super::{AppState, PageError, page};
 use waymark_site::{Hrefs, guidance_html, step_anchors};
-
-fn status_text(s: StageStatus) -> &'static str {
-    match s {
-        StageStatus::NotStarted => "Not started",
-        StageStatus::Active => "Active",
-        StageStatus::Completed => "Completed",
-        StageStatus::Exited => "Exited",
-    }
-}
-
-fn warning_text(w: &Warning) -> String {
-    match w {
-        Warning::DiscoveryOverrun {
-            planned_weeks,
-            elapsed_weeks,
-        } => match planned_weeks {
-            Some(p) if *p > 8 => format!(
-                "Discovery is planned for {p} weeks; it is meant to take 4 to 8 ({elapsed_weeks} so far)"
-            ),
-            _ => format!("Discovery has run {elapsed_weeks} weeks; it is meant to take 4 to 8"),
-        },
-    }
-}
 
 fn stage_name<'m>(model: Option<&'m Model>, slug: &'m str) -> &'m str {
     model
@@ -72,7 +49,11 @@ pub async fn summary_rows(s: &AppState, items: &[Summary]) -> Result<Vec<Value>,
                 .active_stages()
                 .map(|st| context! { name => stage_name(model, &st.stage), cycles => st.cycles })
                 .collect();
-            let warnings: Vec<String> = e.warnings(t).iter().map(warning_text).collect();
+            let warnings: Vec<String> = e
+                .warnings(&s.model, t)
+                .iter()
+                .map(|w| w.describe(&s.model))
+                .collect();
             context! {
                 id => e.id.0,
                 agency => a.map(|a| a.name.clone()),
@@ -96,10 +77,8 @@ pub async fn home(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Query(q): Query<HomeQuery>,
-) -> Response {
-    home_page(&s, &who, q.page)
-        .await
-        .unwrap_or_else(|e| e.render(&s.views))
+) -> Result<Response, PageError> {
+    home_page(&s, &who, q.page).await
 }
 
 async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Response, PageError> {
@@ -118,14 +97,14 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .await?;
     let rows = summary_rows(s, &listing.items).await?;
     let current = &s.model;
-    let slugs: Vec<&str> = current.stages.iter().map(|st| st.slug.as_str()).collect();
-    let dash = s.store.dashboard(actor, &slugs, t, 8).await?;
+    let dash = s.store.dashboard(actor, current, t).await?;
     // By stage: stages run side by side, so one engagement may be in
     // several columns.
     let mut board = Vec::new();
     for col in &dash.by_stage {
         board.push(context! {
             slug => col.stage.clone(), name => stage_name(Some(current), &col.stage),
+            timebox => current.stage(&col.stage).and_then(|st| st.timebox).map(|t| t.describe()),
             count => col.active, items => summary_rows(s, &col.newest).await?,
         });
     }
@@ -182,7 +161,7 @@ pub async fn start(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Form(f): Form<StartForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         who.check(&f.csrf)?;
         let agency = f
@@ -207,17 +186,15 @@ pub async fn start(
             .await?;
         Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response())
     };
-    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+    run.await
 }
 
 pub async fn workspace(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-) -> Response {
-    workspace_page(&s, &who, EngagementId(id), StatusCode::OK, None)
-        .await
-        .unwrap_or_else(|e| e.render(&s.views))
+) -> Result<Response, PageError> {
+    workspace_page(&s, &who, EngagementId(id), StatusCode::OK, None).await
 }
 
 /// A form error to show beside its field, and what was typed.
@@ -250,10 +227,27 @@ async fn workspace_page(
             .cloned()
             .unwrap_or_else(|| format!("person {p}"))
     };
-    let programme = who.actor.is_programme();
+    // Each control is offered when the core would accept the command it sends.
+    let may = |cmd: waymark_core::Command| waymark_core::may(&who.actor, &e, &cmd);
+    let may_assign = may(waymark_core::Command::Assign {
+        person: who.actor.person,
+        partner: None,
+    });
+    let may_unassign = may(waymark_core::Command::Unassign {
+        person: who.actor.person,
+    });
+    let may_return = may(waymark_core::Command::ReturnToProgramme);
+    let may_decide = may(waymark_core::Command::Decide {
+        stage: "".into(),
+        at: DecisionAt::Exit,
+        option: 0,
+        rationale: "".into(),
+        funded_by: waymark_core::Funder::Dta,
+        note: None,
+    });
     let members = s.store.members_of(e.agency).await?;
     // Who may be assigned: programme staff, and partners of each kind.
-    let assignable = if programme {
+    let assignable = if may_assign {
         s.store
             .people_with_roles(&[
                 Role::ProgrammeStaff,
@@ -288,21 +282,13 @@ async fn workspace_page(
             user => who.view(),
             agency => agency.map(|a| context! { id => a.id.0, name => a.name, abbreviation => a.abbreviation.as_str() }),
             error => error, typed => typed,
-            programme => programme,
-            may_decide => !who.actor.is_partner() || who.actor.is_programme() || who.actor.member_of(e.agency),
+            may_assign => may_assign, may_unassign => may_unassign, may_return => may_return,
+            may_decide => may_decide,
             assignable => assignable.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             members => members.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             ..ctx
         },
     )
-}
-
-fn funder_text(f: waymark_core::Funder) -> &'static str {
-    match f {
-        waymark_core::Funder::Dta => "The DTA",
-        waymark_core::Funder::CoFunded => "Co-funded by the DTA and the agency",
-        waymark_core::Funder::Agency => "The agency",
-    }
 }
 
 fn effect_text(effect: &Effect, model: &Model) -> String {
@@ -328,7 +314,7 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
             let status = rec.map_or(StageStatus::NotStarted, |r| r.status);
             context! {
                 slug => st.slug.clone(), name => st.name.clone(), number => st.number,
-                status => status_text(status), key => format!("{status:?}").to_lowercase(),
+                status => status.label(), key => format!("{status:?}").to_lowercase(),
                 cycles => rec.map_or(0, |r| r.cycles),
             }
         })
@@ -392,7 +378,7 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
                 .collect();
             context! {
                 slug => st.slug.clone(), name => st.name.clone(), number => st.number,
-                status => status_text(status), active => status == StageStatus::Active,
+                status => status.label(), active => status == StageStatus::Active,
                 cycles => rec.map_or(0, |r| r.cycles),
                 guide => guide, steps => steps, decisions => decisions,
                 exits => options(&st.exits), success => success,
@@ -427,7 +413,7 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
             context! {
                 stage => stage_name(Some(model), &d.stage), question => d.question.clone(),
                 option => d.option_text.clone(), effect => effect_text(&d.effect, model),
-                rationale => d.rationale.clone(), funded_by => funder_text(d.funded_by), note => d.note.clone(),
+                rationale => d.rationale.clone(), funded_by => d.funded_by.label(), note => d.note.clone(),
                 by => name(d.decided_by), at => d.decided_at.0,
                 exit => matches!(d.at, DecisionAt::Exit),
             }
@@ -437,7 +423,7 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
         engagement => context! {
             id => e.id.0, version => e.version, diy => e.mode == Mode::DoItYourself,
             sponsor => e.sponsor.map(name), discovery_weeks => e.discovery_weeks,
-            warnings => e.warnings(t).iter().map(warning_text).collect::<Vec<_>>(),
+            warnings => e.warnings(model, t).iter().map(|w| w.describe(model)).collect::<Vec<_>>(),
             workshops => e.workshops.iter().filter(|w| !w.cancelled).count(),
             documents => e.documents.len(),
         },
@@ -466,7 +452,7 @@ pub async fn command(
     who: SignedIn,
     Path(id): Path<i64>,
     Form(f): Form<CommandForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let id = EngagementId(id);
     let run = async {
         who.check(&f.csrf)?;
@@ -527,14 +513,14 @@ pub async fn command(
             Err(other) => Err(other.into()),
         }
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 pub async fn history(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         let id = EngagementId(id);
         let e = s.store.engagement(&who.actor, id).await?;
@@ -566,7 +552,7 @@ pub async fn history(
             },
         )
     };
-    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+    run.await
 }
 
 /// One event in plain words, for the history and the activity feed.

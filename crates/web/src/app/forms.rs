@@ -6,13 +6,36 @@
 use serde::Deserialize;
 use waymark_core::{Command, DecisionAt, DomainError, Funder, PartnerKind, PersonId, StepStatus};
 
+/// The version of the record a form was shown at (its hidden `version`
+/// field). Every form reads it through `get`: one reading, and one answer to
+/// a missing or bad value.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct Version(String);
+
+impl Version {
+    pub fn get(&self) -> Result<u64, DomainError> {
+        number(
+            "version",
+            &self.0,
+            "the page did not say which version it showed; reload it",
+        )
+    }
+}
+
+impl From<String> for Version {
+    fn from(raw: String) -> Self {
+        Version(raw)
+    }
+}
+
 /// Everything any workspace form may send. Unused fields stay empty.
 #[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct CommandForm {
     pub csrf: String,
     /// The version of the engagement the page showed.
-    pub version: String,
+    pub version: Version,
     /// Which form on the page sent this, to put errors beside it.
     pub form: String,
     pub command: String,
@@ -60,11 +83,7 @@ fn optional(raw: &str) -> Option<String> {
 
 impl CommandForm {
     pub fn version(&self) -> Result<u64, DomainError> {
-        number(
-            "version",
-            &self.version,
-            "the page did not say which version it showed; reload it",
-        )
+        self.version.get()
     }
 
     /// The command this form describes; field errors name the field.

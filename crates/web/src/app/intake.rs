@@ -15,7 +15,7 @@ use waymark_core::{
     AgencyId, AgencyType, Command, DomainError, Email, EngagementId, Mode, NewAgency, NewPerson,
     Role, Timestamp,
 };
-use waymark_store::{EnquiryStatus, NewEnquiry, StoreError, Triage, now};
+use waymark_store::{EnquiryCommand, EnquiryStatus, NewEnquiry, StoreError, Triage, now};
 
 use super::auth::SignedIn;
 use super::{AppState, PageError, field_label as capitalise, form_error as error, page};
@@ -161,16 +161,15 @@ fn support_page(
     )
 }
 
-pub async fn support_form(State(s): State<Arc<AppState>>) -> Response {
+pub async fn support_form(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {
     support_page(&s, StatusCode::OK, &SupportForm::default(), Vec::new())
-        .unwrap_or_else(|e| e.render(&s.views))
 }
 
 pub async fn request_support(
     State(s): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Form(f): Form<SupportForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         let t = now();
         // Bots fill every field; people never see this one. Say thanks,
@@ -213,17 +212,16 @@ pub async fn request_support(
         s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
         Ok(Redirect::to("/request-support/sent").into_response())
     };
-    run.await.unwrap_or_else(|e: PageError| e.render(&s.views))
+    run.await
 }
 
-pub async fn support_sent(State(s): State<Arc<AppState>>) -> Response {
+pub async fn support_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {
     page(
         &s,
         StatusCode::OK,
         "request-sent.html",
         context! { title => "Request sent" },
     )
-    .unwrap_or_else(|e| e.render(&s.views))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,34 +230,22 @@ pub struct ListQuery {
     status: String,
 }
 
-fn status_label(s: EnquiryStatus) -> &'static str {
-    match s {
-        EnquiryStatus::Open => "Open",
-        EnquiryStatus::Converted => "Converted to an engagement",
-        EnquiryStatus::Attached => "Attached to an engagement",
-        EnquiryStatus::Closed => "Closed",
-    }
-}
-
 pub async fn enquiries(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Query(q): Query<ListQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let run = async {
         let status = match q.status.as_str() {
-            "" | "open" => Some(EnquiryStatus::Open),
-            "converted" => Some(EnquiryStatus::Converted),
-            "attached" => Some(EnquiryStatus::Attached),
-            "closed" => Some(EnquiryStatus::Closed),
-            _ => None,
+            "" => Some(EnquiryStatus::Open),
+            other => EnquiryStatus::parse(other),
         };
         let list = s.store.enquiries(&who.actor, status, 200).await?;
         let rows: Vec<Value> = list
             .iter()
             .map(|e| {
                 context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
-                subject => e.subject.clone(), source => e.source.clone(), status => status_label(e.status),
+                subject => e.subject.clone(), source => e.source.clone(), status => e.status.label(),
                 received => e.received_at.0 }
             })
             .collect();
@@ -271,7 +257,7 @@ pub async fn enquiries(
             status => status.map_or("all", |s| s.as_str()) },
         )
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 #[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
@@ -383,7 +369,7 @@ async fn enquiry_page(
         enquiry => context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
             email => e.contact_email.clone(), role => e.contact_role.clone(), subject => e.subject.clone(),
             paragraphs => e.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect::<Vec<_>>(), timeframe => e.timeframe.clone(), preference => e.preference.clone(),
-            source => e.source.clone(), status => status_label(e.status), open => e.status == EnquiryStatus::Open,
+            source => e.source.clone(), status => e.status.label(), open => e.status == EnquiryStatus::Open,
             engagement => e.engagement.map(|x| x.0), received => e.received_at.0 },
         history => history, files => files, agencies => agencies, engagements => open_engagements,
         errors => errors, form => Value::from(minijinja::value::Serde(&form)), invited => invited },
@@ -394,20 +380,8 @@ pub async fn enquiry(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
-) -> Response {
-    enquiry_page(&s, &who, id, StatusCode::OK, Vec::new(), None, None)
-        .await
-        .unwrap_or_else(|e| e.render(&s.views))
-}
-
-fn agency_type(t: &str) -> Option<AgencyType> {
-    match t {
-        "lean" => Some(AgencyType::Lean),
-        "aligned" => Some(AgencyType::Aligned),
-        "self_directed" => Some(AgencyType::SelfDirected),
-        "complex" => Some(AgencyType::Complex),
-        _ => None,
-    }
+) -> Result<Response, PageError> {
+    enquiry_page(&s, &who, id, StatusCode::OK, Vec::new(), None, None).await
 }
 
 pub async fn triage(
@@ -415,7 +389,7 @@ pub async fn triage(
     who: SignedIn,
     Path(id): Path<i64>,
     Form(f): Form<TriageForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let refused = async |field: &str, message: String| {
         enquiry_page(
             &s,
@@ -430,20 +404,18 @@ pub async fn triage(
     };
     let run = async {
         who.check(&f.csrf)?;
-        if !who.actor.is_programme() {
-            return Err(PageError::NotFound);
-        }
+        waymark_core::enquiry::visible(&who.actor).map_err(StoreError::Domain)?;
         let t = now();
         let (enq, _, _) = s.store.enquiry(&who.actor, id).await?;
         let step = match f.action.as_str() {
-            "note" => Triage::Note {
-                text: f.text.clone(),
+            "note" => EnquiryCommand::Note {
+                text: f.text.as_str().into(),
             },
-            "close" => Triage::Closed {
-                reason: f.reason.clone(),
+            "close" => EnquiryCommand::Close {
+                reason: f.reason.as_str().into(),
             },
             "attach" => match f.engagement.trim().parse::<i64>() {
-                Ok(e) => Triage::Attached {
+                Ok(e) => EnquiryCommand::Attach {
                     engagement: EngagementId(e),
                 },
                 Err(_) => {
@@ -452,7 +424,8 @@ pub async fn triage(
                 }
             },
             "convert" => {
-                if enq.status != EnquiryStatus::Open {
+                // Checked before an engagement is started for it.
+                if waymark_core::enquiry::still_open(enq.status).is_err() {
                     return refused(
                         "action",
                         format!("This enquiry is already {}", enq.status.as_str()),
@@ -465,7 +438,7 @@ pub async fn triage(
                             &f.name,
                             &f.abbreviation,
                             &f.portfolio,
-                            agency_type(&f.agency_type),
+                            AgencyType::from_slug(&f.agency_type),
                         ) {
                             Ok(n) => n,
                             Err(DomainError::Invalid { field, message }) => {
@@ -504,7 +477,7 @@ pub async fn triage(
                     .store
                     .start_engagement(&who.actor, agency, mode, &hash, t)
                     .await?;
-                let step = Triage::Converted {
+                let step = EnquiryCommand::Convert {
                     agency,
                     engagement: e.id,
                 };
@@ -533,7 +506,7 @@ pub async fn triage(
             Err(e) => Err(e.into()),
         }
     };
-    run.await.unwrap_or_else(|e| e.render(&s.views))
+    run.await
 }
 
 /// Gives the enquiry's contact an account as the agency's executive

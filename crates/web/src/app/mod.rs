@@ -9,13 +9,18 @@
 //! escape that test.
 
 mod auth;
+mod delivery;
 mod directory;
+mod documents;
 mod engagements;
 mod forms;
 mod intake;
+mod letters;
+mod outbox;
 mod records;
 mod sessions;
 mod views;
+mod workshops;
 
 use std::sync::Arc;
 
@@ -33,7 +38,7 @@ use waymark_store::{Store, StoreError};
 
 pub use auth::{hash_password, verify_password};
 pub use sessions::DbSessions;
-pub use views::Views;
+pub use views::{ViewError, Views};
 
 /// How long a session lasts without use.
 pub const IDLE_MINUTES: i64 = 8 * 60;
@@ -58,26 +63,6 @@ pub struct AppState {
 
 /// The programme's mailbox, the default sender of Waymark's mail.
 pub const PROGRAMME_MAILBOX: &str = "protectedutility@dta.gov.au";
-
-impl AppState {
-    /// The workspace for `store`, with the current model's `pages`; mail
-    /// from the programme's mailbox and kept in the outbox (no SMTP).
-    pub fn new(
-        store: Store,
-        pages: Arc<Vec<SourceFile>>,
-        public_url: &str,
-    ) -> Result<Self, String> {
-        Ok(AppState {
-            store,
-            model: Arc::new(waymark_model::build(pages.as_ref().clone()).model),
-            pages,
-            views: Views::new()?,
-            public_url: public_url.trim_end_matches('/').to_string(),
-            mail_from: PROGRAMME_MAILBOX.to_string(),
-            smtp: false,
-        })
-    }
-}
 
 impl AppState {
     /// The actions shared with the API (a workshop and its invitations, a
@@ -181,27 +166,30 @@ pub fn table() -> Vec<Route> {
         get("/enquiries", intake::enquiries),
         get("/enquiries/{id}", intake::enquiry),
         post("/enquiries/{id}", intake::triage),
-        get("/engagements/{id}/workshops", records::workshops),
-        post("/engagements/{id}/workshops", records::workshop_command),
-        get("/engagements/{id}/workshops/{file}", records::workshop_ics),
-        get("/engagements/{id}/letters/{kind}", records::letter),
-        post("/engagements/{id}/letters/{kind}", records::letter_command),
+        get("/engagements/{id}/workshops", workshops::workshops),
+        post("/engagements/{id}/workshops", workshops::workshop_command),
+        get(
+            "/engagements/{id}/workshops/{file}",
+            workshops::workshop_ics,
+        ),
+        get("/engagements/{id}/letters/{kind}", letters::letter),
+        post("/engagements/{id}/letters/{kind}", letters::letter_command),
         get(
             "/engagements/{id}/letters/{kind}/{file}",
-            records::letter_pdf,
+            letters::letter_pdf,
         ),
-        get("/letter-templates/{kind}", records::letter_template),
-        post("/letter-templates/{kind}", records::save_letter_template),
-        get("/engagements/{id}/delivery", records::delivery),
-        post("/engagements/{id}/delivery", records::save_artefact),
+        get("/letter-templates/{kind}", letters::letter_template),
+        post("/letter-templates/{kind}", letters::save_letter_template),
+        get("/engagements/{id}/delivery", delivery::delivery),
+        post("/engagements/{id}/delivery", delivery::save_artefact),
         get(
             "/engagements/{id}/delivery/{file}",
-            records::delivery_export,
+            delivery::delivery_export,
         ),
-        get("/engagements/{id}/guides/{guide}", records::guide),
-        upload("/engagements/{id}/documents", records::upload),
-        get("/files/{id}", records::file),
-        get("/outbox", records::outbox),
+        get("/engagements/{id}/guides/{guide}", delivery::guide),
+        upload("/engagements/{id}/documents", documents::upload),
+        get("/files/{id}", documents::file),
+        get("/outbox", outbox::outbox),
     ]
 }
 
@@ -224,14 +212,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         "http"
     };
     r.fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            render_failures,
+        ))
         .layer(middleware::from_fn_with_state(scheme, same_origin))
         .layer(middleware::from_fn(headers))
         .layer(sessions)
         .with_state(state)
 }
 
-async fn not_found(State(s): State<Arc<AppState>>) -> Response {
-    PageError::NotFound.render(&s.views)
+async fn not_found() -> PageError {
+    PageError::NotFound
 }
 
 /// Refuses state-changing requests sent from another site: the browser's
@@ -308,7 +300,10 @@ fn page(
     name: &str,
     ctx: minijinja::Value,
 ) -> Result<Response, PageError> {
-    let body = s.views.render(name, ctx).map_err(PageError::Internal)?;
+    let body = s
+        .views
+        .render(name, ctx)
+        .map_err(|e| PageError::Internal(e.to_string()))?;
     Ok((status, axum::response::Html(body)).into_response())
 }
 
@@ -354,8 +349,16 @@ impl From<waymark_core::DomainError> for PageError {
     }
 }
 
-impl PageError {
-    pub fn render(self, views: &Views) -> Response {
+/// A page that failed, as a response carries it until `render_failures`
+/// turns it into the error page: one place renders every error.
+#[derive(Debug, Clone)]
+struct Failure {
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
         let (status, title, message) = match &self {
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -377,13 +380,8 @@ impl PageError {
                 )
             }
         };
-        let body = views
-            .render(
-                "error.html",
-                minijinja::context! { title => title, message => message.clone() },
-            )
-            .unwrap_or_else(|_| message.clone());
-        let mut r = (status, axum::response::Html(body)).into_response();
+        let mut r = (status, message.clone()).into_response();
+        r.extensions_mut().insert(Failure { title, message });
         if let PageError::TooMany(secs) = self
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
@@ -391,4 +389,26 @@ impl PageError {
         }
         r
     }
+}
+
+/// Renders the error page for any response that carries a `Failure`.
+async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let Some(Failure { title, message }) = r.extensions_mut().remove::<Failure>() else {
+        return r;
+    };
+    let body = s
+        .views
+        .render(
+            "error.html",
+            minijinja::context! { title => title, message => message.clone() },
+        )
+        .unwrap_or(message);
+    let (mut parts, _) = r.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }

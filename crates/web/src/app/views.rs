@@ -1,6 +1,11 @@
 //! The workspace's templates (minijinja, HTML escaping forced on for every
 //! value). Pages pass plain data; the only HTML that arrives pre-rendered is
 //! the model's guidance, rendered by the site's own markdown renderer.
+//!
+//! Undefined values are errors (`UndefinedBehavior::Strict`), as in letters:
+//! a misspelt key fails the page, and so a test, instead of rendering blank.
+//! Only what the layout reads on every page has a default (no one signed in,
+//! no form errors).
 
 use minijinja::{AutoEscape, Environment, Value};
 
@@ -87,6 +92,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// A template that does not compile, or a page that does not render (with
+/// minijinja's whole account of where).
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("template {name}: {detail}")]
+    Template { name: &'static str, detail: String },
+    #[error("cannot render {name}: {detail}")]
+    Render { name: String, detail: String },
+}
+
 /// The compiled templates.
 pub struct Views(Environment<'static>);
 
@@ -107,22 +122,44 @@ fn words(s: String) -> String {
 }
 
 impl Views {
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, ViewError> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("when", when);
         env.add_filter("words", words);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
-                .map_err(|e| format!("template {name}: {e}"))?;
+                .map_err(|e| ViewError::Template {
+                    name,
+                    detail: e.to_string(),
+                })?;
         }
         Ok(Views(env))
     }
 
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, String> {
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, ViewError> {
+        // What the layout reads on every page, unless the page says.
+        let mut map: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+        if let Ok(keys) = ctx.try_iter() {
+            for key in keys {
+                if let (Some(name), Ok(value)) = (key.as_str(), ctx.get_item(&key)) {
+                    map.insert(name.to_string(), value);
+                }
+            }
+        }
+        for name in ["user", "error"] {
+            map.entry(name.into()).or_insert(Value::from(()));
+        }
+        map.entry("errors".into())
+            .or_insert(Value::from(Vec::<Value>::new()));
+        let ctx = Value::from(map);
         self.0
             .get_template(name)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| format!("cannot render {name}: {e:#}"))
+            .map_err(|e| ViewError::Render {
+                name: name.to_string(),
+                detail: format!("{e:#}"),
+            })
     }
 }

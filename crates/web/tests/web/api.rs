@@ -9,7 +9,7 @@ use tower::ServiceExt;
 use waymark_core::*;
 use waymark_store::Store;
 use waymark_store::testing::stores;
-use waymark_web::api::{ApiState, router};
+use waymark_web::{Application, Settings};
 
 const NOW: Timestamp = Timestamp(1_763_800_000);
 
@@ -62,11 +62,14 @@ async fn token(store: &Store, email: &str, role: Role) -> String {
 }
 
 /// The API over `store`, with the bundled model.
-fn app(store: &Store) -> axum::Router {
-    router(Arc::new(ApiState::new(
+async fn app(store: &Store) -> axum::Router {
+    crate::logs();
+    let settings = Settings::new(
         store.clone(),
         Arc::new(waymark_model::bundled()),
-    )))
+        "http://localhost",
+    );
+    Application::build(settings).await.unwrap().router()
 }
 
 #[tokio::test]
@@ -112,7 +115,7 @@ async fn the_api_runs_an_engagement_and_answers_in_problems() {
             },
         )
         .await;
-        let app = app(&store);
+        let app = app(&store).await;
 
         let (s, ct, p) = call(&app, "GET", "/api/v1/me", None, None).await;
         assert_eq!(
@@ -297,7 +300,7 @@ async fn agencies_and_people_through_the_api() {
             },
         )
         .await;
-        let app = app(&store);
+        let app = app(&store).await;
         let new_agency = r#"{"name":"Bureau of Things","abbreviation":"bot","portfolio":"Industry","agency_type":"lean"}"#;
         let (s, _, p) = call(
             &app,
@@ -444,7 +447,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
     let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("openapi"))
         .await
         .unwrap();
-    let app = app(&store);
+    let app = app(&store).await;
     let (s, ct, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("application/json"), "{ct}");
@@ -543,7 +546,7 @@ async fn a_whole_engagement_through_the_api() {
             },
         )
         .await;
-        let app = app(&store);
+        let app = app(&store).await;
         let (s, _, e) = call(
             &app,
             "POST",
@@ -687,7 +690,7 @@ async fn what_an_attacker_found_is_closed() {
         };
         let mia = person_of("mia@bot.gov.au").await;
         let olly = person_of("olly@oth.gov.au").await;
-        let app = app(&store);
+        let app = app(&store).await;
         let (_, _, e) = call(
             &app,
             "POST",
@@ -928,7 +931,7 @@ async fn documents_and_letters_through_the_api() {
             },
         )
         .await;
-        let app = app(&store);
+        let app = app(&store).await;
         let (_, _, e) = call(
             &app,
             "POST",

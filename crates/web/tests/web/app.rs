@@ -16,22 +16,30 @@ use waymark_store::testing::stores;
 
 #[path = "documents.rs"]
 mod documents;
-use waymark_web::app::{AppState, hash_password, table};
+use waymark_web::app::{hash_password, table};
+use waymark_web::{Application, Settings};
 
 const NOW: Timestamp = Timestamp(1_763_800_000);
 const PASSWORD: &str = "correct horse battery staple";
 const HOST: &str = "waymark.test";
 
-fn router(store: &Store, addr: [u8; 4]) -> Router {
-    waymark_web::app::router(Arc::new(
-        AppState::new(
-            store.clone(),
-            Arc::new(waymark_model::bundled()),
-            &format!("http://{HOST}"),
-        )
-        .unwrap(),
-    ))
-    .layer(MockConnectInfo(SocketAddr::from((addr, 40000))))
+/// The application as the binary composes it, reached from `addr`.
+async fn composed(store: &Store, public_url: &str, addr: [u8; 4]) -> Router {
+    crate::logs();
+    let settings = Settings::new(
+        store.clone(),
+        Arc::new(waymark_model::bundled()),
+        public_url,
+    );
+    Application::build(settings)
+        .await
+        .unwrap()
+        .router()
+        .layer(MockConnectInfo(SocketAddr::from((addr, 40000))))
+}
+
+async fn router(store: &Store, addr: [u8; 4]) -> Router {
+    composed(store, &format!("http://{HOST}"), addr).await
 }
 
 /// A browser: its session cookie and the form token of its pages.
@@ -398,7 +406,7 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
 async fn every_route_answers_every_role_rightly() {
     for store in stores("matrix").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 1]);
+        let app = router(&w.store, [127, 0, 0, 1]).await;
         let enquiry = match w
             .store
             .add_enquiry(
@@ -567,7 +575,7 @@ async fn every_route_answers_every_role_rightly() {
 async fn forms_from_elsewhere_are_refused() {
     for store in stores("csrf").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 2]);
+        let app = router(&w.store, [127, 0, 0, 2]).await;
         let c = w.client(&app, Who::Staff).await;
         let version = w.version().await;
         let path = format!("/engagements/{}", w.engagement);
@@ -640,7 +648,7 @@ async fn forms_from_elsewhere_are_refused() {
 async fn sessions_change_at_sign_in_and_end_at_sign_out() {
     for store in stores("sessions-web").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 3]);
+        let app = router(&w.store, [127, 0, 0, 3]).await;
         let (first, r) = sign_in(&app, "sam@dta.gov.au", PASSWORD).await;
         let cookie = r.set_cookie.unwrap();
         for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -789,15 +797,7 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
             (StatusCode::SEE_OTHER, "/engagements")
         );
         // Behind https, cookies are Secure.
-        let secure = waymark_web::app::router(Arc::new(
-            AppState::new(
-                w.store.clone(),
-                Arc::new(waymark_model::bundled()),
-                "https://waymark.example",
-            )
-            .unwrap(),
-        ))
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 9], 1))));
+        let secure = composed(&w.store, "https://waymark.example", [127, 0, 0, 9]).await;
         let req = Request::post("/login")
             .header(header::HOST, "waymark.example")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -822,7 +822,7 @@ async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
     for store in stores("rate-limit").await {
         let w = world(store).await;
         // Per account: five wrong passwords, then even the right one waits.
-        let app = router(&w.store, [10, 0, 0, 1]);
+        let app = router(&w.store, [10, 0, 0, 1]).await;
         for _ in 0..5 {
             let (_, r) = sign_in(&app, "mia@bot.gov.au", "wrong password here").await;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -840,11 +840,11 @@ async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         // Nor is the real owner, signing in from somewhere else: a guesser
         // slows only their own (account, address) pair.
-        let owner = router(&w.store, [10, 0, 0, 9]);
+        let owner = router(&w.store, [10, 0, 0, 9]).await;
         let (_, r) = sign_in(&owner, "mia@bot.gov.au", PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         // Per address: many accounts tried from one address.
-        let other = router(&w.store, [10, 0, 0, 2]);
+        let other = router(&w.store, [10, 0, 0, 2]).await;
         for i in 0..30 {
             let (_, r) = sign_in(
                 &other,
@@ -858,7 +858,7 @@ async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(r.retry_after.is_some());
         // Another address is not.
-        let third = router(&w.store, [10, 0, 0, 3]);
+        let third = router(&w.store, [10, 0, 0, 3]).await;
         assert_eq!(
             sign_in(&third, "sam@dta.gov.au", PASSWORD).await.1.status,
             StatusCode::SEE_OTHER
@@ -882,7 +882,7 @@ pub const XSS: &[&str] = &[
 async fn free_text_is_escaped_on_every_page() {
     for store in stores("xss").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 4]);
+        let app = router(&w.store, [127, 0, 0, 4]).await;
         let staff = w.store.actor(PersonId(2)).await.unwrap();
         let e = w.engagement;
         for (i, p) in XSS.iter().enumerate() {
@@ -1007,7 +1007,7 @@ async fn free_text_is_escaped_on_every_page() {
 async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
     for store in stores("form-errors").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 5]);
+        let app = router(&w.store, [127, 0, 0, 5]).await;
         let c = w.client(&app, Who::Member).await;
         let path = format!("/engagements/{}", w.engagement);
         let version = w.version().await;
@@ -1128,7 +1128,7 @@ async fn sqlx_expire(store: &Store) {
 async fn invites_that_cannot_be_made_say_why_beside_the_field() {
     for store in stores("invite-errors").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 6]);
+        let app = router(&w.store, [127, 0, 0, 6]).await;
         let admin = w.client(&app, Who::Admin).await;
         let agency = w.agency.0.to_string();
         for (form, id, says) in [
@@ -1181,5 +1181,67 @@ async fn invites_that_cannot_be_made_say_why_beside_the_field() {
         // Nothing was added by the refused invites.
         let n = w.store.people().await.unwrap().len();
         assert_eq!(n, 7);
+    }
+}
+
+/// What a raw HTTP/1.1 GET to `addr` answers: the status code and the body.
+async fn get_over_tcp(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// The application as `waymark serve` composes it, on port 0 with its
+/// background tasks running: the guide, the workspace and the API answer
+/// on one socket, and it stops when asked.
+#[tokio::test]
+async fn the_composed_application_serves_on_a_port() {
+    use waymark_site::server::Guide;
+    for store in stores("composed").await {
+        let pages = Arc::new(waymark_model::bundled());
+        let loaded = waymark_model::build(pages.as_ref().clone());
+        let guide = Guide::new(Box::new(move || {
+            Ok(waymark_site::build(
+                &loaded.model,
+                &waymark_site::Dates::default(),
+                None,
+                &waymark_web::app::guide_links(),
+            )?)
+        }))
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings::new(store, pages, &format!("http://{addr}"));
+        settings.guide = Some(Arc::new(guide));
+        let app = Application::build(settings).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        for (path, status, needle) in [
+            ("/guide/", 200, "Request support</a>"),
+            ("/login", 200, "name=\"password\""),
+            ("/api/v1/me", 401, "application/problem+json"),
+            ("/nowhere", 404, "Page not found"),
+        ] {
+            let (code, text) = get_over_tcp(addr, path).await;
+            assert_eq!(code, status, "{path}: {text}");
+            assert!(text.contains(needle), "{path}: {text}");
+        }
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
     }
 }

@@ -52,7 +52,7 @@ async fn the_letter_of_intent_is_typeset_versioned_and_signed() {
     }
     for store in stores("letters-web").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 30]);
+        let app = router(&w.store, [127, 0, 0, 30]).await;
         let staff = w.client(&app, Who::Staff).await;
         let sponsor = w.client(&app, Who::Sponsor).await;
         let member = w.client(&app, Who::Member).await;
@@ -431,7 +431,7 @@ async fn workshop_invitations_parse_and_reach_an_smtp_sink() {
     }
     for store in stores("workshops-web").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 31]);
+        let app = router(&w.store, [127, 0, 0, 31]).await;
         let staff = w.client(&app, Who::Staff).await;
         let e = format!("/engagements/{}", w.engagement);
         let eve = person(&w, "eve@bot.gov.au").await.to_string();
@@ -731,7 +731,7 @@ async fn upload(
 async fn uploads_are_checked_and_come_back_byte_for_byte() {
     for store in stores("uploads-web").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 32]);
+        let app = router(&w.store, [127, 0, 0, 32]).await;
         let member = w.client(&app, Who::Member).await;
         let other = w.client(&app, Who::OtherAgency).await;
         let path = format!("/engagements/{}/documents", w.engagement);
@@ -847,7 +847,7 @@ async fn uploads_are_checked_and_come_back_byte_for_byte() {
 async fn the_public_form_validates_traps_bots_and_limits_each_address() {
     for store in stores("request-support").await {
         let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 33]);
+        let app = router(&w.store, [127, 0, 0, 33]).await;
         let anyone = Client::default();
         let staff = w
             .store
@@ -942,7 +942,7 @@ async fn the_public_form_validates_traps_bots_and_limits_each_address() {
         assert_eq!(r.retry_after.as_deref(), Some("3600"));
         assert_eq!(count().await, 5);
         // Another address is not affected.
-        let elsewhere = router(&w.store, [127, 0, 0, 34]);
+        let elsewhere = router(&w.store, [127, 0, 0, 34]).await;
         let r = send(&elsewhere, &anyone, Method::POST, "/request-support", &good).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         // Each sender is thanked by email.

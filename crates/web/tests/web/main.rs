@@ -4,6 +4,12 @@
 mod api;
 mod app;
 
+/// The application's logs (a page's internal error, say) in the failing
+/// test's output.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+}
+
 pub fn python(script: &str, input: &str) -> String {
     use std::io::Write;
     use std::process::{Command, Stdio};

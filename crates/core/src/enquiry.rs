@@ -1,0 +1,220 @@
+//! The enquiry workflow: what the programme may do with a request for
+//! support, in which state, and the events that record it. As with
+//! engagements, `decide` turns a command into events and the store appends
+//! them to the enquiry's own hash chain; nothing here reads or writes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::Actor;
+use crate::error::DomainError;
+use crate::people::{AgencyId, EngagementId};
+use crate::text::Text;
+
+/// Where an enquiry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EnquiryStatus {
+    Open,
+    Converted,
+    Attached,
+    Closed,
+}
+
+impl EnquiryStatus {
+    pub const ALL: [EnquiryStatus; 4] = [
+        EnquiryStatus::Open,
+        EnquiryStatus::Converted,
+        EnquiryStatus::Attached,
+        EnquiryStatus::Closed,
+    ];
+
+    /// The name stored and used in addresses (`open`, `converted`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnquiryStatus::Open => "open",
+            EnquiryStatus::Converted => "converted",
+            EnquiryStatus::Attached => "attached",
+            EnquiryStatus::Closed => "closed",
+        }
+    }
+
+    /// How people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            EnquiryStatus::Open => "Open",
+            EnquiryStatus::Converted => "Converted to an engagement",
+            EnquiryStatus::Attached => "Attached to an engagement",
+            EnquiryStatus::Closed => "Closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// What happens to an enquiry: the events of its chain. `Received` is
+/// written when it arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Triage {
+    Received {
+        source: String,
+        /// The SHA-256 of the enquiry's content as it arrived; absent on
+        /// enquiries received before content was bound, which carry a
+        /// [`Triage::Sealed`] event instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+    },
+    /// The content as it stood when the upgrade that binds content ran.
+    /// Changes made before then cannot be detected.
+    Sealed {
+        content: String,
+    },
+    Note {
+        text: String,
+    },
+    Converted {
+        agency: AgencyId,
+        engagement: EngagementId,
+    },
+    Attached {
+        engagement: EngagementId,
+    },
+    Closed {
+        reason: String,
+    },
+}
+
+impl Triage {
+    /// The event's name, as the chain's rows record it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Triage::Received { .. } => "received",
+            Triage::Sealed { .. } => "sealed",
+            Triage::Note { .. } => "note",
+            Triage::Converted { .. } => "converted",
+            Triage::Attached { .. } => "attached",
+            Triage::Closed { .. } => "closed",
+        }
+    }
+
+    /// The status and engagement the enquiry has after this event, when it
+    /// changes them.
+    pub fn outcome(&self) -> Option<(EnquiryStatus, Option<EngagementId>)> {
+        match self {
+            Triage::Converted { engagement, .. } => {
+                Some((EnquiryStatus::Converted, Some(*engagement)))
+            }
+            Triage::Attached { engagement } => Some((EnquiryStatus::Attached, Some(*engagement))),
+            Triage::Closed { .. } => Some((EnquiryStatus::Closed, None)),
+            _ => None,
+        }
+    }
+}
+
+/// What the programme does with an enquiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum EnquiryCommand {
+    /// A note, at any time.
+    Note { text: Text<4000> },
+    /// The enquiry became this engagement of `agency`.
+    Convert {
+        agency: AgencyId,
+        engagement: EngagementId,
+    },
+    /// The enquiry belongs to an engagement that already exists.
+    Attach { engagement: EngagementId },
+    /// Nothing more will come of it, and why.
+    Close { reason: Text<2000> },
+}
+
+impl EnquiryCommand {
+    /// The engagement the command names, which the caller loads (in the
+    /// actor's scope) and passes to `decide`.
+    pub fn engagement(&self) -> Option<EngagementId> {
+        match self {
+            EnquiryCommand::Convert { engagement, .. } | EnquiryCommand::Attach { engagement } => {
+                Some(*engagement)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether `actor` sees enquiries at all: they come from the public and
+/// only the programme team triages them. To anyone else they do not exist.
+pub fn may_see(actor: &Actor) -> bool {
+    actor.is_programme()
+}
+
+/// `may_see`, as the error the caller returns.
+pub fn visible(actor: &Actor) -> Result<(), DomainError> {
+    if may_see(actor) {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
+}
+
+/// Converting, attaching and closing need an open enquiry.
+pub fn still_open(status: EnquiryStatus) -> Result<(), DomainError> {
+    if status == EnquiryStatus::Open {
+        Ok(())
+    } else {
+        Err(DomainError::rule(format!(
+            "this enquiry is already {}",
+            status.as_str()
+        )))
+    }
+}
+
+/// The events `cmd` records on an enquiry that is `status`. `target` is the
+/// agency of the engagement the command names (loaded in the actor's scope).
+pub fn decide(
+    actor: &Actor,
+    status: EnquiryStatus,
+    target: Option<AgencyId>,
+    cmd: &EnquiryCommand,
+) -> Result<Vec<Triage>, DomainError> {
+    visible(actor)?;
+    let event = match cmd {
+        EnquiryCommand::Note { text } => {
+            return Ok(vec![Triage::Note {
+                text: text.required("text")?.into_string(),
+            }]);
+        }
+        EnquiryCommand::Close { reason } => Triage::Closed {
+            reason: reason.required("reason")?.into_string(),
+        },
+        EnquiryCommand::Attach { engagement } => {
+            if target.is_none() {
+                return Err(DomainError::NotFound);
+            }
+            Triage::Attached {
+                engagement: *engagement,
+            }
+        }
+        EnquiryCommand::Convert { agency, engagement } => {
+            let Some(owner) = target else {
+                return Err(DomainError::NotFound);
+            };
+            // A conversion names the agency the engagement belongs to.
+            if owner != *agency {
+                return Err(DomainError::invalid(
+                    "agency",
+                    format!("engagement {engagement} belongs to another agency than {agency}"),
+                ));
+            }
+            Triage::Converted {
+                agency: *agency,
+                engagement: *engagement,
+            }
+        }
+    };
+    still_open(status)?;
+    Ok(vec![event])
+}

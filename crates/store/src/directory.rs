@@ -1,0 +1,396 @@
+//! The directory: agencies, people, their roles, and API tokens.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyPool, Row};
+use waymark_core::{
+    Abbreviation, Actor, Agency, AgencyId, Email, NewAgency, NewPerson, Person, PersonId, Role,
+    Timestamp,
+};
+
+use crate::*;
+
+impl Store {
+    pub async fn add_agency(&self, a: &NewAgency, now: Timestamp) -> Result<AgencyId, StoreError> {
+        let kind = a.agency_type.map(|t| json(&t)).transpose()?;
+        let row = sqlx::query(
+            "INSERT INTO agencies (name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&a.name)
+        .bind(a.abbreviation.as_str())
+        .bind(&a.portfolio)
+        .bind(kind)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::unique(e, "abbreviation", a.abbreviation.as_str()))?;
+        Ok(AgencyId(row.try_get(0)?))
+    }
+
+    pub async fn add_person(&self, p: &NewPerson, now: Timestamp) -> Result<PersonId, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&p.name)
+        .bind(p.email.as_str())
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::unique(e, "email", p.email.as_str()))?;
+        Ok(PersonId(row.try_get(0)?))
+    }
+
+    pub async fn add_role(&self, person: PersonId, role: Role) -> Result<(), StoreError> {
+        agency_exists(&self.pool, &role).await?;
+        sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
+            .bind(person.0)
+            .bind(json(&role)?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::unique(e, "role", "this role"))?;
+        Ok(())
+    }
+
+    /// Adds a person and their roles, all or nothing.
+    pub async fn add_person_with_roles(
+        &self,
+        p: &NewPerson,
+        roles: &[Role],
+        now: Timestamp,
+    ) -> Result<PersonId, StoreError> {
+        for role in roles {
+            agency_exists(&self.pool, role).await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&p.name)
+        .bind(p.email.as_str())
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "email", p.email.as_str()))?;
+        let id = PersonId(row.try_get(0)?);
+        for role in roles {
+            sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
+                .bind(id.0)
+                .bind(json(role)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::unique(e, "role", "this role"))?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The person with this email (any case), if there is one.
+    pub async fn person_by_email(
+        &self,
+        email: &waymark_core::Email,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM people WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.map(PersonId))
+    }
+
+    /// An agency's id from its abbreviation (any case).
+    pub async fn agency_by_abbreviation(
+        &self,
+        abbreviation: &waymark_core::Abbreviation,
+    ) -> Result<Option<AgencyId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM agencies WHERE abbreviation = $1")
+            .bind(abbreviation.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.map(AgencyId))
+    }
+
+    /// Creates a personal access token for `person` and returns it. Only
+    /// its hash is stored, so this is the one time it can be seen.
+    pub async fn create_token(
+        &self,
+        person: PersonId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let token = format!("wmk_{}", auth::random_token()?);
+        sqlx::query(
+            "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(chain::sha256(&token))
+        .bind(person.0)
+        .bind(name)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
+        Ok(token)
+    }
+
+    /// The actor a token belongs to, if it is a valid token (one query:
+    /// every API request asks this).
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.person_id, m.role FROM tokens t LEFT JOIN memberships m ON m.person_id = t.person_id \
+             WHERE t.hash = $1 ORDER BY m.role",
+        )
+        .bind(chain::sha256(token.trim()))
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let person = PersonId(first.try_get("person_id")?);
+        let mut roles = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(role) = r.try_get::<Option<String>, _>("role")? {
+                roles.push(unjson(&role)?);
+            }
+        }
+        Ok(Some(Actor { person, roles }))
+    }
+
+    /// The person with all their roles.
+    pub async fn actor(&self, person: PersonId) -> Result<Actor, StoreError> {
+        let exists = sqlx::query("SELECT id FROM people WHERE id = $1")
+            .bind(person.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NoSuchPerson(person.to_string()));
+        }
+        let rows = sqlx::query("SELECT role FROM memberships WHERE person_id = $1 ORDER BY role")
+            .bind(person.0)
+            .fetch_all(&self.pool)
+            .await?;
+        let roles = rows
+            .iter()
+            .map(|r| unjson::<Role>(&r.try_get::<String, _>(0)?))
+            .collect::<Result<_, _>>()?;
+        Ok(Actor { person, roles })
+    }
+
+    /// People's names by id (ids with no person are left out).
+    pub async fn person_names(
+        &self,
+        ids: &[PersonId],
+    ) -> Result<HashMap<PersonId, String>, StoreError> {
+        let mut out = HashMap::new();
+        let mut ids: Vec<i64> = ids.iter().map(|p| p.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(200) {
+            let params = placeholders(1, chunk.len());
+            let sql = format!("SELECT id, name FROM people WHERE id IN ({})", params);
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(PersonId(r.try_get("id")?), r.try_get("name")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Agencies by id (ids with no agency are left out).
+    pub async fn agencies_by_id(
+        &self,
+        ids: &[AgencyId],
+    ) -> Result<HashMap<AgencyId, Agency>, StoreError> {
+        let mut out = HashMap::new();
+        let mut ids: Vec<i64> = ids.iter().map(|a| a.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(200) {
+            let params = placeholders(1, chunk.len());
+            let sql = format!(
+                "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies WHERE id IN ({})",
+                params
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let a = agency_row(&r)?;
+                out.insert(a.id, a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every agency, by name.
+    pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies ORDER BY name, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agency_row).collect()
+    }
+
+    pub async fn agency(&self, id: AgencyId) -> Result<Option<Agency>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, abbreviation, portfolio, agency_type FROM agencies WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(agency_row).transpose()
+    }
+
+    /// Every person with their roles, by name.
+    pub async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, email FROM people ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?;
+        let roles = sqlx::query("SELECT person_id, role FROM memberships ORDER BY role")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_person: HashMap<i64, Vec<Role>> = HashMap::new();
+        for r in &roles {
+            by_person
+                .entry(r.try_get("person_id")?)
+                .or_default()
+                .push(unjson(&r.try_get::<String, _>("role")?)?);
+        }
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                person_row(r, by_person.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// A person with their roles (one query: every signed-in page asks).
+    pub async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+             WHERE p.id = $1 ORDER BY m.role",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(people_from_rows(&rows)?.pop())
+    }
+
+    /// The people who hold any of `roles`, by name, with all their roles.
+    pub async fn people_with_roles(&self, roles: &[Role]) -> Result<Vec<Person>, StoreError> {
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Roles are stored as their JSON, so a role is found by its exact
+        // text, through the index on it.
+        let params = placeholders(1, roles.len());
+        let sql = format!(
+            "SELECT p.id, p.name, p.email, r.role FROM people p \
+             JOIN memberships r ON r.person_id = p.id \
+             WHERE p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
+             ORDER BY p.name, p.id, r.role",
+            params
+        );
+        let mut q = sqlx::query(&sql);
+        for role in roles {
+            q = q.bind(json(role)?);
+        }
+        people_from_rows(&q.fetch_all(&self.pool).await?)
+    }
+
+    /// One agency's members (the executive sponsor among them), by name.
+    pub async fn members_of(&self, agency: AgencyId) -> Result<Vec<Person>, StoreError> {
+        self.people_with_roles(&[
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        ])
+        .await
+    }
+}
+
+pub(crate) fn agency_row(r: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
+    let kind: Option<String> = r.try_get("agency_type")?;
+    Ok(Agency {
+        id: AgencyId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        abbreviation: Abbreviation::parse(&r.try_get::<String, _>("abbreviation")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        portfolio: r.try_get("portfolio")?,
+        agency_type: kind.as_deref().map(unjson).transpose()?,
+    })
+}
+
+/// People from rows of (id, name, email, role or NULL), one row per role,
+/// each person's rows together.
+/// A membership names an agency that exists (roles are stored as JSON, so
+/// no foreign key can say so).
+pub(crate) async fn agency_exists(pool: &AnyPool, role: &Role) -> Result<(), StoreError> {
+    if let Role::AgencyMember { agency, .. } = role {
+        let found = sqlx::query("SELECT 1 FROM agencies WHERE id = $1")
+            .bind(agency.0)
+            .fetch_optional(pool)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::Missing {
+                what: "agency",
+                value: agency.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The people with these ids, with their roles, read in `tx`.
+pub(crate) async fn people_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ids: &[PersonId],
+) -> Result<Vec<Person>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+         WHERE p.id IN ({}) ORDER BY p.id, m.role",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.0);
+    }
+    people_from_rows(&q.fetch_all(&mut **tx).await?)
+}
+
+pub(crate) fn people_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Person>, StoreError> {
+    let mut out: Vec<Person> = Vec::new();
+    for r in rows {
+        let id = PersonId(r.try_get("id")?);
+        if out.last().is_none_or(|p| p.id != id) {
+            out.push(person_row(r, Vec::new())?);
+        }
+        if let (Some(p), Some(role)) = (out.last_mut(), r.try_get::<Option<String>, _>("role")?) {
+            let role: Role = unjson(&role)?;
+            if !p.roles.contains(&role) {
+                p.roles.push(role);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn person_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: PersonId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        email: Email::parse(&r.try_get::<String, _>("email")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        roles,
+    })
+}

@@ -1,0 +1,376 @@
+//! Engagements: starting one, running a command in one transaction (lock,
+//! check the version, decide, append to the chain, save), and the derived
+//! indexes lists read.
+
+use sqlx::Row;
+use waymark_core::{Actor, AgencyId, DomainError, Engagement, EngagementId, Mode, Timestamp};
+
+use crate::*;
+
+impl Store {
+    /// Starts an engagement for `agency` on the pinned model `model_hash`.
+    pub async fn start_engagement(
+        &self,
+        actor: &Actor,
+        agency: AgencyId,
+        mode: Mode,
+        model_hash: &str,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        let model = self.model(model_hash).await?;
+        let events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO engagements (agency_id, model_hash, state, version, event_count, head_hash, created_at, updated_at) \
+             VALUES ($1, $2, '{}', 0, 0, '', $3, $3) RETURNING id",
+        )
+        .bind(agency.0)
+        .bind(model_hash)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::foreign(e, "agency", &agency.to_string()))?;
+        let id = EngagementId(row.try_get(0)?);
+        let mut e = Engagement::new(id, agency);
+        let head =
+            chain::append(&mut tx, &mut e, &events, actor.person, now, "start", 0, "").await?;
+        e.version = 1;
+        sqlx::query("UPDATE engagements SET state = $1, summary = $2, version = 1, event_count = $3, head_hash = $4 WHERE id = $5")
+            .bind(json(&e)?)
+            .bind(json(&e.summary())?)
+            .bind(head.0)
+            .bind(&head.1)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        save_index(&mut tx, &e).await?;
+        sqlx::query(
+            "INSERT INTO agency_engagements (agency_id, n) VALUES ($1, 1) \
+             ON CONFLICT (agency_id) DO UPDATE SET n = agency_engagements.n + 1",
+        )
+        .bind(agency.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    /// Recounts every agency's engagements (after rows went in directly).
+    pub(crate) async fn recount(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM agency_engagements")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO agency_engagements (agency_id, n) SELECT agency_id, COUNT(*) FROM engagements GROUP BY agency_id",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An engagement, if `actor` may see it.
+    pub async fn engagement(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+    ) -> Result<Engagement, StoreError> {
+        let row = sqlx::query("SELECT state FROM engagements WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let e: Engagement = unjson(&row.try_get::<String, _>(0)?)?;
+        if actor.access(&e) == waymark_core::Access::None {
+            return Err(StoreError::Domain(DomainError::NotFound));
+        }
+        Ok(e)
+    }
+
+    /// Rebuilds the derived indexes (summary, assignments) of every
+    /// engagement that has none: after the migration that added them, and
+    /// after an import.
+    pub async fn refresh_derived(&self) -> Result<(), StoreError> {
+        loop {
+            let rows = sqlx::query("SELECT state FROM engagements WHERE summary = '' LIMIT 500")
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            for r in &rows {
+                let e: Engagement = unjson(&r.try_get::<String, _>(0)?)?;
+                sqlx::query("UPDATE engagements SET summary = $1 WHERE id = $2")
+                    .bind(json(&e.summary())?)
+                    .bind(e.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                save_index(&mut tx, &e).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    /// Runs one command: the whole change commits, or none of it does. A
+    /// caller that saw an older `expected_version` gets a conflict.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        cmd: &waymark_core::Command,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        self.transact(
+            actor,
+            id,
+            expected_version,
+            Write::Command(cmd.clone(), Extra::Nothing),
+            now,
+        )
+        .await
+    }
+
+    /// `execute`, plus rows written in the same transaction: a file whose
+    /// id the command names, or the letter whose issue the command records.
+    pub(crate) async fn transact(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        expected_version: u64,
+        write: Write,
+        now: Timestamp,
+    ) -> Result<Engagement, StoreError> {
+        // The pinned model, before the transaction: loading it may need a
+        // pooled connection, and a transaction holding the write lock while
+        // waiting for one can starve every other writer (a deadlock until
+        // the timeouts fire). An engagement's model never changes.
+        // Remembered per engagement once read: it is fixed at the start.
+        let known = self.pinned.lock().ok().and_then(|m| m.get(&id).cloned());
+        let hash = match known {
+            Some(h) => h,
+            None => {
+                let h: String = sqlx::query("SELECT model_hash FROM engagements WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::Domain(DomainError::NotFound))?
+                    .try_get(0)?;
+                if let Ok(mut m) = self.pinned.lock() {
+                    m.insert(id, h.clone());
+                }
+                h
+            }
+        };
+        let model = self.model(&hash).await?;
+        let work = batch::Work {
+            model,
+            actor: actor.clone(),
+            id,
+            expected_version,
+            write,
+            now,
+        };
+        match self.backend {
+            // One writer at a time: commands queued behind it share one
+            // transaction and one fsync (see `batch`).
+            Backend::Sqlite => batch::submit(self, work).await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let e = self.apply(&mut tx, work).await?;
+                tx.commit().await?;
+                Ok(e)
+            }
+        }
+    }
+
+    /// Runs one command inside `tx`: everything `transact` promises but the
+    /// commit. On SQLite `tx` may be a savepoint inside a batch.
+    pub(crate) async fn apply(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        work: batch::Work,
+    ) -> Result<Engagement, StoreError> {
+        let batch::Work {
+            model,
+            actor,
+            id,
+            expected_version,
+            write,
+            now,
+        } = work;
+        let actor = &actor;
+        // On PostgreSQL a no-op write takes the row's lock first, so
+        // concurrent commands on one engagement queue instead of racing. On
+        // SQLite this process's writers already take turns (`batch`), and
+        // the guarded update below refuses anything another process changed.
+        if self.backend == Backend::Postgres {
+            let locked = sqlx::query("UPDATE engagements SET version = version WHERE id = $1")
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await?;
+            if locked.rows_affected() == 0 {
+                return Err(StoreError::Domain(DomainError::NotFound));
+            }
+        }
+        let row = sqlx::query(
+            "SELECT state, version, event_count, head_hash FROM engagements WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let mut e: Engagement = unjson(&row.try_get::<String, _>("state")?)?;
+        let version: i64 = row.try_get("version")?;
+        let count: i64 = row.try_get("event_count")?;
+        let head: String = row.try_get("head_hash")?;
+        if actor.access(&e) == waymark_core::Access::None {
+            return Err(StoreError::Domain(DomainError::NotFound));
+        }
+        if version as u64 != expected_version {
+            return Err(StoreError::Domain(DomainError::Conflict {
+                expected: expected_version,
+                actual: version as u64,
+            }));
+        }
+        let (cmd, extra) = match write {
+            // Letters and files are recorded only with their bytes, which
+            // this store keeps beside the event; a bare command would name
+            // bytes that do not exist.
+            Write::Command(
+                waymark_core::Command::IssueLetter { .. }
+                | waymark_core::Command::AttachDocument { .. },
+                Extra::Nothing | Extra::Notify(_),
+            ) => {
+                return Err(StoreError::Domain(DomainError::rule(
+                    "letters are issued from the letter's page and files are uploaded, so that their bytes are kept with the record",
+                )));
+            }
+            Write::Command(cmd, extra) => (cmd, extra),
+            Write::Upload(f) => {
+                let cmd = records::attach_command(
+                    tx,
+                    self.files_dir.as_deref().map(|p| p.as_path()),
+                    &f,
+                    id,
+                    actor.person,
+                    now,
+                )
+                .await?;
+                (cmd, Extra::Kept)
+            }
+        };
+        let cmd = &cmd;
+        // The people the command names, as the directory holds them now,
+        // read inside the transaction: the core checks each is in scope.
+        let people = people_in(tx, &cmd.people()).await?;
+        let events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
+        if let Extra::Letter(l) = &extra {
+            records::save_letter(tx, l, id, &events, actor.person, now).await?;
+        }
+        let index_before = (e.assigned.clone(), e.stages.clone());
+        let (count, head) = chain::append(
+            tx,
+            &mut e,
+            &events,
+            actor.person,
+            now,
+            cmd.name(),
+            count,
+            &head,
+        )
+        .await?;
+        e.version = version as u64 + 1;
+        let saved = sqlx::query(
+            "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, updated_at = $6 \
+             WHERE id = $7 AND version = $8",
+        )
+        .bind(json(&e)?)
+        .bind(json(&e.summary())?)
+        .bind(e.version as i64)
+        .bind(count)
+        .bind(&head)
+        .bind(now.0)
+        .bind(id.0)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+        if saved.rows_affected() != 1 {
+            return Err(StoreError::Domain(DomainError::Conflict {
+                expected: expected_version,
+                actual: expected_version + 1,
+            }));
+        }
+        if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
+            save_index(tx, &e).await?;
+        }
+        if let Extra::Notify(notify) = &extra {
+            for m in notify(&e) {
+                outbox::queue(tx, &m, now).await?;
+            }
+        }
+        Ok(e)
+    }
+
+    /// The engagement's history, oldest first, if `actor` may see it.
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.engagement(actor, id).await?;
+        chain::events(&self.pool, id).await
+    }
+
+    /// Recomputes every engagement's chain.
+    pub async fn verify(&self) -> Result<Verification, StoreError> {
+        chain::verify(self).await
+    }
+}
+
+/// Keeps the assignments and per-stage indexes equal to the engagement's
+/// state.
+pub(crate) async fn save_index(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &Engagement,
+) -> Result<(), StoreError> {
+    for table in ["assignments", "engagement_stages"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE engagement_id = $1"))
+            .bind(e.id.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for a in &e.assigned {
+        sqlx::query("INSERT INTO assignments (engagement_id, person_id) VALUES ($1, $2)")
+            .bind(e.id.0)
+            .bind(a.person.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for s in &e.stages {
+        sqlx::query(
+            "INSERT INTO engagement_stages (engagement_id, stage, status, cycles, started_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(e.id.0)
+        .bind(&s.stage)
+        .bind(status_name(s.status))
+        .bind(i64::from(s.cycles))
+        .bind(s.started_at.map(|t| t.0))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A stage status as the per-stage index stores it.
+pub(crate) fn status_name(s: waymark_core::StageStatus) -> &'static str {
+    match s {
+        waymark_core::StageStatus::NotStarted => "not_started",
+        waymark_core::StageStatus::Active => "active",
+        waymark_core::StageStatus::Completed => "completed",
+        waymark_core::StageStatus::Exited => "exited",
+    }
+}

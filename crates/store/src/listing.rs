@@ -1,0 +1,402 @@
+//! Lists and the dashboard: pages of summaries filtered in SQL by what the
+//! actor may see (`scope`, tested against the core's `Actor::access`).
+
+use serde::Serialize;
+use sqlx::Row;
+use waymark_core::{Actor, AgencyId, EngagementId, PersonId, Summary, Timestamp};
+
+use crate::*;
+
+impl Store {
+    /// One page of the engagements `actor` may see, newest first, as
+    /// summaries, with the total the filter matches. The access rule is
+    /// applied in SQL (agency membership, partner assignment), so the cost
+    /// follows the page size, not the number of engagements.
+    pub async fn engagements(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+    ) -> Result<Listing, StoreError> {
+        let (rows, total) = self.summaries_json(actor, filter).await?;
+        Ok(Listing {
+            items: rows.iter().map(|s| unjson(s)).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    /// The same page as [`Store::engagements`], each summary as the JSON
+    /// it is stored as, for callers that only pass it on (the API's list).
+    pub async fn summaries_json(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, u64), StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<i64> = Vec::new();
+        match scope(actor, "", &mut binds) {
+            Scope::All => {}
+            Scope::Nothing => return Ok((Vec::new(), 0)),
+            Scope::Where(c) => clauses.push(c),
+        }
+        if let Some(a) = filter.agency {
+            binds.push(a.0);
+            clauses.push(format!("agency_id = ${}", binds.len()));
+        }
+        let wh = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total = self.total(actor, filter, &wh, &binds).await?;
+        let n = binds.len();
+        let page_sql = format!(
+            "SELECT summary FROM engagements{wh} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut page = sqlx::query(&page_sql);
+        for b in &binds {
+            page = page.bind(*b);
+        }
+        let rows = page
+            .bind(i64::from(filter.limit.clamp(1, MAX_PAGE)))
+            .bind(i64::from(filter.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        Ok((items, total as u64))
+    }
+
+    /// How many engagements `actor` may see are active in `stage`.
+    pub async fn count_active(&self, actor: &Actor, stage: &str) -> Result<u64, StoreError> {
+        let mut binds = Vec::new();
+        let sql = match scope(actor, "e.", &mut binds) {
+            Scope::Nothing => return Ok(0),
+            Scope::All => format!(
+                "SELECT COUNT(*) FROM engagement_stages es WHERE es.stage = ${} AND es.status = 'active'",
+                binds.len() + 1
+            ),
+            // Their own engagements drive the join (CROSS JOIN keeps that
+            // order on SQLite), so a few engagements cost a few lookups.
+            Scope::Where(c) => format!(
+                "SELECT COUNT(*) FROM engagements e CROSS JOIN engagement_stages es \
+                 WHERE es.engagement_id = e.id AND {c} AND es.stage = ${} AND es.status = 'active'",
+                binds.len() + 1
+            ),
+        };
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let n: i64 = q.bind(stage).fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(n as u64)
+    }
+
+    /// Engagements `actor` may see that are active in `stage`, by when
+    /// their current cycle of it began: the newest first, or with
+    /// `started_before`, only those that began before then, the oldest
+    /// first (for overdue lists).
+    pub async fn active_in_stage(
+        &self,
+        actor: &Actor,
+        stage: &str,
+        started_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Summary>, StoreError> {
+        let mut binds = Vec::new();
+        let (from, mut wh) = match scope(actor, "e.", &mut binds) {
+            Scope::Nothing => return Ok(Vec::new()),
+            // The (stage, status, started_at) index gives them in order.
+            Scope::All => (
+                "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
+                String::new(),
+            ),
+            Scope::Where(c) => (
+                "engagements e CROSS JOIN engagement_stages es",
+                format!(" AND es.engagement_id = e.id AND {c}"),
+            ),
+        };
+        let order = match started_before {
+            Some(t) => {
+                binds.push(t.0);
+                wh.push_str(&format!(" AND es.started_at < ${}", binds.len()));
+                "ASC"
+            }
+            None => "DESC",
+        };
+        let n = binds.len();
+        let sql = format!(
+            "SELECT e.summary FROM {from} WHERE es.stage = ${} AND es.status = 'active'{wh} \
+             ORDER BY es.started_at {order}, es.engagement_id {order} LIMIT ${}",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        q.bind(stage)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| unjson(&r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// The latest events on engagements `actor` may see, newest first.
+    pub async fn recent_events(
+        &self,
+        actor: &Actor,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        const COLUMNS: &str = "engagement_id, seq, actor_id, at, command, payload, hash";
+        let mut binds = Vec::new();
+        let rows = match scope(actor, "", &mut binds) {
+            Scope::Nothing => return Ok(Vec::new()),
+            // Newest first over the whole log, straight from its time index.
+            Scope::All => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM events ORDER BY at DESC, engagement_id DESC, seq DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            // The latest of each of their most recently changed engagements
+            // (by primary key), merged: a few engagements, a few rows.
+            Scope::Where(c) => {
+                let sql =
+                    format!("SELECT id FROM engagements WHERE {c} ORDER BY updated_at DESC LIMIT 50");
+                let mut q = sqlx::query(&sql);
+                for b in &binds {
+                    q = q.bind(*b);
+                }
+                let mut rows = Vec::new();
+                for r in q.fetch_all(&self.pool).await? {
+                    let id: i64 = r.try_get(0)?;
+                    rows.extend(
+                        sqlx::query(&format!(
+                            "SELECT {COLUMNS} FROM events WHERE engagement_id = $1 ORDER BY seq DESC LIMIT $2"
+                        ))
+                        .bind(id)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?,
+                    );
+                }
+                rows
+            }
+        };
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    engagement: EngagementId(r.try_get("engagement_id")?),
+                    seq: r.try_get("seq")?,
+                    actor: PersonId(r.try_get("actor_id")?),
+                    at: Timestamp(r.try_get("at")?),
+                    command: r.try_get("command")?,
+                    event: unjson(&r.try_get::<String, _>("payload")?)?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|e| std::cmp::Reverse((e.at, e.engagement, e.seq)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// What needs `actor`'s attention: each of `stages` with how many
+    /// engagements are active in it and the newest few, Discovery that has
+    /// run past `overdue_after` weeks (oldest first), and recent activity.
+    /// The workspace's home page and the API's dashboard both read this.
+    pub async fn dashboard(
+        &self,
+        actor: &Actor,
+        model: &waymark_model::Model,
+        now: Timestamp,
+    ) -> Result<Dashboard, StoreError> {
+        let mut by_stage = Vec::with_capacity(model.stages.len());
+        let mut overdue: Vec<Summary> = Vec::new();
+        for stage in &model.stages {
+            by_stage.push(StageColumn {
+                stage: stage.slug.clone(),
+                active: self.count_active(actor, &stage.slug).await?,
+                newest: self.active_in_stage(actor, &stage.slug, None, 5).await?,
+            });
+            // Past its timebox, by the core's count of weeks.
+            if let Some(t) = stage.timebox {
+                let before = waymark_core::overrun_if_started_before(t, now);
+                for s in self
+                    .active_in_stage(actor, &stage.slug, Some(before), OVERDUE_SHOWN)
+                    .await?
+                {
+                    if !overdue.iter().any(|o| o.id == s.id) {
+                        overdue.push(s);
+                    }
+                }
+            }
+        }
+        overdue.truncate(OVERDUE_SHOWN as usize);
+        Ok(Dashboard {
+            by_stage,
+            overdue,
+            recent: self.recent_events(actor, 12).await?,
+        })
+    }
+
+    /// How many engagements a list matches. Where the access rule and the
+    /// filter are only about agencies, the kept per-agency counts answer;
+    /// a partner's list (by assignment) is counted directly, and is short.
+    pub(crate) async fn total(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+        wh: &str,
+        binds: &[i64],
+    ) -> Result<i64, StoreError> {
+        let row = if actor.is_partner() && !actor.is_programme() {
+            let sql = format!("SELECT COUNT(*) FROM engagements{wh}");
+            let mut q = sqlx::query(&sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_one(&self.pool).await?
+        } else {
+            let mut agencies: Option<Vec<i64>> = if actor.is_programme() {
+                None
+            } else {
+                Some(actor.agencies().map(|a| a.0).collect())
+            };
+            if let Some(a) = filter.agency {
+                agencies = Some(match agencies {
+                    None => vec![a.0],
+                    Some(mine) => mine.into_iter().filter(|m| *m == a.0).collect(),
+                });
+            }
+            match agencies {
+                // SQLite counts every engagement from its smallest index,
+                // faster than summing the counts; PostgreSQL's count must
+                // visit rows that writes have changed, so it sums them.
+                None if self.backend == Backend::Sqlite => {
+                    sqlx::query("SELECT COUNT(*) FROM engagements")
+                        .fetch_one(&self.pool)
+                        .await?
+                }
+                None => {
+                    sqlx::query(
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agency_engagements",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                }
+                Some(ids) if ids.is_empty() => return Ok(0),
+                Some(ids) => {
+                    let params = placeholders(1, ids.len());
+                    let sql = format!(
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agency_engagements WHERE agency_id IN ({})",
+                        params
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for id in &ids {
+                        q = q.bind(*id);
+                    }
+                    q.fetch_one(&self.pool).await?
+                }
+            }
+        };
+        Ok(row.try_get(0)?)
+    }
+}
+
+/// The largest page a list returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which engagements to list, and which page of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFilter {
+    pub agency: Option<AgencyId>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for ListFilter {
+    fn default() -> Self {
+        ListFilter {
+            agency: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// One stage's column on a dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StageColumn {
+    pub stage: String,
+    /// How many engagements are active in the stage.
+    pub active: u64,
+    /// The five that entered it most recently.
+    pub newest: Vec<Summary>,
+}
+
+/// What needs a person's attention, across the engagements they may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dashboard {
+    pub by_stage: Vec<StageColumn>,
+    /// Engagements past a stage's timebox, stage by stage, the
+    /// longest-running first.
+    pub overdue: Vec<Summary>,
+    /// The latest events, newest first.
+    pub recent: Vec<StoredEvent>,
+}
+
+/// How many overrunning engagements the dashboard lists.
+pub(crate) const OVERDUE_SHOWN: u32 = 20;
+
+/// One page of a list, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub items: Vec<Summary>,
+    pub total: u64,
+}
+
+/// Which engagements an actor may see, as SQL over the engagements table.
+pub(crate) enum Scope {
+    All,
+    Nothing,
+    Where(String),
+}
+
+/// The access rule of `Actor::access`, in SQL: the programme sees every
+/// engagement; agency members their agencies'; partners those they are
+/// assigned to. `t` prefixes the engagements table's columns ("e." or "");
+/// values are pushed onto `binds` and numbered after those already there.
+pub(crate) fn scope(actor: &Actor, t: &str, binds: &mut Vec<i64>) -> Scope {
+    if actor.is_programme() {
+        return Scope::All;
+    }
+    let mut any: Vec<String> = Vec::new();
+    for a in actor.agencies() {
+        binds.push(a.0);
+        any.push(format!("{t}agency_id = ${}", binds.len()));
+    }
+    if actor.is_partner() {
+        binds.push(actor.person.0);
+        any.push(format!(
+            "{t}id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+            binds.len()
+        ));
+    }
+    if any.is_empty() {
+        Scope::Nothing
+    } else {
+        Scope::Where(format!("({})", any.join(" OR ")))
+    }
+}

@@ -1,0 +1,177 @@
+//! Opening the database: connecting, migrations, the files folder, and
+//! SQLite's background checkpoints and write batches' counters.
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+
+use crate::*;
+
+impl Store {
+    /// Connects to `url` (`sqlite://file.db`, `postgres://…`), creating a
+    /// SQLite file if missing, and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
+        }
+        let opts: AnyConnectOptions = url.parse().map_err(|_| StoreError::BadUrl(url.clone()))?;
+        let background_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let in_background = Arc::clone(&background_checkpoints);
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                let in_background = in_background.load(std::sync::atomic::Ordering::Relaxed);
+                Box::pin(async move {
+                    if backend == Backend::Sqlite && in_background {
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers and one writer work at once; the
+                        // busy timeout makes writers wait their turn.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA busy_timeout = 5000",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA synchronous = FULL",
+                            // The WAL is reused from its start after each
+                            // checkpoint; past a burst, it is cut back to
+                            // 64 MB instead of keeping its largest size.
+                            "PRAGMA journal_size_limit = 67108864",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::connect(&url, e))?;
+        let store = Store {
+            pool,
+            backend,
+            files_dir: None,
+            models: Arc::default(),
+            writer: Arc::default(),
+            queue: Arc::default(),
+            pinned: Arc::default(),
+            background_checkpoints,
+        };
+        store.migrate().await?;
+        store.refresh_derived().await?;
+        Ok(store)
+    }
+
+    /// On SQLite, this process's turn to write; on PostgreSQL, nothing
+    /// (row locks let writers of different engagements run at once).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// Keeps new files' bytes in `dir` (created if missing) rather than in
+    /// the database. Files already stored stay where they are; every
+    /// instance must see the same directory.
+    pub fn with_files_dir(mut self, dir: &std::path::Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot use {} for files: {e}", dir.display()))
+        })?;
+        self.files_dir = Some(Arc::new(dir.to_path_buf()));
+        Ok(self)
+    }
+
+    /// On SQLite, moves WAL checkpoints out of the requests: commits no
+    /// longer stop to copy the log into the database when it passes 1,000
+    /// pages; the returned task does it every quarter second instead, with
+    /// `PASSIVE` checkpoints that wait for no reader or writer. The server
+    /// spawns it and runs it for as long as it serves. `None` on PostgreSQL.
+    pub async fn checkpoint_in_background(
+        &self,
+    ) -> Result<Option<impl std::future::Future<Output = ()> + use<>>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        // New connections start with automatic checkpoints off; the ones
+        // already open are switched here, all held at once so each is one.
+        self.background_checkpoints
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut open = Vec::new();
+        for _ in 0..self.pool.size() {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                .execute(&mut *conn)
+                .await?;
+            open.push(conn);
+        }
+        drop(open);
+        let pool = self.pool.clone();
+        Ok(Some(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_optional(&pool)
+                    .await
+                {
+                    tracing::warn!(
+                        "store: a background WAL checkpoint failed (it will be tried again): {e}"
+                    );
+                }
+            }
+        }))
+    }
+
+    /// On SQLite, how many write batches this process has committed, and
+    /// how many commands they carried (group commit; see `batch`).
+    pub fn write_batches(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.queue.batches.load(Relaxed),
+            self.queue.commands.load(Relaxed),
+        )
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let m = match self.backend {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        m.run(&self.pool).await.map_err(StoreError::Migrate)?;
+        // The data step of migration 0010: bind older enquiries' content
+        // into their chains, once.
+        intake::seal_unsealed(self).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// For tests and operators: the raw pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,326 @@
+//! An engagement's letters (versioned, typeset, signed) and the programme's
+//! letter templates.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use waymark_core::letter::Next;
+use waymark_core::{Command, EngagementId, LetterKind};
+use waymark_store::{LetterRow, now};
+
+use super::auth::SignedIn;
+use super::forms::Version;
+use super::records::{download, load, outcome_to_page, problem};
+use super::{AppState, PageError, form_error as error, page};
+use crate::actions::ActionError;
+use crate::letter;
+
+fn kind_of(slug: &str) -> Result<LetterKind, PageError> {
+    LetterKind::from_slug(slug).ok_or(PageError::NotFound)
+}
+
+async fn template(s: &AppState, kind: LetterKind) -> Result<(String, i64), PageError> {
+    Ok(s.actions().template(kind).await?)
+}
+
+async fn letter_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    kind: LetterKind,
+    status: StatusCode,
+    errors: Vec<Value>,
+) -> Result<Response, PageError> {
+    let l = load(s, who, id).await?;
+    let model = s.store.model(&l.e.model_hash).await?;
+    let versions = s.store.letters(&who.actor, id, kind).await?;
+    let latest = versions.last();
+    let sponsor = match l.e.sponsor {
+        Some(p) => s.store.person(p).await?,
+        None => None,
+    };
+    let ctx = waymark_core::letter::Context {
+        engagement: &l.e,
+        model: &model,
+        agency: &l.agency,
+        sponsor: sponsor.as_ref(),
+        names: &l.names,
+        today: now(),
+    };
+    let (body, template_version) = template(s, kind).await?;
+    let next =
+        waymark_core::letter::next(kind, &ctx, latest.map(LetterRow::issued), template_version);
+    let (blocked, changed) = match &next {
+        Next::Blocked(why) => (Some(why.clone()), false),
+        Next::Unchanged { .. } => (None, false),
+        Next::Ready(_) => (None, true),
+    };
+    // What the next version would say, so the programme reads before issuing.
+    let draft = match &next {
+        Next::Ready(f) => letter::render(&body, f).ok().map(|m| letter::html(&m)),
+        _ => None,
+    };
+    let signoffs: Vec<Value> =
+        l.e.signoffs
+            .iter()
+            .filter(|x| x.document == kind.slug())
+            .map(|x| {
+                let v = versions
+                    .iter()
+                    .find(|v| v.sha256 == x.sha256)
+                    .map(|v| v.version);
+                context! { by => l.names.get(&x.by).cloned().unwrap_or_default(), at => x.at.0,
+                sha256 => x.sha256.clone(), superseded => x.superseded, version => v }
+            })
+            .collect();
+    let latest_signed = latest.is_some_and(|v| l.e.is_signed(kind.slug(), &v.sha256));
+    // Asked with the commands the page's buttons send.
+    let may_sign = waymark_core::may(
+        &who.actor,
+        &l.e,
+        &Command::SignOff {
+            document: kind.slug().into(),
+            sha256: latest.map_or("", |v| v.sha256.as_str()).into(),
+        },
+    );
+    let may_issue = waymark_core::may(
+        &who.actor,
+        &l.e,
+        &Command::IssueLetter {
+            kind,
+            sha256: "".into(),
+        },
+    );
+    let list: Vec<Value> = versions
+        .iter()
+        .rev()
+        .map(|v| {
+            context! { version => v.version, sha256 => v.sha256.clone(), at => v.created_at.0,
+            by => l.names.get(&v.created_by).cloned().unwrap_or_else(|| format!("person {}", v.created_by)),
+            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }
+        })
+        .collect();
+    page(
+        s,
+        status,
+        "letter.html",
+        context! { title => format!("{}: {}", kind.title(), l.agency.name), user => who.view(), id => id.0,
+        kind => kind.slug(), kind_title => kind.title(), agency => l.agency.name.clone(), version => l.e.version,
+        latest => latest.map(|v| context! { version => v.version, html => v.html.clone(), sha256 => v.sha256.clone(),
+            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }),
+        versions => list, blocked => blocked, changed => changed, draft => draft, signoffs => signoffs,
+        latest_signed => latest_signed, may_issue => may_issue, may_sign => may_sign,
+        errors => errors },
+    )
+}
+
+pub async fn letter(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Result<Response, PageError> {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        letter_page(&s, &who, EngagementId(id), kind, StatusCode::OK, Vec::new()).await
+    };
+    run.await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LetterForm {
+    csrf: String,
+    version: Version,
+    action: String,
+    sha256: String,
+}
+
+pub async fn letter_command(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind)): Path<(i64, String)>,
+    Form(f): Form<LetterForm>,
+) -> Result<Response, PageError> {
+    let id = EngagementId(id);
+    let run = async {
+        who.check(&f.csrf)?;
+        let kind = kind_of(&kind)?;
+        let version = match f.version.get() {
+            Ok(v) => v,
+            Err(e) => {
+                let (field, message) = problem(&e);
+                return letter_page(
+                    &s,
+                    &who,
+                    id,
+                    kind,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&field, message)],
+                )
+                .await;
+            }
+        };
+        let result = match f.action.as_str() {
+            "issue" => issue(&s, &who, id, kind, version).await?,
+            "sign" => outcome_to_page(
+                s.store
+                    .execute(
+                        &who.actor,
+                        id,
+                        version,
+                        &Command::SignOff {
+                            document: kind.slug().to_string().into(),
+                            sha256: f.sha256.trim().to_string().into(),
+                        },
+                        now(),
+                    )
+                    .await,
+            )?
+            .map(|_| ()),
+            _ => Err(("action".into(), "Reload the page and try again".into())),
+        };
+        match result {
+            Ok(()) => Ok(
+                Redirect::to(&format!("/engagements/{id}/letters/{}", kind.slug())).into_response(),
+            ),
+            Err((field, message)) => {
+                letter_page(
+                    &s,
+                    &who,
+                    id,
+                    kind,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&field, message)],
+                )
+                .await
+            }
+        }
+    };
+    run.await
+}
+
+/// Issues the next version of a letter through the one path the API uses too.
+async fn issue(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    kind: LetterKind,
+    version: u64,
+) -> Result<Result<(), (String, String)>, PageError> {
+    match s
+        .actions()
+        .issue_letter(&who.actor, id, version, kind)
+        .await
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(ActionError::Store(e)) => Ok(outcome_to_page::<()>(Err(e))?),
+        Err(ActionError::Internal(e)) => Err(PageError::Internal(e)),
+    }
+}
+
+pub async fn letter_pdf(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, kind, file)): Path<(i64, String, String)>,
+) -> Result<Response, PageError> {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        let v: u32 = file
+            .strip_prefix('v')
+            .and_then(|f| f.strip_suffix(".pdf"))
+            .and_then(|n| n.parse().ok())
+            .ok_or(PageError::NotFound)?;
+        let (_, pdf) = s
+            .store
+            .letter_pdf(&who.actor, EngagementId(id), kind, v)
+            .await?;
+        Ok(download(
+            pdf,
+            "application/pdf",
+            &format!("{}-{id}-v{v}.pdf", kind.slug()),
+            true,
+        ))
+    };
+    run.await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TemplateForm {
+    csrf: String,
+    body: String,
+}
+
+async fn template_page(
+    s: &AppState,
+    who: &SignedIn,
+    kind: LetterKind,
+    status: StatusCode,
+    errors: Vec<Value>,
+    typed: Option<&str>,
+) -> Result<Response, PageError> {
+    // Templates are the programme's: to others they do not exist.
+    if who.actor.may_edit_templates().is_err() {
+        return Err(PageError::NotFound);
+    }
+    let (body, version) = template(s, kind).await?;
+    let shown = typed.unwrap_or(&body).to_string();
+    let preview = letter::check(&shown)
+        .map(|m| letter::html(&m))
+        .unwrap_or_default();
+    page(
+        s,
+        status,
+        "letter-template.html",
+        context! { title => format!("{} template", kind.title()), user => who.view(), kind => kind.slug(),
+        kind_title => kind.title(), body => shown, version => version, preview => preview, errors => errors },
+    )
+}
+
+pub async fn letter_template(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(kind): Path<String>,
+) -> Result<Response, PageError> {
+    let run = async {
+        let kind = kind_of(&kind)?;
+        template_page(&s, &who, kind, StatusCode::OK, Vec::new(), None).await
+    };
+    run.await
+}
+
+pub async fn save_letter_template(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(kind): Path<String>,
+    Form(f): Form<TemplateForm>,
+) -> Result<Response, PageError> {
+    let run = async {
+        who.check(&f.csrf)?;
+        let kind = kind_of(&kind)?;
+        if who.actor.may_edit_templates().is_err() {
+            return Err(PageError::NotFound);
+        }
+        if let Err(why) = letter::check(&f.body) {
+            return template_page(
+                &s,
+                &who,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error("body", format!("Template: {why}"))],
+                Some(&f.body),
+            )
+            .await;
+        }
+        s.store
+            .save_letter_template(&who.actor, kind, &f.body, now())
+            .await?;
+        Ok(Redirect::to(&format!("/letter-templates/{}", kind.slug())).into_response())
+    };
+    run.await
+}

@@ -1,0 +1,320 @@
+//! An engagement's workshops: scheduling, invitations (iCalendar, sent as
+//! mail) and the initial workshop's notes.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawForm, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use waymark_core::{
+    Attendee, Command, DomainError, Engagement, EngagementId, PersonId, WORKSHOP_HEADINGS,
+    Workshop, WorkshopNotes, WorkshopPlan,
+};
+
+use super::auth::SignedIn;
+use super::forms::Version;
+use super::records::{load, outcome_to_page, problem, ser};
+use super::{AppState, PageError, form_error as error, page};
+use crate::ics;
+
+const TIMEZONES: [&str; 9] = [
+    "Australia/Canberra",
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Australia/Brisbane",
+    "Australia/Adelaide",
+    "Australia/Darwin",
+    "Australia/Perth",
+    "Australia/Hobart",
+    "UTC",
+];
+
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct WorkshopForm {
+    csrf: String,
+    version: Version,
+    action: String,
+    id: String,
+    title: String,
+    date: String,
+    time: String,
+    timezone: String,
+    minutes: String,
+    location: String,
+    link: String,
+    agenda: String,
+    /// People in the system, by id (checkboxes).
+    #[serde(default)]
+    people: Vec<String>,
+    /// Outside emails, one per line.
+    emails: String,
+    sponsorship: String,
+    strategy: String,
+    business_need: String,
+    budget: String,
+    governance: String,
+}
+
+async fn invitable(s: &AppState, e: &Engagement) -> Result<Vec<waymark_core::Person>, PageError> {
+    let mut people = s.store.members_of(e.agency).await?;
+    let mut more: Vec<PersonId> = e.assigned.iter().map(|a| a.person).collect();
+    more.extend(e.sponsor);
+    for id in more {
+        if !people.iter().any(|p| p.id == id)
+            && let Some(p) = s.store.person(id).await?
+        {
+            people.push(p);
+        }
+    }
+    for p in s
+        .store
+        .people_with_roles(&[
+            waymark_core::Role::ProgrammeStaff,
+            waymark_core::Role::ProgrammeAdmin,
+        ])
+        .await?
+    {
+        if !people.iter().any(|q| q.id == p.id) {
+            people.push(p);
+        }
+    }
+    Ok(people)
+}
+
+impl WorkshopForm {
+    fn plan(&self, people: &[waymark_core::Person]) -> Result<WorkshopPlan, DomainError> {
+        let mut attendees = Vec::new();
+        for raw in &self.people {
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| DomainError::invalid("attendees", "choose people from the list"))?;
+            let p = people
+                .iter()
+                .find(|p| p.id.0 == id)
+                .ok_or_else(|| DomainError::invalid("attendees", "choose people from the list"))?;
+            attendees.push(Attendee {
+                email: p.email.as_str().to_string().into(),
+                name: Some(p.name.clone().into()),
+                person: Some(p.id),
+            });
+        }
+        for line in self.emails.split(['\n', ',', ';']) {
+            let t = line.trim();
+            if !t.is_empty() {
+                attendees.push(Attendee {
+                    email: t.to_string().into(),
+                    name: None,
+                    person: None,
+                });
+            }
+        }
+        fn opt<const N: usize>(v: &str) -> Option<waymark_core::Line<N>> {
+            (!v.trim().is_empty()).then(|| v.into())
+        }
+        Ok(WorkshopPlan {
+            title: self.title.clone().into(),
+            date: self.date.clone().into(),
+            time: self.time.clone().into(),
+            timezone: self.timezone.clone().into(),
+            minutes: self.minutes.trim().parse().map_err(|_| {
+                DomainError::invalid("minutes", "give the length in whole minutes, such as 90")
+            })?,
+            location: opt(&self.location),
+            link: opt(&self.link),
+            agenda: self.agenda.clone().into(),
+            attendees,
+        })
+    }
+
+    fn workshop_id(&self) -> Result<u32, DomainError> {
+        self.id.trim().parse().map_err(|_| {
+            DomainError::invalid("id", "the form did not say which workshop; reload the page")
+        })
+    }
+}
+
+fn workshop_view(e: &Engagement, w: &Workshop) -> Value {
+    let notes: Vec<Value> = WORKSHOP_HEADINGS
+        .iter()
+        .map(|(k, l)| context! { key => *k, label => *l, text => w.notes.get(k) })
+        .collect();
+    context! { id => w.id, plan => ser(&w.plan), sequence => w.sequence, cancelled => w.cancelled,
+    notes => notes, ics => format!("/engagements/{}/workshops/{}.ics", e.id, w.id),
+    people => w.plan.attendees.iter().filter_map(|a| a.person.map(|p| p.0.to_string())).collect::<Vec<_>>(),
+    emails => w.plan.attendees.iter().filter(|a| a.person.is_none()).map(|a| a.email.as_str()).collect::<Vec<_>>().join("\n") }
+}
+
+async fn workshops_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    status: StatusCode,
+    errors: Vec<Value>,
+    form: Option<&WorkshopForm>,
+) -> Result<Response, PageError> {
+    let l = load(s, who, id).await?;
+    let people: Vec<Value> = invitable(s, &l.e)
+        .await?
+        .iter()
+        .map(|p| context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str() })
+        .collect();
+    let workshops: Vec<Value> =
+        l.e.workshops
+            .iter()
+            .map(|w| workshop_view(&l.e, w))
+            .collect();
+    let blank = WorkshopForm {
+        title: if l.e.workshops.is_empty() {
+            "Initial workshop".into()
+        } else {
+            String::new()
+        },
+        timezone: "Australia/Canberra".into(),
+        minutes: "90".into(),
+        ..WorkshopForm::default()
+    };
+    page(
+        s,
+        status,
+        "workshops.html",
+        context! { title => format!("Workshops: {}", l.agency.name), user => who.view(), id => id.0,
+        agency => l.agency.name.clone(), version => l.e.version, workshops => workshops, people => people,
+        timezones => TIMEZONES, errors => errors, form => ser(&form.cloned().unwrap_or(blank)),
+        headings => WORKSHOP_HEADINGS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>() },
+    )
+}
+
+pub async fn workshops(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    workshops_page(&s, &who, EngagementId(id), StatusCode::OK, Vec::new(), None).await
+}
+
+pub async fn workshop_command(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Result<Response, PageError> {
+    let id = EngagementId(id);
+    let run = async {
+        // Checkboxes repeat a name (people=4&people=7): serde_html_form
+        // gathers them, where plain urlencoded forms keep only one.
+        let f: WorkshopForm = serde_html_form::from_bytes(&raw).map_err(|e| {
+            PageError::Forbidden(format!(
+                "The form could not be read ({e}); reload the page and try again."
+            ))
+        })?;
+        who.check(&f.csrf)?;
+        let l = load(&s, &who, id).await?;
+        let people = invitable(&s, &l.e).await?;
+        let cmd = (|| -> Result<Command, DomainError> {
+            Ok(match f.action.as_str() {
+                "schedule" => Command::ScheduleWorkshop {
+                    id: None,
+                    plan: f.plan(&people)?,
+                },
+                "change" => Command::ScheduleWorkshop {
+                    id: Some(f.workshop_id()?),
+                    plan: f.plan(&people)?,
+                },
+                "cancel" => Command::CancelWorkshop {
+                    id: f.workshop_id()?,
+                },
+                "notes" => Command::RecordWorkshopNotes {
+                    id: f.workshop_id()?,
+                    notes: WorkshopNotes {
+                        sponsorship: f.sponsorship.clone().into(),
+                        strategy: f.strategy.clone().into(),
+                        business_need: f.business_need.clone().into(),
+                        budget: f.budget.clone().into(),
+                        governance: f.governance.clone().into(),
+                    },
+                },
+                _ => {
+                    return Err(DomainError::invalid(
+                        "action",
+                        "reload the page and try again",
+                    ));
+                }
+            })
+        })();
+        let version = f.version.get();
+        let result = match (cmd, version) {
+            (Ok(cmd), Ok(version)) => {
+                outcome_to_page(s.actions().run(&who.actor, id, version, &cmd).await)?
+            }
+            (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
+        };
+        match result {
+            Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
+            Err((field, message)) => {
+                let field = if field == "email" {
+                    "emails".to_string()
+                } else {
+                    field
+                };
+                // An existing workshop's forms prefix their fields' ids.
+                let field = match (f.action.as_str(), f.workshop_id()) {
+                    ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
+                    _ => field,
+                };
+                workshops_page(
+                    &s,
+                    &who,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![error(&field, message)],
+                    Some(&f),
+                )
+                .await
+            }
+        }
+    };
+    run.await
+}
+
+pub async fn workshop_ics(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, file)): Path<(i64, String)>,
+) -> Result<Response, PageError> {
+    let run = async {
+        let wid: u32 = file
+            .strip_suffix(".ics")
+            .and_then(|n| n.parse().ok())
+            .ok_or(PageError::NotFound)?;
+        let l = load(&s, &who, EngagementId(id)).await?;
+        let w =
+            l.e.workshops
+                .iter()
+                .find(|w| w.id == wid)
+                .ok_or(PageError::NotFound)?;
+        let text = ics::invitation(
+            l.e.id,
+            &l.agency.name,
+            w,
+            &s.actions().host(),
+            &s.mail_from,
+            chrono::Utc::now(),
+        )?;
+        let mut r = text.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/calendar; charset=utf-8"),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"workshop-{id}-{wid}.ics\""))
+        {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        Ok(r)
+    };
+    run.await
+}

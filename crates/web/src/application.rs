@@ -1,0 +1,162 @@
+//! The whole application, composed in one place: the workspace, the API
+//! and the guide on one router, and the tasks that run beside them (the
+//! mail sender, the session sweeper, SQLite's checkpoints). The binary and
+//! the tests build it the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use waymark_model::{Model, SourceFile};
+use waymark_site::server::Guide;
+use waymark_store::{Store, StoreError};
+
+use crate::api::ApiState;
+use crate::app::{AppState, PROGRAMME_MAILBOX, Views};
+
+/// What the application needs from whoever runs it.
+#[derive(Debug)]
+pub struct Settings {
+    /// The database, opened (and its files folder set) by the caller.
+    pub store: Store,
+    /// The current model's pages: new engagements pin them.
+    pub pages: Arc<Vec<SourceFile>>,
+    /// The guidance site, served under `/guide/`; `None` serves none.
+    pub guide: Option<Arc<Guide>>,
+    /// Where people reach this site (links in mail, secure cookies).
+    pub public_url: String,
+    /// The programme's address: mail comes from it.
+    pub mail_from: String,
+    /// `smtp://…` or `smtps://…`; without one, mail waits in the outbox.
+    pub smtp_url: Option<String>,
+}
+
+impl Settings {
+    /// The application over `store` and `pages`, reached at `public_url`,
+    /// with mail from the programme's mailbox kept in the outbox.
+    pub fn new(store: Store, pages: Arc<Vec<SourceFile>>, public_url: &str) -> Self {
+        Settings {
+            store,
+            pages,
+            guide: None,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            mail_from: PROGRAMME_MAILBOX.to_string(),
+            smtp_url: None,
+        }
+    }
+}
+
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Views(#[from] crate::app::ViewError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The router and the tasks that must run beside it.
+pub struct Application {
+    router: Router,
+    tasks: Vec<(&'static str, Task)>,
+    /// The model the application was built with, shared by every part.
+    pub model: Arc<Model>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tasks: Vec<&str> = self.tasks.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Application")
+            .field("tasks", &tasks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the model once, the workspace and API over it, and the tasks.
+    pub async fn build(s: Settings) -> Result<Application, BuildError> {
+        let model = Arc::new(waymark_model::build(s.pages.as_ref().clone()).model);
+        let mut tasks: Vec<(&'static str, Task)> = Vec::new();
+        // SQLite: WAL checkpoints in a task of their own, not in requests.
+        if let Some(checkpoints) = s.store.checkpoint_in_background().await? {
+            tasks.push(("checkpoints", Box::pin(checkpoints)));
+        }
+        // Mail: with SMTP configured, a sender delivers the outbox and
+        // retries failures; without it, mail waits in the outbox for admins.
+        if let Some(url) = &s.smtp_url {
+            let sender = crate::mail::Sender::new(url, &s.mail_from)?;
+            tasks.push(("mail", Box::pin(sender.run(s.store.clone()))));
+        }
+        // Expired sessions are refused when read; this only tidies the table.
+        let sweeper = s.store.clone();
+        tasks.push((
+            "sessions",
+            Box::pin(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = sweeper.delete_expired_sessions(waymark_store::now()).await {
+                        tracing::warn!("sessions: cannot remove expired sessions: {e}");
+                    }
+                }
+            }),
+        ));
+        let app = AppState {
+            store: s.store.clone(),
+            pages: Arc::clone(&s.pages),
+            model: Arc::clone(&model),
+            views: Views::new()?,
+            public_url: s.public_url.clone(),
+            mail_from: s.mail_from.clone(),
+            smtp: s.smtp_url.is_some(),
+        };
+        let api = ApiState::new(s.store, s.pages, Arc::clone(&model))
+            .with_addresses(&s.public_url, &s.mail_from);
+        let mut router = crate::api::router(Arc::new(api)).merge(crate::app::router(Arc::new(app)));
+        if let Some(guide) = s.guide {
+            router = router.merge(waymark_site::server::router(guide));
+        }
+        Ok(Application {
+            router,
+            tasks,
+            model,
+        })
+    }
+
+    /// The composed router (for tests that call it without a socket).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Starts the background tasks on the current runtime; they run until
+    /// it stops. Only the first call starts them.
+    pub fn start_tasks(&mut self) {
+        for (name, task) in self.tasks.drain(..) {
+            tracing::debug!("starting the {name} task");
+            tokio::spawn(task);
+        }
+    }
+
+    /// Starts the tasks and serves on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.start_tasks();
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

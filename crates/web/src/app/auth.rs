@@ -95,16 +95,34 @@ impl SignedIn {
     }
 
     /// What every page's layout shows about the visitor.
-    pub fn view(&self) -> minijinja::Value {
-        context! {
-            name => self.person.name.clone(),
-            csrf => self.csrf.clone(),
+    pub fn view(&self) -> UserView {
+        UserView {
+            name: self.person.name.clone(),
+            csrf: self.csrf.clone(),
             // What the navigation offers, by the core's rules.
-            add_agencies => self.actor.may_add_agency().is_ok(),
-            enquiries => waymark_core::enquiry::may_see(&self.actor),
-            admin => self.actor.may_manage_people().is_ok(),
-            outbox => self.actor.may_read_outbox(),
+            add_agencies: self.actor.may_add_agency().is_ok(),
+            enquiries: waymark_core::enquiry::may_see(&self.actor),
+            admin: self.actor.may_manage_people().is_ok(),
+            outbox: self.actor.may_read_outbox(),
         }
+    }
+}
+
+/// The signed-in visitor as every page's layout reads them (`user`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserView {
+    pub name: String,
+    /// This session's form token.
+    pub csrf: String,
+    pub add_agencies: bool,
+    pub enquiries: bool,
+    pub admin: bool,
+    pub outbox: bool,
+}
+
+impl From<UserView> for minijinja::Value {
+    fn from(v: UserView) -> Self {
+        minijinja::Value::from(minijinja::value::Serde(v))
     }
 }
 
@@ -238,6 +256,26 @@ pub async fn login_form(
     )
 }
 
+/// What `login.html` reads.
+#[derive(serde::Serialize)]
+struct LoginPage<'a> {
+    title: &'static str,
+    email: &'a str,
+    /// Where to go after signing in.
+    next: &'a str,
+    errors: Vec<minijinja::Value>,
+}
+
+/// What `invite.html` reads.
+#[derive(serde::Serialize)]
+struct InvitePage<'a> {
+    title: &'static str,
+    token: &'a str,
+    name: &'a str,
+    email: &'a str,
+    errors: Vec<minijinja::Value>,
+}
+
 fn login_page(
     s: &AppState,
     status: StatusCode,
@@ -251,7 +289,12 @@ fn login_page(
         .collect();
     match s.views.render(
         "login.html",
-        context! { title => "Sign in", email => email, next => next, errors => errors },
+        minijinja::Value::from(minijinja::value::Serde(LoginPage {
+            title: "Sign in",
+            email,
+            next,
+            errors,
+        })),
     ) {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => PageError::Internal(e.to_string()).into_response(),
@@ -389,7 +432,13 @@ fn invite_page(
 ) -> Response {
     match s.views.render(
         "invite.html",
-        context! { title => "Set your password", token => token, name => invite.name.clone(), email => invite.email.clone(), errors => errors },
+        minijinja::Value::from(minijinja::value::Serde(InvitePage {
+            title: "Set your password",
+            token,
+            name: &invite.name,
+            email: &invite.email,
+            errors,
+        })),
     ) {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => PageError::Internal(e.to_string()).into_response(),

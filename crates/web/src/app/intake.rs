@@ -18,7 +18,9 @@ use waymark_core::{
 use waymark_store::{EnquiryCommand, EnquiryStatus, NewEnquiry, StoreError, Triage, now};
 
 use super::auth::SignedIn;
-use super::{AppState, PageError, field_label as capitalise, form_error as error, page};
+use super::{
+    AppState, PageError, Titled, field_label as capitalise, form_error as error, page, view_page,
+};
 use crate::mail;
 
 /// Submissions allowed from one address per hour.
@@ -216,11 +218,13 @@ pub async fn request_support(
 }
 
 pub async fn support_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {
-    page(
+    view_page(
         &s,
         StatusCode::OK,
         "request-sent.html",
-        context! { title => "Request sent" },
+        &Titled {
+            title: "Request sent",
+        },
     )
 }
 

@@ -307,6 +307,35 @@ fn page(
     Ok((status, axum::response::Html(body)).into_response())
 }
 
+/// The view of a page that reads nothing but its title.
+#[derive(serde::Serialize)]
+struct Titled {
+    title: &'static str,
+}
+
+/// What `error.html` reads.
+#[derive(serde::Serialize)]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Renders a page from its view: a `#[derive(Serialize)]` struct whose
+/// fields are what the template reads. New pages are written this way.
+fn view_page<V: serde::Serialize>(
+    s: &AppState,
+    status: StatusCode,
+    name: &str,
+    view: &V,
+) -> Result<Response, PageError> {
+    page(
+        s,
+        status,
+        name,
+        minijinja::Value::from(minijinja::value::Serde(view)),
+    )
+}
+
 /// One entry of a form's error summary: the field's id and the message.
 fn form_error(id: &str, message: impl Into<String>) -> minijinja::Value {
     minijinja::context! { id => id, message => message.into() }
@@ -401,7 +430,10 @@ async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Nex
         .views
         .render(
             "error.html",
-            minijinja::context! { title => title, message => message.clone() },
+            minijinja::Value::from(minijinja::value::Serde(ErrorPage {
+                title,
+                message: &message,
+            })),
         )
         .unwrap_or(message);
     let (mut parts, _) = r.into_parts();

@@ -5,25 +5,59 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use minijinja::{Value, context};
+use serde::Serialize;
 
-use super::auth::SignedIn;
-use super::{AppState, PageError, page};
+use super::auth::{SignedIn, UserView};
+use super::{AppState, PageError, view_page};
+
+/// What `outbox.html` reads.
+#[derive(Serialize)]
+struct OutboxPage {
+    title: &'static str,
+    user: UserView,
+    mail: Vec<MailRow>,
+    /// Whether an SMTP server is configured.
+    smtp: bool,
+}
+
+#[derive(Serialize)]
+struct MailRow {
+    to: String,
+    subject: String,
+    body: String,
+    attachment: Option<String>,
+    created: i64,
+    sent: Option<i64>,
+    attempts: i64,
+    error: Option<String>,
+}
 
 pub async fn outbox(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
     let run = async {
         let mail = s.store.outbox(&who.actor, 200).await?;
-        let rows: Vec<Value> = mail
-            .iter()
-            .map(|m| context! { id => m.id, kind => m.kind.clone(), to => m.recipient.clone(), subject => m.subject.clone(),
-                body => m.body.clone(), attachment => m.attachment_name.clone(), created => m.created_at.0,
-                sent => m.sent_at.map(|t| t.0), attempts => m.attempts, error => m.last_error.clone() })
+        let mail = mail
+            .into_iter()
+            .map(|m| MailRow {
+                to: m.recipient,
+                subject: m.subject,
+                body: m.body,
+                attachment: m.attachment_name,
+                created: m.created_at.0,
+                sent: m.sent_at.map(|t| t.0),
+                attempts: m.attempts,
+                error: m.last_error,
+            })
             .collect();
-        page(
+        view_page(
             &s,
             StatusCode::OK,
             "outbox.html",
-            context! { title => "Outbox", user => who.view(), mail => rows, smtp => s.smtp },
+            &OutboxPage {
+                title: "Outbox",
+                user: who.view(),
+                mail,
+                smtp: s.smtp,
+            },
         )
     };
     run.await

@@ -312,7 +312,14 @@ pub fn engagement_list(
     })
 }
 
-pub fn engagement_show(db: &Database, id: i64) -> anyhow::Result<ExitCode> {
+/// The record, its history, and its warnings by the current model's
+/// timeboxes (`--model`, or the bundled model), as the workspace shows them.
+pub fn engagement_show(
+    db: &Database,
+    origin: &crate::origin::Origin,
+    id: i64,
+) -> anyhow::Result<ExitCode> {
+    let model = origin.load()?.model;
     block_on(async {
         let store = db.open().await?;
         let e = store
@@ -320,7 +327,6 @@ pub fn engagement_show(db: &Database, id: i64) -> anyhow::Result<ExitCode> {
             .await
             .map_err(not_found(EngagementId(id)))?;
         let history = store.history(&operator(), e.id).await?;
-        let model = store.model(&e.model_hash).await?;
         let doc = serde_json::json!({ "engagement": e, "warnings": e.warnings(&model, now()), "history": history });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         Ok(ExitCode::SUCCESS)

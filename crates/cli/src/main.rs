@@ -439,7 +439,9 @@ fn main() -> ExitCode {
             limit,
             offset,
         }) => db_cmd::engagement_list(&db, agency.as_deref(), limit, offset),
-        Command::Engagement(EngagementCommand::Show { id }) => db_cmd::engagement_show(&db, id),
+        Command::Engagement(EngagementCommand::Show { id }) => {
+            db_cmd::engagement_show(&db, &origin::Origin::choose(cli.model.as_deref(), &[]), id)
+        }
         Command::Engagement(EngagementCommand::Run {
             id,
             as_email,

@@ -264,6 +264,115 @@ pub fn may(actor: &Actor, e: &Engagement, cmd: &Command) -> bool {
     permission(actor, e, cmd).is_ok()
 }
 
+/// For each kind of command (by [`Command::name`]), whether `actor` may give
+/// it on `e`: what a page asks before offering each control. The same
+/// `permission` that `decide` enforces, asked of one command of each kind.
+pub fn allowed_commands(
+    actor: &Actor,
+    e: &Engagement,
+) -> std::collections::BTreeMap<&'static str, bool> {
+    one_of_each()
+        .iter()
+        .map(|c| (c.name(), may(actor, e, c)))
+        .collect()
+}
+
+/// A command of every kind, with placeholder content (`permission` reads
+/// only the kind, the actor and the engagement).
+fn one_of_each() -> Vec<Command> {
+    use crate::records::{Artefact, WorkshopNotes, WorkshopPlan};
+    let someone = crate::people::PersonId(0);
+    vec![
+        Command::StartStage { stage: "".into() },
+        Command::CompleteStage { stage: "".into() },
+        Command::SetStep {
+            stage: "".into(),
+            step: 0,
+            status: StepStatus::Done,
+        },
+        Command::SkipStep {
+            stage: "".into(),
+            step: 0,
+            reason: "".into(),
+        },
+        Command::Decide {
+            stage: "".into(),
+            at: DecisionAt::Exit,
+            option: 0,
+            rationale: "".into(),
+            funded_by: Funder::Dta,
+            note: None,
+        },
+        Command::CheckSuccess {
+            stage: "".into(),
+            criterion: 0,
+            evidence: "".into(),
+        },
+        Command::AddRisk {
+            text: "".into(),
+            stage: None,
+        },
+        Command::CloseRisk {
+            id: 0,
+            note: "".into(),
+        },
+        Command::AddBenefit {
+            text: "".into(),
+            measure: None,
+        },
+        Command::LinkInitiative {
+            name: "".into(),
+            description: "".into(),
+        },
+        Command::SetSponsor { person: someone },
+        Command::Assign {
+            person: someone,
+            partner: None,
+        },
+        Command::Unassign { person: someone },
+        Command::PlanDiscovery { weeks: 0 },
+        Command::SignOff {
+            document: "".into(),
+            sha256: "".into(),
+        },
+        Command::ReturnToProgramme,
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: WorkshopPlan {
+                title: "".into(),
+                date: "".into(),
+                time: "".into(),
+                timezone: "".into(),
+                minutes: 0,
+                location: None,
+                link: None,
+                agenda: "".into(),
+                attendees: Vec::new(),
+            },
+        },
+        Command::CancelWorkshop { id: 0 },
+        Command::RecordWorkshopNotes {
+            id: 0,
+            notes: WorkshopNotes::default(),
+        },
+        Command::SaveArtefact {
+            artefact: Artefact::ExecutionPlan { text: "".into() },
+        },
+        Command::IssueLetter {
+            kind: LetterKind::LetterOfIntent,
+            sha256: "".into(),
+        },
+        Command::AttachDocument {
+            file: 0,
+            title: "".into(),
+            name: "".into(),
+            content_type: "".into(),
+            size: 0,
+            sha256: "".into(),
+        },
+    ]
+}
+
 /// Whether `actor` may start an engagement for `agency`: the programme team
 /// for any agency, agency staff for their own.
 pub fn may_start(actor: &Actor, agency: crate::people::AgencyId) -> bool {

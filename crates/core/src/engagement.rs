@@ -652,8 +652,8 @@ impl Engagement {
             .any(|x| !x.superseded && x.document == document && x.sha256 == sha256)
     }
 
-    /// What needs attention at `now`, by the timeboxes of `model` (the
-    /// engagement's own).
+    /// What needs attention at `now`, by the timeboxes of `model` (callers
+    /// pass the current model, so every view and list judges alike).
     pub fn warnings(&self, model: &Model, now: Timestamp) -> Vec<Warning> {
         warnings(model, &self.stages, self.discovery_weeks, now)
     }
@@ -720,7 +720,11 @@ fn warnings(
             (_, Some(start), Some(end)) => (end.0 - start.0).max(0) / WEEK,
             _ => 0,
         } as u32;
-        let planned = planned.filter(|_| d.stage == DISCOVERY);
+        // A plan matters until the stage is over.
+        let planned = planned.filter(|_| {
+            d.stage == DISCOVERY
+                && matches!(d.status, StageStatus::NotStarted | StageStatus::Active)
+        });
         if elapsed > timebox.max_weeks || planned.is_some_and(|w| w > timebox.max_weeks) {
             out.push(Warning::Overrun {
                 stage: d.stage.clone(),

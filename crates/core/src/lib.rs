@@ -23,7 +23,8 @@ mod text;
 
 pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{
-    Command, DecisionAt, Funder, Sha256, Slug, decide, may, may_start, permission, start,
+    Command, DecisionAt, Funder, Sha256, Slug, allowed_commands, decide, may, may_start,
+    permission, start,
 };
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,

@@ -72,6 +72,8 @@ pub fn markdown_text(text: &str) -> String {
 pub enum TemplateError {
     #[error("the template has {chars} characters; the limit is {MAX_TEMPLATE}")]
     TooLong { chars: usize },
+    #[error("the template writes nothing; a letter needs words")]
+    Empty,
     #[error("the template has an error: {0}")]
     Syntax(#[source] minijinja::Error),
     #[error("the template could not be filled in: {0}")]
@@ -96,7 +98,11 @@ pub fn check(template: &str) -> Result<String, TemplateError> {
     if chars > MAX_TEMPLATE {
         return Err(TemplateError::TooLong { chars });
     }
-    render(template, &waymark_core::letter::sample())
+    let written = render(template, &waymark_core::letter::sample())?;
+    if written.trim().is_empty() {
+        return Err(TemplateError::Empty);
+    }
+    Ok(written)
 }
 
 /// The longest template the programme may save, in characters (the built-in
@@ -162,6 +168,13 @@ mod tests {
             "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
         );
         assert!(err.is_err());
+        // A template that writes nothing would issue blank letters.
+        for blank in ["", "  \n", "{% if false %}x{% endif %}"] {
+            assert!(
+                matches!(check(blank), Err(TemplateError::Empty)),
+                "{blank:?}"
+            );
+        }
     }
 
     #[test]

@@ -279,9 +279,17 @@ fn every_command_for_every_role() {
             if got != *want {
                 mismatches.push(format!("{name} by {who}: expected {want:?}, got {got:?}"));
             }
-            // What views ask (`may`) is what `decide` enforces.
+            // What views ask (`may`, and the table of every kind) is what
+            // `decide` enforces.
             if waymark_core::may(actor, &setting(cmd), cmd) != (got == Allowed) {
                 mismatches.push(format!("{name} by {who}: `may` disagrees with `decide`"));
+            }
+            if waymark_core::allowed_commands(actor, &setting(cmd)).get(name)
+                != Some(&(got == Allowed))
+            {
+                mismatches.push(format!(
+                    "{name} by {who}: `allowed_commands` disagrees with `decide`"
+                ));
             }
         }
     }
@@ -293,6 +301,13 @@ fn every_command_for_every_role() {
     let mut all = Command::NAMES.to_vec();
     all.sort_unstable();
     assert_eq!(names, all);
+    // The table pages read has every kind but `start` (asked by `may_start`).
+    let mut asked: Vec<&str> = waymark_core::allowed_commands(&staff(), &setting(&cmds[0]))
+        .into_keys()
+        .collect();
+    asked.push("start");
+    asked.sort_unstable();
+    assert_eq!(asked, all);
 }
 
 #[test]

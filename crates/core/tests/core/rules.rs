@@ -306,6 +306,17 @@ fn discovery_past_eight_weeks_is_flagged() {
         }]
     );
     assert!(run(&mut e, &staff(), Command::PlanDiscovery { weeks: 0 }, 0).is_err());
+    // Once Discovery is over, its plan no longer warns; its real length does.
+    run(
+        &mut e,
+        &staff(),
+        Command::CompleteStage {
+            stage: "discovery".into(),
+        },
+        2 * week,
+    )
+    .unwrap();
+    assert_eq!(e.warnings(model(), Timestamp(20 * week)), []);
 }
 
 /// Any stage whose page gives a timebox is watched, and the cutoff lists

@@ -151,6 +151,7 @@ pub(crate) async fn delivery_page(
         "delivery.html",
         context! { title => format!("Delivery: {}", l.agency.name), user => who.view(), id => id.0,
         agency => l.agency.name.clone(), version => l.e.version,
+        can => waymark_core::allowed_commands(&who.actor, &l.e),
         plan => d.execution_plan.as_deref().map(letter::html), plan_text => d.execution_plan.clone(),
         sprints => ser(&d.sprints), features => features, stories => stories, guides => ser(&d.guides),
         documents => documents, statuses => statuses, errors => errors, form => ser(&form.cloned().unwrap_or_default()),

@@ -400,6 +400,12 @@ pub async fn add_role(
                 ];
                 person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
             }
+            Err(StoreError::Missing { what: "agency", .. }) => {
+                let errors = vec![
+                    context! { field => "agency", id => "agency", message => "Agency: choose one of the agencies listed" },
+                ];
+                person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+            }
             Err(e) => Err(e.into()),
         }
     };

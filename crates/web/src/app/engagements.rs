@@ -233,18 +233,6 @@ async fn workspace_page(
         person: who.actor.person,
         partner: None,
     });
-    let may_unassign = may(waymark_core::Command::Unassign {
-        person: who.actor.person,
-    });
-    let may_return = may(waymark_core::Command::ReturnToProgramme);
-    let may_decide = may(waymark_core::Command::Decide {
-        stage: "".into(),
-        at: DecisionAt::Exit,
-        option: 0,
-        rationale: "".into(),
-        funded_by: waymark_core::Funder::Dta,
-        note: None,
-    });
     let members = s.store.members_of(e.agency).await?;
     // Who may be assigned: programme staff, and partners of each kind.
     let assignable = if may_assign {
@@ -265,7 +253,7 @@ async fn workspace_page(
     } else {
         Vec::new()
     };
-    let ctx = workspace_view(&e, &model, &name);
+    let ctx = workspace_view(&e, &model, &s.model, &name);
     let error = problem.as_ref().map(|p| {
         context! { form => p.form.form.clone(), field => p.field.clone(), message => p.message.clone(),
                    id => format!("{}-{}", p.form.form, p.field) }
@@ -282,8 +270,7 @@ async fn workspace_page(
             user => who.view(),
             agency => agency.map(|a| context! { id => a.id.0, name => a.name, abbreviation => a.abbreviation.as_str() }),
             error => error, typed => typed,
-            may_assign => may_assign, may_unassign => may_unassign, may_return => may_return,
-            may_decide => may_decide,
+            can => waymark_core::allowed_commands(&who.actor, &e),
             assignable => assignable.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             members => members.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             ..ctx
@@ -303,7 +290,14 @@ fn effect_text(effect: &Effect, model: &Model) -> String {
 }
 
 /// The workspace's data, from the engagement and its pinned model.
-fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> String) -> Value {
+/// The engagement as its own model describes it; warnings by the current
+/// model's timeboxes (the programme's guidance now, as lists show them).
+fn workspace_view(
+    e: &Engagement,
+    model: &Model,
+    current: &Model,
+    name: &dyn Fn(PersonId) -> String,
+) -> Value {
     let hrefs = Hrefs::prefixed(model, "/guide/");
     let t = now();
     let journey: Vec<Value> = model
@@ -423,7 +417,7 @@ fn workspace_view(e: &Engagement, model: &Model, name: &dyn Fn(PersonId) -> Stri
         engagement => context! {
             id => e.id.0, version => e.version, diy => e.mode == Mode::DoItYourself,
             sponsor => e.sponsor.map(name), discovery_weeks => e.discovery_weeks,
-            warnings => e.warnings(model, t).iter().map(|w| w.describe(model)).collect::<Vec<_>>(),
+            warnings => e.warnings(current, t).iter().map(|w| w.describe(current)).collect::<Vec<_>>(),
             workshops => e.workshops.iter().filter(|w| !w.cancelled).count(),
             documents => e.documents.len(),
         },

@@ -507,6 +507,17 @@ pub async fn triage(
                 refused(field, format!("{}: {message}", capitalise(field))).await
             }
             Err(StoreError::Domain(DomainError::Rule(m))) => refused("action", m).await,
+            // Attaching to an engagement that does not exist (or that the
+            // caller cannot see): said beside the field, not a missing page.
+            Err(StoreError::Domain(DomainError::NotFound))
+                if matches!(step, EnquiryCommand::Attach { .. }) =>
+            {
+                refused(
+                    "engagement",
+                    "Engagement: there is no engagement with that number".into(),
+                )
+                .await
+            }
             Err(e) => Err(e.into()),
         }
     };
@@ -553,17 +564,17 @@ async fn invite_sponsor(
         }
     };
     let e = s.store.engagement(&who.actor, engagement).await?;
-    s.store
-        .execute(
-            &who.actor,
-            engagement,
-            e.version,
-            &Command::SetSponsor { person },
-            t,
-        )
-        .await?;
+    // A Do it Yourself engagement is read-only from its start: the person
+    // holds the agency's sponsor role, but nobody is named on the record.
+    let set = Command::SetSponsor { person };
+    let named = waymark_core::may(&who.actor, &e, &set);
+    if named {
+        s.store
+            .execute(&who.actor, engagement, e.version, &set, t)
+            .await?;
+    }
     Ok(Some(
         context! { name => new.name, email => new.email.as_str(), link => link,
-        engagement => engagement.0 },
+        engagement => engagement.0, named => named },
     ))
 }

@@ -182,6 +182,7 @@ async fn workshops_page(
         "workshops.html",
         context! { title => format!("Workshops: {}", l.agency.name), user => who.view(), id => id.0,
         agency => l.agency.name.clone(), version => l.e.version, workshops => workshops, people => people,
+        can => waymark_core::allowed_commands(&who.actor, &l.e),
         timezones => TIMEZONES, errors => errors, form => ser(&form.cloned().unwrap_or(blank)),
         headings => WORKSHOP_HEADINGS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>() },
     )

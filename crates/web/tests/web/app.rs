@@ -1245,3 +1245,142 @@ async fn the_composed_application_serves_on_a_port() {
         server.await.unwrap().unwrap();
     }
 }
+
+/// Each role sees a control only for a command the server would accept:
+/// the pages ask the core (`allowed_commands`) what `decide` enforces.
+#[tokio::test]
+async fn controls_are_offered_only_for_commands_the_core_accepts() {
+    for store in stores("controls").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 40]).await;
+        let id = w.engagement.0;
+        // (page, the command a form there sends, who may send it)
+        let programme = [Who::Admin, Who::Staff];
+        let agency = [Who::Admin, Who::Staff, Who::Member, Who::Sponsor];
+        let everyone_in = [
+            Who::Admin,
+            Who::Staff,
+            Who::Member,
+            Who::Sponsor,
+            Who::PartnerAssigned,
+        ];
+        let cases: [(&str, &str, &[Who]); 8] = [
+            ("", "value=\"start_stage\"", &agency),
+            ("", "value=\"close_risk\"", &[]), // no open risk yet
+            ("", "value=\"add_risk\"", &everyone_in),
+            ("", "value=\"plan_discovery\"", &agency),
+            ("", "value=\"assign\"", &programme),
+            ("/workshops", "value=\"schedule\"", &agency),
+            ("/delivery", "value=\"sprint\"", &everyone_in),
+            ("/delivery", "enctype=\"multipart/form-data\"", &everyone_in),
+        ];
+        for who in [
+            Who::Admin,
+            Who::Staff,
+            Who::Member,
+            Who::Sponsor,
+            Who::PartnerAssigned,
+        ] {
+            let c = w.client(&app, who).await;
+            for (page, control, allowed) in &cases {
+                let r = send(
+                    &app,
+                    &c,
+                    Method::GET,
+                    &format!("/engagements/{id}{page}"),
+                    &[],
+                )
+                .await;
+                assert_eq!(r.status, StatusCode::OK, "{who:?} {page}");
+                assert_eq!(
+                    r.body.contains(control),
+                    allowed.contains(&who),
+                    "{who:?} on /engagements/{id}{page}: {control}"
+                );
+            }
+        }
+    }
+}
+
+/// Triage mistakes are said beside their fields, and converting into a Do it
+/// Yourself engagement with the contact as sponsor neither fails half-way
+/// nor names a sponsor on a record that is read-only from its start.
+#[tokio::test]
+async fn triage_refusals_are_form_errors_and_a_do_it_yourself_conversion_completes() {
+    for store in stores("triage").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 41]).await;
+        let enquiry = |n: u32| waymark_store::NewEnquiry {
+            source: "form".into(),
+            message_id: Some(format!("<t{n}@example>")),
+            agency_name: "Delta Office".into(),
+            contact_name: "Dee Delta".into(),
+            contact_email: format!("dee{n}@delta.gov.au"),
+            subject: "Help".into(),
+            body: "We would like to adopt the blueprint.".into(),
+            ..Default::default()
+        };
+        let id = match w.store.add_enquiry(&enquiry(1), None, NOW).await.unwrap() {
+            waymark_store::ImportOutcome::Added(id) => id,
+            other => panic!("{other:?}"),
+        };
+        let staff = w.client(&app, Who::Staff).await;
+        let post = async |form: &[(&str, &str)]| {
+            let mut all = vec![("csrf", staff.csrf.as_str())];
+            all.extend_from_slice(form);
+            send(
+                &app,
+                &staff,
+                Method::POST,
+                &format!("/enquiries/{id}"),
+                &all,
+            )
+            .await
+        };
+        let r = post(&[("action", "attach"), ("engagement", "999")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("href=\"#engagement\""), "{}", r.body);
+        assert!(r.body.contains("there is no engagement with that number"));
+
+        let agency = w.agency.0.to_string();
+        let r = post(&[
+            ("action", "convert"),
+            ("agency", &agency),
+            ("mode", "do_it_yourself"),
+            ("invite_sponsor", "yes"),
+        ])
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(
+            r.body
+                .contains("holds the agency&#x27;s executive sponsor role")
+                || r.body.contains("holds the agency's executive sponsor role"),
+            "{}",
+            r.body
+        );
+        let (enq, _, _) = w
+            .store
+            .enquiry(
+                &Actor {
+                    person: PersonId(2),
+                    roles: vec![Role::ProgrammeStaff],
+                },
+                id,
+            )
+            .await
+            .unwrap();
+        assert_eq!(enq.status, waymark_store::EnquiryStatus::Converted);
+        let e = w
+            .store
+            .engagement(
+                &Actor {
+                    person: PersonId(2),
+                    roles: vec![Role::ProgrammeStaff],
+                },
+                enq.engagement.unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((e.mode, e.sponsor), (Mode::DoItYourself, None));
+    }
+}

@@ -322,57 +322,33 @@ async fn every_list_shows_exactly_what_the_core_lets_each_actor_see() {
     for store in stores("listing-access").await {
         let w = world(store).await;
         let pat = partner(&w.store).await;
-        let idle = {
+        // Someone with these roles, as the store reads them back.
+        let person = async |name: &str, email: &str, roles: &[Role]| {
             let p = w
                 .store
-                .add_person(
-                    &NewPerson::parse("Ida Idle", "ida@vendor.com.au").unwrap(),
-                    NOW,
-                )
-                .await
-                .unwrap();
-            w.store
-                .add_role(
-                    p,
-                    Role::Partner {
-                        kind: PartnerKind::Technology,
-                    },
-                )
+                .add_person_with_roles(&NewPerson::parse(name, email).unwrap(), roles, NOW)
                 .await
                 .unwrap();
             w.store.actor(p).await.unwrap()
         };
-        let nobody = {
-            let p = w
-                .store
-                .add_person(
-                    &NewPerson::parse("No Body", "nobody@example.com").unwrap(),
-                    NOW,
-                )
-                .await
-                .unwrap();
-            w.store.actor(p).await.unwrap()
-        };
-        let both = {
-            let p = w
-                .store
-                .add_person(&NewPerson::parse("Bo Both", "bo@dta.gov.au").unwrap(), NOW)
-                .await
-                .unwrap();
-            for agency in [w.agency, w.other_agency] {
-                w.store
-                    .add_role(
-                        p,
-                        Role::AgencyMember {
-                            agency,
-                            sponsor: false,
-                        },
-                    )
-                    .await
-                    .unwrap();
-            }
-            w.store.actor(p).await.unwrap()
-        };
+        let idle = person(
+            "Ida Idle",
+            "ida@vendor.com.au",
+            &[Role::Partner {
+                kind: PartnerKind::Technology,
+            }],
+        )
+        .await;
+        let nobody = person("No Body", "nobody@example.com", &[]).await;
+        let both = person(
+            "Bo Both",
+            "bo@dta.gov.au",
+            &[w.agency, w.other_agency].map(|agency| Role::AgencyMember {
+                agency,
+                sponsor: false,
+            }),
+        )
+        .await;
         let mut all = Vec::new();
         for agency in [w.agency, w.other_agency, w.agency] {
             all.push(

@@ -34,7 +34,7 @@ impl Store {
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
-                let in_background = in_background.load(std::sync::atomic::Ordering::Relaxed);
+                let in_background = in_background.load(std::sync::atomic::Ordering::SeqCst);
                 Box::pin(async move {
                     if backend == Backend::Sqlite && in_background {
                         sqlx::query("PRAGMA wal_autocheckpoint = 0")
@@ -110,11 +110,14 @@ impl Store {
             return Ok(None);
         }
         // New connections start with automatic checkpoints off; the ones
-        // already open are switched here, all held at once so each is one.
+        // already open are switched here. All the pool may hold are held at
+        // once, so every connection that exists is among them, including
+        // one that was still connecting (and read the flag as it was) when
+        // the flag was set: counting only the open ones missed it.
         self.background_checkpoints
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut open = Vec::new();
-        for _ in 0..self.pool.size() {
+        for _ in 0..self.pool.options().get_max_connections() {
             let mut conn = self.pool.acquire().await?;
             sqlx::query("PRAGMA wal_autocheckpoint = 0")
                 .execute(&mut *conn)

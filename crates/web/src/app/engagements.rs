@@ -24,7 +24,7 @@ use waymark_store::{ListFilter, now};
 
 use super::auth::SignedIn;
 use super::forms::CommandForm;
-use super::{AppState, PageError, page};
+use super::{AppState, PageError, page, view_page};
 use waymark_site::{Hrefs, guidance_html, step_anchors};
 
 fn stage_name<'m>(model: Option<&'m Model>, slug: &'m str) -> &'m str {
@@ -475,12 +475,18 @@ pub async fn command(
                     .into_iter()
                     .map(|(label, text)| context! { label => label, text => text })
                     .collect();
-                page(
+                view_page(
                     &s,
                     StatusCode::CONFLICT,
                     "conflict.html",
-                    context! { title => "Someone else changed this engagement", user => who.view(),
-                    id => id.0, expected => expected, actual => actual, typed => typed },
+                    &ConflictPage {
+                        title: "Someone else changed this engagement",
+                        user: who.view(),
+                        id: id.0,
+                        expected,
+                        actual,
+                        typed,
+                    },
                 )
             }
             Err(waymark_store::StoreError::Domain(
@@ -536,13 +542,16 @@ pub async fn history(
             })
             .collect();
         let agency = s.store.agency(e.agency).await?;
-        page(
+        view_page(
             &s,
             StatusCode::OK,
             "history.html",
-            context! {
-                title => format!("History of engagement {}", id.0), user => who.view(),
-                id => id.0, agency => agency.map(|a| a.name), events => rows,
+            &HistoryPage {
+                title: format!("History of engagement {}", id.0),
+                user: who.view(),
+                id: id.0,
+                agency: agency.map(|a| a.name),
+                events: rows,
             },
         )
     };
@@ -643,4 +652,26 @@ pub fn describe(e: &Event, model: Option<&Model>) -> String {
 
 fn short(sha256: &str) -> &str {
     &sha256[..12.min(sha256.len())]
+}
+
+/// What `conflict.html` reads: the versions that crossed, and what the
+/// person typed, so nothing is lost.
+#[derive(serde::Serialize)]
+struct ConflictPage {
+    title: &'static str,
+    user: super::auth::UserView,
+    id: i64,
+    expected: u64,
+    actual: u64,
+    typed: Vec<Value>,
+}
+
+/// What `history.html` reads.
+#[derive(serde::Serialize)]
+struct HistoryPage {
+    title: String,
+    user: super::auth::UserView,
+    id: i64,
+    agency: Option<String>,
+    events: Vec<Value>,
 }

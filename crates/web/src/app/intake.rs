@@ -145,6 +145,16 @@ impl SupportForm {
     }
 }
 
+/// What `request-support.html` reads.
+#[derive(serde::Serialize)]
+struct SupportPage<'a> {
+    title: &'static str,
+    /// What was typed, shown again beside any error.
+    form: &'a SupportForm,
+    errors: Vec<Value>,
+    preferences: Vec<Value>,
+}
+
 fn support_page(
     s: &AppState,
     status: StatusCode,
@@ -155,11 +165,16 @@ fn support_page(
         .iter()
         .map(|(k, l)| context! { value => *k, label => *l })
         .collect();
-    page(
+    view_page(
         s,
         status,
         "request-support.html",
-        context! { title => "Request support", form => Value::from(minijinja::value::Serde(form)), errors => errors, preferences => prefs },
+        &SupportPage {
+            title: "Request support",
+            form,
+            errors,
+            preferences: prefs,
+        },
     )
 }
 

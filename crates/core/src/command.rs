@@ -280,7 +280,6 @@ pub fn allowed_commands(
 /// A command of every kind, with placeholder content (`permission` reads
 /// only the kind, the actor and the engagement).
 fn one_of_each() -> Vec<Command> {
-    use crate::records::{Artefact, WorkshopNotes, WorkshopPlan};
     let someone = crate::people::PersonId(0);
     vec![
         Command::StartStage { stage: "".into() },

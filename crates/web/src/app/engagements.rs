@@ -228,11 +228,8 @@ async fn workspace_page(
             .unwrap_or_else(|| format!("person {p}"))
     };
     // Each control is offered when the core would accept the command it sends.
-    let may = |cmd: waymark_core::Command| waymark_core::may(&who.actor, &e, &cmd);
-    let may_assign = may(waymark_core::Command::Assign {
-        person: who.actor.person,
-        partner: None,
-    });
+    let can = waymark_core::allowed_commands(&who.actor, &e);
+    let may_assign = can.get("assign") == Some(&true);
     let members = s.store.members_of(e.agency).await?;
     // Who may be assigned: programme staff, and partners of each kind.
     let assignable = if may_assign {
@@ -270,7 +267,7 @@ async fn workspace_page(
             user => who.view(),
             agency => agency.map(|a| context! { id => a.id.0, name => a.name, abbreviation => a.abbreviation.as_str() }),
             error => error, typed => typed,
-            can => waymark_core::allowed_commands(&who.actor, &e),
+            can => can,
             assignable => assignable.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             members => members.iter().map(|p| context! { id => p.id.0, name => p.name.clone() }).collect::<Vec<_>>(),
             ..ctx
@@ -289,9 +286,8 @@ fn effect_text(effect: &Effect, model: &Model) -> String {
     }
 }
 
-/// The workspace's data, from the engagement and its pinned model.
-/// The engagement as its own model describes it; warnings by the current
-/// model's timeboxes (the programme's guidance now, as lists show them).
+/// The workspace's data: the engagement as its pinned model describes it,
+/// with warnings by the current model's timeboxes, as lists show them.
 fn workspace_view(
     e: &Engagement,
     model: &Model,

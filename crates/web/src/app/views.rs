@@ -128,6 +128,11 @@ impl Views {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("when", when);
         env.add_filter("words", words);
+        // What the layout reads on every page, unless the page passes it:
+        // nobody signed in, no form errors. A page's own value shadows these.
+        env.add_global("user", Value::from(()));
+        env.add_global("error", Value::from(()));
+        env.add_global("errors", Value::from(Vec::<Value>::new()));
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| ViewError::Template {
@@ -139,21 +144,6 @@ impl Views {
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, ViewError> {
-        // What the layout reads on every page, unless the page says.
-        let mut map: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
-        if let Ok(keys) = ctx.try_iter() {
-            for key in keys {
-                if let (Some(name), Ok(value)) = (key.as_str(), ctx.get_item(&key)) {
-                    map.insert(name.to_string(), value);
-                }
-            }
-        }
-        for name in ["user", "error"] {
-            map.entry(name.into()).or_insert(Value::from(()));
-        }
-        map.entry("errors".into())
-            .or_insert(Value::from(Vec::<Value>::new()));
-        let ctx = Value::from(map);
         self.0
             .get_template(name)
             .and_then(|t| t.render(ctx))

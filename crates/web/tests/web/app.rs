@@ -1254,6 +1254,24 @@ async fn controls_are_offered_only_for_commands_the_core_accepts() {
         let w = world(store).await;
         let app = router(&w.store, [127, 0, 0, 40]).await;
         let id = w.engagement.0;
+        // An open risk, so that its Close control has somewhere to be.
+        let staff = Actor {
+            person: PersonId(2),
+            roles: vec![Role::ProgrammeStaff],
+        };
+        w.store
+            .execute(
+                &staff,
+                w.engagement,
+                w.version().await.parse().unwrap(),
+                &Command::AddRisk {
+                    text: "Licences arrive late".into(),
+                    stage: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
         // (page, the command a form there sends, who may send it)
         let programme = [Who::Admin, Who::Staff];
         let agency = [Who::Admin, Who::Staff, Who::Member, Who::Sponsor];
@@ -1266,7 +1284,7 @@ async fn controls_are_offered_only_for_commands_the_core_accepts() {
         ];
         let cases: [(&str, &str, &[Who]); 8] = [
             ("", "value=\"start_stage\"", &agency),
-            ("", "value=\"close_risk\"", &[]), // no open risk yet
+            ("", "value=\"close_risk\"", &agency),
             ("", "value=\"add_risk\"", &everyone_in),
             ("", "value=\"plan_discovery\"", &agency),
             ("", "value=\"assign\"", &programme),

@@ -16,13 +16,12 @@ use axum::Form;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use minijinja::context;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 use waymark_core::{Actor, Email, Password, Person, Timestamp};
 
-use super::{AppState, PageError};
+use super::{AppState, ErrorPage, FieldError, PageError, form_error, view_page};
 use waymark_store::now;
 
 const PERSON: &str = "person";
@@ -118,12 +117,6 @@ pub struct UserView {
     pub enquiries: bool,
     pub admin: bool,
     pub outbox: bool,
-}
-
-impl From<UserView> for minijinja::Value {
-    fn from(v: UserView) -> Self {
-        minijinja::Value::from(minijinja::value::Serde(v))
-    }
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
@@ -263,7 +256,7 @@ struct LoginPage<'a> {
     email: &'a str,
     /// Where to go after signing in.
     next: &'a str,
-    errors: Vec<minijinja::Value>,
+    errors: Vec<FieldError>,
 }
 
 /// What `invite.html` reads.
@@ -273,7 +266,7 @@ struct InvitePage<'a> {
     token: &'a str,
     name: &'a str,
     email: &'a str,
-    errors: Vec<minijinja::Value>,
+    errors: Vec<FieldError>,
 }
 
 fn login_page(
@@ -283,22 +276,17 @@ fn login_page(
     next: &str,
     error: Option<(&str, &str)>,
 ) -> Response {
-    let errors: Vec<minijinja::Value> = error
-        .map(|(field, message)| context! { field => field, id => field, message => message })
+    let errors = error
+        .map(|(field, message)| form_error(field, message))
         .into_iter()
         .collect();
-    match s.views.render(
-        "login.html",
-        minijinja::Value::from(minijinja::value::Serde(LoginPage {
-            title: "Sign in",
-            email,
-            next,
-            errors,
-        })),
-    ) {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e.to_string()).into_response(),
-    }
+    let view = LoginPage {
+        title: "Sign in",
+        email,
+        next,
+        errors,
+    };
+    view_page(s, status, "login.html", &view).unwrap_or_else(IntoResponse::into_response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -428,35 +416,25 @@ fn invite_page(
     status: StatusCode,
     token: &str,
     invite: &waymark_store::Invite,
-    errors: Vec<minijinja::Value>,
+    errors: Vec<FieldError>,
 ) -> Response {
-    match s.views.render(
-        "invite.html",
-        minijinja::Value::from(minijinja::value::Serde(InvitePage {
-            title: "Set your password",
-            token,
-            name: &invite.name,
-            email: &invite.email,
-            errors,
-        })),
-    ) {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e.to_string()).into_response(),
-    }
+    let view = InvitePage {
+        title: "Set your password",
+        token,
+        name: &invite.name,
+        email: &invite.email,
+        errors,
+    };
+    view_page(s, status, "invite.html", &view).unwrap_or_else(IntoResponse::into_response)
 }
 
 fn invalid_invite(s: &AppState) -> Response {
-    let body = s
-        .views
-        .render(
-            "error.html",
-            context! {
-                title => "This invite link does not work",
-                message => "It may have been used already, or it may have expired. Ask your programme admin for a new one.",
-            },
-        )
-        .unwrap_or_default();
-    (StatusCode::NOT_FOUND, Html(body)).into_response()
+    let view = ErrorPage {
+        title: "This invite link does not work",
+        message: "It may have been used already, or it may have expired. Ask your programme admin for a new one.",
+    };
+    view_page(s, StatusCode::NOT_FOUND, "error.html", &view)
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn invite_form(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
@@ -489,7 +467,7 @@ pub async fn accept_invite(
     let password = match Password::parse(&f.password, &f.confirm) {
         Ok(p) => p,
         Err(waymark_core::DomainError::Invalid { field, message }) => {
-            let errors = vec![context! { field => field, id => field, message => message }];
+            let errors = vec![form_error(field, message)];
             return invite_page(
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,

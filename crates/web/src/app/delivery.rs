@@ -7,18 +7,17 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use waymark_core::{Artefact, Command, DomainError, EngagementId, WorkStatus};
 use waymark_store::now;
 
-use super::auth::SignedIn;
+use super::auth::{SignedIn, UserView};
 use super::forms::Version;
-use super::records::{download, load, outcome_to_page, problem, ser};
-use super::{AppState, PageError, form_error as error, page};
+use super::records::{download, load, outcome_to_page, problem};
+use super::{AppState, FieldError, PageError, form_error as error, view_page};
 use crate::letter;
 
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ArtefactForm {
     csrf: String,
@@ -109,55 +108,160 @@ impl ArtefactForm {
     }
 }
 
+/// What `delivery.html` reads.
+#[derive(Serialize)]
+struct DeliveryPage<'a> {
+    title: String,
+    user: UserView,
+    id: i64,
+    agency: String,
+    version: u64,
+    can: std::collections::BTreeMap<&'static str, bool>,
+    /// The execution plan as HTML, and as typed.
+    plan: Option<String>,
+    plan_text: Option<&'a str>,
+    sprints: &'a [waymark_core::Sprint],
+    features: Vec<FeatureRow>,
+    stories: Vec<StoryRow>,
+    guides: &'a [waymark_core::Guide],
+    documents: Vec<DocumentRow>,
+    statuses: Vec<StatusOption>,
+    errors: Vec<FieldError>,
+    /// The artefact form as typed, or empty.
+    form: ArtefactForm,
+    /// The upload form's accepted extensions and size limit.
+    accept: String,
+    max_mb: usize,
+}
+
+#[derive(Serialize)]
+struct StatusOption {
+    value: WorkStatus,
+    label: &'static str,
+}
+
+#[derive(Serialize)]
+struct FeatureRow {
+    id: u32,
+    capability: String,
+    status: &'static str,
+    sprint: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StoryRow {
+    id: u32,
+    as_a: String,
+    i_want: String,
+    so_that: String,
+    acceptance: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct DocumentRow {
+    file: i64,
+    title: String,
+    name: String,
+    size: u64,
+    kind: String,
+    at: i64,
+    sha256: String,
+    by: String,
+}
+
+/// What `guide.html` reads.
+#[derive(Serialize)]
+struct GuidePage {
+    title: String,
+    user: UserView,
+    id: i64,
+    agency: String,
+    html: String,
+}
+
 pub(crate) async fn delivery_page(
     s: &AppState,
     who: &SignedIn,
     id: EngagementId,
     status: StatusCode,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
     form: Option<&ArtefactForm>,
 ) -> Result<Response, PageError> {
     let l = load(s, who, id).await?;
     let d = &l.e.delivery;
-    let statuses: Vec<Value> = WorkStatus::ALL
+    let statuses = WorkStatus::ALL
         .iter()
-        .map(|s| context! { value => ser(s), label => s.label() })
+        .map(|&value| StatusOption {
+            value,
+            label: value.label(),
+        })
         .collect();
     let sprint_name = |n: Option<u32>| {
         n.and_then(|n| d.sprints.iter().find(|s| s.id == n))
             .map(|s| s.name.clone())
     };
-    let features: Vec<Value> = d
+    let features = d
         .features
         .iter()
-        .map(|f| context! { id => f.id, capability => f.capability.clone(), status => f.status.label(), sprint => sprint_name(f.sprint) })
+        .map(|f| FeatureRow {
+            id: f.id,
+            capability: f.capability.clone(),
+            status: f.status.label(),
+            sprint: sprint_name(f.sprint),
+        })
         .collect();
-    let stories: Vec<Value> = d
+    let stories = d
         .stories
         .iter()
-        .map(|x| context! { id => x.id, as_a => x.as_a.clone(), i_want => x.i_want.clone(), so_that => x.so_that.clone(), acceptance => x.acceptance.clone(), status => x.status.label() })
+        .map(|x| StoryRow {
+            id: x.id,
+            as_a: x.as_a.clone(),
+            i_want: x.i_want.clone(),
+            so_that: x.so_that.clone(),
+            acceptance: x.acceptance.clone(),
+            status: x.status.label(),
+        })
         .collect();
-    let documents: Vec<Value> = l
-        .e
-        .documents
-        .iter()
-        .map(|x| context! { file => x.file, title => x.title.clone(), name => x.name.clone(), size => x.size,
-            kind => x.content_type.clone(), at => x.at.0, sha256 => x.sha256.clone(),
-            by => l.names.get(&x.by).cloned().unwrap_or_default() })
-        .collect();
-    page(
-        s,
-        status,
-        "delivery.html",
-        context! { title => format!("Delivery: {}", l.agency.name), user => who.view(), id => id.0,
-        agency => l.agency.name.clone(), version => l.e.version,
-        can => waymark_core::allowed_commands(&who.actor, &l.e),
-        plan => d.execution_plan.as_deref().map(letter::html), plan_text => d.execution_plan.clone(),
-        sprints => ser(&d.sprints), features => features, stories => stories, guides => ser(&d.guides),
-        documents => documents, statuses => statuses, errors => errors, form => ser(&form.cloned().unwrap_or_default()),
-        accept => waymark_store::accepted_extensions().iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(","),
-        max_mb => waymark_store::MAX_FILE_BYTES / (1024 * 1024) },
-    )
+    let documents =
+        l.e.documents
+            .iter()
+            .map(|x| DocumentRow {
+                file: x.file,
+                title: x.title.clone(),
+                name: x.name.clone(),
+                size: x.size,
+                kind: x.content_type.clone(),
+                at: x.at.0,
+                sha256: x.sha256.clone(),
+                by: l.names.get(&x.by).cloned().unwrap_or_default(),
+            })
+            .collect();
+    let view = DeliveryPage {
+        title: format!("Delivery: {}", l.agency.name),
+        user: who.view(),
+        id: id.0,
+        agency: l.agency.name.clone(),
+        version: l.e.version,
+        can: waymark_core::allowed_commands(&who.actor, &l.e),
+        plan: d.execution_plan.as_deref().map(letter::html),
+        plan_text: d.execution_plan.as_deref(),
+        sprints: &d.sprints,
+        features,
+        stories,
+        guides: &d.guides,
+        documents,
+        statuses,
+        errors,
+        form: form.cloned().unwrap_or_default(),
+        accept: waymark_store::accepted_extensions()
+            .iter()
+            .map(|e| format!(".{e}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        max_mb: waymark_store::MAX_FILE_BYTES / (1024 * 1024),
+    };
+    view_page(s, status, "delivery.html", &view)
 }
 
 pub async fn delivery(
@@ -175,44 +279,41 @@ pub async fn save_artefact(
     Form(f): Form<ArtefactForm>,
 ) -> Result<Response, PageError> {
     let id = EngagementId(id);
-    let run = async {
-        who.check(&f.csrf)?;
-        let version = f.version.get();
-        let result = match (f.artefact(), version) {
-            (Ok(artefact), Ok(v)) => outcome_to_page(
-                s.store
-                    .execute(
-                        &who.actor,
-                        id,
-                        v,
-                        &Command::SaveArtefact { artefact },
-                        now(),
-                    )
-                    .await,
-            )?
-            .map(|_| ()),
-            (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
-        };
-        match result {
-            Ok(()) => Ok(Redirect::to(&format!(
-                "/engagements/{id}/delivery#{}",
-                f.artefact.replace('_', "-")
-            ))
-            .into_response()),
-            Err((field, message)) => {
-                delivery_page(
-                    &s,
-                    &who,
+    who.check(&f.csrf)?;
+    let version = f.version.get();
+    let result = match (f.artefact(), version) {
+        (Ok(artefact), Ok(v)) => outcome_to_page(
+            s.store
+                .execute(
+                    &who.actor,
                     id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    vec![error(&format!("{}-{field}", f.artefact), message)],
-                    Some(&f),
+                    v,
+                    &Command::SaveArtefact { artefact },
+                    now(),
                 )
-                .await
-            }
-        }
+                .await,
+        )?
+        .map(|_| ()),
+        (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
     };
-    run.await
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/engagements/{id}/delivery#{}",
+            f.artefact.replace('_', "-")
+        ))
+        .into_response()),
+        Err((field, message)) => {
+            delivery_page(
+                &s,
+                &who,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error(&format!("{}-{field}", f.artefact), message)],
+                Some(&f),
+            )
+            .await
+        }
+    }
 }
 
 pub async fn guide(
@@ -220,23 +321,21 @@ pub async fn guide(
     who: SignedIn,
     Path((id, gid)): Path<(i64, u32)>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let l = load(&s, &who, EngagementId(id)).await?;
-        let g =
-            l.e.delivery
-                .guides
-                .iter()
-                .find(|g| g.id == gid)
-                .ok_or(PageError::NotFound)?;
-        page(
-            &s,
-            StatusCode::OK,
-            "guide.html",
-            context! { title => g.title.clone(), user => who.view(), id => id, agency => l.agency.name.clone(),
-            html => letter::html(&g.markdown) },
-        )
+    let l = load(&s, &who, EngagementId(id)).await?;
+    let g =
+        l.e.delivery
+            .guides
+            .iter()
+            .find(|g| g.id == gid)
+            .ok_or(PageError::NotFound)?;
+    let view = GuidePage {
+        title: g.title.clone(),
+        user: who.view(),
+        id,
+        agency: l.agency.name.clone(),
+        html: letter::html(&g.markdown),
     };
-    run.await
+    view_page(&s, StatusCode::OK, "guide.html", &view)
 }
 
 pub async fn delivery_export(
@@ -244,26 +343,23 @@ pub async fn delivery_export(
     who: SignedIn,
     Path((id, file)): Path<(i64, String)>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let l = load(&s, &who, EngagementId(id)).await?;
-        let d = &l.e.delivery;
-        let (bytes, kind) = match file.as_str() {
-            "sprints.csv" => (crate::export::sprints_csv(d), "text/csv; charset=utf-8"),
-            "features.csv" => (crate::export::features_csv(d), "text/csv; charset=utf-8"),
-            "stories.csv" => (crate::export::stories_csv(d), "text/csv; charset=utf-8"),
-            "delivery.md" => (
-                Ok(crate::export::markdown(&l.agency.name, d).into_bytes()),
-                "text/markdown; charset=utf-8",
-            ),
-            _ => return Err(PageError::NotFound),
-        };
-        let bytes = bytes.map_err(|e| PageError::Internal(e.to_string()))?;
-        Ok(download(
-            bytes,
-            kind,
-            &format!("engagement-{id}-{file}"),
-            false,
-        ))
+    let l = load(&s, &who, EngagementId(id)).await?;
+    let d = &l.e.delivery;
+    let (bytes, kind) = match file.as_str() {
+        "sprints.csv" => (crate::export::sprints_csv(d), "text/csv; charset=utf-8"),
+        "features.csv" => (crate::export::features_csv(d), "text/csv; charset=utf-8"),
+        "stories.csv" => (crate::export::stories_csv(d), "text/csv; charset=utf-8"),
+        "delivery.md" => (
+            Ok(crate::export::markdown(&l.agency.name, d).into_bytes()),
+            "text/markdown; charset=utf-8",
+        ),
+        _ => return Err(PageError::NotFound),
     };
-    run.await
+    let bytes = bytes.map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(download(
+        bytes,
+        kind,
+        &format!("engagement-{id}-{file}"),
+        false,
+    ))
 }

@@ -7,67 +7,146 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use minijinja::context;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
 use waymark_core::{
-    AgencyId, AgencyType, DomainError, NewAgency, NewPerson, PartnerKind, Person, Role,
+    Agency, AgencyId, AgencyType, DomainError, NewAgency, NewPerson, PartnerKind, Person, Role,
 };
 use waymark_store::{ListFilter, StoreError, now};
 
-use super::auth::SignedIn;
-use super::engagements::summary_rows;
-use super::{AppState, PageError, field_label};
+use super::auth::{SignedIn, UserView};
+use super::engagements::{SummaryRow, summary_rows};
+use super::{AgencyRow, AppState, FieldError, PageError, field_label, form_error, view_page};
 
 /// How long an invite link works.
 const INVITE_DAYS: i64 = 14;
 
-fn page(s: &AppState, status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-    match s.views.render(name, ctx) {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => PageError::Internal(e.to_string()).into_response(),
+/// A person with their roles in plain words.
+#[derive(Serialize)]
+struct PersonView {
+    id: i64,
+    name: String,
+    email: String,
+    roles: Vec<&'static str>,
+}
+
+impl From<&Person> for PersonView {
+    fn from(p: &Person) -> Self {
+        PersonView {
+            id: p.id.0,
+            name: p.name.clone(),
+            email: p.email.as_str().to_string(),
+            roles: p.roles.iter().map(|r| r.label()).collect(),
+        }
     }
 }
 
-fn person_view(p: &Person) -> minijinja::Value {
-    let roles: Vec<String> = p.roles.iter().map(|r| r.label().to_string()).collect();
-    context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str(), roles => roles }
+/// An agency's directory entry.
+#[derive(Serialize)]
+struct AgencyView {
+    id: i64,
+    name: String,
+    abbreviation: String,
+    portfolio: String,
+    kind: &'static str,
+}
+
+impl From<&Agency> for AgencyView {
+    fn from(a: &Agency) -> Self {
+        AgencyView {
+            id: a.id.0,
+            name: a.name.clone(),
+            abbreviation: a.abbreviation.as_str().to_string(),
+            portfolio: a.portfolio.clone(),
+            kind: a.agency_type.map_or("Not yet assessed", AgencyType::label),
+        }
+    }
 }
 
 /// Every agency, for a form's agency list.
-async fn agency_options(s: &AppState) -> Result<Vec<minijinja::Value>, PageError> {
+async fn agency_options(s: &AppState) -> Result<Vec<AgencyRow>, PageError> {
     Ok(s.store
         .agencies()
         .await?
         .iter()
-        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .map(AgencyRow::from)
         .collect())
+}
+
+/// What `agencies.html` reads.
+#[derive(Serialize)]
+struct AgenciesPage<'a> {
+    title: &'static str,
+    user: UserView,
+    agencies: Vec<AgencyView>,
+    errors: Vec<FieldError>,
+    typed: Option<&'a AgencyForm>,
+}
+
+/// What `agency.html` reads.
+#[derive(Serialize)]
+struct AgencyPage {
+    title: String,
+    user: UserView,
+    agency: AgencyView,
+    engagements: Vec<SummaryRow>,
+    total: u64,
+    members: Vec<PersonView>,
+    may_start: bool,
+}
+
+/// What `people.html` reads.
+#[derive(Serialize)]
+struct PeoplePage<'a> {
+    title: &'static str,
+    user: UserView,
+    people: Vec<PersonView>,
+    agencies: Vec<AgencyRow>,
+    errors: Vec<FieldError>,
+    invited: Option<Invited>,
+    typed: Option<&'a InviteForm>,
+}
+
+/// Who was just invited, and the link to pass on.
+#[derive(Serialize)]
+struct Invited {
+    name: String,
+    email: String,
+    link: String,
+    days: i64,
+}
+
+/// What `person.html` reads.
+#[derive(Serialize)]
+struct PersonPage {
+    title: String,
+    user: UserView,
+    person: PersonView,
+    agencies: Vec<AgencyRow>,
+    errors: Vec<FieldError>,
 }
 
 async fn agencies_page(
     s: &AppState,
     who: &SignedIn,
     status: StatusCode,
-    errors: Vec<minijinja::Value>,
+    errors: Vec<FieldError>,
     typed: Option<&AgencyForm>,
 ) -> Result<Response, PageError> {
-    let list: Vec<minijinja::Value> = s
-        .store
-        .agencies()
-        .await?
-        .iter()
-        .map(|a| {
-            context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
-                       portfolio => a.portfolio.clone(), kind => a.agency_type.map_or("Not yet assessed", AgencyType::label) }
-        })
-        .collect();
-    Ok(page(
-        s,
-        status,
-        "agencies.html",
-        context! { title => "Agencies", user => who.view(), agencies => list, errors => errors,
-        typed => typed.map(|f| context! { name => f.name.clone(), abbreviation => f.abbreviation.clone(), portfolio => f.portfolio.clone() }) },
-    ))
+    let view = AgenciesPage {
+        title: "Agencies",
+        user: who.view(),
+        agencies: s
+            .store
+            .agencies()
+            .await?
+            .iter()
+            .map(AgencyView::from)
+            .collect(),
+        errors,
+        typed,
+    };
+    view_page(s, status, "agencies.html", &view)
 }
 
 pub async fn agencies(
@@ -77,9 +156,10 @@ pub async fn agencies(
     agencies_page(&s, &who, StatusCode::OK, Vec::new(), None).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AgencyForm {
+    #[serde(skip_serializing)]
     csrf: String,
     name: String,
     abbreviation: String,
@@ -87,11 +167,12 @@ pub struct AgencyForm {
     agency_type: String,
 }
 
-fn field_error(e: &DomainError) -> Option<minijinja::Value> {
+fn field_error(e: &DomainError) -> Option<FieldError> {
     match e {
-        DomainError::Invalid { field, message } => Some(
-            context! { field => *field, id => *field, message => format!("{}: {message}", field_label(field)) },
-        ),
+        DomainError::Invalid { field, message } => Some(form_error(
+            field,
+            format!("{}: {message}", field_label(field)),
+        )),
         _ => None,
     }
 }
@@ -101,35 +182,34 @@ pub async fn add_agency(
     who: SignedIn,
     Form(f): Form<AgencyForm>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        who.check(&f.csrf)?;
-        who.actor.may_add_agency()?;
-        let kind = match f.agency_type.as_str() {
-            "lean" => Some(AgencyType::Lean),
-            "aligned" => Some(AgencyType::Aligned),
-            "self_directed" => Some(AgencyType::SelfDirected),
-            "complex" => Some(AgencyType::Complex),
-            _ => None,
-        };
-        let new = match NewAgency::parse(&f.name, &f.abbreviation, &f.portfolio, kind) {
-            Ok(n) => n,
-            Err(e) => {
-                let errors = field_error(&e).into_iter().collect();
-                return agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f))
-                    .await;
-            }
-        };
-        match s.store.add_agency(&new, now()).await {
-            Ok(id) => Ok(Redirect::to(&format!("/agencies/{id}")).into_response()),
-            Err(StoreError::Duplicate { value, .. }) => {
-                let errors = vec![context! { field => "abbreviation", id => "abbreviation",
-                message => format!("Abbreviation: {value} is already used by another agency") }];
-                agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f)).await
-            }
-            Err(e) => Err(e.into()),
+    who.check(&f.csrf)?;
+    who.actor.may_add_agency()?;
+    let kind = match f.agency_type.as_str() {
+        "lean" => Some(AgencyType::Lean),
+        "aligned" => Some(AgencyType::Aligned),
+        "self_directed" => Some(AgencyType::SelfDirected),
+        "complex" => Some(AgencyType::Complex),
+        _ => None,
+    };
+    let new = match NewAgency::parse(&f.name, &f.abbreviation, &f.portfolio, kind) {
+        Ok(n) => n,
+        Err(e) => {
+            let errors = field_error(&e).into_iter().collect();
+            return agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f))
+                .await;
         }
     };
-    run.await
+    match s.store.add_agency(&new, now()).await {
+        Ok(id) => Ok(Redirect::to(&format!("/agencies/{id}")).into_response()),
+        Err(StoreError::Duplicate { value, .. }) => {
+            let errors = vec![form_error(
+                "abbreviation",
+                format!("Abbreviation: {value} is already used by another agency"),
+            )];
+            agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f)).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn agency(
@@ -137,73 +217,73 @@ pub async fn agency(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let a = s
-            .store
-            .agency(AgencyId(id))
-            .await?
-            .ok_or(PageError::NotFound)?;
-        let filter = ListFilter {
-            agency: Some(a.id),
-            limit: 100,
-            offset: 0,
-        };
-        let listing = s.store.engagements(&who.actor, &filter).await?;
-        let rows = summary_rows(&s, &listing.items).await?;
-        let members: Vec<minijinja::Value> = s
-            .store
-            .members_of(a.id)
-            .await?
-            .iter()
-            .filter(|p| who.actor.sees_person(p))
-            .map(person_view)
-            .collect();
-        Ok::<_, PageError>(page(
-            &s,
-            StatusCode::OK,
-            "agency.html",
-            context! {
-                title => a.name.clone(), user => who.view(),
-                agency => context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str(),
-                                     portfolio => a.portfolio, kind => a.agency_type.map_or("Not yet assessed", AgencyType::label) },
-                engagements => rows, total => listing.total, members => members,
-                may_start => waymark_core::may_start(&who.actor, a.id),
-            },
-        ))
+    let a = s
+        .store
+        .agency(AgencyId(id))
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let filter = ListFilter {
+        agency: Some(a.id),
+        limit: 100,
+        offset: 0,
     };
-    run.await
+    let listing = s.store.engagements(&who.actor, &filter).await?;
+    let rows = summary_rows(&s, &listing.items).await?;
+    let members = s
+        .store
+        .members_of(a.id)
+        .await?
+        .iter()
+        .filter(|p| who.actor.sees_person(p))
+        .map(PersonView::from)
+        .collect();
+    let view = AgencyPage {
+        title: a.name.clone(),
+        user: who.view(),
+        agency: AgencyView::from(&a),
+        engagements: rows,
+        total: listing.total,
+        members,
+        may_start: waymark_core::may_start(&who.actor, a.id),
+    };
+    view_page(&s, StatusCode::OK, "agency.html", &view)
 }
 
 async fn people_page(
     s: &AppState,
     who: &SignedIn,
     status: StatusCode,
-    errors: Vec<minijinja::Value>,
-    invited: Option<minijinja::Value>,
+    errors: Vec<FieldError>,
+    invited: Option<Invited>,
     typed: Option<&InviteForm>,
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
-    let people: Vec<minijinja::Value> = s.store.people().await?.iter().map(person_view).collect();
-    let agencies = agency_options(s).await?;
-    Ok(page(
-        s,
-        status,
-        "people.html",
-        context! {
-            title => "People", user => who.view(), people => people, agencies => agencies,
-            errors => errors, invited => invited,
-            typed => typed.map(|f| context! { name => f.name.clone(), email => f.email.clone(), role => f.role.clone(), agency => f.agency.clone() }),
-        },
-    ))
+    let view = PeoplePage {
+        title: "People",
+        user: who.view(),
+        people: s
+            .store
+            .people()
+            .await?
+            .iter()
+            .map(PersonView::from)
+            .collect(),
+        agencies: agency_options(s).await?,
+        errors,
+        invited,
+        typed,
+    };
+    view_page(s, status, "people.html", &view)
 }
 
 pub async fn people(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
     people_page(&s, &who, StatusCode::OK, Vec::new(), None, None).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct InviteForm {
+    #[serde(skip_serializing)]
     csrf: String,
     name: String,
     email: String,
@@ -265,7 +345,7 @@ pub async fn invite(
 ) -> Result<Response, PageError> {
     // The form again, with one error beside its field and what was typed.
     let refused = |field: &'static str, message: String| {
-        let errors = vec![context! { field => field, id => field, message => message }];
+        let errors = vec![form_error(field, message)];
         people_page(
             &s,
             &who,
@@ -275,58 +355,60 @@ pub async fn invite(
             Some(&f),
         )
     };
-    let run = async {
-        who.check(&f.csrf)?;
-        who.actor.may_manage_people()?;
-        let parsed = NewPerson::parse(&f.name, &f.email).and_then(|p| Ok((p, f.role()?)));
-        let (new, role) = match parsed {
-            Ok(v) => v,
-            Err(DomainError::Invalid { field, message }) => {
-                return refused(field, format!("{}: {message}", field_label(field))).await;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if let Role::AgencyMember { agency, .. } = role
-            && s.store.agency(agency).await?.is_none()
-        {
-            return refused("agency", "Agency: choose one of the agencies listed".into()).await;
+    who.check(&f.csrf)?;
+    who.actor.may_manage_people()?;
+    let parsed = NewPerson::parse(&f.name, &f.email).and_then(|p| Ok((p, f.role()?)));
+    let (new, role) = match parsed {
+        Ok(v) => v,
+        Err(DomainError::Invalid { field, message }) => {
+            return refused(field, format!("{}: {message}", field_label(field))).await;
         }
-        let t = now();
-        let person = match s.store.add_person_with_roles(&new, &[role], t).await {
-            Ok(p) => p,
-            Err(StoreError::Duplicate { .. }) => {
-                return refused(
-                    "email",
-                    format!("Email: {} already has an account", new.email),
-                )
-                .await;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let expires = waymark_core::Timestamp(t.0 + INVITE_DAYS * 86_400);
-        let token = s
-            .store
-            .create_invite(person, who.actor.person, t, expires)
-            .await?;
-        let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
-        s.store
-            .queue_mail(
-                &[crate::mail::invite(new.email.as_str(), &new.name, &link)],
-                t,
-            )
-            .await?;
-        let invited = context! { name => new.name, email => new.email.as_str(), link => link, days => INVITE_DAYS };
-        people_page(
-            &s,
-            &who,
-            StatusCode::CREATED,
-            Vec::new(),
-            Some(invited),
-            None,
-        )
-        .await
+        Err(e) => return Err(e.into()),
     };
-    run.await
+    if let Role::AgencyMember { agency, .. } = role
+        && s.store.agency(agency).await?.is_none()
+    {
+        return refused("agency", "Agency: choose one of the agencies listed".into()).await;
+    }
+    let t = now();
+    let person = match s.store.add_person_with_roles(&new, &[role], t).await {
+        Ok(p) => p,
+        Err(StoreError::Duplicate { .. }) => {
+            return refused(
+                "email",
+                format!("Email: {} already has an account", new.email),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let expires = waymark_core::Timestamp(t.0 + INVITE_DAYS * 86_400);
+    let token = s
+        .store
+        .create_invite(person, who.actor.person, t, expires)
+        .await?;
+    let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
+    s.store
+        .queue_mail(
+            &[crate::mail::invite(new.email.as_str(), &new.name, &link)],
+            t,
+        )
+        .await?;
+    let invited = Invited {
+        name: new.name,
+        email: new.email.as_str().to_string(),
+        link,
+        days: INVITE_DAYS,
+    };
+    people_page(
+        &s,
+        &who,
+        StatusCode::CREATED,
+        Vec::new(),
+        Some(invited),
+        None,
+    )
+    .await
 }
 
 async fn person_page(
@@ -334,18 +416,18 @@ async fn person_page(
     who: &SignedIn,
     id: waymark_core::PersonId,
     status: StatusCode,
-    errors: Vec<minijinja::Value>,
+    errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
-    let agencies = agency_options(s).await?;
-    Ok(page(
-        s,
-        status,
-        "person.html",
-        context! { title => p.name.clone(), user => who.view(), person => person_view(&p),
-        agencies => agencies, errors => errors },
-    ))
+    let view = PersonPage {
+        title: p.name.clone(),
+        user: who.view(),
+        person: PersonView::from(&p),
+        agencies: agency_options(s).await?,
+        errors,
+    };
+    view_page(s, status, "person.html", &view)
 }
 
 pub async fn person(
@@ -379,35 +461,31 @@ pub async fn add_role(
     Form(f): Form<RoleForm>,
 ) -> Result<Response, PageError> {
     let id = waymark_core::PersonId(id);
-    let run = async {
-        who.check(&f.csrf)?;
-        who.actor.may_manage_people()?;
-        if s.store.person(id).await?.is_none() {
-            return Err(PageError::NotFound);
-        }
-        let role = match role_from(&f.role, &f.agency) {
-            Ok(r) => r,
-            Err(e) => {
-                let errors = field_error(&e).into_iter().collect();
-                return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
-            }
-        };
-        match s.store.add_role(id, role).await {
-            Ok(()) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
-            Err(StoreError::Duplicate { .. }) => {
-                let errors = vec![
-                    context! { field => "role", id => "role", message => "Role: they already have this role" },
-                ];
-                person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
-            }
-            Err(StoreError::Missing { what: "agency", .. }) => {
-                let errors = vec![
-                    context! { field => "agency", id => "agency", message => "Agency: choose one of the agencies listed" },
-                ];
-                person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
-            }
-            Err(e) => Err(e.into()),
+    who.check(&f.csrf)?;
+    who.actor.may_manage_people()?;
+    if s.store.person(id).await?.is_none() {
+        return Err(PageError::NotFound);
+    }
+    let role = match role_from(&f.role, &f.agency) {
+        Ok(r) => r,
+        Err(e) => {
+            let errors = field_error(&e).into_iter().collect();
+            return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
         }
     };
-    run.await
+    match s.store.add_role(id, role).await {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+        Err(StoreError::Duplicate { .. }) => {
+            let errors = vec![form_error("role", "Role: they already have this role")];
+            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+        }
+        Err(StoreError::Missing { what: "agency", .. }) => {
+            let errors = vec![form_error(
+                "agency",
+                "Agency: choose one of the agencies listed",
+            )];
+            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -9,17 +9,17 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use waymark_core::{
     AgencyId, AgencyType, Command, DomainError, Email, EngagementId, Mode, NewAgency, NewPerson,
     Role, Timestamp,
 };
 use waymark_store::{EnquiryCommand, EnquiryStatus, NewEnquiry, StoreError, Triage, now};
 
-use super::auth::SignedIn;
+use super::auth::{SignedIn, UserView};
 use super::{
-    AppState, PageError, Titled, field_label as capitalise, form_error as error, page, view_page,
+    AgencyRow, AppState, ErrorPage, FieldError, PageError, Titled, field_label as capitalise,
+    form_error as error, view_page,
 };
 use crate::mail;
 
@@ -32,7 +32,7 @@ const PREFERENCES: [(&str, &str); 3] = [
     ("unsure", "Not sure yet: we would like to talk it through"),
 ];
 
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SupportForm {
     agency: String,
@@ -49,7 +49,7 @@ pub struct SupportForm {
 /// One line (or, with `lines`, a paragraph) the visitor must give, checked
 /// as the core checks every command's text.
 fn required(
-    errors: &mut Vec<Value>,
+    errors: &mut Vec<FieldError>,
     id: &'static str,
     label: &str,
     value: &str,
@@ -79,7 +79,7 @@ fn required(
 
 impl SupportForm {
     /// The enquiry, or every problem with the form at once.
-    fn enquiry(&self) -> Result<NewEnquiry, Vec<Value>> {
+    fn enquiry(&self) -> Result<NewEnquiry, Vec<FieldError>> {
         let mut errors = Vec::new();
         let agency = required(
             &mut errors,
@@ -146,24 +146,31 @@ impl SupportForm {
 }
 
 /// What `request-support.html` reads.
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct SupportPage<'a> {
     title: &'static str,
     /// What was typed, shown again beside any error.
     form: &'a SupportForm,
-    errors: Vec<Value>,
-    preferences: Vec<Value>,
+    errors: Vec<FieldError>,
+    preferences: Vec<Preference>,
+}
+
+/// One of the ways of engaging a visitor may choose.
+#[derive(Serialize)]
+struct Preference {
+    value: &'static str,
+    label: &'static str,
 }
 
 fn support_page(
     s: &AppState,
     status: StatusCode,
     form: &SupportForm,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
-    let prefs: Vec<Value> = PREFERENCES
+    let prefs = PREFERENCES
         .iter()
-        .map(|(k, l)| context! { value => *k, label => *l })
+        .map(|&(value, label)| Preference { value, label })
         .collect();
     view_page(
         s,
@@ -187,49 +194,45 @@ pub async fn request_support(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Form(f): Form<SupportForm>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let t = now();
-        // Bots fill every field; people never see this one. Say thanks,
-        // keep nothing, and give no hint.
-        if !f.website.trim().is_empty() {
-            return Ok(Redirect::to("/request-support/sent").into_response());
+    let t = now();
+    // Bots fill every field; people never see this one. Say thanks,
+    // keep nothing, and give no hint.
+    if !f.website.trim().is_empty() {
+        return Ok(Redirect::to("/request-support/sent").into_response());
+    }
+    let enquiry = match f.enquiry() {
+        Ok(e) => e,
+        Err(errors) => {
+            return support_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &f, errors);
         }
-        let enquiry = match f.enquiry() {
-            Ok(e) => e,
-            Err(errors) => {
-                return support_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &f, errors);
-            }
-        };
-        // Only requests that would be kept count towards the limit, so a
-        // person correcting typing mistakes is not locked out.
-        let key = format!("enquiry:{}", addr.ip());
-        let recent = s
-            .store
-            .count_form_submission(&key, Timestamp(t.0 - 3600), t)
-            .await?;
-        if recent > FORM_LIMIT {
-            let mut r = page(
-                &s,
-                StatusCode::TOO_MANY_REQUESTS,
-                "error.html",
-                context! { title => "Too many requests", message => "Several requests came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au." },
-            )?;
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("3600"),
-            );
-            return Ok(r);
-        }
-
-        let ack = mail::enquiry_received(
-            &enquiry.contact_email,
-            &enquiry.contact_name,
-            &enquiry.agency_name,
-        );
-        s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
-        Ok(Redirect::to("/request-support/sent").into_response())
     };
-    run.await
+    // Only requests that would be kept count towards the limit, so a
+    // person correcting typing mistakes is not locked out.
+    let key = format!("enquiry:{}", addr.ip());
+    let recent = s
+        .store
+        .count_form_submission(&key, Timestamp(t.0 - 3600), t)
+        .await?;
+    if recent > FORM_LIMIT {
+        let view = ErrorPage {
+            title: "Too many requests",
+            message: "Several requests came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.",
+        };
+        let mut r = view_page(&s, StatusCode::TOO_MANY_REQUESTS, "error.html", &view)?;
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("3600"),
+        );
+        return Ok(r);
+    }
+
+    let ack = mail::enquiry_received(
+        &enquiry.contact_email,
+        &enquiry.contact_name,
+        &enquiry.agency_name,
+    );
+    s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
+    Ok(Redirect::to("/request-support/sent").into_response())
 }
 
 pub async fn support_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {
@@ -254,32 +257,123 @@ pub async fn enquiries(
     who: SignedIn,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let status = match q.status.as_str() {
-            "" => Some(EnquiryStatus::Open),
-            other => EnquiryStatus::parse(other),
-        };
-        let list = s.store.enquiries(&who.actor, status, 200).await?;
-        let rows: Vec<Value> = list
-            .iter()
-            .map(|e| {
-                context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
-                subject => e.subject.clone(), source => e.source.clone(), status => e.status.label(),
-                received => e.received_at.0 }
-            })
-            .collect();
-        page(
-            &s,
-            StatusCode::OK,
-            "enquiries.html",
-            context! { title => "Enquiries", user => who.view(), enquiries => rows,
-            status => status.map_or("all", |s| s.as_str()) },
-        )
+    let status = match q.status.as_str() {
+        "" => Some(EnquiryStatus::Open),
+        other => EnquiryStatus::parse(other),
     };
-    run.await
+    let list = s.store.enquiries(&who.actor, status, 200).await?;
+    let view = EnquiriesPage {
+        title: "Enquiries",
+        user: who.view(),
+        enquiries: list.iter().map(EnquiryRow::from).collect(),
+        status: status.map_or("all", |s| s.as_str()),
+    };
+    view_page(&s, StatusCode::OK, "enquiries.html", &view)
 }
 
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+/// What `enquiries.html` reads.
+#[derive(Serialize)]
+struct EnquiriesPage {
+    title: &'static str,
+    user: UserView,
+    enquiries: Vec<EnquiryRow>,
+    /// The status the list shows, or "all".
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct EnquiryRow {
+    id: i64,
+    agency: String,
+    contact: String,
+    subject: String,
+    source: String,
+    status: &'static str,
+    received: i64,
+}
+
+impl From<&waymark_store::Enquiry> for EnquiryRow {
+    fn from(e: &waymark_store::Enquiry) -> Self {
+        EnquiryRow {
+            id: e.id,
+            agency: e.agency_name.clone(),
+            contact: e.contact_name.clone(),
+            subject: e.subject.clone(),
+            source: e.source.clone(),
+            status: e.status.label(),
+            received: e.received_at.0,
+        }
+    }
+}
+
+/// What `enquiry.html` reads.
+#[derive(Serialize)]
+struct EnquiryPage<'a> {
+    title: String,
+    user: UserView,
+    enquiry: EnquiryView,
+    history: Vec<TriageRow>,
+    files: Vec<FileRow>,
+    agencies: Vec<AgencyRow>,
+    engagements: Vec<EngagementOption>,
+    errors: Vec<FieldError>,
+    /// The triage form as typed, or its defaults.
+    form: &'a TriageForm,
+    invited: Option<Invited>,
+}
+
+#[derive(Serialize)]
+struct EnquiryView {
+    id: i64,
+    agency: String,
+    contact: String,
+    email: String,
+    role: String,
+    subject: String,
+    paragraphs: Vec<String>,
+    timeframe: String,
+    preference: String,
+    source: String,
+    status: &'static str,
+    open: bool,
+    engagement: Option<i64>,
+    received: i64,
+}
+
+/// A line of the enquiry's triage history.
+#[derive(Serialize)]
+struct TriageRow {
+    at: i64,
+    who: String,
+    what: String,
+}
+
+#[derive(Serialize)]
+struct FileRow {
+    id: i64,
+    name: String,
+    size: u64,
+    kind: String,
+}
+
+/// An engagement the enquiry may be attached to.
+#[derive(Serialize)]
+struct EngagementOption {
+    id: i64,
+    label: String,
+}
+
+/// The sponsor invited on conversion, and whether the record names them.
+#[derive(Serialize)]
+struct Invited {
+    name: String,
+    email: String,
+    link: Option<String>,
+    engagement: i64,
+    named: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct TriageForm {
     csrf: String,
@@ -301,14 +395,14 @@ async fn enquiry_page(
     who: &SignedIn,
     id: i64,
     status: StatusCode,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
     form: Option<&TriageForm>,
-    invited: Option<Value>,
+    invited: Option<Invited>,
 ) -> Result<Response, PageError> {
     let (e, events, files) = s.store.enquiry(&who.actor, id).await?;
     let actors: Vec<_> = events.iter().filter_map(|ev| ev.actor).collect();
     let names = s.store.person_names(&actors).await?;
-    let history: Vec<Value> = events
+    let history = events
         .iter()
         .map(|ev| {
             let what = match &ev.triage {
@@ -330,15 +424,19 @@ async fn enquiry_page(
                     .cloned()
                     .unwrap_or_else(|| format!("person {p}"))
             });
-            context! { at => ev.at.0, who => by, what => what }
+            TriageRow {
+                at: ev.at.0,
+                who: by,
+                what,
+            }
         })
         .collect();
-    let agencies: Vec<Value> = s
+    let agencies = s
         .store
         .agencies()
         .await?
         .iter()
-        .map(|a| context! { id => a.id.0, name => a.name.clone(), abbreviation => a.abbreviation.as_str() })
+        .map(AgencyRow::from)
         .collect();
     let engagements = s
         .store
@@ -361,38 +459,67 @@ async fn enquiry_page(
                 .collect::<Vec<_>>(),
         )
         .await?;
-    let open_engagements: Vec<Value> = engagements
+    let open_engagements = engagements
         .items
         .iter()
         .map(|e| {
             let name = agency_names
                 .get(&e.agency)
                 .map_or(String::new(), |a| a.name.clone());
-            context! { id => e.id.0, label => format!("Engagement {} ({name})", e.id.0) }
+            EngagementOption {
+                id: e.id.0,
+                label: format!("Engagement {} ({name})", e.id.0),
+            }
         })
         .collect();
-    let files: Vec<Value> = files
+    let files = files
         .iter()
-        .map(|f| context! { id => f.id, name => f.name.clone(), size => f.size, kind => f.content_type.clone() })
+        .map(|f| FileRow {
+            id: f.id,
+            name: f.name.clone(),
+            size: f.size,
+            kind: f.content_type.clone(),
+        })
         .collect();
     let form = form.cloned().unwrap_or_else(|| TriageForm {
         name: e.agency_name.clone(),
         invite_sponsor: "yes".into(),
         ..TriageForm::default()
     });
-    page(
-        s,
-        status,
-        "enquiry.html",
-        context! { title => format!("Enquiry {id}: {}", e.agency_name), user => who.view(),
-        enquiry => context! { id => e.id, agency => e.agency_name.clone(), contact => e.contact_name.clone(),
-            email => e.contact_email.clone(), role => e.contact_role.clone(), subject => e.subject.clone(),
-            paragraphs => e.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect::<Vec<_>>(), timeframe => e.timeframe.clone(), preference => e.preference.clone(),
-            source => e.source.clone(), status => e.status.label(), open => e.status == EnquiryStatus::Open,
-            engagement => e.engagement.map(|x| x.0), received => e.received_at.0 },
-        history => history, files => files, agencies => agencies, engagements => open_engagements,
-        errors => errors, form => Value::from(minijinja::value::Serde(&form)), invited => invited },
-    )
+    let view = EnquiryPage {
+        title: format!("Enquiry {id}: {}", e.agency_name),
+        user: who.view(),
+        enquiry: EnquiryView {
+            id: e.id,
+            agency: e.agency_name.clone(),
+            contact: e.contact_name.clone(),
+            email: e.contact_email.clone(),
+            role: e.contact_role.clone(),
+            subject: e.subject.clone(),
+            paragraphs: e
+                .body
+                .split("\n\n")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+            timeframe: e.timeframe.clone(),
+            preference: e.preference.clone(),
+            source: e.source.clone(),
+            status: e.status.label(),
+            open: e.status == EnquiryStatus::Open,
+            engagement: e.engagement.map(|x| x.0),
+            received: e.received_at.0,
+        },
+        history,
+        files,
+        agencies,
+        engagements: open_engagements,
+        errors,
+        form: &form,
+        invited,
+    };
+    view_page(s, status, "enquiry.html", &view)
 }
 
 pub async fn enquiry(
@@ -421,122 +548,116 @@ pub async fn triage(
         )
         .await
     };
-    let run = async {
-        who.check(&f.csrf)?;
-        waymark_core::enquiry::visible(&who.actor).map_err(StoreError::Domain)?;
-        let t = now();
-        let (enq, _, _) = s.store.enquiry(&who.actor, id).await?;
-        let step = match f.action.as_str() {
-            "note" => EnquiryCommand::Note {
-                text: f.text.as_str().into(),
+    who.check(&f.csrf)?;
+    waymark_core::enquiry::visible(&who.actor).map_err(StoreError::Domain)?;
+    let t = now();
+    let (enq, _, _) = s.store.enquiry(&who.actor, id).await?;
+    let step = match f.action.as_str() {
+        "note" => EnquiryCommand::Note {
+            text: f.text.as_str().into(),
+        },
+        "close" => EnquiryCommand::Close {
+            reason: f.reason.as_str().into(),
+        },
+        "attach" => match f.engagement.trim().parse::<i64>() {
+            Ok(e) => EnquiryCommand::Attach {
+                engagement: EngagementId(e),
             },
-            "close" => EnquiryCommand::Close {
-                reason: f.reason.as_str().into(),
-            },
-            "attach" => match f.engagement.trim().parse::<i64>() {
-                Ok(e) => EnquiryCommand::Attach {
-                    engagement: EngagementId(e),
-                },
-                Err(_) => {
-                    return refused("engagement", "Choose the engagement to attach it to".into())
-                        .await;
-                }
-            },
-            "convert" => {
-                // Checked before an engagement is started for it.
-                if waymark_core::enquiry::still_open(enq.status).is_err() {
-                    return refused(
-                        "action",
-                        format!("This enquiry is already {}", enq.status.as_str()),
-                    )
-                    .await;
-                }
-                let agency = match f.agency.trim() {
-                    "" | "new" => {
-                        let new = match NewAgency::parse(
-                            &f.name,
-                            &f.abbreviation,
-                            &f.portfolio,
-                            AgencyType::from_slug(&f.agency_type),
-                        ) {
-                            Ok(n) => n,
-                            Err(DomainError::Invalid { field, message }) => {
-                                return refused(field, format!("{}: {message}", capitalise(field)))
-                                    .await;
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        match s.store.add_agency(&new, t).await {
-                            Ok(a) => a,
-                            Err(StoreError::Duplicate { value, .. }) => {
-                                return refused(
-                                    "abbreviation",
-                                    format!("Abbreviation: {value} is already used; choose the existing agency instead"),
-                                )
-                                .await;
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    other => match other.parse::<i64>() {
-                        Ok(a) if s.store.agency(AgencyId(a)).await?.is_some() => AgencyId(a),
-                        _ => {
-                            return refused("agency", "Choose one of the agencies listed".into())
-                                .await;
-                        }
-                    },
-                };
-                let mode = if f.mode == "do_it_yourself" {
-                    Mode::DoItYourself
-                } else {
-                    Mode::DoItWithYou
-                };
-                let hash = s.store.pin_model(&s.pages, t).await?;
-                let e = s
-                    .store
-                    .start_engagement(&who.actor, agency, mode, &hash, t)
-                    .await?;
-                let step = EnquiryCommand::Convert {
-                    agency,
-                    engagement: e.id,
-                };
-                s.store.triage(&who.actor, id, &step, t).await?;
-                let invited = if f.invite_sponsor == "yes" {
-                    invite_sponsor(&s, &who, &enq, agency, e.id, t).await?
-                } else {
-                    None
-                };
-                return match invited {
-                    Some(v) => {
-                        enquiry_page(&s, &who, id, StatusCode::CREATED, Vec::new(), None, Some(v))
-                            .await
-                    }
-                    None => Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response()),
-                };
+            Err(_) => {
+                return refused("engagement", "Choose the engagement to attach it to".into()).await;
             }
-            _ => return refused("action", "Choose what to do with the enquiry".into()).await,
-        };
-        match s.store.triage(&who.actor, id, &step, t).await {
-            Ok(()) => Ok(Redirect::to(&format!("/enquiries/{id}")).into_response()),
-            Err(StoreError::Domain(DomainError::Invalid { field, message })) => {
-                refused(field, format!("{}: {message}", capitalise(field))).await
-            }
-            Err(StoreError::Domain(DomainError::Rule(m))) => refused("action", m).await,
-            // Attaching to an engagement that does not exist (or that the
-            // caller cannot see): said beside the field, not a missing page.
-            Err(StoreError::Domain(DomainError::NotFound))
-                if matches!(step, EnquiryCommand::Attach { .. }) =>
-            {
-                refused(
-                    "engagement",
-                    "Engagement: there is no engagement with that number".into(),
+        },
+        "convert" => {
+            // Checked before an engagement is started for it.
+            if waymark_core::enquiry::still_open(enq.status).is_err() {
+                return refused(
+                    "action",
+                    format!("This enquiry is already {}", enq.status.as_str()),
                 )
-                .await
+                .await;
             }
-            Err(e) => Err(e.into()),
+            let agency = match f.agency.trim() {
+                "" | "new" => {
+                    let new = match NewAgency::parse(
+                        &f.name,
+                        &f.abbreviation,
+                        &f.portfolio,
+                        AgencyType::from_slug(&f.agency_type),
+                    ) {
+                        Ok(n) => n,
+                        Err(DomainError::Invalid { field, message }) => {
+                            return refused(field, format!("{}: {message}", capitalise(field)))
+                                .await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    match s.store.add_agency(&new, t).await {
+                        Ok(a) => a,
+                        Err(StoreError::Duplicate { value, .. }) => {
+                            return refused(
+                                "abbreviation",
+                                format!("Abbreviation: {value} is already used; choose the existing agency instead"),
+                            )
+                            .await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                other => match other.parse::<i64>() {
+                    Ok(a) if s.store.agency(AgencyId(a)).await?.is_some() => AgencyId(a),
+                    _ => {
+                        return refused("agency", "Choose one of the agencies listed".into()).await;
+                    }
+                },
+            };
+            let mode = if f.mode == "do_it_yourself" {
+                Mode::DoItYourself
+            } else {
+                Mode::DoItWithYou
+            };
+            let hash = s.store.pin_model(&s.pages, t).await?;
+            let e = s
+                .store
+                .start_engagement(&who.actor, agency, mode, &hash, t)
+                .await?;
+            let step = EnquiryCommand::Convert {
+                agency,
+                engagement: e.id,
+            };
+            s.store.triage(&who.actor, id, &step, t).await?;
+            let invited = if f.invite_sponsor == "yes" {
+                invite_sponsor(&s, &who, &enq, agency, e.id, t).await?
+            } else {
+                None
+            };
+            return match invited {
+                Some(v) => {
+                    enquiry_page(&s, &who, id, StatusCode::CREATED, Vec::new(), None, Some(v)).await
+                }
+                None => Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response()),
+            };
         }
+        _ => return refused("action", "Choose what to do with the enquiry".into()).await,
     };
-    run.await
+    match s.store.triage(&who.actor, id, &step, t).await {
+        Ok(()) => Ok(Redirect::to(&format!("/enquiries/{id}")).into_response()),
+        Err(StoreError::Domain(DomainError::Invalid { field, message })) => {
+            refused(field, format!("{}: {message}", capitalise(field))).await
+        }
+        Err(StoreError::Domain(DomainError::Rule(m))) => refused("action", m).await,
+        // Attaching to an engagement that does not exist (or that the
+        // caller cannot see): said beside the field, not a missing page.
+        Err(StoreError::Domain(DomainError::NotFound))
+            if matches!(step, EnquiryCommand::Attach { .. }) =>
+        {
+            refused(
+                "engagement",
+                "Engagement: there is no engagement with that number".into(),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Gives the enquiry's contact an account as the agency's executive
@@ -549,7 +670,7 @@ async fn invite_sponsor(
     agency: AgencyId,
     engagement: EngagementId,
     t: Timestamp,
-) -> Result<Option<Value>, PageError> {
+) -> Result<Option<Invited>, PageError> {
     let new = NewPerson::parse(&enq.contact_name, &enq.contact_email)?;
     let role = Role::AgencyMember {
         agency,
@@ -588,8 +709,11 @@ async fn invite_sponsor(
             .execute(&who.actor, engagement, e.version, &set, t)
             .await?;
     }
-    Ok(Some(
-        context! { name => new.name, email => new.email.as_str(), link => link,
-        engagement => engagement.0, named => named },
-    ))
+    Ok(Some(Invited {
+        name: new.name,
+        email: new.email.as_str().to_string(),
+        link,
+        engagement: engagement.0,
+        named,
+    }))
 }

@@ -7,16 +7,15 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use waymark_core::letter::Next;
 use waymark_core::{Command, EngagementId, LetterKind};
 use waymark_store::{LetterRow, now};
 
-use super::auth::SignedIn;
+use super::auth::{SignedIn, UserView};
 use super::forms::Version;
 use super::records::{download, load, outcome_to_page, problem};
-use super::{AppState, PageError, form_error as error, page};
+use super::{AppState, FieldError, PageError, form_error as error, view_page};
 use crate::actions::ActionError;
 use crate::letter;
 
@@ -34,7 +33,7 @@ async fn letter_page(
     id: EngagementId,
     kind: LetterKind,
     status: StatusCode,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
     let l = load(s, who, id).await?;
     let model = s.store.model(&l.e.model_hash).await?;
@@ -65,7 +64,7 @@ async fn letter_page(
         Next::Ready(f) => letter::render(&body, f).ok().map(|m| letter::html(&m)),
         _ => None,
     };
-    let signoffs: Vec<Value> =
+    let signoffs =
         l.e.signoffs
             .iter()
             .filter(|x| x.document == kind.slug())
@@ -74,8 +73,13 @@ async fn letter_page(
                     .iter()
                     .find(|v| v.sha256 == x.sha256)
                     .map(|v| v.version);
-                context! { by => l.names.get(&x.by).cloned().unwrap_or_default(), at => x.at.0,
-                sha256 => x.sha256.clone(), superseded => x.superseded, version => v }
+                SignOffRow {
+                    by: l.names.get(&x.by).cloned().unwrap_or_default(),
+                    at: x.at.0,
+                    sha256: x.sha256.clone(),
+                    superseded: x.superseded,
+                    version: v,
+                }
             })
             .collect();
     let latest_signed = latest.is_some_and(|v| l.e.is_signed(kind.slug(), &v.sha256));
@@ -96,27 +100,107 @@ async fn letter_page(
             sha256: "".into(),
         },
     );
-    let list: Vec<Value> = versions
+    let pdf = |v: &LetterRow| {
+        format!(
+            "/engagements/{}/letters/{}/v{}.pdf",
+            id,
+            kind.slug(),
+            v.version
+        )
+    };
+    let list = versions
         .iter()
         .rev()
-        .map(|v| {
-            context! { version => v.version, sha256 => v.sha256.clone(), at => v.created_at.0,
-            by => l.names.get(&v.created_by).cloned().unwrap_or_else(|| format!("person {}", v.created_by)),
-            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }
+        .map(|v| VersionRow {
+            version: v.version,
+            sha256: v.sha256.clone(),
+            at: v.created_at.0,
+            by: l
+                .names
+                .get(&v.created_by)
+                .cloned()
+                .unwrap_or_else(|| format!("person {}", v.created_by)),
+            pdf: pdf(v),
         })
         .collect();
-    page(
-        s,
-        status,
-        "letter.html",
-        context! { title => format!("{}: {}", kind.title(), l.agency.name), user => who.view(), id => id.0,
-        kind => kind.slug(), kind_title => kind.title(), agency => l.agency.name.clone(), version => l.e.version,
-        latest => latest.map(|v| context! { version => v.version, html => v.html.clone(), sha256 => v.sha256.clone(),
-            pdf => format!("/engagements/{}/letters/{}/v{}.pdf", id, kind.slug(), v.version) }),
-        versions => list, blocked => blocked, changed => changed, draft => draft, signoffs => signoffs,
-        latest_signed => latest_signed, may_issue => may_issue, may_sign => may_sign,
-        errors => errors },
-    )
+    let view = LetterPage {
+        title: format!("{}: {}", kind.title(), l.agency.name),
+        user: who.view(),
+        id: id.0,
+        kind: kind.slug(),
+        kind_title: kind.title(),
+        agency: l.agency.name.clone(),
+        version: l.e.version,
+        latest: latest.map(|v| LatestLetter {
+            version: v.version,
+            html: v.html.clone(),
+            sha256: v.sha256.clone(),
+            pdf: pdf(v),
+        }),
+        versions: list,
+        blocked,
+        changed,
+        draft,
+        signoffs,
+        latest_signed,
+        may_issue,
+        may_sign,
+        errors,
+    };
+    view_page(s, status, "letter.html", &view)
+}
+
+/// What `letter.html` reads.
+#[derive(Serialize)]
+struct LetterPage {
+    title: String,
+    user: UserView,
+    id: i64,
+    kind: &'static str,
+    kind_title: &'static str,
+    agency: String,
+    /// The engagement's version, for the forms.
+    version: u64,
+    latest: Option<LatestLetter>,
+    versions: Vec<VersionRow>,
+    /// Why no new version can be issued yet.
+    blocked: Option<String>,
+    /// Whether the facts have changed since the latest version.
+    changed: bool,
+    /// What the next version would say.
+    draft: Option<String>,
+    signoffs: Vec<SignOffRow>,
+    latest_signed: bool,
+    may_issue: bool,
+    may_sign: bool,
+    errors: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+struct LatestLetter {
+    version: u32,
+    html: String,
+    sha256: String,
+    pdf: String,
+}
+
+#[derive(Serialize)]
+struct VersionRow {
+    version: u32,
+    sha256: String,
+    at: i64,
+    by: String,
+    pdf: String,
+}
+
+#[derive(Serialize)]
+struct SignOffRow {
+    by: String,
+    at: i64,
+    sha256: String,
+    superseded: bool,
+    /// The letter version signed, when it is one of this letter's.
+    version: Option<u32>,
 }
 
 pub async fn letter(
@@ -124,11 +208,8 @@ pub async fn letter(
     who: SignedIn,
     Path((id, kind)): Path<(i64, String)>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let kind = kind_of(&kind)?;
-        letter_page(&s, &who, EngagementId(id), kind, StatusCode::OK, Vec::new()).await
-    };
-    run.await
+    let kind = kind_of(&kind)?;
+    letter_page(&s, &who, EngagementId(id), kind, StatusCode::OK, Vec::new()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,61 +228,58 @@ pub async fn letter_command(
     Form(f): Form<LetterForm>,
 ) -> Result<Response, PageError> {
     let id = EngagementId(id);
-    let run = async {
-        who.check(&f.csrf)?;
-        let kind = kind_of(&kind)?;
-        let version = match f.version.get() {
-            Ok(v) => v,
-            Err(e) => {
-                let (field, message) = problem(&e);
-                return letter_page(
-                    &s,
-                    &who,
-                    id,
-                    kind,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    vec![error(&field, message)],
-                )
-                .await;
-            }
-        };
-        let result = match f.action.as_str() {
-            "issue" => issue(&s, &who, id, kind, version).await?,
-            "sign" => outcome_to_page(
-                s.store
-                    .execute(
-                        &who.actor,
-                        id,
-                        version,
-                        &Command::SignOff {
-                            document: kind.slug().to_string().into(),
-                            sha256: f.sha256.trim().to_string().into(),
-                        },
-                        now(),
-                    )
-                    .await,
-            )?
-            .map(|_| ()),
-            _ => Err(("action".into(), "Reload the page and try again".into())),
-        };
-        match result {
-            Ok(()) => Ok(
-                Redirect::to(&format!("/engagements/{id}/letters/{}", kind.slug())).into_response(),
-            ),
-            Err((field, message)) => {
-                letter_page(
-                    &s,
-                    &who,
-                    id,
-                    kind,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    vec![error(&field, message)],
-                )
-                .await
-            }
+    who.check(&f.csrf)?;
+    let kind = kind_of(&kind)?;
+    let version = match f.version.get() {
+        Ok(v) => v,
+        Err(e) => {
+            let (field, message) = problem(&e);
+            return letter_page(
+                &s,
+                &who,
+                id,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error(&field, message)],
+            )
+            .await;
         }
     };
-    run.await
+    let result = match f.action.as_str() {
+        "issue" => issue(&s, &who, id, kind, version).await?,
+        "sign" => outcome_to_page(
+            s.store
+                .execute(
+                    &who.actor,
+                    id,
+                    version,
+                    &Command::SignOff {
+                        document: kind.slug().to_string().into(),
+                        sha256: f.sha256.trim().to_string().into(),
+                    },
+                    now(),
+                )
+                .await,
+        )?
+        .map(|_| ()),
+        _ => Err(("action".into(), "Reload the page and try again".into())),
+    };
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/engagements/{id}/letters/{}", kind.slug())).into_response())
+        }
+        Err((field, message)) => {
+            letter_page(
+                &s,
+                &who,
+                id,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error(&field, message)],
+            )
+            .await
+        }
+    }
 }
 
 /// Issues the next version of a letter through the one path the API uses too.
@@ -228,25 +306,22 @@ pub async fn letter_pdf(
     who: SignedIn,
     Path((id, kind, file)): Path<(i64, String, String)>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let kind = kind_of(&kind)?;
-        let v: u32 = file
-            .strip_prefix('v')
-            .and_then(|f| f.strip_suffix(".pdf"))
-            .and_then(|n| n.parse().ok())
-            .ok_or(PageError::NotFound)?;
-        let (_, pdf) = s
-            .store
-            .letter_pdf(&who.actor, EngagementId(id), kind, v)
-            .await?;
-        Ok(download(
-            pdf,
-            "application/pdf",
-            &format!("{}-{id}-v{v}.pdf", kind.slug()),
-            true,
-        ))
-    };
-    run.await
+    let kind = kind_of(&kind)?;
+    let v: u32 = file
+        .strip_prefix('v')
+        .and_then(|f| f.strip_suffix(".pdf"))
+        .and_then(|n| n.parse().ok())
+        .ok_or(PageError::NotFound)?;
+    let (_, pdf) = s
+        .store
+        .letter_pdf(&who.actor, EngagementId(id), kind, v)
+        .await?;
+    Ok(download(
+        pdf,
+        "application/pdf",
+        &format!("{}-{id}-v{v}.pdf", kind.slug()),
+        true,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,7 +336,7 @@ async fn template_page(
     who: &SignedIn,
     kind: LetterKind,
     status: StatusCode,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
     typed: Option<&str>,
 ) -> Result<Response, PageError> {
     // Templates are the programme's: to others they do not exist.
@@ -273,13 +348,31 @@ async fn template_page(
     let preview = letter::check(&shown)
         .map(|m| letter::html(&m))
         .unwrap_or_default();
-    page(
-        s,
-        status,
-        "letter-template.html",
-        context! { title => format!("{} template", kind.title()), user => who.view(), kind => kind.slug(),
-        kind_title => kind.title(), body => shown, version => version, preview => preview, errors => errors },
-    )
+    let view = TemplatePage {
+        title: format!("{} template", kind.title()),
+        user: who.view(),
+        kind: kind.slug(),
+        kind_title: kind.title(),
+        body: shown,
+        version,
+        preview,
+        errors,
+    };
+    view_page(s, status, "letter-template.html", &view)
+}
+
+/// What `letter-template.html` reads.
+#[derive(Serialize)]
+struct TemplatePage {
+    title: String,
+    user: UserView,
+    kind: &'static str,
+    kind_title: &'static str,
+    body: String,
+    version: i64,
+    /// The template rendered with sample facts.
+    preview: String,
+    errors: Vec<FieldError>,
 }
 
 pub async fn letter_template(
@@ -287,11 +380,8 @@ pub async fn letter_template(
     who: SignedIn,
     Path(kind): Path<String>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let kind = kind_of(&kind)?;
-        template_page(&s, &who, kind, StatusCode::OK, Vec::new(), None).await
-    };
-    run.await
+    let kind = kind_of(&kind)?;
+    template_page(&s, &who, kind, StatusCode::OK, Vec::new(), None).await
 }
 
 pub async fn save_letter_template(
@@ -300,27 +390,24 @@ pub async fn save_letter_template(
     Path(kind): Path<String>,
     Form(f): Form<TemplateForm>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        who.check(&f.csrf)?;
-        let kind = kind_of(&kind)?;
-        if who.actor.may_edit_templates().is_err() {
-            return Err(PageError::NotFound);
-        }
-        if let Err(why) = letter::check(&f.body) {
-            return template_page(
-                &s,
-                &who,
-                kind,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                vec![error("body", format!("Template: {why}"))],
-                Some(&f.body),
-            )
-            .await;
-        }
-        s.store
-            .save_letter_template(&who.actor, kind, &f.body, now())
-            .await?;
-        Ok(Redirect::to(&format!("/letter-templates/{}", kind.slug())).into_response())
-    };
-    run.await
+    who.check(&f.csrf)?;
+    let kind = kind_of(&kind)?;
+    if who.actor.may_edit_templates().is_err() {
+        return Err(PageError::NotFound);
+    }
+    if let Err(why) = letter::check(&f.body) {
+        return template_page(
+            &s,
+            &who,
+            kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![error("body", format!("Template: {why}"))],
+            Some(&f.body),
+        )
+        .await;
+    }
+    s.store
+        .save_letter_template(&who.actor, kind, &f.body, now())
+        .await?;
+    Ok(Redirect::to(&format!("/letter-templates/{}", kind.slug())).into_response())
 }

@@ -293,20 +293,6 @@ async fn headers(req: Request, next: Next) -> Response {
     r
 }
 
-/// Renders a page template.
-fn page(
-    s: &AppState,
-    status: StatusCode,
-    name: &str,
-    ctx: minijinja::Value,
-) -> Result<Response, PageError> {
-    let body = s
-        .views
-        .render(name, ctx)
-        .map_err(|e| PageError::Internal(e.to_string()))?;
-    Ok((status, axum::response::Html(body)).into_response())
-}
-
 /// The view of a page that reads nothing but its title.
 #[derive(serde::Serialize)]
 struct Titled {
@@ -321,24 +307,67 @@ struct ErrorPage<'a> {
 }
 
 /// Renders a page from its view: a `#[derive(Serialize)]` struct whose
-/// fields are what the template reads. New pages are written this way.
+/// fields are what the template reads. Every page is rendered this way.
 fn view_page<V: serde::Serialize>(
     s: &AppState,
     status: StatusCode,
     name: &str,
     view: &V,
 ) -> Result<Response, PageError> {
-    page(
-        s,
-        status,
-        name,
-        minijinja::Value::from(minijinja::value::Serde(view)),
-    )
+    let body = s
+        .views
+        .render(name, view)
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok((status, axum::response::Html(body)).into_response())
 }
 
-/// One entry of a form's error summary: the field's id and the message.
-fn form_error(id: &str, message: impl Into<String>) -> minijinja::Value {
-    minijinja::context! { id => id, message => message.into() }
+/// One entry of a form's error summary, and the message beside the field
+/// whose id it names.
+#[derive(Debug, Clone, serde::Serialize)]
+struct FieldError {
+    id: String,
+    message: String,
+}
+
+fn form_error(id: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        id: id.to_string(),
+        message: message.into(),
+    }
+}
+
+/// An agency as lists and pickers show it.
+#[derive(serde::Serialize)]
+struct AgencyRow {
+    id: i64,
+    name: String,
+    abbreviation: String,
+}
+
+impl From<&waymark_core::Agency> for AgencyRow {
+    fn from(a: &waymark_core::Agency) -> Self {
+        AgencyRow {
+            id: a.id.0,
+            name: a.name.clone(),
+            abbreviation: a.abbreviation.as_str().to_string(),
+        }
+    }
+}
+
+/// A person as pickers show them.
+#[derive(serde::Serialize)]
+struct PersonRow {
+    id: i64,
+    name: String,
+}
+
+impl From<&waymark_core::Person> for PersonRow {
+    fn from(p: &waymark_core::Person) -> Self {
+        PersonRow {
+            id: p.id.0,
+            name: p.name.clone(),
+        }
+    }
 }
 
 /// A field's name as people read it: `business_need` → "Business need".
@@ -430,10 +459,10 @@ async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Nex
         .views
         .render(
             "error.html",
-            minijinja::Value::from(minijinja::value::Serde(ErrorPage {
+            &ErrorPage {
                 title,
                 message: &message,
-            })),
+            },
         )
         .unwrap_or(message);
     let (mut parts, _) = r.into_parts();

@@ -33,32 +33,29 @@ struct MailRow {
 }
 
 pub async fn outbox(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
-    let run = async {
-        let mail = s.store.outbox(&who.actor, 200).await?;
-        let mail = mail
-            .into_iter()
-            .map(|m| MailRow {
-                to: m.recipient,
-                subject: m.subject,
-                body: m.body,
-                attachment: m.attachment_name,
-                created: m.created_at.0,
-                sent: m.sent_at.map(|t| t.0),
-                attempts: m.attempts,
-                error: m.last_error,
-            })
-            .collect();
-        view_page(
-            &s,
-            StatusCode::OK,
-            "outbox.html",
-            &OutboxPage {
-                title: "Outbox",
-                user: who.view(),
-                mail,
-                smtp: s.smtp,
-            },
-        )
-    };
-    run.await
+    let mail = s.store.outbox(&who.actor, 200).await?;
+    let mail = mail
+        .into_iter()
+        .map(|m| MailRow {
+            to: m.recipient,
+            subject: m.subject,
+            body: m.body,
+            attachment: m.attachment_name,
+            created: m.created_at.0,
+            sent: m.sent_at.map(|t| t.0),
+            attempts: m.attempts,
+            error: m.last_error,
+        })
+        .collect();
+    view_page(
+        &s,
+        StatusCode::OK,
+        "outbox.html",
+        &OutboxPage {
+            title: "Outbox",
+            user: who.view(),
+            mail,
+            smtp: s.smtp,
+        },
+    )
 }

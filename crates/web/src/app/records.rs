@@ -7,16 +7,11 @@ use std::collections::HashMap;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use minijinja::Value;
 use waymark_core::{Agency, DomainError, Engagement, EngagementId, PersonId};
 use waymark_store::StoreError;
 
 use super::auth::SignedIn;
 use super::{AppState, PageError, field_label};
-
-pub(crate) fn ser<T: serde::Serialize>(v: &T) -> Value {
-    Value::from(minijinja::value::Serde(v))
-}
 
 /// A refused command as (field, message) for the form's error summary.
 pub(crate) fn problem(e: &DomainError) -> (String, String) {

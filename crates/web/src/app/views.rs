@@ -143,10 +143,11 @@ impl Views {
         Ok(Views(env))
     }
 
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, ViewError> {
+    /// Renders `name` with a page's view (any `Serialize` value).
+    pub fn render(&self, name: &str, view: &impl serde::Serialize) -> Result<String, ViewError> {
         self.0
             .get_template(name)
-            .and_then(|t| t.render(ctx))
+            .and_then(|t| t.render(Value::from(minijinja::value::Serde(view))))
             .map_err(|e| ViewError::Render {
                 name: name.to_string(),
                 detail: format!("{e:#}"),

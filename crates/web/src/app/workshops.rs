@@ -6,17 +6,16 @@ use std::sync::Arc;
 use axum::extract::{Path, RawForm, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use waymark_core::{
     Attendee, Command, DomainError, Engagement, EngagementId, PersonId, WORKSHOP_HEADINGS,
     Workshop, WorkshopNotes, WorkshopPlan,
 };
 
-use super::auth::SignedIn;
+use super::auth::{SignedIn, UserView};
 use super::forms::Version;
-use super::records::{load, outcome_to_page, problem, ser};
-use super::{AppState, PageError, form_error as error, page};
+use super::records::{load, outcome_to_page, problem};
+use super::{AppState, FieldError, PageError, form_error as error, view_page};
 use crate::ics;
 
 const TIMEZONES: [&str; 9] = [
@@ -31,7 +30,7 @@ const TIMEZONES: [&str; 9] = [
     "UTC",
 ];
 
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct WorkshopForm {
     csrf: String,
@@ -136,15 +135,90 @@ impl WorkshopForm {
     }
 }
 
-fn workshop_view(e: &Engagement, w: &Workshop) -> Value {
-    let notes: Vec<Value> = WORKSHOP_HEADINGS
-        .iter()
-        .map(|(k, l)| context! { key => *k, label => *l, text => w.notes.get(k) })
-        .collect();
-    context! { id => w.id, plan => ser(&w.plan), sequence => w.sequence, cancelled => w.cancelled,
-    notes => notes, ics => format!("/engagements/{}/workshops/{}.ics", e.id, w.id),
-    people => w.plan.attendees.iter().filter_map(|a| a.person.map(|p| p.0.to_string())).collect::<Vec<_>>(),
-    emails => w.plan.attendees.iter().filter(|a| a.person.is_none()).map(|a| a.email.as_str()).collect::<Vec<_>>().join("\n") }
+/// What `workshops.html` reads.
+#[derive(Serialize)]
+struct WorkshopsPage<'a> {
+    title: String,
+    user: UserView,
+    id: i64,
+    agency: String,
+    version: u64,
+    workshops: Vec<WorkshopView<'a>>,
+    /// Who may be invited.
+    people: Vec<Invitee>,
+    can: std::collections::BTreeMap<&'static str, bool>,
+    timezones: [&'static str; 9],
+    errors: Vec<FieldError>,
+    /// The scheduling form as typed, or its defaults.
+    form: WorkshopForm,
+    headings: Vec<Heading>,
+}
+
+#[derive(Serialize)]
+struct WorkshopView<'a> {
+    id: u32,
+    plan: &'a WorkshopPlan,
+    sequence: u32,
+    cancelled: bool,
+    notes: Vec<Note<'a>>,
+    ics: String,
+    /// Invited people's ids, as the form's checkboxes hold them.
+    people: Vec<String>,
+    /// Invited outside addresses, one per line.
+    emails: String,
+}
+
+/// One heading of a workshop's notes and what was recorded under it.
+#[derive(Serialize)]
+struct Note<'a> {
+    key: &'static str,
+    label: &'static str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct Heading {
+    key: &'static str,
+    label: &'static str,
+}
+
+#[derive(Serialize)]
+struct Invitee {
+    id: i64,
+    name: String,
+    email: String,
+}
+
+fn workshop_view<'a>(e: &Engagement, w: &'a Workshop) -> WorkshopView<'a> {
+    WorkshopView {
+        id: w.id,
+        plan: &w.plan,
+        sequence: w.sequence,
+        cancelled: w.cancelled,
+        notes: WORKSHOP_HEADINGS
+            .iter()
+            .map(|&(key, label)| Note {
+                key,
+                label,
+                text: w.notes.get(key),
+            })
+            .collect(),
+        ics: format!("/engagements/{}/workshops/{}.ics", e.id, w.id),
+        people: w
+            .plan
+            .attendees
+            .iter()
+            .filter_map(|a| a.person.map(|p| p.0.to_string()))
+            .collect(),
+        emails: w
+            .plan
+            .attendees
+            .iter()
+            .filter(|a| a.person.is_none())
+            .map(|a| a.email.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 async fn workshops_page(
@@ -152,20 +226,19 @@ async fn workshops_page(
     who: &SignedIn,
     id: EngagementId,
     status: StatusCode,
-    errors: Vec<Value>,
+    errors: Vec<FieldError>,
     form: Option<&WorkshopForm>,
 ) -> Result<Response, PageError> {
     let l = load(s, who, id).await?;
-    let people: Vec<Value> = invitable(s, &l.e)
+    let people = invitable(s, &l.e)
         .await?
         .iter()
-        .map(|p| context! { id => p.id.0, name => p.name.clone(), email => p.email.as_str() })
+        .map(|p| Invitee {
+            id: p.id.0,
+            name: p.name.clone(),
+            email: p.email.as_str().to_string(),
+        })
         .collect();
-    let workshops: Vec<Value> =
-        l.e.workshops
-            .iter()
-            .map(|w| workshop_view(&l.e, w))
-            .collect();
     let blank = WorkshopForm {
         title: if l.e.workshops.is_empty() {
             "Initial workshop".into()
@@ -176,16 +249,29 @@ async fn workshops_page(
         minutes: "90".into(),
         ..WorkshopForm::default()
     };
-    page(
-        s,
-        status,
-        "workshops.html",
-        context! { title => format!("Workshops: {}", l.agency.name), user => who.view(), id => id.0,
-        agency => l.agency.name.clone(), version => l.e.version, workshops => workshops, people => people,
-        can => waymark_core::allowed_commands(&who.actor, &l.e),
-        timezones => TIMEZONES, errors => errors, form => ser(&form.cloned().unwrap_or(blank)),
-        headings => WORKSHOP_HEADINGS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>() },
-    )
+    let view = WorkshopsPage {
+        title: format!("Workshops: {}", l.agency.name),
+        user: who.view(),
+        id: id.0,
+        agency: l.agency.name.clone(),
+        version: l.e.version,
+        workshops: l
+            .e
+            .workshops
+            .iter()
+            .map(|w| workshop_view(&l.e, w))
+            .collect(),
+        people,
+        can: waymark_core::allowed_commands(&who.actor, &l.e),
+        timezones: TIMEZONES,
+        errors,
+        form: form.cloned().unwrap_or(blank),
+        headings: WORKSHOP_HEADINGS
+            .iter()
+            .map(|&(key, label)| Heading { key, label })
+            .collect(),
+    };
+    view_page(s, status, "workshops.html", &view)
 }
 
 pub async fn workshops(
@@ -203,81 +289,78 @@ pub async fn workshop_command(
     RawForm(raw): RawForm,
 ) -> Result<Response, PageError> {
     let id = EngagementId(id);
-    let run = async {
-        // Checkboxes repeat a name (people=4&people=7): serde_html_form
-        // gathers them, where plain urlencoded forms keep only one.
-        let f: WorkshopForm = serde_html_form::from_bytes(&raw).map_err(|e| {
-            PageError::Forbidden(format!(
-                "The form could not be read ({e}); reload the page and try again."
-            ))
-        })?;
-        who.check(&f.csrf)?;
-        let l = load(&s, &who, id).await?;
-        let people = invitable(&s, &l.e).await?;
-        let cmd = (|| -> Result<Command, DomainError> {
-            Ok(match f.action.as_str() {
-                "schedule" => Command::ScheduleWorkshop {
-                    id: None,
-                    plan: f.plan(&people)?,
+    // Checkboxes repeat a name (people=4&people=7): serde_html_form
+    // gathers them, where plain urlencoded forms keep only one.
+    let f: WorkshopForm = serde_html_form::from_bytes(&raw).map_err(|e| {
+        PageError::Forbidden(format!(
+            "The form could not be read ({e}); reload the page and try again."
+        ))
+    })?;
+    who.check(&f.csrf)?;
+    let l = load(&s, &who, id).await?;
+    let people = invitable(&s, &l.e).await?;
+    let cmd = (|| -> Result<Command, DomainError> {
+        Ok(match f.action.as_str() {
+            "schedule" => Command::ScheduleWorkshop {
+                id: None,
+                plan: f.plan(&people)?,
+            },
+            "change" => Command::ScheduleWorkshop {
+                id: Some(f.workshop_id()?),
+                plan: f.plan(&people)?,
+            },
+            "cancel" => Command::CancelWorkshop {
+                id: f.workshop_id()?,
+            },
+            "notes" => Command::RecordWorkshopNotes {
+                id: f.workshop_id()?,
+                notes: WorkshopNotes {
+                    sponsorship: f.sponsorship.clone().into(),
+                    strategy: f.strategy.clone().into(),
+                    business_need: f.business_need.clone().into(),
+                    budget: f.budget.clone().into(),
+                    governance: f.governance.clone().into(),
                 },
-                "change" => Command::ScheduleWorkshop {
-                    id: Some(f.workshop_id()?),
-                    plan: f.plan(&people)?,
-                },
-                "cancel" => Command::CancelWorkshop {
-                    id: f.workshop_id()?,
-                },
-                "notes" => Command::RecordWorkshopNotes {
-                    id: f.workshop_id()?,
-                    notes: WorkshopNotes {
-                        sponsorship: f.sponsorship.clone().into(),
-                        strategy: f.strategy.clone().into(),
-                        business_need: f.business_need.clone().into(),
-                        budget: f.budget.clone().into(),
-                        governance: f.governance.clone().into(),
-                    },
-                },
-                _ => {
-                    return Err(DomainError::invalid(
-                        "action",
-                        "reload the page and try again",
-                    ));
-                }
-            })
-        })();
-        let version = f.version.get();
-        let result = match (cmd, version) {
-            (Ok(cmd), Ok(version)) => {
-                outcome_to_page(s.actions().run(&who.actor, id, version, &cmd).await)?
+            },
+            _ => {
+                return Err(DomainError::invalid(
+                    "action",
+                    "reload the page and try again",
+                ));
             }
-            (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
-        };
-        match result {
-            Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
-            Err((field, message)) => {
-                let field = if field == "email" {
-                    "emails".to_string()
-                } else {
-                    field
-                };
-                // An existing workshop's forms prefix their fields' ids.
-                let field = match (f.action.as_str(), f.workshop_id()) {
-                    ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
-                    _ => field,
-                };
-                workshops_page(
-                    &s,
-                    &who,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    vec![error(&field, message)],
-                    Some(&f),
-                )
-                .await
-            }
+        })
+    })();
+    let version = f.version.get();
+    let result = match (cmd, version) {
+        (Ok(cmd), Ok(version)) => {
+            outcome_to_page(s.actions().run(&who.actor, id, version, &cmd).await)?
         }
+        (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
     };
-    run.await
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
+        Err((field, message)) => {
+            let field = if field == "email" {
+                "emails".to_string()
+            } else {
+                field
+            };
+            // An existing workshop's forms prefix their fields' ids.
+            let field = match (f.action.as_str(), f.workshop_id()) {
+                ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
+                _ => field,
+            };
+            workshops_page(
+                &s,
+                &who,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error(&field, message)],
+                Some(&f),
+            )
+            .await
+        }
+    }
 }
 
 pub async fn workshop_ics(
@@ -285,37 +368,34 @@ pub async fn workshop_ics(
     who: SignedIn,
     Path((id, file)): Path<(i64, String)>,
 ) -> Result<Response, PageError> {
-    let run = async {
-        let wid: u32 = file
-            .strip_suffix(".ics")
-            .and_then(|n| n.parse().ok())
+    let wid: u32 = file
+        .strip_suffix(".ics")
+        .and_then(|n| n.parse().ok())
+        .ok_or(PageError::NotFound)?;
+    let l = load(&s, &who, EngagementId(id)).await?;
+    let w =
+        l.e.workshops
+            .iter()
+            .find(|w| w.id == wid)
             .ok_or(PageError::NotFound)?;
-        let l = load(&s, &who, EngagementId(id)).await?;
-        let w =
-            l.e.workshops
-                .iter()
-                .find(|w| w.id == wid)
-                .ok_or(PageError::NotFound)?;
-        let text = ics::invitation(
-            l.e.id,
-            &l.agency.name,
-            w,
-            &s.actions().host(),
-            &s.mail_from,
-            chrono::Utc::now(),
-        )?;
-        let mut r = text.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/calendar; charset=utf-8"),
-        );
-        if let Ok(v) =
-            HeaderValue::from_str(&format!("attachment; filename=\"workshop-{id}-{wid}.ics\""))
-        {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
-        Ok(r)
-    };
-    run.await
+    let text = ics::invitation(
+        l.e.id,
+        &l.agency.name,
+        w,
+        &s.actions().host(),
+        &s.mail_from,
+        chrono::Utc::now(),
+    )?;
+    let mut r = text.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"workshop-{id}-{wid}.ics\""))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }

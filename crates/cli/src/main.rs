@@ -325,6 +325,12 @@ enum DevCommand {
         /// Directory to write into (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// `staged`: an overview and five stages among ordinary pages.
+        /// `flat`: no overview, every page has steps (so every page is a
+        /// stage), 5 to 8 timeline items, 6 to 8 sections and many links to
+        /// pages that are not in the set.
+        #[arg(long, default_value = "staged", value_parser = ["staged", "flat"])]
+        shape: String,
     },
 }
 
@@ -470,9 +476,12 @@ fn main() -> ExitCode {
                 seed,
             },
         ),
-        Command::Dev(DevCommand::Corpus { pages, seed, out }) => {
-            model_cmd::corpus(pages, seed, &out)
-        }
+        Command::Dev(DevCommand::Corpus {
+            pages,
+            seed,
+            out,
+            shape,
+        }) => model_cmd::corpus(pages, seed, &shape, &out),
     };
     match result {
         Ok(code) => code,

@@ -70,9 +70,11 @@ pub fn show(model: Option<&Path>, paths: &[PathBuf], json: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn corpus(pages: usize, seed: u64, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn corpus(pages: usize, seed: u64, shape: &str, out: &Path) -> anyhow::Result<ExitCode> {
+    let shape = waymark_model::synth::Shape::parse(shape)
+        .with_context(|| format!("unknown shape `{shape}`: use staged or flat"))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (name, text) in waymark_model::synth::corpus(pages, seed) {
+    for (name, text) in waymark_model::synth::corpus_of(shape, pages, seed) {
         let path = out.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -1,9 +1,15 @@
-//! A deterministic generator of synthetic page sets, for benchmarks.
+//! A deterministic generator of synthetic page sets, for benchmarks, in two
+//! shapes.
 //!
-//! The same `(pages, seed)` always gives byte-identical files. Pages look like
-//! real stage pages (steps, a decision point, next steps, every section) at
-//! about the seeds' size, link to one another, and carry no lint findings, so
-//! a benchmark measures the work on clean content.
+//! The same `(pages, seed, shape)` always gives byte-identical files.
+//! - [`Shape::Staged`]: an overview naming five stages, and pages that look
+//!   like real stage pages (steps, a decision point, next steps, every
+//!   section) at about the seeds' size, linking to one another, with no lint
+//!   findings, so a benchmark measures the work on clean content.
+//! - [`Shape::Flat`]: what a new user's own pages may look like. No overview;
+//!   every page has numbered steps (so every page is a stage); 5 to 8
+//!   timeline items and 6 to 8 sections a page; and many links to pages that
+//!   are not in the set, so lint has a great deal to say.
 
 use std::fmt::Write;
 
@@ -184,8 +190,120 @@ fn page_name(i: usize) -> String {
     format!("page-{i:05}")
 }
 
-/// Generates `pages` files: `index.md` (an overview of the first five pages
-/// as stages) and `page-NNNNN.md`, as `(file name, contents)`.
+/// The two shapes of generated page sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An overview and five stages among ordinary pages (the default).
+    Staged,
+    /// No overview, every page a stage, many dead links.
+    Flat,
+}
+
+impl Shape {
+    pub fn parse(s: &str) -> Option<Shape> {
+        match s {
+            "staged" => Some(Shape::Staged),
+            "flat" => Some(Shape::Flat),
+            _ => None,
+        }
+    }
+}
+
+/// Generates `pages` files of the given shape, as `(file name, contents)`.
+pub fn corpus_of(shape: Shape, pages: usize, seed: u64) -> Vec<(String, String)> {
+    match shape {
+        Shape::Staged => corpus(pages, seed),
+        Shape::Flat => flat(pages, seed),
+    }
+}
+
+/// The flat shape: `page-NNNNN.md` only.
+fn flat(pages: usize, seed: u64) -> Vec<(String, String)> {
+    const SECTIONS: [&str; 8] = [
+        "Roles",
+        "Tools, templates and guidance",
+        "Enabling services",
+        "Benefits",
+        "Risks if ignored",
+        "What success looks like",
+        "Further reading",
+        "Contacts",
+    ];
+    let mut r = Rng::new(seed);
+    let mut out = Vec::with_capacity(pages);
+    for i in 0..pages {
+        // A link to a page of the set, or (as often) to one that is not.
+        let link = |r: &mut Rng| {
+            if r.below(2) == 0 {
+                format!("{}.html", page_name(r.below(pages)))
+            } else {
+                format!(
+                    "/guides/{}.md",
+                    page_name(pages + r.below(pages.max(1) * 4))
+                )
+            }
+        };
+        let mut p = String::new();
+        let _ = write!(
+            p,
+            "---\nlayout: engagement\ntitle: {} {}\ntimeline:\n",
+            sentence(&mut r, 3).trim_end_matches('.'),
+            i
+        );
+        let items = 5 + r.below(4);
+        // Most items are steps; some pages end with a decision and next steps.
+        let tail = r.below(3);
+        let dash = if i % 2 == 0 { '–' } else { '-' };
+        for s in 1..=items - tail {
+            let _ = write!(
+                p,
+                "- title: Step {s} {dash} {}\n  body: |\n    {} See [the guidance]({}) and [the template]({}).\n",
+                sentence(&mut r, 3).trim_end_matches('.'),
+                paragraph(&mut r),
+                link(&mut r),
+                link(&mut r)
+            );
+        }
+        if tail >= 1 {
+            let _ = write!(
+                p,
+                "- title: Decision point {dash} {}?\n  body: |\n    {}\n\n    * {}\n    * Go on to [the next page]({}).\n\n",
+                sentence(&mut r, 3).trim_end_matches('.'),
+                paragraph(&mut r),
+                sentence(&mut r, 9),
+                link(&mut r)
+            );
+        }
+        if tail >= 2 {
+            let _ = write!(
+                p,
+                "- title: Next steps\n  body: |\n    {}\n\n    * Continue with [another page]({}).\n",
+                paragraph(&mut r),
+                link(&mut r)
+            );
+        }
+        let _ = write!(p, "---\n\n{}\n\n", paragraph(&mut r));
+        let sections = 6 + r.below(3);
+        for heading in &SECTIONS[..sections] {
+            let _ = writeln!(p, "## {heading}\n");
+            for _ in 0..2 + r.below(3) {
+                let len = 6 + r.below(10);
+                let _ = writeln!(
+                    p,
+                    "* {} See [more]({}).",
+                    sentence(&mut r, len),
+                    link(&mut r)
+                );
+            }
+            p.push('\n');
+        }
+        out.push((format!("{}.md", page_name(i)), p));
+    }
+    out
+}
+
+/// Generates `pages` files of the staged shape: `index.md` (an overview of
+/// the first five pages as stages) and `page-NNNNN.md`.
 pub fn corpus(pages: usize, seed: u64) -> Vec<(String, String)> {
     let mut r = Rng::new(seed);
     let mut out = Vec::with_capacity(pages);
@@ -288,5 +406,39 @@ mod tests {
         assert_ne!(corpus(20, 7), corpus(20, 8));
         assert_eq!(corpus(20, 7).len(), 20);
         assert!(corpus(0, 1).is_empty());
+        assert_eq!(corpus_of(Shape::Flat, 20, 7), corpus_of(Shape::Flat, 20, 7));
+        assert_eq!(corpus_of(Shape::Flat, 20, 7).len(), 20);
+        assert!(corpus_of(Shape::Flat, 0, 1).is_empty());
+    }
+
+    #[test]
+    fn the_flat_shape_is_what_it_says() {
+        let files = corpus_of(Shape::Flat, 200, 3);
+        let loaded = crate::build(
+            files
+                .into_iter()
+                .map(|(name, text)| crate::SourceFile {
+                    path: name.clone(),
+                    name,
+                    text,
+                })
+                .collect(),
+        );
+        let m = &loaded.model;
+        assert_eq!(m.overview, None);
+        // Every page has numbered steps, so every page is a stage.
+        assert_eq!(m.stages.len(), 200);
+        for p in &m.pages {
+            assert!((5..=8).contains(&p.timeline.len()), "{}", p.path);
+            assert!((6..=8).contains(&p.sections.len()), "{}", p.path);
+        }
+        let dead = m
+            .pages
+            .iter()
+            .flat_map(|p| &p.links)
+            .filter(|l| matches!(l.resolved, crate::model::LinkTarget::UnknownPage { .. }))
+            .count();
+        let all: usize = m.pages.iter().map(|p| p.links.len()).sum();
+        assert!(dead * 3 > all, "{dead} of {all} links are dead");
     }
 }

@@ -258,11 +258,12 @@ fn render_each(
 ) -> Result<(), SiteError> {
     let env = environment(templates)?;
     let hrefs = Hrefs::new(model);
-    let nav = nav(model, &hrefs);
+    let shape = Shape::new(model);
+    let nav = nav(model, &shape, &hrefs);
     let ids: Vec<usize> = (0..model.pages.len()).collect();
     for r in par_map(&ids, |&i| {
         let id = PageId(i);
-        let view = page_view(model, id, &hrefs, &nav, dates, published);
+        let view = page_view(model, &shape, id, &hrefs, &nav, dates, published);
         let template = template_for(model.page(id).layout.as_deref());
         let html = env
             .get_template(template)
@@ -275,33 +276,161 @@ fn render_each(
     }) {
         r?;
     }
-    let needs_contents = others(model).len() > MAX_NAV_OTHERS;
-    if model.overview.is_none() || needs_contents {
-        let pages = all_pages(model, &hrefs);
-        let href = if model.overview.is_none() {
-            "index.html"
-        } else {
-            CONTENTS
-        };
-        let view = ContentsView {
-            site: SITE_TITLE,
-            css: CSS_PATH,
-            nav: nav_views(&nav, href),
-            pages: &pages,
-            has_overview: model.overview.is_some(),
-            links: &published.links,
-        };
-        let html = env
-            .get_template("contents.html")
-            .and_then(|t| t.render(minijinja::value::Serde(&view)))
-            .map_err(|e| SiteError::Template {
-                name: "contents.html".into(),
-                source: e,
-            })?;
-        emit(href, html.into_bytes())?;
+    if shape.needs_contents(model) {
+        let pages = all_pages(model, &shape, &hrefs);
+        let chunks: Vec<&[NavItem]> = pages.chunks(CONTENTS_PER_PAGE).collect();
+        let numbers: Vec<usize> = (1..=chunks.len().max(1)).collect();
+        for r in par_map(&numbers, |&n| {
+            let href = contents_href(model, n);
+            let view = ContentsView {
+                site: SITE_TITLE,
+                css: CSS_PATH,
+                nav: nav_views(&nav, &contents_href(model, 1)),
+                pages: chunks.get(n - 1).copied().unwrap_or_default(),
+                has_overview: model.overview.is_some(),
+                links: &published.links,
+                stages: model.stages.len(),
+                first: (n - 1) * CONTENTS_PER_PAGE + 1,
+                total: pages.len(),
+                pager: pager(model, n, chunks.len()),
+            };
+            let html = env
+                .get_template("contents.html")
+                .and_then(|t| t.render(minijinja::value::Serde(&view)))
+                .map_err(|e| SiteError::Template {
+                    name: "contents.html".into(),
+                    source: e,
+                })?;
+            emit(&href, html.into_bytes())
+        }) {
+            r?;
+        }
     }
     emit(CSS_PATH, CSS.as_bytes().to_vec())?;
     emit(VISUAL_PATH, visual::svg(model).into_bytes())
+}
+
+/// Which page is which kind, looked up once: every per-page question below
+/// is then constant time, so the build stays linear in the page count.
+struct Shape {
+    /// The stage shown on each page, by page index.
+    stage_of: Vec<Option<usize>>,
+    /// Pages that are neither the overview nor a stage's page.
+    others: Vec<PageId>,
+    /// Each stage by its name (the first, where names repeat).
+    by_name: HashMap<String, usize>,
+}
+
+impl Shape {
+    fn new(model: &Model) -> Self {
+        let mut stage_of = vec![None; model.pages.len()];
+        for (i, s) in model.stages.iter().enumerate() {
+            if let Some(p) = s.page
+                && stage_of[p.0].is_none()
+            {
+                stage_of[p.0] = Some(i);
+            }
+        }
+        let others = (0..model.pages.len())
+            .map(PageId)
+            .filter(|&id| model.overview != Some(id) && stage_of[id.0].is_none())
+            .collect();
+        let mut by_name = HashMap::with_capacity(model.stages.len());
+        for (i, s) in model.stages.iter().enumerate() {
+            by_name.entry(s.name.clone()).or_insert(i);
+        }
+        Shape {
+            stage_of,
+            others,
+            by_name,
+        }
+    }
+
+    /// Whether the navigation lists every stage: only while there are few.
+    fn lists_stages(model: &Model) -> bool {
+        model.stages.len() <= MAX_NAV_STAGES
+    }
+
+    /// Whether the site needs contents pages: it has no overview to start
+    /// from, or more pages than the navigation lists.
+    fn needs_contents(&self, model: &Model) -> bool {
+        model.overview.is_none() || self.others.len() > MAX_NAV_OTHERS || !Self::lists_stages(model)
+    }
+}
+
+/// Entries on one contents page; past this, the contents run on to
+/// `contents-2.html` and so on, so no page grows with the site.
+const CONTENTS_PER_PAGE: usize = 100;
+
+/// The `n`th contents page (from 1): the first is `index.html` when there is
+/// no overview, `contents.html` otherwise.
+fn contents_href(model: &Model, n: usize) -> String {
+    match n {
+        1 if model.overview.is_none() => "index.html".into(),
+        1 => CONTENTS.into(),
+        n => format!("contents-{n}.html"),
+    }
+}
+
+/// Links between contents pages: previous, next, and a few page numbers
+/// around this one (never all of them).
+#[derive(Serialize)]
+struct Pager {
+    page: usize,
+    pages: usize,
+    previous: Option<String>,
+    next: Option<String>,
+    numbers: Vec<PagerLink>,
+}
+
+#[derive(Serialize)]
+struct PagerLink {
+    number: usize,
+    href: String,
+    current: bool,
+    /// A gap before this number ("…").
+    gap: bool,
+}
+
+fn pager(model: &Model, n: usize, pages: usize) -> Option<Pager> {
+    if pages <= 1 {
+        return None;
+    }
+    let mut shown: Vec<usize> = [
+        1,
+        n.saturating_sub(2),
+        n.saturating_sub(1),
+        n,
+        n + 1,
+        n + 2,
+        pages,
+    ]
+    .into_iter()
+    .filter(|&k| (1..=pages).contains(&k))
+    .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let mut last = 0;
+    let numbers = shown
+        .into_iter()
+        .map(|k| {
+            let link = PagerLink {
+                number: k,
+                href: contents_href(model, k),
+                current: k == n,
+                gap: k > last + 1,
+            };
+            last = k;
+            link
+        })
+        .collect();
+    Some(Pager {
+        page: n,
+        pages,
+        previous: (n > 1).then(|| contents_href(model, n - 1)),
+        next: (n < pages).then(|| contents_href(model, n + 1)),
+        numbers,
+    })
 }
 
 const SITE_TITLE: &str = "Protected Utility engagement model";
@@ -323,21 +452,13 @@ struct NavItem {
     label: Option<String>,
 }
 
-/// Other pages (the FAQ and the like) are listed in the side navigation only
-/// while they are few; past that, one "All pages" link leads to a contents
-/// page, so the navigation stays usable and each page stays small.
+/// Stages and other pages (the FAQ and the like) are listed in the side
+/// navigation only while they are few; past that, one "All pages" link leads
+/// to the contents pages, so the navigation stays usable and each page stays
+/// the same size however many pages the site has.
+const MAX_NAV_STAGES: usize = 12;
 const MAX_NAV_OTHERS: usize = 12;
 const CONTENTS: &str = "contents.html";
-
-/// Pages that are neither the overview nor a stage's page.
-fn others(model: &Model) -> Vec<PageId> {
-    (0..model.pages.len())
-        .map(PageId)
-        .filter(|&id| {
-            model.overview != Some(id) && !model.stages.iter().any(|s| s.page == Some(id))
-        })
-        .collect()
-}
 
 fn title_of(model: &Model, id: PageId) -> String {
     let p = model.page(id);
@@ -348,49 +469,56 @@ fn title_of(model: &Model, id: PageId) -> String {
     }
 }
 
-fn nav(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
+fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
     let mut out = Vec::new();
-    if let Some(o) = model.overview {
-        out.push(NavItem {
+    match model.overview {
+        Some(o) => out.push(NavItem {
             title: "Overview".into(),
             href: hrefs.page(o).into(),
             label: None,
-        });
+        }),
+        // Without an overview the first contents page is the way in.
+        None => out.push(NavItem {
+            title: "All pages".into(),
+            href: contents_href(model, 1),
+            label: None,
+        }),
     }
-    for s in &model.stages {
-        if let Some(p) = s.page {
-            out.push(NavItem {
-                title: s.name.clone(),
-                href: hrefs.page(p).into(),
-                label: Some(format!("Stage {}", s.number)),
-            });
+    if Shape::lists_stages(model) {
+        for s in &model.stages {
+            if let Some(p) = s.page {
+                out.push(NavItem {
+                    title: s.name.clone(),
+                    href: hrefs.page(p).into(),
+                    label: Some(format!("Stage {}", s.number)),
+                });
+            }
         }
     }
-    let others = others(model);
-    if others.len() <= MAX_NAV_OTHERS {
-        out.extend(others.into_iter().map(|id| NavItem {
+    if Shape::lists_stages(model) && shape.others.len() <= MAX_NAV_OTHERS {
+        out.extend(shape.others.iter().map(|&id| NavItem {
             title: title_of(model, id),
             href: hrefs.page(id).into(),
             label: None,
         }));
-    } else {
+    } else if model.overview.is_some() {
         out.push(NavItem {
             title: "All pages".into(),
-            href: CONTENTS.into(),
+            href: contents_href(model, 1),
             label: None,
         });
     }
     out
 }
 
-/// Every page, for the contents page.
-fn all_pages(model: &Model, hrefs: &Hrefs) -> Vec<NavItem> {
+/// Every page, in order, stages labelled, for the contents pages.
+fn all_pages(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
     (0..model.pages.len())
         .map(PageId)
         .map(|id| NavItem {
             title: title_of(model, id),
             href: hrefs.page(id).into(),
-            label: None,
+            label: shape.stage_of[id.0].map(|i| format!("Stage {}", model.stages[i].number)),
         })
         .collect()
 }
@@ -403,6 +531,12 @@ struct ContentsView<'a> {
     pages: &'a [NavItem],
     has_overview: bool,
     links: &'a [Link],
+    /// How many stages the model has.
+    stages: usize,
+    /// The position of this page's first entry, and how many there are.
+    first: usize,
+    total: usize,
+    pager: Option<Pager>,
 }
 
 #[derive(Serialize)]
@@ -476,6 +610,9 @@ struct VisualView {
     svg: Html,
     href: &'static str,
     stages: Vec<visual::VisualStage>,
+    /// Stages not drawn, and where they are listed.
+    more: usize,
+    contents: String,
 }
 
 /// Unique, readable `id`s for headings on one page.
@@ -525,6 +662,7 @@ fn choices(c: &Choices, model: &Model, hrefs: &Hrefs) -> (Html, Vec<Html>, Html)
 
 fn page_view<'a>(
     model: &'a Model,
+    shape: &Shape,
     id: PageId,
     hrefs: &'a Hrefs,
     nav: &'a [NavItem],
@@ -534,7 +672,7 @@ fn page_view<'a>(
     let p = model.page(id);
     let mut ids = Ids::default();
     let mut toc = Vec::new();
-    let stage = model.stages.iter().find(|s| s.page == Some(id));
+    let stage = shape.stage_of[id.0].map(|i| &model.stages[i]);
     let timeline = p
         .timeline
         .iter()
@@ -558,11 +696,10 @@ fn page_view<'a>(
                 _ => md(t.body.as_deref().unwrap_or(""), model, hrefs),
             };
             let href = match &t.kind {
-                ItemKind::Stage { name, .. } => model
-                    .stages
-                    .iter()
-                    .find(|s| &s.name == name)
-                    .and_then(|s| s.page)
+                ItemKind::Stage { name, .. } => shape
+                    .by_name
+                    .get(name.as_str())
+                    .and_then(|&i| model.stages[i].page)
                     .map(|p| hrefs.page(p).to_string()),
                 _ => None,
             };
@@ -595,10 +732,15 @@ fn page_view<'a>(
             }
         })
         .collect();
-    let visual = (model.overview == Some(id)).then(|| VisualView {
-        svg: html(visual::svg(model)),
-        href: VISUAL_PATH,
-        stages: visual::text(model),
+    let visual = (model.overview == Some(id)).then(|| {
+        let drawn = visual::text(model);
+        VisualView {
+            svg: html(visual::svg(model)),
+            href: VISUAL_PATH,
+            stages: drawn.stages,
+            more: drawn.more,
+            contents: contents_href(model, 1),
+        }
     });
     let href = hrefs.page(id);
     PageView {

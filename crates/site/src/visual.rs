@@ -3,6 +3,9 @@
 //! repeat; arcs underneath show a stage leading back to an earlier one, which
 //! is how stages come to overlap; each stage's exits are listed under it.
 //! The same facts are given as text by [`text`], for the page around it.
+//!
+//! It stays readable at any size: past [`MAX_DRAWN`] stages it draws the
+//! first few and one box counting the rest, which the contents pages list.
 
 use std::fmt::Write;
 
@@ -16,6 +19,8 @@ const GAP: usize = 28;
 const MARGIN: usize = 24;
 /// Room under the exits for the arcs back to earlier stages.
 const ARC_ROOM: usize = 30;
+/// The most boxes the visual draws, the "more stages" box included.
+pub const MAX_DRAWN: usize = 8;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -65,9 +70,18 @@ pub struct VisualStage {
     pub exits: Vec<String>,
 }
 
-pub fn text(model: &Model) -> Vec<VisualStage> {
-    model
-        .stages
+/// The stages the visual draws, and how many more there are.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drawn {
+    pub stages: Vec<VisualStage>,
+    /// Stages not drawn, counted in the last box.
+    pub more: usize,
+}
+
+pub fn text(model: &Model) -> Drawn {
+    let n = model.stages.len();
+    let shown = if n > MAX_DRAWN { MAX_DRAWN - 1 } else { n };
+    let stages = model.stages[..shown]
         .iter()
         .map(|s| {
             let mut exits: Vec<String> = s
@@ -85,12 +99,16 @@ pub fn text(model: &Model) -> Vec<VisualStage> {
                 exits,
             }
         })
-        .collect()
+        .collect();
+    Drawn {
+        stages,
+        more: n - shown,
+    }
 }
 
 pub fn svg(model: &Model) -> String {
-    let stages = text(model);
-    let n = stages.len().max(1);
+    let Drawn { stages, more } = text(model);
+    let n = (stages.len() + usize::from(more > 0)).max(1);
     let box_w = (WIDTH - 2 * MARGIN - (n - 1) * GAP) / n;
     let x = |i: usize| MARGIN + i * (box_w + GAP);
     let max_exits = stages.iter().map(|s| s.exits.len()).max().unwrap_or(0);
@@ -104,6 +122,9 @@ pub fn svg(model: &Model) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    if more > 0 {
+        let _ = write!(desc, ", and {more} more");
+    }
     desc.push_str(". Stages are fluid: they may run at the same time, and a stage may repeat. ");
     for s in &stages {
         if !s.exits.is_empty() {
@@ -171,7 +192,7 @@ pub fn svg(model: &Model) -> String {
             );
         }
         out.push_str("</g>\n");
-        if i + 1 < stages.len() {
+        if i + 1 < n {
             let _ = writeln!(
                 out,
                 r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#313131" stroke-width="2" marker-end="url(#arrow)"/>"##,
@@ -182,10 +203,31 @@ pub fn svg(model: &Model) -> String {
             );
         }
     }
+    if more > 0 {
+        // One box for the stages not drawn.
+        let bx = x(stages.len());
+        let cx = bx + box_w / 2;
+        let _ = write!(
+            out,
+            r##"<g><rect x="{bx}" y="{BOX_Y}" width="{box_w}" height="{BOX_H}" rx="8" fill="#ffffff" stroke="#00405e" stroke-width="2" stroke-dasharray="6 4"/>
+<text class="exit" x="{cx}" y="{}" text-anchor="middle">and {more}</text>
+<text class="exit" x="{cx}" y="{}" text-anchor="middle">more {}</text></g>
+"##,
+            BOX_Y + 34,
+            BOX_Y + 54,
+            if more == 1 { "stage" } else { "stages" }
+        );
+    }
     // Arcs back to earlier stages: the same stage may be worked on again
     // while a later one runs.
     let arc_y = BOX_Y + BOX_H + 40 + max_exits * 20;
-    for (i, s) in model.stages.iter().enumerate() {
+    let drawn = &model.stages[..stages.len()];
+    let position: std::collections::HashMap<&str, usize> = drawn
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.slug.as_str(), i))
+        .collect();
+    for (i, s) in drawn.iter().enumerate() {
         for o in s
             .decisions
             .iter()
@@ -193,7 +235,7 @@ pub fn svg(model: &Model) -> String {
             .chain(&s.exits)
         {
             if let Effect::EnterStage { stage } = &o.effect
-                && let Some(j) = model.stages.iter().position(|t| &t.slug == stage)
+                && let Some(&j) = position.get(stage.as_str())
                 && j < i
             {
                 let (from, to) = (x(i) + box_w / 2, x(j) + box_w / 2 + 12);

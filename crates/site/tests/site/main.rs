@@ -1,6 +1,7 @@
 //! Integration tests for waymark-site: the static export and the live guide.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod scale;
 mod server;
 mod site;
 

@@ -27,7 +27,7 @@ fn export(loaded: &waymark_model::Loaded, name: &str) -> std::path::PathBuf {
 
 /// Every internal `href` and `src` of every page resolves to a file, and
 /// every `#fragment` to an element with that id.
-fn check_links(dir: &Path) -> usize {
+pub fn check_links(dir: &Path) -> usize {
     let mut ids: HashMap<String, Vec<String>> = HashMap::new();
     let htmls: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap()

@@ -1,7 +1,6 @@
 //! `waymark model …` and `waymark dev corpus`: loading pages from the place the
 //! user chose and presenting findings or the model.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,30 +16,49 @@ pub fn lint(
     json: bool,
     deny_warnings: bool,
 ) -> anyhow::Result<ExitCode> {
+    use serde::ser::{SerializeSeq, Serializer};
     let origin = Origin::choose(model, paths);
     let loaded = origin.load()?;
-    let findings = waymark_model::lint(&loaded);
-    let mut out = std::io::stdout().lock();
+    // Findings are written file by file as the lint finds them, never all
+    // held at once: a large set may have a million.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut tally = diagnostic::Tally::default();
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut out,
+            serde_json::ser::PrettyFormatter::new(),
+        );
+        let mut seq = ser.serialize_seq(None)?;
+        waymark_model::lint_each(&loaded, |file| {
+            for f in file {
+                tally.add(f);
+                seq.serialize_element(f)?;
+            }
+            Ok::<(), serde_json::Error>(())
+        })?;
+        seq.end()?;
+        writeln!(out)?;
     } else {
-        let mut texts: HashMap<&str, Option<String>> = HashMap::new();
-        for f in &findings {
-            let text = texts
-                .entry(f.path.as_str())
-                .or_insert_with(|| origin.text(&f.path));
-            writeln!(out, "{}", diagnostic::render(f, text.as_deref()))?;
-        }
+        waymark_model::lint_each(&loaded, |file| {
+            // Each file with findings is read once, its lines indexed once.
+            let text = file.first().and_then(|f| origin.text(&f.path));
+            let source = text.as_deref().map(diagnostic::Source::new);
+            for f in file {
+                tally.add(f);
+                let line = source.as_ref().and_then(|s| s.line(f.line));
+                writeln!(out, "{}", diagnostic::render_line(f, line))?;
+            }
+            Ok::<(), std::io::Error>(())
+        })?;
         let pages = loaded.sources;
         let noun = if pages == 1 { "page" } else { "pages" };
-        match diagnostic::summary(&findings) {
+        match tally.summary() {
             Some(s) => writeln!(out, "lint: {s} in {pages} {noun}")?,
             None => writeln!(out, "lint: no findings in {pages} {noun}")?,
         }
     }
-    let fails = findings.iter().any(|f| {
-        f.severity == Severity::Error || (deny_warnings && f.severity == Severity::Warning)
-    });
+    out.flush()?;
+    let fails = tally.errors > 0 || (deny_warnings && tally.warnings > 0);
     Ok(if fails {
         ExitCode::FAILURE
     } else {

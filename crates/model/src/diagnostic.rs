@@ -130,12 +130,43 @@ pub fn sort(findings: &mut [Finding]) {
 /// Renders one finding the way compilers do, with the offending line and a
 /// caret under the column when the source is at hand.
 pub fn render(f: &Finding, source: Option<&str>) -> String {
-    use std::fmt::Write;
-    let mut out = format!("{}[{}]: {}\n", f.severity, f.code.as_str(), f.message);
     let line_text = source.and_then(|s| {
         let s = s.strip_prefix('\u{feff}').unwrap_or(s);
         s.lines().nth((f.line as usize).checked_sub(1)?)
     });
+    render_line(f, line_text)
+}
+
+/// A file's text with its lines indexed once, so each of many findings finds
+/// its line without reading the file from the start.
+#[derive(Debug)]
+pub struct Source<'a> {
+    text: &'a str,
+    lines: crate::text::LineIndex,
+}
+
+impl<'a> Source<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        Source {
+            text,
+            lines: crate::text::LineIndex::new(text),
+        }
+    }
+
+    /// The text of 1-based `line`, if the file has it (as `str::lines`
+    /// counts them: a final line ending does not start another).
+    pub fn line(&self, line: u32) -> Option<&'a str> {
+        let i = (line as usize).checked_sub(1)?;
+        let count = self.lines.count() - usize::from(self.text.is_empty() || self.text.ends_with('\n'));
+        (i < count).then(|| self.lines.line(self.text, i))
+    }
+}
+
+/// [`render`], given the line the finding points at.
+pub fn render_line(f: &Finding, line_text: Option<&str>) -> String {
+    use std::fmt::Write;
+    let mut out = format!("{}[{}]: {}\n", f.severity, f.code.as_str(), f.message);
     let Some(text) = line_text else {
         let _ = writeln!(out, "  --> {}:{}:{}", f.path, f.line, f.column);
         return out;
@@ -178,11 +209,39 @@ fn window(line: &str, column: usize) -> (String, usize) {
 
 /// "2 errors, 1 warning and 3 infos", or `None` when there is nothing.
 pub fn summary(findings: &[Finding]) -> Option<String> {
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let mut t = Tally::default();
+    findings.iter().for_each(|f| t.add(f));
+    t.summary()
+}
+
+/// Findings counted by severity as they go past.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, f: &Finding) {
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.infos += 1,
+        }
+    }
+
+    /// "2 errors, 1 warning and 3 infos", or `None` when there is nothing.
+    pub fn summary(&self) -> Option<String> {
+        summarise(self.errors, self.warnings, self.infos)
+    }
+}
+
+fn summarise(errors: usize, warnings: usize, infos: usize) -> Option<String> {
     let parts: Vec<String> = [
-        (count(Severity::Error), "error"),
-        (count(Severity::Warning), "warning"),
-        (count(Severity::Info), "info"),
+        (errors, "error"),
+        (warnings, "warning"),
+        (infos, "info"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)

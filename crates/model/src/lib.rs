@@ -23,6 +23,6 @@ pub mod text;
 
 pub use build::{Loaded, SourceFile, build};
 pub use diagnostic::{Code, Finding, Severity};
-pub use lint::lint;
+pub use lint::{lint, lint_each};
 pub use model::*;
 pub use source::{SourceError, bundled, read_paths};

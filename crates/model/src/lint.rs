@@ -10,59 +10,127 @@ use crate::diagnostic::{Code, Finding, sort};
 use crate::model::*;
 use crate::par::par_map;
 
-/// All findings for a loaded set of pages, load errors included, in reading order.
+/// All findings for a loaded set of pages, load errors included, in reading
+/// order. For large sets prefer [`lint_each`], which holds one batch of
+/// pages' findings at a time.
 pub fn lint(loaded: &Loaded) -> Vec<Finding> {
-    let m = &loaded.model;
-    let ids: Vec<usize> = (0..m.pages.len()).collect();
-    // Page-local checks are independent, so they run on all cores; only the
-    // cross-page comparison of fingerprints is serial.
-    let per_page = par_map(&ids, |&i| {
-        let p = &m.pages[i];
-        let mut out = Vec::new();
-        links(p, &mut out);
-        items(m, PageId(i), p, &mut out);
-        sections(p, &mut out);
-        timebox(p, &mut out);
-        dashes(p, &mut out);
-        steps(p, &mut out);
-        let prints = near_duplicates(p, &mut out);
-        (out, prints)
+    let mut out = Vec::new();
+    let _ = lint_each(loaded, |f| {
+        out.extend_from_slice(f);
+        Ok::<(), std::convert::Infallible>(())
     });
-    let mut out = loaded.findings.clone();
+    out
+}
+
+/// Pages checked in parallel at a time: enough to keep every core busy,
+/// few enough that their findings are a small part of memory.
+const BATCH: usize = 512;
+
+/// Lints `loaded` and hands `emit` each file's findings, sorted, file by
+/// file in path order: the same findings in the same order as [`lint`],
+/// without holding them all. The first error from `emit` stops the work.
+pub fn lint_each<E>(
+    loaded: &Loaded,
+    mut emit: impl FnMut(&[Finding]) -> Result<(), E>,
+) -> Result<(), E> {
+    let m = &loaded.model;
+    // Findings not from the page checks (files that are not pages, slug
+    // conflicts, the overview's stages) are few; they join their file's.
+    let mut extra = loaded.findings.clone();
+    stages(m, &mut extra);
+    sort(&mut extra);
+    let mut extra = extra.into_iter().peekable();
+    let mut order: Vec<usize> = (0..m.pages.len()).collect();
+    order.sort_by(|&a, &b| m.pages[a].path.cmp(&m.pages[b].path));
     let mut seen: HashMap<u64, (usize, usize)> = HashMap::new();
-    for (i, (findings, prints)) in per_page.into_iter().enumerate() {
-        out.extend(findings);
-        for fp in prints {
-            match seen.get(&fp.exact) {
-                Some(&(pi, ti)) if pi != i => {
-                    if !fp.reported {
-                        let (first, item) = (&m.pages[pi], &m.pages[pi].timeline[ti]);
-                        let copy = &m.pages[i].timeline[fp.item];
-                        out.push(Finding::new(
-                            Code::DuplicateText,
-                            &m.pages[i].path,
-                            copy.body_line,
-                            1,
-                            format!(
-                                "the body of {} is the same as the body of {} in {}:{}",
-                                quote(&copy.title),
-                                quote(&item.title),
-                                first.path,
-                                item.body_line
-                            ),
-                        ));
-                    }
+    let mut file: Vec<Finding> = Vec::new();
+    for batch in order.chunks(BATCH) {
+        // Page-local checks are independent, so they run on all cores; only
+        // the cross-page comparison of fingerprints is serial.
+        let per_page = par_map(batch, |&i| {
+            let p = &m.pages[i];
+            let mut out = Vec::new();
+            links(p, &mut out);
+            items(m, PageId(i), p, &mut out);
+            sections(p, &mut out);
+            timebox(p, &mut out);
+            dashes(p, &mut out);
+            steps(p, &mut out);
+            let prints = near_duplicates(p, &mut out);
+            (out, prints)
+        });
+        for (&i, (findings, prints)) in batch.iter().zip(per_page) {
+            let path = &m.pages[i].path;
+            // Files before this page in path order are complete.
+            while let Some(f) = extra.next_if(|f| f.path < *path) {
+                if file.last().is_some_and(|l| l.path != f.path) {
+                    emit(&file)?;
+                    file.clear();
                 }
-                Some(_) => {}
-                None => {
-                    seen.insert(fp.exact, (i, fp.item));
-                }
+                file.push(f);
+            }
+            if !file.is_empty() {
+                emit(&file)?;
+                file.clear();
+            }
+            file.extend(findings);
+            copies(m, i, &prints, &mut seen, &mut file);
+            file.extend(std::iter::from_fn(|| extra.next_if(|f| f.path == *path)));
+            sort(&mut file);
+            if !file.is_empty() {
+                emit(&file)?;
+                file.clear();
             }
         }
     }
-    stages(m, &mut out);
-    sort(&mut out);
-    out
+    for f in extra {
+        if file.last().is_some_and(|l| l.path != f.path) {
+            emit(&file)?;
+            file.clear();
+        }
+        file.push(f);
+    }
+    if !file.is_empty() {
+        emit(&file)?;
+    }
+    Ok(())
+}
+
+/// Bodies on page `i` that copy a body on an earlier page exactly.
+fn copies(
+    m: &Model,
+    i: usize,
+    prints: &[Print],
+    seen: &mut HashMap<u64, (usize, usize)>,
+    out: &mut Vec<Finding>,
+) {
+    for fp in prints {
+        match seen.get(&fp.exact) {
+            Some(&(pi, ti)) if pi != i => {
+                if !fp.reported {
+                    let (first, item) = (&m.pages[pi], &m.pages[pi].timeline[ti]);
+                    let copy = &m.pages[i].timeline[fp.item];
+                    out.push(Finding::new(
+                        Code::DuplicateText,
+                        &m.pages[i].path,
+                        copy.body_line,
+                        1,
+                        format!(
+                            "the body of {} is the same as the body of {} in {}:{}",
+                            quote(&copy.title),
+                            quote(&item.title),
+                            first.path,
+                            item.body_line
+                        ),
+                    ));
+                }
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(fp.exact, (i, fp.item));
+            }
+        }
+    }
 }
 
 fn quote(s: &str) -> String {

@@ -87,6 +87,11 @@ impl LineIndex {
         (line, offset - self.starts[line])
     }
 
+    /// How many lines the text has (a final line ending starts one more).
+    pub fn count(&self) -> usize {
+        self.starts.len()
+    }
+
     /// The text of 0-based `line`, without its line ending.
     pub fn line<'a>(&self, text: &'a str, line: usize) -> &'a str {
         let Some(&start) = self.starts.get(line) else {

@@ -56,17 +56,18 @@ impl Store {
         Ok(e)
     }
 
-    /// Recounts every agency's engagements (after rows went in directly).
+    /// Recounts every agency's engagements and every stage's active ones
+    /// (after rows went in directly).
     pub(crate) async fn recount(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM agency_engagements")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        for sql in [
+            "DELETE FROM agency_engagements",
             "INSERT INTO agency_engagements (agency_id, n) SELECT agency_id, COUNT(*) FROM engagements GROUP BY agency_id",
-        )
-        .execute(&mut *tx)
-        .await?;
+            "DELETE FROM stage_active",
+            "INSERT INTO stage_active (stage, n) SELECT stage, COUNT(*) FROM engagement_stages WHERE status = 'active' GROUP BY stage",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -332,16 +333,48 @@ impl Store {
 }
 
 /// Keeps the assignments and per-stage indexes equal to the engagement's
-/// state.
+/// state, and each stage's count of active engagements with them.
 pub(crate) async fn save_index(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     e: &Engagement,
 ) -> Result<(), StoreError> {
-    for table in ["assignments", "engagement_stages"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE engagement_id = $1"))
-            .bind(e.id.0)
-            .execute(&mut **tx)
-            .await?;
+    sqlx::query("DELETE FROM assignments WHERE engagement_id = $1")
+        .bind(e.id.0)
+        .execute(&mut **tx)
+        .await?;
+    let mut was_active = Vec::new();
+    for row in sqlx::query("DELETE FROM engagement_stages WHERE engagement_id = $1 RETURNING stage, status")
+        .bind(e.id.0)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        if row.try_get::<String, _>("status")? == "active" {
+            was_active.push(row.try_get::<String, _>("stage")?);
+        }
+    }
+    let now_active = e
+        .stages
+        .iter()
+        .filter(|s| s.status == waymark_core::StageStatus::Active)
+        .map(|s| s.stage.as_str());
+    // Counters change in stage order, so two writers never wait on each
+    // other's rows in opposite orders.
+    let mut delta: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for s in &was_active {
+        *delta.entry(s.as_str()).or_default() -= 1;
+    }
+    for s in now_active {
+        *delta.entry(s).or_default() += 1;
+    }
+    for (stage, d) in delta.into_iter().filter(|(_, d)| *d != 0) {
+        sqlx::query(
+            "INSERT INTO stage_active (stage, n) VALUES ($1, $2) \
+             ON CONFLICT (stage) DO UPDATE SET n = stage_active.n + excluded.n",
+        )
+        .bind(stage)
+        .bind(d)
+        .execute(&mut **tx)
+        .await?;
     }
     for a in &e.assigned {
         sqlx::query("INSERT INTO assignments (engagement_id, person_id) VALUES ($1, $2)")

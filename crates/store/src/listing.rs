@@ -75,10 +75,18 @@ impl Store {
         let mut binds = Vec::new();
         let sql = match scope(actor, "e.", &mut binds) {
             Scope::Nothing => return Ok(0),
-            Scope::All => format!(
-                "SELECT COUNT(*) FROM engagement_stages es WHERE es.stage = ${} AND es.status = 'active'",
-                binds.len() + 1
-            ),
+            // The programme sees every engagement: the kept count answers.
+            Scope::All => {
+                let row = sqlx::query("SELECT n FROM stage_active WHERE stage = $1")
+                    .bind(stage)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let n: i64 = match row {
+                    Some(r) => r.try_get(0)?,
+                    None => 0,
+                };
+                return Ok(n.max(0) as u64);
+            }
             // Their own engagements drive the join (CROSS JOIN keeps that
             // order on SQLite), so a few engagements cost a few lookups.
             Scope::Where(c) => format!(

@@ -74,3 +74,57 @@ fn deep_nesting_and_alias_bombs_are_refused() {
     bomb.push_str("---\n");
     assert!(parse_page(&bomb).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A finding's line, found through the line index, is the line
+    /// `str::lines` gives: CRLF, a byte-order mark, a final line ending or
+    /// none, and lines past the end.
+    #[test]
+    fn indexed_lines_are_the_lines_people_read(text in "(\u{feff})?([a-c \t\r]{0,6}\n?){0,8}", line in 0u32..12) {
+        let plain = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        // Compared as shown: the rendering trims the end of the line, and a
+        // lone `\r` ends a line for the index but not for `str::lines`.
+        let expected = (line as usize).checked_sub(1).and_then(|i| plain.lines().nth(i)).map(str::trim_end);
+        let found = waymark_model::diagnostic::Source::new(&text).line(line).map(str::trim_end);
+        prop_assert_eq!(found, expected);
+    }
+}
+
+/// Streaming the findings file by file gives each file once, in path order,
+/// each file's findings sorted: the order `lint` has always had, with files
+/// that are not pages (their findings come from loading) in their places.
+#[test]
+fn findings_stream_file_by_file_in_reading_order() {
+    let mut files: Vec<(String, String)> =
+        waymark_model::synth::corpus_of(waymark_model::synth::Shape::Flat, 1200, 5);
+    files.push(("page-00010a.md".into(), "no front matter here\n".into()));
+    files.push(("aaa.md".into(), "---\ntitle: [unclosed\n---\n".into()));
+    files.push(("zzz.md".into(), "---\ntitle: Z\n".into()));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let loaded = load(&refs);
+    let mut paths: Vec<String> = Vec::new();
+    let mut all = Vec::new();
+    waymark_model::lint_each(&loaded, |file| {
+        assert!(!file.is_empty());
+        assert!(file.iter().all(|f| f.path == file[0].path), "one file at a time");
+        paths.push(file[0].path.clone());
+        all.extend_from_slice(file);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    let mut sorted_paths = paths.clone();
+    sorted_paths.sort();
+    sorted_paths.dedup();
+    assert_eq!(paths, sorted_paths, "each file once, in path order");
+    for p in ["aaa.md", "page-00010a.md", "zzz.md"] {
+        assert!(paths.iter().any(|x| x == p), "{p} is reported");
+    }
+    let mut expected = all.clone();
+    waymark_model::diagnostic::sort(&mut expected);
+    assert_eq!(all, expected);
+    assert_eq!(all, waymark_model::lint(&loaded));
+    // Far more than one batch of pages, with findings on most of them.
+    assert!(paths.len() > 1000, "{}", paths.len());
+}

@@ -40,6 +40,21 @@ async fn generated_records_verify_and_repeat() {
             .await
             .unwrap();
         assert_eq!(all.total, 30);
+        // Generated rows go in directly; the kept per-stage counts are
+        // recounted after them.
+        for stage in &waymark_model::build(waymark_model::bundled()).model.stages {
+            let listed = store
+                .active_in_stage(&staff, &stage.slug, None, 1000)
+                .await
+                .unwrap()
+                .len() as u64;
+            assert_eq!(
+                store.count_active(&staff, &stage.slug).await.unwrap(),
+                listed,
+                "{}",
+                stage.slug
+            );
+        }
         // The summary beside each record is the record's own.
         let e = store.engagement(&staff, all.items[0].id).await.unwrap();
         assert_eq!(e.summary(), all.items[0]);

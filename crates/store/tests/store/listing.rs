@@ -261,6 +261,25 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
         assert_eq!(count(&w.staff, "deploy").await, 0);
         assert_eq!(count(&w.member, "engagement").await, 2);
         assert_eq!(count(&w.other, "engagement").await, 0);
+        // The programme's counts are kept as stages change; an agency
+        // member's are counted directly. Both agree after each change.
+        let mut b = w.store.engagement(&w.staff, b.id).await.unwrap();
+        for (cmd, engagement, discovery) in [
+            (Command::CompleteStage { stage: "discovery".into() }, 2, 0),
+            (Command::StartStage { stage: "discovery".into() }, 2, 1),
+            (Command::CompleteStage { stage: "engagement".into() }, 1, 1),
+            (Command::StartStage { stage: "engagement".into() }, 2, 1),
+        ] {
+            b = w
+                .store
+                .execute(&w.staff, b.id, b.version, &cmd, long_ago)
+                .await
+                .unwrap();
+            for actor in [&w.staff, &w.member] {
+                assert_eq!(count(actor, "engagement").await, engagement, "{cmd:?}");
+                assert_eq!(count(actor, "discovery").await, discovery, "{cmd:?}");
+            }
+        }
 
         let in_engagement = w
             .store

@@ -158,7 +158,8 @@ impl<'a> Source<'a> {
     /// counts them: a final line ending does not start another).
     pub fn line(&self, line: u32) -> Option<&'a str> {
         let i = (line as usize).checked_sub(1)?;
-        let count = self.lines.count() - usize::from(self.text.is_empty() || self.text.ends_with('\n'));
+        let count =
+            self.lines.count() - usize::from(self.text.is_empty() || self.text.ends_with('\n'));
         (i < count).then(|| self.lines.line(self.text, i))
     }
 }
@@ -238,15 +239,11 @@ impl Tally {
 }
 
 fn summarise(errors: usize, warnings: usize, infos: usize) -> Option<String> {
-    let parts: Vec<String> = [
-        (errors, "error"),
-        (warnings, "warning"),
-        (infos, "info"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, w)| format!("{n} {w}{}", if n == 1 { "" } else { "s" }))
-    .collect();
+    let parts: Vec<String> = [(errors, "error"), (warnings, "warning"), (infos, "info")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}{}", if n == 1 { "" } else { "s" }))
+        .collect();
     match parts.as_slice() {
         [] => None,
         [one] => Some(one.clone()),

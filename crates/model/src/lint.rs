@@ -63,11 +63,7 @@ pub fn lint_each<E>(
             let path = &m.pages[i].path;
             // Files before this page in path order are complete.
             while let Some(f) = extra.next_if(|f| f.path < *path) {
-                if file.last().is_some_and(|l| l.path != f.path) {
-                    emit(&file)?;
-                    file.clear();
-                }
-                file.push(f);
+                push_in_file(&mut file, f, &mut emit)?;
             }
             if !file.is_empty() {
                 emit(&file)?;
@@ -84,15 +80,26 @@ pub fn lint_each<E>(
         }
     }
     for f in extra {
-        if file.last().is_some_and(|l| l.path != f.path) {
-            emit(&file)?;
-            file.clear();
-        }
-        file.push(f);
+        push_in_file(&mut file, f, &mut emit)?;
     }
     if !file.is_empty() {
         emit(&file)?;
     }
+    Ok(())
+}
+
+/// Adds `f` to the file being gathered, first handing over the file before
+/// it when `f` starts another.
+fn push_in_file<E>(
+    file: &mut Vec<Finding>,
+    f: Finding,
+    emit: &mut impl FnMut(&[Finding]) -> Result<(), E>,
+) -> Result<(), E> {
+    if file.last().is_some_and(|l| l.path != f.path) {
+        emit(file)?;
+        file.clear();
+    }
+    file.push(f);
     Ok(())
 }
 

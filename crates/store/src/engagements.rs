@@ -343,10 +343,12 @@ pub(crate) async fn save_index(
         .execute(&mut **tx)
         .await?;
     let mut was_active = Vec::new();
-    for row in sqlx::query("DELETE FROM engagement_stages WHERE engagement_id = $1 RETURNING stage, status")
-        .bind(e.id.0)
-        .fetch_all(&mut **tx)
-        .await?
+    for row in sqlx::query(
+        "DELETE FROM engagement_stages WHERE engagement_id = $1 RETURNING stage, status",
+    )
+    .bind(e.id.0)
+    .fetch_all(&mut **tx)
+    .await?
     {
         if row.try_get::<String, _>("status")? == "active" {
             was_active.push(row.try_get::<String, _>("stage")?);

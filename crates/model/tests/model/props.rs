@@ -102,13 +102,19 @@ fn findings_stream_file_by_file_in_reading_order() {
     files.push(("page-00010a.md".into(), "no front matter here\n".into()));
     files.push(("aaa.md".into(), "---\ntitle: [unclosed\n---\n".into()));
     files.push(("zzz.md".into(), "---\ntitle: Z\n".into()));
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let loaded = load(&refs);
     let mut paths: Vec<String> = Vec::new();
     let mut all = Vec::new();
     waymark_model::lint_each(&loaded, |file| {
         assert!(!file.is_empty());
-        assert!(file.iter().all(|f| f.path == file[0].path), "one file at a time");
+        assert!(
+            file.iter().all(|f| f.path == file[0].path),
+            "one file at a time"
+        );
         paths.push(file[0].path.clone());
         all.extend_from_slice(file);
         Ok::<(), ()>(())

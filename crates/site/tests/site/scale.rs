@@ -6,7 +6,8 @@ use waymark_model::SourceFile;
 use waymark_model::synth::{Shape, corpus_of};
 use waymark_site::{self as site, Dates, Published};
 
-fn largest_file(shape: Shape, pages: usize, seed: u64) -> (String, usize) {
+/// A generated page set, loaded.
+fn corpus(shape: Shape, pages: usize, seed: u64) -> waymark_model::Loaded {
     let files = corpus_of(shape, pages, seed)
         .into_iter()
         .map(|(name, text)| SourceFile {
@@ -15,7 +16,11 @@ fn largest_file(shape: Shape, pages: usize, seed: u64) -> (String, usize) {
             text,
         })
         .collect();
-    let loaded = waymark_model::build(files);
+    waymark_model::build(files)
+}
+
+fn largest_file(shape: Shape, pages: usize, seed: u64) -> (String, usize) {
+    let loaded = corpus(shape, pages, seed);
     let dates = Dates::fixed(vec![None; loaded.model.pages.len()]);
     let built = site::build(&loaded.model, &dates, None, &Published::default()).unwrap();
     built
@@ -46,15 +51,7 @@ proptest! {
 
 #[test]
 fn a_thousand_stages_without_an_overview_get_paged_contents_and_a_short_navigation() {
-    let files = corpus_of(Shape::Flat, 1000, 1)
-        .into_iter()
-        .map(|(name, text)| SourceFile {
-            path: name.clone(),
-            name,
-            text,
-        })
-        .collect();
-    let loaded = waymark_model::build(files);
+    let loaded = corpus(Shape::Flat, 1000, 1);
     assert_eq!(loaded.model.stages.len(), 1000);
     let dates = Dates::fixed(vec![None; 1000]);
     let built = site::build(&loaded.model, &dates, None, &Published::default()).unwrap();

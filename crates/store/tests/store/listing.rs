@@ -265,10 +265,34 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
         // member's are counted directly. Both agree after each change.
         let mut b = w.store.engagement(&w.staff, b.id).await.unwrap();
         for (cmd, engagement, discovery) in [
-            (Command::CompleteStage { stage: "discovery".into() }, 2, 0),
-            (Command::StartStage { stage: "discovery".into() }, 2, 1),
-            (Command::CompleteStage { stage: "engagement".into() }, 1, 1),
-            (Command::StartStage { stage: "engagement".into() }, 2, 1),
+            (
+                Command::CompleteStage {
+                    stage: "discovery".into(),
+                },
+                2,
+                0,
+            ),
+            (
+                Command::StartStage {
+                    stage: "discovery".into(),
+                },
+                2,
+                1,
+            ),
+            (
+                Command::CompleteStage {
+                    stage: "engagement".into(),
+                },
+                1,
+                1,
+            ),
+            (
+                Command::StartStage {
+                    stage: "engagement".into(),
+                },
+                2,
+                1,
+            ),
         ] {
             b = w
                 .store

@@ -230,24 +230,10 @@ pub async fn letter_command(
     let id = EngagementId(id);
     who.check(&f.csrf)?;
     let kind = kind_of(&kind)?;
-    let version = match f.version.get() {
-        Ok(v) => v,
-        Err(e) => {
-            let (field, message) = problem(&e);
-            return letter_page(
-                &s,
-                &who,
-                id,
-                kind,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                vec![error(&field, message)],
-            )
-            .await;
-        }
-    };
-    let result = match f.action.as_str() {
-        "issue" => issue(&s, &who, id, kind, version).await?,
-        "sign" => outcome_to_page(
+    let result = match (f.version.get(), f.action.as_str()) {
+        (Err(e), _) => Err(problem(&e)),
+        (Ok(version), "issue") => issue(&s, &who, id, kind, version).await?,
+        (Ok(version), "sign") => outcome_to_page(
             s.store
                 .execute(
                     &who.actor,
@@ -262,7 +248,7 @@ pub async fn letter_command(
                 .await,
         )?
         .map(|_| ()),
-        _ => Err(("action".into(), "Reload the page and try again".into())),
+        (Ok(_), _) => Err(("action".into(), "Reload the page and try again".into())),
     };
     match result {
         Ok(()) => {

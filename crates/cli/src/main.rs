@@ -317,7 +317,7 @@ enum DevCommand {
     },
     /// Write a deterministic synthetic set of pages (for benchmarks).
     Corpus {
-        /// How many pages to write, the overview included.
+        /// How many pages to write (in the staged shape, the overview included).
         #[arg(long)]
         pages: usize,
         #[arg(long, default_value_t = 1)]

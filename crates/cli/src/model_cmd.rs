@@ -21,7 +21,12 @@ pub fn lint(
     let loaded = origin.load()?;
     // Findings are written file by file as the lint finds them, never all
     // held at once: a large set may have a million.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A reader that stops early (`| head`) does not stop the lint: the rest
+    // is checked unseen, so the exit code still says whether there are errors.
+    let mut out = std::io::BufWriter::new(UntilClosed {
+        inner: std::io::stdout().lock(),
+        closed: false,
+    });
     let mut tally = diagnostic::Tally::default();
     if json {
         let mut ser = serde_json::Serializer::with_formatter(
@@ -64,6 +69,41 @@ pub fn lint(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A writer that, once its reader has gone (a broken pipe), quietly drops
+/// what follows instead of failing.
+struct UntilClosed<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> Write for UntilClosed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
 }
 
 pub fn show(model: Option<&Path>, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {

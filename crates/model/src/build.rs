@@ -305,6 +305,10 @@ fn stem_key(name: &str) -> String {
 enum Target {
     Empty,
     External,
+    /// A scheme the site does not publish (`javascript:`, `data:`, `file:`…).
+    Unsafe {
+        scheme: String,
+    },
     Contact,
     Anchor,
     NoScheme,
@@ -332,10 +336,10 @@ fn target(dest: &str) -> Target {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     {
         let s = scheme.to_ascii_lowercase();
-        return if s == "mailto" || s == "tel" {
-            Target::Contact
-        } else {
-            Target::External
+        return match s.as_str() {
+            "mailto" | "tel" => Target::Contact,
+            "http" | "https" => Target::External,
+            _ => Target::Unsafe { scheme: s },
         };
     }
     if d.to_ascii_lowercase().starts_with("www.") {
@@ -366,6 +370,7 @@ pub(crate) fn resolve(dest: &str, aliases: &HashMap<String, PageId>) -> LinkTarg
     match target(dest) {
         Target::Empty => LinkTarget::Empty,
         Target::External => LinkTarget::External,
+        Target::Unsafe { scheme } => LinkTarget::Unsafe { scheme },
         Target::Contact => LinkTarget::Contact,
         Target::Anchor => LinkTarget::Anchor,
         Target::NoScheme => LinkTarget::NoScheme,

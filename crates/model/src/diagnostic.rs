@@ -36,6 +36,7 @@ pub enum Code {
     LinkEmpty,
     LinkUnknownPage,
     LinkNoScheme,
+    LinkUnsafeScheme,
     ItemNoBody,
     DuplicateText,
     DuplicateItem,
@@ -60,6 +61,7 @@ impl Code {
             Code::LinkEmpty => "link-empty",
             Code::LinkUnknownPage => "link-unknown-page",
             Code::LinkNoScheme => "link-no-scheme",
+            Code::LinkUnsafeScheme => "link-unsafe-scheme",
             Code::ItemNoBody => "item-no-body",
             Code::DuplicateText => "duplicate-text",
             Code::DuplicateItem => "duplicate-item",
@@ -78,7 +80,9 @@ impl Code {
         use Code::*;
         match self {
             NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
-            | TitleMissing | LinkEmpty | LinkNoScheme | ItemMisplaced => Severity::Error,
+            | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced => {
+                Severity::Error
+            }
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
             | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid => Severity::Warning,
             MixedDashes => Severity::Info,
@@ -167,8 +171,13 @@ impl<'a> Source<'a> {
 /// [`render`], given the line the finding points at.
 pub fn render_line(f: &Finding, line_text: Option<&str>) -> String {
     use std::fmt::Write;
-    let mut out = format!("{}[{}]: {}\n", f.severity, f.code.as_str(), f.message);
-    let Some(text) = line_text else {
+    let mut out = format!(
+        "{}[{}]: {}\n",
+        f.severity,
+        f.code.as_str(),
+        visible(&f.message)
+    );
+    let Some(text) = line_text.map(visible) else {
         let _ = writeln!(out, "  --> {}:{}:{}", f.path, f.line, f.column);
         return out;
     };
@@ -180,6 +189,31 @@ pub fn render_line(f: &Finding, line_text: Option<&str>) -> String {
     let _ = writeln!(out, "{num} | {text}");
     let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret_at));
     out
+}
+
+/// Text from a page as a terminal may show it: control characters (an
+/// escape sequence could recolour or rewrite the screen) and the bidirectional
+/// overrides that can disguise text are written as `\u{…}` escapes; tabs
+/// stay.
+fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// At most [`WIDTH`] characters of a long line, around the column, with the
@@ -248,5 +282,28 @@ fn summarise(errors: usize, warnings: usize, infos: usize) -> Option<String> {
         [] => None,
         [one] => Some(one.clone()),
         [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_text_cannot_drive_the_terminal() {
+        let f = Finding::new(
+            Code::ItemNoBody,
+            "a.md",
+            1,
+            1,
+            "the item “\u{1b}[31mred\u{1b}[0m \u{202e}txt.exe” has no body",
+        );
+        let shown = render_line(&f, Some("- title: \u{1b}[2J\u{7}\tStep"));
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{202e}') && !shown.contains('\u{7}')
+        );
+        assert!(shown.contains("\\u{1b}[31mred") && shown.contains("\\u{202e}txt.exe"));
+        // Ordinary text, tabs and non-English words are left alone.
+        assert_eq!(visible("Étape 1\tdone"), "Étape 1\tdone");
     }
 }

@@ -168,6 +168,13 @@ fn links(p: &Page, out: &mut Vec<Finding>) {
                     l.target.trim()
                 ),
             ),
+            LinkTarget::Unsafe { scheme } => (
+                Code::LinkUnsafeScheme,
+                format!(
+                    "the {what} target `{}` uses the `{scheme}:` scheme, which the site does not publish (a click could run script or open local files); use an `https://` address",
+                    l.target
+                ),
+            ),
             LinkTarget::UnknownPage { key } => (
                 Code::LinkUnknownPage,
                 format!(

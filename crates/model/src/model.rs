@@ -323,8 +323,11 @@ pub enum LinkTarget {
     },
     /// Looks like a page of the site, but no page of the set has that name.
     UnknownPage { key: String },
-    /// `http(s)://` and other schemes.
+    /// `http://`, `https://` and `//host`.
     External,
+    /// Any other scheme (`javascript:`, `data:`, `file:`…): never published,
+    /// since a click on it could run script or open local files.
+    Unsafe { scheme: String },
     /// `mailto:` and `tel:`.
     Contact,
     /// `#section` on the same page.

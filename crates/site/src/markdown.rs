@@ -95,7 +95,10 @@ fn href<'a>(dest: &CowStr<'a>, model: &Model, hrefs: &Hrefs) -> Option<CowStr<'a
             Some(CowStr::from(h))
         }
         LinkTarget::External | LinkTarget::Contact | LinkTarget::Anchor => Some(dest.clone()),
-        LinkTarget::Empty | LinkTarget::UnknownPage { .. } | LinkTarget::NoScheme => None,
+        LinkTarget::Empty
+        | LinkTarget::UnknownPage { .. }
+        | LinkTarget::NoScheme
+        | LinkTarget::Unsafe { .. } => None,
     }
 }
 

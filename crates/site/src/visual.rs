@@ -29,8 +29,26 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Splits a name into at most two lines of about `width` characters.
+/// `s` cut to `width` characters, with "…" when cut.
+fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Splits a name into at most two lines of at most `width` characters; the
+/// rest is cut with "…", so a name never runs out of its box.
 fn wrap(name: &str, width: usize) -> Vec<String> {
+    wrap_words(name, width)
+        .into_iter()
+        .map(|l| fit(&l, width))
+        .collect()
+}
+
+fn wrap_words(name: &str, width: usize) -> Vec<String> {
     if name.chars().count() <= width {
         return vec![name.to_string()];
     }
@@ -118,7 +136,7 @@ pub fn svg(model: &Model) -> String {
     desc.push_str(
         &stages
             .iter()
-            .map(|s| s.name.as_str())
+            .map(|s| fit(&s.name, 120))
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -128,7 +146,12 @@ pub fn svg(model: &Model) -> String {
     desc.push_str(". Stages are fluid: they may run at the same time, and a stage may repeat. ");
     for s in &stages {
         if !s.exits.is_empty() {
-            let _ = write!(desc, "After {}: {}. ", s.name, s.exits.join("; "));
+            let _ = write!(
+                desc,
+                "After {}: {}. ",
+                fit(&s.name, 120),
+                fit(&s.exits.join("; "), 600)
+            );
         }
     }
 
@@ -163,7 +186,7 @@ pub fn svg(model: &Model) -> String {
             BOX_Y + 22,
             i + 1
         );
-        let lines = wrap(&s.name, (box_w / 9).max(8));
+        let lines = wrap(&s.name, (box_w / 10).max(6));
         for (l, line) in lines.iter().enumerate() {
             let y = BOX_Y + if lines.len() == 1 { 50 } else { 44 + l * 20 };
             let _ = writeln!(
@@ -188,7 +211,8 @@ pub fn svg(model: &Model) -> String {
                 r##"<text class="exit" x="{}" y="{}">{}</text>"##,
                 bx + 4,
                 BOX_Y + BOX_H + 24 + e * 20,
-                esc(&format!("› {exit}"))
+                // About 6.5 px a character at 13 px: up to the next box.
+                esc(&fit(&format!("› {exit}"), ((box_w + GAP) * 2 / 13).max(6)))
             );
         }
         out.push_str("</g>\n");

@@ -69,6 +69,60 @@ fn seeds_fail_lint_with_their_defects() {
     );
 }
 
+/// A reader that stops early (`| head -1`) still gets the lint's verdict in
+/// the exit code, in both formats, and no error message.
+#[test]
+fn lint_keeps_its_exit_code_when_the_reader_stops_early() {
+    let dir = std::env::temp_dir().join(format!("waymark-lint-pipe-{}", std::process::id()));
+    let made = waymark(&[
+        "dev",
+        "corpus",
+        "--pages",
+        "400",
+        "--shape",
+        "flat",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert!(made.status.success());
+    // One error among thousands of warnings.
+    std::fs::write(dir.join("zz-bad.md"), "---\ntitle: Z\n---\n[x]()\n").unwrap();
+    for format in ["human", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+            .args([
+                "model",
+                "lint",
+                "--format",
+                format,
+                &dir.display().to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, then go away.
+        let mut first = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn lint_json_lists_findings_with_positions() {
     let o = waymark(&["model", "lint", "--format", "json", &seeds()]);

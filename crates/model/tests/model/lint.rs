@@ -120,6 +120,26 @@ fn pages_resolve_by_file_name_title_or_slug() {
 }
 
 #[test]
+fn links_that_could_run_script_or_open_files_are_errors() {
+    for target in [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,x",
+        "vbscript:x",
+        "file:///etc/passwd",
+    ] {
+        let page = format!("---\ntitle: A\n---\nSee [this]({target}).\n");
+        one("link-unsafe-scheme", 4, &[("a.md", page.as_str())]);
+    }
+    // The schemes people publish are not.
+    let ok = crate::found(&[(
+        "a.md",
+        "---\ntitle: A\n---\n[w](https://example.org) [m](mailto:a@b.gov.au) [t](tel:+61262000000) [h](http://example.org)\n",
+    )]);
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
 fn a_web_link_without_a_scheme() {
     one(
         "link-no-scheme",

@@ -364,3 +364,20 @@ fn export_writes_exactly_what_build_renders() {
         assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
     }
 }
+
+/// A link that could run script or open local files is shown as its text:
+/// the static site works from any server and from `file://`, without the
+/// live server's content security policy.
+#[test]
+fn script_and_data_links_are_published_as_text() {
+    let loaded = pages(&[(
+        "a.md",
+        "---\ntitle: A\ntimeline:\n- title: Step 1 - Go\n  body: Open [the data](data:text/html,<script>x</script>).\n---\nRead [this](javascript:alert(4)) and [that](https://example.org).\n",
+    )]);
+    let dir = export(&loaded, "unsafe-links");
+    let html = std::fs::read_to_string(dir.join("a.html")).unwrap();
+    assert!(!html.contains("javascript:"), "{html}");
+    assert!(!html.contains("data:text"), "{html}");
+    assert!(html.contains("this") && html.contains("the data"));
+    assert!(html.contains("href=\"https://example.org\""));
+}

@@ -57,9 +57,18 @@ pub async fn summary_rows(s: &AppState, items: &[Summary]) -> Result<Vec<Summary
         .store
         .agencies_by_id(&items.iter().map(|e| e.agency).collect::<Vec<_>>())
         .await?;
+    Ok(rows_with(s, items, &agencies))
+}
+
+/// Rows for lists of engagements whose agencies are already looked up.
+fn rows_with(
+    s: &AppState,
+    items: &[Summary],
+    agencies: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
+) -> Vec<SummaryRow> {
     let model = Some(&*s.model);
     let t = now();
-    Ok(items
+    items
         .iter()
         .map(|e| {
             let a = agencies.get(&e.agency);
@@ -85,7 +94,7 @@ pub async fn summary_rows(s: &AppState, items: &[Summary]) -> Result<Vec<Summary
                 warnings,
             }
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,9 +161,18 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
             },
         )
         .await?;
-    let rows = summary_rows(s, &listing.items).await?;
     let current = &s.model;
     let dash = s.store.dashboard(actor, current, t).await?;
+    // Every list's agencies in one lookup.
+    let ids: Vec<AgencyId> = listing
+        .items
+        .iter()
+        .chain(dash.by_stage.iter().flat_map(|c| &c.newest))
+        .chain(&dash.overdue)
+        .map(|e| e.agency)
+        .collect();
+    let agencies = s.store.agencies_by_id(&ids).await?;
+    let rows = rows_with(s, &listing.items, &agencies);
     // By stage: stages run side by side, so one engagement may be in
     // several columns.
     let mut board = Vec::new();
@@ -167,10 +185,10 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
                 .and_then(|st| st.timebox)
                 .map(|t| t.describe()),
             count: col.active,
-            items: summary_rows(s, &col.newest).await?,
+            items: rows_with(s, &col.newest, &agencies),
         });
     }
-    let overdue = summary_rows(s, &dash.overdue).await?;
+    let overdue = rows_with(s, &dash.overdue, &agencies);
     let names = s
         .store
         .person_names(&dash.recent.iter().map(|e| e.actor).collect::<Vec<_>>())

@@ -16,6 +16,7 @@ mod markdown;
 pub mod server;
 mod visual;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -285,7 +286,12 @@ fn render_each(
             let view = ContentsView {
                 site: SITE_TITLE,
                 css: CSS_PATH,
-                nav: nav_views(&nav, &contents_href(model, 1)),
+                nav: nav_views(
+                    &nav,
+                    &href,
+                    Some(&(contents_href(model, 1), href.clone())),
+                    Vec::new(),
+                ),
                 pages: chunks.get(n - 1).copied().unwrap_or_default(),
                 has_overview: model.overview.is_some(),
                 links: &published.links,
@@ -459,6 +465,7 @@ struct NavItem {
 const MAX_NAV_STAGES: usize = 12;
 const MAX_NAV_OTHERS: usize = 12;
 const CONTENTS: &str = "contents.html";
+const ALL_PAGES: &str = "All pages";
 
 fn title_of(model: &Model, id: PageId) -> String {
     let p = model.page(id);
@@ -479,7 +486,7 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
         }),
         // Without an overview the first contents page is the way in.
         None => out.push(NavItem {
-            title: "All pages".into(),
+            title: ALL_PAGES.into(),
             href: contents_href(model, 1),
             label: None,
         }),
@@ -503,12 +510,34 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
         }));
     } else if model.overview.is_some() {
         out.push(NavItem {
-            title: "All pages".into(),
+            title: ALL_PAGES.into(),
             href: contents_href(model, 1),
             label: None,
         });
     }
     out
+}
+
+/// When the navigation cannot list every stage: on a stage's page, that
+/// stage and up to two either side.
+fn near_stages(model: &Model, shape: &Shape, hrefs: &Hrefs, id: PageId) -> Vec<NavItem> {
+    if Shape::lists_stages(model) {
+        return Vec::new();
+    }
+    let Some(i) = shape.stage_of[id.0] else {
+        return Vec::new();
+    };
+    let last = model.stages.len() - 1;
+    model.stages[i.saturating_sub(2)..=(i + 2).min(last)]
+        .iter()
+        .filter_map(|s| {
+            s.page.map(|p| NavItem {
+                title: s.name.clone(),
+                href: hrefs.page(p).into(),
+                label: Some(format!("Stage {}", s.number)),
+            })
+        })
+        .collect()
 }
 
 /// Every page, in order, stages labelled, for the contents pages.
@@ -562,19 +591,51 @@ struct PageView<'a> {
 }
 
 /// The navigation as shown on the page at `href`, with that page marked.
-fn nav_views<'a>(nav: &'a [NavItem], href: &str) -> Vec<NavView<'a>> {
-    nav.iter()
-        .map(|item| NavView {
-            item,
-            current: item.href == href,
+/// `contents` is the contents page that lists this page, where "All pages"
+/// leads; `near`, the stages listed around this one when the navigation
+/// cannot list them all (this stage and two either side: still bounded).
+fn nav_views<'a>(
+    nav: &'a [NavItem],
+    href: &str,
+    contents: Option<&(String, String)>,
+    near: Vec<NavItem>,
+) -> Vec<NavView<'a>> {
+    let mut out: Vec<NavView<'a>> = nav
+        .iter()
+        .map(|item| {
+            let link = match contents {
+                // (first contents page, the one for this page)
+                Some((first, this)) if item.title == ALL_PAGES && item.href == *first => {
+                    Cow::Owned(this.clone())
+                }
+                _ => Cow::Borrowed(item.href.as_str()),
+            };
+            NavView {
+                current: link == href,
+                title: Cow::Borrowed(&item.title),
+                label: item.label.as_deref().map(Cow::Borrowed),
+                href: link,
+            }
         })
-        .collect()
+        .collect();
+    let at = out.len().min(1);
+    out.splice(
+        at..at,
+        near.into_iter().map(|item| NavView {
+            current: item.href == href,
+            title: Cow::Owned(item.title),
+            label: item.label.map(Cow::Owned),
+            href: Cow::Owned(item.href),
+        }),
+    );
+    out
 }
 
 #[derive(Serialize)]
 struct NavView<'a> {
-    #[serde(flatten)]
-    item: &'a NavItem,
+    title: Cow<'a, str>,
+    href: Cow<'a, str>,
+    label: Option<Cow<'a, str>>,
     current: bool,
 }
 
@@ -757,7 +818,15 @@ fn page_view<'a>(
         intro: md(&p.intro, model, hrefs),
         timeline,
         sections,
-        nav: nav_views(nav, href),
+        nav: nav_views(
+            nav,
+            href,
+            Some(&(
+                contents_href(model, 1),
+                contents_href(model, id.0 / CONTENTS_PER_PAGE + 1),
+            )),
+            near_stages(model, shape, hrefs, id),
+        ),
         toc,
         visual,
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),

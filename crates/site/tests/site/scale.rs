@@ -56,20 +56,35 @@ fn a_thousand_stages_without_an_overview_get_paged_contents_and_a_short_navigati
     let dates = Dates::fixed(vec![None; 1000]);
     let built = site::build(&loaded.model, &dates, None, &Published::default()).unwrap();
     let text = |name: &str| String::from_utf8(built.get(name).unwrap().to_vec()).unwrap();
-    // A stage page: its number among all, and one way to all the others.
+    // A stage page: its number among all, its neighbours, and the contents
+    // page that lists it.
     let page = text("page-00500.html");
     assert!(page.contains("Stage 501 of 1000"), "{page}");
-    assert!(page.contains("<a href=\"index.html\">All pages</a>"));
     assert!(
-        !page.contains("page-00501.html\">"),
-        "stages are not all listed"
+        page.contains("<a href=\"contents-6.html\">All pages</a>"),
+        "{page}"
     );
+    for near in ["page-00498", "page-00499", "page-00501", "page-00502"] {
+        assert!(
+            page.contains(&format!("<a href=\"{near}.html\">")),
+            "{near}"
+        );
+    }
+    assert!(page.contains("<a href=\"page-00500.html\" aria-current=\"page\">"));
+    for far in ["page-00497", "page-00503", "page-00000"] {
+        assert!(
+            !page.contains(&format!("<a href=\"{far}.html\">")),
+            "{far} is not listed"
+        );
+    }
     // Ten contents pages of a hundred, each linking its neighbours.
     let first = text("index.html");
     assert!(first.contains("Pages 1 to 100 of 1000"));
     assert!(first.contains("<span class=\"nav-label\">Stage 1<"));
     assert!(first.contains("href=\"contents-2.html\" rel=\"next\""));
     let fifth = text("contents-5.html");
+    // There, "All pages" is this contents page, and marked so.
+    assert!(fifth.contains("<a href=\"contents-5.html\" aria-current=\"page\">All pages</a>"));
     assert!(fifth.contains("Pages 401 to 500 of 1000"));
     assert!(fifth.contains("href=\"contents-4.html\" rel=\"prev\""));
     assert!(fifth.contains("href=\"contents-10.html\""));

@@ -9,6 +9,12 @@
 //! Every page of the model becomes `<slug>.html` (the overview becomes
 //! `index.html`) in one flat folder, with relative links, so the same bytes
 //! work from any web server, from `file://`, and under `/guide/` live.
+//!
+//! No page grows with the site: the navigation, the contents pages and the
+//! visual are bounded (`MAX_NAV_STAGES`, `CONTENTS_PER_PAGE`,
+//! `visual::MAX_DRAWN`), and every per-page question is a table lookup
+//! (`Shape`), so the build is linear in the page count. A property test in
+//! `tests/site/scale.rs` holds both.
 
 mod dates;
 pub use dates::datetime;

@@ -230,10 +230,19 @@ impl Store {
     ) -> Result<Dashboard, StoreError> {
         let mut by_stage = Vec::with_capacity(model.stages.len());
         let mut overdue: Vec<Summary> = Vec::new();
+        // The programme's counts are kept: one read for every stage.
+        let kept = match scope(actor, "e.", &mut Vec::new()) {
+            Scope::All => Some(self.kept_active_counts().await?),
+            _ => None,
+        };
         for stage in &model.stages {
+            let active = match &kept {
+                Some(k) => k.get(&stage.slug).copied().unwrap_or(0),
+                None => self.count_active(actor, &stage.slug).await?,
+            };
             by_stage.push(StageColumn {
                 stage: stage.slug.clone(),
-                active: self.count_active(actor, &stage.slug).await?,
+                active,
                 newest: self.active_in_stage(actor, &stage.slug, None, 5).await?,
             });
             // Past its timebox, by the core's count of weeks.
@@ -255,6 +264,19 @@ impl Store {
             overdue,
             recent: self.recent_events(actor, 12).await?,
         })
+    }
+
+    /// Every stage's kept count of active engagements (the programme's view).
+    async fn kept_active_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut out = HashMap::new();
+        for r in sqlx::query("SELECT stage, n FROM stage_active")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let n: i64 = r.try_get("n")?;
+            out.insert(r.try_get::<String, _>("stage")?, n.max(0) as u64);
+        }
+        Ok(out)
     }
 
     /// How many engagements a list matches. Where the access rule and the

@@ -304,6 +304,28 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
                 assert_eq!(count(actor, "discovery").await, discovery, "{cmd:?}");
             }
         }
+        // The dashboard's columns give the same counts, whether kept (the
+        // programme's, read in one query) or counted (an agency member's).
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        for actor in [&w.staff, &w.member, &w.other] {
+            let dash = w.store.dashboard(actor, &model, NOW).await.unwrap();
+            assert_eq!(dash.by_stage.len(), model.stages.len());
+            for col in &dash.by_stage {
+                assert_eq!(
+                    col.active,
+                    count(actor, &col.stage).await,
+                    "{actor:?} {}",
+                    col.stage
+                );
+            }
+            let engagement = dash
+                .by_stage
+                .iter()
+                .find(|c| c.stage == "engagement")
+                .unwrap();
+            let expected = if std::ptr::eq(actor, &w.other) { 0 } else { 2 };
+            assert_eq!(engagement.active, expected, "{actor:?}");
+        }
 
         let in_engagement = w
             .store

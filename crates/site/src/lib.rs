@@ -292,12 +292,7 @@ fn render_each(
             let view = ContentsView {
                 site: SITE_TITLE,
                 css: CSS_PATH,
-                nav: nav_views(
-                    &nav,
-                    &href,
-                    Some(&(contents_href(model, 1), href.clone())),
-                    Vec::new(),
-                ),
+                nav: nav_views(&nav, &href, &href, Vec::new()),
                 pages: chunks.get(n - 1).copied().unwrap_or_default(),
                 has_overview: model.overview.is_some(),
                 links: &published.links,
@@ -462,6 +457,10 @@ struct NavItem {
     href: String,
     /// "Stage 2" and so on, for stages.
     label: Option<String>,
+    /// The "All pages" link: on each page it leads to the contents page
+    /// that lists that page.
+    #[serde(skip)]
+    contents: bool,
 }
 
 /// Stages and other pages (the FAQ and the like) are listed in the side
@@ -489,12 +488,14 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
             title: "Overview".into(),
             href: hrefs.page(o).into(),
             label: None,
+            contents: false,
         }),
         // Without an overview the first contents page is the way in.
         None => out.push(NavItem {
             title: ALL_PAGES.into(),
             href: contents_href(model, 1),
             label: None,
+            contents: true,
         }),
     }
     if Shape::lists_stages(model) {
@@ -504,6 +505,7 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
                     title: s.name.clone(),
                     href: hrefs.page(p).into(),
                     label: Some(format!("Stage {}", s.number)),
+                    contents: false,
                 });
             }
         }
@@ -513,12 +515,14 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
             title: title_of(model, id),
             href: hrefs.page(id).into(),
             label: None,
+            contents: false,
         }));
     } else if model.overview.is_some() {
         out.push(NavItem {
             title: ALL_PAGES.into(),
             href: contents_href(model, 1),
             label: None,
+            contents: true,
         });
     }
     out
@@ -526,7 +530,12 @@ fn nav(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
 
 /// When the navigation cannot list every stage: on a stage's page, that
 /// stage and up to two either side.
-fn near_stages(model: &Model, shape: &Shape, hrefs: &Hrefs, id: PageId) -> Vec<NavItem> {
+fn near_stages<'a>(
+    model: &'a Model,
+    shape: &Shape,
+    hrefs: &'a Hrefs,
+    id: PageId,
+) -> Vec<NavView<'a>> {
     if Shape::lists_stages(model) {
         return Vec::new();
     }
@@ -537,10 +546,11 @@ fn near_stages(model: &Model, shape: &Shape, hrefs: &Hrefs, id: PageId) -> Vec<N
     model.stages[i.saturating_sub(2)..=(i + 2).min(last)]
         .iter()
         .filter_map(|s| {
-            s.page.map(|p| NavItem {
-                title: s.name.clone(),
-                href: hrefs.page(p).into(),
-                label: Some(format!("Stage {}", s.number)),
+            s.page.map(|p| NavView {
+                title: Cow::Borrowed(&s.name),
+                href: Cow::Borrowed(hrefs.page(p)),
+                label: Some(Cow::Owned(format!("Stage {}", s.number))),
+                current: p == id,
             })
         })
         .collect()
@@ -554,6 +564,7 @@ fn all_pages(model: &Model, shape: &Shape, hrefs: &Hrefs) -> Vec<NavItem> {
             title: title_of(model, id),
             href: hrefs.page(id).into(),
             label: shape.stage_of[id.0].map(|i| format!("Stage {}", model.stages[i].number)),
+            contents: false,
         })
         .collect()
 }
@@ -603,18 +614,16 @@ struct PageView<'a> {
 fn nav_views<'a>(
     nav: &'a [NavItem],
     href: &str,
-    contents: Option<&(String, String)>,
-    near: Vec<NavItem>,
+    contents: &str,
+    near: Vec<NavView<'a>>,
 ) -> Vec<NavView<'a>> {
     let mut out: Vec<NavView<'a>> = nav
         .iter()
         .map(|item| {
-            let link = match contents {
-                // (first contents page, the one for this page)
-                Some((first, this)) if item.title == ALL_PAGES && item.href == *first => {
-                    Cow::Owned(this.clone())
-                }
-                _ => Cow::Borrowed(item.href.as_str()),
+            let link = if item.contents {
+                Cow::Owned(contents.to_string())
+            } else {
+                Cow::Borrowed(item.href.as_str())
             };
             NavView {
                 current: link == href,
@@ -625,15 +634,7 @@ fn nav_views<'a>(
         })
         .collect();
     let at = out.len().min(1);
-    out.splice(
-        at..at,
-        near.into_iter().map(|item| NavView {
-            current: item.href == href,
-            title: Cow::Owned(item.title),
-            label: item.label.map(Cow::Owned),
-            href: Cow::Owned(item.href),
-        }),
-    );
+    out.splice(at..at, near);
     out
 }
 
@@ -827,10 +828,7 @@ fn page_view<'a>(
         nav: nav_views(
             nav,
             href,
-            Some(&(
-                contents_href(model, 1),
-                contents_href(model, id.0 / CONTENTS_PER_PAGE + 1),
-            )),
+            &contents_href(model, id.0 / CONTENTS_PER_PAGE + 1),
             near_stages(model, shape, hrefs, id),
         ),
         toc,

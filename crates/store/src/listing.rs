@@ -77,15 +77,12 @@ impl Store {
             Scope::Nothing => return Ok(0),
             // The programme sees every engagement: the kept count answers.
             Scope::All => {
-                let row = sqlx::query("SELECT n FROM stage_active WHERE stage = $1")
-                    .bind(stage)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let n: i64 = match row {
-                    Some(r) => r.try_get(0)?,
-                    None => 0,
-                };
-                return Ok(n.max(0) as u64);
+                return Ok(self
+                    .kept_active_counts()
+                    .await?
+                    .get(stage)
+                    .copied()
+                    .unwrap_or(0));
             }
             // Their own engagements drive the join (CROSS JOIN keeps that
             // order on SQLite), so a few engagements cost a few lookups.

@@ -652,6 +652,40 @@ impl Engagement {
             .any(|x| !x.superseded && x.document == document && x.sha256 == sha256)
     }
 
+    /// The decision standing at a stage's decision point or exit: the latest
+    /// one taken since the stage was last entered. An exit that began the
+    /// stage again ("Deploy again") belongs to the cycle it ended, so the new
+    /// cycle's exit is open.
+    pub fn standing_decision(&self, stage: &str, at: DecisionAt) -> Option<&Decision> {
+        let entered = self.stage(stage).and_then(|s| s.started_at)?;
+        self.decisions
+            .iter()
+            .rev()
+            .find(|d| d.stage == stage && d.at == at)
+            .filter(|d| d.decided_at >= entered)
+            .filter(|d| {
+                !(at == DecisionAt::Exit
+                    && matches!(&d.effect, Effect::EnterStage { stage: s } if s == stage))
+            })
+    }
+
+    /// Each letter's newest issued version, when it carries no standing
+    /// sign-off: what waits for the executive sponsor.
+    pub fn letters_awaiting_signature(&self) -> Vec<&LetterRecord> {
+        let mut newest: Vec<&LetterRecord> = Vec::new();
+        for l in &self.letters {
+            match newest.iter_mut().find(|n| n.kind == l.kind) {
+                Some(n) if n.version < l.version => *n = l,
+                Some(_) => {}
+                None => newest.push(l),
+            }
+        }
+        newest
+            .into_iter()
+            .filter(|l| !self.is_signed(l.kind.slug(), &l.sha256))
+            .collect()
+    }
+
     /// What needs attention at `now`, by the timeboxes of `model` (callers
     /// pass the current model, so every view and list judges alike).
     pub fn warnings(&self, model: &Model, now: Timestamp) -> Vec<Warning> {

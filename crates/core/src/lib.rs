@@ -17,6 +17,7 @@ mod engagement;
 pub mod enquiry;
 mod error;
 pub mod letter;
+mod next;
 mod people;
 mod records;
 mod text;
@@ -32,6 +33,7 @@ pub use engagement::{
     Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
+pub use next::{Next, WORKSHOP_HORIZON_DAYS, next_up, waiting_for};
 pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
     Password, Person, PersonId,

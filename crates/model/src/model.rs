@@ -423,3 +423,27 @@ pub struct Stage {
     pub success: Vec<SuccessCriterion>,
     pub tasks: Vec<Entry>,
 }
+
+impl Stage {
+    /// The decision point that already is this stage's way out: its options
+    /// lead where the next steps lead, in the same order (Engagement asks
+    /// "Undertake discovery?" and then lists the same three paths as next
+    /// steps). Views offer that one decision, not a second near-identical one.
+    pub fn exit_point(&self) -> Option<usize> {
+        if self.exits.is_empty() {
+            return None;
+        }
+        self.decisions.iter().position(|d| {
+            d.choices.options.len() == self.exits.len()
+                && d.choices
+                    .options
+                    .iter()
+                    .zip(&self.exits)
+                    .all(|(a, b)| a.effect == b.effect)
+                && d.choices
+                    .options
+                    .iter()
+                    .any(|o| o.effect != Effect::Unspecified)
+        })
+    }
+}

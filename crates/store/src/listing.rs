@@ -24,6 +24,44 @@ impl Store {
         })
     }
 
+    /// The engagements `actor` takes part in, newest first, at most `limit`
+    /// of them, whole: those of their agencies and those they are assigned
+    /// to (programme staff see every engagement, but take part only in the
+    /// ones they are assigned to). What "Waiting for you" is made from.
+    pub async fn involving(
+        &self,
+        actor: &Actor,
+        limit: u32,
+    ) -> Result<Vec<waymark_core::Engagement>, StoreError> {
+        let mut binds: Vec<i64> = actor.agencies().map(|a| a.0).collect();
+        let mut any: Vec<String> = (1..=binds.len())
+            .map(|n| format!("agency_id = ${n}"))
+            .collect();
+        binds.push(actor.person.0);
+        any.push(format!(
+            "id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+            binds.len()
+        ));
+        let sql = format!(
+            "SELECT state FROM engagements WHERE {} ORDER BY id DESC LIMIT {}",
+            any.join(" OR "),
+            limit.min(100)
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let mut out = Vec::new();
+        for row in q.fetch_all(&self.pool).await? {
+            let e: waymark_core::Engagement = unjson(&row.try_get::<String, _>(0)?)?;
+            // The SQL chose by involvement; the core still says who sees.
+            if actor.access(&e) != waymark_core::Access::None {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// The same page as [`Store::engagements`], each summary as the JSON
     /// it is stored as, for callers that only pass it on (the API's list).
     pub async fn summaries_json(

@@ -79,6 +79,9 @@ pub struct SignedIn {
     pub person: Person,
     pub csrf: String,
     pub session: Session,
+    /// The main section the request is in (`/engagements`, `/people`, …),
+    /// so the navigation can mark where the visitor is.
+    pub section: &'static str,
 }
 
 impl SignedIn {
@@ -103,6 +106,8 @@ impl SignedIn {
             enquiries: waymark_core::enquiry::may_see(&self.actor),
             admin: self.actor.may_manage_people().is_ok(),
             outbox: self.actor.may_read_outbox(),
+            zone: super::views::DEFAULT_ZONE.name(),
+            section: self.section,
         }
     }
 }
@@ -117,6 +122,10 @@ pub struct UserView {
     pub enquiries: bool,
     pub admin: bool,
     pub outbox: bool,
+    /// The time zone this person reads times in.
+    pub zone: &'static str,
+    /// Which main section the page belongs to (`aria-current` in the menu).
+    pub section: &'static str,
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
@@ -179,7 +188,20 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             person,
             csrf,
             session,
+            section: section_of(parts.uri.path()),
         })
+    }
+}
+
+/// The main menu's section a path belongs to.
+fn section_of(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "agencies" => "agencies",
+        "enquiries" => "enquiries",
+        "people" => "people",
+        "outbox" => "outbox",
+        _ => "engagements",
     }
 }
 

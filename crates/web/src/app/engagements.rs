@@ -118,7 +118,33 @@ struct HomePage {
     overdue: Vec<SummaryRow>,
     recent: Vec<Activity>,
     startable: Vec<AgencyRow>,
+    /// What waits for this person, engagement by engagement.
+    waiting: Vec<Waiting>,
+    /// Open enquiries, for those who triage them.
+    triage: Vec<TriageRow>,
 }
+
+/// One engagement's items in "Waiting for you".
+#[derive(Serialize)]
+struct Waiting {
+    id: i64,
+    agency: String,
+    items: Vec<NextView>,
+    overdue: Vec<String>,
+}
+
+/// An enquiry waiting to be triaged.
+#[derive(Serialize)]
+struct TriageRow {
+    id: i64,
+    agency: String,
+    subject: String,
+    at: i64,
+}
+
+/// How many engagements "Waiting for you" looks through: a person takes
+/// part in few; the lists below the box have the rest.
+const WAITING_ENGAGEMENTS: u32 = 50;
 
 /// A stage's column on the home page's board.
 #[derive(Serialize)]
@@ -191,19 +217,17 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
     let overdue = rows_with(s, &dash.overdue, &agencies);
     let names = s
         .store
-        .person_names(&dash.recent.iter().map(|e| e.actor).collect::<Vec<_>>())
+        .person_names(&people_in(dash.recent.iter().map(|e| (e.actor, &e.event))))
         .await?;
+    let name = |p: PersonId| person_name(&names, p);
     let recent = dash
         .recent
         .iter()
         .map(|e| Activity {
             engagement: e.engagement.0,
             at: e.at.0,
-            who: names
-                .get(&e.actor)
-                .cloned()
-                .unwrap_or_else(|| format!("person {}", e.actor)),
-            what: describe(&e.event, Some(current)),
+            who: name(e.actor),
+            what: describe(&e.event, Some(current), &name),
         })
         .collect();
     // Agency members start their own agency's engagements here; the
@@ -216,8 +240,11 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .values()
         .map(AgencyRow::from)
         .collect();
+    let (waiting, triage) = waiting_for(s, who, &agencies, t).await?;
     let view = HomePage {
         title: "Your engagements",
+        waiting,
+        triage,
         user: who.view(),
         engagements: rows,
         total: listing.total,
@@ -229,6 +256,60 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         startable,
     };
     view_page(s, StatusCode::OK, "home.html", &view)
+}
+
+/// "Waiting for you": the core's items for each engagement this person
+/// takes part in, and open enquiries for those who triage them.
+async fn waiting_for(
+    s: &AppState,
+    who: &SignedIn,
+    known: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
+    t: waymark_core::Timestamp,
+) -> Result<(Vec<Waiting>, Vec<TriageRow>), PageError> {
+    let mine = s.store.involving(&who.actor, WAITING_ENGAGEMENTS).await?;
+    let missing: Vec<AgencyId> = mine
+        .iter()
+        .map(|e| e.agency)
+        .filter(|a| !known.contains_key(a))
+        .collect();
+    let more = s.store.agencies_by_id(&missing).await?;
+    let mut waiting = Vec::new();
+    for e in &mine {
+        let model = s.store.model(&e.model_hash).await?;
+        let (items, overdue) = waymark_core::waiting_for(&who.actor, e, &model, &s.model, t);
+        if items.is_empty() && overdue.is_empty() {
+            continue;
+        }
+        waiting.push(Waiting {
+            id: e.id.0,
+            agency: known
+                .get(&e.agency)
+                .or_else(|| more.get(&e.agency))
+                .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
+            items: next_links(e, &model, &items),
+            overdue: overdue.iter().map(|w| w.describe(&s.model)).collect(),
+        });
+    }
+    let triage = if waymark_core::enquiry::may_see(&who.actor) {
+        s.store
+            .enquiries(
+                &who.actor,
+                Some(waymark_core::enquiry::EnquiryStatus::Open),
+                10,
+            )
+            .await?
+            .into_iter()
+            .map(|q| TriageRow {
+                id: q.id,
+                agency: q.agency_name,
+                subject: q.subject,
+                at: q.received_at.0,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((waiting, triage))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,12 +349,145 @@ pub async fn start(
     Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response())
 }
 
+/// The pages of one engagement: its overview, one page per stage, and its
+/// registers. Every workspace form posts to the engagement's address and
+/// comes back to the page it lives on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Section {
+    Overview,
+    Stage,
+    Risks,
+    Benefits,
+    Decisions,
+    People,
+}
+
+impl Section {
+    fn key(self) -> &'static str {
+        match self {
+            Section::Overview => "overview",
+            Section::Stage => "stage",
+            Section::Risks => "risks",
+            Section::Benefits => "benefits",
+            Section::Decisions => "decisions",
+            Section::People => "people",
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Section::Overview => "engagement.html",
+            Section::Stage => "stage.html",
+            Section::Risks => "risks.html",
+            Section::Benefits => "benefits.html",
+            Section::Decisions => "decisions.html",
+            Section::People => "engagement-people.html",
+        }
+    }
+
+    /// The page a command's form lives on.
+    fn of(command: &str) -> Section {
+        match command {
+            "start_stage" | "complete_stage" | "set_step" | "skip_step" | "decide"
+            | "check_success" => Section::Stage,
+            "add_risk" | "close_risk" => Section::Risks,
+            "add_benefit" | "link_initiative" => Section::Benefits,
+            "set_sponsor" | "assign" | "unassign" | "plan_discovery" => Section::People,
+            _ => Section::Overview,
+        }
+    }
+
+    fn path(self, id: EngagementId, stage: &str) -> String {
+        match self {
+            Section::Overview => format!("/engagements/{id}"),
+            Section::Stage => format!("/engagements/{id}/stages/{stage}"),
+            other => format!("/engagements/{id}/{}", other.key()),
+        }
+    }
+}
+
+/// What the banner says after a change was saved, by the command's name.
+fn saved_message(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "start_stage" => "The stage has started.",
+        "complete_stage" => "The stage is marked complete.",
+        "set_step" => "The step's status is saved.",
+        "skip_step" => "The step is skipped, and the stage's risks are on the risk register.",
+        "decide" => "The decision is recorded.",
+        "check_success" => "The success criterion is marked as met.",
+        "add_risk" => "The risk is on the register.",
+        "close_risk" => "The risk is closed.",
+        "add_benefit" => "The benefit is on the register.",
+        "link_initiative" => "The initiative is linked.",
+        "set_sponsor" => "The executive sponsor is set.",
+        "assign" => "The person is assigned.",
+        "unassign" => "The person is no longer assigned.",
+        "plan_discovery" => "The plan for Discovery is saved.",
+        "return_to_programme" => "The engagement is back in the programme.",
+        _ => return None,
+    })
+}
+
+/// `?saved=<command>` after a change: which banner to show.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: String,
+}
+
 pub async fn workspace(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
+    Query(q): Query<SavedQuery>,
 ) -> Result<Response, PageError> {
-    workspace_page(&s, &who, EngagementId(id), StatusCode::OK, None).await
+    let at = Place::new(EngagementId(id), Section::Overview, "");
+    section_page(&s, &who, at, StatusCode::OK, None, &q.saved).await
+}
+
+pub async fn stage(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path((id, stage)): Path<(i64, String)>,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let at = Place::new(EngagementId(id), Section::Stage, &stage);
+    section_page(&s, &who, at, StatusCode::OK, None, &q.saved).await
+}
+
+macro_rules! register_page {
+    ($name:ident, $section:expr) => {
+        pub async fn $name(
+            State(s): State<Arc<AppState>>,
+            who: SignedIn,
+            Path(id): Path<i64>,
+            Query(q): Query<SavedQuery>,
+        ) -> Result<Response, PageError> {
+            let at = Place::new(EngagementId(id), $section, "");
+            section_page(&s, &who, at, StatusCode::OK, None, &q.saved).await
+        }
+    };
+}
+register_page!(risks, Section::Risks);
+register_page!(benefits, Section::Benefits);
+register_page!(decisions, Section::Decisions);
+register_page!(people, Section::People);
+
+/// Which page of which engagement.
+struct Place {
+    id: EngagementId,
+    section: Section,
+    stage: String,
+}
+
+impl Place {
+    fn new(id: EngagementId, section: Section, stage: &str) -> Self {
+        Place {
+            id,
+            section,
+            stage: stage.to_string(),
+        }
+    }
 }
 
 /// A form error to show beside its field, and what was typed.
@@ -283,15 +497,19 @@ struct Problem {
     message: String,
 }
 
-async fn workspace_page(
+async fn section_page(
     s: &AppState,
     who: &SignedIn,
-    id: EngagementId,
+    at: Place,
     status: StatusCode,
     problem: Option<Problem>,
+    saved: &str,
 ) -> Result<Response, PageError> {
-    let e = s.store.engagement(&who.actor, id).await?;
+    let e = s.store.engagement(&who.actor, at.id).await?;
     let model = s.store.model(&e.model_hash).await?;
+    if at.section == Section::Stage && model.stage(&at.stage).is_none() {
+        return Err(PageError::NotFound);
+    }
     let agency = s.store.agency(e.agency).await?;
     let mut ids: Vec<PersonId> = e.assigned.iter().map(|a| a.person).collect();
     ids.extend(e.sponsor);
@@ -300,18 +518,17 @@ async fn workspace_page(
     ids.extend(e.success.iter().map(|c| c.checked_by));
     ids.extend(e.signoffs.iter().map(|c| c.by));
     let names = s.store.person_names(&ids).await?;
-    let name = |p: PersonId| {
-        names
-            .get(&p)
-            .cloned()
-            .unwrap_or_else(|| format!("person {p}"))
-    };
+    let name = |p: PersonId| person_name(&names, p);
     // Each control is offered when the core would accept the command it sends.
     let can = waymark_core::allowed_commands(&who.actor, &e);
-    let may_assign = can.get("assign") == Some(&true);
-    let members = s.store.members_of(e.agency).await?;
+    let on_people = at.section == Section::People;
+    let members = if on_people && can.get("set_sponsor") == Some(&true) {
+        s.store.members_of(e.agency).await?
+    } else {
+        Vec::new()
+    };
     // Who may be assigned: programme staff, and partners of each kind.
-    let assignable = if may_assign {
+    let assignable = if on_people && can.get("assign") == Some(&true) {
         s.store
             .people_with_roles(&[
                 Role::ProgrammeStaff,
@@ -329,12 +546,24 @@ async fn workspace_page(
     } else {
         Vec::new()
     };
+    let agency_name = agency.as_ref().map_or("An agency", |a| a.name.as_str());
+    let heading = format!("{agency_name} — Protected Utility");
+    let record = workspace_view(&e, &model, &s.model, &name);
+    let title = match at.section {
+        Section::Overview => heading.clone(),
+        Section::Stage => format!("{}: {heading}", stage_name(Some(&model), &at.stage)),
+        other => format!("{}: {heading}", field_title(other.key())),
+    };
     let view = WorkspacePage {
-        title: format!(
-            "{} engagement {}",
-            agency.as_ref().map_or("An agency", |a| a.name.as_str()),
-            e.id
-        ),
+        title,
+        heading,
+        section: at.section.key(),
+        current: at.stage.clone(),
+        saved: if problem.is_none() {
+            saved_message(saved)
+        } else {
+            None
+        },
         user: who.view(),
         agency: agency.as_ref().map(AgencyRow::from),
         error: problem.as_ref().map(|p| FormProblem {
@@ -344,30 +573,139 @@ async fn workspace_page(
             id: format!("{}-{}", p.form.form, p.field),
         }),
         typed: problem.as_ref().map(|p| &p.form),
+        next: next_views(&e, &model, now()),
         can,
         assignable: assignable.iter().map(PersonRow::from).collect(),
         members: members.iter().map(PersonRow::from).collect(),
-        record: workspace_view(&e, &model, &s.model, &name),
+        record,
     };
-    view_page(s, status, "workspace.html", &view)
+    view_page(s, status, at.section.template(), &view)
 }
 
-/// What `workspace.html` reads.
+/// "risks" → "Risks".
+fn field_title(key: &str) -> String {
+    super::field_label(key)
+}
+
+/// What the engagement pages read.
 #[derive(Serialize)]
 struct WorkspacePage<'a> {
     title: String,
+    /// "Agency — Protected Utility".
+    heading: String,
+    /// Which page: overview, stage, risks, benefits, decisions, people.
+    section: &'static str,
+    /// The stage a stage page shows.
+    current: String,
+    /// The banner after a change was saved.
+    saved: Option<&'static str>,
     user: UserView,
     agency: Option<AgencyRow>,
     /// The refused form's error, beside its field.
     error: Option<FormProblem<'a>>,
     /// What the refused form held, shown again.
     typed: Option<&'a CommandForm>,
+    /// What's next, for the overview.
+    next: Vec<NextView>,
     /// Which commands the core would accept from this person.
     can: std::collections::BTreeMap<&'static str, bool>,
     assignable: Vec<PersonRow>,
     members: Vec<PersonRow>,
     #[serde(flatten)]
     record: WorkspaceView,
+}
+
+/// One line of "What's next" or "Waiting for you".
+#[derive(Serialize)]
+pub struct NextView {
+    /// What kind of thing: "Sign", "Decide", "Step", "Workshop".
+    kind: &'static str,
+    text: String,
+    href: String,
+    /// When it happens (workshops).
+    at: Option<i64>,
+}
+
+/// The core's next things on `e`, as links.
+fn next_views(e: &Engagement, model: &Model, t: waymark_core::Timestamp) -> Vec<NextView> {
+    // The overview names the first few open steps of each active stage;
+    // the stage's page has the rest.
+    let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let items: Vec<_> = waymark_core::next_up(e, model, t)
+        .into_iter()
+        .filter(|n| match n {
+            waymark_core::Next::Step { stage, .. } => {
+                let c = shown.entry(stage).or_default();
+                *c += 1;
+                *c <= STEPS_ON_OVERVIEW
+            }
+            _ => true,
+        })
+        .collect();
+    next_links(e, model, &items)
+}
+
+/// How many open steps of each active stage the overview names.
+const STEPS_ON_OVERVIEW: usize = 3;
+
+/// Links for the core's next things on `e`.
+pub fn next_links(e: &Engagement, model: &Model, items: &[waymark_core::Next]) -> Vec<NextView> {
+    use waymark_core::Next;
+    let id = e.id;
+    items
+        .iter()
+        .map(|n| match n {
+            Next::Sign(l) => NextView {
+                kind: "Sign",
+                text: format!(
+                    "Read and sign the {} (version {})",
+                    l.kind.title(),
+                    l.version
+                ),
+                href: format!("/engagements/{id}/letters/{}", l.kind.slug()),
+                at: None,
+            },
+            Next::Decide {
+                stage,
+                at,
+                question,
+            } => {
+                let (anchor, text) = match at {
+                    DecisionAt::Point { index } => (
+                        format!("decide-{stage}-{index}"),
+                        format!("Decide: {question}"),
+                    ),
+                    DecisionAt::Exit => (
+                        format!("exit-{stage}"),
+                        format!("Decide where the engagement goes after {question}"),
+                    ),
+                };
+                NextView {
+                    kind: "Decide",
+                    text,
+                    href: format!("/engagements/{id}/stages/{stage}#{anchor}"),
+                    at: None,
+                }
+            }
+            Next::Step {
+                stage,
+                number,
+                title,
+                started,
+            } => NextView {
+                kind: if *started { "In progress" } else { "Step" },
+                text: format!("{}, step {number}: {title}", stage_name(Some(model), stage)),
+                href: format!("/engagements/{id}/stages/{stage}#step-{stage}-{number}"),
+                at: None,
+            },
+            Next::Workshop { workshop, start } => NextView {
+                kind: "Workshop",
+                text: workshop.plan.title.to_string(),
+                href: format!("/engagements/{id}/workshops#workshop-{}", workshop.id),
+                at: Some(*start),
+            },
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -414,6 +752,14 @@ struct JourneyStage {
     status: &'static str,
     key: String,
     cycles: u32,
+    /// Steps of the current cycle: done, skipped, all.
+    done: usize,
+    skipped: usize,
+    steps: usize,
+    /// Whole weeks since the stage began (while it runs).
+    weeks: Option<i64>,
+    /// The model's timebox, in words ("4 to 8 weeks").
+    timebox: Option<String>,
 }
 
 /// A stage with its steps, decisions, exits and success criteria.
@@ -424,11 +770,20 @@ struct StageView {
     number: u32,
     status: &'static str,
     active: bool,
+    /// Whether the stage has ever begun (a stage not started shows no forms).
+    started: bool,
     cycles: u32,
     guide: Option<String>,
+    /// The stage's page in the guide, as the guide summarises it.
+    summary: Option<String>,
     steps: Vec<StepView>,
     decisions: Vec<DecisionPoint>,
     exits: Vec<ChoiceView>,
+    /// Whether the next steps need their own form (no decision point
+    /// already leads the same ways).
+    exit_form: bool,
+    /// The standing decision on the next steps.
+    exit_decided: Option<DecisionView>,
     success: Vec<CriterionView>,
     risks_if_ignored: Vec<String>,
 }
@@ -458,6 +813,8 @@ struct DecisionPoint {
     index: usize,
     question: String,
     options: Vec<ChoiceView>,
+    /// The standing decision, shown as decided with a way to change it.
+    decided: Option<DecisionView>,
 }
 
 #[derive(Serialize)]
@@ -465,6 +822,8 @@ struct CriterionView {
     index: usize,
     text: String,
     evidence: Option<String>,
+    /// Where the evidence is, when a recorded fact met the criterion.
+    href: Option<String>,
     by: Option<String>,
     at: Option<i64>,
 }
@@ -484,6 +843,7 @@ struct RiskView {
 #[derive(Serialize)]
 struct DecisionView {
     stage: String,
+    slug: String,
     question: String,
     option: String,
     effect: String,
@@ -552,6 +912,11 @@ fn workspace_view(
         .iter()
         .map(|st| {
             let status = status_of(&st.slug);
+            let steps: Vec<StepStatus> = st
+                .steps
+                .iter()
+                .map(|step| e.step(&st.slug, step.number))
+                .collect();
             JourneyStage {
                 slug: st.slug.clone(),
                 name: st.name.clone(),
@@ -559,6 +924,18 @@ fn workspace_view(
                 status: status.label(),
                 key: format!("{status:?}").to_lowercase(),
                 cycles: cycles_of(&st.slug),
+                done: steps.iter().filter(|s| **s == StepStatus::Done).count(),
+                skipped: steps
+                    .iter()
+                    .filter(|s| matches!(s, StepStatus::Skipped { .. }))
+                    .count(),
+                steps: steps.len(),
+                weeks: e
+                    .stage(&st.slug)
+                    .filter(|r| r.status == StageStatus::Active)
+                    .and_then(|r| r.started_at)
+                    .map(|start| (t.0 - start.0).max(0) / (7 * 24 * 3600)),
+                timebox: st.timebox.map(|t| t.describe()),
             }
         })
         .collect();
@@ -572,6 +949,19 @@ fn workspace_view(
                 effect: effect_text(&c.effect, model),
             })
             .collect()
+    };
+    let decision_view = |d: &waymark_core::Decision| DecisionView {
+        stage: stage_name(Some(model), &d.stage).to_string(),
+        slug: d.stage.clone(),
+        question: d.question.clone(),
+        option: d.option_text.clone(),
+        effect: effect_text(&d.effect, model),
+        rationale: d.rationale.clone(),
+        funded_by: d.funded_by.label(),
+        note: d.note.clone(),
+        by: name(d.decided_by),
+        at: d.decided_at.0,
+        exit: matches!(d.at, DecisionAt::Exit),
     };
     let stages = model
         .stages
@@ -619,6 +1009,9 @@ fn workspace_view(
                     index,
                     question: d.question.clone(),
                     options: choices(&d.choices.options),
+                    decided: e
+                        .standing_decision(&st.slug, DecisionAt::Point { index })
+                        .map(&decision_view),
                 })
                 .collect();
             let success = st
@@ -635,6 +1028,7 @@ fn workspace_view(
                         index,
                         text: c.text().to_string(),
                         evidence: check.map(|c| c.evidence.clone()),
+                        href: None,
                         by: check.map(|c| name(c.checked_by)),
                         at: check.map(|c| c.checked_at.0),
                     }
@@ -646,11 +1040,17 @@ fn workspace_view(
                 number: st.number,
                 status: status.label(),
                 active: status == StageStatus::Active,
+                started: status != StageStatus::NotStarted,
                 cycles: cycles_of(&st.slug),
                 guide,
+                summary: st.summary.clone(),
                 steps,
                 decisions,
                 exits: choices(&st.exits),
+                exit_form: st.exit_point().is_none(),
+                exit_decided: e
+                    .standing_decision(&st.slug, DecisionAt::Exit)
+                    .map(&decision_view),
                 success,
                 risks_if_ignored: st.risks.iter().map(|r| r.text().to_string()).collect(),
             }
@@ -679,22 +1079,7 @@ fn workspace_view(
             at: r.raised_at.0,
         })
         .collect();
-    let decisions = e
-        .decisions
-        .iter()
-        .map(|d| DecisionView {
-            stage: stage_name(Some(model), &d.stage).to_string(),
-            question: d.question.clone(),
-            option: d.option_text.clone(),
-            effect: effect_text(&d.effect, model),
-            rationale: d.rationale.clone(),
-            funded_by: d.funded_by.label(),
-            note: d.note.clone(),
-            by: name(d.decided_by),
-            at: d.decided_at.0,
-            exit: matches!(d.at, DecisionAt::Exit),
-        })
-        .collect();
+    let decisions = e.decisions.iter().rev().map(&decision_view).collect();
     WorkspaceView {
         engagement: EngagementHead {
             id: e.id.0,
@@ -775,17 +1160,19 @@ pub async fn command(
     };
     match result {
         Ok(_) => {
-            // Back to where the form was; only characters ids use, so
-            // nothing sent can bend the Location header.
-            let anchor: String = if f.stage.is_empty() {
-                f.form.clone()
-            } else {
-                format!("stage-{}", f.stage)
-            }
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
-            Ok(Redirect::to(&format!("/engagements/{id}#{anchor}")).into_response())
+            // Back to the page and the place the form was, with the banner;
+            // only characters ids and slugs use, so nothing sent can bend
+            // the Location header.
+            let clean = |t: &str| -> String {
+                t.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect()
+            };
+            let section = place_of(&f);
+            let page = section.path(id, &clean(&f.stage));
+            let saved = clean(&f.command);
+            let anchor = clean(&f.form);
+            Ok(Redirect::to(&format!("{page}?saved={saved}#{anchor}")).into_response())
         }
         Err(waymark_store::StoreError::Domain(DomainError::Conflict { expected, actual })) => {
             let typed = f
@@ -819,16 +1206,28 @@ pub async fn command(
                 field,
                 message,
             };
-            workspace_page(
+            let section = place_of(&problem.form);
+            let stage = problem.form.stage.clone();
+            section_page(
                 &s,
                 &who,
-                id,
+                Place::new(id, section, &stage),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(problem),
+                "",
             )
             .await
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The page a sent form lives on: a stage's command goes back to that
+/// stage's page when it names one.
+fn place_of(f: &CommandForm) -> Section {
+    match Section::of(&f.command) {
+        Section::Stage if f.stage.is_empty() => Section::Overview,
+        other => other,
     }
 }
 
@@ -843,8 +1242,9 @@ pub async fn history(
     let events = s.store.history(&who.actor, id).await?;
     let names = s
         .store
-        .person_names(&events.iter().map(|e| e.actor).collect::<Vec<_>>())
+        .person_names(&people_in(events.iter().map(|e| (e.actor, &e.event))))
         .await?;
+    let name = |p: PersonId| person_name(&names, p);
     let rows = events
         .iter()
         .rev()
@@ -852,11 +1252,8 @@ pub async fn history(
             seq: ev.seq,
             at: ev.at.0,
             command: ev.command.clone(),
-            who: names
-                .get(&ev.actor)
-                .cloned()
-                .unwrap_or_else(|| format!("person {}", ev.actor)),
-            what: describe(&ev.event, Some(&model)),
+            who: name(ev.actor),
+            what: describe(&ev.event, Some(&model), &name),
             hash: ev.hash.clone(),
         })
         .collect();
@@ -875,8 +1272,31 @@ pub async fn history(
     )
 }
 
+/// Everyone a run of events names: who acted, and whom they named.
+fn people_in<'a>(events: impl Iterator<Item = (PersonId, &'a Event)>) -> Vec<PersonId> {
+    let mut out = Vec::new();
+    for (actor, e) in events {
+        out.push(actor);
+        match e {
+            Event::SponsorSet { person }
+            | Event::Assigned { person, .. }
+            | Event::Unassigned { person } => out.push(*person),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A person's name, or plain words when they are no longer on record.
+fn person_name(names: &std::collections::HashMap<PersonId, String>, p: PersonId) -> String {
+    names
+        .get(&p)
+        .cloned()
+        .unwrap_or_else(|| "someone no longer on record".to_string())
+}
+
 /// One event in plain words, for the history and the activity feed.
-pub fn describe(e: &Event, model: Option<&Model>) -> String {
+pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> String) -> String {
     let stage = |s: &str| stage_name(model, s).to_string();
     match e {
         Event::Started { mode, .. } => match mode {
@@ -919,9 +1339,15 @@ pub fn describe(e: &Event, model: Option<&Model>) -> String {
         }
         Event::BenefitAdded { text, .. } => format!("Benefit added: {text}"),
         Event::InitiativeLinked { name, .. } => format!("Linked to the initiative {name}"),
-        Event::SponsorSet { person } => format!("Executive sponsor set (person {person})"),
-        Event::Assigned { person, .. } => format!("Person {person} was assigned"),
-        Event::Unassigned { person } => format!("Person {person} was unassigned"),
+        Event::SponsorSet { person } => format!("{} became the executive sponsor", name(*person)),
+        Event::Assigned { person, partner } => format!(
+            "{} was assigned as {}",
+            name(*person),
+            partner
+                .map_or("programme officer", PartnerKind::label)
+                .to_lowercase()
+        ),
+        Event::Unassigned { person } => format!("{} was unassigned", name(*person)),
         Event::DiscoveryPlanned { weeks } => format!("Discovery planned for {weeks} weeks"),
         Event::SignedOff { document, sha256 } => {
             let name = LetterKind::from_slug(document).map_or(document.as_str(), |k| k.title());

@@ -61,7 +61,9 @@ async fn letter_page(
     };
     // What the next version would say, so the programme reads before issuing.
     let draft = match &next {
-        Next::Ready(f) => letter::render(&body, f).ok().map(|m| letter::html(&m)),
+        Next::Ready(f) => letter::render(&body, f)
+            .ok()
+            .map(|m| demote_headings(&letter::html(&m))),
         _ => None,
     };
     let signoffs =
@@ -133,7 +135,7 @@ async fn letter_page(
         version: l.e.version,
         latest: latest.map(|v| LatestLetter {
             version: v.version,
-            html: v.html.clone(),
+            html: demote_headings(&v.html),
             sha256: v.sha256.clone(),
             pdf: pdf(v),
         }),
@@ -148,6 +150,20 @@ async fn letter_page(
         errors,
     };
     view_page(s, status, "letter.html", &view)
+}
+
+/// A letter's HTML inside a page: its headings one level down, so the
+/// page's own title stays the only `h1`. The HTML is the sanitiser's
+/// output, whose tags are plain `<hN>` and `</hN>`.
+fn demote_headings(html: &str) -> String {
+    let mut out = html.to_string();
+    for n in (1..=5).rev() {
+        out = out
+            .replace(&format!("<h{n}>"), &format!("<h{}>", n + 1))
+            .replace(&format!("<h{n} "), &format!("<h{} ", n + 1))
+            .replace(&format!("</h{n}>"), &format!("</h{}>", n + 1));
+    }
+    out
 }
 
 /// What `letter.html` reads.
@@ -219,6 +235,8 @@ pub struct LetterForm {
     version: Version,
     action: String,
     sha256: String,
+    /// The signer's "I have read this letter and agree to it" box.
+    agree: String,
 }
 
 pub async fn letter_command(
@@ -233,6 +251,12 @@ pub async fn letter_command(
     let result = match (f.version.get(), f.action.as_str()) {
         (Err(e), _) => Err(problem(&e)),
         (Ok(version), "issue") => issue(&s, &who, id, kind, version).await?,
+        // A signer says they have read the letter; someone who may not
+        // sign hears that instead, from the core.
+        (Ok(_), "sign") if f.agree != "yes" && may_sign(&s, &who, id, kind).await? => Err((
+            "agree".into(),
+            "Tick the box to say you have read the letter and agree to it".into(),
+        )),
         (Ok(version), "sign") => outcome_to_page(
             s.store
                 .execute(
@@ -266,6 +290,24 @@ pub async fn letter_command(
             .await
         }
     }
+}
+
+/// Whether the core lets `who` sign this engagement's letters.
+async fn may_sign(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    kind: LetterKind,
+) -> Result<bool, PageError> {
+    let e = s.store.engagement(&who.actor, id).await?;
+    Ok(waymark_core::may(
+        &who.actor,
+        &e,
+        &Command::SignOff {
+            document: kind.slug().to_string().into(),
+            sha256: "".into(),
+        },
+    ))
 }
 
 /// Issues the next version of a letter through the one path the API uses too.

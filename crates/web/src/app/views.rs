@@ -22,8 +22,26 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("home.html", include_str!("../../templates/app/home.html")),
     (
-        "workspace.html",
-        include_str!("../../templates/app/workspace.html"),
+        "engagement-base.html",
+        include_str!("../../templates/app/engagement-base.html"),
+    ),
+    (
+        "engagement.html",
+        include_str!("../../templates/app/engagement.html"),
+    ),
+    ("stage.html", include_str!("../../templates/app/stage.html")),
+    ("risks.html", include_str!("../../templates/app/risks.html")),
+    (
+        "benefits.html",
+        include_str!("../../templates/app/benefits.html"),
+    ),
+    (
+        "decisions.html",
+        include_str!("../../templates/app/decisions.html"),
+    ),
+    (
+        "engagement-people.html",
+        include_str!("../../templates/app/engagement-people.html"),
     ),
     (
         "history.html",
@@ -111,10 +129,33 @@ impl std::fmt::Debug for Views {
     }
 }
 
-/// `{{ at|when }}`: a timestamp as a `<time>` element's parts.
-fn when(secs: i64) -> Value {
-    let (iso, text) = waymark_site::datetime(secs);
+/// The zone times are shown in when the viewer has not chosen one.
+pub const DEFAULT_ZONE: chrono_tz::Tz = chrono_tz::Australia::Canberra;
+
+/// `{{ at|when }}`: a timestamp as a `<time>` element's parts: the instant
+/// for machines, and for people the time in the viewer's zone (the page's
+/// `user.zone`, else Canberra's), like "Thu 10 Dec 2026, 10:00 am AEDT".
+fn when(state: &minijinja::State, secs: i64) -> Value {
+    let zone = state
+        .lookup("user")
+        .and_then(|u| u.get_attr("zone").ok())
+        .and_then(|z| z.as_str().and_then(|z| z.parse::<chrono_tz::Tz>().ok()))
+        .unwrap_or(DEFAULT_ZONE);
+    let (iso, text) = local_time(secs, zone);
     minijinja::context! { iso => iso, text => text }
+}
+
+/// A timestamp as ISO 8601 (UTC) and as people in `zone` read it.
+pub fn local_time(secs: i64, zone: chrono_tz::Tz) -> (String, String) {
+    match chrono::DateTime::from_timestamp(secs, 0) {
+        Some(t) => (
+            t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            t.with_timezone(&zone)
+                .format("%a %-d %b %Y, %-I:%M %P %Z")
+                .to_string(),
+        ),
+        None => (String::new(), "an unknown time".into()),
+    }
 }
 
 fn words(s: String) -> String {

@@ -356,13 +356,27 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         (_, _) if !signed_in => to_login,
         ("POST", "/logout") => StatusCode::SEE_OTHER,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
-        ("GET", "/engagements/{id}" | "/engagements/{id}/history") if sees_engagement => {
-            StatusCode::OK
-        }
+        (
+            "GET",
+            "/engagements/{id}"
+            | "/engagements/{id}/history"
+            | "/engagements/{id}/stages/{stage}"
+            | "/engagements/{id}/risks"
+            | "/engagements/{id}/benefits"
+            | "/engagements/{id}/decisions"
+            | "/engagements/{id}/people",
+        ) if sees_engagement => StatusCode::OK,
         ("POST", "/engagements/{id}") if sees_engagement => StatusCode::SEE_OTHER,
-        ("GET" | "POST", "/engagements/{id}" | "/engagements/{id}/history") => {
-            StatusCode::NOT_FOUND
-        }
+        (
+            "GET" | "POST",
+            "/engagements/{id}"
+            | "/engagements/{id}/history"
+            | "/engagements/{id}/stages/{stage}"
+            | "/engagements/{id}/risks"
+            | "/engagements/{id}/benefits"
+            | "/engagements/{id}/decisions"
+            | "/engagements/{id}/people",
+        ) => StatusCode::NOT_FOUND,
         ("POST", "/engagements") if matches!(who, Admin | Staff | Member | Sponsor) => {
             StatusCode::SEE_OTHER
         }
@@ -460,6 +474,7 @@ async fn every_route_answers_every_role_rightly() {
                         },
                     )
                     .replace("{kind}", "letter-of-intent")
+                    .replace("{stage}", "engagement")
                     .replace("{guide}", "1");
                 let path = if r.path.starts_with("/enquiries/") {
                     format!("/enquiries/{enquiry}")
@@ -970,6 +985,11 @@ async fn free_text_is_escaped_on_every_page() {
         let admin = w.client(&app, Who::Admin).await;
         let pages = [
             format!("/engagements/{e}"),
+            format!("/engagements/{e}/stages/engagement"),
+            format!("/engagements/{e}/risks"),
+            format!("/engagements/{e}/benefits"),
+            format!("/engagements/{e}/decisions"),
+            format!("/engagements/{e}/people"),
             format!("/engagements/{e}/history"),
             "/engagements".to_string(),
             "/agencies".to_string(),
@@ -993,9 +1013,15 @@ async fn free_text_is_escaped_on_every_page() {
             }
         }
         // The text is there, escaped, where it belongs.
-        let ws = send(&app, &admin, Method::GET, &format!("/engagements/{e}"), &[])
-            .await
-            .body;
+        let ws = send(
+            &app,
+            &admin,
+            Method::GET,
+            &format!("/engagements/{e}/risks"),
+            &[],
+        )
+        .await
+        .body;
         assert!(
             ws.contains("&lt;script&gt;alert(&#x27;xss-1&#x27;)&lt;&#x2f;script&gt;"),
             "escaped text missing"
@@ -1086,7 +1112,7 @@ async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
             (r.status, r.location.as_str()),
             (
                 StatusCode::SEE_OTHER,
-                format!("{path}#xSet-Cookieab").as_str()
+                format!("{path}/risks?saved=add_risk#xSet-Cookieab").as_str()
             )
         );
         let version = w.version().await;
@@ -1283,11 +1309,11 @@ async fn controls_are_offered_only_for_commands_the_core_accepts() {
             Who::PartnerAssigned,
         ];
         let cases: [(&str, &str, &[Who]); 8] = [
-            ("", "value=\"start_stage\"", &agency),
-            ("", "value=\"close_risk\"", &agency),
-            ("", "value=\"add_risk\"", &everyone_in),
-            ("", "value=\"plan_discovery\"", &agency),
-            ("", "value=\"assign\"", &programme),
+            ("/stages/discovery", "value=\"start_stage\"", &agency),
+            ("/risks", "value=\"close_risk\"", &agency),
+            ("/risks", "value=\"add_risk\"", &everyone_in),
+            ("/people", "value=\"plan_discovery\"", &agency),
+            ("/people", "value=\"assign\"", &programme),
             ("/workshops", "value=\"schedule\"", &agency),
             ("/delivery", "value=\"sprint\"", &everyone_in),
             ("/delivery", "enctype=\"multipart/form-data\"", &everyone_in),

@@ -189,6 +189,8 @@ async fn the_letter_of_intent_is_typeset_versioned_and_signed() {
             StatusCode::FORBIDDEN,
             "only the sponsor or the programme signs"
         );
+        // The sponsor reads first: without the "I have read this letter"
+        // box nothing is signed, and the page says why, beside the box.
         let r = post(
             &app,
             &sponsor,
@@ -197,6 +199,21 @@ async fn the_letter_of_intent_is_typeset_versioned_and_signed() {
                 ("version", &w.version().await),
                 ("action", "sign"),
                 ("sha256", &sha1),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#agree\""), "{}", r.body);
+        assert!(r.body.contains("agree to it on behalf of"), "{}", r.body);
+        let r = post(
+            &app,
+            &sponsor,
+            &letter,
+            &[
+                ("version", &w.version().await),
+                ("action", "sign"),
+                ("sha256", &sha1),
+                ("agree", "yes"),
             ],
         )
         .await;
@@ -274,6 +291,7 @@ async fn the_letter_of_intent_is_typeset_versioned_and_signed() {
                 ("version", &w.version().await),
                 ("action", "sign"),
                 ("sha256", &sha1),
+                ("agree", "yes"),
             ],
         )
         .await;

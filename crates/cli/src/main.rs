@@ -22,6 +22,9 @@ mod site_cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Where the database is when `--database-url` is not given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://waymark.db";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "waymark",
@@ -37,7 +40,7 @@ struct Cli {
         long,
         global = true,
         env = "WAYMARK_DATABASE_URL",
-        default_value = "sqlite://waymark.db",
+        default_value = DEFAULT_DATABASE_URL,
         value_name = "URL"
     )]
     database_url: String,

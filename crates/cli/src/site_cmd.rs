@@ -101,6 +101,7 @@ pub fn serve(
                 "mail: no --smtp-url, so mail waits in the outbox (admins read it at {public_url}/outbox)"
             );
         }
+        first_run(&store, &db.url, &public_url).await?;
         let mut settings = Settings::new(store, pages, &public_url);
         settings.guide = Some(guide);
         settings.mail_from = mail.from;
@@ -114,4 +115,33 @@ pub fn serve(
         .context("the server stopped")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long the first run's setup link works.
+const SETUP_LINK_HOURS: i64 = 24;
+
+/// While nobody has an account, prints a one-time link that creates the
+/// first programme admin in the browser, and the command that does the same.
+/// Printed to the terminal, never logged: the link is a secret.
+async fn first_run(
+    store: &waymark_store::Store,
+    database_url: &str,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    let t = waymark_store::now();
+    let expires = waymark_core::Timestamp(t.0 + SETUP_LINK_HOURS * 3600);
+    let Some(token) = store.create_setup_link(t, expires).await? else {
+        return Ok(());
+    };
+    let db = if database_url == crate::DEFAULT_DATABASE_URL {
+        String::new()
+    } else {
+        format!(" --database-url '{}'", database_url.replace('\'', "'\\''"))
+    };
+    eprintln!(
+        "\nNobody has an account yet. Create the first programme admin in your browser\n\
+         (this link works once, for {SETUP_LINK_HOURS} hours):\n\n    {public_url}/setup/{token}\n\n\
+         or in a terminal:\n\n    waymark{db} user add --name 'Your Name' --email you@agency.gov.au --role admin --password-stdin\n"
+    );
+    Ok(())
 }

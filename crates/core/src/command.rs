@@ -672,6 +672,12 @@ pub fn decide(
                     format!("{} has {} success criteria", s.name, s.success.len()),
                 )
             })?;
+            if s.met_by.iter().any(|m| m.criterion == *criterion) {
+                return Err(DomainError::invalid(
+                    "criterion",
+                    "this criterion is met by a recorded fact (a signature or a decision), not ticked by hand",
+                ));
+            }
             ev.push(Event::SuccessChecked {
                 stage: stage.clone(),
                 criterion: *criterion,

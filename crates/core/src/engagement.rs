@@ -669,6 +669,41 @@ impl Engagement {
             })
     }
 
+    /// The recorded fact that meets a success criterion by itself (the
+    /// model's `success_met_by`), if it has happened: a signed letter's
+    /// newest version, or a standing decision of the stage.
+    pub fn evidence(&self, stage: &str, fact: &waymark_model::Fact) -> Option<Evidence> {
+        match fact {
+            waymark_model::Fact::Signed { letter } => {
+                let kind = crate::records::LetterKind::from_slug(letter)?;
+                let newest = self
+                    .letters
+                    .iter()
+                    .filter(|l| l.kind == kind)
+                    .max_by_key(|l| l.version)?;
+                let signed = self.signoffs.iter().rev().find(|x| {
+                    !x.superseded && x.document == letter.as_str() && x.sha256 == newest.sha256
+                })?;
+                Some(Evidence {
+                    text: format!("{} version {} is signed", kind.title(), newest.version),
+                    by: signed.by,
+                    at: signed.at,
+                    letter: Some(kind),
+                })
+            }
+            waymark_model::Fact::Decided { point } => {
+                let at = point.map_or(DecisionAt::Exit, |index| DecisionAt::Point { index });
+                let d = self.standing_decision(stage, at)?;
+                Some(Evidence {
+                    text: format!("Decided: {}", d.option_text),
+                    by: d.decided_by,
+                    at: d.decided_at,
+                    letter: None,
+                })
+            }
+        }
+    }
+
     /// Each letter's newest issued version, when it carries no standing
     /// sign-off: what waits for the executive sponsor.
     pub fn letters_awaiting_signature(&self) -> Vec<&LetterRecord> {
@@ -706,6 +741,16 @@ impl Engagement {
             sponsor: self.sponsor,
         }
     }
+}
+
+/// What shows a success criterion is met without anyone ticking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub text: String,
+    pub by: PersonId,
+    pub at: Timestamp,
+    /// The letter the evidence is, to link to.
+    pub letter: Option<crate::records::LetterKind>,
 }
 
 /// An engagement at a glance: what lists, dashboards and the home page show.

@@ -28,9 +28,9 @@ pub use command::{
     permission, start,
 };
 pub use engagement::{
-    Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Initiative, Mode, RiskRecord,
-    RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus, SuccessCheck, Summary,
-    Timestamp, Warning, overrun_if_started_before,
+    Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative, Mode,
+    RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus,
+    SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
 pub use next::{Next, WORKSHOP_HORIZON_DAYS, next_up, waiting_for};

@@ -658,6 +658,7 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
         benefits: Vec::new(),
         risks: Vec::new(),
         success: Vec::new(),
+        met_by: Vec::new(),
         tasks: Vec::new(),
     };
     let Some(p) = r.page.map(|id| &pages[id.0]) else {
@@ -693,6 +694,8 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
         };
         list.extend(s.items.iter().cloned());
     }
+    // What cannot be read is a lint finding (`success-met-by-invalid`).
+    stage.met_by = crate::met_by(p.extra.get(crate::MET_BY_KEY), &stage.success).0;
     stage
 }
 

@@ -47,6 +47,7 @@ pub enum Code {
     DecisionNoOptions,
     StageNoPage,
     TimeboxInvalid,
+    MetByInvalid,
 }
 
 impl Code {
@@ -72,6 +73,7 @@ impl Code {
             Code::DecisionNoOptions => "decision-no-options",
             Code::StageNoPage => "stage-no-page",
             Code::TimeboxInvalid => "timebox-invalid",
+            Code::MetByInvalid => "success-met-by-invalid",
         }
     }
 
@@ -84,7 +86,9 @@ impl Code {
                 Severity::Error
             }
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
-            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid => Severity::Warning,
+            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid => {
+                Severity::Warning
+            }
             MixedDashes => Severity::Info,
         }
     }
@@ -195,7 +199,7 @@ pub fn render_line(f: &Finding, line_text: Option<&str>) -> String {
 /// escape sequence could recolour or rewrite the screen) and the bidirectional
 /// overrides that can disguise text are written as `\u{…}` escapes; tabs
 /// stay.
-fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| {
         (c.is_control() && c != '\t')
             || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

@@ -54,6 +54,7 @@ pub fn lint_each<E>(
             items(m, PageId(i), p, &mut out);
             sections(p, &mut out);
             timebox(p, &mut out);
+            met_by(p, &mut out);
             dashes(p, &mut out);
             steps(p, &mut out);
             let prints = near_duplicates(p, &mut out);
@@ -324,6 +325,28 @@ fn timebox(p: &Page, out: &mut Vec<Finding>) {
             1,
             1,
             format!("{why}; the stage is shown without a timebox"),
+        ));
+    }
+}
+
+/// A `success_met_by` that cannot be read meets nothing, so say so.
+fn met_by(p: &Page, out: &mut Vec<Finding>) {
+    let Some(v) = p.extra.get(crate::MET_BY_KEY) else {
+        return;
+    };
+    let success: Vec<crate::SuccessCriterion> = p
+        .sections
+        .iter()
+        .filter(|s| s.kind == crate::SectionKind::Success)
+        .flat_map(|s| s.items.iter().cloned())
+        .collect();
+    for why in crate::met_by(Some(v), &success).1 {
+        out.push(Finding::new(
+            Code::MetByInvalid,
+            &p.path,
+            1,
+            1,
+            format!("{why}; that criterion is checked by hand"),
         ));
     }
 }

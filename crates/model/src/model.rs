@@ -346,6 +346,101 @@ pub struct Timebox {
     pub max_weeks: u32,
 }
 
+/// The front-matter key that says which recorded fact meets a success
+/// criterion: a mapping from the criterion's text (as the page's "What
+/// success looks like" list says it) to a fact, such as
+/// `signed letter-of-intent` or `decided 1`.
+pub const MET_BY_KEY: &str = "success_met_by";
+
+/// The letters an engagement can sign (waymark-core's `LetterKind` slugs; a
+/// core test keeps the two lists equal).
+pub const LETTERS: [&str; 2] = ["letter-of-intent", "closure-letter"];
+
+/// A recorded fact that meets a success criterion by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "fact", rename_all = "snake_case")]
+pub enum Fact {
+    /// `signed letter-of-intent`: the letter's newest version is signed.
+    Signed { letter: String },
+    /// `decided 1`: the stage's first decision point has a standing
+    /// decision; `decided exit`: its next steps do.
+    Decided { point: Option<usize> },
+}
+
+impl Fact {
+    /// Reads `signed <letter>`, `decided <n>` (from 1) or `decided exit`.
+    pub fn parse(raw: &str) -> Result<Fact, String> {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        match words.as_slice() {
+            ["signed", letter] if LETTERS.contains(letter) => Ok(Fact::Signed {
+                letter: (*letter).to_string(),
+            }),
+            ["signed", other] => Err(format!(
+                "`{other}` is not a letter Waymark signs: write one of {}",
+                LETTERS.join(", ")
+            )),
+            ["decided", "exit"] => Ok(Fact::Decided { point: None }),
+            ["decided", n] => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(Fact::Decided { point: Some(n - 1) }),
+                _ => Err(format!(
+                    "`decided {n}` needs a decision point's number, from 1, or `exit`"
+                )),
+            },
+            _ => Err(format!(
+                "`{raw}` is not a fact Waymark records: write `signed LETTER`, `decided N` or `decided exit`"
+            )),
+        }
+    }
+}
+
+/// A success criterion that a recorded fact meets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetBy {
+    /// The criterion's position in the stage's `success` list.
+    pub criterion: usize,
+    #[serde(flatten)]
+    pub fact: Fact,
+}
+
+/// Reads a page's `success_met_by` against its success criteria: the
+/// facts it names, and what could not be read.
+pub fn met_by(
+    value: Option<&serde_json::Value>,
+    success: &[SuccessCriterion],
+) -> (Vec<MetBy>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let Some(value) = value else {
+        return (out, problems);
+    };
+    let Some(map) = value.as_object() else {
+        problems.push(format!(
+            "`{MET_BY_KEY}` must map a success criterion's text to a fact"
+        ));
+        return (out, problems);
+    };
+    for (text, fact) in map {
+        let Some(criterion) = success.iter().position(|c| c.text().trim() == text.trim()) else {
+            problems.push(format!(
+                "`{MET_BY_KEY}` names “{}”, which is not one of this page's success criteria",
+                crate::diagnostic::visible(text)
+            ));
+            continue;
+        };
+        match fact.as_str().map(Fact::parse) {
+            Some(Ok(fact)) => out.push(MetBy { criterion, fact }),
+            Some(Err(why)) => problems.push(why),
+            None => problems.push(format!(
+                "the fact for “{}” must be text",
+                crate::diagnostic::visible(text)
+            )),
+        }
+    }
+    (out, problems)
+}
+
 /// The front-matter key a stage's timebox is written under.
 pub const TIMEBOX_KEY: &str = "timebox_weeks";
 
@@ -421,6 +516,8 @@ pub struct Stage {
     pub benefits: Vec<Benefit>,
     pub risks: Vec<Risk>,
     pub success: Vec<SuccessCriterion>,
+    /// Success criteria that recorded facts meet (`success_met_by`).
+    pub met_by: Vec<MetBy>,
     pub tasks: Vec<Entry>,
 }
 

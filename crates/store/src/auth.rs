@@ -70,6 +70,101 @@ impl Store {
         Ok(token)
     }
 
+    /// Whether anyone can sign in yet: a person with a password.
+    pub async fn has_accounts(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM people WHERE password_hash IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// A new one-time link to create the first admin, while nobody has an
+    /// account (else `None`). Links printed before stop working: only the
+    /// newest is live.
+    pub async fn create_setup_link(
+        &self,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        if self.has_accounts().await? {
+            return Ok(None);
+        }
+        let token = random_token()?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM setup_links WHERE used_at IS NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO setup_links (hash, created_at, expires_at) VALUES ($1, $2, $3)")
+            .bind(chain::sha256(&token))
+            .bind(now.0)
+            .bind(expires.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
+    /// Whether a setup link is live: unused, unexpired, and nobody has an
+    /// account yet.
+    pub async fn setup_link_live(&self, token: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM setup_links WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(chain::sha256(token))
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? == 1 && !self.has_accounts().await?)
+    }
+
+    /// Spends a setup link and creates the first programme admin with their
+    /// password, in one transaction: a link works once, and not at all once
+    /// anyone has an account (two tabs racing make one admin). `None` when
+    /// the link is spent, expired or unknown.
+    pub async fn setup_first_admin(
+        &self,
+        token: &str,
+        p: &waymark_core::NewPerson,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE setup_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now.0)
+        .bind(chain::sha256(token))
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let accounts = sqlx::query("SELECT COUNT(*) FROM people WHERE password_hash IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+        if accounts.try_get::<i64, _>(0)? > 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "INSERT INTO people (name, email, created_at, password_hash) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&p.name)
+        .bind(p.email.as_str())
+        .bind(now.0)
+        .bind(password_hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "email", p.email.as_str()))?;
+        let id = PersonId(row.try_get(0)?);
+        sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
+            .bind(id.0)
+            .bind(crate::json(&waymark_core::Role::ProgrammeAdmin)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
     /// The person an unused, unexpired invite is for.
     pub async fn invite(&self, token: &str, now: Timestamp) -> Result<Option<Invite>, StoreError> {
         let row = sqlx::query(

@@ -585,11 +585,17 @@ fn pick<'c>(
                 measure: Some("Builds per year".into()),
             },
         ),
-        78..83 if !stage.success.is_empty() => (
+        // Criteria that a recorded fact meets are not ticked by hand.
+        78..83 if stage.success.len() > stage.met_by.len() => (
             &cast.member,
             Command::CheckSuccess {
                 stage: (*slug).into(),
-                criterion: rng.below(stage.success.len()),
+                criterion: {
+                    let by_hand: Vec<usize> = (0..stage.success.len())
+                        .filter(|i| !stage.met_by.iter().any(|m| m.criterion == *i))
+                        .collect();
+                    by_hand[rng.below(by_hand.len())]
+                },
                 evidence: "Confirmed at the fortnightly check-in.".into(),
             },
         ),

@@ -3,6 +3,7 @@
 
 mod enquiry;
 mod journey;
+mod next;
 mod permissions;
 mod records;
 mod rules;

@@ -41,7 +41,7 @@ fn commands() -> Vec<Command> {
         },
         Command::CheckSuccess {
             stage: "engagement".into(),
-            criterion: 0,
+            criterion: 1,
             evidence: "minutes".into(),
         },
         Command::AddRisk {

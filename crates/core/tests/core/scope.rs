@@ -247,7 +247,7 @@ fn command(kind: usize, person: PersonId, partner: Option<PartnerKind>) -> Comma
         },
         5 => Command::CheckSuccess {
             stage: stage(),
-            criterion: 0,
+            criterion: 1,
             evidence: "minutes".into(),
         },
         6 => Command::AddRisk {

@@ -380,3 +380,42 @@ fn a_timebox_is_weeks_or_least_and_most() {
         Err(waymark_model::TimeboxError::Reversed)
     );
 }
+
+#[test]
+fn a_success_criterion_is_met_by_a_fact_the_page_can_name() {
+    let page = |v: &str| {
+        format!(
+            "---\ntitle: A\nsuccess_met_by:\n  {v}\ntimeline:\n- title: Step 1 - Start\n  body: |\n    Begin.\n- title: Decision point - Go?\n  body: |\n    * Stop.\n---\n\nIntro.\n\n## What success looks like\n\n* A letter is signed.\n* A path is agreed.\n"
+        )
+    };
+    for good in [
+        "\"A letter is signed.\": signed letter-of-intent",
+        "\"A path is agreed.\": decided 1",
+        "\"A path is agreed.\": decided exit",
+    ] {
+        none(&[("a.md", &page(good))]);
+    }
+    for bad in [
+        "\"A letter is sealed.\": signed letter-of-intent",
+        "\"A letter is signed.\": signed a-postcard",
+        "\"A path is agreed.\": decided 0",
+        "\"A path is agreed.\": agreed",
+        "\"A path is agreed.\": [decided]",
+    ] {
+        one("success-met-by-invalid", 1, &[("a.md", &page(bad))]);
+    }
+    let loaded = crate::load(&[(
+        "a.md",
+        &page("\"A letter is signed.\": signed closure-letter"),
+    )]);
+    let stage = &loaded.model.stages[0];
+    assert_eq!(
+        stage.met_by,
+        vec![waymark_model::MetBy {
+            criterion: 0,
+            fact: waymark_model::Fact::Signed {
+                letter: "closure-letter".into()
+            }
+        }]
+    );
+}

@@ -143,3 +143,77 @@ async fn sessions_round_trip_and_expire() {
         assert_eq!(store.session("s2", NOW).await.unwrap(), None);
     }
 }
+
+/// The first run's link: only while nobody has an account, only the newest,
+/// once, before it expires; it makes one programme admin who can sign in.
+#[tokio::test]
+async fn the_setup_link_makes_one_admin_once() {
+    for store in stores("setup-links").await {
+        // `world` adds people without passwords: nobody can sign in yet.
+        let w = world(store).await;
+        let later = Timestamp(NOW.0 + 3600);
+        let first = w
+            .store
+            .create_setup_link(NOW, later)
+            .await
+            .unwrap()
+            .unwrap();
+        let token = w
+            .store
+            .create_setup_link(NOW, later)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !w.store.setup_link_live(&first, NOW).await.unwrap(),
+            "only the newest works"
+        );
+        assert!(w.store.setup_link_live(&token, NOW).await.unwrap());
+        assert!(
+            !w.store.setup_link_live(&token, later).await.unwrap(),
+            "expired"
+        );
+        let ada = NewPerson::parse("Ada First", "ada.first@dta.gov.au").unwrap();
+        assert_eq!(
+            w.store
+                .setup_first_admin(&token, &ada, "$argon2id$x", later)
+                .await
+                .unwrap(),
+            None
+        );
+        // An email already on record is refused beside the field, and the
+        // link still works (the transaction rolled back).
+        let taken = NewPerson::parse("Mia Again", "mia@dta.gov.au").unwrap();
+        assert!(matches!(
+            w.store
+                .setup_first_admin(&token, &taken, "$argon2id$x", NOW)
+                .await,
+            Err(waymark_store::StoreError::Duplicate { field: "email", .. })
+        ));
+        let id = w
+            .store
+            .setup_first_admin(&token, &ada, "$argon2id$x", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(w.store.actor(id).await.unwrap().is_admin());
+        assert_eq!(
+            w.store
+                .credentials(&Email::parse("ada.first@dta.gov.au").unwrap())
+                .await
+                .unwrap(),
+            Some((id, Some("$argon2id$x".to_string())))
+        );
+        // Spent, and no new link once someone has an account.
+        let again = NewPerson::parse("Eve", "eve@dta.gov.au").unwrap();
+        assert_eq!(
+            w.store
+                .setup_first_admin(&token, &again, "$argon2id$y", NOW)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(w.store.create_setup_link(NOW, later).await.unwrap(), None);
+        assert!(!w.store.setup_link_live(&token, NOW).await.unwrap());
+    }
+}

@@ -514,3 +514,114 @@ pub async fn accept_invite(
         Err(e) => PageError::from(e).into_response(),
     }
 }
+
+/// What `setup.html` reads: the first admin's form on a first run.
+#[derive(serde::Serialize)]
+struct SetupPage<'a> {
+    title: &'static str,
+    token: &'a str,
+    name: &'a str,
+    email: &'a str,
+    errors: Vec<FieldError>,
+}
+
+fn setup_page(
+    s: &AppState,
+    status: StatusCode,
+    token: &str,
+    f: &SetupForm,
+    errors: Vec<FieldError>,
+) -> Response {
+    let view = SetupPage {
+        title: "Set up Waymark",
+        token,
+        name: &f.name,
+        email: &f.email,
+        errors,
+    };
+    view_page(s, status, "setup.html", &view).unwrap_or_else(IntoResponse::into_response)
+}
+
+fn invalid_setup(s: &AppState) -> Response {
+    let view = ErrorPage {
+        title: "This setup link does not work",
+        message: "It has been used, it has expired, or someone already has an account. If nobody can sign in yet, restart `waymark serve`: it prints a new link.",
+    };
+    view_page(s, StatusCode::NOT_FOUND, "error.html", &view)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The first run's form: who the first programme admin is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SetupForm {
+    name: String,
+    email: String,
+    password: String,
+    confirm: String,
+}
+
+pub async fn setup_form(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    match s.store.setup_link_live(&token, now()).await {
+        Ok(true) => setup_page(
+            &s,
+            StatusCode::OK,
+            &token,
+            &SetupForm::default(),
+            Vec::new(),
+        ),
+        Ok(false) => invalid_setup(&s),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// Creates the first programme admin from the setup link, signs them in,
+/// and spends the link. Every problem with the form is said at once.
+pub async fn setup(
+    State(s): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    session: Session,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    match s.store.setup_link_live(&token, now()).await {
+        Ok(true) => {}
+        Ok(false) => return invalid_setup(&s),
+        Err(e) => return PageError::from(e).into_response(),
+    }
+    let mut errors = Vec::new();
+    let person = waymark_core::NewPerson::parse(&f.name, &f.email);
+    if let Err(waymark_core::DomainError::Invalid { field, message }) = &person {
+        errors.push(form_error(field, message.clone()));
+    }
+    let password = Password::parse(&f.password, &f.confirm);
+    if let Err(waymark_core::DomainError::Invalid { field, message }) = &password {
+        errors.push(form_error(field, message.clone()));
+    }
+    let (Ok(person), Ok(password), true) = (person, password, errors.is_empty()) else {
+        return setup_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &token, &f, errors);
+    };
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
+        Err(e) => return PageError::Internal(e.to_string()).into_response(),
+    };
+    match s
+        .store
+        .setup_first_admin(&token, &person, &hash, now())
+        .await
+    {
+        Ok(Some(id)) => match begin(&session, id).await {
+            Ok(()) => Redirect::to("/engagements").into_response(),
+            Err(e) => e.into_response(),
+        },
+        Ok(None) => invalid_setup(&s),
+        Err(e @ waymark_store::StoreError::Duplicate { field, .. }) => setup_page(
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &token,
+            &f,
+            vec![form_error(field, e.to_string())],
+        ),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}

@@ -824,6 +824,8 @@ struct CriterionView {
     evidence: Option<String>,
     /// Where the evidence is, when a recorded fact met the criterion.
     href: Option<String>,
+    /// The fact that meets this criterion by itself, in words.
+    auto: Option<String>,
     by: Option<String>,
     at: Option<i64>,
 }
@@ -882,6 +884,25 @@ struct SignOffView {
     by: String,
     at: i64,
     superseded: bool,
+}
+
+/// What meets a criterion by itself, as "Met when …" finishes it.
+fn fact_text(fact: &waymark_model::Fact, st: &waymark_model::Stage) -> String {
+    match fact {
+        waymark_model::Fact::Signed { letter } => format!(
+            "the {} is signed",
+            LetterKind::from_slug(letter).map_or(letter.as_str(), |k| k.title())
+        ),
+        waymark_model::Fact::Decided { point: Some(i) } => format!(
+            "“{}” is decided",
+            st.decisions
+                .get(*i)
+                .map_or("the decision", |d| d.question.as_str())
+        ),
+        waymark_model::Fact::Decided { point: None } => {
+            format!("where to go after {} is decided", st.name)
+        }
+    }
 }
 
 fn effect_text(effect: &Effect, model: &Model) -> String {
@@ -1019,6 +1040,23 @@ fn workspace_view(
                 .iter()
                 .enumerate()
                 .map(|(index, c)| {
+                    // A criterion a recorded fact meets shows that fact;
+                    // the rest are ticked by hand, with evidence.
+                    if let Some(m) = st.met_by.iter().find(|m| m.criterion == index) {
+                        let ev = e.evidence(&st.slug, &m.fact);
+                        return CriterionView {
+                            index,
+                            text: c.text().to_string(),
+                            auto: Some(fact_text(&m.fact, st)),
+                            href: ev.as_ref().map(|v| match v.letter {
+                                Some(k) => format!("/engagements/{}/letters/{}", e.id, k.slug()),
+                                None => format!("/engagements/{}/decisions", e.id),
+                            }),
+                            by: ev.as_ref().map(|v| name(v.by)),
+                            at: ev.as_ref().map(|v| v.at.0),
+                            evidence: ev.map(|v| v.text),
+                        };
+                    }
                     let check = e
                         .success
                         .iter()
@@ -1027,6 +1065,7 @@ fn workspace_view(
                     CriterionView {
                         index,
                         text: c.text().to_string(),
+                        auto: None,
                         evidence: check.map(|c| c.evidence.clone()),
                         href: None,
                         by: check.map(|c| name(c.checked_by)),

@@ -148,6 +148,8 @@ pub fn table() -> Vec<Route> {
         post("/logout", auth::logout),
         get("/invite/{token}", auth::invite_form),
         post("/invite/{token}", auth::accept_invite),
+        get("/setup/{token}", auth::setup_form),
+        post("/setup/{token}", auth::setup),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("../../templates/app/error.html")),
     ("login.html", include_str!("../../templates/app/login.html")),
+    ("setup.html", include_str!("../../templates/app/setup.html")),
     (
         "invite.html",
         include_str!("../../templates/app/invite.html"),

@@ -351,7 +351,7 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
         ("GET", "/login") => StatusCode::OK,
         // An unknown or spent invite is nobody's page.
-        ("GET" | "POST", "/invite/{token}") => StatusCode::NOT_FOUND,
+        ("GET" | "POST", "/invite/{token}" | "/setup/{token}") => StatusCode::NOT_FOUND,
         ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
         (_, _) if !signed_in => to_login,
         ("POST", "/logout") => StatusCode::SEE_OTHER,
@@ -922,7 +922,7 @@ async fn free_text_is_escaped_on_every_page() {
                 },
                 Command::CheckSuccess {
                     stage: "engagement".into(),
-                    criterion: 0,
+                    criterion: 1,
                     evidence: (*p).into(),
                 },
                 Command::Decide {

@@ -168,9 +168,27 @@ enum SiteCommand {
         /// A folder of templates that replace the built-in ones of the same name.
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
+        /// Where the workspace is served (https://…): pages then link to its
+        /// sign-in and request form.
+        #[arg(long, value_name = "URL", value_parser = public_url)]
+        public_url: Option<String>,
         /// Page files or directories of pages (default: --model, else the bundled model).
         paths: Vec<PathBuf>,
     },
+}
+
+/// A public URL: http or https, and nothing that could break out of an
+/// attribute.
+fn public_url(raw: &str) -> Result<String, String> {
+    let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
+        && !raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'<>`".contains(c));
+    if ok {
+        Ok(raw.trim_end_matches('/').to_string())
+    } else {
+        Err("give the workspace's address, such as https://waymark.example.gov.au".into())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,11 +385,13 @@ fn main() -> ExitCode {
         Command::Site(SiteCommand::Build {
             out,
             templates,
+            public_url,
             paths,
         }) => site_cmd::build(
             &origin::Origin::choose(cli.model.as_deref(), &paths),
             templates.as_deref(),
             &out,
+            public_url.as_deref(),
         ),
         Command::Serve {
             bind,

@@ -40,11 +40,18 @@ fn render(
     Ok(site::build(&loaded.model, &dates, templates, published)?)
 }
 
-pub fn build(origin: &Origin, templates: Option<&Path>, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn build(
+    origin: &Origin,
+    templates: Option<&Path>,
+    out: &Path,
+    public_url: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let loaded = origin.load()?;
     warn_missing(&loaded);
     let dates = site::last_modified(&loaded.model);
-    let written = site::export(&loaded.model, &dates, templates, &Published::default(), out)?;
+    // An export links to the workspace only when it knows where that is.
+    let published = public_url.map_or_else(Published::default, waymark_web::app::guide_links);
+    let written = site::export(&loaded.model, &dates, templates, &published, out)?;
     eprintln!("wrote {written} files to {}", out.display());
     // As with lint: the process ends here, so skip freeing the model.
     std::mem::forget(loaded);
@@ -78,7 +85,7 @@ pub fn serve(
         let builder_templates = templates.clone();
         let guide = tokio::task::spawn_blocking(move || {
             // Served beside the workspace, every guide page links to it.
-            let published = waymark_web::app::guide_links();
+            let published = waymark_web::app::guide_links("");
             Guide::new(Box::new(move || {
                 render(&builder_origin, builder_templates.as_deref(), &published)
                     .map_err(|e| format!("{e:#}").into())

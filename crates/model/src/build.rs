@@ -152,6 +152,7 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
             body_line: item.body_line,
             kind,
             dash: c.dash,
+            action: item.action,
         });
     }
 
@@ -675,6 +676,7 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
                 number: *number,
                 title: title.clone(),
                 body: t.body.clone(),
+                action: t.action.as_deref().and_then(crate::StepAction::parse),
             }),
             ItemKind::Decision(d) => stage.decisions.push(d.clone()),
             ItemKind::NextSteps(c) => stage.exits.extend(c.options.iter().cloned()),

@@ -48,6 +48,7 @@ pub enum Code {
     StageNoPage,
     TimeboxInvalid,
     MetByInvalid,
+    ActionUnknown,
 }
 
 impl Code {
@@ -74,6 +75,7 @@ impl Code {
             Code::StageNoPage => "stage-no-page",
             Code::TimeboxInvalid => "timebox-invalid",
             Code::MetByInvalid => "success-met-by-invalid",
+            Code::ActionUnknown => "action-unknown",
         }
     }
 
@@ -86,9 +88,8 @@ impl Code {
                 Severity::Error
             }
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
-            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid => {
-                Severity::Warning
-            }
+            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid
+            | ActionUnknown => Severity::Warning,
             MixedDashes => Severity::Info,
         }
     }

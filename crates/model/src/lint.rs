@@ -55,6 +55,7 @@ pub fn lint_each<E>(
             sections(p, &mut out);
             timebox(p, &mut out);
             met_by(p, &mut out);
+            actions(p, &mut out);
             dashes(p, &mut out);
             steps(p, &mut out);
             let prints = near_duplicates(p, &mut out);
@@ -347,6 +348,33 @@ fn met_by(p: &Page, out: &mut Vec<Finding>) {
             1,
             1,
             format!("{why}; that criterion is checked by hand"),
+        ));
+    }
+}
+
+/// An `action:` Waymark does not know, or on an item that is not a step,
+/// offers nothing, so say so.
+fn actions(p: &Page, out: &mut Vec<Finding>) {
+    for t in &p.timeline {
+        let Some(a) = &t.action else { continue };
+        let known: Vec<&str> = crate::StepAction::ALL.iter().map(|(n, _)| *n).collect();
+        let why = if crate::StepAction::parse(a).is_none() {
+            format!(
+                "`action: {}` is not one Waymark knows (it knows {})",
+                crate::diagnostic::visible(a),
+                known.join(", ")
+            )
+        } else if !matches!(t.kind, crate::ItemKind::Step { .. }) {
+            "only a numbered step can offer an action".to_string()
+        } else {
+            continue;
+        };
+        out.push(Finding::new(
+            Code::ActionUnknown,
+            &p.path,
+            t.line,
+            1,
+            format!("{why}; the item offers nothing"),
         ));
     }
 }

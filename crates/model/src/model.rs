@@ -87,6 +87,8 @@ pub struct TimelineItem {
     pub body_line: u32,
     pub kind: ItemKind,
     pub dash: Option<Dash>,
+    /// The item's `action`, as written (lint checks it; steps carry it read).
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,34 @@ pub struct Step {
     pub number: u32,
     pub title: String,
     pub body: Option<String>,
+    /// What the step offers readers to do, from its `action:` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<StepAction>,
+}
+
+/// Something a step of the guide lets its reader do, from the timeline
+/// item's `action:` key. The site shows it as a start button where it has
+/// somewhere to send the reader (a served site, or one exported with a
+/// public URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum StepAction {
+    /// `request-support`: the programme's request form.
+    RequestSupport,
+}
+
+impl StepAction {
+    /// Every action, as written in front matter.
+    pub const ALL: [(&'static str, StepAction); 1] =
+        [("request-support", StepAction::RequestSupport)];
+
+    pub fn parse(raw: &str) -> Option<StepAction> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == raw.trim())
+            .map(|(_, a)| *a)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

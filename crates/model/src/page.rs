@@ -35,6 +35,8 @@ pub struct RawItem {
     pub body: Option<String>,
     /// 1-based line where the body text starts.
     pub body_line: u32,
+    /// What the item offers readers to do (`action: request-support`).
+    pub action: Option<String>,
 }
 
 /// Why a file is not a usable page.
@@ -149,6 +151,7 @@ struct FrontMatter {
 struct ItemDe {
     title: Option<String>,
     body: Option<Spanned<String>>,
+    action: Option<String>,
 }
 
 /// A single pass over the top-level mapping: the keys we interpret are read
@@ -180,6 +183,7 @@ impl<'de> Deserialize<'de> for FrontMatter {
                                     let item = s.value.unwrap_or(ItemDe {
                                         title: None,
                                         body: None,
+                                        action: None,
                                     });
                                     RawItem {
                                         line,
@@ -188,6 +192,7 @@ impl<'de> Deserialize<'de> for FrontMatter {
                                         }),
                                         title: item.title,
                                         body: item.body.map(|b| b.value),
+                                        action: item.action,
                                     }
                                 })
                                 .collect();

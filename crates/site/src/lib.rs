@@ -30,7 +30,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use waymark_model::par::par_map;
 use waymark_model::text::slugify;
-use waymark_model::{Choices, ItemKind, Model, PageId};
+use waymark_model::{Choices, ItemKind, Model, PageId, StepAction};
 
 pub use dates::{Dates, last_modified};
 pub use visual::svg as visual_svg;
@@ -81,6 +81,10 @@ pub struct Published {
     /// Links in every page's header, such as "Sign in" and "Request
     /// support" on a site served beside the workspace. Empty on an export.
     pub links: Vec<Link>,
+    /// Where the programme's request form is, for the "Request support"
+    /// start button on the overview and on steps whose `action:` is
+    /// `request-support`. None on an export without a public URL.
+    pub request_support: Option<String>,
 }
 
 /// A link the caller puts on every page.
@@ -605,6 +609,8 @@ struct PageView<'a> {
     /// "4 to 8 weeks" on the page of a stage with a timebox.
     timebox: Option<String>,
     links: &'a [Link],
+    /// The overview's "Request support" button's target.
+    start: Option<&'a str>,
 }
 
 /// The navigation as shown on the page at `href`, with that page marked.
@@ -658,6 +664,8 @@ struct ItemView {
     options: Vec<Html>,
     outro: Html,
     href: Option<String>,
+    /// The start button a step's `action:` offers, where it can lead.
+    start: Option<Link>,
 }
 
 #[derive(Serialize)]
@@ -771,6 +779,15 @@ fn page_view<'a>(
                     .map(|p| hrefs.page(p).to_string()),
                 _ => None,
             };
+            let start = match (&t.kind, t.action.as_deref().and_then(StepAction::parse)) {
+                (ItemKind::Step { .. }, Some(StepAction::RequestSupport)) => {
+                    published.request_support.as_ref().map(|href| Link {
+                        text: "Request support".into(),
+                        href: href.clone(),
+                    })
+                }
+                _ => None,
+            };
             ItemView {
                 id: item_id,
                 kind,
@@ -780,6 +797,7 @@ fn page_view<'a>(
                 options,
                 outro,
                 href,
+                start,
             }
         })
         .collect();
@@ -836,5 +854,9 @@ fn page_view<'a>(
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
         timebox: stage.and_then(|s| s.timebox).map(|t| t.describe()),
         links: &published.links,
+        // The overview's way in: the request form, when there is one.
+        start: (model.overview == Some(id))
+            .then(|| published.request_support.as_deref())
+            .flatten(),
     }
 }

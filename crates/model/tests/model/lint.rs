@@ -419,3 +419,28 @@ fn a_success_criterion_is_met_by_a_fact_the_page_can_name() {
         }]
     );
 }
+
+#[test]
+fn a_step_offers_only_actions_waymark_knows() {
+    let page = |action: &str, title: &str| {
+        format!(
+            "---\ntitle: A\ntimeline:\n- title: {title}\n  action: {action}\n  body: |\n    Ask.\n---\n\nIntro.\n"
+        )
+    };
+    none(&[("a.md", &page("request-support", "Step 1 - Ask"))]);
+    one(
+        "action-unknown",
+        4,
+        &[("a.md", &page("launch-rockets", "Step 1 - Ask"))],
+    );
+    one(
+        "action-unknown",
+        4,
+        &[("a.md", &page("request-support", "Background"))],
+    );
+    let loaded = crate::load(&[("a.md", &page("request-support", "Step 1 - Ask"))]);
+    assert_eq!(
+        loaded.model.stages[0].steps[0].action,
+        Some(waymark_model::StepAction::RequestSupport)
+    );
+}

@@ -216,8 +216,28 @@ fn published_links_are_on_every_page_and_escaped() {
                 href: "/request-support".into(),
             },
         ],
+        request_support: Some("https://w.example/request-support?a=\"b\"".into()),
     };
     let built = site::build(&loaded.model, &fixed(n), None, &published).unwrap();
+    // The way in: a start button on the overview and on the step whose
+    // `action:` is `request-support` (Engagement's step 2), nowhere else.
+    let starts = |name: &str| {
+        let html = String::from_utf8(built.get(name).unwrap().to_vec()).unwrap();
+        let n = html.matches("class=\"button button-start\"").count();
+        assert_eq!(
+            n > 0,
+            attrs(&html, "href").contains(&"https://w.example/request-support?a=\"b\"".to_string()),
+            "{name}"
+        );
+        n
+    };
+    assert_eq!(starts("index.html"), 1);
+    assert_eq!(starts("engagement.html"), 1);
+    assert_eq!(starts("discovery.html"), 0);
+    assert!(
+        !index.contains("button-start"),
+        "an export without a public URL offers no button"
+    );
     for (name, bytes) in &built.files {
         if !name.ends_with(".html") {
             continue;

@@ -126,17 +126,21 @@ where
     r
 }
 
-/// What the guide served beside the workspace links to on every page.
-pub fn guide_links() -> waymark_site::Published {
-    let link = |text: &str, href: &str| waymark_site::Link {
+/// What the guide links to on every page: the workspace's request form
+/// and sign-in, at `base` (empty when served beside them, else the public
+/// URL of the workspace an exported site belongs to).
+pub fn guide_links(base: &str) -> waymark_site::Published {
+    let base = base.trim_end_matches('/');
+    let link = |text: &str, path: &str| waymark_site::Link {
         text: text.into(),
-        href: href.into(),
+        href: format!("{base}{path}"),
     };
     waymark_site::Published {
         links: vec![
             link("Request support", "/request-support"),
             link("Sign in", "/login"),
         ],
+        request_support: Some(format!("{base}/request-support")),
     }
 }
 

@@ -1244,7 +1244,7 @@ async fn the_composed_application_serves_on_a_port() {
                 &loaded.model,
                 &waymark_site::Dates::default(),
                 None,
-                &waymark_web::app::guide_links(),
+                &waymark_web::app::guide_links(""),
             )?)
         }))
         .unwrap();

@@ -13,6 +13,7 @@
 
 mod access;
 mod command;
+mod conflict;
 mod engagement;
 pub mod enquiry;
 mod error;
@@ -27,6 +28,7 @@ pub use command::{
     Command, DecisionAt, Funder, Sha256, Slug, allowed_commands, decide, may, may_start,
     permission, start,
 };
+pub use conflict::conflicts;
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative, Mode,
     RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus,

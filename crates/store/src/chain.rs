@@ -87,7 +87,8 @@ pub(crate) fn pages_from_json(text: &str) -> Result<Vec<SourceFile>, StoreError>
 }
 
 /// Appends `events` after (`count`, `head`), applying each to `e`; returns
-/// the new count and head hash.
+/// the new count and head hash. Each event row records `e.version`: the
+/// version the command brings the engagement to.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn append(
     tx: &mut Transaction<'_, Any>,
@@ -105,8 +106,8 @@ pub(crate) async fn append(
         let payload = json(ev)?;
         let hash = link(&prev, e.id.0, count, actor.0, at.0, command, &payload);
         sqlx::query(
-            "INSERT INTO events (engagement_id, seq, actor_id, at, command, payload, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO events (engagement_id, seq, actor_id, at, command, payload, prev_hash, hash, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(e.id.0)
         .bind(count)
@@ -116,6 +117,7 @@ pub(crate) async fn append(
         .bind(&payload)
         .bind(&prev)
         .bind(&hash)
+        .bind(e.version as i64)
         .execute(&mut **tx)
         .await?;
         e.apply(ev, actor, at);

@@ -231,11 +231,30 @@ impl Store {
         if actor.access(&e) == waymark_core::Access::None {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
+        // A form from an older page: refused only if what it is about
+        // changed since (the core's `conflicts`); otherwise it is decided
+        // again, below, against the current state.
         if version as u64 != expected_version {
-            return Err(StoreError::Domain(DomainError::Conflict {
+            let conflict = DomainError::Conflict {
                 expected: expected_version,
                 actual: version as u64,
-            }));
+            };
+            let cmd = match &write {
+                Write::Command(cmd, _) => Some(cmd),
+                Write::Upload(_) => None,
+            };
+            let stale = expected_version > version as u64
+                || match cmd {
+                    Some(cmd) => {
+                        let since = events_since(tx, id, expected_version).await?;
+                        since.is_none_or(|since| waymark_core::conflicts(cmd, &since))
+                    }
+                    // An upload only adds a document.
+                    None => false,
+                };
+            if stale {
+                return Err(StoreError::Domain(conflict));
+            }
         }
         let (cmd, extra) = match write {
             // Letters and files are recorded only with their bytes, which
@@ -273,6 +292,7 @@ impl Store {
             records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }
         let index_before = (e.assigned.clone(), e.stages.clone());
+        e.version = version as u64 + 1;
         let (count, head) = chain::append(
             tx,
             &mut e,
@@ -284,7 +304,6 @@ impl Store {
             &head,
         )
         .await?;
-        e.version = version as u64 + 1;
         let saved = sqlx::query(
             "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, updated_at = $6 \
              WHERE id = $7 AND version = $8",
@@ -408,4 +427,30 @@ pub(crate) fn status_name(s: waymark_core::StageStatus) -> &'static str {
         waymark_core::StageStatus::Completed => "completed",
         waymark_core::StageStatus::Exited => "exited",
     }
+}
+
+/// The events written to `id` after version `after`, or `None` when some
+/// were written before versions were recorded (they cannot be placed).
+async fn events_since(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: EngagementId,
+    after: u64,
+) -> Result<Option<Vec<waymark_core::Event>>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT payload, version FROM events WHERE engagement_id = $1 AND seq > \
+         (SELECT COALESCE(MAX(seq), 0) FROM events WHERE engagement_id = $2 AND version <= $3) ORDER BY seq",
+    )
+    .bind(id.0)
+    .bind(id.0)
+    .bind(after as i64)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if r.try_get::<Option<i64>, _>("version")?.is_none() {
+            return Ok(None);
+        }
+        out.push(unjson(&r.try_get::<String, _>("payload")?)?);
+    }
+    Ok(Some(out))
 }

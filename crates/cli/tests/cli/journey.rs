@@ -83,7 +83,8 @@ fn drive(url: &str) {
         "mia@bot.gov.au",
         "--expected-version",
         "1",
-        r#"{"command":"add_risk","text":"late","stage":null}"#,
+        // Step 1 changed since version 1: a real conflict.
+        r#"{"command":"set_step","stage":"engagement","step":1,"status":{"status":"todo"}}"#,
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

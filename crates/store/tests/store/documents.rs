@@ -181,13 +181,14 @@ async fn files_come_back_byte_for_byte_and_are_checked() {
         assert_eq!(row.sha256, doc.sha256);
         assert!(w.store.file(&w.other, doc.file).await.is_err());
 
-        // A stale version saves nothing, not even the bytes.
+        // A refused upload (here: a version the engagement never had) saves
+        // nothing, not even the bytes.
         let stale = w
             .store
             .attach_file(
                 &w.member,
                 e.id,
-                e.version,
+                e.version + 10,
                 NewFile {
                     title: "x".into(),
                     name: "x.txt".into(),

@@ -113,10 +113,8 @@ async fn a_stale_write_is_a_conflict_and_changes_nothing() {
     for store in stores("stale").await {
         let w = world(store).await;
         let e = w.start().await;
-        let cmd = Command::AddRisk {
-            text: "Budget".into(),
-            stage: None,
-        };
+        // Both about the plan: the second was sent from the older page.
+        let cmd = Command::PlanDiscovery { weeks: 6 };
         w.store.execute(&w.staff, e.id, 1, &cmd, NOW).await.unwrap();
         let err = w
             .store
@@ -134,7 +132,7 @@ async fn a_stale_write_is_a_conflict_and_changes_nothing() {
             "{err}"
         );
         let now = w.store.engagement(&w.staff, e.id).await.unwrap();
-        assert_eq!((now.version, now.risks.len()), (2, 1));
+        assert_eq!((now.version, now.discovery_weeks), (2, Some(6)));
     }
 }
 
@@ -197,9 +195,15 @@ async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
                             &a,
                             e.id,
                             version,
-                            &Command::AddRisk {
-                                text: format!("r{round}-{i}").into(),
-                                stage: None,
+                            // The same step each time: a real conflict.
+                            &Command::SetStep {
+                                stage: "engagement".into(),
+                                step: 1,
+                                status: if (round + i) % 2 == 0 {
+                                    StepStatus::Done
+                                } else {
+                                    StepStatus::InProgress
+                                },
                             },
                             NOW,
                         )
@@ -219,7 +223,7 @@ async fn concurrent_writers_on_one_engagement_never_lose_an_update() {
             ok += winners;
         }
         let now = w.store.engagement(&w.staff, e.id).await.unwrap();
-        assert_eq!(now.risks.len(), ok);
+        assert_eq!(now.steps.len(), ok);
         assert_eq!(now.version, 1 + ok as u64);
         assert!(w.store.verify().await.unwrap().broken.is_empty());
     }
@@ -306,5 +310,72 @@ async fn first_writes_on_a_cold_store_do_not_starve_each_other() {
             t.await.unwrap().unwrap();
         }
         assert!(cold.verify().await.unwrap().broken.is_empty());
+    }
+}
+
+/// Two people on pages of the same version: changes to different things
+/// both land; a change to the same thing is refused, never merged; and the
+/// core still judges the late one against the current state.
+#[tokio::test]
+async fn only_a_change_to_the_same_thing_is_a_conflict() {
+    for store in stores("real-conflicts").await {
+        let w = world(store).await;
+        let e = w.start().await;
+        let shown = e.version;
+        let set = |step, status| Command::SetStep {
+            stage: "engagement".into(),
+            step,
+            status,
+        };
+        w.store
+            .execute(&w.staff, e.id, shown, &set(1, StepStatus::Done), NOW)
+            .await
+            .unwrap();
+        // Another step, from the older page: it goes through.
+        let after = w
+            .store
+            .execute(&w.member, e.id, shown, &set(2, StepStatus::InProgress), NOW)
+            .await
+            .unwrap();
+        assert_eq!(after.version, shown + 2);
+        assert_eq!(after.step("engagement", 1), StepStatus::Done);
+        assert_eq!(after.step("engagement", 2), StepStatus::InProgress);
+        // The same step, from the older page: refused, and nothing changes.
+        let err = w
+            .store
+            .execute(&w.member, e.id, shown, &set(1, StepStatus::Todo), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Domain(DomainError::Conflict { .. })),
+            "{err}"
+        );
+        let now = w.store.engagement(&w.staff, e.id).await.unwrap();
+        assert_eq!(
+            (now.version, now.step("engagement", 1)),
+            (shown + 2, StepStatus::Done)
+        );
+        // Rules still hold on a late change: an unknown step is refused as
+        // such, not let through because nothing "conflicted".
+        let err = w
+            .store
+            .execute(&w.member, e.id, shown, &set(99, StepStatus::Done), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Domain(DomainError::Invalid { .. })),
+            "{err}"
+        );
+        // A version the engagement never had is refused.
+        let err = w
+            .store
+            .execute(&w.member, e.id, shown + 10, &set(3, StepStatus::Done), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Domain(DomainError::Conflict { .. })),
+            "{err}"
+        );
+        assert!(w.store.verify().await.unwrap().broken.is_empty());
     }
 }

@@ -1125,9 +1125,10 @@ async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
             &[
                 ("csrf", &c.csrf),
                 ("version", "1"),
-                ("form", "risk-add"),
-                ("command", "add_risk"),
-                ("text", "Typed before someone else saved"),
+                ("form", "risk-close-1"),
+                ("command", "close_risk"),
+                ("id", "1"),
+                ("note", "Typed before someone else saved"),
             ],
         )
         .await;

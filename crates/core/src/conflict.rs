@@ -1,0 +1,164 @@
+//! When a change sent from an older page is a real conflict.
+//!
+//! A form carries the engagement's version it was shown at. If others have
+//! changed the engagement since, the change is refused only when one of
+//! those changes touched the same thing (the same step, decision, risk,
+//! workshop, letter, …); otherwise the core decides the command again
+//! against the current state, so no rule is bypassed. A stale change to the
+//! same thing is never merged.
+
+use crate::command::{Command, DecisionAt};
+use crate::engagement::Event;
+use crate::people::PersonId;
+
+/// What a command or an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target<'a> {
+    /// A stage as a whole: entering, completing or closing it.
+    Stage(&'a str),
+    Step(&'a str, u32),
+    Decision(&'a str, DecisionAt),
+    Criterion(&'a str, usize),
+    Risk(u32),
+    Sponsor,
+    Person(PersonId),
+    Plan,
+    /// Do it With You or Do it Yourself: it changes what every form may do.
+    Mode,
+    Workshop(u32),
+    Letter(&'a str),
+    Delivery,
+}
+
+/// What a command reads and changes. An empty list: it only adds something
+/// new (a risk, a benefit, a workshop, a document), so nothing it relies on
+/// can have changed under it.
+fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
+    use Target::*;
+    match cmd {
+        Command::StartStage { stage } | Command::CompleteStage { stage } => vec![Stage(stage)],
+        // A step's status depends on the stage's cycle too.
+        Command::SetStep { stage, step, .. } | Command::SkipStep { stage, step, .. } => {
+            vec![Step(stage, *step), Stage(stage)]
+        }
+        Command::Decide { stage, at, .. } => vec![Decision(stage, *at), Stage(stage)],
+        Command::CheckSuccess {
+            stage, criterion, ..
+        } => vec![Criterion(stage, *criterion)],
+        Command::AddRisk { .. }
+        | Command::AddBenefit { .. }
+        | Command::LinkInitiative { .. }
+        | Command::ScheduleWorkshop { id: None, .. }
+        | Command::AttachDocument { .. } => Vec::new(),
+        Command::CloseRisk { id, .. } => vec![Risk(*id)],
+        Command::SetSponsor { .. } => vec![Sponsor],
+        Command::Assign { person, .. } | Command::Unassign { person } => vec![Person(*person)],
+        Command::PlanDiscovery { .. } => vec![Plan],
+        Command::SignOff { document, .. } => vec![Letter(document)],
+        Command::IssueLetter { kind, .. } => vec![Letter(kind.slug())],
+        Command::ReturnToProgramme => vec![Mode],
+        Command::ScheduleWorkshop { id: Some(id), .. }
+        | Command::CancelWorkshop { id }
+        | Command::RecordWorkshopNotes { id, .. } => vec![Workshop(*id)],
+        Command::SaveArtefact { .. } => vec![Delivery],
+    }
+}
+
+/// What an event changed; `None` for one that only added something.
+fn event_target(e: &Event) -> Option<Target<'_>> {
+    use Target::*;
+    Some(match e {
+        Event::StageEntered { stage, .. }
+        | Event::StageCompleted { stage }
+        | Event::StageExited { stage } => Stage(stage),
+        Event::StepSet { stage, step, .. } => Step(stage, *step),
+        Event::Decided { stage, at, .. } => Decision(stage, *at),
+        Event::SuccessChecked {
+            stage, criterion, ..
+        } => Criterion(stage, *criterion),
+        Event::RiskRaised { id, .. } | Event::RiskClosed { id, .. } => Risk(*id),
+        Event::SponsorSet { .. } => Sponsor,
+        Event::Assigned { person, .. } | Event::Unassigned { person } => Person(*person),
+        Event::DiscoveryPlanned { .. } => Plan,
+        Event::ModeChanged { .. } => Mode,
+        Event::SignedOff { document, .. } => Letter(document),
+        Event::LetterIssued { kind, .. } => Letter(kind.slug()),
+        Event::WorkshopScheduled { id, .. }
+        | Event::WorkshopCancelled { id, .. }
+        | Event::WorkshopNotesRecorded { id, .. } => Workshop(*id),
+        Event::ArtefactSaved { .. } => Delivery,
+        Event::Started { .. }
+        | Event::BenefitAdded { .. }
+        | Event::InitiativeLinked { .. }
+        | Event::DocumentAttached { .. } => return None,
+    })
+}
+
+/// Whether `cmd`, sent from a page older than `since` (every event written
+/// after the version the page showed), is a real conflict: one of those
+/// events touched what the command is about, or changed the engagement's
+/// mode. When it is not, the command may be decided against the current
+/// state.
+pub fn conflicts(cmd: &Command, since: &[Event]) -> bool {
+    let wants = command_targets(cmd);
+    since
+        .iter()
+        .filter_map(event_target)
+        .any(|t| t == Target::Mode || wants.contains(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engagement::StepStatus;
+
+    fn step_set(stage: &str, step: u32) -> Event {
+        Event::StepSet {
+            stage: stage.into(),
+            step,
+            cycle: 1,
+            status: StepStatus::Done,
+        }
+    }
+
+    #[test]
+    fn only_the_same_thing_conflicts() {
+        let set = |step| Command::SetStep {
+            stage: "engagement".into(),
+            step,
+            status: StepStatus::InProgress,
+        };
+        let since = [step_set("engagement", 1)];
+        assert!(conflicts(&set(1), &since), "the same step");
+        assert!(!conflicts(&set(2), &since), "another step");
+        assert!(
+            !conflicts(&set(1), &[step_set("discovery", 1)]),
+            "another stage's step"
+        );
+        // The stage itself changed under the step: its cycle may differ.
+        let completed = [Event::StageCompleted {
+            stage: "engagement".into(),
+        }];
+        assert!(conflicts(&set(2), &completed));
+        // Adding is never a conflict; a change of mode always is.
+        let add = Command::AddRisk {
+            text: "New".into(),
+            stage: None,
+        };
+        assert!(!conflicts(&add, &since));
+        let mode = [Event::ModeChanged {
+            mode: crate::engagement::Mode::DoItYourself,
+        }];
+        assert!(conflicts(&add, &mode));
+        let close = |id| Command::CloseRisk {
+            id,
+            note: "Done".into(),
+        };
+        let raised = [Event::RiskClosed {
+            id: 3,
+            note: "x".into(),
+        }];
+        assert!(conflicts(&close(3), &raised));
+        assert!(!conflicts(&close(4), &raised));
+    }
+}

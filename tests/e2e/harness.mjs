@@ -6,8 +6,9 @@ import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
-// Starts `waymark … serve` on a free port; resolves with the child and the
-// first match of `pattern` in what it prints. `serveArgs` go after `serve`.
+// Starts `waymark … serve` on a free port; resolves with the child, the
+// first group of the first match of `pattern` in what it prints (`url`) and
+// the whole match. `serveArgs` go after `serve`.
 export function startServer(bin, args, pattern, serveArgs = []) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0', ...serveArgs],
@@ -19,7 +20,7 @@ export function startServer(bin, args, pattern, serveArgs = []) {
       const m = err.match(pattern);
       if (m) {
         clearTimeout(timer);
-        resolvePromise({ child, url: m[1] });
+        resolvePromise({ child, url: m[1], match: m });
       }
     });
     child.on('exit', (code) => reject(new Error(`waymark serve exited with ${code}: ${err}`)));

@@ -77,10 +77,16 @@ function noErrors(page, what) {
 }
 
 test('an enquiry becomes an engagement with a signed Letter of Intent', async () => {
-  // 1. Someone from an agency asks for support, without an account.
+  // 1. Someone from an agency finds the request form from the guide's
+  //    overview, without an account.
   const publicCtx = await browser.newContext();
   const visitor = await publicCtx.newPage();
-  await visitor.goto(`${base}/request-support`);
+  await visitor.goto(`${base}/`);
+  await visitor.waitForURL(`${base}/guide/`);
+  await visitor.getByRole('link', { name: 'Sign in' }).first().waitFor();
+  await shoot(visitor, 'guide-way-in');
+  await Promise.all([visitor.waitForURL(`${base}/request-support`),
+    visitor.locator('a.button-start').first().click()]);
   await axe(visitor, 'request support');
   await clickAndLoad(visitor, 'Send request');
   await visitor.locator('.error-summary a[href="#email"]').waitFor();
@@ -128,7 +134,9 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   await admin.getByRole('link', { name: /^Workshops/ }).click();
   await axe(admin, 'workshops');
   const schedule = admin.locator('form').filter({ has: admin.getByRole('button', { name: 'Schedule and send invitations' }) });
-  await schedule.getByLabel('Date').fill('2026-12-01');
+  // A week from now, so it is coming up.
+  const soon = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  await schedule.getByLabel('Date').fill(soon);
   await schedule.getByLabel('Start time').fill('10:00');
   await schedule.getByLabel('Location (optional if online)').fill('Level 2, 50 Marcus Clarke St, Canberra');
   await schedule.getByLabel('Agenda').fill('Sponsorship, strategy, business need, budget, governance');
@@ -143,7 +151,8 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   assert.match(unfolded, /METHOD:REQUEST/);
   assert.match(unfolded, /UID:workshop-\d+-1@127\.0\.0\.1/);
   assert.match(unfolded, /SEQUENCE:0/);
-  assert.match(unfolded, /DTSTART:20261130T230000Z/);
+  // 10:00 in Canberra is 23:00 UTC the day before (AEDT) or 00:00 (AEST).
+  assert.match(unfolded, /DTSTART:\d{8}T(230000|000000)Z/);
   assert.match(unfolded, /ATTENDEE.*mailto:cio@example\.gov\.au/);
   if (SMTP) {
     // Python's icalendar must read it too.
@@ -155,8 +164,10 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   }
   await shoot(admin, 'workshops');
 
-  // 4. The discovery decision, from the initial workshop.
+  // 4. The discovery decision, from the initial workshop, on the
+  //    Engagement stage's page.
   await admin.goto(engagement);
+  await admin.getByRole('link', { name: 'Decide: Undertake discovery?' }).click();
   const form = admin.locator('#decide-engagement-0');
   await form.locator('#decide-engagement-0-option').check();
   await form.getByLabel(/the rationale/).fill('The agency needs a business case and a readiness assessment first.');
@@ -165,7 +176,7 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   await noErrors(admin, 'the decision');
 
   // 5. The programme issues the Letter of Intent.
-  await admin.getByRole('link', { name: 'Letter of Intent' }).click();
+  await admin.getByRole('link', { name: 'Letter of Intent', exact: true }).click();
   await axe(admin, 'letter, not issued');
   await clickAndLoad(admin, 'Issue the Letter of Intent');
   await noErrors(admin, 'issuing the letter');
@@ -188,22 +199,49 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   await shoot(admin, 'letter');
   await adminCtx.close();
 
-  // 6. The sponsor sets a password from the invitation and signs.
-  const sponsorCtx = await browser.newContext();
+  // 6. The sponsor, on a phone, sets a password from the invitation, sees
+  //    what waits for them, reads the letter and signs.
+  const sponsorCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const sponsor = await sponsorCtx.newPage();
   await sponsor.goto(inviteLink);
   await sponsor.getByLabel('New password').fill('another long passphrase here');
   await sponsor.getByLabel('Type the password again').fill('another long passphrase here');
   await clickAndLoad(sponsor, 'Set password and sign in');
-  await sponsor.goto(`${engagement}/letters/letter-of-intent`);
-  const sha = await sponsor.locator('code.hash').first().textContent();
+  const waiting = sponsor.locator('.waiting');
+  await waiting.getByRole('link', { name: 'Read and sign the Letter of Intent (version 1)' }).waitFor();
+  assert.match(await waiting.textContent(), /Initial workshop/, 'the coming workshop waits too');
+  await axe(sponsor, 'home, waiting for you');
+  await sponsor.screenshot({ path: join(SHOTS, 'intake-sponsor-home-390.png'), fullPage: false });
+  await Promise.all([sponsor.waitForURL(`${engagement}/letters/letter-of-intent`),
+    waiting.getByRole('link', { name: /Read and sign/ }).click()]);
+  // The letter comes before the signature; the fingerprint is a detail.
+  const letterBox = await sponsor.locator('article.letter').boundingBox();
+  const signBox = await sponsor.locator('#sign').boundingBox();
+  assert.ok(letterBox.y < signBox.y, 'the letter is read before the signature');
+  assert.equal(await sponsor.locator('h1').count(), 1, 'one h1');
+  await sponsor.locator('details.technical summary').click();
+  const sha = await sponsor.locator('details.technical code.hash').textContent();
   assert.match(sha, /^[0-9a-f]{64}$/);
+  await sponsor.screenshot({ path: join(SHOTS, 'intake-sponsor-letter-390.png'), fullPage: false });
+  // Signing without saying you have read it is refused, beside the box.
+  await clickAndLoad(sponsor, 'Sign version 1');
+  await sponsor.locator('.error-summary a[href="#agree"]').waitFor();
+  await axe(sponsor, 'letter, signing with an error');
+  await sponsor.getByLabel(/I have read this letter and agree to it on behalf of Bureau of Examples/).check();
   await clickAndLoad(sponsor, 'Sign version 1');
   await noErrors(sponsor, 'signing');
   await sponsor.getByText('Version 1 is signed.').waitFor();
   await axe(sponsor, 'letter, signed');
+  await sponsor.screenshot({ path: join(SHOTS, 'intake-sponsor-signed-390.png'), fullPage: true });
   await sponsor.goto(engagement);
   await sponsor.getByText(/Letter of Intent: signed by Alex Example/).waitFor();
+  // The success criterion the signature meets is met, with its evidence.
+  await sponsor.goto(`${engagement}/stages/engagement`);
+  const criterion = sponsor.locator('#check-engagement-2');
+  assert.match(await criterion.textContent(), /Met.*Letter of Intent version 1 is signed/s);
+  await sponsor.goto(`${base}/engagements`);
+  assert.equal(await sponsor.locator('.waiting').getByRole('link', { name: /Read and sign/ }).count(), 0,
+    'a signed letter no longer waits');
   await sponsorCtx.close();
 
   // 7. The invitation reached the SMTP server.

@@ -1,7 +1,9 @@
 // The engagement workspace in a real browser (Debian's Chromium, driven by
-// playwright-core, checked with axe-core): one engagement from start to
-// finish with different people signing in, as the workspace issue lays it
-// out. Run by ./scripts/test after the Rust tests built target/debug/waymark.
+// playwright-core, checked with axe-core): a newcomer starts the server on an
+// empty database and creates the first admin in the browser, then one
+// engagement runs from start to finish with different people signing in, on
+// its overview, stage pages and registers. Run by ./scripts/test after the
+// Rust tests built target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -27,14 +29,16 @@ function waymark(args, input) {
   }).toString();
 }
 
+let setupLink;
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-workspace-'));
-  // The first admin, as the README says: a command, with the password on stdin.
-  waymark(['user', 'add', '--name', 'Ada Admin', '--email', ADMIN.email, '--role', 'admin', '--password-stdin'],
-    `${ADMIN.password}\n`);
   waymark(['agency', 'add', '--name', 'Bureau of Things', '--abbreviation', 'BOT', '--portfolio', 'Industry']);
-  ({ child: server, url: base } = await startServer(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`],
-    /workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/));
+  // Nobody has an account: serve prints a one-time setup link.
+  let match;
+  ({ child: server, url: base, match } = await startServer(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`],
+    /(http:\/\/127\.0\.0\.1:\d+)\/setup\/[0-9a-f]{64}/));
+  setupLink = match[0];
   browser = await launch(CHROMIUM);
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -103,7 +107,14 @@ async function submit(page, form, button) {
   assert.equal(problem, 0, `${button}: ${problem ? await page.locator('.error-summary').textContent() : ''}`);
 }
 
+// An engagement's pages: the overview, and each stage's own page.
+async function onStage(page, workspace, stage) {
+  const url = `${workspace}/stages/${stage}`;
+  if (!page.url().startsWith(url)) await page.goto(url);
+}
+
 async function setStep(page, stage, step, status = 'done') {
+  await onStage(page, workspaceUrl, stage);
   const item = page.locator(`#step-${stage}-${step}`);
   await item.locator(`#step-${stage}-${step}-status`).selectOption(status);
   await submit(page, item.locator('form').first(), 'Save status');
@@ -111,6 +122,7 @@ async function setStep(page, stage, step, status = 'done') {
 }
 
 async function decide(page, formId, optionIndex, rationale, funder) {
+  await onStage(page, workspaceUrl, formId.replace(/^(decide|exit)-/, '').replace(/-\d+$/, ''));
   const form = page.locator(`#${formId}`);
   await form.locator(`#${formId}-option${optionIndex ? `-${optionIndex}` : ''}`).check();
   await form.getByLabel(/the rationale/).fill(rationale);
@@ -119,8 +131,47 @@ async function decide(page, formId, optionIndex, rationale, funder) {
 }
 
 async function stageStatus(page, slug) {
-  return (await page.locator(`#stage-${slug}-title .status`).textContent()).trim();
+  await page.goto(workspaceUrl);
+  return (await page.locator(`#journey-${slug} .status`).textContent()).trim();
 }
+
+let workspaceUrl;
+
+// Tab from the top of the page until `selector` has focus; how many stops.
+async function tabsTo(page, selector) {
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await page.locator('body').focus();
+  for (let n = 1; n <= 60; n++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return n;
+  }
+  return Infinity;
+}
+
+test('a newcomer creates the first admin in the browser', async () => {
+  const { context, page } = await person();
+  await page.goto(setupLink);
+  await page.getByRole('heading', { name: 'Set up Waymark' }).waitFor();
+  await axe(page, 'first-run setup');
+  // Every problem at once, beside its field.
+  await page.getByRole('button', { name: 'Create the admin account and sign in' }).click();
+  for (const id of ['name', 'email', 'password']) {
+    await page.locator(`.error-summary a[href="#${id}"]`).waitFor();
+  }
+  await axe(page, 'first-run setup with errors');
+  await shoot(page, 'setup-errors');
+  await page.getByLabel('Full name').fill('Ada Admin');
+  await page.getByLabel('Email address').fill(ADMIN.email);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+  await page.getByLabel('Type the password again').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Create the admin account and sign in' }).click();
+  await page.waitForURL(`${base}/engagements`);
+  await page.getByRole('heading', { name: 'Waiting for you' }).waitFor();
+  // The link worked once.
+  const again = await page.request.get(setupLink);
+  assert.equal(again.status(), 404);
+  await context.close();
+});
 
 test('one engagement from start to finish, with axe on every page type', async () => {
   // 1. The admin signs in and invites a programme officer and an agency member.
@@ -155,6 +206,9 @@ test('one engagement from start to finish, with axe on every page type', async (
   await officer.page.getByRole('button', { name: /Start an engagement for BOT/ }).click();
   await officer.page.waitForURL(/\/engagements\/\d+$/);
   const workspace = officer.page.url();
+  workspaceUrl = workspace;
+  // The overview: named for the agency, what's next first.
+  await officer.page.getByRole('heading', { level: 1, name: 'Bureau of Things — Protected Utility' }).waitFor();
   assert.equal(await stageStatus(officer.page, 'engagement'), 'Active');
 
   // 3. The agency member completes the Engagement steps.
@@ -162,28 +216,60 @@ test('one engagement from start to finish, with axe on every page type', async (
   await acceptInvite(member.page, memberLink, 'member passphrase for waymark');
   await axe(member.page, 'home');
   await shoot(member.page, 'home');
-  await member.page.getByRole('link', { name: /Bureau of Things/ }).first().click();
+  await member.page.locator('#all').locator('..').getByRole('link', { name: /Bureau of Things/ }).first().click();
   assert.equal(member.page.url(), workspace);
-  await axe(member.page, 'workspace');
+  await axe(member.page, 'overview');
+  await shoot(member.page, 'overview-new');
+  // From the top of the overview, the first open step is a few Tab stops away.
+  const stops = await tabsTo(member.page, 'a[href$="#step-engagement-1"]');
+  assert.ok(stops <= 15, `${stops} Tab stops to the first open step`);
+  // A member sees no control they may not use: no "Set sponsor".
+  await member.page.goto(`${workspace}/people`);
+  assert.equal(await member.page.getByRole('button', { name: 'Set sponsor' }).count(), 0);
+  await axe(member.page, 'engagement people');
+  await shoot(member.page, 'people-page');
+  // A stage not started has no forms.
+  await member.page.goto(`${workspace}/stages/deploy`);
+  assert.equal(await member.page.locator('form[action] button', { hasText: /Save status|Record the decision/ }).count(), 0);
+  await axe(member.page, 'stage not started');
+  await member.page.getByRole('link', { name: '1. Engagement' }).click();
+  await axe(member.page, 'stage');
   for (const step of [1, 2, 3]) await setStep(member.page, 'engagement', step);
+  // After a change, a banner says what was saved.
+  await member.page.getByRole('status').filter({ hasText: 'The step\'s status is saved.' }).waitFor();
 
   // 4. The decision "Undertake discovery?": Discovery, funded by the DTA.
   await decide(member.page, 'decide-engagement-0', 0, 'We need to understand our readiness first.', 'dta');
+  // Shown as decided, with a way to change it, and no second form.
+  await member.page.locator('.decided').filter({ hasText: 'Decided' }).first().waitFor();
+  assert.equal(await member.page.locator('form.decision:visible').count(), 0);
+  assert.equal(await member.page.locator('#exit-engagement').count(), 0);
+  await shoot(member.page, 'stage-decided');
+  // The criterion the decision meets is met by itself.
+  assert.match(await member.page.locator('#check-engagement-0').textContent(), /Met/);
   assert.equal(await stageStatus(member.page, 'discovery'), 'Active');
-  await submit(member.page, member.page.locator('#stage-engagement .stage-actions form'), 'Mark Engagement complete');
+  await onStage(member.page, workspace, 'engagement');
+  await submit(member.page, member.page.locator('.stage-actions form'), 'Mark Engagement complete');
   assert.equal(await stageStatus(member.page, 'engagement'), 'Completed');
 
   // 5. Discovery: steps done, one skipped with a reason, which raises risks.
   for (const step of [1, 2, 3, 4, 6]) await setStep(member.page, 'discovery', step);
+  await onStage(member.page, workspace, 'discovery');
   const skip = member.page.locator('#step-discovery-5');
   await skip.locator('summary', { hasText: 'Skip step 5' }).click();
   await skip.getByRole('button', { name: 'Skip step 5' }).click();
   await member.page.locator('.error-summary a[href="#skip-discovery-5-reason"]').waitFor();
-  await axe(member.page, 'workspace with an error');
+  await axe(member.page, 'stage with an error');
   // The form that had the error comes back open, beside its message.
   await member.page.locator('#skip-discovery-5-reason').fill('Security was assessed against the blueprint last quarter.');
   await submit(member.page, member.page.locator('#step-discovery-5 details.skip form'), 'Skip step 5');
-  const risks = await member.page.locator('#risks table').textContent();
+  // Skipped: no "To do" box, a way to reopen it instead.
+  await member.page.getByRole('button', { name: 'Reopen step 5' }).waitFor();
+  assert.equal(await member.page.locator('#step-discovery-5-status').count(), 0);
+  await member.page.goto(`${workspace}/risks`);
+  await axe(member.page, 'risks');
+  await shoot(member.page, 'risks');
+  const risks = await member.page.locator('.risk-list').textContent();
   assert.match(risks, /Raised when step 5 of Discovery was skipped/);
 
   // 6. A Deploy cycle runs, and Deploy is chosen again.
@@ -200,28 +286,47 @@ test('one engagement from start to finish, with axe on every page type', async (
   for (const step of [1, 2, 3, 4, 5, 6]) await setStep(member.page, 'transition', step);
   await decide(member.page, 'exit-transition', 2, 'The change has taken hold.', 'dta');
   for (const step of [1, 2]) await setStep(member.page, 'adoption-evaluation', step);
+  await onStage(member.page, workspace, 'adoption-evaluation');
   const check = member.page.locator('#check-adoption-evaluation-0');
   await check.getByLabel('Evidence that this is met').fill('Posted in the community portal twice this quarter.');
   await submit(member.page, check.locator('form'), 'Mark as met');
-  await officer.page.goto(workspace);
-  await submit(officer.page, officer.page.locator('#stage-adoption-evaluation .stage-actions form'),
-    'Mark Adoption and Evaluation complete');
-  for (const slug of ['engagement', 'discovery', 'deploy', 'transition', 'adoption-evaluation']) {
-    assert.match(await stageStatus(officer.page, slug), /^Completed/, slug);
-  }
-  await shoot(officer.page, 'workspace');
-
-  // A stale page: the member's tab is behind, so their change is refused
-  // plainly and what they typed is kept.
-  await member.page.goto(workspace);
-  await officer.page.locator('#risk-add-text').fill('Vendor support ends in June.');
-  await submit(officer.page, officer.page.locator('#risk-add'), 'Add risk');
-  await member.page.locator('#risk-add-text').fill('Licence counts may be short.');
-  await member.page.locator('#risk-add').getByRole('button', { name: 'Add risk' }).click();
+  // Two people on the same stage page: a change to another step goes
+  // through; a change to the step someone else just changed is refused
+  // plainly, and what was typed is kept.
+  await member.page.goto(`${workspace}/stages/adoption-evaluation`);
+  await officer.page.goto(`${workspace}/stages/adoption-evaluation`);
+  await setStep(officer.page, 'adoption-evaluation', 1, 'in_progress');
+  await setStep(member.page, 'adoption-evaluation', 2, 'in_progress');
+  await member.page.getByRole('status').filter({ hasText: 'saved' }).waitFor();
+  await setStep(officer.page, 'adoption-evaluation', 1, 'done');
+  const stale = member.page.locator('#step-adoption-evaluation-1');
+  await stale.locator('summary', { hasText: 'Skip step 1' }).click();
+  await stale.locator('#skip-adoption-evaluation-1-reason').fill('Licence counts may be short.');
+  await stale.getByRole('button', { name: 'Skip step 1' }).click();
   await member.page.getByRole('heading', { name: 'Someone else changed this engagement' }).waitFor();
   assert.match(await member.page.locator('main').textContent(), /Licence counts may be short\./);
   await axe(member.page, 'conflict');
   await shoot(member.page, 'conflict');
+
+  await officer.page.goto(workspace);
+  await onStage(officer.page, workspace, 'adoption-evaluation');
+  await submit(officer.page, officer.page.locator('.stage-actions form'),
+    'Mark Adoption and Evaluation complete');
+  for (const slug of ['engagement', 'discovery', 'deploy', 'transition', 'adoption-evaluation']) {
+    assert.match(await stageStatus(officer.page, slug), /^Completed/, slug);
+  }
+  await axe(officer.page, 'overview, all stages done');
+  await shoot(officer.page, 'overview');
+  // A whole engagement's overview stays light.
+  const html = await (await officer.page.request.get(workspace)).text();
+  assert.ok(html.length < 60 * 1024, `the overview is ${html.length} bytes of HTML`);
+  for (const [path, label] of [['decisions', 'decisions'], ['benefits', 'benefits']]) {
+    await officer.page.goto(`${workspace}/${path}`);
+    await axe(officer.page, label);
+    await shoot(officer.page, label);
+  }
+  await officer.page.goto(`${workspace}/stages/deploy`);
+  await shoot(officer.page, 'stage');
 
   // 8. The history shows every step, newest first.
   await officer.page.goto(`${workspace}/history`);
@@ -253,8 +358,9 @@ test('one engagement from start to finish, with axe on every page type', async (
 
   for (const s of [admin, officer, member]) await s.context.close();
   assert.deepEqual(dialogs, []);
-  for (const label of ['sign-in', 'set password', 'home', 'programme home', 'workspace', 'workspace with an error',
-    'history', 'agencies', 'agency', 'people', 'form with errors', 'conflict']) {
+  for (const label of ['sign-in', 'set password', 'home', 'programme home', 'overview', 'stage', 'stage not started',
+    'stage with an error', 'risks', 'decisions', 'benefits', 'engagement people', 'history', 'agencies', 'agency',
+    'people', 'form with errors', 'conflict']) {
     assert.ok(checked.has(label), `axe did not check ${label}`);
   }
 });
@@ -277,8 +383,10 @@ test('script in free text never runs in the browser', async () => {
   await admin.page.waitForURL(/\/engagements\/\d+$/);
   const ws = admin.page.url();
   for (const p of payloads) {
+    await admin.page.goto(`${ws}/risks`);
     await admin.page.locator('#risk-add-text').fill(p);
     await submit(admin.page, admin.page.locator('#risk-add'), 'Add risk');
+    await admin.page.goto(`${ws}/benefits`);
     await admin.page.locator('#benefit-add-text').fill(p);
     await admin.page.locator('#benefit-add-measure').fill(p);
     await submit(admin.page, admin.page.locator('#benefit-add'), 'Add benefit');
@@ -288,13 +396,16 @@ test('script in free text never runs in the browser', async () => {
   }
   // A decision whose rationale is script, sent back with an error so the
   // typed text is echoed into the form too.
+  await admin.page.goto(`${ws}/stages/engagement`);
   await admin.page.locator('#decide-engagement-0-rationale').fill(payloads[3]);
   await admin.page.locator('#decide-engagement-0').getByRole('button', { name: 'Record the decision' }).click();
   await admin.page.locator('.error-summary').waitFor();
-  for (const path of [ws, `${ws}/history`, `${base}/engagements`, `${base}/agencies`]) {
+  for (const path of [ws, `${ws}/risks`, `${ws}/benefits`, `${ws}/decisions`, `${ws}/stages/engagement`,
+    `${ws}/history`, `${base}/engagements`, `${base}/agencies`]) {
     await admin.page.goto(path);
     await admin.page.waitForTimeout(100);
   }
+  await admin.page.goto(`${ws}/risks`);
   const text = await admin.page.locator('main').textContent();
   assert.ok(text.includes(payloads[1]), 'the payload is shown as text');
   await admin.context.close();

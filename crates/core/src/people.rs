@@ -237,10 +237,16 @@ pub struct NewPerson {
 
 impl NewPerson {
     pub fn parse(name: &str, email: &str) -> Result<Self, DomainError> {
-        Ok(NewPerson {
-            name: required("name", name, 200)?,
-            email: Email::parse(email)?,
-        })
+        Self::parse_all(name, email).map_err(|mut e| e.remove(0))
+    }
+
+    /// As `parse`, with every problem at once (the name's, then the
+    /// email's), for forms that show them all.
+    pub fn parse_all(name: &str, email: &str) -> Result<Self, Vec<DomainError>> {
+        match (required("name", name, 200), Email::parse(email)) {
+            (Ok(name), Ok(email)) => Ok(NewPerson { name, email }),
+            (name, email) => Err([name.err(), email.err()].into_iter().flatten().collect()),
+        }
     }
 }
 

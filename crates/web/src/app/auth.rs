@@ -589,9 +589,13 @@ pub async fn setup(
         Err(e) => return PageError::from(e).into_response(),
     }
     let mut errors = Vec::new();
-    let person = waymark_core::NewPerson::parse(&f.name, &f.email);
-    if let Err(waymark_core::DomainError::Invalid { field, message }) = &person {
-        errors.push(form_error(field, message.clone()));
+    let person = waymark_core::NewPerson::parse_all(&f.name, &f.email);
+    if let Err(problems) = &person {
+        for p in problems {
+            if let waymark_core::DomainError::Invalid { field, message } = p {
+                errors.push(form_error(field, message.clone()));
+            }
+        }
     }
     let password = Password::parse(&f.password, &f.confirm);
     if let Err(waymark_core::DomainError::Invalid { field, message }) = &password {

@@ -1210,7 +1210,13 @@ pub async fn command(
             let section = place_of(&f);
             let page = section.path(id, &clean(&f.stage));
             let saved = clean(&f.command);
-            let anchor = clean(&f.form);
+            // A decision comes back to its heading: its form now sits in a
+            // closed "Change" disclosure, which the browser would open to
+            // show a fragment inside it.
+            let anchor = match f.command.as_str() {
+                "decide" => format!("{}-title", clean(&f.form)),
+                _ => clean(&f.form),
+            };
             Ok(Redirect::to(&format!("{page}?saved={saved}#{anchor}")).into_response())
         }
         Err(waymark_store::StoreError::Domain(DomainError::Conflict { expected, actual })) => {

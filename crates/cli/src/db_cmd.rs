@@ -166,10 +166,12 @@ pub fn user_add(
         };
         store.add_role(id, role).await?;
         println!("{id}");
-        eprintln!(
-            "{} <{}> now has the role {role:?}",
-            person.name, person.email
-        );
+        // The role in plain words, with the agency's abbreviation.
+        let role_words = match (&role, &agency) {
+            (Role::AgencyMember { .. }, Some(a)) => format!("{} of {}", role.label(), a.trim()),
+            _ => role.label().to_string(),
+        };
+        eprintln!("{} <{}> is now: {role_words}", person.name, person.email);
         match password {
             Some(p) => {
                 let hash = waymark_web::app::hash_password(&p)?;
@@ -300,7 +302,7 @@ pub fn engagement_list(
                 e.id,
                 e.agency,
                 e.version,
-                format!("{:?}", e.mode),
+                e.mode.label(),
                 if active.is_empty() {
                     "-".to_string()
                 } else {

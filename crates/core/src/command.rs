@@ -14,6 +14,21 @@ use crate::people::{Person, PersonId};
 use crate::records::{self, Artefact, LetterKind, WorkshopNotes, WorkshopPlan};
 use crate::text::{Line, Text};
 
+/// What an owner and a due date can be set on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Item {
+    /// A step of a stage (its current cycle and any later one).
+    Step {
+        stage: String,
+        step: u32,
+    },
+    Risk {
+        id: u32,
+    },
+}
+
 /// Where a decision is taken: a stage's decision point, or its next steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -132,6 +147,14 @@ pub enum Command {
     },
     /// Bring a Do it Yourself engagement back into the programme.
     ReturnToProgramme,
+    /// Give a step or a risk an owner (someone who takes part in the
+    /// engagement) and a due date, or clear them.
+    SetOwner {
+        item: Item,
+        owner: Option<PersonId>,
+        /// `YYYY-MM-DD`.
+        due: Option<Line<10>>,
+    },
     /// Schedule a new workshop (`id: None`) or change one.
     ScheduleWorkshop {
         id: Option<u32>,
@@ -165,7 +188,7 @@ pub enum Command {
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 23] = [
+    pub const NAMES: [&'static str; 24] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -182,6 +205,7 @@ impl Command {
         "plan_discovery",
         "sign_off",
         "return_to_programme",
+        "set_owner",
         "schedule_workshop",
         "cancel_workshop",
         "record_workshop_notes",
@@ -209,6 +233,7 @@ impl Command {
             Command::PlanDiscovery { .. } => "plan_discovery",
             Command::SignOff { .. } => "sign_off",
             Command::ReturnToProgramme => "return_to_programme",
+            Command::SetOwner { .. } => "set_owner",
             Command::ScheduleWorkshop { .. } => "schedule_workshop",
             Command::CancelWorkshop { .. } => "cancel_workshop",
             Command::RecordWorkshopNotes { .. } => "record_workshop_notes",
@@ -223,6 +248,10 @@ impl Command {
     pub fn people(&self) -> Vec<PersonId> {
         match self {
             Command::SetSponsor { person } | Command::Assign { person, .. } => vec![*person],
+            Command::SetOwner {
+                owner: Some(person),
+                ..
+            } => vec![*person],
             Command::ScheduleWorkshop { plan, .. } => {
                 plan.attendees.iter().filter_map(|a| a.person).collect()
             }
@@ -361,6 +390,11 @@ fn one_of_each() -> Vec<Command> {
             kind: LetterKind::LetterOfIntent,
             sha256: "".into(),
         },
+        Command::SetOwner {
+            item: Item::Risk { id: 0 },
+            owner: None,
+            due: None,
+        },
         Command::AttachDocument {
             file: 0,
             title: "".into(),
@@ -439,6 +473,7 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | LinkInitiative { .. }
             | RecordWorkshopNotes { .. }
             | SaveArtefact { .. }
+            | SetOwner { .. }
             | AttachDocument { .. } => Ok(()),
             Decide { .. } => {
                 deny("partners advise, but the agency and the programme make decisions")
@@ -775,6 +810,62 @@ pub fn decide(
                 )));
             }
             ev.push(Event::Unassigned { person: *person });
+        }
+        Command::SetOwner { item, owner, due } => {
+            match item {
+                Item::Step { stage, step } => {
+                    let s = model_stage(model, &Slug::from(stage.as_str()))?;
+                    if !s.steps.iter().any(|x| x.number == *step) {
+                        return Err(DomainError::invalid(
+                            "step",
+                            format!("{} has no step {step}", s.name),
+                        ));
+                    }
+                }
+                Item::Risk { id } => {
+                    if !e.risks.iter().any(|r| r.id == *id) {
+                        return Err(DomainError::invalid("id", format!("there is no risk {id}")));
+                    }
+                }
+            }
+            if let Some(p) = owner {
+                named(
+                    people,
+                    *p,
+                    "owner",
+                    |p| takes_part(e, p),
+                    "someone who takes part in this engagement",
+                )?;
+            }
+            let due = match due {
+                Some(d) if !d.as_str().trim().is_empty() => {
+                    let (y, m, d) = records::parse_date("due", d.as_str())?;
+                    Some(format!("{y:04}-{m:02}-{d:02}"))
+                }
+                _ => None,
+            };
+            let item = match item {
+                Item::Step { stage, step } => Item::Step {
+                    stage: model_stage(model, &Slug::from(stage.as_str()))?
+                        .slug
+                        .clone(),
+                    step: *step,
+                },
+                other => other.clone(),
+            };
+            let now = e.ownership(&item);
+            if now.map(|o| (o.owner, o.due.as_deref())) == Some((*owner, due.as_deref()))
+                || (now.is_none() && owner.is_none() && due.is_none())
+            {
+                return Err(DomainError::rule(
+                    "nothing changed: that is already its owner and due date",
+                ));
+            }
+            ev.push(Event::OwnerSet {
+                item,
+                owner: *owner,
+                due,
+            });
         }
         Command::PlanDiscovery { weeks } => {
             if !(1..=52).contains(weeks) {

@@ -8,6 +8,7 @@
 //! same thing is never merged.
 
 use crate::command::{Command, DecisionAt};
+
 use crate::engagement::Event;
 use crate::people::PersonId;
 
@@ -28,6 +29,8 @@ enum Target<'a> {
     Workshop(u32),
     Letter(&'a str),
     Delivery,
+    /// Who owns a step or a risk, and by when.
+    Owner(&'a crate::command::Item),
 }
 
 /// What a command reads and changes. An empty list: it only adds something
@@ -61,6 +64,7 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         | Command::CancelWorkshop { id }
         | Command::RecordWorkshopNotes { id, .. } => vec![Workshop(*id)],
         Command::SaveArtefact { .. } => vec![Delivery],
+        Command::SetOwner { item, .. } => vec![Owner(item)],
     }
 }
 
@@ -87,6 +91,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::WorkshopCancelled { id, .. }
         | Event::WorkshopNotesRecorded { id, .. } => Workshop(*id),
         Event::ArtefactSaved { .. } => Delivery,
+        Event::OwnerSet { item, .. } => Owner(item),
         Event::Started { .. }
         | Event::BenefitAdded { .. }
         | Event::InitiativeLinked { .. }

@@ -30,6 +30,16 @@ pub enum Mode {
     DoItYourself,
 }
 
+impl Mode {
+    /// The model's name for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::DoItWithYou => "Do it With You",
+            Mode::DoItYourself => "Do it Yourself",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -260,6 +270,12 @@ pub enum Event {
     DiscoveryPlanned {
         weeks: u32,
     },
+    /// A step's or a risk's owner and due date (both `None`: cleared).
+    OwnerSet {
+        item: crate::command::Item,
+        owner: Option<PersonId>,
+        due: Option<String>,
+    },
     SignedOff {
         document: String,
         sha256: String,
@@ -374,6 +390,9 @@ pub struct Engagement {
     pub documents: Vec<DocumentRecord>,
     #[serde(default)]
     pub delivery: Delivery,
+    /// Owners and due dates of steps and risks.
+    #[serde(default)]
+    pub owners: Vec<Ownership>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
@@ -403,6 +422,7 @@ impl Engagement {
             letters: Vec::new(),
             documents: Vec::new(),
             delivery: Delivery::default(),
+            owners: Vec::new(),
         }
     }
 
@@ -562,6 +582,16 @@ impl Engagement {
             }),
             Event::Unassigned { person } => self.assigned.retain(|a| a.person != *person),
             Event::DiscoveryPlanned { weeks } => self.discovery_weeks = Some(*weeks),
+            Event::OwnerSet { item, owner, due } => {
+                self.owners.retain(|o| &o.item != item);
+                if owner.is_some() || due.is_some() {
+                    self.owners.push(Ownership {
+                        item: item.clone(),
+                        owner: *owner,
+                        due: due.clone(),
+                    });
+                }
+            }
             Event::SignedOff { document, sha256 } => {
                 for s in self.signoffs.iter_mut().filter(|s| &s.document == document) {
                     s.superseded = true;
@@ -650,6 +680,11 @@ impl Engagement {
         self.signoffs
             .iter()
             .any(|x| !x.superseded && x.document == document && x.sha256 == sha256)
+    }
+
+    /// Who owns a step or a risk, and by when, if anyone was named.
+    pub fn ownership(&self, item: &crate::command::Item) -> Option<&Ownership> {
+        self.owners.iter().find(|o| &o.item == item)
     }
 
     /// The decision standing at a stage's decision point or exit: the latest
@@ -741,6 +776,16 @@ impl Engagement {
             sponsor: self.sponsor,
         }
     }
+}
+
+/// A step's or a risk's owner and due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ownership {
+    pub item: crate::command::Item,
+    pub owner: Option<PersonId>,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
 }
 
 /// What shows a success criterion is met without anyone ticking it.

@@ -25,17 +25,17 @@ mod text;
 
 pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{
-    Command, DecisionAt, Funder, Sha256, Slug, allowed_commands, decide, may, may_start,
+    Command, DecisionAt, Funder, Item, Sha256, Slug, allowed_commands, decide, may, may_start,
     permission, start,
 };
 pub use conflict::conflicts;
 pub use engagement::{
     Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative, Mode,
-    RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus,
+    Ownership, RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus,
     SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
-pub use next::{Next, WORKSHOP_HORIZON_DAYS, next_up, waiting_for};
+pub use next::{Next, PROGRAMME_ZONE, WORKSHOP_HORIZON_DAYS, next_up, today, waiting_for};
 pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
     Password, Person, PersonId,

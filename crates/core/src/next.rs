@@ -5,9 +5,34 @@
 use waymark_model::Model;
 
 use crate::access::Actor;
-use crate::command::{Command, DecisionAt, may};
+use crate::command::{Command, DecisionAt, Item, may};
 use crate::engagement::{Engagement, StageStatus, StepStatus, Timestamp, Warning};
+use crate::people::PersonId;
 use crate::records::{LetterRecord, Workshop};
+
+/// The programme's calendar: due dates are days in Canberra.
+pub const PROGRAMME_ZONE: chrono_tz::Tz = chrono_tz::Australia::Canberra;
+
+/// Today's date (`YYYY-MM-DD`) in the programme's calendar.
+pub fn today(now: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(now.0, 0)
+        .map(|t| {
+            t.with_timezone(&PROGRAMME_ZONE)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+impl Next<'_> {
+    /// Whether its due date has passed by `today` (`YYYY-MM-DD`).
+    pub fn overdue(&self, today: &str) -> bool {
+        match self {
+            Next::Step { due: Some(d), .. } | Next::Risk { due: Some(d), .. } => *d < today,
+            _ => false,
+        }
+    }
+}
 
 /// How far ahead a workshop counts as coming up.
 pub const WORKSHOP_HORIZON_DAYS: i64 = 14;
@@ -29,6 +54,15 @@ pub enum Next<'a> {
         number: u32,
         title: &'a str,
         started: bool,
+        owner: Option<PersonId>,
+        due: Option<&'a str>,
+    },
+    /// An open risk that someone owns or that has a due date.
+    Risk {
+        id: u32,
+        text: &'a str,
+        owner: Option<PersonId>,
+        due: Option<&'a str>,
     },
     /// A workshop that has not happened yet, soonest first.
     Workshop { workshop: &'a Workshop, start: i64 },
@@ -74,14 +108,32 @@ pub fn next_up<'a>(e: &'a Engagement, model: &'a Model, now: Timestamp) -> Vec<N
     for st in &active {
         for step in &st.steps {
             match e.step(&st.slug, step.number) {
-                s @ (StepStatus::Todo | StepStatus::InProgress) => out.push(Next::Step {
-                    stage: &st.slug,
-                    number: step.number,
-                    title: &step.title,
-                    started: s == StepStatus::InProgress,
-                }),
+                s @ (StepStatus::Todo | StepStatus::InProgress) => {
+                    let owned = e.ownership(&Item::Step {
+                        stage: st.slug.clone(),
+                        step: step.number,
+                    });
+                    out.push(Next::Step {
+                        stage: &st.slug,
+                        number: step.number,
+                        title: &step.title,
+                        started: s == StepStatus::InProgress,
+                        owner: owned.and_then(|o| o.owner),
+                        due: owned.and_then(|o| o.due.as_deref()),
+                    })
+                }
                 StepStatus::Done | StepStatus::Skipped { .. } => {}
             }
+        }
+    }
+    for r in e.risks.iter().filter(|r| r.open) {
+        if let Some(o) = e.ownership(&Item::Risk { id: r.id }) {
+            out.push(Next::Risk {
+                id: r.id,
+                text: &r.text,
+                owner: o.owner,
+                due: o.due.as_deref(),
+            });
         }
     }
     let mut workshops: Vec<Next<'a>> = e
@@ -102,9 +154,9 @@ pub fn next_up<'a>(e: &'a Engagement, model: &'a Model, now: Timestamp) -> Vec<N
 }
 
 /// What on `e` waits for `actor` at `now`: letters they may sign,
-/// workshops in the next fortnight, and, for the people running it, the
-/// engagement's overdue stages. The home page lists these until they are
-/// done.
+/// workshops in the next fortnight, the open steps and risks they own, and,
+/// for the people running it, the engagement's overdue stages. The home
+/// page lists these until they are done.
 pub fn waiting_for<'a>(
     actor: &Actor,
     e: &'a Engagement,
@@ -125,7 +177,8 @@ pub fn waiting_for<'a>(
                 },
             ),
             Next::Workshop { start, .. } => *start <= horizon,
-            Next::Decide { .. } | Next::Step { .. } => false,
+            Next::Step { owner, .. } | Next::Risk { owner, .. } => *owner == Some(actor.person),
+            Next::Decide { .. } => false,
         })
         .collect();
     let runs =

@@ -855,8 +855,9 @@ fn page_view<'a>(
         timebox: stage.and_then(|s| s.timebox).map(|t| t.describe()),
         links: &published.links,
         // The overview's way in: the request form, when there is one.
-        start: (model.overview == Some(id))
-            .then(|| published.request_support.as_deref())
-            .flatten(),
+        start: published
+            .request_support
+            .as_deref()
+            .filter(|_| model.overview == Some(id)),
     }
 }

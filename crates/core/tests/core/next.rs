@@ -34,6 +34,7 @@ fn kinds(items: &[Next]) -> Vec<String> {
             Next::Decide { stage, at, .. } => format!("decide {stage} {at:?}"),
             Next::Step { stage, number, .. } => format!("step {stage} {number}"),
             Next::Workshop { workshop, .. } => format!("workshop {}", workshop.id),
+            Next::Risk { id, .. } => format!("risk {id}"),
         })
         .collect()
 }
@@ -206,4 +207,94 @@ fn a_criterion_a_fact_meets_is_not_ticked_by_hand() {
         })
     ));
     run(&mut e, &staff(), check(by_hand), 1_700_000_100).unwrap();
+}
+
+#[test]
+fn owned_steps_and_risks_wait_for_their_owner_and_fall_due() {
+    let mut e = engagement();
+    let owner = |item, owner, due: Option<&str>| Command::SetOwner {
+        item,
+        owner,
+        due: due.map(Into::into),
+    };
+    let step2 = Item::Step {
+        stage: "engagement".into(),
+        step: 2,
+    };
+    run(
+        &mut e,
+        &staff(),
+        owner(step2.clone(), Some(MEMBER), Some("2027-01-15")),
+        1_700_000_100,
+    )
+    .unwrap();
+    run(
+        &mut e,
+        &staff(),
+        Command::AddRisk {
+            text: "Licences arrive late".into(),
+            stage: None,
+        },
+        1_700_000_200,
+    )
+    .unwrap();
+    run(
+        &mut e,
+        &member(),
+        owner(Item::Risk { id: 1 }, Some(SPONSOR), None),
+        1_700_000_300,
+    )
+    .unwrap();
+    // Saying the same again changes nothing, and is said so.
+    assert!(matches!(
+        run(
+            &mut e,
+            &staff(),
+            owner(step2.clone(), Some(MEMBER), Some("2027-01-15")),
+            1_700_000_400
+        ),
+        Err(DomainError::Rule(_))
+    ));
+    // Someone outside the engagement cannot own it; nor can a bad date be due.
+    assert!(matches!(
+        run(
+            &mut e,
+            &staff(),
+            owner(step2.clone(), Some(PersonId(40)), None),
+            1_700_000_400
+        ),
+        Err(DomainError::Invalid { field: "owner", .. })
+    ));
+    assert!(matches!(
+        run(
+            &mut e,
+            &staff(),
+            owner(step2.clone(), None, Some("15/01/2027")),
+            1_700_000_400
+        ),
+        Err(DomainError::Invalid { field: "due", .. })
+    ));
+    let now = Timestamp(1_700_000_500);
+    let waiting = |who: &Actor| kinds(&waiting_for(who, &e, model(), model(), now).0);
+    assert_eq!(waiting(&member()), ["step engagement 2"]);
+    assert_eq!(waiting(&sponsor()), ["risk 1"]);
+    assert!(waiting(&staff()).is_empty());
+    // Due in January 2027: overdue from the 16th, in Canberra.
+    let items = next_up(&e, model(), now);
+    let step = items
+        .iter()
+        .find(|n| matches!(n, Next::Step { number: 2, .. }))
+        .unwrap();
+    assert!(!step.overdue("2027-01-15"));
+    assert!(step.overdue("2027-01-16"));
+    assert_eq!(today(Timestamp(1_768_482_000)), "2026-01-16"); // 2026-01-15 13:00 UTC
+    // Clearing both removes the ownership.
+    run(
+        &mut e,
+        &staff(),
+        owner(step2.clone(), None, None),
+        1_700_000_600,
+    )
+    .unwrap();
+    assert_eq!(e.ownership(&step2), None);
 }

@@ -72,6 +72,11 @@ fn commands() -> Vec<Command> {
             sha256: "d".repeat(64).into(),
         },
         Command::ReturnToProgramme,
+        Command::SetOwner {
+            item: Item::Risk { id: 1 },
+            owner: Some(SPONSOR),
+            due: Some("2027-01-15".into()),
+        },
         Command::ScheduleWorkshop {
             id: None,
             plan: crate::workshop_plan(),
@@ -230,6 +235,12 @@ fn every_command_for_every_role() {
             "return_to_programme",
             [
                 Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "set_owner",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
             ],
         ),
         (

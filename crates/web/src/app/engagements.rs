@@ -273,6 +273,17 @@ async fn waiting_for(
         .filter(|a| !known.contains_key(a))
         .collect();
     let more = s.store.agencies_by_id(&missing).await?;
+    let today = waymark_core::today(t);
+    // What waits for someone is theirs, or on their engagement.
+    let me = who.actor.person;
+    let mine_name = move |p: PersonId| {
+        if p == me {
+            "you".to_string()
+        } else {
+            "someone else".to_string()
+        }
+    };
+    let mine_ref = &mine_name;
     let mut waiting = Vec::new();
     for e in &mine {
         let model = s.store.model(&e.model_hash).await?;
@@ -286,7 +297,7 @@ async fn waiting_for(
                 .get(&e.agency)
                 .or_else(|| more.get(&e.agency))
                 .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
-            items: next_links(e, &model, &items),
+            items: next_links(e, &model, &items, mine_ref, &today),
             overdue: overdue.iter().map(|w| w.describe(&s.model)).collect(),
         });
     }
@@ -389,7 +400,7 @@ impl Section {
     fn of(command: &str) -> Section {
         match command {
             "start_stage" | "complete_stage" | "set_step" | "skip_step" | "decide"
-            | "check_success" => Section::Stage,
+            | "check_success" | "set_owner" => Section::Stage,
             "add_risk" | "close_risk" => Section::Risks,
             "add_benefit" | "link_initiative" => Section::Benefits,
             "set_sponsor" | "assign" | "unassign" | "plan_discovery" => Section::People,
@@ -424,6 +435,7 @@ fn saved_message(command: &str) -> Option<&'static str> {
         "unassign" => "The person is no longer assigned.",
         "plan_discovery" => "The plan for Discovery is saved.",
         "return_to_programme" => "The engagement is back in the programme.",
+        "set_owner" => "The owner and due date are saved.",
         _ => return None,
     })
 }
@@ -517,6 +529,7 @@ async fn section_page(
     ids.extend(e.risks.iter().map(|r| r.raised_by));
     ids.extend(e.success.iter().map(|c| c.checked_by));
     ids.extend(e.signoffs.iter().map(|c| c.by));
+    ids.extend(e.owners.iter().filter_map(|o| o.owner));
     let names = s.store.person_names(&ids).await?;
     let name = |p: PersonId| person_name(&names, p);
     // Each control is offered when the core would accept the command it sends.
@@ -543,6 +556,29 @@ async fn section_page(
                 },
             ])
             .await?
+    } else {
+        Vec::new()
+    };
+    // Who may own steps and risks: the agency's people and those assigned.
+    let owners = if matches!(at.section, Section::Stage | Section::Risks)
+        && can.get("set_owner") == Some(&true)
+    {
+        let mut rows: Vec<PersonRow> = s
+            .store
+            .members_of(e.agency)
+            .await?
+            .iter()
+            .map(PersonRow::from)
+            .collect();
+        for a in &e.assigned {
+            if !rows.iter().any(|r| r.id == a.person.0) {
+                rows.push(PersonRow {
+                    id: a.person.0,
+                    name: name(a.person),
+                });
+            }
+        }
+        rows
     } else {
         Vec::new()
     };
@@ -573,10 +609,11 @@ async fn section_page(
             id: format!("{}-{}", p.form.form, p.field),
         }),
         typed: problem.as_ref().map(|p| &p.form),
-        next: next_views(&e, &model, now()),
+        next: next_views(&e, &model, now(), &name),
         can,
         assignable: assignable.iter().map(PersonRow::from).collect(),
         members: members.iter().map(PersonRow::from).collect(),
+        owners,
         record,
     };
     view_page(s, status, at.section.template(), &view)
@@ -611,23 +648,34 @@ struct WorkspacePage<'a> {
     can: std::collections::BTreeMap<&'static str, bool>,
     assignable: Vec<PersonRow>,
     members: Vec<PersonRow>,
+    /// Who may own a step or a risk: the agency's people and those assigned.
+    owners: Vec<PersonRow>,
     #[serde(flatten)]
     record: WorkspaceView,
 }
 
 /// One line of "What's next" or "Waiting for you".
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct NextView {
-    /// What kind of thing: "Sign", "Decide", "Step", "Workshop".
+    /// What kind of thing: "Sign", "Decide", "Step", "Risk", "Workshop",
+    /// or "Overdue" for a step or risk past its due date.
     kind: &'static str,
     text: String,
     href: String,
     /// When it happens (workshops).
     at: Option<i64>,
+    /// Who owns it, and by when (`YYYY-MM-DD`).
+    owner: Option<String>,
+    due: Option<String>,
 }
 
 /// The core's next things on `e`, as links.
-fn next_views(e: &Engagement, model: &Model, t: waymark_core::Timestamp) -> Vec<NextView> {
+fn next_views(
+    e: &Engagement,
+    model: &Model,
+    t: waymark_core::Timestamp,
+    name: &dyn Fn(PersonId) -> String,
+) -> Vec<NextView> {
     // The overview names the first few open steps of each active stage;
     // the stage's page has the rest.
     let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -642,70 +690,100 @@ fn next_views(e: &Engagement, model: &Model, t: waymark_core::Timestamp) -> Vec<
             _ => true,
         })
         .collect();
-    next_links(e, model, &items)
+    next_links(e, model, &items, name, &waymark_core::today(t))
 }
 
 /// How many open steps of each active stage the overview names.
 const STEPS_ON_OVERVIEW: usize = 3;
 
-/// Links for the core's next things on `e`.
-pub fn next_links(e: &Engagement, model: &Model, items: &[waymark_core::Next]) -> Vec<NextView> {
+/// Links for the core's next things on `e`; `name` names owners, and an
+/// item due before `today` says it is overdue.
+pub fn next_links(
+    e: &Engagement,
+    model: &Model,
+    items: &[waymark_core::Next],
+    name: &dyn Fn(PersonId) -> String,
+    today: &str,
+) -> Vec<NextView> {
     use waymark_core::Next;
-    let id = e.id;
     items
         .iter()
-        .map(|n| match n {
-            Next::Sign(l) => NextView {
-                kind: "Sign",
-                text: format!(
-                    "Read and sign the {} (version {})",
-                    l.kind.title(),
-                    l.version
-                ),
-                href: format!("/engagements/{id}/letters/{}", l.kind.slug()),
-                at: None,
-            },
-            Next::Decide {
-                stage,
-                at,
-                question,
-            } => {
-                let (anchor, text) = match at {
-                    DecisionAt::Point { index } => (
-                        format!("decide-{stage}-{index}"),
-                        format!("Decide: {question}"),
-                    ),
-                    DecisionAt::Exit => (
-                        format!("exit-{stage}"),
-                        format!("Decide where the engagement goes after {question}"),
-                    ),
-                };
-                NextView {
-                    kind: "Decide",
-                    text,
-                    href: format!("/engagements/{id}/stages/{stage}#{anchor}"),
-                    at: None,
+        .map(|n| {
+            let mut v = next_link(e.id, model, n);
+            if let Next::Step { owner, due, .. } | Next::Risk { owner, due, .. } = n {
+                v.owner = owner.map(name);
+                v.due = due.map(str::to_string);
+                if n.overdue(today) {
+                    v.kind = "Overdue";
                 }
             }
-            Next::Step {
-                stage,
-                number,
-                title,
-                started,
-            } => NextView {
-                kind: if *started { "In progress" } else { "Step" },
-                text: format!("{}, step {number}: {title}", stage_name(Some(model), stage)),
-                href: format!("/engagements/{id}/stages/{stage}#step-{stage}-{number}"),
-                at: None,
-            },
-            Next::Workshop { workshop, start } => NextView {
-                kind: "Workshop",
-                text: workshop.plan.title.to_string(),
-                href: format!("/engagements/{id}/workshops#workshop-{}", workshop.id),
-                at: Some(*start),
-            },
+            v
         })
         .collect()
+}
+
+/// One next thing as a link.
+fn next_link(id: EngagementId, model: &Model, n: &waymark_core::Next) -> NextView {
+    use waymark_core::Next;
+    match n {
+        Next::Sign(l) => NextView {
+            kind: "Sign",
+            text: format!(
+                "Read and sign the {} (version {})",
+                l.kind.title(),
+                l.version
+            ),
+            href: format!("/engagements/{id}/letters/{}", l.kind.slug()),
+            ..NextView::default()
+        },
+        Next::Decide {
+            stage,
+            at,
+            question,
+        } => {
+            let (anchor, text) = match at {
+                DecisionAt::Point { index } => (
+                    format!("decide-{stage}-{index}-title"),
+                    format!("Decide: {question}"),
+                ),
+                DecisionAt::Exit => (
+                    format!("exit-{stage}-title"),
+                    format!("Decide where the engagement goes after {question}"),
+                ),
+            };
+            NextView {
+                kind: "Decide",
+                text,
+                href: format!("/engagements/{id}/stages/{stage}#{anchor}"),
+                ..NextView::default()
+            }
+        }
+        Next::Step {
+            stage,
+            number,
+            title,
+            started,
+            ..
+        } => NextView {
+            kind: if *started { "In progress" } else { "Step" },
+            text: format!("{}, step {number}: {title}", stage_name(Some(model), stage)),
+            href: format!("/engagements/{id}/stages/{stage}#step-{stage}-{number}"),
+            ..NextView::default()
+        },
+        Next::Risk { id: risk, text, .. } => NextView {
+            kind: "Risk",
+            text: format!("Risk {risk}: {text}"),
+            href: format!("/engagements/{id}/risks#risk-{risk}"),
+            ..NextView::default()
+        },
+        Next::Workshop { workshop, start } => NextView {
+            kind: "Workshop",
+            text: workshop.plan.title.to_string(),
+            href: format!("/engagements/{id}/workshops#workshop-{}", workshop.id),
+            at: Some(*start),
+            ..NextView::default()
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -792,6 +870,10 @@ struct StageView {
 struct StepView {
     number: u32,
     title: String,
+    /// Who owns it and by when.
+    owner: Option<String>,
+    owner_id: Option<i64>,
+    due: Option<String>,
     status: &'static str,
     status_text: &'static str,
     reason: Option<String>,
@@ -834,6 +916,9 @@ struct CriterionView {
 struct RiskView {
     id: u32,
     text: String,
+    owner: Option<String>,
+    owner_id: Option<i64>,
+    due: Option<String>,
     open: bool,
     note: Option<String>,
     stage: Option<String>,
@@ -1005,9 +1090,16 @@ fn workspace_view(
                         .iter()
                         .find(|(n, _)| *n == step.number)
                         .map(|(_, a)| a);
+                    let owned = e.ownership(&waymark_core::Item::Step {
+                        stage: st.slug.clone(),
+                        step: step.number,
+                    });
                     StepView {
                         number: step.number,
                         title: step.title.clone(),
+                        owner: owned.and_then(|o| o.owner).map(name),
+                        owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
+                        due: owned.and_then(|o| o.due.clone()),
                         status: key,
                         status_text: text,
                         reason,
@@ -1098,24 +1190,30 @@ fn workspace_view(
     let risks = e
         .risks
         .iter()
-        .map(|r| RiskView {
-            id: r.id,
-            text: r.text.clone(),
-            open: r.open,
-            note: r.closing_note.clone(),
-            stage: r
-                .stage
-                .as_deref()
-                .map(|s| stage_name(Some(model), s).to_string()),
-            source: match &r.source {
-                RiskSource::Skipped { stage, step } => format!(
-                    "Raised when step {step} of {} was skipped",
-                    stage_name(Some(model), stage)
-                ),
-                RiskSource::Manual => "Added by hand".into(),
-            },
-            by: name(r.raised_by),
-            at: r.raised_at.0,
+        .map(|r| {
+            let owned = e.ownership(&waymark_core::Item::Risk { id: r.id });
+            RiskView {
+                id: r.id,
+                text: r.text.clone(),
+                owner: owned.and_then(|o| o.owner).map(name),
+                owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
+                due: owned.and_then(|o| o.due.clone()),
+                open: r.open,
+                note: r.closing_note.clone(),
+                stage: r
+                    .stage
+                    .as_deref()
+                    .map(|s| stage_name(Some(model), s).to_string()),
+                source: match &r.source {
+                    RiskSource::Skipped { stage, step } => format!(
+                        "Raised when step {step} of {} was skipped",
+                        stage_name(Some(model), stage)
+                    ),
+                    RiskSource::Manual => "Added by hand".into(),
+                },
+                by: name(r.raised_by),
+                at: r.raised_at.0,
+            }
         })
         .collect();
     let decisions = e.decisions.iter().rev().map(&decision_view).collect();
@@ -1270,6 +1368,9 @@ pub async fn command(
 /// The page a sent form lives on: a stage's command goes back to that
 /// stage's page when it names one.
 fn place_of(f: &CommandForm) -> Section {
+    if f.command == "set_owner" && f.item == "risk" {
+        return Section::Risks;
+    }
     match Section::of(&f.command) {
         Section::Stage if f.stage.is_empty() => Section::Overview,
         other => other,
@@ -1325,7 +1426,11 @@ fn people_in<'a>(events: impl Iterator<Item = (PersonId, &'a Event)>) -> Vec<Per
         match e {
             Event::SponsorSet { person }
             | Event::Assigned { person, .. }
-            | Event::Unassigned { person } => out.push(*person),
+            | Event::Unassigned { person }
+            | Event::OwnerSet {
+                owner: Some(person),
+                ..
+            } => out.push(*person),
             _ => {}
         }
     }
@@ -1394,6 +1499,20 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         ),
         Event::Unassigned { person } => format!("{} was unassigned", name(*person)),
         Event::DiscoveryPlanned { weeks } => format!("Discovery planned for {weeks} weeks"),
+        Event::OwnerSet { item, owner, due } => {
+            let what = match item {
+                waymark_core::Item::Step { stage: s, step } => {
+                    format!("Step {step} of {}", stage(s))
+                }
+                waymark_core::Item::Risk { id } => format!("Risk {id}"),
+            };
+            match (owner, due) {
+                (Some(p), Some(d)) => format!("{what} is owned by {}, due {d}", name(*p)),
+                (Some(p), None) => format!("{what} is owned by {}", name(*p)),
+                (None, Some(d)) => format!("{what} is due {d}, with no owner"),
+                (None, None) => format!("{what} has no owner or due date now"),
+            }
+        }
         Event::SignedOff { document, sha256 } => {
             let name = LetterKind::from_slug(document).map_or(document.as_str(), |k| k.title());
             format!("{name} was signed off (SHA-256 {})", short(sha256))

@@ -4,7 +4,9 @@
 //! translates (text, numbers, choices), and the core judges the result.
 
 use serde::Deserialize;
-use waymark_core::{Command, DecisionAt, DomainError, Funder, PartnerKind, PersonId, StepStatus};
+use waymark_core::{
+    Command, DecisionAt, DomainError, Funder, Item, PartnerKind, PersonId, StepStatus,
+};
 
 /// The version of the record a form was shown at (its hidden `version`
 /// field). Every form reads it through `get`: one reading, and one answer to
@@ -59,6 +61,11 @@ pub struct CommandForm {
     pub person: String,
     pub partner: String,
     pub weeks: String,
+    /// What `set_owner` is about: `step` (with `stage`, `step`) or `risk`
+    /// (with `id`).
+    pub item: String,
+    pub owner: String,
+    pub due: String,
 }
 
 fn invalid(field: &'static str, message: &str) -> DomainError {
@@ -180,6 +187,32 @@ impl CommandForm {
                 )?,
             },
             "return_to_programme" => Command::ReturnToProgramme,
+            "set_owner" => Command::SetOwner {
+                item: match self.item.as_str() {
+                    "step" => Item::Step {
+                        stage: self.stage.clone(),
+                        step: step()?,
+                    },
+                    "risk" => Item::Risk {
+                        id: number("id", &self.id, "choose a risk")?,
+                    },
+                    _ => {
+                        return Err(invalid(
+                            "item",
+                            "the form did not say what it is about; reload the page",
+                        ));
+                    }
+                },
+                owner: match self.owner.trim() {
+                    "" => None,
+                    raw => Some(PersonId(number(
+                        "owner",
+                        raw,
+                        "choose someone from the list",
+                    )?)),
+                },
+                due: optional(&self.due).map(Into::into),
+            },
             _ => {
                 return Err(invalid(
                     "command",

@@ -1429,3 +1429,111 @@ async fn triage_refusals_are_form_errors_and_a_do_it_yourself_conversion_complet
         assert_eq!((e.mode, e.sponsor), (Mode::DoItYourself, None));
     }
 }
+
+/// A step gets an owner and a due date from its stage page; a bad date is
+/// said beside the field; the owner finds it waiting on their home page,
+/// overdue once the date has passed; someone from another agency cannot own it.
+#[tokio::test]
+async fn owned_steps_wait_on_their_owners_home_page() {
+    for store in stores("owners").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 9]).await;
+        let staff = w.client(&app, Who::Staff).await;
+        let path = format!("/engagements/{}", w.engagement);
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let olly = w
+            .store
+            .person_by_email(&Email::parse("olly@oth.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let page = send(
+            &app,
+            &staff,
+            Method::GET,
+            &format!("{path}/stages/engagement"),
+            &[],
+        )
+        .await;
+        assert!(
+            page.body.contains("id=\"owner-engagement-2-owner\""),
+            "the owner form"
+        );
+        let set = |owner: String, due: &'static str| {
+            let (app, staff, path, w) = (&app, &staff, &path, &w);
+            async move {
+                let version = w.version().await;
+                send(
+                    app,
+                    staff,
+                    Method::POST,
+                    path,
+                    &[
+                        ("csrf", &staff.csrf),
+                        ("version", &version),
+                        ("form", "owner-engagement-2"),
+                        ("command", "set_owner"),
+                        ("item", "step"),
+                        ("stage", "engagement"),
+                        ("step", "2"),
+                        ("owner", &owner),
+                        ("due", due),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = set(mia.0.to_string(), "31/12/2026").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("href=\"#owner-engagement-2-due\""),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body.contains("<details class=\"owner\" open>"),
+            "the form comes back open"
+        );
+        let r = set(olly.0.to_string(), "").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("href=\"#owner-engagement-2-owner\""),
+            "{}",
+            r.body
+        );
+        // Due yesterday: overdue.
+        let r = set(mia.0.to_string(), "2020-01-02").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert!(
+            r.location
+                .starts_with(&format!("{path}/stages/engagement?saved=set_owner"))
+        );
+        let member = w.client(&app, Who::Member).await;
+        let home = send(&app, &member, Method::GET, "/engagements", &[]).await;
+        let waiting = &home.body[home.body.find("Waiting for you").unwrap()..];
+        let waiting = &waiting[..waiting.find("</section>").unwrap()];
+        assert!(
+            waiting.contains("Engagement, step 2: Request support"),
+            "{waiting}"
+        );
+        assert!(waiting.contains(">Overdue<"), "{waiting}");
+        assert!(waiting.contains("due 2020-01-02"), "{waiting}");
+        // Nobody else has it waiting.
+        let sponsor = w.client(&app, Who::Sponsor).await;
+        let home = send(&app, &sponsor, Method::GET, "/engagements", &[]).await;
+        assert!(!home.body.contains("step 2: Request support"));
+        // The overview shows it with its owner.
+        let overview = send(&app, &staff, Method::GET, &path, &[]).await;
+        let next = &overview.body[overview.body.find("What's next").unwrap()..];
+        assert!(
+            next.contains("Request support</a> <span class=\"muted\">Person, due 2020-01-02"),
+            "{next}"
+        );
+        assert!(next.contains(">Overdue<"));
+    }
+}

@@ -37,8 +37,8 @@ pub use engagement::{
 pub use error::DomainError;
 pub use next::{Next, PROGRAMME_ZONE, WORKSHOP_HORIZON_DAYS, next_up, today, waiting_for};
 pub use people::{
-    Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson,
-    Password, Person, PersonId,
+    Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, Notify,
+    Password, Person, PersonId, Settings, TIME_ZONES,
 };
 pub use records::{
     Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,

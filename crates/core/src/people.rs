@@ -250,6 +250,99 @@ impl NewPerson {
     }
 }
 
+/// How a person hears about what waits for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// A mail as each thing arrives (a letter to sign, a step to own).
+    #[default]
+    Each,
+    /// One mail a day listing everything that waits.
+    Daily,
+    /// No mail: the home page only.
+    Never,
+}
+
+impl Notify {
+    pub const ALL: [Notify; 3] = [Notify::Each, Notify::Daily, Notify::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::Each => "each",
+            Notify::Daily => "daily",
+            Notify::Never => "never",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Notify::Each => "A mail as each thing arrives",
+            Notify::Daily => "One mail a day, listing everything waiting",
+            Notify::Never => "No mail: I will look at my home page",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Notify, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|n| n.as_str() == raw.trim())
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "notify",
+                    "choose how you want to hear about what waits for you",
+                )
+            })
+    }
+}
+
+/// The time zones people may read times in: Australia's, and UTC.
+pub const TIME_ZONES: [(&str, &str); 9] = [
+    ("Australia/Canberra", "Canberra, Sydney (AEST/AEDT)"),
+    ("Australia/Melbourne", "Melbourne (AEST/AEDT)"),
+    ("Australia/Hobart", "Hobart (AEST/AEDT)"),
+    ("Australia/Brisbane", "Brisbane (AEST)"),
+    ("Australia/Adelaide", "Adelaide (ACST/ACDT)"),
+    ("Australia/Darwin", "Darwin (ACST)"),
+    ("Australia/Perth", "Perth (AWST)"),
+    ("Australia/Eucla", "Eucla (ACWST)"),
+    ("UTC", "Coordinated Universal Time (UTC)"),
+];
+
+/// A person's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Settings {
+    /// One of [`TIME_ZONES`].
+    pub time_zone: String,
+    pub notify: Notify,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            time_zone: TIME_ZONES[0].0.to_string(),
+            notify: Notify::Each,
+        }
+    }
+}
+
+impl Settings {
+    /// Settings from a form or a request: a zone from the list, a way to
+    /// hear; every problem at once.
+    pub fn parse(time_zone: &str, notify: &str) -> Result<Settings, Vec<DomainError>> {
+        let zone = TIME_ZONES
+            .iter()
+            .find(|(z, _)| *z == time_zone.trim())
+            .map(|(z, _)| z.to_string())
+            .ok_or_else(|| DomainError::invalid("time_zone", "choose a time zone from the list"));
+        match (zone, Notify::parse(notify)) {
+            (Ok(time_zone), Ok(notify)) => Ok(Settings { time_zone, notify }),
+            (z, n) => Err([z.err(), n.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
 /// A new password that meets the policy: 12 to 256 characters, not all
 /// one character. Long passphrases beat composition rules (NIST SP 800-63B,
 /// and the ISM's guidance on passphrases). Never serialised.

@@ -394,3 +394,89 @@ pub(crate) fn person_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<Pers
         roles,
     })
 }
+
+impl Store {
+    /// A person's own settings (time zone, how they hear about things).
+    pub async fn settings(&self, person: PersonId) -> Result<waymark_core::Settings, StoreError> {
+        let row = sqlx::query("SELECT time_zone, notify FROM people WHERE id = $1")
+            .bind(person.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NoSuchPerson(person.0.to_string()))?;
+        settings_row(&row)
+    }
+
+    /// Saves a person's settings.
+    pub async fn set_settings(
+        &self,
+        person: PersonId,
+        s: &waymark_core::Settings,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE people SET time_zone = $1, notify = $2 WHERE id = $3")
+            .bind(&s.time_zone)
+            .bind(s.notify.as_str())
+            .bind(person.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NoSuchPerson(person.0.to_string()));
+        }
+        Ok(())
+    }
+
+    /// People who asked for a daily digest and can sign in, with their
+    /// settings.
+    pub async fn digest_readers(
+        &self,
+    ) -> Result<Vec<(Person, waymark_core::Settings)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, time_zone, notify FROM people WHERE notify = 'daily' AND password_hash IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let id = PersonId(r.try_get("id")?);
+            if let Some(p) = self.person(id).await? {
+                out.push((p, settings_row(r)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Queues a person's digest for `day` (`YYYY-MM-DD` in their zone) with
+    /// its record, in one transaction; `false` if that day's digest was
+    /// already written (by this server or another).
+    pub async fn write_digest(
+        &self,
+        person: PersonId,
+        day: &str,
+        mail: &crate::outbox::Mail,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO digests (person_id, day, written_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(person.0)
+        .bind(day)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        crate::outbox::queue(&mut tx, mail, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn settings_row(r: &sqlx::any::AnyRow) -> Result<waymark_core::Settings, StoreError> {
+    let notify: String = r.try_get("notify")?;
+    Ok(waymark_core::Settings {
+        time_zone: r.try_get("time_zone")?,
+        notify: waymark_core::Notify::parse(&notify)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}

@@ -71,6 +71,25 @@ impl Actions {
             }
             _ => None,
         };
+        if let Command::SetOwner {
+            item,
+            owner: Some(owner),
+            due,
+        } = cmd
+            && *owner != actor.person
+        {
+            return self
+                .owner_set(
+                    actor,
+                    id,
+                    version,
+                    cmd,
+                    item,
+                    *owner,
+                    due.as_ref().map(|d| d.as_str().to_string()),
+                )
+                .await;
+        }
         let Some(which) = invited else {
             return self.store.execute(actor, id, version, cmd, now()).await;
         };
@@ -87,6 +106,72 @@ impl Actions {
             let wid = which.unwrap_or_else(|| e.workshops.last().map_or(0, |w| w.id));
             me.invitations(&agency, e, wid)
         });
+        self.store
+            .execute_and_notify(actor, id, version, cmd, notify, now())
+            .await
+    }
+
+    /// Gives a step or risk to someone else, and tells them by mail if they
+    /// hear of each thing as it arrives.
+    #[allow(clippy::too_many_arguments)]
+    async fn owner_set(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        version: u64,
+        cmd: &Command,
+        item: &waymark_core::Item,
+        owner: PersonId,
+        due: Option<String>,
+    ) -> Result<Engagement, StoreError> {
+        let person = self.store.person(owner).await?;
+        let hears = match &person {
+            Some(p) => self.store.settings(p.id).await?.notify == waymark_core::Notify::Each,
+            None => false,
+        };
+        let (Some(person), true) = (person, hears) else {
+            return self.store.execute(actor, id, version, cmd, now()).await;
+        };
+        let e = self.store.engagement(actor, id).await?;
+        let model = self.store.model(&e.model_hash).await?;
+        let agency = self
+            .store
+            .agency(e.agency)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        let (what, link) = match item {
+            waymark_core::Item::Step { stage, step } => (
+                format!(
+                    "step {step} of {} ({})",
+                    model
+                        .stage(stage)
+                        .map_or(stage.as_str(), |s| s.name.as_str()),
+                    model
+                        .stage(stage)
+                        .and_then(|s| s.steps.iter().find(|x| x.number == *step))
+                        .map_or("", |s| s.title.as_str())
+                ),
+                format!(
+                    "{}/engagements/{id}/stages/{stage}#step-{stage}-{step}",
+                    self.public_url
+                ),
+            ),
+            waymark_core::Item::Risk { id: r } => (
+                format!("risk {r}"),
+                format!("{}/engagements/{id}/risks#risk-{r}", self.public_url),
+            ),
+        };
+        let message = mail::owner_set(
+            person.email.as_str(),
+            &person.name,
+            &agency,
+            &what,
+            due.as_deref(),
+            &link,
+        );
+        let notify: waymark_store::Notify =
+            std::sync::Arc::new(move |_: &Engagement| vec![message.clone()]);
         self.store
             .execute_and_notify(actor, id, version, cmd, notify, now())
             .await
@@ -218,8 +303,15 @@ impl Actions {
             id,
             kind.slug()
         );
+        // Mailed now to a sponsor who hears of each thing as it arrives;
+        // the others find it on their home page (or in their digest).
+        let hears = match &sponsor {
+            Some(p) => self.store.settings(p.id).await?.notify == waymark_core::Notify::Each,
+            None => false,
+        };
         let mail = sponsor
             .iter()
+            .filter(|_| hears)
             .map(|p| mail::sign_off_request(p.email.as_str(), &p.name, kind.title(), next, &link))
             .collect();
         let new = NewLetter {

@@ -108,6 +108,25 @@ impl Application {
                 }
             }),
         ));
+        // Daily digests, for those who asked for one: looked for every ten
+        // minutes; each is written once a day whatever the servers.
+        let (digest_store, digest_model, base) =
+            (s.store.clone(), Arc::clone(&model), s.public_url.clone());
+        tasks.push((
+            "digests",
+            Box::pin(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    tick.tick().await;
+                    let t = waymark_store::now();
+                    if let Err(e) =
+                        crate::app::write_digests(&digest_store, &digest_model, &base, t).await
+                    {
+                        tracing::warn!("digests: {e}");
+                    }
+                }
+            }),
+        ));
         let app = AppState {
             store: s.store.clone(),
             pages: Arc::clone(&s.pages),

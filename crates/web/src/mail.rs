@@ -194,3 +194,50 @@ pub fn sign_off_request(to: &str, name: &str, title: &str, version: u32, link: &
         attachment: None,
     }
 }
+
+pub fn owner_set(
+    to: &str,
+    name: &str,
+    agency: &str,
+    what: &str,
+    due: Option<&str>,
+    link: &str,
+) -> Mail {
+    let due = due.map_or(String::new(), |d| format!(", due {d}"));
+    Mail {
+        kind: "owner_set".into(),
+        to: to.into(),
+        subject: format!("You own {} for {}", one_line_of(what), one_line_of(agency)),
+        body: format!(
+            "Dear {name},\n\nYou are now the owner of {what} in {agency}'s Protected Utility \
+             engagement{due}. It waits on your home page until it is done:\n\n{link}{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}
+
+/// Daily digest: everything waiting for `name`, as lines; `base` is the
+/// site's public address.
+pub fn digest(to: &str, name: &str, day: &str, lines: &[String], base: &str) -> Mail {
+    Mail {
+        kind: "digest".into(),
+        to: to.into(),
+        subject: format!("Waiting for you in Waymark ({day})"),
+        body: format!(
+            "Dear {name},\n\nThis is what waits for you today:\n\n{}\n\nYour home page lists them \
+             until they are done: {base}/engagements\n\nTo hear of each as it arrives, or not by \
+             mail at all, change your settings: {base}/settings{SIGNATURE}",
+            lines
+                .iter()
+                .map(|l| format!("- {}", one_line_of(l)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        attachment: None,
+    }
+}
+
+/// A subject line's part: one line, whatever the text held.
+fn one_line_of(s: &str) -> String {
+    waymark_core::one_line(s)
+}

@@ -82,6 +82,8 @@ pub struct SignedIn {
     /// The main section the request is in (`/engagements`, `/people`, …),
     /// so the navigation can mark where the visitor is.
     pub section: &'static str,
+    /// Their own settings (time zone, mail).
+    pub settings: waymark_core::Settings,
 }
 
 impl SignedIn {
@@ -106,7 +108,7 @@ impl SignedIn {
             enquiries: waymark_core::enquiry::may_see(&self.actor),
             admin: self.actor.may_manage_people().is_ok(),
             outbox: self.actor.may_read_outbox(),
-            zone: super::views::DEFAULT_ZONE.name(),
+            zone: self.settings.time_zone.clone(),
             section: self.section,
         }
     }
@@ -123,7 +125,7 @@ pub struct UserView {
     pub admin: bool,
     pub outbox: bool,
     /// The time zone this person reads times in.
-    pub zone: &'static str,
+    pub zone: String,
     /// Which main section the page belongs to (`aria-current` in the menu).
     pub section: &'static str,
 }
@@ -180,7 +182,13 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             let _ = session.flush().await;
             return Err(to_login(parts));
         };
+        let settings = state
+            .store
+            .settings(id)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
         Ok(SignedIn {
+            settings,
             actor: Actor {
                 person: id,
                 roles: person.roles.clone(),
@@ -201,6 +209,7 @@ fn section_of(path: &str) -> &'static str {
         "enquiries" => "enquiries",
         "people" => "people",
         "outbox" => "outbox",
+        "settings" => "settings",
         _ => "engagements",
     }
 }
@@ -627,5 +636,124 @@ pub async fn setup(
             vec![form_error(field, e.to_string())],
         ),
         Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// What `settings.html` reads.
+#[derive(serde::Serialize)]
+struct SettingsPage<'a> {
+    title: &'static str,
+    user: UserView,
+    zones: Vec<Choice<'a>>,
+    notify: Vec<Choice<'a>>,
+    errors: Vec<FieldError>,
+    saved: bool,
+}
+
+/// An option of a list, marked when chosen.
+#[derive(serde::Serialize)]
+struct Choice<'a> {
+    value: &'a str,
+    label: &'a str,
+    chosen: bool,
+}
+
+fn settings_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    zone: &str,
+    notify: &str,
+    errors: Vec<FieldError>,
+    saved: bool,
+) -> Result<Response, PageError> {
+    let view = SettingsPage {
+        title: "Your settings",
+        user: who.view(),
+        zones: waymark_core::TIME_ZONES
+            .iter()
+            .map(|(value, label)| Choice {
+                value,
+                label,
+                chosen: *value == zone,
+            })
+            .collect(),
+        notify: waymark_core::Notify::ALL
+            .iter()
+            .map(|n| Choice {
+                value: n.as_str(),
+                label: n.label(),
+                chosen: n.as_str() == notify,
+            })
+            .collect(),
+        errors,
+        saved,
+    };
+    view_page(s, status, "settings.html", &view)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedFlag {
+    saved: String,
+}
+
+pub async fn settings_form(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    axum::extract::Query(q): axum::extract::Query<SavedFlag>,
+) -> Result<Response, PageError> {
+    let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+    settings_page(
+        &s,
+        &who,
+        StatusCode::OK,
+        &zone,
+        notify,
+        Vec::new(),
+        q.saved == "1",
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    csrf: String,
+    time_zone: String,
+    notify: String,
+}
+
+/// Saves the person's own settings; every problem at once.
+pub async fn save_settings(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<SettingsForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    match waymark_core::Settings::parse(&f.time_zone, &f.notify) {
+        Ok(settings) => {
+            s.store.set_settings(who.actor.person, &settings).await?;
+            Ok(Redirect::to("/settings?saved=1").into_response())
+        }
+        Err(problems) => {
+            let errors = problems
+                .into_iter()
+                .filter_map(|p| match p {
+                    waymark_core::DomainError::Invalid { field, message } => {
+                        Some(form_error(field, message))
+                    }
+                    _ => None,
+                })
+                .collect();
+            settings_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f.time_zone,
+                &f.notify,
+                errors,
+                false,
+            )
+        }
     }
 }

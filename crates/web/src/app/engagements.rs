@@ -266,41 +266,7 @@ async fn waiting_for(
     known: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
     t: waymark_core::Timestamp,
 ) -> Result<(Vec<Waiting>, Vec<TriageRow>), PageError> {
-    let mine = s.store.involving(&who.actor, WAITING_ENGAGEMENTS).await?;
-    let missing: Vec<AgencyId> = mine
-        .iter()
-        .map(|e| e.agency)
-        .filter(|a| !known.contains_key(a))
-        .collect();
-    let more = s.store.agencies_by_id(&missing).await?;
-    let today = waymark_core::today(t);
-    // What waits for someone is theirs, or on their engagement.
-    let me = who.actor.person;
-    let mine_name = move |p: PersonId| {
-        if p == me {
-            "you".to_string()
-        } else {
-            "someone else".to_string()
-        }
-    };
-    let mine_ref = &mine_name;
-    let mut waiting = Vec::new();
-    for e in &mine {
-        let model = s.store.model(&e.model_hash).await?;
-        let (items, overdue) = waymark_core::waiting_for(&who.actor, e, &model, &s.model, t);
-        if items.is_empty() && overdue.is_empty() {
-            continue;
-        }
-        waiting.push(Waiting {
-            id: e.id.0,
-            agency: known
-                .get(&e.agency)
-                .or_else(|| more.get(&e.agency))
-                .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
-            items: next_links(e, &model, &items, mine_ref, &today),
-            overdue: overdue.iter().map(|w| w.describe(&s.model)).collect(),
-        });
-    }
+    let waiting = waiting(&s.store, &s.model, &who.actor, known, t).await?;
     let triage = if waymark_core::enquiry::may_see(&who.actor) {
         s.store
             .enquiries(
@@ -321,6 +287,108 @@ async fn waiting_for(
         Vec::new()
     };
     Ok((waiting, triage))
+}
+
+/// What waits for `actor`, engagement by engagement: the home page's list
+/// and the daily digest's. `known` are agencies already looked up.
+async fn waiting(
+    store: &waymark_store::Store,
+    current: &Model,
+    actor: &waymark_core::Actor,
+    known: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
+    t: waymark_core::Timestamp,
+) -> Result<Vec<Waiting>, waymark_store::StoreError> {
+    let mine = store.involving(actor, WAITING_ENGAGEMENTS).await?;
+    let missing: Vec<AgencyId> = mine
+        .iter()
+        .map(|e| e.agency)
+        .filter(|a| !known.contains_key(a))
+        .collect();
+    let more = store.agencies_by_id(&missing).await?;
+    let today = waymark_core::today(t);
+    // What waits for someone is theirs, or on their engagement.
+    let me = actor.person;
+    let yours = move |p: PersonId| {
+        if p == me {
+            "you".to_string()
+        } else {
+            "someone else".to_string()
+        }
+    };
+    let mut waiting = Vec::new();
+    for e in &mine {
+        let model = store.model(&e.model_hash).await?;
+        let (items, overdue) = waymark_core::waiting_for(actor, e, &model, current, t);
+        if items.is_empty() && overdue.is_empty() {
+            continue;
+        }
+        waiting.push(Waiting {
+            id: e.id.0,
+            agency: known
+                .get(&e.agency)
+                .or_else(|| more.get(&e.agency))
+                .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
+            items: next_links(e, &model, &items, &yours, &today),
+            overdue: overdue.iter().map(|w| w.describe(current)).collect(),
+        });
+    }
+    Ok(waiting)
+}
+
+/// When digests are written: from this hour of the reader's morning.
+const DIGEST_HOUR: u32 = 8;
+
+/// Writes today's digest for every reader who asked for one, whose morning
+/// has come, and for whom something waits; each at most once a day, even
+/// with several servers (the store records the day in the same
+/// transaction as the mail). Returns how many were written.
+pub async fn write_digests(
+    store: &waymark_store::Store,
+    current: &Model,
+    base: &str,
+    t: waymark_core::Timestamp,
+) -> Result<usize, waymark_store::StoreError> {
+    use chrono::Timelike;
+    let mut written = 0;
+    for (person, settings) in store.digest_readers().await? {
+        let zone: chrono_tz::Tz = settings
+            .time_zone
+            .parse()
+            .unwrap_or(super::views::DEFAULT_ZONE);
+        let Some(local) = chrono::DateTime::from_timestamp(t.0, 0).map(|d| d.with_timezone(&zone))
+        else {
+            continue;
+        };
+        if local.hour() < DIGEST_HOUR {
+            continue;
+        }
+        let actor = store.actor(person.id).await?;
+        let lines: Vec<String> = waiting(store, current, &actor, &Default::default(), t)
+            .await?
+            .iter()
+            .flat_map(|w| {
+                w.items
+                    .iter()
+                    .map(move |n| {
+                        let mut line = format!("{}: {} ({}{})", w.agency, n.text, base, n.href);
+                        if n.kind == "Overdue" {
+                            line = format!("Overdue: {line}");
+                        }
+                        line
+                    })
+                    .chain(w.overdue.iter().map(move |o| format!("{}: {o}", w.agency)))
+            })
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let day = local.format("%Y-%m-%d").to_string();
+        let mail = crate::mail::digest(person.email.as_str(), &person.name, &day, &lines, base);
+        if store.write_digest(person.id, &day, &mail, t).await? {
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1292,7 +1360,8 @@ pub async fn command(
     who.check(&f.csrf)?;
     let parsed = f.version().and_then(|v| Ok((v, f.command()?)));
     let result = match parsed {
-        Ok((version, cmd)) => s.store.execute(&who.actor, id, version, &cmd, now()).await,
+        // The one path the API takes too (it mails a new owner).
+        Ok((version, cmd)) => s.actions().run(&who.actor, id, version, &cmd).await,
         Err(e) => Err(e.into()),
     };
     match result {

@@ -37,6 +37,7 @@ use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
 pub use auth::{hash_password, verify_password};
+pub use engagements::write_digests;
 pub use sessions::DbSessions;
 pub use views::{ViewError, Views};
 
@@ -154,6 +155,8 @@ pub fn table() -> Vec<Route> {
         post("/invite/{token}", auth::accept_invite),
         get("/setup/{token}", auth::setup_form),
         post("/setup/{token}", auth::setup),
+        get("/settings", auth::settings_form),
+        post("/settings", auth::save_settings),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

@@ -18,6 +18,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/app/login.html")),
     ("setup.html", include_str!("../../templates/app/setup.html")),
     (
+        "settings.html",
+        include_str!("../../templates/app/settings.html"),
+    ),
+    (
         "invite.html",
         include_str!("../../templates/app/invite.html"),
     ),

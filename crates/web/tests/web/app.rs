@@ -355,6 +355,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
         (_, _) if !signed_in => to_login,
         ("POST", "/logout") => StatusCode::SEE_OTHER,
+        // Everyone's own settings; the matrix's form sends none, so 422.
+        ("GET", "/settings") => StatusCode::OK,
+        ("POST", "/settings") => StatusCode::UNPROCESSABLE_ENTITY,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
         (
             "GET",
@@ -1535,5 +1538,184 @@ async fn owned_steps_wait_on_their_owners_home_page() {
             "{next}"
         );
         assert!(next.contains(">Overdue<"));
+    }
+}
+
+/// A person chooses their time zone and how they hear about things: times
+/// read in their zone; "each" mails a new owner at once; "daily" writes one
+/// digest a day, in their morning, and only once.
+#[tokio::test]
+async fn settings_choose_the_zone_and_the_mail() {
+    for store in stores("settings").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 10]).await;
+        let member = w.client(&app, Who::Member).await;
+        let page = send(&app, &member, Method::GET, "/settings", &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body
+                .contains(" selected>Canberra, Sydney (AEST&#x2f;AEDT)</option>"),
+            "{}",
+            page.body
+        );
+        // Both problems at once, beside their fields.
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings",
+            &[
+                ("csrf", &member.csrf),
+                ("time_zone", "Mars/Olympus"),
+                ("notify", "sometimes"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#time_zone\"") && r.body.contains("href=\"#notify\""));
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings",
+            &[
+                ("csrf", &member.csrf),
+                ("time_zone", "Australia/Perth"),
+                ("notify", "daily"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/settings?saved=1")
+        );
+        // Times now read in Perth.
+        let history = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("/engagements/{}/history", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(history.body.contains(" AWST</time>"), "{}", history.body);
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let admin_actor = w.store.actor(PersonId(1)).await.unwrap();
+        let mails = |kind: &'static str| {
+            let (store, admin) = (&w.store, &admin_actor);
+            async move {
+                store
+                    .outbox(admin, 100)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|m| m.kind == kind && m.recipient == "mia@bot.gov.au")
+                    .collect::<Vec<_>>()
+            }
+        };
+        // Daily: no mail when the step becomes hers.
+        let staff = w.client(&app, Who::Staff).await;
+        let own = |step: &'static str| {
+            let (app, staff, w, mia) = (&app, &staff, &w, mia);
+            async move {
+                let version = w.version().await;
+                send(
+                    app,
+                    staff,
+                    Method::POST,
+                    &format!("/engagements/{}", w.engagement),
+                    &[
+                        ("csrf", &staff.csrf),
+                        ("version", &version),
+                        ("form", "owner"),
+                        ("command", "set_owner"),
+                        ("item", "step"),
+                        ("stage", "engagement"),
+                        ("step", step),
+                        ("owner", &mia.0.to_string()),
+                        ("due", "2027-03-01"),
+                    ],
+                )
+                .await
+            }
+        };
+        assert_eq!(own("2").await.status, StatusCode::SEE_OTHER);
+        assert!(mails("owner_set").await.is_empty());
+        // 07:00 in Perth (23:00 UTC): too early; 09:00 (01:00 UTC): written once.
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let at = |utc: &str| {
+            Timestamp(
+                chrono::DateTime::parse_from_rfc3339(utc)
+                    .unwrap()
+                    .timestamp(),
+            )
+        };
+        let base = "https://waymark.example";
+        let early =
+            waymark_web::app::write_digests(&w.store, &model, base, at("2027-02-01T23:00:00Z"))
+                .await
+                .unwrap();
+        assert_eq!(early, 0);
+        let written =
+            waymark_web::app::write_digests(&w.store, &model, base, at("2027-02-02T01:00:00Z"))
+                .await
+                .unwrap();
+        assert_eq!(written, 1);
+        let again =
+            waymark_web::app::write_digests(&w.store, &model, base, at("2027-02-02T05:00:00Z"))
+                .await
+                .unwrap();
+        assert_eq!(again, 0, "one digest a day");
+        let digest = mails("digest").await;
+        assert_eq!(digest.len(), 1);
+        assert!(
+            digest[0].subject.contains("2027-02-02"),
+            "{}",
+            digest[0].subject
+        );
+        assert!(
+            digest[0]
+                .body
+                .contains("Engagement, step 2: Request support"),
+            "{}",
+            digest[0].body
+        );
+        assert!(
+            digest[0]
+                .body
+                .contains("https://waymark.example/engagements/"),
+            "{}",
+            digest[0].body
+        );
+        // Each: a mail at once.
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings",
+            &[
+                ("csrf", &member.csrf),
+                ("time_zone", "Australia/Perth"),
+                ("notify", "each"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(own("3").await.status, StatusCode::SEE_OTHER);
+        let told = mails("owner_set").await;
+        assert_eq!(told.len(), 1);
+        assert!(
+            told[0]
+                .body
+                .contains("step 3 of Engagement (Initial workshop)"),
+            "{}",
+            told[0].body
+        );
+        assert!(told[0].body.contains("due 2027-03-01"));
     }
 }

@@ -243,6 +243,43 @@ impl Command {
         }
     }
 
+    /// Every problem with the text a person typed into this command, at
+    /// once: the one rule for each field (required or not, bounded, clean),
+    /// which `decide` applies first and forms show beside every field.
+    pub fn text_problems(&self) -> Vec<DomainError> {
+        fn need<const N: usize>(t: &Text<N>, field: &'static str) -> Option<DomainError> {
+            t.required(field).err()
+        }
+        fn may<const N: usize>(t: &Option<Text<N>>, field: &'static str) -> Option<DomainError> {
+            Text::optional(t, field).err()
+        }
+        let found = match self {
+            Command::SkipStep { reason, .. } => vec![match reason.check("reason") {
+                Err(e) => Some(e),
+                Ok(r) if r.is_empty() => Some(DomainError::invalid(
+                    "reason",
+                    "a skipped step needs a reason, so the record shows why",
+                )),
+                Ok(_) => None,
+            }],
+            Command::Decide {
+                rationale, note, ..
+            } => vec![need(rationale, "rationale"), may(note, "note")],
+            Command::CheckSuccess { evidence, .. } => vec![need(evidence, "evidence")],
+            Command::AddRisk { text, .. } => vec![need(text, "text")],
+            Command::CloseRisk { note, .. } => vec![need(note, "note")],
+            Command::AddBenefit { text, measure } => {
+                vec![need(text, "text"), may(measure, "measure")]
+            }
+            Command::LinkInitiative { name, description } => vec![
+                name.required("name").err(),
+                description.check("description").err(),
+            ],
+            _ => Vec::new(),
+        };
+        found.into_iter().flatten().collect()
+    }
+
     /// The people this command names. The store loads them from the
     /// directory, in the command's transaction, for [`decide`] to check.
     pub fn people(&self) -> Vec<PersonId> {
@@ -527,6 +564,9 @@ pub fn decide(
     cmd: &Command,
 ) -> Result<Vec<Event>, DomainError> {
     permission(actor, e, cmd)?;
+    if let Some(first) = cmd.text_problems().into_iter().next() {
+        return Err(first);
+    }
     let mut ev = Vec::new();
     match cmd {
         Command::StartStage { stage } => {

@@ -1,11 +1,13 @@
-//! Home (what needs my attention), starting an engagement, the engagement
-//! workspace, its commands and its history.
+//! Home (what waits for me, what needs attention), starting an engagement,
+//! an engagement's pages, its commands, its history, and daily digests.
 //!
-//! The workspace shows the engagement against the model version it pinned:
-//! its stages as a journey, each stage's steps with the model's guidance
-//! beside them, decisions and exits as forms whose options come from the
-//! model, success criteria, the registers, people and sign-offs. Every form
-//! posts one command; the core judges it, exactly as for the API.
+//! An engagement shows against the model version it pinned: an overview
+//! (what's next, the journey, people), one page per stage (steps with the
+//! model's guidance, decisions shown as decided or as forms whose options
+//! come from the model, success criteria), and pages for risks, benefits,
+//! decisions and people. Every form posts one command to the engagement's
+//! address and comes back to the page it lives on; the core judges it,
+//! exactly as for the API.
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use waymark_store::{ListFilter, now};
 
 use super::auth::{SignedIn, UserView};
 use super::forms::CommandForm;
-use super::{AgencyRow, AppState, PageError, PersonRow, view_page};
+use super::{AgencyRow, AppState, FieldError, PageError, PersonRow, view_page};
 use waymark_site::{Hrefs, guidance_html, step_anchors};
 
 fn stage_name<'m>(model: Option<&'m Model>, slug: &'m str) -> &'m str {
@@ -573,8 +575,45 @@ impl Place {
 /// A form error to show beside its field, and what was typed.
 struct Problem {
     form: CommandForm,
-    field: String,
-    message: String,
+    /// Every problem with it: (field, message in people's words).
+    fields: Vec<(String, String)>,
+}
+
+impl Problem {
+    fn new(form: &CommandForm, errors: Vec<DomainError>) -> Problem {
+        let fields = errors
+            .into_iter()
+            .map(|e| match e {
+                DomainError::Invalid { field, message } => {
+                    (field.to_string(), say(&form.command, field, &message))
+                }
+                other => ("command".to_string(), other.to_string()),
+            })
+            .collect();
+        Problem {
+            form: form.clone(),
+            fields,
+        }
+    }
+}
+
+/// A field's problem as people read it: what to do, not what failed.
+fn say(command: &str, field: &str, message: &str) -> String {
+    if message == "is required" {
+        return match (command, field) {
+            ("decide", "rationale") => "Say why this option was chosen".into(),
+            ("check_success", "evidence") => "Give the evidence that this is met".into(),
+            ("add_risk", "text") => "Describe the risk".into(),
+            ("close_risk", "note") => "Say how the risk was dealt with".into(),
+            ("add_benefit", "text") => "Describe the benefit".into(),
+            ("link_initiative", "name") => "Give the initiative's name".into(),
+            (_, field) => format!("Enter the {}", field.replace('_', " ")),
+        };
+    }
+    let mut c = message.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 async fn section_page(
@@ -670,12 +709,26 @@ async fn section_page(
         },
         user: who.view(),
         agency: agency.as_ref().map(AgencyRow::from),
-        error: problem.as_ref().map(|p| FormProblem {
-            form: &p.form.form,
-            field: &p.field,
-            message: &p.message,
-            id: format!("{}-{}", p.form.form, p.field),
+        error: problem.as_ref().and_then(|p| {
+            p.fields.first().map(|(field, message)| FormProblem {
+                form: &p.form.form,
+                field,
+                message,
+                id: format!("{}-{}", p.form.form, field),
+            })
         }),
+        errors: problem
+            .as_ref()
+            .map(|p| {
+                p.fields
+                    .iter()
+                    .map(|(field, message)| FieldError {
+                        id: format!("{}-{}", p.form.form, field),
+                        message: message.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         typed: problem.as_ref().map(|p| &p.form),
         next: next_views(&e, &model, now(), &name),
         can,
@@ -706,8 +759,10 @@ struct WorkspacePage<'a> {
     saved: Option<&'static str>,
     user: UserView,
     agency: Option<AgencyRow>,
-    /// The refused form's error, beside its field.
+    /// The refused form's first error (which form it was, to open it).
     error: Option<FormProblem<'a>>,
+    /// Every problem with the refused form, for the summary and each field.
+    errors: Vec<FieldError>,
     /// What the refused form held, shown again.
     typed: Option<&'a CommandForm>,
     /// What's next, for the overview.
@@ -1358,12 +1413,16 @@ pub async fn command(
 ) -> Result<Response, PageError> {
     let id = EngagementId(id);
     who.check(&f.csrf)?;
-    let parsed = f.version().and_then(|v| Ok((v, f.command()?)));
-    let result = match parsed {
-        // The one path the API takes too (it mails a new owner).
-        Ok((version, cmd)) => s.actions().run(&who.actor, id, version, &cmd).await,
-        Err(e) => Err(e.into()),
+    let (version, cmd) = match (f.version(), f.command_all()) {
+        (Ok(v), Ok(cmd)) => (v, cmd),
+        (v, cmd) => {
+            let mut errors: Vec<DomainError> = v.err().into_iter().collect();
+            errors.extend(cmd.err().unwrap_or_default());
+            return refused(&s, &who, id, Problem::new(&f, errors)).await;
+        }
     };
+    // The one path the API takes too (it mails a new owner).
+    let result = s.actions().run(&who.actor, id, version, &cmd).await;
     match result {
         Ok(_) => {
             // Back to the page and the place the form was, with the banner;
@@ -1408,30 +1467,29 @@ pub async fn command(
         }
         Err(waymark_store::StoreError::Domain(
             e @ (DomainError::Invalid { .. } | DomainError::Rule(_)),
-        )) => {
-            let (field, message) = match &e {
-                DomainError::Invalid { field, message } => (field.to_string(), message.clone()),
-                other => ("command".to_string(), other.to_string()),
-            };
-            let problem = Problem {
-                form: f.clone(),
-                field,
-                message,
-            };
-            let section = place_of(&problem.form);
-            let stage = problem.form.stage.clone();
-            section_page(
-                &s,
-                &who,
-                Place::new(id, section, &stage),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(problem),
-                "",
-            )
-            .await
-        }
+        )) => refused(&s, &who, id, Problem::new(&f, vec![e])).await,
         Err(other) => Err(other.into()),
     }
+}
+
+/// The page the refused form lives on, with every problem beside its field.
+async fn refused(
+    s: &AppState,
+    who: &SignedIn,
+    id: EngagementId,
+    problem: Problem,
+) -> Result<Response, PageError> {
+    let section = place_of(&problem.form);
+    let stage = problem.form.stage.clone();
+    section_page(
+        s,
+        who,
+        Place::new(id, section, &stage),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(problem),
+        "",
+    )
+    .await
 }
 
 /// The page a sent form lives on: a stage's command goes back to that

@@ -93,6 +93,63 @@ impl CommandForm {
         self.version.get()
     }
 
+    /// The command this form describes, or every problem with it at once:
+    /// each choice or number that cannot be read, and each text the core's
+    /// one rule per field refuses (`Command::text_problems`). A field that
+    /// cannot be read is given a stand-in so the rest can still be checked;
+    /// the stand-in command is never run.
+    pub fn command_all(&self) -> Result<Command, Vec<DomainError>> {
+        let mut problems: Vec<DomainError> = Vec::new();
+        let mut probe = self.clone();
+        let cmd = loop {
+            match probe.command() {
+                Ok(cmd) => break Some(cmd),
+                Err(e) => {
+                    let field = match &e {
+                        DomainError::Invalid { field, .. } => *field,
+                        _ => "",
+                    };
+                    problems.push(e);
+                    if !probe.stand_in(field) {
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(cmd) = &cmd {
+            problems.extend(cmd.text_problems());
+        }
+        match cmd {
+            Some(cmd) if problems.is_empty() => Ok(cmd),
+            _ => Err(problems),
+        }
+    }
+
+    /// Puts a readable value in `field`, so that the others can be checked;
+    /// `false` when it is not a field a stand-in can fill.
+    fn stand_in(&mut self, field: &str) -> bool {
+        let (slot, value) = match field {
+            "option" => (&mut self.option, "0"),
+            "criterion" => (&mut self.criterion, "0"),
+            "at" => (&mut self.at, "0"),
+            "funded_by" => (&mut self.funded_by, "dta"),
+            "status" => (&mut self.status, "todo"),
+            "step" => (&mut self.step, "1"),
+            "id" => (&mut self.id, "1"),
+            "person" => (&mut self.person, "0"),
+            "partner" => (&mut self.partner, "none"),
+            "weeks" => (&mut self.weeks, "1"),
+            "owner" => (&mut self.owner, ""),
+            "item" => (&mut self.item, "step"),
+            _ => return false,
+        };
+        if slot == value {
+            return false;
+        }
+        *slot = value.to_string();
+        true
+    }
+
     /// The command this form describes; field errors name the field.
     pub fn command(&self) -> Result<Command, DomainError> {
         let stage = || self.stage.as_str().into();
@@ -335,6 +392,40 @@ mod tests {
                 "version",
                 "the page did not say which version it showed; reload it"
             )
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_form_is_found_at_once() {
+        let problems = form(&[
+            ("command", "decide"),
+            ("stage", "engagement"),
+            ("at", "0"),
+            ("option", ""),
+            ("funded_by", ""),
+            ("rationale", "  "),
+        ])
+        .command_all()
+        .unwrap_err();
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|p| match p {
+                DomainError::Invalid { field, .. } => *field,
+                _ => "?",
+            })
+            .collect();
+        assert_eq!(fields, ["option", "funded_by", "rationale"]);
+        assert!(
+            form(&[("command", "add_risk"), ("text", "Budget")])
+                .command_all()
+                .is_ok()
+        );
+        assert_eq!(
+            form(&[("command", "drop_tables")])
+                .command_all()
+                .unwrap_err()
+                .len(),
+            1
         );
     }
 }

@@ -1074,6 +1074,38 @@ async fn form_errors_are_shown_beside_their_fields_and_keep_what_was_typed() {
             "typed text kept"
         );
         assert!(r.body.contains("<title>Error: "));
+        // Nothing chosen and nothing typed: every problem at once, in
+        // people's words, each beside its field.
+        let all = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("form", "decide-engagement-0"),
+                ("command", "decide"),
+                ("stage", "engagement"),
+                ("at", "0"),
+            ],
+        )
+        .await;
+        assert_eq!(all.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for id in ["option", "funded_by", "rationale"] {
+            assert!(
+                all.body
+                    .contains(&format!("href=\"#decide-engagement-0-{id}\"")),
+                "{id}: {}",
+                all.body
+            );
+            assert!(
+                all.body
+                    .contains(&format!("id=\"decide-engagement-0-{id}-error\"")),
+                "{id} beside its field"
+            );
+        }
+        assert!(all.body.contains("Say why this option was chosen"));
         // A skip without a reason names the reason field.
         let r = send(
             &app,

@@ -108,6 +108,16 @@ pub fn router(guide: Arc<Guide>) -> Router {
         .route("/guide/", get(guide_index))
         .route("/guide/{*path}", get(guide_file))
         .with_state(guide)
+        // Every answer, redirects and refused methods too, carries the
+        // security headers; a page's own are the same.
+        .layer(axum::middleware::map_response(
+            |mut r: Response| async move {
+                if !r.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+                    security_headers(r.headers_mut());
+                }
+                r
+            },
+        ))
 }
 
 async fn guide_index(State(guide): State<Arc<Guide>>) -> Response {
@@ -129,10 +139,11 @@ fn serve_file(guide: &Guide, name: &str) -> Response {
             r
         }
         None => {
-            let body = "<!doctype html><html lang=\"en-AU\"><head><meta charset=\"utf-8\"><title>Page not found</title>\
+            let body = "<!doctype html><html lang=\"en-AU\"><head><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Page not found</title>\
                  <link rel=\"stylesheet\" href=\"/guide/assets/site.css\"></head><body><main class=\"container\">\
                  <h1>Page not found</h1><p>There is no page at this address. \
-                 <a href=\"/guide/\">Go to the engagement model overview</a>.</p></main></body></html>".to_string();
+                 <a href=\"/guide/\">Go to the start of the guide</a>.</p></main></body></html>".to_string();
             let mut r = (StatusCode::NOT_FOUND, body).into_response();
             let h = r.headers_mut();
             h.insert(

@@ -132,3 +132,41 @@ fn fingerprint_changes_when_content_changes() {
         waymark_site::server::fingerprint(std::slice::from_ref(&dir))
     );
 }
+
+/// Redirects, refused methods and the missing page carry the same security
+/// headers as pages; the missing page fits a phone.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = router(Arc::new(bundled_guide(Arc::default())));
+    for (method, uri) in [
+        ("GET", "/guide"),
+        ("GET", "/"),
+        ("POST", "/guide/"),
+        ("GET", "/guide/nope.html"),
+        ("GET", "/guide/index.html"),
+    ] {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let csp = res
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(csp.contains("script-src 'none'"), "{method} {uri}: {csp:?}");
+        assert!(
+            res.headers().contains_key(header::X_CONTENT_TYPE_OPTIONS),
+            "{method} {uri}"
+        );
+    }
+    let (_, _, body) = get(&app, "/guide/nope.html").await;
+    assert!(body.contains("name=\"viewport\""));
+}

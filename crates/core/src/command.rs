@@ -879,6 +879,7 @@ pub fn decide(
             }
             let due = match due {
                 Some(d) if !d.as_str().trim().is_empty() => {
+                    let d = d.check("due")?;
                     let (y, m, d) = records::parse_date("due", d.as_str())?;
                     Some(format!("{y:04}-{m:02}-{d:02}"))
                 }

@@ -29,8 +29,20 @@ enum Target<'a> {
     Workshop(u32),
     Letter(&'a str),
     Delivery,
-    /// Who owns a step or a risk, and by when.
-    Owner(&'a crate::command::Item),
+    /// Who owns a step, and by when.
+    StepOwner(&'a str, u32),
+    /// Who owns a risk, and by when.
+    RiskOwner(u32),
+    /// Anything at all (what a letter says depends on the whole record).
+    Everything,
+}
+
+/// An ownership's target, by the names `decide` uses.
+fn owner(item: &crate::command::Item) -> Target<'_> {
+    match item {
+        crate::command::Item::Step { stage, step } => Target::StepOwner(stage.trim(), *step),
+        crate::command::Item::Risk { id } => Target::RiskOwner(*id),
+    }
 }
 
 /// What a command reads and changes. An empty list: it only adds something
@@ -38,16 +50,25 @@ enum Target<'a> {
 /// can have changed under it.
 fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
     use Target::*;
+    // Names as the command is decided with them: `decide` trims what was
+    // sent, so " engagement" is about the stage "engagement".
+    fn name(s: &str) -> &str {
+        s.trim()
+    }
     match cmd {
-        Command::StartStage { stage } | Command::CompleteStage { stage } => vec![Stage(stage)],
+        Command::StartStage { stage } | Command::CompleteStage { stage } => {
+            vec![Stage(name(stage))]
+        }
         // A step's status depends on the stage's cycle too.
         Command::SetStep { stage, step, .. } | Command::SkipStep { stage, step, .. } => {
-            vec![Step(stage, *step), Stage(stage)]
+            vec![Step(name(stage), *step), Stage(name(stage))]
         }
-        Command::Decide { stage, at, .. } => vec![Decision(stage, *at), Stage(stage)],
+        Command::Decide { stage, at, .. } => {
+            vec![Decision(name(stage), *at), Stage(name(stage))]
+        }
         Command::CheckSuccess {
             stage, criterion, ..
-        } => vec![Criterion(stage, *criterion)],
+        } => vec![Criterion(name(stage), *criterion)],
         Command::AddRisk { .. }
         | Command::AddBenefit { .. }
         | Command::LinkInitiative { .. }
@@ -57,14 +78,16 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         Command::SetSponsor { .. } => vec![Sponsor],
         Command::Assign { person, .. } | Command::Unassign { person } => vec![Person(*person)],
         Command::PlanDiscovery { .. } => vec![Plan],
-        Command::SignOff { document, .. } => vec![Letter(document)],
-        Command::IssueLetter { kind, .. } => vec![Letter(kind.slug())],
+        Command::SignOff { document, .. } => vec![Letter(name(document))],
+        // A letter says what the whole record says: issued from a page
+        // older than any change, it would say what its issuer never read.
+        Command::IssueLetter { .. } => vec![Everything],
         Command::ReturnToProgramme => vec![Mode],
         Command::ScheduleWorkshop { id: Some(id), .. }
         | Command::CancelWorkshop { id }
         | Command::RecordWorkshopNotes { id, .. } => vec![Workshop(*id)],
         Command::SaveArtefact { .. } => vec![Delivery],
-        Command::SetOwner { item, .. } => vec![Owner(item)],
+        Command::SetOwner { item, .. } => vec![owner(item)],
     }
 }
 
@@ -91,7 +114,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::WorkshopCancelled { id, .. }
         | Event::WorkshopNotesRecorded { id, .. } => Workshop(*id),
         Event::ArtefactSaved { .. } => Delivery,
-        Event::OwnerSet { item, .. } => Owner(item),
+        Event::OwnerSet { item, .. } => owner(item),
         Event::Started { .. }
         | Event::BenefitAdded { .. }
         | Event::InitiativeLinked { .. }
@@ -106,6 +129,9 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
 /// state.
 pub fn conflicts(cmd: &Command, since: &[Event]) -> bool {
     let wants = command_targets(cmd);
+    if wants.contains(&Target::Everything) {
+        return !since.is_empty();
+    }
     since
         .iter()
         .filter_map(event_target)
@@ -165,5 +191,41 @@ mod tests {
         }];
         assert!(conflicts(&close(3), &raised));
         assert!(!conflicts(&close(4), &raised));
+        // Names are compared as decide reads them: padding changes nothing.
+        let padded = Command::SetStep {
+            stage: " engagement\t".into(),
+            step: 1,
+            status: StepStatus::Todo,
+        };
+        assert!(conflicts(&padded, &since));
+        let owner_padded = Command::SetOwner {
+            item: crate::command::Item::Step {
+                stage: " discovery".into(),
+                step: 2,
+            },
+            owner: None,
+            due: None,
+        };
+        let owned = [Event::OwnerSet {
+            item: crate::command::Item::Step {
+                stage: "discovery".into(),
+                step: 2,
+            },
+            owner: None,
+            due: Some("2027-01-01".into()),
+        }];
+        assert!(conflicts(&owner_padded, &owned));
+        // A letter issued from an older page conflicts with any change.
+        let issue = Command::IssueLetter {
+            kind: crate::records::LetterKind::LetterOfIntent,
+            sha256: "a".repeat(64).as_str().into(),
+        };
+        assert!(conflicts(
+            &issue,
+            &[Event::SponsorSet {
+                person: PersonId(2)
+            }]
+        ));
+        assert!(!conflicts(&issue, &[]));
     }
 }

@@ -257,11 +257,21 @@ pub enum Artefact {
 }
 
 /// A calendar date `YYYY-MM-DD`, checked (leap years included).
+/// What a message quotes of a value it refused: one line, and no more
+/// than 40 characters (a 2 MB value is not sent back twice).
+fn shown(raw: &str) -> String {
+    let line = crate::text::one_line(raw);
+    match line.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line,
+    }
+}
+
 pub fn parse_date(field: &'static str, raw: &str) -> Result<(i32, u32, u32), DomainError> {
     let bad = || {
         Err(DomainError::invalid(
             field,
-            format!("“{}” is not a date like 2026-12-01", raw.trim()),
+            format!("“{}” is not a date like 2026-12-01", shown(raw)),
         ))
     };
     let parts: Vec<&str> = raw.trim().split('-').collect();
@@ -293,7 +303,7 @@ pub fn parse_time(field: &'static str, raw: &str) -> Result<(u32, u32), DomainEr
     let bad = || {
         Err(DomainError::invalid(
             field,
-            format!("“{}” is not a time like 09:30", raw.trim()),
+            format!("“{}” is not a time like 09:30", shown(raw)),
         ))
     };
     let Some((h, m)) = raw.trim().split_once(':') else {

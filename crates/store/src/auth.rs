@@ -129,14 +129,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<PersonId>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE setup_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now.0)
-        .bind(chain::sha256(token))
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() != 1 {
+        if !spend(&mut tx, OneTime::Setup, token, now).await? {
             return Ok(None);
         }
         let accounts = sqlx::query("SELECT COUNT(*) FROM people WHERE password_hash IS NOT NULL")
@@ -194,14 +187,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<PersonId>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE invites SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now.0)
-        .bind(chain::sha256(token))
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() != 1 {
+        if !spend(&mut tx, OneTime::Invite, token, now).await? {
             return Ok(None);
         }
         let row = sqlx::query("SELECT person_id FROM invites WHERE hash = $1")
@@ -341,4 +327,35 @@ pub fn random_token() -> Result<String, StoreError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
     Ok(chain::hex(&bytes))
+}
+
+/// The one-time links: an invite, and the first run's setup link.
+#[derive(Clone, Copy)]
+enum OneTime {
+    Invite,
+    Setup,
+}
+
+/// Spends a one-time link inside `tx`: `true` only for the one caller that
+/// found it unused and unexpired (a link works once even when two tabs race).
+async fn spend(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: OneTime,
+    token: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let sql = match kind {
+        OneTime::Invite => {
+            "UPDATE invites SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1"
+        }
+        OneTime::Setup => {
+            "UPDATE setup_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1"
+        }
+    };
+    let spent = sqlx::query(sql)
+        .bind(now.0)
+        .bind(chain::sha256(token))
+        .execute(&mut **tx)
+        .await?;
+    Ok(spent.rows_affected() == 1)
 }

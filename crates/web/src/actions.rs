@@ -74,32 +74,17 @@ impl Actions {
         if let Command::SetOwner {
             item,
             owner: Some(owner),
-            due,
+            ..
         } = cmd
             && *owner != actor.person
         {
-            return self
-                .owner_set(
-                    actor,
-                    id,
-                    version,
-                    cmd,
-                    item,
-                    *owner,
-                    due.as_ref().map(|d| d.as_str().to_string()),
-                )
-                .await;
+            return self.owner_set(actor, id, version, cmd, item, *owner).await;
         }
         let Some(which) = invited else {
             return self.store.execute(actor, id, version, cmd, now()).await;
         };
         let e = self.store.engagement(actor, id).await?;
-        let agency = self
-            .store
-            .agency(e.agency)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default();
+        let agency = self.agency_name(&e).await?;
         let me = self.clone();
         let notify: waymark_store::Notify = std::sync::Arc::new(move |e: &Engagement| {
             // A new workshop is the last one; otherwise the one named.
@@ -111,9 +96,18 @@ impl Actions {
             .await
     }
 
+    /// The name of the engagement's agency, for mail.
+    async fn agency_name(&self, e: &Engagement) -> Result<String, StoreError> {
+        Ok(self
+            .store
+            .agency(e.agency)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default())
+    }
+
     /// Gives a step or risk to someone else, and tells them by mail if they
     /// hear of each thing as it arrives.
-    #[allow(clippy::too_many_arguments)]
     async fn owner_set(
         &self,
         actor: &Actor,
@@ -122,7 +116,6 @@ impl Actions {
         cmd: &Command,
         item: &waymark_core::Item,
         owner: PersonId,
-        due: Option<String>,
     ) -> Result<Engagement, StoreError> {
         let person = self.store.person(owner).await?;
         let hears = match &person {
@@ -134,12 +127,7 @@ impl Actions {
         };
         let e = self.store.engagement(actor, id).await?;
         let model = self.store.model(&e.model_hash).await?;
-        let agency = self
-            .store
-            .agency(e.agency)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default();
+        let agency = self.agency_name(&e).await?;
         let (what, link) = match item {
             waymark_core::Item::Step { stage, step } => (
                 format!(
@@ -162,16 +150,20 @@ impl Actions {
                 format!("{}/engagements/{id}/risks#risk-{r}", self.public_url),
             ),
         };
-        let message = mail::owner_set(
-            person.email.as_str(),
-            &person.name,
-            &agency,
-            &what,
-            due.as_deref(),
-            &link,
-        );
-        let notify: waymark_store::Notify =
-            std::sync::Arc::new(move |_: &Engagement| vec![message.clone()]);
+        // The mail says what was recorded (the checked date), so it is
+        // written from the engagement the command produced.
+        let item = item.clone();
+        let notify: waymark_store::Notify = std::sync::Arc::new(move |e: &Engagement| {
+            let due = e.ownership(&item).and_then(|o| o.due.as_deref());
+            vec![mail::owner_set(
+                person.email.as_str(),
+                &person.name,
+                &agency,
+                &what,
+                due,
+                &link,
+            )]
+        });
         self.store
             .execute_and_notify(actor, id, version, cmd, notify, now())
             .await

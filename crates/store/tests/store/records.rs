@@ -355,6 +355,21 @@ async fn only_a_change_to_the_same_thing_is_a_conflict() {
             (now.version, now.step("engagement", 1)),
             (shown + 2, StepStatus::Done)
         );
+        // Padding the stage's name changes nothing: still the same step.
+        let padded = Command::SetStep {
+            stage: " engagement\t".into(),
+            step: 1,
+            status: StepStatus::Todo,
+        };
+        let err = w
+            .store
+            .execute(&w.member, e.id, shown, &padded, NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Domain(DomainError::Conflict { .. })),
+            "{err}"
+        );
         // Rules still hold on a late change: an unknown step is refused as
         // such, not let through because nothing "conflicted".
         let err = w

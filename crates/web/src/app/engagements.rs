@@ -993,16 +993,33 @@ struct StageView {
 struct StepView {
     number: u32,
     title: String,
-    /// Who owns it and by when.
-    owner: Option<String>,
-    owner_id: Option<i64>,
-    due: Option<String>,
+    #[serde(flatten)]
+    owned: OwnedView,
     status: &'static str,
     status_text: &'static str,
     reason: Option<String>,
     /// The model's guidance, rendered by the site's markdown renderer.
     guidance: Option<Value>,
     href: Option<String>,
+}
+
+/// Who owns a step or a risk, and by when.
+#[derive(Serialize)]
+struct OwnedView {
+    owner: Option<String>,
+    owner_id: Option<i64>,
+    due: Option<String>,
+}
+
+impl OwnedView {
+    fn of(e: &Engagement, item: &waymark_core::Item, name: &dyn Fn(PersonId) -> String) -> Self {
+        let owned = e.ownership(item);
+        OwnedView {
+            owner: owned.and_then(|o| o.owner).map(name),
+            owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
+            due: owned.and_then(|o| o.due.clone()),
+        }
+    }
 }
 
 /// One option of a decision or an exit, with what choosing it does.
@@ -1039,9 +1056,8 @@ struct CriterionView {
 struct RiskView {
     id: u32,
     text: String,
-    owner: Option<String>,
-    owner_id: Option<i64>,
-    due: Option<String>,
+    #[serde(flatten)]
+    owned: OwnedView,
     open: bool,
     note: Option<String>,
     stage: Option<String>,
@@ -1213,16 +1229,14 @@ fn workspace_view(
                         .iter()
                         .find(|(n, _)| *n == step.number)
                         .map(|(_, a)| a);
-                    let owned = e.ownership(&waymark_core::Item::Step {
+                    let item = waymark_core::Item::Step {
                         stage: st.slug.clone(),
                         step: step.number,
-                    });
+                    };
                     StepView {
                         number: step.number,
                         title: step.title.clone(),
-                        owner: owned.and_then(|o| o.owner).map(name),
-                        owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
-                        due: owned.and_then(|o| o.due.clone()),
+                        owned: OwnedView::of(e, &item, name),
                         status: key,
                         status_text: text,
                         reason,
@@ -1313,30 +1327,25 @@ fn workspace_view(
     let risks = e
         .risks
         .iter()
-        .map(|r| {
-            let owned = e.ownership(&waymark_core::Item::Risk { id: r.id });
-            RiskView {
-                id: r.id,
-                text: r.text.clone(),
-                owner: owned.and_then(|o| o.owner).map(name),
-                owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
-                due: owned.and_then(|o| o.due.clone()),
-                open: r.open,
-                note: r.closing_note.clone(),
-                stage: r
-                    .stage
-                    .as_deref()
-                    .map(|s| stage_name(Some(model), s).to_string()),
-                source: match &r.source {
-                    RiskSource::Skipped { stage, step } => format!(
-                        "Raised when step {step} of {} was skipped",
-                        stage_name(Some(model), stage)
-                    ),
-                    RiskSource::Manual => "Added by hand".into(),
-                },
-                by: name(r.raised_by),
-                at: r.raised_at.0,
-            }
+        .map(|r| RiskView {
+            id: r.id,
+            text: r.text.clone(),
+            owned: OwnedView::of(e, &waymark_core::Item::Risk { id: r.id }, name),
+            open: r.open,
+            note: r.closing_note.clone(),
+            stage: r
+                .stage
+                .as_deref()
+                .map(|s| stage_name(Some(model), s).to_string()),
+            source: match &r.source {
+                RiskSource::Skipped { stage, step } => format!(
+                    "Raised when step {step} of {} was skipped",
+                    stage_name(Some(model), stage)
+                ),
+                RiskSource::Manual => "Added by hand".into(),
+            },
+            by: name(r.raised_by),
+            at: r.raised_at.0,
         })
         .collect();
     let decisions = e.decisions.iter().rev().map(&decision_view).collect();

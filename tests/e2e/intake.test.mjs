@@ -125,7 +125,7 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   await noErrors(admin, 'converting the enquiry');
   const inviteLink = await admin.locator('.notice a[href*="/invite/"]').getAttribute('href');
   assert.match(inviteLink, /\/invite\/[0-9a-f]{64}$/);
-  await admin.getByRole('link', { name: /^Go to engagement/ }).click();
+  await admin.getByRole('link', { name: 'Go to the engagement' }).click();
   const engagement = admin.url();
   assert.match(engagement, /\/engagements\/\d+$/);
   await admin.getByText('Executive sponsor: Alex Example').first().waitFor();
@@ -167,7 +167,7 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   // 4. The discovery decision, from the initial workshop, on the
   //    Engagement stage's page.
   await admin.goto(engagement);
-  await admin.getByRole('link', { name: 'Decide: Undertake discovery?' }).click();
+  await admin.getByRole('link', { name: 'Undertake discovery?' }).click();
   const form = admin.locator('#decide-engagement-0');
   await form.locator('#decide-engagement-0-option').check();
   await form.getByLabel(/the rationale/).fill('The agency needs a business case and a readiness assessment first.');

@@ -465,6 +465,17 @@ pub fn permission(actor: &Actor, e: &Engagement, cmd: &Command) -> Result<(), Do
             why: "only the current executive sponsor hands the role over; the programme team names a new one",
         });
     }
+    // A letter binds the agency: only the executive sponsor named on the
+    // engagement signs it, never someone on the agency's behalf.
+    if let Command::SignOff { document, .. } = cmd
+        && LetterKind::from_slug(document.as_str().trim()).is_some()
+        && e.sponsor != Some(actor.person)
+    {
+        return Err(DomainError::Forbidden {
+            action: "sign_off",
+            why: "a letter is signed by the agency's executive sponsor named on the engagement",
+        });
+    }
     if e.mode == Mode::DoItYourself && !matches!(cmd, Command::ReturnToProgramme) {
         return Err(DomainError::rule(
             "this engagement is Do it Yourself: programme support has ended, so the record is read-only until the programme team brings it back",

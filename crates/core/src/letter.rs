@@ -244,6 +244,12 @@ pub fn facts(kind: LetterKind, c: &Context<'_>, version: u32) -> Result<Facts, N
     };
     match kind {
         LetterKind::LetterOfIntent => {
+            if c.sponsor.is_none() {
+                return Err(NotYet(
+                    "name the agency's executive sponsor first, on the engagement's People page: the letter is addressed to them, and they sign it"
+                        .into(),
+                ));
+            }
             let first = c
                 .model
                 .stages

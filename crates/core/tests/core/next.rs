@@ -145,8 +145,20 @@ fn letters_wait_for_the_sponsor_and_meet_their_criterion() {
         document: "letter-of-intent".into(),
         sha256: sha.into(),
     };
+    run(
+        &mut e,
+        &staff(),
+        Command::SetSponsor { person: SPONSOR },
+        1_700_000_050,
+    )
+    .unwrap();
     run(&mut e, &staff(), issue(SHA_1), 1_700_000_100).unwrap();
     assert_eq!(e.letters_awaiting_signature().len(), 1);
+    // The programme does not sign a letter on the agency's behalf.
+    assert!(matches!(
+        run(&mut e, &admin(), sign(SHA_1), 1_700_000_150),
+        Err(DomainError::Forbidden { .. })
+    ));
     assert_eq!(e.evidence("engagement", &criterion), None);
     // It waits for the sponsor, not for a member or the programme.
     let waiting =

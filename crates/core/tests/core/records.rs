@@ -164,6 +164,7 @@ fn notes_go_under_the_models_headings() {
 #[test]
 fn letters_are_versioned_and_a_new_version_needs_a_new_sign_off() {
     let mut e = engagement();
+    run(&mut e, &staff(), Command::SetSponsor { person: SPONSOR }, 1).unwrap();
     let loi = LetterKind::LetterOfIntent.slug().to_string();
     let sign = |sha: &str| Command::SignOff {
         document: loi.clone().into(),

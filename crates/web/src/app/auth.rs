@@ -602,7 +602,15 @@ pub async fn setup(
     if let Err(problems) = &person {
         for p in problems {
             if let waymark_core::DomainError::Invalid { field, message } = p {
-                errors.push(form_error(field, message.clone()));
+                // Said as what to do, naming the field.
+                let said = match *field {
+                    "name" if f.name.trim().is_empty() => "Enter your full name".to_string(),
+                    "email" if f.email.trim().is_empty() => {
+                        "Enter your email address, like name@agency.gov.au".to_string()
+                    }
+                    _ => format!("{}: {message}", super::field_label(field)),
+                };
+                errors.push(form_error(field, said));
             }
         }
     }

@@ -867,11 +867,11 @@ fn next_link(id: EngagementId, model: &Model, n: &waymark_core::Next) -> NextVie
             let (anchor, text) = match at {
                 DecisionAt::Point { index } => (
                     format!("decide-{stage}-{index}-title"),
-                    format!("Decide: {question}"),
+                    question.to_string(),
                 ),
                 DecisionAt::Exit => (
                     format!("exit-{stage}-title"),
-                    format!("Decide where the engagement goes after {question}"),
+                    format!("Where does the engagement go after {question}?"),
                 ),
             };
             NextView {
@@ -938,6 +938,7 @@ struct EngagementHead {
     version: u64,
     diy: bool,
     sponsor: Option<String>,
+    sponsor_id: Option<i64>,
     discovery_weeks: Option<u32>,
     warnings: Vec<String>,
     workshops: usize,
@@ -1009,15 +1010,24 @@ struct OwnedView {
     owner: Option<String>,
     owner_id: Option<i64>,
     due: Option<String>,
+    /// The due date has passed (in the programme's calendar).
+    overdue: bool,
 }
 
 impl OwnedView {
-    fn of(e: &Engagement, item: &waymark_core::Item, name: &dyn Fn(PersonId) -> String) -> Self {
+    fn of(
+        e: &Engagement,
+        item: &waymark_core::Item,
+        name: &dyn Fn(PersonId) -> String,
+        today: &str,
+    ) -> Self {
         let owned = e.ownership(item);
+        let due = owned.and_then(|o| o.due.clone());
         OwnedView {
             owner: owned.and_then(|o| o.owner).map(name),
             owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
-            due: owned.and_then(|o| o.due.clone()),
+            overdue: due.as_deref().is_some_and(|d| d < today),
+            due,
         }
     }
 }
@@ -1150,6 +1160,7 @@ fn workspace_view(
 ) -> WorkspaceView {
     let hrefs = Hrefs::prefixed(model, "/guide/");
     let t = now();
+    let today = waymark_core::today(t);
     let status_of = |slug: &str| e.stage(slug).map_or(StageStatus::NotStarted, |r| r.status);
     let cycles_of = |slug: &str| e.stage(slug).map_or(0, |r| r.cycles);
     let journey = model
@@ -1236,7 +1247,7 @@ fn workspace_view(
                     StepView {
                         number: step.number,
                         title: step.title.clone(),
-                        owned: OwnedView::of(e, &item, name),
+                        owned: OwnedView::of(e, &item, name, &today),
                         status: key,
                         status_text: text,
                         reason,
@@ -1330,7 +1341,7 @@ fn workspace_view(
         .map(|r| RiskView {
             id: r.id,
             text: r.text.clone(),
-            owned: OwnedView::of(e, &waymark_core::Item::Risk { id: r.id }, name),
+            owned: OwnedView::of(e, &waymark_core::Item::Risk { id: r.id }, name, &today),
             open: r.open,
             note: r.closing_note.clone(),
             stage: r
@@ -1355,6 +1366,7 @@ fn workspace_view(
             version: e.version,
             diy: e.mode == Mode::DoItYourself,
             sponsor: e.sponsor.map(name),
+            sponsor_id: e.sponsor.map(|p| p.0),
             discovery_weeks: e.discovery_weeks,
             warnings: e
                 .warnings(current, t)
@@ -1545,7 +1557,10 @@ pub async fn history(
         StatusCode::OK,
         "history.html",
         &HistoryPage {
-            title: format!("History of engagement {}", id.0),
+            title: format!(
+                "History: {} — Protected Utility",
+                agency.as_ref().map_or("An agency", |a| a.name.as_str())
+            ),
             user: who.view(),
             id: id.0,
             agency: agency.map(|a| a.name),

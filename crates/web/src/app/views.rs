@@ -163,6 +163,13 @@ pub fn local_time(secs: i64, zone: chrono_tz::Tz) -> (String, String) {
     }
 }
 
+/// `{{ "2027-01-15"|day }}`: a date as people read it, "Fri 15 Jan 2027".
+fn day(s: String) -> String {
+    chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .map(|d| d.format("%a %-d %b %Y").to_string())
+        .unwrap_or(s)
+}
+
 fn words(s: String) -> String {
     s.replace('_', " ")
 }
@@ -174,6 +181,7 @@ impl Views {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("when", when);
         env.add_filter("words", words);
+        env.add_filter("day", day);
         // What the layout reads on every page, unless the page passes it:
         // nobody signed in, no form errors. A page's own value shadows these.
         env.add_global("user", Value::from(()));

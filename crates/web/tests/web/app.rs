@@ -1557,7 +1557,7 @@ async fn owned_steps_wait_on_their_owners_home_page() {
             "{waiting}"
         );
         assert!(waiting.contains(">Overdue<"), "{waiting}");
-        assert!(waiting.contains("due 2020-01-02"), "{waiting}");
+        assert!(waiting.contains("due Thu 2 Jan 2020"), "{waiting}");
         // Nobody else has it waiting.
         let sponsor = w.client(&app, Who::Sponsor).await;
         let home = send(&app, &sponsor, Method::GET, "/engagements", &[]).await;
@@ -1566,7 +1566,7 @@ async fn owned_steps_wait_on_their_owners_home_page() {
         let overview = send(&app, &staff, Method::GET, &path, &[]).await;
         let next = &overview.body[overview.body.find("What's next").unwrap()..];
         assert!(
-            next.contains("Request support</a> <span class=\"muted\">Person, due 2020-01-02"),
+            next.contains("Request support</a> <span class=\"muted\">Person, due Thu 2 Jan 2020"),
             "{next}"
         );
         assert!(next.contains(">Overdue<"));

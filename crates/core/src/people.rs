@@ -218,12 +218,34 @@ impl NewAgency {
         portfolio: &str,
         agency_type: Option<AgencyType>,
     ) -> Result<Self, DomainError> {
-        Ok(NewAgency {
-            name: required("name", name, 200)?,
-            abbreviation: Abbreviation::parse(abbreviation)?,
-            portfolio: required("portfolio", portfolio, 200)?,
-            agency_type,
-        })
+        Self::parse_all(name, abbreviation, portfolio, agency_type).map_err(|mut e| e.remove(0))
+    }
+
+    /// As `parse`, with every problem at once, for forms that show them all.
+    pub fn parse_all(
+        name: &str,
+        abbreviation: &str,
+        portfolio: &str,
+        agency_type: Option<AgencyType>,
+    ) -> Result<Self, Vec<DomainError>> {
+        match (
+            required("name", name, 200),
+            Abbreviation::parse(abbreviation),
+            required("portfolio", portfolio, 200),
+        ) {
+            (Ok(name), Ok(abbreviation), Ok(portfolio)) => Ok(NewAgency {
+                name,
+                abbreviation,
+                portfolio,
+                agency_type,
+            }),
+            (name, abbreviation, portfolio) => {
+                Err([name.err(), abbreviation.err(), portfolio.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect())
+            }
+        }
     }
 }
 

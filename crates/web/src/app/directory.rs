@@ -191,10 +191,10 @@ pub async fn add_agency(
         "complex" => Some(AgencyType::Complex),
         _ => None,
     };
-    let new = match NewAgency::parse(&f.name, &f.abbreviation, &f.portfolio, kind) {
+    let new = match NewAgency::parse_all(&f.name, &f.abbreviation, &f.portfolio, kind) {
         Ok(n) => n,
-        Err(e) => {
-            let errors = field_error(&e).into_iter().collect();
+        Err(problems) => {
+            let errors = problems.iter().filter_map(field_error).collect();
             return agencies_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(&f))
                 .await;
         }
@@ -357,13 +357,27 @@ pub async fn invite(
     };
     who.check(&f.csrf)?;
     who.actor.may_manage_people()?;
-    let parsed = NewPerson::parse(&f.name, &f.email).and_then(|p| Ok((p, f.role()?)));
-    let (new, role) = match parsed {
-        Ok(v) => v,
-        Err(DomainError::Invalid { field, message }) => {
-            return refused(field, format!("{}: {message}", field_label(field))).await;
+    // Every problem at once: the person's and the role's.
+    let (new, role) = match (NewPerson::parse_all(&f.name, &f.email), f.role()) {
+        (Ok(p), Ok(r)) => (p, r),
+        (p, r) => {
+            let problems: Vec<DomainError> = p
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(r.err())
+                .collect();
+            let errors = problems.iter().filter_map(field_error).collect();
+            return people_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                None,
+                Some(&f),
+            )
+            .await;
         }
-        Err(e) => return Err(e.into()),
     };
     if let Role::AgencyMember { agency, .. } = role
         && s.store.agency(agency).await?.is_none()

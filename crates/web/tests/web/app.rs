@@ -1751,3 +1751,29 @@ async fn settings_choose_the_zone_and_the_mail() {
         assert!(told[0].body.contains("due 2027-03-01"));
     }
 }
+
+/// An empty new-agency form names every missing field at once.
+#[tokio::test]
+async fn the_agency_form_says_every_problem_at_once() {
+    for store in stores("agency-form").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 11]).await;
+        let admin = w.client(&app, Who::Admin).await;
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            "/agencies",
+            &[("csrf", &admin.csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for id in ["name", "abbreviation", "portfolio"] {
+            assert!(
+                r.body.contains(&format!("href=\"#{id}\"")),
+                "{id}: {}",
+                r.body
+            );
+        }
+    }
+}

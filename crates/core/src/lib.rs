@@ -1,9 +1,11 @@
 //! Every rule of Waymark.
 //!
-//! Owns: agencies, people and their roles; an engagement's state and the
-//! commands and events that change it; who may do what ([`may`]); the
-//! enquiry workflow ([`enquiry`]); letters' facts and versions ([`letter`]);
-//! stages' timeboxes as warnings.
+//! Owns: agencies, people, their roles and settings; an engagement's state
+//! and the commands and events that change it; who may do what ([`may`]);
+//! when a stale change is a real conflict ([`conflicts`]); what is next on
+//! an engagement and what waits for whom ([`next_up`], [`waiting_for`]);
+//! the enquiry workflow ([`enquiry`]); letters' facts and versions
+//! ([`letter`]); stages' timeboxes as warnings.
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events

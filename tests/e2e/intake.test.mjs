@@ -59,8 +59,14 @@ after(async () => {
 });
 
 async function shoot(page, name) {
-  for (const width of [390, 1280]) {
+  // 360 px only checks that nothing scrolls sideways (error states too).
+  for (const width of [360, 390, 1280]) {
     await page.setViewportSize({ width, height: 900 });
+    if (width === 360) {
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      assert.equal(wide, false, `${name} scrolls sideways at 360px`);
+      continue;
+    }
     await page.screenshot({ path: join(SHOTS, `intake-${name}-${width}.png`), fullPage: width === 1280 });
     const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     assert.equal(sideways, false, `${name} scrolls sideways at ${width}px`);

@@ -57,8 +57,14 @@ async function axe(page, label) {
 
 // Screenshots at a phone's and a laptop's width, kept under target/.
 async function shoot(page, name) {
-  for (const width of [390, 1280]) {
+  // 360 px only checks that nothing scrolls sideways (error states too).
+  for (const width of [360, 390, 1280]) {
     await page.setViewportSize({ width, height: 900 });
+    if (width === 360) {
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      assert.equal(wide, false, `${name} scrolls sideways at 360px`);
+      continue;
+    }
     await page.screenshot({ path: join(SHOTS, `workspace-${name}-${width}.png`), fullPage: width === 1280 });
     const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     assert.equal(sideways, false, `${name} scrolls sideways at ${width}px`);
@@ -167,6 +173,11 @@ test('a newcomer creates the first admin in the browser', async () => {
   await page.getByRole('button', { name: 'Create the admin account and sign in' }).click();
   await page.waitForURL(`${base}/engagements`);
   await page.getByRole('heading', { name: 'Waiting for you' }).waitFor();
+  // Their own settings: zone and mail.
+  await page.getByRole('link', { name: 'Your settings' }).click();
+  await page.getByRole('heading', { name: 'Your settings' }).waitFor();
+  await axe(page, 'settings');
+  await shoot(page, 'settings');
   // The link worked once.
   const again = await page.request.get(setupLink);
   assert.equal(again.status(), 404);

@@ -116,16 +116,16 @@ pub(crate) fn shown(raw: &str) -> String {
 pub struct Abbreviation(String);
 
 impl Abbreviation {
+    /// The rule, as every form's hint and every refusal say it.
+    pub const RULE: &'static str = "2 to 16 letters, digits or hyphens, such as DTA";
+
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let a = raw.trim().to_uppercase();
         let len = a.chars().count();
         if !(2..=16).contains(&len) || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(DomainError::invalid(
                 "abbreviation",
-                format!(
-                    "“{}” must be 2 to 16 letters, digits or hyphens, such as DTA",
-                    shown(raw.trim())
-                ),
+                format!("“{}” must be {}", shown(raw.trim()), Self::RULE),
             ));
         }
         Ok(Abbreviation(a))

@@ -54,6 +54,20 @@ async fn a_letters_changed_bytes_are_found_and_not_served() {
     for store in stores("tamper_letter").await {
         let w = world(store).await;
         let e = w.start().await;
+        // The member is the sponsor named on the engagement: who signs.
+        let e = w
+            .store
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::SetSponsor {
+                    person: w.member.person,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
         let e = w
             .store
             .issue_letter(

@@ -578,18 +578,36 @@ pub async fn triage(
             }
             let agency = match f.agency.trim() {
                 "" | "new" => {
-                    let new = match NewAgency::parse(
+                    let new = match NewAgency::parse_all(
                         &f.name,
                         &f.abbreviation,
                         &f.portfolio,
                         AgencyType::from_slug(&f.agency_type),
                     ) {
                         Ok(n) => n,
-                        Err(DomainError::Invalid { field, message }) => {
-                            return refused(field, format!("{}: {message}", capitalise(field)))
-                                .await;
+                        Err(problems) => {
+                            // Every problem with the new agency at once.
+                            let errors = problems
+                                .into_iter()
+                                .filter_map(|p| match p {
+                                    DomainError::Invalid { field, message } => Some(error(
+                                        field,
+                                        format!("{}: {message}", capitalise(field)),
+                                    )),
+                                    _ => None,
+                                })
+                                .collect();
+                            return enquiry_page(
+                                &s,
+                                &who,
+                                id,
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                errors,
+                                Some(&f),
+                                None,
+                            )
+                            .await;
                         }
-                        Err(e) => return Err(e.into()),
                     };
                     match s.store.add_agency(&new, t).await {
                         Ok(a) => a,

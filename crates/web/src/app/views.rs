@@ -187,6 +187,11 @@ impl Views {
         env.add_global("user", Value::from(()));
         env.add_global("error", Value::from(()));
         env.add_global("errors", Value::from(Vec::<Value>::new()));
+        // The core's rules, said the same way on every form that asks.
+        env.add_global(
+            "rules",
+            minijinja::context! { abbreviation => waymark_core::Abbreviation::RULE },
+        );
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| ViewError::Template {

@@ -223,6 +223,42 @@ impl Store {
         Ok(out)
     }
 
+    /// The agency of each of these engagements (at most a page's worth),
+    /// for lists that name engagements by their agency. The caller has
+    /// already been shown these engagements.
+    pub async fn engagement_agencies(
+        &self,
+        ids: &[waymark_core::EngagementId],
+    ) -> Result<HashMap<waymark_core::EngagementId, Agency>, StoreError> {
+        let mut of = HashMap::new();
+        let mut ids: Vec<i64> = ids.iter().map(|e| e.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(200) {
+            let sql = format!(
+                "SELECT id, agency_id FROM engagements WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                of.insert(
+                    waymark_core::EngagementId(r.try_get("id")?),
+                    AgencyId(r.try_get("agency_id")?),
+                );
+            }
+        }
+        let agencies = self
+            .agencies_by_id(&of.values().copied().collect::<Vec<_>>())
+            .await?;
+        Ok(of
+            .into_iter()
+            .filter_map(|(e, a)| agencies.get(&a).map(|a| (e, a.clone())))
+            .collect())
+    }
+
     /// Every agency, by name.
     pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
         let rows = sqlx::query(

@@ -162,6 +162,8 @@ struct BoardColumn {
 #[derive(Serialize)]
 struct Activity {
     engagement: i64,
+    /// The engagement's agency, as the feed names it.
+    agency: String,
     at: i64,
     who: String,
     what: String,
@@ -222,11 +224,18 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .person_names(&people_in(dash.recent.iter().map(|e| (e.actor, &e.event))))
         .await?;
     let name = |p: PersonId| person_name(&names, p);
+    let of = s
+        .store
+        .engagement_agencies(&dash.recent.iter().map(|e| e.engagement).collect::<Vec<_>>())
+        .await?;
     let recent = dash
         .recent
         .iter()
         .map(|e| Activity {
             engagement: e.engagement.0,
+            agency: of
+                .get(&e.engagement)
+                .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
             at: e.at.0,
             who: name(e.actor),
             what: describe(&e.event, Some(current), &name),

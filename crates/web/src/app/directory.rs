@@ -343,9 +343,8 @@ pub async fn invite(
     who: SignedIn,
     Form(f): Form<InviteForm>,
 ) -> Result<Response, PageError> {
-    // The form again, with one error beside its field and what was typed.
-    let refused = |field: &'static str, message: String| {
-        let errors = vec![form_error(field, message)];
+    // The form again, with its errors beside their fields and what was typed.
+    let refused_all = |errors: Vec<FieldError>| {
         people_page(
             &s,
             &who,
@@ -355,6 +354,8 @@ pub async fn invite(
             Some(&f),
         )
     };
+    let refused =
+        |field: &'static str, message: String| refused_all(vec![form_error(field, message)]);
     who.check(&f.csrf)?;
     who.actor.may_manage_people()?;
     // Every problem at once: the person's and the role's.
@@ -367,16 +368,7 @@ pub async fn invite(
                 .into_iter()
                 .chain(r.err())
                 .collect();
-            let errors = problems.iter().filter_map(field_error).collect();
-            return people_page(
-                &s,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                errors,
-                None,
-                Some(&f),
-            )
-            .await;
+            return refused_all(problems.iter().filter_map(field_error).collect()).await;
         }
     };
     if let Role::AgencyMember { agency, .. } = role

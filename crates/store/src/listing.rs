@@ -270,28 +270,45 @@ impl Store {
             Scope::All => Some(self.kept_active_counts().await?),
             _ => None,
         };
-        for stage in &model.stages {
-            let active = match &kept {
-                Some(k) => k.get(&stage.slug).copied().unwrap_or(0),
-                None => self.count_active(actor, &stage.slug).await?,
-            };
-            by_stage.push(StageColumn {
-                stage: stage.slug.clone(),
-                active,
-                newest: self.active_in_stage(actor, &stage.slug, None, 5).await?,
-            });
-            // Past its timebox, by the core's count of weeks.
-            if let Some(t) = stage.timebox {
-                let before = waymark_core::overrun_if_started_before(t, now);
-                for s in self
-                    .active_in_stage(actor, &stage.slug, Some(before), OVERDUE_SHOWN)
-                    .await?
-                {
+        // Every stage's newest and (past its timebox, by the core's count
+        // of weeks) longest-running engagements, in one query.
+        let lists: Vec<StageList> = model
+            .stages
+            .iter()
+            .flat_map(|stage| {
+                let newest = StageList {
+                    stage: &stage.slug,
+                    started_before: None,
+                    limit: NEWEST_SHOWN,
+                };
+                let late = stage.timebox.map(|t| StageList {
+                    stage: &stage.slug,
+                    started_before: Some(waymark_core::overrun_if_started_before(t, now)),
+                    limit: OVERDUE_SHOWN,
+                });
+                std::iter::once(newest).chain(late)
+            })
+            .collect();
+        let mut found = self.active_in_stages(actor, &lists).await?.into_iter();
+        for list in &lists {
+            let items = found.next().unwrap_or_default();
+            if list.started_before.is_some() {
+                for s in items {
                     if !overdue.iter().any(|o| o.id == s.id) {
                         overdue.push(s);
                     }
                 }
+                continue;
             }
+            let active = match &kept {
+                Some(k) => k.get(list.stage).copied().unwrap_or(0),
+                None => self.count_active(actor, list.stage).await?,
+            };
+            by_stage.push(StageColumn {
+                stage: list.stage.to_string(),
+                active,
+                newest: items,
+            });
         }
         overdue.truncate(OVERDUE_SHOWN as usize);
         Ok(Dashboard {
@@ -299,6 +316,77 @@ impl Store {
             overdue,
             recent: self.recent_events(actor, 12).await?,
         })
+    }
+
+    /// Several `active_in_stage` lists in one query (a `UNION ALL` of the
+    /// same indexed reads), each list in its own order.
+    async fn active_in_stages(
+        &self,
+        actor: &Actor,
+        lists: &[StageList<'_>],
+    ) -> Result<Vec<Vec<Summary>>, StoreError> {
+        let mut out: Vec<Vec<(i64, i64, Summary)>> = vec![Vec::new(); lists.len()];
+        let mut binds = Vec::new();
+        let (from, wh) = match scope(actor, "e.", &mut binds) {
+            Scope::Nothing => return Ok(vec![Vec::new(); lists.len()]),
+            Scope::All => (
+                "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
+                String::new(),
+            ),
+            Scope::Where(c) => (
+                "engagements e CROSS JOIN engagement_stages es",
+                format!(" AND es.engagement_id = e.id AND {c}"),
+            ),
+        };
+        let mut texts: Vec<String> = Vec::new();
+        let mut parts = Vec::new();
+        for (k, list) in lists.iter().enumerate() {
+            texts.push(list.stage.to_string());
+            let stage = binds.len() + texts.len();
+            let (order, before) = match list.started_before {
+                Some(t) => ("ASC", format!(" AND es.started_at < {}", t.0)),
+                None => ("DESC", String::new()),
+            };
+            parts.push(format!(
+                "SELECT * FROM (SELECT {k} AS k, es.started_at AS started_at, es.engagement_id AS id, e.summary AS summary \
+                 FROM {from} WHERE es.stage = ${stage} AND es.status = 'active'{wh}{before} \
+                 ORDER BY es.started_at {order}, es.engagement_id {order} LIMIT {}) AS l{k}",
+                list.limit
+            ));
+        }
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = parts.join(" UNION ALL ");
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        for t in &texts {
+            q = q.bind(t.as_str());
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            let k: i64 = r.try_get("k")?;
+            let Some(list) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) else {
+                continue;
+            };
+            list.push((
+                r.try_get::<Option<i64>, _>("started_at")?.unwrap_or(0),
+                r.try_get("id")?,
+                unjson(&r.try_get::<String, _>("summary")?)?,
+            ));
+        }
+        Ok(out
+            .into_iter()
+            .zip(lists)
+            .map(|(mut rows, list)| {
+                rows.sort_by_key(|(at, id, _)| (*at, *id));
+                if list.started_before.is_none() {
+                    rows.reverse();
+                }
+                rows.into_iter().map(|(_, _, s)| s).collect()
+            })
+            .collect())
     }
 
     /// Every stage's kept count of active engagements (the programme's view).
@@ -424,6 +512,17 @@ pub struct Dashboard {
 
 /// How many overrunning engagements the dashboard lists.
 pub(crate) const OVERDUE_SHOWN: u32 = 20;
+
+/// How many of a stage's newest engagements its column on the home page shows.
+const NEWEST_SHOWN: u32 = 5;
+
+/// One list of a stage's active engagements: its newest (`started_before`
+/// none), or those that began before a time, longest-running first.
+struct StageList<'a> {
+    stage: &'a str,
+    started_before: Option<Timestamp>,
+    limit: u32,
+}
 
 /// One page of a list, and how many there are in all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

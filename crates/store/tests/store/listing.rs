@@ -310,6 +310,7 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
         for actor in [&w.staff, &w.member, &w.other] {
             let dash = w.store.dashboard(actor, &model, NOW).await.unwrap();
             assert_eq!(dash.by_stage.len(), model.stages.len());
+            let mut overdue = Vec::new();
             for col in &dash.by_stage {
                 assert_eq!(
                     col.active,
@@ -317,7 +318,29 @@ async fn dashboards_count_by_stage_find_overdue_work_and_recent_events() {
                     "{actor:?} {}",
                     col.stage
                 );
+                // The one query's lists are each stage's own list.
+                let newest = w
+                    .store
+                    .active_in_stage(actor, &col.stage, None, 5)
+                    .await
+                    .unwrap();
+                assert_eq!(col.newest, newest, "{actor:?} {}", col.stage);
+                if let Some(t) = model.stage(&col.stage).and_then(|s| s.timebox) {
+                    let before = overrun_if_started_before(t, NOW);
+                    for s in w
+                        .store
+                        .active_in_stage(actor, &col.stage, Some(before), 20)
+                        .await
+                        .unwrap()
+                    {
+                        if !overdue.iter().any(|o: &Summary| o.id == s.id) {
+                            overdue.push(s);
+                        }
+                    }
+                }
             }
+            overdue.truncate(20);
+            assert_eq!(dash.overdue, overdue, "{actor:?}");
             let engagement = dash
                 .by_stage
                 .iter()

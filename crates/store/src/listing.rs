@@ -33,18 +33,24 @@ impl Store {
         actor: &Actor,
         limit: u32,
     ) -> Result<Vec<waymark_core::Engagement>, StoreError> {
+        // Two indexed reads (by agency, by assignment) joined, so neither
+        // backend scans every engagement to honour an OR.
         let mut binds: Vec<i64> = actor.agencies().map(|a| a.0).collect();
-        let mut any: Vec<String> = (1..=binds.len())
-            .map(|n| format!("agency_id = ${n}"))
-            .collect();
+        let mut ids: Vec<String> = Vec::new();
+        if !binds.is_empty() {
+            ids.push(format!(
+                "SELECT id FROM engagements WHERE agency_id IN ({})",
+                placeholders(1, binds.len())
+            ));
+        }
         binds.push(actor.person.0);
-        any.push(format!(
-            "id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+        ids.push(format!(
+            "SELECT engagement_id FROM assignments WHERE person_id = ${}",
             binds.len()
         ));
         let sql = format!(
-            "SELECT state FROM engagements WHERE {} ORDER BY id DESC LIMIT {}",
-            any.join(" OR "),
+            "SELECT state FROM engagements WHERE id IN ({}) ORDER BY id DESC LIMIT {}",
+            ids.join(" UNION "),
             limit.min(100)
         );
         let mut q = sqlx::query(&sql);

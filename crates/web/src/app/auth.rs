@@ -655,7 +655,8 @@ struct SettingsPage<'a> {
     zones: Vec<Choice<'a>>,
     notify: Vec<Choice<'a>>,
     errors: Vec<FieldError>,
-    saved: bool,
+    /// The banner after a change was saved.
+    saved: Option<&'static str>,
 }
 
 /// An option of a list, marked when chosen.
@@ -673,7 +674,7 @@ fn settings_page(
     zone: &str,
     notify: &str,
     errors: Vec<FieldError>,
-    saved: bool,
+    saved: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let view = SettingsPage {
         title: "Your settings",
@@ -712,15 +713,12 @@ pub async fn settings_form(
     axum::extract::Query(q): axum::extract::Query<SavedFlag>,
 ) -> Result<Response, PageError> {
     let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
-    settings_page(
-        &s,
-        &who,
-        StatusCode::OK,
-        &zone,
-        notify,
-        Vec::new(),
-        q.saved == "1",
-    )
+    let saved = match q.saved.as_str() {
+        "1" => Some("Your settings are saved."),
+        "password" => Some("Your password is changed. Use it the next time you sign in."),
+        _ => None,
+    };
+    settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -760,8 +758,82 @@ pub async fn save_settings(
                 &f.time_zone,
                 &f.notify,
                 errors,
-                false,
+                None,
             )
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+/// Changes the signed-in person's password: the current one first (wrong
+/// guesses count against the account as failed sign-ins do), then the new
+/// one twice; every problem at once.
+pub async fn change_password(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let t = now();
+    let account = format!("account:{}", who.person.email);
+    let since = Timestamp(t.0 - WINDOW_SECS);
+    let (n, oldest) = s.store.sign_in_failures(&account, since).await?;
+    if n >= ACCOUNT_LIMIT {
+        let wait = oldest
+            .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
+            .max(1);
+        return Err(PageError::TooMany(wait as u64));
+    }
+    let hash = s
+        .store
+        .credentials(&who.person.email)
+        .await?
+        .and_then(|(_, h)| h)
+        .unwrap_or_else(|| DECOY.to_string());
+    let current = f.current.clone();
+    let right = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
+        .await
+        .unwrap_or(false);
+    let mut errors = Vec::new();
+    if !right {
+        s.store.record_sign_in_failure(&account, t).await?;
+        errors.push(form_error("current", "Your current password is not right"));
+    }
+    let new = match Password::parse(&f.password, &f.confirm) {
+        Ok(p) => Some(p),
+        Err(waymark_core::DomainError::Invalid { field, message }) => {
+            errors.push(form_error(
+                field,
+                super::field_label(field) + ": " + &message,
+            ));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (Some(new), true) = (new, errors.is_empty()) else {
+        let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+        return settings_page(
+            &s,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &zone,
+            notify,
+            errors,
+            None,
+        );
+    };
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    s.store.set_password_hash(who.actor.person, &hashed).await?;
+    Ok(Redirect::to("/settings?saved=password").into_response())
 }

@@ -157,6 +157,7 @@ pub fn table() -> Vec<Route> {
         post("/setup/{token}", auth::setup),
         get("/settings", auth::settings_form),
         post("/settings", auth::save_settings),
+        post("/settings/password", auth::change_password),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

@@ -357,7 +357,7 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/logout") => StatusCode::SEE_OTHER,
         // Everyone's own settings; the matrix's form sends none, so 422.
         ("GET", "/settings") => StatusCode::OK,
-        ("POST", "/settings") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
         (
             "GET",
@@ -1775,5 +1775,64 @@ async fn the_agency_form_says_every_problem_at_once() {
                 r.body
             );
         }
+    }
+}
+
+/// A person changes their own password from their settings: the current
+/// one first, every problem at once; then only the new one signs in.
+#[tokio::test]
+async fn a_person_changes_their_password() {
+    for store in stores("change-password").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 12]).await;
+        let member = w.client(&app, Who::Member).await;
+        let new = "a brand new passphrase for mia";
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings/password",
+            &[
+                ("csrf", &member.csrf),
+                ("current", "not it"),
+                ("password", "short"),
+                ("confirm", "other"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#current\""), "{}", r.body);
+        assert!(
+            r.body.contains("href=\"#password\"") || r.body.contains("href=\"#confirm\""),
+            "{}",
+            r.body
+        );
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings/password",
+            &[
+                ("csrf", &member.csrf),
+                ("current", PASSWORD),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/settings?saved=password")
+        );
+        let hash = w
+            .store
+            .credentials(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .unwrap();
+        assert!(waymark_web::app::verify_password(new, &hash));
+        assert!(!waymark_web::app::verify_password(PASSWORD, &hash));
     }
 }

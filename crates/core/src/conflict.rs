@@ -8,7 +8,6 @@
 //! same thing is never merged.
 
 use crate::command::{Command, DecisionAt};
-
 use crate::engagement::Event;
 use crate::people::PersonId;
 

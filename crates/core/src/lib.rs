@@ -37,7 +37,9 @@ pub use engagement::{
     SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
-pub use next::{Next, PROGRAMME_ZONE, WORKSHOP_HORIZON_DAYS, next_up, today, waiting_for};
+pub use next::{
+    Next, PROGRAMME_ZONE, WORKSHOP_HORIZON_DAYS, next_up, past_due, today, waiting_for,
+};
 pub use people::{
     Abbreviation, Agency, AgencyId, AgencyType, Email, EngagementId, NewAgency, NewPerson, Notify,
     Password, Person, PersonId, Settings, TIME_ZONES,

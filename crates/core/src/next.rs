@@ -24,11 +24,17 @@ pub fn today(now: Timestamp) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a due date (`YYYY-MM-DD`) has passed by `today`: the one rule
+/// for overdue steps and risks.
+pub fn past_due(due: &str, today: &str) -> bool {
+    due < today
+}
+
 impl Next<'_> {
     /// Whether its due date has passed by `today` (`YYYY-MM-DD`).
     pub fn overdue(&self, today: &str) -> bool {
         match self {
-            Next::Step { due: Some(d), .. } | Next::Risk { due: Some(d), .. } => *d < today,
+            Next::Step { due: Some(d), .. } | Next::Risk { due: Some(d), .. } => past_due(d, today),
             _ => false,
         }
     }
@@ -136,20 +142,19 @@ pub fn next_up<'a>(e: &'a Engagement, model: &'a Model, now: Timestamp) -> Vec<N
             });
         }
     }
-    let mut workshops: Vec<Next<'a>> = e
+    let mut workshops: Vec<(i64, &Workshop)> = e
         .workshops
         .iter()
         .filter(|w| !w.cancelled)
-        .filter_map(|w| {
-            let start = w.plan.when().ok()?.start.timestamp();
-            (start >= now.0).then_some(Next::Workshop { workshop: w, start })
-        })
+        .filter_map(|w| Some((w.plan.when().ok()?.start.timestamp(), w)))
+        .filter(|(start, _)| *start >= now.0)
         .collect();
-    workshops.sort_by_key(|n| match n {
-        Next::Workshop { start, .. } => *start,
-        _ => 0,
-    });
-    out.extend(workshops);
+    workshops.sort_by_key(|(start, _)| *start);
+    out.extend(
+        workshops
+            .into_iter()
+            .map(|(start, workshop)| Next::Workshop { workshop, start }),
+    );
     out
 }
 

@@ -156,17 +156,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Summary>, StoreError> {
         let mut binds = Vec::new();
-        let (from, mut wh) = match scope(actor, "e.", &mut binds) {
-            Scope::Nothing => return Ok(Vec::new()),
-            // The (stage, status, started_at) index gives them in order.
-            Scope::All => (
-                "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
-                String::new(),
-            ),
-            Scope::Where(c) => (
-                "engagements e CROSS JOIN engagement_stages es",
-                format!(" AND es.engagement_id = e.id AND {c}"),
-            ),
+        let Some((from, mut wh)) = stage_scope(actor, &mut binds) else {
+            return Ok(Vec::new());
         };
         let order = match started_before {
             Some(t) => {
@@ -333,16 +324,8 @@ impl Store {
     ) -> Result<Vec<Vec<Summary>>, StoreError> {
         let mut out: Vec<Vec<(i64, i64, Summary)>> = vec![Vec::new(); lists.len()];
         let mut binds = Vec::new();
-        let (from, wh) = match scope(actor, "e.", &mut binds) {
-            Scope::Nothing => return Ok(vec![Vec::new(); lists.len()]),
-            Scope::All => (
-                "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
-                String::new(),
-            ),
-            Scope::Where(c) => (
-                "engagements e CROSS JOIN engagement_stages es",
-                format!(" AND es.engagement_id = e.id AND {c}"),
-            ),
+        let Some((from, wh)) = stage_scope(actor, &mut binds) else {
+            return Ok(vec![Vec::new(); lists.len()]);
         };
         let mut texts: Vec<String> = Vec::new();
         let mut parts = Vec::new();
@@ -518,6 +501,24 @@ pub struct Dashboard {
 
 /// How many overrunning engagements the dashboard lists.
 pub(crate) const OVERDUE_SHOWN: u32 = 20;
+
+/// The tables and the access condition of a read of active stages that
+/// `actor` may see (`None`: nothing), adding the condition's values to
+/// `binds`. The programme's read starts from the (stage, status,
+/// started_at) index, which gives the rows in order.
+fn stage_scope(actor: &Actor, binds: &mut Vec<i64>) -> Option<(&'static str, String)> {
+    match scope(actor, "e.", binds) {
+        Scope::Nothing => None,
+        Scope::All => Some((
+            "engagement_stages es JOIN engagements e ON e.id = es.engagement_id",
+            String::new(),
+        )),
+        Scope::Where(c) => Some((
+            "engagements e CROSS JOIN engagement_stages es",
+            format!(" AND es.engagement_id = e.id AND {c}"),
+        )),
+    }
+}
 
 /// How many of a stage's newest engagements its column on the home page shows.
 const NEWEST_SHOWN: u32 = 5;

@@ -207,7 +207,11 @@ pub fn owner_set(
     Mail {
         kind: "owner_set".into(),
         to: to.into(),
-        subject: format!("You own {} for {}", one_line_of(what), one_line_of(agency)),
+        subject: format!(
+            "You own {} for {}",
+            waymark_core::one_line(what),
+            waymark_core::one_line(agency)
+        ),
         body: format!(
             "Dear {name},\n\nYou are now the owner of {what} in {agency}'s Protected Utility \
              engagement{due}. It waits on your home page until it is done:\n\n{link}{SIGNATURE}"
@@ -229,15 +233,10 @@ pub fn digest(to: &str, name: &str, day: &str, lines: &[String], base: &str) -> 
              mail at all, change your settings: {base}/settings{SIGNATURE}",
             lines
                 .iter()
-                .map(|l| format!("- {}", one_line_of(l)))
+                .map(|l| format!("- {}", waymark_core::one_line(l)))
                 .collect::<Vec<_>>()
                 .join("\n")
         ),
         attachment: None,
     }
-}
-
-/// A subject line's part: one line, whatever the text held.
-fn one_line_of(s: &str) -> String {
-    waymark_core::one_line(s)
 }

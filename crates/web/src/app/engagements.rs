@@ -619,10 +619,7 @@ fn say(command: &str, field: &str, message: &str) -> String {
             (_, field) => format!("Enter the {}", field.replace('_', " ")),
         };
     }
-    let mut c = message.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    super::capitalised(message)
 }
 
 async fn section_page(
@@ -704,7 +701,7 @@ async fn section_page(
     let title = match at.section {
         Section::Overview => heading.clone(),
         Section::Stage => format!("{}: {heading}", stage_name(Some(&model), &at.stage)),
-        other => format!("{}: {heading}", field_title(other.key())),
+        other => format!("{}: {heading}", super::field_label(other.key())),
     };
     let view = WorkspacePage {
         title,
@@ -747,11 +744,6 @@ async fn section_page(
         record,
     };
     view_page(s, status, at.section.template(), &view)
-}
-
-/// "risks" → "Risks".
-fn field_title(key: &str) -> String {
-    super::field_label(key)
 }
 
 /// What the engagement pages read.
@@ -1035,7 +1027,9 @@ impl OwnedView {
         OwnedView {
             owner: owned.and_then(|o| o.owner).map(name),
             owner_id: owned.and_then(|o| o.owner).map(|p| p.0),
-            overdue: due.as_deref().is_some_and(|d| d < today),
+            overdue: due
+                .as_deref()
+                .is_some_and(|d| waymark_core::past_due(d, today)),
             due,
         }
     }

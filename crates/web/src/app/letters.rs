@@ -86,14 +86,7 @@ async fn letter_page(
             .collect();
     let latest_signed = latest.is_some_and(|v| l.e.is_signed(kind.slug(), &v.sha256));
     // Asked with the commands the page's buttons send.
-    let may_sign = waymark_core::may(
-        &who.actor,
-        &l.e,
-        &Command::SignOff {
-            document: kind.slug().into(),
-            sha256: latest.map_or("", |v| v.sha256.as_str()).into(),
-        },
-    );
+    let may_sign = signs(who, &l.e, kind);
     let may_issue = waymark_core::may(
         &who.actor,
         &l.e,
@@ -299,15 +292,20 @@ async fn may_sign(
     id: EngagementId,
     kind: LetterKind,
 ) -> Result<bool, PageError> {
-    let e = s.store.engagement(&who.actor, id).await?;
-    Ok(waymark_core::may(
+    Ok(signs(who, &s.store.engagement(&who.actor, id).await?, kind))
+}
+
+/// Whether the core lets `who` sign `e`'s letter of this kind (the page
+/// offers the box; the sign form asks before the agreement is checked).
+fn signs(who: &SignedIn, e: &waymark_core::Engagement, kind: LetterKind) -> bool {
+    waymark_core::may(
         &who.actor,
-        &e,
+        e,
         &Command::SignOff {
-            document: kind.slug().to_string().into(),
+            document: kind.slug().into(),
             sha256: "".into(),
         },
-    ))
+    )
 }
 
 /// Issues the next version of a letter through the one path the API uses too.

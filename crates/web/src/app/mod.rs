@@ -387,8 +387,12 @@ impl From<&waymark_core::Person> for PersonRow {
 
 /// A field's name as people read it: `business_need` → "Business need".
 fn field_label(field: &str) -> String {
-    let l = field.replace('_', " ");
-    let mut c = l.chars();
+    capitalised(&field.replace('_', " "))
+}
+
+/// Text with its first letter a capital.
+fn capitalised(text: &str) -> String {
+    let mut c = text.chars();
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()

@@ -74,6 +74,22 @@ pub fn migrate(db: &Database) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `waymark search reindex`: the records' index from the records, and the
+/// guide's pages from the model.
+pub fn reindex(db: &Database, origin: &crate::origin::Origin) -> anyhow::Result<ExitCode> {
+    let loaded = origin.load()?;
+    let pages = waymark_site::searchable(&loaded.model);
+    let n_pages = pages.len();
+    block_on(async {
+        let store = db.open().await?;
+        let records = store.reindex_records().await?;
+        waymark_web::index_guide(&store, pages).await?;
+        store.close().await;
+        eprintln!("indexed {records} records and {n_pages} guide pages");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 pub fn agency_add(
     db: &Database,
     name: &str,

@@ -85,6 +85,9 @@ enum Command {
     /// The database: bring its schema up to date.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
     /// Agencies.
     #[command(subcommand)]
     Agency(AgencyCommand),
@@ -195,6 +198,13 @@ fn public_url(raw: &str) -> Result<String, String> {
 enum DbCommand {
     /// Create the database if needed and apply any new migrations.
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+enum SearchCommand {
+    /// Rebuild the whole index: the records from the database, and the
+    /// guide's pages from the model (--model, or the bundled one).
+    Reindex,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -414,6 +424,9 @@ fn main() -> ExitCode {
             intake_cmd::import(&db, &paths, acknowledge)
         }
         Command::Db(DbCommand::Migrate) => db_cmd::migrate(&db),
+        Command::Search(SearchCommand::Reindex) => {
+            db_cmd::reindex(&db, &origin::Origin::choose(cli.model.as_deref(), &[]))
+        }
         Command::Agency(AgencyCommand::Add {
             name,
             abbreviation,

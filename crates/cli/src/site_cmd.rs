@@ -29,17 +29,6 @@ fn warn_missing(loaded: &waymark_model::Loaded) {
     }
 }
 
-fn render(
-    origin: &Origin,
-    templates: Option<&Path>,
-    published: &Published,
-) -> anyhow::Result<site::Built> {
-    let loaded = origin.load()?;
-    warn_missing(&loaded);
-    let dates = site::last_modified(&loaded.model);
-    Ok(site::build(&loaded.model, &dates, templates, published)?)
-}
-
 pub fn build(
     origin: &Origin,
     templates: Option<&Path>,
@@ -83,12 +72,23 @@ pub fn serve(
         watched.extend(templates.iter().cloned());
         let builder_origin = origin.clone();
         let builder_templates = templates.clone();
+        // Each rebuild of the guide hands its pages to search.
+        let (pages_tx, mut pages_rx) = tokio::sync::mpsc::unbounded_channel();
         let guide = tokio::task::spawn_blocking(move || {
             // Served beside the workspace, every guide page links to it.
             let published = waymark_web::app::guide_links("");
             Guide::new(Box::new(move || {
-                render(&builder_origin, builder_templates.as_deref(), &published)
-                    .map_err(|e| format!("{e:#}").into())
+                let loaded = builder_origin.load().map_err(|e| format!("{e:#}"))?;
+                warn_missing(&loaded);
+                let dates = site::last_modified(&loaded.model);
+                let built = site::build(
+                    &loaded.model,
+                    &dates,
+                    builder_templates.as_deref(),
+                    &published,
+                )?;
+                let _ = pages_tx.send(site::searchable(&loaded.model));
+                Ok(built)
             }))
         })
         .await
@@ -97,6 +97,14 @@ pub fn serve(
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
         let store = db.open().await?;
+        let index_store = store.clone();
+        tokio::spawn(async move {
+            while let Some(pages) = pages_rx.recv().await {
+                if let Err(e) = waymark_web::index_guide(&index_store, pages).await {
+                    eprintln!("search: cannot index the guide's pages: {e}");
+                }
+            }
+        });
         let pages = Arc::new(origin.pages()?);
         let listener = tokio::net::TcpListener::bind(bind)
             .await

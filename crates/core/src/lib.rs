@@ -23,6 +23,7 @@ pub mod letter;
 mod next;
 mod people;
 mod records;
+pub mod search;
 mod text;
 
 pub use access::{Access, Actor, PartnerKind, Role};

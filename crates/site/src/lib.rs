@@ -85,6 +85,10 @@ pub struct Published {
     /// start button on the overview and on steps whose `action:` is
     /// `request-support`. None on an export without a public URL.
     pub request_support: Option<String>,
+    /// Where the live search is (`/search` beside the workspace); every
+    /// page's header then has a search box. None on an export without a
+    /// public URL: a static site has no search of its own.
+    pub search: Option<String>,
 }
 
 /// A link the caller puts on every page.
@@ -130,6 +134,46 @@ impl Hrefs {
         }
         h
     }
+}
+
+/// A page of the site as search indexes it: its file name (`index.html`
+/// for the overview), its title and its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Searchable {
+    pub href: String,
+    pub title: String,
+    pub text: String,
+}
+
+/// Every page of the model as search indexes it.
+pub fn searchable(model: &Model) -> Vec<Searchable> {
+    let hrefs = Hrefs::new(model);
+    model
+        .pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut text = String::new();
+            markdown::plain_text(&p.intro, &mut text);
+            for t in &p.timeline {
+                text.push_str(&t.title);
+                text.push('\n');
+                if let Some(b) = &t.body {
+                    markdown::plain_text(b, &mut text);
+                }
+            }
+            for s in &p.sections {
+                text.push_str(&s.heading);
+                text.push('\n');
+                markdown::plain_text(&s.markdown, &mut text);
+            }
+            Searchable {
+                href: hrefs.page(PageId(i)).to_string(),
+                title: p.title.clone(),
+                text,
+            }
+        })
+        .collect()
 }
 
 /// Each step's anchor on its stage's page, exactly as the site names it.
@@ -300,6 +344,7 @@ fn render_each(
                 pages: chunks.get(n - 1).copied().unwrap_or_default(),
                 has_overview: model.overview.is_some(),
                 links: &published.links,
+                search: published.search.as_deref(),
                 stages: model.stages.len(),
                 first: (n - 1) * CONTENTS_PER_PAGE + 1,
                 total: pages.len(),
@@ -581,6 +626,7 @@ struct ContentsView<'a> {
     pages: &'a [NavItem],
     has_overview: bool,
     links: &'a [Link],
+    search: Option<&'a str>,
     /// How many stages the model has.
     stages: usize,
     /// The position of this page's first entry, and how many there are.
@@ -609,6 +655,7 @@ struct PageView<'a> {
     /// "4 to 8 weeks" on the page of a stage with a timebox.
     timebox: Option<String>,
     links: &'a [Link],
+    search: Option<&'a str>,
     /// The overview's "Request support" button's target.
     start: Option<&'a str>,
 }
@@ -854,6 +901,7 @@ fn page_view<'a>(
         stage: stage.map(|s| format!("Stage {} of {}", s.number, model.stages.len())),
         timebox: stage.and_then(|s| s.timebox).map(|t| t.describe()),
         links: &published.links,
+        search: published.search.as_deref(),
         // The overview's way in: the request form, when there is one.
         start: published
             .request_support

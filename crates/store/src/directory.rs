@@ -13,6 +13,7 @@ use crate::*;
 impl Store {
     pub async fn add_agency(&self, a: &NewAgency, now: Timestamp) -> Result<AgencyId, StoreError> {
         let kind = a.agency_type.map(|t| json(&t)).transpose()?;
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO agencies (name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -21,10 +22,13 @@ impl Store {
         .bind(&a.portfolio)
         .bind(kind)
         .bind(now.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, "abbreviation", a.abbreviation.as_str()))?;
-        Ok(AgencyId(row.try_get(0)?))
+        let id = AgencyId(row.try_get(0)?);
+        crate::search::index_agency(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     pub async fn add_person(&self, p: &NewPerson, now: Timestamp) -> Result<PersonId, StoreError> {

@@ -45,6 +45,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         save_index(&mut tx, &e).await?;
+        search::index_engagement(&mut tx, &e).await?;
         sqlx::query(
             "INSERT INTO agency_engagements (agency_id, n) VALUES ($1, 1) \
              ON CONFLICT (agency_id) DO UPDATE SET n = agency_engagements.n + 1",
@@ -292,6 +293,7 @@ impl Store {
             records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }
         let index_before = (e.assigned.clone(), e.stages.clone());
+        let text_before = waymark_core::search::engagement_text(&e);
         e.version = version as u64 + 1;
         let (count, head) = chain::append(
             tx,
@@ -326,6 +328,9 @@ impl Store {
         }
         if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
             save_index(tx, &e).await?;
+        }
+        if waymark_core::search::engagement_text(&e) != text_before {
+            search::index_engagement(tx, &e).await?;
         }
         if let Extra::Notify(notify) = &extra {
             for m in notify(&e) {

@@ -568,8 +568,11 @@ impl Store {
         self.recount().await?;
         // Enquiries from an export made before content was bound.
         crate::intake::seal_unsealed(self).await?;
-        // Summaries and assignments are derived from state, not exported.
-        self.refresh_derived().await
+        // Summaries, assignments and the search index are derived from
+        // state, not exported.
+        self.refresh_derived().await?;
+        self.reindex_records().await?;
+        Ok(())
     }
 
     /// Fails unless the database holds no records (for generating).

@@ -416,6 +416,7 @@ impl Store {
         }
         self.reset_sequences().await?;
         self.recount().await?;
+        self.reindex_records().await?;
         // After a bulk load, fresh statistics (and on PostgreSQL a
         // visibility map, so counts can use index-only scans), as
         // autovacuum would give them later.

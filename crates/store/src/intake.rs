@@ -493,6 +493,7 @@ impl Store {
             content: Some(content.clone()),
         };
         bind_content(&mut tx, id, &received, &content, now).await?;
+        crate::search::index_enquiry(&mut tx, id).await?;
         if let Some(m) = acknowledgement {
             crate::outbox::queue(&mut tx, m, now).await?;
         }

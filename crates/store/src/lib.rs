@@ -29,6 +29,7 @@ mod open;
 mod outbox;
 mod pins;
 mod records;
+mod search;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -58,6 +59,7 @@ pub use records::{
     accepted_extensions, classify, clean_name,
 };
 pub(crate) use records::{Extra, Write};
+pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

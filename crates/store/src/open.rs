@@ -75,6 +75,7 @@ impl Store {
         };
         store.migrate().await?;
         store.refresh_derived().await?;
+        store.ensure_index().await?;
         Ok(store)
     }
 

@@ -91,6 +91,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             )),
         )
         .route("/api/v1/dashboard", get(dashboard))
+        .route("/api/v1/search", get(search))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
         .route("/api/v1/people", get(people).post(add_person))
@@ -125,7 +126,7 @@ async fn docs_headers(mut r: Response) -> Response {
     ),
     paths(
         me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
-        agency, add_agency, people, person, add_person, add_role
+        agency, add_agency, people, person, add_person, add_role, search
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -880,4 +881,70 @@ async fn dashboard(
     Caller(actor): Caller,
 ) -> Result<Json<waymark_store::Dashboard>, Problem> {
     Ok(Json(s.store.dashboard(&actor, &s.model, now()).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct SearchQuery {
+    /// Words to find; text in double quotes is a phrase. Operators and
+    /// punctuation are read as plain separators, never as syntax.
+    q: String,
+    /// Only this kind of result, a page at a time: guide, article,
+    /// engagement, agency or enquiry.
+    kind: Option<String>,
+    /// With `kind`: the page, 1 to 50 (10 results a page).
+    page: Option<u32>,
+}
+
+/// Search results, in groups by kind.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SearchResults {
+    /// The words and phrases searched for, as understood.
+    query: String,
+    groups: Vec<waymark_store::Group>,
+}
+
+/// Searches the guide, articles, and the records the caller may see. A
+/// record out of the caller's reach is never counted or shown.
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery), responses(
+    (status = 200, body = SearchResults),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn search(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchResults>, Problem> {
+    use waymark_core::search::{Kind, MAX_PAGE};
+    let Query(q) = q.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Unreadable request",
+            e.body_text(),
+        )
+    })?;
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+            unprocessable(
+                "kind",
+                "choose one of guide, article, engagement, agency, enquiry".into(),
+            )
+        })?),
+    };
+    let page = q.page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(unprocessable(
+            "page",
+            format!("choose between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let query = waymark_core::search::Query::parse(&q.q);
+    let groups = s.store.search(Some(&actor), &query, kind, page).await?;
+    Ok(Json(SearchResults {
+        query: query.describe(),
+        groups,
+    }))
 }

@@ -79,10 +79,31 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Makes the search index's guide pages exactly `pages` (at start, and
+/// whenever the served guide is rebuilt from changed content).
+pub async fn index_guide(
+    store: &Store,
+    pages: Vec<waymark_site::Searchable>,
+) -> Result<(), StoreError> {
+    let docs: Vec<waymark_store::Document> = pages
+        .into_iter()
+        .map(|p| waymark_store::Document {
+            reference: p.href,
+            title: p.title,
+            body: p.text,
+        })
+        .collect();
+    store
+        .index_pages(waymark_core::search::Kind::Guide, &docs)
+        .await
+}
+
 impl Application {
     /// Builds the model once, the workspace and API over it, and the tasks.
     pub async fn build(s: Settings) -> Result<Application, BuildError> {
         let model = Arc::new(waymark_model::build(s.pages.as_ref().clone()).model);
+        // Search finds the guide's pages as this model has them.
+        index_guide(&s.store, waymark_site::searchable(&model)).await?;
         let mut tasks: Vec<(&'static str, Task)> = Vec::new();
         // SQLite: WAL checkpoints in a task of their own, not in requests.
         if let Some(checkpoints) = s.store.checkpoint_in_background().await? {

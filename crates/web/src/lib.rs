@@ -12,7 +12,7 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod application;
-pub use application::{Application, Settings};
+pub use application::{Application, Settings, index_guide};
 pub mod export;
 pub mod ics;
 pub mod inbound;

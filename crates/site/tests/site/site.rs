@@ -217,6 +217,7 @@ fn published_links_are_on_every_page_and_escaped() {
             },
         ],
         request_support: Some("https://w.example/request-support?a=\"b\"".into()),
+        search: Some("https://w.example/search?x=\"y\"".into()),
     };
     let built = site::build(&loaded.model, &fixed(n), None, &published).unwrap();
     // The way in: a start button on the overview and on the step whose
@@ -253,7 +254,15 @@ fn published_links_are_on_every_page_and_escaped() {
             attrs(&html, "href").contains(&"/login?next=\"x\"".to_string()),
             "{name}"
         );
+        assert!(
+            attrs(&html, "action").contains(&"https://w.example/search?x=\"y\"".to_string()),
+            "{name}: the search box goes to the live search"
+        );
     }
+    assert!(
+        !index.contains("role=\"search\""),
+        "an export alone has no search box"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod export;
 mod generate;
 mod listing;
 mod records;
+mod search;
 mod tamper;
 
 use waymark_core::*;

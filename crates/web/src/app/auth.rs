@@ -142,63 +142,83 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
-        let to_login = |parts: &Parts| {
-            let next = parts
-                .uri
-                .path_and_query()
-                .map_or("/engagements", |p| p.as_str());
-            let next = if parts.method == axum::http::Method::GET {
-                next
-            } else {
-                "/engagements"
-            };
-            Redirect::to(&format!("/login?next={}", encode(next))).into_response()
-        };
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(status, msg)| (status, msg).into_response())?;
-        // A store that cannot be read is an error, not a signed-out visitor.
-        let broken = |e: tower_sessions::session::Error| {
-            PageError::Internal(format!("cannot read the session: {e}")).into_response()
-        };
-        let person: Option<i64> = session.get(PERSON).await.map_err(broken)?;
-        let csrf: Option<String> = session.get(CSRF).await.map_err(broken)?;
-        let (Some(person), Some(csrf)) = (person, csrf) else {
-            return Err(to_login(parts));
-        };
-        let t = now().0;
-        let seen: Option<i64> = session.get(SEEN).await.map_err(broken)?;
-        if seen.is_none_or(|s| t - s >= SEEN_EVERY_SECS) {
-            session.insert(SEEN, t).await.map_err(broken)?;
+        match visitor(parts, state).await? {
+            Some(signed_in) => Ok(signed_in),
+            None => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/engagements", |p| p.as_str());
+                let next = if parts.method == axum::http::Method::GET {
+                    next
+                } else {
+                    "/engagements"
+                };
+                Err(Redirect::to(&format!("/login?next={}", encode(next))).into_response())
+            }
         }
-        let id = waymark_core::PersonId(person);
-        let found = state
-            .store
-            .person(id)
-            .await
-            .map_err(|e| PageError::from(e).into_response())?;
-        let Some(person) = found else {
-            // The person was removed: the session means nothing now.
-            let _ = session.flush().await;
-            return Err(to_login(parts));
-        };
-        let settings = state
-            .store
-            .settings(id)
-            .await
-            .map_err(|e| PageError::from(e).into_response())?;
-        Ok(SignedIn {
-            settings,
-            actor: Actor {
-                person: id,
-                roles: person.roles.clone(),
-            },
-            person,
-            csrf,
-            session,
-            section: section_of(parts.uri.path()),
-        })
     }
+}
+
+/// Pages anyone may read (search) take `Option<SignedIn>`: `None` for a
+/// signed-out visitor, never a redirect.
+impl axum::extract::OptionalFromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Option<Self>, Response> {
+        visitor(parts, state).await
+    }
+}
+
+/// The signed-in person of this request, if any. A session store that
+/// cannot be read is an error, not a signed-out visitor.
+async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<SignedIn>, Response> {
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(status, msg)| (status, msg).into_response())?;
+    let broken = |e: tower_sessions::session::Error| {
+        PageError::Internal(format!("cannot read the session: {e}")).into_response()
+    };
+    let person: Option<i64> = session.get(PERSON).await.map_err(broken)?;
+    let csrf: Option<String> = session.get(CSRF).await.map_err(broken)?;
+    let (Some(person), Some(csrf)) = (person, csrf) else {
+        return Ok(None);
+    };
+    let t = now().0;
+    let seen: Option<i64> = session.get(SEEN).await.map_err(broken)?;
+    if seen.is_none_or(|s| t - s >= SEEN_EVERY_SECS) {
+        session.insert(SEEN, t).await.map_err(broken)?;
+    }
+    let id = waymark_core::PersonId(person);
+    let found = state
+        .store
+        .person(id)
+        .await
+        .map_err(|e| PageError::from(e).into_response())?;
+    let Some(person) = found else {
+        // The person was removed: the session means nothing now.
+        let _ = session.flush().await;
+        return Ok(None);
+    };
+    let settings = state
+        .store
+        .settings(id)
+        .await
+        .map_err(|e| PageError::from(e).into_response())?;
+    Ok(Some(SignedIn {
+        settings,
+        actor: Actor {
+            person: id,
+            roles: person.roles.clone(),
+        },
+        person,
+        csrf,
+        session,
+        section: section_of(parts.uri.path()),
+    }))
 }
 
 /// The main menu's section a path belongs to.
@@ -210,12 +230,13 @@ fn section_of(path: &str) -> &'static str {
         "people" => "people",
         "outbox" => "outbox",
         "settings" => "settings",
+        "search" => "search",
         _ => "engagements",
     }
 }
 
 /// Percent-encodes a path for a query value.
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {

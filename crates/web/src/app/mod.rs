@@ -18,6 +18,7 @@ mod intake;
 mod letters;
 mod outbox;
 mod records;
+mod search;
 mod sessions;
 mod views;
 mod workshops;
@@ -142,6 +143,7 @@ pub fn guide_links(base: &str) -> waymark_site::Published {
             link("Sign in", "/login"),
         ],
         request_support: Some(format!("{base}/request-support")),
+        search: Some(format!("{base}/search")),
     }
 }
 
@@ -205,6 +207,7 @@ pub fn table() -> Vec<Route> {
         upload("/engagements/{id}/documents", documents::upload),
         get("/files/{id}", documents::file),
         get("/outbox", outbox::outbox),
+        get("/search", search::search),
     ]
 }
 

@@ -27,6 +27,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("home.html", include_str!("../../templates/app/home.html")),
     (
+        "search.html",
+        include_str!("../../templates/app/search.html"),
+    ),
+    (
         "engagement-base.html",
         include_str!("../../templates/app/engagement-base.html"),
     ),

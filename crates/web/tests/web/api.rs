@@ -469,6 +469,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people/{id}", &["get"]),
         ("/api/v1/people/{id}/roles", &["post"]),
         ("/api/v1/dashboard", &["get"]),
+        ("/api/v1/search", &["get"]),
     ] {
         for m in methods {
             assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
@@ -1005,5 +1006,109 @@ async fn documents_and_letters_through_the_api() {
         )
         .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}
+
+/// Search through the API: the caller's reach, grouped results, and
+/// problems for a kind or page that does not exist.
+#[tokio::test]
+async fn search_through_the_api() {
+    for store in stores("api-search").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other", "OT", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "s@dta.gov.au", Role::ProgrammeStaff).await;
+        let outsider = token(
+            &store,
+            "o@ot.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let _ = agency;
+        let (st, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"ag"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{e}");
+        let id = e["id"].as_i64().unwrap();
+        let cmd = r#"{"expected_version": 1, "command": {"command": "add_risk", "text": "Vexillum tokens expire", "stage": null}}"#;
+        let (st, _, r) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/commands"),
+            Some(&staff),
+            Some(cmd),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        let (st, _, r) = call(&app, "GET", "/api/v1/search?q=vexillum", Some(&staff), None).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        assert_eq!(r["groups"][0]["kind"], "engagement", "{r}");
+        assert_eq!(r["groups"][0]["total"], 1);
+        assert_eq!(r["groups"][0]["hits"][0]["reference"], id.to_string());
+        let (st, _, r) = call(
+            &app,
+            "GET",
+            "/api/v1/search?q=vexillum",
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(
+            r["groups"],
+            serde_json::json!([]),
+            "another agency's engagement: {r}"
+        );
+        let (st, _, r) = call(
+            &app,
+            "GET",
+            "/api/v1/search?q=discovery&kind=guide&page=1",
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(r["query"], "discovery");
+        assert_eq!(
+            r["groups"][0]["hits"][0]["reference"], "discovery.html",
+            "{r}"
+        );
+        for bad in ["kind=secrets", "page=0", "page=51", "kind=guide&page=x"] {
+            let (st, ct, r) = call(
+                &app,
+                "GET",
+                &format!("/api/v1/search?q=a&{bad}"),
+                Some(&staff),
+                None,
+            )
+            .await;
+            assert!(st.is_client_error(), "{bad}: {st}");
+            assert!(
+                ct.starts_with("application/problem+json"),
+                "{bad}: {ct} {r}"
+            );
+        }
+        let (st, _, _) = call(&app, "GET", "/api/v1/search?q=a", None, None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
     }
 }

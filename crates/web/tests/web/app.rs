@@ -347,6 +347,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
     match (method.as_str(), path) {
         // The public form needs no account.
         ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
+        // Anyone may search; what each finds is the store's search tests'.
+        ("GET", "/search") => StatusCode::OK,
         ("POST", "/request-support") => StatusCode::SEE_OTHER,
         ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
         ("GET", "/login") => StatusCode::OK,
@@ -998,7 +1000,18 @@ async fn free_text_is_escaped_on_every_page() {
             "/agencies".to_string(),
             format!("/agencies/{}", w.agency),
             "/people".to_string(),
-        ];
+            // Search shows the same texts in titles and snippets, and what
+            // was typed back in its box.
+            "/search?q=alert".to_string(),
+            "/search?q=xss&kind=engagement".to_string(),
+            "/search?q=person+alert&kind=agency".to_string(),
+        ]
+        .into_iter()
+        .chain(XSS.iter().map(|p| {
+            let q: String = p.bytes().map(|b| format!("%{b:02X}")).collect();
+            format!("/search?q={q}")
+        }))
+        .collect::<Vec<_>>();
         for path in &pages {
             let r = send(&app, &admin, Method::GET, path, &[]).await;
             assert_eq!(r.status, StatusCode::OK, "{path}");
@@ -1834,5 +1847,81 @@ async fn a_person_changes_their_password() {
             .unwrap();
         assert!(waymark_web::app::verify_password(new, &hash));
         assert!(!waymark_web::app::verify_password(PASSWORD, &hash));
+    }
+}
+
+/// The search page: everyone finds the guide; an engagement's words are
+/// found exactly by those who may see it, and for the others not even a
+/// count shows. Every page's header has the box.
+#[tokio::test]
+async fn search_finds_what_each_visitor_may_see() {
+    for store in stores("search-page").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 9]).await;
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let v = w
+            .store
+            .engagement(&staff, w.engagement)
+            .await
+            .unwrap()
+            .version;
+        w.store
+            .execute(
+                &staff,
+                w.engagement,
+                v,
+                &Command::AddRisk {
+                    text: "Snorkelwhistle licences lapse".into(),
+                    stage: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        // (minijinja writes "/" in attributes as &#x2f;)
+        let link = format!("href=\"&#x2f;engagements&#x2f;{}\"", w.engagement);
+        for who in EVERYONE {
+            let c = w.client(&app, who).await;
+            let r = send(&app, &c, Method::GET, "/search?q=snorkelwhistle", &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{who:?}");
+            let sees = matches!(
+                who,
+                Who::Admin | Who::Staff | Who::Member | Who::Sponsor | Who::PartnerAssigned
+            );
+            assert_eq!(r.body.contains(&link), sees, "{who:?}");
+            assert_eq!(r.body.contains("Nothing matches"), !sees, "{who:?}");
+            if sees {
+                assert!(r.body.contains("<mark>Snorkelwhistle</mark>"), "{who:?}");
+            }
+            // The guide, for everyone, with the stage's page first.
+            let r = send(&app, &c, Method::GET, "/search?q=discovery&kind=guide", &[]).await;
+            assert!(
+                r.body.contains("href=\"&#x2f;guide&#x2f;discovery.html\""),
+                "{who:?}: {}",
+                r.body
+            );
+        }
+        // Nothing typed, or nothing searchable: a page that says so.
+        let c = Client::default();
+        let r = send(&app, &c, Method::GET, "/search?q=%22+the+**", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("Type a word or two"));
+        let r = send(
+            &app,
+            &c,
+            Method::GET,
+            "/search?page=999&kind=nonsense&q=x",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "bad paging reads as the first page"
+        );
+        // The box is in the workspace's header too.
+        let c = w.client(&app, Who::Member).await;
+        let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
+        assert!(home.body.contains("role=\"search\""));
     }
 }

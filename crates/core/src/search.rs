@@ -1,0 +1,452 @@
+//! Search: what a visitor's words mean, and who may find what.
+//!
+//! A query is read, never executed: whatever is typed (quotes, `NEAR`, `*`,
+//! `-`, brackets, 10 KB of text, emoji) becomes a short list of plain words
+//! and quoted phrases, which the store hands to SQLite FTS5 or PostgreSQL
+//! full-text search as bound values. Both backends then see the same terms,
+//! so they agree on what matches; only their stemmers (Porter on SQLite,
+//! Snowball English on PostgreSQL) and their ranking differ.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Actor, AgencyId, EngagementId, enquiry};
+
+/// How much of what was typed is read; the rest is ignored.
+pub const MAX_QUERY_CHARS: usize = 400;
+/// How many words and phrases a query keeps.
+pub const MAX_TERMS: usize = 12;
+/// How long a word may be; longer ones are cut.
+pub const MAX_WORD_CHARS: usize = 40;
+/// Results a page of one kind shows.
+pub const PAGE_SIZE: u32 = 10;
+/// The furthest page one may ask for.
+pub const MAX_PAGE: u32 = 50;
+
+/// Words that carry no meaning for search. PostgreSQL's English
+/// configuration drops exactly these; dropping them from every query keeps
+/// SQLite (which indexes them) matching the same documents.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// One part of a query: every part must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Term {
+    Word(String),
+    /// Words that must appear together, in this order.
+    Phrase(Vec<String>),
+}
+
+/// A visitor's words, made safe and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Query {
+    pub terms: Vec<Term>,
+}
+
+fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.chars()
+                .take(MAX_WORD_CHARS)
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+}
+
+impl Query {
+    /// Reads what was typed. Text in double quotes is a phrase; everything
+    /// that is not a letter or a digit separates words; operators are just
+    /// words or separators. Never fails: nothing left means an empty query.
+    pub fn parse(input: &str) -> Query {
+        let input: String = input.chars().take(MAX_QUERY_CHARS).collect();
+        let mut terms: Vec<Term> = Vec::new();
+        // Between quotes (odd pieces) is a phrase; an unclosed quote runs to the end.
+        for (i, piece) in input.split('"').enumerate() {
+            if i % 2 == 1 {
+                let phrase: Vec<String> = words(piece).collect();
+                match phrase.len() {
+                    0 => {}
+                    1 => terms.extend(phrase.into_iter().map(Term::Word)),
+                    _ => terms.push(Term::Phrase(phrase)),
+                }
+            } else {
+                terms.extend(words(piece).map(Term::Word));
+            }
+        }
+        let mut seen = Vec::new();
+        terms.retain(|t| {
+            let fresh = !seen.contains(t);
+            if fresh {
+                seen.push(t.clone());
+            }
+            fresh
+        });
+        terms.truncate(MAX_TERMS);
+        Query { terms }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The query as the words and phrases it keeps, for "Results for …".
+    pub fn describe(&self) -> String {
+        self.terms
+            .iter()
+            .map(|t| match t {
+                Term::Word(w) => w.clone(),
+                Term::Phrase(p) => format!("\"{}\"", p.join(" ")),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a search result is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A page of the model's guidance.
+    Guide,
+    /// A published knowledge article.
+    Article,
+    Engagement,
+    Agency,
+    Enquiry,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Guide,
+        Kind::Article,
+        Kind::Engagement,
+        Kind::Agency,
+        Kind::Enquiry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Guide => "guide",
+            Kind::Article => "article",
+            Kind::Engagement => "engagement",
+            Kind::Agency => "agency",
+            Kind::Enquiry => "enquiry",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The heading of this kind's group of results.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Guide => "Guidance",
+            Kind::Article => "Knowledge articles",
+            Kind::Engagement => "Engagements",
+            Kind::Agency => "Agencies",
+            Kind::Enquiry => "Enquiries",
+        }
+    }
+}
+
+/// Which records of a kind `actor` (`None`: signed out) may find. The
+/// store turns this into its query's condition, so nothing else (not a
+/// count, not a snippet) is ever read for what is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    Everything,
+    Nothing,
+    /// Engagements: of these agencies, or these assigned ones.
+    Engagements {
+        agencies: Vec<AgencyId>,
+        assigned_to: Option<crate::PersonId>,
+    },
+    /// Agencies: these.
+    Agencies(Vec<AgencyId>),
+}
+
+pub fn reach(actor: Option<&Actor>, kind: Kind) -> Reach {
+    match (kind, actor) {
+        (Kind::Guide | Kind::Article, _) => Reach::Everything,
+        (_, None) => Reach::Nothing,
+        (_, Some(a)) if a.is_programme() => Reach::Everything,
+        (Kind::Engagement, Some(a)) => Reach::Engagements {
+            agencies: a.agencies().collect(),
+            assigned_to: a.is_partner().then_some(a.person),
+        },
+        (Kind::Agency, Some(a)) => Reach::Agencies(a.agencies().collect()),
+        (Kind::Enquiry, Some(a)) if enquiry::may_see(a) => Reach::Everything,
+        (Kind::Enquiry, Some(_)) => Reach::Nothing,
+    }
+}
+
+/// Whether one record is within `reach`: the same rule as the store's SQL,
+/// for checking it.
+pub fn within(
+    reach: &Reach,
+    agency: Option<AgencyId>,
+    engagement: Option<EngagementId>,
+    assigned: &[crate::PersonId],
+) -> bool {
+    match reach {
+        Reach::Everything => true,
+        Reach::Nothing => false,
+        Reach::Engagements {
+            agencies,
+            assigned_to,
+        } => {
+            engagement.is_some()
+                && (agency.is_some_and(|a| agencies.contains(&a))
+                    || assigned_to.is_some_and(|p| assigned.contains(&p)))
+        }
+        Reach::Agencies(agencies) => agency.is_some_and(|a| agencies.contains(&a)),
+    }
+}
+
+/// Everything people typed into an engagement, one piece a line: what a
+/// search of it finds. The store indexes it in the transaction that
+/// changed it, and only when it changed.
+pub fn engagement_text(e: &crate::Engagement) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for r in &e.risks {
+        out.push(&r.text);
+        out.extend(r.closing_note.as_deref());
+    }
+    for b in &e.benefits {
+        out.push(&b.text);
+        out.extend(b.measure.as_deref());
+    }
+    for i in &e.initiatives {
+        out.push(&i.name);
+        out.push(&i.description);
+    }
+    for d in &e.decisions {
+        out.push(&d.option_text);
+        out.push(&d.rationale);
+        out.extend(d.note.as_deref());
+    }
+    for w in &e.workshops {
+        out.push(&w.plan.title);
+        out.push(&w.plan.agenda);
+        for k in crate::WORKSHOP_HEADINGS {
+            out.push(w.notes.get(k.0));
+        }
+    }
+    for d in &e.documents {
+        out.push(&d.title);
+        out.push(&d.name);
+    }
+    let dl = &e.delivery;
+    out.extend(dl.execution_plan.as_deref());
+    for s in &dl.sprints {
+        out.push(&s.name);
+        out.push(&s.goal);
+    }
+    for f in &dl.features {
+        out.push(&f.capability);
+    }
+    for s in &dl.stories {
+        out.extend([&*s.as_a, &s.i_want, &s.so_that, &s.acceptance]);
+    }
+    for g in &dl.guides {
+        out.push(&g.title);
+        out.push(&g.markdown);
+    }
+    out.retain(|s| !s.is_empty());
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words_of(q: &str) -> Vec<Term> {
+        Query::parse(q).terms
+    }
+
+    #[test]
+    fn operators_and_punctuation_are_separators() {
+        assert_eq!(
+            words_of("desktop* NEAR(secure -intune) OR (("),
+            vec![
+                Term::Word("desktop".into()),
+                Term::Word("near".into()),
+                Term::Word("secure".into()),
+                Term::Word("intune".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn quotes_make_phrases_and_an_open_quote_runs_to_the_end() {
+        assert_eq!(
+            words_of(r#"blueprint "secure desktop" "protected utility"#),
+            vec![
+                Term::Word("blueprint".into()),
+                Term::Phrase(vec!["secure".into(), "desktop".into()]),
+                Term::Phrase(vec!["protected".into(), "utility".into()]),
+            ]
+        );
+        assert_eq!(words_of(r#""one""#), vec![Term::Word("one".into())]);
+    }
+
+    #[test]
+    fn stop_words_repeats_and_emoji_go() {
+        assert_eq!(
+            words_of("the 🚀 Desktop and the desktop"),
+            vec![Term::Word("desktop".into())]
+        );
+        assert!(Query::parse("the of and \"\" ** --").is_empty());
+    }
+
+    #[test]
+    fn ten_kilobytes_are_bounded() {
+        let long = "abcd ".repeat(2000) + &"x".repeat(10_000);
+        let q = Query::parse(&long);
+        assert_eq!(q.terms.len(), 1, "the same word repeated is one term");
+        let many: String = (0..2000).map(|i| format!("w{i} ")).collect();
+        let q = Query::parse(&many);
+        assert_eq!(q.terms.len(), MAX_TERMS);
+        let q = Query::parse(&"y".repeat(10_000));
+        assert_eq!(q.terms, vec![Term::Word("y".repeat(MAX_WORD_CHARS))]);
+    }
+
+    #[test]
+    fn signed_out_readers_reach_only_public_kinds() {
+        for k in Kind::ALL {
+            let public = matches!(k, Kind::Guide | Kind::Article);
+            assert_eq!(reach(None, k) == Reach::Everything, public, "{k:?}");
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! Search: one index over guide pages, articles and records, read through
+//! SQLite FTS5 or PostgreSQL full-text search.
+//!
+//! Records are indexed in the transaction that changes them, so a search
+//! straight after a save finds them; guide pages when the model is loaded.
+//! What a visitor may find is `waymark_core::search::reach`, turned into the
+//! query's condition here, so a record out of reach is never read: not for
+//! a count, not for a snippet.
+
+use sqlx::Row;
+use waymark_core::search::{Kind, PAGE_SIZE, Query, Reach, Term, reach};
+use waymark_core::{Actor, Engagement};
+
+use crate::*;
+
+/// How much of a record's text is indexed (PostgreSQL's tsvector has a
+/// 1 MB limit; nobody searches past this).
+const MAX_BODY_BYTES: usize = 100_000;
+/// Results each kind shows when no kind is chosen.
+pub const FIRST_HITS: u32 = 5;
+
+/// A piece of a snippet; `mark` is a matched word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Piece {
+    pub text: String,
+    pub mark: bool,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Hit {
+    pub kind: Kind,
+    /// The page's slug or the record's id.
+    pub reference: String,
+    pub title: String,
+    pub snippet: Vec<Piece>,
+}
+
+/// One kind's results: how many match in all, and this page of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Group {
+    pub kind: Kind,
+    pub total: u64,
+    pub hits: Vec<Hit>,
+}
+
+/// A page to index: its slug, title and text.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub reference: String,
+    pub title: String,
+    pub body: String,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Text as indexed: no control characters (the snippet marks are two of
+/// them), at most `MAX_BODY_BYTES`.
+fn clean(s: &str) -> String {
+    let mut end = s.len().min(MAX_BODY_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end]
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// A snippet with the backends' marks (\u{2} … \u{3}) as pieces.
+fn pieces(s: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    for (i, part) in s.split('\u{2}').enumerate() {
+        let (marked, rest) = match (i, part.split_once('\u{3}')) {
+            (0, _) | (_, None) => ("", part),
+            (_, Some((m, r))) => (m, r),
+        };
+        if !marked.is_empty() {
+            out.push(Piece {
+                text: marked.to_string(),
+                mark: true,
+            });
+        }
+        if !rest.is_empty() {
+            out.push(Piece {
+                text: rest.replace('\u{3}', ""),
+                mark: false,
+            });
+        }
+    }
+    out
+}
+
+/// The query in each backend's syntax. Every term is letters and digits
+/// only (`Query::parse`), so quoting cannot be broken out of.
+fn syntax(backend: Backend, q: &Query) -> String {
+    let quoted = q.terms.iter().map(|t| match t {
+        Term::Word(w) => format!("\"{w}\""),
+        Term::Phrase(p) => format!("\"{}\"", p.join(" ")),
+    });
+    match backend {
+        // FTS5: quoted strings, all required.
+        Backend::Sqlite => quoted.collect::<Vec<_>>().join(" "),
+        // websearch_to_tsquery: words are ANDed; quotes make phrases.
+        Backend::Postgres => quoted.collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// The condition under which `kind`'s documents are within `reach`
+/// (`None`: none are), its values pushed onto `binds`.
+fn condition(kind: Kind, reach: &Reach, binds: &mut Vec<Bind>) -> Option<String> {
+    let k = kind.as_str();
+    let ids = |list: &[waymark_core::AgencyId], binds: &mut Vec<Bind>| {
+        let from = binds.len() + 1;
+        binds.extend(list.iter().map(|a| Bind::Int(a.0)));
+        format!("d.agency_id IN ({})", placeholders(from, list.len()))
+    };
+    let c = match reach {
+        Reach::Nothing => return None,
+        Reach::Everything => "1 = 1".to_string(),
+        Reach::Agencies(list) if list.is_empty() => return None,
+        Reach::Agencies(list) => ids(list, binds),
+        Reach::Engagements {
+            agencies,
+            assigned_to,
+        } => {
+            let mut any = Vec::new();
+            if !agencies.is_empty() {
+                any.push(ids(agencies, binds));
+            }
+            if let Some(p) = assigned_to {
+                binds.push(Bind::Int(p.0));
+                any.push(format!(
+                    "d.engagement_id IN (SELECT engagement_id FROM assignments WHERE person_id = ${})",
+                    binds.len()
+                ));
+            }
+            if any.is_empty() {
+                return None;
+            }
+            format!("({})", any.join(" OR "))
+        }
+    };
+    Some(format!("(d.kind = '{k}' AND {c})"))
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        query = match b {
+            Bind::Text(s) => query.bind(s.as_str()),
+            Bind::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
+/// Upserts one document, leaving an unchanged row alone.
+async fn upsert(
+    conn: &mut sqlx::AnyConnection,
+    kind: Kind,
+    reference: &str,
+    title: &str,
+    body: &str,
+    agency: Option<i64>,
+    engagement: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO search_docs (kind, ref, title, body, agency_id, engagement_id) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (kind, ref) DO UPDATE SET title = excluded.title, body = excluded.body, \
+         agency_id = excluded.agency_id, engagement_id = excluded.engagement_id \
+         WHERE search_docs.title <> excluded.title OR search_docs.body <> excluded.body \
+         OR search_docs.agency_id IS DISTINCT FROM excluded.agency_id",
+    )
+    .bind(kind.as_str())
+    .bind(reference)
+    .bind(clean(title))
+    .bind(clean(body))
+    .bind(agency)
+    .bind(engagement)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Indexes an engagement: its agency's name and everything typed into it.
+pub(crate) async fn index_engagement(
+    conn: &mut sqlx::AnyConnection,
+    e: &Engagement,
+) -> Result<(), StoreError> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM agencies WHERE id = $1")
+        .bind(e.agency.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let title = format!("{} — Protected Utility", name.unwrap_or_default());
+    let body = waymark_core::search::engagement_text(e);
+    upsert(
+        conn,
+        Kind::Engagement,
+        &e.id.0.to_string(),
+        &title,
+        &body,
+        Some(e.agency.0),
+        Some(e.id.0),
+    )
+    .await
+}
+
+/// Indexes an agency from its row.
+pub(crate) async fn index_agency(
+    conn: &mut sqlx::AnyConnection,
+    id: waymark_core::AgencyId,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT name, abbreviation, portfolio FROM agencies WHERE id = $1")
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await?;
+    let name: String = row.try_get("name")?;
+    let abbreviation: String = row.try_get("abbreviation")?;
+    let portfolio: String = row.try_get("portfolio")?;
+    let body = format!("{abbreviation}\n{portfolio}");
+    upsert(
+        conn,
+        Kind::Agency,
+        &id.0.to_string(),
+        &name,
+        &body,
+        Some(id.0),
+        None,
+    )
+    .await
+}
+
+/// Indexes an enquiry from its row.
+pub(crate) async fn index_enquiry(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT subject, body, agency_name, contact_name, contact_email FROM enquiries WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let text = |c: &str| row.try_get::<String, _>(c);
+    let body = format!(
+        "{}\n{}\n{}\n{}",
+        text("agency_name")?,
+        text("contact_name")?,
+        text("contact_email")?,
+        text("body")?
+    );
+    upsert(
+        conn,
+        Kind::Enquiry,
+        &id.to_string(),
+        &text("subject")?,
+        &body,
+        None,
+        None,
+    )
+    .await
+}
+
+impl Store {
+    /// Makes the guide's part of the index exactly `pages` (called when the
+    /// model is loaded or reloaded). Unchanged pages are not rewritten.
+    pub async fn index_pages(&self, kind: Kind, pages: &[Document]) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let existing: Vec<String> =
+            sqlx::query_scalar("SELECT ref FROM search_docs WHERE kind = $1")
+                .bind(kind.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let keep: std::collections::HashSet<&str> =
+            pages.iter().map(|p| p.reference.as_str()).collect();
+        for gone in existing.iter().filter(|r| !keep.contains(r.as_str())) {
+            sqlx::query("DELETE FROM search_docs WHERE kind = $1 AND ref = $2")
+                .bind(kind.as_str())
+                .bind(gone)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in pages {
+            upsert(&mut tx, kind, &p.reference, &p.title, &p.body, None, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Builds the records' part of the index (engagements, agencies,
+    /// enquiries) again from the records themselves.
+    pub async fn reindex_records(&self) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry')")
+            .execute(&mut *tx)
+            .await?;
+        let mut n = 0;
+        let agencies: Vec<i64> = sqlx::query_scalar("SELECT id FROM agencies ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        for a in agencies {
+            index_agency(&mut tx, waymark_core::AgencyId(a)).await?;
+            n += 1;
+        }
+        let enquiries: Vec<i64> = sqlx::query_scalar("SELECT id FROM enquiries ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        for q in enquiries {
+            index_enquiry(&mut tx, q).await?;
+            n += 1;
+        }
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, state FROM engagements WHERE id > $1 ORDER BY id LIMIT 500",
+            )
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            for r in &rows {
+                let e: Engagement = unjson(&r.try_get::<String, _>("state")?)?;
+                index_engagement(&mut tx, &e).await?;
+                n += 1;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO search_built (what, built_at) VALUES ('records', $1) \
+             ON CONFLICT (what) DO UPDATE SET built_at = excluded.built_at",
+        )
+        .bind(now().0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// At open: builds the records' index if it never was (a database from
+    /// before search, or rows written directly by an import or the seeder).
+    pub(crate) async fn ensure_index(&self) -> Result<(), StoreError> {
+        let built: Option<i64> =
+            sqlx::query_scalar("SELECT built_at FROM search_built WHERE what = 'records'")
+                .fetch_optional(&self.pool)
+                .await?;
+        if built.is_none() {
+            self.reindex_records().await?;
+        }
+        Ok(())
+    }
+
+    /// Every indexed document as (kind, ref, title, body), in order: for
+    /// checking a rebuilt index against the live one.
+    pub async fn index_contents(&self) -> Result<Vec<[String; 4]>, StoreError> {
+        let rows = sqlx::query("SELECT kind, ref, title, body FROM search_docs ORDER BY kind, ref")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok([
+                    r.try_get("kind")?,
+                    r.try_get("ref")?,
+                    r.try_get("title")?,
+                    r.try_get("body")?,
+                ])
+            })
+            .collect()
+    }
+
+    /// Searches everything `actor` (`None`: signed out) may see. With
+    /// `only`, one kind's page `page` (from 1); without, the first results
+    /// of every kind. Groups with no results are left out.
+    pub async fn search(
+        &self,
+        actor: Option<&Actor>,
+        q: &Query,
+        only: Option<Kind>,
+        page: u32,
+    ) -> Result<Vec<Group>, StoreError> {
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = syntax(self.backend, q);
+        let mut binds = vec![Bind::Text(text)];
+        let kinds: Vec<Kind> = match only {
+            Some(k) => vec![k],
+            None => Kind::ALL.to_vec(),
+        };
+        let conds: Vec<String> = kinds
+            .iter()
+            .filter_map(|k| condition(*k, &reach(actor, *k), &mut binds))
+            .collect();
+        if conds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let access = conds.join(" OR ");
+        let (from, matches) = match self.backend {
+            Backend::Sqlite => (
+                "search_fts JOIN search_docs d ON d.id = search_fts.rowid",
+                "search_fts MATCH $1",
+            ),
+            Backend::Postgres => (
+                "search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q",
+                "d.doc @@ q",
+            ),
+        };
+        let counts = bind_all(
+            sqlx::query(&format!(
+                "SELECT d.kind AS kind, COUNT(*) AS n FROM {from} WHERE {matches} AND ({access}) GROUP BY d.kind"
+            )),
+            &binds,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut groups = Vec::new();
+        for kind in kinds {
+            let Some(total) = counts
+                .iter()
+                .find(|r| r.try_get::<String, _>("kind").ok().as_deref() == Some(kind.as_str()))
+                .map(|r| r.try_get::<i64, _>("n"))
+                .transpose()?
+            else {
+                continue;
+            };
+            let (limit, offset) = match only {
+                Some(_) => (PAGE_SIZE, PAGE_SIZE * page.saturating_sub(1)),
+                None => (FIRST_HITS, 0),
+            };
+            let (snippet, order) = match self.backend {
+                Backend::Sqlite => (
+                    "snippet(search_fts, 1, char(2), char(3), ' … ', 24)",
+                    "bm25(search_fts, 8.0, 1.0), d.id",
+                ),
+                Backend::Postgres => (
+                    "ts_headline('english', left(d.body, 20000), q, \
+                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"')",
+                    "ts_rank_cd(d.doc, q) DESC, d.id",
+                ),
+            };
+            let n = binds.len();
+            let sql = format!(
+                "SELECT d.ref AS ref, d.title AS title, {snippet} AS snip FROM {from} \
+                 WHERE {matches} AND d.kind = '{k}' AND ({access}) ORDER BY {order} LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2,
+                k = kind.as_str(),
+            );
+            let rows = bind_all(sqlx::query(&sql), &binds)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(&self.pool)
+                .await?;
+            let hits = rows
+                .iter()
+                .map(|r| {
+                    Ok(Hit {
+                        kind,
+                        reference: r.try_get("ref")?,
+                        title: r.try_get("title")?,
+                        snippet: pieces(&r.try_get::<String, _>("snip")?),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            groups.push(Group {
+                kind,
+                total: total as u64,
+                hits,
+            });
+        }
+        Ok(groups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_split_on_the_marks() {
+        let p = pieces("a \u{2}secure\u{3} desktop \u{2}blue\u{3}");
+        assert_eq!(
+            p.iter()
+                .map(|p| (p.text.as_str(), p.mark))
+                .collect::<Vec<_>>(),
+            vec![
+                ("a ", false),
+                ("secure", true),
+                (" desktop ", false),
+                ("blue", true)
+            ]
+        );
+        assert_eq!(
+            pieces("plain"),
+            vec![Piece {
+                text: "plain".into(),
+                mark: false
+            }]
+        );
+    }
+
+    #[test]
+    fn indexed_text_has_no_marks_and_is_bounded() {
+        assert_eq!(clean("a\u{2}b\u{3}c\nd"), "a b c\nd");
+        let long = "é".repeat(MAX_BODY_BYTES);
+        assert!(clean(&long).len() <= MAX_BODY_BYTES);
+    }
+}

@@ -1,0 +1,315 @@
+//! One search over guide pages and records: the same top results on both
+//! backends, exactly the access the core gives, hostile queries answered,
+//! records found straight after their change, and a rebuild equal to the
+//! live index.
+
+use waymark_core::search::{Kind, Query};
+use waymark_core::*;
+use waymark_store::{Document, Group, NewEnquiry, Store};
+
+use crate::{NOW, stores, world};
+
+fn doc(reference: &str, title: &str, body: &str) -> Document {
+    Document {
+        reference: reference.into(),
+        title: title.into(),
+        body: body.into(),
+    }
+}
+
+/// Guide pages whose best match for each query below is clear.
+fn pages() -> Vec<Document> {
+    vec![
+        doc(
+            "index.html",
+            "The engagement model",
+            "Agencies adopt the secure desktop blueprint through five stages.",
+        ),
+        doc(
+            "discovery.html",
+            "Discovery",
+            "Workshops explore the agency's needs. Discovery runs for four to eight weeks. \
+             Discovery ends with a decision.",
+        ),
+        doc(
+            "deploy.html",
+            "Deploy the blueprint",
+            "The blueprint is deployed: Intune policies, devices enrolled, users migrated. \
+             Deploying takes sprints.",
+        ),
+        doc(
+            "engagement.html",
+            "Engagement",
+            "An agency registers on the community portal and sends an initial request email.",
+        ),
+    ]
+}
+
+async fn find(store: &Store, actor: Option<&Actor>, q: &str) -> Vec<Group> {
+    store
+        .search(actor, &Query::parse(q), None, 1)
+        .await
+        .unwrap()
+}
+
+fn refs(groups: &[Group], kind: Kind) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| g.kind == kind)
+        .flat_map(|g| g.hits.iter().map(|h| h.reference.clone()))
+        .collect()
+}
+
+fn top(groups: &[Group]) -> Option<String> {
+    refs(groups, Kind::Guide).into_iter().next()
+}
+
+#[tokio::test]
+async fn both_backends_give_the_same_top_results_with_stems_and_phrases() {
+    // (query, the page it must find first, how many pages match)
+    let cases = [
+        ("discovery", Some("discovery.html"), 1),
+        ("Deploying", Some("deploy.html"), 1),
+        ("deployed", Some("deploy.html"), 1),
+        ("workshop", Some("discovery.html"), 1),
+        ("blueprint", Some("deploy.html"), 2),
+        ("\"secure desktop\"", Some("index.html"), 1),
+        ("\"desktop secure\"", None, 0),
+        ("agency community", Some("engagement.html"), 1),
+        ("the of and", None, 0),
+        ("intune AND enrolled", Some("deploy.html"), 1),
+    ];
+    for store in stores("search-same").await {
+        store.index_pages(Kind::Guide, &pages()).await.unwrap();
+        for (q, first, n) in cases {
+            let groups = find(&store, None, q).await;
+            assert_eq!(top(&groups).as_deref(), first, "{:?}: {q}", store.backend());
+            let total = groups
+                .iter()
+                .find(|g| g.kind == Kind::Guide)
+                .map_or(0, |g| g.total);
+            assert_eq!(total, n, "{:?}: {q}", store.backend());
+        }
+        // Snippets mark what matched.
+        let groups = find(&store, None, "intune").await;
+        let marked: Vec<&str> = groups[0].hits[0]
+            .snippet
+            .iter()
+            .filter(|p| p.mark)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(marked, ["Intune"], "{:?}", store.backend());
+        // The index is the pages given: a page gone is gone.
+        store.index_pages(Kind::Guide, &pages()[..2]).await.unwrap();
+        assert!(find(&store, None, "intune").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn hostile_queries_never_error() {
+    let long = "x".repeat(10_000);
+    let hostile = [
+        "\"",
+        "\"\"\"",
+        "NEAR(a b, 2)",
+        "desk*",
+        "-blueprint",
+        "((((",
+        ")",
+        "a OR",
+        "title:blueprint",
+        "^blueprint",
+        "'; DROP TABLE search_docs; --",
+        "🚀🔒",
+        long.as_str(),
+        "\u{0}\u{2}\u{3}",
+        "blueprint NOT AND OR",
+    ];
+    for store in stores("search-hostile").await {
+        store.index_pages(Kind::Guide, &pages()).await.unwrap();
+        for q in hostile {
+            for kind in [None, Some(Kind::Guide), Some(Kind::Enquiry)] {
+                let r = store.search(None, &Query::parse(q), kind, 50).await;
+                assert!(r.is_ok(), "{:?}: {q:?}: {r:?}", store.backend());
+            }
+        }
+        // Operators are words: "-blueprint" finds the blueprint.
+        assert_eq!(
+            top(&find(&store, None, "-blueprint").await).as_deref(),
+            Some("deploy.html")
+        );
+        assert_eq!(
+            top(&find(&store, None, "desk*").await),
+            None,
+            "no prefix syntax"
+        );
+    }
+}
+
+fn new_enquiry(body: &str) -> NewEnquiry {
+    NewEnquiry {
+        source: "form".into(),
+        message_id: None,
+        agency_name: "Bureau of Examples".into(),
+        contact_name: "Alex Example".into(),
+        contact_email: "alex@example.gov.au".into(),
+        contact_role: "CIO".into(),
+        subject: "Support, please".into(),
+        body: body.into(),
+        timeframe: "Soon".into(),
+        preference: "Do it With You".into(),
+        attachments: Vec::new(),
+    }
+}
+
+/// A unique word planted in every kind of record is found exactly by those
+/// who may see that record, straight after the change, and by nobody else
+/// (not in a count either).
+#[tokio::test]
+async fn each_visitor_finds_exactly_what_they_may_see() {
+    for store in stores("search-access").await {
+        let w = world(store).await;
+        let s = &w.store;
+        let pat = {
+            let p = s
+                .add_person_with_roles(
+                    &NewPerson::parse("Pat Partner", "pat@vendor.com.au").unwrap(),
+                    &[Role::Partner {
+                        kind: PartnerKind::Technology,
+                    }],
+                    NOW,
+                )
+                .await
+                .unwrap();
+            s.actor(p).await.unwrap()
+        };
+        let ours = w.start().await;
+        let theirs = s
+            .start_engagement(&w.staff, w.other_agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        let risk = |word: &str| Command::AddRisk {
+            text: Text::from(format!("Licences may lapse ({word})").as_str()),
+            stage: None,
+        };
+        s.execute(&w.member, ours.id, ours.version, &risk("zorblax"), NOW)
+            .await
+            .unwrap();
+        let theirs = s
+            .execute(
+                &w.other,
+                theirs.id,
+                theirs.version,
+                &risk("quillfeather"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        s.execute(
+            &w.staff,
+            theirs.id,
+            theirs.version,
+            &Command::Assign {
+                person: pat.person,
+                partner: Some(PartnerKind::Technology),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+        s.add_enquiry(&new_enquiry("We use the word glimmerwick."), None, NOW)
+            .await
+            .unwrap();
+        // Agencies are found by name and abbreviation ("DTA" is ours).
+        let seen = async |actor: Option<&Actor>, q: &str| -> Vec<(Kind, u64)> {
+            find(s, actor, q)
+                .await
+                .iter()
+                .map(|g| (g.kind, g.total))
+                .collect()
+        };
+        let one = |k: Kind| vec![(k, 1)];
+        let none: Vec<(Kind, u64)> = Vec::new();
+        let who: [(&str, Option<&Actor>); 6] = [
+            ("signed out", None),
+            ("programme", Some(&w.staff)),
+            ("member", Some(&w.member)),
+            ("other agency", Some(&w.other)),
+            ("partner", Some(&pat)),
+            (
+                "nobody",
+                Some(
+                    &w.store
+                        .actor(w.member.person)
+                        .await
+                        .map(|mut a| {
+                            a.roles.clear();
+                            a
+                        })
+                        .unwrap(),
+                ),
+            ),
+        ];
+        for (name, actor) in who {
+            let (ours_seen, theirs_seen, enquiry_seen, dta_seen) = match name {
+                "programme" => (true, true, true, true),
+                "member" => (true, false, false, true),
+                "other agency" => (false, true, false, false),
+                "partner" => (false, true, false, false),
+                _ => (false, false, false, false),
+            };
+            let expect = |b: bool, k: Kind| if b { one(k) } else { none.clone() };
+            assert_eq!(
+                seen(actor, "zorblax").await,
+                expect(ours_seen, Kind::Engagement),
+                "{name}"
+            );
+            assert_eq!(
+                seen(actor, "quillfeather").await,
+                expect(theirs_seen, Kind::Engagement),
+                "{name}"
+            );
+            assert_eq!(
+                seen(actor, "glimmerwick").await,
+                expect(enquiry_seen, Kind::Enquiry),
+                "{name}"
+            );
+            assert_eq!(
+                seen(actor, "dta").await,
+                expect(dta_seen, Kind::Agency),
+                "{name}"
+            );
+            for kind in Kind::ALL {
+                let r = s
+                    .search(actor, &Query::parse("zorblax quillfeather"), Some(kind), 1)
+                    .await
+                    .unwrap();
+                assert!(r.is_empty(), "{name}: no record has both words");
+            }
+        }
+        // Closing the risk with a note: found by the note at once.
+        let e = s.engagement(&w.member, ours.id).await.unwrap();
+        s.execute(
+            &w.member,
+            e.id,
+            e.version,
+            &Command::CloseRisk {
+                id: e.risks[0].id,
+                note: Text::from("Renewed through brackenmoor"),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            seen(Some(&w.member), "brackenmoor").await,
+            one(Kind::Engagement)
+        );
+        assert_eq!(seen(Some(&w.other), "brackenmoor").await, none);
+        // The rebuilt index is the live one.
+        let live = s.index_contents().await.unwrap();
+        s.reindex_records().await.unwrap();
+        assert_eq!(s.index_contents().await.unwrap(), live, "{:?}", s.backend());
+        assert!(live.iter().any(|d| d[0] == "engagement"));
+    }
+}

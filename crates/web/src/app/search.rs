@@ -1,0 +1,171 @@
+//! One search on every page: the guide, articles, and, for signed-in
+//! people, the records they may see. The store applies the core's reach;
+//! this page only reads the query and lays the groups out.
+
+use std::sync::Arc;
+
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use waymark_core::search::{Kind, MAX_PAGE, PAGE_SIZE, Query};
+use waymark_store::{Group, Hit, Piece};
+
+use super::auth::{SignedIn, UserView, encode};
+use super::{AppState, PageError, view_page};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    pub q: String,
+    pub kind: String,
+    pub page: String,
+}
+
+/// What a search asks for, read from its parameters: the words, one kind
+/// or all, and a page (1 when absent or out of range).
+pub fn read(params: &SearchParams) -> (Query, Option<Kind>, u32) {
+    let kind = Kind::parse(params.kind.trim());
+    let page = params
+        .page
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|p| (1..=MAX_PAGE).contains(p))
+        .unwrap_or(1);
+    (Query::parse(&params.q), kind, page)
+}
+
+/// Where a result is read.
+pub fn href(hit: &Hit) -> String {
+    let r = &hit.reference;
+    match hit.kind {
+        Kind::Guide if r == "index.html" => "/guide/".to_string(),
+        Kind::Guide => format!("/guide/{r}"),
+        Kind::Article => format!("/guide/articles/{r}.html"),
+        Kind::Engagement => format!("/engagements/{r}"),
+        Kind::Agency => format!("/agencies/{r}"),
+        Kind::Enquiry => format!("/enquiries/{r}"),
+    }
+}
+
+#[derive(Serialize)]
+struct HitView<'a> {
+    href: String,
+    title: &'a str,
+    snippet: &'a [Piece],
+}
+
+#[derive(Serialize)]
+struct GroupView<'a> {
+    kind: &'static str,
+    label: &'static str,
+    total: u64,
+    hits: Vec<HitView<'a>>,
+    /// "All N results" when only the first few are shown.
+    more: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PageLink {
+    href: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct SearchPage<'a> {
+    title: String,
+    user: Option<UserView>,
+    q: &'a str,
+    /// The words searched for, as understood.
+    understood: String,
+    searched: bool,
+    groups: Vec<GroupView<'a>>,
+    /// One kind chosen: a way back to every kind.
+    all: Option<String>,
+    previous: Option<PageLink>,
+    next: Option<PageLink>,
+    signed_in: bool,
+}
+
+fn link(q: &str, kind: Option<Kind>, page: u32) -> String {
+    let mut s = format!("/search?q={}", encode(q));
+    if let Some(k) = kind {
+        s.push_str("&kind=");
+        s.push_str(k.as_str());
+    }
+    if page > 1 {
+        s.push_str(&format!("&page={page}"));
+    }
+    s
+}
+
+pub async fn search(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    UrlQuery(params): UrlQuery<SearchParams>,
+) -> Result<Response, PageError> {
+    let (query, kind, page) = read(&params);
+    let actor = who.as_ref().map(|w| &w.actor);
+    let groups: Vec<Group> = s.store.search(actor, &query, kind, page).await?;
+    // What was typed, shown back in the box (bounded like the query).
+    let q: String = params
+        .q
+        .chars()
+        .take(waymark_core::search::MAX_QUERY_CHARS)
+        .collect();
+    let views = groups
+        .iter()
+        .map(|g| GroupView {
+            kind: g.kind.as_str(),
+            label: g.kind.label(),
+            total: g.total,
+            hits: g
+                .hits
+                .iter()
+                .map(|h| HitView {
+                    href: href(h),
+                    title: &h.title,
+                    snippet: &h.snippet,
+                })
+                .collect(),
+            more: (kind.is_none() && g.total > g.hits.len() as u64)
+                .then(|| link(&q, Some(g.kind), 1)),
+        })
+        .collect();
+    let total = groups.first().map_or(0, |g| g.total);
+    let pages = total
+        .div_ceil(u64::from(PAGE_SIZE))
+        .min(u64::from(MAX_PAGE)) as u32;
+    let (previous, next) = match kind {
+        Some(k) => (
+            (page > 1).then(|| PageLink {
+                href: link(&q, Some(k), page - 1),
+                text: format!("Previous page ({} of {pages})", page - 1),
+            }),
+            (page < pages).then(|| PageLink {
+                href: link(&q, Some(k), page + 1),
+                text: format!("Next page ({} of {pages})", page + 1),
+            }),
+        ),
+        None => (None, None),
+    };
+    let title = if query.is_empty() {
+        "Search".to_string()
+    } else {
+        format!("Search: {}", query.describe())
+    };
+    let view = SearchPage {
+        title,
+        user: who.as_ref().map(SignedIn::view),
+        understood: query.describe(),
+        searched: !query.is_empty(),
+        groups: views,
+        all: kind.map(|_| link(&q, None, 1)),
+        previous,
+        next,
+        signed_in: who.is_some(),
+        q: &q,
+    };
+    view_page(&s, StatusCode::OK, "search.html", &view)
+}

@@ -402,6 +402,7 @@ fn main() -> ExitCode {
             templates.as_deref(),
             &out,
             public_url.as_deref(),
+            &db,
         ),
         Command::Serve {
             bind,

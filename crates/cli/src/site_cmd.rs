@@ -34,12 +34,29 @@ pub fn build(
     templates: Option<&Path>,
     out: &Path,
     public_url: Option<&str>,
+    db: &crate::db_cmd::Database,
 ) -> anyhow::Result<ExitCode> {
     let loaded = origin.load()?;
     warn_missing(&loaded);
     let dates = site::last_modified(&loaded.model);
-    // An export links to the workspace only when it knows where that is.
-    let published = public_url.map_or_else(Published::default, waymark_web::app::guide_links);
+    // What the programme published (articles, releases) comes from the
+    // database, when there is one; an export links to the workspace only
+    // when it knows where that is.
+    let published = match db.existing() {
+        Some(db) => crate::db_cmd::block_on(async {
+            let store = db.open().await?;
+            let p = waymark_web::app::published(&store, public_url).await?;
+            store.close().await;
+            anyhow::Ok(p)
+        })?,
+        None => {
+            eprintln!(
+                "note: no database at {}, so the site has the model's pages only (no articles or blueprint releases)",
+                db.url
+            );
+            public_url.map_or_else(Published::default, waymark_web::app::guide_links)
+        }
+    };
     let written = site::export(&loaded.model, &dates, templates, &published, out)?;
     eprintln!("wrote {written} files to {}", out.display());
     // As with lint: the process ends here, so skip freeing the model.
@@ -70,33 +87,34 @@ pub fn serve(
     runtime.block_on(async move {
         let mut watched = origin.watched();
         watched.extend(templates.iter().cloned());
+        let store = db.open().await?;
+        // Served beside the workspace, every guide page links to it, and
+        // shows what the programme published (articles, releases).
+        let published = waymark_web::app::published(&store, Some("")).await?;
         let builder_origin = origin.clone();
         let builder_templates = templates.clone();
-        // Each rebuild of the guide hands its pages to search.
+        // Each load of the model hands its pages to search.
         let (pages_tx, mut pages_rx) = tokio::sync::mpsc::unbounded_channel();
         let guide = tokio::task::spawn_blocking(move || {
-            // Served beside the workspace, every guide page links to it.
-            let published = waymark_web::app::guide_links("");
-            Guide::new(Box::new(move || {
-                let loaded = builder_origin.load().map_err(|e| format!("{e:#}"))?;
-                warn_missing(&loaded);
-                let dates = site::last_modified(&loaded.model);
-                let built = site::build(
-                    &loaded.model,
-                    &dates,
-                    builder_templates.as_deref(),
-                    &published,
-                )?;
-                let _ = pages_tx.send(site::searchable(&loaded.model));
-                Ok(built)
-            }))
+            Guide::new(
+                Box::new(move || {
+                    let loaded = builder_origin.load().map_err(|e| format!("{e:#}"))?;
+                    warn_missing(&loaded);
+                    let _ = pages_tx.send(site::searchable(&loaded.model));
+                    Ok(server::Source {
+                        dates: site::last_modified(&loaded.model),
+                        model: loaded.model,
+                        templates: builder_templates.clone(),
+                    })
+                }),
+                published,
+            )
         })
         .await
         .context("the first build of the site stopped")?
         .map_err(|e| anyhow::anyhow!(e))?;
         let guide = Arc::new(guide);
         server::watch(Arc::clone(&guide), watched, Duration::from_secs(2));
-        let store = db.open().await?;
         let index_store = store.clone();
         tokio::spawn(async move {
             while let Some(pages) = pages_rx.recv().await {

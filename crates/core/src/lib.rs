@@ -19,6 +19,7 @@ mod conflict;
 mod engagement;
 pub mod enquiry;
 mod error;
+pub mod knowledge;
 pub mod letter;
 mod next;
 mod people;

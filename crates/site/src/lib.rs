@@ -32,7 +32,7 @@ use waymark_model::par::par_map;
 use waymark_model::text::slugify;
 use waymark_model::{Choices, ItemKind, Model, PageId, StepAction};
 
-pub use dates::{Dates, last_modified};
+pub use dates::{Dates, display as long_date, last_modified};
 pub use visual::svg as visual_svg;
 
 /// The stylesheet, the model visual and their names in the built site.
@@ -49,7 +49,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("page.html", include_str!("../templates/page.html")),
     ("contents.html", include_str!("../templates/contents.html")),
+    ("article.html", include_str!("../templates/article.html")),
+    ("articles.html", include_str!("../templates/articles.html")),
+    (
+        "blueprint.html",
+        include_str!("../templates/blueprint.html"),
+    ),
 ];
+
+/// The list of knowledge articles and the blueprint's release notes.
+pub const ARTICLES_PATH: &str = "articles.html";
+pub const BLUEPRINT_PATH: &str = "blueprint.html";
+
+/// A knowledge article's file in the built site.
+pub fn article_href(slug: &str) -> String {
+    format!("article-{slug}.html")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
@@ -89,6 +104,82 @@ pub struct Published {
     /// page's header then has a search box. None on an export without a
     /// public URL: a static site has no search of its own.
     pub search: Option<String>,
+    /// Published knowledge articles, by title.
+    pub articles: Vec<ArticlePage>,
+    /// Blueprint releases, the newest first: every page names the first.
+    pub releases: Vec<Release>,
+}
+
+/// A published knowledge article, as the guide shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticlePage {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    /// Markdown, rendered like the model's pages.
+    pub body: String,
+    /// The stages it is tagged to (their slugs): their pages list it.
+    pub stages: Vec<String>,
+    /// Its tags as readers see them ("Discovery, step 2", "licensing").
+    pub tags: Vec<String>,
+    pub version: i64,
+    /// "2 December 2026"
+    pub published_on: String,
+    /// Where readers see what changed between versions (live only).
+    pub changes: Option<String>,
+    /// Where readers answer "Was this helpful?" (live only).
+    pub feedback: Option<String>,
+}
+
+/// A release of the blueprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    pub version: String,
+    /// "2 December 2026"
+    pub released_on: String,
+    /// Markdown.
+    pub notes: String,
+    pub link: String,
+}
+
+/// What to render again after `Published` changed, instead of everything.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    /// Model pages, by index.
+    pub pages: std::collections::HashSet<usize>,
+    /// Articles, by slug.
+    pub articles: std::collections::HashSet<String>,
+}
+
+impl Only {
+    /// What a change to the articles `slugs` touches, given the articles
+    /// before and after: the articles themselves and the pages of every
+    /// stage either version was tagged to. (The list of articles is always
+    /// rendered again.)
+    pub fn articles(
+        model: &Model,
+        before: &Published,
+        after: &Published,
+        slugs: &[String],
+    ) -> Only {
+        let mut only = Only::default();
+        for p in [before, after] {
+            for a in p.articles.iter().filter(|a| slugs.contains(&a.slug)) {
+                for st in &a.stages {
+                    if let Some(page) = model
+                        .stages
+                        .iter()
+                        .find(|s| &s.slug == st)
+                        .and_then(|s| s.page)
+                    {
+                        only.pages.insert(page.0);
+                    }
+                }
+            }
+        }
+        only.articles.extend(slugs.iter().cloned());
+        only
+    }
 }
 
 /// A link the caller puts on every page.
@@ -266,7 +357,7 @@ pub fn build(
     published: &Published,
 ) -> Result<Built, SiteError> {
     let files = std::sync::Mutex::new(Vec::with_capacity(model.pages.len() + 3));
-    render_each(model, dates, templates, published, |name, bytes| {
+    render_each(model, dates, templates, published, None, |name, bytes| {
         if let Ok(mut f) = files.lock() {
             f.push((name.to_string(), bytes));
         }
@@ -293,7 +384,7 @@ pub fn export(
     };
     std::fs::create_dir_all(out.join("assets")).map_err(|e| err(out, e))?;
     let count = std::sync::atomic::AtomicUsize::new(0);
-    render_each(model, dates, templates, published, |name, bytes| {
+    render_each(model, dates, templates, published, None, |name, bytes| {
         let path = out.join(name);
         std::fs::write(&path, bytes).map_err(|e| err(&path, e))?;
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -302,20 +393,52 @@ pub fn export(
     Ok(count.into_inner())
 }
 
-/// Renders every file of the site and hands each to `emit`, pages in
-/// parallel. The first error stops the work and is returned.
+/// Renders only what `only` names (and the list of articles), in memory:
+/// after an article is published, the pages it touches, not the site.
+pub fn render_some(
+    model: &Model,
+    dates: &Dates,
+    templates: Option<&Path>,
+    published: &Published,
+    only: &Only,
+) -> Result<Built, SiteError> {
+    let files = std::sync::Mutex::new(Vec::new());
+    render_each(
+        model,
+        dates,
+        templates,
+        published,
+        Some(only),
+        |name, bytes| {
+            if let Ok(mut f) = files.lock() {
+                f.push((name.to_string(), bytes));
+            }
+            Ok(())
+        },
+    )?;
+    let mut files = files.into_inner().unwrap_or_default();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Built { files })
+}
+
+/// Renders every file of the site (or, with `only`, those it names) and
+/// hands each to `emit`, pages in parallel. The first error stops the work
+/// and is returned.
 fn render_each(
     model: &Model,
     dates: &Dates,
     templates: Option<&Path>,
     published: &Published,
+    only: Option<&Only>,
     emit: impl Fn(&str, Vec<u8>) -> Result<(), SiteError> + Sync,
 ) -> Result<(), SiteError> {
     let env = environment(templates)?;
     let hrefs = Hrefs::new(model);
     let shape = Shape::new(model);
     let nav = nav(model, &shape, &hrefs);
-    let ids: Vec<usize> = (0..model.pages.len()).collect();
+    let ids: Vec<usize> = (0..model.pages.len())
+        .filter(|i| only.is_none_or(|o| o.pages.contains(i)))
+        .collect();
     for r in par_map(&ids, |&i| {
         let id = PageId(i);
         let view = page_view(model, &shape, id, &hrefs, &nav, dates, published);
@@ -331,6 +454,10 @@ fn render_each(
     }) {
         r?;
     }
+    render_knowledge(model, &env, &hrefs, &nav, published, only, &emit)?;
+    if only.is_some() {
+        return Ok(());
+    }
     if shape.needs_contents(model) {
         let pages = all_pages(model, &shape, &hrefs);
         let chunks: Vec<&[NavItem]> = pages.chunks(CONTENTS_PER_PAGE).collect();
@@ -345,6 +472,8 @@ fn render_each(
                 has_overview: model.overview.is_some(),
                 links: &published.links,
                 search: published.search.as_deref(),
+                banner: published.releases.first(),
+                knowledge: !published.articles.is_empty(),
                 stages: model.stages.len(),
                 first: (n - 1) * CONTENTS_PER_PAGE + 1,
                 total: pages.len(),
@@ -364,6 +493,136 @@ fn render_each(
     }
     emit(CSS_PATH, CSS.as_bytes().to_vec())?;
     emit(VISUAL_PATH, visual::svg(model).into_bytes())
+}
+
+/// How many articles a stage's page lists before "all articles".
+const ARTICLES_LISTED: usize = 20;
+
+#[derive(Serialize)]
+struct ArticleLink<'a> {
+    href: String,
+    title: &'a str,
+    summary: &'a str,
+}
+
+fn article_link(a: &ArticlePage) -> ArticleLink<'_> {
+    ArticleLink {
+        href: article_href(&a.slug),
+        title: &a.title,
+        summary: &a.summary,
+    }
+}
+
+#[derive(Serialize)]
+struct ReleaseView<'a> {
+    version: &'a str,
+    released_on: &'a str,
+    link: &'a str,
+    id: String,
+    notes: Html,
+}
+
+#[derive(Serialize)]
+struct ArticleBody<'a> {
+    page: &'a ArticlePage,
+    html: Html,
+    /// The stages it is about: (href, name).
+    stages: Vec<(String, String)>,
+}
+
+/// The article pages, the list of articles and the release notes.
+#[derive(Serialize)]
+struct KnowledgeView<'a> {
+    site: &'a str,
+    css: &'a str,
+    title: &'a str,
+    nav: Vec<NavView<'a>>,
+    links: &'a [Link],
+    search: Option<&'a str>,
+    banner: Option<&'a Release>,
+    knowledge: bool,
+    article: Option<ArticleBody<'a>>,
+    articles: Vec<ArticleLink<'a>>,
+    releases: Vec<ReleaseView<'a>>,
+}
+
+fn render_knowledge(
+    model: &Model,
+    env: &Environment<'_>,
+    hrefs: &Hrefs,
+    nav: &[NavItem],
+    published: &Published,
+    only: Option<&Only>,
+    emit: &(impl Fn(&str, Vec<u8>) -> Result<(), SiteError> + Sync),
+) -> Result<(), SiteError> {
+    let contents = contents_href(model, 1);
+    let view = |title: &'static str, href: &str| KnowledgeView {
+        site: SITE_TITLE,
+        css: CSS_PATH,
+        title,
+        nav: nav_views(nav, href, &contents, Vec::new()),
+        links: &published.links,
+        search: published.search.as_deref(),
+        banner: published.releases.first(),
+        knowledge: true,
+        article: None,
+        articles: Vec::new(),
+        releases: Vec::new(),
+    };
+    let render = |template: &str, v: &KnowledgeView<'_>, href: &str| {
+        let html = env
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::value::Serde(v)))
+            .map_err(|e| SiteError::Template {
+                name: template.to_string(),
+                source: e,
+            })?;
+        emit(href, html.into_bytes())
+    };
+    let chosen: Vec<&ArticlePage> = published
+        .articles
+        .iter()
+        .filter(|a| only.is_none_or(|o| o.articles.contains(&a.slug)))
+        .collect();
+    for r in par_map(&chosen, |a| {
+        let href = article_href(&a.slug);
+        let mut v = view("", &href);
+        v.title = &a.title;
+        v.article = Some(ArticleBody {
+            page: a,
+            html: md(&a.body, model, hrefs),
+            stages: a
+                .stages
+                .iter()
+                .filter_map(|st| model.stages.iter().find(|s| &s.slug == st))
+                .filter_map(|s| s.page.map(|p| (hrefs.page(p).to_string(), s.name.clone())))
+                .collect(),
+        });
+        render("article.html", &v, &href)
+    }) {
+        r?;
+    }
+    if !published.articles.is_empty() {
+        let mut v = view("Knowledge articles", ARTICLES_PATH);
+        v.articles = published.articles.iter().map(article_link).collect();
+        render("articles.html", &v, ARTICLES_PATH)?;
+    }
+    if only.is_none() && !published.releases.is_empty() {
+        let mut v = view("Blueprint releases", BLUEPRINT_PATH);
+        v.releases = published
+            .releases
+            .iter()
+            .map(|r| ReleaseView {
+                version: &r.version,
+                released_on: &r.released_on,
+                link: &r.link,
+                id: format!("version-{}", slugify(&r.version)),
+                notes: md(&r.notes, model, hrefs),
+            })
+            .collect();
+        render("blueprint.html", &v, BLUEPRINT_PATH)?;
+    }
+    Ok(())
 }
 
 /// Which page is which kind, looked up once: every per-page question below
@@ -627,6 +886,8 @@ struct ContentsView<'a> {
     has_overview: bool,
     links: &'a [Link],
     search: Option<&'a str>,
+    banner: Option<&'a Release>,
+    knowledge: bool,
     /// How many stages the model has.
     stages: usize,
     /// The position of this page's first entry, and how many there are.
@@ -656,6 +917,14 @@ struct PageView<'a> {
     timebox: Option<String>,
     links: &'a [Link],
     search: Option<&'a str>,
+    /// "Blueprint version X, released DATE" on every page.
+    banner: Option<&'a Release>,
+    /// Whether the site has knowledge articles (a link to their list).
+    knowledge: bool,
+    /// On a stage's page: the articles tagged to it (at most
+    /// `ARTICLES_LISTED`), and whether there are more.
+    articles: Vec<ArticleLink<'a>>,
+    more_articles: bool,
     /// The overview's "Request support" button's target.
     start: Option<&'a str>,
 }
@@ -876,6 +1145,14 @@ fn page_view<'a>(
         }
     });
     let href = hrefs.page(id);
+    let tagged: Vec<&ArticlePage> = match stage {
+        Some(st) => published
+            .articles
+            .iter()
+            .filter(|a| a.stages.contains(&st.slug))
+            .collect(),
+        None => Vec::new(),
+    };
     PageView {
         site: SITE_TITLE,
         css: CSS_PATH,
@@ -902,6 +1179,14 @@ fn page_view<'a>(
         timebox: stage.and_then(|s| s.timebox).map(|t| t.describe()),
         links: &published.links,
         search: published.search.as_deref(),
+        banner: published.releases.first(),
+        knowledge: !published.articles.is_empty(),
+        articles: tagged
+            .iter()
+            .take(ARTICLES_LISTED)
+            .map(|a| article_link(a))
+            .collect(),
+        more_articles: tagged.len() > ARTICLES_LISTED,
         // The overview's way in: the request form, when there is one.
         start: published
             .request_support

@@ -3,13 +3,16 @@
 //! Pages are rendered once, kept in memory and served as they are; when the
 //! content folder (or the template folder) changes, the whole site is rebuilt
 //! in the background and swapped in at once, so a reader never sees a
-//! half-built site. Rendering 10,000 pages takes well under a second, so a
-//! full rebuild is simpler and safer than tracking which pages changed.
+//! half-built site. Rendering 10,000 pages takes about a second, so a
+//! change of content rebuilds everything. A change of what is published
+//! from the database (an article) renders only the pages it touches
+//! ([`Guide::publish`]); a new blueprint release, which every page names,
+//! renders all of them.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,14 +22,30 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::Built;
+use crate::{Built, Dates, Only, Published};
 
-/// Why the site could not be built: the builder's own error (loading the
-/// model, rendering), kept whole.
+/// Why the site could not be built: the loader's own error (loading the
+/// model), or rendering's, kept whole.
 pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Builds the site afresh: loads the model, works out dates, renders.
-pub type Builder = dyn Fn() -> Result<Built, BuildError> + Send + Sync;
+/// What the guide is rendered from: the model as loaded, its pages' dates,
+/// and a folder of templates that replace the built-in ones.
+pub struct Source {
+    pub model: waymark_model::Model,
+    pub dates: Dates,
+    pub templates: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("pages", &self.model.pages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads the guide's source afresh (the content folder may have changed).
+pub type Loader = dyn Fn() -> Result<Source, BuildError> + Send + Sync;
 
 struct File {
     bytes: Bytes,
@@ -36,7 +55,10 @@ struct File {
 /// The rendered guidance site, ready to serve.
 pub struct Guide {
     files: RwLock<Arc<HashMap<String, File>>>,
-    builder: Box<Builder>,
+    loader: Box<Loader>,
+    /// What the served files were rendered from. Held while rendering, so
+    /// two renders never interleave.
+    state: Mutex<(Arc<Source>, Arc<Published>)>,
 }
 
 impl std::fmt::Debug for Guide {
@@ -54,49 +76,148 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+fn file(bytes: Vec<u8>, name: &str) -> File {
+    File {
+        bytes: Bytes::from(bytes),
+        content_type: content_type(name),
+    }
+}
+
 fn index(built: Built) -> HashMap<String, File> {
     built
         .files
         .into_iter()
         .map(|(name, bytes)| {
-            let content_type = content_type(&name);
-            (
-                name,
-                File {
-                    bytes: Bytes::from(bytes),
-                    content_type,
-                },
-            )
+            let f = file(bytes, &name);
+            (name, f)
         })
         .collect()
 }
 
+fn render_all(src: &Source, published: &Published) -> Result<Built, BuildError> {
+    Ok(crate::build(
+        &src.model,
+        &src.dates,
+        src.templates.as_deref(),
+        published,
+    )?)
+}
+
 impl Guide {
-    /// Builds the site once; fails if the first build fails.
-    pub fn new(builder: Box<Builder>) -> Result<Self, BuildError> {
-        let files = index(builder()?);
+    /// Loads and renders once; fails if that fails.
+    pub fn new(loader: Box<Loader>, published: Published) -> Result<Self, BuildError> {
+        let src = Arc::new(loader()?);
+        let published = Arc::new(published);
+        let files = index(render_all(&src, &published)?);
         Ok(Guide {
             files: RwLock::new(Arc::new(files)),
-            builder,
+            loader,
+            state: Mutex::new((src, published)),
         })
     }
 
-    /// Rebuilds and swaps the site in. On failure the old site stays up.
-    pub fn reload(&self) -> Result<(), BuildError> {
-        let files = Arc::new(index((self.builder)()?));
+    fn state(&self) -> std::sync::MutexGuard<'_, (Arc<Source>, Arc<Published>)> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn swap(&self, files: HashMap<String, File>) {
+        let files = Arc::new(files);
         match self.files.write() {
             Ok(mut guard) => *guard = files,
             Err(poisoned) => *poisoned.into_inner() = files,
         }
+    }
+
+    fn current(&self) -> Arc<HashMap<String, File>> {
+        match self.files.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Loads the source again, renders everything and swaps it in. On
+    /// failure the old site stays up.
+    pub fn reload(&self) -> Result<(), BuildError> {
+        let mut state = self.state();
+        let src = Arc::new((self.loader)()?);
+        let files = index(render_all(&src, &state.1)?);
+        state.0 = src;
+        self.swap(files);
         Ok(())
     }
 
-    fn get(&self, name: &str) -> Option<(Bytes, &'static str)> {
-        let files = match self.files.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    /// Shows `published` instead of what was published before. With
+    /// `changed` (the slugs of the articles that changed), only the pages
+    /// they touch are rendered again (`Only::articles`); without, the whole
+    /// site (a new blueprint release shows on every page). Returns how many
+    /// files were rendered.
+    pub fn publish(
+        &self,
+        published: Published,
+        changed: Option<&[String]>,
+    ) -> Result<usize, BuildError> {
+        let mut state = self.state();
+        let src = Arc::clone(&state.0);
+        let published = Arc::new(published);
+        // The first article, or the last one gone, changes every page's
+        // navigation (its "Knowledge articles" link).
+        let every_page = state.1.articles.is_empty() != published.articles.is_empty();
+        let (files, rendered) = match changed.filter(|_| !every_page) {
+            None => {
+                let built = render_all(&src, &published)?;
+                let n = built.files.len();
+                (index(built), n)
+            }
+            Some(slugs) => {
+                let only = Only::articles(&src.model, &state.1, &published, slugs);
+                let built = crate::render_some(
+                    &src.model,
+                    &src.dates,
+                    src.templates.as_deref(),
+                    &published,
+                    &only,
+                )?;
+                let n = built.files.len();
+                let mut files: HashMap<String, File> = self
+                    .current()
+                    .iter()
+                    .map(|(k, f)| {
+                        (
+                            k.clone(),
+                            File {
+                                bytes: f.bytes.clone(),
+                                content_type: f.content_type,
+                            },
+                        )
+                    })
+                    .collect();
+                // An article no longer published is no longer served.
+                for slug in slugs {
+                    if !published.articles.iter().any(|a| &a.slug == slug) {
+                        files.remove(&crate::article_href(slug));
+                    }
+                }
+                files.extend(index(built));
+                (files, n)
+            }
         };
-        files.get(name).map(|f| (f.bytes.clone(), f.content_type))
+        state.1 = published;
+        self.swap(files);
+        Ok(rendered)
+    }
+
+    /// The model the guide shows now.
+    pub fn source(&self) -> Arc<Source> {
+        Arc::clone(&self.state().0)
+    }
+
+    fn get(&self, name: &str) -> Option<(Bytes, &'static str)> {
+        self.current()
+            .get(name)
+            .map(|f| (f.bytes.clone(), f.content_type))
     }
 }
 

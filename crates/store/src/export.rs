@@ -146,6 +146,58 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("last_error", OptText),
             ],
         ),
+        (
+            "articles",
+            &[
+                ("id", Int),
+                ("slug", Text),
+                ("status", Text),
+                ("title", Text),
+                ("summary", Text),
+                ("body", Text),
+                ("tags", Text),
+                ("review_by", Text),
+                ("owner_id", Int),
+                ("version", Int),
+                ("created_at", Int),
+                ("updated_at", Int),
+            ],
+        ),
+        (
+            "article_versions",
+            &[
+                ("article_id", Int),
+                ("number", Int),
+                ("title", Text),
+                ("summary", Text),
+                ("body", Text),
+                ("tags", Text),
+                ("published_by", Int),
+                ("published_at", Int),
+            ],
+        ),
+        (
+            "article_feedback",
+            &[
+                ("article_id", Int),
+                ("person_id", Int),
+                ("helpful", Int),
+                ("comment", Text),
+                ("at", Int),
+            ],
+        ),
+        (
+            "blueprint_releases",
+            &[
+                ("id", Int),
+                ("version", Text),
+                ("released_on", Text),
+                ("notes", Text),
+                ("link", Text),
+                ("recorded_by", Int),
+                ("recorded_at", Int),
+            ],
+        ),
     ]
 };
 
@@ -592,6 +644,8 @@ impl Store {
                 "enquiries",
                 "files",
                 "outbox",
+                "articles",
+                "blueprint_releases",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

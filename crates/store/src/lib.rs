@@ -24,6 +24,7 @@ mod error;
 mod export;
 pub mod generate;
 mod intake;
+mod knowledge;
 mod listing;
 mod open;
 mod outbox;
@@ -52,6 +53,7 @@ pub use intake::{
     BrokenEnquiry, Enquiry, EnquiryCommand, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry,
     Triage,
 };
+pub use knowledge::{ArticleRow, ArticleVersion, FeedbackSummary, PublishedArticle};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
 pub use outbox::{Mail, OutboxEntry};
 pub use records::{

@@ -270,6 +270,32 @@ pub(crate) async fn index_enquiry(
     .await
 }
 
+/// Indexes a published article's newest version.
+pub(crate) async fn index_article(
+    conn: &mut sqlx::AnyConnection,
+    slug: &str,
+    title: &str,
+    summary: &str,
+    body: &str,
+) -> Result<(), StoreError> {
+    let text = format!("{summary}\n{body}");
+    upsert(conn, Kind::Article, slug, title, &text, None, None).await
+}
+
+/// Takes a document out of the index.
+pub(crate) async fn unindex(
+    conn: &mut sqlx::AnyConnection,
+    kind: Kind,
+    reference: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM search_docs WHERE kind = $1 AND ref = $2")
+        .bind(kind.as_str())
+        .bind(reference)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Makes the guide's part of the index exactly `pages` (called when the
     /// model is loaded or reloaded). Unchanged pages are not rewritten.
@@ -298,13 +324,15 @@ impl Store {
     }
 
     /// Builds the records' part of the index (engagements, agencies,
-    /// enquiries) again from the records themselves.
+    /// enquiries, published articles) again from the records themselves.
     pub async fn reindex_records(&self) -> Result<u64, StoreError> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry')")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry', 'article')",
+        )
+        .execute(&mut *tx)
+        .await?;
         let mut n = 0;
         let agencies: Vec<i64> = sqlx::query_scalar("SELECT id FROM agencies ORDER BY id")
             .fetch_all(&mut *tx)
@@ -318,6 +346,25 @@ impl Store {
             .await?;
         for q in enquiries {
             index_enquiry(&mut tx, q).await?;
+            n += 1;
+        }
+        let articles = sqlx::query(
+            "SELECT a.slug, v.title, v.summary, v.body FROM articles a JOIN article_versions v ON v.article_id = a.id \
+             AND v.number = (SELECT MAX(number) FROM article_versions w WHERE w.article_id = a.id) \
+             WHERE a.status = 'published'",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &articles {
+            let text = |c: &str| r.try_get::<String, _>(c);
+            index_article(
+                &mut tx,
+                &text("slug")?,
+                &text("title")?,
+                &text("summary")?,
+                &text("body")?,
+            )
+            .await?;
             n += 1;
         }
         let mut after = 0i64;

@@ -148,7 +148,42 @@ impl Application {
                 }
             }),
         ));
+        // Other servers publish too: when what the guide shows from the
+        // database changed, show it here as well.
+        if let Some(guide) = s.guide.clone() {
+            let (store, mut seen) = (s.store.clone(), s.store.publication_stamp().await?);
+            tasks.push((
+                "publications",
+                Box::pin(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(5));
+                    loop {
+                        tick.tick().await;
+                        let stamp = match store.publication_stamp().await {
+                            Ok(stamp) if stamp != seen => stamp,
+                            Ok(_) => continue,
+                            Err(e) => {
+                                tracing::warn!("guide: cannot read what is published: {e}");
+                                continue;
+                            }
+                        };
+                        match crate::app::published(&store, Some("")).await {
+                            Ok(p) => {
+                                let g = Arc::clone(&guide);
+                                match tokio::task::spawn_blocking(move || g.publish(p, None)).await
+                                {
+                                    Ok(Ok(_)) => seen = stamp,
+                                    Ok(Err(e)) => tracing::error!("guide: cannot render: {e}"),
+                                    Err(e) => tracing::error!("guide: the render stopped: {e}"),
+                                }
+                            }
+                            Err(e) => tracing::warn!("guide: cannot read what is published: {e}"),
+                        }
+                    }
+                }),
+            ));
+        }
         let app = AppState {
+            guide: s.guide.clone(),
             store: s.store.clone(),
             pages: Arc::clone(&s.pages),
             model: Arc::clone(&model),

@@ -323,11 +323,27 @@ fn generated_corpus_is_deterministic_and_clean() {
 #[test]
 fn site_build_writes_the_bundled_site_and_reports_bad_paths() {
     let out = tempdir("site");
-    let o = waymark(&["site", "build", "--out", &out.display().to_string()]);
+    let none = format!("sqlite://{}/none.db", out.display());
+    let o = waymark(&[
+        "site",
+        "build",
+        "--database-url",
+        &none,
+        "--out",
+        &out.display().to_string(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Without a database the export is the model's pages alone, and says so.
     assert_eq!(
         stderr(&o).trim(),
-        format!("wrote 9 files to {}", out.display())
+        format!(
+            "note: no database at {none}, so the site has the model's pages only (no articles or blueprint releases)\nwrote 9 files to {}",
+            out.display()
+        )
+    );
+    assert!(
+        !out.join("none.db").exists(),
+        "an export creates no database"
     );
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(index.contains("<h1>Protected Utility engagement model</h1>"));
@@ -359,10 +375,20 @@ fn site_build_writes_the_bundled_site_and_reports_bad_paths() {
         stderr(&o)
     );
 
-    let o = waymark(&["site", "build", "--out", "/proc/waymark-cannot-write-here"]);
+    let o = waymark(&[
+        "site",
+        "build",
+        "--database-url",
+        &none,
+        "--out",
+        "/proc/waymark-cannot-write-here",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).starts_with("error: /proc/waymark-cannot-write-here"),
+        stderr(&o)
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("error: /proc/waymark-cannot-write-here")),
         "{}",
         stderr(&o)
     );

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use waymark_site::server::{Guide, router};
+use waymark_site::server::{Guide, Source, router};
 use waymark_site::{self as site, Dates, Published};
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
@@ -28,18 +28,22 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
     (status, ct, String::from_utf8_lossy(&body).into_owned())
 }
 
+fn bundled() -> Source {
+    Source {
+        model: waymark_model::build(waymark_model::bundled()).model,
+        dates: Dates::default(),
+        templates: None,
+    }
+}
+
 fn bundled_guide(counter: Arc<AtomicUsize>) -> Guide {
-    Guide::new(Box::new(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let loaded = waymark_model::build(waymark_model::bundled());
-        site::build(
-            &loaded.model,
-            &Dates::default(),
-            None,
-            &Published::default(),
-        )
-        .map_err(Into::into)
-    }))
+    Guide::new(
+        Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(bundled())
+        }),
+        Published::default(),
+    )
     .unwrap()
 }
 
@@ -96,20 +100,16 @@ async fn reload_swaps_in_a_new_build_and_a_failed_one_keeps_the_old() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
     let flaky = Arc::new(
-        Guide::new(Box::new(move || {
-            if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                let loaded = waymark_model::build(waymark_model::bundled());
-                site::build(
-                    &loaded.model,
-                    &Dates::default(),
-                    None,
-                    &Published::default(),
-                )
-                .map_err(Into::into)
-            } else {
-                Err("templates broken".into())
-            }
-        }))
+        Guide::new(
+            Box::new(move || {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Ok(bundled())
+                } else {
+                    Err("templates broken".into())
+                }
+            }),
+            Published::default(),
+        )
         .unwrap(),
     );
     assert_eq!(flaky.reload().unwrap_err().to_string(), "templates broken");
@@ -169,4 +169,116 @@ async fn every_answer_carries_the_security_headers() {
     }
     let (_, _, body) = get(&app, "/guide/nope.html").await;
     assert!(body.contains("name=\"viewport\""));
+}
+
+fn article(slug: &str, stages: &[&str], body: &str) -> site::ArticlePage {
+    site::ArticlePage {
+        slug: slug.into(),
+        title: format!("About {slug}"),
+        summary: "<b>A summary</b> & more".into(),
+        body: body.into(),
+        stages: stages.iter().map(|s| s.to_string()).collect(),
+        tags: vec!["licensing".into()],
+        version: 2,
+        published_on: "2 December 2026".into(),
+        changes: Some(format!("/knowledge/{slug}/changes")),
+        feedback: Some(format!("/knowledge/{slug}/feedback")),
+    }
+}
+
+/// Publishing an article renders only its page, the list of articles and
+/// the pages of the stages it is tagged to, and the result is byte for byte
+/// what a whole build gives; archiving takes its page away. A release
+/// shows on every page.
+#[tokio::test]
+async fn publishing_renders_only_what_it_touches_and_equals_a_full_build() {
+    let guide = Arc::new(bundled_guide(Arc::default()));
+    let app = router(Arc::clone(&guide));
+    let src = bundled();
+    let mut p = Published {
+        articles: vec![article("other", &[], "Another.")],
+        ..Published::default()
+    };
+    // The first article puts "Knowledge articles" in every page's navigation.
+    let all = guide
+        .publish(p.clone(), Some(&["other".to_string()]))
+        .unwrap();
+    assert!(all > 10, "{all}");
+    p.articles.push(article(
+        "licensing",
+        &["deploy"],
+        "See [Discovery](discovery.md) <script>x</script>",
+    ));
+    let n = guide
+        .publish(p.clone(), Some(&["licensing".to_string()]))
+        .unwrap();
+    // The article, the list, and Deploy's page.
+    assert_eq!(n, 3);
+    let full = site::build(&src.model, &src.dates, None, &p).unwrap();
+    for (name, bytes) in &full.files {
+        let (s, _, body) = get(&app, &format!("/guide/{name}")).await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        assert!(
+            body.as_bytes() == bytes.as_slice(),
+            "{name} differs from a full build"
+        );
+    }
+    let (_, _, deploy) = get(&app, "/guide/deploy.html").await;
+    assert!(deploy.contains("href=\"article-licensing.html\""));
+    let (_, _, discovery) = get(&app, "/guide/discovery.html").await;
+    assert!(
+        !discovery.contains("article-licensing.html"),
+        "not tagged there"
+    );
+    let (_, _, a) = get(&app, "/guide/article-licensing.html").await;
+    assert!(
+        a.contains("href=\"discovery.html\""),
+        "links resolve as on model pages"
+    );
+    assert!(
+        !a.contains("<script>x") && !a.contains("<b>A summary"),
+        "escaped"
+    );
+    assert!(a.contains("&#x2f;knowledge&#x2f;licensing&#x2f;feedback"));
+
+    // Moved to Discovery: both stages' pages change.
+    p.articles[1] = article("licensing", &["discovery"], "Moved.");
+    assert_eq!(
+        guide
+            .publish(p.clone(), Some(&["licensing".to_string()]))
+            .unwrap(),
+        4
+    );
+    let (_, _, deploy) = get(&app, "/guide/deploy.html").await;
+    assert!(!deploy.contains("article-licensing.html"));
+    // Archived: gone.
+    p.articles.pop();
+    guide
+        .publish(p.clone(), Some(&["licensing".to_string()]))
+        .unwrap();
+    let (s, _, _) = get(&app, "/guide/article-licensing.html").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // A release: every page names it.
+    p.releases = vec![site::Release {
+        version: "2.1 <i>".into(),
+        released_on: "1 December 2026".into(),
+        notes: "Adds **Intune** baselines.".into(),
+        link: "https://desktop.gov.au/blueprint".into(),
+    }];
+    guide.publish(p.clone(), None).unwrap();
+    for (name, _) in site::build(&src.model, &src.dates, None, &p)
+        .unwrap()
+        .files
+        .iter()
+        .filter(|(n, _)| n.ends_with(".html"))
+    {
+        let (_, _, body) = get(&app, &format!("/guide/{name}")).await;
+        assert!(
+            body.contains("Blueprint version 2.1 &lt;i&gt;, released 1 December 2026"),
+            "{name}"
+        );
+    }
+    let (_, _, notes) = get(&app, "/guide/blueprint.html").await;
+    assert!(notes.contains("<strong>Intune</strong>"));
 }

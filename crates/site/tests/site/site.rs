@@ -218,6 +218,7 @@ fn published_links_are_on_every_page_and_escaped() {
         ],
         request_support: Some("https://w.example/request-support?a=\"b\"".into()),
         search: Some("https://w.example/search?x=\"y\"".into()),
+        ..Published::default()
     };
     let built = site::build(&loaded.model, &fixed(n), None, &published).unwrap();
     // The way in: a start button on the overview and on the step whose

@@ -8,6 +8,7 @@ mod chain;
 mod documents;
 mod export;
 mod generate;
+mod knowledge;
 mod listing;
 mod records;
 mod search;

@@ -108,6 +108,7 @@ impl SignedIn {
             enquiries: waymark_core::enquiry::may_see(&self.actor),
             admin: self.actor.may_manage_people().is_ok(),
             outbox: self.actor.may_read_outbox(),
+            articles: waymark_core::knowledge::may_write(&self.actor).is_ok(),
             zone: self.settings.time_zone.clone(),
             section: self.section,
         }
@@ -124,6 +125,8 @@ pub struct UserView {
     pub enquiries: bool,
     pub admin: bool,
     pub outbox: bool,
+    /// Whether they write knowledge articles (the programme).
+    pub articles: bool,
     /// The time zone this person reads times in.
     pub zone: String,
     /// Which main section the page belongs to (`aria-current` in the menu).
@@ -231,6 +234,7 @@ fn section_of(path: &str) -> &'static str {
         "outbox" => "outbox",
         "settings" => "settings",
         "search" => "search",
+        "articles" | "blueprint" => "articles",
         _ => "engagements",
     }
 }

@@ -16,7 +16,7 @@ use waymark_store::{ListFilter, StoreError, now};
 
 use super::auth::{SignedIn, UserView};
 use super::engagements::{SummaryRow, summary_rows};
-use super::{AgencyRow, AppState, FieldError, PageError, field_label, form_error, view_page};
+use super::{AgencyRow, AppState, FieldError, PageError, field_error, form_error, view_page};
 
 /// How long an invite link works.
 const INVITE_DAYS: i64 = 14;
@@ -165,16 +165,6 @@ pub struct AgencyForm {
     abbreviation: String,
     portfolio: String,
     agency_type: String,
-}
-
-fn field_error(e: &DomainError) -> Option<FieldError> {
-    match e {
-        DomainError::Invalid { field, message } => Some(form_error(
-            field,
-            format!("{}: {message}", field_label(field)),
-        )),
-        _ => None,
-    }
 }
 
 pub async fn add_agency(

@@ -124,6 +124,16 @@ struct HomePage {
     waiting: Vec<Waiting>,
     /// Open enquiries, for those who triage them.
     triage: Vec<TriageRow>,
+    /// Knowledge articles whose review date has come, for the programme.
+    reviews: Vec<ReviewRow>,
+}
+
+/// An article whose review date has come.
+#[derive(Serialize)]
+struct ReviewRow {
+    id: i64,
+    title: String,
+    review_by: String,
 }
 
 /// One engagement's items in "Waiting for you".
@@ -252,10 +262,25 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .map(AgencyRow::from)
         .collect();
     let (waiting, triage) = waiting_for(s, who, &agencies, t).await?;
+    let reviews = if waymark_core::knowledge::may_write(actor).is_ok() {
+        s.store
+            .articles_due(&waymark_core::today(t))
+            .await?
+            .into_iter()
+            .map(|a| ReviewRow {
+                id: a.id,
+                title: a.article.title,
+                review_by: a.article.review_by,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let view = HomePage {
         title: "Your engagements",
         waiting,
         triage,
+        reviews,
         user: who.view(),
         engagements: rows,
         total: listing.total,

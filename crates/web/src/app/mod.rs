@@ -15,6 +15,7 @@ mod documents;
 mod engagements;
 mod forms;
 mod intake;
+mod knowledge;
 mod letters;
 mod outbox;
 mod records;
@@ -39,6 +40,7 @@ use waymark_store::{Store, StoreError};
 
 pub use auth::{hash_password, verify_password};
 pub use engagements::write_digests;
+pub use knowledge::published;
 pub use sessions::DbSessions;
 pub use views::{ViewError, Views};
 
@@ -61,6 +63,8 @@ pub struct AppState {
     pub mail_from: String,
     /// Whether mail is sent (an SMTP server is configured), for the outbox page.
     pub smtp: bool,
+    /// The served guide, re-rendered when an article or release is published.
+    pub guide: Option<Arc<waymark_site::server::Guide>>,
 }
 
 /// The programme's mailbox, the default sender of Waymark's mail.
@@ -144,6 +148,7 @@ pub fn guide_links(base: &str) -> waymark_site::Published {
         ],
         request_support: Some(format!("{base}/request-support")),
         search: Some(format!("{base}/search")),
+        ..waymark_site::Published::default()
     }
 }
 
@@ -208,6 +213,16 @@ pub fn table() -> Vec<Route> {
         get("/files/{id}", documents::file),
         get("/outbox", outbox::outbox),
         get("/search", search::search),
+        get("/articles", knowledge::articles),
+        get("/articles/new", knowledge::new_article),
+        post("/articles/new", knowledge::create_article),
+        get("/articles/{id}", knowledge::article),
+        post("/articles/{id}", knowledge::save_article),
+        get("/knowledge/{slug}/changes", knowledge::changes),
+        get("/knowledge/{slug}/feedback", knowledge::feedback_form),
+        post("/knowledge/{slug}/feedback", knowledge::feedback),
+        get("/blueprint", knowledge::releases),
+        post("/blueprint", knowledge::add_release),
     ]
 }
 
@@ -389,6 +404,17 @@ impl From<&waymark_core::Person> for PersonRow {
 }
 
 /// A field's name as people read it: `business_need` → "Business need".
+/// A core's refusal of one field as the form's error beside that field.
+fn field_error(e: &waymark_core::DomainError) -> Option<FieldError> {
+    match e {
+        waymark_core::DomainError::Invalid { field, message } => Some(form_error(
+            field,
+            format!("{}: {message}", field_label(field)),
+        )),
+        _ => None,
+    }
+}
+
 fn field_label(field: &str) -> String {
     capitalised(&field.replace('_', " "))
 }

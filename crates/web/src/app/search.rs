@@ -42,7 +42,7 @@ pub fn href(hit: &Hit) -> String {
     match hit.kind {
         Kind::Guide if r == "index.html" => "/guide/".to_string(),
         Kind::Guide => format!("/guide/{r}"),
-        Kind::Article => format!("/guide/articles/{r}.html"),
+        Kind::Article => format!("/guide/{}", waymark_site::article_href(r)),
         Kind::Engagement => format!("/engagements/{r}"),
         Kind::Agency => format!("/agencies/{r}"),
         Kind::Enquiry => format!("/enquiries/{r}"),

@@ -31,6 +31,26 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/search.html"),
     ),
     (
+        "knowledge.html",
+        include_str!("../../templates/app/knowledge.html"),
+    ),
+    (
+        "article-edit.html",
+        include_str!("../../templates/app/article-edit.html"),
+    ),
+    (
+        "article-changes.html",
+        include_str!("../../templates/app/article-changes.html"),
+    ),
+    (
+        "article-feedback.html",
+        include_str!("../../templates/app/article-feedback.html"),
+    ),
+    (
+        "releases.html",
+        include_str!("../../templates/app/releases.html"),
+    ),
+    (
         "engagement-base.html",
         include_str!("../../templates/app/engagement-base.html"),
     ),

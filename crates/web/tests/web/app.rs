@@ -349,6 +349,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
         // Anyone may search; what each finds is the store's search tests'.
         ("GET", "/search") => StatusCode::OK,
+        // What changed between an article's published versions is public.
+        ("GET", "/knowledge/{slug}/changes") => StatusCode::OK,
         ("POST", "/request-support") => StatusCode::SEE_OTHER,
         ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
         ("GET", "/login") => StatusCode::OK,
@@ -398,6 +400,19 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/letter-templates/{kind}") if programme => StatusCode::OK,
         ("POST", "/letter-templates/{kind}") if programme => StatusCode::SEE_OTHER,
         (_, "/letter-templates/{kind}") => StatusCode::NOT_FOUND,
+        // Articles and releases are the programme's; to others the pages
+        // do not exist. The matrix's forms send no action: 422.
+        ("GET", "/articles" | "/articles/new" | "/articles/{id}" | "/blueprint") if programme => {
+            StatusCode::OK
+        }
+        ("POST", "/articles/new" | "/articles/{id}" | "/blueprint") if programme => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        (_, "/articles" | "/articles/new" | "/articles/{id}" | "/blueprint") => {
+            StatusCode::NOT_FOUND
+        }
+        // Any reader answers "Was this helpful?"; the form sends no answer.
+        ("POST", "/knowledge/{slug}/feedback") => StatusCode::UNPROCESSABLE_ENTITY,
         ("GET", "/outbox") if who == Admin => StatusCode::OK,
         ("GET", "/outbox") => StatusCode::NOT_FOUND,
         // No letter has been issued, so there is no PDF for anyone.
@@ -447,6 +462,29 @@ async fn every_route_answers_every_role_rightly() {
             waymark_store::ImportOutcome::Added(id) => id,
             other => panic!("{other:?}"),
         };
+        // A published article, for the knowledge routes.
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let article = w
+            .store
+            .save_article(
+                &staff,
+                &model,
+                None,
+                None,
+                &waymark_core::knowledge::Article {
+                    slug: "matrix".into(),
+                    title: "Matrix".into(),
+                    summary: "Matrix.".into(),
+                    body: "Matrix.".into(),
+                    tags: Vec::new(),
+                    review_by: "2099-01-01".into(),
+                },
+                waymark_core::knowledge::ArticleAction::Publish,
+                NOW,
+            )
+            .await
+            .unwrap();
         let mut routes = table();
         // Signing out ends the session, so it goes last.
         routes.sort_by_key(|r| r.path == "/logout");
@@ -460,6 +498,8 @@ async fn every_route_answers_every_role_rightly() {
                         "{id}",
                         &if r.path.starts_with("/agencies") {
                             w.agency.0
+                        } else if r.path.starts_with("/articles") {
+                            article
                         } else if r.path.starts_with("/people") {
                             7 // the unassigned partner, added last
                         } else {
@@ -480,7 +520,8 @@ async fn every_route_answers_every_role_rightly() {
                     )
                     .replace("{kind}", "letter-of-intent")
                     .replace("{stage}", "engagement")
-                    .replace("{guide}", "1");
+                    .replace("{guide}", "1")
+                    .replace("{slug}", "matrix");
                 let path = if r.path.starts_with("/enquiries/") {
                     format!("/enquiries/{enquiry}")
                 } else if r.path.starts_with("/files/") {
@@ -1287,15 +1328,17 @@ async fn the_composed_application_serves_on_a_port() {
     use waymark_site::server::Guide;
     for store in stores("composed").await {
         let pages = Arc::new(waymark_model::bundled());
-        let loaded = waymark_model::build(pages.as_ref().clone());
-        let guide = Guide::new(Box::new(move || {
-            Ok(waymark_site::build(
-                &loaded.model,
-                &waymark_site::Dates::default(),
-                None,
-                &waymark_web::app::guide_links(""),
-            )?)
-        }))
+        let loader_pages = Arc::clone(&pages);
+        let guide = Guide::new(
+            Box::new(move || {
+                Ok(waymark_site::server::Source {
+                    model: waymark_model::build(loader_pages.as_ref().clone()).model,
+                    dates: waymark_site::Dates::default(),
+                    templates: None,
+                })
+            }),
+            waymark_web::app::guide_links(""),
+        )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -1923,5 +1966,248 @@ async fn search_finds_what_each_visitor_may_see() {
         let c = w.client(&app, Who::Member).await;
         let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
         assert!(home.body.contains("role=\"search\""));
+    }
+}
+
+/// A router like `composed`'s, serving the guide too.
+async fn with_guide(store: &Store) -> Router {
+    let pages = Arc::new(waymark_model::bundled());
+    let loader_pages = Arc::clone(&pages);
+    let guide = waymark_site::server::Guide::new(
+        Box::new(move || {
+            Ok(waymark_site::server::Source {
+                model: waymark_model::build(loader_pages.as_ref().clone()).model,
+                dates: waymark_site::Dates::default(),
+                templates: None,
+            })
+        }),
+        waymark_web::app::published(store, Some("")).await.unwrap(),
+    )
+    .unwrap();
+    let mut settings = Settings::new(store.clone(), pages, &format!("http://{HOST}"));
+    settings.guide = Some(Arc::new(guide));
+    Application::build(settings)
+        .await
+        .unwrap()
+        .router()
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 12], 40000))))
+}
+
+/// The programme writes an article tagged to Deploy and publishes it: it is
+/// a guide page at once, Deploy's page lists it, search finds it signed
+/// out; a second version shows what changed; readers answer once; archiving
+/// takes it off. A release shows on every guide page.
+#[tokio::test]
+async fn an_article_goes_from_draft_to_the_guide_and_off_again() {
+    for store in stores("article-journey").await {
+        let w = world(store).await;
+        let app = with_guide(&w.store).await;
+        let staff = w.client(&app, Who::Staff).await;
+        let out = Client::default();
+        let form = |action: &'static str, body: &'static str, version: String| {
+            vec![
+                ("csrf", staff.csrf.clone()),
+                ("version", version),
+                ("action", action.to_string()),
+                ("title", "Licensing <before> Deploy".to_string()),
+                ("summary", "What to buy first.".to_string()),
+                ("body", body.to_string()),
+                ("tags", "deploy, licensing".to_string()),
+                ("review_by", "2099-06-30".to_string()),
+            ]
+        };
+        let post = async |path: &str, f: Vec<(&str, String)>| {
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(&app, &staff, Method::POST, path, &f).await
+        };
+        // Every problem at once, beside its field, with what was typed kept.
+        let bad = post(
+            "/articles/new",
+            vec![
+                ("csrf", staff.csrf.clone()),
+                ("action", "publish".into()),
+                ("title", "Kept title".into()),
+                ("review_by", "2001-01-01".into()),
+                ("tags", "nowhere/3".into()),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for id in [
+            "article-summary",
+            "article-body",
+            "article-review_by",
+            "article-tags",
+        ] {
+            assert!(
+                bad.body.contains(&format!("href=\"#{id}\"")),
+                "{id}: {}",
+                bad.body
+            );
+        }
+        assert!(bad.body.contains("value=\"Kept title\""));
+        // A broken link: saved as a draft, refused for publishing.
+        let r = post(
+            "/articles/new",
+            form("save", "See [gone](gone.md).", String::new()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let edit = r.location.split('?').next().unwrap().to_string();
+        let page = send(&app, &staff, Method::GET, &edit, &[]).await;
+        assert!(page.body.contains("Links to fix before publishing"));
+        let r = post(&edit, form("publish", "See [gone](gone.md).", "1".into())).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("goes to no page of the guide"));
+        let slug = "licensing-before-deploy";
+        let href = format!("/guide/article-{slug}.html");
+        assert_eq!(
+            send(&app, &out, Method::GET, &href, &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        // Published: on the guide at once, and on Deploy's page.
+        let r = post(
+            &edit,
+            form(
+                "publish",
+                "Buy **zephyrine** first.\n\nSee [Deploy](deploy.md).",
+                "1".into(),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let a = send(&app, &out, Method::GET, &href, &[]).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(
+            a.body.contains("<strong>zephyrine</strong>")
+                && a.body.contains("Licensing &lt;before&gt; Deploy")
+        );
+        let deploy = send(&app, &out, Method::GET, "/guide/deploy.html", &[]).await;
+        assert!(
+            deploy
+                .body
+                .contains(&format!("href=\"article-{slug}.html\""))
+        );
+        let found = send(&app, &out, Method::GET, "/search?q=zephyrine", &[]).await;
+        assert!(
+            found.body.contains(&format!("article-{slug}.html")),
+            "{}",
+            found.body
+        );
+        // Version 2: what changed, for anyone.
+        let r = post(
+            &edit,
+            form(
+                "publish",
+                "Buy **quintessa** first.\n\nSee [Deploy](deploy.md).",
+                "2".into(),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let changes = send(
+            &app,
+            &out,
+            Method::GET,
+            &format!("/knowledge/{slug}/changes"),
+            &[],
+        )
+        .await;
+        assert_eq!(changes.status, StatusCode::OK);
+        assert!(changes.body.contains("<del><span class=\"visually-hidden\">Removed: </span>Buy **zephyrine** first.</del>"), "{}", changes.body);
+        assert!(changes.body.contains(
+            "<ins><span class=\"visually-hidden\">Added: </span>Buy **quintessa** first.</ins>"
+        ));
+        // Feedback: once per reader; the programme reads it.
+        let mia = w.client(&app, Who::Member).await;
+        for answer in ["yes", "no"] {
+            let r = send(
+                &app,
+                &mia,
+                Method::POST,
+                &format!("/knowledge/{slug}/feedback"),
+                &[
+                    ("csrf", &mia.csrf),
+                    ("helpful", answer),
+                    ("comment", "<b>Useful</b>"),
+                ],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER);
+        }
+        let page = send(&app, &staff, Method::GET, &edit, &[]).await;
+        assert!(
+            page.body.contains("0 found it helpful; 1 did not."),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("&lt;b&gt;Useful&lt;&#x2f;b&gt;"));
+        // Archived: off the guide and out of search; what changed stays readable.
+        let r = post(&edit, form("archive", "x", "3".into())).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            send(&app, &out, Method::GET, &href, &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let deploy = send(&app, &out, Method::GET, "/guide/deploy.html", &[]).await;
+        assert!(!deploy.body.contains(&format!("article-{slug}.html")));
+        let found = send(&app, &out, Method::GET, "/search?q=quintessa", &[]).await;
+        assert!(found.body.contains("Nothing matches"));
+        assert_eq!(
+            send(
+                &app,
+                &out,
+                Method::GET,
+                &format!("/knowledge/{slug}/changes"),
+                &[]
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+        // A release: every guide page names it.
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/blueprint",
+            &[
+                ("csrf", &staff.csrf),
+                ("version", "2.1"),
+                ("released_on", "2026-12-01"),
+                ("notes", "Adds baselines."),
+                ("link", "javascript:alert(1)"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/blueprint",
+            &[
+                ("csrf", &staff.csrf),
+                ("version", "2.1"),
+                ("released_on", "2026-12-01"),
+                ("notes", "Adds baselines."),
+                ("link", "https://desktop.gov.au"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        for page in [
+            "/guide/",
+            "/guide/deploy.html",
+            "/guide/faq.html",
+            "/guide/blueprint.html",
+        ] {
+            let g = send(&app, &out, Method::GET, page, &[]).await;
+            assert!(
+                g.body
+                    .contains("Blueprint version 2.1, released 1 December 2026"),
+                "{page}"
+            );
+        }
     }
 }

@@ -1,0 +1,631 @@
+//! Knowledge articles: what an article must hold, how it moves from draft
+//! to published to archived, which links in it work, and readers' feedback.
+//!
+//! The programme writes articles; everyone reads the published ones. A
+//! published article keeps every version it was published at; saving one
+//! changes its working copy only, and readers see the last published version
+//! until it is published again.
+
+use serde::{Deserialize, Serialize};
+use waymark_model::{LinkTarget, Model};
+
+use crate::{Actor, DomainError, check_line, check_text, parse_date};
+
+pub const MAX_TITLE: usize = 150;
+pub const MAX_SUMMARY: usize = 300;
+pub const MAX_BODY: usize = 100_000;
+pub const MAX_SLUG: usize = 80;
+pub const MAX_TAGS: usize = 12;
+pub const MAX_TAG: usize = 40;
+pub const MAX_COMMENT: usize = 2_000;
+
+/// Where an article is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleStatus {
+    Draft,
+    Published,
+    Archived,
+}
+
+impl ArticleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArticleStatus::Draft => "draft",
+            ArticleStatus::Published => "published",
+            ArticleStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Published, Self::Archived]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ArticleStatus::Draft => "Draft",
+            ArticleStatus::Published => "Published",
+            ArticleStatus::Archived => "Archived",
+        }
+    }
+}
+
+/// What an article is about: a stage or a step of the model, or a free word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Tag {
+    Stage { stage: String },
+    Step { stage: String, step: u32 },
+    Free { word: String },
+}
+
+impl Tag {
+    /// The stage this tag puts the article on, if any.
+    pub fn stage(&self) -> Option<&str> {
+        match self {
+            Tag::Stage { stage } | Tag::Step { stage, .. } => Some(stage),
+            Tag::Free { .. } => None,
+        }
+    }
+
+    /// As typed in the form: `deploy`, `discovery/2`, `licensing`.
+    pub fn typed(&self) -> String {
+        match self {
+            Tag::Stage { stage } => stage.clone(),
+            Tag::Step { stage, step } => format!("{stage}/{step}"),
+            Tag::Free { word } => word.clone(),
+        }
+    }
+}
+
+/// What the programme typed, as it came (form or API).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct ArticleInput {
+    /// The address: `article-<slug>.html` on the guide. From the title when empty;
+    /// fixed once the article exists.
+    pub slug: String,
+    pub title: String,
+    /// One or two sentences, shown in lists and search.
+    pub summary: String,
+    /// Markdown.
+    pub body: String,
+    /// Comma-separated: a stage's slug (`deploy`), a step (`discovery/2`), or any word.
+    pub tags: String,
+    /// `YYYY-MM-DD`, after today.
+    pub review_by: String,
+}
+
+/// An article that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Article {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub body: String,
+    pub tags: Vec<Tag>,
+    pub review_by: String,
+}
+
+/// What the programme does to an article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleAction {
+    /// Keep the working copy; a published article stays as it was published.
+    Save,
+    /// Publish the working copy as a new version.
+    Publish,
+    /// Take a published article off the guide (its versions are kept).
+    Archive,
+}
+
+impl ArticleAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "save" => Some(Self::Save),
+            "publish" => Some(Self::Publish),
+            "archive" => Some(Self::Archive),
+            _ => None,
+        }
+    }
+}
+
+/// Only the programme writes articles.
+pub fn may_write(actor: &Actor) -> Result<(), DomainError> {
+    if actor.is_programme() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: "write knowledge articles",
+            why: "articles are the programme's",
+        })
+    }
+}
+
+/// The status after `action` on an article now in `current` (`None`: new).
+pub fn next_status(
+    current: Option<ArticleStatus>,
+    action: ArticleAction,
+) -> Result<ArticleStatus, DomainError> {
+    use ArticleStatus::*;
+    match (current, action) {
+        (None, ArticleAction::Save) => Ok(Draft),
+        (Some(s), ArticleAction::Save) => Ok(s),
+        (_, ArticleAction::Publish) => Ok(Published),
+        (Some(Published), ArticleAction::Archive) => Ok(Archived),
+        (Some(Archived), ArticleAction::Archive) => {
+            Err(DomainError::rule("this article is already archived"))
+        }
+        (_, ArticleAction::Archive) => Err(DomainError::rule(
+            "only a published article can be archived; a draft is simply not published",
+        )),
+    }
+}
+
+/// A slug from a title: lowercase words joined by hyphens.
+pub fn slug_of(title: &str) -> String {
+    let mut s = String::new();
+    for w in title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !s.is_empty() {
+            s.push('-');
+        }
+        s.push_str(&w.to_ascii_lowercase());
+        if s.len() >= MAX_SLUG {
+            break;
+        }
+    }
+    s.truncate(MAX_SLUG);
+    s.trim_end_matches('-').to_string()
+}
+
+fn check_slug(raw: &str) -> Result<String, DomainError> {
+    let s = raw.trim();
+    let ok = !s.is_empty()
+        && s.len() <= MAX_SLUG
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(DomainError::invalid(
+            "slug",
+            format!(
+                "use lowercase letters, digits and hyphens, at most {MAX_SLUG} (for example licensing-in-deploy)"
+            ),
+        ))
+    }
+}
+
+fn check_tags(raw: &str, model: &Model) -> Result<Vec<Tag>, DomainError> {
+    let mut tags: Vec<Tag> = Vec::new();
+    for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let t = t.to_lowercase();
+        let stage = |s: &str| model.stages.iter().find(|st| st.slug == s);
+        let tag = if let Some((s, n)) = t.split_once('/') {
+            let st = stage(s.trim()).ok_or_else(|| {
+                DomainError::invalid("tags", format!("“{s}” is not a stage of the model"))
+            })?;
+            let n: u32 = n.trim().parse().map_err(|_| {
+                DomainError::invalid(
+                    "tags",
+                    format!("“{t}”: write a step as stage/number, like discovery/2"),
+                )
+            })?;
+            if !st.steps.iter().any(|step| step.number == n) {
+                return Err(DomainError::invalid(
+                    "tags",
+                    format!("{} has no step {n}", st.name),
+                ));
+            }
+            Tag::Step {
+                stage: st.slug.clone(),
+                step: n,
+            }
+        } else if let Some(st) = stage(&t) {
+            Tag::Stage {
+                stage: st.slug.clone(),
+            }
+        } else {
+            if t.chars().count() > MAX_TAG
+                || !t
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == ' ')
+            {
+                return Err(DomainError::invalid(
+                    "tags",
+                    format!(
+                        "“{}”: a tag is a stage, a step like discovery/2, or a word or two (letters, digits, hyphens; at most {MAX_TAG})",
+                        t.chars().take(60).collect::<String>()
+                    ),
+                ));
+            }
+            Tag::Free { word: t }
+        };
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(DomainError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+/// Checks everything typed, every problem at once. `today` is `YYYY-MM-DD`
+/// in the programme's zone; the review date must come after it.
+pub fn check(
+    input: &ArticleInput,
+    model: &Model,
+    today: &str,
+) -> Result<Article, Vec<DomainError>> {
+    let mut problems = Vec::new();
+    let mut keep = |r: Result<String, DomainError>| match r {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(e);
+            String::new()
+        }
+    };
+    let title = keep(check_line("title", &input.title, MAX_TITLE).and_then(|t| {
+        if t.is_empty() {
+            Err(DomainError::invalid("title", "is required"))
+        } else {
+            Ok(t)
+        }
+    }));
+    let summary = keep(
+        check_line("summary", &input.summary, MAX_SUMMARY).and_then(|t| {
+            if t.is_empty() {
+                Err(DomainError::invalid(
+                    "summary",
+                    "is required: one or two sentences readers see in lists and search",
+                ))
+            } else {
+                Ok(t)
+            }
+        }),
+    );
+    let body = keep(check_text("body", &input.body, MAX_BODY).and_then(|t| {
+        if t.is_empty() {
+            Err(DomainError::invalid("body", "is required"))
+        } else {
+            Ok(t)
+        }
+    }));
+    let slug_raw = if input.slug.trim().is_empty() {
+        slug_of(&title)
+    } else {
+        input.slug.clone()
+    };
+    let slug = if title.is_empty() && input.slug.trim().is_empty() {
+        String::new()
+    } else {
+        keep(check_slug(&slug_raw))
+    };
+    let review_by = keep(
+        parse_date("review_by", &input.review_by)
+            .map_err(|_| {
+                DomainError::invalid(
+                    "review_by",
+                    "give the date to review it by, like 2027-06-30",
+                )
+            })
+            .and_then(|_| {
+                let d = input.review_by.trim().to_string();
+                if d.as_str() <= today {
+                    Err(DomainError::invalid(
+                        "review_by",
+                        format!("must be after today ({today})"),
+                    ))
+                } else {
+                    Ok(d)
+                }
+            }),
+    );
+    let tags = match check_tags(&input.tags, model) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    if problems.is_empty() {
+        Ok(Article {
+            slug,
+            title,
+            summary,
+            body,
+            tags,
+            review_by,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Links in an article's body that would not work on the guide, as the
+/// model's lint judges page links: each as a sentence for the author.
+/// `articles` are the slugs of other articles, which may be linked as
+/// `article-<slug>.html`.
+pub fn link_problems(body: &str, model: &Model, articles: &[String]) -> Vec<String> {
+    let scan = waymark_model::markdown::scan(body);
+    let mut out = Vec::new();
+    for l in &scan.links {
+        let dest = l.dest.trim();
+        let shown: String = dest.chars().take(80).collect();
+        let article = dest
+            .strip_prefix("article-")
+            .and_then(|d| d.split('#').next())
+            .and_then(|d| d.strip_suffix(".html"))
+            .is_some_and(|s| articles.iter().any(|a| a == s));
+        if article {
+            continue;
+        }
+        match model.resolve(dest) {
+            LinkTarget::Page { .. } | LinkTarget::External => {}
+            LinkTarget::Empty => out.push(format!("the link “{}” has no address", l.text)),
+            LinkTarget::UnknownPage { .. } => out.push(format!(
+                "the link to “{shown}” goes to no page of the guide"
+            )),
+            _ => out.push(format!(
+                "the link to “{shown}” uses an address that is never published (only http, https and pages of the guide)"
+            )),
+        }
+    }
+    out
+}
+
+/// Whether an article's review is due (its date is today or past).
+pub fn review_due(review_by: &str, today: &str) -> bool {
+    review_by <= today
+}
+
+/// A reader's answer to "Was this helpful?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Feedback {
+    pub helpful: bool,
+    pub comment: String,
+}
+
+/// Checks a reader's answer: `helpful` is "yes" or "no".
+pub fn feedback(helpful: &str, comment: &str) -> Result<Feedback, Vec<DomainError>> {
+    let mut problems = Vec::new();
+    let helpful = match helpful.trim() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => {
+            problems.push(DomainError::invalid("helpful", "choose yes or no"));
+            None
+        }
+    };
+    let comment = match check_text("comment", comment, MAX_COMMENT) {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(e);
+            String::new()
+        }
+    };
+    match helpful {
+        Some(helpful) if problems.is_empty() => Ok(Feedback { helpful, comment }),
+        _ => Err(problems),
+    }
+}
+
+/// A release of the blueprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Release {
+    /// As the programme names it: `2.1`, `2026.12`.
+    pub version: String,
+    /// `YYYY-MM-DD`
+    pub released_on: String,
+    /// Markdown.
+    pub notes: String,
+    /// Where the release is published (http or https), or empty.
+    pub link: String,
+}
+
+/// Checks a release as typed, every problem at once.
+pub fn release(
+    version: &str,
+    released_on: &str,
+    notes: &str,
+    link: &str,
+) -> Result<Release, Vec<DomainError>> {
+    let mut problems = Vec::new();
+    let mut keep = |r: Result<String, DomainError>| match r {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(e);
+            String::new()
+        }
+    };
+    let version = keep(check_line("version", version, 40).and_then(|v| {
+        if v.is_empty() {
+            Err(DomainError::invalid("version", "is required, like 2.1"))
+        } else {
+            Ok(v)
+        }
+    }));
+    let released_on = keep(
+        parse_date("released_on", released_on)
+            .map(|_| released_on.trim().to_string())
+            .map_err(|_| {
+                DomainError::invalid("released_on", "give the release date, like 2026-12-01")
+            }),
+    );
+    let notes = keep(check_text("notes", notes, 20_000).and_then(|v| {
+        if v.is_empty() {
+            Err(DomainError::invalid(
+                "notes",
+                "are required: what changed in this release",
+            ))
+        } else {
+            Ok(v)
+        }
+    }));
+    let link = keep(check_line("link", link, 1000).and_then(|l| {
+        if l.is_empty() || l.starts_with("https://") || l.starts_with("http://") {
+            Ok(l)
+        } else {
+            Err(DomainError::invalid(
+                "link",
+                "must start with https:// (or be left empty)",
+            ))
+        }
+    }));
+    if problems.is_empty() {
+        Ok(Release {
+            version,
+            released_on,
+            notes,
+            link,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        waymark_model::build(waymark_model::bundled()).model
+    }
+
+    fn input() -> ArticleInput {
+        ArticleInput {
+            slug: String::new(),
+            title: "Licensing in Deploy: what to buy first".into(),
+            summary: "Which licences an agency needs before the first sprint.".into(),
+            body: "See [Deploy](deploy.md) and [Microsoft](https://learn.microsoft.com).".into(),
+            tags: "deploy, discovery/2, Licensing".into(),
+            review_by: "2027-06-30".into(),
+        }
+    }
+
+    #[test]
+    fn a_good_article_gets_a_slug_and_typed_tags() {
+        let a = check(&input(), &model(), "2026-12-02").unwrap();
+        assert_eq!(a.slug, "licensing-in-deploy-what-to-buy-first");
+        assert_eq!(
+            a.tags,
+            vec![
+                Tag::Stage {
+                    stage: "deploy".into()
+                },
+                Tag::Step {
+                    stage: "discovery".into(),
+                    step: 2
+                },
+                Tag::Free {
+                    word: "licensing".into()
+                },
+            ]
+        );
+        assert!(link_problems(&a.body, &model(), &[]).is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = ArticleInput {
+            slug: "Not A Slug!".into(),
+            title: "t".repeat(MAX_TITLE + 1),
+            summary: String::new(),
+            body: "x".repeat(MAX_BODY + 1),
+            tags: "nowhere/2".into(),
+            review_by: "2026-12-02".into(),
+        };
+        let problems = check(&bad, &model(), "2026-12-02").unwrap_err();
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|p| match p {
+                DomainError::Invalid { field, .. } => *field,
+                _ => "",
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            ["title", "summary", "body", "slug", "review_by", "tags"]
+        );
+        let past = ArticleInput {
+            review_by: "2026-01-01".into(),
+            ..input()
+        };
+        assert!(check(&past, &model(), "2026-12-02").is_err());
+        let step = ArticleInput {
+            tags: "discovery/99".into(),
+            ..input()
+        };
+        assert!(check(&step, &model(), "2026-12-02").is_err());
+    }
+
+    #[test]
+    fn broken_and_unsafe_links_are_found() {
+        let body = "[a](nowhere.md) [b]() [c](javascript:alert(1)) [d](article-other.html) [e](discovery.md)";
+        let p = link_problems(body, &model(), &["other".into()]);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("nowhere.md"));
+    }
+
+    #[test]
+    fn only_published_articles_archive() {
+        use ArticleStatus::*;
+        assert_eq!(next_status(None, ArticleAction::Save).unwrap(), Draft);
+        assert_eq!(
+            next_status(Some(Published), ArticleAction::Save).unwrap(),
+            Published
+        );
+        assert_eq!(
+            next_status(Some(Archived), ArticleAction::Publish).unwrap(),
+            Published
+        );
+        assert!(next_status(Some(Draft), ArticleAction::Archive).is_err());
+        assert!(next_status(None, ArticleAction::Archive).is_err());
+        assert!(next_status(Some(Archived), ArticleAction::Archive).is_err());
+    }
+
+    #[test]
+    fn releases_need_a_version_date_notes_and_a_web_link() {
+        assert!(
+            release(
+                "2.1",
+                "2026-12-01",
+                "Adds baselines.",
+                "https://desktop.gov.au"
+            )
+            .is_ok()
+        );
+        let p = release("", "01/12/2026", "", "javascript:alert(1)").unwrap_err();
+        assert_eq!(p.len(), 4);
+    }
+
+    #[test]
+    fn feedback_is_yes_or_no_with_a_bounded_comment() {
+        assert!(feedback("yes", "").unwrap().helpful);
+        assert!(feedback("maybe", "").is_err());
+        assert_eq!(
+            feedback("no", &"c".repeat(MAX_COMMENT + 1))
+                .unwrap_err()
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,744 @@
+//! Knowledge articles and blueprint releases: the programme writes and
+//! publishes them here; readers see them on the guide, see what changed
+//! between versions, and say whether an article helped. Every rule is
+//! `waymark_core::knowledge`'s; the store asks it inside each write.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use waymark_core::knowledge::{
+    self, ArticleAction, ArticleInput, ArticleStatus, Release, link_problems,
+};
+use waymark_core::{DomainError, today};
+use waymark_site::{ArticlePage, Published};
+use waymark_store::{ArticleRow, FeedbackSummary, Store, StoreError, now};
+
+use super::auth::{SignedIn, UserView};
+use super::{AppState, FieldError, PageError, field_error, form_error, view_page};
+
+/// What the guide shows from the database, at `base` (empty beside the
+/// workspace; the public address for an export; `None`: an export that
+/// links nowhere).
+pub async fn published(store: &Store, base: Option<&str>) -> Result<Published, StoreError> {
+    let mut p = match base {
+        Some(b) => super::guide_links(b),
+        None => Published::default(),
+    };
+    let model_stages = |tags: &[knowledge::Tag]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in tags {
+            if let Some(s) = t.stage()
+                && !out.iter().any(|o| o == s)
+            {
+                out.push(s.to_string());
+            }
+        }
+        out
+    };
+    p.articles = store
+        .published_articles()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let v = a.version;
+            let on = today(v.published_at);
+            ArticlePage {
+                changes: base.map(|b| format!("{b}/knowledge/{}/changes", a.slug)),
+                feedback: base.map(|b| format!("{b}/knowledge/{}/feedback", a.slug)),
+                stages: model_stages(&v.tags),
+                tags: v.tags.iter().map(tag_label).collect(),
+                slug: a.slug,
+                title: v.title,
+                summary: v.summary,
+                body: v.body,
+                version: v.number,
+                published_on: waymark_site::long_date(&on),
+            }
+        })
+        .collect();
+    p.releases = store
+        .releases()
+        .await?
+        .into_iter()
+        .map(|r| waymark_site::Release {
+            released_on: waymark_site::long_date(&r.released_on),
+            version: r.version,
+            notes: r.notes,
+            link: r.link,
+        })
+        .collect();
+    Ok(p)
+}
+
+/// A tag as readers see it.
+fn tag_label(t: &knowledge::Tag) -> String {
+    match t {
+        knowledge::Tag::Stage { stage } => stage.clone(),
+        knowledge::Tag::Step { stage, step } => format!("{stage}, step {step}"),
+        knowledge::Tag::Free { word } => word.clone(),
+    }
+}
+
+impl AppState {
+    /// Shows what is published now on the served guide: only the pages
+    /// the `changed` articles touch, or (`None`) every page.
+    pub async fn refresh_guide(&self, changed: Option<Vec<String>>) -> Result<(), PageError> {
+        let Some(guide) = self.guide.clone() else {
+            return Ok(());
+        };
+        let p = published(&self.store, Some("")).await?;
+        tokio::task::spawn_blocking(move || guide.publish(p, changed.as_deref()))
+            .await
+            .map_err(|e| PageError::Internal(format!("the guide's render stopped: {e}")))?
+            .map_err(|e| PageError::Internal(format!("cannot render the guide: {e}")))?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ArticleForm {
+    csrf: String,
+    version: String,
+    action: String,
+    slug: String,
+    title: String,
+    summary: String,
+    body: String,
+    tags: String,
+    review_by: String,
+}
+
+impl ArticleForm {
+    fn input(&self) -> ArticleInput {
+        ArticleInput {
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            body: self.body.clone(),
+            tags: self.tags.clone(),
+            review_by: self.review_by.clone(),
+        }
+    }
+
+    fn of(row: &ArticleRow) -> ArticleForm {
+        let a = &row.article;
+        ArticleForm {
+            version: row.version.to_string(),
+            slug: a.slug.clone(),
+            title: a.title.clone(),
+            summary: a.summary.clone(),
+            body: a.body.clone(),
+            tags: a
+                .tags
+                .iter()
+                .map(knowledge::Tag::typed)
+                .collect::<Vec<_>>()
+                .join(", "),
+            review_by: a.review_by.clone(),
+            ..ArticleForm::default()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ArticleListRow {
+    id: i64,
+    title: String,
+    status: &'static str,
+    review_by: String,
+    due: bool,
+    owner: String,
+    published: Option<i64>,
+    href: String,
+}
+
+#[derive(Serialize)]
+struct ArticlesPage {
+    title: &'static str,
+    user: UserView,
+    articles: Vec<ArticleListRow>,
+}
+
+fn programme(who: &SignedIn) -> Result<(), PageError> {
+    // To anyone else the programme's drafts do not exist.
+    knowledge::may_write(&who.actor).map_err(|_| PageError::NotFound)
+}
+
+pub async fn articles(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+) -> Result<Response, PageError> {
+    programme(&who)?;
+    let day = today(now());
+    let articles = s
+        .store
+        .articles()
+        .await?
+        .into_iter()
+        .map(|r| ArticleListRow {
+            id: r.id,
+            due: r.status != ArticleStatus::Archived
+                && knowledge::review_due(&r.article.review_by, &day),
+            title: r.article.title,
+            status: r.status.label(),
+            review_by: r.article.review_by,
+            owner: r.owner_name,
+            published: r.published,
+            href: format!("/articles/{}", r.id),
+        })
+        .collect();
+    view_page(
+        &s,
+        StatusCode::OK,
+        "knowledge.html",
+        &ArticlesPage {
+            title: "Knowledge articles",
+            user: who.view(),
+            articles,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct EditPage<'a> {
+    title: String,
+    user: UserView,
+    errors: Vec<FieldError>,
+    form: &'a ArticleForm,
+    /// `None` for a new article.
+    id: Option<i64>,
+    status: Option<&'static str>,
+    /// Whether it was ever published (its address is then fixed).
+    published: Option<i64>,
+    /// Links in the working copy that would not work on the guide.
+    warnings: Vec<String>,
+    feedback: Option<FeedbackSummary>,
+    guide_href: Option<String>,
+    changes_href: Option<String>,
+    archivable: bool,
+    stages: Vec<(String, String)>,
+    /// The banner after a change: "The article is published." and so on.
+    saved: Option<&'static str>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn edit_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    row: Option<&ArticleRow>,
+    form: &ArticleForm,
+    errors: Vec<FieldError>,
+    saved: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let others: Vec<String> = s
+        .store
+        .articles()
+        .await?
+        .into_iter()
+        .map(|a| a.article.slug)
+        .filter(|slug| row.is_none_or(|r| &r.article.slug != slug))
+        .collect();
+    let feedback = match row {
+        Some(r) => Some(s.store.feedback_summary(r.id).await?),
+        None => None,
+    };
+    let live = row.filter(|r| r.status == ArticleStatus::Published);
+    let view = EditPage {
+        title: row.map_or_else(
+            || "Write an article".to_string(),
+            |r| format!("Edit: {}", r.article.title),
+        ),
+        user: who.view(),
+        errors,
+        form,
+        id: row.map(|r| r.id),
+        status: row.map(|r| r.status.label()),
+        published: row.and_then(|r| r.published),
+        warnings: link_problems(&form.body, &s.model, &others),
+        feedback,
+        guide_href: live.map(|r| format!("/guide/{}", waymark_site::article_href(&r.article.slug))),
+        changes_href: row
+            .filter(|r| r.published.is_some())
+            .map(|r| format!("/knowledge/{}/changes", r.article.slug)),
+        archivable: live.is_some(),
+        stages: s
+            .model
+            .stages
+            .iter()
+            .map(|st| (st.slug.clone(), st.name.clone()))
+            .collect(),
+        saved,
+    };
+    view_page(s, status, "article-edit.html", &view)
+}
+
+pub async fn new_article(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+) -> Result<Response, PageError> {
+    programme(&who)?;
+    edit_page(
+        &s,
+        &who,
+        StatusCode::OK,
+        None,
+        &ArticleForm::default(),
+        Vec::new(),
+        None,
+    )
+    .await
+}
+
+pub async fn create_article(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<ArticleForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    programme(&who)?;
+    write(&s, &who, None, &f).await
+}
+
+pub async fn article(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    programme(&who)?;
+    let row = s.store.article(id).await?.ok_or(PageError::NotFound)?;
+    let saved = match q.get("saved").map(String::as_str) {
+        Some("saved") => Some("The article is saved."),
+        Some("published") => Some("The article is published: readers see this version now."),
+        Some("archived") => {
+            Some("The article is archived: it is no longer on the guide. Its versions are kept.")
+        }
+        _ => None,
+    };
+    let form = ArticleForm::of(&row);
+    edit_page(
+        &s,
+        &who,
+        StatusCode::OK,
+        Some(&row),
+        &form,
+        Vec::new(),
+        saved,
+    )
+    .await
+}
+
+pub async fn save_article(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<ArticleForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    programme(&who)?;
+    let row = s.store.article(id).await?.ok_or(PageError::NotFound)?;
+    write(&s, &who, Some(&row), &f).await
+}
+
+/// Checks, saves and (when asked) publishes or archives, then shows the
+/// article again; any problem goes beside its field, with what was typed.
+async fn write(
+    s: &AppState,
+    who: &SignedIn,
+    row: Option<&ArticleRow>,
+    f: &ArticleForm,
+) -> Result<Response, PageError> {
+    let again = |errors: Vec<FieldError>| async move {
+        edit_page(
+            s,
+            who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            row,
+            f,
+            errors,
+            None,
+        )
+        .await
+    };
+    let Some(action) = ArticleAction::parse(f.action.trim()) else {
+        return again(vec![form_error(
+            "action",
+            "Choose Save, Publish or Archive",
+        )])
+        .await;
+    };
+    let mut input = f.input();
+    if let Some(r) = row {
+        // The address is fixed once the article exists.
+        input.slug = r.article.slug.clone();
+    }
+    let article = match knowledge::check(&input, &s.model, &today(now())) {
+        Ok(a) => a,
+        Err(problems) => {
+            let errors = problems
+                .iter()
+                .filter_map(field_error)
+                .map(|e| FieldError {
+                    id: format!("article-{}", e.id),
+                    message: e.message,
+                })
+                .collect();
+            return again(errors).await;
+        }
+    };
+    let expected = match row {
+        Some(_) => Some(f.version.trim().parse::<i64>().map_err(|_| {
+            PageError::Forbidden("This form has no version; reload the page and try again.".into())
+        })?),
+        None => None,
+    };
+    let saved = s
+        .store
+        .save_article(
+            &who.actor,
+            &s.model,
+            row.map(|r| r.id),
+            expected,
+            &article,
+            action,
+            now(),
+        )
+        .await;
+    let id = match saved {
+        Ok(id) => id,
+        Err(StoreError::Domain(e @ DomainError::Invalid { .. })) => {
+            let errors = field_error(&e)
+                .into_iter()
+                .map(|e| FieldError {
+                    id: format!("article-{}", e.id),
+                    message: e.message,
+                })
+                .collect();
+            return again(errors).await;
+        }
+        Err(StoreError::Domain(e @ (DomainError::Rule(_) | DomainError::Conflict { .. }))) => {
+            let message = match e {
+                DomainError::Conflict { .. } => "Someone changed this article since you opened it. Copy what you typed, reload the page and make your change again.".to_string(),
+                other => other.to_string(),
+            };
+            return again(vec![form_error("action", message)]).await;
+        }
+        Err(StoreError::Duplicate { value, .. }) => {
+            return again(vec![form_error(
+                "article-slug",
+                format!("Address: another article already uses “{value}”; choose another"),
+            )])
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if action != ArticleAction::Save {
+        s.refresh_guide(Some(vec![article.slug.clone()])).await?;
+    }
+    let saved = match action {
+        ArticleAction::Save => "saved",
+        ArticleAction::Publish => "published",
+        ArticleAction::Archive => "archived",
+    };
+    Ok(Redirect::to(&format!("/articles/{id}?saved={saved}")).into_response())
+}
+
+#[derive(Serialize)]
+struct Line {
+    /// "same", "added" or "removed".
+    kind: &'static str,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct VersionView {
+    number: i64,
+    title: String,
+    published_by: String,
+    published_at: i64,
+    /// What changed from the version before (none for the first).
+    changes: Vec<Line>,
+    summary_changed: Option<(String, String)>,
+    title_changed: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChangesPage {
+    title: String,
+    user: Option<UserView>,
+    slug: String,
+    guide_href: Option<String>,
+    versions: Vec<VersionView>,
+}
+
+/// Lines that changed between two bodies, with two lines of context
+/// around each change and "…" between distant ones.
+fn line_changes(before: &str, after: &str) -> Vec<Line> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = Vec::new();
+    for (i, group) in diff.grouped_ops(2).iter().enumerate() {
+        if i > 0 {
+            out.push(Line {
+                kind: "gap",
+                text: "…".into(),
+            });
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                out.push(Line {
+                    kind: match change.tag() {
+                        similar::ChangeTag::Equal => "same",
+                        similar::ChangeTag::Insert => "added",
+                        similar::ChangeTag::Delete => "removed",
+                    },
+                    text: change.value().trim_end_matches('\n').to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every published version of an article, each with what changed: public,
+/// as the versions were.
+pub async fn changes(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let versions = s.store.article_versions(&slug).await?;
+    if versions.is_empty() {
+        return Err(PageError::NotFound);
+    }
+    let live = s
+        .store
+        .published_articles()
+        .await?
+        .iter()
+        .any(|a| a.slug == slug);
+    let views = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let before = versions.get(i + 1);
+            VersionView {
+                number: v.number,
+                title: v.title.clone(),
+                published_by: v.published_by.clone(),
+                published_at: v.published_at.0,
+                changes: before.map_or_else(Vec::new, |b| line_changes(&b.body, &v.body)),
+                summary_changed: before
+                    .filter(|b| b.summary != v.summary)
+                    .map(|b| (b.summary.clone(), v.summary.clone())),
+                title_changed: before
+                    .filter(|b| b.title != v.title)
+                    .map(|b| b.title.clone()),
+            }
+        })
+        .collect();
+    let view = ChangesPage {
+        title: format!("What changed: {}", versions[0].title),
+        user: who.as_ref().map(SignedIn::view),
+        guide_href: live.then(|| format!("/guide/{}", waymark_site::article_href(&slug))),
+        slug,
+        versions: views,
+    };
+    view_page(&s, StatusCode::OK, "article-changes.html", &view)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FeedbackForm {
+    csrf: String,
+    helpful: String,
+    comment: String,
+}
+
+#[derive(Serialize)]
+struct FeedbackPage<'a> {
+    title: String,
+    user: UserView,
+    errors: Vec<FieldError>,
+    article: String,
+    guide_href: String,
+    helpful: &'a str,
+    comment: &'a str,
+    thanks: bool,
+}
+
+async fn published_title(s: &AppState, slug: &str) -> Result<String, PageError> {
+    s.store
+        .published_articles()
+        .await?
+        .into_iter()
+        .find(|a| a.slug == slug)
+        .map(|a| a.version.title)
+        .ok_or(PageError::NotFound)
+}
+
+pub async fn feedback_form(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(slug): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let article = published_title(&s, &slug).await?;
+    let mine = s.store.feedback_of(who.actor.person, &slug).await?;
+    let (helpful, comment) = match &mine {
+        Some(f) => (if f.helpful { "yes" } else { "no" }, f.comment.as_str()),
+        None => ("", ""),
+    };
+    let view = FeedbackPage {
+        title: format!("Was this helpful? {article}"),
+        user: who.view(),
+        errors: Vec::new(),
+        guide_href: format!("/guide/{}", waymark_site::article_href(&slug)),
+        article,
+        helpful,
+        comment,
+        thanks: q.contains_key("thanks"),
+    };
+    view_page(&s, StatusCode::OK, "article-feedback.html", &view)
+}
+
+pub async fn feedback(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(slug): Path<String>,
+    Form(f): Form<FeedbackForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let article = published_title(&s, &slug).await?;
+    match knowledge::feedback(&f.helpful, &f.comment) {
+        Ok(answer) => {
+            s.store
+                .record_feedback(&who.actor, &slug, &answer, now())
+                .await?;
+            Ok(Redirect::to(&format!("/knowledge/{slug}/feedback?thanks")).into_response())
+        }
+        Err(problems) => {
+            let view = FeedbackPage {
+                title: format!("Was this helpful? {article}"),
+                user: who.view(),
+                errors: problems.iter().filter_map(field_error).collect(),
+                guide_href: format!("/guide/{}", waymark_site::article_href(&slug)),
+                article,
+                helpful: &f.helpful,
+                comment: &f.comment,
+                thanks: false,
+            };
+            view_page(
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "article-feedback.html",
+                &view,
+            )
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReleaseForm {
+    csrf: String,
+    version: String,
+    released_on: String,
+    notes: String,
+    link: String,
+}
+
+#[derive(Serialize)]
+struct ReleasesPage<'a> {
+    title: &'static str,
+    user: UserView,
+    errors: Vec<FieldError>,
+    form: &'a ReleaseForm,
+    releases: Vec<Release>,
+}
+
+async fn releases_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    form: &ReleaseForm,
+    errors: Vec<FieldError>,
+) -> Result<Response, PageError> {
+    let view = ReleasesPage {
+        title: "Blueprint releases",
+        user: who.view(),
+        errors,
+        form,
+        releases: s.store.releases().await?,
+    };
+    view_page(s, status, "releases.html", &view)
+}
+
+pub async fn releases(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+) -> Result<Response, PageError> {
+    programme(&who)?;
+    releases_page(
+        &s,
+        &who,
+        StatusCode::OK,
+        &ReleaseForm::default(),
+        Vec::new(),
+    )
+    .await
+}
+
+pub async fn add_release(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<ReleaseForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    programme(&who)?;
+    let release = match knowledge::release(&f.version, &f.released_on, &f.notes, &f.link) {
+        Ok(r) => r,
+        Err(problems) => {
+            let errors = problems.iter().filter_map(field_error).collect();
+            return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
+        }
+    };
+    match s.store.add_release(&who.actor, &release, now()).await {
+        Ok(()) => {}
+        Err(StoreError::Duplicate { value, .. }) => {
+            let errors = vec![form_error(
+                "version",
+                format!("Version: {value} is already recorded"),
+            )];
+            return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Every guide page names the newest release.
+    s.refresh_guide(None).await?;
+    Ok(Redirect::to("/blueprint?saved").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_keep_context_and_mark_gaps() {
+        let before = "a\nb\nc\nd\ne\nf\ng\nh\ni\n";
+        let after = "a\nB\nc\nd\ne\nf\ng\nh\nI\n";
+        let kinds: Vec<&str> = line_changes(before, after).iter().map(|l| l.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "same", "removed", "added", "same", "same", "gap", "same", "same", "removed",
+                "added"
+            ]
+        );
+    }
+}

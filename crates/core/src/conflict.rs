@@ -115,6 +115,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         Event::ArtefactSaved { .. } => Delivery,
         Event::OwnerSet { item, .. } => owner(item),
         Event::Started { .. }
+        | Event::BlueprintRecorded { .. }
         | Event::BenefitAdded { .. }
         | Event::InitiativeLinked { .. }
         | Event::DocumentAttached { .. } => return None,

@@ -210,6 +210,11 @@ pub enum Event {
     StageCompleted {
         stage: String,
     },
+    /// The blueprint version current when the engagement entered Deploy
+    /// (`knowledge::blueprint_entering`).
+    BlueprintRecorded {
+        version: String,
+    },
     StageExited {
         stage: String,
     },
@@ -393,10 +398,17 @@ pub struct Engagement {
     /// Owners and due dates of steps and risks.
     #[serde(default)]
     pub owners: Vec<Ownership>,
+    /// The blueprint version current when it last entered Deploy.
+    #[serde(default)]
+    pub blueprint: Option<String>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
 pub const DISCOVERY: &str = "discovery";
+
+/// The slug of the stage that deploys the blueprint: entering it records the
+/// blueprint version current then.
+pub const DEPLOY: &str = "deploy";
 
 impl Engagement {
     /// An empty record; the `Started` event fills it in.
@@ -423,6 +435,7 @@ impl Engagement {
             documents: Vec::new(),
             delivery: Delivery::default(),
             owners: Vec::new(),
+            blueprint: None,
         }
     }
 
@@ -492,6 +505,7 @@ impl Engagement {
                     s.ended_at = Some(at);
                 }
             }
+            Event::BlueprintRecorded { version } => self.blueprint = Some(version.clone()),
             Event::StageExited { stage } => {
                 if let Some(s) = self.stage_mut(stage) {
                     s.status = StageStatus::Exited;

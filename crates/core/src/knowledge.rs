@@ -427,6 +427,20 @@ pub fn feedback(helpful: &str, comment: &str) -> Result<Feedback, Vec<DomainErro
     }
 }
 
+/// The event that records which blueprint an engagement deploys: when
+/// `events` enter Deploy and a release (`current`, the newest) exists.
+pub fn blueprint_entering(events: &[crate::Event], current: Option<&str>) -> Option<crate::Event> {
+    let enters = events
+        .iter()
+        .any(|e| matches!(e, crate::Event::StageEntered { stage, .. } if stage == crate::DEPLOY));
+    match (enters, current) {
+        (true, Some(v)) => Some(crate::Event::BlueprintRecorded {
+            version: v.to_string(),
+        }),
+        _ => None,
+    }
+}
+
 /// A release of the blueprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -600,6 +614,22 @@ mod tests {
         assert!(next_status(Some(Draft), ArticleAction::Archive).is_err());
         assert!(next_status(None, ArticleAction::Archive).is_err());
         assert!(next_status(Some(Archived), ArticleAction::Archive).is_err());
+    }
+
+    #[test]
+    fn entering_deploy_records_the_current_blueprint() {
+        let enter = |stage: &str| crate::Event::StageEntered {
+            stage: stage.into(),
+            cycle: 1,
+        };
+        assert_eq!(
+            blueprint_entering(&[enter("deploy")], Some("2.1")),
+            Some(crate::Event::BlueprintRecorded {
+                version: "2.1".into()
+            })
+        );
+        assert_eq!(blueprint_entering(&[enter("discovery")], Some("2.1")), None);
+        assert_eq!(blueprint_entering(&[enter("deploy")], None), None);
     }
 
     #[test]

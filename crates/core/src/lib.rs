@@ -34,9 +34,9 @@ pub use command::{
 };
 pub use conflict::conflicts;
 pub use engagement::{
-    Assignment, Benefit, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative, Mode,
-    Ownership, RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord, StepStatus,
-    SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
+    Assignment, Benefit, DEPLOY, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative,
+    Mode, Ownership, RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord,
+    StepStatus, SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
 pub use next::{

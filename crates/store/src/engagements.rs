@@ -288,7 +288,17 @@ impl Store {
         // The people the command names, as the directory holds them now,
         // read inside the transaction: the core checks each is in scope.
         let people = people_in(tx, &cmd.people()).await?;
-        let events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
+        let mut events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
+        // Entering Deploy records the blueprint release current then.
+        if events.iter().any(
+            |ev| matches!(ev, Event::StageEntered { stage, .. } if stage == waymark_core::DEPLOY),
+        ) {
+            let current = crate::knowledge::newest_release(tx).await?;
+            events.extend(waymark_core::knowledge::blueprint_entering(
+                &events,
+                current.as_deref(),
+            ));
+        }
         if let Extra::Letter(l) = &extra {
             records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }

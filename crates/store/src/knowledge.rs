@@ -63,6 +63,20 @@ pub struct FeedbackSummary {
     pub comments: Vec<(String, bool, String)>,
 }
 
+/// Releases, the newest first: by date, then as recorded.
+const RELEASE_ORDER: &str = "ORDER BY released_on DESC, id DESC";
+
+/// The newest release's version, if any.
+pub(crate) async fn newest_release(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT version FROM blueprint_releases {RELEASE_ORDER} LIMIT 1"
+    ))
+    .fetch_optional(conn)
+    .await?)
+}
+
 const ARTICLE_COLUMNS: &str = "a.id, a.slug, a.status, a.title, a.summary, a.body, a.tags, a.review_by, a.owner_id, p.name AS owner_name, a.version, a.updated_at, \
      (SELECT MAX(number) FROM article_versions v WHERE v.article_id = a.id) AS published";
 
@@ -413,9 +427,9 @@ impl Store {
 
     /// Every release, the newest (by date, then as recorded) first.
     pub async fn releases(&self) -> Result<Vec<Release>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT version, released_on, notes, link FROM blueprint_releases ORDER BY released_on DESC, id DESC",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT version, released_on, notes, link FROM blueprint_releases {RELEASE_ORDER}"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

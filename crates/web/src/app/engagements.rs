@@ -720,6 +720,19 @@ async fn section_page(
     } else {
         Vec::new()
     };
+    let blueprint = match (&e.blueprint, at.section) {
+        (Some(recorded), Section::Overview) => {
+            let newest = s
+                .store
+                .releases()
+                .await?
+                .into_iter()
+                .next()
+                .map(|r| r.version);
+            Some((recorded.clone(), newest.filter(|n| n != recorded)))
+        }
+        _ => None,
+    };
     let agency_name = agency.as_ref().map_or("An agency", |a| a.name.as_str());
     let heading = format!("{agency_name} — Protected Utility");
     let record = workspace_view(&e, &model, &s.model, &name);
@@ -766,6 +779,7 @@ async fn section_page(
         assignable: assignable.iter().map(PersonRow::from).collect(),
         members: members.iter().map(PersonRow::from).collect(),
         owners,
+        blueprint,
         record,
     };
     view_page(s, status, at.section.template(), &view)
@@ -799,6 +813,9 @@ struct WorkspacePage<'a> {
     members: Vec<PersonRow>,
     /// Who may own a step or a risk: the agency's people and those assigned.
     owners: Vec<PersonRow>,
+    /// The blueprint this engagement deploys, and a newer release if any:
+    /// (recorded, newer).
+    blueprint: Option<(String, Option<String>)>,
     #[serde(flatten)]
     record: WorkspaceView,
 }
@@ -1638,6 +1655,9 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::StageEntered { stage: s, .. } => format!("{} began", stage(s)),
         Event::StageCompleted { stage: s } => format!("{} was completed", stage(s)),
         Event::StageExited { stage: s } => format!("{} was closed", stage(s)),
+        Event::BlueprintRecorded { version } => {
+            format!("Deploys blueprint version {version}, the newest release then")
+        }
         Event::StepSet {
             stage: s,
             step,

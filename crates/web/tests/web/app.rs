@@ -2209,5 +2209,76 @@ async fn an_article_goes_from_draft_to_the_guide_and_off_again() {
                 "{page}"
             );
         }
+        // Entering Deploy records the release current then; a newer one shows.
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &format!("/engagements/{}", w.engagement),
+            &[
+                ("csrf", &staff.csrf),
+                ("version", &v),
+                ("form", "stage-start"),
+                ("command", "start_stage"),
+                ("stage", "deploy"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let e = w
+            .store
+            .engagement(&w.store.actor(PersonId(2)).await.unwrap(), w.engagement)
+            .await
+            .unwrap();
+        assert_eq!(e.blueprint.as_deref(), Some("2.1"));
+        let overview = send(
+            &app,
+            &staff,
+            Method::GET,
+            &format!("/engagements/{}", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(
+            overview
+                .body
+                .contains("Blueprint: version 2.1, the newest when Deploy began</li>"),
+            "{}",
+            overview.body
+        );
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/blueprint",
+            &[
+                ("csrf", &staff.csrf),
+                ("version", "2.2"),
+                ("released_on", "2027-02-01"),
+                ("notes", "More."),
+                ("link", ""),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let overview = send(
+            &app,
+            &staff,
+            Method::GET,
+            &format!("/engagements/{}", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(overview.body.contains("Version 2.2 is out:"));
+        let history = send(
+            &app,
+            &staff,
+            Method::GET,
+            &format!("/engagements/{}/history", w.engagement),
+            &[],
+        )
+        .await;
+        assert!(history.body.contains("Deploys blueprint version 2.1"));
     }
 }

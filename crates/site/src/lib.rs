@@ -245,18 +245,21 @@ pub fn searchable(model: &Model) -> Vec<Searchable> {
         .enumerate()
         .map(|(i, p)| {
             let mut text = String::new();
-            markdown::plain_text(&p.intro, &mut text);
+            text.push_str(&waymark_model::markdown::plain_text(&p.intro));
+            text.push('\n');
             for t in &p.timeline {
                 text.push_str(&t.title);
                 text.push('\n');
                 if let Some(b) = &t.body {
-                    markdown::plain_text(b, &mut text);
+                    text.push_str(&waymark_model::markdown::plain_text(b));
+                    text.push('\n');
                 }
             }
             for s in &p.sections {
                 text.push_str(&s.heading);
                 text.push('\n');
-                markdown::plain_text(&s.markdown, &mut text);
+                text.push_str(&waymark_model::markdown::plain_text(&s.markdown));
+                text.push('\n');
             }
             Searchable {
                 href: hrefs.page(PageId(i)).to_string(),

@@ -112,28 +112,3 @@ pub fn render_inline(md: &str, model: &Model, hrefs: &Hrefs) -> String {
         _ => t.to_string(),
     }
 }
-
-/// The words of `md` as a reader sees them (no markup, no link targets),
-/// appended to `out`: what search indexes.
-pub fn plain_text(md: &str, out: &mut String) {
-    for event in Parser::new_ext(md, options()) {
-        match event {
-            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => {
-                out.push_str(&t)
-            }
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
-            // Blocks end a line; inline ends (emphasis, links) join on.
-            Event::End(
-                TagEnd::Paragraph
-                | TagEnd::Heading(_)
-                | TagEnd::Item
-                | TagEnd::CodeBlock
-                | TagEnd::BlockQuote(_)
-                | TagEnd::TableCell
-                | TagEnd::TableRow,
-            ) if !out.ends_with('\n') => out.push('\n'),
-            _ => {}
-        }
-    }
-    out.push('\n');
-}

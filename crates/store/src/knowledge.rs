@@ -49,6 +49,7 @@ pub struct ArticleVersion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedArticle {
+    pub id: i64,
     pub slug: String,
     pub version: ArticleVersion,
 }
@@ -306,7 +307,7 @@ impl Store {
     /// The newest version of every published article, by title.
     pub async fn published_articles(&self) -> Result<Vec<PublishedArticle>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.slug, v.number, v.title, v.summary, v.body, v.tags, p.name AS published_by_name, v.published_at \
+            "SELECT a.id, a.slug, v.number, v.title, v.summary, v.body, v.tags, p.name AS published_by_name, v.published_at \
              FROM articles a JOIN article_versions v ON v.article_id = a.id \
              AND v.number = (SELECT MAX(number) FROM article_versions w WHERE w.article_id = a.id) \
              JOIN people p ON p.id = v.published_by WHERE a.status = 'published' ORDER BY v.title, a.slug",
@@ -316,6 +317,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(PublishedArticle {
+                    id: r.try_get("id")?,
                     slug: r.try_get("slug")?,
                     version: version_row(r)?,
                 })

@@ -278,7 +278,8 @@ pub(crate) async fn index_article(
     summary: &str,
     body: &str,
 ) -> Result<(), StoreError> {
-    let text = format!("{summary}\n{body}");
+    // Indexed as readers see it: words, not markup or link targets.
+    let text = format!("{summary}\n{}", waymark_model::markdown::plain_text(body));
     upsert(conn, Kind::Article, slug, title, &text, None, None).await
 }
 

@@ -7,7 +7,10 @@
 //! - [`Actions::issue_letter`]: the next version of a letter, written from
 //!   the programme's template, typeset, kept with its bytes, and sent to the
 //!   sponsor for signature;
-//! - [`Actions::upload`]: a file checked against its type, kept, and recorded.
+//! - [`Actions::upload`]: a file checked against its type, kept, and recorded;
+//! - [`Actions::write_article`]: a knowledge article checked, saved (and
+//!   published or archived), and the guide's pages it touches rendered again;
+//!   [`Actions::refresh_guide`] after a blueprint release.
 //!
 //! The rules stay in the core; these only gather what a command needs and
 //! what it sends.
@@ -28,6 +31,8 @@ pub struct Actions {
     pub public_url: String,
     /// The programme's mailbox: mail comes from it, invitations name it.
     pub mail_from: String,
+    /// The served guide, re-rendered when an article or release is published.
+    pub guide: Option<std::sync::Arc<waymark_site::server::Guide>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,15 @@ pub enum ActionError {
     Store(#[from] StoreError),
     /// Typesetting or the runtime failed; nothing was recorded.
     #[error("{0}")]
+    Internal(String),
+}
+
+/// Why an article was not written: its fields (every problem, from the
+/// core's check), or the store's refusal.
+#[derive(Debug)]
+pub enum ArticleError {
+    Fields(Vec<DomainError>),
+    Store(StoreError),
     Internal(String),
 }
 
@@ -388,4 +402,68 @@ pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadFo
         }
     }
     Ok(u)
+}
+
+impl Actions {
+    /// Checks `input` (by the core, every problem at once), saves it as the
+    /// article `id` (`None`: a new one) seen at `expected`, and with
+    /// `Publish` or `Archive` renders the guide's pages it touches.
+    /// Returns the article's id.
+    pub async fn write_article(
+        &self,
+        actor: &Actor,
+        model: &waymark_model::Model,
+        id: Option<i64>,
+        expected: Option<i64>,
+        input: &waymark_core::knowledge::ArticleInput,
+        action: waymark_core::knowledge::ArticleAction,
+    ) -> Result<i64, ArticleError> {
+        use waymark_core::knowledge;
+        let mut input = input.clone();
+        let current = match id {
+            Some(id) => Some(
+                self.store
+                    .article(id)
+                    .await
+                    .map_err(ArticleError::Store)?
+                    .ok_or(ArticleError::Store(StoreError::Domain(
+                        DomainError::NotFound,
+                    )))?,
+            ),
+            None => None,
+        };
+        if let Some(c) = &current {
+            // The address is fixed once the article exists.
+            input.slug = c.article.slug.clone();
+        }
+        let article = knowledge::check(&input, model, &waymark_core::today(now()))
+            .map_err(ArticleError::Fields)?;
+        let id = self
+            .store
+            .save_article(actor, model, id, expected, &article, action, now())
+            .await
+            .map_err(ArticleError::Store)?;
+        if action != knowledge::ArticleAction::Save {
+            self.refresh_guide(Some(vec![article.slug.clone()]))
+                .await
+                .map_err(ArticleError::Internal)?;
+        }
+        Ok(id)
+    }
+
+    /// Shows what is published now on the served guide: only the pages
+    /// the `changed` articles touch, or (`None`) every page.
+    pub async fn refresh_guide(&self, changed: Option<Vec<String>>) -> Result<(), String> {
+        let Some(guide) = self.guide.clone() else {
+            return Ok(());
+        };
+        let p = crate::app::published(&self.store, Some(""))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || guide.publish(p, changed.as_deref()))
+            .await
+            .map_err(|e| format!("the guide's render stopped: {e}"))?
+            .map_err(|e| format!("cannot render the guide: {e}"))?;
+        Ok(())
+    }
 }

@@ -54,6 +54,7 @@ impl ApiState {
     ) -> Self {
         ApiState {
             actions: Actions {
+                guide: None,
                 store: store.clone(),
                 public_url: "http://localhost".into(),
                 mail_from: crate::app::PROGRAMME_MAILBOX.into(),
@@ -92,6 +93,15 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/search", get(search))
+        .route("/api/v1/articles", get(articles).post(create_article))
+        .route("/api/v1/articles/drafts", get(article_drafts))
+        .route("/api/v1/articles/{id}", post(update_article))
+        .route("/api/v1/articles/{id}/versions", get(article_versions))
+        .route("/api/v1/articles/{id}/feedback", post(article_feedback))
+        .route(
+            "/api/v1/blueprint/releases",
+            get(releases).post(add_release),
+        )
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
         .route("/api/v1/people", get(people).post(add_person))
@@ -126,7 +136,9 @@ async fn docs_headers(mut r: Response) -> Response {
     ),
     paths(
         me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
-        agency, add_agency, people, person, add_person, add_role, search
+        agency, add_agency, people, person, add_person, add_role, search, articles,
+        article_drafts, create_article, update_article, article_versions, article_feedback,
+        releases, add_release
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -947,4 +959,247 @@ async fn search(
         query: query.describe(),
         groups,
     }))
+}
+
+/// Published knowledge articles: each one's newest published version.
+#[utoipa::path(get, path = "/api/v1/articles", responses(
+    (status = 200, body = Vec<waymark_store::PublishedArticle>),
+    (status = 401, body = Problem),
+))]
+async fn articles(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+) -> Result<Json<Vec<waymark_store::PublishedArticle>>, Problem> {
+    Ok(Json(s.store.published_articles().await?))
+}
+
+/// Every article with its working copy and status (the programme only).
+#[utoipa::path(get, path = "/api/v1/articles/drafts", responses(
+    (status = 200, body = Vec<waymark_store::ArticleRow>),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+))]
+async fn article_drafts(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<waymark_store::ArticleRow>>, Problem> {
+    waymark_core::knowledge::may_write(&actor)?;
+    Ok(Json(s.store.articles().await?))
+}
+
+/// An article to write: its fields as a person types them, and what to do.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ArticleRequest {
+    article: waymark_core::knowledge::ArticleInput,
+    action: waymark_core::knowledge::ArticleAction,
+    /// For a change: the `version` of the article you read.
+    expected_version: Option<i64>,
+}
+
+/// What was written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ArticleWritten {
+    id: i64,
+}
+
+fn article_problem(e: crate::actions::ArticleError) -> Problem {
+    use crate::actions::ArticleError;
+    match e {
+        ArticleError::Fields(problems) => {
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Invalid input",
+                problems
+                    .first()
+                    .map_or_else(String::new, ToString::to_string),
+            );
+            for d in &problems {
+                if let waymark_core::DomainError::Invalid { field, message } = d {
+                    p.errors.push(FieldError {
+                        field: (*field).to_string(),
+                        message: message.clone(),
+                    });
+                }
+            }
+            p
+        }
+        ArticleError::Store(e) => e.into(),
+        ArticleError::Internal(e) => {
+            tracing::error!("api: {e}");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the article is saved, but the guide could not be rendered again; it will be at the next publication check",
+            )
+        }
+    }
+}
+
+/// Writes a new article (the programme only): saved as a draft, or published.
+#[utoipa::path(post, path = "/api/v1/articles", request_body = ArticleRequest, responses(
+    (status = 201, body = ArticleWritten),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 409, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn create_article(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<ArticleRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let r = body(req)?;
+    waymark_core::knowledge::may_write(&actor)?;
+    let id = s
+        .actions
+        .write_article(&actor, &s.model, None, None, &r.article, r.action)
+        .await
+        .map_err(article_problem)?;
+    Ok((StatusCode::CREATED, Json(ArticleWritten { id })).into_response())
+}
+
+/// Changes an article (the programme only): save its working copy, publish
+/// it as a new version, or archive it. `expected_version` is required.
+#[utoipa::path(post, path = "/api/v1/articles/{id}", params(("id" = i64, Path)), request_body = ArticleRequest, responses(
+    (status = 200, body = ArticleWritten),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn update_article(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    req: Result<Json<ArticleRequest>, JsonRejection>,
+) -> Result<Json<ArticleWritten>, Problem> {
+    let r = body(req)?;
+    waymark_core::knowledge::may_write(&actor)?;
+    let expected = r
+        .expected_version
+        .ok_or_else(|| unprocessable("expected_version", "give the version you read".into()))?;
+    let id = s
+        .actions
+        .write_article(
+            &actor,
+            &s.model,
+            Some(id),
+            Some(expected),
+            &r.article,
+            r.action,
+        )
+        .await
+        .map_err(article_problem)?;
+    Ok(Json(ArticleWritten { id }))
+}
+
+/// Every published version of an article, newest first (public record:
+/// archived articles' versions stay readable).
+#[utoipa::path(get, path = "/api/v1/articles/{id}/versions", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<waymark_store::ArticleVersion>),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn article_versions(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<waymark_store::ArticleVersion>>, Problem> {
+    let a = s
+        .store
+        .article(id)
+        .await?
+        .ok_or_else(|| not_found("article"))?;
+    let versions = s.store.article_versions(&a.article.slug).await?;
+    if versions.is_empty() {
+        // A draft never published is the programme's alone.
+        return Err(not_found("article"));
+    }
+    Ok(Json(versions))
+}
+
+/// A reader's answer to "Was this helpful?".
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct FeedbackRequest {
+    helpful: bool,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Answers "Was this helpful?" for a published article; answering again
+/// replaces the caller's answer.
+#[utoipa::path(post, path = "/api/v1/articles/{id}/feedback", params(("id" = i64, Path)), request_body = FeedbackRequest, responses(
+    (status = 204),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn article_feedback(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    req: Result<Json<FeedbackRequest>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    let r = body(req)?;
+    let a = s
+        .store
+        .article(id)
+        .await?
+        .ok_or_else(|| not_found("article"))?;
+    let answer =
+        waymark_core::knowledge::feedback(if r.helpful { "yes" } else { "no" }, &r.comment)
+            .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
+    s.store
+        .record_feedback(&actor, &a.article.slug, &answer, now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Domain(waymark_core::DomainError::NotFound) => not_found("article"),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Blueprint releases, the newest first.
+#[utoipa::path(get, path = "/api/v1/blueprint/releases", responses(
+    (status = 200, body = Vec<waymark_core::knowledge::Release>),
+    (status = 401, body = Problem),
+))]
+async fn releases(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+) -> Result<Json<Vec<waymark_core::knowledge::Release>>, Problem> {
+    Ok(Json(s.store.releases().await?))
+}
+
+/// Records a blueprint release (the programme only); every guide page then names it.
+#[utoipa::path(post, path = "/api/v1/blueprint/releases", request_body = waymark_core::knowledge::Release, responses(
+    (status = 201, body = waymark_core::knowledge::Release),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 409, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn add_release(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<waymark_core::knowledge::Release>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let r = body(req)?;
+    waymark_core::knowledge::may_write(&actor)?;
+    let release = waymark_core::knowledge::release(&r.version, &r.released_on, &r.notes, &r.link)
+        .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
+    s.store.add_release(&actor, &release, now()).await?;
+    if let Err(e) = s.actions.refresh_guide(None).await {
+        tracing::error!("api: the release is recorded, but {e}");
+    }
+    Ok((StatusCode::CREATED, Json(release)).into_response())
 }

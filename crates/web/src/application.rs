@@ -192,8 +192,9 @@ impl Application {
             mail_from: s.mail_from.clone(),
             smtp: s.smtp_url.is_some(),
         };
-        let api = ApiState::new(s.store, s.pages, Arc::clone(&model))
+        let mut api = ApiState::new(s.store, s.pages, Arc::clone(&model))
             .with_addresses(&s.public_url, &s.mail_from);
+        api.actions.guide = s.guide.clone();
         let mut router = crate::api::router(Arc::new(api)).merge(crate::app::router(Arc::new(app)));
         if let Some(guide) = s.guide {
             router = router.merge(waymark_site::server::router(guide));

@@ -19,6 +19,7 @@ use waymark_store::{ArticleRow, FeedbackSummary, Store, StoreError, now};
 
 use super::auth::{SignedIn, UserView};
 use super::{AppState, FieldError, PageError, field_error, form_error, view_page};
+use crate::actions::ArticleError;
 
 /// What the guide shows from the database, at `base` (empty beside the
 /// workspace; the public address for an export; `None`: an export that
@@ -80,22 +81,6 @@ fn tag_label(t: &knowledge::Tag) -> String {
         knowledge::Tag::Stage { stage } => stage.clone(),
         knowledge::Tag::Step { stage, step } => format!("{stage}, step {step}"),
         knowledge::Tag::Free { word } => word.clone(),
-    }
-}
-
-impl AppState {
-    /// Shows what is published now on the served guide: only the pages
-    /// the `changed` articles touch, or (`None`) every page.
-    pub async fn refresh_guide(&self, changed: Option<Vec<String>>) -> Result<(), PageError> {
-        let Some(guide) = self.guide.clone() else {
-            return Ok(());
-        };
-        let p = published(&self.store, Some("")).await?;
-        tokio::task::spawn_blocking(move || guide.publish(p, changed.as_deref()))
-            .await
-            .map_err(|e| PageError::Internal(format!("the guide's render stopped: {e}")))?
-            .map_err(|e| PageError::Internal(format!("cannot render the guide: {e}")))?;
-        Ok(())
     }
 }
 
@@ -373,74 +358,58 @@ async fn write(
         )])
         .await;
     };
-    let mut input = f.input();
-    if let Some(r) = row {
-        // The address is fixed once the article exists.
-        input.slug = r.article.slug.clone();
-    }
-    let article = match knowledge::check(&input, &s.model, &today(now())) {
-        Ok(a) => a,
-        Err(problems) => {
-            let errors = problems
-                .iter()
-                .filter_map(field_error)
-                .map(|e| FieldError {
-                    id: format!("article-{}", e.id),
-                    message: e.message,
-                })
-                .collect();
-            return again(errors).await;
-        }
-    };
     let expected = match row {
         Some(_) => Some(f.version.trim().parse::<i64>().map_err(|_| {
             PageError::Forbidden("This form has no version; reload the page and try again.".into())
         })?),
         None => None,
     };
-    let saved = s
-        .store
-        .save_article(
+    let article_errors = |problems: &[DomainError]| -> Vec<FieldError> {
+        problems
+            .iter()
+            .filter_map(field_error)
+            .map(|e| FieldError {
+                id: format!("article-{}", e.id),
+                message: e.message,
+            })
+            .collect()
+    };
+    let written = s
+        .actions()
+        .write_article(
             &who.actor,
             &s.model,
             row.map(|r| r.id),
             expected,
-            &article,
+            &f.input(),
             action,
-            now(),
         )
         .await;
-    let id = match saved {
+    let id = match written {
         Ok(id) => id,
-        Err(StoreError::Domain(e @ DomainError::Invalid { .. })) => {
-            let errors = field_error(&e)
-                .into_iter()
-                .map(|e| FieldError {
-                    id: format!("article-{}", e.id),
-                    message: e.message,
-                })
-                .collect();
-            return again(errors).await;
+        Err(ArticleError::Fields(problems)) => return again(article_errors(&problems)).await,
+        Err(ArticleError::Store(StoreError::Domain(e @ DomainError::Invalid { .. }))) => {
+            return again(article_errors(&[e])).await;
         }
-        Err(StoreError::Domain(e @ (DomainError::Rule(_) | DomainError::Conflict { .. }))) => {
+        Err(ArticleError::Store(StoreError::Domain(
+            e @ (DomainError::Rule(_) | DomainError::Conflict { .. }),
+        ))) => {
             let message = match e {
                 DomainError::Conflict { .. } => "Someone changed this article since you opened it. Copy what you typed, reload the page and make your change again.".to_string(),
                 other => other.to_string(),
             };
             return again(vec![form_error("action", message)]).await;
         }
-        Err(StoreError::Duplicate { value, .. }) => {
+        Err(ArticleError::Store(StoreError::Duplicate { value, .. })) => {
             return again(vec![form_error(
                 "article-slug",
                 format!("Address: another article already uses “{value}”; choose another"),
             )])
             .await;
         }
-        Err(e) => return Err(e.into()),
+        Err(ArticleError::Store(e)) => return Err(e.into()),
+        Err(ArticleError::Internal(e)) => return Err(PageError::Internal(e)),
     };
-    if action != ArticleAction::Save {
-        s.refresh_guide(Some(vec![article.slug.clone()])).await?;
-    }
     let saved = match action {
         ArticleAction::Save => "saved",
         ArticleAction::Publish => "published",
@@ -720,7 +689,10 @@ pub async fn add_release(
         Err(e) => return Err(e.into()),
     }
     // Every guide page names the newest release.
-    s.refresh_guide(None).await?;
+    s.actions()
+        .refresh_guide(None)
+        .await
+        .map_err(PageError::Internal)?;
     Ok(Redirect::to("/blueprint?saved").into_response())
 }
 

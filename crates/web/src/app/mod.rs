@@ -75,6 +75,7 @@ impl AppState {
     /// letter, an upload), on this state's store and addresses.
     pub fn actions(&self) -> crate::actions::Actions {
         crate::actions::Actions {
+            guide: self.guide.clone(),
             store: self.store.clone(),
             public_url: self.public_url.clone(),
             mail_from: self.mail_from.clone(),

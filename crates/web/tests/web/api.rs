@@ -470,6 +470,12 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people/{id}/roles", &["post"]),
         ("/api/v1/dashboard", &["get"]),
         ("/api/v1/search", &["get"]),
+        ("/api/v1/articles", &["get", "post"]),
+        ("/api/v1/articles/drafts", &["get"]),
+        ("/api/v1/articles/{id}", &["post"]),
+        ("/api/v1/articles/{id}/versions", &["get"]),
+        ("/api/v1/articles/{id}/feedback", &["post"]),
+        ("/api/v1/blueprint/releases", &["get", "post"]),
     ] {
         for m in methods {
             assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
@@ -1110,5 +1116,199 @@ async fn search_through_the_api() {
         }
         let (st, _, _) = call(&app, "GET", "/api/v1/search?q=a", None, None).await;
         assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Articles and releases through the API: the same rules and the same
+/// path as the workspace.
+#[tokio::test]
+async fn articles_and_releases_through_the_api() {
+    for store in stores("api-articles").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "s@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            &store,
+            "m@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let article = |action: &str, body: &str, version: Option<i64>| {
+            json!({
+                "article": {
+                    "title": "Licensing", "summary": "What to buy.", "body": body,
+                    "tags": "deploy", "review_by": "2099-01-01"
+                },
+                "action": action,
+                "expected_version": version,
+            })
+            .to_string()
+        };
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/articles",
+            Some(&member),
+            Some(&article("publish", "x", None)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{p}");
+        let bad = json!({"article": {"title": "", "review_by": "2001-01-01", "tags": "nowhere/1"}, "action": "save"}).to_string();
+        let (st, ct, p) = call(&app, "POST", "/api/v1/articles", Some(&staff), Some(&bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(ct.starts_with("application/problem+json"));
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            ["title", "summary", "body", "review_by", "tags"],
+            "{p}"
+        );
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/articles",
+            Some(&staff),
+            Some(&article("publish", "See [x](nowhere.md).", None)),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "broken links are not published: {p}"
+        );
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/articles",
+            Some(&staff),
+            Some(&article("publish", "Buy E5.", None)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{p}");
+        let id = p["id"].as_i64().unwrap();
+        let (st, _, list) = call(&app, "GET", "/api/v1/articles", Some(&member), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(list[0]["slug"], "licensing");
+        assert_eq!(list[0]["version"]["number"], 1);
+        let (st, _, _) = call(&app, "GET", "/api/v1/articles/drafts", Some(&member), None).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (_, _, drafts) = call(&app, "GET", "/api/v1/articles/drafts", Some(&staff), None).await;
+        let version = drafts[0]["version"].as_i64().unwrap();
+        let uri = format!("/api/v1/articles/{id}");
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&staff),
+            Some(&article("publish", "Buy E3.", None)),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a change names the version read"
+        );
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&staff),
+            Some(&article("publish", "Buy E3.", Some(version + 5))),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&staff),
+            Some(&article("publish", "Buy E3.", Some(version))),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{p}");
+        let (_, _, versions) =
+            call(&app, "GET", &format!("{uri}/versions"), Some(&member), None).await;
+        assert_eq!(versions.as_array().unwrap().len(), 2);
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &format!("{uri}/feedback"),
+            Some(&member),
+            Some(r#"{"helpful": true, "comment": "Clear"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/articles/999/feedback",
+            Some(&member),
+            Some(r#"{"helpful": true}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // Releases.
+        let release = r#"{"version": "2.1", "released_on": "2026-12-01", "notes": "Baselines.", "link": "https://desktop.gov.au"}"#;
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/blueprint/releases",
+            Some(&member),
+            Some(release),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/blueprint/releases",
+            Some(&staff),
+            Some(release),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{p}");
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/blueprint/releases",
+            Some(&staff),
+            Some(release),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let bad = r#"{"version": "3", "released_on": "soon", "notes": "x", "link": "javascript:alert(1)"}"#;
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/blueprint/releases",
+            Some(&staff),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"].as_array().unwrap().len(), 2, "{p}");
+        let (_, _, list) = call(
+            &app,
+            "GET",
+            "/api/v1/blueprint/releases",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(list[0]["version"], "2.1");
     }
 }

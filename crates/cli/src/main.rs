@@ -343,6 +343,9 @@ enum DevCommand {
         /// Events in all, spread over the engagements.
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+        /// Published knowledge articles of synthetic words (for the search benchmark).
+        #[arg(long, default_value_t = 0)]
+        articles: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -502,6 +505,7 @@ fn main() -> ExitCode {
             agencies,
             engagements,
             events,
+            articles,
             seed,
         }) => db_cmd::seed(
             &db,
@@ -510,6 +514,7 @@ fn main() -> ExitCode {
                 agencies,
                 engagements,
                 events,
+                articles,
                 seed,
             },
         ),

@@ -28,6 +28,8 @@ pub struct Size {
     /// Events in all, spread over the engagements (each gets half to one
     /// and a half times the average).
     pub events: usize,
+    /// Published knowledge articles of synthetic text, for search.
+    pub articles: usize,
     pub seed: u64,
 }
 
@@ -38,6 +40,7 @@ pub struct Generated {
     pub people: usize,
     pub engagements: usize,
     pub events: usize,
+    pub articles: usize,
 }
 
 /// The first generated record's time: 2023-11-14.
@@ -414,6 +417,7 @@ impl Store {
             progress(&done);
             first = last + 1;
         }
+        done.articles = self.generate_articles(size, &mut rng).await?;
         self.reset_sequences().await?;
         self.recount().await?;
         self.reindex_records().await?;
@@ -425,6 +429,118 @@ impl Store {
             crate::Backend::Postgres => "VACUUM ANALYZE",
         };
         sqlx::query(analyze).execute(&self.pool).await?;
+        Ok(done)
+    }
+}
+
+/// Syllables of the synthetic vocabulary: 8,000 made-up words, so that no
+/// English stemmer folds two of them together.
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mir", "tan", "vel", "qua", "dor", "sen", "pim", "rux", "bel", "zo", "gar", "nif",
+    "tho", "wex", "yul", "cre", "dag", "fom",
+];
+
+fn word(i: usize) -> String {
+    let n = SYLLABLES.len();
+    format!(
+        "{}{}{}",
+        SYLLABLES[i % n],
+        SYLLABLES[(i / n) % n],
+        SYLLABLES[(i / (n * n)) % n]
+    )
+}
+
+/// A word drawn so that a few are common and most are rare (as in prose):
+/// the cube of a uniform draw leans toward the vocabulary's start.
+fn skewed_word(rng: &mut Rng) -> String {
+    let u = rng.below(1_000_000) as f64 / 1_000_000.0;
+    word((u * u * u * 8_000.0) as usize)
+}
+
+impl Store {
+    /// `size.articles` published articles of synthetic words, each with one
+    /// version, written by the first programme officer.
+    async fn generate_articles(&self, size: Size, rng: &mut Rng) -> Result<usize, StoreError> {
+        let mut done = 0;
+        while done < size.articles {
+            let n = (size.articles - done).min(2_000);
+            let mut articles = Vec::with_capacity(n);
+            let mut versions = Vec::with_capacity(n);
+            for i in done + 1..=done + n {
+                let title: Vec<String> = (0..4).map(|_| skewed_word(rng)).collect();
+                let summary: Vec<String> = (0..12).map(|_| skewed_word(rng)).collect();
+                let body: Vec<String> = (0..150).map(|_| skewed_word(rng)).collect();
+                let (title, summary) = (title.join(" "), summary.join(" ") + ".");
+                let body = body
+                    .chunks(30)
+                    .map(|p| p.join(" ") + ".")
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                articles.push(vec![
+                    V::I(i as i64),
+                    V::S(format!("synthetic-{i}")),
+                    V::S("published".into()),
+                    V::S(title.clone()),
+                    V::S(summary.clone()),
+                    V::S(body.clone()),
+                    V::S("[]".into()),
+                    V::S("2099-01-01".into()),
+                    V::I(1),
+                    V::I(2),
+                    V::I(START),
+                    V::I(START),
+                ]);
+                versions.push(vec![
+                    V::I(i as i64),
+                    V::I(1),
+                    V::S(title),
+                    V::S(summary),
+                    V::S(body),
+                    V::S("[]".into()),
+                    V::I(1),
+                    V::I(START),
+                ]);
+            }
+            let mut tx = self.pool.begin().await?;
+            insert(
+                &mut tx,
+                "articles",
+                &[
+                    "id",
+                    "slug",
+                    "status",
+                    "title",
+                    "summary",
+                    "body",
+                    "tags",
+                    "review_by",
+                    "owner_id",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                ],
+                &articles,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "article_versions",
+                &[
+                    "article_id",
+                    "number",
+                    "title",
+                    "summary",
+                    "body",
+                    "tags",
+                    "published_by",
+                    "published_at",
+                ],
+                &versions,
+            )
+            .await?;
+            tx.commit().await?;
+            done += n;
+        }
         Ok(done)
     }
 }

@@ -11,6 +11,7 @@ const SIZE: Size = Size {
     agencies: 7,
     engagements: 30,
     events: 1_500,
+    articles: 25,
     seed: 3,
 };
 
@@ -58,6 +59,21 @@ async fn generated_records_verify_and_repeat() {
         // The summary beside each record is the record's own.
         let e = store.engagement(&staff, all.items[0].id).await.unwrap();
         assert_eq!(e.summary(), all.items[0]);
+        // Articles are published and searchable: a generated title finds its article first.
+        assert_eq!(done.articles, 25);
+        let published = store.published_articles().await.unwrap();
+        assert_eq!(published.len(), 25);
+        let title = &published[0].version.title;
+        let hits = store
+            .search(
+                None,
+                &waymark_core::search::Query::parse(&format!("\"{title}\"")),
+                None,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits[0].hits[0].title, *title, "{:?}", store.backend());
         // Agency staff see their own agency's: 30 engagements over 7 agencies.
         let member = store.actor(PersonId(81)).await.unwrap();
         assert_eq!(

@@ -91,7 +91,10 @@ pub fn migrate(db: &Database) -> anyhow::Result<ExitCode> {
 /// guide's pages from the model.
 pub fn reindex(db: &Database, origin: &crate::origin::Origin) -> anyhow::Result<ExitCode> {
     let loaded = origin.load()?;
-    let pages = waymark_site::searchable(&loaded.model);
+    let mut pages = waymark_site::searchable(&loaded.model);
+    pages.extend(waymark_site::searchable_articles(
+        &origin.articles(&loaded.model),
+    ));
     let n_pages = pages.len();
     block_on(async {
         let store = db.open().await?;

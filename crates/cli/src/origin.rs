@@ -54,6 +54,56 @@ impl Origin {
         })
     }
 
+    /// Knowledge articles kept as files: each `_articles/*.md` in a folder
+    /// of pages (Jekyll's underscore folders are not pages of the model),
+    /// as (path, text, `YYYY-MM-DD` it last changed), by path.
+    pub fn article_files(&self) -> Vec<(String, String, String)> {
+        let Origin::Paths(paths) = self else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for dir in paths.iter().map(|p| p.join("_articles")) {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                .collect();
+            files.sort();
+            for f in files {
+                let Ok(text) = std::fs::read_to_string(&f) else {
+                    eprintln!(
+                        "note: {} could not be read as text; it is not on the site",
+                        f.display()
+                    );
+                    continue;
+                };
+                let changed = std::fs::metadata(&f)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs() as i64);
+                out.push((
+                    f.display().to_string(),
+                    text,
+                    waymark_core::today(waymark_core::Timestamp(changed)),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The content folder's articles, with a note for each file that is not
+    /// on the site and why.
+    pub fn articles(&self, model: &waymark_model::Model) -> Vec<waymark_site::ArticlePage> {
+        let (pages, problems) = waymark_web::app::file_articles(&self.article_files(), model);
+        for p in problems {
+            eprintln!("note: {p}");
+        }
+        pages
+    }
+
     /// Folders and files to watch for changes (none for the bundled model).
     pub fn watched(&self) -> Vec<PathBuf> {
         match self {

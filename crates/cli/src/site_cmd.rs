@@ -57,6 +57,7 @@ pub fn build(
             public_url.map_or_else(Published::default, waymark_web::app::guide_links)
         }
     };
+    let published = published.with_files(&origin.articles(&loaded.model));
     let written = site::export(&loaded.model, &dates, templates, &published, out)?;
     eprintln!("wrote {written} files to {}", out.display());
     // As with lint: the process ends here, so skip freeing the model.
@@ -100,11 +101,15 @@ pub fn serve(
                 Box::new(move || {
                     let loaded = builder_origin.load().map_err(|e| format!("{e:#}"))?;
                     warn_missing(&loaded);
-                    let _ = pages_tx.send(site::searchable(&loaded.model));
+                    let articles = builder_origin.articles(&loaded.model);
+                    let mut pages = site::searchable(&loaded.model);
+                    pages.extend(site::searchable_articles(&articles));
+                    let _ = pages_tx.send(pages);
                     Ok(server::Source {
                         dates: site::last_modified(&loaded.model),
                         model: loaded.model,
                         templates: builder_templates.clone(),
+                        articles,
                     })
                 }),
                 published,

@@ -358,6 +358,53 @@ pub fn check(
     }
 }
 
+/// An article kept as a markdown file in the content folder's `_articles/`
+/// (a programme that keeps its site in git): front matter `title`,
+/// `summary`, `tags` (a list, or words separated by commas), `review_by`
+/// and optionally `slug` (else the file's name). Its review date may have
+/// passed (it is then due); everything else is checked as in the workspace.
+pub fn from_file(path: &str, text: &str, model: &Model) -> Result<Article, String> {
+    let raw = waymark_model::page::parse_page(text).map_err(|e| e.to_string())?;
+    let field = |k: &str| -> String {
+        match raw.extra.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }
+    };
+    let stem = std::path::Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let slug = match field("slug") {
+        s if s.is_empty() => stem,
+        s => s,
+    };
+    let input = ArticleInput {
+        slug,
+        title: raw.title.clone().unwrap_or_default(),
+        summary: field("summary"),
+        body: raw.body.trim().to_string(),
+        tags: field("tags"),
+        review_by: field("review_by"),
+    };
+    // Any review date is accepted here: a past one means it is due.
+    match check(&input, model, "0000-00-00") {
+        Ok(a) => Ok(a),
+        Err(problems) => Err(problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
 /// Links in an article's body that would not work on the guide, as the
 /// model's lint judges page links: each as a sentence for the author.
 /// `articles` are the slugs of other articles, which may be linked as
@@ -630,6 +677,21 @@ mod tests {
         );
         assert_eq!(blueprint_entering(&[enter("discovery")], Some("2.1")), None);
         assert_eq!(blueprint_entering(&[enter("deploy")], None), None);
+    }
+
+    #[test]
+    fn articles_in_files_read_their_front_matter() {
+        let text = "---\ntitle: Licensing\nsummary: What to buy.\ntags: [deploy, licensing]\nreview_by: 2020-01-01\n---\nBuy **E5**.\n";
+        let a = from_file("content/_articles/licensing-first.md", text, &model()).unwrap();
+        assert_eq!(a.slug, "licensing-first");
+        assert_eq!(a.tags.len(), 2);
+        assert_eq!(
+            a.review_by, "2020-01-01",
+            "a past review date is due, not refused"
+        );
+        let bad = from_file("x.md", "---\ntitle: \n---\n", &model()).unwrap_err();
+        assert!(bad.contains("title"), "{bad}");
+        assert!(from_file("x.md", "no front matter", &model()).is_err());
     }
 
     #[test]

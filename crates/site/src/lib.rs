@@ -142,6 +142,23 @@ pub struct Release {
     pub link: String,
 }
 
+impl Published {
+    /// This with the content folder's articles (`files`) added: a file wins
+    /// over a database article at the same address. By title.
+    pub fn with_files(&self, files: &[ArticlePage]) -> Published {
+        let mut p = self.clone();
+        if files.is_empty() {
+            return p;
+        }
+        p.articles
+            .retain(|a| !files.iter().any(|f| f.slug == a.slug));
+        p.articles.extend(files.iter().cloned());
+        p.articles
+            .sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.slug.cmp(&b.slug)));
+        p
+    }
+}
+
 /// What to render again after `Published` changed, instead of everything.
 #[derive(Debug, Clone, Default)]
 pub struct Only {
@@ -234,6 +251,23 @@ pub struct Searchable {
     pub href: String,
     pub title: String,
     pub text: String,
+}
+
+/// The content folder's articles as search indexes them: pages of the
+/// guide like the model's own.
+pub fn searchable_articles(files: &[ArticlePage]) -> Vec<Searchable> {
+    files
+        .iter()
+        .map(|a| Searchable {
+            href: article_href(&a.slug),
+            title: a.title.clone(),
+            text: format!(
+                "{}\n{}",
+                a.summary,
+                waymark_model::markdown::plain_text(&a.body)
+            ),
+        })
+        .collect()
 }
 
 /// Every page of the model as search indexes it.

@@ -34,6 +34,9 @@ pub struct Source {
     pub model: waymark_model::Model,
     pub dates: Dates,
     pub templates: Option<PathBuf>,
+    /// Articles kept as files in the content folder (`_articles/`); a
+    /// file wins over a database article at the same address.
+    pub articles: Vec<crate::ArticlePage>,
 }
 
 impl std::fmt::Debug for Source {
@@ -99,7 +102,7 @@ fn render_all(src: &Source, published: &Published) -> Result<Built, BuildError> 
         &src.model,
         &src.dates,
         src.templates.as_deref(),
-        published,
+        &published.with_files(&src.articles),
     )?)
 }
 
@@ -164,7 +167,11 @@ impl Guide {
         let published = Arc::new(published);
         // The first article, or the last one gone, changes every page's
         // navigation (its "Knowledge articles" link).
-        let every_page = state.1.articles.is_empty() != published.articles.is_empty();
+        let (before, after) = (
+            state.1.with_files(&src.articles),
+            published.with_files(&src.articles),
+        );
+        let every_page = before.articles.is_empty() != after.articles.is_empty();
         let (files, rendered) = match changed.filter(|_| !every_page) {
             None => {
                 let built = render_all(&src, &published)?;
@@ -172,12 +179,12 @@ impl Guide {
                 (index(built), n)
             }
             Some(slugs) => {
-                let only = Only::articles(&src.model, &state.1, &published, slugs);
+                let only = Only::articles(&src.model, &before, &after, slugs);
                 let built = crate::render_some(
                     &src.model,
                     &src.dates,
                     src.templates.as_deref(),
-                    &published,
+                    &after,
                     &only,
                 )?;
                 let n = built.files.len();
@@ -196,7 +203,7 @@ impl Guide {
                     .collect();
                 // An article no longer published is no longer served.
                 for slug in slugs {
-                    if !published.articles.iter().any(|a| &a.slug == slug) {
+                    if !after.articles.iter().any(|a| &a.slug == slug) {
                         files.remove(&crate::article_href(slug));
                     }
                 }

@@ -102,8 +102,18 @@ impl Application {
     /// Builds the model once, the workspace and API over it, and the tasks.
     pub async fn build(s: Settings) -> Result<Application, BuildError> {
         let model = Arc::new(waymark_model::build(s.pages.as_ref().clone()).model);
-        // Search finds the guide's pages as this model has them.
-        index_guide(&s.store, waymark_site::searchable(&model)).await?;
+        // Search finds the guide's pages as the served guide has them (its
+        // content folder's articles too), or as this model has them.
+        let pages = match &s.guide {
+            Some(g) => {
+                let src = g.source();
+                let mut pages = waymark_site::searchable(&src.model);
+                pages.extend(waymark_site::searchable_articles(&src.articles));
+                pages
+            }
+            None => waymark_site::searchable(&model),
+        };
+        index_guide(&s.store, pages).await?;
         let mut tasks: Vec<(&'static str, Task)> = Vec::new();
         // SQLite: WAL checkpoints in a task of their own, not in requests.
         if let Some(checkpoints) = s.store.checkpoint_in_background().await? {

@@ -605,3 +605,53 @@ fn export_import_and_backup_from_the_command_line() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Articles kept as files in the content folder's `_articles/` are pages of
+/// the exported site (and of its stages' lists); a file that does not read
+/// is left out with a note saying why.
+#[test]
+fn articles_in_the_content_folder_are_on_the_site() {
+    let dir = tempdir("content-articles");
+    let content = dir.join("content");
+    std::fs::create_dir_all(content.join("_articles")).unwrap();
+    for f in std::fs::read_dir(repo("content/model")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, content.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        content.join("_articles/licensing-first.md"),
+        "---\ntitle: Licensing first\nsummary: Buy before you build.\ntags: [deploy]\nreview_by: 2027-01-01\n---\nBuy **E5**. See [Deploy](deploy.md).\n",
+    )
+    .unwrap();
+    std::fs::write(
+        content.join("_articles/broken.md"),
+        "---\ntitle: \n---\nNo title.\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let none = format!("sqlite://{}/none.db", dir.display());
+    let o = waymark(&[
+        "--model",
+        &content.display().to_string(),
+        "--database-url",
+        &none,
+        "site",
+        "build",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("broken.md: title: is required"),
+        "{}",
+        stderr(&o)
+    );
+    let article = std::fs::read_to_string(out.join("article-licensing-first.html")).unwrap();
+    assert!(article.contains("<strong>E5</strong>"));
+    let deploy = std::fs::read_to_string(out.join("deploy.html")).unwrap();
+    assert!(deploy.contains("article-licensing-first.html"));
+    assert!(!out.join("article-broken.html").exists());
+    // The model itself does not take the articles for pages.
+    let o = waymark(&["model", "lint", &content.display().to_string()]);
+    assert!(!stdout(&o).contains("_articles"), "{}", stdout(&o));
+}

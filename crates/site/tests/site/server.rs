@@ -33,6 +33,7 @@ fn bundled() -> Source {
         model: waymark_model::build(waymark_model::bundled()).model,
         dates: Dates::default(),
         templates: None,
+        articles: Vec::new(),
     }
 }
 

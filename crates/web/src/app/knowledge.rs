@@ -29,36 +29,16 @@ pub async fn published(store: &Store, base: Option<&str>) -> Result<Published, S
         Some(b) => super::guide_links(b),
         None => Published::default(),
     };
-    let model_stages = |tags: &[knowledge::Tag]| -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for t in tags {
-            if let Some(s) = t.stage()
-                && !out.iter().any(|o| o == s)
-            {
-                out.push(s.to_string());
-            }
-        }
-        out
-    };
     p.articles = store
         .published_articles()
         .await?
         .into_iter()
         .map(|a| {
             let v = a.version;
-            let on = today(v.published_at);
-            ArticlePage {
-                changes: base.map(|b| format!("{b}/knowledge/{}/changes", a.slug)),
-                feedback: base.map(|b| format!("{b}/knowledge/{}/feedback", a.slug)),
-                stages: model_stages(&v.tags),
-                tags: v.tags.iter().map(tag_label).collect(),
-                slug: a.slug,
-                title: v.title,
-                summary: v.summary,
-                body: v.body,
-                version: v.number,
-                published_on: waymark_site::long_date(&on),
-            }
+            let on = waymark_site::long_date(&today(v.published_at));
+            let mut page = article_page(&a.slug, &v.title, &v.summary, &v.body, &v.tags, on, base);
+            page.version = v.number;
+            page
         })
         .collect();
     p.releases = store
@@ -73,6 +53,74 @@ pub async fn published(store: &Store, base: Option<&str>) -> Result<Published, S
         })
         .collect();
     Ok(p)
+}
+
+/// An article as the guide shows it; `base` as for [`published`].
+fn article_page(
+    slug: &str,
+    title: &str,
+    summary: &str,
+    body: &str,
+    tags: &[knowledge::Tag],
+    published_on: String,
+    base: Option<&str>,
+) -> ArticlePage {
+    let mut stages: Vec<String> = Vec::new();
+    for s in tags.iter().filter_map(knowledge::Tag::stage) {
+        if !stages.iter().any(|o| o == s) {
+            stages.push(s.to_string());
+        }
+    }
+    ArticlePage {
+        changes: base.map(|b| format!("{b}/knowledge/{slug}/changes")),
+        feedback: base.map(|b| format!("{b}/knowledge/{slug}/feedback")),
+        stages,
+        tags: tags.iter().map(tag_label).collect(),
+        slug: slug.to_string(),
+        title: title.to_string(),
+        summary: summary.to_string(),
+        body: body.to_string(),
+        version: 1,
+        published_on,
+    }
+}
+
+/// Articles kept as files in the content folder (`_articles/*.md`): each
+/// file's (path, text, `YYYY-MM-DD` it last changed). Returns those that
+/// read well, and a sentence for each that did not. They have no versions
+/// or feedback here: git keeps their history.
+pub fn file_articles(
+    files: &[(String, String, String)],
+    model: &waymark_model::Model,
+) -> (Vec<ArticlePage>, Vec<String>) {
+    let mut pages: Vec<ArticlePage> = Vec::new();
+    let mut problems = Vec::new();
+    for (path, text, changed) in files {
+        match knowledge::from_file(path, text, model) {
+            Ok(a) if pages.iter().any(|p| p.slug == a.slug) => {
+                problems.push(format!(
+                    "{path}: another file already has the address {}",
+                    a.slug
+                ));
+            }
+            Ok(a) => {
+                for link in link_problems(&a.body, model, &[]) {
+                    problems.push(format!("{path}: {link}"));
+                }
+                pages.push(article_page(
+                    &a.slug,
+                    &a.title,
+                    &a.summary,
+                    &a.body,
+                    &a.tags,
+                    waymark_site::long_date(changed),
+                    None,
+                ));
+            }
+            Err(e) => problems.push(format!("{path}: {e}")),
+        }
+    }
+    (pages, problems)
 }
 
 /// A tag as readers see it.
@@ -137,6 +185,8 @@ struct ArticleListRow {
     status: &'static str,
     review_by: String,
     due: bool,
+    /// A file in the content folder has the same address, and wins.
+    shadowed: bool,
     owner: String,
     published: Option<i64>,
     href: String,
@@ -147,6 +197,8 @@ struct ArticlesPage {
     title: &'static str,
     user: UserView,
     articles: Vec<ArticleListRow>,
+    /// Articles kept as files in the content folder: (title, guide href).
+    files: Vec<(String, String)>,
 }
 
 fn programme(who: &SignedIn) -> Result<(), PageError> {
@@ -160,6 +212,21 @@ pub async fn articles(
 ) -> Result<Response, PageError> {
     programme(&who)?;
     let day = today(now());
+    let files: Vec<(String, String)> = s.guide.as_ref().map_or_else(Vec::new, |g| {
+        g.source()
+            .articles
+            .iter()
+            .map(|a| {
+                (
+                    a.title.clone(),
+                    format!("/guide/{}", waymark_site::article_href(&a.slug)),
+                )
+            })
+            .collect()
+    });
+    let file_slugs: Vec<String> = s.guide.as_ref().map_or_else(Vec::new, |g| {
+        g.source().articles.iter().map(|a| a.slug.clone()).collect()
+    });
     let articles = s
         .store
         .articles()
@@ -169,6 +236,7 @@ pub async fn articles(
             id: r.id,
             due: r.status != ArticleStatus::Archived
                 && knowledge::review_due(&r.article.review_by, &day),
+            shadowed: file_slugs.contains(&r.article.slug),
             title: r.article.title,
             status: r.status.label(),
             review_by: r.article.review_by,
@@ -185,6 +253,7 @@ pub async fn articles(
             title: "Knowledge articles",
             user: who.view(),
             articles,
+            files,
         },
     )
 }

@@ -40,7 +40,7 @@ use waymark_store::{Store, StoreError};
 
 pub use auth::{hash_password, verify_password};
 pub use engagements::write_digests;
-pub use knowledge::published;
+pub use knowledge::{file_articles, published};
 pub use sessions::DbSessions;
 pub use views::{ViewError, Views};
 

@@ -1335,6 +1335,7 @@ async fn the_composed_application_serves_on_a_port() {
                     model: waymark_model::build(loader_pages.as_ref().clone()).model,
                     dates: waymark_site::Dates::default(),
                     templates: None,
+                    articles: Vec::new(),
                 })
             }),
             waymark_web::app::guide_links(""),
@@ -1979,6 +1980,7 @@ async fn with_guide(store: &Store) -> Router {
                 model: waymark_model::build(loader_pages.as_ref().clone()).model,
                 dates: waymark_site::Dates::default(),
                 templates: None,
+                articles: Vec::new(),
             })
         }),
         waymark_web::app::published(store, Some("")).await.unwrap(),

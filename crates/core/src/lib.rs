@@ -5,7 +5,9 @@
 //! when a stale change is a real conflict ([`conflicts`]); what is next on
 //! an engagement and what waits for whom ([`next_up`], [`waiting_for`]);
 //! the enquiry workflow ([`enquiry`]); letters' facts and versions
-//! ([`letter`]); stages' timeboxes as warnings.
+//! ([`letter`]); stages' timeboxes as warnings; what a search means and who
+//! may find what ([`search`]); knowledge articles and blueprint releases
+//! ([`knowledge`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events

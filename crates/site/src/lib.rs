@@ -7,7 +7,9 @@
 //! the database reaches it as plain data in `Published`; it queries nothing.
 //!
 //! Every page of the model becomes `<slug>.html` (the overview becomes
-//! `index.html`) in one flat folder, with relative links, so the same bytes
+//! `index.html`), every published article `article-<slug>.html` (with
+//! `articles.html` and, once there is a release, `blueprint.html`), in one
+//! flat folder, with relative links, so the same bytes
 //! work from any web server, from `file://`, and under `/guide/` live.
 //!
 //! No page grows with the site: the navigation, the contents pages and the

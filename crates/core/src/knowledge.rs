@@ -407,8 +407,9 @@ pub fn from_file(path: &str, text: &str, model: &Model) -> Result<Article, Strin
 
 /// Links in an article's body that would not work on the guide, as the
 /// model's lint judges page links: each as a sentence for the author.
-/// `articles` are the slugs of other articles, which may be linked as
-/// `article-<slug>.html`.
+/// `articles` are the slugs of the other published articles, which may be
+/// linked as `article-<slug>.html` (a draft's or an archived one's page does
+/// not exist).
 pub fn link_problems(body: &str, model: &Model, articles: &[String]) -> Vec<String> {
     let scan = waymark_model::markdown::scan(body);
     let mut out = Vec::new();
@@ -424,7 +425,10 @@ pub fn link_problems(body: &str, model: &Model, articles: &[String]) -> Vec<Stri
             continue;
         }
         match model.resolve(dest) {
-            LinkTarget::Page { .. } | LinkTarget::External => {}
+            LinkTarget::Page { .. }
+            | LinkTarget::External
+            | LinkTarget::Contact
+            | LinkTarget::Anchor => {}
             LinkTarget::Empty => out.push(format!("the link “{}” has no address", l.text)),
             LinkTarget::UnknownPage { .. } => out.push(format!(
                 "the link to “{shown}” goes to no page of the guide"
@@ -502,12 +506,16 @@ pub struct Release {
     pub link: String,
 }
 
-/// Checks a release as typed, every problem at once.
+/// Checks a release as typed, every problem at once. `today` is
+/// `YYYY-MM-DD`: a release is recorded once it is out, so its date may not
+/// be later (a future date would make it "current" on every page and in
+/// engagements entering Deploy).
 pub fn release(
     version: &str,
     released_on: &str,
     notes: &str,
     link: &str,
+    today: &str,
 ) -> Result<Release, Vec<DomainError>> {
     let mut problems = Vec::new();
     let mut keep = |r: Result<String, DomainError>| match r {
@@ -529,6 +537,16 @@ pub fn release(
             .map(|_| released_on.trim().to_string())
             .map_err(|_| {
                 DomainError::invalid("released_on", "give the release date, like 2026-12-01")
+            })
+            .and_then(|d| {
+                if d.as_str() > today {
+                    Err(DomainError::invalid(
+                        "released_on",
+                        format!("is after today ({today}): record a release once it is out"),
+                    ))
+                } else {
+                    Ok(d)
+                }
             }),
     );
     let notes = keep(check_text("notes", notes, 20_000).and_then(|v| {
@@ -542,12 +560,18 @@ pub fn release(
         }
     }));
     let link = keep(check_line("link", link, 1000).and_then(|l| {
-        if l.is_empty() || l.starts_with("https://") || l.starts_with("http://") {
+        let web = (l.starts_with("https://") || l.starts_with("http://"))
+            && !l.contains(char::is_whitespace)
+            && !l
+                .split('/')
+                .nth(2)
+                .is_some_and(|host| host.is_empty() || host.contains('@'));
+        if l.is_empty() || web {
             Ok(l)
         } else {
             Err(DomainError::invalid(
                 "link",
-                "must start with https:// (or be left empty)",
+                "must be a web address starting with https:// (with a host, no spaces or user name), or be left empty",
             ))
         }
     }));
@@ -696,17 +720,27 @@ mod tests {
 
     #[test]
     fn releases_need_a_version_date_notes_and_a_web_link() {
-        assert!(
-            release(
-                "2.1",
-                "2026-12-01",
-                "Adds baselines.",
-                "https://desktop.gov.au"
-            )
-            .is_ok()
+        let today = "2026-12-02";
+        let ok = release(
+            "2.1",
+            "2026-12-01",
+            "Adds.",
+            "https://desktop.gov.au",
+            today,
         );
-        let p = release("", "01/12/2026", "", "javascript:alert(1)").unwrap_err();
+        assert!(ok.is_ok());
+        let p = release("", "01/12/2026", "", "javascript:alert(1)", today).unwrap_err();
         assert_eq!(p.len(), 4);
+        assert!(
+            release("3", "2099-01-01", "Soon.", "", today).is_err(),
+            "not out yet"
+        );
+        for bad in ["https://", "https://a b", "https://user:pass@evil.example/"] {
+            assert!(
+                release("3", "2026-12-01", "x", bad, today).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

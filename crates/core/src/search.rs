@@ -355,9 +355,15 @@ pub fn engagement_text(e: &crate::Engagement) -> String {
         out.push(&d.rationale);
         out.extend(d.note.as_deref());
     }
+    for s in &e.steps {
+        if let crate::StepStatus::Skipped { reason } = &s.status {
+            out.push(reason);
+        }
+    }
     for w in &e.workshops {
         out.push(&w.plan.title);
         out.push(&w.plan.agenda);
+        out.extend(w.plan.location.as_deref());
         for k in crate::WORKSHOP_HEADINGS {
             out.push(w.notes.get(k.0));
         }

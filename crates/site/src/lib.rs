@@ -212,6 +212,8 @@ pub struct Link {
 #[derive(Debug, Clone)]
 pub struct Hrefs {
     pages: Vec<String>,
+    /// Published articles' files, which pages may link to as they are.
+    articles: std::collections::HashSet<String>,
 }
 
 impl Hrefs {
@@ -228,7 +230,25 @@ impl Hrefs {
                 }
             })
             .collect();
-        Hrefs { pages }
+        Hrefs {
+            pages,
+            articles: std::collections::HashSet::new(),
+        }
+    }
+
+    /// These names with the published articles' files as link targets too.
+    pub fn with_articles(mut self, published: &Published) -> Self {
+        self.articles = published
+            .articles
+            .iter()
+            .map(|a| article_href(&a.slug))
+            .collect();
+        self
+    }
+
+    /// Whether `file` is a published article's page.
+    pub fn is_article(&self, file: &str) -> bool {
+        self.articles.contains(file)
     }
 
     pub fn page(&self, id: PageId) -> &str {
@@ -472,7 +492,7 @@ fn render_each(
     emit: impl Fn(&str, Vec<u8>) -> Result<(), SiteError> + Sync,
 ) -> Result<(), SiteError> {
     let env = environment(templates)?;
-    let hrefs = Hrefs::new(model);
+    let hrefs = Hrefs::new(model).with_articles(published);
     let shape = Shape::new(model);
     let nav = nav(model, &shape, &hrefs);
     let ids: Vec<usize> = (0..model.pages.len())
@@ -582,7 +602,22 @@ struct KnowledgeView<'a> {
     knowledge: bool,
     article: Option<ArticleBody<'a>>,
     articles: Vec<ArticleLink<'a>>,
+    /// The list's neighbouring pages, its first entry's position and the
+    /// count of all.
+    previous: Option<String>,
+    next: Option<String>,
+    first: usize,
+    total: usize,
     releases: Vec<ReleaseView<'a>>,
+}
+
+/// The list of articles' page `n` (from 1).
+fn articles_href(n: usize) -> String {
+    if n <= 1 {
+        ARTICLES_PATH.to_string()
+    } else {
+        format!("articles-{n}.html")
+    }
 }
 
 fn render_knowledge(
@@ -606,6 +641,10 @@ fn render_knowledge(
         knowledge: true,
         article: None,
         articles: Vec::new(),
+        previous: None,
+        next: None,
+        first: 1,
+        total: 0,
         releases: Vec::new(),
     };
     let render = |template: &str, v: &KnowledgeView<'_>, href: &str| {
@@ -641,10 +680,17 @@ fn render_knowledge(
     }) {
         r?;
     }
-    if !published.articles.is_empty() {
-        let mut v = view("Knowledge articles", ARTICLES_PATH);
-        v.articles = published.articles.iter().map(article_link).collect();
-        render("articles.html", &v, ARTICLES_PATH)?;
+    // The list, a hundred to a page, so no page grows with the articles.
+    let chunks: Vec<&[ArticlePage]> = published.articles.chunks(CONTENTS_PER_PAGE).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let href = articles_href(i + 1);
+        let mut v = view("Knowledge articles", &href);
+        v.articles = chunk.iter().map(article_link).collect();
+        v.previous = (i > 0).then(|| articles_href(i));
+        v.next = (i + 1 < chunks.len()).then(|| articles_href(i + 2));
+        v.first = i * CONTENTS_PER_PAGE + 1;
+        v.total = published.articles.len();
+        render("articles.html", &v, &href)?;
     }
     if only.is_none() && !published.releases.is_empty() {
         let mut v = view("Blueprint releases", BLUEPRINT_PATH);

@@ -85,6 +85,10 @@ fn demote(level: HeadingLevel) -> HeadingLevel {
 
 /// Where a link should go on the built site, or `None` to render its text only.
 fn href<'a>(dest: &CowStr<'a>, model: &Model, hrefs: &Hrefs) -> Option<CowStr<'a>> {
+    // A published article's page, as `article-<slug>.html`.
+    if hrefs.is_article(dest.split('#').next().unwrap_or_default()) {
+        return Some(dest.clone());
+    }
     match model.resolve(dest) {
         LinkTarget::Page { page, fragment } => {
             let mut h = hrefs.page(page).to_string();

@@ -161,11 +161,12 @@ impl Store {
             .as_ref()
             .map_or(article.slug.clone(), |c| c.article.slug.clone());
         if action == ArticleAction::Publish {
-            let others: Vec<String> =
-                sqlx::query_scalar("SELECT slug FROM articles WHERE slug <> $1")
-                    .bind(&slug)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let others: Vec<String> = sqlx::query_scalar(
+                "SELECT slug FROM articles WHERE slug <> $1 AND status = 'published'",
+            )
+            .bind(&slug)
+            .fetch_all(&mut *tx)
+            .await?;
             let broken = link_problems(&article.body, model, &others);
             if let Some(first) = broken.first() {
                 return Err(StoreError::Domain(DomainError::invalid(

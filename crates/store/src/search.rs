@@ -163,6 +163,12 @@ fn bind_all<'q>(
     query
 }
 
+/// The ids a kind's documents take on SQLite: [lo, hi).
+fn kind_range(kind: Kind) -> (i64, i64) {
+    let code = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as i64 + 1;
+    (code << 40, (code + 1) << 40)
+}
+
 /// Upserts one document, leaving an unchanged row alone.
 async fn upsert(
     conn: &mut sqlx::AnyConnection,
@@ -173,13 +179,25 @@ async fn upsert(
     agency: Option<i64>,
     engagement: Option<i64>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO search_docs (kind, ref, title, body, agency_id, engagement_id) VALUES ($1, $2, $3, $4, $5, $6) \
+    // On SQLite each kind's documents take ids in a range of their own
+    // (`kind_range`), so a search of one kind reads the full-text index
+    // alone; writers take turns there, so the next id cannot be taken twice.
+    // PostgreSQL numbers them itself.
+    let id = if conn.backend_name() == "SQLite" {
+        let (lo, hi) = kind_range(kind);
+        format!(
+            "(SELECT COALESCE(MAX(id), {lo} - 1) + 1 FROM search_docs WHERE id >= {lo} AND id < {hi})"
+        )
+    } else {
+        "DEFAULT".to_string()
+    };
+    sqlx::query(&format!(
+        "INSERT INTO search_docs (id, kind, ref, title, body, agency_id, engagement_id) VALUES ({id}, $1, $2, $3, $4, $5, $6) \
          ON CONFLICT (kind, ref) DO UPDATE SET title = excluded.title, body = excluded.body, \
          agency_id = excluded.agency_id, engagement_id = excluded.engagement_id \
          WHERE search_docs.title <> excluded.title OR search_docs.body <> excluded.body \
          OR search_docs.agency_id IS DISTINCT FROM excluded.agency_id",
-    )
+    ))
     .bind(kind.as_str())
     .bind(reference)
     .bind(clean(title))
@@ -452,80 +470,150 @@ impl Store {
         if conds.is_empty() {
             return Ok(Vec::new());
         }
-        let access = conds.join(" OR ");
-        let (from, matches) = match self.backend {
-            Backend::Sqlite => (
-                "search_fts JOIN search_docs d ON d.id = search_fts.rowid",
-                "search_fts MATCH $1",
-            ),
-            Backend::Postgres => (
-                "search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q",
-                "d.doc @@ q",
-            ),
+        let (first, last) = match only {
+            Some(_) => (PAGE_SIZE * page.saturating_sub(1), PAGE_SIZE * page),
+            None => (0, FIRST_HITS),
         };
-        let counts = bind_all(
-            sqlx::query(&format!(
-                "SELECT d.kind AS kind, COUNT(*) AS n FROM {from} WHERE {matches} AND ({access}) GROUP BY d.kind"
-            )),
-            &binds,
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut groups = Vec::new();
-        for kind in kinds {
-            let Some(total) = counts
-                .iter()
-                .find(|r| r.try_get::<String, _>("kind").ok().as_deref() == Some(kind.as_str()))
-                .map(|r| r.try_get::<i64, _>("n"))
-                .transpose()?
-            else {
-                continue;
-            };
-            let (limit, offset) = match only {
-                Some(_) => (PAGE_SIZE, PAGE_SIZE * page.saturating_sub(1)),
-                None => (FIRST_HITS, 0),
-            };
-            let (snippet, order) = match self.backend {
-                Backend::Sqlite => (
-                    "snippet(search_fts, 1, char(2), char(3), ' … ', 24)",
-                    "bm25(search_fts, 8.0, 1.0), d.id",
-                ),
-                Backend::Postgres => (
-                    "ts_headline('english', left(d.body, 20000), q, \
-                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"')",
-                    "ts_rank_cd(d.doc, q) DESC, d.id",
-                ),
-            };
-            let n = binds.len();
-            let sql = format!(
-                "SELECT d.ref AS ref, d.title AS title, {snippet} AS snip FROM {from} \
-                 WHERE {matches} AND d.kind = '{k}' AND ({access}) ORDER BY {order} LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2,
-                k = kind.as_str(),
-            );
-            let rows = bind_all(sqlx::query(&sql), &binds)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(&self.pool)
-                .await?;
-            let hits = rows
-                .iter()
-                .map(|r| {
-                    Ok(Hit {
-                        kind,
-                        reference: r.try_get("ref")?,
-                        title: r.try_get("title")?,
-                        snippet: pieces(&r.try_get::<String, _>("snip")?),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            groups.push(Group {
-                kind,
-                total: total as u64,
-                hits,
-            });
+        // (id, kind, total) of the rows shown, best first within each kind.
+        let mut shown: Vec<(i64, Kind, i64)> = Vec::new();
+        match self.backend {
+            // Kind by kind. A kind the visitor may read all of is read from
+            // the full-text index alone, within the kind's id range; one
+            // read in part is joined with its documents for the condition.
+            Backend::Sqlite => {
+                for kind in kinds {
+                    let r = reach(actor, kind);
+                    let mut kb = vec![Bind::Text(syntax(self.backend, q))];
+                    let Some(cond) = condition(kind, &r, &mut kb) else {
+                        continue;
+                    };
+                    let (lo, hi) = kind_range(kind);
+                    let in_range = format!("search_fts.rowid >= {lo} AND search_fts.rowid < {hi}");
+                    let (from, filter) = if r == Reach::Everything {
+                        ("search_fts".to_string(), String::new())
+                    } else {
+                        (
+                            "search_fts JOIN search_docs d ON d.id = search_fts.rowid".to_string(),
+                            format!(" AND {cond}"),
+                        )
+                    };
+                    let total: i64 = bind_all(
+                        sqlx::query(&format!(
+                            "SELECT COUNT(*) AS n FROM {from} WHERE search_fts MATCH $1 AND {in_range}{filter}"
+                        )),
+                        &kb,
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                    if total == 0 {
+                        continue;
+                    }
+                    let n = kb.len();
+                    let rows = bind_all(
+                        sqlx::query(&format!(
+                            "SELECT search_fts.rowid AS id FROM {from} WHERE search_fts MATCH $1 AND {in_range}{filter} \
+                             ORDER BY search_fts.rank LIMIT ${} OFFSET ${}",
+                            n + 1,
+                            n + 2
+                        )),
+                        &kb,
+                    )
+                    .bind(i64::from(last - first))
+                    .bind(i64::from(first))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for row in &rows {
+                        shown.push((row.try_get("id")?, kind, total));
+                    }
+                    if rows.is_empty() {
+                        // A page past the last still says how many there are.
+                        shown.push((0, kind, total));
+                    }
+                }
+            }
+            // One pass over the matches: each is scored once, numbered
+            // within its kind and counted; only the page's rows come back.
+            Backend::Postgres => {
+                let access = conds.join(" OR ");
+                let n = binds.len();
+                let sql = format!(
+                    "WITH m AS (SELECT d.id AS id, d.kind AS kind, ts_rank_cd(d.doc, q) AS score \
+                       FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q \
+                       WHERE d.doc @@ q AND ({access})) \
+                     SELECT id, kind, total FROM ( \
+                       SELECT id, kind, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY score DESC, id) AS rn, \
+                         COUNT(*) OVER (PARTITION BY kind) AS total FROM m \
+                     ) AS ranked WHERE rn > ${} AND rn <= ${} ORDER BY kind, rn",
+                    n + 1,
+                    n + 2,
+                );
+                let rows = bind_all(sqlx::query(&sql), &binds)
+                    .bind(i64::from(first))
+                    .bind(i64::from(last))
+                    .fetch_all(&self.pool)
+                    .await?;
+                for r in &rows {
+                    let kind = Kind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| {
+                        StoreError::Corrupt("an unknown kind in the search index".into())
+                    })?;
+                    shown.push((r.try_get("id")?, kind, r.try_get("total")?));
+                }
+            }
         }
+        // Titles and snippets for the rows shown only.
+        let ids: Vec<i64> = shown.iter().map(|s| s.0).filter(|id| *id != 0).collect();
+        let mut found: std::collections::HashMap<i64, (String, String, String)> =
+            std::collections::HashMap::new();
+        if !ids.is_empty() {
+            let list = placeholders(2, ids.len());
+            let sql = match self.backend {
+                Backend::Sqlite => format!(
+                    "SELECT d.id AS id, d.ref AS ref, d.title AS title, \
+                     snippet(search_fts, 1, char(2), char(3), ' … ', 24) AS snip \
+                     FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+                     WHERE search_fts MATCH $1 AND search_fts.rowid IN ({list})"
+                ),
+                Backend::Postgres => format!(
+                    "SELECT d.id AS id, d.ref AS ref, d.title AS title, ts_headline('english', left(d.body, 20000), q, \
+                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"') AS snip \
+                     FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q WHERE d.id IN ({list})"
+                ),
+            };
+            let mut query = sqlx::query(&sql).bind(syntax(self.backend, q));
+            for id in &ids {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                found.insert(
+                    r.try_get("id")?,
+                    (r.try_get("ref")?, r.try_get("title")?, r.try_get("snip")?),
+                );
+            }
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for (id, kind, total) in shown {
+            let at = match groups.iter().position(|g| g.kind == kind) {
+                Some(i) => i,
+                None => {
+                    groups.push(Group {
+                        kind,
+                        total: total as u64,
+                        hits: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            if let Some((reference, title, snip)) = found.remove(&id) {
+                groups[at].hits.push(Hit {
+                    kind,
+                    reference,
+                    title,
+                    snippet: pieces(&snip),
+                });
+            }
+        }
+        groups.sort_by_key(|g| Kind::ALL.iter().position(|k| *k == g.kind));
         Ok(groups)
     }
 }

@@ -428,6 +428,7 @@ async fn me(Caller(actor): Caller) -> Json<Actor> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only this agency's engagements (its abbreviation).
     agency: Option<String>,
@@ -896,6 +897,7 @@ async fn dashboard(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
     /// Words to find; text in double quotes is a phrase. Operators and
     /// punctuation are read as plain separators, never as syntax.
@@ -904,6 +906,7 @@ struct SearchQuery {
     /// engagement, agency or enquiry.
     kind: Option<String>,
     /// With `kind`: the page, 1 to 50 (10 results a page).
+    #[param(minimum = 1, maximum = 50)]
     page: Option<u32>,
 }
 
@@ -1025,6 +1028,17 @@ fn article_problem(e: crate::actions::ArticleError) -> Problem {
             }
             p
         }
+        ArticleError::Store(StoreError::Domain(waymark_core::DomainError::Conflict {
+            actual,
+            ..
+        })) => Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Changed since you read it",
+            format!(
+                "this article changed since you read it (it is now version {actual}); read it again and make your change to that version"
+            ),
+        ),
         ArticleError::Store(e) => e.into(),
         ArticleError::Internal(e) => {
             tracing::error!("api: {e}");
@@ -1081,9 +1095,12 @@ async fn update_article(
 ) -> Result<Json<ArticleWritten>, Problem> {
     let r = body(req)?;
     waymark_core::knowledge::may_write(&actor)?;
-    let expected = r
-        .expected_version
-        .ok_or_else(|| unprocessable("expected_version", "give the version you read".into()))?;
+    let expected = r.expected_version.filter(|v| *v >= 1).ok_or_else(|| {
+        unprocessable(
+            "expected_version",
+            "give the version you read (1 or more)".into(),
+        )
+    })?;
     let id = s
         .actions
         .write_article(
@@ -1195,8 +1212,14 @@ async fn add_release(
 ) -> Result<Response, Problem> {
     let r = body(req)?;
     waymark_core::knowledge::may_write(&actor)?;
-    let release = waymark_core::knowledge::release(&r.version, &r.released_on, &r.notes, &r.link)
-        .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
+    let release = waymark_core::knowledge::release(
+        &r.version,
+        &r.released_on,
+        &r.notes,
+        &r.link,
+        &waymark_core::today(now()),
+    )
+    .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
     s.store.add_release(&actor, &release, now()).await?;
     if let Err(e) = s.actions.refresh_guide(None).await {
         tracing::error!("api: the release is recorded, but {e}");

@@ -411,3 +411,34 @@ fn script_and_data_links_are_published_as_text() {
     assert!(html.contains("this") && html.contains("the data"));
     assert!(html.contains("href=\"https://example.org\""));
 }
+
+/// The list of articles is paged, and stage pages list at most a few, so no
+/// page grows with the number of articles.
+#[test]
+fn no_page_grows_with_the_articles() {
+    let loaded = load(waymark_model::bundled());
+    let n = loaded.model.pages.len();
+    let largest = |count: usize| {
+        let published = Published {
+            articles: (0..count)
+                .map(|i| site::ArticlePage {
+                    slug: format!("a{i:05}"),
+                    title: format!("Article {i:05}"),
+                    summary: "A summary of some length for the list.".into(),
+                    body: "Body.".into(),
+                    stages: vec!["deploy".into()],
+                    tags: Vec::new(),
+                    version: 1,
+                    published_on: "1 December 2026".into(),
+                    changes: None,
+                    feedback: None,
+                })
+                .collect(),
+            ..Published::default()
+        };
+        let built = site::build(&loaded.model, &fixed(n), None, &published).unwrap();
+        built.files.iter().map(|(_, b)| b.len()).max().unwrap()
+    };
+    let (small, big) = (largest(10), largest(1_000));
+    assert!(big <= 2 * small, "10 articles: {small} bytes; 1,000: {big}");
+}

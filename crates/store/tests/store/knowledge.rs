@@ -262,7 +262,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
         ));
         // Releases: the programme's, unique, newest first.
         let r = |v: &str, d: &str| {
-            knowledge::release(v, d, "Notes.", "https://desktop.gov.au").unwrap()
+            knowledge::release(v, d, "Notes.", "https://desktop.gov.au", "2026-12-02").unwrap()
         };
         s.add_release(&w.staff, &r("2.0", "2026-06-01"), NOW)
             .await

@@ -292,10 +292,10 @@ async fn edit_page(
 ) -> Result<Response, PageError> {
     let others: Vec<String> = s
         .store
-        .articles()
+        .published_articles()
         .await?
         .into_iter()
-        .map(|a| a.article.slug)
+        .map(|a| a.slug)
         .filter(|slug| row.is_none_or(|r| &r.article.slug != slug))
         .collect();
     let feedback = match row {
@@ -739,13 +739,14 @@ pub async fn add_release(
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
     programme(&who)?;
-    let release = match knowledge::release(&f.version, &f.released_on, &f.notes, &f.link) {
-        Ok(r) => r,
-        Err(problems) => {
-            let errors = problems.iter().filter_map(field_error).collect();
-            return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
-        }
-    };
+    let release =
+        match knowledge::release(&f.version, &f.released_on, &f.notes, &f.link, &today(now())) {
+            Ok(r) => r,
+            Err(problems) => {
+                let errors = problems.iter().filter_map(field_error).collect();
+                return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
+            }
+        };
     match s.store.add_release(&who.actor, &release, now()).await {
         Ok(()) => {}
         Err(StoreError::Duplicate { value, .. }) => {

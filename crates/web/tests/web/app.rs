@@ -2249,20 +2249,20 @@ async fn an_article_goes_from_draft_to_the_guide_and_off_again() {
             "{}",
             overview.body
         );
-        let r = send(
-            &app,
-            &staff,
-            Method::POST,
-            "/blueprint",
-            &[
-                ("csrf", &staff.csrf),
-                ("version", "2.2"),
-                ("released_on", "2027-02-01"),
-                ("notes", "More."),
-                ("link", ""),
-            ],
-        )
-        .await;
+        let release = |on: &'static str| {
+            vec![
+                ("csrf", staff.csrf.clone()),
+                ("version", "2.2".to_string()),
+                ("released_on", on.to_string()),
+                ("notes", "More.".to_string()),
+                ("link", String::new()),
+            ]
+        };
+        // Not out yet: a future release would be "current" everywhere.
+        let r = post("/blueprint", release("2099-02-01")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("record a release once it is out"));
+        let r = post("/blueprint", release("2026-12-01")).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let overview = send(
             &app,

@@ -97,7 +97,8 @@ test('the side navigation works with the keyboard alone', async () => {
   // From the top again: walk the side navigation with Tab.
   await page.goto(`${base}engagement.html`);
   const seen = [];
-  for (let i = 0; i < 12; i++) {
+  // (the header has the search box and its button before the navigation)
+  for (let i = 0; i < 16; i++) {
     await page.keyboard.press('Tab');
     const info = await page.evaluate(() => ({
       inNav: !!document.activeElement.closest('nav.side-nav'),
@@ -108,11 +109,13 @@ test('the side navigation works with the keyboard alone', async () => {
   }
   assert.deepEqual(seen, STAGE_PAGES);
 
-  // Back to Deploy with Tab, then Enter. Links before the side navigation
-  // (the skip link, the brand, the header's links) come first.
+  // Back to Deploy with Tab, then Enter. What takes focus before the side
+  // navigation (the skip link, the brand, the header's links, the search
+  // box and its button) comes first.
   await page.goto(`${base}engagement.html`);
   const before = await page.evaluate(() =>
-    [...document.querySelectorAll('a[href]')].findIndex((a) => a.closest('nav.side-nav')));
+    [...document.querySelectorAll('a[href], input:not([type=hidden]), button')]
+      .findIndex((a) => a.closest('nav.side-nav')));
   for (let i = 0; i < before + 1 + STAGE_PAGES.indexOf('deploy.html'); i++) await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), 'deploy.html');
   await Promise.all([page.waitForURL(/deploy\.html$/), page.keyboard.press('Enter')]);

@@ -266,6 +266,38 @@ fn check_tags(raw: &str, model: &Model) -> Result<Vec<Tag>, DomainError> {
     Ok(tags)
 }
 
+/// Every problem with a form's fields, gathered so all are shown at once.
+#[derive(Default)]
+struct Problems(Vec<DomainError>);
+
+impl Problems {
+    /// A check's value, or its error kept (and an empty value).
+    fn keep(&mut self, r: Result<String, DomainError>) -> String {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                self.0.push(e);
+                String::new()
+            }
+        }
+    }
+}
+
+/// A checked value that must not be empty.
+fn required(
+    r: Result<String, DomainError>,
+    field: &'static str,
+    message: &'static str,
+) -> Result<String, DomainError> {
+    r.and_then(|v| {
+        if v.is_empty() {
+            Err(DomainError::invalid(field, message))
+        } else {
+            Ok(v)
+        }
+    })
+}
+
 /// Checks everything typed, every problem at once. `today` is `YYYY-MM-DD`
 /// in the programme's zone; the review date must come after it.
 pub fn check(
@@ -273,40 +305,22 @@ pub fn check(
     model: &Model,
     today: &str,
 ) -> Result<Article, Vec<DomainError>> {
-    let mut problems = Vec::new();
-    let mut keep = |r: Result<String, DomainError>| match r {
-        Ok(v) => v,
-        Err(e) => {
-            problems.push(e);
-            String::new()
-        }
-    };
-    let title = keep(check_line("title", &input.title, MAX_TITLE).and_then(|t| {
-        if t.is_empty() {
-            Err(DomainError::invalid("title", "is required"))
-        } else {
-            Ok(t)
-        }
-    }));
-    let summary = keep(
-        check_line("summary", &input.summary, MAX_SUMMARY).and_then(|t| {
-            if t.is_empty() {
-                Err(DomainError::invalid(
-                    "summary",
-                    "is required: one or two sentences readers see in lists and search",
-                ))
-            } else {
-                Ok(t)
-            }
-        }),
-    );
-    let body = keep(check_text("body", &input.body, MAX_BODY).and_then(|t| {
-        if t.is_empty() {
-            Err(DomainError::invalid("body", "is required"))
-        } else {
-            Ok(t)
-        }
-    }));
+    let mut problems = Problems::default();
+    let title = problems.keep(required(
+        check_line("title", &input.title, MAX_TITLE),
+        "title",
+        "is required",
+    ));
+    let summary = problems.keep(required(
+        check_line("summary", &input.summary, MAX_SUMMARY),
+        "summary",
+        "is required: one or two sentences readers see in lists and search",
+    ));
+    let body = problems.keep(required(
+        check_text("body", &input.body, MAX_BODY),
+        "body",
+        "is required",
+    ));
     let slug_raw = if input.slug.trim().is_empty() {
         slug_of(&title)
     } else {
@@ -315,9 +329,9 @@ pub fn check(
     let slug = if title.is_empty() && input.slug.trim().is_empty() {
         String::new()
     } else {
-        keep(check_slug(&slug_raw))
+        problems.keep(check_slug(&slug_raw))
     };
-    let review_by = keep(
+    let review_by = problems.keep(
         parse_date("review_by", &input.review_by)
             .map_err(|_| {
                 DomainError::invalid(
@@ -340,11 +354,11 @@ pub fn check(
     let tags = match check_tags(&input.tags, model) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(e);
+            problems.0.push(e);
             Vec::new()
         }
     };
-    if problems.is_empty() {
+    if problems.0.is_empty() {
         Ok(Article {
             slug,
             title,
@@ -354,7 +368,7 @@ pub fn check(
             review_by,
         })
     } else {
-        Err(problems)
+        Err(problems.0)
     }
 }
 
@@ -517,22 +531,13 @@ pub fn release(
     link: &str,
     today: &str,
 ) -> Result<Release, Vec<DomainError>> {
-    let mut problems = Vec::new();
-    let mut keep = |r: Result<String, DomainError>| match r {
-        Ok(v) => v,
-        Err(e) => {
-            problems.push(e);
-            String::new()
-        }
-    };
-    let version = keep(check_line("version", version, 40).and_then(|v| {
-        if v.is_empty() {
-            Err(DomainError::invalid("version", "is required, like 2.1"))
-        } else {
-            Ok(v)
-        }
-    }));
-    let released_on = keep(
+    let mut problems = Problems::default();
+    let version = problems.keep(required(
+        check_line("version", version, 40),
+        "version",
+        "is required, like 2.1",
+    ));
+    let released_on = problems.keep(
         parse_date("released_on", released_on)
             .map(|_| released_on.trim().to_string())
             .map_err(|_| {
@@ -549,17 +554,12 @@ pub fn release(
                 }
             }),
     );
-    let notes = keep(check_text("notes", notes, 20_000).and_then(|v| {
-        if v.is_empty() {
-            Err(DomainError::invalid(
-                "notes",
-                "are required: what changed in this release",
-            ))
-        } else {
-            Ok(v)
-        }
-    }));
-    let link = keep(check_line("link", link, 1000).and_then(|l| {
+    let notes = problems.keep(required(
+        check_text("notes", notes, 20_000),
+        "notes",
+        "are required: what changed in this release",
+    ));
+    let link = problems.keep(check_line("link", link, 1000).and_then(|l| {
         let web = (l.starts_with("https://") || l.starts_with("http://"))
             && !l.contains(char::is_whitespace)
             && !l
@@ -575,7 +575,7 @@ pub fn release(
             ))
         }
     }));
-    if problems.is_empty() {
+    if problems.0.is_empty() {
         Ok(Release {
             version,
             released_on,
@@ -583,7 +583,7 @@ pub fn release(
             link,
         })
     } else {
-        Err(problems)
+        Err(problems.0)
     }
 }
 

@@ -436,6 +436,24 @@ impl Actions {
             // The address is fixed once the article exists.
             input.slug = c.article.slug.clone();
         }
+        // A file in the content folder wins at its address: an article
+        // written here is not published over it.
+        let slug = match &current {
+            Some(c) => c.article.slug.clone(),
+            None if input.slug.trim().is_empty() => knowledge::slug_of(&input.title),
+            None => input.slug.trim().to_string(),
+        };
+        if action == knowledge::ArticleAction::Publish
+            && let Some(g) = &self.guide
+            && g.source().articles.iter().any(|a| a.slug == slug)
+        {
+            return Err(ArticleError::Fields(vec![DomainError::invalid(
+                "slug",
+                format!(
+                    "the content folder has an article file at this address ({slug}); change the file instead, or write this one at another address"
+                ),
+            )]));
+        }
         let article = match (&current, action) {
             // Archiving changes nothing typed: an article past its review
             // date is archived as it is.

@@ -2284,3 +2284,91 @@ async fn an_article_goes_from_draft_to_the_guide_and_off_again() {
         assert!(history.body.contains("Deploys blueprint version 2.1"));
     }
 }
+
+/// A file in the content folder wins at its address: the workspace does
+/// not publish an article over it, and says why beside the address.
+#[tokio::test]
+async fn an_article_file_is_not_published_over() {
+    for store in stores("article-file").await {
+        let w = world(store).await;
+        let pages = Arc::new(waymark_model::bundled());
+        let loader_pages = Arc::clone(&pages);
+        let guide = waymark_site::server::Guide::new(
+            Box::new(move || {
+                let model = waymark_model::build(loader_pages.as_ref().clone()).model;
+                let (articles, problems) = waymark_web::app::file_articles(
+                    &[(
+                        "content/_articles/licensing.md".into(),
+                        "---\ntitle: Licensing\nsummary: From git.\ntags: deploy\nreview_by: 2027-01-01\n---\nKept in git.\n".into(),
+                        "2026-12-01".into(),
+                    )],
+                    &model,
+                );
+                assert!(problems.is_empty(), "{problems:?}");
+                Ok(waymark_site::server::Source {
+                    model,
+                    dates: waymark_site::Dates::default(),
+                    templates: None,
+                    articles,
+                })
+            }),
+            waymark_web::app::published(&w.store, Some("")).await.unwrap(),
+        )
+        .unwrap();
+        let mut settings = Settings::new(w.store.clone(), pages, &format!("http://{HOST}"));
+        settings.guide = Some(Arc::new(guide));
+        let app = Application::build(settings)
+            .await
+            .unwrap()
+            .router()
+            .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 13], 40000))));
+        let out = Client::default();
+        let page = send(
+            &app,
+            &out,
+            Method::GET,
+            "/guide/article-licensing.html",
+            &[],
+        )
+        .await;
+        assert!(page.body.contains("Kept in git."));
+        let staff = w.client(&app, Who::Staff).await;
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/articles/new",
+            &[
+                ("csrf", &staff.csrf),
+                ("action", "publish"),
+                ("title", "Licensing"),
+                ("summary", "From the workspace."),
+                ("body", "Written here."),
+                ("tags", "deploy"),
+                ("review_by", "2099-01-01"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body
+                .contains("the content folder has an article file at this address")
+        );
+        let page = send(
+            &app,
+            &out,
+            Method::GET,
+            "/guide/article-licensing.html",
+            &[],
+        )
+        .await;
+        assert!(page.body.contains("Kept in git."));
+        // The file is found by search, as a page of the guide.
+        let found = send(&app, &out, Method::GET, "/search?q=git", &[]).await;
+        assert!(
+            found.body.contains("article-licensing.html"),
+            "{}",
+            found.body
+        );
+    }
+}

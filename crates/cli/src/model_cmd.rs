@@ -28,6 +28,7 @@ pub fn lint(
         closed: false,
     });
     let mut tally = diagnostic::Tally::default();
+    let articles = article_findings(&origin, &loaded.model);
     if json {
         let mut ser = serde_json::Serializer::with_formatter(
             &mut out,
@@ -41,6 +42,10 @@ pub fn lint(
             }
             Ok::<(), serde_json::Error>(())
         })?;
+        for f in &articles {
+            tally.add(f);
+            seq.serialize_element(f)?;
+        }
         seq.end()?;
         writeln!(out)?;
     } else {
@@ -55,6 +60,10 @@ pub fn lint(
             }
             Ok::<(), std::io::Error>(())
         })?;
+        for f in &articles {
+            tally.add(f);
+            writeln!(out, "{}", diagnostic::render_line(f, None))?;
+        }
         let pages = loaded.sources;
         let noun = if pages == 1 { "page" } else { "pages" };
         match tally.summary() {
@@ -138,4 +147,41 @@ pub fn corpus(pages: usize, seed: u64, shape: &str, out: &Path) -> anyhow::Resul
     }
     eprintln!("wrote {pages} pages to {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The content folder's articles (`_articles/*.md`), checked by the same
+/// rules as the workspace's: a file that cannot be an article is an error
+/// (it is left off the site); a link that goes nowhere, a warning.
+fn article_findings(origin: &Origin, model: &waymark_model::Model) -> Vec<diagnostic::Finding> {
+    use diagnostic::{Code, Finding};
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (path, text, _) in origin.article_files() {
+        match waymark_core::knowledge::from_file(&path, &text, model) {
+            Err(e) => out.push(Finding::new(
+                Code::ArticleInvalid,
+                &path,
+                1,
+                1,
+                format!("this article is not on the site: {e}"),
+            )),
+            Ok(a) if seen.contains(&a.slug) => out.push(Finding::new(
+                Code::ArticleInvalid,
+                &path,
+                1,
+                1,
+                format!(
+                    "another article file already has the address {}; this one is not on the site",
+                    a.slug
+                ),
+            )),
+            Ok(a) => {
+                for p in waymark_core::knowledge::link_problems(&a.body, model, &[]) {
+                    out.push(Finding::new(Code::ArticleLink, &path, 1, 1, p));
+                }
+                seen.push(a.slug);
+            }
+        }
+    }
+    out
 }

@@ -49,6 +49,8 @@ pub enum Code {
     TimeboxInvalid,
     MetByInvalid,
     ActionUnknown,
+    ArticleInvalid,
+    ArticleLink,
 }
 
 impl Code {
@@ -76,6 +78,8 @@ impl Code {
             Code::TimeboxInvalid => "timebox-invalid",
             Code::MetByInvalid => "success-met-by-invalid",
             Code::ActionUnknown => "action-unknown",
+            Code::ArticleInvalid => "article-invalid",
+            Code::ArticleLink => "article-link",
         }
     }
 
@@ -84,12 +88,11 @@ impl Code {
         use Code::*;
         match self {
             NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
-            | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced => {
-                Severity::Error
-            }
+            | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced
+            | ArticleInvalid => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
             | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid
-            | ActionUnknown => Severity::Warning,
+            | ActionUnknown | ArticleLink => Severity::Warning,
             MixedDashes => Severity::Info,
         }
     }

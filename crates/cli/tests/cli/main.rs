@@ -651,7 +651,14 @@ fn articles_in_the_content_folder_are_on_the_site() {
     let deploy = std::fs::read_to_string(out.join("deploy.html")).unwrap();
     assert!(deploy.contains("article-licensing-first.html"));
     assert!(!out.join("article-broken.html").exists());
-    // The model itself does not take the articles for pages.
+    // Lint does not take the articles for pages, and checks them as articles.
     let o = waymark(&["model", "lint", &content.display().to_string()]);
-    assert!(!stdout(&o).contains("_articles"), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("error[article-invalid]"), "{out}");
+    assert!(out.contains("broken.md"), "{out}");
+    assert!(
+        !out.contains("licensing-first.md"),
+        "a good article has no findings: {out}"
+    );
 }

@@ -307,14 +307,67 @@ impl Store {
 
     /// The newest version of every published article, by title.
     pub async fn published_articles(&self) -> Result<Vec<PublishedArticle>, StoreError> {
-        let rows = sqlx::query(
+        self.published_where("", &[], None).await
+    }
+
+    /// One page of the published articles, by title, and how many there are.
+    pub async fn published_page(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<PublishedArticle>, u64), StoreError> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM articles WHERE status = 'published'")
+                .fetch_one(&self.pool)
+                .await?;
+        let page = self.published_where("", &[], Some((limit, offset))).await?;
+        Ok((page, total as u64))
+    }
+
+    /// The published article at `slug`, if there is one.
+    pub async fn published_article(
+        &self,
+        slug: &str,
+    ) -> Result<Option<PublishedArticle>, StoreError> {
+        Ok(self
+            .published_where(" AND a.slug = $1", &[slug], None)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The addresses of every published article.
+    pub async fn published_slugs(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT slug FROM articles WHERE status = 'published' ORDER BY slug",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    async fn published_where(
+        &self,
+        condition: &str,
+        texts: &[&str],
+        page: Option<(u32, u32)>,
+    ) -> Result<Vec<PublishedArticle>, StoreError> {
+        let paging = page.map_or_else(String::new, |(limit, offset)| {
+            format!(" LIMIT {limit} OFFSET {offset}")
+        });
+        let sql = format!(
             "SELECT a.id, a.slug, v.number, v.title, v.summary, v.body, v.tags, p.name AS published_by_name, v.published_at \
              FROM articles a JOIN article_versions v ON v.article_id = a.id \
              AND v.number = (SELECT MAX(number) FROM article_versions w WHERE w.article_id = a.id) \
-             JOIN people p ON p.id = v.published_by WHERE a.status = 'published' ORDER BY v.title, a.slug",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             JOIN people p ON p.id = v.published_by WHERE a.status = 'published'{condition} \
+             ORDER BY v.title, a.slug{paging}"
+        );
+        let mut query = sqlx::query(&sql);
+        for t in texts {
+            query = query.bind(*t);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(PublishedArticle {

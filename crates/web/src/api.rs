@@ -964,16 +964,60 @@ async fn search(
     }))
 }
 
-/// Published knowledge articles: each one's newest published version.
-#[utoipa::path(get, path = "/api/v1/articles", responses(
-    (status = 200, body = Vec<waymark_store::PublishedArticle>),
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// How many to pass over (default 0).
+    #[param(minimum = 0)]
+    offset: Option<u32>,
+}
+
+/// One page of the published articles, by title.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ArticlePage {
+    items: Vec<waymark_store::PublishedArticle>,
+    /// How many are published, on all pages.
+    total: u64,
+    limit: u32,
+    offset: u32,
+}
+
+/// Published knowledge articles, each one's newest published version, a
+/// page at a time.
+#[utoipa::path(get, path = "/api/v1/articles", params(PageQuery), responses(
+    (status = 200, body = ArticlePage),
+    (status = 400, body = Problem),
     (status = 401, body = Problem),
+    (status = 422, body = Problem),
 ))]
 async fn articles(
     State(s): State<Arc<ApiState>>,
     Caller(_): Caller,
-) -> Result<Json<Vec<waymark_store::PublishedArticle>>, Problem> {
-    Ok(Json(s.store.published_articles().await?))
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ArticlePage>, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Unreadable request",
+            e.body_text(),
+        )
+    })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(unprocessable("limit", "choose between 1 and 500".into()));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let (items, total) = s.store.published_page(limit, offset).await?;
+    Ok(Json(ArticlePage {
+        items,
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// Every article with its working copy and status (the programme only).

@@ -292,10 +292,9 @@ async fn edit_page(
 ) -> Result<Response, PageError> {
     let others: Vec<String> = s
         .store
-        .published_articles()
+        .published_slugs()
         .await?
         .into_iter()
-        .map(|a| a.slug)
         .filter(|slug| row.is_none_or(|r| &r.article.slug != slug))
         .collect();
     let feedback = match row {
@@ -554,12 +553,7 @@ pub async fn changes(
     if versions.is_empty() {
         return Err(PageError::NotFound);
     }
-    let live = s
-        .store
-        .published_articles()
-        .await?
-        .iter()
-        .any(|a| a.slug == slug);
+    let live = s.store.published_article(&slug).await?.is_some();
     let views = versions
         .iter()
         .enumerate()
@@ -612,10 +606,8 @@ struct FeedbackPage<'a> {
 
 async fn published_title(s: &AppState, slug: &str) -> Result<String, PageError> {
     s.store
-        .published_articles()
+        .published_article(slug)
         .await?
-        .into_iter()
-        .find(|a| a.slug == slug)
         .map(|a| a.version.title)
         .ok_or(PageError::NotFound)
 }

@@ -1202,8 +1202,33 @@ async fn articles_and_releases_through_the_api() {
         let id = p["id"].as_i64().unwrap();
         let (st, _, list) = call(&app, "GET", "/api/v1/articles", Some(&member), None).await;
         assert_eq!(st, StatusCode::OK);
-        assert_eq!(list[0]["slug"], "licensing");
-        assert_eq!(list[0]["version"]["number"], 1);
+        assert_eq!(list["total"], 1);
+        assert_eq!(list["items"][0]["slug"], "licensing");
+        assert_eq!(list["items"][0]["version"]["number"], 1);
+        let (st, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/articles?limit=501",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, _, empty) = call(
+            &app,
+            "GET",
+            "/api/v1/articles?offset=5",
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (
+                empty["total"].as_u64(),
+                empty["items"].as_array().map(Vec::len)
+            ),
+            (Some(1), Some(0))
+        );
         let (st, _, _) = call(&app, "GET", "/api/v1/articles/drafts", Some(&member), None).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         let (_, _, drafts) = call(&app, "GET", "/api/v1/articles/drafts", Some(&staff), None).await;

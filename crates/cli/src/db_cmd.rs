@@ -101,7 +101,7 @@ pub fn reindex(db: &Database, origin: &crate::origin::Origin) -> anyhow::Result<
         let records = store.reindex_records().await?;
         waymark_web::index_guide(&store, pages).await?;
         store.close().await;
-        eprintln!("indexed {records} records and {n_pages} guide pages");
+        eprintln!("search index rebuilt: {records} record(s) and {n_pages} guide page(s)");
         Ok(ExitCode::SUCCESS)
     })
 }

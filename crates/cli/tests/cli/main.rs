@@ -662,3 +662,44 @@ fn articles_in_the_content_folder_are_on_the_site() {
         "a good article has no findings: {out}"
     );
 }
+
+/// `waymark search reindex` rebuilds the whole index from the records and
+/// the model, and says how much it indexed.
+#[test]
+fn search_reindex_rebuilds_from_the_records_and_the_model() {
+    let dir = tempdir("reindex");
+    let url = db(&dir);
+    let u = url.as_str();
+    ok(&[
+        "--database-url",
+        u,
+        "agency",
+        "add",
+        "--name",
+        "Bureau of Things",
+        "--abbreviation",
+        "BOT",
+        "--portfolio",
+        "Industry",
+    ]);
+    let o = waymark(&["--database-url", u, "search", "reindex"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // One agency, and the bundled model's pages.
+    let pages = waymark_model::bundled().len();
+    assert_eq!(
+        stderr(&o).trim(),
+        format!("search index rebuilt: 1 record(s) and {pages} guide page(s)")
+    );
+    let o = waymark(&[
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+        "search",
+        "reindex",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unreachable database is an error: {}",
+        stderr(&o)
+    );
+}

@@ -149,6 +149,24 @@ pub fn may_write(actor: &Actor) -> Result<(), DomainError> {
     }
 }
 
+/// An article's owner answers for it (its review date): someone of the
+/// programme, as `person` is now.
+pub fn may_own(person: Option<&crate::Person>) -> Result<(), DomainError> {
+    let programme = person.is_some_and(|p| {
+        p.roles
+            .iter()
+            .any(|r| matches!(r, crate::Role::ProgrammeStaff | crate::Role::ProgrammeAdmin))
+    });
+    if programme {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "owner",
+            "choose someone of the programme to own the article",
+        ))
+    }
+}
+
 /// The status after `action` on an article now in `current` (`None`: new).
 pub fn next_status(
     current: Option<ArticleStatus>,

@@ -116,7 +116,8 @@ fn version_row(r: &sqlx::any::AnyRow) -> Result<ArticleVersion, StoreError> {
 }
 
 impl Store {
-    /// Creates (`id` none) or changes an article and, with `Publish`,
+    /// Creates (`id` none) or changes an article (its owner too, when
+    /// `owner` names one; a new article's owner is its writer) and, with `Publish`,
     /// publishes its working copy as a new version; with `Archive`, takes
     /// it off the guide. A change to an article that changed since
     /// `expected` (its version) is a conflict. Returns the article's id.
@@ -128,12 +129,22 @@ impl Store {
         id: Option<i64>,
         expected: Option<i64>,
         article: &Article,
+        owner: Option<PersonId>,
         action: ArticleAction,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
         knowledge::may_write(actor)?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
+        // A new owner must be someone of the programme, as the directory
+        // has them now.
+        if let Some(o) = owner {
+            let people = crate::people_in(&mut tx, &[o]).await.or_else(|e| match e {
+                StoreError::NoSuchPerson(_) => Ok(Vec::new()),
+                other => Err(other),
+            })?;
+            knowledge::may_own(people.first())?;
+        }
         let current = match id {
             None => None,
             Some(id) => {
@@ -187,7 +198,7 @@ impl Store {
             Some(c) => {
                 sqlx::query(
                     "UPDATE articles SET status = $1, title = $2, summary = $3, body = $4, tags = $5, review_by = $6, \
-                     version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
+                     version = version + 1, updated_at = $7, owner_id = COALESCE($10, owner_id) WHERE id = $8 AND version = $9",
                 )
                 .bind(status.as_str())
                 .bind(&article.title)
@@ -198,6 +209,7 @@ impl Store {
                 .bind(now.0)
                 .bind(c.id)
                 .bind(c.version)
+                .bind(owner.map(|o| o.0))
                 .execute(&mut *tx)
                 .await?;
                 c.id
@@ -213,7 +225,7 @@ impl Store {
             .bind(&article.body)
             .bind(&tags)
             .bind(&article.review_by)
-            .bind(actor.person.0)
+            .bind(owner.unwrap_or(actor.person).0)
             .bind(now.0)
             .fetch_one(&mut *tx)
             .await

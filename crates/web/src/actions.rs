@@ -44,6 +44,17 @@ pub enum ActionError {
     Internal(String),
 }
 
+/// An article to write: which (`id`, `None` for a new one), the version
+/// the writer saw, what they typed, a new owner if any, and what to do.
+#[derive(Debug, Clone, Copy)]
+pub struct ArticleWrite<'a> {
+    pub id: Option<i64>,
+    pub expected: Option<i64>,
+    pub input: &'a waymark_core::knowledge::ArticleInput,
+    pub owner: Option<PersonId>,
+    pub action: waymark_core::knowledge::ArticleAction,
+}
+
 /// Why an article was not written: its fields (every problem, from the
 /// core's check), or the store's refusal.
 #[derive(Debug)]
@@ -405,19 +416,23 @@ pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadFo
 }
 
 impl Actions {
-    /// Checks `input` (by the core, every problem at once), saves it as the
-    /// article `id` (`None`: a new one) seen at `expected`, and with
-    /// `Publish` or `Archive` renders the guide's pages it touches.
+    /// Checks the article typed (by the core, every problem at once), saves
+    /// it as the article `id` (`None`: a new one) seen at `expected`, and
+    /// with `Publish` or `Archive` renders the guide's pages it touches.
     /// Returns the article's id.
     pub async fn write_article(
         &self,
         actor: &Actor,
         model: &waymark_model::Model,
-        id: Option<i64>,
-        expected: Option<i64>,
-        input: &waymark_core::knowledge::ArticleInput,
-        action: waymark_core::knowledge::ArticleAction,
+        w: ArticleWrite<'_>,
     ) -> Result<i64, ArticleError> {
+        let ArticleWrite {
+            id,
+            expected,
+            input,
+            owner,
+            action,
+        } = w;
         use waymark_core::knowledge;
         let mut input = input.clone();
         let current = match id {
@@ -463,7 +478,7 @@ impl Actions {
         };
         let id = self
             .store
-            .save_article(actor, model, id, expected, &article, action, now())
+            .save_article(actor, model, id, expected, &article, owner, action, now())
             .await
             .map_err(ArticleError::Store)?;
         if action != knowledge::ArticleAction::Save {

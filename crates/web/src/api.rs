@@ -1042,6 +1042,9 @@ struct ArticleRequest {
     action: waymark_core::knowledge::ArticleAction,
     /// For a change: the `version` of the article you read.
     expected_version: Option<i64>,
+    /// The person who answers for the article (someone of the programme);
+    /// the writer when absent on a new one, unchanged on a change.
+    owner: Option<i64>,
 }
 
 /// What was written.
@@ -1114,7 +1117,17 @@ async fn create_article(
     waymark_core::knowledge::may_write(&actor)?;
     let id = s
         .actions
-        .write_article(&actor, &s.model, None, None, &r.article, r.action)
+        .write_article(
+            &actor,
+            &s.model,
+            crate::actions::ArticleWrite {
+                id: None,
+                expected: None,
+                input: &r.article,
+                owner: r.owner.map(PersonId),
+                action: r.action,
+            },
+        )
         .await
         .map_err(article_problem)?;
     Ok((StatusCode::CREATED, Json(ArticleWritten { id })).into_response())
@@ -1150,10 +1163,13 @@ async fn update_article(
         .write_article(
             &actor,
             &s.model,
-            Some(id),
-            Some(expected),
-            &r.article,
-            r.action,
+            crate::actions::ArticleWrite {
+                id: Some(id),
+                expected: Some(expected),
+                input: &r.article,
+                owner: r.owner.map(PersonId),
+                action: r.action,
+            },
         )
         .await
         .map_err(article_problem)?;

@@ -44,6 +44,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 None,
                 None,
                 &article("x", "Hi."),
+                None,
                 ArticleAction::Save,
                 NOW,
             )
@@ -51,6 +52,48 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
         assert!(matches!(
             refused,
             Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
+        // The owner is someone of the programme.
+        let by_member = s
+            .save_article(
+                &w.staff,
+                &model,
+                None,
+                None,
+                &article("owned", "Hi."),
+                Some(w.member.person),
+                ArticleAction::Save,
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(
+                by_member,
+                Err(StoreError::Domain(DomainError::Invalid {
+                    field: "owner",
+                    ..
+                }))
+            ),
+            "{by_member:?}"
+        );
+        let nobody = s
+            .save_article(
+                &w.staff,
+                &model,
+                None,
+                None,
+                &article("owned", "Hi."),
+                Some(PersonId(9_999)),
+                ArticleAction::Save,
+                NOW,
+            )
+            .await;
+        assert!(matches!(
+            nobody,
+            Err(StoreError::Domain(DomainError::Invalid {
+                field: "owner",
+                ..
+            }))
         ));
         // A draft is not published or found.
         let id = s
@@ -60,6 +103,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 None,
                 None,
                 &article("licensing", "Buy flumoxite licences."),
+                None,
                 ArticleAction::Save,
                 NOW,
             )
@@ -76,6 +120,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 Some(id),
                 Some(1),
                 &broken,
+                None,
                 ArticleAction::Publish,
                 NOW,
             )
@@ -96,6 +141,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
             Some(id),
             Some(1),
             &broken,
+            None,
             ArticleAction::Save,
             NOW,
         )
@@ -109,6 +155,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 Some(id),
                 Some(1),
                 &article("licensing", "x"),
+                None,
                 ArticleAction::Save,
                 NOW,
             )
@@ -128,6 +175,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
             Some(id),
             Some(2),
             &v1,
+            None,
             ArticleAction::Publish,
             NOW,
         )
@@ -141,6 +189,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
             Some(id),
             Some(3),
             &v2,
+            None,
             ArticleAction::Publish,
             Timestamp(NOW.0 + 60),
         )
@@ -165,6 +214,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
             Some(id),
             Some(4),
             &article("licensing", "Draft: quaggle."),
+            None,
             ArticleAction::Save,
             NOW,
         )
@@ -183,6 +233,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 None,
                 None,
                 &article("licensing", "Other."),
+                None,
                 ArticleAction::Save,
                 NOW,
             )
@@ -227,6 +278,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
             Some(id),
             Some(5),
             &article("licensing", "x"),
+            None,
             ArticleAction::Archive,
             NOW,
         )
@@ -252,6 +304,7 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
                 Some(id),
                 Some(6),
                 &article("licensing", "x"),
+                None,
                 ArticleAction::Archive,
                 NOW,
             )

@@ -134,6 +134,7 @@ struct ReviewRow {
     id: i64,
     title: String,
     review_by: String,
+    owner: String,
 }
 
 /// One engagement's items in "Waiting for you".
@@ -271,6 +272,7 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
                 id: a.id,
                 title: a.article.title,
                 review_by: a.article.review_by,
+                owner: a.owner_name,
             })
             .collect()
     } else {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use waymark_core::knowledge::{
     self, ArticleAction, ArticleInput, ArticleStatus, Release, link_problems,
 };
-use waymark_core::{DomainError, today};
+use waymark_core::{DomainError, PersonId, today};
 use waymark_site::{ArticlePage, Published};
 use waymark_store::{ArticleRow, FeedbackSummary, Store, StoreError, now};
 
@@ -144,6 +144,8 @@ pub struct ArticleForm {
     body: String,
     tags: String,
     review_by: String,
+    /// The owner's person id.
+    owner: String,
 }
 
 impl ArticleForm {
@@ -173,6 +175,7 @@ impl ArticleForm {
                 .collect::<Vec<_>>()
                 .join(", "),
             review_by: a.review_by.clone(),
+            owner: row.owner.0.to_string(),
             ..ArticleForm::default()
         }
     }
@@ -276,6 +279,8 @@ struct EditPage<'a> {
     changes_href: Option<String>,
     archivable: bool,
     stages: Vec<(String, String)>,
+    /// Who may own it: the programme's people, (id, name).
+    owners: Vec<(i64, String)>,
     /// The banner after a change: "The article is published." and so on.
     saved: Option<&'static str>,
 }
@@ -327,6 +332,16 @@ async fn edit_page(
             .map(|st| (st.slug.clone(), st.name.clone()))
             .collect(),
         saved,
+        owners: s
+            .store
+            .people_with_roles(&[
+                waymark_core::Role::ProgrammeStaff,
+                waymark_core::Role::ProgrammeAdmin,
+            ])
+            .await?
+            .into_iter()
+            .map(|p| (p.id.0, p.name))
+            .collect(),
     };
     view_page(s, status, "article-edit.html", &view)
 }
@@ -447,10 +462,13 @@ async fn write(
         .write_article(
             &who.actor,
             &s.model,
-            row.map(|r| r.id),
-            expected,
-            &f.input(),
-            action,
+            crate::actions::ArticleWrite {
+                id: row.map(|r| r.id),
+                expected,
+                input: &f.input(),
+                owner: f.owner.trim().parse::<i64>().ok().map(PersonId),
+                action,
+            },
         )
         .await;
     let id = match written {

@@ -480,6 +480,7 @@ async fn every_route_answers_every_role_rightly() {
                     tags: Vec::new(),
                     review_by: "2099-01-01".into(),
                 },
+                None,
                 waymark_core::knowledge::ArticleAction::Publish,
                 NOW,
             )
@@ -2370,5 +2371,49 @@ async fn an_article_file_is_not_published_over() {
             "{}",
             found.body
         );
+    }
+}
+
+/// An article past its review date waits on the programme's home page,
+/// with its owner; nobody else sees it there.
+#[tokio::test]
+async fn articles_due_for_review_wait_for_the_programme() {
+    for store in stores("article-due").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 14]).await;
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        w.store
+            .save_article(
+                &staff,
+                &model,
+                None,
+                None,
+                &waymark_core::knowledge::Article {
+                    slug: "old-advice".into(),
+                    title: "Old advice".into(),
+                    summary: "Due.".into(),
+                    body: "Due.".into(),
+                    tags: Vec::new(),
+                    review_by: "2020-01-01".into(),
+                },
+                None,
+                waymark_core::knowledge::ArticleAction::Publish,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let c = w.client(&app, Who::Staff).await;
+        let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
+        assert!(home.body.contains("Articles to review"), "{}", home.body);
+        let at = home.body.find("Old advice").unwrap();
+        let row = &home.body[at..(at + 120).min(home.body.len())];
+        assert!(
+            row.contains("Person, review by Wed 1 Jan 2020"),
+            "the owner and the date: {row}"
+        );
+        let c = w.client(&app, Who::Member).await;
+        let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
+        assert!(!home.body.contains("Articles to review"));
     }
 }

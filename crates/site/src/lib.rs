@@ -1238,6 +1238,12 @@ fn page_view<'a>(
             .collect(),
         None => Vec::new(),
     };
+    if !tagged.is_empty() {
+        toc.push(TocEntry {
+            id: "stage-articles".into(),
+            text: "Knowledge articles about this stage".into(),
+        });
+    }
     PageView {
         site: SITE_TITLE,
         css: CSS_PATH,

@@ -194,6 +194,29 @@ impl Store {
             }
         }
         let tags = json(&article.tags)?;
+        // Publishing what readers already see makes no new version: refused
+        // while it is on the guide, put back as it was when archived.
+        let mut same_as_published = false;
+        if let (Some(c), ArticleAction::Publish) = (&current, action)
+            && let Some(n) = c.published
+        {
+            let row = sqlx::query(
+                "SELECT title, summary, body, tags FROM article_versions WHERE article_id = $1 AND number = $2",
+            )
+            .bind(c.id)
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?;
+            same_as_published = row.try_get::<String, _>("title")? == article.title
+                && row.try_get::<String, _>("summary")? == article.summary
+                && row.try_get::<String, _>("body")? == article.body
+                && row.try_get::<String, _>("tags")? == tags;
+            if same_as_published && c.status == ArticleStatus::Published {
+                return Err(StoreError::Domain(DomainError::rule(format!(
+                    "nothing has changed since version {n}, which readers already see"
+                ))));
+            }
+        }
         let id = match &current {
             Some(c) => {
                 sqlx::query(
@@ -232,6 +255,16 @@ impl Store {
             .map_err(|e| StoreError::unique(e, "slug", &slug))?,
         };
         match action {
+            ArticleAction::Publish if same_as_published => {
+                search::index_article(
+                    &mut tx,
+                    &slug,
+                    &article.title,
+                    &article.summary,
+                    &article.body,
+                )
+                .await?;
+            }
             ArticleAction::Publish => {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COALESCE(MAX(number), 0) + 1 FROM article_versions WHERE article_id = $1",

@@ -207,6 +207,24 @@ async fn articles_keep_every_published_version_and_follow_the_rules() {
         assert_eq!(s.published_articles().await.unwrap()[0].version.number, 2);
         assert!(found("flumoxite").await.is_empty());
         assert_eq!(found("grindlewort").await, ["licensing"]);
+        // Publishing what readers already see makes no new version.
+        let again = s
+            .save_article(
+                &w.staff,
+                &model,
+                Some(id),
+                Some(4),
+                &v2,
+                None,
+                ArticleAction::Publish,
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Domain(DomainError::Rule(_)))),
+            "{again:?}"
+        );
+        assert_eq!(s.article_versions("licensing").await.unwrap().len(), 2);
         // Saving a published article changes only its working copy.
         s.save_article(
             &w.staff,

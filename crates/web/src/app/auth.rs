@@ -234,7 +234,7 @@ fn section_of(path: &str) -> &'static str {
         "outbox" => "outbox",
         "settings" => "settings",
         "search" => "search",
-        "articles" | "blueprint" => "articles",
+        "articles" | "blueprint" | "knowledge" => "articles",
         _ => "engagements",
     }
 }

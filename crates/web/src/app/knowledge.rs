@@ -382,7 +382,7 @@ pub async fn article(
     programme(&who)?;
     let row = s.store.article(id).await?.ok_or(PageError::NotFound)?;
     let saved = match q.get("saved").map(String::as_str) {
-        Some("saved") => Some("The article is saved."),
+        Some("saved") => Some("Your changes are saved. Readers see them once you publish."),
         Some("published") => Some("The article is published: readers see this version now."),
         Some("archived") => {
             Some("The article is archived: it is no longer on the guide. Its versions are kept.")
@@ -535,7 +535,12 @@ struct ChangesPage {
 /// Lines that changed between two bodies, with two lines of context
 /// around each change and "…" between distant ones.
 fn line_changes(before: &str, after: &str) -> Vec<Line> {
-    let diff = similar::TextDiff::from_lines(before, after);
+    // A last line with or without its line break is the same line.
+    let (before, after) = (
+        format!("{}\n", before.trim_end_matches(['\r', '\n'])),
+        format!("{}\n", after.trim_end_matches(['\r', '\n'])),
+    );
+    let diff = similar::TextDiff::from_lines(&before, &after);
     let mut out = Vec::new();
     for (i, group) in diff.grouped_ops(2).iter().enumerate() {
         if i > 0 {
@@ -705,6 +710,7 @@ pub struct ReleaseForm {
 struct ReleasesPage<'a> {
     title: &'static str,
     user: UserView,
+    saved: bool,
     errors: Vec<FieldError>,
     form: &'a ReleaseForm,
     releases: Vec<Release>,
@@ -716,10 +722,12 @@ async fn releases_page(
     status: StatusCode,
     form: &ReleaseForm,
     errors: Vec<FieldError>,
+    saved: bool,
 ) -> Result<Response, PageError> {
     let view = ReleasesPage {
         title: "Blueprint releases",
         user: who.view(),
+        saved,
         errors,
         form,
         releases: s.store.releases().await?,
@@ -730,6 +738,7 @@ async fn releases_page(
 pub async fn releases(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     programme(&who)?;
     releases_page(
@@ -738,6 +747,7 @@ pub async fn releases(
         StatusCode::OK,
         &ReleaseForm::default(),
         Vec::new(),
+        q.contains_key("saved"),
     )
     .await
 }
@@ -754,7 +764,15 @@ pub async fn add_release(
             Ok(r) => r,
             Err(problems) => {
                 let errors = problems.iter().filter_map(field_error).collect();
-                return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
+                return releases_page(
+                    &s,
+                    &who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &f,
+                    errors,
+                    false,
+                )
+                .await;
             }
         };
     match s.store.add_release(&who.actor, &release, now()).await {
@@ -764,7 +782,15 @@ pub async fn add_release(
                 "version",
                 format!("Version: {value} is already recorded"),
             )];
-            return releases_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &f, errors).await;
+            return releases_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                errors,
+                false,
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -115,6 +115,7 @@ test('the side navigation works with the keyboard alone', async () => {
   await page.goto(`${base}engagement.html`);
   const before = await page.evaluate(() =>
     [...document.querySelectorAll('a[href], input:not([type=hidden]), button')]
+      .filter((e) => e.checkVisibility())
       .findIndex((a) => a.closest('nav.side-nav')));
   for (let i = 0; i < before + 1 + STAGE_PAGES.indexOf('deploy.html'); i++) await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), 'deploy.html');
@@ -122,6 +123,25 @@ test('the side navigation works with the keyboard alone', async () => {
   assert.equal(await page.locator('nav.side-nav [aria-current="page"]').getAttribute('href'), 'deploy.html');
   assert.equal(await page.locator('h1').textContent(), 'Deploy');
   await context.close();
+});
+
+test('on a phone the page list folds away, and opens with the keyboard', async () => {
+  const { page, context } = await open(`${base}deploy.html`, 390);
+  const list = page.locator('#side-nav-list');
+  assert.equal(await list.isVisible(), false, 'a page opens on its content');
+  // The heading is on the first screen.
+  const top = await page.locator('h1').evaluate((h) => h.getBoundingClientRect().top);
+  assert.ok(top < 600, `the heading starts at ${top}px`);
+  await page.locator('#side-nav-toggle').focus();
+  await page.keyboard.press('Space');
+  assert.equal(await list.isVisible(), true);
+  assert.equal(await page.locator('#side-nav-toggle').isChecked(), true);
+  await context.close();
+  // Wide screens show the list and never the control.
+  const wide = await open(`${base}deploy.html`, 1280);
+  assert.equal(await wide.page.locator('#side-nav-list').isVisible(), true);
+  assert.equal(await wide.page.locator('label[for=side-nav-toggle]').isVisible(), false);
+  await wide.context.close();
 });
 
 test('pages fit a 360 px screen and are captured at 390 and 1280 px', async () => {

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Actor, AgencyId, EngagementId, enquiry};
+use crate::{Actor, AgencyId, enquiry};
 
 /// How much of what was typed is read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 400;
@@ -307,29 +307,6 @@ pub fn reach(actor: Option<&Actor>, kind: Kind) -> Reach {
         (Kind::Agency, Some(a)) => Reach::Agencies(a.agencies().collect()),
         (Kind::Enquiry, Some(a)) if enquiry::may_see(a) => Reach::Everything,
         (Kind::Enquiry, Some(_)) => Reach::Nothing,
-    }
-}
-
-/// Whether one record is within `reach`: the same rule as the store's SQL,
-/// for checking it.
-pub fn within(
-    reach: &Reach,
-    agency: Option<AgencyId>,
-    engagement: Option<EngagementId>,
-    assigned: &[crate::PersonId],
-) -> bool {
-    match reach {
-        Reach::Everything => true,
-        Reach::Nothing => false,
-        Reach::Engagements {
-            agencies,
-            assigned_to,
-        } => {
-            engagement.is_some()
-                && (agency.is_some_and(|a| agencies.contains(&a))
-                    || assigned_to.is_some_and(|p| assigned.contains(&p)))
-        }
-        Reach::Agencies(agencies) => agency.is_some_and(|a| agencies.contains(&a)),
     }
 }
 

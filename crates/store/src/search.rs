@@ -97,19 +97,20 @@ fn pieces(s: &str) -> Vec<Piece> {
     out
 }
 
-/// The query in each backend's syntax. Every term is letters and digits
-/// only (`Query::parse`), so quoting cannot be broken out of.
-fn syntax(backend: Backend, q: &Query) -> String {
-    let quoted = q.terms.iter().map(|t| match t {
-        Term::Word(w) => format!("\"{w}\""),
-        Term::Phrase(p) => format!("\"{}\"", p.join(" ")),
-    });
-    match backend {
-        // FTS5: quoted strings, all required.
-        Backend::Sqlite => quoted.collect::<Vec<_>>().join(" "),
-        // websearch_to_tsquery: words are ANDed; quotes make phrases.
-        Backend::Postgres => quoted.collect::<Vec<_>>().join(" "),
-    }
+/// The query as both backends read it: each word and each phrase in double
+/// quotes, side by side. FTS5 requires every quoted string; PostgreSQL's
+/// `websearch_to_tsquery` ANDs them and reads quotes as phrases. Every term
+/// is letters and digits only (`Query::parse`), so quoting cannot be broken
+/// out of.
+fn syntax(q: &Query) -> String {
+    q.terms
+        .iter()
+        .map(|t| match t {
+            Term::Word(w) => format!("\"{w}\""),
+            Term::Phrase(p) => format!("\"{}\"", p.join(" ")),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The condition under which `kind`'s documents are within `reach`
@@ -457,7 +458,7 @@ impl Store {
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        let text = syntax(self.backend, q);
+        let text = syntax(q);
         let mut binds = vec![Bind::Text(text)];
         let kinds: Vec<Kind> = match only {
             Some(k) => vec![k],
@@ -483,7 +484,7 @@ impl Store {
             Backend::Sqlite => {
                 for kind in kinds {
                     let r = reach(actor, kind);
-                    let mut kb = vec![Bind::Text(syntax(self.backend, q))];
+                    let mut kb = vec![Bind::Text(syntax(q))];
                     let Some(cond) = condition(kind, &r, &mut kb) else {
                         continue;
                     };
@@ -580,7 +581,7 @@ impl Store {
                      FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q WHERE d.id IN ({list})"
                 ),
             };
-            let mut query = sqlx::query(&sql).bind(syntax(self.backend, q));
+            let mut query = sqlx::query(&sql).bind(syntax(q));
             for id in &ids {
                 query = query.bind(*id);
             }

@@ -291,6 +291,21 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// A request that could not be read at all (400).
+fn unreadable(detail: String) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "Unreadable request",
+        detail,
+    )
+}
+
+/// A query string read, or the problem it has.
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Problem> {
+    q.map(|Query(v)| v).map_err(|e| unreadable(e.body_text()))
+}
+
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
     b.map(|Json(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -301,12 +316,7 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
                 "the request body is larger than the API accepts (2 MB; uploads 20 MB)",
             )
         } else {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "Unreadable request",
-                e.body_text(),
-            )
+            unreadable(e.body_text())
         }
     })
 }
@@ -352,12 +362,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(v)) => Ok(Params(v)),
-            Err(e) => Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "Unreadable request",
-                format!("the address is not one the API serves: {}", e.body_text()),
-            )),
+            Err(e) => Err(unreadable(format!(
+                "the address is not one the API serves: {}",
+                e.body_text()
+            ))),
         }
     }
 }
@@ -459,14 +467,7 @@ async fn list(
     Caller(actor): Caller,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    let Query(q) = q.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Unreadable request",
-            e.body_text(),
-        )
-    })?;
+    let q = query(q)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=waymark_store::MAX_PAGE).contains(&limit) {
         return Err(unprocessable(
@@ -686,14 +687,6 @@ async fn upload_document(
     Params(id): Params<i64>,
     form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, Problem> {
-    let unreadable = |detail: String| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Unreadable request",
-            detail,
-        )
-    };
     let mut form = form.map_err(|e| unreadable(e.body_text()))?;
     let upload = crate::actions::read_upload(&mut form)
         .await
@@ -932,14 +925,7 @@ async fn search(
     q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SearchResults>, Problem> {
     use waymark_core::search::{Kind, MAX_PAGE};
-    let Query(q) = q.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Unreadable request",
-            e.body_text(),
-        )
-    })?;
+    let q = query(q)?;
     let kind = match q.kind.as_deref() {
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
@@ -998,14 +984,7 @@ async fn articles(
     Caller(_): Caller,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ArticlePage>, Problem> {
-    let Query(q) = q.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Unreadable request",
-            e.body_text(),
-        )
-    })?;
+    let q = query(q)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(unprocessable("limit", "choose between 1 and 500".into()));

@@ -401,7 +401,7 @@ pub async fn write_digests(
             continue;
         }
         let actor = store.actor(person.id).await?;
-        let lines: Vec<String> = waiting(store, current, &actor, &Default::default(), t)
+        let mut lines: Vec<String> = waiting(store, current, &actor, &Default::default(), t)
             .await?
             .iter()
             .flat_map(|w| {
@@ -417,6 +417,17 @@ pub async fn write_digests(
                     .chain(w.overdue.iter().map(move |o| format!("{}: {o}", w.agency)))
             })
             .collect();
+        // The articles this person owns whose review date has come.
+        if waymark_core::knowledge::may_write(&actor).is_ok() {
+            for a in store.articles_due(&waymark_core::today(t)).await? {
+                if a.owner == person.id {
+                    lines.push(format!(
+                        "Review the article “{}” (review by {}): {base}/articles/{}",
+                        a.article.title, a.article.review_by, a.id
+                    ));
+                }
+            }
+        }
         if lines.is_empty() {
             continue;
         }

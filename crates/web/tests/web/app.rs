@@ -2415,5 +2415,46 @@ async fn articles_due_for_review_wait_for_the_programme() {
         let c = w.client(&app, Who::Member).await;
         let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
         assert!(!home.body.contains("Articles to review"));
+        // Its owner, on a daily digest, is reminded in it.
+        let c = w.client(&app, Who::Staff).await;
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            "/settings",
+            &[
+                ("csrf", &c.csrf),
+                ("time_zone", "Australia/Canberra"),
+                ("notify", "daily"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let noon = Timestamp(
+            chrono::DateTime::parse_from_rfc3339("2027-02-02T02:00:00Z")
+                .unwrap()
+                .timestamp(),
+        );
+        let written = waymark_web::app::write_digests(&w.store, &model, "https://w.example", noon)
+            .await
+            .unwrap();
+        assert_eq!(written, 1);
+        let admin = w.store.actor(PersonId(1)).await.unwrap();
+        let digest: Vec<_> = w
+            .store
+            .outbox(&admin, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "digest")
+            .collect();
+        assert_eq!(digest.len(), 1);
+        assert!(
+            digest[0]
+                .body
+                .contains("Review the article “Old advice” (review by 2020-01-01)"),
+            "{}",
+            digest[0].body
+        );
     }
 }

@@ -16,6 +16,7 @@
 //! translate. Every text a command carries is a bounded [`Line`] or [`Text`].
 
 mod access;
+pub mod adopters;
 mod command;
 mod conflict;
 mod engagement;

@@ -187,6 +187,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
             ],
         ),
         (
+            "adopters",
+            &[
+                ("agency_id", Int),
+                ("contact", Text),
+                ("case_study", Text),
+                ("listed_by", Int),
+                ("listed_at", Int),
+            ],
+        ),
+        (
             "blueprint_releases",
             &[
                 ("id", Int),

@@ -17,6 +17,7 @@
 //! portable SQL and `$1` placeholders; only the migrations differ (identity
 //! columns), in two folders with the same version numbers.
 
+mod adopters;
 mod auth;
 mod batch;
 mod chain;
@@ -45,6 +46,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use waymark_core::{EngagementId, Event, PersonId, Timestamp};
 use waymark_model::Model;
 
+pub use adopters::Adopter;
 pub use auth::{Invite, random_token};
 pub use chain::{Broken, Verification};
 pub(crate) use directory::people_in;

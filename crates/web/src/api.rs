@@ -102,6 +102,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/blueprint/releases",
             get(releases).post(add_release),
         )
+        .route("/api/v1/adopters", get(adopters))
+        .route("/api/v1/agencies/{id}/directory", post(set_directory))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
         .route("/api/v1/people", get(people).post(add_person))
@@ -138,7 +140,7 @@ async fn docs_headers(mut r: Response) -> Response {
         me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
         agency, add_agency, people, person, add_person, add_role, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
-        releases, add_release
+        releases, add_release, adopters, set_directory
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -1032,28 +1034,31 @@ struct ArticleWritten {
     id: i64,
 }
 
+/// Every problem with a request's fields, each named (422).
+fn invalid_fields(problems: &[waymark_core::DomainError]) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "Invalid input",
+        problems
+            .first()
+            .map_or_else(String::new, ToString::to_string),
+    );
+    for d in problems {
+        if let waymark_core::DomainError::Invalid { field, message } = d {
+            p.errors.push(FieldError {
+                field: (*field).to_string(),
+                message: message.clone(),
+            });
+        }
+    }
+    p
+}
+
 fn article_problem(e: crate::actions::ArticleError) -> Problem {
     use crate::actions::ArticleError;
     match e {
-        ArticleError::Fields(problems) => {
-            let mut p = Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                "Invalid input",
-                problems
-                    .first()
-                    .map_or_else(String::new, ToString::to_string),
-            );
-            for d in &problems {
-                if let waymark_core::DomainError::Invalid { field, message } = d {
-                    p.errors.push(FieldError {
-                        field: (*field).to_string(),
-                        message: message.clone(),
-                    });
-                }
-            }
-            p
-        }
+        ArticleError::Fields(problems) => invalid_fields(&problems),
         ArticleError::Store(StoreError::Domain(waymark_core::DomainError::Conflict {
             actual,
             ..
@@ -1212,7 +1217,7 @@ async fn article_feedback(
         .ok_or_else(|| not_found("article"))?;
     let answer =
         waymark_core::knowledge::feedback(if r.helpful { "yes" } else { "no" }, &r.comment)
-            .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
+            .map_err(|p| invalid_fields(&p))?;
     s.store
         .record_feedback(&actor, &a.article.slug, &answer, now())
         .await
@@ -1258,10 +1263,106 @@ async fn add_release(
         &r.link,
         &waymark_core::today(now()),
     )
-    .map_err(|p| article_problem(crate::actions::ArticleError::Fields(p)))?;
+    .map_err(|p| invalid_fields(&p))?;
     s.store.add_release(&actor, &release, now()).await?;
     if let Err(e) = s.actions.refresh_guide(None).await {
         tracing::error!("api: the release is recorded, but {e}");
     }
     Ok((StatusCode::CREATED, Json(release)).into_response())
+}
+
+/// An agency in the directory of agencies using the blueprint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AdopterEntry {
+    agency: String,
+    abbreviation: String,
+    /// The highest-numbered stage its engagements ever entered (its name).
+    furthest: Option<String>,
+    /// When it first entered that stage.
+    since: Option<waymark_core::Timestamp>,
+    /// Stages active now and completed, by name.
+    active: Vec<String>,
+    completed: Vec<String>,
+    /// It adopts the blueprint on its own (Do it Yourself).
+    independent: bool,
+    contact: String,
+    case_study: String,
+}
+
+/// The agencies that chose to be listed, with how far each has come, from
+/// their engagements' records.
+#[utoipa::path(get, path = "/api/v1/adopters", responses(
+    (status = 200, body = Vec<AdopterEntry>),
+    (status = 401, body = Problem),
+))]
+async fn adopters(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+) -> Result<Json<Vec<AdopterEntry>>, Problem> {
+    let out = s
+        .store
+        .adopters()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let st = waymark_core::adopters::standing(&a.engagements, &s.model);
+            AdopterEntry {
+                agency: a.agency.name,
+                abbreviation: a.agency.abbreviation.as_str().to_string(),
+                furthest: st.furthest.map(|(_, name)| name),
+                since: st.since,
+                active: st.active,
+                completed: st.completed,
+                independent: st.independent,
+                contact: a.listing.contact,
+                case_study: a.listing.case_study,
+            }
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+/// Whether an agency is listed, and what it shows.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DirectoryRequest {
+    listed: bool,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    case_study: String,
+}
+
+/// Lists an agency in the directory (or changes its entry), or takes it
+/// off: its executive sponsor or the programme.
+#[utoipa::path(post, path = "/api/v1/agencies/{id}/directory", params(("id" = i64, Path)), request_body = DirectoryRequest, responses(
+    (status = 204),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn set_directory(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    req: Result<Json<DirectoryRequest>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    let r = body(req)?;
+    let agency = AgencyId(id);
+    s.store
+        .agency(agency)
+        .await?
+        .ok_or_else(|| not_found("agency"))?;
+    if r.listed {
+        let listing = waymark_core::adopters::listing(&r.contact, &r.case_study)
+            .map_err(|p| invalid_fields(&p))?;
+        s.store
+            .list_adopter(&actor, agency, &listing, now())
+            .await?;
+    } else {
+        s.store.unlist_adopter(&actor, agency).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -93,6 +93,13 @@ struct AgencyPage {
     total: u64,
     members: Vec<PersonView>,
     may_start: bool,
+    /// Whether this person lists the agency in the directory (its sponsor,
+    /// the programme), whether it is listed, and what it shows.
+    may_list: bool,
+    listed: bool,
+    listing: waymark_core::adopters::Listing,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
 }
 
 /// What `people.html` reads.
@@ -206,19 +213,46 @@ pub async fn agency(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let a = s
-        .store
-        .agency(AgencyId(id))
-        .await?
-        .ok_or(PageError::NotFound)?;
+    let notice = match q.get("directory").map(String::as_str) {
+        Some("listed") => {
+            Some("The agency is listed in the directory of agencies using the blueprint.")
+        }
+        Some("unlisted") => Some("The agency is no longer in the directory."),
+        _ => None,
+    };
+    agency_page(
+        &s,
+        &who,
+        AgencyId(id),
+        StatusCode::OK,
+        Vec::new(),
+        None,
+        notice,
+    )
+    .await
+}
+
+/// An agency's page; `typed` is a refused directory form shown again.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn agency_page(
+    s: &AppState,
+    who: &SignedIn,
+    id: AgencyId,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    typed: Option<waymark_core::adopters::Listing>,
+    notice: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let a = s.store.agency(id).await?.ok_or(PageError::NotFound)?;
     let filter = ListFilter {
         agency: Some(a.id),
         limit: 100,
         offset: 0,
     };
     let listing = s.store.engagements(&who.actor, &filter).await?;
-    let rows = summary_rows(&s, &listing.items).await?;
+    let rows = summary_rows(s, &listing.items).await?;
     let members = s
         .store
         .members_of(a.id)
@@ -227,6 +261,7 @@ pub async fn agency(
         .filter(|p| who.actor.sees_person(p))
         .map(PersonView::from)
         .collect();
+    let current = s.store.adopter_listing(a.id).await?;
     let view = AgencyPage {
         title: a.name.clone(),
         user: who.view(),
@@ -235,8 +270,13 @@ pub async fn agency(
         total: listing.total,
         members,
         may_start: waymark_core::may_start(&who.actor, a.id),
+        may_list: waymark_core::adopters::may_list(&who.actor, a.id).is_ok(),
+        listed: current.is_some(),
+        listing: typed.or(current).unwrap_or_default(),
+        errors,
+        notice,
     };
-    view_page(&s, StatusCode::OK, "agency.html", &view)
+    view_page(s, status, "agency.html", &view)
 }
 
 async fn people_page(

@@ -8,6 +8,7 @@
 //! the router and which the access-matrix test walks, so a new route cannot
 //! escape that test.
 
+mod adopters;
 mod auth;
 mod delivery;
 mod directory;
@@ -145,6 +146,7 @@ pub fn guide_links(base: &str) -> waymark_site::Published {
     waymark_site::Published {
         links: vec![
             link("Request support", "/request-support"),
+            link("Who uses the blueprint", "/adopters"),
             link("Sign in", "/login"),
         ],
         request_support: Some(format!("{base}/request-support")),
@@ -222,6 +224,8 @@ pub fn table() -> Vec<Route> {
         get("/knowledge/{slug}/changes", knowledge::changes),
         get("/knowledge/{slug}/feedback", knowledge::feedback_form),
         post("/knowledge/{slug}/feedback", knowledge::feedback),
+        get("/adopters", adopters::directory),
+        post("/agencies/{id}/directory", adopters::save),
         get("/blueprint", knowledge::releases),
         post("/blueprint", knowledge::add_release),
     ]

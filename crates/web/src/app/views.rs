@@ -51,6 +51,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/releases.html"),
     ),
     (
+        "adopters.html",
+        include_str!("../../templates/app/adopters.html"),
+    ),
+    (
         "engagement-base.html",
         include_str!("../../templates/app/engagement-base.html"),
     ),

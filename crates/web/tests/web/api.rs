@@ -476,6 +476,8 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/articles/{id}/versions", &["get"]),
         ("/api/v1/articles/{id}/feedback", &["post"]),
         ("/api/v1/blueprint/releases", &["get", "post"]),
+        ("/api/v1/adopters", &["get"]),
+        ("/api/v1/agencies/{id}/directory", &["post"]),
     ] {
         for m in methods {
             assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
@@ -1335,5 +1337,108 @@ async fn articles_and_releases_through_the_api() {
         )
         .await;
         assert_eq!(list[0]["version"], "2.1");
+    }
+}
+
+/// The directory through the API: the sponsor lists the agency; what it
+/// shows comes from the record; another agency cannot change it.
+#[tokio::test]
+async fn the_adopter_directory_through_the_api() {
+    for store in stores("api-adopters").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other", "OT", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let sponsor = token(
+            &store,
+            "s@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let outsider = token(
+            &store,
+            "o@ot.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let (st, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&sponsor),
+            Some(r#"{"agency":"ag"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{e}");
+        let uri = format!("/api/v1/agencies/{}/directory", agency.0);
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&outsider),
+            Some(r#"{"listed": true}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&sponsor),
+            Some(r#"{"listed": true, "contact": "x", "case_study": "ftp://x"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"].as_array().unwrap().len(), 2, "{p}");
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&sponsor),
+            Some(r#"{"listed": true, "contact": "cio@ag.gov.au"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (_, _, list) = call(&app, "GET", "/api/v1/adopters", Some(&outsider), None).await;
+        assert_eq!(list[0]["abbreviation"], "AG", "{list}");
+        assert_eq!(list[0]["furthest"], "Engagement");
+        assert_eq!(list[0]["active"], json!(["Engagement"]));
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies/999/directory",
+            Some(&sponsor),
+            Some(r#"{"listed": false}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &uri,
+            Some(&sponsor),
+            Some(r#"{"listed": false}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (_, _, list) = call(&app, "GET", "/api/v1/adopters", Some(&outsider), None).await;
+        assert_eq!(list, json!([]));
     }
 }

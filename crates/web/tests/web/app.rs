@@ -349,8 +349,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
         // Anyone may search; what each finds is the store's search tests'.
         ("GET", "/search") => StatusCode::OK,
-        // What changed between an article's published versions is public.
-        ("GET", "/knowledge/{slug}/changes") => StatusCode::OK,
+        // What changed between an article's published versions is public,
+        // and so is the directory of agencies using the blueprint.
+        ("GET", "/knowledge/{slug}/changes" | "/adopters") => StatusCode::OK,
         ("POST", "/request-support") => StatusCode::SEE_OTHER,
         ("GET", "/login") if signed_in => StatusCode::SEE_OTHER,
         ("GET", "/login") => StatusCode::OK,
@@ -388,6 +389,11 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             StatusCode::SEE_OTHER
         }
         ("POST", "/engagements") => StatusCode::FORBIDDEN,
+        // The agency's sponsor or the programme lists it in the directory.
+        ("POST", "/agencies/{id}/directory") if matches!(who, Admin | Staff | Sponsor) => {
+            StatusCode::SEE_OTHER
+        }
+        ("POST", "/agencies/{id}/directory") => StatusCode::FORBIDDEN,
         ("POST", "/agencies") if matches!(who, Admin | Staff) => StatusCode::SEE_OTHER,
         ("POST", "/agencies") => StatusCode::FORBIDDEN,
         ("GET", "/people" | "/people/{id}") if who == Admin => StatusCode::OK,
@@ -2456,5 +2462,106 @@ async fn articles_due_for_review_wait_for_the_programme() {
             "{}",
             digest[0].body
         );
+    }
+}
+
+/// The directory of agencies using the blueprint: the sponsor lists the
+/// agency; its entry says how far its engagement has come, from the record,
+/// and changes when the engagement enters Deploy; opting out removes it.
+#[tokio::test]
+async fn the_adopter_directory_follows_the_record() {
+    for store in stores("adopters").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 15]).await;
+        let out = Client::default();
+        let page = send(&app, &out, Method::GET, "/adopters", &[]).await;
+        assert!(page.body.contains("No agency is listed yet."));
+        let eve = w.client(&app, Who::Sponsor).await;
+        let path = format!("/agencies/{}/directory", w.agency);
+        let bad = send(
+            &app,
+            &eve,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &eve.csrf),
+                ("action", "list"),
+                ("contact", "not mail"),
+                ("case_study", "javascript:alert(1)"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains("href=\"#contact\"") && bad.body.contains("href=\"#case_study\"")
+        );
+        let ok = send(
+            &app,
+            &eve,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &eve.csrf),
+                ("action", "list"),
+                ("contact", "cio@bot.gov.au"),
+                ("case_study", "https://bot.gov.au/story"),
+            ],
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+        let page = send(&app, &out, Method::GET, "/adopters", &[]).await;
+        assert!(
+            page.body.contains("Bureau of Things (BOT)"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("mailto:cio@bot.gov.au"));
+        // The engagement enters Deploy: the entry says so, from the record.
+        let staff = w.client(&app, Who::Staff).await;
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &format!("/engagements/{}", w.engagement),
+            &[
+                ("csrf", &staff.csrf),
+                ("version", &v),
+                ("form", "stage-start"),
+                ("command", "start_stage"),
+                ("stage", "deploy"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = send(&app, &out, Method::GET, "/adopters", &[]).await;
+        assert!(page.body.contains("Reached Deploy on"), "{}", page.body);
+        assert!(
+            page.body.contains("In Engagement and Deploy."),
+            "{}",
+            page.body
+        );
+        // Another agency's sponsor cannot take it off; its own can, at once.
+        let olly = w.client(&app, Who::OtherAgency).await;
+        let r = send(
+            &app,
+            &olly,
+            Method::POST,
+            &path,
+            &[("csrf", &olly.csrf), ("action", "unlist")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = send(
+            &app,
+            &eve,
+            Method::POST,
+            &path,
+            &[("csrf", &eve.csrf), ("action", "unlist")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = send(&app, &out, Method::GET, "/adopters", &[]).await;
+        assert!(page.body.contains("No agency is listed yet."));
     }
 }

@@ -162,6 +162,18 @@ test('an article goes from the programme to the guide, search and the export', a
   await axe(mia, 'article feedback');
   await shoot(mia, 'feedback');
 
+  // Who uses the blueprint: the programme lists an agency; readers see it.
+  await ada.goto(`${base}/agencies`);
+  await ada.getByRole('link', { name: 'Bureau of Things' }).first().click();
+  await ada.getByLabel('Public contact (optional)').fill('cio@bot.gov.au');
+  await click(ada, 'List the agency');
+  assert.match(await ada.locator('.notice-success').textContent(), /listed in the directory/);
+  await reader.goto(`${base}/guide/`);
+  await reader.getByRole('link', { name: 'Who uses the blueprint' }).click();
+  assert.match(await reader.locator('main').textContent(), /Bureau of Things \(BOT\)\s*Getting started\.\s*Contact: cio@bot\.gov\.au/);
+  await axe(reader, 'adopter directory');
+  await shoot(reader, 'adopters');
+
   // The export has the article and the release.
   const out = join(dir, 'site');
   waymark(['site', 'build', '--out', out]);

@@ -54,13 +54,7 @@ pub fn listing(contact: &str, case_study: &str) -> Result<Listing, Vec<DomainErr
         }
     };
     let case_study = case_study.trim().to_string();
-    let web = (case_study.starts_with("https://") || case_study.starts_with("http://"))
-        && case_study.len() <= 1000
-        && !case_study.contains(char::is_whitespace)
-        && !case_study
-            .split('/')
-            .nth(2)
-            .is_some_and(|host| host.is_empty() || host.contains('@'));
+    let web = case_study.len() <= 1000 && crate::knowledge::web_address(&case_study);
     if !case_study.is_empty() && !web {
         problems.push(DomainError::invalid(
             "case_study",

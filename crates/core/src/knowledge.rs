@@ -524,6 +524,16 @@ pub fn blueprint_entering(events: &[crate::Event], current: Option<&str>) -> Opt
     }
 }
 
+/// Whether `s` is a web address to publish as a link: http or https, a
+/// host, no spaces and no user name.
+pub fn web_address(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://"))
+        && !s.contains(char::is_whitespace)
+        && s.split('/')
+            .nth(2)
+            .is_some_and(|host| !host.is_empty() && !host.contains('@'))
+}
+
 /// A release of the blueprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -578,13 +588,7 @@ pub fn release(
         "are required: what changed in this release",
     ));
     let link = problems.keep(check_line("link", link, 1000).and_then(|l| {
-        let web = (l.starts_with("https://") || l.starts_with("http://"))
-            && !l.contains(char::is_whitespace)
-            && !l
-                .split('/')
-                .nth(2)
-                .is_some_and(|host| host.is_empty() || host.contains('@'));
-        if l.is_empty() || web {
+        if l.is_empty() || web_address(&l) {
             Ok(l)
         } else {
             Err(DomainError::invalid(

@@ -14,21 +14,24 @@ impl Store {
     pub async fn add_agency(&self, a: &NewAgency, now: Timestamp) -> Result<AgencyId, StoreError> {
         let kind = a.agency_type.map(|t| json(&t)).transpose()?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO agencies (name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(&a.name)
-        .bind(a.abbreviation.as_str())
-        .bind(&a.portfolio)
-        .bind(kind)
-        .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| StoreError::unique(e, "abbreviation", a.abbreviation.as_str()))?;
-        let id = AgencyId(row.try_get(0)?);
-        crate::search::index_agency(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(id)
+        let result: Result<AgencyId, StoreError> = async {
+            let row = sqlx::query(
+                "INSERT INTO agencies (name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&a.name)
+            .bind(a.abbreviation.as_str())
+            .bind(&a.portfolio)
+            .bind(kind)
+            .bind(now.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::unique(e, "abbreviation", a.abbreviation.as_str()))?;
+            let id = AgencyId(row.try_get(0)?);
+            crate::search::index_agency(&mut tx, id).await?;
+            Ok(id)
+        }
+        .await;
+        finish(tx, result).await
     }
 
     pub async fn add_person(&self, p: &NewPerson, now: Timestamp) -> Result<PersonId, StoreError> {

@@ -136,170 +136,173 @@ impl Store {
         knowledge::may_write(actor)?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        // A new owner must be someone of the programme, as the directory
-        // has them now.
-        if let Some(o) = owner {
-            let people = crate::people_in(&mut tx, &[o]).await.or_else(|e| match e {
-                StoreError::NoSuchPerson(_) => Ok(Vec::new()),
-                other => Err(other),
-            })?;
-            knowledge::may_own(people.first())?;
-        }
-        let current = match id {
-            None => None,
-            Some(id) => {
-                let row = sqlx::query(&format!(
-                    "SELECT {ARTICLE_COLUMNS} FROM articles a JOIN people p ON p.id = a.owner_id WHERE a.id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::Domain(DomainError::NotFound))?;
-                Some(article_row(&row)?)
+        let result: Result<i64, StoreError> = async {
+            // A new owner must be someone of the programme, as the directory
+            // has them now.
+            if let Some(o) = owner {
+                let people = crate::people_in(&mut tx, &[o]).await.or_else(|e| match e {
+                    StoreError::NoSuchPerson(_) => Ok(Vec::new()),
+                    other => Err(other),
+                })?;
+                knowledge::may_own(people.first())?;
             }
-        };
-        if let (Some(c), Some(expected)) = (&current, expected)
-            && c.version != expected
-        {
-            return Err(StoreError::Domain(DomainError::Conflict {
-                expected: expected as u64,
-                actual: c.version as u64,
-            }));
-        }
-        let status = next_status(current.as_ref().map(|c| c.status), action)?;
-        // The address is fixed once the article exists.
-        let slug = current
-            .as_ref()
-            .map_or(article.slug.clone(), |c| c.article.slug.clone());
-        if action == ArticleAction::Publish {
-            let others: Vec<String> = sqlx::query_scalar(
-                "SELECT slug FROM articles WHERE slug <> $1 AND status = 'published'",
-            )
-            .bind(&slug)
-            .fetch_all(&mut *tx)
-            .await?;
-            let broken = link_problems(&article.body, model, &others);
-            if let Some(first) = broken.first() {
-                return Err(StoreError::Domain(DomainError::invalid(
-                    "body",
-                    format!(
-                        "{first}{}; fix the links to publish (a draft may keep them)",
-                        if broken.len() > 1 {
-                            format!(" (and {} more)", broken.len() - 1)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                )));
+            let current = match id {
+                None => None,
+                Some(id) => {
+                    let row = sqlx::query(&format!(
+                        "SELECT {ARTICLE_COLUMNS} FROM articles a JOIN people p ON p.id = a.owner_id WHERE a.id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::Domain(DomainError::NotFound))?;
+                    Some(article_row(&row)?)
+                }
+            };
+            if let (Some(c), Some(expected)) = (&current, expected)
+                && c.version != expected
+            {
+                return Err(StoreError::Domain(DomainError::Conflict {
+                    expected: expected as u64,
+                    actual: c.version as u64,
+                }));
             }
-        }
-        let tags = json(&article.tags)?;
-        // Publishing what readers already see makes no new version: refused
-        // while it is on the guide, put back as it was when archived.
-        let mut same_as_published = false;
-        if let (Some(c), ArticleAction::Publish) = (&current, action)
-            && let Some(n) = c.published
-        {
-            let row = sqlx::query(
-                "SELECT title, summary, body, tags FROM article_versions WHERE article_id = $1 AND number = $2",
-            )
-            .bind(c.id)
-            .bind(n)
-            .fetch_one(&mut *tx)
-            .await?;
-            same_as_published = row.try_get::<String, _>("title")? == article.title
-                && row.try_get::<String, _>("summary")? == article.summary
-                && row.try_get::<String, _>("body")? == article.body
-                && row.try_get::<String, _>("tags")? == tags;
-            if same_as_published && c.status == ArticleStatus::Published {
-                return Err(StoreError::Domain(DomainError::rule(format!(
-                    "nothing has changed since version {n}, which readers already see"
-                ))));
-            }
-        }
-        let id = match &current {
-            Some(c) => {
-                sqlx::query(
-                    "UPDATE articles SET status = $1, title = $2, summary = $3, body = $4, tags = $5, review_by = $6, \
-                     version = version + 1, updated_at = $7, owner_id = COALESCE($10, owner_id) WHERE id = $8 AND version = $9",
+            let status = next_status(current.as_ref().map(|c| c.status), action)?;
+            // The address is fixed once the article exists.
+            let slug = current
+                .as_ref()
+                .map_or(article.slug.clone(), |c| c.article.slug.clone());
+            if action == ArticleAction::Publish {
+                let others: Vec<String> = sqlx::query_scalar(
+                    "SELECT slug FROM articles WHERE slug <> $1 AND status = 'published'",
                 )
+                .bind(&slug)
+                .fetch_all(&mut *tx)
+                .await?;
+                let broken = link_problems(&article.body, model, &others);
+                if let Some(first) = broken.first() {
+                    return Err(StoreError::Domain(DomainError::invalid(
+                        "body",
+                        format!(
+                            "{first}{}; fix the links to publish (a draft may keep them)",
+                            if broken.len() > 1 {
+                                format!(" (and {} more)", broken.len() - 1)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    )));
+                }
+            }
+            let tags = json(&article.tags)?;
+            // Publishing what readers already see makes no new version: refused
+            // while it is on the guide, put back as it was when archived.
+            let mut same_as_published = false;
+            if let (Some(c), ArticleAction::Publish) = (&current, action)
+                && let Some(n) = c.published
+            {
+                let row = sqlx::query(
+                    "SELECT title, summary, body, tags FROM article_versions WHERE article_id = $1 AND number = $2",
+                )
+                .bind(c.id)
+                .bind(n)
+                .fetch_one(&mut *tx)
+                .await?;
+                same_as_published = row.try_get::<String, _>("title")? == article.title
+                    && row.try_get::<String, _>("summary")? == article.summary
+                    && row.try_get::<String, _>("body")? == article.body
+                    && row.try_get::<String, _>("tags")? == tags;
+                if same_as_published && c.status == ArticleStatus::Published {
+                    return Err(StoreError::Domain(DomainError::rule(format!(
+                        "nothing has changed since version {n}, which readers already see"
+                    ))));
+                }
+            }
+            let id = match &current {
+                Some(c) => {
+                    sqlx::query(
+                        "UPDATE articles SET status = $1, title = $2, summary = $3, body = $4, tags = $5, review_by = $6, \
+                         version = version + 1, updated_at = $7, owner_id = COALESCE($10, owner_id) WHERE id = $8 AND version = $9",
+                    )
+                    .bind(status.as_str())
+                    .bind(&article.title)
+                    .bind(&article.summary)
+                    .bind(&article.body)
+                    .bind(&tags)
+                    .bind(&article.review_by)
+                    .bind(now.0)
+                    .bind(c.id)
+                    .bind(c.version)
+                    .bind(owner.map(|o| o.0))
+                    .execute(&mut *tx)
+                    .await?;
+                    c.id
+                }
+                None => sqlx::query_scalar(
+                    "INSERT INTO articles (slug, status, title, summary, body, tags, review_by, owner_id, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id",
+                )
+                .bind(&slug)
                 .bind(status.as_str())
                 .bind(&article.title)
                 .bind(&article.summary)
                 .bind(&article.body)
                 .bind(&tags)
                 .bind(&article.review_by)
+                .bind(owner.unwrap_or(actor.person).0)
                 .bind(now.0)
-                .bind(c.id)
-                .bind(c.version)
-                .bind(owner.map(|o| o.0))
-                .execute(&mut *tx)
-                .await?;
-                c.id
-            }
-            None => sqlx::query_scalar(
-                "INSERT INTO articles (slug, status, title, summary, body, tags, review_by, owner_id, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id",
-            )
-            .bind(&slug)
-            .bind(status.as_str())
-            .bind(&article.title)
-            .bind(&article.summary)
-            .bind(&article.body)
-            .bind(&tags)
-            .bind(&article.review_by)
-            .bind(owner.unwrap_or(actor.person).0)
-            .bind(now.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| StoreError::unique(e, "slug", &slug))?,
-        };
-        match action {
-            ArticleAction::Publish if same_as_published => {
-                search::index_article(
-                    &mut tx,
-                    &slug,
-                    &article.title,
-                    &article.summary,
-                    &article.body,
-                )
-                .await?;
-            }
-            ArticleAction::Publish => {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(number), 0) + 1 FROM article_versions WHERE article_id = $1",
-                )
-                .bind(id)
                 .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO article_versions (article_id, number, title, summary, body, tags, published_by, published_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(id)
-                .bind(n)
-                .bind(&article.title)
-                .bind(&article.summary)
-                .bind(&article.body)
-                .bind(&tags)
-                .bind(actor.person.0)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-                search::index_article(
-                    &mut tx,
-                    &slug,
-                    &article.title,
-                    &article.summary,
-                    &article.body,
-                )
-                .await?;
+                .await
+                .map_err(|e| StoreError::unique(e, "slug", &slug))?,
+            };
+            match action {
+                ArticleAction::Publish if same_as_published => {
+                    search::index_article(
+                        &mut tx,
+                        &slug,
+                        &article.title,
+                        &article.summary,
+                        &article.body,
+                    )
+                    .await?;
+                }
+                ArticleAction::Publish => {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(number), 0) + 1 FROM article_versions WHERE article_id = $1",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO article_versions (article_id, number, title, summary, body, tags, published_by, published_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(id)
+                    .bind(n)
+                    .bind(&article.title)
+                    .bind(&article.summary)
+                    .bind(&article.body)
+                    .bind(&tags)
+                    .bind(actor.person.0)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    search::index_article(
+                        &mut tx,
+                        &slug,
+                        &article.title,
+                        &article.summary,
+                        &article.body,
+                    )
+                    .await?;
+                }
+                ArticleAction::Archive => search::unindex(&mut tx, Kind::Article, &slug).await?,
+                ArticleAction::Save => {}
             }
-            ArticleAction::Archive => search::unindex(&mut tx, Kind::Article, &slug).await?,
-            ArticleAction::Save => {}
+    Ok(id)
         }
-        tx.commit().await?;
-        Ok(id)
+        .await;
+        finish(tx, result).await
     }
 
     /// Every article, newest change first (the programme's list).

@@ -124,6 +124,26 @@ pub fn now() -> Timestamp {
     )
 }
 
+/// Commits `tx` when `result` is a success and rolls it back at once when
+/// not. (A transaction merely dropped is rolled back only when its
+/// connection is next used; on SQLite it keeps its write lock until then,
+/// and every other writer waits for it.)
+pub(crate) async fn finish<T>(
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
 /// `$from, $from+1, …` for an IN list of `n` values.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)

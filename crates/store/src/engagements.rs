@@ -21,40 +21,43 @@ impl Store {
         let events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO engagements (agency_id, model_hash, state, version, event_count, head_hash, created_at, updated_at) \
-             VALUES ($1, $2, '{}', 0, 0, '', $3, $3) RETURNING id",
-        )
-        .bind(agency.0)
-        .bind(model_hash)
-        .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| StoreError::foreign(e, "agency", &agency.to_string()))?;
-        let id = EngagementId(row.try_get(0)?);
-        let mut e = Engagement::new(id, agency);
-        let head =
-            chain::append(&mut tx, &mut e, &events, actor.person, now, "start", 0, "").await?;
-        e.version = 1;
-        sqlx::query("UPDATE engagements SET state = $1, summary = $2, version = 1, event_count = $3, head_hash = $4 WHERE id = $5")
-            .bind(json(&e)?)
-            .bind(json(&e.summary())?)
-            .bind(head.0)
-            .bind(&head.1)
-            .bind(id.0)
+        let result: Result<Engagement, StoreError> = async {
+            let row = sqlx::query(
+                "INSERT INTO engagements (agency_id, model_hash, state, version, event_count, head_hash, created_at, updated_at) \
+                 VALUES ($1, $2, '{}', 0, 0, '', $3, $3) RETURNING id",
+            )
+            .bind(agency.0)
+            .bind(model_hash)
+            .bind(now.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::foreign(e, "agency", &agency.to_string()))?;
+            let id = EngagementId(row.try_get(0)?);
+            let mut e = Engagement::new(id, agency);
+            let head =
+                chain::append(&mut tx, &mut e, &events, actor.person, now, "start", 0, "").await?;
+            e.version = 1;
+            sqlx::query("UPDATE engagements SET state = $1, summary = $2, version = 1, event_count = $3, head_hash = $4 WHERE id = $5")
+                .bind(json(&e)?)
+                .bind(json(&e.summary())?)
+                .bind(head.0)
+                .bind(&head.1)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            save_index(&mut tx, &e).await?;
+            search::index_engagement(&mut tx, &e).await?;
+            sqlx::query(
+                "INSERT INTO agency_engagements (agency_id, n) VALUES ($1, 1) \
+                 ON CONFLICT (agency_id) DO UPDATE SET n = agency_engagements.n + 1",
+            )
+            .bind(agency.0)
             .execute(&mut *tx)
             .await?;
-        save_index(&mut tx, &e).await?;
-        search::index_engagement(&mut tx, &e).await?;
-        sqlx::query(
-            "INSERT INTO agency_engagements (agency_id, n) VALUES ($1, 1) \
-             ON CONFLICT (agency_id) DO UPDATE SET n = agency_engagements.n + 1",
-        )
-        .bind(agency.0)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(e)
+    Ok(e)
+        }
+        .await;
+        finish(tx, result).await
     }
 
     /// Recounts every agency's engagements and every stage's active ones

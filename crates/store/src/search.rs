@@ -458,19 +458,10 @@ impl Store {
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        let text = syntax(q);
-        let mut binds = vec![Bind::Text(text)];
         let kinds: Vec<Kind> = match only {
             Some(k) => vec![k],
             None => Kind::ALL.to_vec(),
         };
-        let conds: Vec<String> = kinds
-            .iter()
-            .filter_map(|k| condition(*k, &reach(actor, *k), &mut binds))
-            .collect();
-        if conds.is_empty() {
-            return Ok(Vec::new());
-        }
         let (first, last) = match only {
             Some(_) => (PAGE_SIZE * page.saturating_sub(1), PAGE_SIZE * page),
             None => (0, FIRST_HITS),
@@ -536,6 +527,14 @@ impl Store {
             // One pass over the matches: each is scored once, numbered
             // within its kind and counted; only the page's rows come back.
             Backend::Postgres => {
+                let mut binds = vec![Bind::Text(syntax(q))];
+                let conds: Vec<String> = kinds
+                    .iter()
+                    .filter_map(|k| condition(*k, &reach(actor, *k), &mut binds))
+                    .collect();
+                if conds.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let access = conds.join(" OR ");
                 let n = binds.len();
                 let sql = format!(

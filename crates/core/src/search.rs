@@ -20,7 +20,14 @@ pub const MAX_WORD_CHARS: usize = 40;
 /// Results a page of one kind shows.
 pub const PAGE_SIZE: u32 = 10;
 /// The furthest page one may ask for.
-pub const MAX_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 20;
+/// How many of a kind's matches are counted and ranked: the newest this
+/// many, which is what `MAX_PAGE` pages hold. Ranking costs a few
+/// microseconds a match, and a word found in a quarter of 100,000
+/// documents would otherwise be scored in every one of them before the
+/// best five are known; past this many the visitor is told "more than"
+/// and asked for another word (docs/benchmarks.md, issue 17).
+pub const RANKED: u32 = MAX_PAGE * PAGE_SIZE;
 
 /// Words that carry no meaning for search. PostgreSQL's English
 /// configuration drops exactly these; dropping them from every query keeps

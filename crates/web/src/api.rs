@@ -900,8 +900,9 @@ struct SearchQuery {
     /// Only this kind of result, a page at a time: guide, article,
     /// engagement, agency or enquiry.
     kind: Option<String>,
-    /// With `kind`: the page, 1 to 50 (10 results a page).
-    #[param(minimum = 1, maximum = 50)]
+    /// With `kind`: the page, 1 to 20 (10 results a page; a kind's 200
+    /// newest matches are ranked, see `exact`).
+    #[param(minimum = 1, maximum = 20)]
     page: Option<u32>,
 }
 

@@ -105,6 +105,64 @@ async fn both_backends_give_the_same_top_results_with_stems_and_phrases() {
     }
 }
 
+/// A word in more documents than are ranked: the count says "more than",
+/// the best come from the newest `RANKED` only, and every page one may ask
+/// for has results. The oldest pages use the word most, so ranking them
+/// all would put them first.
+#[tokio::test]
+async fn a_common_word_is_ranked_among_its_newest_matches_on_both_backends() {
+    use waymark_core::search::{MAX_PAGE, RANKED};
+    let ranked = RANKED as usize;
+    let old = 150;
+    let mut docs: Vec<Document> = (0..old)
+        .map(|i| {
+            doc(
+                &format!("old-{i}.html"),
+                "Tenancy tenancy",
+                "tenancy tenancy tenancy",
+            )
+        })
+        .collect();
+    docs.extend((0..ranked).map(|i| {
+        doc(
+            &format!("new-{i}.html"),
+            &format!("Page {i}"),
+            "Among other things, a tenancy, and a long line of other words to make it longer.",
+        )
+    }));
+    docs.push(doc("newest.html", "Tenancy", "tenancy tenancy"));
+    // A rarer word found in exactly as many as are ranked: counted exactly.
+    docs.extend((0..ranked - 1).map(|i| doc(&format!("rare-{i}.html"), "Rare", "quokka")));
+    docs.push(doc("rare-last.html", "Rare", "quokka"));
+    for store in stores("search-ranked").await {
+        store.index_pages(Kind::Guide, &docs).await.unwrap();
+        let groups = find(&store, None, "tenancy").await;
+        let g = &groups[0];
+        assert_eq!(
+            (g.total, g.exact),
+            (RANKED as u64, false),
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(g.hits[0].reference, "newest.html", "{:?}", store.backend());
+        for page in [1, MAX_PAGE] {
+            let groups = store
+                .search(None, &Query::parse("tenancy"), Some(Kind::Guide), page)
+                .await
+                .unwrap();
+            let refs = refs(&groups, Kind::Guide);
+            assert_eq!(refs.len(), 10, "{:?} page {page}", store.backend());
+            assert!(
+                refs.iter().all(|r| !r.starts_with("old-")),
+                "{:?} page {page}: {refs:?}",
+                store.backend()
+            );
+        }
+        let groups = find(&store, None, "quokka").await;
+        assert_eq!((groups[0].total, groups[0].exact), (RANKED as u64, true));
+    }
+}
+
 #[tokio::test]
 async fn hostile_queries_never_error() {
     let long = "x".repeat(10_000);

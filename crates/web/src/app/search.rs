@@ -60,10 +60,35 @@ struct HitView<'a> {
 struct GroupView<'a> {
     kind: &'static str,
     label: &'static str,
-    total: u64,
+    /// "12 results", "more than 1,000 results".
+    count: String,
+    /// More match than are ranked: a hint to add a word.
+    capped: bool,
     hits: Vec<HitView<'a>>,
     /// "All N results" when only the first few are shown.
     more: Option<String>,
+}
+
+/// How many match, in words.
+fn count(g: &Group) -> String {
+    match (g.exact, g.total) {
+        (false, n) => format!("more than {} results", thousands(n)),
+        (true, 1) => "1 result".to_string(),
+        (true, n) => format!("{} results", thousands(n)),
+    }
+}
+
+/// 1000 as "1,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -86,6 +111,8 @@ struct SearchPage<'a> {
     previous: Option<PageLink>,
     next: Option<PageLink>,
     signed_in: bool,
+    /// How many matches are ranked at most, as shown.
+    ranked: String,
 }
 
 fn link(q: &str, kind: Option<Kind>, page: u32) -> String {
@@ -119,7 +146,8 @@ pub async fn search(
         .map(|g| GroupView {
             kind: g.kind.as_str(),
             label: g.kind.label(),
-            total: g.total,
+            count: count(g),
+            capped: !g.exact,
             hits: g
                 .hits
                 .iter()
@@ -165,6 +193,7 @@ pub async fn search(
         previous,
         next,
         signed_in: who.is_some(),
+        ranked: thousands(u64::from(waymark_core::search::RANKED)),
         q: &q,
     };
     view_page(&s, StatusCode::OK, "search.html", &view)

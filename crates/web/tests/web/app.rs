@@ -1974,6 +1974,40 @@ async fn search_finds_what_each_visitor_may_see() {
         let c = w.client(&app, Who::Member).await;
         let home = send(&app, &c, Method::GET, "/engagements", &[]).await;
         assert!(home.body.contains("role=\"search\""));
+        // A word in more pages than are ranked: the count says "more than",
+        // the page says why and what to do, and the pages stop at the last
+        // ranked one.
+        let many: Vec<waymark_store::Document> = (0..=waymark_core::search::RANKED)
+            .map(|i| waymark_store::Document {
+                reference: format!("p{i}.html"),
+                title: format!("Page {i}"),
+                body: "quillwort".into(),
+            })
+            .collect();
+        w.store
+            .index_pages(waymark_core::search::Kind::Guide, &many)
+            .await
+            .unwrap();
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::GET,
+            "/search?q=quillwort",
+            &[],
+        )
+        .await;
+        assert!(r.body.contains("(more than 200 results)"), "{}", r.body);
+        assert!(r.body.contains("the best matches among the newest 200"));
+        assert!(r.body.contains("More results in Guidance"));
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::GET,
+            "/search?q=quillwort&kind=guide",
+            &[],
+        )
+        .await;
+        assert!(r.body.contains("Next page (2 of 20)"), "{}", r.body);
     }
 }
 

@@ -7,12 +7,14 @@ import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
 // Starts `waymark … serve` on a free port; resolves with the child, the
-// first group of the first match of `pattern` in what it prints (`url`) and
-// the whole match. `serveArgs` go after `serve`.
-export function startServer(bin, args, pattern, serveArgs = []) {
+// first group of the first match of `pattern` in what it prints (`url`),
+// the whole match, and `log()`: everything it has written to standard
+// error so far. `serveArgs` go after `serve`; `env` is added to the
+// environment.
+export function startServer(bin, args, pattern, serveArgs = [], env = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0', ...serveArgs],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);
     child.stderr.on('data', (chunk) => {
@@ -20,7 +22,7 @@ export function startServer(bin, args, pattern, serveArgs = []) {
       const m = err.match(pattern);
       if (m) {
         clearTimeout(timer);
-        resolvePromise({ child, url: m[1], match: m });
+        resolvePromise({ child, url: m[1], match: m, log: () => err });
       }
     });
     child.on('exit', (code) => reject(new Error(`waymark serve exited with ${code}: ${err}`)));

@@ -30,14 +30,28 @@ function waymark(args, input) {
 }
 
 let setupLink;
+let serverLog;
+// Every session cookie the journey was given (the log check). A closed
+// context can no longer be asked, so each is read as its context closes.
+const sessions = [];
+const open = new Set();
+async function keepSessions(context) {
+  for (const cookie of await context.cookies()) {
+    if (cookie.name === 'waymark_session') sessions.push(cookie.value);
+  }
+}
+// Passwords and links the journey uses: none may reach the log.
+const secrets = [ADMIN.password, 'officer passphrase for waymark', 'member passphrase for waymark'];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-workspace-'));
   waymark(['agency', 'add', '--name', 'Bureau of Things', '--abbreviation', 'BOT', '--portfolio', 'Industry']);
   // Nobody has an account: serve prints a one-time setup link.
   let match;
-  ({ child: server, url: base, match } = await startServer(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`],
-    /(http:\/\/127\.0\.0\.1:\d+)\/setup\/[0-9a-f]{64}/));
+  // At debug level, so the last test can check that no secret is logged.
+  ({ child: server, url: base, match, log: serverLog } = await startServer(BIN,
+    ['--database-url', `sqlite://${join(dir, 'e2e.db')}`],
+    /(http:\/\/127\.0\.0\.1:\d+)\/setup\/[0-9a-f]{64}/, [], { WAYMARK_LOG: 'debug' }));
   setupLink = match[0];
   browser = await launch(CHROMIUM);
   mkdirSync(SHOTS, { recursive: true });
@@ -74,6 +88,13 @@ async function shoot(page, name) {
 
 async function person() {
   const context = await browser.newContext();
+  open.add(context);
+  const close = context.close.bind(context);
+  context.close = async () => {
+    open.delete(context);
+    await keepSessions(context);
+    await close();
+  };
   const page = await context.newPage();
   page.on('dialog', async (d) => { dialogs.push(`${page.url()}: ${d.message()}`); await d.dismiss(); });
   return { context, page };
@@ -192,9 +213,11 @@ test('one engagement from start to finish, with axe on every page type', async (
   await shoot(admin.page, 'sign-in');
   await signIn(admin.page, ADMIN.email, ADMIN.password);
   const officerLink = await invite(admin.page, 'Oscar Officer', 'oscar@dta.gov.au', 'staff');
+  secrets.push(officerLink.split('/').pop());
   await axe(admin.page, 'people');
   await shoot(admin.page, 'people');
   const memberLink = await invite(admin.page, 'Mia Member', 'mia@bot.gov.au', 'member', 'Bureau of Things (BOT)');
+  secrets.push(memberLink.split('/').pop());
   // A bad invite: the error is summarised, linked and said beside the field.
   await admin.page.getByLabel('Full name').fill('No Email');
   await admin.page.getByRole('button', { name: 'Invite' }).click();
@@ -421,4 +444,20 @@ test('script in free text never runs in the browser', async () => {
   assert.ok(text.includes(payloads[1]), 'the payload is shown as text');
   await admin.context.close();
   assert.deepEqual(dialogs, [], 'a dialog opened: script ran');
+});
+
+test('a debug-level log of the whole journey holds no password, token, session or invite link', async () => {
+  // Let the last lines arrive.
+  await new Promise((r) => setTimeout(r, 300));
+  const log = serverLog();
+  assert.match(log, /DEBUG/, 'the server did not log at debug level');
+  assert.match(log, /request\{id=/, 'requests were not logged');
+  for (const c of open) await keepSessions(c);
+  assert.ok(sessions.length > 0, 'no session cookie to look for');
+  for (const secret of [...secrets, ...sessions]) {
+    assert.ok(!log.includes(secret), `the log holds a secret: ${secret.slice(0, 6)}…`);
+  }
+  // The first-run link is printed once, to the terminal, by design; never again.
+  const setupToken = setupLink.split('/').pop();
+  assert.equal(log.split(setupToken).length - 1, 1, 'the setup link was written more than once');
 });

@@ -1,6 +1,7 @@
-//! The `waymark` binary: parses arguments and hands each command to the
-//! libraries. Presentation (text, JSON, exit codes) lives in the command
-//! modules; `serve` composes nothing itself (`waymark_web::Application`).
+//! The `waymark` binary: reads the settings (a TOML file, then the
+//! environment, then flags: `config`), parses arguments and hands each command
+//! to the libraries. Presentation (text, JSON, exit codes) lives in the
+//! command modules; `serve` composes nothing itself (`waymark_web::Application`).
 //!
 //! Must not touch: rules, SQL or HTML; where logs go is chosen here only.
 
@@ -9,8 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+mod config;
 mod db_cmd;
 mod intake_cmd;
 mod model_cmd;
@@ -32,6 +34,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://waymark.db";
     about = "Runs the Protected Utility engagement model"
 )]
 struct Cli {
+    /// A TOML file of settings: each key is a setting's environment variable
+    /// without WAYMARK_, in lower case (database_url, bind). The environment
+    /// overrides the file, and flags override both.
+    #[arg(long, global = true, env = "WAYMARK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// A directory of model pages to use instead of the bundled default model.
     #[arg(long, global = true, env = "WAYMARK_MODEL", value_name = "DIR")]
     model: Option<PathBuf>,
@@ -48,6 +55,12 @@ struct Cli {
     /// (every instance must share it; files already stored stay where they are).
     #[arg(long, global = true, env = "WAYMARK_FILES_DIR", value_name = "DIR")]
     files_dir: Option<PathBuf>,
+    /// How log lines are written to standard error: `text` for people, `json`
+    /// (one object a line, with the request's span) for a log collector.
+    /// WAYMARK_LOG sets the levels, as an env filter: `info`, `debug`,
+    /// `waymark_web=debug,info`.
+    #[arg(long, global = true, env = "WAYMARK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,7 +91,35 @@ enum Command {
         /// The address mail comes from.
         #[arg(long, env = "WAYMARK_MAIL_FROM", value_name = "ADDRESS", default_value = waymark_web::app::PROGRAMME_MAILBOX)]
         mail_from: String,
+        /// Serve /metrics (Prometheus text) on this address of its own, open to
+        /// whoever reaches it: bind it where only the operator's network does.
+        #[arg(long, env = "WAYMARK_METRICS_BIND", value_name = "ADDR")]
+        metrics_bind: Option<SocketAddr>,
+        /// Serve /metrics on the main address too, to requests that send this
+        /// file's content as a bearer token.
+        #[arg(long, env = "WAYMARK_METRICS_TOKEN_FILE", value_name = "FILE")]
+        metrics_token_file: Option<PathBuf>,
+        /// /readyz says not ready when the oldest due message has waited longer
+        /// than this many seconds (only when mail is sent).
+        #[arg(long, env = "WAYMARK_OUTBOX_MAX_AGE", value_name = "SECONDS", default_value_t = waymark_web::application::DEFAULT_OUTBOX_MAX_AGE_SECS)]
+        outbox_max_age: u64,
+        /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+        #[arg(
+            long,
+            env = "WAYMARK_SHUTDOWN_GRACE",
+            value_name = "SECONDS",
+            default_value_t = 20
+        )]
+        shutdown_grace: u64,
+        /// The load balancers in front of Waymark (addresses or CIDR blocks,
+        /// comma-separated): only from them is X-Forwarded-For believed, so
+        /// rate limits apply to each client rather than to the balancer.
+        #[arg(long, env = "WAYMARK_TRUSTED_PROXIES", value_name = "LIST", default_value = "", value_parser = parse_trusted)]
+        trusted_proxies: TrustedProxies,
     },
+    /// The configuration: check it and show the settings in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Enquiries: import requests for support from mail.
     #[command(subcommand)]
     Intake(IntakeCommand),
@@ -115,6 +156,13 @@ enum Command {
     /// Tools for developers: synthetic content for benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration file and the environment, and print every
+    /// setting in effect with where it came from (passwords masked).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,24 +414,61 @@ enum DevCommand {
         #[arg(long, default_value = "staged", value_parser = ["staged", "flat"])]
         shape: String,
     },
+    /// Write the manual page (roff, for man(1)) to standard output; the
+    /// Debian package ships it.
+    ManPage,
+}
+
+/// `--trusted-proxies`, read.
+#[derive(Debug, Clone)]
+struct TrustedProxies(Vec<ipnet::IpNet>);
+
+fn parse_trusted(s: &str) -> Result<TrustedProxies, String> {
+    waymark_web::ops::parse_trusted(s).map(TrustedProxies)
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The configuration file supplies defaults, so it is read before the
+    // command line is parsed against them.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let layer = match config::Layer::load(&Cli::command(), config::path_from(&args)) {
+        Ok(layer) => layer,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = layer.apply(Cli::command());
+    let matches = command.clone().get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Libraries log through tracing; lines go to standard error, at the
-    // level WAYMARK_LOG asks for (`info` unless it says otherwise).
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WAYMARK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    // level WAYMARK_LOG (or the file's `log`) asks for, `info` by default.
+    let filter = layer.log_filter();
+    // Colours only for a person at a terminal, never into a log file.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_ansi(colour)
+        .with_target(false);
+    if cli.log_format == "json" {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.init();
+    }
     let db = db_cmd::Database {
         url: cli.database_url.clone(),
         files_dir: cli.files_dir.clone(),
     };
     let result = match cli.command {
+        Command::Config(ConfigCommand::Check) => config::check(&command, &layer, &matches)
+            .and_then(|text| {
+                std::io::stdout().write_all(text.as_bytes())?;
+                Ok(ExitCode::SUCCESS)
+            }),
         Command::Model(ModelCommand::Lint(a)) => model_cmd::lint(
             cli.model.as_deref(),
             &a.paths,
@@ -413,6 +498,11 @@ fn main() -> ExitCode {
             public_url,
             smtp_url,
             mail_from,
+            metrics_bind,
+            metrics_token_file,
+            outbox_max_age,
+            shutdown_grace,
+            trusted_proxies,
         } => site_cmd::serve(
             origin::Origin::choose(cli.model.as_deref(), &[]),
             templates,
@@ -422,6 +512,13 @@ fn main() -> ExitCode {
             site_cmd::MailSettings {
                 smtp_url,
                 from: mail_from,
+            },
+            site_cmd::OpsSettings {
+                metrics_bind,
+                metrics_token_file,
+                outbox_max_age: std::time::Duration::from_secs(outbox_max_age),
+                shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                trusted_proxies: trusted_proxies.0,
             },
         ),
         Command::Intake(IntakeCommand::Import { paths, acknowledge }) => {
@@ -524,6 +621,14 @@ fn main() -> ExitCode {
             out,
             shape,
         }) => model_cmd::corpus(pages, seed, &shape, &out),
+        Command::Dev(DevCommand::ManPage) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| Ok(std::io::stdout().write_all(&page)?))
+                .map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -539,4 +644,31 @@ fn main() -> ExitCode {
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>()
         .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file's keys are the environment's names, so they must agree.
+    #[test]
+    fn every_setting_has_one_name_in_the_file_and_the_environment() {
+        fn walk(cmd: &clap::Command, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if let Some(env) = arg.get_env() {
+                    let expected =
+                        format!("WAYMARK_{}", arg.get_id().as_str().to_ascii_uppercase());
+                    assert_eq!(env.to_str(), Some(expected.as_str()));
+                    *seen += 1;
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&Cli::command(), &mut seen);
+        assert!(seen >= 15, "only {seen} settings");
+        Cli::command().debug_assert();
+    }
 }

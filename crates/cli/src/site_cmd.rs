@@ -72,6 +72,54 @@ pub struct MailSettings {
     pub from: String,
 }
 
+/// How the service is run: metrics, readiness, stopping.
+#[derive(Debug, Clone)]
+pub struct OpsSettings {
+    pub metrics_bind: Option<SocketAddr>,
+    pub metrics_token_file: Option<PathBuf>,
+    pub outbox_max_age: Duration,
+    pub shutdown_grace: Duration,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A secret read from a file: its first line, which must not be empty.
+fn secret_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} from {}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").trim().to_string();
+    if secret.len() < 16 {
+        anyhow::bail!(
+            "the {what} in {} is shorter than 16 characters: make a long random one (openssl rand -hex 32)",
+            path.display()
+        );
+    }
+    Ok(secret)
+}
+
+/// Resolves on SIGTERM (what service managers send) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn serve(
     origin: Origin,
     templates: Option<PathBuf>,
@@ -79,13 +127,19 @@ pub fn serve(
     db: &crate::db_cmd::Database,
     public_url: Option<String>,
     mail: MailSettings,
+    ops: OpsSettings,
 ) -> anyhow::Result<ExitCode> {
+    let metrics_token = ops
+        .metrics_token_file
+        .as_deref()
+        .map(|p| secret_file(p, "metrics token"))
+        .transpose()?;
     let db = db.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let mut watched = origin.watched();
         watched.extend(templates.iter().cloned());
         let store = db.open().await?;
@@ -144,15 +198,44 @@ pub fn serve(
         settings.guide = Some(guide);
         settings.mail_from = mail.from;
         settings.smtp_url = mail.smtp_url;
+        settings.metrics_token = metrics_token;
+        settings.outbox_max_age = ops.outbox_max_age;
+        settings.trusted_proxies = ops.trusted_proxies;
         let app = Application::build(settings).await?;
+        if let Some(addr) = ops.metrics_bind {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            let router = app.metrics_router();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, router).await {
+                    tracing::error!("metrics: the listener stopped: {e}");
+                }
+            });
+            eprintln!("metrics: http://{addr}/metrics");
+        }
         eprintln!("Waymark is serving the workspace at {public_url}/engagements, the guidance site at {public_url}/guide/ and the API at {public_url}/api/v1 (Ctrl-C stops it)");
-        app.serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        let grace = ops.shutdown_grace;
+        app.serve(
+            listener,
+            async move {
+                stop_signal().await;
+                tracing::info!(
+                    "stopping: no new connections; requests in flight have {} s to finish",
+                    grace.as_secs()
+                );
+            },
+            grace,
+        )
         .await
         .context("the server stopped")?;
+        tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Tasks still running (the guide's watcher, the sweepers) are not
+    // waited for: what had to finish has finished.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// How long the first run's setup link works.

@@ -90,6 +90,10 @@ impl Store {
             return Ok(None);
         }
         let token = random_token()?;
+        // In turn with this process's other writers: the guide's pages are
+        // indexed while serve starts, and SQLite cannot upgrade a read to a
+        // write under another writer's commit.
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM setup_links WHERE used_at IS NULL")
             .execute(&mut *tx)

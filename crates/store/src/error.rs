@@ -12,6 +12,10 @@ pub enum StoreError {
     Connect { url: String, reason: String },
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database's schema is newer than this program: it was migrated to version {database} by a newer Waymark, and this one knows versions up to {binary}. Run the newer Waymark (migrations only go forward), or restore the backup taken before the upgrade"
+    )]
+    SchemaAhead { database: i64, binary: i64 },
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error("{field}: {value} is already taken")]

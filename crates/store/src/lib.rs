@@ -26,6 +26,7 @@ mod engagements;
 mod error;
 mod export;
 pub mod generate;
+mod health;
 mod intake;
 mod knowledge;
 mod listing;
@@ -53,6 +54,7 @@ pub(crate) use directory::people_in;
 pub(crate) use engagements::status_name;
 pub use error::StoreError;
 pub use export::{Export, FORMAT, FORMAT_VERSION};
+pub use health::{Health, Schema};
 pub use intake::{
     BrokenEnquiry, Enquiry, EnquiryCommand, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry,
     Triage,

@@ -159,6 +159,10 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        // An older binary never touches a newer schema.
+        if let Schema::Ahead { database, binary } = self.schema().await? {
+            return Err(StoreError::SchemaAhead { database, binary });
+        }
         let m = match self.backend {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,

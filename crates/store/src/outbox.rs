@@ -139,6 +139,18 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Hands claimed messages back, due at `now` (a sender stopping).
+    pub async fn release_mail(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        for id in ids {
+            sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND sent_at IS NULL")
+                .bind(now.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
             .bind(now.0)

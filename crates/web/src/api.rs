@@ -208,7 +208,12 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let unauthorized = status == StatusCode::UNAUTHORIZED;
-        let mut r = (status, Json(self)).into_response();
+        // The request's id, as its log lines carry it, to quote in a report.
+        let mut body = serde_json::to_value(&self).unwrap_or_default();
+        if let (Some(id), Some(o)) = (crate::ops::request_id(), body.as_object_mut()) {
+            o.insert("request_id".into(), serde_json::Value::String(id));
+        }
+        let mut r = (status, Json(body)).into_response();
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -398,9 +403,12 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             })?;
         match state.store.actor_for_token(token).await? {
             Some(actor) => Ok(Caller(actor)),
-            None => Err(unauthorized(
-                "that token is not valid (it may have been revoked)",
-            )),
+            None => {
+                crate::ops::METRICS.sign_in_failed("token");
+                Err(unauthorized(
+                    "that token is not valid (it may have been revoked)",
+                ))
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The whole application, composed in one place: the workspace, the API
-//! and the guide on one router, and the tasks that run beside them (the
-//! mail sender, the session sweeper, SQLite's checkpoints). The binary and
-//! the tests build it the same way.
+//! and the guide on one router with the health endpoints and request
+//! observation (`ops`), and the tasks that run beside them (the mail
+//! sender, the session sweeper, SQLite's checkpoints). The binary and the
+//! tests build it the same way; `serve` stops it gracefully.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,6 +33,14 @@ pub struct Settings {
     pub mail_from: String,
     /// `smtp://…` or `smtps://…`; without one, mail waits in the outbox.
     pub smtp_url: Option<String>,
+    /// `/metrics` on the main listener, behind this bearer token; without
+    /// one it is served only by `metrics_router` (its own listener).
+    pub metrics_token: Option<String>,
+    /// `/readyz` fails when the oldest due message is older than this.
+    pub outbox_max_age: Duration,
+    /// The load balancers in front: only their `X-Forwarded-For` is
+    /// believed, for rate limits.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -45,6 +54,9 @@ impl Settings {
             public_url: public_url.trim_end_matches('/').to_string(),
             mail_from: PROGRAMME_MAILBOX.to_string(),
             smtp_url: None,
+            metrics_token: None,
+            outbox_max_age: Duration::from_secs(DEFAULT_OUTBOX_MAX_AGE_SECS),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -60,12 +72,19 @@ pub enum BuildError {
     Store(#[from] StoreError),
 }
 
+/// How old the oldest due message may be before `/readyz` says not ready.
+pub const DEFAULT_OUTBOX_MAX_AGE_SECS: u64 = 900;
+
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The router and the tasks that must run beside it.
 pub struct Application {
     router: Router,
     tasks: Vec<(&'static str, Task)>,
+    /// Tasks that finish their work when told to stop (the mail sender).
+    stopping: Vec<(&'static str, Task)>,
+    stop: tokio::sync::watch::Sender<bool>,
+    store: Store,
     /// The model the application was built with, shared by every part.
     pub model: Arc<Model>,
 }
@@ -115,6 +134,8 @@ impl Application {
         };
         index_guide(&s.store, pages).await?;
         let mut tasks: Vec<(&'static str, Task)> = Vec::new();
+        let mut stopping: Vec<(&'static str, Task)> = Vec::new();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         // SQLite: WAL checkpoints in a task of their own, not in requests.
         if let Some(checkpoints) = s.store.checkpoint_in_background().await? {
             tasks.push(("checkpoints", Box::pin(checkpoints)));
@@ -123,7 +144,7 @@ impl Application {
         // retries failures; without it, mail waits in the outbox for admins.
         if let Some(url) = &s.smtp_url {
             let sender = crate::mail::Sender::new(url, &s.mail_from)?;
-            tasks.push(("mail", Box::pin(sender.run(s.store.clone()))));
+            stopping.push(("mail", Box::pin(sender.run(s.store.clone(), stopped))));
         }
         // Expired sessions are refused when read; this only tidies the table.
         let sweeper = s.store.clone();
@@ -201,7 +222,14 @@ impl Application {
             public_url: s.public_url.clone(),
             mail_from: s.mail_from.clone(),
             smtp: s.smtp_url.is_some(),
+            trusted_proxies: s.trusted_proxies.clone().into(),
         };
+        let readiness = crate::ops::Readiness {
+            store: s.store.clone(),
+            sends_mail: s.smtp_url.is_some(),
+            outbox_max_age: s.outbox_max_age,
+        };
+        let store = s.store.clone();
         let mut api = ApiState::new(s.store, s.pages, Arc::clone(&model))
             .with_addresses(&s.public_url, &s.mail_from);
         api.actions.guide = s.guide.clone();
@@ -209,11 +237,25 @@ impl Application {
         if let Some(guide) = s.guide {
             router = router.merge(waymark_site::server::router(guide));
         }
+        router = router.merge(crate::ops::health_router(readiness));
+        if let Some(token) = s.metrics_token {
+            router = router.merge(crate::ops::metrics_router(store.clone(), Some(token)));
+        }
+        // Outermost: every request gets its id, span, log line and metrics.
+        let router = router.layer(axum::middleware::from_fn(crate::ops::observe));
         Ok(Application {
             router,
             tasks,
+            stopping,
+            stop,
+            store,
             model,
         })
+    }
+
+    /// `/metrics` alone, for a listener of its own (`--metrics-bind`).
+    pub fn metrics_router(&self) -> Router {
+        crate::ops::metrics_router(self.store.clone(), None)
     }
 
     /// The composed router (for tests that call it without a socket).
@@ -222,27 +264,57 @@ impl Application {
     }
 
     /// Starts the background tasks on the current runtime; they run until
-    /// it stops. Only the first call starts them.
-    pub fn start_tasks(&mut self) {
+    /// it stops. Only the first call starts them; the handles are of the
+    /// tasks that stop when told.
+    pub fn start_tasks(&mut self) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
         for (name, task) in self.tasks.drain(..) {
             tracing::debug!("starting the {name} task");
             tokio::spawn(task);
         }
+        self.stopping
+            .drain(..)
+            .map(|(name, task)| (name, tokio::spawn(task)))
+            .collect()
     }
 
     /// Starts the tasks and serves on `listener` until `shutdown` resolves.
+    /// Then no connection is taken, requests in flight are finished (for at
+    /// most `grace`), and the mail sender delivers the message it holds and
+    /// hands the rest back to the outbox.
     pub async fn serve(
         mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
     ) -> std::io::Result<()> {
-        self.start_tasks();
-        axum::serve(
+        let stoppable = self.start_tasks();
+        let (signalled, mut heard) = tokio::sync::watch::channel(false);
+        let server = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(true);
+        });
+        let deadline = async {
+            let _ = heard.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = server.into_future() => r?,
+            () = deadline => tracing::warn!(
+                "stopping: requests still in flight after {} s were cut off",
+                grace.as_secs()
+            ),
+        }
+        let _ = self.stop.send(true);
+        for (name, handle) in stoppable {
+            if tokio::time::timeout(grace, handle).await.is_err() {
+                tracing::warn!("stopping: the {name} task did not finish in time");
+            }
+        }
+        Ok(())
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Owns: the workspace and the JSON API over HTTP, the actions both run
 //! (`actions`), the application that composes them with the guide
-//! (`Application`), and what they send and read: letters' HTML and PDF,
-//! iCalendar, exports, mail out (`mail`) and in (`inbound`).
+//! (`Application`), what they send and read: letters' HTML and PDF,
+//! iCalendar, exports, mail out (`mail`) and in (`inbound`), and what an
+//! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
 //! and ask, never decide), or how the guide is rendered (waymark-site).
@@ -18,3 +19,4 @@ pub mod ics;
 pub mod inbound;
 pub mod letter;
 pub mod mail;
+pub mod ops;

@@ -91,9 +91,28 @@ impl Sender {
 
     /// Sends what is due now; returns (sent, failed).
     pub async fn send_due(&self, store: &Store) -> Result<(usize, usize), StoreError> {
+        let (_, stop) = tokio::sync::watch::channel(false);
+        self.send_due_until(store, &stop).await
+    }
+
+    /// Sends what is due now, one message at a time; once `stop` says so,
+    /// the messages claimed and not yet tried go back to the outbox at
+    /// once (not when their lease runs out), for another instance or the
+    /// next start.
+    async fn send_due_until(
+        &self,
+        store: &Store,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(usize, usize), StoreError> {
         let due = store.claim_mail(now(), 20).await?;
         let (mut sent, mut failed) = (0, 0);
-        for m in due {
+        let mut due = due.into_iter();
+        while let Some(m) = due.next() {
+            if *stop.borrow() {
+                let back: Vec<i64> = std::iter::once(m.id).chain(due.map(|m| m.id)).collect();
+                store.release_mail(&back, now()).await?;
+                break;
+            }
             let result = match self.message(&m) {
                 Ok(msg) => self
                     .transport
@@ -113,8 +132,12 @@ impl Sender {
                 );
             }
             match result {
-                Ok(_) => sent += 1,
+                Ok(_) => {
+                    crate::ops::METRICS.mail_sent();
+                    sent += 1;
+                }
                 Err(e) => {
+                    crate::ops::METRICS.mail_failed();
                     tracing::warn!(
                         "mail: message {} to {} not sent (will retry): {e}",
                         m.id,
@@ -127,14 +150,21 @@ impl Sender {
         Ok((sent, failed))
     }
 
-    /// Runs until the process ends: sends what is due every few seconds.
-    pub async fn run(self, store: Store) {
+    /// Runs until `stop` says so: sends what is due every few seconds.
+    pub async fn run(self, store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.send_due(&store).await {
+            if let Err(e) = self.send_due_until(&store, &stop).await {
                 tracing::error!("mail: the outbox could not be read: {e}");
             }
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3)) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
         }
+        tracing::info!("mail: stopped");
     }
 }
 

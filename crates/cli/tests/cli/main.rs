@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+mod config;
 mod intake;
 mod journey;
+mod operations;
 mod processes;
 use std::process::{Command, Output};
 

@@ -355,9 +355,37 @@ pub struct LoginForm {
     next: String,
 }
 
+/// The client's address, as `ops::client_ip` reads it from the peer and,
+/// behind a trusted proxy, `X-Forwarded-For`: what rate limits key on.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl FromRequestParts<Arc<AppState>> for ClientIp {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &Arc<AppState>,
+    ) -> Result<Self, PageError> {
+        // (Through the extractor, so tests' MockConnectInfo serves too.)
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
+            .await
+            .map_err(|_| PageError::Internal("no peer address on the request".into()))?;
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientIp(crate::ops::client_ip(
+            peer.ip(),
+            forwarded,
+            &s.trusted_proxies,
+        )))
+    }
+}
+
 pub async fn login(
     State(s): State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(addr): ClientIp,
     session: Session,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -369,15 +397,15 @@ pub async fn login(
 
 async fn sign_in(
     s: &AppState,
-    addr: SocketAddr,
+    addr: std::net::IpAddr,
     session: &Session,
     f: &LoginForm,
 ) -> Result<Response, PageError> {
     let t = now();
-    let address = format!("address:{}", addr.ip());
+    let address = format!("address:{addr}");
     let email = Email::parse(&f.email).ok();
     let account = email.as_ref().map(|e| format!("account:{e}"));
-    let pair = email.as_ref().map(|e| format!("pair:{e}|{}", addr.ip()));
+    let pair = email.as_ref().map(|e| format!("pair:{e}|{addr}"));
     let since = Timestamp(t.0 - WINDOW_SECS);
     // Refuse before checking the password, so a throttled pair cannot be
     // probed at all until the window passes.
@@ -399,6 +427,7 @@ async fn sign_in(
         }
     }
     if wait > 0 {
+        crate::ops::METRICS.rate_limited("sign_in");
         return Err(PageError::TooMany(wait as u64));
     }
     if f.email.trim().is_empty() || f.password.is_empty() {
@@ -436,6 +465,7 @@ async fn sign_in(
             Ok(Redirect::to(safe_next(Some(&f.next))).into_response())
         }
         _ => {
+            crate::ops::METRICS.sign_in_failed("form");
             s.store.record_sign_in_failure(&address, t).await?;
             for key in [&pair, &account].into_iter().flatten() {
                 s.store.record_sign_in_failure(key, t).await?;
@@ -486,6 +516,7 @@ fn invite_page(
 
 fn invalid_invite(s: &AppState) -> Response {
     let view = ErrorPage {
+        reference: crate::ops::request_id(),
         title: "This invite link does not work",
         message: "It may have been used already, or it may have expired. Ask your programme admin for a new one.",
     };
@@ -578,6 +609,7 @@ fn setup_page(
 
 fn invalid_setup(s: &AppState) -> Response {
     let view = ErrorPage {
+        reference: crate::ops::request_id(),
         title: "This setup link does not work",
         message: "It has been used, it has expired, or someone already has an account. If nobody can sign in yet, restart `waymark serve`: it prints a new link.",
     };
@@ -815,6 +847,7 @@ pub async fn change_password(
         let wait = oldest
             .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
             .max(1);
+        crate::ops::METRICS.rate_limited("password_change");
         return Err(PageError::TooMany(wait as u64));
     }
     let hash = s

@@ -2,11 +2,10 @@
 //! programme's triage: notes, converting into a new agency and engagement,
 //! attaching to an existing engagement, or closing with a reason.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -191,7 +190,7 @@ pub async fn support_form(State(s): State<Arc<AppState>>) -> Result<Response, Pa
 
 pub async fn request_support(
     State(s): State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    super::auth::ClientIp(addr): super::auth::ClientIp,
     Form(f): Form<SupportForm>,
 ) -> Result<Response, PageError> {
     let t = now();
@@ -208,13 +207,15 @@ pub async fn request_support(
     };
     // Only requests that would be kept count towards the limit, so a
     // person correcting typing mistakes is not locked out.
-    let key = format!("enquiry:{}", addr.ip());
+    let key = format!("enquiry:{addr}");
     let recent = s
         .store
         .count_form_submission(&key, Timestamp(t.0 - 3600), t)
         .await?;
     if recent > FORM_LIMIT {
+        crate::ops::METRICS.rate_limited("enquiry_form");
         let view = ErrorPage {
+            reference: crate::ops::request_id(),
             title: "Too many requests",
             message: "Several requests came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.",
         };

@@ -66,6 +66,8 @@ pub struct AppState {
     pub smtp: bool,
     /// The served guide, re-rendered when an article or release is published.
     pub guide: Option<Arc<waymark_site::server::Guide>>,
+    /// Proxies whose `X-Forwarded-For` is believed (`ops::client_ip`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// The programme's mailbox, the default sender of Waymark's mail.
@@ -342,6 +344,8 @@ struct Titled {
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
+    /// The request's id, to quote when reporting the error.
+    reference: Option<String>,
 }
 
 /// Renders a page from its view: a `#[derive(Serialize)]` struct whose
@@ -513,6 +517,7 @@ async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Nex
         .render(
             "error.html",
             &ErrorPage {
+                reference: crate::ops::request_id(),
                 title,
                 message: &message,
             },

@@ -1354,9 +1354,13 @@ async fn the_composed_application_serves_on_a_port() {
         settings.guide = Some(Arc::new(guide));
         let app = Application::build(settings).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(app.serve(
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+            std::time::Duration::from_secs(5),
+        ));
         for (path, status, needle) in [
             ("/guide/", 200, "Request support</a>"),
             ("/login", 200, "name=\"password\""),

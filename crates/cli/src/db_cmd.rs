@@ -523,6 +523,39 @@ pub fn token_create(db: &Database, email: &str, name: &str) -> anyhow::Result<Ex
     })
 }
 
+/// `waymark token list EMAIL`.
+pub fn token_list(db: &Database, email: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = db.open().await?;
+        let actor = acting(&store, email).await?;
+        let tokens = store.tokens_of(actor.person).await?;
+        if tokens.is_empty() {
+            eprintln!("{email} has no API tokens");
+        }
+        for t in tokens {
+            let (y, m, d) = waymark_core::letter::ymd(t.created_at);
+            println!("{}  made {y}-{m:02}-{d:02}  {}", t.id, t.name);
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `waymark token revoke EMAIL ID`.
+pub fn token_revoke(db: &Database, email: &str, id: &str) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = db.open().await?;
+        let actor = acting(&store, email).await?;
+        if store.revoke_token(actor.person, id.trim()).await? {
+            eprintln!("revoked: the token {id} of {email} is refused from now on");
+            Ok(ExitCode::SUCCESS)
+        } else {
+            anyhow::bail!(
+                "{email} has no token with the id {id:?} (`waymark token list {email}` shows their ids)"
+            )
+        }
+    })
+}
+
 /// `waymark dev seed`: deterministic records for benchmarks.
 pub fn seed(
     db: &Database,

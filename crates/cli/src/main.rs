@@ -372,6 +372,10 @@ enum TokenCommand {
         #[arg(long, default_value = "api")]
         name: String,
     },
+    /// List a person's tokens: id, name and when each was made (never the token).
+    List { email: String },
+    /// End one of a person's tokens at once, by the id `token list` shows.
+    Revoke { email: String, id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -594,6 +598,10 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&db),
         Command::Token(TokenCommand::Create { email, name }) => {
             db_cmd::token_create(&db, &email, &name)
+        }
+        Command::Token(TokenCommand::List { email }) => db_cmd::token_list(&db, &email),
+        Command::Token(TokenCommand::Revoke { email, id }) => {
+            db_cmd::token_revoke(&db, &email, &id)
         }
         Command::Backup { file } => db_cmd::backup(&db, &file),
         Command::Export { out } => db_cmd::export(&db, out.as_deref()),

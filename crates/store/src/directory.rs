@@ -137,6 +137,43 @@ impl Store {
         Ok(token)
     }
 
+    /// A person's API tokens, newest first: each token's id (the first 12
+    /// hex digits of its hash, which is all that is kept), name and age.
+    pub async fn tokens_of(&self, person: PersonId) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT substr(hash, 1, 12) AS id, name, created_at FROM tokens \
+             WHERE person_id = $1 ORDER BY created_at DESC, hash",
+        )
+        .bind(person.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Ends one of a person's tokens, by the id `tokens_of` shows; the next
+    /// request that sends it is refused. False when the person has no such
+    /// token (another person's token is never touched).
+    pub async fn revoke_token(&self, person: PersonId, id: &str) -> Result<bool, StoreError> {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let done =
+            sqlx::query("DELETE FROM tokens WHERE person_id = $1 AND substr(hash, 1, 12) = $2")
+                .bind(person.0)
+                .bind(id.to_ascii_lowercase())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The actor a token belongs to, if it is a valid token (one query:
     /// every API request asks this).
     pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
@@ -522,4 +559,13 @@ fn settings_row(r: &sqlx::any::AnyRow) -> Result<waymark_core::Settings, StoreEr
         notify: waymark_core::Notify::parse(&notify)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     })
+}
+
+/// An API token as its owner may see it: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenInfo {
+    /// The first 12 hex digits of the token's SHA-256.
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
 }

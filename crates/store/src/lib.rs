@@ -50,6 +50,7 @@ use waymark_model::Model;
 pub use adopters::Adopter;
 pub use auth::{Invite, random_token};
 pub use chain::{Broken, Verification};
+pub use directory::TokenInfo;
 pub(crate) use directory::people_in;
 pub(crate) use engagements::status_name;
 pub use error::StoreError;

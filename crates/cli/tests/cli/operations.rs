@@ -97,14 +97,30 @@ fn cli(url: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A fresh database on each backend this machine has: SQLite, and
+/// PostgreSQL when one answers (else the skip is reported).
+fn backends(name: &str) -> Vec<String> {
+    let mut urls = vec![waymark_store::testing::sqlite_url(name)];
+    let pg = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(waymark_store::testing::postgres_url(name));
+    urls.extend(pg);
+    urls
+}
+
 #[test]
 fn health_readiness_metrics_and_request_ids() {
-    let url = waymark_store::testing::sqlite_url("ops-health");
+    for url in backends("ops-health") {
+        health_readiness_metrics_and_request_ids_on(&url);
+    }
+}
+
+fn health_readiness_metrics_and_request_ids_on(url: &str) {
     let token_file =
         std::env::temp_dir().join(format!("waymark-metrics-token-{}", std::process::id()));
     std::fs::write(&token_file, "scrape-secret-1234567890\n").unwrap();
     let server = serve_logged(
-        &url,
+        url,
         &["--metrics-token-file", token_file.to_str().unwrap()],
         &[],
     );
@@ -218,16 +234,20 @@ fn python_has(module: &str) -> bool {
 
 #[test]
 fn an_older_binary_refuses_a_newer_schema() {
-    let url = waymark_store::testing::sqlite_url("ops-newer");
-    assert!(cli(&url, &["db", "migrate"]).status.success());
+    for url in backends("ops-newer") {
+        an_older_binary_refuses_a_newer_schema_on(&url);
+    }
+}
+
+fn an_older_binary_refuses_a_newer_schema_on(url: &str) {
+    assert!(cli(url, &["db", "migrate"]).status.success());
     // What a newer Waymark leaves behind: a migration this one does not know.
-    let path = url.trim_start_matches("sqlite://");
-    assert!(mark_newer(path), "could not mark the schema as newer");
+    assert!(mark_newer(url), "could not mark the schema as newer");
     for args in [
         &["db", "migrate"][..],
         &["serve", "--bind", "127.0.0.1:0"][..],
     ] {
-        let o = cli(&url, args);
+        let o = cli(url, args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} started: {err}");
         assert!(
@@ -238,16 +258,15 @@ fn an_older_binary_refuses_a_newer_schema() {
 }
 
 /// Records a migration from the future, as a newer binary would.
-fn mark_newer(path: &str) -> bool {
+fn mark_newer(url: &str) -> bool {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = waymark_store::Store::open(&format!("sqlite://{path}"))
-            .await
-            .unwrap();
+        let store = waymark_store::Store::open(url).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
-             VALUES (99990101000000, 'from a newer waymark', CURRENT_TIMESTAMP, TRUE, x'00', 0)",
+             VALUES (99990101000000, 'from a newer waymark', CURRENT_TIMESTAMP, TRUE, $1, 0)",
         )
+        .bind(vec![0u8])
         .execute(store.pool())
         .await
         .is_ok()
@@ -256,8 +275,13 @@ fn mark_newer(path: &str) -> bool {
 
 #[test]
 fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
-    let url = waymark_store::testing::sqlite_url("ops-sigterm");
-    let server = serve_logged(&url, &[], &[]);
+    for url in backends("ops-sigterm") {
+        sigterm_finishes_the_request_in_flight_on(&url);
+    }
+}
+
+fn sigterm_finishes_the_request_in_flight_on(url: &str) {
+    let server = serve_logged(url, &[], &[]);
     let port = server.port;
     // A request whose body is still arriving when SIGTERM comes.
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -739,4 +763,70 @@ fn a_pg_dump_restores_into_an_empty_database() {
         before, after,
         "the restored database differs from the live one"
     );
+}
+
+/// The runbook's rotation of an API token: list, revoke, and the running
+/// server refuses it on the next request; another person's id does nothing.
+#[test]
+fn a_revoked_api_token_is_refused_at_once() {
+    for url in backends("ops-revoke") {
+        a_revoked_api_token_is_refused_at_once_on(&url);
+    }
+}
+
+fn a_revoked_api_token_is_refused_at_once_on(url: &str) {
+    for (name, email) in [("Tai", "tai@dta.gov.au"), ("Uma", "uma@dta.gov.au")] {
+        let o = cli(
+            url,
+            &[
+                "user", "add", "--name", name, "--email", email, "--role", "staff",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let made = |email: &str, name: &str| {
+        let o = cli(url, &["token", "create", email, "--name", name]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let token = made("tai@dta.gov.au", "power-bi");
+    let other = made("uma@dta.gov.au", "jira");
+    let server = serve_logged(url, &[], &[]);
+    let api = |t: &str| {
+        get(
+            server.port,
+            "/api/v1/engagements",
+            &format!("Authorization: Bearer {t}\r\n"),
+        )
+        .0
+    };
+    assert_eq!(api(&token), 200);
+    let o = cli(url, &["token", "list", "tai@dta.gov.au"]);
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        !listed.contains(&token),
+        "a token was shown again: {listed}"
+    );
+    let line = listed
+        .lines()
+        .find(|l| l.ends_with("power-bi"))
+        .expect(&listed);
+    let id = line.split_whitespace().next().unwrap();
+    // Uma cannot end Tai's token by its id, and bad ids are refused plainly.
+    for (email, id) in [
+        ("uma@dta.gov.au", id),
+        ("tai@dta.gov.au", "zz"),
+        ("tai@dta.gov.au", "'; DROP TABLE tokens; --"),
+    ] {
+        let o = cli(url, &["token", "revoke", email, id]);
+        assert_eq!(o.status.code(), Some(2), "{email} {id}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("has no token with the id"));
+    }
+    assert_eq!(api(&token), 200);
+    let o = cli(url, &["token", "revoke", "tai@dta.gov.au", id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(api(&token), 401, "a revoked token still works");
+    assert_eq!(api(&other), 200, "another person's token was ended");
+    let o = cli(url, &["token", "list", "tai@dta.gov.au"]);
+    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty());
 }

@@ -26,6 +26,9 @@ pub const SECRETS: &[&str] = &["database_url", "smtp_url"];
 /// The one setting that is not a flag: the log levels, as an env filter.
 pub const LOG: &str = "log";
 const LOG_ENV: &str = "WAYMARK_LOG";
+/// `info`, less PostgreSQL's notices that sqlx relays (such as every
+/// command's "relation _sqlx_migrations already exists, skipping").
+const DEFAULT_LOG: &str = "info,sqlx=warn";
 
 /// Where a value that is not a flag or an environment variable came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,9 +96,33 @@ fn settable(cmd: &Command) -> BTreeMap<String, Arg> {
     out
 }
 
+/// The most a secret file or the configuration file may hold.
+const SECRET_MAX: u64 = 64 * 1024;
+const CONFIG_MAX: u64 = 1024 * 1024;
+
+/// A small regular file's text: never a device, a pipe or a folder (which
+/// could be endless or block), never more than `max` bytes.
+pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {max} bytes"
+        )));
+    }
+    Ok(text)
+}
+
 /// A secret read from a file: the whole file, less one trailing newline.
-fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
+pub fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = read_small(path, SECRET_MAX)
         .with_context(|| format!("{what}: cannot read {}", path.display()))?;
     let text = text
         .strip_suffix('\n')
@@ -159,7 +186,7 @@ impl Layer {
             let mut flag = OsString::from(format!("--{long}="));
             flag.push(value);
             if let Err(e) = probe.try_get_matches_from([flag]) {
-                let message = e.to_string();
+                let message = clap_message(&e);
                 let message = message.trim().trim_start_matches("error: ");
                 let message = message.lines().next().unwrap_or_default();
                 bail!("{whence}: {key}: {message}");
@@ -169,7 +196,7 @@ impl Layer {
     }
 
     fn read_file(&mut self, path: &Path, settable: &BTreeMap<String, Arg>) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(path)
+        let text = read_small(path, CONFIG_MAX)
             .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
         let table: BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>> =
             toml::from_str(&text).map_err(|e| {
@@ -195,7 +222,7 @@ impl Layer {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Array(items) => {
+                toml::Value::Array(items) if name == "trusted_proxies" => {
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
                         match item {
@@ -208,6 +235,7 @@ impl Layer {
                 toml::Value::Table(_) => {
                     bail!("{at}: `{name}` is a table; settings are top-level keys")
                 }
+                toml::Value::Array(_) => bail!("{at}: `{name}` takes one value, not a list"),
                 _ => bail!("{at}: `{name}` must be text, a whole number or a list"),
             };
             if let Some(base) = name.strip_suffix("_file").filter(|b| SECRETS.contains(b)) {
@@ -257,9 +285,15 @@ impl Layer {
     pub fn apply(&self, cmd: Command) -> Command {
         let values = &self.values;
         fn set(cmd: Command, values: &BTreeMap<String, (String, Origin)>) -> Command {
-            cmd.mut_args(|arg| match values.get(arg.get_id().as_str()) {
-                Some((value, _)) if arg.get_env().is_some() => arg.default_value(value.clone()),
-                _ => arg,
+            cmd.mut_args(|arg| {
+                let secret = SECRETS.contains(&arg.get_id().as_str());
+                match values.get(arg.get_id().as_str()) {
+                    // A secret's value is never shown as a default in --help.
+                    Some((value, _)) if arg.get_env().is_some() => {
+                        arg.default_value(value.clone()).hide_default_value(secret)
+                    }
+                    _ => arg,
+                }
             })
             .mut_subcommands(|sub| set(sub, values))
         }
@@ -274,24 +308,33 @@ impl Layer {
         self.values
             .get(LOG)
             .and_then(|(v, _)| tracing_subscriber::EnvFilter::try_new(v).ok())
-            .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"))
+            .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
     }
 }
 
-/// A secret's value as it may be shown: a URL keeps all but its password;
-/// anything else is hidden whole.
+/// A setting's value as it may be shown: a secret's password is hidden
+/// (`waymark_store::redact`, the one rule for every message).
 pub fn mask(key: &str, value: &str) -> String {
-    if !SECRETS.contains(&key) {
-        return value.to_string();
+    if SECRETS.contains(&key) {
+        waymark_store::redact(value)
+    } else {
+        value.to_string()
     }
-    match url::Url::parse(value) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("****"));
-            url.to_string()
+}
+
+/// A clap error as it may be shown: a value it quotes is redacted (an
+/// invalid database or SMTP URL may hold a password).
+pub fn clap_message(e: &clap::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(clap::error::ContextValue::String(value)) =
+        e.get(clap::error::ContextKind::InvalidValue)
+    {
+        let shown = waymark_store::redact(value);
+        if shown != *value {
+            text = text.replace(value.as_str(), &shown);
         }
-        Ok(url) if url.query().is_none() => url.to_string(),
-        _ => "****".to_string(),
     }
+    text
 }
 
 /// `waymark config check`: the effective settings of every command, with
@@ -301,10 +344,21 @@ pub fn check(cmd: &Command, layer: &Layer, globals: &ArgMatches) -> anyhow::Resu
     let serve = cmd
         .clone()
         .try_get_matches_from(["waymark", "serve"])
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        .map_err(|e| {
+            anyhow::anyhow!("{}", clap_message(&e).trim().trim_start_matches("error: "))
+        })?;
     let serve = serve
         .subcommand_matches("serve")
         .context("no serve command")?;
+    let raw = |id: &str| {
+        serve
+            .get_raw(id)
+            .and_then(|mut v| v.next())
+            .map(|v| v.to_owned())
+    };
+    if raw("metrics_bind").is_some() && raw("metrics_bind") == raw("bind") {
+        bail!("metrics_bind and bind are the same address: give the metrics a port of their own");
+    }
     let mut out = String::new();
     match &layer.path {
         Some(p) => writeln!(
@@ -334,7 +388,10 @@ pub fn check(cmd: &Command, layer: &Layer, globals: &ArgMatches) -> anyhow::Resu
                 layer.describe(origin)
             )
         }
-        _ => "\"info\"  # built-in default".to_string(),
+        _ => format!(
+            "{}  # built-in default",
+            toml::Value::String(DEFAULT_LOG.into())
+        ),
     };
     for (title, command, matches) in sections {
         writeln!(out, "\n# {title}")?;
@@ -382,12 +439,14 @@ mod tests {
                 "database_url",
                 "postgres://waymark:s3cret@db.internal/waymark"
             ),
-            "postgres://waymark:****@db.internal/waymark"
+            "postgres://waymark:***@db.internal/waymark"
         );
         assert_eq!(mask("smtp_url", "smtp://relay:25"), "smtp://relay:25");
-        assert_eq!(mask("database_url", "not a url s3cret"), "****");
-        // A query may carry a password (sslpassword=…): hide it all.
-        assert_eq!(mask("database_url", "postgres://db/w?password=x"), "****");
+        assert_eq!(mask("database_url", "host=db password=s3cret"), "***");
+        assert_eq!(
+            mask("database_url", "postgres://db/w?password=x"),
+            "postgres://db/w?***"
+        );
         assert_eq!(mask("bind", "127.0.0.1:80"), "127.0.0.1:80");
     }
 

@@ -53,7 +53,16 @@ impl Database {
     }
 
     pub async fn open(&self) -> anyhow::Result<Store> {
-        let store = Store::open(&self.url).await?;
+        self.with_files(Store::open(&self.url).await?)
+    }
+
+    /// Only a database that already holds Waymark's records (commands that
+    /// read or check them: a mistyped URL must not make a new, empty one).
+    pub async fn open_existing(&self) -> anyhow::Result<Store> {
+        self.with_files(Store::open_existing(&self.url).await?)
+    }
+
+    fn with_files(&self, store: Store) -> anyhow::Result<Store> {
         Ok(match self.files_dir.as_deref() {
             Some(dir) => store.with_files_dir(dir)?,
             None => store,
@@ -97,7 +106,7 @@ pub fn reindex(db: &Database, origin: &crate::origin::Origin) -> anyhow::Result<
     ));
     let n_pages = pages.len();
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let records = store.reindex_records().await?;
         waymark_web::index_guide(&store, pages).await?;
         store.close().await;
@@ -295,7 +304,7 @@ pub fn engagement_list(
 ) -> anyhow::Result<ExitCode> {
     let agency = agency.map(Abbreviation::parse).transpose()?;
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let agency = match agency {
             Some(a) => Some(
                 store
@@ -355,7 +364,7 @@ pub fn engagement_show(
 ) -> anyhow::Result<ExitCode> {
     let model = origin.load()?.model;
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let e = store
             .engagement(&operator(), EngagementId(id))
             .await
@@ -386,7 +395,7 @@ pub fn engagement_run(
         )
     })?;
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let actor = acting(&store, as_email).await?;
         let id = EngagementId(id);
         let version = match expected_version {
@@ -419,7 +428,7 @@ fn not_found(id: EngagementId) -> impl Fn(waymark_store::StoreError) -> anyhow::
 
 pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let v = store.verify().await?;
         if v.intact() {
             println!(
@@ -456,7 +465,7 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
 
 pub fn backup(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         store.backup(file).await?;
         eprintln!("backed up to {}", file.display());
         Ok(ExitCode::SUCCESS)
@@ -465,12 +474,20 @@ pub fn backup(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode>
 
 pub fn export(db: &Database, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let x = store.export().await?;
         let text = serde_json::to_string_pretty(&x)?;
         match out {
             Some(path) => {
-                std::fs::write(path, text)
+                // Readable by its owner alone: an export holds password and
+                // token hashes.
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options
+                    .open(path)
+                    .and_then(|mut f| f.write_all(text.as_bytes()))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!(
                     "exported {} engagement(s) and {} event(s) to {}",
@@ -513,8 +530,11 @@ pub fn import(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode>
 }
 
 pub fn token_create(db: &Database, email: &str, name: &str) -> anyhow::Result<ExitCode> {
+    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        anyhow::bail!("a token's name is 1 to 100 characters on one line, such as \"power-bi\"");
+    }
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let actor = acting(&store, email).await?;
         let token = store.create_token(actor.person, name, now()).await?;
         println!("{token}");
@@ -526,7 +546,7 @@ pub fn token_create(db: &Database, email: &str, name: &str) -> anyhow::Result<Ex
 /// `waymark token list EMAIL`.
 pub fn token_list(db: &Database, email: &str) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let actor = acting(&store, email).await?;
         let tokens = store.tokens_of(actor.person).await?;
         if tokens.is_empty() {
@@ -534,7 +554,13 @@ pub fn token_list(db: &Database, email: &str) -> anyhow::Result<ExitCode> {
         }
         for t in tokens {
             let (y, m, d) = waymark_core::letter::ymd(t.created_at);
-            println!("{}  made {y}-{m:02}-{d:02}  {}", t.id, t.name);
+            // A name cannot forge a line of this list.
+            let name: String = t
+                .name
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            println!("{}  made {y}-{m:02}-{d:02}  {name}", t.id);
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -543,7 +569,7 @@ pub fn token_list(db: &Database, email: &str) -> anyhow::Result<ExitCode> {
 /// `waymark token revoke EMAIL ID`.
 pub fn token_revoke(db: &Database, email: &str, id: &str) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let store = db.open().await?;
+        let store = db.open_existing().await?;
         let actor = acting(&store, email).await?;
         if store.revoke_token(actor.person, id.trim()).await? {
             eprintln!("revoked: the token {id} of {email} is refused from now on");

@@ -6,6 +6,8 @@
 //! Must not touch: rules, SQL or HTML; where logs go is chosen here only.
 
 use std::io::Write;
+
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +42,7 @@ struct Cli {
     #[arg(long, global = true, env = "WAYMARK_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// A directory of model pages to use instead of the bundled default model.
-    #[arg(long, global = true, env = "WAYMARK_MODEL", value_name = "DIR")]
+    #[arg(long, global = true, env = "WAYMARK_MODEL", value_name = "DIR", value_parser = existing_dir)]
     model: Option<PathBuf>,
     /// Where engagement records live: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(
@@ -48,7 +50,9 @@ struct Cli {
         global = true,
         env = "WAYMARK_DATABASE_URL",
         default_value = DEFAULT_DATABASE_URL,
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = database_url,
+        hide_env_values = true
     )]
     database_url: String,
     /// Keep uploaded files and mail attachments in this directory instead of the database
@@ -82,14 +86,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
         /// Where people reach this server (for invite links); https://… also marks cookies Secure.
-        #[arg(long, env = "WAYMARK_PUBLIC_URL", value_name = "URL")]
+        #[arg(long, env = "WAYMARK_PUBLIC_URL", value_name = "URL", value_parser = public_url)]
         public_url: Option<String>,
         /// SMTP server for mail: smtp://host:25, smtp://user:pass@host:587?tls=required,
         /// smtps://user:pass@host. Without it, mail waits in the outbox (/outbox).
-        #[arg(long, env = "WAYMARK_SMTP_URL", value_name = "URL")]
+        #[arg(long, env = "WAYMARK_SMTP_URL", value_name = "URL", value_parser = smtp_url, hide_env_values = true)]
         smtp_url: Option<String>,
         /// The address mail comes from.
-        #[arg(long, env = "WAYMARK_MAIL_FROM", value_name = "ADDRESS", default_value = waymark_web::app::PROGRAMME_MAILBOX)]
+        #[arg(long, env = "WAYMARK_MAIL_FROM", value_name = "ADDRESS", default_value = waymark_web::app::PROGRAMME_MAILBOX, value_parser = mail_from)]
         mail_from: String,
         /// Serve /metrics (Prometheus text) on this address of its own, open to
         /// whoever reaches it: bind it where only the operator's network does.
@@ -97,7 +101,7 @@ enum Command {
         metrics_bind: Option<SocketAddr>,
         /// Serve /metrics on the main address too, to requests that send this
         /// file's content as a bearer token.
-        #[arg(long, env = "WAYMARK_METRICS_TOKEN_FILE", value_name = "FILE")]
+        #[arg(long, env = "WAYMARK_METRICS_TOKEN_FILE", value_name = "FILE", value_parser = token_file)]
         metrics_token_file: Option<PathBuf>,
         /// /readyz says not ready when the oldest due message has waited longer
         /// than this many seconds (only when mail is sent).
@@ -230,6 +234,47 @@ enum SiteCommand {
 
 /// A public URL: http or https, and nothing that could break out of an
 /// attribute.
+/// `--database-url`: one of the two kinds of database.
+fn database_url(raw: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|k| raw.starts_with(k)) {
+        Ok(raw.to_string())
+    } else {
+        Err("give sqlite://FILE or postgres://USER@HOST/DATABASE".into())
+    }
+}
+
+/// `--model`: a folder that is there.
+fn existing_dir(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("{raw} is not a folder of model pages"))
+    }
+}
+
+/// `--smtp-url`: one lettre can send through.
+fn smtp_url(raw: &str) -> Result<String, String> {
+    waymark_web::mail::Sender::check(Some(raw), waymark_web::app::PROGRAMME_MAILBOX)
+        .map(|()| raw.to_string())
+        .map_err(|_| "give smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required or smtps://USER:PASS@HOST".into())
+}
+
+/// `--mail-from`: an address mail can come from.
+fn mail_from(raw: &str) -> Result<String, String> {
+    waymark_web::mail::Sender::check(None, raw)
+        .map(|()| raw.to_string())
+        .map_err(|_| "give an address such as protectedutility@agency.gov.au".into())
+}
+
+/// `--metrics-token-file`: a file holding a long enough token.
+fn token_file(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    site_cmd::secret_file(&path, "metrics token").map_err(|e| format!("{e:#}"))?;
+    Ok(path)
+}
+
 fn public_url(raw: &str) -> Result<String, String> {
     let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
         && !raw
@@ -315,7 +360,8 @@ enum UserCommand {
         #[arg(
             long,
             env = "WAYMARK_PUBLIC_URL",
-            default_value = "http://127.0.0.1:8080"
+            default_value = "http://127.0.0.1:8080",
+            value_parser = public_url
         )]
         public_url: String,
     },
@@ -418,9 +464,10 @@ enum DevCommand {
         #[arg(long, default_value = "staged", value_parser = ["staged", "flat"])]
         shape: String,
     },
-    /// Write the manual page (roff, for man(1)) to standard output; the
-    /// Debian package ships it.
-    ManPage,
+    /// Write the manual pages (roff, for man(1)) into a folder: waymark.1
+    /// and one for each command (waymark-serve.1, …); the Debian package
+    /// ships them.
+    ManPages { dir: PathBuf },
 }
 
 /// `--trusted-proxies`, read.
@@ -443,7 +490,16 @@ fn main() -> ExitCode {
         }
     };
     let command = layer.apply(Cli::command());
-    let matches = command.clone().get_matches_from(args);
+    let matches = match command.clone().try_get_matches_from(args) {
+        Ok(m) => m,
+        // --help and --version are "errors" that print and exit 0; a real
+        // one is printed with any password in a quoted value hidden.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let _ = write!(std::io::stderr(), "{}", config::clap_message(&e));
+            return ExitCode::from(2);
+        }
+    };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Libraries log through tracing; lines go to standard error, at the
     // level WAYMARK_LOG (or the file's `log`) asks for, `info` by default.
@@ -629,14 +685,10 @@ fn main() -> ExitCode {
             out,
             shape,
         }) => model_cmd::corpus(pages, seed, &shape, &out),
-        Command::Dev(DevCommand::ManPage) => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| Ok(std::io::stdout().write_all(&page)?))
-                .map(|()| ExitCode::SUCCESS)
-        }
+        Command::Dev(DevCommand::ManPages { dir }) => std::fs::create_dir_all(&dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            .map(|()| ExitCode::SUCCESS)
+            .with_context(|| format!("cannot write the manual pages into {}", dir.display())),
     };
     match result {
         Ok(code) => code,

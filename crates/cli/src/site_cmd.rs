@@ -82,14 +82,19 @@ pub struct OpsSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-/// A secret read from a file: its first line, which must not be empty.
-fn secret_file(path: &Path, what: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the {what} from {}", path.display()))?;
-    let secret = text.lines().next().unwrap_or("").trim().to_string();
-    if secret.len() < 16 {
+/// A bearer token read from a file: one line of at least 16 characters,
+/// with no spaces or control characters (a client could never send them).
+pub(crate) fn secret_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let secret = crate::config::read_secret(path, what)?;
+    if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
         anyhow::bail!(
-            "the {what} in {} is shorter than 16 characters: make a long random one (openssl rand -hex 32)",
+            "the {what} in {} holds spaces or control characters: make one of letters and digits (openssl rand -hex 32)",
+            path.display()
+        );
+    }
+    if secret.chars().count() < 16 || !secret.is_ascii() {
+        anyhow::bail!(
+            "the {what} in {} is not at least 16 plain characters: make a long random one (openssl rand -hex 32)",
             path.display()
         );
     }
@@ -129,6 +134,11 @@ pub fn serve(
     mail: MailSettings,
     ops: OpsSettings,
 ) -> anyhow::Result<ExitCode> {
+    if ops.metrics_bind == Some(bind) {
+        anyhow::bail!(
+            "metrics_bind and bind are both {bind}: give the metrics a port of their own, or use metrics_token_file"
+        );
+    }
     let metrics_token = ops
         .metrics_token_file
         .as_deref()
@@ -254,15 +264,23 @@ async fn first_run(
     let Some(token) = store.create_setup_link(t, expires).await? else {
         return Ok(());
     };
-    let db = if database_url == crate::DEFAULT_DATABASE_URL {
-        String::new()
+    // The terminal may be a journal: a password in the URL is never printed.
+    let shown = waymark_store::redact(database_url);
+    let (db, note) = if database_url == crate::DEFAULT_DATABASE_URL {
+        (String::new(), "")
+    } else if shown != database_url {
+        (
+            " --config FILE".to_string(),
+            "\n(FILE: this server's configuration, or the same WAYMARK_DATABASE_URL; its password is not shown)\n",
+        )
     } else {
-        format!(" --database-url '{}'", database_url.replace('\'', "'\\''"))
+        let quoted = format!(" --database-url '{}'", shown.replace('\'', "'\\''"));
+        (quoted, "")
     };
     eprintln!(
         "\nNobody has an account yet. Create the first programme admin in your browser\n\
          (this link works once, for {SETUP_LINK_HOURS} hours):\n\n    {public_url}/setup/{token}\n\n\
-         or in a terminal:\n\n    waymark{db} user add --name 'Your Name' --email you@agency.gov.au --role admin --password-stdin\n"
+         or in a terminal:\n\n    waymark{db} user add --name 'Your Name' --email you@agency.gov.au --role admin --password-stdin\n{note}"
     );
     Ok(())
 }

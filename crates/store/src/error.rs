@@ -16,6 +16,12 @@ pub enum StoreError {
         "the database's schema is newer than this program: it was migrated to version {database} by a newer Waymark, and this one knows versions up to {binary}. Run the newer Waymark (migrations only go forward), or restore the backup taken before the upgrade"
     )]
     SchemaAhead { database: i64, binary: i64 },
+    #[error(
+        "there is no Waymark database at {0}: check --database-url (or database_url in the configuration); `waymark db migrate` makes a new one"
+    )]
+    NoDatabase(String),
+    #[error("{0} already exists: choose a new file (a backup never overwrites one)")]
+    Exists(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error("{field}: {value} is already taken")]
@@ -30,17 +36,35 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+/// A database URL as it may be shown or logged:
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, and a
+/// query that names a password (`?password=…`, `sslpassword=…`) is hidden.
+pub fn redact(url: &str) -> String {
+    // Not a URL (`host=… password=…`): nothing of it can be trusted to show.
+    if !url.contains("://") && url.to_ascii_lowercase().contains("pass") {
+        return "***".to_string();
+    }
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..s + 3], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    match query {
+        // A query may name a password, even percent-encoded (`p%61ssword`).
+        Some(q) if q.contains('%') || q.to_ascii_lowercase().contains("pass") => {
+            format!("{base}?***")
+        }
+        Some(q) => format!("{base}?{q}"),
+        None => base,
     }
 }
 
@@ -104,5 +128,13 @@ mod tests {
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            super::redact("postgres://h/db?sslmode=require&password=pw"),
+            "postgres://h/db?***"
+        );
+        assert_eq!(
+            super::redact("sqlite://x.db?mode=rw"),
+            "sqlite://x.db?mode=rw"
+        );
     }
 }

@@ -670,29 +670,42 @@ impl Store {
     /// A consistent copy while the server runs: `VACUUM INTO` a new SQLite
     /// file, or (PostgreSQL) the JSON export written to `path`.
     pub async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
-        if path.exists() {
-            return Err(StoreError::Corrupt(format!(
-                "{} already exists; choose a new file",
-                path.display()
-            )));
-        }
-        match self.backend {
+        // Made here, readable by its owner alone (a backup holds password
+        // and token hashes), and never over an existing file: SQLite's
+        // VACUUM INTO writes into an empty file.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                StoreError::Exists(path.display().to_string())
+            } else {
+                StoreError::Corrupt(format!("cannot write {}: {e}", path.display()))
+            }
+        })?;
+        let written = match self.backend {
             Backend::Sqlite => {
+                drop(file);
                 let p = path.to_string_lossy().replace('\'', "''");
                 sqlx::query(&format!("VACUUM INTO '{p}'"))
                     .execute(&self.pool)
-                    .await?;
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from)
             }
-            Backend::Postgres => {
-                let x = self.export().await?;
-                let text = serde_json::to_vec_pretty(&x)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                std::fs::write(path, text).map_err(|e| {
+            Backend::Postgres => match self.export().await {
+                Ok(x) => serde_json::to_writer_pretty(&mut file, &x).map_err(|e| {
                     StoreError::Corrupt(format!("cannot write {}: {e}", path.display()))
-                })?;
-            }
+                }),
+                Err(e) => Err(e),
+            },
+        };
+        if written.is_err() {
+            // No half-written backup is left to be mistaken for a whole one.
+            let _ = std::fs::remove_file(path);
         }
-        Ok(())
+        written
     }
 }
 

@@ -26,10 +26,11 @@ pub enum Schema {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
     pub schema: Schema,
-    /// Unsent messages whose next attempt is due.
-    pub outbox_due: u64,
+    /// Messages not yet sent: due now, or waiting to be tried again after
+    /// a failure (a message that keeps failing stays counted).
+    pub outbox_unsent: u64,
     /// When the oldest of them was written.
-    pub oldest_due_since: Option<Timestamp>,
+    pub oldest_unsent_since: Option<Timestamp>,
 }
 
 fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
@@ -96,22 +97,20 @@ impl Store {
         )
     }
 
-    /// The database answers, its schema, and the outbox's backlog at `now`.
-    pub async fn health(&self, now: Timestamp) -> Result<Health, StoreError> {
+    /// The database answers, its schema, and the outbox's backlog.
+    pub async fn health(&self) -> Result<Health, StoreError> {
         let schema = self.schema().await?;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox \
-             WHERE sent_at IS NULL AND next_attempt_at <= $1",
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL",
         )
-        .bind(now.0)
         .fetch_one(&self.pool)
         .await?;
-        let due: i64 = row.try_get("n")?;
+        let unsent: i64 = row.try_get("n")?;
         let oldest: Option<i64> = row.try_get("oldest")?;
         Ok(Health {
             schema,
-            outbox_due: due.max(0) as u64,
-            oldest_due_since: oldest.map(Timestamp),
+            outbox_unsent: unsent.max(0) as u64,
+            oldest_unsent_since: oldest.map(Timestamp),
         })
     }
 }

@@ -53,7 +53,7 @@ pub use chain::{Broken, Verification};
 pub use directory::TokenInfo;
 pub(crate) use directory::people_in;
 pub(crate) use engagements::status_name;
-pub use error::StoreError;
+pub use error::{StoreError, redact};
 pub use export::{Export, FORMAT, FORMAT_VERSION};
 pub use health::{Health, Schema};
 pub use intake::{

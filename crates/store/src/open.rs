@@ -11,23 +11,53 @@ impl Store {
     /// Connects to `url` (`sqlite://file.db`, `postgres://…`), creating a
     /// SQLite file if missing, and brings the schema up to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url, true).await?;
+        store.prepare().await?;
+        Ok(store)
+    }
+
+    /// Like `open`, but only a database that already holds Waymark's
+    /// records: a missing SQLite file is not created and an empty database
+    /// is not migrated, so a mistyped URL is an error rather than a new,
+    /// empty database that reads as "intact" (`audit verify`, `export`).
+    pub async fn open_existing(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = sqlite_path(url)
+            && path != ":memory:"
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(StoreError::NoDatabase(redact(url)));
+        }
+        let store = Store::connect(url, false).await?;
+        if matches!(store.schema().await?, Schema::Behind { database: 0, .. }) {
+            return Err(StoreError::NoDatabase(redact(url)));
+        }
+        store.prepare().await?;
+        Ok(store)
+    }
+
+    /// Migrations, derived indexes and the search index, as `open` leaves them.
+    async fn prepare(&self) -> Result<(), StoreError> {
+        self.migrate().await?;
+        self.refresh_derived().await?;
+        self.ensure_index().await
+    }
+
+    async fn connect(url: &str, create: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::BadUrl(url.to_string()));
+            return Err(StoreError::BadUrl(redact(url)));
         };
         let mut url = url.to_string();
         if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
-            url.push_str(if url.contains('?') {
-                "&mode=rwc"
-            } else {
-                "?mode=rwc"
-            });
+            let mode = if create { "mode=rwc" } else { "mode=rw" };
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(mode);
         }
-        let opts: AnyConnectOptions = url.parse().map_err(|_| StoreError::BadUrl(url.clone()))?;
+        let opts: AnyConnectOptions = url.parse().map_err(|_| StoreError::BadUrl(redact(&url)))?;
         let background_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let in_background = Arc::clone(&background_checkpoints);
         let pool = AnyPoolOptions::new()
@@ -73,9 +103,6 @@ impl Store {
             pinned: Arc::default(),
             background_checkpoints,
         };
-        store.migrate().await?;
-        store.refresh_derived().await?;
-        store.ensure_index().await?;
         Ok(store)
     }
 
@@ -182,4 +209,11 @@ impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The file of a `sqlite:` URL, without its query.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//");
+    Some(path.split('?').next().unwrap_or(path))
 }

@@ -393,14 +393,9 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                 detail,
             )
         };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                unauthorized("send a personal access token: Authorization: Bearer wmk_…")
-            })?;
+        let token = crate::ops::bearer(&parts.headers).ok_or_else(|| {
+            unauthorized("send a personal access token: Authorization: Bearer wmk_…")
+        })?;
         match state.store.actor_for_token(token).await? {
             Some(actor) => Ok(Caller(actor)),
             None => {

@@ -58,6 +58,20 @@ impl Sender {
         Ok(Sender { from, transport })
     }
 
+    /// Whether `smtp_url` and `from` would make a sender, without
+    /// connecting: for checking settings before anything starts.
+    pub fn check(smtp_url: Option<&str>, from: &str) -> Result<(), MailError> {
+        from.parse::<Mailbox>().map_err(|e| MailError::From {
+            from: from.to_string(),
+            reason: format!("{e}"),
+        })?;
+        if let Some(url) = smtp_url {
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| MailError::Url(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     fn message(&self, m: &OutboxEntry) -> Result<Message, MailError> {
         let to: Mailbox = m.recipient.parse().map_err(|e| MailError::Recipient {
             to: m.recipient.clone(),

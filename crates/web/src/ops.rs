@@ -105,7 +105,7 @@ pub struct Metrics {
     mail_failed: Counter,
     pool: Family<StateLabels, Gauge>,
     pool_max: Gauge,
-    outbox_due: Gauge,
+    outbox_unsent: Gauge,
     outbox_oldest: Gauge,
     schema_current: Gauge,
 }
@@ -149,6 +149,14 @@ impl Metrics {
             "Requests refused by a rate limit",
             rate_limited.clone(),
         );
+        // Every label an alert may name exists from the start, at 0, so a
+        // rate() over it has a series before the first event.
+        for via in ["form", "token"] {
+            drop(sign_in_failures.get_or_create(&ViaLabels { via }));
+        }
+        for limit in ["sign_in", "password_change", "enquiry_form"] {
+            drop(rate_limited.get_or_create(&LimitLabels { limit }));
+        }
         let mail_sent = Counter::default();
         registry.register(
             "mail_sent",
@@ -173,16 +181,16 @@ impl Metrics {
             "The most connections the pool opens",
             pool_max.clone(),
         );
-        let outbox_due = Gauge::default();
+        let outbox_unsent = Gauge::default();
         registry.register(
-            "outbox_due_messages",
-            "Unsent messages whose next attempt is due (read when scraped)",
-            outbox_due.clone(),
+            "outbox_unsent_messages",
+            "Messages not yet sent: due, or waiting to be tried again (read when scraped)",
+            outbox_unsent.clone(),
         );
         let outbox_oldest = Gauge::default();
         registry.register(
-            "outbox_oldest_due_age_seconds",
-            "Age of the oldest unsent message that is due; 0 when none is",
+            "outbox_oldest_unsent_age_seconds",
+            "Age of the oldest message not yet sent; 0 when none is",
             outbox_oldest.clone(),
         );
         let schema_current = Gauge::default();
@@ -206,7 +214,7 @@ impl Metrics {
             mail_failed,
             pool,
             pool_max,
-            outbox_due,
+            outbox_unsent,
             outbox_oldest,
             schema_current,
         }
@@ -245,11 +253,11 @@ impl Metrics {
             .set(idle as i64);
         self.pool_max.set(i64::from(max));
         let now = waymark_store::now();
-        match store.health(now).await {
+        match store.health().await {
             Ok(h) => {
-                self.outbox_due.set(h.outbox_due as i64);
+                self.outbox_unsent.set(h.outbox_unsent as i64);
                 self.outbox_oldest
-                    .set(h.oldest_due_since.map_or(0, |t| (now.0 - t.0).max(0)));
+                    .set(h.oldest_unsent_since.map_or(0, |t| (now.0 - t.0).max(0)));
                 self.schema_current
                     .set(i64::from(matches!(h.schema, Schema::Current { .. })));
             }
@@ -275,7 +283,9 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID, v);
     }
-    let method = req.method().as_str().to_string();
+    // Anyone may send any method: only the standard ones become labels
+    // (and log fields), so a stream of invented ones cannot grow /metrics.
+    let method = known_method(req.method()).to_string();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -319,19 +329,66 @@ pub fn client_ip(
     forwarded_for: Option<&str>,
     trusted: &[ipnet::IpNet],
 ) -> std::net::IpAddr {
+    // ::ffff:192.0.2.1 is 192.0.2.1 (a dual-stack listener sees the former).
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
     for hop in forwarded_for.unwrap_or("").rsplit(',') {
-        match hop.trim().parse::<std::net::IpAddr>() {
+        match hop
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_canonical())
+        {
             Ok(ip) if is_trusted(&ip) => client = ip,
             Ok(ip) => return ip,
             Err(_) => return client,
         }
     }
     client
+}
+
+/// Every `X-Forwarded-For` line of a request as one list, in order (RFC
+/// 9110 joins repeated fields with commas; a proxy may add a line of its
+/// own rather than extend the last). None when there is none, or one is not
+/// text.
+pub fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<String> {
+    let mut lines = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        lines.push(v.to_str().ok()?);
+    }
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
+/// The key a client's rate limits count under: its address, or for IPv6
+/// its /64, since one household or host holds a whole /64.
+pub fn limit_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => match ipnet::Ipv6Net::new(v6, 64) {
+            Ok(net) => net.trunc().to_string(),
+            Err(_) => v6.to_string(),
+        },
+        v4 => v4.to_string(),
+    }
+}
+
+/// A request's method as a label: one of HTTP's own, or `OTHER`.
+fn known_method(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
 }
 
 /// Reads `--trusted-proxies`: addresses and CIDR blocks, comma-separated.
@@ -344,6 +401,14 @@ pub fn parse_trusted(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
                     format!("“{s}” is not an address or a CIDR block (such as 10.0.0.0/8)")
+                })
+                .and_then(|net| {
+                    // Trusting every address lets any client name its own.
+                    if net.prefix_len() == 0 {
+                        Err(format!("“{s}” trusts every address, so any client could choose its own: list the load balancers"))
+                    } else {
+                        Ok(net)
+                    }
                 })
         })
         .collect()
@@ -416,23 +481,23 @@ pub fn judge(
             format!("migration {version} started and did not finish"),
         ),
     };
-    let age = h.oldest_due_since.map_or(0, |t| (now.0 - t.0).max(0));
+    let age = h.oldest_unsent_since.map_or(0, |t| (now.0 - t.0).max(0));
     let outbox = if !sends_mail {
         check(
             true,
-            format!("{} messages wait (no SMTP server is set)", h.outbox_due),
+            format!("{} messages wait (no SMTP server is set)", h.outbox_unsent),
         )
     } else if age as u64 > max_age.as_secs() {
         check(
             false,
             format!(
-                "{} messages are due; the oldest is {age} s old (the limit is {} s)",
-                h.outbox_due,
+                "{} messages are unsent; the oldest is {age} s old (the limit is {} s)",
+                h.outbox_unsent,
                 max_age.as_secs()
             ),
         )
     } else {
-        check(true, format!("{} messages are due", h.outbox_due))
+        check(true, format!("{} messages are unsent", h.outbox_unsent))
     };
     Ready {
         ready: schema.ok && outbox.ok,
@@ -452,7 +517,7 @@ async fn healthz() -> Response {
 
 async fn readyz(State(r): State<Readiness>) -> Response {
     let now = waymark_store::now();
-    let health = match tokio::time::timeout(Duration::from_secs(3), r.store.health(now)).await {
+    let health = match tokio::time::timeout(Duration::from_secs(3), r.store.health()).await {
         Ok(Ok(h)) => Ok(h),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the database did not answer within 3 seconds".to_string()),
@@ -480,12 +545,16 @@ struct Scrape {
     token: Option<String>,
 }
 
+/// The token of an `Authorization: Bearer …` header (the scheme's name is
+/// case-insensitive, RFC 9110).
+pub fn bearer(h: &HeaderMap) -> Option<&str> {
+    let value = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 fn bearer_matches(h: &HeaderMap, token: &str) -> bool {
-    let Some(sent) = h
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(sent) = bearer(h) else {
         return false;
     };
     // Compared in time that does not depend on where they differ.
@@ -529,8 +598,8 @@ mod tests {
     fn health(schema: Schema, due: u64, since: Option<i64>) -> Result<Health, String> {
         Ok(Health {
             schema,
-            outbox_due: due,
-            oldest_due_since: since.map(Timestamp),
+            outbox_unsent: due,
+            oldest_unsent_since: since.map(Timestamp),
         })
     }
 
@@ -597,6 +666,30 @@ mod tests {
             ip("10.1.1.1")
         );
         assert_eq!(client_ip(ip("10.1.1.1"), None, &trusted), ip("10.1.1.1"));
+        // A dual-stack listener's mapped address is the IPv4 one.
+        assert_eq!(
+            client_ip(ip("::ffff:10.1.1.1"), Some("203.0.113.9"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(limit_key(ip("::ffff:7.7.7.7")), "7.7.7.7");
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(limit_key(ip("2001:db8:1:2:bbbb::9")), "2001:db8:1:2::/64");
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            forwarded_for(&h).as_deref(),
+            Some("198.51.100.1,203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), forwarded_for(&h).as_deref(), &trusted),
+            ip("203.0.113.9"),
+            "a forged first line decides nothing"
+        );
+        assert_eq!(
+            known_method(&axum::http::Method::from_bytes(b"XYZZY").unwrap()),
+            "OTHER"
+        );
         assert_eq!(
             client_ip(ip("10.1.1.1"), Some("10.2.2.2"), &trusted),
             ip("10.2.2.2")
@@ -612,6 +705,8 @@ mod tests {
                 .contains("10.0.0.0/33")
         );
         assert!(parse_trusted("").unwrap().is_empty());
+        assert!(parse_trusted("10.0.0.5, 0.0.0.0/0").is_err());
+        assert!(parse_trusted("::/0").is_err());
     }
 
     #[test]

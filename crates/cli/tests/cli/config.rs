@@ -159,6 +159,15 @@ fn a_mistake_in_the_file_names_its_line() {
             "line 1: unknown setting `config`",
         ),
         ("bind = \n", "line 1"),
+        ("smtp_url = \"http://relay\"\n", "line 1: smtp_url"),
+        ("database_url = \"mysql://db/w\"\n", "line 1: database_url"),
+        ("public_url = \"waymark.example\"\n", "line 1: public_url"),
+        ("mail_from = \"not an address\"\n", "line 1: mail_from"),
+        ("model = \"/nonexistent/model\"\n", "line 1: model"),
+        (
+            "metrics_token_file = \"/nonexistent/token\"\n",
+            "line 1: metrics_token_file",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&config, text).unwrap();
@@ -181,6 +190,19 @@ fn a_mistake_in_the_file_names_its_line() {
             assert!(!err.contains("panicked"), "{err}");
         }
     }
+    // Settings that are each fine but cannot work together.
+    std::fs::write(
+        &config,
+        "bind = \"127.0.0.1:9400\"\nmetrics_bind = \"127.0.0.1:9400\"\n",
+    )
+    .unwrap();
+    let o = run(&dir, &["--config", c, "config", "check"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("metrics_bind and bind are the same address"),
+        "{}",
+        stderr(&o)
+    );
     // A file that is not there says so.
     let o = run(
         &dir,
@@ -227,7 +249,7 @@ fn secrets_come_from_files_and_are_never_shown() {
     assert!(!out.contains("hunter2"), "a secret was shown:\n{out}");
     let db = setting(&out, "database_url");
     assert!(
-        db.contains("postgres://waymark:****@db.internal/waymark"),
+        db.contains("postgres://waymark:***@db.internal/waymark"),
         "{out}"
     );
     assert!(
@@ -235,8 +257,22 @@ fn secrets_come_from_files_and_are_never_shown() {
         "{out}"
     );
     let mail = setting(&out, "smtp_url");
-    assert!(mail.contains("smtps://mailer:****@relay.internal"), "{out}");
+    assert!(mail.contains("smtps://mailer:***@relay.internal"), "{out}");
     assert!(mail.contains("named by WAYMARK_SMTP_URL_FILE"), "{out}");
+
+    // Nor does --help, whether the secret came from a file or the environment.
+    for env in [
+        &[][..],
+        &[("WAYMARK_DATABASE_URL", "postgres://u:hunter2-env@h/db")][..],
+    ] {
+        let o = run(&dir, &["--config", c, "serve", "--help"], env);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !stdout(&o).contains("hunter2"),
+            "--help shows a secret:\n{}",
+            stdout(&o)
+        );
+    }
 
     // One setting, two sources at one level: refused rather than guessed.
     let o = run(

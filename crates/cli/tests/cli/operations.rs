@@ -174,7 +174,8 @@ fn health_readiness_metrics_and_request_ids_on(url: &str) {
         "waymark_http_request_duration_seconds_bucket{",
         "route=\"/healthz\"",
         "waymark_db_pool_connections{state=\"idle\"}",
-        "waymark_outbox_due_messages ",
+        "waymark_outbox_unsent_messages ",
+        "waymark_rate_limited_total{limit=\"sign_in\"} 0",
         "waymark_sign_in_failures_total{via=\"token\"} 1",
         "waymark_build_info{version=",
     ] {
@@ -829,4 +830,68 @@ fn a_revoked_api_token_is_refused_at_once_on(url: &str) {
     assert_eq!(api(&other), 200, "another person's token was ended");
     let o = cli(url, &["token", "list", "tai@dta.gov.au"]);
     assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty());
+}
+
+/// Commands that read records never make a database: a mistyped URL is an
+/// error, not an empty database that verifies as intact. Backups and
+/// exports are readable by their owner alone, and never overwrite.
+#[test]
+fn reading_commands_need_a_database_and_backups_are_private() {
+    let dir = std::env::temp_dir().join(format!("waymark-ops-existing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let typo = format!("sqlite://{}", dir.join("typo.db").display());
+    for args in [
+        &["audit", "verify"][..],
+        &["export"][..],
+        &["engagement", "list"][..],
+        &["token", "list", "a@b.gov.au"][..],
+    ] {
+        let o = cli(&typo, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("there is no Waymark database at"));
+        assert!(!dir.join("typo.db").exists(), "{args:?} made a database");
+    }
+    let url = format!("sqlite://{}", dir.join("real.db").display());
+    assert!(cli(&url, &["db", "migrate"]).status.success());
+    let backup = dir.join("backup.db");
+    let o = cli(&url, &["backup", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(
+        &url,
+        &["export", "--out", dir.join("export.json").to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["backup.db", "export.json"] {
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} is readable by others: {mode:o}");
+    }
+    // The backup is whole: it verifies on its own.
+    let o = cli(
+        &format!("sqlite://{}", backup.display()),
+        &["audit", "verify"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(&url, &["backup", backup.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists: choose a new file"));
+    // PostgreSQL: an empty database is refused the same way, and left empty.
+    let Some(empty) = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(waymark_store::testing::postgres_url("ops-existing"))
+    else {
+        return;
+    };
+    let o = cli(&empty, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("there is no Waymark database at"));
+    let o = cli(&empty, &["audit", "verify"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("there is no Waymark database at"),
+        "the first refusal migrated it"
+    );
 }

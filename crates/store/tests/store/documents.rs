@@ -365,6 +365,12 @@ async fn the_outbox_leases_retries_with_backoff_and_keeps_sent_mail() {
                 .unwrap()
                 .is_empty()
         );
+        // A message waiting for its retry is still unsent: readiness and
+        // the outbox metrics count it, and its age runs from when it was
+        // written, so mail that keeps failing is seen to be stuck.
+        let health = w.store.health().await.unwrap();
+        assert_eq!(health.outbox_unsent, 1);
+        assert_eq!(health.oldest_unsent_since, Some(NOW));
         let retry = w.store.claim_mail(Timestamp(NOW.0 + 30), 10).await.unwrap();
         assert_eq!(retry.len(), 1);
         assert_eq!(retry[0].attempts, 1);

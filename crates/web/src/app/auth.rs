@@ -371,13 +371,10 @@ impl FromRequestParts<Arc<AppState>> for ClientIp {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
             .await
             .map_err(|_| PageError::Internal("no peer address on the request".into()))?;
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+        let forwarded = crate::ops::forwarded_for(&parts.headers);
         Ok(ClientIp(crate::ops::client_ip(
             peer.ip(),
-            forwarded,
+            forwarded.as_deref(),
             &s.trusted_proxies,
         )))
     }
@@ -402,10 +399,12 @@ async fn sign_in(
     f: &LoginForm,
 ) -> Result<Response, PageError> {
     let t = now();
-    let address = format!("address:{addr}");
+    // An IPv6 client counts by its /64 (ops::limit_key).
+    let client = crate::ops::limit_key(addr);
+    let address = format!("address:{client}");
     let email = Email::parse(&f.email).ok();
     let account = email.as_ref().map(|e| format!("account:{e}"));
-    let pair = email.as_ref().map(|e| format!("pair:{e}|{addr}"));
+    let pair = email.as_ref().map(|e| format!("pair:{e}|{client}"));
     let since = Timestamp(t.0 - WINDOW_SECS);
     // Refuse before checking the password, so a throttled pair cannot be
     // probed at all until the window passes.
@@ -428,6 +427,7 @@ async fn sign_in(
     }
     if wait > 0 {
         crate::ops::METRICS.rate_limited("sign_in");
+        tracing::warn!(client = %addr, wait, "sign-in refused: too many failures");
         return Err(PageError::TooMany(wait as u64));
     }
     if f.email.trim().is_empty() || f.password.is_empty() {
@@ -466,6 +466,13 @@ async fn sign_in(
         }
         _ => {
             crate::ops::METRICS.sign_in_failed("form");
+            // For the security log: where from, and whether the account
+            // exists (its id, never the typed address or password).
+            tracing::warn!(
+                client = %addr,
+                person = person.map(|p| p.0),
+                "sign-in refused: wrong email address or password"
+            );
             s.store.record_sign_in_failure(&address, t).await?;
             for key in [&pair, &account].into_iter().flatten() {
                 s.store.record_sign_in_failure(key, t).await?;

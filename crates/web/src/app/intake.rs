@@ -207,13 +207,14 @@ pub async fn request_support(
     };
     // Only requests that would be kept count towards the limit, so a
     // person correcting typing mistakes is not locked out.
-    let key = format!("enquiry:{addr}");
+    let key = format!("enquiry:{}", crate::ops::limit_key(addr));
     let recent = s
         .store
         .count_form_submission(&key, Timestamp(t.0 - 3600), t)
         .await?;
     if recent > FORM_LIMIT {
         crate::ops::METRICS.rate_limited("enquiry_form");
+        tracing::warn!(client = %addr, "request for support refused: too many from this client");
         let view = ErrorPage {
             reference: crate::ops::request_id(),
             title: "Too many requests",

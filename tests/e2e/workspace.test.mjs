@@ -223,6 +223,11 @@ test('one engagement from start to finish, with axe on every page type', async (
   await admin.page.getByRole('button', { name: 'Invite' }).click();
   await admin.page.locator('.error-summary a[href="#email"]').waitFor();
   await axe(admin.page, 'form with errors');
+  // A person's page: their roles, and what to do when they leave.
+  await admin.page.getByRole('link', { name: 'Mia Member' }).click();
+  await admin.page.getByRole('heading', { name: 'If they have left' }).waitFor();
+  await axe(admin.page, 'person');
+  await shoot(admin.page, 'person');
   await admin.page.getByRole('button', { name: 'Sign out' }).click();
   await admin.page.waitForURL(`${base}/login`);
 

@@ -88,6 +88,20 @@ impl Actor {
     }
 
     /// Admins invite people and change their roles.
+    /// Whether this actor may deactivate (or reactivate) `person`: admins
+    /// may, but never themselves, so the programme cannot lock itself out
+    /// by one mistaken click.
+    pub fn may_deactivate(&self, person: crate::PersonId) -> Result<(), DomainError> {
+        self.may_manage_people()?;
+        if person == self.person {
+            return Err(DomainError::Forbidden {
+                action: "deactivate yourself",
+                why: "another programme admin must do it",
+            });
+        }
+        Ok(())
+    }
+
     pub fn may_manage_people(&self) -> Result<(), DomainError> {
         if self.is_admin() {
             Ok(())

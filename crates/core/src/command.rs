@@ -306,10 +306,18 @@ pub(crate) fn named<'p>(
     fits: impl Fn(&Person) -> bool,
     what: &str,
 ) -> Result<&'p Person, DomainError> {
-    people
+    let p = people
         .iter()
         .find(|p| p.id == id && fits(p))
-        .ok_or_else(|| DomainError::invalid(field, format!("person {id} is not {what}")))
+        .ok_or_else(|| DomainError::invalid(field, format!("person {id} is not {what}")))?;
+    // Nobody is given work, or named sponsor, after they have left.
+    if p.deactivated_at.is_some() {
+        return Err(DomainError::invalid(
+            field,
+            format!("{} has left (deactivated): choose someone else", p.name),
+        ));
+    }
+    Ok(p)
 }
 
 /// Whether `p` takes part in `e`: the programme, the agency's people, and

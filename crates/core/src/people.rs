@@ -435,6 +435,10 @@ pub struct Person {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub email: Email,
     pub roles: Vec<crate::Role>,
+    /// When the programme deactivated them (they left): they cannot sign
+    /// in, and their name stays on the history. Absent while active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at: Option<crate::Timestamp>,
 }
 
 #[cfg(test)]

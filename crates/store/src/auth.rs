@@ -26,10 +26,12 @@ impl Store {
         &self,
         email: &Email,
     ) -> Result<Option<(PersonId, Option<String>)>, StoreError> {
-        let row = sqlx::query("SELECT id, password_hash FROM people WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, password_hash FROM people WHERE email = $1 AND deactivated_at IS NULL",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| Ok((PersonId(r.try_get("id")?), r.try_get("password_hash")?)))
             .transpose()
     }
@@ -165,8 +167,8 @@ impl Store {
     /// The person an unused, unexpired invite is for.
     pub async fn invite(&self, token: &str, now: Timestamp) -> Result<Option<Invite>, StoreError> {
         let row = sqlx::query(
-            "SELECT p.id, p.name, p.email FROM invites i JOIN people p ON p.id = i.person_id \
-             WHERE i.hash = $1 AND i.used_at IS NULL AND i.expires_at > $2",
+            "SELECT p.id, p.name, p.email, p.deactivated_at FROM invites i JOIN people p ON p.id = i.person_id \
+             WHERE i.hash = $1 AND i.used_at IS NULL AND i.expires_at > $2 AND p.deactivated_at IS NULL",
         )
         .bind(chain::sha256(token))
         .bind(now.0)

@@ -137,6 +137,72 @@ impl Store {
         Ok(token)
     }
 
+    /// Deactivates a person who has left: from now on they cannot sign in,
+    /// every API token and unused invite of theirs is gone, and each of
+    /// their sessions ends on its next request (the signed-in check reads
+    /// this). Their name stays on everything they did. Returns them.
+    pub async fn deactivate_person(
+        &self,
+        by: &Actor,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Result<Person, StoreError> {
+        by.may_deactivate(person)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE people SET deactivated_at = $1, deactivated_by = $2 \
+             WHERE id = $3 AND deactivated_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(by.person.0)
+        .bind(person.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT id FROM people WHERE id = $1")
+                .bind(person.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let refused = match exists {
+                None => StoreError::NoSuchPerson(person.to_string()),
+                Some(_) => StoreError::Duplicate {
+                    field: "person",
+                    value: "already deactivated".into(),
+                },
+            };
+            return crate::finish(tx, Err(refused)).await;
+        }
+        for sql in [
+            "DELETE FROM tokens WHERE person_id = $1",
+            "DELETE FROM invites WHERE person_id = $1 AND used_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(person.0).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.person(person)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))
+    }
+
+    /// Lets a deactivated person sign in again, with the password they had
+    /// (or a new invite). Their old tokens stay ended.
+    pub async fn reactivate_person(
+        &self,
+        by: &Actor,
+        person: PersonId,
+    ) -> Result<Person, StoreError> {
+        by.may_deactivate(person)?;
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE people SET deactivated_at = NULL, deactivated_by = NULL WHERE id = $1")
+            .bind(person.0)
+            .execute(&self.pool)
+            .await?;
+        self.person(person)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))
+    }
+
     /// A person's API tokens, newest first: each token's id (the first 12
     /// hex digits of its hash, which is all that is kept), name and age.
     pub async fn tokens_of(&self, person: PersonId) -> Result<Vec<TokenInfo>, StoreError> {
@@ -178,8 +244,9 @@ impl Store {
     /// every API request asks this).
     pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
         let rows = sqlx::query(
-            "SELECT t.person_id, m.role FROM tokens t LEFT JOIN memberships m ON m.person_id = t.person_id \
-             WHERE t.hash = $1 ORDER BY m.role",
+            "SELECT t.person_id, m.role FROM tokens t JOIN people p ON p.id = t.person_id \
+             LEFT JOIN memberships m ON m.person_id = t.person_id \
+             WHERE t.hash = $1 AND p.deactivated_at IS NULL ORDER BY m.role",
         )
         .bind(chain::sha256(token.trim()))
         .fetch_all(&self.pool)
@@ -325,9 +392,10 @@ impl Store {
 
     /// Every person with their roles, by name.
     pub async fn people(&self) -> Result<Vec<Person>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, email FROM people ORDER BY name, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, email, deactivated_at FROM people ORDER BY name, id")
+                .fetch_all(&self.pool)
+                .await?;
         let roles = sqlx::query("SELECT person_id, role FROM memberships ORDER BY role")
             .fetch_all(&self.pool)
             .await?;
@@ -349,7 +417,7 @@ impl Store {
     /// A person with their roles (one query: every signed-in page asks).
     pub async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+            "SELECT p.id, p.name, p.email, p.deactivated_at, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
              WHERE p.id = $1 ORDER BY m.role",
         )
         .bind(id.0)
@@ -358,7 +426,8 @@ impl Store {
         Ok(people_from_rows(&rows)?.pop())
     }
 
-    /// The people who hold any of `roles`, by name, with all their roles.
+    /// The active people who hold any of `roles`, by name, with all their
+    /// roles (who can be given work: never someone who has left).
     pub async fn people_with_roles(&self, roles: &[Role]) -> Result<Vec<Person>, StoreError> {
         if roles.is_empty() {
             return Ok(Vec::new());
@@ -367,9 +436,10 @@ impl Store {
         // text, through the index on it.
         let params = placeholders(1, roles.len());
         let sql = format!(
-            "SELECT p.id, p.name, p.email, r.role FROM people p \
+            "SELECT p.id, p.name, p.email, p.deactivated_at, r.role FROM people p \
              JOIN memberships r ON r.person_id = p.id \
-             WHERE p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
+             WHERE p.deactivated_at IS NULL \
+             AND p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
              ORDER BY p.name, p.id, r.role",
             params
         );
@@ -437,7 +507,7 @@ pub(crate) async fn people_in(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT p.id, p.name, p.email, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
+        "SELECT p.id, p.name, p.email, p.deactivated_at, m.role FROM people p LEFT JOIN memberships m ON m.person_id = p.id \
          WHERE p.id IN ({}) ORDER BY p.id, m.role",
         placeholders(1, ids.len())
     );
@@ -472,6 +542,9 @@ pub(crate) fn person_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<Pers
         email: Email::parse(&r.try_get::<String, _>("email")?)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         roles,
+        deactivated_at: r
+            .try_get::<Option<i64>, _>("deactivated_at")?
+            .map(Timestamp),
     })
 }
 

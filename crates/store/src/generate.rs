@@ -288,6 +288,7 @@ impl Store {
                             id: PersonId(member_id(agency, true)),
                             name: format!("Executive Sponsor {agency:05}"),
                             email: Email::parse(&format!("executive@ag{agency:05}.gov.au"))?,
+                            deactivated_at: None,
                             roles: vec![sponsor_role],
                         },
                         Person {
@@ -297,6 +298,7 @@ impl Store {
                                 "partner{partner}@vendor{}.com.au",
                                 partner % 7
                             ))?,
+                            deactivated_at: None,
                             roles: vec![Role::Partner {
                                 kind: partner_kind(partner),
                             }],

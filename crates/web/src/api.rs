@@ -109,6 +109,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
+        .route("/api/v1/people/{id}/deactivate", post(deactivate_person))
+        .route("/api/v1/people/{id}/reactivate", post(reactivate_person))
         .route("/api/{*rest}", axum::routing::any(no_such_route))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .with_state(state)
@@ -138,7 +140,8 @@ async fn docs_headers(mut r: Response) -> Response {
     ),
     paths(
         me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
-        agency, add_agency, people, person, add_person, add_role, search, articles,
+        agency, add_agency, people, person, add_person, add_role, deactivate_person,
+        reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory
     ),
@@ -867,16 +870,59 @@ async fn add_role(
 ) -> Result<Json<Person>, Problem> {
     actor.may_manage_people()?;
     let role = body(req)?;
-    let id = PersonId(id);
-    if s.store.person(id).await?.is_none() {
-        return Err(not_found("person"));
-    }
+    let id = existing_person(&s.store, PersonId(id)).await?;
     s.store.add_role(id, role).await?;
     s.store
         .person(id)
         .await?
         .map(Json)
         .ok_or_else(|| not_found("person"))
+}
+
+/// Deactivates a person who has left (programme admins, never themselves):
+/// they cannot sign in, their API tokens and unused invites end at once,
+/// their sessions on their next request, and their name stays on the
+/// history.
+#[utoipa::path(post, path = "/api/v1/people/{id}/deactivate", params(("id" = i64, Path)), responses(
+    (status = 200, body = Person),
+    (status = 403, body = Problem, description = "not an admin, or deactivating oneself"),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: already deactivated"),
+))]
+async fn deactivate_person(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Person>, Problem> {
+    let id = PersonId(id);
+    actor.may_deactivate(id)?;
+    let id = existing_person(&s.store, id).await?;
+    Ok(Json(s.store.deactivate_person(&actor, id, now()).await?))
+}
+
+/// Lets a deactivated person sign in again (programme admins).
+#[utoipa::path(post, path = "/api/v1/people/{id}/reactivate", params(("id" = i64, Path)), responses(
+    (status = 200, body = Person),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn reactivate_person(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Person>, Problem> {
+    let id = PersonId(id);
+    actor.may_deactivate(id)?;
+    let id = existing_person(&s.store, id).await?;
+    Ok(Json(s.store.reactivate_person(&actor, id).await?))
+}
+
+/// The person a path names, or 404 (a body's reference to nobody is 422).
+async fn existing_person(store: &Store, id: PersonId) -> Result<PersonId, Problem> {
+    match store.person(id).await? {
+        Some(_) => Ok(id),
+        None => Err(not_found("person")),
+    }
 }
 
 /// What needs the caller's attention (the workspace's home page): each

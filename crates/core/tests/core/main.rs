@@ -99,6 +99,7 @@ pub fn directory() -> Vec<Person> {
         id: a.person,
         name: name.into(),
         email: Email::parse(&format!("p{}@example.gov.au", a.person)).unwrap(),
+        deactivated_at: None,
         roles: a.roles,
     })
     .collect()

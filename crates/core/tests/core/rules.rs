@@ -420,3 +420,29 @@ fn the_sponsor_named_on_the_engagement_may_sign() {
     )
     .unwrap();
 }
+
+#[test]
+fn nobody_who_has_left_is_named_sponsor_or_given_work() {
+    let mut e = engagement();
+    let mut people = directory();
+    for p in &mut people {
+        if p.id == MEMBER {
+            p.deactivated_at = Some(Timestamp(1));
+        }
+    }
+    let refused = decide(
+        model(),
+        &e,
+        &staff(),
+        &people,
+        &Command::SetSponsor { person: MEMBER },
+    );
+    match refused {
+        Err(DomainError::Invalid { message, .. }) => {
+            assert!(message.contains("has left"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same command names an active person.
+    run(&mut e, &staff(), Command::SetSponsor { person: MEMBER }, 1).unwrap();
+}

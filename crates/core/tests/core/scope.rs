@@ -70,6 +70,7 @@ fn people() -> Vec<Person> {
         id: NAMED_SPONSOR,
         name: "Nia Named".into(),
         email: Email::parse("nia@agency.gov.au").unwrap(),
+        deactivated_at: None,
         roles: actor(Who::NamedSponsor).roles,
     });
     p

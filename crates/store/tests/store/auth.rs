@@ -217,3 +217,60 @@ async fn the_setup_link_makes_one_admin_once() {
         assert!(!w.store.setup_link_live(&token, NOW).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
+    for store in stores("deactivate").await {
+        let w = world(store).await;
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let mia = w.member.person;
+        let email = Email::parse("mia@dta.gov.au").unwrap();
+        w.store.set_password_hash(mia, "$argon2id$x").await.unwrap();
+        let token = w.store.create_token(mia, "jira", NOW).await.unwrap();
+        let invite = w
+            .store
+            .create_invite(mia, admin.person, NOW, Timestamp(NOW.0 + 3600))
+            .await
+            .unwrap();
+        // Only an admin, and never on themselves.
+        assert!(matches!(
+            w.store.deactivate_person(&w.staff, mia, NOW).await,
+            Err(waymark_store::StoreError::Domain(
+                DomainError::Forbidden { .. }
+            ))
+        ));
+        assert!(matches!(
+            w.store.deactivate_person(&admin, admin.person, NOW).await,
+            Err(waymark_store::StoreError::Domain(
+                DomainError::Forbidden { .. }
+            ))
+        ));
+        assert!(matches!(
+            w.store.deactivate_person(&admin, PersonId(9999), NOW).await,
+            Err(waymark_store::StoreError::NoSuchPerson(_))
+        ));
+        let gone = w.store.deactivate_person(&admin, mia, NOW).await.unwrap();
+        assert_eq!(gone.deactivated_at, Some(NOW));
+        assert_eq!(w.store.credentials(&email).await.unwrap(), None);
+        assert_eq!(w.store.actor_for_token(&token).await.unwrap(), None);
+        assert_eq!(w.store.invite(&invite, NOW).await.unwrap(), None);
+        assert!(w.store.tokens_of(mia).await.unwrap().is_empty());
+        // Their name stays: the person is still there to be named.
+        assert_eq!(w.store.person(mia).await.unwrap().unwrap().name, gone.name);
+        assert!(matches!(
+            w.store.deactivate_person(&admin, mia, NOW).await,
+            Err(waymark_store::StoreError::Duplicate { .. })
+        ));
+        // Nobody gives work to someone who has left.
+        let members = w.store.people_with_roles(&w.member.roles).await.unwrap();
+        assert!(members.iter().all(|p| p.id != mia), "{members:?}");
+        // Reactivated: their password works again; the ended token does not.
+        let back = w.store.reactivate_person(&admin, mia).await.unwrap();
+        assert_eq!(back.deactivated_at, None);
+        assert!(w.store.credentials(&email).await.unwrap().is_some());
+        assert_eq!(w.store.actor_for_token(&token).await.unwrap(), None);
+    }
+}

@@ -201,8 +201,9 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
         .person(id)
         .await
         .map_err(|e| PageError::from(e).into_response())?;
-    let Some(person) = found else {
-        // The person was removed: the session means nothing now.
+    // A person removed or deactivated (they left): the session ends here,
+    // on its first request after, wherever it was made.
+    let Some(person) = found.filter(|p| p.deactivated_at.is_none()) else {
         let _ = session.flush().await;
         return Ok(None);
     };

@@ -28,6 +28,8 @@ struct PersonView {
     name: String,
     email: String,
     roles: Vec<&'static str>,
+    /// When they were deactivated (they left), as seconds.
+    deactivated_at: Option<i64>,
 }
 
 impl From<&Person> for PersonView {
@@ -37,6 +39,7 @@ impl From<&Person> for PersonView {
             name: p.name.clone(),
             email: p.email.as_str().to_string(),
             roles: p.roles.iter().map(|r| r.label()).collect(),
+            deactivated_at: p.deactivated_at.map(|t| t.0),
         }
     }
 }
@@ -127,6 +130,8 @@ struct Invited {
 #[derive(Serialize)]
 struct PersonPage {
     title: String,
+    /// The admin is looking at themselves (no deactivate button).
+    is_you: bool,
     user: UserView,
     person: PersonView,
     agencies: Vec<AgencyRow>,
@@ -458,6 +463,7 @@ async fn person_page(
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
     let view = PersonPage {
         title: p.name.clone(),
+        is_you: p.id == who.actor.person,
         user: who.view(),
         person: PersonView::from(&p),
         agencies: agency_options(s).await?,
@@ -479,6 +485,57 @@ pub async fn person(
         Vec::new(),
     )
     .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// Deactivates a person who has left (admins, never themselves): their
+/// sessions end on their next request and their tokens at once.
+pub async fn deactivate(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    set_active(&s, &who, id, &f, false).await
+}
+
+/// Lets a deactivated person sign in again (admins).
+pub async fn reactivate(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    set_active(&s, &who, id, &f, true).await
+}
+
+async fn set_active(
+    s: &AppState,
+    who: &SignedIn,
+    id: i64,
+    f: &CsrfForm,
+    active: bool,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let id = waymark_core::PersonId(id);
+    let done = if active {
+        s.store.reactivate_person(&who.actor, id).await
+    } else {
+        s.store.deactivate_person(&who.actor, id, now()).await
+    };
+    match done {
+        // Done, or already so (a second click): their page says which.
+        Ok(_) | Err(StoreError::Duplicate { .. }) => {
+            Ok(Redirect::to(&format!("/people/{id}")).into_response())
+        }
+        Err(StoreError::NoSuchPerson(_)) => Err(PageError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -187,6 +187,8 @@ pub fn table() -> Vec<Route> {
         post("/people", directory::invite),
         get("/people/{id}", directory::person),
         post("/people/{id}", directory::add_role),
+        post("/people/{id}/deactivate", directory::deactivate),
+        post("/people/{id}/reactivate", directory::reactivate),
         get("/request-support", intake::support_form),
         post("/request-support", intake::request_support),
         get("/request-support/sent", intake::support_sent),

@@ -412,6 +412,38 @@ async fn agencies_and_people_through_the_api() {
         .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
 
+        // People leave: the admin deactivates the new person (whose token
+        // then ends), never themselves; only admins may; twice is 409.
+        let them = token(&store, "leaver@dta.gov.au", Role::ProgrammeStaff).await;
+        let (_, _, me) = call(&app, "GET", "/api/v1/me", Some(&them), None).await;
+        let leaver = me["person"].clone();
+        let deactivate = format!("/api/v1/people/{leaver}/deactivate");
+        let (s, _, _) = call(&app, "POST", &deactivate, Some(&staff), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, gone) = call(&app, "POST", &deactivate, Some(&admin), None).await;
+        assert_eq!(s, StatusCode::OK, "{gone}");
+        assert!(gone["deactivated_at"].is_i64(), "{gone}");
+        let (s, _, _) = call(&app, "GET", "/api/v1/me", Some(&them), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "the token outlived its owner");
+        let (s, _, _) = call(&app, "POST", &deactivate, Some(&admin), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/people/9999/deactivate",
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, _, me) = call(&app, "GET", "/api/v1/me", Some(&admin), None).await;
+        let own = format!("/api/v1/people/{}/deactivate", me["person"]);
+        let (s, _, _) = call(&app, "POST", &own, Some(&admin), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let reactivate = format!("/api/v1/people/{leaver}/reactivate");
+        let (s, _, back) = call(&app, "POST", &reactivate, Some(&admin), None).await;
+        assert_eq!((s, back.get("deactivated_at")), (StatusCode::OK, None));
+
         let (_, _, seen) = call(&app, "GET", "/api/v1/people", Some(&member), None).await;
         let mut emails: Vec<&str> = seen
             .as_array()
@@ -422,7 +454,7 @@ async fn agencies_and_people_through_the_api() {
         emails.sort();
         assert_eq!(emails, ["jo@ag.gov.au", "m@ag.gov.au"]);
         let (_, _, seen) = call(&app, "GET", "/api/v1/people", Some(&staff), None).await;
-        assert_eq!(seen.as_array().unwrap().len(), 4);
+        assert_eq!(seen.as_array().unwrap().len(), 5);
         let admin_id = seen
             .as_array()
             .unwrap()
@@ -468,6 +500,8 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people", &["get", "post"]),
         ("/api/v1/people/{id}", &["get"]),
         ("/api/v1/people/{id}/roles", &["post"]),
+        ("/api/v1/people/{id}/deactivate", &["post"]),
+        ("/api/v1/people/{id}/reactivate", &["post"]),
         ("/api/v1/dashboard", &["get"]),
         ("/api/v1/search", &["get"]),
         ("/api/v1/articles", &["get", "post"]),

@@ -399,7 +399,15 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/people" | "/people/{id}") if who == Admin => StatusCode::OK,
         ("POST", "/people") if who == Admin => StatusCode::CREATED,
         ("POST", "/people/{id}") if who == Admin => StatusCode::SEE_OTHER,
-        ("GET" | "POST", "/people" | "/people/{id}") => StatusCode::FORBIDDEN,
+        // The admin deactivates the unassigned partner and, the next route,
+        // reactivates them, so they still sign in for their own turn.
+        ("POST", "/people/{id}/deactivate" | "/people/{id}/reactivate") if who == Admin => {
+            StatusCode::SEE_OTHER
+        }
+        (
+            "GET" | "POST",
+            "/people" | "/people/{id}" | "/people/{id}/deactivate" | "/people/{id}/reactivate",
+        ) => StatusCode::FORBIDDEN,
         ("GET", "/enquiries" | "/enquiries/{id}") if programme => StatusCode::OK,
         ("POST", "/enquiries/{id}") if programme => StatusCode::SEE_OTHER,
         (_, "/enquiries" | "/enquiries/{id}") => StatusCode::NOT_FOUND,
@@ -556,6 +564,9 @@ async fn every_route_answers_every_role_rightly() {
                         ("portfolio", "Finance"),
                     ],
                     ("POST", "/people/{id}") => vec![("csrf", &c.csrf), ("role", "strategy")],
+                    ("POST", "/people/{id}/deactivate" | "/people/{id}/reactivate") => {
+                        vec![("csrf", &c.csrf)]
+                    }
                     ("POST", "/people") => vec![
                         ("csrf", &c.csrf),
                         ("name", "New Person"),
@@ -2601,5 +2612,104 @@ async fn the_adopter_directory_follows_the_record() {
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let page = send(&app, &out, Method::GET, "/adopters", &[]).await;
         assert!(page.body.contains("No agency is listed yet."));
+    }
+}
+
+/// People leave: the admin deactivates a member, whose live session ends on
+/// its very next request and whose API token is refused at once; the page
+/// says so and offers to undo it; an admin cannot deactivate themselves.
+#[tokio::test]
+async fn deactivating_a_person_ends_their_session_and_token_at_once() {
+    for store in stores("deactivate-web").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 4]).await;
+        let member = w.client(&app, Who::Member).await;
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let token = w.store.create_token(mia, "jira", NOW).await.unwrap();
+        let api = |token: String| {
+            let app = app.clone();
+            async move {
+                let req = Request::builder()
+                    .uri("/api/v1/engagements")
+                    .header(header::HOST, HOST)
+                    .header(header::AUTHORIZATION, format!("bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                app.oneshot(req).await.unwrap().status()
+            }
+        };
+        assert_eq!(api(token.clone()).await, StatusCode::OK);
+        let home = send(&app, &member, Method::GET, "/engagements", &[]).await;
+        assert_eq!(home.status, StatusCode::OK);
+
+        let admin = w.client(&app, Who::Admin).await;
+        let page = send(&app, &admin, Method::GET, &format!("/people/{mia}"), &[]).await;
+        let action = format!("action=\"/people/{mia}/deactivate\"");
+        assert!(page.body.contains(&action), "{}", page.body);
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("/people/{mia}/deactivate"),
+            &[("csrf", &admin.csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        // One request later, both are refused.
+        let home = send(&app, &member, Method::GET, "/engagements", &[]).await;
+        assert_eq!(
+            home.status,
+            StatusCode::SEE_OTHER,
+            "the session still works"
+        );
+        assert!(home.location.starts_with("/login"));
+        assert_eq!(api(token).await, StatusCode::UNAUTHORIZED);
+        let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "they signed in");
+        let page = send(&app, &admin, Method::GET, &format!("/people/{mia}"), &[]).await;
+        assert!(page.body.contains("was deactivated on"), "{}", page.body);
+        assert!(
+            page.body
+                .contains(&format!("action=\"/people/{mia}/reactivate\""))
+        );
+        assert!(!page.body.contains(&action), "a second deactivate button");
+        let list = send(&app, &admin, Method::GET, "/people", &[]).await;
+        assert!(list.body.contains("Deactivated</span>"));
+        // The admin's own page offers no way to lock themselves out, and the
+        // action itself is refused.
+        let me = w
+            .store
+            .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let own = send(&app, &admin, Method::GET, &format!("/people/{me}"), &[]).await;
+        assert!(!own.body.contains("/deactivate\""), "{}", own.body);
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("/people/{me}/deactivate"),
+            &[("csrf", &admin.csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // Reactivated, Mia signs in with her password again.
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("/people/{mia}/reactivate"),
+            &[("csrf", &admin.csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
     }
 }

@@ -132,6 +132,9 @@ struct PersonPage {
     title: String,
     /// The admin is looking at themselves (no deactivate button).
     is_you: bool,
+    /// What waits on them, engagement by engagement: to hand on when they
+    /// leave.
+    waiting: Vec<super::engagements::Waiting>,
     user: UserView,
     person: PersonView,
     agencies: Vec<AgencyRow>,
@@ -461,9 +464,23 @@ async fn person_page(
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
+    let them = waymark_core::Actor {
+        person: p.id,
+        roles: p.roles.clone(),
+    };
+    let waiting = super::engagements::waiting(
+        &s.store,
+        &s.model,
+        &them,
+        &p.name,
+        &Default::default(),
+        now(),
+    )
+    .await?;
     let view = PersonPage {
         title: p.name.clone(),
         is_you: p.id == who.actor.person,
+        waiting,
         user: who.view(),
         person: PersonView::from(&p),
         agencies: agency_options(s).await?,

@@ -137,9 +137,10 @@ struct ReviewRow {
     owner: String,
 }
 
-/// One engagement's items in "Waiting for you".
+/// One engagement's items in "Waiting for you" (or, on a person's page,
+/// what waits on them).
 #[derive(Serialize)]
-struct Waiting {
+pub(super) struct Waiting {
     id: i64,
     agency: String,
     items: Vec<NextView>,
@@ -304,7 +305,7 @@ async fn waiting_for(
     known: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
     t: waymark_core::Timestamp,
 ) -> Result<(Vec<Waiting>, Vec<TriageRow>), PageError> {
-    let waiting = waiting(&s.store, &s.model, &who.actor, known, t).await?;
+    let waiting = waiting(&s.store, &s.model, &who.actor, "you", known, t).await?;
     let triage = if waymark_core::enquiry::may_see(&who.actor) {
         s.store
             .enquiries(
@@ -327,12 +328,15 @@ async fn waiting_for(
     Ok((waiting, triage))
 }
 
-/// What waits for `actor`, engagement by engagement: the home page's list
-/// and the daily digest's. `known` are agencies already looked up.
-async fn waiting(
+/// What waits for `actor`, engagement by engagement: the home page's list,
+/// the daily digest's, and a person's page (what to hand on when they
+/// leave). Their own items are labelled `me` ("you", or their name);
+/// `known` are agencies already looked up.
+pub(super) async fn waiting(
     store: &waymark_store::Store,
     current: &Model,
     actor: &waymark_core::Actor,
+    me_label: &str,
     known: &std::collections::HashMap<AgencyId, waymark_core::Agency>,
     t: waymark_core::Timestamp,
 ) -> Result<Vec<Waiting>, waymark_store::StoreError> {
@@ -348,7 +352,7 @@ async fn waiting(
     let me = actor.person;
     let yours = move |p: PersonId| {
         if p == me {
-            "you".to_string()
+            me_label.to_string()
         } else {
             "someone else".to_string()
         }
@@ -401,7 +405,7 @@ pub async fn write_digests(
             continue;
         }
         let actor = store.actor(person.id).await?;
-        let mut lines: Vec<String> = waiting(store, current, &actor, &Default::default(), t)
+        let mut lines: Vec<String> = waiting(store, current, &actor, "you", &Default::default(), t)
             .await?
             .iter()
             .flat_map(|w| {

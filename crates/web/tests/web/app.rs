@@ -2648,7 +2648,38 @@ async fn deactivating_a_person_ends_their_session_and_token_at_once() {
         assert_eq!(home.status, StatusCode::OK);
 
         let admin = w.client(&app, Who::Admin).await;
+        // Mia owns a step: her page lists it, to be handed on when she leaves.
+        let version = w.version().await;
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("/engagements/{}", w.engagement),
+            &[
+                ("csrf", &admin.csrf),
+                ("version", &version),
+                ("form", "owner-engagement-2"),
+                ("command", "set_owner"),
+                ("item", "step"),
+                ("stage", "engagement"),
+                ("step", "2"),
+                ("owner", &mia.0.to_string()),
+                ("due", "2099-01-02"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let page = send(&app, &admin, Method::GET, &format!("/people/{mia}"), &[]).await;
+        let waiting = &page.body[page.body.find("Waiting on").unwrap()..];
+        let waiting = &waiting[..waiting.find("</section>").unwrap()];
+        assert!(
+            waiting.contains("Engagement, step 2: Request support"),
+            "{waiting}"
+        );
+        assert!(
+            !waiting.contains("hand each of these"),
+            "she has not left yet"
+        );
         let action = format!("action=\"/people/{mia}/deactivate\"");
         assert!(page.body.contains(&action), "{}", page.body);
         let r = send(
@@ -2673,6 +2704,8 @@ async fn deactivating_a_person_ends_their_session_and_token_at_once() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "they signed in");
         let page = send(&app, &admin, Method::GET, &format!("/people/{mia}"), &[]).await;
         assert!(page.body.contains("was deactivated on"), "{}", page.body);
+        assert!(page.body.contains("hand each of these to someone else"));
+        assert!(page.body.contains("Engagement, step 2: Request support"));
         assert!(
             page.body
                 .contains(&format!("action=\"/people/{mia}/reactivate\""))

@@ -273,19 +273,22 @@ impl Store {
             .transpose()
     }
 
-    /// Inserts a new session; false if the id is taken.
+    /// Inserts a new session (whose, once signed in); false if the id is
+    /// taken.
     pub async fn create_session(
         &self,
         id: &str,
         data: &str,
         expires: Timestamp,
+        person: Option<PersonId>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO sessions (id, data, expires_at, person_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(data)
         .bind(expires.0)
+        .bind(person.map(|p| p.0))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -296,14 +299,17 @@ impl Store {
         id: &str,
         data: &str,
         expires: Timestamp,
+        person: Option<PersonId>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            "INSERT INTO sessions (id, data, expires_at, person_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, \
+             person_id = excluded.person_id",
         )
         .bind(id)
         .bind(data)
         .bind(expires.0)
+        .bind(person.map(|p| p.0))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -315,6 +321,43 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// A person's live sessions: each one's id, data (JSON) and expiry,
+    /// soonest to expire last. For the person themselves only: ids are
+    /// secrets.
+    pub async fn sessions_of(
+        &self,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, data, expires_at FROM sessions WHERE person_id = $1 AND expires_at > $2 \
+             ORDER BY expires_at DESC, id",
+        )
+        .bind(person.0)
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("data")?,
+                    Timestamp(r.try_get("expires_at")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Ends one of a person's sessions; false if they have no such session.
+    pub async fn end_session_of(&self, person: PersonId, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND person_id = $2")
+            .bind(id)
+            .bind(person.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Removes expired sessions; returns how many.

@@ -176,6 +176,10 @@ impl Store {
         for sql in [
             "DELETE FROM tokens WHERE person_id = $1",
             "DELETE FROM invites WHERE person_id = $1 AND used_at IS NULL",
+            // Every session of theirs ends now (a session saved before
+            // sessions were marked with their person ends on its next
+            // request instead, by the signed-in check).
+            "DELETE FROM sessions WHERE person_id = $1",
         ] {
             sqlx::query(sql).bind(person.0).execute(&mut *tx).await?;
         }

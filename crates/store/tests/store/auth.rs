@@ -117,10 +117,10 @@ async fn sign_in_failures_are_counted_per_key_and_window() {
 async fn sessions_round_trip_and_expire() {
     for store in stores("sessions").await {
         let later = Timestamp(NOW.0 + 60);
-        assert!(store.create_session("s1", "{}", later).await.unwrap());
+        assert!(store.create_session("s1", "{}", later, None).await.unwrap());
         assert!(
             !store
-                .create_session("s1", "{\"x\":1}", later)
+                .create_session("s1", "{\"x\":1}", later, None)
                 .await
                 .unwrap()
         );
@@ -129,16 +129,36 @@ async fn sessions_round_trip_and_expire() {
             Some(("{}".to_string(), later))
         );
         store
-            .save_session("s1", "{\"person\":3}", later)
+            .save_session("s1", "{\"person\":3}", later, Some(PersonId(3)))
             .await
             .unwrap();
         assert_eq!(
             store.session("s1", NOW).await.unwrap().unwrap().0,
             "{\"person\":3}"
         );
+        // Once signed in, the session is its person's: listed for them, and
+        // ended by them only.
+        let theirs = store.sessions_of(PersonId(3), NOW).await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0].0, "s1");
+        assert!(
+            store
+                .sessions_of(PersonId(4), NOW)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!store.end_session_of(PersonId(4), "s1").await.unwrap());
+        assert!(store.session("s1", NOW).await.unwrap().is_some());
         assert_eq!(store.session("s1", later).await.unwrap(), None);
         assert_eq!(store.delete_expired_sessions(later).await.unwrap(), 1);
-        store.save_session("s2", "{}", later).await.unwrap();
+        store.save_session("s2", "{}", later, None).await.unwrap();
+        store
+            .save_session("s3", "{}", later, Some(PersonId(3)))
+            .await
+            .unwrap();
+        assert!(store.end_session_of(PersonId(3), "s3").await.unwrap());
+        assert_eq!(store.session("s3", NOW).await.unwrap(), None);
         store.delete_session("s2").await.unwrap();
         assert_eq!(store.session("s2", NOW).await.unwrap(), None);
     }
@@ -230,6 +250,11 @@ async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
         let email = Email::parse("mia@dta.gov.au").unwrap();
         w.store.set_password_hash(mia, "$argon2id$x").await.unwrap();
         let token = w.store.create_token(mia, "jira", NOW).await.unwrap();
+        let far = Timestamp(NOW.0 + 86_400);
+        w.store
+            .create_session("mia-phone", "{}", far, Some(mia))
+            .await
+            .unwrap();
         let invite = w
             .store
             .create_invite(mia, admin.person, NOW, Timestamp(NOW.0 + 3600))
@@ -258,6 +283,7 @@ async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
         assert_eq!(w.store.actor_for_token(&token).await.unwrap(), None);
         assert_eq!(w.store.invite(&invite, NOW).await.unwrap(), None);
         assert!(w.store.tokens_of(mia).await.unwrap().is_empty());
+        assert_eq!(w.store.session("mia-phone", NOW).await.unwrap(), None);
         // Their name stays: the person is still there to be named.
         assert_eq!(w.store.person(mia).await.unwrap().unwrap().name, gone.name);
         assert!(matches!(

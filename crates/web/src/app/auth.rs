@@ -722,6 +722,45 @@ struct SettingsPage<'a> {
     errors: Vec<FieldError>,
     /// The banner after a change was saved.
     saved: Option<&'static str>,
+    /// Where they are signed in.
+    sessions: Vec<SessionView>,
+}
+
+/// One of a person's sessions as their settings page shows it: never its
+/// id (a secret), but a reference derived from it.
+#[derive(serde::Serialize)]
+struct SessionView {
+    reference: String,
+    /// When it was last used (as seconds), if known.
+    seen: Option<i64>,
+    /// The session of this very request.
+    current: bool,
+}
+
+/// A session's reference: the start of its id's SHA-256.
+fn session_reference(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(id.as_bytes()))[..16].to_string()
+}
+
+/// The person's live sessions, this one first.
+async fn sessions_of(s: &AppState, who: &SignedIn) -> Result<Vec<SessionView>, PageError> {
+    let current = who.session.id().map(|id| id.to_string());
+    let mut out: Vec<SessionView> = s
+        .store
+        .sessions_of(who.actor.person, now())
+        .await?
+        .into_iter()
+        .map(|(id, data, _)| SessionView {
+            reference: session_reference(&id),
+            seen: serde_json::from_str::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|d| d.get(SEEN).and_then(serde_json::Value::as_i64)),
+            current: current.as_deref() == Some(id.as_str()),
+        })
+        .collect();
+    out.sort_by_key(|v| (!v.current, std::cmp::Reverse(v.seen)));
+    Ok(out)
 }
 
 /// An option of a list, marked when chosen.
@@ -732,7 +771,7 @@ struct Choice<'a> {
     chosen: bool,
 }
 
-fn settings_page(
+async fn settings_page(
     s: &AppState,
     who: &SignedIn,
     status: StatusCode,
@@ -762,6 +801,7 @@ fn settings_page(
             .collect(),
         errors,
         saved,
+        sessions: sessions_of(s, who).await?,
     };
     view_page(s, status, "settings.html", &view)
 }
@@ -781,9 +821,36 @@ pub async fn settings_form(
     let saved = match q.saved.as_str() {
         "1" => Some("Your settings are saved."),
         "password" => Some("Your password is changed. Use it the next time you sign in."),
+        "session" => Some("That session is signed out."),
         _ => None,
     };
-    settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved)
+    settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EndSessionForm {
+    csrf: String,
+    /// A reference from the settings page (never a session id).
+    session: String,
+}
+
+/// Ends one of the person's other sessions (a lost phone, a shared
+/// computer); their next request there goes to sign-in.
+pub async fn end_session(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<EndSessionForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let current = who.session.id().map(|id| id.to_string());
+    for (id, _, _) in s.store.sessions_of(who.actor.person, now()).await? {
+        if session_reference(&id) == f.session && current.as_deref() != Some(id.as_str()) {
+            s.store.end_session_of(who.actor.person, &id).await?;
+        }
+    }
+    // Ended, or already gone: either way it no longer works.
+    Ok(Redirect::to("/settings?saved=session").into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -825,6 +892,7 @@ pub async fn save_settings(
                 errors,
                 None,
             )
+            .await
         }
     }
 }
@@ -894,7 +962,8 @@ pub async fn change_password(
             notify,
             errors,
             None,
-        );
+        )
+        .await;
     };
     let hashed = tokio::task::spawn_blocking(move || hash_password(&new))
         .await

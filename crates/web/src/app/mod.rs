@@ -170,6 +170,7 @@ pub fn table() -> Vec<Route> {
         get("/settings", auth::settings_form),
         post("/settings", auth::save_settings),
         post("/settings/password", auth::change_password),
+        post("/settings/sessions", auth::end_session),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

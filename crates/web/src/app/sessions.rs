@@ -20,6 +20,14 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// Whose session this is, once they have signed in (`auth`'s "person").
+fn person_of(r: &Record) -> Option<waymark_core::PersonId> {
+    r.data
+        .get("person")
+        .and_then(serde_json::Value::as_i64)
+        .map(waymark_core::PersonId)
+}
+
 fn encode(r: &Record) -> session_store::Result<String> {
     serde_json::to_string(&r.data).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
@@ -32,7 +40,7 @@ impl SessionStore for DbSessions {
         // A fresh random id almost never collides; if it does, draw again.
         while !self
             .0
-            .create_session(&record.id.to_string(), &data, expires)
+            .create_session(&record.id.to_string(), &data, expires, person_of(record))
             .await
             .map_err(backend)?
         {
@@ -47,6 +55,7 @@ impl SessionStore for DbSessions {
                 &record.id.to_string(),
                 &encode(record)?,
                 Timestamp(record.expiry_date.unix_timestamp()),
+                person_of(record),
             )
             .await
             .map_err(backend)

@@ -363,6 +363,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         // Everyone's own settings; the matrix's form sends none, so 422.
         ("GET", "/settings") => StatusCode::OK,
         ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
+        // Ending a session that is not theirs (or none) signs nobody out.
+        ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
         (
             "GET",
@@ -800,7 +802,7 @@ async fn sessions_change_at_sign_in_and_end_at_sign_out() {
         let t = waymark_store::now().0;
         data["seen"] = serde_json::json!(t - 600);
         w.store
-            .save_session(&id, &data.to_string(), Timestamp(t + 60))
+            .save_session(&id, &data.to_string(), Timestamp(t + 60), None)
             .await
             .unwrap();
         assert_eq!(
@@ -2744,5 +2746,66 @@ async fn deactivating_a_person_ends_their_session_and_token_at_once() {
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+}
+
+/// A person sees where they are signed in and signs out a browser they
+/// left signed in; that browser's next request goes to sign-in. A
+/// reference from someone else's page ends nothing of theirs.
+#[tokio::test]
+async fn a_person_sees_their_sessions_and_ends_one() {
+    for store in stores("own-sessions").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 5]).await;
+        let laptop = w.client(&app, Who::Staff).await;
+        let phone = w.client(&app, Who::Staff).await;
+        let other = w.client(&app, Who::Member).await;
+        let page = send(&app, &laptop, Method::GET, "/settings", &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let list = &page.body[page.body.find("Where you are signed in").unwrap()..];
+        assert_eq!(list.matches("<li>").count(), 2, "{list}");
+        assert!(list.contains("<strong>This browser</strong>"), "{list}");
+        let reference = |body: &str| {
+            let at = body.find("name=\"session\" value=\"").unwrap() + 22;
+            body[at..at + 16].to_string()
+        };
+        let phone_ref = reference(list);
+        // No session id is ever on the page.
+        for c in [&laptop, &phone] {
+            let id = c.cookie.as_deref().unwrap().split('=').nth(1).unwrap();
+            assert!(!page.body.contains(id), "a session id is on the page");
+        }
+        // Mia cannot end Sam's phone with its reference.
+        let r = send(
+            &app,
+            &other,
+            Method::POST,
+            "/settings/sessions",
+            &[("csrf", &other.csrf), ("session", &phone_ref)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let still = send(&app, &phone, Method::GET, "/engagements", &[]).await;
+        assert_eq!(still.status, StatusCode::OK);
+        // Sam ends it from the laptop: the phone is signed out, the laptop not.
+        let r = send(
+            &app,
+            &laptop,
+            Method::POST,
+            "/settings/sessions",
+            &[("csrf", &laptop.csrf), ("session", &phone_ref)],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/settings?saved=session")
+        );
+        let gone = send(&app, &phone, Method::GET, "/engagements", &[]).await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER);
+        assert!(gone.location.starts_with("/login"));
+        let page = send(&app, &laptop, Method::GET, "/settings?saved=session", &[]).await;
+        assert!(page.body.contains("That session is signed out."));
+        let list = &page.body[page.body.find("Where you are signed in").unwrap()..];
+        assert_eq!(list.matches("<li>").count(), 1, "{list}");
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// A server whose standard error is kept.
 pub(crate) struct Logged {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) port: u16,
     log: Arc<Mutex<String>>,
 }
@@ -29,7 +29,7 @@ impl Logged {
     }
 }
 
-fn serve_logged(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Logged {
+pub(crate) fn serve_logged(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Logged {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_waymark"));
     cmd.args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
         .args(extra);

@@ -1,44 +1,17 @@
 //! Real `waymark serve` processes: two on one PostgreSQL database under
 //! concurrent updates, and one killed with SIGKILL in the middle of writes.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A `waymark serve` process, killed when dropped.
+use super::operations::Logged as Server;
 
 fn serve(url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
-        .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("waymark serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest.split('/').next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, port }
+    super::operations::serve_logged(url, &[], &[])
 }
 
 /// One HTTP/1.1 request; the status and body, or `None` if the server is

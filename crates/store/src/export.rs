@@ -278,6 +278,12 @@ pub struct PersonRow {
     /// argon2id PHC string; absent until the person sets a password.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// When and by whom they were deactivated (they left); absent while
+    /// active. Carried so that an import never lets a leaver back in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,7 +348,8 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()?;
         let people = sqlx::query(
-            "SELECT id, name, email, created_at, password_hash FROM people ORDER BY id",
+            "SELECT id, name, email, created_at, password_hash, deactivated_at, deactivated_by \
+             FROM people ORDER BY id",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -354,6 +361,8 @@ impl Store {
                 email: r.try_get("email")?,
                 created_at: r.try_get("created_at")?,
                 password_hash: r.try_get("password_hash")?,
+                deactivated_at: r.try_get("deactivated_at")?,
+                deactivated_by: r.try_get("deactivated_by")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -514,12 +523,17 @@ impl Store {
                 .await?;
         }
         for p in &x.people {
-            sqlx::query("INSERT INTO people (id, name, email, created_at, password_hash) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query(
+                "INSERT INTO people (id, name, email, created_at, password_hash, deactivated_at, deactivated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
                 .bind(p.id)
                 .bind(&p.name)
                 .bind(&p.email)
                 .bind(p.created_at)
                 .bind(&p.password_hash)
+                .bind(p.deactivated_at)
+                .bind(p.deactivated_by)
                 .execute(&mut *tx)
                 .await?;
         }

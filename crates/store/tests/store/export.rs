@@ -124,8 +124,24 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
         )
         .await
         .unwrap();
+    // Someone has left: an import must not let them back in.
+    let admin = Actor {
+        person: w.staff.person,
+        roles: vec![Role::ProgrammeAdmin],
+    };
+    w.store
+        .deactivate_person(&admin, w.other.person, NOW)
+        .await
+        .unwrap();
     let x = w.store.export().await.unwrap();
     assert_eq!(x.engagements.len(), 1);
+    let left: Vec<_> = x
+        .people
+        .iter()
+        .filter(|p| p.deactivated_at.is_some())
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].deactivated_by, Some(admin.person.0));
     for (table, n) in [
         ("enquiries", 1),
         ("enquiry_events", 2),

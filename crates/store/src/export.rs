@@ -284,6 +284,13 @@ pub struct PersonRow {
     pub deactivated_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivated_by: Option<i64>,
+    /// Their own settings (the time zone they read times in, how they
+    /// hear about what waits); absent in older exports, which then take
+    /// the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,8 +355,8 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()?;
         let people = sqlx::query(
-            "SELECT id, name, email, created_at, password_hash, deactivated_at, deactivated_by \
-             FROM people ORDER BY id",
+            "SELECT id, name, email, created_at, password_hash, deactivated_at, deactivated_by, \
+             time_zone, notify FROM people ORDER BY id",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -363,6 +370,8 @@ impl Store {
                 password_hash: r.try_get("password_hash")?,
                 deactivated_at: r.try_get("deactivated_at")?,
                 deactivated_by: r.try_get("deactivated_by")?,
+                time_zone: Some(r.try_get("time_zone")?),
+                notify: Some(r.try_get("notify")?),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -524,8 +533,9 @@ impl Store {
         }
         for p in &x.people {
             sqlx::query(
-                "INSERT INTO people (id, name, email, created_at, password_hash, deactivated_at, deactivated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO people (id, name, email, created_at, password_hash, deactivated_at, deactivated_by, \
+                 time_zone, notify) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 COALESCE($8, 'Australia/Canberra'), COALESCE($9, 'each'))",
             )
                 .bind(p.id)
                 .bind(&p.name)
@@ -534,6 +544,8 @@ impl Store {
                 .bind(&p.password_hash)
                 .bind(p.deactivated_at)
                 .bind(p.deactivated_by)
+                .bind(&p.time_zone)
+                .bind(&p.notify)
                 .execute(&mut *tx)
                 .await?;
         }

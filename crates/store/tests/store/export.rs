@@ -133,8 +133,20 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
         .deactivate_person(&admin, w.other.person, NOW)
         .await
         .unwrap();
+    // Someone's own settings travel too.
+    let settings = waymark_core::Settings::parse("Australia/Perth", "daily").unwrap();
+    w.store
+        .set_settings(w.member.person, &settings)
+        .await
+        .unwrap();
     let x = w.store.export().await.unwrap();
     assert_eq!(x.engagements.len(), 1);
+    assert!(
+        x.people
+            .iter()
+            .any(|p| p.time_zone.as_deref() == Some("Australia/Perth")
+                && p.notify.as_deref() == Some("daily"))
+    );
     let left: Vec<_> = x
         .people
         .iter()

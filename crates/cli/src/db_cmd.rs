@@ -42,14 +42,7 @@ impl Database {
     /// This database if it exists already: a SQLite file that is there, or
     /// any other server. (Opening a missing SQLite file would create it.)
     pub fn existing(&self) -> Option<&Database> {
-        match self.url.strip_prefix("sqlite:") {
-            Some(rest) => {
-                let path = rest.trim_start_matches("//");
-                let path = path.split('?').next().unwrap_or(path);
-                (path == ":memory:" || std::path::Path::new(path).exists()).then_some(self)
-            }
-            None => Some(self),
-        }
+        (!waymark_store::missing_file(&self.url)).then_some(self)
     }
 
     pub async fn open(&self) -> anyhow::Result<Store> {

@@ -62,6 +62,7 @@ pub use intake::{
 };
 pub use knowledge::{ArticleRow, ArticleVersion, FeedbackSummary, PublishedArticle};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
+pub use open::missing_file;
 pub use outbox::{Mail, OutboxEntry};
 pub use records::{
     Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,

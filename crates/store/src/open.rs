@@ -21,10 +21,7 @@ impl Store {
     /// is not migrated, so a mistyped URL is an error rather than a new,
     /// empty database that reads as "intact" (`audit verify`, `export`).
     pub async fn open_existing(url: &str) -> Result<Store, StoreError> {
-        if let Some(path) = sqlite_path(url)
-            && path != ":memory:"
-            && !std::path::Path::new(path).exists()
-        {
+        if missing_file(url) {
             return Err(StoreError::NoDatabase(redact(url)));
         }
         let store = Store::connect(url, false).await?;
@@ -211,9 +208,13 @@ impl Store {
     }
 }
 
-/// The file of a `sqlite:` URL, without its query.
-fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite:")?;
+/// Whether `url` names a SQLite file that is not there (opening it with
+/// `Store::open` would create it). False for any other database.
+pub fn missing_file(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return false;
+    };
     let path = rest.trim_start_matches("//");
-    Some(path.split('?').next().unwrap_or(path))
+    let path = path.split('?').next().unwrap_or(path);
+    path != ":memory:" && !std::path::Path::new(path).exists()
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// A server whose standard error is kept.
 pub(crate) struct Logged {
-    pub(crate) child: Child,
+    child: Child,
     pub(crate) port: u16,
     log: Arc<Mutex<String>>,
 }

@@ -643,9 +643,17 @@ pub fn decide(
                     reason: reason.into_string(),
                 },
             )?;
-            // Skipping raises the stage's "risks if ignored", once each.
+            // Skipping raises the stage's "risks if ignored", once each,
+            // unless the journey is tailored so that the step is optional.
+            let essential = s
+                .steps
+                .iter()
+                .find(|m| m.number == *step)
+                .is_none_or(|m| e.relevance(m).essential());
             let mut id = e.next_risk_id();
-            let texts: Vec<String> = if s.risks.is_empty() {
+            let texts: Vec<String> = if !essential {
+                Vec::new()
+            } else if s.risks.is_empty() {
                 vec![format!("Step {step} of {} was skipped.", s.name)]
             } else {
                 s.risks.iter().map(|r| r.text().to_string()).collect()

@@ -118,7 +118,8 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::BlueprintRecorded { .. }
         | Event::BenefitAdded { .. }
         | Event::InitiativeLinked { .. }
-        | Event::DocumentAttached { .. } => return None,
+        | Event::DocumentAttached { .. }
+        | Event::Tailored { .. } => return None,
     })
 }
 

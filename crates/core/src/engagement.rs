@@ -3,7 +3,7 @@
 //! back the same state, and the log is the audit trail.
 
 use serde::{Deserialize, Serialize};
-use waymark_model::{Effect, Model, Timebox};
+use waymark_model::{AgencyType, Effect, Model, Relevance, Timebox};
 
 use crate::access::PartnerKind;
 use crate::command::{DecisionAt, Funder};
@@ -315,6 +315,12 @@ pub enum Event {
         size: u64,
         sha256: String,
     },
+    /// The journey is tailored for this agency type (none: every step is
+    /// essential), because the agency was assessed or the programme set it.
+    Tailored {
+        agency_type: Option<AgencyType>,
+        because: String,
+    },
 }
 
 /// Something that needs attention without being an error.
@@ -401,6 +407,9 @@ pub struct Engagement {
     /// The blueprint version current when it last entered Deploy.
     #[serde(default)]
     pub blueprint: Option<String>,
+    /// The agency type the journey is tailored for (`Event::Tailored`).
+    #[serde(default)]
+    pub agency_type: Option<AgencyType>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
@@ -436,6 +445,7 @@ impl Engagement {
             delivery: Delivery::default(),
             owners: Vec::new(),
             blueprint: None,
+            agency_type: None,
         }
     }
 
@@ -455,6 +465,11 @@ impl Engagement {
             .rev()
             .find(|r| r.stage == stage && r.step == step && r.cycle == cycle)
             .map_or(StepStatus::Todo, |r| r.status.clone())
+    }
+
+    /// How much a step of the model matters to this engagement's agency.
+    pub fn relevance(&self, step: &waymark_model::Step) -> Relevance {
+        step.tailoring.for_type(self.agency_type)
     }
 
     pub fn active_stages(&self) -> impl Iterator<Item = &StageRecord> {
@@ -506,6 +521,7 @@ impl Engagement {
                 }
             }
             Event::BlueprintRecorded { version } => self.blueprint = Some(version.clone()),
+            Event::Tailored { agency_type, .. } => self.agency_type = *agency_type,
             Event::StageExited { stage } => {
                 if let Some(s) = self.stage_mut(stage) {
                     s.status = StageStatus::Exited;

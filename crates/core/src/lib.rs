@@ -7,7 +7,8 @@
 //! the enquiry workflow ([`enquiry`]); letters' facts and versions
 //! ([`letter`]); stages' timeboxes as warnings; what a search means and who
 //! may find what ([`search`]); knowledge articles and blueprint releases
-//! ([`knowledge`]).
+//! ([`knowledge`]); the agency self-assessment and the type that tailors
+//! an agency's journeys ([`assessment`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -17,6 +18,7 @@
 
 mod access;
 pub mod adopters;
+pub mod assessment;
 mod command;
 mod conflict;
 mod engagement;

@@ -2,7 +2,7 @@
 //! engagement overview's "What's next" and the home page's "Waiting for
 //! you" are both made here, so the two never disagree.
 
-use waymark_model::Model;
+use waymark_model::{Model, Relevance};
 
 use crate::access::Actor;
 use crate::command::{Command, DecisionAt, Item, may};
@@ -112,7 +112,12 @@ pub fn next_up<'a>(e: &'a Engagement, model: &'a Model, now: Timestamp) -> Vec<N
         }
     }
     for st in &active {
-        for step in &st.steps {
+        // A step that does not apply to the agency's type waits for no one.
+        for step in st
+            .steps
+            .iter()
+            .filter(|s| !matches!(e.relevance(s), Relevance::NotApplicable { .. }))
+        {
             match e.step(&st.slug, step.number) {
                 s @ (StepStatus::Todo | StepStatus::InProgress) => {
                     let owned = e.ownership(&Item::Step {

@@ -149,49 +149,9 @@ impl From<Abbreviation> for String {
     }
 }
 
-/// The agency self-assessment's four types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum AgencyType {
-    Lean,
-    Aligned,
-    SelfDirected,
-    Complex,
-}
-
-impl AgencyType {
-    pub const ALL: [AgencyType; 4] = [
-        AgencyType::Lean,
-        AgencyType::Aligned,
-        AgencyType::SelfDirected,
-        AgencyType::Complex,
-    ];
-
-    /// The name forms send (`lean`, `self_directed`, …).
-    pub fn slug(self) -> &'static str {
-        match self {
-            AgencyType::Lean => "lean",
-            AgencyType::Aligned => "aligned",
-            AgencyType::SelfDirected => "self_directed",
-            AgencyType::Complex => "complex",
-        }
-    }
-
-    pub fn from_slug(s: &str) -> Option<AgencyType> {
-        Self::ALL.into_iter().find(|t| t.slug() == s)
-    }
-
-    /// How people read it.
-    pub fn label(self) -> &'static str {
-        match self {
-            AgencyType::Lean => "Lean",
-            AgencyType::Aligned => "Aligned",
-            AgencyType::SelfDirected => "Self-directed",
-            AgencyType::Complex => "Complex",
-        }
-    }
-}
+/// The agency self-assessment's four types (the model reads them in
+/// questionnaires and tailoring, so it owns them).
+pub use waymark_model::AgencyType;
 
 fn required(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
     let v = crate::text::check_line(field, &waymark_model::text::normalize(raw), max)?;

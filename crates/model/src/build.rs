@@ -153,6 +153,7 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
             kind,
             dash: c.dash,
             action: item.action,
+            tailoring: item.tailoring,
         });
     }
 
@@ -483,11 +484,20 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
         .into_iter()
         .map(|r| fill_stage(r, &pages))
         .collect();
+    // The first page (in path order) with a readable self-assessment; the
+    // lint names any other, and any that cannot be read.
+    let assessment = pages.iter().enumerate().find_map(|(i, p)| {
+        let q =
+            crate::Questionnaire::from_front_matter(p.extra.get(crate::tailoring::ASSESSMENT_KEY)?);
+        q.ok().map(|q| (PageId(i), q))
+    });
+
     Model {
         pages,
         stages,
         principles,
         overview,
+        assessment,
         aliases,
     }
 }
@@ -677,6 +687,12 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
                 title: title.clone(),
                 body: t.body.clone(),
                 action: t.action.as_deref().and_then(crate::StepAction::parse),
+                // What cannot be read is a lint finding (`tailoring-invalid`).
+                tailoring: t
+                    .tailoring
+                    .as_ref()
+                    .map(|v| crate::Tailoring::from_front_matter(v).0)
+                    .unwrap_or_default(),
             }),
             ItemKind::Decision(d) => stage.decisions.push(d.clone()),
             ItemKind::NextSteps(c) => stage.exits.extend(c.options.iter().cloned()),

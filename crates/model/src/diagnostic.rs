@@ -51,6 +51,8 @@ pub enum Code {
     ActionUnknown,
     ArticleInvalid,
     ArticleLink,
+    TailoringInvalid,
+    AssessmentInvalid,
 }
 
 impl Code {
@@ -80,6 +82,8 @@ impl Code {
             Code::ActionUnknown => "action-unknown",
             Code::ArticleInvalid => "article-invalid",
             Code::ArticleLink => "article-link",
+            Code::TailoringInvalid => "tailoring-invalid",
+            Code::AssessmentInvalid => "assessment-invalid",
         }
     }
 
@@ -89,7 +93,7 @@ impl Code {
         match self {
             NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
             | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced
-            | ArticleInvalid => Severity::Error,
+            | ArticleInvalid | TailoringInvalid | AssessmentInvalid => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
             | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid
             | ActionUnknown | ArticleLink => Severity::Warning,

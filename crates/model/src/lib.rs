@@ -19,6 +19,7 @@ pub mod page;
 pub mod par;
 pub mod source;
 pub mod synth;
+pub mod tailoring;
 pub mod text;
 
 pub use build::{Loaded, SourceFile, build};
@@ -26,3 +27,6 @@ pub use diagnostic::{Code, Finding, Severity};
 pub use lint::{lint, lint_each};
 pub use model::*;
 pub use source::{SourceError, bundled, read_paths};
+pub use tailoring::{
+    AgencyType, Level, Placement, Questionnaire, Relevance, Tailoring, Unanswered,
+};

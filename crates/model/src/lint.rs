@@ -38,6 +38,7 @@ pub fn lint_each<E>(
     // conflicts, the overview's stages) are few; they join their file's.
     let mut extra = loaded.findings.clone();
     stages(m, &mut extra);
+    assessments(m, &mut extra);
     sort(&mut extra);
     let mut extra = extra.into_iter().peekable();
     let mut order: Vec<usize> = (0..m.pages.len()).collect();
@@ -56,6 +57,7 @@ pub fn lint_each<E>(
             timebox(p, &mut out);
             met_by(p, &mut out);
             actions(p, &mut out);
+            tailoring(p, &mut out);
             dashes(p, &mut out);
             steps(p, &mut out);
             let prints = near_duplicates(p, &mut out);
@@ -349,6 +351,65 @@ fn met_by(p: &Page, out: &mut Vec<Finding>) {
             1,
             format!("{why}; that criterion is checked by hand"),
         ));
+    }
+}
+
+/// A `tailoring:` that names an unknown type, or that sits on an item that
+/// is not a step, tailors nothing, so say so.
+fn tailoring(p: &Page, out: &mut Vec<Finding>) {
+    for t in &p.timeline {
+        let Some(v) = &t.tailoring else { continue };
+        let problems = if matches!(t.kind, crate::ItemKind::Step { .. }) {
+            crate::Tailoring::from_front_matter(v).1
+        } else {
+            vec!["only a numbered step can be tailored".to_string()]
+        };
+        for why in problems {
+            out.push(Finding::new(
+                Code::TailoringInvalid,
+                &p.path,
+                t.line,
+                1,
+                format!("{why}; the step stays essential where this is not read"),
+            ));
+        }
+    }
+}
+
+/// A self-assessment that cannot be read is not offered, and only the first
+/// page that has one is used.
+fn assessments(m: &Model, out: &mut Vec<Finding>) {
+    let used = m.assessment.as_ref().map(|(id, _)| *id);
+    for (i, p) in m.pages.iter().enumerate() {
+        let Some(v) = p.extra.get(crate::tailoring::ASSESSMENT_KEY) else {
+            continue;
+        };
+        match crate::Questionnaire::from_front_matter(v) {
+            Err(problems) => {
+                for why in problems {
+                    out.push(Finding::new(
+                        Code::AssessmentInvalid,
+                        &p.path,
+                        1,
+                        1,
+                        format!("{why}; the self-assessment is not offered until this is fixed"),
+                    ));
+                }
+            }
+            Ok(_) if used != Some(PageId(i)) => {
+                let first = used.map_or("another page", |u| m.page(u).path.as_str());
+                out.push(Finding::new(
+                    Code::AssessmentInvalid,
+                    &p.path,
+                    1,
+                    1,
+                    format!(
+                        "{first} already holds the self-assessment; a model has one, so this one is not used"
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Model {
     pub principles: Vec<Principle>,
     /// The page that lists the stages, if the set has one.
     pub overview: Option<PageId>,
+    /// The agency self-assessment and the page that carries it, if any.
+    pub assessment: Option<(PageId, crate::Questionnaire)>,
     /// Every name a page answers to in links (slug, file path, title slug).
     pub(crate) aliases: HashMap<String, PageId>,
 }
@@ -30,6 +32,11 @@ pub struct Model {
 impl Model {
     pub fn page(&self, id: PageId) -> &Page {
         &self.pages[id.0]
+    }
+
+    /// The self-assessment's questionnaire, if the model has one.
+    pub fn questionnaire(&self) -> Option<&crate::Questionnaire> {
+        self.assessment.as_ref().map(|(_, q)| q)
     }
 
     pub fn stage(&self, slug: &str) -> Option<&Stage> {
@@ -89,6 +96,8 @@ pub struct TimelineItem {
     pub dash: Option<Dash>,
     /// The item's `action`, as written (lint checks it; steps carry it read).
     pub action: Option<String>,
+    /// The item's `tailoring`, as written (lint checks it; steps carry it read).
+    pub tailoring: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +137,9 @@ pub struct Step {
     /// What the step offers readers to do, from its `action:` key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<StepAction>,
+    /// For which agency types the step is optional or does not apply.
+    #[serde(skip_serializing_if = "crate::Tailoring::is_empty")]
+    pub tailoring: crate::Tailoring,
 }
 
 /// Something a step of the guide lets its reader do, from the timeline

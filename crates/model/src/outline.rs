@@ -14,6 +14,7 @@ use crate::model::*;
 pub struct ModelJson<'a> {
     stages: Vec<StageJson<'a>>,
     principles: &'a [Principle],
+    assessment: Option<&'a crate::Questionnaire>,
     pages: Vec<PageJson<'a>>,
 }
 
@@ -65,6 +66,7 @@ pub fn to_json(m: &Model) -> ModelJson<'_> {
             })
             .collect(),
         principles: &m.principles,
+        assessment: m.questionnaire(),
         pages: m
             .pages
             .iter()
@@ -148,6 +150,14 @@ pub fn to_text(m: &Model) -> String {
             let _ = writeln!(out, "  Steps");
             for st in &s.steps {
                 let _ = writeln!(out, "    {}. {}", st.number, st.title);
+                let t = &st.tailoring;
+                if !t.optional.is_empty() {
+                    let types: Vec<&str> = t.optional.iter().map(|k| k.label()).collect();
+                    let _ = writeln!(out, "       optional for {}", types.join(", "));
+                }
+                for (k, why) in &t.not_applicable {
+                    let _ = writeln!(out, "       not needed for {}: {why}", k.label());
+                }
             }
         }
         for d in &s.decisions {

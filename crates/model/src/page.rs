@@ -37,6 +37,8 @@ pub struct RawItem {
     pub body_line: u32,
     /// What the item offers readers to do (`action: request-support`).
     pub action: Option<String>,
+    /// For which agency types the step matters (`tailoring:`), as written.
+    pub tailoring: Option<serde_json::Value>,
 }
 
 /// Why a file is not a usable page.
@@ -152,6 +154,7 @@ struct ItemDe {
     title: Option<String>,
     body: Option<Spanned<String>>,
     action: Option<String>,
+    tailoring: Option<serde_json::Value>,
 }
 
 /// A single pass over the top-level mapping: the keys we interpret are read
@@ -184,6 +187,7 @@ impl<'de> Deserialize<'de> for FrontMatter {
                                         title: None,
                                         body: None,
                                         action: None,
+                                        tailoring: None,
                                     });
                                     RawItem {
                                         line,
@@ -193,6 +197,7 @@ impl<'de> Deserialize<'de> for FrontMatter {
                                         title: item.title,
                                         body: item.body.map(|b| b.value),
                                         action: item.action,
+                                        tailoring: item.tailoring,
                                     }
                                 })
                                 .collect();

@@ -157,6 +157,7 @@ const BUNDLED: &[(&str, &str)] = bundled_pages![
     "transition.md",
     "adoption-evaluation.md",
     "faq.md",
+    "self-assessment.md",
 ];
 
 /// The bundled model's pages, labelled with their place in the repository.

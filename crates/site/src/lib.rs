@@ -32,7 +32,9 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use waymark_model::par::par_map;
 use waymark_model::text::slugify;
-use waymark_model::{Choices, ItemKind, Model, PageId, StepAction};
+use waymark_model::{
+    AgencyType, Choices, ItemKind, Model, PageId, Relevance, StepAction, Tailoring,
+};
 
 pub use dates::{Dates, display as long_date, last_modified};
 pub use visual::svg as visual_svg;
@@ -500,16 +502,26 @@ fn render_each(
         .collect();
     for r in par_map(&ids, |&i| {
         let id = PageId(i);
-        let view = page_view(model, &shape, id, &hrefs, &nav, dates, published);
         let template = template_for(model.page(id).layout.as_deref());
-        let html = env
-            .get_template(template)
-            .and_then(|t| t.render(minijinja::value::Serde(&view)))
-            .map_err(|e| SiteError::Template {
-                name: template.to_string(),
-                source: e,
-            })?;
-        emit(hrefs.page(id), html.into_bytes())
+        // A stage page with tailored steps has a journey per type too.
+        let kinds = std::iter::once(None).chain(
+            tailored(model, &shape, id)
+                .then_some(AgencyType::ALL.map(Some))
+                .into_iter()
+                .flatten(),
+        );
+        for kind in kinds {
+            let view = page_view(model, &shape, id, &hrefs, &nav, dates, published, kind);
+            let html = env
+                .get_template(template)
+                .and_then(|t| t.render(minijinja::value::Serde(&view)))
+                .map_err(|e| SiteError::Template {
+                    name: template.to_string(),
+                    source: e,
+                })?;
+            emit(&view.href, html.into_bytes())?;
+        }
+        Ok(())
     }) {
         r?;
     }
@@ -986,7 +998,7 @@ struct PageView<'a> {
     site: &'a str,
     css: &'a str,
     title: &'a str,
-    href: &'a str,
+    href: String,
     layout: &'a str,
     /// `YYYY-MM-DD` and "22 November 2026".
     modified: Option<(String, String)>,
@@ -1012,6 +1024,11 @@ struct PageView<'a> {
     more_articles: bool,
     /// The overview's "Request support" button's target.
     start: Option<&'a str>,
+    /// On a stage page with tailored steps: the journey for each type.
+    types: Vec<TypeLink>,
+    /// The type this page is for, and the steps it folds away.
+    for_type: Option<&'static str>,
+    folded: Vec<Folded>,
 }
 
 /// The navigation as shown on the page at `href`, with that page marked.
@@ -1067,6 +1084,25 @@ struct ItemView {
     href: Option<String>,
     /// The start button a step's `action:` offers, where it can lead.
     start: Option<Link>,
+    /// How the step is tailored: "Optional for Lean", "Not needed for
+    /// Aligned: why" (every type on the page for all; the reader's one
+    /// on a type's page).
+    marks: Vec<String>,
+}
+
+/// A link to a stage's journey for one agency type (or for all).
+#[derive(Serialize)]
+struct TypeLink {
+    label: &'static str,
+    href: String,
+    current: bool,
+}
+
+/// A step that does not apply to the type a page is for, and why.
+#[derive(Serialize)]
+struct Folded {
+    heading: String,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -1137,6 +1173,25 @@ fn choices(c: &Choices, model: &Model, hrefs: &Hrefs) -> (Html, Vec<Html>, Html)
     )
 }
 
+/// A stage page's name for the journey of one type:
+/// `discovery--for-lean.html`.
+pub fn type_href(page: &str, kind: AgencyType) -> String {
+    let stem = page.strip_suffix(".html").unwrap_or(page);
+    format!("{stem}--for-{}.html", kind.slug().replace('_', "-"))
+}
+
+/// Whether page `id` is a stage's page with a step tailored to some type,
+/// and so has a journey per type.
+fn tailored(model: &Model, shape: &Shape, id: PageId) -> bool {
+    shape.stage_of[id.0].is_some()
+        && model
+            .page(id)
+            .timeline
+            .iter()
+            .any(|t| matches!(t.kind, ItemKind::Step { .. }) && t.tailoring.is_some())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn page_view<'a>(
     model: &'a Model,
     shape: &Shape,
@@ -1145,15 +1200,48 @@ fn page_view<'a>(
     nav: &'a [NavItem],
     dates: &Dates,
     published: &'a Published,
+    for_type: Option<AgencyType>,
 ) -> PageView<'a> {
     let p = model.page(id);
     let mut ids = Ids::default();
     let mut toc = Vec::new();
     let stage = shape.stage_of[id.0].map(|i| &model.stages[i]);
+    let mut folded = Vec::new();
     let timeline = p
         .timeline
         .iter()
-        .map(|t| {
+        .filter_map(|t| {
+            let tailoring = match (&t.kind, &t.tailoring) {
+                (ItemKind::Step { .. }, Some(v)) => Tailoring::from_front_matter(v).0,
+                _ => Tailoring::default(),
+            };
+            let marks = match for_type {
+                None => {
+                    let mut m: Vec<String> = tailoring
+                        .optional
+                        .iter()
+                        .map(|k| format!("Optional for {}", k.label()))
+                        .collect();
+                    m.extend(
+                        tailoring
+                            .not_applicable
+                            .iter()
+                            .map(|(k, why)| format!("Not needed for {}: {why}", k.label())),
+                    );
+                    m
+                }
+                Some(k) => match tailoring.for_type(Some(k)) {
+                    Relevance::Essential => Vec::new(),
+                    Relevance::Optional => vec![format!("Optional for a {} agency", k.label())],
+                    Relevance::NotApplicable { reason } => {
+                        folded.push(Folded {
+                            heading: t.title.clone(),
+                            reason,
+                        });
+                        return None;
+                    }
+                },
+            };
             let kind = t.kind.name();
             // Titles are shown as written ("Step 1 – Execution plan",
             // "Decision point - …"); the panel's style marks the kind.
@@ -1189,7 +1277,7 @@ fn page_view<'a>(
                 }
                 _ => None,
             };
-            ItemView {
+            Some(ItemView {
                 id: item_id,
                 kind,
                 heading,
@@ -1199,7 +1287,8 @@ fn page_view<'a>(
                 outro,
                 href,
                 start,
-            }
+                marks,
+            })
         })
         .collect();
     let sections = p
@@ -1229,7 +1318,23 @@ fn page_view<'a>(
             contents: contents_href(model, 1),
         }
     });
-    let href = hrefs.page(id);
+    let general = hrefs.page(id);
+    let typed = for_type.map(|k| type_href(general, k));
+    let types = if tailored(model, shape, id) {
+        std::iter::once(TypeLink {
+            label: "Every agency",
+            href: general.to_string(),
+            current: for_type.is_none(),
+        })
+        .chain(AgencyType::ALL.into_iter().map(|k| TypeLink {
+            label: k.label(),
+            href: type_href(general, k),
+            current: for_type == Some(k),
+        }))
+        .collect()
+    } else {
+        Vec::new()
+    };
     let tagged: Vec<&ArticlePage> = match stage {
         Some(st) => published
             .articles
@@ -1252,7 +1357,7 @@ fn page_view<'a>(
         } else {
             &p.title
         },
-        href,
+        href: typed.unwrap_or_else(|| general.to_string()),
         layout: p.layout.as_deref().unwrap_or("engagement"),
         modified: dates.get(id).map(|d| (d.to_string(), dates::display(d))),
         intro: md(&p.intro, model, hrefs),
@@ -1260,7 +1365,7 @@ fn page_view<'a>(
         sections,
         nav: nav_views(
             nav,
-            href,
+            general,
             &contents_href(model, id.0 / CONTENTS_PER_PAGE + 1),
             near_stages(model, shape, hrefs, id),
         ),
@@ -1283,5 +1388,8 @@ fn page_view<'a>(
             .request_support
             .as_deref()
             .filter(|_| model.overview == Some(id)),
+        types,
+        for_type: for_type.map(AgencyType::label),
+        folded,
     }
 }

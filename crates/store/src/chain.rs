@@ -196,6 +196,10 @@ pub struct Verification {
     pub enquiries: usize,
     pub enquiry_events: usize,
     pub broken_enquiries: Vec<crate::BrokenEnquiry>,
+    /// Agencies' chains of self-assessments and types.
+    pub agencies: usize,
+    pub agency_events: usize,
+    pub broken_agencies: Vec<BrokenAgency>,
     /// Letters' PDFs and files whose bytes were checked.
     pub letters: usize,
     pub files: usize,
@@ -205,8 +209,20 @@ pub struct Verification {
 
 impl Verification {
     pub fn intact(&self) -> bool {
-        self.broken.is_empty() && self.broken_enquiries.is_empty() && self.altered.is_empty()
+        self.broken.is_empty()
+            && self.broken_enquiries.is_empty()
+            && self.broken_agencies.is_empty()
+            && self.altered.is_empty()
     }
+}
+
+/// The first bad link in an agency's chain, or a type on its row that its
+/// chain does not give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenAgency {
+    pub agency: waymark_core::AgencyId,
+    pub seq: i64,
+    pub reason: String,
 }
 
 pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreError> {
@@ -217,6 +233,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     .fetch_all(pool)
     .await?;
     let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(pool).await?;
+    let (agencies, agency_events, broken_agencies) = crate::assessments::verify(pool).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
@@ -224,6 +241,9 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         enquiries,
         enquiry_events,
         broken_enquiries,
+        agencies,
+        agency_events,
+        broken_agencies,
         letters: 0,
         files: 0,
         altered: Vec::new(),
@@ -320,4 +340,148 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     out.files = bytes.files;
     out.altered = bytes.altered;
     Ok(out)
+}
+
+/// A chain of events kept beside a record that is not an engagement (an
+/// enquiry, an agency): the events table, the table whose rows hold each
+/// chain's count and head, and the column naming the record. Names are
+/// this crate's constants, never input.
+pub(crate) struct SideChain {
+    pub events: &'static str,
+    pub heads: &'static str,
+    pub key: &'static str,
+}
+
+pub(crate) const ENQUIRY_CHAIN: SideChain = SideChain {
+    events: "enquiry_events",
+    heads: "enquiries",
+    key: "enquiry_id",
+};
+
+pub(crate) const AGENCY_CHAIN: SideChain = SideChain {
+    events: "agency_events",
+    heads: "agencies",
+    key: "agency_id",
+};
+
+impl SideChain {
+    /// Appends one event to record `id`'s chain (the caller holds the
+    /// record's row, or the writer's turn).
+    pub(crate) async fn append(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: i64,
+        actor: i64,
+        at: Timestamp,
+        kind: &str,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT event_count, head_hash FROM {} WHERE id = $1",
+            self.heads
+        ))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let count: i64 = row.try_get::<i64, _>("event_count")? + 1;
+        let prev: String = row.try_get("head_hash")?;
+        let hash = link(&prev, id, count, actor, at.0, kind, payload);
+        sqlx::query(&format!(
+            "INSERT INTO {} ({}, seq, actor_id, at, kind, payload, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            self.events, self.key
+        ))
+        .bind(id)
+        .bind(count)
+        .bind(actor)
+        .bind(at.0)
+        .bind(kind)
+        .bind(payload)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE {} SET event_count = $1, head_hash = $2 WHERE id = $3",
+            self.heads
+        ))
+        .bind(count)
+        .bind(&hash)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Every record with its recorded count and head, in id order.
+    pub(crate) async fn heads(
+        &self,
+        pool: &AnyPool,
+    ) -> Result<Vec<(i64, i64, String)>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT id, event_count, head_hash FROM {} ORDER BY id",
+            self.heads
+        ))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("event_count")?,
+                r.try_get("head_hash")?,
+            ))
+        })
+        .collect()
+    }
+
+    /// Recomputes record `id`'s chain against the count and head its row
+    /// holds: how many events it has, their payloads in order up to the
+    /// first bad link, and that link (its sequence number and why), if any.
+    pub(crate) async fn check(
+        &self,
+        pool: &AnyPool,
+        (id, count, head): &(i64, i64, String),
+    ) -> Result<(usize, Vec<String>, Option<(i64, String)>), StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT seq, actor_id, at, kind, payload, prev_hash, hash FROM {} WHERE {} = $1 ORDER BY seq",
+            self.events, self.key
+        ))
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let mut prev = String::new();
+        let mut payloads = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let seq: i64 = r.try_get("seq")?;
+            let payload: String = r.try_get("payload")?;
+            let kind: String = r.try_get("kind")?;
+            let hash: String = r.try_get("hash")?;
+            let ok = seq == i as i64 + 1
+                && r.try_get::<String, _>("prev_hash")? == prev
+                && link(
+                    &prev,
+                    *id,
+                    seq,
+                    r.try_get("actor_id")?,
+                    r.try_get("at")?,
+                    &kind,
+                    &payload,
+                ) == hash;
+            if !ok {
+                let why = "the event is missing, out of order or changed".to_string();
+                return Ok((rows.len(), payloads, Some((i as i64 + 1, why))));
+            }
+            payloads.push(payload);
+            prev = hash;
+        }
+        if *count != rows.len() as i64 || *head != prev {
+            let why = format!(
+                "the record holds {count} event(s) but {} remain",
+                rows.len()
+            );
+            return Ok((rows.len(), payloads, Some((rows.len() as i64 + 1, why))));
+        }
+        Ok((rows.len(), payloads, None))
+    }
 }

@@ -27,6 +27,15 @@ impl Store {
             .await
             .map_err(|e| StoreError::unique(e, "abbreviation", a.abbreviation.as_str()))?;
             let id = AgencyId(row.try_get(0)?);
+            // A type given at creation is the programme's setting, on the
+            // record like any later one.
+            if let Some(agency_type) = a.agency_type {
+                let event = waymark_core::assessment::AgencyEvent::TypeSet {
+                    agency_type,
+                    reason: "given when the agency was added".into(),
+                };
+                crate::assessments::append(&mut tx, id, 0, &event, now).await?;
+            }
             crate::search::index_agency(&mut tx, id).await?;
             Ok(id)
         }

@@ -18,10 +18,18 @@ impl Store {
         now: Timestamp,
     ) -> Result<Engagement, StoreError> {
         let model = self.model(model_hash).await?;
-        let events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
+        let mut events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let result: Result<Engagement, StoreError> = async {
+            // The journey starts tailored for the agency's type, if known.
+            let kind = crate::assessments::agency_type(&mut tx, agency).await?;
+            let blank = Engagement::new(EngagementId(0), agency);
+            events.extend(waymark_core::assessment::tailor(
+                &blank,
+                kind,
+                "the agency's type when the engagement started",
+            ));
             let row = sqlx::query(
                 "INSERT INTO engagements (agency_id, model_hash, state, version, event_count, head_hash, created_at, updated_at) \
                  VALUES ($1, $2, '{}', 0, 0, '', $3, $3) RETURNING id",

@@ -28,6 +28,8 @@ pub enum StoreError {
     Duplicate { field: &'static str, value: String },
     #[error("{what}: {value} does not exist")]
     Missing { what: &'static str, value: String },
+    #[error("the self-assessment is not complete: {}", answers_text(.0))]
+    Answers(Vec<waymark_core::assessment::AnswerProblem>),
     #[error("no person with id {0}")]
     NoSuchPerson(String),
     #[error("the database holds something unexpected: {0}")]
@@ -66,6 +68,17 @@ pub fn redact(url: &str) -> String {
         Some(q) => format!("{base}?{q}"),
         None => base,
     }
+}
+
+fn answers_text(problems: &[waymark_core::assessment::AnswerProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| match p.question.as_str() {
+            "" => p.message.clone(),
+            q => format!("{q}: {}", p.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

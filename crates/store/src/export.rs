@@ -88,6 +88,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
             ],
         ),
         (
+            "agency_events",
+            &[
+                ("agency_id", Int),
+                ("seq", Int),
+                ("actor_id", Int),
+                ("at", Int),
+                ("kind", Text),
+                ("payload", Text),
+                ("prev_hash", Text),
+                ("hash", Text),
+            ],
+        ),
+        (
             "files",
             &[
                 ("id", Int),
@@ -267,6 +280,12 @@ pub struct AgencyRow {
     pub portfolio: String,
     pub agency_type: Option<String>,
     pub created_at: i64,
+    /// The agency's chain of assessments (`agency_events` in `records`);
+    /// exports before it have none.
+    #[serde(default)]
+    pub event_count: i64,
+    #[serde(default)]
+    pub head_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,7 +358,7 @@ impl Store {
     /// Every row, in a consistent snapshot (one read transaction).
     pub async fn export(&self) -> Result<Export, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let agencies = sqlx::query("SELECT id, name, abbreviation, portfolio, agency_type, created_at FROM agencies ORDER BY id")
+        let agencies = sqlx::query("SELECT id, name, abbreviation, portfolio, agency_type, created_at, event_count, head_hash FROM agencies ORDER BY id")
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -351,6 +370,8 @@ impl Store {
                     portfolio: r.try_get("portfolio")?,
                     agency_type: r.try_get("agency_type")?,
                     created_at: r.try_get("created_at")?,
+                    event_count: r.try_get("event_count")?,
+                    head_hash: r.try_get("head_hash")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -521,13 +542,15 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         ensure_empty(&mut tx, "import").await?;
         for a in &x.agencies {
-            sqlx::query("INSERT INTO agencies (id, name, abbreviation, portfolio, agency_type, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            sqlx::query("INSERT INTO agencies (id, name, abbreviation, portfolio, agency_type, created_at, event_count, head_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(a.id)
                 .bind(&a.name)
                 .bind(&a.abbreviation)
                 .bind(&a.portfolio)
                 .bind(&a.agency_type)
                 .bind(a.created_at)
+                .bind(a.event_count)
+                .bind(&a.head_hash)
                 .execute(&mut *tx)
                 .await?;
         }

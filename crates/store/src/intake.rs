@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 pub use waymark_core::enquiry::{EnquiryCommand, EnquiryStatus, Triage};
 use waymark_core::{Actor, Command, DomainError, EngagementId, PersonId, Timestamp, enquiry};
 
-use crate::chain::link;
+use crate::chain::ENQUIRY_CHAIN;
 use crate::records::{FileRow, NewFile, insert_file, sha256_bytes};
 use crate::{Mail, Store, StoreError, json, unjson};
 
@@ -136,36 +136,10 @@ async fn append(
     triage: &Triage,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query("SELECT event_count, head_hash FROM enquiries WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let count: i64 = row.try_get::<i64, _>("event_count")? + 1;
-    let prev: String = row.try_get("head_hash")?;
-    let payload = json(triage)?;
     let actor_id = actor.map_or(0, |p| p.0);
-    let hash = link(&prev, id, count, actor_id, now.0, triage.kind(), &payload);
-    sqlx::query(
-        "INSERT INTO enquiry_events (enquiry_id, seq, actor_id, at, kind, payload, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id)
-    .bind(count)
-    .bind(actor_id)
-    .bind(now.0)
-    .bind(triage.kind())
-    .bind(&payload)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE enquiries SET event_count = $1, head_hash = $2 WHERE id = $3")
-        .bind(count)
-        .bind(&hash)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    ENQUIRY_CHAIN
+        .append(tx, id, actor_id, now, triage.kind(), &json(triage)?)
+        .await
 }
 
 /// A broken link in an enquiry's chain.
@@ -179,67 +153,21 @@ pub struct BrokenEnquiry {
 pub(crate) async fn verify(
     pool: &sqlx::AnyPool,
 ) -> Result<(usize, usize, Vec<BrokenEnquiry>), StoreError> {
-    let heads = sqlx::query("SELECT id, event_count, head_hash FROM enquiries ORDER BY id")
-        .fetch_all(pool)
-        .await?;
+    let heads = ENQUIRY_CHAIN.heads(pool).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let id: i64 = h.try_get("id")?;
-        let count: i64 = h.try_get("event_count")?;
-        let head: String = h.try_get("head_hash")?;
-        let rows = sqlx::query(
-            "SELECT seq, actor_id, at, kind, payload, prev_hash, hash FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-        events += rows.len();
-        let mut prev = String::new();
-        let mut bad = None;
-        for (i, r) in rows.iter().enumerate() {
-            let seq: i64 = r.try_get("seq")?;
-            let payload: String = r.try_get("payload")?;
-            let kind: String = r.try_get("kind")?;
-            let ok_seq = seq == i as i64 + 1;
-            let ok_prev = r.try_get::<String, _>("prev_hash")? == prev;
-            let hash: String = r.try_get("hash")?;
-            let ok_hash = link(
-                &prev,
-                id,
-                seq,
-                r.try_get("actor_id")?,
-                r.try_get("at")?,
-                &kind,
-                &payload,
-            ) == hash;
-            if !(ok_seq && ok_prev && ok_hash) {
-                bad = Some(BrokenEnquiry {
-                    enquiry: id,
-                    seq: i as i64 + 1,
-                    reason: "the event is missing, out of order or changed".into(),
-                });
-                break;
-            }
-            prev = hash;
-        }
-        if bad.is_none() && (count != rows.len() as i64 || head != prev) {
-            bad = Some(BrokenEnquiry {
+        let id = h.0;
+        let (n, payloads, bad) = ENQUIRY_CHAIN.check(pool, h).await?;
+        events += n;
+        let bad = match bad {
+            Some((seq, reason)) => Some(BrokenEnquiry {
                 enquiry: id,
-                seq: rows.len() as i64 + 1,
-                reason: format!(
-                    "the enquiry records {count} event(s) but {} remain",
-                    rows.len()
-                ),
-            });
-        }
-        if bad.is_none() {
-            let payloads: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get("payload"))
-                .collect::<Result<_, _>>()?;
-            bad = check_content(pool, id, &payloads).await?;
-        }
+                seq,
+                reason,
+            }),
+            None => check_content(pool, id, &payloads).await?,
+        };
         broken.extend(bad);
     }
     Ok((heads.len(), events, broken))

@@ -18,6 +18,7 @@
 //! columns), in two folders with the same version numbers.
 
 mod adopters;
+mod assessments;
 mod auth;
 mod batch;
 mod chain;
@@ -48,8 +49,9 @@ use waymark_core::{EngagementId, Event, PersonId, Timestamp};
 use waymark_model::Model;
 
 pub use adopters::Adopter;
+pub use assessments::AgencyRecord;
 pub use auth::{Invite, random_token};
-pub use chain::{Broken, Verification};
+pub use chain::{Broken, BrokenAgency, Verification};
 pub use directory::TokenInfo;
 pub(crate) use directory::people_in;
 pub(crate) use engagements::status_name;

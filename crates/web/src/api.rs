@@ -106,6 +106,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/agencies/{id}/directory", post(set_directory))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
+        .route("/api/v1/assessment", get(questionnaire))
+        .route(
+            "/api/v1/agencies/{id}/assessments",
+            get(assessments).post(assess),
+        )
+        .route("/api/v1/agencies/{id}/type", post(set_agency_type))
+        .route("/api/v1/engagements/{id}/journey", get(journey))
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
@@ -143,7 +150,8 @@ async fn docs_headers(mut r: Response) -> Response {
         agency, add_agency, people, person, add_person, add_role, deactivate_person,
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
-        releases, add_release, adopters, set_directory
+        releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
+        set_agency_type, journey
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -280,6 +288,25 @@ impl From<StoreError> for Problem {
                     field: field.to_string(),
                     message: e.to_string(),
                 });
+                p
+            }
+            StoreError::Answers(problems) => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "Invalid input",
+                    "the self-assessment is not complete: see `errors`".to_string(),
+                );
+                p.errors = problems
+                    .into_iter()
+                    .map(|a| FieldError {
+                        field: match a.question.as_str() {
+                            "" => "answers".to_string(),
+                            q => format!("answers.{q}"),
+                        },
+                        message: a.message,
+                    })
+                    .collect();
                 p
             }
             StoreError::Missing { .. } | StoreError::NoSuchPerson(_) => Problem::new(
@@ -1415,4 +1442,186 @@ async fn set_directory(
         s.store.unlist_adopter(&actor, agency).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The current model's self-assessment: its factors, questions, answers'
+/// weights and which levels give each type (`docs/tailoring.md`).
+#[utoipa::path(get, path = "/api/v1/assessment", responses(
+    (status = 200, body = waymark_model::Questionnaire),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem, description = "the current model has no self-assessment"),
+))]
+async fn questionnaire(
+    State(s): State<Arc<ApiState>>,
+    Caller(_): Caller,
+) -> Result<Json<waymark_model::Questionnaire>, Problem> {
+    s.model
+        .questionnaire()
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| not_found("self-assessment in the current model"))
+}
+
+/// The agency's assessments and the programme's settings of its type,
+/// oldest first: for the programme and the agency's own people.
+#[utoipa::path(get, path = "/api/v1/agencies/{id}/assessments", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<waymark_store::AgencyRecord>),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn assessments(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    match s.store.agency_history(&actor, AgencyId(id)).await {
+        Err(StoreError::Missing { .. }) => Err(not_found("agency")),
+        r => Ok(Json(r?).into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AssessRequest {
+    /// Each question's key with the position (from 0) of the chosen answer,
+    /// as `GET /api/v1/assessment` lists them; every question, once.
+    answers: std::collections::BTreeMap<String, usize>,
+}
+
+/// Records the agency's self-assessment (its executive sponsor or the
+/// programme): the agency's type becomes the result, and each of its
+/// engagements is tailored for it, with an event in its history.
+#[utoipa::path(post, path = "/api/v1/agencies/{id}/assessments", params(("id" = i64, Path)), request_body = AssessRequest, responses(
+    (status = 201, body = waymark_store::AgencyRecord),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem, description = "a question unanswered, unknown, or answered with an answer it does not offer (`errors` names each as `answers.KEY`)"),
+))]
+async fn assess(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    req: Result<Json<AssessRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let r = body(req)?;
+    let done = s
+        .store
+        .assess_agency(
+            &actor,
+            AgencyId(id),
+            s.model.questionnaire(),
+            &r.answers,
+            now(),
+        )
+        .await;
+    match done {
+        Err(StoreError::Missing { .. }) => Err(not_found("agency")),
+        r => Ok(created(&format!("/api/v1/agencies/{id}/assessments"), &r?)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TypeRequest {
+    agency_type: AgencyType,
+    /// Why the programme sets this type over the assessment (up to 500 characters).
+    reason: String,
+}
+
+/// The programme sets an agency's type over its self-assessment, with a
+/// reason; the agency's engagements are tailored for it.
+#[utoipa::path(post, path = "/api/v1/agencies/{id}/type", params(("id" = i64, Path)), request_body = TypeRequest, responses(
+    (status = 201, body = waymark_store::AgencyRecord),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn set_agency_type(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    req: Result<Json<TypeRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let r = body(req)?;
+    let reason = waymark_core::Line::<500>::from(r.reason);
+    let done = s
+        .store
+        .set_agency_type(&actor, AgencyId(id), r.agency_type, &reason, now())
+        .await;
+    match done {
+        Err(StoreError::Missing { .. }) => Err(not_found("agency")),
+        r => Ok(created(&format!("/api/v1/agencies/{id}/assessments"), &r?)),
+    }
+}
+
+/// An engagement's journey as tailored for its agency's type.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Journey {
+    /// The type the journey is tailored for (none: every step is essential).
+    agency_type: Option<AgencyType>,
+    stages: Vec<JourneyStage>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct JourneyStage {
+    slug: String,
+    name: String,
+    status: waymark_core::StageStatus,
+    steps: Vec<JourneyStep>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct JourneyStep {
+    number: u32,
+    title: String,
+    status: waymark_core::StepStatus,
+    #[serde(flatten)]
+    relevance: waymark_model::Relevance,
+}
+
+/// Each stage's steps with their status and how much they matter to the
+/// agency's type (`essential`, `optional`, or `not_applicable` with the
+/// reason), by the model version the engagement runs on.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/journey", params(("id" = i64, Path)), responses(
+    (status = 200, body = Journey),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn journey(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let e = s.store.engagement(&actor, EngagementId(id)).await?;
+    let model = s.store.model(&e.model_hash).await?;
+    let stages = model
+        .stages
+        .iter()
+        .map(|st| JourneyStage {
+            slug: st.slug.clone(),
+            name: st.name.clone(),
+            status: e
+                .stage(&st.slug)
+                .map_or(waymark_core::StageStatus::NotStarted, |r| r.status),
+            steps: st
+                .steps
+                .iter()
+                .map(|step| JourneyStep {
+                    number: step.number,
+                    title: step.title.clone(),
+                    status: e.step(&st.slug, step.number),
+                    relevance: e.relevance(step),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(Journey {
+        agency_type: e.agency_type,
+        stages,
+    })
+    .into_response())
 }

@@ -1,6 +1,7 @@
 //! The engagement rules, on the bundled model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assessment;
 mod enquiry;
 mod journey;
 mod next;

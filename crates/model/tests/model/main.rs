@@ -6,6 +6,7 @@ mod lint;
 mod parse;
 mod props;
 mod seeds;
+mod tailoring;
 
 use waymark_model::{Finding, Loaded, SourceFile, build};
 

@@ -224,7 +224,7 @@ fn json_has_the_documented_shape() {
     let m = seeds().model;
     let v = serde_json::to_value(outline::to_json(&m)).unwrap();
     let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["pages", "principles", "stages"]);
+    assert_eq!(keys, ["assessment", "pages", "principles", "stages"]);
     let engagement = &v["pages"][1];
     assert_eq!(engagement["path"], ENGAGEMENT);
     assert_eq!(engagement["title"], "Engagement");

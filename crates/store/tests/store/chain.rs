@@ -22,6 +22,9 @@ async fn setup(store: waymark_store::Store) -> (crate::World, EngagementId) {
             .await
             .unwrap();
     }
+    // Started, the first stage entered, tailored for the agency's type
+    // (the world's agency has one), then the three risks: 4, 5 and 6.
+    assert_eq!(w.store.history(&w.staff, e.id).await.unwrap().len(), 6);
     assert!(w.store.verify().await.unwrap().broken.is_empty());
     (w, e.id)
 }
@@ -36,13 +39,13 @@ async fn first_broken(w: &crate::World) -> (i64, String) {
 async fn a_changed_payload_is_caught() {
     for store in stores("tamper-change").await {
         let (w, id) = setup(store).await;
-        sqlx::query("UPDATE events SET payload = REPLACE(payload, '\"b\"', '\"B\"') WHERE engagement_id = $1 AND seq = 4")
+        sqlx::query("UPDATE events SET payload = REPLACE(payload, '\"b\"', '\"B\"') WHERE engagement_id = $1 AND seq = 5")
             .bind(id.0)
             .execute(w.store.pool())
             .await
             .unwrap();
         let (seq, reason) = first_broken(&w).await;
-        assert_eq!(seq, 4);
+        assert_eq!(seq, 5);
         assert!(reason.contains("does not match its hash"), "{reason}");
     }
 }
@@ -51,13 +54,13 @@ async fn a_changed_payload_is_caught() {
 async fn a_removed_event_is_caught() {
     for store in stores("tamper-remove").await {
         let (w, id) = setup(store).await;
-        sqlx::query("DELETE FROM events WHERE engagement_id = $1 AND seq = 5")
+        sqlx::query("DELETE FROM events WHERE engagement_id = $1 AND seq = 6")
             .bind(id.0)
             .execute(w.store.pool())
             .await
             .unwrap();
         let (seq, reason) = first_broken(&w).await;
-        assert_eq!(seq, 5);
+        assert_eq!(seq, 6);
         assert!(reason.contains("removed"), "{reason}");
         sqlx::query("DELETE FROM events WHERE engagement_id = $1 AND seq = 3")
             .bind(id.0)

@@ -184,6 +184,8 @@ async fn an_export_round_trips_between_every_pair_of_backends() {
             let v = target.verify().await.unwrap();
             assert!(v.intact(), "{from:?} -> {to:?}: {v:?}");
             assert_eq!(v.enquiry_events, 2);
+            // The agency's type, given when it was added, and its chain.
+            assert_eq!(v.agency_events, 1);
             assert_eq!(v.events, x.events.len());
             // New rows continue after the imported ids.
             let id = target

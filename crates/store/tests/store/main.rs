@@ -3,6 +3,7 @@
 //! answers. Each test gets a database of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assessment;
 mod auth;
 mod chain;
 mod documents;

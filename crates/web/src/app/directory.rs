@@ -52,6 +52,7 @@ struct AgencyView {
     abbreviation: String,
     portfolio: String,
     kind: &'static str,
+    assessed: bool,
 }
 
 impl From<&Agency> for AgencyView {
@@ -62,6 +63,7 @@ impl From<&Agency> for AgencyView {
             abbreviation: a.abbreviation.as_str().to_string(),
             portfolio: a.portfolio.clone(),
             kind: a.agency_type.map_or("Not yet assessed", AgencyType::label),
+            assessed: a.agency_type.is_some(),
         }
     }
 }
@@ -96,6 +98,7 @@ struct AgencyPage {
     total: u64,
     members: Vec<PersonView>,
     may_start: bool,
+    may_assess: bool,
     /// Whether this person lists the agency in the directory (its sponsor,
     /// the programme), whether it is listed, and what it shows.
     may_list: bool,
@@ -278,6 +281,7 @@ pub(super) async fn agency_page(
         total: listing.total,
         members,
         may_start: waymark_core::may_start(&who.actor, a.id),
+        may_assess: waymark_core::assessment::may_assess(&who.actor, a.id).is_ok(),
         may_list: waymark_core::adopters::may_list(&who.actor, a.id).is_ok(),
         listed: current.is_some(),
         listing: typed.or(current).unwrap_or_default(),

@@ -1039,6 +1039,11 @@ struct StageView {
     /// The stage's page in the guide, as the guide summarises it.
     summary: Option<String>,
     steps: Vec<StepView>,
+    /// The agency type the steps are tailored for, and where it comes from.
+    tailored: Option<&'static str>,
+    assessment: String,
+    /// Whether any step of the stage is tailored to some type.
+    tailorable: bool,
     decisions: Vec<DecisionPoint>,
     exits: Vec<ChoiceView>,
     /// Whether the next steps need their own form (no decision point
@@ -1059,6 +1064,10 @@ struct StepView {
     status: &'static str,
     status_text: &'static str,
     reason: Option<String>,
+    /// How much the step matters to the agency's type: `essential`,
+    /// `optional` or `not_applicable`, and why it does not apply.
+    relevance: &'static str,
+    not_applicable: Option<String>,
     /// The model's guidance, rendered by the site's markdown renderer.
     guidance: Option<Value>,
     href: Option<String>,
@@ -1230,9 +1239,16 @@ fn workspace_view(
         .iter()
         .map(|st| {
             let status = status_of(&st.slug);
+            // Steps that do not apply to the agency's type are not counted.
             let steps: Vec<StepStatus> = st
                 .steps
                 .iter()
+                .filter(|step| {
+                    !matches!(
+                        e.relevance(step),
+                        waymark_model::Relevance::NotApplicable { .. }
+                    )
+                })
                 .map(|step| e.step(&st.slug, step.number))
                 .collect();
             JourneyStage {
@@ -1288,10 +1304,11 @@ fn workspace_view(
             let status = status_of(&st.slug);
             let anchors = step_anchors(model, st);
             let guide = st.page.map(|p| hrefs.page(p).to_string());
-            let steps = st
+            let mut steps: Vec<StepView> = st
                 .steps
                 .iter()
                 .map(|step| {
+                    let relevance = e.relevance(step);
                     let (key, text, reason) = match e.step(&st.slug, step.number) {
                         StepStatus::Todo => ("todo", "To do", None),
                         StepStatus::InProgress => ("in_progress", "In progress", None),
@@ -1313,6 +1330,11 @@ fn workspace_view(
                         status: key,
                         status_text: text,
                         reason,
+                        relevance: relevance.key(),
+                        not_applicable: match relevance {
+                            waymark_model::Relevance::NotApplicable { reason } => Some(reason),
+                            _ => None,
+                        },
                         guidance: step
                             .body
                             .as_deref()
@@ -1324,6 +1346,13 @@ fn workspace_view(
                     }
                 })
                 .collect();
+            // Tailored: essential steps first, then optional ones, then
+            // those that do not apply (the page folds them away).
+            steps.sort_by_key(|s| match s.relevance {
+                "essential" => 0,
+                "optional" => 1,
+                _ => 2,
+            });
             let decisions = st
                 .decisions
                 .iter()
@@ -1386,6 +1415,9 @@ fn workspace_view(
                 guide,
                 summary: st.summary.clone(),
                 steps,
+                tailored: e.agency_type.map(waymark_core::AgencyType::label),
+                assessment: format!("/agencies/{}/assessment", e.agency.0),
+                tailorable: st.steps.iter().any(|s| !s.tailoring.is_empty()),
                 decisions,
                 exits: choices(&st.exits),
                 exit_form: st.exit_point().is_none(),
@@ -1651,7 +1683,10 @@ fn people_in<'a>(events: impl Iterator<Item = (PersonId, &'a Event)>) -> Vec<Per
 }
 
 /// A person's name, or plain words when they are no longer on record.
-fn person_name(names: &std::collections::HashMap<PersonId, String>, p: PersonId) -> String {
+pub(super) fn person_name(
+    names: &std::collections::HashMap<PersonId, String>,
+    p: PersonId,
+) -> String {
     names
         .get(&p)
         .cloned()
@@ -1675,6 +1710,16 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::BlueprintRecorded { version } => {
             format!("Deploys blueprint version {version}, the newest release then")
         }
+        Event::Tailored {
+            agency_type: Some(t),
+            because,
+        } => format!(
+            "The journey was tailored for a {} agency, from {because}",
+            t.label()
+        ),
+        Event::Tailored {
+            agency_type: None, ..
+        } => "The journey is no longer tailored: every step is essential".into(),
         Event::StepSet {
             stage: s,
             step,

@@ -9,6 +9,7 @@
 //! escape that test.
 
 mod adopters;
+mod assessments;
 mod auth;
 mod delivery;
 mod directory;
@@ -231,6 +232,9 @@ pub fn table() -> Vec<Route> {
         post("/knowledge/{slug}/feedback", knowledge::feedback),
         get("/adopters", adopters::directory),
         post("/agencies/{id}/directory", adopters::save),
+        get("/agencies/{id}/assessment", assessments::assessment),
+        post("/agencies/{id}/assessment", assessments::assess),
+        post("/agencies/{id}/type", assessments::set_type),
         get("/blueprint", knowledge::releases),
         post("/blueprint", knowledge::add_release),
     ]

@@ -43,6 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/article-changes.html"),
     ),
     (
+        "assessment.html",
+        include_str!("../../templates/app/assessment.html"),
+    ),
+    (
         "article-feedback.html",
         include_str!("../../templates/app/article-feedback.html"),
     ),

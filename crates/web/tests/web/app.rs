@@ -365,7 +365,17 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
         // Ending a session that is not theirs (or none) signs nobody out.
         ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
-        ("GET", "/engagements" | "/agencies" | "/agencies/{id}") => StatusCode::OK,
+        ("GET", "/engagements" | "/agencies" | "/agencies/{id}" | "/agencies/{id}/assessment") => {
+            StatusCode::OK
+        }
+        // The agency's sponsor or the programme answers the self-assessment;
+        // the matrix's form answers nothing (422). Only the programme sets
+        // a type; its form gives none (422).
+        ("POST", "/agencies/{id}/assessment") if matches!(who, Admin | Staff | Sponsor) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ("POST", "/agencies/{id}/type") if programme => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/agencies/{id}/assessment" | "/agencies/{id}/type") => StatusCode::FORBIDDEN,
         (
             "GET",
             "/engagements/{id}"

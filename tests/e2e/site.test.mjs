@@ -14,7 +14,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = resolve('target/e2e-screenshots');
 const SEEDS = resolve('crates/model/tests/fixtures/seeds');
 const STAGE_PAGES = ['index.html', 'engagement.html', 'discovery.html', 'deploy.html',
-  'transition.html', 'adoption-evaluation.html', 'faq.html'];
+  'transition.html', 'adoption-evaluation.html', 'faq.html', 'self-assessment.html'];
 
 let browser;
 let server;
@@ -98,7 +98,7 @@ test('the side navigation works with the keyboard alone', async () => {
   await page.goto(`${base}engagement.html`);
   const seen = [];
   // (the header has the search box and its button before the navigation)
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < 24; i++) {
     await page.keyboard.press('Tab');
     const info = await page.evaluate(() => ({
       inNav: !!document.activeElement.closest('nav.side-nav'),

@@ -404,6 +404,113 @@ test('one engagement from start to finish, with axe on every page type', async (
   }
 });
 
+test('a sponsor takes the self-assessment, the journey re-tailors, and the programme sets the type', async () => {
+  // The programme starts a second engagement for BOT and invites its sponsor.
+  const admin = await person();
+  await signIn(admin.page, ADMIN.email, ADMIN.password);
+  const sponsorLink = await invite(admin.page, 'Sid Sponsor', 'sid@bot.gov.au', 'sponsor', 'Bureau of Things (BOT)');
+  secrets.push(sponsorLink.split('/').pop());
+  await admin.page.goto(`${base}/agencies`);
+  await admin.page.getByRole('link', { name: /Bureau of Things/ }).first().click();
+  const agencyUrl = admin.page.url();
+  await admin.page.getByRole('button', { name: /Start an engagement for BOT/ }).click();
+  await admin.page.waitForURL(/\/engagements\/\d+$/);
+  const ws = admin.page.url();
+  await onStage(admin.page, ws, 'discovery');
+  await submit(admin.page, admin.page.locator('.stage-actions form'), 'Start Discovery');
+
+  // 1. The sponsor finds the assessment on the agency's page and takes it.
+  const sponsor = await person();
+  await acceptInvite(sponsor.page, sponsorLink, 'sponsor passphrase for waymark');
+  secrets.push('sponsor passphrase for waymark');
+  await sponsor.page.goto(agencyUrl);
+  await sponsor.page.getByRole('link', { name: 'Take the self-assessment' }).click();
+  await sponsor.page.getByRole('heading', { name: 'Take the assessment' }).waitFor();
+  await axe(sponsor.page, 'self-assessment');
+  await shoot(sponsor.page, 'assessment');
+  assert.equal(await sponsor.page.locator('fieldset legend').count(), 8);
+  // Sent with two answers: every other question is named, and the two kept.
+  await sponsor.page.getByRole('group', { name: 'How spread out are your staff?' })
+    .getByLabel('Mostly in one or two offices').check();
+  await sponsor.page.getByRole('group', { name: /distinct ways of working/ })
+    .getByLabel('No, most staff work in much the same way').check();
+  await sponsor.page.getByRole('button', { name: 'Record the assessment' }).click();
+  await sponsor.page.locator('.error-summary').waitFor();
+  assert.equal(await sponsor.page.locator('.error-summary li').count(), 6);
+  assert.ok(await sponsor.page.getByLabel('Mostly in one or two offices').isChecked());
+  await axe(sponsor.page, 'self-assessment with errors');
+  await shoot(sponsor.page, 'assessment-errors');
+  // Every question answered with its first answer: a Lean agency.
+  for (const group of await sponsor.page.locator('form fieldset').all()) {
+    await group.locator('input[type=radio]').first().check();
+  }
+  await sponsor.page.getByRole('button', { name: 'Record the assessment' }).click();
+  await sponsor.page.locator('#result').waitFor();
+  assert.match(await sponsor.page.locator('#result').textContent(), /BOT is Lean, from its self-assessment/);
+  assert.match(await sponsor.page.locator('ol.history').textContent(), /Assessed as Lean/);
+  await shoot(sponsor.page, 'assessment-result');
+
+  // 2. The journey re-tailors: Discovery's business case does not apply,
+  // technology maturity is optional, and skipping it raises no risk.
+  await sponsor.page.goto(`${ws}/stages/discovery`);
+  assert.match(await sponsor.page.locator('.tailored').first().textContent(), /Tailored for a Lean agency/);
+  const folded = sponsor.page.locator('details.not-applicable');
+  await folded.locator('summary').click();
+  assert.match(await folded.textContent(), /Step 6: Business case.*no options to cost/s);
+  assert.equal(await sponsor.page.locator('#step-discovery-6').count(), 0);
+  assert.match(await sponsor.page.locator('#step-discovery-3 h3').textContent(), /Optional for Lean/);
+  await axe(sponsor.page, 'tailored stage');
+  await shoot(sponsor.page, 'stage-tailored');
+  const three = sponsor.page.locator('#step-discovery-3');
+  await three.locator('summary', { hasText: 'Skip step 3' }).click();
+  assert.match(await three.locator('details.skip').textContent(), /skipping it raises no risks/);
+  await three.locator('#skip-discovery-3-reason').fill('Our fleet was refreshed last year.');
+  await submit(sponsor.page, three.locator('details.skip form'), 'Skip step 3');
+  await sponsor.page.goto(`${ws}/risks`);
+  assert.doesNotMatch(await sponsor.page.locator('main').textContent(), /Raised when step 3 of Discovery was skipped/);
+
+  // The guide shows the same journey for a reader who picks Lean.
+  await sponsor.page.goto(`${base}/guide/discovery.html`);
+  await sponsor.page.getByRole('navigation', { name: 'This stage for your type of agency' })
+    .getByRole('link', { name: 'Lean' }).click();
+  await sponsor.page.waitForURL(/discovery--for-lean\.html$/);
+  assert.match(await sponsor.page.locator('h1').textContent(), /for a Lean agency/);
+  await axe(sponsor.page, 'guide for a type');
+  for (const width of [390, 1280]) {
+    await sponsor.page.setViewportSize({ width, height: 900 });
+    await sponsor.page.screenshot({ path: join(SHOTS, `guide-discovery-lean-${width}.png`), fullPage: width === 1280 });
+  }
+  await sponsor.page.setViewportSize({ width: 1280, height: 900 });
+  // Only the programme sets a type.
+  await sponsor.page.goto(`${agencyUrl}/assessment`);
+  assert.equal(await sponsor.page.getByRole('button', { name: 'Set the type' }).count(), 0);
+
+  // 3. The programme sets the type over the assessment, with its reason.
+  await admin.page.goto(`${agencyUrl}/assessment`);
+  await admin.page.getByRole('button', { name: 'Set the type' }).click();
+  await admin.page.locator('.error-summary').waitFor();
+  await admin.page.getByLabel('Type', { exact: true }).selectOption('complex');
+  await admin.page.getByLabel('Why this type?').fill('Its legislation is unusual; the answers understate it.');
+  await admin.page.getByRole('button', { name: 'Set the type' }).click();
+  await admin.page.locator('#result').waitFor();
+  assert.match(await admin.page.locator('#result').textContent(), /BOT is Complex, set by the programme/);
+  await admin.page.goto(`${ws}/stages/discovery`);
+  assert.match(await admin.page.locator('.tailored').first().textContent(), /Tailored for a Complex agency/);
+  assert.equal(await admin.page.locator('details.not-applicable').count(), 0);
+  assert.equal(await admin.page.locator('#step-discovery-6').count(), 1);
+
+  // 4. The engagement's history says why its journey changed, and the
+  // audit chains, the agency's included, verify.
+  await admin.page.goto(`${ws}/history`);
+  const history = await admin.page.locator('table.history').textContent();
+  assert.ok(history.includes('The journey was tailored for a Lean agency, from the agency\'s self-assessment'), history);
+  assert.ok(history.includes('The journey was tailored for a Complex agency, from the programme\'s setting'), history);
+  const verified = waymark(['audit', 'verify']);
+  assert.match(verified, /agenc/i, verified);
+  for (const s of [admin, sponsor]) await s.context.close();
+  assert.deepEqual(dialogs, []);
+});
+
 test('script in free text never runs in the browser', async () => {
   const payloads = [
     "<script>alert('xss-script')</script>",

@@ -51,7 +51,7 @@ fn stderr(o: &Output) -> String {
 fn bundled_model_lints_clean_from_any_directory() {
     let o = waymark(&["model", "lint"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).trim(), "lint: no findings in 7 pages");
+    assert_eq!(stdout(&o).trim(), "lint: no findings in 8 pages");
 }
 
 #[test]
@@ -339,7 +339,7 @@ fn site_build_writes_the_bundled_site_and_reports_bad_paths() {
     assert_eq!(
         stderr(&o).trim(),
         format!(
-            "note: no database at {none}, so the site has the model's pages only (no articles or blueprint releases)\nwrote 9 files to {}",
+            "note: no database at {none}, so the site has the model's pages only (no articles or blueprint releases)\nwrote 22 files to {}",
             out.display()
         )
     );

@@ -242,13 +242,14 @@ async fn publishing_renders_only_what_it_touches_and_equals_a_full_build() {
     );
     assert!(a.contains("&#x2f;knowledge&#x2f;licensing&#x2f;feedback"));
 
-    // Moved to Discovery: both stages' pages change.
+    // Moved to Discovery: both stages' pages change, Discovery's for each
+    // agency type too (its steps are tailored): 1 + 5, the article, the list.
     p.articles[1] = article("licensing", &["discovery"], "Moved.");
     assert_eq!(
         guide
             .publish(p.clone(), Some(&["licensing".to_string()]))
             .unwrap(),
-        4
+        8
     );
     let (_, _, deploy) = get(&app, "/guide/deploy.html").await;
     assert!(!deploy.contains("article-licensing.html"));

@@ -442,3 +442,78 @@ fn no_page_grows_with_the_articles() {
     let (small, big) = (largest(10), largest(1_000));
     assert!(big <= 2 * small, "10 articles: {small} bytes; 1,000: {big}");
 }
+
+#[test]
+fn tailored_stages_are_marked_and_have_a_journey_per_type_without_script() {
+    let loaded = load(waymark_model::bundled());
+    let dir = export(&loaded, "tailored");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    // The page for every agency marks each tailored step for each type.
+    let all = read("discovery.html");
+    assert!(all.contains("Optional for Lean"), "{all}");
+    assert!(all.contains("Not needed for Lean: A Lean agency adopts"));
+    assert!(all.contains("<a href=\"discovery.html\" aria-current=\"page\">Every agency</a>"));
+    // One page per type, linked from each, the reader's type current.
+    for (slug, label) in [
+        ("lean", "Lean"),
+        ("aligned", "Aligned"),
+        ("self-directed", "Self-directed"),
+        ("complex", "Complex"),
+    ] {
+        let file = format!("discovery--for-{slug}.html");
+        let html = read(&file);
+        assert!(
+            html.contains(&format!(": for a {label} agency</span></h1>")),
+            "{file}"
+        );
+        assert!(html.contains(&format!(
+            "<a href=\"{file}\" aria-current=\"page\">{label}</a>"
+        )));
+        assert!(all.contains(&format!("<a href=\"{file}\">{label}</a>")));
+        assert!(!html.contains("<script"), "{file}");
+        // The side navigation still marks the stage.
+        assert!(
+            html.contains("<a href=\"discovery.html\" aria-current=\"page\">"),
+            "{file}"
+        );
+    }
+    // Lean: the business case is folded away with why, step 3 optional.
+    let lean = read("discovery--for-lean.html");
+    assert_eq!(lean.matches("class=\"panel panel-step\"").count(), 5);
+    assert!(lean.contains("1 step that does not apply to a Lean agency"));
+    assert!(lean.contains("<strong>Step 6 – Business case</strong>. A Lean agency adopts"));
+    assert!(lean.contains("Optional for a Lean agency"));
+    // Complex: every Discovery step applies and is essential.
+    let complex = read("discovery--for-complex.html");
+    assert_eq!(complex.matches("class=\"panel panel-step\"").count(), 6);
+    assert!(!complex.contains("tag-optional"));
+    // A stage with no tailored step has no such links or pages.
+    assert!(!read("deploy.html").contains("journey-types"));
+    assert!(!dir.join("deploy--for-lean.html").exists());
+    assert!(check_links(&dir) > 100);
+}
+
+#[test]
+fn pages_without_tailoring_get_no_type_pages() {
+    let loaded = load(seeds());
+    let built = site::build(
+        &loaded.model,
+        &fixed(loaded.model.pages.len()),
+        None,
+        &Published::default(),
+    )
+    .unwrap();
+    let dir = tempdir("untailored");
+    built.write(&dir).unwrap();
+    let typed = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("--for-")
+        })
+        .count();
+    assert_eq!(typed, 0);
+}

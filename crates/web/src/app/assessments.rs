@@ -279,26 +279,16 @@ pub async fn assessment(
     .await
 }
 
-/// The form's answers: `answer-KEY=INDEX`. Anything else but the token is
-/// an unknown question, which the core names.
-fn answers(fields: &[(String, String)]) -> (BTreeMap<String, usize>, Vec<FieldError>) {
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    for (name, value) in fields {
-        let Some(key) = name.strip_prefix("answer-") else {
-            continue;
-        };
-        match value.trim().parse::<usize>() {
-            Ok(i) => {
-                out.insert(key.to_string(), i);
-            }
-            Err(_) => errors.push(form_error(
-                &format!("answer-{key}"),
-                "Choose one of the answers",
-            )),
-        }
-    }
-    (out, errors)
+/// The form's answers: `answer-KEY=INDEX`. A value that is not a position
+/// is no answer the question offers, which the core says with the rest.
+fn answers(fields: &[(String, String)]) -> BTreeMap<String, usize> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.strip_prefix("answer-")?;
+            Some((key.to_string(), value.trim().parse().unwrap_or(usize::MAX)))
+        })
+        .collect()
 }
 
 pub async fn assess(
@@ -313,8 +303,9 @@ pub async fn assess(
         .map_or("", |(_, v)| v.as_str());
     who.check(csrf)?;
     let agency = AgencyId(id);
-    let (given, mut errors) = answers(&fields);
-    if errors.is_empty() {
+    let given = answers(&fields);
+    let mut errors = Vec::new();
+    {
         match s
             .store
             .assess_agency(&who.actor, agency, s.model.questionnaire(), &given, now())
@@ -334,7 +325,10 @@ pub async fn assess(
                         .map_or(p.question.clone(), |x| x.text.clone());
                     let (field, message) = match p.question.as_str() {
                         "" => ("assessment".to_string(), p.message),
-                        k => (format!("answer-{k}"), format!("{text} {}", p.message)),
+                        k => (
+                            format!("answer-{k}"),
+                            format!("{text} {}", super::capitalised(&p.message)),
+                        ),
                     };
                     errors.push(form_error(&field, message));
                 }

@@ -1476,3 +1476,231 @@ async fn the_adopter_directory_through_the_api() {
         assert_eq!(list, json!([]));
     }
 }
+
+#[tokio::test]
+async fn the_self_assessment_and_the_tailored_journey_through_the_api() {
+    for store in stores("api-assess").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other", "OT", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let sponsor = token(
+            &store,
+            "s@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let member = token(
+            &store,
+            "m@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let outsider = token(
+            &store,
+            "o@ot.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let staff = token(&store, "p@dta.gov.au", Role::ProgrammeStaff).await;
+        let app = app(&store).await;
+        let (st, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&sponsor),
+            Some(r#"{"agency":"ag"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{e}");
+        let id = e["id"].as_i64().unwrap();
+        // The questionnaire, as the model gives it.
+        let (st, _, q) = call(&app, "GET", "/api/v1/assessment", Some(&member), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(q["factors"].as_array().unwrap().len(), 2);
+        assert_eq!(q["version"].as_str().unwrap().len(), 64);
+        let keys: Vec<String> = q["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["questions"].as_array().unwrap())
+            .map(|q| q["key"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(keys.len(), 8);
+        let body = |pick: usize| {
+            let answers: serde_json::Map<String, Value> =
+                keys.iter().map(|k| (k.clone(), json!(pick))).collect();
+            json!({ "answers": answers }).to_string()
+        };
+        let uri = format!("/api/v1/agencies/{agency}/assessments");
+        // Not the sponsor, or another agency's: 403; no such agency: 404.
+        for t in [&member, &outsider] {
+            let (st, _, p) = call(&app, "POST", &uri, Some(t), Some(&body(0))).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{p}");
+        }
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/agencies/999/assessments",
+            Some(&staff),
+            Some(&body(0)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // Incomplete, unknown and impossible answers: 422, each named.
+        let bad = json!({ "answers": { "ways-of-working": 7, "<script>": 0 } }).to_string();
+        let (st, ct, p) = call(&app, "POST", &uri, Some(&sponsor), Some(&bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(ct, "application/problem+json");
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&"answers.<script>"), "{p}");
+        assert!(fields.contains(&"answers.ways-of-working"), "{p}");
+        assert!(fields.contains(&"answers.resources"), "{p}");
+        // An unknown property, or an answer that is not a whole number: 400.
+        for unreadable in [
+            r#"{"answers":{},"extra":1}"#,
+            r#"{"answers":{"access":-1}}"#,
+            r#"{"answers":{"access":"0"}}"#,
+        ] {
+            let (st, _, p) = call(&app, "POST", &uri, Some(&sponsor), Some(unreadable)).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{unreadable}: {p}");
+        }
+        // The sponsor answers: the agency is Lean, and so is the journey.
+        let (st, _, r) = call(&app, "POST", &uri, Some(&sponsor), Some(&body(0))).await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        assert_eq!(r["event"]["placement"]["type"], "lean");
+        assert_eq!(r["event"]["questionnaire"], q["version"]);
+        let (_, _, a) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/agencies/{agency}"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(a["agency_type"], "lean");
+        let (st, _, j) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/journey"),
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{j}");
+        assert_eq!(j["agency_type"], "lean");
+        let discovery = j["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["slug"] == "discovery")
+            .unwrap();
+        let six = &discovery["steps"][5];
+        assert_eq!(six["relevance"], "not_applicable");
+        assert!(six["reason"].as_str().unwrap().contains("Lean"));
+        assert_eq!(discovery["steps"][2]["relevance"], "optional");
+        assert_eq!(discovery["steps"][0]["relevance"], "essential");
+        // Another agency's journey is not found.
+        let (st, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/journey"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // The programme sets a type, with a reason; the sponsor may not.
+        let set = format!("/api/v1/agencies/{agency}/type");
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &set,
+            Some(&sponsor),
+            Some(r#"{"agency_type":"complex","reason":"x"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        for (req, want) in [
+            (
+                r#"{"agency_type":"complex","reason":" "}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                r#"{"agency_type":"huge","reason":"x"}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let (st, _, p) = call(&app, "POST", &set, Some(&staff), Some(req)).await;
+            assert_eq!(st, want, "{req}: {p}");
+        }
+        let long = json!({ "agency_type": "complex", "reason": "r".repeat(2_000_000) }).to_string();
+        let (st, _, _) = call(&app, "POST", &set, Some(&staff), Some(&long)).await;
+        assert!(
+            st == StatusCode::UNPROCESSABLE_ENTITY || st == StatusCode::PAYLOAD_TOO_LARGE,
+            "{st}"
+        );
+        let (st, _, r) = call(
+            &app,
+            "POST",
+            &set,
+            Some(&staff),
+            Some(r#"{"agency_type":"complex","reason":"Their legislation is unusual"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        // The history: the programme and the agency's people; nobody else.
+        let (st, _, h) = call(&app, "GET", &uri, Some(&member), None).await;
+        assert_eq!(st, StatusCode::OK);
+        let kinds: Vec<&str> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["event"]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["assessed", "type_set"]);
+        let (st, _, _) = call(&app, "GET", &uri, Some(&outsider), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // The engagement's own history says why its journey changed.
+        let (_, _, events) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/history"),
+            Some(&member),
+            None,
+        )
+        .await;
+        let tailored: Vec<&Value> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"]["type"] == "tailored")
+            .map(|e| &e["event"]["agency_type"])
+            .collect();
+        assert_eq!(tailored, [&json!("lean"), &json!("complex")]);
+    }
+}

@@ -2819,3 +2819,222 @@ async fn a_person_sees_their_sessions_and_ends_one() {
         assert_eq!(list.matches("<li>").count(), 1, "{list}");
     }
 }
+
+#[tokio::test]
+async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
+    for store in stores("assess-page").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 6]).await;
+        let sponsor = w.client(&app, Who::Sponsor).await;
+        let member = w.client(&app, Who::Member).await;
+        let other = w.client(&app, Who::OtherAgency).await;
+        let staff = w.client(&app, Who::Staff).await;
+        let a = w.agency.0;
+        let page_path = format!("/agencies/{a}/assessment");
+        // The agency's page leads to it; every step counts until then.
+        let agency = send(&app, &sponsor, Method::GET, &format!("/agencies/{a}"), &[]).await;
+        assert!(
+            agency.body.contains("Take the self-assessment"),
+            "{}",
+            agency.body
+        );
+        let stage = format!("/engagements/{}/stages/discovery", w.engagement.0);
+        let before = send(&app, &sponsor, Method::GET, &stage, &[]).await;
+        assert!(before.body.contains("Every step counts as essential until"));
+        assert!(!before.body.contains("not apply"));
+        // The form: every question a fieldset with its legend.
+        let form = send(&app, &sponsor, Method::GET, &page_path, &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert_eq!(form.body.matches("<legend>").count(), 8, "{}", form.body);
+        assert!(form.body.contains("Record the assessment"));
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let keys: Vec<String> = model
+            .questionnaire()
+            .unwrap()
+            .questions()
+            .map(|q| format!("answer-{}", q.key))
+            .collect();
+        // Hostile and incomplete answers: 422, each named beside its
+        // question, markup escaped, what was chosen kept.
+        let r = send(
+            &app,
+            &sponsor,
+            Method::POST,
+            &page_path,
+            &[
+                ("csrf", &sponsor.csrf),
+                ("answer-ways-of-working", "2"),
+                ("answer-dispersed", "\"><script>alert(1)</script>"),
+                ("answer-<b>x</b>", "0"),
+                ("answer-access", "99"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("There is a problem"));
+        assert!(!r.body.contains("<script>alert(1)"), "markup escaped");
+        assert!(!r.body.contains("<b>x</b>"), "markup escaped");
+        assert!(r.body.contains("href=\"#answer-resources\""), "{}", r.body);
+        assert!(
+            r.body
+                .contains("How spread out are your staff? Choose one of its 3 answers"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("Choose an answer"));
+        assert!(
+            r.body
+                .contains("id=\"answer-ways-of-working-2\" name=\"answer-ways-of-working\" value=\"2\" checked"),
+            "{}",
+            r.body
+        );
+        // Someone else's sponsor, or a member who is not the sponsor: 403.
+        let all_low = |c: &Client| -> Vec<(String, String)> {
+            std::iter::once(("csrf".to_string(), c.csrf.clone()))
+                .chain(keys.iter().map(|k| (k.clone(), "0".to_string())))
+                .collect()
+        };
+        for c in [&other, &member] {
+            let owned = all_low(c);
+            let form: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = send(&app, c, Method::POST, &page_path, &form).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+        }
+        // The sponsor answers: Lean.
+        let owned = all_low(&sponsor);
+        let form: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = send(&app, &sponsor, Method::POST, &page_path, &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let done = send(&app, &sponsor, Method::GET, &r.location, &[]).await;
+        assert!(
+            done.body
+                .contains("BOT is <strong>Lean</strong>, from its self-assessment"),
+            "{}",
+            done.body
+        );
+        assert!(
+            done.body
+                .contains(&format!("href=\"/engagements/{}\"", w.engagement.0))
+        );
+        // The journey re-tailored: Discovery's business case does not apply
+        // to a Lean agency and is folded away with why; step 3 is optional.
+        let after = send(&app, &sponsor, Method::GET, &stage, &[]).await;
+        assert!(
+            after
+                .body
+                .contains("Tailored for a <strong>Lean</strong> agency"),
+            "{}",
+            after.body
+        );
+        assert!(
+            after
+                .body
+                .contains("1 step that does not apply to a Lean agency")
+        );
+        assert!(after.body.contains("no options to cost"));
+        assert!(after.body.contains("tag-optional"));
+        let history = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("/engagements/{}/history", w.engagement.0),
+            &[],
+        )
+        .await;
+        assert!(
+            history
+                .body
+                .contains("tailored for a Lean agency, from the agency&#x27;s self-assessment")
+                || history
+                    .body
+                    .contains("tailored for a Lean agency, from the agency's self-assessment"),
+            "{}",
+            history.body
+        );
+        // The member sees the answers; another agency sees the type only.
+        let seen = send(&app, &member, Method::GET, &page_path, &[]).await;
+        assert!(seen.body.contains("The answers"));
+        assert!(!seen.body.contains("Record the assessment"));
+        let outside = send(&app, &other, Method::GET, &page_path, &[]).await;
+        assert!(!outside.body.contains("The answers"));
+        assert!(!outside.body.contains("<h2>History</h2>"));
+        // The programme sets the type: a reason is needed and bounded.
+        let set = format!("/agencies/{a}/type");
+        let huge = "r".repeat(2 * 1024 * 1024);
+        for (kind, reason, says) in [
+            ("complex", "", "Reason"),
+            ("enormous", "Because", "choose one of the four types"),
+            ("complex", huge.as_str(), "Reason"),
+        ] {
+            let r = send(
+                &app,
+                &staff,
+                Method::POST,
+                &set,
+                &[
+                    ("csrf", &staff.csrf),
+                    ("agency_type", kind),
+                    ("reason", reason),
+                ],
+            )
+            .await;
+            assert!(
+                r.status == StatusCode::UNPROCESSABLE_ENTITY
+                    || r.status == StatusCode::PAYLOAD_TOO_LARGE,
+                "{kind}: {}",
+                r.status
+            );
+            if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+                assert!(r.body.contains(says), "{kind}: {}", r.body);
+            }
+        }
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &set,
+            &[
+                ("csrf", &staff.csrf),
+                ("agency_type", "complex"),
+                ("reason", "Legislation <em>unusual</em>"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let done = send(&app, &staff, Method::GET, &r.location, &[]).await;
+        assert!(
+            done.body
+                .contains("set by the programme: Legislation &lt;em&gt;unusual&lt;"),
+            "{}",
+            done.body
+        );
+        let after = send(&app, &sponsor, Method::GET, &stage, &[]).await;
+        assert!(
+            after
+                .body
+                .contains("Tailored for a <strong>Complex</strong> agency")
+        );
+        assert!(!after.body.contains("does not apply"));
+        // The sponsor may not set a type.
+        let r = send(
+            &app,
+            &sponsor,
+            Method::POST,
+            &set,
+            &[
+                ("csrf", &sponsor.csrf),
+                ("agency_type", "lean"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(w.store.verify().await.unwrap().intact());
+    }
+}

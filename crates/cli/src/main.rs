@@ -175,6 +175,19 @@ enum ModelCommand {
     Lint(LintArgs),
     /// Print the model: stages, steps, decisions, exits, roles and the rest.
     Show(ShowArgs),
+    /// Compare two page sets: stages, steps, decision points and options
+    /// added, removed, renamed, moved or changed.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The old page set: a directory or a page file, or `bundled` for the built-in model.
+    old: PathBuf,
+    /// The new page set, likewise.
+    new: PathBuf,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    format: ShowFormat,
 }
 
 #[derive(Debug, Args)]
@@ -319,7 +332,7 @@ enum AgencyCommand {
         abbreviation: String,
         #[arg(long)]
         portfolio: String,
-        /// The self-assessed agency type.
+        /// The agency's type, recorded as the programme's setting (the self-assessment replaces it).
         #[arg(long = "type", value_enum)]
         agency_type: Option<AgencyTypeArg>,
     },
@@ -540,6 +553,9 @@ fn main() -> ExitCode {
             &a.paths,
             matches!(a.format, ShowFormat::Json),
         ),
+        Command::Model(ModelCommand::Diff(a)) => {
+            model_cmd::diff(&a.old, &a.new, matches!(a.format, ShowFormat::Json))
+        }
         Command::Site(SiteCommand::Build {
             out,
             templates,

@@ -137,6 +137,42 @@ pub fn show(model: Option<&Path>, paths: &[PathBuf], json: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// `waymark model diff OLD NEW`: exit 0 when the models are the same, 1
+/// when they differ (as `diff` does), 2 when either cannot be compared.
+pub fn diff(old: &Path, new: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let load = |p: &Path, which: &str| -> anyhow::Result<waymark_model::Loaded> {
+        let origin = if p == Path::new("bundled") {
+            Origin::Bundled
+        } else {
+            Origin::Paths(vec![p.to_path_buf()])
+        };
+        let loaded = origin
+            .load()
+            .with_context(|| format!("the {which} page set ({}) does not load", p.display()))?;
+        if loaded.model.stages.is_empty() {
+            anyhow::bail!(
+                "the {which} page set ({}) has no stages, so there is nothing to compare: give a folder of model pages (`waymark model lint {}` says what it found)",
+                p.display(),
+                p.display()
+            );
+        }
+        Ok(loaded)
+    };
+    let (a, b) = (load(old, "old")?, load(new, "new")?);
+    let d = waymark_model::diff::diff(&a.model, &b.model);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+    } else {
+        write!(out, "{}", d.to_text())?;
+    }
+    Ok(if d.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 pub fn corpus(pages: usize, seed: u64, shape: &str, out: &Path) -> anyhow::Result<ExitCode> {
     let shape = waymark_model::synth::Shape::parse(shape)
         .with_context(|| format!("unknown shape `{shape}`: use staged or flat"))?;

@@ -11,6 +11,7 @@
 pub mod build;
 pub mod classify;
 pub mod diagnostic;
+pub mod diff;
 pub mod lint;
 pub mod markdown;
 pub mod model;

@@ -288,12 +288,18 @@ impl SectionKind {
             | "tools-templates-guidance"
             | "artefacts"
             | "artifacts"
-            | "templates-and-guidance" => SectionKind::Artefacts,
-            "enabling-services" | "services" => SectionKind::EnablingServices,
+            | "templates-and-guidance"
+            | "dta-tools-templates-and-guidance" => SectionKind::Artefacts,
+            "enabling-services" | "services" | "dta-support" => SectionKind::EnablingServices,
             "benefits" => SectionKind::Benefits,
-            "risks-if-ignored" | "risks" | "risks-of-ignoring" => SectionKind::Risks,
-            "what-success-looks-like" | "success-criteria" | "success" => SectionKind::Success,
-            "tasks-and-activities" | "tasks" | "activities" => SectionKind::Tasks,
+            "risks-if-ignored" | "risks" | "risks-of-ignoring" | "mitigating-key-risks" => {
+                SectionKind::Risks
+            }
+            // The framework's phases end with a checklist: move on when done.
+            "what-success-looks-like" | "success-criteria" | "success" | "your-checklist" => {
+                SectionKind::Success
+            }
+            "tasks-and-activities" | "tasks" | "activities" | "key-actions" => SectionKind::Tasks,
             "design-principles" | "principles" => SectionKind::Principles,
             _ => SectionKind::Other,
         }

@@ -705,3 +705,48 @@ fn search_reindex_rebuilds_from_the_records_and_the_model() {
         stderr(&o)
     );
 }
+
+#[test]
+fn model_diff_compares_two_page_sets_and_says_when_one_will_not_load() {
+    let framework = format!("{}/../../content/framework", env!("CARGO_MANIFEST_DIR"));
+    // The same: exit 0.
+    let o = waymark(&["model", "diff", "bundled", "bundled"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("the same stages"));
+    // Different: exit 1, as diff does, text and JSON.
+    let o = waymark(&["model", "diff", "bundled", &framework]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("~ renamed  engagement “Engagement” → connect-align “Connect and Align”"),
+        "{text}"
+    );
+    assert!(
+        text.contains("> moved    transition 5 “Security assessment”"),
+        "{text}"
+    );
+    let o = waymark(&["model", "diff", "bundled", &framework, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stages"].as_array().unwrap().len(), 5);
+    // A set that does not exist, or has no stages: exit 2 and why.
+    let o = waymark(&["model", "diff", "bundled", "/no/such/folder"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the new page set (/no/such/folder) does not load"),
+        "{}",
+        stderr(&o)
+    );
+    let empty = tempdir("diff-empty");
+    std::fs::write(
+        empty.join("note.md"),
+        "---\ntitle: A note\n---\n\nJust a note.\n",
+    )
+    .unwrap();
+    let o = waymark(&["model", "diff", &empty.display().to_string(), "bundled"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("has no stages, so there is nothing to compare"),
+        "{}",
+        stderr(&o)
+    );
+}

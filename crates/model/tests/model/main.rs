@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bundled;
+mod diff;
 mod lint;
 mod parse;
 mod props;

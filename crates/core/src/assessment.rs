@@ -90,7 +90,7 @@ pub fn may_assess(actor: &Actor, agency: AgencyId) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::Forbidden {
-            action: "assess",
+            action: "answer this agency's self-assessment",
             why: "only the agency's executive sponsor or the programme answers its self-assessment",
         })
     }
@@ -108,7 +108,7 @@ pub fn may_set_type(actor: &Actor) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::Forbidden {
-            action: "set_agency_type",
+            action: "set an agency's type",
             why: "only the programme sets an agency's type over its self-assessment",
         })
     }
@@ -177,10 +177,41 @@ pub fn set_type(
     })
 }
 
-/// The event that tailors `e` for `agency_type`, if it is not already.
-pub fn tailor(e: &Engagement, agency_type: Option<AgencyType>, because: &str) -> Option<Event> {
-    (e.agency_type != agency_type).then(|| Event::Tailored {
+/// The events that tailor `e` (on `model`, the version it runs on) for
+/// `agency_type`: none if it already is. A step skipped while it was
+/// optional, that the new type needs, raises its stage's risks then, as
+/// skipping it would have: a new type never hides a skipped essential step.
+pub fn tailor(
+    e: &Engagement,
+    model: &waymark_model::Model,
+    agency_type: Option<AgencyType>,
+    because: &str,
+) -> Vec<Event> {
+    if e.agency_type == agency_type {
+        return Vec::new();
+    }
+    let mut out = vec![Event::Tailored {
         agency_type,
         because: because.to_string(),
-    })
+    }];
+    let mut after = e.clone();
+    after.agency_type = agency_type;
+    let mut next_id = e.next_risk_id();
+    for s in &model.stages {
+        for step in &s.steps {
+            let skipped = matches!(
+                e.step(&s.slug, step.number),
+                crate::StepStatus::Skipped { .. }
+            );
+            if skipped && !e.relevance(step).essential() && after.relevance(step).essential() {
+                let raised = crate::command::skip_risks(&after, s, step.number, next_id);
+                next_id += raised.len() as u32;
+                for ev in &raised {
+                    after.apply(ev, crate::PersonId(0), crate::Timestamp(0));
+                }
+                out.extend(raised);
+            }
+        }
+    }
+    out
 }

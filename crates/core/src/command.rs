@@ -563,6 +563,43 @@ fn enter(e: &Engagement, slug: &str) -> Vec<Event> {
     }
 }
 
+/// The risks skipping step `step` of `s` raises: the stage's "risks if
+/// ignored" (or one saying the step was skipped), each once while it is
+/// open, numbered from `id`.
+pub(crate) fn skip_risks(
+    e: &Engagement,
+    s: &waymark_model::Stage,
+    step: u32,
+    mut id: u32,
+) -> Vec<Event> {
+    let stage = &s.slug;
+    let texts: Vec<String> = if s.risks.is_empty() {
+        vec![format!("Step {step} of {} was skipped.", s.name)]
+    } else {
+        s.risks.iter().map(|r| r.text().to_string()).collect()
+    };
+    let mut out = Vec::new();
+    for t in texts {
+        let open = e
+            .risks
+            .iter()
+            .any(|r| r.open && r.text == t && r.stage.as_deref() == Some(stage.as_str()));
+        if !open {
+            out.push(Event::RiskRaised {
+                id,
+                text: t,
+                stage: Some(stage.clone()),
+                source: RiskSource::Skipped {
+                    stage: stage.clone(),
+                    step,
+                },
+            });
+            id += 1;
+        }
+    }
+    out
+}
+
 fn all_active_exit(e: &Engagement) -> Vec<Event> {
     e.active_stages()
         .map(|s| Event::StageExited {
@@ -634,7 +671,6 @@ pub fn decide(
                 ));
             }
             let s = model_stage(model, stage)?;
-            let stage = &s.slug;
             ev = step_events(
                 s,
                 e,
@@ -650,31 +686,8 @@ pub fn decide(
                 .iter()
                 .find(|m| m.number == *step)
                 .is_none_or(|m| e.relevance(m).essential());
-            let mut id = e.next_risk_id();
-            let texts: Vec<String> = if !essential {
-                Vec::new()
-            } else if s.risks.is_empty() {
-                vec![format!("Step {step} of {} was skipped.", s.name)]
-            } else {
-                s.risks.iter().map(|r| r.text().to_string()).collect()
-            };
-            for t in texts {
-                let open = e
-                    .risks
-                    .iter()
-                    .any(|r| r.open && r.text == t && r.stage.as_deref() == Some(stage.as_str()));
-                if !open {
-                    ev.push(Event::RiskRaised {
-                        id,
-                        text: t,
-                        stage: Some(stage.clone()),
-                        source: RiskSource::Skipped {
-                            stage: stage.clone(),
-                            step: *step,
-                        },
-                    });
-                    id += 1;
-                }
+            if essential {
+                ev.extend(skip_risks(e, s, *step, e.next_risk_id()));
             }
         }
         Command::Decide {

@@ -106,7 +106,9 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         Event::SponsorSet { .. } => Sponsor,
         Event::Assigned { person, .. } | Event::Unassigned { person } => Person(*person),
         Event::DiscoveryPlanned { .. } => Plan,
-        Event::ModeChanged { .. } => Mode,
+        // A page from before a migration shows another model: anything
+        // sent from it conflicts.
+        Event::ModeChanged { .. } | Event::Migrated { .. } => Mode,
         Event::SignedOff { document, .. } => Letter(document),
         Event::LetterIssued { kind, .. } => Letter(kind.slug()),
         Event::WorkshopScheduled { id, .. }

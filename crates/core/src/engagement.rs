@@ -321,6 +321,30 @@ pub enum Event {
         agency_type: Option<AgencyType>,
         because: String,
     },
+    /// The engagement moved to another model version (`migration`): its
+    /// stages, steps, decisions and checks re-keyed by the mapping, and
+    /// what has no place in the new model kept as words.
+    Migrated {
+        from: String,
+        to: String,
+        /// The new model's stages, in order.
+        stages: Vec<String>,
+        stage_map: Vec<crate::migration::StageMove>,
+        step_map: Vec<crate::migration::StepMove>,
+        /// Positions in the record of decisions with no place any more.
+        decisions_archived: Vec<usize>,
+        checks: Vec<crate::migration::CheckMove>,
+        archived: Vec<String>,
+    },
+}
+
+/// Something recorded under an earlier model version that has no place in
+/// the one the engagement runs on now: kept, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Archived {
+    pub text: String,
+    pub at: Timestamp,
 }
 
 /// Something that needs attention without being an error.
@@ -410,6 +434,9 @@ pub struct Engagement {
     /// The agency type the journey is tailored for (`Event::Tailored`).
     #[serde(default)]
     pub agency_type: Option<AgencyType>,
+    /// Facts from a previous model version with no place in this one.
+    #[serde(default)]
+    pub archived: Vec<Archived>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
@@ -446,6 +473,7 @@ impl Engagement {
             owners: Vec::new(),
             blueprint: None,
             agency_type: None,
+            archived: Vec::new(),
         }
     }
 
@@ -522,6 +550,26 @@ impl Engagement {
             }
             Event::BlueprintRecorded { version } => self.blueprint = Some(version.clone()),
             Event::Tailored { agency_type, .. } => self.agency_type = *agency_type,
+            Event::Migrated {
+                to,
+                stages,
+                stage_map,
+                step_map,
+                decisions_archived,
+                checks,
+                archived,
+                ..
+            } => crate::migration::apply(
+                self,
+                to,
+                stages,
+                stage_map,
+                step_map,
+                decisions_archived,
+                checks,
+                archived,
+                at,
+            ),
             Event::StageExited { stage } => {
                 if let Some(s) = self.stage_mut(stage) {
                     s.status = StageStatus::Exited;

@@ -26,6 +26,7 @@ pub mod enquiry;
 mod error;
 pub mod knowledge;
 pub mod letter;
+pub mod migration;
 mod next;
 mod people;
 mod records;
@@ -39,9 +40,9 @@ pub use command::{
 };
 pub use conflict::conflicts;
 pub use engagement::{
-    Assignment, Benefit, DEPLOY, DISCOVERY, Decision, Engagement, Event, Evidence, Initiative,
-    Mode, Ownership, RiskRecord, RiskSource, SignOff, StageRecord, StageStatus, StepRecord,
-    StepStatus, SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
+    Archived, Assignment, Benefit, DEPLOY, DISCOVERY, Decision, Engagement, Event, Evidence,
+    Initiative, Mode, Ownership, RiskRecord, RiskSource, SignOff, StageRecord, StageStatus,
+    StepRecord, StepStatus, SuccessCheck, Summary, Timestamp, Warning, overrun_if_started_before,
 };
 pub use error::DomainError;
 pub use next::{

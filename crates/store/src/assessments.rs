@@ -115,7 +115,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let result = async {
             let seq = append(&mut tx, agency, actor.0, &event, now).await?;
-            retailor(&mut tx, self.backend, agency, &event, actor, now).await?;
+            retailor(self, &mut tx, agency, &event, actor, now).await?;
             Ok(AgencyRecord {
                 seq,
                 actor,
@@ -158,14 +158,14 @@ pub(crate) async fn append(
 /// Tailors each of the agency's engagements for the type `event` gives,
 /// one audited event each where the type changes.
 async fn retailor(
+    store: &Store,
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     agency: AgencyId,
     event: &AgencyEvent,
     actor: PersonId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    if backend == Backend::Postgres {
+    if store.backend == Backend::Postgres {
         sqlx::query("UPDATE engagements SET version = version WHERE agency_id = $1")
             .bind(agency.0)
             .execute(&mut **tx)
@@ -179,16 +179,18 @@ async fn retailor(
     .await?;
     for row in rows {
         let mut e: Engagement = unjson(&row.try_get::<String, _>("state")?)?;
-        let Some(tailored) = assessment::tailor(&e, Some(event.agency_type()), &event.because())
-        else {
+        // Judged on the model version the engagement runs on.
+        let model = store.model(&e.model_hash).await?;
+        let tailored = assessment::tailor(&e, &model, Some(event.agency_type()), &event.because());
+        if tailored.is_empty() {
             continue;
-        };
+        }
         let version: i64 = row.try_get("version")?;
         e.version = version as u64 + 1;
         let (count, head) = chain::append(
             tx,
             &mut e,
-            &[tailored],
+            &tailored,
             actor,
             now,
             "tailor",

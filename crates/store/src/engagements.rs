@@ -27,6 +27,7 @@ impl Store {
             let blank = Engagement::new(EngagementId(0), agency);
             events.extend(waymark_core::assessment::tailor(
                 &blank,
+                &model,
                 kind,
                 "the agency's type when the engagement started",
             ));

@@ -31,6 +31,7 @@ mod health;
 mod intake;
 mod knowledge;
 mod listing;
+mod migrations;
 mod open;
 mod outbox;
 mod pins;
@@ -64,6 +65,7 @@ pub use intake::{
 };
 pub use knowledge::{ArticleRow, ArticleVersion, FeedbackSummary, PublishedArticle};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
+pub use migrations::Outcome;
 pub use open::missing_file;
 pub use outbox::{Mail, OutboxEntry};
 pub use records::{

@@ -27,7 +27,7 @@ fn answers(pick: impl Fn(usize) -> usize) -> BTreeMap<String, usize> {
 
 fn in_discovery(kind: Option<AgencyType>) -> Engagement {
     let mut e = engagement();
-    if let Some(ev) = assessment::tailor(&e, kind, "a test") {
+    for ev in assessment::tailor(&e, model(), kind, "a test") {
         e.apply(&ev, STAFF, Timestamp(1));
     }
     run(
@@ -159,12 +159,48 @@ fn only_the_programme_sets_a_type_and_it_needs_a_reason() {
 #[test]
 fn tailoring_is_an_event_only_when_the_type_changes() {
     let mut e = engagement();
-    assert_eq!(assessment::tailor(&e, None, "x"), None);
-    let ev = assessment::tailor(&e, Some(AgencyType::Lean), "x").unwrap();
-    e.apply(&ev, STAFF, Timestamp(1));
+    assert_eq!(assessment::tailor(&e, model(), None, "x"), []);
+    for ev in assessment::tailor(&e, model(), Some(AgencyType::Lean), "x") {
+        e.apply(&ev, STAFF, Timestamp(1));
+    }
     assert_eq!(e.agency_type, Some(AgencyType::Lean));
-    assert_eq!(assessment::tailor(&e, Some(AgencyType::Lean), "y"), None);
-    assert!(assessment::tailor(&e, Some(AgencyType::Aligned), "y").is_some());
+    assert_eq!(
+        assessment::tailor(&e, model(), Some(AgencyType::Lean), "y"),
+        []
+    );
+    assert_eq!(
+        assessment::tailor(&e, model(), Some(AgencyType::Aligned), "y").len(),
+        1
+    );
+}
+
+#[test]
+fn a_skipped_step_the_new_type_needs_raises_its_risks_then() {
+    // Lean: step 3 optional and step 6 not applicable; both skipped, no risk.
+    let mut e = in_discovery(Some(AgencyType::Lean));
+    skip(&mut e, 3);
+    skip(&mut e, 6);
+    assert!(e.risks.is_empty());
+    // Complex needs both: the stage's risks are raised once, for the first.
+    let events = assessment::tailor(&e, model(), Some(AgencyType::Complex), "reconsidered");
+    for ev in &events {
+        e.apply(ev, STAFF, Timestamp(4));
+    }
+    let risks = model().stage("discovery").unwrap().risks.len();
+    assert_eq!(risks_raised(&events), risks);
+    assert!(e.risks.iter().all(|r| r.open
+        && r.source
+            == RiskSource::Skipped {
+                stage: "discovery".into(),
+                step: 3
+            }));
+    // Back to Lean and to Complex again: nothing more, the risks are open.
+    for kind in [AgencyType::Lean, AgencyType::Complex] {
+        for ev in assessment::tailor(&e, model(), Some(kind), "again") {
+            e.apply(&ev, STAFF, Timestamp(5));
+        }
+    }
+    assert_eq!(e.risks.len(), risks);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod assessment;
 mod enquiry;
 mod journey;
+mod migration;
 mod next;
 mod permissions;
 mod records;

@@ -11,6 +11,7 @@ mod export;
 mod generate;
 mod knowledge;
 mod listing;
+mod migration;
 mod records;
 mod search;
 mod tamper;

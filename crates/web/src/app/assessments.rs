@@ -26,6 +26,8 @@ struct AssessmentPage<'a> {
     /// The type now, and what gave it.
     kind: Option<&'static str>,
     source: Option<String>,
+    /// The programme's setting is what gives the type now.
+    set_by_programme: bool,
     questionnaire: Option<QuestionnaireView>,
     may_assess: bool,
     may_set: bool,
@@ -184,15 +186,21 @@ async fn page(
     } else {
         Vec::new()
     };
+    let set_by_programme = matches!(last.map(|r| &r.event), Some(AgencyEvent::TypeSet { .. }));
+    let may_assess = assessment::may_assess(&who.actor, id).is_ok();
+    let may_set = assessment::may_set_type(&who.actor).is_ok();
+    // "Recorded" is said only to those who could have recorded it.
+    let saved = saved.filter(|_| may_assess || may_set);
     let view = AssessmentPage {
+        set_by_programme,
         title: format!("Self-assessment: {}", a.name),
         user: who.view(),
         agency: AgencyRow::from(&a),
         kind: a.agency_type.map(AgencyType::label),
         source,
         questionnaire: q.map(questionnaire_view),
-        may_assess: assessment::may_assess(&who.actor, id).is_ok(),
-        may_set: assessment::may_set_type(&who.actor).is_ok(),
+        may_assess,
+        may_set,
         history: history.map(|h| {
             h.iter()
                 .rev()
@@ -279,16 +287,21 @@ pub async fn assessment(
     .await
 }
 
-/// The form's answers: `answer-KEY=INDEX`. A value that is not a position
-/// is no answer the question offers, which the core says with the rest.
+/// The form's answers: `answer-KEY=INDEX`. A value that is not a position,
+/// or a question answered twice, is no answer the question offers, which
+/// the core says with the rest.
 fn answers(fields: &[(String, String)]) -> BTreeMap<String, usize> {
-    fields
-        .iter()
-        .filter_map(|(name, value)| {
-            let key = name.strip_prefix("answer-")?;
-            Some((key.to_string(), value.trim().parse().unwrap_or(usize::MAX)))
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for (name, value) in fields {
+        let Some(key) = name.strip_prefix("answer-") else {
+            continue;
+        };
+        let given = value.trim().parse().unwrap_or(usize::MAX);
+        out.entry(key.to_string())
+            .and_modify(|v| *v = usize::MAX)
+            .or_insert(given);
+    }
+    out
 }
 
 pub async fn assess(

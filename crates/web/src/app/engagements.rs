@@ -1412,7 +1412,14 @@ fn workspace_view(
                 active: status == StageStatus::Active,
                 started: status != StageStatus::NotStarted,
                 cycles: cycles_of(&st.slug),
-                guide,
+                // The guide as it reads for the agency's type, where it differs.
+                guide: match (
+                    e.agency_type,
+                    st.steps.iter().any(|s| !s.tailoring.is_empty()),
+                ) {
+                    (Some(k), true) => guide.map(|g| waymark_site::type_href(&g, k)),
+                    _ => guide,
+                },
                 summary: st.summary.clone(),
                 steps,
                 tailored: e.agency_type.map(waymark_core::AgencyType::label),
@@ -1720,6 +1727,15 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::Tailored {
             agency_type: None, ..
         } => "The journey is no longer tailored: every step is essential".into(),
+        Event::Migrated { to, archived, .. } => {
+            let version = to.get(..12).unwrap_or(to);
+            match archived.len() {
+                0 => format!("Moved to model version {version}; everything recorded has its place"),
+                n => format!(
+                    "Moved to model version {version}; {n} fact(s) with no place in it are kept as from the previous model"
+                ),
+            }
+        }
         Event::StepSet {
             stage: s,
             step,

@@ -2888,6 +2888,21 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
             "{}",
             r.body
         );
+        // A question answered twice is no answer.
+        let r = send(
+            &app,
+            &sponsor,
+            Method::POST,
+            &page_path,
+            &[
+                ("csrf", &sponsor.csrf),
+                ("answer-access", "0"),
+                ("answer-access", "2"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("Do your staff face challenges in getting to technology? Choose one of its 3 answers"), "{}", r.body);
         // Someone else's sponsor, or a member who is not the sponsor: 403.
         let all_low = |c: &Client| -> Vec<(String, String)> {
             std::iter::once(("csrf".to_string(), c.csrf.clone()))
@@ -2939,6 +2954,28 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
         );
         assert!(after.body.contains("no options to cost"));
         assert!(after.body.contains("tag-optional"));
+        // The guide it links to reads for a Lean agency.
+        assert!(
+            after
+                .body
+                .contains("discovery--for-lean.html\">Read the guidance for Discovery"),
+            "{}",
+            after.body
+        );
+        // A stage not started lists its steps by their own numbers.
+        let transition = send(
+            &app,
+            &sponsor,
+            Method::GET,
+            &format!("/engagements/{}/stages/transition", w.engagement.0),
+            &[],
+        )
+        .await;
+        assert!(
+            transition.body.contains("<li>Step 3: Change plan</li>"),
+            "{}",
+            transition.body
+        );
         let history = send(
             &app,
             &member,
@@ -3013,6 +3050,11 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
                 .contains("set by the programme: Legislation &lt;em&gt;unusual&lt;"),
             "{}",
             done.body
+        );
+        let page = send(&app, &sponsor, Method::GET, &page_path, &[]).await;
+        assert!(
+            page.body
+                .contains("Taking the assessment again replaces that setting")
         );
         let after = send(&app, &sponsor, Method::GET, &stage, &[]).await;
         assert!(

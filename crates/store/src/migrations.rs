@@ -1,0 +1,179 @@
+//! Moving engagements to another model version: each in its own
+//! transaction (one `Migrated` event in its chain, its row, indexes and
+//! search text with it), so one refused engagement never holds back the
+//! rest. A preview runs the same judgement and writes nothing.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use waymark_core::migration::{self, Mapping};
+use waymark_core::{Actor, Engagement, EngagementId, Event, StageRecord, Timestamp};
+
+use crate::engagements::save_index;
+use crate::*;
+
+/// What a migration did, or would do, to one engagement.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Outcome {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub engagement: EngagementId,
+    /// `migrated` (or, in a preview, would be), `unchanged` (already on the
+    /// new version), or `refused` with the reason.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub before: Vec<StageRecord>,
+    pub after: Vec<StageRecord>,
+    /// What has no place in the new model, kept in words.
+    pub archived: Vec<String>,
+}
+
+impl Store {
+    /// Moves the engagements on `mapping.from` (or only `only`) to
+    /// `mapping.to`, both of which must be pinned; with `preview`, says
+    /// what would happen and writes nothing.
+    pub async fn migrate_engagements(
+        &self,
+        actor: &Actor,
+        mapping: &Mapping,
+        only: Option<&[EngagementId]>,
+        preview: bool,
+        now: Timestamp,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        migration::may_migrate(actor)?;
+        let old = self.model(&mapping.from).await?;
+        let new = self.model(&mapping.to).await?;
+        mapping.check(&old, &new)?;
+        let ids: Vec<EngagementId> = match only {
+            Some(ids) => ids.to_vec(),
+            None => sqlx::query("SELECT id FROM engagements WHERE model_hash = $1 ORDER BY id")
+                .bind(&mapping.from)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0).map(EngagementId))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let outcome = if preview {
+                let e = self.engagement(actor, id).await?;
+                judge(actor, &e, &old, &new, mapping)
+            } else {
+                self.migrate_one(actor, id, &old, &new, mapping, now)
+                    .await?
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    async fn migrate_one(
+        &self,
+        actor: &Actor,
+        id: EngagementId,
+        old: &waymark_model::Model,
+        new: &waymark_model::Model,
+        mapping: &Mapping,
+        now: Timestamp,
+    ) -> Result<Outcome, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let result = async {
+            if self.backend == Backend::Postgres {
+                sqlx::query("UPDATE engagements SET version = version WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let row = sqlx::query(
+                "SELECT state, version, event_count, head_hash FROM engagements WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::Domain(waymark_core::DomainError::NotFound))?;
+            let mut e: Engagement = unjson(&row.try_get::<String, _>("state")?)?;
+            let outcome = judge(actor, &e, old, new, mapping);
+            let event = match migration::migrate(actor, &e, old, new, mapping) {
+                Ok(Some(ev)) => ev,
+                _ => return Ok(outcome),
+            };
+            let version: i64 = row.try_get("version")?;
+            e.version = version as u64 + 1;
+            let (count, head) = chain::append(
+                &mut tx,
+                &mut e,
+                &[event],
+                actor.person,
+                now,
+                "migrate",
+                row.try_get("event_count")?,
+                &row.try_get::<String, _>("head_hash")?,
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, \
+                 updated_at = $6, model_hash = $7 WHERE id = $8 AND version = $9",
+            )
+            .bind(json(&e)?)
+            .bind(json(&e.summary())?)
+            .bind(e.version as i64)
+            .bind(count)
+            .bind(&head)
+            .bind(now.0)
+            .bind(&mapping.to)
+            .bind(id.0)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            save_index(&mut tx, &e).await?;
+            search::index_engagement(&mut tx, &e).await?;
+            Ok(outcome)
+        }
+        .await;
+        finish(tx, result).await
+    }
+}
+
+/// The outcome `migration::migrate` gives `e`, with its stages before and
+/// after, without writing.
+fn judge(
+    actor: &Actor,
+    e: &Engagement,
+    old: &waymark_model::Model,
+    new: &waymark_model::Model,
+    mapping: &Mapping,
+) -> Outcome {
+    let base = Outcome {
+        engagement: e.id,
+        result: "unchanged",
+        reason: None,
+        before: e.stages.clone(),
+        after: e.stages.clone(),
+        archived: Vec::new(),
+    };
+    match migration::migrate(actor, e, old, new, mapping) {
+        Ok(None) => base,
+        Ok(Some(ev)) => {
+            let mut after = e.clone();
+            after.apply(&ev, actor.person, Timestamp(0));
+            let archived = match &ev {
+                Event::Migrated { archived, .. } => archived.clone(),
+                _ => Vec::new(),
+            };
+            Outcome {
+                result: "migrated",
+                after: after.stages,
+                archived,
+                ..base
+            }
+        }
+        Err(why) => Outcome {
+            result: "refused",
+            reason: Some(why.to_string()),
+            ..base
+        },
+    }
+}

@@ -511,6 +511,58 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   assert.deepEqual(dialogs, []);
 });
 
+test('the programme moves live engagements to the framework: preview, one edit, apply', async () => {
+  // The programme's pages change: a second server runs the framework-shaped
+  // model on the same database (as after an upgrade of the content).
+  const { child: next, url: nextBase } = await startServer(BIN,
+    ['--database-url', `sqlite://${join(dir, 'e2e.db')}`, '--model', resolve('content/framework')],
+    /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/);
+  try {
+    const admin = await person();
+    await admin.page.goto(`${nextBase}/login`);
+    await admin.page.getByLabel('Email address').fill(ADMIN.email);
+    await admin.page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await admin.page.getByRole('button', { name: 'Sign in' }).click();
+    await admin.page.waitForURL(`${nextBase}/engagements`);
+    await admin.page.goto(`${nextBase}/agencies`);
+    await admin.page.getByRole('link', { name: /Model versions/ }).click();
+    await admin.page.getByRole('link', { name: /Plan a move to the current version/ }).first().click();
+    await axe(admin.page, 'migration plan');
+    await shoot(admin.page, 'migration-plan');
+    // The proposal: Engagement becomes Connect and Align.
+    assert.equal(await admin.page.locator('#stage-engagement').inputValue(), 'connect-align');
+    // One edit: "Request support" carries its state to "Start the phase".
+    await admin.page.locator('#step-engagement-2').selectOption('connect-align:1');
+    await admin.page.getByRole('button', { name: 'Preview every engagement' }).click();
+    await admin.page.locator('#outcomes').waitFor();
+    assert.match(await admin.page.locator('#outcomes h3').textContent(), /Preview/);
+    const rows = await admin.page.locator('table.outcomes tbody tr').count();
+    assert.ok(rows >= 2, `${rows} engagements in the preview`);
+    // The edit is kept in the form the preview came back with.
+    assert.equal(await admin.page.locator('#step-engagement-2').inputValue(), 'connect-align:1');
+    await axe(admin.page, 'migration preview');
+    await shoot(admin.page, 'migration-preview');
+    await admin.page.getByRole('button', { name: /Apply to \d+ engagement/ }).click();
+    await admin.page.getByRole('status').filter({ hasText: 'moved' }).waitFor();
+    const moved = await admin.page.locator('table.outcomes').textContent();
+    assert.match(moved, /Moved/);
+    // The engagement that finished every stage: its history shows the move,
+    // and what has no place is kept as from the previous model.
+    await admin.page.goto(`${nextBase}/engagements/1/history`);
+    assert.match(await admin.page.locator('table.history').textContent(), /Moved to model version/);
+    await admin.page.goto(`${nextBase}/engagements/1`);
+    assert.match(await admin.page.locator('main').textContent(), /From the previous model/);
+    assert.match(await admin.page.locator('main').textContent(), /Connect and Align/);
+    await axe(admin.page, 'overview after a migration');
+    await shoot(admin.page, 'overview-migrated');
+    const verified = waymark(['audit', 'verify']);
+    assert.match(verified, /the trail is intact/, verified);
+    await admin.context.close();
+  } finally {
+    next.kill('SIGTERM');
+  }
+});
+
 test('script in free text never runs in the browser', async () => {
   const payloads = [
     "<script>alert('xss-script')</script>",

@@ -11,8 +11,8 @@ use waymark_core::assessment::{self, AgencyEvent};
 use waymark_core::{Actor, AgencyId, AgencyType, Engagement, Line, PersonId, Timestamp};
 use waymark_model::Questionnaire;
 
-use crate::chain::{self, AGENCY_CHAIN};
-use crate::engagements::save_index;
+use crate::chain::AGENCY_CHAIN;
+use crate::engagements::{Head, append_and_save, save_index};
 use crate::*;
 
 /// One entry of an agency's profile history.
@@ -185,33 +185,16 @@ async fn retailor(
         if tailored.is_empty() {
             continue;
         }
-        let version: i64 = row.try_get("version")?;
-        e.version = version as u64 + 1;
-        let (count, head) = chain::append(
-            tx,
-            &mut e,
-            &tailored,
-            actor,
-            now,
-            "tailor",
-            row.try_get("event_count")?,
-            &row.try_get::<String, _>("head_hash")?,
-        )
-        .await?;
-        sqlx::query(
-            "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, updated_at = $6 \
-             WHERE id = $7 AND version = $8",
-        )
-        .bind(json(&e)?)
-        .bind(json(&e.summary())?)
-        .bind(e.version as i64)
-        .bind(count)
-        .bind(&head)
-        .bind(now.0)
-        .bind(e.id.0)
-        .bind(version)
-        .execute(&mut **tx)
-        .await?;
+        // The agency row's lock orders writers of its engagements here.
+        let at = Head::of(&row)?;
+        let expected = at.version as u64;
+        if !append_and_save(tx, &mut e, &tailored, actor, now, "tailor", at).await? {
+            // Rolled back whole: no chain is left ahead of its row.
+            return Err(StoreError::Domain(waymark_core::DomainError::Conflict {
+                expected,
+                actual: expected + 1,
+            }));
+        }
         save_index(tx, &e).await?;
     }
     Ok(())

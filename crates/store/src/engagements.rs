@@ -316,33 +316,12 @@ impl Store {
         }
         let index_before = (e.assigned.clone(), e.stages.clone());
         let text_before = waymark_core::search::engagement_text(&e);
-        e.version = version as u64 + 1;
-        let (count, head) = chain::append(
-            tx,
-            &mut e,
-            &events,
-            actor.person,
-            now,
-            cmd.name(),
+        let at = Head {
+            version,
             count,
-            &head,
-        )
-        .await?;
-        let saved = sqlx::query(
-            "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, updated_at = $6 \
-             WHERE id = $7 AND version = $8",
-        )
-        .bind(json(&e)?)
-        .bind(json(&e.summary())?)
-        .bind(e.version as i64)
-        .bind(count)
-        .bind(&head)
-        .bind(now.0)
-        .bind(id.0)
-        .bind(version)
-        .execute(&mut **tx)
-        .await?;
-        if saved.rows_affected() != 1 {
+            head,
+        };
+        if !append_and_save(tx, &mut e, &events, actor.person, now, cmd.name(), at).await? {
             return Err(StoreError::Domain(DomainError::Conflict {
                 expected: expected_version,
                 actual: expected_version + 1,
@@ -376,6 +355,57 @@ impl Store {
     pub async fn verify(&self) -> Result<Verification, StoreError> {
         chain::verify(self).await
     }
+}
+
+/// Where an engagement's row stood when it was read in this transaction.
+pub(crate) struct Head {
+    pub version: i64,
+    pub count: i64,
+    pub head: String,
+}
+
+impl Head {
+    pub(crate) fn of(row: &sqlx::any::AnyRow) -> Result<Head, StoreError> {
+        Ok(Head {
+            version: row.try_get("version")?,
+            count: row.try_get("event_count")?,
+            head: row.try_get("head_hash")?,
+        })
+    }
+}
+
+/// Appends `events` to `e`'s chain (applying them) and saves its row, state,
+/// summary and model version, guarded by the version it was read at: the
+/// one way an engagement's events are written. `false` when another writer
+/// changed the row first.
+pub(crate) async fn append_and_save(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &mut Engagement,
+    events: &[waymark_core::Event],
+    actor: waymark_core::PersonId,
+    now: Timestamp,
+    command: &str,
+    at: Head,
+) -> Result<bool, StoreError> {
+    e.version = at.version as u64 + 1;
+    let (count, head) =
+        chain::append(tx, e, events, actor, now, command, at.count, &at.head).await?;
+    let saved = sqlx::query(
+        "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, \
+         updated_at = $6, model_hash = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(json(&e)?)
+    .bind(json(&e.summary())?)
+    .bind(e.version as i64)
+    .bind(count)
+    .bind(&head)
+    .bind(now.0)
+    .bind(&e.model_hash)
+    .bind(e.id.0)
+    .bind(at.version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(saved.rows_affected() == 1)
 }
 
 /// Keeps the assignments and per-stage indexes equal to the engagement's

@@ -68,6 +68,7 @@ pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
 pub use migrations::Outcome;
 pub use open::missing_file;
 pub use outbox::{Mail, OutboxEntry};
+pub use pins::ModelVersion;
 pub use records::{
     Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,
     accepted_extensions, classify, clean_name,

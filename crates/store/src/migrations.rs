@@ -9,7 +9,7 @@ use sqlx::Row;
 use waymark_core::migration::{self, Mapping};
 use waymark_core::{Actor, Engagement, EngagementId, Event, StageRecord, Timestamp};
 
-use crate::engagements::save_index;
+use crate::engagements::{Head, append_and_save, save_index};
 use crate::*;
 
 /// What a migration did, or would do, to one engagement.
@@ -42,8 +42,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<Outcome>, StoreError> {
         migration::may_migrate(actor)?;
-        let old = self.model(&mapping.from).await?;
-        let new = self.model(&mapping.to).await?;
+        let old = self.pinned(&mapping.from).await?;
+        let new = self.pinned(&mapping.to).await?;
         mapping.check(&old, &new)?;
         let ids: Vec<EngagementId> = match only {
             Some(ids) => ids.to_vec(),
@@ -100,34 +100,15 @@ impl Store {
                 Ok(Some(ev)) => ev,
                 _ => return Ok(outcome),
             };
-            let version: i64 = row.try_get("version")?;
-            e.version = version as u64 + 1;
-            let (count, head) = chain::append(
-                &mut tx,
-                &mut e,
-                &[event],
-                actor.person,
-                now,
-                "migrate",
-                row.try_get("event_count")?,
-                &row.try_get::<String, _>("head_hash")?,
-            )
-            .await?;
-            sqlx::query(
-                "UPDATE engagements SET state = $1, summary = $2, version = $3, event_count = $4, head_hash = $5, \
-                 updated_at = $6, model_hash = $7 WHERE id = $8 AND version = $9",
-            )
-            .bind(json(&e)?)
-            .bind(json(&e.summary())?)
-            .bind(e.version as i64)
-            .bind(count)
-            .bind(&head)
-            .bind(now.0)
-            .bind(&mapping.to)
-            .bind(id.0)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+            let at = Head::of(&row)?;
+            let expected = at.version as u64;
+            if !append_and_save(&mut tx, &mut e, &[event], actor.person, now, "migrate", at).await?
+            {
+                return Err(StoreError::Domain(waymark_core::DomainError::Conflict {
+                    expected,
+                    actual: expected + 1,
+                }));
+            }
             save_index(&mut tx, &e).await?;
             search::index_engagement(&mut tx, &e).await?;
             Ok(outcome)

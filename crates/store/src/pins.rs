@@ -57,3 +57,50 @@ impl Store {
         Ok(model)
     }
 }
+
+/// A pinned model version and how many engagements run on it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelVersion {
+    pub hash: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub pinned_at: Timestamp,
+    pub engagements: i64,
+}
+
+impl Store {
+    /// A pinned model version, or `Missing` when no engagement pinned it:
+    /// for versions named by callers.
+    pub async fn pinned(&self, hash: &str) -> Result<Arc<Model>, StoreError> {
+        let found = sqlx::query("SELECT hash FROM models WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::Missing {
+                what: "model version",
+                value: hash.chars().take(80).collect(),
+            });
+        }
+        self.model(hash).await
+    }
+
+    /// Every pinned model version, newest first, with its engagements.
+    pub async fn model_versions(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        sqlx::query(
+            "SELECT m.hash, m.created_at, (SELECT COUNT(*) FROM engagements e WHERE e.model_hash = m.hash) AS n \
+             FROM models m ORDER BY m.created_at DESC, m.hash",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ModelVersion {
+                hash: r.try_get("hash")?,
+                pinned_at: Timestamp(r.try_get("created_at")?),
+                engagements: r.try_get("n")?,
+            })
+        })
+        .collect()
+    }
+}

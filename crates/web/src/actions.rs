@@ -505,3 +505,18 @@ impl Actions {
         Ok(())
     }
 }
+
+/// The mapping `model diff` proposes from pinned version `from` to the
+/// current model (`pages`, pinned here so the migration can name it). The
+/// workspace's migration page and the API both start from it.
+pub async fn propose_migration(
+    store: &Store,
+    pages: &[waymark_model::SourceFile],
+    from: &str,
+) -> Result<waymark_core::migration::Mapping, StoreError> {
+    let to = store.pin_model(pages, now()).await?;
+    let old = store.pinned(from).await?;
+    let new = store.model(&to).await?;
+    let d = waymark_model::diff::diff(&old, &new);
+    Ok(waymark_core::migration::Mapping::propose(from, &to, &d))
+}

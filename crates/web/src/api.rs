@@ -113,6 +113,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/agencies/{id}/type", post(set_agency_type))
         .route("/api/v1/engagements/{id}/journey", get(journey))
+        .route("/api/v1/models", get(model_versions))
+        .route("/api/v1/migrations/proposal", get(migration_proposal))
+        .route("/api/v1/migrations/preview", post(migration_preview))
+        .route("/api/v1/migrations", post(migration_apply))
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
@@ -151,7 +155,8 @@ async fn docs_headers(mut r: Response) -> Response {
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
-        set_agency_type, journey
+        set_agency_type, journey, model_versions, migration_proposal, migration_preview,
+        migration_apply
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -1624,4 +1629,130 @@ async fn journey(
         stages,
     })
     .into_response())
+}
+
+/// Every model version an engagement has pinned, newest first, with how
+/// many engagements run on it; `current` is the one new engagements pin.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ModelVersions {
+    current: String,
+    versions: Vec<waymark_store::ModelVersion>,
+}
+
+#[utoipa::path(get, path = "/api/v1/models", responses(
+    (status = 200, body = ModelVersions),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+))]
+async fn model_versions(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<ModelVersions>, Problem> {
+    waymark_core::migration::may_migrate(&actor)?;
+    let current = s.store.pin_model(&s.pages, now()).await?;
+    Ok(Json(ModelVersions {
+        current,
+        versions: s.store.model_versions().await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ProposalQuery {
+    /// The model version (hash) engagements move from.
+    from: String,
+}
+
+/// The mapping `model diff` proposes from a pinned version to the current
+/// model: every old stage and step to its counterpart, or archived. Edit it
+/// and send it to the preview, then to the migration.
+#[utoipa::path(get, path = "/api/v1/migrations/proposal", params(ProposalQuery), responses(
+    (status = 200, body = waymark_core::migration::Mapping),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem, description = "no pinned model version has that hash"),
+))]
+async fn migration_proposal(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    q: Result<Query<ProposalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<waymark_core::migration::Mapping>, Problem> {
+    waymark_core::migration::may_migrate(&actor)?;
+    let q = query(q)?;
+    match crate::actions::propose_migration(&s.store, &s.pages, &q.from).await {
+        Err(StoreError::Missing { .. }) => Err(not_found("model version")),
+        r => Ok(Json(r?)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MigrationRequest {
+    mapping: waymark_core::migration::Mapping,
+    /// Only these engagements (default: every engagement on `mapping.from`).
+    #[serde(default)]
+    engagements: Option<Vec<i64>>,
+}
+
+/// What the mapping would do to each engagement: its stages before and
+/// after, what would be kept as from the previous model, or why it would be
+/// refused. Writes nothing.
+#[utoipa::path(post, path = "/api/v1/migrations/preview", request_body = MigrationRequest, responses(
+    (status = 200, body = Vec<waymark_store::Outcome>),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem, description = "the mapping names a stage or step the models do not have, or one twice"),
+))]
+async fn migration_preview(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<MigrationRequest>, JsonRejection>,
+) -> Result<Json<Vec<waymark_store::Outcome>>, Problem> {
+    run_migration(&s, &actor, body(req)?, true).await
+}
+
+/// Moves the engagements to the mapping's version: one audited event each;
+/// an engagement the mapping cannot apply to is refused alone, with the
+/// reason, and the rest go ahead. Running it again changes nothing.
+#[utoipa::path(post, path = "/api/v1/migrations", request_body = MigrationRequest, responses(
+    (status = 200, body = Vec<waymark_store::Outcome>),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn migration_apply(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    req: Result<Json<MigrationRequest>, JsonRejection>,
+) -> Result<Json<Vec<waymark_store::Outcome>>, Problem> {
+    run_migration(&s, &actor, body(req)?, false).await
+}
+
+async fn run_migration(
+    s: &ApiState,
+    actor: &Actor,
+    r: MigrationRequest,
+    preview: bool,
+) -> Result<Json<Vec<waymark_store::Outcome>>, Problem> {
+    waymark_core::migration::may_migrate(actor)?;
+    let only: Option<Vec<EngagementId>> = r
+        .engagements
+        .map(|ids| ids.into_iter().map(EngagementId).collect());
+    let outcomes = s
+        .store
+        .migrate_engagements(actor, &r.mapping, only.as_deref(), preview, now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Missing {
+                what: "model version",
+                ..
+            } => not_found("model version"),
+            other => other.into(),
+        })?;
+    Ok(Json(outcomes))
 }

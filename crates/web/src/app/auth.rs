@@ -229,7 +229,8 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
 fn section_of(path: &str) -> &'static str {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     match first {
-        "agencies" => "agencies",
+        // Model versions are reached from the Agencies page.
+        "agencies" | "migrations" => "agencies",
         "enquiries" => "enquiries",
         "people" => "people",
         "outbox" => "outbox",

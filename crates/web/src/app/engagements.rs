@@ -1003,6 +1003,8 @@ struct EngagementHead {
     warnings: Vec<String>,
     workshops: usize,
     documents: usize,
+    /// Facts from an earlier model version with no place in this one.
+    archived: Vec<String>,
 }
 
 /// A stage on the journey strip.
@@ -1476,6 +1478,7 @@ fn workspace_view(
                 .collect(),
             workshops: e.workshops.iter().filter(|w| !w.cancelled).count(),
             documents: e.documents.len(),
+            archived: e.archived.iter().map(|a| a.text.clone()).collect(),
         },
         journey,
         stages,

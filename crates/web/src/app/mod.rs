@@ -19,6 +19,7 @@ mod forms;
 mod intake;
 mod knowledge;
 mod letters;
+mod migrations;
 mod outbox;
 mod records;
 mod search;
@@ -235,6 +236,8 @@ pub fn table() -> Vec<Route> {
         get("/agencies/{id}/assessment", assessments::assessment),
         post("/agencies/{id}/assessment", assessments::assess),
         post("/agencies/{id}/type", assessments::set_type),
+        get("/migrations", migrations::migrations),
+        post("/migrations", migrations::run),
         get("/blueprint", knowledge::releases),
         post("/blueprint", knowledge::add_release),
     ]

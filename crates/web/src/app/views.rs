@@ -43,6 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/article-changes.html"),
     ),
     (
+        "migrations.html",
+        include_str!("../../templates/app/migrations.html"),
+    ),
+    (
         "assessment.html",
         include_str!("../../templates/app/assessment.html"),
     ),

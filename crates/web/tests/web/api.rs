@@ -1704,3 +1704,192 @@ async fn the_self_assessment_and_the_tailored_journey_through_the_api() {
         assert_eq!(tailored, [&json!("lean"), &json!("complex")]);
     }
 }
+
+/// The API over `store` with the framework-shaped model as the current one.
+async fn framework_app(store: &Store) -> axum::Router {
+    let dir = format!("{}/../../content/framework", env!("CARGO_MANIFEST_DIR"));
+    let (pages, _) = waymark_model::read_paths(&[dir.into()]).unwrap();
+    let settings = Settings::new(store.clone(), Arc::new(pages), "http://localhost");
+    Application::build(settings).await.unwrap().router()
+}
+
+#[tokio::test]
+async fn engagements_move_to_a_new_model_through_the_api() {
+    for store in stores("api-migrate").await {
+        store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "p@dta.gov.au", Role::ProgrammeStaff).await;
+        let sponsor = token(
+            &store,
+            "s@ag.gov.au",
+            Role::AgencyMember {
+                agency: AgencyId(1),
+                sponsor: true,
+            },
+        )
+        .await;
+        let old_app = app(&store).await;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let (st, _, e) = call(
+                &old_app,
+                "POST",
+                "/api/v1/engagements",
+                Some(&staff),
+                Some(r#"{"agency":"ag"}"#),
+            )
+            .await;
+            assert_eq!(st, StatusCode::CREATED, "{e}");
+            ids.push(e["id"].as_i64().unwrap());
+        }
+        let (st, _, e) = call(
+            &old_app,
+            "POST",
+            &format!("/api/v1/engagements/{}/commands", ids[0]),
+            Some(&staff),
+            Some(r#"{"expected_version":1,"command":{"command":"set_step","stage":"engagement","step":1,"status":{"status":"done"}}}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{e}");
+        // The programme's pages change: the server now runs the framework.
+        let app = framework_app(&store).await;
+        let (st, _, v) = call(&app, "GET", "/api/v1/models", Some(&staff), None).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let old = v["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["engagements"] == 2)
+            .unwrap()["hash"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(old, v["current"].as_str().unwrap());
+        for (uri, who) in [("/api/v1/models", &sponsor)] {
+            let (st, _, _) = call(&app, "GET", uri, Some(who), None).await;
+            assert_eq!(st, StatusCode::FORBIDDEN);
+        }
+        let (st, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/migrations/proposal?from=nope",
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _, mapping) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/migrations/proposal?from={old}"),
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{mapping}");
+        assert_eq!(mapping["stages"][0]["to"], "connect-align");
+        // A mapping naming a step the new model lacks: 422, nothing moves.
+        let mut bad = mapping.clone();
+        bad["steps"][0]["to"] = json!({ "stage": "connect-align", "step": 99 });
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/migrations/preview",
+            Some(&staff),
+            Some(&json!({ "mapping": bad }).to_string()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        // Preview, then apply; a second run changes nothing.
+        let req = json!({ "mapping": mapping }).to_string();
+        let (st, _, preview) = call(
+            &app,
+            "POST",
+            "/api/v1/migrations/preview",
+            Some(&staff),
+            Some(&req),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{preview}");
+        assert_eq!(preview.as_array().unwrap().len(), 2);
+        assert!(
+            preview
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["result"] == "migrated")
+        );
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/migrations",
+            Some(&sponsor),
+            Some(&req),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (_, _, e) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{}", ids[0]),
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(
+            e["model_hash"].as_str().unwrap(),
+            old,
+            "the preview wrote nothing"
+        );
+        let (st, _, done) =
+            call(&app, "POST", "/api/v1/migrations", Some(&staff), Some(&req)).await;
+        assert_eq!(st, StatusCode::OK, "{done}");
+        assert!(
+            done.as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["result"] == "migrated"),
+            "{done}"
+        );
+        let (_, _, again) =
+            call(&app, "POST", "/api/v1/migrations", Some(&staff), Some(&req)).await;
+        assert_eq!(
+            again.as_array().unwrap().len(),
+            0,
+            "no engagement is on the old version any more"
+        );
+        let one = json!({ "mapping": mapping, "engagements": [ids[0]] }).to_string();
+        let (_, _, again) =
+            call(&app, "POST", "/api/v1/migrations", Some(&staff), Some(&one)).await;
+        assert_eq!(again[0]["result"], "unchanged");
+        // The journey reads the framework; the done step followed its place.
+        let (_, _, j) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{}/journey", ids[0]),
+            Some(&sponsor),
+            None,
+        )
+        .await;
+        assert_eq!(j["stages"][0]["slug"], "connect-align");
+        assert_eq!(j["stages"][0]["steps"][2]["status"]["status"], "done");
+        let (_, _, h) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{}/history", ids[0]),
+            Some(&sponsor),
+            None,
+        )
+        .await;
+        assert_eq!(
+            h.as_array().unwrap().last().unwrap()["event"]["type"],
+            "migrated"
+        );
+        assert!(store.verify().await.unwrap().intact());
+    }
+}

@@ -437,6 +437,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         (_, "/articles" | "/articles/new" | "/articles/{id}" | "/blueprint") => {
             StatusCode::NOT_FOUND
         }
+        // Moving engagements between model versions is the programme's;
+        // the matrix's form names no version, so there is none to move.
+        ("GET", "/migrations") if programme => StatusCode::OK,
+        (_, "/migrations") => StatusCode::NOT_FOUND,
         // Any reader answers "Was this helpful?"; the form sends no answer.
         ("POST", "/knowledge/{slug}/feedback") => StatusCode::UNPROCESSABLE_ENTITY,
         ("GET", "/outbox") if who == Admin => StatusCode::OK,

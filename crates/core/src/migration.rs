@@ -493,3 +493,42 @@ pub(crate) fn apply(
             at,
         }));
 }
+
+/// An article's stage and step tags as `mapping` moves them: a step tag to
+/// its step's new place (or, without one, to its stage's), a stage tag to
+/// its stage's; a tag with no counterpart is kept as it is. `None` when
+/// nothing changes, so a second run writes nothing.
+pub fn retag(
+    tags: &[crate::knowledge::Tag],
+    mapping: &Mapping,
+) -> Option<Vec<crate::knowledge::Tag>> {
+    use crate::knowledge::Tag;
+    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let moved = match t {
+            Tag::Step { stage, step } => match mapping.step_to(stage, *step) {
+                Some(to) => Tag::Step {
+                    stage: to.stage.clone(),
+                    step: to.step,
+                },
+                None => match mapping.stage_to(stage) {
+                    Some(s) => Tag::Stage {
+                        stage: s.to_string(),
+                    },
+                    None => t.clone(),
+                },
+            },
+            Tag::Stage { stage } => match mapping.stage_to(stage) {
+                Some(s) => Tag::Stage {
+                    stage: s.to_string(),
+                },
+                None => t.clone(),
+            },
+            Tag::Free { .. } => t.clone(),
+        };
+        if !out.contains(&moved) {
+            out.push(moved);
+        }
+    }
+    (out != tags).then_some(out)
+}

@@ -56,6 +56,10 @@ impl Store {
                 .collect::<Result<_, _>>()?,
         };
         let mut out = Vec::with_capacity(ids.len());
+        if !preview {
+            // What is tagged to the old model's stages and steps follows.
+            self.retag_articles(actor, mapping, now).await?;
+        }
         for id in ids {
             let outcome = if preview {
                 let e = self.engagement(actor, id).await?;
@@ -67,6 +71,78 @@ impl Store {
             out.push(outcome);
         }
         Ok(out)
+    }
+
+    /// Moves every article's stage and step tags by `mapping`: the working
+    /// copy, and for a published article a new published version with the
+    /// same words (so readers see it on the new stage pages and the change is
+    /// in its versions). Returns the slugs of articles whose published tags
+    /// changed. A second run changes nothing.
+    pub async fn retag_articles(
+        &self,
+        actor: &Actor,
+        mapping: &Mapping,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        migration::may_migrate(actor)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let result = async {
+            let rows = sqlx::query("SELECT id, slug, status, tags FROM articles ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut published = Vec::new();
+            for r in rows {
+                let id: i64 = r.try_get("id")?;
+                let tags: Vec<waymark_core::knowledge::Tag> =
+                    unjson(&r.try_get::<String, _>("tags")?)?;
+                if let Some(moved) = migration::retag(&tags, mapping) {
+                    sqlx::query(
+                        "UPDATE articles SET tags = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(json(&moved)?)
+                    .bind(now.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // The version readers see: published again with moved tags.
+                let latest = sqlx::query(
+                    "SELECT number, title, summary, body, tags FROM article_versions WHERE article_id = $1 \
+                     ORDER BY number DESC LIMIT 1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(v) = latest else { continue };
+                if r.try_get::<String, _>("status")? != "published" {
+                    continue;
+                }
+                let seen: Vec<waymark_core::knowledge::Tag> =
+                    unjson(&v.try_get::<String, _>("tags")?)?;
+                let Some(moved) = migration::retag(&seen, mapping) else {
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO article_versions (article_id, number, title, summary, body, tags, published_by, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(v.try_get::<i64, _>("number")? + 1)
+                .bind(v.try_get::<String, _>("title")?)
+                .bind(v.try_get::<String, _>("summary")?)
+                .bind(v.try_get::<String, _>("body")?)
+                .bind(json(&moved)?)
+                .bind(actor.person.0)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+                published.push(r.try_get("slug")?);
+            }
+            Ok(published)
+        }
+        .await;
+        finish(tx, result).await
     }
 
     async fn migrate_one(

@@ -1754,5 +1754,9 @@ async fn run_migration(
             } => not_found("model version"),
             other => other.into(),
         })?;
+    // Articles' stage tags followed the mapping: the guide's stage pages list them.
+    if !preview && let Err(e) = s.actions.refresh_guide(None).await {
+        tracing::error!("api: the migration is recorded, but {e}");
+    }
     Ok(Json(outcomes))
 }

@@ -164,3 +164,108 @@ async fn engagements_move_to_the_framework_and_nothing_is_lost() {
         );
     }
 }
+
+#[tokio::test]
+async fn articles_tagged_to_old_stages_and_steps_follow_the_mapping() {
+    use waymark_core::knowledge::{Article, ArticleAction, Tag};
+    for store in stores("migrate-articles").await {
+        let w = world(store).await;
+        let old = w.store.model(&w.model).await.unwrap();
+        let publish = |slug: &str, tags: Vec<Tag>| Article {
+            slug: slug.into(),
+            title: format!("About {slug}"),
+            summary: "A summary.".into(),
+            body: "Words.".into(),
+            tags,
+            review_by: "2027-06-30".into(),
+        };
+        let tags = vec![
+            Tag::Step {
+                stage: "adoption-evaluation".into(),
+                step: 2,
+            },
+            Tag::Stage {
+                stage: "discovery".into(),
+            },
+            Tag::Free {
+                word: "licensing".into(),
+            },
+        ];
+        w.store
+            .save_article(
+                &w.staff,
+                &old,
+                None,
+                None,
+                &publish("sharing", tags),
+                None,
+                ArticleAction::Publish,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let draft = vec![Tag::Step {
+            stage: "discovery".into(),
+            step: 6,
+        }];
+        w.store
+            .save_article(
+                &w.staff,
+                &old,
+                None,
+                None,
+                &publish("case", draft),
+                None,
+                ArticleAction::Save,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let to = w.store.pin_model(&framework_pages(), NOW).await.unwrap();
+        let new = w.store.model(&to).await.unwrap();
+        let mapping = Mapping::propose(&w.model, &to, &waymark_model::diff::diff(&old, &new));
+        // A preview moves nothing.
+        w.store
+            .migrate_engagements(&w.staff, &mapping, None, true, NOW)
+            .await
+            .unwrap();
+        assert_eq!(w.store.article_versions("sharing").await.unwrap().len(), 1);
+        w.store
+            .migrate_engagements(&w.staff, &mapping, None, false, NOW)
+            .await
+            .unwrap();
+        let versions = w.store.article_versions("sharing").await.unwrap();
+        assert_eq!(versions.len(), 2, "published again with the moved tags");
+        assert_eq!(
+            versions[0].tags,
+            [
+                Tag::Step {
+                    stage: "assess-advocate".into(),
+                    step: 4
+                },
+                Tag::Stage {
+                    stage: "prepare-design".into()
+                },
+                Tag::Free {
+                    word: "licensing".into()
+                },
+            ]
+        );
+        assert_eq!(versions[0].body, "Words.");
+        // A draft's step with no counterpart falls back to its stage.
+        let rows = w.store.articles().await.unwrap();
+        let case = rows.iter().find(|r| r.article.slug == "case").unwrap();
+        assert_eq!(
+            case.article.tags,
+            [Tag::Stage {
+                stage: "prepare-design".into()
+            }]
+        );
+        // Again: nothing more.
+        w.store
+            .migrate_engagements(&w.staff, &mapping, None, false, NOW)
+            .await
+            .unwrap();
+        assert_eq!(w.store.article_versions("sharing").await.unwrap().len(), 2);
+    }
+}

@@ -293,8 +293,19 @@ fn mapping_from(fields: &HashMap<String, String>, from: &str, to: &str, old: &Mo
 pub async fn run(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
-    Form(fields): Form<HashMap<String, String>>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
+    // The preview's table lets the programme pick engagements: only those
+    // ticked move (`chosen` says the table was there).
+    let chosen: Option<Vec<waymark_core::EngagementId>> =
+        pairs.iter().any(|(k, _)| k == "chosen").then(|| {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "engagement")
+                .filter_map(|(_, v)| v.parse().ok().map(waymark_core::EngagementId))
+                .collect()
+        });
+    let fields: HashMap<String, String> = pairs.into_iter().collect();
     who.check(fields.get("csrf").map_or("", String::as_str))?;
     migration::may_migrate(&who.actor).map_err(|_| PageError::NotFound)?;
     let from = fields.get("from").cloned().unwrap_or_default();
@@ -308,10 +319,24 @@ pub async fn run(
     let preview = fields.get("action").map(String::as_str) != Some("apply");
     match s
         .store
-        .migrate_engagements(&who.actor, &mapping, None, preview, now())
+        // A preview shows every engagement on the version; applying moves the ticked.
+        .migrate_engagements(
+            &who.actor,
+            &mapping,
+            if preview { None } else { chosen.as_deref() },
+            preview,
+            now(),
+        )
         .await
     {
         Ok(outcomes) => {
+            // Articles' stage tags followed the mapping: the guide lists them there.
+            if !preview {
+                s.actions()
+                    .refresh_guide(None)
+                    .await
+                    .map_err(PageError::Internal)?;
+            }
             render(
                 &s,
                 &who,

@@ -8,7 +8,8 @@
 //! ([`letter`]); stages' timeboxes as warnings; what a search means and who
 //! may find what ([`search`]); knowledge articles and blueprint releases
 //! ([`knowledge`]); the agency self-assessment and the type that tailors
-//! an agency's journeys ([`assessment`]).
+//! an agency's journeys ([`assessment`]); moving an engagement to another
+//! model version by a mapping ([`migration`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events

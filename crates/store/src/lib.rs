@@ -4,7 +4,9 @@
 //! instances share one), its migrations, and the audit chain, which binds
 //! letters' and files' bytes and enquiries' content by hash; the search
 //! index, kept in the same transaction as each change; knowledge articles'
-//! versions and blueprint releases. Every change to
+//! versions and blueprint releases; agencies' chains of self-assessments
+//! (`assessments`) and moving engagements between model versions
+//! (`migrations`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,

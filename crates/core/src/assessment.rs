@@ -102,6 +102,17 @@ pub fn may_see_history(actor: &Actor, agency: AgencyId) -> bool {
     actor.is_programme() || actor.member_of(agency)
 }
 
+/// The agencies whose self-assessment waits for `actor`: those they are
+/// the executive sponsor of that have no type yet, when the model has a
+/// questionnaire to answer.
+pub fn waiting(actor: &Actor, agencies: &[crate::Agency], questionnaire: bool) -> Vec<AgencyId> {
+    agencies
+        .iter()
+        .filter(|a| questionnaire && a.agency_type.is_none() && actor.sponsor_of(a.id))
+        .map(|a| a.id)
+        .collect()
+}
+
 /// Who may set an agency's type over its assessment: the programme.
 pub fn may_set_type(actor: &Actor) -> Result<(), DomainError> {
     if actor.is_programme() {

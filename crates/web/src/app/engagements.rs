@@ -126,6 +126,8 @@ struct HomePage {
     triage: Vec<TriageRow>,
     /// Knowledge articles whose review date has come, for the programme.
     reviews: Vec<ReviewRow>,
+    /// Agencies whose self-assessment waits for this sponsor.
+    assess: Vec<super::AgencyRow>,
 }
 
 /// An article whose review date has come.
@@ -279,7 +281,20 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
     } else {
         Vec::new()
     };
+    let mine: Vec<waymark_core::Agency> = {
+        let mut out = Vec::new();
+        for id in actor.agencies() {
+            out.extend(s.store.agency(id).await?);
+        }
+        out
+    };
+    let assess = waymark_core::assessment::waiting(actor, &mine, s.model.questionnaire().is_some())
+        .into_iter()
+        .filter_map(|id| mine.iter().find(|a| a.id == id))
+        .map(super::AgencyRow::from)
+        .collect();
     let view = HomePage {
+        assess,
         title: "Your engagements",
         waiting,
         triage,

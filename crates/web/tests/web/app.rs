@@ -2835,6 +2835,16 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
         let staff = w.client(&app, Who::Staff).await;
         let a = w.agency.0;
         let page_path = format!("/agencies/{a}/assessment");
+        // It waits on the sponsor's home, and on no one else's.
+        let home = send(&app, &sponsor, Method::GET, "/engagements", &[]).await;
+        assert!(
+            home.body
+                .contains(&format!("href=\"/agencies/{a}/assessment\">Take BOT")),
+            "{}",
+            home.body
+        );
+        let home = send(&app, &member, Method::GET, "/engagements", &[]).await;
+        assert!(!home.body.contains("self-assessment</a>"));
         // The agency's page leads to it; every step counts until then.
         let agency = send(&app, &sponsor, Method::GET, &format!("/agencies/{a}"), &[]).await;
         assert!(
@@ -2940,6 +2950,11 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
         assert!(
             done.body
                 .contains(&format!("href=\"/engagements/{}\"", w.engagement.0))
+        );
+        let home = send(&app, &sponsor, Method::GET, "/engagements", &[]).await;
+        assert!(
+            !home.body.contains("assessment\">Take BOT"),
+            "done: no longer waiting"
         );
         // The journey re-tailored: Discovery's business case does not apply
         // to a Lean agency and is folded away with why; step 3 is optional.

@@ -21,7 +21,8 @@ use crate::{Choice, Model, Stage, Step};
 pub const RENAMED_AT: f64 = 0.3;
 /// Steps in stages that were not matched need more to be taken as moved.
 pub const MOVED_AT: f64 = 0.4;
-/// The most pairs of left-over steps compared for moves between stages.
+/// The most pairs compared by their words: of stages left without a slug's
+/// match, and of left-over steps for moves between stages.
 const MOVED_PAIRS: usize = 1_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -275,17 +276,26 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
     let (os, ns) = (&old.stages, &new.stages);
     // Stages: the same slug, then the most alike by name or by their steps.
     let mut stage_pairs: Vec<(usize, usize, Option<f64>)> = Vec::new();
+    let new_slugs: std::collections::HashMap<&str, usize> = ns
+        .iter()
+        .enumerate()
+        .map(|(j, n)| (n.slug.as_str(), j))
+        .collect();
     for (i, o) in os.iter().enumerate() {
-        if let Some(j) = ns.iter().position(|n| n.slug == o.slug) {
+        if let Some(&j) = new_slugs.get(o.slug.as_str()) {
             stage_pairs.push((i, j, None));
         }
     }
-    let free_o: Vec<usize> = (0..os.len())
-        .filter(|i| !stage_pairs.iter().any(|p| p.0 == *i))
-        .collect();
-    let free_n: Vec<usize> = (0..ns.len())
-        .filter(|j| !stage_pairs.iter().any(|p| p.1 == *j))
-        .collect();
+    let (slug_old, slug_new) = index(&stage_pairs, os.len(), ns.len());
+    let free_o: Vec<usize> = (0..os.len()).filter(|i| slug_old[*i].is_none()).collect();
+    let free_n: Vec<usize> = (0..ns.len()).filter(|j| !slug_new[*j]).collect();
+    // Compared pairwise by their words, so bounded as moves are.
+    let compare = free_o.len().saturating_mul(free_n.len()) <= MOVED_PAIRS;
+    let (free_o, free_n) = if compare {
+        (free_o, free_n)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for (i, j, s) in greedy(&free_o, &free_n, RENAMED_AT, |i, j| {
         Some(
             similarity(&os[i].name, &ns[j].name)
@@ -295,8 +305,10 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         stage_pairs.push((i, j, Some(s)));
     }
     stage_pairs.sort_by_key(|p| p.0);
+    let (stage_of, new_stage_used) = index(&stage_pairs, os.len(), ns.len());
     for (i, o) in os.iter().enumerate() {
-        let pair = stage_pairs.iter().find(|p| p.0 == i);
+        let pair = stage_of[i].map(|(j, s)| (i, j, s));
+        let pair = pair.as_ref();
         d.stage_map
             .push((o.slug.clone(), pair.map(|p| ns[p.1].slug.clone())));
         let Some(&(_, j, sim)) = pair else {
@@ -333,7 +345,7 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         }
     }
     for (j, n) in ns.iter().enumerate() {
-        if !stage_pairs.iter().any(|p| p.1 == j) {
+        if !new_stage_used[j] {
             d.stages.push(Change {
                 change: Kind::Added,
                 old: None,
@@ -356,7 +368,7 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         .enumerate()
         .flat_map(|(j, s)| (0..s.steps.len()).map(move |k| (j, k)))
         .collect();
-    let partner = |i: usize| stage_pairs.iter().find(|p| p.0 == i).map(|p| p.1);
+    let partner = |i: usize| stage_of[i].map(|(j, _)| j);
     let step_score = |a: usize, b: usize| {
         let o = &os[all_old[a].0].steps[all_old[a].1];
         let n = &ns[all_new[b].0].steps[all_new[b].1];
@@ -367,11 +379,18 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         let n = &ns[all_new[b].0].steps[all_new[b].1];
         crate::text::slugify(&o.title) == crate::text::slugify(&n.title)
     };
-    // Indexes into all_old / all_new, by stage pair.
+    // Each stage's steps as indexes into all_old / all_new, found once.
+    let by_stage = |all: &[(usize, usize)], stages: usize| {
+        let mut out = vec![Vec::new(); stages];
+        for (x, &(s, _)) in all.iter().enumerate() {
+            out[s].push(x);
+        }
+        out
+    };
+    let (olds_of, news_of) = (by_stage(&all_old, os.len()), by_stage(&all_new, ns.len()));
     let mut step_pairs: Vec<(usize, usize, Option<f64>)> = Vec::new();
     for &(i, j, _) in &stage_pairs {
-        let olds: Vec<usize> = (0..all_old.len()).filter(|&a| all_old[a].0 == i).collect();
-        let news: Vec<usize> = (0..all_new.len()).filter(|&b| all_new[b].0 == j).collect();
+        let (olds, news) = (olds_of[i].clone(), news_of[j].clone());
         let exact = greedy(&olds, &news, 1.0, |a, b| same_title(a, b).then_some(1.0));
         let olds: Vec<usize> = olds
             .into_iter()
@@ -390,12 +409,11 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
     }
     // What is left may have moved to another stage. Compared pairwise, so
     // bounded: past MOVED_PAIRS pairs, leftovers stay added and removed.
+    let (old_taken, new_taken) = index(&step_pairs, all_old.len(), all_new.len());
     let left_old: Vec<usize> = (0..all_old.len())
-        .filter(|a| !step_pairs.iter().any(|p| p.0 == *a))
+        .filter(|a| old_taken[*a].is_none())
         .collect();
-    let left_new: Vec<usize> = (0..all_new.len())
-        .filter(|b| !step_pairs.iter().any(|p| p.1 == *b))
-        .collect();
+    let left_new: Vec<usize> = (0..all_new.len()).filter(|b| !new_taken[*b]).collect();
     if left_old.len().saturating_mul(left_new.len()) <= MOVED_PAIRS {
         step_pairs.extend(
             greedy(&left_old, &left_new, MOVED_AT, |a, b| {
@@ -405,9 +423,11 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
             .map(|(a, b, s)| (a, b, Some(s))),
         );
     }
+    let (step_of, new_step_used) = index(&step_pairs, all_old.len(), all_new.len());
     for (a, &(i, k)) in all_old.iter().enumerate() {
         let (stage, o) = (&os[i], &os[i].steps[k]);
-        let pair = step_pairs.iter().find(|p| p.0 == a);
+        let pair = step_of[a].map(|(b, s)| (a, b, s));
+        let pair = pair.as_ref();
         d.step_map.push(StepMatch {
             old_stage: stage.slug.clone(),
             old_step: o.number,
@@ -454,7 +474,7 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         }
     }
     for (b, &(j, kk)) in all_new.iter().enumerate() {
-        if !step_pairs.iter().any(|p| p.1 == b) {
+        if !new_step_used[b] {
             d.steps.push(Change {
                 change: Kind::Added,
                 old: None,
@@ -483,7 +503,7 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         }
     }
     for (j, n) in ns.iter().enumerate() {
-        if !stage_pairs.iter().any(|p| p.1 == j) {
+        if !new_stage_used[j] {
             for (x, q) in n.decisions.iter().enumerate() {
                 d.decisions.push(point_change(
                     Kind::Added,
@@ -495,6 +515,19 @@ pub fn diff(old: &Model, new: &Model) -> ModelDiff {
         }
     }
     d
+}
+
+/// Pairs `(old, new, similarity)` as lookups: each old index's partner and
+/// similarity, and whether each new index is taken.
+type Index = (Vec<Option<(usize, Option<f64>)>>, Vec<bool>);
+
+fn index(pairs: &[(usize, usize, Option<f64>)], olds: usize, news: usize) -> Index {
+    let (mut of_old, mut used) = (vec![None; olds], vec![false; news]);
+    for &(o, n, s) in pairs {
+        of_old[o] = Some((n, s));
+        used[n] = true;
+    }
+    (of_old, used)
 }
 
 type PointRef<'a> = (&'a Stage, usize, &'a String);

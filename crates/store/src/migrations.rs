@@ -63,7 +63,7 @@ impl Store {
         for id in ids {
             let outcome = if preview {
                 let e = self.engagement(actor, id).await?;
-                judge(actor, &e, &old, &new, mapping)
+                judge(actor, &e, &old, &new, mapping).0
             } else {
                 self.migrate_one(actor, id, &old, &new, mapping, now)
                     .await?
@@ -171,10 +171,9 @@ impl Store {
             .await?
             .ok_or(StoreError::Domain(waymark_core::DomainError::NotFound))?;
             let mut e: Engagement = unjson(&row.try_get::<String, _>("state")?)?;
-            let outcome = judge(actor, &e, old, new, mapping);
-            let event = match migration::migrate(actor, &e, old, new, mapping) {
-                Ok(Some(ev)) => ev,
-                _ => return Ok(outcome),
+            let (outcome, event) = judge(actor, &e, old, new, mapping);
+            let Some(event) = event else {
+                return Ok(outcome);
             };
             let at = Head::of(&row)?;
             let expected = at.version as u64;
@@ -195,14 +194,15 @@ impl Store {
 }
 
 /// The outcome `migration::migrate` gives `e`, with its stages before and
-/// after, without writing.
+/// after, and the event to record (if any), without writing: judged once,
+/// for a preview and for applying alike.
 fn judge(
     actor: &Actor,
     e: &Engagement,
     old: &waymark_model::Model,
     new: &waymark_model::Model,
     mapping: &Mapping,
-) -> Outcome {
+) -> (Outcome, Option<Event>) {
     let base = Outcome {
         engagement: e.id,
         result: "unchanged",
@@ -212,7 +212,7 @@ fn judge(
         archived: Vec::new(),
     };
     match migration::migrate(actor, e, old, new, mapping) {
-        Ok(None) => base,
+        Ok(None) => (base, None),
         Ok(Some(ev)) => {
             let mut after = e.clone();
             after.apply(&ev, actor.person, Timestamp(0));
@@ -220,17 +220,21 @@ fn judge(
                 Event::Migrated { archived, .. } => archived.clone(),
                 _ => Vec::new(),
             };
-            Outcome {
+            let outcome = Outcome {
                 result: "migrated",
                 after: after.stages,
                 archived,
                 ..base
-            }
+            };
+            (outcome, Some(ev))
         }
-        Err(why) => Outcome {
-            result: "refused",
-            reason: Some(why.to_string()),
-            ..base
-        },
+        Err(why) => (
+            Outcome {
+                result: "refused",
+                reason: Some(why.to_string()),
+                ..base
+            },
+            None,
+        ),
     }
 }

@@ -120,6 +120,37 @@ enum Command {
         /// rate limits apply to each client rather than to the balancer.
         #[arg(long, env = "WAYMARK_TRUSTED_PROXIES", value_name = "LIST", default_value = "", value_parser = parse_trusted)]
         trusted_proxies: TrustedProxies,
+        /// Read the programme's mailbox while serving: imaps://user@host/INBOX
+        /// (TLS), or imap://user@host/INBOX (STARTTLS; ?tls=none for none, on
+        /// this machine only). The password comes from WAYMARK_IMAP_PASSWORD
+        /// or --imap-password-file, never from the command line.
+        #[arg(long, env = "WAYMARK_IMAP_URL", value_name = "URL")]
+        imap_url: Option<String>,
+        /// A file holding the IMAP password (one line).
+        #[arg(long, env = "WAYMARK_IMAP_PASSWORD_FILE", value_name = "FILE")]
+        imap_password_file: Option<PathBuf>,
+        /// The folder taken mail is moved to (created if missing).
+        #[arg(
+            long,
+            env = "WAYMARK_IMAP_FOLDER",
+            value_name = "NAME",
+            default_value = "Waymark"
+        )]
+        imap_folder: String,
+        /// Seconds between looks at the mailbox when the server has no IDLE.
+        #[arg(long, env = "WAYMARK_IMAP_POLL", value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        imap_poll: u64,
+        /// Seconds an instance's hold on the mailbox lasts unrenewed: when it
+        /// dies, another instance takes over after this long.
+        #[arg(long, env = "WAYMARK_IMAP_LEASE", value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=3600))]
+        imap_lease: u64,
+        /// A PEM file of certificates to trust for the IMAP server besides the
+        /// built-in roots (a private CA).
+        #[arg(long, env = "WAYMARK_IMAP_CA_FILE", value_name = "FILE")]
+        imap_ca_file: Option<PathBuf>,
+        /// Allow plain IMAP or STARTTLS to a server that is not on this machine.
+        #[arg(long, env = "WAYMARK_IMAP_INSECURE")]
+        imap_insecure: bool,
     },
     /// The configuration: check it and show the settings in effect.
     #[command(subcommand)]
@@ -579,24 +610,46 @@ fn main() -> ExitCode {
             outbox_max_age,
             shutdown_grace,
             trusted_proxies,
-        } => site_cmd::serve(
-            origin::Origin::choose(cli.model.as_deref(), &[]),
-            templates,
-            bind,
-            &db,
-            public_url.map(|u| u.trim_end_matches('/').to_string()),
-            site_cmd::MailSettings {
-                smtp_url,
-                from: mail_from,
+            imap_url,
+            imap_password_file,
+            imap_folder,
+            imap_poll,
+            imap_lease,
+            imap_ca_file,
+            imap_insecure,
+        } => site_cmd::imap_settings(
+            imap_url.as_deref(),
+            imap_password_file.as_deref(),
+            site_cmd::ImapOptions {
+                folder: imap_folder,
+                poll: imap_poll,
+                lease: imap_lease,
+                ca_file: imap_ca_file,
+                insecure: imap_insecure,
+                from: mail_from.clone(),
             },
-            site_cmd::OpsSettings {
-                metrics_bind,
-                metrics_token_file,
-                outbox_max_age: std::time::Duration::from_secs(outbox_max_age),
-                shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
-                trusted_proxies: trusted_proxies.0,
-            },
-        ),
+        )
+        .and_then(|imap| {
+            site_cmd::serve(
+                origin::Origin::choose(cli.model.as_deref(), &[]),
+                templates,
+                bind,
+                &db,
+                public_url.map(|u| u.trim_end_matches('/').to_string()),
+                site_cmd::MailSettings {
+                    smtp_url,
+                    from: mail_from,
+                    imap,
+                },
+                site_cmd::OpsSettings {
+                    metrics_bind,
+                    metrics_token_file,
+                    outbox_max_age: std::time::Duration::from_secs(outbox_max_age),
+                    shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                    trusted_proxies: trusted_proxies.0,
+                },
+            )
+        }),
         Command::Intake(IntakeCommand::Import { paths, acknowledge }) => {
             intake_cmd::import(&db, &paths, acknowledge)
         }

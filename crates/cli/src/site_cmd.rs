@@ -70,6 +70,73 @@ pub fn build(
 pub struct MailSettings {
     pub smtp_url: Option<String>,
     pub from: String,
+    /// The programme's mailbox, read while serving.
+    pub imap: Option<waymark_web::imap::Settings>,
+}
+
+/// How the mailbox is read, besides where it is and the password.
+#[derive(Debug, Clone)]
+pub struct ImapOptions {
+    pub folder: String,
+    pub poll: u64,
+    pub lease: u64,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+    pub from: String,
+}
+
+/// The IMAP reader's settings, checked: the URL, and the password from
+/// `WAYMARK_IMAP_PASSWORD` or a file (never a flag, so it is never in a
+/// process list). Without a URL there is no reader.
+pub fn imap_settings(
+    url: Option<&str>,
+    password_file: Option<&Path>,
+    o: ImapOptions,
+) -> anyhow::Result<Option<waymark_web::imap::Settings>> {
+    let Some(url) = url else {
+        if password_file.is_some() {
+            anyhow::bail!(
+                "imap_password_file is set but imap_url is not: give the mailbox to read"
+            );
+        }
+        return Ok(None);
+    };
+    let target = waymark_web::imap::parse_url(url, o.insecure)?;
+    let from_env = std::env::var("WAYMARK_IMAP_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = match (from_env, password_file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "the IMAP password is given twice (WAYMARK_IMAP_PASSWORD and imap_password_file): keep one"
+        ),
+        (Some(p), None) => p,
+        (None, Some(path)) => crate::config::read_secret(path, "the IMAP password")?,
+        (None, None) => anyhow::bail!(waymark_web::imap::ImapError::NoPassword),
+    };
+    if o.folder.trim().is_empty()
+        || o.folder
+            .chars()
+            .any(|c| c.is_control() || "\"\\*%".contains(c))
+    {
+        anyhow::bail!("imap_folder “{}” is not a usable folder name", o.folder);
+    }
+    if o.folder.eq_ignore_ascii_case(&target.mailbox) {
+        anyhow::bail!(
+            "imap_folder is the mailbox being read ({}): taken mail must go elsewhere",
+            target.mailbox
+        );
+    }
+    let settings = waymark_web::imap::Settings {
+        target,
+        password,
+        done_folder: o.folder,
+        poll: Duration::from_secs(o.poll),
+        lease: Duration::from_secs(o.lease),
+        ca_file: o.ca_file,
+        from: o.from,
+    };
+    waymark_web::imap::check(&settings)?;
+    Ok(Some(settings))
 }
 
 /// How the service is run: metrics, readiness, stopping.
@@ -208,6 +275,10 @@ pub fn serve(
         settings.guide = Some(guide);
         settings.mail_from = mail.from;
         settings.smtp_url = mail.smtp_url;
+        if let Some(imap) = &mail.imap {
+            eprintln!("mail: reading {} (taken mail goes to {})", imap.target.label(), imap.done_folder);
+        }
+        settings.imap = mail.imap;
         settings.metrics_token = metrics_token;
         settings.outbox_max_age = ops.outbox_max_age;
         settings.trusted_proxies = ops.trusted_proxies;

@@ -121,6 +121,8 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::BenefitAdded { .. }
         | Event::InitiativeLinked { .. }
         | Event::DocumentAttached { .. }
+        // An attendee's answer changes nothing anyone edits.
+        | Event::WorkshopAnswered { .. }
         | Event::Tailored { .. } => return None,
     })
 }

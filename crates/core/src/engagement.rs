@@ -299,6 +299,12 @@ pub enum Event {
         id: u32,
         notes: WorkshopNotes,
     },
+    /// An attendee's calendar answered the invitation (by mail).
+    WorkshopAnswered {
+        id: u32,
+        email: String,
+        answer: crate::mailbox::Answer,
+    },
     ArtefactSaved {
         artefact: Artefact,
     },
@@ -694,6 +700,7 @@ impl Engagement {
                         sequence: *sequence,
                         cancelled: false,
                         notes: WorkshopNotes::default(),
+                        answers: Vec::new(),
                     }),
                 }
             }
@@ -706,6 +713,21 @@ impl Engagement {
             Event::WorkshopNotesRecorded { id, notes } => {
                 if let Some(w) = self.workshops.iter_mut().find(|w| w.id == *id) {
                     w.notes = notes.clone();
+                }
+            }
+            Event::WorkshopAnswered { id, email, answer } => {
+                if let Some(w) = self.workshops.iter_mut().find(|w| w.id == *id) {
+                    match w
+                        .answers
+                        .iter_mut()
+                        .find(|a| a.email.eq_ignore_ascii_case(email))
+                    {
+                        Some(a) => a.answer = *answer,
+                        None => w.answers.push(crate::records::WorkshopAnswer {
+                            email: email.clone(),
+                            answer: *answer,
+                        }),
+                    }
                 }
             }
             Event::ArtefactSaved { artefact } => self.delivery.save(artefact),

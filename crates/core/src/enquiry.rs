@@ -85,6 +85,17 @@ pub enum Triage {
     Closed {
         reason: String,
     },
+    /// A message on the enquiry's conversation came in by mail: row
+    /// `message` of its messages, whose content hashes to `content`.
+    MailIn {
+        message: i64,
+        content: String,
+    },
+    /// The programme answered by mail (through the outbox).
+    Replied {
+        message: i64,
+        content: String,
+    },
 }
 
 impl Triage {
@@ -97,6 +108,8 @@ impl Triage {
             Triage::Converted { .. } => "converted",
             Triage::Attached { .. } => "attached",
             Triage::Closed { .. } => "closed",
+            Triage::MailIn { .. } => "mail_in",
+            Triage::Replied { .. } => "replied",
         }
     }
 
@@ -149,6 +162,55 @@ impl EnquiryCommand {
 /// only the programme team triages them. To anyone else they do not exist.
 pub fn may_see(actor: &Actor) -> bool {
     actor.is_programme()
+}
+
+/// Whether `actor` may answer an enquiry's sender by mail: the programme
+/// may, whatever the enquiry's status (a conversation goes on after the
+/// enquiry becomes an engagement). Returns the text to send.
+pub fn reply(actor: &Actor, body: &Text<20000>) -> Result<String, DomainError> {
+    visible(actor)?;
+    Ok(body.required("body")?.into_string())
+}
+
+/// The tag every subject of an enquiry's mail carries, so that a reply
+/// whose client dropped the thread headers still finds its enquiry.
+pub fn subject_tag(id: i64) -> String {
+    format!("[WM-{id}]")
+}
+
+/// `subject` with the enquiry's tag, once.
+pub fn tagged_subject(subject: &str, id: i64) -> String {
+    let tag = subject_tag(id);
+    if subject.contains(&tag) {
+        subject.to_string()
+    } else {
+        format!("{subject} {tag}")
+    }
+}
+
+/// The subject of an answer to a message whose subject was `subject`.
+pub fn reply_subject(subject: &str, id: i64) -> String {
+    let s = subject.trim();
+    let lower = s.to_ascii_lowercase();
+    let base = if lower.starts_with("re:") {
+        s.to_string()
+    } else {
+        format!("Re: {s}")
+    };
+    tagged_subject(&base, id)
+}
+
+/// The enquiry a subject's tag names (the last tag, if several).
+pub fn subject_enquiry(subject: &str) -> Option<i64> {
+    subject.rmatch_indices("[WM-").find_map(|(at, _)| {
+        let rest = &subject[at + 4..];
+        let end = rest.find(']')?;
+        let digits = &rest[..end];
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    })
 }
 
 /// `may_see`, as the error the caller returns.

@@ -9,7 +9,8 @@
 //! may find what ([`search`]); knowledge articles and blueprint releases
 //! ([`knowledge`]); the agency self-assessment and the type that tailors
 //! an agency's journeys ([`assessment`]); moving an engagement to another
-//! model version by a mapping ([`migration`]).
+//! model version by a mapping ([`migration`]); where a message that
+//! arrives in the programme's mailbox belongs ([`mailbox`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -27,6 +28,7 @@ pub mod enquiry;
 mod error;
 pub mod knowledge;
 pub mod letter;
+pub mod mailbox;
 pub mod migration;
 mod next;
 mod people;
@@ -55,7 +57,7 @@ pub use people::{
 };
 pub use records::{
     Artefact, Attendee, Delivery, DocumentRecord, Feature, Guide, LetterKind, LetterRecord, Sprint,
-    Story, WORKSHOP_HEADINGS, When, WorkStatus, Workshop, WorkshopNotes, WorkshopPlan, parse_date,
-    parse_time,
+    Story, WORKSHOP_HEADINGS, When, WorkStatus, Workshop, WorkshopAnswer, WorkshopNotes,
+    WorkshopPlan, answer as answer_invitation, parse_date, parse_time,
 };
 pub use text::{Line, Text, check_line, check_text, clean_lines, one_line};

@@ -79,6 +79,64 @@ pub struct Workshop {
     pub sequence: u32,
     pub cancelled: bool,
     pub notes: WorkshopNotes,
+    /// Attendees' answers to the invitation, by address, as their calendars
+    /// sent them (the newest answer of each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<WorkshopAnswer>,
+}
+
+/// One attendee's answer to a workshop invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkshopAnswer {
+    pub email: String,
+    pub answer: crate::mailbox::Answer,
+}
+
+impl Workshop {
+    /// The answer `email` gave, if any.
+    pub fn answer_of(&self, email: &str) -> Option<crate::mailbox::Answer> {
+        self.answers
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email))
+            .map(|a| a.answer)
+    }
+}
+
+/// The event that records `email`'s answer to workshop `id`'s invitation,
+/// which came by mail. Only an invited attendee's answer counts, and only
+/// to a workshop that is still on.
+pub fn answer(
+    e: &Engagement,
+    id: u32,
+    email: &str,
+    reply: crate::mailbox::Answer,
+) -> Result<Event, DomainError> {
+    let w = e
+        .workshops
+        .iter()
+        .find(|w| w.id == id)
+        .ok_or(DomainError::NotFound)?;
+    if w.cancelled {
+        return Err(DomainError::rule("this workshop was cancelled"));
+    }
+    let email = Email::parse(email.trim())?;
+    let invited = w
+        .plan
+        .attendees
+        .iter()
+        .any(|a| a.email.eq_ignore_ascii_case(email.as_str()));
+    if !invited {
+        return Err(DomainError::rule(format!(
+            "{} was not invited to this workshop",
+            email.as_str()
+        )));
+    }
+    Ok(Event::WorkshopAnswered {
+        id,
+        email: email.as_str().to_string(),
+        answer: reply,
+    })
 }
 
 /// The letters the programme issues.

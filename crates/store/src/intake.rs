@@ -129,7 +129,7 @@ fn status(s: &str) -> Result<EnquiryStatus, StoreError> {
 }
 
 /// Appends one event to an enquiry's chain (the row must be locked).
-async fn append(
+pub(crate) async fn append(
     tx: &mut Transaction<'_, Any>,
     id: i64,
     actor: Option<PersonId>,
@@ -202,8 +202,12 @@ async fn check_content(
     let mut content = None;
     let mut status = EnquiryStatus::Open;
     let mut engagement = None;
+    let mut messages = Vec::new();
     for p in payloads {
         match unjson::<Triage>(p) {
+            Ok(Triage::MailIn { message, content } | Triage::Replied { message, content }) => {
+                messages.push((message, content));
+            }
             Ok(Triage::Received { content: c, .. }) => content = c.or(content),
             Ok(Triage::Sealed { content: c }) => content = Some(c),
             Ok(Triage::Note { .. }) => {}
@@ -263,6 +267,9 @@ async fn check_content(
             e.status.as_str(),
             status.as_str()
         ));
+    }
+    if let Some(reason) = crate::mailbox::check_messages(pool, id, &messages).await? {
+        return broken(reason);
     }
     Ok(None)
 }
@@ -353,7 +360,37 @@ impl Store {
         }
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let id = match self
+            .insert_enquiry(&mut tx, e, acknowledgement.cloned(), now)
+            .await
+        {
+            Ok(id) => id,
+            // Another import of the same message won the race.
+            Err(StoreError::Db(err)) if crate::error::is_unique_violation(&err) => {
+                drop(tx);
+                let mid = e.message_id.as_deref().unwrap_or_default();
+                return match self.enquiry_by_message_id(mid).await? {
+                    Some(id) => Ok(ImportOutcome::Duplicate(id)),
+                    None => Err(StoreError::Db(err)),
+                };
+            }
+            Err(err) => return Err(err),
+        };
+        tx.commit().await?;
+        Ok(ImportOutcome::Added(id))
+    }
+
+    /// Inserts an enquiry, its attachments, the event that binds its
+    /// content, its search entry and its acknowledgement (tagged with its
+    /// number and threaded on its message) inside `tx`.
+    pub(crate) async fn insert_enquiry(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        e: &NewEnquiry,
+        acknowledgement: Option<Mail>,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query(
             "INSERT INTO enquiries (source, message_id, agency_name, contact_name, contact_email, contact_role, subject, body, timeframe, preference, status, received_at, event_count, head_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, 0, '') RETURNING id",
         )
@@ -368,26 +405,14 @@ impl Store {
         .bind(&e.timeframe)
         .bind(&e.preference)
         .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.try_get(0)?,
-            // Another import of the same message won the race.
-            Err(err) if crate::error::is_unique_violation(&err) => {
-                drop(tx);
-                let mid = e.message_id.as_deref().unwrap_or_default();
-                return match self.enquiry_by_message_id(mid).await? {
-                    Some(id) => Ok(ImportOutcome::Duplicate(id)),
-                    None => Err(StoreError::Db(err)),
-                };
-            }
-            Err(err) => return Err(err.into()),
-        };
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
         let mut files = Vec::new();
         for f in &e.attachments {
             let sha = sha256_bytes(&f.bytes);
             let dir = self.files_dir.as_deref().map(|p| p.as_path());
-            let file = insert_file(&mut tx, dir, f, &sha, None, Some(id), PersonId(0), now).await?;
+            let file = insert_file(tx, dir, f, &sha, None, Some(id), PersonId(0), now).await?;
             files.push(FileRow {
                 id: file,
                 sha256: sha,
@@ -420,13 +445,23 @@ impl Store {
             source: e.source.clone(),
             content: Some(content.clone()),
         };
-        bind_content(&mut tx, id, &received, &content, now).await?;
-        crate::search::index_enquiry(&mut tx, id).await?;
-        if let Some(m) = acknowledgement {
-            crate::outbox::queue(&mut tx, m, now).await?;
+        bind_content(tx, id, &received, &content, now).await?;
+        crate::search::index_enquiry(tx, id).await?;
+        // Answers to the message that opened it thread onto it.
+        if let Some(mid) = &e.message_id {
+            crate::mailbox::remember(tx, mid, id).await?;
         }
-        tx.commit().await?;
-        Ok(ImportOutcome::Added(id))
+        if let Some(mut m) = acknowledgement {
+            m.subject = enquiry::tagged_subject(&m.subject, id);
+            if let Some(t) = &mut m.thread {
+                t.enquiry = Some(id);
+                let original = e.message_id.clone().filter(|m| !m.starts_with("sha256:"));
+                t.in_reply_to = original.clone();
+                t.references = original.into_iter().collect();
+            }
+            crate::outbox::queue(tx, &m, now).await?;
+        }
+        Ok(id)
     }
 
     async fn enquiry_by_message_id(&self, mid: &str) -> Result<Option<i64>, StoreError> {

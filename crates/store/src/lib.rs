@@ -6,7 +6,8 @@
 //! index, kept in the same transaction as each change; knowledge articles'
 //! versions and blueprint releases; agencies' chains of self-assessments
 //! (`assessments`) and moving engagements between model versions
-//! (`migrations`). Every change to
+//! (`migrations`); mail taken from the programme's mailbox, each message
+//! once, and enquiries' conversations (`mailbox`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -33,6 +34,7 @@ mod health;
 mod intake;
 mod knowledge;
 mod listing;
+mod mailbox;
 mod migrations;
 mod open;
 mod outbox;
@@ -67,9 +69,12 @@ pub use intake::{
 };
 pub use knowledge::{ArticleRow, ArticleVersion, FeedbackSummary, PublishedArticle};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
+pub use mailbox::{
+    InboundRecord, Incoming, Lease, MailboxKey, MailboxStatus, Message, Parsed, Taken,
+};
 pub use migrations::Outcome;
 pub use open::missing_file;
-pub use outbox::{Mail, OutboxEntry};
+pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
 pub use pins::ModelVersion;
 pub use records::{
     Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,

@@ -11,7 +11,7 @@ use waymark_core::{Actor, DomainError, Timestamp};
 use crate::{Store, StoreError};
 
 /// A message to send. The attachment is text (an iCalendar file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mail {
     pub kind: String,
     pub to: String,
@@ -19,6 +19,37 @@ pub struct Mail {
     pub body: String,
     /// (file name, content type, content)
     pub attachment: Option<(String, String, String)>,
+    /// Its place in an enquiry's conversation, so that answers find it.
+    pub thread: Option<MailThread>,
+    /// RFC 3834 `Auto-Submitted` (`auto-replied`, `auto-generated`) for a
+    /// message no person wrote, so that other robots do not answer it.
+    pub auto_submitted: Option<&'static str>,
+}
+
+/// A message's own Message-ID, the messages it answers, and the enquiry
+/// whose conversation it belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailThread {
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub enquiry: Option<i64>,
+}
+
+/// A new Message-ID (`random@domain`, kept without its angle brackets as
+/// mail-parser reads ids) in the domain of `from`, the programme's address.
+pub fn new_message_id(from: &str) -> Result<String, StoreError> {
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').trim())
+        .filter(|d| {
+            !d.is_empty()
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        })
+        .unwrap_or("waymark.invalid");
+    let token = crate::random_token()?;
+    Ok(format!("{}@{domain}", &token[..32]))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,9 +67,14 @@ pub struct OutboxEntry {
     pub next_attempt_at: Timestamp,
     pub sent_at: Option<Timestamp>,
     pub last_error: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// The References header's ids, space-separated.
+    pub references: Option<String>,
+    pub auto_submitted: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error";
+const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error, message_id, in_reply_to, refs, auto_submitted";
 
 fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
     Ok(OutboxEntry {
@@ -55,6 +91,10 @@ fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
         next_attempt_at: Timestamp(r.try_get("next_attempt_at")?),
         sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(Timestamp),
         last_error: r.try_get("last_error")?,
+        message_id: r.try_get("message_id")?,
+        in_reply_to: r.try_get("in_reply_to")?,
+        references: r.try_get("refs")?,
+        auto_submitted: r.try_get("auto_submitted")?,
     })
 }
 
@@ -67,9 +107,13 @@ pub(crate) async fn queue(
         Some((n, k, c)) => (Some(n), Some(k), Some(c)),
         None => (None, None, None),
     };
+    let thread = m.thread.as_ref();
+    let refs = thread
+        .map(|t| t.references.join(" "))
+        .filter(|r| !r.is_empty());
     let row = sqlx::query(
-        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8) RETURNING id",
+        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, message_id, in_reply_to, refs, auto_submitted) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(&m.kind)
     .bind(&m.to)
@@ -79,8 +123,18 @@ pub(crate) async fn queue(
     .bind(kind)
     .bind(content)
     .bind(now.0)
+    .bind(thread.map(|t| t.message_id.as_str()))
+    .bind(thread.and_then(|t| t.in_reply_to.as_deref()))
+    .bind(refs)
+    .bind(m.auto_submitted)
     .fetch_one(&mut **tx)
     .await?;
+    // Answers to it thread onto its enquiry.
+    if let Some(t) = thread
+        && let Some(enquiry) = t.enquiry
+    {
+        crate::mailbox::remember(tx, &t.message_id, enquiry).await?;
+    }
     Ok(row.try_get(0)?)
 }
 

@@ -274,13 +274,27 @@ pub(crate) async fn index_enquiry(
     .fetch_one(&mut *conn)
     .await?;
     let text = |c: &str| row.try_get::<String, _>(c);
-    let body = format!(
+    let mut body = format!(
         "{}\n{}\n{}\n{}",
         text("agency_name")?,
         text("contact_name")?,
         text("contact_email")?,
         text("body")?
     );
+    // Its conversation too, newest first, to a bound.
+    let messages = sqlx::query(
+        "SELECT body FROM enquiry_messages WHERE enquiry_id = $1 ORDER BY id DESC LIMIT 50",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for m in &messages {
+        if body.len() > 200_000 {
+            break;
+        }
+        body.push('\n');
+        body.push_str(&m.try_get::<String, _>(0)?);
+    }
     upsert(
         conn,
         Kind::Enquiry,

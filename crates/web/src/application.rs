@@ -41,6 +41,8 @@ pub struct Settings {
     /// The load balancers in front: only their `X-Forwarded-For` is
     /// believed, for rate limits.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The programme's mailbox, read over IMAP while serving.
+    pub imap: Option<crate::imap::Settings>,
 }
 
 impl Settings {
@@ -57,6 +59,7 @@ impl Settings {
             metrics_token: None,
             outbox_max_age: Duration::from_secs(DEFAULT_OUTBOX_MAX_AGE_SECS),
             trusted_proxies: Vec::new(),
+            imap: None,
         }
     }
 }
@@ -70,6 +73,8 @@ pub enum BuildError {
     Mail(#[from] crate::mail::MailError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Imap(#[from] crate::imap::ImapError),
 }
 
 /// How old the oldest due message may be before `/readyz` says not ready.
@@ -144,7 +149,19 @@ impl Application {
         // retries failures; without it, mail waits in the outbox for admins.
         if let Some(url) = &s.smtp_url {
             let sender = crate::mail::Sender::new(url, &s.mail_from)?;
-            stopping.push(("mail", Box::pin(sender.run(s.store.clone(), stopped))));
+            stopping.push((
+                "mail",
+                Box::pin(sender.run(s.store.clone(), stopped.clone())),
+            ));
+        }
+        // The mailbox: one instance at a time reads it (a lease), and it
+        // gives the lease up when told to stop.
+        if let Some(imap) = s.imap.clone() {
+            crate::imap::check(&imap)?;
+            stopping.push((
+                "imap",
+                Box::pin(crate::imap::run(imap, s.store.clone(), stopped.clone())),
+            ));
         }
         // Expired sessions are refused when read; this only tidies the table.
         let sweeper = s.store.clone();

@@ -146,6 +146,7 @@ mod tests {
             sequence: 2,
             cancelled: false,
             notes: WorkshopNotes::default(),
+            answers: Vec::new(),
         }
     }
 

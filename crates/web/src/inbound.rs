@@ -4,12 +4,21 @@
 //!
 //! Each message is keyed by its Message-ID (or, without one, by the hash of
 //! its bytes), so reading a mailbox again adds nothing.
+//!
+//! [`read`] turns one message's bytes into what the store's `take_mail`
+//! needs: who sent it, the thread it names, whether a robot wrote it, a
+//! workshop answer it carries, or why it cannot be read. `intake import`
+//! and the IMAP reader (`crate::imap`) both take mail through [`take`].
 
 use std::path::Path;
 
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
-use waymark_store::{MAX_FILE_BYTES, NewEnquiry, NewFile, classify, clean_name};
+use waymark_core::mailbox::{self, Answer, CalendarReply};
+use waymark_store::{
+    Incoming, MAX_FILE_BYTES, MailboxKey, NewEnquiry, NewFile, Parsed, Store, StoreError, Taken,
+    classify, clean_name,
+};
 
 /// One raw message and where it came from, for messages about it.
 #[derive(Debug)]
@@ -188,4 +197,257 @@ pub fn enquiry(raw: &[u8]) -> Result<NewEnquiry, NotAnEnquiry> {
         preference: String::new(),
         attachments,
     })
+}
+
+/// The header block kept with a record, at most this long.
+const MAX_HEADERS: usize = 64 * 1024;
+
+/// A message's header block as text, bounded.
+fn header_block(raw: &[u8]) -> String {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len())
+        .min(MAX_HEADERS);
+    String::from_utf8_lossy(&raw[..end]).into_owned()
+}
+
+/// The ids a header names, as mail-parser gives them (without `<>`).
+fn ids(v: &HeaderValue) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .map(|i| waymark_core::one_line(&i))
+    .filter(|i| !i.is_empty() && i.len() <= 998)
+    .collect()
+}
+
+/// Why a message's structure cannot be trusted, if it cannot.
+fn broken(msg: &mail_parser::Message, raw: &[u8]) -> Option<String> {
+    if let Some(ct) = msg.content_type()
+        && ct.ctype().eq_ignore_ascii_case("multipart")
+    {
+        let Some(boundary) = ct.attribute("boundary").filter(|b| !b.is_empty()) else {
+            return Some(
+                "its MIME structure is broken: a multipart message with no boundary".into(),
+            );
+        };
+        let marker = format!("--{boundary}");
+        if !raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            return Some(format!(
+                "its MIME structure is broken: the boundary “{}” never appears",
+                waymark_core::one_line(boundary)
+            ));
+        }
+    }
+    for part in &msg.parts {
+        let is_text = part
+            .content_type()
+            .is_none_or(|c| c.ctype().eq_ignore_ascii_case("text"));
+        if !is_text {
+            continue;
+        }
+        let declared = part
+            .content_type()
+            .and_then(|c| c.attribute("charset"))
+            .is_some();
+        let body = raw
+            .get(part.offset_body as usize..part.offset_end as usize)
+            .unwrap_or_default();
+        if !declared && !body.is_ascii() && std::str::from_utf8(body).is_err() {
+            return Some(
+                "its text is in a character set it does not declare, so it cannot be read faithfully"
+                    .into(),
+            );
+        }
+        if part.is_encoding_problem {
+            return Some("a part of it could not be decoded".into());
+        }
+    }
+    None
+}
+
+/// The answer to a workshop invitation a message carries (an iTIP `REPLY`
+/// in a `text/calendar` part), if any.
+fn calendar_reply(msg: &mail_parser::Message) -> Option<CalendarReply> {
+    for part in &msg.parts {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        if !(ct.ctype().eq_ignore_ascii_case("text")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar")))
+        {
+            continue;
+        }
+        let text = String::from_utf8_lossy(part.contents()).into_owned();
+        let unfolded = icalendar::parser::unfold(&text);
+        let Ok(cal) = icalendar::parser::read_calendar(&unfolded) else {
+            continue;
+        };
+        let is_reply = cal
+            .properties
+            .iter()
+            .any(|p| p.name == "METHOD" && p.val.as_str().eq_ignore_ascii_case("REPLY"));
+        if !is_reply {
+            continue;
+        }
+        for event in cal.components.iter().filter(|c| c.name == "VEVENT") {
+            let uid = event.find_prop("UID").map(|p| p.val.as_str().to_string());
+            let attendee = event.find_prop("ATTENDEE");
+            let (Some(uid), Some(attendee)) = (uid, attendee) else {
+                continue;
+            };
+            let answer = attendee
+                .params
+                .iter()
+                .find(|p| p.key.as_str().eq_ignore_ascii_case("PARTSTAT"))
+                .and_then(|p| p.val.as_ref())
+                .and_then(|v| Answer::from_partstat(v.as_str()));
+            let address = attendee.val.as_str();
+            let address = address
+                .strip_prefix("mailto:")
+                .or_else(|| address.strip_prefix("MAILTO:"))
+                .unwrap_or(address);
+            if let Some(answer) = answer {
+                return Some(CalendarReply {
+                    uid: waymark_core::one_line(&uid),
+                    attendee: waymark_core::one_line(address),
+                    answer,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// One message's bytes, read for the store. `size` is its size on the
+/// server (the bytes' length when read whole).
+pub fn read(raw: &[u8], source: &str, key: Option<MailboxKey>) -> Incoming {
+    let parsed = MessageParser::default()
+        .parse(raw)
+        .filter(|m| !m.headers().is_empty());
+    let fallback_id = format!("sha256:{:x}", Sha256::digest(raw));
+    let mut incoming = Incoming {
+        key,
+        source: source.to_string(),
+        message_id: fallback_id,
+        references: Vec::new(),
+        sender: String::new(),
+        subject: String::new(),
+        size: raw.len() as u64,
+        headers: header_block(raw),
+        parsed: Parsed::TooLarge,
+    };
+    let Some(msg) = parsed else {
+        incoming.parsed = Parsed::Unreadable {
+            reason: NotAnEnquiry::NotMail.to_string(),
+            raw: raw.to_vec(),
+        };
+        return incoming;
+    };
+    if let Some(id) = msg.message_id().map(waymark_core::one_line)
+        && !id.is_empty()
+    {
+        incoming.message_id = id;
+    }
+    incoming.subject = waymark_core::one_line(msg.subject().unwrap_or_default())
+        .chars()
+        .take(300)
+        .collect();
+    incoming.sender = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(waymark_core::one_line)
+        .unwrap_or_default()
+        .chars()
+        .take(254)
+        .collect();
+    let mut refs = ids(msg.in_reply_to());
+    let mut older = ids(msg.references());
+    older.reverse();
+    refs.extend(older);
+    incoming.references = refs;
+    if let Some(reason) = broken(&msg, raw) {
+        incoming.parsed = Parsed::Unreadable {
+            reason,
+            raw: raw.to_vec(),
+        };
+        return incoming;
+    }
+    let ct = msg.content_type();
+    let facts = mailbox::Headers {
+        auto_submitted: msg.header_raw("Auto-Submitted"),
+        x_autoreply: msg.header_raw("X-Autoreply").is_some()
+            || msg.header_raw("X-Autorespond").is_some(),
+        precedence: msg.header_raw("Precedence"),
+        content_type: ct.map(|c| c.ctype()).and_then(|t| {
+            let sub = ct.and_then(|c| c.subtype())?;
+            (t.eq_ignore_ascii_case("multipart") && sub.eq_ignore_ascii_case("report"))
+                .then_some("multipart/report")
+        }),
+        report_type: ct.and_then(|c| c.attribute("report-type")),
+        null_sender: msg
+            .header_raw("Return-Path")
+            .is_some_and(|r| r.trim() == "<>"),
+    };
+    let automatic = mailbox::automatic(&facts);
+    let calendar = calendar_reply(&msg);
+    match enquiry(raw) {
+        Ok(mut e) => {
+            e.message_id = Some(incoming.message_id.clone());
+            if incoming.sender.is_empty() {
+                incoming.sender = e.contact_email.clone();
+            }
+            incoming.parsed = Parsed::Message {
+                enquiry: e,
+                automatic,
+                calendar,
+            };
+        }
+        // A robot's message with no usable sender is still only a record.
+        Err(why) => {
+            incoming.parsed = match automatic {
+                Some(_) => Parsed::Unreadable {
+                    reason: format!("an automatic message that {why}"),
+                    raw: raw.to_vec(),
+                },
+                None => Parsed::Unreadable {
+                    reason: format!("it could not be read: {why}"),
+                    raw: raw.to_vec(),
+                },
+            };
+        }
+    }
+    incoming
+}
+
+/// A message too large to take whole, from its header block alone.
+pub fn too_large(headers: &[u8], size: u64, source: &str, key: Option<MailboxKey>) -> Incoming {
+    let mut incoming = read(headers, source, key);
+    incoming.size = size;
+    incoming.parsed = Parsed::TooLarge;
+    incoming
+}
+
+/// Takes one message through the store: a new enquiry is acknowledged
+/// (from `from`, the programme's address) when `acknowledge` says so.
+pub async fn take(
+    store: &Store,
+    incoming: &Incoming,
+    acknowledge: bool,
+    from: &str,
+) -> Result<Taken, StoreError> {
+    let ack = |e: &NewEnquiry| {
+        crate::mail::enquiry_received(&e.contact_email, &e.contact_name, &e.agency_name, from)
+    };
+    let ack: Option<&(dyn Fn(&NewEnquiry) -> waymark_store::Mail + Sync)> =
+        if acknowledge { Some(&ack) } else { None };
+    store.take_mail(incoming, ack, waymark_store::now()).await
 }

@@ -3,7 +3,8 @@
 //! Owns: the workspace and the JSON API over HTTP, the actions both run
 //! (`actions`), the application that composes them with the guide
 //! (`Application`), what they send and read: letters' HTML and PDF,
-//! iCalendar, exports, mail out (`mail`) and in (`inbound`), and what an
+//! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
+//! reader `imap`), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
@@ -16,6 +17,7 @@ pub mod application;
 pub use application::{Application, Settings, index_guide};
 pub mod export;
 pub mod ics;
+pub mod imap;
 pub mod inbound;
 pub mod letter;
 pub mod mail;

@@ -29,6 +29,24 @@ pub enum MailError {
     Send(String),
 }
 
+/// RFC 3834's `Auto-Submitted` header, on messages no person wrote.
+#[derive(Debug, Clone)]
+struct AutoSubmitted(String);
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 /// Delivers the outbox through one SMTP server.
 #[derive(Clone)]
 pub struct Sender {
@@ -77,14 +95,25 @@ impl Sender {
             to: m.recipient.clone(),
             reason: format!("{e}"),
         })?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&m.subject)
-            .message_id(Some(format!(
-                "<outbox-{}.{}@waymark>",
-                m.id, m.created_at.0
-            )));
+            .message_id(Some(match &m.message_id {
+                Some(id) => format!("<{id}>"),
+                None => format!("<outbox-{}.{}@waymark>", m.id, m.created_at.0),
+            }));
+        // Ids are kept without their angle brackets (as mail-parser reads them).
+        if let Some(r) = &m.in_reply_to {
+            builder = builder.in_reply_to(format!("<{r}>"));
+        }
+        if let Some(r) = &m.references {
+            let refs: Vec<String> = r.split_whitespace().map(|i| format!("<{i}>")).collect();
+            builder = builder.references(refs.join(" "));
+        }
+        if let Some(a) = &m.auto_submitted {
+            builder = builder.header(AutoSubmitted(a.clone()));
+        }
         let text = SinglePart::plain(m.body.clone());
         let built = match (&m.attachment_name, &m.attachment_type, &m.attachment) {
             (Some(name), Some(kind), Some(content)) => {
@@ -183,17 +212,27 @@ impl Sender {
 }
 
 /// The programme's signature under every message.
-const SIGNATURE: &str = "\n\n--\nProtected Utility programme\nDigital Transformation Agency";
+pub const SIGNATURE: &str = "\n\n--\nProtected Utility programme\nDigital Transformation Agency";
 
-pub fn enquiry_received(to: &str, name: &str, agency: &str) -> Mail {
+/// The acknowledgement of a new enquiry: an automatic answer (RFC 3834),
+/// threaded on the sender's message so that their reply finds the enquiry.
+/// `from` is the programme's address (for its Message-ID).
+pub fn enquiry_received(to: &str, name: &str, agency: &str, from: &str) -> Mail {
     Mail {
+        thread: waymark_store::new_message_id(from).ok().map(|message_id| {
+            waymark_store::MailThread {
+                message_id,
+                ..Default::default()
+            }
+        }),
+        auto_submitted: Some("auto-replied"),
         kind: "enquiry_acknowledgement".into(),
         to: to.into(),
         subject: "We have received your request for support".into(),
         body: format!(
             "Dear {name},\n\nThank you for asking about the Protected Utility blueprint for {agency}. \
              The programme team has your request and will contact you within five working days to \
-             arrange an initial workshop.{SIGNATURE}"
+             arrange an initial workshop. To add to your request, reply to this message.{SIGNATURE}"
         ),
         attachment: None,
     }
@@ -209,6 +248,7 @@ pub fn invite(to: &str, name: &str, link: &str) -> Mail {
              engagement is recorded. Choose your password here (the link works once, and expires after a few days):\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
+        ..Default::default()
     }
 }
 
@@ -223,6 +263,7 @@ pub fn workshop(to: &str, subject: &str, body: &str, ics: &str, method: &str) ->
             format!("text/calendar; method={method}; charset=utf-8"),
             ics.into(),
         )),
+        ..Default::default()
     }
 }
 
@@ -236,6 +277,7 @@ pub fn sign_off_request(to: &str, name: &str, title: &str, version: u32, link: &
              executive sponsor. Read it and sign it here:\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
+        ..Default::default()
     }
 }
 
@@ -261,6 +303,7 @@ pub fn owner_set(
              engagement{due}. It waits on your home page until it is done:\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
+        ..Default::default()
     }
 }
 
@@ -282,5 +325,6 @@ pub fn digest(to: &str, name: &str, day: &str, lines: &[String], base: &str) -> 
                 .join("\n")
         ),
         attachment: None,
+        ..Default::default()
     }
 }

@@ -39,6 +39,7 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
             subject: "We received your request".into(),
             body: "Thank you.".into(),
             attachment: None,
+            ..Default::default()
         };
         let first = w
             .store
@@ -342,6 +343,7 @@ async fn the_outbox_leases_retries_with_backoff_and_keeps_sent_mail() {
                 "text/calendar".into(),
                 "BEGIN:VCALENDAR".into(),
             )),
+            ..Default::default()
         };
         let ids = w
             .store

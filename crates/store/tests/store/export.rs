@@ -62,6 +62,7 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
                 subject: "Thanks".into(),
                 body: "Body".into(),
                 attachment: None,
+                ..Default::default()
             }),
             NOW,
         )

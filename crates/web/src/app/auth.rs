@@ -231,7 +231,7 @@ fn section_of(path: &str) -> &'static str {
     match first {
         // Model versions are reached from the Agencies page.
         "agencies" | "migrations" => "agencies",
-        "enquiries" => "enquiries",
+        "enquiries" | "mailbox" => "enquiries",
         "people" => "people",
         "outbox" => "outbox",
         "settings" => "settings",

@@ -128,6 +128,9 @@ struct HomePage {
     reviews: Vec<ReviewRow>,
     /// Agencies whose self-assessment waits for this sponsor.
     assess: Vec<super::AgencyRow>,
+    /// Messages from the mailbox the programme must look at (unreadable,
+    /// too large).
+    mail: i64,
 }
 
 /// An article whose review date has come.
@@ -293,8 +296,10 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .filter_map(|id| mine.iter().find(|a| a.id == id))
         .map(super::AgencyRow::from)
         .collect();
+    let mail = s.store.mail_waiting(actor).await?;
     let view = HomePage {
         assess,
+        mail,
         title: "Your engagements",
         waiting,
         triage,
@@ -765,6 +770,10 @@ async fn section_page(
         }
         _ => None,
     };
+    let enquiries = match at.section {
+        Section::Overview => s.store.enquiries_of(&who.actor, e.id).await?,
+        _ => Vec::new(),
+    };
     let agency_name = agency.as_ref().map_or("An agency", |a| a.name.as_str());
     let heading = format!("{agency_name} — Protected Utility");
     let record = workspace_view(&e, &model, &s.model, &name);
@@ -812,6 +821,7 @@ async fn section_page(
         members: members.iter().map(PersonRow::from).collect(),
         owners,
         blueprint,
+        enquiries,
         record,
     };
     view_page(s, status, at.section.template(), &view)
@@ -848,6 +858,8 @@ struct WorkspacePage<'a> {
     /// The blueprint this engagement deploys, and a newer release if any:
     /// (recorded, newer).
     blueprint: Option<(String, Option<String>)>,
+    /// The enquiries it came from, for the programme (their conversations).
+    enquiries: Vec<(i64, String)>,
     #[serde(flatten)]
     record: WorkspaceView,
 }
@@ -1824,6 +1836,10 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         ),
         Event::WorkshopCancelled { id, .. } => format!("Workshop {id} was cancelled"),
         Event::WorkshopNotesRecorded { id, .. } => format!("Notes of workshop {id} were recorded"),
+        Event::WorkshopAnswered { id, email, answer } => format!(
+            "{email} answered the invitation to workshop {id}: {}",
+            answer.label()
+        ),
         Event::ArtefactSaved { artefact } => match artefact {
             Artefact::ExecutionPlan { .. } => "The execution plan was saved".into(),
             Artefact::Sprint { name, .. } => format!("Sprint “{name}” was saved"),

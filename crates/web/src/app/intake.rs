@@ -232,6 +232,7 @@ pub async fn request_support(
         &enquiry.contact_email,
         &enquiry.contact_name,
         &enquiry.agency_name,
+        &s.mail_from,
     );
     s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
     Ok(Redirect::to("/request-support/sent").into_response())
@@ -316,6 +317,9 @@ struct EnquiryPage<'a> {
     enquiry: EnquiryView,
     history: Vec<TriageRow>,
     files: Vec<FileRow>,
+    conversation: Vec<MessageView>,
+    mail_from: &'a str,
+    sends_mail: bool,
     agencies: Vec<AgencyRow>,
     engagements: Vec<EngagementOption>,
     errors: Vec<FieldError>,
@@ -390,6 +394,28 @@ pub struct TriageForm {
     agency_type: String,
     mode: String,
     invite_sponsor: String,
+    body: String,
+}
+
+/// A message of the conversation, as the page shows it.
+#[derive(Serialize)]
+struct MessageView {
+    id: i64,
+    incoming: bool,
+    who: String,
+    to: String,
+    subject: String,
+    at: i64,
+    paragraphs: Vec<String>,
+    files: Vec<FileRow>,
+}
+
+fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 async fn enquiry_page(
@@ -402,8 +428,41 @@ async fn enquiry_page(
     invited: Option<Invited>,
 ) -> Result<Response, PageError> {
     let (e, events, files) = s.store.enquiry(&who.actor, id).await?;
-    let actors: Vec<_> = events.iter().filter_map(|ev| ev.actor).collect();
+    let messages = s.store.conversation(&who.actor, id).await?;
+    let mut actors: Vec<_> = events.iter().filter_map(|ev| ev.actor).collect();
+    actors.extend(messages.iter().filter_map(|m| m.author));
     let names = s.store.person_names(&actors).await?;
+    let conversation: Vec<MessageView> = messages
+        .iter()
+        .map(|m| MessageView {
+            id: m.id,
+            incoming: m.direction == "in",
+            who: match m.author {
+                Some(p) => format!(
+                    "{} for the programme",
+                    names
+                        .get(&p)
+                        .cloned()
+                        .unwrap_or_else(|| format!("person {p}"))
+                ),
+                None => format!("{} ({})", e.contact_name, m.sender),
+            },
+            to: m.recipient.clone(),
+            subject: m.subject.clone(),
+            at: m.at.0,
+            paragraphs: paragraphs(&m.body),
+            files: m
+                .files
+                .iter()
+                .map(|f| FileRow {
+                    id: f.id,
+                    name: f.name.clone(),
+                    size: f.size,
+                    kind: f.content_type.clone(),
+                })
+                .collect(),
+        })
+        .collect();
     let history = events
         .iter()
         .map(|ev| {
@@ -419,6 +478,12 @@ async fn enquiry_page(
                 }
                 Triage::Attached { engagement } => format!("Attached to engagement {engagement}"),
                 Triage::Closed { reason } => format!("Closed: {reason}"),
+                Triage::MailIn { message, .. } => {
+                    format!("A reply came in by email (message {message} below)")
+                }
+                Triage::Replied { message, .. } => {
+                    format!("Answered by email (message {message} below)")
+                }
             };
             let by = ev.actor.map_or("The sender".to_string(), |p| {
                 names
@@ -498,13 +563,7 @@ async fn enquiry_page(
             email: e.contact_email.clone(),
             role: e.contact_role.clone(),
             subject: e.subject.clone(),
-            paragraphs: e
-                .body
-                .split("\n\n")
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect(),
+            paragraphs: paragraphs(&e.body),
             timeframe: e.timeframe.clone(),
             preference: e.preference.clone(),
             source: e.source.clone(),
@@ -515,6 +574,9 @@ async fn enquiry_page(
         },
         history,
         files,
+        conversation,
+        mail_from: &s.mail_from,
+        sends_mail: s.smtp,
         agencies,
         engagements: open_engagements,
         errors,
@@ -555,6 +617,20 @@ pub async fn triage(
     let t = now();
     let (enq, _, _) = s.store.enquiry(&who.actor, id).await?;
     let step = match f.action.as_str() {
+        "reply" => {
+            let body: waymark_core::Text<20000> = f.body.as_str().into();
+            return match s
+                .store
+                .reply_to_enquiry(&who.actor, id, &body, &s.mail_from, mail::SIGNATURE, t)
+                .await
+            {
+                Ok(m) => Ok(Redirect::to(&format!("/enquiries/{id}#message-{m}")).into_response()),
+                Err(StoreError::Domain(DomainError::Invalid { message, .. })) => {
+                    refused("body", format!("Reply: {message}")).await
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
         "note" => EnquiryCommand::Note {
             text: f.text.as_str().into(),
         },

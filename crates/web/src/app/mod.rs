@@ -19,6 +19,7 @@ mod forms;
 mod intake;
 mod knowledge;
 mod letters;
+mod mailbox;
 mod migrations;
 mod outbox;
 mod records;
@@ -222,6 +223,8 @@ pub fn table() -> Vec<Route> {
         upload("/engagements/{id}/documents", documents::upload),
         get("/files/{id}", documents::file),
         get("/outbox", outbox::outbox),
+        get("/mailbox", mailbox::mailbox),
+        post("/mailbox", mailbox::review),
         get("/search", search::search),
         get("/articles", knowledge::articles),
         get("/articles/new", knowledge::new_article),

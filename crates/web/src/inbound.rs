@@ -451,3 +451,120 @@ pub async fn take(
         if acknowledge { Some(&ack) } else { None };
     store.take_mail(incoming, ack, waymark_store::now()).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn unreadable(raw: &[u8]) -> String {
+        match read(raw, "test", None).parsed {
+            Parsed::Unreadable { reason, raw: kept } => {
+                assert_eq!(kept, raw, "the bytes are kept");
+                reason
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_messages_are_named_and_kept_whole() {
+        let no_boundary =
+            b"From: a@b.gov.au\r\nSubject: x\r\nContent-Type: multipart/mixed\r\n\r\nhello\r\n";
+        assert!(unreadable(no_boundary).contains("no boundary"));
+        let lost_boundary = b"From: a@b.gov.au\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\nno parts here\r\n";
+        assert!(unreadable(lost_boundary).contains("never appears"));
+        let latin1 = b"From: a@b.gov.au\r\nSubject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xe9 cr\xe8me\r\n";
+        assert!(unreadable(latin1).contains("character set"));
+        let no_from = b"Subject: who am I\r\nMessage-ID: <n@x>\r\n\r\nbody\r\n";
+        assert!(unreadable(no_from).contains("no From"));
+        let junk = unreadable(b"\x00\x01\x02");
+        assert!(
+            junk.contains("not an email") || junk.contains("could not be"),
+            "{junk}"
+        );
+        // Declared, the same bytes read fine.
+        let declared = b"From: a@b.gov.au\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xe9\r\n";
+        let Parsed::Message { enquiry, .. } = read(declared, "t", None).parsed else {
+            panic!()
+        };
+        assert!(enquiry.body.contains("café"), "{}", enquiry.body);
+    }
+
+    #[test]
+    fn robots_threads_and_calendar_answers_are_read_from_the_message() {
+        let ooo = b"From: a@b.gov.au\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\nIn-Reply-To: <ack@dta.gov.au>\r\nReferences: <req@b.gov.au> <ack@dta.gov.au>\r\n\r\nAway\r\n";
+        let m = read(ooo, "t", None);
+        assert_eq!(
+            m.references,
+            ["ack@dta.gov.au", "ack@dta.gov.au", "req@b.gov.au"]
+        );
+        assert!(matches!(
+            m.parsed,
+            Parsed::Message {
+                automatic: Some(_),
+                ..
+            }
+        ));
+        let bounce = b"From: MAILER-DAEMON@mx.b.gov.au\r\nSubject: Undelivered\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nFailed\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n--b1--\r\n";
+        assert!(matches!(
+            read(bounce, "t", None).parsed,
+            Parsed::Message { automatic: Some(r), .. } if r.contains("3464")
+        ));
+        let person = b"From: Sam <sam@b.gov.au>\r\nSubject: Hello\r\nMessage-ID: <p1@b.gov.au>\r\n\r\nHi\r\n";
+        let m = read(person, "t", None);
+        assert_eq!(
+            (m.message_id.as_str(), m.sender.as_str()),
+            ("p1@b.gov.au", "sam@b.gov.au")
+        );
+        assert!(matches!(
+            m.parsed,
+            Parsed::Message {
+                automatic: None,
+                calendar: None,
+                ..
+            }
+        ));
+
+        let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:workshop-3-1@waymark.example\r\nATTENDEE;PARTSTAT=TENTATIVE;CN=Sam:mailto:sam@b.gov.au\r\nDTSTAMP:20261201T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let reply = format!(
+            "From: sam@b.gov.au\r\nSubject: Tentative: Workshop\r\nContent-Type: multipart/alternative; boundary=\"c\"\r\n\r\n--c\r\nContent-Type: text/plain\r\n\r\nMaybe\r\n--c\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n{ics}--c--\r\n"
+        );
+        let Parsed::Message {
+            calendar: Some(c), ..
+        } = read(reply.as_bytes(), "t", None).parsed
+        else {
+            panic!("no calendar answer read")
+        };
+        assert_eq!(
+            (c.uid.as_str(), c.attendee.as_str(), c.answer),
+            (
+                "workshop-3-1@waymark.example",
+                "sam@b.gov.au",
+                Answer::Tentative
+            )
+        );
+        // A REQUEST is an invitation, not an answer.
+        let request = reply.replace("METHOD:REPLY", "METHOD:REQUEST");
+        assert!(matches!(
+            read(request.as_bytes(), "t", None).parsed,
+            Parsed::Message { calendar: None, .. }
+        ));
+    }
+
+    #[test]
+    fn a_message_too_large_keeps_its_headers() {
+        let m = too_large(
+            b"From: a@b.gov.au\r\nSubject: Big\r\nMessage-ID: <big@b>\r\n\r\n",
+            30 << 20,
+            "t",
+            None,
+        );
+        assert!(matches!(m.parsed, Parsed::TooLarge));
+        assert_eq!(
+            (m.size, m.message_id.as_str(), m.subject.as_str()),
+            (30 << 20, "big@b", "Big")
+        );
+        assert!(m.headers.contains("Subject: Big"));
+    }
+}

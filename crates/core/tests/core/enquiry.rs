@@ -102,3 +102,122 @@ fn text_is_required_and_bounded_and_a_conversion_names_its_agency() {
     assert_eq!(EnquiryStatus::parse("closed"), Some(EnquiryStatus::Closed));
     assert_eq!(EnquiryStatus::parse("shut"), None);
 }
+
+#[test]
+fn subject_tags_name_an_enquiry_and_are_added_once() {
+    use waymark_core::enquiry::{reply_subject, subject_enquiry, tagged_subject};
+    assert_eq!(tagged_subject("Help", 12), "Help [WM-12]");
+    assert_eq!(tagged_subject("Help [WM-12]", 12), "Help [WM-12]");
+    assert_eq!(reply_subject("Help [WM-12]", 12), "Re: Help [WM-12]");
+    assert_eq!(reply_subject("RE: Help", 12), "RE: Help [WM-12]");
+    assert_eq!(subject_enquiry("Re: Help [WM-12]"), Some(12));
+    // The last tag counts; broken ones name nothing.
+    assert_eq!(subject_enquiry("[WM-1] fwd [WM-2]"), Some(2));
+    for none in [
+        "[WM-]",
+        "[WM-x1]",
+        "[WM-12",
+        "WM-12",
+        "[WM-99999999999999999999]",
+        "",
+    ] {
+        assert_eq!(subject_enquiry(none), None, "{none}");
+    }
+}
+
+#[test]
+fn mail_routes_keep_robots_out_and_strangers_out_of_conversations() {
+    use waymark_core::mailbox::{Answer, CalendarReply, Headers, Route, Thread, automatic, route};
+    let robot = |h: Headers| automatic(&h);
+    assert!(robot(Headers::default()).is_none());
+    assert!(
+        robot(Headers {
+            auto_submitted: Some("auto-replied"),
+            ..Default::default()
+        })
+        .is_some()
+    );
+    assert!(
+        robot(Headers {
+            auto_submitted: Some("no"),
+            ..Default::default()
+        })
+        .is_none()
+    );
+    assert!(
+        robot(Headers {
+            auto_submitted: Some("No; comment"),
+            ..Default::default()
+        })
+        .is_none()
+    );
+    assert!(
+        robot(Headers {
+            x_autoreply: true,
+            ..Default::default()
+        })
+        .is_some()
+    );
+    assert!(
+        robot(Headers {
+            precedence: Some("bulk"),
+            ..Default::default()
+        })
+        .is_some()
+    );
+    assert!(
+        robot(Headers {
+            null_sender: true,
+            ..Default::default()
+        })
+        .is_some()
+    );
+    assert!(
+        robot(Headers {
+            content_type: Some("multipart/report"),
+            report_type: Some("delivery-status"),
+            ..Default::default()
+        })
+        .is_some()
+    );
+    // A report of another kind (a read receipt) is not a bounce.
+    assert!(
+        robot(Headers {
+            content_type: Some("multipart/report"),
+            report_type: Some("disposition-notification"),
+            ..Default::default()
+        })
+        .is_none()
+    );
+
+    assert_eq!(route(None, None, Thread::None), Route::Enquiry);
+    assert_eq!(
+        route(None, None, Thread::Headers(4)),
+        Route::Conversation(4)
+    );
+    let tag = |m| Thread::Tag {
+        enquiry: 4,
+        sender_matches: m,
+    };
+    assert_eq!(route(None, None, tag(true)), Route::Conversation(4));
+    assert_eq!(route(None, None, tag(false)), Route::Enquiry);
+    // A robot is never a conversation or an enquiry, even on a thread.
+    assert_eq!(
+        route(Some("auto"), None, Thread::Headers(4)),
+        Route::Automatic {
+            reason: "auto",
+            enquiry: Some(4)
+        }
+    );
+    let reply = CalendarReply {
+        uid: "workshop-1-1@x".into(),
+        attendee: "a@b.gov.au".into(),
+        answer: Answer::Tentative,
+    };
+    assert_eq!(
+        route(None, Some(reply.clone()), Thread::Headers(4)),
+        Route::Attendance(reply)
+    );
+    assert_eq!(Answer::from_partstat("accepted"), Some(Answer::Accepted));
+    assert_eq!(Answer::from_partstat("NEEDS-ACTION"), None);
+}

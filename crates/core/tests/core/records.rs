@@ -309,3 +309,47 @@ fn old_records_without_the_new_fields_still_load() {
     let back: Engagement = serde_json::from_value(v).unwrap();
     assert_eq!(back, e);
 }
+
+#[test]
+fn only_an_invited_attendee_answers_a_workshop_that_is_on() {
+    use waymark_core::mailbox::Answer;
+    let mut e = engagement();
+    run(
+        &mut e,
+        &staff(),
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: workshop_plan(),
+        },
+        1,
+    )
+    .unwrap();
+    let ev = answer_invitation(&e, 1, " SAM@agency.gov.au ", Answer::Declined).unwrap();
+    e.apply(&ev, PersonId(0), Timestamp(0));
+    assert_eq!(
+        e.workshops[0].answer_of("sam@agency.gov.au"),
+        Some(Answer::Declined)
+    );
+    // A newer answer replaces it.
+    let ev = answer_invitation(&e, 1, "sam@agency.gov.au", Answer::Accepted).unwrap();
+    e.apply(&ev, PersonId(0), Timestamp(0));
+    assert_eq!(e.workshops[0].answers.len(), 1);
+    assert_eq!(
+        e.workshops[0].answer_of("sam@agency.gov.au"),
+        Some(Answer::Accepted)
+    );
+    assert!(matches!(
+        answer_invitation(&e, 1, "mallory@evil.example", Answer::Accepted),
+        Err(DomainError::Rule(_))
+    ));
+    assert!(matches!(
+        answer_invitation(&e, 2, "sam@agency.gov.au", Answer::Accepted),
+        Err(DomainError::NotFound)
+    ));
+    assert!(answer_invitation(&e, 1, "not an address", Answer::Accepted).is_err());
+    run(&mut e, &staff(), Command::CancelWorkshop { id: 1 }, 2).unwrap();
+    assert!(matches!(
+        answer_invitation(&e, 1, "sam@agency.gov.au", Answer::Accepted),
+        Err(DomainError::Rule(_))
+    ));
+}

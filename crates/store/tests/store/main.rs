@@ -11,6 +11,7 @@ mod export;
 mod generate;
 mod knowledge;
 mod listing;
+mod mailbox;
 mod migration;
 mod records;
 mod search;

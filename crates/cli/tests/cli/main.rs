@@ -6,6 +6,7 @@ use std::path::PathBuf;
 mod config;
 mod intake;
 mod journey;
+mod mailbox;
 mod operations;
 mod processes;
 use std::process::{Command, Output};

@@ -27,6 +27,15 @@ impl Logged {
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to end (after a signal).
+    pub(crate) fn wait(&mut self) {
+        let _ = self.child.wait();
+    }
 }
 
 pub(crate) fn serve_logged(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Logged {

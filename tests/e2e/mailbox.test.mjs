@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,6 +80,8 @@ async function shoot(page, name) {
 before(async () => {
   if (!RUN) return;
   dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-mailbox-'));
+  // Dovecot's own users read its passwd-file and mail below this folder.
+  chmodSync(dir, 0o755);
   imapPort = await freePort();
   execFileSync(resolve('scripts/dovecot'), ['start', join(dir, 'dovecot'), String(imapPort), IMAP_PASSWORD]);
   const smtpPort = await freePort();
@@ -190,9 +192,14 @@ test('a mail becomes an enquiry, the programme answers it, and the answer thread
   assert.equal(received().filter((m) => m.includes('We have received your request')).length, 1);
 
   // 5. The mailbox page: the reader connected, and what it took.
-  await admin.goto(`${base}/mailbox`);
-  await admin.getByText(/connected: waiting \(IDLE\)/).waitFor();
-  await admin.getByRole('link', { name: `Enquiry ${id}` }).waitFor();
+  let seen = '';
+  await until('the status page showing the reader connected', async () => {
+    await admin.goto(`${base}/mailbox`);
+    seen = await admin.locator('main').innerText();
+    return /connected: waiting \(IDLE\)/.test(seen);
+  }, 15).catch((e) => { throw new Error(`${e.message}; the page said: ${seen}`); });
+  await admin.getByRole('link', { name: `Enquiry ${id}`, exact: true }).waitFor();
+  await admin.getByRole('link', { name: `A reply on enquiry ${id}`, exact: true }).waitFor();
   await axe(admin, 'mailbox');
   await shoot(admin, 'status');
   await ctx.close();

@@ -478,12 +478,10 @@ async fn enquiry_page(
                 }
                 Triage::Attached { engagement } => format!("Attached to engagement {engagement}"),
                 Triage::Closed { reason } => format!("Closed: {reason}"),
-                Triage::MailIn { message, .. } => {
-                    format!("A reply came in by email (message {message} below)")
+                Triage::MailIn { .. } => {
+                    "A reply came in by email (in the conversation above)".into()
                 }
-                Triage::Replied { message, .. } => {
-                    format!("Answered by email (message {message} below)")
-                }
+                Triage::Replied { .. } => "Answered by email (in the conversation above)".into(),
             };
             let by = ev.actor.map_or("The sender".to_string(), |p| {
                 names

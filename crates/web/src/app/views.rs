@@ -146,6 +146,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/outbox.html"),
     ),
     (
+        "mailbox.html",
+        include_str!("../../templates/app/mailbox.html"),
+    ),
+    (
         "macros.html",
         include_str!("../../templates/app/macros.html"),
     ),

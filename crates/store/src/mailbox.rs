@@ -95,6 +95,7 @@ pub enum Taken {
 
 /// A message of an enquiry's conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: i64,
     /// "in" (from the sender) or "out" (the programme's answer).
@@ -104,13 +105,16 @@ pub struct Message {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub author: Option<PersonId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
     pub files: Vec<FileRow>,
 }
 
 /// One message taken from a mailbox, as the programme's record shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InboundRecord {
     pub id: i64,
     pub source: String,
@@ -123,18 +127,23 @@ pub struct InboundRecord {
     pub size: i64,
     pub headers: String,
     pub file: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub reviewed_at: Option<Timestamp>,
 }
 
 /// How a mailbox reader is doing, as its holder last wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailboxStatus {
     pub mailbox: String,
     pub holder: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub expires_at: Timestamp,
     pub state: String,
     pub detail: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub checked_at: Timestamp,
     pub failures: i64,
 }

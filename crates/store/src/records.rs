@@ -28,14 +28,17 @@ pub struct NewFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileRow {
     pub id: i64,
     pub sha256: String,
     pub size: u64,
     pub content_type: String,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub engagement: Option<EngagementId>,
     pub enquiry: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Timestamp,
 }
 

@@ -117,6 +117,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/migrations/proposal", get(migration_proposal))
         .route("/api/v1/migrations/preview", post(migration_preview))
         .route("/api/v1/migrations", post(migration_apply))
+        .route("/api/v1/enquiries/{id}/conversation", get(conversation))
+        .route("/api/v1/enquiries/{id}/replies", post(reply))
+        .route("/api/v1/mailbox", get(mailbox))
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
         .route("/api/v1/people/{id}/roles", post(add_role))
@@ -156,7 +159,7 @@ async fn docs_headers(mut r: Response) -> Response {
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
-        migration_apply
+        migration_apply, conversation, reply, mailbox
     ),
     modifiers(&BearerToken),
     security(("bearer" = []))
@@ -1759,4 +1762,98 @@ async fn run_migration(
         tracing::error!("api: the migration is recorded, but {e}");
     }
     Ok(Json(outcomes))
+}
+
+/// An enquiry's conversation after the message that opened it, oldest
+/// first: replies that came in and the programme's answers (the programme
+/// only).
+#[utoipa::path(get, path = "/api/v1/enquiries/{id}/conversation", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<waymark_store::Message>),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn conversation(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    // The enquiry itself first: a missing one is a 404, not an empty list.
+    s.store.enquiry(&actor, id).await?;
+    Ok(Json(s.store.conversation(&actor, id).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReplyRequest {
+    /// The answer's text (up to 20,000 characters); the programme's
+    /// signature is added.
+    body: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ReplyCreated {
+    /// The conversation message it became.
+    message: i64,
+}
+
+/// The programme answers an enquiry's sender by mail, through the outbox,
+/// threaded on the conversation (the same path as the enquiry's page).
+#[utoipa::path(post, path = "/api/v1/enquiries/{id}/replies", params(("id" = i64, Path)), request_body = ReplyRequest, responses(
+    (status = 201, body = ReplyCreated),
+    (status = 400, body = Problem),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem, description = "an empty or over-long body"),
+))]
+async fn reply(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    req: Result<Json<ReplyRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let r = body(req)?;
+    let text: waymark_core::Text<20000> = r.body.as_str().into();
+    let message = s
+        .store
+        .reply_to_enquiry(
+            &actor,
+            id,
+            &text,
+            &s.actions.mail_from,
+            crate::mail::SIGNATURE,
+            now(),
+        )
+        .await?;
+    Ok(created(
+        &format!("/api/v1/enquiries/{id}/conversation"),
+        &ReplyCreated { message },
+    ))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct MailboxReport {
+    /// Each mailbox read, and how its reader is doing.
+    mailboxes: Vec<waymark_store::MailboxStatus>,
+    /// The newest 100 messages taken, whatever became of them.
+    taken: Vec<waymark_store::InboundRecord>,
+    /// Those the programme has still to look at (unreadable, too large).
+    waiting: Vec<waymark_store::InboundRecord>,
+}
+
+/// The programme's mailbox: its readers' state and what they took.
+#[utoipa::path(get, path = "/api/v1/mailbox", responses(
+    (status = 200, body = MailboxReport),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn mailbox(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Response, Problem> {
+    Ok(Json(MailboxReport {
+        mailboxes: s.store.mailboxes(&actor).await?,
+        taken: s.store.inbound_mail(&actor, false, 100).await?,
+        waiting: s.store.inbound_mail(&actor, true, 200).await?,
+    })
+    .into_response())
 }

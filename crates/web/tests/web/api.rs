@@ -1893,3 +1893,99 @@ async fn engagements_move_to_a_new_model_through_the_api() {
         assert!(store.verify().await.unwrap().intact());
     }
 }
+
+#[tokio::test]
+async fn the_mailbox_and_conversations_through_the_api() {
+    for store in stores("api-mailbox").await {
+        let staff = token(&store, "pu@dta.gov.au", Role::ProgrammeStaff).await;
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let member = token(
+            &store,
+            "m@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let raw = b"From: Jo <jo@records.gov.au>\r\nSubject: Help\r\nMessage-ID: <q1@records.gov.au>\r\n\r\nPlease help.\r\n";
+        let incoming = waymark_web::inbound::read(raw, "test", None);
+        let taken = waymark_web::inbound::take(&store, &incoming, true, "pu@dta.gov.au")
+            .await
+            .unwrap();
+        let waymark_store::Taken::Enquiry { enquiry: id } = taken else {
+            panic!("{taken:?}")
+        };
+        let app = app(&store).await;
+        let replies = format!("/api/v1/enquiries/{id}/replies");
+        let (st, _, r) = call(
+            &app,
+            "POST",
+            &replies,
+            Some(&staff),
+            Some(r#"{"body":"Tuesday?"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let (st, _, c) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/enquiries/{id}/conversation"),
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{c}");
+        assert_eq!(c[0]["direction"], "out");
+        assert_eq!(c[0]["id"], r["message"]);
+        assert!(c[0]["body"].as_str().unwrap().starts_with("Tuesday?"));
+        // Empty, unknown fields, another's enquiry, a missing one.
+        let (st, _, p) = call(
+            &app,
+            "POST",
+            &replies,
+            Some(&staff),
+            Some(r#"{"body":" "}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let (st, _, _) = call(
+            &app,
+            "POST",
+            &replies,
+            Some(&staff),
+            Some(r#"{"body":"x","to":"evil@x"}"#),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        for (method, path, body) in [
+            ("POST", replies.as_str(), Some(r#"{"body":"x"}"#)),
+            ("GET", &format!("/api/v1/enquiries/{id}/conversation"), None),
+            ("GET", "/api/v1/mailbox", None),
+        ] {
+            let (st, _, _) = call(&app, method, path, Some(&member), body).await;
+            assert_eq!(st, StatusCode::NOT_FOUND, "{method} {path}");
+            let (st, _, _) = call(&app, method, path, None, body).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{method} {path}");
+        }
+        let (st, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/enquiries/999/conversation",
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _, m) = call(&app, "GET", "/api/v1/mailbox", Some(&staff), None).await;
+        assert_eq!(st, StatusCode::OK, "{m}");
+        assert_eq!(m["taken"][0]["outcome"], "enquiry");
+        assert_eq!(m["taken"][0]["enquiry"], id);
+    }
+}

@@ -443,6 +443,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         (_, "/migrations") => StatusCode::NOT_FOUND,
         // Any reader answers "Was this helpful?"; the form sends no answer.
         ("POST", "/knowledge/{slug}/feedback") => StatusCode::UNPROCESSABLE_ENTITY,
+        // The mailbox is the programme's; the matrix's form names no record.
+        ("GET", "/mailbox") if programme => StatusCode::OK,
+        (_, "/mailbox") => StatusCode::NOT_FOUND,
         ("GET", "/outbox") if who == Admin => StatusCode::OK,
         ("GET", "/outbox") => StatusCode::NOT_FOUND,
         // No letter has been issued, so there is no PDF for anyone.

@@ -14,7 +14,8 @@ pub const FORMAT: &str = "waymark-export";
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Versions import reads: 1 had no `records` (enquiries, files, letters,
-/// templates, outbox); they arrived with version 2.
+/// templates, outbox); they arrived with version 2. Tables added since
+/// (conversations, the mailbox's records) are read when present.
 const READS: [u32; 2] = [1, 2];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +102,21 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
             ],
         ),
         (
+            "enquiry_messages",
+            &[
+                ("id", Int),
+                ("enquiry_id", Int),
+                ("direction", Text),
+                ("message_id", Text),
+                ("sender", Text),
+                ("recipient", Text),
+                ("subject", Text),
+                ("body", Text),
+                ("author_id", OptInt),
+                ("at", Int),
+            ],
+        ),
+        (
             "files",
             &[
                 ("id", Int),
@@ -113,6 +129,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("engagement_id", OptInt),
                 ("created_by", Int),
                 ("created_at", Int),
+                // Added with the mailbox: a conversation message's file.
+                ("message_id", OptInt),
             ],
         ),
         (
@@ -157,6 +175,11 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("next_attempt_at", Int),
                 ("sent_at", OptInt),
                 ("last_error", OptText),
+                // Added with the mailbox: thread headers.
+                ("message_id", OptText),
+                ("in_reply_to", OptText),
+                ("refs", OptText),
+                ("auto_submitted", OptText),
             ],
         ),
         (
@@ -219,6 +242,30 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("link", Text),
                 ("recorded_by", Int),
                 ("recorded_at", Int),
+            ],
+        ),
+        ("mail_threads", &[("message_id", Text), ("enquiry_id", Int)]),
+        // Every message taken from the mailbox. The readers' leases are
+        // running state, not records, and are not exported.
+        (
+            "inbound_mail",
+            &[
+                ("id", Int),
+                ("mailbox", Text),
+                ("uidvalidity", OptInt),
+                ("uid", OptInt),
+                ("message_id", Text),
+                ("outcome", Text),
+                ("enquiry_id", OptInt),
+                ("reason", Text),
+                ("sender", Text),
+                ("subject", Text),
+                ("size", Int),
+                ("headers", Text),
+                ("file_id", OptInt),
+                ("at", Int),
+                ("reviewed_by", OptInt),
+                ("reviewed_at", OptInt),
             ],
         ),
     ]
@@ -479,7 +526,7 @@ impl Store {
             let rows = sqlx::query(&format!(
                 "SELECT {} FROM {table} ORDER BY {}",
                 names.join(", "),
-                names[..3].join(", ")
+                names[..names.len().min(3)].join(", ")
             ))
             .fetch_all(&mut *tx)
             .await?;
@@ -705,6 +752,8 @@ impl Store {
                 "outbox",
                 "articles",
                 "blueprint_releases",
+                "enquiry_messages",
+                "inbound_mail",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -187,6 +187,13 @@ async fn mail_threads_onto_its_enquiry_once_and_answers_carry_the_thread() {
 
         // The chain binds every message: a changed one is found.
         assert!(s.verify().await.unwrap().intact());
+        // An export carries the conversation and the mailbox's records.
+        let x = s.export().await.unwrap();
+        let copy = stores("mailbox-copy").await.remove(0);
+        copy.import(&x).await.unwrap();
+        assert_eq!(copy.export().await.unwrap(), x);
+        assert_eq!(copy.conversation(&w.staff, id).await.unwrap(), conversation);
+        assert!(copy.verify().await.unwrap().intact());
         sqlx::query(
             "UPDATE enquiry_messages SET body = 'forged' WHERE message_id = 're-1@records.gov.au'",
         )

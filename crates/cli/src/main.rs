@@ -69,7 +69,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of `Serve`'s many settings costs nothing.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Read, check and show the engagement model.
     #[command(subcommand)]

@@ -202,5 +202,17 @@ test('a mail becomes an enquiry, the programme answers it, and the answer thread
   await admin.getByRole('link', { name: `A reply on enquiry ${id}`, exact: true }).waitFor();
   await axe(admin, 'mailbox');
   await shoot(admin, 'status');
+
+  // 6. The enquiry becomes an engagement: its conversation stays
+  //    reachable from the engagement's page.
+  await admin.goto(enquiry);
+  await admin.getByLabel('New agency\'s name').fill('Records Office');
+  await admin.getByLabel('New agency\'s abbreviation').fill('RO');
+  await admin.getByLabel('New agency\'s portfolio').fill('Attorney-General\'s');
+  await Promise.all([admin.waitForLoadState('load'), admin.getByRole('button', { name: 'Convert' }).click()]);
+  await admin.getByRole('link', { name: 'Go to the engagement' }).click();
+  await admin.getByRole('link', { name: `enquiry ${id}: Protected Utility for the Records Office` }).click();
+  await admin.waitForURL(`${enquiry}#conversation`);
+  await admin.getByText('Tuesday suits us. Our CIO will attend.').waitFor();
   await ctx.close();
 });

@@ -55,7 +55,7 @@ async fn mail_becomes_enquiries_once_and_bad_messages_are_named() {
     // exit status says something failed.
     assert_eq!(first.status.code(), Some(1), "{out}{err}");
     assert!(
-        err.contains("inbox.mbox, message 2: it has no From address"),
+        err.contains("inbox.mbox, message 2: it could not be read: it has no From address"),
         "{err}"
     );
     assert!(

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::operations::{Logged, serve_logged};
+use super::processes::cli;
 
 const PASSWORD: &str = "imap-test-password";
 
@@ -19,6 +20,16 @@ const PASSWORD: &str = "imap-test-password";
 struct Dovecot {
     dir: PathBuf,
     port: u16,
+    /// IMAP over TLS, when started with it.
+    tls_port: Option<u16>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn script() -> PathBuf {
@@ -27,6 +38,11 @@ fn script() -> PathBuf {
 
 impl Dovecot {
     fn start(name: &str) -> Option<Dovecot> {
+        Dovecot::start_with(name, false)
+    }
+
+    /// With TLS too: a private CA (`ca()`), a certificate for localhost.
+    fn start_with(name: &str, tls: bool) -> Option<Dovecot> {
         let why = if Command::new("dovecot").arg("--version").output().is_err() {
             Some("dovecot is not installed (as root: apt-get install dovecot-imapd)")
         } else if !Command::new("id")
@@ -46,17 +62,23 @@ impl Dovecot {
             std::env::temp_dir().join(format!("waymark-dovecot-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
+        let tls_port = tls.then(free_port);
         let o = Command::new(script())
             .args(["start", dir.to_str().unwrap(), &port.to_string(), PASSWORD])
+            .args(tls_port.map(|p| p.to_string()))
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        Some(Dovecot { dir, port })
+        Some(Dovecot {
+            dir,
+            port,
+            tls_port,
+        })
+    }
+
+    fn ca(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
     }
 
     fn restart(&self) {
@@ -195,20 +217,6 @@ fn serve(url: &str, d: &Dovecot) -> Logged {
     )
 }
 
-fn waymark(url: &str, args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_waymark"))
-        .arg("--database-url")
-        .arg(url)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn kill(server: &mut Logged) {
     // SIGKILL: no chance to release the lease or finish a write.
     let _ = Command::new("kill")
@@ -255,7 +263,7 @@ async fn count(store: &waymark_store::Store, sql: &str) -> i64 {
 /// afterwards each is an enquiry or a conversation message exactly once,
 /// each new enquiry was acknowledged once, and all 50 are in the done folder.
 async fn through_kills(url: &str, d: &Dovecot, instances: usize) {
-    waymark(url, &["db", "migrate"]);
+    cli(url, &["db", "migrate"]);
     let mut servers: Vec<Logged> = (0..instances).map(|_| serve(url, d)).collect();
     let port = d.port;
     let delivering = std::thread::spawn(move || {
@@ -353,7 +361,7 @@ async fn bad_huge_and_automatic_mail_is_kept_and_nothing_loops() {
         return;
     };
     let url = waymark_store::testing::sqlite_url("imap-bad");
-    waymark(&url, &["db", "migrate"]);
+    cli(&url, &["db", "migrate"]);
     let server = serve(&url, &d);
     let bad: [&[u8]; 3] = [
         b"From: a@b.gov.au\r\nSubject: Broken\r\nMessage-ID: <broken@b.gov.au>\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n",
@@ -417,4 +425,131 @@ async fn bad_huge_and_automatic_mail_is_kept_and_nothing_loops() {
         0
     );
     drop(server);
+}
+
+#[tokio::test]
+async fn tls_needs_a_trusted_certificate_and_a_failing_mailbox_shows_why() {
+    let Some(d) = Dovecot::start_with("tls", true) else {
+        return;
+    };
+    let url = waymark_store::testing::sqlite_url("imap-tls");
+    cli(&url, &["db", "migrate"]);
+    d.deliver(b"From: jo@records.gov.au\r\nSubject: Over TLS\r\nMessage-ID: <tls-1@records.gov.au>\r\n\r\nHello\r\n");
+    let imaps = format!("imaps://inbox@localhost:{}/INBOX", d.tls_port.unwrap());
+    let serve_tls = |extra: &[&str]| {
+        let mut args = vec!["--imap-url", imaps.as_str(), "--imap-lease", "3"];
+        args.extend_from_slice(extra);
+        serve_logged(&url, &args, &[("WAYMARK_IMAP_PASSWORD", PASSWORD)])
+    };
+    // The certificate is signed by a CA nobody trusts: nothing is taken,
+    // the log says why, and so does the status the page and API show.
+    let mut untrusted = serve_tls(&[]);
+    eventually("the TLS failure logged", 20, || {
+        untrusted.log().contains("TLS with localhost failed")
+    });
+    let store = waymark_store::Store::open(&url).await.unwrap();
+    let admin = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeAdmin],
+    };
+    let status = store.mailboxes(&admin).await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].state, "failing");
+    assert!(status[0].detail.contains("TLS"), "{}", status[0].detail);
+    assert!(status[0].failures >= 1);
+    assert_eq!(d.count("INBOX"), 1);
+    kill(&mut untrusted);
+    // Trusting the programme's own CA, it reads over TLS.
+    let ca = d.ca();
+    let trusted = serve_tls(&["--imap-ca-file", &ca]);
+    eventually("the message taken over TLS", 30, || d.count("Waymark") == 1);
+    drop(trusted);
+    // STARTTLS on the plain port (loopback, so allowed) with the same CA.
+    d.deliver(b"From: jo@records.gov.au\r\nSubject: Over STARTTLS\r\nMessage-ID: <tls-2@records.gov.au>\r\n\r\nHello again\r\n");
+    let starttls = format!("imap://inbox@localhost:{}/INBOX", d.port);
+    let _s = serve_logged(
+        &url,
+        &[
+            "--imap-url",
+            &starttls,
+            "--imap-lease",
+            "3",
+            "--imap-ca-file",
+            &ca,
+        ],
+        &[("WAYMARK_IMAP_PASSWORD", PASSWORD)],
+    );
+    eventually("the message taken over STARTTLS", 30, || {
+        d.count("Waymark") == 2
+    });
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM enquiries").await, 2);
+}
+
+#[test]
+fn bad_mailbox_settings_refuse_to_start_with_a_reason() {
+    let url = waymark_store::testing::sqlite_url("imap-settings");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_waymark"));
+        c.args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+            .args(args);
+        c.env_remove("WAYMARK_IMAP_PASSWORD");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(!o.status.success(), "{args:?} started");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let pw = [("WAYMARK_IMAP_PASSWORD", "pw")];
+    for (args, env, says) in [
+        (
+            &["--imap-url", "imaps://u:pw@host/INBOX"][..],
+            &pw[..],
+            "password",
+        ),
+        (
+            &["--imap-url", "imap://u@mail.example.gov.au/INBOX?tls=none"],
+            &pw,
+            "unencrypted",
+        ),
+        (
+            &["--imap-url", "imaps://u@host/INBOX"],
+            &[],
+            "WAYMARK_IMAP_PASSWORD",
+        ),
+        (
+            &[
+                "--imap-url",
+                "imaps://u@host/INBOX",
+                "--imap-folder",
+                "inbox",
+            ],
+            &pw,
+            "mailbox being read",
+        ),
+        (
+            &["--imap-url", "imaps://u@host/INBOX?x=1"],
+            &pw,
+            "unknown setting",
+        ),
+        (
+            &[
+                "--imap-url",
+                "imaps://u@host/INBOX",
+                "--imap-ca-file",
+                "/nonexistent.pem",
+            ],
+            &pw,
+            "/nonexistent.pem",
+        ),
+        (
+            &["--imap-password-file", "/etc/hostname"],
+            &[],
+            "imap_url is not",
+        ),
+    ] {
+        let err = run(args, env);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

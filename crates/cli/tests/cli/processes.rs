@@ -38,7 +38,8 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, S
     try_http(port, method, path, token, body).expect("the server answers")
 }
 
-fn cli(url: &str, args: &[&str]) -> String {
+/// Runs `waymark --database-url URL ARGS…`, which must succeed; its output.
+pub(crate) fn cli(url: &str, args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_waymark"))
         .arg("--database-url")
         .arg(url)

@@ -79,13 +79,35 @@ async fn mail_threads_onto_its_enquiry_once_and_answers_carry_the_thread() {
             Taken::Duplicate
         );
 
-        // A reply to the acknowledgement threads on, and is not thanked.
-        let reply = message(
+        // The mailbox's UIDVALIDITY changed: the same message at a new
+        // place is still the message taken before.
+        let mut moved = first.clone();
+        moved.key = Some(MailboxKey {
+            mailbox: "imap://inbox@host:993/INBOX".into(),
+            uidvalidity: 2,
+            uid: 1,
+        });
+        assert_eq!(
+            s.take_mail(&moved, Some(&ack), NOW).await.unwrap(),
+            Taken::Duplicate
+        );
+
+        // A reply to the acknowledgement threads on, with its attachment,
+        // and is not thanked.
+        let mut reply = message(
             "re-1@records.gov.au",
             "jordan@records.gov.au",
             "Re: We have your request",
             &["ack-1@dta.gov.au"],
         );
+        if let Parsed::Message { enquiry, .. } = &mut reply.parsed {
+            enquiry.attachments.push(waymark_store::NewFile {
+                title: "Email attachment: plan.pdf".into(),
+                name: "plan.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: b"%PDF-1.7 our plan".to_vec(),
+            });
+        }
         let taken = s.take_mail(&reply, Some(&ack), NOW).await.unwrap();
         assert!(
             matches!(taken, Taken::Conversation { enquiry, .. } if enquiry == id),
@@ -152,6 +174,12 @@ async fn mail_threads_onto_its_enquiry_once_and_answers_carry_the_thread() {
         assert_eq!(directions, ["in", "in", "out", "in"]);
         assert!(conversation[2].body.starts_with("We can meet on Tuesday."));
         assert_eq!(conversation[2].author, Some(w.staff.person));
+        assert_eq!(conversation[0].files.len(), 1);
+        let (_, bytes) = s.file(&w.staff, conversation[0].files[0].id).await.unwrap();
+        assert_eq!(bytes, b"%PDF-1.7 our plan");
+        // The enquiry's own attachments are only what opened it.
+        let (_, _, own) = s.enquiry(&w.staff, id).await.unwrap();
+        assert!(own.is_empty());
 
         // Only the programme sees or answers a conversation.
         for outsider in [&w.member, &w.other] {

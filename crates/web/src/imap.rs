@@ -405,6 +405,7 @@ pub async fn run(s: Settings, store: Store, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => {
                 failures += 1;
+                crate::ops::METRICS.mailbox_failures(failures);
                 let wait =
                     Duration::from_secs((1u64 << (failures - 1).clamp(0, 9) as u32).min(300));
                 tracing::warn!(
@@ -471,6 +472,7 @@ async fn session(
     drop(caps);
     ensure_folder(&mut session, &s.done_folder).await?;
     *failures = 0;
+    crate::ops::METRICS.mailbox_failures(0);
     let ttl = s.lease.as_secs().max(2) as i64;
     let mut taken_total = 0usize;
     loop {
@@ -615,6 +617,13 @@ async fn sweep(
                 crate::inbound::read(raw, &lease.mailbox, Some(key))
             };
             let outcome = crate::inbound::take(store, &incoming, true, &s.from).await?;
+            crate::ops::METRICS.mail_taken(match &outcome {
+                Taken::Enquiry { .. } => "enquiry",
+                Taken::Conversation { .. } => "conversation",
+                Taken::Attendance { .. } => "attendance",
+                Taken::Recorded { .. } => "recorded",
+                Taken::Duplicate => "duplicate",
+            });
             match &outcome {
                 Taken::Duplicate => {}
                 Taken::Recorded { reason, .. } => {

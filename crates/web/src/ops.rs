@@ -88,6 +88,11 @@ struct LimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: &'static str,
 }
@@ -103,6 +108,8 @@ pub struct Metrics {
     rate_limited: Family<LimitLabels, Counter>,
     mail_sent: Counter,
     mail_failed: Counter,
+    mail_taken: Family<OutcomeLabels, Counter>,
+    mailbox_failures: Gauge,
     pool: Family<StateLabels, Gauge>,
     pool_max: Gauge,
     outbox_unsent: Gauge,
@@ -169,6 +176,27 @@ impl Metrics {
             "Attempts to deliver a message that failed (each is retried)",
             mail_failed.clone(),
         );
+        let mail_taken = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "mail_taken",
+            "Messages this process took from the mailbox, by what they became",
+            mail_taken.clone(),
+        );
+        for outcome in [
+            "enquiry",
+            "conversation",
+            "attendance",
+            "recorded",
+            "duplicate",
+        ] {
+            drop(mail_taken.get_or_create(&OutcomeLabels { outcome }));
+        }
+        let mailbox_failures = Gauge::default();
+        registry.register(
+            "mailbox_failures",
+            "Failed attempts in a row to read the mailbox, by this process's reader (0 when it reads)",
+            mailbox_failures.clone(),
+        );
         let pool = Family::<StateLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -212,6 +240,8 @@ impl Metrics {
             rate_limited,
             mail_sent,
             mail_failed,
+            mail_taken,
+            mailbox_failures,
             pool,
             pool_max,
             outbox_unsent,
@@ -240,6 +270,18 @@ impl Metrics {
 
     pub fn mail_failed(&self) {
         self.mail_failed.inc();
+    }
+
+    /// A message taken from the mailbox became `outcome`.
+    pub fn mail_taken(&self, outcome: &'static str) {
+        self.mail_taken
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// The mailbox reader's failures in a row.
+    pub fn mailbox_failures(&self, n: i64) {
+        self.mailbox_failures.set(n);
     }
 
     /// The text exposition, with the database's figures read now.

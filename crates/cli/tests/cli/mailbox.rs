@@ -436,10 +436,30 @@ async fn tls_needs_a_trusted_certificate_and_a_failing_mailbox_shows_why() {
     cli(&url, &["db", "migrate"]);
     d.deliver(b"From: jo@records.gov.au\r\nSubject: Over TLS\r\nMessage-ID: <tls-1@records.gov.au>\r\n\r\nHello\r\n");
     let imaps = format!("imaps://inbox@localhost:{}/INBOX", d.tls_port.unwrap());
+    let metrics_port = free_port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
     let serve_tls = |extra: &[&str]| {
-        let mut args = vec!["--imap-url", imaps.as_str(), "--imap-lease", "3"];
+        let mut args = vec![
+            "--imap-url",
+            imaps.as_str(),
+            "--imap-lease",
+            "3",
+            "--metrics-bind",
+            metrics_bind.as_str(),
+        ];
         args.extend_from_slice(extra);
         serve_logged(&url, &args, &[("WAYMARK_IMAP_PASSWORD", PASSWORD)])
+    };
+    let metrics = || {
+        let mut s = TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+        text
     };
     // The certificate is signed by a CA nobody trusts: nothing is taken,
     // the log says why, and so does the status the page and API show.
@@ -458,11 +478,23 @@ async fn tls_needs_a_trusted_certificate_and_a_failing_mailbox_shows_why() {
     assert!(status[0].detail.contains("TLS"), "{}", status[0].detail);
     assert!(status[0].failures >= 1);
     assert_eq!(d.count("INBOX"), 1);
+    let m = metrics();
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("waymark_mailbox_failures ") && !l.ends_with(" 0")),
+        "{m}"
+    );
     kill(&mut untrusted);
     // Trusting the programme's own CA, it reads over TLS.
     let ca = d.ca();
     let trusted = serve_tls(&["--imap-ca-file", &ca]);
     eventually("the message taken over TLS", 30, || d.count("Waymark") == 1);
+    let m = metrics();
+    assert!(
+        m.contains("waymark_mail_taken_total{outcome=\"enquiry\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("waymark_mailbox_failures 0"), "{m}");
     drop(trusted);
     // STARTTLS on the plain port (loopback, so allowed) with the same CA.
     d.deliver(b"From: jo@records.gov.au\r\nSubject: Over STARTTLS\r\nMessage-ID: <tls-2@records.gov.au>\r\n\r\nHello again\r\n");

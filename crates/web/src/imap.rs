@@ -95,6 +95,20 @@ pub enum ImapError {
     Store(#[from] waymark_store::StoreError),
     #[error("another instance reads this mailbox now")]
     LeaseLost,
+    #[error("the server did not answer within {0} s ({1})")]
+    Timeout(u64, &'static str),
+}
+
+/// `f`, or a timeout: a server that stops answering mid-session must not
+/// hang the reader (nor keep renewing a lease it cannot use).
+async fn within<T>(
+    secs: u64,
+    doing: &'static str,
+    f: impl std::future::Future<Output = Result<T, ImapError>>,
+) -> Result<T, ImapError> {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .map_err(|_| ImapError::Timeout(secs, doing))?
 }
 
 impl From<async_imap::error::Error> for ImapError {
@@ -464,13 +478,21 @@ async fn session(
     failures: &mut i64,
 ) -> Result<(), ImapError> {
     report.say("connecting", "", *failures).await;
-    let mut session = connect(s).await?;
-    let caps = session.capabilities().await?;
+    let mut session = within(60, "connecting and signing in", connect(s)).await?;
+    let caps = within(60, "CAPABILITY", async {
+        Ok(session.capabilities().await?)
+    })
+    .await?;
     let idle = caps.has_str("IDLE");
     let moves = caps.has_str("MOVE");
     let uidplus = caps.has_str("UIDPLUS");
     drop(caps);
-    ensure_folder(&mut session, &s.done_folder).await?;
+    within(
+        60,
+        "finding the done folder",
+        ensure_folder(&mut session, &s.done_folder),
+    )
+    .await?;
     *failures = 0;
     crate::ops::METRICS.mailbox_failures(0);
     let ttl = s.lease.as_secs().max(2) as i64;
@@ -484,7 +506,10 @@ async fn session(
             let _ = session.logout().await;
             return Err(ImapError::LeaseLost);
         }
-        let mailbox = session.select(&s.target.mailbox).await?;
+        let mailbox = within(60, "SELECT", async {
+            Ok(session.select(&s.target.mailbox).await?)
+        })
+        .await?;
         let validity = mailbox
             .uid_validity
             .ok_or_else(|| ImapError::Protocol("the server gave no UIDVALIDITY".into()))?;
@@ -517,7 +542,7 @@ async fn session(
             Duration::from_secs((ttl / 2).max(1) as u64).min(s.poll.max(Duration::from_secs(1)));
         if idle {
             let mut handle = session.idle();
-            handle.init().await?;
+            within(60, "IDLE", async { Ok(handle.init().await?) }).await?;
             let (news, interrupt) =
                 handle.wait_with_timeout(Duration::from_secs((ttl / 2).max(1) as u64));
             let stopped = tokio::select! {
@@ -525,7 +550,7 @@ async fn session(
                 _ = stop.wait_for(|s| *s) => true,
             };
             drop(interrupt);
-            session = handle.done().await?;
+            session = within(60, "DONE", async { Ok(handle.done().await?) }).await?;
             if stopped {
                 let _ = session.logout().await;
                 return Ok(());
@@ -667,7 +692,30 @@ async fn sweep(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_stops_answering_times_out() {
+        // A listener that accepts and never says a word.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let s = Settings {
+            target: parse_url(&format!("imap://u@127.0.0.1:{port}/INBOX?tls=none"), false).unwrap(),
+            password: "pw".into(),
+            done_folder: "Waymark".into(),
+            poll: Duration::from_secs(1),
+            lease: Duration::from_secs(2),
+            ca_file: None,
+            from: "pu@dta.gov.au".into(),
+        };
+        let e = within(1, "connecting and signing in", connect(&s))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ImapError::Timeout(1, _)), "{e}");
+        assert!(e.to_string().contains("did not answer within 1 s"), "{e}");
+        drop(silent);
+    }
 
     #[test]
     fn urls_say_how_to_connect_and_refuse_what_would_leak() {

@@ -114,6 +114,7 @@ pub fn imap_settings(
         (None, None) => anyhow::bail!(waymark_web::imap::ImapError::NoPassword),
     };
     if o.folder.trim().is_empty()
+        || !o.folder.is_ascii()
         || o.folder
             .chars()
             .any(|c| c.is_control() || "\"\\*%".contains(c))

@@ -202,8 +202,10 @@ pub fn reply_subject(subject: &str, id: i64) -> String {
 
 /// The enquiry a subject's tag names (the last tag, if several).
 pub fn subject_enquiry(subject: &str) -> Option<i64> {
-    subject.rmatch_indices("[WM-").find_map(|(at, _)| {
-        let rest = &subject[at + 4..];
+    // Some clients change the case of a subject: `[wm-12]` counts too.
+    let upper = subject.to_ascii_uppercase();
+    upper.rmatch_indices("[WM-").find_map(|(at, _)| {
+        let rest = &upper[at + 4..];
         let end = rest.find(']')?;
         let digits = &rest[..end];
         if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {

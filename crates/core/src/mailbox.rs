@@ -65,16 +65,34 @@ pub struct Headers<'a> {
     pub report_type: Option<&'a str>,
     /// `Return-Path: <>`: the null sender of delivery reports.
     pub null_sender: bool,
+    /// `List-Id` or `List-Unsubscribe` is present: a mailing list's copy.
+    pub list: bool,
+    /// `X-Auto-Response-Suppress` (Exchange's mark on its own robots' mail).
+    pub suppress: Option<&'a str>,
+    /// The sender's address.
+    pub from: Option<&'a str>,
 }
+
+/// The local parts robots send from.
+const ROBOTS: [&str; 5] = [
+    "mailer-daemon",
+    "postmaster",
+    "noreply",
+    "no-reply",
+    "donotreply",
+];
 
 /// Why a message is automatic (no person wrote it), or `None`.
 pub fn automatic(h: &Headers) -> Option<&'static str> {
     let is = |v: Option<&str>, what: &str| v.is_some_and(|v| v.trim().eq_ignore_ascii_case(what));
     if h.content_type
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/report"))
-        && is(h.report_type, "delivery-status")
     {
-        return Some("a delivery report (RFC 3464)");
+        return Some(if is(h.report_type, "delivery-status") {
+            "a delivery report (RFC 3464)"
+        } else {
+            "a report (a read receipt or a feedback report)"
+        });
     }
     if let Some(a) = h.auto_submitted
         && !a.trim().is_empty()
@@ -88,22 +106,73 @@ pub fn automatic(h: &Headers) -> Option<&'static str> {
     if h.x_autoreply {
         return Some("an auto-reply (X-Autoreply)");
     }
-    if ["auto_reply", "bulk", "junk"]
+    // `Precedence: bulk (newsletter)`: the first word counts.
+    let precedence = h.precedence.and_then(|p| {
+        p.split(|c: char| c.is_whitespace() || c == '(')
+            .find(|w| !w.is_empty())
+    });
+    if ["auto_reply", "bulk", "junk", "list"]
         .iter()
-        .any(|p| is(h.precedence, p))
+        .any(|p| is(precedence, p))
     {
         return Some("an automatic message (Precedence)");
+    }
+    if h.list {
+        return Some("a mailing list's message (List-Id)");
+    }
+    if h.suppress.is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        v.contains("all") || v.contains("oof") || v.contains("autoreply")
+    }) {
+        return Some("an automatic message (X-Auto-Response-Suppress)");
     }
     if h.null_sender {
         return Some("a message from the null sender (a delivery report)");
     }
+    if let Some(local) = h.from.and_then(|f| f.rsplit_once('@')).map(|(l, _)| l)
+        && ROBOTS.iter().any(|r| local.eq_ignore_ascii_case(r))
+    {
+        return Some("a message from a robot's address (MAILER-DAEMON, postmaster, no-reply)");
+    }
     None
 }
+
+/// A Message-ID as Waymark keeps it (without `<>`), if it is one: printable
+/// ASCII with no spaces, quotes or brackets, an `@`, at most 250
+/// characters. Anything else is no id: a 5,000-character or non-ASCII
+/// "id" would otherwise travel into every answer's headers.
+pub fn message_id(raw: &str) -> Option<&str> {
+    let id = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    let ok = !id.is_empty()
+        && id.len() <= 250
+        && id.contains('@')
+        && id.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\' | b'(' | b')')
+        });
+    ok.then_some(id)
+}
+
+/// Whether a message from `sender` may join the conversation of an
+/// enquiry from `contact` by its thread headers alone: the contact, someone
+/// at the contact's domain (a colleague in copy), or anyone answering a
+/// message Waymark itself sent (whose id is random, so knowing it means
+/// having received it).
+pub fn may_thread(sender: &str, contact: &str, names_our_message: bool) -> bool {
+    let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    names_our_message
+        || sender.eq_ignore_ascii_case(contact)
+        || (domain(sender).is_some() && domain(sender) == domain(contact))
+}
+
+/// How many acknowledgements one address gets in a day: a robot that
+/// answers each with a new message cannot keep an exchange going.
+pub const ACKNOWLEDGEMENTS_A_DAY: i64 = 3;
 
 /// Which enquiry a message's thread names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thread {
-    /// `In-Reply-To` or `References` names a message of this enquiry.
+    /// `In-Reply-To` or `References` names a message of this enquiry (and
+    /// its sender [`may_thread`]).
     Headers(i64),
     /// Only the subject's tag names it; `sender_matches` says whether the
     /// sender is the enquiry's own.

@@ -101,7 +101,7 @@ impl Store {
     pub async fn health(&self) -> Result<Health, StoreError> {
         let schema = self.schema().await?;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL",
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -43,6 +43,8 @@ pub struct Incoming {
     pub source: String,
     /// Its Message-ID, or `sha256:` and its bytes' hash when it has none.
     pub message_id: String,
+    /// The SHA-256 of its bytes (hex).
+    pub digest: String,
     /// The ids it answers: `In-Reply-To` first, then `References` from the
     /// newest back. At most 50 are looked at.
     pub references: Vec<String>,
@@ -341,12 +343,22 @@ async fn thread_of(
     sender: &str,
 ) -> Result<Thread, StoreError> {
     for r in references.iter().take(MAX_REFERENCES) {
-        let row = sqlx::query("SELECT enquiry_id FROM mail_threads WHERE message_id = $1")
-            .bind(r)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT t.enquiry_id, e.contact_email, \
+             (SELECT COUNT(*) FROM outbox o WHERE o.message_id = t.message_id) AS ours \
+             FROM mail_threads t JOIN enquiries e ON e.id = t.enquiry_id WHERE t.message_id = $1",
+        )
+        .bind(r)
+        .fetch_optional(&mut **tx)
+        .await?;
         if let Some(row) = row {
-            return Ok(Thread::Headers(row.try_get(0)?));
+            let contact: String = row.try_get("contact_email")?;
+            let ours: i64 = row.try_get("ours")?;
+            // A stranger who learnt a sender's Message-ID does not join
+            // their conversation (see `mailbox::may_thread`).
+            if mailbox::may_thread(sender, &contact, ours > 0) {
+                return Ok(Thread::Headers(row.try_get("enquiry_id")?));
+            }
         }
     }
     if let Some(id) = waymark_core::enquiry::subject_enquiry(subject) {
@@ -414,20 +426,60 @@ impl Store {
         // Taken before: this place in this mailbox, or this message (after
         // UIDVALIDITY changed, or in another mailbox, or imported earlier
         // from a file, before this table existed too).
-        let seen = sqlx::query(
-            "SELECT 1 FROM inbound_mail WHERE message_id = $1 OR (mailbox = $2 AND uidvalidity = $3 AND uid = $4) \
-             UNION ALL SELECT 1 FROM enquiries WHERE message_id = $1 \
-             UNION ALL SELECT 1 FROM enquiry_messages WHERE message_id = $1",
+        let at_place = sqlx::query(
+            "SELECT 1 FROM inbound_mail WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
         )
-        .bind(&m.message_id)
         .bind(mailbox)
         .bind(validity)
         .bind(uid)
         .fetch_optional(&mut **tx)
         .await?;
-        if seen.is_some() {
+        if at_place.is_some() {
             return Ok(Taken::Duplicate);
         }
+        // The same Message-ID: the same message again, unless it comes from
+        // someone else or says something else (a sender's client reusing
+        // ids, or a forger): then it is kept under its bytes' hash instead,
+        // never dropped.
+        let earlier = sqlx::query(
+            "SELECT sender, subject FROM inbound_mail WHERE message_id = $1 \
+             UNION ALL SELECT contact_email, subject FROM enquiries WHERE message_id = $1 \
+             UNION ALL SELECT sender, subject FROM enquiry_messages WHERE message_id = $1",
+        )
+        .bind(&m.message_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let rekeyed;
+        let m = match earlier {
+            None => m,
+            Some(row) => {
+                let (sender, subject): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                let same = sender.eq_ignore_ascii_case(&m.sender)
+                    && (subject == m.subject || subject == "(no subject)" && m.subject.is_empty());
+                if same || m.message_id.starts_with("sha256:") {
+                    return Ok(Taken::Duplicate);
+                }
+                tracing::warn!(
+                    "mail: a different message reuses the Message-ID {}; kept under its own hash",
+                    m.message_id
+                );
+                let mut copy = m.clone();
+                copy.message_id = format!("sha256:{}", m.digest);
+                if let Parsed::Message { enquiry, .. } = &mut copy.parsed {
+                    enquiry.message_id = Some(copy.message_id.clone());
+                }
+                let seen: Option<sqlx::any::AnyRow> =
+                    sqlx::query("SELECT 1 FROM inbound_mail WHERE message_id = $1")
+                        .bind(&copy.message_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if seen.is_some() {
+                    return Ok(Taken::Duplicate);
+                }
+                rekeyed = copy;
+                &rekeyed
+            }
+        };
         let dir = self.files_dir.as_deref().map(|p| p.as_path());
         let (outcome, enquiry, reason, file, taken) = match &m.parsed {
             Parsed::TooLarge => (
@@ -467,7 +519,18 @@ impl Store {
                         ("automatic", enquiry, reason.to_string(), None, None)
                     }
                     Route::Enquiry => {
-                        let ack = acknowledge.map(|f| f(enquiry));
+                        // At most a few acknowledgements a day to one address.
+                        let recent: i64 = sqlx::query(
+                            "SELECT COUNT(*) FROM outbox WHERE kind = 'enquiry_acknowledgement' AND recipient = $1 AND created_at > $2",
+                        )
+                        .bind(&enquiry.contact_email)
+                        .bind(now.0 - 86_400)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get(0)?;
+                        let ack = acknowledge
+                            .filter(|_| recent < mailbox::ACKNOWLEDGEMENTS_A_DAY)
+                            .map(|f| f(enquiry));
                         let id = self.insert_enquiry(tx, enquiry, ack, now).await?;
                         (
                             "enquiry",
@@ -511,7 +574,10 @@ impl Store {
                             }),
                         )
                     }
-                    Route::Attendance(reply) => match self.record_answer(tx, &reply, now).await? {
+                    Route::Attendance(reply) => match self
+                        .record_answer(tx, &reply, &m.sender, now)
+                        .await?
+                    {
                         Ok((engagement, workshop)) => (
                             "attendance",
                             None,
@@ -556,8 +622,16 @@ impl Store {
         &self,
         tx: &mut Transaction<'_, Any>,
         reply: &CalendarReply,
+        sender: &str,
         now: Timestamp,
     ) -> Result<Result<(i64, u32), String>, StoreError> {
+        // Only the attendee answers for themself.
+        if !reply.attendee.trim().eq_ignore_ascii_case(sender.trim()) {
+            return Ok(Err(format!(
+                "a calendar answer for {} sent by {sender}, who is not that attendee",
+                reply.attendee
+            )));
+        }
         let Some((id, workshop)) = workshop_of(&reply.uid) else {
             return Ok(Err(format!(
                 "a calendar answer to “{}”, which is not a Waymark workshop",
@@ -652,9 +726,14 @@ impl Store {
             .chain(earlier.iter().map(|m| m.message_id.clone()))
             .filter(|r| !r.starts_with("sha256:"))
             .collect();
-        if references.len() > 20 {
-            references.drain(1..references.len() - 19);
+        // The first and the newest, within one header line (998 octets).
+        while references.len() > 1
+            && (references.len() > 20
+                || references.iter().map(|r| r.len() + 3).sum::<usize>() > 900)
+        {
+            references.remove(1);
         }
+        references.retain(|r| r.len() < 900);
         let in_reply_to = earlier
             .iter()
             .rev()

@@ -72,9 +72,11 @@ pub struct OutboxEntry {
     /// The References header's ids, space-separated.
     pub references: Option<String>,
     pub auto_submitted: Option<String>,
+    /// The server refused it for good: not tried again.
+    pub gave_up_at: Option<Timestamp>,
 }
 
-const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error, message_id, in_reply_to, refs, auto_submitted";
+const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error, message_id, in_reply_to, refs, auto_submitted, gave_up_at";
 
 fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
     Ok(OutboxEntry {
@@ -95,6 +97,7 @@ fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
         in_reply_to: r.try_get("in_reply_to")?,
         references: r.try_get("refs")?,
         auto_submitted: r.try_get("auto_submitted")?,
+        gave_up_at: r.try_get::<Option<i64>, _>("gave_up_at")?.map(Timestamp),
     })
 }
 
@@ -169,7 +172,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let due = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+            "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
         ))
         .bind(now.0)
         .bind(i64::from(limit))
@@ -211,6 +214,26 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Records that the mail server refused a message for good (a
+    /// permanent 5xx): it is not tried again, and no longer counts as a
+    /// backlog.
+    pub async fn mail_refused(
+        &self,
+        id: i64,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, gave_up_at = $1, last_error = $2 WHERE id = $3",
+        )
+        .bind(now.0)
+        .bind(error.chars().take(1000).collect::<String>())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -134,6 +134,9 @@ pub fn classify(name: &str, bytes: &[u8]) -> Result<&'static str, DomainError> {
 /// A file's name as we keep it: no path, no control characters.
 pub fn clean_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    // One line, with no direction overrides: `invoice\u{202e}gnp.exe`
+    // must not show as "invoiceexe.png".
+    let base = waymark_core::one_line(base);
     let name: String = base
         .chars()
         .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))

@@ -59,7 +59,10 @@ impl Target {
         };
         format!(
             "{scheme}://{}@{}:{}/{}",
-            self.user, self.host, self.port, self.mailbox
+            self.user,
+            self.host.to_ascii_lowercase(),
+            self.port,
+            self.mailbox
         )
     }
 
@@ -128,6 +131,12 @@ pub fn parse_url(raw: &str, force: bool) -> Result<Target, ImapError> {
             "it carries a password; give it in WAYMARK_IMAP_PASSWORD or --imap-password-file instead, so it never appears in a process list",
         ));
     }
+    if url.fragment().is_some() {
+        return Err(bad("it has a #fragment, which means nothing here"));
+    }
+    if url.query_pairs().filter(|(k, _)| k == "tls").count() > 1 {
+        return Err(bad("tls= is given more than once"));
+    }
     let tls_param = url
         .query_pairs()
         .find(|(k, _)| k == "tls")
@@ -163,7 +172,18 @@ pub fn parse_url(raw: &str, force: bool) -> Result<Target, ImapError> {
     if user.is_empty() {
         return Err(bad("it has no user name (imaps://user@host/INBOX)"));
     }
-    let mailbox = percent_decode(url.path().trim_start_matches('/')).unwrap_or_default();
+    let path = url.path().strip_prefix('/').unwrap_or(url.path());
+    if path.ends_with('/') {
+        return Err(bad(
+            "the mailbox name ends with /; name the folder itself (INBOX)",
+        ));
+    }
+    let mailbox = percent_decode(path).unwrap_or_default();
+    if !mailbox.is_ascii() {
+        return Err(bad(
+            "the mailbox name is not plain ASCII (its modified UTF-7 form is not worked out here)",
+        ));
+    }
     let mailbox = if mailbox.is_empty() {
         "INBOX".to_string()
     } else {
@@ -379,6 +399,7 @@ pub async fn run(s: Settings, store: Store, mut stop: watch::Receiver<bool>) {
     };
     let ttl = s.lease.as_secs().max(2) as i64;
     let mut failures: i64 = 0;
+    let mut tries = Tries::new();
     let mut waiting_logged = false;
     tracing::info!("imap: reading {}", lease.mailbox);
     loop {
@@ -408,7 +429,17 @@ pub async fn run(s: Settings, store: Store, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         }
-        match session(&s, &store, &lease, &report, &mut stop, &mut failures).await {
+        match session(
+            &s,
+            &store,
+            &lease,
+            &report,
+            &mut stop,
+            &mut failures,
+            &mut tries,
+        )
+        .await
+        {
             Ok(()) => break,
             Err(ImapError::LeaseLost) => {
                 tracing::warn!(
@@ -476,6 +507,7 @@ async fn session(
     report: &Reporter<'_>,
     stop: &mut watch::Receiver<bool>,
     failures: &mut i64,
+    tries: &mut Tries,
 ) -> Result<(), ImapError> {
     report.say("connecting", "", *failures).await;
     let mut session = within(60, "connecting and signing in", connect(s)).await?;
@@ -513,23 +545,46 @@ async fn session(
         let validity = mailbox
             .uid_validity
             .ok_or_else(|| ImapError::Protocol("the server gave no UIDVALIDITY".into()))?;
-        let n = sweep(
-            &mut session,
-            s,
-            store,
-            lease,
-            validity,
-            moves,
-            uidplus,
-            stop,
+        // At most 500 messages a round, each fetched and moved.
+        let n = within(
+            900,
+            "taking messages",
+            sweep(
+                &mut session,
+                s,
+                store,
+                lease,
+                validity,
+                moves,
+                uidplus,
+                stop,
+                tries,
+            ),
         )
         .await?;
         taken_total += n;
+        // A whole round worked: the backoff starts again from its start.
+        *failures = 0;
+        crate::ops::METRICS.mailbox_failures(0);
+        let stuck: Vec<u32> = tries
+            .iter()
+            .filter(|((v, _), n)| *v == validity && **n >= MAX_TRIES)
+            .map(|((_, uid), _)| *uid)
+            .collect();
         let how = if idle { "waiting (IDLE)" } else { "polling" };
+        let skipped = if stuck.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} message(s) the server would not give after {MAX_TRIES} tries are left in the mailbox (UIDs {:?})",
+                stuck.len(),
+                stuck
+            )
+        };
         report
             .say(
                 "connected",
-                &format!("{how}; {taken_total} message(s) taken since connecting"),
+                &format!("{how}; {taken_total} message(s) taken since connecting{skipped}"),
                 0,
             )
             .await;
@@ -576,6 +631,15 @@ async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<()
     Ok(())
 }
 
+/// How often each message (UIDVALIDITY, UID) was begun and not finished:
+/// one the server cannot give (a damaged file) would otherwise stop every
+/// later message for ever.
+type Tries = std::collections::HashMap<(u32, u32), u32>;
+
+/// A message begun this many times and never finished is left alone (and
+/// named on the status page) until the process restarts.
+const MAX_TRIES: u32 = 3;
+
 /// Takes every message in the selected mailbox; returns how many were new.
 #[allow(clippy::too_many_arguments)]
 async fn sweep(
@@ -587,13 +651,22 @@ async fn sweep(
     moves: bool,
     uidplus: bool,
     stop: &watch::Receiver<bool>,
+    tries: &mut Tries,
 ) -> Result<usize, ImapError> {
+    let ttl = s.lease.as_secs().max(2) as i64;
     let mut uids: Vec<u32> = session.uid_search("ALL").await?.into_iter().collect();
     uids.sort_unstable();
     let mut taken = 0;
     for uid in uids.into_iter().take(500) {
         if *stop.borrow() {
             break;
+        }
+        if tries.get(&(validity, uid)).is_some_and(|n| *n >= MAX_TRIES) {
+            continue;
+        }
+        // A long round keeps the lease, or stops when it passed on.
+        if !store.hold_mailbox(lease, ttl, now()).await? {
+            return Err(ImapError::LeaseLost);
         }
         let key = MailboxKey {
             mailbox: lease.mailbox.clone(),
@@ -627,6 +700,9 @@ async fn sweep(
                     .to_vec();
                 crate::inbound::too_large(&header, u64::from(size), &lease.mailbox, Some(key))
             } else {
+                // Counted from here: a message whose fetch keeps failing
+                // (the connection dropping under it) is left after a few.
+                *tries.entry((validity, uid)).or_insert(0) += 1;
                 let bodies: Vec<_> = session
                     .uid_fetch(uid.to_string(), "BODY.PEEK[]")
                     .await?
@@ -637,7 +713,12 @@ async fn sweep(
                     .find(|f| f.uid == Some(uid))
                     .and_then(|f| f.body())
                 else {
-                    continue;
+                    // The server would not give it (dovecot then drops the
+                    // connection): leave it, and start again without it.
+                    tries.insert((validity, uid), MAX_TRIES);
+                    return Err(ImapError::Protocol(format!(
+                        "the server would not give message UID {uid}; it is left in the mailbox"
+                    )));
                 };
                 crate::inbound::read(raw, &lease.mailbox, Some(key))
             };
@@ -686,6 +767,7 @@ async fn sweep(
                 let _: Vec<_> = session.expunge().await?.try_collect().await?;
             }
         }
+        tries.remove(&(validity, uid));
     }
     Ok(taken)
 }
@@ -751,6 +833,13 @@ mod tests {
             ("imap://u@localhost/?tls=maybe", "tls=maybe"),
             ("imaps://u@host/?tls=none", "always TLS"),
             ("imaps://u@host/?x=1", "unknown setting"),
+            (
+                "imap://u@localhost/INBOX?tls=none&tls=starttls",
+                "more than once",
+            ),
+            ("imaps://u@host/INBOX#x", "fragment"),
+            ("imaps://u@host/INBOX/", "ends with /"),
+            ("imaps://u@host/Anfragen%C3%BC", "ASCII"),
         ] {
             let e = parse_url(bad, false).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");

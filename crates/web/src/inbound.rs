@@ -221,8 +221,8 @@ fn ids(v: &HeaderValue) -> Vec<String> {
         _ => Vec::new(),
     }
     .into_iter()
-    .map(|i| waymark_core::one_line(&i))
-    .filter(|i| !i.is_empty() && i.len() <= 998)
+    .filter_map(|i| mailbox::message_id(&i).map(str::to_string))
+    .take(100)
     .collect()
 }
 
@@ -269,6 +269,46 @@ fn broken(msg: &mail_parser::Message, raw: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// What a message's `text/calendar` parts say.
+enum Calendar {
+    /// An attendee's answer to an invitation.
+    Answer(CalendarReply),
+    /// An iTIP response that answers nothing Waymark records (a COUNTER,
+    /// NEEDS-ACTION, DELEGATED, or a REPLY that cannot be read).
+    Other,
+    None,
+}
+
+/// iTIP methods by which a calendar answers rather than invites.
+const RESPONSES: [&str; 4] = ["REPLY", "COUNTER", "REFRESH", "DECLINECOUNTER"];
+
+/// What the message's calendar parts say (see [`Calendar`]).
+fn calendar(msg: &mail_parser::Message) -> Calendar {
+    let mut response = false;
+    for part in &msg.parts {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        if ct.ctype().eq_ignore_ascii_case("text")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+        {
+            let text = String::from_utf8_lossy(part.contents()).to_ascii_uppercase();
+            let declared = ct.attribute("method").map(str::to_ascii_uppercase);
+            response |= declared.is_some_and(|m| RESPONSES.contains(&m.trim()))
+                || RESPONSES
+                    .iter()
+                    .any(|m| text.contains(&format!("METHOD:{m}")));
+        }
+    }
+    match calendar_reply(msg) {
+        Some(r) => Calendar::Answer(r),
+        None if response => Calendar::Other,
+        None => Calendar::None,
+    }
 }
 
 /// The answer to a workshop invitation a message carries (an iTIP `REPLY`
@@ -332,11 +372,13 @@ pub fn read(raw: &[u8], source: &str, key: Option<MailboxKey>) -> Incoming {
     let parsed = MessageParser::default()
         .parse(raw)
         .filter(|m| !m.headers().is_empty());
-    let fallback_id = format!("sha256:{:x}", Sha256::digest(raw));
+    let digest = format!("{:x}", Sha256::digest(raw));
+    let fallback_id = format!("sha256:{digest}");
     let mut incoming = Incoming {
         key,
         source: source.to_string(),
         message_id: fallback_id,
+        digest,
         references: Vec::new(),
         sender: String::new(),
         subject: String::new(),
@@ -351,10 +393,8 @@ pub fn read(raw: &[u8], source: &str, key: Option<MailboxKey>) -> Incoming {
         };
         return incoming;
     };
-    if let Some(id) = msg.message_id().map(waymark_core::one_line)
-        && !id.is_empty()
-    {
-        incoming.message_id = id;
+    if let Some(id) = msg.message_id().and_then(mailbox::message_id) {
+        incoming.message_id = id.to_string();
     }
     incoming.subject = waymark_core::one_line(msg.subject().unwrap_or_default())
         .chars()
@@ -396,9 +436,18 @@ pub fn read(raw: &[u8], source: &str, key: Option<MailboxKey>) -> Incoming {
         null_sender: msg
             .header_raw("Return-Path")
             .is_some_and(|r| r.trim() == "<>"),
+        list: msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some(),
+        suppress: msg.header_raw("X-Auto-Response-Suppress"),
+        from: Some(incoming.sender.as_str()).filter(|f| !f.is_empty()),
     };
-    let automatic = mailbox::automatic(&facts);
-    let calendar = calendar_reply(&msg);
+    let (automatic, calendar) = match calendar(&msg) {
+        Calendar::Answer(r) => (mailbox::automatic(&facts), Some(r)),
+        Calendar::Other => (
+            Some("a calendar response that answers nothing Waymark records"),
+            None,
+        ),
+        Calendar::None => (mailbox::automatic(&facts), None),
+    };
     match enquiry(raw) {
         Ok(mut e) => {
             e.message_id = Some(incoming.message_id.clone());
@@ -444,11 +493,21 @@ pub async fn take(
     acknowledge: bool,
     from: &str,
 ) -> Result<Taken, StoreError> {
-    let ack = |e: &NewEnquiry| {
-        crate::mail::enquiry_received(&e.contact_email, &e.contact_name, &e.agency_name, from)
-    };
+    let ack = |e: &NewEnquiry| crate::mail::enquiry_received(&e.contact_email, from);
     let ack: Option<&(dyn Fn(&NewEnquiry) -> waymark_store::Mail + Sync)> =
         if acknowledge { Some(&ack) } else { None };
+    // Mail from the programme's own address (its own robots, a forward to
+    // itself) is never an enquiry, and never answered.
+    if incoming.sender.eq_ignore_ascii_case(from.trim())
+        && let Parsed::Message { automatic, .. } = &incoming.parsed
+        && automatic.is_none()
+    {
+        let mut own = incoming.clone();
+        if let Parsed::Message { automatic, .. } = &mut own.parsed {
+            *automatic = Some("a message from the programme's own address");
+        }
+        return store.take_mail(&own, ack, waymark_store::now()).await;
+    }
     store.take_mail(incoming, ack, waymark_store::now()).await
 }
 
@@ -544,6 +603,17 @@ mod tests {
                 Answer::Tentative
             )
         );
+        // A REPLY that answers nothing (NEEDS-ACTION), or a COUNTER: no
+        // enquiry, no acknowledgement.
+        for other in [
+            reply.replace("TENTATIVE", "NEEDS-ACTION"),
+            reply.replace("METHOD:REPLY", "METHOD:COUNTER"),
+        ] {
+            assert!(matches!(
+                read(other.as_bytes(), "t", None).parsed,
+                Parsed::Message { automatic: Some(r), calendar: None, .. } if r.contains("calendar")
+            ));
+        }
         // A REQUEST is an invitation, not an answer.
         let request = reply.replace("METHOD:REPLY", "METHOD:REQUEST");
         assert!(matches!(

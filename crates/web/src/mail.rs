@@ -156,17 +156,19 @@ impl Sender {
                 store.release_mail(&back, now()).await?;
                 break;
             }
+            // A message that cannot be built, or that the server refuses
+            // for good (a 5xx), is not tried again; anything else is.
             let result = match self.message(&m) {
-                Ok(msg) => self
-                    .transport
-                    .send(msg)
-                    .await
-                    .map_err(|e| MailError::Send(e.to_string())),
-                Err(e) => Err(e),
+                Ok(msg) => self.transport.send(msg).await.map_err(|e| {
+                    let permanent = e.is_permanent();
+                    (MailError::Send(e.to_string()), permanent)
+                }),
+                Err(e) => Err((e, true)),
             };
             let recorded = match &result {
                 Ok(_) => store.mail_sent(m.id, now()).await,
-                Err(e) => store.mail_failed(m.id, &e.to_string(), now()).await,
+                Err((e, true)) => store.mail_refused(m.id, &e.to_string(), now()).await,
+                Err((e, false)) => store.mail_failed(m.id, &e.to_string(), now()).await,
             };
             if let Err(e) = recorded {
                 tracing::error!(
@@ -174,6 +176,16 @@ impl Sender {
                     m.id
                 );
             }
+            let result = result.map_err(|(e, permanent)| {
+                if permanent {
+                    tracing::warn!(
+                        "mail: message {} to {} refused for good, not retried: {e}",
+                        m.id,
+                        m.recipient
+                    );
+                }
+                e
+            });
             match result {
                 Ok(_) => {
                     crate::ops::METRICS.mail_sent();
@@ -181,11 +193,7 @@ impl Sender {
                 }
                 Err(e) => {
                     crate::ops::METRICS.mail_failed();
-                    tracing::warn!(
-                        "mail: message {} to {} not sent (will retry): {e}",
-                        m.id,
-                        m.recipient
-                    );
+                    tracing::warn!("mail: message {} to {} not sent: {e}", m.id, m.recipient);
                     failed += 1;
                 }
             }
@@ -216,8 +224,11 @@ pub const SIGNATURE: &str = "\n\n--\nProtected Utility programme\nDigital Transf
 
 /// The acknowledgement of a new enquiry: an automatic answer (RFC 3834),
 /// threaded on the sender's message so that their reply finds the enquiry.
-/// `from` is the programme's address (for its Message-ID).
-pub fn enquiry_received(to: &str, name: &str, agency: &str, from: &str) -> Mail {
+/// `from` is the programme's address (for its Message-ID). It repeats
+/// nothing the sender wrote (not even their name): the address a request
+/// names may not be its writer's, and an acknowledgement must not carry a
+/// stranger's words to it.
+pub fn enquiry_received(to: &str, from: &str) -> Mail {
     Mail {
         thread: waymark_store::new_message_id(from).ok().map(|message_id| {
             waymark_store::MailThread {
@@ -230,9 +241,10 @@ pub fn enquiry_received(to: &str, name: &str, agency: &str, from: &str) -> Mail 
         to: to.into(),
         subject: "We have received your request for support".into(),
         body: format!(
-            "Dear {name},\n\nThank you for asking about the Protected Utility blueprint for {agency}. \
+            "Hello,\n\nThank you for asking about the Protected Utility blueprint. \
              The programme team has your request and will contact you within five working days to \
-             arrange an initial workshop. To add to your request, reply to this message.{SIGNATURE}"
+             arrange an initial workshop. To add to your request, reply to this message. If you did \
+             not write to us, you need do nothing.{SIGNATURE}"
         ),
         attachment: None,
     }

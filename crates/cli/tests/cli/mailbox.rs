@@ -585,3 +585,79 @@ fn bad_mailbox_settings_refuse_to_start_with_a_reason() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_cannot_give_does_not_stop_the_ones_after_it() {
+    let Some(d) = Dovecot::start("stuck") else {
+        return;
+    };
+    let url = waymark_store::testing::sqlite_url("imap-stuck");
+    cli(&url, &["db", "migrate"]);
+    d.deliver(b"From: a@records.gov.au\r\nSubject: Damaged\r\nMessage-ID: <q0@records.gov.au>\r\n\r\nfirst\r\n");
+    // The first message's file becomes unreadable to dovecot.
+    let new = d.dir.join("home/inbox/Maildir/new");
+    let damaged: Vec<_> = std::fs::read_dir(&new)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(damaged.len(), 1);
+    Command::new("chmod")
+        .arg("000")
+        .arg(&damaged[0])
+        .status()
+        .unwrap();
+    d.deliver(b"From: b@records.gov.au\r\nSubject: Fine\r\nMessage-ID: <q1@records.gov.au>\r\n\r\nsecond\r\n");
+    let server = serve(&url, &d);
+    eventually("the later message taken past the damaged one", 60, || {
+        d.count("Waymark") == 1
+    });
+    let store = waymark_store::Store::open(&url).await.unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM enquiries WHERE message_id = 'q1@records.gov.au'"
+        )
+        .await,
+        1
+    );
+    let admin = waymark_core::Actor {
+        person: waymark_core::PersonId(1),
+        roles: vec![waymark_core::Role::ProgrammeAdmin],
+    };
+    eventually("the status naming the message left behind", 30, || {
+        let rt = tokio::runtime::Handle::current();
+        let status = tokio::task::block_in_place(|| rt.block_on(store.mailboxes(&admin))).unwrap();
+        status
+            .first()
+            .is_some_and(|s| s.detail.contains("would not give"))
+    });
+    // Readable again (dovecot has moved it to cur/ meanwhile, and may move
+    // it as we go: until no file is unreadable), it is taken after a restart.
+    let maildir = d.dir.join("home/inbox/Maildir");
+    eventually("the damaged message readable again", 10, || {
+        let _ = Command::new("find")
+            .arg(&maildir)
+            .args([
+                "-type", "f", "-perm", "000", "-exec", "chmod", "644", "{}", "+",
+            ])
+            .status();
+        Command::new("find")
+            .arg(&maildir)
+            .args(["-type", "f", "-perm", "000"])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+    });
+    drop(server);
+    let again = serve(&url, &d);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !(d.count("INBOX") == 0 && d.count("Waymark") == 2) {
+        assert!(
+            Instant::now() < end,
+            "the repaired message was not taken: {}",
+            again.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -180,15 +180,6 @@ fn mail_routes_keep_robots_out_and_strangers_out_of_conversations() {
         })
         .is_some()
     );
-    // A report of another kind (a read receipt) is not a bounce.
-    assert!(
-        robot(Headers {
-            content_type: Some("multipart/report"),
-            report_type: Some("disposition-notification"),
-            ..Default::default()
-        })
-        .is_none()
-    );
 
     assert_eq!(route(None, None, Thread::None), Route::Enquiry);
     assert_eq!(
@@ -220,4 +211,73 @@ fn mail_routes_keep_robots_out_and_strangers_out_of_conversations() {
     );
     assert_eq!(Answer::from_partstat("accepted"), Some(Answer::Accepted));
     assert_eq!(Answer::from_partstat("NEEDS-ACTION"), None);
+}
+
+#[test]
+fn message_ids_robots_and_threads_from_what_an_attacker_found() {
+    use waymark_core::mailbox::{Headers, automatic, may_thread, message_id};
+    assert_eq!(message_id("<a.b@x.gov.au>"), Some("a.b@x.gov.au"));
+    assert_eq!(message_id("a@b"), Some("a@b"));
+    let long = format!("<{}@x>", "L".repeat(5000));
+    for bad in [
+        long.as_str(),
+        "<‹ünï©ødé@x>",
+        "<a b c@x>",
+        "<d1\"><script>@x>",
+        "<no-at-sign>",
+        "",
+        "<>",
+    ] {
+        assert_eq!(message_id(bad), None, "{bad}");
+    }
+    let robot = |h: Headers| automatic(&h).is_some();
+    for report in [
+        "disposition-notification",
+        "feedback-report",
+        "delivery-status",
+    ] {
+        assert!(robot(Headers {
+            content_type: Some("multipart/report"),
+            report_type: Some(report),
+            ..Default::default()
+        }));
+    }
+    assert!(robot(Headers {
+        precedence: Some("bulk (newsletter)"),
+        ..Default::default()
+    }));
+    assert!(robot(Headers {
+        precedence: Some("list"),
+        ..Default::default()
+    }));
+    assert!(robot(Headers {
+        list: true,
+        ..Default::default()
+    }));
+    assert!(robot(Headers {
+        suppress: Some("All"),
+        ..Default::default()
+    }));
+    assert!(robot(Headers {
+        from: Some("MAILER-DAEMON@mx.gov.au"),
+        ..Default::default()
+    }));
+    assert!(!robot(Headers {
+        from: Some("jo@records.gov.au"),
+        ..Default::default()
+    }));
+    // Threads: the contact, a colleague at the same domain, or anyone
+    // answering Waymark's own (random) ids; not a stranger.
+    assert!(may_thread("Jo@Records.gov.au", "jo@records.gov.au", false));
+    assert!(may_thread("cio@records.gov.au", "jo@records.gov.au", false));
+    assert!(may_thread(
+        "cio@elsewhere.gov.au",
+        "jo@records.gov.au",
+        true
+    ));
+    assert!(!may_thread(
+        "mallory@evil.example",
+        "jo@records.gov.au",
+        false
+    ));
 }

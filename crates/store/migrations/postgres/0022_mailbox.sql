@@ -62,6 +62,9 @@ ALTER TABLE outbox ADD COLUMN message_id TEXT;
 ALTER TABLE outbox ADD COLUMN in_reply_to TEXT;
 ALTER TABLE outbox ADD COLUMN refs TEXT;
 ALTER TABLE outbox ADD COLUMN auto_submitted TEXT;
+-- A message the mail server refused for good (a 5xx): not tried again,
+-- and not counted as a backlog by /readyz; the outbox page shows it.
+ALTER TABLE outbox ADD COLUMN gave_up_at BIGINT;
 
 -- One instance at a time reads a mailbox: the holder renews its lease, and
 -- another takes it over once it has run out. The holder also writes how

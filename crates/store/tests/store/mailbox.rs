@@ -14,6 +14,7 @@ fn message(id: &str, from: &str, subject: &str, refs: &[&str]) -> Incoming {
         key: None,
         source: "test".into(),
         message_id: id.into(),
+        digest: format!("d-{id}"),
         references: refs.iter().map(|r| r.to_string()).collect(),
         sender: from.into(),
         subject: subject.into(),
@@ -361,6 +362,19 @@ async fn robots_records_and_workshop_answers_make_no_enquiry() {
             Some(Answer::Accepted)
         );
         assert_eq!(after.version, e.version + 1);
+        // Someone answering for an invited attendee: a record only.
+        let mut forged = answer(
+            "cal-5@x",
+            uid.clone(),
+            "jordan@records.gov.au",
+            Answer::Declined,
+        );
+        forged.sender = "mallory@evil.example".into();
+        let taken = s.take_mail(&forged, Some(&ack), NOW).await.unwrap();
+        assert!(
+            matches!(&taken, Taken::Recorded { reason, .. } if reason.contains("not that attendee")),
+            "{taken:?}"
+        );
         // Someone not invited, and a workshop that does not exist: records.
         let stranger = answer(
             "cal-2@x",
@@ -390,5 +404,97 @@ async fn robots_records_and_workshop_answers_make_no_enquiry() {
         assert!(s.outbox(&admin, 10).await.unwrap().is_empty());
         assert!(s.enquiries(&w.staff, None, 10).await.unwrap().is_empty());
         assert!(s.verify().await.unwrap().intact());
+    }
+}
+
+#[tokio::test]
+async fn what_an_attacker_found_in_the_mailbox_is_closed() {
+    for store in stores("mailbox-attacks").await {
+        let w = world(store).await;
+        let s = &w.store;
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let first = message("first-1@agency.gov.au", "sam@agency.gov.au", "Help", &[]);
+        let Taken::Enquiry { enquiry: id } = s.take_mail(&first, Some(&ack), NOW).await.unwrap()
+        else {
+            panic!()
+        };
+        // A stranger who knows Sam's Message-ID does not join Sam's
+        // conversation (and so cannot put ids into answers to Sam); a
+        // colleague at Sam's agency does.
+        let mallory = message(
+            "m1@evil.example",
+            "mallory@evil.example",
+            "Re: Help",
+            &["first-1@agency.gov.au"],
+        );
+        let taken = s.take_mail(&mallory, None, NOW).await.unwrap();
+        assert!(
+            matches!(taken, Taken::Enquiry { enquiry } if enquiry != id),
+            "{taken:?}"
+        );
+        let colleague = message(
+            "c1@agency.gov.au",
+            "cio@agency.gov.au",
+            "Re: Help",
+            &["first-1@agency.gov.au"],
+        );
+        let taken = s.take_mail(&colleague, None, NOW).await.unwrap();
+        assert!(
+            matches!(taken, Taken::Conversation { enquiry, .. } if enquiry == id),
+            "{taken:?}"
+        );
+
+        // A different message reusing Sam's Message-ID is kept, not lost.
+        let forged = message(
+            "first-1@agency.gov.au",
+            "y@other.gov.au",
+            "Something else",
+            &[],
+        );
+        let taken = s.take_mail(&forged, None, NOW).await.unwrap();
+        assert!(
+            matches!(taken, Taken::Enquiry { enquiry } if enquiry != id),
+            "{taken:?}"
+        );
+        // The very same message again is still a duplicate.
+        assert_eq!(
+            s.take_mail(&first, None, NOW).await.unwrap(),
+            Taken::Duplicate
+        );
+
+        // A robot answering every acknowledgement with a new message gets
+        // three a day, then none.
+        for n in 0..5 {
+            let m = message(
+                &format!("loop-{n}@bot.example"),
+                "bot@bot.example",
+                "Thanks!",
+                &[],
+            );
+            s.take_mail(&m, Some(&ack), NOW).await.unwrap();
+        }
+        let to_bot = s
+            .outbox(&admin, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.recipient == "bot@bot.example")
+            .count();
+        assert_eq!(to_bot, 3);
+
+        // The server refuses a message for good: it is not tried again and
+        // is no backlog.
+        let due = s.claim_mail(Timestamp(NOW.0 + 1), 50).await.unwrap();
+        let refused = due[0].id;
+        s.mail_refused(refused, "550 no such user", NOW)
+            .await
+            .unwrap();
+        let again = s.claim_mail(Timestamp(NOW.0 + 100_000), 50).await.unwrap();
+        assert!(again.iter().all(|m| m.id != refused));
+        let health = s.health().await.unwrap();
+        assert_eq!(health.outbox_unsent as usize, again.len());
     }
 }

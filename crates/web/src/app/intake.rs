@@ -228,12 +228,7 @@ pub async fn request_support(
         return Ok(r);
     }
 
-    let ack = mail::enquiry_received(
-        &enquiry.contact_email,
-        &enquiry.contact_name,
-        &enquiry.agency_name,
-        &s.mail_from,
-    );
+    let ack = mail::enquiry_received(&enquiry.contact_email, &s.mail_from);
     s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
     Ok(Redirect::to("/request-support/sent").into_response())
 }

@@ -30,6 +30,8 @@ struct MailRow {
     sent: Option<i64>,
     attempts: i64,
     error: Option<String>,
+    /// The server refused it for good: not tried again.
+    refused: Option<i64>,
 }
 
 pub async fn outbox(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
@@ -45,6 +47,7 @@ pub async fn outbox(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Res
             sent: m.sent_at.map(|t| t.0),
             attempts: m.attempts,
             error: m.last_error,
+            refused: m.gave_up_at.map(|t| t.0),
         })
         .collect();
     view_page(

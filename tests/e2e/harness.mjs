@@ -3,6 +3,7 @@
 // critical findings fail). Not a test file itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -49,4 +50,13 @@ export async function axe(page, label) {
     `${label}: serious or critical accessibility violations`,
   );
   return result;
+}
+
+// A TCP port on loopback that was free a moment ago, for a peer a test
+// starts (an SMTP sink, an IMAP server).
+export function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
 }

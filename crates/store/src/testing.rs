@@ -213,3 +213,12 @@ pub fn assert_journey_done(e: &serde_json::Value) {
     assert_eq!(e["success"][0]["stage"], "adoption-evaluation");
     assert_eq!(e["discovery_weeks"], 6);
 }
+
+/// A TCP port on loopback that was free a moment ago, for a peer a test
+/// starts (a mail server, a metrics listener).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}

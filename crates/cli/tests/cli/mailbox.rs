@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::operations::{Logged, serve_logged};
 use super::processes::cli;
+use waymark_store::testing::free_port;
 
 const PASSWORD: &str = "imap-test-password";
 
@@ -22,14 +23,6 @@ struct Dovecot {
     port: u16,
     /// IMAP over TLS, when started with it.
     tls_port: Option<u16>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn script() -> PathBuf {

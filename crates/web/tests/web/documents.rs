@@ -7,7 +7,7 @@
 use std::process::{Command as Process, Stdio};
 
 use sha2::{Digest, Sha256};
-use waymark_store::testing::skip;
+use waymark_store::testing::{free_port, skip};
 
 use super::*;
 
@@ -429,14 +429,6 @@ for ev in cal.walk("VEVENT"):
     print("ATTENDEES", " ".join(sorted(str(a) for a in att)))
 "#;
     crate::python(script, text)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

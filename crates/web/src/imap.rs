@@ -525,8 +525,6 @@ async fn session(
         ensure_folder(&mut session, &s.done_folder),
     )
     .await?;
-    *failures = 0;
-    crate::ops::METRICS.mailbox_failures(0);
     let ttl = s.lease.as_secs().max(2) as i64;
     let mut taken_total = 0usize;
     loop {

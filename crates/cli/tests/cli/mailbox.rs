@@ -654,3 +654,27 @@ async fn a_message_the_server_cannot_give_does_not_stop_the_ones_after_it() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+#[test]
+fn a_mailbox_that_does_not_exist_is_retried_ever_more_slowly() {
+    let Some(d) = Dovecot::start("nope") else {
+        return;
+    };
+    let url = waymark_store::testing::sqlite_url("imap-nope");
+    cli(&url, &["db", "migrate"]);
+    let nope = format!("imap://inbox@127.0.0.1:{}/Nope?tls=none", d.port);
+    let server = serve_logged(
+        &url,
+        &["--imap-url", &nope, "--imap-lease", "3"],
+        &[("WAYMARK_IMAP_PASSWORD", PASSWORD)],
+    );
+    // Signing in works and SELECT fails every time: the waits must grow
+    // (1, 2, 4 … s), not start again at 1 s after each sign-in.
+    eventually("a third failure in a row", 30, || {
+        server.log().contains("(3 in a row)")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let log = server.log();
+    let tries = log.matches("failed (").count();
+    assert!(tries <= 5, "{tries} attempts in about 11 s: {log}");
+}

@@ -414,7 +414,17 @@ pub fn read(raw: &[u8], source: &str, key: Option<MailboxKey>) -> Incoming {
     older.reverse();
     refs.extend(older);
     incoming.references = refs;
-    if let Some(reason) = broken(&msg, raw) {
+    // RFC 5322 allows one From: with two, which one wrote it is anyone's
+    // guess (and the tag check must not pick the wrong one).
+    let froms = msg
+        .headers()
+        .iter()
+        .filter(|h| h.name == mail_parser::HeaderName::From)
+        .count();
+    let broken = broken(&msg, raw).or_else(|| {
+        (froms > 1).then(|| "it has more than one From header, so who wrote it is unclear".into())
+    });
+    if let Some(reason) = broken {
         incoming.parsed = Parsed::Unreadable {
             reason,
             raw: raw.to_vec(),
@@ -535,6 +545,8 @@ mod tests {
         assert!(unreadable(lost_boundary).contains("never appears"));
         let latin1 = b"From: a@b.gov.au\r\nSubject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xe9 cr\xe8me\r\n";
         assert!(unreadable(latin1).contains("character set"));
+        let two = b"From: jo@records.gov.au\r\nFrom: mallory@evil.example\r\nSubject: x [WM-1]\r\n\r\nbody\r\n";
+        assert!(unreadable(two).contains("more than one From"));
         let no_from = b"Subject: who am I\r\nMessage-ID: <n@x>\r\n\r\nbody\r\n";
         assert!(unreadable(no_from).contains("no From"));
         let junk = unreadable(b"\x00\x01\x02");

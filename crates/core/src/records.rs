@@ -104,14 +104,23 @@ impl Workshop {
 }
 
 /// The event that records `email`'s answer to workshop `id`'s invitation,
-/// which came by mail. Only an invited attendee's answer counts, and only
-/// to a workshop that is still on.
+/// which came by mail from `sender`; `None` when it is the answer already
+/// recorded. Only an invited attendee answers, for themself, and only for a
+/// workshop that is still on.
 pub fn answer(
     e: &Engagement,
     id: u32,
     email: &str,
+    sender: &str,
     reply: crate::mailbox::Answer,
-) -> Result<Event, DomainError> {
+) -> Result<Option<Event>, DomainError> {
+    if !email.trim().eq_ignore_ascii_case(sender.trim()) {
+        return Err(DomainError::rule(format!(
+            "a calendar answer for {} sent by {}, who is not that attendee",
+            email.trim(),
+            sender.trim()
+        )));
+    }
     let w = e
         .workshops
         .iter()
@@ -132,11 +141,14 @@ pub fn answer(
             email.as_str()
         )));
     }
-    Ok(Event::WorkshopAnswered {
+    if w.answer_of(email.as_str()) == Some(reply) {
+        return Ok(None);
+    }
+    Ok(Some(Event::WorkshopAnswered {
         id,
         email: email.as_str().to_string(),
         answer: reply,
-    })
+    }))
 }
 
 /// The letters the programme issues.

@@ -625,13 +625,6 @@ impl Store {
         sender: &str,
         now: Timestamp,
     ) -> Result<Result<(i64, u32), String>, StoreError> {
-        // Only the attendee answers for themself.
-        if !reply.attendee.trim().eq_ignore_ascii_case(sender.trim()) {
-            return Ok(Err(format!(
-                "a calendar answer for {} sent by {sender}, who is not that attendee",
-                reply.attendee
-            )));
-        }
         let Some((id, workshop)) = workshop_of(&reply.uid) else {
             return Ok(Err(format!(
                 "a calendar answer to “{}”, which is not a Waymark workshop",
@@ -660,29 +653,24 @@ impl Store {
             &e,
             workshop,
             &reply.attendee,
+            sender,
             reply.answer,
         ) {
-            Ok(ev) => ev,
+            Ok(Some(ev)) => ev,
+            // The same answer again changes nothing.
+            Ok(None) => return Ok(Ok((id, workshop))),
             Err(DomainError::NotFound) => {
                 return Ok(Err(format!(
                     "a calendar answer to workshop {workshop} of engagement {id}, which does not exist"
                 )));
             }
+            Err(DomainError::Rule(why)) => return Ok(Err(why)),
             Err(err) => {
                 return Ok(Err(format!(
                     "a calendar answer that was not recorded: {err}"
                 )));
             }
         };
-        // The same answer again changes nothing.
-        if e.workshops
-            .iter()
-            .find(|w| w.id == workshop)
-            .and_then(|w| w.answer_of(&reply.attendee))
-            == Some(reply.answer)
-        {
-            return Ok(Ok((id, workshop)));
-        }
         let at = Head::of(&row)?;
         if !append_and_save(tx, &mut e, &[event], PersonId(0), now, "mail", at).await? {
             return Err(StoreError::Domain(DomainError::Conflict {
@@ -784,9 +772,15 @@ impl Store {
     }
 
     /// An enquiry's conversation, oldest first (the programme only).
+    /// An enquiry that does not exist is `NotFound`, not an empty one.
     pub async fn conversation(&self, actor: &Actor, id: i64) -> Result<Vec<Message>, StoreError> {
         waymark_core::enquiry::visible(actor)?;
         let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1 FROM enquiries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
         messages_of(&mut conn, id).await
     }
 

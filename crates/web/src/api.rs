@@ -1777,8 +1777,6 @@ async fn conversation(
     Caller(actor): Caller,
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
-    // The enquiry itself first: a missing one is a 404, not an empty list.
-    s.store.enquiry(&actor, id).await?;
     Ok(Json(s.store.conversation(&actor, id).await?).into_response())
 }
 

@@ -324,14 +324,30 @@ fn only_an_invited_attendee_answers_a_workshop_that_is_on() {
         1,
     )
     .unwrap();
-    let ev = answer_invitation(&e, 1, " SAM@agency.gov.au ", Answer::Declined).unwrap();
+    let ev = answer_invitation(
+        &e,
+        1,
+        " SAM@agency.gov.au ",
+        "sam@agency.gov.au",
+        Answer::Declined,
+    )
+    .unwrap()
+    .unwrap();
     e.apply(&ev, PersonId(0), Timestamp(0));
     assert_eq!(
         e.workshops[0].answer_of("sam@agency.gov.au"),
         Some(Answer::Declined)
     );
     // A newer answer replaces it.
-    let ev = answer_invitation(&e, 1, "sam@agency.gov.au", Answer::Accepted).unwrap();
+    let ev = answer_invitation(
+        &e,
+        1,
+        "sam@agency.gov.au",
+        "sam@agency.gov.au",
+        Answer::Accepted,
+    )
+    .unwrap()
+    .unwrap();
     e.apply(&ev, PersonId(0), Timestamp(0));
     assert_eq!(e.workshops[0].answers.len(), 1);
     assert_eq!(
@@ -339,17 +355,37 @@ fn only_an_invited_attendee_answers_a_workshop_that_is_on() {
         Some(Answer::Accepted)
     );
     assert!(matches!(
-        answer_invitation(&e, 1, "mallory@evil.example", Answer::Accepted),
+        answer_invitation(
+            &e,
+            1,
+            "mallory@evil.example",
+            "mallory@evil.example",
+            Answer::Accepted
+        ),
         Err(DomainError::Rule(_))
     ));
     assert!(matches!(
-        answer_invitation(&e, 2, "sam@agency.gov.au", Answer::Accepted),
+        answer_invitation(
+            &e,
+            2,
+            "sam@agency.gov.au",
+            "sam@agency.gov.au",
+            Answer::Accepted
+        ),
         Err(DomainError::NotFound)
     ));
-    assert!(answer_invitation(&e, 1, "not an address", Answer::Accepted).is_err());
+    assert!(
+        answer_invitation(&e, 1, "not an address", "not an address", Answer::Accepted).is_err()
+    );
     run(&mut e, &staff(), Command::CancelWorkshop { id: 1 }, 2).unwrap();
     assert!(matches!(
-        answer_invitation(&e, 1, "sam@agency.gov.au", Answer::Accepted),
+        answer_invitation(
+            &e,
+            1,
+            "sam@agency.gov.au",
+            "sam@agency.gov.au",
+            Answer::Accepted
+        ),
         Err(DomainError::Rule(_))
     ));
 }

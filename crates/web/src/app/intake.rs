@@ -357,6 +357,17 @@ struct FileRow {
     kind: String,
 }
 
+impl From<&waymark_store::FileRow> for FileRow {
+    fn from(f: &waymark_store::FileRow) -> Self {
+        FileRow {
+            id: f.id,
+            name: f.name.clone(),
+            size: f.size,
+            kind: f.content_type.clone(),
+        }
+    }
+}
+
 /// An engagement the enquiry may be attached to.
 #[derive(Serialize)]
 struct EngagementOption {
@@ -446,16 +457,7 @@ async fn enquiry_page(
             subject: m.subject.clone(),
             at: m.at.0,
             paragraphs: paragraphs(&m.body),
-            files: m
-                .files
-                .iter()
-                .map(|f| FileRow {
-                    id: f.id,
-                    name: f.name.clone(),
-                    size: f.size,
-                    kind: f.content_type.clone(),
-                })
-                .collect(),
+            files: m.files.iter().map(FileRow::from).collect(),
         })
         .collect();
     let history = events
@@ -532,15 +534,7 @@ async fn enquiry_page(
             }
         })
         .collect();
-    let files = files
-        .iter()
-        .map(|f| FileRow {
-            id: f.id,
-            name: f.name.clone(),
-            size: f.size,
-            kind: f.content_type.clone(),
-        })
-        .collect();
+    let files = files.iter().map(FileRow::from).collect();
     let form = form.cloned().unwrap_or_else(|| TriageForm {
         name: e.agency_name.clone(),
         invite_sponsor: "yes".into(),

@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -29,6 +28,10 @@ use waymark_model::SourceFile;
 use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
 
 use crate::actions::{ActionError, Actions};
+
+mod contract;
+
+use contract::{Body, Problems};
 
 /// What the API needs: the records, and the current model's pages (new
 /// engagements pin them).
@@ -161,7 +164,7 @@ async fn docs_headers(mut r: Response) -> Response {
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -351,21 +354,6 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
     q.map(|Query(v)| v).map_err(|e| unreadable(e.body_text()))
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
-    b.map(|Json(v)| v).map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "Request too large",
-                "the request body is larger than the API accepts (2 MB; uploads 20 MB)",
-            )
-        } else {
-            unreadable(e.body_text())
-        }
-    })
-}
-
 /// Any other address under `/api/`: a problem, not the workspace's page.
 async fn no_such_route() -> Problem {
     not_found("route")
@@ -484,8 +472,10 @@ struct ListQuery {
     /// Only this agency's engagements (its abbreviation).
     agency: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// How many to pass over (default 0).
+    /// How many to pass over, at most 1,000,000 (default 0).
+    #[param(minimum = 0, maximum = 1_000_000)]
     offset: Option<u32>,
 }
 
@@ -511,13 +501,7 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     let q = query(q)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=waymark_store::MAX_PAGE).contains(&limit) {
-        return Err(unprocessable(
-            "limit",
-            format!("choose between 1 and {}", waymark_store::MAX_PAGE),
-        ));
-    }
+    let (limit, offset) = page_bounds(q.limit, q.offset, 50)?;
     let agency = match q.agency.as_deref() {
         Some(a) => Some(agency_id(&s.store, a).await?),
         None => None,
@@ -525,7 +509,7 @@ async fn list(
     let filter = ListFilter {
         agency,
         limit,
-        offset: q.offset.unwrap_or(0),
+        offset,
     };
     // The stored summaries are passed on as they are, not decoded and
     // encoded again: this is the API's busiest list.
@@ -552,6 +536,32 @@ async fn list(
         .into_response())
 }
 
+/// The furthest a list may be paged by offset (cursors go further).
+const MAX_OFFSET: u32 = 1_000_000;
+
+/// A list's page size and offset, within the bounds the document declares.
+fn page_bounds(
+    limit: Option<u32>,
+    offset: Option<u32>,
+    default: u32,
+) -> Result<(u32, u32), Problem> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=waymark_store::MAX_PAGE).contains(&limit) {
+        return Err(unprocessable(
+            "limit",
+            format!("choose between 1 and {}", waymark_store::MAX_PAGE),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(unprocessable(
+            "offset",
+            format!("choose between 0 and {MAX_OFFSET}"),
+        ));
+    }
+    Ok((limit, offset))
+}
+
 async fn agency_id(store: &Store, abbreviation: &str) -> Result<AgencyId, Problem> {
     let abbr = Abbreviation::parse(abbreviation)?;
     store.agency_by_abbreviation(&abbr).await?.ok_or_else(|| {
@@ -563,6 +573,7 @@ async fn agency_id(store: &Store, abbreviation: &str) -> Result<AgencyId, Proble
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct StartRequest {
     /// The agency's abbreviation.
     agency: String,
@@ -583,9 +594,8 @@ fn default_mode() -> Mode {
 async fn start(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<StartRequest>, JsonRejection>,
+    Body(req): Body<StartRequest>,
 ) -> Result<Response, Problem> {
-    let req = body(req)?;
     let agency = agency_id(&s.store, &req.agency).await?;
     let hash = s.store.pin_model(&s.pages, now()).await?;
     let e = s
@@ -636,6 +646,7 @@ async fn history(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct CommandRequest {
     /// The version the caller last saw; a newer one means someone else
     /// changed the engagement, and the command is refused with 409.
@@ -655,9 +666,8 @@ async fn command(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<CommandRequest>, JsonRejection>,
+    Body(req): Body<CommandRequest>,
 ) -> Result<Response, Problem> {
-    let req = body(req)?;
     let e = s
         .actions
         .run(&actor, EngagementId(id), req.expected_version, &req.command)
@@ -666,6 +676,7 @@ async fn command(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct IssueRequest {
     /// The version the caller last saw.
     expected_version: u64,
@@ -687,9 +698,8 @@ async fn issue_letter(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params((id, kind)): Params<(i64, String)>,
-    req: Result<Json<IssueRequest>, JsonRejection>,
+    Body(req): Body<IssueRequest>,
 ) -> Result<Response, Problem> {
-    let req = body(req)?;
     let kind = LetterKind::from_slug(&kind).ok_or_else(|| not_found("letter"))?;
     let e = s
         .actions
@@ -705,6 +715,7 @@ async fn issue_letter(
 /// A document to upload, as `multipart/form-data`.
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 struct DocumentUpload {
     /// The version the caller last saw.
     expected_version: u64,
@@ -783,6 +794,7 @@ async fn agency(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct AgencyRequest {
     name: String,
     /// Short name, such as DTA: 2 to 16 letters, digits or hyphens; unique.
@@ -801,10 +813,9 @@ struct AgencyRequest {
 async fn add_agency(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<AgencyRequest>, JsonRejection>,
+    Body(req): Body<AgencyRequest>,
 ) -> Result<Response, Problem> {
     actor.may_add_agency()?;
-    let req = body(req)?;
     let new = NewAgency::parse(
         &req.name,
         &req.abbreviation,
@@ -856,6 +867,7 @@ async fn person(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct PersonRequest {
     name: String,
     email: String,
@@ -873,10 +885,9 @@ struct PersonRequest {
 async fn add_person(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<PersonRequest>, JsonRejection>,
+    Body(req): Body<PersonRequest>,
 ) -> Result<Response, Problem> {
     actor.may_manage_people()?;
-    let req = body(req)?;
     let new = NewPerson::parse(&req.name, &req.email)?;
     let id = s
         .store
@@ -901,10 +912,9 @@ async fn add_role(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<Role>, JsonRejection>,
+    Body(role): Body<Role>,
 ) -> Result<Json<Person>, Problem> {
     actor.may_manage_people()?;
-    let role = body(req)?;
     let id = existing_person(&s.store, PersonId(id)).await?;
     s.store.add_role(id, role).await?;
     s.store
@@ -983,6 +993,7 @@ struct SearchQuery {
     q: String,
     /// Only this kind of result, a page at a time: guide, article,
     /// engagement, agency or enquiry.
+    #[param(pattern = "^(guide|article|engagement|agency|enquiry)$")]
     kind: Option<String>,
     /// With `kind`: the page, 1 to 20 (10 results a page; a kind's 200
     /// newest matches are ranked, see `exact`).
@@ -1043,8 +1054,8 @@ struct PageQuery {
     /// Page size, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// How many to pass over (default 0).
-    #[param(minimum = 0)]
+    /// How many to pass over, at most 1,000,000 (default 0).
+    #[param(minimum = 0, maximum = 1_000_000)]
     offset: Option<u32>,
 }
 
@@ -1072,11 +1083,7 @@ async fn articles(
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ArticlePage>, Problem> {
     let q = query(q)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(unprocessable("limit", "choose between 1 and 500".into()));
-    }
-    let offset = q.offset.unwrap_or(0);
+    let (limit, offset) = page_bounds(q.limit, q.offset, 100)?;
     let (items, total) = s.store.published_page(limit, offset).await?;
     Ok(Json(ArticlePage {
         items,
@@ -1121,6 +1128,12 @@ struct ArticleWritten {
 
 /// Every problem with a request's fields, each named (422).
 fn invalid_fields(problems: &[waymark_core::DomainError]) -> Problem {
+    invalid_fields_in("", problems)
+}
+
+/// Every problem with the fields of the object at `prefix` in the request
+/// (`article.`): `errors` names each by its path in the request body.
+fn invalid_fields_in(prefix: &str, problems: &[waymark_core::DomainError]) -> Problem {
     let mut p = Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid",
@@ -1132,7 +1145,7 @@ fn invalid_fields(problems: &[waymark_core::DomainError]) -> Problem {
     for d in problems {
         if let waymark_core::DomainError::Invalid { field, message } = d {
             p.errors.push(FieldError {
-                field: (*field).to_string(),
+                field: format!("{prefix}{field}"),
                 message: message.clone(),
             });
         }
@@ -1143,7 +1156,18 @@ fn invalid_fields(problems: &[waymark_core::DomainError]) -> Problem {
 fn article_problem(e: crate::actions::ArticleError) -> Problem {
     use crate::actions::ArticleError;
     match e {
-        ArticleError::Fields(problems) => invalid_fields(&problems),
+        // `owner` is the request's own; the rest are the article's fields.
+        ArticleError::Fields(problems) => {
+            let (owner, article): (Vec<_>, Vec<_>) = problems.into_iter().partition(|d| {
+                matches!(d, waymark_core::DomainError::Invalid { field: "owner", .. })
+            });
+            let mut p = invalid_fields_in("article.", &article);
+            p.errors.extend(invalid_fields(&owner).errors);
+            if p.detail.is_empty() {
+                p.detail = owner.first().map_or_else(String::new, ToString::to_string);
+            }
+            p
+        }
         ArticleError::Store(StoreError::Domain(waymark_core::DomainError::Conflict {
             actual,
             ..
@@ -1180,9 +1204,8 @@ fn article_problem(e: crate::actions::ArticleError) -> Problem {
 async fn create_article(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<ArticleRequest>, JsonRejection>,
+    Body(r): Body<ArticleRequest>,
 ) -> Result<Response, Problem> {
-    let r = body(req)?;
     waymark_core::knowledge::may_write(&actor)?;
     let id = s
         .actions
@@ -1216,10 +1239,9 @@ async fn create_article(
 async fn update_article(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
-    req: Result<Json<ArticleRequest>, JsonRejection>,
+    Params(id): Params<i64>,
+    Body(r): Body<ArticleRequest>,
 ) -> Result<Json<ArticleWritten>, Problem> {
-    let r = body(req)?;
     waymark_core::knowledge::may_write(&actor)?;
     let expected = r.expected_version.filter(|v| *v >= 1).ok_or_else(|| {
         unprocessable(
@@ -1255,7 +1277,7 @@ async fn update_article(
 async fn article_versions(
     State(s): State<Arc<ApiState>>,
     Caller(_): Caller,
-    Path(id): Path<i64>,
+    Params(id): Params<i64>,
 ) -> Result<Json<Vec<waymark_store::ArticleVersion>>, Problem> {
     let a = s
         .store
@@ -1291,10 +1313,9 @@ struct FeedbackRequest {
 async fn article_feedback(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
-    req: Result<Json<FeedbackRequest>, JsonRejection>,
+    Params(id): Params<i64>,
+    Body(r): Body<FeedbackRequest>,
 ) -> Result<StatusCode, Problem> {
-    let r = body(req)?;
     let a = s
         .store
         .article(id)
@@ -1337,9 +1358,8 @@ async fn releases(
 async fn add_release(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<waymark_core::knowledge::Release>, JsonRejection>,
+    Body(r): Body<waymark_core::knowledge::Release>,
 ) -> Result<Response, Problem> {
-    let r = body(req)?;
     waymark_core::knowledge::may_write(&actor)?;
     let release = waymark_core::knowledge::release(
         &r.version,
@@ -1432,9 +1452,8 @@ async fn set_directory(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<DirectoryRequest>, JsonRejection>,
+    Body(r): Body<DirectoryRequest>,
 ) -> Result<StatusCode, Problem> {
-    let r = body(req)?;
     let agency = AgencyId(id);
     s.store
         .agency(agency)
@@ -1493,7 +1512,7 @@ async fn assessments(
 struct AssessRequest {
     /// Each question's key with the position (from 0) of the chosen answer,
     /// as `GET /api/v1/assessment` lists them; every question, once.
-    answers: std::collections::BTreeMap<String, usize>,
+    answers: std::collections::BTreeMap<String, u32>,
 }
 
 /// Records the agency's self-assessment (its executive sponsor or the
@@ -1511,16 +1530,20 @@ async fn assess(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<AssessRequest>, JsonRejection>,
+    Body(r): Body<AssessRequest>,
 ) -> Result<Response, Problem> {
-    let r = body(req)?;
+    let answers = r
+        .answers
+        .into_iter()
+        .map(|(question, answer)| (question, answer as usize))
+        .collect();
     let done = s
         .store
         .assess_agency(
             &actor,
             AgencyId(id),
             s.model.questionnaire(),
-            &r.answers,
+            &answers,
             now(),
         )
         .await;
@@ -1552,9 +1575,8 @@ async fn set_agency_type(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<TypeRequest>, JsonRejection>,
+    Body(r): Body<TypeRequest>,
 ) -> Result<Response, Problem> {
-    let r = body(req)?;
     let reason = waymark_core::Line::<500>::from(r.reason);
     let done = s
         .store
@@ -1660,6 +1682,7 @@ async fn model_versions(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ProposalQuery {
     /// The model version (hash) engagements move from.
@@ -1712,9 +1735,9 @@ struct MigrationRequest {
 async fn migration_preview(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<MigrationRequest>, JsonRejection>,
+    Body(req): Body<MigrationRequest>,
 ) -> Result<Json<Vec<waymark_store::Outcome>>, Problem> {
-    run_migration(&s, &actor, body(req)?, true).await
+    run_migration(&s, &actor, req, true).await
 }
 
 /// Moves the engagements to the mapping's version: one audited event each;
@@ -1731,9 +1754,9 @@ async fn migration_preview(
 async fn migration_apply(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-    req: Result<Json<MigrationRequest>, JsonRejection>,
+    Body(req): Body<MigrationRequest>,
 ) -> Result<Json<Vec<waymark_store::Outcome>>, Problem> {
-    run_migration(&s, &actor, body(req)?, false).await
+    run_migration(&s, &actor, req, false).await
 }
 
 async fn run_migration(
@@ -1807,9 +1830,8 @@ async fn reply(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
-    req: Result<Json<ReplyRequest>, JsonRejection>,
+    Body(r): Body<ReplyRequest>,
 ) -> Result<Response, Problem> {
-    let r = body(req)?;
     let text: waymark_core::Text<20000> = r.body.as_str().into();
     let message = s
         .store

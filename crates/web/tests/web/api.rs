@@ -559,6 +559,169 @@ async fn the_openapi_document_covers_every_route_and_command() {
     );
 }
 
+/// What schemathesis checks from outside (scripts/api-contract), held here
+/// too where it needs no Python: problems are declared with their own type,
+/// requests are read as their schema reads them, and the bounds the document
+/// gives are the server's.
+#[tokio::test]
+async fn the_api_keeps_its_contract() {
+    let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("contract"))
+        .await
+        .unwrap();
+    let app = app(&store).await;
+    let (_, _, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
+    // Every operation declares 400 and 401, each problem as problem+json;
+    // a body brings 413, 415 and 422; a path parameter 404.
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let mut needed = vec!["400", "401"];
+            if op.get("requestBody").is_some() {
+                needed.extend(["413", "415", "422"]);
+            }
+            if path.contains('{') {
+                needed.push("404");
+            }
+            for status in needed {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not declare {status}"
+                );
+            }
+            for (status, r) in responses {
+                if status.starts_with('4') {
+                    let content = r["content"].as_object().unwrap();
+                    assert!(
+                        content.contains_key("application/problem+json")
+                            && !content.contains_key("application/json"),
+                        "{method} {path} {status}: {content:?}"
+                    );
+                }
+            }
+        }
+    }
+    let limit = &doc["paths"]["/api/v1/engagements"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "offset")
+        .unwrap()["schema"];
+    assert_eq!(limit["maximum"], 1_000_000);
+
+    let admin = token(&store, "admin@dta.gov.au", Role::ProgrammeAdmin).await;
+    let t = Some(admin.as_str());
+    // A whole number written as 2.0 is an integer, as JSON Schema says.
+    let (s, _, body) = call(
+        &app,
+        "POST",
+        "/api/v1/agencies",
+        t,
+        Some(r#"{"name":"Agency","abbreviation":"AG","portfolio":"Finance"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, _, body) = call(
+        &app,
+        "POST",
+        "/api/v1/engagements",
+        t,
+        Some(r#"{"agency":"AG"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let version = body["version"].as_f64().unwrap();
+    let (s, ct, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/engagements/{id}/commands"),
+        t,
+        Some(&format!(
+            r#"{{"expected_version":{version:.1},"command":{{"command":"add_risk","text":"Skills gap","stage":null}}}}"#
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{ct} {body}");
+    // A fraction is not an integer; an unknown field is refused and named.
+    let (s, ct, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/engagements/{id}/commands"),
+        t,
+        Some(
+            r#"{"expected_version":1.5,"command":{"command":"add_risk","text":"x","stage":null}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expected_version"),
+        "{body}"
+    );
+    let (s, _, body) = call(
+        &app,
+        "POST",
+        "/api/v1/engagements",
+        t,
+        Some(r#"{"agency":"AG","colour":"blue"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("colour"),
+        "{body}"
+    );
+    // Not JSON at all: 415, as a problem.
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/api/v1/engagements")
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(r#"{"agency":"AG"}"#))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    // The offset's bound is the server's too.
+    let (s, _, body) = call(&app, "GET", "/api/v1/engagements?offset=1000001", t, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "offset");
+    let (s, _, _) = call(&app, "GET", "/api/v1/engagements?offset=1000000", t, None).await;
+    assert_eq!(s, StatusCode::OK);
+    // A path id beyond 64 bits is a problem, not plain text.
+    let (s, ct, _) = call(
+        &app,
+        "GET",
+        "/api/v1/articles/9223372036854775808/versions",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(ct, "application/problem+json");
+    // An article's field problems name their place in the request.
+    let (s, _, body) = call(
+        &app,
+        "POST",
+        "/api/v1/articles",
+        t,
+        Some(r#"{"action":"save","article":{}}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "article.title", "{body}");
+}
+
 #[tokio::test]
 async fn a_whole_engagement_through_the_api() {
     use waymark_store::testing::{Who, assert_journey_done, journey};
@@ -1210,7 +1373,13 @@ async fn articles_and_releases_through_the_api() {
             .collect();
         assert_eq!(
             fields,
-            ["title", "summary", "body", "review_by", "tags"],
+            [
+                "article.title",
+                "article.summary",
+                "article.body",
+                "article.review_by",
+                "article.tags"
+            ],
             "{p}"
         );
         let (st, _, p) = call(

@@ -533,16 +533,46 @@ pub fn import(db: &Database, file: &std::path::Path) -> anyhow::Result<ExitCode>
     })
 }
 
-pub fn token_create(db: &Database, email: &str, name: &str) -> anyhow::Result<ExitCode> {
-    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        anyhow::bail!("a token's name is 1 to 100 characters on one line, such as \"power-bi\"");
-    }
+pub fn token_create(
+    db: &Database,
+    email: &str,
+    name: &str,
+    read_only: bool,
+    expires_in_days: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let scope = if read_only { "read" } else { "read_write" };
+    let new =
+        waymark_core::token::NewToken::parse(name, scope, expires_in_days.unwrap_or(""), now())
+            .map_err(|problems| {
+                anyhow::anyhow!(
+                    "{}",
+                    problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
     block_on(async {
         let store = db.open_existing().await?;
         let actor = acting(&store, email).await?;
-        let token = store.create_token(actor.person, name, now()).await?;
+        let token = store.create_token_with(actor.person, &new, now()).await?;
         println!("{token}");
-        eprintln!("this token acts as {email}; it is shown once and stored only as a hash");
+        let ends = match new.expires {
+            Some(t) => {
+                let (y, m, d) = waymark_core::letter::ymd(t);
+                format!("until {y}-{m:02}-{d:02}")
+            }
+            None => "with no end".to_string(),
+        };
+        eprintln!(
+            "this token acts as {email} ({}), {ends}; it is shown once and stored only as a hash",
+            if read_only {
+                "read only"
+            } else {
+                "read and write"
+            }
+        );
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -556,15 +586,32 @@ pub fn token_list(db: &Database, email: &str) -> anyhow::Result<ExitCode> {
         if tokens.is_empty() {
             eprintln!("{email} has no API tokens");
         }
+        let day = |t: waymark_core::Timestamp| {
+            let (y, m, d) = waymark_core::letter::ymd(t);
+            format!("{y}-{m:02}-{d:02}")
+        };
+        let now = now();
         for t in tokens {
-            let (y, m, d) = waymark_core::letter::ymd(t.created_at);
             // A name cannot forge a line of this list.
             let name: String = t
                 .name
                 .chars()
                 .map(|c| if c.is_control() { '?' } else { c })
                 .collect();
-            println!("{}  made {y}-{m:02}-{d:02}  {name}", t.id);
+            let ends = match t.expires_at {
+                Some(e) if e.0 <= now.0 => format!("ended {}", day(e)),
+                Some(e) => format!("ends {}", day(e)),
+                None => "no end".into(),
+            };
+            let used = t
+                .last_used_at
+                .map_or_else(|| "never used".into(), |u| format!("used {}", day(u)));
+            println!(
+                "{}  {:<10}  made {}  {ends}  {used}  {name}",
+                t.id,
+                t.scope.as_str(),
+                day(t.created_at)
+            );
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -463,8 +463,15 @@ enum TokenCommand {
         /// What the token is for, to recognise it later.
         #[arg(long, default_value = "api")]
         name: String,
+        /// The token may only read: every request that could change anything is refused.
+        #[arg(long)]
+        read_only: bool,
+        /// The token stops working after this many days (1 to 366); without it, it has no end.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<String>,
     },
-    /// List a person's tokens: id, name and when each was made (never the token).
+    /// List a person's tokens: id, scope, when each was made, ends and was last used, and its
+    /// name (never the token).
     List { email: String },
     /// End one of a person's tokens at once, by the id `token list` shows.
     Revoke { email: String, id: String },
@@ -723,9 +730,12 @@ fn main() -> ExitCode {
             command,
         }) => db_cmd::engagement_run(&db, id, &as_email, expected_version, &command),
         Command::Audit(AuditCommand::Verify) => db_cmd::audit_verify(&db),
-        Command::Token(TokenCommand::Create { email, name }) => {
-            db_cmd::token_create(&db, &email, &name)
-        }
+        Command::Token(TokenCommand::Create {
+            email,
+            name,
+            read_only,
+            expires_in_days,
+        }) => db_cmd::token_create(&db, &email, &name, read_only, expires_in_days.as_deref()),
         Command::Token(TokenCommand::List { email }) => db_cmd::token_list(&db, &email),
         Command::Token(TokenCommand::Revoke { email, id }) => {
             db_cmd::token_revoke(&db, &email, &id)

@@ -10,7 +10,8 @@
 //! ([`knowledge`]); the agency self-assessment and the type that tailors
 //! an agency's journeys ([`assessment`]); moving an engagement to another
 //! model version by a mapping ([`migration`]); where a message that
-//! arrives in the programme's mailbox belongs ([`mailbox`]).
+//! arrives in the programme's mailbox belongs ([`mailbox`]); what an API
+//! token may do and who may end it ([`token`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -35,6 +36,7 @@ mod people;
 mod records;
 pub mod search;
 mod text;
+pub mod token;
 
 pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use sqlx::{AnyPool, Row};
+use waymark_core::token::{NewToken, TokenScope};
 use waymark_core::{
     Abbreviation, Actor, Agency, AgencyId, Email, NewAgency, NewPerson, Person, PersonId, Role,
     Timestamp,
@@ -124,22 +125,42 @@ impl Store {
         Ok(row.map(|r| r.try_get(0)).transpose()?.map(AgencyId))
     }
 
-    /// Creates a personal access token for `person` and returns it. Only
-    /// its hash is stored, so this is the one time it can be seen.
+    /// Creates a personal access token for `person` that may read and write
+    /// and never ends, and returns it (see [`Store::create_token_with`]).
     pub async fn create_token(
         &self,
         person: PersonId,
         name: &str,
         now: Timestamp,
     ) -> Result<String, StoreError> {
+        let token = NewToken {
+            name: name.to_string(),
+            scope: TokenScope::ReadWrite,
+            expires: None,
+        };
+        self.create_token_with(person, &token, now).await
+    }
+
+    /// Creates a personal access token for `person` and returns it. Only
+    /// its hash is stored, so this is the one time it can be seen.
+    pub async fn create_token_with(
+        &self,
+        person: PersonId,
+        new: &NewToken,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
         let token = format!("wmk_{}", auth::random_token()?);
+        let _turn = self.write_turn().await;
         sqlx::query(
-            "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO tokens (hash, person_id, name, created_at, scope, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(chain::sha256(&token))
         .bind(person.0)
-        .bind(name)
+        .bind(&new.name)
         .bind(now.0)
+        .bind(new.scope.as_str())
+        .bind(new.expires.map(|t| t.0))
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
@@ -217,11 +238,12 @@ impl Store {
     }
 
     /// A person's API tokens, newest first: each token's id (the first 12
-    /// hex digits of its hash, which is all that is kept), name and age.
+    /// hex digits of its hash, which is all that is kept), name, scope, end
+    /// and last use. Ended tokens are listed until they are revoked.
     pub async fn tokens_of(&self, person: PersonId) -> Result<Vec<TokenInfo>, StoreError> {
         let rows = sqlx::query(
-            "SELECT substr(hash, 1, 12) AS id, name, created_at FROM tokens \
-             WHERE person_id = $1 ORDER BY created_at DESC, hash",
+            "SELECT substr(hash, 1, 12) AS id, name, created_at, scope, expires_at, last_used_at \
+             FROM tokens WHERE person_id = $1 ORDER BY created_at DESC, hash",
         )
         .bind(person.0)
         .fetch_all(&self.pool)
@@ -232,6 +254,9 @@ impl Store {
                     id: r.try_get("id")?,
                     name: r.try_get("name")?,
                     created_at: Timestamp(r.try_get("created_at")?),
+                    scope: TokenScope::parse(&r.try_get::<String, _>("scope")?)?,
+                    expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
+                    last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
                 })
             })
             .collect()
@@ -244,6 +269,7 @@ impl Store {
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
+        let _turn = self.write_turn().await;
         let done =
             sqlx::query("DELETE FROM tokens WHERE person_id = $1 AND substr(hash, 1, 12) = $2")
                 .bind(person.0)
@@ -253,28 +279,54 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The actor a token belongs to, if it is a valid token (one query:
-    /// every API request asks this).
-    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
+    /// The actor a token belongs to and what the token may do, if it is a
+    /// valid token that has not ended. Its last use is written at most once
+    /// a minute (every API request asks this; reads stay reads).
+    pub async fn actor_for_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Actor, TokenScope)>, StoreError> {
+        let hash = chain::sha256(token.trim());
         let rows = sqlx::query(
-            "SELECT t.person_id, m.role FROM tokens t JOIN people p ON p.id = t.person_id \
+            "SELECT t.person_id, t.scope, t.last_used_at, m.role FROM tokens t \
+             JOIN people p ON p.id = t.person_id \
              LEFT JOIN memberships m ON m.person_id = t.person_id \
-             WHERE t.hash = $1 AND p.deactivated_at IS NULL ORDER BY m.role",
+             WHERE t.hash = $1 AND p.deactivated_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $2) ORDER BY m.role",
         )
-        .bind(chain::sha256(token.trim()))
+        .bind(&hash)
+        .bind(now.0)
         .fetch_all(&self.pool)
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
         let person = PersonId(first.try_get("person_id")?);
+        let scope = TokenScope::parse(&first.try_get::<String, _>("scope")?)?;
+        let last = first
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp);
         let mut roles = Vec::with_capacity(rows.len());
         for r in &rows {
             if let Some(role) = r.try_get::<Option<String>, _>("role")? {
                 roles.push(unjson(&role)?);
             }
         }
-        Ok(Some(Actor { person, roles }))
+        if waymark_core::token::last_use_due(last, now) {
+            let _turn = self.write_turn().await;
+            // Conditional, so instances racing on one token write it once.
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 WHERE hash = $2 \
+                 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(now.0)
+            .bind(&hash)
+            .bind(now.0 - waymark_core::token::LAST_USE_EVERY)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(Some((Actor { person, roles }, scope)))
     }
 
     /// The person with all their roles.
@@ -647,11 +699,26 @@ fn settings_row(r: &sqlx::any::AnyRow) -> Result<waymark_core::Settings, StoreEr
     })
 }
 
+/// A token's id, as [`TokenInfo::id`] shows it: the first 12 hex digits of
+/// its SHA-256.
+pub fn token_id(token: &str) -> String {
+    chain::sha256(token.trim())[..12].to_string()
+}
+
 /// An API token as its owner may see it: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     /// The first 12 hex digits of the token's SHA-256.
     pub id: String,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Timestamp,
+    pub scope: TokenScope,
+    /// When it stops working (unix seconds); never, when absent.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub expires_at: Option<Timestamp>,
+    /// When it was last used, to the minute; never, when absent.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub last_used_at: Option<Timestamp>,
 }

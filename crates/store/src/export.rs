@@ -317,6 +317,15 @@ pub struct TokenRow {
     pub person_id: i64,
     pub name: String,
     pub created_at: i64,
+    /// `read` or `read_write` (exports before scopes: every token wrote).
+    #[serde(default = "read_write")]
+    pub scope: String,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+fn read_write() -> String {
+    "read_write".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -506,20 +515,23 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-        let tokens =
-            sqlx::query("SELECT hash, person_id, name, created_at FROM tokens ORDER BY hash")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(TokenRow {
-                        hash: r.try_get("hash")?,
-                        person_id: r.try_get("person_id")?,
-                        name: r.try_get("name")?,
-                        created_at: r.try_get("created_at")?,
-                    })
-                })
-                .collect::<Result<_, sqlx::Error>>()?;
+        let tokens = sqlx::query(
+            "SELECT hash, person_id, name, created_at, scope, expires_at FROM tokens ORDER BY hash",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TokenRow {
+                hash: r.try_get("hash")?,
+                person_id: r.try_get("person_id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                scope: r.try_get("scope")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
         let mut records = std::collections::BTreeMap::new();
         for (table, columns) in TABLES {
             let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
@@ -669,12 +681,15 @@ impl Store {
         }
         for t in &x.tokens {
             sqlx::query(
-                "INSERT INTO tokens (hash, person_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO tokens (hash, person_id, name, created_at, scope, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&t.hash)
             .bind(t.person_id)
             .bind(&t.name)
             .bind(t.created_at)
+            .bind(waymark_core::token::TokenScope::parse(&t.scope)?.as_str())
+            .bind(t.expires_at)
             .execute(&mut *tx)
             .await?;
         }

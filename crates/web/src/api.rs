@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -128,6 +128,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/people/{id}/roles", post(add_role))
         .route("/api/v1/people/{id}/deactivate", post(deactivate_person))
         .route("/api/v1/people/{id}/reactivate", post(reactivate_person))
+        .route(
+            "/api/v1/people/{id}/tokens",
+            get(person_tokens).post(create_token),
+        )
+        .route(
+            "/api/v1/people/{id}/tokens/{token}/revoke",
+            post(revoke_token),
+        )
         .route("/api/{*rest}", axum::routing::any(no_such_route))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .with_state(state)
@@ -162,7 +170,7 @@ async fn docs_headers(mut r: Response) -> Response {
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
-        migration_apply, conversation, reply, mailbox
+        migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -422,12 +430,17 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         let token = crate::ops::bearer(&parts.headers).ok_or_else(|| {
             unauthorized("send a personal access token: Authorization: Bearer wmk_…")
         })?;
-        match state.store.actor_for_token(token).await? {
-            Some(actor) => Ok(Caller(actor)),
+        match state.store.actor_for_token(token, now()).await? {
+            Some((actor, scope)) => {
+                // Only GET reads; every other method may change something.
+                let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+                scope.permits(writes)?;
+                Ok(Caller(actor))
+            }
             None => {
                 crate::ops::METRICS.sign_in_failed("token");
                 Err(unauthorized(
-                    "that token is not valid (it may have been revoked)",
+                    "that token is not valid (it may have been revoked, or have ended)",
                 ))
             }
         }
@@ -1876,4 +1889,106 @@ async fn mailbox(
         waiting: s.store.inbound_mail(&actor, true, 200).await?,
     })
     .into_response())
+}
+
+/// A person's API tokens, newest first (never the tokens themselves): your
+/// own, or anyone's for a programme admin. Ended tokens are listed until
+/// revoked.
+#[utoipa::path(get, path = "/api/v1/people/{id}/tokens", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<waymark_store::TokenInfo>),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn person_tokens(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Vec<waymark_store::TokenInfo>>, Problem> {
+    // Permission first: nobody learns which people exist by asking.
+    waymark_core::token::may_manage_tokens_of(&actor, PersonId(id))?;
+    let id = existing_person(&s.store, PersonId(id)).await?;
+    Ok(Json(s.store.tokens_of(id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    /// What the token is for, such as "Power BI refresh" (1 to 80 characters, one line).
+    name: String,
+    /// `read` (refused on every request but GET) or `read_write` (the default).
+    #[serde(default)]
+    scope: Option<waymark_core::token::TokenScope>,
+    /// The token stops working after this many days; without it, it has no end.
+    #[schema(minimum = 1, maximum = 366)]
+    #[serde(default)]
+    expires_in_days: Option<u16>,
+}
+
+/// A new token: shown this once, stored only as a hash.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct NewTokenView {
+    token: String,
+    #[serde(flatten)]
+    info: waymark_store::TokenInfo,
+}
+
+/// Makes an API token for yourself (never for another person: a token acts
+/// as its owner). The token is in the answer once.
+#[utoipa::path(post, path = "/api/v1/people/{id}/tokens", params(("id" = i64, Path)), request_body = TokenRequest, responses(
+    (status = 201, body = NewTokenView),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn create_token(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<TokenRequest>,
+) -> Result<Response, Problem> {
+    waymark_core::token::may_create_token_for(&actor, PersonId(id))?;
+    let id = PersonId(id);
+    let scope = r
+        .scope
+        .unwrap_or(waymark_core::token::TokenScope::ReadWrite);
+    let days = r.expires_in_days.map(|d| d.to_string()).unwrap_or_default();
+    let new = waymark_core::token::NewToken::parse(&r.name, scope.as_str(), &days, now())
+        .map_err(|p| invalid_fields(&p))?;
+    let token = s.store.create_token_with(id, &new, now()).await?;
+    let hash = waymark_store::token_id(&token);
+    let info = s
+        .store
+        .tokens_of(id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == hash)
+        .ok_or_else(|| not_found("token"))?;
+    Ok(created(
+        &format!("/api/v1/people/{id}/tokens"),
+        &NewTokenView { token, info },
+    ))
+}
+
+/// Ends one of a person's tokens at once, by its id: your own, or anyone's
+/// for a programme admin.
+#[utoipa::path(post, path = "/api/v1/people/{id}/tokens/{token}/revoke",
+    params(("id" = i64, Path), ("token" = String, Path, description = "The token's id, as the list shows it")),
+    responses(
+    (status = 204, description = "Revoked: the next request that sends it is refused"),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem, description = "no such person, or they have no token with that id"),
+))]
+async fn revoke_token(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, token)): Params<(i64, String)>,
+) -> Result<Response, Problem> {
+    // Permission first: nobody learns which people exist by asking.
+    waymark_core::token::may_manage_tokens_of(&actor, PersonId(id))?;
+    let id = existing_person(&s.store, PersonId(id)).await?;
+    if s.store.revoke_token(id, &token).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found("token"))
+    }
 }

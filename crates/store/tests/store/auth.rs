@@ -280,7 +280,7 @@ async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
         let gone = w.store.deactivate_person(&admin, mia, NOW).await.unwrap();
         assert_eq!(gone.deactivated_at, Some(NOW));
         assert_eq!(w.store.credentials(&email).await.unwrap(), None);
-        assert_eq!(w.store.actor_for_token(&token).await.unwrap(), None);
+        assert_eq!(w.store.actor_for_token(&token, NOW).await.unwrap(), None);
         assert_eq!(w.store.invite(&invite, NOW).await.unwrap(), None);
         assert!(w.store.tokens_of(mia).await.unwrap().is_empty());
         assert_eq!(w.store.session("mia-phone", NOW).await.unwrap(), None);
@@ -297,6 +297,6 @@ async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
         let back = w.store.reactivate_person(&admin, mia).await.unwrap();
         assert_eq!(back.deactivated_at, None);
         assert!(w.store.credentials(&email).await.unwrap().is_some());
-        assert_eq!(w.store.actor_for_token(&token).await.unwrap(), None);
+        assert_eq!(w.store.actor_for_token(&token, NOW).await.unwrap(), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Agencies, people and engagements on every backend.
 
+use waymark_core::token::{NewToken, TokenScope};
 use waymark_core::*;
 use waymark_store::{ListFilter, StoreError};
 
@@ -271,13 +272,64 @@ async fn tokens_name_their_person_and_are_kept_only_as_hashes() {
             .unwrap();
         assert!(token.starts_with("wmk_") && token.len() == 68, "{token}");
         assert_eq!(
-            w.store.actor_for_token(&token).await.unwrap(),
-            Some(w.member.clone())
+            w.store.actor_for_token(&token, NOW).await.unwrap(),
+            Some((w.member.clone(), TokenScope::ReadWrite))
         );
-        assert_eq!(w.store.actor_for_token("wmk_nope").await.unwrap(), None);
+        assert_eq!(
+            w.store.actor_for_token("wmk_nope", NOW).await.unwrap(),
+            None
+        );
         let x = w.store.export().await.unwrap();
         assert!(!serde_json::to_string(&x).unwrap().contains(&token));
         assert!(w.store.create_token(PersonId(999), "x", NOW).await.is_err());
+
+        // A read-only token that ends in a day.
+        let new = NewToken::parse("Power BI", "read", "1", NOW).unwrap();
+        let reader = w
+            .store
+            .create_token_with(w.member.person, &new, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            w.store.actor_for_token(&reader, NOW).await.unwrap(),
+            Some((w.member.clone(), TokenScope::Read))
+        );
+        let later = Timestamp(NOW.0 + 86_400);
+        assert_eq!(w.store.actor_for_token(&reader, later).await.unwrap(), None);
+        // Its last use is written, at most once a minute.
+        let info = |tokens: Vec<waymark_store::TokenInfo>| {
+            tokens
+                .into_iter()
+                .find(|t| t.id == waymark_store::token_id(&reader))
+                .unwrap()
+        };
+        let t = info(w.store.tokens_of(w.member.person).await.unwrap());
+        assert_eq!(t.scope, TokenScope::Read);
+        assert_eq!(t.expires_at, Some(later));
+        assert_eq!(t.last_used_at, Some(NOW));
+        w.store
+            .actor_for_token(&reader, Timestamp(NOW.0 + 59))
+            .await
+            .unwrap();
+        let t = info(w.store.tokens_of(w.member.person).await.unwrap());
+        assert_eq!(t.last_used_at, Some(NOW), "not again within the minute");
+        w.store
+            .actor_for_token(&reader, Timestamp(NOW.0 + 60))
+            .await
+            .unwrap();
+        let t = info(w.store.tokens_of(w.member.person).await.unwrap());
+        assert_eq!(t.last_used_at, Some(Timestamp(NOW.0 + 60)));
+        // The export keeps the scope and the end.
+        let x = w.store.export().await.unwrap();
+        let row = x
+            .tokens
+            .iter()
+            .find(|r| r.hash.starts_with(&waymark_store::token_id(&reader)))
+            .unwrap();
+        assert_eq!(
+            (row.scope.as_str(), row.expires_at),
+            ("read", Some(later.0))
+        );
     }
 }
 

@@ -725,6 +725,11 @@ struct SettingsPage<'a> {
     saved: Option<&'static str>,
     /// Where they are signed in.
     sessions: Vec<SessionView>,
+    /// Their API tokens (never the tokens themselves).
+    tokens: Vec<waymark_store::TokenInfo>,
+    new_token: Option<String>,
+    /// Now, to tell ended tokens.
+    today: Timestamp,
 }
 
 /// One of a person's sessions as their settings page shows it: never its
@@ -781,6 +786,37 @@ async fn settings_page(
     errors: Vec<FieldError>,
     saved: Option<&'static str>,
 ) -> Result<Response, PageError> {
+    let page = SettingsParts {
+        status,
+        errors,
+        saved,
+        new_token: None,
+    };
+    settings_page_with(s, who, zone, notify, page).await
+}
+
+/// What a settings page shows besides the person's own settings.
+struct SettingsParts {
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    saved: Option<&'static str>,
+    /// A token just made: shown on this page once, never again.
+    new_token: Option<String>,
+}
+
+async fn settings_page_with(
+    s: &AppState,
+    who: &SignedIn,
+    zone: &str,
+    notify: &str,
+    parts: SettingsParts,
+) -> Result<Response, PageError> {
+    let SettingsParts {
+        status,
+        errors,
+        saved,
+        new_token,
+    } = parts;
     let view = SettingsPage {
         title: "Your settings",
         user: who.view(),
@@ -803,6 +839,9 @@ async fn settings_page(
         errors,
         saved,
         sessions: sessions_of(s, who).await?,
+        tokens: s.store.tokens_of(who.actor.person).await?,
+        new_token,
+        today: now(),
     };
     view_page(s, status, "settings.html", &view)
 }
@@ -823,6 +862,7 @@ pub async fn settings_form(
         "1" => Some("Your settings are saved."),
         "password" => Some("Your password is changed. Use it the next time you sign in."),
         "session" => Some("That session is signed out."),
+        "token" => Some("That token is revoked: anything still using it is refused."),
         _ => None,
     };
     settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved).await
@@ -972,4 +1012,89 @@ pub async fn change_password(
         .map_err(|e| PageError::Internal(e.to_string()))?;
     s.store.set_password_hash(who.actor.person, &hashed).await?;
     Ok(Redirect::to("/settings?saved=password").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    csrf: String,
+    name: String,
+    scope: String,
+    expires_in_days: String,
+}
+
+/// Makes an API token for the signed-in person and shows it once, on this
+/// page (never in an address, never again).
+pub async fn create_token(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+    let t = now();
+    match waymark_core::token::NewToken::parse(&f.name, &f.scope, &f.expires_in_days, t) {
+        Ok(new) => {
+            let token = s.store.create_token_with(who.actor.person, &new, t).await?;
+            let parts = SettingsParts {
+                status: StatusCode::CREATED,
+                errors: Vec::new(),
+                saved: None,
+                new_token: Some(token),
+            };
+            settings_page_with(&s, &who, &zone, notify, parts).await
+        }
+        Err(problems) => {
+            let errors = problems
+                .into_iter()
+                .filter_map(|p| match p {
+                    waymark_core::DomainError::Invalid { field, message } => {
+                        Some(form_error(&format!("token_{field}"), message))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let parts = SettingsParts {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                saved: None,
+                new_token: None,
+            };
+            settings_page_with(&s, &who, &zone, notify, parts).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RevokeTokenForm {
+    csrf: String,
+    token: String,
+    /// Whose token: the signed-in person's own when blank (an admin ends
+    /// another person's from their page).
+    person: String,
+    /// Where to go back to: `person` for the person's page.
+    back: String,
+}
+
+/// Ends one of a person's API tokens: your own, or anyone's for a
+/// programme admin.
+pub async fn revoke_token(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<RevokeTokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let owner = match f.person.trim() {
+        "" => who.actor.person,
+        p => waymark_core::PersonId(p.parse().map_err(|_| PageError::NotFound)?),
+    };
+    waymark_core::token::may_manage_tokens_of(&who.actor, owner)?;
+    // Revoked, or already gone: either way it no longer works.
+    s.store.revoke_token(owner, f.token.trim()).await?;
+    Ok(if f.back == "person" && owner != who.actor.person {
+        Redirect::to(&format!("/people/{}#tokens-title", owner.0)).into_response()
+    } else {
+        Redirect::to("/settings?saved=token").into_response()
+    })
 }

@@ -142,6 +142,9 @@ struct PersonPage {
     person: PersonView,
     agencies: Vec<AgencyRow>,
     errors: Vec<FieldError>,
+    /// Their API tokens, to end one (never the tokens themselves).
+    tokens: Vec<waymark_store::TokenInfo>,
+    today: waymark_core::Timestamp,
 }
 
 async fn agencies_page(
@@ -489,6 +492,8 @@ async fn person_page(
         person: PersonView::from(&p),
         agencies: agency_options(s).await?,
         errors,
+        tokens: s.store.tokens_of(p.id).await?,
+        today: now(),
     };
     view_page(s, status, "person.html", &view)
 }

@@ -174,6 +174,8 @@ pub fn table() -> Vec<Route> {
         post("/settings", auth::save_settings),
         post("/settings/password", auth::change_password),
         post("/settings/sessions", auth::end_session),
+        post("/settings/tokens", auth::create_token),
+        post("/settings/tokens/revoke", auth::revoke_token),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

@@ -722,6 +722,134 @@ async fn the_api_keeps_its_contract() {
     assert_eq!(body["errors"][0]["field"], "article.title", "{body}");
 }
 
+/// The token-scope matrix, from the API's own document: a read-only token
+/// is refused on every operation that is not a GET, before anything else
+/// is read; on every GET it is never refused for its scope. Then tokens are
+/// made, listed and ended through the API itself.
+#[tokio::test]
+async fn read_only_tokens_are_refused_on_every_write() {
+    for store in stores("token-scopes").await {
+        let app = app(&store).await;
+        let admin = store
+            .add_person(&NewPerson::parse("Ada", "ada@dta.gov.au").unwrap(), NOW)
+            .await
+            .unwrap();
+        store.add_role(admin, Role::ProgrammeAdmin).await.unwrap();
+        let new = waymark_core::token::NewToken::parse("reader", "read", "", NOW).unwrap();
+        let reader = store.create_token_with(admin, &new, NOW).await.unwrap();
+        let writer = store.create_token(admin, "writer", NOW).await.unwrap();
+        let (_, _, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
+        let mut writes = 0;
+        for (path, methods) in doc["paths"].as_object().unwrap() {
+            let uri = path
+                .replace("{id}", &admin.0.to_string())
+                .replace("{kind}", "letter-of-intent")
+                .replace("{token}", "000000000000");
+            for method in methods.as_object().unwrap().keys() {
+                let m = method.to_uppercase();
+                let (s, _, p) = call(&app, &m, &uri, Some(&reader), Some("{}")).await;
+                if m == "GET" {
+                    assert_ne!(
+                        (s, p["detail"].as_str().unwrap_or("").contains("read-only")),
+                        (StatusCode::FORBIDDEN, true),
+                        "GET {uri}: {p}"
+                    );
+                } else {
+                    writes += 1;
+                    assert_eq!(s, StatusCode::FORBIDDEN, "{m} {uri}: {p}");
+                    assert!(
+                        p["detail"].as_str().unwrap().contains("read-only"),
+                        "{m} {uri}: {p}"
+                    );
+                }
+            }
+        }
+        assert!(writes >= 20, "only {writes} writes in the document");
+
+        // Tokens through the API: made for oneself only, listed, ended.
+        let path = format!("/api/v1/people/{}/tokens", admin.0);
+        let (s, _, made) = call(
+            &app,
+            "POST",
+            &path,
+            Some(&writer),
+            Some(r#"{"name":"Power BI","scope":"read","expires_in_days":30}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let token = made["token"].as_str().unwrap().to_string();
+        assert_eq!(made["scope"], "read");
+        assert_eq!(
+            made["expires_at"].as_i64().unwrap() - made["created_at"].as_i64().unwrap(),
+            30 * 86_400
+        );
+        let (s, _, me) = call(&app, "GET", "/api/v1/me", Some(&token), None).await;
+        assert_eq!((s, me["person"].as_i64()), (StatusCode::OK, Some(admin.0)));
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &path,
+            Some(&writer),
+            Some(r#"{"name":"","expires_in_days":0}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let (_, _, list) = call(&app, "GET", &path, Some(&writer), None).await;
+        assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+        assert!(!list.to_string().contains(&token));
+        // Another person: an admin may not make one that acts as them, and
+        // someone else may not even look.
+        let sam = store
+            .add_person(&NewPerson::parse("Sam", "sam@dta.gov.au").unwrap(), NOW)
+            .await
+            .unwrap();
+        store.add_role(sam, Role::ProgrammeStaff).await.unwrap();
+        let sams = store.create_token(sam, "sam", NOW).await.unwrap();
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/people/{}/tokens", sam.0),
+            Some(&writer),
+            Some(r#"{"name":"as sam"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, _) = call(&app, "GET", &path, Some(&sams), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/people/999999/tokens",
+            Some(&sams),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "no hint that 999999 is nobody");
+        // An admin ends Sam's token; Sam's requests are refused at once.
+        let sam_id = waymark_store::token_id(&sams);
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/people/{}/tokens/{sam_id}/revoke", sam.0),
+            Some(&writer),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _, _) = call(&app, "GET", "/api/v1/me", Some(&sams), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/people/{}/tokens/{sam_id}/revoke", sam.0),
+            Some(&writer),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "already gone");
+    }
+}
+
 #[tokio::test]
 async fn a_whole_engagement_through_the_api() {
     use waymark_store::testing::{Who, assert_journey_done, journey};

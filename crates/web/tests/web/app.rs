@@ -365,6 +365,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
         // Ending a session that is not theirs (or none) signs nobody out.
         ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
+        // A token needs a name (422); revoking none of one's own revokes
+        // nothing and goes back.
+        ("POST", "/settings/tokens") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/settings/tokens/revoke") => StatusCode::SEE_OTHER,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}" | "/agencies/{id}/assessment") => {
             StatusCode::OK
         }
@@ -1674,6 +1678,154 @@ async fn owned_steps_wait_on_their_owners_home_page() {
 /// A person chooses their time zone and how they hear about things: times
 /// read in their zone; "each" mails a new owner at once; "daily" writes one
 /// digest a day, in their morning, and only once.
+/// A person makes API tokens from their settings, sees each once, and ends
+/// them; an admin ends anyone's from the person's page; nobody else can.
+#[tokio::test]
+async fn people_manage_their_api_tokens() {
+    for store in stores("tokens-page").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 11]).await;
+        let member = w.client(&app, Who::Member).await;
+        let made = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings/tokens",
+            &[
+                ("csrf", &member.csrf),
+                ("name", "Power BI <refresh>"),
+                ("scope", "read"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let token = made
+            .body
+            .split("value=\"wmk_")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|t| format!("wmk_{t}"))
+            .expect("the new token is on the page");
+        assert!(made.body.contains("Power BI &lt;refresh&gt;"), "escaped");
+        assert!(made.body.contains("read only"));
+        // Shown once: the settings page never shows it again.
+        let page = send(&app, &member, Method::GET, "/settings", &[]).await;
+        assert!(!page.body.contains(&token));
+        assert!(page.body.contains("never used"));
+        // It reads, and only reads.
+        let api = |method: &'static str, uri: &'static str| {
+            let app = app.clone();
+            let token = token.clone();
+            async move {
+                let mut req = Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"));
+                if method == "POST" {
+                    req = req.header(header::CONTENT_TYPE, "application/json");
+                }
+                app.oneshot(req.body(Body::from("{}")).unwrap())
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(api("GET", "/api/v1/me").await, StatusCode::OK);
+        assert_eq!(
+            api("POST", "/api/v1/engagements").await,
+            StatusCode::FORBIDDEN
+        );
+        let page = send(&app, &member, Method::GET, "/settings", &[]).await;
+        assert!(page.body.contains("last used"), "{}", page.body);
+        // Bad input: every problem beside its field, nothing made.
+        let bad = send(
+            &app,
+            &member,
+            Method::POST,
+            "/settings/tokens",
+            &[
+                ("csrf", &member.csrf),
+                ("name", ""),
+                ("scope", "admin"),
+                ("expires_in_days", "9999"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for field in ["token_name", "token_scope", "token_expires_in_days"] {
+            assert!(bad.body.contains(&format!("href=\"#{field}\"")), "{field}");
+        }
+        let mine = w.store.tokens_of(member_id(&w).await).await.unwrap();
+        assert_eq!(mine.len(), 1);
+        let id = mine[0].id.clone();
+        // Another agency's person cannot end it; an admin can.
+        let other = w.client(&app, Who::Staff).await;
+        let r = send(
+            &app,
+            &other,
+            Method::POST,
+            "/settings/tokens/revoke",
+            &[
+                ("csrf", &other.csrf),
+                ("token", &id),
+                ("person", &member_id(&w).await.0.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(api("GET", "/api/v1/me").await, StatusCode::OK);
+        let admin = w.client(&app, Who::Admin).await;
+        let person_page = send(
+            &app,
+            &admin,
+            Method::GET,
+            &format!("/people/{}", member_id(&w).await.0),
+            &[],
+        )
+        .await;
+        assert!(person_page.body.contains("Power BI &lt;refresh&gt;"));
+        assert!(!person_page.body.contains(&token));
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            "/settings/tokens/revoke",
+            &[
+                ("csrf", &admin.csrf),
+                ("token", &id),
+                ("person", &member_id(&w).await.0.to_string()),
+                ("back", "person"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert!(r.location.starts_with("/people/"), "{}", r.location);
+        assert_eq!(api("GET", "/api/v1/me").await, StatusCode::UNAUTHORIZED);
+        assert!(
+            w.store
+                .tokens_of(member_id(&w).await)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+async fn member_id(w: &World) -> PersonId {
+    let email = w
+        .emails
+        .iter()
+        .find(|(who, _)| *who == Who::Member)
+        .unwrap()
+        .1;
+    w.store
+        .person_by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn settings_choose_the_zone_and_the_mail() {
     for store in stores("settings").await {

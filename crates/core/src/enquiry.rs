@@ -57,6 +57,7 @@ impl EnquiryStatus {
 /// What happens to an enquiry: the events of its chain. `Received` is
 /// written when it arrives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Triage {
     Received {

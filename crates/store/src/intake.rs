@@ -31,6 +31,7 @@ pub struct NewEnquiry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enquiry {
     pub id: i64,
     pub source: String,
@@ -44,15 +45,20 @@ pub struct Enquiry {
     pub timeframe: String,
     pub preference: String,
     pub status: EnquiryStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub engagement: Option<EngagementId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub received_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnquiryEvent {
     pub seq: i64,
     /// None: the public (the form, or mail import).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub actor: Option<PersonId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
     pub triage: Triage,
 }
@@ -549,6 +555,15 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         enquiry::visible(actor)?;
+        // No such enquiry is a 404, not a broken chain.
+        if sqlx::query("SELECT id FROM enquiries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::Domain(DomainError::NotFound));
+        }
         refuse_if_altered(&self.pool, id).await?;
         let engagement = cmd.engagement();
         let target = match engagement {

@@ -520,3 +520,155 @@ pub async fn propose_migration(
     let d = waymark_model::diff::diff(&old, &new);
     Ok(waymark_core::migration::Mapping::propose(from, &to, &d))
 }
+
+/// Where a converted enquiry's engagement goes: an agency Waymark knows,
+/// or one to add.
+#[derive(Debug, Clone)]
+pub enum ConvertAgency {
+    Existing(waymark_core::AgencyId),
+    New(waymark_core::NewAgency),
+}
+
+/// What converting an enquiry did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Conversion {
+    #[schema(value_type = i64)]
+    pub engagement: EngagementId,
+    #[schema(value_type = i64)]
+    pub agency: waymark_core::AgencyId,
+    /// The enquiry's contact, made the agency's executive sponsor, when asked.
+    pub sponsor: Option<SponsorInvite>,
+}
+
+/// The enquiry's contact as the agency's executive sponsor.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SponsorInvite {
+    pub name: String,
+    pub email: String,
+    /// Their one-time link to set a password (also mailed); none when they
+    /// had an account already.
+    pub link: Option<String>,
+    /// Named sponsor on the engagement (a Do it Yourself engagement names
+    /// nobody: it is read-only from its start).
+    pub named: bool,
+}
+
+impl Actions {
+    /// Turns an open enquiry into an engagement: the agency (added first
+    /// when new), an engagement on the current model, the enquiry's
+    /// `Converted` event (its attachments move onto the engagement), and,
+    /// when asked, its contact invited as the agency's executive sponsor.
+    /// The workspace's form and the API both come here.
+    pub async fn convert_enquiry(
+        &self,
+        actor: &Actor,
+        pages: &[waymark_model::SourceFile],
+        id: i64,
+        agency: ConvertAgency,
+        mode: waymark_core::Mode,
+        invite_sponsor: bool,
+        t: waymark_core::Timestamp,
+    ) -> Result<Conversion, StoreError> {
+        let (enq, _, _) = self.store.enquiry(actor, id).await?;
+        // Checked before an engagement is started for it.
+        waymark_core::enquiry::still_open(enq.status)?;
+        let agency = match agency {
+            ConvertAgency::New(new) => {
+                actor.may_add_agency()?;
+                self.store.add_agency(&new, t).await?
+            }
+            ConvertAgency::Existing(a) => match self.store.agency(a).await? {
+                Some(_) => a,
+                None => {
+                    return Err(DomainError::invalid(
+                        "agency",
+                        "choose one of the agencies Waymark knows, or a new one",
+                    )
+                    .into());
+                }
+            },
+        };
+        let hash = self.store.pin_model(pages, t).await?;
+        let e = self
+            .store
+            .start_engagement(actor, agency, mode, &hash, t)
+            .await?;
+        let step = waymark_core::enquiry::EnquiryCommand::Convert {
+            agency,
+            engagement: e.id,
+        };
+        self.store.triage(actor, id, &step, t).await?;
+        let sponsor = if invite_sponsor {
+            Some(self.invite_sponsor(actor, &enq, agency, e.id, t).await?)
+        } else {
+            None
+        };
+        Ok(Conversion {
+            engagement: e.id,
+            agency,
+            sponsor,
+        })
+    }
+
+    /// Gives the enquiry's contact an account as the agency's executive
+    /// sponsor, names them sponsor on the engagement, and emails the invite.
+    /// Someone who already has an account is named sponsor without a new one.
+    async fn invite_sponsor(
+        &self,
+        actor: &Actor,
+        enq: &waymark_store::Enquiry,
+        agency: waymark_core::AgencyId,
+        engagement: EngagementId,
+        t: waymark_core::Timestamp,
+    ) -> Result<SponsorInvite, StoreError> {
+        let new = waymark_core::NewPerson::parse(&enq.contact_name, &enq.contact_email)?;
+        let role = waymark_core::Role::AgencyMember {
+            agency,
+            sponsor: true,
+        };
+        let (person, link) = match self.store.person_by_email(&new.email).await? {
+            // Someone with an account already: they become the agency's
+            // sponsor too (a role they may already hold).
+            Some(p) => {
+                match self.store.add_role(p, role).await {
+                    Ok(()) | Err(StoreError::Duplicate { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                (p, None)
+            }
+            None => {
+                let p = self.store.add_person_with_roles(&new, &[role], t).await?;
+                let token = self
+                    .store
+                    .create_invite(
+                        p,
+                        actor.person,
+                        t,
+                        waymark_core::Timestamp(t.0 + 7 * 86_400),
+                    )
+                    .await?;
+                let link = format!("{}/invite/{token}", self.public_url.trim_end_matches('/'));
+                self.store
+                    .queue_mail(&[mail::invite(new.email.as_str(), &new.name, &link)], t)
+                    .await?;
+                (p, Some(link))
+            }
+        };
+        let e = self.store.engagement(actor, engagement).await?;
+        // A Do it Yourself engagement is read-only from its start: the person
+        // holds the agency's sponsor role, but nobody is named on the record.
+        let set = Command::SetSponsor { person };
+        let named = waymark_core::may(actor, &e, &set);
+        if named {
+            self.store
+                .execute(actor, engagement, e.version, &set, t)
+                .await?;
+        }
+        Ok(SponsorInvite {
+            name: new.name,
+            email: new.email.as_str().to_string(),
+            link,
+            named,
+        })
+    }
+}

@@ -120,6 +120,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/migrations/proposal", get(migration_proposal))
         .route("/api/v1/migrations/preview", post(migration_preview))
         .route("/api/v1/migrations", post(migration_apply))
+        .route("/api/v1/enquiries", get(enquiries))
+        .route("/api/v1/enquiries/{id}", get(enquiry))
+        .route("/api/v1/enquiries/{id}/triage", post(triage))
         .route("/api/v1/enquiries/{id}/conversation", get(conversation))
         .route("/api/v1/enquiries/{id}/replies", post(reply))
         .route("/api/v1/mailbox", get(mailbox))
@@ -170,7 +173,8 @@ async fn docs_headers(mut r: Response) -> Response {
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
-        migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token
+        migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
+        enquiries, enquiry, triage
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -1991,4 +1995,208 @@ async fn revoke_token(
     } else {
         Err(not_found("token"))
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct EnquiryQuery {
+    /// `open` (the default), `converted`, `attached`, or `all`.
+    #[param(pattern = "^(open|converted|attached|all)$")]
+    status: Option<String>,
+    /// How many, newest first: 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// Enquiries, newest first (the programme only): open ones unless `status`
+/// says otherwise.
+#[utoipa::path(get, path = "/api/v1/enquiries", params(EnquiryQuery), responses(
+    (status = 200, body = Vec<waymark_store::Enquiry>),
+    (status = 403, body = Problem),
+))]
+async fn enquiries(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    q: Result<Query<EnquiryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    let status = match q.status.as_deref().unwrap_or("open") {
+        "all" => None,
+        other => Some(waymark_store::EnquiryStatus::parse(other).ok_or_else(|| {
+            unprocessable("status", "choose open, converted, attached or all".into())
+        })?),
+    };
+    let (limit, _) = page_bounds(q.limit, None, 100)?;
+    Ok(Json(s.store.enquiries(&actor, status, limit).await?).into_response())
+}
+
+/// An enquiry with its history and attachments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EnquiryView {
+    enquiry: waymark_store::Enquiry,
+    /// Every event of its chain, oldest first.
+    events: Vec<waymark_store::EnquiryEvent>,
+    attachments: Vec<waymark_store::FileRow>,
+}
+
+/// One enquiry, its history and its attachments (the programme only).
+#[utoipa::path(get, path = "/api/v1/enquiries/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = EnquiryView),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn enquiry(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let (enquiry, events, attachments) = s.store.enquiry(&actor, id).await?;
+    Ok(Json(EnquiryView {
+        enquiry,
+        events,
+        attachments,
+    })
+    .into_response())
+}
+
+/// What to do with an enquiry.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum TriageAction {
+    /// A note on its history, at any time (`text`).
+    Note,
+    /// Nothing more will come of it, and why (`reason`).
+    Close,
+    /// It belongs to an engagement that exists (`engagement`): its
+    /// attachments move there.
+    Attach,
+    /// It becomes a new engagement: of the agency abbreviated `agency`, or
+    /// of `new_agency`, added first.
+    Convert,
+}
+
+/// An action on an enquiry and the fields it takes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TriageRequest {
+    action: TriageAction,
+    /// For `note`.
+    #[serde(default)]
+    text: Option<String>,
+    /// For `close`.
+    #[serde(default)]
+    reason: Option<String>,
+    /// For `attach`: the engagement's id.
+    #[serde(default)]
+    engagement: Option<i64>,
+    /// For `convert`: an agency's abbreviation ...
+    #[serde(default)]
+    agency: Option<String>,
+    /// ... or a new agency.
+    #[serde(default)]
+    new_agency: Option<AgencyRequest>,
+    /// For `convert` (default `do_it_with_you`).
+    #[serde(default)]
+    mode: Option<Mode>,
+    /// For `convert`: invite the enquiry's contact as the agency's executive sponsor.
+    #[serde(default)]
+    invite_sponsor: bool,
+}
+
+/// What triage did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Triaged {
+    enquiry: waymark_store::Enquiry,
+    /// For `convert`: the new engagement, its agency, and the sponsor's invitation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion: Option<crate::actions::Conversion>,
+}
+
+/// Triages an enquiry as its page does (the programme only): a note,
+/// closing it, attaching it to an engagement, or converting it into one.
+#[utoipa::path(post, path = "/api/v1/enquiries/{id}/triage", params(("id" = i64, Path)), request_body = TriageRequest, responses(
+    (status = 200, body = Triaged),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`rule_violated`: the enquiry is no longer open; `duplicate`: the new agency's abbreviation is taken"),
+    (status = 422, body = Problem),
+))]
+async fn triage(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<TriageRequest>,
+) -> Result<Response, Problem> {
+    use waymark_store::EnquiryCommand;
+    let t = now();
+    let needed = |field: &str, value: Option<String>| {
+        value.ok_or_else(|| unprocessable(field, format!("give `{field}` for this action")))
+    };
+    let step = match r.action {
+        TriageAction::Note => EnquiryCommand::Note {
+            text: needed("text", r.text)?.as_str().into(),
+        },
+        TriageAction::Close => EnquiryCommand::Close {
+            reason: needed("reason", r.reason)?.as_str().into(),
+        },
+        TriageAction::Attach => EnquiryCommand::Attach {
+            engagement: EngagementId(r.engagement.ok_or_else(|| {
+                unprocessable("engagement", "give `engagement` for this action".into())
+            })?),
+        },
+        TriageAction::Convert => {
+            let target = match (r.agency, r.new_agency) {
+                (Some(a), None) => {
+                    crate::actions::ConvertAgency::Existing(agency_id(&s.store, &a).await?)
+                }
+                (None, Some(n)) => crate::actions::ConvertAgency::New(
+                    waymark_core::NewAgency::parse_all(
+                        &n.name,
+                        &n.abbreviation,
+                        &n.portfolio,
+                        n.agency_type,
+                    )
+                    .map_err(|p| invalid_fields_in("new_agency.", &p))?,
+                ),
+                _ => {
+                    return Err(unprocessable(
+                        "agency",
+                        "give either `agency` (an abbreviation) or `new_agency`".into(),
+                    ));
+                }
+            };
+            let mode = r.mode.unwrap_or(Mode::DoItWithYou);
+            let conversion = s
+                .actions
+                .convert_enquiry(&actor, &s.pages, id, target, mode, r.invite_sponsor, t)
+                .await?;
+            let (enquiry, _, _) = s.store.enquiry(&actor, id).await?;
+            return Ok(Json(Triaged {
+                enquiry,
+                conversion: Some(conversion),
+            })
+            .into_response());
+        }
+    };
+    match s.store.triage(&actor, id, &step, t).await {
+        // An engagement that does not exist, or that the caller may not
+        // see, is a field problem, not a missing enquiry.
+        Err(StoreError::Domain(DomainError::NotFound))
+            if matches!(step, EnquiryCommand::Attach { .. })
+                && s.store.enquiry(&actor, id).await.is_ok() =>
+        {
+            return Err(unprocessable(
+                "engagement",
+                "there is no engagement with that number".into(),
+            ));
+        }
+        r => r?,
+    }
+    let (enquiry, _, _) = s.store.enquiry(&actor, id).await?;
+    Ok(Json(Triaged {
+        enquiry,
+        conversion: None,
+    })
+    .into_response())
 }

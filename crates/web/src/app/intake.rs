@@ -10,8 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use waymark_core::{
-    AgencyId, AgencyType, Command, DomainError, Email, EngagementId, Mode, NewAgency, NewPerson,
-    Role, Timestamp,
+    AgencyId, AgencyType, DomainError, Email, EngagementId, Mode, NewAgency, Timestamp,
 };
 use waymark_store::{EnquiryCommand, EnquiryStatus, NewEnquiry, StoreError, Triage, now};
 
@@ -20,6 +19,7 @@ use super::{
     AgencyRow, AppState, ErrorPage, FieldError, PageError, Titled, field_label as capitalise,
     form_error as error, view_page,
 };
+use crate::actions::{Conversion, ConvertAgency};
 use crate::mail;
 
 /// Submissions allowed from one address per hour.
@@ -633,7 +633,7 @@ pub async fn triage(
             }
         },
         "convert" => {
-            // Checked before an engagement is started for it.
+            // Checked before an agency is added for it.
             if waymark_core::enquiry::still_open(enq.status).is_err() {
                 return refused(
                     "action",
@@ -642,53 +642,39 @@ pub async fn triage(
                 .await;
             }
             let agency = match f.agency.trim() {
-                "" | "new" => {
-                    let new = match NewAgency::parse_all(
-                        &f.name,
-                        &f.abbreviation,
-                        &f.portfolio,
-                        AgencyType::from_slug(&f.agency_type),
-                    ) {
-                        Ok(n) => n,
-                        Err(problems) => {
-                            // Every problem with the new agency at once.
-                            let errors = problems
-                                .into_iter()
-                                .filter_map(|p| match p {
-                                    DomainError::Invalid { field, message } => Some(error(
-                                        field,
-                                        format!("{}: {message}", capitalise(field)),
-                                    )),
-                                    _ => None,
-                                })
-                                .collect();
-                            return enquiry_page(
-                                &s,
-                                &who,
-                                id,
-                                StatusCode::UNPROCESSABLE_ENTITY,
-                                errors,
-                                Some(&f),
-                                None,
-                            )
-                            .await;
-                        }
-                    };
-                    match s.store.add_agency(&new, t).await {
-                        Ok(a) => a,
-                        Err(StoreError::Duplicate { value, .. }) => {
-                            return refused(
-                                "abbreviation",
-                                format!("Abbreviation: {value} is already used; choose the existing agency instead"),
-                            )
-                            .await;
-                        }
-                        Err(e) => return Err(e.into()),
+                "" | "new" => match NewAgency::parse_all(
+                    &f.name,
+                    &f.abbreviation,
+                    &f.portfolio,
+                    AgencyType::from_slug(&f.agency_type),
+                ) {
+                    Ok(n) => ConvertAgency::New(n),
+                    Err(problems) => {
+                        // Every problem with the new agency at once.
+                        let errors = problems
+                            .into_iter()
+                            .filter_map(|p| match p {
+                                DomainError::Invalid { field, message } => {
+                                    Some(error(field, format!("{}: {message}", capitalise(field))))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        return enquiry_page(
+                            &s,
+                            &who,
+                            id,
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            errors,
+                            Some(&f),
+                            None,
+                        )
+                        .await;
                     }
-                }
+                },
                 other => match other.parse::<i64>() {
-                    Ok(a) if s.store.agency(AgencyId(a)).await?.is_some() => AgencyId(a),
-                    _ => {
+                    Ok(a) => ConvertAgency::Existing(AgencyId(a)),
+                    Err(_) => {
                         return refused("agency", "Choose one of the agencies listed".into()).await;
                     }
                 },
@@ -698,26 +684,47 @@ pub async fn triage(
             } else {
                 Mode::DoItWithYou
             };
-            let hash = s.store.pin_model(&s.pages, t).await?;
-            let e = s
-                .store
-                .start_engagement(&who.actor, agency, mode, &hash, t)
-                .await?;
-            let step = EnquiryCommand::Convert {
-                agency,
-                engagement: e.id,
-            };
-            s.store.triage(&who.actor, id, &step, t).await?;
-            let invited = if f.invite_sponsor == "yes" {
-                invite_sponsor(&s, &who, &enq, agency, e.id, t).await?
-            } else {
-                None
-            };
-            return match invited {
-                Some(v) => {
+            let converted = s
+                .actions()
+                .convert_enquiry(
+                    &who.actor,
+                    &s.pages,
+                    id,
+                    agency,
+                    mode,
+                    f.invite_sponsor == "yes",
+                    t,
+                )
+                .await;
+            return match converted {
+                Ok(Conversion {
+                    engagement,
+                    sponsor: Some(v),
+                    ..
+                }) => {
+                    let v = Invited {
+                        name: v.name,
+                        email: v.email,
+                        link: v.link,
+                        engagement: engagement.0,
+                        named: v.named,
+                    };
                     enquiry_page(&s, &who, id, StatusCode::CREATED, Vec::new(), None, Some(v)).await
                 }
-                None => Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response()),
+                Ok(c) => {
+                    Ok(Redirect::to(&format!("/engagements/{}", c.engagement)).into_response())
+                }
+                Err(StoreError::Duplicate { value, .. }) => refused(
+                    "abbreviation",
+                    format!(
+                        "Abbreviation: {value} is already used; choose the existing agency instead"
+                    ),
+                )
+                .await,
+                Err(StoreError::Domain(DomainError::Invalid {
+                    field: "agency", ..
+                })) => refused("agency", "Choose one of the agencies listed".into()).await,
+                Err(e) => Err(e.into()),
             };
         }
         _ => return refused("action", "Choose what to do with the enquiry".into()).await,
@@ -741,62 +748,4 @@ pub async fn triage(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Gives the enquiry's contact an account as the agency's executive
-/// sponsor, names them sponsor on the engagement, and emails the invite.
-/// Someone who already has an account is named sponsor without a new one.
-async fn invite_sponsor(
-    s: &AppState,
-    who: &SignedIn,
-    enq: &waymark_store::Enquiry,
-    agency: AgencyId,
-    engagement: EngagementId,
-    t: Timestamp,
-) -> Result<Option<Invited>, PageError> {
-    let new = NewPerson::parse(&enq.contact_name, &enq.contact_email)?;
-    let role = Role::AgencyMember {
-        agency,
-        sponsor: true,
-    };
-    let (person, link) = match s.store.person_by_email(&new.email).await? {
-        // Someone with an account already: they become the agency's
-        // sponsor too (a role they may already hold).
-        Some(p) => {
-            match s.store.add_role(p, role).await {
-                Ok(()) | Err(StoreError::Duplicate { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            (p, None)
-        }
-        None => {
-            let p = s.store.add_person_with_roles(&new, &[role], t).await?;
-            let token = s
-                .store
-                .create_invite(p, who.actor.person, t, Timestamp(t.0 + 7 * 86_400))
-                .await?;
-            let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
-            s.store
-                .queue_mail(&[mail::invite(new.email.as_str(), &new.name, &link)], t)
-                .await?;
-            (p, Some(link))
-        }
-    };
-    let e = s.store.engagement(&who.actor, engagement).await?;
-    // A Do it Yourself engagement is read-only from its start: the person
-    // holds the agency's sponsor role, but nobody is named on the record.
-    let set = Command::SetSponsor { person };
-    let named = waymark_core::may(&who.actor, &e, &set);
-    if named {
-        s.store
-            .execute(&who.actor, engagement, e.version, &set, t)
-            .await?;
-    }
-    Ok(Some(Invited {
-        name: new.name,
-        email: new.email.as_str().to_string(),
-        link,
-        engagement: engagement.0,
-        named,
-    }))
 }

@@ -850,6 +850,199 @@ async fn read_only_tokens_are_refused_on_every_write() {
     }
 }
 
+/// Enquiries through the API, on the same path as their page: listed,
+/// read, noted, converted with a new agency and the sponsor invited, and
+/// attached; refused to anyone outside the programme, and with bad input.
+#[tokio::test]
+async fn enquiries_through_the_api() {
+    for store in stores("api-enquiries").await {
+        let app = app(&store).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let t = Some(staff.as_str());
+        let add = |subject: &str| waymark_store::NewEnquiry {
+            source: "form".into(),
+            message_id: None,
+            agency_name: "Bureau of Meteorology".into(),
+            contact_name: "Bea <Sponsor>".into(),
+            contact_email: "bea@bom.gov.au".into(),
+            contact_role: "CIO".into(),
+            subject: subject.into(),
+            body: "We would like to adopt the blueprint.".into(),
+            timeframe: "".into(),
+            preference: "".into(),
+            attachments: Vec::new(),
+        };
+        let id = |o: waymark_store::ImportOutcome| match o {
+            waymark_store::ImportOutcome::Added(id) => id,
+            other => panic!("{other:?}"),
+        };
+        let first = id(store.add_enquiry(&add("First"), None, NOW).await.unwrap());
+        let second = id(store.add_enquiry(&add("Second"), None, NOW).await.unwrap());
+        let (s, _, list) = call(&app, "GET", "/api/v1/enquiries", t, None).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        let (s, _, p) = call(&app, "GET", "/api/v1/enquiries?status=lost", t, None).await;
+        assert_eq!(
+            (s, &p["errors"][0]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("status"))
+        );
+
+        let uri = format!("/api/v1/enquiries/{first}/triage");
+        let (s, _, done) = call(
+            &app,
+            "POST",
+            &uri,
+            t,
+            Some(r#"{"action":"note","text":"Called Bea"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{done}");
+        let (s, _, view) = call(&app, "GET", &format!("/api/v1/enquiries/{first}"), t, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(view["events"][1]["triage"]["type"], "note", "{view}");
+        assert_eq!(view["enquiry"]["contact_name"], "Bea <Sponsor>");
+
+        // Bad input, every field named; nothing is converted.
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &uri,
+            t,
+            Some(r#"{"action":"convert","new_agency":{"name":"","abbreviation":"B","portfolio":""}}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(
+            p["errors"].to_string().contains("new_agency.abbreviation"),
+            "{p}"
+        );
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &uri,
+            t,
+            Some(r#"{"action":"convert","agency":"NOPE"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let (s, _, _) = call(&app, "POST", &uri, t, Some(r#"{"action":"launch"}"#)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _, p) = call(&app, "POST", &uri, t, Some(r#"{"action":"close"}"#)).await;
+        assert_eq!(
+            (s, &p["errors"][0]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("reason"))
+        );
+        let (s, _, _) = call(
+            &app,
+            "POST",
+            "/api/v1/enquiries/9223372036854775806/triage",
+            t,
+            Some(r#"{"action":"note","text":"x"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Converted: a new agency, an engagement, the sponsor invited.
+        let (s, _, done) = call(
+            &app,
+            "POST",
+            &uri,
+            t,
+            Some(r#"{"action":"convert","new_agency":{"name":"Bureau of Meteorology","abbreviation":"BOM","portfolio":"Environment"},"invite_sponsor":true}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{done}");
+        assert_eq!(done["enquiry"]["status"], "converted");
+        let engagement = done["conversion"]["engagement"].as_i64().unwrap();
+        assert_eq!(done["enquiry"]["engagement"], engagement);
+        assert_eq!(done["conversion"]["sponsor"]["email"], "bea@bom.gov.au");
+        assert_eq!(done["conversion"]["sponsor"]["named"], true);
+        let (_, _, e) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{engagement}"),
+            t,
+            None,
+        )
+        .await;
+        assert!(e["sponsor"].is_i64(), "{e}");
+        // Again: it is no longer open.
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &uri,
+            t,
+            Some(r#"{"action":"convert","agency":"BOM"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+
+        // The second is attached to that engagement; to one that does not
+        // exist, the field is named.
+        let uri2 = format!("/api/v1/enquiries/{second}/triage");
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            &uri2,
+            t,
+            Some(r#"{"action":"attach","engagement":999999}"#),
+        )
+        .await;
+        assert_eq!(
+            (s, &p["errors"][0]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("engagement"))
+        );
+        let (s, _, done) = call(
+            &app,
+            "POST",
+            &uri2,
+            t,
+            Some(&format!(
+                r#"{{"action":"attach","engagement":{engagement}}}"#
+            )),
+        )
+        .await;
+        assert_eq!(
+            (s, &done["enquiry"]["status"]),
+            (StatusCode::OK, &json!("attached"))
+        );
+        let (_, _, open) = call(&app, "GET", "/api/v1/enquiries", t, None).await;
+        assert!(open.as_array().unwrap().is_empty(), "{open}");
+        let (_, _, all) = call(&app, "GET", "/api/v1/enquiries?status=all", t, None).await;
+        assert_eq!(all.as_array().unwrap().len(), 2);
+
+        // Nobody outside the programme reads or triages them.
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Other", "OTH", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let member = token(
+            &store,
+            "mo@other.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let m = Some(member.as_str());
+        for (method, uri, body) in [
+            ("GET", "/api/v1/enquiries".to_string(), None),
+            ("GET", format!("/api/v1/enquiries/{first}"), None),
+            ("POST", uri.clone(), Some(r#"{"action":"note","text":"x"}"#)),
+        ] {
+            let (s, _, _) = call(&app, method, &uri, m, body).await;
+            assert!(
+                s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+                "{method} {uri}: {s}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_whole_engagement_through_the_api() {
     use waymark_store::testing::{Who, assert_journey_done, journey};

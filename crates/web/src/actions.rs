@@ -529,6 +529,15 @@ pub enum ConvertAgency {
     New(waymark_core::NewAgency),
 }
 
+/// How to convert an enquiry: whose engagement, in which mode, and
+/// whether its contact is invited as the agency's executive sponsor.
+#[derive(Debug, Clone)]
+pub struct Convert {
+    pub agency: ConvertAgency,
+    pub mode: waymark_core::Mode,
+    pub invite_sponsor: bool,
+}
+
 /// What converting an enquiry did.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Conversion {
@@ -564,11 +573,14 @@ impl Actions {
         actor: &Actor,
         pages: &[waymark_model::SourceFile],
         id: i64,
-        agency: ConvertAgency,
-        mode: waymark_core::Mode,
-        invite_sponsor: bool,
+        how: Convert,
         t: waymark_core::Timestamp,
     ) -> Result<Conversion, StoreError> {
+        let Convert {
+            agency,
+            mode,
+            invite_sponsor,
+        } = how;
         let (enq, _, _) = self.store.enquiry(actor, id).await?;
         // Checked before an engagement is started for it.
         waymark_core::enquiry::still_open(enq.status)?;

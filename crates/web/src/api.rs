@@ -2169,7 +2169,17 @@ async fn triage(
             let mode = r.mode.unwrap_or(Mode::DoItWithYou);
             let conversion = s
                 .actions
-                .convert_enquiry(&actor, &s.pages, id, target, mode, r.invite_sponsor, t)
+                .convert_enquiry(
+                    &actor,
+                    &s.pages,
+                    id,
+                    crate::actions::Convert {
+                        agency: target,
+                        mode,
+                        invite_sponsor: r.invite_sponsor,
+                    },
+                    t,
+                )
                 .await?;
             let (enquiry, _, _) = s.store.enquiry(&actor, id).await?;
             return Ok(Json(Triaged {

@@ -19,7 +19,7 @@ use super::{
     AgencyRow, AppState, ErrorPage, FieldError, PageError, Titled, field_label as capitalise,
     form_error as error, view_page,
 };
-use crate::actions::{Conversion, ConvertAgency};
+use crate::actions::{Conversion, Convert, ConvertAgency};
 use crate::mail;
 
 /// Submissions allowed from one address per hour.
@@ -690,9 +690,11 @@ pub async fn triage(
                     &who.actor,
                     &s.pages,
                     id,
-                    agency,
-                    mode,
-                    f.invite_sponsor == "yes",
+                    Convert {
+                        agency,
+                        mode,
+                        invite_sponsor: f.invite_sponsor == "yes",
+                    },
                     t,
                 )
                 .await;

@@ -199,6 +199,26 @@ test('a newcomer creates the first admin in the browser', async () => {
   await page.getByRole('heading', { name: 'Your settings' }).waitFor();
   await axe(page, 'settings');
   await shoot(page, 'settings');
+  // An API token for a report: read only, for 30 days, shown once.
+  await page.getByLabel('What is it for?').fill('Power BI refresh');
+  await page.getByLabel('Ends after how many days? (optional)').fill('30');
+  await page.getByRole('button', { name: 'Make token' }).click();
+  await page.getByRole('heading', { name: 'Copy your new token now' }).waitFor();
+  const token = await page.getByLabel('Your new token', { exact: true }).inputValue();
+  assert.match(token, /^wmk_[0-9a-f]{64}$/);
+  secrets.push(token);
+  await axe(page, 'settings with a new token');
+  await shoot(page, 'settings-token');
+  const bearer = { Authorization: `Bearer ${token}` };
+  assert.equal((await page.request.get(`${base}/api/v1/me`, { headers: bearer })).status(), 200);
+  const write = await page.request.post(`${base}/api/v1/agencies`, {
+    headers: bearer, data: { name: 'X', abbreviation: 'XX', portfolio: 'Y' },
+  });
+  assert.equal(write.status(), 403, 'a read-only token may not write');
+  // Revoked: refused at once.
+  await page.getByRole('button', { name: 'Revoke the token Power BI refresh' }).click();
+  await page.getByText('That token is revoked').waitFor();
+  assert.equal((await page.request.get(`${base}/api/v1/me`, { headers: bearer })).status(), 401);
   // The link worked once.
   const again = await page.request.get(setupLink);
   assert.equal(again.status(), 404);

@@ -120,6 +120,20 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/migrations/proposal", get(migration_proposal))
         .route("/api/v1/migrations/preview", post(migration_preview))
         .route("/api/v1/migrations", post(migration_apply))
+        .route("/api/v1/files/{id}", get(file))
+        .route(
+            "/api/v1/engagements/{id}/letters/{kind}/{version}/pdf",
+            get(letter_pdf),
+        )
+        .route(
+            "/api/v1/engagements/{id}/workshops/{workshop}/invitation",
+            get(workshop_invitation),
+        )
+        .route(
+            "/api/v1/engagements/{id}/delivery/{file}",
+            get(delivery_export),
+        )
+        .route("/api/v1/outbox", get(outbox))
         .route("/api/v1/enquiries", get(enquiries))
         .route("/api/v1/enquiries/{id}", get(enquiry))
         .route("/api/v1/enquiries/{id}/triage", post(triage))
@@ -174,7 +188,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        enquiries, enquiry, triage
+        enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -2209,4 +2223,179 @@ async fn triage(
         conversion: None,
     })
     .into_response())
+}
+
+/// A kept file's bytes: a document uploaded to an engagement, or an
+/// enquiry's attachment (the programme's), checked against the SHA-256 its
+/// chain recorded before it is served.
+#[utoipa::path(get, path = "/api/v1/files/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The file, with its own type", content_type = "*/*", body = Vec<u8>),
+    (status = 404, body = Problem),
+))]
+async fn file(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let (row, bytes) = s.store.file(&actor, id).await?;
+    Ok(crate::app::records::download(
+        bytes,
+        &row.content_type,
+        &row.name,
+        false,
+    ))
+}
+
+/// One version of a letter as the tagged PDF that was issued.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/letters/{kind}/{version}/pdf",
+    params(("id" = i64, Path), ("kind" = String, Path, description = "letter-of-intent or closure-letter"), ("version" = u32, Path, minimum = 1)),
+    responses(
+    (status = 200, content_type = "application/pdf", body = Vec<u8>),
+    (status = 404, body = Problem),
+))]
+async fn letter_pdf(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, kind, version)): Params<(i64, String, u32)>,
+) -> Result<Response, Problem> {
+    let kind = LetterKind::from_slug(&kind).ok_or_else(|| not_found("letter"))?;
+    let (_, pdf) = s
+        .store
+        .letter_pdf(&actor, EngagementId(id), kind, version)
+        .await?;
+    Ok(crate::app::records::download(
+        pdf,
+        "application/pdf",
+        &format!("{}-{id}-v{version}.pdf", kind.slug()),
+        false,
+    ))
+}
+
+/// A workshop's invitation as iCalendar (RFC 5545), as its attendees got it.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/workshops/{workshop}/invitation",
+    params(("id" = i64, Path), ("workshop" = u32, Path)),
+    responses(
+    (status = 200, content_type = "text/calendar", body = String),
+    (status = 404, body = Problem),
+))]
+async fn workshop_invitation(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, workshop)): Params<(i64, u32)>,
+) -> Result<Response, Problem> {
+    let e = s.store.engagement(&actor, EngagementId(id)).await?;
+    let w = e
+        .workshops
+        .iter()
+        .find(|w| w.id == workshop)
+        .ok_or_else(|| not_found("workshop"))?;
+    let agency = s
+        .store
+        .agency(e.agency)
+        .await?
+        .ok_or_else(|| not_found("agency"))?;
+    let text = crate::ics::invitation(
+        e.id,
+        &agency.name,
+        w,
+        &s.actions.host(),
+        &s.actions.mail_from,
+        chrono::Utc::now(),
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(crate::app::records::download(
+        text.into_bytes(),
+        "text/calendar; charset=utf-8",
+        &format!("workshop-{id}-{workshop}.ics"),
+        false,
+    ))
+}
+
+/// Deploy's delivery artefacts as CSV (sprints, features, stories) or
+/// markdown (all of them), as the workspace exports them.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/delivery/{file}",
+    params(("id" = i64, Path), ("file" = String, Path, pattern = "^(sprints\\.csv|features\\.csv|stories\\.csv|delivery\\.md)$")),
+    responses(
+    (status = 200, content((String = "text/csv"), (String = "text/markdown"))),
+    (status = 404, body = Problem),
+))]
+async fn delivery_export(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, file)): Params<(i64, String)>,
+) -> Result<Response, Problem> {
+    let e = s.store.engagement(&actor, EngagementId(id)).await?;
+    let d = &e.delivery;
+    let (bytes, kind) = match file.as_str() {
+        "sprints.csv" => (crate::export::sprints_csv(d), "text/csv; charset=utf-8"),
+        "features.csv" => (crate::export::features_csv(d), "text/csv; charset=utf-8"),
+        "stories.csv" => (crate::export::stories_csv(d), "text/csv; charset=utf-8"),
+        "delivery.md" => {
+            let agency = s
+                .store
+                .agency(e.agency)
+                .await?
+                .ok_or_else(|| not_found("agency"))?;
+            (
+                Ok(crate::export::markdown(&agency.name, d).into_bytes()),
+                "text/markdown; charset=utf-8",
+            )
+        }
+        _ => return Err(not_found("export")),
+    };
+    let bytes = bytes.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(crate::app::records::download(
+        bytes,
+        kind,
+        &format!("engagement-{id}-{file}"),
+        false,
+    ))
+}
+
+/// One message of the outbox, as the admins' page shows it (without the
+/// attachment's bytes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct OutboxMessage {
+    id: i64,
+    kind: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    attachment_name: Option<String>,
+    created_at: i64,
+    attempts: i64,
+    sent_at: Option<i64>,
+    last_error: Option<String>,
+    /// The mail server refused it for good: it is not tried again.
+    gave_up_at: Option<i64>,
+}
+
+/// The outbox, newest first: every message Waymark has queued, sent or
+/// given up on (programme admins only; to others it does not exist).
+#[utoipa::path(get, path = "/api/v1/outbox", responses(
+    (status = 200, body = Vec<OutboxMessage>),
+    (status = 404, body = Problem),
+))]
+async fn outbox(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<OutboxMessage>>, Problem> {
+    let mail = s.store.outbox(&actor, 200).await?;
+    Ok(Json(
+        mail.into_iter()
+            .map(|m| OutboxMessage {
+                id: m.id,
+                kind: m.kind,
+                recipient: m.recipient,
+                subject: m.subject,
+                body: m.body,
+                attachment_name: m.attachment_name,
+                created_at: m.created_at.0,
+                attempts: m.attempts,
+                sent_at: m.sent_at.map(|t| t.0),
+                last_error: m.last_error,
+                gave_up_at: m.gave_up_at.map(|t| t.0),
+            })
+            .collect(),
+    ))
 }

@@ -22,7 +22,7 @@ mod letters;
 mod mailbox;
 mod migrations;
 mod outbox;
-mod records;
+pub(crate) mod records;
 mod search;
 mod sessions;
 mod views;

@@ -1316,6 +1316,52 @@ async fn what_an_attacker_found_is_closed() {
                 "{seen}"
             );
         }
+        // The invitation through the API is the one the attendees got; to
+        // another agency it does not exist.
+        let workshop = after["workshops"][0]["id"].as_u64().unwrap();
+        let ics_uri = format!("/api/v1/engagements/{id}/workshops/{workshop}/invitation");
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(&ics_uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {member}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/calendar")
+        );
+        let text = String::from_utf8(
+            axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        if let Some(seen) = ics_as_python_reads_it(&text) {
+            assert!(seen.contains("ORGANIZERS 1\n"), "{seen}\n{text}");
+            assert!(seen.contains(&format!("CN={tricky}\n")), "{seen}\n{text}");
+        }
+        let (s, ct, _) = call(&app, "GET", &ics_uri, Some(&outsider), None).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::NOT_FOUND, "application/problem+json")
+        );
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/workshops/99/invitation"),
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
 
         // 3. Text is bounded: 1.9 MB of initiative description is refused.
         let big = "x".repeat(1_900_000);
@@ -1505,6 +1551,83 @@ async fn documents_and_letters_through_the_api() {
         assert_eq!(after["documents"][0]["name"], "case.pdf");
         assert_eq!(after["documents"][0]["title"], "Business case");
         assert_eq!(after["documents"][0]["content_type"], "application/pdf");
+        // The file comes back as it went in, to those who see the
+        // engagement; to another agency it does not exist.
+        let file = after["documents"][0]["file"].as_i64().unwrap();
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(format!("/api/v1/files/{file}"))
+                    .header(header::AUTHORIZATION, format!("Bearer {staff}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/pdf");
+        let got = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&got[..], b"%PDF-1.7 the case");
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other", "OTH", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let outsider = token(
+            &store,
+            "olly@oth.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: false,
+            },
+        )
+        .await;
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/files/{file}"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Deploy's exports, as the workspace gives them.
+        for (name, kind) in [
+            ("sprints.csv", "text/csv"),
+            ("stories.csv", "text/csv"),
+            ("delivery.md", "text/markdown"),
+        ] {
+            let (s, ct, _) = call(
+                &app,
+                "GET",
+                &format!("/api/v1/engagements/{id}/delivery/{name}"),
+                Some(&member),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{name}");
+            assert!(ct.starts_with(kind), "{name}: {ct}");
+        }
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/delivery/secrets.txt"),
+            Some(&member),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // The outbox is the admins': to others it does not exist.
+        let admin = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        let (s, _, mail) = call(&app, "GET", "/api/v1/outbox", Some(&admin), None).await;
+        assert_eq!(s, StatusCode::OK, "{mail}");
+        assert!(mail.is_array());
+        let (s, _, _) = call(&app, "GET", "/api/v1/outbox", Some(&staff), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
 
         // A letter needs the decision it records first: refused with the reason.
         let (s, _, p) = call(
@@ -1532,6 +1655,79 @@ async fn documents_and_letters_through_the_api() {
         )
         .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        // With the decision recorded, the letter is issued, and its PDF is
+        // read back through the API as it was issued.
+        let (s, _, decided) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/commands"),
+            Some(&staff),
+            Some(
+                &json!({"expected_version": after["version"], "command": {
+                    "command": "decide", "stage": "engagement", "at": {"kind": "point", "index": 0},
+                    "option": 0, "rationale": "A business case first.", "funded_by": "dta", "note": null}})
+                .to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{decided}");
+        let mia = store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let (s, _, decided) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/commands"),
+            Some(&staff),
+            Some(
+                &json!({"expected_version": decided["version"], "command": {"command": "set_sponsor", "person": mia.0}})
+                    .to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{decided}");
+        let (s, _, issued) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/engagements/{id}/letters/letter-of-intent"),
+            Some(&staff),
+            Some(&json!({"expected_version": decided["version"]}).to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{issued}");
+        let pdf_uri = format!("/api/v1/engagements/{id}/letters/letter-of-intent/1/pdf");
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(&pdf_uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {member}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/pdf");
+        let pdf = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        for (uri, who) in [
+            (pdf_uri.clone(), &outsider),
+            (
+                format!("/api/v1/engagements/{id}/letters/letter-of-intent/2/pdf"),
+                &member,
+            ),
+            (
+                format!("/api/v1/engagements/{id}/letters/closure-letter/1/pdf"),
+                &member,
+            ),
+        ] {
+            let (s, _, _) = call(&app, "GET", &uri, Some(who), None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+        }
     }
 }
 

@@ -134,6 +134,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(delivery_export),
         )
         .route("/api/v1/outbox", get(outbox))
+        .route(
+            "/api/v1/letter-templates/{kind}",
+            get(letter_template).post(save_letter_template),
+        )
+        .route("/api/v1/mailbox/{record}/review", post(review_mail))
         .route("/api/v1/enquiries", get(enquiries))
         .route("/api/v1/enquiries/{id}", get(enquiry))
         .route("/api/v1/enquiries/{id}/triage", post(triage))
@@ -188,7 +193,8 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox
+        enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
+        letter_template, save_letter_template, review_mail
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -2398,4 +2404,85 @@ async fn outbox(
             })
             .collect(),
     ))
+}
+
+/// A letter template: its text and version (0: the built-in one).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct LetterTemplate {
+    body: String,
+    version: i64,
+}
+
+/// The programme's template for a letter kind (the programme only; to
+/// others it does not exist).
+#[utoipa::path(get, path = "/api/v1/letter-templates/{kind}",
+    params(("kind" = String, Path, description = "letter-of-intent or closure-letter")),
+    responses(
+    (status = 200, body = LetterTemplate),
+    (status = 404, body = Problem),
+))]
+async fn letter_template(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(kind): Params<String>,
+) -> Result<Json<LetterTemplate>, Problem> {
+    let kind = LetterKind::from_slug(&kind).ok_or_else(|| not_found("letter template"))?;
+    actor
+        .may_edit_templates()
+        .map_err(|_| not_found("letter template"))?;
+    let (body, version) = s.actions.template(kind).await?;
+    Ok(Json(LetterTemplate { body, version }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TemplateRequest {
+    /// The template's text, with its `{{ placeholders }}`; checked as the
+    /// workspace's form checks it.
+    body: String,
+}
+
+/// Saves a new version of a letter template (the programme only); letters
+/// issued from now on use it.
+#[utoipa::path(post, path = "/api/v1/letter-templates/{kind}",
+    params(("kind" = String, Path, description = "letter-of-intent or closure-letter")),
+    request_body = TemplateRequest,
+    responses(
+    (status = 200, body = LetterTemplate),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn save_letter_template(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(kind): Params<String>,
+    Body(r): Body<TemplateRequest>,
+) -> Result<Json<LetterTemplate>, Problem> {
+    let kind = LetterKind::from_slug(&kind).ok_or_else(|| not_found("letter template"))?;
+    actor
+        .may_edit_templates()
+        .map_err(|_| not_found("letter template"))?;
+    crate::letter::check(&r.body).map_err(|why| unprocessable("body", why.to_string()))?;
+    s.store
+        .save_letter_template(&actor, kind, &r.body, now())
+        .await?;
+    let (body, version) = s.actions.template(kind).await?;
+    Ok(Json(LetterTemplate { body, version }))
+}
+
+/// Marks a message the mailbox kept (unreadable, too large, automatic) as
+/// looked at, as `/mailbox` does (the programme only).
+#[utoipa::path(post, path = "/api/v1/mailbox/{record}/review",
+    params(("record" = i64, Path, description = "The message's record, as `GET /api/v1/mailbox` lists it")),
+    responses(
+    (status = 204, description = "Marked as looked at"),
+    (status = 404, body = Problem, description = "no such record, or it was looked at already"),
+))]
+async fn review_mail(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(record): Params<i64>,
+) -> Result<Response, Problem> {
+    s.store.review_inbound(&actor, record, now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

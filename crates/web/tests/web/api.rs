@@ -2675,3 +2675,182 @@ async fn the_mailbox_and_conversations_through_the_api() {
         assert_eq!(m["taken"][0]["enquiry"], id);
     }
 }
+
+/// Parity: every action a person can take in the workspace (each route of
+/// the workspace's table that writes) can also be taken through the API,
+/// which the OpenAPI document must hold; or it is a known exception, with
+/// the reason. A new workspace form fails this test until it has its API
+/// operation or its reason here.
+#[tokio::test]
+async fn every_workspace_action_has_an_api_operation() {
+    // (workspace route, API operations or the reason it has none)
+    let api = |ops: &'static [&'static str]| Ok::<_, &'static str>(ops);
+    let parity: &[(&str, Result<&[&str], &str>)] = &[
+        (
+            "/login",
+            Err("signing in with a password is the browser's; programs use a token"),
+        ),
+        (
+            "/logout",
+            Err("ends a browser session; a token is revoked instead"),
+        ),
+        (
+            "/invite/{token}",
+            Err("a person accepts their own invitation, in the browser"),
+        ),
+        (
+            "/setup/{token}",
+            Err("the first run's setup link, once, in the browser"),
+        ),
+        (
+            "/settings",
+            Err("a person's own display zone and mail preference, set by them in the browser"),
+        ),
+        (
+            "/settings/password",
+            Err("passwords are typed by people, never sent by programs"),
+        ),
+        (
+            "/settings/sessions",
+            Err("browser sessions; a program's access is its token"),
+        ),
+        (
+            "/request-support",
+            Err("the public form, for people without an account; mail is the other way in"),
+        ),
+        (
+            "/settings/tokens",
+            api(&["post /api/v1/people/{id}/tokens"]),
+        ),
+        (
+            "/settings/tokens/revoke",
+            api(&["post /api/v1/people/{id}/tokens/{token}/revoke"]),
+        ),
+        ("/engagements", api(&["post /api/v1/engagements"])),
+        (
+            "/engagements/{id}",
+            api(&["post /api/v1/engagements/{id}/commands"]),
+        ),
+        (
+            "/engagements/{id}/workshops",
+            api(&[
+                "post /api/v1/engagements/{id}/commands",
+                "get /api/v1/engagements/{id}/workshops/{workshop}/invitation",
+            ]),
+        ),
+        (
+            "/engagements/{id}/letters/{kind}",
+            api(&[
+                "post /api/v1/engagements/{id}/letters/{kind}",
+                "post /api/v1/engagements/{id}/commands",
+                "get /api/v1/engagements/{id}/letters/{kind}/{version}/pdf",
+            ]),
+        ),
+        (
+            "/engagements/{id}/delivery",
+            api(&[
+                "post /api/v1/engagements/{id}/commands",
+                "get /api/v1/engagements/{id}/delivery/{file}",
+            ]),
+        ),
+        (
+            "/engagements/{id}/documents",
+            api(&[
+                "post /api/v1/engagements/{id}/documents",
+                "get /api/v1/files/{id}",
+            ]),
+        ),
+        ("/agencies", api(&["post /api/v1/agencies"])),
+        (
+            "/agencies/{id}/directory",
+            api(&["post /api/v1/agencies/{id}/directory"]),
+        ),
+        (
+            "/agencies/{id}/assessment",
+            api(&["post /api/v1/agencies/{id}/assessments"]),
+        ),
+        (
+            "/agencies/{id}/type",
+            api(&["post /api/v1/agencies/{id}/type"]),
+        ),
+        ("/people", api(&["post /api/v1/people"])),
+        ("/people/{id}", api(&["post /api/v1/people/{id}/roles"])),
+        (
+            "/people/{id}/deactivate",
+            api(&["post /api/v1/people/{id}/deactivate"]),
+        ),
+        (
+            "/people/{id}/reactivate",
+            api(&["post /api/v1/people/{id}/reactivate"]),
+        ),
+        (
+            "/enquiries/{id}",
+            api(&[
+                "post /api/v1/enquiries/{id}/triage",
+                "post /api/v1/enquiries/{id}/replies",
+            ]),
+        ),
+        (
+            "/letter-templates/{kind}",
+            api(&[
+                "get /api/v1/letter-templates/{kind}",
+                "post /api/v1/letter-templates/{kind}",
+            ]),
+        ),
+        ("/mailbox", api(&["post /api/v1/mailbox/{record}/review"])),
+        ("/articles/new", api(&["post /api/v1/articles"])),
+        ("/articles/{id}", api(&["post /api/v1/articles/{id}"])),
+        (
+            "/knowledge/{slug}/feedback",
+            api(&["post /api/v1/articles/{id}/feedback"]),
+        ),
+        (
+            "/migrations",
+            api(&[
+                "get /api/v1/migrations/proposal",
+                "post /api/v1/migrations/preview",
+                "post /api/v1/migrations",
+            ]),
+        ),
+        ("/blueprint", api(&["post /api/v1/blueprint/releases"])),
+    ];
+    let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("parity"))
+        .await
+        .unwrap();
+    let app = app(&store).await;
+    let (_, _, doc) = call(&app, "GET", "/api/openapi.json", None, None).await;
+    let mut missing = Vec::new();
+    for route in waymark_web::app::table() {
+        if route.method == axum::http::Method::GET {
+            continue;
+        }
+        match parity.iter().find(|(p, _)| *p == route.path) {
+            None => missing.push(format!(
+                "{} {} has no API operation and no reason here",
+                route.method, route.path
+            )),
+            Some((_, Err(reason))) => assert!(reason.len() > 20, "{}: say why", route.path),
+            Some((_, Ok(ops))) => {
+                for op in *ops {
+                    let (method, path) = op.split_once(' ').unwrap();
+                    if !doc["paths"][path][method].is_object() {
+                        missing.push(format!(
+                            "{} {}: the document has no {op}",
+                            route.method, route.path
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // No row for a route that is gone.
+    for (path, _) in parity {
+        assert!(
+            waymark_web::app::table()
+                .iter()
+                .any(|r| r.path == *path && r.method != axum::http::Method::GET),
+            "{path} is no longer a workspace action: remove its row"
+        );
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

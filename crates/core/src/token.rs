@@ -26,7 +26,7 @@ impl TokenScope {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         match raw.trim() {
             "read" => Ok(TokenScope::Read),
-            "read_write" | "" => Ok(TokenScope::ReadWrite),
+            "read_write" => Ok(TokenScope::ReadWrite),
             _ => Err(DomainError::invalid(
                 "scope",
                 "choose read (it can only look) or read_write",
@@ -171,8 +171,10 @@ mod tests {
         assert_eq!(t.name, "Power BI");
         assert_eq!(t.scope, TokenScope::Read);
         assert_eq!(t.expires, Some(Timestamp(NOW.0 + 30 * 86_400)));
-        let t = NewToken::parse("CI", "", "", NOW).unwrap();
+        let t = NewToken::parse("CI", "read_write", "", NOW).unwrap();
         assert_eq!((t.scope, t.expires), (TokenScope::ReadWrite, None));
+        // A form that says nothing gets no token that writes.
+        assert!(NewToken::parse("CI", "", "", NOW).is_err());
         let problems = NewToken::parse("", "admin", "0", NOW).unwrap_err();
         let fields: Vec<_> = problems
             .iter()

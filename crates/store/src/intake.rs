@@ -181,22 +181,37 @@ pub(crate) async fn verify(
 
 /// Refuses an enquiry whose row no longer says what its chain recorded.
 async fn refuse_if_altered(pool: &sqlx::AnyPool, id: i64) -> Result<(), StoreError> {
-    let payloads: Vec<String> =
-        sqlx::query("SELECT payload FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-    match check_content(pool, id, &payloads).await? {
-        None => Ok(()),
-        Some(b) => Err(StoreError::Corrupt(format!(
-            "enquiry {id} is not shown or changed: {}; run `waymark audit verify`",
-            b.reason
-        ))),
+    // The events and the row are read one after the other: a triage that
+    // commits between the two reads looks like an alteration. A real one
+    // is still there when read again; a race is not.
+    let mut tries = 0;
+    loop {
+        let payloads: Vec<String> =
+            sqlx::query("SELECT payload FROM enquiry_events WHERE enquiry_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+        match check_content(pool, id, &payloads).await? {
+            None => return Ok(()),
+            Some(_) if tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+            }
+            Some(b) => {
+                return Err(StoreError::Corrupt(format!(
+                    "enquiry {id} is not shown or changed: {}; run `waymark audit verify`",
+                    b.reason
+                )));
+            }
+        }
     }
 }
+
+/// How long a claim to convert an enquiry holds unrenewed.
+pub const CLAIM_SECONDS: i64 = 300;
 
 /// Whether enquiry `id`'s row still says what its chain (whose links are
 /// already checked) recorded: its content's hash, its status and engagement.
@@ -580,13 +595,31 @@ impl Store {
         if locked.rows_affected() == 0 {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
-        let current = status(
-            &sqlx::query("SELECT status FROM enquiries WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get::<String, _>(0)?,
-        )?;
+        let row = sqlx::query("SELECT status, claimed_at FROM enquiries WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = status(&row.try_get::<String, _>("status")?)?;
+        // A conversion under way holds the enquiry: closing or attaching it
+        // now would leave that conversion's engagement belonging to nothing.
+        let claimed = row
+            .try_get::<Option<i64>, _>("claimed_at")?
+            .is_some_and(|at| at >= now.0 - CLAIM_SECONDS);
+        if claimed
+            && matches!(
+                cmd,
+                EnquiryCommand::Close { .. } | EnquiryCommand::Attach { .. }
+            )
+        {
+            return crate::finish(
+                tx,
+                Err(DomainError::rule(
+                    "someone is converting this enquiry now; look again in a moment",
+                )
+                .into()),
+            )
+            .await;
+        }
         for step in enquiry::decide(actor, current, target, cmd)? {
             if let Some((s, engagement)) = step.outcome() {
                 sqlx::query("UPDATE enquiries SET status = $1, engagement_id = $2 WHERE id = $3")
@@ -629,6 +662,54 @@ impl Store {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Claims an open enquiry for converting: one claim at a time, so two
+    /// people converting it at once never both start an engagement. A
+    /// claim older than [`CLAIM_SECONDS`] (its process died) may be taken
+    /// over. Refused when the enquiry is no longer open or is being
+    /// converted now. [`Store::release_enquiry`] ends the claim.
+    pub async fn claim_enquiry(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        enquiry::visible(actor)?;
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "UPDATE enquiries SET claimed_at = $1 WHERE id = $2 AND status = 'open' \
+             AND (claimed_at IS NULL OR claimed_at < $3)",
+        )
+        .bind(now.0)
+        .bind(id)
+        .bind(now.0 - CLAIM_SECONDS)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT status FROM enquiries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let current = status(&row.try_get::<String, _>(0)?)?;
+        enquiry::still_open(current)?;
+        Err(
+            DomainError::rule("someone is converting this enquiry now; look again in a moment")
+                .into(),
+        )
+    }
+
+    /// Ends a claim [`Store::claim_enquiry`] made (done, or given up).
+    pub async fn release_enquiry(&self, id: i64) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE enquiries SET claimed_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

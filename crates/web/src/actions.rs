@@ -560,14 +560,21 @@ pub struct SponsorInvite {
     /// Named sponsor on the engagement (a Do it Yourself engagement names
     /// nobody: it is read-only from its start).
     pub named: bool,
+    /// The address already has an account, so nothing was given to it: an
+    /// enquiry's address is not proof of who sent it (anyone can type it
+    /// into the form or a mail's From). A programme admin adds the role
+    /// from the person's page once they know it is them.
+    pub existing: bool,
 }
 
 impl Actions {
     /// Turns an open enquiry into an engagement: the agency (added first
     /// when new), an engagement on the current model, the enquiry's
     /// `Converted` event (its attachments move onto the engagement), and,
-    /// when asked, its contact invited as the agency's executive sponsor.
-    /// The workspace's form and the API both come here.
+    /// when asked, its contact invited as the agency's executive sponsor
+    /// (a new account only: the invitation goes to the address, so only
+    /// its owner can take it up). The workspace's form and the API both
+    /// come here.
     pub async fn convert_enquiry(
         &self,
         actor: &Actor,
@@ -576,14 +583,31 @@ impl Actions {
         how: Convert,
         t: waymark_core::Timestamp,
     ) -> Result<Conversion, StoreError> {
+        let (enq, _, _) = self.store.enquiry(actor, id).await?;
+        // One conversion at a time, claimed before anything is added for it.
+        self.store.claim_enquiry(actor, id, t).await?;
+        let converted = self.convert_claimed(actor, pages, &enq, how, t).await;
+        // Done or refused, the claim ends (a crash leaves it to lapse).
+        let released = self.store.release_enquiry(id).await;
+        let converted = converted?;
+        released?;
+        Ok(converted)
+    }
+
+    async fn convert_claimed(
+        &self,
+        actor: &Actor,
+        pages: &[waymark_model::SourceFile],
+        enq: &waymark_store::Enquiry,
+        how: Convert,
+        t: waymark_core::Timestamp,
+    ) -> Result<Conversion, StoreError> {
         let Convert {
             agency,
             mode,
             invite_sponsor,
         } = how;
-        let (enq, _, _) = self.store.enquiry(actor, id).await?;
-        // Checked before an engagement is started for it.
-        waymark_core::enquiry::still_open(enq.status)?;
+        let id = enq.id;
         let agency = match agency {
             ConvertAgency::New(new) => {
                 actor.may_add_agency()?;
@@ -611,7 +635,7 @@ impl Actions {
         };
         self.store.triage(actor, id, &step, t).await?;
         let sponsor = if invite_sponsor {
-            Some(self.invite_sponsor(actor, &enq, agency, e.id, t).await?)
+            Some(self.invite_sponsor(actor, enq, agency, e.id, t).await?)
         } else {
             None
         };
@@ -639,14 +663,16 @@ impl Actions {
             sponsor: true,
         };
         let (person, link) = match self.store.person_by_email(&new.email).await? {
-            // Someone with an account already: they become the agency's
-            // sponsor too (a role they may already hold).
-            Some(p) => {
-                match self.store.add_role(p, role).await {
-                    Ok(()) | Err(StoreError::Duplicate { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-                (p, None)
+            // Someone with an account already: nothing is given to them on
+            // the strength of an address anyone could have typed.
+            Some(_) => {
+                return Ok(SponsorInvite {
+                    name: new.name,
+                    email: new.email.as_str().to_string(),
+                    link: None,
+                    named: false,
+                    existing: true,
+                });
             }
             None => {
                 let p = self.store.add_person_with_roles(&new, &[role], t).await?;
@@ -681,6 +707,7 @@ impl Actions {
             email: new.email.as_str().to_string(),
             link,
             named,
+            existing: false,
         })
     }
 }

@@ -1837,7 +1837,12 @@ async fn conversation(
     Caller(actor): Caller,
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
-    Ok(Json(s.store.conversation(&actor, id).await?).into_response())
+    let messages = s
+        .store
+        .conversation(&actor, id)
+        .await
+        .map_err(enquiry_problem)?;
+    Ok(Json(messages).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -2021,8 +2026,8 @@ async fn revoke_token(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EnquiryQuery {
-    /// `open` (the default), `converted`, `attached`, or `all`.
-    #[param(pattern = "^(open|converted|attached|all)$")]
+    /// `open` (the default), `converted`, `attached`, `closed`, or `all`.
+    #[param(pattern = "^(open|converted|attached|closed|all)$")]
     status: Option<String>,
     /// How many, newest first: 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
@@ -2033,7 +2038,7 @@ struct EnquiryQuery {
 /// says otherwise.
 #[utoipa::path(get, path = "/api/v1/enquiries", params(EnquiryQuery), responses(
     (status = 200, body = Vec<waymark_store::Enquiry>),
-    (status = 403, body = Problem),
+    (status = 404, body = Problem, description = "to anyone outside the programme, enquiries do not exist"),
 ))]
 async fn enquiries(
     State(s): State<Arc<ApiState>>,
@@ -2048,7 +2053,22 @@ async fn enquiries(
         })?),
     };
     let (limit, _) = page_bounds(q.limit, None, 100)?;
-    Ok(Json(s.store.enquiries(&actor, status, limit).await?).into_response())
+    let list = s
+        .store
+        .enquiries(&actor, status, limit)
+        .await
+        .map_err(enquiry_problem)?;
+    Ok(Json(list).into_response())
+}
+
+/// A store error about an enquiry: "no such enquiry" rather than the
+/// store's generic words (to anyone outside the programme, no enquiry
+/// exists).
+fn enquiry_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::Domain(DomainError::NotFound) => not_found("enquiry"),
+        e => e.into(),
+    }
 }
 
 /// An enquiry with its history and attachments.
@@ -2071,7 +2091,8 @@ async fn enquiry(
     Caller(actor): Caller,
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
-    let (enquiry, events, attachments) = s.store.enquiry(&actor, id).await?;
+    let (enquiry, events, attachments) =
+        s.store.enquiry(&actor, id).await.map_err(enquiry_problem)?;
     Ok(Json(EnquiryView {
         enquiry,
         events,
@@ -2150,6 +2171,8 @@ async fn triage(
 ) -> Result<Response, Problem> {
     use waymark_store::EnquiryCommand;
     let t = now();
+    // Outside the programme, no enquiry exists: said before anything else.
+    waymark_core::enquiry::visible(&actor).map_err(|_| not_found("enquiry"))?;
     let needed = |field: &str, value: Option<String>| {
         value.ok_or_else(|| unprocessable(field, format!("give `{field}` for this action")))
     };
@@ -2200,7 +2223,8 @@ async fn triage(
                     },
                     t,
                 )
-                .await?;
+                .await
+                .map_err(enquiry_problem)?;
             let (enquiry, _, _) = s.store.enquiry(&actor, id).await?;
             return Ok(Json(Triaged {
                 enquiry,
@@ -2221,7 +2245,7 @@ async fn triage(
                 "there is no engagement with that number".into(),
             ));
         }
-        r => r?,
+        r => r.map_err(enquiry_problem)?,
     }
     let (enquiry, _, _) = s.store.enquiry(&actor, id).await?;
     Ok(Json(Triaged {

@@ -383,6 +383,8 @@ struct Invited {
     link: Option<String>,
     engagement: i64,
     named: bool,
+    /// The address has an account already: nothing was given to it.
+    existing: bool,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -710,6 +712,7 @@ pub async fn triage(
                         link: v.link,
                         engagement: engagement.0,
                         named: v.named,
+                        existing: v.existing,
                     };
                     enquiry_page(&s, &who, id, StatusCode::CREATED, Vec::new(), None, Some(v)).await
                 }

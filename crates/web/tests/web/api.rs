@@ -1011,17 +1011,95 @@ async fn enquiries_through_the_api() {
         let (_, _, all) = call(&app, "GET", "/api/v1/enquiries?status=all", t, None).await;
         assert_eq!(all.as_array().unwrap().len(), 2);
 
-        // Nobody outside the programme reads or triages them.
-        let agency = store
+        // Four conversions at once: one engagement, the rest refused, and
+        // nothing left belonging to nothing.
+        let third = id(store.add_enquiry(&add("Third"), None, NOW).await.unwrap());
+        let programme = Actor {
+            person: PersonId(0),
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let count = async || {
+            store
+                .engagements(&programme, &waymark_store::ListFilter::default())
+                .await
+                .unwrap()
+                .total
+        };
+        let before = count().await;
+        let uri3 = format!("/api/v1/enquiries/{third}/triage");
+        let tries = (0..4).map(|_| {
+            call(
+                &app,
+                "POST",
+                &uri3,
+                t,
+                Some(r#"{"action":"convert","agency":"BOM"}"#),
+            )
+        });
+        let answers = futures_util::future::join_all(tries).await;
+        let ok = answers
+            .iter()
+            .filter(|(s, _, _)| *s == StatusCode::OK)
+            .count();
+        assert_eq!(ok, 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|(s, _, _)| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+            "{answers:?}"
+        );
+        assert_eq!(count().await, before + 1);
+
+        // An address that already has an account gains nothing from an
+        // enquiry: anyone can type it.
+        let other = store
             .add_agency(
                 &NewAgency::parse("Other", "OTH", "Finance", None).unwrap(),
                 NOW,
             )
             .await
             .unwrap();
-        let member = token(
+        let mo = token(
             &store,
             "mo@other.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: false,
+            },
+        )
+        .await;
+        let mut forged = add("Forged");
+        forged.contact_email = "mo@other.gov.au".into();
+        let fourth = id(store.add_enquiry(&forged, None, NOW).await.unwrap());
+        let (s, _, done) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/enquiries/{fourth}/triage"),
+            t,
+            Some(r#"{"action":"convert","agency":"BOM","invite_sponsor":true}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{done}");
+        assert_eq!(done["conversion"]["sponsor"]["existing"], true, "{done}");
+        assert_eq!(done["conversion"]["sponsor"]["named"], false);
+        let bom_engagement = done["conversion"]["engagement"].as_i64().unwrap();
+        let (_, _, me) = call(&app, "GET", "/api/v1/me", Some(&mo), None).await;
+        assert_eq!(me["roles"].as_array().unwrap().len(), 1, "{me}");
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{bom_engagement}"),
+            Some(&mo),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Nobody outside the programme reads or triages them.
+        let agency = other;
+        let member = token(
+            &store,
+            "mo2@other.gov.au",
             Role::AgencyMember {
                 agency,
                 sponsor: true,

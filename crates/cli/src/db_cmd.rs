@@ -311,6 +311,7 @@ pub fn engagement_list(
             agency,
             limit,
             offset,
+            before: None,
         };
         let page = store.engagements(&operator(), &filter).await?;
         eprintln!(

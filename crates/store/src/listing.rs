@@ -17,7 +17,7 @@ impl Store {
         actor: &Actor,
         filter: &ListFilter,
     ) -> Result<Listing, StoreError> {
-        let (rows, total) = self.summaries_json(actor, filter).await?;
+        let (rows, total, _) = self.summaries_json(actor, filter).await?;
         Ok(Listing {
             items: rows.iter().map(|s| unjson(s)).collect::<Result<_, _>>()?,
             total,
@@ -69,17 +69,19 @@ impl Store {
     }
 
     /// The same page as [`Store::engagements`], each summary as the JSON
-    /// it is stored as, for callers that only pass it on (the API's list).
+    /// it is stored as, for callers that only pass it on (the API's list),
+    /// with the total the filter matches (the cursor aside) and, when the
+    /// page is full, the last engagement on it: the next page's cursor.
     pub async fn summaries_json(
         &self,
         actor: &Actor,
         filter: &ListFilter,
-    ) -> Result<(Vec<String>, u64), StoreError> {
+    ) -> Result<(Vec<String>, u64, Option<EngagementId>), StoreError> {
         let mut clauses: Vec<String> = Vec::new();
         let mut binds: Vec<i64> = Vec::new();
         match scope(actor, "", &mut binds) {
             Scope::All => {}
-            Scope::Nothing => return Ok((Vec::new(), 0)),
+            Scope::Nothing => return Ok((Vec::new(), 0, None)),
             Scope::Where(c) => clauses.push(c),
         }
         if let Some(a) = filter.agency {
@@ -92,9 +94,22 @@ impl Store {
             format!(" WHERE {}", clauses.join(" AND "))
         };
         let total = self.total(actor, filter, &wh, &binds).await?;
+        // The cursor narrows the page, not the total.
+        let wh = match filter.before {
+            Some(before) => {
+                binds.push(before.0);
+                let c = format!("id < ${}", binds.len());
+                if wh.is_empty() {
+                    format!(" WHERE {c}")
+                } else {
+                    format!("{wh} AND {c}")
+                }
+            }
+            None => wh,
+        };
         let n = binds.len();
         let page_sql = format!(
-            "SELECT summary FROM engagements{wh} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            "SELECT id, summary FROM engagements{wh} ORDER BY id DESC LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         );
@@ -107,11 +122,17 @@ impl Store {
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
+        let items: Vec<String> = rows
             .iter()
-            .map(|r| r.try_get::<String, _>(0))
+            .map(|r| r.try_get::<String, _>("summary"))
             .collect::<Result<_, _>>()?;
-        Ok((items, total as u64))
+        let last = match rows.last() {
+            Some(r) if items.len() as u32 == filter.limit.clamp(1, MAX_PAGE) => {
+                Some(EngagementId(r.try_get("id")?))
+            }
+            _ => None,
+        };
+        Ok((items, total as u64, last))
     }
 
     /// How many engagements `actor` may see are active in `stage`.
@@ -464,6 +485,10 @@ pub struct ListFilter {
     pub agency: Option<AgencyId>,
     pub limit: u32,
     pub offset: u32,
+    /// Only engagements older than this one (a cursor: the last of the
+    /// page before). Ids only grow, so a walk by cursor neither skips nor
+    /// repeats an engagement while others are started.
+    pub before: Option<EngagementId>,
 }
 
 impl Default for ListFilter {
@@ -472,6 +497,7 @@ impl Default for ListFilter {
             agency: None,
             limit: 50,
             offset: 0,
+            before: None,
         }
     }
 }

@@ -511,9 +511,14 @@ struct ListQuery {
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// How many to pass over, at most 1,000,000 (default 0).
+    /// How many to pass over, at most 1,000,000 (default 0). Prefer `cursor`.
     #[param(minimum = 0, maximum = 1_000_000)]
     offset: Option<u32>,
+    /// The page after the one whose `next_cursor` this is: a walk by
+    /// cursor neither skips nor repeats an engagement while others are
+    /// started. Not with `offset`.
+    #[param(pattern = "^[0-9a-f]{1,64}$")]
+    cursor: Option<String>,
 }
 
 /// One page of engagements.
@@ -524,6 +529,41 @@ struct EngagementPage {
     total: u64,
     limit: u32,
     offset: u32,
+    /// The next page's `cursor`; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// An opaque cursor for the page after engagement `last`.
+fn cursor_after(last: EngagementId) -> String {
+    format!("v1:{}", last.0)
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The engagement a cursor follows, or the problem with it.
+fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
+    let bad = || {
+        unprocessable(
+            "cursor",
+            "this cursor was not made by this list; start again without one".into(),
+        )
+    };
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 64 {
+        return Err(bad());
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| t.strip_prefix("v1:"))
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map(EngagementId)
+        .ok_or_else(bad)
 }
 
 /// The engagements the caller may see, newest first, as summaries.
@@ -539,6 +579,16 @@ async fn list(
 ) -> Result<Response, Problem> {
     let q = query(q)?;
     let (limit, offset) = page_bounds(q.limit, q.offset, 50)?;
+    let before = match q.cursor.as_deref() {
+        Some(_) if offset > 0 => {
+            return Err(unprocessable(
+                "cursor",
+                "give a cursor or an offset, not both".into(),
+            ));
+        }
+        Some(c) => Some(read_cursor(c)?),
+        None => None,
+    };
     let agency = match q.agency.as_deref() {
         Some(a) => Some(agency_id(&s.store, a).await?),
         None => None,
@@ -547,10 +597,11 @@ async fn list(
         agency,
         limit,
         offset,
+        before,
     };
     // The stored summaries are passed on as they are, not decoded and
     // encoded again: this is the API's busiest list.
-    let (items, total) = s.store.summaries_json(&actor, &filter).await?;
+    let (items, total, last) = s.store.summaries_json(&actor, &filter).await?;
     let mut body = String::with_capacity(64 + items.iter().map(|i| i.len() + 1).sum::<usize>());
     body.push_str("{\"items\":[");
     for (i, item) in items.iter().enumerate() {
@@ -559,8 +610,12 @@ async fn list(
         }
         body.push_str(item);
     }
+    let next = match last {
+        Some(l) => format!("\"{}\"", cursor_after(l)),
+        None => "null".into(),
+    };
     body.push_str(&format!(
-        "],\"total\":{total},\"limit\":{},\"offset\":{}}}",
+        "],\"total\":{total},\"limit\":{},\"offset\":{},\"next_cursor\":{next}}}",
         filter.limit, filter.offset
     ));
     Ok((

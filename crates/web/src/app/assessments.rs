@@ -176,6 +176,7 @@ async fn page(
                     agency: Some(id),
                     limit: 20,
                     offset: 0,
+                    before: None,
                 },
             )
             .await?

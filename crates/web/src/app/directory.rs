@@ -264,6 +264,7 @@ pub(super) async fn agency_page(
         agency: Some(a.id),
         limit: 100,
         offset: 0,
+        before: None,
     };
     let listing = s.store.engagements(&who.actor, &filter).await?;
     let rows = summary_rows(s, &listing.items).await?;

@@ -205,6 +205,7 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
                 agency: None,
                 limit: PAGE,
                 offset: page_no.saturating_mul(PAGE),
+                before: None,
             },
         )
         .await?;

@@ -510,6 +510,7 @@ async fn enquiry_page(
                 agency: None,
                 limit: 200,
                 offset: 0,
+                before: None,
             },
         )
         .await?;

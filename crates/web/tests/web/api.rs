@@ -2932,3 +2932,87 @@ async fn every_workspace_action_has_an_api_operation() {
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+/// A walk by cursor sees every engagement that was there when it began,
+/// once each, while new ones are started between its pages; a cursor from
+/// elsewhere, or with an offset, is refused.
+#[tokio::test]
+async fn a_cursor_walk_neither_skips_nor_repeats() {
+    for store in stores("api-cursor").await {
+        let app = app(&store).await;
+        store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let t = Some(staff.as_str());
+        let start = async || {
+            let (s, _, e) = call(
+                &app,
+                "POST",
+                "/api/v1/engagements",
+                t,
+                Some(r#"{"agency":"AG"}"#),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+            e["id"].as_i64().unwrap()
+        };
+        let mut there = std::collections::BTreeSet::new();
+        for _ in 0..123 {
+            there.insert(start().await);
+        }
+        let mut seen = Vec::new();
+        let mut uri = "/api/v1/engagements?limit=50".to_string();
+        loop {
+            let (s, _, page) = call(&app, "GET", &uri, t, None).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_i64().unwrap()),
+            );
+            // Writes between pages: new engagements, newer than the walk.
+            start().await;
+            match page["next_cursor"].as_str() {
+                Some(c) => uri = format!("/api/v1/engagements?limit=50&cursor={c}"),
+                None => break,
+            }
+        }
+        let unique: std::collections::BTreeSet<i64> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "an engagement came twice");
+        assert_eq!(
+            unique, there,
+            "the walk skipped one, or saw one started after it began"
+        );
+        for bad in ["zz", "76313a", "76313a2d31", "abc"] {
+            let (s, _, p) = call(
+                &app,
+                "GET",
+                &format!("/api/v1/engagements?cursor={bad}"),
+                t,
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, &p["errors"][0]["field"]),
+                (StatusCode::UNPROCESSABLE_ENTITY, &json!("cursor")),
+                "{bad}"
+            );
+        }
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/engagements?cursor=76313a31&offset=5",
+            t,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -51,6 +51,31 @@ async fn call(
     )
 }
 
+/// A GET whose answer is bytes (a file, a PDF, an .ics): its status, type
+/// and body.
+async fn fetch(app: &axum::Router, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let ct = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, ct, bytes.to_vec())
+}
+
 /// A person with `role` and an API token for them.
 async fn token(store: &Store, email: &str, role: Role) -> String {
     let p = store
@@ -1398,30 +1423,10 @@ async fn what_an_attacker_found_is_closed() {
         // another agency it does not exist.
         let workshop = after["workshops"][0]["id"].as_u64().unwrap();
         let ics_uri = format!("/api/v1/engagements/{id}/workshops/{workshop}/invitation");
-        let res = app
-            .clone()
-            .oneshot(
-                Request::get(&ics_uri)
-                    .header(header::AUTHORIZATION, format!("Bearer {member}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert!(
-            res.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .starts_with("text/calendar")
-        );
-        let text = String::from_utf8(
-            axum::body::to_bytes(res.into_body(), usize::MAX)
-                .await
-                .unwrap()
-                .to_vec(),
-        )
-        .unwrap();
+        let (status, ct, body) = fetch(&app, &ics_uri, &member).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ct.starts_with("text/calendar"), "{ct}");
+        let text = String::from_utf8(body).unwrap();
         if let Some(seen) = ics_as_python_reads_it(&text) {
             assert!(seen.contains("ORGANIZERS 1\n"), "{seen}\n{text}");
             assert!(seen.contains(&format!("CN={tricky}\n")), "{seen}\n{text}");
@@ -1632,21 +1637,8 @@ async fn documents_and_letters_through_the_api() {
         // The file comes back as it went in, to those who see the
         // engagement; to another agency it does not exist.
         let file = after["documents"][0]["file"].as_i64().unwrap();
-        let res = app
-            .clone()
-            .oneshot(
-                Request::get(format!("/api/v1/files/{file}"))
-                    .header(header::AUTHORIZATION, format!("Bearer {staff}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/pdf");
-        let got = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let (status, ct, got) = fetch(&app, &format!("/api/v1/files/{file}"), &staff).await;
+        assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
         assert_eq!(&got[..], b"%PDF-1.7 the case");
         let other = store
             .add_agency(
@@ -1776,21 +1768,8 @@ async fn documents_and_letters_through_the_api() {
         .await;
         assert_eq!(s, StatusCode::OK, "{issued}");
         let pdf_uri = format!("/api/v1/engagements/{id}/letters/letter-of-intent/1/pdf");
-        let res = app
-            .clone()
-            .oneshot(
-                Request::get(&pdf_uri)
-                    .header(header::AUTHORIZATION, format!("Bearer {member}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/pdf");
-        let pdf = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let (status, ct, pdf) = fetch(&app, &pdf_uri, &member).await;
+        assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
         assert!(pdf.starts_with(b"%PDF-"));
         for (uri, who) in [
             (pdf_uri.clone(), &outsider),

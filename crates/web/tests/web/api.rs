@@ -13,6 +13,8 @@ use waymark_web::{Application, Settings};
 
 const NOW: Timestamp = Timestamp(1_763_800_000);
 
+/// A JSON request: its answer's status, type and body as JSON (null when
+/// it is not JSON).
 async fn call(
     app: &axum::Router,
     method: &str,
@@ -20,6 +22,27 @@ async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (StatusCode, String, Value) {
+    let (status, ct, bytes) = send(app, method, uri, token, body).await;
+    (
+        status,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A GET whose answer is bytes (a file, a PDF, an .ics): its status, type
+/// and body.
+async fn fetch(app: &axum::Router, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+    send(app, "GET", uri, Some(token), None).await
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, String, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -31,35 +54,6 @@ async fn call(
         .clone()
         .oneshot(
             req.body(Body::from(body.unwrap_or("").to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = res.status();
-    let ct = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        ct,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// A GET whose answer is bytes (a file, a PDF, an .ics): its status, type
-/// and body.
-async fn fetch(app: &axum::Router, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
-    let res = app
-        .clone()
-        .oneshot(
-            Request::get(uri)
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
                 .unwrap(),
         )
         .await

@@ -730,6 +730,8 @@ pub async fn triage(
                 Err(StoreError::Domain(DomainError::Invalid {
                     field: "agency", ..
                 })) => refused("agency", "Choose one of the agencies listed".into()).await,
+                // Converted or closed meanwhile, or being converted now.
+                Err(StoreError::Domain(DomainError::Rule(m))) => refused("action", m).await,
                 Err(e) => Err(e.into()),
             };
         }

@@ -1552,6 +1552,15 @@ async fn triage_refusals_are_form_errors_and_a_do_it_yourself_conversion_complet
             .await
             .unwrap();
         assert_eq!(enq.status, waymark_store::EnquiryStatus::Converted);
+        // Converting it again: said beside the action, not an error page.
+        let again = post(&[("action", "convert"), ("agency", &agency)]).await;
+        assert_eq!(
+            again.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            again.body
+        );
+        assert!(again.body.contains("already converted"), "{}", again.body);
         let e = w
             .store
             .engagement(

@@ -549,7 +549,12 @@ fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
             "this cursor was not made by this list; start again without one".into(),
         )
     };
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 64 {
+    // Hex digits only, before any slicing: `&cursor[i..i + 2]` inside a
+    // multi-byte character would panic.
+    if !cursor.len().is_multiple_of(2)
+        || cursor.len() > 64
+        || !cursor.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Err(bad());
     }
     let bytes = (0..cursor.len())

@@ -2963,7 +2963,15 @@ async fn a_cursor_walk_neither_skips_nor_repeats() {
             unique, there,
             "the walk skipped one, or saw one started after it began"
         );
-        for bad in ["zz", "76313a", "76313a2d31", "abc"] {
+        // "%F0%90%80%80" is one four-byte character: it once panicked.
+        for bad in [
+            "zz",
+            "76313a",
+            "76313a2d31",
+            "abc",
+            "%F0%90%80%80",
+            "%C3%A9aa",
+        ] {
             let (s, _, p) = call(
                 &app,
                 "GET",

@@ -219,6 +219,32 @@ test('a newcomer creates the first admin in the browser', async () => {
   await page.getByRole('button', { name: 'Revoke the token Power BI refresh' }).click();
   await page.getByText('That token is revoked').waitFor();
   assert.equal((await page.request.get(`${base}/api/v1/me`, { headers: bearer })).status(), 401);
+  // A webhook: a private address is refused, beside the field; a public
+  // one is subscribed and its secret shown once.
+  await page.getByRole('link', { name: 'your webhook subscriptions' }).click();
+  await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+  await page.getByLabel('Address to send to').fill('http://127.0.0.1:9/hook');
+  await page.getByLabel(/A letter or document is signed/).check();
+  await page.getByRole('button', { name: 'Subscribe' }).click();
+  await page.getByText('127.0.0.1 is a loopback address').first().waitFor();
+  assert.equal(await page.getByLabel(/A letter or document is signed/).isChecked(), true, 'the choice is kept');
+  await axe(page, 'webhooks with an error');
+  await shoot(page, 'webhooks-error');
+  await page.getByLabel('Address to send to').fill('https://hooks.example.gov.au/waymark');
+  await page.getByLabel('What is it for? (optional)').fill('ServiceNow change requests');
+  await page.getByRole('button', { name: 'Subscribe' }).click();
+  await page.getByRole('heading', { name: 'Copy the signing secret now' }).waitFor();
+  const secret = await page.getByLabel('Signing secret', { exact: true }).inputValue();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  secrets.push(secret);
+  await axe(page, 'webhooks with a new secret');
+  await shoot(page, 'webhooks-secret');
+  await page.getByRole('link', { name: 'See its deliveries' }).click();
+  await page.getByText('Nothing has been sent yet').waitFor();
+  await page.getByRole('button', { name: 'Stop sending' }).click();
+  await page.getByText('The subscription is stopped').waitFor();
+  await axe(page, 'webhook');
+  await shoot(page, 'webhook');
   // The link worked once.
   const again = await page.request.get(setupLink);
   assert.equal(again.status(), 404);

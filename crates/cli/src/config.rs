@@ -222,7 +222,9 @@ impl Layer {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Array(items) if name == "trusted_proxies" => {
+                toml::Value::Array(items)
+                    if name == "trusted_proxies" || name == "webhook_allow" =>
+                {
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
                         match item {

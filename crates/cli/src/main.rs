@@ -122,6 +122,12 @@ enum Command {
         /// rate limits apply to each client rather than to the balancer.
         #[arg(long, env = "WAYMARK_TRUSTED_PROXIES", value_name = "LIST", default_value = "", value_parser = parse_trusted)]
         trusted_proxies: TrustedProxies,
+        /// Networks webhooks may deliver to although they are not public
+        /// (addresses or CIDR blocks, comma-separated), such as a receiver
+        /// inside the agency network. Loopback, private and link-local
+        /// addresses are refused otherwise.
+        #[arg(long, env = "WAYMARK_WEBHOOK_ALLOW", value_name = "LIST", default_value = "", value_parser = parse_webhook_allow)]
+        webhook_allow: TrustedProxies,
         /// Read the programme's mailbox while serving: imaps://user@host/INBOX
         /// (TLS), or imap://user@host/INBOX (STARTTLS; ?tls=none for none, on
         /// this machine only). The password comes from WAYMARK_IMAP_PASSWORD
@@ -531,6 +537,10 @@ fn parse_trusted(s: &str) -> Result<TrustedProxies, String> {
     waymark_web::ops::parse_trusted(s).map(TrustedProxies)
 }
 
+fn parse_webhook_allow(s: &str) -> Result<TrustedProxies, String> {
+    waymark_web::ops::parse_networks(s).map(TrustedProxies)
+}
+
 fn main() -> ExitCode {
     // The configuration file supplies defaults, so it is read before the
     // command line is parsed against them.
@@ -619,6 +629,7 @@ fn main() -> ExitCode {
             outbox_max_age,
             shutdown_grace,
             trusted_proxies,
+            webhook_allow,
             imap_url,
             imap_password_file,
             imap_folder,
@@ -656,6 +667,7 @@ fn main() -> ExitCode {
                     outbox_max_age: std::time::Duration::from_secs(outbox_max_age),
                     shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
                     trusted_proxies: trusted_proxies.0,
+                    webhook_allow: webhook_allow.0,
                 },
             )
         }),

@@ -148,6 +148,7 @@ pub struct OpsSettings {
     pub outbox_max_age: Duration,
     pub shutdown_grace: Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 /// A bearer token read from a file: one line of at least 16 characters,
@@ -283,6 +284,7 @@ pub fn serve(
         settings.metrics_token = metrics_token;
         settings.outbox_max_age = ops.outbox_max_age;
         settings.trusted_proxies = ops.trusted_proxies;
+        settings.webhook_allow = ops.webhook_allow;
         let app = Application::build(settings).await?;
         if let Some(addr) = ops.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(addr)

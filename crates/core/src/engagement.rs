@@ -344,6 +344,42 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's type, as its stored form's `type` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Started { .. } => "started",
+            Event::StageEntered { .. } => "stage_entered",
+            Event::StageCompleted { .. } => "stage_completed",
+            Event::BlueprintRecorded { .. } => "blueprint_recorded",
+            Event::StageExited { .. } => "stage_exited",
+            Event::StepSet { .. } => "step_set",
+            Event::RiskRaised { .. } => "risk_raised",
+            Event::RiskClosed { .. } => "risk_closed",
+            Event::Decided { .. } => "decided",
+            Event::ModeChanged { .. } => "mode_changed",
+            Event::SuccessChecked { .. } => "success_checked",
+            Event::BenefitAdded { .. } => "benefit_added",
+            Event::InitiativeLinked { .. } => "initiative_linked",
+            Event::SponsorSet { .. } => "sponsor_set",
+            Event::Assigned { .. } => "assigned",
+            Event::Unassigned { .. } => "unassigned",
+            Event::DiscoveryPlanned { .. } => "discovery_planned",
+            Event::OwnerSet { .. } => "owner_set",
+            Event::SignedOff { .. } => "signed_off",
+            Event::WorkshopScheduled { .. } => "workshop_scheduled",
+            Event::WorkshopCancelled { .. } => "workshop_cancelled",
+            Event::WorkshopNotesRecorded { .. } => "workshop_notes_recorded",
+            Event::WorkshopAnswered { .. } => "workshop_answered",
+            Event::ArtefactSaved { .. } => "artefact_saved",
+            Event::LetterIssued { .. } => "letter_issued",
+            Event::DocumentAttached { .. } => "document_attached",
+            Event::Tailored { .. } => "tailored",
+            Event::Migrated { .. } => "migrated",
+        }
+    }
+}
+
 /// Something recorded under an earlier model version that has no place in
 /// the one the engagement runs on now: kept, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,9 @@
 //! an agency's journeys ([`assessment`]); moving an engagement to another
 //! model version by a mapping ([`migration`]); where a message that
 //! arrives in the programme's mailbox belongs ([`mailbox`]); what an API
-//! token may do and who may end it ([`token`]).
+//! token may do and who may end it ([`token`]); webhooks: who subscribes to
+//! what, which events reach whom, where deliveries may go and when they are
+//! retried or stopped ([`webhook`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -37,6 +39,7 @@ mod records;
 pub mod search;
 mod text;
 pub mod token;
+pub mod webhook;
 
 pub use access::{Access, Actor, PartnerKind, Role};
 pub use command::{

@@ -123,6 +123,9 @@ pub(crate) async fn append(
         e.apply(ev, actor, at);
         prev = hash;
     }
+    // Deliveries to webhook subscriptions, in the same transaction.
+    let first = count - events.len() as i64 + 1;
+    crate::webhooks::queue_engagement(tx, e, events, first, actor, at).await?;
     Ok((count, prev))
 }
 
@@ -366,7 +369,7 @@ pub(crate) const AGENCY_CHAIN: SideChain = SideChain {
 
 impl SideChain {
     /// Appends one event to record `id`'s chain (the caller holds the
-    /// record's row, or the writer's turn).
+    /// record's row, or the writer's turn); returns its number.
     pub(crate) async fn append(
         &self,
         tx: &mut Transaction<'_, Any>,
@@ -375,7 +378,7 @@ impl SideChain {
         at: Timestamp,
         kind: &str,
         payload: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT event_count, head_hash FROM {} WHERE id = $1",
             self.heads
@@ -410,7 +413,7 @@ impl SideChain {
         .bind(id)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(count)
     }
 
     /// Every record with its recorded count and head, in id order.

@@ -268,6 +268,55 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("reviewed_at", OptInt),
             ],
         ),
+        // Webhook subscriptions (with their signing secrets, which the
+        // sender needs), their deliveries and every attempt. A claim's
+        // lease is a time in `next_attempt_at`: after an import, a claimed
+        // delivery is simply due again.
+        (
+            "webhook_subscriptions",
+            &[
+                ("id", Int),
+                ("owner_id", Int),
+                ("url", Text),
+                ("secret", Text),
+                ("events", Text),
+                ("description", Text),
+                ("created_at", Int),
+                ("enabled", Int),
+                ("disabled_at", OptInt),
+                ("disabled_reason", OptText),
+                ("last_success_at", OptInt),
+            ],
+        ),
+        (
+            "webhook_deliveries",
+            &[
+                ("id", Int),
+                ("subscription_id", Int),
+                ("msg_id", Text),
+                ("event_type", Text),
+                ("payload", Text),
+                ("created_at", Int),
+                ("attempts", Int),
+                ("next_attempt_at", OptInt),
+                ("delivered_at", OptInt),
+                ("failed_at", OptInt),
+                ("last_status", OptInt),
+                ("last_error", OptText),
+                ("resent_from", OptInt),
+            ],
+        ),
+        (
+            "webhook_attempts",
+            &[
+                ("id", Int),
+                ("delivery_id", Int),
+                ("at", Int),
+                ("status", OptInt),
+                ("error", OptText),
+                ("millis", Int),
+            ],
+        ),
     ]
 };
 
@@ -769,6 +818,9 @@ impl Store {
                 "blueprint_releases",
                 "enquiry_messages",
                 "inbound_mail",
+                "webhook_subscriptions",
+                "webhook_deliveries",
+                "webhook_attempts",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -143,9 +143,10 @@ pub(crate) async fn append(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let actor_id = actor.map_or(0, |p| p.0);
-    ENQUIRY_CHAIN
+    let seq = ENQUIRY_CHAIN
         .append(tx, id, actor_id, now, triage.kind(), &json(triage)?)
-        .await
+        .await?;
+    crate::webhooks::queue_enquiry(tx, id, seq, triage, actor, now).await
 }
 
 /// A broken link in an enquiry's chain.

@@ -7,7 +7,8 @@
 //! versions and blueprint releases; agencies' chains of self-assessments
 //! (`assessments`) and moving engagements between model versions
 //! (`migrations`); mail taken from the programme's mailbox, each message
-//! once, and enquiries' conversations (`mailbox`). Every change to
+//! once, and enquiries' conversations (`mailbox`); webhook subscriptions and
+//! their deliveries, queued with the event they carry (`webhooks`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -43,6 +44,7 @@ mod records;
 mod search;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,6 +84,7 @@ pub use records::{
 };
 pub(crate) use records::{Extra, Write};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
+pub use webhooks::{AfterAttempt, Attempt, Delivery, DisabledMail, Due};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

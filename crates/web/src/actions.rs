@@ -33,6 +33,8 @@ pub struct Actions {
     pub mail_from: String,
     /// The served guide, re-rendered when an article or release is published.
     pub guide: Option<std::sync::Arc<waymark_site::server::Guide>>,
+    /// Networks webhooks may deliver to although they are not public.
+    pub webhook_allow: std::sync::Arc<Vec<ipnet::IpNet>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -709,5 +711,29 @@ impl Actions {
             named,
             existing: false,
         })
+    }
+}
+
+impl Actions {
+    /// Subscribes `url` to event types for `actor`, checked by the core
+    /// against what the operator allows; returns the subscription and its
+    /// signing secret, shown once. The workspace's form and the API both
+    /// come here.
+    pub async fn subscribe(
+        &self,
+        actor: &Actor,
+        url: &str,
+        types: &[String],
+        description: &str,
+        t: waymark_core::Timestamp,
+    ) -> Result<(waymark_core::webhook::Subscription, String), StoreError> {
+        let new = waymark_core::webhook::NewSubscription::parse(
+            actor,
+            url,
+            types,
+            description,
+            &self.webhook_allow,
+        )?;
+        self.store.create_webhook(actor, &new, t).await
     }
 }

@@ -30,6 +30,7 @@ use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
 use crate::actions::{ActionError, Actions};
 
 mod contract;
+mod webhooks;
 
 use contract::{Body, Problems};
 
@@ -61,6 +62,7 @@ impl ApiState {
                 store: store.clone(),
                 public_url: "http://localhost".into(),
                 mail_from: crate::app::PROGRAMME_MAILBOX.into(),
+                webhook_allow: Arc::default(),
             },
             store,
             pages,
@@ -158,6 +160,22 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/people/{id}/tokens/{token}/revoke",
             post(revoke_token),
         )
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::webhooks).post(webhooks::subscribe),
+        )
+        .route("/api/v1/webhook-event-types", get(webhooks::event_types))
+        .route("/api/v1/webhooks/{id}", get(webhooks::webhook))
+        .route("/api/v1/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/api/v1/webhooks/{id}/disable", post(webhooks::disable))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/resend",
+            post(webhooks::resend),
+        )
         .route("/api/{*rest}", axum::routing::any(no_such_route))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .with_state(state)
@@ -194,7 +212,9 @@ async fn docs_headers(mut r: Response) -> Response {
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
-        letter_template, save_letter_template, review_mail
+        letter_template, save_letter_template, review_mail, webhooks::webhooks,
+        webhooks::event_types, webhooks::subscribe, webhooks::webhook, webhooks::enable,
+        webhooks::disable, webhooks::deliveries, webhooks::resend
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))

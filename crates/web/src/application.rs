@@ -43,6 +43,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The programme's mailbox, read over IMAP while serving.
     pub imap: Option<crate::imap::Settings>,
+    /// Networks webhooks may deliver to although they are not public.
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -60,6 +62,7 @@ impl Settings {
             outbox_max_age: Duration::from_secs(DEFAULT_OUTBOX_MAX_AGE_SECS),
             trusted_proxies: Vec::new(),
             imap: None,
+            webhook_allow: Vec::new(),
         }
     }
 }
@@ -163,6 +166,13 @@ impl Application {
                 Box::pin(crate::imap::run(imap, s.store.clone(), stopped.clone())),
             ));
         }
+        // Webhooks: every instance sends what is due (each delivery is
+        // claimed by one), and stops between deliveries when told.
+        let webhooks = crate::webhook::Sender::new(s.webhook_allow.clone(), &s.public_url);
+        stopping.push((
+            "webhooks",
+            Box::pin(webhooks.run(s.store.clone(), stopped.clone())),
+        ));
         // Expired sessions are refused when read; this only tidies the table.
         let sweeper = s.store.clone();
         tasks.push((
@@ -240,6 +250,7 @@ impl Application {
             mail_from: s.mail_from.clone(),
             smtp: s.smtp_url.is_some(),
             trusted_proxies: s.trusted_proxies.clone().into(),
+            webhook_allow: Arc::new(s.webhook_allow.clone()),
         };
         let readiness = crate::ops::Readiness {
             store: s.store.clone(),
@@ -250,6 +261,7 @@ impl Application {
         let mut api = ApiState::new(s.store, s.pages, Arc::clone(&model))
             .with_addresses(&s.public_url, &s.mail_from);
         api.actions.guide = s.guide.clone();
+        api.actions.webhook_allow = Arc::new(s.webhook_allow.clone());
         let mut router = crate::api::router(Arc::new(api)).merge(crate::app::router(Arc::new(app)));
         if let Some(guide) = s.guide {
             router = router.merge(waymark_site::server::router(guide));

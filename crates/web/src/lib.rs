@@ -4,7 +4,7 @@
 //! (`actions`), the application that composes them with the guide
 //! (`Application`), what they send and read: letters' HTML and PDF,
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
-//! reader `imap`), and what an
+//! reader `imap`), webhooks' deliveries (`webhook`), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
@@ -22,3 +22,4 @@ pub mod inbound;
 pub mod letter;
 pub mod mail;
 pub mod ops;
+pub mod webhook;

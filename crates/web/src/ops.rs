@@ -435,6 +435,20 @@ fn known_method(m: &axum::http::Method) -> &'static str {
 
 /// Reads `--trusted-proxies`: addresses and CIDR blocks, comma-separated.
 pub fn parse_trusted(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    networks(
+        list,
+        "trusts every address, so any client could choose its own: list the load balancers",
+    )
+}
+
+/// The networks webhooks may deliver to although they are not public
+/// (`--webhook-allow`): addresses or CIDR blocks, comma-separated, never
+/// every address.
+pub fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    networks(list, "allows every address: name the receivers' networks")
+}
+
+fn networks(list: &str, everything: &str) -> Result<Vec<ipnet::IpNet>, String> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -445,9 +459,8 @@ pub fn parse_trusted(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
                     format!("“{s}” is not an address or a CIDR block (such as 10.0.0.0/8)")
                 })
                 .and_then(|net| {
-                    // Trusting every address lets any client name its own.
                     if net.prefix_len() == 0 {
-                        Err(format!("“{s}” trusts every address, so any client could choose its own: list the load balancers"))
+                        Err(format!("“{s}” {everything}"))
                     } else {
                         Ok(net)
                     }

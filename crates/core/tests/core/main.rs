@@ -10,6 +10,7 @@ mod permissions;
 mod records;
 mod rules;
 mod scope;
+mod webhook;
 
 use std::sync::OnceLock;
 

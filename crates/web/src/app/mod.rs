@@ -26,6 +26,7 @@ pub(crate) mod records;
 mod search;
 mod sessions;
 mod views;
+mod webhooks;
 mod workshops;
 
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub guide: Option<Arc<waymark_site::server::Guide>>,
     /// Proxies whose `X-Forwarded-For` is believed (`ops::client_ip`).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Networks webhooks may deliver to although they are not public.
+    pub webhook_allow: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// The programme's mailbox, the default sender of Waymark's mail.
@@ -85,6 +88,7 @@ impl AppState {
             store: self.store.clone(),
             public_url: self.public_url.clone(),
             mail_from: self.mail_from.clone(),
+            webhook_allow: Arc::clone(&self.webhook_allow),
         }
     }
 }
@@ -176,6 +180,10 @@ pub fn table() -> Vec<Route> {
         post("/settings/sessions", auth::end_session),
         post("/settings/tokens", auth::create_token),
         post("/settings/tokens/revoke", auth::revoke_token),
+        get("/settings/webhooks", webhooks::webhooks),
+        post("/settings/webhooks", webhooks::subscribe),
+        get("/settings/webhooks/{id}", webhooks::webhook_page),
+        post("/settings/webhooks/{id}", webhooks::webhook_action),
         get("/engagements", engagements::home),
         post("/engagements", engagements::start),
         get("/engagements/{id}", engagements::workspace),

@@ -146,6 +146,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/outbox.html"),
     ),
     (
+        "webhooks.html",
+        include_str!("../../templates/app/webhooks.html"),
+    ),
+    (
+        "webhook.html",
+        include_str!("../../templates/app/webhook.html"),
+    ),
+    (
         "mailbox.html",
         include_str!("../../templates/app/mailbox.html"),
     ),

@@ -15,7 +15,7 @@ const NOW: Timestamp = Timestamp(1_763_800_000);
 
 /// A JSON request: its answer's status, type and body as JSON (null when
 /// it is not JSON).
-async fn call(
+pub(crate) async fn call(
     app: &axum::Router,
     method: &str,
     uri: &str,
@@ -71,7 +71,7 @@ async fn send(
 }
 
 /// A person with `role` and an API token for them.
-async fn token(store: &Store, email: &str, role: Role) -> String {
+pub(crate) async fn token(store: &Store, email: &str, role: Role) -> String {
     let p = store
         .add_person(&NewPerson::parse("Someone", email).unwrap(), NOW)
         .await
@@ -2776,6 +2776,15 @@ async fn every_workspace_action_has_an_api_operation() {
         (
             "/settings/tokens/revoke",
             api(&["post /api/v1/people/{id}/tokens/{token}/revoke"]),
+        ),
+        ("/settings/webhooks", api(&["post /api/v1/webhooks"])),
+        (
+            "/settings/webhooks/{id}",
+            api(&[
+                "post /api/v1/webhooks/{id}/enable",
+                "post /api/v1/webhooks/{id}/disable",
+                "post /api/v1/webhooks/{id}/deliveries/{delivery}/resend",
+            ]),
         ),
         ("/engagements", api(&["post /api/v1/engagements"])),
         (

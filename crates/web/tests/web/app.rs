@@ -369,6 +369,17 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         // nothing and goes back.
         ("POST", "/settings/tokens") => StatusCode::UNPROCESSABLE_ENTITY,
         ("POST", "/settings/tokens/revoke") => StatusCode::SEE_OTHER,
+        // Webhooks: the programme and sponsors subscribe (the matrix's form
+        // names no address: 422); a subscription (the staff member's) is
+        // its owner's and the admins' alone, and the form stops it.
+        ("GET", "/settings/webhooks") => StatusCode::OK,
+        ("POST", "/settings/webhooks") if matches!(who, Admin | Staff | Sponsor | OtherAgency) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ("POST", "/settings/webhooks") => StatusCode::FORBIDDEN,
+        ("GET", "/settings/webhooks/{id}") if programme => StatusCode::OK,
+        ("POST", "/settings/webhooks/{id}") if programme => StatusCode::SEE_OTHER,
+        (_, "/settings/webhooks/{id}") => StatusCode::NOT_FOUND,
         ("GET", "/engagements" | "/agencies" | "/agencies/{id}" | "/agencies/{id}/assessment") => {
             StatusCode::OK
         }
@@ -523,6 +534,25 @@ async fn every_route_answers_every_role_rightly() {
             )
             .await
             .unwrap();
+        // A webhook subscription of the staff member's.
+        let hook = w
+            .store
+            .create_webhook(
+                &staff,
+                &waymark_core::webhook::NewSubscription::parse(
+                    &staff,
+                    "https://hooks.example.gov.au/matrix",
+                    &["*".to_string()],
+                    "",
+                    &[],
+                )
+                .unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .0
+            .id;
         let mut routes = table();
         // Signing out ends the session, so it goes last.
         routes.sort_by_key(|r| r.path == "/logout");
@@ -540,6 +570,8 @@ async fn every_route_answers_every_role_rightly() {
                             article
                         } else if r.path.starts_with("/people") {
                             7 // the unassigned partner, added last
+                        } else if r.path.starts_with("/settings/webhooks") {
+                            hook
                         } else {
                             w.engagement.0
                         }
@@ -597,6 +629,9 @@ async fn every_route_answers_every_role_rightly() {
                         ("role", "staff"),
                     ],
                     ("POST", "/request-support") => vec![("website", "http://spam.example")],
+                    ("POST", "/settings/webhooks/{id}") => {
+                        vec![("csrf", &c.csrf), ("action", "disable")]
+                    }
                     ("POST", "/enquiries/{id}") => {
                         vec![
                             ("csrf", &c.csrf),

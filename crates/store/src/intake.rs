@@ -501,26 +501,32 @@ impl Store {
         status: Option<EnquiryStatus>,
         limit: u32,
     ) -> Result<Vec<Enquiry>, StoreError> {
+        self.enquiries_after(actor, status, limit, None).await
+    }
+
+    /// The page of enquiries after `after` (the last one's received time
+    /// and id), newest first: a walk by it neither skips nor repeats one
+    /// while new ones arrive.
+    pub async fn enquiries_after(
+        &self,
+        actor: &Actor,
+        status: Option<EnquiryStatus>,
+        limit: u32,
+        after: Option<(Timestamp, i64)>,
+    ) -> Result<Vec<Enquiry>, StoreError> {
         enquiry::visible(actor)?;
-        let rows = match status {
-            Some(s) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM enquiries WHERE status = $1 ORDER BY received_at DESC, id DESC LIMIT $2"
-                ))
-                .bind(s.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM enquiries ORDER BY received_at DESC, id DESC LIMIT $1"
-                ))
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        let (at, id) = after.map_or((i64::MAX, i64::MAX), |(t, id)| (t.0, id));
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM enquiries WHERE ($1 = '' OR status = $1) \
+             AND (received_at < $2 OR (received_at = $2 AND id < $3)) \
+             ORDER BY received_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(status.map_or("", |s| s.as_str()))
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(enquiry_row).collect()
     }
 

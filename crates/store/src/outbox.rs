@@ -263,12 +263,23 @@ impl Store {
 
     /// The outbox, newest first (admins only).
     pub async fn outbox(&self, actor: &Actor, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_before(actor, limit, None).await
+    }
+
+    /// The page of messages older than message `before`, newest first.
+    pub async fn outbox_before(
+        &self,
+        actor: &Actor,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         if !actor.may_read_outbox() {
             return Err(StoreError::Domain(DomainError::NotFound));
         }
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"
+            "SELECT {COLUMNS} FROM outbox WHERE id < $1 ORDER BY id DESC LIMIT $2"
         ))
+        .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

@@ -555,20 +555,37 @@ struct EngagementPage {
 
 /// An opaque cursor for the page after engagement `last`.
 fn cursor_after(last: EngagementId) -> String {
-    format!("v1:{}", last.0)
+    cursor_of(&[last.0])
+}
+
+/// The engagement a cursor follows, or the problem with it.
+fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
+    match read_cursor_of(cursor)?.as_slice() {
+        [id] if *id > 0 => Ok(EngagementId(*id)),
+        _ => Err(bad_cursor()),
+    }
+}
+
+fn bad_cursor() -> Problem {
+    unprocessable(
+        "cursor",
+        "this cursor was not made by this list; start again without one".into(),
+    )
+}
+
+/// An opaque cursor for the page after the item whose sort keys are
+/// `keys` (hex, so it is safe in any address).
+fn cursor_of(keys: &[i64]) -> String {
+    let text: Vec<String> = keys.iter().map(i64::to_string).collect();
+    format!("v1:{}", text.join(":"))
         .bytes()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// The engagement a cursor follows, or the problem with it.
-fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
-    let bad = || {
-        unprocessable(
-            "cursor",
-            "this cursor was not made by this list; start again without one".into(),
-        )
-    };
+/// The sort keys a cursor holds, or the problem with it.
+fn read_cursor_of(cursor: &str) -> Result<Vec<i64>, Problem> {
+    let bad = bad_cursor;
     // Hex digits only, before any slicing: `&cursor[i..i + 2]` inside a
     // multi-byte character would panic.
     if !cursor.len().is_multiple_of(2)
@@ -585,10 +602,23 @@ fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
     std::str::from_utf8(&bytes)
         .ok()
         .and_then(|t| t.strip_prefix("v1:"))
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .map(EngagementId)
+        .and_then(|keys| {
+            keys.split(':')
+                .map(|k| k.parse::<i64>().ok())
+                .collect::<Option<Vec<i64>>>()
+        })
         .ok_or_else(bad)
+}
+
+/// A list answered as an array carries the next page's address in a
+/// `Link: <…>; rel="next"` header (RFC 8288), when there may be one.
+fn with_next_link(mut r: Response, path: &str, cursor: Option<String>, extra: &str) -> Response {
+    if let Some(c) = cursor
+        && let Ok(v) = HeaderValue::from_str(&format!("<{path}?cursor={c}{extra}>; rel=\"next\""))
+    {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    r
 }
 
 /// The engagements the caller may see, newest first, as summaries.
@@ -2112,12 +2142,17 @@ struct EnquiryQuery {
     /// How many, newest first: 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The page after the one whose `Link: rel="next"` header gave it.
+    #[param(pattern = "^[0-9a-f]{1,64}$")]
+    cursor: Option<String>,
 }
 
 /// Enquiries, newest first (the programme only): open ones unless `status`
-/// says otherwise.
+/// says otherwise. A full page's `Link` header names the next page.
 #[utoipa::path(get, path = "/api/v1/enquiries", params(EnquiryQuery), responses(
-    (status = 200, body = Vec<waymark_store::Enquiry>),
+    (status = 200, body = Vec<waymark_store::Enquiry>, headers(
+        ("link" = String, description = "`<…?cursor=…>; rel=\"next\"` when there may be more")
+    )),
     (status = 404, body = Problem, description = "to anyone outside the programme, enquiries do not exist"),
 ))]
 async fn enquiries(
@@ -2133,12 +2168,35 @@ async fn enquiries(
         })?),
     };
     let (limit, _) = page_bounds(q.limit, None, 100)?;
+    let after = match q
+        .cursor
+        .as_deref()
+        .map(read_cursor_of)
+        .transpose()?
+        .as_deref()
+    {
+        None => None,
+        Some(&[at, id]) => Some((waymark_core::Timestamp(at), id)),
+        Some(_) => return Err(bad_cursor()),
+    };
     let list = s
         .store
-        .enquiries(&actor, status, limit)
+        .enquiries_after(&actor, status, limit, after)
         .await
         .map_err(enquiry_problem)?;
-    Ok(Json(list).into_response())
+    let next = (list.len() == limit as usize)
+        .then(|| list.last().map(|e| cursor_of(&[e.received_at.0, e.id])))
+        .flatten();
+    let extra = format!(
+        "&limit={limit}&status={}",
+        q.status.as_deref().unwrap_or("open")
+    );
+    Ok(with_next_link(
+        Json(list).into_response(),
+        "/api/v1/enquiries",
+        next,
+        &extra,
+    ))
 }
 
 /// A store error about an enquiry: "no such enquiry" rather than the
@@ -2480,18 +2538,50 @@ struct OutboxMessage {
     gave_up_at: Option<i64>,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    /// How many, newest first: 1 to 500 (default 200).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The page after the one whose `Link: rel="next"` header gave it.
+    #[param(pattern = "^[0-9a-f]{1,64}$")]
+    cursor: Option<String>,
+}
+
 /// The outbox, newest first: every message Waymark has queued, sent or
-/// given up on (programme admins only; to others it does not exist).
-#[utoipa::path(get, path = "/api/v1/outbox", responses(
-    (status = 200, body = Vec<OutboxMessage>),
+/// given up on (programme admins only; to others it does not exist). A
+/// full page's `Link` header names the next page.
+#[utoipa::path(get, path = "/api/v1/outbox", params(OutboxQuery), responses(
+    (status = 200, body = Vec<OutboxMessage>, headers(
+        ("link" = String, description = "`<…?cursor=…>; rel=\"next\"` when there may be more")
+    )),
     (status = 404, body = Problem),
 ))]
 async fn outbox(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
-) -> Result<Json<Vec<OutboxMessage>>, Problem> {
-    let mail = s.store.outbox(&actor, 200).await?;
-    Ok(Json(
+    q: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    let (limit, _) = page_bounds(q.limit, None, 200)?;
+    let before = match q
+        .cursor
+        .as_deref()
+        .map(read_cursor_of)
+        .transpose()?
+        .as_deref()
+    {
+        None => None,
+        Some(&[id]) => Some(id),
+        Some(_) => return Err(bad_cursor()),
+    };
+    let mail = s.store.outbox_before(&actor, limit, before).await?;
+    let next = (mail.len() == limit as usize)
+        .then(|| mail.last().map(|m| cursor_of(&[m.id])))
+        .flatten();
+    let page = Json(
         mail.into_iter()
             .map(|m| OutboxMessage {
                 id: m.id,
@@ -2506,7 +2596,13 @@ async fn outbox(
                 last_error: m.last_error,
                 gave_up_at: m.gave_up_at.map(|t| t.0),
             })
-            .collect(),
+            .collect::<Vec<_>>(),
+    );
+    Ok(with_next_link(
+        page.into_response(),
+        "/api/v1/outbox",
+        next,
+        &format!("&limit={limit}"),
     ))
 }
 

@@ -313,6 +313,26 @@ impl Metrics {
     }
 }
 
+/// What a request whose handler panicked is answered: nothing about the
+/// bug, and the id to quote to an operator.
+fn panicked(api: bool, id: &str) -> Response {
+    let detail = format!("something went wrong on our side (request {id}); it is logged");
+    if api {
+        let body = serde_json::json!({
+            "type": "about:blank", "title": "Internal error", "status": 500,
+            "detail": detail, "code": "internal",
+        });
+        let mut r = (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        r
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, detail).into_response()
+    }
+}
+
 /// Gives every request an id, a span that carries it into every log line,
 /// one log line when it is answered, and its count and latency.
 pub async fn observe(mut req: Request, next: Next) -> Response {
@@ -335,9 +355,25 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .to_string();
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     let started = Instant::now();
-    let mut response = CURRENT
-        .scope(id.clone(), next.run(req).instrument(span.clone()))
-        .await;
+    let api = req.uri().path().starts_with("/api/");
+    // A handler that panics (a bug) answers 500 and is logged with its
+    // request id, instead of cutting the connection without a word.
+    let handled = std::panic::AssertUnwindSafe(next.run(req).instrument(span.clone()));
+    let mut response = match CURRENT
+        .scope(id.clone(), futures_util::FutureExt::catch_unwind(handled))
+        .await
+    {
+        Ok(r) => r,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            span.in_scope(|| tracing::error!("the request's handler panicked: {why}"));
+            panicked(api, &id)
+        }
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {

@@ -167,16 +167,19 @@ pub(super) struct DeliveryQuery {
     before: Option<i64>,
 }
 
-/// A subscription's deliveries, newest first, each with every attempt.
+/// A subscription's deliveries, newest first, each with every attempt. A
+/// full page's `Link` header names the next page.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", params(("id" = i64, Path), DeliveryQuery), responses(
-    (status = 200, body = Vec<Delivery>),
+    (status = 200, body = Vec<Delivery>, headers(
+        ("link" = String, description = "`<…?before=…>; rel=\"next\"` when there may be more")
+    )),
 ))]
 pub(super) async fn deliveries(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
     q: Result<Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<Delivery>>, Problem> {
+) -> Result<Response, Problem> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -190,7 +193,18 @@ pub(super) async fn deliveries(
         .webhook_deliveries(&actor, id, limit, q.before)
         .await
         .map_err(webhook_problem)?;
-    Ok(Json(list))
+    let next = (list.len() == limit as usize)
+        .then(|| list.last().map(|d| d.id))
+        .flatten();
+    let mut r = Json(list).into_response();
+    if let Some(before) = next
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "</api/v1/webhooks/{id}/deliveries?before={before}&limit={limit}>; rel=\"next\""
+        ))
+    {
+        r.headers_mut().insert(axum::http::header::LINK, v);
+    }
+    Ok(r)
 }
 
 /// Sends a delivery again (same `webhook-id`, so a receiver that already

@@ -3006,3 +3006,150 @@ async fn a_cursor_walk_neither_skips_nor_repeats() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+/// A handler that panics answers 500 (a problem under /api/) with the
+/// request's id, and the server goes on answering.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+    use axum::routing::get;
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+    async fn page_boom() -> String {
+        panic!("page {}", "boom")
+    }
+    crate::logs();
+    let app = axum::Router::new()
+        .route("/api/boom", get(boom))
+        .route("/page", get(page_boom))
+        .route("/api/fine", get(|| async { "fine" }))
+        .layer(axum::middleware::from_fn(waymark_web::ops::observe));
+    let (status, ct, v) = call(&app, "GET", "/api/boom", None, None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(v["code"], "internal");
+    assert!(!v["detail"].as_str().unwrap().contains("boom"), "{v}");
+    let (status, _, body) = send(&app, "GET", "/page", None, None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(String::from_utf8_lossy(&body).contains("request "));
+    let (status, _, body) = send(&app, "GET", "/api/fine", None, None).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"fine"[..]));
+}
+
+/// Lists answered as arrays (enquiries, the outbox) are walked by their
+/// `Link: rel="next"` header: nothing skipped or repeated while new ones
+/// arrive, and a cursor from another list is refused.
+#[tokio::test]
+async fn array_lists_walk_by_their_link_header() {
+    for store in stores("api-link").await {
+        let app = app(&store).await;
+        let admin = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        let add = async |n: usize, at: i64| {
+            let outcome = store
+                .add_enquiry(
+                    &waymark_store::NewEnquiry {
+                        source: "form".into(),
+                        agency_name: format!("Bureau {n}"),
+                        contact_name: "Alex".into(),
+                        contact_email: format!("alex{n}@bureau.gov.au"),
+                        subject: "Help".into(),
+                        body: "Please".into(),
+                        ..Default::default()
+                    },
+                    None,
+                    // Several share a second: the cursor's id breaks ties.
+                    Timestamp(NOW.0 + at / 3),
+                )
+                .await
+                .unwrap();
+            match outcome {
+                waymark_store::ImportOutcome::Added(id) => id,
+                other => panic!("{other:?}"),
+            }
+        };
+        let mut there = std::collections::BTreeSet::new();
+        for n in 0..11 {
+            there.insert(add(n, n as i64).await);
+        }
+        // The outbox holds each enquiry's acknowledgement, and two more.
+        let mail = |n: usize| waymark_store::Mail {
+            kind: "test".into(),
+            to: format!("x{n}@example.gov.au"),
+            subject: "S".into(),
+            body: "B".into(),
+            ..Default::default()
+        };
+        store.queue_mail(&[mail(1), mail(2)], NOW).await.unwrap();
+        let in_outbox = store
+            .outbox(&store.actor(PersonId(1)).await.unwrap(), 500)
+            .await
+            .unwrap()
+            .len();
+        for (first, total, added) in [
+            ("/api/v1/enquiries?status=all&limit=4", there.len(), true),
+            ("/api/v1/outbox?limit=3", in_outbox, false),
+        ] {
+            let mut seen = Vec::new();
+            let mut uri = first.to_string();
+            let mut pages = 0;
+            loop {
+                let res = app
+                    .clone()
+                    .oneshot(
+                        Request::get(&uri)
+                            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::OK, "{uri}");
+                let next = res
+                    .headers()
+                    .get(header::LINK)
+                    .map(|v| v.to_str().unwrap().to_string());
+                let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                let page: Value = serde_json::from_slice(&body).unwrap();
+                seen.extend(
+                    page.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| i["id"].as_i64().unwrap()),
+                );
+                pages += 1;
+                if added && pages == 1 {
+                    // Newer than the walk: it must not appear in it.
+                    add(99, 100).await;
+                }
+                let Some(link) = next else { break };
+                let target = link
+                    .strip_prefix('<')
+                    .and_then(|l| l.split_once(">; rel=\"next\""))
+                    .unwrap_or_else(|| panic!("{link}"))
+                    .0;
+                uri = target.to_string();
+            }
+            let unique: std::collections::BTreeSet<i64> = seen.iter().copied().collect();
+            assert_eq!(unique.len(), seen.len(), "{first}: repeated {seen:?}");
+            assert_eq!(seen.len(), total, "{first}: {seen:?}");
+            if added {
+                assert_eq!(unique, there, "{first}");
+            }
+        }
+        // A cursor from the engagement list, and one that is not hex.
+        for cursor in ["76313a33", "zz", "76313a"] {
+            let (s, _, v) = call(
+                &app,
+                "GET",
+                &format!("/api/v1/enquiries?cursor={cursor}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{cursor}: {v}");
+            assert_eq!(v["errors"][0]["field"], "cursor");
+        }
+    }
+}

@@ -472,6 +472,43 @@ async fn webhooks_are_signed_retried_stopped_and_kept_in_scope() {
         let before = rx.log().len();
         assert!(strict_sender.deliver_due(&store, Timestamp(t + 2)).await > 0);
         assert_eq!(rx.log().len(), before, "nothing reached loopback");
+        // The log is walked by its Link header, two at a time.
+        let total = deliveries(&app, &admin, all).await.len();
+        let (mut seen, mut uri) = (
+            Vec::new(),
+            format!("/api/v1/webhooks/{all}/deliveries?limit=2"),
+        );
+        loop {
+            use tower::ServiceExt;
+            let res = app
+                .clone()
+                .oneshot(
+                    axum::http::Request::get(&uri)
+                        .header("authorization", format!("Bearer {admin}"))
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let link = res
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let page: Value = serde_json::from_slice(&body).unwrap();
+            seen.extend(
+                page.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["id"].as_i64().unwrap()),
+            );
+            let Some(link) = link else { break };
+            uri = link[1..link.find('>').unwrap()].to_string();
+        }
+        let unique: std::collections::BTreeSet<i64> = seen.iter().copied().collect();
+        assert_eq!((seen.len(), unique.len()), (total, total), "{seen:?}");
         let newest = &deliveries(&app, &admin, all).await[0];
         assert!(
             newest["last_error"]

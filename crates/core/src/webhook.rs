@@ -392,6 +392,7 @@ pub fn delivered(status: u16) -> bool {
 /// A subscription as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = WebhookSubscription))]
 pub struct Subscription {
     pub id: i64,
     pub owner: PersonId,

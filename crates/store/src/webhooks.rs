@@ -20,6 +20,7 @@ const LEASE: i64 = 120;
 /// One delivery of one event to one subscription, with its attempts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = WebhookDelivery))]
 pub struct Delivery {
     pub id: i64,
     pub subscription: i64,
@@ -45,6 +46,7 @@ pub struct Delivery {
 /// One attempt: the status the target answered, or why there was none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = WebhookAttempt))]
 pub struct Attempt {
     pub at: Timestamp,
     pub status: Option<i64>,

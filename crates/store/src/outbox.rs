@@ -178,6 +178,8 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
+        // Claims are writes: in turn with this process's other writers.
+        let _turn = self.write_turn().await;
         let mut claimed = Vec::new();
         for r in &due {
             let e = entry(r)?;

@@ -16,6 +16,10 @@ use crate::{Mail, Store, StoreError, finish, json, unjson};
 
 /// A claimed delivery is left alone by other senders for this long.
 const LEASE: i64 = 120;
+/// At most this many of one subscription's deliveries are claimed at once.
+const PER_SUBSCRIPTION: usize = 2;
+/// Resend is refused while a subscription has this many waiting.
+const WAITING_MAX: i64 = 50;
 
 /// One delivery of one event to one subscription, with its attempts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -379,9 +383,16 @@ impl Store {
         let s = self.webhook(actor, id).await?;
         if enabled {
             let owner = self.actor(s.owner).await?;
-            webhook::may_subscribe(&owner).map_err(|_| {
-                DomainError::rule("its owner no longer may subscribe; make a new subscription")
-            })?;
+            let active = self.is_active(s.owner).await?;
+            webhook::may_subscribe(&owner)
+                .and(if active {
+                    Ok(())
+                } else {
+                    Err(DomainError::NotFound)
+                })
+                .map_err(|_| {
+                    DomainError::rule("its owner no longer may subscribe; make a new subscription")
+                })?;
         }
         let _turn = self.write_turn().await;
         let reason = if actor.person == s.owner {
@@ -462,6 +473,24 @@ impl Store {
                 "this subscription is stopped: start it again, then resend",
             )));
         }
+        let owner = self.actor(s.owner).await?;
+        if webhook::may_subscribe(&owner).is_err() || !self.is_active(s.owner).await? {
+            return Err(StoreError::Domain(DomainError::rule(
+                "its owner no longer may subscribe; make a new subscription",
+            )));
+        }
+        let waiting: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        if waiting >= WAITING_MAX {
+            return Err(StoreError::Domain(DomainError::rule(format!(
+                "{waiting} deliveries are already waiting to go to this address; resend when they have gone"
+            ))));
+        }
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let result = async {
@@ -505,14 +534,33 @@ impl Store {
         let due = sqlx::query(
             "SELECT d.id, d.subscription_id, d.msg_id, d.payload, d.next_attempt_at, s.url, s.secret \
              FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-             WHERE d.next_attempt_at <= $1 AND s.enabled = 1 ORDER BY d.next_attempt_at, d.id LIMIT $2",
+             JOIN people p ON p.id = s.owner_id \
+             WHERE d.next_attempt_at <= $1 AND s.enabled = 1 AND p.deactivated_at IS NULL \
+             ORDER BY d.next_attempt_at, d.id LIMIT $2",
         )
         .bind(now.0)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit) * 8)
         .fetch_all(&self.pool)
         .await?;
+        // A few per subscription in one pass, so one slow or flooded
+        // target cannot take every sending slot from the others.
+        // The claims are writes: in turn with this process's other writers
+        // (on SQLite, a writer that found the lock taken mid-transaction
+        // would fail at once with "database is locked").
+        let _turn = self.write_turn().await;
+        let mut per: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         let mut claimed = Vec::new();
         for r in &due {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            let n = per
+                .entry(r.try_get::<i64, _>("subscription_id")?)
+                .or_default();
+            if *n >= PER_SUBSCRIPTION {
+                continue;
+            }
+            *n += 1;
             let id: i64 = r.try_get("id")?;
             let won = sqlx::query(
                 "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
@@ -664,6 +712,7 @@ impl Store {
 
     /// Hands claimed deliveries back, due at `now` (a sender stopping).
     pub async fn release_webhooks(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         for id in ids {
             sqlx::query(
                 "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at IS NOT NULL",
@@ -674,5 +723,19 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Whether `person` exists and is not deactivated.
+    async fn is_active(&self, person: PersonId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT deactivated_at FROM people WHERE id = $1")
+            .bind(person.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>, _>(0)?.is_none(),
+            None => false,
+        })
     }
 }

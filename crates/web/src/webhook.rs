@@ -110,10 +110,23 @@ impl Sender {
                 let outcome = self.attempt(&d, now).await;
                 let millis = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
                 let mail = |s: &Subscription, to: &str| self.disabled_mail(s, to);
-                match store
+                // The target has answered: recording it must not fail on a
+                // moment's contention (another instance writing the same
+                // SQLite file), or the delivery would be sent again. The
+                // record is one transaction, so trying again is safe.
+                let mut recorded = store
                     .record_webhook_attempt(d.id, outcome.clone(), millis, now, &mail)
-                    .await
-                {
+                    .await;
+                for wait in [50, 200, 500, 1000, 2000] {
+                    if recorded.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    recorded = store
+                        .record_webhook_attempt(d.id, outcome.clone(), millis, now, &mail)
+                        .await;
+                }
+                match recorded {
                     Ok(AfterAttempt::Failed { disabled: true }) => tracing::warn!(
                         "webhooks: subscription {} stopped after repeated failures",
                         d.subscription

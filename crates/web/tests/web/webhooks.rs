@@ -127,6 +127,17 @@ async fn subscribe(app: &axum::Router, token: &str, url: &str, events: &[&str]) 
     )
 }
 
+/// Sends everything due at `t`, pass after pass.
+async fn drain(sender: &Sender, store: &Store, t: Timestamp) -> usize {
+    let mut n = 0;
+    loop {
+        match sender.deliver_due(store, t).await {
+            0 => return n,
+            k => n += k,
+        }
+    }
+}
+
 async fn deliveries(app: &axum::Router, token: &str, id: i64) -> Vec<Value> {
     let (status, _, v) = call(
         app,
@@ -296,7 +307,11 @@ async fn webhooks_are_signed_retried_stopped_and_kept_in_scope() {
         // The sender, with loopback allowed as the operator would.
         let sender = Sender::new(loopback(), "https://waymark.example.gov.au");
         let t0 = now();
-        let sent = sender.deliver_due(&store, t0).await;
+        // One pass takes at most two of a subscription's deliveries, so a
+        // flooded target cannot hold up the others; the rest follow.
+        let first = sender.deliver_due(&store, t0).await;
+        assert_eq!(first, 2 + 2 + 1 + 1, "{:?}", rx.log());
+        let sent = first + drain(&sender, &store, t0).await;
         assert_eq!(sent, 2 * events + 2, "{:?}", rx.log());
         let ok = rx.at("/ok");
         let verified: Vec<&Value> = ok.iter().filter(|e| e["verified"] == true).collect();
@@ -364,7 +379,7 @@ async fn webhooks_are_signed_retried_stopped_and_kept_in_scope() {
                 break;
             };
             t = next;
-            sender.deliver_due(&store, Timestamp(t)).await;
+            drain(&sender, &store, Timestamp(t)).await;
         }
         let d = &deliveries(&app, &admin, down).await[0];
         assert_eq!(d["attempts"], webhook::ATTEMPTS, "{d}");
@@ -470,7 +485,7 @@ async fn webhooks_are_signed_retried_stopped_and_kept_in_scope() {
         );
         let strict_sender = Sender::new(Vec::new(), "https://waymark.example.gov.au");
         let before = rx.log().len();
-        assert!(strict_sender.deliver_due(&store, Timestamp(t + 2)).await > 0);
+        assert!(drain(&strict_sender, &store, Timestamp(t + 2)).await > 0);
         assert_eq!(rx.log().len(), before, "nothing reached loopback");
         // The log is walked by its Link header, two at a time.
         let total = deliveries(&app, &admin, all).await.len();

@@ -560,10 +560,18 @@ fn cursor_after(last: EngagementId) -> String {
 
 /// The engagement a cursor follows, or the problem with it.
 fn read_cursor(cursor: &str) -> Result<EngagementId, Problem> {
-    match read_cursor_of(cursor)?.as_slice() {
-        [id] if *id > 0 => Ok(EngagementId(*id)),
+    match cursor_keys(Some(cursor))? {
+        Some([id]) if id > 0 => Ok(EngagementId(id)),
         _ => Err(bad_cursor()),
     }
+}
+
+/// A list's cursor, if one was sent, as the `N` sort keys its list makes
+/// (a cursor from another list has another number of keys: refused).
+fn cursor_keys<const N: usize>(cursor: Option<&str>) -> Result<Option<[i64; N]>, Problem> {
+    cursor
+        .map(|c| <[i64; N]>::try_from(read_cursor_of(c)?).map_err(|_| bad_cursor()))
+        .transpose()
 }
 
 fn bad_cursor() -> Problem {
@@ -2168,17 +2176,7 @@ async fn enquiries(
         })?),
     };
     let (limit, _) = page_bounds(q.limit, None, 100)?;
-    let after = match q
-        .cursor
-        .as_deref()
-        .map(read_cursor_of)
-        .transpose()?
-        .as_deref()
-    {
-        None => None,
-        Some(&[at, id]) => Some((waymark_core::Timestamp(at), id)),
-        Some(_) => return Err(bad_cursor()),
-    };
+    let after = cursor_keys(q.cursor.as_deref())?.map(|[at, id]| (waymark_core::Timestamp(at), id));
     let list = s
         .store
         .enquiries_after(&actor, status, limit, after)
@@ -2566,17 +2564,7 @@ async fn outbox(
 ) -> Result<Response, Problem> {
     let q = query(q)?;
     let (limit, _) = page_bounds(q.limit, None, 200)?;
-    let before = match q
-        .cursor
-        .as_deref()
-        .map(read_cursor_of)
-        .transpose()?
-        .as_deref()
-    {
-        None => None,
-        Some(&[id]) => Some(id),
-        Some(_) => return Err(bad_cursor()),
-    };
+    let before = cursor_keys(q.cursor.as_deref())?.map(|[id]| id);
     let mail = s.store.outbox_before(&actor, limit, before).await?;
     let next = (mail.len() == limit as usize)
         .then(|| mail.last().map(|m| cursor_of(&[m.id])))

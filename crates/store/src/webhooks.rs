@@ -382,17 +382,7 @@ impl Store {
     ) -> Result<Subscription, StoreError> {
         let s = self.webhook(actor, id).await?;
         if enabled {
-            let owner = self.actor(s.owner).await?;
-            let active = self.is_active(s.owner).await?;
-            webhook::may_subscribe(&owner)
-                .and(if active {
-                    Ok(())
-                } else {
-                    Err(DomainError::NotFound)
-                })
-                .map_err(|_| {
-                    DomainError::rule("its owner no longer may subscribe; make a new subscription")
-                })?;
+            self.owner_may_subscribe(s.owner).await?;
         }
         let _turn = self.write_turn().await;
         let reason = if actor.person == s.owner {
@@ -473,12 +463,7 @@ impl Store {
                 "this subscription is stopped: start it again, then resend",
             )));
         }
-        let owner = self.actor(s.owner).await?;
-        if webhook::may_subscribe(&owner).is_err() || !self.is_active(s.owner).await? {
-            return Err(StoreError::Domain(DomainError::rule(
-                "its owner no longer may subscribe; make a new subscription",
-            )));
-        }
+        self.owner_may_subscribe(s.owner).await?;
         let waiting: i64 = sqlx::query(
             "SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL",
         )
@@ -727,15 +712,22 @@ impl Store {
 }
 
 impl Store {
-    /// Whether `person` exists and is not deactivated.
-    async fn is_active(&self, person: PersonId) -> Result<bool, StoreError> {
+    /// Refused unless a subscription's owner is active and still may
+    /// subscribe (starting it again, resending).
+    async fn owner_may_subscribe(&self, owner: PersonId) -> Result<(), StoreError> {
         let row = sqlx::query("SELECT deactivated_at FROM people WHERE id = $1")
-            .bind(person.0)
+            .bind(owner.0)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(match row {
+        let active = match row {
             Some(r) => r.try_get::<Option<i64>, _>(0)?.is_none(),
             None => false,
-        })
+        };
+        if !active || webhook::may_subscribe(&self.actor(owner).await?).is_err() {
+            return Err(StoreError::Domain(DomainError::rule(
+                "its owner no longer may subscribe; make a new subscription",
+            )));
+        }
+        Ok(())
     }
 }

@@ -223,7 +223,10 @@ impl Layer {
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Array(items)
-                    if name == "trusted_proxies" || name == "webhook_allow" =>
+                    if matches!(
+                        name,
+                        "trusted_proxies" | "webhook_allow" | "community_domains"
+                    ) =>
                 {
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {

@@ -426,13 +426,15 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
         let v = store.verify().await?;
         if v.intact() {
             println!(
-                "audit: {} event(s) in {} engagement(s), {} event(s) in {} enquiry(ies), {} event(s) in {} agency(ies), {} letter version(s) and {} file(s) verified; the trail is intact",
+                "audit: {} event(s) in {} engagement(s), {} event(s) in {} enquiry(ies), {} event(s) in {} agency(ies), {} event(s) in {} community question(s), {} letter version(s) and {} file(s) verified; the trail is intact",
                 v.events,
                 v.engagements,
                 v.enquiry_events,
                 v.enquiries,
                 v.agency_events,
                 v.agencies,
+                v.topic_events,
+                v.topics,
                 v.letters,
                 v.files
             );
@@ -453,14 +455,21 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
             for b in &v.broken_agencies {
                 println!("audit: agency {}, event {}: {}", b.agency, b.seq, b.reason);
             }
+            for b in &v.broken_topics {
+                println!(
+                    "audit: community question {}, event {}: {}",
+                    b.topic, b.seq, b.reason
+                );
+            }
             for a in &v.altered {
                 println!("audit: {}: {}", a.record, a.reason);
             }
             println!(
-                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies) and {} letter(s) or file(s)",
+                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s) and {} letter(s) or file(s)",
                 v.broken.len(),
                 v.broken_enquiries.len(),
                 v.broken_agencies.len(),
+                v.broken_topics.len(),
                 v.altered.len()
             );
             Ok(ExitCode::FAILURE)

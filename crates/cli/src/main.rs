@@ -128,6 +128,10 @@ enum Command {
         /// addresses are refused otherwise.
         #[arg(long, env = "WAYMARK_WEBHOOK_ALLOW", value_name = "LIST", default_value = "", value_parser = parse_webhook_allow)]
         webhook_allow: TrustedProxies,
+        /// Who may register for the community: addresses at these domains
+        /// and their subdomains (comma-separated).
+        #[arg(long, env = "WAYMARK_COMMUNITY_DOMAINS", value_name = "LIST", default_value = waymark_core::community::DEFAULT_DOMAINS, value_parser = parse_domains)]
+        community_domains: Domains,
         /// Read the programme's mailbox while serving: imaps://user@host/INBOX
         /// (TLS), or imap://user@host/INBOX (STARTTLS; ?tls=none for none, on
         /// this machine only). The password comes from WAYMARK_IMAP_PASSWORD
@@ -537,6 +541,14 @@ fn parse_trusted(s: &str) -> Result<TrustedProxies, String> {
     waymark_web::ops::parse_trusted(s).map(TrustedProxies)
 }
 
+/// `--community-domains`, read.
+#[derive(Debug, Clone)]
+struct Domains(Vec<String>);
+
+fn parse_domains(s: &str) -> Result<Domains, String> {
+    waymark_core::community::parse_domains(s).map(Domains)
+}
+
 fn parse_webhook_allow(s: &str) -> Result<TrustedProxies, String> {
     waymark_web::ops::parse_networks(s).map(TrustedProxies)
 }
@@ -630,6 +642,7 @@ fn main() -> ExitCode {
             shutdown_grace,
             trusted_proxies,
             webhook_allow,
+            community_domains,
             imap_url,
             imap_password_file,
             imap_folder,
@@ -668,6 +681,7 @@ fn main() -> ExitCode {
                     shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
                     trusted_proxies: trusted_proxies.0,
                     webhook_allow: webhook_allow.0,
+                    community_domains: community_domains.0,
                 },
             )
         }),

@@ -149,6 +149,7 @@ pub struct OpsSettings {
     pub shutdown_grace: Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub webhook_allow: Vec<ipnet::IpNet>,
+    pub community_domains: Vec<String>,
 }
 
 /// A bearer token read from a file: one line of at least 16 characters,
@@ -285,6 +286,7 @@ pub fn serve(
         settings.outbox_max_age = ops.outbox_max_age;
         settings.trusted_proxies = ops.trusted_proxies;
         settings.webhook_allow = ops.webhook_allow;
+        settings.community_domains = ops.community_domains;
         let app = Application::build(settings).await?;
         if let Some(addr) = ops.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(addr)

@@ -25,6 +25,7 @@ mod access;
 pub mod adopters;
 pub mod assessment;
 mod command;
+pub mod community;
 mod conflict;
 mod engagement;
 pub mod enquiry;

@@ -7,7 +7,7 @@
 //! deciding what a session holds belong to the web layer.
 
 use sqlx::Row;
-use waymark_core::{Email, PersonId, Timestamp};
+use waymark_core::{Email, NewPerson, PersonId, Timestamp};
 
 use crate::{Store, StoreError, chain};
 
@@ -210,6 +210,101 @@ impl Store {
         Ok(Some(person))
     }
 
+    /// Someone registers for the community: queues, in one transaction,
+    /// the mail `mail` writes: with `Some(token)`, a new registration's
+    /// verification link (valid until `expires`); with `None`, the address
+    /// already has an account, and nothing else is kept. The form says the
+    /// same either way, so nobody learns who has an account.
+    pub async fn register(
+        &self,
+        p: &NewPerson,
+        mail: impl FnOnce(Option<&str>) -> crate::Mail,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM people WHERE email = $1")
+            .bind(p.email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let m = match exists {
+            Some(_) => mail(None),
+            None => {
+                let token = random_token()?;
+                sqlx::query(
+                    "INSERT INTO registrations (hash, name, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(chain::sha256(&token))
+                .bind(&p.name)
+                .bind(p.email.as_str())
+                .bind(now.0)
+                .bind(expires.0)
+                .execute(&mut *tx)
+                .await?;
+                mail(Some(&token))
+            }
+        };
+        crate::outbox::queue(&mut tx, &m, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The name and address an unused, unexpired registration link is for.
+    pub async fn registration(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<NewPerson>, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, email FROM registrations WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(chain::sha256(token))
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(NewPerson {
+                name: r.try_get("name")?,
+                email: Email::parse(&r.try_get::<String, _>("email")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Follows a registration link: makes the account (no role) with its
+    /// password and spends the link, in one transaction. `None` when the
+    /// link is spent, expired or unknown; a duplicate when the address got
+    /// an account meanwhile (the link stays unspent).
+    pub async fn complete_registration(
+        &self,
+        token: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !spend(&mut tx, OneTime::Registration, token, now).await? {
+            return Ok(None);
+        }
+        let r = sqlx::query("SELECT name, email FROM registrations WHERE hash = $1")
+            .bind(chain::sha256(token))
+            .fetch_one(&mut *tx)
+            .await?;
+        let email: String = r.try_get("email")?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO people (name, email, created_at, password_hash) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(r.try_get::<String, _>("name")?)
+        .bind(&email)
+        .bind(now.0)
+        .bind(password_hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "email", &email))?;
+        tx.commit().await?;
+        Ok(Some(PersonId(id)))
+    }
+
     /// Notes a failed sign-in under `key` ("account:…" or "address:…").
     pub async fn record_sign_in_failure(
         &self,
@@ -378,11 +473,13 @@ pub fn random_token() -> Result<String, StoreError> {
     Ok(chain::hex(&bytes))
 }
 
-/// The one-time links: an invite, and the first run's setup link.
+/// The one-time links: an invite, the first run's setup link, and a
+/// community registration's verification link.
 #[derive(Clone, Copy)]
 enum OneTime {
     Invite,
     Setup,
+    Registration,
 }
 
 /// Spends a one-time link inside `tx`: `true` only for the one caller that
@@ -399,6 +496,9 @@ async fn spend(
         }
         OneTime::Setup => {
             "UPDATE setup_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1"
+        }
+        OneTime::Registration => {
+            "UPDATE registrations SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1"
         }
     };
     let spent = sqlx::query(sql)

@@ -203,6 +203,10 @@ pub struct Verification {
     pub agencies: usize,
     pub agency_events: usize,
     pub broken_agencies: Vec<BrokenAgency>,
+    /// Community questions' chains.
+    pub topics: usize,
+    pub topic_events: usize,
+    pub broken_topics: Vec<BrokenTopic>,
     /// Letters' PDFs and files whose bytes were checked.
     pub letters: usize,
     pub files: usize,
@@ -215,8 +219,18 @@ impl Verification {
         self.broken.is_empty()
             && self.broken_enquiries.is_empty()
             && self.broken_agencies.is_empty()
+            && self.broken_topics.is_empty()
             && self.altered.is_empty()
     }
+}
+
+/// The first bad link in a community question's chain, or text, a title
+/// or an accepted answer on its rows that its chain does not give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenTopic {
+    pub topic: i64,
+    pub seq: i64,
+    pub reason: String,
 }
 
 /// The first bad link in an agency's chain, or a type on its row that its
@@ -237,6 +251,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     .await?;
     let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(pool).await?;
     let (agencies, agency_events, broken_agencies) = crate::assessments::verify(pool).await?;
+    let (topics, topic_events, broken_topics) = crate::community::verify(pool).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
@@ -247,6 +262,9 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         agencies,
         agency_events,
         broken_agencies,
+        topics,
+        topic_events,
+        broken_topics,
         letters: 0,
         files: 0,
         altered: Vec::new(),

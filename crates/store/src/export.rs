@@ -317,6 +317,80 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("millis", Int),
             ],
         ),
+        (
+            "community_categories",
+            &[
+                ("id", Int),
+                ("slug", Text),
+                ("name", Text),
+                ("description", Text),
+                ("visibility", Text),
+                ("programme_only", Int),
+                ("position", Int),
+                ("question_count", Int),
+            ],
+        ),
+        (
+            "community_topics",
+            &[
+                ("id", Int),
+                ("category_id", Int),
+                ("author_id", Int),
+                ("title", Text),
+                ("tag_stage", OptText),
+                ("tag_step", OptInt),
+                ("accepted_post_id", OptInt),
+                ("locked", Int),
+                ("answer_count", Int),
+                ("votes", Int),
+                ("created_at", Int),
+                ("last_activity_at", Int),
+                ("event_count", Int),
+                ("head_hash", Text),
+            ],
+        ),
+        (
+            "community_posts",
+            &[
+                ("id", Int),
+                ("topic_id", Int),
+                ("author_id", Int),
+                ("is_question", Int),
+                ("body", Text),
+                ("votes", Int),
+                ("revisions", Int),
+                ("created_at", Int),
+                ("edited_at", OptInt),
+            ],
+        ),
+        (
+            "community_revisions",
+            &[
+                ("post_id", Int),
+                ("number", Int),
+                ("title", OptText),
+                ("body", Text),
+                ("editor_id", Int),
+                ("at", Int),
+            ],
+        ),
+        (
+            "community_votes",
+            &[("post_id", Int), ("person_id", Int), ("at", Int)],
+        ),
+        (
+            "community_events",
+            &[
+                ("topic_id", Int),
+                ("seq", Int),
+                ("actor_id", Int),
+                ("at", Int),
+                ("kind", Text),
+                ("payload", Text),
+                ("prev_hash", Text),
+                ("hash", Text),
+            ],
+        ),
     ]
 };
 
@@ -649,6 +723,11 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         ensure_empty(&mut tx, "import").await?;
+        // The default categories a server made at start-up give way to the
+        // export's (no question can hold them: there are no people yet).
+        sqlx::query("DELETE FROM community_categories")
+            .execute(&mut *tx)
+            .await?;
         for a in &x.agencies {
             sqlx::query("INSERT INTO agencies (id, name, abbreviation, portfolio, agency_type, created_at, event_count, head_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(a.id)
@@ -821,6 +900,9 @@ impl Store {
                 "webhook_subscriptions",
                 "webhook_deliveries",
                 "webhook_attempts",
+                "community_categories",
+                "community_topics",
+                "community_posts",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -29,6 +29,7 @@ use waymark_store::{ListFilter, Store, StoreError, StoredEvent, now};
 
 use crate::actions::{ActionError, Actions};
 
+mod community;
 mod contract;
 mod webhooks;
 
@@ -108,6 +109,33 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(releases).post(add_release),
         )
         .route("/api/v1/adopters", get(adopters))
+        .route(
+            "/api/v1/community/categories",
+            get(community::categories).post(community::add_category),
+        )
+        .route(
+            "/api/v1/community/categories/{slug}/questions",
+            get(community::category_questions),
+        )
+        .route(
+            "/api/v1/community/questions",
+            get(community::tagged).post(community::ask),
+        )
+        .route("/api/v1/community/questions/{id}", get(community::question))
+        .route(
+            "/api/v1/community/questions/{id}/answers",
+            post(community::answer),
+        )
+        .route(
+            "/api/v1/community/questions/{id}/accept",
+            post(community::accept),
+        )
+        .route("/api/v1/community/posts/{id}/edit", post(community::edit))
+        .route(
+            "/api/v1/community/posts/{id}/revisions",
+            get(community::revisions),
+        )
+        .route("/api/v1/community/posts/{id}/vote", post(community::vote))
         .route("/api/v1/agencies/{id}/directory", post(set_directory))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
@@ -214,7 +242,10 @@ async fn docs_headers(mut r: Response) -> Response {
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
         webhooks::event_types, webhooks::subscribe, webhooks::webhook, webhooks::enable,
-        webhooks::disable, webhooks::deliveries, webhooks::resend
+        webhooks::disable, webhooks::deliveries, webhooks::resend, community::categories,
+        community::add_category, community::category_questions, community::tagged, community::ask,
+        community::question, community::answer, community::accept, community::edit,
+        community::revisions, community::vote
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))

@@ -45,6 +45,8 @@ pub struct Settings {
     pub imap: Option<crate::imap::Settings>,
     /// Networks webhooks may deliver to although they are not public.
     pub webhook_allow: Vec<ipnet::IpNet>,
+    /// Whose addresses may register for the community (with subdomains).
+    pub community_domains: Vec<String>,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             imap: None,
             webhook_allow: Vec::new(),
+            community_domains: vec![waymark_core::community::DEFAULT_DOMAINS.to_string()],
         }
     }
 }
@@ -141,6 +144,10 @@ impl Application {
             None => waymark_site::searchable(&model),
         };
         index_guide(&s.store, pages).await?;
+        // The community's stage categories follow the model's stages.
+        s.store
+            .ensure_categories(&waymark_core::community::defaults(&model))
+            .await?;
         let mut tasks: Vec<(&'static str, Task)> = Vec::new();
         let mut stopping: Vec<(&'static str, Task)> = Vec::new();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -251,6 +258,7 @@ impl Application {
             smtp: s.smtp_url.is_some(),
             trusted_proxies: s.trusted_proxies.clone().into(),
             webhook_allow: Arc::new(s.webhook_allow.clone()),
+            community_domains: Arc::new(s.community_domains.clone()),
         };
         let readiness = crate::ops::Readiness {
             store: s.store.clone(),

@@ -114,9 +114,15 @@ pub const MAX_TEMPLATE: usize = 50_000;
 pub fn html(markdown: &str) -> String {
     let mut raw = String::new();
     pulldown_cmark::html::push_html(&mut raw, pulldown_cmark::Parser::new(markdown));
+    clean(&raw)
+}
+
+/// HTML made from markdown, sanitised: no script, styles, event handlers
+/// or `javascript:` addresses; links open without a referrer.
+pub fn clean(html: &str) -> String {
     ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
-        .clean(&raw)
+        .clean(html)
         .to_string()
 }
 

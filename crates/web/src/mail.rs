@@ -230,12 +230,7 @@ pub const SIGNATURE: &str = "\n\n--\nProtected Utility programme\nDigital Transf
 /// stranger's words to it.
 pub fn enquiry_received(to: &str, from: &str) -> Mail {
     Mail {
-        thread: waymark_store::new_message_id(from).ok().map(|message_id| {
-            waymark_store::MailThread {
-                message_id,
-                ..Default::default()
-            }
-        }),
+        thread: own_id(from),
         auto_submitted: Some("auto-replied"),
         kind: "enquiry_acknowledgement".into(),
         to: to.into(),
@@ -248,6 +243,53 @@ pub fn enquiry_received(to: &str, from: &str) -> Mail {
         ),
         attachment: None,
     }
+}
+
+/// A community registration's verification link. `from` is the
+/// programme's address (for the Message-ID).
+pub fn verify_registration(to: &str, name: &str, link: &str, from: &str) -> Mail {
+    Mail {
+        thread: own_id(from),
+        auto_submitted: Some("auto-generated"),
+        kind: "registration".into(),
+        to: to.into(),
+        subject: "Confirm your address to join the Protected Utility community".into(),
+        body: format!(
+            "Dear {name},\n\nTo finish joining the Protected Utility community, confirm this address \
+             and choose your password here (the link works once, for three days):\n\n{link}\n\n\
+             If you did not ask to join, you need do nothing: no account is made.{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}
+
+/// To an address that registered but already has an account: no new
+/// account, and where to sign in.
+pub fn already_registered(to: &str, login: &str, from: &str) -> Mail {
+    Mail {
+        thread: own_id(from),
+        auto_submitted: Some("auto-generated"),
+        kind: "registration_existing".into(),
+        to: to.into(),
+        subject: "You already have a Waymark account".into(),
+        body: format!(
+            "Hello,\n\nSomeone asked to join the Protected Utility community with this address, \
+             which already has an account. Sign in here:\n\n{login}\n\nIf you have forgotten your \
+             password, ask the programme (reply to this message). If you did not ask, you need do \
+             nothing.{SIGNATURE}"
+        ),
+        attachment: None,
+    }
+}
+
+/// A message's own Message-ID in the programme's domain.
+fn own_id(from: &str) -> Option<waymark_store::MailThread> {
+    waymark_store::new_message_id(from)
+        .ok()
+        .map(|message_id| waymark_store::MailThread {
+            message_id,
+            ..Default::default()
+        })
 }
 
 pub fn invite(to: &str, name: &str, link: &str) -> Mail {

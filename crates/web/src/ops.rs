@@ -161,7 +161,12 @@ impl Metrics {
         for via in ["form", "token"] {
             drop(sign_in_failures.get_or_create(&ViaLabels { via }));
         }
-        for limit in ["sign_in", "password_change", "enquiry_form"] {
+        for limit in [
+            "sign_in",
+            "password_change",
+            "enquiry_form",
+            "register_form",
+        ] {
             drop(rate_limited.get_or_create(&LimitLabels { limit }));
         }
         let mail_sent = Counter::default();

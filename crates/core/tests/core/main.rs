@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assessment;
+mod community;
 mod enquiry;
 mod journey;
 mod migration;

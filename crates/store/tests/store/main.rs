@@ -6,6 +6,7 @@
 mod assessment;
 mod auth;
 mod chain;
+mod community;
 mod documents;
 mod export;
 mod generate;

@@ -22,7 +22,7 @@ use tower_sessions::Session;
 use waymark_core::{Actor, Email, Password, Person, Timestamp};
 
 use super::{AppState, ErrorPage, FieldError, PageError, form_error, view_page};
-use waymark_store::now;
+use waymark_store::{StoreError, now};
 
 const PERSON: &str = "person";
 const CSRF: &str = "csrf";
@@ -236,6 +236,7 @@ fn section_of(path: &str) -> &'static str {
         "outbox" => "outbox",
         "settings" => "settings",
         "search" => "search",
+        "community" | "adopters" => "community",
         "articles" | "blueprint" | "knowledge" => "articles",
         _ => "engagements",
     }
@@ -321,7 +322,8 @@ struct LoginPage<'a> {
 #[derive(serde::Serialize)]
 struct InvitePage<'a> {
     title: &'static str,
-    token: &'a str,
+    /// Where the password form posts.
+    action: String,
     name: &'a str,
     email: &'a str,
     errors: Vec<FieldError>,
@@ -513,11 +515,31 @@ fn invite_page(
     invite: &waymark_store::Invite,
     errors: Vec<FieldError>,
 ) -> Response {
+    password_page(
+        s,
+        status,
+        format!("/invite/{token}"),
+        &invite.name,
+        &invite.email,
+        errors,
+    )
+}
+
+/// The form that sets a new account's password (an invite, a community
+/// registration).
+fn password_page(
+    s: &AppState,
+    status: StatusCode,
+    action: String,
+    name: &str,
+    email: &str,
+    errors: Vec<FieldError>,
+) -> Response {
     let view = InvitePage {
         title: "Set your password",
-        token,
-        name: &invite.name,
-        email: &invite.email,
+        action,
+        name,
+        email,
         errors,
     };
     view_page(s, status, "invite.html", &view).unwrap_or_else(IntoResponse::into_response)
@@ -1097,4 +1119,196 @@ pub async fn revoke_token(
     } else {
         Redirect::to("/settings?saved=token").into_response()
     })
+}
+
+/// What `register.html` reads.
+#[derive(serde::Serialize)]
+struct RegisterPage<'a> {
+    title: &'static str,
+    name: &'a str,
+    email: &'a str,
+    domains: String,
+    errors: Vec<FieldError>,
+}
+
+fn register_page(
+    s: &AppState,
+    status: StatusCode,
+    f: &RegisterForm,
+    errors: Vec<FieldError>,
+) -> Response {
+    let view = RegisterPage {
+        title: "Join the community",
+        name: &f.name,
+        email: &f.email,
+        domains: s.community_domains.join(", "),
+        errors,
+    };
+    view_page(s, status, "register.html", &view).unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    name: String,
+    email: String,
+    /// The honeypot: hidden from people, filled by bots.
+    website: String,
+}
+
+/// How long a registration's verification link works.
+const REGISTRATION_DAYS: i64 = 3;
+/// Registrations kept from one network in an hour.
+const REGISTER_LIMIT: u64 = 10;
+
+/// The community's registration form: anyone with an address on an
+/// allowed domain.
+pub async fn register_form(State(s): State<Arc<AppState>>, who: Option<SignedIn>) -> Response {
+    if who.is_some() {
+        return Redirect::to("/community").into_response();
+    }
+    register_page(&s, StatusCode::OK, &RegisterForm::default(), Vec::new())
+}
+
+/// Checks the form and mails a verification link (or, for an address that
+/// has an account, a reminder to sign in); says the same either way.
+pub async fn register(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    Form(f): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    if !f.website.trim().is_empty() {
+        return Ok(Redirect::to("/register/sent").into_response());
+    }
+    let person =
+        match waymark_core::community::registration(&f.name, &f.email, &s.community_domains) {
+            Ok(p) => p,
+            Err(problems) => {
+                let errors = problems.iter().filter_map(super::field_error).collect();
+                return Ok(register_page(
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &f,
+                    errors,
+                ));
+            }
+        };
+    let t = now();
+    if let Some(refused) =
+        super::intake::over_limit(&s, "register_form", addr, REGISTER_LIMIT, t).await?
+    {
+        return Ok(refused);
+    }
+    let base = s.public_url.trim_end_matches('/').to_string();
+    let (to, name, from) = (
+        person.email.as_str().to_string(),
+        person.name.clone(),
+        s.mail_from.clone(),
+    );
+    s.store
+        .register(
+            &person,
+            |token| match token {
+                Some(token) => crate::mail::verify_registration(
+                    &to,
+                    &name,
+                    &format!("{base}/register/{token}"),
+                    &from,
+                ),
+                None => crate::mail::already_registered(&to, &format!("{base}/login"), &from),
+            },
+            t,
+            waymark_core::Timestamp(t.0 + REGISTRATION_DAYS * 86_400),
+        )
+        .await?;
+    Ok(Redirect::to("/register/sent").into_response())
+}
+
+pub async fn register_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {
+    #[derive(serde::Serialize)]
+    struct Sent {
+        title: &'static str,
+        days: i64,
+    }
+    view_page(
+        &s,
+        StatusCode::OK,
+        "register-sent.html",
+        &Sent {
+            title: "Check your email",
+            days: REGISTRATION_DAYS,
+        },
+    )
+}
+
+fn invalid_registration(s: &AppState) -> Response {
+    let view = ErrorPage {
+        reference: crate::ops::request_id(),
+        title: "This link does not work",
+        message: "It may have been used already, or it may have expired (links work for three days). Register again to get a new one; if you set a password already, sign in.",
+    };
+    view_page(s, StatusCode::NOT_FOUND, "error.html", &view)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The verification link: the form that sets the new account's password.
+pub async fn registration_form(
+    State(s): State<Arc<AppState>>,
+    Path(token): Path<String>,
+) -> Response {
+    match s.store.registration(&token, now()).await {
+        Ok(Some(p)) => password_page(
+            &s,
+            StatusCode::OK,
+            format!("/register/{token}"),
+            &p.name,
+            p.email.as_str(),
+            Vec::new(),
+        ),
+        Ok(None) => invalid_registration(&s),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// Sets the password, makes the account (a community member) and signs in.
+pub async fn complete_registration(
+    State(s): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    session: Session,
+    Form(f): Form<InviteForm>,
+) -> Response {
+    let pending = match s.store.registration(&token, now()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return invalid_registration(&s),
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let password = match Password::parse(&f.password, &f.confirm) {
+        Ok(p) => p,
+        Err(waymark_core::DomainError::Invalid { field, message }) => {
+            return password_page(
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("/register/{token}"),
+                &pending.name,
+                pending.email.as_str(),
+                vec![form_error(field, message)],
+            );
+        }
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
+        Err(e) => return PageError::Internal(e.to_string()).into_response(),
+    };
+    match s.store.complete_registration(&token, &hash, now()).await {
+        Ok(Some(person)) => match begin(&session, person).await {
+            Ok(()) => Redirect::to("/community?welcome=1").into_response(),
+            Err(e) => e.into_response(),
+        },
+        Ok(None) => invalid_registration(&s),
+        // The address got an account meanwhile (another link, an invite).
+        Err(StoreError::Duplicate { .. }) => Redirect::to("/login").into_response(),
+        Err(e) => PageError::from(e).into_response(),
+    }
 }

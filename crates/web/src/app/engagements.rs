@@ -1101,6 +1101,8 @@ struct StepView {
     /// The model's guidance, rendered by the site's markdown renderer.
     guidance: Option<Value>,
     href: Option<String>,
+    /// The community's questions about this step.
+    questions: String,
 }
 
 /// Who owns a step or a risk, and by when.
@@ -1373,6 +1375,12 @@ fn workspace_view(
                             Some(a) => format!("{g}#{a}"),
                             None => g.clone(),
                         }),
+                        questions: super::community::questions_href(
+                            &waymark_core::community::StepTag {
+                                stage: st.slug.clone(),
+                                step: Some(step.number),
+                            },
+                        ),
                     }
                 })
                 .collect();

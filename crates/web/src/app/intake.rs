@@ -207,30 +207,46 @@ pub async fn request_support(
     };
     // Only requests that would be kept count towards the limit, so a
     // person correcting typing mistakes is not locked out.
-    let key = format!("enquiry:{}", crate::ops::limit_key(addr));
-    let recent = s
-        .store
-        .count_form_submission(&key, Timestamp(t.0 - 3600), t)
-        .await?;
-    if recent > FORM_LIMIT {
-        crate::ops::METRICS.rate_limited("enquiry_form");
-        tracing::warn!(client = %addr, "request for support refused: too many from this client");
-        let view = ErrorPage {
-            reference: crate::ops::request_id(),
-            title: "Too many requests",
-            message: "Several requests came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.",
-        };
-        let mut r = view_page(&s, StatusCode::TOO_MANY_REQUESTS, "error.html", &view)?;
-        r.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("3600"),
-        );
-        return Ok(r);
+    if let Some(refused) = over_limit(&s, "enquiry_form", addr, FORM_LIMIT, t).await? {
+        return Ok(refused);
     }
 
     let ack = mail::enquiry_received(&enquiry.contact_email, &s.mail_from);
     s.store.add_enquiry(&enquiry, Some(&ack), t).await?;
     Ok(Redirect::to("/request-support/sent").into_response())
+}
+
+/// The public forms' one rate limit: counts this submission of `form`
+/// from the client's network and, past `limit` in an hour, answers 429
+/// with a page that says when to try again.
+pub(super) async fn over_limit(
+    s: &AppState,
+    form: &'static str,
+    addr: std::net::IpAddr,
+    limit: u64,
+    t: Timestamp,
+) -> Result<Option<Response>, PageError> {
+    let key = format!("{form}:{}", crate::ops::limit_key(addr));
+    let recent = s
+        .store
+        .count_form_submission(&key, Timestamp(t.0 - 3600), t)
+        .await?;
+    if recent <= limit {
+        return Ok(None);
+    }
+    crate::ops::METRICS.rate_limited(form);
+    tracing::warn!(client = %addr, form, "form refused: too many from this client");
+    let view = ErrorPage {
+        reference: crate::ops::request_id(),
+        title: "Too many requests",
+        message: "Several came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.",
+    };
+    let mut r = view_page(s, StatusCode::TOO_MANY_REQUESTS, "error.html", &view)?;
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("3600"),
+    );
+    Ok(Some(r))
 }
 
 pub async fn support_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {

@@ -148,7 +148,7 @@ async fn letter_page(
 /// A letter's HTML inside a page: its headings one level down, so the
 /// page's own title stays the only `h1`. The HTML is the sanitiser's
 /// output, whose tags are plain `<hN>` and `</hN>`.
-fn demote_headings(html: &str) -> String {
+pub(super) fn demote_headings(html: &str) -> String {
     let mut out = html.to_string();
     for n in (1..=5).rev() {
         out = out

@@ -11,6 +11,7 @@
 mod adopters;
 mod assessments;
 mod auth;
+mod community;
 mod delivery;
 mod directory;
 mod documents;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Networks webhooks may deliver to although they are not public.
     pub webhook_allow: Arc<Vec<ipnet::IpNet>>,
+    /// Whose addresses may register for the community.
+    pub community_domains: Arc<Vec<String>>,
 }
 
 /// The programme's mailbox, the default sender of Waymark's mail.
@@ -155,6 +158,7 @@ pub fn guide_links(base: &str) -> waymark_site::Published {
     waymark_site::Published {
         links: vec![
             link("Request support", "/request-support"),
+            link("Community", "/community"),
             link("Who uses the blueprint", "/adopters"),
             link("Sign in", "/login"),
         ],
@@ -170,6 +174,11 @@ pub fn table() -> Vec<Route> {
         get("/login", auth::login_form),
         post("/login", auth::login),
         post("/logout", auth::logout),
+        get("/register", auth::register_form),
+        post("/register", auth::register),
+        get("/register/sent", auth::register_sent),
+        get("/register/{token}", auth::registration_form),
+        post("/register/{token}", auth::complete_registration),
         get("/invite/{token}", auth::invite_form),
         post("/invite/{token}", auth::accept_invite),
         get("/setup/{token}", auth::setup_form),
@@ -246,6 +255,17 @@ pub fn table() -> Vec<Route> {
         post("/knowledge/{slug}/feedback", knowledge::feedback),
         get("/adopters", adopters::directory),
         post("/agencies/{id}/directory", adopters::save),
+        get("/community", community::index),
+        post("/community/categories", community::add_category),
+        get("/community/c/{slug}", community::category),
+        get("/community/about", community::about),
+        get("/community/ask", community::ask_form),
+        post("/community/ask", community::ask),
+        get("/community/q/{id}", community::thread),
+        post("/community/q/{id}", community::act),
+        get("/community/posts/{id}/edit", community::edit_form),
+        post("/community/posts/{id}/edit", community::edit),
+        get("/community/posts/{id}/history", community::history),
         get("/agencies/{id}/assessment", assessments::assessment),
         post("/agencies/{id}/assessment", assessments::assess),
         post("/agencies/{id}/type", assessments::set_type),

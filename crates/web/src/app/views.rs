@@ -59,6 +59,46 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/releases.html"),
     ),
     (
+        "community.html",
+        include_str!("../../templates/app/community.html"),
+    ),
+    (
+        "community-topics.html",
+        include_str!("../../templates/app/community-topics.html"),
+    ),
+    (
+        "community-category.html",
+        include_str!("../../templates/app/community-category.html"),
+    ),
+    (
+        "community-about.html",
+        include_str!("../../templates/app/community-about.html"),
+    ),
+    (
+        "community-ask.html",
+        include_str!("../../templates/app/community-ask.html"),
+    ),
+    (
+        "community-question.html",
+        include_str!("../../templates/app/community-question.html"),
+    ),
+    (
+        "community-edit.html",
+        include_str!("../../templates/app/community-edit.html"),
+    ),
+    (
+        "community-history.html",
+        include_str!("../../templates/app/community-history.html"),
+    ),
+    (
+        "register.html",
+        include_str!("../../templates/app/register.html"),
+    ),
+    (
+        "register-sent.html",
+        include_str!("../../templates/app/register-sent.html"),
+    ),
+    (
         "adopters.html",
         include_str!("../../templates/app/adopters.html"),
     ),

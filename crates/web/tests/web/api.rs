@@ -81,7 +81,7 @@ pub(crate) async fn token(store: &Store, email: &str, role: Role) -> String {
 }
 
 /// The API over `store`, with the bundled model.
-async fn app(store: &Store) -> axum::Router {
+pub(crate) async fn app(store: &Store) -> axum::Router {
     crate::logs();
     let settings = Settings::new(
         store.clone(),
@@ -2873,6 +2873,23 @@ async fn every_workspace_action_has_an_api_operation() {
             ]),
         ),
         ("/blueprint", api(&["post /api/v1/blueprint/releases"])),
+        (
+            "/community/categories",
+            api(&["post /api/v1/community/categories"]),
+        ),
+        ("/community/ask", api(&["post /api/v1/community/questions"])),
+        (
+            "/community/q/{id}",
+            api(&[
+                "post /api/v1/community/questions/{id}/answers",
+                "post /api/v1/community/questions/{id}/accept",
+                "post /api/v1/community/posts/{id}/vote",
+            ]),
+        ),
+        (
+            "/community/posts/{id}/edit",
+            api(&["post /api/v1/community/posts/{id}/edit"]),
+        ),
     ];
     let store = waymark_store::Store::open(&waymark_store::testing::sqlite_url("parity"))
         .await

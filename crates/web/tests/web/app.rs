@@ -181,9 +181,11 @@ enum Who {
     OtherAgency,
     PartnerAssigned,
     PartnerUnassigned,
+    /// An account with no role: the community and the guide only.
+    Community,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 9] = [
     Who::SignedOut,
     Who::Admin,
     Who::Staff,
@@ -192,6 +194,7 @@ const EVERYONE: [Who; 8] = [
     Who::OtherAgency,
     Who::PartnerAssigned,
     Who::PartnerUnassigned,
+    Who::Community,
 ];
 
 struct World {
@@ -220,49 +223,54 @@ async fn world(store: Store) -> World {
     let mut emails = Vec::new();
     let mut ids = Vec::new();
     for (who, email, role) in [
-        (Who::Admin, "ada@dta.gov.au", Role::ProgrammeAdmin),
-        (Who::Staff, "sam@dta.gov.au", Role::ProgrammeStaff),
+        (Who::Admin, "ada@dta.gov.au", Some(Role::ProgrammeAdmin)),
+        (Who::Staff, "sam@dta.gov.au", Some(Role::ProgrammeStaff)),
         (
             Who::Member,
             "mia@bot.gov.au",
-            Role::AgencyMember {
+            Some(Role::AgencyMember {
                 agency,
                 sponsor: false,
-            },
+            }),
         ),
         (
             Who::Sponsor,
             "eve@bot.gov.au",
-            Role::AgencyMember {
+            Some(Role::AgencyMember {
                 agency,
                 sponsor: true,
-            },
+            }),
         ),
         (
             Who::OtherAgency,
             "olly@oth.gov.au",
-            Role::AgencyMember {
+            Some(Role::AgencyMember {
                 agency: other,
                 sponsor: true,
-            },
+            }),
         ),
         (
             Who::PartnerAssigned,
             "pat@vendor.com.au",
-            Role::Partner {
+            Some(Role::Partner {
                 kind: PartnerKind::Strategy,
-            },
+            }),
         ),
         (
             Who::PartnerUnassigned,
             "una@vendor.com.au",
-            Role::Partner {
+            Some(Role::Partner {
                 kind: PartnerKind::Technology,
-            },
+            }),
         ),
+        (Who::Community, "cam@council.gov.au", None),
     ] {
         let p = store
-            .add_person_with_roles(&NewPerson::parse("Person", email).unwrap(), &[role], NOW)
+            .add_person_with_roles(
+                &NewPerson::parse("Person", email).unwrap(),
+                role.as_slice(),
+                NOW,
+            )
             .await
             .unwrap();
         store.set_password_hash(p, &hash).await.unwrap();
@@ -358,7 +366,38 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         // An unknown or spent invite is nobody's page.
         ("GET" | "POST", "/invite/{token}" | "/setup/{token}") => StatusCode::NOT_FOUND,
         ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
+        // Registering is for people without an account (the matrix's form
+        // is empty: 422); a made-up link is nobody's.
+        ("GET", "/register") if signed_in => StatusCode::SEE_OTHER,
+        ("GET", "/register" | "/register/sent") => StatusCode::OK,
+        ("POST", "/register") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("GET" | "POST", "/register/{token}") => StatusCode::NOT_FOUND,
+        // The community reads signed out where its category is public (the
+        // matrix's question is in one); the step's list needs a step named.
+        ("GET", "/community/about") => StatusCode::NOT_FOUND,
+        (
+            "GET",
+            "/community"
+            | "/community/c/{slug}"
+            | "/community/q/{id}"
+            | "/community/posts/{id}/history",
+        ) => StatusCode::OK,
         (_, _) if !signed_in => to_login,
+        // Any account asks (the matrix's form is empty: 422) and votes for
+        // the staff member's answer (never their own); the programme adds
+        // categories (no name: 422); the member's question is theirs and
+        // the programme's to edit.
+        ("GET", "/community/ask") => StatusCode::OK,
+        ("POST", "/community/ask") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/community/q/{id}") if who == Staff => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/community/q/{id}") => StatusCode::SEE_OTHER,
+        ("POST", "/community/categories") if programme => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/community/categories") => StatusCode::FORBIDDEN,
+        ("GET", "/community/posts/{id}/edit") if programme || who == Member => StatusCode::OK,
+        ("POST", "/community/posts/{id}/edit") if programme || who == Member => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        (_, "/community/posts/{id}/edit") => StatusCode::FORBIDDEN,
         ("POST", "/logout") => StatusCode::SEE_OTHER,
         // Everyone's own settings; the matrix's form sends none, so 422.
         ("GET", "/settings") => StatusCode::OK,
@@ -553,6 +592,40 @@ async fn every_route_answers_every_role_rightly() {
             .unwrap()
             .0
             .id;
+        // A public category with the member's question and the staff
+        // member's answer, for the community's routes.
+        let member = w.store.actor(PersonId(3)).await.unwrap();
+        w.store
+            .add_category(
+                &staff,
+                &waymark_core::community::NewCategory::parse("Matrix", "", "public", false)
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let question = w
+            .store
+            .ask(
+                &member,
+                "matrix",
+                &waymark_core::community::Question::parse(
+                    "Who comes to the first meeting?",
+                    "Matrix.",
+                    "",
+                    &model,
+                )
+                .unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let question_post = w.store.thread(None, question).await.unwrap().question.id;
+        let answer = w
+            .store
+            .answer(&staff, question, "Matrix answer.", NOW)
+            .await
+            .unwrap()
+            .to_string();
         let mut routes = table();
         // Signing out ends the session, so it goes last.
         routes.sort_by_key(|r| r.path == "/logout");
@@ -569,9 +642,13 @@ async fn every_route_answers_every_role_rightly() {
                         } else if r.path.starts_with("/articles") {
                             article
                         } else if r.path.starts_with("/people") {
-                            7 // the unassigned partner, added last
+                            7 // the unassigned partner
                         } else if r.path.starts_with("/settings/webhooks") {
                             hook
+                        } else if r.path.starts_with("/community/q/") {
+                            question
+                        } else if r.path.starts_with("/community/posts/") {
+                            question_post
                         } else {
                             w.engagement.0
                         }
@@ -629,6 +706,9 @@ async fn every_route_answers_every_role_rightly() {
                         ("role", "staff"),
                     ],
                     ("POST", "/request-support") => vec![("website", "http://spam.example")],
+                    ("POST", "/community/q/{id}") => {
+                        vec![("csrf", &c.csrf), ("action", "vote"), ("post", &answer)]
+                    }
                     ("POST", "/settings/webhooks/{id}") => {
                         vec![("csrf", &c.csrf), ("action", "disable")]
                     }
@@ -1104,7 +1184,73 @@ async fn free_text_is_escaped_on_every_page() {
                 .await
                 .unwrap();
         }
+        // The community: every field a person types (category, title, body,
+        // answer, edit) holds each hostile text.
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let mut community_pages = vec!["/community".to_string()];
+        for (i, p) in XSS.iter().enumerate() {
+            let c = waymark_core::community::NewCategory::parse(
+                &format!("{p} category {i}"),
+                p,
+                "public",
+                false,
+            )
+            .unwrap();
+            w.store.add_category(&staff, &c).await.unwrap();
+            let q = w
+                .store
+                .ask(
+                    &staff,
+                    &c.slug,
+                    &waymark_core::community::Question::parse(
+                        &format!("{p} question {i}"),
+                        p,
+                        "",
+                        &model,
+                    )
+                    .unwrap(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let a = w.store.answer(&staff, q, p, NOW).await.unwrap();
+            w.store
+                .edit_post(
+                    &staff,
+                    a,
+                    None,
+                    &waymark_core::community::edit(None, &format!("{p} again")).unwrap(),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            community_pages.extend([
+                format!("/community/c/{}", c.slug),
+                format!("/community/q/{q}"),
+                format!("/community/posts/{a}/history"),
+                format!("/community/posts/{a}/edit"),
+            ]);
+        }
         let admin = w.client(&app, Who::Admin).await;
+        // Markdown shows typed HTML as text, and its links never run script.
+        for path in &community_pages {
+            let r = send(&app, &admin, Method::GET, path, &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}");
+            for bad in [
+                "<script>alert",
+                "<img src",
+                "<svg onload",
+                "<b>xss-7",
+                "</textarea><script",
+            ] {
+                assert!(!r.body.contains(bad), "{path} contains {bad:?}");
+            }
+            // A typed link is text; no link the page makes runs script.
+            for tag in r.body.split("<a ").skip(1) {
+                let tag = tag.split('>').next().unwrap();
+                assert!(!tag.contains("javascript:"), "{path} links to {tag}");
+            }
+        }
         let pages = [
             format!("/engagements/{e}"),
             format!("/engagements/{e}/stages/engagement"),
@@ -3296,5 +3442,178 @@ async fn a_sponsor_assesses_the_agency_and_the_journey_retailors() {
         .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert!(w.store.verify().await.unwrap().intact());
+    }
+}
+
+/// A newcomer registers with an allowed address, follows the mailed link,
+/// sets a password and is signed in as a community member who sees no
+/// engagement; the link works once; other domains, bots and a second
+/// registration of a known address get what they should.
+#[tokio::test]
+async fn a_newcomer_registers_verifies_and_joins_the_community() {
+    for store in stores("register").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 9]).await;
+        let visitor = Client::default();
+        let admin = w.store.actor(PersonId(1)).await.unwrap();
+        let mails = async || w.store.outbox(&admin, 50).await.unwrap();
+
+        // Not on an allowed domain: said beside the field, nothing mailed.
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            "/register",
+            &[("name", "Gil"), ("email", "gil@gmail.com")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("open to addresses at gov.au"), "{}", r.body);
+        assert!(
+            r.body.contains("value=\"gil@gmail.com\""),
+            "what was typed stays"
+        );
+        // A bot fills the hidden field: thanked, nothing kept.
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            "/register",
+            &[
+                ("name", "Bot"),
+                ("email", "bot@x.gov.au"),
+                ("website", "http://spam"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/register/sent")
+        );
+        assert!(mails().await.is_empty());
+
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            "/register",
+            &[
+                ("name", "Nia Newcomer"),
+                ("email", "Nia@Council.NSW.gov.au"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/register/sent")
+        );
+        let sent = mails().await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].recipient, "nia@council.nsw.gov.au");
+        assert_eq!(sent[0].kind, "registration");
+        let link = sent[0]
+            .body
+            .lines()
+            .find(|l| l.contains("/register/"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let path = link.trim_start_matches(&format!("http://{HOST}"));
+        // No account until the link is followed.
+        assert!(
+            w.store
+                .credentials(&Email::parse("nia@council.nsw.gov.au").unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let r = send(&app, &visitor, Method::GET, path, &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("nia@council.nsw.gov.au"));
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            path,
+            &[("password", "short"), ("confirm", "short")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let pw = "a community passphrase";
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            path,
+            &[("password", pw), ("confirm", pw)],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/community?welcome=1")
+        );
+        let nia = Client {
+            cookie: cookie_of(&r),
+            csrf: String::new(),
+        };
+        let page = send(&app, &nia, Method::GET, "/community?welcome=1", &[]).await;
+        assert!(page.body.contains("your account is ready"));
+        // A community member only: no engagement, no role.
+        let home = send(&app, &nia, Method::GET, "/engagements", &[]).await;
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(
+            !home
+                .body
+                .contains(&format!("/engagements/{}", w.engagement))
+        );
+        assert_eq!(
+            send(
+                &app,
+                &nia,
+                Method::GET,
+                &format!("/engagements/{}", w.engagement),
+                &[]
+            )
+            .await
+            .status,
+            StatusCode::NOT_FOUND
+        );
+        // The link worked once.
+        assert_eq!(
+            send(&app, &visitor, Method::GET, path, &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            path,
+            &[("password", pw), ("confirm", pw)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // Registering a known address makes nothing new and says so by mail only.
+        let r = send(
+            &app,
+            &visitor,
+            Method::POST,
+            "/register",
+            &[("name", "Someone"), ("email", "nia@council.nsw.gov.au")],
+        )
+        .await;
+        assert_eq!(r.location, "/register/sent");
+        let sent = mails().await;
+        assert_eq!(sent.len(), 2);
+        assert!(
+            sent.iter()
+                .any(|m| m.kind == "registration_existing" && !m.body.contains("/register/"))
+        );
+        // Signed in, the form sends you to the community.
+        assert_eq!(
+            send(&app, &nia, Method::GET, "/register", &[])
+                .await
+                .location,
+            "/community"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod community;
 mod webhooks;
 
 /// The application's logs (a page's internal error, say) in the failing

@@ -1,0 +1,559 @@
+//! The community portal's rules: its categories (public or for members),
+//! who may read, ask, answer, edit, vote and accept, what a question or an
+//! answer may hold, and what each change records in a question's own hash
+//! chain (its `TopicEvent`s), so that edits keep their history and every
+//! action is audited.
+//!
+//! A community member is anyone with an account, roles or none: an account
+//! with no role sees the community and the guide and never an engagement
+//! (`Actor::access` gives it nothing). No IO: the store keeps questions,
+//! answers, revisions and votes, and asks these rules inside its
+//! transactions.
+
+use serde::{Deserialize, Serialize};
+use waymark_model::Model;
+
+use crate::people::shown;
+use crate::{Actor, DomainError, NewPerson, PersonId, check_line, check_text};
+
+/// The longest question title, in characters.
+pub const TITLE_MAX: usize = 200;
+/// The shortest question title: a question, not a word.
+pub const TITLE_MIN: usize = 10;
+/// The longest question or answer, in characters of markdown.
+pub const BODY_MAX: usize = 30_000;
+/// The longest category name and description.
+pub const CATEGORY_NAME_MAX: usize = 80;
+pub const CATEGORY_DESCRIPTION_MAX: usize = 300;
+
+/// Who may read a category's questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Anyone, signed out too.
+    Public,
+    /// Anyone with an account.
+    Members,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Members => "members",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Visibility, DomainError> {
+        match raw.trim() {
+            "public" => Ok(Visibility::Public),
+            "members" => Ok(Visibility::Members),
+            _ => Err(DomainError::invalid(
+                "visibility",
+                "choose public (anyone may read) or members (only people with an account)",
+            )),
+        }
+    }
+}
+
+/// A category as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CommunityCategory))]
+pub struct Category {
+    pub id: i64,
+    /// Its address: `/community/c/<slug>`.
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    /// Only the programme starts questions here (Announcements).
+    pub programme_only: bool,
+    /// How many questions it holds (hidden ones too).
+    pub questions: i64,
+}
+
+/// A category to add: its fields checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCategory {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub programme_only: bool,
+}
+
+impl NewCategory {
+    /// Checks what the programme typed, every problem at once. The slug
+    /// comes from the name.
+    pub fn parse(
+        name: &str,
+        description: &str,
+        visibility: &str,
+        programme_only: bool,
+    ) -> Result<NewCategory, Vec<DomainError>> {
+        let name = check_line("name", name, CATEGORY_NAME_MAX).and_then(|n| {
+            if n.is_empty() {
+                Err(DomainError::invalid("name", "is required"))
+            } else {
+                Ok(n)
+            }
+        });
+        let slug = name.as_ref().ok().map(|n| slug_of(n));
+        let name = match (name, slug.as_deref()) {
+            (Ok(_), Some("")) => Err(DomainError::invalid(
+                "name",
+                "needs at least one letter or digit",
+            )),
+            (n, _) => n,
+        };
+        let description = check_text("description", description, CATEGORY_DESCRIPTION_MAX);
+        let visibility = Visibility::parse(visibility);
+        match (name, description, visibility) {
+            (Ok(name), Ok(description), Ok(visibility)) => Ok(NewCategory {
+                slug: slug.unwrap_or_default(),
+                name,
+                description,
+                visibility,
+                programme_only,
+            }),
+            (n, d, v) => Err([n.err(), d.err(), v.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// Lowercase letters and digits joined by single hyphens, at most 60.
+fn slug_of(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_end_matches('-').chars().take(60).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// The categories every portal has: one per stage of the model, then
+/// Blueprint and Announcements. Stage categories are public; so are the
+/// two others, and only the programme posts in Announcements.
+pub fn defaults(model: &Model) -> Vec<NewCategory> {
+    let mut out: Vec<NewCategory> = model
+        .stages
+        .iter()
+        .map(|st| NewCategory {
+            slug: st.slug.clone(),
+            name: st.name.clone(),
+            description: format!("Questions about {} and its steps.", st.name),
+            visibility: Visibility::Public,
+            programme_only: false,
+        })
+        .collect();
+    out.push(NewCategory {
+        slug: "blueprint".into(),
+        name: "Blueprint".into(),
+        description: "The blueprint itself: its design, its versions and how to configure it."
+            .into(),
+        visibility: Visibility::Public,
+        programme_only: false,
+    });
+    out.push(NewCategory {
+        slug: "announcements".into(),
+        name: "Announcements".into(),
+        description: "News from the Protected Utility programme.".into(),
+        visibility: Visibility::Public,
+        programme_only: true,
+    });
+    out
+}
+
+/// Who may register for the community by default: government addresses.
+pub const DEFAULT_DOMAINS: &str = "gov.au";
+
+/// The domains (and their subdomains) whose addresses may register, read
+/// from `gov.au, example.org`: lowercase, each a dotted name.
+pub fn parse_domains(raw: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in raw.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d = d.trim_start_matches('.').to_lowercase();
+        let fine = d.len() <= 253
+            && d.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !fine {
+            return Err(format!("“{}” is not a domain such as gov.au", shown(&d)));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `email`'s domain is one of `domains` or under one of them.
+pub fn domain_allowed(email: &crate::Email, domains: &[String]) -> bool {
+    let Some((_, domain)) = email.as_str().rsplit_once('@') else {
+        return false;
+    };
+    domains.iter().any(|d| {
+        domain == d
+            || domain
+                .strip_suffix(d.as_str())
+                .is_some_and(|p| p.ends_with('.'))
+    })
+}
+
+/// Checks a registration: a name, and an address on an allowed domain;
+/// every problem at once.
+pub fn registration(
+    name: &str,
+    email: &str,
+    domains: &[String],
+) -> Result<NewPerson, Vec<DomainError>> {
+    let p = NewPerson::parse_all(name, email)?;
+    if !domain_allowed(&p.email, domains) {
+        let list = domains.join(", ");
+        return Err(vec![DomainError::invalid(
+            "email",
+            format!(
+                "the community is open to addresses at {list} (and their subdomains); if your organisation uses another address, write to the programme"
+            ),
+        )]);
+    }
+    Ok(p)
+}
+
+/// Whether `reader` (`None` when signed out) may read a category.
+pub fn may_read(reader: Option<&Actor>, visibility: Visibility) -> bool {
+    match visibility {
+        Visibility::Public => true,
+        Visibility::Members => reader.is_some(),
+    }
+}
+
+/// Only the programme adds categories and moderates.
+pub fn may_moderate(actor: &Actor) -> Result<(), DomainError> {
+    if actor.is_programme() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: "moderate the community",
+            why: "only the programme team moderates",
+        })
+    }
+}
+
+/// Whether `actor` may ask a question in `category`.
+pub fn may_ask(actor: &Actor, category: &Category) -> Result<(), DomainError> {
+    if category.programme_only && !actor.is_programme() {
+        return Err(DomainError::Forbidden {
+            action: "post in this category",
+            why: "only the programme posts here",
+        });
+    }
+    Ok(())
+}
+
+/// What a question is now, as far as the rules ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicState {
+    pub asker: PersonId,
+    pub locked: bool,
+}
+
+/// Whether `actor` may answer: anyone with an account, unless the question
+/// is locked.
+pub fn may_answer(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
+    if topic.locked && !actor.is_programme() {
+        return Err(DomainError::Forbidden {
+            action: "answer this question",
+            why: "the programme locked it",
+        });
+    }
+    Ok(())
+}
+
+/// Whether `actor` may edit a post written by `author`: its author (while
+/// the question is open) or the programme.
+pub fn may_edit(actor: &Actor, author: PersonId, topic: TopicState) -> Result<(), DomainError> {
+    if actor.is_programme() {
+        return Ok(());
+    }
+    if actor.person != author {
+        return Err(DomainError::Forbidden {
+            action: "edit this post",
+            why: "only its author or the programme edits a post",
+        });
+    }
+    if topic.locked {
+        return Err(DomainError::Forbidden {
+            action: "edit this post",
+            why: "the programme locked the question",
+        });
+    }
+    Ok(())
+}
+
+/// Whether `actor` may accept an answer (or take acceptance back): the
+/// asker or the programme.
+pub fn may_accept(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
+    if actor.is_programme() || actor.person == topic.asker {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: "accept an answer",
+            why: "only the person who asked, or the programme, accepts an answer",
+        })
+    }
+}
+
+/// Whether `actor` may up-vote a post by `author`: anyone but its author.
+/// (One vote a person a post is the store's unique key.)
+pub fn may_vote(actor: &Actor, author: PersonId) -> Result<(), DomainError> {
+    if actor.person == author {
+        return Err(DomainError::rule("you cannot vote for your own post"));
+    }
+    Ok(())
+}
+
+/// A stage or a step of the model that a question is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepTag {
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+}
+
+impl StepTag {
+    /// `discovery/2` or `discovery`, as typed and as in addresses.
+    pub fn typed(&self) -> String {
+        match self.step {
+            Some(n) => format!("{}/{n}", self.stage),
+            None => self.stage.clone(),
+        }
+    }
+
+    /// Reads `discovery/2` or `discovery` against the model; empty is none.
+    pub fn parse(raw: &str, model: &Model) -> Result<Option<StepTag>, DomainError> {
+        let t = raw.trim().to_lowercase();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let (s, n) = match t.split_once('/') {
+            Some((s, n)) => (s.trim(), Some(n.trim())),
+            None => (t.as_str(), None),
+        };
+        let st = model.stages.iter().find(|st| st.slug == s).ok_or_else(|| {
+            DomainError::invalid("tag", format!("“{}” is not a stage of the model", shown(s)))
+        })?;
+        let step = match n {
+            None => None,
+            Some(n) => {
+                let n: u32 = n.parse().map_err(|_| {
+                    DomainError::invalid(
+                        "tag",
+                        format!(
+                            "“{}”: write a step as stage/number, like discovery/2",
+                            shown(&t)
+                        ),
+                    )
+                })?;
+                if !st.steps.iter().any(|step| step.number == n) {
+                    return Err(DomainError::invalid(
+                        "tag",
+                        format!("{} has no step {n}", st.name),
+                    ));
+                }
+                Some(n)
+            }
+        };
+        Ok(Some(StepTag {
+            stage: st.slug.clone(),
+            step,
+        }))
+    }
+
+    /// "Discovery, step 2: Hold the initial meeting", from the model (the
+    /// typed form when the model no longer has it).
+    pub fn label(&self, model: &Model) -> String {
+        let Some(st) = model.stages.iter().find(|s| s.slug == self.stage) else {
+            return self.typed();
+        };
+        match self.step {
+            None => st.name.clone(),
+            Some(n) => match st.steps.iter().find(|s| s.number == n) {
+                Some(step) => format!("{}, step {n}: {}", st.name, step.title),
+                None => format!("{}, step {n}", st.name),
+            },
+        }
+    }
+}
+
+/// A question as asked, its fields checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub title: String,
+    pub body: String,
+    pub tag: Option<StepTag>,
+}
+
+fn title(raw: &str) -> Result<String, DomainError> {
+    let t = check_line("title", raw, TITLE_MAX)?;
+    let n = t.chars().filter(|c| c.is_alphanumeric()).count();
+    if t.is_empty() {
+        return Err(DomainError::invalid("title", "is required"));
+    }
+    if n < TITLE_MIN {
+        return Err(DomainError::invalid(
+            "title",
+            format!("say what you want to know in at least {TITLE_MIN} letters"),
+        ));
+    }
+    Ok(t)
+}
+
+/// A post's body: markdown, required, at most [`BODY_MAX`] characters.
+pub fn body(raw: &str) -> Result<String, DomainError> {
+    let b = check_text("body", raw, BODY_MAX)?;
+    if b.is_empty() {
+        return Err(DomainError::invalid("body", "is required"));
+    }
+    Ok(b)
+}
+
+impl Question {
+    /// Checks a question, every problem at once (title, body, tag).
+    pub fn parse(
+        title_raw: &str,
+        body_raw: &str,
+        tag: &str,
+        model: &Model,
+    ) -> Result<Question, Vec<DomainError>> {
+        match (title(title_raw), body(body_raw), StepTag::parse(tag, model)) {
+            (Ok(title), Ok(body), Ok(tag)) => Ok(Question { title, body, tag }),
+            (t, b, g) => Err([t.err(), b.err(), g.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// An edit of a post: the question's title too when the post is the
+/// question.
+pub fn edit(title_raw: Option<&str>, body_raw: &str) -> Result<Edit, Vec<DomainError>> {
+    let t = title_raw.map(title).transpose();
+    match (t, body(body_raw)) {
+        (Ok(title), Ok(body)) => Ok(Edit { title, body }),
+        (t, b) => Err([t.err(), b.err()].into_iter().flatten().collect()),
+    }
+}
+
+/// A checked edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub body: String,
+}
+
+/// What each change to a question records in its chain. Posts are named by
+/// their id; the question itself is post `question`'s first revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TopicEvent {
+    Asked {
+        category: String,
+        post: i64,
+        title: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<StepTag>,
+    },
+    Answered {
+        post: i64,
+        body: String,
+    },
+    Edited {
+        post: i64,
+        revision: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        body: String,
+    },
+    Accepted {
+        post: i64,
+    },
+    Unaccepted {
+        post: i64,
+    },
+}
+
+impl TopicEvent {
+    /// The event's kind, as the chain's `kind` column keeps it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TopicEvent::Asked { .. } => "asked",
+            TopicEvent::Answered { .. } => "answered",
+            TopicEvent::Edited { .. } => "edited",
+            TopicEvent::Accepted { .. } => "accepted",
+            TopicEvent::Unaccepted { .. } => "unaccepted",
+        }
+    }
+}
+
+/// Whether the answer `post` may be accepted on a question whose accepted
+/// answer is `accepted` now: it must be an answer of this question (the
+/// store passes whether it is) and not already the accepted one.
+pub fn accept(
+    actor: &Actor,
+    topic: TopicState,
+    post_is_answer_here: bool,
+    accepted: Option<i64>,
+    post: i64,
+) -> Result<TopicEvent, DomainError> {
+    may_accept(actor, topic)?;
+    if !post_is_answer_here {
+        return Err(DomainError::NotFound);
+    }
+    if accepted == Some(post) {
+        return Err(DomainError::rule("this answer is already the accepted one"));
+    }
+    Ok(TopicEvent::Accepted { post })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_is_open_to_allowed_domains_and_their_subdomains() {
+        let d = parse_domains(" gov.au, .Example.org ,gov.au").unwrap();
+        assert_eq!(d, ["gov.au", "example.org"]);
+        assert!(parse_domains("gov..au").is_err());
+        assert!(parse_domains("gov.au/x").is_err());
+        assert!(registration("Jo", "jo@gov.au", &d).is_ok());
+        assert!(registration("Jo", "jo@agency.gov.au", &d).is_ok());
+        assert!(registration("Jo", "jo@mail.example.org", &d).is_ok());
+        for bad in ["jo@evilgov.au", "jo@gov.au.evil.com", "jo@gmail.com"] {
+            let e = registration("Jo", bad, &d).unwrap_err();
+            assert!(
+                matches!(&e[0], DomainError::Invalid { field: "email", .. }),
+                "{bad}"
+            );
+        }
+        assert_eq!(registration("", "x", &d).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn slugs_are_plain() {
+        assert_eq!(slug_of("Licensing & Costs!"), "licensing-costs");
+        assert_eq!(slug_of("  --  "), "");
+        assert_eq!(slug_of(&"ab ".repeat(40)).len(), 59);
+    }
+}

@@ -1,0 +1,391 @@
+//! The community portal through the API: categories, questions, answers,
+//! edits and their history, votes and accepted answers. The same store
+//! calls and core rules as the community's pages.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use waymark_core::DomainError;
+use waymark_core::community::{self, Category, NewCategory, Question, StepTag};
+use waymark_store::{Revision, StoreError, Thread, TopicRow, now};
+
+use super::contract::Body;
+use super::{
+    ApiState, Caller, Params, Problem, created, cursor_keys, cursor_of, invalid_fields, not_found,
+    query, unprocessable, with_next_link,
+};
+
+/// "no such question" (or post, or category) rather than the store's
+/// generic words.
+fn problem(what: &'static str) -> impl Fn(StoreError) -> Problem {
+    move |e| match e {
+        StoreError::Domain(DomainError::NotFound) => not_found(what),
+        StoreError::Domain(DomainError::Invalid { field, message }) => {
+            unprocessable(field, message)
+        }
+        e => e.into(),
+    }
+}
+
+/// The categories, in order.
+#[utoipa::path(get, path = "/api/v1/community/categories", responses(
+    (status = 200, body = Vec<Category>),
+))]
+pub(super) async fn categories(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<Category>>, Problem> {
+    Ok(Json(s.store.categories(Some(&actor)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CategoryRequest {
+    #[schema(max_length = 80)]
+    name: String,
+    #[serde(default)]
+    #[schema(max_length = 300)]
+    description: String,
+    /// `public` (anyone, signed out too) or `members` (people with an account).
+    #[schema(pattern = "^(public|members)$")]
+    visibility: String,
+    /// Only the programme starts questions here.
+    #[serde(default)]
+    programme_only: bool,
+}
+
+/// Adds a category (the programme).
+#[utoipa::path(post, path = "/api/v1/community/categories", request_body = CategoryRequest, responses(
+    (status = 201, body = Category),
+    (status = 409, body = Problem, description = "a category with this name or address exists"),
+))]
+pub(super) async fn add_category(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Body(r): Body<CategoryRequest>,
+) -> Result<Response, Problem> {
+    community::may_moderate(&actor)?;
+    let c = NewCategory::parse(&r.name, &r.description, &r.visibility, r.programme_only)
+        .map_err(|p| invalid_fields(&p))?;
+    s.store.add_category(&actor, &c).await?;
+    let made = s.store.category(Some(&actor), &c.slug).await?;
+    Ok(created(
+        &format!("/api/v1/community/categories/{}/questions", made.slug),
+        &made,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TopicsQuery {
+    /// How many, the most recently active first: 1 to 100 (default 30).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The page after the one whose `Link: rel="next"` header gave it.
+    #[param(pattern = "^[0-9a-f]{1,64}$")]
+    cursor: Option<String>,
+}
+
+/// A category's questions, the most recently active first. A full page's
+/// `Link` header names the next page.
+#[utoipa::path(get, path = "/api/v1/community/categories/{slug}/questions",
+    params(("slug" = String, Path), TopicsQuery), responses(
+    (status = 200, body = Vec<TopicRow>, headers(
+        ("link" = String, description = "`<…?cursor=…>; rel=\"next\"` when there may be more")
+    )),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn category_questions(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(slug): Params<String>,
+    q: Result<Query<TopicsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    let limit = i64::from(q.limit.unwrap_or(30));
+    if !(1..=waymark_store::MAX_TOPICS_PAGE).contains(&limit) {
+        return Err(unprocessable(
+            "limit",
+            format!("choose between 1 and {}", waymark_store::MAX_TOPICS_PAGE),
+        ));
+    }
+    let before =
+        cursor_keys(q.cursor.as_deref())?.map(|[at, id]| (waymark_core::Timestamp(at), id));
+    let list = s
+        .store
+        .topics(Some(&actor), &slug, limit, before)
+        .await
+        .map_err(problem("category"))?;
+    let next = (list.len() as i64 == limit)
+        .then(|| {
+            list.last()
+                .map(|t| cursor_of(&[t.last_activity_at.0, t.id]))
+        })
+        .flatten();
+    Ok(with_next_link(
+        Json(list).into_response(),
+        &format!("/api/v1/community/categories/{slug}/questions"),
+        next,
+        &format!("&limit={limit}"),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TaggedQuery {
+    /// A stage (`discovery`) or a step (`discovery/2`) of the model.
+    #[param(max_length = 100)]
+    tag: String,
+}
+
+/// The questions about a stage or a step of the model, the most recently
+/// active first (at most 100).
+#[utoipa::path(get, path = "/api/v1/community/questions", params(TaggedQuery), responses(
+    (status = 200, body = Vec<TopicRow>),
+    (status = 422, body = Problem),
+))]
+pub(super) async fn tagged(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    q: Result<Query<TaggedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TopicRow>>, Problem> {
+    let q = query(q)?;
+    let tag = StepTag::parse(&q.tag, &s.model)
+        .map_err(|e| invalid_fields(&[e]))?
+        .ok_or_else(|| unprocessable("tag", "name a stage or a step, like discovery/2".into()))?;
+    Ok(Json(
+        s.store
+            .tagged_topics(Some(&actor), &tag, waymark_store::MAX_TOPICS_PAGE)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct QuestionRequest {
+    /// The category's slug.
+    #[schema(max_length = 100)]
+    category: String,
+    #[schema(max_length = 200)]
+    title: String,
+    /// Markdown.
+    #[schema(max_length = 30000)]
+    body: String,
+    /// A stage (`discovery`) or step (`discovery/2`) it is about, or empty.
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    tag: String,
+}
+
+/// The new post's id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CommunityCreated)]
+pub(super) struct Made {
+    id: i64,
+}
+
+/// Asks a question.
+#[utoipa::path(post, path = "/api/v1/community/questions", request_body = QuestionRequest, responses(
+    (status = 201, body = Made),
+    (status = 403, body = Problem, description = "only the programme posts in this category"),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn ask(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Body(r): Body<QuestionRequest>,
+) -> Result<Response, Problem> {
+    let q = Question::parse(&r.title, &r.body, &r.tag, &s.model).map_err(|p| invalid_fields(&p))?;
+    let id = s
+        .store
+        .ask(&actor, r.category.trim(), &q, now())
+        .await
+        .map_err(problem("category"))?;
+    Ok(created(
+        &format!("/api/v1/community/questions/{id}"),
+        &Made { id },
+    ))
+}
+
+/// A question with its answers: the accepted one first, then by votes.
+#[utoipa::path(get, path = "/api/v1/community/questions/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = Thread),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn question(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Thread>, Problem> {
+    Ok(Json(
+        s.store
+            .thread(Some(&actor), id)
+            .await
+            .map_err(problem("question"))?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AnswerRequest {
+    /// Markdown.
+    #[schema(max_length = 30000)]
+    body: String,
+}
+
+/// Answers a question.
+#[utoipa::path(post, path = "/api/v1/community/questions/{id}/answers", params(("id" = i64, Path)),
+    request_body = AnswerRequest, responses(
+    (status = 201, body = Made),
+    (status = 403, body = Problem, description = "the question is locked"),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn answer(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<AnswerRequest>,
+) -> Result<Response, Problem> {
+    let body = community::body(&r.body).map_err(|e| invalid_fields(&[e]))?;
+    let post = s
+        .store
+        .answer(&actor, id, &body, now())
+        .await
+        .map_err(problem("question"))?;
+    Ok(created(
+        &format!("/api/v1/community/questions/{id}"),
+        &Made { id: post },
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AcceptRequest {
+    /// The answer to accept; `null` takes the acceptance back.
+    post: Option<i64>,
+}
+
+/// Accepts an answer (the asker or the programme), or takes it back.
+#[utoipa::path(post, path = "/api/v1/community/questions/{id}/accept", params(("id" = i64, Path)),
+    request_body = AcceptRequest, responses(
+    (status = 204),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "already the accepted answer, or none is accepted"),
+))]
+pub(super) async fn accept(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<AcceptRequest>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .accept_answer(&actor, id, r.post, now())
+        .await
+        .map_err(problem("answer on this question"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EditRequest {
+    /// The question's new title (a question's post only).
+    #[schema(max_length = 200)]
+    title: Option<String>,
+    /// Markdown.
+    #[schema(max_length = 30000)]
+    body: String,
+    /// How many revisions you saw: an edit since then is refused.
+    revisions: Option<i64>,
+}
+
+/// The revision an edit made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CommunityEdited)]
+pub(super) struct Edited {
+    revision: i64,
+}
+
+/// Edits a post (its author, or the programme); the text before stays in
+/// its revisions.
+#[utoipa::path(post, path = "/api/v1/community/posts/{id}/edit", params(("id" = i64, Path)),
+    request_body = EditRequest, responses(
+    (status = 200, body = Edited),
+    (status = 403, body = Problem),
+    (status = 409, body = Problem, description = "edited since the revision you saw, or nothing changed"),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn edit(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<EditRequest>,
+) -> Result<Json<Edited>, Problem> {
+    let e = community::edit(r.title.as_deref(), &r.body).map_err(|p| invalid_fields(&p))?;
+    let revision = s
+        .store
+        .edit_post(&actor, id, r.revisions, &e, now())
+        .await
+        .map_err(problem("post"))?;
+    Ok(Json(Edited { revision }))
+}
+
+/// Every revision of a post, the first first.
+#[utoipa::path(get, path = "/api/v1/community/posts/{id}/revisions", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<Revision>),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn revisions(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Vec<Revision>>, Problem> {
+    let (_, list) = s
+        .store
+        .revisions(Some(&actor), id)
+        .await
+        .map_err(problem("post"))?;
+    Ok(Json(list))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VoteRequest {
+    /// `true` up-votes; `false` takes your vote back.
+    up: bool,
+}
+
+/// The post's votes after yours.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CommunityVotes)]
+pub(super) struct Votes {
+    votes: i64,
+}
+
+/// Up-votes a post, or takes the vote back: once a person a post, never
+/// one's own.
+#[utoipa::path(post, path = "/api/v1/community/posts/{id}/vote", params(("id" = i64, Path)),
+    request_body = VoteRequest, responses(
+    (status = 200, body = Votes),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "a second vote, or a vote for your own post"),
+))]
+pub(super) async fn vote(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<VoteRequest>,
+) -> Result<Json<Votes>, Problem> {
+    let votes = s
+        .store
+        .vote(&actor, id, r.up, now())
+        .await
+        .map_err(problem("post"))?;
+    Ok(Json(Votes { votes }))
+}

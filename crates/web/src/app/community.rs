@@ -1,0 +1,941 @@
+//! The community portal: categories, questions and answers, votes,
+//! accepted answers, each post's history, and the questions about a step
+//! of the model. Readable signed out where the category is public; every
+//! rule is `waymark_core::community`'s, asked by the store inside each
+//! write. Posts are markdown, shown through the same sanitiser as letters
+//! and user guides.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::Value;
+use serde::{Deserialize, Serialize};
+use waymark_core::DomainError;
+use waymark_core::community::{self, Category, NewCategory, Question, StepTag};
+use waymark_model::Model;
+use waymark_site::{Hrefs, step_anchors};
+use waymark_store::{PostRow, StoreError, Thread, TopicRow, now};
+
+use super::auth::{SignedIn, UserView};
+use super::{AppState, FieldError, PageError, field_error, form_error, view_page};
+
+/// A post's markdown as HTML inside a page. Anyone with an account
+/// writes posts, so HTML typed in one is shown as the text it is, never
+/// as markup; the sanitiser then cleans what markdown made (a
+/// `javascript:` link loses its address), and headings sit one level below
+/// the page's.
+pub fn post_html(markdown: &str) -> Value {
+    use pulldown_cmark::{Event, Parser};
+    let events = Parser::new(markdown).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        other => other,
+    });
+    let mut raw = String::new();
+    pulldown_cmark::html::push_html(&mut raw, events);
+    Value::from_safe_string(super::letters::demote_headings(&crate::letter::clean(&raw)))
+}
+
+/// Where the guide explains a stage or step, if the model has its page.
+pub fn guide_href(model: &Model, tag: &StepTag) -> Option<String> {
+    let st = model.stages.iter().find(|s| s.slug == tag.stage)?;
+    let page = Hrefs::prefixed(model, "/guide/").page(st.page?).to_string();
+    let anchor = tag.step.and_then(|n| {
+        step_anchors(model, st)
+            .into_iter()
+            .find(|(number, _)| *number == n)
+            .map(|(_, a)| a)
+    });
+    Some(match anchor {
+        Some(a) => format!("{page}#{a}"),
+        None => page,
+    })
+}
+
+/// The address of the questions about a stage or step.
+pub fn questions_href(tag: &StepTag) -> String {
+    format!("/community/about?tag={}", tag.typed())
+}
+
+/// Every stage and step a question can be about, for the form's list.
+#[derive(Serialize)]
+struct TagOption {
+    value: String,
+    label: String,
+}
+
+fn tag_options(model: &Model) -> Vec<TagOption> {
+    let mut out = Vec::new();
+    for st in &model.stages {
+        out.push(TagOption {
+            value: st.slug.clone(),
+            label: format!("{} (the stage as a whole)", st.name),
+        });
+        for step in &st.steps {
+            out.push(TagOption {
+                value: format!("{}/{}", st.slug, step.number),
+                label: format!("{}, step {}: {}", st.name, step.number, step.title),
+            });
+        }
+    }
+    out
+}
+
+/// A question in a list.
+#[derive(Serialize)]
+struct TopicView {
+    href: String,
+    title: String,
+    category: String,
+    author: String,
+    tag: Option<String>,
+    answers: i64,
+    votes: i64,
+    answered: bool,
+    locked: bool,
+    last_activity_at: i64,
+}
+
+fn topic_view(t: &TopicRow, model: &Model) -> TopicView {
+    TopicView {
+        href: format!("/community/q/{}", t.id),
+        title: t.title.clone(),
+        category: t.category_name.clone(),
+        author: t.author_name.clone(),
+        tag: t.tag.as_ref().map(|g| g.label(model)),
+        answers: t.answers,
+        votes: t.votes,
+        answered: t.accepted.is_some(),
+        locked: t.locked,
+        last_activity_at: t.last_activity_at.0,
+    }
+}
+
+#[derive(Serialize)]
+struct IndexPage {
+    title: &'static str,
+    user: Option<UserView>,
+    categories: Vec<Category>,
+    /// The programme adds categories.
+    moderator: bool,
+    errors: Vec<FieldError>,
+    form: CategoryForm,
+    /// Just registered.
+    welcome: bool,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CategoryForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    name: String,
+    description: String,
+    visibility: String,
+    programme_only: Option<String>,
+}
+
+async fn index_page(
+    s: &AppState,
+    who: Option<&SignedIn>,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    form: CategoryForm,
+    welcome: bool,
+) -> Result<Response, PageError> {
+    let categories = s.store.categories(who.map(|w| &w.actor)).await?;
+    view_page(
+        s,
+        status,
+        "community.html",
+        &IndexPage {
+            title: "Community",
+            user: who.map(SignedIn::view),
+            categories,
+            moderator: who.is_some_and(|w| community::may_moderate(&w.actor).is_ok()),
+            errors,
+            form,
+            welcome,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WelcomeQuery {
+    welcome: String,
+}
+
+/// The community's front page: its categories.
+pub async fn index(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Query(q): Query<WelcomeQuery>,
+) -> Result<Response, PageError> {
+    let welcome = who.is_some() && !q.welcome.is_empty();
+    index_page(
+        &s,
+        who.as_ref(),
+        StatusCode::OK,
+        Vec::new(),
+        CategoryForm::default(),
+        welcome,
+    )
+    .await
+}
+
+/// Adds a category (the programme).
+pub async fn add_category(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<CategoryForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    community::may_moderate(&who.actor)?;
+    let parsed = NewCategory::parse(
+        &f.name,
+        &f.description,
+        &f.visibility,
+        f.programme_only.is_some(),
+    );
+    let errors = match parsed {
+        Ok(c) => match s.store.add_category(&who.actor, &c).await {
+            Ok(_) => return Ok(Redirect::to(&format!("/community/c/{}", c.slug)).into_response()),
+            Err(StoreError::Duplicate { .. }) => vec![form_error(
+                "name",
+                "Name: a category with this name (or this address) already exists",
+            )],
+            Err(e) => return Err(e.into()),
+        },
+        Err(problems) => problems.iter().filter_map(field_error).collect(),
+    };
+    index_page(
+        &s,
+        Some(&who),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        errors,
+        f,
+        false,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// The cursor: `<activity>.<id>` of the last question shown.
+    before: String,
+}
+
+/// Reads `<activity>.<id>`; anything else starts from the top.
+fn cursor(raw: &str) -> Option<(waymark_core::Timestamp, i64)> {
+    let (a, b) = raw.split_once('.')?;
+    Some((waymark_core::Timestamp(a.parse().ok()?), b.parse().ok()?))
+}
+
+/// How many questions a page of a category shows.
+const PAGE: i64 = 30;
+
+#[derive(Serialize)]
+struct CategoryPage {
+    title: String,
+    user: Option<UserView>,
+    category: Category,
+    topics: Vec<TopicView>,
+    /// The next page's address, if there may be one.
+    next: Option<String>,
+    may_ask: bool,
+}
+
+/// A category's questions, the most recently active first.
+pub async fn category(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let reader = who.as_ref().map(|w| &w.actor);
+    let category = s.store.category(reader, &slug).await?;
+    let rows = s
+        .store
+        .topics(reader, &slug, PAGE, cursor(&q.before))
+        .await?;
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last())
+        .flatten()
+        .map(|t| {
+            format!(
+                "/community/c/{slug}?before={}.{}",
+                t.last_activity_at.0, t.id
+            )
+        });
+    view_page(
+        &s,
+        StatusCode::OK,
+        "community-category.html",
+        &CategoryPage {
+            title: category.name.clone(),
+            may_ask: who
+                .as_ref()
+                .is_some_and(|w| community::may_ask(&w.actor, &category).is_ok()),
+            user: who.as_ref().map(SignedIn::view),
+            topics: rows.iter().map(|t| topic_view(t, &s.model)).collect(),
+            category,
+            next,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TagQuery {
+    tag: String,
+}
+
+#[derive(Serialize)]
+struct AboutPage {
+    title: String,
+    user: Option<UserView>,
+    label: String,
+    tag: String,
+    guide: Option<String>,
+    topics: Vec<TopicView>,
+}
+
+/// The questions about a stage or a step of the model.
+pub async fn about(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Query(q): Query<TagQuery>,
+) -> Result<Response, PageError> {
+    let tag = StepTag::parse(&q.tag, &s.model)
+        .ok()
+        .flatten()
+        .ok_or(PageError::NotFound)?;
+    let rows = s
+        .store
+        .tagged_topics(
+            who.as_ref().map(|w| &w.actor),
+            &tag,
+            waymark_store::MAX_TOPICS_PAGE,
+        )
+        .await?;
+    let label = tag.label(&s.model);
+    view_page(
+        &s,
+        StatusCode::OK,
+        "community-about.html",
+        &AboutPage {
+            title: format!("Questions about {label}"),
+            user: who.as_ref().map(SignedIn::view),
+            guide: guide_href(&s.model, &tag),
+            tag: tag.typed(),
+            label,
+            topics: rows.iter().map(|t| topic_view(t, &s.model)).collect(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AskForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    category: String,
+    title: String,
+    body: String,
+    tag: String,
+}
+
+#[derive(Serialize)]
+struct AskPage {
+    title: &'static str,
+    user: UserView,
+    categories: Vec<Category>,
+    tags: Vec<TagOption>,
+    form: AskForm,
+    errors: Vec<FieldError>,
+    title_max: usize,
+    body_max: usize,
+}
+
+async fn ask_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    form: AskForm,
+    errors: Vec<FieldError>,
+) -> Result<Response, PageError> {
+    let categories = s
+        .store
+        .categories(Some(&who.actor))
+        .await?
+        .into_iter()
+        .filter(|c| community::may_ask(&who.actor, c).is_ok())
+        .collect();
+    view_page(
+        s,
+        status,
+        "community-ask.html",
+        &AskPage {
+            title: "Ask a question",
+            user: who.view(),
+            categories,
+            tags: tag_options(&s.model),
+            form,
+            errors,
+            title_max: community::TITLE_MAX,
+            body_max: community::BODY_MAX,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AskQuery {
+    category: String,
+    tag: String,
+}
+
+/// The form to ask a question, with a category or a step already chosen.
+pub async fn ask_form(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Query(q): Query<AskQuery>,
+) -> Result<Response, PageError> {
+    // A step's stage is its category unless one was named.
+    let tag = StepTag::parse(&q.tag, &s.model).ok().flatten();
+    let category = if q.category.is_empty() {
+        tag.as_ref().map(|t| t.stage.clone()).unwrap_or_default()
+    } else {
+        q.category
+    };
+    let form = AskForm {
+        category,
+        tag: tag.map(|t| t.typed()).unwrap_or_default(),
+        ..AskForm::default()
+    };
+    ask_page(&s, &who, StatusCode::OK, form, Vec::new()).await
+}
+
+/// Asks the question; any problem goes beside its field, with what was typed.
+pub async fn ask(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<AskForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let category = match s.store.category(Some(&who.actor), f.category.trim()).await {
+        Ok(c) => match community::may_ask(&who.actor, &c) {
+            Ok(()) => Some(c),
+            Err(e) => {
+                errors.push(form_error("category", format!("Category: {e}")));
+                None
+            }
+        },
+        Err(StoreError::Domain(DomainError::NotFound)) => {
+            errors.push(form_error("category", "Category: choose one from the list"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let question = match Question::parse(&f.title, &f.body, &f.tag, &s.model) {
+        Ok(q) => Some(q),
+        Err(problems) => {
+            errors.extend(labelled(&problems, POST_LABELS));
+            None
+        }
+    };
+    match (category, question) {
+        (Some(c), Some(q)) if errors.is_empty() => {
+            let id = s.store.ask(&who.actor, &c.slug, &q, now()).await?;
+            Ok(Redirect::to(&format!("/community/q/{id}")).into_response())
+        }
+        _ => ask_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, f, errors).await,
+    }
+}
+
+/// A post as the question's page shows it.
+#[derive(Serialize)]
+struct PostView {
+    id: i64,
+    author: String,
+    html: Value,
+    votes: i64,
+    edited: bool,
+    revisions: i64,
+    created_at: i64,
+    edited_at: Option<i64>,
+    accepted: bool,
+    voted: bool,
+    may_vote: bool,
+    may_edit: bool,
+}
+
+#[derive(Serialize)]
+struct ThreadPage {
+    title: String,
+    user: Option<UserView>,
+    id: i64,
+    category: String,
+    category_name: String,
+    tag: Option<String>,
+    tag_label: Option<String>,
+    guide: Option<String>,
+    locked: bool,
+    question: PostView,
+    answers: Vec<PostView>,
+    may_answer: bool,
+    may_accept: bool,
+    /// What was typed in the answer box, when it came back with a problem.
+    draft: String,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
+    body_max: usize,
+}
+
+fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
+    let state = community::TopicState {
+        asker: t.topic.author,
+        locked: t.topic.locked,
+    };
+    PostView {
+        id: p.id,
+        author: p.author_name.clone(),
+        html: post_html(&p.body),
+        votes: p.votes,
+        edited: p.revisions > 1,
+        revisions: p.revisions,
+        created_at: p.created_at.0,
+        edited_at: p.edited_at.map(|t| t.0),
+        accepted: p.accepted,
+        voted: t.voted.contains(&p.id),
+        may_vote: who.is_some_and(|w| community::may_vote(&w.actor, p.author).is_ok()),
+        may_edit: who.is_some_and(|w| community::may_edit(&w.actor, p.author, state).is_ok()),
+    }
+}
+
+async fn thread_page(
+    s: &AppState,
+    who: Option<&SignedIn>,
+    id: i64,
+    status: StatusCode,
+    draft: String,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let t = s.store.thread(who.map(|w| &w.actor), id).await?;
+    let state = community::TopicState {
+        asker: t.topic.author,
+        locked: t.topic.locked,
+    };
+    let view = ThreadPage {
+        title: t.topic.title.clone(),
+        user: who.map(SignedIn::view),
+        id,
+        category: t.topic.category.clone(),
+        category_name: t.topic.category_name.clone(),
+        tag: t.topic.tag.as_ref().map(questions_href),
+        tag_label: t.topic.tag.as_ref().map(|g| g.label(&s.model)),
+        guide: t.topic.tag.as_ref().and_then(|g| guide_href(&s.model, g)),
+        locked: t.topic.locked,
+        question: post_view(&t.question, &t, who),
+        answers: t.answers.iter().map(|p| post_view(p, &t, who)).collect(),
+        may_answer: who.is_some_and(|w| community::may_answer(&w.actor, state).is_ok()),
+        may_accept: who.is_some_and(|w| community::may_accept(&w.actor, state).is_ok()),
+        draft,
+        errors,
+        notice,
+        body_max: community::BODY_MAX,
+    };
+    view_page(s, status, "community-question.html", &view)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoticeQuery {
+    done: String,
+}
+
+/// A question and its answers, the accepted one first.
+pub async fn thread(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let notice = match q.done.as_str() {
+        "answered" => Some("Your answer is posted."),
+        "accepted" => Some("The answer is accepted: it shows first."),
+        "unaccepted" => Some("The answer is no longer marked as accepted."),
+        "voted" => Some("Your vote is counted."),
+        "unvoted" => Some("Your vote is taken back."),
+        "edited" => Some("Your edit is saved. The earlier text is kept in the post's history."),
+        _ => None,
+    };
+    thread_page(
+        &s,
+        who.as_ref(),
+        id,
+        StatusCode::OK,
+        String::new(),
+        Vec::new(),
+        notice,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ThreadForm {
+    csrf: String,
+    /// answer, vote, unvote, accept, unaccept
+    action: String,
+    post: String,
+    body: String,
+}
+
+/// Answers, votes, accepts: one form endpoint per question.
+pub async fn act(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<ThreadForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let post = || {
+        f.post
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| PageError::NotFound)
+    };
+    let done = match f.action.as_str() {
+        "answer" => {
+            let body = community::body(&f.body);
+            let written = match body {
+                Ok(b) => s.store.answer(&who.actor, id, &b, now()).await.map(|_| ()),
+                Err(e) => Err(StoreError::Domain(e)),
+            };
+            match written {
+                Ok(()) => "answered",
+                Err(StoreError::Domain(e)) if !matches!(e, DomainError::NotFound) => {
+                    let errors = vec![refusal("answer", &e)];
+                    return thread_page(
+                        &s,
+                        Some(&who),
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        f.body.clone(),
+                        errors,
+                        None,
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        "vote" | "unvote" => {
+            let up = f.action == "vote";
+            match s.store.vote(&who.actor, post()?, up, now()).await {
+                Ok(_) => {
+                    if up {
+                        "voted"
+                    } else {
+                        "unvoted"
+                    }
+                }
+                Err(StoreError::Domain(e @ DomainError::Rule(_))) => {
+                    let errors = vec![form_error("answers", e.to_string())];
+                    return thread_page(
+                        &s,
+                        Some(&who),
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        String::new(),
+                        errors,
+                        None,
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        "accept" | "unaccept" => {
+            let post = if f.action == "accept" {
+                Some(post()?)
+            } else {
+                None
+            };
+            match s.store.accept_answer(&who.actor, id, post, now()).await {
+                Ok(()) => {
+                    if post.is_some() {
+                        "accepted"
+                    } else {
+                        "unaccepted"
+                    }
+                }
+                Err(StoreError::Domain(e @ DomainError::Rule(_))) => {
+                    let errors = vec![form_error("answers", e.to_string())];
+                    return thread_page(
+                        &s,
+                        Some(&who),
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        String::new(),
+                        errors,
+                        None,
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => return Err(PageError::NotFound),
+    };
+    let anchor = if done == "answered" { "#answers" } else { "" };
+    Ok(Redirect::to(&format!("/community/q/{id}?done={done}{anchor}")).into_response())
+}
+
+/// Each problem beside its field, named as the form labels it.
+fn labelled(problems: &[DomainError], labels: &[(&str, &str)]) -> Vec<FieldError> {
+    problems
+        .iter()
+        .filter_map(|e| match e {
+            DomainError::Invalid { field, message } => {
+                let label = labels
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map_or_else(|| super::capitalised(field), |(_, l)| l.to_string());
+                Some(form_error(field, format!("{label}: {message}")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// How the ask and edit forms label their fields.
+const POST_LABELS: &[(&str, &str)] = &[
+    ("title", "Question"),
+    ("body", "Details"),
+    ("tag", "Part of the model"),
+];
+
+/// A refused write as the error beside field `id`.
+fn refusal(id: &str, e: &DomainError) -> FieldError {
+    match e {
+        DomainError::Invalid { message, .. } => {
+            form_error(id, format!("{}: {message}", super::capitalised(id)))
+        }
+        other => form_error(id, other.to_string()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EditForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    title: String,
+    body: String,
+    /// How many revisions the editor saw.
+    revisions: String,
+}
+
+#[derive(Serialize)]
+struct EditPage {
+    title: &'static str,
+    user: UserView,
+    post: i64,
+    topic: i64,
+    is_question: bool,
+    form: EditForm,
+    errors: Vec<FieldError>,
+    title_max: usize,
+    body_max: usize,
+}
+
+/// The post's newest text and whether it is the question, if the editor
+/// may read it.
+async fn current(
+    s: &AppState,
+    who: &SignedIn,
+    post: i64,
+) -> Result<(i64, bool, waymark_store::Revision, i64), PageError> {
+    let (topic, revisions) = s.store.revisions(Some(&who.actor), post).await?;
+    let n = revisions.len() as i64;
+    let last = revisions
+        .into_iter()
+        .last()
+        .ok_or_else(|| PageError::Internal(format!("post {post} has no revision")))?;
+    let t = s.store.thread(Some(&who.actor), topic).await?;
+    let is_question = t.question.id == post;
+    let author = if is_question {
+        t.question.author
+    } else {
+        t.answers
+            .iter()
+            .find(|a| a.id == post)
+            .map(|a| a.author)
+            .ok_or(PageError::NotFound)?
+    };
+    community::may_edit(
+        &who.actor,
+        author,
+        community::TopicState {
+            asker: t.topic.author,
+            locked: t.topic.locked,
+        },
+    )?;
+    Ok((topic, is_question, last, n))
+}
+
+pub async fn edit_form(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(post): Path<i64>,
+) -> Result<Response, PageError> {
+    let (topic, is_question, last, n) = current(&s, &who, post).await?;
+    let form = EditForm {
+        title: last.title.unwrap_or_default(),
+        body: last.body,
+        revisions: n.to_string(),
+        ..EditForm::default()
+    };
+    edit_page(
+        &s,
+        &who,
+        StatusCode::OK,
+        post,
+        topic,
+        is_question,
+        form,
+        Vec::new(),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn edit_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    post: i64,
+    topic: i64,
+    is_question: bool,
+    form: EditForm,
+    errors: Vec<FieldError>,
+) -> Result<Response, PageError> {
+    view_page(
+        s,
+        status,
+        "community-edit.html",
+        &EditPage {
+            title: if is_question {
+                "Edit your question"
+            } else {
+                "Edit the answer"
+            },
+            user: who.view(),
+            post,
+            topic,
+            is_question,
+            form,
+            errors,
+            title_max: community::TITLE_MAX,
+            body_max: community::BODY_MAX,
+        },
+    )
+}
+
+/// Saves an edit; the text before stays in the post's history.
+pub async fn edit(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(post): Path<i64>,
+    Form(f): Form<EditForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let (topic, is_question, _, _) = current(&s, &who, post).await?;
+    let again = |errors: Vec<FieldError>, f: EditForm| {
+        edit_page(
+            &s,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            post,
+            topic,
+            is_question,
+            f,
+            errors,
+        )
+    };
+    let checked = community::edit(is_question.then_some(f.title.as_str()), &f.body);
+    let edit = match checked {
+        Ok(e) => e,
+        Err(problems) => return again(labelled(&problems, POST_LABELS), f),
+    };
+    let expected = f.revisions.trim().parse::<i64>().ok();
+    match s
+        .store
+        .edit_post(&who.actor, post, expected, &edit, now())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/community/q/{topic}?done=edited")).into_response()),
+        Err(StoreError::Domain(e @ DomainError::Invalid { .. })) => {
+            again(labelled(&[e], POST_LABELS), f)
+        }
+        Err(StoreError::Domain(e @ DomainError::Rule(_))) => again(vec![refusal("body", &e)], f),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct RevisionView {
+    number: i64,
+    title: Option<String>,
+    html: Value,
+    editor: String,
+    at: i64,
+}
+
+#[derive(Serialize)]
+struct HistoryPage {
+    title: &'static str,
+    user: Option<UserView>,
+    topic: i64,
+    revisions: Vec<RevisionView>,
+}
+
+/// Every revision of a post, the newest first.
+pub async fn history(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(post): Path<i64>,
+) -> Result<Response, PageError> {
+    let (topic, revisions) = s
+        .store
+        .revisions(who.as_ref().map(|w| &w.actor), post)
+        .await?;
+    view_page(
+        &s,
+        StatusCode::OK,
+        "community-history.html",
+        &HistoryPage {
+            title: "Post history",
+            user: who.as_ref().map(SignedIn::view),
+            topic,
+            revisions: revisions
+                .into_iter()
+                .rev()
+                .map(|r| RevisionView {
+                    number: r.number,
+                    title: r.title,
+                    html: post_html(&r.body),
+                    editor: r.editor_name,
+                    at: r.at.0,
+                })
+                .collect(),
+        },
+    )
+}

@@ -3,26 +3,31 @@
 // sponsor asks about Discovery step 2 (first with nothing filled in), the
 // programme answers, the sponsor accepts and edits, a signed-out reader
 // finds the question from the step's list, and the workspace's step
-// guidance links to the step's questions. Run by ./scripts/test after
-// target/debug/waymark.
+// guidance links to the step's questions. First a newcomer registers with
+// a gov.au address and follows the link from the delivered mail (with
+// WAYMARK_E2E_SMTP=1, set by ./scripts/test when Python's aiosmtpd is
+// installed, from an aiosmtpd sink on loopback; otherwise from the
+// outbox page). Run by ./scripts/test after target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, launch, startServer } from './harness.mjs';
+import { axe, freePort, launch, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = resolve('target/e2e-screenshots');
 const PASSWORD = 'correct horse battery staple';
+const SMTP = process.env.WAYMARK_E2E_SMTP === '1';
 
 let browser;
 let server;
 let base;
 let dir;
 let db;
+let sink;
 
 function waymark(args, input) {
   return execFileSync(BIN, ['--database-url', db, ...args], {
@@ -37,8 +42,15 @@ before(async () => {
   waymark(['user', 'add', '--name', 'Ada Admin', '--email', 'ada@dta.gov.au', '--role', 'admin', '--password-stdin'], PASSWORD);
   waymark(['user', 'add', '--name', 'Eve Sponsor', '--email', 'eve@bot.gov.au', '--role', 'sponsor', '--agency', 'BOT', '--password-stdin'], PASSWORD);
   waymark(['engagement', 'start', '--agency', 'BOT', '--as', 'ada@dta.gov.au']);
+  const serveArgs = [];
+  if (SMTP) {
+    const port = await freePort();
+    sink = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
+      join(dir, 'sink')], { stdio: 'ignore' });
+    serveArgs.push('--smtp-url', `smtp://127.0.0.1:${port}`);
+  }
   ({ child: server, url: base } = await startServer(BIN, ['--database-url', db],
-    /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/));
+    /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/, serveArgs));
   browser = await launch(CHROMIUM);
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -46,6 +58,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill('SIGTERM');
+  sink?.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -70,9 +83,68 @@ async function signedIn(email) {
   return { context, page };
 }
 
+// The verification link mailed to `to`: from the SMTP sink when there is
+// one (quoted-printable undone), else from the admin's outbox page.
+async function registrationLink(to, admin) {
+  const pattern = new RegExp(`${base}/register/[0-9a-f]{64}`);
+  if (!SMTP) {
+    await admin.goto(`${base}/outbox`);
+    const text = await admin.locator('main').textContent();
+    const m = text.match(pattern);
+    assert.ok(m, `no registration link in the outbox: ${text}`);
+    return m[0];
+  }
+  const box = join(dir, 'sink');
+  for (let i = 0; i < 100; i++) {
+    for (const sub of ['new', 'cur']) {
+      if (!existsSync(join(box, sub))) continue;
+      for (const f of readdirSync(join(box, sub))) {
+        const raw = readFileSync(join(box, sub, f), 'utf8');
+        if (!raw.includes(`To: ${to}`)) continue;
+        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+        const m = text.match(pattern);
+        if (m) return m[0];
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`no registration mail reached the SMTP sink for ${to}`);
+}
+
 async function click(page, name) {
   await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name, exact: true }).click()]);
 }
+
+test('a newcomer registers with a gov.au address and verifies from the mail', async () => {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${base}/community`);
+  await page.getByRole('link', { name: 'Join the community' }).click();
+  await page.getByLabel('Full name').fill('Nia Newcomer');
+  await page.getByLabel('Work email address').fill('nia@gmail.com');
+  await click(page, 'Send me the link');
+  assert.match(await page.locator('.error-summary').textContent(), /open to addresses at gov\.au/);
+  await axe(page, 'register with an error');
+  await shoot(page, 'register-error');
+  await page.getByLabel('Work email address').fill('nia@council.nsw.gov.au');
+  await click(page, 'Send me the link');
+  assert.match(await page.locator('h1').textContent(), /Check your email/);
+  await axe(page, 'register sent');
+  const { page: ada, context } = await signedIn('ada@dta.gov.au');
+  const link = await registrationLink('nia@council.nsw.gov.au', ada);
+  await context.close();
+  await page.goto(link);
+  await page.getByLabel('New password').fill('a community passphrase');
+  await page.getByLabel('Type the password again').fill('a community passphrase');
+  await click(page, 'Set password and sign in');
+  await page.waitForURL(`${base}/community?welcome=1`);
+  assert.match(await page.locator('.notice-success').textContent(), /your account is ready/);
+  await shoot(page, 'welcome');
+  // A community member: no engagement on their home page, and the link is spent.
+  await page.goto(`${base}/engagements`);
+  assert.equal(await page.locator('main a[href^="/engagements/"]').count(), 0);
+  await page.goto(link);
+  assert.match(await page.locator('h1').textContent(), /This link does not work/);
+});
 
 test('a question about Discovery step 2 is asked, answered, accepted and found', async () => {
   const { page: eve } = await signedIn('eve@bot.gov.au');

@@ -13,7 +13,10 @@
 //! arrives in the programme's mailbox belongs ([`mailbox`]); what an API
 //! token may do and who may end it ([`token`]); webhooks: who subscribes to
 //! what, which events reach whom, where deliveries may go and when they are
-//! retried or stopped ([`webhook`]).
+//! retried or stopped ([`webhook`]); the community portal: who reads,
+//! asks, answers, edits, votes and accepts, what a post holds, what each
+//! change records in a question's chain, and who may register
+//! ([`community`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events

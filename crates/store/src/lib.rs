@@ -8,7 +8,10 @@
 //! (`assessments`) and moving engagements between model versions
 //! (`migrations`); mail taken from the programme's mailbox, each message
 //! once, and enquiries' conversations (`mailbox`); webhook subscriptions and
-//! their deliveries, queued with the event they carry (`webhooks`). Every change to
+//! their deliveries, queued with the event they carry (`webhooks`); the
+//! community's categories, questions, answers, revisions and votes, each
+//! question with its own chain (`community`), and pending registrations
+//! (`auth`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,

@@ -1,6 +1,7 @@
 //! Waymark's web layer.
 //!
-//! Owns: the workspace and the JSON API over HTTP, the actions both run
+//! Owns: the workspace (the community portal too) and the JSON API over
+//! HTTP, the actions both run
 //! (`actions`), the application that composes them with the guide
 //! (`Application`), what they send and read: letters' HTML and PDF,
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP

@@ -2766,6 +2766,14 @@ async fn every_workspace_action_has_an_api_operation() {
             Err("browser sessions; a program's access is its token"),
         ),
         (
+            "/register",
+            Err("a newcomer joins the community in the browser, before they have any token"),
+        ),
+        (
+            "/register/{token}",
+            Err("the mailed link is followed in the browser, where the password is typed"),
+        ),
+        (
             "/request-support",
             Err("the public form, for people without an account; mail is the other way in"),
         ),

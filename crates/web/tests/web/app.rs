@@ -1518,7 +1518,7 @@ async fn invites_that_cannot_be_made_say_why_beside_the_field() {
         }
         // Nothing was added by the refused invites.
         let n = w.store.people().await.unwrap().len();
-        assert_eq!(n, 7);
+        assert_eq!(n, 8);
     }
 }
 

@@ -267,11 +267,20 @@ pub fn may_ask(actor: &Actor, category: &Category) -> Result<(), DomainError> {
 pub struct TopicState {
     pub asker: PersonId,
     pub locked: bool,
+    /// Its category is one only the programme posts in (Announcements):
+    /// only the programme answers too.
+    pub programme_only: bool,
 }
 
 /// Whether `actor` may answer: anyone with an account, unless the question
-/// is locked.
+/// is locked or in a category only the programme posts in.
 pub fn may_answer(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
+    if topic.programme_only && !actor.is_programme() {
+        return Err(DomainError::Forbidden {
+            action: "answer in this category",
+            why: "only the programme posts here",
+        });
+    }
     if topic.locked && !actor.is_programme() {
         return Err(DomainError::Forbidden {
             action: "answer this question",

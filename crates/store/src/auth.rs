@@ -256,7 +256,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<NewPerson>, StoreError> {
         let row = sqlx::query(
-            "SELECT name, email FROM registrations WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+            "SELECT r.name, r.email FROM registrations r WHERE r.hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM people p WHERE p.email = r.email)",
         )
         .bind(chain::sha256(token))
         .bind(now.0)
@@ -301,6 +302,12 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, "email", &email))?;
+        // The address's other links are spent with this one.
+        sqlx::query("UPDATE registrations SET used_at = $1 WHERE email = $2 AND used_at IS NULL")
+            .bind(now.0)
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some(PersonId(id)))
     }

@@ -43,6 +43,8 @@ pub struct TopicRow {
     /// The accepted answer's post id.
     pub accepted: Option<i64>,
     pub locked: bool,
+    /// In a category only the programme posts in (Announcements).
+    pub programme_only: bool,
     pub answers: i64,
     /// Up-votes of the question itself.
     pub votes: i64,
@@ -58,6 +60,9 @@ pub struct PostRow {
     pub id: i64,
     pub author: PersonId,
     pub author_name: String,
+    /// The author is of the programme team: pages mark it, so nobody
+    /// passes for the programme by taking a name.
+    pub author_programme: bool,
     /// Markdown, as written (pages show it sanitised).
     pub body: String,
     pub votes: i64,
@@ -96,7 +101,7 @@ pub struct Revision {
 }
 
 const TOPIC_COLUMNS: &str = "t.id, c.slug AS category, c.name AS category_name, t.title, t.author_id, \
-     p.name AS author_name, t.tag_stage, t.tag_step, t.accepted_post_id, t.locked, t.answer_count, \
+     p.name AS author_name, t.tag_stage, t.tag_step, t.accepted_post_id, t.locked, c.programme_only, t.answer_count, \
      t.votes, t.created_at, t.last_activity_at";
 
 const TOPIC_FROM: &str = "community_topics t JOIN community_categories c ON c.id = t.category_id \
@@ -108,6 +113,17 @@ const READABLE: &str = "(c.visibility = 'public' OR $1 = 1)";
 
 fn signed_in(reader: Option<&Actor>) -> i64 {
     i64::from(reader.is_some())
+}
+
+impl TopicRow {
+    /// What the rules ask of the question.
+    pub fn state(&self) -> TopicState {
+        TopicState {
+            asker: self.author,
+            locked: self.locked,
+            programme_only: self.programme_only,
+        }
+    }
 }
 
 fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
@@ -126,6 +142,7 @@ fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
         }),
         accepted: r.try_get("accepted_post_id")?,
         locked: r.try_get::<i64, _>("locked")? != 0,
+        programme_only: r.try_get::<i64, _>("programme_only")? != 0,
         answers: r.try_get("answer_count")?,
         votes: r.try_get("votes")?,
         created_at: Timestamp(r.try_get("created_at")?),
@@ -142,6 +159,7 @@ fn post_row(r: &sqlx::any::AnyRow, accepted: Option<i64>) -> Result<PostRow, Sto
         id,
         author: PersonId(r.try_get("author_id")?),
         author_name: r.try_get("author_name")?,
+        author_programme: r.try_get::<i64, _>("programme")? != 0,
         body: r.try_get("body")?,
         votes: r.try_get("votes")?,
         revisions: r.try_get("revisions")?,
@@ -180,7 +198,7 @@ struct Locked {
 }
 
 /// Takes question `id`'s row lock (PostgreSQL; SQLite writers hold the
-/// writer's turn) and reads it, if `actor` may read its category.
+/// writer's turn) and reads what the rules ask of it.
 async fn lock_topic(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: i64,
@@ -194,7 +212,8 @@ async fn lock_topic(
         return Err(not_found());
     }
     let r = sqlx::query(
-        "SELECT author_id, locked, accepted_post_id FROM community_topics WHERE id = $1",
+        "SELECT t.author_id, t.locked, t.accepted_post_id, c.programme_only FROM community_topics t \
+         JOIN community_categories c ON c.id = t.category_id WHERE t.id = $1",
     )
     .bind(id)
     .fetch_one(&mut **tx)
@@ -204,6 +223,7 @@ async fn lock_topic(
         state: TopicState {
             asker: PersonId(r.try_get("author_id")?),
             locked: r.try_get::<i64, _>("locked")? != 0,
+            programme_only: r.try_get::<i64, _>("programme_only")? != 0,
         },
         accepted: r.try_get("accepted_post_id")?,
     })
@@ -381,10 +401,14 @@ impl Store {
         .ok_or_else(not_found)?;
         let topic = topic_row(&r)?;
         let posts = sqlx::query(&format!(
-            "SELECT {POST_COLUMNS} FROM community_posts x JOIN people p ON p.id = x.author_id \
+            "SELECT {POST_COLUMNS}, CAST(CASE WHEN EXISTS (SELECT 1 FROM memberships m \
+             WHERE m.person_id = x.author_id AND m.role IN ($2, $3)) THEN 1 ELSE 0 END AS BIGINT) AS programme \
+             FROM community_posts x JOIN people p ON p.id = x.author_id \
              WHERE x.topic_id = $1 ORDER BY x.id"
         ))
         .bind(id)
+        .bind(json(&waymark_core::Role::ProgrammeAdmin)?)
+        .bind(json(&waymark_core::Role::ProgrammeStaff)?)
         .fetch_all(&self.pool)
         .await?;
         let mut question = None;

@@ -247,7 +247,10 @@ pub fn enquiry_received(to: &str, from: &str) -> Mail {
 
 /// A community registration's verification link. `from` is the
 /// programme's address (for the Message-ID).
-pub fn verify_registration(to: &str, name: &str, link: &str, from: &str) -> Mail {
+/// It repeats nothing the registrant typed (not even their name): anyone may
+/// type any name, and the programme's mail must not carry a stranger's
+/// words or links.
+pub fn verify_registration(to: &str, link: &str, from: &str) -> Mail {
     Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-generated"),
@@ -255,7 +258,7 @@ pub fn verify_registration(to: &str, name: &str, link: &str, from: &str) -> Mail
         to: to.into(),
         subject: "Confirm your address to join the Protected Utility community".into(),
         body: format!(
-            "Dear {name},\n\nTo finish joining the Protected Utility community, confirm this address \
+            "Hello,\n\nTo finish joining the Protected Utility community, confirm this address \
              and choose your password here (the link works once, for three days):\n\n{link}\n\n\
              If you did not ask to join, you need do nothing: no account is made.{SIGNATURE}"
         ),

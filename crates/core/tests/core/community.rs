@@ -45,7 +45,14 @@ fn answering_editing_accepting_and_voting() {
     let open = TopicState {
         asker: PersonId(99),
         locked: false,
+        programme_only: false,
     };
+    let announcement = TopicState {
+        programme_only: true,
+        ..open
+    };
+    assert!(may_answer(&newcomer(), announcement).is_err());
+    assert!(may_answer(&staff(), announcement).is_ok());
     let locked = TopicState {
         locked: true,
         ..open

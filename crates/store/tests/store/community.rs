@@ -96,6 +96,24 @@ async fn questions_answers_votes_and_acceptance_follow_the_rules_and_are_audited
             .await,
             Err(StoreError::Domain(DomainError::Forbidden { .. }))
         ));
+        // Nor answers there.
+        let news = s
+            .ask(
+                &w.staff,
+                "announcements",
+                &question(&model, "Blueprint 2.1 is out now", ""),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.answer(&w.member, news, "Phishing https://evil.example", NOW)
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
+        s.answer(&w.staff, news, "Release notes are on the guide.", NOW)
+            .await
+            .unwrap();
         assert!(matches!(
             s.ask(
                 &w.member,
@@ -181,6 +199,10 @@ async fn questions_answers_votes_and_acceptance_follow_the_rules_and_are_audited
         assert_eq!(t.topic.accepted, Some(first));
         assert_eq!(t.answers[0].id, first);
         assert!(t.answers[0].accepted);
+        // The programme's posts are marked as the programme's.
+        assert!(t.answers[0].author_programme);
+        assert!(!t.answers[1].author_programme);
+        assert!(!t.question.author_programme);
         assert!(t.voted.is_empty(), "nobody signed out voted");
         assert_eq!(
             t.topic.tag,
@@ -290,9 +312,10 @@ async fn questions_answers_votes_and_acceptance_follow_the_rules_and_are_audited
         // The chain holds it all, and verify finds a post changed behind it.
         let v = s.verify().await.unwrap();
         assert!(v.intact(), "{v:?}");
-        assert_eq!(v.topics, 2);
-        // asked, 2 answers, accepted, edited; asked + answered for the private one.
-        assert_eq!(v.topic_events, 7);
+        assert_eq!(v.topics, 3);
+        // asked, 2 answers, accepted, edited; asked + answered for the private
+        // one and for the announcement.
+        assert_eq!(v.topic_events, 9);
         sqlx::query(&format!(
             "UPDATE community_posts SET body = 'Send me your password.' WHERE id = {first}"
         ))

@@ -177,10 +177,11 @@ pub(super) struct QuestionRequest {
     /// Markdown.
     #[schema(max_length = 30000)]
     body: String,
-    /// A stage (`discovery`) or step (`discovery/2`) it is about, or empty.
+    /// A stage (`discovery`) or step (`discovery/2`) it is about; empty or
+    /// null for none.
     #[serde(default)]
     #[schema(max_length = 100)]
-    tag: String,
+    tag: Option<String>,
 }
 
 /// The new post's id.
@@ -201,7 +202,8 @@ pub(super) async fn ask(
     Caller(actor): Caller,
     Body(r): Body<QuestionRequest>,
 ) -> Result<Response, Problem> {
-    let q = Question::parse(&r.title, &r.body, &r.tag, &s.model).map_err(|p| invalid_fields(&p))?;
+    let q = Question::parse(&r.title, &r.body, r.tag.as_deref().unwrap_or(""), &s.model)
+        .map_err(|p| invalid_fields(&p))?;
     let id = s
         .store
         .ask(&actor, r.category.trim(), &q, now())

@@ -1160,6 +1160,8 @@ pub struct RegisterForm {
 const REGISTRATION_DAYS: i64 = 3;
 /// Registrations kept from one network in an hour.
 const REGISTER_LIMIT: u64 = 10;
+/// Registration mails to one address in an hour.
+const REGISTER_PER_ADDRESS: u64 = 3;
 
 /// The community's registration form: anyone with an address on an
 /// allowed domain.
@@ -1194,24 +1196,27 @@ pub async fn register(
             }
         };
     let t = now();
+    let network = crate::ops::limit_key(addr);
     if let Some(refused) =
-        super::intake::over_limit(&s, "register_form", addr, REGISTER_LIMIT, t).await?
+        super::intake::over_limit(&s, "register_form", &network, REGISTER_LIMIT, t).await?
+    {
+        return Ok(refused);
+    }
+    // However many networks ask, one address gets a few mails an hour.
+    let address = format!("to:{}", person.email);
+    if let Some(refused) =
+        super::intake::over_limit(&s, "register_form", &address, REGISTER_PER_ADDRESS, t).await?
     {
         return Ok(refused);
     }
     let base = s.public_url.trim_end_matches('/').to_string();
-    let (to, name, from) = (
-        person.email.as_str().to_string(),
-        person.name.clone(),
-        s.mail_from.clone(),
-    );
+    let (to, from) = (person.email.as_str().to_string(), s.mail_from.clone());
     s.store
         .register(
             &person,
             |token| match token {
                 Some(token) => crate::mail::verify_registration(
                     &to,
-                    &name,
                     &format!("{base}/register/{token}"),
                     &from,
                 ),

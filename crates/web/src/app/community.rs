@@ -463,6 +463,7 @@ pub async fn ask(
 struct PostView {
     id: i64,
     author: String,
+    programme: bool,
     html: Value,
     votes: i64,
     edited: bool,
@@ -498,13 +499,11 @@ struct ThreadPage {
 }
 
 fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
-    let state = community::TopicState {
-        asker: t.topic.author,
-        locked: t.topic.locked,
-    };
+    let state = t.topic.state();
     PostView {
         id: p.id,
         author: p.author_name.clone(),
+        programme: p.author_programme,
         html: post_html(&p.body),
         votes: p.votes,
         edited: p.revisions > 1,
@@ -528,10 +527,7 @@ async fn thread_page(
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let t = s.store.thread(who.map(|w| &w.actor), id).await?;
-    let state = community::TopicState {
-        asker: t.topic.author,
-        locked: t.topic.locked,
-    };
+    let state = t.topic.state();
     let view = ThreadPage {
         title: t.topic.title.clone(),
         user: who.map(SignedIn::view),
@@ -639,7 +635,13 @@ pub async fn act(
         }
         "vote" | "unvote" => {
             let up = f.action == "vote";
-            match s.store.vote(&who.actor, post()?, up, now()).await {
+            // This page's form votes for this question's posts only.
+            let post = post()?;
+            let t = s.store.thread(Some(&who.actor), id).await?;
+            if t.question.id != post && !t.answers.iter().any(|a| a.id == post) {
+                return Err(PageError::NotFound);
+            }
+            match s.store.vote(&who.actor, post, up, now()).await {
                 Ok(_) => {
                     if up {
                         "voted"
@@ -781,14 +783,7 @@ async fn current(
             .map(|a| a.author)
             .ok_or(PageError::NotFound)?
     };
-    community::may_edit(
-        &who.actor,
-        author,
-        community::TopicState {
-            asker: t.topic.author,
-            locked: t.topic.locked,
-        },
-    )?;
+    community::may_edit(&who.actor, author, t.topic.state())?;
     Ok((topic, is_question, last, n))
 }
 

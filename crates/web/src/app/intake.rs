@@ -207,7 +207,8 @@ pub async fn request_support(
     };
     // Only requests that would be kept count towards the limit, so a
     // person correcting typing mistakes is not locked out.
-    if let Some(refused) = over_limit(&s, "enquiry_form", addr, FORM_LIMIT, t).await? {
+    let network = crate::ops::limit_key(addr);
+    if let Some(refused) = over_limit(&s, "enquiry_form", &network, FORM_LIMIT, t).await? {
         return Ok(refused);
     }
 
@@ -217,16 +218,17 @@ pub async fn request_support(
 }
 
 /// The public forms' one rate limit: counts this submission of `form`
-/// from the client's network and, past `limit` in an hour, answers 429
-/// with a page that says when to try again.
+/// under `key` (the client's network, `ops::limit_key`, or what else the
+/// form limits by) and, past `limit` in an hour, answers 429 with a page
+/// that says when to try again.
 pub(super) async fn over_limit(
     s: &AppState,
     form: &'static str,
-    addr: std::net::IpAddr,
+    key: &str,
     limit: u64,
     t: Timestamp,
 ) -> Result<Option<Response>, PageError> {
-    let key = format!("{form}:{}", crate::ops::limit_key(addr));
+    let key = format!("{form}:{key}");
     let recent = s
         .store
         .count_form_submission(&key, Timestamp(t.0 - 3600), t)
@@ -235,7 +237,7 @@ pub(super) async fn over_limit(
         return Ok(None);
     }
     crate::ops::METRICS.rate_limited(form);
-    tracing::warn!(client = %addr, form, "form refused: too many from this client");
+    tracing::warn!(form, "form refused: too many in the last hour");
     let view = ErrorPage {
         reference: crate::ops::request_id(),
         title: "Too many requests",

@@ -3492,25 +3492,31 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
         );
         assert!(mails().await.is_empty());
 
-        let r = send(
-            &app,
-            &visitor,
-            Method::POST,
-            "/register",
-            &[
-                ("name", "Nia Newcomer"),
+        // Twice, before following either link: the name typed is never mailed.
+        for _ in 0..2 {
+            let form = [
+                ("name", "Nia, visit https://evil.example"),
                 ("email", "Nia@Council.NSW.gov.au"),
-            ],
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.location.as_str()),
-            (StatusCode::SEE_OTHER, "/register/sent")
-        );
+            ];
+            let r = send(&app, &visitor, Method::POST, "/register", &form).await;
+            assert_eq!(r.location, "/register/sent");
+        }
         let sent = mails().await;
-        assert_eq!(sent.len(), 1);
+        assert_eq!(sent.len(), 2);
+        assert!(
+            sent.iter()
+                .all(|m| !m.body.contains("evil.example") && !m.body.contains("Nia"))
+        );
         assert_eq!(sent[0].recipient, "nia@council.nsw.gov.au");
         assert_eq!(sent[0].kind, "registration");
+        let older = sent[1]
+            .body
+            .lines()
+            .find(|l| l.contains("/register/"))
+            .unwrap()
+            .trim()
+            .trim_start_matches(&format!("http://{HOST}"))
+            .to_string();
         let link = sent[0]
             .body
             .lines()
@@ -3578,11 +3584,14 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
             .status,
             StatusCode::NOT_FOUND
         );
-        // The link worked once.
+        // The link worked once, and the address's other link is spent with it.
         assert_eq!(
             send(&app, &visitor, Method::GET, path, &[]).await.status,
             StatusCode::NOT_FOUND
         );
+        assert_ne!(older, path);
+        let r = send(&app, &visitor, Method::GET, &older, &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
         let r = send(
             &app,
             &visitor,
@@ -3603,11 +3612,53 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
         .await;
         assert_eq!(r.location, "/register/sent");
         let sent = mails().await;
-        assert_eq!(sent.len(), 2);
+        assert_eq!(sent.len(), 3);
         assert!(
             sent.iter()
                 .any(|m| m.kind == "registration_existing" && !m.body.contains("/register/"))
         );
+        // However many networks ask, one address gets three mails an hour.
+        let elsewhere = router(&w.store, [127, 0, 0, 10]).await;
+        let form = [("name", "Someone"), ("email", "nia@council.nsw.gov.au")];
+        let r = send(&elsewhere, &visitor, Method::POST, "/register", &form).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(mails().await.len(), 3);
+        // A question page's form votes for that question's posts only.
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        let mut asked = Vec::new();
+        for title in ["First question here", "Second question here"] {
+            let q = waymark_core::community::Question::parse(title, "Body.", "", &model).unwrap();
+            asked.push(w.store.ask(&staff, "blueprint", &q, NOW).await.unwrap());
+        }
+        let (q1, q2) = (asked[0], asked[1]);
+        let a2 = w
+            .store
+            .answer(&staff, q2, "An answer.", NOW)
+            .await
+            .unwrap()
+            .to_string();
+        let page = send(&app, &nia, Method::GET, &format!("/community/q/{q1}"), &[]).await;
+        let csrf = csrf_of(&page.body).unwrap();
+        let vote = [("csrf", csrf.as_str()), ("action", "vote"), ("post", &a2)];
+        let r = send(
+            &app,
+            &nia,
+            Method::POST,
+            &format!("/community/q/{q1}"),
+            &vote,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = send(
+            &app,
+            &nia,
+            Method::POST,
+            &format!("/community/q/{q2}"),
+            &vote,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
         // Signed in, the form sends you to the community.
         assert_eq!(
             send(&app, &nia, Method::GET, "/register", &[])

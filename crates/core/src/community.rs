@@ -518,7 +518,8 @@ impl TopicEvent {
 
 /// Whether the answer `post` may be accepted on a question whose accepted
 /// answer is `accepted` now: it must be an answer of this question (the
-/// store passes whether it is) and not already the accepted one.
+/// store passes whether it is; otherwise the field is invalid) and not
+/// already the accepted one.
 pub fn accept(
     actor: &Actor,
     topic: TopicState,
@@ -527,8 +528,12 @@ pub fn accept(
     post: i64,
 ) -> Result<TopicEvent, DomainError> {
     may_accept(actor, topic)?;
+    // The question exists; the post named is not one of its answers.
     if !post_is_answer_here {
-        return Err(DomainError::NotFound);
+        return Err(DomainError::invalid(
+            "post",
+            "is not an answer to this question",
+        ));
     }
     if accepted == Some(post) {
         return Err(DomainError::rule("this answer is already the accepted one"));

@@ -75,7 +75,10 @@ fn answering_editing_accepting_and_voting() {
     );
     assert_eq!(
         accept(&newcomer(), open, false, None, 5),
-        Err(DomainError::NotFound)
+        Err(DomainError::invalid(
+            "post",
+            "is not an answer to this question"
+        ))
     );
     assert!(matches!(
         accept(&newcomer(), open, true, Some(5), 5),

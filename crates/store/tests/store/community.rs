@@ -186,7 +186,10 @@ async fn questions_answers_votes_and_acceptance_follow_the_rules_and_are_audited
         let elsewhere = s.answer(&w.staff, private, "Monthly.", NOW).await.unwrap();
         assert!(matches!(
             s.accept_answer(&w.member, q, Some(elsewhere), NOW).await,
-            Err(StoreError::Domain(DomainError::NotFound))
+            Err(StoreError::Domain(DomainError::Invalid {
+                field: "post",
+                ..
+            }))
         ));
         s.accept_answer(&w.member, q, Some(first), Timestamp(NOW.0 + 200))
             .await

@@ -140,7 +140,7 @@ pub(super) async fn category_questions(
 #[serde(deny_unknown_fields)]
 pub(super) struct TaggedQuery {
     /// A stage (`discovery`) or a step (`discovery/2`) of the model.
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = "^[A-Za-z0-9-]+(/[0-9]+)?$")]
     tag: String,
 }
 
@@ -280,6 +280,7 @@ pub(super) struct AcceptRequest {
     (status = 403, body = Problem),
     (status = 404, body = Problem),
     (status = 409, body = Problem, description = "already the accepted answer, or none is accepted"),
+    (status = 422, body = Problem, description = "the post is not an answer to this question"),
 ))]
 pub(super) async fn accept(
     State(s): State<Arc<ApiState>>,

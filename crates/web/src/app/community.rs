@@ -608,31 +608,15 @@ pub async fn act(
             .parse::<i64>()
             .map_err(|_| PageError::NotFound)
     };
-    let done = match f.action.as_str() {
-        "answer" => {
-            let body = community::body(&f.body);
-            let written = match body {
-                Ok(b) => s.store.answer(&who.actor, id, &b, now()).await.map(|_| ()),
-                Err(e) => Err(StoreError::Domain(e)),
-            };
-            match written {
-                Ok(()) => "answered",
-                Err(StoreError::Domain(e)) if !matches!(e, DomainError::NotFound) => {
-                    let errors = vec![refusal("answer", &e)];
-                    return thread_page(
-                        &s,
-                        Some(&who),
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        f.body.clone(),
-                        errors,
-                        None,
-                    )
-                    .await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let done: Result<&'static str, StoreError> = match f.action.as_str() {
+        "answer" => match community::body(&f.body) {
+            Ok(b) => s
+                .store
+                .answer(&who.actor, id, &b, now())
+                .await
+                .map(|_| "answered"),
+            Err(e) => Err(StoreError::Domain(e)),
+        },
         "vote" | "unvote" => {
             let up = f.action == "vote";
             // This page's form votes for this question's posts only.
@@ -641,29 +625,11 @@ pub async fn act(
             if t.question.id != post && !t.answers.iter().any(|a| a.id == post) {
                 return Err(PageError::NotFound);
             }
-            match s.store.vote(&who.actor, post, up, now()).await {
-                Ok(_) => {
-                    if up {
-                        "voted"
-                    } else {
-                        "unvoted"
-                    }
-                }
-                Err(StoreError::Domain(e @ DomainError::Rule(_))) => {
-                    let errors = vec![form_error("answers", e.to_string())];
-                    return thread_page(
-                        &s,
-                        Some(&who),
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        String::new(),
-                        errors,
-                        None,
-                    )
-                    .await;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let done = if up { "voted" } else { "unvoted" };
+            s.store
+                .vote(&who.actor, post, up, now())
+                .await
+                .map(|_| done)
         }
         "accept" | "unaccept" => {
             let post = if f.action == "accept" {
@@ -671,31 +637,44 @@ pub async fn act(
             } else {
                 None
             };
-            match s.store.accept_answer(&who.actor, id, post, now()).await {
-                Ok(()) => {
-                    if post.is_some() {
-                        "accepted"
-                    } else {
-                        "unaccepted"
-                    }
-                }
-                Err(StoreError::Domain(e @ DomainError::Rule(_))) => {
-                    let errors = vec![form_error("answers", e.to_string())];
-                    return thread_page(
-                        &s,
-                        Some(&who),
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        String::new(),
-                        errors,
-                        None,
-                    )
-                    .await;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let done = if post.is_some() {
+                "accepted"
+            } else {
+                "unaccepted"
+            };
+            s.store
+                .accept_answer(&who.actor, id, post, now())
+                .await
+                .map(|()| done)
         }
         _ => return Err(PageError::NotFound),
+    };
+    // A refusal is said on the question's page: beside the answer box for
+    // an answer (what was typed kept), above the answers for the rest.
+    let answering = f.action == "answer";
+    let done = match done {
+        Ok(done) => done,
+        Err(StoreError::Domain(e))
+            if matches!(e, DomainError::Rule(_) | DomainError::Invalid { .. })
+                || (answering && !matches!(e, DomainError::NotFound)) =>
+        {
+            let (field, draft) = if answering {
+                ("answer", f.body.clone())
+            } else {
+                ("answers", String::new())
+            };
+            return thread_page(
+                &s,
+                Some(&who),
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                draft,
+                vec![refusal(field, &e)],
+                None,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
     };
     let anchor = if done == "answered" { "#answers" } else { "" };
     Ok(Redirect::to(&format!("/community/q/{id}?done={done}{anchor}")).into_response())

@@ -180,7 +180,7 @@ async fn the_community_through_the_api_and_its_pages() {
         );
         assert_eq!(
             post(accept, &nia, json!({"post": q * 1000})).await.0,
-            StatusCode::NOT_FOUND
+            StatusCode::UNPROCESSABLE_ENTITY
         );
         assert_eq!(
             post(accept, &nia, json!({"post": a1})).await.0,

@@ -93,7 +93,11 @@ impl NewCategory {
         visibility: &str,
         programme_only: bool,
     ) -> Result<NewCategory, Vec<DomainError>> {
-        let name = check_line("name", name, CATEGORY_NAME_MAX).and_then(|n| {
+        // Compatibility forms fold to one ("Ａ" is "A", "e" with a
+        // combining accent is "é"), so no name passes for another.
+        use unicode_normalization::UnicodeNormalization;
+        let name: String = name.nfkc().collect();
+        let name = check_line("name", &name, CATEGORY_NAME_MAX).and_then(|n| {
             if n.is_empty() {
                 Err(DomainError::invalid("name", "is required"))
             } else {
@@ -123,11 +127,12 @@ impl NewCategory {
     }
 }
 
-/// Lowercase letters and digits joined by single hyphens, at most 60.
+/// Lowercase letters and digits (any script) joined by single hyphens, at
+/// most 60 characters.
 fn slug_of(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
+        if c.is_alphanumeric() {
             out.push(c);
         } else if !out.is_empty() && !out.ends_with('-') {
             out.push('-');
@@ -219,6 +224,14 @@ pub fn registration(
     domains: &[String],
 ) -> Result<NewPerson, Vec<DomainError>> {
     let p = NewPerson::parse_all(name, email)?;
+    // Mail goes out without SMTPUTF8, and a look-alike letter (a Greek
+    // omicron in "gov") must not pass for an agency's domain.
+    if !p.email.as_str().is_ascii() {
+        return Err(vec![DomainError::invalid(
+            "email",
+            "give the address in plain letters (a domain with other letters in its punycode form, xn--…)",
+        )]);
+    }
     if !domain_allowed(&p.email, domains) {
         let list = domains.join(", ");
         return Err(vec![DomainError::invalid(
@@ -562,12 +575,14 @@ mod tests {
             );
         }
         assert_eq!(registration("", "x", &d).unwrap_err().len(), 2);
+        assert!(registration("Jo", "jo@b\u{3bf}t.gov.au", &d).is_err());
     }
 
     #[test]
     fn slugs_are_plain() {
         assert_eq!(slug_of("Licensing & Costs!"), "licensing-costs");
         assert_eq!(slug_of("  --  "), "");
+        assert_eq!(slug_of("Café"), "café");
         assert_eq!(slug_of(&"ab ".repeat(40)).len(), 59);
     }
 }

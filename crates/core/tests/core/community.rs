@@ -169,6 +169,13 @@ fn categories_are_checked_and_the_defaults_follow_the_model() {
         fields(NewCategory::parse("!!!", "", "public", false)),
         ["name"]
     );
+    // Look-alikes fold to the name they imitate, so the store's unique
+    // slug refuses them.
+    let fold = |n: &str| NewCategory::parse(n, "", "public", false).unwrap();
+    assert_eq!(fold("\u{ff21}nnouncements").slug, "announcements");
+    assert_eq!(fold("\u{ff21}nnouncements").name, "Announcements");
+    assert_eq!(fold("Cafe\u{301}").slug, fold("Caf\u{e9}").slug);
+    assert_eq!(fold("日本語").slug, "日本語");
     let d = defaults(model());
     assert_eq!(d.len(), model().stages.len() + 2);
     assert!(d.iter().all(|c| c.visibility == Visibility::Public));

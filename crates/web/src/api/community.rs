@@ -31,6 +31,11 @@ fn problem(what: &'static str) -> impl Fn(StoreError) -> Problem {
     }
 }
 
+/// A slug (letters of any script) as it goes in a header's address.
+fn escaped(slug: &str) -> String {
+    url::form_urlencoded::byte_serialize(slug.as_bytes()).collect()
+}
+
 /// The categories, in order.
 #[utoipa::path(get, path = "/api/v1/community/categories", responses(
     (status = 200, body = Vec<Category>),
@@ -74,7 +79,10 @@ pub(super) async fn add_category(
     s.store.add_category(&actor, &c).await?;
     let made = s.store.category(Some(&actor), &c.slug).await?;
     Ok(created(
-        &format!("/api/v1/community/categories/{}/questions", made.slug),
+        &format!(
+            "/api/v1/community/categories/{}/questions",
+            escaped(&made.slug)
+        ),
         &made,
     ))
 }
@@ -129,7 +137,7 @@ pub(super) async fn category_questions(
         .flatten();
     Ok(with_next_link(
         Json(list).into_response(),
-        &format!("/api/v1/community/categories/{slug}/questions"),
+        &format!("/api/v1/community/categories/{}/questions", escaped(&slug)),
         next,
         &format!("&limit={limit}"),
     ))

@@ -202,7 +202,12 @@ pub async fn add_category(
     );
     let errors = match parsed {
         Ok(c) => match s.store.add_category(&who.actor, &c).await {
-            Ok(_) => return Ok(Redirect::to(&format!("/community/c/{}", c.slug)).into_response()),
+            // A slug may hold any script's letters: percent-encoded, as a
+            // header must be.
+            Ok(_) => {
+                let to = format!("/community/c/{}", super::auth::encode(&c.slug));
+                return Ok(Redirect::to(&to).into_response());
+            }
             Err(StoreError::Duplicate { .. }) => vec![form_error(
                 "name",
                 "Name: a category with this name (or this address) already exists",
@@ -267,8 +272,10 @@ pub async fn category(
         .flatten()
         .map(|t| {
             format!(
-                "/community/c/{slug}?before={}.{}",
-                t.last_activity_at.0, t.id
+                "/community/c/{}?before={}.{}",
+                super::auth::encode(&slug),
+                t.last_activity_at.0,
+                t.id
             )
         });
     view_page(

@@ -325,6 +325,28 @@ async fn the_community_through_the_api_and_its_pages() {
             StatusCode::NOT_FOUND
         );
         assert!(!page(&app, "/community").await.1.contains("Agency leads"));
+        // A name in another script: its address is percent-encoded in
+        // the Location and Link headers, and the page answers at it.
+        let (s, _, made) = post(
+            "/api/v1/community/categories",
+            &staff,
+            json!({"name": "日本語", "visibility": "public"}),
+        )
+        .await;
+        assert_eq!(
+            (s, made["slug"].as_str()),
+            (StatusCode::CREATED, Some("日本語"))
+        );
+        let (s, _) = page(&app, "/community/c/%E6%97%A5%E6%9C%AC%E8%AA%9E").await;
+        assert_eq!(s, StatusCode::OK);
+        // A look-alike of Announcements is Announcements.
+        let (s, _, _) = post(
+            "/api/v1/community/categories",
+            &staff,
+            json!({"name": "\u{ff21}nnouncements", "visibility": "public"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT);
         assert_eq!(store.verify().await.unwrap().broken_topics, []);
     }
 }

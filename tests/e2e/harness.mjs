@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -59,4 +60,30 @@ export function freePort() {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
   });
+}
+
+// Screenshots at a phone's and a laptop's width, under `dir` as
+// `<prefix>-<name>-<width>.png`; neither width may scroll sideways.
+export function shooter(dir, prefix) {
+  return async (page, name) => {
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.screenshot({ path: join(dir, `${prefix}-${name}-${width}.png`), fullPage: width === 1280 });
+      const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      assert.equal(sideways, false, `${name} scrolls sideways at ${width}px`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  };
+}
+
+// A new browser context signed in as `email`, on its home page.
+export async function signedIn(browser, base, email, password) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/engagements`);
+  return { context, page };
 }

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, launch, startServer } from './harness.mjs';
+import { axe, launch, shooter, signedIn as signedInAs, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -50,26 +50,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function shoot(page, name) {
-  for (const width of [390, 1280]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: join(SHOTS, `knowledge-${name}-${width}.png`), fullPage: width === 1280 });
-    const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    assert.equal(sideways, false, `${name} scrolls sideways at ${width}px`);
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-async function signedIn(email) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${base}/engagements`);
-  return { context, page };
-}
+const shoot = shooter(SHOTS, 'knowledge');
+const signedIn = (email) => signedInAs(browser, base, email, PASSWORD);
 
 async function click(page, name) {
   await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name, exact: true }).click()]);

@@ -448,13 +448,9 @@ impl Store {
         })
     }
 
-    /// Every revision of a post, the first first, if `reader` may read it.
-    pub async fn revisions(
-        &self,
-        reader: Option<&Actor>,
-        post: i64,
-    ) -> Result<(i64, Vec<Revision>), StoreError> {
-        let topic: i64 = sqlx::query_scalar(&format!(
+    /// The question post `post` belongs to, if `reader` may read it.
+    pub async fn post_topic(&self, reader: Option<&Actor>, post: i64) -> Result<i64, StoreError> {
+        sqlx::query_scalar(&format!(
             "SELECT t.id FROM community_posts x JOIN community_topics t ON t.id = x.topic_id \
              JOIN community_categories c ON c.id = t.category_id WHERE {READABLE} AND x.id = $2"
         ))
@@ -462,7 +458,16 @@ impl Store {
         .bind(post)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(not_found)
+    }
+
+    /// Every revision of a post, the first first, if `reader` may read it.
+    pub async fn revisions(
+        &self,
+        reader: Option<&Actor>,
+        post: i64,
+    ) -> Result<(i64, Vec<Revision>), StoreError> {
+        let topic = self.post_topic(reader, post).await?;
         let rows = sqlx::query(
             "SELECT r.number, r.title, r.body, r.editor_id, p.name, r.at FROM community_revisions r \
              JOIN people p ON p.id = r.editor_id WHERE r.post_id = $1 ORDER BY r.number",
@@ -569,7 +574,7 @@ impl Store {
         edit: &Edit,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        let (topic, _) = self.revisions(Some(actor), post).await?;
+        let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let t = lock_topic(&mut tx, topic).await?;
@@ -712,7 +717,7 @@ impl Store {
         up: bool,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        let (topic, _) = self.revisions(Some(actor), post).await?;
+        let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query("SELECT author_id, is_question FROM community_posts WHERE id = $1")

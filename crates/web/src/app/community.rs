@@ -628,8 +628,7 @@ pub async fn act(
             let up = f.action == "vote";
             // This page's form votes for this question's posts only.
             let post = post()?;
-            let t = s.store.thread(Some(&who.actor), id).await?;
-            if t.question.id != post && !t.answers.iter().any(|a| a.id == post) {
+            if s.store.post_topic(Some(&who.actor), post).await? != id {
                 return Err(PageError::NotFound);
             }
             let done = if up { "voted" } else { "unvoted" };

@@ -197,7 +197,7 @@ test('a question about Discovery step 2 is asked, answered, accepted and found',
   await axe(reader, 'questions about a step');
   await shoot(reader, 'about-step');
   await reader.getByRole('link', { name: 'Who should come to the Discovery workshop?' }).click();
-  assert.match(await reader.locator('main').textContent(), /Sign in to answer or vote/);
+  assert.match(await reader.locator('main').textContent(), /Join the community or sign in to answer or vote/);
   await reader.getByRole('link', { name: 'Discovery', exact: true }).click();
   await axe(reader, 'community category');
   await shoot(reader, 'category');

@@ -28,6 +28,8 @@ let base;
 let dir;
 let db;
 let sink;
+// The question the second journey asks, for the third.
+let question;
 
 function waymark(args, input) {
   return execFileSync(BIN, ['--database-url', db, ...args], {
@@ -149,7 +151,7 @@ test('a question about Discovery step 2 is asked, answered, accepted and found',
   await axe(eve, 'ask');
   await click(eve, 'Post your question');
   await eve.waitForURL(/\/community\/q\/\d+$/);
-  const question = eve.url();
+  question = eve.url();
   assert.match(await eve.locator('.post-body').first().innerHTML(), /<strong>three<\/strong>[\s\S]*&lt;script&gt;/);
   assert.match(await eve.locator('main').textContent(), /About Discovery, step 2/);
 
@@ -201,4 +203,65 @@ test('a question about Discovery step 2 is asked, answered, accepted and found',
   await reader.getByRole('link', { name: 'Discovery', exact: true }).click();
   await axe(reader, 'community category');
   await shoot(reader, 'category');
+});
+
+test('the programme makes the answer an FAQ entry, and the directory follows the engagement', async () => {
+  // The programme drafts the entry from the question's page, cleans it
+  // up in the article editor and publishes it.
+  const { page: ada } = await signedIn('ada@dta.gov.au');
+  await ada.goto(question);
+  await click(ada, 'Add to the FAQ');
+  await ada.waitForURL(/\/articles\/\d+\?saved=promoted$/);
+  assert.match(await ada.locator('.notice-success').textContent(), /Edit it into a clean entry/);
+  assert.equal(await ada.getByLabel('Title').inputValue(), 'Who should come to the Discovery workshop?');
+  await ada.getByLabel('Title').fill('Who comes to the Discovery workshop?');
+  await ada.getByLabel('Body').fill('Your **sponsor**, your IT lead and someone from security. Read [Discovery](discovery.md) first.');
+  await axe(ada, 'FAQ entry editor');
+  await shoot(ada, 'faq-editor');
+  await click(ada, 'Publish');
+  assert.match(await ada.locator('.notice-success').textContent(), /published/);
+  await ada.goto(`${base}/articles`);
+  assert.match(await ada.locator('.faq-order').textContent(), /Who comes to the Discovery workshop\?[\s\S]*Published/);
+
+  // A signed-out reader finds it beside the model's FAQ, with its answer.
+  const reader = await (await browser.newContext()).newPage();
+  await reader.goto(`${base}/guide/`);
+  await reader.getByRole('link', { name: 'Questions from the community' }).click();
+  await reader.waitForURL(/community-faq\.html$/);
+  const faq = await reader.locator('main').textContent();
+  assert.match(faq, /Who comes to the Discovery workshop\?[\s\S]*someone from security/);
+  assert.equal(await reader.getByRole('link', { name: 'FAQ', exact: true }).count(), 1);
+  await axe(reader, 'community FAQ');
+  await shoot(reader, 'faq');
+  // The question links to its entry.
+  await reader.goto(question);
+  await reader.getByRole('link', { name: 'community FAQ' }).click();
+  await reader.waitForURL(/community-faq\.html#faq-/);
+
+  // The exported site has it too.
+  const out = join(dir, 'site');
+  waymark(['site', 'build', '--out', out]);
+  const exported = readFileSync(join(out, 'community-faq.html'), 'utf8');
+  assert.match(exported, /Who comes to the Discovery workshop\?/);
+  assert.match(exported, /<strong>sponsor<\/strong>/);
+  assert.match(readFileSync(join(out, 'index.html'), 'utf8'), /community-faq\.html/);
+
+  // The sponsor lists the agency; the directory reads its stage from the
+  // engagement, and follows it into Deploy.
+  const { page: eve } = await signedIn('eve@bot.gov.au');
+  await eve.goto(`${base}/agencies`);
+  await eve.getByRole('link', { name: 'Bureau of Things' }).first().click();
+  await click(eve, 'List the agency');
+  assert.match(await eve.locator('.notice-success').textContent(), /listed in the directory/);
+  await reader.goto(`${base}/adopters`);
+  const before = await reader.locator('main').textContent();
+  assert.match(before, /Bureau of Things/);
+  assert.doesNotMatch(before, /Deploy/);
+  await ada.goto(`${base}/engagements`);
+  await ada.locator('main a[href^="/engagements/"]').first().click();
+  await ada.goto(`${ada.url().replace(/\/engagements\/(\d+).*/, '/engagements/$1')}/stages/deploy`);
+  await click(ada, 'Start Deploy');
+  await reader.reload();
+  assert.match(await reader.locator('main').textContent(), /Bureau of Things[\s\S]*Reached Deploy on [^.]*\. In Engagement and Deploy\./);
+  await shoot(reader, 'adopters-deploy');
 });

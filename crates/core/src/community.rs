@@ -514,6 +514,29 @@ pub enum TopicEvent {
     Unaccepted {
         post: i64,
     },
+    /// The programme made the question and its accepted answer an FAQ
+    /// entry: the knowledge article `article`, a draft until published.
+    Promoted {
+        post: i64,
+        article: i64,
+    },
+    /// The programme hid a post (the question: the whole question) from
+    /// everyone but itself, saying why; its author is told.
+    Hidden {
+        post: i64,
+        reason: String,
+    },
+    Unhidden {
+        post: i64,
+    },
+    /// Locked: no new answers or edits but the programme's.
+    Locked,
+    Unlocked,
+    /// Moved from one category to another (their slugs).
+    Moved {
+        from: String,
+        to: String,
+    },
 }
 
 impl TopicEvent {
@@ -525,6 +548,12 @@ impl TopicEvent {
             TopicEvent::Edited { .. } => "edited",
             TopicEvent::Accepted { .. } => "accepted",
             TopicEvent::Unaccepted { .. } => "unaccepted",
+            TopicEvent::Promoted { .. } => "promoted",
+            TopicEvent::Hidden { .. } => "hidden",
+            TopicEvent::Unhidden { .. } => "unhidden",
+            TopicEvent::Locked => "locked",
+            TopicEvent::Unlocked => "unlocked",
+            TopicEvent::Moved { .. } => "moved",
         }
     }
 }
@@ -552,6 +581,279 @@ pub fn accept(
         return Err(DomainError::rule("this answer is already the accepted one"));
     }
     Ok(TopicEvent::Accepted { post })
+}
+
+/// The longest reason for a flag or for hiding a post.
+pub const REASON_MAX: usize = 500;
+
+/// A new account's posts (questions and answers) an hour, until it has
+/// been here a week and has a post accepted or up-voted.
+pub const NEW_POSTS_PER_HOUR: u64 = 5;
+/// How long an account is new.
+pub const NEW_ACCOUNT_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// How many posts an hour `actor` may make, when limited: an account less
+/// than a week old (`age_secs`), or without a post that was accepted or
+/// up-voted (`standing`), makes [`NEW_POSTS_PER_HOUR`]; the programme and
+/// established members are not limited.
+pub fn post_limit(actor: &Actor, age_secs: i64, standing: bool) -> Option<u64> {
+    if actor.is_programme() || (age_secs >= NEW_ACCOUNT_SECS && standing) {
+        None
+    } else {
+        Some(NEW_POSTS_PER_HOUR)
+    }
+}
+
+/// Whether `actor` may flag a post by `author` for the programme to look
+/// at: anyone but its author.
+pub fn may_flag(actor: &Actor, author: PersonId) -> Result<(), DomainError> {
+    if actor.person == author {
+        return Err(DomainError::rule(
+            "this is your own post: edit it instead of flagging it",
+        ));
+    }
+    Ok(())
+}
+
+/// A flag's reason, as typed: optional, one line.
+pub fn flag_reason(raw: &str) -> Result<String, DomainError> {
+    check_line("reason", raw, REASON_MAX)
+}
+
+/// What the programme does to keep the community useful, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    Hide { post: i64, reason: String },
+    Unhide { post: i64 },
+    Lock,
+    Unlock,
+    Move { to: String },
+}
+
+/// What a moderation finds: the question's lock and category, and, for
+/// one post, whether it is hidden now (`None`: the post is not this
+/// question's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated<'a> {
+    pub locked: bool,
+    pub category: &'a str,
+    pub post_hidden: Option<bool>,
+    /// For a move: whether the target category exists.
+    pub target_exists: bool,
+}
+
+/// Judges a moderation: the programme only, each change a real one, a
+/// reason to hide (the author reads it). Returns the event to record.
+pub fn moderate(
+    actor: &Actor,
+    m: &Moderation,
+    now: &Moderated<'_>,
+) -> Result<TopicEvent, DomainError> {
+    may_moderate(actor)?;
+    let hidden = || {
+        now.post_hidden
+            .ok_or_else(|| DomainError::invalid("post", "is not a post of this question"))
+    };
+    match m {
+        Moderation::Hide { post, reason } => {
+            if hidden()? {
+                return Err(DomainError::rule("this post is already hidden"));
+            }
+            let reason = check_line("reason", reason, REASON_MAX)?;
+            if reason.is_empty() {
+                return Err(DomainError::invalid(
+                    "reason",
+                    "is required: its author reads it",
+                ));
+            }
+            Ok(TopicEvent::Hidden {
+                post: *post,
+                reason,
+            })
+        }
+        Moderation::Unhide { post } => {
+            if !hidden()? {
+                return Err(DomainError::rule("this post is not hidden"));
+            }
+            Ok(TopicEvent::Unhidden { post: *post })
+        }
+        Moderation::Lock if now.locked => Err(DomainError::rule("this question is already locked")),
+        Moderation::Lock => Ok(TopicEvent::Locked),
+        Moderation::Unlock if !now.locked => Err(DomainError::rule("this question is not locked")),
+        Moderation::Unlock => Ok(TopicEvent::Unlocked),
+        Moderation::Move { .. } if !now.target_exists => Err(DomainError::invalid(
+            "category",
+            "choose a category that exists",
+        )),
+        Moderation::Move { to } if to == now.category => Err(DomainError::rule(
+            "the question is in this category already",
+        )),
+        Moderation::Move { to } => Ok(TopicEvent::Moved {
+            from: now.category.to_string(),
+            to: to.clone(),
+        }),
+    }
+}
+
+/// What happened on a question that its watchers hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// A new answer.
+    Answered,
+    /// An answer was accepted.
+    Accepted,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Answered => "answered",
+            Notice::Accepted => "accepted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Notice> {
+        [Notice::Answered, Notice::Accepted]
+            .into_iter()
+            .find(|n| n.as_str() == raw)
+    }
+
+    /// A mail's subject, or a digest's line, for question `title`.
+    pub fn headline(self, title: &str) -> String {
+        match self {
+            Notice::Answered => format!("New answer: {title}"),
+            Notice::Accepted => format!("Answer accepted: {title}"),
+        }
+    }
+}
+
+/// Whether a watcher (`person`, who asked for mail `notify`) gets a mail
+/// at once about what `actor` did: never the one who did it, and only
+/// when they asked for each event.
+pub fn mail_now(person: PersonId, actor: PersonId, notify: crate::Notify) -> bool {
+    person != actor && notify == crate::Notify::Each
+}
+
+/// Whether it goes in the watcher's daily digest instead.
+pub fn in_digest(person: PersonId, actor: PersonId, notify: crate::Notify) -> bool {
+    person != actor && notify == crate::Notify::Daily
+}
+
+/// Whether the reader may watch a question or category they can read:
+/// anyone signed in (mail needs an address).
+pub fn may_watch(reader: Option<&Actor>, visibility: Visibility) -> Result<(), DomainError> {
+    match reader {
+        Some(_) if may_read(reader, visibility) => Ok(()),
+        Some(_) => Err(DomainError::NotFound),
+        None => Err(DomainError::Forbidden {
+            action: "watch questions",
+            why: "sign in first: watching sends you mail",
+        }),
+    }
+}
+
+/// Whether `actor` may make the question an FAQ entry: the programme
+/// only, once the question has an accepted answer, and once per question
+/// (`promoted`: the article it already became, if any).
+pub fn may_promote(
+    actor: &Actor,
+    accepted: Option<i64>,
+    promoted: Option<i64>,
+) -> Result<i64, DomainError> {
+    if !actor.is_programme() {
+        return Err(DomainError::Forbidden {
+            action: "add questions to the FAQ",
+            why: "the FAQ is the programme's",
+        });
+    }
+    if let Some(article) = promoted {
+        return Err(DomainError::rule(format!(
+            "this question is already in the FAQ (knowledge article {article}); edit that entry instead"
+        )));
+    }
+    accepted.ok_or_else(|| {
+        DomainError::rule(
+            "only a question with an accepted answer can go into the FAQ; accept an answer first",
+        )
+    })
+}
+
+/// The first draft of the FAQ entry made from a question and its accepted
+/// answer, for the programme to edit into a clean entry before it
+/// publishes: the question's title, a summary from the question's first
+/// paragraph, the answer's markdown, tagged with the question's step, to
+/// review in a year (`review_by`). `topic` keeps the address unique.
+pub fn faq_draft(
+    topic: i64,
+    title: &str,
+    question: &str,
+    answer: &str,
+    tag: Option<&StepTag>,
+    review_by: &str,
+) -> crate::knowledge::ArticleInput {
+    // The first paragraph as plain words: markdown's emphasis, code and
+    // heading marks dropped, a link's text kept without its address.
+    let first = question
+        .split("\n\n")
+        .map(|p| plain(&p.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .find(|p| !p.is_empty())
+        .unwrap_or_default();
+    let summary = if first.is_empty() {
+        title.to_string()
+    } else {
+        shorten(&first, crate::knowledge::MAX_SUMMARY)
+    };
+    let mut slug = format!("faq-{topic}-{}", crate::knowledge::slug_of(title));
+    if slug.len() > crate::knowledge::MAX_SLUG {
+        // slug_of gives ASCII: cut at a byte, then drop a dangling hyphen.
+        slug.truncate(crate::knowledge::MAX_SLUG);
+    }
+    let slug = slug.trim_end_matches('-').to_string();
+    crate::knowledge::ArticleInput {
+        slug,
+        title: shorten(title, crate::knowledge::MAX_TITLE),
+        summary,
+        body: answer.to_string(),
+        tags: tag.map(StepTag::typed).unwrap_or_default(),
+        review_by: review_by.to_string(),
+    }
+}
+
+/// One line of markdown as the words a reader sees.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line.trim_start_matches(['#', '>', ' ']);
+    while let Some(c) = rest.chars().next() {
+        // `[text](address)`: the text.
+        if c == '['
+            && let Some(close) = rest.find("](")
+            && let Some(end) = rest[close..].find(')')
+        {
+            out.push_str(&rest[1..close]);
+            rest = &rest[close + end + 1..];
+            continue;
+        }
+        if !matches!(c, '*' | '_' | '`') {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.trim().to_string()
+}
+
+/// `text` cut to at most `max` characters at a word, with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > 0 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
 }
 
 #[cfg(test)]

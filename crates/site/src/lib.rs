@@ -56,6 +56,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("article.html", include_str!("../templates/article.html")),
     ("articles.html", include_str!("../templates/articles.html")),
     (
+        "community-faq.html",
+        include_str!("../templates/community-faq.html"),
+    ),
+    (
         "blueprint.html",
         include_str!("../templates/blueprint.html"),
     ),
@@ -63,6 +67,9 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// The list of knowledge articles and the blueprint's release notes.
 pub const ARTICLES_PATH: &str = "articles.html";
+/// The community's FAQ: promoted questions with their accepted answers,
+/// beside the model's own FAQ page.
+pub const FAQ_PATH: &str = "community-faq.html";
 pub const BLUEPRINT_PATH: &str = "blueprint.html";
 
 /// A knowledge article's file in the built site.
@@ -133,6 +140,12 @@ pub struct ArticlePage {
     pub changes: Option<String>,
     /// Where readers answer "Was this helpful?" (live only).
     pub feedback: Option<String>,
+    /// An FAQ entry's place in the community's FAQ (from 1): it is listed
+    /// there, in that order, rather than among the articles.
+    pub faq: Option<i64>,
+    /// Where an FAQ entry's question was asked in the community (live,
+    /// or an export with a public address).
+    pub asked: Option<String>,
 }
 
 /// A release of the blueprint.
@@ -147,6 +160,17 @@ pub struct Release {
 }
 
 impl Published {
+    /// Whether the site lists knowledge articles (FAQ entries are on the
+    /// FAQ's page instead).
+    pub fn has_articles(&self) -> bool {
+        self.articles.iter().any(|a| a.faq.is_none())
+    }
+
+    /// Whether the community's FAQ has a published entry.
+    pub fn has_faq(&self) -> bool {
+        self.articles.iter().any(|a| a.faq.is_some())
+    }
+
     /// This with the content folder's articles (`files`) added: a file wins
     /// over a database article at the same address. By title.
     pub fn with_files(&self, files: &[ArticlePage]) -> Published {
@@ -544,7 +568,8 @@ fn render_each(
                 links: &published.links,
                 search: published.search.as_deref(),
                 banner: published.releases.first(),
-                knowledge: !published.articles.is_empty(),
+                knowledge: published.has_articles(),
+                faq: published.has_faq(),
                 stages: model.stages.len(),
                 first: (n - 1) * CONTENTS_PER_PAGE + 1,
                 total: pages.len(),
@@ -593,6 +618,14 @@ struct ReleaseView<'a> {
     notes: Html,
 }
 
+/// An entry of the community's FAQ, on its page.
+#[derive(Serialize)]
+struct FaqView<'a> {
+    page: &'a ArticlePage,
+    href: String,
+    html: Html,
+}
+
 #[derive(Serialize)]
 struct ArticleBody<'a> {
     page: &'a ArticlePage,
@@ -612,7 +645,12 @@ struct KnowledgeView<'a> {
     search: Option<&'a str>,
     banner: Option<&'a Release>,
     knowledge: bool,
+    faq: bool,
     article: Option<ArticleBody<'a>>,
+    /// The community FAQ's entries, in order, and the model's own FAQ
+    /// page, if it has one.
+    entries: Vec<FaqView<'a>>,
+    model_faq: Option<&'a str>,
     articles: Vec<ArticleLink<'a>>,
     /// The list's neighbouring pages, its first entry's position and the
     /// count of all.
@@ -650,8 +688,11 @@ fn render_knowledge(
         links: &published.links,
         search: published.search.as_deref(),
         banner: published.releases.first(),
-        knowledge: true,
+        knowledge: published.has_articles(),
+        faq: published.has_faq(),
         article: None,
+        entries: Vec::new(),
+        model_faq: None,
         articles: Vec::new(),
         previous: None,
         next: None,
@@ -692,16 +733,47 @@ fn render_knowledge(
     }) {
         r?;
     }
+    // The community's FAQ, on one page in the programme's order, when it
+    // has an entry. (The last entry taken away changes every page's
+    // navigation, so the live guide renders everything and drops it.)
+    let mut entries: Vec<&ArticlePage> = published
+        .articles
+        .iter()
+        .filter(|a| a.faq.is_some())
+        .collect();
+    entries.sort_by_key(|a| (a.faq, &a.slug));
+    let mut v = view("Questions from the community", FAQ_PATH);
+    v.entries = entries
+        .into_iter()
+        .map(|a| FaqView {
+            page: a,
+            href: article_href(&a.slug),
+            html: md(&a.body, model, hrefs),
+        })
+        .collect();
+    v.model_faq = model
+        .pages
+        .iter()
+        .position(|p| p.slug == "faq")
+        .map(|i| hrefs.page(PageId(i)));
+    if !v.entries.is_empty() {
+        render("community-faq.html", &v, FAQ_PATH)?;
+    }
     // The list, a hundred to a page, so no page grows with the articles.
-    let chunks: Vec<&[ArticlePage]> = published.articles.chunks(CONTENTS_PER_PAGE).collect();
+    let listed: Vec<&ArticlePage> = published
+        .articles
+        .iter()
+        .filter(|a| a.faq.is_none())
+        .collect();
+    let chunks: Vec<&[&ArticlePage]> = listed.chunks(CONTENTS_PER_PAGE).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         let href = articles_href(i + 1);
         let mut v = view("Knowledge articles", &href);
-        v.articles = chunk.iter().map(article_link).collect();
+        v.articles = chunk.iter().map(|a| article_link(a)).collect();
         v.previous = (i > 0).then(|| articles_href(i));
         v.next = (i + 1 < chunks.len()).then(|| articles_href(i + 2));
         v.first = i * CONTENTS_PER_PAGE + 1;
-        v.total = published.articles.len();
+        v.total = listed.len();
         render("articles.html", &v, &href)?;
     }
     if only.is_none() && !published.releases.is_empty() {
@@ -985,6 +1057,7 @@ struct ContentsView<'a> {
     search: Option<&'a str>,
     banner: Option<&'a Release>,
     knowledge: bool,
+    faq: bool,
     /// How many stages the model has.
     stages: usize,
     /// The position of this page's first entry, and how many there are.
@@ -1018,6 +1091,8 @@ struct PageView<'a> {
     banner: Option<&'a Release>,
     /// Whether the site has knowledge articles (a link to their list).
     knowledge: bool,
+    /// Whether the community's FAQ has entries (a link to it).
+    faq: bool,
     /// On a stage's page: the articles tagged to it (at most
     /// `ARTICLES_LISTED`), and whether there are more.
     articles: Vec<ArticleLink<'a>>,
@@ -1376,7 +1451,8 @@ fn page_view<'a>(
         links: &published.links,
         search: published.search.as_deref(),
         banner: published.releases.first(),
-        knowledge: !published.articles.is_empty(),
+        knowledge: published.has_articles(),
+        faq: published.has_faq(),
         articles: tagged
             .iter()
             .take(ARTICLES_LISTED)

@@ -165,13 +165,15 @@ impl Guide {
         let mut state = self.state();
         let src = Arc::clone(&state.0);
         let published = Arc::new(published);
-        // The first article, or the last one gone, changes every page's
-        // navigation (its "Knowledge articles" link).
+        // The first article or FAQ entry, or the last one gone, changes
+        // every page's navigation (its "Knowledge articles" and "Questions
+        // from the community" links).
         let (before, after) = (
             state.1.with_files(&src.articles),
             published.with_files(&src.articles),
         );
-        let every_page = before.articles.is_empty() != after.articles.is_empty();
+        let every_page =
+            before.has_articles() != after.has_articles() || before.has_faq() != after.has_faq();
         let (files, rendered) = match changed.filter(|_| !every_page) {
             None => {
                 let built = render_all(&src, &published)?;

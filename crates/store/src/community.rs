@@ -10,7 +10,8 @@
 
 use sqlx::Row;
 use waymark_core::community::{
-    self, Category, Edit, NewCategory, Question, StepTag, TopicEvent, TopicState, Visibility,
+    self, Category, Edit, NewCategory, Notice, Question, StepTag, TopicEvent, TopicState,
+    Visibility,
 };
 use waymark_core::{Actor, DomainError, PersonId};
 
@@ -71,6 +72,9 @@ pub struct PostRow {
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub accepted: bool,
+    /// Why the programme hid it, when it did. Readers other than the
+    /// programme and the author get an empty body.
+    pub hidden: Option<String>,
 }
 
 /// A question with its answers: the accepted one first, then by votes,
@@ -107,12 +111,21 @@ const TOPIC_COLUMNS: &str = "t.id, c.slug AS category, c.name AS category_name, 
 const TOPIC_FROM: &str = "community_topics t JOIN community_categories c ON c.id = t.category_id \
      JOIN people p ON p.id = t.author_id";
 
-/// The condition that keeps what the reader may read: `$1` is 1 when
-/// signed in.
-const READABLE: &str = "(c.visibility = 'public' OR $1 = 1)";
+/// The condition that keeps the categories the reader may read: `$1` is
+/// [`signed_in`]'s.
+pub(crate) const READABLE: &str = "(c.visibility = 'public' OR $1 >= 1)";
 
-fn signed_in(reader: Option<&Actor>) -> i64 {
-    i64::from(reader.is_some())
+/// The same for questions: a hidden question only the programme reads.
+pub(crate) const TOPIC_READABLE: &str =
+    "(c.visibility = 'public' OR $1 >= 1) AND (t.hidden = 0 OR $1 = 2)";
+
+/// 0 signed out, 1 signed in, 2 of the programme (who reads what is hidden).
+pub(crate) fn signed_in(reader: Option<&Actor>) -> i64 {
+    match reader {
+        None => 0,
+        Some(a) if a.is_programme() => 2,
+        Some(_) => 1,
+    }
 }
 
 impl TopicRow {
@@ -151,7 +164,7 @@ fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
 }
 
 const POST_COLUMNS: &str = "x.id, x.author_id, p.name AS author_name, x.body, x.votes, x.revisions, \
-     x.created_at, x.edited_at, x.is_question";
+     x.created_at, x.edited_at, x.is_question, x.hidden_reason";
 
 fn post_row(r: &sqlx::any::AnyRow, accepted: Option<i64>) -> Result<PostRow, StoreError> {
     let id: i64 = r.try_get("id")?;
@@ -166,6 +179,7 @@ fn post_row(r: &sqlx::any::AnyRow, accepted: Option<i64>) -> Result<PostRow, Sto
         created_at: Timestamp(r.try_get("created_at")?),
         edited_at: r.try_get::<Option<i64>, _>("edited_at")?.map(Timestamp),
         accepted: accepted == Some(id),
+        hidden: r.try_get("hidden_reason")?,
     })
 }
 
@@ -191,15 +205,15 @@ fn not_found() -> StoreError {
 }
 
 /// A topic's row as a write needs it, read under its lock.
-struct Locked {
+pub(crate) struct Locked {
     id: i64,
-    state: TopicState,
-    accepted: Option<i64>,
+    pub(crate) state: TopicState,
+    pub(crate) accepted: Option<i64>,
 }
 
 /// Takes question `id`'s row lock (PostgreSQL; SQLite writers hold the
 /// writer's turn) and reads what the rules ask of it.
-async fn lock_topic(
+pub(crate) async fn lock_topic(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: i64,
 ) -> Result<Locked, StoreError> {
@@ -229,7 +243,7 @@ async fn lock_topic(
     })
 }
 
-async fn record(
+pub(crate) async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     topic: i64,
     actor: &Actor,
@@ -325,12 +339,14 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE t.category_id = $1 \
              AND (t.last_activity_at < $2 OR (t.last_activity_at = $2 AND t.id < $3)) \
+             AND (t.hidden = 0 OR $5 = 2) \
              ORDER BY t.last_activity_at DESC, t.id DESC LIMIT $4"
         ))
         .bind(c.id)
         .bind(at)
         .bind(id)
         .bind(limit.clamp(1, MAX_TOPICS_PAGE))
+        .bind(signed_in(reader))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -348,7 +364,7 @@ impl Store {
     ) -> Result<Vec<TopicRow>, StoreError> {
         let step = tag.step.map(i64::from);
         sqlx::query(&format!(
-            "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {READABLE} AND t.tag_stage = $2 \
+            "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {TOPIC_READABLE} AND t.tag_stage = $2 \
              AND ($3 = 0 OR t.tag_step = $4) \
              ORDER BY t.last_activity_at DESC, t.id DESC LIMIT $5"
         ))
@@ -373,7 +389,7 @@ impl Store {
     ) -> Result<Vec<(u32, i64)>, StoreError> {
         sqlx::query(&format!(
             "SELECT COALESCE(t.tag_step, 0) AS step, COUNT(*) AS n FROM {TOPIC_FROM} \
-             WHERE {READABLE} AND t.tag_stage = $2 GROUP BY COALESCE(t.tag_step, 0)"
+             WHERE {TOPIC_READABLE} AND t.tag_stage = $2 GROUP BY COALESCE(t.tag_step, 0)"
         ))
         .bind(signed_in(reader))
         .bind(stage)
@@ -392,7 +408,7 @@ impl Store {
     /// A question with its answers, if `reader` may read it.
     pub async fn thread(&self, reader: Option<&Actor>, id: i64) -> Result<Thread, StoreError> {
         let r = sqlx::query(&format!(
-            "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {READABLE} AND t.id = $2"
+            "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
         .bind(signed_in(reader))
         .bind(id)
@@ -414,7 +430,14 @@ impl Store {
         let mut question = None;
         let mut answers = Vec::with_capacity(posts.len());
         for r in &posts {
-            let post = post_row(r, topic.accepted)?;
+            let mut post = post_row(r, topic.accepted)?;
+            // What the programme hid, only it and the author still read.
+            if post.hidden.is_some()
+                && signed_in(reader) != 2
+                && reader.is_none_or(|a| a.person != post.author)
+            {
+                post.body = String::new();
+            }
             if r.try_get::<i64, _>("is_question")? != 0 {
                 question = Some(post);
             } else {
@@ -452,7 +475,7 @@ impl Store {
     pub async fn post_topic(&self, reader: Option<&Actor>, post: i64) -> Result<i64, StoreError> {
         sqlx::query_scalar(&format!(
             "SELECT t.id FROM community_posts x JOIN community_topics t ON t.id = x.topic_id \
-             JOIN community_categories c ON c.id = t.category_id WHERE {READABLE} AND x.id = $2"
+             JOIN community_categories c ON c.id = t.category_id WHERE {TOPIC_READABLE} AND x.id = $2"
         ))
         .bind(signed_in(reader))
         .bind(post)
@@ -468,6 +491,18 @@ impl Store {
         post: i64,
     ) -> Result<(i64, Vec<Revision>), StoreError> {
         let topic = self.post_topic(reader, post).await?;
+        // A hidden post's history is the programme's and its author's.
+        let r = sqlx::query("SELECT author_id, hidden_reason FROM community_posts WHERE id = $1")
+            .bind(post)
+            .fetch_one(&self.pool)
+            .await?;
+        let author = PersonId(r.try_get("author_id")?);
+        if r.try_get::<Option<String>, _>("hidden_reason")?.is_some()
+            && signed_in(reader) != 2
+            && reader.is_none_or(|a| a.person != author)
+        {
+            return Err(not_found());
+        }
         let rows = sqlx::query(
             "SELECT r.number, r.title, r.body, r.editor_id, p.name, r.at FROM community_revisions r \
              JOIN people p ON p.id = r.editor_id WHERE r.post_id = $1 ORDER BY r.number",
@@ -529,6 +564,8 @@ impl Store {
             tag: q.tag.clone(),
         };
         record(&mut tx, id, actor, now, &event).await?;
+        // The asker hears of answers to their question.
+        crate::watches::watch_topic_in(&mut tx, actor.person, id, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -559,6 +596,7 @@ impl Store {
             body: body.to_string(),
         };
         record(&mut tx, t.id, actor, now, &event).await?;
+        crate::watches::notice(&mut tx, t.id, post, Notice::Answered, actor, now).await?;
         tx.commit().await?;
         Ok(post)
     }
@@ -704,6 +742,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         record(&mut tx, t.id, actor, now, &event).await?;
+        if let Some(post) = accepted {
+            crate::watches::notice(&mut tx, t.id, post, Notice::Accepted, actor, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -777,7 +818,7 @@ impl Store {
     async fn thread_head(&self, reader: Option<&Actor>, topic: i64) -> Result<(), StoreError> {
         sqlx::query_scalar::<_, i64>(&format!(
             "SELECT t.id FROM community_topics t JOIN community_categories c ON c.id = t.category_id \
-             WHERE {READABLE} AND t.id = $2"
+             WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
         .bind(signed_in(reader))
         .bind(topic)
@@ -858,17 +899,22 @@ async fn text_differs(
     payloads: &[String],
 ) -> Result<Option<String>, StoreError> {
     let mut bodies = std::collections::BTreeMap::new();
+    let mut hidden = std::collections::BTreeMap::new();
     let mut title = None;
     let mut accepted = None;
+    let mut locked = false;
+    let mut category = None;
     for p in payloads {
         match unjson::<TopicEvent>(p)? {
             TopicEvent::Asked {
                 post,
                 title: t,
                 body,
+                category: c,
                 ..
             } => {
                 title = Some(t);
+                category = Some(c);
                 bodies.insert(post, body);
             }
             TopicEvent::Answered { post, body } => {
@@ -887,12 +933,25 @@ async fn text_differs(
             }
             TopicEvent::Accepted { post } => accepted = Some(post),
             TopicEvent::Unaccepted { .. } => accepted = None,
+            TopicEvent::Promoted { .. } => {}
+            TopicEvent::Hidden { post, reason } => {
+                hidden.insert(post, reason);
+            }
+            TopicEvent::Unhidden { post } => {
+                hidden.remove(&post);
+            }
+            TopicEvent::Locked => locked = true,
+            TopicEvent::Unlocked => locked = false,
+            TopicEvent::Moved { to, .. } => category = Some(to),
         }
     }
-    let row = sqlx::query("SELECT title, accepted_post_id FROM community_topics WHERE id = $1")
-        .bind(topic)
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT t.title, t.accepted_post_id, t.locked, c.slug FROM community_topics t \
+         JOIN community_categories c ON c.id = t.category_id WHERE t.id = $1",
+    )
+    .bind(topic)
+    .fetch_one(pool)
+    .await?;
     if title.as_deref() != Some(row.try_get::<String, _>("title")?.as_str()) {
         return Ok(Some("its title is not the one its chain recorded".into()));
     }
@@ -901,10 +960,18 @@ async fn text_differs(
             "its accepted answer is not the one its chain recorded".into(),
         ));
     }
-    let posts = sqlx::query("SELECT id, body FROM community_posts WHERE topic_id = $1 ORDER BY id")
-        .bind(topic)
-        .fetch_all(pool)
-        .await?;
+    if locked != (row.try_get::<i64, _>("locked")? != 0) {
+        return Ok(Some("it is not locked as its chain recorded".into()));
+    }
+    if category.as_deref() != Some(row.try_get::<String, _>("slug")?.as_str()) {
+        return Ok(Some("it is not in the category its chain recorded".into()));
+    }
+    let posts = sqlx::query(
+        "SELECT id, body, hidden_reason FROM community_posts WHERE topic_id = $1 ORDER BY id",
+    )
+    .bind(topic)
+    .fetch_all(pool)
+    .await?;
     if posts.len() != bodies.len() {
         return Ok(Some(format!(
             "it holds {} post(s) but its chain recorded {}",
@@ -917,6 +984,11 @@ async fn text_differs(
         if bodies.get(&id).map(String::as_str) != Some(p.try_get::<String, _>("body")?.as_str()) {
             return Ok(Some(format!(
                 "post {id}'s text is not the text its chain recorded"
+            )));
+        }
+        if hidden.get(&id) != p.try_get::<Option<String>, _>("hidden_reason")?.as_ref() {
+            return Ok(Some(format!(
+                "post {id} is not hidden as its chain recorded"
             )));
         }
     }

@@ -78,6 +78,9 @@ impl Store {
             "INSERT INTO agency_engagements (agency_id, n) SELECT agency_id, COUNT(*) FROM engagements GROUP BY agency_id",
             "DELETE FROM stage_active",
             "INSERT INTO stage_active (stage, n) SELECT stage, COUNT(*) FROM engagement_stages WHERE status = 'active' GROUP BY stage",
+            // A question whose own post is hidden is hidden as a whole.
+            "UPDATE community_topics SET hidden = CASE WHEN EXISTS (SELECT 1 FROM community_posts x \
+             WHERE x.topic_id = community_topics.id AND x.is_question = 1 AND x.hidden_reason IS NOT NULL) THEN 1 ELSE 0 END",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -180,6 +180,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("in_reply_to", OptText),
                 ("refs", OptText),
                 ("auto_submitted", OptText),
+                // Added with watching: the one-click unsubscribe address.
+                ("list_unsubscribe", OptText),
             ],
         ),
         (
@@ -361,6 +363,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("revisions", Int),
                 ("created_at", Int),
                 ("edited_at", OptInt),
+                // Added with moderation (a hidden question's topic is
+                // marked hidden again on import).
+                ("hidden_reason", OptText),
+                ("hidden_at", OptInt),
             ],
         ),
         (
@@ -389,6 +395,42 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("payload", Text),
                 ("prev_hash", Text),
                 ("hash", Text),
+            ],
+        ),
+        (
+            "faq_entries",
+            &[("article_id", Int), ("topic_id", Int), ("position", Int)],
+        ),
+        (
+            "community_flags",
+            &[
+                ("post_id", Int),
+                ("person_id", Int),
+                ("reason", Text),
+                ("at", Int),
+                ("resolved_at", OptInt),
+            ],
+        ),
+        (
+            "community_watches",
+            &[
+                ("person_id", Int),
+                ("topic_id", OptInt),
+                ("category_id", OptInt),
+                ("unsubscribe_key", Text),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "community_notices",
+            &[
+                ("id", Int),
+                ("topic_id", Int),
+                ("post_id", Int),
+                ("kind", Text),
+                ("actor_id", Int),
+                ("at", Int),
+                ("sent_at", OptInt),
             ],
         ),
     ]
@@ -903,6 +945,7 @@ impl Store {
                 "community_categories",
                 "community_topics",
                 "community_posts",
+                "community_notices",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -52,6 +52,18 @@ pub struct PublishedArticle {
     pub id: i64,
     pub slug: String,
     pub version: ArticleVersion,
+    /// Where it stands in the community's FAQ, when it is an FAQ entry.
+    pub faq: Option<FaqPlace>,
+}
+
+/// An FAQ entry's question and place in the FAQ's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FaqPlace {
+    /// The community question it came from.
+    pub question: i64,
+    /// From 1, the first entry shown first.
+    pub position: i64,
 }
 
 /// Readers' answers to "Was this helpful?".
@@ -113,6 +125,33 @@ fn version_row(r: &sqlx::any::AnyRow) -> Result<ArticleVersion, StoreError> {
         published_by: r.try_get("published_by_name")?,
         published_at: Timestamp(r.try_get("published_at")?),
     })
+}
+
+/// A new article's row (its working copy at version 1), at `slug`.
+pub(crate) async fn insert_article(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    slug: &str,
+    status: ArticleStatus,
+    article: &Article,
+    owner: PersonId,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "INSERT INTO articles (slug, status, title, summary, body, tags, review_by, owner_id, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id",
+    )
+    .bind(slug)
+    .bind(status.as_str())
+    .bind(&article.title)
+    .bind(&article.summary)
+    .bind(&article.body)
+    .bind(json(&article.tags)?)
+    .bind(&article.review_by)
+    .bind(owner.0)
+    .bind(now.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| StoreError::unique(e, "slug", slug))
 }
 
 impl Store {
@@ -238,22 +277,10 @@ impl Store {
                     .await?;
                     c.id
                 }
-                None => sqlx::query_scalar(
-                    "INSERT INTO articles (slug, status, title, summary, body, tags, review_by, owner_id, version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id",
-                )
-                .bind(&slug)
-                .bind(status.as_str())
-                .bind(&article.title)
-                .bind(&article.summary)
-                .bind(&article.body)
-                .bind(&tags)
-                .bind(&article.review_by)
-                .bind(owner.unwrap_or(actor.person).0)
-                .bind(now.0)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| StoreError::unique(e, "slug", &slug))?,
+                None => {
+                    let owner = owner.unwrap_or(actor.person);
+                    insert_article(&mut tx, &slug, status, article, owner, now).await?
+                }
             };
             match action {
                 ArticleAction::Publish if same_as_published => {
@@ -405,10 +432,11 @@ impl Store {
             format!(" LIMIT {limit} OFFSET {offset}")
         });
         let sql = format!(
-            "SELECT a.id, a.slug, v.number, v.title, v.summary, v.body, v.tags, p.name AS published_by_name, v.published_at \
+            "SELECT a.id, a.slug, v.number, v.title, v.summary, v.body, v.tags, p.name AS published_by_name, v.published_at, \
+             f.topic_id AS faq_topic, f.position AS faq_position \
              FROM articles a JOIN article_versions v ON v.article_id = a.id \
              AND v.number = (SELECT MAX(number) FROM article_versions w WHERE w.article_id = a.id) \
-             JOIN people p ON p.id = v.published_by WHERE a.status = 'published'{condition} \
+             JOIN people p ON p.id = v.published_by LEFT JOIN faq_entries f ON f.article_id = a.id WHERE a.status = 'published'{condition} \
              ORDER BY v.title, a.slug{paging}"
         );
         let mut query = sqlx::query(&sql);
@@ -422,6 +450,13 @@ impl Store {
                     id: r.try_get("id")?,
                     slug: r.try_get("slug")?,
                     version: version_row(r)?,
+                    faq: match (
+                        r.try_get::<Option<i64>, _>("faq_topic")?,
+                        r.try_get::<Option<i64>, _>("faq_position")?,
+                    ) {
+                        (Some(question), Some(position)) => Some(FaqPlace { question, position }),
+                        _ => None,
+                    },
                 })
             })
             .collect()
@@ -554,15 +589,19 @@ impl Store {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM article_versions) AS v, \
              (SELECT CAST(COALESCE(SUM(CASE WHEN status = 'published' THEN id ELSE 0 END), 0) AS BIGINT) FROM articles) AS p, \
-             (SELECT COUNT(*) FROM blueprint_releases) AS r",
+             (SELECT COUNT(*) FROM blueprint_releases) AS r, \
+             (SELECT CAST(COALESCE(SUM(position * article_id), 0) AS BIGINT) FROM faq_entries) AS f",
         )
         .fetch_one(&self.pool)
         .await?;
+        // `f` changes when the FAQ's order does (a swap of entries a and b
+        // at places i and j changes it by (a - b)(i - j)).
         Ok(format!(
-            "{}-{}-{}",
+            "{}-{}-{}-{}",
             row.try_get::<i64, _>("v")?,
             row.try_get::<i64, _>("p")?,
-            row.try_get::<i64, _>("r")?
+            row.try_get::<i64, _>("r")?,
+            row.try_get::<i64, _>("f")?
         ))
     }
 }

@@ -10,7 +10,10 @@
 //! once, and enquiries' conversations (`mailbox`); webhook subscriptions and
 //! their deliveries, queued with the event they carry (`webhooks`); the
 //! community's categories, questions, answers, revisions and votes, each
-//! question with its own chain (`community`), and pending registrations
+//! question with its own chain (`community`), the FAQ's entries and their
+//! order (`faq`: each is a knowledge article), who watches what and the
+//! notices answers leave for their mail (`watches`), flags and the
+//! programme's moderation (`moderation`), and pending registrations
 //! (`auth`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
@@ -34,6 +37,7 @@ mod directory;
 mod engagements;
 mod error;
 mod export;
+mod faq;
 pub mod generate;
 mod health;
 mod intake;
@@ -41,6 +45,7 @@ mod knowledge;
 mod listing;
 mod mailbox;
 mod migrations;
+mod moderation;
 mod open;
 mod outbox;
 mod pins;
@@ -48,6 +53,7 @@ mod records;
 mod search;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod watches;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -69,17 +75,19 @@ pub use directory::{TokenInfo, token_id};
 pub(crate) use engagements::status_name;
 pub use error::{StoreError, redact};
 pub use export::{Export, FORMAT, FORMAT_VERSION};
+pub use faq::FaqEntry;
 pub use health::{Health, Schema};
 pub use intake::{
     BrokenEnquiry, Enquiry, EnquiryCommand, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry,
     Triage,
 };
-pub use knowledge::{ArticleRow, ArticleVersion, FeedbackSummary, PublishedArticle};
+pub use knowledge::{ArticleRow, ArticleVersion, FaqPlace, FeedbackSummary, PublishedArticle};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
 pub use mailbox::{
     InboundRecord, Incoming, Lease, MailboxKey, MailboxStatus, Message, Parsed, Taken,
 };
 pub use migrations::Outcome;
+pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
 pub use pins::ModelVersion;
@@ -89,6 +97,9 @@ pub use records::{
 };
 pub(crate) use records::{Extra, Write};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
+pub use watches::{
+    DIGEST_LINES, DigestLine, PendingNotice, Recipient, WatchedCategory, WatchedQuestion, Watching,
+};
 pub use webhooks::{AfterAttempt, Attempt, Delivery, DisabledMail, Due};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -764,6 +764,7 @@ impl Store {
                 enquiry: Some(id),
             }),
             auto_submitted: None,
+            unsubscribe: None,
         };
         crate::outbox::queue(&mut tx, &mail, now).await?;
         crate::search::index_enquiry(&mut tx, id).await?;

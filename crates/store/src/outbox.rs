@@ -24,6 +24,9 @@ pub struct Mail {
     /// RFC 3834 `Auto-Submitted` (`auto-replied`, `auto-generated`) for a
     /// message no person wrote, so that other robots do not answer it.
     pub auto_submitted: Option<&'static str>,
+    /// An address that stops this kind of mail at one click: sent as
+    /// `List-Unsubscribe` with RFC 8058's `List-Unsubscribe-Post`.
+    pub unsubscribe: Option<String>,
 }
 
 /// A message's own Message-ID, the messages it answers, and the enquiry
@@ -74,9 +77,11 @@ pub struct OutboxEntry {
     pub auto_submitted: Option<String>,
     /// The server refused it for good: not tried again.
     pub gave_up_at: Option<Timestamp>,
+    /// The one-click unsubscribe address (RFC 8058), if any.
+    pub list_unsubscribe: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error, message_id, in_reply_to, refs, auto_submitted, gave_up_at";
+const COLUMNS: &str = "id, kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, sent_at, last_error, message_id, in_reply_to, refs, auto_submitted, gave_up_at, list_unsubscribe";
 
 fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
     Ok(OutboxEntry {
@@ -98,6 +103,7 @@ fn entry(r: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
         references: r.try_get("refs")?,
         auto_submitted: r.try_get("auto_submitted")?,
         gave_up_at: r.try_get::<Option<i64>, _>("gave_up_at")?.map(Timestamp),
+        list_unsubscribe: r.try_get("list_unsubscribe")?,
     })
 }
 
@@ -115,8 +121,8 @@ pub(crate) async fn queue(
         .map(|t| t.references.join(" "))
         .filter(|r| !r.is_empty());
     let row = sqlx::query(
-        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, message_id, in_reply_to, refs, auto_submitted) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, $9, $10, $11, $12) RETURNING id",
+        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, message_id, in_reply_to, refs, auto_submitted, list_unsubscribe) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(&m.kind)
     .bind(&m.to)
@@ -130,6 +136,7 @@ pub(crate) async fn queue(
     .bind(thread.and_then(|t| t.in_reply_to.as_deref()))
     .bind(refs)
     .bind(m.auto_submitted)
+    .bind(m.unsubscribe.as_deref())
     .fetch_one(&mut **tx)
     .await?;
     // Answers to it thread onto its enquiry.

@@ -10,6 +10,7 @@
 //! - [`Actions::upload`]: a file checked against its type, kept, and recorded;
 //! - [`Actions::write_article`]: a knowledge article checked, saved (and
 //!   published or archived), and the guide's pages it touches rendered again;
+//!   [`Actions::move_faq_entry`] likewise for the FAQ's order;
 //!   [`Actions::refresh_guide`] after a blueprint release.
 //!
 //! The rules stay in the core; these only gather what a command needs and
@@ -489,6 +490,25 @@ impl Actions {
                 .map_err(ArticleError::Internal)?;
         }
         Ok(id)
+    }
+
+    /// Puts FAQ entry `article` at `position` and shows the new order on
+    /// the served guide.
+    pub async fn move_faq_entry(
+        &self,
+        actor: &Actor,
+        article: i64,
+        position: i64,
+    ) -> Result<Vec<waymark_store::FaqEntry>, ArticleError> {
+        let entries = self
+            .store
+            .move_faq_entry(actor, article, position)
+            .await
+            .map_err(ArticleError::Store)?;
+        self.refresh_guide(Some(Vec::new()))
+            .await
+            .map_err(ArticleError::Internal)?;
+        Ok(entries)
     }
 
     /// Shows what is published now on the served guide: only the pages

@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -136,6 +136,31 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(community::revisions),
         )
         .route("/api/v1/community/posts/{id}/vote", post(community::vote))
+        .route(
+            "/api/v1/community/questions/{id}/promote",
+            post(community::promote),
+        )
+        .route("/api/v1/faq", get(community::faq))
+        .route(
+            "/api/v1/community/questions/{id}/watch",
+            put(community::watch_question).delete(community::unwatch_question),
+        )
+        .route(
+            "/api/v1/community/categories/{slug}/watch",
+            put(community::watch_category).delete(community::unwatch_category),
+        )
+        .route("/api/v1/community/watching", get(community::watching))
+        .route("/api/v1/community/posts/{id}/flag", post(community::flag))
+        .route("/api/v1/community/flags", get(community::flags))
+        .route(
+            "/api/v1/community/posts/{id}/flags/dismiss",
+            post(community::dismiss),
+        )
+        .route(
+            "/api/v1/community/questions/{id}/moderate",
+            post(community::moderate),
+        )
+        .route("/api/v1/faq/{article}/position", put(community::move_faq))
         .route("/api/v1/agencies/{id}/directory", post(set_directory))
         .route("/api/v1/agencies", get(agencies).post(add_agency))
         .route("/api/v1/agencies/{id}", get(agency))
@@ -245,7 +270,10 @@ async fn docs_headers(mut r: Response) -> Response {
         webhooks::disable, webhooks::deliveries, webhooks::resend, community::categories,
         community::add_category, community::category_questions, community::tagged, community::ask,
         community::question, community::answer, community::accept, community::edit,
-        community::revisions, community::vote
+        community::revisions, community::vote, community::promote, community::faq,
+        community::move_faq, community::watch_question, community::unwatch_question,
+        community::watch_category, community::unwatch_category, community::watching,
+        community::flag, community::flags, community::dismiss, community::moderate
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -326,6 +354,10 @@ impl IntoResponse for Problem {
         );
         if unauthorized {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        // Every limit here is counted over the last hour.
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
         }
         r
     }

@@ -213,6 +213,23 @@ impl Application {
                 }
             }),
         ));
+        // The community's notices become mail for those who watch, soon
+        // after each answer; every server looks, each notice goes once.
+        let (notice_store, base) = (s.store.clone(), s.public_url.clone());
+        tasks.push((
+            "community mail",
+            Box::pin(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(10));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) =
+                        crate::app::send_notices(&notice_store, &base, waymark_store::now()).await
+                    {
+                        tracing::warn!("community mail: {e}");
+                    }
+                }
+            }),
+        ));
         // Other servers publish too: when what the guide shows from the
         // database changed, show it here as well.
         if let Some(guide) = s.guide.clone() {

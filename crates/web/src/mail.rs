@@ -29,22 +29,53 @@ pub enum MailError {
     Send(String),
 }
 
-/// RFC 3834's `Auto-Submitted` header, on messages no person wrote.
-#[derive(Debug, Clone)]
-struct AutoSubmitted(String);
+/// A header whose value is plain text, as this sender writes it.
+macro_rules! text_header {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        struct $name(String);
 
-impl lettre::message::header::Header for AutoSubmitted {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
+        impl lettre::message::header::Header for $name {
+            fn name() -> lettre::message::header::HeaderName {
+                lettre::message::header::HeaderName::new_from_ascii_str($field)
+            }
 
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted(s.to_string()))
-    }
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($name(s.to_string()))
+            }
 
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
+            fn display(&self) -> lettre::message::header::HeaderValue {
+                lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+text_header!(
+    /// RFC 3834's `Auto-Submitted` header, on messages no person wrote.
+    AutoSubmitted,
+    "Auto-Submitted"
+);
+text_header!(
+    /// RFC 2369's `List-Unsubscribe`: `<https://…>`.
+    ListUnsubscribe,
+    "List-Unsubscribe"
+);
+text_header!(
+    /// RFC 8058's `List-Unsubscribe-Post`: the address takes one POST.
+    ListUnsubscribePost,
+    "List-Unsubscribe-Post"
+);
+
+/// Whether `url` may go between a header's angle brackets as it is: an
+/// https or http address of printable ASCII, with no space or bracket.
+fn header_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 500
+        && url
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'>' && b != b'<')
 }
 
 /// Delivers the outbox through one SMTP server.
@@ -113,6 +144,13 @@ impl Sender {
         }
         if let Some(a) = &m.auto_submitted {
             builder = builder.header(AutoSubmitted(a.clone()));
+        }
+        // One click stops it (RFC 8058); an address that could break the
+        // header is left out rather than sent.
+        if let Some(u) = m.list_unsubscribe.as_deref().filter(|u| header_url(u)) {
+            builder = builder
+                .header(ListUnsubscribe(format!("<{u}>")))
+                .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
         }
         let text = SinglePart::plain(m.body.clone());
         let built = match (&m.attachment_name, &m.attachment_type, &m.attachment) {
@@ -232,6 +270,7 @@ pub fn enquiry_received(to: &str, from: &str) -> Mail {
     Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-replied"),
+        unsubscribe: None,
         kind: "enquiry_acknowledgement".into(),
         to: to.into(),
         subject: "We have received your request for support".into(),
@@ -254,6 +293,7 @@ pub fn verify_registration(to: &str, link: &str, from: &str) -> Mail {
     Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-generated"),
+        unsubscribe: None,
         kind: "registration".into(),
         to: to.into(),
         subject: "Confirm your address to join the Protected Utility community".into(),
@@ -272,6 +312,7 @@ pub fn already_registered(to: &str, login: &str, from: &str) -> Mail {
     Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-generated"),
+        unsubscribe: None,
         kind: "registration_existing".into(),
         to: to.into(),
         subject: "You already have a Waymark account".into(),
@@ -360,6 +401,69 @@ pub fn owner_set(
              engagement{due}. It waits on your home page until it is done:\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
+        ..Default::default()
+    }
+}
+
+/// The most characters of an answer a notice mail quotes.
+const QUOTED: usize = 1_200;
+
+/// A watched question's news, to one watcher, with its one-click
+/// unsubscribe; `base` is the site's public address.
+pub fn community_notice(
+    to: &waymark_store::Recipient,
+    n: &waymark_store::PendingNotice,
+    base: &str,
+) -> Mail {
+    use waymark_core::community::Notice;
+    let link = format!("{base}/community/q/{}#post-{}", n.topic, n.post);
+    let stop = format!("{base}/unsubscribe/{}", to.key);
+    let mut quoted: String = n.body.chars().take(QUOTED).collect();
+    if quoted.len() < n.body.len() {
+        quoted.push_str(" […]");
+    }
+    let quoted = quoted
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let what = match n.kind {
+        Notice::Answered => format!("{} answered “{}”:", n.actor_name, n.title),
+        Notice::Accepted => format!("{} accepted this answer to “{}”:", n.actor_name, n.title),
+    };
+    Mail {
+        kind: format!("community_{}", n.kind.as_str()),
+        to: to.email.clone(),
+        subject: waymark_core::one_line(&n.kind.headline(&n.title)),
+        body: format!(
+            "Dear {},\n\n{what}\n\n{quoted}\n\nRead it and reply: {link}\n\n\
+             You get this because you watch {}. To stop, open {stop}\n\
+             To hear once a day, or not by mail at all, change your settings: {base}/settings{SIGNATURE}",
+            to.name,
+            waymark_core::one_line(&to.watching)
+        ),
+        auto_submitted: Some("auto-generated"),
+        unsubscribe: Some(stop),
+        ..Default::default()
+    }
+}
+
+/// A post's author told that the programme hid it, and why.
+pub fn post_hidden(h: &waymark_store::HiddenPost, base: &str) -> Mail {
+    Mail {
+        kind: "community_hidden".into(),
+        to: h.email.clone(),
+        subject: waymark_core::one_line(&format!("Your post was hidden: {}", h.title)),
+        body: format!(
+            "Dear {},\n\nThe programme hid your post on “{}” in the community. Others no longer \
+             see it; you still do, here:\n\n{base}/community/q/{}\n\nThe reason given: {}\n\n\
+             If you think this is a mistake, reply to this message or write to the programme.{SIGNATURE}",
+            h.name,
+            h.title,
+            h.question,
+            waymark_core::one_line(&h.reason)
+        ),
+        auto_submitted: Some("auto-generated"),
         ..Default::default()
     }
 }

@@ -187,3 +187,205 @@ fn categories_are_checked_and_the_defaults_follow_the_model() {
         ["announcements"]
     );
 }
+
+#[test]
+fn only_the_programme_promotes_an_answered_question_once() {
+    for a in [newcomer(), member(), sponsor()] {
+        assert!(matches!(
+            may_promote(&a, Some(5), None),
+            Err(DomainError::Forbidden { .. })
+        ));
+    }
+    assert_eq!(may_promote(&staff(), Some(5), None).unwrap(), 5);
+    let e = may_promote(&staff(), None, None).unwrap_err();
+    assert!(e.to_string().contains("accepted answer"), "{e}");
+    let e = may_promote(&admin(), Some(5), Some(12)).unwrap_err();
+    assert!(e.to_string().contains("already in the FAQ"), "{e}");
+}
+
+#[test]
+fn an_faq_draft_passes_the_articles_checks() {
+    let model = crate::model();
+    let tag = StepTag::parse("discovery/2", model).unwrap().unwrap();
+    let question = format!(
+        "\n\n  Which   licences do we\nneed first?  \n\nMore detail. {}",
+        "word ".repeat(200)
+    );
+    let d = faq_draft(
+        7,
+        "Which licences do we need before the discovery workshop?",
+        &question,
+        "Start with **E5**.",
+        Some(&tag),
+        "2099-01-01",
+    );
+    assert_eq!(d.summary, "Which licences do we need first?");
+    // Markdown's marks are not a summary's words.
+    let marked = faq_draft(
+        7,
+        "A question title",
+        "## We have **three** [sites](https://x.example) and `E5`_now_",
+        "x",
+        None,
+        "2099-01-01",
+    );
+    assert_eq!(marked.summary, "We have three sites and E5now");
+    assert_eq!(d.body, "Start with **E5**.");
+    assert_eq!(d.tags, "discovery/2");
+    assert!(d.slug.starts_with("faq-7-which-licences"), "{}", d.slug);
+    let a = waymark_core::knowledge::check(&d, model, "2026-12-04").unwrap();
+    assert_eq!(a.tags.len(), 1);
+    // A long first paragraph and a long, non-ASCII title still make a
+    // draft that passes: cut at a word, slug from the ASCII that is left.
+    let long = faq_draft(
+        8,
+        &format!("Ünïcode {}", "lengthy ".repeat(40)),
+        &"many words here ".repeat(60),
+        "Yes.",
+        None,
+        "2099-01-01",
+    );
+    assert!(long.summary.chars().count() <= waymark_core::knowledge::MAX_SUMMARY);
+    assert!(long.summary.ends_with('…'));
+    assert!(long.slug.len() <= waymark_core::knowledge::MAX_SLUG && !long.slug.ends_with('-'));
+    waymark_core::knowledge::check(&long, model, "2026-12-04").unwrap();
+    // An empty question leaves the title as the summary.
+    assert_eq!(
+        faq_draft(9, "A question title", "", "x", None, "2099-01-01").summary,
+        "A question title"
+    );
+}
+
+#[test]
+fn watchers_hear_of_what_others_did_as_they_asked() {
+    use waymark_core::Notify;
+    let (me, you) = (PersonId(1), PersonId(2));
+    assert!(mail_now(me, you, Notify::Each));
+    assert!(
+        !mail_now(me, me, Notify::Each),
+        "never about one's own post"
+    );
+    assert!(!mail_now(me, you, Notify::Daily) && !mail_now(me, you, Notify::Never));
+    assert!(in_digest(me, you, Notify::Daily));
+    assert!(!in_digest(me, me, Notify::Daily) && !in_digest(me, you, Notify::Each));
+    assert!(may_watch(Some(&newcomer()), Visibility::Members).is_ok());
+    assert!(matches!(
+        may_watch(None, Visibility::Public),
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert_eq!(Notice::parse("accepted"), Some(Notice::Accepted));
+    assert_eq!(Notice::parse("x"), None);
+    assert_eq!(Notice::Answered.headline("Why?"), "New answer: Why?");
+}
+
+#[test]
+fn moderation_is_the_programmes_and_each_change_is_real() {
+    let open = Moderated {
+        locked: false,
+        category: "discovery",
+        post_hidden: Some(false),
+        target_exists: true,
+    };
+    let hide = Moderation::Hide {
+        post: 4,
+        reason: "Advertising".into(),
+    };
+    assert!(matches!(
+        moderate(&member(), &hide, &open),
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert_eq!(
+        moderate(&staff(), &hide, &open).unwrap(),
+        TopicEvent::Hidden {
+            post: 4,
+            reason: "Advertising".into()
+        }
+    );
+    let no_reason = Moderation::Hide {
+        post: 4,
+        reason: "  ".into(),
+    };
+    assert!(matches!(
+        moderate(&staff(), &no_reason, &open),
+        Err(DomainError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    let two_lines = Moderation::Hide {
+        post: 4,
+        reason: "a\r\nBcc: x".into(),
+    };
+    assert!(moderate(&staff(), &two_lines, &open).is_err());
+    let elsewhere = Moderated {
+        post_hidden: None,
+        ..open.clone()
+    };
+    assert!(matches!(
+        moderate(&staff(), &hide, &elsewhere),
+        Err(DomainError::Invalid { field: "post", .. })
+    ));
+    let hidden = Moderated {
+        post_hidden: Some(true),
+        ..open.clone()
+    };
+    assert!(moderate(&staff(), &hide, &hidden).is_err());
+    assert_eq!(
+        moderate(&admin(), &Moderation::Unhide { post: 4 }, &hidden).unwrap(),
+        TopicEvent::Unhidden { post: 4 }
+    );
+    assert!(moderate(&admin(), &Moderation::Unhide { post: 4 }, &open).is_err());
+    assert_eq!(
+        moderate(&staff(), &Moderation::Lock, &open).unwrap(),
+        TopicEvent::Locked
+    );
+    let locked = Moderated {
+        locked: true,
+        ..open.clone()
+    };
+    assert!(moderate(&staff(), &Moderation::Lock, &locked).is_err());
+    assert_eq!(
+        moderate(&staff(), &Moderation::Unlock, &locked).unwrap(),
+        TopicEvent::Unlocked
+    );
+    assert!(moderate(&staff(), &Moderation::Unlock, &open).is_err());
+    let to = |c: &str| Moderation::Move { to: c.into() };
+    assert_eq!(
+        moderate(&staff(), &to("deploy"), &open).unwrap(),
+        TopicEvent::Moved {
+            from: "discovery".into(),
+            to: "deploy".into()
+        }
+    );
+    assert!(moderate(&staff(), &to("discovery"), &open).is_err());
+    let gone = Moderated {
+        target_exists: false,
+        ..open.clone()
+    };
+    assert!(matches!(
+        moderate(&staff(), &to("nowhere"), &gone),
+        Err(DomainError::Invalid {
+            field: "category",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn new_accounts_post_a_few_times_an_hour_until_they_are_established() {
+    let week = NEW_ACCOUNT_SECS;
+    assert_eq!(post_limit(&newcomer(), 0, true), Some(NEW_POSTS_PER_HOUR));
+    assert_eq!(
+        post_limit(&newcomer(), week, false),
+        Some(NEW_POSTS_PER_HOUR)
+    );
+    assert_eq!(post_limit(&newcomer(), week, true), None);
+    assert_eq!(post_limit(&staff(), 0, false), None);
+    assert!(
+        may_flag(&newcomer(), PersonId(99)).is_err(),
+        "not one's own post"
+    );
+    assert!(may_flag(&newcomer(), PersonId(1)).is_ok());
+    assert_eq!(flag_reason(" spam ").unwrap(), "spam");
+    assert!(flag_reason(&"x".repeat(REASON_MAX + 1)).is_err());
+}

@@ -184,6 +184,8 @@ fn article(slug: &str, stages: &[&str], body: &str) -> site::ArticlePage {
         published_on: "2 December 2026".into(),
         changes: Some(format!("/knowledge/{slug}/changes")),
         feedback: Some(format!("/knowledge/{slug}/feedback")),
+        faq: None,
+        asked: None,
     }
 }
 

@@ -432,6 +432,8 @@ fn no_page_grows_with_the_articles() {
                     published_on: "1 December 2026".into(),
                     changes: None,
                     feedback: None,
+                    faq: None,
+                    asked: None,
                 })
                 .collect(),
             ..Published::default()

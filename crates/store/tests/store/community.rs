@@ -389,3 +389,311 @@ async fn a_category_pages_by_activity_without_gaps_or_repeats() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_answered_question_becomes_an_faq_entry_once_and_the_faq_keeps_its_order() {
+    use waymark_core::knowledge::{ArticleAction, ArticleStatus};
+    let model = waymark_model::build(waymark_model::bundled()).model;
+    for store in stores("faq").await {
+        let w = world(store).await;
+        let s = &w.store;
+        s.ensure_categories(&community::defaults(&model))
+            .await
+            .unwrap();
+        let stage = &model.stages[0];
+        let mut entries = Vec::new();
+        for n in 0..3 {
+            let q = s
+                .ask(
+                    &w.member,
+                    &stage.slug,
+                    &question(
+                        &model,
+                        &format!("Who comes to meeting number {n}?"),
+                        &format!("{}/2", stage.slug),
+                    ),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let a = s
+                .answer(&w.staff, q, "Your **sponsor** and IT lead.", NOW)
+                .await
+                .unwrap();
+            if n == 0 {
+                // Not before an answer is accepted, and only by the programme.
+                assert!(
+                    rule(s.promote_to_faq(&w.staff, &model, q, NOW).await)
+                        .contains("accepted answer")
+                );
+            }
+            s.accept_answer(&w.member, q, Some(a), NOW).await.unwrap();
+            assert!(matches!(
+                s.promote_to_faq(&w.member, &model, q, NOW).await,
+                Err(StoreError::Domain(DomainError::Forbidden { .. }))
+            ));
+            let article = s.promote_to_faq(&w.staff, &model, q, NOW).await.unwrap();
+            assert!(
+                rule(s.promote_to_faq(&w.staff, &model, q, NOW).await)
+                    .contains("already in the FAQ")
+            );
+            entries.push((q, article));
+        }
+        assert!(matches!(
+            s.promote_to_faq(&w.staff, &model, 999_999, NOW).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        // A draft made from the question: its title, the answer's words,
+        // its step, owned by the programme member who promoted it.
+        let (q0, a0) = entries[0];
+        let row = s.article(a0).await.unwrap().unwrap();
+        assert_eq!(row.status, ArticleStatus::Draft);
+        assert_eq!(row.article.title, "Who comes to meeting number 0?");
+        assert_eq!(row.article.body, "Your **sponsor** and IT lead.");
+        assert_eq!(row.owner, w.staff.person);
+        assert_eq!(s.faq_question(a0).await.unwrap(), Some(q0));
+        assert_eq!(s.faq_of_question(q0).await.unwrap().unwrap().article, a0);
+        let order =
+            |v: Vec<waymark_store::FaqEntry>| -> Vec<i64> { v.iter().map(|e| e.article).collect() };
+        let ids: Vec<i64> = entries.iter().map(|e| e.1).collect();
+        assert_eq!(order(s.faq_entries().await.unwrap()), ids);
+        // Drafts are not published: readers see none of them yet.
+        assert!(s.published_articles().await.unwrap().is_empty());
+        // Published through the articles' one path, with its FAQ place.
+        s.save_article(
+            &w.staff,
+            &model,
+            Some(a0),
+            Some(row.version),
+            &row.article,
+            None,
+            ArticleAction::Publish,
+            NOW,
+        )
+        .await
+        .unwrap();
+        let published = s.published_articles().await.unwrap();
+        assert_eq!(published.len(), 1);
+        assert_eq!(
+            published[0].faq,
+            Some(waymark_store::FaqPlace {
+                question: q0,
+                position: 1
+            })
+        );
+
+        // Moving: last to first, then past the end; the others close up.
+        assert_eq!(
+            order(s.move_faq_entry(&w.staff, ids[2], 1).await.unwrap()),
+            [ids[2], ids[0], ids[1]]
+        );
+        let moved = s.move_faq_entry(&w.staff, ids[2], 99).await.unwrap();
+        assert_eq!(order(moved.clone()), [ids[0], ids[1], ids[2]]);
+        assert_eq!(
+            moved.iter().map(|e| e.position).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert!(matches!(
+            s.move_faq_entry(&w.staff, ids[0], 0).await,
+            Err(StoreError::Domain(DomainError::Invalid {
+                field: "position",
+                ..
+            }))
+        ));
+        assert!(matches!(
+            s.move_faq_entry(&w.member, ids[0], 2).await,
+            Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
+        assert!(matches!(
+            s.move_faq_entry(&w.staff, 999_999, 1).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+
+        // The promotion is in the question's chain, and the chain verifies.
+        let v = s.verify().await.unwrap();
+        assert!(v.broken_topics.is_empty(), "{:?}", v.broken_topics);
+        let kinds: Vec<String> = sqlx::query_scalar(
+            "SELECT kind FROM community_events WHERE topic_id = $1 ORDER BY seq",
+        )
+        .bind(q0)
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        assert_eq!(kinds.last().map(String::as_str), Some("promoted"));
+
+        // An export carries the FAQ and its order.
+        let x = s.export().await.unwrap();
+        let target = waymark_store::Store::open(&waymark_store::testing::sqlite_url("faq-copy"))
+            .await
+            .unwrap();
+        target.import(&x).await.unwrap();
+        assert_eq!(order(target.faq_entries().await.unwrap()), ids);
+        assert!(target.verify().await.unwrap().broken_topics.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn watchers_hear_of_answers_once_each_as_they_asked_and_never_of_their_own() {
+    use waymark_core::{Notify, Settings};
+    let model = waymark_model::build(waymark_model::bundled()).model;
+    for store in stores("watches").await {
+        let w = world(store).await;
+        let s = &w.store;
+        s.ensure_categories(&community::defaults(&model))
+            .await
+            .unwrap();
+        for a in [&w.staff, &w.member, &w.other] {
+            s.set_password_hash(a.person, "x").await.unwrap();
+        }
+        let stage = &model.stages[1].slug;
+        // The member asks (and so watches); the other watches the
+        // category and prefers a daily digest; the staff member watches
+        // both the category and the question.
+        let q = s
+            .ask(
+                &w.member,
+                stage,
+                &question(&model, "Who signs the letter?", ""),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.watches(w.member.person, q).await.unwrap(), (true, false));
+        s.watch_category(&w.other, stage, true, NOW).await.unwrap();
+        s.watch_category(&w.other, stage, true, NOW).await.unwrap();
+        s.set_settings(
+            w.other.person,
+            &Settings {
+                time_zone: "Australia/Sydney".into(),
+                notify: Notify::Daily,
+            },
+        )
+        .await
+        .unwrap();
+        s.watch_category(&w.staff, stage, true, NOW).await.unwrap();
+        s.watch_question(&w.staff, q, true, NOW).await.unwrap();
+        assert!(matches!(
+            s.watch_question(&w.staff, 999_999, true, NOW).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        assert!(matches!(
+            s.watch_category(&w.staff, "nowhere", true, NOW).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+
+        // The staff member answers: the asker hears at once; the staff
+        // member (the author) never; the other only in their digest.
+        let a = s
+            .answer(&w.staff, q, "The sponsor signs it.", Timestamp(NOW.0 + 10))
+            .await
+            .unwrap();
+        let pending = s.pending_notices(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].post, a);
+        let sent = std::sync::Mutex::new(Vec::new());
+        let mail = |r: &waymark_store::Recipient| {
+            sent.lock()
+                .unwrap()
+                .push((r.person, r.watching.clone(), r.key.clone()));
+            waymark_store::Mail {
+                kind: "community_answered".into(),
+                to: r.email.clone(),
+                subject: "New answer".into(),
+                body: "x".into(),
+                unsubscribe: Some(format!("https://w.example/unsubscribe/{}", r.key)),
+                ..Default::default()
+            }
+        };
+        assert_eq!(
+            s.deliver_notice(&pending[0], NOW, &mail).await.unwrap(),
+            Some(1)
+        );
+        // Claimed once: a second server gets nothing to send.
+        assert_eq!(
+            s.deliver_notice(&pending[0], NOW, &mail).await.unwrap(),
+            None
+        );
+        assert!(s.pending_notices(10).await.unwrap().is_empty());
+        let got = sent.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].0, got[0].1.as_str()),
+            (w.member.person, "this question")
+        );
+        let stops: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT list_unsubscribe FROM outbox WHERE kind = 'community_answered'",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            stops,
+            [Some(format!("https://w.example/unsubscribe/{}", got[0].2))]
+        );
+
+        // The asker accepts: the staff member hears (by the question's
+        // watch, not the category's: one mail), the asker does not.
+        s.accept_answer(&w.member, q, Some(a), Timestamp(NOW.0 + 20))
+            .await
+            .unwrap();
+        sent.lock().unwrap().clear();
+        let pending = s.pending_notices(10).await.unwrap();
+        assert_eq!(
+            s.deliver_notice(&pending[0], NOW, &mail).await.unwrap(),
+            Some(1)
+        );
+        let got = sent.lock().unwrap().clone();
+        assert_eq!(
+            (got[0].0, got[0].1.as_str()),
+            (w.staff.person, "this question")
+        );
+
+        // The daily reader's digest lists both, by others; none of their own.
+        let lines = s
+            .community_digest(w.other.person, NOW, Timestamp(NOW.0 + 100))
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = lines.iter().map(|l| l.kind.as_str()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(kinds.contains(&"answered") && kinds.contains(&"accepted"));
+        assert!(lines.iter().all(|l| l.title == "Who signs the letter?"));
+        assert!(
+            s.community_digest(
+                w.other.person,
+                Timestamp(NOW.0 + 100),
+                Timestamp(NOW.0 + 200)
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        );
+
+        // One click on the mail's link stops that watch, once.
+        let key = &got[0].2;
+        assert_eq!(
+            s.unsubscribe_target(key).await.unwrap().as_deref(),
+            Some("Who signs the letter?")
+        );
+        assert_eq!(
+            s.unsubscribe(key).await.unwrap().as_deref(),
+            Some("Who signs the letter?")
+        );
+        assert_eq!(s.unsubscribe(key).await.unwrap(), None);
+        assert_eq!(s.watches(w.staff.person, q).await.unwrap(), (false, true));
+        let watching = s.watching(w.staff.person).await.unwrap();
+        assert!(watching.questions.is_empty());
+        assert_eq!(watching.categories[0].slug, *stage);
+
+        // Watches and notices survive an export.
+        let x = s.export().await.unwrap();
+        let target = waymark_store::Store::open(&waymark_store::testing::sqlite_url("watch-copy"))
+            .await
+            .unwrap();
+        target.import(&x).await.unwrap();
+        assert_eq!(target.watching(w.staff.person).await.unwrap(), watching);
+        assert_eq!(
+            target.watches(w.member.person, q).await.unwrap(),
+            (true, false)
+        );
+    }
+}

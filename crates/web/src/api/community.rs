@@ -199,11 +199,26 @@ pub(super) struct Made {
     id: i64,
 }
 
+/// A new account past its posting limit (the one rate limiter the pages
+/// use too): 429.
+async fn may_post(s: &ApiState, actor: &waymark_core::Actor) -> Result<(), Problem> {
+    if crate::app::posting_limited(&s.store, actor, now()).await? {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_posts",
+            "Too many posts for now",
+            crate::app::POSTING_LIMITED,
+        ));
+    }
+    Ok(())
+}
+
 /// Asks a question.
 #[utoipa::path(post, path = "/api/v1/community/questions", request_body = QuestionRequest, responses(
     (status = 201, body = Made),
     (status = 403, body = Problem, description = "only the programme posts in this category"),
     (status = 404, body = Problem),
+    (status = 429, body = Problem, description = "a new account posted its few posts this hour"),
 ))]
 pub(super) async fn ask(
     State(s): State<Arc<ApiState>>,
@@ -212,6 +227,7 @@ pub(super) async fn ask(
 ) -> Result<Response, Problem> {
     let q = Question::parse(&r.title, &r.body, r.tag.as_deref().unwrap_or(""), &s.model)
         .map_err(|p| invalid_fields(&p))?;
+    may_post(&s, &actor).await?;
     let id = s
         .store
         .ask(&actor, r.category.trim(), &q, now())
@@ -255,6 +271,7 @@ pub(super) struct AnswerRequest {
     (status = 201, body = Made),
     (status = 403, body = Problem, description = "the question is locked"),
     (status = 404, body = Problem),
+    (status = 429, body = Problem, description = "a new account posted its few posts this hour"),
 ))]
 pub(super) async fn answer(
     State(s): State<Arc<ApiState>>,
@@ -263,6 +280,7 @@ pub(super) async fn answer(
     Body(r): Body<AnswerRequest>,
 ) -> Result<Response, Problem> {
     let body = community::body(&r.body).map_err(|e| invalid_fields(&[e]))?;
+    may_post(&s, &actor).await?;
     let post = s
         .store
         .answer(&actor, id, &body, now())
@@ -399,4 +417,296 @@ pub(super) async fn vote(
         .await
         .map_err(problem("post"))?;
     Ok(Json(Votes { votes }))
+}
+
+/// Drafts an FAQ entry (a knowledge article) from a question and its
+/// accepted answer (the programme); edit it with `POST
+/// /api/v1/articles/{id}` and publish it there.
+#[utoipa::path(post, path = "/api/v1/community/questions/{id}/promote", params(("id" = i64, Path)),
+    responses(
+    (status = 201, body = FaqDrafted, description = "the draft article's id; `Location` is the FAQ"),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "no accepted answer yet, or already in the FAQ"),
+))]
+pub(super) async fn promote(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let article = s
+        .store
+        .promote_to_faq(&actor, &s.model, id, now())
+        .await
+        .map_err(problem("question"))?;
+    Ok(created("/api/v1/faq", &FaqDrafted { article }))
+}
+
+/// The FAQ entry a promotion drafted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct FaqDrafted {
+    /// The knowledge article that is the entry.
+    article: i64,
+}
+
+/// The community FAQ's entries in order, drafts and archived ones too
+/// (the programme; readers see the published ones on the guide and in
+/// `GET /api/v1/articles`, each with its `faq` place).
+#[utoipa::path(get, path = "/api/v1/faq", responses(
+    (status = 200, body = Vec<waymark_store::FaqEntry>),
+    (status = 401, body = Problem),
+    (status = 403, body = Problem),
+))]
+pub(super) async fn faq(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<waymark_store::FaqEntry>>, Problem> {
+    waymark_core::knowledge::may_write(&actor)?;
+    Ok(Json(s.store.faq_entries().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MoveRequest {
+    /// The entry's new place, from 1 (shown first); past the end puts it
+    /// last.
+    #[schema(minimum = 1)]
+    position: i64,
+}
+
+/// Moves an FAQ entry to another place in the FAQ's order (the
+/// programme); the guide shows the new order at once.
+#[utoipa::path(put, path = "/api/v1/faq/{article}/position", params(("article" = i64, Path)),
+    request_body = MoveRequest, responses(
+    (status = 200, body = Vec<waymark_store::FaqEntry>, description = "the entries in their new order"),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+pub(super) async fn move_faq(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(article): Params<i64>,
+    Body(r): Body<MoveRequest>,
+) -> Result<Json<Vec<waymark_store::FaqEntry>>, Problem> {
+    let entries = s
+        .actions
+        .move_faq_entry(&actor, article, r.position)
+        .await
+        .map_err(|e| match e {
+            crate::actions::ArticleError::Store(e) => problem("FAQ entry")(e),
+            other => super::article_problem(other),
+        })?;
+    Ok(Json(entries))
+}
+
+/// Starts watching a question: new and accepted answers come by mail, as
+/// often as the caller's settings say.
+#[utoipa::path(put, path = "/api/v1/community/questions/{id}/watch", params(("id" = i64, Path)),
+    responses(
+    (status = 204),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn watch_question(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .watch_question(&actor, id, true, now())
+        .await
+        .map_err(problem("question"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops watching a question (nothing if the caller did not).
+#[utoipa::path(delete, path = "/api/v1/community/questions/{id}/watch", params(("id" = i64, Path)),
+    responses(
+    (status = 204),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn unwatch_question(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .watch_question(&actor, id, false, now())
+        .await
+        .map_err(problem("question"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts watching a category: every question in it.
+#[utoipa::path(put, path = "/api/v1/community/categories/{slug}/watch", params(("slug" = String, Path)),
+    responses(
+    (status = 204),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn watch_category(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(slug): Params<String>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .watch_category(&actor, &slug, true, now())
+        .await
+        .map_err(problem("category"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops watching a category.
+#[utoipa::path(delete, path = "/api/v1/community/categories/{slug}/watch", params(("slug" = String, Path)),
+    responses(
+    (status = 204),
+    (status = 401, body = Problem),
+    (status = 404, body = Problem),
+))]
+pub(super) async fn unwatch_category(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(slug): Params<String>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .watch_category(&actor, &slug, false, now())
+        .await
+        .map_err(problem("category"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the caller watches.
+#[utoipa::path(get, path = "/api/v1/community/watching", responses(
+    (status = 200, body = waymark_store::Watching),
+    (status = 401, body = Problem),
+))]
+pub(super) async fn watching(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<waymark_store::Watching>, Problem> {
+    Ok(Json(s.store.watching(actor.person).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct FlagRequest {
+    /// What is wrong with the post (optional, one line).
+    #[schema(max_length = 500)]
+    reason: String,
+}
+
+/// Flags a post for the programme to look at (once a person: again
+/// changes the reason). Not one's own post.
+#[utoipa::path(post, path = "/api/v1/community/posts/{id}/flag", params(("id" = i64, Path)),
+    request_body = FlagRequest, responses(
+    (status = 204),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "your own post"),
+    (status = 422, body = Problem),
+))]
+pub(super) async fn flag(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<FlagRequest>,
+) -> Result<StatusCode, Problem> {
+    s.store
+        .flag(&actor, id, &r.reason, now())
+        .await
+        .map_err(problem("post"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The posts with open flags, the most flagged first (the programme).
+#[utoipa::path(get, path = "/api/v1/community/flags", responses(
+    (status = 200, body = Vec<waymark_store::FlaggedPost>),
+    (status = 403, body = Problem),
+))]
+pub(super) async fn flags(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<waymark_store::FlaggedPost>>, Problem> {
+    Ok(Json(s.store.flagged_posts(&actor).await?))
+}
+
+/// How many flags were closed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Dismissed {
+    closed: u64,
+}
+
+/// Closes a post's open flags without hiding it (the programme looked).
+#[utoipa::path(post, path = "/api/v1/community/posts/{id}/flags/dismiss", params(("id" = i64, Path)),
+    responses(
+    (status = 200, body = Dismissed),
+    (status = 403, body = Problem),
+))]
+pub(super) async fn dismiss(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Dismissed>, Problem> {
+    let closed = s.store.dismiss_flags(&actor, id, now()).await?;
+    Ok(Json(Dismissed { closed }))
+}
+
+/// What the programme does to a question.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum ModerateRequest {
+    /// Hides a post (the question's own: the whole question) from
+    /// everyone but the programme and its author, who is told `reason`.
+    Hide {
+        post: i64,
+        #[schema(max_length = 500)]
+        reason: String,
+    },
+    Unhide {
+        post: i64,
+    },
+    /// No new answers or edits but the programme's.
+    Lock,
+    Unlock,
+    /// To the category with this slug.
+    Move {
+        category: String,
+    },
+}
+
+/// Hides or shows a post, locks or unlocks the question, or moves it
+/// (the programme); each is an event in the question's chain.
+#[utoipa::path(post, path = "/api/v1/community/questions/{id}/moderate", params(("id" = i64, Path)),
+    request_body = ModerateRequest, responses(
+    (status = 204),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "already so (hidden, locked, in that category)"),
+    (status = 422, body = Problem),
+))]
+pub(super) async fn moderate(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(r): Body<ModerateRequest>,
+) -> Result<StatusCode, Problem> {
+    use waymark_core::community::Moderation;
+    let m = match r {
+        ModerateRequest::Hide { post, reason } => Moderation::Hide { post, reason },
+        ModerateRequest::Unhide { post } => Moderation::Unhide { post },
+        ModerateRequest::Lock => Moderation::Lock,
+        ModerateRequest::Unlock => Moderation::Unlock,
+        ModerateRequest::Move { category } => Moderation::Move {
+            to: category.trim().to_string(),
+        },
+    };
+    let base = s.actions.public_url.trim_end_matches('/').to_string();
+    s.store
+        .moderate(&actor, id, &m, now(), |h| {
+            crate::mail::post_hidden(h, &base)
+        })
+        .await
+        .map_err(problem("question"))?;
+    Ok(StatusCode::NO_CONTENT)
 }

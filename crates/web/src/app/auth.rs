@@ -752,6 +752,8 @@ struct SettingsPage<'a> {
     new_token: Option<String>,
     /// Now, to tell ended tokens.
     today: Timestamp,
+    /// What they watch in the community.
+    watching: waymark_store::Watching,
 }
 
 /// One of a person's sessions as their settings page shows it: never its
@@ -864,6 +866,7 @@ async fn settings_page_with(
         tokens: s.store.tokens_of(who.actor.person).await?,
         new_token,
         today: now(),
+        watching: s.store.watching(who.actor.person).await?,
     };
     view_page(s, status, "settings.html", &view)
 }
@@ -1197,15 +1200,29 @@ pub async fn register(
         };
     let t = now();
     let network = crate::ops::limit_key(addr);
-    if let Some(refused) =
-        super::intake::over_limit(&s, "register_form", &network, REGISTER_LIMIT, t).await?
+    if let Some(refused) = super::intake::over_limit(
+        &s,
+        "register_form",
+        &network,
+        REGISTER_LIMIT,
+        t,
+        super::intake::TOO_MANY,
+    )
+    .await?
     {
         return Ok(refused);
     }
     // However many networks ask, one address gets a few mails an hour.
     let address = format!("to:{}", person.email);
-    if let Some(refused) =
-        super::intake::over_limit(&s, "register_form", &address, REGISTER_PER_ADDRESS, t).await?
+    if let Some(refused) = super::intake::over_limit(
+        &s,
+        "register_form",
+        &address,
+        REGISTER_PER_ADDRESS,
+        t,
+        super::intake::TOO_MANY,
+    )
+    .await?
     {
         return Ok(refused);
     }

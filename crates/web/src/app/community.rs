@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 use waymark_core::DomainError;
-use waymark_core::community::{self, Category, NewCategory, Question, StepTag};
+use waymark_core::community::{self, Category, Moderation, NewCategory, Question, StepTag};
 use waymark_model::Model;
 use waymark_site::{Hrefs, step_anchors};
 use waymark_store::{PostRow, StoreError, Thread, TopicRow, now};
@@ -232,6 +232,8 @@ pub async fn add_category(
 pub struct PageQuery {
     /// The cursor: `<activity>.<id>` of the last question shown.
     before: String,
+    /// What was just done, for the banner.
+    done: String,
 }
 
 /// Reads `<activity>.<id>`; anything else starts from the top.
@@ -252,6 +254,9 @@ struct CategoryPage {
     /// The next page's address, if there may be one.
     next: Option<String>,
     may_ask: bool,
+    /// Signed in: whether the reader watches the category.
+    watching: Option<bool>,
+    notice: Option<&'static str>,
 }
 
 /// A category's questions, the most recently active first.
@@ -263,6 +268,10 @@ pub async fn category(
 ) -> Result<Response, PageError> {
     let reader = who.as_ref().map(|w| &w.actor);
     let category = s.store.category(reader, &slug).await?;
+    let watching = match &who {
+        Some(w) => Some(s.store.watches_category(w.actor.person, &slug).await?),
+        None => None,
+    };
     let rows = s
         .store
         .topics(reader, &slug, PAGE, cursor(&q.before))
@@ -291,8 +300,51 @@ pub async fn category(
             topics: rows.iter().map(|t| topic_view(t, &s.model)).collect(),
             category,
             next,
+            watching,
+            notice: watch_notice(&q.done),
         },
     )
+}
+
+/// The banner after watching or not.
+fn watch_notice(done: &str) -> Option<&'static str> {
+    match done {
+        "watching" => Some(
+            "You are watching it: new and accepted answers come to you by mail, as often as your settings say.",
+        ),
+        "unwatched" => Some("You no longer watch it."),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WatchForm {
+    csrf: String,
+    /// watch or unwatch
+    action: String,
+}
+
+/// Watches a category, or stops.
+pub async fn watch_category(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(slug): Path<String>,
+    Form(f): Form<WatchForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let on = match f.action.as_str() {
+        "watch" => true,
+        "unwatch" => false,
+        _ => return Err(PageError::NotFound),
+    };
+    s.store.watch_category(&who.actor, &slug, on, now()).await?;
+    Ok(Redirect::to(&format!(
+        "/community/c/{}?done={}",
+        super::auth::encode(&slug),
+        if on { "watching" } else { "unwatched" }
+    ))
+    .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -354,6 +406,9 @@ pub struct AskForm {
     title: String,
     body: String,
     tag: String,
+    /// Left empty by people; bots fill it.
+    #[serde(skip_serializing)]
+    website: String,
 }
 
 #[derive(Serialize)]
@@ -456,13 +511,58 @@ pub async fn ask(
             None
         }
     };
+    if !f.website.trim().is_empty() {
+        return Ok(Redirect::to("/community").into_response());
+    }
     match (category, question) {
         (Some(c), Some(q)) if errors.is_empty() => {
-            let id = s.store.ask(&who.actor, &c.slug, &q, now()).await?;
+            let t = now();
+            if let Some(refused) = posting_refused(&s, &who, t).await? {
+                return Ok(refused);
+            }
+            let id = s.store.ask(&who.actor, &c.slug, &q, t).await?;
             Ok(Redirect::to(&format!("/community/q/{id}")).into_response())
         }
         _ => ask_page(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, f, errors).await,
     }
+}
+
+/// What a new account past its posting limit is told.
+pub(crate) const POSTING_LIMITED: &str = "New members post a few questions and answers an hour, until they have been here a week and one of their posts has been accepted or up-voted. Wait an hour and try again.";
+
+/// Whether `actor` is past a new account's posting limit (the core's
+/// `post_limit`), counting this post with the one rate limiter.
+pub(crate) async fn posting_limited(
+    store: &waymark_store::Store,
+    actor: &waymark_core::Actor,
+    t: waymark_core::Timestamp,
+) -> Result<bool, StoreError> {
+    let (created, standing) = store.community_standing(actor.person).await?;
+    match community::post_limit(actor, t.0 - created.0, standing) {
+        None => Ok(false),
+        Some(limit) => {
+            super::intake::limited(
+                store,
+                "community_post",
+                &actor.person.0.to_string(),
+                limit,
+                t,
+            )
+            .await
+        }
+    }
+}
+
+/// The 429 page when `who` is past a new account's posting limit.
+async fn posting_refused(
+    s: &AppState,
+    who: &SignedIn,
+    t: waymark_core::Timestamp,
+) -> Result<Option<Response>, PageError> {
+    if !posting_limited(&s.store, &who.actor, t).await? {
+        return Ok(None);
+    }
+    super::intake::too_many(s, "Too many posts for now", POSTING_LIMITED).map(Some)
 }
 
 /// A post as the question's page shows it.
@@ -481,6 +581,11 @@ struct PostView {
     voted: bool,
     may_vote: bool,
     may_edit: bool,
+    /// Why the programme hid it; its text is shown only to the programme
+    /// and its author.
+    hidden: Option<String>,
+    /// Signed in and not its author: may flag it.
+    may_flag: bool,
 }
 
 #[derive(Serialize)]
@@ -498,6 +603,18 @@ struct ThreadPage {
     answers: Vec<PostView>,
     may_answer: bool,
     may_accept: bool,
+    /// The programme may make it an FAQ entry (it has an accepted answer
+    /// and is not one yet).
+    may_promote: bool,
+    /// Where its FAQ entry is: on the guide once published; the editor
+    /// for the programme.
+    faq_guide: Option<String>,
+    faq_edit: Option<String>,
+    /// Signed in: whether the reader watches the question, and its category.
+    watching: Option<(bool, bool)>,
+    /// The programme's tools: lock, move (to these categories: slug, name).
+    moderate: bool,
+    categories: Vec<(String, String)>,
     /// What was typed in the answer box, when it came back with a problem.
     draft: String,
     errors: Vec<FieldError>,
@@ -521,6 +638,8 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
         voted: t.voted.contains(&p.id),
         may_vote: who.is_some_and(|w| community::may_vote(&w.actor, p.author).is_ok()),
         may_edit: who.is_some_and(|w| community::may_edit(&w.actor, p.author, state).is_ok()),
+        hidden: p.hidden.clone(),
+        may_flag: who.is_some_and(|w| community::may_flag(&w.actor, p.author).is_ok()),
     }
 }
 
@@ -535,7 +654,40 @@ async fn thread_page(
 ) -> Result<Response, PageError> {
     let t = s.store.thread(who.map(|w| &w.actor), id).await?;
     let state = t.topic.state();
+    let faq = s.store.faq_of_question(id).await?;
+    let programme = who.is_some_and(|w| w.actor.is_programme());
+    let watching = match who {
+        Some(w) => Some(s.store.watches(w.actor.person, id).await?),
+        None => None,
+    };
+    let moderate = who.is_some_and(|w| community::may_moderate(&w.actor).is_ok());
+    let categories = if moderate {
+        s.store
+            .categories(who.map(|w| &w.actor))
+            .await?
+            .into_iter()
+            .filter(|c| c.slug != t.topic.category)
+            .map(|c| (c.slug, c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let view = ThreadPage {
+        moderate,
+        categories,
+        watching,
+        may_promote: who.is_some_and(|w| {
+            community::may_promote(&w.actor, t.topic.accepted, faq.as_ref().map(|f| f.article))
+                .is_ok()
+        }),
+        faq_guide: faq
+            .as_ref()
+            .filter(|f| f.status == waymark_core::knowledge::ArticleStatus::Published)
+            .map(|f| format!("/guide/{}#{}", waymark_site::FAQ_PATH, f.slug)),
+        faq_edit: faq
+            .as_ref()
+            .filter(|_| programme)
+            .map(|f| format!("/articles/{}", f.article)),
         title: t.topic.title.clone(),
         user: who.map(SignedIn::view),
         id,
@@ -577,7 +729,15 @@ pub async fn thread(
         "voted" => Some("Your vote is counted."),
         "unvoted" => Some("Your vote is taken back."),
         "edited" => Some("Your edit is saved. The earlier text is kept in the post's history."),
-        _ => None,
+        "flagged" => Some("Thank you: the programme will look at the post."),
+        "hidden" => Some(
+            "The post is hidden from everyone but the programme and its author, who is told why.",
+        ),
+        "unhidden" => Some("The post shows again."),
+        "locked" => Some("The question is locked: only the programme answers or edits now."),
+        "unlocked" => Some("The question is open again."),
+        "moved" => Some("The question is moved."),
+        other => watch_notice(other),
     };
     thread_page(
         &s,
@@ -595,10 +755,17 @@ pub async fn thread(
 #[serde(default)]
 pub struct ThreadForm {
     csrf: String,
-    /// answer, vote, unvote, accept, unaccept
+    /// answer, vote, unvote, accept, unaccept, promote, watch, unwatch,
+    /// flag, hide, unhide, lock, unlock, move
     action: String,
     post: String,
     body: String,
+    /// Why (a flag, or hiding a post).
+    reason: String,
+    /// Where to move the question (a category's slug).
+    category: String,
+    /// Left empty by people; bots fill it.
+    website: String,
 }
 
 /// Answers, votes, accepts: one form endpoint per question.
@@ -616,12 +783,19 @@ pub async fn act(
             .map_err(|_| PageError::NotFound)
     };
     let done: Result<&'static str, StoreError> = match f.action.as_str() {
+        // A bot filled the field people leave empty: it seems to work.
+        "answer" if !f.website.trim().is_empty() => Ok("answered"),
         "answer" => match community::body(&f.body) {
-            Ok(b) => s
-                .store
-                .answer(&who.actor, id, &b, now())
-                .await
-                .map(|_| "answered"),
+            Ok(b) => {
+                let t = now();
+                if let Some(refused) = posting_refused(&s, &who, t).await? {
+                    return Ok(refused);
+                }
+                s.store
+                    .answer(&who.actor, id, &b, t)
+                    .await
+                    .map(|_| "answered")
+            }
             Err(e) => Err(StoreError::Domain(e)),
         },
         "vote" | "unvote" => {
@@ -653,6 +827,64 @@ pub async fn act(
                 .await
                 .map(|()| done)
         }
+        "watch" | "unwatch" => {
+            let on = f.action == "watch";
+            s.store
+                .watch_question(&who.actor, id, on, now())
+                .await
+                .map(|()| if on { "watching" } else { "unwatched" })
+        }
+        "flag" => {
+            let post = post()?;
+            if s.store.post_topic(Some(&who.actor), post).await? != id {
+                return Err(PageError::NotFound);
+            }
+            s.store
+                .flag(&who.actor, post, &f.reason, now())
+                .await
+                .map(|()| "flagged")
+        }
+        "hide" | "unhide" | "lock" | "unlock" | "move" => {
+            let m = match f.action.as_str() {
+                "hide" => Moderation::Hide {
+                    post: post()?,
+                    reason: f.reason.clone(),
+                },
+                "unhide" => Moderation::Unhide { post: post()? },
+                "lock" => Moderation::Lock,
+                "unlock" => Moderation::Unlock,
+                _ => Moderation::Move {
+                    to: f.category.trim().to_string(),
+                },
+            };
+            let base = s.public_url.trim_end_matches('/').to_string();
+            let done = match &m {
+                Moderation::Hide { .. } => "hidden",
+                Moderation::Unhide { .. } => "unhidden",
+                Moderation::Lock => "locked",
+                Moderation::Unlock => "unlocked",
+                Moderation::Move { .. } => "moved",
+            };
+            s.store
+                .moderate(&who.actor, id, &m, now(), |h| {
+                    crate::mail::post_hidden(h, &base)
+                })
+                .await
+                .map(|()| done)
+        }
+        "promote" => match s
+            .store
+            .promote_to_faq(&who.actor, &s.model, id, now())
+            .await
+        {
+            // The programme edits the draft into a clean entry next.
+            Ok(article) => {
+                return Ok(
+                    Redirect::to(&format!("/articles/{article}?saved=promoted")).into_response()
+                );
+            }
+            Err(e) => Err(e),
+        },
         _ => return Err(PageError::NotFound),
     };
     // A refusal is said on the question's page: beside the answer box for
@@ -918,4 +1150,182 @@ pub async fn history(
                 .collect(),
         },
     )
+}
+
+#[derive(Serialize)]
+struct UnsubscribePage {
+    title: &'static str,
+    user: Option<UserView>,
+    key: String,
+    /// The question's title or the category's name; none for a key that
+    /// is no watch.
+    what: Option<String>,
+    done: bool,
+}
+
+/// Whether `key` looks like a watch's key, before any lookup.
+fn unsubscribe_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn unsubscribe_page(
+    s: &AppState,
+    who: Option<&SignedIn>,
+    key: &str,
+    what: Option<String>,
+    done: bool,
+) -> Result<Response, PageError> {
+    let status = if what.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    view_page(
+        s,
+        status,
+        "unsubscribe.html",
+        &UnsubscribePage {
+            title: "Stop mail",
+            user: who.map(SignedIn::view),
+            key: key.to_string(),
+            what,
+            done,
+        },
+    )
+}
+
+/// The unsubscribe link from a mail: asks before it stops anything, as
+/// mail scanners follow links.
+pub async fn unsubscribe_form(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    let what = if unsubscribe_key(&key) {
+        s.store.unsubscribe_target(&key).await?
+    } else {
+        None
+    };
+    unsubscribe_page(&s, who.as_ref(), &key, what, false)
+}
+
+/// Stops the watch: the page's button, or a mail program's one click
+/// (RFC 8058), signed in or not.
+pub async fn unsubscribe(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    let what = if unsubscribe_key(&key) {
+        s.store.unsubscribe(&key).await?
+    } else {
+        None
+    };
+    unsubscribe_page(&s, who.as_ref(), &key, what, true)
+}
+
+/// Turns the notices waiting into mail for their watchers (each notice
+/// once, whatever the servers); `base` is the public address. Returns how
+/// many mails were queued.
+pub async fn send_notices(
+    store: &waymark_store::Store,
+    base: &str,
+    t: waymark_core::Timestamp,
+) -> Result<usize, StoreError> {
+    let mut queued = 0;
+    loop {
+        let pending = store.pending_notices(100).await?;
+        if pending.is_empty() {
+            return Ok(queued);
+        }
+        for n in &pending {
+            if let Some(sent) = store
+                .deliver_notice(n, t, |to| crate::mail::community_notice(to, n, base))
+                .await?
+            {
+                queued += sent;
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FlaggedView {
+    post: i64,
+    question: i64,
+    title: String,
+    author: String,
+    html: Value,
+    flags: i64,
+    reasons: Vec<String>,
+    hidden: bool,
+}
+
+#[derive(Serialize)]
+struct FlagsPage {
+    title: &'static str,
+    user: UserView,
+    posts: Vec<FlaggedView>,
+    notice: Option<&'static str>,
+}
+
+/// The programme's queue of flagged posts; to others it does not exist.
+pub async fn flags(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    community::may_moderate(&who.actor).map_err(|_| PageError::NotFound)?;
+    let posts = s
+        .store
+        .flagged_posts(&who.actor)
+        .await?
+        .into_iter()
+        .map(|p| FlaggedView {
+            html: post_html(&p.body),
+            post: p.post,
+            question: p.question,
+            title: p.title,
+            author: p.author,
+            flags: p.flags,
+            reasons: p.reasons,
+            hidden: p.hidden,
+        })
+        .collect();
+    view_page(
+        &s,
+        StatusCode::OK,
+        "community-flags.html",
+        &FlagsPage {
+            title: "Flagged posts",
+            user: who.view(),
+            posts,
+            notice: (q.done == "closed")
+                .then_some("The flags are closed; the post stays as it is."),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DismissForm {
+    csrf: String,
+    post: String,
+}
+
+/// Closes a post's flags (the programme looked and left it).
+pub async fn dismiss_flags(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<DismissForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    community::may_moderate(&who.actor).map_err(|_| PageError::NotFound)?;
+    let post = f
+        .post
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| PageError::NotFound)?;
+    s.store.dismiss_flags(&who.actor, post, now()).await?;
+    Ok(Redirect::to("/community/flags?done=closed").into_response())
 }

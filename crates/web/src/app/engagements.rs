@@ -453,6 +453,24 @@ pub async fn write_digests(
                 }
             }
         }
+        // What happened on what they watch in the community since their
+        // last digest (or the day before).
+        let since = store
+            .last_digest(person.id)
+            .await?
+            .unwrap_or(waymark_core::Timestamp(t.0 - 24 * 60 * 60));
+        for l in store.community_digest(person.id, since, t).await? {
+            let times = if l.count > 1 {
+                format!(" ({} times)", l.count)
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                "Community: {}{times}: {base}/community/q/{}",
+                l.kind.headline(&l.title),
+                l.topic
+            ));
+        }
         if lines.is_empty() {
             continue;
         }

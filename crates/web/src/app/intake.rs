@@ -208,7 +208,8 @@ pub async fn request_support(
     // Only requests that would be kept count towards the limit, so a
     // person correcting typing mistakes is not locked out.
     let network = crate::ops::limit_key(addr);
-    if let Some(refused) = over_limit(&s, "enquiry_form", &network, FORM_LIMIT, t).await? {
+    if let Some(refused) = over_limit(&s, "enquiry_form", &network, FORM_LIMIT, t, TOO_MANY).await?
+    {
         return Ok(refused);
     }
 
@@ -217,38 +218,66 @@ pub async fn request_support(
     Ok(Redirect::to("/request-support/sent").into_response())
 }
 
-/// The public forms' one rate limit: counts this submission of `form`
-/// under `key` (the client's network, `ops::limit_key`, or what else the
-/// form limits by) and, past `limit` in an hour, answers 429 with a page
-/// that says when to try again.
+/// The one rate limiter, for the public forms, registration and the
+/// community's new accounts, pages and API alike: counts this submission
+/// of `form` under `key` (the client's network, `ops::limit_key`, or what
+/// else the form limits by) and says whether it is past `limit` in the
+/// last hour (counted in the metrics and logged when it is).
+pub(crate) async fn limited(
+    store: &waymark_store::Store,
+    form: &'static str,
+    key: &str,
+    limit: u64,
+    t: Timestamp,
+) -> Result<bool, waymark_store::StoreError> {
+    let key = format!("{form}:{key}");
+    let recent = store
+        .count_form_submission(&key, Timestamp(t.0 - 3600), t)
+        .await?;
+    if recent <= limit {
+        return Ok(false);
+    }
+    crate::ops::METRICS.rate_limited(form);
+    tracing::warn!(form, "refused: too many in the last hour");
+    Ok(true)
+}
+
+/// What a network past a public form's limit is told.
+pub(super) const TOO_MANY: &str = "Several came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.";
+
+/// [`limited`] for a page: past the limit, a 429 page that says `message`
+/// and when to try again.
 pub(super) async fn over_limit(
     s: &AppState,
     form: &'static str,
     key: &str,
     limit: u64,
     t: Timestamp,
+    message: &'static str,
 ) -> Result<Option<Response>, PageError> {
-    let key = format!("{form}:{key}");
-    let recent = s
-        .store
-        .count_form_submission(&key, Timestamp(t.0 - 3600), t)
-        .await?;
-    if recent <= limit {
+    if !limited(&s.store, form, key, limit, t).await? {
         return Ok(None);
     }
-    crate::ops::METRICS.rate_limited(form);
-    tracing::warn!(form, "form refused: too many in the last hour");
+    too_many(s, "Too many requests", message).map(Some)
+}
+
+/// The 429 page: `title`, `message`, and to try again in an hour.
+pub(super) fn too_many(
+    s: &AppState,
+    title: &'static str,
+    message: &'static str,
+) -> Result<Response, PageError> {
     let view = ErrorPage {
         reference: crate::ops::request_id(),
-        title: "Too many requests",
-        message: "Several came from your network in the last hour. Wait an hour and try again, or email protectedutility@dta.gov.au.",
+        title,
+        message,
     };
     let mut r = view_page(s, StatusCode::TOO_MANY_REQUESTS, "error.html", &view)?;
     r.headers_mut().insert(
         axum::http::header::RETRY_AFTER,
         axum::http::HeaderValue::from_static("3600"),
     );
-    Ok(Some(r))
+    Ok(r)
 }
 
 pub async fn support_sent(State(s): State<Arc<AppState>>) -> Result<Response, PageError> {

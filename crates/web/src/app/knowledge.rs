@@ -38,6 +38,10 @@ pub async fn published(store: &Store, base: Option<&str>) -> Result<Published, S
             let on = waymark_site::long_date(&today(v.published_at));
             let mut page = article_page(&a.slug, &v.title, &v.summary, &v.body, &v.tags, on, base);
             page.version = v.number;
+            page.faq = a.faq.map(|f| f.position);
+            page.asked = a
+                .faq
+                .and_then(|f| base.map(|b| format!("{b}/community/q/{}", f.question)));
             page
         })
         .collect();
@@ -82,6 +86,8 @@ fn article_page(
         body: body.to_string(),
         version: 1,
         published_on,
+        faq: None,
+        asked: None,
     }
 }
 
@@ -202,6 +208,17 @@ struct ArticlesPage {
     articles: Vec<ArticleListRow>,
     /// Articles kept as files in the content folder: (title, guide href).
     files: Vec<(String, String)>,
+    /// The community FAQ's entries, in order.
+    faq: Vec<FaqRow>,
+}
+
+#[derive(Serialize)]
+struct FaqRow {
+    article: i64,
+    title: String,
+    status: &'static str,
+    position: i64,
+    question: i64,
 }
 
 fn programme(who: &SignedIn) -> Result<(), PageError> {
@@ -257,8 +274,52 @@ pub async fn articles(
             user: who.view(),
             articles,
             files,
+            faq: s
+                .store
+                .faq_entries()
+                .await?
+                .into_iter()
+                .map(|e| FaqRow {
+                    article: e.article,
+                    title: e.title,
+                    status: e.status.label(),
+                    position: e.position,
+                    question: e.question,
+                })
+                .collect(),
         },
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MoveForm {
+    csrf: String,
+    article: String,
+    position: String,
+}
+
+/// Moves an FAQ entry up or down the FAQ (the buttons name its new place).
+pub async fn move_faq(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<MoveForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    programme(&who)?;
+    let (Ok(article), Ok(position)) = (f.article.trim().parse(), f.position.trim().parse()) else {
+        return Err(PageError::NotFound);
+    };
+    match s
+        .actions()
+        .move_faq_entry(&who.actor, article, position)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/articles?moved=1#faq-title").into_response()),
+        Err(ArticleError::Store(e)) => Err(e.into()),
+        Err(ArticleError::Fields(_)) => Err(PageError::NotFound),
+        Err(ArticleError::Internal(e)) => Err(PageError::Internal(e)),
+    }
 }
 
 #[derive(Serialize)]
@@ -283,6 +344,8 @@ struct EditPage<'a> {
     owners: Vec<(i64, String)>,
     /// The banner after a change: "The article is published." and so on.
     saved: Option<&'static str>,
+    /// The community question it came from, when it is an FAQ entry.
+    faq_question: Option<i64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -307,7 +370,12 @@ async fn edit_page(
         None => None,
     };
     let live = row.filter(|r| r.status == ArticleStatus::Published);
+    let faq_question = match row {
+        Some(r) => s.store.faq_question(r.id).await?,
+        None => None,
+    };
     let view = EditPage {
+        faq_question,
         title: row.map_or_else(
             || "Write an article".to_string(),
             |r| format!("Edit: {}", r.article.title),
@@ -384,6 +452,9 @@ pub async fn article(
     let saved = match q.get("saved").map(String::as_str) {
         Some("saved") => Some("Your changes are saved. Readers see them once you publish."),
         Some("published") => Some("The article is published: readers see this version now."),
+        Some("promoted") => Some(
+            "The FAQ entry is drafted from the question and its accepted answer. Edit it into a clean entry, then publish it.",
+        ),
         Some("archived") => {
             Some("The article is archived: it is no longer on the guide. Its versions are kept.")
         }

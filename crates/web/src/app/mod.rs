@@ -17,7 +17,7 @@ mod directory;
 mod documents;
 mod engagements;
 mod forms;
-mod intake;
+pub(crate) mod intake;
 mod knowledge;
 mod letters;
 mod mailbox;
@@ -45,6 +45,8 @@ use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
 pub use auth::{hash_password, verify_password};
+pub use community::send_notices;
+pub(crate) use community::{POSTING_LIMITED, posting_limited};
 pub use engagements::write_digests;
 pub use knowledge::{file_articles, published};
 pub use sessions::DbSessions;
@@ -247,6 +249,7 @@ pub fn table() -> Vec<Route> {
         get("/search", search::search),
         get("/articles", knowledge::articles),
         get("/articles/new", knowledge::new_article),
+        post("/articles/faq", knowledge::move_faq),
         post("/articles/new", knowledge::create_article),
         get("/articles/{id}", knowledge::article),
         post("/articles/{id}", knowledge::save_article),
@@ -258,6 +261,11 @@ pub fn table() -> Vec<Route> {
         get("/community", community::index),
         post("/community/categories", community::add_category),
         get("/community/c/{slug}", community::category),
+        post("/community/c/{slug}", community::watch_category),
+        get("/community/flags", community::flags),
+        post("/community/flags", community::dismiss_flags),
+        get("/unsubscribe/{key}", community::unsubscribe_form),
+        post("/unsubscribe/{key}", community::unsubscribe),
         get("/community/about", community::about),
         get("/community/ask", community::ask_form),
         post("/community/ask", community::ask),
@@ -314,7 +322,10 @@ async fn not_found() -> PageError {
 /// also carry a per-session token (see `auth::Csrf`); this check stops a
 /// cross-site post even before that, and covers the sign-in form.
 async fn same_origin(State(scheme): State<&'static str>, req: Request, next: Next) -> Response {
+    // A mail provider's one-click unsubscribe (RFC 8058) posts from its
+    // own servers; the key in the address is the only permission it needs.
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !req.uri().path().starts_with("/unsubscribe/")
         && cross_site(req.headers(), scheme)
     {
         return (

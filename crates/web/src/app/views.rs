@@ -99,6 +99,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/register-sent.html"),
     ),
     (
+        "community-flags.html",
+        include_str!("../../templates/app/community-flags.html"),
+    ),
+    (
+        "unsubscribe.html",
+        include_str!("../../templates/app/unsubscribe.html"),
+    ),
+    (
         "adopters.html",
         include_str!("../../templates/app/adopters.html"),
     ),

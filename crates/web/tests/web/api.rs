@@ -2892,7 +2892,33 @@ async fn every_workspace_action_has_an_api_operation() {
                 "post /api/v1/community/questions/{id}/answers",
                 "post /api/v1/community/questions/{id}/accept",
                 "post /api/v1/community/posts/{id}/vote",
+                "post /api/v1/community/questions/{id}/promote",
+                "put /api/v1/community/questions/{id}/watch",
+                "delete /api/v1/community/questions/{id}/watch",
+                "post /api/v1/community/posts/{id}/flag",
+                "post /api/v1/community/questions/{id}/moderate",
             ]),
+        ),
+        (
+            "/community/c/{slug}",
+            api(&[
+                "put /api/v1/community/categories/{slug}/watch",
+                "delete /api/v1/community/categories/{slug}/watch",
+            ]),
+        ),
+        (
+            "/community/flags",
+            api(&["post /api/v1/community/posts/{id}/flags/dismiss"]),
+        ),
+        (
+            "/articles/faq",
+            api(&["put /api/v1/faq/{article}/position"]),
+        ),
+        (
+            "/unsubscribe/{key}",
+            Err(
+                "a mail's one-click link, by its key and with no account; a program unwatches by DELETE on the watch",
+            ),
         ),
         (
             "/community/posts/{id}/edit",

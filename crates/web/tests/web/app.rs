@@ -372,6 +372,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/register" | "/register/sent") => StatusCode::OK,
         ("POST", "/register") => StatusCode::UNPROCESSABLE_ENTITY,
         ("GET" | "POST", "/register/{token}") => StatusCode::NOT_FOUND,
+        // A mail's unsubscribe link needs no account; a made-up key stops
+        // nothing.
+        ("GET" | "POST", "/unsubscribe/{key}") => StatusCode::NOT_FOUND,
         // The community reads signed out where its category is public (the
         // matrix's question is in one); the step's list needs a step named.
         ("GET", "/community/about") => StatusCode::NOT_FOUND,
@@ -391,6 +394,11 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/community/ask") => StatusCode::UNPROCESSABLE_ENTITY,
         ("POST", "/community/q/{id}") if who == Staff => StatusCode::UNPROCESSABLE_ENTITY,
         ("POST", "/community/q/{id}") => StatusCode::SEE_OTHER,
+        // Anyone signed in watches the (public) category.
+        ("POST", "/community/c/{slug}") => StatusCode::SEE_OTHER,
+        // The flag queue is the programme's; the matrix's form names no post.
+        ("GET", "/community/flags") if programme => StatusCode::OK,
+        (_, "/community/flags") => StatusCode::NOT_FOUND,
         ("POST", "/community/categories") if programme => StatusCode::UNPROCESSABLE_ENTITY,
         ("POST", "/community/categories") => StatusCode::FORBIDDEN,
         ("GET", "/community/posts/{id}/edit") if programme || who == Member => StatusCode::OK,
@@ -491,6 +499,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         (_, "/articles" | "/articles/new" | "/articles/{id}" | "/blueprint") => {
             StatusCode::NOT_FOUND
         }
+        // Ordering the FAQ: the matrix's form names no entry, so there is
+        // none to move, and to others the page does not exist.
+        ("POST", "/articles/faq") => StatusCode::NOT_FOUND,
         // Moving engagements between model versions is the programme's;
         // the matrix's form names no version, so there is none to move.
         ("GET", "/migrations") if programme => StatusCode::OK,
@@ -709,6 +720,7 @@ async fn every_route_answers_every_role_rightly() {
                     ("POST", "/community/q/{id}") => {
                         vec![("csrf", &c.csrf), ("action", "vote"), ("post", &answer)]
                     }
+                    ("POST", "/community/c/{slug}") => vec![("csrf", &c.csrf), ("action", "watch")],
                     ("POST", "/settings/webhooks/{id}") => {
                         vec![("csrf", &c.csrf), ("action", "disable")]
                     }
@@ -1224,13 +1236,54 @@ async fn free_text_is_escaped_on_every_page() {
                 )
                 .await
                 .unwrap();
+            // A flag's reason, a hidden answer's reason, an FAQ entry made
+            // from it, and the unsubscribe page's title hold it too.
+            let member = w.store.actor(PersonId(3)).await.unwrap();
+            let question_post = w.store.thread(None, q).await.unwrap().question.id;
+            w.store.flag(&member, question_post, p, NOW).await.unwrap();
+            w.store
+                .accept_answer(&staff, q, Some(a), NOW)
+                .await
+                .unwrap();
+            w.store
+                .promote_to_faq(&staff, &model, q, NOW)
+                .await
+                .unwrap();
+            w.store
+                .moderate(
+                    &staff,
+                    q,
+                    &waymark_core::community::Moderation::Hide {
+                        post: a,
+                        reason: (*p).into(),
+                    },
+                    NOW,
+                    |h| waymark_web::mail::post_hidden(h, "http://waymark.test"),
+                )
+                .await
+                .unwrap();
+            let ada = w.store.actor(PersonId(1)).await.unwrap();
+            w.store.watch_question(&ada, q, true, NOW).await.unwrap();
+            let key: String = sqlx::query_scalar(
+                "SELECT unsubscribe_key FROM community_watches WHERE topic_id = $1 AND person_id = 1",
+            )
+            .bind(q)
+            .fetch_one(w.store.pool())
+            .await
+            .unwrap();
             community_pages.extend([
                 format!("/community/c/{}", c.slug),
                 format!("/community/q/{q}"),
                 format!("/community/posts/{a}/history"),
                 format!("/community/posts/{a}/edit"),
+                format!("/unsubscribe/{key}"),
             ]);
         }
+        community_pages.extend([
+            "/community/flags".to_string(),
+            "/articles".to_string(),
+            "/settings".to_string(),
+        ]);
         let admin = w.client(&app, Who::Admin).await;
         // Markdown shows typed HTML as text, and its links never run script.
         for path in &community_pages {
@@ -2388,7 +2441,7 @@ async fn search_finds_what_each_visitor_may_see() {
 }
 
 /// A router like `composed`'s, serving the guide too.
-async fn with_guide(store: &Store) -> Router {
+pub(crate) async fn with_guide(store: &Store) -> Router {
     let pages = Arc::new(waymark_model::bundled());
     let loader_pages = Arc::clone(&pages);
     let guide = waymark_site::server::Guide::new(
@@ -3659,6 +3712,54 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
         )
         .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // With an accepted answer, the programme (only) drafts an FAQ entry
+        // from the question's page and lands in the article's editor.
+        let a2: i64 = a2.parse().unwrap();
+        w.store
+            .accept_answer(&staff, q2, Some(a2), NOW)
+            .await
+            .unwrap();
+        let sam = w.client(&app, Who::Staff).await;
+        let uri = format!("/community/q/{q2}");
+        assert!(
+            !send(&app, &nia, Method::GET, &uri, &[])
+                .await
+                .body
+                .contains("Add to the FAQ")
+        );
+        assert!(
+            send(&app, &sam, Method::GET, &uri, &[])
+                .await
+                .body
+                .contains("Add to the FAQ")
+        );
+        let promote = |c: &Client| [("csrf", c.csrf.clone()), ("action", "promote".to_string())];
+        let form = promote(&nia);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = send(&app, &nia, Method::POST, &uri, &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        let form = promote(&sam);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = send(&app, &sam, Method::POST, &uri, &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert!(r.location.ends_with("?saved=promoted"), "{}", r.location);
+        let editor = send(&app, &sam, Method::GET, &r.location, &[]).await;
+        assert!(editor.body.contains("Edit it into a clean entry"));
+        assert!(editor.body.contains(&format!("href=\"/community/q/{q2}\"")));
+        // Again: refused on the question's page, in words.
+        let r = send(&app, &sam, Method::POST, &uri, &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("already in the FAQ"));
+        let list = send(&app, &sam, Method::GET, "/articles", &[]).await;
+        assert!(
+            list.body.contains("The community FAQ") && list.body.contains("Second question here")
+        );
+        assert!(
+            send(&app, &sam, Method::GET, &uri, &[])
+                .await
+                .body
+                .contains("Edit the FAQ entry")
+        );
         // Signed in, the form sends you to the community.
         assert_eq!(
             send(&app, &nia, Method::GET, "/register", &[])

@@ -350,3 +350,812 @@ async fn the_community_through_the_api_and_its_pages() {
         assert_eq!(store.verify().await.unwrap().broken_topics, []);
     }
 }
+
+#[tokio::test]
+async fn an_accepted_answer_becomes_an_faq_entry_on_the_guide() {
+    for store in stores("community-faq").await {
+        let app = crate::app::with_guide(&store).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let nia = newcomer(&store, "nia@council.gov.au").await;
+        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
+            let app = app.clone();
+            let t = t.to_string();
+            async move {
+                call(
+                    &app,
+                    method,
+                    &uri,
+                    Some(&t),
+                    body.map(|b| b.to_string()).as_deref(),
+                )
+                .await
+            }
+        };
+        let mut questions = Vec::new();
+        for title in [
+            "Who comes to the <b>first</b> workshop?",
+            "Which licences do we need first?",
+        ] {
+            let (s, _, asked) = send(
+                "POST",
+                "/api/v1/community/questions".into(),
+                &nia,
+                Some(json!({"category": "discovery", "title": title, "body": "We have *three* sites.", "tag": "discovery/2"})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{asked}");
+            let q = asked["id"].as_i64().unwrap();
+            let promote = format!("/api/v1/community/questions/{q}/promote");
+            // Not before an answer is accepted.
+            let (s, _, p) = send("POST", promote.clone(), &staff, None).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{p}");
+            let (_, _, a) = send(
+                "POST",
+                format!("/api/v1/community/questions/{q}/answers"),
+                &staff,
+                Some(json!({"body": "Your sponsor and <script>alert(1)</script> IT lead."})),
+            )
+            .await;
+            let (s, _, _) = send(
+                "POST",
+                format!("/api/v1/community/questions/{q}/accept"),
+                &nia,
+                Some(json!({"post": a["id"]})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+            // The asker cannot promote; the programme can, once.
+            assert_eq!(
+                send("POST", promote.clone(), &nia, None).await.0,
+                StatusCode::FORBIDDEN
+            );
+            let (s, _, made) = send("POST", promote.clone(), &staff, None).await;
+            assert_eq!(s, StatusCode::CREATED, "{made}");
+            let (s, _, again) = send("POST", promote, &staff, None).await;
+            assert_eq!(s, StatusCode::CONFLICT);
+            assert!(
+                again["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("already in the FAQ")
+            );
+            questions.push((q, made["article"].as_i64().unwrap()));
+        }
+        assert_eq!(
+            send(
+                "POST",
+                "/api/v1/community/questions/999999/promote".into(),
+                &staff,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        // The programme sees the entries in order; nobody else does.
+        let (s, _, faq) = send("GET", "/api/v1/faq".into(), &staff, None).await;
+        assert_eq!(s, StatusCode::OK);
+        let order = |v: &Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["article"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(order(&faq), [questions[0].1, questions[1].1]);
+        assert_eq!(faq[0]["status"], "draft");
+        assert_eq!(
+            send("GET", "/api/v1/faq".into(), &nia, None).await.0,
+            StatusCode::FORBIDDEN
+        );
+        // Drafts are not on the guide.
+        assert_eq!(
+            page(&app, "/guide/community-faq.html").await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        // Publish both through the articles' one path, then move the
+        // second first: the guide shows that order, each answer with its
+        // question's link, markup as text.
+        for (_, article) in &questions {
+            let (_, _, drafts) = send("GET", "/api/v1/articles/drafts".into(), &staff, None).await;
+            let d = drafts
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["id"] == *article)
+                .unwrap()
+                .clone();
+            let (s, _, p) = send(
+                "POST",
+                format!("/api/v1/articles/{article}"),
+                &staff,
+                Some(json!({
+                    "article": {"title": d["title"], "summary": d["summary"], "body": d["body"],
+                                "tags": "discovery/2", "review_by": d["review_by"]},
+                    "action": "publish",
+                    "expected_version": d["version"],
+                })),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{p}");
+        }
+        let (s, _, moved) = send(
+            "PUT",
+            format!("/api/v1/faq/{}/position", questions[1].1),
+            &staff,
+            Some(json!({"position": 1})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{moved}");
+        assert_eq!(order(&moved), [questions[1].1, questions[0].1]);
+        for (body, status) in [
+            (json!({"position": 0}), StatusCode::UNPROCESSABLE_ENTITY),
+            (json!({"position": "1"}), StatusCode::BAD_REQUEST),
+            (json!({"position": 1, "extra": 1}), StatusCode::BAD_REQUEST),
+        ] {
+            let (s, _, p) = send(
+                "PUT",
+                format!("/api/v1/faq/{}/position", questions[1].1),
+                &staff,
+                Some(body.clone()),
+            )
+            .await;
+            assert_eq!(s, status, "{body}: {p}");
+        }
+        assert_eq!(
+            send(
+                "PUT",
+                "/api/v1/faq/999999/position".into(),
+                &staff,
+                Some(json!({"position": 1}))
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(
+                "PUT",
+                format!("/api/v1/faq/{}/position", questions[1].1),
+                &nia,
+                Some(json!({"position": 2}))
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        let (s, html) = page(&app, "/guide/community-faq.html").await;
+        assert_eq!(s, StatusCode::OK);
+        // (minijinja writes `/` as `&#x2f;`.)
+        let html = html.replace("&#x2f;", "/");
+        let licences = html.find("Which licences do we need first?").unwrap();
+        let workshop = html
+            .find("Who comes to the &lt;b&gt;first&lt;/b&gt; workshop?")
+            .expect("the title, escaped");
+        assert!(licences < workshop, "the moved entry comes first");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains(&format!("/community/q/{}", questions[0].0)));
+        // The guide's navigation names it; its articles list does not
+        // repeat the entries, and each entry has its own page.
+        let (_, overview) = page(&app, "/guide/index.html").await;
+        assert!(overview.contains("Questions from the community"));
+        let (_, list) = page(&app, "/guide/articles.html").await;
+        assert!(!list.contains("Which licences"), "{list}");
+        // Readers of the API see each entry's FAQ place.
+        let (_, _, arts) = send("GET", "/api/v1/articles".into(), &nia, None).await;
+        let places: Vec<i64> = arts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["faq"]["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(places.len(), 2);
+        // The question's page links to its FAQ entry.
+        let (_, q) = page(&app, &format!("/community/q/{}", questions[0].0)).await;
+        assert!(q.contains("community FAQ</a> on the guide"), "{q}");
+        assert!(
+            q.replace("&#x2f;", "/")
+                .contains("/guide/community-faq.html#faq-")
+        );
+    }
+}
+
+#[tokio::test]
+async fn watchers_get_mail_with_a_one_click_unsubscribe_through_real_smtp() {
+    let smtp = crate::python_has("aiosmtpd");
+    if !smtp {
+        waymark_store::testing::skip(
+            "community mail through SMTP: Python's aiosmtpd is not installed (python3 -m pip install aiosmtpd); the outbox is checked instead",
+        );
+    }
+    for store in stores("community-watch").await {
+        let app = app(&store).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let nia = newcomer(&store, "nia@council.gov.au").await;
+        let olly = newcomer(&store, "olly@shire.gov.au").await;
+        token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        for email in ["sam@dta.gov.au", "nia@council.gov.au", "olly@shire.gov.au"] {
+            let p = store
+                .person_by_email(&Email::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            store.set_password_hash(p, "x").await.unwrap();
+        }
+        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
+            let app = app.clone();
+            let t = t.to_string();
+            async move {
+                call(
+                    &app,
+                    method,
+                    &uri,
+                    Some(&t),
+                    body.map(|b| b.to_string()).as_deref(),
+                )
+                .await
+            }
+        };
+        // Nia asks (and so watches); Olly watches the category; a title
+        // with CR/LF and markup goes into the mail's subject as one line.
+        let (_, _, asked) = send(
+            "POST",
+            "/api/v1/community/questions".into(),
+            &nia,
+            Some(json!({"category": "discovery", "title": "Who <b>signs</b> the letter?", "body": "We wonder."})),
+        )
+        .await;
+        let q = asked["id"].as_i64().unwrap();
+        assert_eq!(
+            send(
+                "PUT",
+                "/api/v1/community/categories/discovery/watch".into(),
+                &olly,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send(
+                "PUT",
+                "/api/v1/community/categories/nowhere/watch".into(),
+                &olly,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(
+                "PUT",
+                "/api/v1/community/questions/999999/watch".into(),
+                &olly,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        let (s, _, w) = send("GET", "/api/v1/community/watching".into(), &nia, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(w["questions"][0]["id"], q);
+        // The programme answers: both watchers hear, the author does not.
+        send(
+            "POST",
+            format!("/api/v1/community/questions/{q}/answers"),
+            &staff,
+            Some(json!({"body": "The sponsor.\r\nBcc: evil@example.com\n\n<script>x</script>"})),
+        )
+        .await;
+        let queued = waymark_web::app::send_notices(&store, "https://waymark.example.gov.au", NOW)
+            .await
+            .unwrap();
+        assert_eq!(queued, 2);
+        // Again: nothing more.
+        assert_eq!(
+            waymark_web::app::send_notices(&store, "https://waymark.example.gov.au", NOW)
+                .await
+                .unwrap(),
+            0
+        );
+        let admin = store
+            .actor(
+                store
+                    .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let outbox = store.outbox(&admin, 10).await.unwrap();
+        let to: Vec<&str> = outbox.iter().map(|m| m.recipient.as_str()).collect();
+        assert!(
+            to.contains(&"nia@council.gov.au") && to.contains(&"olly@shire.gov.au"),
+            "{to:?}"
+        );
+        assert!(!to.contains(&"sam@dta.gov.au"));
+        let nias = outbox
+            .iter()
+            .find(|m| m.recipient == "nia@council.gov.au")
+            .unwrap();
+        assert_eq!(nias.subject, "New answer: Who <b>signs</b> the letter?");
+        assert!(nias.body.contains("because you watch this question"));
+        assert!(
+            outbox
+                .iter()
+                .find(|m| m.recipient == "olly@shire.gov.au")
+                .unwrap()
+                .body
+                .contains("because you watch Discovery")
+        );
+        let stop = nias.list_unsubscribe.clone().unwrap();
+        assert!(nias.body.contains(&stop));
+        let path = stop.trim_start_matches("https://waymark.example.gov.au");
+
+        if smtp {
+            // Delivered by real SMTP: one line of subject, the RFC 8058
+            // headers, and no header smuggled in from the answer.
+            let sink = crate::Sink::start().await;
+            let up =
+                waymark_web::mail::Sender::new(&sink.url(), "protectedutility@dta.gov.au").unwrap();
+            assert_eq!(up.send_due(&store).await.unwrap(), (2, 0));
+            let got = sink.read(
+                r#"
+import sys, mailbox
+for m in sorted(mailbox.Maildir(sys.argv[1], create=False), key=lambda m: m["To"]):
+    print(m["To"], "|", m["Subject"], "|", m["List-Unsubscribe"], "|", m["List-Unsubscribe-Post"], "|", m["Bcc"], "|", m["Auto-Submitted"])
+"#,
+            );
+            let lines: Vec<&str> = got.lines().collect();
+            assert_eq!(lines.len(), 2, "{got}");
+            assert_eq!(
+                lines[0],
+                format!(
+                    "nia@council.gov.au | New answer: Who <b>signs</b> the letter? | <{stop}> | List-Unsubscribe=One-Click | None | auto-generated"
+                )
+            );
+        }
+
+        // The link asks first (scanners follow links); one POST stops it,
+        // signed out, as a mail program's one click does; then it stops
+        // nothing.
+        let (s, html) = page(&app, path).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("Stop mail about “Who &lt;b&gt;signs&lt;&#x2f;b&gt; the letter?”"),
+            "{html}"
+        );
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::ORIGIN, "https://mail.example.com")
+                    .body(Body::from("List-Unsubscribe=One-Click"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let (_, _, w) = send("GET", "/api/v1/community/watching".into(), &nia, None).await;
+        assert_eq!(w["questions"].as_array().unwrap().len(), 0);
+        assert_eq!(page(&app, path).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            page(&app, "/unsubscribe/not-a-key").await.0,
+            StatusCode::NOT_FOUND
+        );
+        // Olly stops watching the category by the API; the next answer
+        // reaches nobody.
+        assert_eq!(
+            send(
+                "DELETE",
+                "/api/v1/community/categories/discovery/watch".into(),
+                &olly,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        send(
+            "POST",
+            format!("/api/v1/community/questions/{q}/answers"),
+            &staff,
+            Some(json!({"body": "Or a delegate."})),
+        )
+        .await;
+        assert_eq!(
+            waymark_web::app::send_notices(&store, "https://waymark.example.gov.au", NOW)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author() {
+    for store in stores("community-moderation").await {
+        let app = app(&store).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let ada = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        let nia = newcomer(&store, "nia@council.gov.au").await;
+        let olly = newcomer(&store, "olly@shire.gov.au").await;
+        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
+            let app = app.clone();
+            let t = t.to_string();
+            async move {
+                call(
+                    &app,
+                    method,
+                    &uri,
+                    Some(&t),
+                    body.map(|b| b.to_string()).as_deref(),
+                )
+                .await
+            }
+        };
+        let (_, _, asked) = send(
+            "POST",
+            "/api/v1/community/questions".into(),
+            &nia,
+            Some(json!({"category": "discovery", "title": "Who signs the letter of intent?", "body": "We wonder."})),
+        )
+        .await;
+        let q = asked["id"].as_i64().unwrap();
+        let (_, _, spam) = send(
+            "POST",
+            format!("/api/v1/community/questions/{q}/answers"),
+            &olly,
+            Some(
+                json!({"body": "Buy cheap licences at <a href=\"https://evil.example\">here</a>"}),
+            ),
+        )
+        .await;
+        let spam = spam["id"].as_i64().unwrap();
+
+        // Flags: anyone but the author, with a reason of one line.
+        let flag = format!("/api/v1/community/posts/{spam}/flag");
+        assert_eq!(
+            send("POST", flag.clone(), &olly, Some(json!({}))).await.0,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            send(
+                "POST",
+                flag.clone(),
+                &nia,
+                Some(json!({"reason": "x".repeat(501)}))
+            )
+            .await
+            .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            send(
+                "POST",
+                flag.clone(),
+                &nia,
+                Some(json!({"reason": "Advertising <b>spam</b>"}))
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send(
+                "POST",
+                "/api/v1/community/posts/999999/flag".into(),
+                &nia,
+                Some(json!({}))
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send("GET", "/api/v1/community/flags".into(), &nia, None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        let (s, _, queue) = send("GET", "/api/v1/community/flags".into(), &staff, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(queue[0]["post"], spam);
+        assert_eq!(queue[0]["reasons"][0], "Advertising <b>spam</b>");
+
+        // Hiding: the programme only, with a reason; the author is told.
+        let moderate = format!("/api/v1/community/questions/{q}/moderate");
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &nia,
+                Some(json!({"action": "lock"}))
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        let (s, _, p) = send(
+            "POST",
+            moderate.clone(),
+            &staff,
+            Some(json!({"action": "hide", "post": spam, "reason": " "})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(fields(&p), ["reason"]);
+        let hide = json!({"action": "hide", "post": spam, "reason": "Advertising\r\nBcc: evil@example.com"});
+        assert_eq!(
+            send("POST", moderate.clone(), &staff, Some(hide)).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a reason of two lines would break the mail"
+        );
+        let hide = json!({"action": "hide", "post": spam, "reason": "Advertising"});
+        assert_eq!(
+            send("POST", moderate.clone(), &staff, Some(hide.clone()))
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send("POST", moderate.clone(), &staff, Some(hide)).await.0,
+            StatusCode::CONFLICT
+        );
+        let other_post = json!({"action": "hide", "post": 999999, "reason": "x"});
+        assert_eq!(
+            send("POST", moderate.clone(), &staff, Some(other_post))
+                .await
+                .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let thread = |t: String| async move {
+            send("GET", format!("/api/v1/community/questions/{q}"), &t, None)
+                .await
+                .2
+        };
+        let seen = thread(nia.clone()).await;
+        assert_eq!(seen["answers"][0]["hidden"], "Advertising");
+        assert_eq!(seen["answers"][0]["body"], "");
+        let own = thread(olly.clone()).await;
+        assert!(
+            own["answers"][0]["body"]
+                .as_str()
+                .unwrap()
+                .contains("cheap licences")
+        );
+        assert_eq!(
+            send(
+                "GET",
+                format!("/api/v1/community/posts/{spam}/revisions"),
+                &nia,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, html) = page(&app, &format!("/community/q/{q}")).await;
+        assert!(
+            !html.contains("cheap licences")
+                && html.contains("Hidden by the programme: Advertising")
+        );
+        // The flag is closed, and the author got a mail saying why.
+        let (_, _, queue) = send("GET", "/api/v1/community/flags".into(), &staff, None).await;
+        assert_eq!(queue.as_array().unwrap().len(), 0);
+        let admin = store.actor(PersonId(2)).await.unwrap();
+        let told: Vec<_> = store
+            .outbox(&admin, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "community_hidden")
+            .collect();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].recipient, "olly@shire.gov.au");
+        assert!(told[0].body.contains("The reason given: Advertising"));
+        let _ = ada;
+
+        // Locked: only the programme answers; moved; each in the chain.
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &staff,
+                Some(json!({"action": "lock"}))
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        let answers = format!("/api/v1/community/questions/{q}/answers");
+        assert_eq!(
+            send(
+                "POST",
+                answers.clone(),
+                &nia,
+                Some(json!({"body": "Me too."}))
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(
+                "POST",
+                answers.clone(),
+                &staff,
+                Some(json!({"body": "The sponsor signs."}))
+            )
+            .await
+            .0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &staff,
+                Some(json!({"action": "move", "category": "nowhere"}))
+            )
+            .await
+            .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &staff,
+                Some(json!({"action": "move", "category": "discovery"}))
+            )
+            .await
+            .0,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &staff,
+                Some(json!({"action": "move", "category": "engagement"}))
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(thread(nia.clone()).await["topic"]["category"], "engagement");
+        let v = store.verify().await.unwrap();
+        assert!(v.broken_topics.is_empty(), "{:?}", v.broken_topics);
+
+        // Hiding the question hides it all, but from the programme and its asker.
+        let (_, _, t) = send(
+            "GET",
+            format!("/api/v1/community/questions/{q}"),
+            &staff,
+            None,
+        )
+        .await;
+        let question_post = t["question"]["id"].as_i64().unwrap();
+        assert_eq!(
+            send(
+                "POST",
+                moderate.clone(),
+                &staff,
+                Some(json!({"action": "hide", "post": question_post, "reason": "Duplicate"}))
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send(
+                "GET",
+                format!("/api/v1/community/questions/{q}"),
+                &olly,
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            page(&app, &format!("/community/q/{q}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, html) = page(&app, "/community/c/engagement").await;
+        assert!(!html.contains("Who signs the letter"));
+        assert_eq!(
+            send(
+                "GET",
+                format!("/api/v1/community/questions/{q}"),
+                &staff,
+                None
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        // A row changed behind the chain's back is found.
+        sqlx::query("UPDATE community_posts SET hidden_reason = NULL WHERE id = $1")
+            .bind(spam)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let v = store.verify().await.unwrap();
+        assert_eq!(v.broken_topics.len(), 1);
+        assert!(
+            v.broken_topics[0].reason.contains("hidden"),
+            "{:?}",
+            v.broken_topics
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_new_account_posts_a_few_times_an_hour_by_api() {
+    for store in stores("community-limit").await {
+        let app = app(&store).await;
+        let nia = newcomer(&store, "nia@council.gov.au").await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let mut statuses = Vec::new();
+        for i in 0..=waymark_core::community::NEW_POSTS_PER_HOUR {
+            let body = json!({"category": "discovery", "title": format!("Question number {i} here"), "body": "x"});
+            let (s, _, p) = call(
+                &app,
+                "POST",
+                "/api/v1/community/questions",
+                Some(&nia),
+                Some(&body.to_string()),
+            )
+            .await;
+            statuses.push(s);
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                assert!(p["detail"].as_str().unwrap().contains("New members post"));
+            }
+        }
+        // And says when to try again; an answer counts the same.
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post("/api/v1/community/questions/1/answers")
+                    .header(header::AUTHORIZATION, format!("Bearer {nia}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(json!({"body": "x"}).to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "3600");
+        assert_eq!(
+            statuses.last(),
+            Some(&StatusCode::TOO_MANY_REQUESTS),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses[..statuses.len() - 1]
+                .iter()
+                .all(|s| *s == StatusCode::CREATED)
+        );
+        // The programme is not limited.
+        for i in 0..=waymark_core::community::NEW_POSTS_PER_HOUR {
+            let body = json!({"category": "discovery", "title": format!("Programme question {i}"), "body": "x"});
+            let (s, _, _) = call(
+                &app,
+                "POST",
+                "/api/v1/community/questions",
+                Some(&staff),
+                Some(&body.to_string()),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED);
+        }
+    }
+}

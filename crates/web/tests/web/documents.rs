@@ -20,10 +20,6 @@ fn tool(name: &str, check: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn python_has(modules: &str) -> bool {
-    tool("python3", &["-c", &format!("import {modules}")])
-}
-
 fn words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -433,7 +429,7 @@ for ev in cal.walk("VEVENT"):
 
 #[tokio::test]
 async fn workshop_invitations_parse_and_reach_an_smtp_sink() {
-    if !python_has("icalendar, aiosmtpd") {
+    if !crate::python_has("icalendar, aiosmtpd") {
         skip(
             "workshop invitation test: Python's icalendar and aiosmtpd are not installed (python3 -m pip install icalendar aiosmtpd)",
         );
@@ -575,38 +571,12 @@ async fn workshop_invitations_parse_and_reach_an_smtp_sink() {
 
         // A real SMTP server on loopback: aiosmtpd, keeping what it receives
         // in a Maildir.
-        let port = free_port();
-        let maildir =
-            std::env::temp_dir().join(format!("waymark-sink-{}-{port}", std::process::id()));
-        let mut sink = Process::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let up = waymark_web::mail::Sender::new(
-            &format!("smtp://127.0.0.1:{port}"),
-            "protectedutility@dta.gov.au",
-        )
-        .unwrap();
+        let sink = crate::Sink::start().await;
+        let up =
+            waymark_web::mail::Sender::new(&sink.url(), "protectedutility@dta.gov.au").unwrap();
         let delivered = up.send_due(&w.store).await;
-        let received = Process::new("python3")
-            .args(["-c", r#"
+        let got = sink.read(
+            r#"
 import sys, mailbox, icalendar
 for m in mailbox.Maildir(sys.argv[1], create=False):
     for part in m.walk():
@@ -614,21 +584,11 @@ for m in mailbox.Maildir(sys.argv[1], create=False):
             cal = icalendar.Calendar.from_ical(part.get_payload(decode=True))
             ev = cal.walk("VEVENT")[0]
             print(m["To"], "|", m["Subject"], "|", part.get_param("method"), cal.get("method"), ev.get("sequence"), ev.get("uid"))
-"#])
-            .arg(&maildir)
-            .output()
-            .unwrap();
-        let _ = sink.kill();
-        let _ = sink.wait();
-        let _ = std::fs::remove_dir_all(&maildir);
-        assert_eq!(delivered.unwrap(), (4, 0));
-        let got = String::from_utf8_lossy(&received.stdout).to_string();
-        assert_eq!(
-            got.lines().count(),
-            4,
-            "{got}{}",
-            String::from_utf8_lossy(&received.stderr)
+"#,
         );
+        drop(sink);
+        assert_eq!(delivered.unwrap(), (4, 0));
+        assert_eq!(got.lines().count(), 4, "{got}");
         let uid_only = uid.trim_start_matches("UID ");
         assert!(got.contains(&format!("cio@bot.gov.au | Invitation: Initial workshop (Bureau of Things) | REQUEST REQUEST 0 {uid_only}")), "{got}");
         assert!(got.contains(&format!("eve@bot.gov.au | Updated: Initial workshop (Bureau of Things) | REQUEST REQUEST 1 {uid_only}")), "{got}");

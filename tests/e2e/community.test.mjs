@@ -70,16 +70,21 @@ const signedIn = (email) => signedInAs(browser, base, email, PASSWORD);
 // The verification link mailed to `to`: from the SMTP sink when there is
 // one (quoted-printable undone), else from the admin's outbox page.
 async function registrationLink(to, admin) {
-  const pattern = new RegExp(`${base}/register/[0-9a-f]{64}`);
+  return (await mailedLink(to, admin, new RegExp(`${base}/register/[0-9a-f]{64}`))).link;
+}
+
+// The first link matching `pattern` in a mail to `to`: `{ link, raw }`,
+// `raw` being the whole message when it came from the sink.
+async function mailedLink(to, admin, pattern, timeout = 100) {
   if (!SMTP) {
     await admin.goto(`${base}/outbox`);
     const text = await admin.locator('main').textContent();
     const m = text.match(pattern);
-    assert.ok(m, `no registration link in the outbox: ${text}`);
-    return m[0];
+    assert.ok(m, `no such link in the outbox: ${text}`);
+    return { link: m[0], raw: '' };
   }
   const box = join(dir, 'sink');
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < timeout; i++) {
     for (const sub of ['new', 'cur']) {
       if (!existsSync(join(box, sub))) continue;
       for (const f of readdirSync(join(box, sub))) {
@@ -87,12 +92,12 @@ async function registrationLink(to, admin) {
         if (!raw.includes(`To: ${to}`)) continue;
         const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
         const m = text.match(pattern);
-        if (m) return m[0];
+        if (m) return { link: m[0], raw: text };
       }
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.fail(`no registration mail reached the SMTP sink for ${to}`);
+  assert.fail(`no such mail reached the SMTP sink for ${to}`);
 }
 
 async function click(page, name) {
@@ -264,4 +269,42 @@ test('the programme makes the answer an FAQ entry, and the directory follows the
   await reader.reload();
   assert.match(await reader.locator('main').textContent(), /Bureau of Things[\s\S]*Reached Deploy on [^.]*\. In Engagement and Deploy\./);
   await shoot(reader, 'adopters-deploy');
+});
+
+test('a watcher stops the mail from its link, and a flag reaches the programme', async () => {
+  // The asker watches her question: the programme's answer came by mail,
+  // with a one-click unsubscribe.
+  const { page: ada } = await signedIn('ada@dta.gov.au');
+  const { link, raw } = await mailedLink('eve@bot.gov.au', ada, new RegExp(`${base}/unsubscribe/[0-9a-f]{64}`), 300);
+  if (SMTP) {
+    assert.match(raw, /^Subject: New answer: Who should come to the Discovery workshop\?/m);
+    assert.match(raw, new RegExp(`^List-Unsubscribe: <${link}>`, 'm'));
+    assert.match(raw, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
+  }
+  const reader = await (await browser.newContext()).newPage();
+  await reader.goto(link);
+  assert.match(await reader.locator('h1').textContent(), /Stop mail about “Who should come to the Discovery workshop\?”/);
+  await axe(reader, 'unsubscribe');
+  await shoot(reader, 'unsubscribe');
+  await click(reader, 'Stop this mail');
+  assert.match(await reader.locator('h1').textContent(), /no more mail/);
+  const { page: eve } = await signedIn('eve@bot.gov.au');
+  await eve.goto(question);
+  assert.equal(await eve.getByRole('button', { name: 'Watch this question' }).count(), 1);
+
+  // A member flags the answer; the programme finds it in its queue.
+  const { page: nia } = await signedInAs(browser, base, 'nia@council.nsw.gov.au', 'a community passphrase');
+  await nia.goto(question);
+  const answer = nia.locator('.answer').first();
+  await answer.locator('summary', { hasText: 'Flag' }).click();
+  await answer.getByLabel('What is wrong with it? (optional)').fill('Names <b>people</b> who left');
+  await click(nia, 'Send the flag');
+  assert.match(await nia.locator('.notice').textContent(), /the programme will look at the post/);
+  await ada.goto(`${base}/community`);
+  await ada.getByRole('link', { name: 'Flagged posts' }).click();
+  assert.match(await ada.locator('main').textContent(), /1 flag[\s\S]*Names <b>people<\/b> who left/);
+  await axe(ada, 'flag queue');
+  await shoot(ada, 'flags');
+  await click(ada, 'Close the flags on the post by Ada Admin in “Who should come to the Discovery workshop?”');
+  assert.match(await ada.locator('main').textContent(), /No post is flagged/);
 });

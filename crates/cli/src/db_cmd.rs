@@ -667,12 +667,14 @@ pub fn seed(
             .await?;
         store.close().await;
         println!(
-            "{} agencies, {} people, {} engagements, {} events, {} articles in {:.1} s",
+            "{} agencies, {} people, {} engagements, {} events, {} articles, {} questions ({} posts) in {:.1} s",
             done.agencies,
             done.people,
             done.engagements,
             done.events,
             done.articles,
+            done.questions,
+            done.posts,
             started.elapsed().as_secs_f64()
         );
         Ok(ExitCode::SUCCESS)

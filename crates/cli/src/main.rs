@@ -507,6 +507,12 @@ enum DevCommand {
         /// Published knowledge articles of synthetic words (for the search benchmark).
         #[arg(long, default_value_t = 0)]
         articles: usize,
+        /// Community questions (four in five in Blueprint), each with up to two answers.
+        #[arg(long, default_value_t = 0)]
+        questions: usize,
+        /// Answers on the first question: a busy question page.
+        #[arg(long, default_value_t = 200)]
+        answers: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -774,6 +780,8 @@ fn main() -> ExitCode {
             engagements,
             events,
             articles,
+            questions,
+            answers,
             seed,
         }) => db_cmd::seed(
             &db,
@@ -783,6 +791,8 @@ fn main() -> ExitCode {
                 engagements,
                 events,
                 articles,
+                questions,
+                answers,
                 seed,
             },
         ),

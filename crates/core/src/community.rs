@@ -283,11 +283,34 @@ pub struct TopicState {
     /// Its category is one only the programme posts in (Announcements):
     /// only the programme answers too.
     pub programme_only: bool,
+    /// The programme hid the question: only the programme acts on it (its
+    /// asker still reads it, and may edit it).
+    pub hidden: bool,
+}
+
+/// What the rules ask of one post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostState {
+    pub author: PersonId,
+    /// The programme hid it.
+    pub hidden: bool,
+}
+
+/// Refuses what only the programme does on a hidden question.
+fn not_hidden(actor: &Actor, topic: TopicState, action: &'static str) -> Result<(), DomainError> {
+    if topic.hidden && !actor.is_programme() {
+        return Err(DomainError::Forbidden {
+            action,
+            why: "the programme hid this question",
+        });
+    }
+    Ok(())
 }
 
 /// Whether `actor` may answer: anyone with an account, unless the question
 /// is locked or in a category only the programme posts in.
 pub fn may_answer(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
+    not_hidden(actor, topic, "answer this question")?;
     if topic.programme_only && !actor.is_programme() {
         return Err(DomainError::Forbidden {
             action: "answer in this category",
@@ -327,6 +350,7 @@ pub fn may_edit(actor: &Actor, author: PersonId, topic: TopicState) -> Result<()
 /// Whether `actor` may accept an answer (or take acceptance back): the
 /// asker or the programme.
 pub fn may_accept(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
+    not_hidden(actor, topic, "accept an answer")?;
     if actor.is_programme() || actor.person == topic.asker {
         Ok(())
     } else {
@@ -337,11 +361,17 @@ pub fn may_accept(actor: &Actor, topic: TopicState) -> Result<(), DomainError> {
     }
 }
 
-/// Whether `actor` may up-vote a post by `author`: anyone but its author.
-/// (One vote a person a post is the store's unique key.)
-pub fn may_vote(actor: &Actor, author: PersonId) -> Result<(), DomainError> {
-    if actor.person == author {
+/// Whether `actor` may up-vote `post`: anyone but its author, while the
+/// post is not hidden. (One vote a person a post is the store's unique
+/// key; taking a vote back is always allowed.)
+pub fn may_vote(actor: &Actor, post: PostState) -> Result<(), DomainError> {
+    if actor.person == post.author {
         return Err(DomainError::rule("you cannot vote for your own post"));
+    }
+    if post.hidden {
+        return Err(DomainError::rule(
+            "the programme hid this post; it cannot be voted for",
+        ));
     }
     Ok(())
 }
@@ -560,21 +590,26 @@ impl TopicEvent {
 
 /// Whether the answer `post` may be accepted on a question whose accepted
 /// answer is `accepted` now: it must be an answer of this question (the
-/// store passes whether it is; otherwise the field is invalid) and not
-/// already the accepted one.
+/// store passes it as `answer` when it is; otherwise the field is
+/// invalid), not hidden, and not already the accepted one.
 pub fn accept(
     actor: &Actor,
     topic: TopicState,
-    post_is_answer_here: bool,
+    answer: Option<PostState>,
     accepted: Option<i64>,
     post: i64,
 ) -> Result<TopicEvent, DomainError> {
     may_accept(actor, topic)?;
     // The question exists; the post named is not one of its answers.
-    if !post_is_answer_here {
+    let Some(answer) = answer else {
         return Err(DomainError::invalid(
             "post",
             "is not an answer to this question",
+        ));
+    };
+    if answer.hidden {
+        return Err(DomainError::rule(
+            "the programme hid this answer; it cannot be accepted",
         ));
     }
     if accepted == Some(post) {
@@ -729,6 +764,33 @@ impl Notice {
     }
 }
 
+/// What the delivery knows of a notice when it goes out (not when it was
+/// left: a moment may pass, and the programme may act in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoticeState {
+    /// The question, or the post the notice is about, is hidden now.
+    pub hidden: bool,
+    /// For an acceptance: the answer is still the accepted one.
+    pub still_accepted: bool,
+    /// For an acceptance: a later acceptance on the question waits to go.
+    pub superseded: bool,
+    /// For an acceptance: this answer's acceptance was mailed before.
+    pub told: bool,
+}
+
+/// Whether a notice of `kind` is mailed (and listed in digests) at all:
+/// never one about something hidden, and an acceptance once per answer,
+/// only while it stands, and only the last of a quick run of changes.
+pub fn deliverable(kind: Notice, n: NoticeState) -> bool {
+    if n.hidden {
+        return false;
+    }
+    match kind {
+        Notice::Answered => true,
+        Notice::Accepted => n.still_accepted && !n.superseded && !n.told,
+    }
+}
+
 /// Whether a watcher (`person`, who asked for mail `notify`) gets a mail
 /// at once about what `actor` did: never the one who did it, and only
 /// when they asked for each event.
@@ -755,18 +817,25 @@ pub fn may_watch(reader: Option<&Actor>, visibility: Visibility) -> Result<(), D
 }
 
 /// Whether `actor` may make the question an FAQ entry: the programme
-/// only, once the question has an accepted answer, and once per question
-/// (`promoted`: the article it already became, if any).
+/// only, once the question has an accepted answer, once per question
+/// (`promoted`: the article it already became, if any), and never while
+/// the question or its accepted answer is hidden (`hidden`).
 pub fn may_promote(
     actor: &Actor,
     accepted: Option<i64>,
     promoted: Option<i64>,
+    hidden: bool,
 ) -> Result<i64, DomainError> {
     if !actor.is_programme() {
         return Err(DomainError::Forbidden {
             action: "add questions to the FAQ",
             why: "the FAQ is the programme's",
         });
+    }
+    if hidden {
+        return Err(DomainError::rule(
+            "the question or its accepted answer is hidden; show it again before it goes into the FAQ",
+        ));
     }
     if let Some(article) = promoted {
         return Err(DomainError::rule(format!(

@@ -249,15 +249,20 @@ pub enum Kind {
     Engagement,
     Agency,
     Enquiry,
+    /// A community question, with its answers.
+    Question,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    /// (New kinds go last: on SQLite each kind's documents take ids by its
+    /// place here.)
+    pub const ALL: [Kind; 6] = [
         Kind::Guide,
         Kind::Article,
         Kind::Engagement,
         Kind::Agency,
         Kind::Enquiry,
+        Kind::Question,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -267,6 +272,7 @@ impl Kind {
             Kind::Engagement => "engagement",
             Kind::Agency => "agency",
             Kind::Enquiry => "enquiry",
+            Kind::Question => "question",
         }
     }
 
@@ -282,6 +288,7 @@ impl Kind {
             Kind::Engagement => "Engagements",
             Kind::Agency => "Agencies",
             Kind::Enquiry => "Enquiries",
+            Kind::Question => "Community questions",
         }
     }
 }
@@ -293,6 +300,8 @@ impl Kind {
 pub enum Reach {
     Everything,
     Nothing,
+    /// Community questions in public categories only (signed out).
+    Public,
     /// Engagements: of these agencies, or these assigned ones.
     Engagements {
         agencies: Vec<AgencyId>,
@@ -305,6 +314,10 @@ pub enum Reach {
 pub fn reach(actor: Option<&Actor>, kind: Kind) -> Reach {
     match (kind, actor) {
         (Kind::Guide | Kind::Article, _) => Reach::Everything,
+        // Anyone with an account reads every category; a hidden question
+        // is not in the index at all.
+        (Kind::Question, None) => Reach::Public,
+        (Kind::Question, Some(_)) => Reach::Everything,
         (_, None) => Reach::Nothing,
         (_, Some(a)) if a.is_programme() => Reach::Everything,
         (Kind::Engagement, Some(a)) => Reach::Engagements {
@@ -438,5 +451,14 @@ mod tests {
             assert_eq!(reach(None, k) == Reach::Everything, public, "{k:?}");
             assert_eq!(Kind::parse(k.as_str()), Some(k));
         }
+        // Questions: the public categories' signed out, all of them with
+        // any account (roles or none).
+        assert_eq!(reach(None, Kind::Question), Reach::Public);
+        let member = Actor {
+            person: crate::PersonId(9),
+            roles: Vec::new(),
+        };
+        assert_eq!(reach(Some(&member), Kind::Question), Reach::Everything);
+        assert_eq!(reach(Some(&member), Kind::Enquiry), Reach::Nothing);
     }
 }

@@ -10,8 +10,8 @@
 
 use sqlx::Row;
 use waymark_core::community::{
-    self, Category, Edit, NewCategory, Notice, Question, StepTag, TopicEvent, TopicState,
-    Visibility,
+    self, Category, Edit, NewCategory, Notice, PostState, Question, StepTag, TopicEvent,
+    TopicState, Visibility,
 };
 use waymark_core::{Actor, DomainError, PersonId};
 
@@ -46,6 +46,8 @@ pub struct TopicRow {
     pub locked: bool,
     /// In a category only the programme posts in (Announcements).
     pub programme_only: bool,
+    /// The programme hid it: only the programme and its asker read it.
+    pub hidden: bool,
     pub answers: i64,
     /// Up-votes of the question itself.
     pub votes: i64,
@@ -73,7 +75,7 @@ pub struct PostRow {
     pub edited_at: Option<Timestamp>,
     pub accepted: bool,
     /// Why the programme hid it, when it did. Readers other than the
-    /// programme and the author get an empty body.
+    /// programme and the author get an empty body and an empty reason.
     pub hidden: Option<String>,
 }
 
@@ -105,26 +107,28 @@ pub struct Revision {
 }
 
 const TOPIC_COLUMNS: &str = "t.id, c.slug AS category, c.name AS category_name, t.title, t.author_id, \
-     p.name AS author_name, t.tag_stage, t.tag_step, t.accepted_post_id, t.locked, c.programme_only, t.answer_count, \
+     p.name AS author_name, t.tag_stage, t.tag_step, t.accepted_post_id, t.locked, c.programme_only, t.hidden, t.answer_count, \
      t.votes, t.created_at, t.last_activity_at";
 
 const TOPIC_FROM: &str = "community_topics t JOIN community_categories c ON c.id = t.category_id \
      JOIN people p ON p.id = t.author_id";
 
 /// The condition that keeps the categories the reader may read: `$1` is
-/// [`signed_in`]'s.
-pub(crate) const READABLE: &str = "(c.visibility = 'public' OR $1 >= 1)";
+/// [`reader_key`]'s.
+pub(crate) const READABLE: &str = "(c.visibility = 'public' OR $1 <> 0)";
 
-/// The same for questions: a hidden question only the programme reads.
+/// The same for questions: a hidden question only the programme and its
+/// asker read.
 pub(crate) const TOPIC_READABLE: &str =
-    "(c.visibility = 'public' OR $1 >= 1) AND (t.hidden = 0 OR $1 = 2)";
+    "(c.visibility = 'public' OR $1 <> 0) AND (t.hidden = 0 OR $1 = -1 OR t.author_id = $1)";
 
-/// 0 signed out, 1 signed in, 2 of the programme (who reads what is hidden).
-pub(crate) fn signed_in(reader: Option<&Actor>) -> i64 {
+/// Who reads, as one bound value: 0 signed out, -1 of the programme (who
+/// reads what is hidden), or the reader's person id (person ids start at 1).
+pub(crate) fn reader_key(reader: Option<&Actor>) -> i64 {
     match reader {
         None => 0,
-        Some(a) if a.is_programme() => 2,
-        Some(_) => 1,
+        Some(a) if a.is_programme() => -1,
+        Some(a) => a.person.0,
     }
 }
 
@@ -135,6 +139,7 @@ impl TopicRow {
             asker: self.author,
             locked: self.locked,
             programme_only: self.programme_only,
+            hidden: self.hidden,
         }
     }
 }
@@ -156,10 +161,26 @@ fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
         accepted: r.try_get("accepted_post_id")?,
         locked: r.try_get::<i64, _>("locked")? != 0,
         programme_only: r.try_get::<i64, _>("programme_only")? != 0,
+        hidden: r.try_get::<i64, _>("hidden")? != 0,
         answers: r.try_get("answer_count")?,
         votes: r.try_get("votes")?,
         created_at: Timestamp(r.try_get("created_at")?),
         last_activity_at: Timestamp(r.try_get("last_activity_at")?),
+    })
+}
+
+/// Whether `reader` reads what the programme hid of `author`'s: the
+/// programme and the author do.
+fn reads_hidden(reader: Option<&Actor>, author: PersonId) -> bool {
+    reader.is_some_and(|a| a.is_programme() || a.person == author)
+}
+
+/// What the rules ask of a post, from a row with its `author_id` and
+/// `hidden_reason`.
+pub(crate) fn post_state(r: &sqlx::any::AnyRow) -> Result<PostState, StoreError> {
+    Ok(PostState {
+        author: PersonId(r.try_get("author_id")?),
+        hidden: r.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
     })
 }
 
@@ -226,7 +247,7 @@ pub(crate) async fn lock_topic(
         return Err(not_found());
     }
     let r = sqlx::query(
-        "SELECT t.author_id, t.locked, t.accepted_post_id, c.programme_only FROM community_topics t \
+        "SELECT t.author_id, t.locked, t.accepted_post_id, t.hidden, c.programme_only FROM community_topics t \
          JOIN community_categories c ON c.id = t.category_id WHERE t.id = $1",
     )
     .bind(id)
@@ -238,6 +259,7 @@ pub(crate) async fn lock_topic(
             asker: PersonId(r.try_get("author_id")?),
             locked: r.try_get::<i64, _>("locked")? != 0,
             programme_only: r.try_get::<i64, _>("programme_only")? != 0,
+            hidden: r.try_get::<i64, _>("hidden")? != 0,
         },
         accepted: r.try_get("accepted_post_id")?,
     })
@@ -300,7 +322,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {CATEGORY_COLUMNS} FROM community_categories c WHERE {READABLE} ORDER BY c.position, c.id"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -317,7 +339,7 @@ impl Store {
         let r = sqlx::query(&format!(
             "SELECT {CATEGORY_COLUMNS} FROM community_categories c WHERE {READABLE} AND c.slug = $2"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(slug)
         .fetch_optional(&self.pool)
         .await?
@@ -339,14 +361,14 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE t.category_id = $1 \
              AND (t.last_activity_at < $2 OR (t.last_activity_at = $2 AND t.id < $3)) \
-             AND (t.hidden = 0 OR $5 = 2) \
+             AND (t.hidden = 0 OR $5 = -1 OR t.author_id = $5) \
              ORDER BY t.last_activity_at DESC, t.id DESC LIMIT $4"
         ))
         .bind(c.id)
         .bind(at)
         .bind(id)
         .bind(limit.clamp(1, MAX_TOPICS_PAGE))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -368,7 +390,7 @@ impl Store {
              AND ($3 = 0 OR t.tag_step = $4) \
              ORDER BY t.last_activity_at DESC, t.id DESC LIMIT $5"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(&tag.stage)
         .bind(i64::from(step.is_some()))
         .bind(step.unwrap_or(0))
@@ -391,7 +413,7 @@ impl Store {
             "SELECT COALESCE(t.tag_step, 0) AS step, COUNT(*) AS n FROM {TOPIC_FROM} \
              WHERE {TOPIC_READABLE} AND t.tag_stage = $2 GROUP BY COALESCE(t.tag_step, 0)"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(stage)
         .fetch_all(&self.pool)
         .await?
@@ -410,7 +432,7 @@ impl Store {
         let r = sqlx::query(&format!(
             "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
@@ -432,11 +454,9 @@ impl Store {
         for r in &posts {
             let mut post = post_row(r, topic.accepted)?;
             // What the programme hid, only it and the author still read.
-            if post.hidden.is_some()
-                && signed_in(reader) != 2
-                && reader.is_none_or(|a| a.person != post.author)
-            {
+            if post.hidden.is_some() && !reads_hidden(reader, post.author) {
                 post.body = String::new();
+                post.hidden = Some(String::new());
             }
             if r.try_get::<i64, _>("is_question")? != 0 {
                 question = Some(post);
@@ -477,7 +497,7 @@ impl Store {
             "SELECT t.id FROM community_posts x JOIN community_topics t ON t.id = x.topic_id \
              JOIN community_categories c ON c.id = t.category_id WHERE {TOPIC_READABLE} AND x.id = $2"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(post)
         .fetch_optional(&self.pool)
         .await?
@@ -496,11 +516,8 @@ impl Store {
             .bind(post)
             .fetch_one(&self.pool)
             .await?;
-        let author = PersonId(r.try_get("author_id")?);
-        if r.try_get::<Option<String>, _>("hidden_reason")?.is_some()
-            && signed_in(reader) != 2
-            && reader.is_none_or(|a| a.person != author)
-        {
+        let p = post_state(&r)?;
+        if p.hidden && !reads_hidden(reader, p.author) {
             return Err(not_found());
         }
         let rows = sqlx::query(
@@ -533,8 +550,7 @@ impl Store {
         q: &Question,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        let c = self.category(Some(actor), category).await?;
-        community::may_ask(actor, &c)?;
+        let c = self.may_ask_in(actor, category).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -566,6 +582,7 @@ impl Store {
         record(&mut tx, id, actor, now, &event).await?;
         // The asker hears of answers to their question.
         crate::watches::watch_topic_in(&mut tx, actor.person, id, now).await?;
+        crate::search::index_question(&mut tx, id).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -578,7 +595,7 @@ impl Store {
         body: &str,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        self.thread_head(Some(actor), topic).await?;
+        self.may_answer_question(actor, topic).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let t = lock_topic(&mut tx, topic).await?;
@@ -597,6 +614,7 @@ impl Store {
         };
         record(&mut tx, t.id, actor, now, &event).await?;
         crate::watches::notice(&mut tx, t.id, post, Notice::Answered, actor, now).await?;
+        crate::search::index_question(&mut tx, t.id).await?;
         tx.commit().await?;
         Ok(post)
     }
@@ -695,6 +713,7 @@ impl Store {
             body: edit.body.clone(),
         };
         record(&mut tx, t.id, actor, now, &event).await?;
+        crate::search::index_question(&mut tx, t.id).await?;
         tx.commit().await?;
         Ok(number)
     }
@@ -714,14 +733,16 @@ impl Store {
         let t = lock_topic(&mut tx, topic).await?;
         let event = match post {
             Some(post) => {
-                let here: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM community_posts WHERE id = $1 AND topic_id = $2 AND is_question = 0",
+                let here = sqlx::query(
+                    "SELECT author_id, hidden_reason FROM community_posts WHERE id = $1 AND topic_id = $2 AND is_question = 0",
                 )
                 .bind(post)
                 .bind(t.id)
                 .fetch_optional(&mut *tx)
-                .await?;
-                community::accept(actor, t.state, here.is_some(), t.accepted, post)?
+                .await?
+                .map(|r| post_state(&r))
+                .transpose()?;
+                community::accept(actor, t.state, here, t.accepted, post)?
             }
             None => {
                 community::may_accept(actor, t.state)?;
@@ -761,12 +782,14 @@ impl Store {
         let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("SELECT author_id, is_question FROM community_posts WHERE id = $1")
-            .bind(post)
-            .fetch_one(&mut *tx)
-            .await?;
-        community::may_vote(actor, PersonId(r.try_get("author_id")?))?;
+        let r = sqlx::query(
+            "SELECT author_id, is_question, hidden_reason FROM community_posts WHERE id = $1",
+        )
+        .bind(post)
+        .fetch_one(&mut *tx)
+        .await?;
         let changed = if up {
+            community::may_vote(actor, post_state(&r)?)?;
             sqlx::query("INSERT INTO community_votes (post_id, person_id, at) VALUES ($1, $2, $3)")
                 .bind(post)
                 .bind(actor.person.0)
@@ -814,18 +837,46 @@ impl Store {
         Ok(votes)
     }
 
-    /// Whether `reader` may read question `topic` (not found otherwise).
-    async fn thread_head(&self, reader: Option<&Actor>, topic: i64) -> Result<(), StoreError> {
-        sqlx::query_scalar::<_, i64>(&format!(
-            "SELECT t.id FROM community_topics t JOIN community_categories c ON c.id = t.category_id \
-             WHERE {TOPIC_READABLE} AND t.id = $2"
+    /// What the rules ask of question `topic`, if `reader` may read it
+    /// (not found otherwise).
+    async fn thread_head(
+        &self,
+        reader: Option<&Actor>,
+        topic: i64,
+    ) -> Result<TopicState, StoreError> {
+        let r = sqlx::query(&format!(
+            "SELECT t.author_id, t.locked, t.hidden, c.programme_only FROM community_topics t \
+             JOIN community_categories c ON c.id = t.category_id WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
-        .bind(signed_in(reader))
+        .bind(reader_key(reader))
         .bind(topic)
         .fetch_optional(&self.pool)
         .await?
-        .map(|_| ())
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+        Ok(TopicState {
+            asker: PersonId(r.try_get("author_id")?),
+            locked: r.try_get::<i64, _>("locked")? != 0,
+            programme_only: r.try_get::<i64, _>("programme_only")? != 0,
+            hidden: r.try_get::<i64, _>("hidden")? != 0,
+        })
+    }
+
+    /// Whether `actor` may ask in the category `slug` (not found when
+    /// they may not read it); returns the category. Asked before a post
+    /// counts against a new account's limit, so a refusal costs nothing.
+    pub async fn may_ask_in(&self, actor: &Actor, slug: &str) -> Result<Category, StoreError> {
+        let c = self.category(Some(actor), slug).await?;
+        community::may_ask(actor, &c)?;
+        Ok(c)
+    }
+
+    /// Whether `actor` may answer question `topic` (not found when they
+    /// may not read it). Asked before a post counts against a new
+    /// account's limit.
+    pub async fn may_answer_question(&self, actor: &Actor, topic: i64) -> Result<(), StoreError> {
+        let state = self.thread_head(Some(actor), topic).await?;
+        community::may_answer(actor, state)?;
+        Ok(())
     }
 }
 

@@ -431,6 +431,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("actor_id", Int),
                 ("at", Int),
                 ("sent_at", OptInt),
+                ("withheld_at", OptInt),
             ],
         ),
     ]

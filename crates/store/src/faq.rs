@@ -52,7 +52,16 @@ impl Store {
                     .bind(topic)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let answer = community::may_promote(actor, locked.accepted, promoted)?;
+            // Hidden: the question, or the answer accepted now.
+            let hidden: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM community_posts WHERE topic_id = $1 AND hidden_reason IS NOT NULL \
+                 AND (is_question = 1 OR id = $2)",
+            )
+            .bind(topic)
+            .bind(locked.accepted)
+            .fetch_one(&mut *tx)
+            .await?;
+            let answer = community::may_promote(actor, locked.accepted, promoted, hidden > 0)?;
             let row = sqlx::query(
                 "SELECT t.title, t.tag_stage, t.tag_step, q.body AS question, a.body AS answer \
                  FROM community_topics t \

@@ -30,6 +30,12 @@ pub struct Size {
     pub events: usize,
     /// Published knowledge articles of synthetic text, for search.
     pub articles: usize,
+    /// Community questions: four in five in the Blueprint category, the
+    /// rest spread over the stages' categories; each has up to two
+    /// answers, some accepted.
+    pub questions: usize,
+    /// Answers on the first question (a busy page), when there are questions.
+    pub answers: usize,
     pub seed: u64,
 }
 
@@ -41,6 +47,9 @@ pub struct Generated {
     pub engagements: usize,
     pub events: usize,
     pub articles: usize,
+    pub questions: usize,
+    /// Community posts in all: questions and answers.
+    pub posts: usize,
 }
 
 /// The first generated record's time: 2023-11-14.
@@ -420,6 +429,10 @@ impl Store {
             first = last + 1;
         }
         done.articles = self.generate_articles(size, &mut rng).await?;
+        if size.questions > 0 {
+            done.posts = self.generate_community(&model, size, &mut rng).await?;
+            done.questions = size.questions;
+        }
         self.reset_sequences().await?;
         self.recount().await?;
         self.reindex_records().await?;
@@ -545,6 +558,272 @@ impl Store {
             done += n;
         }
         Ok(done)
+    }
+}
+
+/// Questions per transaction.
+const TOPIC_BATCH: usize = 2_000;
+
+impl Store {
+    /// `size.questions` community questions with their answers, each with
+    /// its own hash chain as the store writes it (asked, answered,
+    /// accepted), so `audit verify` replays them. Authors are the agencies'
+    /// people and the programme officers. Returns the posts written.
+    async fn generate_community(
+        &self,
+        model: &Model,
+        size: Size,
+        rng: &mut Rng,
+    ) -> Result<usize, StoreError> {
+        use waymark_core::community::{TopicEvent, defaults};
+        // An agency's person, or (with no agencies) a programme officer.
+        let person = |n: usize, sponsor: bool| -> i64 {
+            if size.agencies == 0 {
+                (n % STAFF + 1) as i64
+            } else {
+                member_id(n % size.agencies + 1, sponsor)
+            }
+        };
+        let categories = defaults(model);
+        let rows: Vec<Vec<V>> = categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    V::I(i as i64 + 1),
+                    V::S(c.slug.clone()),
+                    V::S(c.name.clone()),
+                    V::S(c.description.clone()),
+                    V::S(c.visibility.as_str().into()),
+                    V::I(i64::from(c.programme_only)),
+                    V::I(i as i64),
+                ]
+            })
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        insert(
+            &mut tx,
+            "community_categories",
+            &[
+                "id",
+                "slug",
+                "name",
+                "description",
+                "visibility",
+                "programme_only",
+                "position",
+            ],
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        let blueprint = categories
+            .iter()
+            .position(|c| c.slug == "blueprint")
+            .unwrap_or(0);
+        let stages = model.stages.len().max(1);
+        let mut post_id = 0i64;
+        let mut first = 1;
+        while first <= size.questions {
+            let last = (first + TOPIC_BATCH - 1).min(size.questions);
+            let (mut topics, mut posts, mut revisions, mut events) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for id in first..=last {
+                let topic = id as i64;
+                let category = if id % 5 == 0 {
+                    (id / 5) % stages
+                } else {
+                    blueprint
+                };
+                let slug = categories[category].slug.clone();
+                let asker = if id % 7 == 0 {
+                    (id % STAFF + 1) as i64
+                } else {
+                    person(id, id % 2 == 0)
+                };
+                let mut at = START + topic * 60;
+                let title = format!(
+                    "How do we {}?",
+                    (0..5)
+                        .map(|_| skewed_word(rng))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                let body = (0..40)
+                    .map(|_| skewed_word(rng))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + ".";
+                let answers = if id == 1 {
+                    size.answers
+                } else {
+                    rng.below(3)
+                };
+                let mut chain: Vec<(i64, i64, &'static str, String)> = Vec::new();
+                post_id += 1;
+                let question = post_id;
+                posts.push(vec![
+                    V::I(question),
+                    V::I(topic),
+                    V::I(asker),
+                    V::I(1),
+                    V::S(body.clone()),
+                    V::I(at),
+                ]);
+                revisions.push(vec![
+                    V::I(question),
+                    V::I(1),
+                    V::OptS(Some(title.clone())),
+                    V::S(body.clone()),
+                    V::I(asker),
+                    V::I(at),
+                ]);
+                let asked = TopicEvent::Asked {
+                    category: slug,
+                    post: question,
+                    title: title.clone(),
+                    body,
+                    tag: None,
+                };
+                chain.push((asker, at, asked.kind(), json(&asked)?));
+                let mut first_answer = None;
+                for k in 0..answers {
+                    post_id += 1;
+                    at += 600;
+                    let author = if k % 3 == 0 {
+                        ((id + k) % STAFF + 1) as i64
+                    } else {
+                        person(id + k, k % 2 == 0)
+                    };
+                    let text = (0..30)
+                        .map(|_| skewed_word(rng))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        + ".";
+                    posts.push(vec![
+                        V::I(post_id),
+                        V::I(topic),
+                        V::I(author),
+                        V::I(0),
+                        V::S(text.clone()),
+                        V::I(at),
+                    ]);
+                    revisions.push(vec![
+                        V::I(post_id),
+                        V::I(1),
+                        V::OptS(None),
+                        V::S(text.clone()),
+                        V::I(author),
+                        V::I(at),
+                    ]);
+                    let e = TopicEvent::Answered {
+                        post: post_id,
+                        body: text,
+                    };
+                    chain.push((author, at, e.kind(), json(&e)?));
+                    first_answer.get_or_insert(post_id);
+                }
+                let accepted = first_answer.filter(|_| rng.below(2) == 0);
+                if let Some(post) = accepted {
+                    at += 600;
+                    let e = TopicEvent::Accepted { post };
+                    chain.push((asker, at, e.kind(), json(&e)?));
+                }
+                let mut head = String::new();
+                for (seq, (actor, when, kind, payload)) in chain.iter().enumerate() {
+                    let seq = seq as i64 + 1;
+                    let hash = chain::link(&head, topic, seq, *actor, *when, kind, payload);
+                    events.push(vec![
+                        V::I(topic),
+                        V::I(seq),
+                        V::I(*actor),
+                        V::I(*when),
+                        V::S((*kind).to_string()),
+                        V::S(payload.clone()),
+                        V::S(head.clone()),
+                        V::S(hash.clone()),
+                    ]);
+                    head = hash;
+                }
+                topics.push(vec![
+                    V::I(topic),
+                    V::I(category as i64 + 1),
+                    V::I(asker),
+                    V::S(title),
+                    V::OptI(accepted),
+                    V::I(answers as i64),
+                    V::I(START + topic * 60),
+                    V::I(at),
+                    V::I(chain.len() as i64),
+                    V::S(head),
+                ]);
+            }
+            let mut tx = self.pool.begin().await?;
+            insert(
+                &mut tx,
+                "community_topics",
+                &[
+                    "id",
+                    "category_id",
+                    "author_id",
+                    "title",
+                    "accepted_post_id",
+                    "answer_count",
+                    "created_at",
+                    "last_activity_at",
+                    "event_count",
+                    "head_hash",
+                ],
+                &topics,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "community_posts",
+                &[
+                    "id",
+                    "topic_id",
+                    "author_id",
+                    "is_question",
+                    "body",
+                    "created_at",
+                ],
+                &posts,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "community_revisions",
+                &["post_id", "number", "title", "body", "editor_id", "at"],
+                &revisions,
+            )
+            .await?;
+            insert(
+                &mut tx,
+                "community_events",
+                &[
+                    "topic_id",
+                    "seq",
+                    "actor_id",
+                    "at",
+                    "kind",
+                    "payload",
+                    "prev_hash",
+                    "hash",
+                ],
+                &events,
+            )
+            .await?;
+            tx.commit().await?;
+            first = last + 1;
+        }
+        sqlx::query(
+            "UPDATE community_categories SET question_count = \
+             (SELECT COUNT(*) FROM community_topics t WHERE t.category_id = community_categories.id)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(post_id as usize)
     }
 }
 

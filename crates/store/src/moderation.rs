@@ -275,6 +275,8 @@ impl Store {
                     .await?;
             }
             crate::community::record(&mut tx, topic, actor, now, &event).await?;
+            // Hidden text leaves the index; a move may change who finds it.
+            crate::search::index_question(&mut tx, topic).await?;
             Ok(())
         }
         .await;

@@ -129,6 +129,7 @@ fn condition(kind: Kind, reach: &Reach, binds: &mut Vec<Bind>) -> Option<String>
     let c = match reach {
         Reach::Nothing => return None,
         Reach::Everything => "1 = 1".to_string(),
+        Reach::Public => "d.members_only = 0".to_string(),
         Reach::Agencies(list) if list.is_empty() => return None,
         Reach::Agencies(list) => ids(list, binds),
         Reach::Engagements {
@@ -175,6 +176,7 @@ fn kind_range(kind: Kind) -> (i64, i64) {
 }
 
 /// Upserts one document, leaving an unchanged row alone.
+#[allow(clippy::too_many_arguments)]
 async fn upsert(
     conn: &mut sqlx::AnyConnection,
     kind: Kind,
@@ -183,6 +185,7 @@ async fn upsert(
     body: &str,
     agency: Option<i64>,
     engagement: Option<i64>,
+    members_only: bool,
 ) -> Result<(), StoreError> {
     // On SQLite each kind's documents take ids in a range of their own
     // (`kind_range`), so a search of one kind reads the full-text index
@@ -197,11 +200,12 @@ async fn upsert(
         "DEFAULT".to_string()
     };
     sqlx::query(&format!(
-        "INSERT INTO search_docs (id, kind, ref, title, body, agency_id, engagement_id) VALUES ({id}, $1, $2, $3, $4, $5, $6) \
+        "INSERT INTO search_docs (id, kind, ref, title, body, agency_id, engagement_id, members_only) VALUES ({id}, $1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (kind, ref) DO UPDATE SET title = excluded.title, body = excluded.body, \
-         agency_id = excluded.agency_id, engagement_id = excluded.engagement_id \
+         agency_id = excluded.agency_id, engagement_id = excluded.engagement_id, members_only = excluded.members_only \
          WHERE search_docs.title <> excluded.title OR search_docs.body <> excluded.body \
-         OR search_docs.agency_id IS DISTINCT FROM excluded.agency_id",
+         OR search_docs.agency_id IS DISTINCT FROM excluded.agency_id \
+         OR search_docs.members_only <> excluded.members_only",
     ))
     .bind(kind.as_str())
     .bind(reference)
@@ -209,6 +213,7 @@ async fn upsert(
     .bind(clean(body))
     .bind(agency)
     .bind(engagement)
+    .bind(i64::from(members_only))
     .execute(conn)
     .await?;
     Ok(())
@@ -233,6 +238,7 @@ pub(crate) async fn index_engagement(
         &body,
         Some(e.agency.0),
         Some(e.id.0),
+        false,
     )
     .await
 }
@@ -258,6 +264,7 @@ pub(crate) async fn index_agency(
         &body,
         Some(id.0),
         None,
+        false,
     )
     .await
 }
@@ -303,6 +310,7 @@ pub(crate) async fn index_enquiry(
         &body,
         None,
         None,
+        false,
     )
     .await
 }
@@ -317,7 +325,62 @@ pub(crate) async fn index_article(
 ) -> Result<(), StoreError> {
     // Indexed as readers see it: words, not markup or link targets.
     let text = format!("{summary}\n{}", waymark_model::markdown::plain_text(body));
-    upsert(conn, Kind::Article, slug, title, &text, None, None).await
+    upsert(conn, Kind::Article, slug, title, &text, None, None, false).await
+}
+
+/// The most of a question's answers its document holds.
+const QUESTION_BODY_BYTES: usize = 200_000;
+
+/// Indexes community question `topic` with its answers' words, or takes it
+/// out when it is hidden. Hidden answers are left out.
+pub(crate) async fn index_question(
+    conn: &mut sqlx::AnyConnection,
+    topic: i64,
+) -> Result<(), StoreError> {
+    let Some(row) = sqlx::query(
+        "SELECT t.title, t.hidden, c.visibility FROM community_topics t \
+         JOIN community_categories c ON c.id = t.category_id WHERE t.id = $1",
+    )
+    .bind(topic)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    if row.try_get::<i64, _>("hidden")? != 0 {
+        return unindex(conn, Kind::Question, &topic.to_string()).await;
+    }
+    let posts: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM community_posts WHERE topic_id = $1 AND hidden_reason IS NULL \
+         ORDER BY is_question DESC, id LIMIT 500",
+    )
+    .bind(topic)
+    .fetch_all(&mut *conn)
+    .await?;
+    upsert(
+        conn,
+        Kind::Question,
+        &topic.to_string(),
+        &row.try_get::<String, _>("title")?,
+        &question_text(&posts),
+        None,
+        None,
+        row.try_get::<String, _>("visibility")? != "public",
+    )
+    .await
+}
+
+/// A question's searchable words: its posts as readers see them, to a bound.
+fn question_text(posts: &[String]) -> String {
+    let mut body = String::new();
+    for p in posts {
+        if body.len() > QUESTION_BODY_BYTES {
+            break;
+        }
+        body.push_str(&waymark_model::markdown::plain_text(p));
+        body.push('\n');
+    }
+    body
 }
 
 /// Takes a document out of the index.
@@ -355,7 +418,17 @@ impl Store {
                 .await?;
         }
         for p in pages {
-            upsert(&mut tx, kind, &p.reference, &p.title, &p.body, None, None).await?;
+            upsert(
+                &mut tx,
+                kind,
+                &p.reference,
+                &p.title,
+                &p.body,
+                None,
+                None,
+                false,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -367,7 +440,7 @@ impl Store {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry', 'article')",
+            "DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry', 'article', 'question')",
         )
         .execute(&mut *tx)
         .await?;
@@ -404,6 +477,53 @@ impl Store {
             )
             .await?;
             n += 1;
+        }
+        // Community questions, a thousand at a time with their posts.
+        let mut after = 0i64;
+        loop {
+            let topics = sqlx::query(
+                "SELECT t.id, t.title, c.visibility FROM community_topics t \
+                 JOIN community_categories c ON c.id = t.category_id \
+                 WHERE t.id > $1 AND t.hidden = 0 ORDER BY t.id LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = topics.last() else { break };
+            let last: i64 = last.try_get("id")?;
+            let posts = sqlx::query(
+                "SELECT topic_id, body FROM community_posts WHERE topic_id > $1 AND topic_id <= $2 \
+                 AND hidden_reason IS NULL ORDER BY topic_id, is_question DESC, id",
+            )
+            .bind(after)
+            .bind(last)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut by_topic: std::collections::HashMap<i64, Vec<String>> =
+                std::collections::HashMap::new();
+            for p in &posts {
+                by_topic
+                    .entry(p.try_get("topic_id")?)
+                    .or_default()
+                    .push(p.try_get("body")?);
+            }
+            for t in &topics {
+                let id: i64 = t.try_get("id")?;
+                let posts = by_topic.remove(&id).unwrap_or_default();
+                upsert(
+                    &mut tx,
+                    Kind::Question,
+                    &id.to_string(),
+                    &t.try_get::<String, _>("title")?,
+                    &question_text(&posts),
+                    None,
+                    None,
+                    t.try_get::<String, _>("visibility")? != "public",
+                )
+                .await?;
+                n += 1;
+            }
+            after = last;
         }
         let mut after = 0i64;
         loop {

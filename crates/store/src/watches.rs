@@ -8,10 +8,10 @@
 //! `in_digest`); the mail's words are the caller's.
 
 use sqlx::Row;
-use waymark_core::community::{self, Notice};
+use waymark_core::community::{self, Notice, NoticeState};
 use waymark_core::{Actor, DomainError, Notify, PersonId};
 
-use crate::community::{TOPIC_READABLE, signed_in};
+use crate::community::{TOPIC_READABLE, reader_key};
 use crate::*;
 
 /// What a person watches.
@@ -136,28 +136,28 @@ impl Store {
         on: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        // Stopping needs no right to read: a watch on a question hidden
+        // or moved since still stops.
+        if !on {
+            sqlx::query("DELETE FROM community_watches WHERE person_id = $1 AND topic_id = $2")
+                .bind(actor.person.0)
+                .bind(topic)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
         let visibility: Option<String> = sqlx::query_scalar(&format!(
             "SELECT c.visibility FROM community_topics t JOIN community_categories c ON c.id = t.category_id \
              WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
-        .bind(signed_in(Some(actor)))
+        .bind(reader_key(Some(actor)))
         .bind(topic)
         .fetch_optional(&self.pool)
         .await?;
         let visibility = visibility.ok_or(StoreError::Domain(DomainError::NotFound))?;
         community::may_watch(Some(actor), visibility_of(&visibility)?)?;
         let mut tx = self.pool.begin().await?;
-        let result = if on {
-            watch_topic_in(&mut tx, actor.person, topic, now).await
-        } else {
-            sqlx::query("DELETE FROM community_watches WHERE person_id = $1 AND topic_id = $2")
-                .bind(actor.person.0)
-                .bind(topic)
-                .execute(&mut *tx)
-                .await
-                .map(|_| ())
-                .map_err(StoreError::from)
-        };
+        let result = watch_topic_in(&mut tx, actor.person, topic, now).await;
         finish(tx, result).await
     }
 
@@ -222,12 +222,15 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Everything `person` watches, newest first.
-    pub async fn watching(&self, person: PersonId) -> Result<Watching, StoreError> {
-        let questions = sqlx::query(
+    /// Everything `actor` watches that they may read, newest first.
+    pub async fn watching(&self, actor: &Actor) -> Result<Watching, StoreError> {
+        let person = actor.person;
+        let questions = sqlx::query(&format!(
             "SELECT t.id, t.title FROM community_watches w JOIN community_topics t ON t.id = w.topic_id \
-             WHERE w.person_id = $1 ORDER BY w.created_at DESC, t.id DESC",
-        )
+             JOIN community_categories c ON c.id = t.category_id \
+             WHERE {TOPIC_READABLE} AND w.person_id = $2 ORDER BY w.created_at DESC, t.id DESC"
+        ))
+        .bind(reader_key(Some(actor)))
         .bind(person.0)
         .fetch_all(&self.pool)
         .await?
@@ -337,6 +340,36 @@ impl Store {
             if claimed != 1 {
                 return Ok(None);
             }
+            // Judged now, not when it was left: the programme may have
+            // hidden the post, or the asker changed their mind.
+            let state = sqlx::query(
+                "SELECT t.hidden, t.accepted_post_id, x.hidden_reason, \
+                 (SELECT COUNT(*) FROM community_notices l WHERE l.topic_id = n.topic_id AND l.kind = $2 \
+                  AND l.id > n.id AND l.sent_at IS NULL) AS later, \
+                 (SELECT COUNT(*) FROM community_notices e WHERE e.topic_id = n.topic_id AND e.post_id = n.post_id \
+                  AND e.kind = $2 AND e.id < n.id AND e.sent_at IS NOT NULL AND e.withheld_at IS NULL) AS told \
+                 FROM community_notices n JOIN community_topics t ON t.id = n.topic_id \
+                 JOIN community_posts x ON x.id = n.post_id WHERE n.id = $1",
+            )
+            .bind(n.id)
+            .bind(Notice::Accepted.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            let state = NoticeState {
+                hidden: state.try_get::<i64, _>("hidden")? != 0
+                    || state.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
+                still_accepted: state.try_get::<Option<i64>, _>("accepted_post_id")? == Some(n.post),
+                superseded: state.try_get::<i64, _>("later")? > 0,
+                told: state.try_get::<i64, _>("told")? > 0,
+            };
+            if !community::deliverable(n.kind, state) {
+                sqlx::query("UPDATE community_notices SET withheld_at = $1 WHERE id = $2")
+                    .bind(now.0)
+                    .bind(n.id)
+                    .execute(&mut *tx)
+                    .await?;
+                return Ok(Some(0));
+            }
             let rows = sqlx::query(WATCHERS)
                 .bind(n.topic)
                 .fetch_all(&mut *tx)
@@ -399,7 +432,10 @@ impl Store {
         let rows = sqlx::query(
             "SELECT n.topic_id, t.title, n.kind, n.actor_id \
              FROM community_notices n JOIN community_topics t ON t.id = n.topic_id \
-             WHERE n.at > $2 AND n.at <= $3 AND EXISTS ( \
+             JOIN community_posts x ON x.id = n.post_id \
+             WHERE n.at > $2 AND n.at <= $3 AND n.withheld_at IS NULL \
+             AND t.hidden = 0 AND x.hidden_reason IS NULL \
+             AND (n.kind <> $5 OR t.accepted_post_id = n.post_id) AND EXISTS ( \
                SELECT 1 FROM community_watches w WHERE w.person_id = $1 \
                AND (w.topic_id = n.topic_id OR w.category_id = t.category_id)) \
              ORDER BY n.id DESC LIMIT $4",
@@ -408,6 +444,7 @@ impl Store {
         .bind(since.0)
         .bind(until.0)
         .bind(DIGEST_LINES * 40)
+        .bind(Notice::Accepted.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut lines: Vec<DigestLine> = Vec::new();

@@ -78,6 +78,19 @@ fn header_url(url: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'>' && b != b'<')
 }
 
+/// A subject as lettre should send it: lettre writes a word of plain ASCII
+/// as it is, so a title typed as `=?utf-8?q?...?=` would reach the reader
+/// decoded, as words Waymark never wrote. A word joiner (U+2060, which
+/// shows as nothing) after each `=` before a `?` makes such a word one lettre
+/// encodes, and the reader sees the characters that were typed.
+fn subject_words(subject: &str) -> std::borrow::Cow<'_, str> {
+    if subject.contains("=?") {
+        subject.replace("=?", "=\u{2060}?").into()
+    } else {
+        subject.into()
+    }
+}
+
 /// Delivers the outbox through one SMTP server.
 #[derive(Clone)]
 pub struct Sender {
@@ -129,7 +142,7 @@ impl Sender {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&m.subject)
+            .subject(subject_words(&m.subject))
             .message_id(Some(match &m.message_id {
                 Some(id) => format!("<{id}>"),
                 None => format!("<outbox-{}.{}@waymark>", m.id, m.created_at.0),
@@ -487,5 +500,60 @@ pub fn digest(to: &str, name: &str, day: &str, lines: &[String], base: &str) -> 
         ),
         attachment: None,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(subject: &str) -> OutboxEntry {
+        OutboxEntry {
+            id: 1,
+            kind: "test".into(),
+            recipient: "reader@agency.gov.au".into(),
+            subject: subject.into(),
+            body: "Body".into(),
+            attachment_name: None,
+            attachment_type: None,
+            attachment: None,
+            created_at: waymark_core::Timestamp(0),
+            attempts: 0,
+            next_attempt_at: waymark_core::Timestamp(0),
+            sent_at: None,
+            last_error: None,
+            message_id: None,
+            in_reply_to: None,
+            references: None,
+            auto_submitted: None,
+            gave_up_at: None,
+            list_unsubscribe: None,
+        }
+    }
+
+    /// What a mail program shows as the subject of the message sent.
+    fn shown(subject: &str) -> String {
+        let sender = Sender::new("smtp://127.0.0.1:2525", "Waymark <waymark@dta.gov.au>").unwrap();
+        let raw = sender.message(&entry(subject)).unwrap().formatted();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        parsed.subject().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_typed_encoded_word_reaches_the_reader_as_typed() {
+        for typed in [
+            "New answer: =?utf-8?q?Your_account_is_suspended?=",
+            "=?utf-8?b?SGFja2Vk?=",
+            "a =? b ?= c",
+        ] {
+            let seen = shown(typed);
+            assert_eq!(seen.replace('\u{2060}', ""), typed, "{seen:?}");
+        }
+        // Nothing else changes.
+        assert_eq!(
+            shown("New answer: Who signs the letter?"),
+            "New answer: Who signs the letter?"
+        );
+        assert_eq!(shown("Réponse: ça va"), "Réponse: ça va");
     }
 }

@@ -46,6 +46,7 @@ fn answering_editing_accepting_and_voting() {
         asker: PersonId(99),
         locked: false,
         programme_only: false,
+        hidden: false,
     };
     let announcement = TopicState {
         programme_only: true,
@@ -66,31 +67,109 @@ fn answering_editing_accepting_and_voting() {
     assert!(may_edit(&member(), PersonId(99), open).is_err());
     assert!(may_edit(&staff(), PersonId(99), locked).is_ok());
     // The asker or the programme accepts.
+    let answer = PostState {
+        author: PersonId(7),
+        hidden: false,
+    };
     assert!(may_accept(&newcomer(), open).is_ok());
     assert!(may_accept(&member(), open).is_err());
     assert!(may_accept(&staff(), open).is_ok());
     assert_eq!(
-        accept(&newcomer(), open, true, None, 5),
+        accept(&newcomer(), open, Some(answer), None, 5),
         Ok(TopicEvent::Accepted { post: 5 })
     );
     assert_eq!(
-        accept(&newcomer(), open, false, None, 5),
+        accept(&newcomer(), open, None, None, 5),
         Err(DomainError::invalid(
             "post",
             "is not an answer to this question"
         ))
     );
     assert!(matches!(
-        accept(&newcomer(), open, true, Some(5), 5),
+        accept(&newcomer(), open, Some(answer), Some(5), 5),
         Err(DomainError::Rule(_))
     ));
     assert!(matches!(
-        accept(&member(), open, true, None, 5),
+        accept(&member(), open, Some(answer), None, 5),
         Err(DomainError::Forbidden { .. })
     ));
     // Anyone but the author votes.
-    assert!(may_vote(&member(), PersonId(99)).is_ok());
-    assert!(may_vote(&newcomer(), PersonId(99)).is_err());
+    let theirs = PostState {
+        author: PersonId(99),
+        hidden: false,
+    };
+    assert!(may_vote(&member(), theirs).is_ok());
+    assert!(may_vote(&newcomer(), theirs).is_err());
+}
+
+#[test]
+fn what_the_programme_hid_is_not_answered_accepted_voted_or_promoted() {
+    let hidden_question = TopicState {
+        asker: PersonId(99),
+        locked: false,
+        programme_only: false,
+        hidden: true,
+    };
+    // Its asker still reads and edits it, but nobody else acts on it.
+    for a in [newcomer(), member()] {
+        assert!(matches!(
+            may_answer(&a, hidden_question),
+            Err(DomainError::Forbidden { .. })
+        ));
+        assert!(may_accept(&a, hidden_question).is_err());
+    }
+    assert!(may_edit(&newcomer(), PersonId(99), hidden_question).is_ok());
+    assert!(may_answer(&staff(), hidden_question).is_ok());
+    let open = TopicState {
+        hidden: false,
+        ..hidden_question
+    };
+    let hidden_answer = PostState {
+        author: PersonId(7),
+        hidden: true,
+    };
+    for a in [newcomer(), staff()] {
+        let e = accept(&a, open, Some(hidden_answer), None, 5).unwrap_err();
+        assert!(e.to_string().contains("hid this answer"), "{e}");
+    }
+    let e = may_vote(&member(), hidden_answer).unwrap_err();
+    assert!(e.to_string().contains("hid this post"), "{e}");
+    let e = may_promote(&staff(), Some(5), None, true).unwrap_err();
+    assert!(e.to_string().contains("hidden"), "{e}");
+}
+
+#[test]
+fn a_notice_goes_out_only_about_what_still_stands() {
+    let standing = NoticeState {
+        still_accepted: true,
+        ..NoticeState::default()
+    };
+    assert!(deliverable(Notice::Answered, NoticeState::default()));
+    assert!(deliverable(Notice::Accepted, standing));
+    // Hidden since it was left: neither kind goes.
+    for kind in [Notice::Answered, Notice::Accepted] {
+        assert!(!deliverable(
+            kind,
+            NoticeState {
+                hidden: true,
+                ..standing
+            }
+        ));
+    }
+    // An acceptance taken back, followed by another, or told before.
+    for state in [
+        NoticeState::default(),
+        NoticeState {
+            superseded: true,
+            ..standing
+        },
+        NoticeState {
+            told: true,
+            ..standing
+        },
+    ] {
+        assert!(!deliverable(Notice::Accepted, state), "{state:?}");
+    }
 }
 
 fn fields(r: Result<impl std::fmt::Debug, Vec<DomainError>>) -> Vec<&'static str> {
@@ -192,14 +271,14 @@ fn categories_are_checked_and_the_defaults_follow_the_model() {
 fn only_the_programme_promotes_an_answered_question_once() {
     for a in [newcomer(), member(), sponsor()] {
         assert!(matches!(
-            may_promote(&a, Some(5), None),
+            may_promote(&a, Some(5), None, false),
             Err(DomainError::Forbidden { .. })
         ));
     }
-    assert_eq!(may_promote(&staff(), Some(5), None).unwrap(), 5);
-    let e = may_promote(&staff(), None, None).unwrap_err();
+    assert_eq!(may_promote(&staff(), Some(5), None, false).unwrap(), 5);
+    let e = may_promote(&staff(), None, None, false).unwrap_err();
     assert!(e.to_string().contains("accepted answer"), "{e}");
-    let e = may_promote(&admin(), Some(5), Some(12)).unwrap_err();
+    let e = may_promote(&admin(), Some(5), Some(12), false).unwrap_err();
     assert!(e.to_string().contains("already in the FAQ"), "{e}");
 }
 

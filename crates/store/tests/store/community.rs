@@ -680,7 +680,7 @@ async fn watchers_hear_of_answers_once_each_as_they_asked_and_never_of_their_own
         );
         assert_eq!(s.unsubscribe(key).await.unwrap(), None);
         assert_eq!(s.watches(w.staff.person, q).await.unwrap(), (false, true));
-        let watching = s.watching(w.staff.person).await.unwrap();
+        let watching = s.watching(&w.staff).await.unwrap();
         assert!(watching.questions.is_empty());
         assert_eq!(watching.categories[0].slug, *stage);
 
@@ -690,10 +690,277 @@ async fn watchers_hear_of_answers_once_each_as_they_asked_and_never_of_their_own
             .await
             .unwrap();
         target.import(&x).await.unwrap();
-        assert_eq!(target.watching(w.staff.person).await.unwrap(), watching);
+        assert_eq!(target.watching(&w.staff).await.unwrap(), watching);
         assert_eq!(
             target.watches(w.member.person, q).await.unwrap(),
             (true, false)
         );
+    }
+}
+
+#[tokio::test]
+async fn questions_are_found_by_those_who_may_read_them() {
+    use waymark_core::community::Moderation;
+    use waymark_core::search::{Kind, Query};
+    let model = waymark_model::build(waymark_model::bundled()).model;
+    for store in stores("question-search").await {
+        let w = world(store).await;
+        let s = &w.store;
+        s.ensure_categories(&community::defaults(&model))
+            .await
+            .unwrap();
+        let members = NewCategory::parse("Leads", "For leads.", "members", false).unwrap();
+        s.add_category(&w.staff, &members).await.unwrap();
+        let public = s
+            .ask(
+                &w.member,
+                "blueprint",
+                &question(&model, "Does zorblat licensing apply?", ""),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let private = s
+            .ask(
+                &w.member,
+                "leads",
+                &question(&model, "Do leads meet on zorblat days?", ""),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let a = s
+            .answer(&w.staff, public, "Quexlify the tenant first.", NOW)
+            .await
+            .unwrap();
+        let found = |who: Option<Actor>, words: &'static str| {
+            let s = s.clone();
+            async move {
+                s.search(who.as_ref(), &Query::parse(words), Some(Kind::Question), 1)
+                    .await
+                    .unwrap()
+                    .first()
+                    .map(|g| {
+                        g.hits
+                            .iter()
+                            .map(|h| h.reference.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            }
+        };
+        // Signed out: the public category's only; any account: both.
+        assert_eq!(found(None, "zorblat").await, [public.to_string()]);
+        let mut both = found(Some(w.other.clone()), "zorblat").await;
+        both.sort();
+        let mut want = vec![public.to_string(), private.to_string()];
+        want.sort();
+        assert_eq!(both, want);
+        // An answer's words find the question; an edit is found at once.
+        assert_eq!(found(None, "quexlify").await, [public.to_string()]);
+        s.edit_post(
+            &w.staff,
+            a,
+            None,
+            &community::edit(None, "Wibbletize the tenant first.").unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        assert!(found(None, "quexlify").await.is_empty());
+        assert_eq!(found(None, "wibbletize").await, [public.to_string()]);
+        // Hidden text is not found; a hidden question not at all.
+        s.moderate(
+            &w.staff,
+            public,
+            &Moderation::Hide {
+                post: a,
+                reason: "Wrong".into(),
+            },
+            NOW,
+            |_| waymark_store::Mail::default(),
+        )
+        .await
+        .unwrap();
+        assert!(found(None, "wibbletize").await.is_empty());
+        let q = s.thread(Some(&w.staff), public).await.unwrap().question.id;
+        s.moderate(
+            &w.staff,
+            public,
+            &Moderation::Hide {
+                post: q,
+                reason: "Duplicate".into(),
+            },
+            NOW,
+            |_| waymark_store::Mail::default(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            found(Some(w.staff.clone()), "zorblat licensing")
+                .await
+                .is_empty()
+        );
+        // Moved into the members' category, a question is no longer
+        // found signed out; a rebuilt index agrees with the live one.
+        s.moderate(
+            &w.staff,
+            private,
+            &Moderation::Move {
+                to: "blueprint".into(),
+            },
+            NOW,
+            |_| waymark_store::Mail::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(found(None, "leads").await, [private.to_string()]);
+        s.reindex_records().await.unwrap();
+        assert_eq!(found(None, "zorblat").await, [private.to_string()]);
+    }
+}
+
+#[tokio::test]
+async fn what_the_programme_hid_is_never_mailed_accepted_voted_or_promoted() {
+    use waymark_core::community::Moderation;
+    let model = waymark_model::build(waymark_model::bundled()).model;
+    for store in stores("hidden").await {
+        let w = world(store).await;
+        let s = &w.store;
+        s.ensure_categories(&community::defaults(&model))
+            .await
+            .unwrap();
+        for a in [&w.staff, &w.member, &w.other] {
+            s.set_password_hash(a.person, "x").await.unwrap();
+        }
+        let stage = &model.stages[1].slug;
+        let at = |n: i64| Timestamp(NOW.0 + n);
+        let hide = |post: i64| Moderation::Hide {
+            post,
+            reason: "Off topic".into(),
+        };
+        let none = |_: &waymark_store::HiddenPost| waymark_store::Mail::default();
+        let q = s
+            .ask(
+                &w.member,
+                stage,
+                &question(&model, "Who signs the letter?", ""),
+                NOW,
+            )
+            .await
+            .unwrap();
+        s.watch_question(&w.other, q, true, NOW).await.unwrap();
+        // Counts the mails each delivery queues, every notice waiting.
+        let deliver = || async {
+            let mut n = 0;
+            for p in s.pending_notices(100).await.unwrap() {
+                n += s
+                    .deliver_notice(&p, at(1000), |r| waymark_store::Mail {
+                        kind: "community_notice".into(),
+                        to: r.email.clone(),
+                        subject: "x".into(),
+                        body: p.body.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            n
+        };
+
+        // An answer hidden before its notice goes is never mailed.
+        let spam = s.answer(&w.other, q, "Buy things.", at(1)).await.unwrap();
+        s.moderate(&w.staff, q, &hide(spam), at(2), none)
+            .await
+            .unwrap();
+        assert_eq!(deliver().await, 0);
+        assert!(s.pending_notices(10).await.unwrap().is_empty());
+        // ... nor accepted, nor voted for.
+        assert!(rule(s.accept_answer(&w.member, q, Some(spam), at(3)).await).contains("hid"));
+        assert!(rule(s.vote(&w.staff, spam, true, at(3)).await).contains("hid"));
+
+        // Acceptance toggled: one mail (to the watcher), for the last.
+        let good = s.answer(&w.staff, q, "The sponsor.", at(4)).await.unwrap();
+        assert_eq!(deliver().await, 2);
+        for (i, post) in [Some(good), None, Some(good), None, Some(good)]
+            .into_iter()
+            .enumerate()
+        {
+            s.accept_answer(&w.member, q, post, at(5 + i as i64))
+                .await
+                .unwrap();
+        }
+        assert_eq!(deliver().await, 1);
+        s.accept_answer(&w.member, q, None, at(20)).await.unwrap();
+        s.accept_answer(&w.member, q, Some(good), at(21))
+            .await
+            .unwrap();
+        assert_eq!(deliver().await, 0, "an acceptance already told");
+
+        // A hidden accepted answer does not go into the FAQ.
+        s.moderate(&w.staff, q, &hide(good), at(22), none)
+            .await
+            .unwrap();
+        assert!(rule(s.promote_to_faq(&w.staff, &model, q, at(23)).await).contains("hidden"));
+
+        // A hidden question: its asker still reads it and sees it among
+        // what they watch; nobody else does, and nothing about it is mailed.
+        let question_post = s.thread(Some(&w.staff), q).await.unwrap().question.id;
+        s.moderate(&w.staff, q, &hide(question_post), at(24), none)
+            .await
+            .unwrap();
+        let mine = s.thread(Some(&w.member), q).await.unwrap();
+        assert!(mine.topic.hidden);
+        assert!(!mine.question.body.is_empty());
+        assert_eq!(s.watching(&w.member).await.unwrap().questions.len(), 1);
+        assert!(matches!(
+            s.thread(Some(&w.other), q).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+        assert!(s.watching(&w.other).await.unwrap().questions.is_empty());
+        assert!(matches!(
+            s.answer(&w.member, q, "Bump", at(25)).await,
+            Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
+        s.answer(&w.staff, q, "Noted.", at(26)).await.unwrap();
+        assert_eq!(deliver().await, 0);
+        // Stopping the watch works though it cannot be read.
+        s.watch_question(&w.other, q, false, at(27)).await.unwrap();
+        assert_eq!(s.watches(w.other.person, q).await.unwrap(), (false, false));
+        // Others read a hidden answer's reason no more than its text.
+        s.moderate(
+            &w.staff,
+            q,
+            &Moderation::Unhide {
+                post: question_post,
+            },
+            at(28),
+            none,
+        )
+        .await
+        .unwrap();
+        let asker = s.thread(Some(&w.member), q).await.unwrap();
+        let seen = asker.answers.iter().find(|a| a.id == spam).unwrap();
+        assert_eq!((seen.hidden.as_deref(), seen.body.as_str()), (Some(""), ""));
+        let author = s.thread(Some(&w.other), q).await.unwrap();
+        let seen = author.answers.iter().find(|a| a.id == spam).unwrap();
+        assert_eq!(seen.hidden.as_deref(), Some("Off topic"));
+        // A digest lists nothing hidden or withheld: here, nothing at all
+        // (the spam and the good answer are hidden; "Noted." was withheld).
+        s.set_settings(
+            w.member.person,
+            &waymark_core::Settings {
+                time_zone: "Australia/Sydney".into(),
+                notify: waymark_core::Notify::Daily,
+            },
+        )
+        .await
+        .unwrap();
+        let lines = s
+            .community_digest(w.member.person, NOW, at(100))
+            .await
+            .unwrap();
+        assert!(lines.is_empty(), "{lines:?}");
     }
 }

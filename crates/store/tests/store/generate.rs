@@ -12,6 +12,8 @@ const SIZE: Size = Size {
     engagements: 30,
     events: 1_500,
     articles: 25,
+    questions: 40,
+    answers: 12,
     seed: 3,
 };
 
@@ -30,6 +32,23 @@ async fn generated_records_verify_and_repeat() {
         assert_eq!(
             (v.engagements, v.events, v.broken.len()),
             (30, done.events, 0)
+        );
+        // Community questions, each with a chain `verify` replays; the
+        // first has the busy page's answers; four in five are Blueprint's.
+        assert_eq!(
+            (done.questions, v.topics, v.broken_topics.len()),
+            (40, 40, 0)
+        );
+        assert!(done.posts >= 40 + 12, "{}", done.posts);
+        let busy = store.thread(None, 1).await.unwrap();
+        assert_eq!(busy.answers.len(), 12);
+        let blueprint = store.category(None, "blueprint").await.unwrap();
+        assert_eq!(blueprint.questions, 32);
+        let page = store.topics(None, "blueprint", 100, None).await.unwrap();
+        assert_eq!(page.len(), 32);
+        assert!(
+            page.windows(2)
+                .all(|w| w[0].last_activity_at >= w[1].last_activity_at)
         );
 
         let staff = Actor {

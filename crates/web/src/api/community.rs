@@ -227,6 +227,10 @@ pub(super) async fn ask(
 ) -> Result<Response, Problem> {
     let q = Question::parse(&r.title, &r.body, r.tag.as_deref().unwrap_or(""), &s.model)
         .map_err(|p| invalid_fields(&p))?;
+    s.store
+        .may_ask_in(&actor, r.category.trim())
+        .await
+        .map_err(problem("category"))?;
     may_post(&s, &actor).await?;
     let id = s
         .store
@@ -280,6 +284,10 @@ pub(super) async fn answer(
     Body(r): Body<AnswerRequest>,
 ) -> Result<Response, Problem> {
     let body = community::body(&r.body).map_err(|e| invalid_fields(&[e]))?;
+    s.store
+        .may_answer_question(&actor, id)
+        .await
+        .map_err(problem("question"))?;
     may_post(&s, &actor).await?;
     let post = s
         .store
@@ -305,7 +313,7 @@ pub(super) struct AcceptRequest {
     (status = 204),
     (status = 403, body = Problem),
     (status = 404, body = Problem),
-    (status = 409, body = Problem, description = "already the accepted answer, or none is accepted"),
+    (status = 409, body = Problem, description = "already the accepted answer, none is accepted, or the answer is hidden"),
     (status = 422, body = Problem, description = "the post is not an answer to this question"),
 ))]
 pub(super) async fn accept(
@@ -586,7 +594,7 @@ pub(super) async fn watching(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
 ) -> Result<Json<waymark_store::Watching>, Problem> {
-    Ok(Json(s.store.watching(actor.person).await?))
+    Ok(Json(s.store.watching(&actor).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -866,7 +866,7 @@ async fn settings_page_with(
         tokens: s.store.tokens_of(who.actor.person).await?,
         new_token,
         today: now(),
-        watching: s.store.watching(who.actor.person).await?,
+        watching: s.store.watching(&who.actor).await?,
     };
     view_page(s, status, "settings.html", &view)
 }

@@ -581,9 +581,10 @@ struct PostView {
     voted: bool,
     may_vote: bool,
     may_edit: bool,
-    /// Why the programme hid it; its text is shown only to the programme
-    /// and its author.
-    hidden: Option<String>,
+    /// The programme hid it; why (`hidden_reason`), and its text, only
+    /// the programme and its author read.
+    hidden: bool,
+    hidden_reason: String,
     /// Signed in and not its author: may flag it.
     may_flag: bool,
 }
@@ -636,9 +637,21 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
         edited_at: p.edited_at.map(|t| t.0),
         accepted: p.accepted,
         voted: t.voted.contains(&p.id),
-        may_vote: who.is_some_and(|w| community::may_vote(&w.actor, p.author).is_ok()),
+        // Taking a vote back stays possible whatever became of the post.
+        may_vote: who.is_some_and(|w| {
+            t.voted.contains(&p.id)
+                || community::may_vote(
+                    &w.actor,
+                    community::PostState {
+                        author: p.author,
+                        hidden: p.hidden.is_some(),
+                    },
+                )
+                .is_ok()
+        }),
         may_edit: who.is_some_and(|w| community::may_edit(&w.actor, p.author, state).is_ok()),
-        hidden: p.hidden.clone(),
+        hidden: p.hidden.is_some(),
+        hidden_reason: p.hidden.clone().unwrap_or_default(),
         may_flag: who.is_some_and(|w| community::may_flag(&w.actor, p.author).is_ok()),
     }
 }
@@ -672,13 +685,21 @@ async fn thread_page(
     } else {
         Vec::new()
     };
+    // The question or the accepted answer is hidden: no FAQ entry.
+    let promote_hidden =
+        t.question.hidden.is_some() || t.answers.iter().any(|a| a.accepted && a.hidden.is_some());
     let view = ThreadPage {
         moderate,
         categories,
         watching,
         may_promote: who.is_some_and(|w| {
-            community::may_promote(&w.actor, t.topic.accepted, faq.as_ref().map(|f| f.article))
-                .is_ok()
+            community::may_promote(
+                &w.actor,
+                t.topic.accepted,
+                faq.as_ref().map(|f| f.article),
+                promote_hidden,
+            )
+            .is_ok()
         }),
         faq_guide: faq
             .as_ref()
@@ -788,13 +809,19 @@ pub async fn act(
         "answer" => match community::body(&f.body) {
             Ok(b) => {
                 let t = now();
-                if let Some(refused) = posting_refused(&s, &who, t).await? {
-                    return Ok(refused);
+                // A refusal (no such question, locked) costs no post.
+                match s.store.may_answer_question(&who.actor, id).await {
+                    Ok(()) => {
+                        if let Some(refused) = posting_refused(&s, &who, t).await? {
+                            return Ok(refused);
+                        }
+                        s.store
+                            .answer(&who.actor, id, &b, t)
+                            .await
+                            .map(|_| "answered")
+                    }
+                    Err(e) => Err(e),
                 }
-                s.store
-                    .answer(&who.actor, id, &b, t)
-                    .await
-                    .map(|_| "answered")
             }
             Err(e) => Err(StoreError::Domain(e)),
         },

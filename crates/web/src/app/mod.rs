@@ -497,6 +497,9 @@ pub enum PageError {
     Forbidden(String),
     /// Too many sign-in attempts; try again after this many seconds.
     TooMany(u64),
+    /// A rule of the core refused what was asked (a form's own errors go
+    /// back to the form; this is for a request no form of ours sends).
+    Refused(StatusCode, String),
     Internal(String),
 }
 
@@ -506,6 +509,12 @@ impl From<StoreError> for PageError {
             StoreError::Domain(waymark_core::DomainError::NotFound) => PageError::NotFound,
             StoreError::Domain(waymark_core::DomainError::Forbidden { .. }) => {
                 PageError::Forbidden(e.to_string())
+            }
+            StoreError::Domain(waymark_core::DomainError::Conflict { .. }) => {
+                PageError::Refused(StatusCode::CONFLICT, e.to_string())
+            }
+            StoreError::Domain(d) => {
+                PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, d.to_string())
             }
             other => PageError::Internal(other.to_string()),
         }
@@ -535,6 +544,7 @@ impl IntoResponse for PageError {
                 "There is nothing here, or you may not see it. Check the address, or go to your engagements.".to_string(),
             ),
             PageError::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", why.clone()),
+            PageError::Refused(status, why) => (*status, "That cannot be done", why.clone()),
             PageError::TooMany(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts",

@@ -46,6 +46,7 @@ pub fn href(hit: &Hit) -> String {
         Kind::Engagement => format!("/engagements/{r}"),
         Kind::Agency => format!("/agencies/{r}"),
         Kind::Enquiry => format!("/enquiries/{r}"),
+        Kind::Question => format!("/community/q/{r}"),
     }
 }
 

@@ -3617,6 +3617,33 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
         };
         let page = send(&app, &nia, Method::GET, "/community?welcome=1", &[]).await;
         assert!(page.body.contains("your account is ready"));
+        // The question form carries the field bots fill: filled, the
+        // question seems to go, and nothing is kept.
+        let ask = send(&app, &nia, Method::GET, "/community/ask", &[]).await;
+        assert!(ask.body.contains("name=\"website\""), "{}", ask.body);
+        let csrf = csrf_of(&ask.body).unwrap();
+        let r = send(
+            &app,
+            &nia,
+            Method::POST,
+            "/community/ask",
+            &[
+                ("csrf", &csrf),
+                ("category", "discovery"),
+                ("title", "Cheap licences for every agency"),
+                ("body", "Buy now."),
+                ("website", "http://spam.example"),
+            ],
+        )
+        .await;
+        assert_eq!(r.location, "/community");
+        assert!(
+            w.store
+                .topics(None, "discovery", 10, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // A community member only: no engagement, no role.
         let home = send(&app, &nia, Method::GET, "/engagements", &[]).await;
         assert_eq!(home.status, StatusCode::OK);

@@ -745,6 +745,29 @@ for m in sorted(mailbox.Maildir(sys.argv[1], create=False), key=lambda m: m["To"
         let (_, _, w) = send("GET", "/api/v1/community/watching".into(), &nia, None).await;
         assert_eq!(w["questions"].as_array().unwrap().len(), 0);
         assert_eq!(page(&app, path).await.0, StatusCode::NOT_FOUND);
+        // A second click (a mail program retrying) says so plainly.
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("List-Unsubscribe=One-Click"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let again = String::from_utf8(
+            axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            again.contains("This link stops nothing now") && !again.contains("None"),
+            "{again}"
+        );
         assert_eq!(
             page(&app, "/unsubscribe/not-a-key").await.0,
             StatusCode::NOT_FOUND
@@ -920,15 +943,31 @@ async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author
                 .await
                 .2
         };
+        // Others read that it is hidden, not its text nor why; its author
+        // (and the programme) read both.
         let seen = thread(nia.clone()).await;
-        assert_eq!(seen["answers"][0]["hidden"], "Advertising");
+        assert_eq!(seen["answers"][0]["hidden"], "");
         assert_eq!(seen["answers"][0]["body"], "");
         let own = thread(olly.clone()).await;
+        assert_eq!(own["answers"][0]["hidden"], "Advertising");
         assert!(
             own["answers"][0]["body"]
                 .as_str()
                 .unwrap()
                 .contains("cheap licences")
+        );
+        // Nobody accepts it or votes for it any more.
+        let (st, _, p) = send(
+            "POST",
+            format!("/api/v1/community/questions/{q}/accept"),
+            &nia,
+            Some(json!({"post": spam})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("hid this answer"),
+            "{p}"
         );
         assert_eq!(
             send(
@@ -944,7 +983,8 @@ async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author
         let (_, html) = page(&app, &format!("/community/q/{q}")).await;
         assert!(
             !html.contains("cheap licences")
-                && html.contains("Hidden by the programme: Advertising")
+                && html.contains("Hidden by the programme.")
+                && !html.contains("Advertising")
         );
         // The flag is closed, and the author got a mail saying why.
         let (_, _, queue) = send("GET", "/api/v1/community/flags".into(), &staff, None).await;
@@ -1069,6 +1109,21 @@ async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author
             page(&app, &format!("/community/q/{q}")).await.0,
             StatusCode::NOT_FOUND
         );
+        let (st, _, mine) = send(
+            "GET",
+            format!("/api/v1/community/questions/{q}"),
+            &nia,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "its asker still reads it");
+        assert_eq!(mine["topic"]["hidden"], true);
+        assert_eq!(
+            send("POST", answers.clone(), &nia, Some(json!({"body": "Bump"})))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
         let (_, html) = page(&app, "/community/c/engagement").await;
         assert!(!html.contains("Who signs the letter"));
         assert_eq!(
@@ -1104,6 +1159,25 @@ async fn a_new_account_posts_a_few_times_an_hour_by_api() {
         let app = app(&store).await;
         let nia = newcomer(&store, "nia@council.gov.au").await;
         let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        // What is refused anyway (no such question; a category only the
+        // programme posts in) costs none of the hour's posts.
+        for (uri, body, status) in [
+            (
+                "/api/v1/community/questions/999999/answers",
+                json!({"body": "x"}),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "/api/v1/community/questions",
+                json!({"category": "announcements", "title": "Not mine to post", "body": "x"}),
+                StatusCode::FORBIDDEN,
+            ),
+        ] {
+            for _ in 0..3 {
+                let (s, _, _) = call(&app, "POST", uri, Some(&nia), Some(&body.to_string())).await;
+                assert_eq!(s, status);
+            }
+        }
         let mut statuses = Vec::new();
         for i in 0..=waymark_core::community::NEW_POSTS_PER_HOUR {
             let body = json!({"category": "discovery", "title": format!("Question number {i} here"), "body": "x"});

@@ -28,6 +28,13 @@ pub(crate) const TOPIC_CHAIN: SideChain = SideChain {
 /// The most questions a page of a list holds.
 pub const MAX_TOPICS_PAGE: i64 = 100;
 
+/// The most answers a question's page shows; more are on the next pages.
+pub const ANSWERS_PAGE: i64 = 50;
+
+/// The answers' order: the accepted one (`$4`), then by votes, then the
+/// oldest first.
+const ANSWER_ORDER: &str = "CASE WHEN x.id = $4 THEN 0 ELSE 1 END, x.votes DESC, x.id";
+
 /// A question as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -427,8 +434,22 @@ impl Store {
         .collect()
     }
 
-    /// A question with its answers, if `reader` may read it.
+    /// A question with all its answers, if `reader` may read it.
     pub async fn thread(&self, reader: Option<&Actor>, id: i64) -> Result<Thread, StoreError> {
+        self.thread_part(reader, id, 0, i64::MAX).await
+    }
+
+    /// A question with `limit` of its answers from the `offset`th, in
+    /// their order (the accepted one, then by votes, then the oldest
+    /// first), if `reader` may read it: a page holds a bounded number of
+    /// answers however many the question has ([`ANSWERS_PAGE`]).
+    pub async fn thread_part(
+        &self,
+        reader: Option<&Actor>,
+        id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Thread, StoreError> {
         let r = sqlx::query(&format!(
             "SELECT {TOPIC_COLUMNS} FROM {TOPIC_FROM} WHERE {TOPIC_READABLE} AND t.id = $2"
         ))
@@ -438,17 +459,33 @@ impl Store {
         .await?
         .ok_or_else(not_found)?;
         let topic = topic_row(&r)?;
-        let posts = sqlx::query(&format!(
+        // The question, then the page's answers in their order.
+        let select = format!(
             "SELECT {POST_COLUMNS}, CAST(CASE WHEN EXISTS (SELECT 1 FROM memberships m \
              WHERE m.person_id = x.author_id AND m.role IN ($2, $3)) THEN 1 ELSE 0 END AS BIGINT) AS programme \
-             FROM community_posts x JOIN people p ON p.id = x.author_id \
-             WHERE x.topic_id = $1 ORDER BY x.id"
-        ))
-        .bind(id)
-        .bind(json(&waymark_core::Role::ProgrammeAdmin)?)
-        .bind(json(&waymark_core::Role::ProgrammeStaff)?)
-        .fetch_all(&self.pool)
-        .await?;
+             FROM community_posts x JOIN people p ON p.id = x.author_id WHERE x.topic_id = $1"
+        );
+        let admin = json(&waymark_core::Role::ProgrammeAdmin)?;
+        let staff = json(&waymark_core::Role::ProgrammeStaff)?;
+        let mut posts = sqlx::query(&format!("{select} AND x.is_question = 1"))
+            .bind(id)
+            .bind(&admin)
+            .bind(&staff)
+            .fetch_all(&self.pool)
+            .await?;
+        posts.extend(
+            sqlx::query(&format!(
+                "{select} AND x.is_question = 0 ORDER BY {ANSWER_ORDER} LIMIT $5 OFFSET $6"
+            ))
+            .bind(id)
+            .bind(&admin)
+            .bind(&staff)
+            .bind(topic.accepted)
+            .bind(limit.max(0))
+            .bind(offset.max(0))
+            .fetch_all(&self.pool)
+            .await?,
+        );
         let mut question = None;
         let mut answers = Vec::with_capacity(posts.len());
         for r in &posts {
@@ -466,12 +503,6 @@ impl Store {
         }
         let question =
             question.ok_or_else(|| StoreError::Corrupt(format!("question {id} has no text")))?;
-        answers.sort_by(|a, b| {
-            b.accepted
-                .cmp(&a.accepted)
-                .then(b.votes.cmp(&a.votes))
-                .then(a.id.cmp(&b.id))
-        });
         let voted = match reader {
             None => Vec::new(),
             Some(a) => sqlx::query_scalar(
@@ -489,6 +520,38 @@ impl Store {
             answers,
             voted,
         })
+    }
+
+    /// Where answer `post` stands among question `topic`'s answers (0
+    /// first), if it is one of them: which page shows it.
+    pub async fn answer_place(&self, topic: i64, post: i64) -> Result<Option<i64>, StoreError> {
+        let r = sqlx::query(
+            "SELECT p.votes, t.accepted_post_id FROM community_posts p \
+             JOIN community_topics t ON t.id = p.topic_id \
+             WHERE p.id = $1 AND p.topic_id = $2 AND p.is_question = 0",
+        )
+        .bind(post)
+        .bind(topic)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        let votes: i64 = r.try_get("votes")?;
+        let accepted: Option<i64> = r.try_get("accepted_post_id")?;
+        if accepted == Some(post) {
+            return Ok(Some(0));
+        }
+        // Before it: the accepted answer, more votes, or as many and older.
+        let before: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM community_posts x WHERE x.topic_id = $1 AND x.is_question = 0 \
+             AND x.id <> $2 AND (x.id = $3 OR x.votes > $4 OR (x.votes = $4 AND x.id < $2))",
+        )
+        .bind(topic)
+        .bind(post)
+        .bind(accepted)
+        .bind(votes)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(before))
     }
 
     /// The question post `post` belongs to, if `reader` may read it.

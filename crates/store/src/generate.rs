@@ -654,11 +654,7 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(" ")
                     + ".";
-                let answers = if id == 1 {
-                    size.answers
-                } else {
-                    rng.below(3)
-                };
+                let answers = if id == 1 { size.answers } else { rng.below(3) };
                 let mut chain: Vec<(i64, i64, &'static str, String)> = Vec::new();
                 post_id += 1;
                 let question = post_id;

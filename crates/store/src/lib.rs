@@ -69,7 +69,7 @@ pub use adopters::Adopter;
 pub use assessments::AgencyRecord;
 pub use auth::{Invite, random_token};
 pub use chain::{Broken, BrokenAgency, BrokenTopic, Verification};
-pub use community::{MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
+pub use community::{ANSWERS_PAGE, MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
 pub(crate) use directory::people_in;
 pub use directory::{TokenInfo, token_id};
 pub(crate) use engagements::status_name;

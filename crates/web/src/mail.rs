@@ -429,7 +429,10 @@ pub fn community_notice(
     base: &str,
 ) -> Mail {
     use waymark_core::community::Notice;
-    let link = format!("{base}/community/q/{}#post-{}", n.topic, n.post);
+    let link = format!(
+        "{base}/community/q/{}?post={}#post-{}",
+        n.topic, n.post, n.post
+    );
     let stop = format!("{base}/unsubscribe/{}", to.key);
     let mut quoted: String = n.body.chars().take(QUOTED).collect();
     if quoted.len() < n.body.len() {

@@ -109,6 +109,11 @@ fn whole_numbers(v: &mut Value) {
     }
 }
 
+/// Request bodies that are enums tagged by a field (`serde(tag)`) and
+/// refuse unknown fields (`deny_unknown_fields`): utoipa closes a struct's
+/// schema but not each variant's, so the document says it here.
+const CLOSED_VARIANTS: &[&str] = &["ModerateRequest"];
+
 /// Declares the problems any operation may answer with, and names the
 /// problem's own content type wherever a handler declared a problem.
 pub struct Problems;
@@ -117,6 +122,16 @@ impl utoipa::Modify for Problems {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = doc.components.as_mut() {
             components.schemas.values_mut().for_each(bound_integers);
+            for name in CLOSED_VARIANTS {
+                if let Some(RefOr::T(Schema::OneOf(o))) = components.schemas.get_mut(*name) {
+                    for item in &mut o.items {
+                        if let RefOr::T(Schema::Object(v)) = item {
+                            v.additional_properties =
+                                Some(Box::new(AdditionalProperties::FreeForm(false)));
+                        }
+                    }
+                }
+            }
         }
         for (path, item) in doc.paths.paths.iter_mut() {
             let writes = [

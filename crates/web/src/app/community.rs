@@ -591,6 +591,13 @@ struct PostView {
 
 #[derive(Serialize)]
 struct ThreadPage {
+    /// This page of the answers (1 first), of `pages`; it shows answers
+    /// `first` to `last_shown` of `answer_count`.
+    page: i64,
+    pages: i64,
+    first: i64,
+    last_shown: i64,
+    answer_count: i64,
     title: String,
     user: Option<UserView>,
     id: i64,
@@ -656,16 +663,33 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
     }
 }
 
+/// The most answers a page shows.
+const PER_PAGE: i64 = waymark_store::ANSWERS_PAGE;
+
+/// How many pages `answers` answers take (one at least).
+fn pages(answers: i64) -> i64 {
+    ((answers + PER_PAGE - 1) / PER_PAGE).max(1)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn thread_page(
     s: &AppState,
     who: Option<&SignedIn>,
     id: i64,
+    page: i64,
     status: StatusCode,
     draft: String,
     errors: Vec<FieldError>,
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    let t = s.store.thread(who.map(|w| &w.actor), id).await?;
+    let t = s
+        .store
+        .thread_part(who.map(|w| &w.actor), id, (page - 1) * PER_PAGE, PER_PAGE)
+        .await?;
+    let last = pages(t.topic.answers);
+    if page > last {
+        return Err(PageError::NotFound);
+    }
     let state = t.topic.state();
     let faq = s.store.faq_of_question(id).await?;
     let programme = who.is_some_and(|w| w.actor.is_programme());
@@ -689,18 +713,24 @@ async fn thread_page(
     let promote_hidden =
         t.question.hidden.is_some() || t.answers.iter().any(|a| a.accepted && a.hidden.is_some());
     let view = ThreadPage {
+        page,
+        pages: last,
+        first: (page - 1) * PER_PAGE + 1,
+        last_shown: (page - 1) * PER_PAGE + t.answers.len() as i64,
+        answer_count: t.topic.answers,
         moderate,
         categories,
         watching,
-        may_promote: who.is_some_and(|w| {
-            community::may_promote(
-                &w.actor,
-                t.topic.accepted,
-                faq.as_ref().map(|f| f.article),
-                promote_hidden,
-            )
-            .is_ok()
-        }),
+        may_promote: page == 1
+            && who.is_some_and(|w| {
+                community::may_promote(
+                    &w.actor,
+                    t.topic.accepted,
+                    faq.as_ref().map(|f| f.article),
+                    promote_hidden,
+                )
+                .is_ok()
+            }),
         faq_guide: faq
             .as_ref()
             .filter(|f| f.status == waymark_core::knowledge::ArticleStatus::Published)
@@ -734,6 +764,10 @@ async fn thread_page(
 #[serde(default)]
 pub struct NoticeQuery {
     done: String,
+    /// Which page of the answers (1 first).
+    page: String,
+    /// An answer to show: its page is found (a mail's or a search's link).
+    post: String,
 }
 
 /// A question and its answers, the accepted one first.
@@ -760,10 +794,25 @@ pub async fn thread(
         "moved" => Some("The question is moved."),
         other => watch_notice(other),
     };
+    let page = match (q.page.trim(), q.post.trim()) {
+        ("", "") => 1,
+        ("", post) => {
+            let post = post.parse().map_err(|_| PageError::NotFound)?;
+            match s.store.answer_place(id, post).await? {
+                Some(place) => place / PER_PAGE + 1,
+                None => 1,
+            }
+        }
+        (page, _) => match page.parse::<i64>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(PageError::NotFound),
+        },
+    };
     thread_page(
         &s,
         who.as_ref(),
         id,
+        page,
         StatusCode::OK,
         String::new(),
         Vec::new(),
@@ -803,6 +852,7 @@ pub async fn act(
             .parse::<i64>()
             .map_err(|_| PageError::NotFound)
     };
+    let mut new_answer = None;
     let done: Result<&'static str, StoreError> = match f.action.as_str() {
         // A bot filled the field people leave empty: it seems to work.
         "answer" if !f.website.trim().is_empty() => Ok("answered"),
@@ -815,10 +865,10 @@ pub async fn act(
                         if let Some(refused) = posting_refused(&s, &who, t).await? {
                             return Ok(refused);
                         }
-                        s.store
-                            .answer(&who.actor, id, &b, t)
-                            .await
-                            .map(|_| "answered")
+                        s.store.answer(&who.actor, id, &b, t).await.map(|post| {
+                            new_answer = Some(post);
+                            "answered"
+                        })
                     }
                     Err(e) => Err(e),
                 }
@@ -932,6 +982,7 @@ pub async fn act(
                 &s,
                 Some(&who),
                 id,
+                1,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 draft,
                 vec![refusal(field, &e)],
@@ -941,8 +992,12 @@ pub async fn act(
         }
         Err(e) => return Err(e.into()),
     };
-    let anchor = if done == "answered" { "#answers" } else { "" };
-    Ok(Redirect::to(&format!("/community/q/{id}?done={done}{anchor}")).into_response())
+    // Back to the post acted on, on whichever page of answers shows it.
+    let to = match new_answer.or_else(|| f.post.trim().parse::<i64>().ok()) {
+        Some(post) => format!("/community/q/{id}?done={done}&post={post}#post-{post}"),
+        None => format!("/community/q/{id}?done={done}"),
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// Each problem beside its field, named as the form labels it.

@@ -1233,3 +1233,109 @@ async fn a_new_account_posts_a_few_times_an_hour_by_api() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_busy_question_shows_its_answers_a_page_at_a_time() {
+    for store in stores("community-pages").await {
+        let app = app(&store).await;
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let nia = newcomer(&store, "nia@council.gov.au").await;
+        let post = |uri: String, t: String, body: Value| {
+            let app = app.clone();
+            async move { call(&app, "POST", &uri, Some(&t), Some(&body.to_string())).await }
+        };
+        let (_, _, asked) = post(
+            "/api/v1/community/questions".into(),
+            nia.clone(),
+            json!({"category": "blueprint", "title": "Which licences do we need first?", "body": "Asking."}),
+        )
+        .await;
+        let q = asked["id"].as_i64().unwrap();
+        let per = waymark_store::ANSWERS_PAGE;
+        let mut answers = Vec::new();
+        for i in 0..(2 * per + 20) {
+            let (s, _, a) = post(
+                format!("/api/v1/community/questions/{q}/answers"),
+                staff.clone(),
+                json!({"body": format!("Answer number {i:03}.")}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{a}");
+            answers.push(a["id"].as_i64().unwrap());
+        }
+        // The asker accepts the last answer, and votes for the 100th.
+        let last = *answers.last().unwrap();
+        post(
+            format!("/api/v1/community/questions/{q}/accept"),
+            nia.clone(),
+            json!({"post": last}),
+        )
+        .await;
+        let (s, _, v) = post(
+            format!("/api/v1/community/posts/{}/vote", answers[99]),
+            nia.clone(),
+            json!({"up": true}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let shown = |html: &str| -> Vec<i64> {
+            answers
+                .iter()
+                .copied()
+                .filter(|a| html.contains(&format!("id=\"post-{a}\"")))
+                .collect()
+        };
+        // Page 1: the accepted answer, the voted one, then the oldest.
+        let (s, one) = page(&app, &format!("/community/q/{q}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(shown(&one).len(), per as usize);
+        let first = one.find(&format!("id=\"post-{last}\"")).unwrap();
+        let voted = one.find(&format!("id=\"post-{}\"", answers[99])).unwrap();
+        let oldest = one.find(&format!("id=\"post-{}\"", answers[0])).unwrap();
+        assert!(first < voted && voted < oldest);
+        assert!(
+            one.contains("120 answers") && one.contains("Page 1 of 3"),
+            "{one}"
+        );
+        assert!(one.contains(&format!("href=\"/community/q/{q}?page=2#answers\"")));
+        // Every answer on exactly one page; past the last, nothing.
+        let mut all = shown(&one);
+        for n in 2..=3 {
+            let (s, html) = page(&app, &format!("/community/q/{q}?page={n}")).await;
+            assert_eq!(s, StatusCode::OK);
+            all.extend(shown(&html));
+        }
+        all.sort();
+        assert_eq!(all, answers);
+        for bad in ["4", "0", "-1", "x", "99999999999999999999"] {
+            assert_eq!(
+                page(&app, &format!("/community/q/{q}?page={bad}")).await.0,
+                StatusCode::NOT_FOUND,
+                "page {bad}"
+            );
+        }
+        // A mail's link to an answer opens the page that shows it.
+        let far = answers[per as usize + 10];
+        let (_, html) = page(&app, &format!("/community/q/{q}?post={far}")).await;
+        assert!(html.contains(&format!("id=\"post-{far}\"")) && html.contains("Page 2 of 3"));
+        let (_, html) = page(&app, &format!("/community/q/{q}?post={last}")).await;
+        assert!(html.contains("Page 1 of 3"));
+        // The API still gives every answer, in the same order.
+        let (_, _, t) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/community/questions/{q}"),
+            Some(&nia),
+            None,
+        )
+        .await;
+        let ids: Vec<i64> = t["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), answers.len());
+        assert_eq!(ids[..2], [last, answers[99]]);
+    }
+}

@@ -19,6 +19,20 @@ fn question(model: &waymark_model::Model, title: &str, tag: &str) -> Question {
     .unwrap()
 }
 
+/// A world with the default categories, whose three people can sign in
+/// (only they are mailed).
+async fn mailable_world(store: waymark_store::Store, model: &waymark_model::Model) -> World {
+    let w = world(store).await;
+    w.store
+        .ensure_categories(&community::defaults(model))
+        .await
+        .unwrap();
+    for a in [&w.staff, &w.member, &w.other] {
+        w.store.set_password_hash(a.person, "x").await.unwrap();
+    }
+    w
+}
+
 fn rule(r: Result<impl std::fmt::Debug, StoreError>) -> String {
     match r {
         Err(StoreError::Domain(DomainError::Rule(m))) => m,
@@ -537,14 +551,8 @@ async fn watchers_hear_of_answers_once_each_as_they_asked_and_never_of_their_own
     use waymark_core::{Notify, Settings};
     let model = waymark_model::build(waymark_model::bundled()).model;
     for store in stores("watches").await {
-        let w = world(store).await;
+        let w = mailable_world(store, &model).await;
         let s = &w.store;
-        s.ensure_categories(&community::defaults(&model))
-            .await
-            .unwrap();
-        for a in [&w.staff, &w.member, &w.other] {
-            s.set_password_hash(a.person, "x").await.unwrap();
-        }
         let stage = &model.stages[1].slug;
         // The member asks (and so watches); the other watches the
         // category and prefers a daily digest; the staff member watches
@@ -825,14 +833,8 @@ async fn what_the_programme_hid_is_never_mailed_accepted_voted_or_promoted() {
     use waymark_core::community::Moderation;
     let model = waymark_model::build(waymark_model::bundled()).model;
     for store in stores("hidden").await {
-        let w = world(store).await;
+        let w = mailable_world(store, &model).await;
         let s = &w.store;
-        s.ensure_categories(&community::defaults(&model))
-            .await
-            .unwrap();
-        for a in [&w.staff, &w.member, &w.other] {
-            s.set_password_hash(a.person, "x").await.unwrap();
-        }
         let stage = &model.stages[1].slug;
         let at = |n: i64| Timestamp(NOW.0 + n);
         let hide = |post: i64| Moderation::Hide {

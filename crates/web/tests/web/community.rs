@@ -33,6 +33,19 @@ fn fields(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// One API call with token `t`, owning what it needs (so a test's
+/// `send` closure borrows nothing): status, content type and JSON.
+async fn as_caller(
+    app: axum::Router,
+    method: &'static str,
+    uri: String,
+    t: String,
+    body: Option<Value>,
+) -> (StatusCode, String, Value) {
+    let body = body.map(|b| b.to_string());
+    call(&app, method, &uri, Some(&t), body.as_deref()).await
+}
+
 /// A page signed out: its status and HTML.
 async fn page(app: &axum::Router, uri: &str) -> (StatusCode, String) {
     let res = app
@@ -357,20 +370,7 @@ async fn an_accepted_answer_becomes_an_faq_entry_on_the_guide() {
         let app = crate::app::with_guide(&store).await;
         let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
         let nia = newcomer(&store, "nia@council.gov.au").await;
-        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
-            let app = app.clone();
-            let t = t.to_string();
-            async move {
-                call(
-                    &app,
-                    method,
-                    &uri,
-                    Some(&t),
-                    body.map(|b| b.to_string()).as_deref(),
-                )
-                .await
-            }
-        };
+        let send = |method, uri, t: &str, body| as_caller(app.clone(), method, uri, t.into(), body);
         let mut questions = Vec::new();
         for title in [
             "Who comes to the <b>first</b> workshop?",
@@ -583,20 +583,7 @@ async fn watchers_get_mail_with_a_one_click_unsubscribe_through_real_smtp() {
                 .unwrap();
             store.set_password_hash(p, "x").await.unwrap();
         }
-        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
-            let app = app.clone();
-            let t = t.to_string();
-            async move {
-                call(
-                    &app,
-                    method,
-                    &uri,
-                    Some(&t),
-                    body.map(|b| b.to_string()).as_deref(),
-                )
-                .await
-            }
-        };
+        let send = |method, uri, t: &str, body| as_caller(app.clone(), method, uri, t.into(), body);
         // Nia asks (and so watches); Olly watches the category; a title
         // with CR/LF and markup goes into the mail's subject as one line.
         let (_, _, asked) = send(
@@ -809,20 +796,7 @@ async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author
         let ada = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
         let nia = newcomer(&store, "nia@council.gov.au").await;
         let olly = newcomer(&store, "olly@shire.gov.au").await;
-        let send = |method: &'static str, uri: String, t: &str, body: Option<Value>| {
-            let app = app.clone();
-            let t = t.to_string();
-            async move {
-                call(
-                    &app,
-                    method,
-                    &uri,
-                    Some(&t),
-                    body.map(|b| b.to_string()).as_deref(),
-                )
-                .await
-            }
-        };
+        let send = |method, uri, t: &str, body| as_caller(app.clone(), method, uri, t.into(), body);
         let (_, _, asked) = send(
             "POST",
             "/api/v1/community/questions".into(),
@@ -1240,10 +1214,7 @@ async fn a_busy_question_shows_its_answers_a_page_at_a_time() {
         let app = app(&store).await;
         let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
         let nia = newcomer(&store, "nia@council.gov.au").await;
-        let post = |uri: String, t: String, body: Value| {
-            let app = app.clone();
-            async move { call(&app, "POST", &uri, Some(&t), Some(&body.to_string())).await }
-        };
+        let post = |uri, t, body| as_caller(app.clone(), "POST", uri, t, Some(body));
         let (_, _, asked) = post(
             "/api/v1/community/questions".into(),
             nia.clone(),

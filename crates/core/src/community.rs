@@ -641,11 +641,14 @@ pub fn post_limit(actor: &Actor, age_secs: i64, standing: bool) -> Option<u64> {
 
 /// Whether `actor` may flag a post by `author` for the programme to look
 /// at: anyone but its author.
-pub fn may_flag(actor: &Actor, author: PersonId) -> Result<(), DomainError> {
-    if actor.person == author {
+pub fn may_flag(actor: &Actor, post: PostState) -> Result<(), DomainError> {
+    if actor.person == post.author {
         return Err(DomainError::rule(
             "this is your own post: edit it instead of flagging it",
         ));
+    }
+    if post.hidden {
+        return Err(DomainError::rule("the programme has hidden it already"));
     }
     Ok(())
 }

@@ -176,6 +176,11 @@ fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
     })
 }
 
+/// A post's `hidden_reason` as the rules see it, in a query joining its
+/// question `t`: a post in a hidden question counts as hidden.
+pub(crate) const HIDDEN_IN_TOPIC: &str =
+    "CASE WHEN t.hidden <> 0 THEN COALESCE(x.hidden_reason, '') ELSE x.hidden_reason END";
+
 /// Whether `reader` reads what the programme hid of `author`'s: the
 /// programme and the author do.
 fn reads_hidden(reader: Option<&Actor>, author: PersonId) -> bool {
@@ -845,9 +850,10 @@ impl Store {
         let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
-            "SELECT author_id, is_question, hidden_reason FROM community_posts WHERE id = $1",
-        )
+        let r = sqlx::query(&format!(
+            "SELECT x.author_id, x.is_question, {HIDDEN_IN_TOPIC} AS hidden_reason FROM community_posts x \
+             JOIN community_topics t ON t.id = x.topic_id WHERE x.id = $1"
+        ))
         .bind(post)
         .fetch_one(&mut *tx)
         .await?;

@@ -38,6 +38,10 @@ pub struct HiddenPost {
     pub question: i64,
     pub title: String,
     pub reason: String,
+    /// The author may still open the question: not when the whole
+    /// question is hidden and they did not ask it. The mail names and
+    /// links it only then.
+    pub readable: bool,
 }
 
 /// The most flagged posts the queue shows.
@@ -55,11 +59,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.post_topic(Some(actor), post).await?;
         let reason = community::flag_reason(reason)?;
-        let author: i64 = sqlx::query_scalar("SELECT author_id FROM community_posts WHERE id = $1")
-            .bind(post)
-            .fetch_one(&self.pool)
-            .await?;
-        community::may_flag(actor, PersonId(author))?;
+        let r = sqlx::query(&format!(
+            "SELECT x.author_id, {} AS hidden_reason FROM community_posts x \
+             JOIN community_topics t ON t.id = x.topic_id WHERE x.id = $1",
+            crate::community::HIDDEN_IN_TOPIC
+        ))
+        .bind(post)
+        .fetch_one(&self.pool)
+        .await?;
+        community::may_flag(actor, crate::community::post_state(&r)?)?;
         sqlx::query(
             "INSERT INTO community_flags (post_id, person_id, reason, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (post_id, person_id) DO UPDATE SET reason = $3, at = $4, resolved_at = NULL",
@@ -224,6 +232,7 @@ impl Store {
                                 question: topic,
                                 title: title.clone(),
                                 reason: reason.clone(),
+                                readable: !locked.state.hidden || author == locked.state.asker,
                             });
                             crate::outbox::queue(&mut tx, &mail, now).await?;
                         }

@@ -264,10 +264,12 @@ impl Store {
     }
 
     /// What the unsubscribe key `key` stops: the question's title or the
-    /// category's name, if the key is still a watch.
+    /// category's name, if the key is still a watch; empty for a question
+    /// the programme hid, to anyone but its asker.
     pub async fn unsubscribe_target(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(t.title, c.name) FROM community_watches w \
+            "SELECT CASE WHEN t.hidden <> 0 AND t.author_id <> w.person_id THEN '' \
+             ELSE COALESCE(t.title, c.name) END FROM community_watches w \
              LEFT JOIN community_topics t ON t.id = w.topic_id \
              LEFT JOIN community_categories c ON c.id = w.category_id WHERE w.unsubscribe_key = $1",
         )

@@ -466,6 +466,24 @@ pub fn community_notice(
 
 /// A post's author told that the programme hid it, and why.
 pub fn post_hidden(h: &waymark_store::HiddenPost, base: &str) -> Mail {
+    if !h.readable {
+        // The whole question is hidden too: neither named nor linked.
+        return Mail {
+            kind: "community_hidden".into(),
+            to: h.email.clone(),
+            subject: "Your post in the community was hidden".into(),
+            body: format!(
+                "Dear {},\n\nThe programme hid your answer to a question in the community. The \
+                 question itself is hidden too, so it no longer opens for you.\n\nThe reason given: \
+                 {}\n\nIf you think this is a mistake, reply to this message or write to the \
+                 programme.{SIGNATURE}",
+                h.name,
+                waymark_core::one_line(&h.reason)
+            ),
+            auto_submitted: Some("auto-generated"),
+            ..Default::default()
+        };
+    }
     Mail {
         kind: "community_hidden".into(),
         to: h.email.clone(),

@@ -132,6 +132,8 @@ fn what_the_programme_hid_is_not_answered_accepted_voted_or_promoted() {
         let e = accept(&a, open, Some(hidden_answer), None, 5).unwrap_err();
         assert!(e.to_string().contains("hid this answer"), "{e}");
     }
+    let e = may_flag(&member(), hidden_answer).unwrap_err();
+    assert!(e.to_string().contains("hidden it already"), "{e}");
     let e = may_vote(&member(), hidden_answer).unwrap_err();
     assert!(e.to_string().contains("hid this post"), "{e}");
     let e = may_promote(&staff(), Some(5), None, true).unwrap_err();
@@ -461,10 +463,26 @@ fn new_accounts_post_a_few_times_an_hour_until_they_are_established() {
     assert_eq!(post_limit(&newcomer(), week, true), None);
     assert_eq!(post_limit(&staff(), 0, false), None);
     assert!(
-        may_flag(&newcomer(), PersonId(99)).is_err(),
+        may_flag(
+            &newcomer(),
+            PostState {
+                author: PersonId(99),
+                hidden: false
+            }
+        )
+        .is_err(),
         "not one's own post"
     );
-    assert!(may_flag(&newcomer(), PersonId(1)).is_ok());
+    assert!(
+        may_flag(
+            &newcomer(),
+            PostState {
+                author: PersonId(1),
+                hidden: false
+            }
+        )
+        .is_ok()
+    );
     assert_eq!(flag_reason(" spam ").unwrap(), "spam");
     assert!(flag_reason(&"x".repeat(REASON_MAX + 1)).is_err());
 }

@@ -925,8 +925,30 @@ async fn what_the_programme_hid_is_never_mailed_accepted_voted_or_promoted() {
             s.answer(&w.member, q, "Bump", at(25)).await,
             Err(StoreError::Domain(DomainError::Forbidden { .. }))
         ));
-        s.answer(&w.staff, q, "Noted.", at(26)).await.unwrap();
+        let noted = s.answer(&w.staff, q, "Noted.", at(26)).await.unwrap();
         assert_eq!(deliver().await, 0);
+        // Nor does its asker vote or flag in it.
+        assert!(rule(s.vote(&w.member, noted, true, at(26)).await).contains("hid"));
+        assert!(rule(s.flag(&w.member, noted, "", at(26)).await).contains("hidden it already"));
+        // A watcher's unsubscribe link does not name it; the asker's does.
+        let key = |who: PersonId| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT unsubscribe_key FROM community_watches WHERE person_id = $1 AND topic_id = $2",
+            )
+            .bind(who.0)
+            .bind(q)
+            .fetch_one(s.pool())
+        };
+        let theirs = key(w.other.person).await.unwrap();
+        assert_eq!(
+            s.unsubscribe_target(&theirs).await.unwrap().as_deref(),
+            Some("")
+        );
+        let mine = key(w.member.person).await.unwrap();
+        assert_eq!(
+            s.unsubscribe_target(&mine).await.unwrap().as_deref(),
+            Some("Who signs the letter?")
+        );
         // Stopping the watch works though it cannot be read.
         s.watch_question(&w.other, q, false, at(27)).await.unwrap();
         assert_eq!(s.watches(w.other.person, q).await.unwrap(), (false, false));

@@ -618,6 +618,9 @@ struct ThreadPage {
     /// for the programme.
     faq_guide: Option<String>,
     faq_edit: Option<String>,
+    /// The programme hid the question or its accepted answer after it
+    /// became an FAQ entry: the programme is told the entry still shows it.
+    faq_shows_hidden: bool,
     /// Signed in: whether the reader watches the question, and its category.
     watching: Option<(bool, bool)>,
     /// The programme's tools: lock, move (to these categories: slug, name).
@@ -651,7 +654,7 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
                     &w.actor,
                     community::PostState {
                         author: p.author,
-                        hidden: p.hidden.is_some(),
+                        hidden: p.hidden.is_some() || t.topic.hidden,
                     },
                 )
                 .is_ok()
@@ -659,7 +662,16 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
         may_edit: who.is_some_and(|w| community::may_edit(&w.actor, p.author, state).is_ok()),
         hidden: p.hidden.is_some(),
         hidden_reason: p.hidden.clone().unwrap_or_default(),
-        may_flag: who.is_some_and(|w| community::may_flag(&w.actor, p.author).is_ok()),
+        may_flag: who.is_some_and(|w| {
+            community::may_flag(
+                &w.actor,
+                community::PostState {
+                    author: p.author,
+                    hidden: p.hidden.is_some() || t.topic.hidden,
+                },
+            )
+            .is_ok()
+        }),
     }
 }
 
@@ -713,6 +725,7 @@ async fn thread_page(
     let promote_hidden =
         t.question.hidden.is_some() || t.answers.iter().any(|a| a.accepted && a.hidden.is_some());
     let view = ThreadPage {
+        faq_shows_hidden: programme && promote_hidden && faq.is_some(),
         page,
         pages: last,
         first: (page - 1) * PER_PAGE + 1,
@@ -1257,6 +1270,15 @@ fn unsubscribe_page(
     what: Option<String>,
     done: bool,
 ) -> Result<Response, PageError> {
+    // A question the programme hid is not named to a watcher who may not
+    // read it.
+    let what = what.map(|w| {
+        if w.is_empty() {
+            "a question the programme has hidden".to_string()
+        } else {
+            w
+        }
+    });
     let status = if what.is_some() {
         StatusCode::OK
     } else {

@@ -516,6 +516,7 @@ impl From<StoreError> for PageError {
             StoreError::Domain(d) => {
                 PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, d.to_string())
             }
+            StoreError::Duplicate { .. } => PageError::Refused(StatusCode::CONFLICT, e.to_string()),
             other => PageError::Internal(other.to_string()),
         }
     }

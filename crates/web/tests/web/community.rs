@@ -1100,6 +1100,34 @@ async fn flags_and_moderation_through_the_api_keep_the_chain_and_tell_the_author
         );
         let (_, html) = page(&app, "/community/c/engagement").await;
         assert!(!html.contains("Who signs the letter"));
+        // Hidden again inside the hidden question, the answer's author
+        // is told without its title or a link they cannot open.
+        for action in ["unhide", "hide"] {
+            let body = json!({"action": action, "post": spam, "reason": "Still advertising"});
+            let body = if action == "unhide" {
+                json!({"action": action, "post": spam})
+            } else {
+                body
+            };
+            assert_eq!(
+                send("POST", moderate.clone(), &staff, Some(body)).await.0,
+                StatusCode::NO_CONTENT
+            );
+        }
+        let told: Vec<_> = store
+            .outbox(&admin, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "community_hidden")
+            .collect();
+        let last = told.iter().max_by_key(|m| m.id).unwrap();
+        assert_eq!(last.subject, "Your post in the community was hidden");
+        assert!(
+            !last.body.contains("Who signs") && !last.body.contains("/community/q/"),
+            "{}",
+            last.body
+        );
         assert_eq!(
             send(
                 "GET",

@@ -696,7 +696,12 @@ async fn thread_page(
 ) -> Result<Response, PageError> {
     let t = s
         .store
-        .thread_part(who.map(|w| &w.actor), id, (page - 1) * PER_PAGE, PER_PAGE)
+        .thread_part(
+            who.map(|w| &w.actor),
+            id,
+            (page - 1).saturating_mul(PER_PAGE),
+            PER_PAGE,
+        )
         .await?;
     let last = pages(t.topic.answers);
     if page > last {

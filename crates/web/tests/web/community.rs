@@ -1306,7 +1306,14 @@ async fn a_busy_question_shows_its_answers_a_page_at_a_time() {
         }
         all.sort();
         assert_eq!(all, answers);
-        for bad in ["4", "0", "-1", "x", "99999999999999999999"] {
+        for bad in [
+            "4",
+            "0",
+            "-1",
+            "x",
+            "99999999999999999999",
+            "9223372036854775807",
+        ] {
             assert_eq!(
                 page(&app, &format!("/community/q/{q}?page={bad}")).await.0,
                 StatusCode::NOT_FOUND,

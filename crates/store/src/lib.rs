@@ -87,7 +87,7 @@ pub use mailbox::{
     InboundRecord, Incoming, Lease, MailboxKey, MailboxStatus, Message, Parsed, Taken,
 };
 pub use migrations::Outcome;
-pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost};
+pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost, OwnHidden};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
 pub use pins::ModelVersion;

@@ -44,10 +44,58 @@ pub struct HiddenPost {
     pub readable: bool,
 }
 
+/// One of a person's posts the programme hid, for their daily digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnHidden {
+    pub question: i64,
+    /// The question's title, when they may still open it (see
+    /// [`HiddenPost::readable`]).
+    pub title: Option<String>,
+    pub reason: String,
+}
+
 /// The most flagged posts the queue shows.
 pub const FLAG_QUEUE: i64 = 200;
 
 impl Store {
+    /// `person`'s posts the programme hid since `since` (up to `until`),
+    /// the newest first, at most [`crate::watches::DIGEST_LINES`]: a daily
+    /// reader learns of them in their digest, as others do by mail.
+    pub async fn hidden_since(
+        &self,
+        person: PersonId,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<OwnHidden>, StoreError> {
+        sqlx::query(
+            "SELECT x.topic_id, t.title, t.hidden, t.author_id, x.hidden_reason \
+             FROM community_posts x JOIN community_topics t ON t.id = x.topic_id \
+             WHERE x.author_id = $1 AND x.hidden_reason IS NOT NULL AND x.hidden_at > $2 \
+             AND x.hidden_at <= $3 ORDER BY x.hidden_at DESC, x.id DESC LIMIT $4",
+        )
+        .bind(person.0)
+        .bind(since.0)
+        .bind(until.0)
+        .bind(crate::watches::DIGEST_LINES)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let readable = r.try_get::<i64, _>("hidden")? == 0
+                || r.try_get::<i64, _>("author_id")? == person.0;
+            Ok(OwnHidden {
+                question: r.try_get("topic_id")?,
+                title: if readable {
+                    Some(r.try_get("title")?)
+                } else {
+                    None
+                },
+                reason: r.try_get("hidden_reason")?,
+            })
+        })
+        .collect()
+    }
+
     /// Flags post `post` for the programme (once a person; again changes
     /// the reason). The post must be one the reader can read.
     pub async fn flag(

@@ -878,6 +878,19 @@ async fn what_the_programme_hid_is_never_mailed_accepted_voted_or_promoted() {
             .unwrap();
         assert_eq!(deliver().await, 0);
         assert!(s.pending_notices(10).await.unwrap().is_empty());
+        // Its author, if they read daily, learns of it in their digest.
+        let told = s.hidden_since(w.other.person, NOW, at(100)).await.unwrap();
+        assert_eq!(told.len(), 1);
+        assert_eq!(
+            (told[0].title.as_deref(), told[0].reason.as_str()),
+            (Some("Who signs the letter?"), "Off topic")
+        );
+        assert!(
+            s.hidden_since(w.other.person, at(2), at(100))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // ... nor accepted, nor voted for.
         assert!(rule(s.accept_answer(&w.member, q, Some(spam), at(3)).await).contains("hid"));
         assert!(rule(s.vote(&w.staff, spam, true, at(3)).await).contains("hid"));
@@ -925,6 +938,9 @@ async fn what_the_programme_hid_is_never_mailed_accepted_voted_or_promoted() {
             s.answer(&w.member, q, "Bump", at(25)).await,
             Err(StoreError::Domain(DomainError::Forbidden { .. }))
         ));
+        // Its title is no longer named to the author of an answer in it.
+        let told = s.hidden_since(w.other.person, NOW, at(100)).await.unwrap();
+        assert_eq!(told[0].title, None);
         let noted = s.answer(&w.staff, q, "Noted.", at(26)).await.unwrap();
         assert_eq!(deliver().await, 0);
         // Nor does its asker vote or flag in it.

@@ -471,6 +471,19 @@ pub async fn write_digests(
                 l.topic
             ));
         }
+        // Their own posts the programme hid (others are told by mail).
+        for h in store.hidden_since(person.id, since, t).await? {
+            let reason = waymark_core::one_line(&h.reason);
+            lines.push(match h.title {
+                Some(title) => format!(
+                    "Community: the programme hid your post on “{title}” (the reason given: {reason}): {base}/community/q/{}",
+                    h.question
+                ),
+                None => format!(
+                    "Community: the programme hid your answer to a question that is hidden too (the reason given: {reason})"
+                ),
+            });
+        }
         if lines.is_empty() {
             continue;
         }

@@ -2912,6 +2912,43 @@ async fn articles_due_for_review_wait_for_the_programme() {
                 .unwrap()
                 .timestamp(),
         );
+        // A post of theirs the programme hid is in it too (others get mail).
+        w.store
+            .ensure_categories(&waymark_core::community::defaults(&model))
+            .await
+            .unwrap();
+        let sam = w.store.actor(PersonId(2)).await.unwrap();
+        let ada = w.store.actor(PersonId(1)).await.unwrap();
+        let q = w
+            .store
+            .ask(
+                &sam,
+                "blueprint",
+                &waymark_core::community::Question::parse(
+                    "Which licence comes first?",
+                    "Asking.",
+                    "",
+                    &model,
+                )
+                .unwrap(),
+                Timestamp(noon.0 - 7200),
+            )
+            .await
+            .unwrap();
+        let post = w.store.thread(Some(&ada), q).await.unwrap().question.id;
+        w.store
+            .moderate(
+                &ada,
+                q,
+                &waymark_core::community::Moderation::Hide {
+                    post,
+                    reason: "Asked <b>before</b>".into(),
+                },
+                Timestamp(noon.0 - 3600),
+                |h| waymark_web::mail::post_hidden(h, "https://w.example"),
+            )
+            .await
+            .unwrap();
         let written = waymark_web::app::write_digests(&w.store, &model, "https://w.example", noon)
             .await
             .unwrap();
@@ -2932,6 +2969,22 @@ async fn articles_due_for_review_wait_for_the_programme() {
                 .contains("Review the article “Old advice” (review by 2020-01-01)"),
             "{}",
             digest[0].body
+        );
+        assert!(
+            digest[0].body.contains(&format!(
+                "Community: the programme hid your post on “Which licence comes first?” (the reason given: Asked <b>before</b>): https://w.example/community/q/{q}"
+            )),
+            "{}",
+            digest[0].body
+        );
+        assert!(
+            w.store
+                .outbox(&admin, 100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|m| m.kind != "community_hidden"),
+            "a daily reader is not mailed at once"
         );
     }
 }

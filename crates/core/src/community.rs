@@ -292,8 +292,27 @@ pub struct TopicState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PostState {
     pub author: PersonId,
-    /// The programme hid it.
+    /// The programme hid it, or the question it is in.
     pub hidden: bool,
+}
+
+impl PostState {
+    /// A post by `author`, hidden itself (`hidden`) or not, in a question
+    /// hidden (`question_hidden`) or not: in a hidden question every post
+    /// counts as hidden.
+    pub fn within(author: PersonId, hidden: bool, question_hidden: bool) -> PostState {
+        PostState {
+            author,
+            hidden: hidden || question_hidden,
+        }
+    }
+}
+
+/// Whether `person` (not of the programme) may still open a question
+/// asked by `asker`: anyone while it is not hidden (`hidden`), its asker
+/// always.
+pub fn opens(hidden: bool, asker: PersonId, person: PersonId) -> bool {
+    !hidden || person == asker
 }
 
 /// Refuses what only the programme does on a hidden question.

@@ -176,11 +176,6 @@ fn topic_row(r: &sqlx::any::AnyRow) -> Result<TopicRow, StoreError> {
     })
 }
 
-/// A post's `hidden_reason` as the rules see it, in a query joining its
-/// question `t`: a post in a hidden question counts as hidden.
-pub(crate) const HIDDEN_IN_TOPIC: &str =
-    "CASE WHEN t.hidden <> 0 THEN COALESCE(x.hidden_reason, '') ELSE x.hidden_reason END";
-
 /// Whether `reader` reads what the programme hid of `author`'s: the
 /// programme and the author do.
 fn reads_hidden(reader: Option<&Actor>, author: PersonId) -> bool {
@@ -188,13 +183,22 @@ fn reads_hidden(reader: Option<&Actor>, author: PersonId) -> bool {
 }
 
 /// What the rules ask of a post, from a row with its `author_id` and
-/// `hidden_reason`.
-pub(crate) fn post_state(r: &sqlx::any::AnyRow) -> Result<PostState, StoreError> {
-    Ok(PostState {
-        author: PersonId(r.try_get("author_id")?),
-        hidden: r.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
-    })
+/// `hidden_reason`, in a question hidden (`question_hidden`) or not.
+pub(crate) fn post_state(
+    r: &sqlx::any::AnyRow,
+    question_hidden: bool,
+) -> Result<PostState, StoreError> {
+    Ok(PostState::within(
+        PersonId(r.try_get("author_id")?),
+        r.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
+        question_hidden,
+    ))
 }
+
+/// A post's `author_id`, `is_question` and `hidden_reason`, with its
+/// question's `hidden`: what the rules ask of a post (`post_state`).
+pub(crate) const POST_STATE: &str = "SELECT x.author_id, x.is_question, x.hidden_reason, t.hidden \
+     FROM community_posts x JOIN community_topics t ON t.id = x.topic_id WHERE x.id = $1";
 
 const POST_COLUMNS: &str = "x.id, x.author_id, p.name AS author_name, x.body, x.votes, x.revisions, \
      x.created_at, x.edited_at, x.is_question, x.hidden_reason";
@@ -584,7 +588,7 @@ impl Store {
             .bind(post)
             .fetch_one(&self.pool)
             .await?;
-        let p = post_state(&r)?;
+        let p = post_state(&r, false)?;
         if p.hidden && !reads_hidden(reader, p.author) {
             return Err(not_found());
         }
@@ -808,7 +812,7 @@ impl Store {
                 .bind(t.id)
                 .fetch_optional(&mut *tx)
                 .await?
-                .map(|r| post_state(&r))
+                .map(|r| post_state(&r, false))
                 .transpose()?;
                 community::accept(actor, t.state, here, t.accepted, post)?
             }
@@ -850,15 +854,13 @@ impl Store {
         let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(&format!(
-            "SELECT x.author_id, x.is_question, {HIDDEN_IN_TOPIC} AS hidden_reason FROM community_posts x \
-             JOIN community_topics t ON t.id = x.topic_id WHERE x.id = $1"
-        ))
-        .bind(post)
-        .fetch_one(&mut *tx)
-        .await?;
+        let r = sqlx::query(POST_STATE)
+            .bind(post)
+            .fetch_one(&mut *tx)
+            .await?;
         let changed = if up {
-            community::may_vote(actor, post_state(&r)?)?;
+            let hidden = r.try_get::<i64, _>("hidden")? != 0;
+            community::may_vote(actor, post_state(&r, hidden)?)?;
             sqlx::query("INSERT INTO community_votes (post_id, person_id, at) VALUES ($1, $2, $3)")
                 .bind(post)
                 .bind(actor.person.0)

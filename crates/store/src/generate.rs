@@ -473,6 +473,14 @@ fn skewed_word(rng: &mut Rng) -> String {
     word((100.0 * 81f64.powf(u) - 100.0) as usize)
 }
 
+/// `n` skewed words, joined by spaces.
+fn skewed_words(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| skewed_word(rng))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Store {
     /// `size.articles` published articles of synthetic words, each with one
     /// version, written by the first programme officer.
@@ -483,10 +491,8 @@ impl Store {
             let mut articles = Vec::with_capacity(n);
             let mut versions = Vec::with_capacity(n);
             for i in done + 1..=done + n {
-                let title: Vec<String> = (0..4).map(|_| skewed_word(rng)).collect();
-                let summary: Vec<String> = (0..12).map(|_| skewed_word(rng)).collect();
+                let (title, summary) = (skewed_words(rng, 4), skewed_words(rng, 12) + ".");
                 let body: Vec<String> = (0..150).map(|_| skewed_word(rng)).collect();
-                let (title, summary) = (title.join(" "), summary.join(" ") + ".");
                 let body = body
                     .chunks(30)
                     .map(|p| p.join(" ") + ".")
@@ -642,18 +648,8 @@ impl Store {
                     person(id, id % 2 == 0)
                 };
                 let mut at = START + topic * 60;
-                let title = format!(
-                    "How do we {}?",
-                    (0..5)
-                        .map(|_| skewed_word(rng))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
-                let body = (0..40)
-                    .map(|_| skewed_word(rng))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    + ".";
+                let title = format!("How do we {}?", skewed_words(rng, 5));
+                let body = skewed_words(rng, 40) + ".";
                 let answers = if id == 1 { size.answers } else { rng.below(3) };
                 let mut chain: Vec<(i64, i64, &'static str, String)> = Vec::new();
                 post_id += 1;
@@ -691,11 +687,7 @@ impl Store {
                     } else {
                         person(id + k, k % 2 == 0)
                     };
-                    let text = (0..30)
-                        .map(|_| skewed_word(rng))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                        + ".";
+                    let text = skewed_words(rng, 30) + ".";
                     posts.push(vec![
                         V::I(post_id),
                         V::I(topic),

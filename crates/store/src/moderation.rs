@@ -81,8 +81,11 @@ impl Store {
         .await?
         .iter()
         .map(|r| {
-            let readable = r.try_get::<i64, _>("hidden")? == 0
-                || r.try_get::<i64, _>("author_id")? == person.0;
+            let readable = community::opens(
+                r.try_get::<i64, _>("hidden")? != 0,
+                PersonId(r.try_get("author_id")?),
+                person,
+            );
             Ok(OwnHidden {
                 question: r.try_get("topic_id")?,
                 title: if readable {
@@ -107,15 +110,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.post_topic(Some(actor), post).await?;
         let reason = community::flag_reason(reason)?;
-        let r = sqlx::query(&format!(
-            "SELECT x.author_id, {} AS hidden_reason FROM community_posts x \
-             JOIN community_topics t ON t.id = x.topic_id WHERE x.id = $1",
-            crate::community::HIDDEN_IN_TOPIC
-        ))
-        .bind(post)
-        .fetch_one(&self.pool)
-        .await?;
-        community::may_flag(actor, crate::community::post_state(&r)?)?;
+        let r = sqlx::query(crate::community::POST_STATE)
+            .bind(post)
+            .fetch_one(&self.pool)
+            .await?;
+        let hidden = r.try_get::<i64, _>("hidden")? != 0;
+        community::may_flag(actor, crate::community::post_state(&r, hidden)?)?;
         sqlx::query(
             "INSERT INTO community_flags (post_id, person_id, reason, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (post_id, person_id) DO UPDATE SET reason = $3, at = $4, resolved_at = NULL",
@@ -280,7 +280,11 @@ impl Store {
                                 question: topic,
                                 title: title.clone(),
                                 reason: reason.clone(),
-                                readable: !locked.state.hidden || author == locked.state.asker,
+                                readable: community::opens(
+                                    locked.state.hidden,
+                                    locked.state.asker,
+                                    author,
+                                ),
                             });
                             crate::outbox::queue(&mut tx, &mail, now).await?;
                         }

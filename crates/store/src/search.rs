@@ -357,21 +357,18 @@ pub(crate) async fn index_question(
     .bind(topic)
     .fetch_all(&mut *conn)
     .await?;
-    upsert(
-        conn,
-        Kind::Question,
-        &topic.to_string(),
-        &row.try_get::<String, _>("title")?,
-        &question_text(&posts),
-        None,
-        None,
-        row.try_get::<String, _>("visibility")? != "public",
-    )
-    .await
+    upsert_question(conn, topic, &row, &posts).await
 }
 
-/// A question's searchable words: its posts as readers see them, to a bound.
-fn question_text(posts: &[String]) -> String {
+/// Writes question `topic`'s document from its row (`title`,
+/// `visibility`) and its shown posts' markdown: their words as readers see
+/// them, to a bound, marked when only members may read it.
+async fn upsert_question(
+    conn: &mut sqlx::AnyConnection,
+    topic: i64,
+    row: &sqlx::any::AnyRow,
+    posts: &[String],
+) -> Result<(), StoreError> {
     let mut body = String::new();
     for p in posts {
         if body.len() > QUESTION_BODY_BYTES {
@@ -380,7 +377,18 @@ fn question_text(posts: &[String]) -> String {
         body.push_str(&waymark_model::markdown::plain_text(p));
         body.push('\n');
     }
-    body
+    let visibility: String = row.try_get("visibility")?;
+    upsert(
+        conn,
+        Kind::Question,
+        &topic.to_string(),
+        &row.try_get::<String, _>("title")?,
+        &body,
+        None,
+        None,
+        visibility != waymark_core::community::Visibility::Public.as_str(),
+    )
+    .await
 }
 
 /// Takes a document out of the index.
@@ -510,17 +518,7 @@ impl Store {
             for t in &topics {
                 let id: i64 = t.try_get("id")?;
                 let posts = by_topic.remove(&id).unwrap_or_default();
-                upsert(
-                    &mut tx,
-                    Kind::Question,
-                    &id.to_string(),
-                    &t.try_get::<String, _>("title")?,
-                    &question_text(&posts),
-                    None,
-                    None,
-                    t.try_get::<String, _>("visibility")? != "public",
-                )
-                .await?;
+                upsert_question(&mut tx, id, t, &posts).await?;
                 n += 1;
             }
             after = last;

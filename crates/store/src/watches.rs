@@ -358,11 +358,9 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let state = NoticeState {
-                hidden: state.try_get::<i64, _>("hidden")? != 0
-                    || state.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
-                still_accepted: state.try_get::<Option<i64>, _>("accepted_post_id")? == Some(n.post),
                 superseded: state.try_get::<i64, _>("later")? > 0,
                 told: state.try_get::<i64, _>("told")? > 0,
+                ..standing(&state, n.post)?
             };
             if !community::deliverable(n.kind, state) {
                 sqlx::query("UPDATE community_notices SET withheld_at = $1 WHERE id = $2")
@@ -432,12 +430,10 @@ impl Store {
         // The newest notices on what they watch (bounded), judged one by
         // one by the core's rule, then counted per question and kind.
         let rows = sqlx::query(
-            "SELECT n.topic_id, t.title, n.kind, n.actor_id \
-             FROM community_notices n JOIN community_topics t ON t.id = n.topic_id \
+            "SELECT n.topic_id, t.title, n.kind, n.actor_id, n.post_id, t.hidden, t.accepted_post_id, \
+             x.hidden_reason FROM community_notices n JOIN community_topics t ON t.id = n.topic_id \
              JOIN community_posts x ON x.id = n.post_id \
-             WHERE n.at > $2 AND n.at <= $3 AND n.withheld_at IS NULL \
-             AND t.hidden = 0 AND x.hidden_reason IS NULL \
-             AND (n.kind <> $5 OR t.accepted_post_id = n.post_id) AND EXISTS ( \
+             WHERE n.at > $2 AND n.at <= $3 AND n.withheld_at IS NULL AND EXISTS ( \
                SELECT 1 FROM community_watches w WHERE w.person_id = $1 \
                AND (w.topic_id = n.topic_id OR w.category_id = t.category_id)) \
              ORDER BY n.id DESC LIMIT $4",
@@ -446,7 +442,6 @@ impl Store {
         .bind(since.0)
         .bind(until.0)
         .bind(DIGEST_LINES * 40)
-        .bind(Notice::Accepted.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut lines: Vec<DigestLine> = Vec::new();
@@ -457,6 +452,10 @@ impl Store {
             let kind: String = r.try_get("kind")?;
             let kind = Notice::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown notice {kind}")))?;
+            // Nothing hidden, and an acceptance only while it stands.
+            if !community::deliverable(kind, standing(r, r.try_get("post_id")?)?) {
+                continue;
+            }
             let topic: i64 = r.try_get("topic_id")?;
             match lines
                 .iter_mut()
@@ -487,6 +486,18 @@ impl Store {
         .await?
         .map(Timestamp))
     }
+}
+
+/// What a notice's row says of it now (its question's `hidden` and
+/// `accepted_post_id`, its post's `hidden_reason`), for notice `post`;
+/// the delivery adds what it knows of the notices around it.
+fn standing(r: &sqlx::any::AnyRow, post: i64) -> Result<NoticeState, StoreError> {
+    Ok(NoticeState {
+        hidden: r.try_get::<i64, _>("hidden")? != 0
+            || r.try_get::<Option<String>, _>("hidden_reason")?.is_some(),
+        still_accepted: r.try_get::<Option<i64>, _>("accepted_post_id")? == Some(post),
+        ..NoticeState::default()
+    })
 }
 
 fn visibility_of(raw: &str) -> Result<community::Visibility, StoreError> {

@@ -466,35 +466,33 @@ pub fn community_notice(
 
 /// A post's author told that the programme hid it, and why.
 pub fn post_hidden(h: &waymark_store::HiddenPost, base: &str) -> Mail {
-    if !h.readable {
-        // The whole question is hidden too: neither named nor linked.
-        return Mail {
-            kind: "community_hidden".into(),
-            to: h.email.clone(),
-            subject: "Your post in the community was hidden".into(),
-            body: format!(
-                "Dear {},\n\nThe programme hid your answer to a question in the community. The \
-                 question itself is hidden too, so it no longer opens for you.\n\nThe reason given: \
-                 {}\n\nIf you think this is a mistake, reply to this message or write to the \
-                 programme.{SIGNATURE}",
-                h.name,
-                waymark_core::one_line(&h.reason)
+    // When the whole question is hidden too and they did not ask it, it is
+    // neither named nor linked.
+    let (subject, what) = if h.readable {
+        (
+            waymark_core::one_line(&format!("Your post was hidden: {}", h.title)),
+            format!(
+                "your post on “{}” in the community. Others no longer see it; you still do, \
+                 here:\n\n{base}/community/q/{}",
+                h.title, h.question
             ),
-            auto_submitted: Some("auto-generated"),
-            ..Default::default()
-        };
-    }
+        )
+    } else {
+        (
+            "Your post in the community was hidden".to_string(),
+            "your answer to a question in the community. The question itself is hidden too, \
+             so it no longer opens for you."
+                .to_string(),
+        )
+    };
     Mail {
         kind: "community_hidden".into(),
         to: h.email.clone(),
-        subject: waymark_core::one_line(&format!("Your post was hidden: {}", h.title)),
+        subject,
         body: format!(
-            "Dear {},\n\nThe programme hid your post on “{}” in the community. Others no longer \
-             see it; you still do, here:\n\n{base}/community/q/{}\n\nThe reason given: {}\n\n\
-             If you think this is a mistake, reply to this message or write to the programme.{SIGNATURE}",
+            "Dear {},\n\nThe programme hid {what}\n\nThe reason given: {}\n\nIf you think this \
+             is a mistake, reply to this message or write to the programme.{SIGNATURE}",
             h.name,
-            h.title,
-            h.question,
             waymark_core::one_line(&h.reason)
         ),
         auto_submitted: Some("auto-generated"),

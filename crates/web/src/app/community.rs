@@ -652,10 +652,7 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
             t.voted.contains(&p.id)
                 || community::may_vote(
                     &w.actor,
-                    community::PostState {
-                        author: p.author,
-                        hidden: p.hidden.is_some() || t.topic.hidden,
-                    },
+                    community::PostState::within(p.author, p.hidden.is_some(), t.topic.hidden),
                 )
                 .is_ok()
         }),
@@ -665,10 +662,7 @@ fn post_view(p: &PostRow, t: &Thread, who: Option<&SignedIn>) -> PostView {
         may_flag: who.is_some_and(|w| {
             community::may_flag(
                 &w.actor,
-                community::PostState {
-                    author: p.author,
-                    hidden: p.hidden.is_some() || t.topic.hidden,
-                },
+                community::PostState::within(p.author, p.hidden.is_some(), t.topic.hidden),
             )
             .is_ok()
         }),

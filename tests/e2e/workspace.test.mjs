@@ -357,6 +357,30 @@ test('one engagement from start to finish, with axe on every page type', async (
   const risks = await member.page.locator('.risk-list').textContent();
   assert.match(risks, /Raised when step 5 of Discovery was skipped/);
 
+  // 5b. The member asks the programme beside the new risk, naming the
+  // officer; an empty comment is refused beside its field. The officer
+  // finds the thread from the engagement's discussions and answers.
+  await member.page.locator('.risk-list li').first().getByRole('link', { name: /^Discuss risk/ }).click();
+  await member.page.getByRole('heading', { level: 1, name: /^Discussion: Risk/ }).waitFor();
+  await member.page.getByRole('button', { name: 'Post the comment' }).click();
+  await member.page.locator('.error-summary a[href="#comment-new-body"]').waitFor();
+  await axe(member.page, 'discussion with an error');
+  await shoot(member.page, 'discussion-error');
+  await member.page.getByLabel('Your comment').fill('@Oscar Officer, can the programme **help** with this risk?');
+  await submit(member.page, member.page.locator('#comment-new'), 'Post the comment');
+  await member.page.getByRole('status').filter({ hasText: 'Your comment is posted.' }).waitFor();
+  assert.match(await member.page.locator('#comment-1').textContent(), /Mentions Oscar Officer/);
+  assert.equal(await member.page.locator('#comment-1 strong', { hasText: 'help' }).count(), 1);
+  await axe(member.page, 'discussion thread');
+  await shoot(member.page, 'discussion-thread');
+  await officer.page.goto(`${workspace}/discussion`);
+  await axe(officer.page, 'discussions');
+  await shoot(officer.page, 'discussions');
+  await officer.page.locator('.thread-list').getByRole('link', { name: /^Risk/ }).click();
+  await officer.page.getByLabel('Your comment').fill('Yes: @Mia Member, we will bring it to the next workshop.');
+  await submit(officer.page, officer.page.locator('#comment-new'), 'Post the comment');
+  assert.equal(await officer.page.locator('.comment-list > li').count(), 2);
+
   // 6. A Deploy cycle runs, and Deploy is chosen again.
   await decide(member.page, 'exit-discovery', 1, 'The business case is approved.', 'co_funded');
   assert.equal(await stageStatus(member.page, 'deploy'), 'Active');
@@ -445,7 +469,7 @@ test('one engagement from start to finish, with axe on every page type', async (
   assert.deepEqual(dialogs, []);
   for (const label of ['sign-in', 'set password', 'home', 'programme home', 'overview', 'stage', 'stage not started',
     'stage with an error', 'risks', 'decisions', 'benefits', 'engagement people', 'history', 'agencies', 'agency',
-    'people', 'form with errors', 'conflict']) {
+    'people', 'form with errors', 'conflict', 'discussion thread', 'discussions', 'discussion with an error']) {
     assert.ok(checked.has(label), `axe did not check ${label}`);
   }
 });

@@ -184,11 +184,27 @@ pub enum Command {
         size: u64,
         sha256: Sha256,
     },
+    /// A comment in the engagement's discussion, beside `about`; `@name`
+    /// mentions notify the people who take part.
+    Comment {
+        about: crate::discussion::Anchor,
+        body: Text<{ crate::discussion::COMMENT_MAX }>,
+    },
+    /// A new version of one's own comment (every version is kept).
+    EditComment {
+        id: u32,
+        body: Text<{ crate::discussion::COMMENT_MAX }>,
+    },
+    /// The programme hides a comment, saying why.
+    HideComment {
+        id: u32,
+        reason: Text<{ crate::discussion::REASON_MAX }>,
+    },
 }
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 24] = [
+    pub const NAMES: [&'static str; 27] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -212,6 +228,9 @@ impl Command {
         "save_artefact",
         "issue_letter",
         "attach_document",
+        "comment",
+        "edit_comment",
+        "hide_comment",
         "start",
     ];
 
@@ -240,6 +259,9 @@ impl Command {
             Command::SaveArtefact { .. } => "save_artefact",
             Command::IssueLetter { .. } => "issue_letter",
             Command::AttachDocument { .. } => "attach_document",
+            Command::Comment { .. } => "comment",
+            Command::EditComment { .. } => "edit_comment",
+            Command::HideComment { .. } => "hide_comment",
         }
     }
 
@@ -275,6 +297,10 @@ impl Command {
                 name.required("name").err(),
                 description.check("description").err(),
             ],
+            Command::Comment { body, .. } | Command::EditComment { body, .. } => {
+                vec![need(body, "body")]
+            }
+            Command::HideComment { reason, .. } => vec![need(reason, "reason")],
             _ => Vec::new(),
         };
         found.into_iter().flatten().collect()
@@ -448,6 +474,18 @@ fn one_of_each() -> Vec<Command> {
             size: 0,
             sha256: "".into(),
         },
+        Command::Comment {
+            about: crate::discussion::Anchor::Engagement,
+            body: "".into(),
+        },
+        Command::EditComment {
+            id: 0,
+            body: "".into(),
+        },
+        Command::HideComment {
+            id: 0,
+            reason: "".into(),
+        },
     ]
 }
 
@@ -484,6 +522,18 @@ pub fn permission(actor: &Actor, e: &Engagement, cmd: &Command) -> Result<(), Do
             why: "a letter is signed by the agency's executive sponsor named on the engagement",
         });
     }
+    // A comment's words are its author's: nobody else writes a new
+    // version (the programme hides one instead).
+    if let Command::EditComment { id, .. } = cmd
+        && e.comments
+            .iter()
+            .any(|c| c.id == *id && c.author != actor.person)
+    {
+        return Err(DomainError::Forbidden {
+            action: "edit_comment",
+            why: "only the person who wrote a comment edits it",
+        });
+    }
     if e.mode == Mode::DoItYourself && !matches!(cmd, Command::ReturnToProgramme) {
         return Err(DomainError::rule(
             "this engagement is Do it Yourself: programme support has ended, so the record is read-only until the programme team brings it back",
@@ -518,6 +568,7 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
                 "the programme team names the executive sponsor, or the current sponsor hands the role over",
             ),
             IssueLetter { .. } => deny("the programme team issues letters"),
+            HideComment { .. } => deny("only the programme team hides a comment"),
             _ => Ok(()),
         },
         Access::Partner => match cmd {
@@ -530,7 +581,9 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | RecordWorkshopNotes { .. }
             | SaveArtefact { .. }
             | SetOwner { .. }
-            | AttachDocument { .. } => Ok(()),
+            | AttachDocument { .. }
+            | Comment { .. }
+            | EditComment { .. } => Ok(()),
             Decide { .. } => {
                 deny("partners advise, but the agency and the programme make decisions")
             }
@@ -1073,6 +1126,17 @@ pub fn decide(
             ev.push(Event::ModeChanged {
                 mode: Mode::DoItWithYou,
             });
+        }
+        Command::Comment { about, body } => {
+            ev.push(crate::discussion::comment(
+                model, e, actor, people, about, body,
+            )?);
+        }
+        Command::EditComment { id, body } => {
+            ev.push(crate::discussion::edit(e, actor, people, *id, body)?);
+        }
+        Command::HideComment { id, reason } => {
+            ev.push(crate::discussion::hide(e, actor, *id, reason)?);
         }
     }
     Ok(ev)

@@ -34,6 +34,8 @@ enum Target<'a> {
     RiskOwner(u32),
     /// Anything at all (what a letter says depends on the whole record).
     Everything,
+    /// A comment of the discussion.
+    Comment(u32),
 }
 
 /// An ownership's target, by the names `decide` uses.
@@ -87,6 +89,10 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         | Command::RecordWorkshopNotes { id, .. } => vec![Workshop(*id)],
         Command::SaveArtefact { .. } => vec![Delivery],
         Command::SetOwner { item, .. } => vec![owner(item)],
+        // A new comment only adds; a new version of one, or hiding it, is
+        // about that comment.
+        Command::Comment { .. } => Vec::new(),
+        Command::EditComment { id, .. } | Command::HideComment { id, .. } => vec![Comment(*id)],
     }
 }
 
@@ -116,6 +122,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::WorkshopNotesRecorded { id, .. } => Workshop(*id),
         Event::ArtefactSaved { .. } => Delivery,
         Event::OwnerSet { item, .. } => owner(item),
+        Event::CommentEdited { id, .. } | Event::CommentHidden { id, .. } => Comment(*id),
         Event::Started { .. }
         | Event::BlueprintRecorded { .. }
         | Event::BenefitAdded { .. }
@@ -123,7 +130,9 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::DocumentAttached { .. }
         // An attendee's answer changes nothing anyone edits.
         | Event::WorkshopAnswered { .. }
-        | Event::Tailored { .. } => return None,
+        | Event::Tailored { .. }
+        // Talk beside the record changes nothing a form edits.
+        | Event::Commented { .. } => return None,
     })
 }
 
@@ -135,7 +144,13 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
 pub fn conflicts(cmd: &Command, since: &[Event]) -> bool {
     let wants = command_targets(cmd);
     if wants.contains(&Target::Everything) {
-        return !since.is_empty();
+        // Everything the record holds; the discussion beside it is not.
+        return since.iter().any(|e| {
+            !matches!(
+                e,
+                Event::Commented { .. } | Event::CommentEdited { .. } | Event::CommentHidden { .. }
+            )
+        });
     }
     since
         .iter()

@@ -342,6 +342,26 @@ pub enum Event {
         checks: Vec<crate::migration::CheckMove>,
         archived: Vec<String>,
     },
+    /// A comment in the engagement's discussion (`discussion`).
+    Commented {
+        id: u32,
+        anchor: crate::discussion::Anchor,
+        body: String,
+        /// The people it mentions, told by mail.
+        mentions: Vec<PersonId>,
+    },
+    /// A new version of a comment, by its author; `mentions` are the
+    /// people it names for the first time.
+    CommentEdited {
+        id: u32,
+        body: String,
+        mentions: Vec<PersonId>,
+    },
+    /// The programme hid a comment, saying why.
+    CommentHidden {
+        id: u32,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -376,6 +396,9 @@ impl Event {
             Event::DocumentAttached { .. } => "document_attached",
             Event::Tailored { .. } => "tailored",
             Event::Migrated { .. } => "migrated",
+            Event::Commented { .. } => "commented",
+            Event::CommentEdited { .. } => "comment_edited",
+            Event::CommentHidden { .. } => "comment_hidden",
         }
     }
 }
@@ -479,6 +502,10 @@ pub struct Engagement {
     /// Facts from a previous model version with no place in this one.
     #[serde(default)]
     pub archived: Vec<Archived>,
+    /// Who wrote which comment of its discussion, and where (the words
+    /// are in the chain: `discussion::fold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<crate::discussion::CommentRecord>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
@@ -516,6 +543,7 @@ impl Engagement {
             blueprint: None,
             agency_type: None,
             archived: Vec::new(),
+            comments: Vec::new(),
         }
     }
 
@@ -674,6 +702,9 @@ impl Engagement {
                 decided_at: at,
             }),
             Event::ModeChanged { mode } => self.mode = *mode,
+            Event::Commented { .. } | Event::CommentEdited { .. } | Event::CommentHidden { .. } => {
+                crate::discussion::apply(self, event, by)
+            }
             Event::SuccessChecked {
                 stage,
                 criterion,

@@ -16,7 +16,8 @@
 //! retried or stopped ([`webhook`]); the community portal: who reads,
 //! asks, answers, edits, votes and accepts, what a post holds, what each
 //! change records in a question's chain, and who may register
-//! ([`community`]).
+//! ([`community`]); an engagement's own discussion: what a comment may be
+//! about, whom it mentions, who edits and hides it ([`discussion`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -30,6 +31,7 @@ pub mod assessment;
 mod command;
 pub mod community;
 mod conflict;
+pub mod discussion;
 mod engagement;
 pub mod enquiry;
 mod error;

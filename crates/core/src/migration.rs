@@ -486,6 +486,28 @@ pub(crate) fn apply(
         }
         crate::Item::Risk { .. } => true,
     });
+    // Comments follow what they are about; one whose step or stage has no
+    // place any more keeps its old anchor (its label says so).
+    for c in &mut e.comments {
+        match &mut c.anchor {
+            crate::discussion::Anchor::Step { stage, step } => {
+                if let Some(to) = step_map
+                    .iter()
+                    .find(|m| m.from.stage == *stage && m.from.step == *step)
+                    .and_then(|m| m.to.clone())
+                {
+                    *stage = to.stage;
+                    *step = to.step;
+                }
+            }
+            crate::discussion::Anchor::Decision { stage, .. } => {
+                if let Some(to) = stage_to(stage) {
+                    *stage = to;
+                }
+            }
+            _ => {}
+        }
+    }
     e.model_hash = to.to_string();
     e.archived
         .extend(archived.iter().map(|text| crate::Archived {

@@ -54,6 +54,9 @@ pub const ENGAGEMENT_KINDS: &[&str] = &[
     "document_attached",
     "tailored",
     "migrated",
+    "commented",
+    "comment_edited",
+    "comment_hidden",
 ];
 
 /// Every enquiry event's type, as `enquiry.<kind>` names it.

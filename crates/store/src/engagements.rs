@@ -302,7 +302,13 @@ impl Store {
         let cmd = &cmd;
         // The people the command names, as the directory holds them now,
         // read inside the transaction: the core checks each is in scope.
-        let people = people_in(tx, &cmd.people()).await?;
+        let people = match cmd {
+            // A comment may mention anyone who takes part.
+            waymark_core::Command::Comment { .. } | waymark_core::Command::EditComment { .. } => {
+                crate::discussion::participants_in(tx, &e).await?
+            }
+            _ => people_in(tx, &cmd.people()).await?,
+        };
         let mut events = waymark_core::decide(&model, &e, actor, &people, cmd)?;
         // Entering Deploy records the blueprint release current then.
         if events.iter().any(
@@ -330,6 +336,7 @@ impl Store {
                 actual: expected_version + 1,
             }));
         }
+        crate::discussion::leave_mentions(tx, &e, &events, actor.person, now).await?;
         if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
             save_index(tx, &e).await?;
         }
@@ -344,14 +351,20 @@ impl Store {
         Ok(e)
     }
 
-    /// The engagement's history, oldest first, if `actor` may see it.
+    /// The engagement's history, oldest first, if `actor` may see it (a
+    /// hidden comment's words only if they may read them; the hashes are
+    /// those of what was recorded).
     pub async fn history(
         &self,
         actor: &Actor,
         id: EngagementId,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.engagement(actor, id).await?;
-        chain::events(&self.pool, id).await
+        let e = self.engagement(actor, id).await?;
+        let mut events = chain::events(&self.pool, id).await?;
+        for ev in &mut events {
+            waymark_core::discussion::as_read(&mut ev.event, &e, actor);
+        }
+        Ok(events)
     }
 
     /// Recomputes every engagement's chain.

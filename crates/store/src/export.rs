@@ -434,6 +434,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("withheld_at", OptInt),
             ],
         ),
+        (
+            "mentions",
+            &[
+                ("id", Int),
+                ("person_id", Int),
+                ("engagement_id", Int),
+                ("comment_id", Int),
+                ("actor_id", Int),
+                ("at", Int),
+                ("sent_at", OptInt),
+                ("withheld_at", OptInt),
+            ],
+        ),
     ]
 };
 
@@ -947,6 +960,7 @@ impl Store {
                 "community_topics",
                 "community_posts",
                 "community_notices",
+                "mentions",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -14,7 +14,8 @@
 //! order (`faq`: each is a knowledge article), who watches what and the
 //! notices answers leave for their mail (`watches`), flags and the
 //! programme's moderation (`moderation`), and pending registrations
-//! (`auth`). Every change to
+//! (`auth`); an engagement's discussion, read from its chain, and the
+//! notices its mentions leave (`discussion`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -34,6 +35,7 @@ mod batch;
 mod chain;
 mod community;
 mod directory;
+mod discussion;
 mod engagements;
 mod error;
 mod export;
@@ -72,6 +74,7 @@ pub use chain::{Broken, BrokenAgency, BrokenTopic, Verification};
 pub use community::{ANSWERS_PAGE, MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
 pub(crate) use directory::people_in;
 pub use directory::{TokenInfo, token_id};
+pub use discussion::{MentionLine, MentionMail, PendingMention};
 pub(crate) use engagements::status_name;
 pub use error::{StoreError, redact};
 pub use export::{Export, FORMAT, FORMAT_VERSION};

@@ -86,6 +86,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements", get(list).post(start))
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
+        .route("/api/v1/engagements/{id}/discussion", get(discussion))
         .route("/api/v1/engagements/{id}/commands", post(command))
         .route(
             "/api/v1/engagements/{id}/letters/{kind}",
@@ -257,7 +258,7 @@ async fn docs_headers(mut r: Response) -> Response {
         description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
     ),
     paths(
-        me, list, start, show, history, command, issue_letter, upload_document, dashboard, agencies,
+        me, list, start, show, history, discussion, command, issue_letter, upload_document, dashboard, agencies,
         agency, add_agency, people, person, add_person, add_role, deactivate_person,
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
@@ -861,6 +862,64 @@ async fn history(
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
     Ok(Json(s.store.history(&actor, EngagementId(id)).await?).into_response())
+}
+
+/// An engagement's discussion, as the caller may read it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct DiscussionView {
+    /// Every comment, oldest first. Post one with the `comment` command;
+    /// its author edits it with `edit_comment`; the programme hides one
+    /// with `hide_comment`.
+    comments: Vec<DiscussionComment>,
+    /// Who a comment may mention (`@` and their name).
+    people: Vec<PersonRef>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct DiscussionComment {
+    #[serde(flatten)]
+    comment: waymark_core::discussion::Comment,
+    /// What it is about, in words.
+    about: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct PersonRef {
+    id: i64,
+    name: String,
+}
+
+/// The engagement's discussion: comments beside its steps, decisions and
+/// risks, read by exactly those who may read the engagement.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/discussion", params(("id" = i64, Path)), responses(
+    (status = 200, body = DiscussionView),
+    (status = 404, body = Problem),
+))]
+async fn discussion(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let (e, comments) = s.store.discussion(&actor, EngagementId(id)).await?;
+    let model = s.store.model(&e.model_hash).await?;
+    let people = s.store.participants(&actor, e.id).await?;
+    Ok(Json(DiscussionView {
+        comments: comments
+            .into_iter()
+            .map(|c| DiscussionComment {
+                about: c.anchor.label(&model, &e),
+                comment: c,
+            })
+            .collect(),
+        people: people
+            .into_iter()
+            .map(|p| PersonRef {
+                id: p.id.0,
+                name: p.name,
+            })
+            .collect(),
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -227,6 +227,12 @@ impl Application {
                     {
                         tracing::warn!("community mail: {e}");
                     }
+                    // And mentions in engagements' discussions.
+                    if let Err(e) =
+                        crate::app::send_mentions(&notice_store, &base, waymark_store::now()).await
+                    {
+                        tracing::warn!("mentions: {e}");
+                    }
                 }
             }),
         ));

@@ -464,6 +464,46 @@ pub fn community_notice(
     }
 }
 
+/// A person told that someone mentioned them in an engagement's discussion.
+pub fn mention(
+    m: &waymark_store::PendingMention,
+    words: &waymark_store::MentionMail,
+    base: &str,
+) -> Mail {
+    let link = format!(
+        "{base}/engagements/{}/discussion?about={}#comment-{}",
+        m.engagement, words.anchor, m.comment
+    );
+    let mut quoted: String = words.body.chars().take(QUOTED).collect();
+    if quoted.len() < words.body.len() {
+        quoted.push_str(" […]");
+    }
+    let quoted = quoted
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Mail {
+        kind: "mention".into(),
+        to: m.email.clone(),
+        subject: waymark_core::one_line(&format!(
+            "{} mentioned you: {}",
+            m.actor_name, words.agency
+        )),
+        body: format!(
+            "Dear {},\n\n{} mentioned you in {}'s engagement, beside “{}”:\n\n{quoted}\n\n\
+             Read it and reply: {link}\n\n\
+             To hear once a day, or not by mail at all, change your settings: {base}/settings{SIGNATURE}",
+            m.name,
+            m.actor_name,
+            words.agency,
+            waymark_core::one_line(&words.about)
+        ),
+        auto_submitted: Some("auto-generated"),
+        ..Default::default()
+    }
+}
+
 /// A post's author told that the programme hid it, and why.
 pub fn post_hidden(h: &waymark_store::HiddenPost, base: &str) -> Mail {
     // When the whole question is hidden too and they did not ask it, it is

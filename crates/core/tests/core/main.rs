@@ -3,6 +3,7 @@
 
 mod assessment;
 mod community;
+mod discussion;
 mod enquiry;
 mod journey;
 mod migration;
@@ -171,6 +172,11 @@ pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement
             content_type: "application/pdf".into(),
             size: 10,
             sha256: "d".repeat(64).into(),
+        },
+        // Comment 1, by the programme, to edit or hide.
+        Command::Comment {
+            about: waymark_core::discussion::Anchor::Engagement,
+            body: "A first word".into(),
         },
     ]);
     for c in everything {

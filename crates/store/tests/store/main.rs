@@ -7,6 +7,7 @@ mod assessment;
 mod auth;
 mod chain;
 mod community;
+mod discussion;
 mod documents;
 mod export;
 mod generate;

@@ -471,6 +471,13 @@ pub async fn write_digests(
                 l.topic
             ));
         }
+        // Who mentioned them in an engagement's discussion.
+        for l in store.mentions_since(person.id, since, t).await? {
+            lines.push(format!(
+                "{}: {} mentioned you: {base}/engagements/{}/discussion?about={}#comment-{}",
+                l.agency, l.actor_name, l.engagement, l.anchor, l.comment
+            ));
+        }
         // Their own posts the programme hid (others are told by mail).
         for h in store.hidden_since(person.id, since, t).await? {
             let reason = waymark_core::one_line(&h.reason);
@@ -544,6 +551,7 @@ enum Section {
     Benefits,
     Decisions,
     People,
+    Discussion,
 }
 
 impl Section {
@@ -555,6 +563,7 @@ impl Section {
             Section::Benefits => "benefits",
             Section::Decisions => "decisions",
             Section::People => "people",
+            Section::Discussion => "discussion",
         }
     }
 
@@ -566,6 +575,7 @@ impl Section {
             Section::Benefits => "benefits.html",
             Section::Decisions => "decisions.html",
             Section::People => "engagement-people.html",
+            Section::Discussion => "discussion.html",
         }
     }
 
@@ -577,6 +587,7 @@ impl Section {
             "add_risk" | "close_risk" => Section::Risks,
             "add_benefit" | "link_initiative" => Section::Benefits,
             "set_sponsor" | "assign" | "unassign" | "plan_discovery" => Section::People,
+            "comment" | "edit_comment" | "hide_comment" => Section::Discussion,
             _ => Section::Overview,
         }
     }
@@ -585,6 +596,10 @@ impl Section {
         match self {
             Section::Overview => format!("/engagements/{id}"),
             Section::Stage => format!("/engagements/{id}/stages/{stage}"),
+            // `stage` is the thread's anchor key here.
+            Section::Discussion if !stage.is_empty() => {
+                format!("/engagements/{id}/discussion?about={stage}")
+            }
             other => format!("/engagements/{id}/{}", other.key()),
         }
     }
@@ -609,6 +624,9 @@ fn saved_message(command: &str) -> Option<&'static str> {
         "plan_discovery" => "The plan for Discovery is saved.",
         "return_to_programme" => "The engagement is back in the programme.",
         "set_owner" => "The owner and due date are saved.",
+        "comment" => "Your comment is posted. Anyone it mentions is told.",
+        "edit_comment" => "Your comment is changed; the earlier words stay in its history.",
+        "hide_comment" => "The comment is hidden; its author can still read it.",
         _ => return None,
     })
 }
@@ -657,6 +675,25 @@ register_page!(risks, Section::Risks);
 register_page!(benefits, Section::Benefits);
 register_page!(decisions, Section::Decisions);
 register_page!(people, Section::People);
+
+/// `?about=<anchor key>&saved=<command>`: which thread, and the banner.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DiscussionQuery {
+    about: String,
+    saved: String,
+}
+
+/// The engagement's discussion: every thread, or the one `about` names.
+pub async fn discussion(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Query(q): Query<DiscussionQuery>,
+) -> Result<Response, PageError> {
+    let at = Place::new(EngagementId(id), Section::Discussion, &q.about);
+    section_page(&s, &who, at, StatusCode::OK, None, &q.saved).await
+}
 
 /// Which page of which engagement.
 struct Place {
@@ -710,6 +747,8 @@ fn say(command: &str, field: &str, message: &str) -> String {
             ("close_risk", "note") => "Say how the risk was dealt with".into(),
             ("add_benefit", "text") => "Describe the benefit".into(),
             ("link_initiative", "name") => "Give the initiative's name".into(),
+            ("comment" | "edit_comment", "body") => "Write your comment".into(),
+            ("hide_comment", "reason") => "Say why the comment is hidden".into(),
             (_, field) => format!("Enter the {}", field.replace('_', " ")),
         };
     }
@@ -809,6 +848,12 @@ async fn section_page(
     let agency_name = agency.as_ref().map_or("An agency", |a| a.name.as_str());
     let heading = format!("{agency_name} — Protected Utility");
     let record = workspace_view(&e, &model, &s.model, &name);
+    let discussion = match at.section {
+        Section::Discussion => {
+            Some(super::discussion::view(s, &who.actor, &e, &model, &at.stage).await?)
+        }
+        _ => None,
+    };
     let title = match at.section {
         Section::Overview => heading.clone(),
         Section::Stage => format!("{}: {heading}", stage_name(Some(&model), &at.stage)),
@@ -854,6 +899,8 @@ async fn section_page(
         owners,
         blueprint,
         enquiries,
+        talk: super::discussion::counts(&e),
+        discussion,
         record,
     };
     view_page(s, status, at.section.template(), &view)
@@ -892,6 +939,11 @@ struct WorkspacePage<'a> {
     blueprint: Option<(String, Option<String>)>,
     /// The enquiries it came from, for the programme (their conversations).
     enquiries: Vec<(i64, String)>,
+    /// How many comments stand beside each step, decision and risk (by
+    /// anchor key).
+    talk: std::collections::BTreeMap<String, usize>,
+    /// The discussion page's threads and comments.
+    discussion: Option<super::discussion::DiscussionView>,
     #[serde(flatten)]
     record: WorkspaceView,
 }
@@ -1616,26 +1668,36 @@ pub async fn command(
     // The one path the API takes too (it mails a new owner).
     let result = s.actions().run(&who.actor, id, version, &cmd).await;
     match result {
-        Ok(_) => {
+        Ok(e) => {
             // Back to the page and the place the form was, with the banner;
-            // only characters ids and slugs use, so nothing sent can bend
-            // the Location header.
-            let clean = |t: &str| -> String {
+            // only characters ids, slugs and anchor keys use, so nothing
+            // sent can bend the Location header.
+            let kept = |t: &str, also: &[char]| -> String {
                 t.chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .filter(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '-' | '_') || also.contains(c)
+                    })
                     .collect()
             };
+            let clean = |t: &str| kept(t, &[]);
             let section = place_of(&f);
-            let page = section.path(id, &clean(&f.stage));
+            // An anchor key (`step:discovery:2`) keeps its colons.
+            let page = section.path(id, &kept(place_key(&f), &[':']));
+            let joiner = if page.contains('?') { '&' } else { '?' };
             let saved = clean(&f.command);
             // A decision comes back to its heading: its form now sits in a
             // closed "Change" disclosure, which the browser would open to
-            // show a fragment inside it.
+            // show a fragment inside it. A new comment comes back to itself.
             let anchor = match f.command.as_str() {
                 "decide" => format!("{}-title", clean(&f.form)),
+                "comment" => e
+                    .comments
+                    .last()
+                    .map_or_else(|| clean(&f.form), |c| format!("comment-{}", c.id)),
+                "edit_comment" | "hide_comment" => format!("comment-{}", clean(&f.id)),
                 _ => clean(&f.form),
             };
-            Ok(Redirect::to(&format!("{page}?saved={saved}#{anchor}")).into_response())
+            Ok(Redirect::to(&format!("{page}{joiner}saved={saved}#{anchor}")).into_response())
         }
         Err(waymark_store::StoreError::Domain(DomainError::Conflict { expected, actual })) => {
             let typed = f
@@ -1672,7 +1734,14 @@ async fn refused(
     problem: Problem,
 ) -> Result<Response, PageError> {
     let section = place_of(&problem.form);
-    let stage = problem.form.stage.clone();
+    // A comment about nothing this engagement has comes back to the list
+    // of discussions, whose choice of what it is about shows the error.
+    let stage =
+        if section == Section::Discussion && problem.fields.iter().any(|(f, _)| f == "about") {
+            String::new()
+        } else {
+            place_key(&problem.form).to_string()
+        };
     section_page(
         s,
         who,
@@ -1686,6 +1755,15 @@ async fn refused(
 
 /// The page a sent form lives on: a stage's command goes back to that
 /// stage's page when it names one.
+/// What the form's page is about: the stage of a stage page, the thread
+/// (anchor key) of a discussion.
+fn place_key(f: &CommandForm) -> &str {
+    match place_of(f) {
+        Section::Discussion => &f.about,
+        _ => &f.stage,
+    }
+}
+
 fn place_of(f: &CommandForm) -> Section {
     if f.command == "set_owner" && f.item == "risk" {
         return Section::Risks;
@@ -1797,6 +1875,14 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::Tailored {
             agency_type: None, ..
         } => "The journey is no longer tailored: every step is essential".into(),
+        // The words are on the discussion's page, for those who may read
+        // them; the history says only that something was said.
+        Event::Commented { id, mentions, .. } => match mentions.len() {
+            0 => format!("Comment {id} in the discussion"),
+            n => format!("Comment {id} in the discussion, mentioning {n} person(s)"),
+        },
+        Event::CommentEdited { id, .. } => format!("Comment {id} was edited"),
+        Event::CommentHidden { id, .. } => format!("Comment {id} was hidden by the programme"),
         Event::Migrated { to, archived, .. } => {
             let version = to.get(..12).unwrap_or(to);
             match archived.len() {

@@ -66,6 +66,10 @@ pub struct CommandForm {
     pub item: String,
     pub owner: String,
     pub due: String,
+    /// What a comment is about: an anchor's key (`step:discovery:2`).
+    pub about: String,
+    /// A comment's words.
+    pub body: String,
 }
 
 fn invalid(field: &'static str, message: &str) -> DomainError {
@@ -244,6 +248,25 @@ impl CommandForm {
                 )?,
             },
             "return_to_programme" => Command::ReturnToProgramme,
+            "comment" => Command::Comment {
+                about: waymark_core::discussion::Anchor::parse_key(&self.about).ok_or_else(
+                    || {
+                        invalid(
+                            "about",
+                            "the form did not say what the comment is about; reload the page",
+                        )
+                    },
+                )?,
+                body: self.body.as_str().into(),
+            },
+            "edit_comment" => Command::EditComment {
+                id: number("id", &self.id, "choose a comment")?,
+                body: self.body.as_str().into(),
+            },
+            "hide_comment" => Command::HideComment {
+                id: number("id", &self.id, "choose a comment")?,
+                reason: self.reason.as_str().into(),
+            },
             "set_owner" => Command::SetOwner {
                 item: match self.item.as_str() {
                     "step" => Item::Step {
@@ -290,6 +313,7 @@ impl CommandForm {
             ("Measure", &self.measure),
             ("Name", &self.name),
             ("Description", &self.description),
+            ("Comment", &self.body),
         ]
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())

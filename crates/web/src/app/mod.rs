@@ -14,6 +14,7 @@ mod auth;
 mod community;
 mod delivery;
 mod directory;
+mod discussion;
 mod documents;
 mod engagements;
 mod forms;
@@ -47,6 +48,7 @@ use waymark_store::{Store, StoreError};
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
+pub use discussion::send_mentions;
 pub use engagements::write_digests;
 pub use knowledge::{file_articles, published};
 pub use sessions::DbSessions;
@@ -205,6 +207,7 @@ pub fn table() -> Vec<Route> {
         get("/engagements/{id}/decisions", engagements::decisions),
         get("/engagements/{id}/people", engagements::people),
         get("/engagements/{id}/history", engagements::history),
+        get("/engagements/{id}/discussion", engagements::discussion),
         get("/agencies", directory::agencies),
         post("/agencies", directory::add_agency),
         get("/agencies/{id}", directory::agency),

@@ -121,6 +121,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("stage.html", include_str!("../../templates/app/stage.html")),
     ("risks.html", include_str!("../../templates/app/risks.html")),
     (
+        "discussion.html",
+        include_str!("../../templates/app/discussion.html"),
+    ),
+    (
         "benefits.html",
         include_str!("../../templates/app/benefits.html"),
     ),

@@ -3204,3 +3204,207 @@ async fn array_lists_walk_by_their_link_header() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_engagement_discussion_through_the_api_and_its_mail() {
+    for store in stores("api-discussion").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other Office", "OTH", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let named = async |name: &str, email: &str, role: Role| {
+            let p = store
+                .add_person(&NewPerson::parse(name, email).unwrap(), NOW)
+                .await
+                .unwrap();
+            store.add_role(p, role).await.unwrap();
+            store.create_token(p, "test", NOW).await.unwrap()
+        };
+        let sam = named("Sam Staff", "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let mia = named(
+            "Mia Member",
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let olly = named(
+            "Olly Other",
+            "olly@oth.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let (_, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&sam),
+            Some(r#"{"agency":"BOT"}"#),
+        )
+        .await;
+        let id = e["id"].as_i64().unwrap();
+        let commands = format!("/api/v1/engagements/{id}/commands");
+        let discussion = format!("/api/v1/engagements/{id}/discussion");
+        let body = json!({
+            "expected_version": e["version"],
+            "command": {
+                "command": "comment",
+                "about": { "kind": "step", "stage": "engagement", "step": 2 },
+                "body": "@Sam Staff is the <b>workshop</b> booked?\r\nSubject: injected"
+            }
+        })
+        .to_string();
+        let (s, _, after) = call(&app, "POST", &commands, Some(&mia), Some(&body)).await;
+        assert_eq!(s, StatusCode::OK, "{after}");
+        assert_eq!(after["comments"][0]["id"], 1);
+        // Another agency cannot post or read, and cannot tell it exists.
+        let (s, _, _) = call(&app, "POST", &commands, Some(&olly), Some(&body)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, _) = call(&app, "GET", &discussion, Some(&olly), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // About something that is not there: a problem naming the field.
+        let bad = json!({
+            "expected_version": after["version"],
+            "command": { "command": "comment", "about": { "kind": "risk", "id": 9 }, "body": "x" }
+        })
+        .to_string();
+        let (s, _, p) = call(&app, "POST", &commands, Some(&mia), Some(&bad)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p.to_string().contains("about"), "{p}");
+        let (s, _, d) = call(&app, "GET", &discussion, Some(&sam), None).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        let c = &d["comments"][0];
+        assert_eq!(
+            c["anchor"],
+            json!({ "kind": "step", "stage": "engagement", "step": 2 })
+        );
+        assert!(
+            c["about"]
+                .as_str()
+                .unwrap()
+                .starts_with("Engagement, step 2"),
+            "{c}"
+        );
+        assert_eq!(c["mentions"].as_array().unwrap().len(), 1);
+        let names: Vec<&str> = d["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"Mia Member")
+                && names.contains(&"Sam Staff")
+                && !names.contains(&"Olly Other"),
+            "{names:?}"
+        );
+
+        // The mention becomes one mail to Sam, whose subject cannot be bent
+        // by what was typed and whose link opens the comment.
+        let queued = waymark_web::app::send_mentions(&store, "https://waymark.example.gov.au", NOW)
+            .await
+            .unwrap();
+        assert_eq!(queued, 1);
+        assert_eq!(
+            waymark_web::app::send_mentions(&store, "https://waymark.example.gov.au", NOW)
+                .await
+                .unwrap(),
+            0
+        );
+        let admin = Actor {
+            person: PersonId(0),
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let mail: Vec<_> = store
+            .outbox(&admin, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "mention")
+            .collect();
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0].recipient, "sam@dta.gov.au");
+        assert_eq!(
+            mail[0].subject,
+            "Mia Member mentioned you: Bureau of Things"
+        );
+        assert!(mail[0].body.contains(&format!(
+            "https://waymark.example.gov.au/engagements/{id}/discussion?about=step:engagement:2#comment-1"
+        )), "{}", mail[0].body);
+        assert!(
+            mail[0]
+                .body
+                .contains("> @Sam Staff is the <b>workshop</b> booked?")
+        );
+
+        // Hidden: the member's history and discussion no longer carry the
+        // words; the programme's do.
+        let hide = json!({
+            "expected_version": after["version"],
+            "command": { "command": "hide_comment", "id": 1, "reason": "Not here" }
+        })
+        .to_string();
+        let (s, _, _) = call(&app, "POST", &commands, Some(&mia), Some(&hide)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, _) = call(&app, "POST", &commands, Some(&sam), Some(&hide)).await;
+        assert_eq!(s, StatusCode::OK);
+        // The author still reads their own words; a second member does not.
+        let dee = named(
+            "Dee Daily",
+            "dee@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let (_, _, d) = call(&app, "GET", &discussion, Some(&mia), None).await;
+        assert!(
+            d["comments"][0]["body"]
+                .as_str()
+                .unwrap()
+                .contains("workshop")
+        );
+        let (_, _, d) = call(&app, "GET", &discussion, Some(&dee), None).await;
+        assert_eq!(d["comments"][0]["body"], "");
+        assert_eq!(d["comments"][0]["hidden"], "");
+        let (_, _, h) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/history"),
+            Some(&dee),
+            None,
+        )
+        .await;
+        assert!(
+            !h.to_string().contains("workshop") && !h.to_string().contains("Not here"),
+            "{h}"
+        );
+        let (_, _, h) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/history"),
+            Some(&sam),
+            None,
+        )
+        .await;
+        assert!(h.to_string().contains("workshop") && h.to_string().contains("Not here"));
+        assert!(store.verify().await.unwrap().broken.is_empty());
+    }
+}

@@ -446,7 +446,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             | "/engagements/{id}/risks"
             | "/engagements/{id}/benefits"
             | "/engagements/{id}/decisions"
-            | "/engagements/{id}/people",
+            | "/engagements/{id}/people"
+            | "/engagements/{id}/discussion",
         ) if sees_engagement => StatusCode::OK,
         ("POST", "/engagements/{id}") if sees_engagement => StatusCode::SEE_OTHER,
         (
@@ -457,7 +458,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             | "/engagements/{id}/risks"
             | "/engagements/{id}/benefits"
             | "/engagements/{id}/decisions"
-            | "/engagements/{id}/people",
+            | "/engagements/{id}/people"
+            | "/engagements/{id}/discussion",
         ) => StatusCode::NOT_FOUND,
         ("POST", "/engagements") if matches!(who, Admin | Staff | Member | Sponsor) => {
             StatusCode::SEE_OTHER
@@ -1147,6 +1149,10 @@ async fn free_text_is_escaped_on_every_page() {
                     funded_by: Funder::Dta,
                     note: Some((*p).into()),
                 },
+                Command::Comment {
+                    about: waymark_core::discussion::Anchor::Engagement,
+                    body: (*p).into(),
+                },
             ];
             for (n, c) in cmds.iter().enumerate() {
                 w.store
@@ -1279,6 +1285,11 @@ async fn free_text_is_escaped_on_every_page() {
                 format!("/unsubscribe/{key}"),
             ]);
         }
+        // An engagement's discussion renders markdown as the community does.
+        community_pages.extend([
+            format!("/engagements/{e}/discussion"),
+            format!("/engagements/{e}/discussion?about=engagement"),
+        ]);
         community_pages.extend([
             "/community/flags".to_string(),
             "/articles".to_string(),
@@ -3855,5 +3866,227 @@ async fn a_newcomer_registers_verifies_and_joins_the_community() {
                 .location,
             "/community"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_engagement_talks_beside_its_steps_and_only_its_people_hear() {
+    for store in stores("discussion-pages").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 23]).await;
+        let e = w.engagement;
+        let pat = w.client(&app, Who::PartnerAssigned).await;
+        let mia = w.client(&app, Who::Member).await;
+        let sam = w.client(&app, Who::Staff).await;
+        let page = format!("/engagements/{e}");
+        let thread = format!("/engagements/{e}/discussion?about=step:engagement:1");
+        // The step's page offers its discussion, with nothing said yet.
+        let stage = send(
+            &app,
+            &mia,
+            Method::GET,
+            &format!("{page}/stages/engagement"),
+            &[],
+        )
+        .await;
+        assert!(
+            stage
+                .body
+                .contains(&format!("href=\"{thread}\">Discuss step 1</a>"))
+        );
+        // The partner asks beside step 1, from a page one change old.
+        let v = w.version().await;
+        let stale = (v.parse::<u64>().unwrap() - 1).to_string();
+        let said = "Who runs the **kick-off**?\n\n- agenda\n- people";
+        let r = send(
+            &app,
+            &pat,
+            Method::POST,
+            &page,
+            &[
+                ("csrf", &pat.csrf),
+                ("version", &stale),
+                ("form", "comment-new"),
+                ("command", "comment"),
+                ("about", "step:engagement:1"),
+                ("body", said),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location, format!("{thread}&saved=comment#comment-1"));
+        let back = r.location.split('#').next().unwrap().to_string();
+        let read = send(&app, &pat, Method::GET, &back, &[]).await;
+        assert!(read.body.contains("Your comment is posted."));
+        let read = send(&app, &mia, Method::GET, &thread, &[]).await;
+        assert_eq!(read.status, StatusCode::OK);
+        assert!(
+            read.body.contains("<strong>kick-off</strong>"),
+            "markdown rendered"
+        );
+        assert!(read.body.contains("id=\"comment-1\""));
+        assert!(read.body.contains("Discussion: Engagement, step 1"));
+        // The member may not rewrite the partner's words.
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &mia,
+            Method::POST,
+            &page,
+            &[
+                ("csrf", &mia.csrf),
+                ("version", &v),
+                ("form", "comment-edit-1"),
+                ("command", "edit_comment"),
+                ("id", "1"),
+                ("about", "step:engagement:1"),
+                ("body", "Mine now"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        // Nothing said, or said about nothing, is refused beside the field.
+        for (about, body, field) in [
+            ("step:engagement:1", "   ", "comment-new-body"),
+            ("step:engagement:99", "Hello", "comment-new-about"),
+            ("risk:1\r\nLocation: x", "Hello", "comment-new-about"),
+        ] {
+            let r = send(
+                &app,
+                &mia,
+                Method::POST,
+                &page,
+                &[
+                    ("csrf", &mia.csrf),
+                    ("version", &v),
+                    ("form", "comment-new"),
+                    ("command", "comment"),
+                    ("about", about),
+                    ("body", body),
+                ],
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{about:?}: {}",
+                r.body
+            );
+            assert!(
+                r.body.contains(&format!("id=\"{field}-error\"")),
+                "{about:?}: {}",
+                r.body
+            );
+        }
+        // Outsiders cannot tell the thread exists; a thread about nothing
+        // is nobody's page.
+        for who in [Who::OtherAgency, Who::PartnerUnassigned, Who::Community] {
+            let c = w.client(&app, who).await;
+            let r = send(&app, &c, Method::GET, &thread, &[]).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{who:?}");
+            assert!(!r.body.contains("kick-off"));
+        }
+        for bad in ["step:engagement:99", "risk:7", "nonsense", "step:x:1"] {
+            let r = send(
+                &app,
+                &mia,
+                Method::GET,
+                &format!("/engagements/{e}/discussion?about={bad}"),
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}");
+        }
+        // The list of every thread, and the step's link now counting.
+        let all = send(
+            &app,
+            &mia,
+            Method::GET,
+            &format!("/engagements/{e}/discussion"),
+            &[],
+        )
+        .await;
+        assert!(
+            all.body
+                .contains(&format!("href=\"{thread}\">Engagement, step 1"))
+        );
+        assert!(all.body.contains("1 comment, the last by"));
+        let stage = send(
+            &app,
+            &mia,
+            Method::GET,
+            &format!("{page}/stages/engagement"),
+            &[],
+        )
+        .await;
+        assert!(stage.body.contains("Discussion of step 1 (1 comment)"));
+        // The partner edits; the earlier words stay. The programme hides
+        // it: the member sees that it was, not what or why.
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &pat,
+            Method::POST,
+            &page,
+            &[
+                ("csrf", &pat.csrf),
+                ("version", &v),
+                ("form", "comment-edit-1"),
+                ("command", "edit_comment"),
+                ("id", "1"),
+                ("about", "step:engagement:1"),
+                ("body", "Our day rate is 2,000."),
+            ],
+        )
+        .await;
+        assert_eq!(r.location, format!("{thread}&saved=edit_comment#comment-1"));
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &sam,
+            Method::POST,
+            &page,
+            &[
+                ("csrf", &sam.csrf),
+                ("version", &v),
+                ("form", "comment-hide-1"),
+                ("command", "hide_comment"),
+                ("id", "1"),
+                ("about", "step:engagement:1"),
+                ("reason", "Prices go through the tender"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let read = send(&app, &mia, Method::GET, &thread, &[]).await;
+        assert!(read.body.contains("Hidden by the programme."));
+        assert!(
+            !read.body.contains("day rate")
+                && !read.body.contains("tender")
+                && !read.body.contains("kick-off")
+        );
+        let own = send(&app, &pat, Method::GET, &thread, &[]).await;
+        assert!(
+            own.body
+                .contains("Hidden by the programme: Prices go through the tender")
+        );
+        assert!(
+            own.body.contains("day rate") && own.body.contains("kick-off"),
+            "the author reads every version"
+        );
+        assert!(
+            !own.body.contains("Save the new version"),
+            "a hidden comment is not edited"
+        );
+        // The history names each change.
+        let history = send(
+            &app,
+            &mia,
+            Method::GET,
+            &format!("/engagements/{e}/history"),
+            &[],
+        )
+        .await;
+        assert_eq!(history.status, StatusCode::OK);
     }
 }

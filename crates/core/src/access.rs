@@ -102,6 +102,21 @@ impl Actor {
         Ok(())
     }
 
+    /// Whether this actor may read everything Waymark holds about
+    /// `person` (a request under Australian Privacy Principle 12): the
+    /// person themself, or a programme admin for them. Asked before the
+    /// person is looked up, so the answer says nothing of who exists.
+    pub fn may_see_personal_data(&self, person: crate::PersonId) -> Result<(), DomainError> {
+        if person == self.person || self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "see another person's data",
+                why: "only the person and the programme's admins download what Waymark holds about someone",
+            })
+        }
+    }
+
     pub fn may_manage_people(&self) -> Result<(), DomainError> {
         if self.is_admin() {
             Ok(())

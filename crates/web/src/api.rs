@@ -203,6 +203,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/mailbox", get(mailbox))
         .route("/api/v1/people", get(people).post(add_person))
         .route("/api/v1/people/{id}", get(person))
+        .route("/api/v1/people/{id}/data", get(personal_data))
         .route("/api/v1/people/{id}/roles", post(add_role))
         .route("/api/v1/people/{id}/deactivate", post(deactivate_person))
         .route("/api/v1/people/{id}/reactivate", post(reactivate_person))
@@ -259,7 +260,7 @@ async fn docs_headers(mut r: Response) -> Response {
     ),
     paths(
         me, list, start, show, history, discussion, command, issue_letter, upload_document, dashboard, agencies,
-        agency, add_agency, people, person, add_person, add_role, deactivate_person,
+        agency, add_agency, people, person, personal_data, add_person, add_role, deactivate_person,
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
@@ -1140,6 +1141,27 @@ async fn person(
     match s.store.person(PersonId(id)).await? {
         Some(p) if actor.sees_person(&p) => Ok(Json(p)),
         _ => Err(not_found("person")),
+    }
+}
+
+/// Everything Waymark holds about a person (Australian Privacy Principle
+/// 12): the person themself, or a programme admin for them. Each place is
+/// a table, what it holds in words, and its rows; secrets (password and
+/// token hashes, session ids, unsubscribe keys, webhook secrets) are never
+/// part of it.
+#[utoipa::path(get, path = "/api/v1/people/{id}/data", params(("id" = i64, Path)), responses(
+    (status = 200, body = waymark_store::PersonalData),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn personal_data(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    match s.store.personal_data(&actor, PersonId(id), now()).await {
+        Err(StoreError::NoSuchPerson(_)) => Err(not_found("person")),
+        other => Ok(Json(other?).into_response()),
     }
 }
 

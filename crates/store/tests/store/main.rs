@@ -15,6 +15,7 @@ mod knowledge;
 mod listing;
 mod mailbox;
 mod migration;
+mod privacy;
 mod records;
 mod search;
 mod tamper;

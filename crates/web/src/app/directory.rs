@@ -514,6 +514,28 @@ pub async fn person(
     .await
 }
 
+/// Everything Waymark holds about a person, as a JSON download: their own
+/// (`/settings/data`), or a programme admin's for them (`/people/{id}/data`).
+pub async fn personal_data(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    id: Option<Path<i64>>,
+) -> Result<Response, PageError> {
+    let person = id.map_or(who.actor.person, |Path(id)| waymark_core::PersonId(id));
+    let data = match s.store.personal_data(&who.actor, person, now()).await {
+        Err(StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
+        other => other?,
+    };
+    let bytes = serde_json::to_vec_pretty(&data)
+        .map_err(|e| PageError::Internal(format!("cannot write the download: {e}")))?;
+    Ok(super::records::download(
+        bytes,
+        "application/json",
+        &format!("waymark-personal-data-{}.json", person.0),
+        false,
+    ))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CsrfForm {

@@ -249,10 +249,11 @@ fn comment_view(c: &Comment, me: PersonId, names: &HashMap<PersonId, String>) ->
 }
 
 /// How many comments stand beside each anchor (by key), for the links
-/// from steps, decisions and risks to their threads.
+/// from steps, decisions and risks to their threads (hidden ones too, as
+/// the thread shows them: "Hidden by the programme").
 pub(super) fn counts(e: &Engagement) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
-    for c in e.comments.iter().filter(|c| !c.hidden) {
+    for c in &e.comments {
         *out.entry(c.anchor.key()).or_insert(0) += 1;
     }
     out

@@ -3408,3 +3408,71 @@ async fn an_engagement_discussion_through_the_api_and_its_mail() {
         assert!(store.verify().await.unwrap().broken.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_person_downloads_what_is_held_about_them_through_the_api() {
+    for store in stores("api-personal-data").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let admin = token(&store, "ada@dta.gov.au", Role::ProgrammeAdmin).await;
+        let mia = token(
+            &store,
+            "mia@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let sam = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let app = app(&store).await;
+        let (_, _, me) = call(&app, "GET", "/api/v1/me", Some(&mia), None).await;
+        let id = me["person"].as_i64().unwrap();
+        let uri = format!("/api/v1/people/{id}/data");
+        let (s, ct, own) = call(&app, "GET", &uri, Some(&mia), None).await;
+        assert_eq!(s, StatusCode::OK, "{own}");
+        assert!(ct.starts_with("application/json"));
+        assert_eq!(own["person"], id);
+        let account = own["held"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["table"] == "people")
+            .unwrap();
+        assert_eq!(account["rows"][0]["email"], "mia@bot.gov.au");
+        assert!(!own.to_string().contains("password_hash"));
+        let tokens = own["held"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["table"] == "tokens")
+            .unwrap();
+        assert_eq!(tokens["rows"][0]["name"], "test");
+        assert!(!own.to_string().contains(&mia), "the token itself");
+        // An admin for her: the same; staff, or anyone for a made-up id: 403.
+        let (s, _, for_her) = call(&app, "GET", &uri, Some(&admin), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(for_her["held"], own["held"]);
+        for (t, u) in [
+            (&sam, uri.clone()),
+            (&mia, "/api/v1/people/999999/data".to_string()),
+        ] {
+            let (s, _, p) = call(&app, "GET", &u, Some(t), None).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{u}: {p}");
+        }
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            "/api/v1/people/999999/data",
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}

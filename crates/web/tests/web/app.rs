@@ -472,6 +472,12 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/agencies/{id}/directory") => StatusCode::FORBIDDEN,
         ("POST", "/agencies") if matches!(who, Admin | Staff) => StatusCode::SEE_OTHER,
         ("POST", "/agencies") => StatusCode::FORBIDDEN,
+        // What is held about a person: their own download, or an admin's
+        // for them (the matrix's {id} is the unassigned partner); never
+        // another's, whoever exists.
+        ("GET", "/settings/data") => StatusCode::OK,
+        ("GET", "/people/{id}/data") if matches!(who, Admin | PartnerUnassigned) => StatusCode::OK,
+        ("GET", "/people/{id}/data") => StatusCode::FORBIDDEN,
         ("GET", "/people" | "/people/{id}") if who == Admin => StatusCode::OK,
         ("POST", "/people") if who == Admin => StatusCode::CREATED,
         ("POST", "/people/{id}") if who == Admin => StatusCode::SEE_OTHER,
@@ -4088,5 +4094,31 @@ async fn an_engagement_talks_beside_its_steps_and_only_its_people_hear() {
         )
         .await;
         assert_eq!(history.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_person_downloads_their_data_from_their_settings() {
+    for store in stores("settings-data").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 24]).await;
+        let mia = w.client(&app, Who::Member).await;
+        let settings = send(&app, &mia, Method::GET, "/settings", &[]).await;
+        assert!(settings.body.contains("href=\"/settings/data\" download"));
+        let r = send(&app, &mia, Method::GET, "/settings/data", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let data: serde_json::Value = serde_json::from_slice(&r.raw).unwrap();
+        let held = data["held"].as_array().unwrap();
+        let account = held.iter().find(|h| h["table"] == "people").unwrap();
+        assert_eq!(account["rows"][0]["email"], "mia@bot.gov.au");
+        // Signed in: this very session is listed, by when it ends only.
+        let sessions = held.iter().find(|h| h["table"] == "sessions").unwrap();
+        assert!(sessions["rows"][0]["expires_at"].is_i64());
+        assert!(!r.body.contains("password_hash") && !r.body.contains(&mia.csrf));
+        // Another's: refused, whether or not they exist.
+        for id in [1, 999_999] {
+            let r = send(&app, &mia, Method::GET, &format!("/people/{id}/data"), &[]).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{id}");
+        }
     }
 }

@@ -1,0 +1,618 @@
+//! Personal data: everything the database holds about one person, for
+//! their request to see it (Australian Privacy Principle 12), read from a
+//! declared list of where people are named ([`HOLDERS`]): by their id in
+//! a column, by their email address, or by a key made from it. A test
+//! walks the schema and fails when a column that names people is neither
+//! here nor in [`NOT_PERSONAL`] with its reason.
+//!
+//! Secrets are never part of it: password and token hashes, session ids
+//! and contents, unsubscribe keys and webhook secrets. Only the listed
+//! columns are read, so a secret added to a table later stays out.
+//!
+//! Who may ask is `Actor::may_see_personal_data`'s question.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::{Column, Row};
+use waymark_core::{Actor, Person, PersonId};
+
+use crate::*;
+
+/// How a column names a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// Their id.
+    Id,
+    /// Their email address, as typed (compared without case).
+    Email,
+    /// A key: a prefix, then their id or address, as the rate limits
+    /// write them (`account:…`, `community_post:…`).
+    Key(&'static str, Then),
+}
+
+/// What follows a key's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Id,
+    Email,
+    /// Their address, `|`, and more (a client's network).
+    EmailAndMore,
+}
+
+/// One place people are named: its table, the column that names them,
+/// how, what the rows are in words, and the columns shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub by: By,
+    pub about: &'static str,
+    pub columns: &'static [&'static str],
+}
+
+const fn h(
+    table: &'static str,
+    column: &'static str,
+    by: By,
+    about: &'static str,
+    columns: &'static [&'static str],
+) -> Holder {
+    Holder {
+        table,
+        column,
+        by,
+        about,
+        columns,
+    }
+}
+
+/// Everywhere a person is named.
+pub const HOLDERS: &[Holder] = &[
+    h(
+        "people",
+        "id",
+        By::Id,
+        "Your account",
+        &[
+            "id",
+            "name",
+            "email",
+            "created_at",
+            "time_zone",
+            "notify",
+            "deactivated_at",
+            "deactivated_by",
+        ],
+    ),
+    h("memberships", "person_id", By::Id, "Your roles", &["role"]),
+    h(
+        "sessions",
+        "person_id",
+        By::Id,
+        "Where you are signed in (ids and contents are secrets, and left out)",
+        &["expires_at"],
+    ),
+    h(
+        "tokens",
+        "person_id",
+        By::Id,
+        "Your API tokens (their secrets are kept only as hashes, and left out)",
+        &["name", "created_at", "scope", "expires_at", "last_used_at"],
+    ),
+    h(
+        "invites",
+        "person_id",
+        By::Id,
+        "Invitations to set your password",
+        &["created_by", "created_at", "expires_at", "used_at"],
+    ),
+    h(
+        "invites",
+        "created_by",
+        By::Id,
+        "Invitations you sent",
+        &["person_id", "created_at", "expires_at", "used_at"],
+    ),
+    h(
+        "registrations",
+        "email",
+        By::Email,
+        "Your registrations for the community",
+        &["name", "email", "created_at", "expires_at", "used_at"],
+    ),
+    h(
+        "sign_in_failures",
+        "key",
+        By::Key("account:", Then::Email),
+        "Failed sign-ins to your account",
+        &["key", "at"],
+    ),
+    h(
+        "sign_in_failures",
+        "key",
+        By::Key("pair:", Then::EmailAndMore),
+        "Failed sign-ins to your account, with the network they came from",
+        &["key", "at"],
+    ),
+    h(
+        "form_submissions",
+        "key",
+        By::Key("community_post:", Then::Id),
+        "Your community posts, counted for a new account's hourly limit",
+        &["key", "at"],
+    ),
+    h(
+        "form_submissions",
+        "key",
+        By::Key("register_form:to:", Then::Email),
+        "Registration mail sent to your address, counted for its hourly limit",
+        &["key", "at"],
+    ),
+    h(
+        "people",
+        "deactivated_by",
+        By::Id,
+        "People you deactivated",
+        &["id", "name", "deactivated_at"],
+    ),
+    h(
+        "digests",
+        "person_id",
+        By::Id,
+        "Your daily digests",
+        &["day", "written_at"],
+    ),
+    h(
+        "outbox",
+        "recipient",
+        By::Email,
+        "Mail sent to you",
+        &[
+            "id",
+            "kind",
+            "subject",
+            "body",
+            "attachment_name",
+            "created_at",
+            "sent_at",
+            "gave_up_at",
+        ],
+    ),
+    h(
+        "enquiries",
+        "contact_email",
+        By::Email,
+        "Requests for support you sent",
+        &[
+            "id",
+            "source",
+            "agency_name",
+            "contact_name",
+            "contact_email",
+            "contact_role",
+            "subject",
+            "body",
+            "timeframe",
+            "preference",
+            "status",
+            "engagement_id",
+            "received_at",
+        ],
+    ),
+    h(
+        "enquiry_messages",
+        "sender",
+        By::Email,
+        "Mail you sent about an enquiry",
+        &["id", "enquiry_id", "direction", "subject", "body", "at"],
+    ),
+    h(
+        "enquiry_messages",
+        "recipient",
+        By::Email,
+        "Replies sent to you about an enquiry",
+        &["id", "enquiry_id", "direction", "subject", "body", "at"],
+    ),
+    h(
+        "enquiry_messages",
+        "author_id",
+        By::Id,
+        "Replies you wrote to enquiries",
+        &["id", "enquiry_id", "recipient", "subject", "body", "at"],
+    ),
+    h(
+        "inbound_mail",
+        "sender",
+        By::Email,
+        "Mail from you that reached the programme's mailbox",
+        &[
+            "id",
+            "message_id",
+            "outcome",
+            "enquiry_id",
+            "reason",
+            "subject",
+            "size",
+            "at",
+        ],
+    ),
+    h(
+        "inbound_mail",
+        "reviewed_by",
+        By::Id,
+        "Mail you reviewed in the programme's mailbox",
+        &["id", "outcome", "subject", "reviewed_at"],
+    ),
+    h(
+        "enquiry_events",
+        "actor_id",
+        By::Id,
+        "What you did on enquiries",
+        &["enquiry_id", "seq", "at", "kind", "payload"],
+    ),
+    h(
+        "assignments",
+        "person_id",
+        By::Id,
+        "Engagements you are assigned to",
+        &["engagement_id"],
+    ),
+    h(
+        "events",
+        "actor_id",
+        By::Id,
+        "What you did on engagements (their audit trails)",
+        &["engagement_id", "seq", "at", "command", "payload"],
+    ),
+    h(
+        "mentions",
+        "person_id",
+        By::Id,
+        "Where you were mentioned in an engagement's discussion",
+        &[
+            "engagement_id",
+            "comment_id",
+            "actor_id",
+            "at",
+            "sent_at",
+            "withheld_at",
+        ],
+    ),
+    h(
+        "mentions",
+        "actor_id",
+        By::Id,
+        "People you mentioned in an engagement's discussion",
+        &["engagement_id", "comment_id", "person_id", "at"],
+    ),
+    h(
+        "agency_events",
+        "actor_id",
+        By::Id,
+        "What you did on agencies' records (assessments)",
+        &["agency_id", "seq", "at", "kind", "payload"],
+    ),
+    h(
+        "adopters",
+        "listed_by",
+        By::Id,
+        "Agencies you listed in the adopter directory",
+        &["agency_id", "contact", "case_study", "listed_at"],
+    ),
+    h(
+        "files",
+        "created_by",
+        By::Id,
+        "Files you uploaded (their bytes are in the engagement)",
+        &[
+            "id",
+            "name",
+            "content_type",
+            "size",
+            "sha256",
+            "engagement_id",
+            "enquiry_id",
+            "created_at",
+        ],
+    ),
+    h(
+        "letters",
+        "created_by",
+        By::Id,
+        "Letters you issued",
+        &["engagement_id", "kind", "version", "sha256", "created_at"],
+    ),
+    h(
+        "letter_templates",
+        "created_by",
+        By::Id,
+        "Letter templates you saved",
+        &["kind", "version", "created_at"],
+    ),
+    h(
+        "articles",
+        "owner_id",
+        By::Id,
+        "Knowledge articles you own",
+        &[
+            "id",
+            "slug",
+            "status",
+            "title",
+            "review_by",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    h(
+        "article_versions",
+        "published_by",
+        By::Id,
+        "Article versions you published",
+        &["article_id", "number", "title", "published_at"],
+    ),
+    h(
+        "article_feedback",
+        "person_id",
+        By::Id,
+        "Your answers to \"Was this helpful?\"",
+        &["article_id", "helpful", "comment", "at"],
+    ),
+    h(
+        "blueprint_releases",
+        "recorded_by",
+        By::Id,
+        "Blueprint releases you recorded",
+        &["id", "version", "released_on", "recorded_at"],
+    ),
+    h(
+        "webhook_subscriptions",
+        "owner_id",
+        By::Id,
+        "Your webhook subscriptions (their secrets are left out)",
+        &[
+            "id",
+            "url",
+            "events",
+            "description",
+            "created_at",
+            "enabled",
+            "disabled_at",
+            "disabled_reason",
+            "last_success_at",
+        ],
+    ),
+    h(
+        "community_topics",
+        "author_id",
+        By::Id,
+        "Questions you asked in the community",
+        &[
+            "id",
+            "category_id",
+            "title",
+            "tag_stage",
+            "tag_step",
+            "created_at",
+            "hidden",
+        ],
+    ),
+    h(
+        "community_posts",
+        "author_id",
+        By::Id,
+        "Your questions' and answers' words",
+        &[
+            "id",
+            "topic_id",
+            "is_question",
+            "body",
+            "votes",
+            "created_at",
+            "edited_at",
+            "hidden_reason",
+            "hidden_at",
+        ],
+    ),
+    h(
+        "community_revisions",
+        "editor_id",
+        By::Id,
+        "Every version of posts you edited",
+        &["post_id", "number", "title", "body", "at"],
+    ),
+    h(
+        "community_votes",
+        "person_id",
+        By::Id,
+        "Your up-votes",
+        &["post_id", "at"],
+    ),
+    h(
+        "community_watches",
+        "person_id",
+        By::Id,
+        "What you watch (the unsubscribe keys are left out)",
+        &["topic_id", "category_id", "created_at"],
+    ),
+    h(
+        "community_flags",
+        "person_id",
+        By::Id,
+        "Posts you flagged",
+        &["post_id", "reason", "at", "resolved_at"],
+    ),
+    h(
+        "community_notices",
+        "actor_id",
+        By::Id,
+        "Notices your answers left for watchers",
+        &[
+            "id",
+            "topic_id",
+            "post_id",
+            "kind",
+            "at",
+            "sent_at",
+            "withheld_at",
+        ],
+    ),
+    h(
+        "community_events",
+        "actor_id",
+        By::Id,
+        "What you did in the community (its audit trail)",
+        &["topic_id", "seq", "at", "kind", "payload"],
+    ),
+];
+
+/// Columns that look as if they name people but hold nothing about one,
+/// each with why.
+pub const NOT_PERSONAL: &[(&str, &str, &str)] = &[
+    (
+        "mailbox_leases",
+        "holder",
+        "which server instance reads the mailbox",
+    ),
+    (
+        "search_docs",
+        "*",
+        "an index rebuilt from the records listed here",
+    ),
+    (
+        "articles",
+        "review_by",
+        "a date: when the article is next reviewed",
+    ),
+    (
+        "form_submissions",
+        "key",
+        "other keys are a public form's count per network, naming no one",
+    ),
+];
+
+/// Everything the database holds about one person.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonalData {
+    pub person: PersonId,
+    pub generated_at: Timestamp,
+    pub held: Vec<Held>,
+}
+
+/// The rows of one place, in words.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Held {
+    pub table: &'static str,
+    pub about: &'static str,
+    /// Each row: its columns' values.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub rows: Vec<Map<String, Value>>,
+}
+
+impl Store {
+    /// Everything the database holds about `person`, if `actor` may see it
+    /// (themselves, or a programme admin for them).
+    pub async fn personal_data(
+        &self,
+        actor: &Actor,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Result<PersonalData, StoreError> {
+        actor.may_see_personal_data(person)?;
+        let found: Option<Person> = self.person(person).await?;
+        let Some(found) = found else {
+            return Err(StoreError::NoSuchPerson(person.0.to_string()));
+        };
+        let email = found.email.as_str().to_lowercase();
+        let mut held = Vec::new();
+        for hl in HOLDERS {
+            let columns = hl.columns.join(", ");
+            let (table, column) = (hl.table, hl.column);
+            let rows = match hl.by {
+                By::Id => {
+                    sqlx::query(&format!(
+                        "SELECT {columns} FROM {table} WHERE {column} = $1 ORDER BY 1"
+                    ))
+                    .bind(person.0)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                By::Email => {
+                    sqlx::query(&format!(
+                        "SELECT {columns} FROM {table} WHERE LOWER({column}) = $1 ORDER BY 1"
+                    ))
+                    .bind(email.clone())
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                // Keys are few and short-lived: those with the prefix are
+                // read, and only the person's kept.
+                By::Key(prefix, then) => {
+                    let exact = match then {
+                        Then::Id => format!("{prefix}{}", person.0),
+                        Then::Email | Then::EmailAndMore => format!("{prefix}{email}"),
+                    };
+                    let rows = sqlx::query(&format!(
+                        "SELECT {column}, {columns} FROM {table} WHERE {column} LIKE $1 ORDER BY 2"
+                    ))
+                    .bind(format!("{prefix}%"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut mine = Vec::new();
+                    for r in rows {
+                        let key = r.try_get::<String, _>(0)?.to_lowercase();
+                        let fits = match then {
+                            Then::EmailAndMore => key.starts_with(&format!("{exact}|")),
+                            _ => key == exact,
+                        };
+                        if fits {
+                            mine.push(r);
+                        }
+                    }
+                    mine
+                }
+            };
+            if rows.is_empty() {
+                continue;
+            }
+            let skip = usize::from(matches!(hl.by, By::Key(..)));
+            held.push(Held {
+                table: hl.table,
+                about: hl.about,
+                rows: rows
+                    .iter()
+                    .map(|r| row_json(r, skip))
+                    .collect::<Result<_, _>>()?,
+            });
+        }
+        Ok(PersonalData {
+            person,
+            generated_at: now,
+            held,
+        })
+    }
+}
+
+/// A row as a JSON object of its columns after the first `skip`: numbers,
+/// texts or nulls (JSON kept as text is shown as the JSON it is).
+fn row_json(r: &sqlx::any::AnyRow, skip: usize) -> Result<Map<String, Value>, StoreError> {
+    let mut out = Map::new();
+    for (i, c) in r.columns().iter().enumerate().skip(skip) {
+        let v = if let Ok(n) = r.try_get::<Option<i64>, _>(i) {
+            n.map_or(Value::Null, Value::from)
+        } else {
+            let t: Option<String> = r.try_get(i)?;
+            match t {
+                None => Value::Null,
+                Some(t) if c.name() == "payload" || c.name() == "role" => {
+                    serde_json::from_str(&t).unwrap_or(Value::String(t))
+                }
+                Some(t) => Value::String(t),
+            }
+        };
+        out.insert(c.name().to_string(), v);
+    }
+    Ok(out)
+}

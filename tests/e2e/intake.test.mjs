@@ -86,6 +86,14 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   await Promise.all([visitor.waitForURL(`${base}/request-support`),
     visitor.locator('a.button-start').first().click()]);
   await axe(visitor, 'request support');
+  await shoot(visitor, 'request-support');
+  // The form says what it collects, why, who sees it, and links the notice.
+  await Promise.all([visitor.waitForURL(`${base}/privacy`),
+    visitor.getByRole('link', { name: 'The privacy notice' }).click()]);
+  await visitor.getByRole('heading', { level: 1, name: 'Privacy' }).waitFor();
+  await axe(visitor, 'privacy');
+  await shoot(visitor, 'privacy');
+  await visitor.goBack();
   await clickAndLoad(visitor, 'Send request');
   await visitor.locator('.error-summary a[href="#email"]').waitFor();
   assert.equal(await visitor.locator('#agency').getAttribute('aria-invalid'), 'true');

@@ -99,6 +99,41 @@ pub async fn directory(
     )
 }
 
+#[derive(Serialize)]
+struct PrivacyPage {
+    title: &'static str,
+    user: Option<UserView>,
+    /// The programme is told how to replace the built-in text.
+    programme: bool,
+}
+
+/// The privacy notice every form that collects personal information links
+/// to: the programme's own, a knowledge article at the address `privacy`
+/// once published (one publishing path, with its versions), else the
+/// built-in notice.
+pub async fn privacy(
+    State(s): State<Arc<AppState>>,
+    who: Option<SignedIn>,
+) -> Result<Response, PageError> {
+    if s.store.published_article(PRIVACY_SLUG).await?.is_some() {
+        let href = format!("/guide/{}", waymark_site::article_href(PRIVACY_SLUG));
+        return Ok(Redirect::to(&href).into_response());
+    }
+    view_page(
+        &s,
+        StatusCode::OK,
+        "privacy.html",
+        &PrivacyPage {
+            title: "Privacy",
+            user: who.as_ref().map(SignedIn::view),
+            programme: who.as_ref().is_some_and(|w| w.actor.is_programme()),
+        },
+    )
+}
+
+/// The knowledge article that replaces the built-in privacy notice.
+pub const PRIVACY_SLUG: &str = "privacy";
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ListingForm {

@@ -262,6 +262,7 @@ pub fn table() -> Vec<Route> {
         get("/knowledge/{slug}/feedback", knowledge::feedback_form),
         post("/knowledge/{slug}/feedback", knowledge::feedback),
         get("/adopters", adopters::directory),
+        get("/privacy", adopters::privacy),
         post("/agencies/{id}/directory", adopters::save),
         get("/community", community::index),
         post("/community/categories", community::add_category),

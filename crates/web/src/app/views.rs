@@ -121,6 +121,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("stage.html", include_str!("../../templates/app/stage.html")),
     ("risks.html", include_str!("../../templates/app/risks.html")),
     (
+        "privacy.html",
+        include_str!("../../templates/app/privacy.html"),
+    ),
+    (
         "discussion.html",
         include_str!("../../templates/app/discussion.html"),
     ),

@@ -357,6 +357,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
         // Anyone may search; what each finds is the store's search tests'.
         ("GET", "/search") => StatusCode::OK,
+        // The privacy notice every form that collects personal data links to.
+        ("GET", "/privacy") => StatusCode::OK,
         // What changed between an article's published versions is public,
         // and so is the directory of agencies using the blueprint.
         ("GET", "/knowledge/{slug}/changes" | "/adopters") => StatusCode::OK,
@@ -4120,5 +4122,56 @@ async fn a_person_downloads_their_data_from_their_settings() {
             let r = send(&app, &mia, Method::GET, &format!("/people/{id}/data"), &[]).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{id}");
         }
+    }
+}
+
+#[tokio::test]
+async fn forms_that_collect_personal_data_say_so_and_the_programme_owns_the_notice() {
+    for store in stores("privacy-notice").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 25]).await;
+        let out = Client::default();
+        for form in ["/request-support", "/register"] {
+            let r = send(&app, &out, Method::GET, form, &[]).await;
+            assert!(r.body.contains("About your information"), "{form}");
+            assert!(r.body.contains("href=\"/privacy\""), "{form}");
+        }
+        // The built-in notice; the programme is told how to replace it.
+        let r = send(&app, &out, Method::GET, "/privacy", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.body.contains("What you can ask for") && !r.body.contains("built-in privacy notice")
+        );
+        let sam = w.client(&app, Who::Staff).await;
+        let r = send(&app, &sam, Method::GET, "/privacy", &[]).await;
+        assert!(r.body.contains("built-in privacy notice"));
+        // Published as a knowledge article at `privacy`, it is the notice.
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        w.store
+            .save_article(
+                &staff,
+                &model,
+                None,
+                None,
+                &waymark_core::knowledge::Article {
+                    slug: "privacy".into(),
+                    title: "Privacy".into(),
+                    summary: "How the programme handles personal information.".into(),
+                    body: "We keep requests for 24 months.".into(),
+                    tags: Vec::new(),
+                    review_by: "2099-01-01".into(),
+                },
+                None,
+                waymark_core::knowledge::ArticleAction::Publish,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let r = send(&app, &out, Method::GET, "/privacy", &[]).await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/guide/article-privacy.html")
+        );
     }
 }

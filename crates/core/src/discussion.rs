@@ -25,7 +25,8 @@ use crate::{Access, Actor, DomainError, Text};
 pub const COMMENT_MAX: usize = 4000;
 /// The longest reason for hiding a comment.
 pub const REASON_MAX: usize = 500;
-/// The most people one comment mentions (each is a mail).
+/// The most people one comment tells, over all its versions (each is a
+/// mail).
 pub const MENTIONS_MAX: usize = 20;
 
 /// What a comment is about.
@@ -121,7 +122,11 @@ impl Anchor {
                 {
                     return Err(DomainError::invalid(
                         "about",
-                        format!("{} has {} decision point(s)", s.name, s.decisions.len()),
+                        match s.decisions.len() {
+                            0 => format!("{} has no decision points", s.name),
+                            1 => format!("{} has one decision point", s.name),
+                            n => format!("{} has {n} decision points", s.name),
+                        },
                     ));
                 }
                 Ok(Anchor::Decision {
@@ -175,7 +180,8 @@ pub struct CommentRecord {
     pub id: u32,
     pub anchor: Anchor,
     pub author: PersonId,
-    /// Everyone it has mentioned, in any version (each told once).
+    /// Everyone it has told, in any version (each once, at most
+    /// [`MENTIONS_MAX`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<PersonId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -202,35 +208,36 @@ pub fn participants<'p>(e: &Engagement, people: &'p [Person]) -> Vec<&'p Person>
 /// name that fits wins: `@Mia Chen` is Mia Chen even beside a Mia. A name
 /// two people share is nobody's mention.
 pub fn mentions(body: &str, people: &[&Person], author: PersonId) -> Vec<PersonId> {
-    let first = |p: &Person| p.name.split_whitespace().next().unwrap_or("").to_string();
-    let mut names: Vec<(String, PersonId)> = Vec::new();
+    use std::collections::HashMap;
+    // Every way to name each person: the whole name, and the first name.
+    let mut ways: Vec<(String, PersonId)> = Vec::new();
     for p in people {
-        names.push((p.name.trim().to_string(), p.id));
-        let f = first(p);
-        let shared = people
-            .iter()
-            .filter(|q| first(q).to_lowercase() == f.to_lowercase())
-            .count();
-        if shared == 1 && f != p.name.trim() {
-            names.push((f, p.id));
+        let whole = p.name.trim();
+        ways.push((whole.to_string(), p.id));
+        if let Some(first) = whole.split_whitespace().next()
+            && first != whole
+        {
+            ways.push((first.to_string(), p.id));
         }
     }
-    // A name two people share names neither of them.
-    let lower: Vec<String> = names.iter().map(|(n, _)| n.to_lowercase()).collect();
-    let mut unique: Vec<(String, PersonId)> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, (n, id))| {
+    // A name two people answer to is neither's.
+    let mut holders: HashMap<String, Vec<PersonId>> = HashMap::new();
+    for (n, id) in &ways {
+        let ids = holders.entry(n.to_lowercase()).or_default();
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    let mut names: Vec<(String, PersonId)> = ways
+        .into_iter()
+        .filter(|(n, _)| {
             !n.is_empty()
-                && !names
-                    .iter()
-                    .enumerate()
-                    .any(|(j, (_, other))| j != *i && other != id && lower[j] == lower[*i])
+                && holders
+                    .get(&n.to_lowercase())
+                    .is_some_and(|ids| ids.len() == 1)
         })
-        .map(|(_, x)| x.clone())
         .collect();
-    unique.dedup();
-    let mut names = unique;
+    names.dedup();
     // Longest first, so the fullest name that fits is the one taken.
     names.sort_by_key(|(n, _)| std::cmp::Reverse(n.chars().count()));
     let mut out = Vec::new();
@@ -327,11 +334,27 @@ pub(crate) fn edit(
         ));
     }
     let body = checked_body(body)?;
-    let mentions = mentioned(e, people, &body, actor.person)?
-        .into_iter()
+    let mentions = mentioned(e, people, &body, actor.person)?;
+    let told: Vec<PersonId> = mentions
+        .iter()
+        .copied()
         .filter(|p| !c.mentions.contains(p))
         .collect();
-    Ok(Event::CommentEdited { id, body, mentions })
+    if c.mentions.len() + told.len() > MENTIONS_MAX {
+        return Err(DomainError::invalid(
+            "body",
+            format!(
+                "this comment has told {} people already, and one comment tells at most {MENTIONS_MAX}: mention the others in a new comment",
+                c.mentions.len()
+            ),
+        ));
+    }
+    Ok(Event::CommentEdited {
+        id,
+        body,
+        mentions,
+        told,
+    })
 }
 
 /// The programme hides comment `id`, saying why: its words stay in the
@@ -372,9 +395,9 @@ pub(crate) fn apply(e: &mut Engagement, event: &Event, by: PersonId) {
             mentions: mentions.clone(),
             hidden: false,
         }),
-        Event::CommentEdited { id, mentions, .. } => {
+        Event::CommentEdited { id, told, .. } => {
             if let Some(c) = e.comments.iter_mut().find(|c| c.id == *id) {
-                c.mentions.extend(mentions.iter().copied());
+                c.mentions.extend(told.iter().copied());
             }
         }
         Event::CommentHidden { id, .. } => {
@@ -411,7 +434,7 @@ pub struct Comment {
     pub body: String,
     /// Earlier versions, oldest first; empty when hidden from this reader.
     pub earlier: Vec<Version>,
-    /// Everyone it mentions, in every version.
+    /// Everyone its words now mention.
     pub mentions: Vec<PersonId>,
     /// Why the programme hid it, if it did (empty to those who may not
     /// read why).
@@ -448,7 +471,9 @@ pub fn fold<'a>(
                 mentions: mentions.clone(),
                 hidden: None,
             }),
-            Event::CommentEdited { id, body, mentions } => {
+            Event::CommentEdited {
+                id, body, mentions, ..
+            } => {
                 if let Some(c) = out.iter_mut().find(|c| c.id == *id) {
                     let was = std::mem::replace(&mut c.body, body.clone());
                     c.earlier.push(Version {
@@ -456,7 +481,7 @@ pub fn fold<'a>(
                         body: was,
                     });
                     c.edited_at = Some(at);
-                    c.mentions.extend(mentions.iter().copied());
+                    c.mentions.clone_from(mentions);
                 }
             }
             Event::CommentHidden { id, reason } => {
@@ -476,6 +501,7 @@ pub fn fold<'a>(
         if c.hidden.is_some() && !reader.is_programme() && reader.person != c.author {
             c.body.clear();
             c.earlier.clear();
+            c.mentions.clear();
             c.hidden = Some(String::new());
         }
     }
@@ -491,17 +517,34 @@ pub fn withheld(e: &Engagement, reader: &Actor, id: u32) -> bool {
             .any(|c| c.id == id && c.hidden && c.author != reader.person)
 }
 
-/// An event as `reader` may read it: a hidden comment's words (and why it
-/// was hidden) left out for those who may not read them.
-pub fn as_read(event: &mut Event, e: &Engagement, reader: &Actor) {
+/// An event as `reader` may read it: a hidden comment's words, whom they
+/// name, and why it was hidden, left out for those who may not read them.
+/// `true` when something was left out.
+pub fn as_read(event: &mut Event, e: &Engagement, reader: &Actor) -> bool {
     match event {
-        Event::Commented { id, body, .. } | Event::CommentEdited { id, body, .. }
-            if withheld(e, reader, *id) =>
-        {
+        Event::Commented {
+            id, body, mentions, ..
+        } if withheld(e, reader, *id) => {
             body.clear();
+            mentions.clear();
+            true
         }
-        Event::CommentHidden { id, reason } if withheld(e, reader, *id) => reason.clear(),
-        _ => {}
+        Event::CommentEdited {
+            id,
+            body,
+            mentions,
+            told,
+        } if withheld(e, reader, *id) => {
+            body.clear();
+            mentions.clear();
+            told.clear();
+            true
+        }
+        Event::CommentHidden { id, reason } if withheld(e, reader, *id) => {
+            reason.clear();
+            true
+        }
+        _ => false,
     }
 }
 

@@ -350,12 +350,14 @@ pub enum Event {
         /// The people it mentions, told by mail.
         mentions: Vec<PersonId>,
     },
-    /// A new version of a comment, by its author; `mentions` are the
-    /// people it names for the first time.
+    /// A new version of a comment, by its author: `mentions` are everyone
+    /// this version names, `told` those it names for the first time (told
+    /// by mail).
     CommentEdited {
         id: u32,
         body: String,
         mentions: Vec<PersonId>,
+        told: Vec<PersonId>,
     },
     /// The programme hid a comment, saying why.
     CommentHidden {

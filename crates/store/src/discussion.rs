@@ -97,9 +97,10 @@ pub(crate) async fn leave_mentions(
 ) -> Result<(), StoreError> {
     for ev in events {
         let (id, mentions) = match ev {
-            Event::Commented { id, mentions, .. } | Event::CommentEdited { id, mentions, .. } => {
-                (id, mentions)
-            }
+            Event::Commented { id, mentions, .. }
+            | Event::CommentEdited {
+                id, told: mentions, ..
+            } => (id, mentions),
             _ => continue,
         };
         for person in mentions {

@@ -362,7 +362,11 @@ impl Store {
         let e = self.engagement(actor, id).await?;
         let mut events = chain::events(&self.pool, id).await?;
         for ev in &mut events {
-            waymark_core::discussion::as_read(&mut ev.event, &e, actor);
+            // Left out, its hash goes too: a short hidden reason could
+            // otherwise be guessed against it.
+            if waymark_core::discussion::as_read(&mut ev.event, &e, actor) {
+                ev.hash.clear();
+            }
         }
         Ok(events)
     }

@@ -231,7 +231,8 @@ fn mentions_name_only_people_who_take_part() {
     )
     .unwrap();
     assert!(matches!(&ev[0], Event::Commented { mentions, .. } if mentions.is_empty()));
-    // Too many people at once is refused, not truncated.
+    // Too many people at once is refused, not truncated; and over every
+    // version of one comment too, so edits cannot mail everyone in turn.
     let mut people = directory();
     let mut body = String::new();
     for i in 0..=discussion::MENTIONS_MAX {
@@ -246,6 +247,30 @@ fn mentions_name_only_people_who_take_part() {
     }
     let err = decide(model(), &e, &member(), &people, &say(step(1), &body)).unwrap_err();
     assert!(err.to_string().contains("at most"), "{err}");
+    let first: String = (0..discussion::MENTIONS_MAX)
+        .map(|i| format!("@Person Number{i} "))
+        .collect();
+    let mut e2 = e.clone();
+    for ev in decide(model(), &e2, &member(), &people, &say(step(1), &first)).unwrap() {
+        e2.apply(&ev, MEMBER, Timestamp(5));
+    }
+    let id = e2.comments.last().unwrap().id;
+    let other = format!(
+        "@Person Number{} and @Person Number0",
+        discussion::MENTIONS_MAX
+    );
+    let err = decide(
+        model(),
+        &e2,
+        &member(),
+        &people,
+        &Command::EditComment {
+            id,
+            body: other.as_str().into(),
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("told 20 people already"), "{err}");
 }
 
 #[test]
@@ -261,7 +286,8 @@ fn edits_keep_every_version_and_tell_only_the_newly_mentioned() {
             body: "Final, @Sid Sponsor and @Pat Partner".into(),
         },
     );
-    assert!(matches!(&ev[0], Event::CommentEdited { mentions, .. } if *mentions == vec![PARTNER]));
+    assert!(matches!(&ev[0], Event::CommentEdited { mentions, told, .. }
+        if *mentions == vec![SPONSOR, PARTNER] && *told == vec![PARTNER]));
     // Nobody else writes a new version, the programme neither.
     for other in [staff(), sponsor(), partner()] {
         let err = decide(
@@ -298,6 +324,18 @@ fn edits_keep_every_version_and_tell_only_the_newly_mentioned() {
     assert_eq!(read[0].earlier.len(), 1);
     assert_eq!(read[0].earlier[0].body, "Draft, @Sid Sponsor");
     assert_eq!(read[0].mentions, vec![SPONSOR, PARTNER]);
+    // What the page says it mentions is what the words now say; whom it
+    // told stays, so nobody is told twice.
+    chain.run(
+        &mut e,
+        &member(),
+        Command::EditComment {
+            id: 1,
+            body: "Final, @Pat Partner only".into(),
+        },
+    );
+    assert_eq!(chain.read(&e, &sponsor())[0].mentions, vec![PARTNER]);
+    assert_eq!(e.comments[0].mentions, vec![SPONSOR, PARTNER]);
     assert!(read[0].edited_at > Some(read[0].at));
 }
 
@@ -351,6 +389,7 @@ fn the_programme_hides_a_comment_and_only_it_and_the_author_read_why() {
         } else {
             assert_eq!(c.body, "", "{:?}", who.roles);
             assert_eq!(c.hidden.as_deref(), Some(""), "hidden, without why");
+            assert!(c.mentions.is_empty(), "nor whom it named");
         }
     }
     // Hidden is final for its author's edits, and hiding twice says so.
@@ -415,6 +454,7 @@ fn talk_never_makes_a_form_stale_but_two_edits_of_one_comment_do() {
         id: 1,
         body: "Hello again".into(),
         mentions: Vec::new(),
+        told: Vec::new(),
     }];
     let edit = |id| Command::EditComment {
         id,

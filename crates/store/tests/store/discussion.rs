@@ -262,5 +262,27 @@ async fn comments_are_read_only_where_the_engagement_is_and_mentions_are_judged_
             .filter(|k| k.starts_with("comment"))
             .collect();
         assert_eq!(kinds, ["commented", "commented", "comment_hidden"]);
+        // Dee reads the history without the hidden comment's words, whom
+        // they named, or why it was hidden, nor a hash to guess them by.
+        let as_dee = s.history(&dee, e.id).await.unwrap();
+        let hidden: Vec<_> = as_dee
+            .iter()
+            .filter(|ev| {
+                matches!(
+                    &ev.event,
+                    Event::Commented { id: 2, .. } | Event::CommentHidden { .. }
+                )
+            })
+            .collect();
+        assert_eq!(hidden.len(), 2);
+        for ev in hidden {
+            assert!(ev.hash.is_empty());
+            let text = serde_json::to_string(&ev.event).unwrap();
+            assert!(
+                !text.contains("Psst") && !text.contains("Not for here"),
+                "{text}"
+            );
+        }
+        assert!(as_dee.iter().filter(|ev| !ev.hash.is_empty()).count() > 3);
     }
 }

@@ -202,8 +202,9 @@ fn threads(
 ) -> Vec<ThreadView> {
     let mut out: Vec<ThreadView> = Vec::new();
     let mut keys: Vec<Anchor> = Vec::new();
+    // The last comment posted (an edit is not a new word in the thread).
     for c in comments {
-        let last = c.edited_at.unwrap_or(c.at).0.max(c.at.0);
+        let last = c.at.0;
         match keys.iter().position(|k| *k == c.anchor) {
             Some(i) => {
                 let t = &mut out[i];

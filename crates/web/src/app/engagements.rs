@@ -1681,8 +1681,20 @@ pub async fn command(
             };
             let clean = |t: &str| kept(t, &[]);
             let section = place_of(&f);
-            // An anchor key (`step:discovery:2`) keeps its colons.
-            let page = section.path(id, &kept(place_key(&f), &[':']));
+            // An edited or hidden comment's thread is where the record
+            // keeps it, whatever the form said; an anchor key
+            // (`step:discovery:2`) keeps its colons.
+            let thread = match &cmd {
+                waymark_core::Command::EditComment { id, .. }
+                | waymark_core::Command::HideComment { id, .. } => e
+                    .comments
+                    .iter()
+                    .find(|c| c.id == *id)
+                    .map(|c| c.anchor.key()),
+                _ => None,
+            };
+            let key = thread.unwrap_or_else(|| place_key(&f).to_string());
+            let page = section.path(id, &kept(&key, &[':']));
             let joiner = if page.contains('?') { '&' } else { '?' };
             let saved = clean(&f.command);
             // A decision comes back to its heading: its form now sits in a
@@ -1736,12 +1748,13 @@ async fn refused(
     let section = place_of(&problem.form);
     // A comment about nothing this engagement has comes back to the list
     // of discussions, whose choice of what it is about shows the error.
-    let stage =
-        if section == Section::Discussion && problem.fields.iter().any(|(f, _)| f == "about") {
-            String::new()
-        } else {
-            place_key(&problem.form).to_string()
-        };
+    let lost = problem.fields.iter().any(|(f, _)| f == "about")
+        || waymark_core::discussion::Anchor::parse_key(&problem.form.about).is_none();
+    let stage = if section == Section::Discussion && lost {
+        String::new()
+    } else {
+        place_key(&problem.form).to_string()
+    };
     section_page(
         s,
         who,

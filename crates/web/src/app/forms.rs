@@ -250,12 +250,7 @@ impl CommandForm {
             "return_to_programme" => Command::ReturnToProgramme,
             "comment" => Command::Comment {
                 about: waymark_core::discussion::Anchor::parse_key(&self.about).ok_or_else(
-                    || {
-                        invalid(
-                            "about",
-                            "the form did not say what the comment is about; reload the page",
-                        )
-                    },
+                    || invalid("about", "choose what the comment is about from the list"),
                 )?,
                 body: self.body.as_str().into(),
             },

@@ -4048,6 +4048,26 @@ async fn an_engagement_talks_beside_its_steps_and_only_its_people_hear() {
         )
         .await;
         assert_eq!(r.location, format!("{thread}&saved=edit_comment#comment-1"));
+        // A form whose thread was tampered with still comes back to the
+        // comment's own.
+        let v = w.version().await;
+        let r = send(
+            &app,
+            &pat,
+            Method::POST,
+            &page,
+            &[
+                ("csrf", &pat.csrf),
+                ("version", &v),
+                ("form", "comment-edit-1"),
+                ("command", "edit_comment"),
+                ("id", "1"),
+                ("about", "//evil.example"),
+                ("body", "Our day rate is 2,000."),
+            ],
+        )
+        .await;
+        assert_eq!(r.location, format!("{thread}&saved=edit_comment#comment-1"));
         let v = w.version().await;
         let r = send(
             &app,

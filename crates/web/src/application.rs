@@ -4,8 +4,7 @@
 //! sender, the session sweeper, SQLite's checkpoints). The binary and the
 //! tests build it the same way; `serve` stops it gracefully.
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -337,38 +336,17 @@ impl Application {
             .collect()
     }
 
-    /// Starts the tasks and serves on `listener` until `shutdown` resolves.
-    /// Then no connection is taken, requests in flight are finished (for at
-    /// most `grace`), and the mail sender delivers the message it holds and
-    /// hands the rest back to the outbox.
-    pub async fn serve(
+    /// [`Application::serve`] with another limit on how long a request's
+    /// headers may take to arrive (tests use a short one).
+    pub async fn serve_with_header_timeout(
         mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
         grace: Duration,
+        header_timeout: Duration,
     ) -> std::io::Result<()> {
         let stoppable = self.start_tasks();
-        let (signalled, mut heard) = tokio::sync::watch::channel(false);
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = signalled.send(true);
-        });
-        let deadline = async {
-            let _ = heard.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            r = server.into_future() => r?,
-            () = deadline => tracing::warn!(
-                "stopping: requests still in flight after {} s were cut off",
-                grace.as_secs()
-            ),
-        }
+        serve_connections(listener, self.router, shutdown, grace, header_timeout).await;
         let _ = self.stop.send(true);
         for (name, handle) in stoppable {
             if tokio::time::timeout(grace, handle).await.is_err() {
@@ -376,5 +354,81 @@ impl Application {
             }
         }
         Ok(())
+    }
+
+    /// Starts the tasks and serves on `listener` until `shutdown` resolves.
+    /// Then no connection is taken, requests in flight are finished (for at
+    /// most `grace`), and the mail sender delivers the message it holds and
+    /// hands the rest back to the outbox.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        self.serve_with_header_timeout(listener, shutdown, grace, HEADER_READ_TIMEOUT)
+            .await
+    }
+}
+
+/// How long a client may take to send a request's headers: past it, the
+/// connection is closed (a client sending them a byte at a time, or never
+/// finishing them, would otherwise hold it for ever).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener`, one HTTP/1 connection per task, each
+/// request knowing its peer (`ConnectInfo`), until `shutdown` resolves.
+/// Then the listener closes (new connections are refused), idle
+/// connections close, and requests in flight have `grace` to finish.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+    header_timeout: Duration,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                // Out of file descriptors, or a connection reset before it
+                // was taken: wait a moment rather than spin.
+                Err(e) => {
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req)
+            });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => tracing::warn!(
+            "stopping: requests still in flight after {} s were cut off",
+            grace.as_secs()
+        ),
     }
 }

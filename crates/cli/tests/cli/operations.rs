@@ -584,7 +584,9 @@ fn two_instances_behind_nginx_share_sessions_and_limit_each_client() {
             "-c",
             &format!("{d}/nginx.conf"),
             "-g",
-            "daemon off;",
+            // One process, so killing it leaves no worker behind (a worker
+            // left running held the test runner's output open).
+            "daemon off; master_process off;",
         ])
         .stderr(Stdio::piped())
         .spawn()

@@ -1671,6 +1671,54 @@ async fn the_composed_application_serves_on_a_port() {
     }
 }
 
+/// A client that never finishes its request's headers loses the
+/// connection when the header timeout passes, while others are served.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store = stores("slow-headers").await.into_iter().next().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let settings = Settings::new(
+        store,
+        Arc::new(waymark_model::bundled()),
+        &format!("http://{addr}"),
+    );
+    let app = Application::build(settings).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_with_header_timeout(
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(1),
+    ));
+    // Headers begun and never ended (as a client that holds connections
+    // open, a byte now and then, would).
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        .await
+        .unwrap();
+    // Someone else is served meanwhile.
+    let (code, _) = get_over_tcp(addr, "/login").await;
+    assert_eq!(code, 200);
+    let mut answer = Vec::new();
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(ended.is_ok(), "the connection was still open after 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
 /// Each role sees a control only for a command the server would accept:
 /// the pages ask the core (`allowed_commands`) what `decide` enforces.
 #[tokio::test]

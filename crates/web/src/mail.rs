@@ -434,15 +434,7 @@ pub fn community_notice(
         n.topic, n.post, n.post
     );
     let stop = format!("{base}/unsubscribe/{}", to.key);
-    let mut quoted: String = n.body.chars().take(QUOTED).collect();
-    if quoted.len() < n.body.len() {
-        quoted.push_str(" […]");
-    }
-    let quoted = quoted
-        .lines()
-        .map(|l| format!("> {l}"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let quoted = quoted(&n.body);
     let what = match n.kind {
         Notice::Answered => format!("{} answered “{}”:", n.actor_name, n.title),
         Notice::Accepted => format!("{} accepted this answer to “{}”:", n.actor_name, n.title),
@@ -464,6 +456,20 @@ pub fn community_notice(
     }
 }
 
+/// The start of what someone wrote, as a mail quotes it (`> ` before
+/// each line; `[…]` when it goes on).
+fn quoted(body: &str) -> String {
+    let mut start: String = body.chars().take(QUOTED).collect();
+    if start.len() < body.len() {
+        start.push_str(" […]");
+    }
+    start
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A person told that someone mentioned them in an engagement's discussion.
 pub fn mention(
     m: &waymark_store::PendingMention,
@@ -474,15 +480,7 @@ pub fn mention(
         "{base}/engagements/{}/discussion?about={}#comment-{}",
         m.engagement, words.anchor, m.comment
     );
-    let mut quoted: String = words.body.chars().take(QUOTED).collect();
-    if quoted.len() < words.body.len() {
-        quoted.push_str(" […]");
-    }
-    let quoted = quoted
-        .lines()
-        .map(|l| format!("> {l}"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let quoted = quoted(&words.body);
     Mail {
         kind: "mention".into(),
         to: m.email.clone(),

@@ -95,7 +95,7 @@ pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost, OwnHidden};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
 pub use pins::ModelVersion;
-pub use privacy::{HOLDERS, Held, NOT_PERSONAL, PersonalData};
+pub use privacy::{HOLDERS, Held, NOT_PERSONAL, PersonalData, ROW_CAP, without_secret_links};
 pub use records::{
     Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,
     accepted_extensions, classify, clean_name,

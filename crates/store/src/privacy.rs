@@ -491,6 +491,15 @@ pub const NOT_PERSONAL: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The most rows one place gives a download: a person who did a great
+/// deal (a programme officer's years of events) gets the first of them and
+/// is told there are more, so one request cannot hold the server's memory.
+pub const ROW_CAP: usize = 5_000;
+
+/// The paths of links that carry a secret (an unsubscribe key, an invite,
+/// a registration or first-run link), as mail sent to a person holds them.
+const SECRET_LINKS: [&str; 4] = ["/unsubscribe/", "/invite/", "/register/", "/setup/"];
+
 /// Everything the database holds about one person.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -506,6 +515,9 @@ pub struct PersonalData {
 pub struct Held {
     pub table: &'static str,
     pub about: &'static str,
+    /// There are more rows than [`ROW_CAP`]: the programme's export holds
+    /// the rest.
+    pub more: bool,
     /// Each row: its columns' values.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub rows: Vec<Map<String, Value>>,
@@ -533,20 +545,20 @@ impl Store {
             let rows = match hl.by {
                 By::Id => {
                     sqlx::query(&format!(
-                        "SELECT {columns} FROM {table} WHERE {column} = $1 ORDER BY 1"
+                        "SELECT {columns} FROM {table} WHERE {column} = $1 ORDER BY 1 LIMIT {}",
+                        ROW_CAP + 1
                     ))
                     .bind(person.0)
                     .fetch_all(&self.pool)
                     .await?
                 }
-                By::Email => {
-                    sqlx::query(&format!(
-                        "SELECT {columns} FROM {table} WHERE LOWER({column}) = $1 ORDER BY 1"
-                    ))
-                    .bind(email.clone())
-                    .fetch_all(&self.pool)
-                    .await?
-                }
+                By::Email => sqlx::query(&format!(
+                    "SELECT {columns} FROM {table} WHERE LOWER({column}) = $1 ORDER BY 1 LIMIT {}",
+                    ROW_CAP + 1
+                ))
+                .bind(email.clone())
+                .fetch_all(&self.pool)
+                .await?,
                 // Keys are few and short-lived: those with the prefix are
                 // read, and only the person's kept.
                 By::Key(prefix, then) => {
@@ -578,13 +590,25 @@ impl Store {
                 continue;
             }
             let skip = usize::from(matches!(hl.by, By::Key(..)));
+            let more = rows.len() > ROW_CAP;
+            let mut out = rows
+                .iter()
+                .take(ROW_CAP)
+                .map(|r| row_json(r, skip))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Mail keeps its links; those that carry a secret lose it.
+            for row in &mut out {
+                for value in row.values_mut() {
+                    if let Value::String(text) = value {
+                        *text = without_secret_links(text);
+                    }
+                }
+            }
             held.push(Held {
                 table: hl.table,
                 about: hl.about,
-                rows: rows
-                    .iter()
-                    .map(|r| row_json(r, skip))
-                    .collect::<Result<_, _>>()?,
+                more,
+                rows: out,
             });
         }
         Ok(PersonalData {
@@ -615,4 +639,50 @@ fn row_json(r: &sqlx::any::AnyRow, skip: usize) -> Result<Map<String, Value>, St
         out.insert(c.name().to_string(), v);
     }
     Ok(out)
+}
+
+/// `text` with the secret of every link that carries one (an unsubscribe
+/// key, an invite's or a registration's token) left out.
+pub fn without_secret_links(text: &str) -> String {
+    if !SECRET_LINKS.iter().any(|p| text.contains(p)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, path)) = SECRET_LINKS
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, *p)))
+        .min()
+    {
+        let after = at + path.len();
+        out.push_str(&rest[..after]);
+        let token = rest[after..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len() - after);
+        if token > 0 {
+            out.push_str("[left out]");
+        }
+        rest = &rest[after + token..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_secret_links as clean;
+
+    #[test]
+    fn secret_links_lose_their_secret_and_keep_the_rest() {
+        assert_eq!(clean("no links here"), "no links here");
+        assert_eq!(
+            clean("a /unsubscribe/k3y, then /invite/t-0_k. /register/ end /setup/x"),
+            "a /unsubscribe/[left out], then /invite/[left out]. /register/ end /setup/[left out]"
+        );
+        assert_eq!(
+            clean("/unsubscribe/ab/unsubscribe/cd"),
+            "/unsubscribe/[left out]/unsubscribe/[left out]"
+        );
+        assert_eq!(clean("é /invite/ü"), "é /invite/ü");
+    }
 }

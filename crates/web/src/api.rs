@@ -1153,15 +1153,40 @@ async fn person(
     (status = 200, body = waymark_store::PersonalData),
     (status = 403, body = Problem),
     (status = 404, body = Problem),
+    (status = 429, body = Problem, description = "More than ten downloads by this caller in the last hour"),
 ))]
 async fn personal_data(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
-    match s.store.personal_data(&actor, PersonId(id), now()).await {
+    let t = now();
+    if crate::app::limited(
+        &s.store,
+        "personal_data",
+        &actor.person.0.to_string(),
+        crate::app::DOWNLOADS_PER_HOUR,
+        t,
+    )
+    .await?
+    {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many downloads",
+            "you have downloaded this several times in the last hour; wait an hour",
+        ));
+    }
+    match s.store.personal_data(&actor, PersonId(id), t).await {
         Err(StoreError::NoSuchPerson(_)) => Err(not_found("person")),
-        other => Ok(Json(other?).into_response()),
+        other => {
+            let mut r = Json(other?).into_response();
+            r.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(r)
+        }
     }
 }
 

@@ -427,7 +427,7 @@ async fn serve_connections(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => tracing::warn!(
-            "stopping: requests still in flight after {} s were cut off",
+            "stopping: connections still open after {} s (a request in flight, or a client still sending its headers) were closed",
             grace.as_secs()
         ),
     }

@@ -72,7 +72,9 @@ async fn a_person_downloads_what_is_held_about_them_and_nothing_secret() {
                 kind: "test".into(),
                 to: "MIA@dta.gov.au".into(),
                 subject: "For Mia".into(),
-                body: "A letter to Mia".into(),
+                body: "A letter to Mia. Stop: https://w.example/unsubscribe/KEY123SECRET; \
+                       set your password: https://w.example/invite/INVITE-TOKEN_9."
+                    .into(),
                 ..Default::default()
             }],
             NOW,
@@ -133,8 +135,13 @@ async fn a_person_downloads_what_is_held_about_them_and_nothing_secret() {
         assert_eq!(mentioned.rows[0]["actor_id"], w.staff.person.0);
         assert!(!text.contains("Noted, @Mia Member"));
         // Never a secret, and nobody else's.
+        assert!(text.contains(
+            "/unsubscribe/[left out]; set your password: https://w.example/invite/[left out]."
+        ));
         let token_hash = waymark_store::token_id(&token);
         for secret in [
+            "KEY123SECRET",
+            "INVITE-TOKEN_9",
             "secret-hash",
             "argon2",
             "mia-session-id",
@@ -146,6 +153,23 @@ async fn a_person_downloads_what_is_held_about_them_and_nothing_secret() {
         ] {
             assert!(!text.contains(secret), "{secret} is in the download");
         }
+        // A place with more rows than a download holds says so.
+        let mut tx = s.pool().begin().await.unwrap();
+        for day in 0..=waymark_store::ROW_CAP {
+            sqlx::query("INSERT INTO digests (person_id, day, written_at) VALUES ($1, $2, $3)")
+                .bind(mia.0)
+                .bind(format!("d{day:05}"))
+                .bind(NOW.0)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let own = s.personal_data(&w.member, mia, NOW).await.unwrap();
+        let digests = own.held.iter().find(|h| h.table == "digests").unwrap();
+        assert_eq!(digests.rows.len(), waymark_store::ROW_CAP);
+        assert!(digests.more);
+        assert!(!own.held.iter().find(|h| h.table == "people").unwrap().more);
         // The events are shown as the JSON they are.
         let events = own.held.iter().find(|h| h.table == "events").unwrap();
         assert!(

@@ -514,6 +514,9 @@ pub async fn person(
     .await
 }
 
+/// How many downloads of personal data one person makes in an hour.
+pub(crate) const DOWNLOADS_PER_HOUR: u64 = 10;
+
 /// Everything Waymark holds about a person, as a JSON download: their own
 /// (`/settings/data`), or a programme admin's for them (`/people/{id}/data`).
 pub async fn personal_data(
@@ -522,7 +525,22 @@ pub async fn personal_data(
     id: Option<Path<i64>>,
 ) -> Result<Response, PageError> {
     let person = id.map_or(who.actor.person, |Path(id)| waymark_core::PersonId(id));
-    let data = match s.store.personal_data(&who.actor, person, now()).await {
+    let t = now();
+    // Each download reads a good deal: a few an hour per person, by the one
+    // rate limiter.
+    if let Some(refused) = super::intake::over_limit(
+        &s,
+        "personal_data",
+        &who.actor.person.0.to_string(),
+        DOWNLOADS_PER_HOUR,
+        t,
+        "You have downloaded this several times in the last hour. Wait an hour and try again.",
+    )
+    .await?
+    {
+        return Ok(refused);
+    }
+    let data = match s.store.personal_data(&who.actor, person, t).await {
         Err(StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
         other => other?,
     };

@@ -3436,6 +3436,17 @@ async fn a_person_downloads_what_is_held_about_them_through_the_api() {
         let uri = format!("/api/v1/people/{id}/data");
         let (s, ct, own) = call(&app, "GET", &uri, Some(&mia), None).await;
         assert_eq!(s, StatusCode::OK, "{own}");
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(&uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {mia}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
         assert!(ct.starts_with("application/json"));
         assert_eq!(own["person"], id);
         let account = own["held"]

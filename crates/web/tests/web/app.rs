@@ -4160,6 +4160,14 @@ async fn a_person_downloads_their_data_from_their_settings() {
             let r = send(&app, &mia, Method::GET, &format!("/people/{id}/data"), &[]).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{id}");
         }
+        // Ten asks an hour (those refused count too), then a plain 429.
+        for _ in 0..7 {
+            let r = send(&app, &mia, Method::GET, "/settings/data", &[]).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        let r = send(&app, &mia, Method::GET, "/settings/data", &[]).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.body.contains("Wait an hour"));
     }
 }
 

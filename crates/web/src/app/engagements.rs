@@ -1766,8 +1766,6 @@ async fn refused(
     .await
 }
 
-/// The page a sent form lives on: a stage's command goes back to that
-/// stage's page when it names one.
 /// What the form's page is about: the stage of a stage page, the thread
 /// (anchor key) of a discussion.
 fn place_key(f: &CommandForm) -> &str {
@@ -1777,6 +1775,8 @@ fn place_key(f: &CommandForm) -> &str {
     }
 }
 
+/// The page a sent form lives on: a stage's command goes back to that
+/// stage's page when it names one.
 fn place_of(f: &CommandForm) -> Section {
     if f.command == "set_owner" && f.item == "risk" {
         return Section::Risks;

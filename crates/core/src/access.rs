@@ -52,6 +52,10 @@ impl Role {
     }
 }
 
+/// Downloads of personal data an hour, for those limited
+/// ([`Actor::personal_data_limit`]).
+pub const PERSONAL_DATA_PER_HOUR: u64 = 10;
+
 /// The person giving a command, with all their memberships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -115,6 +119,13 @@ impl Actor {
                 why: "only the person and the programme's admins download what Waymark holds about someone",
             })
         }
+    }
+
+    /// How many downloads of personal data this actor makes in an hour:
+    /// each reads a good deal, so a few, except for programme admins, who
+    /// answer people's requests.
+    pub fn personal_data_limit(&self) -> Option<u64> {
+        (!self.is_admin()).then_some(PERSONAL_DATA_PER_HOUR)
     }
 
     pub fn may_manage_people(&self) -> Result<(), DomainError> {

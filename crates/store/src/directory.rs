@@ -494,25 +494,8 @@ impl Store {
     /// The active people who hold any of `roles`, by name, with all their
     /// roles (who can be given work: never someone who has left).
     pub async fn people_with_roles(&self, roles: &[Role]) -> Result<Vec<Person>, StoreError> {
-        if roles.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Roles are stored as their JSON, so a role is found by its exact
-        // text, through the index on it.
-        let params = placeholders(1, roles.len());
-        let sql = format!(
-            "SELECT p.id, p.name, p.email, p.deactivated_at, r.role FROM people p \
-             JOIN memberships r ON r.person_id = p.id \
-             WHERE p.deactivated_at IS NULL \
-             AND p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
-             ORDER BY p.name, p.id, r.role",
-            params
-        );
-        let mut q = sqlx::query(&sql);
-        for role in roles {
-            q = q.bind(json(role)?);
-        }
-        people_from_rows(&q.fetch_all(&self.pool).await?)
+        let mut conn = self.pool.acquire().await?;
+        holding(&mut conn, roles).await
     }
 
     /// One agency's members (the executive sponsor among them), by name.
@@ -563,9 +546,35 @@ pub(crate) async fn agency_exists(pool: &AnyPool, role: &Role) -> Result<(), Sto
     Ok(())
 }
 
-/// The people with these ids, with their roles, read in `tx`.
+/// [`Store::people_with_roles`], read on `conn` (a transaction's too).
+pub(crate) async fn holding(
+    conn: &mut sqlx::AnyConnection,
+    roles: &[Role],
+) -> Result<Vec<Person>, StoreError> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Roles are stored as their JSON, so a role is found by its exact
+    // text, through the index on it.
+    let sql = format!(
+        "SELECT p.id, p.name, p.email, p.deactivated_at, r.role FROM people p \
+         JOIN memberships r ON r.person_id = p.id \
+         WHERE p.deactivated_at IS NULL \
+         AND p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
+         ORDER BY p.name, p.id, r.role",
+        placeholders(1, roles.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for role in roles {
+        q = q.bind(json(role)?);
+    }
+    people_from_rows(&q.fetch_all(&mut *conn).await?)
+}
+
+/// The people with these ids, with their roles, read on `conn` (a
+/// transaction's too).
 pub(crate) async fn people_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     ids: &[PersonId],
 ) -> Result<Vec<Person>, StoreError> {
     if ids.is_empty() {
@@ -580,7 +589,7 @@ pub(crate) async fn people_in(
     for id in ids {
         q = q.bind(id.0);
     }
-    people_from_rows(&q.fetch_all(&mut **tx).await?)
+    people_from_rows(&q.fetch_all(&mut *conn).await?)
 }
 
 pub(crate) fn people_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Person>, StoreError> {

@@ -48,11 +48,11 @@ pub struct MentionLine {
     pub anchor: String,
 }
 
-/// The people who take part in `e`, read in `tx`: the programme, the
+/// The people who take part in `e`, read on `conn`: the programme, the
 /// agency's members and the partners assigned (the core keeps those who
 /// have not left).
 pub(crate) async fn participants_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     e: &Engagement,
 ) -> Result<Vec<Person>, StoreError> {
     let roles = [
@@ -67,21 +67,9 @@ pub(crate) async fn participants_in(
             sponsor: true,
         },
     ];
-    let sql = format!(
-        "SELECT p.id, p.name, p.email, p.deactivated_at, r.role FROM people p \
-         JOIN memberships r ON r.person_id = p.id \
-         WHERE p.deactivated_at IS NULL \
-         AND p.id IN (SELECT person_id FROM memberships WHERE role IN ({})) \
-         ORDER BY p.id, r.role",
-        placeholders(1, roles.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for role in &roles {
-        q = q.bind(json(role)?);
-    }
-    let mut people = directory::people_from_rows(&q.fetch_all(&mut **tx).await?)?;
+    let mut people = directory::holding(conn, &roles).await?;
     let assigned: Vec<PersonId> = e.assigned.iter().map(|a| a.person).collect();
-    people.extend(people_in(tx, &assigned).await?);
+    people.extend(people_in(conn, &assigned).await?);
     people.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     people.dedup_by_key(|p| p.id);
     Ok(people)
@@ -150,10 +138,26 @@ impl Store {
         id: EngagementId,
     ) -> Result<(Engagement, Vec<Comment>), StoreError> {
         let e = self.engagement(actor, id).await?;
-        let events = discussion_events(&self.pool, id).await?;
-        let comments =
-            discussion::fold(events.iter().map(|(ev, by, at)| (ev, *by, *at)), &e, actor);
+        let comments = self.discussion_of(actor, &e).await?;
         Ok((e, comments))
+    }
+
+    /// The discussion of `e`, already read, oldest comment first, as
+    /// `actor` may read it (nothing if they may not read `e`).
+    pub async fn discussion_of(
+        &self,
+        actor: &Actor,
+        e: &Engagement,
+    ) -> Result<Vec<Comment>, StoreError> {
+        if actor.access(e) == waymark_core::Access::None {
+            return Err(StoreError::Domain(waymark_core::DomainError::NotFound));
+        }
+        let events = discussion_events(&self.pool, e.id).await?;
+        Ok(discussion::fold(
+            events.iter().map(|(ev, by, at)| (ev, *by, *at)),
+            e,
+            actor,
+        ))
     }
 
     /// Who a comment on engagement `id` may mention, by name, if `actor`
@@ -164,10 +168,21 @@ impl Store {
         id: EngagementId,
     ) -> Result<Vec<Person>, StoreError> {
         let e = self.engagement(actor, id).await?;
-        let mut tx = self.pool.begin().await?;
-        let people = participants_in(&mut tx, &e).await?;
-        tx.commit().await?;
-        Ok(discussion::participants(&e, &people)
+        self.participants_of(actor, &e).await
+    }
+
+    /// [`Store::participants`] of `e`, already read.
+    pub async fn participants_of(
+        &self,
+        actor: &Actor,
+        e: &Engagement,
+    ) -> Result<Vec<Person>, StoreError> {
+        if actor.access(e) == waymark_core::Access::None {
+            return Err(StoreError::Domain(waymark_core::DomainError::NotFound));
+        }
+        let mut conn = self.pool.acquire().await?;
+        let people = participants_in(&mut conn, e).await?;
+        Ok(discussion::participants(e, &people)
             .into_iter()
             .cloned()
             .collect())

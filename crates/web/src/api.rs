@@ -903,7 +903,7 @@ async fn discussion(
 ) -> Result<Response, Problem> {
     let (e, comments) = s.store.discussion(&actor, EngagementId(id)).await?;
     let model = s.store.model(&e.model_hash).await?;
-    let people = s.store.participants(&actor, e.id).await?;
+    let people = s.store.participants_of(&actor, &e).await?;
     Ok(Json(DiscussionView {
         comments: comments
             .into_iter()
@@ -1161,13 +1161,12 @@ async fn personal_data(
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
     let t = now();
-    // Programme admins, who answer people's requests, are not limited.
-    if !actor.is_admin()
+    if let Some(limit) = actor.personal_data_limit()
         && crate::app::limited(
             &s.store,
             "personal_data",
             &actor.person.0.to_string(),
-            crate::app::DOWNLOADS_PER_HOUR,
+            limit,
             t,
         )
         .await?

@@ -392,3 +392,15 @@ fn other_agencies_cannot_tell_a_record_exists() {
     assert_eq!(err.code(), "not_found");
     assert_eq!(err.to_string(), "no such engagement");
 }
+
+#[test]
+fn downloads_of_personal_data_are_limited_except_for_admins() {
+    assert_eq!(admin().personal_data_limit(), None);
+    for a in [staff(), member(), sponsor(), partner()] {
+        assert_eq!(a.personal_data_limit(), Some(10), "{:?}", a.roles);
+    }
+    // Who may download whose: themselves, or an admin for anyone.
+    assert!(member().may_see_personal_data(MEMBER).is_ok());
+    assert!(admin().may_see_personal_data(MEMBER).is_ok());
+    assert!(staff().may_see_personal_data(MEMBER).is_err());
+}

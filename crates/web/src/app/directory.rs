@@ -514,9 +514,6 @@ pub async fn person(
     .await
 }
 
-/// How many downloads of personal data one person makes in an hour.
-pub(crate) const DOWNLOADS_PER_HOUR: u64 = 10;
-
 /// Everything Waymark holds about a person, as a JSON download: their own
 /// (`/settings/data`), or a programme admin's for them (`/people/{id}/data`).
 pub async fn personal_data(
@@ -526,15 +523,13 @@ pub async fn personal_data(
 ) -> Result<Response, PageError> {
     let person = id.map_or(who.actor.person, |Path(id)| waymark_core::PersonId(id));
     let t = now();
-    // Each download reads a good deal: a few an hour per person, by the one
-    // rate limiter. Programme admins, who answer people's requests, are not
-    // limited.
-    if !who.actor.is_admin()
+    // By the one rate limiter, as the core limits this person.
+    if let Some(limit) = who.actor.personal_data_limit()
         && let Some(refused) = super::intake::over_limit(
             &s,
             "personal_data",
             &who.actor.person.0.to_string(),
-            DOWNLOADS_PER_HOUR,
+            limit,
             t,
             "You have downloaded this several times in the last hour. Wait an hour and try again.",
         )

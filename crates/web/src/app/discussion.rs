@@ -161,8 +161,8 @@ pub(super) async fn view(
                 .ok_or(PageError::NotFound)?,
         ),
     };
-    let (_, comments) = s.store.discussion(actor, e.id).await?;
-    let people = s.store.participants(actor, e.id).await?;
+    let comments = s.store.discussion_of(actor, e).await?;
+    let people = s.store.participants_of(actor, e).await?;
     let mut ids: Vec<PersonId> = comments.iter().map(|c| c.author).collect();
     ids.extend(comments.iter().flat_map(|c| c.mentions.iter().copied()));
     let names = s.store.person_names(&ids).await?;

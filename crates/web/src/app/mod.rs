@@ -48,7 +48,6 @@ use waymark_store::{Store, StoreError};
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
-pub(crate) use directory::DOWNLOADS_PER_HOUR;
 pub use discussion::send_mentions;
 pub use engagements::write_digests;
 pub(crate) use intake::limited;

@@ -3983,7 +3983,10 @@ async fn an_engagement_talks_beside_its_steps_and_only_its_people_hear() {
             "markdown rendered"
         );
         assert!(read.body.contains("id=\"comment-1\""));
-        assert!(read.body.contains("Discussion: Engagement, step 1"));
+        assert!(
+            read.body
+                .contains("<strong>About:</strong> Engagement, step 1")
+        );
         // The member may not rewrite the partner's words.
         let v = w.version().await;
         let r = post(

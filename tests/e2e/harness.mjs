@@ -3,6 +3,7 @@
 // critical findings fail). Not a test file itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -80,10 +81,83 @@ export function shooter(dir, prefix) {
 export async function signedIn(browser, base, email, password) {
   const context = await browser.newContext();
   const page = await context.newPage();
+  await signIn(page, base, email, password);
+  return { context, page };
+}
+
+// Signs `page` in as `email` at `base`, second factor included (set up on
+// the way when the site asks, as programme admins are), and waits for the
+// home page.
+export async function signIn(page, base, email, password) {
   await page.goto(`${base}/login`);
   await page.getByLabel('Email address').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/(engagements|login\/code|settings\/second-factor)(\?.*)?$/);
+  const path = new URL(page.url()).pathname;
+  if (path === '/login/code') await typeCode(page, email);
+  if (path === '/settings/second-factor') {
+    await setUpFactor(page, email);
+    await page.getByRole('link', { name: 'I have saved them: go on' }).click();
+  }
   await page.waitForURL(`${base}/engagements`);
-  return { context, page };
+}
+
+// Second factors set up in this file's browsers, by email: the key and
+// the last 30-second step whose code was used (each code works once).
+const factors = new Map();
+
+const stepNow = () => Math.floor(Date.now() / 30000);
+
+// RFC 4648 base32, as the page shows a key to type by hand.
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const i = alphabet.indexOf(ch);
+    assert.ok(i >= 0, `not base32: ${ch}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+// The code an authenticator app shows for `key` in 30-second `step`
+// (RFC 6238: HMAC-SHA-1, dynamic truncation, six digits), by hand.
+export function totp(key, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const at = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+// On the second-factor page: reads the key as a person types it into
+// their app, types the app's code, and returns the recovery codes shown.
+export async function setUpFactor(page, email) {
+  const key = base32Decode(await page.locator('#setup-key').textContent());
+  const step = stepNow();
+  await page.getByLabel('Code from your app').fill(totp(key, step));
+  await page.getByRole('button', { name: 'Turn on the second factor' }).click();
+  await page.getByRole('heading', { name: 'Save your recovery codes now' }).waitFor();
+  factors.set(email, { key, last: step });
+  return page.locator('.recovery-codes code').allTextContents();
+}
+
+// On the code page: the app's code, never one used before (waiting for
+// the next when two sign-ins come in one 30 seconds).
+export async function typeCode(page, email) {
+  const factor = factors.get(email);
+  assert.ok(factor, `no second factor set up for ${email} in this file`);
+  const step = Math.max(stepNow(), factor.last + 1);
+  while (step > stepNow() + 1) await new Promise((r) => setTimeout(r, 500));
+  factor.last = step;
+  await page.getByLabel('Code', { exact: true }).fill(totp(factor.key, step));
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }

@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, freePort, launch, startServer } from './harness.mjs';
+import { axe, freePort, launch, signIn, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -115,10 +115,7 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
   //    invites the contact as executive sponsor.
   const adminCtx = await browser.newContext();
   const admin = await adminCtx.newPage();
-  await admin.goto(`${base}/login`);
-  await admin.getByLabel('Email address').fill(ADMIN.email);
-  await admin.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-  await clickAndLoad(admin, 'Sign in');
+  await signIn(admin, base, ADMIN.email, ADMIN.password);
   await admin.goto(`${base}/enquiries`);
   await axe(admin, 'enquiries');
   await admin.getByRole('link', { name: 'Request for support from Bureau of Examples' }).click();

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, freePort, launch, startServer } from './harness.mjs';
+import { axe, freePort, launch, signIn, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -115,10 +115,7 @@ test('a mail becomes an enquiry, the programme answers it, and the answer thread
 
   const ctx = await browser.newContext();
   const admin = await ctx.newPage();
-  await admin.goto(`${base}/login`);
-  await admin.getByLabel('Email address').fill(ADMIN.email);
-  await admin.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-  await Promise.all([admin.waitForLoadState('load'), admin.getByRole('button', { name: 'Sign in' }).click()]);
+  await signIn(admin, base, ADMIN.email, ADMIN.password);
 
   // 1. The mail is an enquiry on the programme's list.
   await until('the mail becoming an enquiry', async () => {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe as check, launch, startServer } from './harness.mjs';
+import { axe as check, launch, setUpFactor, signIn as signInAt, startServer, typeCode } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -101,11 +101,7 @@ async function person() {
 }
 
 async function signIn(page, email, password) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${base}/engagements`);
+  await signInAt(page, base, email, password);
 }
 
 async function invite(page, name, email, role, agency) {
@@ -192,6 +188,39 @@ test('a newcomer creates the first admin in the browser', async () => {
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
   await page.getByLabel('Type the password again').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Create the admin account and sign in' }).click();
+  // A programme admin sets up a second factor before anything else: the
+  // QR code, or the key by hand, then the app's code.
+  await page.waitForURL(`${base}/settings/second-factor`);
+  await page.getByRole('img', { name: /QR code for your authenticator app/ }).waitFor();
+  await axe(page, 'second factor setup');
+  await shoot(page, 'second-factor-setup');
+  await page.getByLabel('Code from your app').fill('12345');
+  await page.getByRole('button', { name: 'Turn on the second factor' }).click();
+  await page.locator('.error-summary a[href="#code"]').waitFor();
+  await axe(page, 'second factor with an error');
+  // The key and the recovery codes are secrets the log must never hold.
+  secrets.push((await page.locator('#setup-key').textContent()).replace(/\s/g, ''));
+  const recovery = await setUpFactor(page, ADMIN.email);
+  secrets.push(...recovery, ...recovery.map((c) => c.replace('-', '')));
+  assert.equal(recovery.length, 10);
+  assert.ok(recovery.every((c) => /^[a-z2-9]{5}-[a-z2-9]{5}$/.test(c)), recovery.join(' '));
+  await axe(page, 'recovery codes');
+  await shoot(page, 'second-factor-codes');
+  await page.getByRole('link', { name: 'I have saved them: go on' }).click();
+  await page.waitForURL(`${base}/engagements`);
+  // Signing in again: the password, then a code from the app.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${base}/login`);
+  await page.getByLabel('Email address').fill(ADMIN.email);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/login\/code/);
+  await page.getByLabel('Code', { exact: true }).fill('000000x');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('.error-summary a[href="#code"]').waitFor();
+  await axe(page, 'sign-in code');
+  await shoot(page, 'sign-in-code');
+  await typeCode(page, ADMIN.email);
   await page.waitForURL(`${base}/engagements`);
   await page.getByRole('heading', { name: 'Waiting for you' }).waitFor();
   // Their own settings: zone and mail.
@@ -590,11 +619,7 @@ test('the programme moves live engagements to the framework: preview, one edit, 
     /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/);
   try {
     const admin = await person();
-    await admin.page.goto(`${nextBase}/login`);
-    await admin.page.getByLabel('Email address').fill(ADMIN.email);
-    await admin.page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await admin.page.getByRole('button', { name: 'Sign in' }).click();
-    await admin.page.waitForURL(`${nextBase}/engagements`);
+    await signInAt(admin.page, nextBase, ADMIN.email, ADMIN.password);
     await admin.page.goto(`${nextBase}/agencies`);
     await admin.page.getByRole('link', { name: /Model versions/ }).click();
     await admin.page.getByRole('link', { name: /Plan a move to the current version/ }).first().click();

@@ -17,7 +17,9 @@
 //! asks, answers, edits, votes and accepts, what a post holds, what each
 //! change records in a question's chain, and who may register
 //! ([`community`]); an engagement's own discussion: what a comment may be
-//! about, whom it mentions, who edits and hides it ([`discussion`]).
+//! about, whom it mentions, who edits and hides it ([`discussion`]); a
+//! second factor: who must have one, who may reset one, and what a typed
+//! code may be ([`factor`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -35,6 +37,7 @@ pub mod discussion;
 mod engagement;
 pub mod enquiry;
 mod error;
+pub mod factor;
 pub mod knowledge;
 pub mod letter;
 pub mod mailbox;

@@ -474,10 +474,15 @@ impl Store {
 
 /// 256 random bits as hex, for tokens and form keys.
 pub fn random_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 32];
+    Ok(chain::hex(&random_bytes::<32>()?))
+}
+
+/// `N` bytes from the operating system's randomness (keys, codes).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
-    Ok(chain::hex(&bytes))
+    Ok(bytes)
 }
 
 /// The one-time links: an invite, the first run's setup link, and a

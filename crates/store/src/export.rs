@@ -447,6 +447,26 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("withheld_at", OptInt),
             ],
         ),
+        // Second factors move with their people: without them, an admin
+        // restored elsewhere would set up a new one with a password alone.
+        (
+            "second_factors",
+            &[
+                ("person_id", Int),
+                ("secret", Bytes),
+                ("enrolled_at", Int),
+                ("last_step", Int),
+            ],
+        ),
+        (
+            "recovery_codes",
+            &[
+                ("person_id", Int),
+                ("hash", Text),
+                ("created_at", Int),
+                ("used_at", OptInt),
+            ],
+        ),
     ]
 };
 

@@ -15,7 +15,8 @@
 //! notices answers leave for their mail (`watches`), flags and the
 //! programme's moderation (`moderation`), and pending registrations
 //! (`auth`); an engagement's discussion, read from its chain, and the
-//! notices its mentions leave (`discussion`). Every change to
+//! notices its mentions leave (`discussion`); each person's second factor
+//! and recovery codes, each code accepted once (`factor`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -39,6 +40,7 @@ mod discussion;
 mod engagements;
 mod error;
 mod export;
+mod factor;
 mod faq;
 pub mod generate;
 mod health;
@@ -70,7 +72,7 @@ use waymark_model::Model;
 
 pub use adopters::Adopter;
 pub use assessments::AgencyRecord;
-pub use auth::{Invite, random_token};
+pub use auth::{Invite, random_bytes, random_token};
 pub use chain::{Broken, BrokenAgency, BrokenTopic, Verification};
 pub use community::{ANSWERS_PAGE, MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
 pub(crate) use directory::people_in;
@@ -79,6 +81,7 @@ pub use discussion::{MentionLine, MentionMail, PendingMention};
 pub(crate) use engagements::status_name;
 pub use error::{StoreError, redact};
 pub use export::{Export, FORMAT, FORMAT_VERSION};
+pub use factor::SecondFactor;
 pub use faq::FaqEntry;
 pub use health::{Health, Schema};
 pub use intake::{

@@ -93,6 +93,20 @@ pub const HOLDERS: &[Holder] = &[
         &["expires_at"],
     ),
     h(
+        "second_factors",
+        "person_id",
+        By::Id,
+        "Your second factor (its key is a secret, and left out)",
+        &["enrolled_at"],
+    ),
+    h(
+        "recovery_codes",
+        "person_id",
+        By::Id,
+        "Your recovery codes (kept only as fingerprints, which are left out)",
+        &["created_at", "used_at"],
+    ),
+    h(
         "tokens",
         "person_id",
         By::Id,
@@ -132,6 +146,13 @@ pub const HOLDERS: &[Holder] = &[
         "key",
         By::Key("pair:", Then::EmailAndMore),
         "Failed sign-ins to your account, with the network they came from",
+        &["key", "at"],
+    ),
+    h(
+        "sign_in_failures",
+        "key",
+        By::Key("factor:", Then::Id),
+        "Wrong second-factor codes typed for your account",
         &["key", "at"],
     ),
     h(

@@ -215,6 +215,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/people/{id}/tokens/{token}/revoke",
             post(revoke_token),
         )
+        .route("/api/v1/people/{id}/sessions", get(person_sessions))
+        .route(
+            "/api/v1/people/{id}/sessions/{reference}/end",
+            post(end_person_session),
+        )
+        .route("/api/v1/people/{id}/second-factor", get(second_factor))
+        .route(
+            "/api/v1/people/{id}/second-factor/reset",
+            post(reset_second_factor),
+        )
         .route(
             "/api/v1/webhooks",
             get(webhooks::webhooks).post(webhooks::subscribe),
@@ -266,6 +276,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
+        person_sessions, end_person_session, second_factor, reset_second_factor,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
         webhooks::event_types, webhooks::subscribe, webhooks::webhook, webhooks::enable,
@@ -2307,6 +2318,119 @@ async fn revoke_token(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found("token"))
+    }
+}
+
+/// Where a person is signed in in a browser, most recently used first:
+/// your own, or anyone's for a programme admin. (API tokens are listed
+/// under `tokens`.)
+#[utoipa::path(get, path = "/api/v1/people/{id}/sessions", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<crate::app::SessionInfo>),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn person_sessions(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Vec<crate::app::SessionInfo>>, Problem> {
+    // Permission first: nobody learns which people exist by asking.
+    actor.may_manage_sign_in_of(PersonId(id))?;
+    let id = existing_person(&s.store, PersonId(id)).await?;
+    Ok(Json(crate::app::sessions_of_person(&s.store, id).await?))
+}
+
+/// Signs a person out of one browser at once (a lost phone, a shared
+/// computer): your own, or anyone's for a programme admin.
+#[utoipa::path(post, path = "/api/v1/people/{id}/sessions/{reference}/end",
+    params(("id" = i64, Path), ("reference" = String, Path, description = "The session's reference, as the list shows it")),
+    responses(
+    (status = 204, description = "Ended: that browser's next request goes to sign-in"),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem, description = "no such person, or no live session of theirs with that reference"),
+))]
+async fn end_person_session(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params((id, reference)): Params<(i64, String)>,
+) -> Result<Response, Problem> {
+    actor.may_manage_sign_in_of(PersonId(id))?;
+    let id = existing_person(&s.store, PersonId(id)).await?;
+    if crate::app::end_session_by_reference(&s.store, id, &reference, None).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found("session"))
+    }
+}
+
+/// Whether a person signs in with a second factor (never its key or codes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SecondFactorView {
+    /// Whether they have one: an authenticator app's codes after the password.
+    enabled: bool,
+    /// When they set it up (seconds since 1970).
+    enrolled_at: Option<i64>,
+    /// Recovery codes they have not used yet.
+    recovery_codes_left: Option<i64>,
+    /// Whether they must have one (programme admins): without it, they set
+    /// one up before anything else when they next sign in.
+    required: bool,
+}
+
+/// Whether a person has a second factor: your own, or anyone's for a
+/// programme admin. Setting one up happens in the browser
+/// (`/settings/second-factor`), where the QR code is.
+#[utoipa::path(get, path = "/api/v1/people/{id}/second-factor", params(("id" = i64, Path)), responses(
+    (status = 200, body = SecondFactorView),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn second_factor(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<SecondFactorView>, Problem> {
+    actor.may_manage_sign_in_of(PersonId(id))?;
+    let person = s
+        .store
+        .person(PersonId(id))
+        .await?
+        .ok_or_else(|| not_found("person"))?;
+    let factor = s.store.second_factor(person.id).await?;
+    let them = Actor {
+        person: person.id,
+        roles: person.roles,
+    };
+    Ok(Json(SecondFactorView {
+        enabled: factor.is_some(),
+        enrolled_at: factor.as_ref().map(|f| f.enrolled_at.0),
+        recovery_codes_left: factor.as_ref().map(|f| f.recovery_left),
+        required: them.needs_second_factor(),
+    }))
+}
+
+/// Turns off another person's second factor, when they lost their phone
+/// and recovery codes (programme admins, never for themselves): every
+/// session of theirs ends, and they set up a new one when they next sign in.
+#[utoipa::path(post, path = "/api/v1/people/{id}/second-factor/reset", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Reset"),
+    (status = 403, body = Problem, description = "not an admin, or your own"),
+    (status = 404, body = Problem, description = "no such person, or they have no second factor"),
+))]
+async fn reset_second_factor(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    if s.store.reset_second_factor(&actor, PersonId(id)).await? {
+        tracing::warn!(
+            by = actor.person.0,
+            person = id,
+            "second factor reset by a programme admin"
+        );
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found("second factor"))
     }
 }
 

@@ -5,6 +5,7 @@ mod assessment;
 mod community;
 mod discussion;
 mod enquiry;
+mod factor;
 mod journey;
 mod migration;
 mod next;

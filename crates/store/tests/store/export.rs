@@ -35,6 +35,25 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
         )
         .await
         .unwrap();
+    // A second factor, with a recovery code used: it moves with the data.
+    w.store
+        .enrol_second_factor(
+            w.member.person,
+            &[
+                0, 200, 7, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+            ],
+            55_000_000,
+            &["abcdefghij".to_string(), "kmnpqrstuv".to_string()],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(
+        w.store
+            .use_recovery_code(w.member.person, "abcdefghij", NOW)
+            .await
+            .unwrap()
+    );
     // Everything beside the engagements: an enquiry with an attachment and
     // a triage note, an uploaded file, a letter, a template, mail.
     let added = w
@@ -174,6 +193,8 @@ async fn an_export_round_trips_between_every_pair_of_backends() {
     for source in stores("export-src").await {
         let from = source.backend();
         let (_, x) = filled(source).await;
+        assert_eq!(x.records["second_factors"].len(), 1);
+        assert_eq!(x.records["recovery_codes"].len(), 2);
         let json = serde_json::to_string(&x).unwrap();
         for target in stores("export-dst").await {
             let to = target.backend();

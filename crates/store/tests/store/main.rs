@@ -10,6 +10,7 @@ mod community;
 mod discussion;
 mod documents;
 mod export;
+mod factor;
 mod generate;
 mod knowledge;
 mod listing;

@@ -55,6 +55,35 @@ pub fn hash_password(p: &Password) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))
 }
 
+/// Refuses with how long to wait when any of `keys` has reached its limit
+/// of failures in the window (sign-in failures, counted in the database so
+/// every instance shares them). `what` names the limit in the metrics.
+pub(super) async fn throttle(
+    s: &AppState,
+    keys: &[(&str, u32)],
+    t: Timestamp,
+    what: &'static str,
+) -> Result<(), PageError> {
+    let since = Timestamp(t.0 - WINDOW_SECS);
+    let mut wait = 0;
+    for (key, limit) in keys {
+        let (n, oldest) = s.store.sign_in_failures(key, since).await?;
+        if n >= *limit {
+            wait = wait.max(
+                oldest
+                    .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
+                    .max(1),
+            );
+        }
+    }
+    if wait > 0 {
+        crate::ops::METRICS.rate_limited(what);
+        tracing::warn!(wait, limit = what, "refused: too many failures");
+        return Err(PageError::TooMany(wait as u64));
+    }
+    Ok(())
+}
+
 /// Checks `password` against a stored PHC string; false on any mismatch or
 /// unreadable hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -133,7 +162,7 @@ pub struct UserView {
     pub section: &'static str,
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
@@ -207,6 +236,24 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
         let _ = session.flush().await;
         return Ok(None);
     };
+    let actor = Actor {
+        person: id,
+        roles: person.roles.clone(),
+    };
+    // Those who must have a second factor do nothing else until they set
+    // one up (a session begun before the rule, or before they became an
+    // admin, included).
+    let path = parts.uri.path();
+    if actor.needs_second_factor()
+        && !(path.starts_with("/settings/second-factor") || path == "/logout")
+        && !state
+            .store
+            .has_second_factor(id)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?
+    {
+        return Err(Redirect::to("/settings/second-factor").into_response());
+    }
     let settings = state
         .store
         .settings(id)
@@ -214,10 +261,7 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
         .map_err(|e| PageError::from(e).into_response())?;
     Ok(Some(SignedIn {
         settings,
-        actor: Actor {
-            person: id,
-            roles: person.roles.clone(),
-        },
+        actor,
         person,
         csrf,
         session,
@@ -256,7 +300,7 @@ pub(super) fn encode(s: &str) -> String {
 }
 
 /// Only local paths are followed after sign-in (never `//evil` or a URL).
-fn safe_next(next: Option<&str>) -> &str {
+pub(super) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n)
             if n.starts_with('/')
@@ -271,9 +315,16 @@ fn safe_next(next: Option<&str>) -> &str {
 
 /// Starts a signed-in session: a new session id (so one planted before
 /// sign-in is worthless), the person, and a fresh form token.
-async fn begin(session: &Session, person: waymark_core::PersonId) -> Result<(), PageError> {
+pub(super) async fn begin(
+    session: &Session,
+    person: waymark_core::PersonId,
+) -> Result<(), PageError> {
     let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
     session.cycle_id().await.map_err(fail)?;
+    session
+        .remove::<(i64, i64)>(super::factor::PENDING)
+        .await
+        .map_err(fail)?;
     session.insert(PERSON, person.0).await.map_err(fail)?;
     session
         .insert(
@@ -412,28 +463,15 @@ async fn sign_in(
     let since = Timestamp(t.0 - WINDOW_SECS);
     // Refuse before checking the password, so a throttled pair cannot be
     // probed at all until the window passes.
-    let mut wait = 0;
-    for (key, limit) in [
+    let keys: Vec<(&str, u32)> = [
         (Some(&address), ADDRESS_LIMIT),
         (pair.as_ref(), PAIR_LIMIT),
         (account.as_ref(), ACCOUNT_LIMIT),
-    ] {
-        if let Some(key) = key {
-            let (n, oldest) = s.store.sign_in_failures(key, since).await?;
-            if n >= limit {
-                wait = wait.max(
-                    oldest
-                        .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
-                        .max(1),
-                );
-            }
-        }
-    }
-    if wait > 0 {
-        crate::ops::METRICS.rate_limited("sign_in");
-        tracing::warn!(client = %addr, wait, "sign-in refused: too many failures");
-        return Err(PageError::TooMany(wait as u64));
-    }
+    ]
+    .into_iter()
+    .filter_map(|(key, limit)| key.map(|k| (k.as_str(), limit)))
+    .collect();
+    throttle(s, &keys, t, "sign_in").await?;
     if f.email.trim().is_empty() || f.password.is_empty() {
         let (field, msg) = if f.email.trim().is_empty() {
             ("email", "Enter your email address")
@@ -465,8 +503,15 @@ async fn sign_in(
             if let Some(key) = &pair {
                 s.store.clear_sign_in_failures(key, since).await?;
             }
+            let next = safe_next(Some(&f.next));
+            if s.store.has_second_factor(p).await? {
+                super::factor::wait_for_code(session, p).await?;
+                return Ok(
+                    Redirect::to(&format!("/login/code?next={}", encode(next))).into_response()
+                );
+            }
             begin(session, p).await?;
-            Ok(Redirect::to(safe_next(Some(&f.next))).into_response())
+            Ok(Redirect::to(next).into_response())
         }
         _ => {
             crate::ops::METRICS.sign_in_failed("form");
@@ -754,15 +799,28 @@ struct SettingsPage<'a> {
     today: Timestamp,
     /// What they watch in the community.
     watching: waymark_store::Watching,
+    /// When they set up their second factor, if they did.
+    second_factor: Option<i64>,
 }
 
-/// One of a person's sessions as their settings page shows it: never its
-/// id (a secret), but a reference derived from it.
+/// One of a person's sessions where they are signed in in a browser:
+/// never its id (a secret), but a reference derived from it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionInfo {
+    /// Names the session to end it (the start of its id's SHA-256).
+    pub reference: String,
+    /// When it was last used (seconds since 1970), if known; marked at
+    /// most every five minutes.
+    pub last_used_at: Option<i64>,
+    /// When it ends unless used again (seconds since 1970).
+    pub expires_at: i64,
+}
+
+/// One of a person's sessions as their settings page shows it.
 #[derive(serde::Serialize)]
 struct SessionView {
-    reference: String,
-    /// When it was last used (as seconds), if known.
-    seen: Option<i64>,
+    #[serde(flatten)]
+    info: SessionInfo,
     /// The session of this very request.
     current: bool,
 }
@@ -773,23 +831,71 @@ fn session_reference(id: &str) -> String {
     format!("{:x}", Sha256::digest(id.as_bytes()))[..16].to_string()
 }
 
+/// `person`'s live sessions, each with its id (for this module only) and
+/// what people see of it, most recently used first.
+async fn live_sessions(
+    store: &waymark_store::Store,
+    person: waymark_core::PersonId,
+) -> Result<Vec<(String, SessionInfo)>, StoreError> {
+    let mut out: Vec<(String, SessionInfo)> = store
+        .sessions_of(person, now())
+        .await?
+        .into_iter()
+        .map(|(id, data, expires)| {
+            let info = SessionInfo {
+                reference: session_reference(&id),
+                last_used_at: serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|d| d.get(SEEN).and_then(serde_json::Value::as_i64)),
+                expires_at: expires.0,
+            };
+            (id, info)
+        })
+        .collect();
+    out.sort_by_key(|(_, v)| std::cmp::Reverse(v.last_used_at));
+    Ok(out)
+}
+
+/// `person`'s live sessions, as the API lists them.
+pub(crate) async fn sessions_of_person(
+    store: &waymark_store::Store,
+    person: waymark_core::PersonId,
+) -> Result<Vec<SessionInfo>, StoreError> {
+    Ok(live_sessions(store, person)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// Ends `person`'s session named by `reference`, unless it is `keep` (the
+/// session asking): true if one ended.
+pub(crate) async fn end_session_by_reference(
+    store: &waymark_store::Store,
+    person: waymark_core::PersonId,
+    reference: &str,
+    keep: Option<&str>,
+) -> Result<bool, StoreError> {
+    for (id, v) in live_sessions(store, person).await? {
+        if v.reference == reference && keep != Some(id.as_str()) {
+            return store.end_session_of(person, &id).await;
+        }
+    }
+    Ok(false)
+}
+
 /// The person's live sessions, this one first.
 async fn sessions_of(s: &AppState, who: &SignedIn) -> Result<Vec<SessionView>, PageError> {
     let current = who.session.id().map(|id| id.to_string());
-    let mut out: Vec<SessionView> = s
-        .store
-        .sessions_of(who.actor.person, now())
+    let mut out: Vec<SessionView> = live_sessions(&s.store, who.actor.person)
         .await?
         .into_iter()
-        .map(|(id, data, _)| SessionView {
-            reference: session_reference(&id),
-            seen: serde_json::from_str::<serde_json::Value>(&data)
-                .ok()
-                .and_then(|d| d.get(SEEN).and_then(serde_json::Value::as_i64)),
+        .map(|(id, info)| SessionView {
             current: current.as_deref() == Some(id.as_str()),
+            info,
         })
         .collect();
-    out.sort_by_key(|v| (!v.current, std::cmp::Reverse(v.seen)));
+    out.sort_by_key(|v| !v.current);
     Ok(out)
 }
 
@@ -867,6 +973,11 @@ async fn settings_page_with(
         new_token,
         today: now(),
         watching: s.store.watching(&who.actor).await?,
+        second_factor: s
+            .store
+            .second_factor(who.actor.person)
+            .await?
+            .map(|f| f.enrolled_at.0),
     };
     view_page(s, status, "settings.html", &view)
 }
@@ -910,11 +1021,7 @@ pub async fn end_session(
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
     let current = who.session.id().map(|id| id.to_string());
-    for (id, _, _) in s.store.sessions_of(who.actor.person, now()).await? {
-        if session_reference(&id) == f.session && current.as_deref() != Some(id.as_str()) {
-            s.store.end_session_of(who.actor.person, &id).await?;
-        }
-    }
+    end_session_by_reference(&s.store, who.actor.person, &f.session, current.as_deref()).await?;
     // Ended, or already gone: either way it no longer works.
     Ok(Redirect::to("/settings?saved=session").into_response())
 }
@@ -983,15 +1090,7 @@ pub async fn change_password(
     who.check(&f.csrf)?;
     let t = now();
     let account = format!("account:{}", who.person.email);
-    let since = Timestamp(t.0 - WINDOW_SECS);
-    let (n, oldest) = s.store.sign_in_failures(&account, since).await?;
-    if n >= ACCOUNT_LIMIT {
-        let wait = oldest
-            .map_or(WINDOW_SECS, |o| o.0 + WINDOW_SECS - t.0)
-            .max(1);
-        crate::ops::METRICS.rate_limited("password_change");
-        return Err(PageError::TooMany(wait as u64));
-    }
+    throttle(&s, &[(&account, ACCOUNT_LIMIT)], t, "password_change").await?;
     let hash = s
         .store
         .credentials(&who.person.email)

@@ -145,6 +145,14 @@ struct PersonPage {
     /// Their API tokens, to end one (never the tokens themselves).
     tokens: Vec<waymark_store::TokenInfo>,
     today: waymark_core::Timestamp,
+    /// When they set up their second factor, if they have one.
+    second_factor: Option<i64>,
+    /// Whether the visitor may reset it (an admin, not for themselves).
+    may_reset_factor: bool,
+    /// Whether they must have one (programme admins).
+    factor_required: bool,
+    /// The banner after a change was made.
+    saved: Option<&'static str>,
 }
 
 async fn agencies_page(
@@ -469,9 +477,11 @@ async fn person_page(
     id: waymark_core::PersonId,
     status: StatusCode,
     errors: Vec<FieldError>,
+    saved: Option<&'static str>,
 ) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
+    let second_factor = s.store.second_factor(p.id).await?.map(|f| f.enrolled_at.0);
     let them = waymark_core::Actor {
         person: p.id,
         roles: p.roles.clone(),
@@ -495,21 +505,36 @@ async fn person_page(
         errors,
         tokens: s.store.tokens_of(p.id).await?,
         today: now(),
+        second_factor,
+        may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
+        factor_required: them.needs_second_factor(),
+        saved,
     };
     view_page(s, status, "person.html", &view)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: String,
 }
 
 pub async fn person(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
 ) -> Result<Response, PageError> {
+    let saved = (q.saved == "factor").then_some(
+        "Their second factor is off, and they are signed out everywhere. They set up a new one when they next sign in, if they must have one.",
+    );
     person_page(
         &s,
         &who,
         waymark_core::PersonId(id),
         StatusCode::OK,
         Vec::new(),
+        saved,
     )
     .await
 }
@@ -627,21 +652,21 @@ pub async fn add_role(
         Ok(r) => r,
         Err(e) => {
             let errors = field_error(&e).into_iter().collect();
-            return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
+            return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
         }
     };
     match s.store.add_role(id, role).await {
         Ok(()) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
         Err(StoreError::Duplicate { .. }) => {
             let errors = vec![form_error("role", "Role: they already have this role")];
-            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await
         }
         Err(StoreError::Missing { what: "agency", .. }) => {
             let errors = vec![form_error(
                 "agency",
                 "Agency: choose one of the agencies listed",
             )];
-            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await
         }
         Err(e) => Err(e.into()),
     }

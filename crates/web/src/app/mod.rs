@@ -17,6 +17,7 @@ mod directory;
 mod discussion;
 mod documents;
 mod engagements;
+mod factor;
 mod forms;
 pub(crate) mod intake;
 mod knowledge;
@@ -45,6 +46,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
+pub(crate) use auth::{SessionInfo, end_session_by_reference, sessions_of_person};
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
@@ -178,6 +180,8 @@ pub fn table() -> Vec<Route> {
     vec![
         get("/login", auth::login_form),
         post("/login", auth::login),
+        get("/login/code", factor::code_form),
+        post("/login/code", factor::code),
         post("/logout", auth::logout),
         get("/register", auth::register_form),
         post("/register", auth::register),
@@ -193,6 +197,10 @@ pub fn table() -> Vec<Route> {
         post("/settings", auth::save_settings),
         post("/settings/password", auth::change_password),
         post("/settings/sessions", auth::end_session),
+        get("/settings/second-factor", factor::page),
+        post("/settings/second-factor", factor::set_up),
+        post("/settings/second-factor/codes", factor::new_codes),
+        post("/settings/second-factor/off", factor::turn_off),
         post("/settings/tokens", auth::create_token),
         post("/settings/tokens/revoke", auth::revoke_token),
         get("/settings/webhooks", webhooks::webhooks),
@@ -220,6 +228,7 @@ pub fn table() -> Vec<Route> {
         post("/people/{id}", directory::add_role),
         post("/people/{id}/deactivate", directory::deactivate),
         post("/people/{id}/reactivate", directory::reactivate),
+        post("/people/{id}/second-factor/reset", factor::reset),
         get("/request-support", intake::support_form),
         post("/request-support", intake::request_support),
         get("/request-support/sent", intake::support_sent),

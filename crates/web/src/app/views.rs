@@ -16,6 +16,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("../../templates/app/error.html")),
     ("login.html", include_str!("../../templates/app/login.html")),
+    (
+        "login-code.html",
+        include_str!("../../templates/app/login-code.html"),
+    ),
+    (
+        "second-factor.html",
+        include_str!("../../templates/app/second-factor.html"),
+    ),
     ("setup.html", include_str!("../../templates/app/setup.html")),
     (
         "settings.html",

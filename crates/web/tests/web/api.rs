@@ -2763,7 +2763,29 @@ async fn every_workspace_action_has_an_api_operation() {
         ),
         (
             "/settings/sessions",
-            Err("browser sessions; a program's access is its token"),
+            api(&["post /api/v1/people/{id}/sessions/{reference}/end"]),
+        ),
+        (
+            "/login/code",
+            Err("the second factor's code is typed by a person signing in, in the browser"),
+        ),
+        (
+            "/settings/second-factor",
+            Err("setting up an authenticator app needs its QR code and the person's phone"),
+        ),
+        (
+            "/settings/second-factor/codes",
+            Err(
+                "new recovery codes need a code from the person's phone, and are shown to them once",
+            ),
+        ),
+        (
+            "/settings/second-factor/off",
+            Err("turning a second factor off needs a code from the person's phone"),
+        ),
+        (
+            "/people/{id}/second-factor/reset",
+            api(&["post /api/v1/people/{id}/second-factor/reset"]),
         ),
         (
             "/register",

@@ -16,6 +16,8 @@ use waymark_store::testing::stores;
 
 #[path = "documents.rs"]
 mod documents;
+#[path = "factor.rs"]
+mod factor;
 use waymark_web::app::{hash_password, table};
 use waymark_web::{Application, Settings};
 
@@ -165,10 +167,81 @@ async fn sign_in(app: &Router, email: &str, password: &str) -> (Client, Reply) {
         csrf: String::new(),
     };
     if r.status == StatusCode::SEE_OTHER {
-        let home = send(app, &c, Method::GET, "/engagements", &[]).await;
+        let mut home = send(app, &c, Method::GET, "/engagements", &[]).await;
+        // A programme admin sets up a second factor before anything else,
+        // as a person with an authenticator app would.
+        if home.location == "/settings/second-factor" {
+            set_up_factor(app, &c).await;
+            home = send(app, &c, Method::GET, "/engagements", &[]).await;
+        }
         c.csrf = csrf_of(&home.body).unwrap_or_default();
     }
     (c, r)
+}
+
+/// The key a second-factor page shows to type by hand.
+fn key_of(body: &str) -> Vec<u8> {
+    let at =
+        body.find("id=\"setup-key\">").expect("no key on the page") + "id=\"setup-key\">".len();
+    let end = at + body[at..].find("</code>").unwrap();
+    let key: String = body[at..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    totp_rs::Secret::Encoded(key).to_bytes().unwrap()
+}
+
+/// The code an authenticator app shows for `key` in 30-second `step`.
+fn code_at(key: &[u8], step: i64) -> String {
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        key.to_vec(),
+        None,
+        "test".into(),
+    )
+    .unwrap()
+    .generate(u64::try_from(step * 30).unwrap())
+}
+
+/// The 30-second step of the clock now.
+fn step_now() -> i64 {
+    waymark_store::now().0 / 30
+}
+
+/// Sets up a second factor for the signed-in `c`: scans (reads) the key,
+/// types the code for now. Returns the key, the step its code used, and
+/// the recovery codes shown.
+async fn set_up_factor(app: &Router, c: &Client) -> (Vec<u8>, i64, Vec<String>) {
+    let page = send(app, c, Method::GET, "/settings/second-factor", &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let key = key_of(&page.body);
+    let csrf = csrf_of(&page.body).unwrap();
+    let step = step_now();
+    let r = send(
+        app,
+        c,
+        Method::POST,
+        "/settings/second-factor",
+        &[("csrf", &csrf), ("code", &code_at(&key, step))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Save your recovery codes now"),
+        "{}",
+        r.body
+    );
+    let codes: Vec<String> = r
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest[..rest.find("</code>").unwrap()].to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "{}", r.body);
+    (key, step, codes)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +275,8 @@ struct World {
     agency: AgencyId,
     engagement: EngagementId,
     emails: Vec<(Who, &'static str)>,
+    /// The admin's browser, once signed in (with their second factor).
+    admin: tokio::sync::OnceCell<Client>,
 }
 
 async fn world(store: Store) -> World {
@@ -309,11 +384,25 @@ async fn world(store: Store) -> World {
         agency,
         engagement: e.id,
         emails,
+        admin: tokio::sync::OnceCell::new(),
     }
 }
 
 impl World {
     async fn client(&self, app: &Router, who: Who) -> Client {
+        // The admin signs in once per world: their second factor is set up
+        // then, and its codes each work once.
+        if who == Who::Admin {
+            return self
+                .admin
+                .get_or_init(|| self.sign_in_as(app, who))
+                .await
+                .clone();
+        }
+        self.sign_in_as(app, who).await
+    }
+
+    async fn sign_in_as(&self, app: &Router, who: Who) -> Client {
         match self.emails.iter().find(|(w, _)| *w == who) {
             None => Client::default(),
             Some((_, email)) => {
@@ -368,6 +457,9 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         // An unknown or spent invite is nobody's page.
         ("GET" | "POST", "/invite/{token}" | "/setup/{token}") => StatusCode::NOT_FOUND,
         ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
+        // The second factor's code page, with no correct password waiting
+        // for a code: back to sign-in.
+        ("GET" | "POST", "/login/code") => StatusCode::SEE_OTHER,
         // Registering is for people without an account (the matrix's form
         // is empty: 422); a made-up link is nobody's.
         ("GET", "/register") if signed_in => StatusCode::SEE_OTHER,
@@ -414,6 +506,25 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
         // Ending a session that is not theirs (or none) signs nobody out.
         ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
+        // Everyone's own second factor: the admin has one (set up when they
+        // signed in), so setting one up goes back to its page, and the
+        // forms that need a code get none (422); for the others it is the
+        // other way round.
+        ("GET", "/settings/second-factor") => StatusCode::OK,
+        ("POST", "/settings/second-factor") if who == Admin => StatusCode::SEE_OTHER,
+        ("POST", "/settings/second-factor") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off")
+            if who == Admin =>
+        {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off") => {
+            StatusCode::SEE_OTHER
+        }
+        // An admin resets another's (the unassigned partner has none: it
+        // stays off); nobody else may.
+        ("POST", "/people/{id}/second-factor/reset") if who == Admin => StatusCode::SEE_OTHER,
+        ("POST", "/people/{id}/second-factor/reset") => StatusCode::FORBIDDEN,
         // A token needs a name (422); revoking none of one's own revokes
         // nothing and goes back.
         ("POST", "/settings/tokens") => StatusCode::UNPROCESSABLE_ENTITY,

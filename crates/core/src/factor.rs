@@ -1,0 +1,130 @@
+//! A second factor for signing in: who must have one, who may remove one,
+//! and what a typed code may be.
+//!
+//! A second factor is a TOTP authenticator (RFC 6238: six digits, a new
+//! code every 30 seconds) with [`RECOVERY_CODES`] single-use recovery
+//! codes for when the device is lost. Programme admins must have one
+//! ([`Actor::needs_second_factor`]); anyone else may. Computing and
+//! checking codes, and counting failures, belong to the web layer and the
+//! store; what a code looks like and who may do what are here.
+
+use crate::{Actor, DomainError, PersonId};
+
+/// Digits in an authenticator's code.
+pub const DIGITS: usize = 6;
+/// Seconds each authenticator code lasts.
+pub const STEP_SECS: i64 = 30;
+/// Recovery codes made at once; each signs in once.
+pub const RECOVERY_CODES: usize = 10;
+/// Characters in a recovery code (shown as two groups of five).
+pub const RECOVERY_LEN: usize = 10;
+/// What recovery codes are written in: lowercase letters and digits
+/// without the ones people misread (0, 1, l, o).
+pub const RECOVERY_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+/// Seconds between a correct password and its code: after this, the
+/// password is asked for again.
+pub const PENDING_SECS: i64 = 10 * 60;
+
+/// A code someone typed to prove their second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OneTimeCode {
+    /// Six digits from their authenticator app.
+    Authenticator(String),
+    /// One of their recovery codes, as lowercase letters and digits.
+    Recovery(String),
+}
+
+impl OneTimeCode {
+    /// Reads a typed code: spaces and hyphens anywhere are ignored, and a
+    /// recovery code's case does not matter.
+    pub fn parse(raw: &str) -> Result<OneTimeCode, DomainError> {
+        let wrong = || {
+            DomainError::invalid(
+                "code",
+                "enter the 6-digit code your authenticator app shows, or one of your recovery codes",
+            )
+        };
+        if raw.trim().is_empty() {
+            return Err(DomainError::invalid(
+                "code",
+                "enter the 6-digit code your authenticator app shows",
+            ));
+        }
+        // A long paste is not a code; refuse before copying it.
+        if raw.len() > 64 {
+            return Err(wrong());
+        }
+        let kept: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if kept.len() == DIGITS && kept.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(OneTimeCode::Authenticator(kept))
+        } else if kept.len() == RECOVERY_LEN && kept.bytes().all(|b| RECOVERY_ALPHABET.contains(&b))
+        {
+            Ok(OneTimeCode::Recovery(kept))
+        } else {
+            Err(wrong())
+        }
+    }
+}
+
+/// A recovery code as it is shown and printed: `abcde-fghij`.
+pub fn show_recovery(code: &str) -> String {
+    let (a, b) = code.split_at(code.len().min(RECOVERY_LEN / 2));
+    format!("{a}-{b}")
+}
+
+/// A recovery code from random bytes (one byte per character).
+pub fn recovery_code(random: &[u8; RECOVERY_LEN]) -> String {
+    random
+        .iter()
+        .map(|b| RECOVERY_ALPHABET[usize::from(*b) % RECOVERY_ALPHABET.len()] as char)
+        .collect()
+}
+
+impl Actor {
+    /// Programme admins see and change everything, people included, so a
+    /// stolen password alone must not be enough: they sign in with a second
+    /// factor, and set one up before anything else.
+    pub fn needs_second_factor(&self) -> bool {
+        self.is_admin()
+    }
+
+    /// Whether this actor may turn off `person`'s second factor without a
+    /// code from it: a programme admin, for someone who lost their device
+    /// and recovery codes; never for themselves, which would undo the rule
+    /// above with one click. (Anyone turns off their own with a current
+    /// code; one who needs a factor is then taken straight to setting up a
+    /// new one, which is how they move to a new device.)
+    pub fn may_reset_second_factor(&self, person: PersonId) -> Result<(), DomainError> {
+        if person == self.person {
+            return Err(DomainError::Forbidden {
+                action: "reset your own second factor",
+                why: "turn it off on your settings page with a code from it, or ask another programme admin",
+            });
+        }
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "reset another person's second factor",
+                why: "only a programme admin does that, for someone who lost their device",
+            })
+        }
+    }
+
+    /// Whether this actor may list and end `person`'s sessions and read
+    /// whether they have a second factor: the person, or a programme admin.
+    pub fn may_manage_sign_in_of(&self, person: PersonId) -> Result<(), DomainError> {
+        if person == self.person || self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: "see how another person signs in",
+                why: "only the person and the programme's admins see their sessions and second factor",
+            })
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Second factors: what a typed code may be, recovery codes' shape, and
+//! who must have, reset and see a second factor.
+
+use waymark_core::factor::*;
+use waymark_core::*;
+
+#[test]
+fn typed_codes_are_read_leniently_and_bounded() {
+    for (typed, read) in [
+        ("123456", OneTimeCode::Authenticator("123456".into())),
+        (" 123 456 ", OneTimeCode::Authenticator("123456".into())),
+        ("012-345", OneTimeCode::Authenticator("012345".into())),
+        ("abcde-fghij", OneTimeCode::Recovery("abcdefghij".into())),
+        ("ABCDE FGHIJ", OneTimeCode::Recovery("abcdefghij".into())),
+        ("23456789mn", OneTimeCode::Recovery("23456789mn".into())),
+    ] {
+        assert_eq!(OneTimeCode::parse(typed).unwrap(), read, "{typed}");
+    }
+    for bad in [
+        "",
+        "   ",
+        "12345",
+        "1234567",
+        "12345a",
+        // Misread characters are not in recovery codes.
+        "abcde-fghi0",
+        "lllll-ooooo",
+        "<script>x",
+        "１２３４５６",
+        "١٢٣٤٥٦",
+        "123456\n",
+    ] {
+        let refused = OneTimeCode::parse(bad);
+        if bad == "123456\n" {
+            // A trailing newline is whitespace, as a paste brings it.
+            assert!(refused.is_ok());
+            continue;
+        }
+        assert!(
+            matches!(refused, Err(DomainError::Invalid { field: "code", .. })),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    let long = "1".repeat(2 * 1024 * 1024);
+    assert!(OneTimeCode::parse(&long).is_err());
+}
+
+#[test]
+fn recovery_codes_use_every_character_evenly_and_read_back() {
+    assert_eq!(RECOVERY_ALPHABET.len(), 32, "256 is a multiple: no bias");
+    let mut seen = std::collections::BTreeSet::new();
+    for b in 0..=255u8 {
+        let code = recovery_code(&[b; RECOVERY_LEN]);
+        assert_eq!(code.len(), RECOVERY_LEN);
+        seen.insert(code.as_bytes()[0]);
+        let shown = show_recovery(&code);
+        assert_eq!(shown.len(), RECOVERY_LEN + 1);
+        assert_eq!(
+            OneTimeCode::parse(&shown).unwrap(),
+            OneTimeCode::Recovery(code)
+        );
+    }
+    assert_eq!(seen.len(), 32);
+}
+
+#[test]
+fn admins_must_have_one_and_only_admins_reset_others() {
+    let person = |id, roles| Actor {
+        person: PersonId(id),
+        roles,
+    };
+    let admin = person(1, vec![Role::ProgrammeAdmin]);
+    let staff = person(2, vec![Role::ProgrammeStaff]);
+    let member = person(
+        3,
+        vec![Role::AgencyMember {
+            agency: AgencyId(1),
+            sponsor: true,
+        }],
+    );
+    assert!(admin.needs_second_factor());
+    assert!(!staff.needs_second_factor());
+    assert!(!member.needs_second_factor());
+    assert!(admin.may_reset_second_factor(PersonId(3)).is_ok());
+    assert!(
+        admin.may_reset_second_factor(PersonId(1)).is_err(),
+        "not their own"
+    );
+    assert!(staff.may_reset_second_factor(PersonId(3)).is_err());
+    assert!(member.may_reset_second_factor(PersonId(3)).is_err());
+    assert!(member.may_manage_sign_in_of(PersonId(3)).is_ok());
+    assert!(member.may_manage_sign_in_of(PersonId(2)).is_err());
+    assert!(staff.may_manage_sign_in_of(PersonId(3)).is_err());
+    assert!(admin.may_manage_sign_in_of(PersonId(3)).is_ok());
+}

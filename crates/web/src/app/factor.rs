@@ -1,0 +1,531 @@
+//! The second factor in the workspace: setting up an authenticator app (a
+//! QR code drawn here as SVG, or the key typed by hand), recovery codes
+//! shown once, the code asked for after a correct password, new recovery
+//! codes, turning it off, and an admin's reset for someone who lost their
+//! device.
+//!
+//! The rules are `waymark_core::factor`'s. Codes are RFC 6238's (HMAC-SHA-1,
+//! six digits, 30-second steps, what every authenticator app reads),
+//! computed by totp-rs; one step either side is accepted for clock drift,
+//! and a code's step must be later than the last one accepted, so a code
+//! works once. Wrong codes count against the same limits as wrong
+//! passwords: per address, and per person (`factor:<id>`).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use totp_rs::{Algorithm, TOTP};
+use tower_sessions::Session;
+use waymark_core::factor::{
+    DIGITS, OneTimeCode, PENDING_SECS, RECOVERY_CODES, RECOVERY_LEN, STEP_SECS,
+};
+use waymark_core::{PersonId, Timestamp};
+use waymark_store::now;
+
+use super::auth::{
+    ADDRESS_LIMIT, ClientIp, PAIR_LIMIT, SignedIn, UserView, WINDOW_SECS, begin, constant_eq,
+    encode, safe_next, throttle,
+};
+use super::{AppState, FieldError, PageError, form_error, view_page};
+
+/// The session key of a correct password still waiting for its code:
+/// the person and when the password was right.
+pub(super) const PENDING: &str = "pending";
+/// The session key of a key being set up (base32), so that a page
+/// reloaded shows the same QR code the app already scanned.
+const SETTING_UP: &str = "factor_setup";
+/// Bytes in an authenticator key: 160 bits, RFC 4226's recommendation.
+const KEY_BYTES: usize = 20;
+/// The name authenticator apps show beside the account.
+const ISSUER: &str = "Waymark";
+
+fn totp(secret: &[u8], account: &str) -> Result<TOTP, PageError> {
+    TOTP::new(
+        Algorithm::SHA1,
+        DIGITS,
+        0,
+        STEP_SECS as u64,
+        secret.to_vec(),
+        Some(ISSUER.to_string()),
+        // A colon separates issuer from account in the otpauth label.
+        account.replace(':', " "),
+    )
+    .map_err(|e| PageError::Internal(format!("cannot use the authenticator key: {e}")))
+}
+
+/// The 30-second step `code` belongs to, if it is the code of the step
+/// before `at`'s, its own or the next (clocks drift).
+fn step_of(secret: &[u8], code: &str, at: Timestamp) -> Result<Option<i64>, PageError> {
+    let totp = totp(secret, "-")?;
+    let now = at.0.div_euclid(STEP_SECS);
+    Ok((now - 1..=now + 1).find(|step| {
+        let t = u64::try_from(step * STEP_SECS).unwrap_or(0);
+        constant_eq(totp.generate(t).as_bytes(), code.as_bytes())
+    }))
+}
+
+/// Ten new recovery codes, from the operating system's randomness.
+fn new_recovery_codes() -> Result<Vec<String>, PageError> {
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let bytes = waymark_store::random_bytes::<RECOVERY_LEN>()?;
+            Ok(waymark_core::factor::recovery_code(&bytes))
+        })
+        .collect()
+}
+
+/// What a person proved with a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    Authenticator,
+    Recovery,
+}
+
+/// Checks a code `person` typed against their second factor, within the
+/// sign-in limits: `Ok(Err(message))` for a code that is not right (or
+/// not a code), counted as a failure when it was a real guess.
+async fn prove(
+    s: &AppState,
+    addr: std::net::IpAddr,
+    person: PersonId,
+    raw: &str,
+) -> Result<Result<Proof, String>, PageError> {
+    let t = now();
+    let address = format!("address:{}", crate::ops::limit_key(addr));
+    let account = format!("factor:{}", person.0);
+    throttle(
+        s,
+        &[(&address, ADDRESS_LIMIT), (&account, PAIR_LIMIT)],
+        t,
+        "second_factor",
+    )
+    .await?;
+    let code = match OneTimeCode::parse(raw) {
+        Ok(c) => c,
+        Err(waymark_core::DomainError::Invalid { message, .. }) => return Ok(Err(cap(&message))),
+        Err(e) => return Err(e.into()),
+    };
+    let proof = match s.store.second_factor(person).await? {
+        None => None,
+        Some(f) => match &code {
+            OneTimeCode::Authenticator(c) => match step_of(&f.secret, c, t)? {
+                Some(step) if s.store.accept_step(person, step).await? => {
+                    Some(Proof::Authenticator)
+                }
+                _ => None,
+            },
+            OneTimeCode::Recovery(c) => s
+                .store
+                .use_recovery_code(person, c, t)
+                .await?
+                .then_some(Proof::Recovery),
+        },
+    };
+    match proof {
+        Some(p) => {
+            s.store
+                .clear_sign_in_failures(&account, Timestamp(t.0 - WINDOW_SECS))
+                .await?;
+            Ok(Ok(p))
+        }
+        None => {
+            crate::ops::METRICS.sign_in_failed("second_factor");
+            tracing::warn!(client = %addr, person = person.0, "second factor refused: wrong code");
+            for key in [&address, &account] {
+                s.store.record_sign_in_failure(key, t).await?;
+            }
+            Ok(Err(match code {
+                OneTimeCode::Authenticator(_) => "That code is not right, or it was used already. Codes change every 30 seconds: type the one your app shows now.".into(),
+                OneTimeCode::Recovery(_) => "That recovery code is not right, or it was used already. Each one works once.".into(),
+            }))
+        }
+    }
+}
+
+/// A core message as a sentence.
+fn cap(message: &str) -> String {
+    let mut c = message.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Marks a correct password as waiting for its code (a new session id,
+/// so one planted before is worthless).
+pub(super) async fn wait_for_code(session: &Session, person: PersonId) -> Result<(), PageError> {
+    let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
+    session.cycle_id().await.map_err(fail)?;
+    session
+        .insert(PENDING, (person.0, now().0))
+        .await
+        .map_err(fail)?;
+    Ok(())
+}
+
+/// The person whose password was right a short while ago, if any.
+async fn pending(session: &Session) -> Option<PersonId> {
+    let (person, at): (i64, i64) = session.get(PENDING).await.ok().flatten()?;
+    (now().0 - at <= PENDING_SECS).then_some(PersonId(person))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeQuery {
+    next: String,
+}
+
+/// What `login-code.html` reads.
+#[derive(serde::Serialize)]
+struct CodePage<'a> {
+    title: &'static str,
+    next: &'a str,
+    errors: Vec<FieldError>,
+}
+
+fn code_page(s: &AppState, status: StatusCode, next: &str, errors: Vec<FieldError>) -> Response {
+    let view = CodePage {
+        title: "Enter your code",
+        next,
+        errors,
+    };
+    view_page(s, status, "login-code.html", &view).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// After a correct password: the code.
+pub async fn code_form(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    if pending(&session).await.is_none() {
+        return Redirect::to(&format!("/login?next={}", encode(safe_next(Some(&q.next)))))
+            .into_response();
+    }
+    code_page(&s, StatusCode::OK, &q.next, Vec::new())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+    next: String,
+}
+
+pub async fn code(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    session: Session,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    let Some(person) = pending(&session).await else {
+        // Too slow, or no password first: start again.
+        return Ok(
+            Redirect::to(&format!("/login?next={}", encode(safe_next(Some(&f.next)))))
+                .into_response(),
+        );
+    };
+    match prove(&s, addr, person, &f.code).await? {
+        Ok(proof) => {
+            begin(&session, person).await?;
+            Ok(Redirect::to(match proof {
+                // So they see how many are left, and can make new ones.
+                Proof::Recovery => "/settings/second-factor?saved=recovery",
+                Proof::Authenticator => safe_next(Some(&f.next)),
+            })
+            .into_response())
+        }
+        Err(message) => Ok(code_page(
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f.next,
+            vec![form_error("code", message)],
+        )),
+    }
+}
+
+/// A second factor that is on, as its page shows it.
+#[derive(serde::Serialize)]
+struct On {
+    enrolled_at: i64,
+    recovery_left: i64,
+}
+
+/// A key being set up: its QR code and the key to type by hand.
+#[derive(serde::Serialize)]
+struct Setup {
+    /// The QR code, an SVG as a data URL.
+    qr: String,
+    /// The key in base32, in groups of four.
+    key: String,
+}
+
+/// What `second-factor.html` reads.
+#[derive(serde::Serialize)]
+struct FactorPage {
+    title: &'static str,
+    user: UserView,
+    /// Whether this person must have one (programme admins).
+    required: bool,
+    on: Option<On>,
+    setup: Option<Setup>,
+    /// Recovery codes just made: shown this once.
+    new_codes: Vec<String>,
+    saved: Option<&'static str>,
+    errors: Vec<FieldError>,
+}
+
+/// Draws the otpauth URL of a key as a QR code: an SVG, on the server.
+fn qr_data_url(url: &str) -> Result<String, PageError> {
+    use base64::Engine;
+    let code = qrcode::QrCode::new(url.as_bytes())
+        .map_err(|e| PageError::Internal(format!("cannot draw the QR code: {e}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+/// The key being set up in this session, made if there is none.
+async fn key_in_setup(session: &Session) -> Result<Vec<u8>, PageError> {
+    let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
+    if let Some(key) = session.get::<String>(SETTING_UP).await.map_err(fail)?
+        && let Ok(bytes) = totp_rs::Secret::Encoded(key).to_bytes()
+        && bytes.len() == KEY_BYTES
+    {
+        return Ok(bytes);
+    }
+    let bytes = waymark_store::random_bytes::<KEY_BYTES>()?.to_vec();
+    let encoded = totp_rs::Secret::Raw(bytes.clone()).to_encoded().to_string();
+    session.insert(SETTING_UP, encoded).await.map_err(fail)?;
+    Ok(bytes)
+}
+
+async fn factor_page(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    new_codes: Vec<String>,
+    saved: Option<&'static str>,
+    errors: Vec<FieldError>,
+) -> Result<Response, PageError> {
+    let on = s.store.second_factor(who.actor.person).await?;
+    let setup = match &on {
+        Some(_) => None,
+        None => {
+            let key = key_in_setup(&who.session).await?;
+            let totp = totp(&key, who.person.email.as_str())?;
+            let base32 = totp.get_secret_base32();
+            let grouped = base32
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(Setup {
+                qr: qr_data_url(&totp.get_url())?,
+                key: grouped,
+            })
+        }
+    };
+    let view = FactorPage {
+        title: "Second factor",
+        user: who.view(),
+        required: who.actor.needs_second_factor(),
+        on: on.map(|f| On {
+            enrolled_at: f.enrolled_at.0,
+            recovery_left: f.recovery_left,
+        }),
+        setup,
+        new_codes: new_codes
+            .iter()
+            .map(|c| waymark_core::factor::show_recovery(c))
+            .collect(),
+        saved,
+        errors,
+    };
+    view_page(s, status, "second-factor.html", &view)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: String,
+}
+
+pub async fn page(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let saved = match q.saved.as_str() {
+        "off" => Some("Your second factor is off, and its recovery codes no longer work."),
+        "recovery" => Some("You signed in with a recovery code, which now no longer works."),
+        _ => None,
+    };
+    factor_page(&s, &who, StatusCode::OK, Vec::new(), saved, Vec::new()).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FactorForm {
+    csrf: String,
+    code: String,
+}
+
+/// Turns the factor on: the code the app shows for the key in setup.
+pub async fn set_up(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<FactorForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    if s.store.has_second_factor(person).await? {
+        return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
+    let key = key_in_setup(&who.session).await?;
+    let t = now();
+    let wrong = |message: &str| vec![form_error("code", message)];
+    let errors = match OneTimeCode::parse(&f.code) {
+        Ok(OneTimeCode::Authenticator(code)) => match step_of(&key, &code, t)? {
+            Some(step) => {
+                let codes = new_recovery_codes()?;
+                match s
+                    .store
+                    .enrol_second_factor(person, &key, step, &codes, t)
+                    .await
+                {
+                    // Set up meanwhile in another tab: that one stands.
+                    Err(waymark_store::StoreError::Duplicate { .. }) => {
+                        return Ok(Redirect::to("/settings/second-factor").into_response());
+                    }
+                    other => other?,
+                }
+                let _ = who.session.remove::<String>(SETTING_UP).await;
+                tracing::info!(person = person.0, "second factor set up");
+                return factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await;
+            }
+            None => wrong(
+                "That code does not match. Check that the app added Waymark with your email address, and type the code it shows now.",
+            ),
+        },
+        Ok(OneTimeCode::Recovery(_)) => wrong("Type the 6 digits your authenticator app shows"),
+        Err(waymark_core::DomainError::Invalid { message, .. }) => wrong(&cap(&message)),
+        Err(e) => return Err(e.into()),
+    };
+    factor_page(
+        &s,
+        &who,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Vec::new(),
+        None,
+        errors,
+    )
+    .await
+}
+
+/// New recovery codes, for a code from the factor (or one of the old
+/// recovery codes); the old ones stop working.
+pub async fn new_codes(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    who: SignedIn,
+    Form(f): Form<FactorForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    if !s.store.has_second_factor(person).await? {
+        return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
+    match prove(&s, addr, person, &f.code).await? {
+        Ok(_) => {
+            let codes = new_recovery_codes()?;
+            s.store
+                .replace_recovery_codes(person, &codes, now())
+                .await?;
+            factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await
+        }
+        Err(message) => {
+            let errors = vec![form_error("codes_code", message)];
+            factor_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Vec::new(),
+                None,
+                errors,
+            )
+            .await
+        }
+    }
+}
+
+/// Turns the factor off, for a code from it. One who must have a factor
+/// lands on setting up a new one (moving to a new device).
+pub async fn turn_off(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    who: SignedIn,
+    Form(f): Form<FactorForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    if !s.store.has_second_factor(person).await? {
+        return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
+    match prove(&s, addr, person, &f.code).await? {
+        Ok(_) => {
+            s.store.remove_own_second_factor(person).await?;
+            tracing::info!(person = person.0, "second factor turned off by its owner");
+            Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
+        }
+        Err(message) => {
+            let errors = vec![form_error("off_code", message)];
+            factor_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Vec::new(),
+                None,
+                errors,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// A programme admin turns off someone's second factor (a lost device):
+/// their sessions end, and they set up a new one when they next sign in.
+pub async fn reset(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    match s.store.reset_second_factor(&who.actor, PersonId(id)).await {
+        Err(waymark_store::StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
+        other => other?,
+    };
+    tracing::warn!(
+        by = who.actor.person.0,
+        person = id,
+        "second factor reset by a programme admin"
+    );
+    Ok(Redirect::to(&format!("/people/{id}?saved=factor")).into_response())
+}

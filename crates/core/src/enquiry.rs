@@ -283,3 +283,69 @@ pub fn decide(
     still_open(status)?;
     Ok(vec![event])
 }
+
+/// How long a closed enquiry that never became an engagement, and its mail,
+/// is kept, unless the programme sets another period: 24 months.
+pub const RETENTION_MONTHS: u32 = 24;
+/// The periods the programme may set, in months.
+pub const RETENTION_RANGE: std::ops::RangeInclusive<u32> = 1..=120;
+/// A month, for retention: the Gregorian year's average (30.44 days).
+pub const MONTH_SECS: i64 = 2_629_746;
+
+/// Reads a retention period typed by the programme, in months.
+pub fn parse_retention(raw: &str) -> Result<u32, DomainError> {
+    let bad = || {
+        DomainError::invalid(
+            "months",
+            format!(
+                "enter a whole number of months from {} to {}",
+                RETENTION_RANGE.start(),
+                RETENTION_RANGE.end()
+            ),
+        )
+    };
+    let months: u32 = raw.trim().parse().map_err(|_| bad())?;
+    if RETENTION_RANGE.contains(&months) {
+        Ok(months)
+    } else {
+        Err(bad())
+    }
+}
+
+/// Enquiries whose last change is before this are removed by retention,
+/// for a period of `months`.
+pub fn retention_cutoff(now: crate::Timestamp, months: u32) -> crate::Timestamp {
+    crate::Timestamp(now.0 - i64::from(months) * MONTH_SECS)
+}
+
+/// Whether retention removes an enquiry in `status` once its period has
+/// passed: only a closed one. One that became (or joined) an engagement
+/// is part of that engagement's record, and one still open waits for the
+/// programme, however old: closing it starts its period.
+pub fn removed_by_retention(status: EnquiryStatus) -> bool {
+    status == EnquiryStatus::Closed
+}
+
+/// Whether `actor` may see the retention runs and what they removed: the
+/// programme.
+pub fn may_see_retention(actor: &Actor) -> Result<(), DomainError> {
+    if actor.is_programme() {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
+}
+
+/// Whether `actor` may set the retention period or run it now: the
+/// programme's admins.
+pub fn may_set_retention(actor: &Actor) -> Result<(), DomainError> {
+    may_see_retention(actor)?;
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: "change how long enquiries are kept",
+            why: "only programme admins set the retention period or run it",
+        })
+    }
+}

@@ -21,6 +21,10 @@ pub const RECOVERY_LEN: usize = 10;
 /// What recovery codes are written in: lowercase letters and digits
 /// without the ones people misread (0, 1, l, o).
 pub const RECOVERY_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+/// Wrong recovery codes allowed in the sign-in window (15 minutes), counted
+/// apart from wrong app codes (5, as passwords), so that a lockout of one
+/// does not lock the other.
+pub const RECOVERY_LIMIT: u32 = 10;
 /// Seconds between a correct password and its code: after this, the
 /// password is asked for again.
 pub const PENDING_SECS: i64 = 10 * 60;
@@ -47,7 +51,7 @@ impl OneTimeCode {
         if raw.trim().is_empty() {
             return Err(DomainError::invalid(
                 "code",
-                "enter the 6-digit code your authenticator app shows",
+                "enter the 6-digit code your authenticator app shows, or one of your recovery codes",
             ));
         }
         // A long paste is not a code; refuse before copying it.

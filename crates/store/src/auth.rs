@@ -326,6 +326,70 @@ impl Store {
         Ok(())
     }
 
+    /// Counts an attempt under `key` before it is checked, if fewer than
+    /// `limit` were made since `since`: `Some(seconds to wait)` if not. The
+    /// count and the insert are one step (SQLite's single writer; a
+    /// PostgreSQL advisory lock on the key), so attempts sent all at once
+    /// are counted one after another and no more than `limit` get through.
+    /// The attempt stays counted as a failure unless the caller clears the
+    /// key after it succeeded.
+    pub async fn reserve_attempt(
+        &self,
+        key: &str,
+        limit: u32,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        if self.backend == crate::Backend::Postgres {
+            let digest = chain::sha256(key);
+            let lock = i64::from_str_radix(&digest[..15], 16)
+                .map_err(|e| StoreError::Corrupt(format!("lock key: {e}")))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS failures, MIN(at) AS oldest FROM sign_in_failures WHERE key = $1 AND at > $2",
+        )
+        .bind(key)
+        .bind(since.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let n: i64 = row.try_get("failures")?;
+        if n >= i64::from(limit) {
+            let oldest: Option<i64> = row.try_get("oldest")?;
+            let window = now.0 - since.0;
+            let wait = oldest.map_or(window, |o| o + window - now.0).max(1);
+            return crate::finish(tx, Ok(Some(wait))).await;
+        }
+        sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Ends every session of `person` but `keep` (the one asking): after
+    /// their second factor is set up, a session that signed in without it
+    /// signs in again.
+    pub async fn end_other_sessions(
+        &self,
+        person: PersonId,
+        keep: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND id <> $2")
+            .bind(person.0)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// How many failures `key` had since `since`, and the oldest of them.
     pub async fn sign_in_failures(
         &self,

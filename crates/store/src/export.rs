@@ -467,6 +467,37 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("used_at", OptInt),
             ],
         ),
+        (
+            "programme_settings",
+            &[
+                ("name", Text),
+                ("value", Text),
+                ("set_by", OptInt),
+                ("set_at", Int),
+            ],
+        ),
+        (
+            "retention_runs",
+            &[
+                ("id", Int),
+                ("at", Int),
+                ("months", Int),
+                ("cutoff", Int),
+                ("removed", Int),
+                ("run_by", OptInt),
+            ],
+        ),
+        (
+            "retention_removals",
+            &[
+                ("run_id", Int),
+                ("enquiry_id", Int),
+                ("received_at", Int),
+                ("last_change_at", Int),
+                ("messages", Int),
+                ("files", Int),
+            ],
+        ),
     ]
 };
 
@@ -981,6 +1012,7 @@ impl Store {
                 "community_posts",
                 "community_notices",
                 "mentions",
+                "retention_runs",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -16,7 +16,9 @@
 //! programme's moderation (`moderation`), and pending registrations
 //! (`auth`); an engagement's discussion, read from its chain, and the
 //! notices its mentions leave (`discussion`); each person's second factor
-//! and recovery codes, each code accepted once (`factor`). Every change to
+//! and recovery codes, each code accepted once (`factor`); the programme's
+//! settings, and retention: closed enquiries removed with their mail once
+//! their period passes, each run and removal recorded (`retention`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -55,6 +57,7 @@ mod outbox;
 mod pins;
 mod privacy;
 mod records;
+mod retention;
 mod search;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -104,6 +107,7 @@ pub use records::{
     accepted_extensions, classify, clean_name,
 };
 pub(crate) use records::{Extra, Write};
+pub use retention::{Removal, RetentionRun, RetentionSetting};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
 pub use watches::{
     DIGEST_LINES, DigestLine, PendingNotice, Recipient, WatchedCategory, WatchedQuestion, Watching,

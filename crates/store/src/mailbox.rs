@@ -441,10 +441,13 @@ impl Store {
         // someone else or says something else (a sender's client reusing
         // ids, or a forger): then it is kept under its bytes' hash instead,
         // never dropped.
+        // A message whose enquiry retention removed left only its
+        // Message-ID: the same id again is that message, not taken twice
+        // (taking it again would bring back what was removed).
         let earlier = sqlx::query(
-            "SELECT sender, subject FROM inbound_mail WHERE message_id = $1 \
-             UNION ALL SELECT contact_email, subject FROM enquiries WHERE message_id = $1 \
-             UNION ALL SELECT sender, subject FROM enquiry_messages WHERE message_id = $1",
+            "SELECT sender, subject, outcome FROM inbound_mail WHERE message_id = $1 \
+             UNION ALL SELECT contact_email, subject, '' FROM enquiries WHERE message_id = $1 \
+             UNION ALL SELECT sender, subject, '' FROM enquiry_messages WHERE message_id = $1",
         )
         .bind(&m.message_id)
         .fetch_optional(&mut **tx)
@@ -454,9 +457,10 @@ impl Store {
             None => m,
             Some(row) => {
                 let (sender, subject): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                let removed = row.try_get::<String, _>(2)? == "removed";
                 let same = sender.eq_ignore_ascii_case(&m.sender)
                     && (subject == m.subject || subject == "(no subject)" && m.subject.is_empty());
-                if same || m.message_id.starts_with("sha256:") {
+                if same || removed || m.message_id.starts_with("sha256:") {
                     return Ok(Taken::Duplicate);
                 }
                 tracing::warn!(

@@ -93,6 +93,20 @@ pub const HOLDERS: &[Holder] = &[
         &["expires_at"],
     ),
     h(
+        "programme_settings",
+        "set_by",
+        By::Id,
+        "Settings you made for the whole programme",
+        &["name", "value", "set_at"],
+    ),
+    h(
+        "retention_runs",
+        "run_by",
+        By::Id,
+        "Runs of the retention job you started",
+        &["id", "at", "months", "removed"],
+    ),
+    h(
         "second_factors",
         "person_id",
         By::Id,
@@ -152,7 +166,14 @@ pub const HOLDERS: &[Holder] = &[
         "sign_in_failures",
         "key",
         By::Key("factor:", Then::Id),
-        "Wrong second-factor codes typed for your account",
+        "Codes from your authenticator app typed for your account, counted for the limit",
+        &["key", "at"],
+    ),
+    h(
+        "sign_in_failures",
+        "key",
+        By::Key("recovery:", Then::Id),
+        "Recovery codes typed for your account, counted for the limit",
         &["key", "at"],
     ),
     h(

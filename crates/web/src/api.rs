@@ -190,6 +190,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(delivery_export),
         )
         .route("/api/v1/outbox", get(outbox))
+        .route("/api/v1/retention", get(retention).put(set_retention))
+        .route("/api/v1/retention/run", post(run_retention))
         .route(
             "/api/v1/letter-templates/{kind}",
             get(letter_template).post(save_letter_template),
@@ -276,7 +278,8 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        person_sessions, end_person_session, second_factor, reset_second_factor,
+        person_sessions, end_person_session, second_factor, reset_second_factor, retention,
+        set_retention, run_retention,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
         webhooks::event_types, webhooks::subscribe, webhooks::webhook, webhooks::enable,
@@ -2422,7 +2425,11 @@ async fn reset_second_factor(
     Caller(actor): Caller,
     Params(id): Params<i64>,
 ) -> Result<Response, Problem> {
-    if s.store.reset_second_factor(&actor, PersonId(id)).await? {
+    let reset = match s.store.reset_second_factor(&actor, PersonId(id)).await {
+        Err(StoreError::NoSuchPerson(_)) => return Err(not_found("person")),
+        other => other?,
+    };
+    if reset {
         tracing::warn!(
             by = actor.person.0,
             person = id,
@@ -2840,6 +2847,86 @@ struct OutboxQuery {
     /// The page after the one whose `Link: rel="next"` header gave it.
     #[param(pattern = "^[0-9a-f]{1,64}$")]
     cursor: Option<String>,
+}
+
+/// Retention as it stands: the period, what the next run would remove,
+/// and the newest runs (at most 50) with what each removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RetentionView {
+    setting: waymark_store::RetentionSetting,
+    /// Closed enquiries the next run would remove now.
+    due: i64,
+    runs: Vec<RetentionRunView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RetentionRunView {
+    #[serde(flatten)]
+    run: waymark_store::RetentionRun,
+    /// Enquiries it removed: their numbers and dates, nothing they said.
+    removals: Vec<waymark_store::Removal>,
+}
+
+/// How long closed enquiries that never became engagements are kept, and
+/// what retention removed (the programme; to others it does not exist).
+#[utoipa::path(get, path = "/api/v1/retention", responses(
+    (status = 200, body = RetentionView),
+    (status = 404, body = Problem),
+))]
+async fn retention(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<RetentionView>, Problem> {
+    waymark_core::enquiry::may_see_retention(&actor)?;
+    let mut runs = Vec::new();
+    for run in s.store.retention_runs(&actor, 50).await? {
+        let removals = s.store.retention_removals(&actor, run.id).await?;
+        runs.push(RetentionRunView { run, removals });
+    }
+    Ok(Json(RetentionView {
+        setting: s.store.retention().await?,
+        due: s.store.due_for_removal(now()).await?,
+        runs,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RetentionRequest {
+    /// Months to keep closed enquiries after their last change: 1 to 120.
+    #[schema(minimum = 1, maximum = 120)]
+    months: u32,
+}
+
+/// Sets the retention period (programme admins).
+#[utoipa::path(put, path = "/api/v1/retention", request_body = RetentionRequest, responses(
+    (status = 200, body = waymark_store::RetentionSetting),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+    (status = 422, body = Problem),
+))]
+async fn set_retention(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Body(req): Body<RetentionRequest>,
+) -> Result<Json<waymark_store::RetentionSetting>, Problem> {
+    waymark_core::enquiry::may_set_retention(&actor)?;
+    let months = waymark_core::enquiry::parse_retention(&req.months.to_string())?;
+    Ok(Json(s.store.set_retention(&actor, months, now()).await?))
+}
+
+/// Runs retention now, as the daily job would (programme admins): the run,
+/// recorded with who ran it.
+#[utoipa::path(post, path = "/api/v1/retention/run", responses(
+    (status = 200, body = waymark_store::RetentionRun),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn run_retention(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Json<waymark_store::RetentionRun>, Problem> {
+    Ok(Json(s.store.run_retention(Some(&actor), now()).await?))
 }
 
 /// The outbox, newest first: every message Waymark has queued, sent or

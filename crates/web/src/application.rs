@@ -212,6 +212,21 @@ impl Application {
                 }
             }),
         ));
+        // Retention: closed enquiries past the programme's period go, with
+        // their mail, once a day (looked for hourly; each run recorded).
+        let retention_store = s.store.clone();
+        tasks.push((
+            "retention",
+            Box::pin(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = crate::app::run_retention_daily(&retention_store).await {
+                        tracing::warn!("retention: {e}");
+                    }
+                }
+            }),
+        ));
         // The community's notices become mail for those who watch, soon
         // after each answer; every server looks, each notice goes once.
         let (notice_store, base) = (s.store.clone(), s.public_url.clone());

@@ -189,3 +189,38 @@ async fn turning_a_factor_off_takes_its_codes_and_a_reset_ends_sessions() {
         assert_eq!(left, 0);
     }
 }
+
+/// Codes sent all at once are counted one after another: no more than the
+/// limit are let through to be checked.
+#[tokio::test]
+async fn attempts_sent_at_once_never_pass_the_limit() {
+    for store in stores("factor-race").await {
+        let since = Timestamp(NOW.0 - 900);
+        let tries = (0..40).map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { s.reserve_attempt("factor:9", 5, since, NOW).await })
+        });
+        let mut let_through = 0;
+        let mut waits = Vec::new();
+        for t in tries {
+            match t.await.unwrap().unwrap() {
+                None => let_through += 1,
+                Some(wait) => waits.push(wait),
+            }
+        }
+        assert_eq!(let_through, 5, "{:?}", store.backend());
+        assert!(waits.iter().all(|w| *w == 900), "{waits:?}");
+        assert_eq!(
+            store.sign_in_failures("factor:9", since).await.unwrap().0,
+            5
+        );
+        // Another key is its own count.
+        assert_eq!(
+            store
+                .reserve_attempt("recovery:9", 5, since, NOW)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

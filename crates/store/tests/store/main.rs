@@ -18,6 +18,7 @@ mod mailbox;
 mod migration;
 mod privacy;
 mod records;
+mod retention;
 mod search;
 mod tamper;
 

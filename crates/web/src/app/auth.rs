@@ -31,6 +31,10 @@ const CSRF: &str = "csrf";
 /// at most every few minutes keeps page views from being writes.
 const SEEN: &str = "seen";
 const SEEN_EVERY_SECS: i64 = 5 * 60;
+/// Set in a session that gave a second factor's code (signing in with it,
+/// or setting it up): for those who must have one, a session without it
+/// is no session.
+pub(super) const FACTOR: &str = "factor";
 
 /// Sign-in failures allowed in the window: for one account from one address
 /// (the guesser is slowed, the owner elsewhere is not), from one address
@@ -243,16 +247,24 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
     // Those who must have a second factor do nothing else until they set
     // one up (a session begun before the rule, or before they became an
     // admin, included).
-    let path = parts.uri.path();
-    if actor.needs_second_factor()
-        && !(path.starts_with("/settings/second-factor") || path == "/logout")
-        && !state
+    // A session that never gave a code (begun before the factor was set
+    // up, say by someone who knew the password) ends here.
+    if actor.needs_second_factor() {
+        let has = state
             .store
             .has_second_factor(id)
             .await
-            .map_err(|e| PageError::from(e).into_response())?
-    {
-        return Err(Redirect::to("/settings/second-factor").into_response());
+            .map_err(|e| PageError::from(e).into_response())?;
+        let gave: Option<bool> = session.get(FACTOR).await.map_err(broken)?;
+        if has && gave != Some(true) {
+            let _ = session.flush().await;
+            return Ok(None);
+        }
+        let path = parts.uri.path();
+        let setting_up = path.starts_with("/settings/second-factor") || path == "/logout";
+        if !has && !setting_up {
+            return Err(Redirect::to("/settings/second-factor").into_response());
+        }
     }
     let settings = state
         .store
@@ -277,7 +289,7 @@ fn section_of(path: &str) -> &'static str {
         "agencies" | "migrations" => "agencies",
         "enquiries" | "mailbox" => "enquiries",
         "people" => "people",
-        "outbox" => "outbox",
+        "outbox" | "retention" => "outbox",
         "settings" => "settings",
         "search" => "search",
         "community" | "adopters" => "community",

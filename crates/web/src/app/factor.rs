@@ -21,14 +21,14 @@ use serde::Deserialize;
 use totp_rs::{Algorithm, TOTP};
 use tower_sessions::Session;
 use waymark_core::factor::{
-    DIGITS, OneTimeCode, PENDING_SECS, RECOVERY_CODES, RECOVERY_LEN, STEP_SECS,
+    DIGITS, OneTimeCode, PENDING_SECS, RECOVERY_CODES, RECOVERY_LEN, RECOVERY_LIMIT, STEP_SECS,
 };
 use waymark_core::{PersonId, Timestamp};
 use waymark_store::now;
 
 use super::auth::{
-    ADDRESS_LIMIT, ClientIp, PAIR_LIMIT, SignedIn, UserView, WINDOW_SECS, begin, constant_eq,
-    encode, safe_next, throttle,
+    ADDRESS_LIMIT, ClientIp, FACTOR, PAIR_LIMIT, SignedIn, UserView, WINDOW_SECS, begin,
+    constant_eq, encode, safe_next, throttle,
 };
 use super::{AppState, FieldError, PageError, form_error, view_page};
 
@@ -96,19 +96,29 @@ async fn prove(
 ) -> Result<Result<Proof, String>, PageError> {
     let t = now();
     let address = format!("address:{}", crate::ops::limit_key(addr));
-    let account = format!("factor:{}", person.0);
-    throttle(
-        s,
-        &[(&address, ADDRESS_LIMIT), (&account, PAIR_LIMIT)],
-        t,
-        "second_factor",
-    )
-    .await?;
+    throttle(s, &[(&address, ADDRESS_LIMIT)], t, "second_factor").await?;
     let code = match OneTimeCode::parse(raw) {
         Ok(c) => c,
-        Err(waymark_core::DomainError::Invalid { message, .. }) => return Ok(Err(cap(&message))),
+        Err(waymark_core::DomainError::Invalid { message, .. }) => {
+            return Ok(Err(super::capitalised(&message)));
+        }
         Err(e) => return Err(e.into()),
     };
+    // Each kind of code has its own count, so guessing at one does not
+    // lock the other: a person locked out of their app's codes still signs
+    // in with a recovery code (fifty bits each; a few tries do not matter).
+    let (key, limit) = match &code {
+        OneTimeCode::Authenticator(_) => (format!("factor:{}", person.0), PAIR_LIMIT),
+        OneTimeCode::Recovery(_) => (format!("recovery:{}", person.0), RECOVERY_LIMIT),
+    };
+    // Counted before it is checked, in one step with the count: codes sent
+    // all at once are judged one after another, never more than the limit.
+    let since = Timestamp(t.0 - WINDOW_SECS);
+    if let Some(wait) = s.store.reserve_attempt(&key, limit, since, t).await? {
+        crate::ops::METRICS.rate_limited("second_factor");
+        tracing::warn!(client = %addr, person = person.0, wait, "second factor refused: too many wrong codes");
+        return Err(PageError::TooMany(wait as u64));
+    }
     let proof = match s.store.second_factor(person).await? {
         None => None,
         Some(f) => match &code {
@@ -127,31 +137,20 @@ async fn prove(
     };
     match proof {
         Some(p) => {
-            s.store
-                .clear_sign_in_failures(&account, Timestamp(t.0 - WINDOW_SECS))
-                .await?;
+            s.store.clear_sign_in_failures(&key, since).await?;
             Ok(Ok(p))
         }
         None => {
+            // The attempt stays counted under the person's key.
             crate::ops::METRICS.sign_in_failed("second_factor");
             tracing::warn!(client = %addr, person = person.0, "second factor refused: wrong code");
-            for key in [&address, &account] {
-                s.store.record_sign_in_failure(key, t).await?;
-            }
+            s.store.record_sign_in_failure(&address, t).await?;
             Ok(Err(match code {
                 OneTimeCode::Authenticator(_) => "That code is not right, or it was used already. Codes change every 30 seconds: type the one your app shows now.".into(),
                 OneTimeCode::Recovery(_) => "That recovery code is not right, or it was used already. Each one works once.".into(),
             }))
         }
     }
-}
-
-/// A core message as a sentence.
-fn cap(message: &str) -> String {
-    let mut c = message.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// Marks a correct password as waiting for its code (a new session id,
@@ -231,6 +230,10 @@ pub async fn code(
     match prove(&s, addr, person, &f.code).await? {
         Ok(proof) => {
             begin(&session, person).await?;
+            session
+                .insert(FACTOR, true)
+                .await
+                .map_err(|e| PageError::Internal(e.to_string()))?;
             Ok(Redirect::to(match proof {
                 // So they see how many are left, and can make new ones.
                 Proof::Recovery => "/settings/second-factor?saved=recovery",
@@ -261,6 +264,8 @@ struct Setup {
     qr: String,
     /// The key in base32, in groups of four.
     key: String,
+    /// The otpauth URL, for an app on the same phone.
+    url: String,
 }
 
 /// What `second-factor.html` reads.
@@ -330,9 +335,11 @@ async fn factor_page(
                 .map(|c| String::from_utf8_lossy(c).into_owned())
                 .collect::<Vec<_>>()
                 .join(" ");
+            let url = totp.get_url();
             Some(Setup {
-                qr: qr_data_url(&totp.get_url())?,
+                qr: qr_data_url(&url)?,
                 key: grouped,
+                url,
             })
         }
     };
@@ -396,6 +403,9 @@ pub async fn set_up(
     let t = now();
     let wrong = |message: &str| vec![form_error("code", message)];
     let errors = match OneTimeCode::parse(&f.code) {
+        _ if f.code.trim().is_empty() => {
+            wrong("Type the 6-digit code your authenticator app shows")
+        }
         Ok(OneTimeCode::Authenticator(code)) => match step_of(&key, &code, t)? {
             Some(step) => {
                 let codes = new_recovery_codes()?;
@@ -411,6 +421,15 @@ pub async fn set_up(
                     other => other?,
                 }
                 let _ = who.session.remove::<String>(SETTING_UP).await;
+                who.session
+                    .insert(FACTOR, true)
+                    .await
+                    .map_err(|e| PageError::Internal(e.to_string()))?;
+                // Any other session signed in without it (someone who
+                // knew the password, say) ends.
+                if let Some(id) = who.session.id() {
+                    s.store.end_other_sessions(person, &id.to_string()).await?;
+                }
                 tracing::info!(person = person.0, "second factor set up");
                 return factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await;
             }
@@ -419,7 +438,9 @@ pub async fn set_up(
             ),
         },
         Ok(OneTimeCode::Recovery(_)) => wrong("Type the 6 digits your authenticator app shows"),
-        Err(waymark_core::DomainError::Invalid { message, .. }) => wrong(&cap(&message)),
+        Err(waymark_core::DomainError::Invalid { message, .. }) => {
+            wrong(&super::capitalised(&message))
+        }
         Err(e) => return Err(e.into()),
     };
     factor_page(

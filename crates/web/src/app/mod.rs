@@ -26,6 +26,7 @@ mod mailbox;
 mod migrations;
 mod outbox;
 pub(crate) mod records;
+mod retention;
 mod search;
 mod sessions;
 mod views;
@@ -54,6 +55,7 @@ pub use discussion::send_mentions;
 pub use engagements::write_digests;
 pub(crate) use intake::limited;
 pub use knowledge::{file_articles, published};
+pub use retention::run_daily as run_retention_daily;
 pub use sessions::DbSessions;
 pub use views::{ViewError, Views};
 
@@ -259,6 +261,8 @@ pub fn table() -> Vec<Route> {
         upload("/engagements/{id}/documents", documents::upload),
         get("/files/{id}", documents::file),
         get("/outbox", outbox::outbox),
+        get("/retention", retention::retention),
+        post("/retention", retention::change),
         get("/mailbox", mailbox::mailbox),
         post("/mailbox", mailbox::review),
         get("/search", search::search),

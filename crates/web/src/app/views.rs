@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/login-code.html"),
     ),
     (
+        "retention.html",
+        include_str!("../../templates/app/retention.html"),
+    ),
+    (
         "second-factor.html",
         include_str!("../../templates/app/second-factor.html"),
     ),

@@ -2766,6 +2766,10 @@ async fn every_workspace_action_has_an_api_operation() {
             api(&["post /api/v1/people/{id}/sessions/{reference}/end"]),
         ),
         (
+            "/retention",
+            api(&["put /api/v1/retention", "post /api/v1/retention/run"]),
+        ),
+        (
             "/login/code",
             Err("the second factor's code is typed by a person signing in, in the browser"),
         ),

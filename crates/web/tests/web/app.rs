@@ -18,6 +18,8 @@ use waymark_store::testing::stores;
 mod documents;
 #[path = "factor.rs"]
 mod factor;
+#[path = "retention.rs"]
+mod retention;
 use waymark_web::app::{hash_password, table};
 use waymark_web::{Application, Settings};
 
@@ -521,6 +523,12 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off") => {
             StatusCode::SEE_OTHER
         }
+        // Retention is the programme's to read; its admins set it (the
+        // matrix's form names no action: 422).
+        ("GET", "/retention") if programme => StatusCode::OK,
+        ("POST", "/retention") if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/retention") if who == Staff => StatusCode::FORBIDDEN,
+        (_, "/retention") => StatusCode::NOT_FOUND,
         // An admin resets another's (the unassigned partner has none: it
         // stays off); nobody else may.
         ("POST", "/people/{id}/second-factor/reset") if who == Admin => StatusCode::SEE_OTHER,

@@ -128,7 +128,26 @@ async fn an_admin_sets_up_a_second_factor_and_signs_in_with_it() {
             );
             assert!(!r.body.contains("<script>"));
         }
+        // A second browser signed in with the password alone meanwhile.
+        let r = post(
+            &app,
+            &Client::default(),
+            "/login",
+            &[
+                ("email", "ada@dta.gov.au"),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+        let elsewhere = Client {
+            cookie: cookie_of(&r),
+            csrf: String::new(),
+        };
         let (key, enrolled, recovery) = set_up_factor(&app, &c).await;
+        // It never gave a code: it is signed out, not let in.
+        let r = send(&app, &elsewhere, Method::GET, "/people", &[]).await;
+        assert!(r.location.starts_with("/login"), "{}", r.location);
         assert!(
             recovery
                 .iter()
@@ -308,9 +327,33 @@ async fn a_member_chooses_a_second_factor_and_an_admin_resets_a_lost_one() {
         assert_eq!(r.location, "/settings/second-factor?saved=off");
         let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
         assert_eq!(r.location, "/engagements");
-        // On again. Guessing her code: five wrong ones, then even a right
-        // one waits, whichever browser asks.
-        let (key, step, _) = set_up_factor(&app, &mia).await;
+        // On again. A browser she signed in with her password before that
+        // (someone who knew it, say) is signed out by it.
+        let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
+        let before = Client {
+            cookie: cookie_of(&r),
+            csrf: String::new(),
+        };
+        assert_eq!(
+            send(&app, &before, Method::GET, "/engagements", &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let (key, step, recovery) = set_up_factor(&app, &mia).await;
+        let r = send(&app, &before, Method::GET, "/engagements", &[]).await;
+        assert!(
+            r.location.starts_with("/login"),
+            "a password-only session lives on"
+        );
+        assert_eq!(
+            send(&app, &mia, Method::GET, "/engagements", &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        // Guessing her code: five wrong ones, then even a right one waits,
+        // whichever browser asks.
         let (_, r) = sign_in(&app, "mia@bot.gov.au", PASSWORD).await;
         assert!(r.location.starts_with("/login/code"));
         let half = Client {
@@ -324,6 +367,13 @@ async fn a_member_chooses_a_second_factor_and_an_admin_resets_a_lost_one() {
         let (_, r) = code(&app, &half, &code_at(&key, step + 1)).await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(r.retry_after.is_some());
+        // Her recovery codes are counted apart: she still gets in with one.
+        let (_, r) = code(&app, &half, &recovery[0]).await;
+        assert_eq!(
+            r.location, "/settings/second-factor?saved=recovery",
+            "{}",
+            r.body
+        );
         // She loses her phone; an admin resets it.
         let admin = w.client(&app, Who::Admin).await;
         let mia_id = w

@@ -1,0 +1,379 @@
+//! Retention: closed enquiries that never became engagements are removed,
+//! with their mail, once the programme's period has passed since their
+//! last change (`waymark_core::enquiry::removed_by_retention`).
+//!
+//! What goes, in one transaction per enquiry: the enquiry and its chain,
+//! its conversation, its attachments (and their bytes in the files
+//! directory when no other file shares them), the outbox's copies of mail
+//! sent about it, its threads and its search entry. What stays: a
+//! tombstone of each message taken from the mailbox (its Message-ID only,
+//! so the same mail is never taken again), and a line in
+//! `retention_removals` naming the enquiry's number and dates, under the
+//! run that removed it. Other enquiries' chains are untouched, so `audit
+//! verify` still passes.
+
+use sqlx::Row;
+use waymark_core::enquiry::{
+    RETENTION_MONTHS, may_see_retention, may_set_retention, retention_cutoff,
+};
+use waymark_core::{Actor, Timestamp};
+
+use crate::{Store, StoreError};
+
+/// The setting that holds the retention period, in months.
+const RETENTION: &str = "enquiry_retention_months";
+/// Enquiries removed in one run at most; the next run goes on.
+const RUN_LIMIT: i64 = 1000;
+
+/// One run of the retention job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetentionRun {
+    pub id: i64,
+    /// When it ran (seconds since 1970).
+    pub at: i64,
+    /// The period it used, in months.
+    pub months: i64,
+    /// Closed enquiries last changed before this were removed.
+    pub cutoff: i64,
+    /// How many enquiries it removed.
+    pub removed: i64,
+    /// Who ran it; none for the daily job.
+    pub run_by: Option<i64>,
+    /// Their name.
+    pub run_by_name: Option<String>,
+}
+
+/// An enquiry a run removed, as the record keeps it: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Removal {
+    pub enquiry_id: i64,
+    pub received_at: i64,
+    pub last_change_at: i64,
+    /// Messages of its conversation removed with it.
+    pub messages: i64,
+    /// Attachments removed with it.
+    pub files: i64,
+}
+
+/// The period, when it was set and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetentionSetting {
+    pub months: u32,
+    /// None while the default stands.
+    pub set_by: Option<i64>,
+    pub set_at: Option<i64>,
+}
+
+impl Store {
+    /// How long closed enquiries are kept, in months.
+    pub async fn retention(&self) -> Result<RetentionSetting, StoreError> {
+        let row =
+            sqlx::query("SELECT value, set_by, set_at FROM programme_settings WHERE name = $1")
+                .bind(RETENTION)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            None => RetentionSetting {
+                months: RETENTION_MONTHS,
+                set_by: None,
+                set_at: None,
+            },
+            Some(r) => RetentionSetting {
+                months: r.try_get::<String, _>("value")?.parse().map_err(|_| {
+                    StoreError::Corrupt("the retention period is not a number".into())
+                })?,
+                set_by: r.try_get("set_by")?,
+                set_at: Some(r.try_get("set_at")?),
+            },
+        })
+    }
+
+    /// Sets the retention period (`Actor::may_set_retention`; `months`
+    /// already read by `parse_retention`).
+    pub async fn set_retention(
+        &self,
+        by: &Actor,
+        months: u32,
+        now: Timestamp,
+    ) -> Result<RetentionSetting, StoreError> {
+        may_set_retention(by)?;
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO programme_settings (name, value, set_by, set_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+        )
+        .bind(RETENTION)
+        .bind(months.to_string())
+        .bind(by.person.0)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        tracing::info!(by = by.person.0, months, "retention period set");
+        self.retention().await
+    }
+
+    /// The newest runs first, at most `limit`.
+    pub async fn retention_runs(
+        &self,
+        by: &Actor,
+        limit: i64,
+    ) -> Result<Vec<RetentionRun>, StoreError> {
+        may_see_retention(by)?;
+        let rows = sqlx::query(
+            "SELECT r.id, r.at, r.months, r.cutoff, r.removed, r.run_by, p.name AS run_by_name \
+             FROM retention_runs r LEFT JOIN people p ON p.id = r.run_by ORDER BY r.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_of).collect()
+    }
+
+    /// When the last run was, if any (for the daily job).
+    pub async fn last_retention_run(&self) -> Result<Option<Timestamp>, StoreError> {
+        let row = sqlx::query("SELECT MAX(at) FROM retention_runs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?.map(Timestamp))
+    }
+
+    /// What a run removed.
+    pub async fn retention_removals(
+        &self,
+        by: &Actor,
+        run: i64,
+    ) -> Result<Vec<Removal>, StoreError> {
+        may_see_retention(by)?;
+        let rows = sqlx::query(
+            "SELECT enquiry_id, received_at, last_change_at, messages, files FROM retention_removals \
+             WHERE run_id = $1 ORDER BY enquiry_id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Removal {
+                    enquiry_id: r.try_get("enquiry_id")?,
+                    received_at: r.try_get("received_at")?,
+                    last_change_at: r.try_get("last_change_at")?,
+                    messages: r.try_get("messages")?,
+                    files: r.try_get("files")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many closed enquiries the next run would remove now.
+    pub async fn due_for_removal(&self, now: Timestamp) -> Result<i64, StoreError> {
+        let months = self.retention().await?.months;
+        let row = sqlx::query(&format!("SELECT COUNT(*) FROM ({}) due", DUE_SQL))
+            .bind(retention_cutoff(now, months).0)
+            .bind(i64::MAX)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Runs retention now: removes every closed enquiry whose last change
+    /// is older than the period (up to a thousand; the next run goes on),
+    /// and records the run, by `by` or (None) the daily job.
+    pub async fn run_retention(
+        &self,
+        by: Option<&Actor>,
+        now: Timestamp,
+    ) -> Result<RetentionRun, StoreError> {
+        if let Some(actor) = by {
+            may_set_retention(actor)?;
+        }
+        let months = self.retention().await?.months;
+        let cutoff = retention_cutoff(now, months);
+        let due = sqlx::query(DUE_SQL)
+            .bind(cutoff.0)
+            .bind(RUN_LIMIT)
+            .fetch_all(&self.pool)
+            .await?;
+        let due: Vec<(i64, i64, i64)> = due
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("received_at")?,
+                    r.try_get("last_change")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let _turn = self.write_turn().await;
+        let run: i64 = sqlx::query(
+            "INSERT INTO retention_runs (at, months, cutoff, removed, run_by) VALUES ($1, $2, $3, 0, $4) RETURNING id",
+        )
+        .bind(now.0)
+        .bind(i64::from(months))
+        .bind(cutoff.0)
+        .bind(by.map(|a| a.person.0))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        let mut removed = 0;
+        let mut unshared = Vec::new();
+        for (enquiry, received, last) in due {
+            if let Some(gone) = self
+                .remove_enquiry(run, enquiry, received, last, cutoff)
+                .await?
+            {
+                removed += 1;
+                unshared.extend(gone);
+            }
+        }
+        sqlx::query("UPDATE retention_runs SET removed = $1 WHERE id = $2")
+            .bind(removed)
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        // Bytes kept in the files directory go once no row names them; a
+        // failure leaves a file nobody can reach, and is logged.
+        if let Some(dir) = self.files_dir.as_deref() {
+            for location in unshared {
+                let path = dir.join(&location);
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!("retention: cannot remove {}: {e}", path.display());
+                }
+            }
+        }
+        tracing::info!(run, removed, months, "retention ran");
+        let row = sqlx::query(
+            "SELECT r.id, r.at, r.months, r.cutoff, r.removed, r.run_by, p.name AS run_by_name \
+             FROM retention_runs r LEFT JOIN people p ON p.id = r.run_by WHERE r.id = $1",
+        )
+        .bind(run)
+        .fetch_one(&self.pool)
+        .await?;
+        run_of(&row)
+    }
+
+    /// Removes one enquiry and everything of it, in one transaction, if it
+    /// is still due (not reopened or converted meanwhile). Returns the
+    /// files-directory locations no other file shares, to delete after.
+    async fn remove_enquiry(
+        &self,
+        run: i64,
+        enquiry: i64,
+        received: i64,
+        last: i64,
+        cutoff: Timestamp,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Checked again inside the transaction: a change since the list
+        // was read keeps it.
+        let still = sqlx::query(&format!("SELECT id FROM ({}) due WHERE id = $3", DUE_SQL))
+            .bind(cutoff.0)
+            .bind(i64::MAX)
+            .bind(enquiry)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if still.is_none() {
+            return crate::finish(tx, Ok(None)).await;
+        }
+        let count = |sql: &'static str| sqlx::query(sql).bind(enquiry);
+        let messages: i64 = count("SELECT COUNT(*) FROM enquiry_messages WHERE enquiry_id = $1")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        // Its files: attachments of the enquiry, of its conversation's
+        // messages, and mail kept whole in the mailbox's records.
+        let files_of = "SELECT id FROM files WHERE enquiry_id = $1 \
+             OR message_id IN (SELECT id FROM enquiry_messages WHERE enquiry_id = $1) \
+             OR id IN (SELECT file_id FROM inbound_mail WHERE enquiry_id = $1)";
+        let locations: Vec<Option<String>> = sqlx::query(&format!(
+            "SELECT location FROM files WHERE id IN ({files_of}) \
+             AND location NOT IN (SELECT location FROM files WHERE location IS NOT NULL AND id NOT IN ({files_of}))"
+        ))
+        .bind(enquiry)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("location"))
+        .collect::<Result<_, _>>()?;
+        let file_ids: Vec<i64> = sqlx::query(files_of)
+            .bind(enquiry)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        // The mailbox keeps a tombstone of each message (its Message-ID,
+        // so it is never taken again), nothing of what it said.
+        sqlx::query(
+            "UPDATE inbound_mail SET outcome = 'removed', enquiry_id = NULL, reason = 'removed by retention', \
+             sender = '', subject = '', headers = '', file_id = NULL WHERE enquiry_id = $1",
+        )
+        .bind(enquiry)
+        .execute(&mut *tx)
+        .await?;
+        // Mail sent about it: the outbox's copies, by the threads.
+        sqlx::query(
+            "DELETE FROM outbox WHERE message_id IN (SELECT message_id FROM mail_threads WHERE enquiry_id = $1) \
+             OR message_id IN (SELECT message_id FROM enquiry_messages WHERE enquiry_id = $1 AND direction = 'out')",
+        )
+        .bind(enquiry)
+        .execute(&mut *tx)
+        .await?;
+        for id in &file_ids {
+            sqlx::query("DELETE FROM files WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for sql in [
+            "DELETE FROM enquiry_messages WHERE enquiry_id = $1",
+            "DELETE FROM mail_threads WHERE enquiry_id = $1",
+            "DELETE FROM enquiry_events WHERE enquiry_id = $1",
+            "DELETE FROM enquiries WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(enquiry).execute(&mut *tx).await?;
+        }
+        crate::search::unindex(
+            &mut tx,
+            waymark_core::search::Kind::Enquiry,
+            &enquiry.to_string(),
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO retention_removals (run_id, enquiry_id, received_at, last_change_at, messages, files) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(run)
+        .bind(enquiry)
+        .bind(received)
+        .bind(last)
+        .bind(messages)
+        .bind(file_ids.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(locations.into_iter().flatten().collect()))
+    }
+}
+
+/// Closed enquiries last changed before `$1`, oldest first, at most `$2`:
+/// `id`, `received_at`, `last_change`.
+const DUE_SQL: &str = "SELECT e.id, e.received_at, MAX(v.at) AS last_change FROM enquiries e \
+     JOIN enquiry_events v ON v.enquiry_id = e.id WHERE e.status = 'closed' \
+     GROUP BY e.id, e.received_at HAVING MAX(v.at) < $1 ORDER BY e.id LIMIT $2";
+
+fn run_of(r: &sqlx::any::AnyRow) -> Result<RetentionRun, StoreError> {
+    Ok(RetentionRun {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        months: r.try_get("months")?,
+        cutoff: r.try_get("cutoff")?,
+        removed: r.try_get("removed")?,
+        run_by: r.try_get("run_by")?,
+        run_by_name: r.try_get("run_by_name")?,
+    })
+}

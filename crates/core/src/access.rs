@@ -121,6 +121,32 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may correct `person`'s name and, if
+    /// `email_changes`, their email address (Australian Privacy Principle
+    /// 13): anyone their own name; a programme admin anyone's name and
+    /// address. A person does not change their own address: it is how they
+    /// sign in and how the programme reaches them, so an admin does it for
+    /// them. Asked before the person is looked up.
+    pub fn may_correct_person(
+        &self,
+        person: crate::PersonId,
+        email_changes: bool,
+    ) -> Result<(), DomainError> {
+        if self.is_admin() || (person == self.person && !email_changes) {
+            Ok(())
+        } else if person == self.person {
+            Err(DomainError::Forbidden {
+                action: "change your own email address",
+                why: "ask a programme admin: it is how you sign in",
+            })
+        } else {
+            Err(DomainError::Forbidden {
+                action: "correct another person's details",
+                why: "only the person (their name) and the programme's admins do that",
+            })
+        }
+    }
+
     /// How many downloads of personal data this actor makes in an hour:
     /// each reads a good deal, so a few, except for programme admins, who
     /// answer people's requests.

@@ -479,6 +479,75 @@ impl Store {
             .collect()
     }
 
+    /// Corrects `person`'s name and email address as `by` asks
+    /// (`Actor::may_correct_person`), recording who corrected which fields
+    /// and when, never the old values. Names are not copied into events
+    /// (they name people by id), so every page and the history show the
+    /// corrected name at once. An address another person has is refused.
+    pub async fn correct_person(
+        &self,
+        by: &Actor,
+        person: PersonId,
+        new: &waymark_core::NewPerson,
+        now: waymark_core::Timestamp,
+    ) -> Result<Person, StoreError> {
+        // Permission first, so nobody learns who exists by asking.
+        by.may_correct_person(person, false)?;
+        let before = self
+            .person(person)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+        let email_changes = before.email != new.email;
+        by.may_correct_person(person, email_changes)?;
+        let mut fields = Vec::new();
+        if before.name != new.name {
+            fields.push("name");
+        }
+        if email_changes {
+            fields.push("email");
+        }
+        if fields.is_empty() {
+            return Ok(before);
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE people SET name = $1, email = $2 WHERE id = $3")
+            .bind(&new.name)
+            .bind(new.email.as_str())
+            .bind(person.0)
+            .execute(&mut *tx)
+            .await;
+        match done {
+            Err(e) if crate::error::is_unique_violation(&e) => {
+                return crate::finish(
+                    tx,
+                    Err(StoreError::Duplicate {
+                        field: "email",
+                        value: "another person has this address".into(),
+                    }),
+                )
+                .await;
+            }
+            other => {
+                other?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO person_corrections (person_id, corrected_by, at, fields) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(person.0)
+        .bind(by.person.0)
+        .bind(now.0)
+        .bind(fields.join(","))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(by = by.person.0, person = person.0, fields = %fields.join(","), "person corrected");
+        self.person(person)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))
+    }
+
     /// A person with their roles (one query: every signed-in page asks).
     pub async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
         let rows = sqlx::query(

@@ -468,6 +468,15 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
             ],
         ),
         (
+            "person_corrections",
+            &[
+                ("person_id", Int),
+                ("corrected_by", Int),
+                ("at", Int),
+                ("fields", Text),
+            ],
+        ),
+        (
             "programme_settings",
             &[
                 ("name", Text),

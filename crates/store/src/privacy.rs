@@ -93,6 +93,20 @@ pub const HOLDERS: &[Holder] = &[
         &["expires_at"],
     ),
     h(
+        "person_corrections",
+        "person_id",
+        By::Id,
+        "Corrections of your details (which fields, not the old values)",
+        &["corrected_by", "at", "fields"],
+    ),
+    h(
+        "person_corrections",
+        "corrected_by",
+        By::Id,
+        "Corrections you made to people's details",
+        &["person_id", "at", "fields"],
+    ),
+    h(
         "programme_settings",
         "set_by",
         By::Id,

@@ -218,6 +218,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(revoke_token),
         )
         .route("/api/v1/people/{id}/sessions", get(person_sessions))
+        .route("/api/v1/people/{id}/details", post(correct_person))
         .route(
             "/api/v1/people/{id}/sessions/{reference}/end",
             post(end_person_session),
@@ -278,7 +279,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        person_sessions, end_person_session, second_factor, reset_second_factor, retention,
+        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, retention,
         set_retention, run_retention,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
@@ -2363,6 +2364,44 @@ async fn end_person_session(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found("session"))
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DetailsRequest {
+    /// Their full name (1 to 200 characters, one line).
+    name: String,
+    /// Their email address; only a programme admin changes one.
+    email: String,
+}
+
+/// Corrects a person's name and email address (Australian Privacy
+/// Principle 13): your own name, or anyone's details for a programme admin.
+/// Events name people by id, so the history shows the corrected details;
+/// which fields were corrected, by whom and when is recorded, never the old
+/// values.
+#[utoipa::path(post, path = "/api/v1/people/{id}/details", params(("id" = i64, Path)), request_body = DetailsRequest, responses(
+    (status = 200, body = Person),
+    (status = 403, body = Problem, description = "another person's, or your own address, and you are not an admin"),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: another person has this address"),
+    (status = 422, body = Problem),
+))]
+async fn correct_person(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(req): Body<DetailsRequest>,
+) -> Result<Json<Person>, Problem> {
+    let new = NewPerson::parse(&req.name, &req.email)?;
+    match s
+        .store
+        .correct_person(&actor, PersonId(id), &new, now())
+        .await
+    {
+        Err(StoreError::NoSuchPerson(_)) => Err(not_found("person")),
+        other => Ok(Json(other?)),
     }
 }
 

@@ -253,3 +253,99 @@ async fn every_column_that_names_people_is_read_or_explained() {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
+
+/// A person corrects their own name; an admin corrects anyone's name and
+/// address; the record says which fields, by whom and when, never the old
+/// values; an address another person has is refused.
+#[tokio::test]
+async fn details_are_corrected_by_the_person_or_an_admin() {
+    for s in stores("privacy-correct").await {
+        let w = world(s).await;
+        let s = &w.store;
+        let mia = w.member.person;
+        let new = |name: &str, email: &str| NewPerson::parse(name, email).unwrap();
+        // Her own name, not her own address.
+        let p = s
+            .correct_person(&w.member, mia, &new("Mia Corrected", "mia@dta.gov.au"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(p.name, "Mia Corrected");
+        assert!(matches!(
+            s.correct_person(&w.member, mia, &new("Mia", "mia.new@dta.gov.au"), NOW)
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
+        // Not someone else's, whether they exist or not.
+        for id in [w.staff.person, PersonId(99_999)] {
+            assert!(matches!(
+                s.correct_person(&w.member, id, &new("X", "x@dta.gov.au"), NOW)
+                    .await,
+                Err(StoreError::Domain(DomainError::Forbidden { .. }))
+            ));
+        }
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        assert!(matches!(
+            s.correct_person(&admin, PersonId(99_999), &new("X", "x@dta.gov.au"), NOW)
+                .await,
+            Err(StoreError::NoSuchPerson(_))
+        ));
+        let staff_email = s.person(w.staff.person).await.unwrap().unwrap().email;
+        assert!(matches!(
+            s.correct_person(&admin, mia, &new("Mia", staff_email.as_str()), NOW)
+                .await,
+            Err(StoreError::Duplicate { field: "email", .. })
+        ));
+        let p = s
+            .correct_person(&admin, mia, &new("Mia Right", "Mia.Right@DTA.gov.au"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.email.as_str()),
+            ("Mia Right", "mia.right@dta.gov.au")
+        );
+        // She signs in with the corrected address; the old one is nobody's.
+        assert!(
+            s.credentials(&Email::parse("mia.right@dta.gov.au").unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            s.credentials(&Email::parse("mia@dta.gov.au").unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The record: fields, who and when; none of the old values.
+        let rows: Vec<(i64, String)> = sqlx::query("SELECT corrected_by, fields FROM person_corrections WHERE person_id = $1 ORDER BY at, fields")
+            .bind(mia.0)
+            .fetch_all(s.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (mia.0, "name".into()),
+                (admin.person.0, "name,email".into())
+            ]
+        );
+        let export = serde_json::to_string(&s.export().await.unwrap()).unwrap();
+        assert!(!export.contains("Mia Corrected"), "an old value is kept");
+        // Nothing changed: nothing recorded.
+        s.correct_person(&admin, mia, &new("Mia Right", "mia.right@dta.gov.au"), NOW)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM person_corrections")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2);
+    }
+}

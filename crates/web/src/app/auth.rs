@@ -813,6 +813,8 @@ struct SettingsPage<'a> {
     watching: waymark_store::Watching,
     /// When they set up their second factor, if they did.
     second_factor: Option<i64>,
+    /// What the name field shows.
+    name: String,
 }
 
 /// One of a person's sessions where they are signed in in a browser:
@@ -933,6 +935,7 @@ async fn settings_page(
         errors,
         saved,
         new_token: None,
+        name: None,
     };
     settings_page_with(s, who, zone, notify, page).await
 }
@@ -944,6 +947,8 @@ struct SettingsParts {
     saved: Option<&'static str>,
     /// A token just made: shown on this page once, never again.
     new_token: Option<String>,
+    /// The name typed, after an error.
+    name: Option<String>,
 }
 
 async fn settings_page_with(
@@ -958,6 +963,7 @@ async fn settings_page_with(
         errors,
         saved,
         new_token,
+        name,
     } = parts;
     let view = SettingsPage {
         title: "Your settings",
@@ -983,6 +989,7 @@ async fn settings_page_with(
         sessions: sessions_of(s, who).await?,
         tokens: s.store.tokens_of(who.actor.person).await?,
         new_token,
+        name: name.unwrap_or_else(|| who.person.name.clone()),
         today: now(),
         watching: s.store.watching(&who.actor).await?,
         second_factor: s
@@ -1011,9 +1018,45 @@ pub async fn settings_form(
         "password" => Some("Your password is changed. Use it the next time you sign in."),
         "session" => Some("That session is signed out."),
         "token" => Some("That token is revoked: anything still using it is refused."),
+        "name" => Some("Your name is corrected: every page and the history show it now."),
         _ => None,
     };
     settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NameForm {
+    csrf: String,
+    name: String,
+}
+
+/// Corrects the person's own name (Australian Privacy Principle 13); an
+/// admin corrects their email address.
+pub async fn change_name(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<NameForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let problem = match waymark_core::NewPerson::parse(&f.name, who.person.email.as_str()) {
+        Ok(new) => {
+            s.store
+                .correct_person(&who.actor, who.actor.person, &new, now())
+                .await?;
+            return Ok(Redirect::to("/settings?saved=name").into_response());
+        }
+        Err(e) => super::field_error(&e),
+    };
+    let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+    let parts = SettingsParts {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        errors: problem.into_iter().collect(),
+        saved: None,
+        new_token: None,
+        name: Some(f.name.chars().take(300).collect()),
+    };
+    settings_page_with(&s, &who, &zone, notify, parts).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1177,6 +1220,7 @@ pub async fn create_token(
                 errors: Vec::new(),
                 saved: None,
                 new_token: Some(token),
+                name: None,
             };
             settings_page_with(&s, &who, &zone, notify, parts).await
         }
@@ -1195,6 +1239,7 @@ pub async fn create_token(
                 errors,
                 saved: None,
                 new_token: None,
+                name: None,
             };
             settings_page_with(&s, &who, &zone, notify, parts).await
         }

@@ -151,6 +151,9 @@ struct PersonPage {
     may_reset_factor: bool,
     /// Whether they must have one (programme admins).
     factor_required: bool,
+    /// What the details form shows: their name and address, or what was
+    /// typed after an error.
+    details: (String, String),
     /// The banner after a change was made.
     saved: Option<&'static str>,
 }
@@ -479,6 +482,18 @@ async fn person_page(
     errors: Vec<FieldError>,
     saved: Option<&'static str>,
 ) -> Result<Response, PageError> {
+    person_page_typed(s, who, id, status, errors, saved, None).await
+}
+
+async fn person_page_typed(
+    s: &AppState,
+    who: &SignedIn,
+    id: waymark_core::PersonId,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    saved: Option<&'static str>,
+    typed: Option<(String, String)>,
+) -> Result<Response, PageError> {
     who.actor.may_manage_people()?;
     let p = s.store.person(id).await?.ok_or(PageError::NotFound)?;
     let second_factor = s.store.second_factor(p.id).await?.map(|f| f.enrolled_at.0);
@@ -508,6 +523,7 @@ async fn person_page(
         second_factor,
         may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
         factor_required: them.needs_second_factor(),
+        details: typed.unwrap_or_else(|| (p.name.clone(), p.email.as_str().to_string())),
         saved,
     };
     view_page(s, status, "person.html", &view)
@@ -525,9 +541,13 @@ pub async fn person(
     Path(id): Path<i64>,
     axum::extract::Query(q): axum::extract::Query<SavedQuery>,
 ) -> Result<Response, PageError> {
-    let saved = (q.saved == "factor").then_some(
-        "Their second factor is off, and they are signed out everywhere. They set up a new one when they next sign in, if they must have one.",
-    );
+    let saved = match q.saved.as_str() {
+        "factor" => Some(
+            "Their second factor is off, and they are signed out everywhere. They set up a new one when they next sign in, if they must have one.",
+        ),
+        "details" => Some("Their details are corrected: every page and the history show them now."),
+        _ => None,
+    };
     person_page(
         &s,
         &who,
@@ -633,6 +653,57 @@ pub struct RoleForm {
     csrf: String,
     role: String,
     agency: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DetailsForm {
+    csrf: String,
+    name: String,
+    email: String,
+}
+
+/// Corrects a person's name and email address (admins; Australian Privacy
+/// Principle 13), every problem beside its field.
+pub async fn correct(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<DetailsForm>,
+) -> Result<Response, PageError> {
+    let id = waymark_core::PersonId(id);
+    who.check(&f.csrf)?;
+    who.actor.may_manage_people()?;
+    let typed = || Some((bounded(&f.name), bounded(&f.email)));
+    let errors = match waymark_core::NewPerson::parse_all(&f.name, &f.email) {
+        Err(problems) => problems.iter().filter_map(super::field_error).collect(),
+        Ok(new) => match s.store.correct_person(&who.actor, id, &new, now()).await {
+            Ok(_) => {
+                return Ok(Redirect::to(&format!("/people/{id}?saved=details")).into_response());
+            }
+            Err(StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
+            Err(StoreError::Duplicate { .. }) => vec![form_error(
+                "email",
+                "Email address: another person has this address",
+            )],
+            Err(e) => return Err(e.into()),
+        },
+    };
+    person_page_typed(
+        &s,
+        &who,
+        id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        errors,
+        None,
+        typed(),
+    )
+    .await
+}
+
+/// What a form shows back of a long paste: enough to see what it was.
+fn bounded(text: &str) -> String {
+    text.chars().take(300).collect()
 }
 
 /// Gives a person another role (admins only).

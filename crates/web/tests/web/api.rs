@@ -2765,6 +2765,11 @@ async fn every_workspace_action_has_an_api_operation() {
             "/settings/sessions",
             api(&["post /api/v1/people/{id}/sessions/{reference}/end"]),
         ),
+        ("/settings/name", api(&["post /api/v1/people/{id}/details"])),
+        (
+            "/people/{id}/details",
+            api(&["post /api/v1/people/{id}/details"]),
+        ),
         (
             "/retention",
             api(&["put /api/v1/retention", "post /api/v1/retention/run"]),

@@ -14,6 +14,8 @@ use waymark_core::*;
 use waymark_store::Store;
 use waymark_store::testing::stores;
 
+#[path = "details.rs"]
+mod details;
 #[path = "documents.rs"]
 mod documents;
 #[path = "factor.rs"]
@@ -505,7 +507,13 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/logout") => StatusCode::SEE_OTHER,
         // Everyone's own settings; the matrix's form sends none, so 422.
         ("GET", "/settings") => StatusCode::OK,
-        ("POST", "/settings" | "/settings/password") => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/settings" | "/settings/password" | "/settings/name") => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        // An admin corrects anyone's details (the matrix's form sends none:
+        // 422); to others it is refused.
+        ("POST", "/people/{id}/details") if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/people/{id}/details") => StatusCode::FORBIDDEN,
         // Ending a session that is not theirs (or none) signs nobody out.
         ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
         // Everyone's own second factor: the admin has one (set up when they

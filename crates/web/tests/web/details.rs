@@ -1,0 +1,180 @@
+//! Correcting a person's details (Australian Privacy Principle 13): their
+//! own name from their settings, anyone's name and address by an admin
+//! from the person's page or the API, every problem beside its field.
+
+use super::*;
+
+#[tokio::test]
+async fn names_and_addresses_are_corrected() {
+    for store in stores("web-details").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 41]).await;
+        let mia = w.client(&app, Who::Member).await;
+        let r = send(
+            &app,
+            &mia,
+            Method::POST,
+            "/settings/name",
+            &[("csrf", &mia.csrf), ("name", "  ")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("id=\"name-error\""), "{}", r.body);
+        let r = send(
+            &app,
+            &mia,
+            Method::POST,
+            "/settings/name",
+            &[("csrf", &mia.csrf), ("name", "Mia <b>Right</b>")],
+        )
+        .await;
+        assert_eq!(r.location, "/settings?saved=name");
+        let page = send(&app, &mia, Method::GET, "/settings?saved=name", &[]).await;
+        assert!(
+            page.body
+                .contains("Signed in as Mia &lt;b&gt;Right&lt;&#x2f;b&gt;"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Your name is corrected"));
+
+        // An admin corrects her address: errors beside the fields, a
+        // taken address refused, then saved.
+        let admin = w.client(&app, Who::Admin).await;
+        let id = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let path = format!("/people/{id}/details");
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &admin.csrf),
+                ("name", ""),
+                ("email", "not an address"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("id=\"name-error\"") && r.body.contains("id=\"email-error\""),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body.contains("value=\"not an address\""),
+            "what was typed is kept"
+        );
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &admin.csrf),
+                ("name", "Mia"),
+                ("email", "sam@dta.gov.au"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("another person has this address"));
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &admin.csrf),
+                ("name", "Mia Right"),
+                ("email", "mia.right@bot.gov.au"),
+            ],
+        )
+        .await;
+        assert_eq!(r.location, format!("/people/{id}?saved=details"));
+        let (_, r) = sign_in(&app, "mia.right@bot.gov.au", PASSWORD).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "she signs in with the corrected address"
+        );
+        // A member may not correct someone else.
+        let r = send(
+            &app,
+            &mia,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &mia.csrf),
+                ("name", "X"),
+                ("email", "x@bot.gov.au"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+        // The API: her own name; not her address; an admin's anything.
+        let token = w.store.create_token(id, "test", NOW).await.unwrap();
+        let call = |body: &'static str, path: String, token: String| {
+            let app = app.clone();
+            async move {
+                app.oneshot(
+                    Request::builder()
+                        .method(Method::POST)
+                        .uri(path)
+                        .header(header::HOST, HOST)
+                        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+            }
+        };
+        let api = format!("/api/v1/people/{id}/details");
+        assert_eq!(
+            call(
+                r#"{"name":"Mia API","email":"mia.right@bot.gov.au"}"#,
+                api.clone(),
+                token.clone()
+            )
+            .await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(
+                r#"{"name":"Mia API","email":"elsewhere@bot.gov.au"}"#,
+                api.clone(),
+                token.clone()
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call(
+                r#"{"name":"","email":"mia.right@bot.gov.au"}"#,
+                api.clone(),
+                token.clone()
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            call(
+                r#"{"name":"X","email":"x@bot.gov.au"}"#,
+                "/api/v1/people/99999/details".into(),
+                token
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "nobody learns who exists"
+        );
+    }
+}

@@ -227,6 +227,29 @@ test('a newcomer creates the first admin in the browser', async () => {
   await page.getByRole('link', { name: 'Your settings' }).click();
   await page.getByRole('heading', { name: 'Your settings' }).waitFor();
   await axe(page, 'settings');
+  // Correcting one's own name: a blank one is said beside the field.
+  await page.getByLabel('Full name').fill(' ');
+  await page.getByRole('button', { name: 'Save your name' }).click();
+  await page.locator('.error-summary a[href="#name"]').waitFor();
+  await page.getByLabel('Full name').fill('Ada Admin');
+  await page.getByRole('button', { name: 'Save your name' }).click();
+  await page.getByText('Your name is corrected').waitFor();
+  // Retention: the period, an error beside it, a run now, the runs listed.
+  await page.goto(`${base}/retention`);
+  await page.getByRole('heading', { name: 'Retention', level: 1 }).waitFor();
+  await page.getByLabel('Keep closed enquiries for how many months?').fill('0');
+  await page.getByRole('button', { name: 'Save the period' }).click();
+  await page.locator('.error-summary a[href="#months"]').waitFor();
+  await axe(page, 'retention with an error');
+  await page.getByLabel('Keep closed enquiries for how many months?').fill('18');
+  await page.getByRole('button', { name: 'Save the period' }).click();
+  await page.getByText('The retention period is saved').waitFor();
+  await page.getByRole('button', { name: 'Run retention now' }).click();
+  await page.getByText('Retention ran').waitFor();
+  await page.getByRole('cell', { name: /18 months: closed enquiries last changed before/ }).waitFor();
+  await axe(page, 'retention');
+  await shoot(page, 'retention');
+  await page.goto(`${base}/settings`);
   await shoot(page, 'settings');
   // An API token for a report: read only, for 30 days, shown once.
   await page.getByLabel('What is it for?').fill('Power BI refresh');

@@ -9,7 +9,7 @@ use waymark_store::{Incoming, Mail, MailThread, MailboxKey, NewEnquiry, Parsed, 
 
 use crate::{NOW, stores, world};
 
-fn message(id: &str, from: &str, subject: &str, refs: &[&str]) -> Incoming {
+pub(crate) fn message(id: &str, from: &str, subject: &str, refs: &[&str]) -> Incoming {
     Incoming {
         key: None,
         source: "test".into(),

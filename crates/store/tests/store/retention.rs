@@ -11,38 +11,20 @@ use crate::{NOW, stores, world};
 
 const MONTH: i64 = waymark_core::enquiry::MONTH_SECS;
 
+/// A mail from `from`, with its own words and an attachment.
 fn message(id: &str, from: &str, subject: &str, refs: &[&str], body: &str) -> Incoming {
-    Incoming {
-        key: None,
-        source: "test".into(),
-        message_id: id.into(),
-        digest: format!("d-{id}"),
-        references: refs.iter().map(|r| r.to_string()).collect(),
-        sender: from.into(),
-        subject: subject.into(),
-        size: 100,
-        headers: format!("From: {from}\r\nSubject: {subject}"),
-        parsed: Parsed::Message {
-            enquiry: NewEnquiry {
-                source: "email".into(),
-                message_id: Some(id.into()),
-                agency_name: "records.gov.au".into(),
-                contact_name: "Jordan Unique".into(),
-                contact_email: from.into(),
-                subject: subject.into(),
-                body: body.into(),
-                attachments: vec![waymark_store::NewFile {
-                    title: "Email attachment: plan.pdf".into(),
-                    name: "plan.pdf".into(),
-                    content_type: "application/pdf".into(),
-                    bytes: format!("%PDF-1.7 plan of {id}").into_bytes(),
-                }],
-                ..Default::default()
-            },
-            automatic: None,
-            calendar: None,
-        },
+    let mut m = crate::mailbox::message(id, from, subject, refs);
+    if let Parsed::Message { enquiry, .. } = &mut m.parsed {
+        enquiry.contact_name = "Jordan Unique".into();
+        enquiry.body = body.into();
+        enquiry.attachments.push(waymark_store::NewFile {
+            title: "Email attachment: plan.pdf".into(),
+            name: "plan.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: format!("%PDF-1.7 plan of {id}").into_bytes(),
+        });
     }
+    m
 }
 
 fn ack(id: &str) -> impl Fn(&NewEnquiry) -> Mail {

@@ -1054,7 +1054,7 @@ pub async fn change_name(
         errors: problem.into_iter().collect(),
         saved: None,
         new_token: None,
-        name: Some(f.name.chars().take(300).collect()),
+        name: Some(super::typed_back(&f.name)),
     };
     settings_page_with(&s, &who, &zone, notify, parts).await
 }

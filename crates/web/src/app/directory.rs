@@ -674,7 +674,7 @@ pub async fn correct(
     let id = waymark_core::PersonId(id);
     who.check(&f.csrf)?;
     who.actor.may_manage_people()?;
-    let typed = || Some((bounded(&f.name), bounded(&f.email)));
+    let typed = || Some((super::typed_back(&f.name), super::typed_back(&f.email)));
     let errors = match waymark_core::NewPerson::parse_all(&f.name, &f.email) {
         Err(problems) => problems.iter().filter_map(super::field_error).collect(),
         Ok(new) => match s.store.correct_person(&who.actor, id, &new, now()).await {
@@ -699,11 +699,6 @@ pub async fn correct(
         typed(),
     )
     .await
-}
-
-/// What a form shows back of a long paste: enough to see what it was.
-fn bounded(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 /// Gives a person another role (admins only).

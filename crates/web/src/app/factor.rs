@@ -454,6 +454,41 @@ pub async fn set_up(
     .await
 }
 
+/// Checks a form that needs a code from the person's factor: `Some` page
+/// to answer with instead (no factor to check, or a wrong code said beside
+/// `field`), or `None` when the code was right.
+async fn code_checked(
+    s: &AppState,
+    addr: std::net::IpAddr,
+    who: &SignedIn,
+    f: &FactorForm,
+    field: &str,
+) -> Result<Option<Response>, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    if !s.store.has_second_factor(person).await? {
+        return Ok(Some(
+            Redirect::to("/settings/second-factor").into_response(),
+        ));
+    }
+    match prove(s, addr, person, &f.code).await? {
+        Ok(_) => Ok(None),
+        Err(message) => {
+            let errors = vec![form_error(field, message)];
+            let page = factor_page(
+                s,
+                who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Vec::new(),
+                None,
+                errors,
+            )
+            .await?;
+            Ok(Some(page))
+        }
+    }
+}
+
 /// New recovery codes, for a code from the factor (or one of the old
 /// recovery codes); the old ones stop working.
 pub async fn new_codes(
@@ -462,32 +497,14 @@ pub async fn new_codes(
     who: SignedIn,
     Form(f): Form<FactorForm>,
 ) -> Result<Response, PageError> {
-    who.check(&f.csrf)?;
-    let person = who.actor.person;
-    if !s.store.has_second_factor(person).await? {
-        return Ok(Redirect::to("/settings/second-factor").into_response());
+    if let Some(answer) = code_checked(&s, addr, &who, &f, "codes_code").await? {
+        return Ok(answer);
     }
-    match prove(&s, addr, person, &f.code).await? {
-        Ok(_) => {
-            let codes = new_recovery_codes()?;
-            s.store
-                .replace_recovery_codes(person, &codes, now())
-                .await?;
-            factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await
-        }
-        Err(message) => {
-            let errors = vec![form_error("codes_code", message)];
-            factor_page(
-                &s,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Vec::new(),
-                None,
-                errors,
-            )
-            .await
-        }
-    }
+    let codes = new_recovery_codes()?;
+    s.store
+        .replace_recovery_codes(who.actor.person, &codes, now())
+        .await?;
+    factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await
 }
 
 /// Turns the factor off, for a code from it. One who must have a factor
@@ -498,30 +515,13 @@ pub async fn turn_off(
     who: SignedIn,
     Form(f): Form<FactorForm>,
 ) -> Result<Response, PageError> {
-    who.check(&f.csrf)?;
+    if let Some(answer) = code_checked(&s, addr, &who, &f, "off_code").await? {
+        return Ok(answer);
+    }
     let person = who.actor.person;
-    if !s.store.has_second_factor(person).await? {
-        return Ok(Redirect::to("/settings/second-factor").into_response());
-    }
-    match prove(&s, addr, person, &f.code).await? {
-        Ok(_) => {
-            s.store.remove_own_second_factor(person).await?;
-            tracing::info!(person = person.0, "second factor turned off by its owner");
-            Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
-        }
-        Err(message) => {
-            let errors = vec![form_error("off_code", message)];
-            factor_page(
-                &s,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Vec::new(),
-                None,
-                errors,
-            )
-            .await
-        }
-    }
+    s.store.remove_own_second_factor(person).await?;
+    tracing::info!(person = person.0, "second factor turned off by its owner");
+    Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

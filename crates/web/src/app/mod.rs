@@ -504,6 +504,12 @@ fn field_label(field: &str) -> String {
     capitalised(&field.replace('_', " "))
 }
 
+/// What a form shows back of what was typed after an error: enough of a
+/// long paste to see what it was, never megabytes.
+fn typed_back(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
 /// Text with its first letter a capital.
 fn capitalised(text: &str) -> String {
     let mut c = text.chars();

@@ -145,7 +145,7 @@ pub async fn change(
                     &s,
                     &who,
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(f.months.chars().take(20).collect()),
+                    Some(super::typed_back(&f.months)),
                     errors,
                     None,
                 )

@@ -183,6 +183,46 @@ async fn sign_in(app: &Router, email: &str, password: &str) -> (Client, Reply) {
     (c, r)
 }
 
+/// A read-write API token for the person with `email`.
+async fn token_for(store: &Store, email: &str) -> String {
+    let who = store
+        .person_by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store.create_token(who, "test", NOW).await.unwrap()
+}
+
+/// An API request with `token` and a JSON `body`: the status and the
+/// answer as JSON (null when it is none).
+async fn api_call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let r = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::HOST, HOST)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
 /// The key a second-factor page shows to type by hand.
 fn key_of(body: &str) -> Vec<u8> {
     let at =

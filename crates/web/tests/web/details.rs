@@ -122,21 +122,7 @@ async fn names_and_addresses_are_corrected() {
         let token = w.store.create_token(id, "test", NOW).await.unwrap();
         let call = |body: &'static str, path: String, token: String| {
             let app = app.clone();
-            async move {
-                app.oneshot(
-                    Request::builder()
-                        .method(Method::POST)
-                        .uri(path)
-                        .header(header::HOST, HOST)
-                        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from(body))
-                        .unwrap(),
-                )
-                .await
-                .unwrap()
-                .status()
-            }
+            async move { api_call(&app, Method::POST, &path, &token, body).await.0 }
         };
         let api = format!("/api/v1/people/{id}/details");
         assert_eq!(

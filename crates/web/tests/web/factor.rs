@@ -462,46 +462,14 @@ async fn sessions_and_second_factors_through_the_api() {
             .await
             .unwrap()
             .unwrap();
-        let token = |email: &'static str| {
-            let store = w.store.clone();
-            async move {
-                let who = store
-                    .person_by_email(&Email::parse(email).unwrap())
-                    .await
-                    .unwrap()
-                    .unwrap();
-                store.create_token(who, "test", NOW).await.unwrap()
-            }
-        };
         let (own, admin, staff) = (
-            token("mia@bot.gov.au").await,
-            token("ada@dta.gov.au").await,
-            token("sam@dta.gov.au").await,
+            token_for(&w.store, "mia@bot.gov.au").await,
+            token_for(&w.store, "ada@dta.gov.au").await,
+            token_for(&w.store, "sam@dta.gov.au").await,
         );
         let call = |method: Method, path: String, token: String| {
             let app = app.clone();
-            async move {
-                let r = app
-                    .oneshot(
-                        Request::builder()
-                            .method(method)
-                            .uri(path)
-                            .header(header::HOST, HOST)
-                            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                            .body(Body::empty())
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
-                let status = r.status();
-                let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                (
-                    status,
-                    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
-                )
-            }
+            async move { api_call(&app, method, &path, &token, "").await }
         };
         let list = format!("/api/v1/people/{mia}/sessions");
         let (status, sessions) = call(Method::GET, list.clone(), own.clone()).await;

@@ -87,47 +87,14 @@ async fn the_programme_sees_and_sets_retention() {
         assert_eq!(r.status, StatusCode::FORBIDDEN);
 
         // The API: the same, for programs.
-        let token = |email: &'static str| {
-            let store = w.store.clone();
-            async move {
-                let who = store
-                    .person_by_email(&Email::parse(email).unwrap())
-                    .await
-                    .unwrap()
-                    .unwrap();
-                store.create_token(who, "test", NOW).await.unwrap()
-            }
-        };
         let (ada, sam, mia) = (
-            token("ada@dta.gov.au").await,
-            token("sam@dta.gov.au").await,
-            token("mia@bot.gov.au").await,
+            token_for(&w.store, "ada@dta.gov.au").await,
+            token_for(&w.store, "sam@dta.gov.au").await,
+            token_for(&w.store, "mia@bot.gov.au").await,
         );
         let call = |method: Method, path: &'static str, token: String, body: &'static str| {
             let app = app.clone();
-            async move {
-                let r = app
-                    .oneshot(
-                        Request::builder()
-                            .method(method)
-                            .uri(path)
-                            .header(header::HOST, HOST)
-                            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                            .header(header::CONTENT_TYPE, "application/json")
-                            .body(Body::from(body))
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
-                let status = r.status();
-                let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                (
-                    status,
-                    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
-                )
-            }
+            async move { api_call(&app, method, path, &token, body).await }
         };
         let (status, v) = call(Method::GET, "/api/v1/retention", ada.clone(), "").await;
         assert_eq!(status, StatusCode::OK, "{v}");

@@ -206,20 +206,26 @@ impl Store {
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        let _turn = self.write_turn().await;
-        let run: i64 = sqlx::query(
-            "INSERT INTO retention_runs (at, months, cutoff, removed, run_by) VALUES ($1, $2, $3, 0, $4) RETURNING id",
-        )
-        .bind(now.0)
-        .bind(i64::from(months))
-        .bind(cutoff.0)
-        .bind(by.map(|a| a.person.0))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
+        let run: i64 = {
+            let _turn = self.write_turn().await;
+            sqlx::query(
+                "INSERT INTO retention_runs (at, months, cutoff, removed, run_by) VALUES ($1, $2, $3, 0, $4) RETURNING id",
+            )
+            .bind(now.0)
+            .bind(i64::from(months))
+            .bind(cutoff.0)
+            .bind(by.map(|a| a.person.0))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?
+        };
+        // One enquiry a transaction, each counted in its own: a run cut
+        // short (the server killed) leaves every enquiry whole or gone,
+        // and the run's count true.
         let mut removed = 0;
         let mut unshared = Vec::new();
         for (enquiry, received, last) in due {
+            let _turn = self.write_turn().await;
             if let Some(gone) = self
                 .remove_enquiry(run, enquiry, received, last, cutoff)
                 .await?
@@ -228,11 +234,6 @@ impl Store {
                 unshared.extend(gone);
             }
         }
-        sqlx::query("UPDATE retention_runs SET removed = $1 WHERE id = $2")
-            .bind(removed)
-            .bind(run)
-            .execute(&self.pool)
-            .await?;
         // Bytes kept in the files directory go once no row names them; a
         // failure leaves a file nobody can reach, and is logged.
         if let Some(dir) = self.files_dir.as_deref() {
@@ -355,6 +356,10 @@ impl Store {
         .bind(file_ids.len() as i64)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE retention_runs SET removed = removed + 1 WHERE id = $1")
+            .bind(run)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some(locations.into_iter().flatten().collect()))
     }

@@ -61,12 +61,14 @@ pub fn hash_password(p: &Password) -> Result<String, HashError> {
 
 /// Refuses with how long to wait when any of `keys` has reached its limit
 /// of failures in the window (sign-in failures, counted in the database so
-/// every instance shares them). `what` names the limit in the metrics.
+/// every instance shares them). `what` names the limit in the metrics and
+/// the security log, with the client's address when there is one.
 pub(super) async fn throttle(
     s: &AppState,
     keys: &[(&str, u32)],
     t: Timestamp,
     what: &'static str,
+    client: Option<std::net::IpAddr>,
 ) -> Result<(), PageError> {
     let since = Timestamp(t.0 - WINDOW_SECS);
     let mut wait = 0;
@@ -82,7 +84,8 @@ pub(super) async fn throttle(
     }
     if wait > 0 {
         crate::ops::METRICS.rate_limited(what);
-        tracing::warn!(wait, limit = what, "refused: too many failures");
+        let client = client.map(|c| c.to_string()).unwrap_or_default();
+        tracing::warn!(wait, limit = what, client, "refused: too many failures");
         return Err(PageError::TooMany(wait as u64));
     }
     Ok(())
@@ -246,9 +249,8 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
     };
     // Those who must have a second factor do nothing else until they set
     // one up (a session begun before the rule, or before they became an
-    // admin, included).
-    // A session that never gave a code (begun before the factor was set
-    // up, say by someone who knew the password) ends here.
+    // admin, included); once they have one, a session that never gave a
+    // code (begun before, by someone who knew the password, say) ends.
     if actor.needs_second_factor() {
         let has = state
             .store
@@ -483,7 +485,7 @@ async fn sign_in(
     .into_iter()
     .filter_map(|(key, limit)| key.map(|k| (k.as_str(), limit)))
     .collect();
-    throttle(s, &keys, t, "sign_in").await?;
+    throttle(s, &keys, t, "sign_in", Some(addr)).await?;
     if f.email.trim().is_empty() || f.password.is_empty() {
         let (field, msg) = if f.email.trim().is_empty() {
             ("email", "Enter your email address")
@@ -1145,7 +1147,7 @@ pub async fn change_password(
     who.check(&f.csrf)?;
     let t = now();
     let account = format!("account:{}", who.person.email);
-    throttle(&s, &[(&account, ACCOUNT_LIMIT)], t, "password_change").await?;
+    throttle(&s, &[(&account, ACCOUNT_LIMIT)], t, "password_change", None).await?;
     let hash = s
         .store
         .credentials(&who.person.email)

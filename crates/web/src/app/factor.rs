@@ -8,8 +8,9 @@
 //! six digits, 30-second steps, what every authenticator app reads),
 //! computed by totp-rs; one step either side is accepted for clock drift,
 //! and a code's step must be later than the last one accepted, so a code
-//! works once. Wrong codes count against the same limits as wrong
-//! passwords: per address, and per person (`factor:<id>`).
+//! works once. Each code is counted before it is checked, per person
+//! (`factor:<id>`, and apart `recovery:<id>`), and wrong ones per address
+//! too, like wrong passwords; a session that gave a code is marked.
 
 use std::sync::Arc;
 
@@ -96,7 +97,14 @@ async fn prove(
 ) -> Result<Result<Proof, String>, PageError> {
     let t = now();
     let address = format!("address:{}", crate::ops::limit_key(addr));
-    throttle(s, &[(&address, ADDRESS_LIMIT)], t, "second_factor").await?;
+    throttle(
+        s,
+        &[(&address, ADDRESS_LIMIT)],
+        t,
+        "second_factor",
+        Some(addr),
+    )
+    .await?;
     let code = match OneTimeCode::parse(raw) {
         Ok(c) => c,
         Err(waymark_core::DomainError::Invalid { message, .. }) => {

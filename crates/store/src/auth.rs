@@ -318,6 +318,10 @@ impl Store {
         key: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        // Every write to the counts takes the writer's turn, so that a
+        // counted attempt (`reserve_attempt`) never meets another writer
+        // mid-transaction (SQLite refuses that at once, without waiting).
+        let _turn = self.write_turn().await;
         sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
             .bind(key)
             .bind(now.0)
@@ -415,6 +419,7 @@ impl Store {
         key: &str,
         before: Timestamp,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("DELETE FROM sign_in_failures WHERE key = $1 OR at < $2")
             .bind(key)
             .bind(before.0)

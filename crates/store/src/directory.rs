@@ -532,6 +532,22 @@ impl Store {
                 other?;
             }
         }
+        if email_changes {
+            // A link to set the password, sent to the old address, would
+            // let whoever holds that mailbox into the corrected account:
+            // unused links end, and mail of them not yet sent is withdrawn.
+            // The admin sends a new invite to the new address.
+            sqlx::query("DELETE FROM invites WHERE person_id = $1 AND used_at IS NULL")
+                .bind(person.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM outbox WHERE recipient = $1 AND kind = 'invite' AND sent_at IS NULL",
+            )
+            .bind(before.email.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO person_corrections (person_id, corrected_by, at, fields) VALUES ($1, $2, $3, $4)",
         )

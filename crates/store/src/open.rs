@@ -76,6 +76,10 @@ impl Store {
                             "PRAGMA busy_timeout = 5000",
                             "PRAGMA foreign_keys = ON",
                             "PRAGMA synchronous = FULL",
+                            // What is deleted (retention's removals, a
+                            // corrected name) is overwritten on disk, not
+                            // left in free space for a reader of the file.
+                            "PRAGMA secure_delete = ON",
                             // The WAL is reused from its start after each
                             // checkpoint; past a burst, it is cut back to
                             // 64 MB instead of keeping its largest size.

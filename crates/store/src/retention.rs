@@ -22,8 +22,8 @@ use crate::{Store, StoreError};
 
 /// The setting that holds the retention period, in months.
 const RETENTION: &str = "enquiry_retention_months";
-/// Enquiries removed in one run at most; the next run goes on.
-const RUN_LIMIT: i64 = 1000;
+/// Enquiries read at a time; a run goes on until none is due.
+const BATCH: i64 = 1000;
 
 /// One run of the retention job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -173,6 +173,7 @@ impl Store {
         let row = sqlx::query(&format!("SELECT COUNT(*) FROM ({}) due", DUE_SQL))
             .bind(retention_cutoff(now, months).0)
             .bind(i64::MAX)
+            .bind(0_i64)
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
@@ -191,21 +192,8 @@ impl Store {
         }
         let months = self.retention().await?.months;
         let cutoff = retention_cutoff(now, months);
-        let due = sqlx::query(DUE_SQL)
-            .bind(cutoff.0)
-            .bind(RUN_LIMIT)
-            .fetch_all(&self.pool)
-            .await?;
-        let due: Vec<(i64, i64, i64)> = due
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("id")?,
-                    r.try_get("received_at")?,
-                    r.try_get("last_change")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
+        // Bytes a run cut short left behind go first.
+        self.delete_queued_files().await?;
         let run: i64 = {
             let _turn = self.write_turn().await;
             sqlx::query(
@@ -223,28 +211,44 @@ impl Store {
         // short (the server killed) leaves every enquiry whole or gone,
         // and the run's count true.
         let mut removed = 0;
-        let mut unshared = Vec::new();
-        for (enquiry, received, last) in due {
-            let _turn = self.write_turn().await;
-            if let Some(gone) = self
-                .remove_enquiry(run, enquiry, received, last, cutoff)
-                .await?
-            {
-                removed += 1;
-                unshared.extend(gone);
-            }
-        }
-        // Bytes kept in the files directory go once no row names them; a
-        // failure leaves a file nobody can reach, and is logged.
-        if let Some(dir) = self.files_dir.as_deref() {
-            for location in unshared {
-                let path = dir.join(&location);
-                if let Err(e) = std::fs::remove_file(&path)
-                    && e.kind() != std::io::ErrorKind::NotFound
+        let mut after = 0;
+        loop {
+            let due = sqlx::query(DUE_SQL)
+                .bind(cutoff.0)
+                .bind(BATCH)
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?;
+            let due: Vec<(i64, i64, i64)> = due
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("id")?,
+                        r.try_get("received_at")?,
+                        r.try_get("last_change")?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?;
+            let Some(last) = due.last() else { break };
+            after = last.0;
+            for (enquiry, received, last) in due {
+                let _turn = self.write_turn().await;
+                if self
+                    .remove_enquiry(run, enquiry, received, last, cutoff)
+                    .await?
                 {
-                    tracing::warn!("retention: cannot remove {}: {e}", path.display());
+                    removed += 1;
                 }
             }
+            self.delete_queued_files().await?;
+        }
+        if removed > 0 && self.backend == crate::Backend::Sqlite {
+            // The full-text index keeps removed words in its segments until
+            // they are merged: merge them now.
+            let _turn = self.write_turn().await;
+            sqlx::query("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+                .execute(&self.pool)
+                .await?;
         }
         tracing::info!(run, removed, months, "retention ran");
         let row = sqlx::query(
@@ -257,9 +261,47 @@ impl Store {
         run_of(&row)
     }
 
+    /// Deletes the bytes queued in `retention_files` from the files
+    /// directory, then their queue rows. A file that cannot be deleted
+    /// stays queued, and is logged.
+    async fn delete_queued_files(&self) -> Result<(), StoreError> {
+        let queued: Vec<String> = sqlx::query("SELECT location FROM retention_files")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("location"))
+            .collect::<Result<_, _>>()?;
+        let Some(dir) = self.files_dir.as_deref() else {
+            if !queued.is_empty() {
+                tracing::warn!(
+                    files = queued.len(),
+                    "retention: files to delete are queued, and no files directory is configured"
+                );
+            }
+            return Ok(());
+        };
+        for location in queued {
+            let path = dir.join(&location);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!("retention: cannot remove {}: {e}", path.display());
+                    continue;
+                }
+                _ => {}
+            }
+            let _turn = self.write_turn().await;
+            sqlx::query("DELETE FROM retention_files WHERE location = $1")
+                .bind(&location)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Removes one enquiry and everything of it, in one transaction, if it
-    /// is still due (not reopened or converted meanwhile). Returns the
-    /// files-directory locations no other file shares, to delete after.
+    /// is still due (not reopened or converted meanwhile): true if it did.
+    /// Bytes in the files directory no other file shares are queued in
+    /// the same transaction, and deleted after it.
     async fn remove_enquiry(
         &self,
         run: i64,
@@ -267,18 +309,26 @@ impl Store {
         received: i64,
         last: i64,
         cutoff: Timestamp,
-    ) -> Result<Option<Vec<String>>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The enquiry's row, locked (on PostgreSQL) for this transaction: a
+        // second run at the same moment waits here, then finds it gone.
+        let held =
+            sqlx::query("UPDATE enquiries SET status = status WHERE id = $1 AND status = 'closed'")
+                .bind(enquiry)
+                .execute(&mut *tx)
+                .await?;
         // Checked again inside the transaction: a change since the list
         // was read keeps it.
-        let still = sqlx::query(&format!("SELECT id FROM ({}) due WHERE id = $3", DUE_SQL))
+        let still = sqlx::query(&format!("SELECT id FROM ({}) due WHERE id = $4", DUE_SQL))
             .bind(cutoff.0)
             .bind(i64::MAX)
+            .bind(enquiry - 1)
             .bind(enquiry)
             .fetch_optional(&mut *tx)
             .await?;
-        if still.is_none() {
-            return crate::finish(tx, Ok(None)).await;
+        if held.rows_affected() == 0 || still.is_none() {
+            return crate::finish(tx, Ok(false)).await;
         }
         let count = |sql: &'static str| sqlx::query(sql).bind(enquiry);
         let messages: i64 = count("SELECT COUNT(*) FROM enquiry_messages WHERE enquiry_id = $1")
@@ -309,9 +359,12 @@ impl Store {
             .collect::<Result<_, _>>()?;
         // The mailbox keeps a tombstone of each message (its Message-ID,
         // so it is never taken again), nothing of what it said.
+        // (A file's name, for mail imported from a file, may say whose
+        // it was: only a mailbox's own place, which dedupes, stays.)
         sqlx::query(
             "UPDATE inbound_mail SET outcome = 'removed', enquiry_id = NULL, reason = 'removed by retention', \
-             sender = '', subject = '', headers = '', file_id = NULL WHERE enquiry_id = $1",
+             sender = '', subject = '', headers = '', file_id = NULL, \
+             mailbox = CASE WHEN uid IS NULL THEN '' ELSE mailbox END WHERE enquiry_id = $1",
         )
         .bind(enquiry)
         .execute(&mut *tx)
@@ -324,6 +377,23 @@ impl Store {
         .bind(enquiry)
         .execute(&mut *tx)
         .await?;
+        // Webhook deliveries of its events carry what they said.
+        let msg = format!("msg_q{enquiry}_");
+        for sql in [
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries \
+             WHERE substr(msg_id, 1, length($1)) = $1)",
+            "DELETE FROM webhook_deliveries WHERE substr(msg_id, 1, length($1)) = $1",
+        ] {
+            sqlx::query(sql).bind(&msg).execute(&mut *tx).await?;
+        }
+        for location in locations.iter().flatten() {
+            sqlx::query(
+                "INSERT INTO retention_files (location) VALUES ($1) ON CONFLICT (location) DO NOTHING",
+            )
+            .bind(location)
+            .execute(&mut *tx)
+            .await?;
+        }
         for id in &file_ids {
             sqlx::query("DELETE FROM files WHERE id = $1")
                 .bind(id)
@@ -361,14 +431,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(locations.into_iter().flatten().collect()))
+        Ok(true)
     }
 }
 
-/// Closed enquiries last changed before `$1`, oldest first, at most `$2`:
-/// `id`, `received_at`, `last_change`.
+/// Closed enquiries numbered after `$3` and last changed before `$1`, in
+/// order, at most `$2`: `id`, `received_at`, `last_change`.
 const DUE_SQL: &str = "SELECT e.id, e.received_at, MAX(v.at) AS last_change FROM enquiries e \
-     JOIN enquiry_events v ON v.enquiry_id = e.id WHERE e.status = 'closed' \
+     JOIN enquiry_events v ON v.enquiry_id = e.id WHERE e.status = 'closed' AND e.id > $3 \
      GROUP BY e.id, e.received_at HAVING MAX(v.at) < $1 ORDER BY e.id LIMIT $2";
 
 fn run_of(r: &sqlx::any::AnyRow) -> Result<RetentionRun, StoreError> {

@@ -471,8 +471,15 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// A request that could not be read at all (400).
+/// A request that could not be read at all (400). The reader's message may
+/// quote what was sent; a long one is cut, never echoed whole.
 fn unreadable(detail: String) -> Problem {
+    const MOST: usize = 500;
+    let detail = if detail.chars().count() > MOST {
+        detail.chars().take(MOST).collect::<String>() + "…"
+    } else {
+        detail
+    };
     Problem::new(
         StatusCode::BAD_REQUEST,
         "bad_request",
@@ -2474,6 +2481,19 @@ async fn reset_second_factor(
             person = id,
             "second factor reset by a programme admin"
         );
+        let admin = s
+            .store
+            .person(actor.person)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        crate::app::tell_person(
+            &s.store,
+            &s.actions.public_url,
+            PersonId(id),
+            &crate::app::reset_notice(&admin),
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found("second factor"))

@@ -349,6 +349,23 @@ fn own_id(from: &str) -> Option<waymark_store::MailThread> {
         })
 }
 
+/// A change to how someone signs in, told to them (a second factor set up,
+/// turned off or reset; their address corrected), so that one they did not
+/// make does not go unseen. `what` is a sentence; `settings` their page.
+pub fn security_notice(to: &str, name: &str, what: &str, settings: &str) -> Mail {
+    Mail {
+        kind: "security".into(),
+        to: to.into(),
+        subject: "A change to how you sign in to Waymark".into(),
+        body: format!(
+            "Dear {name},\n\n{what}\n\nIf you made this change, you need do nothing. If you did \
+             not, sign in and check your settings at once, and tell the programme's admins:\n\n{settings}{SIGNATURE}"
+        ),
+        auto_submitted: Some("auto-generated"),
+        ..Default::default()
+    }
+}
+
 pub fn invite(to: &str, name: &str, link: &str) -> Mail {
     Mail {
         kind: "invite".into(),

@@ -292,6 +292,23 @@ async fn details_are_corrected_by_the_person_or_an_admin() {
                 .await,
             Err(StoreError::NoSuchPerson(_))
         ));
+        // An invitation sent to her old address, its mail not yet gone.
+        let link = s
+            .create_invite(mia, admin.person, NOW, Timestamp(NOW.0 + 3600))
+            .await
+            .unwrap();
+        s.queue_mail(
+            &[Mail {
+                kind: "invite".into(),
+                to: "mia@dta.gov.au".into(),
+                subject: "Your Waymark account".into(),
+                body: format!("https://w.example/invite/{link}"),
+                ..Default::default()
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
         let staff_email = s.person(w.staff.person).await.unwrap().unwrap().email;
         assert!(matches!(
             s.correct_person(&admin, mia, &new("Mia", staff_email.as_str()), NOW)
@@ -305,6 +322,17 @@ async fn details_are_corrected_by_the_person_or_an_admin() {
         assert_eq!(
             (p.name.as_str(), p.email.as_str()),
             ("Mia Right", "mia.right@dta.gov.au")
+        );
+        // The link to the old address no longer works, and its mail is
+        // withdrawn: whoever reads that mailbox does not get her account.
+        assert!(s.invite(&link, NOW).await.unwrap().is_none());
+        assert!(
+            s.outbox(&admin, 50)
+                .await
+                .unwrap()
+                .iter()
+                .all(|m| m.kind != "invite"),
+            "the invitation is still queued"
         );
         // She signs in with the corrected address; the old one is nobody's.
         assert!(

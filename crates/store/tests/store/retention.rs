@@ -4,6 +4,7 @@
 //! converted and recent ones stay; `audit verify` still passes; only the
 //! programme's admins set the period or run it.
 
+use sqlx::Row;
 use waymark_core::*;
 use waymark_store::{Incoming, Mail, MailThread, NewEnquiry, Parsed, StoreError, Taken};
 
@@ -45,12 +46,36 @@ fn ack(id: &str) -> impl Fn(&NewEnquiry) -> Mail {
 #[tokio::test]
 async fn retention_removes_old_closed_enquiries_and_nothing_else() {
     for store in stores("retention").await {
+        // Attachments' bytes in a files directory, as several instances
+        // keep them.
+        let dir = std::env::temp_dir().join(format!(
+            "waymark-retention-{:?}-{}",
+            store.backend(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = store.with_files_dir(&dir).unwrap();
         let w = world(store).await;
         let s = &w.store;
         let admin = Actor {
             person: w.staff.person,
             roles: vec![Role::ProgrammeAdmin],
         };
+        // A webhook for every event: its deliveries carry what enquiries said.
+        s.create_webhook(
+            &admin,
+            &waymark_core::webhook::NewSubscription::parse(
+                &admin,
+                "https://hooks.example.gov.au/all",
+                &["*".to_string()],
+                "",
+                &[],
+            )
+            .unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
         let long_ago = Timestamp(NOW.0 - 30 * MONTH);
         // Four enquiries by mail, thirty months ago: one closed then (it
         // goes), one converted, one left open, and one closed just now.
@@ -116,6 +141,38 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
         .unwrap();
         let before = serde_json::to_string(&s.export().await.unwrap()).unwrap();
         assert!(before.contains("gone-person@records.gov.au"));
+        let on_disk = |dir: &std::path::Path| -> Vec<Vec<u8>> {
+            let mut all = Vec::new();
+            for sub in std::fs::read_dir(dir).unwrap() {
+                for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+                    all.push(std::fs::read(f.unwrap().path()).unwrap());
+                }
+            }
+            all
+        };
+        let holds = |files: &[Vec<u8>], text: &str| {
+            files
+                .iter()
+                .any(|f| String::from_utf8_lossy(f).contains(text))
+        };
+        assert!(holds(&on_disk(&dir), "plan of req-gone@records.gov.au"));
+        let deliveries = |s: &waymark_store::Store| {
+            let pool = s.pool().clone();
+            async move {
+                sqlx::query("SELECT payload FROM webhook_deliveries")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<String, _>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        assert!(
+            deliveries(s).await.contains("Not for us"),
+            "the close reason is sent"
+        );
         assert_eq!(s.due_for_removal(NOW).await.unwrap(), 1);
 
         // Only the programme's admins run it.
@@ -152,6 +209,17 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
             assert!(before.contains(trace), "{trace} was never there");
             assert!(!after.contains(trace), "{trace} is still held");
         }
+        // Nor on disk, nor in webhook deliveries; the others' stay.
+        let files = on_disk(&dir);
+        assert!(!holds(&files, "plan of req-gone@records.gov.au"));
+        assert!(!holds(&files, "plan of re-gone@records.gov.au"));
+        assert!(holds(&files, "plan of req-open@records.gov.au"));
+        let sent = deliveries(s).await;
+        assert!(
+            !sent.contains("Not for us"),
+            "a delivery keeps the close reason"
+        );
+        assert!(sent.contains("Not yet"), "other enquiries' deliveries stay");
         // The mailbox keeps the Message-ID, so the mail is never taken again.
         assert!(after.contains("req-gone@records.gov.au"));
         let again = message(
@@ -208,5 +276,37 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
             "open enquiries wait"
         );
         assert!(s.verify().await.unwrap().intact());
+
+        // Two runs at once (two servers): each enquiry is removed, and
+        // recorded, once.
+        for n in 0..6 {
+            let m = message(
+                &format!("req-race{n}@records.gov.au"),
+                "race@records.gov.au",
+                "Race",
+                &[],
+                "race",
+            );
+            let Taken::Enquiry { enquiry } = s.take_mail(&m, None, long_ago).await.unwrap() else {
+                panic!()
+            };
+            s.triage(&w.staff, enquiry, &close("race"), long_ago)
+                .await
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(s.run_retention(None, later), s.run_retention(None, later));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.removed + b.removed, 6, "{a:?} {b:?}");
+        let recorded: i64 =
+            sqlx::query("SELECT COUNT(*) FROM retention_removals WHERE run_id IN ($1, $2)")
+                .bind(a.id)
+                .bind(b.id)
+                .fetch_one(s.pool())
+                .await
+                .unwrap()
+                .get(0);
+        assert_eq!(recorded, 6);
+        assert!(s.verify().await.unwrap().intact());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

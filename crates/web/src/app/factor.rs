@@ -79,6 +79,36 @@ fn new_recovery_codes() -> Result<Vec<String>, PageError> {
         .collect()
 }
 
+/// Tells `person` by mail of a change to how they sign in. The change is
+/// made already: a mail that cannot be queued is logged, not an error.
+pub(crate) async fn tell(
+    store: &waymark_store::Store,
+    base: &str,
+    to: &str,
+    name: &str,
+    what: &str,
+) {
+    let settings = format!("{}/settings", base.trim_end_matches('/'));
+    let mail = crate::mail::security_notice(to, name, what, &settings);
+    if let Err(e) = store.queue_mail(&[mail], now()).await {
+        tracing::warn!("cannot queue the notice of a sign-in change: {e}");
+    }
+}
+
+/// Tells the person with id `person` (when they exist).
+pub(crate) async fn tell_person(
+    store: &waymark_store::Store,
+    base: &str,
+    person: PersonId,
+    what: &str,
+) {
+    match store.person(person).await {
+        Ok(Some(p)) => tell(store, base, p.email.as_str(), &p.name, what).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!("cannot tell person {}: {e}", person.0),
+    }
+}
+
 /// What a person proved with a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
@@ -439,6 +469,14 @@ pub async fn set_up(
                     s.store.end_other_sessions(person, &id.to_string()).await?;
                 }
                 tracing::info!(person = person.0, "second factor set up");
+                tell(
+                    &s.store,
+                    &s.public_url,
+                    who.person.email.as_str(),
+                    &who.person.name,
+                    "A second factor (an authenticator app) was set up on your Waymark account. Signing in now asks for its code after your password, and browsers signed in before are signed out.",
+                )
+                .await;
                 return factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await;
             }
             None => wrong(
@@ -529,7 +567,42 @@ pub async fn turn_off(
     let person = who.actor.person;
     s.store.remove_own_second_factor(person).await?;
     tracing::info!(person = person.0, "second factor turned off by its owner");
+    tell(
+        &s.store,
+        &s.public_url,
+        who.person.email.as_str(),
+        &who.person.name,
+        "The second factor on your Waymark account was turned off, with a code from it. Signing in now asks for your password alone until you set one up again.",
+    )
+    .await;
     Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
+}
+
+/// Tells a person whose address was corrected, at the old address and
+/// the new: the address is how they sign in.
+pub(crate) async fn tell_corrected(
+    store: &waymark_store::Store,
+    base: &str,
+    before: &waymark_core::Person,
+    after: &waymark_core::Person,
+) {
+    if before.email == after.email {
+        return;
+    }
+    let what = format!(
+        "The email address you sign in to Waymark with was changed from {} to {}.",
+        before.email, after.email
+    );
+    for to in [&before.email, &after.email] {
+        tell(store, base, to.as_str(), &after.name, &what).await;
+    }
+}
+
+/// What a person is told when an admin resets their second factor.
+pub(crate) fn reset_notice(admin: &str) -> String {
+    format!(
+        "{admin}, a programme admin, turned off the second factor on your Waymark account and signed you out everywhere (as is done when a phone is lost). Sign in with your password; if you must have a second factor, you set up a new one then."
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -556,5 +629,12 @@ pub async fn reset(
         person = id,
         "second factor reset by a programme admin"
     );
+    tell_person(
+        &s.store,
+        &s.public_url,
+        PersonId(id),
+        &reset_notice(&who.person.name),
+    )
+    .await;
     Ok(Redirect::to(&format!("/people/{id}?saved=factor")).into_response())
 }

@@ -53,6 +53,7 @@ pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
 pub use discussion::send_mentions;
 pub use engagements::write_digests;
+pub(crate) use factor::{reset_notice, tell_corrected, tell_person};
 pub(crate) use intake::limited;
 pub use knowledge::{file_articles, published};
 pub use retention::run_daily as run_retention_daily;

@@ -442,6 +442,23 @@ async fn a_member_chooses_a_second_factor_and_an_admin_resets_a_lost_one() {
         )
         .await;
         assert!(page.body.contains("Their second factor is off"));
+        // She was told of each change to how she signs in: set up twice,
+        // turned off once, reset once.
+        let told: Vec<String> = sqlx::query(
+            "SELECT body FROM outbox WHERE recipient = 'mia@bot.gov.au' AND kind = 'security' ORDER BY id",
+        )
+        .fetch_all(w.store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| sqlx::Row::get::<String, _>(r, 0))
+        .collect();
+        assert_eq!(told.len(), 4, "{told:?}");
+        assert!(
+            told[3].contains("a programme admin, turned off the second factor"),
+            "{}",
+            told[3]
+        );
         assert!(
             page.body
                 .contains("Off: they sign in with a password alone.")

@@ -281,15 +281,23 @@ impl Store {
             return Ok(());
         };
         for location in queued {
-            let path = dir.join(&location);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    tracing::warn!("retention: cannot remove {}: {e}", path.display());
-                    continue;
-                }
-                _ => {}
-            }
+            // Files are named by their content: a file with the same bytes
+            // kept since (an upload) names this place again, and keeps it.
             let _turn = self.write_turn().await;
+            let named = sqlx::query("SELECT 1 FROM files WHERE location = $1")
+                .bind(&location)
+                .fetch_optional(&self.pool)
+                .await?;
+            if named.is_none() {
+                let path = dir.join(&location);
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        tracing::warn!("retention: cannot remove {}: {e}", path.display());
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             sqlx::query("DELETE FROM retention_files WHERE location = $1")
                 .bind(&location)
                 .execute(&self.pool)

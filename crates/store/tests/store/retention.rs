@@ -214,6 +214,22 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
         assert!(!holds(&files, "plan of req-gone@records.gov.au"));
         assert!(!holds(&files, "plan of re-gone@records.gov.au"));
         assert!(holds(&files, "plan of req-open@records.gov.au"));
+        // A place queued for deletion that a kept file names again (the
+        // same bytes uploaded since) is left alone.
+        let kept: String =
+            sqlx::query("SELECT location FROM files WHERE location IS NOT NULL LIMIT 1")
+                .fetch_one(s.pool())
+                .await
+                .unwrap()
+                .get(0);
+        sqlx::query("INSERT INTO retention_files (location) VALUES ($1)")
+            .bind(&kept)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        s.run_retention(None, NOW).await.unwrap();
+        assert!(dir.join(&kept).exists(), "a kept file's bytes were deleted");
+        assert_eq!(on_disk(&dir).len(), files.len());
         let sent = deliveries(s).await;
         assert!(
             !sent.contains("Not for us"),
@@ -258,7 +274,7 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
         // Running again removes nothing; each run is recorded.
         let second = s.run_retention(None, NOW).await.unwrap();
         assert_eq!((second.removed, second.run_by), (0, None));
-        assert_eq!(s.retention_runs(&admin, 10).await.unwrap().len(), 2);
+        assert_eq!(s.retention_runs(&admin, 10).await.unwrap().len(), 3);
         assert!(s.retention_runs(&w.member, 10).await.is_err());
 
         // The period: the default, then the admins' own; a shorter one

@@ -11,6 +11,13 @@ use waymark_core::{
 
 use crate::*;
 
+/// A person's details before and after a correction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corrected {
+    pub before: Person,
+    pub after: Person,
+}
+
 impl Store {
     pub async fn add_agency(&self, a: &NewAgency, now: Timestamp) -> Result<AgencyId, StoreError> {
         let kind = a.agency_type.map(|t| json(&t)).transpose()?;
@@ -480,7 +487,8 @@ impl Store {
     }
 
     /// Corrects `person`'s name and email address as `by` asks
-    /// (`Actor::may_correct_person`), recording who corrected which fields
+    /// (`Actor::may_correct_person`; the person before and after, so the
+    /// caller can tell them at an old address), recording who corrected which fields
     /// and when, never the old values. Names are not copied into events
     /// (they name people by id), so every page and the history show the
     /// corrected name at once. An address another person has is refused.
@@ -490,7 +498,7 @@ impl Store {
         person: PersonId,
         new: &waymark_core::NewPerson,
         now: waymark_core::Timestamp,
-    ) -> Result<Person, StoreError> {
+    ) -> Result<Corrected, StoreError> {
         // Permission first, so nobody learns who exists by asking.
         by.may_correct_person(person, false)?;
         let before = self
@@ -507,7 +515,10 @@ impl Store {
             fields.push("email");
         }
         if fields.is_empty() {
-            return Ok(before);
+            return Ok(Corrected {
+                after: before.clone(),
+                before,
+            });
         }
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
@@ -559,9 +570,11 @@ impl Store {
         .await?;
         tx.commit().await?;
         tracing::info!(by = by.person.0, person = person.0, fields = %fields.join(","), "person corrected");
-        self.person(person)
+        let after = self
+            .person(person)
             .await?
-            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+        Ok(Corrected { before, after })
     }
 
     /// A person with their roles (one query: every signed-in page asks).

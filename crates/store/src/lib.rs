@@ -79,7 +79,7 @@ pub use auth::{Invite, random_bytes, random_token};
 pub use chain::{Broken, BrokenAgency, BrokenTopic, Verification};
 pub use community::{ANSWERS_PAGE, MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
 pub(crate) use directory::people_in;
-pub use directory::{TokenInfo, token_id};
+pub use directory::{Corrected, TokenInfo, token_id};
 pub use discussion::{MentionLine, MentionMail, PendingMention};
 pub(crate) use engagements::status_name;
 pub use error::{StoreError, redact};

@@ -338,11 +338,12 @@ impl Store {
         if held.rows_affected() == 0 || still.is_none() {
             return crate::finish(tx, Ok(false)).await;
         }
-        let count = |sql: &'static str| sqlx::query(sql).bind(enquiry);
-        let messages: i64 = count("SELECT COUNT(*) FROM enquiry_messages WHERE enquiry_id = $1")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let messages: i64 =
+            sqlx::query("SELECT COUNT(*) FROM enquiry_messages WHERE enquiry_id = $1")
+                .bind(enquiry)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
         // Its files: attachments of the enquiry, of its conversation's
         // messages, and mail kept whole in the mailbox's records.
         let files_of = "SELECT id FROM files WHERE enquiry_id = $1 \

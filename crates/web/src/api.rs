@@ -2408,7 +2408,11 @@ async fn correct_person(
         .await
     {
         Err(StoreError::NoSuchPerson(_)) => Err(not_found("person")),
-        other => Ok(Json(other?)),
+        other => {
+            let corrected = other?;
+            crate::app::tell_corrected(&s.store, &s.actions.public_url, &corrected).await;
+            Ok(Json(corrected.after))
+        }
     }
 }
 
@@ -2939,7 +2943,12 @@ async fn retention(
     waymark_core::enquiry::may_see_retention(&actor)?;
     let mut runs = Vec::new();
     for run in s.store.retention_runs(&actor, 50).await? {
-        let removals = s.store.retention_removals(&actor, run.id).await?;
+        // A run that removed nothing has nothing to read.
+        let removals = if run.removed > 0 {
+            s.store.retention_removals(&actor, run.id).await?
+        } else {
+            Vec::new()
+        };
         runs.push(RetentionRunView { run, removals });
     }
     Ok(Json(RetentionView {

@@ -268,7 +268,8 @@ async fn details_are_corrected_by_the_person_or_an_admin() {
         let p = s
             .correct_person(&w.member, mia, &new("Mia Corrected", "mia@dta.gov.au"), NOW)
             .await
-            .unwrap();
+            .unwrap()
+            .after;
         assert_eq!(p.name, "Mia Corrected");
         assert!(matches!(
             s.correct_person(&w.member, mia, &new("Mia", "mia.new@dta.gov.au"), NOW)
@@ -318,7 +319,8 @@ async fn details_are_corrected_by_the_person_or_an_admin() {
         let p = s
             .correct_person(&admin, mia, &new("Mia Right", "Mia.Right@DTA.gov.au"), NOW)
             .await
-            .unwrap();
+            .unwrap()
+            .after;
         assert_eq!(
             (p.name.as_str(), p.email.as_str()),
             ("Mia Right", "mia.right@dta.gov.au")

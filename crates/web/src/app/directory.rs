@@ -675,14 +675,11 @@ pub async fn correct(
     who.check(&f.csrf)?;
     who.actor.may_manage_people()?;
     let typed = || Some((super::typed_back(&f.name), super::typed_back(&f.email)));
-    let before = s.store.person(id).await?;
     let errors = match waymark_core::NewPerson::parse_all(&f.name, &f.email) {
         Err(problems) => problems.iter().filter_map(super::field_error).collect(),
         Ok(new) => match s.store.correct_person(&who.actor, id, &new, now()).await {
-            Ok(after) => {
-                if let Some(before) = &before {
-                    super::tell_corrected(&s.store, &s.public_url, before, &after).await;
-                }
+            Ok(corrected) => {
+                super::tell_corrected(&s.store, &s.public_url, &corrected).await;
                 return Ok(Redirect::to(&format!("/people/{id}?saved=details")).into_response());
             }
             Err(StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),

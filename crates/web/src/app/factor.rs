@@ -583,9 +583,9 @@ pub async fn turn_off(
 pub(crate) async fn tell_corrected(
     store: &waymark_store::Store,
     base: &str,
-    before: &waymark_core::Person,
-    after: &waymark_core::Person,
+    corrected: &waymark_store::Corrected,
 ) {
+    let (before, after) = (&corrected.before, &corrected.after);
     if before.email == after.email {
         return;
     }

@@ -162,5 +162,34 @@ async fn names_and_addresses_are_corrected() {
             StatusCode::FORBIDDEN,
             "nobody learns who exists"
         );
+        // An admin corrects her address through the API too; each change
+        // of address is told at the old address and the new.
+        let ada = token_for(&w.store, "ada@dta.gov.au").await;
+        assert_eq!(
+            call(
+                r#"{"name":"Mia API","email":"mia.api@bot.gov.au"}"#,
+                api,
+                ada
+            )
+            .await,
+            StatusCode::OK
+        );
+        let told: Vec<String> =
+            sqlx::query("SELECT recipient FROM outbox WHERE kind = 'security' AND recipient LIKE 'mia%' ORDER BY id")
+                .fetch_all(w.store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, 0))
+                .collect();
+        assert_eq!(
+            told,
+            [
+                "mia@bot.gov.au",
+                "mia.right@bot.gov.au",
+                "mia.right@bot.gov.au",
+                "mia.api@bot.gov.au"
+            ]
+        );
     }
 }

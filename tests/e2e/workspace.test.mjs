@@ -622,12 +622,64 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   assert.equal(await admin.page.locator('details.not-applicable').count(), 0);
   assert.equal(await admin.page.locator('#step-discovery-6').count(), 1);
 
-  // 4. The engagement's history says why its journey changed, and the
+  // 4. The sponsor measures a benefit: a baseline and a target, a reading
+  // in the wrong unit refused beside its field, then two readings; the
+  // status follows them and the chart says what it shows.
+  await sponsor.page.goto(`${ws}/benefits`);
+  const add = sponsor.page.locator('#benefit-add');
+  await add.getByLabel('Benefit', { exact: true }).fill('Less time spent patching desktops');
+  await add.getByLabel('Unit (optional)').fill('hours');
+  await add.getByRole('group', { name: /Baseline/ }).getByLabel('Value').fill('120');
+  await add.getByRole('group', { name: /Baseline/ }).getByLabel('Date measured').fill('2026-07-01');
+  await add.getByRole('group', { name: /Target/ }).getByLabel('Value').fill('40');
+  await add.getByRole('group', { name: /Target/ }).getByLabel('Reach it by').fill('2099-06-30');
+  await add.getByLabel('Owner (optional)').selectOption({ label: 'Sid Sponsor' });
+  await submit(sponsor.page, add, 'Add benefit');
+  const first = sponsor.page.locator('#benefit-1');
+  await first.getByLabel(/^Reading in hours/).fill('95 days');
+  await first.getByLabel('Date it was measured').fill('2026-09-01');
+  await first.getByRole('button', { name: 'Record reading' }).click();
+  await sponsor.page.locator('.error-summary').waitFor();
+  assert.match(await sponsor.page.locator('#reading-1-value-error').textContent(), /not a number of hours/);
+  await axe(sponsor.page, 'benefits with an error');
+  await shoot(sponsor.page, 'benefits-error');
+  for (const [value, date] of [['95', '2026-09-01'], ['80 hours', '2026-11-01']]) {
+    await first.getByLabel(/^Reading in hours/).fill(value);
+    await first.getByLabel('Date it was measured').fill(date);
+    await submit(sponsor.page, first.locator('form.reading-form'), 'Record reading');
+  }
+  assert.equal((await first.locator('.status').textContent()).trim(), 'On track');
+  const chart = first.locator('svg[role=img]');
+  assert.match(await chart.locator('title').textContent(), /^Benefit 1: Less time spent patching desktops$/);
+  assert.match(await chart.locator('desc').textContent(), /From a baseline of 120 hours on 1 Jul 2026, 2 readings, the latest 80 hours/);
+  assert.equal(await chart.getAttribute('aria-labelledby'), 'benefit-1-chart-title benefit-1-chart-desc');
+  const rows = await first.locator('table tbody tr').allTextContents();
+  assert.equal(rows.length, 4, rows.join('|'));
+  assert.match(rows[2], /80 hours/);
+  assert.match(await first.locator('table caption').textContent(), /baseline, readings and target/);
+  // The model's benefits for a stage, in one step.
+  await sponsor.page.locator('details.adopt summary').click();
+  await submit(sponsor.page, sponsor.page.locator('#adopt-discovery'), /Add Discovery's \d benefits to the register/);
+  assert.ok(await sponsor.page.locator('#benefit-2').count());
+  await axe(sponsor.page, 'benefits');
+  await shoot(sponsor.page, 'benefits-measured');
+  // The measured benefit itself, chart and table, as a phone shows it.
+  for (const width of [390, 1280]) {
+    await sponsor.page.setViewportSize({ width, height: 900 });
+    await first.screenshot({ path: join(SHOTS, `workspace-benefit-chart-${width}.png`) });
+  }
+  await sponsor.page.setViewportSize({ width: 1280, height: 900 });
+  const csv = await (await sponsor.page.request.get(`${ws}/benefits.csv`)).text();
+  assert.match(csv, /^benefit,text,unit,status,kind,date,value,note,recorded_at\n/);
+  assert.match(csv, /1,Less time spent patching desktops,hours,On track,reading,2026-11-01,80,/);
+
+  // 5. The engagement's history says why its journey changed, and the
   // audit chains, the agency's included, verify.
   await admin.page.goto(`${ws}/history`);
   const history = await admin.page.locator('table.history').textContent();
   assert.ok(history.includes('The journey was tailored for a Lean agency, from the agency\'s self-assessment'), history);
   assert.ok(history.includes('The journey was tailored for a Complex agency, from the programme\'s setting'), history);
+  assert.ok(history.includes('Benefit 1: a reading of 80 on 2026-11-01'), history);
   const verified = waymark(['audit', 'verify']);
   assert.match(verified, /agenc/i, verified);
   for (const s of [admin, sponsor]) await s.context.close();

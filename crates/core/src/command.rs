@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use waymark_model::{Choice, Effect, Model, Stage};
 
 use crate::access::{Access, Actor, PartnerKind, Role};
+use crate::benefit::PlanInput;
 use crate::engagement::{DISCOVERY, Engagement, Event, Mode, RiskSource, StageStatus, StepStatus};
 use crate::error::DomainError;
 use crate::people::{Person, PersonId};
@@ -117,9 +118,35 @@ pub enum Command {
         id: u32,
         note: Text<4000>,
     },
+    /// Put a benefit on the register, with how it is measured (all of the
+    /// plan is optional).
     AddBenefit {
         text: Text<2000>,
         measure: Option<Text<2000>>,
+        #[serde(default)]
+        plan: PlanInput,
+    },
+    /// Change benefit `id`'s words and plan (the whole definition, as it
+    /// should now read).
+    ChangeBenefit {
+        id: u32,
+        text: Text<2000>,
+        measure: Option<Text<2000>>,
+        #[serde(default)]
+        plan: PlanInput,
+    },
+    /// Record a dated reading of benefit `id`, in its unit. A second
+    /// reading for the same date replaces the first in its status.
+    RecordReading {
+        id: u32,
+        value: Line<{ crate::benefit::VALUE_MAX }>,
+        /// `YYYY-MM-DD`.
+        date: Line<10>,
+        note: Option<Text<2000>>,
+    },
+    /// Put the model's "Benefits" of a stage on the register, each once.
+    AdoptBenefits {
+        stage: Slug,
     },
     LinkInitiative {
         name: Line<200>,
@@ -204,7 +231,7 @@ pub enum Command {
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 27] = [
+    pub const NAMES: [&'static str; 30] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -214,6 +241,9 @@ impl Command {
         "add_risk",
         "close_risk",
         "add_benefit",
+        "change_benefit",
+        "record_reading",
+        "adopt_benefits",
         "link_initiative",
         "set_sponsor",
         "assign",
@@ -245,6 +275,9 @@ impl Command {
             Command::AddRisk { .. } => "add_risk",
             Command::CloseRisk { .. } => "close_risk",
             Command::AddBenefit { .. } => "add_benefit",
+            Command::ChangeBenefit { .. } => "change_benefit",
+            Command::RecordReading { .. } => "record_reading",
+            Command::AdoptBenefits { .. } => "adopt_benefits",
             Command::LinkInitiative { .. } => "link_initiative",
             Command::SetSponsor { .. } => "set_sponsor",
             Command::Assign { .. } => "assign",
@@ -290,9 +323,27 @@ impl Command {
             Command::CheckSuccess { evidence, .. } => vec![need(evidence, "evidence")],
             Command::AddRisk { text, .. } => vec![need(text, "text")],
             Command::CloseRisk { note, .. } => vec![need(note, "note")],
-            Command::AddBenefit { text, measure } => {
-                vec![need(text, "text"), may(measure, "measure")]
+            Command::AddBenefit {
+                text,
+                measure,
+                plan,
             }
+            | Command::ChangeBenefit {
+                text,
+                measure,
+                plan,
+                ..
+            } => crate::benefit::problems(text, measure, plan)
+                .into_iter()
+                .map(Some)
+                .collect(),
+            Command::RecordReading {
+                value, date, note, ..
+            } => vec![
+                value.check("value").err(),
+                date.required("date").err(),
+                may(note, "note"),
+            ],
             Command::LinkInitiative { name, description } => vec![
                 name.required("name").err(),
                 description.check("description").err(),
@@ -317,6 +368,9 @@ impl Command {
             } => vec![*person],
             Command::ScheduleWorkshop { plan, .. } => {
                 plan.attendees.iter().filter_map(|a| a.person).collect()
+            }
+            Command::AddBenefit { plan, .. } | Command::ChangeBenefit { plan, .. } => {
+                plan.owner.into_iter().collect()
             }
             _ => Vec::new(),
         }
@@ -418,7 +472,21 @@ fn one_of_each() -> Vec<Command> {
         Command::AddBenefit {
             text: "".into(),
             measure: None,
+            plan: PlanInput::default(),
         },
+        Command::ChangeBenefit {
+            id: 0,
+            text: "".into(),
+            measure: None,
+            plan: PlanInput::default(),
+        },
+        Command::RecordReading {
+            id: 0,
+            value: "".into(),
+            date: "".into(),
+            note: None,
+        },
+        Command::AdoptBenefits { stage: "".into() },
         Command::LinkInitiative {
             name: "".into(),
             description: "".into(),
@@ -577,6 +645,9 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | CheckSuccess { .. }
             | AddRisk { .. }
             | AddBenefit { .. }
+            | ChangeBenefit { .. }
+            | RecordReading { .. }
+            | AdoptBenefits { .. }
             | LinkInitiative { .. }
             | RecordWorkshopNotes { .. }
             | SaveArtefact { .. }
@@ -879,10 +950,104 @@ pub fn decide(
                 note: note.required("note")?.into_string(),
             });
         }
-        Command::AddBenefit { text, measure } => ev.push(Event::BenefitAdded {
-            text: text.required("text")?.into_string(),
-            measure: Text::optional(measure, "measure")?.map(Text::into_string),
-        }),
+        Command::AddBenefit {
+            text,
+            measure,
+            plan,
+        } => {
+            let (text, measure, plan) = benefit_definition(e, people, text, measure, plan)?;
+            ev.push(Event::BenefitAdded {
+                text,
+                measure,
+                plan,
+                source: None,
+            });
+        }
+        Command::ChangeBenefit {
+            id,
+            text,
+            measure,
+            plan,
+        } => {
+            let b = registered(e, *id)?;
+            let (text, measure, plan) = benefit_definition(e, people, text, measure, plan)?;
+            if let Some(first) = b.effective().first() {
+                if plan.unit != b.plan.unit {
+                    return Err(DomainError::invalid(
+                        "unit",
+                        format!(
+                            "benefit {id} already has readings in {}, so its unit stays; add a new benefit to measure in another unit",
+                            b.plan.unit.as_deref().unwrap_or("plain numbers")
+                        ),
+                    ));
+                }
+                if plan.baseline.as_ref().is_some_and(|p| p.date > first.date) {
+                    return Err(DomainError::invalid(
+                        "baseline_date",
+                        format!(
+                            "benefit {id} has a reading dated {}, before this baseline date",
+                            first.date
+                        ),
+                    ));
+                }
+            }
+            if b.text == text && b.measure == measure && b.plan == plan {
+                return Err(DomainError::rule(
+                    "nothing changed: the benefit already reads like this",
+                ));
+            }
+            ev.push(Event::BenefitChanged {
+                id: *id,
+                text,
+                measure,
+                plan,
+            });
+        }
+        Command::RecordReading {
+            id,
+            value,
+            date,
+            note,
+        } => {
+            let b = registered(e, *id)?;
+            let (value, date) = crate::benefit::reading(b, value, date)?;
+            ev.push(Event::BenefitReadingRecorded {
+                id: *id,
+                value,
+                date,
+                note: Text::optional(note, "note")?.map(Text::into_string),
+            });
+        }
+        Command::AdoptBenefits { stage } => {
+            let s = model_stage(model, stage)?;
+            for (index, entry) in s.benefits.iter().enumerate() {
+                let text = entry.text().trim();
+                let known = e.benefits.iter().any(|b| {
+                    b.text == text
+                        || b.source
+                            .as_ref()
+                            .is_some_and(|x| x.stage == s.slug && x.index == index)
+                });
+                if !known && !text.is_empty() {
+                    ev.push(Event::BenefitAdded {
+                        text: text.to_string(),
+                        measure: None,
+                        plan: crate::benefit::Plan::default(),
+                        source: Some(crate::benefit::Source {
+                            stage: s.slug.clone(),
+                            index,
+                        }),
+                    });
+                }
+            }
+            if ev.is_empty() {
+                return Err(DomainError::rule(if s.benefits.is_empty() {
+                    format!("the model names no benefits for {}", s.name)
+                } else {
+                    format!("every benefit {} names is already on the register", s.name)
+                }));
+            }
+        }
         Command::LinkInitiative { name, description } => ev.push(Event::InitiativeLinked {
             name: name.required("name")?.into_string(),
             description: description.check("description")?.into_string(),
@@ -1140,6 +1305,42 @@ pub fn decide(
         }
     }
     Ok(ev)
+}
+
+/// Benefit `id` of `e`, or a field error naming the register's size.
+fn registered(e: &Engagement, id: u32) -> Result<&crate::benefit::Benefit, DomainError> {
+    e.benefit(id).ok_or_else(|| {
+        DomainError::invalid(
+            "id",
+            match e.benefits.len() {
+                0 => format!("there is no benefit {id}: the register is empty"),
+                n => format!("there is no benefit {id}: the register numbers them 1 to {n}"),
+            },
+        )
+    })
+}
+
+/// A benefit's words and plan, checked; its owner must take part.
+fn benefit_definition(
+    e: &Engagement,
+    people: &[Person],
+    text: &Text<2000>,
+    measure: &Option<Text<2000>>,
+    input: &PlanInput,
+) -> Result<(String, Option<String>, crate::benefit::Plan), DomainError> {
+    let text = text.required("text")?.into_string();
+    let measure = Text::optional(measure, "measure")?.map(Text::into_string);
+    let plan = crate::benefit::plan(input).map_err(|mut p| p.remove(0))?;
+    if let Some(owner) = plan.owner {
+        named(
+            people,
+            owner,
+            "owner",
+            |p| takes_part(e, p),
+            "someone who takes part in this engagement",
+        )?;
+    }
+    Ok((text, measure, plan))
 }
 
 fn check_sha256(sha256: &Sha256) -> Result<String, DomainError> {

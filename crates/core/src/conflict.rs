@@ -36,6 +36,8 @@ enum Target<'a> {
     Everything,
     /// A comment of the discussion.
     Comment(u32),
+    /// A benefit's words and plan.
+    Benefit(u32),
 }
 
 /// An ownership's target, by the names `decide` uses.
@@ -72,10 +74,16 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         } => vec![Criterion(name(stage), *criterion)],
         Command::AddRisk { .. }
         | Command::AddBenefit { .. }
+        | Command::AdoptBenefits { .. }
         | Command::LinkInitiative { .. }
         | Command::ScheduleWorkshop { id: None, .. }
         | Command::AttachDocument { .. } => Vec::new(),
         Command::CloseRisk { id, .. } => vec![Risk(*id)],
+        // A reading is read in the benefit's unit: a change to the plan
+        // since the page was shown makes it a conflict.
+        Command::ChangeBenefit { id, .. } | Command::RecordReading { id, .. } => {
+            vec![Benefit(*id)]
+        }
         Command::SetSponsor { .. } => vec![Sponsor],
         Command::Assign { person, .. } | Command::Unassign { person } => vec![Person(*person)],
         Command::PlanDiscovery { .. } => vec![Plan],
@@ -123,9 +131,12 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         Event::ArtefactSaved { .. } => Delivery,
         Event::OwnerSet { item, .. } => owner(item),
         Event::CommentEdited { id, .. } | Event::CommentHidden { id, .. } => Comment(*id),
+        Event::BenefitChanged { id, .. } => Benefit(*id),
         Event::Started { .. }
         | Event::BlueprintRecorded { .. }
         | Event::BenefitAdded { .. }
+        // Readings only add.
+        | Event::BenefitReadingRecorded { .. }
         | Event::InitiativeLinked { .. }
         | Event::DocumentAttached { .. }
         // An attendee's answer changes nothing anyone edits.

@@ -155,12 +155,7 @@ pub struct SuccessCheck {
     pub checked_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Benefit {
-    pub text: String,
-    pub measure: Option<String>,
-}
+pub use crate::benefit::Benefit;
 
 /// Existing work the engagement is linked to ("understand related work").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,9 +249,29 @@ pub enum Event {
         text: String,
         evidence: String,
     },
+    /// A benefit on the register: typed, or adopted from the model
+    /// (`source`). Its number is its place on the register.
     BenefitAdded {
         text: String,
         measure: Option<String>,
+        #[serde(default, skip_serializing_if = "crate::benefit::Plan::is_empty")]
+        plan: crate::benefit::Plan,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<crate::benefit::Source>,
+    },
+    /// A benefit's words or plan changed (the whole definition, as now).
+    BenefitChanged {
+        id: u32,
+        text: String,
+        measure: Option<String>,
+        plan: crate::benefit::Plan,
+    },
+    /// A dated measurement of benefit `id`.
+    BenefitReadingRecorded {
+        id: u32,
+        value: crate::benefit::Amount,
+        date: String,
+        note: Option<String>,
     },
     InitiativeLinked {
         name: String,
@@ -382,6 +397,8 @@ impl Event {
             Event::ModeChanged { .. } => "mode_changed",
             Event::SuccessChecked { .. } => "success_checked",
             Event::BenefitAdded { .. } => "benefit_added",
+            Event::BenefitChanged { .. } => "benefit_changed",
+            Event::BenefitReadingRecorded { .. } => "benefit_reading_recorded",
             Event::InitiativeLinked { .. } => "initiative_linked",
             Event::SponsorSet { .. } => "sponsor_set",
             Event::Assigned { .. } => "assigned",
@@ -578,6 +595,15 @@ impl Engagement {
             .filter(|s| s.status == StageStatus::Active)
     }
 
+    /// Benefit `id` (its place on the register, from 1).
+    pub fn benefit(&self, id: u32) -> Option<&Benefit> {
+        self.benefits.get((id as usize).checked_sub(1)?)
+    }
+
+    fn benefit_mut(&mut self, id: u32) -> Option<&mut Benefit> {
+        self.benefits.get_mut((id as usize).checked_sub(1)?)
+    }
+
     pub(crate) fn next_risk_id(&self) -> u32 {
         self.risks.iter().map(|r| r.id).max().unwrap_or(0) + 1
     }
@@ -720,10 +746,46 @@ impl Engagement {
                 checked_by: by,
                 checked_at: at,
             }),
-            Event::BenefitAdded { text, measure } => self.benefits.push(Benefit {
+            Event::BenefitAdded {
+                text,
+                measure,
+                plan,
+                source,
+            } => self.benefits.push(Benefit {
                 text: text.clone(),
                 measure: measure.clone(),
+                plan: plan.clone(),
+                readings: Vec::new(),
+                source: source.clone(),
             }),
+            Event::BenefitChanged {
+                id,
+                text,
+                measure,
+                plan,
+            } => {
+                if let Some(b) = self.benefit_mut(*id) {
+                    b.text.clone_from(text);
+                    b.measure.clone_from(measure);
+                    b.plan = plan.clone();
+                }
+            }
+            Event::BenefitReadingRecorded {
+                id,
+                value,
+                date,
+                note,
+            } => {
+                if let Some(b) = self.benefit_mut(*id) {
+                    b.readings.push(crate::benefit::Reading {
+                        value: *value,
+                        date: date.clone(),
+                        note: note.clone(),
+                        by,
+                        at,
+                    });
+                }
+            }
             Event::InitiativeLinked { name, description } => self.initiatives.push(Initiative {
                 name: name.clone(),
                 description: description.clone(),

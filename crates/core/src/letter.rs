@@ -102,6 +102,10 @@ pub struct CheckFacts {
 pub struct BenefitFacts {
     pub text: String,
     pub measure: Option<String>,
+    /// For a measured benefit: its status and why, in a sentence
+    /// ("Realised: the latest reading, …").
+    #[serde(default)]
+    pub progress: Option<String>,
 }
 
 /// Everything a letter template can use. Fields a kind does not need are
@@ -214,6 +218,10 @@ pub fn facts(kind: LetterKind, c: &Context<'_>, version: u32) -> Result<Facts, N
             .map(|b| BenefitFacts {
                 text: b.text.clone(),
                 measure: b.measure.clone(),
+                progress: b.plan.target.is_some().then(|| {
+                    let a = crate::benefit::assess(b, &crate::next::today(c.today));
+                    format!("{}. {}", a.status.label(), a.why)
+                }),
             })
             .collect(),
         open_risks: e
@@ -402,6 +410,7 @@ pub fn sample() -> Facts {
         benefits: vec![BenefitFacts {
             text: "Faster onboarding".into(),
             measure: Some("days to onboard".into()),
+            progress: Some("Realised. The latest reading, 3 days on 2027-05-01, reaches the target of 5 days by 2027-06-01.".into()),
         }],
         open_risks: vec!["Training lags".into()],
     }

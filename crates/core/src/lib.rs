@@ -19,7 +19,8 @@
 //! ([`community`]); an engagement's own discussion: what a comment may be
 //! about, whom it mentions, who edits and hides it ([`discussion`]); a
 //! second factor: who must have one, who may reset one, and what a typed
-//! code may be ([`factor`]).
+//! code may be ([`factor`]); the benefits register: what a benefit measures,
+//! its readings, and its derived status ([`benefit`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -30,6 +31,7 @@
 mod access;
 pub mod adopters;
 pub mod assessment;
+pub mod benefit;
 mod command;
 pub mod community;
 mod conflict;

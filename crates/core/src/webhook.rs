@@ -38,6 +38,8 @@ pub const ENGAGEMENT_KINDS: &[&str] = &[
     "mode_changed",
     "success_checked",
     "benefit_added",
+    "benefit_changed",
+    "benefit_reading_recorded",
     "initiative_linked",
     "sponsor_set",
     "assigned",

@@ -965,11 +965,38 @@ fn pick<'c>(
                 },
             )
         }
+        // Readings of a measured benefit, once there is one: falling from
+        // the baseline of 40 builds towards the target of 10, some faster.
+        74..78 if !e.benefits.is_empty() && rng.below(3) > 0 => {
+            let id = 1 + rng.below(e.benefits.len()) as u32;
+            let month = 2 + rng.below(17);
+            let (year, month) = (2026 + (month - 1) / 12, 1 + (month - 1) % 12);
+            (
+                &cast.member,
+                Command::RecordReading {
+                    id,
+                    value: (40_i64 - (month as i64) * (1 + rng.below(3) as i64))
+                        .max(0)
+                        .to_string()
+                        .into(),
+                    date: format!("{year}-{month:02}-{:02}", 1 + rng.below(28)).into(),
+                    note: None,
+                },
+            )
+        }
         74..78 => (
             &cast.member,
             Command::AddBenefit {
                 text: format!("Fewer desktop builds to maintain (benefit {n}).").into(),
                 measure: Some("Builds per year".into()),
+                plan: waymark_core::benefit::PlanInput {
+                    unit: Some("builds".into()),
+                    baseline: Some("40".into()),
+                    baseline_date: Some("2026-01-01".into()),
+                    target: Some("10".into()),
+                    target_date: Some("2027-06-30".into()),
+                    owner: None,
+                },
             },
         ),
         // Criteria that a recorded fact meets are not ticked by hand.

@@ -86,6 +86,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements", get(list).post(start))
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
+        .route("/api/v1/engagements/{id}/benefits", get(benefits))
         .route("/api/v1/engagements/{id}/discussion", get(discussion))
         .route("/api/v1/engagements/{id}/commands", post(command))
         .route(
@@ -272,7 +273,7 @@ async fn docs_headers(mut r: Response) -> Response {
         description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
     ),
     paths(
-        me, list, start, show, history, discussion, command, issue_letter, upload_document, dashboard, agencies,
+        me, list, start, show, history, benefits, discussion, command, issue_letter, upload_document, dashboard, agencies,
         agency, add_agency, people, person, personal_data, add_person, add_role, deactivate_person,
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
@@ -872,6 +873,48 @@ async fn show(
         engagement: e,
     })
     .into_response())
+}
+
+/// A benefit on the register with its number and its status today.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct BenefitView {
+    /// Its place on the register, from 1: what `change_benefit` and
+    /// `record_reading` name.
+    id: u32,
+    #[serde(flatten)]
+    benefit: waymark_core::Benefit,
+    /// Derived from the plan and the readings, never set.
+    assessment: waymark_core::benefit::Assessment,
+}
+
+/// The engagement's benefits register: each benefit's plan, every reading
+/// (corrections too), and its status today, worked out as the core's
+/// `benefit::assess` says: realised when the latest reading reaches the
+/// target, missed when the target date has passed short of it, and
+/// otherwise on track or at risk by a least-squares line through the
+/// baseline and the readings, carried on to the target date.
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/benefits", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<BenefitView>),
+    (status = 404, body = Problem),
+))]
+async fn benefits(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    let e = s.store.engagement(&actor, EngagementId(id)).await?;
+    let today = waymark_core::today(now());
+    let out: Vec<BenefitView> = e
+        .benefits
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| BenefitView {
+            id: i as u32 + 1,
+            assessment: waymark_core::benefit::assess(&b, &today),
+            benefit: b,
+        })
+        .collect();
+    Ok(Json(out).into_response())
 }
 
 /// Every event of the engagement, oldest first, with its place in the audit chain.

@@ -4,8 +4,18 @@
 
 use waymark_core::Delivery;
 
-/// A cell a spreadsheet will show as text, never run.
+/// A cell a spreadsheet will show as text, never run. A plain negative
+/// number (`-12.5`) runs nothing and stays a number.
 pub fn cell(text: &str) -> String {
+    let plain_number = text.strip_prefix('-').is_some_and(|rest| {
+        let (int, frac) = rest.split_once('.').unwrap_or((rest, "0"));
+        !int.is_empty()
+            && !frac.is_empty()
+            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    });
+    if plain_number {
+        return text.to_string();
+    }
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{text}"),
         _ => text.to_string(),
@@ -19,6 +29,77 @@ fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {
         w.write_record(r.iter().map(|c| cell(c)))?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// The benefits register: a row for each benefit's baseline, each reading
+/// (corrections too, in the order recorded) and its target, with the
+/// benefit's status on `today`. Values are plain decimals, with the unit in
+/// its own column, so a spreadsheet can sum them.
+pub fn benefits_csv(e: &waymark_core::Engagement, today: &str) -> Result<Vec<u8>, csv::Error> {
+    let mut rows = Vec::new();
+    for (i, b) in e.benefits.iter().enumerate() {
+        let status = waymark_core::benefit::assess(b, today).status.label();
+        let row = |kind: &str, date: &str, value: String, note: &str, recorded: String| {
+            vec![
+                (i + 1).to_string(),
+                b.text.clone(),
+                b.plan.unit.clone().unwrap_or_default(),
+                status.to_string(),
+                kind.to_string(),
+                date.to_string(),
+                value,
+                note.to_string(),
+                recorded,
+            ]
+        };
+        if let Some(p) = &b.plan.baseline {
+            rows.push(row(
+                "baseline",
+                &p.date,
+                p.value.to_string(),
+                "",
+                String::new(),
+            ));
+        }
+        for r in &b.readings {
+            let at = chrono::DateTime::from_timestamp(r.at.0, 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            rows.push(row(
+                "reading",
+                &r.date,
+                r.value.to_string(),
+                r.note.as_deref().unwrap_or(""),
+                at,
+            ));
+        }
+        if let Some(p) = &b.plan.target {
+            rows.push(row(
+                "target",
+                &p.date,
+                p.value.to_string(),
+                "",
+                String::new(),
+            ));
+        }
+        if b.plan.baseline.is_none() && b.readings.is_empty() && b.plan.target.is_none() {
+            rows.push(row("", "", String::new(), "", String::new()));
+        }
+    }
+    csv(
+        &[
+            "benefit",
+            "text",
+            "unit",
+            "status",
+            "kind",
+            "date",
+            "value",
+            "note",
+            "recorded_at",
+        ],
+        rows,
+    )
 }
 
 pub fn sprints_csv(d: &Delivery) -> Result<Vec<u8>, csv::Error> {
@@ -142,6 +223,10 @@ mod tests {
             assert!(cell(bad).starts_with('\''), "{bad}");
         }
         assert_eq!(cell("Teams"), "Teams");
+        assert_eq!(cell("-12.5"), "-12.5");
+        for bad in ["-1.", "-.5", "-1e5", "-1-1"] {
+            assert!(cell(bad).starts_with('\''), "{bad}");
+        }
         let d = Delivery {
             features: vec![Feature {
                 id: 1,

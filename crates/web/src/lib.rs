@@ -3,7 +3,8 @@
 //! Owns: the workspace (the community portal too) and the JSON API over
 //! HTTP, the actions both run
 //! (`actions`), the application that composes them with the guide
-//! (`Application`), what they send and read: letters' HTML and PDF,
+//! (`Application`), what they send and read: letters' HTML and PDF, charts
+//! as accessible SVG (`chart`),
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
 //! reader `imap`), webhooks' deliveries (`webhook`), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
@@ -15,6 +16,7 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod application;
+pub mod chart;
 pub use application::{Application, Settings, index_guide};
 pub mod export;
 pub mod ics;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assessment;
+mod benefits;
 mod community;
 mod discussion;
 mod enquiry;
@@ -174,6 +175,12 @@ pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement
             size: 10,
             sha256: "d".repeat(64).into(),
         },
+        // Benefit 1, measured, to change and to read.
+        Command::AddBenefit {
+            text: "Less time patching".into(),
+            measure: None,
+            plan: measured_plan(),
+        },
         // Comment 1, by the programme, to edit or hide.
         Command::Comment {
             about: waymark_core::discussion::Anchor::Engagement,
@@ -195,6 +202,19 @@ pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement
         );
     }
     e
+}
+
+/// A benefit's plan: 100 hours on 1 January 2026 down to 50 by the end
+/// of June 2027.
+pub fn measured_plan() -> waymark_core::benefit::PlanInput {
+    waymark_core::benefit::PlanInput {
+        unit: Some("hours".into()),
+        baseline: Some("100".into()),
+        baseline_date: Some("2026-01-01".into()),
+        target: Some("50".into()),
+        target_date: Some("2027-06-30".into()),
+        owner: None,
+    }
 }
 
 /// Decides and applies, as the store would (minus persistence).

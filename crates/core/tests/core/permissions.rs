@@ -55,6 +55,22 @@ fn commands() -> Vec<Command> {
         Command::AddBenefit {
             text: "benefit".into(),
             measure: None,
+            plan: Default::default(),
+        },
+        Command::ChangeBenefit {
+            id: 1,
+            text: "Less time patching, and fewer late patches".into(),
+            measure: None,
+            plan: crate::measured_plan(),
+        },
+        Command::RecordReading {
+            id: 1,
+            value: "80 hours".into(),
+            date: "2026-06-01".into(),
+            note: None,
+        },
+        Command::AdoptBenefits {
+            stage: "engagement".into(),
         },
         Command::LinkInitiative {
             name: "Records uplift".into(),
@@ -206,6 +222,24 @@ fn every_command_for_every_role() {
         ),
         (
             "add_benefit",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "change_benefit",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "record_reading",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "adopt_benefits",
             [
                 Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
             ],

@@ -123,13 +123,16 @@ fn standing(w: Who) -> Standing {
 fn may(s: Standing, command: &str) -> bool {
     // Partners record progress and what they find; they do not decide,
     // sign, plan, schedule or change who takes part.
-    const PARTNER: [&str; 11] = [
+    const PARTNER: [&str; 14] = [
         "set_step",
         "set_owner",
         "skip_step",
         "check_success",
         "add_risk",
         "add_benefit",
+        "change_benefit",
+        "record_reading",
+        "adopt_benefits",
         "link_initiative",
         "record_workshop_notes",
         "save_artefact",
@@ -173,7 +176,10 @@ fn in_scope(cmd: &Command, p: Option<&Person>, e: &Engagement) -> bool {
             (Role::Partner { .. }, None) => true,
             _ => false,
         }),
-        Command::ScheduleWorkshop { .. } | Command::SetOwner { .. } => {
+        Command::ScheduleWorkshop { .. }
+        | Command::SetOwner { .. }
+        | Command::AddBenefit { .. }
+        | Command::ChangeBenefit { .. } => {
             agency_person
                 || p.roles
                     .iter()
@@ -279,6 +285,28 @@ fn command(kind: usize, person: PersonId, partner: Option<PartnerKind>) -> Comma
         8 => Command::AddBenefit {
             text: "benefit".into(),
             measure: None,
+            plan: waymark_core::benefit::PlanInput {
+                owner: Some(person),
+                ..Default::default()
+            },
+        },
+        26 => Command::ChangeBenefit {
+            id: 1,
+            text: "Less time patching, and fewer late patches".into(),
+            measure: None,
+            plan: waymark_core::benefit::PlanInput {
+                owner: Some(person),
+                ..crate::measured_plan()
+            },
+        },
+        27 => Command::RecordReading {
+            id: 1,
+            value: "80 hours".into(),
+            date: "2026-06-01".into(),
+            note: None,
+        },
+        28 => Command::AdoptBenefits {
+            stage: "engagement".into(),
         },
         9 => Command::LinkInitiative {
             name: "Records uplift".into(),
@@ -355,7 +383,7 @@ fn command(kind: usize, person: PersonId, partner: Option<PartnerKind>) -> Comma
     }
 }
 
-const KINDS: usize = 26;
+const KINDS: usize = 29;
 
 #[test]
 fn the_command_list_covers_every_kind() {
@@ -541,6 +569,21 @@ fn full_commands() -> Vec<Command> {
             Command::AddBenefit { text, .. } => Command::AddBenefit {
                 text,
                 measure: Some("builds a year".into()),
+                plan: crate::measured_plan(),
+            },
+            Command::ChangeBenefit { id, text, .. } => Command::ChangeBenefit {
+                id,
+                text,
+                measure: Some("hours a month".into()),
+                plan: crate::measured_plan(),
+            },
+            Command::RecordReading {
+                id, value, date, ..
+            } => Command::RecordReading {
+                id,
+                value,
+                date,
+                note: Some("from the service desk".into()),
             },
             Command::LinkInitiative { name, .. } => Command::LinkInitiative {
                 name,
@@ -647,6 +690,6 @@ fn every_text_field_of_every_command_is_bounded_and_clean() {
             }
         }
     }
-    // 56 text fields across the commands, each tried with three values.
-    assert_eq!(walked, 168);
+    // 72 text fields across the commands, each tried with three values.
+    assert_eq!(walked, 216);
 }

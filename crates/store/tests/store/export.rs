@@ -30,6 +30,7 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
             &Command::AddBenefit {
                 text: "Fewer licences".into(),
                 measure: Some("cost".into()),
+                plan: Default::default(),
             },
             NOW,
         )

@@ -585,7 +585,8 @@ impl Section {
             "start_stage" | "complete_stage" | "set_step" | "skip_step" | "decide"
             | "check_success" | "set_owner" => Section::Stage,
             "add_risk" | "close_risk" => Section::Risks,
-            "add_benefit" | "link_initiative" => Section::Benefits,
+            "add_benefit" | "change_benefit" | "record_reading" | "adopt_benefits"
+            | "link_initiative" => Section::Benefits,
             "set_sponsor" | "assign" | "unassign" | "plan_discovery" => Section::People,
             "comment" | "edit_comment" | "hide_comment" => Section::Discussion,
             _ => Section::Overview,
@@ -617,6 +618,11 @@ fn saved_message(command: &str) -> Option<&'static str> {
         "add_risk" => "The risk is on the register.",
         "close_risk" => "The risk is closed.",
         "add_benefit" => "The benefit is on the register.",
+        "change_benefit" => "The benefit is changed; the earlier plan stays in the record.",
+        "record_reading" => "The reading is recorded, and the benefit's status follows it.",
+        "adopt_benefits" => {
+            "The model's benefits are on the register. Give each a baseline and a target to measure it."
+        }
         "link_initiative" => "The initiative is linked.",
         "set_sponsor" => "The executive sponsor is set.",
         "assign" => "The person is assigned.",
@@ -745,7 +751,8 @@ fn say(command: &str, field: &str, message: &str) -> String {
             ("check_success", "evidence") => "Give the evidence that this is met".into(),
             ("add_risk", "text") => "Describe the risk".into(),
             ("close_risk", "note") => "Say how the risk was dealt with".into(),
-            ("add_benefit", "text") => "Describe the benefit".into(),
+            ("add_benefit" | "change_benefit", "text") => "Describe the benefit".into(),
+            ("record_reading", "date") => "Give the date of the reading".into(),
             ("link_initiative", "name") => "Give the initiative's name".into(),
             ("comment" | "edit_comment", "body") => "Write your comment".into(),
             ("hide_comment", "reason") => "Say why the comment is hidden".into(),
@@ -776,6 +783,7 @@ async fn section_page(
     ids.extend(e.success.iter().map(|c| c.checked_by));
     ids.extend(e.signoffs.iter().map(|c| c.by));
     ids.extend(e.owners.iter().filter_map(|o| o.owner));
+    ids.extend(super::benefits::people(&e));
     let names = s.store.person_names(&ids).await?;
     let name = |p: PersonId| person_name(&names, p);
     // Each control is offered when the core would accept the command it sends.
@@ -806,8 +814,10 @@ async fn section_page(
         Vec::new()
     };
     // Who may own steps and risks: the agency's people and those assigned.
-    let owners = if matches!(at.section, Section::Stage | Section::Risks)
-        && can.get("set_owner") == Some(&true)
+    let owners = if matches!(
+        at.section,
+        Section::Stage | Section::Risks | Section::Benefits
+    ) && can.get("set_owner") == Some(&true)
     {
         let mut rows: Vec<PersonRow> = s
             .store
@@ -1097,7 +1107,9 @@ struct WorkspaceView {
     risks: Vec<RiskView>,
     decisions: Vec<DecisionView>,
     open_risks: usize,
-    benefits: Vec<BenefitView>,
+    benefits: Vec<super::benefits::BenefitView>,
+    /// Stages whose model benefits are not all on the register.
+    adoptable: Vec<super::benefits::AdoptView>,
     initiatives: Vec<InitiativeView>,
     assigned: Vec<AssignedView>,
     signoffs: Vec<SignOffView>,
@@ -1275,12 +1287,6 @@ struct DecisionView {
     by: String,
     at: i64,
     exit: bool,
-}
-
-#[derive(Serialize)]
-struct BenefitView {
-    text: String,
-    measure: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -1604,14 +1610,8 @@ fn workspace_view(
         risks,
         decisions,
         open_risks: e.risks.iter().filter(|r| r.open).count(),
-        benefits: e
-            .benefits
-            .iter()
-            .map(|b| BenefitView {
-                text: b.text.clone(),
-                measure: b.measure.clone(),
-            })
-            .collect(),
+        benefits: super::benefits::views(e, model, &today, name),
+        adoptable: super::benefits::adoptable(e, model),
         initiatives: e
             .initiatives
             .iter()
@@ -1933,7 +1933,31 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::SuccessChecked { text, evidence, .. } => {
             format!("Success criterion met: {text} Evidence: {evidence}")
         }
+        Event::BenefitAdded {
+            text,
+            source: Some(from),
+            ..
+        } => format!(
+            "Benefit added from the model's {}: {text}",
+            stage_name(model, &from.stage)
+        ),
         Event::BenefitAdded { text, .. } => format!("Benefit added: {text}"),
+        Event::BenefitChanged { id, text, plan, .. } => {
+            let goal = match (&plan.baseline, &plan.target) {
+                (Some(b), Some(t)) => format!(
+                    " From {} on {} to {} by {}.",
+                    b.value.with_unit(plan.unit.as_deref()),
+                    b.date,
+                    t.value.with_unit(plan.unit.as_deref()),
+                    t.date
+                ),
+                _ => String::new(),
+            };
+            format!("Benefit {id} changed: {text}{goal}")
+        }
+        Event::BenefitReadingRecorded {
+            id, value, date, ..
+        } => format!("Benefit {id}: a reading of {value} on {date}"),
         Event::InitiativeLinked { name, .. } => format!("Linked to the initiative {name}"),
         Event::SponsorSet { person } => format!("{} became the executive sponsor", name(*person)),
         Event::Assigned { person, partner } => format!(

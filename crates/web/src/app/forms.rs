@@ -70,6 +70,15 @@ pub struct CommandForm {
     pub about: String,
     /// A comment's words.
     pub body: String,
+    /// A benefit's plan: what it counts, from where to where by when.
+    pub unit: String,
+    pub baseline: String,
+    pub baseline_date: String,
+    pub target: String,
+    pub target_date: String,
+    /// A benefit's reading, and its date.
+    pub value: String,
+    pub date: String,
 }
 
 fn invalid(field: &'static str, message: &str) -> DomainError {
@@ -215,7 +224,21 @@ impl CommandForm {
             "add_benefit" => Command::AddBenefit {
                 text: self.text.as_str().into(),
                 measure: optional(&self.measure).map(Into::into),
+                plan: self.plan()?,
             },
+            "change_benefit" => Command::ChangeBenefit {
+                id: number("id", &self.id, "choose a benefit")?,
+                text: self.text.as_str().into(),
+                measure: optional(&self.measure).map(Into::into),
+                plan: self.plan()?,
+            },
+            "record_reading" => Command::RecordReading {
+                id: number("id", &self.id, "choose a benefit")?,
+                value: self.value.as_str().into(),
+                date: self.date.as_str().into(),
+                note: optional(&self.note).map(Into::into),
+            },
+            "adopt_benefits" => Command::AdoptBenefits { stage: stage() },
             "link_initiative" => Command::LinkInitiative {
                 name: self.name.as_str().into(),
                 description: self.description.as_str().into(),
@@ -297,6 +320,25 @@ impl CommandForm {
         })
     }
 
+    /// A benefit's plan as typed; the core reads the values and dates.
+    fn plan(&self) -> Result<waymark_core::benefit::PlanInput, DomainError> {
+        Ok(waymark_core::benefit::PlanInput {
+            unit: optional(&self.unit).map(Into::into),
+            baseline: optional(&self.baseline).map(Into::into),
+            baseline_date: optional(&self.baseline_date).map(Into::into),
+            target: optional(&self.target).map(Into::into),
+            target_date: optional(&self.target_date).map(Into::into),
+            owner: match self.owner.trim() {
+                "" => None,
+                raw => Some(PersonId(number(
+                    "owner",
+                    raw,
+                    "choose someone from the list",
+                )?)),
+            },
+        })
+    }
+
     /// The free text the person typed, to show again if it was not saved.
     pub fn typed(&self) -> Vec<(&'static str, &str)> {
         [
@@ -309,6 +351,10 @@ impl CommandForm {
             ("Name", &self.name),
             ("Description", &self.description),
             ("Comment", &self.body),
+            ("Unit", &self.unit),
+            ("Baseline", &self.baseline),
+            ("Target", &self.target),
+            ("Reading", &self.value),
         ]
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())

@@ -11,6 +11,7 @@
 mod adopters;
 mod assessments;
 mod auth;
+mod benefits;
 mod community;
 mod delivery;
 mod directory;
@@ -218,6 +219,7 @@ pub fn table() -> Vec<Route> {
         get("/engagements/{id}/stages/{stage}", engagements::stage),
         get("/engagements/{id}/risks", engagements::risks),
         get("/engagements/{id}/benefits", engagements::benefits),
+        get("/engagements/{id}/benefits.csv", benefits::csv),
         get("/engagements/{id}/decisions", engagements::decisions),
         get("/engagements/{id}/people", engagements::people),
         get("/engagements/{id}/history", engagements::history),

@@ -513,6 +513,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/engagements", &["get", "post"]),
         ("/api/v1/engagements/{id}", &["get"]),
         ("/api/v1/engagements/{id}/history", &["get"]),
+        ("/api/v1/engagements/{id}/benefits", &["get"]),
         ("/api/v1/engagements/{id}/commands", &["post"]),
         ("/api/v1/agencies", &["get", "post"]),
         ("/api/v1/agencies/{id}", &["get"]),
@@ -3516,5 +3517,165 @@ async fn a_person_downloads_what_is_held_about_them_through_the_api() {
         )
         .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn the_benefits_register_through_the_api() {
+    for store in stores("api-benefits").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Bureau of Things", "BOT", "Industry", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other Office", "OTH", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let sponsor = token(
+            &store,
+            "eve@bot.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: true,
+            },
+        )
+        .await;
+        let outsider = token(
+            &store,
+            "olly@oth.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let (_, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"BOT"}"#),
+        )
+        .await;
+        let id = e["id"].as_i64().unwrap();
+        let uri = format!("/api/v1/engagements/{id}/commands");
+        let mut version = e["version"].as_u64().unwrap();
+        let mut run = async |token: &str, cmd: serde_json::Value| {
+            let body = json!({ "expected_version": version, "command": cmd }).to_string();
+            let (s, _, after) = call(&app, "POST", &uri, Some(token), Some(&body)).await;
+            if s == StatusCode::OK {
+                version = after["version"].as_u64().unwrap();
+            }
+            (s, after)
+        };
+        // Every problem with the plan at once, each naming its field.
+        let (s, p) = run(
+            &sponsor,
+            json!({"command": "add_benefit", "text": "Faster onboarding",
+                "plan": {"unit": "days", "baseline": "20", "baseline_date": "2026-01-01",
+                         "target": "five", "target_date": "2025-01-01"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["code"], "invalid", "{p}");
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["field"].as_str())
+            .collect();
+        assert!(fields.contains(&"target"), "{p}");
+        let (s, _) = run(
+            &sponsor,
+            json!({"command": "add_benefit", "text": "Faster onboarding",
+                "plan": {"unit": "days", "baseline": "20", "baseline_date": "2026-01-01",
+                         "target": "5", "target_date": "2099-01-01"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, p) = run(
+            &sponsor,
+            json!({"command": "record_reading", "id": 1, "value": "12 hours", "date": "2026-02-01"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"][0]["field"], "value", "{p}");
+        let (s, p) = run(
+            &sponsor,
+            json!({"command": "record_reading", "id": 9, "value": "12", "date": "2026-02-01"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"][0]["field"], "id", "{p}");
+        for (value, date) in [("15 days", "2026-03-01"), ("11", "2026-06-01")] {
+            let (s, p) = run(
+                &sponsor,
+                json!({"command": "record_reading", "id": 1, "value": value, "date": date}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{p}");
+        }
+        let (s, _) = run(
+            &staff,
+            json!({"command": "adopt_benefits", "stage": "discovery"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, list) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/benefits"),
+            Some(&sponsor),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(list[0]["id"], 1);
+        assert_eq!(list[0]["plan"]["target"]["value"], "5");
+        assert_eq!(list[0]["readings"][1]["value"], "11");
+        assert_eq!(list[0]["assessment"]["status"], "on_track", "{list}");
+        assert_eq!(list[1]["source"]["stage"], "discovery");
+        assert_eq!(list[1]["assessment"]["status"], "not_started");
+        // Another agency's register is not there at all.
+        let (s, _, _) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/benefits"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, history) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/engagements/{id}/history"),
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let kinds: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["event"]["type"].as_str())
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "benefit_reading_recorded")
+                .count(),
+            2,
+            "{kinds:?}"
+        );
     }
 }

@@ -614,6 +614,7 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             | "/engagements/{id}/stages/{stage}"
             | "/engagements/{id}/risks"
             | "/engagements/{id}/benefits"
+            | "/engagements/{id}/benefits.csv"
             | "/engagements/{id}/decisions"
             | "/engagements/{id}/people"
             | "/engagements/{id}/discussion",
@@ -626,6 +627,7 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             | "/engagements/{id}/stages/{stage}"
             | "/engagements/{id}/risks"
             | "/engagements/{id}/benefits"
+            | "/engagements/{id}/benefits.csv"
             | "/engagements/{id}/decisions"
             | "/engagements/{id}/people"
             | "/engagements/{id}/discussion",
@@ -1306,6 +1308,7 @@ async fn free_text_is_escaped_on_every_page() {
                 Command::AddBenefit {
                     text: (*p).into(),
                     measure: Some((*p).into()),
+                    plan: Default::default(),
                 },
                 Command::LinkInitiative {
                     name: (*p).into(),
@@ -4389,5 +4392,153 @@ async fn forms_that_collect_personal_data_say_so_and_the_programme_owns_the_noti
             (r.status, r.location.as_str()),
             (StatusCode::SEE_OTHER, "/guide/article-privacy.html")
         );
+    }
+}
+
+#[tokio::test]
+async fn the_sponsor_measures_a_benefit_and_the_register_charts_it() {
+    for store in stores("benefits").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 31]).await;
+        let c = w.client(&app, Who::Sponsor).await;
+        let path = format!("/engagements/{}", w.engagement);
+        let post = |form: Vec<(&'static str, String)>| {
+            let app = app.clone();
+            let c = c.clone();
+            let path = path.clone();
+            async move {
+                let mut all: Vec<(&str, String)> = vec![("csrf", c.csrf.clone())];
+                all.extend(form);
+                let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                send(&app, &c, Method::POST, &path, &pairs).await
+            }
+        };
+        // A target date before the baseline: 422, said beside the field,
+        // with the rest of what was typed kept.
+        let r = post(vec![
+            ("version", w.version().await),
+            ("form", "benefit-add".into()),
+            ("command", "add_benefit".into()),
+            ("text", "Less <b>time</b> patching desktops".into()),
+            ("unit", "hours".into()),
+            ("baseline", "100".into()),
+            ("baseline_date", "2026-01-01".into()),
+            ("target", "fifty".into()),
+            ("target_date", "2025-12-01".into()),
+            ("owner", "4".into()),
+        ])
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        for field in ["target", "target_date"] {
+            assert!(
+                r.body
+                    .contains(&format!("id=\"benefit-add-{field}-error\"")),
+                "{field}: {}",
+                r.body
+            );
+        }
+        assert!(r.body.contains("“fifty” is not a number of hours"));
+        assert!(r.body.contains("must be after the baseline date"));
+        assert!(r.body.contains("value=\"2025-12-01\""), "typed date kept");
+        assert!(
+            r.body
+                .contains("Less &lt;b&gt;time&lt;&#x2f;b&gt; patching desktops")
+        );
+        // Then as meant: 100 hours a month down to 50.
+        let r = post(vec![
+            ("version", w.version().await),
+            ("form", "benefit-add".into()),
+            ("command", "add_benefit".into()),
+            ("text", "Less <b>time</b> patching desktops".into()),
+            ("unit", "hours".into()),
+            ("baseline", "100".into()),
+            ("baseline_date", "2026-01-01".into()),
+            ("target", "50".into()),
+            ("target_date", "2099-12-31".into()),
+            ("owner", "4".into()),
+        ])
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(
+            r.location,
+            format!("{path}/benefits?saved=add_benefit#benefit-add")
+        );
+        // A reading in the wrong unit is refused beside its field.
+        let r = post(vec![
+            ("version", w.version().await),
+            ("form", "reading-1".into()),
+            ("command", "record_reading".into()),
+            ("id", "1".into()),
+            ("value", "12 days".into()),
+            ("date", "2026-03-01".into()),
+        ])
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("id=\"reading-1-value-error\""));
+        assert!(r.body.contains("is not a number of hours"));
+        assert!(r.body.contains("value=\"12 days\""));
+        for (value, date) in [("90 hours", "2026-03-01"), ("75", "2026-06-01")] {
+            let r = post(vec![
+                ("version", w.version().await),
+                ("form", "reading-1".into()),
+                ("command", "record_reading".into()),
+                ("id", "1".into()),
+                ("value", value.into()),
+                ("date", date.into()),
+                ("note", "=HYPERLINK(\"http://evil.example\")".into()),
+            ])
+            .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        }
+        let page = send(&app, &c, Method::GET, &format!("{path}/benefits"), &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let body = &page.body;
+        assert!(body.contains("status-on_track\">On track"), "{body}");
+        assert!(body.contains("Baseline: <strong>100 hours</strong>"));
+        assert!(body.contains("Owner: Person"));
+        // The chart: an image with a title and a description, and its data
+        // in a table beside it.
+        assert!(body.contains(
+            "role=\"img\" aria-labelledby=\"benefit-1-chart-title benefit-1-chart-desc\""
+        ));
+        assert!(body.contains(
+            "<title id=\"benefit-1-chart-title\">Benefit 1: Less &lt;b&gt;time&lt;/b&gt; patching desktops</title>"
+        ));
+        assert!(body.contains("<desc id=\"benefit-1-chart-desc\">From a baseline of 100 hours"));
+        assert!(!body.contains("<b>time</b>"));
+        assert!(body.contains("<caption>Benefit 1: baseline, readings and target"));
+        assert!(body.contains("<td data-label=\"Value\">75 hours</td>"));
+        // The same numbers as CSV, formulas made text.
+        let csv = send(&app, &c, Method::GET, &format!("{path}/benefits.csv"), &[]).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let lines: Vec<&str> = csv.body.lines().collect();
+        assert_eq!(
+            lines[0],
+            "benefit,text,unit,status,kind,date,value,note,recorded_at"
+        );
+        assert_eq!(lines.len(), 5, "{}", csv.body);
+        assert!(lines[1].contains(",baseline,2026-01-01,100,"));
+        assert!(lines[3].contains(",reading,2026-06-01,75,\"'=HYPERLINK"));
+        // The model's benefits: one step puts a stage's on the register.
+        let r = post(vec![
+            ("version", w.version().await),
+            ("form", "adopt-engagement".into()),
+            ("command", "adopt_benefits".into()),
+            ("stage", "engagement".into()),
+        ])
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let e = w.store.engagement(&staff, w.engagement).await.unwrap();
+        assert!(e.benefits.len() >= 3);
+        assert!(e.benefits[1].source.is_some());
+        // Every change is in the engagement's chain.
+        let history = send(&app, &c, Method::GET, &format!("{path}/history"), &[]).await;
+        assert!(
+            history
+                .body
+                .contains("Benefit 1: a reading of 75 on 2026-06-01")
+        );
+        assert!(history.body.contains("Benefit added from the model"));
     }
 }

@@ -643,7 +643,9 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   assert.match(await sponsor.page.locator('#reading-1-value-error').textContent(), /not a number of hours/);
   await axe(sponsor.page, 'benefits with an error');
   await shoot(sponsor.page, 'benefits-error');
-  for (const [value, date] of [['95', '2026-09-01'], ['80 hours', '2026-11-01']]) {
+  // Slowly, so the trend reaches the target years from now and the status
+  // is on track whatever day the test runs.
+  for (const [value, date] of [['119', '2026-09-01'], ['118 hours', '2026-11-01']]) {
     await first.getByLabel(/^Reading in hours/).fill(value);
     await first.getByLabel('Date it was measured').fill(date);
     await submit(sponsor.page, first.locator('form.reading-form'), 'Record reading');
@@ -651,11 +653,11 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   assert.equal((await first.locator('.status').textContent()).trim(), 'On track');
   const chart = first.locator('svg[role=img]');
   assert.match(await chart.locator('title').textContent(), /^Benefit 1: Less time spent patching desktops$/);
-  assert.match(await chart.locator('desc').textContent(), /From a baseline of 120 hours on 1 Jul 2026, 2 readings, the latest 80 hours/);
+  assert.match(await chart.locator('desc').textContent(), /From a baseline of 120 hours on 1 Jul 2026, 2 readings, the latest 118 hours/);
   assert.equal(await chart.getAttribute('aria-labelledby'), 'benefit-1-chart-title benefit-1-chart-desc');
   const rows = await first.locator('table tbody tr').allTextContents();
   assert.equal(rows.length, 4, rows.join('|'));
-  assert.match(rows[2], /80 hours/);
+  assert.match(rows[2], /118 hours/);
   assert.match(await first.locator('table caption').textContent(), /baseline, readings and target/);
   // The model's benefits for a stage, in one step.
   await sponsor.page.locator('details.adopt summary').click();
@@ -671,15 +673,53 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   await sponsor.page.setViewportSize({ width: 1280, height: 900 });
   const csv = await (await sponsor.page.request.get(`${ws}/benefits.csv`)).text();
   assert.match(csv, /^benefit,text,unit,status,kind,date,value,note,recorded_at\n/);
-  assert.match(csv, /1,Less time spent patching desktops,hours,On track,reading,2026-11-01,80,/);
+  assert.match(csv, /1,Less time spent patching desktops,hours,On track,reading,2026-11-01,118,/);
 
-  // 5. The engagement's history says why its journey changed, and the
+  // 5. A retrospective: the sponsor schedules one and records lessons
+  // against the model's steps; the programme sees them by step.
+  await sponsor.page.goto(`${ws}/workshops`);
+  const schedule = sponsor.page.locator('form').filter({ has: sponsor.page.getByRole('button', { name: 'Schedule and send invitations' }) });
+  await schedule.getByLabel('Title').fill('Discovery retro');
+  await schedule.getByLabel('Date', { exact: true }).fill('2026-12-10');
+  await schedule.getByLabel('Start time').fill('10:00');
+  await schedule.getByLabel('Location (optional if online)').fill('Canberra');
+  await schedule.getByLabel('Agenda').fill('What went well, what to improve, what to try next.');
+  await schedule.getByLabel(/This is a retrospective/).check();
+  await submit(sponsor.page, schedule, 'Schedule and send invitations');
+  const lessonForm = sponsor.page.locator('form.lesson-form');
+  await lessonForm.getByLabel('What was learned').fill('Book the security assessor before Discovery starts.');
+  await lessonForm.getByRole('button', { name: 'Record lesson' }).click();
+  await sponsor.page.locator('.error-summary').waitFor();
+  assert.match(await sponsor.page.locator('.error-summary').textContent(), /choose whether it went well/i);
+  assert.equal(await lessonForm.getByLabel('What was learned').inputValue(), 'Book the security assessor before Discovery starts.');
+  await axe(sponsor.page, 'workshops with a lesson error');
+  await shoot(sponsor.page, 'retro-error');
+  for (const [kind, about, text] of [
+    ['To improve', 'discovery:5', 'Book the security assessor before Discovery starts.'],
+    ['Went well', 'engagement', 'The sponsor came to every workshop.'],
+  ]) {
+    await lessonForm.getByLabel(kind, { exact: true }).check();
+    await lessonForm.getByLabel('What was learned').fill(text);
+    await lessonForm.getByLabel('What it is about').selectOption(about);
+    await submit(sponsor.page, lessonForm, 'Record lesson');
+  }
+  const recorded = await sponsor.page.locator('.lesson-list').textContent();
+  assert.match(recorded, /To improve\s+Book the security assessor before Discovery starts\.\s+\(Discovery, step 5:/);
+  await axe(sponsor.page, 'workshops with lessons');
+  await shoot(sponsor.page, 'retro');
+  await admin.page.goto(`${base}/lessons`);
+  assert.match(await admin.page.locator('#worst-title + ol').textContent(), /Discovery, step 5: .*1 lesson to improve/);
+  await axe(admin.page, 'lessons');
+  await shoot(admin.page, 'lessons');
+
+  // 6. The engagement's history says why its journey changed, and the
   // audit chains, the agency's included, verify.
   await admin.page.goto(`${ws}/history`);
   const history = await admin.page.locator('table.history').textContent();
   assert.ok(history.includes('The journey was tailored for a Lean agency, from the agency\'s self-assessment'), history);
   assert.ok(history.includes('The journey was tailored for a Complex agency, from the programme\'s setting'), history);
-  assert.ok(history.includes('Benefit 1: a reading of 80 on 2026-11-01'), history);
+  assert.ok(history.includes('Benefit 1: a reading of 118 on 2026-11-01'), history);
+  assert.ok(history.includes('Lesson (went well) about Engagement: The sponsor came to every workshop.'), history);
   const verified = waymark(['audit', 'verify']);
   assert.match(verified, /agenc/i, verified);
   for (const s of [admin, sponsor]) await s.context.close();

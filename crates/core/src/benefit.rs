@@ -29,6 +29,8 @@ use crate::text::{Line, Text};
 pub const VALUE_MAX: usize = 40;
 /// The most characters a unit may have.
 pub const UNIT_MAX: usize = 40;
+/// The most readings one benefit keeps (a monthly reading for 40 years).
+pub const READINGS_MAX: usize = 500;
 /// Amounts are exact to this many decimal places.
 pub const DECIMALS: u32 = 4;
 const SCALE: i64 = 10_i64.pow(DECIMALS);
@@ -49,6 +51,10 @@ impl Amount {
         let text = raw.trim();
         if text.is_empty() {
             return Err(DomainError::invalid(field, "give a number"));
+        }
+        // A plain number needs no unit taken off it.
+        if let Ok(n) = number(text) {
+            return Ok(Amount(n));
         }
         let bare: std::borrow::Cow<'_, str> = match unit.map(str::trim).filter(|u| !u.is_empty()) {
             None => text.into(),
@@ -349,6 +355,15 @@ impl Benefit {
         out
     }
 
+    /// The readings that count on `today`: [`Benefit::effective`], less any
+    /// dated after today (a reading is of what has happened).
+    pub fn counted(&self, today: &str) -> Vec<&Reading> {
+        self.effective()
+            .into_iter()
+            .filter(|r| r.date.as_str() <= today)
+            .collect()
+    }
+
     /// A value with this benefit's unit, as people read it.
     pub fn show(&self, value: Amount) -> String {
         value.with_unit(self.plan.unit.as_deref())
@@ -430,11 +445,13 @@ pub fn plan(input: &PlanInput) -> Result<Plan, Vec<DomainError>> {
         }
     };
     if let Some(u) = &unit
-        && u.chars().any(|c| c.is_ascii_digit())
+        && (u.chars().any(|c| c.is_ascii_digit())
+            || u.chars()
+                .all(|c| matches!(c, '-' | '+' | '.' | ',') || c.is_whitespace()))
     {
         problems.push(DomainError::invalid(
             "unit",
-            "a unit names what is counted (hours, %, $) and has no digits",
+            "a unit names what is counted (hours, %, $): no digits, and not a sign or a decimal point alone",
         ));
     }
     let unit_ref = unit.as_deref();
@@ -525,6 +542,11 @@ pub(crate) fn reading(
     value: &Line<{ VALUE_MAX }>,
     day: &Line<10>,
 ) -> Result<(Amount, String), DomainError> {
+    if b.readings.len() >= READINGS_MAX {
+        return Err(DomainError::rule(format!(
+            "this benefit has {READINGS_MAX} readings, as many as one benefit keeps; add a new benefit to go on measuring"
+        )));
+    }
     let v = value.check("value")?;
     let value = Amount::parse("value", v.as_str(), b.plan.unit.as_deref())?;
     let day = day.required("date").and_then(|d| date("date", &d))?;
@@ -673,15 +695,30 @@ pub fn assess(b: &Benefit, today: &str) -> Assessment {
         }
     };
     let show = |v: Amount| b.show(v);
-    let readings = b.effective();
+    let readings = b.counted(today);
+    let ahead = b.effective().len() - readings.len();
+    let later = match ahead {
+        0 => String::new(),
+        1 => " (A reading dated after today counts from its date.)".to_string(),
+        n => format!(" ({n} readings dated after today count from their dates.)"),
+    };
     let goal = format!("{} by {}", show(target.value), spoken(&target.date));
     if let Some(last) = readings.last()
         && reached(last.value)
     {
+        let late = if last.date > target.date {
+            format!(
+                ", later than planned: the target of {} was due by {}",
+                show(target.value),
+                spoken(&target.date)
+            )
+        } else {
+            format!(" the target of {goal}")
+        };
         return plain(
             Status::Realised,
             format!(
-                "The latest reading, {} on {}, reaches the target of {goal}.",
+                "The latest reading, {} on {}, reaches{late}.{later}",
                 show(last.value),
                 spoken(&last.date)
             ),
@@ -700,7 +737,7 @@ pub fn assess(b: &Benefit, today: &str) -> Assessment {
         );
         return plain(
             Status::Missed,
-            format!("The target date has passed and {latest}; the target was {goal}."),
+            format!("The target date has passed and {latest}; the target was {goal}.{later}"),
         );
     }
     let (Some(x0), Some(xt)) = (day_number(&base.date), day_number(&target.date)) else {
@@ -720,7 +757,7 @@ pub fn assess(b: &Benefit, today: &str) -> Assessment {
     let Some((slope, intercept)) = fitted else {
         return plain(
             Status::NotStarted,
-            "There is no reading after the baseline date yet.".into(),
+            format!("There is no reading after the baseline date yet.{later}"),
         );
     };
     let n = readings.len();
@@ -735,10 +772,23 @@ pub fn assess(b: &Benefit, today: &str) -> Assessment {
             && let Some(on) = date_of(x0 + reach)
         {
             let on = on.format("%Y-%m-%d").to_string();
+            // The trend said it would be there by now, and no reading shows it.
+            if on.as_str() < today {
+                return Assessment {
+                    status: Status::AtRisk,
+                    why: format!(
+                        "{rate}, it would have reached {} around {}, but no reading shows it: record a new reading.{later}",
+                        show(target.value),
+                        spoken(&on)
+                    ),
+                    reaches_on: None,
+                    projected: None,
+                };
+            }
             return Assessment {
                 status: Status::OnTrack,
                 why: format!(
-                    "{rate}, it reaches {} around {}, by its target date of {}.",
+                    "{rate}, it reaches {} around {}, by its target date of {}.{later}",
                     show(target.value),
                     spoken(&on),
                     spoken(&target.date)
@@ -752,13 +802,13 @@ pub fn assess(b: &Benefit, today: &str) -> Assessment {
         .rounded(places(base.value).max(places(target.value)));
     let why = if toward {
         format!(
-            "{rate}, it reaches only {} by {}: the target is {}.",
+            "{rate}, it reaches only {} by {}: the target is {}.{later}",
             show(projected),
             spoken(&target.date),
             show(target.value)
         )
     } else {
-        format!("The readings so far move away from the target of {goal}, or stay level.")
+        format!("The readings so far move away from the target of {goal}, or stay level.{later}")
     };
     Assessment {
         status: Status::AtRisk,
@@ -809,6 +859,9 @@ mod tests {
         assert!(amount("-", None).is_err());
         assert!(amount(".", None).is_err());
         assert!(amount("1e5", None).is_err());
+        // A unit that looks like part of a number never changes it.
+        assert_eq!(amount("-5", Some("-")).unwrap(), "-5");
+        assert_eq!(amount(".5", Some(".")).unwrap(), "0.5");
     }
 
     #[test]
@@ -880,6 +933,10 @@ mod tests {
         let mut digits = input(("", ""), ("", ""));
         digits.unit = Some("2 hours".into());
         assert_eq!(fields(plan(&digits)), ["unit"]);
+        for sign in ["-", ".", ",", "+ -"] {
+            digits.unit = Some(sign.into());
+            assert_eq!(fields(plan(&digits)), ["unit"], "{sign}");
+        }
     }
 
     fn benefit(readings: &[(&str, i64)]) -> Benefit {
@@ -952,6 +1009,25 @@ mod tests {
         let corrected = benefit(&[("2026-06-15", 50), ("2026-06-15", 95)]);
         assert_eq!(corrected.effective().len(), 1);
         assert_eq!(status(&corrected, "2026-06-20"), Status::AtRisk);
+        // On track once, but the day it should have got there has passed.
+        assert_eq!(status(&on, "2026-11-01"), Status::AtRisk);
+        assert!(
+            assess(&on, "2026-11-01")
+                .why
+                .contains("record a new reading")
+        );
+        // A reading dated after today does not count yet.
+        let ahead = benefit(&[("2026-06-15", 40)]);
+        assert_eq!(status(&ahead, "2026-06-01"), Status::NotStarted);
+        assert!(
+            assess(&ahead, "2026-06-01")
+                .why
+                .contains("dated after today")
+        );
+        // Reached after the date: realised, and said to be late.
+        let late = assess(&benefit(&[("2026-12-15", 45)]), "2026-12-20");
+        assert_eq!(late.status, Status::Realised);
+        assert!(late.why.contains("later than planned"), "{}", late.why);
         // A reading on the baseline date shows no trend yet.
         assert_eq!(
             status(&benefit(&[("2026-01-01", 90)]), "2026-01-02"),

@@ -148,6 +148,15 @@ pub enum Command {
     AdoptBenefits {
         stage: Slug,
     },
+    /// Record a lesson of retrospective `workshop`, about a stage of the
+    /// model (and one of its steps).
+    RecordLesson {
+        workshop: u32,
+        kind: crate::lesson::LessonKind,
+        text: Text<{ crate::lesson::TEXT_MAX }>,
+        stage: Slug,
+        step: Option<u32>,
+    },
     LinkInitiative {
         name: Line<200>,
         description: Text<4000>,
@@ -231,7 +240,7 @@ pub enum Command {
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 30] = [
+    pub const NAMES: [&'static str; 31] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -244,6 +253,7 @@ impl Command {
         "change_benefit",
         "record_reading",
         "adopt_benefits",
+        "record_lesson",
         "link_initiative",
         "set_sponsor",
         "assign",
@@ -278,6 +288,7 @@ impl Command {
             Command::ChangeBenefit { .. } => "change_benefit",
             Command::RecordReading { .. } => "record_reading",
             Command::AdoptBenefits { .. } => "adopt_benefits",
+            Command::RecordLesson { .. } => "record_lesson",
             Command::LinkInitiative { .. } => "link_initiative",
             Command::SetSponsor { .. } => "set_sponsor",
             Command::Assign { .. } => "assign",
@@ -352,6 +363,7 @@ impl Command {
                 vec![need(body, "body")]
             }
             Command::HideComment { reason, .. } => vec![need(reason, "reason")],
+            Command::RecordLesson { text, .. } => vec![need(text, "text")],
             _ => Vec::new(),
         };
         found.into_iter().flatten().collect()
@@ -487,6 +499,13 @@ fn one_of_each() -> Vec<Command> {
             note: None,
         },
         Command::AdoptBenefits { stage: "".into() },
+        Command::RecordLesson {
+            workshop: 0,
+            kind: crate::lesson::LessonKind::WentWell,
+            text: "".into(),
+            stage: "".into(),
+            step: None,
+        },
         Command::LinkInitiative {
             name: "".into(),
             description: "".into(),
@@ -506,6 +525,7 @@ fn one_of_each() -> Vec<Command> {
         Command::ScheduleWorkshop {
             id: None,
             plan: WorkshopPlan {
+                retro: false,
                 title: "".into(),
                 date: "".into(),
                 time: "".into(),
@@ -648,6 +668,7 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | ChangeBenefit { .. }
             | RecordReading { .. }
             | AdoptBenefits { .. }
+            | RecordLesson { .. }
             | LinkInitiative { .. }
             | RecordWorkshopNotes { .. }
             | SaveArtefact { .. }
@@ -955,7 +976,7 @@ pub fn decide(
             measure,
             plan,
         } => {
-            let (text, measure, plan) = benefit_definition(e, people, text, measure, plan)?;
+            let (text, measure, plan) = benefit_definition(e, people, text, measure, plan, None)?;
             ev.push(Event::BenefitAdded {
                 text,
                 measure,
@@ -970,7 +991,8 @@ pub fn decide(
             plan,
         } => {
             let b = registered(e, *id)?;
-            let (text, measure, plan) = benefit_definition(e, people, text, measure, plan)?;
+            let (text, measure, plan) =
+                benefit_definition(e, people, text, measure, plan, b.plan.owner)?;
             if let Some(first) = b.effective().first() {
                 if plan.unit != b.plan.unit {
                     return Err(DomainError::invalid(
@@ -1048,6 +1070,15 @@ pub fn decide(
                 }));
             }
         }
+        Command::RecordLesson {
+            workshop,
+            kind,
+            text,
+            stage,
+            step,
+        } => ev.push(crate::lesson::record(
+            model, e, *workshop, *kind, text, stage, *step,
+        )?),
         Command::LinkInitiative { name, description } => ev.push(Event::InitiativeLinked {
             name: name.required("name")?.into_string(),
             description: description.check("description")?.into_string(),
@@ -1320,18 +1351,23 @@ fn registered(e: &Engagement, id: u32) -> Result<&crate::benefit::Benefit, Domai
     })
 }
 
-/// A benefit's words and plan, checked; its owner must take part.
+/// A benefit's words and plan, checked; a new owner must take part (the
+/// owner it has, `kept`, stays even after they have left, so changing the
+/// words never drops them unasked).
 fn benefit_definition(
     e: &Engagement,
     people: &[Person],
     text: &Text<2000>,
     measure: &Option<Text<2000>>,
     input: &PlanInput,
+    kept: Option<PersonId>,
 ) -> Result<(String, Option<String>, crate::benefit::Plan), DomainError> {
     let text = text.required("text")?.into_string();
     let measure = Text::optional(measure, "measure")?.map(Text::into_string);
     let plan = crate::benefit::plan(input).map_err(|mut p| p.remove(0))?;
-    if let Some(owner) = plan.owner {
+    if let Some(owner) = plan.owner
+        && Some(owner) != kept
+    {
         named(
             people,
             owner,

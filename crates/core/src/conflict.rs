@@ -75,6 +75,7 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         Command::AddRisk { .. }
         | Command::AddBenefit { .. }
         | Command::AdoptBenefits { .. }
+        | Command::RecordLesson { .. }
         | Command::LinkInitiative { .. }
         | Command::ScheduleWorkshop { id: None, .. }
         | Command::AttachDocument { .. } => Vec::new(),
@@ -137,6 +138,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         | Event::BenefitAdded { .. }
         // Readings only add.
         | Event::BenefitReadingRecorded { .. }
+        | Event::LessonRecorded { .. }
         | Event::InitiativeLinked { .. }
         | Event::DocumentAttached { .. }
         // An attendee's answer changes nothing anyone edits.

@@ -379,6 +379,15 @@ pub enum Event {
         id: u32,
         reason: String,
     },
+    /// A lesson from retrospective `workshop`, about a stage (and step).
+    LessonRecorded {
+        id: u32,
+        workshop: u32,
+        kind: crate::lesson::LessonKind,
+        text: String,
+        stage: String,
+        step: Option<u32>,
+    },
 }
 
 impl Event {
@@ -418,6 +427,7 @@ impl Event {
             Event::Commented { .. } => "commented",
             Event::CommentEdited { .. } => "comment_edited",
             Event::CommentHidden { .. } => "comment_hidden",
+            Event::LessonRecorded { .. } => "lesson_recorded",
         }
     }
 }
@@ -525,6 +535,9 @@ pub struct Engagement {
     /// are in the chain: `discussion::fold`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<crate::discussion::CommentRecord>,
+    /// Lessons from its retrospectives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lessons: Vec<crate::lesson::Lesson>,
 }
 
 /// The slug of the stage whose length is planned (`PlanDiscovery`).
@@ -563,6 +576,7 @@ impl Engagement {
             agency_type: None,
             archived: Vec::new(),
             comments: Vec::new(),
+            lessons: Vec::new(),
         }
     }
 
@@ -730,6 +744,23 @@ impl Engagement {
                 decided_at: at,
             }),
             Event::ModeChanged { mode } => self.mode = *mode,
+            Event::LessonRecorded {
+                id,
+                workshop,
+                kind,
+                text,
+                stage,
+                step,
+            } => self.lessons.push(crate::lesson::Lesson {
+                id: *id,
+                workshop: *workshop,
+                kind: *kind,
+                text: text.clone(),
+                stage: stage.clone(),
+                step: *step,
+                by,
+                at,
+            }),
             Event::Commented { .. } | Event::CommentEdited { .. } | Event::CommentHidden { .. } => {
                 crate::discussion::apply(self, event, by)
             }

@@ -20,7 +20,8 @@
 //! about, whom it mentions, who edits and hides it ([`discussion`]); a
 //! second factor: who must have one, who may reset one, and what a typed
 //! code may be ([`factor`]); the benefits register: what a benefit measures,
-//! its readings, and its derived status ([`benefit`]).
+//! its readings, and its derived status ([`benefit`]); lessons from
+//! retrospectives, tagged to the model's stages and steps ([`lesson`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -41,6 +42,7 @@ pub mod enquiry;
 mod error;
 pub mod factor;
 pub mod knowledge;
+pub mod lesson;
 pub mod letter;
 pub mod mailbox;
 pub mod migration;

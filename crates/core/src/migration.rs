@@ -486,6 +486,28 @@ pub(crate) fn apply(
         }
         crate::Item::Risk { .. } => true,
     });
+    // Lessons follow their step, or else their stage; one whose stage has
+    // no place any more keeps its words, with its old tag.
+    for l in &mut e.lessons {
+        let moved = l.step.and_then(|n| {
+            step_map
+                .iter()
+                .find(|m| m.from.stage == l.stage && m.from.step == n)
+                .and_then(|m| m.to.clone())
+        });
+        match moved {
+            Some(to) => {
+                l.stage = to.stage;
+                l.step = Some(to.step);
+            }
+            None => {
+                if let Some(stage) = stage_to(&l.stage) {
+                    l.stage = stage;
+                    l.step = None;
+                }
+            }
+        }
+    }
     // Comments follow what they are about; one whose step or stage has no
     // place any more keeps its old anchor (its label says so).
     for c in &mut e.comments {

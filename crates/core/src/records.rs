@@ -45,6 +45,10 @@ pub struct WorkshopPlan {
     pub link: Option<Line<1000>>,
     pub agenda: Text<8000>,
     pub attendees: Vec<Attendee>,
+    /// A retrospective: its lessons are recorded against the model's
+    /// stages and steps (`lesson`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retro: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,7 +366,16 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<(i32, u32, u32), Dom
         2 => 28,
         _ => return bad(),
     };
-    if !(1..=days).contains(&d) || !(2000..=2999).contains(&y) {
+    if !(2000..=2999).contains(&y) {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "“{}” is outside the years Waymark keeps: give a date from 2000 to 2999",
+                shown(raw)
+            ),
+        ));
+    }
+    if !(1..=days).contains(&d) {
         return bad();
     }
     Ok((y, m, d))
@@ -525,6 +538,7 @@ fn check_plan(
         link,
         agenda: plan.agenda.required("agenda")?,
         attendees,
+        retro: plan.retro,
     })
 }
 

@@ -59,6 +59,7 @@ pub const ENGAGEMENT_KINDS: &[&str] = &[
     "commented",
     "comment_edited",
     "comment_hidden",
+    "lesson_recorded",
 ];
 
 /// Every enquiry event's type, as `enquiry.<kind>` names it.

@@ -94,12 +94,27 @@ fn document(letter: &Letter<'_>) -> String {
     )
 }
 
-/// A typst string literal holding `text` exactly.
+/// Whether some embedded font draws `c`. A character none of them has
+/// (most Chinese, Japanese and Korean text; emoji) would stop a tagged PDF
+/// being written at all, so the letter spells it out instead.
+fn drawn(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || fonts()
+            .1
+            .iter()
+            .any(|f| f.info().coverage.contains(c as u32))
+}
+
+/// A typst string literal holding `text`: exactly, except that a character
+/// no embedded font draws is written as its code point (`[U+65E5]`), so
+/// what a person typed can never stop a letter from being issued.
 fn string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
         match c {
+            c if !drawn(c) => out.push_str(&format!("[U+{:04X}]", c as u32)),
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
@@ -312,6 +327,15 @@ mod tests {
         assert_eq!(a, b);
         let c = typeset(&letter("# Hello\n\nDear *Sponsor*.")).unwrap();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn characters_no_font_draws_are_spelled_out_not_fatal() {
+        assert!(drawn('é') && drawn('Ł') && drawn('µ') && drawn(' '));
+        assert!(!drawn('日') && !drawn('😀'));
+        assert_eq!(string("日 µ"), "\"[U+65E5] µ\"");
+        let pdf = typeset(&letter("Benefit: less 日本語 work 😀 (µs)")).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
     }
 
     #[test]

@@ -323,7 +323,7 @@ impl Store {
         if let Extra::Letter(l) = &extra {
             records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }
-        let index_before = (e.assigned.clone(), e.stages.clone());
+        let index_before = (e.assigned.clone(), e.stages.clone(), e.lessons.len());
         let text_before = waymark_core::search::engagement_text(&e);
         let at = Head {
             version,
@@ -337,7 +337,11 @@ impl Store {
             }));
         }
         crate::discussion::leave_mentions(tx, &e, &events, actor.person, now).await?;
-        if (&e.assigned, &e.stages) != (&index_before.0, &index_before.1) {
+        // Lessons are only ever added here (a migration re-tags them, and
+        // writes the whole index itself).
+        if (&e.assigned, &e.stages, e.lessons.len())
+            != (&index_before.0, &index_before.1, index_before.2)
+        {
             save_index(tx, &e).await?;
         }
         if waymark_core::search::engagement_text(&e) != text_before {
@@ -428,7 +432,51 @@ pub(crate) async fn append_and_save(
     Ok(saved.rows_affected() == 1)
 }
 
-/// Keeps the assignments and per-stage indexes equal to the engagement's
+/// The engagement's lessons as rows: only those new since the last
+/// command are written (lessons are never removed; a migration re-tags
+/// them, so after one every row is written again).
+async fn save_lessons(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &Engagement,
+) -> Result<(), StoreError> {
+    if e.lessons.is_empty() {
+        return Ok(());
+    }
+    let kept: Vec<(i64, String, Option<i64>)> =
+        sqlx::query("SELECT id, stage, step FROM lessons WHERE engagement_id = $1")
+            .bind(e.id.0)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+    for l in &e.lessons {
+        let row = (i64::from(l.id), l.stage.clone(), l.step.map(i64::from));
+        if kept.contains(&row) {
+            continue;
+        }
+        sqlx::query("DELETE FROM lessons WHERE engagement_id = $1 AND id = $2")
+            .bind(e.id.0)
+            .bind(row.0)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO lessons (engagement_id, id, kind, stage, step, text, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.id.0)
+        .bind(row.0)
+        .bind(l.kind.slug())
+        .bind(&l.stage)
+        .bind(row.2)
+        .bind(&l.text)
+        .bind(l.at.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Keeps the assignments, per-stage indexes and lessons equal to the engagement's
 /// state, and each stage's count of active engagements with them.
 pub(crate) async fn save_index(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -438,6 +486,7 @@ pub(crate) async fn save_index(
         .bind(e.id.0)
         .execute(&mut **tx)
         .await?;
+    save_lessons(tx, e).await?;
     let mut was_active = Vec::new();
     for row in sqlx::query(
         "DELETE FROM engagement_stages WHERE engagement_id = $1 RETURNING stage, status",

@@ -18,7 +18,9 @@
 //! notices its mentions leave (`discussion`); each person's second factor
 //! and recovery codes, each code accepted once (`factor`); the programme's
 //! settings, and retention: closed enquiries removed with their mail once
-//! their period passes, each run and removal recorded (`retention`). Every change to
+//! their period passes, each run and removal recorded (`retention`); the
+//! lessons of every retrospective as rows kept in each command's
+//! transaction, read by who may see them (`lessons`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -48,6 +50,7 @@ pub mod generate;
 mod health;
 mod intake;
 mod knowledge;
+mod lessons;
 mod listing;
 mod mailbox;
 mod migrations;
@@ -92,6 +95,7 @@ pub use intake::{
     Triage,
 };
 pub use knowledge::{ArticleRow, ArticleVersion, FaqPlace, FeedbackSummary, PublishedArticle};
+pub use lessons::{LESSONS_MAX, LessonRow};
 pub use listing::{Dashboard, ListFilter, Listing, MAX_PAGE, StageColumn};
 pub use mailbox::{
     InboundRecord, Incoming, Lease, MailboxKey, MailboxStatus, Message, Parsed, Taken,

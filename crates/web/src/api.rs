@@ -87,6 +87,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}", get(show))
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/benefits", get(benefits))
+        .route("/api/v1/lessons", get(lessons))
         .route("/api/v1/engagements/{id}/discussion", get(discussion))
         .route("/api/v1/engagements/{id}/commands", post(command))
         .route(
@@ -273,7 +274,7 @@ async fn docs_headers(mut r: Response) -> Response {
         description = "Engagement records of the Protected Utility engagement model. Every change is a command checked by the engagement rules; errors are RFC 9457 problems with a stable `code`."
     ),
     paths(
-        me, list, start, show, history, benefits, discussion, command, issue_letter, upload_document, dashboard, agencies,
+        me, list, start, show, history, benefits, lessons, discussion, command, issue_letter, upload_document, dashboard, agencies,
         agency, add_agency, people, person, personal_data, add_person, add_role, deactivate_person,
         reactivate_person, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
@@ -915,6 +916,31 @@ async fn benefits(
         })
         .collect();
     Ok(Json(out).into_response())
+}
+
+/// Lessons from retrospectives.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct LessonsView {
+    /// How many lessons the caller may see in all.
+    total: u64,
+    /// The first (at most 2000), by the model's stage and step.
+    lessons: Vec<waymark_store::LessonRow>,
+}
+
+/// Every lesson the caller may see, from every retrospective, ordered by
+/// the stage and step of the model it is about: the programme sees every
+/// engagement's, an agency its own, a partner those they are assigned to.
+/// Lessons are recorded with the `record_lesson` command at a workshop
+/// scheduled as a retrospective (`retro: true`).
+#[utoipa::path(get, path = "/api/v1/lessons", responses(
+    (status = 200, body = LessonsView),
+))]
+async fn lessons(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+) -> Result<Response, Problem> {
+    let (lessons, total) = s.store.lessons(&actor, waymark_store::LESSONS_MAX).await?;
+    Ok(Json(LessonsView { total, lessons }).into_response())
 }
 
 /// Every event of the engagement, oldest first, with its place in the audit chain.

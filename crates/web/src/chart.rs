@@ -1,7 +1,7 @@
 //! Charts drawn on the server as SVG: no script, no image files.
 //!
-//! Drawn 440 units wide, so that on a 320 px phone its text is still
-//! about 11 px, and shown no wider than 32rem, where it is 18 px.
+//! Drawn 360 units wide, so that on a 320 px phone its text is still
+//! about 12 px, and shown no wider than 26rem, where it is 18 px.
 //!
 //! Every chart is an `<svg role="img">` labelled by its `<title>` and
 //! `<desc>`, and the page puts a table of the same data beside it, so a
@@ -135,6 +135,9 @@ pub struct LineChart<'a> {
     pub series: Vec<Series>,
     pub x_label: &'a dyn Fn(f64) -> String,
     pub y_label: &'a dyn Fn(f64) -> String,
+    /// What the y axis counts ("hours"), written above it once, so each
+    /// tick needs only its number.
+    pub y_title: String,
 }
 
 impl std::fmt::Debug for LineChart<'_> {
@@ -147,11 +150,11 @@ impl std::fmt::Debug for LineChart<'_> {
     }
 }
 
-const WIDTH: f64 = 440.0;
+const WIDTH: f64 = 360.0;
 const HEIGHT: f64 = 270.0;
-const LEFT: f64 = 104.0;
+const LEFT: f64 = 96.0;
 const RIGHT: f64 = 44.0;
-const TOP: f64 = 16.0;
+const TOP: f64 = 34.0;
 const BOTTOM: f64 = 70.0;
 
 /// Text made safe inside SVG's elements and attributes.
@@ -212,6 +215,13 @@ impl LineChart<'_> {
         o.push_str(
             r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
         );
+        if !self.y_title.is_empty() {
+            let _ = write!(
+                o,
+                r#"<text x="8" y="18" stroke="none" font-weight="bold">{}</text>"#,
+                escape(&self.y_title)
+            );
+        }
         for t in &yt {
             let y = at(ys.map(*t));
             let _ = write!(
@@ -223,19 +233,19 @@ impl LineChart<'_> {
                 label = escape(&(self.y_label)(*t)),
             );
         }
-        // The x axis is time: its ends and its middle, labelled as dates
-        // (round day numbers mean nothing to a reader).
-        let xt: Vec<f64> = if x1 > x0 {
-            vec![x0, (x0 + x1) / 2.0, x1]
-        } else {
-            vec![x0]
-        };
+        // The x axis is time: its two ends, labelled as dates (round day
+        // numbers mean nothing to a reader, and a third label would crowd
+        // a phone's width).
+        let xt: Vec<f64> = if x1 > x0 { vec![x0, x1] } else { vec![x0] };
         let base = at(HEIGHT - BOTTOM);
         for (i, t) in xt.iter().enumerate() {
             let x = at(xs.map(*t));
-            // The last label ends at its tick, so it stays inside the chart.
+            // The first label starts at its tick and the last ends at its
+            // tick, so both stay inside the chart.
             let anchor = if i + 1 == xt.len() && i > 0 {
                 "end"
+            } else if xt.len() > 1 {
+                "start"
             } else {
                 "middle"
             };
@@ -404,6 +414,7 @@ mod tests {
             ],
             x_label: &x,
             y_label: &y,
+            y_title: "hours".into(),
         };
         let svg = chart.svg();
         assert!(
@@ -424,6 +435,7 @@ mod tests {
             series: Vec::new(),
             x_label: &f,
             y_label: &f,
+            y_title: String::new(),
         }
         .svg();
         assert!(svg.ends_with("</svg>"));

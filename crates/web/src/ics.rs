@@ -129,6 +129,7 @@ mod tests {
         Workshop {
             id: 3,
             plan: WorkshopPlan {
+                retro: false,
                 title: "Initial workshop".into(),
                 date: "2026-12-01".into(),
                 time: "10:00".into(),

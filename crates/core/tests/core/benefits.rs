@@ -288,3 +288,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_owner_who_has_left_stays_until_someone_is_chosen_instead() {
+    let mut e = with_benefit();
+    let mut people = directory();
+    for p in &mut people {
+        if p.id == SPONSOR {
+            p.deactivated_at = Some(Timestamp(20));
+        }
+    }
+    let change = |owner: Option<PersonId>, text: &str| Command::ChangeBenefit {
+        id: 1,
+        text: text.into(),
+        measure: Some("Hours a month spent patching desktops".into()),
+        plan: PlanInput {
+            owner,
+            ..measured_plan()
+        },
+    };
+    // Fixing the words keeps the owner who has left.
+    let events = decide(
+        model(),
+        &e,
+        &staff(),
+        &people,
+        &change(Some(SPONSOR), "Less patching"),
+    )
+    .unwrap();
+    for ev in &events {
+        e.apply(ev, STAFF, Timestamp(21));
+    }
+    assert_eq!(e.benefit(1).unwrap().plan.owner, Some(SPONSOR));
+    // Naming someone who has left as a new owner is refused.
+    e.benefits[0].plan.owner = Some(MEMBER);
+    let r = decide(
+        model(),
+        &e,
+        &staff(),
+        &people,
+        &change(Some(SPONSOR), "Less patching again"),
+    );
+    assert!(field(r).starts_with("owner:"));
+}

@@ -8,6 +8,7 @@ mod discussion;
 mod enquiry;
 mod factor;
 mod journey;
+mod lessons;
 mod migration;
 mod next;
 mod permissions;
@@ -175,6 +176,15 @@ pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement
             size: 10,
             sha256: "d".repeat(64).into(),
         },
+        // Workshop 2, a retrospective, for lessons.
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: WorkshopPlan {
+                title: "Discovery retro".into(),
+                retro: true,
+                ..workshop_plan()
+            },
+        },
         // Benefit 1, measured, to change and to read.
         Command::AddBenefit {
             text: "Less time patching".into(),
@@ -235,6 +245,7 @@ pub fn run(
 /// A valid workshop: a morning in Canberra, on site and online.
 pub fn workshop_plan() -> WorkshopPlan {
     WorkshopPlan {
+        retro: false,
         title: "Initial workshop".into(),
         date: "2026-12-01".into(),
         time: "10:00".into(),

@@ -72,6 +72,13 @@ fn commands() -> Vec<Command> {
         Command::AdoptBenefits {
             stage: "engagement".into(),
         },
+        Command::RecordLesson {
+            workshop: 2,
+            kind: waymark_core::lesson::LessonKind::ToImprove,
+            text: "Book the security assessor earlier.".into(),
+            stage: "discovery".into(),
+            step: Some(5),
+        },
         Command::LinkInitiative {
             name: "Records uplift".into(),
             description: String::new().into(),
@@ -240,6 +247,12 @@ fn every_command_for_every_role() {
         ),
         (
             "adopt_benefits",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "record_lesson",
             [
                 Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
             ],

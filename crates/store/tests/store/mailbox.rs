@@ -307,6 +307,7 @@ async fn robots_records_and_workshop_answers_make_no_enquiry() {
         // A workshop answer: recorded on the engagement's chain, once.
         let e = w.start().await;
         let plan = WorkshopPlan {
+            retro: false,
             title: "Initial workshop".into(),
             date: "2026-12-01".into(),
             time: "10:00".into(),

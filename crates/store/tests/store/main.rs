@@ -13,6 +13,7 @@ mod export;
 mod factor;
 mod generate;
 mod knowledge;
+mod lessons;
 mod listing;
 mod mailbox;
 mod migration;

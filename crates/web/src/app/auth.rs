@@ -296,6 +296,7 @@ fn section_of(path: &str) -> &'static str {
         "search" => "search",
         "community" | "adopters" => "community",
         "articles" | "blueprint" | "knowledge" => "articles",
+        "lessons" => "lessons",
         _ => "engagements",
     }
 }

@@ -73,6 +73,21 @@ pub struct AdoptView {
     benefits: Vec<String>,
 }
 
+/// How many benefits have each status, in the order of `Status::ALL`,
+/// leaving out those with none: the register's summary line.
+pub fn summary(views: &[BenefitView]) -> Vec<(usize, &'static str)> {
+    Status::ALL
+        .iter()
+        .map(|s| {
+            (
+                views.iter().filter(|v| v.status_slug == s.slug()).count(),
+                s.label(),
+            )
+        })
+        .filter(|(n, _)| *n > 0)
+        .collect()
+}
+
 /// The people a benefit names (owners and who recorded readings).
 pub fn people(e: &Engagement) -> impl Iterator<Item = PersonId> + '_ {
     e.benefits.iter().flat_map(|b| {
@@ -137,7 +152,7 @@ pub fn views(
                 owner: b.plan.owner.map(name),
                 status: a.status.label(),
                 status_slug: a.status.slug(),
-                chart: chart(id, b, &a),
+                chart: chart(id, b, &a, today),
                 why: a.why,
                 rows,
                 recorded: b.readings.len(),
@@ -223,11 +238,12 @@ fn date_of(n: f64) -> String {
 
 /// Readings against the target, with the trend to the target date: only
 /// for a benefit with a baseline and a target.
-fn chart(id: u32, b: &Benefit, a: &Assessment) -> Option<String> {
+fn chart(id: u32, b: &Benefit, a: &Assessment, today: &str) -> Option<String> {
     let (base, target) = (b.plan.baseline.as_ref()?, b.plan.target.as_ref()?);
     let (x0, xt) = (day_number(&base.date)?, day_number(&target.date)?);
     let mut measured = vec![(x0, base.value.as_f64())];
-    let effective = b.effective();
+    // What the status counts: a reading dated after today waits for its day.
+    let effective = b.counted(today);
     for r in &effective {
         measured.push((day_number(&r.date)?, r.value.as_f64()));
     }
@@ -258,8 +274,7 @@ fn chart(id: u32, b: &Benefit, a: &Assessment) -> Option<String> {
             points: vec![last, end],
         });
     }
-    let unit = b.plan.unit.clone();
-    let y = move |v: f64| waymark_core::benefit::Amount::from_f64(v).with_unit(unit.as_deref());
+    let y = |v: f64| waymark_core::benefit::Amount::from_f64(v).with_unit(None);
     let desc = format!(
         "From a baseline of {} on {}, {} reading{}{}. The target is {} by {}. {}: {}",
         b.show(base.value),
@@ -283,6 +298,7 @@ fn chart(id: u32, b: &Benefit, a: &Assessment) -> Option<String> {
             series,
             x_label: &date_of,
             y_label: &y,
+            y_title: b.plan.unit.clone().unwrap_or_default(),
         }
         .svg(),
     )

@@ -1107,6 +1107,8 @@ struct WorkspaceView {
     risks: Vec<RiskView>,
     decisions: Vec<DecisionView>,
     open_risks: usize,
+    /// How many benefits have each status ("2 on track").
+    benefit_summary: Vec<(usize, &'static str)>,
     benefits: Vec<super::benefits::BenefitView>,
     /// Stages whose model benefits are not all on the register.
     adoptable: Vec<super::benefits::AdoptView>,
@@ -1588,6 +1590,7 @@ fn workspace_view(
         })
         .collect();
     let decisions = e.decisions.iter().rev().map(&decision_view).collect();
+    let benefits = super::benefits::views(e, model, &today, name);
     WorkspaceView {
         engagement: EngagementHead {
             id: e.id.0,
@@ -1610,7 +1613,8 @@ fn workspace_view(
         risks,
         decisions,
         open_risks: e.risks.iter().filter(|r| r.open).count(),
-        benefits: super::benefits::views(e, model, &today, name),
+        benefit_summary: super::benefits::summary(&benefits),
+        benefits,
         adoptable: super::benefits::adoptable(e, model),
         initiatives: e
             .initiatives
@@ -1958,6 +1962,20 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::BenefitReadingRecorded {
             id, value, date, ..
         } => format!("Benefit {id}: a reading of {value} on {date}"),
+        Event::LessonRecorded {
+            kind,
+            text,
+            stage,
+            step,
+            ..
+        } => format!(
+            "Lesson ({}) about {}: {text}",
+            kind.label().to_lowercase(),
+            match model {
+                Some(m) => super::workshops::about_label(m, stage, *step),
+                None => stage.clone(),
+            }
+        ),
         Event::InitiativeLinked { name, .. } => format!("Linked to the initiative {name}"),
         Event::SponsorSet { person } => format!("{} became the executive sponsor", name(*person)),
         Event::Assigned { person, partner } => format!(

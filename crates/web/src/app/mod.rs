@@ -22,6 +22,7 @@ mod factor;
 mod forms;
 pub(crate) mod intake;
 mod knowledge;
+mod lessons;
 mod letters;
 mod mailbox;
 mod migrations;
@@ -220,6 +221,7 @@ pub fn table() -> Vec<Route> {
         get("/engagements/{id}/risks", engagements::risks),
         get("/engagements/{id}/benefits", engagements::benefits),
         get("/engagements/{id}/benefits.csv", benefits::csv),
+        get("/lessons", lessons::lessons),
         get("/engagements/{id}/decisions", engagements::decisions),
         get("/engagements/{id}/people", engagements::people),
         get("/engagements/{id}/history", engagements::history),

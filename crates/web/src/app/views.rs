@@ -145,6 +145,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/benefits.html"),
     ),
     (
+        "lessons.html",
+        include_str!("../../templates/app/lessons.html"),
+    ),
+    (
         "decisions.html",
         include_str!("../../templates/app/decisions.html"),
     ),

@@ -7,10 +7,12 @@ use axum::extract::{Path, RawForm, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
+use waymark_core::lesson::LessonKind;
 use waymark_core::{
     Attendee, Command, DomainError, Engagement, EngagementId, PersonId, WORKSHOP_HEADINGS,
     Workshop, WorkshopNotes, WorkshopPlan,
 };
+use waymark_model::Model;
 
 use super::auth::{SignedIn, UserView};
 use super::forms::Version;
@@ -55,6 +57,13 @@ pub struct WorkshopForm {
     business_need: String,
     budget: String,
     governance: String,
+    /// "on" when the workshop is a retrospective.
+    retro: String,
+    /// A lesson: went_well, to_improve or try_next; what it is about
+    /// (`stage` or `stage:step`); its words.
+    kind: String,
+    about: String,
+    text: String,
 }
 
 async fn invitable(s: &AppState, e: &Engagement) -> Result<Vec<waymark_core::Person>, PageError> {
@@ -114,6 +123,7 @@ impl WorkshopForm {
             (!v.trim().is_empty()).then(|| v.into())
         }
         Ok(WorkshopPlan {
+            retro: !self.retro.trim().is_empty(),
             title: self.title.clone().into(),
             date: self.date.clone().into(),
             time: self.time.clone().into(),
@@ -125,6 +135,38 @@ impl WorkshopForm {
             link: opt(&self.link),
             agenda: self.agenda.clone().into(),
             attendees,
+        })
+    }
+
+    /// The lesson this form records.
+    fn lesson(&self) -> Result<Command, DomainError> {
+        let kind = LessonKind::from_slug(self.kind.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "kind",
+                "choose whether it went well, is to improve or is to try next",
+            )
+        })?;
+        let (stage, step) = match self.about.trim().split_once(':') {
+            Some((stage, step)) => (
+                stage,
+                Some(step.parse().map_err(|_| {
+                    DomainError::invalid("about", "choose a stage or step from the list")
+                })?),
+            ),
+            None => (self.about.trim(), None),
+        };
+        if stage.is_empty() {
+            return Err(DomainError::invalid(
+                "about",
+                "choose the stage or step of the model it is about",
+            ));
+        }
+        Ok(Command::RecordLesson {
+            workshop: self.workshop_id()?,
+            kind,
+            text: self.text.clone().into(),
+            stage: stage.into(),
+            step,
         })
     }
 
@@ -152,6 +194,9 @@ struct WorkshopsPage<'a> {
     /// The scheduling form as typed, or its defaults.
     form: WorkshopForm,
     headings: Vec<Heading>,
+    /// The model's stages and steps, for what a lesson is about.
+    about: Vec<AboutGroup>,
+    kinds: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Serialize)]
@@ -166,6 +211,57 @@ struct WorkshopView<'a> {
     people: Vec<String>,
     /// Invited outside addresses, one per line.
     emails: String,
+    /// Whether it is a retrospective, and its lessons, newest last.
+    retro: bool,
+    lessons: Vec<LessonView>,
+}
+
+#[derive(Serialize)]
+struct LessonView {
+    kind: &'static str,
+    kind_slug: &'static str,
+    text: String,
+    about: String,
+}
+
+/// What a lesson may be about: a stage, or one of its steps.
+#[derive(Serialize)]
+struct AboutGroup {
+    name: String,
+    /// (value, label): the stage first, then its steps.
+    options: Vec<(String, String)>,
+}
+
+/// "Discovery, step 5: Security assessment", or the stage's name.
+pub fn about_label(model: &Model, stage: &str, step: Option<u32>) -> String {
+    let Some(s) = model.stage(stage) else {
+        return match step {
+            Some(n) => format!("{stage}, step {n}"),
+            None => stage.to_string(),
+        };
+    };
+    match step.and_then(|n| s.steps.iter().find(|x| x.number == n)) {
+        Some(x) => format!("{}, step {}: {}", s.name, x.number, x.title),
+        None => s.name.clone(),
+    }
+}
+
+fn about_groups(model: &Model) -> Vec<AboutGroup> {
+    model
+        .stages
+        .iter()
+        .map(|s| AboutGroup {
+            name: s.name.clone(),
+            options: std::iter::once((s.slug.clone(), format!("{} as a whole", s.name)))
+                .chain(s.steps.iter().map(|x| {
+                    (
+                        format!("{}:{}", s.slug, x.number),
+                        format!("Step {}: {}", x.number, x.title),
+                    )
+                }))
+                .collect(),
+        })
+        .collect()
 }
 
 /// One heading of a workshop's notes and what was recorded under it.
@@ -189,8 +285,20 @@ struct Invitee {
     email: String,
 }
 
-fn workshop_view<'a>(e: &Engagement, w: &'a Workshop) -> WorkshopView<'a> {
+fn workshop_view<'a>(e: &Engagement, model: &Model, w: &'a Workshop) -> WorkshopView<'a> {
     WorkshopView {
+        retro: w.plan.retro,
+        lessons: e
+            .lessons
+            .iter()
+            .filter(|l| l.workshop == w.id)
+            .map(|l| LessonView {
+                kind: l.kind.label(),
+                kind_slug: l.kind.slug(),
+                text: l.text.clone(),
+                about: about_label(model, &l.stage, l.step),
+            })
+            .collect(),
         id: w.id,
         plan: &w.plan,
         sequence: w.sequence,
@@ -230,6 +338,7 @@ async fn workshops_page(
     form: Option<&WorkshopForm>,
 ) -> Result<Response, PageError> {
     let l = load(s, who, id).await?;
+    let model = s.store.model(&l.e.model_hash).await?;
     let people = invitable(s, &l.e)
         .await?
         .iter()
@@ -259,7 +368,7 @@ async fn workshops_page(
             .e
             .workshops
             .iter()
-            .map(|w| workshop_view(&l.e, w))
+            .map(|w| workshop_view(&l.e, &model, w))
             .collect(),
         people,
         can: waymark_core::allowed_commands(&who.actor, &l.e),
@@ -269,6 +378,11 @@ async fn workshops_page(
         headings: WORKSHOP_HEADINGS
             .iter()
             .map(|&(key, label)| Heading { key, label })
+            .collect(),
+        about: about_groups(&model),
+        kinds: LessonKind::ALL
+            .iter()
+            .map(|k| (k.slug(), k.label()))
             .collect(),
     };
     view_page(s, status, "workshops.html", &view)
@@ -309,6 +423,7 @@ pub async fn workshop_command(
                 id: Some(f.workshop_id()?),
                 plan: f.plan(&people)?,
             },
+            "lesson" => f.lesson()?,
             "cancel" => Command::CancelWorkshop {
                 id: f.workshop_id()?,
             },
@@ -338,6 +453,11 @@ pub async fn workshop_command(
         (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
     };
     match result {
+        Ok(_) if f.action == "lesson" => Ok(Redirect::to(&format!(
+            "/engagements/{id}/workshops#lessons-{}",
+            f.workshop_id().unwrap_or(0)
+        ))
+        .into_response()),
         Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
         Err((field, message)) => {
             let field = if field == "email" {
@@ -348,6 +468,15 @@ pub async fn workshop_command(
             // An existing workshop's forms prefix their fields' ids.
             let field = match (f.action.as_str(), f.workshop_id()) {
                 ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
+                ("lesson", Ok(n)) if field != "action" => {
+                    // The stage and step are one choice on the form.
+                    let field = if matches!(field.as_str(), "stage" | "step") {
+                        "about"
+                    } else {
+                        field.as_str()
+                    };
+                    format!("w{n}-lesson-{field}")
+                }
                 _ => field,
             };
             workshops_page(

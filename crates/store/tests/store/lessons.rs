@@ -1,0 +1,120 @@
+//! Lessons as rows: written in the command's transaction, read by who may
+//! see them, and rebuilt after an import.
+
+use waymark_core::lesson::LessonKind;
+use waymark_core::*;
+
+use crate::{NOW, World, stores, world};
+
+async fn retro_with_lessons(
+    w: &World,
+    agency_member: &Actor,
+    e: &Engagement,
+    lessons: &[(&str, Option<u32>, &str)],
+) {
+    let mut v = e.version;
+    let plan = WorkshopPlan {
+        title: "Retro".into(),
+        date: "2026-12-01".into(),
+        time: "10:00".into(),
+        timezone: "Australia/Canberra".into(),
+        minutes: 60,
+        location: Some("Canberra".into()),
+        link: None,
+        agenda: "What went well".into(),
+        attendees: Vec::new(),
+        retro: true,
+    };
+    let after = w
+        .store
+        .execute(
+            agency_member,
+            e.id,
+            v,
+            &Command::ScheduleWorkshop { id: None, plan },
+            NOW,
+        )
+        .await
+        .unwrap();
+    v = after.version;
+    let workshop = after.workshops.last().unwrap().id;
+    for (stage, step, text) in lessons {
+        v = w
+            .store
+            .execute(
+                agency_member,
+                e.id,
+                v,
+                &Command::RecordLesson {
+                    workshop,
+                    kind: LessonKind::ToImprove,
+                    text: (*text).into(),
+                    stage: (*stage).into(),
+                    step: *step,
+                },
+                NOW,
+            )
+            .await
+            .unwrap()
+            .version;
+    }
+}
+
+#[tokio::test]
+async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
+    for store in stores("lessons").await {
+        let w = world(store).await;
+        let ours = w.start().await;
+        retro_with_lessons(
+            &w,
+            &w.member,
+            &ours,
+            &[
+                ("discovery", Some(5), "Book the assessor early."),
+                ("engagement", None, "Meet sooner."),
+            ],
+        )
+        .await;
+        let theirs = w
+            .store
+            .start_engagement(&w.staff, w.other_agency, Mode::DoItWithYou, &w.model, NOW)
+            .await
+            .unwrap();
+        retro_with_lessons(
+            &w,
+            &w.other,
+            &theirs,
+            &[("discovery", Some(5), "Their own lesson.")],
+        )
+        .await;
+        let (all, total) = w.store.lessons(&w.staff, 100).await.unwrap();
+        assert_eq!(total, 3);
+        // In the model's order of stage (by slug here) and step.
+        assert_eq!(all[0].stage, "discovery");
+        assert_eq!(all[0].step, Some(5));
+        assert_eq!(all.last().unwrap().stage, "engagement");
+        let (mine, total) = w.store.lessons(&w.member, 100).await.unwrap();
+        assert_eq!(total, 2);
+        assert!(mine.iter().all(|l| l.engagement == ours.id));
+        assert!(
+            mine.iter()
+                .all(|l| l.agency == "Digital Transformation Agency")
+        );
+        let (_, n) = w.store.lessons(&w.other, 100).await.unwrap();
+        assert_eq!(n, 1);
+        // The limit bounds the read; the total still counts all.
+        let (one, total) = w.store.lessons(&w.staff, 1).await.unwrap();
+        assert_eq!((one.len(), total), (1, 3));
+        // An import rebuilds the rows from the engagements' states.
+        let x = w.store.export().await.unwrap();
+        for target in stores("lessons-import").await {
+            target.import(&x).await.unwrap();
+            let (again, total) = target.lessons(&w.staff, 100).await.unwrap();
+            assert_eq!(total, 3);
+            assert_eq!(
+                again.iter().map(|l| &l.text).collect::<Vec<_>>(),
+                all.iter().map(|l| &l.text).collect::<Vec<_>>()
+            );
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Every lesson the visitor may see, grouped by the model's stages and
+//! steps: the programme's answer to "which steps cause the most trouble"
+//! (the steps with the most to improve come first in a summary), and an
+//! agency's view of its own retrospectives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+use waymark_core::lesson::LessonKind;
+use waymark_model::Model;
+use waymark_store::{LESSONS_MAX, LessonRow};
+
+use super::auth::{SignedIn, UserView};
+use super::workshops::about_label;
+use super::{AppState, PageError, view_page};
+
+/// How many steps the summary names.
+const WORST: usize = 5;
+
+#[derive(Serialize)]
+struct LessonsPage {
+    title: &'static str,
+    user: UserView,
+    total: u64,
+    shown: usize,
+    /// The steps with the most to improve, most first.
+    worst: Vec<GroupCount>,
+    groups: Vec<Group>,
+}
+
+#[derive(Serialize)]
+struct GroupCount {
+    about: String,
+    anchor: String,
+    to_improve: usize,
+}
+
+/// The lessons about one stage or step.
+#[derive(Serialize)]
+struct Group {
+    about: String,
+    anchor: String,
+    went_well: usize,
+    to_improve: usize,
+    try_next: usize,
+    lessons: Vec<LessonLine>,
+}
+
+#[derive(Serialize)]
+struct LessonLine {
+    kind: &'static str,
+    kind_slug: &'static str,
+    text: String,
+    agency: String,
+    engagement: i64,
+}
+
+/// Groups `rows` by stage and step, in the order of `model` (what it does
+/// not know goes last), each with its counts by kind.
+fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
+    let order = |stage: &str, step: Option<u32>| {
+        let s = model
+            .stages
+            .iter()
+            .position(|s| s.slug == stage)
+            .unwrap_or(usize::MAX);
+        (s, stage.to_string(), step.map_or(0, |n| n + 1))
+    };
+    let mut by: BTreeMap<(usize, String, u32), Group> = BTreeMap::new();
+    for r in rows {
+        let key = order(&r.stage, r.step);
+        let g = by.entry(key).or_insert_with(|| Group {
+            about: about_label(model, &r.stage, r.step),
+            anchor: match r.step {
+                Some(n) => format!("about-{}-{n}", r.stage),
+                None => format!("about-{}", r.stage),
+            },
+            went_well: 0,
+            to_improve: 0,
+            try_next: 0,
+            lessons: Vec::new(),
+        });
+        let kind = LessonKind::from_slug(&r.kind).unwrap_or(LessonKind::TryNext);
+        match kind {
+            LessonKind::WentWell => g.went_well += 1,
+            LessonKind::ToImprove => g.to_improve += 1,
+            LessonKind::TryNext => g.try_next += 1,
+        }
+        g.lessons.push(LessonLine {
+            kind: kind.label(),
+            kind_slug: kind.slug(),
+            text: r.text,
+            agency: r.agency,
+            engagement: r.engagement.0,
+        });
+    }
+    by.into_values().collect()
+}
+
+pub async fn lessons(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
+    let (rows, total) = s.store.lessons(&who.actor, LESSONS_MAX).await?;
+    let shown = rows.len();
+    let groups = groups(&s.model, rows);
+    let mut worst: Vec<GroupCount> = groups
+        .iter()
+        .filter(|g| g.to_improve > 0)
+        .map(|g| GroupCount {
+            about: g.about.clone(),
+            anchor: g.anchor.clone(),
+            to_improve: g.to_improve,
+        })
+        .collect();
+    worst.sort_by_key(|w| std::cmp::Reverse(w.to_improve));
+    worst.truncate(WORST);
+    view_page(
+        &s,
+        StatusCode::OK,
+        "lessons.html",
+        &LessonsPage {
+            title: "Lessons from retrospectives",
+            user: who.view(),
+            total,
+            shown,
+            worst,
+            groups,
+        },
+    )
+}

@@ -707,8 +707,20 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   assert.match(recorded, /To improve\s+Book the security assessor before Discovery starts\.\s+\(Discovery, step 5:/);
   await axe(sponsor.page, 'workshops with lessons');
   await shoot(sponsor.page, 'retro');
+  // The sponsor proposes the first for the guidance; the programme accepts
+  // it, and it becomes a knowledge-article draft.
+  await sponsor.page.locator('#lesson-1 select').selectOption('guidance');
+  await submit(sponsor.page, sponsor.page.locator('#lesson-1 form.propose-form'), 'Propose');
+  assert.match(await sponsor.page.locator('#lesson-1 .lesson-state').textContent(), /Proposed for the guidance, waiting for the programme/);
+  await admin.page.goto(`${base}/lessons`);
+  assert.match(await admin.page.locator('main').textContent(), /1 lesson is proposed for the blueprint or the guidance and waiting/);
+  await admin.page.getByRole('link', { name: 'Bureau of Things' }).first().click();
+  await submit(admin.page, admin.page.locator('#lesson-1 form').first(), 'Accept lesson 1 as an article draft');
+  await admin.page.locator('#lesson-1').getByRole('link', { name: 'its article draft' }).click();
+  assert.match(await admin.page.locator('main').textContent(), /Lesson: Book the security assessor before Discovery starts\./);
   await admin.page.goto(`${base}/lessons`);
   assert.match(await admin.page.locator('#worst-title + ol').textContent(), /Discovery, step 5: .*1 lesson to improve/);
+  assert.match(await admin.page.locator('main').textContent(), /accepted as an article draft/);
   await axe(admin.page, 'lessons');
   await shoot(admin.page, 'lessons');
 

@@ -157,6 +157,24 @@ pub enum Command {
         stage: Slug,
         step: Option<u32>,
     },
+    /// Put lesson `id` to the programme for the blueprint or the guidance.
+    ProposeLesson {
+        id: u32,
+        target: crate::lesson::ProposedFor,
+    },
+    /// The programme accepts proposed lesson `id`: the store writes it as a
+    /// knowledge-article draft in the same transaction.
+    AcceptLesson {
+        id: u32,
+        /// The draft the store wrote; never sent by a caller.
+        #[serde(skip)]
+        article: Option<i64>,
+    },
+    /// The programme declines proposed lesson `id`, saying why.
+    DeclineLesson {
+        id: u32,
+        reason: Text<{ crate::lesson::TEXT_MAX }>,
+    },
     LinkInitiative {
         name: Line<200>,
         description: Text<4000>,
@@ -240,7 +258,7 @@ pub enum Command {
 
 impl Command {
     /// Every kind of command, for exhaustive permission tests and API docs.
-    pub const NAMES: [&'static str; 31] = [
+    pub const NAMES: [&'static str; 34] = [
         "start_stage",
         "complete_stage",
         "set_step",
@@ -254,6 +272,9 @@ impl Command {
         "record_reading",
         "adopt_benefits",
         "record_lesson",
+        "propose_lesson",
+        "accept_lesson",
+        "decline_lesson",
         "link_initiative",
         "set_sponsor",
         "assign",
@@ -289,6 +310,9 @@ impl Command {
             Command::RecordReading { .. } => "record_reading",
             Command::AdoptBenefits { .. } => "adopt_benefits",
             Command::RecordLesson { .. } => "record_lesson",
+            Command::ProposeLesson { .. } => "propose_lesson",
+            Command::AcceptLesson { .. } => "accept_lesson",
+            Command::DeclineLesson { .. } => "decline_lesson",
             Command::LinkInitiative { .. } => "link_initiative",
             Command::SetSponsor { .. } => "set_sponsor",
             Command::Assign { .. } => "assign",
@@ -364,6 +388,7 @@ impl Command {
             }
             Command::HideComment { reason, .. } => vec![need(reason, "reason")],
             Command::RecordLesson { text, .. } => vec![need(text, "text")],
+            Command::DeclineLesson { reason, .. } => vec![need(reason, "reason")],
             _ => Vec::new(),
         };
         found.into_iter().flatten().collect()
@@ -505,6 +530,18 @@ fn one_of_each() -> Vec<Command> {
             text: "".into(),
             stage: "".into(),
             step: None,
+        },
+        Command::ProposeLesson {
+            id: 0,
+            target: crate::lesson::ProposedFor::Guidance,
+        },
+        Command::AcceptLesson {
+            id: 0,
+            article: None,
+        },
+        Command::DeclineLesson {
+            id: 0,
+            reason: "".into(),
         },
         Command::LinkInitiative {
             name: "".into(),
@@ -656,6 +693,9 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
                 "the programme team names the executive sponsor, or the current sponsor hands the role over",
             ),
             IssueLetter { .. } => deny("the programme team issues letters"),
+            AcceptLesson { .. } | DeclineLesson { .. } => {
+                deny("the programme team answers proposed lessons")
+            }
             HideComment { .. } => deny("only the programme team hides a comment"),
             _ => Ok(()),
         },
@@ -669,6 +709,7 @@ fn permitted(access: Access, cmd: &Command) -> Result<(), DomainError> {
             | RecordReading { .. }
             | AdoptBenefits { .. }
             | RecordLesson { .. }
+            | ProposeLesson { .. }
             | LinkInitiative { .. }
             | RecordWorkshopNotes { .. }
             | SaveArtefact { .. }
@@ -1079,6 +1120,9 @@ pub fn decide(
         } => ev.push(crate::lesson::record(
             model, e, *workshop, *kind, text, stage, *step,
         )?),
+        Command::ProposeLesson { id, target } => ev.push(crate::lesson::propose(e, *id, *target)?),
+        Command::AcceptLesson { id, article } => ev.push(crate::lesson::accept(e, *id, *article)?),
+        Command::DeclineLesson { id, reason } => ev.push(crate::lesson::decline(e, *id, reason)?),
         Command::LinkInitiative { name, description } => ev.push(Event::InitiativeLinked {
             name: name.required("name")?.into_string(),
             description: description.check("description")?.into_string(),

@@ -38,6 +38,8 @@ enum Target<'a> {
     Comment(u32),
     /// A benefit's words and plan.
     Benefit(u32),
+    /// A lesson's proposal and its answer.
+    Lesson(u32),
 }
 
 /// An ownership's target, by the names `decide` uses.
@@ -80,6 +82,9 @@ fn command_targets(cmd: &Command) -> Vec<Target<'_>> {
         | Command::ScheduleWorkshop { id: None, .. }
         | Command::AttachDocument { .. } => Vec::new(),
         Command::CloseRisk { id, .. } => vec![Risk(*id)],
+        Command::ProposeLesson { id, .. }
+        | Command::AcceptLesson { id, .. }
+        | Command::DeclineLesson { id, .. } => vec![Lesson(*id)],
         // A reading is read in the benefit's unit: a change to the plan
         // since the page was shown makes it a conflict.
         Command::ChangeBenefit { id, .. } | Command::RecordReading { id, .. } => {
@@ -133,6 +138,7 @@ fn event_target(e: &Event) -> Option<Target<'_>> {
         Event::OwnerSet { item, .. } => owner(item),
         Event::CommentEdited { id, .. } | Event::CommentHidden { id, .. } => Comment(*id),
         Event::BenefitChanged { id, .. } => Benefit(*id),
+        Event::LessonProposed { id, .. } | Event::LessonAnswered { id, .. } => Lesson(*id),
         Event::Started { .. }
         | Event::BlueprintRecorded { .. }
         | Event::BenefitAdded { .. }

@@ -388,6 +388,16 @@ pub enum Event {
         stage: String,
         step: Option<u32>,
     },
+    /// A lesson put to the programme for the blueprint or the guidance.
+    LessonProposed {
+        id: u32,
+        target: crate::lesson::ProposedFor,
+    },
+    /// The programme's answer: accepted as an article draft, or declined.
+    LessonAnswered {
+        id: u32,
+        answer: crate::lesson::Answer,
+    },
 }
 
 impl Event {
@@ -428,6 +438,8 @@ impl Event {
             Event::CommentEdited { .. } => "comment_edited",
             Event::CommentHidden { .. } => "comment_hidden",
             Event::LessonRecorded { .. } => "lesson_recorded",
+            Event::LessonProposed { .. } => "lesson_proposed",
+            Event::LessonAnswered { .. } => "lesson_answered",
         }
     }
 }
@@ -744,23 +756,9 @@ impl Engagement {
                 decided_at: at,
             }),
             Event::ModeChanged { mode } => self.mode = *mode,
-            Event::LessonRecorded {
-                id,
-                workshop,
-                kind,
-                text,
-                stage,
-                step,
-            } => self.lessons.push(crate::lesson::Lesson {
-                id: *id,
-                workshop: *workshop,
-                kind: *kind,
-                text: text.clone(),
-                stage: stage.clone(),
-                step: *step,
-                by,
-                at,
-            }),
+            Event::LessonRecorded { .. }
+            | Event::LessonProposed { .. }
+            | Event::LessonAnswered { .. } => crate::lesson::apply(self, event, by, at),
             Event::Commented { .. } | Event::CommentEdited { .. } | Event::CommentHidden { .. } => {
                 crate::discussion::apply(self, event, by)
             }

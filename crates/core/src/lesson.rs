@@ -52,6 +52,61 @@ impl LessonKind {
     }
 }
 
+/// What a lesson is proposed to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProposedFor {
+    /// The desktop design itself.
+    Blueprint,
+    /// The engagement model's guidance.
+    Guidance,
+}
+
+impl ProposedFor {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProposedFor::Blueprint => "the blueprint",
+            ProposedFor::Guidance => "the guidance",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Self> {
+        match s {
+            "blueprint" => Some(Self::Blueprint),
+            "guidance" => Some(Self::Guidance),
+            _ => None,
+        }
+    }
+}
+
+/// The programme's answer to a proposed lesson.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    /// It became a knowledge-article draft (the article's id).
+    Accepted {
+        article: i64,
+    },
+    Declined {
+        reason: String,
+    },
+}
+
+/// A lesson put to the programme for the blueprint or the guidance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Proposal {
+    pub target: ProposedFor,
+    pub by: PersonId,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<PersonId>,
+}
+
 /// A lesson on the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -66,6 +121,128 @@ pub struct Lesson {
     pub step: Option<u32>,
     pub by: PersonId,
     pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<Proposal>,
+}
+
+fn lesson(e: &Engagement, id: u32) -> Result<&Lesson, DomainError> {
+    e.lessons
+        .iter()
+        .find(|l| l.id == id)
+        .ok_or_else(|| DomainError::invalid("id", format!("there is no lesson {id}")))
+}
+
+/// Proposing lesson `id` for `target`: once.
+pub(crate) fn propose(e: &Engagement, id: u32, target: ProposedFor) -> Result<Event, DomainError> {
+    let l = lesson(e, id)?;
+    if let Some(p) = &l.proposal {
+        return Err(DomainError::rule(format!(
+            "lesson {id} is already proposed for {}",
+            p.target.label()
+        )));
+    }
+    Ok(Event::LessonProposed { id, target })
+}
+
+/// The proposed, unanswered lesson `id`, for the programme to answer.
+fn waiting(e: &Engagement, id: u32) -> Result<&Lesson, DomainError> {
+    let l = lesson(e, id)?;
+    match &l.proposal {
+        None => Err(DomainError::rule(format!(
+            "lesson {id} has not been proposed for the blueprint or the guidance"
+        ))),
+        Some(Proposal {
+            answer: Some(_), ..
+        }) => Err(DomainError::rule(format!(
+            "lesson {id} is already answered"
+        ))),
+        Some(_) => Ok(l),
+    }
+}
+
+/// Accepting lesson `id` as the draft `article` the store has just written.
+pub(crate) fn accept(e: &Engagement, id: u32, article: Option<i64>) -> Result<Event, DomainError> {
+    waiting(e, id)?;
+    let article = article.ok_or_else(|| {
+        DomainError::rule("a lesson is accepted with the article draft the store writes for it")
+    })?;
+    Ok(Event::LessonAnswered {
+        id,
+        answer: Answer::Accepted { article },
+    })
+}
+
+/// Declining lesson `id`, saying why.
+pub(crate) fn decline(
+    e: &Engagement,
+    id: u32,
+    reason: &Text<TEXT_MAX>,
+) -> Result<Event, DomainError> {
+    waiting(e, id)?;
+    let reason = reason.required("reason")?.into_string();
+    Ok(Event::LessonAnswered {
+        id,
+        answer: Answer::Declined { reason },
+    })
+}
+
+/// The knowledge-article draft an accepted lesson becomes: its words, where
+/// it came from, tagged to its stage or step, to review within 90 days.
+/// `today` is `YYYY-MM-DD`; the store checks it as any article is checked.
+pub fn draft(
+    e: &Engagement,
+    model: &Model,
+    l: &Lesson,
+    agency: &str,
+    today: &str,
+) -> crate::knowledge::ArticleInput {
+    let first = crate::text::one_line(&l.text);
+    let mut title: String = first.chars().take(120).collect();
+    if title.len() < first.len() {
+        title.push('…');
+    }
+    let about = model
+        .stage(&l.stage)
+        .map(
+            |s| match l.step.and_then(|n| s.steps.iter().find(|x| x.number == n)) {
+                Some(x) => format!("{}, step {}: {}", s.name, x.number, x.title),
+                None => s.name.clone(),
+            },
+        )
+        .unwrap_or_else(|| l.stage.clone());
+    let workshop = e
+        .workshops
+        .iter()
+        .find(|w| w.id == l.workshop)
+        .map_or(String::new(), |w| {
+            format!(" “{}” on {}", w.plan.title, w.plan.date)
+        });
+    let proposed = l.proposal.as_ref().map_or("", |p| p.target.label());
+    let review = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.checked_add_days(chrono::Days::new(90)))
+        .map_or_else(|| today.to_string(), |d| d.format("%Y-%m-%d").to_string());
+    crate::knowledge::ArticleInput {
+        slug: format!("lesson-{}-{}", e.id, l.id),
+        title: format!("Lesson: {title}"),
+        summary: crate::text::one_line(&format!(
+            "{} at {agency}'s retrospective, about {about}, proposed for {proposed}.",
+            l.kind.label()
+        ))
+        .chars()
+        .take(crate::knowledge::MAX_SUMMARY)
+        .collect(),
+        body: format!(
+            "{}\n\nFrom {agency}'s retrospective{workshop}, about {about} ({}).",
+            l.text,
+            l.kind.label().to_lowercase()
+        ),
+        tags: match l.step {
+            Some(n) => format!("{}/{n}", l.stage),
+            None => l.stage.clone(),
+        },
+        review_by: review,
+    }
 }
 
 /// The event that records a lesson from retrospective `workshop`, checked
@@ -121,4 +298,51 @@ pub(crate) fn record(
         stage: s.slug.clone(),
         step,
     })
+}
+
+/// Folds a lesson event into the engagement.
+pub(crate) fn apply(e: &mut Engagement, event: &Event, by: PersonId, at: Timestamp) {
+    match event {
+        Event::LessonRecorded {
+            id,
+            workshop,
+            kind,
+            text,
+            stage,
+            step,
+        } => e.lessons.push(Lesson {
+            id: *id,
+            workshop: *workshop,
+            kind: *kind,
+            text: text.clone(),
+            stage: stage.clone(),
+            step: *step,
+            by,
+            at,
+            proposal: None,
+        }),
+        Event::LessonProposed { id, target } => {
+            if let Some(l) = e.lessons.iter_mut().find(|l| l.id == *id) {
+                l.proposal = Some(Proposal {
+                    target: *target,
+                    by,
+                    at,
+                    answer: None,
+                    answered_by: None,
+                });
+            }
+        }
+        Event::LessonAnswered { id, answer } => {
+            if let Some(p) = e
+                .lessons
+                .iter_mut()
+                .find(|l| l.id == *id)
+                .and_then(|l| l.proposal.as_mut())
+            {
+                p.answer = Some(answer.clone());
+                p.answered_by = Some(by);
+            }
+        }
+        _ => {}
+    }
 }

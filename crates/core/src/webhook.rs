@@ -60,6 +60,8 @@ pub const ENGAGEMENT_KINDS: &[&str] = &[
     "comment_edited",
     "comment_hidden",
     "lesson_recorded",
+    "lesson_proposed",
+    "lesson_answered",
 ];
 
 /// Every enquiry event's type, as `enquiry.<kind>` names it.

@@ -299,6 +299,24 @@ impl Store {
                 (cmd, Extra::Kept)
             }
         };
+        // An accepted lesson becomes a knowledge-article draft in this same
+        // transaction: judged first with a stand-in, written, then recorded
+        // with the draft's id (a refusal rolls both back).
+        let cmd = match cmd {
+            waymark_core::Command::AcceptLesson { id: lesson, .. } => {
+                let probe = waymark_core::Command::AcceptLesson {
+                    id: lesson,
+                    article: Some(0),
+                };
+                waymark_core::decide(&model, &e, actor, &[], &probe)?;
+                let article = accepted_lesson_draft(tx, &model, &e, lesson, actor, now).await?;
+                waymark_core::Command::AcceptLesson {
+                    id: lesson,
+                    article: Some(article),
+                }
+            }
+            other => other,
+        };
         let cmd = &cmd;
         // The people the command names, as the directory holds them now,
         // read inside the transaction: the core checks each is in scope.
@@ -323,7 +341,7 @@ impl Store {
         if let Extra::Letter(l) = &extra {
             records::save_letter(tx, l, id, &events, actor.person, now).await?;
         }
-        let index_before = (e.assigned.clone(), e.stages.clone(), e.lessons.len());
+        let index_before = (e.assigned.clone(), e.stages.clone(), lesson_marks(&e));
         let text_before = waymark_core::search::engagement_text(&e);
         let at = Head {
             version,
@@ -339,7 +357,7 @@ impl Store {
         crate::discussion::leave_mentions(tx, &e, &events, actor.person, now).await?;
         // Lessons are only ever added here (a migration re-tags them, and
         // writes the whole index itself).
-        if (&e.assigned, &e.stages, e.lessons.len())
+        if (&e.assigned, &e.stages, lesson_marks(&e))
             != (&index_before.0, &index_before.1, index_before.2)
         {
             save_index(tx, &e).await?;
@@ -432,9 +450,79 @@ pub(crate) async fn append_and_save(
     Ok(saved.rows_affected() == 1)
 }
 
-/// The engagement's lessons as rows: only those new since the last
-/// command are written (lessons are never removed; a migration re-tags
-/// them, so after one every row is written again).
+/// Writes lesson `lesson` of `e` as a knowledge-article draft owned by
+/// `actor` (the programme member accepting it), checked as every article
+/// is; returns its id.
+async fn accepted_lesson_draft(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model: &waymark_model::Model,
+    e: &Engagement,
+    lesson: u32,
+    actor: &waymark_core::Actor,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let l = e
+        .lessons
+        .iter()
+        .find(|l| l.id == lesson)
+        .ok_or(StoreError::Domain(DomainError::invalid(
+            "id",
+            format!("there is no lesson {lesson}"),
+        )))?;
+    let agency: String = sqlx::query_scalar("SELECT name FROM agencies WHERE id = $1")
+        .bind(e.agency.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .unwrap_or_default();
+    let today = waymark_core::today(now);
+    let input = waymark_core::lesson::draft(e, model, l, &agency, &today);
+    let article = waymark_core::knowledge::check(&input, model, &today)
+        .map_err(|mut p| StoreError::Domain(p.remove(0)))?;
+    crate::knowledge::insert_article(
+        tx,
+        &article.slug,
+        waymark_core::knowledge::ArticleStatus::Draft,
+        &article,
+        actor.person,
+        now,
+    )
+    .await
+}
+
+/// Where a lesson stands, as its row says it: (state, target).
+fn lesson_state(l: &waymark_core::lesson::Lesson) -> (&'static str, &'static str) {
+    use waymark_core::lesson::{Answer, ProposedFor};
+    match &l.proposal {
+        None => ("", ""),
+        Some(p) => (
+            match p.answer {
+                None => "proposed",
+                Some(Answer::Accepted { .. }) => "accepted",
+                Some(Answer::Declined { .. }) => "declined",
+            },
+            match p.target {
+                ProposedFor::Blueprint => "blueprint",
+                ProposedFor::Guidance => "guidance",
+            },
+        ),
+    }
+}
+
+/// What changes a lesson's row: how many there are, proposed, answered.
+pub(crate) fn lesson_marks(e: &Engagement) -> (usize, usize, usize) {
+    let proposed = e.lessons.iter().filter(|l| l.proposal.is_some());
+    (
+        e.lessons.len(),
+        proposed.clone().count(),
+        proposed
+            .filter(|l| l.proposal.as_ref().is_some_and(|p| p.answer.is_some()))
+            .count(),
+    )
+}
+
+/// The engagement's lessons as rows: only those that changed since the
+/// last command are written (lessons are never removed; a migration
+/// re-tags them, and a proposal or an answer changes one's state).
 async fn save_lessons(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     e: &Engagement,
@@ -442,16 +530,32 @@ async fn save_lessons(
     if e.lessons.is_empty() {
         return Ok(());
     }
-    let kept: Vec<(i64, String, Option<i64>)> =
-        sqlx::query("SELECT id, stage, step FROM lessons WHERE engagement_id = $1")
+    type Kept = (i64, String, Option<i64>, String, String);
+    let kept: Vec<Kept> =
+        sqlx::query("SELECT id, stage, step, state, target FROM lessons WHERE engagement_id = $1")
             .bind(e.id.0)
             .fetch_all(&mut **tx)
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            })
             .collect::<Result<_, sqlx::Error>>()?;
     for l in &e.lessons {
-        let row = (i64::from(l.id), l.stage.clone(), l.step.map(i64::from));
+        let (state, target) = lesson_state(l);
+        let row: Kept = (
+            i64::from(l.id),
+            l.stage.clone(),
+            l.step.map(i64::from),
+            state.to_string(),
+            target.to_string(),
+        );
         if kept.contains(&row) {
             continue;
         }
@@ -461,7 +565,7 @@ async fn save_lessons(
             .execute(&mut **tx)
             .await?;
         sqlx::query(
-            "INSERT INTO lessons (engagement_id, id, kind, stage, step, text, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO lessons (engagement_id, id, kind, stage, step, text, at, state, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(e.id.0)
         .bind(row.0)
@@ -470,6 +574,8 @@ async fn save_lessons(
         .bind(row.2)
         .bind(&l.text)
         .bind(l.at.0)
+        .bind(state)
+        .bind(target)
         .execute(&mut **tx)
         .await?;
     }

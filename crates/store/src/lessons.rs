@@ -28,6 +28,10 @@ pub struct LessonRow {
     pub text: String,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
+    /// Empty until proposed; then `proposed`, `accepted` or `declined`.
+    pub state: String,
+    /// `blueprint` or `guidance` once proposed.
+    pub target: String,
 }
 
 impl Store {
@@ -57,7 +61,7 @@ impl Store {
         }
         let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
         let sql = format!(
-            "SELECT l.engagement_id, l.id, a.name, l.kind, l.stage, l.step, l.text, l.at {from} \
+            "SELECT l.engagement_id, l.id, a.name, l.kind, l.stage, l.step, l.text, l.at, l.state, l.target {from} \
              ORDER BY l.stage, l.step, l.engagement_id, l.id LIMIT {}",
             limit.clamp(1, LESSONS_MAX)
         );
@@ -81,6 +85,8 @@ impl Store {
                         .and_then(|n| u32::try_from(n).ok()),
                     text: r.try_get(6)?,
                     at: Timestamp(r.try_get(7)?),
+                    state: r.try_get(8)?,
+                    target: r.try_get(9)?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

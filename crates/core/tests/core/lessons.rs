@@ -136,3 +136,113 @@ fn a_plan_saved_before_retros_existed_is_not_one() {
     // And it is written back as it was.
     assert_eq!(serde_json::to_value(&plan).unwrap(), old);
 }
+
+#[test]
+fn a_proposed_lesson_is_answered_once_by_the_programme() {
+    let mut e = with_retro(true);
+    run(
+        &mut e,
+        &member(),
+        lesson(1, "discovery", Some(5), "Book the assessor earlier."),
+        11,
+    )
+    .unwrap();
+    let propose = Command::ProposeLesson {
+        id: 1,
+        target: lesson::ProposedFor::Guidance,
+    };
+    // Only a proposed lesson is answered.
+    let decline = |reason: &str| Command::DeclineLesson {
+        id: 1,
+        reason: reason.into(),
+    };
+    assert!(matches!(
+        decide(
+            model(),
+            &e,
+            &staff(),
+            &directory(),
+            &decline("Covered already")
+        ),
+        Err(DomainError::Rule(_))
+    ));
+    run(&mut e, &partner(), propose.clone(), 12).unwrap();
+    assert!(matches!(
+        decide(model(), &e, &member(), &directory(), &propose),
+        Err(DomainError::Rule(m)) if m.contains("already proposed for the guidance")
+    ));
+    // The agency does not answer its own proposals.
+    assert!(matches!(
+        decide(model(), &e, &member(), &directory(), &decline("No")),
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert!(
+        field(decide(model(), &e, &staff(), &directory(), &decline("  "))).starts_with("reason:")
+    );
+    // Accepting needs the draft the store writes.
+    let bare = Command::AcceptLesson {
+        id: 1,
+        article: None,
+    };
+    assert!(matches!(
+        decide(model(), &e, &staff(), &directory(), &bare),
+        Err(DomainError::Rule(_))
+    ));
+    // And a caller cannot name one: the field is never read from JSON.
+    let sent: Command =
+        serde_json::from_str(r#"{"command":"accept_lesson","id":1,"article":99}"#).unwrap();
+    assert_eq!(sent, bare);
+    run(
+        &mut e,
+        &staff(),
+        Command::AcceptLesson {
+            id: 1,
+            article: Some(7),
+        },
+        13,
+    )
+    .unwrap();
+    let p = e.lessons[0].proposal.as_ref().unwrap();
+    assert_eq!(p.answer, Some(lesson::Answer::Accepted { article: 7 }));
+    assert_eq!(p.answered_by, Some(STAFF));
+    assert!(matches!(
+        decide(model(), &e, &staff(), &directory(), &decline("Too late")),
+        Err(DomainError::Rule(m)) if m.contains("already answered")
+    ));
+}
+
+#[test]
+fn an_accepted_lesson_drafts_a_valid_article_tagged_to_its_step() {
+    let mut e = with_retro(true);
+    let long = "Book the security assessor <before> Discovery starts. ".repeat(10);
+    run(
+        &mut e,
+        &member(),
+        lesson(1, "discovery", Some(5), &long),
+        11,
+    )
+    .unwrap();
+    run(
+        &mut e,
+        &member(),
+        Command::ProposeLesson {
+            id: 1,
+            target: lesson::ProposedFor::Blueprint,
+        },
+        12,
+    )
+    .unwrap();
+    let input = lesson::draft(&e, model(), &e.lessons[0], "Bureau of Things", "2026-12-04");
+    assert_eq!(input.slug, "lesson-1-1");
+    assert_eq!(input.tags, "discovery/5");
+    assert_eq!(input.review_by, "2027-03-04");
+    let article = knowledge::check(&input, model(), "2026-12-04").unwrap();
+    assert!(
+        article
+            .title
+            .starts_with("Lesson: Book the security assessor")
+    );
+    assert!(article.title.ends_with('…'));
+    assert!(article.summary.contains("proposed for the blueprint"));
+    assert!(article.body.contains("Bureau of Things"));
+}

@@ -185,6 +185,25 @@ pub fn setting(cmd: &Command, people: &[Person], more: &[Command]) -> Engagement
                 ..workshop_plan()
             },
         },
+        // Lessons 1 (proposed, to answer) and 2 (to propose).
+        Command::RecordLesson {
+            workshop: 2,
+            kind: lesson::LessonKind::ToImprove,
+            text: "Book the security assessor earlier.".into(),
+            stage: "discovery".into(),
+            step: Some(5),
+        },
+        Command::RecordLesson {
+            workshop: 2,
+            kind: lesson::LessonKind::WentWell,
+            text: "The sponsor came to every workshop.".into(),
+            stage: "engagement".into(),
+            step: None,
+        },
+        Command::ProposeLesson {
+            id: 1,
+            target: lesson::ProposedFor::Guidance,
+        },
         // Benefit 1, measured, to change and to read.
         Command::AddBenefit {
             text: "Less time patching".into(),

@@ -79,6 +79,18 @@ fn commands() -> Vec<Command> {
             stage: "discovery".into(),
             step: Some(5),
         },
+        Command::ProposeLesson {
+            id: 2,
+            target: waymark_core::lesson::ProposedFor::Blueprint,
+        },
+        Command::AcceptLesson {
+            id: 1,
+            article: Some(7),
+        },
+        Command::DeclineLesson {
+            id: 1,
+            reason: "The guidance says this already.".into(),
+        },
         Command::LinkInitiative {
             name: "Records uplift".into(),
             description: String::new().into(),
@@ -255,6 +267,24 @@ fn every_command_for_every_role() {
             "record_lesson",
             [
                 Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "propose_lesson",
+            [
+                Allowed, Allowed, Allowed, Allowed, NotFound, Allowed, NotFound,
+            ],
+        ),
+        (
+            "accept_lesson",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
+            ],
+        ),
+        (
+            "decline_lesson",
+            [
+                Allowed, Allowed, Forbidden, Forbidden, NotFound, Forbidden, NotFound,
             ],
         ),
         (

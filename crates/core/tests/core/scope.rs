@@ -123,7 +123,7 @@ fn standing(w: Who) -> Standing {
 fn may(s: Standing, command: &str) -> bool {
     // Partners record progress and what they find; they do not decide,
     // sign, plan, schedule or change who takes part.
-    const PARTNER: [&str; 15] = [
+    const PARTNER: [&str; 16] = [
         "set_step",
         "set_owner",
         "skip_step",
@@ -134,6 +134,7 @@ fn may(s: Standing, command: &str) -> bool {
         "record_reading",
         "adopt_benefits",
         "record_lesson",
+        "propose_lesson",
         "link_initiative",
         "record_workshop_notes",
         "save_artefact",
@@ -142,7 +143,9 @@ fn may(s: Standing, command: &str) -> bool {
     ];
     // Only the programme assigns partners, issues letters, brings a Do it
     // Yourself engagement back, and hides a comment.
-    const PROGRAMME: [&str; 5] = [
+    const PROGRAMME: [&str; 7] = [
+        "accept_lesson",
+        "decline_lesson",
         "assign",
         "unassign",
         "issue_letter",
@@ -316,6 +319,18 @@ fn command(kind: usize, person: PersonId, partner: Option<PartnerKind>) -> Comma
             stage: "discovery".into(),
             step: Some(5),
         },
+        30 => Command::ProposeLesson {
+            id: 2,
+            target: waymark_core::lesson::ProposedFor::Blueprint,
+        },
+        31 => Command::AcceptLesson {
+            id: 1,
+            article: Some(7),
+        },
+        32 => Command::DeclineLesson {
+            id: 1,
+            reason: "The guidance says this already.".into(),
+        },
         9 => Command::LinkInitiative {
             name: "Records uplift".into(),
             description: Text::default(),
@@ -391,7 +406,7 @@ fn command(kind: usize, person: PersonId, partner: Option<PartnerKind>) -> Comma
     }
 }
 
-const KINDS: usize = 30;
+const KINDS: usize = 33;
 
 #[test]
 fn the_command_list_covers_every_kind() {
@@ -698,6 +713,6 @@ fn every_text_field_of_every_command_is_bounded_and_clean() {
             }
         }
     }
-    // 74 text fields across the commands, each tried with three values.
-    assert_eq!(walked, 222);
+    // 75 text fields across the commands, each tried with three values.
+    assert_eq!(walked, 225);
 }

@@ -9,7 +9,12 @@ CREATE TABLE lessons (
     stage TEXT NOT NULL,
     step BIGINT,
     text TEXT NOT NULL,
+    -- '' until proposed; then 'proposed', 'accepted' or 'declined'.
+    state TEXT NOT NULL DEFAULT '',
+    -- 'blueprint' or 'guidance' once proposed.
+    target TEXT NOT NULL DEFAULT '',
     at BIGINT NOT NULL,
     PRIMARY KEY (engagement_id, id)
 );
 CREATE INDEX lessons_by_step ON lessons (stage, step);
+CREATE INDEX lessons_by_state ON lessons (state);

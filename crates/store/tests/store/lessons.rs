@@ -89,6 +89,7 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
         .await;
         let (all, total) = w.store.lessons(&w.staff, 100).await.unwrap();
         assert_eq!(total, 3);
+        assert!(all.iter().all(|l| l.state.is_empty()));
         // In the model's order of stage (by slug here) and step.
         assert_eq!(all[0].stage, "discovery");
         assert_eq!(all[0].step, Some(5));
@@ -105,7 +106,76 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
         // The limit bounds the read; the total still counts all.
         let (one, total) = w.store.lessons(&w.staff, 1).await.unwrap();
         assert_eq!((one.len(), total), (1, 3));
+        // A proposal and the programme's answer change the row in the same
+        // transaction; accepting writes the article draft with it.
+        let e = w.store.engagement(&w.staff, ours.id).await.unwrap();
+        let e = w
+            .store
+            .execute(
+                &w.member,
+                e.id,
+                e.version,
+                &Command::ProposeLesson {
+                    id: 1,
+                    target: waymark_core::lesson::ProposedFor::Blueprint,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let (rows, _) = w.store.lessons(&w.member, 100).await.unwrap();
+        let first = rows.iter().find(|l| l.id == 1).unwrap();
+        assert_eq!(
+            (first.state.as_str(), first.target.as_str()),
+            ("proposed", "blueprint")
+        );
+        // A stand-in article id from a caller is never used.
+        let e = w
+            .store
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::AcceptLesson {
+                    id: 1,
+                    article: Some(424242),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let Some(waymark_core::lesson::Answer::Accepted { article }) = e.lessons[0]
+            .proposal
+            .as_ref()
+            .and_then(|p| p.answer.clone())
+        else {
+            panic!("{:?}", e.lessons[0])
+        };
+        assert_ne!(article, 424242);
+        let draft = w.store.article(article).await.unwrap().unwrap();
+        assert_eq!(draft.article.slug, format!("lesson-{}-1", ours.id));
+        assert_eq!(draft.status, waymark_core::knowledge::ArticleStatus::Draft);
+        let (rows, _) = w.store.lessons(&w.staff, 100).await.unwrap();
+        assert_eq!(rows.iter().filter(|l| l.state == "accepted").count(), 1);
+        // A refused acceptance writes no draft.
+        let before = w.store.articles().await.unwrap().len();
+        let again = w
+            .store
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::AcceptLesson {
+                    id: 1,
+                    article: None,
+                },
+                NOW,
+            )
+            .await;
+        assert!(again.is_err());
+        assert_eq!(w.store.articles().await.unwrap().len(), before);
         // An import rebuilds the rows from the engagements' states.
+        let (all, _) = w.store.lessons(&w.staff, 100).await.unwrap();
         let x = w.store.export().await.unwrap();
         for target in stores("lessons-import").await {
             target.import(&x).await.unwrap();

@@ -1962,6 +1962,17 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
         Event::BenefitReadingRecorded {
             id, value, date, ..
         } => format!("Benefit {id}: a reading of {value} on {date}"),
+        Event::LessonProposed { id, target } => {
+            format!("Lesson {id} was proposed for {}", target.label())
+        }
+        Event::LessonAnswered { id, answer } => match answer {
+            waymark_core::lesson::Answer::Accepted { article } => {
+                format!("Lesson {id} was accepted: article draft {article}")
+            }
+            waymark_core::lesson::Answer::Declined { reason } => {
+                format!("Lesson {id} was declined: {reason}")
+            }
+        },
         Event::LessonRecorded {
             kind,
             text,

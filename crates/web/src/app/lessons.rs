@@ -29,6 +29,8 @@ struct LessonsPage {
     shown: usize,
     /// The steps with the most to improve, most first.
     worst: Vec<GroupCount>,
+    /// Lessons proposed and not yet answered.
+    waiting: usize,
     groups: Vec<Group>,
 }
 
@@ -57,6 +59,8 @@ struct LessonLine {
     text: String,
     agency: String,
     engagement: i64,
+    /// Where its proposal stands, in words, if it was proposed.
+    proposal: Option<String>,
 }
 
 /// Groups `rows` by stage and step, in the order of `model` (what it does
@@ -96,6 +100,18 @@ fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
             text: r.text,
             agency: r.agency,
             engagement: r.engagement.0,
+            proposal: match r.state.as_str() {
+                "" => None,
+                "proposed" => Some(format!(
+                    "proposed for the {}, waiting for the programme",
+                    r.target
+                )),
+                "accepted" => Some(format!(
+                    "proposed for the {}, accepted as an article draft",
+                    r.target
+                )),
+                _ => Some(format!("proposed for the {}, declined", r.target)),
+            },
         });
     }
     by.into_values().collect()
@@ -104,6 +120,7 @@ fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
 pub async fn lessons(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
     let (rows, total) = s.store.lessons(&who.actor, LESSONS_MAX).await?;
     let shown = rows.len();
+    let waiting = rows.iter().filter(|r| r.state == "proposed").count();
     let groups = groups(&s.model, rows);
     let mut worst: Vec<GroupCount> = groups
         .iter()
@@ -126,6 +143,7 @@ pub async fn lessons(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Re
             total,
             shown,
             worst,
+            waiting,
             groups,
         },
     )

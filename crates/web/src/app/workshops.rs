@@ -64,6 +64,11 @@ pub struct WorkshopForm {
     kind: String,
     about: String,
     text: String,
+    /// A lesson's number, what it is proposed for (blueprint, guidance),
+    /// and why the programme declines it.
+    lesson: String,
+    target: String,
+    reason: String,
 }
 
 async fn invitable(s: &AppState, e: &Engagement) -> Result<Vec<waymark_core::Person>, PageError> {
@@ -170,6 +175,15 @@ impl WorkshopForm {
         })
     }
 
+    fn lesson_id(&self) -> Result<u32, DomainError> {
+        self.lesson.trim().parse().map_err(|_| {
+            DomainError::invalid(
+                "lesson",
+                "the form did not say which lesson; reload the page",
+            )
+        })
+    }
+
     fn workshop_id(&self) -> Result<u32, DomainError> {
         self.id.trim().parse().map_err(|_| {
             DomainError::invalid("id", "the form did not say which workshop; reload the page")
@@ -218,10 +232,17 @@ struct WorkshopView<'a> {
 
 #[derive(Serialize)]
 struct LessonView {
+    id: u32,
     kind: &'static str,
     kind_slug: &'static str,
     text: String,
     about: String,
+    /// "the blueprint" or "the guidance", once proposed.
+    proposed_for: Option<&'static str>,
+    /// Accepted: the article draft's id.
+    article: Option<i64>,
+    /// Declined: why.
+    declined: Option<String>,
 }
 
 /// What a lesson may be about: a stage, or one of its steps.
@@ -292,11 +313,26 @@ fn workshop_view<'a>(e: &Engagement, model: &Model, w: &'a Workshop) -> Workshop
             .lessons
             .iter()
             .filter(|l| l.workshop == w.id)
-            .map(|l| LessonView {
-                kind: l.kind.label(),
-                kind_slug: l.kind.slug(),
-                text: l.text.clone(),
-                about: about_label(model, &l.stage, l.step),
+            .map(|l| {
+                let answer = l.proposal.as_ref().and_then(|p| p.answer.as_ref());
+                LessonView {
+                    id: l.id,
+                    kind: l.kind.label(),
+                    kind_slug: l.kind.slug(),
+                    text: l.text.clone(),
+                    about: about_label(model, &l.stage, l.step),
+                    proposed_for: l.proposal.as_ref().map(|p| p.target.label()),
+                    article: match answer {
+                        Some(waymark_core::lesson::Answer::Accepted { article }) => Some(*article),
+                        _ => None,
+                    },
+                    declined: match answer {
+                        Some(waymark_core::lesson::Answer::Declined { reason }) => {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    },
+                }
             })
             .collect(),
         id: w.id,
@@ -424,6 +460,20 @@ pub async fn workshop_command(
                 plan: f.plan(&people)?,
             },
             "lesson" => f.lesson()?,
+            "propose" => Command::ProposeLesson {
+                id: f.lesson_id()?,
+                target: waymark_core::lesson::ProposedFor::from_slug(f.target.trim()).ok_or_else(
+                    || DomainError::invalid("target", "choose the blueprint or the guidance"),
+                )?,
+            },
+            "accept" => Command::AcceptLesson {
+                id: f.lesson_id()?,
+                article: None,
+            },
+            "decline" => Command::DeclineLesson {
+                id: f.lesson_id()?,
+                reason: f.reason.clone().into(),
+            },
             "cancel" => Command::CancelWorkshop {
                 id: f.workshop_id()?,
             },
@@ -453,11 +503,18 @@ pub async fn workshop_command(
         (Err(e), _) | (_, Err(e)) => Err(problem(&e)),
     };
     match result {
-        Ok(_) if f.action == "lesson" => Ok(Redirect::to(&format!(
-            "/engagements/{id}/workshops#lessons-{}",
-            f.workshop_id().unwrap_or(0)
-        ))
-        .into_response()),
+        Ok(_)
+            if matches!(
+                f.action.as_str(),
+                "lesson" | "propose" | "accept" | "decline"
+            ) =>
+        {
+            Ok(Redirect::to(&format!(
+                "/engagements/{id}/workshops#lessons-{}",
+                f.workshop_id().unwrap_or(0)
+            ))
+            .into_response())
+        }
         Ok(_) => Ok(Redirect::to(&format!("/engagements/{id}/workshops")).into_response()),
         Err((field, message)) => {
             let field = if field == "email" {
@@ -468,6 +525,9 @@ pub async fn workshop_command(
             // An existing workshop's forms prefix their fields' ids.
             let field = match (f.action.as_str(), f.workshop_id()) {
                 ("change" | "notes", Ok(n)) if field != "action" => format!("w{n}-{field}"),
+                ("propose" | "accept" | "decline", _) if field != "action" => {
+                    format!("l{}-{field}", f.lesson.trim())
+                }
                 ("lesson", Ok(n)) if field != "action" => {
                     // The stage and step are one choice on the form.
                     let field = if matches!(field.as_str(), "stage" | "step") {

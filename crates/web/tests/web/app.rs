@@ -4677,6 +4677,95 @@ async fn a_retro_records_lessons_and_the_programme_sees_them_by_step() {
         let (_, body) = api_call(&app, Method::GET, "/api/v1/lessons", &token, "").await;
         assert_eq!(body["total"], 4);
         assert_eq!(body["lessons"][0]["stage"], "discovery");
+        // Proposed for the guidance by the agency; the programme accepts
+        // one as an article draft and declines another, saying why.
+        let propose = |lesson: &'static str| {
+            vec![
+                ("action", "propose"),
+                ("id", "2"),
+                ("lesson", lesson),
+                ("target", "guidance"),
+            ]
+        };
+        for l in ["1", "3"] {
+            let r = post(propose(l), member.clone()).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        }
+        let r = post(
+            vec![("action", "accept"), ("id", "2"), ("lesson", "1")],
+            member.clone(),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "the agency does not answer"
+        );
+        let r = post(
+            vec![
+                ("action", "decline"),
+                ("id", "2"),
+                ("lesson", "3"),
+                ("reason", " "),
+            ],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#l3-reason\""), "{}", r.body);
+        let r = post(
+            vec![
+                ("action", "decline"),
+                ("id", "2"),
+                ("lesson", "3"),
+                ("reason", "The guide already says so."),
+            ],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let r = post(
+            vec![("action", "accept"), ("id", "2"), ("lesson", "1")],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let articles = w.store.articles().await.unwrap();
+        let draft = articles
+            .iter()
+            .find(|a| a.article.slug == format!("lesson-{}-1", w.engagement))
+            .unwrap();
+        assert_eq!(draft.status, waymark_core::knowledge::ArticleStatus::Draft);
+        assert!(
+            draft
+                .article
+                .title
+                .starts_with("Lesson: Book the security assessor")
+        );
+        assert_eq!(draft.owner, PersonId(2));
+        let page = send(&app, &staff, Method::GET, &path, &[]).await.body;
+        assert!(
+            page.contains(&format!(
+                "<a href=\"/articles/{}\">its article draft</a>",
+                draft.id
+            )),
+            "{page}"
+        );
+        assert!(page.contains("the programme declined it: The guide already says so."));
+        let all = send(&app, &staff, Method::GET, "/lessons", &[]).await.body;
+        assert!(
+            all.contains("proposed for the guidance, accepted as an article draft"),
+            "{all}"
+        );
+        assert!(all.contains("proposed for the guidance, declined"));
+        // Answered once.
+        let r = post(
+            vec![("action", "accept"), ("id", "2"), ("lesson", "1")],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("already answered"), "{}", r.body);
         // The history says it, and the chain has it.
         let history = send(
             &app,

@@ -48,7 +48,12 @@ impl Amount {
     /// commas, and the unit may be written after the number (`12 hours`,
     /// `35%`) or before it (`$1,200`). Any other word is the wrong unit.
     pub fn parse(field: &'static str, raw: &str, unit: Option<&str>) -> Result<Self, DomainError> {
-        let text = raw.trim();
+        // A minus sign or a dash from a word processor is a minus.
+        let typed = raw.trim();
+        let signed = typed
+            .strip_prefix(['\u{2212}', '\u{2013}', '\u{2012}'])
+            .map(|rest| format!("-{rest}"));
+        let text = signed.as_deref().unwrap_or(typed);
         if text.is_empty() {
             return Err(DomainError::invalid(field, "give a number"));
         }
@@ -446,8 +451,12 @@ pub fn plan(input: &PlanInput) -> Result<Plan, Vec<DomainError>> {
     };
     if let Some(u) = &unit
         && (u.chars().any(|c| c.is_ascii_digit())
-            || u.chars()
-                .all(|c| matches!(c, '-' | '+' | '.' | ',') || c.is_whitespace()))
+            || u.chars().all(|c| {
+                matches!(
+                    c,
+                    '-' | '+' | '.' | ',' | '\u{2010}'..='\u{2015}' | '\u{2212}'
+                ) || c.is_whitespace()
+            }))
     {
         problems.push(DomainError::invalid(
             "unit",
@@ -862,6 +871,8 @@ mod tests {
         // A unit that looks like part of a number never changes it.
         assert_eq!(amount("-5", Some("-")).unwrap(), "-5");
         assert_eq!(amount(".5", Some(".")).unwrap(), "0.5");
+        assert_eq!(amount("\u{2212}5", None).unwrap(), "-5");
+        assert_eq!(amount("\u{2013}5 hours", Some("hours")).unwrap(), "-5");
     }
 
     #[test]
@@ -933,7 +944,7 @@ mod tests {
         let mut digits = input(("", ""), ("", ""));
         digits.unit = Some("2 hours".into());
         assert_eq!(fields(plan(&digits)), ["unit"]);
-        for sign in ["-", ".", ",", "+ -"] {
+        for sign in ["-", ".", ",", "+ -", "\u{2212}", "\u{2013}"] {
             digits.unit = Some(sign.into());
             assert_eq!(fields(plan(&digits)), ["unit"], "{sign}");
         }

@@ -186,16 +186,12 @@ pub(crate) fn decline(
     })
 }
 
-/// The knowledge-article draft an accepted lesson becomes: its words, where
-/// it came from, tagged to its stage or step, to review within 90 days.
-/// `today` is `YYYY-MM-DD`; the store checks it as any article is checked.
-pub fn draft(
-    e: &Engagement,
-    model: &Model,
-    l: &Lesson,
-    agency: &str,
-    today: &str,
-) -> crate::knowledge::ArticleInput {
+/// The knowledge-article draft an accepted lesson becomes: its words, what
+/// it is about, tagged to its stage or step, to review within 90 days,
+/// at `slug`. It names no agency (the guide is public once it is
+/// published; where it came from is in the engagement's record). `today`
+/// is `YYYY-MM-DD`; the store checks it as any article is checked.
+pub fn draft(model: &Model, l: &Lesson, slug: &str, today: &str) -> crate::knowledge::ArticleInput {
     let first = crate::text::one_line(&l.text);
     let mut title: String = first.chars().take(120).collect();
     if title.len() < first.len() {
@@ -210,30 +206,23 @@ pub fn draft(
             },
         )
         .unwrap_or_else(|| l.stage.clone());
-    let workshop = e
-        .workshops
-        .iter()
-        .find(|w| w.id == l.workshop)
-        .map_or(String::new(), |w| {
-            format!(" “{}” on {}", w.plan.title, w.plan.date)
-        });
     let proposed = l.proposal.as_ref().map_or("", |p| p.target.label());
     let review = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.checked_add_days(chrono::Days::new(90)))
         .map_or_else(|| today.to_string(), |d| d.format("%Y-%m-%d").to_string());
     crate::knowledge::ArticleInput {
-        slug: format!("lesson-{}-{}", e.id, l.id),
+        slug: slug.to_string(),
         title: format!("Lesson: {title}"),
         summary: crate::text::one_line(&format!(
-            "{} at {agency}'s retrospective, about {about}, proposed for {proposed}.",
+            "{} at an agency's retrospective, about {about}, proposed for {proposed}.",
             l.kind.label()
         ))
         .chars()
         .take(crate::knowledge::MAX_SUMMARY)
         .collect(),
         body: format!(
-            "{}\n\nFrom {agency}'s retrospective{workshop}, about {about} ({}).",
+            "{}\n\n*A lesson from an agency's retrospective, about {about} ({}). Edit it before publishing.*",
             l.text,
             l.kind.label().to_lowercase()
         ),

@@ -253,14 +253,22 @@ pub fn migrate(
                 || e.steps
                     .iter()
                     .any(|r| r.stage == s.slug && r.step == step.number);
-            if !touched {
-                continue;
-            }
             let from = StepRef {
                 stage: s.slug.clone(),
                 step: step.number,
             };
             let to = mapping.step_to(&s.slug, step.number).cloned();
+            if !touched {
+                // A step only lessons are about moves with them, carrying
+                // no state of its own.
+                if e.lessons
+                    .iter()
+                    .any(|l| l.stage == s.slug && l.step == Some(step.number))
+                {
+                    step_map.push(StepMove { from, to });
+                }
+                continue;
+            }
             match &to {
                 None => archived.push(format!(
                     "Step {} of {} ({}) was {}{}",

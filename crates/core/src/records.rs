@@ -557,6 +557,13 @@ pub(crate) fn schedule(
         }),
         Some(id) => {
             let w = workshop(e, id)?;
+            // Its lessons are a retrospective's: it stays one.
+            if w.plan.retro && !plan.retro && e.lessons.iter().any(|l| l.workshop == id) {
+                return Err(DomainError::invalid(
+                    "retro",
+                    format!("workshop {id} has lessons recorded, so it stays a retrospective"),
+                ));
+            }
             if w.plan == plan {
                 return Err(DomainError::rule("nothing about the workshop has changed"));
             }

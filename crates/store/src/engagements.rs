@@ -469,13 +469,22 @@ async fn accepted_lesson_draft(
             "id",
             format!("there is no lesson {lesson}"),
         )))?;
-    let agency: String = sqlx::query_scalar("SELECT name FROM agencies WHERE id = $1")
-        .bind(e.agency.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .unwrap_or_default();
+    // Its own address, or the first free one after it (an article someone
+    // wrote may already hold it).
+    let base = format!("lesson-{}-{}", e.id.0, l.id);
+    let mut slug = base.clone();
+    for n in 2.. {
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1")
+            .bind(&slug)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if taken.is_none() {
+            break;
+        }
+        slug = format!("{base}-{n}");
+    }
     let today = waymark_core::today(now);
-    let input = waymark_core::lesson::draft(e, model, l, &agency, &today);
+    let input = waymark_core::lesson::draft(model, l, &slug, &today);
     let article = waymark_core::knowledge::check(&input, model, &today)
         .map_err(|mut p| StoreError::Domain(p.remove(0)))?;
     crate::knowledge::insert_article(

@@ -32,6 +32,10 @@ pub struct LessonRow {
     pub state: String,
     /// `blueprint` or `guidance` once proposed.
     pub target: String,
+    /// The model version the engagement runs on, which names its stage
+    /// and step.
+    #[serde(skip)]
+    pub model_hash: String,
 }
 
 impl Store {
@@ -61,7 +65,7 @@ impl Store {
         }
         let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
         let sql = format!(
-            "SELECT l.engagement_id, l.id, a.name, l.kind, l.stage, l.step, l.text, l.at, l.state, l.target {from} \
+            "SELECT l.engagement_id, l.id, a.name, l.kind, l.stage, l.step, l.text, l.at, l.state, l.target, e.model_hash {from} \
              ORDER BY l.stage, l.step, l.engagement_id, l.id LIMIT {}",
             limit.clamp(1, LESSONS_MAX)
         );
@@ -87,6 +91,7 @@ impl Store {
                     at: Timestamp(r.try_get(7)?),
                     state: r.try_get(8)?,
                     target: r.try_get(9)?,
+                    model_hash: r.try_get(10)?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -232,7 +232,7 @@ fn an_accepted_lesson_drafts_a_valid_article_tagged_to_its_step() {
         12,
     )
     .unwrap();
-    let input = lesson::draft(&e, model(), &e.lessons[0], "Bureau of Things", "2026-12-04");
+    let input = lesson::draft(model(), &e.lessons[0], "lesson-1-1", "2026-12-04");
     assert_eq!(input.slug, "lesson-1-1");
     assert_eq!(input.tags, "discovery/5");
     assert_eq!(input.review_by, "2027-03-04");
@@ -244,5 +244,30 @@ fn an_accepted_lesson_drafts_a_valid_article_tagged_to_its_step() {
     );
     assert!(article.title.ends_with('…'));
     assert!(article.summary.contains("proposed for the blueprint"));
-    assert!(article.body.contains("Bureau of Things"));
+    assert!(
+        !article.body.contains("Bureau of Things"),
+        "the guide is public"
+    );
+    assert!(article.body.contains("Discovery, step 5"));
+}
+
+#[test]
+fn a_retro_with_lessons_stays_a_retro() {
+    let mut e = with_retro(true);
+    run(
+        &mut e,
+        &member(),
+        lesson(1, "discovery", None, "Meet sooner."),
+        11,
+    )
+    .unwrap();
+    let plain = Command::ScheduleWorkshop {
+        id: Some(1),
+        plan: WorkshopPlan {
+            title: "Discovery retro".into(),
+            retro: false,
+            ..workshop_plan()
+        },
+    };
+    assert!(field(decide(model(), &e, &member(), &directory(), &plain)).starts_with("retro:"));
 }

@@ -291,3 +291,48 @@ fn owners_follow_their_steps() {
         }
     );
 }
+
+#[test]
+fn lessons_follow_their_steps_even_where_no_step_was_recorded() {
+    let mut e = at("engagement");
+    run(
+        &mut e,
+        &member(),
+        Command::ScheduleWorkshop {
+            id: None,
+            plan: WorkshopPlan {
+                retro: true,
+                ..workshop_plan()
+            },
+        },
+        6,
+    )
+    .unwrap();
+    let mapping = proposal();
+    // A step of a stage that never started, with a counterpart.
+    let mapped = mapping
+        .steps
+        .iter()
+        .find(|m| m.from.stage == "discovery" && m.to.is_some())
+        .unwrap()
+        .clone();
+    run(
+        &mut e,
+        &member(),
+        Command::RecordLesson {
+            workshop: 1,
+            kind: lesson::LessonKind::ToImprove,
+            text: "Book the assessor earlier.".into(),
+            stage: "discovery".into(),
+            step: Some(mapped.from.step),
+        },
+        7,
+    )
+    .unwrap();
+    moved(&mut e, &mapping);
+    let to = mapped.to.unwrap();
+    assert_eq!(
+        (e.lessons[0].stage.as_str(), e.lessons[0].step),
+        (to.stage.as_str(), Some(to.step))
+    );
+}

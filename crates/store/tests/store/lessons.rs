@@ -174,6 +174,66 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
             .await;
         assert!(again.is_err());
         assert_eq!(w.store.articles().await.unwrap().len(), before);
+        // An article someone wrote at a lesson's own address does not stop
+        // it being accepted: the draft takes the next free one.
+        let model = waymark_model::build(waymark_model::bundled()).model;
+        w.store
+            .save_article(
+                &w.staff,
+                &model,
+                None,
+                None,
+                &waymark_core::knowledge::Article {
+                    slug: format!("lesson-{}-2", ours.id),
+                    title: "Lesson 2, by hand".into(),
+                    summary: "A summary.".into(),
+                    body: "Written by hand.".into(),
+                    tags: Vec::new(),
+                    review_by: "2027-06-30".into(),
+                },
+                None,
+                waymark_core::knowledge::ArticleAction::Save,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let e = w
+            .store
+            .execute(
+                &w.member,
+                e.id,
+                e.version,
+                &Command::ProposeLesson {
+                    id: 2,
+                    target: waymark_core::lesson::ProposedFor::Guidance,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let e = w
+            .store
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::AcceptLesson {
+                    id: 2,
+                    article: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let Some(waymark_core::lesson::Answer::Accepted { article }) = e.lessons[1]
+            .proposal
+            .as_ref()
+            .and_then(|p| p.answer.clone())
+        else {
+            panic!("{:?}", e.lessons[1])
+        };
+        let draft = w.store.article(article).await.unwrap().unwrap();
+        assert_eq!(draft.article.slug, format!("lesson-{}-2-2", ours.id));
         // An import rebuilds the rows from the engagements' states.
         let (all, _) = w.store.lessons(&w.staff, 100).await.unwrap();
         let x = w.store.export().await.unwrap();

@@ -145,6 +145,10 @@ impl SignedIn {
             admin: self.actor.may_manage_people().is_ok(),
             outbox: self.actor.may_read_outbox(),
             articles: waymark_core::knowledge::may_write(&self.actor).is_ok(),
+            // Lessons are read by whoever takes part in engagements.
+            lessons: self.actor.is_programme()
+                || self.actor.agencies().next().is_some()
+                || self.actor.is_partner(),
             zone: self.settings.time_zone.clone(),
             section: self.section,
         }
@@ -163,6 +167,9 @@ pub struct UserView {
     pub outbox: bool,
     /// Whether they write knowledge articles (the programme).
     pub articles: bool,
+    /// Whether they read lessons from retrospectives (anyone who takes
+    /// part in engagements).
+    pub lessons: bool,
     /// The time zone this person reads times in.
     pub zone: String,
     /// Which main section the page belongs to (`aria-current` in the menu).

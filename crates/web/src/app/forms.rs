@@ -301,14 +301,7 @@ impl CommandForm {
                         ));
                     }
                 },
-                owner: match self.owner.trim() {
-                    "" => None,
-                    raw => Some(PersonId(number(
-                        "owner",
-                        raw,
-                        "choose someone from the list",
-                    )?)),
-                },
+                owner: self.owner()?,
                 due: optional(&self.due).map(Into::into),
             },
             _ => {
@@ -328,15 +321,20 @@ impl CommandForm {
             baseline_date: optional(&self.baseline_date).map(Into::into),
             target: optional(&self.target).map(Into::into),
             target_date: optional(&self.target_date).map(Into::into),
-            owner: match self.owner.trim() {
-                "" => None,
-                raw => Some(PersonId(number(
-                    "owner",
-                    raw,
-                    "choose someone from the list",
-                )?)),
-            },
+            owner: self.owner()?,
         })
+    }
+
+    /// The person chosen as owner (a step's, a risk's, a benefit's), if any.
+    fn owner(&self) -> Result<Option<PersonId>, DomainError> {
+        match self.owner.trim() {
+            "" => Ok(None),
+            raw => Ok(Some(PersonId(number(
+                "owner",
+                raw,
+                "choose someone from the list",
+            )?))),
+        }
     }
 
     /// The free text the person typed, to show again if it was not saved.

@@ -3,7 +3,7 @@
 //! (the steps with the most to improve come first in a summary), and an
 //! agency's view of its own retrospectives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -59,26 +59,37 @@ struct LessonLine {
     text: String,
     agency: String,
     engagement: i64,
+    id: u32,
     /// Where its proposal stands, in words, if it was proposed.
     proposal: Option<String>,
 }
 
-/// Groups `rows` by stage and step, in the order of `model` (what it does
-/// not know goes last), each with its counts by kind.
-fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
-    let order = |stage: &str, step: Option<u32>| {
-        let s = model
+/// Groups `rows` by stage and step, in the order of `current` (what it
+/// does not know goes last), each with its counts by kind. Each lesson is
+/// named by the model its engagement runs on (`pinned`, by hash), so a
+/// step numbered differently in another version is its own group.
+fn groups(
+    current: &Model,
+    pinned: &HashMap<String, Arc<Model>>,
+    rows: Vec<LessonRow>,
+) -> Vec<Group> {
+    let mut by: BTreeMap<(usize, String, u32, String), Group> = BTreeMap::new();
+    for r in rows {
+        let model = pinned.get(&r.model_hash).map_or(current, |m| m.as_ref());
+        let about = about_label(model, &r.stage, r.step);
+        let position = current
             .stages
             .iter()
-            .position(|s| s.slug == stage)
+            .position(|s| s.slug == r.stage)
             .unwrap_or(usize::MAX);
-        (s, stage.to_string(), step.map_or(0, |n| n + 1))
-    };
-    let mut by: BTreeMap<(usize, String, u32), Group> = BTreeMap::new();
-    for r in rows {
-        let key = order(&r.stage, r.step);
+        let key = (
+            position,
+            r.stage.clone(),
+            r.step.map_or(0, |n| n + 1),
+            about.clone(),
+        );
         let g = by.entry(key).or_insert_with(|| Group {
-            about: about_label(model, &r.stage, r.step),
+            about,
             anchor: match r.step {
                 Some(n) => format!("about-{}-{n}", r.stage),
                 None => format!("about-{}", r.stage),
@@ -100,6 +111,7 @@ fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
             text: r.text,
             agency: r.agency,
             engagement: r.engagement.0,
+            id: r.id,
             proposal: match r.state.as_str() {
                 "" => None,
                 "proposed" => Some(format!(
@@ -120,8 +132,15 @@ fn groups(model: &Model, rows: Vec<LessonRow>) -> Vec<Group> {
 pub async fn lessons(State(s): State<Arc<AppState>>, who: SignedIn) -> Result<Response, PageError> {
     let (rows, total) = s.store.lessons(&who.actor, LESSONS_MAX).await?;
     let shown = rows.len();
+    let mut pinned: HashMap<String, Arc<Model>> = HashMap::new();
+    for r in &rows {
+        if !pinned.contains_key(&r.model_hash) {
+            let m = s.store.model(&r.model_hash).await?;
+            pinned.insert(r.model_hash.clone(), m);
+        }
+    }
     let waiting = rows.iter().filter(|r| r.state == "proposed").count();
-    let groups = groups(&s.model, rows);
+    let groups = groups(&s.model, &pinned, rows);
     let mut worst: Vec<GroupCount> = groups
         .iter()
         .filter(|g| g.to_improve > 0)

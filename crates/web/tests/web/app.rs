@@ -4415,21 +4415,25 @@ async fn the_sponsor_measures_a_benefit_and_the_register_charts_it() {
                 send(&app, &c, Method::POST, &path, &pairs).await
             }
         };
+        // 100 hours a month down to `target` by `by`, owned by the sponsor.
+        let add = async |target: &str, by: &str| {
+            post(vec![
+                ("version", w.version().await),
+                ("form", "benefit-add".into()),
+                ("command", "add_benefit".into()),
+                ("text", "Less <b>time</b> patching desktops".into()),
+                ("unit", "hours".into()),
+                ("baseline", "100".into()),
+                ("baseline_date", "2026-01-01".into()),
+                ("target", target.into()),
+                ("target_date", by.into()),
+                ("owner", "4".into()),
+            ])
+            .await
+        };
         // A target date before the baseline: 422, said beside the field,
         // with the rest of what was typed kept.
-        let r = post(vec![
-            ("version", w.version().await),
-            ("form", "benefit-add".into()),
-            ("command", "add_benefit".into()),
-            ("text", "Less <b>time</b> patching desktops".into()),
-            ("unit", "hours".into()),
-            ("baseline", "100".into()),
-            ("baseline_date", "2026-01-01".into()),
-            ("target", "fifty".into()),
-            ("target_date", "2025-12-01".into()),
-            ("owner", "4".into()),
-        ])
-        .await;
+        let r = add("fifty", "2025-12-01").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         for field in ["target", "target_date"] {
             assert!(
@@ -4447,19 +4451,7 @@ async fn the_sponsor_measures_a_benefit_and_the_register_charts_it() {
                 .contains("Less &lt;b&gt;time&lt;&#x2f;b&gt; patching desktops")
         );
         // Then as meant: 100 hours a month down to 50.
-        let r = post(vec![
-            ("version", w.version().await),
-            ("form", "benefit-add".into()),
-            ("command", "add_benefit".into()),
-            ("text", "Less <b>time</b> patching desktops".into()),
-            ("unit", "hours".into()),
-            ("baseline", "100".into()),
-            ("baseline_date", "2026-01-01".into()),
-            ("target", "50".into()),
-            ("target_date", "2099-12-31".into()),
-            ("owner", "4".into()),
-        ])
-        .await;
+        let r = add("50", "2099-12-31").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert_eq!(
             r.location,
@@ -4664,6 +4656,16 @@ async fn a_retro_records_lessons_and_the_programme_sees_them_by_step() {
                 .contains("0 went well · 2 to improve · 0 to try next")
         );
         assert!(all.body.contains("Bureau of Things"));
+        // The agency finds it from its menu too.
+        let home = send(&app, &member, Method::GET, "/engagements", &[])
+            .await
+            .body;
+        assert!(
+            home.contains("<a href=\"/lessons\""),
+            "the agency's menu names Lessons"
+        );
+        let mine = send(&app, &member, Method::GET, "/lessons", &[]).await.body;
+        assert!(mine.contains("Book the security assessor &lt;early&gt;."));
         // Another agency sees none of it, in the page or the API.
         let other = w.client(&app, Who::OtherAgency).await;
         let theirs = send(&app, &other, Method::GET, "/lessons", &[]).await.body;

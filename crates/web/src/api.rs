@@ -1040,7 +1040,18 @@ async fn command(
     let e = s
         .actions
         .run(&actor, EngagementId(id), req.expected_version, &req.command)
-        .await?;
+        .await
+        .map_err(|err| match err {
+            // A field refused: every problem with what was typed, at once,
+            // as the workspace's forms show them (the core judged access
+            // first, so this says nothing of a record the caller may not see).
+            StoreError::Domain(DomainError::Invalid { .. })
+                if req.command.text_problems().len() > 1 =>
+            {
+                invalid_fields(&req.command.text_problems())
+            }
+            other => Problem::from(other),
+        })?;
     Ok(Json(e).into_response())
 }
 

@@ -3594,6 +3594,8 @@ async fn the_benefits_register_through_the_api() {
             .filter_map(|e| e["field"].as_str())
             .collect();
         assert!(fields.contains(&"target"), "{p}");
+        // Every problem of the plan at once, as the forms show them.
+        assert!(fields.contains(&"target_date"), "{p}");
         let (s, _) = run(
             &sponsor,
             json!({"command": "add_benefit", "text": "Faster onboarding",

@@ -20,9 +20,10 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::engagement::Timestamp;
+use crate::engagement::{Engagement, Timestamp};
 use crate::error::DomainError;
 use crate::people::PersonId;
+use crate::records::shown;
 use crate::text::{Line, Text};
 
 /// The most characters a typed value may have (`"1,250,000.25 hours"`).
@@ -226,16 +227,6 @@ fn number(s: &str) -> Result<i64, Why> {
     Ok(if negative { -n } else { n })
 }
 
-/// What a message quotes of a value it refused: one line, at most 40
-/// characters.
-fn shown(raw: &str) -> String {
-    let line = crate::text::one_line(raw);
-    match line.char_indices().nth(40) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None => line,
-    }
-}
-
 impl std::fmt::Display for Amount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -349,15 +340,9 @@ impl Benefit {
     /// The readings that count, in date order: for each date, the last one
     /// recorded.
     pub fn effective(&self) -> Vec<&Reading> {
-        let mut out: Vec<&Reading> = Vec::new();
-        for r in &self.readings {
-            match out.iter_mut().find(|x| x.date == r.date) {
-                Some(slot) => *slot = r,
-                None => out.push(r),
-            }
-        }
-        out.sort_by(|a, b| a.date.cmp(&b.date));
-        out
+        let by_date: std::collections::BTreeMap<&str, &Reading> =
+            self.readings.iter().map(|r| (r.date.as_str(), r)).collect();
+        by_date.into_values().collect()
     }
 
     /// The readings that count on `today`: [`Benefit::effective`], less any
@@ -573,6 +558,28 @@ pub(crate) fn reading(
     Ok((value, day))
 }
 
+/// The model's benefits of `stage` not yet on `e`'s register, with their
+/// places in the stage's list: what adopting the stage adds, and what the
+/// register offers to adopt. One on the register has the same words, or
+/// was adopted from that place.
+pub fn unadopted<'m>(e: &Engagement, stage: &'m waymark_model::Stage) -> Vec<(usize, &'m str)> {
+    stage
+        .benefits
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| (index, entry.text().trim()))
+        .filter(|(index, text)| {
+            !text.is_empty()
+                && !e.benefits.iter().any(|b| {
+                    b.text == *text
+                        || b.source
+                            .as_ref()
+                            .is_some_and(|x| x.stage == stage.slug && x.index == *index)
+                })
+        })
+        .collect()
+}
+
 /// A benefit's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -631,7 +638,9 @@ pub struct Assessment {
     pub projected: Option<Amount>,
 }
 
-fn day_number(d: &str) -> Option<i64> {
+/// A `YYYY-MM-DD` date as a day number (days since the common era), to
+/// measure between dates and draw them on a time axis.
+pub fn day_number(d: &str) -> Option<i64> {
     NaiveDate::parse_from_str(d, "%Y-%m-%d")
         .ok()
         .map(|d| i64::from(chrono::Datelike::num_days_from_ce(&d)))

@@ -1083,25 +1083,16 @@ pub fn decide(
         }
         Command::AdoptBenefits { stage } => {
             let s = model_stage(model, stage)?;
-            for (index, entry) in s.benefits.iter().enumerate() {
-                let text = entry.text().trim();
-                let known = e.benefits.iter().any(|b| {
-                    b.text == text
-                        || b.source
-                            .as_ref()
-                            .is_some_and(|x| x.stage == s.slug && x.index == index)
+            for (index, text) in crate::benefit::unadopted(e, s) {
+                ev.push(Event::BenefitAdded {
+                    text: text.to_string(),
+                    measure: None,
+                    plan: crate::benefit::Plan::default(),
+                    source: Some(crate::benefit::Source {
+                        stage: s.slug.clone(),
+                        index,
+                    }),
                 });
-                if !known && !text.is_empty() {
-                    ev.push(Event::BenefitAdded {
-                        text: text.to_string(),
-                        measure: None,
-                        plan: crate::benefit::Plan::default(),
-                        source: Some(crate::benefit::Source {
-                            stage: s.slug.clone(),
-                            index,
-                        }),
-                    });
-                }
             }
             if ev.is_empty() {
                 return Err(DomainError::rule(if s.benefits.is_empty() {

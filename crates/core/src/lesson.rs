@@ -186,6 +186,22 @@ pub(crate) fn decline(
     })
 }
 
+/// What a lesson is about, as people read it: "Discovery, step 5:
+/// Security analysis", or the stage's name; a stage `model` does not know
+/// is named by its slug.
+pub fn about(model: &Model, stage: &str, step: Option<u32>) -> String {
+    let Some(s) = model.stage(stage) else {
+        return match step {
+            Some(n) => format!("{stage}, step {n}"),
+            None => stage.to_string(),
+        };
+    };
+    match step.and_then(|n| s.steps.iter().find(|x| x.number == n)) {
+        Some(x) => format!("{}, step {}: {}", s.name, x.number, x.title),
+        None => s.name.clone(),
+    }
+}
+
 /// The knowledge-article draft an accepted lesson becomes: its words, what
 /// it is about, tagged to its stage or step, to review within 90 days,
 /// at `slug`. It names no agency (the guide is public once it is
@@ -197,15 +213,7 @@ pub fn draft(model: &Model, l: &Lesson, slug: &str, today: &str) -> crate::knowl
     if title.len() < first.len() {
         title.push('…');
     }
-    let about = model
-        .stage(&l.stage)
-        .map(
-            |s| match l.step.and_then(|n| s.steps.iter().find(|x| x.number == n)) {
-                Some(x) => format!("{}, step {}: {}", s.name, x.number, x.title),
-                None => s.name.clone(),
-            },
-        )
-        .unwrap_or_else(|| l.stage.clone());
+    let about = about(model, &l.stage, l.step);
     let proposed = l.proposal.as_ref().map_or("", |p| p.target.label());
     let review = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
         .ok()

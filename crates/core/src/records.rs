@@ -330,10 +330,9 @@ pub enum Artefact {
     },
 }
 
-/// A calendar date `YYYY-MM-DD`, checked (leap years included).
 /// What a message quotes of a value it refused: one line, and no more
 /// than 40 characters (a 2 MB value is not sent back twice).
-fn shown(raw: &str) -> String {
+pub(crate) fn shown(raw: &str) -> String {
     let line = crate::text::one_line(raw);
     match line.char_indices().nth(40) {
         Some((i, _)) => format!("{}…", &line[..i]),
@@ -341,6 +340,7 @@ fn shown(raw: &str) -> String {
     }
 }
 
+/// A calendar date `YYYY-MM-DD`, checked (leap years included).
 pub fn parse_date(field: &'static str, raw: &str) -> Result<(i32, u32, u32), DomainError> {
     let bad = || {
         Err(DomainError::invalid(

@@ -1045,11 +1045,10 @@ async fn command(
             // A field refused: every problem with what was typed, at once,
             // as the workspace's forms show them (the core judged access
             // first, so this says nothing of a record the caller may not see).
-            StoreError::Domain(DomainError::Invalid { .. })
-                if req.command.text_problems().len() > 1 =>
-            {
-                invalid_fields(&req.command.text_problems())
-            }
+            StoreError::Domain(DomainError::Invalid { .. }) => match req.command.text_problems() {
+                all if all.len() > 1 => invalid_fields(&all),
+                _ => Problem::from(err),
+            },
             other => Problem::from(other),
         })?;
     Ok(Json(e).into_response())

@@ -200,20 +200,9 @@ pub fn adoptable(e: &Engagement, model: &Model) -> Vec<AdoptView> {
         .stages
         .iter()
         .filter_map(|s| {
-            let missing: Vec<String> = s
-                .benefits
-                .iter()
-                .enumerate()
-                .filter(|(i, entry)| {
-                    !e.benefits.iter().any(|b| {
-                        b.text == entry.text().trim()
-                            || b.source
-                                .as_ref()
-                                .is_some_and(|x| x.stage == s.slug && x.index == *i)
-                    })
-                })
-                .map(|(_, entry)| entry.text().trim().to_string())
-                .filter(|t| !t.is_empty())
+            let missing: Vec<String> = waymark_core::benefit::unadopted(e, s)
+                .into_iter()
+                .map(|(_, text)| text.to_string())
                 .collect();
             (!missing.is_empty()).then(|| AdoptView {
                 slug: s.slug.clone(),
@@ -224,10 +213,9 @@ pub fn adoptable(e: &Engagement, model: &Model) -> Vec<AdoptView> {
         .collect()
 }
 
+/// A date on the chart's time axis.
 fn day_number(d: &str) -> Option<f64> {
-    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-        .ok()
-        .map(|d| f64::from(chrono::Datelike::num_days_from_ce(&d)))
+    waymark_core::benefit::day_number(d).map(|n| n as f64)
 }
 
 fn date_of(n: f64) -> String {

@@ -1983,7 +1983,7 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
             "Lesson ({}) about {}: {text}",
             kind.label().to_lowercase(),
             match model {
-                Some(m) => super::workshops::about_label(m, stage, *step),
+                Some(m) => waymark_core::lesson::about(m, stage, *step),
                 None => stage.clone(),
             }
         ),

@@ -15,7 +15,6 @@ use waymark_model::Model;
 use waymark_store::{LESSONS_MAX, LessonRow};
 
 use super::auth::{SignedIn, UserView};
-use super::workshops::about_label;
 use super::{AppState, PageError, view_page};
 
 /// How many steps the summary names.
@@ -76,7 +75,7 @@ fn groups(
     let mut by: BTreeMap<(usize, String, u32, String), Group> = BTreeMap::new();
     for r in rows {
         let model = pinned.get(&r.model_hash).map_or(current, |m| m.as_ref());
-        let about = about_label(model, &r.stage, r.step);
+        let about = waymark_core::lesson::about(model, &r.stage, r.step);
         let position = current
             .stages
             .iter()

@@ -253,20 +253,6 @@ struct AboutGroup {
     options: Vec<(String, String)>,
 }
 
-/// "Discovery, step 5: Security assessment", or the stage's name.
-pub fn about_label(model: &Model, stage: &str, step: Option<u32>) -> String {
-    let Some(s) = model.stage(stage) else {
-        return match step {
-            Some(n) => format!("{stage}, step {n}"),
-            None => stage.to_string(),
-        };
-    };
-    match step.and_then(|n| s.steps.iter().find(|x| x.number == n)) {
-        Some(x) => format!("{}, step {}: {}", s.name, x.number, x.title),
-        None => s.name.clone(),
-    }
-}
-
 fn about_groups(model: &Model) -> Vec<AboutGroup> {
     model
         .stages
@@ -320,7 +306,7 @@ fn workshop_view<'a>(e: &Engagement, model: &Model, w: &'a Workshop) -> Workshop
                     kind: l.kind.label(),
                     kind_slug: l.kind.slug(),
                     text: l.text.clone(),
-                    about: about_label(model, &l.stage, l.step),
+                    about: waymark_core::lesson::about(model, &l.stage, l.step),
                     proposed_for: l.proposal.as_ref().map(|p| p.target.label()),
                     article: match answer {
                         Some(waymark_core::lesson::Answer::Accepted { article }) => Some(*article),

@@ -690,7 +690,7 @@ test('a sponsor takes the self-assessment, the journey re-tailors, and the progr
   await lessonForm.getByLabel('What was learned').fill('Book the security assessor before Discovery starts.');
   await lessonForm.getByRole('button', { name: 'Record lesson' }).click();
   await sponsor.page.locator('.error-summary').waitFor();
-  assert.match(await sponsor.page.locator('.error-summary').textContent(), /choose whether it went well/i);
+  assert.match(await sponsor.page.locator('.error-summary').textContent(), /Kind of lesson: choose whether it went well/);
   assert.equal(await lessonForm.getByLabel('What was learned').inputValue(), 'Book the security assessor before Discovery starts.');
   await axe(sponsor.page, 'workshops with a lesson error');
   await shoot(sponsor.page, 'retro-error');

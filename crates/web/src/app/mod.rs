@@ -506,7 +506,12 @@ fn field_error(e: &waymark_core::DomainError) -> Option<FieldError> {
 }
 
 fn field_label(field: &str) -> String {
-    capitalised(&field.replace('_', " "))
+    match field {
+        // Fields whose names say little to the person filling the form in.
+        "kind" => "Kind of lesson".into(),
+        "about" => "What it is about".into(),
+        other => capitalised(&other.replace('_', " ")),
+    }
 }
 
 /// What a form shows back of what was typed after an error: enough of a

@@ -426,7 +426,7 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
         let v = store.verify().await?;
         if v.intact() {
             println!(
-                "audit: {} event(s) in {} engagement(s), {} event(s) in {} enquiry(ies), {} event(s) in {} agency(ies), {} event(s) in {} community question(s), {} letter version(s) and {} file(s) verified; the trail is intact",
+                "audit: {} event(s) in {} engagement(s), {} event(s) in {} enquiry(ies), {} event(s) in {} agency(ies), {} event(s) in {} community question(s), {} event(s) in {} survey(s), {} letter version(s) and {} file(s) verified; the trail is intact",
                 v.events,
                 v.engagements,
                 v.enquiry_events,
@@ -435,6 +435,8 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
                 v.agencies,
                 v.topic_events,
                 v.topics,
+                v.survey_events,
+                v.surveys,
                 v.letters,
                 v.files
             );
@@ -461,15 +463,19 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
                     b.topic, b.seq, b.reason
                 );
             }
+            for b in &v.broken_surveys {
+                println!("audit: survey {}, event {}: {}", b.survey, b.seq, b.reason);
+            }
             for a in &v.altered {
                 println!("audit: {}: {}", a.record, a.reason);
             }
             println!(
-                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s) and {} letter(s) or file(s)",
+                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s), {} survey(s) and {} letter(s) or file(s)",
                 v.broken.len(),
                 v.broken_enquiries.len(),
                 v.broken_agencies.len(),
                 v.broken_topics.len(),
+                v.broken_surveys.len(),
                 v.altered.len()
             );
             Ok(ExitCode::FAILURE)

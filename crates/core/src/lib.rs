@@ -21,7 +21,9 @@
 //! second factor: who must have one, who may reset one, and what a typed
 //! code may be ([`factor`]); the benefits register: what a benefit measures,
 //! its readings, and its derived status ([`benefit`]); lessons from
-//! retrospectives, tagged to the model's stages and steps ([`lesson`]).
+//! retrospectives, tagged to the model's stages and steps ([`lesson`]); surveys:
+//! what they ask, when they take answers, what an answer is, and their
+//! results ([`survey`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -50,6 +52,7 @@ mod next;
 mod people;
 mod records;
 pub mod search;
+pub mod survey;
 mod text;
 pub mod token;
 pub mod webhook;

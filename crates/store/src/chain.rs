@@ -207,6 +207,10 @@ pub struct Verification {
     pub topics: usize,
     pub topic_events: usize,
     pub broken_topics: Vec<BrokenTopic>,
+    /// Surveys' chains.
+    pub surveys: usize,
+    pub survey_events: usize,
+    pub broken_surveys: Vec<BrokenSurvey>,
     /// Letters' PDFs and files whose bytes were checked.
     pub letters: usize,
     pub files: usize,
@@ -220,6 +224,7 @@ impl Verification {
             && self.broken_enquiries.is_empty()
             && self.broken_agencies.is_empty()
             && self.broken_topics.is_empty()
+            && self.broken_surveys.is_empty()
             && self.altered.is_empty()
     }
 }
@@ -229,6 +234,14 @@ impl Verification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenTopic {
     pub topic: i64,
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// The first bad link in a survey's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenSurvey {
+    pub survey: i64,
     pub seq: i64,
     pub reason: String,
 }
@@ -252,6 +265,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(pool).await?;
     let (agencies, agency_events, broken_agencies) = crate::assessments::verify(pool).await?;
     let (topics, topic_events, broken_topics) = crate::community::verify(pool).await?;
+    let (surveys, survey_events, broken_surveys) = crate::surveys::verify(pool).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
@@ -265,6 +279,9 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         topics,
         topic_events,
         broken_topics,
+        surveys,
+        survey_events,
+        broken_surveys,
         letters: 0,
         files: 0,
         altered: Vec::new(),

@@ -690,6 +690,21 @@ pub(crate) async fn people_in(
     people_from_rows(&q.fetch_all(&mut *conn).await?)
 }
 
+/// Every active person with their roles, read on `conn` (a transaction's
+/// too).
+pub(crate) async fn active_people(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Vec<Person>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.email, p.deactivated_at, r.role FROM people p \
+         JOIN memberships r ON r.person_id = p.id \
+         WHERE p.deactivated_at IS NULL ORDER BY p.name, p.id, r.role",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    people_from_rows(&rows)
+}
+
 pub(crate) fn people_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Person>, StoreError> {
     let mut out: Vec<Person> = Vec::new();
     for r in rows {

@@ -30,6 +30,9 @@ pub enum StoreError {
     Missing { what: &'static str, value: String },
     #[error("the self-assessment is not complete: {}", answers_text(.0))]
     Answers(Vec<waymark_core::assessment::AnswerProblem>),
+    /// Every problem with what was sent, each naming its field.
+    #[error("{}", fields_text(.0))]
+    Fields(Vec<DomainError>),
     #[error("no person with id {0}")]
     NoSuchPerson(String),
     #[error("the database holds something unexpected: {0}")]
@@ -68,6 +71,14 @@ pub fn redact(url: &str) -> String {
         Some(q) => format!("{base}?{q}"),
         None => base,
     }
+}
+
+fn fields_text(problems: &[DomainError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn answers_text(problems: &[waymark_core::assessment::AnswerProblem]) -> String {

@@ -182,6 +182,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("auto_submitted", OptText),
                 // Added with watching: the one-click unsubscribe address.
                 ("list_unsubscribe", OptText),
+                // Added with surveys: what the body forgets once sent.
+                ("secret", OptText),
             ],
         ),
         (
@@ -505,6 +507,59 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("last_change_at", Int),
                 ("messages", Int),
                 ("files", Int),
+            ],
+        ),
+        (
+            "surveys",
+            &[
+                ("id", Int),
+                ("title", Text),
+                ("definition", Text),
+                ("audience", Text),
+                ("engagement_id", OptInt),
+                ("agency_id", OptInt),
+                ("sent", Int),
+                ("closed_early", Int),
+                ("public_key", OptText),
+                ("responses", Int),
+                ("created_by", Int),
+                ("created_at", Int),
+                ("version", Int),
+                ("event_count", Int),
+                ("head_hash", Text),
+            ],
+        ),
+        (
+            "survey_events",
+            &[
+                ("survey_id", Int),
+                ("seq", Int),
+                ("actor_id", Int),
+                ("at", Int),
+                ("kind", Text),
+                ("payload", Text),
+                ("prev_hash", Text),
+                ("hash", Text),
+            ],
+        ),
+        (
+            "survey_invitations",
+            &[
+                ("survey_id", Int),
+                ("person_id", Int),
+                ("token_hash", Text),
+                ("outbox_id", OptInt),
+                ("answered", Int),
+            ],
+        ),
+        (
+            "survey_responses",
+            &[
+                ("id", Int),
+                ("survey_id", Int),
+                ("answered_on", Text),
+                ("person_id", OptInt),
+                ("answers", Text),
             ],
         ),
     ]
@@ -1022,6 +1077,8 @@ impl Store {
                 "community_notices",
                 "mentions",
                 "retention_runs",
+                "surveys",
+                "survey_responses",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

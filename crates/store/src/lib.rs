@@ -20,7 +20,9 @@
 //! settings, and retention: closed enquiries removed with their mail once
 //! their period passes, each run and removal recorded (`retention`); the
 //! lessons of every retrospective as rows kept in each command's
-//! transaction, read by who may see them (`lessons`). Every change to
+//! transaction, read by who may see them (`lessons`); surveys, each with its
+//! own chain, their invitations' single-use tokens and their responses,
+//! an anonymous one kept with nothing that leads to its person (`surveys`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -62,6 +64,7 @@ mod privacy;
 mod records;
 mod retention;
 mod search;
+mod surveys;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod watches;
@@ -79,7 +82,7 @@ use waymark_model::Model;
 pub use adopters::Adopter;
 pub use assessments::AgencyRecord;
 pub use auth::{Invite, random_bytes, random_token};
-pub use chain::{Broken, BrokenAgency, BrokenTopic, Verification};
+pub use chain::{Broken, BrokenAgency, BrokenSurvey, BrokenTopic, Verification};
 pub use community::{ANSWERS_PAGE, MAX_TOPICS_PAGE, PostRow, Revision, Thread, TopicRow};
 pub(crate) use directory::people_in;
 pub use directory::{Corrected, TokenInfo, token_id};
@@ -113,6 +116,7 @@ pub use records::{
 pub(crate) use records::{Extra, Write};
 pub use retention::{Removal, RetentionRun, RetentionSetting};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
+pub use surveys::{Questionnaire, SURVEYS_MAX, SurveyRecord, SurveyRow};
 pub use watches::{
     DIGEST_LINES, DigestLine, PendingNotice, Recipient, WatchedCategory, WatchedQuestion, Watching,
 };

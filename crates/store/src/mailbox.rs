@@ -769,6 +769,7 @@ impl Store {
             }),
             auto_submitted: None,
             unsubscribe: None,
+            secret: None,
         };
         crate::outbox::queue(&mut tx, &mail, now).await?;
         crate::search::index_enquiry(&mut tx, id).await?;

@@ -27,6 +27,9 @@ pub struct Mail {
     /// An address that stops this kind of mail at one click: sent as
     /// `List-Unsubscribe` with RFC 8058's `List-Unsubscribe-Post`.
     pub unsubscribe: Option<String>,
+    /// Text of the body that must not outlive its sending (a single-use
+    /// link): taken out once the message is sent or given up.
+    pub secret: Option<String>,
 }
 
 /// A message's own Message-ID, the messages it answers, and the enquiry
@@ -121,8 +124,8 @@ pub(crate) async fn queue(
         .map(|t| t.references.join(" "))
         .filter(|r| !r.is_empty());
     let row = sqlx::query(
-        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, message_id, in_reply_to, refs, auto_submitted, list_unsubscribe) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, $9, $10, $11, $12, $13) RETURNING id",
+        "INSERT INTO outbox (kind, recipient, subject, body, attachment_name, attachment_type, attachment, created_at, attempts, next_attempt_at, message_id, in_reply_to, refs, auto_submitted, list_unsubscribe, secret) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(&m.kind)
     .bind(&m.to)
@@ -137,6 +140,7 @@ pub(crate) async fn queue(
     .bind(refs)
     .bind(m.auto_submitted)
     .bind(m.unsubscribe.as_deref())
+    .bind(m.secret.as_deref())
     .fetch_one(&mut **tx)
     .await?;
     // Answers to it thread onto its enquiry.
@@ -147,6 +151,10 @@ pub(crate) async fn queue(
     }
     Ok(row.try_get(0)?)
 }
+
+/// The SQL that takes a message's secret out of its body (a no-op for a
+/// message without one).
+pub(crate) const FORGET: &str = "body = CASE WHEN secret IS NULL THEN body ELSE REPLACE(body, secret, '(a single-use link, removed once sent)') END, secret = NULL";
 
 /// How long to wait after the n-th failed attempt: 30 s, 1, 2, 4 … minutes,
 /// at most an hour.
@@ -218,7 +226,7 @@ impl Store {
     }
 
     pub async fn mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+        sqlx::query(&format!("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL, {FORGET} WHERE id = $2"))
             .bind(now.0)
             .bind(id)
             .execute(&self.pool)
@@ -236,7 +244,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, gave_up_at = $1, last_error = $2 WHERE id = $3",
+            &format!("UPDATE outbox SET attempts = attempts + 1, gave_up_at = $1, last_error = $2, {FORGET} WHERE id = $3"),
         )
         .bind(now.0)
         .bind(error.chars().take(1000).collect::<String>())

@@ -31,6 +31,7 @@ use crate::actions::{ActionError, Actions};
 
 mod community;
 mod contract;
+mod surveys;
 mod webhooks;
 
 use contract::{Body, Problems};
@@ -88,6 +89,19 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/engagements/{id}/history", get(history))
         .route("/api/v1/engagements/{id}/benefits", get(benefits))
         .route("/api/v1/lessons", get(lessons))
+        .route(
+            "/api/v1/surveys",
+            get(surveys::surveys).post(surveys::create),
+        )
+        .route("/api/v1/surveys/template", get(surveys::template))
+        .route(
+            "/api/v1/surveys/{id}",
+            get(surveys::show).post(surveys::change),
+        )
+        .route("/api/v1/surveys/{id}/send", post(surveys::send))
+        .route("/api/v1/surveys/{id}/close", post(surveys::close))
+        .route("/api/v1/surveys/{id}/results", get(surveys::results))
+        .route("/api/v1/surveys/{id}/history", get(surveys::history))
         .route("/api/v1/engagements/{id}/discussion", get(discussion))
         .route("/api/v1/engagements/{id}/commands", post(command))
         .route(
@@ -292,7 +306,9 @@ async fn docs_headers(mut r: Response) -> Response {
         community::revisions, community::vote, community::promote, community::faq,
         community::move_faq, community::watch_question, community::unwatch_question,
         community::watch_category, community::unwatch_category, community::watching,
-        community::flag, community::flags, community::dismiss, community::moderate
+        community::flag, community::flags, community::dismiss, community::moderate,
+        surveys::surveys, surveys::template, surveys::create, surveys::show, surveys::change,
+        surveys::send, surveys::close, surveys::results, surveys::history
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))
@@ -435,6 +451,7 @@ impl From<StoreError> for Problem {
                 });
                 p
             }
+            StoreError::Fields(problems) => invalid_fields(&problems),
             StoreError::Answers(problems) => {
                 let mut p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -329,6 +329,76 @@ impl LineChart<'_> {
     }
 }
 
+/// Counts as horizontal bars, one a row, each with its label above it and
+/// its count at its end: long labels (a survey's choices) stay readable on
+/// a phone, where columns would squeeze them.
+#[derive(Debug)]
+pub struct BarChart {
+    /// Unique on the page: the `<title>` and `<desc>` ids derive from it.
+    pub id: String,
+    pub title: String,
+    pub desc: String,
+    pub bars: Vec<(String, u64)>,
+}
+
+/// One bar's row: its label, then the bar.
+const ROW: f64 = 46.0;
+/// The longest label drawn; the table beside the chart has it whole.
+const LABEL_CHARS: usize = 34;
+
+impl BarChart {
+    pub fn svg(&self) -> String {
+        let max = self.bars.iter().map(|b| b.1).max().unwrap_or(0);
+        let top = ticks(0.0, max.max(1) as f64, 4);
+        // Short labels (a scale's numbers) sit beside their bars, in rows
+        // half as tall; longer ones above.
+        let beside = self.bars.iter().all(|b| b.0.chars().count() <= 3);
+        let (row_height, left) = if beside { (26.0, 44.0) } else { (ROW, 8.0) };
+        let xs = Scale::new((0.0, top[top.len() - 1]), (left, WIDTH - 56.0));
+        let height = 12.0 + row_height * self.bars.len().max(1) as f64;
+        let id = escape(&self.id);
+        let mut o = String::new();
+        let _ = write!(
+            o,
+            r#"<svg class="chart" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc><g fill="currentColor" font-size="16">"#,
+            w = WIDTH,
+            h = at(height),
+            title = escape(&self.title),
+            desc = escape(&self.desc),
+        );
+        for (i, (label, n)) in self.bars.iter().enumerate() {
+            let y = 6.0 + row_height * i as f64;
+            let mut shown: String = label.chars().take(LABEL_CHARS).collect();
+            if label.chars().nth(LABEL_CHARS).is_some() {
+                shown.push('…');
+            }
+            let end = xs.map(*n as f64);
+            // A zero is a hairline, so the row does not look missing.
+            let width = (end - left).max(1.5);
+            // Beside: the label ends before the bar, level with it.
+            let (tx, ty, anchor, bar_y) = if beside {
+                (left - 10.0, y + 14.0, "end", y + 2.0)
+            } else {
+                (8.0, y + 14.0, "start", y + 22.0)
+            };
+            let _ = write!(
+                o,
+                r#"<text x="{tx}" y="{ty}" text-anchor="{anchor}">{label}</text><rect x="{bx}" y="{by}" width="{bw}" height="16"/><text x="{cx}" y="{cy}">{n}</text>"#,
+                tx = at(tx),
+                ty = at(ty),
+                bx = at(left),
+                by = at(bar_y),
+                bw = at(width),
+                cx = at(left + width + 8.0),
+                cy = at(bar_y + 14.0),
+                label = escape(&shown),
+            );
+        }
+        o.push_str("</g></svg>");
+        o
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,5 +510,58 @@ mod tests {
         .svg();
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn bars_say_what_they_show_and_keep_long_labels_short() {
+        let chart = BarChart {
+            id: "q1".into(),
+            title: "Which services <have you used>?".into(),
+            desc: "Portal 3, articles 0".into(),
+            bars: vec![
+                ("Community portal".into(), 3),
+                ("Knowledge articles".into(), 0),
+                (
+                    "A choice far too long to draw whole on a phone's narrow screen".into(),
+                    1,
+                ),
+            ],
+        };
+        let svg = chart.svg();
+        assert!(
+            svg.contains("<title id=\"q1-title\">Which services &lt;have you used&gt;?</title>")
+        );
+        assert!(svg.contains("A choice far too long to draw whol…"));
+        assert!(!svg.contains("narrow screen"));
+        insta::assert_snapshot!(svg);
+    }
+
+    #[test]
+    fn a_scale_s_numbers_sit_beside_their_bars() {
+        let bars: Vec<(String, u64)> = (0..=10).map(|v| (v.to_string(), v % 3)).collect();
+        let svg = BarChart {
+            id: "nps".into(),
+            title: "Likely to recommend".into(),
+            desc: "0 to 10".into(),
+            bars,
+        }
+        .svg();
+        assert!(svg.contains(r#"viewBox="0 0 360 298""#), "{svg}");
+        assert!(
+            svg.contains(r#"<text x="34" y="20" text-anchor="end">0</text>"#),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn bars_with_no_counts_still_draw() {
+        let svg = BarChart {
+            id: "e".into(),
+            title: "Nothing".into(),
+            desc: "No answers yet".into(),
+            bars: Vec::new(),
+        }
+        .svg();
+        assert!(svg.ends_with("</svg>") && !svg.contains("NaN"));
     }
 }

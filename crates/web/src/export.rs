@@ -31,6 +31,18 @@ fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// A survey's results: each question's counts, each free-text answer with
+/// how many gave it, and how many left the question empty.
+pub fn survey_csv(r: &waymark_core::survey::Results) -> Result<Vec<u8>, csv::Error> {
+    csv(
+        &["question", "text", "answer", "count"],
+        waymark_core::survey::rows(r)
+            .into_iter()
+            .map(Vec::from)
+            .collect(),
+    )
+}
+
 /// The benefits register: a row for each benefit's baseline, each reading
 /// (corrections too, in the order recorded) and its target, with the
 /// benefit's status on `today`. Values are plain decimals, with the unit in

@@ -284,6 +284,7 @@ pub fn enquiry_received(to: &str, from: &str) -> Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-replied"),
         unsubscribe: None,
+        secret: None,
         kind: "enquiry_acknowledgement".into(),
         to: to.into(),
         subject: "We have received your request for support".into(),
@@ -307,6 +308,7 @@ pub fn verify_registration(to: &str, link: &str, from: &str) -> Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-generated"),
         unsubscribe: None,
+        secret: None,
         kind: "registration".into(),
         to: to.into(),
         subject: "Confirm your address to join the Protected Utility community".into(),
@@ -326,6 +328,7 @@ pub fn already_registered(to: &str, login: &str, from: &str) -> Mail {
         thread: own_id(from),
         auto_submitted: Some("auto-generated"),
         unsubscribe: None,
+        secret: None,
         kind: "registration_existing".into(),
         to: to.into(),
         subject: "You already have a Waymark account".into(),
@@ -391,6 +394,34 @@ pub fn workshop(to: &str, subject: &str, body: &str, ics: &str, method: &str) ->
             format!("text/calendar; method={method}; charset=utf-8"),
             ics.into(),
         )),
+        ..Default::default()
+    }
+}
+
+/// A survey's invitation: `link` carries this person's single-use token,
+/// which the outbox forgets once the message is sent.
+pub fn survey_invitation(
+    to: &str,
+    name: &str,
+    d: &waymark_core::survey::Definition,
+    link: &str,
+) -> Mail {
+    let who = if d.anonymous {
+        "Your answers are anonymous: nothing kept with them says who gave them."
+    } else {
+        "Your name is kept with your answers, so the programme can follow them up with you."
+    };
+    Mail {
+        kind: "survey_invitation".into(),
+        to: to.into(),
+        subject: format!("Your views, please: {}", d.title),
+        body: format!(
+            "Dear {name},\n\nThe Protected Utility programme asks for your views in \"{title}\". {who} \
+             Answer by {closes} here (the link is yours alone and takes one answer):\n\n{link}{SIGNATURE}",
+            title = d.title,
+            closes = waymark_core::benefit::spoken(&d.closes_on),
+        ),
+        auto_submitted: Some("auto-generated"),
         ..Default::default()
     }
 }

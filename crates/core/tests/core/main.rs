@@ -15,6 +15,7 @@ mod permissions;
 mod records;
 mod rules;
 mod scope;
+mod surveys;
 mod webhook;
 
 use std::sync::OnceLock;

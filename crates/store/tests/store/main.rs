@@ -21,6 +21,7 @@ mod privacy;
 mod records;
 mod retention;
 mod search;
+mod surveys;
 mod tamper;
 
 use waymark_core::*;

@@ -149,6 +149,8 @@ impl SignedIn {
             lessons: self.actor.is_programme()
                 || self.actor.agencies().next().is_some()
                 || self.actor.is_partner(),
+            // Surveys: the programme's, and an agency's results.
+            surveys: self.actor.is_programme() || self.actor.agencies().next().is_some(),
             zone: self.settings.time_zone.clone(),
             section: self.section,
         }
@@ -170,6 +172,9 @@ pub struct UserView {
     /// Whether they read lessons from retrospectives (anyone who takes
     /// part in engagements).
     pub lessons: bool,
+    /// Whether they see surveys (the programme builds them; an agency's
+    /// members read their engagements' results).
+    pub surveys: bool,
     /// The time zone this person reads times in.
     pub zone: String,
     /// Which main section the page belongs to (`aria-current` in the menu).
@@ -304,6 +309,7 @@ fn section_of(path: &str) -> &'static str {
         "community" | "adopters" => "community",
         "articles" | "blueprint" | "knowledge" => "articles",
         "lessons" => "lessons",
+        "surveys" => "surveys",
         _ => "engagements",
     }
 }

@@ -31,6 +31,7 @@ pub(crate) mod records;
 mod retention;
 mod search;
 mod sessions;
+mod surveys;
 mod views;
 mod webhooks;
 mod workshops;
@@ -222,6 +223,16 @@ pub fn table() -> Vec<Route> {
         get("/engagements/{id}/benefits", engagements::benefits),
         get("/engagements/{id}/benefits.csv", benefits::csv),
         get("/lessons", lessons::lessons),
+        get("/surveys", surveys::list),
+        post("/surveys", surveys::create),
+        get("/surveys/{id}", surveys::page),
+        post("/surveys/{id}", surveys::act),
+        get("/surveys/{id}/results", surveys::results),
+        get("/surveys/{id}/results.csv", surveys::results_csv),
+        get("/answer/{token}", surveys::invitation_form),
+        post("/answer/{token}", surveys::answer_invitation),
+        get("/answer/link/{key}", surveys::public_form),
+        post("/answer/link/{key}", surveys::answer_public),
         get("/engagements/{id}/decisions", engagements::decisions),
         get("/engagements/{id}/people", engagements::people),
         get("/engagements/{id}/history", engagements::history),
@@ -555,6 +566,9 @@ impl From<StoreError> for PageError {
                 PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, d.to_string())
             }
             StoreError::Duplicate { .. } => PageError::Refused(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Fields(_) => {
+                PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
             other => PageError::Internal(other.to_string()),
         }
     }

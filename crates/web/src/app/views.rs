@@ -149,6 +149,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/lessons.html"),
     ),
     (
+        "surveys.html",
+        include_str!("../../templates/app/surveys.html"),
+    ),
+    (
+        "survey.html",
+        include_str!("../../templates/app/survey.html"),
+    ),
+    (
+        "survey-results.html",
+        include_str!("../../templates/app/survey-results.html"),
+    ),
+    (
+        "survey-answer.html",
+        include_str!("../../templates/app/survey-answer.html"),
+    ),
+    (
         "decisions.html",
         include_str!("../../templates/app/decisions.html"),
     ),

@@ -515,6 +515,13 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/engagements/{id}/history", &["get"]),
         ("/api/v1/engagements/{id}/benefits", &["get"]),
         ("/api/v1/lessons", &["get"]),
+        ("/api/v1/surveys", &["get", "post"]),
+        ("/api/v1/surveys/template", &["get"]),
+        ("/api/v1/surveys/{id}", &["get", "post"]),
+        ("/api/v1/surveys/{id}/send", &["post"]),
+        ("/api/v1/surveys/{id}/close", &["post"]),
+        ("/api/v1/surveys/{id}/results", &["get"]),
+        ("/api/v1/surveys/{id}/history", &["get"]),
         ("/api/v1/engagements/{id}/commands", &["post"]),
         ("/api/v1/agencies", &["get", "post"]),
         ("/api/v1/agencies/{id}", &["get"]),
@@ -2763,6 +2770,23 @@ async fn every_workspace_action_has_an_api_operation() {
             "/settings/password",
             Err("passwords are typed by people, never sent by programs"),
         ),
+        ("/surveys", api(&["post /api/v1/surveys"])),
+        (
+            "/surveys/{id}",
+            api(&[
+                "post /api/v1/surveys/{id}",
+                "post /api/v1/surveys/{id}/send",
+                "post /api/v1/surveys/{id}/close",
+            ]),
+        ),
+        (
+            "/answer/{token}",
+            Err("a person answers with the link their invitation carries, in the browser"),
+        ),
+        (
+            "/answer/link/{key}",
+            Err("anyone answers a public survey in a browser, one answer per browser session"),
+        ),
         (
             "/settings/sessions",
             api(&["post /api/v1/people/{id}/sessions/{reference}/end"]),
@@ -3682,5 +3706,176 @@ async fn the_benefits_register_through_the_api() {
             2,
             "{kinds:?}"
         );
+    }
+}
+
+/// Surveys through the API: the programme builds, sends and closes; every
+/// problem with a definition at once; the agency reads its own results and
+/// no other's; the history is the programme's.
+#[tokio::test]
+async fn surveys_through_the_api() {
+    for store in stores("api-surveys").await {
+        let agency = store
+            .add_agency(
+                &NewAgency::parse("Agency", "AG", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let other = store
+            .add_agency(
+                &NewAgency::parse("Other", "OT", "Finance", None).unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let staff = token(&store, "sam@dta.gov.au", Role::ProgrammeStaff).await;
+        let member = token(
+            &store,
+            "m@ag.gov.au",
+            Role::AgencyMember {
+                agency,
+                sponsor: false,
+            },
+        )
+        .await;
+        let outsider = token(
+            &store,
+            "o@ot.gov.au",
+            Role::AgencyMember {
+                agency: other,
+                sponsor: true,
+            },
+        )
+        .await;
+        let app = app(&store).await;
+        let (s, _, e) = call(
+            &app,
+            "POST",
+            "/api/v1/engagements",
+            Some(&staff),
+            Some(r#"{"agency":"AG"}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let engagement = e["id"].as_i64().unwrap();
+        // The bundled template, dated from today.
+        let (s, _, mut template) =
+            call(&app, "GET", "/api/v1/surveys/template", Some(&staff), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(template["title"], "Protected Utility survey");
+        assert_eq!(template["questions"].as_array().unwrap().len(), 6);
+        // Every problem at once, each by its field.
+        let mut bad = template.clone();
+        bad["title"] = json!("");
+        bad["closes_on"] = json!("2000-01-01");
+        bad["questions"][3]["choices"] = json!(["Only one"]);
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/surveys",
+            Some(&staff),
+            Some(&json!({"definition": bad, "audience": {"kind": "engagement", "engagement": engagement}}).to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["title", "closes_on", "q4"], "{p}");
+        // Only the programme creates; an unknown engagement is named.
+        let body = json!({"definition": template, "audience": {"kind": "engagement", "engagement": engagement}}).to_string();
+        let (s, _, _) = call(&app, "POST", "/api/v1/surveys", Some(&member), Some(&body)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let nowhere =
+            json!({"definition": template, "audience": {"kind": "engagement", "engagement": 999}})
+                .to_string();
+        let (s, _, p) = call(
+            &app,
+            "POST",
+            "/api/v1/surveys",
+            Some(&staff),
+            Some(&nowhere),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["errors"][0]["field"], "audience");
+        let (s, _, made) = call(&app, "POST", "/api/v1/surveys", Some(&staff), Some(&body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_i64().unwrap();
+        // A change with a stale version is a conflict; with the current one
+        // it lands.
+        template["intro"] = json!("Five minutes, no more.");
+        let change = |v: i64| json!({"expected_version": v, "definition": template}).to_string();
+        let uri = format!("/api/v1/surveys/{id}");
+        let (s, _, _) = call(&app, "POST", &uri, Some(&staff), Some(&change(7))).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (s, _, row) = call(&app, "POST", &uri, Some(&staff), Some(&change(1))).await;
+        assert_eq!(s, StatusCode::OK, "{row}");
+        assert_eq!(
+            (row["version"].as_i64(), row["phase"].as_str()),
+            (Some(2), Some("draft"))
+        );
+        // A draft is not the agency's to see.
+        let (s, _, _) = call(&app, "GET", &uri, Some(&member), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Sending invites the agency's member.
+        let (s, _, sent) = call(&app, "POST", &format!("{uri}/send"), Some(&staff), None).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        assert_eq!(sent["invited"], 1);
+        assert_eq!(sent["survey"]["phase"], "open");
+        let (s, _, again) = call(&app, "POST", &format!("{uri}/send"), Some(&staff), None).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{again}");
+        // The member reads the results; the outsider finds nothing.
+        let (s, _, r) = call(&app, "GET", &format!("{uri}/results"), Some(&member), None).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["results"]["responses"], 0);
+        assert_eq!(
+            r["results"]["questions"][0]["counts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            11
+        );
+        assert!(r["survey"].get("public_key").is_none());
+        for path in [
+            uri.clone(),
+            format!("{uri}/results"),
+            format!("{uri}/history"),
+        ] {
+            let (s, _, _) = call(&app, "GET", &path, Some(&outsider), None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        }
+        let (s, _, list) = call(&app, "GET", "/api/v1/surveys", Some(&outsider), None).await;
+        assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 0));
+        let (s, _, _) = call(&app, "GET", &format!("{uri}/history"), Some(&member), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, h) = call(&app, "GET", &format!("{uri}/history"), Some(&staff), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let kinds: Vec<&str> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["created", "changed", "sent"]);
+        // Closing: a bad date is named; then closed now; twice is refused.
+        let close = |body: &str| {
+            let app = app.clone();
+            let staff = staff.clone();
+            let uri = format!("{uri}/close");
+            let body = body.to_string();
+            async move { call(&app, "POST", &uri, Some(&staff), Some(&body)).await }
+        };
+        let (s, _, p) = close(r#"{"closes_on": "soon"}"#).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["errors"][0]["field"], "closes_on");
+        let (s, _, row) = close("{}").await;
+        assert_eq!((s, row["phase"].as_str()), (StatusCode::OK, Some("closed")));
+        let (s, _, _) = close("{}").await;
+        assert_eq!(s, StatusCode::CONFLICT);
     }
 }

@@ -523,7 +523,20 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             | "/community/q/{id}"
             | "/community/posts/{id}/history",
         ) => StatusCode::OK,
+        // An invitation's or a public link's survey needs no account; the
+        // matrix's are made up, so nobody's.
+        ("GET" | "POST", "/answer/{token}" | "/answer/link/{key}") => StatusCode::NOT_FOUND,
         (_, _) if !signed_in => to_login,
+        // Every account lists the surveys it may see (most see none); the
+        // programme starts one (the matrix's form says no audience: 422).
+        // The matrix's survey does not exist: not found to the programme,
+        // and its forms forbidden to everyone else.
+        ("GET", "/surveys") => StatusCode::OK,
+        ("POST", "/surveys") if programme => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/surveys" | "/surveys/{id}") if !programme => StatusCode::FORBIDDEN,
+        (_, "/surveys/{id}" | "/surveys/{id}/results" | "/surveys/{id}/results.csv") => {
+            StatusCode::NOT_FOUND
+        }
         // Every account reads the lessons it may see (some see none).
         ("GET", "/lessons") => StatusCode::OK,
         // Any account asks (the matrix's form is empty: 422) and votes for
@@ -4782,5 +4795,453 @@ async fn a_retro_records_lessons_and_the_programme_sees_them_by_step() {
             history.contains("Lesson (to improve) about Discovery, step 5"),
             "{history}"
         );
+    }
+}
+
+/// The survey's invitation tokens in the outbox, by recipient, before the
+/// sender takes them out.
+async fn survey_tokens(store: &Store) -> Vec<(String, String)> {
+    use sqlx::Row;
+    sqlx::query("SELECT recipient, body FROM outbox WHERE kind = 'survey_invitation' ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: String = r.get(1);
+            let token = body.split("/answer/").nth(1).unwrap();
+            let token = token.split_whitespace().next().unwrap().to_string();
+            (r.get::<String, _>(0), token)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_programme_builds_and_sends_a_survey_and_people_answer_it_once() {
+    for store in stores("surveys").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 32]).await;
+        let staff = w.client(&app, Who::Staff).await;
+        let today = waymark_core::today(waymark_store::now());
+        let (opens, closes) = waymark_core::survey::default_dates(&today);
+        // The list offers a start to the programme, with every field's
+        // problem said beside it.
+        let list = send(&app, &staff, Method::GET, "/surveys", &[]).await;
+        assert!(list.body.contains("Start a survey"), "{}", list.body);
+        assert!(
+            list.body
+                .contains("<a href=\"/surveys\" aria-current=\"page\">Surveys</a>")
+        );
+        let bad = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/surveys",
+            &[
+                ("csrf", &staff.csrf),
+                ("start", "template"),
+                ("audience", "engagement"),
+                ("engagement", "twelve"),
+                ("opens_on", &opens),
+                ("closes_on", "2001-01-01"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("href=\"#engagement\""), "{}", bad.body);
+        assert!(bad.body.contains("href=\"#closes_on\""), "{}", bad.body);
+        assert!(
+            bad.body.contains("Closes on: closes before it opens"),
+            "{}",
+            bad.body
+        );
+        let engagement = w.engagement.0.to_string();
+        let made = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/surveys",
+            &[
+                ("csrf", &staff.csrf),
+                ("start", "template"),
+                ("audience", "engagement"),
+                ("engagement", &engagement),
+                ("opens_on", &opens),
+                ("closes_on", &closes),
+            ],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let path = made.location.clone();
+        let page = send(&app, &staff, Method::GET, &path, &[]).await;
+        assert!(page.body.contains("Protected Utility survey"));
+        assert!(page.body.contains("6. What one change"), "{}", page.body);
+        // A question with one choice is refused beside the form that adds
+        // it, and what was typed stays.
+        let add = |kind: &'static str, text: &'static str, choices: &'static str| {
+            let app = app.clone();
+            let staff = staff.clone();
+            let path = path.clone();
+            async move {
+                let page = send(&app, &staff, Method::GET, &path, &[]).await;
+                // Once sent, the page has no builder: a stale page's
+                // version, then.
+                let version = page
+                    .body
+                    .split("name=\"version\" value=\"")
+                    .nth(1)
+                    .map_or("3", |v| v.split('"').next().unwrap())
+                    .to_string();
+                send(
+                    &app,
+                    &staff,
+                    Method::POST,
+                    &path,
+                    &[
+                        ("csrf", &staff.csrf),
+                        ("version", &version),
+                        ("action", "add"),
+                        ("kind", kind),
+                        ("text", text),
+                        ("choices", choices),
+                        ("required", "yes"),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = add("single", "Which <b>office</b>?", "Canberra").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#text\""), "{}", r.body);
+        assert!(r.body.contains("at least two choices"), "{}", r.body);
+        assert!(
+            r.body.contains("Which &lt;b&gt;office&lt;&#x2f;b&gt;?"),
+            "{}",
+            r.body
+        );
+        let r = add("single", "Which <b>office</b>?", "Canberra\nSydney").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("7. Which &lt;b&gt;office"), "{}", r.body);
+        // Sending invites the engagement's people, never the programme.
+        let sent = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[("csrf", &staff.csrf), ("action", "send")],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        assert!(sent.body.contains("Sent: 3 invitations"), "{}", sent.body);
+        let tokens = survey_tokens(&w.store).await;
+        let mut to: Vec<&str> = tokens.iter().map(|t| t.0.as_str()).collect();
+        to.sort_unstable();
+        assert_eq!(
+            to,
+            ["eve@bot.gov.au", "mia@bot.gov.au", "pat@vendor.com.au"]
+        );
+        // Questions no longer change.
+        let r = add("text", "Too late?", "").await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert!(r.body.contains("stay as they were asked"));
+        // The invitation's link opens the form, signed out.
+        let out = Client::default();
+        let link = format!("/answer/{}", tokens[0].1);
+        let form = send(&app, &out, Method::GET, &link, &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(
+            form.body.contains("This survey is anonymous"),
+            "{}",
+            form.body
+        );
+        assert!(form.body.contains("name=\"q1\" value=\"10\""));
+        // Required questions left empty and 100 KB of text: every problem
+        // named by its question, nothing kept.
+        let huge = "y".repeat(100_000);
+        let r = send(
+            &app,
+            &out,
+            Method::POST,
+            &link,
+            &[("q2", "4"), ("q6", &huge), ("q5", "0"), ("q5", "9")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for msg in [
+            "Question 1: answer this question: it is required",
+            "Question 4: answer this question",
+            "Question 5: choose from the choices listed",
+            "Question 6: is too long: at most 5000 characters, and this has 100000",
+            "Question 7: answer this question",
+        ] {
+            assert!(r.body.contains(msg), "{msg}: {}", r.body);
+        }
+        assert!(r.body.contains("href=\"#q1-0\""));
+        // What was chosen stays chosen.
+        assert!(
+            r.body
+                .contains("id=\"q2-3\" name=\"q2\" value=\"4\" checked"),
+            "{}",
+            r.body
+        );
+        let hostile = "=HYPERLINK(\"http://x\")\r\n<script>alert(1)</script>";
+        let answer: Vec<(&str, &str)> = vec![
+            ("q1", "9"),
+            ("q2", "4"),
+            ("q4", "1"),
+            ("q5", "0"),
+            ("q5", "2"),
+            ("q6", hostile),
+            ("q7", "1"),
+        ];
+        let r = send(&app, &out, Method::POST, &link, &answer).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("Thank you: your answers are saved"));
+        assert!(
+            r.body.contains("without your name or the time"),
+            "{}",
+            r.body
+        );
+        let again = send(&app, &out, Method::POST, &link, &answer).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(
+            again.body.contains("already been answered"),
+            "{}",
+            again.body
+        );
+        // A second person answers.
+        let second = format!("/answer/{}", tokens[1].1);
+        let r = send(
+            &app,
+            &out,
+            Method::POST,
+            &second,
+            &[("q1", "3"), ("q2", "5"), ("q4", "0"), ("q7", "0")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        // The agency's member reads the results: each chart says what it
+        // shows and has its table; hostile text is only text.
+        let member = w.client(&app, Who::Member).await;
+        let results_path = format!("{path}/results");
+        let results = send(&app, &member, Method::GET, &results_path, &[]).await;
+        assert_eq!(results.status, StatusCode::OK, "{}", results.body);
+        let body = &results.body;
+        assert!(
+            body.contains("2 answers from 2 of 3 people invited"),
+            "{body}"
+        );
+        assert!(body.contains("Net Promoter Score 0"), "{body}");
+        assert!(body.contains("Mean rating 4.5 out of 5"), "{body}");
+        assert!(
+            body.contains("role=\"img\" aria-labelledby=\"s1-q1-title s1-q1-desc\""),
+            "{body}"
+        );
+        assert!(
+            body.contains("<desc id=\"s1-q2-desc\">2 answered, 0 left it empty."),
+            "{body}"
+        );
+        assert!(body.contains("<caption>Question 2: how many chose each answer</caption>"));
+        assert!(!body.contains("<script>alert"), "{body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{body}"
+        );
+        let csv = send(
+            &app,
+            &member,
+            Method::GET,
+            &format!("{results_path}.csv"),
+            &[],
+        )
+        .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(
+            csv.body.starts_with("question,text,answer,count\n"),
+            "{}",
+            csv.body
+        );
+        assert!(
+            csv.body
+                .contains("\"'=HYPERLINK(\"\"http://x\"\")\n<script>alert(1)</script>\",1"),
+            "{}",
+            csv.body
+        );
+        assert!(
+            csv.body
+                .contains("1,How likely are you to recommend the blueprint to another agency?,9,1")
+        );
+        // Another agency finds nothing; the list shows the member theirs.
+        let other = w.client(&app, Who::OtherAgency).await;
+        for p in [&results_path, &format!("{results_path}.csv"), &path] {
+            assert_eq!(
+                send(&app, &other, Method::GET, p, &[]).await.status,
+                StatusCode::NOT_FOUND,
+                "{p}"
+            );
+        }
+        let mine = send(&app, &member, Method::GET, "/surveys", &[]).await;
+        assert!(
+            mine.body.contains(&format!("href=\"{results_path}\"")),
+            "{}",
+            mine.body
+        );
+        assert!(!mine.body.contains("Start a survey"));
+        // The member opening the survey's own page is taken to its results.
+        let r = send(&app, &member, Method::GET, &path, &[]).await;
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, results_path.as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_public_link_takes_one_answer_per_browser() {
+    for store in stores("surveys-public").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 33]).await;
+        let staff = w.client(&app, Who::Staff).await;
+        let today = waymark_core::today(waymark_store::now());
+        let (opens, closes) = waymark_core::survey::default_dates(&today);
+        let made = send(
+            &app,
+            &staff,
+            Method::POST,
+            "/surveys",
+            &[
+                ("csrf", &staff.csrf),
+                ("start", "blank"),
+                ("title", "Training day"),
+                ("audience", "public"),
+                ("opens_on", &opens),
+                ("closes_on", &closes),
+            ],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let path = made.location.clone();
+        // A blank survey cannot be sent before it asks something.
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[("csrf", &staff.csrf), ("action", "send")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("add at least one question"), "{}", r.body);
+        let page = send(&app, &staff, Method::GET, &path, &[]).await;
+        let version = page
+            .body
+            .split("name=\"version\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &staff.csrf),
+                ("version", &version),
+                ("action", "add"),
+                ("kind", "nps"),
+                ("text", "Would you recommend the day?"),
+                ("required", "yes"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[("csrf", &staff.csrf), ("action", "send")],
+        )
+        .await;
+        assert!(r.body.contains("The public link is open"), "{}", r.body);
+        let staff_actor = w.store.actor(PersonId(2)).await.unwrap();
+        let key = w
+            .store
+            .survey(&staff_actor, 1, waymark_store::now())
+            .await
+            .unwrap()
+            .public_key
+            .unwrap();
+        assert!(
+            r.body.contains(&format!("answer&#x2f;link&#x2f;{key}")),
+            "{}",
+            r.body
+        );
+        let link = format!("/answer/link/{key}");
+        let browser = Client::default();
+        let form = send(&app, &browser, Method::GET, &link, &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        let r = send(&app, &browser, Method::POST, &link, &[("q1", "11")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("Question 1: choose a number from 0 to 10"));
+        assert!(r.set_cookie.is_none());
+        let r = send(&app, &browser, Method::POST, &link, &[("q1", "10")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let cookie = r.set_cookie.clone().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let answered = Client {
+            cookie: cookie_of(&r),
+            csrf: String::new(),
+        };
+        let again = send(&app, &answered, Method::POST, &link, &[("q1", "0")]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(
+            again
+                .body
+                .contains("already answered this survey in this browser")
+        );
+        // A page that says so before anything is typed.
+        let form = send(&app, &answered, Method::GET, &link, &[]).await;
+        assert!(
+            form.body.contains("already has your answer"),
+            "{}",
+            form.body
+        );
+        // A closed survey says when it closed.
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[("csrf", &staff.csrf), ("action", "close")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::POST,
+            &link,
+            &[("q1", "5")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.body.contains("takes no more answers"), "{}", r.body);
+        let (row, results) = w
+            .store
+            .survey_results(
+                &w.store.actor(PersonId(2)).await.unwrap(),
+                1,
+                waymark_store::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((row.responses, results.questions[0].nps), (1, Some(100)));
     }
 }

@@ -1,0 +1,683 @@
+//! Surveys: their definitions and their own hash chains (`survey_events`,
+//! [`SURVEY_CHAIN`]), invitations with single-use tokens queued in the
+//! outbox, and responses.
+//!
+//! Anonymity is kept here, by what is never written: an anonymous
+//! response's row holds its survey, its day and its answers. The
+//! invitation it came through is marked answered (no time) in the same
+//! transaction, its token's message in the outbox loses the token, and
+//! nothing in any chain or log says a response came. A named response
+//! keeps its person.
+
+use sqlx::Row;
+use waymark_core::survey::{self, Answer, Audience, Definition, Phase, Results, SurveyEvent};
+use waymark_core::{Actor, AgencyId, DomainError, EngagementId, Person, PersonId, today};
+
+use crate::chain::SideChain;
+use crate::*;
+
+/// Each survey's chain: created, changed, sent, closed.
+pub(crate) const SURVEY_CHAIN: SideChain = SideChain {
+    events: "survey_events",
+    heads: "surveys",
+    key: "survey_id",
+};
+
+/// The most surveys a list shows.
+pub const SURVEYS_MAX: i64 = 500;
+
+/// A survey as the programme manages it, and as those who may see its
+/// results see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SurveyRow {
+    pub id: i64,
+    pub definition: Definition,
+    pub audience: Audience,
+    /// An engagement survey's agency, whose members see its results.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub agency: Option<AgencyId>,
+    pub phase: Phase,
+    pub sent: bool,
+    /// A public survey's link key, once sent (the programme only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    pub responses: i64,
+    /// People invited, and how many of them answered.
+    pub invited: i64,
+    pub answered: i64,
+    /// Bumped on every change, for optimistic concurrency.
+    pub version: i64,
+    pub created_at: Timestamp,
+}
+
+/// One entry of a survey's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SurveyRecord {
+    pub seq: i64,
+    pub at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub actor: PersonId,
+    pub event: SurveyEvent,
+}
+
+/// What someone answering sees: the survey's questions, and whether it
+/// takes answers now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Questionnaire {
+    pub survey: i64,
+    pub definition: Definition,
+    pub phase: Phase,
+    /// This invitation already took its answer.
+    pub answered: bool,
+}
+
+const COLUMNS: &str = "s.id, s.definition, s.audience, s.agency_id, s.sent, s.closed_early, s.public_key, s.responses, s.version, s.created_at, \
+     (SELECT COUNT(*) FROM survey_invitations i WHERE i.survey_id = s.id) AS invited, \
+     (SELECT COUNT(*) FROM survey_invitations i WHERE i.survey_id = s.id AND i.answered = 1) AS answered";
+
+fn row(r: &sqlx::any::AnyRow, now: Timestamp, programme: bool) -> Result<SurveyRow, StoreError> {
+    let definition: Definition = unjson(&r.try_get::<String, _>("definition")?)?;
+    let sent = r.try_get::<i64, _>("sent")? == 1;
+    let closed_early = r.try_get::<i64, _>("closed_early")? == 1;
+    Ok(SurveyRow {
+        id: r.try_get("id")?,
+        phase: Phase::of(sent, closed_early, &definition, &today(now)),
+        definition,
+        audience: unjson(&r.try_get::<String, _>("audience")?)?,
+        agency: r.try_get::<Option<i64>, _>("agency_id")?.map(AgencyId),
+        sent,
+        public_key: r
+            .try_get::<Option<String>, _>("public_key")?
+            .filter(|_| programme),
+        responses: r.try_get("responses")?,
+        invited: r.try_get("invited")?,
+        answered: r.try_get("answered")?,
+        version: r.try_get("version")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
+fn fields(problems: Vec<DomainError>) -> StoreError {
+    StoreError::Fields(problems)
+}
+
+impl Store {
+    /// Creates a draft survey for `audience` (the programme only); an
+    /// engagement audience must name an engagement that exists.
+    pub async fn create_survey(
+        &self,
+        actor: &Actor,
+        definition: &Definition,
+        audience: Audience,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        survey::may_manage(actor)?;
+        let d = survey::check(definition).map_err(fields)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let (engagement, agency) = match audience {
+            Audience::Engagement { engagement } => {
+                let agency: Option<i64> =
+                    sqlx::query_scalar("SELECT agency_id FROM engagements WHERE id = $1")
+                        .bind(engagement.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let agency = agency.ok_or_else(|| {
+                    StoreError::Domain(DomainError::invalid(
+                        "audience",
+                        format!("there is no engagement {}", engagement.0),
+                    ))
+                })?;
+                (Some(engagement.0), Some(agency))
+            }
+            _ => (None, None),
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO surveys (title, definition, audience, engagement_id, agency_id, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&d.title)
+        .bind(json(&d)?)
+        .bind(json(&audience)?)
+        .bind(engagement)
+        .bind(agency)
+        .bind(actor.person.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = SurveyEvent::Created {
+            definition: d,
+            audience,
+        };
+        SURVEY_CHAIN
+            .append(
+                &mut tx,
+                id,
+                actor.person.0,
+                now,
+                event.kind(),
+                &json(&event)?,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The surveys `actor` may see, newest first: every one for the
+    /// programme; for an agency's members, the sent surveys of their
+    /// agency's engagements.
+    pub async fn surveys(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Vec<SurveyRow>, StoreError> {
+        let programme = actor.is_programme();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM surveys s ORDER BY s.id DESC LIMIT $1"
+        ))
+        .bind(SURVEYS_MAX)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let s = row(r, now, programme)?;
+            if programme || (s.sent && survey::may_see_results(actor, s.agency)) {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One survey, if `actor` may see it (as [`Store::surveys`] says).
+    pub async fn survey(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<SurveyRow, StoreError> {
+        let programme = actor.is_programme();
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM surveys s WHERE s.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let s = row(&r, now, programme)?;
+        if programme || (s.sent && survey::may_see_results(actor, s.agency)) {
+            Ok(s)
+        } else {
+            Err(StoreError::Domain(DomainError::NotFound))
+        }
+    }
+
+    /// Locks survey `id` for a change by the programme and reads it.
+    async fn survey_for_change(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<SurveyRow, StoreError> {
+        survey::may_manage(actor)?;
+        // A no-op write takes the row's lock on PostgreSQL.
+        sqlx::query("UPDATE surveys SET version = version WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM surveys s WHERE s.id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        row(&r, now, true)
+    }
+
+    async fn survey_changed(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        actor: &Actor,
+        id: i64,
+        event: &SurveyEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE surveys SET version = version + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        SURVEY_CHAIN
+            .append(tx, id, actor.person.0, now, event.kind(), &json(event)?)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a draft's definition, if the caller saw version `version`.
+    pub async fn change_survey(
+        &self,
+        actor: &Actor,
+        id: i64,
+        version: i64,
+        definition: &Definition,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        survey::may_manage(actor)?;
+        let d = survey::check(definition).map_err(fields)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        // A sent survey says so, whatever version the caller saw.
+        let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
+        survey::may_change(s.sent)?;
+        if s.version != version {
+            return Err(StoreError::Domain(DomainError::Conflict {
+                expected: version.max(0) as u64,
+                actual: s.version as u64,
+            }));
+        }
+        if s.definition == d {
+            return Err(StoreError::Domain(DomainError::rule(
+                "Nothing changed: the survey already says this.",
+            )));
+        }
+        sqlx::query("UPDATE surveys SET title = $1, definition = $2 WHERE id = $3")
+            .bind(&d.title)
+            .bind(json(&d)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::survey_changed(
+            &mut tx,
+            actor,
+            id,
+            &SurveyEvent::Changed { definition: d },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sends survey `id`: for an invited audience, an invitation with its
+    /// own single-use token to each person of it not yet invited (`mail`
+    /// writes the message for a person and their token); for a public
+    /// survey, its link opens. A sent survey may be sent again, to those
+    /// who have joined its audience since. Returns how many were invited.
+    pub async fn send_survey(
+        &self,
+        actor: &Actor,
+        id: i64,
+        mail: &(dyn Fn(&Person, &Definition, &str) -> Mail + Sync),
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
+        if s.phase == Phase::Closed {
+            return Err(StoreError::Domain(DomainError::rule(
+                "This survey has closed: move its close date first to send it again.",
+            )));
+        }
+        survey::ready(&s.definition)?;
+        let mut invited = 0u64;
+        match s.audience {
+            Audience::Public => {
+                if s.sent {
+                    return Err(StoreError::Domain(DomainError::rule(
+                        "This survey's public link is already open.",
+                    )));
+                }
+                sqlx::query("UPDATE surveys SET public_key = $1 WHERE id = $2")
+                    .bind(&random_token()?[..32])
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            audience => {
+                let people = match audience {
+                    Audience::Engagement { engagement } => {
+                        let e = self.engagement_in(&mut tx, engagement).await?;
+                        let people = crate::discussion::participants_in(&mut tx, &e).await?;
+                        survey::invitees(&audience, Some(&e), &people)
+                            .into_iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    }
+                    _ => {
+                        let people = crate::directory::active_people(&mut tx).await?;
+                        survey::invitees(&audience, None, &people)
+                            .into_iter()
+                            .cloned()
+                            .collect()
+                    }
+                };
+                let already: Vec<i64> = sqlx::query_scalar(
+                    "SELECT person_id FROM survey_invitations WHERE survey_id = $1",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for p in people.iter().filter(|p| !already.contains(&p.id.0)) {
+                    let token = random_token()?;
+                    let mut m = mail(p, &s.definition, &token);
+                    m.secret = Some(token.clone());
+                    let outbox = crate::outbox::queue(&mut tx, &m, now).await?;
+                    sqlx::query(
+                        "INSERT INTO survey_invitations (survey_id, person_id, token_hash, outbox_id) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id)
+                    .bind(p.id.0)
+                    .bind(crate::chain::sha256(&token))
+                    .bind(outbox)
+                    .execute(&mut *tx)
+                    .await?;
+                    invited += 1;
+                }
+                if s.sent && invited == 0 {
+                    return Err(StoreError::Domain(DomainError::rule(
+                        "Everyone in this survey's audience has been invited already.",
+                    )));
+                }
+            }
+        }
+        sqlx::query("UPDATE surveys SET sent = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::survey_changed(&mut tx, actor, id, &SurveyEvent::Sent { invited }, now).await?;
+        tx.commit().await?;
+        Ok(invited)
+    }
+
+    async fn engagement_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: EngagementId,
+    ) -> Result<waymark_core::Engagement, StoreError> {
+        let state: String = sqlx::query_scalar("SELECT state FROM engagements WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        unjson(&state)
+    }
+
+    /// Moves a sent survey's close date (to today or later), or, with
+    /// `None`, closes it now.
+    pub async fn close_survey(
+        &self,
+        actor: &Actor,
+        id: i64,
+        closes_on: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
+        if !s.sent {
+            return Err(StoreError::Domain(DomainError::rule(
+                "This survey has not been sent: change its dates in the draft instead.",
+            )));
+        }
+        let event = match closes_on {
+            Some(raw) => {
+                let closes = survey::check_close(&s.definition, raw, &today(now))?;
+                let mut d = s.definition.clone();
+                d.closes_on = closes.clone();
+                sqlx::query("UPDATE surveys SET definition = $1, closed_early = 0 WHERE id = $2")
+                    .bind(json(&d)?)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                SurveyEvent::CloseMoved { closes_on: closes }
+            }
+            None => {
+                if s.phase == Phase::Closed {
+                    return Err(StoreError::Domain(DomainError::rule(
+                        "This survey is already closed.",
+                    )));
+                }
+                sqlx::query("UPDATE surveys SET closed_early = 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                SurveyEvent::ClosedEarly
+            }
+        };
+        Self::survey_changed(&mut tx, actor, id, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A survey's history, oldest first (the programme only).
+    pub async fn survey_history(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<Vec<SurveyRecord>, StoreError> {
+        survey::may_manage(actor)?;
+        sqlx::query(
+            "SELECT seq, at, actor_id, payload FROM survey_events WHERE survey_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SurveyRecord {
+                seq: r.try_get("seq")?,
+                at: Timestamp(r.try_get("at")?),
+                actor: PersonId(r.try_get("actor_id")?),
+                event: unjson(&r.try_get::<String, _>("payload")?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// What an invitation's token opens: its survey's questions. A token
+    /// that is no invitation is "not found".
+    pub async fn invitation(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Questionnaire, StoreError> {
+        let r = sqlx::query(
+            "SELECT s.id, s.definition, s.sent, s.closed_early, i.answered FROM survey_invitations i \
+             JOIN surveys s ON s.id = i.survey_id WHERE i.token_hash = $1",
+        )
+        .bind(crate::chain::sha256(token))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        questionnaire(&r, now, r.try_get::<i64, _>("answered")? == 1)
+    }
+
+    /// What a public link opens.
+    pub async fn public_survey(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Questionnaire, StoreError> {
+        let r = sqlx::query(
+            "SELECT s.id, s.definition, s.sent, s.closed_early FROM surveys s WHERE s.public_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        questionnaire(&r, now, false)
+    }
+
+    /// Keeps the answer given with an invitation's token, once: the token
+    /// takes no second answer, and for an anonymous survey nothing kept
+    /// links the answer to the token or its person.
+    pub async fn answer_invitation(
+        &self,
+        token: &str,
+        given: &[Vec<String>],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let hash = crate::chain::sha256(token);
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "SELECT s.id, s.definition, s.sent, s.closed_early, i.answered, i.person_id, i.outbox_id FROM survey_invitations i \
+             JOIN surveys s ON s.id = i.survey_id WHERE i.token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let q = questionnaire(&r, now, r.try_get::<i64, _>("answered")? == 1)?;
+        if q.answered {
+            return Err(already());
+        }
+        survey::may_answer(q.phase, &q.definition)?;
+        let answers = survey::answers(&q.definition, given).map_err(fields)?;
+        // The guard makes a second answer racing this one find it taken.
+        let taken = sqlx::query(
+            "UPDATE survey_invitations SET answered = 1 WHERE token_hash = $1 AND answered = 0",
+        )
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            return Err(already());
+        }
+        if let Some(outbox) = r.try_get::<Option<i64>, _>("outbox_id")? {
+            sqlx::query(&format!(
+                "UPDATE outbox SET {} WHERE id = $1",
+                crate::outbox::FORGET
+            ))
+            .bind(outbox)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let person = (!q.definition.anonymous)
+            .then(|| r.try_get::<i64, _>("person_id"))
+            .transpose()?;
+        keep_response(&mut tx, q.survey, person, &answers, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps an answer given through a public link. A named survey keeps
+    /// `person`, the one signed in, if any. One answer per browser session
+    /// and the limit per network are the web layer's.
+    pub async fn answer_public(
+        &self,
+        key: &str,
+        person: Option<PersonId>,
+        given: &[Vec<String>],
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "SELECT s.id, s.definition, s.sent, s.closed_early FROM surveys s WHERE s.public_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::Domain(DomainError::NotFound))?;
+        let q = questionnaire(&r, now, false)?;
+        survey::may_answer(q.phase, &q.definition)?;
+        let answers = survey::answers(&q.definition, given).map_err(fields)?;
+        let person = person.filter(|_| !q.definition.anonymous).map(|p| p.0);
+        keep_response(&mut tx, q.survey, person, &answers, now).await?;
+        tx.commit().await?;
+        Ok(q.survey)
+    }
+
+    /// A survey's results, if `actor` may see them.
+    pub async fn survey_results(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<(SurveyRow, Results), StoreError> {
+        let s = self.survey(actor, id, now).await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT answers FROM survey_responses WHERE survey_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let responses: Vec<Vec<Answer>> =
+            rows.iter().map(|a| unjson(a)).collect::<Result<_, _>>()?;
+        let results = survey::tally(&s.definition, responses.iter().map(Vec::as_slice));
+        Ok((s, results))
+    }
+}
+
+fn already() -> StoreError {
+    StoreError::Domain(DomainError::rule(
+        "This invitation has already been answered: each one takes one answer. Thank you for yours.",
+    ))
+}
+
+fn questionnaire(
+    r: &sqlx::any::AnyRow,
+    now: Timestamp,
+    answered: bool,
+) -> Result<Questionnaire, StoreError> {
+    let definition: Definition = unjson(&r.try_get::<String, _>("definition")?)?;
+    let sent = r.try_get::<i64, _>("sent")? == 1;
+    let phase = Phase::of(
+        sent,
+        r.try_get::<i64, _>("closed_early")? == 1,
+        &definition,
+        &today(now),
+    );
+    if phase == Phase::Draft {
+        return Err(StoreError::Domain(DomainError::NotFound));
+    }
+    Ok(Questionnaire {
+        survey: r.try_get("id")?,
+        definition,
+        phase,
+        answered,
+    })
+}
+
+/// Writes one response: its day (never its time), its person only when
+/// named, and the survey's count, in the caller's transaction.
+async fn keep_response(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    survey: i64,
+    person: Option<i64>,
+    answers: &[Answer],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO survey_responses (survey_id, answered_on, person_id, answers) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(survey)
+    .bind(today(now))
+    .bind(person)
+    .bind(json(&answers)?)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE surveys SET responses = responses + 1 WHERE id = $1")
+        .bind(survey)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn verify(
+    pool: &sqlx::AnyPool,
+) -> Result<(usize, usize, Vec<crate::BrokenSurvey>), StoreError> {
+    let heads = SURVEY_CHAIN.heads(pool).await?;
+    let mut events = 0;
+    let mut broken = Vec::new();
+    for h in &heads {
+        let (n, _, bad) = SURVEY_CHAIN.check(pool, h).await?;
+        events += n;
+        if let Some((seq, reason)) = bad {
+            broken.push(crate::BrokenSurvey {
+                survey: h.0,
+                seq,
+                reason,
+            });
+        }
+    }
+    Ok((heads.len(), events, broken))
+}

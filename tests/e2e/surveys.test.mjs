@@ -1,0 +1,201 @@
+// Surveys in a real browser (Debian's Chromium, playwright-core, axe-core
+// once per page type, shots at 390 and 1280 px): the programme starts the
+// Protected Utility survey for an engagement, adds a question, and sends
+// it; two of the agency's people follow the link in their mail (with
+// WAYMARK_E2E_SMTP=1, set by ./scripts/test when Python's aiosmtpd is
+// installed, from an aiosmtpd sink on loopback; otherwise from the outbox
+// page) and answer, one after being told what was missing; the sponsor
+// reads the results, each chart with its title, description and table.
+// Run by ./scripts/test after target/debug/waymark.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { axe, freePort, launch, shooter, signedIn as signedInAs, startServer } from './harness.mjs';
+
+const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = resolve('target/e2e-screenshots');
+const PASSWORD = 'correct horse battery staple';
+const SMTP = process.env.WAYMARK_E2E_SMTP === '1';
+
+let browser;
+let server;
+let base;
+let dir;
+let db;
+let sink;
+
+function waymark(args, input) {
+  return execFileSync(BIN, ['--database-url', db, ...args], {
+    input, stdio: ['pipe', 'pipe', 'pipe'],
+  }).toString();
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-surveys-'));
+  db = `sqlite://${join(dir, 'e2e.db')}`;
+  waymark(['agency', 'add', '--name', 'Bureau of Things', '--abbreviation', 'BOT', '--portfolio', 'Industry']);
+  waymark(['user', 'add', '--name', 'Ada Admin', '--email', 'ada@dta.gov.au', '--role', 'admin', '--password-stdin'], PASSWORD);
+  waymark(['user', 'add', '--name', 'Eve Sponsor', '--email', 'eve@bot.gov.au', '--role', 'sponsor', '--agency', 'BOT', '--password-stdin'], PASSWORD);
+  waymark(['user', 'add', '--name', 'Mia Member', '--email', 'mia@bot.gov.au', '--role', 'member', '--agency', 'BOT', '--password-stdin'], PASSWORD);
+  waymark(['engagement', 'start', '--agency', 'BOT', '--as', 'ada@dta.gov.au']);
+  const serveArgs = [];
+  if (SMTP) {
+    const port = await freePort();
+    sink = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
+      join(dir, 'sink')], { stdio: 'ignore' });
+    serveArgs.push('--smtp-url', `smtp://127.0.0.1:${port}`);
+  }
+  ({ child: server, url: base } = await startServer(BIN, ['--database-url', db],
+    /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/, serveArgs));
+  browser = await launch(CHROMIUM);
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  sink?.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const shoot = shooter(SHOTS, 'surveys');
+const signedIn = (email) => signedInAs(browser, base, email, PASSWORD);
+
+async function click(page, name) {
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name, exact: true }).click()]);
+}
+
+// The survey link mailed to `to`: from the SMTP sink (quoted-printable
+// undone), else from the admin's outbox page.
+async function surveyLink(to, admin) {
+  const pattern = new RegExp(`${base}/answer/[0-9a-f]{64}`);
+  if (!SMTP) {
+    await admin.goto(`${base}/outbox`);
+    const rows = await admin.locator('main li, main tr').allTextContents();
+    const row = rows.find((r) => r.includes(to) && pattern.test(r));
+    assert.ok(row, `no invitation to ${to} in the outbox`);
+    return row.match(pattern)[0];
+  }
+  const box = join(dir, 'sink');
+  for (let i = 0; i < 150; i++) {
+    for (const sub of ['new', 'cur']) {
+      if (!existsSync(join(box, sub))) continue;
+      for (const f of readdirSync(join(box, sub))) {
+        const raw = readFileSync(join(box, sub, f), 'utf8');
+        if (!raw.includes(`To: ${to}`)) continue;
+        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+        const m = text.match(pattern);
+        if (m) {
+          assert.match(text, /Subject: Your views, please: Protected Utility survey/);
+          return m[0];
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`no survey invitation reached the SMTP sink for ${to}`);
+}
+
+test('the programme sends a survey, two people answer from their mail, and the sponsor reads the results', async () => {
+  const { page: admin } = await signedIn('ada@dta.gov.au');
+  await admin.getByRole('link', { name: 'Surveys', exact: true }).click();
+  await admin.getByRole('heading', { name: 'Surveys', level: 1 }).waitFor();
+  await axe(admin, 'the surveys list');
+  await shoot(admin, 'list');
+  // The template, for the engagement's people.
+  await admin.getByLabel('Engagement number').fill('1');
+  await click(admin, 'Start the survey');
+  await admin.getByRole('heading', { name: /Protected Utility survey/, level: 1 }).waitFor();
+  // A one-choice question with one choice is refused beside its field.
+  await admin.getByLabel('Kind of question').selectOption('single');
+  await admin.getByLabel('Question', { exact: true }).fill('Which office do you work in?');
+  await admin.getByLabel(/Choices, one a line/).fill('Canberra');
+  await click(admin, 'Add the question');
+  await admin.getByRole('alert').getByText(/give at least two choices/).waitFor();
+  assert.equal(await admin.getByLabel('Question', { exact: true }).inputValue(), 'Which office do you work in?');
+  await admin.getByLabel(/Choices, one a line/).fill('Canberra\nSydney\nElsewhere');
+  await admin.getByLabel('An answer is required').check();
+  await click(admin, 'Add the question');
+  await admin.getByRole('status').getByText('Saved.').waitFor();
+  await admin.getByRole('heading', { name: '7. Which office do you work in?' }).waitFor();
+  await axe(admin, 'the survey builder');
+  await shoot(admin, 'builder');
+  await click(admin, 'Send the survey');
+  await admin.getByRole('status').getByText('Sent: 2 invitations are on their way.').waitFor();
+  await shoot(admin, 'sent');
+
+  // Two people follow their own links, signed out.
+  const answers = [
+    { to: 'eve@bot.gov.au', nps: '9', rating: '4', stage: 'Discovery', office: 'Canberra', text: 'More <b>training</b>, please' },
+    { to: 'mia@bot.gov.au', nps: '6', rating: '5', stage: 'Transition', office: 'Sydney', text: '' },
+  ];
+  for (const [i, a] of answers.entries()) {
+    const link = await surveyLink(a.to, admin);
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Protected Utility survey', level: 1 }).waitFor();
+    if (i === 0) {
+      await axe(page, 'the answer form');
+      await shoot(page, 'answer');
+      // Sent with nothing chosen: every required question is named.
+      await click(page, 'Send my answers');
+      const summary = page.getByRole('alert');
+      await summary.getByText('Question 1: answer this question: it is required').waitFor();
+      assert.equal(await summary.getByRole('link').count(), 4);
+      await axe(page, 'the answer form with errors');
+      await shoot(page, 'answer-errors');
+    }
+    const q1 = page.getByRole('group', { name: /1\. How likely are you to recommend/ });
+    await q1.getByLabel(a.nps, { exact: true }).check();
+    const q2 = page.getByRole('group', { name: /2\. How well does the desktop/ });
+    await q2.getByLabel(a.rating, { exact: true }).check();
+    await page.getByRole('group', { name: /4\. Which stage/ }).getByLabel(a.stage, { exact: true }).check();
+    await page.getByRole('group', { name: /5\. Which of the programme's services/ }).getByLabel('Community portal').check();
+    await page.getByRole('group', { name: /7\. Which office/ }).getByLabel(a.office).check();
+    if (a.text) await page.getByLabel(/6\. What one change/).fill(a.text);
+    await click(page, 'Send my answers');
+    await page.getByRole('status').getByText('Thank you: your answers are saved.').waitFor();
+    if (i === 0) {
+      await shoot(page, 'thanks');
+      // The same link again takes nothing more.
+      await page.goto(link);
+      await page.getByText('This survey already has your answer.').waitFor();
+    }
+    await page.context().close();
+  }
+
+  // The sponsor reads the results.
+  const { page: sponsor } = await signedIn('eve@bot.gov.au');
+  await sponsor.getByRole('link', { name: 'Surveys', exact: true }).click();
+  await sponsor.getByRole('link', { name: 'Protected Utility survey' }).click();
+  await sponsor.getByRole('heading', { name: 'Results: Protected Utility survey' }).waitFor();
+  await sponsor.getByText('2 answers from 2 of 2 people invited').waitFor();
+  await sponsor.getByText('Net Promoter Score 0').waitFor();
+  await sponsor.getByText('Mean rating 4.5 out of 5').waitFor();
+  // Every chart is an image named by its title and described, with the
+  // same numbers in a table beside it.
+  const charts = sponsor.locator('figure.chart-figure svg[role="img"]');
+  assert.ok(await charts.count() >= 5);
+  for (const svg of await charts.all()) {
+    const labelledby = (await svg.getAttribute('aria-labelledby')).split(' ');
+    assert.equal(labelledby.length, 2);
+    assert.ok((await svg.locator(`title#${labelledby[0]}`).textContent()).startsWith('Answers to question'));
+    assert.match(await svg.locator(`desc#${labelledby[1]}`).textContent(), /answered/);
+    const table = svg.locator('xpath=ancestor::section[1]//table');
+    assert.equal(await table.count(), 1);
+  }
+  await sponsor.getByText('More <b>training</b>, please').waitFor();
+  await axe(sponsor, 'the survey results');
+  await shoot(sponsor, 'results');
+  const [download] = await Promise.all([
+    sponsor.waitForEvent('download'),
+    sponsor.getByRole('link', { name: 'Download every count and answer as CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^question,text,answer,count\n/);
+  assert.match(csv, /7,Which office do you work in\?,Canberra,1\n/);
+});

@@ -41,6 +41,7 @@ before(async () => {
   waymark(['user', 'add', '--name', 'Ada Admin', '--email', 'ada@dta.gov.au', '--role', 'admin', '--password-stdin'], PASSWORD);
   waymark(['user', 'add', '--name', 'Eve Sponsor', '--email', 'eve@bot.gov.au', '--role', 'sponsor', '--agency', 'BOT', '--password-stdin'], PASSWORD);
   waymark(['user', 'add', '--name', 'Mia Member', '--email', 'mia@bot.gov.au', '--role', 'member', '--agency', 'BOT', '--password-stdin'], PASSWORD);
+  waymark(['user', 'add', '--name', 'Noah Member', '--email', 'noah@bot.gov.au', '--role', 'member', '--agency', 'BOT', '--password-stdin'], PASSWORD);
   waymark(['engagement', 'start', '--agency', 'BOT', '--as', 'ada@dta.gov.au']);
   const serveArgs = [];
   if (SMTP) {
@@ -107,7 +108,7 @@ test('the programme sends a survey, two people answer from their mail, and the s
   await axe(admin, 'the surveys list');
   await shoot(admin, 'list');
   // The template, for the engagement's people.
-  await admin.getByLabel('Engagement number').fill('1');
+  await admin.getByLabel('Engagement', { exact: true }).selectOption({ label: 'Engagement 1: Bureau of Things' });
   await click(admin, 'Start the survey');
   await admin.getByRole('heading', { name: /Protected Utility survey/, level: 1 }).waitFor();
   // A one-choice question with one choice is refused beside its field.
@@ -125,13 +126,14 @@ test('the programme sends a survey, two people answer from their mail, and the s
   await axe(admin, 'the survey builder');
   await shoot(admin, 'builder');
   await click(admin, 'Send the survey');
-  await admin.getByRole('status').getByText('Sent: 2 invitations are on their way.').waitFor();
+  await admin.getByRole('status').getByText('Sent: 3 invitations are on their way.').waitFor();
   await shoot(admin, 'sent');
 
   // Two people follow their own links, signed out.
   const answers = [
     { to: 'eve@bot.gov.au', nps: '9', rating: '4', stage: 'Discovery', office: 'Canberra', text: 'More <b>training</b>, please' },
     { to: 'mia@bot.gov.au', nps: '6', rating: '5', stage: 'Transition', office: 'Sydney', text: '' },
+    { to: 'noah@bot.gov.au', nps: '10', rating: '3', stage: 'Discovery', office: 'Canberra', text: '' },
   ];
   for (const [i, a] of answers.entries()) {
     const link = await surveyLink(a.to, admin);
@@ -168,14 +170,19 @@ test('the programme sends a survey, two people answer from their mail, and the s
     await page.context().close();
   }
 
+  // The agency reads an anonymous survey's results once it has closed.
+  await admin.goto(`${base}/surveys/1`);
+  await click(admin, 'Close it now');
+  await admin.getByRole('status').getByText('Closed: it takes no more answers.').waitFor();
   // The sponsor reads the results.
   const { page: sponsor } = await signedIn('eve@bot.gov.au');
   await sponsor.getByRole('link', { name: 'Surveys', exact: true }).click();
   await sponsor.getByRole('link', { name: 'Protected Utility survey' }).click();
   await sponsor.getByRole('heading', { name: 'Results: Protected Utility survey' }).waitFor();
-  await sponsor.getByText('2 answers from 2 of 2 people invited').waitFor();
-  await sponsor.getByText('Net Promoter Score 0').waitFor();
-  await sponsor.getByText('Mean rating 4.5 out of 5').waitFor();
+  await sponsor.getByText('3 answers from 3 of 3 people invited').waitFor();
+  // 9 and 10 promote, 6 detracts: (2 - 1) / 3.
+  await sponsor.getByText(/Net Promoter Score 33/).waitFor();
+  await sponsor.getByText('Mean rating 4.0 out of 5').waitFor();
   // Every chart is an image named by its title and described, with the
   // same numbers in a table beside it.
   const charts = sponsor.locator('figure.chart-figure svg[role="img"]');
@@ -197,5 +204,5 @@ test('the programme sends a survey, two people answer from their mail, and the s
   ]);
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv, /^question,text,answer,count\n/);
-  assert.match(csv, /7,Which office do you work in\?,Canberra,1\n/);
+  assert.match(csv, /7,Which office do you work in\?,Canberra,2\n/);
 });

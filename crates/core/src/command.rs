@@ -163,12 +163,19 @@ pub enum Command {
         target: crate::lesson::ProposedFor,
     },
     /// The programme accepts proposed lesson `id`: the store writes it as a
-    /// knowledge-article draft in the same transaction.
+    /// knowledge-article draft, or, with `post_in` (a community category's
+    /// slug), as a question in the community, in the same transaction.
     AcceptLesson {
         id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 80))]
+        post_in: Option<Line<80>>,
         /// The draft the store wrote; never sent by a caller.
         #[serde(skip)]
         article: Option<i64>,
+        /// The community question the store wrote; never sent by a caller.
+        #[serde(skip)]
+        question: Option<i64>,
     },
     /// The programme declines proposed lesson `id`, saying why.
     DeclineLesson {
@@ -389,6 +396,9 @@ impl Command {
             Command::HideComment { reason, .. } => vec![need(reason, "reason")],
             Command::RecordLesson { text, .. } => vec![need(text, "text")],
             Command::DeclineLesson { reason, .. } => vec![need(reason, "reason")],
+            Command::AcceptLesson {
+                post_in: Some(c), ..
+            } => vec![c.required("post_in").err()],
             _ => Vec::new(),
         };
         found.into_iter().flatten().collect()
@@ -537,7 +547,9 @@ fn one_of_each() -> Vec<Command> {
         },
         Command::AcceptLesson {
             id: 0,
+            post_in: None,
             article: None,
+            question: None,
         },
         Command::DeclineLesson {
             id: 0,
@@ -1112,7 +1124,17 @@ pub fn decide(
             model, e, *workshop, *kind, text, stage, *step,
         )?),
         Command::ProposeLesson { id, target } => ev.push(crate::lesson::propose(e, *id, *target)?),
-        Command::AcceptLesson { id, article } => ev.push(crate::lesson::accept(e, *id, *article)?),
+        Command::AcceptLesson {
+            id,
+            post_in,
+            article,
+            question,
+        } => {
+            if let Some(c) = post_in {
+                c.required("post_in")?;
+            }
+            ev.push(crate::lesson::accept(e, *id, *article, *question)?)
+        }
         Command::DeclineLesson { id, reason } => ev.push(crate::lesson::decline(e, *id, reason)?),
         Command::LinkInitiative { name, description } => ev.push(Event::InitiativeLinked {
             name: name.required("name")?.into_string(),

@@ -89,6 +89,10 @@ pub enum Answer {
     Accepted {
         article: i64,
     },
+    /// It became a question in the community (the question's id).
+    Posted {
+        question: i64,
+    },
     Declined {
         reason: String,
     },
@@ -160,16 +164,25 @@ fn waiting(e: &Engagement, id: u32) -> Result<&Lesson, DomainError> {
     }
 }
 
-/// Accepting lesson `id` as the draft `article` the store has just written.
-pub(crate) fn accept(e: &Engagement, id: u32, article: Option<i64>) -> Result<Event, DomainError> {
+/// Accepting lesson `id` as the draft `article`, or the community
+/// `question`, the store has just written.
+pub(crate) fn accept(
+    e: &Engagement,
+    id: u32,
+    article: Option<i64>,
+    question: Option<i64>,
+) -> Result<Event, DomainError> {
     waiting(e, id)?;
-    let article = article.ok_or_else(|| {
-        DomainError::rule("a lesson is accepted with the article draft the store writes for it")
-    })?;
-    Ok(Event::LessonAnswered {
-        id,
-        answer: Answer::Accepted { article },
-    })
+    let answer = match (question, article) {
+        (Some(question), _) => Answer::Posted { question },
+        (None, Some(article)) => Answer::Accepted { article },
+        (None, None) => {
+            return Err(DomainError::rule(
+                "a lesson is accepted with the article draft or community question the store writes for it",
+            ));
+        }
+    };
+    Ok(Event::LessonAnswered { id, answer })
 }
 
 /// Declining lesson `id`, saying why.
@@ -240,6 +253,31 @@ pub fn draft(model: &Model, l: &Lesson, slug: &str, today: &str) -> crate::knowl
         },
         review_by: review,
     }
+}
+
+/// The community question an accepted lesson becomes: (title, body, tag)
+/// for `community::Question::parse`. Like the article draft, it names no
+/// agency, and its tag is the lesson's stage or step.
+pub fn post(model: &Model, l: &Lesson) -> (String, String, String) {
+    let first = crate::text::one_line(&l.text);
+    let mut title: String = first.chars().take(150).collect();
+    if title.len() < first.len() {
+        title.push('…');
+    }
+    let about = about(model, &l.stage, l.step);
+    let proposed = l.proposal.as_ref().map_or("", |p| p.target.label());
+    (
+        format!("Lesson: {title}"),
+        format!(
+            "{}\n\n*{} at an agency's retrospective, about {about}, proposed for {proposed}. What has your agency found?*",
+            l.text,
+            l.kind.label()
+        ),
+        match l.step {
+            Some(n) => format!("{}/{n}", l.stage),
+            None => l.stage.clone(),
+        },
+    )
 }
 
 /// The event that records a lesson from retrospective `workshop`, checked

@@ -309,16 +309,51 @@ pub fn default_dates(today: &str) -> (String, String) {
     (today.to_string(), closes)
 }
 
-/// Whether a draft may be sent: it asks something.
-pub fn ready(d: &Definition) -> Result<(), DomainError> {
+/// Whether a survey may be sent on `today`: it asks something, and its
+/// close date has not passed (an invitation no one can answer is noise).
+pub fn ready(d: &Definition, today: &str) -> Result<(), DomainError> {
     if d.questions.is_empty() {
-        Err(DomainError::invalid(
+        return Err(DomainError::invalid(
             "questions",
             "add at least one question before sending the survey",
-        ))
-    } else {
-        Ok(())
+        ));
     }
+    if d.closes_on.as_str() < today {
+        return Err(DomainError::invalid(
+            "closes_on",
+            format!(
+                "it closed on {}: move the close date to today or later before sending it",
+                crate::benefit::spoken(&d.closes_on)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The fewest answers an anonymous survey's results are shown with: with
+/// fewer, one respondent could tell another's answers from their own.
+pub const MIN_ANONYMOUS: u64 = 3;
+
+/// Why results are not shown yet, if they are not. An anonymous survey's
+/// wait for [`MIN_ANONYMOUS`] answers; an agency sees an anonymous survey's
+/// results once it has closed, so no answer can be matched to when it
+/// came by watching them change.
+pub fn withheld(d: &Definition, responses: u64, programme: bool, phase: Phase) -> Option<String> {
+    if !d.anonymous {
+        return None;
+    }
+    if responses < MIN_ANONYMOUS {
+        return Some(format!(
+            "The results appear once at least {MIN_ANONYMOUS} people have answered, so that no one's answers can be told apart ({responses} so far)."
+        ));
+    }
+    if !programme && phase != Phase::Closed {
+        return Some(format!(
+            "Your agency sees the results once the survey closes after {}, so that no answer can be matched to when it came.",
+            crate::benefit::spoken(&d.closes_on)
+        ));
+    }
+    None
 }
 
 /// Who may build, send, close and see every survey: the programme.
@@ -403,8 +438,11 @@ impl Phase {
 }
 
 /// Whether an answer may be given now, and if not, why in words.
-pub fn may_answer(phase: Phase, d: &Definition) -> Result<(), DomainError> {
+pub fn may_answer(phase: Phase, d: &Definition, closed_early: bool) -> Result<(), DomainError> {
     match phase {
+        Phase::Closed if closed_early => Err(DomainError::rule(
+            "The programme has closed this survey, so it takes no more answers.",
+        )),
         Phase::Open => Ok(()),
         Phase::Draft => Err(DomainError::NotFound),
         Phase::Scheduled => Err(DomainError::rule(format!(
@@ -597,6 +635,10 @@ pub struct Count {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Results {
     pub responses: u64,
+    /// Why the answers are not shown yet, when they are not (then
+    /// `questions` is empty): see [`withheld`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
     pub questions: Vec<QuestionResult>,
 }
 
@@ -673,6 +715,8 @@ pub fn tally<'a>(d: &Definition, responses: impl IntoIterator<Item = &'a [Answer
         }
     }
     for (res, q) in out.iter_mut().zip(&d.questions) {
+        // Words in no particular order: not the order they came in.
+        res.texts.sort();
         if res.answered == 0 {
             continue;
         }
@@ -707,6 +751,7 @@ pub fn tally<'a>(d: &Definition, responses: impl IntoIterator<Item = &'a [Answer
     }
     Results {
         responses: n,
+        withheld: None,
         questions: out,
     }
 }

@@ -625,36 +625,7 @@ impl Store {
         let c = self.may_ask_in(actor, category).await?;
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO community_topics (category_id, author_id, title, tag_stage, tag_step, created_at, last_activity_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-        )
-        .bind(c.id)
-        .bind(actor.person.0)
-        .bind(&q.title)
-        .bind(q.tag.as_ref().map(|t| t.stage.clone()))
-        .bind(q.tag.as_ref().and_then(|t| t.step).map(i64::from))
-        .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await?;
-        let post = insert_post(&mut tx, id, actor, true, Some(&q.title), &q.body, now).await?;
-        sqlx::query(
-            "UPDATE community_categories SET question_count = question_count + 1 WHERE id = $1",
-        )
-        .bind(c.id)
-        .execute(&mut *tx)
-        .await?;
-        let event = TopicEvent::Asked {
-            category: c.slug.clone(),
-            post,
-            title: q.title.clone(),
-            body: q.body.clone(),
-            tag: q.tag.clone(),
-        };
-        record(&mut tx, id, actor, now, &event).await?;
-        // The asker hears of answers to their question.
-        crate::watches::watch_topic_in(&mut tx, actor.person, id, now).await?;
-        crate::search::index_question(&mut tx, id).await?;
+        let id = ask_in(&mut tx, &c, actor, q, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -949,6 +920,50 @@ impl Store {
         community::may_answer(actor, state)?;
         Ok(())
     }
+}
+
+/// Asks question `q` in category `c` (whose asking `actor` may: the
+/// caller checked), in the caller's transaction: the topic, its first
+/// post, the count, its chain's first event, the asker's watch and the
+/// search index. Returns the question's id.
+pub(crate) async fn ask_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &Category,
+    actor: &Actor,
+    q: &Question,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+            "INSERT INTO community_topics (category_id, author_id, title, tag_stage, tag_step, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(c.id)
+        .bind(actor.person.0)
+        .bind(&q.title)
+        .bind(q.tag.as_ref().map(|t| t.stage.clone()))
+        .bind(q.tag.as_ref().and_then(|t| t.step).map(i64::from))
+        .bind(now.0)
+        .fetch_one(&mut **tx)
+        .await?;
+    let post = insert_post(tx, id, actor, true, Some(&q.title), &q.body, now).await?;
+    sqlx::query(
+        "UPDATE community_categories SET question_count = question_count + 1 WHERE id = $1",
+    )
+    .bind(c.id)
+    .execute(&mut **tx)
+    .await?;
+    let event = TopicEvent::Asked {
+        category: c.slug.clone(),
+        post,
+        title: q.title.clone(),
+        body: q.body.clone(),
+        tag: q.tag.clone(),
+    };
+    record(tx, id, actor, now, &event).await?;
+    // The asker hears of answers to their question.
+    crate::watches::watch_topic_in(tx, actor.person, id, now).await?;
+    crate::search::index_question(tx, id).await?;
+    Ok(id)
 }
 
 /// Inserts a post and its first revision; returns its id.

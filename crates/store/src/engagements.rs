@@ -303,16 +303,53 @@ impl Store {
         // transaction: judged first with a stand-in, written, then recorded
         // with the draft's id (a refusal rolls both back).
         let cmd = match cmd {
-            waymark_core::Command::AcceptLesson { id: lesson, .. } => {
+            waymark_core::Command::AcceptLesson {
+                id: lesson,
+                post_in,
+                ..
+            } => {
                 let probe = waymark_core::Command::AcceptLesson {
                     id: lesson,
+                    post_in: post_in.clone(),
                     article: Some(0),
+                    question: None,
                 };
                 waymark_core::decide(&model, &e, actor, &[], &probe)?;
-                let article = accepted_lesson_draft(tx, &model, &e, lesson, actor, now).await?;
-                waymark_core::Command::AcceptLesson {
-                    id: lesson,
-                    article: Some(article),
+                match post_in {
+                    // Or a question in the community, in the category named.
+                    Some(category) => {
+                        let slug = category.required("post_in")?.into_string();
+                        let c = self
+                            .may_ask_in(actor, &slug)
+                            .await
+                            .map_err(|err| match err {
+                                StoreError::Domain(DomainError::NotFound) => {
+                                    StoreError::Domain(DomainError::invalid(
+                                        "post_in",
+                                        format!("there is no community category “{slug}”"),
+                                    ))
+                                }
+                                other => other,
+                            })?;
+                        let question =
+                            accepted_lesson_post(tx, &model, &e, lesson, &c, actor, now).await?;
+                        waymark_core::Command::AcceptLesson {
+                            id: lesson,
+                            post_in: Some(category),
+                            article: None,
+                            question: Some(question),
+                        }
+                    }
+                    None => {
+                        let article =
+                            accepted_lesson_draft(tx, &model, &e, lesson, actor, now).await?;
+                        waymark_core::Command::AcceptLesson {
+                            id: lesson,
+                            post_in: None,
+                            article: Some(article),
+                            question: None,
+                        }
+                    }
                 }
             }
             other => other,
@@ -498,6 +535,32 @@ async fn accepted_lesson_draft(
     .await
 }
 
+/// Writes lesson `lesson` of `e` as a question in community category `c`,
+/// asked by `actor` (the programme member accepting it), checked as every
+/// question is; returns its id.
+async fn accepted_lesson_post(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model: &waymark_model::Model,
+    e: &Engagement,
+    lesson: u32,
+    c: &waymark_core::community::Category,
+    actor: &waymark_core::Actor,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let l = e
+        .lessons
+        .iter()
+        .find(|l| l.id == lesson)
+        .ok_or(StoreError::Domain(DomainError::invalid(
+            "id",
+            format!("there is no lesson {lesson}"),
+        )))?;
+    let (title, body, tag) = waymark_core::lesson::post(model, l);
+    let q = waymark_core::community::Question::parse(&title, &body, &tag, model)
+        .map_err(|mut p| StoreError::Domain(p.remove(0)))?;
+    crate::community::ask_in(tx, c, actor, &q, now).await
+}
+
 /// Where a lesson stands, as its row says it: (state, target).
 fn lesson_state(l: &waymark_core::lesson::Lesson) -> (&'static str, &'static str) {
     use waymark_core::lesson::{Answer, ProposedFor};
@@ -507,6 +570,7 @@ fn lesson_state(l: &waymark_core::lesson::Lesson) -> (&'static str, &'static str
             match p.answer {
                 None => "proposed",
                 Some(Answer::Accepted { .. }) => "accepted",
+                Some(Answer::Posted { .. }) => "posted",
                 Some(Answer::Declined { .. }) => "declined",
             },
             match p.target {

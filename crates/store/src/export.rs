@@ -547,9 +547,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
             &[
                 ("survey_id", Int),
                 ("person_id", Int),
-                ("token_hash", Text),
                 ("outbox_id", OptInt),
-                ("answered", Int),
+            ],
+        ),
+        (
+            "survey_tokens",
+            &[
+                ("token_hash", Text),
+                ("survey_id", Int),
+                ("person_id", OptInt),
+                ("used", Int),
             ],
         ),
         (

@@ -28,7 +28,8 @@ pub struct LessonRow {
     pub text: String,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
-    /// Empty until proposed; then `proposed`, `accepted` or `declined`.
+    /// Empty until proposed; then `proposed`, `accepted` (an article
+    /// draft), `posted` (a community question) or `declined`.
     pub state: String,
     /// `blueprint` or `guidance` once proposed.
     pub target: String,

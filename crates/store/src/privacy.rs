@@ -359,8 +359,15 @@ pub const HOLDERS: &[Holder] = &[
         "survey_invitations",
         "person_id",
         By::Id,
-        "Surveys you were invited to, and whether you answered (the link is a secret, and left out; an anonymous survey's answers are not yours to find: nothing links them to you)",
-        &["survey_id", "answered"],
+        "Surveys you were invited to (an anonymous survey's link and answer are not here: nothing links them to you)",
+        &["survey_id"],
+    ),
+    h(
+        "survey_tokens",
+        "person_id",
+        By::Id,
+        "Your links to named surveys, and whether each took your answer (the link is a secret, and left out)",
+        &["survey_id", "used"],
     ),
     h(
         "survey_responses",

@@ -3,11 +3,12 @@
 //! outbox, and responses.
 //!
 //! Anonymity is kept here, by what is never written: an anonymous
-//! response's row holds its survey, its day and its answers. The
-//! invitation it came through is marked answered (no time) in the same
-//! transaction, its token's message in the outbox loses the token, and
-//! nothing in any chain or log says a response came. A named response
-//! keeps its person.
+//! response's row holds its survey, its day and its answers. Its token is
+//! marked used in the same transaction, but an anonymous survey's tokens
+//! name no one (`survey_tokens`, apart from `survey_invitations`, which
+//! says only who was invited), the outbox forgets each token once its
+//! message is sent, and nothing in any chain or log says a response came.
+//! A named survey's token and response keep their person.
 
 use sqlx::Row;
 use waymark_core::survey::{self, Answer, Audience, Definition, Phase, Results, SurveyEvent};
@@ -70,13 +71,15 @@ pub struct Questionnaire {
     pub survey: i64,
     pub definition: Definition,
     pub phase: Phase,
+    /// The programme closed it before its close date.
+    pub closed_early: bool,
     /// This invitation already took its answer.
     pub answered: bool,
 }
 
 const COLUMNS: &str = "s.id, s.definition, s.audience, s.agency_id, s.sent, s.closed_early, s.public_key, s.responses, s.version, s.created_at, \
      (SELECT COUNT(*) FROM survey_invitations i WHERE i.survey_id = s.id) AS invited, \
-     (SELECT COUNT(*) FROM survey_invitations i WHERE i.survey_id = s.id AND i.answered = 1) AS answered";
+     (SELECT COUNT(*) FROM survey_tokens t WHERE t.survey_id = s.id AND t.used = 1) AS answered";
 
 fn row(r: &sqlx::any::AnyRow, now: Timestamp, programme: bool) -> Result<SurveyRow, StoreError> {
     let definition: Definition = unjson(&r.try_get::<String, _>("definition")?)?;
@@ -315,7 +318,7 @@ impl Store {
                 "This survey has closed: move its close date first to send it again.",
             )));
         }
-        survey::ready(&s.definition)?;
+        survey::ready(&s.definition, &today(now))?;
         let mut invited = 0u64;
         match s.audience {
             Audience::Public => {
@@ -354,21 +357,37 @@ impl Store {
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
+                let mut tokens = Vec::new();
                 for p in people.iter().filter(|p| !already.contains(&p.id.0)) {
                     let token = random_token()?;
                     let mut m = mail(p, &s.definition, &token);
                     m.secret = Some(token.clone());
                     let outbox = crate::outbox::queue(&mut tx, &m, now).await?;
                     sqlx::query(
-                        "INSERT INTO survey_invitations (survey_id, person_id, token_hash, outbox_id) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO survey_invitations (survey_id, person_id, outbox_id) VALUES ($1, $2, $3)",
                     )
                     .bind(id)
                     .bind(p.id.0)
-                    .bind(crate::chain::sha256(&token))
                     .bind(outbox)
                     .execute(&mut *tx)
                     .await?;
+                    // An anonymous survey's token names no one.
+                    let person = (!s.definition.anonymous).then_some(p.id.0);
+                    tokens.push((crate::chain::sha256(&token), person));
                     invited += 1;
+                }
+                // In the order of their hashes, not of the invitations: the
+                // order they are written in says nothing of whose each is.
+                tokens.sort_unstable();
+                for (hash, person) in tokens {
+                    sqlx::query(
+                        "INSERT INTO survey_tokens (token_hash, survey_id, person_id) VALUES ($1, $2, $3)",
+                    )
+                    .bind(hash)
+                    .bind(id)
+                    .bind(person)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 if s.sent && invited == 0 {
                     return Err(StoreError::Domain(DomainError::rule(
@@ -479,14 +498,14 @@ impl Store {
         now: Timestamp,
     ) -> Result<Questionnaire, StoreError> {
         let r = sqlx::query(
-            "SELECT s.id, s.definition, s.sent, s.closed_early, i.answered FROM survey_invitations i \
-             JOIN surveys s ON s.id = i.survey_id WHERE i.token_hash = $1",
+            "SELECT s.id, s.definition, s.sent, s.closed_early, t.used FROM survey_tokens t \
+             JOIN surveys s ON s.id = t.survey_id WHERE t.token_hash = $1",
         )
         .bind(crate::chain::sha256(token))
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::Domain(DomainError::NotFound))?;
-        questionnaire(&r, now, r.try_get::<i64, _>("answered")? == 1)
+        questionnaire(&r, now, r.try_get::<i64, _>("used")? == 1)
     }
 
     /// What a public link opens.
@@ -518,41 +537,42 @@ impl Store {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
-            "SELECT s.id, s.definition, s.sent, s.closed_early, i.answered, i.person_id, i.outbox_id FROM survey_invitations i \
-             JOIN surveys s ON s.id = i.survey_id WHERE i.token_hash = $1",
+            "SELECT s.id, s.definition, s.sent, s.closed_early, t.used, t.person_id FROM survey_tokens t \
+             JOIN surveys s ON s.id = t.survey_id WHERE t.token_hash = $1",
         )
         .bind(&hash)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::Domain(DomainError::NotFound))?;
-        let q = questionnaire(&r, now, r.try_get::<i64, _>("answered")? == 1)?;
+        let q = questionnaire(&r, now, r.try_get::<i64, _>("used")? == 1)?;
         if q.answered {
             return Err(already());
         }
-        survey::may_answer(q.phase, &q.definition)?;
+        survey::may_answer(q.phase, &q.definition, q.closed_early)?;
         let answers = survey::answers(&q.definition, given).map_err(fields)?;
         // The guard makes a second answer racing this one find it taken.
-        let taken = sqlx::query(
-            "UPDATE survey_invitations SET answered = 1 WHERE token_hash = $1 AND answered = 0",
-        )
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
+        let taken =
+            sqlx::query("UPDATE survey_tokens SET used = 1 WHERE token_hash = $1 AND used = 0")
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
         if taken.rows_affected() != 1 {
             return Err(already());
         }
-        if let Some(outbox) = r.try_get::<Option<i64>, _>("outbox_id")? {
-            sqlx::query(&format!(
-                "UPDATE outbox SET {} WHERE id = $1",
-                crate::outbox::FORGET
-            ))
-            .bind(outbox)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let person = (!q.definition.anonymous)
-            .then(|| r.try_get::<i64, _>("person_id"))
-            .transpose()?;
+        // A message not yet sent forgets its token now (found by the token
+        // itself: no column joins a token to its message).
+        sqlx::query(&format!(
+            "UPDATE outbox SET {} WHERE secret = $1",
+            crate::outbox::FORGET
+        ))
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        let person = if q.definition.anonymous {
+            None
+        } else {
+            r.try_get::<Option<i64>, _>("person_id")?
+        };
         keep_response(&mut tx, q.survey, person, &answers, now).await?;
         tx.commit().await?;
         Ok(())
@@ -578,9 +598,25 @@ impl Store {
         .await?
         .ok_or(StoreError::Domain(DomainError::NotFound))?;
         let q = questionnaire(&r, now, false)?;
-        survey::may_answer(q.phase, &q.definition)?;
+        survey::may_answer(q.phase, &q.definition, q.closed_early)?;
         let answers = survey::answers(&q.definition, given).map_err(fields)?;
         let person = person.filter(|_| !q.definition.anonymous).map(|p| p.0);
+        // A named survey takes one answer from each person signed in,
+        // whatever their browser says.
+        if let Some(p) = person {
+            let earlier: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM survey_responses WHERE survey_id = $1 AND person_id = $2",
+            )
+            .bind(q.survey)
+            .bind(p)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if earlier.is_some() {
+                return Err(StoreError::Domain(DomainError::rule(
+                    "You have already answered this survey: it takes one answer from each person.",
+                )));
+            }
+        }
         keep_response(&mut tx, q.survey, person, &answers, now).await?;
         tx.commit().await?;
         Ok(q.survey)
@@ -602,7 +638,16 @@ impl Store {
         .await?;
         let responses: Vec<Vec<Answer>> =
             rows.iter().map(|a| unjson(a)).collect::<Result<_, _>>()?;
-        let results = survey::tally(&s.definition, responses.iter().map(Vec::as_slice));
+        let mut results = survey::tally(&s.definition, responses.iter().map(Vec::as_slice));
+        results.withheld = survey::withheld(
+            &s.definition,
+            results.responses,
+            actor.is_programme(),
+            s.phase,
+        );
+        if results.withheld.is_some() {
+            results.questions.clear();
+        }
         Ok((s, results))
     }
 }
@@ -620,12 +665,8 @@ fn questionnaire(
 ) -> Result<Questionnaire, StoreError> {
     let definition: Definition = unjson(&r.try_get::<String, _>("definition")?)?;
     let sent = r.try_get::<i64, _>("sent")? == 1;
-    let phase = Phase::of(
-        sent,
-        r.try_get::<i64, _>("closed_early")? == 1,
-        &definition,
-        &today(now),
-    );
+    let closed_early = r.try_get::<i64, _>("closed_early")? == 1;
+    let phase = Phase::of(sent, closed_early, &definition, &today(now));
     if phase == Phase::Draft {
         return Err(StoreError::Domain(DomainError::NotFound));
     }
@@ -633,6 +674,7 @@ fn questionnaire(
         survey: r.try_get("id")?,
         definition,
         phase,
+        closed_early,
         answered,
     })
 }
@@ -662,6 +704,61 @@ async fn keep_response(
     Ok(())
 }
 
+/// What survey `id`'s row says that its chain does not: the definition
+/// (title, questions, anonymity, dates), the audience, whether it was sent
+/// or closed early. A row changed behind the chain's back (made named, say)
+/// is found.
+async fn row_differs(
+    pool: &sqlx::AnyPool,
+    id: i64,
+    payloads: &[String],
+) -> Result<Option<String>, StoreError> {
+    let mut definition: Option<Definition> = None;
+    let mut audience: Option<Audience> = None;
+    let (mut sent, mut closed_early) = (false, false);
+    for p in payloads {
+        match unjson::<SurveyEvent>(p)? {
+            SurveyEvent::Created {
+                definition: d,
+                audience: a,
+            } => {
+                definition = Some(d);
+                audience = Some(a);
+            }
+            SurveyEvent::Changed { definition: d } => definition = Some(d),
+            SurveyEvent::Sent { .. } => sent = true,
+            SurveyEvent::CloseMoved { closes_on } => {
+                if let Some(d) = definition.as_mut() {
+                    d.closes_on = closes_on;
+                }
+                closed_early = false;
+            }
+            SurveyEvent::ClosedEarly => closed_early = true,
+        }
+    }
+    let r = sqlx::query(
+        "SELECT title, definition, audience, sent, closed_early FROM surveys WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let kept: Option<Definition> = unjson(&r.try_get::<String, _>("definition")?).ok();
+    let kept_audience: Option<Audience> = unjson(&r.try_get::<String, _>("audience")?).ok();
+    let title: String = r.try_get("title")?;
+    let why = if kept != definition || definition.as_ref().map(|d| &d.title) != Some(&title) {
+        Some("its title, questions, anonymity or dates are not what its chain records")
+    } else if kept_audience != audience {
+        Some("its audience is not what its chain records")
+    } else if (r.try_get::<i64, _>("sent")? == 1) != sent
+        || (r.try_get::<i64, _>("closed_early")? == 1) != closed_early
+    {
+        Some("whether it was sent or closed is not what its chain records")
+    } else {
+        None
+    };
+    Ok(why.map(str::to_string))
+}
+
 pub(crate) async fn verify(
     pool: &sqlx::AnyPool,
 ) -> Result<(usize, usize, Vec<crate::BrokenSurvey>), StoreError> {
@@ -669,8 +766,14 @@ pub(crate) async fn verify(
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, _, bad) = SURVEY_CHAIN.check(pool, h).await?;
+        let (n, payloads, bad) = SURVEY_CHAIN.check(pool, h).await?;
         events += n;
+        let bad = match bad {
+            Some(bad) => Some(bad),
+            None => row_differs(pool, h.0, &payloads)
+                .await?
+                .map(|why| (n as i64, why)),
+        };
         if let Some((seq, reason)) = bad {
             broken.push(crate::BrokenSurvey {
                 survey: h.0,

@@ -409,7 +409,7 @@ pub fn survey_invitation(
     let who = if d.anonymous {
         "Your answers are anonymous: nothing kept with them says who gave them."
     } else {
-        "Your name is kept with your answers, so the programme can follow them up with you."
+        "Your name is kept with your answers."
     };
     Mail {
         kind: "survey_invitation".into(),

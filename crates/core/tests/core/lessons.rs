@@ -182,7 +182,9 @@ fn a_proposed_lesson_is_answered_once_by_the_programme() {
     // Accepting needs the draft the store writes.
     let bare = Command::AcceptLesson {
         id: 1,
+        post_in: None,
         article: None,
+        question: None,
     };
     assert!(matches!(
         decide(model(), &e, &staff(), &directory(), &bare),
@@ -197,7 +199,9 @@ fn a_proposed_lesson_is_answered_once_by_the_programme() {
         &staff(),
         Command::AcceptLesson {
             id: 1,
+            post_in: None,
             article: Some(7),
+            question: None,
         },
         13,
     )

@@ -85,7 +85,9 @@ fn commands() -> Vec<Command> {
         },
         Command::AcceptLesson {
             id: 1,
+            post_in: None,
             article: Some(7),
+            question: None,
         },
         Command::DeclineLesson {
             id: 1,

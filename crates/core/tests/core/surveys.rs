@@ -103,9 +103,12 @@ fn a_draft_may_ask_nothing_yet_but_is_sent_with_questions_and_at_most_forty() {
     let mut d = definition();
     d.questions.clear();
     let kept = check(&d).expect("a draft with no questions yet");
-    let not_ready = survey::ready(&kept).unwrap_err();
+    let not_ready = survey::ready(&kept, "2027-01-10").unwrap_err();
     assert!(not_ready.to_string().contains("at least one question"));
-    assert!(survey::ready(&definition()).is_ok());
+    assert!(survey::ready(&definition(), "2027-01-10").is_ok());
+    // Not once its close date has passed.
+    let late = survey::ready(&definition(), "2027-01-30").unwrap_err();
+    assert!(late.to_string().contains("closed on 29 Jan 2027"), "{late}");
     d.questions = vec![q(QuestionKind::Text, "Why?", false, &[]); 41];
     let errors = check(&d).unwrap_err();
     assert!(message(&errors, "questions").contains("at most 40"));
@@ -205,12 +208,18 @@ fn phases_follow_the_dates_in_the_programme_zone() {
     assert_eq!(Phase::of(true, false, &d, "2027-01-29"), Phase::Open);
     assert_eq!(Phase::of(true, false, &d, "2027-01-30"), Phase::Closed);
     assert_eq!(Phase::of(true, true, &d, "2027-01-10"), Phase::Closed);
-    let closed = survey::may_answer(Phase::Closed, &d).unwrap_err();
+    let closed = survey::may_answer(Phase::Closed, &d, false).unwrap_err();
     assert!(closed.to_string().contains("closed on 29 Jan 2027"));
-    let later = survey::may_answer(Phase::Scheduled, &d).unwrap_err();
+    // Closed early, it says so rather than naming a date still to come.
+    let early = survey::may_answer(Phase::Closed, &d, true).unwrap_err();
+    assert!(
+        early.to_string().contains("has closed this survey"),
+        "{early}"
+    );
+    let later = survey::may_answer(Phase::Scheduled, &d, false).unwrap_err();
     assert!(later.to_string().contains("opens on 4 Jan 2027"));
     assert_eq!(
-        survey::may_answer(Phase::Draft, &d),
+        survey::may_answer(Phase::Draft, &d, false),
         Err(DomainError::NotFound)
     );
 }
@@ -289,6 +298,7 @@ fn results_count_means_and_net_promoter_score() {
         [1, 0, 2]
     );
     assert_eq!(r.questions[4].texts.len(), 2);
+    assert_eq!(r.withheld, None);
     let rows = survey::rows(&r);
     assert!(rows.contains(&[
         "5".into(),
@@ -335,4 +345,42 @@ fn answers_that_do_not_fit_count_as_skipped() {
             .iter()
             .all(|q| q.answered == 0 && q.skipped == 1)
     );
+}
+
+#[test]
+fn anonymous_results_wait_for_three_answers_and_for_agencies_the_close() {
+    let d = definition();
+    let why = survey::withheld(&d, 2, true, Phase::Open).unwrap();
+    assert!(
+        why.contains("at least 3 people") && why.contains("2 so far"),
+        "{why}"
+    );
+    assert_eq!(survey::withheld(&d, 3, true, Phase::Open), None);
+    let agency = survey::withheld(&d, 3, false, Phase::Open).unwrap();
+    assert!(
+        agency.contains("once the survey closes after 29 Jan 2027"),
+        "{agency}"
+    );
+    assert_eq!(survey::withheld(&d, 3, false, Phase::Closed), None);
+    assert!(survey::withheld(&d, 2, false, Phase::Closed).is_some());
+    // A named survey's results show from the first answer.
+    let named = Definition {
+        anonymous: false,
+        ..definition()
+    };
+    assert_eq!(survey::withheld(&named, 1, false, Phase::Open), None);
+}
+
+#[test]
+fn free_text_answers_are_not_kept_in_the_order_they_came() {
+    let d = Definition {
+        questions: vec![q(QuestionKind::Text, "Anything?", false, &[])],
+        ..definition()
+    };
+    let rs: Vec<Vec<Answer>> = ["zebra", "apple", "mango"]
+        .iter()
+        .map(|t| vec![Answer::Text((*t).into())])
+        .collect();
+    let r = tally(&d, rs.iter().map(Vec::as_slice));
+    assert_eq!(r.questions[0].texts, ["apple", "mango", "zebra"]);
 }

@@ -37,16 +37,30 @@ CREATE TABLE survey_events (
     PRIMARY KEY (survey_id, seq)
 );
 
--- One a person invited. The token is kept only as its SHA-256; `answered`
--- says that the person answered, never when, nor which response is theirs.
+-- Who was invited to each survey (and the message that carried it), so
+-- newcomers to its audience can be invited later. Nothing here says
+-- whether they answered.
 CREATE TABLE survey_invitations (
     survey_id BIGINT NOT NULL REFERENCES surveys (id),
     person_id BIGINT NOT NULL REFERENCES people (id),
-    token_hash TEXT NOT NULL UNIQUE,
     outbox_id BIGINT,
-    answered BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (survey_id, person_id)
 );
+
+-- Each invitation's single-use token, as its SHA-256, and whether it took
+-- its answer. For an anonymous survey no column names the person: once
+-- the outbox forgets the token (when it is sent), nothing in the database
+-- joins a token, or the answer it took, to whoever it was sent to. A named
+-- survey's token keeps its person.
+-- Written in the order of their hashes, not of the invitations, so
+-- the table's physical order says nothing of whose each is.
+CREATE TABLE survey_tokens (
+    token_hash TEXT PRIMARY KEY,
+    survey_id BIGINT NOT NULL REFERENCES surveys (id),
+    person_id BIGINT REFERENCES people (id),
+    used BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX survey_tokens_by_survey ON survey_tokens (survey_id, used);
 
 -- A response keeps its day, not its time; a named survey's keeps its
 -- person, an anonymous one's nothing that leads to one.
@@ -62,3 +76,9 @@ CREATE INDEX survey_responses_by_survey ON survey_responses (survey_id);
 -- Text to take out of a message's body once it is sent (a survey
 -- invitation's single-use link), so the outbox keeps no usable token.
 ALTER TABLE outbox ADD COLUMN secret TEXT;
+
+-- A named survey takes one answer from each person (anonymous answers
+-- name no one, and NULLs never collide).
+CREATE UNIQUE INDEX survey_responses_one_each ON survey_responses (survey_id, person_id);
+-- An answer finds its token's message, if still unsent, by the token.
+CREATE INDEX outbox_secret ON outbox (secret) WHERE secret IS NOT NULL;

@@ -4,6 +4,8 @@
 use waymark_core::lesson::LessonKind;
 use waymark_core::*;
 
+use waymark_store::StoreError;
+
 use crate::{NOW, World, stores, world};
 
 async fn retro_with_lessons(
@@ -138,7 +140,9 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
                 e.version,
                 &Command::AcceptLesson {
                     id: 1,
+                    post_in: None,
                     article: Some(424242),
+                    question: None,
                 },
                 NOW,
             )
@@ -167,7 +171,9 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
                 e.version,
                 &Command::AcceptLesson {
                     id: 1,
+                    post_in: None,
                     article: None,
+                    question: None,
                 },
                 NOW,
             )
@@ -219,7 +225,9 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
                 e.version,
                 &Command::AcceptLesson {
                     id: 2,
+                    post_in: None,
                     article: None,
+                    question: None,
                 },
                 NOW,
             )
@@ -246,5 +254,91 @@ async fn lessons_are_read_by_who_may_see_them_and_survive_an_import() {
                 all.iter().map(|l| &l.text).collect::<Vec<_>>()
             );
         }
+    }
+}
+
+/// A lesson accepted as a community question: asked in the category
+/// named, by whoever accepted it, tagged to its step, in the same
+/// transaction; a category that does not exist writes nothing.
+#[tokio::test]
+async fn a_lesson_accepted_as_a_community_question_is_asked_there() {
+    for store in stores("lessons-post").await {
+        let w = world(store).await;
+        let e = w.start().await;
+        retro_with_lessons(
+            &w,
+            &w.member,
+            &e,
+            &[("discovery", Some(5), "Book the assessor early.")],
+        )
+        .await;
+        w.store
+            .add_category(
+                &w.staff,
+                &waymark_core::community::NewCategory::parse("Ideas", "", "public", false).unwrap(),
+            )
+            .await
+            .unwrap();
+        let e = w.store.engagement(&w.staff, e.id).await.unwrap();
+        let e = w
+            .store
+            .execute(
+                &w.member,
+                e.id,
+                e.version,
+                &Command::ProposeLesson {
+                    id: 1,
+                    target: waymark_core::lesson::ProposedFor::Guidance,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let accept = |category: &str| Command::AcceptLesson {
+            id: 1,
+            post_in: Some(category.into()),
+            article: None,
+            question: Some(424242),
+        };
+        let err = w
+            .store
+            .execute(&w.staff, e.id, e.version, &accept("nowhere"), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::Domain(DomainError::Invalid {
+                    field: "post_in",
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        assert!(w.store.thread(None, 1).await.is_err(), "nothing was asked");
+        let e = w
+            .store
+            .execute(&w.staff, e.id, e.version, &accept("ideas"), NOW)
+            .await
+            .unwrap();
+        let Some(waymark_core::lesson::Answer::Posted { question }) = e.lessons[0]
+            .proposal
+            .as_ref()
+            .and_then(|p| p.answer.clone())
+        else {
+            panic!("{:?}", e.lessons[0])
+        };
+        assert_ne!(question, 424242, "a caller's stand-in is never used");
+        let t = w.store.thread(None, question).await.unwrap();
+        assert_eq!(t.topic.title, "Lesson: Book the assessor early.");
+        assert!(
+            t.question.body.contains("about Discovery, step 5"),
+            "{}",
+            t.question.body
+        );
+        assert!(!t.question.body.contains("Digital Transformation Agency"));
+        let (rows, _) = w.store.lessons(&w.staff, 100).await.unwrap();
+        assert_eq!(rows[0].state, "posted");
+        assert!(w.store.verify().await.unwrap().intact());
     }
 }

@@ -237,6 +237,26 @@ async fn only_the_programme_builds_and_a_sent_survey_keeps_its_questions() {
         let v = w.store.verify().await.unwrap();
         assert_eq!((v.surveys, v.survey_events), (1, 4));
         assert!(v.intact(), "{v:?}");
+        // Made named behind the chain's back: found.
+        sqlx::query("UPDATE surveys SET definition = REPLACE(definition, '\"anonymous\":true', '\"anonymous\":false')")
+            .execute(w.store.pool())
+            .await
+            .unwrap();
+        let v = w.store.verify().await.unwrap();
+        assert_eq!(v.broken_surveys.len(), 1, "{v:?}");
+        assert!(v.broken_surveys[0].reason.contains("anonymity"), "{v:?}");
+        // A survey whose close date has passed is not sent.
+        let late = w
+            .store
+            .create_survey(&w.staff, &definition(true), audience, NOW)
+            .await
+            .unwrap();
+        let err = w
+            .store
+            .send_survey(&w.staff, late, &mail, Timestamp(NOW.0 + 90 * 86_400))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("closed on 20 Dec 2025"), "{err}");
     }
 }
 
@@ -434,11 +454,64 @@ async fn an_agency_sees_its_own_engagements_results_and_nothing_else() {
                 .await
                 .unwrap();
         assert_eq!(person, None, "an anonymous public answer keeps no person");
+        // A named public survey takes one answer from each person signed
+        // in, whatever their browser says; signed out, it keeps no one.
+        let named = w
+            .store
+            .create_survey(&w.staff, &definition(false), Audience::Public, NOW)
+            .await
+            .unwrap();
+        w.store
+            .send_survey(&w.staff, named, &mail, DURING)
+            .await
+            .unwrap();
+        let key = w
+            .store
+            .survey(&w.staff, named, DURING)
+            .await
+            .unwrap()
+            .public_key
+            .unwrap();
+        let mia = Some(w.member.person);
+        w.store
+            .answer_public(&key, mia, &given(&["5", ""]), DURING)
+            .await
+            .unwrap();
+        let twice = w
+            .store
+            .answer_public(&key, mia, &given(&["4", ""]), DURING)
+            .await
+            .unwrap_err();
+        assert!(
+            twice.to_string().contains("one answer from each person"),
+            "{twice}"
+        );
+        for _ in 0..2 {
+            w.store
+                .answer_public(&key, None, &given(&["3", ""]), DURING)
+                .await
+                .unwrap();
+        }
+        let (row, _) = w
+            .store
+            .survey_results(&w.staff, named, DURING)
+            .await
+            .unwrap();
+        assert_eq!(row.responses, 3);
     }
 }
 
 /// Every cell of every table, as text: (table, column, value).
 async fn every_cell(s: &Store) -> Vec<(String, String, String)> {
+    every_cell_by_row(s)
+        .await
+        .into_iter()
+        .map(|((t, _), c, v)| (t, c, v))
+        .collect()
+}
+
+/// Every cell of every table with its row: ((table, row), column, value).
+async fn every_cell_by_row(s: &Store) -> Vec<((String, usize), String, String)> {
     let postgres = matches!(s.backend(), waymark_store::Backend::Postgres);
     let tables: Vec<String> = if postgres {
         sqlx::query(
@@ -483,14 +556,16 @@ async fn every_cell(s: &Store) -> Vec<(String, String, String)> {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        for r in sqlx::query(&format!("SELECT {select} FROM \"{t}\""))
+        for (n, r) in sqlx::query(&format!("SELECT {select} FROM \"{t}\""))
             .fetch_all(s.pool())
             .await
             .unwrap()
+            .into_iter()
+            .enumerate()
         {
             for (i, c) in columns.iter().enumerate() {
                 if let Some(v) = r.get::<Option<String>, _>(i) {
-                    out.push((t.clone(), c.clone(), v));
+                    out.push(((t.clone(), n), c.clone(), v));
                 }
             }
         }
@@ -577,18 +652,35 @@ async fn nothing_in_any_table_links_an_anonymous_answer_to_its_person_or_token()
         // The chain says nothing of answers.
         let history = w.store.survey_history(&w.staff, id).await.unwrap();
         assert_eq!(history.last().unwrap().event.kind(), "survey_sent");
-        // What the invitations say: who answered, never when, never which.
-        let invitations: Vec<(i64, i64)> = sqlx::query(
-            "SELECT person_id, answered FROM survey_invitations WHERE survey_id = $1 ORDER BY person_id",
-        )
-        .bind(id)
-        .fetch_all(w.store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-        assert!(invitations.contains(&(w.member.person.0, 1)));
-        assert_eq!(invitations.iter().filter(|i| i.1 == 1).count(), 1);
+        // The invitations say who was invited, not who answered; the
+        // tokens say one was used, not whose it was: no row anywhere holds
+        // both Mia and her token's hash.
+        let tokens: Vec<(Option<i64>, i64)> =
+            sqlx::query("SELECT person_id, used FROM survey_tokens WHERE survey_id = $1")
+                .bind(id)
+                .fetch_all(w.store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+        assert_eq!(tokens.len(), 2);
+        assert!(tokens.iter().all(|t| t.0.is_none()), "{tokens:?}");
+        assert_eq!(tokens.iter().filter(|t| t.1 == 1).count(), 1);
+        let mut rows: std::collections::BTreeMap<(String, usize), Vec<String>> = Default::default();
+        for (row, _, value) in every_cell_by_row(&w.store).await {
+            rows.entry(row).or_default().push(value);
+        }
+        let mia = w.member.person.0.to_string();
+        for ((table, _), values) in &rows {
+            let has_hash = values.iter().any(|v| v == &hash);
+            let has_mia = values.iter().any(|v| v == &mia);
+            assert!(
+                !(has_hash && has_mia),
+                "{table} joins Mia to her token: {values:?}"
+            );
+        }
+        let (row, _) = w.store.survey_results(&w.staff, id, DURING).await.unwrap();
+        assert_eq!((row.invited, row.answered, row.responses), (2, 1, 1));
     }
 }

@@ -1969,6 +1969,9 @@ pub fn describe(e: &Event, model: Option<&Model>, name: &dyn Fn(PersonId) -> Str
             waymark_core::lesson::Answer::Accepted { article } => {
                 format!("Lesson {id} was accepted: article draft {article}")
             }
+            waymark_core::lesson::Answer::Posted { question } => {
+                format!("Lesson {id} was accepted: community question {question}")
+            }
             waymark_core::lesson::Answer::Declined { reason } => {
                 format!("Lesson {id} was declined: {reason}")
             }

@@ -121,6 +121,10 @@ fn groups(
                     "proposed for the {}, accepted as an article draft",
                     r.target
                 )),
+                "posted" => Some(format!(
+                    "proposed for the {}, accepted and asked in the community",
+                    r.target
+                )),
                 _ => Some(format!("proposed for the {}, declined", r.target)),
             },
         });

@@ -84,11 +84,20 @@ fn dates(d: &Definition) -> String {
     )
 }
 
+/// An engagement a survey can go to, as the picker shows it.
+#[derive(Serialize)]
+struct EngagementChoice {
+    id: i64,
+    label: String,
+}
+
 #[derive(Serialize)]
 struct ListPage {
     title: &'static str,
     user: UserView,
     manage: bool,
+    /// The newest engagements, for the programme's picker.
+    engagements: Vec<EngagementChoice>,
     surveys: Vec<SurveyLine>,
     errors: Vec<FieldError>,
     form: NewForm,
@@ -142,6 +151,29 @@ async fn list_page(
 ) -> Result<Response, PageError> {
     let rows = s.store.surveys(&who.actor, now()).await?;
     let agencies = agency_names(s).await?;
+    let manage = survey::may_manage(&who.actor).is_ok();
+    let engagements = if manage {
+        let filter = waymark_store::ListFilter {
+            limit: waymark_store::MAX_PAGE,
+            ..Default::default()
+        };
+        s.store
+            .engagements(&who.actor, &filter)
+            .await?
+            .items
+            .iter()
+            .map(|e| EngagementChoice {
+                id: e.id.0,
+                label: format!(
+                    "Engagement {}: {}",
+                    e.id.0,
+                    agencies.get(&e.agency.0).map_or("", String::as_str)
+                ),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     view_page(
         s,
         status,
@@ -149,7 +181,8 @@ async fn list_page(
         &ListPage {
             title: "Surveys",
             user: who.view(),
-            manage: survey::may_manage(&who.actor).is_ok(),
+            manage,
+            engagements,
             surveys: rows.iter().map(|r| line(r, &agencies)).collect(),
             errors,
             form,
@@ -176,7 +209,7 @@ pub async fn create(
             _ => {
                 errors.push(form_error(
                     "engagement",
-                    "Engagement: give the engagement's number, as its page shows it (for example 12)",
+                    "Engagement: choose the engagement whose people it goes to",
                 ));
                 None
             }
@@ -665,6 +698,7 @@ struct ResultsPage {
     survey: SurveyLine,
     manage: bool,
     responses: u64,
+    withheld: Option<String>,
     questions: Vec<ResultView>,
 }
 
@@ -685,6 +719,7 @@ pub async fn results(
             manage: survey::may_manage(&who.actor).is_ok(),
             survey: line(&row, &agencies),
             responses: r.responses,
+            withheld: r.withheld.clone(),
             questions: r.questions.iter().map(|q| result_view(id, q)).collect(),
         },
     )
@@ -698,6 +733,9 @@ pub async fn results_csv(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let (_, r) = s.store.survey_results(&who.actor, id, now()).await?;
+    if let Some(why) = r.withheld {
+        return Err(PageError::Refused(StatusCode::CONFLICT, why));
+    }
     let body = crate::export::survey_csv(&r).map_err(|e| PageError::Internal(e.to_string()))?;
     Ok((
         [
@@ -725,6 +763,8 @@ struct AnswerPage {
     thanks: bool,
     named_as: Option<String>,
     errors: Vec<FieldError>,
+    /// Free text typed into a survey that closed meanwhile.
+    kept: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -791,9 +831,24 @@ fn answer_page(
     status: StatusCode,
     a: Answering<'_>,
 ) -> Result<Response, PageError> {
-    let closed = survey::may_answer(a.q.phase, &a.q.definition)
+    let closed = survey::may_answer(a.q.phase, &a.q.definition, a.q.closed_early)
         .err()
         .map(|e| e.to_string());
+    // Words typed into a survey that closed meanwhile are shown back, to
+    // keep.
+    let kept: Vec<String> = if closed.is_some() {
+        a.q.definition
+            .questions
+            .iter()
+            .zip(&a.given)
+            .filter(|(q, _)| q.kind == QuestionKind::Text)
+            .flat_map(|(_, v)| v.iter())
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.chars().take(survey::MAX_ANSWER).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
     view_page(
         s,
         status,
@@ -809,6 +864,7 @@ fn answer_page(
             thanks: a.thanks,
             named_as: a.named_as,
             errors: a.errors,
+            kept,
         },
     )
 }
@@ -925,6 +981,7 @@ fn answered(
                 a.answered = true;
             }
             a.errors = vec![form_error("survey-answer", why)];
+            a.given = given;
             StatusCode::CONFLICT
         }
         Err(e) => return Err(e.into()),

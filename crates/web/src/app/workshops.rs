@@ -69,6 +69,9 @@ pub struct WorkshopForm {
     lesson: String,
     target: String,
     reason: String,
+    /// The community category an accepted lesson is posted in (empty: an
+    /// article draft).
+    category: String,
 }
 
 async fn invitable(s: &AppState, e: &Engagement) -> Result<Vec<waymark_core::Person>, PageError> {
@@ -211,6 +214,9 @@ struct WorkshopsPage<'a> {
     /// The model's stages and steps, for what a lesson is about.
     about: Vec<AboutGroup>,
     kinds: Vec<(&'static str, &'static str)>,
+    /// The community's categories (slug, name), where the programme may
+    /// post an accepted lesson.
+    categories: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -241,6 +247,8 @@ struct LessonView {
     proposed_for: Option<&'static str>,
     /// Accepted: the article draft's id.
     article: Option<i64>,
+    /// Accepted as a community question: its id.
+    question: Option<i64>,
     /// Declined: why.
     declined: Option<String>,
 }
@@ -312,6 +320,10 @@ fn workshop_view<'a>(e: &Engagement, model: &Model, w: &'a Workshop) -> Workshop
                         Some(waymark_core::lesson::Answer::Accepted { article }) => Some(*article),
                         _ => None,
                     },
+                    question: match answer {
+                        Some(waymark_core::lesson::Answer::Posted { question }) => Some(*question),
+                        _ => None,
+                    },
                     declined: match answer {
                         Some(waymark_core::lesson::Answer::Declined { reason }) => {
                             Some(reason.clone())
@@ -380,7 +392,20 @@ async fn workshops_page(
         minutes: "90".into(),
         ..WorkshopForm::default()
     };
+    let can = waymark_core::allowed_commands(&who.actor, &l.e);
+    let categories = if can.get("accept_lesson").copied().unwrap_or(false) {
+        s.store
+            .categories(Some(&who.actor))
+            .await?
+            .into_iter()
+            .filter(|c| waymark_core::community::may_ask(&who.actor, c).is_ok())
+            .map(|c| (c.slug, c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let view = WorkshopsPage {
+        categories,
         title: format!("Workshops: {}", l.agency.name),
         user: who.view(),
         id: id.0,
@@ -393,7 +418,7 @@ async fn workshops_page(
             .map(|w| workshop_view(&l.e, &model, w))
             .collect(),
         people,
-        can: waymark_core::allowed_commands(&who.actor, &l.e),
+        can,
         timezones: TIMEZONES,
         errors,
         form: form.cloned().unwrap_or(blank),
@@ -454,7 +479,11 @@ pub async fn workshop_command(
             },
             "accept" => Command::AcceptLesson {
                 id: f.lesson_id()?,
+                post_in: Some(f.category.trim())
+                    .filter(|c| !c.is_empty())
+                    .map(Into::into),
                 article: None,
+                question: None,
             },
             "decline" => Command::DeclineLesson {
                 id: f.lesson_id()?,

@@ -4795,6 +4795,57 @@ async fn a_retro_records_lessons_and_the_programme_sees_them_by_step() {
             history.contains("Lesson (to improve) about Discovery, step 5"),
             "{history}"
         );
+        // Or a lesson is asked in the community, in the category chosen.
+        let r = post(propose("2"), member.clone()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let staff_actor = w.store.actor(PersonId(2)).await.unwrap();
+        w.store
+            .add_category(
+                &staff_actor,
+                &waymark_core::community::NewCategory::parse("Ideas", "", "public", false).unwrap(),
+            )
+            .await
+            .unwrap();
+        let page = send(&app, &staff, Method::GET, &path, &[]).await.body;
+        assert!(
+            page.contains("Or ask the community about lesson 2 in"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<option value=\"ideas\">Ideas</option>"),
+            "{page}"
+        );
+        let r = post(
+            vec![
+                ("action", "accept"),
+                ("id", "2"),
+                ("lesson", "2"),
+                ("category", "nowhere"),
+            ],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("no community category"), "{}", r.body);
+        let r = post(
+            vec![
+                ("action", "accept"),
+                ("id", "2"),
+                ("lesson", "2"),
+                ("category", "ideas"),
+            ],
+            staff.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = send(&app, &member, Method::GET, &path, &[]).await.body;
+        let at = page.find(">asked in the community</a>").expect(&page);
+        let href = &page[page[..at].rfind("href=\"").unwrap() + 6..at - 1];
+        let thread = send(&app, &member, Method::GET, href, &[]).await;
+        assert_eq!(thread.status, StatusCode::OK, "{href}");
+        assert!(thread.body.contains("Lesson: "), "{}", thread.body);
+        let all = send(&app, &staff, Method::GET, "/lessons", &[]).await.body;
+        assert!(all.contains("accepted and asked in the community"), "{all}");
     }
 }
 
@@ -5020,25 +5071,78 @@ async fn the_programme_builds_and_sends_a_survey_and_people_answer_it_once() {
         )
         .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        // The agency's member reads the results: each chart says what it
-        // shows and has its table; hostile text is only text.
+        // Two anonymous answers are not shown, to anyone: each respondent
+        // could tell the other's from their own.
         let member = w.client(&app, Who::Member).await;
         let results_path = format!("{path}/results");
+        for c in [&staff, &member] {
+            let r = send(&app, c, Method::GET, &results_path, &[]).await;
+            assert!(
+                r.body.contains("at least 3 people have answered"),
+                "{}",
+                r.body
+            );
+            assert!(!r.body.contains("role=\"img\""), "{}", r.body);
+            let csv = send(&app, c, Method::GET, &format!("{results_path}.csv"), &[]).await;
+            assert_eq!(csv.status, StatusCode::CONFLICT);
+        }
+        // A third answers: the programme sees them at once; the agency once
+        // the survey has closed, so it cannot match an answer to its time.
+        let third = format!("/answer/{}", tokens[2].1);
+        let r = send(
+            &app,
+            &out,
+            Method::POST,
+            &third,
+            &[
+                ("q1", "10"),
+                ("q2", "4"),
+                ("q4", "5"),
+                ("q7", "1"),
+                ("q6", "(a) More training"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = send(&app, &staff, Method::GET, &results_path, &[]).await;
+        assert!(r.body.contains("role=\"img\""), "{}", r.body);
+        let r = send(&app, &member, Method::GET, &results_path, &[]).await;
+        assert!(r.body.contains("once the survey closes"), "{}", r.body);
+        let r = send(
+            &app,
+            &staff,
+            Method::POST,
+            &path,
+            &[("csrf", &staff.csrf), ("action", "close")],
+        )
+        .await;
+        assert!(
+            r.body.contains("Closed: it takes no more answers."),
+            "{}",
+            r.body
+        );
+        // The agency's member reads the results: each chart says what it
+        // shows and has its table; hostile text is only text; free text is
+        // in no particular order.
         let results = send(&app, &member, Method::GET, &results_path, &[]).await;
         assert_eq!(results.status, StatusCode::OK, "{}", results.body);
         let body = &results.body;
         assert!(
-            body.contains("2 answers from 2 of 3 people invited"),
+            body.contains("3 answers from 3 of 3 people invited"),
             "{body}"
         );
-        assert!(body.contains("Net Promoter Score 0"), "{body}");
-        assert!(body.contains("Mean rating 4.5 out of 5"), "{body}");
+        // 9 and 10 promote, 3 detracts: (2 - 1) / 3.
+        assert!(body.contains("Net Promoter Score 33"), "{body}");
+        assert!(body.contains("Mean rating 4.3 out of 5"), "{body}");
+        let later = body.find("<li>(a) More training</li>").unwrap();
+        let earlier = body.find("<li>=HYPERLINK").unwrap();
+        assert!(later < earlier, "free text keeps its arrival order: {body}");
         assert!(
             body.contains("role=\"img\" aria-labelledby=\"s1-q1-title s1-q1-desc\""),
             "{body}"
         );
         assert!(
-            body.contains("<desc id=\"s1-q2-desc\">2 answered, 0 left it empty."),
+            body.contains("<desc id=\"s1-q2-desc\">3 answered, 0 left it empty."),
             "{body}"
         );
         assert!(body.contains("<caption>Question 2: how many chose each answer</caption>"));
@@ -5242,6 +5346,7 @@ async fn a_public_link_takes_one_answer_per_browser() {
             )
             .await
             .unwrap();
-        assert_eq!((row.responses, results.questions[0].nps), (1, Some(100)));
+        // One anonymous answer: counted, not shown.
+        assert_eq!((row.responses, results.withheld.is_some()), (1, true));
     }
 }

@@ -673,7 +673,7 @@ pub fn seed(
             .await?;
         store.close().await;
         println!(
-            "{} agencies, {} people, {} engagements, {} events, {} articles, {} questions ({} posts) in {:.1} s",
+            "{} agencies, {} people, {} engagements, {} events, {} articles, {} questions ({} posts), {} survey answers in {:.1} s",
             done.agencies,
             done.people,
             done.engagements,
@@ -681,6 +681,7 @@ pub fn seed(
             done.articles,
             done.questions,
             done.posts,
+            done.survey_answers,
             started.elapsed().as_secs_f64()
         );
         Ok(ExitCode::SUCCESS)

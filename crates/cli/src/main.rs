@@ -513,6 +513,10 @@ enum DevCommand {
         /// Answers on the first question: a busy question page.
         #[arg(long, default_value_t = 200)]
         answers: usize,
+        /// Answers to one public anonymous survey (the Protected Utility template), each kept
+        /// by the store's own path (for the survey results benchmark).
+        #[arg(long, default_value_t = 0)]
+        survey_answers: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -782,6 +786,7 @@ fn main() -> ExitCode {
             articles,
             questions,
             answers,
+            survey_answers,
             seed,
         }) => db_cmd::seed(
             &db,
@@ -793,6 +798,7 @@ fn main() -> ExitCode {
                 articles,
                 questions,
                 answers,
+                survey_answers,
                 seed,
             },
         ),

@@ -39,6 +39,7 @@ pub const FIELDS: [&str; MAX_QUESTIONS] = [
 /// What a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyQuestionKind))]
 #[serde(rename_all = "snake_case")]
 pub enum QuestionKind {
     /// 1 (lowest) to 5 (highest).
@@ -104,6 +105,7 @@ impl QuestionKind {
 /// One question of a survey.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyQuestion))]
 #[serde(deny_unknown_fields)]
 pub struct Question {
     pub kind: QuestionKind,
@@ -126,6 +128,7 @@ pub struct Question {
 /// API and is kept once checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyDefinition))]
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     #[cfg_attr(feature = "openapi", schema(max_length = 150))]
@@ -147,6 +150,7 @@ pub struct Definition {
 /// Who a survey goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyAudience))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Audience {
     /// The people taking part in one engagement, each invited by mail.
@@ -402,6 +406,7 @@ pub fn invitees<'p>(
 /// Where a survey is in its life, on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyPhase))]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Being built: not sent, and changeable.
@@ -484,6 +489,7 @@ pub fn check_close(d: &Definition, raw: &str, today: &str) -> Result<String, Dom
 /// One question's answer, as kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyAnswer))]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
     /// An optional question left empty.
@@ -602,6 +608,7 @@ fn choice(field: &'static str, q: &Question, v: &str) -> Result<u16, DomainError
 /// How one question was answered over every response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyQuestionResult))]
 pub struct QuestionResult {
     /// From 1.
     pub number: usize,
@@ -625,6 +632,7 @@ pub struct QuestionResult {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyCount))]
 pub struct Count {
     pub label: String,
     pub count: u64,
@@ -633,6 +641,7 @@ pub struct Count {
 /// A survey's results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SurveyTally))]
 pub struct Results {
     pub responses: u64,
     /// Why the answers are not shown yet, when they are not (then

@@ -36,6 +36,9 @@ pub struct Size {
     pub questions: usize,
     /// Answers on the first question (a busy page), when there are questions.
     pub answers: usize,
+    /// Answers to one public, anonymous Protected Utility survey, open from
+    /// the first day to 2099 (for the results benchmark); none: no survey.
+    pub survey_answers: usize,
     pub seed: u64,
 }
 
@@ -50,6 +53,7 @@ pub struct Generated {
     pub questions: usize,
     /// Community posts in all: questions and answers.
     pub posts: usize,
+    pub survey_answers: usize,
 }
 
 /// The first generated record's time: 2023-11-14.
@@ -434,6 +438,10 @@ impl Store {
             done.questions = size.questions;
         }
         self.reset_sequences().await?;
+        if size.survey_answers > 0 {
+            self.generate_survey(size, &mut rng).await?;
+            done.survey_answers = size.survey_answers;
+        }
         self.recount().await?;
         self.reindex_records().await?;
         // After a bulk load, fresh statistics (and on PostgreSQL a
@@ -564,6 +572,52 @@ impl Store {
             done += n;
         }
         Ok(done)
+    }
+
+    /// One public anonymous survey (the bundled template) and `size`'s
+    /// answers to it, each kept by the store's own path: judged by the core
+    /// and written in its own transaction, as a person's would be.
+    async fn generate_survey(&self, size: Size, rng: &mut Rng) -> Result<(), StoreError> {
+        use waymark_core::survey::{self, Audience};
+        let at = Timestamp(START);
+        let staff = Actor {
+            person: PersonId(1),
+            roles: vec![Role::ProgrammeStaff],
+        };
+        let opens = waymark_core::today(at);
+        let d = survey::template(&opens, "2099-12-31").map_err(StoreError::Corrupt)?;
+        let id = self.create_survey(&staff, &d, Audience::Public, at).await?;
+        self.send_survey(&staff, id, &|_, _, _| crate::Mail::default(), at)
+            .await?;
+        let key = self
+            .survey(&staff, id, at)
+            .await?
+            .public_key
+            .ok_or_else(|| StoreError::Corrupt("a sent public survey has no link".into()))?;
+        for i in 0..size.survey_answers {
+            let mut given: Vec<Vec<String>> = Vec::new();
+            for q in &d.questions {
+                let v: Vec<String> = match q.kind {
+                    survey::QuestionKind::Rating => vec![(1 + rng.below(5)).to_string()],
+                    survey::QuestionKind::Nps => vec![rng.below(11).to_string()],
+                    survey::QuestionKind::Single => vec![rng.below(q.choices.len()).to_string()],
+                    survey::QuestionKind::Multiple => (0..q.choices.len())
+                        .filter(|_| rng.below(3) == 0)
+                        .map(|c| c.to_string())
+                        .collect(),
+                    // One in four says something, in words of its own.
+                    survey::QuestionKind::Text if rng.below(4) == 0 => {
+                        vec![format!(
+                            "Synthetic answer {i}: more training on the desktop, please."
+                        )]
+                    }
+                    survey::QuestionKind::Text => Vec::new(),
+                };
+                given.push(v);
+            }
+            self.answer_public(&key, None, &given, at).await?;
+        }
+        Ok(())
     }
 }
 

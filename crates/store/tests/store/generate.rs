@@ -14,6 +14,7 @@ const SIZE: Size = Size {
     articles: 25,
     questions: 40,
     answers: 12,
+    survey_answers: 40,
     seed: 3,
 };
 
@@ -26,6 +27,18 @@ async fn generated_records_verify_and_repeat() {
             .await
             .unwrap();
         assert_eq!((done.agencies, done.engagements), (7, 30));
+        // The survey's answers, each judged and kept as a person's is.
+        let staff = Actor {
+            person: PersonId(1),
+            roles: vec![Role::ProgrammeStaff],
+        };
+        let (row, results) = store
+            .survey_results(&staff, 1, Timestamp(1_700_000_000))
+            .await
+            .unwrap();
+        assert_eq!((done.survey_answers, row.responses), (40, 40));
+        assert_eq!(results.questions[0].answered, 40);
+        assert_eq!(v_surveys(&store).await, (1, 2));
         // Each engagement gets half to one and a half times the average.
         assert!((750..=2_250).contains(&done.events), "{}", done.events);
         let v = store.verify().await.unwrap();
@@ -138,4 +151,11 @@ async fn generated_records_verify_and_repeat() {
         assert_eq!(other.engagements, x.engagements);
         assert_eq!(other.events, x.events);
     }
+}
+
+/// Surveys and their chains' events, as `verify` counts them.
+async fn v_surveys(store: &Store) -> (usize, usize) {
+    let v = store.verify().await.unwrap();
+    assert!(v.broken_surveys.is_empty());
+    (v.surveys, v.survey_events)
 }

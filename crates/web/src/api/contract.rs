@@ -112,7 +112,7 @@ fn whole_numbers(v: &mut Value) {
 /// Request bodies that are enums tagged by a field (`serde(tag)`) and
 /// refuse unknown fields (`deny_unknown_fields`): utoipa closes a struct's
 /// schema but not each variant's, so the document says it here.
-const CLOSED_VARIANTS: &[&str] = &["ModerateRequest"];
+const CLOSED_VARIANTS: &[&str] = &["ModerateRequest", "SurveyAudience"];
 
 /// Declares the problems any operation may answer with, and names the
 /// problem's own content type wherever a handler declared a problem.

@@ -545,6 +545,13 @@ async fn the_openapi_document_covers_every_route_and_command() {
             assert!(paths[path][*m].is_object(), "{m} {path} is not documented");
         }
     }
+    // Two types of one name would share one schema: the survey's are
+    // named apart from the self-assessment's and the lessons'.
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["Question"]["properties"]["answers"].is_object());
+    assert!(schemas["SurveyQuestion"]["properties"]["kind"].is_object());
+    assert!(schemas["Answer"]["properties"]["weight"].is_object());
+    assert!(schemas["SurveyTally"]["properties"]["questions"].is_object());
     // Every command the core knows is in the Command schema.
     let text = doc["components"]["schemas"]["Command"].to_string();
     for name in Command::NAMES.iter().filter(|n| **n != "start") {

@@ -10,11 +10,11 @@
 // outbox page). Run by ./scripts/test after target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, freePort, launch, shooter, signedIn as signedInAs, startServer } from './harness.mjs';
+import { axe, launch, shooter, signedIn as signedInAs, sinkMail, smtpSink, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -46,10 +46,9 @@ before(async () => {
   waymark(['engagement', 'start', '--agency', 'BOT', '--as', 'ada@dta.gov.au']);
   const serveArgs = [];
   if (SMTP) {
-    const port = await freePort();
-    sink = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
-      join(dir, 'sink')], { stdio: 'ignore' });
-    serveArgs.push('--smtp-url', `smtp://127.0.0.1:${port}`);
+    const s = await smtpSink(dir);
+    sink = s.child;
+    serveArgs.push(...s.args);
   }
   ({ child: server, url: base } = await startServer(BIN, ['--database-url', db],
     /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/, serveArgs));
@@ -83,21 +82,8 @@ async function mailedLink(to, admin, pattern, timeout = 100) {
     assert.ok(m, `no such link in the outbox: ${text}`);
     return { link: m[0], raw: '' };
   }
-  const box = join(dir, 'sink');
-  for (let i = 0; i < timeout; i++) {
-    for (const sub of ['new', 'cur']) {
-      if (!existsSync(join(box, sub))) continue;
-      for (const f of readdirSync(join(box, sub))) {
-        const raw = readFileSync(join(box, sub, f), 'utf8');
-        if (!raw.includes(`To: ${to}`)) continue;
-        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
-        const m = text.match(pattern);
-        if (m) return { link: m[0], raw: text };
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`no such mail reached the SMTP sink for ${to}`);
+  const raw = await sinkMail(dir, (t) => t.includes(`To: ${to}`) && pattern.test(t), `a mail to ${to}`, timeout);
+  return { link: raw.match(pattern)[0], raw };
 }
 
 async function click(page, name) {

@@ -3,6 +3,7 @@
 // critical findings fail). Not a test file itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -61,6 +62,34 @@ export function freePort() {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
   });
+}
+
+// An aiosmtpd sink on loopback that keeps each message as a file under
+// `dir`/sink: its child process and the `serve` arguments that send to it.
+export async function smtpSink(dir) {
+  const port = await freePort();
+  const child = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
+    join(dir, 'sink')], { stdio: 'ignore' });
+  return { child, args: ['--smtp-url', `smtp://127.0.0.1:${port}`] };
+}
+
+// The first message in the sink under `dir` whose text (quoted-printable
+// undone) `matches`, waiting up to `tries` × 200 ms for it; fails saying
+// `what` did not arrive.
+export async function sinkMail(dir, matches, what, tries = 100) {
+  const box = join(dir, 'sink');
+  for (let i = 0; i < tries; i++) {
+    for (const sub of ['new', 'cur']) {
+      if (!existsSync(join(box, sub))) continue;
+      for (const f of readdirSync(join(box, sub))) {
+        const raw = readFileSync(join(box, sub, f), 'utf8');
+        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+        if (matches(text)) return text;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what} did not reach the SMTP sink`);
 }
 
 // Screenshots at a phone's and a laptop's width, under `dir` as

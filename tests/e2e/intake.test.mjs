@@ -6,11 +6,11 @@
 // mail to an aiosmtpd server on loopback, and the invitation must arrive.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, freePort, launch, signIn, startServer } from './harness.mjs';
+import { axe, launch, signIn, sinkMail, smtpSink, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -32,10 +32,9 @@ before(async () => {
   const args = ['--database-url', db];
   const serveArgs = [];
   if (SMTP) {
-    const port = await freePort();
-    sink = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
-      join(dir, 'sink')], { stdio: 'ignore' });
-    serveArgs.push('--smtp-url', `smtp://127.0.0.1:${port}`);
+    const s = await smtpSink(dir);
+    sink = s.child;
+    serveArgs.push(...s.args);
   }
   ({ child: server, url: base } = await startServer(BIN, args,
     /workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/, serveArgs));
@@ -249,19 +248,8 @@ test('an enquiry becomes an engagement with a signed Letter of Intent', async ()
 
   // 7. The invitation reached the SMTP server.
   if (SMTP) {
-    const box = join(dir, 'sink');
-    let found = '';
-    for (let i = 0; i < 100 && !found; i++) {
-      for (const sub of ['new', 'cur']) {
-        if (!existsSync(join(box, sub))) continue;
-        for (const f of readdirSync(join(box, sub))) {
-          const text = readFileSync(join(box, sub, f), 'utf8');
-          if (text.includes('To: cio@example.gov.au') && text.includes('text/calendar')) found = text;
-        }
-      }
-      if (!found) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(found, 'the workshop invitation did not reach the SMTP server');
+    const found = await sinkMail(dir, (t) => t.includes('To: cio@example.gov.au') && t.includes('text/calendar'),
+      'the workshop invitation');
     assert.match(found, /Subject: Invitation: Initial workshop \(Bureau of Examples\)/);
   }
 });

@@ -9,11 +9,11 @@
 // Run by ./scripts/test after target/debug/waymark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { axe, freePort, launch, shooter, signedIn as signedInAs, startServer } from './harness.mjs';
+import { axe, launch, shooter, signedIn as signedInAs, sinkMail, smtpSink, startServer } from './harness.mjs';
 
 const BIN = resolve(process.env.WAYMARK_BIN ?? 'target/debug/waymark');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -45,10 +45,9 @@ before(async () => {
   waymark(['engagement', 'start', '--agency', 'BOT', '--as', 'ada@dta.gov.au']);
   const serveArgs = [];
   if (SMTP) {
-    const port = await freePort();
-    sink = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox',
-      join(dir, 'sink')], { stdio: 'ignore' });
-    serveArgs.push('--smtp-url', `smtp://127.0.0.1:${port}`);
+    const s = await smtpSink(dir);
+    sink = s.child;
+    serveArgs.push(...s.args);
   }
   ({ child: server, url: base } = await startServer(BIN, ['--database-url', db],
     /serving the workspace at (http:\/\/127\.0\.0\.1:\d+)\/engagements/, serveArgs));
@@ -81,24 +80,9 @@ async function surveyLink(to, admin) {
     assert.ok(row, `no invitation to ${to} in the outbox`);
     return row.match(pattern)[0];
   }
-  const box = join(dir, 'sink');
-  for (let i = 0; i < 150; i++) {
-    for (const sub of ['new', 'cur']) {
-      if (!existsSync(join(box, sub))) continue;
-      for (const f of readdirSync(join(box, sub))) {
-        const raw = readFileSync(join(box, sub, f), 'utf8');
-        if (!raw.includes(`To: ${to}`)) continue;
-        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
-        const m = text.match(pattern);
-        if (m) {
-          assert.match(text, /Subject: Your views, please: Protected Utility survey/);
-          return m[0];
-        }
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`no survey invitation reached the SMTP sink for ${to}`);
+  const text = await sinkMail(dir, (t) => t.includes(`To: ${to}`) && pattern.test(t), `a survey invitation to ${to}`, 150);
+  assert.match(text, /Subject: Your views, please: Protected Utility survey/);
+  return text.match(pattern)[0];
 }
 
 test('the programme sends a survey, two people answer from their mail, and the sponsor reads the results', async () => {

@@ -626,8 +626,11 @@ pub struct QuestionResult {
     /// The Net Promoter Score: the percentage of 9s and 10s less the
     /// percentage of 0s to 6s, from -100 to 100.
     pub nps: Option<i64>,
-    /// Free-text answers, in the order they came.
+    /// Free-text answers, sorted (never in the order they came), at most
+    /// as many as the reader asked for.
     pub texts: Vec<String>,
+    /// Free-text answers not in `texts` (the CSV has them all).
+    pub texts_left_out: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -651,81 +654,115 @@ pub struct Results {
     pub questions: Vec<QuestionResult>,
 }
 
-/// Counts every response's answers, question by question. A response that
-/// does not fit the survey (which the store never keeps) counts as skipped
-/// where it does not.
-pub fn tally<'a>(d: &Definition, responses: impl IntoIterator<Item = &'a [Answer]>) -> Results {
+/// What one response adds to the kept counts ([`marks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// (question from 0, value) for each count it adds one to.
+    pub counts: Vec<(usize, i64)>,
+    /// (question from 0, words) for each free-text answer.
+    pub texts: Vec<(usize, String)>,
+}
+
+/// The value a question's count keeps for a response that left it empty
+/// (or gave what does not fit it).
+pub const SKIPPED: i64 = -1;
+
+/// What one response adds to a survey's kept counts: each (question from
+/// 0, value) it counts for (a scale's number, or a choice's place;
+/// [`SKIPPED`] when it counts for none), and its free text (question,
+/// words). The store keeps these in the response's transaction, so results
+/// never read every response.
+pub fn marks(d: &Definition, r: &[Answer]) -> Marks {
+    let mut counts = Vec::new();
+    let mut texts = Vec::new();
+    for (i, q) in d.questions.iter().enumerate() {
+        let fits = |v: i64| match q.kind.scale() {
+            Some(range) => range.contains(&u8::try_from(v).unwrap_or(u8::MAX)),
+            None => usize::try_from(v).is_ok_and(|v| v < q.choices.len()),
+        };
+        let before = counts.len();
+        match r.get(i) {
+            Some(Answer::Score(v)) if q.kind.scale().is_some() && fits(i64::from(*v)) => {
+                counts.push((i, i64::from(*v)));
+            }
+            Some(Answer::Choice(c)) if q.kind == QuestionKind::Single && fits(i64::from(*c)) => {
+                counts.push((i, i64::from(*c)));
+            }
+            Some(Answer::Choices(cs)) if q.kind == QuestionKind::Multiple => {
+                for c in cs.iter().map(|c| i64::from(*c)).filter(|c| fits(*c)) {
+                    counts.push((i, c));
+                }
+            }
+            Some(Answer::Text(t)) if q.kind == QuestionKind::Text => {
+                texts.push((i, t.clone()));
+                continue;
+            }
+            _ => {}
+        }
+        if counts.len() == before {
+            counts.push((i, SKIPPED));
+        }
+    }
+    Marks { counts, texts }
+}
+
+/// A survey's results from its kept counts: `counts` holds (question,
+/// value, how many), `texts` the free text to show (question, words, in
+/// the order to show them: the store sorts them), of `responses` in all.
+pub fn results(
+    d: &Definition,
+    responses: u64,
+    counts: &[(usize, i64, u64)],
+    texts: Vec<(usize, String)>,
+) -> Results {
     let mut out: Vec<QuestionResult> = d
         .questions
         .iter()
         .enumerate()
-        .map(|(i, q)| QuestionResult {
-            number: i + 1,
-            text: q.text.clone(),
-            kind: q.kind,
-            answered: 0,
-            skipped: 0,
-            counts: match q.kind.scale() {
-                Some(r) => r
-                    .map(|v| Count {
-                        label: v.to_string(),
-                        count: 0,
-                    })
-                    .collect(),
-                None => q
-                    .choices
+        .map(|(i, q)| {
+            let start = q.kind.scale().map_or(0, |s| i64::from(*s.start()));
+            let count_of = |v: i64| {
+                counts
                     .iter()
-                    .map(|c| Count {
-                        label: c.clone(),
-                        count: 0,
+                    .filter(|c| c.0 == i && c.1 == v)
+                    .map(|c| c.2)
+                    .sum::<u64>()
+            };
+            let labels: Vec<String> = match q.kind.scale() {
+                Some(r) => r.map(|v| v.to_string()).collect(),
+                None => q.choices.clone(),
+            };
+            let skipped = count_of(SKIPPED).min(responses);
+            QuestionResult {
+                number: i + 1,
+                text: q.text.clone(),
+                kind: q.kind,
+                answered: responses - skipped,
+                skipped,
+                counts: labels
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, label)| Count {
+                        label,
+                        count: count_of(start + k as i64),
                     })
                     .collect(),
-            },
-            mean: None,
-            nps: None,
-            texts: Vec::new(),
+                mean: None,
+                nps: None,
+                texts: Vec::new(),
+                texts_left_out: 0,
+            }
         })
         .collect();
-    let mut n = 0;
-    for r in responses {
-        n += 1;
-        for (i, res) in out.iter_mut().enumerate() {
-            let q = &d.questions[i];
-            let start = q.kind.scale().map_or(0, |s| u64::from(*s.start()));
-            let mut bump = |v: u64| match res.counts.get_mut(v.saturating_sub(start) as usize) {
-                Some(c) if v >= start => {
-                    c.count += 1;
-                    true
-                }
-                _ => false,
-            };
-            let counted = match r.get(i) {
-                Some(Answer::Score(v)) if q.kind.scale().is_some() => bump(u64::from(*v)),
-                Some(Answer::Choice(c)) if q.kind == QuestionKind::Single => bump(u64::from(*c)),
-                Some(Answer::Choices(cs)) if q.kind == QuestionKind::Multiple => {
-                    // Every choice counts: no short cut past the first.
-                    let mut any = false;
-                    for c in cs {
-                        any |= bump(u64::from(*c));
-                    }
-                    any
-                }
-                Some(Answer::Text(t)) if q.kind == QuestionKind::Text => {
-                    res.texts.push(t.clone());
-                    true
-                }
-                _ => false,
-            };
-            if counted {
-                res.answered += 1;
-            } else {
-                res.skipped += 1;
-            }
+    for (i, t) in texts {
+        if let Some(res) = out.get_mut(i) {
+            res.texts.push(t);
         }
     }
     for (res, q) in out.iter_mut().zip(&d.questions) {
-        // Words in no particular order: not the order they came in.
-        res.texts.sort();
+        if q.kind == QuestionKind::Text {
+            res.texts_left_out = res.answered.saturating_sub(res.texts.len() as u64);
+        }
         if res.answered == 0 {
             continue;
         }
@@ -759,10 +796,31 @@ pub fn tally<'a>(d: &Definition, responses: impl IntoIterator<Item = &'a [Answer
         }
     }
     Results {
-        responses: n,
+        responses,
         withheld: None,
         questions: out,
     }
+}
+
+/// Counts every response's answers, question by question, as the store's
+/// kept counts would: [`marks`] of each, then [`results`], with every free
+/// text in no particular order (sorted, not as they came). A response that
+/// does not fit the survey counts as skipped where it does not.
+pub fn tally<'a>(d: &Definition, responses: impl IntoIterator<Item = &'a [Answer]>) -> Results {
+    let mut counts: BTreeMap<(usize, i64), u64> = BTreeMap::new();
+    let mut texts = Vec::new();
+    let mut n = 0;
+    for r in responses {
+        n += 1;
+        let m = marks(d, r);
+        for c in m.counts {
+            *counts.entry(c).or_default() += 1;
+        }
+        texts.extend(m.texts);
+    }
+    texts.sort();
+    let counts: Vec<(usize, i64, u64)> = counts.into_iter().map(|((q, v), c)| (q, v, c)).collect();
+    results(d, n, &counts, texts)
 }
 
 /// The Protected Utility survey, as the bundled content ships it: a

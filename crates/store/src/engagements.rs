@@ -487,6 +487,16 @@ pub(crate) async fn append_and_save(
     Ok(saved.rows_affected() == 1)
 }
 
+/// Lesson `lesson` of `e`, or the field error that says there is none.
+fn lesson_of(e: &Engagement, lesson: u32) -> Result<&waymark_core::lesson::Lesson, StoreError> {
+    e.lessons.iter().find(|l| l.id == lesson).ok_or_else(|| {
+        StoreError::Domain(DomainError::invalid(
+            "id",
+            format!("there is no lesson {lesson}"),
+        ))
+    })
+}
+
 /// Writes lesson `lesson` of `e` as a knowledge-article draft owned by
 /// `actor` (the programme member accepting it), checked as every article
 /// is; returns its id.
@@ -498,14 +508,7 @@ async fn accepted_lesson_draft(
     actor: &waymark_core::Actor,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let l = e
-        .lessons
-        .iter()
-        .find(|l| l.id == lesson)
-        .ok_or(StoreError::Domain(DomainError::invalid(
-            "id",
-            format!("there is no lesson {lesson}"),
-        )))?;
+    let l = lesson_of(e, lesson)?;
     // Its own address, or the first free one after it (an article someone
     // wrote may already hold it).
     let base = format!("lesson-{}-{}", e.id.0, l.id);
@@ -547,14 +550,7 @@ async fn accepted_lesson_post(
     actor: &waymark_core::Actor,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let l = e
-        .lessons
-        .iter()
-        .find(|l| l.id == lesson)
-        .ok_or(StoreError::Domain(DomainError::invalid(
-            "id",
-            format!("there is no lesson {lesson}"),
-        )))?;
+    let l = lesson_of(e, lesson)?;
     let (title, body, tag) = waymark_core::lesson::post(model, l);
     let q = waymark_core::community::Question::parse(&title, &body, &tag, model)
         .map_err(|mut p| StoreError::Domain(p.remove(0)))?;

@@ -569,6 +569,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("answers", Text),
             ],
         ),
+        (
+            "survey_counts",
+            &[
+                ("survey_id", Int),
+                ("question", Int),
+                ("value", Int),
+                ("n", Int),
+            ],
+        ),
+        (
+            "survey_texts",
+            &[("survey_id", Int), ("question", Int), ("text", Text)],
+        ),
     ]
 };
 

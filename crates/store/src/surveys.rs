@@ -573,7 +573,7 @@ impl Store {
         } else {
             r.try_get::<Option<i64>, _>("person_id")?
         };
-        keep_response(&mut tx, q.survey, person, &answers, now).await?;
+        keep_response(&mut tx, q.survey, &q.definition, person, &answers, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -617,37 +617,60 @@ impl Store {
                 )));
             }
         }
-        keep_response(&mut tx, q.survey, person, &answers, now).await?;
+        keep_response(&mut tx, q.survey, &q.definition, person, &answers, now).await?;
         tx.commit().await?;
         Ok(q.survey)
     }
 
-    /// A survey's results, if `actor` may see them.
+    /// A survey's results, if `actor` may see them, from the counts kept
+    /// with each response; at most `texts` free-text answers a question
+    /// (sorted), or all of them.
     pub async fn survey_results(
         &self,
         actor: &Actor,
         id: i64,
+        texts: Option<u32>,
         now: Timestamp,
     ) -> Result<(SurveyRow, Results), StoreError> {
         let s = self.survey(actor, id, now).await?;
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT answers FROM survey_responses WHERE survey_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let responses: Vec<Vec<Answer>> =
-            rows.iter().map(|a| unjson(a)).collect::<Result<_, _>>()?;
-        let mut results = survey::tally(&s.definition, responses.iter().map(Vec::as_slice));
-        results.withheld = survey::withheld(
-            &s.definition,
-            results.responses,
-            actor.is_programme(),
-            s.phase,
-        );
-        if results.withheld.is_some() {
+        let responses = u64::try_from(s.responses).unwrap_or(0);
+        let withheld = survey::withheld(&s.definition, responses, actor.is_programme(), s.phase);
+        if withheld.is_some() {
+            let mut results = survey::results(&s.definition, responses, &[], Vec::new());
             results.questions.clear();
+            results.withheld = withheld;
+            return Ok((s, results));
         }
+        let counts: Vec<(usize, i64, u64)> =
+            sqlx::query("SELECT question, value, n FROM survey_counts WHERE survey_id = $1")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        usize::try_from(r.try_get::<i64, _>("question")?).unwrap_or(usize::MAX),
+                        r.try_get("value")?,
+                        u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?;
+        let mut words = Vec::new();
+        for (i, q) in s.definition.questions.iter().enumerate() {
+            if q.kind != survey::QuestionKind::Text {
+                continue;
+            }
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT text FROM survey_texts WHERE survey_id = $1 AND question = $2 ORDER BY text LIMIT $3",
+            )
+            .bind(id)
+            .bind(i as i64)
+            .bind(texts.map_or(i64::MAX, i64::from))
+            .fetch_all(&self.pool)
+            .await?;
+            words.extend(rows.into_iter().map(|t| (i, t)));
+        }
+        let results = survey::results(&s.definition, responses, &counts, words);
         Ok((s, results))
     }
 }
@@ -684,10 +707,32 @@ fn questionnaire(
 async fn keep_response(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     survey: i64,
+    d: &Definition,
     person: Option<i64>,
     answers: &[Answer],
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // The results' counts and words move with the response.
+    let marks = survey::marks(d, answers);
+    for (question, value) in marks.counts {
+        sqlx::query(
+            "INSERT INTO survey_counts (survey_id, question, value, n) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (survey_id, question, value) DO UPDATE SET n = survey_counts.n + 1",
+        )
+        .bind(survey)
+        .bind(question as i64)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (question, text) in marks.texts {
+        sqlx::query("INSERT INTO survey_texts (survey_id, question, text) VALUES ($1, $2, $3)")
+            .bind(survey)
+            .bind(question as i64)
+            .bind(text)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query(
         "INSERT INTO survey_responses (survey_id, answered_on, person_id, answers) VALUES ($1, $2, $3, $4)",
     )

@@ -384,3 +384,52 @@ fn free_text_answers_are_not_kept_in_the_order_they_came() {
     let r = tally(&d, rs.iter().map(Vec::as_slice));
     assert_eq!(r.questions[0].texts, ["apple", "mango", "zebra"]);
 }
+
+#[test]
+fn results_from_kept_counts_match_a_tally_and_say_what_text_was_left_out() {
+    let d = definition();
+    let rs = [
+        vec![
+            Answer::Score(5),
+            Answer::Score(10),
+            Answer::Choice(0),
+            Answer::Choices(vec![0, 2]),
+            Answer::Text("b".into()),
+        ],
+        vec![
+            Answer::Score(3),
+            Answer::Score(2),
+            Answer::Skipped,
+            Answer::Skipped,
+            Answer::Text("a".into()),
+        ],
+    ];
+    let mut counts = std::collections::BTreeMap::new();
+    let mut texts = Vec::new();
+    for r in &rs {
+        let m = survey::marks(&d, r);
+        for c in m.counts {
+            *counts.entry(c).or_insert(0u64) += 1;
+        }
+        texts.extend(m.texts);
+    }
+    // Each question counts once per response: a value, several choices, a
+    // text, or skipped.
+    assert_eq!(counts.get(&(2, survey::SKIPPED)), Some(&1));
+    assert_eq!(counts.get(&(3, 2)), Some(&1));
+    let counts: Vec<(usize, i64, u64)> = counts.into_iter().map(|((q, v), n)| (q, v, n)).collect();
+    texts.sort();
+    assert_eq!(
+        survey::results(&d, 2, &counts, texts.clone()),
+        tally(&d, rs.iter().map(Vec::as_slice))
+    );
+    // Shown one of two: the other is said to be left out.
+    let shown = survey::results(&d, 2, &counts, texts[..1].to_vec());
+    assert_eq!(
+        (
+            shown.questions[4].texts.len(),
+            shown.questions[4].texts_left_out
+        ),
+        (1, 1)
+    );
+}

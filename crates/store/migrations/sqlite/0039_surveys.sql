@@ -82,3 +82,21 @@ ALTER TABLE outbox ADD COLUMN secret TEXT;
 CREATE UNIQUE INDEX survey_responses_one_each ON survey_responses (survey_id, person_id);
 -- An answer finds its token's message, if still unsent, by the token.
 CREATE INDEX outbox_secret ON outbox (secret) WHERE secret IS NOT NULL;
+
+-- Each survey's answers counted by question and value (a scale's number or
+-- a choice's place; -1: left empty), and its free-text answers, kept in the
+-- transaction that keeps each response: results read these, never every
+-- response.
+CREATE TABLE survey_counts (
+    survey_id BIGINT NOT NULL REFERENCES surveys (id),
+    question BIGINT NOT NULL,
+    value BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (survey_id, question, value)
+);
+CREATE TABLE survey_texts (
+    survey_id BIGINT NOT NULL REFERENCES surveys (id),
+    question BIGINT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX survey_texts_by_question ON survey_texts (survey_id, question);

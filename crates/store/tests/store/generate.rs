@@ -33,7 +33,7 @@ async fn generated_records_verify_and_repeat() {
             roles: vec![Role::ProgrammeStaff],
         };
         let (row, results) = store
-            .survey_results(&staff, 1, Timestamp(1_700_000_000))
+            .survey_results(&staff, 1, None, Timestamp(1_700_000_000))
             .await
             .unwrap();
         assert_eq!((done.survey_answers, row.responses), (40, 40));

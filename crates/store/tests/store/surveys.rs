@@ -352,7 +352,11 @@ async fn a_token_takes_one_answer_while_the_survey_is_open() {
             .answer_invitation(noah_token, &given(&["3", ""]), DURING)
             .await
             .unwrap();
-        let (row, results) = w.store.survey_results(&w.staff, id, DURING).await.unwrap();
+        let (row, results) = w
+            .store
+            .survey_results(&w.staff, id, None, DURING)
+            .await
+            .unwrap();
         assert_eq!((row.responses, row.invited, row.answered), (2, 2, 2));
         assert_eq!(results.questions[0].mean.as_deref(), Some("3.5"));
         assert_eq!(results.questions[1].texts, ["Good"]);
@@ -361,7 +365,10 @@ async fn a_token_takes_one_answer_while_the_survey_is_open() {
         let x = w.store.export().await.unwrap();
         for target in stores("surveys-import").await {
             target.import(&x).await.unwrap();
-            let (copy, again) = target.survey_results(&w.staff, id, DURING).await.unwrap();
+            let (copy, again) = target
+                .survey_results(&w.staff, id, None, DURING)
+                .await
+                .unwrap();
             assert_eq!((copy, again), (row.clone(), results.clone()));
             let v = target.verify().await.unwrap();
             assert!(v.intact() && v.surveys == 1, "{v:?}");
@@ -400,14 +407,19 @@ async fn an_agency_sees_its_own_engagements_results_and_nothing_else() {
             .map(|s| s.id)
             .collect();
         assert_eq!(mine, [id]);
-        assert!(w.store.survey_results(&w.member, id, DURING).await.is_ok());
+        assert!(
+            w.store
+                .survey_results(&w.member, id, None, DURING)
+                .await
+                .is_ok()
+        );
         for (who, survey) in [
             (&w.other, id),
             (&w.member, community),
             (&w.other, community),
         ] {
             assert!(matches!(
-                w.store.survey_results(who, survey, DURING).await,
+                w.store.survey_results(who, survey, None, DURING).await,
                 Err(StoreError::Domain(DomainError::NotFound))
             ));
         }
@@ -417,7 +429,7 @@ async fn an_agency_sees_its_own_engagements_results_and_nothing_else() {
         // too.
         let (row, _) = w
             .store
-            .survey_results(&w.staff, community, DURING)
+            .survey_results(&w.staff, community, None, DURING)
             .await
             .unwrap();
         assert_eq!(row.invited, 4);
@@ -494,7 +506,7 @@ async fn an_agency_sees_its_own_engagements_results_and_nothing_else() {
         }
         let (row, _) = w
             .store
-            .survey_results(&w.staff, named, DURING)
+            .survey_results(&w.staff, named, None, DURING)
             .await
             .unwrap();
         assert_eq!(row.responses, 3);
@@ -609,15 +621,28 @@ async fn nothing_in_any_table_links_an_anonymous_answer_to_its_person_or_token()
             .await
             .unwrap();
         assert!(forgotten.contains("removed once sent"), "{forgotten}");
-        // The answer is in one row of one table, and that row holds its
-        // survey, its day and its answers: no person, no token or its hash,
-        // no time.
-        let holding: Vec<_> = cells.iter().filter(|c| c.2.contains(marker)).collect();
-        assert_eq!(holding.len(), 1, "{holding:?}");
+        // The answer is in its response's row (its survey, its day and its
+        // answers) and, for the results, in the free-text row kept with it
+        // (its survey, its question and its words): no person, no token or
+        // its hash, no time.
+        let mut holding: Vec<(&str, &str)> = cells
+            .iter()
+            .filter(|c| c.2.contains(marker))
+            .map(|c| (c.0.as_str(), c.1.as_str()))
+            .collect();
+        holding.sort_unstable();
         assert_eq!(
-            (holding[0].0.as_str(), holding[0].1.as_str()),
-            ("survey_responses", "answers")
+            holding,
+            [("survey_responses", "answers"), ("survey_texts", "text")]
         );
+        let words: Vec<(i64, i64)> = sqlx::query("SELECT survey_id, question FROM survey_texts")
+            .fetch_all(w.store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(words, [(id, 1)]);
         let row = sqlx::query(
             "SELECT CAST(id AS TEXT), CAST(survey_id AS TEXT), answered_on, CAST(person_id AS TEXT), answers FROM survey_responses WHERE survey_id = $1",
         )
@@ -680,7 +705,11 @@ async fn nothing_in_any_table_links_an_anonymous_answer_to_its_person_or_token()
                 "{table} joins Mia to her token: {values:?}"
             );
         }
-        let (row, _) = w.store.survey_results(&w.staff, id, DURING).await.unwrap();
+        let (row, _) = w
+            .store
+            .survey_results(&w.staff, id, None, DURING)
+            .await
+            .unwrap();
         assert_eq!((row.invited, row.answered, row.responses), (2, 1, 1));
     }
 }

@@ -16,6 +16,9 @@ use waymark_store::{StoreError, SurveyRecord, SurveyRow, now};
 use super::contract::Body;
 use super::{ApiState, Caller, Params, Problem, created, invalid_fields, not_found};
 
+/// Free-text answers a question's results carry at most.
+const TEXTS: u32 = 500;
+
 fn problem(e: StoreError) -> Problem {
     match e {
         StoreError::Domain(DomainError::NotFound) => not_found("survey"),
@@ -212,8 +215,10 @@ pub(super) struct SurveyResults {
 }
 
 /// A survey's results: per question, how many chose each answer, a
-/// rating's mean, the Net Promoter Score, and free-text answers. For the
-/// programme, and an engagement survey's agency.
+/// rating's mean, the Net Promoter Score, and up to 500 free-text answers
+/// (sorted; `texts_left_out` says how many more, all in the page's CSV).
+/// For the programme, and an engagement survey's agency; an anonymous
+/// survey's wait for 3 answers (`withheld` says why).
 #[utoipa::path(get, path = "/api/v1/surveys/{id}/results", params(("id" = i64, Path)), responses(
     (status = 200, body = SurveyResults),
     (status = 404, body = Problem),
@@ -225,7 +230,7 @@ pub(super) async fn results(
 ) -> Result<Response, Problem> {
     let (survey, results) = s
         .store
-        .survey_results(&actor, id, now())
+        .survey_results(&actor, id, Some(TEXTS), now())
         .await
         .map_err(problem)?;
     Ok(Json(SurveyResults { survey, results }).into_response())

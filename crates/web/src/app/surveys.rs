@@ -28,7 +28,7 @@ use crate::chart::BarChart;
 const PUBLIC_PER_HOUR: usize = 20;
 
 /// Free-text answers a results page shows; the CSV has them all.
-const TEXTS_SHOWN: usize = 200;
+const TEXTS_SHOWN: u32 = 200;
 
 #[derive(Serialize)]
 struct SurveyLine {
@@ -644,7 +644,7 @@ struct ResultView {
     summary: Option<String>,
     chart: Option<String>,
     texts: Vec<String>,
-    more_texts: usize,
+    more_texts: u64,
 }
 
 fn result_view(survey_id: i64, q: &QuestionResult) -> ResultView {
@@ -686,8 +686,8 @@ fn result_view(survey_id: i64, q: &QuestionResult) -> ResultView {
         counts,
         summary,
         chart,
-        texts: q.texts.iter().take(TEXTS_SHOWN).cloned().collect(),
-        more_texts: q.texts.len().saturating_sub(TEXTS_SHOWN),
+        texts: q.texts.clone(),
+        more_texts: q.texts_left_out,
     }
 }
 
@@ -707,7 +707,10 @@ pub async fn results(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (row, r): (SurveyRow, Results) = s.store.survey_results(&who.actor, id, now()).await?;
+    let (row, r): (SurveyRow, Results) = s
+        .store
+        .survey_results(&who.actor, id, Some(TEXTS_SHOWN), now())
+        .await?;
     let agencies = agency_names(&s).await?;
     view_page(
         &s,
@@ -732,7 +735,7 @@ pub async fn results_csv(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (_, r) = s.store.survey_results(&who.actor, id, now()).await?;
+    let (_, r) = s.store.survey_results(&who.actor, id, None, now()).await?;
     if let Some(why) = r.withheld {
         return Err(PageError::Refused(StatusCode::CONFLICT, why));
     }

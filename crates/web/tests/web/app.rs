@@ -5342,6 +5342,7 @@ async fn a_public_link_takes_one_answer_per_browser() {
             .survey_results(
                 &w.store.actor(PersonId(2)).await.unwrap(),
                 1,
+                None,
                 waymark_store::now(),
             )
             .await

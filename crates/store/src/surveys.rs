@@ -351,12 +351,14 @@ impl Store {
                             .collect()
                     }
                 };
-                let already: Vec<i64> = sqlx::query_scalar(
+                let already: std::collections::HashSet<i64> = sqlx::query_scalar(
                     "SELECT person_id FROM survey_invitations WHERE survey_id = $1",
                 )
                 .bind(id)
                 .fetch_all(&mut *tx)
-                .await?;
+                .await?
+                .into_iter()
+                .collect();
                 let mut tokens = Vec::new();
                 for p in people.iter().filter(|p| !already.contains(&p.id.0)) {
                     let token = random_token()?;

@@ -472,6 +472,18 @@ pub fn may_change(sent: bool) -> Result<(), DomainError> {
     }
 }
 
+/// Whether a closed survey may take answers again. An anonymous one may
+/// not: its results, seen before and after, would tell a late answer apart.
+pub fn may_reopen(d: &Definition, phase: Phase) -> Result<(), DomainError> {
+    if d.anonymous && phase == Phase::Closed {
+        Err(DomainError::rule(
+            "An anonymous survey stays closed once it has closed: its results seen before and after would show what a late answer said. Start a new survey instead.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// A close date moved once sent: it may only be on or after today, so no
 /// one is shut out by surprise, and on or after the open date.
 pub fn check_close(d: &Definition, raw: &str, today: &str) -> Result<String, DomainError> {

@@ -439,6 +439,7 @@ impl Store {
         }
         let event = match closes_on {
             Some(raw) => {
+                survey::may_reopen(&s.definition, s.phase)?;
                 let closes = survey::check_close(&s.definition, raw, &today(now))?;
                 let mut d = s.definition.clone();
                 d.closes_on = closes.clone();
@@ -561,15 +562,9 @@ impl Store {
         if taken.rows_affected() != 1 {
             return Err(already());
         }
-        // A message not yet sent forgets its token now (found by the token
-        // itself: no column joins a token to its message).
-        sqlx::query(&format!(
-            "UPDATE outbox SET {} WHERE secret = $1",
-            crate::outbox::FORGET
-        ))
-        .bind(token)
-        .execute(&mut *tx)
-        .await?;
+        // A message not yet sent keeps its (now used) token until it goes:
+        // taking it out here would mark, among the unsent, whose answer
+        // this is.
         let person = if q.definition.anonymous {
             None
         } else {
@@ -792,6 +787,11 @@ async fn row_differs(
     let kept: Option<Definition> = unjson(&r.try_get::<String, _>("definition")?).ok();
     let kept_audience: Option<Audience> = unjson(&r.try_get::<String, _>("audience")?).ok();
     let title: String = r.try_get("title")?;
+    if let Some(d) = &definition
+        && let Some(why) = results_differ(pool, id, d).await?
+    {
+        return Ok(Some(why.to_string()));
+    }
     let why = if kept != definition || definition.as_ref().map(|d| &d.title) != Some(&title) {
         Some("its title, questions, anonymity or dates are not what its chain records")
     } else if kept_audience != audience {
@@ -804,6 +804,63 @@ async fn row_differs(
         None
     };
     Ok(why.map(str::to_string))
+}
+
+/// Whether the counts and words results read, and the count of responses,
+/// are what the responses themselves give.
+async fn results_differ(
+    pool: &sqlx::AnyPool,
+    id: i64,
+    d: &Definition,
+) -> Result<Option<&'static str>, StoreError> {
+    let answers: Vec<String> =
+        sqlx::query_scalar("SELECT answers FROM survey_responses WHERE survey_id = $1")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    let mut counts: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
+    let mut texts: Vec<(i64, String)> = Vec::new();
+    for a in &answers {
+        let m = survey::marks(d, &unjson::<Vec<Answer>>(a)?);
+        for (q, v) in m.counts {
+            *counts.entry((q as i64, v)).or_default() += 1;
+        }
+        texts.extend(m.texts.into_iter().map(|(q, t)| (q as i64, t)));
+    }
+    let kept: std::collections::BTreeMap<(i64, i64), i64> =
+        sqlx::query("SELECT question, value, n FROM survey_counts WHERE survey_id = $1")
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    (r.try_get("question")?, r.try_get("value")?),
+                    r.try_get("n")?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+    let mut kept_texts: Vec<(i64, String)> =
+        sqlx::query("SELECT question, text FROM survey_texts WHERE survey_id = $1")
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("question")?, r.try_get("text")?)))
+            .collect::<Result<_, StoreError>>()?;
+    texts.sort();
+    kept_texts.sort();
+    let responses: i64 = sqlx::query_scalar("SELECT responses FROM surveys WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(if responses != answers.len() as i64 {
+        Some("its count of responses is not the responses kept")
+    } else if kept != counts || kept_texts != texts {
+        Some("its results' counts or words are not what its responses give")
+    } else {
+        None
+    })
 }
 
 pub(crate) async fn verify(

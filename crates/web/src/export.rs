@@ -17,7 +17,8 @@ pub fn cell(text: &str) -> String {
         return text.to_string();
     }
     match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{text}"),
+        // A pipe starts the old DDE form (`|calc`) in some spreadsheets.
+        Some('=' | '+' | '-' | '@' | '|' | '\t' | '\r' | '\n') => format!("'{text}"),
         _ => text.to_string(),
     }
 }
@@ -231,7 +232,14 @@ mod tests {
 
     #[test]
     fn formulas_become_text() {
-        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx"] {
+        for bad in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "|calc",
+        ] {
             assert!(cell(bad).starts_with('\''), "{bad}");
         }
         assert_eq!(cell("Teams"), "Teams");

@@ -381,6 +381,50 @@ async fn a_token_takes_one_answer_while_the_survey_is_open() {
                 .unwrap();
             assert_eq!(next, id + 1);
         }
+        // The results' counts are what the responses give: forged, found.
+        assert!(w.store.verify().await.unwrap().intact());
+        sqlx::query("UPDATE survey_counts SET n = n + 50 WHERE question = 0")
+            .execute(w.store.pool())
+            .await
+            .unwrap();
+        let v = w.store.verify().await.unwrap();
+        assert!(
+            v.broken_surveys[0].reason.contains("counts or words"),
+            "{v:?}"
+        );
+    }
+}
+
+/// An anonymous survey stays closed once closed: its results before and
+/// after a late answer would show what the answer said. And an answer
+/// leaves the unsent messages alone, so they do not mark whose it was.
+#[tokio::test]
+async fn an_anonymous_survey_stays_closed_and_answers_leave_the_outbox_alone() {
+    for store in stores("surveys-closed").await {
+        let w = world(store).await;
+        let (id, _) = sent_engagement_survey(&w, true).await;
+        let t = tokens(&w.store).await;
+        w.store
+            .answer_invitation(&t[0].1, &given(&["4", ""]), DURING)
+            .await
+            .unwrap();
+        let unsent: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT secret FROM outbox WHERE kind = 'survey_invitation' ORDER BY id",
+        )
+        .fetch_all(w.store.pool())
+        .await
+        .unwrap();
+        assert!(unsent.iter().all(Option::is_some), "{unsent:?}");
+        w.store
+            .close_survey(&w.staff, id, None, DURING)
+            .await
+            .unwrap();
+        let err = w
+            .store
+            .close_survey(&w.staff, id, Some("2025-12-31"), DURING)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("stays closed"), "{err}");
     }
 }
 
@@ -594,8 +638,14 @@ async fn nothing_in_any_table_links_an_anonymous_answer_to_its_person_or_token()
         let (_, mia_token, mia_mail) = t.iter().find(|t| t.0 == "mia@dta.gov.au").unwrap().clone();
         let (_, noah_token, noah_mail) =
             t.iter().find(|t| t.0 == "noah@dta.gov.au").unwrap().clone();
-        // Noah's invitation is sent: the outbox forgets its token then.
-        w.store.mail_sent(noah_mail, DURING).await.unwrap();
+        // Both invitations are sent (Mia answers from hers): the outbox
+        // forgets each token then. Noah's is refused for good by his
+        // server, which forgets it too.
+        w.store.mail_sent(mia_mail, DURING).await.unwrap();
+        w.store
+            .mail_refused(noah_mail, "550 no such mailbox", DURING)
+            .await
+            .unwrap();
         let marker = "A marker only the first answer holds";
         let answered_at = Timestamp(DURING.0 + 4_321);
         w.store
@@ -615,12 +665,14 @@ async fn nothing_in_any_table_links_an_anonymous_answer_to_its_person_or_token()
                 .collect();
             assert!(found.is_empty(), "a usable token is kept: {found:?}");
         }
-        let forgotten: String = sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1")
-            .bind(mia_mail)
-            .fetch_one(w.store.pool())
-            .await
-            .unwrap();
-        assert!(forgotten.contains("removed once sent"), "{forgotten}");
+        for mail in [mia_mail, noah_mail] {
+            let forgotten: String = sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1")
+                .bind(mail)
+                .fetch_one(w.store.pool())
+                .await
+                .unwrap();
+            assert!(forgotten.contains("removed once sent"), "{forgotten}");
+        }
         // The answer is in its response's row (its survey, its day and its
         // answers) and, for the results, in the free-text row kept with it
         // (its survey, its question and its words): no person, no token or

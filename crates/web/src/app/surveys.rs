@@ -335,6 +335,8 @@ struct SurveyPage {
     version: i64,
     draft: bool,
     open_or_scheduled: bool,
+    /// Closed, and may take answers again (a named survey).
+    reopen: bool,
     invites: bool,
     definition: Definition,
     questions: Vec<QuestionView>,
@@ -420,6 +422,7 @@ async fn survey_page(
             version: row.version,
             draft: !row.sent,
             open_or_scheduled: matches!(row.phase, Phase::Open | Phase::Scheduled),
+            reopen: row.phase == Phase::Closed && survey::may_reopen(d, row.phase).is_ok(),
             invites: row.audience.invites(),
             definition: d.clone(),
             questions: question_views(d),
@@ -1068,9 +1071,18 @@ pub async fn answer_public(
             ))),
         );
     }
-    if over_public_limit(q.survey, &crate::ops::limit_key(client)) {
+    // Counted by person when signed in, so a colleague behind the same
+    // address does not use up another's turn.
+    let by = match &who {
+        Some(w) => format!("person:{}", w.person.id.0),
+        None => crate::ops::limit_key(client),
+    };
+    if over_public_limit(q.survey, &by) {
         crate::ops::METRICS.rate_limited("survey_public");
-        return Err(PageError::TooMany(3600));
+        return Err(PageError::Refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "This survey has had many answers from your network in the last hour. Wait an hour and try again, or sign in first.".into(),
+        ));
     }
     let given = given_of(&raw);
     let result = s
@@ -1128,4 +1140,24 @@ fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_link_takes_twenty_answers_an_hour_from_each_network_or_person() {
+        // A survey id no other test uses: the count is this process's.
+        let id = -7;
+        for _ in 0..PUBLIC_PER_HOUR {
+            assert!(!over_public_limit(id, "192.0.2.1"));
+        }
+        assert!(over_public_limit(id, "192.0.2.1"));
+        // Another network, or a person signed in, has a turn of their own.
+        assert!(!over_public_limit(id, "192.0.2.2"));
+        assert!(!over_public_limit(id, "person:3"));
+        // And so has another survey.
+        assert!(!over_public_limit(id - 1, "192.0.2.1"));
+    }
 }

@@ -527,6 +527,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("version", Int),
                 ("event_count", Int),
                 ("head_hash", Text),
+                ("response_head", Text),
             ],
         ),
         (
@@ -567,6 +568,9 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("answered_on", Text),
                 ("person_id", OptInt),
                 ("answers", Text),
+                ("seq", Int),
+                ("prev_hash", Text),
+                ("hash", Text),
             ],
         ),
         (

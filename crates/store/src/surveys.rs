@@ -730,16 +730,33 @@ async fn keep_response(
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query(
-        "INSERT INTO survey_responses (survey_id, answered_on, person_id, answers) VALUES ($1, $2, $3, $4)",
+    // Counting the response takes the survey's row (a lock on PostgreSQL;
+    // SQLite writes in turn), so responses chain one after another.
+    let r = sqlx::query(
+        "UPDATE surveys SET responses = responses + 1 WHERE id = $1 RETURNING responses, response_head",
     )
     .bind(survey)
-    .bind(today(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    let seq: i64 = r.try_get("responses")?;
+    let prev: String = r.try_get("response_head")?;
+    let day = today(now);
+    let answers = json(&answers)?;
+    let hash = response_link(&prev, survey, seq, &day, person, &answers);
+    sqlx::query(
+        "INSERT INTO survey_responses (survey_id, answered_on, person_id, answers, seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(survey)
+    .bind(&day)
     .bind(person)
-    .bind(json(&answers)?)
+    .bind(&answers)
+    .bind(seq)
+    .bind(&prev)
+    .bind(&hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE surveys SET responses = responses + 1 WHERE id = $1")
+    sqlx::query("UPDATE surveys SET response_head = $1 WHERE id = $2")
+        .bind(&hash)
         .bind(survey)
         .execute(&mut **tx)
         .await?;
@@ -806,6 +823,28 @@ async fn row_differs(
     Ok(why.map(str::to_string))
 }
 
+/// A response's link in its survey's chain of responses: no time and no
+/// actor, only what the row itself keeps.
+fn response_link(
+    prev: &str,
+    survey: i64,
+    seq: i64,
+    day: &str,
+    person: Option<i64>,
+    answers: &str,
+) -> String {
+    let person = person.map(|p| p.to_string()).unwrap_or_default();
+    crate::chain::link(
+        prev,
+        survey,
+        seq,
+        0,
+        0,
+        &format!("response {day} {person}"),
+        answers,
+    )
+}
+
 /// Whether the counts and words results read, and the count of responses,
 /// are what the responses themselves give.
 async fn results_differ(
@@ -813,11 +852,43 @@ async fn results_differ(
     id: i64,
     d: &Definition,
 ) -> Result<Option<&'static str>, StoreError> {
-    let answers: Vec<String> =
-        sqlx::query_scalar("SELECT answers FROM survey_responses WHERE survey_id = $1")
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT seq, answered_on, person_id, answers, prev_hash, hash FROM survey_responses WHERE survey_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    // The chain first: every response in its place, each linked to the one
+    // before, the last the survey's head.
+    let mut prev = String::new();
+    let mut answers = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let a: String = r.try_get("answers")?;
+        let seq: i64 = r.try_get("seq")?;
+        let want = response_link(
+            &prev,
+            id,
+            seq,
+            &r.try_get::<String, _>("answered_on")?,
+            r.try_get("person_id")?,
+            &a,
+        );
+        if seq != i as i64 + 1
+            || r.try_get::<String, _>("prev_hash")? != prev
+            || r.try_get::<String, _>("hash")? != want
+        {
+            return Ok(Some("a response is missing, out of order or changed"));
+        }
+        prev = want;
+        answers.push(a);
+    }
+    let head: String = sqlx::query_scalar("SELECT response_head FROM surveys WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    if head != prev {
+        return Ok(Some("its last response is not the one its record holds"));
+    }
     let mut counts: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
     let mut texts: Vec<(i64, String)> = Vec::new();
     for a in &answers {

@@ -22,7 +22,10 @@ CREATE TABLE surveys (
     created_at BIGINT NOT NULL,
     version BIGINT NOT NULL DEFAULT 1,
     event_count BIGINT NOT NULL DEFAULT 0,
-    head_hash TEXT NOT NULL DEFAULT ''
+    head_hash TEXT NOT NULL DEFAULT '',
+    -- The last response's hash: the responses form a chain of their own
+    -- (no times, no actors), so one added or removed is found.
+    response_head TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE survey_events (
@@ -69,7 +72,13 @@ CREATE TABLE survey_responses (
     survey_id BIGINT NOT NULL REFERENCES surveys (id),
     answered_on TEXT NOT NULL,
     person_id BIGINT REFERENCES people (id),
-    answers TEXT NOT NULL
+    answers TEXT NOT NULL,
+    -- Its place among the survey's responses, from 1, and its link in
+    -- their chain: SHA-256 over the one before, the survey, the place,
+    -- the day, the person (if named) and the answers.
+    seq BIGINT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
 );
 CREATE INDEX survey_responses_by_survey ON survey_responses (survey_id);
 

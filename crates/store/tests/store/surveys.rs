@@ -392,6 +392,24 @@ async fn a_token_takes_one_answer_while_the_survey_is_open() {
             v.broken_surveys[0].reason.contains("counts or words"),
             "{v:?}"
         );
+        // Responses chain one after another: one removed is found, even
+        // with the counts put right behind it.
+        sqlx::query("UPDATE survey_counts SET n = n - 50 WHERE question = 0")
+            .execute(w.store.pool())
+            .await
+            .unwrap();
+        assert!(w.store.verify().await.unwrap().intact());
+        sqlx::query("DELETE FROM survey_responses WHERE seq = 1")
+            .execute(w.store.pool())
+            .await
+            .unwrap();
+        let v = w.store.verify().await.unwrap();
+        assert!(
+            v.broken_surveys[0]
+                .reason
+                .contains("missing, out of order or changed"),
+            "{v:?}"
+        );
     }
 }
 

@@ -27,6 +27,9 @@ use crate::chart::BarChart;
 /// time and address would say when an anonymous answer came from where.
 const PUBLIC_PER_HOUR: usize = 20;
 
+/// Who a named survey's invitation keeps answers as.
+const INVITED: &str = "the person this invitation was sent to";
+
 /// Free-text answers a results page shows; the CSV has them all.
 const TEXTS_SHOWN: u32 = 200;
 
@@ -914,8 +917,7 @@ pub async fn invitation_form(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let q = s.store.invitation(&token, now()).await?;
-    let named_as =
-        (!q.definition.anonymous).then(|| "the person this invitation was sent to".into());
+    let named_as = (!q.definition.anonymous).then(|| INVITED.to_string());
     answer_page(
         &s,
         who.as_ref(),
@@ -944,11 +946,12 @@ pub async fn answer_invitation(
     let given = given_of(&raw);
     let q = s.store.invitation(&token, t).await?;
     let result = s.store.answer_invitation(&token, &given, t).await;
+    let named_as = (!q.definition.anonymous).then(|| INVITED.to_string());
     answered(
         &s,
         who.as_ref(),
         &q,
-        format!("/answer/{token}"),
+        (format!("/answer/{token}"), named_as),
         given,
         result.map(|_| ()),
     )
@@ -959,14 +962,14 @@ fn answered(
     s: &AppState,
     who: Option<&SignedIn>,
     q: &Questionnaire,
-    action: String,
+    (action, named_as): (String, Option<String>),
     given: Vec<Vec<String>>,
     result: Result<(), StoreError>,
 ) -> Result<Response, PageError> {
     let mut a = Answering {
         q,
         action,
-        named_as: None,
+        named_as,
         thanks: false,
         answered: false,
         errors: Vec::new(),
@@ -1058,7 +1061,7 @@ pub async fn answer_public(
 ) -> Result<Response, PageError> {
     let t = now();
     let q = s.store.public_survey(&key, t).await?;
-    let action = format!("/answer/link/{key}");
+    let action = (format!("/answer/link/{key}"), named_as(&q, who.as_ref()));
     if has_answered(&headers, q.survey) {
         return answered(
             &s,

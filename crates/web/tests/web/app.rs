@@ -5351,3 +5351,53 @@ async fn a_public_link_takes_one_answer_per_browser() {
         assert_eq!((row.responses, results.withheld.is_some()), (1, true));
     }
 }
+
+/// A named survey's form, sent back with a problem, still says whose
+/// answers they will be.
+#[tokio::test]
+async fn a_named_survey_says_whose_answers_they_are_after_an_error() {
+    for store in stores("surveys-named").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 34]).await;
+        let staff = w.store.actor(PersonId(2)).await.unwrap();
+        let t = waymark_store::now();
+        let (opens, closes) = waymark_core::survey::default_dates(&waymark_core::today(t));
+        let mut d = waymark_core::survey::template(&opens, &closes).unwrap();
+        d.anonymous = false;
+        let id = w
+            .store
+            .create_survey(&staff, &d, waymark_core::survey::Audience::Public, t)
+            .await
+            .unwrap();
+        w.store
+            .send_survey(&staff, id, &|_, _, _| waymark_store::Mail::default(), t)
+            .await
+            .unwrap();
+        let key = w
+            .store
+            .survey(&staff, id, t)
+            .await
+            .unwrap()
+            .public_key
+            .unwrap();
+        let link = format!("/answer/link/{key}");
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::POST,
+            &link,
+            &[("q1", "99")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body
+                .contains("kept as given by no one: you are not signed in"),
+            "{}",
+            r.body
+        );
+        let member = w.client(&app, Who::Member).await;
+        let r = send(&app, &member, Method::POST, &link, &[("q1", "99")]).await;
+        assert!(r.body.contains("kept as given by Person"), "{}", r.body);
+    }
+}

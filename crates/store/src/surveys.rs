@@ -633,9 +633,11 @@ impl Store {
         let responses = u64::try_from(s.responses).unwrap_or(0);
         let withheld = survey::withheld(&s.definition, responses, actor.is_programme(), s.phase);
         if withheld.is_some() {
-            let mut results = survey::results(&s.definition, responses, &[], Vec::new());
-            results.questions.clear();
-            results.withheld = withheld;
+            let results = Results {
+                responses,
+                withheld,
+                questions: Vec::new(),
+            };
             return Ok((s, results));
         }
         let counts: Vec<(usize, i64, u64)> =

@@ -184,6 +184,19 @@ fn at(v: f64) -> String {
     }
 }
 
+/// Every chart's `<svg>` opening: an image named by its `<title>` and
+/// described by its `<desc>`, `height` units tall.
+fn opening(id: &str, title: &str, desc: &str, height: f64) -> String {
+    let id = escape(id);
+    format!(
+        r#"<svg class="chart" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>"#,
+        w = WIDTH,
+        h = at(height),
+        title = escape(title),
+        desc = escape(desc),
+    )
+}
+
 impl LineChart<'_> {
     /// The chart as one `<svg>` element.
     pub fn svg(&self) -> String {
@@ -202,16 +215,7 @@ impl LineChart<'_> {
         let (ylo, yhi) = (yt[0], yt[yt.len() - 1]);
         let xs = Scale::new((x0, x1), (LEFT, WIDTH - RIGHT));
         let ys = Scale::new((ylo, yhi), (HEIGHT - BOTTOM, TOP));
-        let id = escape(&self.id);
-        let mut o = String::new();
-        let _ = write!(
-            o,
-            r#"<svg class="chart" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>"#,
-            w = WIDTH,
-            h = HEIGHT,
-            title = escape(&self.title),
-            desc = escape(&self.desc),
-        );
+        let mut o = opening(&self.id, &self.title, &self.desc, HEIGHT);
         o.push_str(
             r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
         );
@@ -356,16 +360,8 @@ impl BarChart {
         let (row_height, left) = if beside { (26.0, 44.0) } else { (ROW, 8.0) };
         let xs = Scale::new((0.0, top[top.len() - 1]), (left, WIDTH - 56.0));
         let height = 12.0 + row_height * self.bars.len().max(1) as f64;
-        let id = escape(&self.id);
-        let mut o = String::new();
-        let _ = write!(
-            o,
-            r#"<svg class="chart" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc><g fill="currentColor" font-size="16">"#,
-            w = WIDTH,
-            h = at(height),
-            title = escape(&self.title),
-            desc = escape(&self.desc),
-        );
+        let mut o = opening(&self.id, &self.title, &self.desc, height);
+        o.push_str(r#"<g fill="currentColor" font-size="16">"#);
         for (i, (label, n)) in self.bars.iter().enumerate() {
             let y = 6.0 + row_height * i as f64;
             let mut shown: String = label.chars().take(LABEL_CHARS).collect();

@@ -190,3 +190,109 @@ test('the programme sends a survey, two people answer from their mail, and the s
   assert.match(csv, /^question,text,answer,count\n/);
   assert.match(csv, /7,Which office do you work in\?,Canberra,2\n/);
 });
+
+// A day `days` from today, as a form takes it (UTC's day: a day either side
+// of Canberra's, which the dates chosen below allow for).
+function day(days) {
+  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+test('the sponsor measures a benefit, a retro lesson becomes an article draft, and the portfolio shows all of it', async () => {
+  const { page: sponsor } = await signedIn('eve@bot.gov.au');
+  const ws = `${base}/engagements/1`;
+  // 1. A benefit with a baseline and a target, and two readings that reach it.
+  await sponsor.goto(`${ws}/benefits`);
+  const add = sponsor.locator('#benefit-add');
+  await add.getByLabel('Benefit', { exact: true }).fill('Fewer desktop builds');
+  await add.getByLabel('Unit (optional)').fill('builds');
+  await add.getByRole('group', { name: /Baseline/ }).getByLabel('Value').fill('120');
+  await add.getByRole('group', { name: /Baseline/ }).getByLabel('Date measured').fill(day(-60));
+  await add.getByRole('group', { name: /Target/ }).getByLabel('Value').fill('40');
+  await add.getByRole('group', { name: /Target/ }).getByLabel('Reach it by').fill(day(40));
+  await click(sponsor, 'Add benefit');
+  const first = sponsor.locator('#benefit-1');
+  for (const [value, date] of [['80', day(-30)], ['40', day(-2)]]) {
+    await first.getByLabel(/^Reading in builds/).fill(value);
+    await first.getByLabel('Date it was measured').fill(date);
+    await Promise.all([sponsor.waitForLoadState('load'), first.getByRole('button', { name: 'Record reading' }).click()]);
+  }
+  assert.equal((await first.locator('.status').textContent()).trim(), 'Realised');
+
+  // 3. A retrospective records a lesson; the programme accepts it as an
+  // article draft.
+  await sponsor.goto(`${ws}/workshops`);
+  const schedule = sponsor.locator('form').filter({ has: sponsor.getByRole('button', { name: 'Schedule and send invitations' }) });
+  await schedule.getByLabel('Title').fill('Discovery retro');
+  await schedule.getByLabel('Date', { exact: true }).fill(day(7));
+  await schedule.getByLabel('Start time').fill('10:00');
+  await schedule.getByLabel('Location (optional if online)').fill('Canberra');
+  await schedule.getByLabel('Agenda').fill('What went well, what to improve, what to try next.');
+  await schedule.getByLabel(/This is a retrospective/).check();
+  await click(sponsor, 'Schedule and send invitations');
+  const lessonForm = sponsor.locator('form.lesson-form');
+  await lessonForm.getByLabel('To improve', { exact: true }).check();
+  await lessonForm.getByLabel('What was learned').fill('Book the security assessor before Discovery starts.');
+  await lessonForm.getByLabel('What it is about').selectOption('discovery:5');
+  await click(sponsor, 'Record lesson');
+  await sponsor.locator('#lesson-1 select').selectOption('guidance');
+  await click(sponsor, 'Propose');
+  const { page: admin } = await signedIn('ada@dta.gov.au');
+  await admin.goto(`${base}/lessons`);
+  await admin.getByRole('link', { name: 'Bureau of Things' }).first().click();
+  await Promise.all([admin.waitForLoadState('load'),
+    admin.locator('#lesson-1 form').first().getByRole('button', { name: 'Accept lesson 1 as an article draft' }).click()]);
+  await admin.locator('#lesson-1').getByRole('link', { name: 'its article draft' }).waitFor();
+
+  // 4. The portfolio shows all of it, to the month the benefit is due.
+  await admin.getByRole('link', { name: 'Portfolio', exact: true }).click();
+  await admin.getByRole('heading', { name: 'Portfolio', level: 1 }).waitFor();
+  const due = day(40).slice(0, 7);
+  await admin.getByLabel('To month').fill('2099-13');
+  await click(admin, 'Show');
+  await admin.locator('#to-error').getByText(/give a month as YYYY-MM/).waitFor();
+  assert.equal(await admin.getByLabel('To month').inputValue(), '2099-13');
+  await axe(admin, 'the portfolio with a filter error');
+  await admin.getByLabel('To month').fill(due);
+  await click(admin, 'Show');
+  // A chart's table, a line a row, its cells apart.
+  const table = (slug) => admin.locator(`#portfolio-${slug} tbody tr`).evaluateAll(
+    (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim()).join(' ')).join('\n'));
+  // Engagements by stage, started, the benefit realised, the survey's
+  // score, and the lesson to improve, each in its chart's table.
+  assert.match(await table('funnel'), /^Engagements started 1$/m);
+  assert.match(await table('stages'), new RegExp(`^${due} 1 0 0 0 0$`, 'm'));
+  assert.match(await table('benefits'), /^\d{4} Q\d 1 1 0 0$/m);
+  assert.match(await table('surveys'), /^Protected Utility survey \d{4}-\d{2}-\d{2} 3 33 4\.0$/m);
+  assert.match(await table('lessons'), /^Discovery 1 0 0$/m);
+  // Every chart is an image named by its title and described, beside its table.
+  const charts = admin.locator('figure.chart-figure svg[role="img"]');
+  assert.ok(await charts.count() >= 6, `${await charts.count()} charts`);
+  for (const svg of await charts.all()) {
+    const [title, desc] = (await svg.getAttribute('aria-labelledby')).split(' ');
+    assert.ok((await svg.locator(`title#${title}`).textContent()).length > 10);
+    assert.match(await svg.locator(`desc#${desc}`).textContent(), /^For every agency, /);
+    assert.equal(await svg.locator('xpath=ancestor::section[1]//table').count(), 1);
+  }
+  await axe(admin, 'the portfolio');
+  await shoot(admin, 'portfolio');
+  for (const width of [390, 1280]) {
+    await admin.setViewportSize({ width, height: 900 });
+    await admin.locator('#portfolio-benefits').screenshot({ path: join(SHOTS, `surveys-portfolio-benefits-${width}.png`) });
+  }
+  await admin.setViewportSize({ width: 1280, height: 900 });
+  const [download] = await Promise.all([
+    admin.waitForEvent('download'),
+    admin.getByRole('link', { name: 'Download benefits realised against target as CSV' }).click(),
+  ]);
+  assert.match(readFileSync(await download.path(), 'utf8'), /^Quarter due,Due,Realised,Missed,Still to come\n\d{4} Q\d,1,1,0,0\n/);
+  // The capacity: a bad number is said beside its field.
+  await admin.getByLabel(/How many Do it With You engagements/).fill('none');
+  await click(admin, 'Save the capacity');
+  await admin.locator('#capacity-error').getByText(/from 1 to 500/).waitFor();
+  await admin.getByLabel(/How many Do it With You engagements/).fill('3');
+  await click(admin, 'Save the capacity');
+  await admin.getByRole('status').getByText('The capacity is saved').waitFor();
+  // Nobody else has it.
+  assert.equal(await sponsor.getByRole('link', { name: 'Portfolio', exact: true }).count(), 0);
+  assert.equal((await sponsor.goto(`${base}/portfolio`)).status(), 404);
+});

@@ -469,6 +469,9 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
             for a in &v.altered {
                 println!("audit: {}: {}", a.record, a.reason);
             }
+            for d in &v.portfolio_drift {
+                println!("audit: the portfolio's count of {d}");
+            }
             println!(
                 "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s), {} survey(s) and {} letter(s) or file(s)",
                 v.broken.len(),

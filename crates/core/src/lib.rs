@@ -23,7 +23,8 @@
 //! its readings, and its derived status ([`benefit`]); lessons from
 //! retrospectives, tagged to the model's stages and steps ([`lesson`]); surveys:
 //! what they ask, when they take answers, what an answer is, and their
-//! results ([`survey`]).
+//! results ([`survey`]); the portfolio's kept counts and the dashboard's
+//! figures ([`portfolio`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events
@@ -50,6 +51,7 @@ pub mod mailbox;
 pub mod migration;
 mod next;
 mod people;
+pub mod portfolio;
 mod records;
 pub mod search;
 pub mod survey;

@@ -137,13 +137,22 @@ pub(crate) async fn append(
     event: &AgencyEvent,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    // The update takes the agency row's lock first on PostgreSQL, so two
+    // The first update takes the agency row's lock on PostgreSQL, so two
     // assessments of one agency queue rather than fork its chain.
+    // The type before, read under the row's lock (taken by a write that
+    // changes nothing), so two changes at once move the counts in turn.
+    sqlx::query("UPDATE agencies SET agency_type = agency_type WHERE id = $1")
+        .bind(agency.0)
+        .execute(&mut **tx)
+        .await?;
+    let before = agency_type(tx, agency).await?;
     sqlx::query("UPDATE agencies SET agency_type = $1 WHERE id = $2")
         .bind(json(&event.agency_type())?)
         .bind(agency.0)
         .execute(&mut **tx)
         .await?;
+    // The portfolio's counts by type follow the agency.
+    crate::portfolio::regroup(tx, agency, before).await?;
     AGENCY_CHAIN
         .append(tx, agency.0, actor, now, event.name(), &json(event)?)
         .await?;

@@ -86,8 +86,9 @@ pub(crate) fn pages_from_json(text: &str) -> Result<Vec<SourceFile>, StoreError>
         .collect())
 }
 
-/// Appends `events` after (`count`, `head`), applying each to `e`; returns
-/// the new count and head hash. Each event row records `e.version`: the
+/// Appends `events` after (`count`, `head`), applying each to `e`, and
+/// keeps what they change in the portfolio's counts; returns the new count
+/// and head hash. Each event row records `e.version`: the
 /// version the command brings the engagement to.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn append(
@@ -101,6 +102,7 @@ pub(crate) async fn append(
     head: &str,
 ) -> Result<(i64, String), StoreError> {
     let mut prev = head.to_string();
+    let marks = waymark_core::portfolio::Marks::of(e);
     for ev in events {
         count += 1;
         let payload = json(ev)?;
@@ -123,7 +125,10 @@ pub(crate) async fn append(
         e.apply(ev, actor, at);
         prev = hash;
     }
-    // Deliveries to webhook subscriptions, in the same transaction.
+    // The portfolio's kept counts, and deliveries to webhook
+    // subscriptions, in the same transaction.
+    let changed = waymark_core::portfolio::changes(&marks, e, events, at);
+    crate::portfolio::keep(tx, e.agency, &changed).await?;
     let first = count - events.len() as i64 + 1;
     crate::webhooks::queue_engagement(tx, e, events, first, actor, at).await?;
     Ok((count, prev))
@@ -211,6 +216,9 @@ pub struct Verification {
     pub surveys: usize,
     pub survey_events: usize,
     pub broken_surveys: Vec<BrokenSurvey>,
+    /// The portfolio's kept counts that differ from a count of the events,
+    /// each in a sentence.
+    pub portfolio_drift: Vec<String>,
     /// Letters' PDFs and files whose bytes were checked.
     pub letters: usize,
     pub files: usize,
@@ -225,6 +233,7 @@ impl Verification {
             && self.broken_agencies.is_empty()
             && self.broken_topics.is_empty()
             && self.broken_surveys.is_empty()
+            && self.portfolio_drift.is_empty()
             && self.altered.is_empty()
     }
 }
@@ -266,6 +275,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     let (agencies, agency_events, broken_agencies) = crate::assessments::verify(pool).await?;
     let (topics, topic_events, broken_topics) = crate::community::verify(pool).await?;
     let (surveys, survey_events, broken_surveys) = crate::surveys::verify(pool).await?;
+    let portfolio_drift = crate::portfolio::drift(pool).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
@@ -282,6 +292,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         surveys,
         survey_events,
         broken_surveys,
+        portfolio_drift,
         letters: 0,
         files: 0,
         altered: Vec::new(),

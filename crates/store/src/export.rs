@@ -1067,6 +1067,8 @@ impl Store {
         // Summaries, assignments and the search index are derived from
         // state, not exported.
         self.refresh_derived().await?;
+        // The portfolio's counts are counted from the events.
+        self.rebuild_portfolio_if_missing().await?;
         self.reindex_records().await?;
         Ok(())
     }

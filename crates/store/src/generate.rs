@@ -443,6 +443,7 @@ impl Store {
             done.survey_answers = size.survey_answers;
         }
         self.recount().await?;
+        self.rebuild_portfolio_if_missing().await?;
         self.reindex_records().await?;
         // After a bulk load, fresh statistics (and on PostgreSQL a
         // visibility map, so counts can use index-only scans), as
@@ -1109,6 +1110,44 @@ fn pick<'c>(
                 person: cast.sponsor.person,
             },
         ),
+        // A retrospective, then lessons from it about the stage at hand,
+        // most of them "to improve" (the portfolio's lessons by stage).
+        95..99 if !e.workshops.iter().any(|w| w.plan.retro) => (
+            &cast.sponsor,
+            Command::ScheduleWorkshop {
+                id: None,
+                plan: waymark_core::WorkshopPlan {
+                    title: "Retrospective".into(),
+                    date: "2024-06-14".into(),
+                    time: "10:00".into(),
+                    timezone: "Australia/Canberra".into(),
+                    minutes: 60,
+                    location: Some("Canberra".into()),
+                    link: None,
+                    agenda: "What went well, what to improve, what to try next.".into(),
+                    attendees: Vec::new(),
+                    retro: true,
+                },
+            },
+        ),
+        95..99 => {
+            let workshop = e.workshops.iter().find(|w| w.plan.retro)?.id;
+            let kind = waymark_core::lesson::LessonKind::ALL[[1, 1, 0, 2][rng.below(4)]];
+            let step = stage
+                .steps
+                .get(rng.below(stage.steps.len().max(1)))
+                .map(|s| s.number);
+            (
+                &cast.sponsor,
+                Command::RecordLesson {
+                    workshop,
+                    kind,
+                    text: format!("Book the specialists earlier (lesson {n}).").into(),
+                    stage: (*slug).into(),
+                    step,
+                },
+            )
+        }
         _ => (
             &cast.member,
             Command::LinkInitiative {

@@ -22,7 +22,9 @@
 //! lessons of every retrospective as rows kept in each command's
 //! transaction, read by who may see them (`lessons`); surveys, each with its
 //! own chain, their invitations' single-use tokens and their responses,
-//! an anonymous one kept with nothing that leads to its person (`surveys`). Every change to
+//! an anonymous one kept with nothing that leads to its person (`surveys`);
+//! the portfolio dashboard's counts, kept with every engagement's events
+//! and counted again from them when missing (`portfolio`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -60,6 +62,7 @@ mod moderation;
 mod open;
 mod outbox;
 mod pins;
+mod portfolio;
 mod privacy;
 mod records;
 mod retention;
@@ -108,6 +111,7 @@ pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost, OwnHidden};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
 pub use pins::ModelVersion;
+pub use portfolio::CapacitySetting;
 pub use privacy::{HOLDERS, Held, NOT_PERSONAL, PersonalData, ROW_CAP, without_secret_links};
 pub use records::{
     Altered, FileRow, LetterRow, MAX_FILE_BYTES, NewFile, NewLetter, Notify, StoredTemplate,

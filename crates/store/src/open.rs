@@ -32,10 +32,12 @@ impl Store {
         Ok(store)
     }
 
-    /// Migrations, derived indexes and the search index, as `open` leaves them.
+    /// Migrations, derived indexes, the portfolio's counts and the search
+    /// index, as `open` leaves them.
     async fn prepare(&self) -> Result<(), StoreError> {
         self.migrate().await?;
         self.refresh_derived().await?;
+        self.rebuild_portfolio_if_missing().await?;
         self.ensure_index().await
     }
 

@@ -70,23 +70,18 @@ pub struct RetentionSetting {
 impl Store {
     /// How long closed enquiries are kept, in months.
     pub async fn retention(&self) -> Result<RetentionSetting, StoreError> {
-        let row =
-            sqlx::query("SELECT value, set_by, set_at FROM programme_settings WHERE name = $1")
-                .bind(RETENTION)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
+        Ok(match setting(&self.pool, RETENTION).await? {
             None => RetentionSetting {
                 months: RETENTION_MONTHS,
                 set_by: None,
                 set_at: None,
             },
-            Some(r) => RetentionSetting {
-                months: r.try_get::<String, _>("value")?.parse().map_err(|_| {
+            Some((value, set_by, set_at)) => RetentionSetting {
+                months: value.parse().map_err(|_| {
                     StoreError::Corrupt("the retention period is not a number".into())
                 })?,
-                set_by: r.try_get("set_by")?,
-                set_at: Some(r.try_get("set_at")?),
+                set_by,
+                set_at: Some(set_at),
             },
         })
     }
@@ -101,16 +96,7 @@ impl Store {
     ) -> Result<RetentionSetting, StoreError> {
         may_set_retention(by)?;
         let _turn = self.write_turn().await;
-        sqlx::query(
-            "INSERT INTO programme_settings (name, value, set_by, set_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
-        )
-        .bind(RETENTION)
-        .bind(months.to_string())
-        .bind(by.person.0)
-        .bind(now.0)
-        .execute(&self.pool)
-        .await?;
+        put_setting(&self.pool, RETENTION, &months.to_string(), by, now).await?;
         tracing::info!(by = by.person.0, months, "retention period set");
         self.retention().await
     }
@@ -460,4 +446,44 @@ fn run_of(r: &sqlx::any::AnyRow) -> Result<RetentionRun, StoreError> {
         run_by: r.try_get("run_by")?,
         run_by_name: r.try_get("run_by_name")?,
     })
+}
+
+/// A programme setting's value, who set it and when, if it was ever set.
+pub(crate) async fn setting(
+    pool: &sqlx::AnyPool,
+    name: &str,
+) -> Result<Option<(String, Option<i64>, i64)>, StoreError> {
+    let row = sqlx::query("SELECT value, set_by, set_at FROM programme_settings WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        None => None,
+        Some(r) => Some((
+            r.try_get("value")?,
+            r.try_get("set_by")?,
+            r.try_get("set_at")?,
+        )),
+    })
+}
+
+/// Sets a programme setting, recording who and when.
+pub(crate) async fn put_setting(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    value: &str,
+    by: &Actor,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO programme_settings (name, value, set_by, set_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+    )
+    .bind(name)
+    .bind(value)
+    .bind(by.person.0)
+    .bind(now.0)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

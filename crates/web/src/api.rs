@@ -31,6 +31,7 @@ use crate::actions::{ActionError, Actions};
 
 mod community;
 mod contract;
+mod portfolio;
 mod surveys;
 mod webhooks;
 
@@ -115,6 +116,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             )),
         )
         .route("/api/v1/dashboard", get(dashboard))
+        .route("/api/v1/portfolio", get(portfolio::figures))
+        .route(
+            "/api/v1/portfolio/capacity",
+            get(portfolio::capacity).put(portfolio::set_capacity),
+        )
         .route("/api/v1/search", get(search))
         .route("/api/v1/articles", get(articles).post(create_article))
         .route("/api/v1/articles/drafts", get(article_drafts))
@@ -308,7 +314,8 @@ async fn docs_headers(mut r: Response) -> Response {
         community::watch_category, community::unwatch_category, community::watching,
         community::flag, community::flags, community::dismiss, community::moderate,
         surveys::surveys, surveys::template, surveys::create, surveys::show, surveys::change,
-        surveys::send, surveys::close, surveys::results, surveys::history
+        surveys::send, surveys::close, surveys::results, surveys::history, portfolio::figures,
+        portfolio::capacity, portfolio::set_capacity
     ),
     modifiers(&BearerToken, &Problems),
     security(("bearer" = []))

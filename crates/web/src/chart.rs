@@ -395,6 +395,180 @@ impl BarChart {
     }
 }
 
+/// Counts over periods as stacked columns, one a period: each series a
+/// fill pattern of its own (solid, hatched, dotted, lined, crossed,
+/// empty), named in a key below, so no series is told apart by colour.
+#[derive(Debug)]
+pub struct StackedChart {
+    /// Unique on the page: the `<title>` and `<desc>` ids derive from it.
+    pub id: String,
+    pub title: String,
+    pub desc: String,
+    /// Each column's label ("2027-03", "2027 Q1").
+    pub columns: Vec<String>,
+    /// Each series' name and its count for every column.
+    pub series: Vec<(String, Vec<u64>)>,
+    /// What the y axis counts, written above it.
+    pub y_title: String,
+}
+
+/// The fill patterns, in the order series take them.
+const PATTERNS: usize = 6;
+
+fn pattern_defs(id: &str) -> String {
+    let id = escape(id);
+    let mut o = String::from("<defs>");
+    let shapes = [
+        r#"<rect width="8" height="8" fill="currentColor"/>"#,
+        r#"<line x1="0" y1="0" x2="0" y2="8" stroke="currentColor" stroke-width="3"/>"#,
+        r#"<circle cx="4" cy="4" r="1.8" fill="currentColor"/>"#,
+        r#"<line x1="0" y1="4" x2="8" y2="4" stroke="currentColor" stroke-width="2"/>"#,
+        r#"<path d="M0 0L8 8M8 0L0 8" stroke="currentColor" stroke-width="1.5"/>"#,
+        "",
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        let turn = if i == 1 {
+            r#" patternTransform="rotate(45)""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            o,
+            r#"<pattern id="{id}-p{i}" width="8" height="8" patternUnits="userSpaceOnUse"{turn}>{shape}</pattern>"#
+        );
+    }
+    o.push_str("</defs>");
+    o
+}
+
+impl StackedChart {
+    pub fn svg(&self) -> String {
+        let totals: Vec<u64> = (0..self.columns.len())
+            .map(|c| {
+                self.series
+                    .iter()
+                    .map(|s| s.1.get(c).copied().unwrap_or(0))
+                    .sum()
+            })
+            .collect();
+        let max = totals.iter().copied().max().unwrap_or(0).max(1);
+        // Counts: whole-number ticks only (0, 0.5, 1 would say half an
+        // engagement).
+        let mut yt: Vec<f64> = ticks(0.0, max as f64, 4)
+            .into_iter()
+            .filter(|t| t.fract() == 0.0)
+            .collect();
+        if yt.len() < 2 {
+            yt = vec![0.0, max as f64];
+        }
+        let top = yt[yt.len() - 1];
+        let (left, right, plot_top, plot_bottom) = (56.0, WIDTH - 12.0, TOP, 200.0);
+        let ys = Scale::new((0.0, top), (plot_bottom, plot_top));
+        // One key row per series, below the axis labels.
+        let key_top = plot_bottom + 40.0;
+        let height = key_top + 24.0 * self.series.len() as f64 + 4.0;
+        let mut o = opening(&self.id, &self.title, &self.desc, height);
+        o.push_str(&pattern_defs(&self.id));
+        o.push_str(
+            r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
+        );
+        if !self.y_title.is_empty() {
+            let _ = write!(
+                o,
+                r#"<text x="8" y="18" stroke="none" font-weight="bold">{}</text>"#,
+                escape(&self.y_title)
+            );
+        }
+        for t in &yt {
+            let y = at(ys.map(*t));
+            let _ = write!(
+                o,
+                r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke-opacity="0.25"/><text x="{tx}" y="{y}" dy="4" text-anchor="end" stroke="none">{label}</text>"#,
+                l = at(left),
+                r = at(right),
+                tx = at(left - 8.0),
+                label = t,
+            );
+        }
+        let n = self.columns.len().max(1) as f64;
+        let slot = (right - left) / n;
+        // Columns no wider than a finger, however few.
+        let width = (slot * 0.7).clamp(1.0, 44.0);
+        // The first and last columns' labels: more would crowd a phone.
+        let last = self.columns.len().saturating_sub(1);
+        for (i, label) in self.columns.iter().enumerate() {
+            if i != 0 && i != last {
+                continue;
+            }
+            let x = left + slot * (i as f64 + 0.5);
+            let anchor = if self.columns.len() == 1 {
+                "middle"
+            } else if i == 0 {
+                "start"
+            } else {
+                "end"
+            };
+            let tx = if anchor == "start" {
+                x - width / 2.0
+            } else if anchor == "end" {
+                x + width / 2.0
+            } else {
+                x
+            };
+            let _ = write!(
+                o,
+                r#"<text x="{tx}" y="{ty}" text-anchor="{anchor}" stroke="none">{label}</text>"#,
+                tx = at(tx),
+                ty = at(plot_bottom + 22.0),
+                label = escape(label),
+            );
+        }
+        let _ = write!(
+            o,
+            r#"<line x1="{l}" x2="{r}" y1="{b}" y2="{b}"/></g><g class="chart-series" stroke="currentColor" stroke-width="1">"#,
+            l = at(left),
+            r = at(right),
+            b = at(plot_bottom),
+        );
+        let id = escape(&self.id);
+        for c in 0..self.columns.len() {
+            let x = left + slot * c as f64 + (slot - width) / 2.0;
+            let mut base = 0u64;
+            for (k, (_, counts)) in self.series.iter().enumerate() {
+                let v = counts.get(c).copied().unwrap_or(0);
+                if v == 0 {
+                    continue;
+                }
+                let (y0, y1) = (ys.map(base as f64), ys.map((base + v) as f64));
+                let _ = write!(
+                    o,
+                    r#"<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="url(#{id}-p{p})"/>"#,
+                    x = at(x),
+                    y = at(y1),
+                    w = at(width),
+                    h = at(y0 - y1),
+                    p = k % PATTERNS,
+                );
+                base += v;
+            }
+        }
+        o.push_str(r#"</g><g class="chart-key" font-size="16" fill="currentColor">"#);
+        for (k, (name, _)) in self.series.iter().enumerate() {
+            let y = key_top + 24.0 * k as f64;
+            let _ = write!(
+                o,
+                r#"<rect x="16" y="{y}" width="18" height="18" fill="url(#{id}-p{p})" stroke="currentColor"/><text x="44" y="{ty}">{name}</text>"#,
+                y = at(y),
+                ty = at(y + 14.0),
+                p = k % PATTERNS,
+                name = escape(name),
+            );
+        }
+        o.push_str("</g></svg>");
+        o
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +721,33 @@ mod tests {
             svg.contains(r#"<text x="34" y="20" text-anchor="end">0</text>"#),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn stacked_columns_name_each_series_by_pattern() {
+        let chart = StackedChart {
+            id: "stages".into(),
+            title: "Engagements by stage <over> time".into(),
+            desc: "At the end of each month.".into(),
+            columns: vec!["2027-01".into(), "2027-02".into(), "2027-03".into()],
+            series: vec![
+                ("Engagement".into(), vec![3, 2, 0]),
+                ("Discovery".into(), vec![0, 4, 5]),
+            ],
+            y_title: "Engagements".into(),
+        };
+        let svg = chart.svg();
+        assert!(svg.contains("&lt;over&gt;"));
+        // Four segments (zeros are not drawn), and a key of two.
+        assert_eq!(svg.matches("fill=\"url(#stages-p").count(), 4 + 2);
+        insta::assert_snapshot!(svg);
+        let empty = StackedChart {
+            columns: Vec::new(),
+            series: Vec::new(),
+            ..chart
+        }
+        .svg();
+        assert!(empty.starts_with("<svg") && empty.ends_with("</svg>"));
     }
 
     #[test]

@@ -32,6 +32,12 @@ fn csv(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// A table with its header row, as a page shows it beside its chart.
+pub fn table_csv(header: &[String], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    csv(&header, rows)
+}
+
 /// A survey's results: each question's counts, each free-text answer with
 /// how many gave it, and how many left the question empty.
 pub fn survey_csv(r: &waymark_core::survey::Results) -> Result<Vec<u8>, csv::Error> {

@@ -12,6 +12,7 @@ mod lessons;
 mod migration;
 mod next;
 mod permissions;
+mod portfolio;
 mod records;
 mod rules;
 mod scope;

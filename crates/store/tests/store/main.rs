@@ -17,6 +17,7 @@ mod lessons;
 mod listing;
 mod mailbox;
 mod migration;
+mod portfolio;
 mod privacy;
 mod records;
 mod retention;

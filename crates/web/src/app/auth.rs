@@ -151,6 +151,7 @@ impl SignedIn {
                 || self.actor.is_partner(),
             // Surveys: the programme's, and an agency's results.
             surveys: self.actor.is_programme() || self.actor.agencies().next().is_some(),
+            portfolio: waymark_core::portfolio::may_see(&self.actor).is_ok(),
             zone: self.settings.time_zone.clone(),
             section: self.section,
         }
@@ -175,6 +176,8 @@ pub struct UserView {
     /// Whether they see surveys (the programme builds them; an agency's
     /// members read their engagements' results).
     pub surveys: bool,
+    /// Whether they see the portfolio dashboard (the programme).
+    pub portfolio: bool,
     /// The time zone this person reads times in.
     pub zone: String,
     /// Which main section the page belongs to (`aria-current` in the menu).
@@ -310,6 +313,7 @@ fn section_of(path: &str) -> &'static str {
         "articles" | "blueprint" | "knowledge" => "articles",
         "lessons" => "lessons",
         "surveys" => "surveys",
+        "portfolio" => "portfolio",
         _ => "engagements",
     }
 }

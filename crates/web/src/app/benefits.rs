@@ -218,7 +218,7 @@ fn day_number(d: &str) -> Option<f64> {
     waymark_core::benefit::day_number(d).map(|n| n as f64)
 }
 
-fn date_of(n: f64) -> String {
+pub(super) fn date_of(n: f64) -> String {
     chrono::NaiveDate::from_num_days_from_ce_opt(n.round() as i32)
         .map(|d| d.format("%-d %b %Y").to_string())
         .unwrap_or_default()

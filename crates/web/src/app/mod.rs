@@ -27,6 +27,7 @@ mod letters;
 mod mailbox;
 mod migrations;
 mod outbox;
+mod portfolio;
 pub(crate) mod records;
 mod retention;
 mod search;
@@ -223,6 +224,9 @@ pub fn table() -> Vec<Route> {
         get("/engagements/{id}/benefits", engagements::benefits),
         get("/engagements/{id}/benefits.csv", benefits::csv),
         get("/lessons", lessons::lessons),
+        get("/portfolio", portfolio::dashboard),
+        post("/portfolio/capacity", portfolio::set_capacity),
+        get("/portfolio/{file}", portfolio::chart_csv),
         get("/surveys", surveys::list),
         post("/surveys", surveys::create),
         get("/surveys/{id}", surveys::page),

@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/app/login-code.html"),
     ),
     (
+        "portfolio.html",
+        include_str!("../../templates/app/portfolio.html"),
+    ),
+    (
         "retention.html",
         include_str!("../../templates/app/retention.html"),
     ),

@@ -522,6 +522,8 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/surveys/{id}/close", &["post"]),
         ("/api/v1/surveys/{id}/results", &["get"]),
         ("/api/v1/surveys/{id}/history", &["get"]),
+        ("/api/v1/portfolio", &["get"]),
+        ("/api/v1/portfolio/capacity", &["get", "put"]),
         ("/api/v1/engagements/{id}/commands", &["post"]),
         ("/api/v1/agencies", &["get", "post"]),
         ("/api/v1/agencies/{id}", &["get"]),
@@ -2806,6 +2808,10 @@ async fn every_workspace_action_has_an_api_operation() {
         (
             "/retention",
             api(&["put /api/v1/retention", "post /api/v1/retention/run"]),
+        ),
+        (
+            "/portfolio/capacity",
+            api(&["put /api/v1/portfolio/capacity"]),
         ),
         (
             "/login/code",

@@ -20,6 +20,8 @@ mod details;
 mod documents;
 #[path = "factor.rs"]
 mod factor;
+#[path = "portfolio.rs"]
+mod portfolio;
 #[path = "retention.rs"]
 mod retention;
 use waymark_web::app::{hash_password, table};
@@ -538,6 +540,12 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         // Every account reads the lessons it may see (some see none).
+        // The portfolio is the programme's (the matrix's capacity form is
+        // empty: 422; its `{file}` is no chart's CSV); to others it does
+        // not exist.
+        ("GET", "/portfolio") if programme => StatusCode::OK,
+        ("POST", "/portfolio/capacity") if programme => StatusCode::UNPROCESSABLE_ENTITY,
+        (_, "/portfolio" | "/portfolio/capacity" | "/portfolio/{file}") => StatusCode::NOT_FOUND,
         ("GET", "/lessons") => StatusCode::OK,
         // Any account asks (the matrix's form is empty: 422) and votes for
         // the staff member's answer (never their own); the programme adds

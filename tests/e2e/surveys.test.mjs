@@ -273,6 +273,10 @@ test('the sponsor measures a benefit, a retro lesson becomes an article draft, a
     assert.match(await svg.locator(`desc#${desc}`).textContent(), /^For every agency, /);
     assert.equal(await svg.locator('xpath=ancestor::section[1]//table').count(), 1);
   }
+  // axe at a phone's width and a desktop's: the grid of charts differs.
+  await admin.setViewportSize({ width: 390, height: 900 });
+  await axe(admin, 'the portfolio at 390 px');
+  await admin.setViewportSize({ width: 1280, height: 900 });
   await axe(admin, 'the portfolio');
   await shoot(admin, 'portfolio');
   for (const width of [390, 1280]) {

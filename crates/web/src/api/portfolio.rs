@@ -17,18 +17,20 @@ use super::{ApiState, Caller, Problem, invalid_fields, query};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PortfolioQuery {
-    /// Only agencies in this portfolio, as the directory names it.
+    /// Only agencies in this portfolio, as the directory names it (empty:
+    /// every portfolio).
     #[param(max_length = 200)]
     portfolio: Option<String>,
-    /// Only agencies of this type.
-    #[param(pattern = "^(lean|aligned|self_directed|complex)$")]
+    /// Only agencies of this type (empty: every type).
+    #[param(pattern = "^(lean|aligned|self_directed|complex)?$")]
     agency_type: Option<String>,
-    /// The first month, `YYYY-MM` (default: eleven months before `to`).
-    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    /// The first month, `YYYY-MM` (empty or left out: eleven months
+    /// before `to`).
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     from: Option<String>,
-    /// The last month, `YYYY-MM` (default: this month in Canberra); at
-    /// most 60 months after `from`.
-    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    /// The last month, `YYYY-MM` (empty or left out: this month in
+    /// Canberra); at most 60 months after `from`.
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     to: Option<String>,
 }
 

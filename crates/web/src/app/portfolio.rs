@@ -507,7 +507,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
     out.push(view(
         "surveys",
         "Survey scores over time",
-        "Each survey that opened in these months: its Net Promoter Score and its mean rating. An anonymous survey's scores show once three people have answered.".into(),
+        "Each survey that opened in these months: its Net Promoter Score and its mean rating. An anonymous survey's scores show once three people have answered. With a portfolio or a type chosen, only surveys sent to those agencies' engagements count.".into(),
         svg,
         &["Survey", "Opened", "Answers", "Net Promoter Score", "Mean rating (1 to 5)"],
         f.surveys

@@ -398,7 +398,14 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
             format!("For {who}. {desc}."),
             f.funding
                 .iter()
-                .map(|t| (t.label.clone(), counted(t.count)))
+                .map(|t| {
+                    // Short enough for a bar's label; the table says it whole.
+                    let label = match t.key.as_str() {
+                        "co_funded" => "Co-funded (DTA and agency)".to_string(),
+                        _ => t.label.clone(),
+                    };
+                    (label, counted(t.count))
+                })
                 .collect(),
         ),
         &["Funder", "Decisions"],
@@ -540,34 +547,24 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
         .lessons
         .iter()
         .any(|l| l.went_well + l.to_improve + l.try_next > 0);
-    let svg = any.then(|| {
-        StackedChart {
-            id: "chart-lessons".into(),
-            title: "Lessons from retrospectives, by the stage they are about".into(),
-            desc: format!("For {who}. {desc}."),
-            columns: f.lessons.iter().map(|l| l.name.clone()).collect(),
-            series: vec![
-                (
-                    "To improve".into(),
-                    f.lessons.iter().map(|l| counted(l.to_improve)).collect(),
-                ),
-                (
-                    "Try next".into(),
-                    f.lessons.iter().map(|l| counted(l.try_next)).collect(),
-                ),
-                (
-                    "Went well".into(),
-                    f.lessons.iter().map(|l| counted(l.went_well)).collect(),
-                ),
-            ],
-            y_title: "Lessons".into(),
-        }
-        .svg()
-    });
+    // Bars, a stage a row: stage names are too long to sit under columns.
+    let svg = any
+        .then(|| {
+            bars(
+                "lessons",
+                "Lessons to improve, by the stage they are about",
+                format!("For {who}. {desc}."),
+                f.lessons
+                    .iter()
+                    .map(|l| (l.name.clone(), counted(l.to_improve)))
+                    .collect(),
+            )
+        })
+        .flatten();
     out.push(view(
         "lessons",
         "Lessons by stage",
-        "Lessons recorded at retrospectives in these months, by the stage they are about: the stages with the most to improve cause the most trouble. Every lesson, by step, is on the Lessons page.".into(),
+        "Lessons recorded at retrospectives in these months, by the stage they are about: the stages with the most to improve cause the most trouble. The chart counts those to improve; the table has every kind, and the Lessons page every lesson by step.".into(),
         svg,
         &["Stage", "To improve", "Try next", "Went well"],
         f.lessons

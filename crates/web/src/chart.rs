@@ -197,6 +197,40 @@ fn opening(id: &str, title: &str, desc: &str, height: f64) -> String {
     )
 }
 
+/// Opens the axes' group and draws the y axis: its title above it, and a
+/// faint line across the plot (`x`: its left and right) at each tick, with
+/// its label.
+fn y_axis(
+    o: &mut String,
+    title: &str,
+    ticks: &[f64],
+    ys: &Scale,
+    x: (f64, f64),
+    label: &dyn Fn(f64) -> String,
+) {
+    o.push_str(
+        r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
+    );
+    if !title.is_empty() {
+        let _ = write!(
+            o,
+            r#"<text x="8" y="18" stroke="none" font-weight="bold">{}</text>"#,
+            escape(title)
+        );
+    }
+    for t in ticks {
+        let y = at(ys.map(*t));
+        let _ = write!(
+            o,
+            r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke-opacity="0.25"/><text x="{tx}" y="{y}" dy="4" text-anchor="end" stroke="none">{label}</text>"#,
+            l = at(x.0),
+            r = at(x.1),
+            tx = at(x.0 - 8.0),
+            label = escape(&label(*t)),
+        );
+    }
+}
+
 impl LineChart<'_> {
     /// The chart as one `<svg>` element.
     pub fn svg(&self) -> String {
@@ -216,27 +250,14 @@ impl LineChart<'_> {
         let xs = Scale::new((x0, x1), (LEFT, WIDTH - RIGHT));
         let ys = Scale::new((ylo, yhi), (HEIGHT - BOTTOM, TOP));
         let mut o = opening(&self.id, &self.title, &self.desc, HEIGHT);
-        o.push_str(
-            r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
+        y_axis(
+            &mut o,
+            &self.y_title,
+            &yt,
+            &ys,
+            (LEFT, WIDTH - RIGHT),
+            self.y_label,
         );
-        if !self.y_title.is_empty() {
-            let _ = write!(
-                o,
-                r#"<text x="8" y="18" stroke="none" font-weight="bold">{}</text>"#,
-                escape(&self.y_title)
-            );
-        }
-        for t in &yt {
-            let y = at(ys.map(*t));
-            let _ = write!(
-                o,
-                r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke-opacity="0.25"/><text x="{tx}" y="{y}" dy="4" text-anchor="end" stroke="none">{label}</text>"#,
-                l = at(LEFT),
-                r = at(WIDTH - RIGHT),
-                tx = at(LEFT - 8.0),
-                label = escape(&(self.y_label)(*t)),
-            );
-        }
         // The x axis is time: its two ends, labelled as dates (round day
         // numbers mean nothing to a reader, and a third label would crowd
         // a phone's width).
@@ -469,27 +490,9 @@ impl StackedChart {
         let height = key_top + 24.0 * self.series.len() as f64 + 4.0;
         let mut o = opening(&self.id, &self.title, &self.desc, height);
         o.push_str(&pattern_defs(&self.id));
-        o.push_str(
-            r#"<g class="chart-axis" fill="currentColor" stroke="currentColor" font-size="16">"#,
-        );
-        if !self.y_title.is_empty() {
-            let _ = write!(
-                o,
-                r#"<text x="8" y="18" stroke="none" font-weight="bold">{}</text>"#,
-                escape(&self.y_title)
-            );
-        }
-        for t in &yt {
-            let y = at(ys.map(*t));
-            let _ = write!(
-                o,
-                r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke-opacity="0.25"/><text x="{tx}" y="{y}" dy="4" text-anchor="end" stroke="none">{label}</text>"#,
-                l = at(left),
-                r = at(right),
-                tx = at(left - 8.0),
-                label = t,
-            );
-        }
+        y_axis(&mut o, &self.y_title, &yt, &ys, (left, right), &|t| {
+            t.to_string()
+        });
         let n = self.columns.len().max(1) as f64;
         let slot = (right - left) / n;
         // Columns no wider than a finger, however few.

@@ -137,6 +137,13 @@ fn add(t: &mut Tally, chart: Chart, month: i32, key: &str, bucket: i32, n: i64) 
     }
 }
 
+/// Adds `more` to `into`, leaving out what comes to zero.
+pub fn merge(into: &mut Tally, more: Tally) {
+    for (k, n) in more {
+        add(into, k.chart, k.month, &k.key, k.bucket, n);
+    }
+}
+
 /// `YYYYMM` of `t` in the programme's calendar (Canberra).
 pub fn month_of(t: Timestamp) -> i32 {
     crate::today(t).get(..7).and_then(month_from).unwrap_or(0)
@@ -150,7 +157,7 @@ pub fn month_from(s: &str) -> Option<i32> {
     }
     let m: i32 = s.get(5..7)?.parse().ok()?;
     let rest = s.get(7..)?;
-    if !(rest.is_empty() || rest.starts_with('-')) || !(1..=12).contains(&m) || y < 1000 {
+    if !(rest.is_empty() || rest.starts_with('-')) || !(1..=12).contains(&m) || y < 1 {
         return None;
     }
     Some(y * 100 + m)
@@ -225,8 +232,10 @@ fn standing(e: &Engagement) -> Tally {
     t
 }
 
-/// What one command, `events` at `at`, changes in the kept counts of the
-/// engagement that was `before` and is now `after`.
+/// What `events` at `at` change in the kept counts of the engagement that
+/// was `before` and is now `after`. The store calls it an event at a time
+/// (a stage finished and entered again in one command is still one visit
+/// finished), and the counts from the events always sum to the same.
 pub fn changes(before: &Marks, after: &Engagement, events: &[Event], at: Timestamp) -> Tally {
     let m = month_of(at);
     let mut t = Tally::new();
@@ -481,6 +490,8 @@ pub struct Figures {
     /// `YYYY-MM`.
     pub from: String,
     pub to: String,
+    /// The range's months up to this one: those `by_stage` and the
+    /// capacity's quarters have a value for.
     pub months: Vec<String>,
     /// Engagements active in each stage at each month's end.
     pub by_stage: Vec<StageSeries>,
@@ -632,7 +643,13 @@ pub fn figures(
     today: &str,
     extras: Extras,
 ) -> Figures {
-    let months = range.months();
+    // Levels are known to this month: later ones have not happened.
+    let this_month = month_from(today).unwrap_or(range.to);
+    let months: Vec<i32> = range
+        .months()
+        .into_iter()
+        .filter(|m| *m <= this_month)
+        .collect();
     let stages: Vec<(&str, &str)> = model
         .stages
         .iter()
@@ -814,8 +831,10 @@ pub fn figures(
         })
         .collect();
     let this_quarter = month_from(today).map(|m| m / 100 * 10 + (m % 100 - 1) / 3);
+    // A quarter whose counts came to nothing (an agency moved away) is none.
     let benefits = benefits
         .into_iter()
+        .filter(|(_, (due, _))| *due > 0)
         .map(|(q, (due, realised))| {
             let open = due - realised;
             let past = this_quarter.is_some_and(|t| q < t);

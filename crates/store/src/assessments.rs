@@ -114,6 +114,18 @@ impl Store {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let result = async {
+            // The agency's engagements first, in id order, then the agency:
+            // the order a command on one of them takes (its row, then the
+            // agency's under a share lock as it keeps the portfolio's counts),
+            // so the two never wait on each other in a circle.
+            if self.backend == Backend::Postgres {
+                sqlx::query(
+                    "SELECT id FROM engagements WHERE agency_id = $1 ORDER BY id FOR UPDATE",
+                )
+                .bind(agency.0)
+                .fetch_all(&mut *tx)
+                .await?;
+            }
             let seq = append(&mut tx, agency, actor.0, &event, now).await?;
             retailor(self, &mut tx, agency, &event, actor, now).await?;
             Ok(AgencyRecord {
@@ -174,12 +186,7 @@ async fn retailor(
     actor: PersonId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    if store.backend == Backend::Postgres {
-        sqlx::query("UPDATE engagements SET version = version WHERE agency_id = $1")
-            .bind(agency.0)
-            .execute(&mut **tx)
-            .await?;
-    }
+    // (Their rows are locked already: `record_agency_event`.)
     let rows = sqlx::query(
         "SELECT state, version, event_count, head_hash FROM engagements WHERE agency_id = $1 ORDER BY id",
     )

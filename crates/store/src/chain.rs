@@ -102,7 +102,7 @@ pub(crate) async fn append(
     head: &str,
 ) -> Result<(i64, String), StoreError> {
     let mut prev = head.to_string();
-    let marks = waymark_core::portfolio::Marks::of(e);
+    let mut changed = waymark_core::portfolio::Tally::new();
     for ev in events {
         count += 1;
         let payload = json(ev)?;
@@ -122,12 +122,14 @@ pub(crate) async fn append(
         .bind(e.version as i64)
         .execute(&mut **tx)
         .await?;
+        let before = waymark_core::portfolio::Marks::of(e);
         e.apply(ev, actor, at);
+        let one = waymark_core::portfolio::changes(&before, e, std::slice::from_ref(ev), at);
+        waymark_core::portfolio::merge(&mut changed, one);
         prev = hash;
     }
     // The portfolio's kept counts, and deliveries to webhook
     // subscriptions, in the same transaction.
-    let changed = waymark_core::portfolio::changes(&marks, e, events, at);
     crate::portfolio::keep(tx, e.agency, &changed).await?;
     let first = count - events.len() as i64 + 1;
     crate::webhooks::queue_engagement(tx, e, events, first, actor, at).await?;

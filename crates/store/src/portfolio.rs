@@ -40,7 +40,15 @@ async fn scopes_of(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     agency: AgencyId,
 ) -> Result<[String; 5], StoreError> {
-    let row = sqlx::query("SELECT portfolio, agency_type FROM agencies WHERE id = $1")
+    // On PostgreSQL under a share lock: a change of the agency's type (which
+    // holds the row while it moves the counts) finishes first, or waits
+    // for this one, so no count is kept under a type being left.
+    let sql = if tx.backend_name() == "PostgreSQL" {
+        "SELECT portfolio, agency_type FROM agencies WHERE id = $1 FOR SHARE"
+    } else {
+        "SELECT portfolio, agency_type FROM agencies WHERE id = $1"
+    };
+    let row = sqlx::query(sql)
         .bind(agency.0)
         .fetch_optional(&mut **tx)
         .await?;
@@ -484,45 +492,34 @@ async fn count_all(
         after = last;
         let agency_of: BTreeMap<i64, i64> = ids.into_iter().collect();
         let rows = sqlx::query(
-            "SELECT engagement_id, actor_id, at, command, version, payload FROM events \
+            "SELECT engagement_id, actor_id, at, payload FROM events \
              WHERE engagement_id BETWEEN $1 AND $2 ORDER BY engagement_id, seq",
         )
         .bind(first)
         .bind(last)
         .fetch_all(&mut **tx)
         .await?;
-        let mut i = 0;
-        while i < rows.len() {
-            let id: i64 = rows[i].try_get("engagement_id")?;
-            let agency = AgencyId(agency_of.get(&id).copied().unwrap_or(0));
-            let mut e = Engagement::new(EngagementId(id), agency);
-            while i < rows.len() && rows[i].try_get::<i64, _>("engagement_id")? == id {
-                let r = &rows[i];
-                let at: i64 = r.try_get("at")?;
-                let version: Option<i64> = r.try_get("version")?;
-                let command: String = r.try_get("command")?;
-                let actor = waymark_core::PersonId(r.try_get("actor_id")?);
-                let mut events: Vec<Event> = Vec::new();
-                while i < rows.len() {
-                    let r = &rows[i];
-                    let same = r.try_get::<i64, _>("engagement_id")? == id
-                        && r.try_get::<Option<i64>, _>("version")? == version
-                        && r.try_get::<i64, _>("at")? == at
-                        && r.try_get::<String, _>("command")? == command;
-                    if !same {
-                        break;
-                    }
-                    events.push(unjson(&r.try_get::<String, _>("payload")?)?);
-                    i += 1;
-                }
-                let before = portfolio::Marks::of(&e);
-                for ev in &events {
-                    e.apply(ev, actor, Timestamp(at));
-                }
-                let changed = portfolio::changes(&before, &e, &events, Timestamp(at));
-                let none = portfolio::scopes(agency, "", None);
-                spread(&mut out, scopes.get(&agency.0).unwrap_or(&none), &changed);
+        // Event by event, as `chain::append` keeps them: the same counts
+        // whatever grouped the events into commands (an export keeps no
+        // versions).
+        let mut current: Option<(i64, Engagement)> = None;
+        let none = portfolio::scopes(AgencyId(0), "", None);
+        for r in &rows {
+            let id: i64 = r.try_get("engagement_id")?;
+            if current.as_ref().is_none_or(|(c, _)| *c != id) {
+                let agency = AgencyId(agency_of.get(&id).copied().unwrap_or(0));
+                current = Some((id, Engagement::new(EngagementId(id), agency)));
             }
+            let Some((_, e)) = current.as_mut() else {
+                continue;
+            };
+            let at = Timestamp(r.try_get("at")?);
+            let actor = waymark_core::PersonId(r.try_get("actor_id")?);
+            let ev: Event = unjson(&r.try_get::<String, _>("payload")?)?;
+            let before = portfolio::Marks::of(e);
+            e.apply(&ev, actor, at);
+            let changed = portfolio::changes(&before, e, std::slice::from_ref(&ev), at);
+            spread(&mut out, scopes.get(&e.agency.0).unwrap_or(&none), &changed);
         }
         out.retain(|_, n| *n != 0);
     }
@@ -565,7 +562,11 @@ pub(crate) async fn drift(pool: &sqlx::AnyPool) -> Result<Vec<String>, StoreErro
         if k != c {
             out.push(format!(
                 "{} in scope {} in {} ({} {}): kept {k}, the events count {c}",
-                p.0, p.1, p.2, p.3, p.4
+                p.0,
+                p.1,
+                p.2,
+                p.3.replace(portfolio::SEPARATOR, " / "),
+                p.4
             ));
         }
     }

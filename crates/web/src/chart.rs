@@ -138,6 +138,9 @@ pub struct LineChart<'a> {
     /// What the y axis counts ("hours"), written above it once, so each
     /// tick needs only its number.
     pub y_title: String,
+    /// The y axis's whole range, when the measure has one (a Net Promoter
+    /// Score runs from -100 to 100); otherwise it fits the data.
+    pub y_range: Option<(f64, f64)>,
 }
 
 impl std::fmt::Debug for LineChart<'_> {
@@ -244,6 +247,9 @@ impl LineChart<'_> {
         }
         if x0 > x1 {
             (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        if let Some((lo, hi)) = self.y_range {
+            (y0, y1) = (lo.min(y0), hi.max(y1));
         }
         let yt = ticks(y0, y1, 5);
         let (ylo, yhi) = (yt[0], yt[yt.len() - 1]);
@@ -658,6 +664,7 @@ mod tests {
             x_label: &x,
             y_label: &y,
             y_title: "hours".into(),
+            y_range: None,
         };
         let svg = chart.svg();
         assert!(
@@ -679,10 +686,31 @@ mod tests {
             x_label: &f,
             y_label: &f,
             y_title: String::new(),
+            y_range: None,
         }
         .svg();
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("NaN"));
+        // A measure with a range of its own keeps it, whatever the data.
+        let nps = LineChart {
+            id: "n".into(),
+            title: "Scores".into(),
+            desc: "One survey".into(),
+            series: vec![Series {
+                name: "Net Promoter Score".into(),
+                style: Style::Measured,
+                points: vec![(1.0, -33.0)],
+            }],
+            x_label: &f,
+            y_label: &f,
+            y_title: String::new(),
+            y_range: Some((-100.0, 100.0)),
+        }
+        .svg();
+        assert!(
+            nps.contains(">-100</text>") && nps.contains(">100</text>"),
+            "{nps}"
+        );
     }
 
     #[test]

@@ -269,6 +269,19 @@ fn a_range_is_read_with_every_problem_named() {
     let long = field(Range::parse("2010-01", "2024-01", now));
     assert!(long[0].contains("at most 60 months"), "{long:?}");
     assert!(Range::parse("2024-01-05", "", now).is_err());
+    assert!(
+        Range::parse("0000-01", "", now).is_err(),
+        "there is no year 0"
+    );
+    // A range into the future: the levels stop at this month.
+    let ahead = figures(
+        model(),
+        &[],
+        Range::parse("2024-01", "2024-12", now).unwrap(),
+        "2024-03-10",
+        Extras::default(),
+    );
+    assert_eq!(ahead.months, ["2024-01", "2024-02", "2024-03"]);
     assert!(Range::parse("2024-1", "", now).is_err());
 }
 

@@ -234,3 +234,76 @@ async fn the_capacity_is_the_programmes_to_set() {
         assert_eq!(w.store.capacity().await.unwrap().capacity, 9);
     }
 }
+
+/// Commands on an agency's engagements while its type changes, at once:
+/// every one commits (no deadlock), and no count is left under a type the
+/// agency has left (the helper's attack found both on PostgreSQL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_and_a_change_of_type_at_once_keep_the_counts_right() {
+    for store in stores("portfolio-retype").await {
+        let w = std::sync::Arc::new(world(store).await);
+        let mut engagements = Vec::new();
+        for _ in 0..8 {
+            engagements.push(w.start().await);
+        }
+        let mut tasks = Vec::new();
+        for e in &engagements {
+            let (w, id) = (std::sync::Arc::clone(&w), e.id);
+            tasks.push(tokio::spawn(async move {
+                for i in 0..12 {
+                    let e = w.store.engagement(&w.staff, id).await.unwrap();
+                    let cmd = Command::AddBenefit {
+                        text: format!("Benefit {i}").as_str().into(),
+                        measure: None,
+                        plan: waymark_core::benefit::PlanInput {
+                            unit: Some("builds".into()),
+                            baseline: Some("40".into()),
+                            baseline_date: Some("2026-01-01".into()),
+                            target: Some("10".into()),
+                            target_date: Some("2027-06-30".into()),
+                            owner: None,
+                        },
+                    };
+                    w.store.execute(&w.member, id, e.version, &cmd, NOW).await?;
+                }
+                Ok::<(), StoreError>(())
+            }));
+        }
+        // The type changes, again and again, while the commands run.
+        {
+            let w = std::sync::Arc::clone(&w);
+            tasks.push(tokio::spawn(async move {
+                for kind in AgencyType::ALL.into_iter().cycle().take(10) {
+                    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                    w.store
+                        .set_agency_type(&w.staff, w.agency, kind, &"Reviewed.".into(), NOW)
+                        .await?;
+                }
+                Ok(())
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let v = w.store.verify().await.unwrap();
+        assert!(v.portfolio_drift.is_empty(), "{:?}", v.portfolio_drift);
+        let model = w.store.model(&w.model).await.unwrap();
+        // Whichever change committed last.
+        let now = w.store.agency(w.agency).await.unwrap().unwrap().agency_type;
+        let mut f = filter(None, now);
+        f.range = Range {
+            from: 202701,
+            to: 202712,
+        };
+        let theirs = w.store.portfolio(&w.staff, &model, &f, NOW).await.unwrap();
+        assert_eq!(
+            theirs.benefits[0].due, 96,
+            "every benefit, under the type now"
+        );
+        for other in AgencyType::ALL.into_iter().filter(|t| Some(*t) != now) {
+            f.agency_type = Some(other);
+            let left = w.store.portfolio(&w.staff, &model, &f, NOW).await.unwrap();
+            assert!(left.benefits.is_empty(), "nothing left under {other:?}");
+        }
+    }
+}

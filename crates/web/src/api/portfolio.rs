@@ -11,7 +11,12 @@ use waymark_core::portfolio::{self, Figures, Filter};
 use waymark_store::{CapacitySetting, now};
 
 use super::contract::Body;
-use super::{ApiState, Caller, Problem, invalid_fields, query};
+use super::{ApiState, Caller, Problem, invalid_fields, not_found, query};
+
+/// The portfolio is the programme's: to anyone else there is no such route.
+fn may_see(actor: &waymark_core::Actor) -> Result<(), Problem> {
+    portfolio::may_see(actor).map_err(|_| not_found("route"))
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -29,7 +34,7 @@ pub(super) struct PortfolioQuery {
     #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     from: Option<String>,
     /// The last month, `YYYY-MM` (empty or left out: this month in
-    /// Canberra); at most 60 months after `from`.
+    /// Canberra); the range covers at most 60 months.
     #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     to: Option<String>,
 }
@@ -48,7 +53,7 @@ pub(super) async fn figures(
     Caller(actor): Caller,
     q: Result<Query<PortfolioQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Figures>, Problem> {
-    portfolio::may_see(&actor)?;
+    may_see(&actor)?;
     let q = query(q)?;
     let known = s.store.portfolios().await?;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -75,7 +80,7 @@ pub(super) async fn capacity(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
 ) -> Result<Json<CapacitySetting>, Problem> {
-    portfolio::may_see(&actor)?;
+    may_see(&actor)?;
     Ok(Json(s.store.capacity().await?))
 }
 
@@ -98,7 +103,7 @@ pub(super) async fn set_capacity(
     Caller(actor): Caller,
     Body(req): Body<CapacityRequest>,
 ) -> Result<Json<CapacitySetting>, Problem> {
-    portfolio::may_see(&actor)?;
+    may_see(&actor)?;
     let n = portfolio::parse_capacity(&req.capacity.to_string())?;
     Ok(Json(s.store.set_capacity(&actor, n, now()).await?))
 }

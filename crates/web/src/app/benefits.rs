@@ -287,6 +287,7 @@ fn chart(id: u32, b: &Benefit, a: &Assessment, today: &str) -> Option<String> {
             x_label: &date_of,
             y_label: &y,
             y_title: b.plan.unit.clone().unwrap_or_default(),
+            y_range: None,
         }
         .svg(),
     )

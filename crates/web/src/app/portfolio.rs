@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::Form;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -153,7 +154,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
     out.push(view(
         "funnel",
         "From enquiry to each stage",
-        "Enquiries received, engagements started, and engagements reaching each stage for the first time, in these months. Enquiries are counted for every agency: until one becomes an engagement, it names its agency in its own words.".into(),
+        "Enquiries received, engagements started, and engagements reaching each stage for the first time, in these months: what happened in them, not a drop-off (an engagement that reached Deploy in these months may have reached Discovery before them). Enquiries are counted for every agency: until one becomes an engagement, it names its agency in its own words.".into(),
         bars(
             "funnel",
             "From enquiry to each stage",
@@ -175,9 +176,12 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
             t.median_weeks.unwrap_or(0).max(0) as u64,
         ));
         stage_bars.push((
-            format!("{}: 90th percentile", t.name),
+            format!("{}: 90th", t.name),
             t.p90_weeks.unwrap_or(0).max(0) as u64,
         ));
+        if let Some(w) = t.timebox_weeks {
+            stage_bars.push((format!("{}: timebox", t.name), u64::from(w)));
+        }
     }
     let desc = f
         .time_in_stage
@@ -198,7 +202,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
     out.push(view(
         "time-in-stage",
         "Time in stage",
-        "Whole weeks each stage took, for stage visits that finished (completed or exited) in these months: the median and the 90th percentile, against the model's timebox.".into(),
+        "Whole weeks each stage took, for stage visits that finished (completed or exited) in these months: the median and the 90th percentile, and the model's timebox where the stage has one.".into(),
         (!stage_bars.is_empty())
             .then(|| bars("time-in-stage", "Weeks in each stage", format!("For {who}. {desc}."), stage_bars))
             .flatten(),
@@ -240,7 +244,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
     out.push(view(
         "past-timebox",
         "Past their timebox now",
-        "Engagements active now in a stage with a timebox, and how many of them have run past it. This is today's picture: the months do not change it.".into(),
+        "Engagements active now in a stage with a timebox, and how many of them have run past it. This is today's picture: the months do not change it. The Engagements page lists those past their timebox, the longest-running first.".into(),
         bars(
             "past-timebox",
             "Engagements past their stage's timebox now",
@@ -318,6 +322,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
             x_label: &quarter_of_day,
             y_label: &y,
             y_title: "Engagements".into(),
+            y_range: None,
         }
         .svg()
     });
@@ -325,8 +330,13 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
         "capacity",
         "Programme capacity",
         format!(
-            "Do it With You engagements active at each quarter's end (or the range's last month), against the {} the programme can support at once. The queue now: {} open enquir{} and {} planned start{} (Discovery planned, not yet begun).",
+            "Do it With You engagements active at each quarter's end (or the range's last month), against the {} the programme can support at once. {} The queue now: {} open enquir{} and {} planned start{} (Discovery planned, not yet begun).",
             c.capacity,
+            if over.is_empty() {
+                "No quarter went over capacity.".to_string()
+            } else {
+                format!("Over capacity in {}.", over.join(", "))
+            },
             c.open_enquiries,
             if c.open_enquiries == 1 { "y" } else { "ies" },
             c.planned_starts,
@@ -353,7 +363,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
         .decisions
         .iter()
         .take(12)
-        .map(|d| format!("{} {}: {}", d.question, d.option, d.count))
+        .map(|d| format!("{}, “{}”: {}", d.question, d.option, d.count))
         .collect::<Vec<_>>()
         .join("; ");
     out.push(view(
@@ -508,6 +518,7 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
             x_label: &date_of,
             y_label: &y,
             y_title: "Score (-100 to 100)".into(),
+            y_range: Some((-100.0, 100.0)),
         }
         .svg()
     });
@@ -639,6 +650,8 @@ struct PortfolioPage {
     /// What the capacity field shows (what was typed, after an error).
     capacity_typed: String,
     saved: bool,
+    /// The filter as typed, for the capacity form to come back to.
+    back: Vec<(&'static str, String)>,
 }
 
 async fn page(
@@ -703,6 +716,12 @@ async fn page(
         capacity_typed: capacity_typed.unwrap_or_else(|| capacity.capacity.to_string()),
         capacity,
         saved: q.saved == "capacity",
+        back: vec![
+            ("portfolio", super::typed_back(&q.portfolio)),
+            ("agency_type", super::typed_back(&q.agency_type)),
+            ("from", super::typed_back(&q.from)),
+            ("to", super::typed_back(&q.to)),
+        ],
     };
     view_page(s, status, "portfolio.html", &view)
 }
@@ -711,9 +730,25 @@ async fn page(
 pub async fn dashboard(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
-    Query(q): Query<FilterQuery>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    let q = query(&who, q)?;
     page(&s, &who, &q, None, Vec::new()).await
+}
+
+/// The filter as asked, once the visitor may see the portfolio at all:
+/// to anyone else even a malformed query finds nothing.
+fn query(
+    who: &SignedIn,
+    q: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<FilterQuery, PageError> {
+    portfolio::may_see(&who.actor)?;
+    q.map(|Query(q)| q).map_err(|e| {
+        PageError::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("The filter could not be read: {}. Give each of portfolio, agency_type, from and to at most once.", e.body_text()),
+        )
+    })
 }
 
 /// `GET /portfolio/{chart}.csv`: one chart's table, filtered as the page.
@@ -721,9 +756,9 @@ pub async fn chart_csv(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Path(file): Path<String>,
-    Query(q): Query<FilterQuery>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    portfolio::may_see(&who.actor)?;
+    let q = query(&who, q)?;
     let slug = file.strip_suffix(".csv").ok_or(PageError::NotFound)?;
     let known = s.store.portfolios().await?;
     let filter = read(&q, &known).map_err(|problems| {
@@ -749,11 +784,7 @@ pub async fn chart_csv(
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"portfolio-{slug}-{}-to-{}.csv\"",
-                    portfolio::month_text(filter.range.from),
-                    portfolio::month_text(filter.range.to)
-                ),
+                format!("attachment; filename=\"{}\"", file_name(slug, &filter)),
             ),
         ],
         body,
@@ -761,25 +792,76 @@ pub async fn chart_csv(
         .into_response())
 }
 
+/// A chart's CSV's name: the chart, the months and the filter, in letters,
+/// digits and dashes only (a portfolio's name is anyone's typing).
+fn file_name(slug: &str, f: &Filter) -> String {
+    let mut name = format!(
+        "portfolio-{slug}-{}-to-{}",
+        portfolio::month_text(f.range.from),
+        portfolio::month_text(f.range.to)
+    );
+    if let Some(t) = f.agency_type {
+        name.push('-');
+        name.push_str(&t.slug().replace('_', "-"));
+    }
+    if let Some(p) = &f.portfolio {
+        let p: String = p
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(60)
+            .collect();
+        name.push('-');
+        name.push_str(&p);
+    }
+    name + ".csv"
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CapacityForm {
     csrf: String,
     capacity: String,
+    /// The page's filter, to come back to.
+    portfolio: String,
+    agency_type: String,
+    from: String,
+    to: String,
 }
 
 /// `POST /portfolio/capacity`.
 pub async fn set_capacity(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
-    Form(f): Form<CapacityForm>,
+    f: Result<Form<CapacityForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    who.check(&f.csrf)?;
     portfolio::may_see(&who.actor)?;
+    let Form(f) =
+        f.map_err(|e| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    who.check(&f.csrf)?;
+    let back = FilterQuery {
+        portfolio: f.portfolio.clone(),
+        agency_type: f.agency_type.clone(),
+        from: f.from.clone(),
+        to: f.to.clone(),
+        saved: String::new(),
+    };
     match portfolio::parse_capacity(&f.capacity) {
         Ok(n) => {
             s.store.set_capacity(&who.actor, n, now()).await?;
-            Ok(Redirect::to("/portfolio?saved=capacity#portfolio-capacity").into_response())
+            let known = s.store.portfolios().await?;
+            let filter = read(&back, &known)
+                .map(|f| format!("&{}", query_of(&f)))
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!(
+                "/portfolio?saved=capacity{filter}#portfolio-capacity"
+            ))
+            .into_response())
         }
         Err(e) => {
             let errors: Vec<FieldError> = field_error(&e)
@@ -792,11 +874,41 @@ pub async fn set_capacity(
             page(
                 &s,
                 &who,
-                &FilterQuery::default(),
+                &back,
                 Some(super::typed_back(&f.capacity)),
                 errors,
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_is_named_by_its_chart_months_and_filter_in_safe_letters() {
+        let f = Filter {
+            portfolio: Some("Home \"Affairs\"\r\n/../x".into()),
+            agency_type: Some(AgencyType::SelfDirected),
+            range: portfolio::Range {
+                from: 202311,
+                to: 202410,
+            },
+        };
+        assert_eq!(
+            file_name("stages", &f),
+            "portfolio-stages-2023-11-to-2024-10-self-directed-home--affairs-------x.csv"
+        );
+        let all = Filter {
+            portfolio: None,
+            agency_type: None,
+            ..f
+        };
+        assert_eq!(
+            file_name("funnel", &all),
+            "portfolio-funnel-2023-11-to-2024-10.csv"
+        );
     }
 }

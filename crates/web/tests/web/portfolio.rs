@@ -218,10 +218,20 @@ async fn the_programme_reads_the_portfolio_and_sets_its_capacity() {
             &sam,
             Method::POST,
             "/portfolio/capacity",
-            &[("csrf", &sam.csrf), ("capacity", " 4 ")],
+            &[
+                ("csrf", &sam.csrf),
+                ("capacity", " 4 "),
+                ("portfolio", "Industry"),
+                ("from", "2025-01"),
+                ("to", "2025-12"),
+            ],
         )
         .await;
-        assert_eq!(r.location, "/portfolio?saved=capacity#portfolio-capacity");
+        // Back to the same filter.
+        assert_eq!(
+            r.location,
+            "/portfolio?saved=capacity&from=2025-01&to=2025-12&portfolio=Industry#portfolio-capacity"
+        );
         let page = send(
             &app,
             &sam,
@@ -236,6 +246,36 @@ async fn the_programme_reads_the_portfolio_and_sets_its_capacity() {
                 .contains("against the 4 the programme can support")
         );
 
+        // A CSV's name says its filter.
+        let named = send(
+            &app,
+            &sam,
+            Method::GET,
+            &format!("/portfolio/funding.csv?{RANGE}&portfolio=Industry"),
+            &[],
+        )
+        .await;
+        assert_eq!(named.status, StatusCode::OK);
+
+        // Nobody else sees it: not the page, its CSV, its form or the link,
+        // however malformed the request.
+        let member = w.client(&app, Who::Member).await;
+        for path in [
+            "/portfolio?from=2023-11&from=2024-01",
+            "/portfolio/funding.csv?to=1&to=2",
+        ] {
+            let r = send(&app, &member, Method::GET, path, &[]).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        let r = send(
+            &app,
+            &member,
+            Method::POST,
+            "/portfolio/capacity",
+            &[("capacity", "0"), ("capacity", "1")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
         // Nobody else sees it: not the page, its CSV, its form or the link.
         for who in [
             Who::Sponsor,

@@ -353,9 +353,21 @@ impl Range {
             match month_from(s).filter(|_| s.len() == 7) {
                 Some(m) => Some(m),
                 None => {
+                    let shaped = s.len() == 7
+                        && s.bytes().enumerate().all(|(i, b)| {
+                            if i == 4 {
+                                b == b'-'
+                            } else {
+                                b.is_ascii_digit()
+                            }
+                        });
                     problems.push(DomainError::invalid(
                         field,
-                        "give a month as YYYY-MM, such as 2027-03",
+                        if shaped {
+                            "there is no such month: years start at 0001 and months run from 01 to 12"
+                        } else {
+                            "give a month as YYYY-MM, such as 2027-03"
+                        },
                     ));
                     None
                 }

@@ -561,14 +561,32 @@ pub(crate) async fn drift(pool: &sqlx::AnyPool) -> Result<Vec<String>, StoreErro
         );
         if k != c {
             out.push(format!(
-                "{} in scope {} in {} ({} {}): kept {k}, the events count {c}",
+                "{} in scope {}, {}, {}{}: kept {k}, the events count {c}",
                 p.0,
-                p.1,
-                p.2,
-                p.3.replace(portfolio::SEPARATOR, " / "),
-                p.4
+                printable(&p.1),
+                portfolio::month_text(i32::try_from(p.2).unwrap_or(0)),
+                printable(&p.3.replace(portfolio::SEPARATOR, " / ")),
+                if p.0 == Chart::Weeks.slug() {
+                    format!(" ({} whole weeks)", p.4)
+                } else {
+                    String::new()
+                }
             ));
         }
     }
     Ok(out)
+}
+
+/// Text for a terminal: control characters written as escapes, so a
+/// tampered row cannot move the cursor or ring the bell.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

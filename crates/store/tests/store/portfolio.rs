@@ -182,9 +182,27 @@ async fn the_portfolio_is_kept_with_each_command_and_filtered_by_agency() {
         assert!(
             v.portfolio_drift
                 .iter()
-                .any(|d| d.starts_with("reached in scope all")),
+                .any(|d| d.starts_with("reached in scope all, ")),
             "{:?}",
             v.portfolio_drift
+        );
+
+        // A tampered row's words cannot drive the terminal.
+        sqlx::query("INSERT INTO portfolio_counts (chart, scope, month, item, bucket, n) VALUES ('decision', 'all', 202312, $1, 0, 5)")
+            .bind("Evil\u{1b}[31mQ\nfake line\u{1f}Opt\r\u{7}ion")
+            .execute(w.store.pool())
+            .await
+            .unwrap();
+        let v = w.store.verify().await.unwrap();
+        let evil = v
+            .portfolio_drift
+            .iter()
+            .find(|d| d.contains("Evil"))
+            .unwrap();
+        assert!(!evil.chars().any(char::is_control), "{evil:?}");
+        assert!(
+            evil.contains("decision in scope all, 2023-12, Evil\\u{1b}[31mQ\\u{a}fake line / Opt"),
+            "{evil}"
         );
 
         // Lost counts are counted again from the events when missing.

@@ -113,7 +113,10 @@ pub fn charts(f: &Figures, who: &str) -> Vec<ChartView> {
     let svg = StackedChart {
         id: "chart-stages".into(),
         title: title.into(),
-        desc: format!("For {who}. At {}'s end: {}.", f.to, last.join(", ")),
+        desc: match f.months.last() {
+            Some(m) => format!("For {who}. At {m}'s end: {}.", last.join(", ")),
+            None => format!("For {who}. These months have not begun yet."),
+        },
         columns: f.months.clone(),
         series,
         y_title: "Engagements".into(),

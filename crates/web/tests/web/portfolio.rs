@@ -69,7 +69,7 @@ async fn the_programme_reads_the_portfolio_and_sets_its_capacity() {
         assert_eq!(body.matches("<desc id=\"chart-").count(), svgs);
         assert_eq!(
             body.matches("<table class=\"stack\">").count(),
-            10 - body.matches("No rows for these months.").count()
+            10 - body.matches("Nothing for these months.").count()
         );
         assert!(body.contains("Co-funded by the DTA and the agency"));
         // No id twice: a label, a link or a chart's name would find the wrong one.

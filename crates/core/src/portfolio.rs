@@ -326,12 +326,6 @@ pub struct Range {
 }
 
 impl Range {
-    /// The twelve months to `today`'s.
-    pub fn default_to(today: Timestamp) -> Range {
-        let to = month_of(today);
-        Range { from: to, to }.fixed()
-    }
-
     fn fixed(self) -> Range {
         // The month eleven before `to`.
         let mut from = self.to;
@@ -954,6 +948,16 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The one scope whose counts this filter reads.
+    pub fn scope(&self) -> String {
+        match (&self.portfolio, self.agency_type) {
+            (None, None) => ALL.to_string(),
+            (Some(p), None) => format!("p:{p}"),
+            (None, Some(t)) => format!("t:{}", t.slug()),
+            (Some(p), Some(t)) => format!("pt:{}:{p}", t.slug()),
+        }
+    }
+
     /// Every agency.
     pub fn is_all(&self) -> bool {
         self.portfolio.is_none() && self.agency_type.is_none()
@@ -1049,16 +1053,4 @@ pub fn scopes(
 /// The scope that keeps one agency's counts alone.
 pub fn agency_scope(agency: crate::AgencyId) -> String {
     format!("a:{}", agency.0)
-}
-
-impl Filter {
-    /// The one scope whose counts this filter reads.
-    pub fn scope(&self) -> String {
-        match (&self.portfolio, self.agency_type) {
-            (None, None) => ALL.to_string(),
-            (Some(p), None) => format!("p:{p}"),
-            (None, Some(t)) => format!("t:{}", t.slug()),
-            (Some(p), Some(t)) => format!("pt:{}:{p}", t.slug()),
-        }
-    }
 }

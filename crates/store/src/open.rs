@@ -86,6 +86,12 @@ impl Store {
                             // checkpoint; past a burst, it is cut back to
                             // 64 MB instead of keeping its largest size.
                             "PRAGMA journal_size_limit = 67108864",
+                            // Reads of the first GiB come straight from the
+                            // operating system's cache, not copied in by a
+                            // system call a page (a search reads hundreds of
+                            // the full-text index's pages; docs/benchmarks.md,
+                            // issue 17). Writes still go through the WAL.
+                            "PRAGMA mmap_size = 1073741824",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }

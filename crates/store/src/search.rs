@@ -691,7 +691,9 @@ impl Store {
             }
             // One pass over the matches: each kind's are counted and
             // numbered newest first, the newest `RANKED` scored and
-            // numbered best first; only the page's rows come back.
+            // numbered best first; only the page's rows come back, and
+            // each kind's best, so a page past the last still says how
+            // many there are (as on SQLite).
             Backend::Postgres => {
                 let mut binds = vec![Bind::Text(syntax(q))];
                 let conds: Vec<String> = kinds
@@ -709,12 +711,12 @@ impl Store {
                          COUNT(*) OVER (PARTITION BY d.kind) AS total \
                        FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q \
                        WHERE d.doc @@ q AND ({access})) \
-                     SELECT id, kind, CASE WHEN total > {RANKED} THEN -{RANKED} ELSE total END AS total FROM ( \
+                     SELECT id, kind, rn, CASE WHEN total > {RANKED} THEN -{RANKED} ELSE total END AS total FROM ( \
                        SELECT m.id AS id, m.kind AS kind, m.total AS total, ROW_NUMBER() OVER \
                          (PARTITION BY m.kind ORDER BY ts_rank_cd(s.doc, q) DESC, m.id) AS rn \
                        FROM m JOIN search_docs s ON s.id = m.id CROSS JOIN websearch_to_tsquery('english', $1) AS q \
                        WHERE m.age <= {RANKED} \
-                     ) AS ranked WHERE rn > ${} AND rn <= ${} ORDER BY kind, rn",
+                     ) AS ranked WHERE (rn > ${} AND rn <= ${}) OR rn = 1 ORDER BY kind, rn",
                     n + 1,
                     n + 2,
                 );
@@ -727,7 +729,10 @@ impl Store {
                     let kind = Kind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| {
                         StoreError::Corrupt("an unknown kind in the search index".into())
                     })?;
-                    shown.push((r.try_get("id")?, kind, r.try_get("total")?));
+                    let rn: i64 = r.try_get("rn")?;
+                    let on_page = rn > i64::from(first) && rn <= i64::from(last);
+                    let id = if on_page { r.try_get("id")? } else { 0 };
+                    shown.push((id, kind, r.try_get("total")?));
                 }
             }
         }

@@ -163,6 +163,50 @@ async fn a_common_word_is_ranked_among_its_newest_matches_on_both_backends() {
     }
 }
 
+/// Paging one kind: each page holds the next ten, best first, and a page
+/// past the last has no results but still says how many there are. On
+/// SQLite the longer pages score lower; PostgreSQL's ranking ignores
+/// length and puts the oldest first: both orders are the same here.
+#[tokio::test]
+async fn pages_follow_one_another_and_one_past_the_last_keeps_its_count() {
+    let docs: Vec<Document> = (0..25)
+        .map(|i| {
+            doc(
+                &format!("p-{i:02}.html"),
+                &format!("Page {i}"),
+                &format!("sprocket {}", "filler ".repeat(i)),
+            )
+        })
+        .collect();
+    for store in stores("search-pages").await {
+        store.index_pages(Kind::Guide, &docs).await.unwrap();
+        for page in 1..=4u32 {
+            let groups = store
+                .search(None, &Query::parse("sprocket"), Some(Kind::Guide), page)
+                .await
+                .unwrap();
+            let want: Vec<String> = (10 * (page as usize - 1)..(10 * page as usize).min(25))
+                .map(|i| format!("p-{i:02}.html"))
+                .collect();
+            assert_eq!(
+                refs(&groups, Kind::Guide),
+                want,
+                "{:?} page {page}",
+                store.backend()
+            );
+            assert_eq!(
+                groups
+                    .iter()
+                    .map(|g| (g.kind, g.total, g.exact))
+                    .collect::<Vec<_>>(),
+                [(Kind::Guide, 25, true)],
+                "{:?} page {page}",
+                store.backend()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn hostile_queries_never_error() {
     let long = "x".repeat(10_000);

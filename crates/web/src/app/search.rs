@@ -168,9 +168,14 @@ pub async fn search(
         .min(u64::from(MAX_PAGE)) as u32;
     let (previous, next) = match kind {
         Some(k) => (
-            (page > 1).then(|| PageLink {
-                href: link(&q, Some(k), page - 1),
-                text: format!("Previous page ({} of {pages})", page - 1),
+            // Past the last page, back to the last.
+            (page > 1 && pages > 0).then(|| {
+                let back = (page - 1).min(pages);
+                let which = if back < page - 1 { "Last" } else { "Previous" };
+                PageLink {
+                    href: link(&q, Some(k), back),
+                    text: format!("{which} page ({back} of {pages})"),
+                }
             }),
             (page < pages).then(|| PageLink {
                 href: link(&q, Some(k), page + 1),

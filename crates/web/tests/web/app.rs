@@ -2705,6 +2705,26 @@ async fn search_finds_what_each_visitor_may_see() {
         )
         .await;
         assert!(r.body.contains("Next page (2 of 20)"), "{}", r.body);
+        // A page past the last says how many there are, that this page
+        // has none, and leads back to the last.
+        w.store
+            .index_pages(waymark_core::search::Kind::Guide, &many[..15])
+            .await
+            .unwrap();
+        for (page, back) in [(3, "Previous page (2 of 2)"), (9, "Last page (2 of 2)")] {
+            let r = send(
+                &app,
+                &Client::default(),
+                Method::GET,
+                &format!("/search?q=quillwort&kind=guide&page={page}"),
+                &[],
+            )
+            .await;
+            assert!(r.body.contains("(15 results)"), "{}", r.body);
+            assert!(r.body.contains("No results on this page."), "{}", r.body);
+            assert!(r.body.contains(back), "{}", r.body);
+            assert!(!r.body.contains("Next page"), "{}", r.body);
+        }
     }
 }
 

@@ -348,13 +348,21 @@ impl Store {
         let Some((from, wh)) = stage_scope(actor, &mut binds) else {
             return Ok(vec![Vec::new(); lists.len()]);
         };
+        // Bound after the scope's values: each list's stage, then the
+        // times (bound, not written in: a time in the text made a new
+        // statement every second, prepared and planned again each time).
         let mut texts: Vec<String> = Vec::new();
+        let mut times: Vec<i64> = Vec::new();
         let mut parts = Vec::new();
         for (k, list) in lists.iter().enumerate() {
             texts.push(list.stage.to_string());
             let stage = binds.len() + texts.len();
             let (order, before) = match list.started_before {
-                Some(t) => ("ASC", format!(" AND es.started_at < {}", t.0)),
+                Some(t) => {
+                    times.push(t.0);
+                    let at = binds.len() + lists.len() + times.len();
+                    ("ASC", format!(" AND es.started_at < ${at}"))
+                }
                 None => ("DESC", String::new()),
             };
             parts.push(format!(
@@ -374,6 +382,9 @@ impl Store {
         }
         for t in &texts {
             q = q.bind(t.as_str());
+        }
+        for t in &times {
+            q = q.bind(*t);
         }
         for r in q.fetch_all(&self.pool).await? {
             let k: i64 = r.try_get("k")?;

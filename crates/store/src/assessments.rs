@@ -233,14 +233,14 @@ pub(crate) async fn agency_type(
 /// Whether agency `id`'s row gives another type than its chain's last
 /// event, and how.
 async fn type_differs(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     id: i64,
     last: &str,
 ) -> Result<Option<String>, StoreError> {
     let event: AgencyEvent = unjson(last)?;
     let row: Option<String> = sqlx::query("SELECT agency_type FROM agencies WHERE id = $1")
         .bind(id)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?
         .try_get(0)?;
     let row: Option<AgencyType> = row.as_deref().map(unjson).transpose()?;
@@ -255,17 +255,17 @@ async fn type_differs(
 
 /// Broken links in agencies' chains: (agencies, events, broken).
 pub(crate) async fn verify(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
 ) -> Result<(usize, usize, Vec<crate::BrokenAgency>), StoreError> {
-    let heads = AGENCY_CHAIN.heads(pool).await?;
+    let heads = AGENCY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = AGENCY_CHAIN.check(pool, h).await?;
+        let (n, payloads, bad) = AGENCY_CHAIN.check(&mut *conn, h).await?;
         events += n;
         let bad = match (bad, payloads.last()) {
             (Some(bad), _) => Some(bad),
-            (None, Some(last)) => type_differs(pool, h.0, last)
+            (None, Some(last)) => type_differs(&mut *conn, h.0, last)
                 .await?
                 .map(|why| (n as i64, why)),
             (None, None) => None,

@@ -146,12 +146,12 @@ struct Row8 {
     hash: String,
 }
 
-async fn rows(pool: &AnyPool, id: EngagementId) -> Result<Vec<Row8>, StoreError> {
+async fn rows(conn: &mut sqlx::AnyConnection, id: EngagementId) -> Result<Vec<Row8>, StoreError> {
     let rows = sqlx::query(
         "SELECT seq, actor_id, at, command, payload, prev_hash, hash FROM events WHERE engagement_id = $1 ORDER BY seq",
     )
     .bind(id.0)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
@@ -172,7 +172,7 @@ pub(crate) async fn events(
     pool: &AnyPool,
     id: EngagementId,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    rows(pool, id)
+    rows(&mut *pool.acquire().await?, id)
         .await?
         .into_iter()
         .map(|r| {
@@ -267,17 +267,26 @@ pub struct BrokenAgency {
 }
 
 pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreError> {
-    let pool = &store.pool;
+    // Everything is read at one moment, so writes landing while it runs
+    // are not taken for tampering (a row read before its new event, say):
+    // SQLite's read transaction keeps the snapshot of its first read;
+    // PostgreSQL needs repeatable read for that.
+    let mut tx = store.pool.begin().await?;
+    if store.backend == crate::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
     let heads = sqlx::query(
         "SELECT id, event_count, head_hash, state, version FROM engagements ORDER BY id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(pool).await?;
-    let (agencies, agency_events, broken_agencies) = crate::assessments::verify(pool).await?;
-    let (topics, topic_events, broken_topics) = crate::community::verify(pool).await?;
-    let (surveys, survey_events, broken_surveys) = crate::surveys::verify(pool).await?;
-    let portfolio_drift = crate::portfolio::drift(pool).await?;
+    let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(&mut tx).await?;
+    let (agencies, agency_events, broken_agencies) = crate::assessments::verify(&mut tx).await?;
+    let (topics, topic_events, broken_topics) = crate::community::verify(&mut tx).await?;
+    let (surveys, survey_events, broken_surveys) = crate::surveys::verify(&mut tx).await?;
+    let portfolio_drift = crate::portfolio::drift(&mut tx).await?;
     let mut out = Verification {
         engagements: heads.len(),
         events: 0,
@@ -306,7 +315,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         let head: String = h.try_get("head_hash")?;
         let state: String = h.try_get("state")?;
         let version: i64 = h.try_get("version")?;
-        let rows = rows(pool, id).await?;
+        let rows = rows(&mut tx, id).await?;
         out.events += rows.len();
         let broken = |seq: i64, reason: String| Broken {
             engagement: id,
@@ -467,13 +476,13 @@ impl SideChain {
     /// Every record with its recorded count and head, in id order.
     pub(crate) async fn heads(
         &self,
-        pool: &AnyPool,
+        conn: &mut sqlx::AnyConnection,
     ) -> Result<Vec<(i64, i64, String)>, StoreError> {
         sqlx::query(&format!(
             "SELECT id, event_count, head_hash FROM {} ORDER BY id",
             self.heads
         ))
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| {
@@ -491,7 +500,7 @@ impl SideChain {
     /// first bad link, and that link (its sequence number and why), if any.
     pub(crate) async fn check(
         &self,
-        pool: &AnyPool,
+        conn: &mut sqlx::AnyConnection,
         (id, count, head): &(i64, i64, String),
     ) -> Result<(usize, Vec<String>, Option<(i64, String)>), StoreError> {
         let rows = sqlx::query(&format!(
@@ -499,7 +508,7 @@ impl SideChain {
             self.events, self.key
         ))
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         let mut prev = String::new();
         let mut payloads = Vec::with_capacity(rows.len());

@@ -1003,17 +1003,17 @@ async fn insert_post(
 /// Broken question chains, and posts whose text is not what their chain
 /// last recorded: (questions, events, broken).
 pub(crate) async fn verify(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
 ) -> Result<(usize, usize, Vec<crate::BrokenTopic>), StoreError> {
-    let heads = TOPIC_CHAIN.heads(pool).await?;
+    let heads = TOPIC_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = TOPIC_CHAIN.check(pool, h).await?;
+        let (n, payloads, bad) = TOPIC_CHAIN.check(&mut *conn, h).await?;
         events += n;
         let bad = match bad {
             Some(bad) => Some(bad),
-            None => text_differs(pool, h.0, &payloads)
+            None => text_differs(&mut *conn, h.0, &payloads)
                 .await?
                 .map(|why| (n as i64, why)),
         };
@@ -1031,7 +1031,7 @@ pub(crate) async fn verify(
 /// Replays a question's events and compares the posts' text, the title
 /// and the accepted answer with what the tables hold.
 async fn text_differs(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     topic: i64,
     payloads: &[String],
 ) -> Result<Option<String>, StoreError> {
@@ -1087,7 +1087,7 @@ async fn text_differs(
          JOIN community_categories c ON c.id = t.category_id WHERE t.id = $1",
     )
     .bind(topic)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     if title.as_deref() != Some(row.try_get::<String, _>("title")?.as_str()) {
         return Ok(Some("its title is not the one its chain recorded".into()));
@@ -1107,7 +1107,7 @@ async fn text_differs(
         "SELECT id, body, hidden_reason FROM community_posts WHERE topic_id = $1 ORDER BY id",
     )
     .bind(topic)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     if posts.len() != bodies.len() {
         return Ok(Some(format!(

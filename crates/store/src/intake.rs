@@ -158,14 +158,14 @@ pub struct BrokenEnquiry {
 }
 
 pub(crate) async fn verify(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
 ) -> Result<(usize, usize, Vec<BrokenEnquiry>), StoreError> {
-    let heads = ENQUIRY_CHAIN.heads(pool).await?;
+    let heads = ENQUIRY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
         let id = h.0;
-        let (n, payloads, bad) = ENQUIRY_CHAIN.check(pool, h).await?;
+        let (n, payloads, bad) = ENQUIRY_CHAIN.check(&mut *conn, h).await?;
         events += n;
         let bad = match bad {
             Some((seq, reason)) => Some(BrokenEnquiry {
@@ -173,7 +173,7 @@ pub(crate) async fn verify(
                 seq,
                 reason,
             }),
-            None => check_content(pool, id, &payloads).await?,
+            None => check_content(&mut *conn, id, &payloads).await?,
         };
         broken.extend(bad);
     }
@@ -195,7 +195,7 @@ async fn refuse_if_altered(pool: &sqlx::AnyPool, id: i64) -> Result<(), StoreErr
                 .iter()
                 .map(|r| r.try_get(0))
                 .collect::<Result<_, _>>()?;
-        match check_content(pool, id, &payloads).await? {
+        match check_content(&mut *pool.acquire().await?, id, &payloads).await? {
             None => return Ok(()),
             Some(_) if tries < 3 => {
                 tries += 1;
@@ -217,7 +217,7 @@ pub const CLAIM_SECONDS: i64 = 300;
 /// Whether enquiry `id`'s row still says what its chain (whose links are
 /// already checked) recorded: its content's hash, its status and engagement.
 async fn check_content(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     id: i64,
     payloads: &[String],
 ) -> Result<Option<BrokenEnquiry>, StoreError> {
@@ -253,7 +253,7 @@ async fn check_content(
     }
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = $1"))
         .bind(id)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     let broken = |reason: String| {
         Ok(Some(BrokenEnquiry {
@@ -268,7 +268,7 @@ async fn check_content(
             return broken("its row cannot be read (its status is not one Waymark writes)".into());
         }
     };
-    let files = files_of(pool, id).await?;
+    let files = files_of(&mut *conn, id).await?;
     match content {
         None => {
             return broken(
@@ -290,7 +290,7 @@ async fn check_content(
             status.as_str()
         ));
     }
-    if let Some(reason) = crate::mailbox::check_messages(pool, id, &messages).await? {
+    if let Some(reason) = crate::mailbox::check_messages(&mut *conn, id, &messages).await? {
         return broken(reason);
     }
     Ok(None)

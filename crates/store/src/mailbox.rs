@@ -991,12 +991,11 @@ impl Store {
 /// Whether every conversation message an enquiry's chain names still says
 /// what it said: `recorded` holds (message row id, hash) from the chain.
 pub(crate) async fn check_messages(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     enquiry: i64,
     recorded: &[(i64, String)],
 ) -> Result<Option<String>, StoreError> {
-    let mut conn = pool.acquire().await?;
-    let messages = messages_of(&mut conn, enquiry).await?;
+    let messages = messages_of(conn, enquiry).await?;
     if messages.len() != recorded.len() {
         return Ok(Some(format!(
             "its conversation has {} messages but its history recorded {}",

@@ -527,12 +527,13 @@ async fn count_all(
 
 /// Every kept portfolio row compared with a count from the events: a
 /// sentence for each that differs, for `audit verify`.
-pub(crate) async fn drift(pool: &sqlx::AnyPool) -> Result<Vec<String>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let counted = count_all(&mut tx).await?;
+pub(crate) async fn drift(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+) -> Result<Vec<String>, StoreError> {
+    let counted = count_all(tx).await?;
     let mut kept: BTreeMap<Place, i64> = BTreeMap::new();
     for r in sqlx::query("SELECT chart, scope, month, item, bucket, n FROM portfolio_counts")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?
     {
         let chart =
@@ -551,7 +552,6 @@ pub(crate) async fn drift(pool: &sqlx::AnyPool) -> Result<Vec<String>, StoreErro
             );
         }
     }
-    tx.commit().await?;
     let mut out = Vec::new();
     let places: std::collections::BTreeSet<&Place> = kept.keys().chain(counted.keys()).collect();
     for p in places {

@@ -770,7 +770,7 @@ async fn keep_response(
 /// or closed early. A row changed behind the chain's back (made named, say)
 /// is found.
 async fn row_differs(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     id: i64,
     payloads: &[String],
 ) -> Result<Option<String>, StoreError> {
@@ -801,13 +801,13 @@ async fn row_differs(
         "SELECT title, definition, audience, sent, closed_early FROM surveys WHERE id = $1",
     )
     .bind(id)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     let kept: Option<Definition> = unjson(&r.try_get::<String, _>("definition")?).ok();
     let kept_audience: Option<Audience> = unjson(&r.try_get::<String, _>("audience")?).ok();
     let title: String = r.try_get("title")?;
     if let Some(d) = &definition
-        && let Some(why) = results_differ(pool, id, d).await?
+        && let Some(why) = results_differ(&mut *conn, id, d).await?
     {
         return Ok(Some(why.to_string()));
     }
@@ -850,7 +850,7 @@ fn response_link(
 /// Whether the counts and words results read, and the count of responses,
 /// are what the responses themselves give.
 async fn results_differ(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     id: i64,
     d: &Definition,
 ) -> Result<Option<&'static str>, StoreError> {
@@ -858,7 +858,7 @@ async fn results_differ(
         "SELECT seq, answered_on, person_id, answers, prev_hash, hash FROM survey_responses WHERE survey_id = $1 ORDER BY seq",
     )
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     // The chain first: every response in its place, each linked to the one
     // before, the last the survey's head.
@@ -886,7 +886,7 @@ async fn results_differ(
     }
     let head: String = sqlx::query_scalar("SELECT response_head FROM surveys WHERE id = $1")
         .bind(id)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     if head != prev {
         return Ok(Some("its last response is not the one its record holds"));
@@ -903,7 +903,7 @@ async fn results_differ(
     let kept: std::collections::BTreeMap<(i64, i64), i64> =
         sqlx::query("SELECT question, value, n FROM survey_counts WHERE survey_id = $1")
             .bind(id)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(|r| {
@@ -916,7 +916,7 @@ async fn results_differ(
     let mut kept_texts: Vec<(i64, String)> =
         sqlx::query("SELECT question, text FROM survey_texts WHERE survey_id = $1")
             .bind(id)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("question")?, r.try_get("text")?)))
@@ -925,7 +925,7 @@ async fn results_differ(
     kept_texts.sort();
     let responses: i64 = sqlx::query_scalar("SELECT responses FROM surveys WHERE id = $1")
         .bind(id)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     Ok(if responses != answers.len() as i64 {
         Some("its count of responses is not the responses kept")
@@ -937,17 +937,17 @@ async fn results_differ(
 }
 
 pub(crate) async fn verify(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
 ) -> Result<(usize, usize, Vec<crate::BrokenSurvey>), StoreError> {
-    let heads = SURVEY_CHAIN.heads(pool).await?;
+    let heads = SURVEY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = SURVEY_CHAIN.check(pool, h).await?;
+        let (n, payloads, bad) = SURVEY_CHAIN.check(&mut *conn, h).await?;
         events += n;
         let bad = match bad {
             Some(bad) => Some(bad),
-            None => row_differs(pool, h.0, &payloads)
+            None => row_differs(&mut *conn, h.0, &payloads)
                 .await?
                 .map(|why| (n as i64, why)),
         };

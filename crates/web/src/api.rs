@@ -1477,10 +1477,8 @@ async fn search(
     let kind = match q.kind.as_deref() {
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-            unprocessable(
-                "kind",
-                "choose one of guide, article, engagement, agency, enquiry".into(),
-            )
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            unprocessable("kind", format!("choose one of {}", kinds.join(", ")))
         })?),
     };
     let page = q.page.unwrap_or(1);

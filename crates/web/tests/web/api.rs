@@ -1884,6 +1884,20 @@ async fn search_through_the_api() {
             r["groups"][0]["hits"][0]["reference"], "discovery.html",
             "{r}"
         );
+        // An unknown kind is told every kind there is.
+        let (_, _, r) = call(
+            &app,
+            "GET",
+            "/api/v1/search?q=a&kind=secrets",
+            Some(&staff),
+            None,
+        )
+        .await;
+        assert!(
+            r.to_string()
+                .contains("choose one of guide, article, engagement, agency, enquiry, question"),
+            "{r}"
+        );
         for bad in ["kind=secrets", "page=0", "page=51", "kind=guide&page=x"] {
             let (st, ct, r) = call(
                 &app,

@@ -253,6 +253,34 @@ async fn the_capacity_is_the_programmes_to_set() {
     }
 }
 
+/// A task adding `n` measured benefits to engagement `id`, a command each.
+fn adding_benefits(
+    w: &std::sync::Arc<World>,
+    id: EngagementId,
+    n: usize,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let w = std::sync::Arc::clone(w);
+    tokio::spawn(async move {
+        for i in 0..n {
+            let e = w.store.engagement(&w.staff, id).await.unwrap();
+            let cmd = Command::AddBenefit {
+                text: format!("Benefit {i}").as_str().into(),
+                measure: None,
+                plan: waymark_core::benefit::PlanInput {
+                    unit: Some("builds".into()),
+                    baseline: Some("40".into()),
+                    baseline_date: Some("2026-01-01".into()),
+                    target: Some("10".into()),
+                    target_date: Some("2027-06-30".into()),
+                    owner: None,
+                },
+            };
+            w.store.execute(&w.member, id, e.version, &cmd, NOW).await?;
+        }
+        Ok(())
+    })
+}
+
 /// Commands on an agency's engagements while its type changes, at once:
 /// every one commits (no deadlock), and no count is left under a type the
 /// agency has left (the helper's attack found both on PostgreSQL).
@@ -266,26 +294,7 @@ async fn commands_and_a_change_of_type_at_once_keep_the_counts_right() {
         }
         let mut tasks = Vec::new();
         for e in &engagements {
-            let (w, id) = (std::sync::Arc::clone(&w), e.id);
-            tasks.push(tokio::spawn(async move {
-                for i in 0..12 {
-                    let e = w.store.engagement(&w.staff, id).await.unwrap();
-                    let cmd = Command::AddBenefit {
-                        text: format!("Benefit {i}").as_str().into(),
-                        measure: None,
-                        plan: waymark_core::benefit::PlanInput {
-                            unit: Some("builds".into()),
-                            baseline: Some("40".into()),
-                            baseline_date: Some("2026-01-01".into()),
-                            target: Some("10".into()),
-                            target_date: Some("2027-06-30".into()),
-                            owner: None,
-                        },
-                    };
-                    w.store.execute(&w.member, id, e.version, &cmd, NOW).await?;
-                }
-                Ok::<(), StoreError>(())
-            }));
+            tasks.push(adding_benefits(&w, e.id, 12));
         }
         // The type changes, again and again, while the commands run.
         {
@@ -339,26 +348,7 @@ async fn verify_while_commands_run_finds_nothing_altered() {
         }
         let mut writers = Vec::new();
         for e in &engagements {
-            let (w, id) = (std::sync::Arc::clone(&w), e.id);
-            writers.push(tokio::spawn(async move {
-                for i in 0..25 {
-                    let e = w.store.engagement(&w.staff, id).await.unwrap();
-                    let cmd = Command::AddBenefit {
-                        text: format!("Benefit {i}").as_str().into(),
-                        measure: None,
-                        plan: waymark_core::benefit::PlanInput {
-                            unit: Some("builds".into()),
-                            baseline: Some("40".into()),
-                            baseline_date: Some("2026-01-01".into()),
-                            target: Some("10".into()),
-                            target_date: Some("2027-06-30".into()),
-                            owner: None,
-                        },
-                    };
-                    w.store.execute(&w.member, id, e.version, &cmd, NOW).await?;
-                }
-                Ok::<(), StoreError>(())
-            }));
+            writers.push(adding_benefits(&w, e.id, 25));
         }
         let mut runs = 0;
         while writers.iter().any(|t| !t.is_finished()) || runs == 0 {

@@ -395,7 +395,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         }
         out.broken.extend(bad);
     }
-    let bytes = crate::records::verify_bytes(store, &states).await?;
+    let bytes = crate::records::verify_bytes(store, &mut tx, &states).await?;
     out.letters = bytes.letters;
     out.files = bytes.files;
     out.altered = bytes.altered;

@@ -442,9 +442,11 @@ pub(crate) struct BytesChecked {
 /// the engagements whose chains verified, with their state where it records
 /// letters or documents) and with its own row. An enquiry's
 /// attachment is bound by its enquiry's content hash instead, which names
-/// each attachment's SHA-256; `intake::verify` checks that.
+/// each attachment's SHA-256; `intake::verify` checks that. Rows are read
+/// through `conn`, at the same moment as the chains were.
 pub(crate) async fn verify_bytes(
     store: &Store,
+    conn: &mut sqlx::AnyConnection,
     states: &std::collections::HashMap<EngagementId, Option<Engagement>>,
 ) -> Result<BytesChecked, StoreError> {
     let mut out = BytesChecked::default();
@@ -453,7 +455,7 @@ pub(crate) async fn verify_bytes(
     let keys = sqlx::query(
         "SELECT engagement_id, kind, version FROM letters ORDER BY engagement_id, kind, version",
     )
-    .fetch_all(&store.pool)
+    .fetch_all(&mut *conn)
     .await?;
     for k in &keys {
         let (e, kind, version): (i64, String, i64) = (
@@ -469,7 +471,7 @@ pub(crate) async fn verify_bytes(
         .bind(e)
         .bind(&kind)
         .bind(version)
-        .fetch_one(&store.pool)
+        .fetch_one(&mut *conn)
         .await?;
         let (column, pdf): (String, Vec<u8>) = (row.try_get("sha256")?, row.try_get("pdf")?);
         let record = format!("engagement {e}, {kind} version {version}");
@@ -497,7 +499,7 @@ pub(crate) async fn verify_bytes(
             .extend(reason.map(|reason| Altered { record, reason }));
     }
     let ids = sqlx::query("SELECT id FROM files ORDER BY id")
-        .fetch_all(&store.pool)
+        .fetch_all(&mut *conn)
         .await?;
     for r in &ids {
         let id: i64 = r.try_get(0)?;
@@ -507,7 +509,7 @@ pub(crate) async fn verify_bytes(
             "SELECT {FILE_COLUMNS}, content, location FROM files WHERE id = $1"
         ))
         .bind(id)
-        .fetch_one(&store.pool)
+        .fetch_one(&mut *conn)
         .await?;
         let f = file_row(&row)?;
         files_seen.insert((id, f.engagement));

@@ -19,6 +19,7 @@ mod db_cmd;
 mod intake_cmd;
 mod model_cmd;
 mod origin;
+mod providers;
 mod site_cmd;
 
 // Parsing thousands of pages is allocation-heavy and runs on every core;
@@ -132,6 +133,12 @@ enum Command {
         /// and their subdomains (comma-separated).
         #[arg(long, env = "WAYMARK_COMMUNITY_DOMAINS", value_name = "LIST", default_value = waymark_core::community::DEFAULT_DOMAINS, value_parser = parse_domains)]
         community_domains: Domains,
+        /// A TOML file of the OpenID providers (Microsoft Entra ID, say) people
+        /// may sign in with beside passwords: each [[provider]] with its
+        /// issuer, client id, client_secret_file, and the email domains it
+        /// admits mapped to agencies. See docs/operations.md.
+        #[arg(long, env = "WAYMARK_SIGN_IN_PROVIDERS", value_name = "FILE", value_parser = providers::parse)]
+        sign_in_providers: Option<providers::Providers>,
         /// Read the programme's mailbox while serving: imaps://user@host/INBOX
         /// (TLS), or imap://user@host/INBOX (STARTTLS; ?tls=none for none, on
         /// this machine only). The password comes from WAYMARK_IMAP_PASSWORD
@@ -653,6 +660,7 @@ fn main() -> ExitCode {
             trusted_proxies,
             webhook_allow,
             community_domains,
+            sign_in_providers,
             imap_url,
             imap_password_file,
             imap_folder,
@@ -692,6 +700,7 @@ fn main() -> ExitCode {
                     trusted_proxies: trusted_proxies.0,
                     webhook_allow: webhook_allow.0,
                     community_domains: community_domains.0,
+                    sign_in_providers: sign_in_providers.map(|p| p.0).unwrap_or_default(),
                 },
             )
         }),

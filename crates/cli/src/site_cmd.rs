@@ -150,6 +150,7 @@ pub struct OpsSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub webhook_allow: Vec<ipnet::IpNet>,
     pub community_domains: Vec<String>,
+    pub sign_in_providers: Vec<waymark_web::oidc::Configured>,
 }
 
 /// A bearer token read from a file: one line of at least 16 characters,
@@ -287,6 +288,10 @@ pub fn serve(
         settings.trusted_proxies = ops.trusted_proxies;
         settings.webhook_allow = ops.webhook_allow;
         settings.community_domains = ops.community_domains;
+        for p in &ops.sign_in_providers {
+            eprintln!("sign-in: {} ({})", p.rules.name, p.rules.issuer);
+        }
+        settings.oidc = ops.sign_in_providers;
         let app = Application::build(settings).await?;
         if let Some(addr) = ops.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(addr)

@@ -50,6 +50,7 @@ pub mod letter;
 pub mod mailbox;
 pub mod migration;
 mod next;
+pub mod oidc;
 mod people;
 pub mod portfolio;
 mod records;

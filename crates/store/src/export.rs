@@ -469,6 +469,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("used_at", OptInt),
             ],
         ),
+        // Which provider accounts are whose: without them, a person
+        // restored elsewhere would be matched again by address alone.
+        (
+            "sign_in_identities",
+            &[
+                ("issuer", Text),
+                ("subject", Text),
+                ("person_id", Int),
+                ("linked_at", Int),
+                ("last_used_at", Int),
+            ],
+        ),
         (
             "person_corrections",
             &[

@@ -52,6 +52,7 @@ mod factor;
 mod faq;
 pub mod generate;
 mod health;
+mod identities;
 mod intake;
 mod knowledge;
 mod lessons;
@@ -96,6 +97,7 @@ pub use export::{Export, FORMAT, FORMAT_VERSION};
 pub use factor::SecondFactor;
 pub use faq::FaqEntry;
 pub use health::{Health, Schema};
+pub use identities::LinkedIdentity;
 pub use intake::{
     BrokenEnquiry, Enquiry, EnquiryCommand, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry,
     Triage,

@@ -128,6 +128,13 @@ pub const HOLDERS: &[Holder] = &[
         &["enrolled_at"],
     ),
     h(
+        "sign_in_identities",
+        "person_id",
+        By::Id,
+        "The accounts at other providers you sign in with",
+        &["issuer", "subject", "linked_at", "last_used_at"],
+    ),
+    h(
         "recovery_codes",
         "person_id",
         By::Id,

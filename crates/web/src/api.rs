@@ -247,6 +247,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/people/{id}/second-factor", get(second_factor))
         .route(
+            "/api/v1/people/{id}/sign-in-accounts",
+            get(sign_in_accounts),
+        )
+        .route(
             "/api/v1/people/{id}/second-factor/reset",
             post(reset_second_factor),
         )
@@ -301,7 +305,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, retention,
+        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, sign_in_accounts, retention,
         set_retention, run_retention,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
@@ -2561,6 +2565,28 @@ async fn second_factor(
         recovery_codes_left: factor.as_ref().map(|f| f.recovery_left),
         required: them.needs_second_factor(),
     }))
+}
+
+/// The accounts at OpenID providers a person signs in with: your own, or
+/// anyone's for a programme admin. Each is linked at its first sign-in
+/// (docs/operations.md, "Sign-in with the agency's own accounts").
+#[utoipa::path(get, path = "/api/v1/people/{id}/sign-in-accounts", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<waymark_store::LinkedIdentity>),
+    (status = 403, body = Problem),
+    (status = 404, body = Problem),
+))]
+async fn sign_in_accounts(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<Vec<waymark_store::LinkedIdentity>>, Problem> {
+    actor.may_manage_sign_in_of(PersonId(id))?;
+    let person = s
+        .store
+        .person(PersonId(id))
+        .await?
+        .ok_or_else(|| not_found("person"))?;
+    Ok(Json(s.store.identities_of(person.id).await?))
 }
 
 /// Turns off another person's second factor, when they lost their phone

@@ -46,6 +46,8 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// Whose addresses may register for the community (with subdomains).
     pub community_domains: Vec<String>,
+    /// The OpenID providers people may sign in with, beside passwords.
+    pub oidc: Vec<crate::oidc::Configured>,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             imap: None,
             webhook_allow: Vec::new(),
             community_domains: vec![waymark_core::community::DEFAULT_DOMAINS.to_string()],
+            oidc: Vec::new(),
         }
     }
 }
@@ -296,6 +299,7 @@ impl Application {
             trusted_proxies: s.trusted_proxies.clone().into(),
             webhook_allow: Arc::new(s.webhook_allow.clone()),
             community_domains: Arc::new(s.community_domains.clone()),
+            oidc: Arc::new(crate::oidc::Providers::new(s.oidc.clone())),
         };
         let readiness = crate::ops::Readiness {
             store: s.store.clone(),

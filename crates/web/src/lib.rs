@@ -6,7 +6,8 @@
 //! (`Application`), what they send and read: letters' HTML and PDF, charts
 //! as accessible SVG (`chart`),
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
-//! reader `imap`), webhooks' deliveries (`webhook`), and what an
+//! reader `imap`), webhooks' deliveries (`webhook`), sign-in with OpenID
+//! providers (`oidc`), one outgoing HTTP request (`fetch`), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
@@ -19,10 +20,12 @@ pub mod application;
 pub mod chart;
 pub use application::{Application, Settings, index_guide};
 pub mod export;
+pub mod fetch;
 pub mod ics;
 pub mod imap;
 pub mod inbound;
 pub mod letter;
 pub mod mail;
+pub mod oidc;
 pub mod ops;
 pub mod webhook;

@@ -184,7 +184,7 @@ pub struct UserView {
     pub section: &'static str,
 }
 
-pub(super) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
@@ -369,9 +369,26 @@ pub(super) async fn begin(
     Ok(())
 }
 
+/// After the first factor was right (a password, or a provider's word for
+/// who it is): the code page for someone with a second factor, else signed
+/// in and on to `next`.
+pub(super) async fn after_first_factor(
+    s: &AppState,
+    session: &Session,
+    p: waymark_core::PersonId,
+    next: &str,
+) -> Result<Response, PageError> {
+    if s.store.has_second_factor(p).await? {
+        super::factor::wait_for_code(session, p).await?;
+        return Ok(Redirect::to(&format!("/login/code?next={}", encode(next))).into_response());
+    }
+    begin(session, p).await?;
+    Ok(Redirect::to(next).into_response())
+}
+
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 pub async fn login_form(
@@ -399,6 +416,14 @@ struct LoginPage<'a> {
     /// Where to go after signing in.
     next: &'a str,
     errors: Vec<FieldError>,
+    /// A button for each OpenID provider.
+    providers: Vec<ProviderButton>,
+}
+
+#[derive(serde::Serialize)]
+struct ProviderButton {
+    label: String,
+    href: String,
 }
 
 /// What `invite.html` reads.
@@ -412,7 +437,7 @@ struct InvitePage<'a> {
     errors: Vec<FieldError>,
 }
 
-fn login_page(
+pub(super) fn login_page(
     s: &AppState,
     status: StatusCode,
     email: &str,
@@ -423,11 +448,26 @@ fn login_page(
         .map(|(field, message)| form_error(field, message))
         .into_iter()
         .collect();
+    let query = if next.is_empty() {
+        String::new()
+    } else {
+        format!("?next={}", encode(next))
+    };
+    let providers = s
+        .oidc
+        .all()
+        .iter()
+        .map(|p| ProviderButton {
+            label: p.rules.label.clone(),
+            href: format!("/login/oidc/{}{query}", p.rules.name),
+        })
+        .collect();
     let view = LoginPage {
         title: "Sign in",
         email,
         next,
         errors,
+        providers,
     };
     view_page(s, status, "login.html", &view).unwrap_or_else(IntoResponse::into_response)
 }
@@ -535,15 +575,7 @@ async fn sign_in(
             if let Some(key) = &pair {
                 s.store.clear_sign_in_failures(key, since).await?;
             }
-            let next = safe_next(Some(&f.next));
-            if s.store.has_second_factor(p).await? {
-                super::factor::wait_for_code(session, p).await?;
-                return Ok(
-                    Redirect::to(&format!("/login/code?next={}", encode(next))).into_response()
-                );
-            }
-            begin(session, p).await?;
-            Ok(Redirect::to(next).into_response())
+            after_first_factor(s, session, p, safe_next(Some(&f.next))).await
         }
         _ => {
             crate::ops::METRICS.sign_in_failed("form");
@@ -835,6 +867,20 @@ struct SettingsPage<'a> {
     second_factor: Option<i64>,
     /// What the name field shows.
     name: String,
+    /// The provider accounts they sign in with.
+    identities: Vec<IdentityView>,
+    /// Whether they have a Waymark password (someone made by a provider's
+    /// sign-in has none).
+    has_password: bool,
+}
+
+/// A provider account someone signs in with, named by its provider's
+/// label where it is still configured.
+#[derive(serde::Serialize)]
+struct IdentityView {
+    provider: String,
+    linked_at: i64,
+    last_used_at: i64,
 }
 
 /// One of a person's sessions where they are signed in in a browser:
@@ -1017,6 +1063,27 @@ async fn settings_page_with(
             .second_factor(who.actor.person)
             .await?
             .map(|f| f.enrolled_at.0),
+        identities: s
+            .store
+            .identities_of(who.actor.person)
+            .await?
+            .into_iter()
+            .map(|i| IdentityView {
+                provider: s
+                    .oidc
+                    .all()
+                    .iter()
+                    .find(|p| p.rules.issuer == i.issuer)
+                    .map_or(i.issuer, |p| p.rules.label.clone()),
+                linked_at: i.linked_at.0,
+                last_used_at: i.last_used_at.0,
+            })
+            .collect(),
+        has_password: s
+            .store
+            .credentials(&who.person.email)
+            .await?
+            .is_some_and(|(_, hash)| hash.is_some()),
     };
     view_page(s, status, "settings.html", &view)
 }

@@ -26,6 +26,7 @@ mod lessons;
 mod letters;
 mod mailbox;
 mod migrations;
+mod oidc;
 mod outbox;
 mod portfolio;
 pub(crate) mod records;
@@ -51,7 +52,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
-pub(crate) use auth::{SessionInfo, end_session_by_reference, sessions_of_person};
+pub(crate) use auth::{SessionInfo, constant_eq, end_session_by_reference, sessions_of_person};
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
@@ -91,6 +92,8 @@ pub struct AppState {
     pub webhook_allow: Arc<Vec<ipnet::IpNet>>,
     /// Whose addresses may register for the community.
     pub community_domains: Arc<Vec<String>>,
+    /// The OpenID providers people may sign in with.
+    pub oidc: Arc<crate::oidc::Providers>,
 }
 
 /// The programme's mailbox, the default sender of Waymark's mail.
@@ -187,6 +190,8 @@ pub fn table() -> Vec<Route> {
     vec![
         get("/login", auth::login_form),
         post("/login", auth::login),
+        get("/login/oidc/{provider}", oidc::start),
+        get("/login/oidc/{provider}/callback", oidc::callback),
         get("/login/code", factor::code_form),
         post("/login/code", factor::code),
         post("/logout", auth::logout),

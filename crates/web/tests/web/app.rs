@@ -20,6 +20,8 @@ mod details;
 mod documents;
 #[path = "factor.rs"]
 mod factor;
+#[path = "oidc.rs"]
+mod oidc;
 #[path = "portfolio.rs"]
 mod portfolio;
 #[path = "retention.rs"]
@@ -502,6 +504,11 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/login") => StatusCode::OK,
         // An unknown or spent invite is nobody's page.
         ("GET" | "POST", "/invite/{token}" | "/setup/{token}") => StatusCode::NOT_FOUND,
+        // No provider is configured here: every provider's sign-in is no
+        // page, signed in or out (oidc.rs signs in with one).
+        ("GET", "/login/oidc/{provider}" | "/login/oidc/{provider}/callback") => {
+            StatusCode::NOT_FOUND
+        }
         ("POST", "/login") => StatusCode::UNPROCESSABLE_ENTITY,
         // The second factor's code page, with no correct password waiting
         // for a code: back to sign-in.

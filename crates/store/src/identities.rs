@@ -1,0 +1,165 @@
+//! Sign-in identities: which OpenID provider's subject is which person.
+//!
+//! The store carries out what `waymark_core::oidc::decide` decided: it
+//! reads the two accounts the rule compares (the one linked to the subject,
+//! the one with the address), links a subject to a person, or makes a
+//! member of an agency and links them, in one transaction. A subject links
+//! to one person only (the table's key), so two first sign-ins racing end
+//! with one link, which both then follow.
+
+use sqlx::Row;
+use waymark_core::oidc::{Found, Outcome};
+use waymark_core::{Abbreviation, Email, PersonId, Role, Timestamp};
+
+use crate::{Store, StoreError, json};
+
+/// One provider account linked to a person, as their settings page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub linked_at: Timestamp,
+    pub last_used_at: Timestamp,
+}
+
+fn found(row: Option<sqlx::any::AnyRow>) -> Result<Option<Found>, StoreError> {
+    row.map(|r| {
+        Ok(Found {
+            person: PersonId(r.try_get("id")?),
+            active: r.try_get::<Option<i64>, _>("deactivated_at")?.is_none(),
+        })
+    })
+    .transpose()
+}
+
+impl Store {
+    /// The account linked to `subject` at `issuer`, active or not.
+    pub async fn identity_account(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<Found>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.id, p.deactivated_at FROM sign_in_identities i \
+             JOIN people p ON p.id = i.person_id WHERE i.issuer = $1 AND i.subject = $2",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?;
+        found(row)
+    }
+
+    /// The account with this address, active or not.
+    pub async fn account_by_email(&self, email: &Email) -> Result<Option<Found>, StoreError> {
+        let row = sqlx::query("SELECT id, deactivated_at FROM people WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        found(row)
+    }
+
+    /// Carries out a sign-in's outcome for `subject` at `issuer`: notes the
+    /// use of a link, makes one, or makes a member of the agency and links
+    /// them. Returns who signs in: the person linked to the subject when the
+    /// call ends (another sign-in may have linked it first).
+    pub async fn sign_in_as(
+        &self,
+        issuer: &str,
+        subject: &str,
+        outcome: &Outcome,
+        now: Timestamp,
+    ) -> Result<PersonId, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let person = match outcome {
+            Outcome::SignIn(p) | Outcome::Link(p) => *p,
+            Outcome::Create {
+                agency,
+                name,
+                email,
+            } => {
+                let abbreviation = Abbreviation::parse(agency)?;
+                let row = sqlx::query("SELECT id FROM agencies WHERE abbreviation = $1")
+                    .bind(abbreviation.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::Missing {
+                        what: "agency",
+                        value: abbreviation.as_str().to_string(),
+                    });
+                };
+                let role = Role::AgencyMember {
+                    agency: waymark_core::AgencyId(row.try_get(0)?),
+                    sponsor: false,
+                };
+                let row = sqlx::query(
+                    "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(name)
+                .bind(email.as_str())
+                .bind(now.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| StoreError::unique(e, "email", email.as_str()))?;
+                let id = PersonId(row.try_get(0)?);
+                sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
+                    .bind(id.0)
+                    .bind(json(&role)?)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+        };
+        sqlx::query(
+            "INSERT INTO sign_in_identities (issuer, subject, person_id, linked_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (issuer, subject) \
+             DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(person.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        let linked: i64 = sqlx::query(
+            "SELECT person_id FROM sign_in_identities WHERE issuer = $1 AND subject = $2",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if linked != person.0 && matches!(outcome, Outcome::Create { .. }) {
+            // Another sign-in linked the subject while this one made an
+            // account: keep theirs, and make none.
+            tx.rollback().await?;
+            return Ok(PersonId(linked));
+        }
+        tx.commit().await?;
+        Ok(PersonId(linked))
+    }
+
+    /// The provider accounts linked to `person`, newest first.
+    pub async fn identities_of(&self, person: PersonId) -> Result<Vec<LinkedIdentity>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT issuer, subject, linked_at, last_used_at FROM sign_in_identities \
+             WHERE person_id = $1 ORDER BY linked_at DESC, issuer, subject",
+        )
+        .bind(person.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(LinkedIdentity {
+                    issuer: r.try_get("issuer")?,
+                    subject: r.try_get("subject")?,
+                    linked_at: Timestamp(r.try_get("linked_at")?),
+                    last_used_at: Timestamp(r.try_get("last_used_at")?),
+                })
+            })
+            .collect()
+    }
+}

@@ -9,15 +9,14 @@
 //! differently). Redirects are not followed. Each attempt is recorded; the
 //! core decides on retries and on stopping the subscription.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use waymark_core::Timestamp;
 use waymark_core::webhook::Subscription;
 use waymark_store::{AfterAttempt, Due, Mail, Store};
@@ -66,29 +65,10 @@ impl std::fmt::Debug for Sender {
 
 impl Sender {
     pub fn new(allowed: Vec<ipnet::IpNet>, public_url: &str) -> Self {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        let config = match config {
-            Ok(c) => c,
-            // ring offers the default protocol versions; this cannot fail
-            // with it, but a sender without TLS still sends over http.
-            Err(e) => {
-                tracing::error!("webhooks: TLS is unavailable: {e}");
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            }
-        };
         Sender {
             allowed: Arc::new(allowed),
             public_url: public_url.trim_end_matches('/').to_string(),
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: crate::fetch::tls(),
         }
     }
 
@@ -195,23 +175,10 @@ impl Sender {
     async fn post(&self, d: &Due, now: Timestamp) -> Result<u16, String> {
         let url = url::Url::parse(&d.url).map_err(|e| format!("not an address: {e}"))?;
         let host = url.host_str().ok_or("the address has no host")?.to_string();
-        let port = url
-            .port_or_known_default()
-            .ok_or("the address has no port")?;
-        let addr = self.resolve(&url, &host, port).await?;
+        let addr = self.resolve(&url, &host).await?;
         let signature = sign(&d.secret, &d.msg_id, now.0, &d.payload)
             .ok_or("the subscription's secret is damaged; make a new subscription")?;
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
-        let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
+        let (path, authority) = crate::fetch::target(&url);
         let request = hyper::Request::post(path)
             .header(hyper::header::HOST, authority)
             .header(hyper::header::CONTENT_TYPE, "application/json")
@@ -221,32 +188,17 @@ impl Sender {
             .header("webhook-signature", signature)
             .body(Full::new(Bytes::from(d.payload.clone())))
             .map_err(|e| format!("cannot make the request: {e}"))?;
-        if url.scheme() == "https" {
-            let name =
-                rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                    .map_err(|e| format!("{host} cannot be checked by TLS: {e}"))?;
-            let tls = self
-                .tls
-                .connect(name, stream)
-                .await
-                .map_err(|e| format!("TLS with {host} failed: {e}"))?;
-            exchange(TokioIo::new(tls), request).await
-        } else {
-            exchange(TokioIo::new(stream), request).await
-        }
+        // A little of the answer is read so the connection ends cleanly;
+        // what it says is not kept.
+        crate::fetch::send(&self.tls, &url, addr, request, 64 * 1024)
+            .await
+            .map(|a| a.status)
     }
 
     /// The address to connect to: every address the name has must be one
     /// deliveries may go to.
-    async fn resolve(&self, url: &url::Url, host: &str, port: u16) -> Result<SocketAddr, String> {
-        let addrs: Vec<SocketAddr> = match url.host() {
-            Some(url::Host::Ipv4(a)) => vec![SocketAddr::new(IpAddr::V4(a), port)],
-            Some(url::Host::Ipv6(a)) => vec![SocketAddr::new(IpAddr::V6(a), port)],
-            _ => tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| format!("cannot find {host}: {e}"))?
-                .collect(),
-        };
+    async fn resolve(&self, url: &url::Url, host: &str) -> Result<SocketAddr, String> {
+        let addrs = crate::fetch::resolve(url).await?;
         for a in &addrs {
             if let Some(why) = waymark_core::webhook::refused_address(a.ip(), &self.allowed) {
                 return Err(format!(
@@ -260,39 +212,4 @@ impl Sender {
             .copied()
             .ok_or_else(|| format!("{host} has no address"))
     }
-}
-
-async fn exchange<T>(io: TokioIo<T>, request: hyper::Request<Full<Bytes>>) -> Result<u16, String>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut send, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP failed: {e}"))?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let response = send
-        .send_request(request)
-        .await
-        .map_err(|e| format!("HTTP failed: {e}"));
-    let status = match response {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            // Read a little of the answer so the connection ends cleanly;
-            // what it says is not kept.
-            let mut body = r.into_body();
-            let mut read = 0usize;
-            while read < 64 * 1024 {
-                match body.frame().await {
-                    Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len()),
-                    _ => break,
-                }
-            }
-            Ok(status)
-        }
-        Err(e) => Err(e),
-    };
-    driver.abort();
-    status
 }

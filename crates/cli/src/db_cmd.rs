@@ -440,6 +440,12 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
                 v.letters,
                 v.files
             );
+            if v.removals > 0 {
+                println!(
+                    "audit: {} event(s) or record(s) hold what {} removal(s) of personal data at people's request left, and were checked against it",
+                    v.redacted, v.removals
+                );
+            }
             Ok(ExitCode::SUCCESS)
         } else {
             for b in &v.broken {

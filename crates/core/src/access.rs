@@ -106,6 +106,21 @@ impl Actor {
         Ok(())
     }
 
+    /// Whether this actor may remove `person`'s personal data at their
+    /// request (Australian Privacy Principle 11.2, or 13 when correcting
+    /// is not enough): programme admins, who answer such requests, never
+    /// for themselves (another admin checks the request), and never undone.
+    pub fn may_remove_personal_data(&self, person: crate::PersonId) -> Result<(), DomainError> {
+        self.may_manage_people()?;
+        if person == self.person {
+            return Err(DomainError::Forbidden {
+                action: "remove your own personal data",
+                why: "another programme admin must do it",
+            });
+        }
+        Ok(())
+    }
+
     /// Whether this actor may read everything Waymark holds about
     /// `person` (a request under Australian Privacy Principle 12): the
     /// person themself, or a programme admin for them. Asked before the

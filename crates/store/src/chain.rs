@@ -226,6 +226,10 @@ pub struct Verification {
     pub files: usize,
     /// Letters and files whose bytes no longer match their chain.
     pub altered: Vec<crate::Altered>,
+    /// Events and hash-bound rows that removals of personal data changed
+    /// (each checked against what the removal left), and the removals.
+    pub redacted: usize,
+    pub removals: usize,
 }
 
 impl Verification {
@@ -307,6 +311,8 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
         letters: 0,
         files: 0,
         altered: Vec::new(),
+        redacted: count(&mut tx, "SELECT COUNT(*) FROM redactions").await?,
+        removals: count(&mut tx, "SELECT COUNT(*) FROM person_removals").await?,
     };
     let mut states = std::collections::HashMap::new();
     for h in heads {
@@ -322,6 +328,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
             seq,
             reason,
         };
+        let removed = crate::removal::redactions(&mut tx, "events", id.0).await?;
         let mut prev = String::new();
         let mut replay: Option<Engagement> = None;
         let mut bad = None;
@@ -341,7 +348,13 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
                 ));
                 break;
             }
-            if link(&prev, id.0, r.seq, r.actor, r.at, &r.command, &r.payload) != r.hash {
+            // An event a removal of personal data changed keeps its link
+            // and must hold what the removal left.
+            let intact = match removed.get(&r.seq) {
+                Some(left) => sha256(&r.payload) == *left,
+                None => link(&prev, id.0, r.seq, r.actor, r.at, &r.command, &r.payload) == r.hash,
+            };
+            if !intact {
                 bad = Some(broken(
                     r.seq,
                     "its content does not match its hash (the row was changed)".into(),
@@ -400,6 +413,11 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     out.files = bytes.files;
     out.altered = bytes.altered;
     Ok(out)
+}
+
+async fn count(conn: &mut sqlx::AnyConnection, sql: &str) -> Result<usize, StoreError> {
+    let n: i64 = sqlx::query(sql).fetch_one(&mut *conn).await?.try_get(0)?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// A chain of events kept beside a record that is not an engagement (an
@@ -510,6 +528,7 @@ impl SideChain {
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;
+        let removed = crate::removal::redactions(&mut *conn, self.events, *id).await?;
         let mut prev = String::new();
         let mut payloads = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
@@ -517,17 +536,20 @@ impl SideChain {
             let payload: String = r.try_get("payload")?;
             let kind: String = r.try_get("kind")?;
             let hash: String = r.try_get("hash")?;
+            let left = removed.get(&seq);
             let ok = seq == i as i64 + 1
                 && r.try_get::<String, _>("prev_hash")? == prev
-                && link(
-                    &prev,
-                    *id,
-                    seq,
-                    r.try_get("actor_id")?,
-                    r.try_get("at")?,
-                    &kind,
-                    &payload,
-                ) == hash;
+                && left.is_none_or(|left| sha256(&payload) == *left)
+                && (left.is_some()
+                    || link(
+                        &prev,
+                        *id,
+                        seq,
+                        r.try_get("actor_id")?,
+                        r.try_get("at")?,
+                        &kind,
+                        &payload,
+                    ) == hash);
             if !ok {
                 let why = "the event is missing, out of order or changed".to_string();
                 return Ok((rows.len(), payloads, Some((i as i64 + 1, why))));

@@ -235,10 +235,21 @@ impl Store {
     ) -> Result<Person, StoreError> {
         by.may_deactivate(person)?;
         let _turn = self.write_turn().await;
-        sqlx::query("UPDATE people SET deactivated_at = NULL, deactivated_by = NULL WHERE id = $1")
-            .bind(person.0)
-            .execute(&self.pool)
-            .await?;
+        // Someone whose personal data was removed has no address to come
+        // back with: they are invited again as a new person.
+        let done = sqlx::query(
+            "UPDATE people SET deactivated_at = NULL, deactivated_by = NULL \
+             WHERE id = $1 AND removed_at IS NULL",
+        )
+        .bind(person.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 && self.person(person).await?.is_some() {
+            return Err(StoreError::Domain(waymark_core::DomainError::Forbidden {
+                action: "reactivate this person",
+                why: "their personal data was removed at their request; invite them again as a new person",
+            }));
+        }
         self.person(person)
             .await?
             .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))

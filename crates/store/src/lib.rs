@@ -24,7 +24,10 @@
 //! own chain, their invitations' single-use tokens and their responses,
 //! an anonymous one kept with nothing that leads to its person (`surveys`);
 //! the portfolio dashboard's counts, kept with every engagement's events
-//! and counted again from them when missing (`portfolio`). Every change to
+//! and counted again from them when missing (`portfolio`); which OpenID
+//! provider's subject is which person (`identities`); removing a person's
+//! personal data at their request, with the audit trail's redactions
+//! (`removal`). Every change to
 //! an engagement runs in one transaction: check the version the caller saw,
 //! load the people the command names, let `waymark_core::decide` judge it,
 //! append the events to the hash chain, save the new state. On SQLite,
@@ -66,6 +69,7 @@ mod pins;
 mod portfolio;
 mod privacy;
 mod records;
+mod removal;
 mod retention;
 mod search;
 mod surveys;
@@ -120,6 +124,7 @@ pub use records::{
     accepted_extensions, classify, clean_name,
 };
 pub(crate) use records::{Extra, Write};
+pub use removal::{MARK, PersonRemoval, REMOVED_NAME};
 pub use retention::{Removal, RetentionRun, RetentionSetting};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
 pub use surveys::{Questionnaire, SURVEYS_MAX, SurveyRecord, SurveyRow};

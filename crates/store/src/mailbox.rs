@@ -1004,6 +1004,10 @@ pub(crate) async fn check_messages(
         )));
     }
     for (id, hash) in recorded {
+        // A removal of personal data changed the message: it must hold
+        // what the removal left.
+        let removed = crate::removal::redactions(&mut *conn, "enquiry_messages", *id).await?;
+        let hash = removed.get(&0).unwrap_or(hash);
         match messages.iter().find(|m| m.id == *id) {
             None => return Ok(Some(format!("message {id} of its conversation is missing"))),
             Some(m) if message_hash(m)? != *hash => {

@@ -232,6 +232,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/people/{id}/deactivate", post(deactivate_person))
         .route("/api/v1/people/{id}/reactivate", post(reactivate_person))
         .route(
+            "/api/v1/people/{id}/remove-personal-data",
+            post(remove_personal_data),
+        )
+        .route(
             "/api/v1/people/{id}/tokens",
             get(person_tokens).post(create_token),
         )
@@ -300,7 +304,7 @@ async fn docs_headers(mut r: Response) -> Response {
     paths(
         me, list, start, show, history, benefits, lessons, discussion, command, issue_letter, upload_document, dashboard, agencies,
         agency, add_agency, people, person, personal_data, add_person, add_role, deactivate_person,
-        reactivate_person, search, articles,
+        reactivate_person, remove_personal_data, search, articles,
         article_drafts, create_article, update_article, article_versions, article_feedback,
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
@@ -1397,6 +1401,28 @@ async fn deactivate_person(
     actor.may_deactivate(id)?;
     let id = existing_person(&s.store, id).await?;
     Ok(Json(s.store.deactivate_person(&actor, id, now()).await?))
+}
+
+/// Removes a person's personal data at their request (programme admins,
+/// never their own; it cannot be undone): they are deactivated, their
+/// name and address are replaced everywhere Waymark holds them, their
+/// credentials go, and `audit verify` still passes. docs/security.md says
+/// what is searched and what is kept.
+#[utoipa::path(post, path = "/api/v1/people/{id}/remove-personal-data", params(("id" = i64, Path)), responses(
+    (status = 200, body = waymark_store::PersonRemoval),
+    (status = 403, body = Problem, description = "not an admin, or one's own"),
+    (status = 404, body = Problem),
+    (status = 409, body = Problem, description = "`duplicate`: removed already"),
+))]
+async fn remove_personal_data(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Json<waymark_store::PersonRemoval>, Problem> {
+    let id = PersonId(id);
+    actor.may_remove_personal_data(id)?;
+    let id = existing_person(&s.store, id).await?;
+    Ok(Json(s.store.remove_personal_data(&actor, id, now()).await?))
 }
 
 /// Lets a deactivated person sign in again (programme admins).

@@ -20,6 +20,7 @@ mod migration;
 mod portfolio;
 mod privacy;
 mod records;
+mod removal;
 mod retention;
 mod search;
 mod surveys;

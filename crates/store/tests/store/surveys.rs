@@ -576,7 +576,7 @@ async fn an_agency_sees_its_own_engagements_results_and_nothing_else() {
 }
 
 /// Every cell of every table, as text: (table, column, value).
-async fn every_cell(s: &Store) -> Vec<(String, String, String)> {
+pub(crate) async fn every_cell(s: &Store) -> Vec<(String, String, String)> {
     every_cell_by_row(s)
         .await
         .into_iter()

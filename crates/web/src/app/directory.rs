@@ -30,6 +30,9 @@ struct PersonView {
     roles: Vec<&'static str>,
     /// When they were deactivated (they left), as seconds.
     deactivated_at: Option<i64>,
+    /// Whether their personal data was removed at their request (their
+    /// address is then on the reserved `.invalid` domain, never a real one).
+    removed: bool,
 }
 
 impl From<&Person> for PersonView {
@@ -40,6 +43,7 @@ impl From<&Person> for PersonView {
             email: p.email.as_str().to_string(),
             roles: p.roles.iter().map(|r| r.label()).collect(),
             deactivated_at: p.deactivated_at.map(|t| t.0),
+            removed: p.email.as_str().ends_with("@removed.invalid"),
         }
     }
 }
@@ -546,6 +550,9 @@ pub async fn person(
             "Their second factor is off, and they are signed out everywhere. They set up a new one when they next sign in, if they must have one.",
         ),
         "details" => Some("Their details are corrected: every page and the history show them now."),
+        "removed" => Some(
+            "Their personal data is removed: their name and address are gone from every record, and the history shows “Removed at the person's request”.",
+        ),
         _ => None,
     };
     person_page(
@@ -641,6 +648,44 @@ async fn set_active(
         // Done, or already so (a second click): their page says which.
         Ok(_) | Err(StoreError::Duplicate { .. }) => {
             Ok(Redirect::to(&format!("/people/{id}")).into_response())
+        }
+        Err(StoreError::NoSuchPerson(_)) => Err(PageError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RemoveForm {
+    csrf: String,
+    /// Their address, typed again: the removal cannot be undone.
+    confirm: String,
+}
+
+/// Removes a person's personal data at their request (admins, never their
+/// own), once the admin has typed the person's address again.
+pub async fn remove(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<RemoveForm>,
+) -> Result<Response, PageError> {
+    let id = waymark_core::PersonId(id);
+    who.check(&f.csrf)?;
+    who.actor.may_remove_personal_data(id)?;
+    let Some(person) = s.store.person(id).await? else {
+        return Err(PageError::NotFound);
+    };
+    if !f.confirm.trim().eq_ignore_ascii_case(person.email.as_str()) {
+        let errors = vec![form_error(
+            "confirm",
+            "Their email address: type it as it is shown, to confirm this cannot be undone",
+        )];
+        return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
+    }
+    match s.store.remove_personal_data(&who.actor, id, now()).await {
+        Ok(_) | Err(StoreError::Duplicate { .. }) => {
+            Ok(Redirect::to(&format!("/people/{id}?saved=removed")).into_response())
         }
         Err(StoreError::NoSuchPerson(_)) => Err(PageError::NotFound),
         Err(e) => Err(e.into()),

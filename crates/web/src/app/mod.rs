@@ -256,6 +256,7 @@ pub fn table() -> Vec<Route> {
         post("/people/{id}", directory::add_role),
         post("/people/{id}/deactivate", directory::deactivate),
         post("/people/{id}/reactivate", directory::reactivate),
+        post("/people/{id}/remove", directory::remove),
         post("/people/{id}/second-factor/reset", factor::reset),
         post("/people/{id}/details", directory::correct),
         get("/request-support", intake::support_form),

@@ -584,6 +584,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         // 422); to others it is refused.
         ("POST", "/people/{id}/details") if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
         ("POST", "/people/{id}/details") => StatusCode::FORBIDDEN,
+        // An admin removes someone's personal data only when the form
+        // repeats their address (the matrix's sends none: 422).
+        ("POST", "/people/{id}/remove") if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/people/{id}/remove") => StatusCode::FORBIDDEN,
         // Ending a session that is not theirs (or none) signs nobody out.
         ("POST", "/settings/sessions") => StatusCode::SEE_OTHER,
         // Everyone's own second factor: the admin has one (set up when they

@@ -193,3 +193,140 @@ async fn names_and_addresses_are_corrected() {
         );
     }
 }
+
+/// Removing a person's personal data at their request: only an admin, from
+/// the person's page once their address is typed again, or the API; after
+/// it the pages name them as removed and they cannot be brought back.
+#[tokio::test]
+async fn personal_data_is_removed_by_an_admin_who_confirms_it() {
+    for store in stores("web-removal").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 42]).await;
+        let admin = w.client(&app, Who::Admin).await;
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let path = format!("/people/{mia}/remove");
+        let page = send(&app, &admin, Method::GET, &format!("/people/{mia}"), &[]).await;
+        assert!(
+            page.body
+                .contains("If they ask for their personal data to be removed")
+        );
+        // A sponsor may not; a wrong or missing confirmation changes nothing.
+        let eve = w.client(&app, Who::Sponsor).await;
+        let r = send(
+            &app,
+            &eve,
+            Method::POST,
+            &path,
+            &[("csrf", &eve.csrf), ("confirm", "mia@bot.gov.au")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        for typed in ["", "eve@bot.gov.au"] {
+            let r = send(
+                &app,
+                &admin,
+                Method::POST,
+                &path,
+                &[("csrf", &admin.csrf), ("confirm", typed)],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("id=\"confirm-error\""), "{}", r.body);
+        }
+        assert!(
+            w.store
+                .person(mia)
+                .await
+                .unwrap()
+                .unwrap()
+                .deactivated_at
+                .is_none()
+        );
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &path,
+            &[("csrf", &admin.csrf), ("confirm", " MIA@bot.gov.au ")],
+        )
+        .await;
+        assert_eq!(
+            r.location,
+            format!("/people/{mia}?saved=removed"),
+            "{}",
+            r.body
+        );
+        let page = send(&app, &admin, Method::GET, &r.location, &[]).await;
+        assert!(
+            page.body.contains("Their personal data is removed"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("Removed at the person&#x27;s request"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("mia@bot.gov.au"));
+        assert!(!page.body.contains("Reactivate"));
+        // The people list names her as removed.
+        let people = send(&app, &admin, Method::GET, "/people", &[]).await;
+        assert!(!people.body.contains("mia@bot.gov.au"));
+        // The API: removed already is a conflict; one's own is refused.
+        let token = token_for(&w.store, "ada@dta.gov.au").await;
+        let (status, body) = api_call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/people/{mia}/remove-personal-data"),
+            &token,
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let ada = w
+            .store
+            .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let (status, _) = api_call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/people/{ada}/remove-personal-data"),
+            &token,
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let sam = w
+            .store
+            .person_by_email(&Email::parse("sam@dta.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let (status, body) = api_call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/people/{sam}/remove-personal-data"),
+            &token,
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["person"], sam.0);
+        let (status, _) = api_call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/people/{sam}/reactivate"),
+            &token,
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}

@@ -1,0 +1,26 @@
+-- Removing a person's personal data at their request (issue 22). Each
+-- removal is recorded here: whose, by whom, when, and how many rows it
+-- changed. Their row in people stays (events name people by id), with
+-- their name and address replaced and removed_at set.
+CREATE TABLE person_removals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id BIGINT NOT NULL REFERENCES people (id),
+    removed_by BIGINT NOT NULL REFERENCES people (id),
+    at BIGINT NOT NULL,
+    rows_changed BIGINT NOT NULL
+);
+ALTER TABLE people ADD COLUMN removed_at BIGINT;
+-- What a removal changed inside the audit trail: a chained event (its
+-- events table, its record's id and its number) or a row bound by hash to
+-- a chain (`enquiries` and `enquiry_messages`, seq 0), with the SHA-256 of
+-- what it holds since. `audit verify` checks such a row against this hash
+-- instead of its link, and the chain's links still hold from one event to
+-- the next.
+CREATE TABLE redactions (
+    record_table TEXT NOT NULL,
+    record_id BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    removal_id BIGINT NOT NULL REFERENCES person_removals (id),
+    PRIMARY KEY (record_table, record_id, seq)
+);

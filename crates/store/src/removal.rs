@@ -1,0 +1,537 @@
+//! Removing a person's personal data at their request, without breaking
+//! the audit trail.
+//!
+//! Events name people by id, never by name or address, so most of what
+//! Waymark holds about someone is their row in `people`: it stays (the
+//! history still says an act was theirs), with their name and address
+//! replaced. What others typed about them (a workshop guest's address, an
+//! enquiry's contact, mail, a comment that names them) is found by looking:
+//! every text column of every table is searched for their address and, when
+//! it is at least two words, their full name (ASCII letters compared
+//! without case), and each is replaced by [`MARK`]. Credentials and
+//! sign-in state are deleted.
+//!
+//! Where a replaced text is inside the audit trail, the chain is not
+//! rewritten: the event keeps its link (its `hash` and the next event's
+//! `prev_hash`), and `redactions` records the SHA-256 of what the event
+//! holds since, under the removal that changed it. `audit verify` checks a
+//! redacted event against that hash instead of recomputing its link, so a
+//! later change to it is still found, and every other event as before. The
+//! same holds for the rows a chain binds by hash (an enquiry's content, its
+//! conversation's messages). The removal itself is a row of
+//! `person_removals`: whose, by whom, when, how many rows.
+//!
+//! Not searched: bytes (uploaded files, attachments, letters' PDFs, which
+//! are official records the programme keeps), and names of one word.
+
+use sqlx::{Any, Row, Transaction};
+use waymark_core::{Actor, PersonId, Timestamp};
+
+use crate::chain::{AGENCY_CHAIN, ENQUIRY_CHAIN, sha256};
+use crate::{Backend, Store, StoreError};
+
+/// What replaces a removed address or name inside other text.
+pub const MARK: &str = "[removed at the person's request]";
+/// The name a removed person's row shows.
+pub const REMOVED_NAME: &str = "Removed at the person's request";
+
+/// Credentials and sign-in state, deleted outright (each has `person_id`).
+const DELETED: &[&str] = &[
+    "sessions",
+    "tokens",
+    "second_factors",
+    "recovery_codes",
+    "sign_in_identities",
+    "invites",
+];
+
+/// A removal, as it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonRemoval {
+    pub id: i64,
+    pub person: i64,
+    pub removed_by: i64,
+    pub at: Timestamp,
+    /// Rows changed or deleted.
+    pub rows_changed: i64,
+    /// Of those, events and hash-bound rows in the audit trail.
+    pub redacted: i64,
+}
+
+/// The chained events tables, with the column naming each chain's record.
+fn chains() -> [(&'static str, &'static str); 5] {
+    [
+        ("events", "engagement_id"),
+        (ENQUIRY_CHAIN.events, ENQUIRY_CHAIN.key),
+        (AGENCY_CHAIN.events, AGENCY_CHAIN.key),
+        (
+            crate::community::TOPIC_CHAIN.events,
+            crate::community::TOPIC_CHAIN.key,
+        ),
+        (
+            crate::surveys::SURVEY_CHAIN.events,
+            crate::surveys::SURVEY_CHAIN.key,
+        ),
+    ]
+}
+
+/// Tables never searched: what this module writes, the migrations' ledger,
+/// and full-text index internals that triggers keep in step with the
+/// documents they index.
+fn skipped(table: &str) -> bool {
+    matches!(
+        table,
+        "person_removals" | "redactions" | "_sqlx_migrations" | "sqlite_sequence"
+    ) || table.starts_with("search_fts")
+}
+
+/// `text` with every occurrence of each needle (lowercase) replaced by
+/// [`MARK`], ASCII letters compared without case; `None` when none occurs.
+pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
+    let mut out = text.to_string();
+    let mut changed = false;
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let n = needle.as_bytes();
+        let mut result = String::with_capacity(out.len());
+        let mut last = 0;
+        let bytes = out.as_bytes();
+        let mut i = 0;
+        while i + n.len() <= bytes.len() {
+            if out.is_char_boundary(i)
+                && out.is_char_boundary(i + n.len())
+                && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
+            {
+                result.push_str(&out[last..i]);
+                result.push_str(MARK);
+                i += n.len();
+                last = i;
+                changed = true;
+            } else {
+                i += 1;
+            }
+        }
+        if last > 0 {
+            result.push_str(&out[last..]);
+            out = result;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// What is searched for: the address, and the full name when it has at
+/// least two words and six letters (one word would match too much).
+pub fn needles(name: &str, email: &str) -> Vec<String> {
+    let mut out = vec![email.trim().to_lowercase()];
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.split(' ').count() >= 2 && name.chars().filter(|c| c.is_alphabetic()).count() >= 6 {
+        out.push(name.to_lowercase());
+    }
+    out
+}
+
+/// One table's text columns, and whether its rows can be named by row
+/// (SQLite's tables without a rowid cannot).
+struct Table {
+    name: String,
+    columns: Vec<String>,
+    rowid: bool,
+}
+
+async fn tables(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<Vec<Table>, StoreError> {
+    let mut out: Vec<Table> = Vec::new();
+    match backend {
+        Backend::Sqlite => {
+            let rows = sqlx::query(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            for r in rows {
+                let name: String = r.try_get("name")?;
+                let sql: Option<String> = r.try_get("sql")?;
+                let sql = sql.unwrap_or_default().to_uppercase();
+                if skipped(&name) || sql.starts_with("CREATE VIRTUAL") {
+                    continue;
+                }
+                let columns = sqlx::query(
+                    "SELECT name FROM pragma_table_info($1) WHERE upper(type) = 'TEXT' ORDER BY cid",
+                )
+                .bind(&name)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|c| c.try_get::<String, _>("name"))
+                .collect::<Result<Vec<_>, _>>()?;
+                out.push(Table {
+                    name,
+                    columns,
+                    rowid: !sql.contains("WITHOUT ROWID"),
+                });
+            }
+        }
+        Backend::Postgres => {
+            let rows = sqlx::query(
+                "SELECT c.table_name::text AS t, c.column_name::text AS c \
+                 FROM information_schema.columns c JOIN information_schema.tables t \
+                   ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                 WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+                   AND c.data_type IN ('text', 'character varying') AND c.is_generated = 'NEVER' \
+                 ORDER BY c.table_name, c.ordinal_position",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            for r in rows {
+                let t: String = r.try_get("t")?;
+                let c: String = r.try_get("c")?;
+                if skipped(&t) {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some(last) if last.name == t => last.columns.push(c),
+                    _ => out.push(Table {
+                        name: t,
+                        columns: vec![c],
+                        rowid: true,
+                    }),
+                }
+            }
+        }
+    }
+    out.retain(|t| !t.columns.is_empty());
+    Ok(out)
+}
+
+/// Rows a scrub changed that the audit trail needs to know of.
+#[derive(Default)]
+struct Changed {
+    rows: i64,
+    /// (events table, record, seq, the payload's SHA-256 since).
+    events: Vec<(&'static str, i64, i64, String)>,
+    enquiries: Vec<i64>,
+    /// (message, its enquiry).
+    messages: Vec<(i64, i64)>,
+}
+
+async fn scrub_table(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    t: &Table,
+    needles: &[String],
+    changed: &mut Changed,
+) -> Result<(), StoreError> {
+    let find = match backend {
+        Backend::Sqlite => "instr",
+        Backend::Postgres => "strpos",
+    };
+    let mut conds = Vec::new();
+    for c in &t.columns {
+        for i in 0..needles.len() {
+            conds.push(format!("{find}(lower({c}), ${}) > 0", i + 1));
+        }
+    }
+    let chain = chains().into_iter().find(|(name, _)| *name == t.name);
+    let mut extra = String::new();
+    if let Some((_, key)) = chain {
+        extra = format!(", {key} AS chain_record, seq AS chain_seq");
+    } else if t.name == "enquiries" {
+        extra = ", id AS row_id".into();
+    } else if t.name == "enquiry_messages" {
+        extra = ", id AS row_id, enquiry_id AS row_enquiry".into();
+    }
+    let rid = match backend {
+        _ if !t.rowid => "NULL",
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "ctid::text",
+    };
+    let sql = format!(
+        "SELECT {rid} AS rid, {}{extra} FROM {} WHERE {}",
+        t.columns.join(", "),
+        t.name,
+        conds.join(" OR ")
+    );
+    let mut q = sqlx::query(&sql);
+    for n in needles {
+        q = q.bind(n);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if !t.rowid {
+        return Err(StoreError::Corrupt(format!(
+            "{} holds the person's details but its rows cannot be named to change them",
+            t.name
+        )));
+    }
+    for r in rows {
+        let mut values = Vec::with_capacity(t.columns.len());
+        for c in &t.columns {
+            let v: Option<String> = r.try_get(c.as_str())?;
+            values.push(v.as_deref().and_then(|v| scrub(v, needles)).or(v));
+        }
+        let sets: Vec<String> = t
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        let target = match backend {
+            Backend::Sqlite => format!("rowid = ${}", t.columns.len() + 1),
+            Backend::Postgres => format!("ctid = ${}::tid", t.columns.len() + 1),
+        };
+        let sql = format!("UPDATE {} SET {} WHERE {target}", t.name, sets.join(", "));
+        let mut q = sqlx::query(&sql);
+        for v in &values {
+            q = q.bind(v.clone());
+        }
+        q = match backend {
+            Backend::Sqlite => q.bind(r.try_get::<i64, _>("rid")?),
+            Backend::Postgres => q.bind(r.try_get::<String, _>("rid")?),
+        };
+        q.execute(&mut **tx).await?;
+        changed.rows += 1;
+        if let Some((events, _)) = chain {
+            let at = t.columns.iter().position(|c| c == "payload");
+            let payload = at.and_then(|i| values[i].clone()).unwrap_or_default();
+            changed.events.push((
+                events,
+                r.try_get("chain_record")?,
+                r.try_get("chain_seq")?,
+                sha256(&payload),
+            ));
+        } else if t.name == "enquiries" {
+            changed.enquiries.push(r.try_get("row_id")?);
+        } else if t.name == "enquiry_messages" {
+            changed
+                .messages
+                .push((r.try_get("row_id")?, r.try_get("row_enquiry")?));
+        }
+    }
+    Ok(())
+}
+
+async fn redact(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    record: i64,
+    seq: i64,
+    hash: &str,
+    removal: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO redactions (record_table, record_id, seq, sha256, removal_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (record_table, record_id, seq) \
+         DO UPDATE SET sha256 = excluded.sha256, removal_id = excluded.removal_id",
+    )
+    .bind(table)
+    .bind(record)
+    .bind(seq)
+    .bind(hash)
+    .bind(removal)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The hashes removals recorded for `table`'s record `record`, by seq.
+pub(crate) async fn redactions(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    record: i64,
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    sqlx::query("SELECT seq, sha256 FROM redactions WHERE record_table = $1 AND record_id = $2")
+        .bind(table)
+        .bind(record)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("seq")?, r.try_get("sha256")?)))
+        .collect()
+}
+
+impl Store {
+    /// Removes `person`'s personal data at their request (see the module's
+    /// words), in one transaction; returns the removal as recorded.
+    pub async fn remove_personal_data(
+        &self,
+        by: &Actor,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Result<PersonRemoval, StoreError> {
+        by.may_remove_personal_data(person)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT name, email, removed_at FROM people WHERE id = $1")
+            .bind(person.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+        if row.try_get::<Option<i64>, _>("removed_at")?.is_some() {
+            return Err(StoreError::Duplicate {
+                field: "person",
+                value: "their personal data, removed already".into(),
+            });
+        }
+        let needles = needles(
+            &row.try_get::<String, _>("name")?,
+            &row.try_get::<String, _>("email")?,
+        );
+        let removal: i64 = sqlx::query(
+            "INSERT INTO person_removals (person_id, removed_by, at, rows_changed) \
+             VALUES ($1, $2, $3, 0) RETURNING id",
+        )
+        .bind(person.0)
+        .bind(by.person.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        sqlx::query(
+            "UPDATE people SET name = $1, email = $2, password_hash = NULL, removed_at = $3, \
+             deactivated_at = COALESCE(deactivated_at, $3), \
+             deactivated_by = COALESCE(deactivated_by, $4) WHERE id = $5",
+        )
+        .bind(REMOVED_NAME)
+        .bind(format!("removed-{}@removed.invalid", person.0))
+        .bind(now.0)
+        .bind(by.person.0)
+        .bind(person.0)
+        .execute(&mut *tx)
+        .await?;
+        let mut changed = Changed {
+            rows: 1,
+            ..Changed::default()
+        };
+        for table in DELETED {
+            let done = sqlx::query(&format!("DELETE FROM {table} WHERE person_id = $1"))
+                .bind(person.0)
+                .execute(&mut *tx)
+                .await?;
+            changed.rows += done.rows_affected() as i64;
+        }
+        let find = match self.backend {
+            Backend::Sqlite => "instr",
+            Backend::Postgres => "strpos",
+        };
+        // Mail to them not sent yet is never sent: its address goes.
+        sqlx::query(&format!(
+            "UPDATE outbox SET gave_up_at = $1, last_error = $2 \
+             WHERE sent_at IS NULL AND gave_up_at IS NULL AND {find}(lower(recipient), $3) > 0"
+        ))
+        .bind(now.0)
+        .bind("not sent: the person's personal data was removed at their request")
+        .bind(&needles[0])
+        .execute(&mut *tx)
+        .await?;
+        // Calendar files fold long lines, which can split an address:
+        // they are searched unfolded.
+        let attached =
+            sqlx::query("SELECT id, attachment FROM outbox WHERE attachment IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in attached {
+            let text: String = r.try_get("attachment")?;
+            let unfolded = text
+                .replace("\r\n ", "")
+                .replace("\r\n\t", "")
+                .replace("\n ", "");
+            if let Some(left) = scrub(&unfolded, &needles) {
+                sqlx::query("UPDATE outbox SET attachment = $1 WHERE id = $2")
+                    .bind(left)
+                    .bind(r.try_get::<i64, _>("id")?)
+                    .execute(&mut *tx)
+                    .await?;
+                changed.rows += 1;
+            }
+        }
+        for t in tables(&mut tx, self.backend).await? {
+            scrub_table(&mut tx, self.backend, &t, &needles, &mut changed).await?;
+        }
+        let mut redacted = 0;
+        for (table, record, seq, hash) in &changed.events {
+            redact(&mut tx, table, *record, *seq, hash, removal).await?;
+            redacted += 1;
+        }
+        for id in &changed.enquiries {
+            let hash = crate::intake::current_content_hash(&mut tx, *id).await?;
+            redact(&mut tx, "enquiries", *id, 0, &hash, removal).await?;
+            redacted += 1;
+        }
+        for (id, enquiry) in &changed.messages {
+            let messages = crate::mailbox::messages_of(&mut tx, *enquiry).await?;
+            if let Some(m) = messages.iter().find(|m| m.id == *id) {
+                let hash = crate::mailbox::message_hash(m)?;
+                redact(&mut tx, "enquiry_messages", *id, 0, &hash, removal).await?;
+                redacted += 1;
+            }
+        }
+        sqlx::query("UPDATE person_removals SET rows_changed = $1 WHERE id = $2")
+            .bind(changed.rows)
+            .bind(removal)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if self.backend == Backend::Sqlite {
+            // The full-text index keeps removed words in its segments until
+            // they are merged.
+            sqlx::query("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(PersonRemoval {
+            id: removal,
+            person: person.0,
+            removed_by: by.person.0,
+            at: now,
+            rows_changed: changed.rows,
+            redacted,
+        })
+    }
+
+    /// The removals of personal data, newest first.
+    pub async fn person_removals(&self) -> Result<Vec<PersonRemoval>, StoreError> {
+        sqlx::query(
+            "SELECT r.id, r.person_id, r.removed_by, r.at, r.rows_changed, \
+             (SELECT COUNT(*) FROM redactions d WHERE d.removal_id = r.id) AS redacted \
+             FROM person_removals r ORDER BY r.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PersonRemoval {
+                id: r.try_get("id")?,
+                person: r.try_get("person_id")?,
+                removed_by: r.try_get("removed_by")?,
+                at: Timestamp(r.try_get("at")?),
+                rows_changed: r.try_get("rows_changed")?,
+                redacted: r.try_get("redacted")?,
+            })
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_each_needle_without_case_and_nothing_else() {
+        let n = needles("Mia  Member", "Mia@Bot.gov.au");
+        assert_eq!(n, ["mia@bot.gov.au", "mia member"]);
+        assert_eq!(
+            scrub("From: MIA MEMBER <MIA@bot.GOV.au>, cc mia@bot.gov.au.", &n).unwrap(),
+            format!("From: {MARK} <{MARK}>, cc {MARK}.")
+        );
+        assert_eq!(scrub("Maria Memberson? mia@bot.gov", &n), None);
+        assert_eq!(
+            scrub("héllo mia@bot.gov.au ü", &n).unwrap(),
+            format!("héllo {MARK} ü")
+        );
+        // One word, or a short name, is too common to search for.
+        assert_eq!(needles("Mia", "m@x.au"), ["m@x.au"]);
+        assert_eq!(needles("Al Bo", "m@x.au"), ["m@x.au"]);
+    }
+}

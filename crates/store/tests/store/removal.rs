@@ -1,0 +1,248 @@
+//! Removing a person's personal data at their request, on every backend:
+//! their address and full name are put in every kind of place (their
+//! account, an enquiry they sent and its conversation, mail to them, a
+//! workshop that invited them and their calendar's answer, a comment about
+//! them, the sign-in limit's keys, a token, a second factor, a webhook's
+//! delivery), and after the removal no table, export or backup holds
+//! either, while `audit verify` still passes and names no broken record.
+
+use waymark_core::discussion::Anchor;
+use waymark_core::mailbox::{Answer, CalendarReply};
+use waymark_core::*;
+use waymark_store::{Parsed, StoreError, Taken};
+
+use crate::{NOW, stores, world};
+
+const EMAIL: &str = "mia@dta.gov.au";
+const NAME: &str = "Mia Member";
+
+/// Every place that still holds `needle` (any case), as text or as bytes.
+async fn holders(s: &waymark_store::Store, needle: &str) -> Vec<String> {
+    let hex_lower: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+    crate::surveys::every_cell(s)
+        .await
+        .into_iter()
+        .filter(|(_, _, v)| {
+            let v = v.to_lowercase();
+            v.contains(needle) || v.contains(&hex_lower)
+        })
+        .map(|(t, c, v)| format!("{t}.{c}: {}", v.chars().take(200).collect::<String>()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
+    for store in stores("removal").await {
+        let w = world(store).await;
+        let s = &w.store;
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        s.create_webhook(
+            &admin,
+            &waymark_core::webhook::NewSubscription::parse(
+                &admin,
+                "https://hooks.example.gov.au/all",
+                &["*".to_string()],
+                "",
+                &[],
+            )
+            .unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        // An enquiry she sent by mail, acknowledged, with her reply.
+        let mut first =
+            crate::mailbox::message("req-1@dta.gov.au", "Mia@DTA.gov.au", "Help us", &[]);
+        first.headers = format!("From: {NAME} <Mia@DTA.gov.au>\r\nSubject: Help us");
+        if let Parsed::Message { enquiry, .. } = &mut first.parsed {
+            enquiry.contact_name = NAME.into();
+            enquiry.body = format!("Regards,\n{NAME}\n{EMAIL}");
+        }
+        let ack = |e: &waymark_store::NewEnquiry| waymark_store::Mail {
+            kind: "enquiry_acknowledgement".into(),
+            to: e.contact_email.clone(),
+            subject: "We have your request".into(),
+            body: format!("Thanks, {}", e.contact_name),
+            thread: Some(waymark_store::MailThread {
+                message_id: "ack-1@dta.gov.au".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let Taken::Enquiry { enquiry } = s.take_mail(&first, Some(&ack), NOW).await.unwrap() else {
+            panic!("not an enquiry");
+        };
+        let reply = crate::mailbox::message(
+            "re-1@dta.gov.au",
+            EMAIL,
+            "Re: We have your request",
+            &["ack-1@dta.gov.au"],
+        );
+        assert!(matches!(
+            s.take_mail(&reply, None, NOW).await.unwrap(),
+            Taken::Conversation { .. }
+        ));
+        s.reply_to_enquiry(
+            &admin,
+            enquiry,
+            &format!("Dear {NAME}, thanks").into(),
+            "programme@dta.gov.au",
+            "DTA",
+            NOW,
+        )
+        .await
+        .unwrap();
+        // A workshop that invites her, her calendar's answer, and a comment.
+        let e = w.start().await;
+        let plan = WorkshopPlan {
+            retro: false,
+            title: "Initial workshop".into(),
+            date: "2026-12-01".into(),
+            time: "10:00".into(),
+            timezone: "Australia/Canberra".into(),
+            minutes: 90,
+            location: Some("Canberra".into()),
+            link: None,
+            agenda: format!("{NAME} presents").into(),
+            attendees: vec![
+                Attendee {
+                    email: EMAIL.into(),
+                    name: Some(NAME.into()),
+                    person: None,
+                },
+                Attendee {
+                    email: "jordan@records.gov.au".into(),
+                    name: Some("Jordan Keeps".into()),
+                    person: None,
+                },
+            ],
+        };
+        let e = s
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::ScheduleWorkshop { id: None, plan },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut yes =
+            crate::mailbox::message("cal-1@dta.gov.au", EMAIL, "Accepted: Initial workshop", &[]);
+        if let Parsed::Message { calendar, .. } = &mut yes.parsed {
+            *calendar = Some(CalendarReply {
+                uid: format!("workshop-{}-1@waymark.example", e.id.0),
+                attendee: EMAIL.into(),
+                answer: Answer::Accepted,
+            });
+        }
+        assert!(matches!(
+            s.take_mail(&yes, None, NOW).await.unwrap(),
+            Taken::Attendance { .. }
+        ));
+        let e = s.engagement(&w.staff, e.id).await.unwrap();
+        s.execute(
+            &w.staff,
+            e.id,
+            e.version,
+            &Command::Comment {
+                about: Anchor::Engagement,
+                body: format!("Ask {NAME} ({EMAIL}) first").into(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+        // Sign-in state and credentials.
+        s.record_sign_in_failure(&format!("account:{EMAIL}"), NOW)
+            .await
+            .unwrap();
+        s.create_token(w.member.person, "hers", NOW).await.unwrap();
+        assert!(s.verify().await.unwrap().intact());
+        let before = holders(s, EMAIL).await;
+        for place in [
+            "people.email",
+            "enquiries.contact_email",
+            "events.payload",
+            "outbox.recipient",
+            "enquiry_messages.sender",
+        ] {
+            assert!(
+                before.iter().any(|h| h.starts_with(place)),
+                "{place} not in {before:#?}"
+            );
+        }
+
+        // Only another programme admin may.
+        for who in [&w.member, &w.staff] {
+            assert!(matches!(
+                s.remove_personal_data(who, w.member.person, NOW).await,
+                Err(StoreError::Domain(DomainError::Forbidden { .. }))
+            ));
+        }
+        let mia = Actor {
+            person: w.member.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        assert!(
+            s.remove_personal_data(&mia, w.member.person, NOW)
+                .await
+                .is_err()
+        );
+        let done = s
+            .remove_personal_data(&admin, w.member.person, NOW)
+            .await
+            .unwrap();
+        assert!(done.rows_changed > 5 && done.redacted >= 3, "{done:?}");
+        assert!(matches!(
+            s.remove_personal_data(&admin, w.member.person, NOW).await,
+            Err(StoreError::Duplicate { .. })
+        ));
+
+        // No trace, in any case or as bytes, of her address or her name.
+        for needle in [EMAIL, &NAME.to_lowercase()] {
+            let left = holders(s, needle).await;
+            assert!(left.is_empty(), "{needle} is still in {left:#?}");
+        }
+        // Others' details stay.
+        assert!(!holders(s, "jordan@records.gov.au").await.is_empty());
+        // The audit still verifies: every chain, the enquiry's content and
+        // its conversation.
+        let v = s.verify().await.unwrap();
+        assert!(v.intact(), "{v:?}");
+        // Her account is deactivated, named as removed, and cannot be
+        // brought back.
+        let p = s.person(w.member.person).await.unwrap().unwrap();
+        assert_eq!(p.name, waymark_store::REMOVED_NAME);
+        assert!(p.deactivated_at.is_some());
+        assert!(s.reactivate_person(&admin, w.member.person).await.is_err());
+        assert!(s.tokens_of(w.member.person).await.unwrap().is_empty());
+        // The removal is recorded: whose, by whom, when.
+        let removals = s.person_removals().await.unwrap();
+        assert_eq!(removals.len(), 1);
+        assert_eq!(
+            (removals[0].person, removals[0].removed_by),
+            (w.member.person.0, admin.person.0)
+        );
+        // An export made now holds neither.
+        let export = serde_json::to_string(&s.export().await.unwrap())
+            .unwrap()
+            .to_lowercase();
+        assert!(!export.contains(EMAIL) && !export.contains("mia member"));
+        // A later change to a redacted event is still found.
+        let done = sqlx::query(
+            "UPDATE events SET payload = replace(payload, 'Initial workshop', 'Changed') \
+             WHERE engagement_id = $1 AND payload LIKE '%removed at the person%' AND payload LIKE '%Initial workshop%'",
+        )
+        .bind(e.id.0)
+        .execute(s.pool())
+        .await
+        .unwrap();
+        assert!(done.rows_affected() > 0);
+        let v = s.verify().await.unwrap();
+        assert!(!v.intact(), "{v:?}");
+    }
+}

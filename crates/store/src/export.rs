@@ -499,6 +499,28 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("set_at", Int),
             ],
         ),
+        // Removals of personal data, and what they changed in the audit
+        // trail: without them, an import would fail `audit verify`.
+        (
+            "person_removals",
+            &[
+                ("id", Int),
+                ("person_id", Int),
+                ("removed_by", Int),
+                ("at", Int),
+                ("rows_changed", Int),
+            ],
+        ),
+        (
+            "redactions",
+            &[
+                ("record_table", Text),
+                ("record_id", Int),
+                ("seq", Int),
+                ("sha256", Text),
+                ("removal_id", Int),
+            ],
+        ),
         (
             "retention_runs",
             &[
@@ -689,6 +711,10 @@ pub struct PersonRow {
     pub deactivated_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivated_by: Option<i64>,
+    /// When their personal data was removed at their request; absent
+    /// otherwise. Carried so that an import never lets them be reactivated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<i64>,
     /// Their own settings (the time zone they read times in, how they
     /// hear about what waits); absent in older exports, which then take
     /// the defaults.
@@ -763,7 +789,7 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()?;
         let people = sqlx::query(
             "SELECT id, name, email, created_at, password_hash, deactivated_at, deactivated_by, \
-             time_zone, notify FROM people ORDER BY id",
+             removed_at, time_zone, notify FROM people ORDER BY id",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -777,6 +803,7 @@ impl Store {
                 password_hash: r.try_get("password_hash")?,
                 deactivated_at: r.try_get("deactivated_at")?,
                 deactivated_by: r.try_get("deactivated_by")?,
+                removed_at: r.try_get("removed_at")?,
                 time_zone: Some(r.try_get("time_zone")?),
                 notify: Some(r.try_get("notify")?),
             })
@@ -951,8 +978,8 @@ impl Store {
         for p in &x.people {
             sqlx::query(
                 "INSERT INTO people (id, name, email, created_at, password_hash, deactivated_at, deactivated_by, \
-                 time_zone, notify) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 COALESCE($8, 'Australia/Canberra'), COALESCE($9, 'each'))",
+                 time_zone, notify, removed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 COALESCE($8, 'Australia/Canberra'), COALESCE($9, 'each'), $10)",
             )
                 .bind(p.id)
                 .bind(&p.name)
@@ -963,6 +990,7 @@ impl Store {
                 .bind(p.deactivated_by)
                 .bind(&p.time_zone)
                 .bind(&p.notify)
+                .bind(p.removed_at)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -1115,6 +1143,7 @@ impl Store {
                 "community_notices",
                 "mentions",
                 "retention_runs",
+                "person_removals",
                 "surveys",
                 "survey_responses",
             ] {

@@ -82,6 +82,7 @@ pub const HOLDERS: &[Holder] = &[
             "notify",
             "deactivated_at",
             "deactivated_by",
+            "removed_at",
         ],
     ),
     h("memberships", "person_id", By::Id, "Your roles", &["role"]),
@@ -126,6 +127,20 @@ pub const HOLDERS: &[Holder] = &[
         By::Id,
         "Your second factor (its key is a secret, and left out)",
         &["enrolled_at"],
+    ),
+    h(
+        "person_removals",
+        "person_id",
+        By::Id,
+        "The removal of your personal data at your request",
+        &["id", "at", "rows_changed"],
+    ),
+    h(
+        "person_removals",
+        "removed_by",
+        By::Id,
+        "Removals of personal data you made at people's request",
+        &["id", "person_id", "at"],
     ),
     h(
         "sign_in_identities",

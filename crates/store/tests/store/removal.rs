@@ -227,11 +227,37 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
             (removals[0].person, removals[0].removed_by),
             (w.member.person.0, admin.person.0)
         );
-        // An export made now holds neither.
-        let export = serde_json::to_string(&s.export().await.unwrap())
-            .unwrap()
-            .to_lowercase();
+        // An export made now holds neither, and another database made from
+        // it verifies, with her still removed.
+        let x = s.export().await.unwrap();
+        let export = serde_json::to_string(&x).unwrap().to_lowercase();
         assert!(!export.contains(EMAIL) && !export.contains("mia member"));
+        // A backup made now holds neither, anywhere in its bytes.
+        let file = std::env::temp_dir().join(format!(
+            "waymark-removal-{:?}-{}.backup",
+            s.backend(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&file);
+        s.backup(&file).await.unwrap();
+        let bytes = std::fs::read(&file).unwrap().to_ascii_lowercase();
+        for needle in [EMAIL.as_bytes(), b"mia member"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "the backup holds it"
+            );
+        }
+        let _ = std::fs::remove_file(&file);
+        for copy in stores("removal-copy").await {
+            copy.import(&x).await.unwrap();
+            let v = copy.verify().await.unwrap();
+            assert!(v.intact() && v.redacted == done.redacted as usize, "{v:?}");
+            assert!(
+                copy.reactivate_person(&admin, w.member.person)
+                    .await
+                    .is_err()
+            );
+        }
         // A later change to a redacted event is still found.
         let done = sqlx::query(
             "UPDATE events SET payload = replace(payload, 'Initial workshop', 'Changed') \

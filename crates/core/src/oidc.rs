@@ -11,10 +11,13 @@
 //! - an account already linked to the provider's subject signs in, unless
 //!   the person was deactivated;
 //! - otherwise the address must be verified (the token says
-//!   `email_verified`, or the operator trusts the provider's addresses), and
-//!   then it links to the account with that address, or, where the
-//!   provider may create accounts and the domain maps to an agency, makes a
-//!   member of that agency.
+//!   `email_verified`, or the operator trusts the provider's addresses);
+//!   then, when an account has that address, its owner proves it once (its
+//!   password, and its code) before the provider account is linked: a
+//!   provider's word for an address is never enough to take over an account
+//!   (a tenant's users may set the address their tokens carry). With no
+//!   account, where the provider may create accounts and the domain maps to
+//!   an agency, a member of that agency is made.
 
 use std::collections::BTreeMap;
 
@@ -168,8 +171,11 @@ pub struct Found {
 pub enum Outcome {
     /// The account linked to this subject signs in.
     SignIn(PersonId),
-    /// The account with the verified address is linked to this subject
-    /// and signs in.
+    /// The account with the verified address must be proven by its owner
+    /// (their password, and their code) in this browser; then this subject
+    /// is linked to it.
+    Confirm(PersonId),
+    /// The account its owner just proved is linked to this subject.
     Link(PersonId),
     /// A new member of the agency (its abbreviation) is made, linked and
     /// signed in.
@@ -199,6 +205,19 @@ pub enum Refusal {
     NoAccount { email: String },
     #[error("This account has been deactivated. Ask the programme if you need it again.")]
     Deactivated,
+}
+
+impl Refusal {
+    /// The refusal's kind, for the log (never the address it names).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::NoEmail { .. } => "no address",
+            Refusal::DomainNotAllowed { .. } => "domain not allowed",
+            Refusal::NotVerified { .. } => "address not verified",
+            Refusal::NoAccount { .. } => "no account",
+            Refusal::Deactivated => "deactivated",
+        }
+    }
 }
 
 /// The one rule: what a proven identity from `provider` does, given the
@@ -235,7 +254,7 @@ pub fn decide(
         return Err(Refusal::NotVerified { provider: label() });
     }
     match (by_email, provider.agency_for(&domain)) {
-        (Some(f), _) if f.active => Ok(Outcome::Link(f.person)),
+        (Some(f), _) if f.active => Ok(Outcome::Confirm(f.person)),
         (Some(_), _) => Err(Refusal::Deactivated),
         (None, Some(agency)) if provider.create_accounts => Ok(Outcome::Create {
             agency: agency.to_string(),
@@ -396,11 +415,11 @@ mod tests {
     }
 
     #[test]
-    fn a_first_sign_in_links_a_verified_address_or_creates_a_member() {
+    fn a_first_sign_in_asks_the_accounts_owner_or_creates_a_member() {
         let p = provider();
         assert_eq!(
             decide(&p, &who("ann@abs.gov.au", true), None, Some(ACTIVE)),
-            Ok(Outcome::Link(PersonId(7)))
+            Ok(Outcome::Confirm(PersonId(7)))
         );
         assert_eq!(
             decide(&p, &who("ann@abs.gov.au", true), None, Some(GONE)),
@@ -416,7 +435,7 @@ mod tests {
         trusting.trust_email = true;
         assert_eq!(
             decide(&trusting, &who("ann@abs.gov.au", false), None, Some(ACTIVE)),
-            Ok(Outcome::Link(PersonId(7)))
+            Ok(Outcome::Confirm(PersonId(7)))
         );
         assert_eq!(
             decide(&p, &who("ann@abs.gov.au", true), None, None),

@@ -71,30 +71,35 @@ impl Store {
         outcome: &Outcome,
         now: Timestamp,
     ) -> Result<PersonId, StoreError> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
-        let person = match outcome {
-            Outcome::SignIn(p) | Outcome::Link(p) => *p,
+        // The agency is read before the transaction, whose first statement
+        // is then a write: on SQLite a transaction that reads first cannot
+        // always become a writer (SQLITE_BUSY), whatever the busy timeout.
+        let created = match outcome {
             Outcome::Create {
                 agency,
                 name,
                 email,
             } => {
                 let abbreviation = Abbreviation::parse(agency)?;
-                let row = sqlx::query("SELECT id FROM agencies WHERE abbreviation = $1")
-                    .bind(abbreviation.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(row) = row else {
+                let Some(id) = self.agency_by_abbreviation(&abbreviation).await? else {
                     return Err(StoreError::Missing {
                         what: "agency",
                         value: abbreviation.as_str().to_string(),
                     });
                 };
                 let role = Role::AgencyMember {
-                    agency: waymark_core::AgencyId(row.try_get(0)?),
+                    agency: id,
                     sponsor: false,
                 };
+                Some((name, email, json(&role)?))
+            }
+            _ => None,
+        };
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let person = match (outcome, created) {
+            (Outcome::SignIn(p) | Outcome::Link(p), _) => *p,
+            (Outcome::Create { .. }, Some((name, email, role))) => {
                 let row = sqlx::query(
                     "INSERT INTO people (name, email, created_at) VALUES ($1, $2, $3) RETURNING id",
                 )
@@ -107,10 +112,15 @@ impl Store {
                 let id = PersonId(row.try_get(0)?);
                 sqlx::query("INSERT INTO memberships (person_id, role) VALUES ($1, $2)")
                     .bind(id.0)
-                    .bind(json(&role)?)
+                    .bind(role)
                     .execute(&mut *tx)
                     .await?;
                 id
+            }
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "a provider account is linked only once its owner proved the account".into(),
+                ));
             }
         };
         sqlx::query(

@@ -130,6 +130,9 @@ struct Discovered {
     userinfo: Option<url::Url>,
     /// Whether the token endpoint takes the secret in the body only.
     secret_in_body: bool,
+    /// Whether the provider names itself in its answers (RFC 9207): then
+    /// an answer without `iss` is refused.
+    sends_iss: bool,
     keys: JwkSet,
 }
 
@@ -236,12 +239,15 @@ impl Providers {
                 .as_deref()
                 .map(|d| format!("{e}: {d}"))
                 .unwrap_or_else(|| e.clone());
-            return Err(Failure::Stopped(said.chars().take(300).collect()));
+            return Err(Failure::Stopped(clean(&said, 300)));
         }
         let Some(code) = answer.code.as_deref().filter(|c| !c.is_empty()) else {
             return refused("it has no code");
         };
         let d = self.discovered(p, false).await?;
+        if d.sends_iss && answer.iss.is_none() {
+            return refused("it does not name its issuer, as this provider's answers do");
+        }
         let tokens = self.exchange(p, &d, code, redirect_uri, pending).await?;
         let id_token = tokens
             .get("id_token")
@@ -320,7 +326,7 @@ impl Providers {
             return Err(Failure::Refused(format!(
                 "the provider would not exchange the code ({}: {})",
                 answer.status,
-                said.chars().take(100).collect::<String>()
+                clean(said, 100)
             )));
         }
         Ok(body)
@@ -369,6 +375,7 @@ impl Providers {
             .map_err(|e| refused(format!("the provider's key cannot be used: {e}")))?;
         let mut v = Validation::new(header.alg);
         v.leeway = LEEWAY_SECS;
+        v.validate_nbf = true;
         v.set_issuer(&[&p.rules.issuer]);
         v.set_audience(&[&p.rules.client_id]);
         v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
@@ -392,15 +399,25 @@ impl Providers {
         if !crate::app::constant_eq(nonce.as_bytes(), pending.nonce.as_bytes()) {
             return Err(refused("the ID token's nonce is not this sign-in's".into()));
         }
-        if let Some(Value::Array(auds)) = claims.get("aud")
-            && auds.len() > 1
-            && claims.get("azp").and_then(Value::as_str) != Some(p.rules.client_id.as_str())
-        {
-            return Err(refused(
-                "the ID token was issued to another application (azp)".into(),
-            ));
+        let several = matches!(claims.get("aud"), Some(Value::Array(a)) if a.len() > 1);
+        match claims.get("azp") {
+            Some(azp) if azp.as_str() != Some(p.rules.client_id.as_str()) => {
+                return Err(refused(
+                    "the ID token was issued to another application (azp)".into(),
+                ));
+            }
+            None if several => {
+                return Err(refused(
+                    "the ID token has several audiences and no azp".into(),
+                ));
+            }
+            _ => {}
         }
-        let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+        let Some(iat) = claims.get("iat").and_then(Value::as_i64) else {
+            return Err(refused(
+                "the ID token does not say when it was issued".into(),
+            ));
+        };
         if iat > now.0 + LEEWAY_SECS as i64 {
             return Err(refused("the ID token was issued in the future".into()));
         }
@@ -466,6 +483,10 @@ impl Providers {
         let secret_in_body = !methods.is_empty()
             && !methods.contains(&"client_secret_basic")
             && methods.contains(&"client_secret_post");
+        let sends_iss = doc
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let keys_answer = self.document(p, &jwks_uri).await?;
         let keys: JwkSet = serde_json::from_slice(&keys_answer.body).map_err(|e| {
             Failure::Unreachable(format!("{}'s keys cannot be read: {e}", p.rules.label))
@@ -475,6 +496,7 @@ impl Providers {
             token,
             userinfo,
             secret_in_body,
+            sends_iss,
             keys,
         });
         self.known()
@@ -544,11 +566,18 @@ impl Providers {
 }
 
 /// An address from the provider's documents: `https`, or `http` on this
-/// machine, as issuers are.
+/// machine only for a provider that is itself on this machine (an https
+/// issuer's code and secret never go over plain http).
 fn parse_url(raw: &str, p: &Configured) -> Result<url::Url, Failure> {
     waymark_core::oidc::issuer_problem(raw.split(['?', '#']).next().unwrap_or(raw)).map_err(
         |why| Failure::Unreachable(format!("{}: an address it gave {why}", p.rules.label)),
     )?;
+    if p.rules.issuer.starts_with("https://") && !raw.starts_with("https://") {
+        return Err(Failure::Unreachable(format!(
+            "{}: an address it gave is not https, as its issuer is",
+            p.rules.label
+        )));
+    }
     url::Url::parse(raw).map_err(|e| {
         Failure::Unreachable(format!(
             "{}: an address it gave is not one: {e}",
@@ -579,14 +608,59 @@ fn identity_of(subject: &str, claims: &serde_json::Map<String, Value>) -> Identi
     };
     Identity {
         subject: subject.to_string(),
+        // ASCII only: a look-alike letter that lowercases to ASCII (the
+        // Kelvin sign is a K) must not name someone else's address.
         email: claims
             .get("email")
             .and_then(Value::as_str)
+            .filter(|e| e.is_ascii())
             .and_then(|e| Email::parse(e).ok()),
         email_verified: verified,
         name: claims
             .get("name")
             .and_then(Value::as_str)
             .map(str::to_string),
+    }
+}
+
+/// A provider's words, fit to show and log: at most `max` characters,
+/// control characters (a forged log line's newline) as spaces.
+fn clean(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: serde_json::Value) -> serde_json::Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_address_that_only_lowercases_to_ascii_is_no_address() {
+        let kelvin =
+            claims(serde_json::json!({"email": "\u{212A}im@bot.gov.au", "email_verified": true}));
+        assert_eq!(identity_of("s", &kelvin).email, None);
+        let plain =
+            claims(serde_json::json!({"email": "Kim@Bot.gov.au", "email_verified": "true"}));
+        let id = identity_of("s", &plain);
+        assert_eq!(id.email.unwrap().as_str(), "kim@bot.gov.au");
+        assert!(id.email_verified);
+    }
+
+    #[test]
+    fn a_providers_words_cannot_forge_a_log_line() {
+        assert_eq!(
+            clean("denied\n2026 INFO signed in\r", 300),
+            "denied 2026 INFO signed in "
+        );
+        assert_eq!(clean(&"x".repeat(500), 300).len(), 300);
     }
 }

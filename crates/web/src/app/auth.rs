@@ -366,7 +366,24 @@ pub(super) async fn begin(
         .await
         .map_err(fail)?;
     session.insert(SEEN, now().0).await.map_err(fail)?;
+    // A sign-in started with a provider was kept short; a signed-in
+    // session lasts as any does.
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+        time::Duration::minutes(super::IDLE_MINUTES),
+    )));
     Ok(())
+}
+
+/// Signs `person` in after they proved their account (a password and, if
+/// they have one, a code): [`begin`], then the provider account waiting in
+/// this browser to be linked to them, if any.
+pub(super) async fn proven(
+    s: &AppState,
+    session: &Session,
+    person: waymark_core::PersonId,
+) -> Result<(), PageError> {
+    begin(session, person).await?;
+    super::oidc::link_waiting(s, session, person).await
 }
 
 /// After the first factor was right (a password, or a provider's word for
@@ -382,7 +399,7 @@ pub(super) async fn after_first_factor(
         super::factor::wait_for_code(session, p).await?;
         return Ok(Redirect::to(&format!("/login/code?next={}", encode(next))).into_response());
     }
-    begin(session, p).await?;
+    proven(s, session, p).await?;
     Ok(Redirect::to(next).into_response())
 }
 
@@ -418,6 +435,9 @@ struct LoginPage<'a> {
     errors: Vec<FieldError>,
     /// A button for each OpenID provider.
     providers: Vec<ProviderButton>,
+    /// What the page says above the form (a provider account waiting to
+    /// be linked).
+    notice: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -444,6 +464,17 @@ pub(super) fn login_page(
     next: &str,
     error: Option<(&str, &str)>,
 ) -> Response {
+    login_page_saying(s, status, email, next, error, None)
+}
+
+pub(super) fn login_page_saying(
+    s: &AppState,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: Option<(&str, &str)>,
+    notice: Option<String>,
+) -> Response {
     let errors = error
         .map(|(field, message)| form_error(field, message))
         .into_iter()
@@ -468,6 +499,7 @@ pub(super) fn login_page(
         next,
         errors,
         providers,
+        notice,
     };
     view_page(s, status, "login.html", &view).unwrap_or_else(IntoResponse::into_response)
 }

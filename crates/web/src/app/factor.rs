@@ -28,8 +28,8 @@ use waymark_core::{PersonId, Timestamp};
 use waymark_store::now;
 
 use super::auth::{
-    ADDRESS_LIMIT, ClientIp, FACTOR, PAIR_LIMIT, SignedIn, UserView, WINDOW_SECS, begin,
-    constant_eq, encode, safe_next, throttle,
+    ADDRESS_LIMIT, ClientIp, FACTOR, PAIR_LIMIT, SignedIn, UserView, WINDOW_SECS, constant_eq,
+    encode, safe_next, throttle,
 };
 use super::{AppState, FieldError, PageError, form_error, view_page};
 
@@ -267,7 +267,7 @@ pub async fn code(
     };
     match prove(&s, addr, person, &f.code).await? {
         Ok(proof) => {
-            begin(&session, person).await?;
+            super::auth::proven(&s, &session, person).await?;
             session
                 .insert(FACTOR, true)
                 .await

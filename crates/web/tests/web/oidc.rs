@@ -4,9 +4,10 @@
 //! is this test: it follows each redirect, to the provider (keeping the
 //! provider's cookies) and back to the workspace (keeping the session).
 //!
-//! A good sign-in links the member with that verified address; a new
-//! address at a mapped domain makes a member of its agency; an admin still
-//! sets up a second factor; and each refusal leaves the visitor signed out
+//! A provider account with a member's verified address waits for that
+//! member's password before it is linked (anyone else's password links
+//! nothing); a new address at a mapped domain makes a member of its agency;
+//! an admin still sets up a second factor; and each refusal leaves the visitor signed out
 //! with a message: a token for another audience, an expired token, a
 //! replayed answer, a domain not allowed, a provider that is down, and a
 //! deactivated person.
@@ -240,24 +241,91 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
             page.body
         );
 
-        // A good sign-in: the member with that verified address, linked.
-        op.next("mia-at-idp", "Mia@bot.gov.au", true, None).await;
-        let (c, callback, r) = through_provider(&app, &op).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        assert_eq!(r.location, "/engagements");
-        assert!(signed_in(&app, &c, &r).await);
+        // Someone else's provider account with Mia's verified address:
+        // it waits for her password, and the sponsor's own password does
+        // not link it to anyone.
+        op.next("not-mia", "mia@bot.gov.au", true, None).await;
+        let (c, _, r) = through_provider(&app, &op).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("which has a Waymark account"), "{}", r.body);
+        assert!(!signed_in(&app, &c, &r).await);
+        let eve_browser = Client {
+            cookie: cookie_of(&r).or(c.cookie.clone()),
+            csrf: String::new(),
+        };
+        let login = send(
+            &app,
+            &eve_browser,
+            Method::POST,
+            "/login",
+            &[
+                ("email", "eve@bot.gov.au"),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
         let mia = w
             .store
             .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
             .await
             .unwrap()
             .unwrap();
+        let eve = w
+            .store
+            .person_by_email(&Email::parse("eve@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(w.store.identities_of(mia).await.unwrap().is_empty());
+        assert!(w.store.identities_of(eve).await.unwrap().is_empty());
+
+        // Mia's own: her provider vouches for her address, she signs in
+        // with her password once in the same browser, and it is linked;
+        // she is told by mail.
+        op.next("mia-at-idp", "Mia@bot.gov.au", true, None).await;
+        let (c, callback, r) = through_provider(&app, &op).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("value=\"mia@bot.gov.au\""), "{}", r.body);
+        let browser = Client {
+            cookie: cookie_of(&r).or(c.cookie.clone()),
+            csrf: String::new(),
+        };
+        let r = send(
+            &app,
+            &browser,
+            Method::POST,
+            "/login",
+            &[
+                ("email", "mia@bot.gov.au"),
+                ("password", PASSWORD),
+                ("next", "/engagements"),
+            ],
+        )
+        .await;
+        assert_eq!(r.location, "/engagements", "{}", r.body);
+        assert!(signed_in(&app, &browser, &r).await);
         let links = w.store.identities_of(mia).await.unwrap();
         assert_eq!(links.len(), 1);
         assert_eq!(
             (links[0].issuer.as_str(), links[0].subject.as_str()),
             (op.base.as_str(), "mia-at-idp")
         );
+        let admin = Actor {
+            person: mia,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let told = w.store.outbox(&admin, 50).await.unwrap();
+        assert!(
+            told.iter()
+                .any(|m| m.recipient == "mia@bot.gov.au" && m.body.contains("You linked test ID")),
+            "{told:?}"
+        );
+        // From now on the button alone signs her in.
+        op.next("mia-at-idp", "mia@bot.gov.au", true, None).await;
+        let (_, _, again) = through_provider(&app, &op).await;
+        assert_eq!(again.location, "/engagements", "{}", again.body);
         // Her settings list the account; her data download holds the link.
         let signed = Client {
             cookie: cookie_of(&r),
@@ -374,9 +442,30 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
         );
         assert!(!signed_in(&app, &c, &r).await);
 
-        // An admin signed in by a provider still sets up a second factor.
+        // An admin linked by her password and signed in by the provider
+        // still sets up a second factor.
         op.next("ada-at-idp", "ada@dta.gov.au", true, None).await;
         let (c, _, r) = through_provider(&app, &op).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let browser = Client {
+            cookie: cookie_of(&r).or(c.cookie.clone()),
+            csrf: String::new(),
+        };
+        let r = send(
+            &app,
+            &browser,
+            Method::POST,
+            "/login",
+            &[
+                ("email", "ada@dta.gov.au"),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        op.next("ada-at-idp", "ada@dta.gov.au", true, None).await;
+        let (_, _, r) = through_provider(&app, &op).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let signed = Client {
             cookie: cookie_of(&r),
@@ -384,7 +473,6 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
         };
         let home = send(&app, &signed, Method::GET, "/engagements", &[]).await;
         assert_eq!(home.location, "/settings/second-factor", "{}", home.body);
-        drop(c);
 
         // Refusals, each leaving the visitor signed out.
         type Case<'a> = (&'a str, &'a str, bool, Option<&'a str>, StatusCode, &'a str);

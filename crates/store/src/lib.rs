@@ -124,7 +124,7 @@ pub use records::{
     accepted_extensions, classify, clean_name,
 };
 pub(crate) use records::{Extra, Write};
-pub use removal::{MARK, PersonRemoval, REMOVED_NAME};
+pub use removal::{MARK, PersonRemoval, REMOVED_NAME, scrub};
 pub use retention::{Removal, RetentionRun, RetentionSetting};
 pub use search::{Document, FIRST_HITS, Group, Hit, Piece};
 pub use surveys::{Questionnaire, SURVEYS_MAX, SurveyRecord, SurveyRow};

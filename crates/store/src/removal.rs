@@ -88,6 +88,9 @@ fn skipped(table: &str) -> bool {
 
 /// `text` with every occurrence of each needle (lowercase) replaced by
 /// [`MARK`], ASCII letters compared without case; `None` when none occurs.
+/// An occurrence counts only as a whole: `a@b.au` is not found inside
+/// `ana@b.au` or `a@b.au.example`, nor `Mia Member` inside `Amia Members`,
+/// so nobody else's address or name is touched.
 pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
     let mut out = text.to_string();
     let mut changed = false;
@@ -98,13 +101,15 @@ pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
         let bytes = out.as_bytes();
         let mut i = 0;
         while i + n.len() <= bytes.len() {
+            let end = i + n.len();
             if out.is_char_boundary(i)
-                && out.is_char_boundary(i + n.len())
-                && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
+                && out.is_char_boundary(end)
+                && bytes[i..end].eq_ignore_ascii_case(n)
+                && whole(&out, i, end)
             {
                 result.push_str(&out[last..i]);
                 result.push_str(MARK);
-                i += n.len();
+                i = end;
                 last = i;
                 changed = true;
             } else {
@@ -117,6 +122,25 @@ pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// Whether `text[start..end]` stands alone: no letter, digit or address
+/// character just before it, and none just after it (a `.` or `-` after it
+/// counts only when more of a word follows, as in `a@b.au.example`).
+fn whole(text: &str, start: usize, end: usize) -> bool {
+    let part = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
+    let before = text[..start].chars().next_back();
+    let mut after = text[end..].chars();
+    let next = after.next();
+    let then = after.next();
+    let open_before = before.is_none_or(|c| !part(c));
+    let open_after = match next {
+        None => true,
+        Some(c) if c.is_alphanumeric() || c == '_' || c == '%' || c == '+' => false,
+        Some('.' | '-') => then.is_none_or(|c| !c.is_alphanumeric()),
+        Some(_) => true,
+    };
+    open_before && open_after
 }
 
 /// What is searched for: the address, and the full name when it has at
@@ -526,6 +550,27 @@ mod tests {
             format!("From: {MARK} <{MARK}>, cc {MARK}.")
         );
         assert_eq!(scrub("Maria Memberson? mia@bot.gov", &n), None);
+        // Only whole addresses and names: nobody else's.
+        for other in [
+            "ana.mia@bot.gov.au",
+            "xmia@bot.gov.au",
+            "mia@bot.gov.au.example",
+            "mia@bot.gov.au-x",
+            "Amia Member",
+            "Mia Members",
+        ] {
+            assert_eq!(scrub(other, &n), None, "{other}");
+        }
+        for own in [
+            "mailto:mia@bot.gov.au",
+            "<mia@bot.gov.au>",
+            "\"mia@bot.gov.au\"",
+            "(Mia Member).",
+            "mia@bot.gov.au.",
+            "Dear Mia Member,",
+        ] {
+            assert!(scrub(own, &n).is_some(), "{own}");
+        }
         assert_eq!(
             scrub("héllo mia@bot.gov.au ü", &n).unwrap(),
             format!("héllo {MARK} ü")

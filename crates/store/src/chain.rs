@@ -350,9 +350,10 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
             }
             // An event a removal of personal data changed keeps its link
             // and must hold what the removal left.
+            let relinked = link(&prev, id.0, r.seq, r.actor, r.at, &r.command, &r.payload);
             let intact = match removed.get(&r.seq) {
-                Some(left) => sha256(&r.payload) == *left,
-                None => link(&prev, id.0, r.seq, r.actor, r.at, &r.command, &r.payload) == r.hash,
+                Some(left) => relinked == *left,
+                None => relinked == r.hash,
             };
             if !intact {
                 bad = Some(broken(
@@ -412,6 +413,8 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     out.letters = bytes.letters;
     out.files = bytes.files;
     out.altered = bytes.altered;
+    out.altered
+        .extend(crate::removal::altered_removals(&mut tx).await?);
     Ok(out)
 }
 
@@ -536,20 +539,20 @@ impl SideChain {
             let payload: String = r.try_get("payload")?;
             let kind: String = r.try_get("kind")?;
             let hash: String = r.try_get("hash")?;
-            let left = removed.get(&seq);
+            // An event a removal of personal data changed keeps its link;
+            // its link over what it holds now must be the removal's.
+            let relinked = link(
+                &prev,
+                *id,
+                seq,
+                r.try_get("actor_id")?,
+                r.try_get("at")?,
+                &kind,
+                &payload,
+            );
             let ok = seq == i as i64 + 1
                 && r.try_get::<String, _>("prev_hash")? == prev
-                && left.is_none_or(|left| sha256(&payload) == *left)
-                && (left.is_some()
-                    || link(
-                        &prev,
-                        *id,
-                        seq,
-                        r.try_get("actor_id")?,
-                        r.try_get("at")?,
-                        &kind,
-                        &payload,
-                    ) == hash);
+                && relinked == *removed.get(&seq).unwrap_or(&hash);
             if !ok {
                 let why = "the event is missing, out of order or changed".to_string();
                 return Ok((rows.len(), payloads, Some((i as i64 + 1, why))));

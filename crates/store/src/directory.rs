@@ -518,6 +518,13 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
         let email_changes = before.email != new.email;
         by.may_correct_person(person, email_changes)?;
+        // Their details were removed at their request: none come back.
+        if before.email.as_str().ends_with("@removed.invalid") {
+            return Err(StoreError::Domain(waymark_core::DomainError::Forbidden {
+                action: "correct this person's details",
+                why: "their personal data was removed at their request; invite them again as a new person",
+            }));
+        }
         let mut fields = Vec::new();
         if before.name != new.name {
             fields.push("name");

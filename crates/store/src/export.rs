@@ -509,6 +509,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("removed_by", Int),
                 ("at", Int),
                 ("rows_changed", Int),
+                ("digest", OptText),
             ],
         ),
         (

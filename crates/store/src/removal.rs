@@ -80,40 +80,39 @@ fn chains() -> [(&'static str, &'static str); 5] {
 /// and full-text index internals that triggers keep in step with the
 /// documents they index.
 fn skipped(table: &str) -> bool {
+    // `people`: the person's own row is replaced by name, and nobody
+    // else's is ever changed.
     matches!(
         table,
-        "person_removals" | "redactions" | "_sqlx_migrations" | "sqlite_sequence"
+        "people" | "person_removals" | "redactions" | "_sqlx_migrations" | "sqlite_sequence"
     ) || table.starts_with("search_fts")
 }
 
-/// `text` with every occurrence of each needle (lowercase) replaced by
-/// [`MARK`], ASCII letters compared without case; `None` when none occurs.
-/// An occurrence counts only as a whole: `a@b.au` is not found inside
+/// `text` with every occurrence of each needle replaced by [`MARK`];
+/// `None` when none occurs. Letters compare without case (Unicode, one
+/// letter at a time: `É` is `é`), a space in a needle matches any run of
+/// white space (a line break, a no-break space), and `'` matches `’` and
+/// `‘`. An occurrence counts only as a whole: `a@b.au` is not found inside
 /// `ana@b.au` or `a@b.au.example`, nor `Mia Member` inside `Amia Members`,
 /// so nobody else's address or name is touched.
 pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
     let mut out = text.to_string();
     let mut changed = false;
     for needle in needles.iter().filter(|n| !n.is_empty()) {
-        let n = needle.as_bytes();
+        let needle: Vec<char> = needle.chars().collect();
         let mut result = String::with_capacity(out.len());
         let mut last = 0;
-        let bytes = out.as_bytes();
-        let mut i = 0;
-        while i + n.len() <= bytes.len() {
-            let end = i + n.len();
-            if out.is_char_boundary(i)
-                && out.is_char_boundary(end)
-                && bytes[i..end].eq_ignore_ascii_case(n)
+        for i in out.char_indices().map(|(i, _)| i) {
+            if i < last {
+                continue;
+            }
+            if let Some(end) = matches_at(&out, i, &needle)
                 && whole(&out, i, end)
             {
                 result.push_str(&out[last..i]);
                 result.push_str(MARK);
-                i = end;
-                last = i;
+                last = end;
                 changed = true;
-            } else {
-                i += 1;
             }
         }
         if last > 0 {
@@ -122,6 +121,32 @@ pub fn scrub(text: &str, needles: &[String]) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// Where a match of `needle` that starts at byte `at` of `text` ends.
+fn matches_at(text: &str, at: usize, needle: &[char]) -> Option<usize> {
+    let mut rest = text[at..].char_indices().peekable();
+    let same = |a: char, b: char| {
+        a == b || a.to_lowercase().eq(b.to_lowercase()) || (b == '\'' && matches!(a, '’' | '‘'))
+    };
+    for &n in needle {
+        if n == ' ' {
+            let mut spaces = 0;
+            while rest.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                rest.next();
+                spaces += 1;
+            }
+            if spaces == 0 {
+                return None;
+            }
+            continue;
+        }
+        match rest.next() {
+            Some((_, c)) if same(c, n) => {}
+            _ => return None,
+        }
+    }
+    Some(at + rest.peek().map_or(text.len() - at, |(i, _)| *i))
 }
 
 /// Whether `text[start..end]` stands alone: no letter, digit or address
@@ -143,15 +168,37 @@ fn whole(text: &str, start: usize, end: usize) -> bool {
     open_before && open_after
 }
 
-/// What is searched for: the address, and the full name when it has at
-/// least two words and six letters (one word would match too much).
+/// What is searched for: the address (also as a link writes it, `@` as
+/// `%40`), and the full name when it has at least two words and six
+/// letters (one word would match too much), also as links and JSON write
+/// it. All lowercase, white space as single spaces.
 pub fn needles(name: &str, email: &str) -> Vec<String> {
-    let mut out = vec![email.trim().to_lowercase()];
+    let email = email.trim().to_lowercase();
+    let mut out = vec![email.clone(), email.replace('@', "%40")];
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.split(' ').count() >= 2 && name.chars().filter(|c| c.is_alphabetic()).count() >= 6 {
-        out.push(name.to_lowercase());
+        let name = name.to_lowercase();
+        out.push(name.replace(' ', "+"));
+        out.push(name.replace(' ', "%20"));
+        if name.contains(['"', '\\']) {
+            out.push(name.replace('\\', "\\\\").replace('"', "\\\""));
+        }
+        out.push(name);
     }
+    out.dedup();
     out
+}
+
+/// What the database is asked for before [`scrub`] looks closely: the
+/// longest run of ASCII letters and digits of each needle, lowercase (the
+/// databases' `lower` folds only ASCII on SQLite), or the needle itself
+/// when it has none.
+fn prefilter(needle: &str) -> String {
+    needle
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .max_by_key(|part| part.len())
+        .filter(|part| part.len() >= 3)
+        .map_or_else(|| needle.to_string(), str::to_ascii_lowercase)
 }
 
 /// One table's text columns, and whether its rows can be named by row
@@ -230,7 +277,8 @@ async fn tables(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<Vec<T
 #[derive(Default)]
 struct Changed {
     rows: i64,
-    /// (events table, record, seq, the payload's SHA-256 since).
+    /// (events table, record, seq, the event's link over what it holds
+    /// since).
     events: Vec<(&'static str, i64, i64, String)>,
     enquiries: Vec<i64>,
     /// (message, its enquiry).
@@ -248,16 +296,27 @@ async fn scrub_table(
         Backend::Sqlite => "instr",
         Backend::Postgres => "strpos",
     };
+    let mut asked: Vec<String> = needles.iter().map(|n| prefilter(n)).collect();
+    asked.sort();
+    asked.dedup();
     let mut conds = Vec::new();
     for c in &t.columns {
-        for i in 0..needles.len() {
+        for i in 0..asked.len() {
             conds.push(format!("{find}(lower({c}), ${}) > 0", i + 1));
         }
     }
     let chain = chains().into_iter().find(|(name, _)| *name == t.name);
     let mut extra = String::new();
-    if let Some((_, key)) = chain {
-        extra = format!(", {key} AS chain_record, seq AS chain_seq");
+    if let Some((events, key)) = chain {
+        let kind = if events == "events" {
+            "command"
+        } else {
+            "kind"
+        };
+        extra = format!(
+            ", {key} AS chain_record, seq AS chain_seq, prev_hash AS chain_prev, \
+             actor_id AS chain_actor, at AS chain_at, {kind} AS chain_kind"
+        );
     } else if t.name == "enquiries" {
         extra = ", id AS row_id".into();
     } else if t.name == "enquiry_messages" {
@@ -275,24 +334,31 @@ async fn scrub_table(
         conds.join(" OR ")
     );
     let mut q = sqlx::query(&sql);
-    for n in needles {
+    for n in &asked {
         q = q.bind(n);
     }
     let rows = q.fetch_all(&mut **tx).await?;
     if rows.is_empty() {
         return Ok(());
     }
-    if !t.rowid {
-        return Err(StoreError::Corrupt(format!(
-            "{} holds the person's details but its rows cannot be named to change them",
-            t.name
-        )));
-    }
     for r in rows {
         let mut values = Vec::with_capacity(t.columns.len());
+        let mut any = false;
         for c in &t.columns {
             let v: Option<String> = r.try_get(c.as_str())?;
-            values.push(v.as_deref().and_then(|v| scrub(v, needles)).or(v));
+            let left = v.as_deref().and_then(|v| scrub(v, needles));
+            any |= left.is_some();
+            values.push(left.or(v));
+        }
+        // The database's rough look found it; a close look did not.
+        if !any {
+            continue;
+        }
+        if !t.rowid {
+            return Err(StoreError::Corrupt(format!(
+                "{} holds the person's details but its rows cannot be named to change them",
+                t.name
+            )));
         }
         let sets: Vec<String> = t
             .columns
@@ -318,12 +384,20 @@ async fn scrub_table(
         if let Some((events, _)) = chain {
             let at = t.columns.iter().position(|c| c == "payload");
             let payload = at.and_then(|i| values[i].clone()).unwrap_or_default();
-            changed.events.push((
-                events,
-                r.try_get("chain_record")?,
-                r.try_get("chain_seq")?,
-                sha256(&payload),
-            ));
+            let record: i64 = r.try_get("chain_record")?;
+            let seq: i64 = r.try_get("chain_seq")?;
+            // The event's link recomputed over what it holds now: it binds
+            // the event's other fields as the original link did.
+            let relinked = crate::chain::link(
+                &r.try_get::<String, _>("chain_prev")?,
+                record,
+                seq,
+                r.try_get("chain_actor")?,
+                r.try_get("chain_at")?,
+                &r.try_get::<String, _>("chain_kind")?,
+                &payload,
+            );
+            changed.events.push((events, record, seq, relinked));
         } else if t.name == "enquiries" {
             changed.enquiries.push(r.try_get("row_id")?);
         } else if t.name == "enquiry_messages" {
@@ -356,6 +430,55 @@ async fn redact(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The SHA-256 over removal `removal`'s redactions, in order: it binds
+/// which records the removal changed, and how, so that a redaction added or
+/// changed later shows in `audit verify`.
+pub(crate) async fn digest_of(
+    conn: &mut sqlx::AnyConnection,
+    removal: i64,
+) -> Result<String, StoreError> {
+    let rows = sqlx::query(
+        "SELECT record_table, record_id, seq, sha256 FROM redactions WHERE removal_id = $1 \
+         ORDER BY record_table, record_id, seq",
+    )
+    .bind(removal)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut text = String::new();
+    for r in rows {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            r.try_get::<String, _>("record_table")?,
+            r.try_get::<i64, _>("record_id")?,
+            r.try_get::<i64, _>("seq")?,
+            r.try_get::<String, _>("sha256")?
+        ));
+    }
+    Ok(sha256(&text))
+}
+
+/// Every removal whose redactions no longer give its digest.
+pub(crate) async fn altered_removals(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Vec<crate::Altered>, StoreError> {
+    let removals = sqlx::query("SELECT id, digest FROM person_removals ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = Vec::new();
+    for r in removals {
+        let id: i64 = r.try_get("id")?;
+        let digest: Option<String> = r.try_get("digest")?;
+        if digest.as_deref() != Some(digest_of(&mut *conn, id).await?.as_str()) {
+            out.push(crate::Altered {
+                record: format!("removal of personal data {id}"),
+                reason: "the records it changed were changed since (a redaction added, removed or altered)"
+                    .into(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The hashes removals recorded for `table`'s record `record`, by seq.
@@ -397,10 +520,28 @@ impl Store {
                 value: "their personal data, removed already".into(),
             });
         }
-        let needles = needles(
-            &row.try_get::<String, _>("name")?,
-            &row.try_get::<String, _>("email")?,
-        );
+        let name: String = row.try_get("name")?;
+        let mut needles = needles(&name, &row.try_get::<String, _>("email")?);
+        // Another person of the same name keeps theirs: only the address
+        // is searched then.
+        let plain = |n: &str| {
+            n.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let namesake = sqlx::query("SELECT name FROM people WHERE id <> $1")
+            .bind(person.0)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .any(|r| {
+                r.try_get::<String, _>("name")
+                    .is_ok_and(|n| plain(&n) == plain(&name))
+            });
+        if namesake {
+            needles.truncate(2);
+        }
         let removal: i64 = sqlx::query(
             "INSERT INTO person_removals (person_id, removed_by, at, rows_changed) \
              VALUES ($1, $2, $3, 0) RETURNING id",
@@ -490,16 +631,22 @@ impl Store {
                 redacted += 1;
             }
         }
-        sqlx::query("UPDATE person_removals SET rows_changed = $1 WHERE id = $2")
+        let digest = digest_of(&mut tx, removal).await?;
+        sqlx::query("UPDATE person_removals SET rows_changed = $1, digest = $2 WHERE id = $3")
             .bind(changed.rows)
+            .bind(&digest)
             .bind(removal)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             // The full-text index keeps removed words in its segments until
-            // they are merged.
+            // they are merged, and the write-ahead log keeps the pages the
+            // removal replaced until it is written back and emptied.
             sqlx::query("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+                .execute(&self.pool)
+                .await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&self.pool)
                 .await?;
         }
@@ -544,7 +691,16 @@ mod tests {
     #[test]
     fn scrub_replaces_each_needle_without_case_and_nothing_else() {
         let n = needles("Mia  Member", "Mia@Bot.gov.au");
-        assert_eq!(n, ["mia@bot.gov.au", "mia member"]);
+        assert_eq!(
+            n,
+            [
+                "mia@bot.gov.au",
+                "mia%40bot.gov.au",
+                "mia+member",
+                "mia%20member",
+                "mia member"
+            ]
+        );
         assert_eq!(
             scrub("From: MIA MEMBER <MIA@bot.GOV.au>, cc mia@bot.gov.au.", &n).unwrap(),
             format!("From: {MARK} <{MARK}>, cc {MARK}.")
@@ -576,7 +732,21 @@ mod tests {
             format!("héllo {MARK} ü")
         );
         // One word, or a short name, is too common to search for.
-        assert_eq!(needles("Mia", "m@x.au"), ["m@x.au"]);
-        assert_eq!(needles("Al Bo", "m@x.au"), ["m@x.au"]);
+        assert_eq!(needles("Mia", "m@x.au"), ["m@x.au", "m%40x.au"]);
+        assert_eq!(needles("Al Bo", "m@x.au"), ["m@x.au", "m%40x.au"]);
+        // Accented capitals, line breaks, no-break spaces, curly
+        // apostrophes, JSON's and links' forms.
+        let n = needles("Élodie O'Neil", "e@x.au");
+        for own in [
+            "ÉLODIE O'NEIL",
+            "Élodie\nO’Neil",
+            "élodie\u{a0}o'neil",
+            "?n=Élodie+O'Neil",
+        ] {
+            assert!(scrub(own, &n).is_some(), "{own}");
+        }
+        let quoted = needles("Kim \"KJ\" Jones", "k@x.au");
+        assert!(scrub(r#"{"name":"Kim \"KJ\" Jones"}"#, &quoted).is_some());
+        assert!(scrub("mailto:e%40x.au", &n).is_some());
     }
 }

@@ -7,15 +7,18 @@ CREATE TABLE person_removals (
     person_id BIGINT NOT NULL REFERENCES people (id),
     removed_by BIGINT NOT NULL REFERENCES people (id),
     at BIGINT NOT NULL,
-    rows_changed BIGINT NOT NULL
+    rows_changed BIGINT NOT NULL,
+    -- The SHA-256 over its redactions (store::removal::digest_of).
+    digest TEXT
 );
 ALTER TABLE people ADD COLUMN removed_at BIGINT;
 -- What a removal changed inside the audit trail: a chained event (its
 -- events table, its record's id and its number) or a row bound by hash to
--- a chain (`enquiries` and `enquiry_messages`, seq 0), with the SHA-256 of
--- what it holds since. `audit verify` checks such a row against this hash
--- instead of its link, and the chain's links still hold from one event to
--- the next.
+-- a chain (`enquiries` and `enquiry_messages`, seq 0), with, for an event,
+-- its link recomputed over what it holds since (binding its other fields
+-- as its link did), for a row, the hash of what it holds since. `audit
+-- verify` checks such a record against this instead of its own link or
+-- hash, and the chain's links still hold from one event to the next.
 CREATE TABLE redactions (
     record_table TEXT NOT NULL,
     record_id BIGINT NOT NULL,

@@ -6,6 +6,7 @@
 //! delivery), and after the removal no table, export or backup holds
 //! either, while `audit verify` still passes and names no broken record.
 
+use sqlx::Row;
 use waymark_core::discussion::Anchor;
 use waymark_core::mailbox::{Answer, CalendarReply};
 use waymark_core::*;
@@ -234,6 +235,17 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
         assert_eq!(p.name, waymark_store::REMOVED_NAME);
         assert!(p.deactivated_at.is_some());
         assert!(s.reactivate_person(&admin, w.member.person).await.is_err());
+        // Nor her details put back.
+        assert!(matches!(
+            s.correct_person(
+                &admin,
+                w.member.person,
+                &NewPerson::parse(NAME, EMAIL).unwrap(),
+                NOW
+            )
+            .await,
+            Err(StoreError::Domain(DomainError::Forbidden { .. }))
+        ));
         assert!(s.tokens_of(w.member.person).await.unwrap().is_empty());
         // The removal is recorded: whose, by whom, when.
         let removals = s.person_removals().await.unwrap();
@@ -286,5 +298,97 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
         assert!(done.rows_affected() > 0);
         let v = s.verify().await.unwrap();
         assert!(!v.intact(), "{v:?}");
+        // Put back, then change who did a redacted event, or add a
+        // redaction to hide a change: each is found.
+        sqlx::query("UPDATE events SET payload = replace(payload, 'Changed', 'Initial workshop') WHERE engagement_id = $1")
+            .bind(e.id.0)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        assert!(s.verify().await.unwrap().intact());
+        let one = sqlx::query(
+            "SELECT seq, actor_id FROM events WHERE engagement_id = $1 AND payload LIKE '%removed at the person%' ORDER BY seq",
+        )
+        .bind(e.id.0)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        let (seq, actor): (i64, i64) = (one.get(0), one.get(1));
+        for (who, intact) in [(w.other.person.0, false), (actor, true)] {
+            sqlx::query("UPDATE events SET actor_id = $3 WHERE engagement_id = $1 AND seq = $2")
+                .bind(e.id.0)
+                .bind(seq)
+                .bind(who)
+                .execute(s.pool())
+                .await
+                .unwrap();
+            assert_eq!(s.verify().await.unwrap().intact(), intact);
+        }
+        sqlx::query(
+            "INSERT INTO redactions (record_table, record_id, seq, sha256, removal_id) VALUES ('events', $1, 1, 'x', $2)",
+        )
+        .bind(e.id.0)
+        .bind(removals[0].id)
+        .execute(s.pool())
+        .await
+        .unwrap();
+        let v = s.verify().await.unwrap();
+        assert!(
+            v.altered
+                .iter()
+                .any(|a| a.record.starts_with("removal of personal data")),
+            "{v:?}"
+        );
+    }
+}
+
+/// Two people of one name: removing one searches only their address, so
+/// the other keeps their name everywhere.
+#[tokio::test]
+async fn a_namesake_keeps_their_name() {
+    for store in stores("removal-namesake").await {
+        let w = world(store).await;
+        let s = &w.store;
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let one = s
+            .add_person(
+                &NewPerson::parse("Sam Same", "sam.one@dta.gov.au").unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let two = s
+            .add_person(
+                &NewPerson::parse("Sam  same", "sam.two@dta.gov.au").unwrap(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let e = w.start().await;
+        s.execute(
+            &w.staff,
+            e.id,
+            e.version,
+            &Command::Comment {
+                about: Anchor::Engagement,
+                body: "Sam Same (sam.one@dta.gov.au) and Sam Same (sam.two@dta.gov.au)".into(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+        s.remove_personal_data(&admin, one, NOW).await.unwrap();
+        assert_eq!(s.person(two).await.unwrap().unwrap().name, "Sam same");
+        let cells = crate::surveys::every_cell(s).await;
+        let comment = cells
+            .iter()
+            .find(|(t, c, v)| t == "events" && c == "payload" && v.contains("sam.two@dta.gov.au"))
+            .expect("the comment");
+        assert!(!comment.2.contains("sam.one@dta.gov.au"), "{}", comment.2);
+        assert_eq!(comment.2.matches("Sam Same").count(), 2, "{}", comment.2);
+        assert!(s.verify().await.unwrap().intact());
     }
 }

@@ -532,6 +532,8 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people/{id}/roles", &["post"]),
         ("/api/v1/people/{id}/deactivate", &["post"]),
         ("/api/v1/people/{id}/reactivate", &["post"]),
+        ("/api/v1/people/{id}/remove-personal-data", &["post"]),
+        ("/api/v1/people/{id}/sign-in-accounts", &["get"]),
         ("/api/v1/dashboard", &["get"]),
         ("/api/v1/search", &["get"]),
         ("/api/v1/articles", &["get", "post"]),
@@ -2934,6 +2936,10 @@ async fn every_workspace_action_has_an_api_operation() {
         (
             "/people/{id}/reactivate",
             api(&["post /api/v1/people/{id}/reactivate"]),
+        ),
+        (
+            "/people/{id}/remove",
+            api(&["post /api/v1/people/{id}/remove-personal-data"]),
         ),
         (
             "/enquiries/{id}",

@@ -59,6 +59,25 @@ impl World {
     }
 }
 
+/// A webhook subscription for every event, made by `admin`: its
+/// deliveries carry what the events say.
+pub async fn webhook_for_everything(s: &Store, admin: &Actor) {
+    s.create_webhook(
+        admin,
+        &waymark_core::webhook::NewSubscription::parse(
+            admin,
+            "https://hooks.example.gov.au/all",
+            &["*".to_string()],
+            "",
+            &[],
+        )
+        .unwrap(),
+        NOW,
+    )
+    .await
+    .unwrap();
+}
+
 /// A store with an agency, a programme officer, a member and an outsider.
 pub async fn world(store: Store) -> World {
     let agency = store

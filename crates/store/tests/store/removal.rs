@@ -42,20 +42,7 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
             person: w.staff.person,
             roles: vec![Role::ProgrammeAdmin],
         };
-        s.create_webhook(
-            &admin,
-            &waymark_core::webhook::NewSubscription::parse(
-                &admin,
-                "https://hooks.example.gov.au/all",
-                &["*".to_string()],
-                "",
-                &[],
-            )
-            .unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
+        crate::webhook_for_everything(s, &admin).await;
         // An enquiry she sent by mail, acknowledged, with her reply.
         let mut first =
             crate::mailbox::message("req-1@dta.gov.au", "Mia@DTA.gov.au", "Help us", &[]);

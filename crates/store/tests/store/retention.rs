@@ -62,20 +62,7 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
             roles: vec![Role::ProgrammeAdmin],
         };
         // A webhook for every event: its deliveries carry what enquiries said.
-        s.create_webhook(
-            &admin,
-            &waymark_core::webhook::NewSubscription::parse(
-                &admin,
-                "https://hooks.example.gov.au/all",
-                &["*".to_string()],
-                "",
-                &[],
-            )
-            .unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
+        crate::webhook_for_everything(s, &admin).await;
         let long_ago = Timestamp(NOW.0 - 30 * MONTH);
         // Four enquiries by mail, thirty months ago: one closed then (it
         // goes), one converted, one left open, and one closed just now.

@@ -205,6 +205,46 @@ async fn through_provider(app: &Router, op: &Op) -> (Client, String, Reply) {
     panic!("the provider never sent the browser back");
 }
 
+/// Signs in at the provider as `sub` with `email`, an address that has a
+/// Waymark account, so the provider account waits (the page offers the
+/// password form with the address); then types the password of
+/// `password_of` in the same browser. The browser as it started, the
+/// callback's address, the browser after, and the password's reply.
+async fn waiting_then_password(
+    app: &Router,
+    op: &Op,
+    sub: &str,
+    email: &str,
+    password_of: &str,
+    next: &str,
+) -> (Client, String, Client, Reply) {
+    op.next(sub, email, true, None).await;
+    let (c, callback, r) = through_provider(app, op).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("which has a Waymark account"), "{}", r.body);
+    let prefilled = format!("value=\"{}\"", email.to_lowercase());
+    assert!(r.body.contains(&prefilled), "{}", r.body);
+    assert!(!signed_in(app, &c, &r).await);
+    let browser = Client {
+        cookie: cookie_of(&r).or(c.cookie.clone()),
+        csrf: String::new(),
+    };
+    let login = send(
+        app,
+        &browser,
+        Method::POST,
+        "/login",
+        &[
+            ("email", password_of),
+            ("password", PASSWORD),
+            ("next", next),
+        ],
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    (c, callback, browser, login)
+}
+
 /// Whether `c` (with the cookie `r` set, if any) is signed in.
 async fn signed_in(app: &Router, c: &Client, r: &Reply) -> bool {
     let c = Client {
@@ -244,28 +284,7 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
         // Someone else's provider account with Mia's verified address:
         // it waits for her password, and the sponsor's own password does
         // not link it to anyone.
-        op.next("not-mia", "mia@bot.gov.au", true, None).await;
-        let (c, _, r) = through_provider(&app, &op).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert!(r.body.contains("which has a Waymark account"), "{}", r.body);
-        assert!(!signed_in(&app, &c, &r).await);
-        let eve_browser = Client {
-            cookie: cookie_of(&r).or(c.cookie.clone()),
-            csrf: String::new(),
-        };
-        let login = send(
-            &app,
-            &eve_browser,
-            Method::POST,
-            "/login",
-            &[
-                ("email", "eve@bot.gov.au"),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-        assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+        waiting_then_password(&app, &op, "not-mia", "mia@bot.gov.au", "eve@bot.gov.au", "").await;
         let mia = w
             .store
             .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
@@ -284,24 +303,13 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
         // Mia's own: her provider vouches for her address, she signs in
         // with her password once in the same browser, and it is linked;
         // she is told by mail.
-        op.next("mia-at-idp", "Mia@bot.gov.au", true, None).await;
-        let (c, callback, r) = through_provider(&app, &op).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert!(r.body.contains("value=\"mia@bot.gov.au\""), "{}", r.body);
-        let browser = Client {
-            cookie: cookie_of(&r).or(c.cookie.clone()),
-            csrf: String::new(),
-        };
-        let r = send(
+        let (c, callback, browser, r) = waiting_then_password(
             &app,
-            &browser,
-            Method::POST,
-            "/login",
-            &[
-                ("email", "mia@bot.gov.au"),
-                ("password", PASSWORD),
-                ("next", "/engagements"),
-            ],
+            &op,
+            "mia-at-idp",
+            "Mia@bot.gov.au",
+            "mia@bot.gov.au",
+            "/engagements",
         )
         .await;
         assert_eq!(r.location, "/engagements", "{}", r.body);
@@ -444,26 +452,15 @@ async fn sign_in_with_a_real_openid_provider_and_each_refusal() {
 
         // An admin linked by her password and signed in by the provider
         // still sets up a second factor.
-        op.next("ada-at-idp", "ada@dta.gov.au", true, None).await;
-        let (c, _, r) = through_provider(&app, &op).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let browser = Client {
-            cookie: cookie_of(&r).or(c.cookie.clone()),
-            csrf: String::new(),
-        };
-        let r = send(
+        waiting_then_password(
             &app,
-            &browser,
-            Method::POST,
-            "/login",
-            &[
-                ("email", "ada@dta.gov.au"),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
+            &op,
+            "ada-at-idp",
+            "ada@dta.gov.au",
+            "ada@dta.gov.au",
+            "",
         )
         .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         op.next("ada-at-idp", "ada@dta.gov.au", true, None).await;
         let (_, _, r) = through_provider(&app, &op).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

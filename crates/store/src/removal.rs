@@ -328,10 +328,17 @@ async fn scrub_table(
         Backend::Postgres => "ctid::text",
     };
     let sql = format!(
-        "SELECT {rid} AS rid, {}{extra} FROM {} WHERE {}",
+        "SELECT {rid} AS rid, {}{extra} FROM {} WHERE {}{}",
         t.columns.join(", "),
         t.name,
-        conds.join(" OR ")
+        conds.join(" OR "),
+        // PostgreSQL: the rows are held from this read to the commit, so a
+        // command writing one meanwhile waits, and this reads its latest
+        // version (SQLite's writer's turn already keeps writers out).
+        match backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
     );
     let mut q = sqlx::query(&sql);
     for n in &asked {
@@ -379,7 +386,12 @@ async fn scrub_table(
             Backend::Sqlite => q.bind(r.try_get::<i64, _>("rid")?),
             Backend::Postgres => q.bind(r.try_get::<String, _>("rid")?),
         };
-        q.execute(&mut **tx).await?;
+        if q.execute(&mut **tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "a row of {} changed while its personal data was being removed; try again",
+                t.name
+            )));
+        }
         changed.rows += 1;
         if let Some((events, _)) = chain {
             let at = t.columns.iter().position(|c| c == "payload");

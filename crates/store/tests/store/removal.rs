@@ -379,3 +379,123 @@ async fn a_namesake_keeps_their_name() {
         assert!(s.verify().await.unwrap().intact());
     }
 }
+
+/// A removal while commands land on the engagement it changes: every
+/// acknowledged command stays, her address leaves the saved state too,
+/// and the trail verifies.
+#[tokio::test]
+async fn a_removal_while_commands_land_loses_nothing() {
+    for store in stores("removal-concurrent").await {
+        let w = world(store).await;
+        let s = w.store.clone();
+        let admin = Actor {
+            person: w.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        };
+        let e = w.start().await;
+        let e = s
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::Comment {
+                    about: Anchor::Engagement,
+                    body: format!("Ask {EMAIL}").into(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        // Her address in the saved state too (the workshop's guests), a
+        // row every command rewrites.
+        let plan = WorkshopPlan {
+            retro: false,
+            title: "Initial workshop".into(),
+            date: "2026-12-01".into(),
+            time: "10:00".into(),
+            timezone: "Australia/Canberra".into(),
+            minutes: 90,
+            location: Some("Canberra".into()),
+            link: None,
+            agenda: "Sponsorship".into(),
+            attendees: vec![Attendee {
+                email: EMAIL.into(),
+                name: None,
+                person: None,
+            }],
+        };
+        let e = s
+            .execute(
+                &w.staff,
+                e.id,
+                e.version,
+                &Command::ScheduleWorkshop { id: None, plan },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let writer = {
+            let s = s.clone();
+            let staff = w.staff.clone();
+            tokio::spawn(async move {
+                let mut done = 0;
+                for n in 0..30 {
+                    let current = s.engagement(&staff, e.id).await.unwrap();
+                    let body = format!("Comment {n} for {EMAIL}");
+                    if s.execute(
+                        &staff,
+                        e.id,
+                        current.version,
+                        &Command::Comment {
+                            about: Anchor::Engagement,
+                            body: body.into(),
+                        },
+                        NOW,
+                    )
+                    .await
+                    .is_ok()
+                    {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        };
+        let removed = s.remove_personal_data(&admin, w.member.person, NOW).await;
+        let done = writer.await.unwrap();
+        // A removal that met a row changed under it says so and changes
+        // nothing; tried again, it goes through.
+        if removed.is_err() {
+            s.remove_personal_data(&admin, w.member.person, NOW)
+                .await
+                .unwrap();
+        }
+        let after = s.engagement(&w.staff, e.id).await.unwrap();
+        // Every acknowledged comment is there: start, the first comment,
+        // and each one done.
+        assert_eq!(after.version as usize, 3 + done, "{done} done");
+        let v = s.verify().await.unwrap();
+        assert!(v.intact(), "{v:?}");
+        // The saved state and the comment written before the removal lost
+        // her address.
+        let state = crate::surveys::every_cell(&s)
+            .await
+            .into_iter()
+            .find(|(t, c, _)| t == "engagements" && c == "state")
+            .unwrap()
+            .2;
+        assert!(!state.contains(EMAIL), "{state}");
+        let payloads: Vec<String> = crate::surveys::every_cell(&s)
+            .await
+            .into_iter()
+            .filter(|(t, c, _)| t == "events" && c == "payload")
+            .map(|(_, _, v)| v)
+            .collect();
+        assert!(
+            payloads
+                .iter()
+                .any(|p| p.contains("Ask [removed at the person's request]")),
+            "{payloads:#?}"
+        );
+    }
+}

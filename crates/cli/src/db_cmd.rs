@@ -479,13 +479,20 @@ pub fn audit_verify(db: &Database) -> anyhow::Result<ExitCode> {
                 println!("audit: the portfolio's count of {d}");
             }
             println!(
-                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s), {} survey(s) and {} letter(s) or file(s); {} portfolio count(s) differ from the events",
+                "audit: the trail was altered in {} engagement(s), {} enquiry(ies), {} agency(ies), {} community question(s), {} survey(s), {} letter(s) or file(s) and {} removal(s) of personal data; {} portfolio count(s) differ from the events",
                 v.broken.len(),
                 v.broken_enquiries.len(),
                 v.broken_agencies.len(),
                 v.broken_topics.len(),
                 v.broken_surveys.len(),
-                v.altered.len(),
+                v.altered
+                    .iter()
+                    .filter(|a| !a.record.starts_with("removal of"))
+                    .count(),
+                v.altered
+                    .iter()
+                    .filter(|a| a.record.starts_with("removal of"))
+                    .count(),
                 v.portfolio_drift.len()
             );
             Ok(ExitCode::FAILURE)

@@ -54,6 +54,7 @@ pub mod oidc;
 mod people;
 pub mod portfolio;
 mod records;
+pub mod removal;
 pub mod search;
 pub mod survey;
 mod text;

@@ -189,7 +189,9 @@ pub enum Outcome {
 /// Why a sign-in is refused, in the words the page shows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("{provider} did not give your email address, so Waymark cannot tell who you are.")]
+    #[error(
+        "{provider} did not give an email address Waymark can use (plain letters, digits and punctuation), so Waymark cannot tell who you are."
+    )]
     NoEmail { provider: String },
     #[error(
         "Addresses at {domain} cannot sign in with {provider}. Sign in with your password, or ask the programme for access."

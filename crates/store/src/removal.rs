@@ -131,9 +131,20 @@ fn matches_at(text: &str, at: usize, needle: &[char]) -> Option<usize> {
     };
     for &n in needle {
         if n == ' ' {
+            // White space, or a line break or tab as JSON and iCalendar
+            // write one (`\n`, `\t`, `\r`).
             let mut spaces = 0;
-            while rest.peek().is_some_and(|(_, c)| c.is_whitespace()) {
-                rest.next();
+            loop {
+                match rest.peek() {
+                    Some((_, c)) if c.is_whitespace() => {
+                        rest.next();
+                    }
+                    Some((i, '\\')) if escaped_space(&text[at + i..]) => {
+                        rest.next();
+                        rest.next();
+                    }
+                    _ => break,
+                }
                 spaces += 1;
             }
             if spaces == 0 {
@@ -153,12 +164,19 @@ fn matches_at(text: &str, at: usize, needle: &[char]) -> Option<usize> {
 /// character just before it, and none just after it (a `.` or `-` after it
 /// counts only when more of a word follows, as in `a@b.au.example`).
 fn whole(text: &str, start: usize, end: usize) -> bool {
-    let part = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
-    let before = text[..start].chars().next_back();
+    let head = &text[..start];
+    // Just after an escaped line break or tab (`\n`), as after white space.
+    let after_escape = head.len() >= 2
+        && head.is_char_boundary(head.len() - 2)
+        && escaped_space(&head[head.len() - 2..]);
+    let open_before = after_escape
+        || head
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || "._%+-".contains(c)));
     let mut after = text[end..].chars();
     let next = after.next();
     let then = after.next();
-    let open_before = before.is_none_or(|c| !part(c));
     let open_after = match next {
         None => true,
         Some(c) if c.is_alphanumeric() || c == '_' || c == '%' || c == '+' => false,
@@ -168,24 +186,31 @@ fn whole(text: &str, start: usize, end: usize) -> bool {
     open_before && open_after
 }
 
-/// What is searched for: the address (also as a link writes it, `@` as
-/// `%40`), and the full name when it has at least two words and six
-/// letters (one word would match too much), also as links and JSON write
-/// it. All lowercase, white space as single spaces.
-pub fn needles(name: &str, email: &str) -> Vec<String> {
-    let email = email.trim().to_lowercase();
-    let mut out = vec![email.clone(), email.replace('@', "%40")];
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.split(' ').count() >= 2 && name.chars().filter(|c| c.is_alphabetic()).count() >= 6 {
-        let name = name.to_lowercase();
-        out.push(name.replace(' ', "+"));
-        out.push(name.replace(' ', "%20"));
-        if name.contains(['"', '\\']) {
-            out.push(name.replace('\\', "\\\\").replace('"', "\\\""));
+/// Whether `text` starts with a line break or tab as JSON and iCalendar
+/// escape one: a backslash, then `n`, `t` or `r`.
+fn escaped_space(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 2 && b[0] == b'\\' && matches!(b[1], b'n' | b't' | b'r' | b'N')
+}
+
+/// A calendar file's lines folded again at 75 octets (RFC 5545 §3.1),
+/// after a removal read them unfolded.
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 70 * 3);
+    for (n, line) in text.split("\r\n").enumerate() {
+        if n > 0 {
+            out.push_str("\r\n");
         }
-        out.push(name);
+        let mut width = 0;
+        for c in line.chars() {
+            if width + c.len_utf8() > 75 {
+                out.push_str("\r\n ");
+                width = 1;
+            }
+            out.push(c);
+            width += c.len_utf8();
+        }
     }
-    out.dedup();
     out
 }
 
@@ -431,8 +456,7 @@ async fn redact(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO redactions (record_table, record_id, seq, sha256, removal_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (record_table, record_id, seq) \
-         DO UPDATE SET sha256 = excluded.sha256, removal_id = excluded.removal_id",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(table)
     .bind(record)
@@ -493,20 +517,24 @@ pub(crate) async fn altered_removals(
     Ok(out)
 }
 
-/// The hashes removals recorded for `table`'s record `record`, by seq.
+/// The hashes removals recorded for `table`'s record `record`, by seq:
+/// the latest removal's, where several changed one.
 pub(crate) async fn redactions(
     conn: &mut sqlx::AnyConnection,
     table: &str,
     record: i64,
 ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
-    sqlx::query("SELECT seq, sha256 FROM redactions WHERE record_table = $1 AND record_id = $2")
-        .bind(table)
-        .bind(record)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("seq")?, r.try_get("sha256")?)))
-        .collect()
+    sqlx::query(
+        "SELECT seq, sha256 FROM redactions WHERE record_table = $1 AND record_id = $2 \
+         ORDER BY seq, removal_id",
+    )
+    .bind(table)
+    .bind(record)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("seq")?, r.try_get("sha256")?)))
+    .collect()
 }
 
 impl Store {
@@ -516,6 +544,7 @@ impl Store {
         &self,
         by: &Actor,
         person: PersonId,
+        also: &[String],
         now: Timestamp,
     ) -> Result<PersonRemoval, StoreError> {
         by.may_remove_personal_data(person)?;
@@ -533,27 +562,20 @@ impl Store {
             });
         }
         let name: String = row.try_get("name")?;
-        let mut needles = needles(&name, &row.try_get::<String, _>("email")?);
-        // Another person of the same name keeps theirs: only the address
-        // is searched then.
-        let plain = |n: &str| {
-            n.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        };
-        let namesake = sqlx::query("SELECT name FROM people WHERE id <> $1")
-            .bind(person.0)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .any(|r| {
-                r.try_get::<String, _>("name")
-                    .is_ok_and(|n| plain(&n) == plain(&name))
-            });
-        if namesake {
-            needles.truncate(2);
-        }
+        // Other people's names, so that none is searched for.
+        let others: std::collections::HashSet<String> =
+            sqlx::query("SELECT name FROM people WHERE id <> $1")
+                .bind(person.0)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .filter_map(|r| r.try_get::<String, _>("name").ok())
+                .map(|n| waymark_core::removal::plain(&n))
+                .collect();
+        let needles =
+            waymark_core::removal::terms(&name, &row.try_get::<String, _>("email")?, also, |n| {
+                others.contains(&waymark_core::removal::plain(n))
+            })?;
         let removal: i64 = sqlx::query(
             "INSERT INTO person_removals (person_id, removed_by, at, rows_changed) \
              VALUES ($1, $2, $3, 0) RETURNING id",
@@ -587,15 +609,11 @@ impl Store {
                 .await?;
             changed.rows += done.rows_affected() as i64;
         }
-        let find = match self.backend {
-            Backend::Sqlite => "instr",
-            Backend::Postgres => "strpos",
-        };
         // Mail to them not sent yet is never sent: its address goes.
-        sqlx::query(&format!(
+        sqlx::query(
             "UPDATE outbox SET gave_up_at = $1, last_error = $2 \
-             WHERE sent_at IS NULL AND gave_up_at IS NULL AND {find}(lower(recipient), $3) > 0"
-        ))
+             WHERE sent_at IS NULL AND gave_up_at IS NULL AND lower(trim(recipient)) = $3",
+        )
         .bind(now.0)
         .bind("not sent: the person's personal data was removed at their request")
         .bind(&needles[0])
@@ -615,7 +633,7 @@ impl Store {
                 .replace("\n ", "");
             if let Some(left) = scrub(&unfolded, &needles) {
                 sqlx::query("UPDATE outbox SET attachment = $1 WHERE id = $2")
-                    .bind(left)
+                    .bind(fold(&left))
                     .bind(r.try_get::<i64, _>("id")?)
                     .execute(&mut *tx)
                     .await?;
@@ -700,19 +718,13 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn needles(name: &str, email: &str) -> Vec<String> {
+        waymark_core::removal::terms(name, email, &[], |_| false).unwrap()
+    }
+
     #[test]
     fn scrub_replaces_each_needle_without_case_and_nothing_else() {
         let n = needles("Mia  Member", "Mia@Bot.gov.au");
-        assert_eq!(
-            n,
-            [
-                "mia@bot.gov.au",
-                "mia%40bot.gov.au",
-                "mia+member",
-                "mia%20member",
-                "mia member"
-            ]
-        );
         assert_eq!(
             scrub("From: MIA MEMBER <MIA@bot.GOV.au>, cc mia@bot.gov.au.", &n).unwrap(),
             format!("From: {MARK} <{MARK}>, cc {MARK}.")
@@ -744,8 +756,6 @@ mod tests {
             format!("héllo {MARK} ü")
         );
         // One word, or a short name, is too common to search for.
-        assert_eq!(needles("Mia", "m@x.au"), ["m@x.au", "m%40x.au"]);
-        assert_eq!(needles("Al Bo", "m@x.au"), ["m@x.au", "m%40x.au"]);
         // Accented capitals, line breaks, no-break spaces, curly
         // apostrophes, JSON's and links' forms.
         let n = needles("Élodie O'Neil", "e@x.au");
@@ -757,6 +767,28 @@ mod tests {
         ] {
             assert!(scrub(own, &n).is_some(), "{own}");
         }
+        // Line breaks and tabs as JSON and iCalendar write them.
+        let t = needles("Tess Quinn", "tess@abc.gov.au");
+        for own in [
+            r"Hi\nTess Quinn here",
+            r"Tess\nQuinn",
+            r"Tess\r\nQuinn",
+            r"x\tTess Quinn",
+            r"tess@abc.gov.au\ntess@abc.gov.au",
+        ] {
+            let left = scrub(own, &t).unwrap_or_default();
+            assert!(
+                !left.to_lowercase().contains("tess") && !left.contains("Quinn"),
+                "{own}: {left}"
+            );
+        }
+        // Calendar lines are folded again at 75 octets.
+        let folded = fold(&format!("DESCRIPTION:{}\r\nEND:VEVENT", "é".repeat(60)));
+        assert!(folded.split("\r\n").all(|l| l.len() <= 75), "{folded}");
+        assert_eq!(
+            folded.replace("\r\n ", ""),
+            format!("DESCRIPTION:{}\r\nEND:VEVENT", "é".repeat(60))
+        );
         let quoted = needles("Kim \"KJ\" Jones", "k@x.au");
         assert!(scrub(r#"{"name":"Kim \"KJ\" Jones"}"#, &quoted).is_some());
         assert!(scrub("mailto:e%40x.au", &n).is_some());

@@ -1408,21 +1408,39 @@ async fn deactivate_person(
 /// name and address are replaced everywhere Waymark holds them, their
 /// credentials go, and `audit verify` still passes. docs/security.md says
 /// what is searched and what is kept.
-#[utoipa::path(post, path = "/api/v1/people/{id}/remove-personal-data", params(("id" = i64, Path)), responses(
+#[utoipa::path(post, path = "/api/v1/people/{id}/remove-personal-data", params(("id" = i64, Path)), request_body = RemoveRequest, responses(
     (status = 200, body = waymark_store::PersonRemoval),
     (status = 403, body = Problem, description = "not an admin, or one's own"),
     (status = 404, body = Problem),
     (status = 409, body = Problem, description = "`duplicate`: removed already"),
+    (status = 422, body = Problem, description = "`invalid`: an earlier address or name in `also` is not one"),
 ))]
 async fn remove_personal_data(
     State(s): State<Arc<ApiState>>,
     Caller(actor): Caller,
     Params(id): Params<i64>,
+    Body(r): Body<RemoveRequest>,
 ) -> Result<Json<waymark_store::PersonRemoval>, Problem> {
     let id = PersonId(id);
     actor.may_remove_personal_data(id)?;
     let id = existing_person(&s.store, id).await?;
-    Ok(Json(s.store.remove_personal_data(&actor, id, now()).await?))
+    Ok(Json(
+        s.store
+            .remove_personal_data(&actor, id, &r.also, now())
+            .await?,
+    ))
+}
+
+/// What a removal also searches for: earlier addresses and names the
+/// person used (Waymark keeps no old values when details are corrected).
+/// Send `{}` for none.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RemoveRequest {
+    /// At most 10; an address, or a name of two words or more.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    also: Vec<String>,
 }
 
 /// Lets a deactivated person sign in again (programme admins).

@@ -628,7 +628,13 @@ fn identity_of(subject: &str, claims: &serde_json::Map<String, Value>) -> Identi
 fn clean(text: &str, max: usize) -> String {
     text.chars()
         .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -658,8 +664,8 @@ mod tests {
     #[test]
     fn a_providers_words_cannot_forge_a_log_line() {
         assert_eq!(
-            clean("denied\n2026 INFO signed in\r", 300),
-            "denied 2026 INFO signed in "
+            clean("denied\n2026 INFO signed in\r\u{2028}", 300),
+            "denied 2026 INFO signed in  "
         );
         assert_eq!(clean(&"x".repeat(500), 300).len(), 300);
     }

@@ -17,13 +17,15 @@ ALTER TABLE people ADD COLUMN removed_at BIGINT;
 -- a chain (`enquiries` and `enquiry_messages`, seq 0), with, for an event,
 -- its link recomputed over what it holds since (binding its other fields
 -- as its link did), for a row, the hash of what it holds since. `audit
--- verify` checks such a record against this instead of its own link or
--- hash, and the chain's links still hold from one event to the next.
+-- verify` checks such a record against the latest removal's instead of
+-- its own link or hash, and the chain's links still hold from one event to
+-- the next. A later removal adds its own row: each removal's rows stay as
+-- it wrote them, so its digest still holds.
 CREATE TABLE redactions (
     record_table TEXT NOT NULL,
     record_id BIGINT NOT NULL,
     seq BIGINT NOT NULL,
     sha256 TEXT NOT NULL,
     removal_id BIGINT NOT NULL REFERENCES person_removals (id),
-    PRIMARY KEY (record_table, record_id, seq)
+    PRIMARY KEY (record_table, record_id, seq, removal_id)
 );

@@ -660,6 +660,8 @@ pub struct RemoveForm {
     csrf: String,
     /// Their address, typed again: the removal cannot be undone.
     confirm: String,
+    /// Earlier addresses and names they gave, one a line.
+    also: String,
 }
 
 /// Removes a person's personal data at their request (admins, never their
@@ -683,9 +685,18 @@ pub async fn remove(
         )];
         return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
     }
-    match s.store.remove_personal_data(&who.actor, id, now()).await {
+    let also: Vec<String> = f.also.lines().map(str::to_string).collect();
+    match s
+        .store
+        .remove_personal_data(&who.actor, id, &also, now())
+        .await
+    {
         Ok(_) | Err(StoreError::Duplicate { .. }) => {
             Ok(Redirect::to(&format!("/people/{id}?saved=removed")).into_response())
+        }
+        Err(StoreError::Domain(e @ waymark_core::DomainError::Invalid { .. })) => {
+            let errors = field_error(&e).into_iter().collect();
+            person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await
         }
         Err(StoreError::NoSuchPerson(_)) => Err(PageError::NotFound),
         Err(e) => Err(e.into()),

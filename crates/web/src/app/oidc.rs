@@ -106,7 +106,12 @@ pub async fn start(
     let next = safe_next(q.next.as_deref()).to_string();
     let started = tokio::time::timeout(DEADLINE, s.oidc.start(p, &redirect_uri(&s, p), &next, t))
         .await
-        .unwrap_or_else(|_| Err(Failure::Unreachable("no answer in time".into())));
+        .unwrap_or_else(|_| {
+            Err(Failure::Unreachable(format!(
+                "{}: no answer in time",
+                p.rules.label.trim()
+            )))
+        });
     match started {
         Ok((url, pending)) => {
             session
@@ -182,7 +187,7 @@ pub async fn callback(
         s.oidc.finish(p, &pending, &answer, &redirect_uri(&s, p), t),
     )
     .await
-    .unwrap_or_else(|_| Err(Failure::Unreachable("no answer in time".into())));
+    .unwrap_or_else(|_| Err(Failure::Unreachable(format!("{label}: no answer in time"))));
     let identity = match finished {
         Ok(i) => i,
         Err(f) => {
@@ -204,14 +209,17 @@ pub async fn callback(
     // finds the account the other made.
     let mut person = None;
     for _ in 0..2 {
-        let linked = s
-            .store
-            .identity_account(&p.rules.issuer, &identity.subject)
-            .await?;
+        // The address first, then the link: a first sign-in racing this
+        // one commits its account and link together, so whenever this sees
+        // the account it also sees the link, and signs in by it.
         let by_email = match &identity.email {
             Some(e) => s.store.account_by_email(e).await?,
             None => None,
         };
+        let linked = s
+            .store
+            .identity_account(&p.rules.issuer, &identity.subject)
+            .await?;
         let outcome = match decide(&p.rules, &identity, linked, by_email) {
             Ok(o) => o,
             Err(refusal) => {

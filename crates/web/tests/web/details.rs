@@ -247,12 +247,31 @@ async fn personal_data_is_removed_by_an_admin_who_confirms_it() {
                 .deactivated_at
                 .is_none()
         );
+        // An earlier name of one word is refused beside its field.
         let r = send(
             &app,
             &admin,
             Method::POST,
             &path,
-            &[("csrf", &admin.csrf), ("confirm", " MIA@bot.gov.au ")],
+            &[
+                ("csrf", &admin.csrf),
+                ("confirm", "mia@bot.gov.au"),
+                ("also", "mia.old@bot.gov.au\nMia"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("id=\"also-error\""), "{}", r.body);
+        let r = send(
+            &app,
+            &admin,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &admin.csrf),
+                ("confirm", " MIA@bot.gov.au "),
+                ("also", "mia.old@bot.gov.au\n\nMia Old-Name"),
+            ],
         )
         .await;
         assert_eq!(
@@ -284,7 +303,7 @@ async fn personal_data_is_removed_by_an_admin_who_confirms_it() {
             Method::POST,
             &format!("/api/v1/people/{mia}/remove-personal-data"),
             &token,
-            "",
+            "{}",
         )
         .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -299,7 +318,7 @@ async fn personal_data_is_removed_by_an_admin_who_confirms_it() {
             Method::POST,
             &format!("/api/v1/people/{ada}/remove-personal-data"),
             &token,
-            "",
+            "{}",
         )
         .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -314,7 +333,16 @@ async fn personal_data_is_removed_by_an_admin_who_confirms_it() {
             Method::POST,
             &format!("/api/v1/people/{sam}/remove-personal-data"),
             &token,
-            "",
+            r#"{"also": ["Sam"]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = api_call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/people/{sam}/remove-personal-data"),
+            &token,
+            r#"{"also": ["sam.old@dta.gov.au"]}"#,
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");

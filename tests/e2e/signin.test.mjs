@@ -3,7 +3,9 @@
 // scripts/oidc-provider.mjs): the sign-in page offers the provider; a new
 // person at a mapped domain is made a member of their agency and lands on
 // their home page; their settings list the account; a refused address is
-// told why on the sign-in page. Axe on each, screenshots at 390 and 1280.
+// told why on the sign-in page; an existing member's provider account waits
+// for her password once, then signs her in alone. Axe on each, screenshots
+// at 390 and 1280.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,9 +26,11 @@ let op; // the provider's address
 let base;
 let browser;
 
-function waymark(args) {
-  return execFileSync(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`, ...args]).toString();
+function waymark(args, input) {
+  return execFileSync(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`, ...args], { input }).toString();
 }
+
+const KIM = { email: 'kim@bot.gov.au', password: 'kim passphrase for waymark' };
 
 // Says who signs in at the provider next.
 async function next(account) {
@@ -38,6 +42,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'waymark-e2e-signin-'));
   mkdirSync(SHOTS, { recursive: true });
   waymark(['agency', 'add', '--name', 'Bureau of Things', '--abbreviation', 'BOT', '--portfolio', 'Industry']);
+  waymark(['user', 'add', '--name', 'Kim Kaur', '--email', KIM.email, '--role', 'member', '--agency', 'BOT',
+    '--password-stdin'], `${KIM.password}\n`);
   const opPort = await freePort();
   op = `http://127.0.0.1:${opPort}`;
   writeFileSync(join(dir, 'secret'), 'a client secret for the browser test\n');
@@ -105,4 +111,31 @@ test('a new member signs in with their agency account; a refused address is told
   await axe(refused, 'sign-in refused');
   await shoot(refused, 'refused');
   await other.close();
+});
+
+test('an existing member links their agency account once, with their password', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await next({ sub: 'kim-1', email: KIM.email, email_verified: true, name: 'Kim Kaur' });
+  await page.goto(`${base}/login?next=/engagements`);
+  await page.getByRole('link', { name: 'Sign in with your Bureau of Things account' }).click();
+  const notice = page.getByRole('status').filter({ hasText: 'which has a Waymark account' });
+  await notice.waitFor();
+  assert.equal(await page.getByLabel('Email address').inputValue(), KIM.email);
+  await axe(page, 'link your account');
+  await shoot(page, 'link-notice');
+  await page.getByLabel('Password', { exact: true }).fill(KIM.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(`${base}/engagements`);
+  await context.close();
+  // From now on the button alone signs her in.
+  const again = await browser.newContext();
+  const p2 = await again.newPage();
+  await next({ sub: 'kim-1', email: KIM.email, email_verified: true, name: 'Kim Kaur' });
+  await p2.goto(`${base}/login?next=/engagements`);
+  await p2.getByRole('link', { name: 'Sign in with your Bureau of Things account' }).click();
+  await p2.waitForURL(`${base}/engagements`);
+  await p2.goto(`${base}/settings`);
+  assert.match(await p2.locator('body').textContent(), /your Bureau of Things account: first used/);
+  await again.close();
 });

@@ -685,7 +685,13 @@ pub async fn remove(
         )];
         return person_page(&s, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
     }
-    let also: Vec<String> = f.also.lines().map(str::to_string).collect();
+    let also: Vec<String> = f
+        .also
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     match s
         .store
         .remove_personal_data(&who.actor, id, &also, now())

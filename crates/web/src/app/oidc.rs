@@ -255,7 +255,8 @@ pub async fn callback(
                 &pending.next,
                 None,
                 Some(format!(
-                    "{label} says you are {email}, which has a Waymark account. Sign in with its password below (and its code, if it has one) once, to link the two; after that, the button signs you in. If you have not set a password yet, use the link in your invitation first."
+                    "{} says you are {email}, which has a Waymark account. Sign in with its password below (and its code, if it has one) once, to link the two; after that, “Sign in with {label}” signs you in. If you have not set a password yet, use the link in your invitation first.",
+                    capitalised(label)
                 )),
             ));
         }
@@ -351,4 +352,13 @@ fn log_outcome(provider: &str, outcome: &Outcome, who: PersonId, t: Timestamp) {
         at = t.0,
         "sign-in with a provider: {what}"
     );
+}
+
+/// `text` with its first letter a capital, to begin a sentence.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -298,6 +298,16 @@ async fn tables(tx: &mut Transaction<'_, Any>, backend: Backend) -> Result<Vec<T
     Ok(out)
 }
 
+/// Column names as SQL reads them whatever they are (read from the
+/// schema, so a column named like a keyword later still works).
+fn quoted(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rows a scrub changed that the audit trail needs to know of.
 #[derive(Default)]
 struct Changed {
@@ -327,7 +337,7 @@ async fn scrub_table(
     let mut conds = Vec::new();
     for c in &t.columns {
         for i in 0..asked.len() {
-            conds.push(format!("{find}(lower({c}), ${}) > 0", i + 1));
+            conds.push(format!("{find}(lower(\"{c}\"), ${}) > 0", i + 1));
         }
     }
     let chain = chains().into_iter().find(|(name, _)| *name == t.name);
@@ -353,8 +363,8 @@ async fn scrub_table(
         Backend::Postgres => "ctid::text",
     };
     let sql = format!(
-        "SELECT {rid} AS rid, {}{extra} FROM {} WHERE {}{}",
-        t.columns.join(", "),
+        "SELECT {rid} AS rid, {}{extra} FROM \"{}\" WHERE {}{}",
+        quoted(&t.columns),
         t.name,
         conds.join(" OR "),
         // PostgreSQL: the rows are held from this read to the commit, so a
@@ -396,13 +406,17 @@ async fn scrub_table(
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .map(|(i, c)| format!("\"{c}\" = ${}", i + 1))
             .collect();
         let target = match backend {
             Backend::Sqlite => format!("rowid = ${}", t.columns.len() + 1),
             Backend::Postgres => format!("ctid = ${}::tid", t.columns.len() + 1),
         };
-        let sql = format!("UPDATE {} SET {} WHERE {target}", t.name, sets.join(", "));
+        let sql = format!(
+            "UPDATE \"{}\" SET {} WHERE {target}",
+            t.name,
+            sets.join(", ")
+        );
         let mut q = sqlx::query(&sql);
         for v in &values {
             q = q.bind(v.clone());

@@ -24,7 +24,9 @@
 //! retrospectives, tagged to the model's stages and steps ([`lesson`]); surveys:
 //! what they ask, when they take answers, what an answer is, and their
 //! results ([`survey`]); the portfolio's kept counts and the dashboard's
-//! figures ([`portfolio`]).
+//! figures ([`portfolio`]); signing in with an OpenID provider: what a
+//! provider's configuration must say and who a proven identity becomes
+//! ([`oidc`]); what a removal of personal data searches for ([`removal`]).
 //!
 //! Must not touch: SQL, HTTP, files, clocks. [`decide`] takes a state, an
 //! actor, the people the command names and the command, and returns events

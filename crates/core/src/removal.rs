@@ -10,7 +10,21 @@
 //! values when details are corrected), under the same rules. A name
 //! another person has is never a term: their records would lose it too.
 
-use crate::{DomainError, Email};
+use crate::{DomainError, Email, PersonId};
+
+/// The domain a removed person's address is on: `.invalid` is reserved
+/// (RFC 2606), so it is never a real address, and nobody else has it.
+const REMOVED_DOMAIN: &str = "@removed.invalid";
+
+/// The address a removed person's row keeps (addresses are unique).
+pub fn removed_address(person: PersonId) -> String {
+    format!("removed-{}{REMOVED_DOMAIN}", person.0)
+}
+
+/// Whether `email` is a removed person's, so their details stay removed.
+pub fn is_removed(email: &Email) -> bool {
+    email.as_str().ends_with(REMOVED_DOMAIN)
+}
 
 /// The most earlier addresses and names one removal takes.
 pub const ALSO_MAX: usize = 10;
@@ -118,6 +132,16 @@ fn name_forms(n: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_address_is_never_a_real_one() {
+        let a = Email::parse(&removed_address(PersonId(7))).unwrap();
+        assert_eq!(a.as_str(), "removed-7@removed.invalid");
+        assert!(is_removed(&a));
+        assert!(!is_removed(
+            &Email::parse("removed-7@removed.invalid.gov.au").unwrap()
+        ));
+    }
 
     #[test]
     fn the_address_and_a_full_name_in_their_forms() {

@@ -519,7 +519,7 @@ impl Store {
         let email_changes = before.email != new.email;
         by.may_correct_person(person, email_changes)?;
         // Their details were removed at their request: none come back.
-        if before.email.as_str().ends_with("@removed.invalid") {
+        if waymark_core::removal::is_removed(&before.email) {
             return Err(StoreError::Domain(waymark_core::DomainError::Forbidden {
                 action: "correct this person's details",
                 why: "their personal data was removed at their request; invite them again as a new person",

@@ -606,7 +606,7 @@ impl Store {
              deactivated_by = COALESCE(deactivated_by, $4) WHERE id = $5",
         )
         .bind(REMOVED_NAME)
-        .bind(format!("removed-{}@removed.invalid", person.0))
+        .bind(waymark_core::removal::removed_address(person))
         .bind(now.0)
         .bind(by.person.0)
         .bind(person.0)

@@ -43,7 +43,7 @@ impl From<&Person> for PersonView {
             email: p.email.as_str().to_string(),
             roles: p.roles.iter().map(|r| r.label()).collect(),
             deactivated_at: p.deactivated_at.map(|t| t.0),
-            removed: p.email.as_str().ends_with("@removed.invalid"),
+            removed: waymark_core::removal::is_removed(&p.email),
         }
     }
 }

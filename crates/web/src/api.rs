@@ -2639,7 +2639,8 @@ async fn sign_in_accounts(
 #[utoipa::path(post, path = "/api/v1/people/{id}/second-factor/reset", params(("id" = i64, Path)), responses(
     (status = 204, description = "Reset"),
     (status = 403, body = Problem, description = "not an admin, or your own"),
-    (status = 404, body = Problem, description = "no such person, or they have no second factor"),
+    (status = 404, body = Problem, description = "no such person"),
+    (status = 409, body = Problem, description = "they have no second factor to reset"),
 ))]
 async fn reset_second_factor(
     State(s): State<Arc<ApiState>>,
@@ -2671,7 +2672,12 @@ async fn reset_second_factor(
         .await;
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(not_found("second factor"))
+        Err(Problem::new(
+            StatusCode::CONFLICT,
+            "no_second_factor",
+            "Nothing to reset",
+            "this person has no second factor set up, so there is nothing to reset",
+        ))
     }
 }
 

@@ -583,7 +583,8 @@ async fn sessions_and_second_factors_through_the_api() {
         );
         assert_eq!(
             call(Method::POST, reset, admin.clone()).await.0,
-            StatusCode::NOT_FOUND
+            StatusCode::CONFLICT,
+            "the person exists; there is nothing left to reset"
         );
         assert_eq!(call(Method::GET, factor, own).await.1["enabled"], false);
         assert!(

@@ -13,11 +13,12 @@ import { AxeBuilder } from '@axe-core/playwright';
 // Starts `waymark … serve` on a free port; resolves with the child, the
 // first group of the first match of `pattern` in what it prints (`url`),
 // the whole match, and `log()`: everything it has written to standard
-// error so far. `serveArgs` go after `serve`; `env` is added to the
-// environment.
+// error so far. `serveArgs` go after `serve` (a free port on loopback is
+// bound unless they name a `--bind`); `env` is added to the environment.
 export function startServer(bin, args, pattern, serveArgs = [], env = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, [...args, 'serve', '--bind', '127.0.0.1:0', ...serveArgs],
+    const bind = serveArgs.includes('--bind') ? [] : ['--bind', '127.0.0.1:0'];
+    const child = spawn(bin, [...args, 'serve', ...bind, ...serveArgs],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`waymark serve did not start: ${err}`)), 20000);

@@ -2,11 +2,14 @@
 //! and what a typed code may be.
 //!
 //! A second factor is a TOTP authenticator (RFC 6238: six digits, a new
-//! code every 30 seconds) with [`RECOVERY_CODES`] single-use recovery
-//! codes for when the device is lost. Programme admins must have one
-//! ([`Actor::needs_second_factor`]); anyone else may. Computing and
-//! checking codes, and counting failures, belong to the web layer and the
-//! store; what a code looks like and who may do what are here.
+//! code every 30 seconds), or one or more passkeys (WebAuthn credentials:
+//! a security key, or the phone's or computer's own), or both, with
+//! [`RECOVERY_CODES`] single-use recovery codes for when the device is
+//! lost. Programme admins must have one ([`Actor::needs_second_factor`]);
+//! anyone else may. Computing and checking codes and signatures, and
+//! counting failures, belong to the web layer and the store; what a code
+//! or a passkey's name looks like, how many passkeys one person keeps, and
+//! who may do what are here.
 
 use crate::{Actor, DomainError, PersonId};
 
@@ -28,6 +31,37 @@ pub const RECOVERY_LIMIT: u32 = 10;
 /// Seconds between a correct password and its code: after this, the
 /// password is asked for again.
 pub const PENDING_SECS: i64 = 10 * 60;
+
+/// Passkeys one person may have at once: enough for a phone, a laptop and
+/// spare security keys, and a bound on what each sign-in lists.
+pub const PASSKEYS_MAX: usize = 10;
+/// Characters in a passkey's name.
+pub const PASSKEY_NAME_MAX: usize = 60;
+
+/// A passkey's name as its owner typed it: one line of at most
+/// [`PASSKEY_NAME_MAX`] characters, or `fallback` when left blank.
+pub fn passkey_name(raw: &str, fallback: &str) -> Result<String, DomainError> {
+    let name = crate::text::check_line("name", raw, PASSKEY_NAME_MAX)?;
+    Ok(if name.is_empty() {
+        fallback.to_string()
+    } else {
+        name
+    })
+}
+
+/// Whether `person`, who has `have` passkeys, may add another.
+pub fn may_add_passkey(have: usize) -> Result<(), DomainError> {
+    if have >= PASSKEYS_MAX {
+        Err(DomainError::invalid(
+            "name",
+            format!(
+                "you have {PASSKEYS_MAX} passkeys already, the most one person may have; remove one you no longer use first"
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
 
 /// A code someone typed to prove their second factor.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -481,6 +481,22 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("last_used_at", Int),
             ],
         ),
+        // Passkeys move with their people too, for the same reason.
+        (
+            "passkeys",
+            &[
+                ("id", Int),
+                ("person_id", Int),
+                ("credential_id", Bytes),
+                ("user_handle", Bytes),
+                ("transports", Bytes),
+                ("static_state", Bytes),
+                ("dynamic_state", Bytes),
+                ("name", Text),
+                ("created_at", Int),
+                ("last_used_at", OptInt),
+            ],
+        ),
         (
             "person_corrections",
             &[
@@ -1145,6 +1161,7 @@ impl Store {
                 "mentions",
                 "retention_runs",
                 "person_removals",
+                "passkeys",
                 "surveys",
                 "survey_responses",
             ] {

@@ -1,5 +1,7 @@
 //! Second factors: each person's authenticator key, the last step whose
 //! code was accepted, and their recovery codes (kept as SHA-256 hashes).
+//! Passkeys, the other kind, are `passkeys.rs`'s; recovery codes belong to
+//! the person whichever kinds they have, and go with the last of them.
 //!
 //! Both checks that stop a code being used twice are single statements
 //! (`accept_step`, `use_recovery_code`), so they hold across instances:
@@ -58,20 +60,37 @@ impl Store {
         .transpose()
     }
 
-    /// Whether `person` has a second factor (one indexed read, asked on
-    /// every request of those who must have one).
+    /// Whether `person` has a second factor of any kind, an authenticator
+    /// app or a passkey (indexed reads, asked on every request of those who
+    /// must have one).
     pub async fn has_second_factor(&self, person: PersonId) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM second_factors WHERE person_id = $1")
-            .bind(person.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT 1 FROM second_factors WHERE person_id = $1 \
+             UNION ALL SELECT 1 FROM passkeys WHERE person_id = $1 LIMIT 1",
+        )
+        .bind(person.0)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.is_some())
     }
 
+    /// How many of `person`'s recovery codes are not used yet.
+    pub async fn recovery_left(&self, person: PersonId) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM recovery_codes WHERE person_id = $1 AND used_at IS NULL",
+        )
+        .bind(person.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Keeps `person`'s new authenticator key, confirmed by a code of
-    /// `step` (so that code cannot sign in again), and their recovery
-    /// codes. Refused as a duplicate if they already have one: the old one
-    /// is turned off first, with a code from it.
+    /// `step` (so that code cannot sign in again), and, when it is their
+    /// first second factor of any kind, `recovery` as their recovery codes:
+    /// true then, and the codes are to be shown once. Refused as a
+    /// duplicate if they already have a key: the old one is turned off
+    /// first, with a code from it.
     pub async fn enrol_second_factor(
         &self,
         person: PersonId,
@@ -79,7 +98,7 @@ impl Store {
         step: i64,
         recovery: &[String],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let had = sqlx::query("SELECT 1 FROM second_factors WHERE person_id = $1")
@@ -106,9 +125,22 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
-        insert_codes(&mut tx, person, recovery, now).await?;
+        // One with passkeys has recovery codes already, shown when the
+        // first passkey was added: those stay.
+        let passkeys = sqlx::query("SELECT 1 FROM passkeys WHERE person_id = $1 LIMIT 1")
+            .bind(person.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let first_factor = passkeys.is_none();
+        if first_factor {
+            sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
+                .bind(person.0)
+                .execute(&mut *tx)
+                .await?;
+            insert_codes(&mut tx, person, recovery, now).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(first_factor)
     }
 
     /// Records that a code of `step` signed `person` in: true only if no
@@ -163,17 +195,18 @@ impl Store {
         Ok(())
     }
 
-    /// Turns off `person`'s own second factor and deletes their recovery
-    /// codes, after they proved a code from it (the web layer checks it).
-    /// False if they had none.
+    /// Turns off `person`'s own authenticator app, after they proved a code
+    /// (the web layer checks it); their recovery codes go too unless they
+    /// keep passkeys. False if they had no app.
     pub async fn remove_own_second_factor(&self, person: PersonId) -> Result<bool, StoreError> {
         self.delete_factor(person, false).await
     }
 
-    /// Turns off `person`'s second factor for them, as a programme admin
-    /// does when they lost their device (`Actor::may_reset_second_factor`).
-    /// Every session of theirs ends too: whoever holds one may be why.
-    /// False if they had none.
+    /// Turns off every second factor of `person`'s (their app, their
+    /// passkeys and their recovery codes), as a programme admin does when
+    /// they lost their device (`Actor::may_reset_second_factor`). Every
+    /// session of theirs ends too: whoever holds one may be why. False if
+    /// they had none.
     pub async fn reset_second_factor(
         &self,
         by: &Actor,
@@ -183,11 +216,9 @@ impl Store {
         self.delete_factor(person, true).await
     }
 
-    async fn delete_factor(
-        &self,
-        person: PersonId,
-        end_sessions: bool,
-    ) -> Result<bool, StoreError> {
+    /// Deletes `person`'s authenticator app; with `everything`, their
+    /// passkeys and sessions too (an admin's reset).
+    async fn delete_factor(&self, person: PersonId, everything: bool) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT id FROM people WHERE id = $1")
@@ -197,26 +228,45 @@ impl Store {
         if exists.is_none() {
             return crate::finish(tx, Err(StoreError::NoSuchPerson(person.to_string()))).await;
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
+        let mut removed = sqlx::query("DELETE FROM second_factors WHERE person_id = $1")
             .bind(person.0)
             .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM second_factors WHERE person_id = $1")
-            .bind(person.0)
-            .execute(&mut *tx)
-            .await?;
-        if end_sessions {
+            .await?
+            .rows_affected();
+        if everything {
+            removed += sqlx::query("DELETE FROM passkeys WHERE person_id = $1")
+                .bind(person.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             sqlx::query("DELETE FROM sessions WHERE person_id = $1")
                 .bind(person.0)
                 .execute(&mut *tx)
                 .await?;
         }
+        drop_codes_without_factor(&mut tx, person).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(removed > 0)
     }
 }
 
-async fn insert_codes(
+/// Deletes `person`'s recovery codes if they have no second factor left.
+pub(crate) async fn drop_codes_without_factor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person: PersonId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM recovery_codes WHERE person_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM second_factors WHERE person_id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM passkeys WHERE person_id = $1)",
+    )
+    .bind(person.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_codes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     person: PersonId,
     recovery: &[String],

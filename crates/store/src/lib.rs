@@ -16,7 +16,8 @@
 //! programme's moderation (`moderation`), and pending registrations
 //! (`auth`); an engagement's discussion, read from its chain, and the
 //! notices its mentions leave (`discussion`); each person's second factor
-//! and recovery codes, each code accepted once (`factor`); the programme's
+//! and recovery codes, each code accepted once (`factor`), and passkeys,
+//! each counter moved only from what was read (`passkeys`); the programme's
 //! settings, and retention: closed enquiries removed with their mail once
 //! their period passes, each run and removal recorded (`retention`); the
 //! lessons of every retrospective as rows kept in each command's
@@ -65,6 +66,7 @@ mod migrations;
 mod moderation;
 mod open;
 mod outbox;
+mod passkeys;
 mod pins;
 mod portfolio;
 mod privacy;
@@ -116,6 +118,7 @@ pub use migrations::Outcome;
 pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost, OwnHidden};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
+pub use passkeys::{Added, NewPasskey, Passkey};
 pub use pins::ModelVersion;
 pub use portfolio::CapacitySetting;
 pub use privacy::{HOLDERS, Held, NOT_PERSONAL, PersonalData, ROW_CAP, without_secret_links};

@@ -150,6 +150,13 @@ pub const HOLDERS: &[Holder] = &[
         &["issuer", "subject", "linked_at", "last_used_at"],
     ),
     h(
+        "passkeys",
+        "person_id",
+        By::Id,
+        "Your passkeys (their public keys and counters are left out)",
+        &["name", "created_at", "last_used_at"],
+    ),
+    h(
         "recovery_codes",
         "person_id",
         By::Id,

@@ -42,6 +42,7 @@ const DELETED: &[&str] = &[
     "second_factors",
     "recovery_codes",
     "sign_in_identities",
+    "passkeys",
     "invites",
 ];
 

@@ -2565,18 +2565,33 @@ async fn correct_person(
     }
 }
 
-/// Whether a person signs in with a second factor (never its key or codes).
+/// Whether a person signs in with a second factor (never its key, codes
+/// or public keys).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SecondFactorView {
-    /// Whether they have one: an authenticator app's codes after the password.
+    /// Whether they have one of any kind: an authenticator app, or a passkey.
     enabled: bool,
-    /// When they set it up (seconds since 1970).
+    /// Whether they have an authenticator app.
+    app: bool,
+    /// When they set up the app (seconds since 1970).
     enrolled_at: Option<i64>,
-    /// Recovery codes they have not used yet.
+    /// Recovery codes they have not used yet (when they have a factor).
     recovery_codes_left: Option<i64>,
+    /// Their passkeys, oldest first.
+    passkeys: Vec<PasskeyView>,
     /// Whether they must have one (programme admins): without it, they set
     /// one up before anything else when they next sign in.
     required: bool,
+}
+
+/// A passkey, as its owner named it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PasskeyView {
+    id: i64,
+    name: String,
+    /// Seconds since 1970.
+    created_at: i64,
+    last_used_at: Option<i64>,
 }
 
 /// Whether a person has a second factor: your own, or anyone's for a
@@ -2599,14 +2614,30 @@ async fn second_factor(
         .await?
         .ok_or_else(|| not_found("person"))?;
     let factor = s.store.second_factor(person.id).await?;
+    let passkeys = s.store.passkeys_of(person.id).await?;
     let them = Actor {
         person: person.id,
         roles: person.roles,
     };
+    let enabled = factor.is_some() || !passkeys.is_empty();
     Ok(Json(SecondFactorView {
-        enabled: factor.is_some(),
+        enabled,
+        app: factor.is_some(),
         enrolled_at: factor.as_ref().map(|f| f.enrolled_at.0),
-        recovery_codes_left: factor.as_ref().map(|f| f.recovery_left),
+        recovery_codes_left: if enabled {
+            Some(s.store.recovery_left(person.id).await?)
+        } else {
+            None
+        },
+        passkeys: passkeys
+            .into_iter()
+            .map(|p| PasskeyView {
+                id: p.id,
+                name: p.name,
+                created_at: p.created_at.0,
+                last_used_at: p.last_used_at.map(|t| t.0),
+            })
+            .collect(),
         required: them.needs_second_factor(),
     }))
 }

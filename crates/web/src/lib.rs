@@ -7,7 +7,8 @@
 //! as accessible SVG (`chart`),
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
 //! reader `imap`), webhooks' deliveries (`webhook`), sign-in with OpenID
-//! providers (`oidc`), one outgoing HTTP request (`fetch`), and what an
+//! providers (`oidc`), passkeys' WebAuthn ceremonies (`passkey`), one
+//! outgoing HTTP request (`fetch`), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
@@ -28,4 +29,5 @@ pub mod letter;
 pub mod mail;
 pub mod oidc;
 pub mod ops;
+pub mod passkey;
 pub mod webhook;

@@ -89,3 +89,27 @@ fn admins_must_have_one_and_only_admins_reset_others() {
     assert!(staff.may_manage_sign_in_of(PersonId(3)).is_err());
     assert!(admin.may_manage_sign_in_of(PersonId(3)).is_ok());
 }
+
+#[test]
+fn a_passkey_name_is_one_bounded_line_or_the_fallback() {
+    use waymark_core::factor::{PASSKEY_NAME_MAX, passkey_name};
+    assert_eq!(
+        passkey_name("  Work laptop ", "Passkey").unwrap(),
+        "Work laptop"
+    );
+    assert_eq!(passkey_name("   ", "Passkey 2").unwrap(), "Passkey 2");
+    assert!(passkey_name("Ada\r\nBcc: x@y", "Passkey").is_err());
+    assert!(passkey_name("a\u{202E}b", "Passkey").is_err());
+    assert!(passkey_name(&"k".repeat(PASSKEY_NAME_MAX), "Passkey").is_ok());
+    let long = passkey_name(&"k".repeat(PASSKEY_NAME_MAX + 1), "Passkey").unwrap_err();
+    assert!(long.to_string().contains("too long"), "{long}");
+}
+
+#[test]
+fn one_person_keeps_a_bounded_number_of_passkeys() {
+    use waymark_core::factor::{PASSKEYS_MAX, may_add_passkey};
+    assert!(may_add_passkey(0).is_ok());
+    assert!(may_add_passkey(PASSKEYS_MAX - 1).is_ok());
+    let full = may_add_passkey(PASSKEYS_MAX).unwrap_err();
+    assert!(full.to_string().contains("remove one"), "{full}");
+}

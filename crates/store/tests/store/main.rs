@@ -17,6 +17,7 @@ mod lessons;
 mod listing;
 mod mailbox;
 mod migration;
+mod passkeys;
 mod portfolio;
 mod privacy;
 mod records;

@@ -278,7 +278,9 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
             return Ok(None);
         }
         let path = parts.uri.path();
-        let setting_up = path.starts_with("/settings/second-factor") || path == "/logout";
+        let setting_up = path.starts_with("/settings/second-factor")
+            || path == "/settings/passkeys"
+            || path == "/logout";
         if !has && !setting_up {
             return Err(Redirect::to("/settings/second-factor").into_response());
         }
@@ -895,8 +897,10 @@ struct SettingsPage<'a> {
     today: Timestamp,
     /// What they watch in the community.
     watching: waymark_store::Watching,
-    /// When they set up their second factor, if they did.
+    /// When they set up their authenticator app, if they did.
     second_factor: Option<i64>,
+    /// How many passkeys they have.
+    passkeys: usize,
     /// What the name field shows.
     name: String,
     /// The provider accounts they sign in with.
@@ -1095,6 +1099,7 @@ async fn settings_page_with(
             .second_factor(who.actor.person)
             .await?
             .map(|f| f.enrolled_at.0),
+        passkeys: s.store.passkeys_of(who.actor.person).await?.len(),
         identities: s
             .store
             .identities_of(who.actor.person)

@@ -149,8 +149,10 @@ struct PersonPage {
     /// Their API tokens, to end one (never the tokens themselves).
     tokens: Vec<waymark_store::TokenInfo>,
     today: waymark_core::Timestamp,
-    /// When they set up their second factor, if they have one.
+    /// When they set up their authenticator app, if they have one.
     second_factor: Option<i64>,
+    /// How many passkeys they have.
+    passkeys: usize,
     /// Whether the visitor may reset it (an admin, not for themselves).
     may_reset_factor: bool,
     /// Whether they must have one (programme admins).
@@ -525,6 +527,7 @@ async fn person_page_typed(
         tokens: s.store.tokens_of(p.id).await?,
         today: now(),
         second_factor,
+        passkeys: s.store.passkeys_of(p.id).await?.len(),
         may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
         factor_required: them.needs_second_factor(),
         details: typed.unwrap_or_else(|| (p.name.clone(), p.email.as_str().to_string())),

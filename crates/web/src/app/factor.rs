@@ -1,8 +1,14 @@
 //! The second factor in the workspace: setting up an authenticator app (a
-//! QR code drawn here as SVG, or the key typed by hand), recovery codes
-//! shown once, the code asked for after a correct password, new recovery
-//! codes, turning it off, and an admin's reset for someone who lost their
-//! device.
+//! QR code drawn here as SVG, or the key typed by hand), adding and
+//! removing passkeys, recovery codes shown once, the code or passkey asked
+//! for after a correct password, new recovery codes, turning the app off,
+//! and an admin's reset for someone who lost their device.
+//!
+//! Every form that needs a proof of the factor (signing in, new recovery
+//! codes, turning the app off, removing a passkey) takes a typed code or a
+//! passkey's signature, whichever the person has to hand. A passkey needs
+//! the browser's WebAuthn, so the pages that offer one load the one
+//! first-party script (`/passkey.js`); without it, the codes still work.
 //!
 //! The rules are `waymark_core::factor`'s. Codes are RFC 6238's (HMAC-SHA-1,
 //! six digits, 30-second steps, what every authenticator app reads),
@@ -43,6 +49,11 @@ const SETTING_UP: &str = "factor_setup";
 const KEY_BYTES: usize = 20;
 /// The name authenticator apps show beside the account.
 const ISSUER: &str = "Waymark";
+/// The session key of a passkey signature asked for by the page last
+/// shown (the server's half of the ceremony), taken out when answered.
+const PASSKEY_GET: &str = "passkey_get";
+/// The session key of a passkey being added, likewise.
+const PASSKEY_CREATE: &str = "passkey_create";
 
 fn totp(secret: &[u8], account: &str) -> Result<TOTP, PageError> {
     TOTP::new(
@@ -109,21 +120,103 @@ pub(crate) async fn tell_person(
     }
 }
 
-/// What a person proved with a code.
+/// What a person proved with a code or a passkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
     Authenticator,
     Recovery,
+    Passkey,
 }
 
-/// Checks a code `person` typed against their second factor, within the
+/// What a form brings to prove the factor: a typed code, or a passkey's
+/// signature (the browser's JSON), whichever was used.
+#[derive(Debug, Clone, Copy)]
+struct Offered<'a> {
+    code: &'a str,
+    passkey: &'a str,
+}
+
+/// Takes the server's half of a ceremony out of the session: it is
+/// answered at most once.
+async fn take(session: &Session, key: &str) -> Option<String> {
+    session.remove::<String>(key).await.ok().flatten()
+}
+
+/// Starts asking for a signature from `person`'s passkeys, for the page
+/// about to be shown: the options the page gives the browser, or `None`
+/// when they have none (or the service's address cannot have passkeys).
+async fn ask_passkey(
+    s: &AppState,
+    session: &Session,
+    person: PersonId,
+) -> Result<Option<String>, PageError> {
+    let Some(rp) = crate::passkey::RelyingParty::for_public_url(&s.public_url) else {
+        return Ok(None);
+    };
+    let passkeys = s.store.passkeys_of(person).await?;
+    if passkeys.is_empty() {
+        return Ok(None);
+    }
+    let started = rp.start_assertion(&passkeys).map_err(PageError::Internal)?;
+    session
+        .insert(PASSKEY_GET, started.state)
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(Some(started.options))
+}
+
+/// Checks a passkey's signature against the ceremony this session's last
+/// page started and `person`'s passkeys: `Err(message)` when it does not
+/// check out, was used already or came too late.
+async fn prove_passkey(
+    s: &AppState,
+    session: &Session,
+    person: PersonId,
+    answer: &str,
+    t: Timestamp,
+) -> Result<Result<Proof, String>, PageError> {
+    let again = " Use your passkey again, or type a code instead.";
+    let Some(rp) = crate::passkey::RelyingParty::for_public_url(&s.public_url) else {
+        return Ok(Err(
+            "Passkeys cannot be used at this address. Type a code instead.".into(),
+        ));
+    };
+    let Some(state) = take(session, PASSKEY_GET).await else {
+        return Ok(Err(format!(
+            "This page was open too long, or was used in another tab.{again}"
+        )));
+    };
+    let passkeys = s.store.passkeys_of(person).await?;
+    match rp.finish_assertion(&state, answer, &passkeys) {
+        Ok(used) => {
+            if s.store
+                .passkey_used(person, used.id, &used.before, &used.after, t)
+                .await?
+            {
+                Ok(Ok(Proof::Passkey))
+            } else {
+                Ok(Err(format!(
+                    "That passkey was used for another sign-in at the same moment.{again}"
+                )))
+            }
+        }
+        Err(refusal) => Ok(Err(format!(
+            "{}.{again}",
+            super::capitalised(&refusal.to_string())
+        ))),
+    }
+}
+
+/// Checks what `person` offered against their second factor, within the
 /// sign-in limits: `Ok(Err(message))` for a code that is not right (or
-/// not a code), counted as a failure when it was a real guess.
+/// not a code) or a signature that does not check out, counted as a
+/// failure when it was a real guess.
 async fn prove(
     s: &AppState,
     addr: std::net::IpAddr,
+    session: &Session,
     person: PersonId,
-    raw: &str,
+    offered: Offered<'_>,
 ) -> Result<Result<Proof, String>, PageError> {
     let t = now();
     let address = format!("address:{}", crate::ops::limit_key(addr));
@@ -135,6 +228,26 @@ async fn prove(
         Some(addr),
     )
     .await?;
+    if !offered.passkey.trim().is_empty() {
+        // Counted like app codes: a forged signature is no guess, but
+        // whoever sends many is refused all the same.
+        let key = format!("factor:{}", person.0);
+        let since = Timestamp(t.0 - WINDOW_SECS);
+        if let Some(wait) = s.store.reserve_attempt(&key, PAIR_LIMIT, since, t).await? {
+            crate::ops::METRICS.rate_limited("second_factor");
+            return Err(PageError::TooMany(wait as u64));
+        }
+        let proof = prove_passkey(s, session, person, offered.passkey, t).await?;
+        if proof.is_ok() {
+            s.store.clear_sign_in_failures(&key, since).await?;
+        } else {
+            crate::ops::METRICS.sign_in_failed("second_factor");
+            tracing::warn!(client = %addr, person = person.0, "second factor refused: a passkey's signature");
+            s.store.record_sign_in_failure(&address, t).await?;
+        }
+        return Ok(proof);
+    }
+    let raw = offered.code;
     let code = match OneTimeCode::parse(raw) {
         Ok(c) => c,
         Err(waymark_core::DomainError::Invalid { message, .. }) => {
@@ -157,21 +270,23 @@ async fn prove(
         tracing::warn!(client = %addr, person = person.0, wait, "second factor refused: too many wrong codes");
         return Err(PageError::TooMany(wait as u64));
     }
-    let proof = match s.store.second_factor(person).await? {
-        None => None,
-        Some(f) => match &code {
-            OneTimeCode::Authenticator(c) => match step_of(&f.secret, c, t)? {
+    let proof = match &code {
+        OneTimeCode::Authenticator(c) => match s.store.second_factor(person).await? {
+            Some(f) => match step_of(&f.secret, c, t)? {
                 Some(step) if s.store.accept_step(person, step).await? => {
                     Some(Proof::Authenticator)
                 }
                 _ => None,
             },
-            OneTimeCode::Recovery(c) => s
-                .store
-                .use_recovery_code(person, c, t)
-                .await?
-                .then_some(Proof::Recovery),
+            None => None,
         },
+        // Recovery codes are the person's whichever kind of factor they
+        // have (the store drops them with the last one).
+        OneTimeCode::Recovery(c) => s
+            .store
+            .use_recovery_code(person, c, t)
+            .await?
+            .then_some(Proof::Recovery),
     };
     match proof {
         Some(p) => {
@@ -220,16 +335,45 @@ pub struct CodeQuery {
 struct CodePage<'a> {
     title: &'static str,
     next: &'a str,
+    /// Whether they have an authenticator app.
+    app: bool,
+    /// The options for asking their passkeys, when they have any.
+    passkey: Option<String>,
     errors: Vec<FieldError>,
 }
 
-fn code_page(s: &AppState, status: StatusCode, next: &str, errors: Vec<FieldError>) -> Response {
+async fn code_page(
+    s: &AppState,
+    session: &Session,
+    person: PersonId,
+    status: StatusCode,
+    next: &str,
+    errors: Vec<FieldError>,
+) -> Result<Response, PageError> {
+    let passkey = ask_passkey(s, session, person).await?;
     let view = CodePage {
-        title: "Enter your code",
+        title: if passkey.is_some() {
+            "Confirm it is you"
+        } else {
+            "Enter your code"
+        },
         next,
+        app: s.store.second_factor(person).await?.is_some(),
+        passkey,
         errors,
     };
-    view_page(s, status, "login-code.html", &view).unwrap_or_else(IntoResponse::into_response)
+    Ok(with_own_script(view_page(
+        s,
+        status,
+        "login-code.html",
+        &view,
+    )?))
+}
+
+/// Lets a page load `/passkey.js` (its policy otherwise allows no script).
+pub(super) fn with_own_script(mut page: Response) -> Response {
+    page.extensions_mut().insert(super::OwnScript);
+    page
 }
 
 /// After a correct password: the code.
@@ -237,18 +381,22 @@ pub async fn code_form(
     State(s): State<Arc<AppState>>,
     session: Session,
     Query(q): Query<CodeQuery>,
-) -> Response {
-    if pending(&session).await.is_none() {
-        return Redirect::to(&format!("/login?next={}", encode(safe_next(Some(&q.next)))))
-            .into_response();
-    }
-    code_page(&s, StatusCode::OK, &q.next, Vec::new())
+) -> Result<Response, PageError> {
+    let Some(person) = pending(&session).await else {
+        return Ok(
+            Redirect::to(&format!("/login?next={}", encode(safe_next(Some(&q.next)))))
+                .into_response(),
+        );
+    };
+    code_page(&s, &session, person, StatusCode::OK, &q.next, Vec::new()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CodeForm {
     code: String,
+    /// A passkey's signature (the browser's JSON), when one was used.
+    passkey: String,
     next: String,
 }
 
@@ -265,7 +413,11 @@ pub async fn code(
                 .into_response(),
         );
     };
-    match prove(&s, addr, person, &f.code).await? {
+    let offered = Offered {
+        code: &f.code,
+        passkey: &f.passkey,
+    };
+    match prove(&s, addr, &session, person, offered).await? {
         Ok(proof) => {
             super::auth::proven(&s, &session, person).await?;
             session
@@ -275,24 +427,37 @@ pub async fn code(
             Ok(Redirect::to(match proof {
                 // So they see how many are left, and can make new ones.
                 Proof::Recovery => "/settings/second-factor?saved=recovery",
-                Proof::Authenticator => safe_next(Some(&f.next)),
+                Proof::Authenticator | Proof::Passkey => safe_next(Some(&f.next)),
             })
             .into_response())
         }
-        Err(message) => Ok(code_page(
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f.next,
-            vec![form_error("code", message)],
-        )),
+        Err(message) => {
+            code_page(
+                &s,
+                &session,
+                person,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f.next,
+                vec![form_error("code", message)],
+            )
+            .await
+        }
     }
 }
 
-/// A second factor that is on, as its page shows it.
+/// An authenticator app that is on, as its page shows it.
 #[derive(serde::Serialize)]
 struct On {
     enrolled_at: i64,
-    recovery_left: i64,
+}
+
+/// A passkey, as its owner's page lists it.
+#[derive(serde::Serialize)]
+struct PasskeyRow {
+    id: i64,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
 }
 
 /// A key being set up: its QR code and the key to type by hand.
@@ -313,8 +478,18 @@ struct FactorPage {
     user: UserView,
     /// Whether this person must have one (programme admins).
     required: bool,
+    /// Their authenticator app, when it is on.
     on: Option<On>,
     setup: Option<Setup>,
+    passkeys: Vec<PasskeyRow>,
+    /// Whether passkeys work at this service's address (a domain name).
+    passkeys_possible: bool,
+    /// Options for adding a passkey, while they may add one.
+    passkey_create: Option<String>,
+    /// Options for proving a change with one of their passkeys.
+    passkey_get: Option<String>,
+    /// Unused recovery codes, when they have any factor.
+    recovery_left: Option<i64>,
     /// Recovery codes just made: shown this once.
     new_codes: Vec<String>,
     saved: Option<&'static str>,
@@ -360,7 +535,36 @@ async fn factor_page(
     saved: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
-    let on = s.store.second_factor(who.actor.person).await?;
+    let person = who.actor.person;
+    let on = s.store.second_factor(person).await?;
+    let passkeys = s.store.passkeys_of(person).await?;
+    let rp = crate::passkey::RelyingParty::for_public_url(&s.public_url);
+    let passkey_create = match &rp {
+        Some(rp) if passkeys.len() < waymark_core::factor::PASSKEYS_MAX => {
+            let handle = crate::passkey::handle_for(&passkeys);
+            let started = rp
+                .start_registration(
+                    who.person.email.as_str(),
+                    &who.person.name,
+                    &handle,
+                    &passkeys,
+                )
+                .map_err(PageError::Internal)?;
+            who.session
+                .insert(PASSKEY_CREATE, started.state)
+                .await
+                .map_err(|e| PageError::Internal(e.to_string()))?;
+            Some(started.options)
+        }
+        _ => None,
+    };
+    let passkey_get = ask_passkey(s, &who.session, person).await?;
+    let any = on.is_some() || !passkeys.is_empty();
+    let recovery_left = if any {
+        Some(s.store.recovery_left(person).await?)
+    } else {
+        None
+    };
     let setup = match &on {
         Some(_) => None,
         None => {
@@ -387,9 +591,21 @@ async fn factor_page(
         required: who.actor.needs_second_factor(),
         on: on.map(|f| On {
             enrolled_at: f.enrolled_at.0,
-            recovery_left: f.recovery_left,
         }),
         setup,
+        passkeys: passkeys
+            .into_iter()
+            .map(|p| PasskeyRow {
+                id: p.id,
+                name: p.name,
+                created_at: p.created_at.0,
+                last_used_at: p.last_used_at.map(|t| t.0),
+            })
+            .collect(),
+        passkeys_possible: rp.is_some(),
+        passkey_create,
+        passkey_get,
+        recovery_left,
         new_codes: new_codes
             .iter()
             .map(|c| waymark_core::factor::show_recovery(c))
@@ -397,7 +613,12 @@ async fn factor_page(
         saved,
         errors,
     };
-    view_page(s, status, "second-factor.html", &view)
+    Ok(with_own_script(view_page(
+        s,
+        status,
+        "second-factor.html",
+        &view,
+    )?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -412,7 +633,8 @@ pub async fn page(
     Query(q): Query<SavedQuery>,
 ) -> Result<Response, PageError> {
     let saved = match q.saved.as_str() {
-        "off" => Some("Your second factor is off, and its recovery codes no longer work."),
+        "off" => Some("Your authenticator app is off: codes from it no longer work."),
+        "passkey-removed" => Some("The passkey is removed: it no longer signs you in."),
         "recovery" => Some("You signed in with a recovery code, which now no longer works."),
         _ => None,
     };
@@ -424,6 +646,8 @@ pub async fn page(
 pub struct FactorForm {
     csrf: String,
     code: String,
+    /// A passkey's signature (the browser's JSON), when one was used.
+    passkey: String,
 }
 
 /// Turns the factor on: the code the app shows for the key in setup.
@@ -447,7 +671,7 @@ pub async fn set_up(
         Ok(OneTimeCode::Authenticator(code)) => match step_of(&key, &code, t)? {
             Some(step) => {
                 let codes = new_recovery_codes()?;
-                match s
+                let first = match s
                     .store
                     .enrol_second_factor(person, &key, step, &codes, t)
                     .await
@@ -457,7 +681,7 @@ pub async fn set_up(
                         return Ok(Redirect::to("/settings/second-factor").into_response());
                     }
                     other => other?,
-                }
+                };
                 let _ = who.session.remove::<String>(SETTING_UP).await;
                 who.session
                     .insert(FACTOR, true)
@@ -477,7 +701,18 @@ pub async fn set_up(
                     "A second factor (an authenticator app) was set up on your Waymark account. Signing in now asks for its code after your password, and browsers signed in before are signed out.",
                 )
                 .await;
-                return factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await;
+                // One who has passkeys keeps the recovery codes they saved then.
+                let (shown, saved) = if first {
+                    (codes, None)
+                } else {
+                    (
+                        Vec::new(),
+                        Some(
+                            "Your authenticator app is on. Your recovery codes are the ones you saved before.",
+                        ),
+                    )
+                };
+                return factor_page(&s, &who, StatusCode::OK, shown, saved, Vec::new()).await;
             }
             None => wrong(
                 "That code does not match. Check that the app added Waymark with your email address, and type the code it shows now.",
@@ -500,9 +735,9 @@ pub async fn set_up(
     .await
 }
 
-/// Checks a form that needs a code from the person's factor: `Some` page
-/// to answer with instead (no factor to check, or a wrong code said beside
-/// `field`), or `None` when the code was right.
+/// Checks a form that needs a proof of the person's factor (a code, or a
+/// passkey's signature): `Some` page to answer with instead (no factor to
+/// check, or a wrong code said beside `field`), or `None` when it was right.
 async fn code_checked(
     s: &AppState,
     addr: std::net::IpAddr,
@@ -517,7 +752,11 @@ async fn code_checked(
             Redirect::to("/settings/second-factor").into_response(),
         ));
     }
-    match prove(s, addr, person, &f.code).await? {
+    let offered = Offered {
+        code: &f.code,
+        passkey: &f.passkey,
+    };
+    match prove(s, addr, &who.session, person, offered).await? {
         Ok(_) => Ok(None),
         Err(message) => {
             let errors = vec![form_error(field, message)];
@@ -553,14 +792,19 @@ pub async fn new_codes(
     factor_page(&s, &who, StatusCode::OK, codes, None, Vec::new()).await
 }
 
-/// Turns the factor off, for a code from it. One who must have a factor
-/// lands on setting up a new one (moving to a new device).
+/// Turns the authenticator app off, for a code from it (or a passkey).
+/// One who must have a factor and has no passkey lands on setting up a
+/// new one (moving to a new device).
 pub async fn turn_off(
     State(s): State<Arc<AppState>>,
     ClientIp(addr): ClientIp,
     who: SignedIn,
     Form(f): Form<FactorForm>,
 ) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    if s.store.second_factor(who.actor.person).await?.is_none() {
+        return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
     if let Some(answer) = code_checked(&s, addr, &who, &f, "off_code").await? {
         return Ok(answer);
     }
@@ -572,10 +816,191 @@ pub async fn turn_off(
         &s.public_url,
         who.person.email.as_str(),
         &who.person.name,
-        "The second factor on your Waymark account was turned off, with a code from it. Signing in now asks for your password alone until you set one up again.",
+        "The authenticator app on your Waymark account was turned off, with a proof of your second factor. Its codes no longer sign you in.",
     )
     .await;
     Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AddPasskeyForm {
+    csrf: String,
+    name: String,
+    /// The new credential (the browser's JSON).
+    credential: String,
+}
+
+/// Adds a passkey the browser just made, against the ceremony the page
+/// started. The first factor of any kind comes with recovery codes, shown
+/// once; the person is told by mail, as of every change to how they sign in.
+pub async fn add_passkey(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<AddPasskeyForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    let wrong = |message: String| vec![form_error("name", message)];
+    let state = take(&who.session, PASSKEY_CREATE).await;
+    let existing = s.store.passkeys_of(person).await?;
+    let fallback = format!("Passkey {}", existing.len() + 1);
+    let errors = match (
+        waymark_core::factor::passkey_name(&f.name, &fallback),
+        crate::passkey::RelyingParty::for_public_url(&s.public_url),
+    ) {
+        (Err(waymark_core::DomainError::Invalid { message, .. }), _) => {
+            wrong(format!("The name {message}"))
+        }
+        (Err(e), _) => return Err(e.into()),
+        (Ok(_), None) => wrong("Passkeys cannot be used at this service's address.".into()),
+        (Ok(_), Some(_)) if f.credential.trim().is_empty() => wrong(
+            "Your browser made no passkey. Passkeys need a browser that supports them, with JavaScript on: choose Add a passkey and follow what your browser asks.".into(),
+        ),
+        (Ok(_), Some(_)) if state.is_none() => wrong(
+            "This page was open too long, or was used in another tab. Add the passkey again from this page.".into(),
+        ),
+        (Ok(name), Some(rp)) => {
+            match rp.finish_registration(state.as_deref().unwrap_or_default(), &f.credential) {
+                Err(refusal) => wrong(format!(
+                    "{}. Remove the passkey your browser just made, if it made one, and add it again.",
+                    super::capitalised(&refusal.to_string())
+                )),
+                Ok(made) => {
+                    let codes = new_recovery_codes()?;
+                    let new = waymark_store::NewPasskey {
+                        credential_id: &made.credential_id,
+                        user_handle: &made.user_handle,
+                        transports: &made.transports,
+                        static_state: &made.static_state,
+                        dynamic_state: &made.dynamic_state,
+                        name: &name,
+                    };
+                    match s.store.add_passkey(person, new, &codes, now()).await {
+                        Err(waymark_store::StoreError::Duplicate { .. }) => {
+                            wrong("That passkey is added already.".into())
+                        }
+                        Err(waymark_store::StoreError::Domain(
+                            waymark_core::DomainError::Invalid { message, .. },
+                        )) => wrong(super::capitalised(&message)),
+                        Err(e) => return Err(e.into()),
+                        Ok(added) => {
+                            who.session
+                                .insert(FACTOR, true)
+                                .await
+                                .map_err(|e| PageError::Internal(e.to_string()))?;
+                            if added.first_factor
+                                && let Some(id) = who.session.id()
+                            {
+                                // As when an app is set up: any other
+                                // session signed in without it ends.
+                                s.store.end_other_sessions(person, &id.to_string()).await?;
+                            }
+                            tracing::info!(person = person.0, passkey = added.id, "passkey added");
+                            tell(
+                                &s.store,
+                                &s.public_url,
+                                who.person.email.as_str(),
+                                &who.person.name,
+                                &format!(
+                                    "A passkey named \"{name}\" was added to your Waymark account. It now signs you in after your password. If you did not add it, remove it on your settings page and tell the programme."
+                                ),
+                            )
+                            .await;
+                            let (shown, saved) = if added.first_factor {
+                                (codes, None)
+                            } else {
+                                (Vec::new(), Some("Your passkey is added."))
+                            };
+                            return factor_page(&s, &who, StatusCode::OK, shown, saved, Vec::new())
+                                .await;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    factor_page(
+        &s,
+        &who,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Vec::new(),
+        None,
+        errors,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RemovePasskeyForm {
+    csrf: String,
+    /// Which passkey: one of the person's own.
+    passkey_id: String,
+    code: String,
+    passkey: String,
+}
+
+/// Removes one of the person's passkeys, for a proof of their factor (a
+/// code, or a signature from any of their passkeys). Removing the last
+/// factor of one who must have one lands on setting up another.
+pub async fn remove_passkey(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    who: SignedIn,
+    Form(f): Form<RemovePasskeyForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = who.actor.person;
+    let passkeys = s.store.passkeys_of(person).await?;
+    let chosen = f
+        .passkey_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| passkeys.iter().find(|p| p.id == id));
+    let Some(chosen) = chosen else {
+        let errors = vec![form_error(
+            "remove_choice",
+            "Choose which passkey to remove",
+        )];
+        return factor_page(
+            &s,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Vec::new(),
+            None,
+            errors,
+        )
+        .await;
+    };
+    let proof = FactorForm {
+        csrf: f.csrf.clone(),
+        code: f.code.clone(),
+        passkey: f.passkey.clone(),
+    };
+    if let Some(answer) = code_checked(&s, addr, &who, &proof, "remove_code").await? {
+        return Ok(answer);
+    }
+    if s.store.remove_passkey(person, chosen.id).await? {
+        tracing::info!(
+            person = person.0,
+            passkey = chosen.id,
+            "passkey removed by its owner"
+        );
+        tell(
+            &s.store,
+            &s.public_url,
+            who.person.email.as_str(),
+            &who.person.name,
+            &format!(
+                "The passkey named \"{}\" was removed from your Waymark account. It no longer signs you in.",
+                chosen.name
+            ),
+        )
+        .await;
+    }
+    Ok(Redirect::to("/settings/second-factor?saved=passkey-removed").into_response())
 }
 
 /// Tells a person whose address was corrected, at the old address and
@@ -637,4 +1062,16 @@ pub async fn reset(
     )
     .await;
     Ok(Redirect::to(&format!("/people/{id}?saved=factor")).into_response())
+}
+
+/// The script the passkey pages load (`crates/web/assets/passkey.js`).
+pub async fn script() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("../../assets/passkey.js"),
+    )
+        .into_response()
 }

@@ -214,6 +214,9 @@ pub fn table() -> Vec<Route> {
         post("/settings/second-factor", factor::set_up),
         post("/settings/second-factor/codes", factor::new_codes),
         post("/settings/second-factor/off", factor::turn_off),
+        post("/settings/passkeys", factor::add_passkey),
+        post("/settings/passkeys/remove", factor::remove_passkey),
+        get("/passkey.js", factor::script),
         post("/settings/tokens", auth::create_token),
         post("/settings/tokens/revoke", auth::revoke_token),
         get("/settings/webhooks", webhooks::webhooks),
@@ -422,12 +425,23 @@ fn authority_of(raw: &str, scheme: &str) -> String {
     }
 }
 
+/// Marks a page that loads Waymark's own script (`/passkey.js`, for
+/// passkeys): its policy allows scripts from this origin, where every
+/// other page's allows none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnScript;
+
 async fn headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
+    let own_script = r.extensions().get::<OwnScript>().is_some();
     let h = r.headers_mut();
     waymark_site::server::with_policy(
         h,
-        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        if own_script {
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        } else {
+            "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        },
     );
     // Records are private: never kept by a shared cache or the back button
     // after sign-out.

@@ -2848,6 +2848,16 @@ async fn every_workspace_action_has_an_api_operation() {
             Err("turning a second factor off needs a code from the person's phone"),
         ),
         (
+            "/settings/passkeys",
+            Err("a passkey is made by the person's own device, through their browser"),
+        ),
+        (
+            "/settings/passkeys/remove",
+            Err(
+                "removing a passkey needs a proof from the person's own factor; an admin's reset removes them all",
+            ),
+        ),
+        (
             "/people/{id}/second-factor/reset",
             api(&["post /api/v1/people/{id}/second-factor/reset"]),
         ),

@@ -22,6 +22,8 @@ mod documents;
 mod factor;
 #[path = "oidc.rs"]
 mod oidc;
+#[path = "passkeys.rs"]
+mod passkeys;
 #[path = "portfolio.rs"]
 mod portfolio;
 #[path = "retention.rs"]
@@ -494,6 +496,8 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/request-support" | "/request-support/sent") => StatusCode::OK,
         // Anyone may search; what each finds is the store's search tests'.
         ("GET", "/search") => StatusCode::OK,
+        // The passkey pages' script is the same for everyone.
+        ("GET", "/passkey.js") => StatusCode::OK,
         // The privacy notice every form that collects personal data links to.
         ("GET", "/privacy") => StatusCode::OK,
         // What changed between an article's published versions is public,
@@ -604,6 +608,11 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         }
         ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off") => {
             StatusCode::SEE_OTHER
+        }
+        // Everyone's own passkeys: the matrix's form brings no new one, and
+        // names none to remove (422).
+        ("POST", "/settings/passkeys" | "/settings/passkeys/remove") => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
         // Retention is the programme's to read; its admins set it (the
         // matrix's form names no action: 422).

@@ -80,7 +80,7 @@ async fn an_admin_sets_up_a_second_factor_and_signs_in_with_it() {
         let page = send(&app, &c, Method::GET, "/settings/second-factor", &[]).await;
         assert!(
             page.body
-                .contains("Programme admins sign in with a password and a code")
+                .contains("Programme admins sign in with a password and a second factor")
         );
         // (minijinja writes `/` in attributes as `&#x2f;`, as browsers read.)
         let shown = page.body.replace("&#x2f;", "/");
@@ -312,10 +312,14 @@ async fn a_member_chooses_a_second_factor_and_an_admin_resets_a_lost_one() {
         );
         let (key, step, _) = set_up_factor(&app, &mia).await;
         let settings = send(&app, &mia, Method::GET, "/settings", &[]).await;
-        assert!(settings.body.contains("On since"));
+        assert!(
+            settings
+                .body
+                .contains("On: you sign in with your password and a code from your phone")
+        );
         // She turns it off with a code, and signs in with a password again.
         let page = send(&app, &mia, Method::GET, "/settings/second-factor", &[]).await;
-        assert!(page.body.contains("Turn off the second factor"));
+        assert!(page.body.contains("Turn off the app"));
         let csrf = csrf_of(&page.body).unwrap();
         let r = post(
             &app,

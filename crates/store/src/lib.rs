@@ -118,7 +118,7 @@ pub use migrations::Outcome;
 pub use moderation::{FLAG_QUEUE, FlaggedPost, HiddenPost, OwnHidden};
 pub use open::missing_file;
 pub use outbox::{Mail, MailThread, OutboxEntry, new_message_id};
-pub use passkeys::{Added, NewPasskey, Passkey};
+pub use passkeys::{Added, NewPasskey, Passkey, PasskeyInfo};
 pub use pins::ModelVersion;
 pub use portfolio::CapacitySetting;
 pub use privacy::{HOLDERS, Held, NOT_PERSONAL, PersonalData, ROW_CAP, without_secret_links};

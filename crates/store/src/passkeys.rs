@@ -47,6 +47,29 @@ impl std::fmt::Debug for Passkey {
     }
 }
 
+/// A passkey as its owner's pages and the API show it: never its key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyInfo {
+    pub id: i64,
+    /// The name its owner gave it.
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl Passkey {
+    /// What may be shown of it.
+    pub fn info(&self) -> PasskeyInfo {
+        PasskeyInfo {
+            id: self.id,
+            name: self.name.clone(),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
 /// A passkey just registered, as the web layer verified it.
 #[derive(Debug, Clone, Copy)]
 pub struct NewPasskey<'a> {

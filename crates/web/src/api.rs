@@ -2578,20 +2578,10 @@ struct SecondFactorView {
     /// Recovery codes they have not used yet (when they have a factor).
     recovery_codes_left: Option<i64>,
     /// Their passkeys, oldest first.
-    passkeys: Vec<PasskeyView>,
+    passkeys: Vec<waymark_store::PasskeyInfo>,
     /// Whether they must have one (programme admins): without it, they set
     /// one up before anything else when they next sign in.
     required: bool,
-}
-
-/// A passkey, as its owner named it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct PasskeyView {
-    id: i64,
-    name: String,
-    /// Seconds since 1970.
-    created_at: i64,
-    last_used_at: Option<i64>,
 }
 
 /// Whether a person has a second factor: your own, or anyone's for a
@@ -2629,15 +2619,7 @@ async fn second_factor(
         } else {
             None
         },
-        passkeys: passkeys
-            .into_iter()
-            .map(|p| PasskeyView {
-                id: p.id,
-                name: p.name,
-                created_at: p.created_at.0,
-                last_used_at: p.last_used_at.map(|t| t.0),
-            })
-            .collect(),
+        passkeys: passkeys.iter().map(waymark_store::Passkey::info).collect(),
         required: them.needs_second_factor(),
     }))
 }

@@ -90,6 +90,19 @@ pub struct Started {
     pub state: String,
 }
 
+impl Started {
+    /// The browser's half as JSON, and the server's encoded half.
+    fn new<E: std::fmt::Debug>(
+        client: &impl serde::Serialize,
+        server: Result<Vec<u8>, E>,
+    ) -> Result<Started, String> {
+        Ok(Started {
+            options: serde_json::to_string(client).map_err(|e| internal("write the options", e))?,
+            state: b64().encode(server.map_err(|e| internal("keep the ceremony", e))?),
+        })
+    }
+}
+
 /// Waymark as a WebAuthn relying party.
 #[derive(Debug)]
 pub struct RelyingParty {
@@ -150,15 +163,7 @@ impl RelyingParty {
             PublicKeyCredentialCreationOptions::second_factor(&self.rp_id, user, exclude)
                 .start_ceremony()
                 .map_err(|e| internal("start registering a passkey", e))?;
-        let options =
-            serde_json::to_string(&client).map_err(|e| internal("write the options", e))?;
-        let state = server
-            .encode()
-            .map_err(|e| internal("keep the ceremony", e))?;
-        Ok(Started {
-            options,
-            state: b64().encode(state),
-        })
+        Started::new(&client, server.encode())
     }
 
     /// Checks a registration (`answer`, the browser's `toJSON()`) against
@@ -216,15 +221,7 @@ impl RelyingParty {
                 .map_err(|e| internal("ask for a passkey", e))?
                 .start_ceremony()
                 .map_err(|e| internal("ask for a passkey", e))?;
-        let options =
-            serde_json::to_string(&client).map_err(|e| internal("write the options", e))?;
-        let state = server
-            .encode()
-            .map_err(|e| internal("keep the ceremony", e))?;
-        Ok(Started {
-            options,
-            state: b64().encode(state),
-        })
+        Started::new(&client, server.encode())
     }
 
     /// Checks a signature (`answer`, the browser's `toJSON()`) against the

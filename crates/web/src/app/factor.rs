@@ -451,15 +451,6 @@ struct On {
     enrolled_at: i64,
 }
 
-/// A passkey, as its owner's page lists it.
-#[derive(serde::Serialize)]
-struct PasskeyRow {
-    id: i64,
-    name: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
 /// A key being set up: its QR code and the key to type by hand.
 #[derive(serde::Serialize)]
 struct Setup {
@@ -481,7 +472,7 @@ struct FactorPage {
     /// Their authenticator app, when it is on.
     on: Option<On>,
     setup: Option<Setup>,
-    passkeys: Vec<PasskeyRow>,
+    passkeys: Vec<waymark_store::PasskeyInfo>,
     /// Whether passkeys work at this service's address (a domain name).
     passkeys_possible: bool,
     /// Options for adding a passkey, while they may add one.
@@ -593,15 +584,7 @@ async fn factor_page(
             enrolled_at: f.enrolled_at.0,
         }),
         setup,
-        passkeys: passkeys
-            .into_iter()
-            .map(|p| PasskeyRow {
-                id: p.id,
-                name: p.name,
-                created_at: p.created_at.0,
-                last_used_at: p.last_used_at.map(|t| t.0),
-            })
-            .collect(),
+        passkeys: passkeys.iter().map(waymark_store::Passkey::info).collect(),
         passkeys_possible: rp.is_some(),
         passkey_create,
         passkey_get,

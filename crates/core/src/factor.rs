@@ -38,6 +38,19 @@ pub const PASSKEYS_MAX: usize = 10;
 /// Characters in a passkey's name.
 pub const PASSKEY_NAME_MAX: usize = 60;
 
+/// Seconds a proof of the second factor counts as fresh: adding another
+/// factor to an account that has one needs a proof this recent in the same
+/// session, so that a session left open (or stolen) cannot plant a factor
+/// of its own.
+pub const FRESH_PROOF_SECS: i64 = 10 * 60;
+
+/// Whether adding a factor now needs a fresh proof first: when the person
+/// has one already and this session proved it (`proven_at`, seconds since
+/// 1970) longer than [`FRESH_PROOF_SECS`] ago, or never.
+pub fn needs_fresh_proof(has_factor: bool, proven_at: Option<i64>, now: i64) -> bool {
+    has_factor && proven_at.is_none_or(|at| now - at > FRESH_PROOF_SECS || at > now)
+}
+
 /// A passkey's name as its owner typed it: one line of at most
 /// [`PASSKEY_NAME_MAX`] characters, or `fallback` when left blank.
 pub fn passkey_name(raw: &str, fallback: &str) -> Result<String, DomainError> {

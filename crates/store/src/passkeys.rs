@@ -228,6 +228,35 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records that the ceremony with `key` (a hash of its server half) was
+    /// answered: true the first time, false ever after, so that two answers
+    /// racing from one session (or two instances) count once. Keys older
+    /// than ten minutes go (ceremonies last five).
+    pub async fn spend_ceremony(&self, key: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM spent_ceremonies WHERE spent_at < $1")
+            .bind(now.0 - 600)
+            .execute(&mut *tx)
+            .await?;
+        let spent = sqlx::query("INSERT INTO spent_ceremonies (key, spent_at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await;
+        match spent {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            Err(e) if crate::error::is_unique_violation(&e) => {
+                tx.rollback().await?;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes `person`'s passkey `id` (the web layer checked a proof of
     /// their factor first). When it was their last second factor, their
     /// recovery codes go too. False if they had no such passkey.

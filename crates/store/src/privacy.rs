@@ -590,6 +590,11 @@ pub const HOLDERS: &[Holder] = &[
 /// each with why.
 pub const NOT_PERSONAL: &[(&str, &str, &str)] = &[
     (
+        "spent_ceremonies",
+        "key",
+        "a hash of a passkey ceremony answered in the last ten minutes",
+    ),
+    (
         "mailbox_leases",
         "holder",
         "which server instance reads the mailbox",

@@ -57,7 +57,9 @@
         button.disabled = false;
         var text = error && error.name === "InvalidStateError"
           ? "This device's passkey is added already."
-          : "No passkey was used: it was cancelled, or took too long.";
+          : create
+            ? "No passkey was made: it was cancelled, or took too long."
+            : "No passkey was used: it was cancelled, or took too long.";
         say(form, text + " Try again, or use another way on this page.");
       });
     });

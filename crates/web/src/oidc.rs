@@ -623,19 +623,11 @@ fn identity_of(subject: &str, claims: &serde_json::Map<String, Value>) -> Identi
     }
 }
 
-/// A provider's words, fit to show and log: at most `max` characters,
-/// control characters (a forged log line's newline) as spaces.
+/// A provider's words, fit to show and log: at most `max` characters, one
+/// line (`waymark_core::one_line`: a forged log line's newline, or an
+/// invisible direction override, becomes a space).
 fn clean(text: &str, max: usize) -> String {
-    text.chars()
-        .take(max)
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
+    waymark_core::one_line(&text.chars().take(max).collect::<String>())
 }
 
 #[cfg(test)]
@@ -665,7 +657,7 @@ mod tests {
     fn a_providers_words_cannot_forge_a_log_line() {
         assert_eq!(
             clean("denied\n2026 INFO signed in\r\u{2028}", 300),
-            "denied 2026 INFO signed in  "
+            "denied 2026 INFO signed in"
         );
         assert_eq!(clean(&"x".repeat(500), 300).len(), 300);
     }

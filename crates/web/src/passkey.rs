@@ -34,7 +34,9 @@ use webauthn_rp::request::register::{
     Nickname, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity,
     RegistrationServerState, RegistrationVerificationOptions, UserHandle64, Username,
 };
-use webauthn_rp::request::{AsciiDomain, Credentials as _, PublicKeyCredentialDescriptor, RpId};
+use webauthn_rp::request::{
+    AsciiDomain, Credentials as _, PublicKeyCredentialDescriptor, RpId, TimedCeremony as _,
+};
 use webauthn_rp::response::register::{CompressedPubKey, DynamicState, StaticState};
 use webauthn_rp::response::{AuthTransports, CredentialId};
 use webauthn_rp::{AuthenticatedCredential, NonDiscoverableAuthentication64, Registration};
@@ -46,21 +48,31 @@ type StoredKey = CompressedPubKey<[u8; 32], [u8; 32], [u8; 48], Vec<u8>>;
 /// RSA key with every extension stays far under this).
 pub const RESPONSE_LIMIT: usize = 64 * 1024;
 
-/// Why a ceremony's answer was not accepted, said to the person.
+/// Why a ceremony's answer was not accepted, said to the person (a
+/// sentence; the page says what to do next).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("nothing came back from the browser")]
+    #[error("Nothing came back from the browser.")]
     Missing,
-    #[error("the browser's answer is too long")]
+    #[error("The browser's answer is too long.")]
     TooLong,
-    #[error("this page was open too long, or was used already; try again")]
+    #[error("This page was open too long, or its passkey request was answered already.")]
     Expired,
-    #[error("the browser's answer could not be read")]
+    #[error("The browser's answer could not be read.")]
     Unreadable,
-    #[error("that is not one of your passkeys")]
+    #[error("That is not one of your passkeys.")]
     NotYours,
-    #[error("the passkey's answer did not check out")]
+    #[error("The passkey's answer did not check out.")]
     Invalid,
+}
+
+/// What a ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceremony {
+    /// Adding a passkey.
+    Create,
+    /// Proving one.
+    Get,
 }
 
 /// What a registration proved, ready to keep.
@@ -119,6 +131,46 @@ fn b64() -> base64::engine::GeneralPurpose {
 }
 
 impl RelyingParty {
+    /// Which of the ceremonies a session keeps (`states`, as started) the
+    /// browser's `answer` belongs to, by its challenge: the person may have
+    /// several pages open. Expired ones never match.
+    pub fn which(&self, kind: Ceremony, states: &[String], answer: &str) -> Result<usize, Refusal> {
+        let answer = bounded(answer)?;
+        let sent = match kind {
+            Ceremony::Create => Registration::from_json_relaxed(answer.as_bytes())
+                .map_err(|_| Refusal::Unreadable)?
+                .challenge_relaxed(),
+            Ceremony::Get => NonDiscoverableAuthentication64::from_json_relaxed(answer.as_bytes())
+                .map_err(|_| Refusal::Unreadable)?
+                .challenge_relaxed(),
+        }
+        .map_err(|_| Refusal::Unreadable)?;
+        let now = std::time::SystemTime::now();
+        states
+            .iter()
+            .position(|state| {
+                let Ok(bytes) = b64().decode(state) else {
+                    return false;
+                };
+                let (challenge, until) = match kind {
+                    Ceremony::Create => {
+                        match RegistrationServerState::<64>::decode(bytes.as_slice()) {
+                            Ok(s) => (s.sent_challenge(), s.expiration()),
+                            Err(_) => return false,
+                        }
+                    }
+                    Ceremony::Get => {
+                        match NonDiscoverableAuthenticationServerState::decode(bytes.as_slice()) {
+                            Ok(s) => (s.sent_challenge(), s.expiration()),
+                            Err(_) => return false,
+                        }
+                    }
+                };
+                challenge == sent && until > now
+            })
+            .ok_or(Refusal::Expired)
+    }
+
     /// The relying party for a service at `public_url`; `None` when its
     /// host is not a domain name (WebAuthn refuses IP addresses).
     pub fn for_public_url(public_url: &str) -> Option<Self> {

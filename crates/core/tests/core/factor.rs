@@ -113,3 +113,21 @@ fn one_person_keeps_a_bounded_number_of_passkeys() {
     let full = may_add_passkey(PASSKEYS_MAX).unwrap_err();
     assert!(full.to_string().contains("remove one"), "{full}");
 }
+
+#[test]
+fn adding_a_factor_to_an_account_with_one_needs_a_fresh_proof() {
+    use waymark_core::factor::{FRESH_PROOF_SECS, needs_fresh_proof};
+    let now = 1_000_000;
+    // The first factor needs none: there is nothing to prove yet.
+    assert!(!needs_fresh_proof(false, None, now));
+    assert!(needs_fresh_proof(true, None, now));
+    assert!(!needs_fresh_proof(true, Some(now), now));
+    assert!(!needs_fresh_proof(true, Some(now - FRESH_PROOF_SECS), now));
+    assert!(needs_fresh_proof(
+        true,
+        Some(now - FRESH_PROOF_SECS - 1),
+        now
+    ));
+    // A proof dated in the future is not believed.
+    assert!(needs_fresh_proof(true, Some(now + 60), now));
+}

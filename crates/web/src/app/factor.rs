@@ -54,6 +54,8 @@ const ISSUER: &str = "Waymark";
 const PASSKEY_GET: &str = "passkey_get";
 /// The session key of a passkey being added, likewise.
 const PASSKEY_CREATE: &str = "passkey_create";
+/// The session key of when this session last proved the second factor.
+const FACTOR_AT: &str = "factor_at";
 
 fn totp(secret: &[u8], account: &str) -> Result<TOTP, PageError> {
     TOTP::new(
@@ -136,10 +138,54 @@ struct Offered<'a> {
     passkey: &'a str,
 }
 
-/// Takes the server's half of a ceremony out of the session: it is
-/// answered at most once.
-async fn take(session: &Session, key: &str) -> Option<String> {
-    session.remove::<String>(key).await.ok().flatten()
+/// Ceremonies one session keeps per kind: the person may have a few of
+/// its pages open (a reload, a second tab), each with its own.
+const KEPT_CEREMONIES: usize = 4;
+
+/// Keeps a ceremony just started in the session, after the newest few.
+async fn keep(session: &Session, key: &str, state: String) -> Result<(), PageError> {
+    let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
+    let mut kept: Vec<String> = session.get(key).await.map_err(fail)?.unwrap_or_default();
+    kept.push(state);
+    let over = kept.len().saturating_sub(KEPT_CEREMONIES);
+    kept.drain(..over);
+    session.insert(key, kept).await.map_err(fail)
+}
+
+/// Finds the ceremony of this session that `answer` belongs to and takes
+/// it out: out of the session, and marked answered in the store in one
+/// statement, so that two answers racing from one session (or from two
+/// instances) count once. `Err(refusal)` when there is none, or it was
+/// answered already.
+async fn take(
+    s: &AppState,
+    session: &Session,
+    rp: &crate::passkey::RelyingParty,
+    kind: crate::passkey::Ceremony,
+    answer: &str,
+) -> Result<Result<String, crate::passkey::Refusal>, PageError> {
+    use sha2::Digest as _;
+    let key = match kind {
+        crate::passkey::Ceremony::Create => PASSKEY_CREATE,
+        crate::passkey::Ceremony::Get => PASSKEY_GET,
+    };
+    let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
+    let mut kept: Vec<String> = session.get(key).await.map_err(fail)?.unwrap_or_default();
+    let at = match rp.which(kind, &kept, answer) {
+        Ok(at) => at,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let state = kept.remove(at);
+    session.insert(key, kept).await.map_err(fail)?;
+    let spent = hex(&sha2::Sha256::digest(state.as_bytes()));
+    if !s.store.spend_ceremony(&spent, now()).await? {
+        return Ok(Err(crate::passkey::Refusal::Expired));
+    }
+    Ok(Ok(state))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Starts asking for a signature from `person`'s passkeys, for the page
@@ -158,16 +204,13 @@ async fn ask_passkey(
         return Ok(None);
     }
     let started = rp.start_assertion(&passkeys).map_err(PageError::Internal)?;
-    session
-        .insert(PASSKEY_GET, started.state)
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    keep(session, PASSKEY_GET, started.state).await?;
     Ok(Some(started.options))
 }
 
-/// Checks a passkey's signature against the ceremony this session's last
-/// page started and `person`'s passkeys: `Err(message)` when it does not
-/// check out, was used already or came too late.
+/// Checks a passkey's signature against a ceremony this session's pages
+/// started and `person`'s passkeys: `Err(message)` when it does not check
+/// out, was answered already or came too late.
 async fn prove_passkey(
     s: &AppState,
     session: &Session,
@@ -181,10 +224,9 @@ async fn prove_passkey(
             "Passkeys cannot be used at this address. Type a code instead.".into(),
         ));
     };
-    let Some(state) = take(session, PASSKEY_GET).await else {
-        return Ok(Err(format!(
-            "This page was open too long, or was used in another tab.{again}"
-        )));
+    let state = match take(s, session, &rp, crate::passkey::Ceremony::Get, answer).await? {
+        Ok(state) => state,
+        Err(refusal) => return Ok(Err(format!("{refusal}{again}"))),
     };
     let passkeys = s.store.passkeys_of(person).await?;
     match rp.finish_assertion(&state, answer, &passkeys) {
@@ -200,11 +242,32 @@ async fn prove_passkey(
                 )))
             }
         }
-        Err(refusal) => Ok(Err(format!(
-            "{}.{again}",
-            super::capitalised(&refusal.to_string())
-        ))),
+        Err(refusal) => Ok(Err(format!("{refusal}{again}"))),
     }
+}
+
+/// Marks the session as having proved the second factor now: adding
+/// another factor soon after needs no further proof
+/// (`waymark_core::factor::needs_fresh_proof`).
+async fn proved_now(session: &Session) -> Result<(), PageError> {
+    session
+        .insert(FACTOR_AT, now().0)
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))
+}
+
+/// Whether this session must prove the factor again before adding one.
+async fn needs_fresh_proof(
+    s: &AppState,
+    session: &Session,
+    person: PersonId,
+) -> Result<bool, PageError> {
+    let at: Option<i64> = session.get(FACTOR_AT).await.ok().flatten();
+    Ok(waymark_core::factor::needs_fresh_proof(
+        s.store.has_second_factor(person).await?,
+        at,
+        now().0,
+    ))
 }
 
 /// Checks what `person` offered against their second factor, within the
@@ -229,18 +292,11 @@ async fn prove(
     )
     .await?;
     if !offered.passkey.trim().is_empty() {
-        // Counted like app codes: a forged signature is no guess, but
-        // whoever sends many is refused all the same.
-        let key = format!("factor:{}", person.0);
-        let since = Timestamp(t.0 - WINDOW_SECS);
-        if let Some(wait) = s.store.reserve_attempt(&key, PAIR_LIMIT, since, t).await? {
-            crate::ops::METRICS.rate_limited("second_factor");
-            return Err(PageError::TooMany(wait as u64));
-        }
+        // A forged signature is no guess, so it is not counted against the
+        // person (whoever knows the password would lock the owner's real
+        // passkey out); it counts for the address, like every failure.
         let proof = prove_passkey(s, session, person, offered.passkey, t).await?;
-        if proof.is_ok() {
-            s.store.clear_sign_in_failures(&key, since).await?;
-        } else {
+        if proof.is_err() {
             crate::ops::METRICS.sign_in_failed("second_factor");
             tracing::warn!(client = %addr, person = person.0, "second factor refused: a passkey's signature");
             s.store.record_sign_in_failure(&address, t).await?;
@@ -248,6 +304,12 @@ async fn prove(
         return Ok(proof);
     }
     let raw = offered.code;
+    if raw.trim().is_empty() && s.store.second_factor(person).await?.is_none() {
+        // No app: the codes they have are recovery codes.
+        return Ok(Err(
+            "Use your passkey, or type one of your recovery codes".into()
+        ));
+    }
     let code = match OneTimeCode::parse(raw) {
         Ok(c) => c,
         Err(waymark_core::DomainError::Invalid { message, .. }) => {
@@ -339,6 +401,8 @@ struct CodePage<'a> {
     app: bool,
     /// The options for asking their passkeys, when they have any.
     passkey: Option<String>,
+    /// Whether they have passkeys (which this address may not let them use).
+    has_passkeys: bool,
     errors: Vec<FieldError>,
 }
 
@@ -360,14 +424,15 @@ async fn code_page(
         next,
         app: s.store.second_factor(person).await?.is_some(),
         passkey,
+        has_passkeys: !s.store.passkeys_of(person).await?.is_empty(),
         errors,
     };
-    Ok(with_own_script(view_page(
-        s,
-        status,
-        "login-code.html",
-        &view,
-    )?))
+    let page = view_page(s, status, "login-code.html", &view)?;
+    Ok(if view.passkey.is_some() {
+        with_own_script(page)
+    } else {
+        page
+    })
 }
 
 /// Lets a page load `/passkey.js` (its policy otherwise allows no script).
@@ -424,6 +489,7 @@ pub async fn code(
                 .insert(FACTOR, true)
                 .await
                 .map_err(|e| PageError::Internal(e.to_string()))?;
+            proved_now(&session).await?;
             Ok(Redirect::to(match proof {
                 // So they see how many are left, and can make new ones.
                 Proof::Recovery => "/settings/second-factor?saved=recovery",
@@ -481,6 +547,10 @@ struct FactorPage {
     passkey_get: Option<String>,
     /// Unused recovery codes, when they have any factor.
     recovery_left: Option<i64>,
+    /// Whether adding a factor waits for a fresh proof of the one they have.
+    confirm_first: bool,
+    /// The passkey name typed, shown again beside an error.
+    typed_name: String,
     /// Recovery codes just made: shown this once.
     new_codes: Vec<String>,
     saved: Option<&'static str>,
@@ -526,12 +596,26 @@ async fn factor_page(
     saved: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
+    factor_page_with(s, who, status, new_codes, saved, errors, "").await
+}
+
+/// The page, with the passkey name the person typed shown again.
+async fn factor_page_with(
+    s: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    new_codes: Vec<String>,
+    saved: Option<&'static str>,
+    errors: Vec<FieldError>,
+    typed_name: &str,
+) -> Result<Response, PageError> {
     let person = who.actor.person;
     let on = s.store.second_factor(person).await?;
     let passkeys = s.store.passkeys_of(person).await?;
     let rp = crate::passkey::RelyingParty::for_public_url(&s.public_url);
+    let confirm_first = needs_fresh_proof(s, &who.session, person).await?;
     let passkey_create = match &rp {
-        Some(rp) if passkeys.len() < waymark_core::factor::PASSKEYS_MAX => {
+        Some(rp) if passkeys.len() < waymark_core::factor::PASSKEYS_MAX && !confirm_first => {
             let handle = crate::passkey::handle_for(&passkeys);
             let started = rp
                 .start_registration(
@@ -541,10 +625,7 @@ async fn factor_page(
                     &passkeys,
                 )
                 .map_err(PageError::Internal)?;
-            who.session
-                .insert(PASSKEY_CREATE, started.state)
-                .await
-                .map_err(|e| PageError::Internal(e.to_string()))?;
+            keep(&who.session, PASSKEY_CREATE, started.state).await?;
             Some(started.options)
         }
         _ => None,
@@ -558,6 +639,7 @@ async fn factor_page(
     };
     let setup = match &on {
         Some(_) => None,
+        None if confirm_first => None,
         None => {
             let key = key_in_setup(&who.session).await?;
             let totp = totp(&key, who.person.email.as_str())?;
@@ -589,6 +671,8 @@ async fn factor_page(
         passkey_create,
         passkey_get,
         recovery_left,
+        confirm_first,
+        typed_name: typed_name.to_string(),
         new_codes: new_codes
             .iter()
             .map(|c| waymark_core::factor::show_recovery(c))
@@ -596,12 +680,14 @@ async fn factor_page(
         saved,
         errors,
     };
-    Ok(with_own_script(view_page(
-        s,
-        status,
-        "second-factor.html",
-        &view,
-    )?))
+    let page = view_page(s, status, "second-factor.html", &view)?;
+    Ok(
+        if view.passkey_get.is_some() || view.passkey_create.is_some() {
+            with_own_script(page)
+        } else {
+            page
+        },
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -618,6 +704,9 @@ pub async fn page(
     let saved = match q.saved.as_str() {
         "off" => Some("Your authenticator app is off: codes from it no longer work."),
         "passkey-removed" => Some("The passkey is removed: it no longer signs you in."),
+        "confirmed" => Some(
+            "Thank you. For the next 10 minutes you can add a passkey or an authenticator app without confirming again.",
+        ),
         "recovery" => Some("You signed in with a recovery code, which now no longer works."),
         _ => None,
     };
@@ -641,8 +730,13 @@ pub async fn set_up(
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
     let person = who.actor.person;
-    if s.store.has_second_factor(person).await? {
+    // An app already on stays; one with passkeys may add an app, after a
+    // fresh proof of them (the page asks for it first).
+    if s.store.second_factor(person).await?.is_some() {
         return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
+    if needs_fresh_proof(&s, &who.session, person).await? {
+        return confirm_first(&s, &who).await;
     }
     let key = key_in_setup(&who.session).await?;
     let t = now();
@@ -670,6 +764,7 @@ pub async fn set_up(
                     .insert(FACTOR, true)
                     .await
                     .map_err(|e| PageError::Internal(e.to_string()))?;
+                proved_now(&who.session).await?;
                 // Any other session signed in without it (someone who
                 // knew the password, say) ends.
                 if let Some(id) = who.session.id() {
@@ -740,7 +835,10 @@ async fn code_checked(
         passkey: &f.passkey,
     };
     match prove(s, addr, &who.session, person, offered).await? {
-        Ok(_) => Ok(None),
+        Ok(_) => {
+            proved_now(&who.session).await?;
+            Ok(None)
+        }
         Err(message) => {
             let errors = vec![form_error(field, message)];
             let page = factor_page(
@@ -805,6 +903,38 @@ pub async fn turn_off(
     Ok(Redirect::to("/settings/second-factor?saved=off").into_response())
 }
 
+/// The page, saying that adding a factor waits for a proof of the one the
+/// person has (a session left open, or stolen, cannot plant its own).
+async fn confirm_first(s: &AppState, who: &SignedIn) -> Result<Response, PageError> {
+    let errors = vec![form_error(
+        "confirm_code",
+        "Confirm it is you first, with your passkey or a code",
+    )];
+    factor_page(
+        s,
+        who,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Vec::new(),
+        None,
+        errors,
+    )
+    .await
+}
+
+/// A fresh proof of the factor the person has, so that they may add
+/// another in the next ten minutes.
+pub async fn confirm(
+    State(s): State<Arc<AppState>>,
+    ClientIp(addr): ClientIp,
+    who: SignedIn,
+    Form(f): Form<FactorForm>,
+) -> Result<Response, PageError> {
+    if let Some(answer) = code_checked(&s, addr, &who, &f, "confirm_code").await? {
+        return Ok(answer);
+    }
+    Ok(Redirect::to("/settings/second-factor?saved=confirmed").into_response())
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AddPasskeyForm {
@@ -824,8 +954,10 @@ pub async fn add_passkey(
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
     let person = who.actor.person;
+    if needs_fresh_proof(&s, &who.session, person).await? {
+        return confirm_first(&s, &who).await;
+    }
     let wrong = |message: String| vec![form_error("name", message)];
-    let state = take(&who.session, PASSKEY_CREATE).await;
     let existing = s.store.passkeys_of(person).await?;
     let fallback = format!("Passkey {}", existing.len() + 1);
     let errors = match (
@@ -840,14 +972,16 @@ pub async fn add_passkey(
         (Ok(_), Some(_)) if f.credential.trim().is_empty() => wrong(
             "Your browser made no passkey. Passkeys need a browser that supports them, with JavaScript on: choose Add a passkey and follow what your browser asks.".into(),
         ),
-        (Ok(_), Some(_)) if state.is_none() => wrong(
-            "This page was open too long, or was used in another tab. Add the passkey again from this page.".into(),
-        ),
         (Ok(name), Some(rp)) => {
-            match rp.finish_registration(state.as_deref().unwrap_or_default(), &f.credential) {
+            let made = match take(&s, &who.session, &rp, crate::passkey::Ceremony::Create, &f.credential)
+                .await?
+            {
+                Ok(state) => rp.finish_registration(&state, &f.credential),
+                Err(refusal) => Err(refusal),
+            };
+            match made {
                 Err(refusal) => wrong(format!(
-                    "{}. Remove the passkey your browser just made, if it made one, and add it again.",
-                    super::capitalised(&refusal.to_string())
+                    "{refusal} Remove the passkey your browser just made, if it made one, and add it again from this page."
                 )),
                 Ok(made) => {
                     let codes = new_recovery_codes()?;
@@ -872,6 +1006,7 @@ pub async fn add_passkey(
                                 .insert(FACTOR, true)
                                 .await
                                 .map_err(|e| PageError::Internal(e.to_string()))?;
+                            proved_now(&who.session).await?;
                             if added.first_factor
                                 && let Some(id) = who.session.id()
                             {
@@ -880,13 +1015,15 @@ pub async fn add_passkey(
                                 s.store.end_other_sessions(person, &id.to_string()).await?;
                             }
                             tracing::info!(person = person.0, passkey = added.id, "passkey added");
+                            // The fixed words come first: the name is the
+                            // adder's, and could be worded to reassure.
                             tell(
                                 &s.store,
                                 &s.public_url,
                                 who.person.email.as_str(),
                                 &who.person.name,
                                 &format!(
-                                    "A passkey named \"{name}\" was added to your Waymark account. It now signs you in after your password. If you did not add it, remove it on your settings page and tell the programme."
+                                    "A passkey was added to your Waymark account: it now signs you in after your password. If you did not add it, remove it on your settings page at once and tell the programme. The name it was given: {name}"
                                 ),
                             )
                             .await;
@@ -903,13 +1040,14 @@ pub async fn add_passkey(
             }
         }
     };
-    factor_page(
+    factor_page_with(
         &s,
         &who,
         StatusCode::UNPROCESSABLE_ENTITY,
         Vec::new(),
         None,
         errors,
+        &f.name,
     )
     .await
 }

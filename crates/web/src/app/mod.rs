@@ -214,6 +214,7 @@ pub fn table() -> Vec<Route> {
         post("/settings/second-factor", factor::set_up),
         post("/settings/second-factor/codes", factor::new_codes),
         post("/settings/second-factor/off", factor::turn_off),
+        post("/settings/second-factor/confirm", factor::confirm),
         post("/settings/passkeys", factor::add_passkey),
         post("/settings/passkeys/remove", factor::remove_passkey),
         get("/passkey.js", factor::script),

@@ -2848,6 +2848,12 @@ async fn every_workspace_action_has_an_api_operation() {
             Err("turning a second factor off needs a code from the person's phone"),
         ),
         (
+            "/settings/second-factor/confirm",
+            Err(
+                "a fresh proof of the person's own factor, in the browser, before they add another",
+            ),
+        ),
+        (
             "/settings/passkeys",
             Err("a passkey is made by the person's own device, through their browser"),
         ),

@@ -112,7 +112,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<AgencyRecord, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             // The agency's engagements first, in id order, then the agency:
             // the order a command on one of them takes (its row, then the

@@ -96,7 +96,7 @@ impl Store {
         // indexed while serve starts, and SQLite cannot upgrade a read to a
         // write under another writer's commit.
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM setup_links WHERE used_at IS NULL")
             .execute(&mut *tx)
             .await?;
@@ -345,7 +345,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == crate::Backend::Postgres {
             let digest = chain::sha256(key);
             let lock = i64::from_str_radix(&digest[..15], 16)

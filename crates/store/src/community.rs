@@ -624,7 +624,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let c = self.may_ask_in(actor, category).await?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = ask_in(&mut tx, &c, actor, q, now).await?;
         tx.commit().await?;
         Ok(id)
@@ -640,7 +640,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         self.may_answer_question(actor, topic).await?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = lock_topic(&mut tx, topic).await?;
         community::may_answer(actor, t.state)?;
         let post = insert_post(&mut tx, t.id, actor, false, None, body, now).await?;
@@ -675,7 +675,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = lock_topic(&mut tx, topic).await?;
         let r = sqlx::query(
             "SELECT author_id, is_question, revisions, body FROM community_posts WHERE id = $1",
@@ -772,7 +772,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.thread_head(Some(actor), topic).await?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = lock_topic(&mut tx, topic).await?;
         let event = match post {
             Some(post) => {
@@ -824,7 +824,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let topic = self.post_topic(Some(actor), post).await?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(POST_STATE)
             .bind(post)
             .fetch_one(&mut *tx)

@@ -186,7 +186,7 @@ impl Store {
     ) -> Result<Person, StoreError> {
         by.may_deactivate(person)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE people SET deactivated_at = $1, deactivated_by = $2 \
              WHERE id = $3 AND deactivated_at IS NULL",
@@ -539,7 +539,7 @@ impl Store {
             });
         }
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE people SET name = $1, email = $2 WHERE id = $3")
             .bind(&new.name)
             .bind(new.email.as_str())

@@ -250,7 +250,7 @@ impl Store {
             _ => (String::new(), String::new()),
         };
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<Option<usize>, StoreError> = async {
             let claimed =
                 sqlx::query("UPDATE mentions SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")

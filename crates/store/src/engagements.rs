@@ -20,7 +20,7 @@ impl Store {
         let model = self.model(model_hash).await?;
         let mut events = waymark_core::start(&model, model_hash, agency, actor, mode)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<Engagement, StoreError> = async {
             // The journey starts tailored for the agency's type, if known.
             let kind = crate::assessments::agency_type(&mut tx, agency).await?;

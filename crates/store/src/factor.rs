@@ -100,7 +100,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let had = sqlx::query("SELECT 1 FROM second_factors WHERE person_id = $1")
             .bind(person.0)
             .fetch_optional(&mut *tx)
@@ -185,7 +185,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
             .bind(person.0)
             .execute(&mut *tx)
@@ -220,7 +220,7 @@ impl Store {
     /// passkeys and sessions too (an admin's reset).
     async fn delete_factor(&self, person: PersonId, everything: bool) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM people WHERE id = $1")
             .bind(person.0)
             .fetch_optional(&mut *tx)

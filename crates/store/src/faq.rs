@@ -44,7 +44,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<i64, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<i64, StoreError> = async {
             let locked = crate::community::lock_topic(&mut tx, topic).await?;
             let promoted: Option<i64> =
@@ -196,7 +196,7 @@ impl Store {
         knowledge::may_write(actor)?;
         {
             let _turn = self.write_turn().await;
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let result: Result<(), StoreError> = async {
                 // Every entry's row is locked first (PostgreSQL), so two
                 // moves at once queue and the second sees the first's order.

@@ -96,7 +96,7 @@ impl Store {
             _ => None,
         };
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let person = match (outcome, created) {
             (Outcome::SignIn(p) | Outcome::Link(p), _) => *p,
             (Outcome::Create { .. }, Some((name, email, role))) => {

@@ -403,7 +403,7 @@ impl Store {
             return Ok(ImportOutcome::Duplicate(id));
         }
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = match self
             .insert_enquiry(&mut tx, e, acknowledgement.cloned(), now)
             .await
@@ -615,7 +615,7 @@ impl Store {
             None => None,
         };
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Lock the enquiry's row, then decide on its current status.
         let locked = sqlx::query("UPDATE enquiries SET event_count = event_count WHERE id = $1")
             .bind(id)

@@ -174,7 +174,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         knowledge::may_write(actor)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<i64, StoreError> = async {
             // A new owner must be someone of the programme, as the directory
             // has them now.
@@ -472,7 +472,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 =
             sqlx::query_scalar("SELECT id FROM articles WHERE slug = $1 AND status = 'published'")
                 .bind(slug)

@@ -395,7 +395,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Taken, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         match self.take_in(&mut tx, m, acknowledge, now).await {
             Ok(Taken::Duplicate) => Ok(Taken::Duplicate),
             Ok(taken) => {
@@ -701,7 +701,7 @@ impl Store {
         let text = waymark_core::enquiry::reply(actor, body)?;
         let message_id = crate::new_message_id(from)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_enquiry(&mut tx, id).await?;
         let row =
             sqlx::query("SELECT contact_email, subject, message_id FROM enquiries WHERE id = $1")

@@ -86,7 +86,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         migration::may_migrate(actor)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             let rows = sqlx::query("SELECT id, slug, status, tags FROM articles ORDER BY id")
                 .fetch_all(&mut *tx)
@@ -155,7 +155,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Outcome, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             if self.backend == Backend::Postgres {
                 sqlx::query("UPDATE engagements SET version = version WHERE id = $1")

@@ -200,7 +200,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         community::may_moderate(actor)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<(), StoreError> = async {
             let locked = crate::community::lock_topic(&mut tx, topic).await?;
             let row = sqlx::query(

@@ -115,6 +115,20 @@ impl Store {
         Ok(store)
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock when it
+    /// begins (`BEGIN IMMEDIATE`): one that read first and wrote later would
+    /// fail at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which
+    /// the busy timeout does not wait out) whenever a statement outside this
+    /// process's write turn, such as a session saved, committed in between.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// On SQLite, this process's turn to write; on PostgreSQL, nothing
     /// (row locks let writers of different engagements run at once).
     pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {

@@ -170,7 +170,7 @@ impl Store {
     /// Queues messages, all or none.
     pub async fn queue_mail(&self, mail: &[Mail], now: Timestamp) -> Result<Vec<i64>, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut ids = Vec::with_capacity(mail.len());
         for m in mail {
             ids.push(queue(&mut tx, m, now).await?);

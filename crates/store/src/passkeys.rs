@@ -134,7 +134,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Added, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let hold = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
@@ -234,7 +234,7 @@ impl Store {
     /// than ten minutes go (ceremonies last five).
     pub async fn spend_ceremony(&self, key: &str, now: Timestamp) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM spent_ceremonies WHERE spent_at < $1")
             .bind(now.0 - 600)
             .execute(&mut *tx)
@@ -262,7 +262,7 @@ impl Store {
     /// recovery codes go too. False if they had no such passkey.
     pub async fn remove_passkey(&self, person: PersonId, id: i64) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND person_id = $2")
             .bind(id)
             .bind(person.0)

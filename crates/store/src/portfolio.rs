@@ -409,7 +409,7 @@ impl Store {
     /// it counted.
     pub async fn rebuild_portfolio_if_missing(&self) -> Result<bool, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Take the write lock first, so that two instances opening at once
         // count once.
         match self.backend {

@@ -564,7 +564,7 @@ impl Store {
     ) -> Result<PersonRemoval, StoreError> {
         by.may_remove_personal_data(person)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT name, email, removed_at FROM people WHERE id = $1")
             .bind(person.0)
             .fetch_optional(&mut *tx)

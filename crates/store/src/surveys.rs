@@ -120,7 +120,7 @@ impl Store {
         survey::may_manage(actor)?;
         let d = survey::check(definition).map_err(fields)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (engagement, agency) = match audience {
             Audience::Engagement { engagement } => {
                 let agency: Option<i64> =
@@ -265,7 +265,7 @@ impl Store {
         survey::may_manage(actor)?;
         let d = survey::check(definition).map_err(fields)?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A sent survey says so, whatever version the caller saw.
         let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
         survey::may_change(s.sent)?;
@@ -311,7 +311,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
         if s.phase == Phase::Closed {
             return Err(StoreError::Domain(DomainError::rule(
@@ -430,7 +430,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let s = Self::survey_for_change(&mut tx, actor, id, now).await?;
         if !s.sent {
             return Err(StoreError::Domain(DomainError::rule(
@@ -538,7 +538,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let hash = crate::chain::sha256(token);
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "SELECT s.id, s.definition, s.sent, s.closed_early, t.used, t.person_id FROM survey_tokens t \
              JOIN surveys s ON s.id = t.survey_id WHERE t.token_hash = $1",
@@ -586,7 +586,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<i64, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "SELECT s.id, s.definition, s.sent, s.closed_early FROM surveys s WHERE s.public_key = $1",
         )

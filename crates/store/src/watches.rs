@@ -329,7 +329,7 @@ impl Store {
         mail: impl Fn(&Recipient) -> crate::outbox::Mail,
     ) -> Result<Option<usize>, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result: Result<Option<usize>, StoreError> = async {
             let claimed = sqlx::query(
                 "UPDATE community_notices SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL",

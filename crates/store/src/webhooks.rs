@@ -300,7 +300,7 @@ impl Store {
         webhook::may_subscribe(actor)?;
         let secret = new_secret()?;
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             let held: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM webhook_subscriptions WHERE owner_id = $1",
@@ -477,7 +477,7 @@ impl Store {
             ))));
         }
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             let row = sqlx::query(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND subscription_id = $2"
@@ -584,7 +584,7 @@ impl Store {
         mail: DisabledMail<'_>,
     ) -> Result<AfterAttempt, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             let row = sqlx::query(
                 "SELECT d.subscription_id, d.attempts, d.created_at, d.delivered_at, s.last_success_at \

@@ -52,14 +52,29 @@ pub fn needs_fresh_proof(has_factor: bool, proven_at: Option<i64>, now: i64) -> 
 }
 
 /// A passkey's name as its owner typed it: one line of at most
-/// [`PASSKEY_NAME_MAX`] characters, or `fallback` when left blank.
-pub fn passkey_name(raw: &str, fallback: &str) -> Result<String, DomainError> {
+/// [`PASSKEY_NAME_MAX`] characters ("Passkey" when left blank), made
+/// different from the names of their other passkeys (`taken`) by a number,
+/// "Phone (2)", so that the list to remove one from never shows two alike.
+pub fn passkey_name(raw: &str, taken: &[&str]) -> Result<String, DomainError> {
     let name = crate::text::check_line("name", raw, PASSKEY_NAME_MAX)?;
-    Ok(if name.is_empty() {
-        fallback.to_string()
+    let name = if name.is_empty() {
+        "Passkey".to_string()
     } else {
         name
-    })
+    };
+    if !taken.contains(&name.as_str()) {
+        return Ok(name);
+    }
+    Ok((2..)
+        .map(|n| {
+            let suffix = format!(" ({n})");
+            // The number fits within the limit, cutting the name if need be.
+            let room = PASSKEY_NAME_MAX - suffix.chars().count();
+            let kept: String = name.chars().take(room).collect();
+            format!("{}{suffix}", kept.trim_end())
+        })
+        .find(|candidate| !taken.contains(&candidate.as_str()))
+        .unwrap_or(name))
 }
 
 /// Whether `person`, who has `have` passkeys, may add another.

@@ -56,7 +56,9 @@ pub enum Refusal {
     Missing,
     #[error("The browser's answer is too long.")]
     TooLong,
-    #[error("This page was open too long, or its passkey request was answered already.")]
+    #[error(
+        "This page was open too long, or its passkey request was answered already, or newer pages replaced it."
+    )]
     Expired,
     #[error("The browser's answer could not be read.")]
     Unreadable,

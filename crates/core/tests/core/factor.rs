@@ -91,17 +91,23 @@ fn admins_must_have_one_and_only_admins_reset_others() {
 }
 
 #[test]
-fn a_passkey_name_is_one_bounded_line_or_the_fallback() {
+fn a_passkey_name_is_one_bounded_line_unlike_the_others() {
     use waymark_core::factor::{PASSKEY_NAME_MAX, passkey_name};
+    assert_eq!(passkey_name("  Work laptop ", &[]).unwrap(), "Work laptop");
+    assert_eq!(passkey_name("   ", &[]).unwrap(), "Passkey");
     assert_eq!(
-        passkey_name("  Work laptop ", "Passkey").unwrap(),
-        "Work laptop"
+        passkey_name("", &["Passkey", "Passkey (2)"]).unwrap(),
+        "Passkey (3)"
     );
-    assert_eq!(passkey_name("   ", "Passkey 2").unwrap(), "Passkey 2");
-    assert!(passkey_name("Ada\r\nBcc: x@y", "Passkey").is_err());
-    assert!(passkey_name("a\u{202E}b", "Passkey").is_err());
-    assert!(passkey_name(&"k".repeat(PASSKEY_NAME_MAX), "Passkey").is_ok());
-    let long = passkey_name(&"k".repeat(PASSKEY_NAME_MAX + 1), "Passkey").unwrap_err();
+    assert_eq!(passkey_name("Phone", &["Phone"]).unwrap(), "Phone (2)");
+    assert!(passkey_name("Ada\r\nBcc: x@y", &[]).is_err());
+    assert!(passkey_name("a\u{202E}b", &[]).is_err());
+    let full = "k".repeat(PASSKEY_NAME_MAX);
+    assert_eq!(passkey_name(&full, &[]).unwrap(), full);
+    let numbered = passkey_name(&full, &[full.as_str()]).unwrap();
+    assert_eq!(numbered.chars().count(), PASSKEY_NAME_MAX);
+    assert!(numbered.ends_with(" (2)"), "{numbered}");
+    let long = passkey_name(&"k".repeat(PASSKEY_NAME_MAX + 1), &[]).unwrap_err();
     assert!(long.to_string().contains("too long"), "{long}");
 }
 

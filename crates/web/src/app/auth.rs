@@ -571,7 +571,6 @@ async fn sign_in(
     // probed at all until the window passes.
     let keys: Vec<(&str, u32)> = [
         (Some(&address), ADDRESS_LIMIT),
-        (pair.as_ref(), PAIR_LIMIT),
         (account.as_ref(), ACCOUNT_LIMIT),
     ]
     .into_iter()
@@ -591,6 +590,17 @@ async fn sign_in(
             &f.next,
             Some((field, msg)),
         ));
+    }
+    // The pair (this account from this address) is counted before the
+    // password is checked, in one step with the count: guesses sent all at
+    // once are judged one after another, and no more than the limit are
+    // checked. A right password clears it.
+    if let Some(key) = &pair
+        && let Some(wait) = s.store.reserve_attempt(key, PAIR_LIMIT, since, t).await?
+    {
+        crate::ops::METRICS.rate_limited("sign_in");
+        tracing::warn!(client = %addr, wait, "sign-in refused: too many tries for one account from one address");
+        return Err(PageError::TooMany(wait as u64));
     }
     let found = match &email {
         Some(e) => s.store.credentials(e).await?,
@@ -621,7 +631,8 @@ async fn sign_in(
                 "sign-in refused: wrong email address or password"
             );
             s.store.record_sign_in_failure(&address, t).await?;
-            for key in [&pair, &account].into_iter().flatten() {
+            // (The pair's attempt was counted before the check.)
+            if let Some(key) = &account {
                 s.store.record_sign_in_failure(key, t).await?;
             }
             Ok(login_page(

@@ -142,10 +142,21 @@ struct Offered<'a> {
 /// its pages open (a reload, a second tab), each with its own.
 const KEPT_CEREMONIES: usize = 4;
 
+/// The ceremonies a session keeps of one kind. What cannot be read (a
+/// session from before they were kept as a list, say) counts as none.
+async fn kept(session: &Session, key: &str) -> Vec<String> {
+    session
+        .get::<Vec<String>>(key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// Keeps a ceremony just started in the session, after the newest few.
 async fn keep(session: &Session, key: &str, state: String) -> Result<(), PageError> {
     let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
-    let mut kept: Vec<String> = session.get(key).await.map_err(fail)?.unwrap_or_default();
+    let mut kept = kept(session, key).await;
     kept.push(state);
     let over = kept.len().saturating_sub(KEPT_CEREMONIES);
     kept.drain(..over);
@@ -170,7 +181,7 @@ async fn take(
         crate::passkey::Ceremony::Get => PASSKEY_GET,
     };
     let fail = |e: tower_sessions::session::Error| PageError::Internal(e.to_string());
-    let mut kept: Vec<String> = session.get(key).await.map_err(fail)?.unwrap_or_default();
+    let mut kept = kept(session, key).await;
     let at = match rp.which(kind, &kept, answer) {
         Ok(at) => at,
         Err(refusal) => return Ok(Err(refusal)),
@@ -294,9 +305,24 @@ async fn prove(
     if !offered.passkey.trim().is_empty() {
         // A forged signature is no guess, so it is not counted against the
         // person (whoever knows the password would lock the owner's real
-        // passkey out); it counts for the address, like every failure.
+        // passkey out). It is counted for the address before it is checked,
+        // in one step with the count, so answers sent all at once are
+        // judged one after another and no more than the limit get through.
+        let key = format!("passkey:{}", crate::ops::limit_key(addr));
+        let since = Timestamp(t.0 - WINDOW_SECS);
+        if let Some(wait) = s
+            .store
+            .reserve_attempt(&key, ADDRESS_LIMIT, since, t)
+            .await?
+        {
+            crate::ops::METRICS.rate_limited("second_factor");
+            tracing::warn!(client = %addr, person = person.0, wait, "passkey refused: too many answers from one address");
+            return Err(PageError::TooMany(wait as u64));
+        }
         let proof = prove_passkey(s, session, person, offered.passkey, t).await?;
-        if proof.is_err() {
+        if proof.is_ok() {
+            s.store.clear_sign_in_failures(&key, since).await?;
+        } else {
             crate::ops::METRICS.sign_in_failed("second_factor");
             tracing::warn!(client = %addr, person = person.0, "second factor refused: a passkey's signature");
             s.store.record_sign_in_failure(&address, t).await?;
@@ -304,11 +330,17 @@ async fn prove(
         return Ok(proof);
     }
     let raw = offered.code;
-    if raw.trim().is_empty() && s.store.second_factor(person).await?.is_none() {
+    let app = s.store.second_factor(person).await?.is_some();
+    if !app && !matches!(OneTimeCode::parse(raw), Ok(OneTimeCode::Recovery(_))) {
         // No app: the codes they have are recovery codes.
-        return Ok(Err(
-            "Use your passkey, or type one of your recovery codes".into()
-        ));
+        let usable = crate::passkey::RelyingParty::for_public_url(&s.public_url).is_some()
+            && !s.store.passkeys_of(person).await?.is_empty();
+        return Ok(Err(if usable {
+            "You have no authenticator app: use your passkey, or type one of your recovery codes"
+        } else {
+            "Type one of your recovery codes: each is ten letters and digits, such as abcde-fghij"
+        }
+        .into()));
     }
     let code = match OneTimeCode::parse(raw) {
         Ok(c) => c,
@@ -776,7 +808,11 @@ pub async fn set_up(
                     &s.public_url,
                     who.person.email.as_str(),
                     &who.person.name,
-                    "A second factor (an authenticator app) was set up on your Waymark account. Signing in now asks for its code after your password, and browsers signed in before are signed out.",
+                    if first {
+                        "A second factor (an authenticator app) was set up on your Waymark account. Signing in now asks for its code after your password, and browsers signed in before are signed out."
+                    } else {
+                        "An authenticator app was set up on your Waymark account, beside your passkeys: signing in now also takes its code after your password."
+                    },
                 )
                 .await;
                 // One who has passkeys keeps the recovery codes they saved then.
@@ -959,13 +995,19 @@ pub async fn add_passkey(
     }
     let wrong = |message: String| vec![form_error("name", message)];
     let existing = s.store.passkeys_of(person).await?;
-    let fallback = format!("Passkey {}", existing.len() + 1);
+    let names: Vec<&str> = existing.iter().map(|p| p.name.as_str()).collect();
     let errors = match (
-        waymark_core::factor::passkey_name(&f.name, &fallback),
+        waymark_core::factor::passkey_name(&f.name, &names),
         crate::passkey::RelyingParty::for_public_url(&s.public_url),
     ) {
         (Err(waymark_core::DomainError::Invalid { message, .. }), _) => {
-            wrong(format!("The name {message}"))
+            wrong(if f.credential.trim().is_empty() {
+                format!("The name {message}")
+            } else {
+                format!(
+                    "The name {message}. Your browser made a passkey already: remove it from your browser or security key, then add it again with a shorter name."
+                )
+            })
         }
         (Err(e), _) => return Err(e.into()),
         (Ok(_), None) => wrong("Passkeys cannot be used at this service's address.".into()),
@@ -1023,7 +1065,7 @@ pub async fn add_passkey(
                                 who.person.email.as_str(),
                                 &who.person.name,
                                 &format!(
-                                    "A passkey was added to your Waymark account: it now signs you in after your password. If you did not add it, remove it on your settings page at once and tell the programme. The name it was given: {name}"
+                                    "A passkey was added to your Waymark account: it now signs you in after your password. The name it was given: {name}"
                                 ),
                             )
                             .await;

@@ -117,17 +117,19 @@ async fn send(
         .oneshot(req.body(Body::from(body)).unwrap())
         .await
         .unwrap();
-    let h = |name| {
-        res.headers()
-            .get(name)
-            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+    let (status, location, set_cookie, retry_after) = {
+        let h = |name| {
+            res.headers()
+                .get(name)
+                .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+        };
+        (
+            res.status(),
+            h(header::LOCATION).unwrap_or_default(),
+            h(header::SET_COOKIE),
+            h(header::RETRY_AFTER),
+        )
     };
-    let (status, location, set_cookie, retry_after) = (
-        res.status(),
-        h(header::LOCATION).unwrap_or_default(),
-        h(header::SET_COOKIE),
-        h(header::RETRY_AFTER),
-    );
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -1318,6 +1320,20 @@ async fn too_many_sign_in_attempts_answer_429_with_retry_after() {
             sign_in(&third, "sam@dta.gov.au", PASSWORD).await.1.status,
             StatusCode::SEE_OTHER
         );
+        // Guesses sent all at once are counted one after another: of twelve
+        // at one account from one address, five are checked.
+        let burst = router(&w.store, [10, 0, 0, 4]).await;
+        let tries = (0..12).map(|_| sign_in(&burst, "eve@bot.gov.au", "wrong password here"));
+        let answers = futures_util::future::join_all(tries).await;
+        let checked = answers
+            .iter()
+            .filter(|(_, r)| r.status == StatusCode::UNPROCESSABLE_ENTITY)
+            .count();
+        let refused = answers
+            .iter()
+            .filter(|(_, r)| r.status == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((checked, refused), (5, 7));
     }
 }
 

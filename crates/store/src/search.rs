@@ -410,7 +410,7 @@ impl Store {
     /// model is loaded or reloaded). Unchanged pages are not rewritten.
     pub async fn index_pages(&self, kind: Kind, pages: &[Document]) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: Vec<String> =
             sqlx::query_scalar("SELECT ref FROM search_docs WHERE kind = $1")
                 .bind(kind.as_str())
@@ -446,7 +446,7 @@ impl Store {
     /// enquiries, published articles) again from the records themselves.
     pub async fn reindex_records(&self) -> Result<u64, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM search_docs WHERE kind IN ('engagement', 'agency', 'enquiry', 'article', 'question')",
         )

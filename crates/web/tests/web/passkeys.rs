@@ -188,6 +188,23 @@ async fn add(app: &Router, c: &Client, key: &SoftKey, name: &str) -> Reply {
     .await
 }
 
+/// A world on `store` whose member Mia, signed in from 127.0.0.`octet`,
+/// has added a passkey named `name` made by a key from `seed`.
+async fn mia_with_passkey(
+    store: Store,
+    octet: u8,
+    seed: u8,
+    name: &str,
+) -> (World, Router, Client, SoftKey) {
+    let w = world(store).await;
+    let app = router(&w.store, [127, 0, 0, octet]).await;
+    let mia = w.client(&app, Who::Member).await;
+    let key = SoftKey::new(seed);
+    let r = add(&app, &mia, &key, name).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (w, app, mia, key)
+}
+
 /// The password, then the code page: the client and the page.
 async fn password_then_page(app: &Router, email: &str) -> (Client, Reply) {
     let r = post(
@@ -300,11 +317,7 @@ async fn a_member_adds_a_passkey_and_signs_in_with_it() {
 #[tokio::test]
 async fn a_signature_counts_only_from_this_site_for_this_ceremony_and_its_owner() {
     for store in stores("web-passkeys-hostile").await {
-        let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 42]).await;
-        let mia = w.client(&app, Who::Member).await;
-        let mut key = SoftKey::new(5);
-        assert_eq!(add(&app, &mia, &key, "Laptop").await.status, StatusCode::OK);
+        let (w, app, _mia, mut key) = mia_with_passkey(store, 42, 5, "Laptop").await;
         // Another member's own passkey.
         let sam = w.client(&app, Who::Sponsor).await;
         let mut sams = SoftKey::new(6);
@@ -371,13 +384,9 @@ async fn a_signature_counts_only_from_this_site_for_this_ceremony_and_its_owner(
 #[tokio::test]
 async fn one_signature_signs_in_once_even_sent_four_times_at_once() {
     for store in stores("web-passkeys-race").await {
-        let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 44]).await;
-        let mia = w.client(&app, Who::Member).await;
         // A synced passkey's counter stays at 0, so the counter cannot
         // tell two uses of one signature apart: the ceremony must.
-        let mut key = SoftKey::new(12);
-        assert_eq!(add(&app, &mia, &key, "Synced").await.status, StatusCode::OK);
+        let (_w, app, _mia, mut key) = mia_with_passkey(store, 44, 12, "Synced").await;
         let (c, page) = password_then_page(&app, "mia@bot.gov.au").await;
         let get = options(&page.body, "passkey-get").unwrap();
         key.counter = u32::MAX; // sign() adds one: a counter of 0
@@ -465,11 +474,7 @@ async fn adding_a_factor_to_an_account_with_one_needs_a_fresh_proof() {
 #[tokio::test]
 async fn someone_with_passkeys_sets_up_an_app_too() {
     for store in stores("web-passkeys-app").await {
-        let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 46]).await;
-        let mia = w.client(&app, Who::Member).await;
-        let key = SoftKey::new(14);
-        assert_eq!(add(&app, &mia, &key, "Key").await.status, StatusCode::OK);
+        let (_w, app, mia, _key) = mia_with_passkey(store, 46, 14, "Key").await;
         let page = send(&app, &mia, Method::GET, "/settings/second-factor", &[]).await;
         assert!(
             page.body.contains("Set up an authenticator app too"),
@@ -613,11 +618,7 @@ async fn removing_a_passkey_needs_a_proof_and_the_last_takes_the_codes() {
 #[tokio::test]
 async fn answers_sent_all_at_once_from_one_address_stop_at_its_limit() {
     for store in stores("web-passkeys-flood").await {
-        let w = world(store).await;
-        let app = router(&w.store, [127, 0, 0, 47]).await;
-        let mia = w.client(&app, Who::Member).await;
-        let key = SoftKey::new(15);
-        assert_eq!(add(&app, &mia, &key, "Key").await.status, StatusCode::OK);
+        let (_w, app, _mia, _key) = mia_with_passkey(store, 47, 15, "Key").await;
         let (c, _) = password_then_page(&app, "mia@bot.gov.au").await;
         let form = [("passkey", "{\"forged\": true}"), ("next", "/engagements")];
         let tries = (0..36).map(|_| post(&app, &c, "/login/code", &form));

@@ -228,11 +228,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records that the ceremony with `key` (a hash of its server half) was
-    /// answered: true the first time, false ever after, so that two answers
-    /// racing from one session (or two instances) count once. Keys older
-    /// than ten minutes go (ceremonies last five).
-    pub async fn spend_ceremony(&self, key: &str, now: Timestamp) -> Result<bool, StoreError> {
+    /// Records that the ceremony whose server half is `state` was answered
+    /// (its SHA-256 is kept, not the state): true the first time, false
+    /// ever after, so that two answers racing from one session (or two
+    /// instances) count once. Records older than ten minutes go
+    /// (ceremonies last five).
+    pub async fn spend_ceremony(&self, state: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let key = crate::chain::sha256(state);
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM spent_ceremonies WHERE spent_at < $1")
@@ -240,7 +242,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let spent = sqlx::query("INSERT INTO spent_ceremonies (key, spent_at) VALUES ($1, $2)")
-            .bind(key)
+            .bind(&key)
             .bind(now.0)
             .execute(&mut *tx)
             .await;

@@ -198,3 +198,16 @@ async fn a_counter_moves_only_from_what_was_read_and_a_reset_takes_every_passkey
         assert!(!w.store.reset_second_factor(&admin, mia).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_ceremony_is_spent_once_and_old_records_go() {
+    for store in stores("passkeys-spent").await {
+        let w = world(store).await;
+        assert!(w.store.spend_ceremony("state one", NOW).await.unwrap());
+        assert!(!w.store.spend_ceremony("state one", NOW).await.unwrap());
+        assert!(w.store.spend_ceremony("state two", NOW).await.unwrap());
+        // Eleven minutes on, the old records are gone (ceremonies last five).
+        let later = Timestamp(NOW.0 + 11 * 60);
+        assert!(w.store.spend_ceremony("state one", later).await.unwrap());
+    }
+}

@@ -175,7 +175,6 @@ async fn take(
     kind: crate::passkey::Ceremony,
     answer: &str,
 ) -> Result<Result<String, crate::passkey::Refusal>, PageError> {
-    use sha2::Digest as _;
     let key = match kind {
         crate::passkey::Ceremony::Create => PASSKEY_CREATE,
         crate::passkey::Ceremony::Get => PASSKEY_GET,
@@ -188,15 +187,10 @@ async fn take(
     };
     let state = kept.remove(at);
     session.insert(key, kept).await.map_err(fail)?;
-    let spent = hex(&sha2::Sha256::digest(state.as_bytes()));
-    if !s.store.spend_ceremony(&spent, now()).await? {
+    if !s.store.spend_ceremony(&state, now()).await? {
         return Ok(Err(crate::passkey::Refusal::Expired));
     }
     Ok(Ok(state))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Starts asking for a signature from `person`'s passkeys, for the page
@@ -965,6 +959,11 @@ pub async fn confirm(
     who: SignedIn,
     Form(f): Form<FactorForm>,
 ) -> Result<Response, PageError> {
+    // Proved recently already: nothing to spend (a recovery code is one use).
+    if !needs_fresh_proof(&s, &who.session, who.actor.person).await? {
+        who.check(&f.csrf)?;
+        return Ok(Redirect::to("/settings/second-factor").into_response());
+    }
     if let Some(answer) = code_checked(&s, addr, &who, &f, "confirm_code").await? {
         return Ok(answer);
     }

@@ -603,18 +603,18 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("GET", "/settings/second-factor") => StatusCode::OK,
         ("POST", "/settings/second-factor") if who == Admin => StatusCode::SEE_OTHER,
         ("POST", "/settings/second-factor") => StatusCode::UNPROCESSABLE_ENTITY,
-        (
-            "POST",
-            "/settings/second-factor/codes"
-            | "/settings/second-factor/off"
-            | "/settings/second-factor/confirm",
-        ) if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
-        (
-            "POST",
-            "/settings/second-factor/codes"
-            | "/settings/second-factor/off"
-            | "/settings/second-factor/confirm",
-        ) => StatusCode::SEE_OTHER,
+        // Confirming the factor when this session proved it just now (the
+        // admin, at sign-in) or has none (the others) spends nothing and
+        // goes back to the page.
+        ("POST", "/settings/second-factor/confirm") => StatusCode::SEE_OTHER,
+        ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off")
+            if who == Admin =>
+        {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ("POST", "/settings/second-factor/codes" | "/settings/second-factor/off") => {
+            StatusCode::SEE_OTHER
+        }
         // Everyone's own passkeys: the matrix's form brings no new one, and
         // names none to remove (422).
         ("POST", "/settings/passkeys" | "/settings/passkeys/remove") => {

@@ -426,7 +426,13 @@ async fn adding_a_factor_to_an_account_with_one_needs_a_fresh_proof() {
             .unwrap();
         let secret = [4u8; 20];
         w.store
-            .enrol_second_factor(person, &secret, 1, &["abcdefghjk".into()], NOW)
+            .enrol_second_factor(
+                person,
+                &secret,
+                1,
+                &["abcdefghjk".into(), "bcdefghjkm".into()],
+                NOW,
+            )
             .await
             .unwrap();
         let page = send(&app, &mia, Method::GET, "/settings/second-factor", &[]).await;
@@ -468,6 +474,16 @@ async fn adding_a_factor_to_an_account_with_one_needs_a_fresh_proof() {
             "she has codes already"
         );
         assert_eq!(w.store.passkeys_of(person).await.unwrap().len(), 1);
+        // Confirming again while the proof is fresh spends no recovery code.
+        let r = post(
+            &app,
+            &mia,
+            "/settings/second-factor/confirm",
+            &[("csrf", &csrf), ("code", "bcdef-ghjkm")],
+        )
+        .await;
+        assert_eq!(r.location, "/settings/second-factor");
+        assert_eq!(w.store.recovery_left(person).await.unwrap(), 1);
     }
 }
 

@@ -242,10 +242,7 @@ async fn the_setup_link_makes_one_admin_once() {
 async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
     for store in stores("deactivate").await {
         let w = world(store).await;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let mia = w.member.person;
         let email = Email::parse("mia@dta.gov.au").unwrap();
         w.store.set_password_hash(mia, "$argon2id$x").await.unwrap();

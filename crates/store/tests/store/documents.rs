@@ -130,10 +130,7 @@ async fn an_enquiry_is_imported_once_and_triage_is_audited() {
         assert!(w.store.file(&w.other, files[0].id).await.is_err());
 
         // The acknowledgement waits in the outbox, once.
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         assert_eq!(w.store.outbox(&admin, 10).await.unwrap().len(), 1);
 
         let v = w.store.verify().await.unwrap();
@@ -377,10 +374,7 @@ async fn the_outbox_leases_retries_with_backoff_and_keeps_sent_mail() {
         assert_eq!(retry.len(), 1);
         assert_eq!(retry[0].attempts, 1);
         assert_eq!(retry[0].last_error.as_deref(), Some("connection refused"));
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let all = w.store.outbox(&admin, 10).await.unwrap();
         assert_eq!(all.len(), 2, "sent mail stays in the outbox");
         assert!(all.iter().any(|m| m.sent_at == Some(NOW)));

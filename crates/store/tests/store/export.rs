@@ -146,10 +146,7 @@ async fn filled(store: Store) -> (Store, waymark_store::Export) {
         .await
         .unwrap();
     // Someone has left: an import must not let them back in.
-    let admin = Actor {
-        person: w.staff.person,
-        roles: vec![Role::ProgrammeAdmin],
-    };
+    let admin = w.admin();
     w.store
         .deactivate_person(&admin, w.other.person, NOW)
         .await

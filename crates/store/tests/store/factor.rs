@@ -166,10 +166,7 @@ async fn turning_a_factor_off_takes_its_codes_and_a_reset_ends_sessions() {
                 Err(StoreError::Domain(DomainError::Forbidden { .. }))
             ));
         }
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         assert!(matches!(
             w.store.reset_second_factor(&admin, admin.person).await,
             Err(StoreError::Domain(DomainError::Forbidden { .. }))

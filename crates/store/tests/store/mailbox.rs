@@ -57,10 +57,7 @@ async fn mail_threads_onto_its_enquiry_once_and_answers_carry_the_thread() {
     for store in stores("mailbox").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         // A new enquiry, acknowledged: the answer names its number and the
         // message it answers, and says a robot sent it.
         let first = message("req-1@records.gov.au", "jordan@records.gov.au", "Help", &[]);
@@ -240,10 +237,7 @@ async fn robots_records_and_workshop_answers_make_no_enquiry() {
     for store in stores("mailbox-robots").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         // An auto-reply: kept as a record, never answered.
         let mut auto = message(
             "ooo@records.gov.au",
@@ -413,10 +407,7 @@ async fn what_an_attacker_found_in_the_mailbox_is_closed() {
     for store in stores("mailbox-attacks").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let first = message("first-1@agency.gov.au", "sam@agency.gov.au", "Help", &[]);
         let Taken::Enquiry { enquiry: id } = s.take_mail(&first, Some(&ack), NOW).await.unwrap()
         else {

@@ -45,6 +45,33 @@ pub struct World {
 }
 
 impl World {
+    /// The programme officer as a programme admin (who may reset factors,
+    /// deactivate people and remove their personal data).
+    pub fn admin(&self) -> Actor {
+        Actor {
+            person: self.staff.person,
+            roles: vec![Role::ProgrammeAdmin],
+        }
+    }
+
+    /// The programme officer comments `body` on engagement `e` (as it is
+    /// now); the engagement after it.
+    pub async fn comment(&self, e: &Engagement, body: &str) -> Engagement {
+        self.store
+            .execute(
+                &self.staff,
+                e.id,
+                e.version,
+                &Command::Comment {
+                    about: waymark_core::discussion::Anchor::Engagement,
+                    body: body.into(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap()
+    }
+
     /// A new engagement for the agency, started by the programme officer.
     pub async fn start(&self) -> Engagement {
         self.store

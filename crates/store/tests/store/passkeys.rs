@@ -131,10 +131,7 @@ async fn a_credential_is_registered_once_and_a_person_keeps_a_bounded_number() {
                 .await,
             Err(StoreError::NoSuchPerson(_))
         ));
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         w.store
             .deactivate_person(&admin, w.other.person, NOW)
             .await
@@ -188,10 +185,7 @@ async fn a_counter_moves_only_from_what_was_read_and_a_reset_takes_every_passkey
             (after.as_slice(), Some(later))
         );
         // An admin's reset for a lost device takes every passkey, and codes.
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         assert!(w.store.reset_second_factor(&admin, mia).await.unwrap());
         assert!(w.store.passkeys_of(mia).await.unwrap().is_empty());
         assert_eq!(w.store.recovery_left(mia).await.unwrap(), 0);

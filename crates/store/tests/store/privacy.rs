@@ -93,10 +93,7 @@ async fn a_person_downloads_what_is_held_about_them_and_nothing_secret() {
                 Err(StoreError::Domain(DomainError::Forbidden { .. }))
             ));
         }
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         assert!(matches!(
             s.personal_data(&admin, PersonId(99_999), NOW).await,
             Err(StoreError::NoSuchPerson(_))
@@ -284,10 +281,7 @@ async fn details_are_corrected_by_the_person_or_an_admin() {
                 Err(StoreError::Domain(DomainError::Forbidden { .. }))
             ));
         }
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         assert!(matches!(
             s.correct_person(&admin, PersonId(99_999), &new("X", "x@dta.gov.au"), NOW)
                 .await,

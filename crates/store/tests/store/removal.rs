@@ -38,10 +38,7 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
     for store in stores("removal").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         crate::webhook_for_everything(s, &admin).await;
         // An enquiry she sent by mail, acknowledged, with her reply.
         let mut first =
@@ -134,18 +131,11 @@ async fn a_removed_person_leaves_no_trace_and_the_audit_still_verifies() {
             Taken::Attendance { .. }
         ));
         let e = s.engagement(&w.staff, e.id).await.unwrap();
-        s.execute(
-            &w.staff,
-            e.id,
-            e.version,
-            &Command::Comment {
-                about: Anchor::Engagement,
-                body: format!("Ask {NAME} ({EMAIL}, once mia.old@dta.gov.au) first").into(),
-            },
-            NOW,
+        w.comment(
+            &e,
+            &format!("Ask {NAME} ({EMAIL}, once mia.old@dta.gov.au) first"),
         )
-        .await
-        .unwrap();
+        .await;
         // Someone whose address and name hold hers.
         let ana = s
             .add_person(
@@ -380,10 +370,7 @@ async fn two_removals_of_one_record_both_verify() {
     for store in stores("removal-twice").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let una = s
             .add_person(&NewPerson::parse("Una One", "una@dta.gov.au").unwrap(), NOW)
             .await
@@ -393,18 +380,11 @@ async fn two_removals_of_one_record_both_verify() {
             .await
             .unwrap();
         let e = w.start().await;
-        s.execute(
-            &w.staff,
-            e.id,
-            e.version,
-            &Command::Comment {
-                about: Anchor::Engagement,
-                body: "Una One (una@dta.gov.au) and Tom Two (tom@dta.gov.au) met".into(),
-            },
-            NOW,
+        w.comment(
+            &e,
+            "Una One (una@dta.gov.au) and Tom Two (tom@dta.gov.au) met",
         )
-        .await
-        .unwrap();
+        .await;
         s.remove_personal_data(&admin, una, &[], NOW).await.unwrap();
         assert!(s.verify().await.unwrap().intact());
         s.remove_personal_data(&admin, tom, &[], NOW).await.unwrap();
@@ -420,10 +400,7 @@ async fn a_namesake_keeps_their_name() {
     for store in stores("removal-namesake").await {
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let one = s
             .add_person(
                 &NewPerson::parse("Sam Same", "sam.one@dta.gov.au").unwrap(),
@@ -439,18 +416,11 @@ async fn a_namesake_keeps_their_name() {
             .await
             .unwrap();
         let e = w.start().await;
-        s.execute(
-            &w.staff,
-            e.id,
-            e.version,
-            &Command::Comment {
-                about: Anchor::Engagement,
-                body: "Sam Same (sam.one@dta.gov.au) and Sam Same (sam.two@dta.gov.au)".into(),
-            },
-            NOW,
+        w.comment(
+            &e,
+            "Sam Same (sam.one@dta.gov.au) and Sam Same (sam.two@dta.gov.au)",
         )
-        .await
-        .unwrap();
+        .await;
         s.remove_personal_data(&admin, one, &[], NOW).await.unwrap();
         assert_eq!(s.person(two).await.unwrap().unwrap().name, "Sam same");
         let cells = crate::surveys::every_cell(s).await;
@@ -472,24 +442,9 @@ async fn a_removal_while_commands_land_loses_nothing() {
     for store in stores("removal-concurrent").await {
         let w = world(store).await;
         let s = w.store.clone();
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         let e = w.start().await;
-        let e = s
-            .execute(
-                &w.staff,
-                e.id,
-                e.version,
-                &Command::Comment {
-                    about: Anchor::Engagement,
-                    body: format!("Ask {EMAIL}").into(),
-                },
-                NOW,
-            )
-            .await
-            .unwrap();
+        let e = w.comment(&e, &format!("Ask {EMAIL}")).await;
         // Her address in the saved state too (the workshop's guests), a
         // row every command rewrites.
         let plan = WorkshopPlan {

@@ -57,10 +57,7 @@ async fn retention_removes_old_closed_enquiries_and_nothing_else() {
         let store = store.with_files_dir(&dir).unwrap();
         let w = world(store).await;
         let s = &w.store;
-        let admin = Actor {
-            person: w.staff.person,
-            roles: vec![Role::ProgrammeAdmin],
-        };
+        let admin = w.admin();
         // A webhook for every event: its deliveries carry what enquiries said.
         crate::webhook_for_everything(s, &admin).await;
         let long_ago = Timestamp(NOW.0 - 30 * MONTH);

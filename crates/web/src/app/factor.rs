@@ -193,22 +193,22 @@ async fn take(
     Ok(Ok(state))
 }
 
-/// Starts asking for a signature from `person`'s passkeys, for the page
-/// about to be shown: the options the page gives the browser, or `None`
-/// when they have none (or the service's address cannot have passkeys).
+/// Starts asking for a signature from one of `passkeys` (a person's), for
+/// the page about to be shown: the options the page gives the browser, or
+/// `None` when they have none (or the service's address cannot have
+/// passkeys).
 async fn ask_passkey(
     s: &AppState,
     session: &Session,
-    person: PersonId,
+    passkeys: &[waymark_store::Passkey],
 ) -> Result<Option<String>, PageError> {
     let Some(rp) = crate::passkey::RelyingParty::for_public_url(&s.public_url) else {
         return Ok(None);
     };
-    let passkeys = s.store.passkeys_of(person).await?;
     if passkeys.is_empty() {
         return Ok(None);
     }
-    let started = rp.start_assertion(&passkeys).map_err(PageError::Internal)?;
+    let started = rp.start_assertion(passkeys).map_err(PageError::Internal)?;
     keep(session, PASSKEY_GET, started.state).await?;
     Ok(Some(started.options))
 }
@@ -324,8 +324,10 @@ async fn prove(
         return Ok(proof);
     }
     let raw = offered.code;
-    let app = s.store.second_factor(person).await?.is_some();
-    if !app && !matches!(OneTimeCode::parse(raw), Ok(OneTimeCode::Recovery(_))) {
+    // Read once: whether they have an app, and its key to check a code.
+    let factor = s.store.second_factor(person).await?;
+    let parsed = OneTimeCode::parse(raw);
+    if factor.is_none() && !matches!(parsed, Ok(OneTimeCode::Recovery(_))) {
         // No app: the codes they have are recovery codes.
         let usable = crate::passkey::RelyingParty::for_public_url(&s.public_url).is_some()
             && !s.store.passkeys_of(person).await?.is_empty();
@@ -336,7 +338,7 @@ async fn prove(
         }
         .into()));
     }
-    let code = match OneTimeCode::parse(raw) {
+    let code = match parsed {
         Ok(c) => c,
         Err(waymark_core::DomainError::Invalid { message, .. }) => {
             return Ok(Err(super::capitalised(&message)));
@@ -359,7 +361,7 @@ async fn prove(
         return Err(PageError::TooMany(wait as u64));
     }
     let proof = match &code {
-        OneTimeCode::Authenticator(c) => match s.store.second_factor(person).await? {
+        OneTimeCode::Authenticator(c) => match &factor {
             Some(f) => match step_of(&f.secret, c, t)? {
                 Some(step) if s.store.accept_step(person, step).await? => {
                     Some(Proof::Authenticator)
@@ -440,7 +442,8 @@ async fn code_page(
     next: &str,
     errors: Vec<FieldError>,
 ) -> Result<Response, PageError> {
-    let passkey = ask_passkey(s, session, person).await?;
+    let passkeys = s.store.passkeys_of(person).await?;
+    let passkey = ask_passkey(s, session, &passkeys).await?;
     let view = CodePage {
         title: if passkey.is_some() {
             "Confirm it is you"
@@ -450,7 +453,7 @@ async fn code_page(
         next,
         app: s.store.second_factor(person).await?.is_some(),
         passkey,
-        has_passkeys: !s.store.passkeys_of(person).await?.is_empty(),
+        has_passkeys: !passkeys.is_empty(),
         errors,
     };
     let page = view_page(s, status, "login-code.html", &view)?;
@@ -656,7 +659,7 @@ async fn factor_page_with(
         }
         _ => None,
     };
-    let passkey_get = ask_passkey(s, &who.session, person).await?;
+    let passkey_get = ask_passkey(s, &who.session, &passkeys).await?;
     let any = on.is_some() || !passkeys.is_empty();
     let recovery_left = if any {
         Some(s.store.recovery_left(person).await?)

@@ -205,6 +205,17 @@ async fn mia_with_passkey(
     (w, app, mia, key)
 }
 
+/// Sends the code page a passkey's answer or a typed code (`field`).
+async fn on_code_page(app: &Router, c: &Client, field: &str, value: &str) -> Reply {
+    post(
+        app,
+        c,
+        "/login/code",
+        &[(field, value), ("next", "/engagements")],
+    )
+    .await
+}
+
 /// The password, then the code page: the client and the page.
 async fn password_then_page(app: &Router, email: &str) -> (Client, Reply) {
     let r = post(
@@ -271,13 +282,7 @@ async fn a_member_adds_a_passkey_and_signs_in_with_it() {
         let get = options(&page.body, "passkey-get").unwrap();
         assert_eq!(get["allowCredentials"][0]["id"], b64url(&key.id));
         let answer = key.sign(&get);
-        let r = post(
-            &app,
-            &c,
-            "/login/code",
-            &[("passkey", &answer), ("next", "/engagements")],
-        )
-        .await;
+        let r = on_code_page(&app, &c, "passkey", &answer).await;
         assert_eq!(
             (r.status, r.location.as_str()),
             (StatusCode::SEE_OTHER, "/engagements"),
@@ -293,23 +298,11 @@ async fn a_member_adds_a_passkey_and_signs_in_with_it() {
         // The same answer again, on a new sign-in: its ceremony is gone,
         // and its counter would not move.
         let (c2, _) = password_then_page(&app, "mia@bot.gov.au").await;
-        let r = post(
-            &app,
-            &c2,
-            "/login/code",
-            &[("passkey", &answer), ("next", "/engagements")],
-        )
-        .await;
+        let r = on_code_page(&app, &c2, "passkey", &answer).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("answered already"), "{}", r.body);
         // A recovery code still works instead.
-        let r = post(
-            &app,
-            &c2,
-            "/login/code",
-            &[("code", &codes[0]), ("next", "/engagements")],
-        )
-        .await;
+        let r = on_code_page(&app, &c2, "code", &codes[0]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     }
 }
@@ -326,15 +319,7 @@ async fn a_signature_counts_only_from_this_site_for_this_ceremony_and_its_owner(
         let get = options(&page.body, "passkey-get").unwrap();
         let try_with = |answer: String| {
             let (app, c) = (app.clone(), c.clone());
-            async move {
-                post(
-                    &app,
-                    &c,
-                    "/login/code",
-                    &[("passkey", &answer), ("next", "/engagements")],
-                )
-                .await
-            }
+            async move { on_code_page(&app, &c, "passkey", &answer).await }
         };
         // Hostile answers: each refused with a message, none a 500, and each
         // takes the ceremony with it (the page starts a new one).

@@ -33,27 +33,11 @@ pub struct Health {
     pub oldest_unsent_since: Option<Timestamp>,
 }
 
-fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
-    match backend {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &POSTGRES,
-    }
-}
-
-/// The newest migration this binary carries.
-fn known(backend: Backend) -> i64 {
-    migrator(backend)
-        .iter()
-        .map(|m| m.version)
-        .max()
-        .unwrap_or(0)
-}
-
 impl Store {
     /// The schema against this binary's migrations (`Behind` with version
     /// 0 when nothing was ever applied).
     pub async fn schema(&self) -> Result<Schema, StoreError> {
-        let binary = known(self.backend);
+        let binary = crate::migrator::newest(self.backend);
         let exists = match self.backend {
             Backend::Sqlite => {
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"

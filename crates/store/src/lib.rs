@@ -1,7 +1,8 @@
 //! Waymark's storage.
 //!
 //! Owns: the database (a SQLite file by default, PostgreSQL when several
-//! instances share one), its migrations, and the audit chain, which binds
+//! instances share one), its migrations (carried in the binary: `migrator`,
+//! listed by `build.rs`), and the audit chain, which binds
 //! letters' and files' bytes and enquiries' content by hash; the search
 //! index, kept in the same transaction as each change; knowledge articles'
 //! versions and blueprint releases; agencies' chains of self-assessments
@@ -63,6 +64,7 @@ mod lessons;
 mod listing;
 mod mailbox;
 mod migrations;
+mod migrator;
 mod moderation;
 mod open;
 mod outbox;
@@ -135,9 +137,6 @@ pub use watches::{
     DIGEST_LINES, DigestLine, PendingNotice, Recipient, WatchedCategory, WatchedQuestion, Watching,
 };
 pub use webhooks::{AfterAttempt, Attempt, Delivery, DisabledMail, Due};
-
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

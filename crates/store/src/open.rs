@@ -213,11 +213,12 @@ impl Store {
         if let Schema::Ahead { database, binary } = self.schema().await? {
             return Err(StoreError::SchemaAhead { database, binary });
         }
-        let m = match self.backend {
-            Backend::Sqlite => &SQLITE,
-            Backend::Postgres => &POSTGRES,
-        };
-        m.run(&self.pool).await.map_err(StoreError::Migrate)?;
+        crate::migrator::migrator(self.backend)
+            .await
+            .map_err(StoreError::Migrate)?
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         // The data step of migration 0010: bind older enquiries' content
         // into their chains, once.
         intake::seal_unsealed(self).await?;

@@ -355,6 +355,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         "http"
     };
     r.fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             render_failures,
@@ -648,10 +649,52 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The largest body a form may send (axum's default, stated so the error
+/// page can say it); forms that upload a file allow a file's size.
+const FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// What a request refused by axum's extractors, before any handler ran,
+/// means to the person who sent it: a form larger than the body limit, or
+/// a body that is not the form the page sends. axum answers those in plain
+/// text; they get the error page like every other failure.
+fn refused_before_the_handler(r: &Response) -> Option<Failure> {
+    let plain = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !plain {
+        return None;
+    }
+    let (title, message) = match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Too large to send",
+            format!(
+                "What you sent is larger than this service accepts: {} MB of text in a form, \
+                 or a file of up to {} MB where a file is asked for. Nothing was saved. Go back, \
+                 shorten the text or choose a smaller file, and send it again.",
+                FORM_BYTES / (1024 * 1024),
+                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ),
+        StatusCode::BAD_REQUEST
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "The form could not be read",
+            "What was sent is not the form this page sends, so nothing was saved. Go back, \
+             reload the page and send it again."
+                .to_string(),
+        ),
+        _ => return None,
+    };
+    Some(Failure { title, message })
+}
+
 /// Renders the error page for any response that carries a `Failure`.
 async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
-    let Some(Failure { title, message }) = r.extensions_mut().remove::<Failure>() else {
+    let failure = r.extensions_mut().remove::<Failure>();
+    let Some(Failure { title, message }) = failure.or_else(|| refused_before_the_handler(&r))
+    else {
         return r;
     };
     let body = s

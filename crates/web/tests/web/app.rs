@@ -1028,6 +1028,89 @@ async fn every_route_answers_every_role_rightly() {
     }
 }
 
+/// A form refused before any handler runs (larger than a form may be, or
+/// not a form at all) gets the error page, saying what to do, instead of
+/// axum's plain text; nothing is saved, and a file may still be larger.
+#[tokio::test]
+async fn forms_too_large_or_unreadable_get_the_error_page() {
+    for store in stores("refused").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 2]).await;
+        let c = w.client(&app, Who::Staff).await;
+        let version = w.version().await;
+        let path = format!("/engagements/{}", w.engagement);
+        let big = "x".repeat(3 * 1024 * 1024);
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("command", "add_risk"),
+                ("text", &big),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(r.body.contains("<h1>Too large to send</h1>"), "{}", r.body);
+        assert!(r.body.contains("2 MB of text in a form"), "{}", r.body);
+        assert!(r.body.contains("Nothing was saved"), "{}", r.body);
+        assert_eq!(w.version().await, version, "the engagement did not change");
+        // Signed out too, on the public request form.
+        let r = send(
+            &app,
+            &Client::default(),
+            Method::POST,
+            "/request-support",
+            &[("name", "A"), ("details", &big)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(r.body.contains("<h1>Too large to send</h1>"), "{}", r.body);
+        // A body that is not a form.
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, format!("http://{HOST}"))
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("email=a@b.c"))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("<h1>The form could not be read</h1>"),
+            "{body}"
+        );
+        // A file larger than a form may be is still taken where files are.
+        let file = "y".repeat(3 * 1024 * 1024);
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &format!("{path}/documents"),
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("title", "Large note"),
+                ("file", &file),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+}
+
 #[tokio::test]
 async fn forms_from_elsewhere_are_refused() {
     for store in stores("csrf").await {

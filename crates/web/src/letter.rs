@@ -78,6 +78,10 @@ pub enum TemplateError {
     Syntax(#[source] minijinja::Error),
     #[error("the template could not be filled in: {0}")]
     Fill(#[source] minijinja::Error),
+    #[error(
+        "the letter would be {chars} characters long; the limit is {MAX_LETTER} (about 60 pages)"
+    )]
+    Overlong { chars: usize },
 }
 
 /// Renders `template` with `facts` into markdown, or says what is wrong.
@@ -86,8 +90,14 @@ pub fn render(template: &str, facts: &Facts) -> Result<String, TemplateError> {
     let t = env
         .template_from_str(template)
         .map_err(TemplateError::Syntax)?;
-    t.render(minijinja::value::Serde(facts))
-        .map_err(TemplateError::Fill)
+    let written = t
+        .render(minijinja::value::Serde(facts))
+        .map_err(TemplateError::Fill)?;
+    let chars = written.chars().count();
+    if chars > MAX_LETTER {
+        return Err(TemplateError::Overlong { chars });
+    }
+    Ok(written)
 }
 
 /// Checks a template by rendering it against a complete example, so a
@@ -108,6 +118,12 @@ pub fn check(template: &str) -> Result<String, TemplateError> {
 /// The longest template the programme may save, in characters (the built-in
 /// ones are under 3,000).
 pub const MAX_TEMPLATE: usize = 50_000;
+
+/// The longest letter a template may write, in characters: a loop can
+/// write far more than the template holds, and typesetting takes time in
+/// proportion (about 13 ms a thousand characters in the release build,
+/// where typst is not optimised: docs/benchmarks.md).
+pub const MAX_LETTER: usize = 200_000;
 
 /// Markdown to HTML, sanitised: a template or a typed rationale cannot add
 /// script, styles or event handlers.
@@ -174,6 +190,13 @@ mod tests {
             "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
         );
         assert!(err.is_err());
+        // Nor may a loop write a letter longer than can be typeset in time.
+        let err = check("{% for a in range(15000) %}{{ agency.name }} {% endfor %}");
+        assert!(
+            matches!(err, Err(TemplateError::Overlong { chars }) if chars > MAX_LETTER),
+            "{err:?}"
+        );
+        assert!(check("{% for a in range(3000) %}{{ agency.name }} {% endfor %}").is_ok());
         // A template that writes nothing would issue blank letters.
         for blank in ["", "  \n", "{% if false %}x{% endif %}"] {
             assert!(

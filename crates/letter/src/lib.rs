@@ -54,9 +54,10 @@ pub fn typeset(letter: &Letter<'_>) -> Result<Vec<u8>, LetterError> {
         source: Source::detached(document(letter)),
         date,
     };
-    let document: PagedDocument = typst::compile(&world)
-        .output
-        .map_err(|e| LetterError::Typeset(messages(&e)))?;
+    let document: PagedDocument = typst::compile(&world).output.map_err(|e| {
+        typst::comemo::evict(KEPT_LETTERS);
+        LetterError::Typeset(messages(&e))
+    })?;
     let standards = PdfStandards::new(&[PdfStandard::Ua_1])
         .map_err(|e| LetterError::Pdf(e.message().to_string()))?;
     let stamp = Datetime::from_ymd_hms(y, m, d, 0, 0, 0).ok_or(LetterError::Date(letter.date))?;
@@ -67,8 +68,17 @@ pub fn typeset(letter: &Letter<'_>) -> Result<Vec<u8>, LetterError> {
         tagged: true,
         ..PdfOptions::default()
     };
-    typst_pdf::pdf(&document, &options).map_err(|e| LetterError::Pdf(messages(&e)))
+    let pdf = typst_pdf::pdf(&document, &options).map_err(|e| LetterError::Pdf(messages(&e)));
+    // typst memoises its work in a cache of its own (comemo) that nothing
+    // empties: a long letter kept about 45 MB for the life of the server.
+    // Work no letter has used in the last few is dropped; what every letter
+    // repeats (the document's settings, common words) stays warm.
+    typst::comemo::evict(KEPT_LETTERS);
+    pdf
 }
+
+/// How many letters' memoised work typst keeps (see `typeset`).
+const KEPT_LETTERS: usize = 4;
 
 fn messages(diags: &[SourceDiagnostic]) -> String {
     diags

@@ -313,10 +313,16 @@ impl Actions {
         let html = letter::html(&markdown);
         let ident = format!("{}-{}-v{next}", kind.slug(), id.0);
         let md = markdown.clone();
+        // What typst refuses (nesting deeper than it allows, a word too
+        // long for any line) is the template's doing: said, not a 500.
         let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
             .await
             .map_err(|e| ActionError::Internal(e.to_string()))?
-            .map_err(|e| ActionError::Internal(e.to_string()))?;
+            .map_err(|e| {
+                DomainError::rule(format!(
+                    "{e}. The programme can change the letter's template, or the text it quotes."
+                ))
+            })?;
         let link = format!(
             "{}/engagements/{}/letters/{}",
             self.public_url,

@@ -3289,7 +3289,9 @@ async fn save_letter_template(
     actor
         .may_edit_templates()
         .map_err(|_| not_found("letter template"))?;
-    crate::letter::check(&r.body).map_err(|why| unprocessable("body", why.to_string()))?;
+    crate::letter::check_typeset(kind, &r.body)
+        .await
+        .map_err(|why| unprocessable("body", why.to_string()))?;
     s.store
         .save_letter_template(&actor, kind, &r.body, now())
         .await?;

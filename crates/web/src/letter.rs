@@ -82,6 +82,8 @@ pub enum TemplateError {
         "the letter would be {chars} characters long; the limit is {MAX_LETTER} (about 60 pages)"
     )]
     Overlong { chars: usize },
+    #[error("{0}")]
+    Typeset(waymark_letter::LetterError),
 }
 
 /// Renders `template` with `facts` into markdown, or says what is wrong.
@@ -112,6 +114,21 @@ pub fn check(template: &str) -> Result<String, TemplateError> {
     if written.trim().is_empty() {
         return Err(TemplateError::Empty);
     }
+    Ok(written)
+}
+
+/// Checks a template as `check` does, then typesets its example letter, so
+/// a template whose letters cannot be typeset (markdown nested deeper than
+/// typst allows, a word too long for a line) is refused when saved, not
+/// at every issue. Typesetting runs on a blocking thread.
+pub async fn check_typeset(kind: LetterKind, template: &str) -> Result<String, TemplateError> {
+    let written = check(template)?;
+    let md = written.clone();
+    let today = waymark_store::now();
+    tokio::task::spawn_blocking(move || pdf(kind, &md, "template-check", today))
+        .await
+        .map_err(|e| TemplateError::Typeset(waymark_letter::LetterError::Typeset(e.to_string())))?
+        .map_err(TemplateError::Typeset)?;
     Ok(written)
 }
 
@@ -204,6 +221,23 @@ mod tests {
                 "{blank:?}"
             );
         }
+    }
+
+    /// What typst cannot typeset is refused when the template is saved
+    /// (before, each issue answered 500): nesting deeper than typst allows,
+    /// and a word longer than any line.
+    #[tokio::test]
+    async fn a_template_whose_letters_cannot_be_typeset_is_refused() {
+        let kind = LetterKind::LetterOfIntent;
+        let deep = format!("{}x {{{{ agency.name }}}}", "> ".repeat(20));
+        let long = "{% for a in range(12000) %}abcdefghij{% endfor %} {{ agency.name }}";
+        for template in [deep.as_str(), long] {
+            let err = check_typeset(kind, template).await;
+            assert!(matches!(err, Err(TemplateError::Typeset(_))), "{err:?}");
+            assert!(check(template).is_ok(), "the markdown itself is fine");
+        }
+        let ok = check_typeset(kind, default_template(kind)).await;
+        assert!(ok.unwrap().contains("Bureau of Examples"));
     }
 
     #[test]

@@ -421,7 +421,7 @@ pub async fn save_letter_template(
     if who.actor.may_edit_templates().is_err() {
         return Err(PageError::NotFound);
     }
-    if let Err(why) = letter::check(&f.body) {
+    if let Err(why) = letter::check_typeset(kind, &f.body).await {
         return template_page(
             &s,
             &who,

@@ -654,10 +654,11 @@ impl IntoResponse for PageError {
 const FORM_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a request refused by axum's extractors, before any handler ran,
-/// means to the person who sent it: a form larger than the body limit, or
-/// a body that is not the form the page sends. axum answers those in plain
+/// means to the person who sent it: a form larger than the body limit, a
+/// body that is not the form the page sends, or (`reading`: a GET) an
+/// address whose parts cannot be read. axum answers those in plain
 /// text; they get the error page like every other failure.
-fn refused_before_the_handler(r: &Response) -> Option<Failure> {
+fn refused_before_the_handler(r: &Response, reading: bool) -> Option<Failure> {
     let plain = r
         .headers()
         .get(header::CONTENT_TYPE)
@@ -676,6 +677,13 @@ fn refused_before_the_handler(r: &Response) -> Option<Failure> {
                 waymark_store::MAX_FILE_BYTES / (1024 * 1024)
             ),
         ),
+        // An address whose id or page is not a number, say.
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY if reading => (
+            "That address is not right",
+            "Part of the address cannot be read (a word where a number belongs, perhaps). \
+             Check the address, or go to your engagements."
+                .to_string(),
+        ),
         StatusCode::BAD_REQUEST
         | StatusCode::UNPROCESSABLE_ENTITY
         | StatusCode::UNSUPPORTED_MEDIA_TYPE => (
@@ -691,9 +699,11 @@ fn refused_before_the_handler(r: &Response) -> Option<Failure> {
 
 /// Renders the error page for any response that carries a `Failure`.
 async fn render_failures(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let reading = req.method() == Method::GET || req.method() == Method::HEAD;
     let mut r = next.run(req).await;
     let failure = r.extensions_mut().remove::<Failure>();
-    let Some(Failure { title, message }) = failure.or_else(|| refused_before_the_handler(&r))
+    let Some(Failure { title, message }) =
+        failure.or_else(|| refused_before_the_handler(&r, reading))
     else {
         return r;
     };

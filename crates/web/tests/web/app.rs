@@ -1092,6 +1092,14 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
             body.contains("<h1>The form could not be read</h1>"),
             "{body}"
         );
+        // An address that cannot be read is said to be so, not a form.
+        let r = send(&app, &c, Method::GET, "/engagements/abc", &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(
+            r.body.contains("<h1>That address is not right</h1>"),
+            "{}",
+            r.body
+        );
         // A file larger than a form may be is still taken where files are.
         let file = "y".repeat(3 * 1024 * 1024);
         let r = send(

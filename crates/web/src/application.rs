@@ -356,7 +356,8 @@ impl Application {
     }
 
     /// [`Application::serve`] with another limit on how long a request's
-    /// headers may take to arrive (tests use a short one).
+    /// headers may take to arrive, and its body may pause (tests use a
+    /// short one).
     pub async fn serve_with_header_timeout(
         mut self,
         listener: tokio::net::TcpListener,
@@ -390,10 +391,72 @@ impl Application {
     }
 }
 
-/// How long a client may take to send a request's headers: past it, the
-/// connection is closed (a client sending them a byte at a time, or never
-/// finishing them, would otherwise hold it for ever).
+/// How long a client may take to send a request's headers, and how long
+/// its body may pause: past it, the connection is closed (a client sending
+/// them a byte at a time, or never finishing them, would otherwise hold it
+/// for ever).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request's body that fails once no part of it has arrived for `idle`
+/// while it is being read: hyper limits only the headers' time, so a client
+/// announcing a body (`Content-Length: 1000000`) and sending three bytes
+/// held its connection for ever. The handler's extractor then refuses the
+/// request, and the connection closes.
+struct IdleBody {
+    inner: hyper::body::Incoming,
+    idle: Duration,
+    /// Set when the body is first read, and again at each part.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl IdleBody {
+    fn new(inner: hyper::body::Incoming, idle: Duration) -> Self {
+        IdleBody {
+            inner,
+            idle,
+            deadline: None,
+        }
+    }
+}
+
+impl hyper::body::Body for IdleBody {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let idle = this.idle;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                deadline.as_mut().reset(tokio::time::Instant::now() + idle);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "no part of the request's body arrived for {} s",
+                    idle.as_secs()
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// Serves `router` on `listener`, one HTTP/1 connection per task, each
 /// request knowing its peer (`ConnectInfo`), until `shutdown` resolves.
@@ -427,7 +490,8 @@ async fn serve_connections(
         let router = router.clone();
         let service =
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
+                let mut req =
+                    req.map(|body| axum::body::Body::new(IdleBody::new(body, header_timeout)));
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
                 router.clone().oneshot(req)

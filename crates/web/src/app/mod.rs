@@ -354,13 +354,14 @@ pub fn router(state: Arc<AppState>) -> Router {
     } else {
         "http"
     };
+    // The error page wraps the cross-site check, so its refusal is a page too.
     r.fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES))
+        .layer(middleware::from_fn_with_state(scheme, same_origin))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             render_failures,
         ))
-        .layer(middleware::from_fn_with_state(scheme, same_origin))
         .layer(middleware::from_fn(headers))
         .layer(sessions)
         .with_state(state)
@@ -381,12 +382,12 @@ async fn same_origin(State(scheme): State<&'static str>, req: Request, next: Nex
         && !req.uri().path().starts_with("/unsubscribe/")
         && cross_site(req.headers(), scheme)
     {
-        return (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "This form was sent from another site, so it was refused.",
+        return PageError::Forbidden(
+            "This form was sent from another site, so it was refused. Open the page on this \
+             site and send the form from there."
+                .into(),
         )
-            .into_response();
+        .into_response();
     }
     next.run(req).await
 }

@@ -1159,6 +1159,15 @@ async fn forms_from_elsewhere_are_refused() {
                 .unwrap();
             let res = app.clone().oneshot(req).await.unwrap();
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
+            // Said on the site's error page, not in plain text.
+            let page = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let page = String::from_utf8_lossy(&page);
+            assert!(
+                page.contains("<h1>Not allowed</h1>") && page.contains("from another site"),
+                "{origin}: {page}"
+            );
         }
         // Without an Origin but marked cross-site by the browser.
         let req = Request::post(&path)

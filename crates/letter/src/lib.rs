@@ -48,27 +48,7 @@ pub enum LetterError {
 
 /// Typesets `letter` as a tagged PDF (PDF/UA-1).
 pub fn typeset(letter: &Letter<'_>) -> Result<Vec<u8>, LetterError> {
-    let (y, m, d) = letter.date;
-    let date = Datetime::from_ymd(y, m, d).ok_or(LetterError::Date(letter.date))?;
-    let world = LetterWorld {
-        source: Source::detached(document(letter)),
-        date,
-    };
-    let document: PagedDocument = typst::compile(&world).output.map_err(|e| {
-        typst::comemo::evict(KEPT_LETTERS);
-        LetterError::Typeset(messages(&e))
-    })?;
-    let standards = PdfStandards::new(&[PdfStandard::Ua_1])
-        .map_err(|e| LetterError::Pdf(e.message().to_string()))?;
-    let stamp = Datetime::from_ymd_hms(y, m, d, 0, 0, 0).ok_or(LetterError::Date(letter.date))?;
-    let options = PdfOptions {
-        ident: Smart::Custom(letter.ident.to_string()),
-        timestamp: Some(Timestamp::new_utc(stamp)),
-        standards,
-        tagged: true,
-        ..PdfOptions::default()
-    };
-    let pdf = typst_pdf::pdf(&document, &options).map_err(|e| LetterError::Pdf(messages(&e)));
+    let pdf = compile(letter);
     // typst memoises its work in a cache of its own (comemo) that nothing
     // empties: a long letter kept about 45 MB for the life of the server.
     // Work no letter has used in the last few is dropped; what every letter
@@ -79,6 +59,29 @@ pub fn typeset(letter: &Letter<'_>) -> Result<Vec<u8>, LetterError> {
 
 /// How many letters' memoised work typst keeps (see `typeset`).
 const KEPT_LETTERS: usize = 4;
+
+fn compile(letter: &Letter<'_>) -> Result<Vec<u8>, LetterError> {
+    let (y, m, d) = letter.date;
+    let date = Datetime::from_ymd(y, m, d).ok_or(LetterError::Date(letter.date))?;
+    let world = LetterWorld {
+        source: Source::detached(document(letter)),
+        date,
+    };
+    let document: PagedDocument = typst::compile(&world)
+        .output
+        .map_err(|e| LetterError::Typeset(messages(&e)))?;
+    let standards = PdfStandards::new(&[PdfStandard::Ua_1])
+        .map_err(|e| LetterError::Pdf(e.message().to_string()))?;
+    let stamp = Datetime::from_ymd_hms(y, m, d, 0, 0, 0).ok_or(LetterError::Date(letter.date))?;
+    let options = PdfOptions {
+        ident: Smart::Custom(letter.ident.to_string()),
+        timestamp: Some(Timestamp::new_utc(stamp)),
+        standards,
+        tagged: true,
+        ..PdfOptions::default()
+    };
+    typst_pdf::pdf(&document, &options).map_err(|e| LetterError::Pdf(messages(&e)))
+}
 
 fn messages(diags: &[SourceDiagnostic]) -> String {
     diags

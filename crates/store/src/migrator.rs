@@ -30,9 +30,11 @@ impl Embedded {
 
     /// Each file as sqlx reads a migrations folder: `<version>_<words>.sql`,
     /// the words (underscores as spaces) its description, opting out of a
-    /// transaction when it starts with `-- no-transaction`.
+    /// transaction when it starts with `-- no-transaction`; in the order
+    /// of their versions.
     fn migrations(self) -> Vec<Migration> {
-        self.0
+        let mut all: Vec<Migration> = self
+            .0
             .iter()
             .filter_map(|(file, sql)| {
                 let (version, rest) = file.split_once('_')?;
@@ -47,7 +49,9 @@ impl Embedded {
                     sql.starts_with("-- no-transaction"),
                 ))
             })
-            .collect()
+            .collect();
+        all.sort_by_key(|m| m.version);
+        all
     }
 }
 

@@ -82,6 +82,14 @@ impl ApiState {
 }
 
 /// The API's routes, its OpenAPI document and Swagger UI.
+/// Whether a request's body is marked as compressed (any `Content-Encoding`
+/// but `identity`): neither the API nor the pages read one.
+pub(crate) fn encoded_body(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+}
+
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/me", get(me))

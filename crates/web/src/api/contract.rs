@@ -42,6 +42,14 @@ where
                 "send the body as JSON, with Content-Type: application/json",
             ));
         }
+        if crate::api::encoded_body(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Compressed",
+                "send the body uncompressed (no Content-Encoding)",
+            ));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()

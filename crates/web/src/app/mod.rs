@@ -357,6 +357,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // The error page wraps the cross-site check, so its refusal is a page too.
     r.fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES))
+        .layer(middleware::from_fn(plain_bodies))
         .layer(middleware::from_fn_with_state(scheme, same_origin))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -385,6 +386,23 @@ async fn same_origin(State(scheme): State<&'static str>, req: Request, next: Nex
         return PageError::Forbidden(
             "This form was sent from another site, so it was refused. Open the page on this \
              site and send the form from there."
+                .into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// A body marked as compressed (`Content-Encoding`) is refused: no page
+/// sends one, a compressed form cannot be read, and reading one marked so
+/// as plain would keep what its sender did not mean.
+async fn plain_bodies(req: Request, next: Next) -> Response {
+    let sends = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if sends && crate::api::encoded_body(req.headers()) {
+        return PageError::Refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The form was sent compressed, which this service does not read, so nothing was \
+             saved. Send it again from the page."
                 .into(),
         )
         .into_response();

@@ -731,6 +731,24 @@ async fn the_api_keeps_its_contract() {
         res.headers()[header::CONTENT_TYPE],
         "application/problem+json"
     );
+    // JSON marked as compressed is refused, not read as plain.
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/api/v1/engagements")
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_ENCODING, "br")
+                .body(Body::from(r#"{"agency":"AG"}"#))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
     // The offset's bound is the server's too.
     let (s, _, body) = call(&app, "GET", "/api/v1/engagements?offset=1000001", t, None).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

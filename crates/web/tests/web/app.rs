@@ -1092,6 +1092,23 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
             body.contains("<h1>The form could not be read</h1>"),
             "{body}"
         );
+        // A form marked as compressed is refused, not read as plain.
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, format!("http://{HOST}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::CONTENT_ENCODING, "br")
+            .body(Body::from("email=a@b.c&password=x"))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("sent compressed"), "{body}");
         // An address that cannot be read is said to be so, not a form.
         let r = send(&app, &c, Method::GET, "/engagements/abc", &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);

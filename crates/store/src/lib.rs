@@ -72,6 +72,7 @@ mod passkeys;
 mod pins;
 mod portfolio;
 mod privacy;
+mod reader;
 mod records;
 mod removal;
 mod retention;
@@ -179,6 +180,8 @@ pub struct Store {
     /// SQLite: WAL checkpoints run in a task of their own
     /// ([`Store::checkpoint_in_background`]), not in a committing request.
     background_checkpoints: Arc<std::sync::atomic::AtomicBool>,
+    /// SQLite: the connections a search reads through (`reader`).
+    readers: Option<Arc<reader::Readers>>,
 }
 
 impl Store {}

@@ -102,6 +102,20 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::connect(&url, e))?;
+        let readers = match backend {
+            Backend::Sqlite => {
+                let file =
+                    <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+                        .map_err(|_| StoreError::BadUrl(redact(&url)))?;
+                // A read keeps a core busy from start to end.
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                Some(Arc::new(crate::reader::Readers::new(
+                    file.get_filename().to_path_buf(),
+                    cores,
+                )))
+            }
+            Backend::Postgres => None,
+        };
         let store = Store {
             pool,
             backend,
@@ -111,6 +125,7 @@ impl Store {
             queue: Arc::default(),
             pinned: Arc::default(),
             background_checkpoints,
+            readers,
         };
         Ok(store)
     }

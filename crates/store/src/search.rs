@@ -59,6 +59,7 @@ pub struct Document {
     pub body: String,
 }
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
@@ -173,6 +174,125 @@ fn bind_all<'q>(
 fn kind_range(kind: Kind) -> (i64, i64) {
     let code = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as i64 + 1;
     (code << 40, (code + 1) << 40)
+}
+
+/// One kind's part of a search on SQLite: where its matches are read from,
+/// the condition the visitor's reach puts on them, and its values (`$1` is
+/// the query).
+struct Plan {
+    kind: Kind,
+    from: &'static str,
+    filter: String,
+    binds: Vec<Bind>,
+}
+
+/// (id, kind, total) of the rows shown, best first within each kind; a
+/// negative total is "more than" its opposite. An id of 0 holds a kind's
+/// count when the page is past its last row.
+type Shown = Vec<(i64, Kind, i64)>;
+/// Each shown row's reference, title and snippet, by id.
+type Found = std::collections::HashMap<i64, (String, String, String)>;
+
+/// Binds `binds` to `$1`, `$2`, … in `stmt`, which must use each of them.
+fn bind_sqlite(stmt: &mut rusqlite::Statement<'_>, binds: &[Bind]) -> rusqlite::Result<()> {
+    if stmt.parameter_count() != binds.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            binds.len(),
+            stmt.parameter_count(),
+        ));
+    }
+    for (i, b) in binds.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let at = stmt
+            .parameter_index(&name)?
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+        match b {
+            Bind::Text(s) => stmt.raw_bind_parameter(at, s.as_str())?,
+            Bind::Int(n) => stmt.raw_bind_parameter(at, *n)?,
+        }
+    }
+    Ok(())
+}
+
+/// A search on SQLite, kind by kind, then the shown rows' snippets: every
+/// statement on one connection, on the thread that called. A kind the
+/// visitor may read all of is read from the full-text index alone, within
+/// the kind's id range; one read in part is joined with its documents for
+/// the condition. (Each statement's text depends only on the kind's reach,
+/// so each connection prepares it once.)
+fn sqlite_search(
+    conn: &rusqlite::Connection,
+    plans: &[Plan],
+    first: u32,
+    last: u32,
+) -> rusqlite::Result<(Shown, Found)> {
+    let mut shown = Shown::new();
+    for p in plans {
+        let (lo, hi) = kind_range(p.kind);
+        let (from, filter) = (p.from, &p.filter);
+        let n = p.binds.len();
+        // The newest matches, one more than are ranked, with their scores:
+        // one walk of the index gives how many match (up to that) and,
+        // past that, which are ranked.
+        let mut newest = conn.prepare_cached(&format!(
+            "SELECT search_fts.rowid AS id, search_fts.rank AS score \
+             FROM {from} WHERE search_fts MATCH $1 AND search_fts.rowid >= ${} \
+             AND search_fts.rowid < ${}{filter} ORDER BY search_fts.rowid DESC LIMIT {}",
+            n + 1,
+            n + 2,
+            RANKED + 1
+        ))?;
+        let mut binds = p.binds.clone();
+        binds.extend([Bind::Int(lo), Bind::Int(hi)]);
+        bind_sqlite(&mut newest, &binds)?;
+        let mut matches: Vec<(i64, f64)> = Vec::new();
+        let mut rows = newest.raw_query();
+        while let Some(r) = rows.next()? {
+            matches.push((r.get(0)?, r.get(1)?));
+        }
+        if matches.is_empty() {
+            continue;
+        }
+        let total = if matches.len() > RANKED as usize {
+            matches.truncate(RANKED as usize);
+            -i64::from(RANKED)
+        } else {
+            matches.len() as i64
+        };
+        // Best first (bm25 is lower for a better match), the older first
+        // on a tie, as PostgreSQL orders them.
+        matches.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let page = matches
+            .iter()
+            .skip(first as usize)
+            .take((last - first) as usize);
+        let before = shown.len();
+        shown.extend(page.map(|(id, _)| (*id, p.kind, total)));
+        if shown.len() == before {
+            // A page past the last still says how many there are.
+            shown.push((0, p.kind, total));
+        }
+    }
+    // Titles and snippets for the rows shown only.
+    let ids: Vec<i64> = shown.iter().map(|s| s.0).filter(|id| *id != 0).collect();
+    let mut found = Found::new();
+    if let (false, Some(p)) = (ids.is_empty(), plans.first()) {
+        let mut snippets = conn.prepare_cached(&format!(
+            "SELECT d.id AS id, d.ref AS ref, d.title AS title, \
+             snippet(search_fts, 1, char(2), char(3), ' … ', 24) AS snip \
+             FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+             WHERE search_fts MATCH $1 AND search_fts.rowid IN ({})",
+            placeholders(2, ids.len())
+        ))?;
+        let mut binds = vec![p.binds[0].clone()];
+        binds.extend(ids.iter().map(|i| Bind::Int(*i)));
+        bind_sqlite(&mut snippets, &binds)?;
+        let mut rows = snippets.raw_query();
+        while let Some(r) = rows.next()? {
+            found.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?));
+        }
+    }
+    Ok((shown, found))
 }
 
 /// Upserts one document, leaving an unchanged row alone.
@@ -610,84 +730,37 @@ impl Store {
             Some(_) => (PAGE_SIZE * page.saturating_sub(1), PAGE_SIZE * page),
             None => (0, FIRST_HITS),
         };
-        // (id, kind, total) of the rows shown, best first within each kind;
-        // a negative total is "more than" its opposite.
-        let mut shown: Vec<(i64, Kind, i64)> = Vec::new();
-        match self.backend {
-            // Kind by kind. A kind the visitor may read all of is read from
-            // the full-text index alone, within the kind's id range; one
-            // read in part is joined with its documents for the condition.
+        let (shown, mut found) = match self.backend {
             Backend::Sqlite => {
-                for kind in kinds {
-                    let r = reach(actor, kind);
-                    let mut kb = vec![Bind::Text(syntax(q))];
-                    let Some(cond) = condition(kind, &r, &mut kb) else {
-                        continue;
-                    };
-                    let (lo, hi) = kind_range(kind);
-                    let (from, filter) = if r == Reach::Everything {
-                        ("search_fts".to_string(), String::new())
-                    } else {
-                        (
-                            "search_fts JOIN search_docs d ON d.id = search_fts.rowid".to_string(),
-                            format!(" AND {cond}"),
-                        )
-                    };
-                    // The newest matches, one more than are ranked: how many
-                    // (at most that) and the oldest of them. (The SQL's
-                    // text depends only on the kind's reach, so each
-                    // connection prepares it once.)
-                    let n = kb.len();
-                    let newest = bind_all(
-                        sqlx::query(&format!(
-                            "SELECT COUNT(*) AS n, MIN(id) AS oldest FROM (SELECT search_fts.rowid AS id \
-                             FROM {from} WHERE search_fts MATCH $1 AND search_fts.rowid >= ${} \
-                             AND search_fts.rowid < ${}{filter} ORDER BY search_fts.rowid DESC LIMIT {})",
-                            n + 1,
-                            n + 2,
-                            RANKED + 1
-                        )),
-                        &kb,
-                    )
-                    .bind(lo)
-                    .bind(hi)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    let total: i64 = newest.try_get("n")?;
-                    if total == 0 {
-                        continue;
-                    }
-                    let (total, from_id) = if total > i64::from(RANKED) {
-                        (-i64::from(RANKED), newest.try_get::<i64, _>("oldest")? + 1)
-                    } else {
-                        (total, lo)
-                    };
-                    let rows = bind_all(
-                        sqlx::query(&format!(
-                            "SELECT search_fts.rowid AS id FROM {from} WHERE search_fts MATCH $1 \
-                             AND search_fts.rowid >= ${} AND search_fts.rowid < ${}{filter} \
-                             ORDER BY search_fts.rank LIMIT ${} OFFSET ${}",
-                            n + 1,
-                            n + 2,
-                            n + 3,
-                            n + 4
-                        )),
-                        &kb,
-                    )
-                    .bind(from_id)
-                    .bind(hi)
-                    .bind(i64::from(last - first))
-                    .bind(i64::from(first))
-                    .fetch_all(&self.pool)
-                    .await?;
-                    for row in &rows {
-                        shown.push((row.try_get("id")?, kind, total));
-                    }
-                    if rows.is_empty() {
-                        // A page past the last still says how many there are.
-                        shown.push((0, kind, total));
-                    }
-                }
+                let plans: Vec<Plan> = kinds
+                    .into_iter()
+                    .filter_map(|kind| {
+                        let r = reach(actor, kind);
+                        let mut binds = vec![Bind::Text(syntax(q))];
+                        let cond = condition(kind, &r, &mut binds)?;
+                        Some(if r == Reach::Everything {
+                            Plan {
+                                kind,
+                                from: "search_fts",
+                                filter: String::new(),
+                                binds,
+                            }
+                        } else {
+                            Plan {
+                                kind,
+                                from: "search_fts JOIN search_docs d ON d.id = search_fts.rowid",
+                                filter: format!(" AND {cond}"),
+                                binds,
+                            }
+                        })
+                    })
+                    .collect();
+                let readers = self.readers.as_ref().ok_or_else(|| {
+                    StoreError::Corrupt("a SQLite store without its readers".into())
+                })?;
+                readers
+                    .read(move |conn| sqlite_search(conn, &plans, first, last))
+                    .await?
             }
             // One pass over the matches: each kind's are counted and
             // numbered newest first, the newest `RANKED` scored and
@@ -695,6 +768,7 @@ impl Store {
             // each kind's best, so a page past the last still says how
             // many there are (as on SQLite).
             Backend::Postgres => {
+                let mut shown = Shown::new();
                 let mut binds = vec![Bind::Text(syntax(q))];
                 let conds: Vec<String> = kinds
                     .iter()
@@ -734,38 +808,30 @@ impl Store {
                     let id = if on_page { r.try_get("id")? } else { 0 };
                     shown.push((id, kind, r.try_get("total")?));
                 }
+                // Titles and snippets for the rows shown only.
+                let ids: Vec<i64> = shown.iter().map(|s| s.0).filter(|id| *id != 0).collect();
+                let mut found = Found::new();
+                if !ids.is_empty() {
+                    let sql = format!(
+                        "SELECT d.id AS id, d.ref AS ref, d.title AS title, ts_headline('english', left(d.body, 20000), q, \
+                         'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"') AS snip \
+                         FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q WHERE d.id IN ({})",
+                        placeholders(2, ids.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(syntax(q));
+                    for id in &ids {
+                        query = query.bind(*id);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        found.insert(
+                            r.try_get("id")?,
+                            (r.try_get("ref")?, r.try_get("title")?, r.try_get("snip")?),
+                        );
+                    }
+                }
+                (shown, found)
             }
-        }
-        // Titles and snippets for the rows shown only.
-        let ids: Vec<i64> = shown.iter().map(|s| s.0).filter(|id| *id != 0).collect();
-        let mut found: std::collections::HashMap<i64, (String, String, String)> =
-            std::collections::HashMap::new();
-        if !ids.is_empty() {
-            let list = placeholders(2, ids.len());
-            let sql = match self.backend {
-                Backend::Sqlite => format!(
-                    "SELECT d.id AS id, d.ref AS ref, d.title AS title, \
-                     snippet(search_fts, 1, char(2), char(3), ' … ', 24) AS snip \
-                     FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
-                     WHERE search_fts MATCH $1 AND search_fts.rowid IN ({list})"
-                ),
-                Backend::Postgres => format!(
-                    "SELECT d.id AS id, d.ref AS ref, d.title AS title, ts_headline('english', left(d.body, 20000), q, \
-                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"') AS snip \
-                     FROM search_docs d CROSS JOIN websearch_to_tsquery('english', $1) AS q WHERE d.id IN ({list})"
-                ),
-            };
-            let mut query = sqlx::query(&sql).bind(syntax(q));
-            for id in &ids {
-                query = query.bind(*id);
-            }
-            for r in query.fetch_all(&self.pool).await? {
-                found.insert(
-                    r.try_get("id")?,
-                    (r.try_get("ref")?, r.try_get("title")?, r.try_get("snip")?),
-                );
-            }
-        }
+        };
         let mut groups: Vec<Group> = Vec::new();
         for (id, kind, total) in shown {
             let at = match groups.iter().position(|g| g.kind == kind) {
@@ -797,6 +863,24 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values go to `$N` by name, wherever it first appears in the text,
+    /// and a statement that would leave one unbound is refused.
+    #[test]
+    fn sqlite_values_are_bound_by_their_number() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare("SELECT $2 - $1, $3").unwrap();
+        let binds = [Bind::Int(10), Bind::Int(3), Bind::Text("x".into())];
+        bind_sqlite(&mut stmt, &binds).unwrap();
+        let mut rows = stmt.raw_query();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(row.get::<_, i64>(0).unwrap(), -7);
+        assert_eq!(row.get::<_, String>(1).unwrap(), "x");
+        drop(rows);
+        let mut stmt = conn.prepare("SELECT $1 + $2").unwrap();
+        assert!(bind_sqlite(&mut stmt, &binds[..1]).is_err());
+        assert!(bind_sqlite(&mut stmt, &binds).is_err());
+    }
 
     #[test]
     fn snippets_split_on_the_marks() {

@@ -6,6 +6,7 @@
 //! stops the rest of the set from loading.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::classify::{TitleKind, classify};
 use crate::diagnostic::{Code, Finding};
@@ -126,7 +127,7 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
     for item in raw.timeline {
         let title = normalize(item.title.as_deref().unwrap_or(""));
         let c = classify(&title);
-        let body = item.body.filter(|b| !b.trim().is_empty());
+        let body: Option<Arc<str>> = item.body.filter(|b| !b.trim().is_empty()).map(Arc::from);
         let kind = match &body {
             None => kind_without_body(c.kind),
             Some(body) => {
@@ -161,6 +162,9 @@ fn draft(src: &SourceFile) -> Result<Draft, Finding> {
     let s = scan(&raw.body);
     push_links(&mut links, &s, &loc);
     let (intro, sections) = sections(&raw.body, &s, &loc);
+    // Kept for the model's life: no room to grow (a large set has
+    // hundreds of thousands of links).
+    links.shrink_to_fit();
 
     let title = raw
         .title
@@ -201,8 +205,8 @@ fn push_links(out: &mut Vec<Link>, s: &Scan, loc: &Locator) {
     for l in &s.links {
         let (line, column) = loc.position(l.start);
         out.push(Link {
-            text: l.text.clone(),
-            target: l.dest.clone(),
+            text: l.text.as_str().into(),
+            target: l.dest.as_str().into(),
             line,
             column,
             image: l.image,
@@ -584,7 +588,7 @@ fn stage_refs(
                 number,
                 name: name.clone(),
                 slug: page.map_or_else(|| slugify(name), |p| pages[p.0].slug.clone()),
-                summary: t.body.clone(),
+                summary: t.body.as_deref().map(String::from),
                 page,
             }
         })

@@ -3,6 +3,7 @@
 //! engagements, storage or HTML.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -89,8 +90,8 @@ pub struct TimelineItem {
     pub title: String,
     /// 1-based line of the item in the file.
     pub line: u32,
-    /// Markdown body, if the item has one.
-    pub body: Option<String>,
+    /// Markdown body, if the item has one (shared with the stage's step).
+    pub body: Option<Arc<str>>,
     pub body_line: u32,
     pub kind: ItemKind,
     pub dash: Option<Dash>,
@@ -133,7 +134,7 @@ impl ItemKind {
 pub struct Step {
     pub number: u32,
     pub title: String,
-    pub body: Option<String>,
+    pub body: Option<Arc<str>>,
     /// What the step offers readers to do, from its `action:` key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<StepAction>,
@@ -187,17 +188,22 @@ pub struct Choices {
 
 /// A piece of inline markdown and its plain text. Most list items have no
 /// markup, so the text is stored only when it differs: on large page sets
-/// this halves the memory list items take.
+/// this halves the memory list items take. Clones share the text (a stage
+/// lists its page's entries and options; on a set where every page is a
+/// stage, copies took a third of the model's memory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inline {
-    markdown: String,
-    plain: Option<String>,
+    markdown: Arc<str>,
+    plain: Option<Arc<str>>,
 }
 
 impl Inline {
     pub fn new(markdown: String, text: String) -> Self {
-        let plain = (text != markdown).then_some(text);
-        Inline { markdown, plain }
+        let plain = (text != markdown).then(|| Arc::from(text));
+        Inline {
+            markdown: Arc::from(markdown),
+            plain,
+        }
     }
 
     /// The text without markup, whitespace normalised.
@@ -215,7 +221,7 @@ impl Serialize for Inline {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("text", self.text())?;
-        m.serialize_entry("markdown", &self.markdown)?;
+        m.serialize_entry("markdown", self.markdown())?;
         m.end()
     }
 }
@@ -352,8 +358,8 @@ pub struct Principle {
 
 #[derive(Debug, Clone)]
 pub struct Link {
-    pub text: String,
-    pub target: String,
+    pub text: Box<str>,
+    pub target: Box<str>,
     pub line: u32,
     pub column: u32,
     pub image: bool,

@@ -607,6 +607,26 @@ impl Store {
         Ok(people_from_rows(&rows)?.pop())
     }
 
+    /// A person with their roles and their own settings, in one query:
+    /// every signed-in request needs both.
+    pub async fn person_and_settings(
+        &self,
+        id: PersonId,
+    ) -> Result<Option<(Person, waymark_core::Settings)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.email, p.deactivated_at, p.time_zone, p.notify, m.role FROM people p \
+             LEFT JOIN memberships m ON m.person_id = p.id WHERE p.id = $1 ORDER BY m.role",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let settings = settings_row(first)?;
+        Ok(people_from_rows(&rows)?.pop().map(|p| (p, settings)))
+    }
+
     /// The active people who hold any of `roles`, by name, with all their
     /// roles (who can be given work: never someone who has left).
     pub async fn people_with_roles(&self, roles: &[Role]) -> Result<Vec<Person>, StoreError> {

@@ -297,3 +297,36 @@ async fn a_deactivated_person_cannot_sign_in_and_their_tokens_end() {
         assert_eq!(w.store.actor_for_token(&token, NOW).await.unwrap(), None);
     }
 }
+
+/// What every signed-in request reads in one query is what the two reads
+/// it replaced give: the person with every role, and their own settings.
+#[tokio::test]
+async fn a_person_and_their_settings_come_together() {
+    for store in stores("person-settings").await {
+        let w = world(store).await;
+        let settings = Settings::parse("Australia/Perth", "daily").unwrap();
+        w.store
+            .set_settings(w.member.person, &settings)
+            .await
+            .unwrap();
+        for id in [w.member.person, w.staff.person] {
+            let (person, got) = w.store.person_and_settings(id).await.unwrap().unwrap();
+            assert_eq!(Some(person), w.store.person(id).await.unwrap());
+            assert_eq!(got, w.store.settings(id).await.unwrap());
+        }
+        let (_, got) = w
+            .store
+            .person_and_settings(w.member.person)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, settings);
+        assert_eq!(
+            w.store
+                .person_and_settings(PersonId(999_999))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

@@ -249,12 +249,12 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
     let id = waymark_core::PersonId(person);
     let found = state
         .store
-        .person(id)
+        .person_and_settings(id)
         .await
         .map_err(|e| PageError::from(e).into_response())?;
     // A person removed or deactivated (they left): the session ends here,
     // on its first request after, wherever it was made.
-    let Some(person) = found.filter(|p| p.deactivated_at.is_none()) else {
+    let Some((person, settings)) = found.filter(|(p, _)| p.deactivated_at.is_none()) else {
         let _ = session.flush().await;
         return Ok(None);
     };
@@ -285,11 +285,6 @@ async fn visitor(parts: &mut Parts, state: &Arc<AppState>) -> Result<Option<Sign
             return Err(Redirect::to("/settings/second-factor").into_response());
         }
     }
-    let settings = state
-        .store
-        .settings(id)
-        .await
-        .map_err(|e| PageError::from(e).into_response())?;
     Ok(Some(SignedIn {
         settings,
         actor,

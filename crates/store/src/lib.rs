@@ -40,7 +40,10 @@
 //!
 //! One SQL codebase serves both backends through sqlx's `Any` driver, with
 //! portable SQL and `$1` placeholders; only the migrations differ (identity
-//! columns), in two folders with the same version numbers.
+//! columns), in two folders with the same version numbers. The one
+//! exception is a search on SQLite, which runs many statements in a row:
+//! it reads through `reader`'s read-only rusqlite connections on one
+//! thread, never writes there, and binds the same `$N` values by name.
 
 mod adopters;
 mod assessments;

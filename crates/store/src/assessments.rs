@@ -256,12 +256,13 @@ async fn type_differs(
 /// Broken links in agencies' chains: (agencies, events, broken).
 pub(crate) async fn verify(
     conn: &mut sqlx::AnyConnection,
+    redacted: &crate::removal::Redacted,
 ) -> Result<(usize, usize, Vec<crate::BrokenAgency>), StoreError> {
     let heads = AGENCY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = AGENCY_CHAIN.check(&mut *conn, h).await?;
+        let (n, payloads, bad) = AGENCY_CHAIN.check(&mut *conn, h, redacted).await?;
         events += n;
         let bad = match (bad, payloads.last()) {
             (Some(bad), _) => Some(bad),

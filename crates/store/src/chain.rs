@@ -286,10 +286,15 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
     )
     .fetch_all(&mut *tx)
     .await?;
-    let (enquiries, enquiry_events, broken_enquiries) = crate::intake::verify(&mut tx).await?;
-    let (agencies, agency_events, broken_agencies) = crate::assessments::verify(&mut tx).await?;
-    let (topics, topic_events, broken_topics) = crate::community::verify(&mut tx).await?;
-    let (surveys, survey_events, broken_surveys) = crate::surveys::verify(&mut tx).await?;
+    let redacted = crate::removal::Redacted::load(&mut tx).await?;
+    let (enquiries, enquiry_events, broken_enquiries) =
+        crate::intake::verify(&mut tx, &redacted).await?;
+    let (agencies, agency_events, broken_agencies) =
+        crate::assessments::verify(&mut tx, &redacted).await?;
+    let (topics, topic_events, broken_topics) =
+        crate::community::verify(&mut tx, &redacted).await?;
+    let (surveys, survey_events, broken_surveys) =
+        crate::surveys::verify(&mut tx, &redacted).await?;
     let portfolio_drift = crate::portfolio::drift(&mut tx).await?;
     let mut out = Verification {
         engagements: heads.len(),
@@ -328,7 +333,7 @@ pub(crate) async fn verify(store: &crate::Store) -> Result<Verification, StoreEr
             seq,
             reason,
         };
-        let removed = crate::removal::redactions(&mut tx, "events", id.0).await?;
+        let removed = redacted.of("events", id.0);
         let mut prev = String::new();
         let mut replay: Option<Engagement> = None;
         let mut bad = None;
@@ -523,6 +528,7 @@ impl SideChain {
         &self,
         conn: &mut sqlx::AnyConnection,
         (id, count, head): &(i64, i64, String),
+        redacted: &crate::removal::Redacted,
     ) -> Result<(usize, Vec<String>, Option<(i64, String)>), StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT seq, actor_id, at, kind, payload, prev_hash, hash FROM {} WHERE {} = $1 ORDER BY seq",
@@ -531,7 +537,7 @@ impl SideChain {
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;
-        let removed = crate::removal::redactions(&mut *conn, self.events, *id).await?;
+        let removed = redacted.of(self.events, *id);
         let mut prev = String::new();
         let mut payloads = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {

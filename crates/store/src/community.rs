@@ -1004,12 +1004,13 @@ async fn insert_post(
 /// last recorded: (questions, events, broken).
 pub(crate) async fn verify(
     conn: &mut sqlx::AnyConnection,
+    redacted: &crate::removal::Redacted,
 ) -> Result<(usize, usize, Vec<crate::BrokenTopic>), StoreError> {
     let heads = TOPIC_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = TOPIC_CHAIN.check(&mut *conn, h).await?;
+        let (n, payloads, bad) = TOPIC_CHAIN.check(&mut *conn, h, redacted).await?;
         events += n;
         let bad = match bad {
             Some(bad) => Some(bad),

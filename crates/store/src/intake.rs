@@ -159,13 +159,14 @@ pub struct BrokenEnquiry {
 
 pub(crate) async fn verify(
     conn: &mut sqlx::AnyConnection,
+    redacted: &crate::removal::Redacted,
 ) -> Result<(usize, usize, Vec<BrokenEnquiry>), StoreError> {
     let heads = ENQUIRY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
         let id = h.0;
-        let (n, payloads, bad) = ENQUIRY_CHAIN.check(&mut *conn, h).await?;
+        let (n, payloads, bad) = ENQUIRY_CHAIN.check(&mut *conn, h, redacted).await?;
         events += n;
         let bad = match bad {
             Some((seq, reason)) => Some(BrokenEnquiry {

@@ -534,6 +534,40 @@ pub(crate) async fn altered_removals(
 
 /// The hashes removals recorded for `table`'s record `record`, by seq:
 /// the latest removal's, where several changed one.
+/// Every redaction, read once for a whole verification instead of once a
+/// record (most databases have none, and a record's chain is one query).
+#[derive(Debug, Default)]
+pub(crate) struct Redacted {
+    by_record: std::collections::HashMap<(String, i64), std::collections::HashMap<i64, String>>,
+    none: std::collections::HashMap<i64, String>,
+}
+
+impl Redacted {
+    pub(crate) async fn load(conn: &mut sqlx::AnyConnection) -> Result<Redacted, StoreError> {
+        let mut out = Redacted::default();
+        let rows = sqlx::query(
+            "SELECT record_table, record_id, seq, sha256 FROM redactions ORDER BY seq, removal_id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in &rows {
+            out.by_record
+                .entry((r.try_get("record_table")?, r.try_get("record_id")?))
+                .or_default()
+                .insert(r.try_get("seq")?, r.try_get("sha256")?);
+        }
+        Ok(out)
+    }
+
+    /// Record `record` of `table`'s redacted events: each one's hash as
+    /// the removal left it, by sequence number (as [`redactions`] reads).
+    pub(crate) fn of(&self, table: &str, record: i64) -> &std::collections::HashMap<i64, String> {
+        self.by_record
+            .get(&(table.to_string(), record))
+            .unwrap_or(&self.none)
+    }
+}
+
 pub(crate) async fn redactions(
     conn: &mut sqlx::AnyConnection,
     table: &str,

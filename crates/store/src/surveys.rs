@@ -938,12 +938,13 @@ async fn results_differ(
 
 pub(crate) async fn verify(
     conn: &mut sqlx::AnyConnection,
+    redacted: &crate::removal::Redacted,
 ) -> Result<(usize, usize, Vec<crate::BrokenSurvey>), StoreError> {
     let heads = SURVEY_CHAIN.heads(&mut *conn).await?;
     let mut events = 0;
     let mut broken = Vec::new();
     for h in &heads {
-        let (n, payloads, bad) = SURVEY_CHAIN.check(&mut *conn, h).await?;
+        let (n, payloads, bad) = SURVEY_CHAIN.check(&mut *conn, h, redacted).await?;
         events += n;
         let bad = match bad {
             Some(bad) => Some(bad),

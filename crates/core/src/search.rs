@@ -193,7 +193,16 @@ impl Query {
     /// that is not a letter or a digit separates words; operators are just
     /// words or separators. Never fails: nothing left means an empty query.
     pub fn parse(input: &str) -> Query {
-        let input: String = input.chars().take(MAX_QUERY_CHARS).collect();
+        let mut rest = input.chars();
+        let mut input: String = rest.by_ref().take(MAX_QUERY_CHARS).collect();
+        // A word the limit cuts in two is left out, not searched for as
+        // its first letters.
+        if rest.next().is_some_and(char::is_alphanumeric)
+            && input.ends_with(char::is_alphanumeric)
+            && let Some(end) = input.rfind(|c: char| !c.is_alphanumeric())
+        {
+            input.truncate(end);
+        }
         let mut terms: Vec<Term> = Vec::new();
         // Between quotes (odd pieces) is a phrase; an unclosed quote runs to the end.
         for (i, piece) in input.split('"').enumerate() {
@@ -395,6 +404,24 @@ mod tests {
 
     fn words_of(q: &str) -> Vec<Term> {
         Query::parse(q).terms
+    }
+
+    /// Past the limit, a word cut in two is left out: never searched for
+    /// as its first letters (which made a required word no record has).
+    #[test]
+    fn a_word_the_limit_cuts_is_left_out() {
+        let long = format!("{}steering committee", "agency ".repeat(55));
+        assert!(long.chars().count() > MAX_QUERY_CHARS);
+        assert_eq!(
+            words_of(&long),
+            vec![Term::Word("agency".into()), Term::Word("steering".into())]
+        );
+        // A word that ends at the limit is whole, and kept.
+        let exact = format!("{}steering", "x".repeat(MAX_QUERY_CHARS - 9) + " ");
+        assert_eq!(exact.chars().count(), MAX_QUERY_CHARS);
+        assert!(words_of(&format!("{exact} more")).contains(&Term::Word("steering".into())));
+        // One word longer than the limit is still read (as its first letters).
+        assert_eq!(words_of(&"a".repeat(1000)).len(), 1);
     }
 
     #[test]

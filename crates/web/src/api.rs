@@ -1499,7 +1499,7 @@ struct SearchQuery {
     q: String,
     /// Only this kind of result, a page at a time: guide, article,
     /// engagement, agency or enquiry.
-    #[param(pattern = "^(guide|article|engagement|agency|enquiry)$")]
+    #[param(pattern = "^(guide|article|engagement|agency|enquiry|question)$")]
     kind: Option<String>,
     /// With `kind`: the page, 1 to 20 (10 results a page; a kind's 200
     /// newest matches are ranked, see `exact`).

@@ -109,10 +109,13 @@ impl Store {
                         .map_err(|_| StoreError::BadUrl(redact(&url)))?;
                 // A read keeps a core busy from start to end.
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-                Some(Arc::new(crate::reader::Readers::new(
-                    file.get_filename().to_path_buf(),
-                    cores,
-                )))
+                let readers =
+                    crate::reader::Readers::open(file.get_filename().to_path_buf(), cores)
+                        .map_err(|e| StoreError::Connect {
+                            url: redact(&url),
+                            reason: e.to_string(),
+                        })?;
+                Some(Arc::new(readers))
             }
             Backend::Postgres => None,
         };

@@ -26,12 +26,21 @@ pub(crate) struct Readers {
 }
 
 impl Readers {
-    pub(crate) fn new(path: PathBuf, at_once: usize) -> Self {
-        Readers {
-            path,
-            idle: Mutex::new(Vec::new()),
-            permits: Arc::new(tokio::sync::Semaphore::new(at_once.max(1))),
+    /// Opens `at_once` connections of the file at `path` now, while it is
+    /// the file the store's pool has open: they stay open for the store's
+    /// life, so a search reads the same file as the writers even if the
+    /// path is later renamed or replaced.
+    pub(crate) fn open(path: PathBuf, at_once: usize) -> rusqlite::Result<Self> {
+        let at_once = at_once.max(1);
+        let mut idle = Vec::with_capacity(at_once);
+        for _ in 0..at_once {
+            idle.push(connect(&path)?);
         }
+        Ok(Readers {
+            path,
+            idle: Mutex::new(idle),
+            permits: Arc::new(tokio::sync::Semaphore::new(at_once)),
+        })
     }
 
     /// Runs `read` with a connection, on a blocking thread.
@@ -47,9 +56,11 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let taken = me.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            // One connection a permit, each put back after use: one is
+            // always idle here; opening another is only a fallback.
             let conn = match taken {
                 Some(c) => c,
-                None => me.open()?,
+                None => connect(&me.path)?,
             };
             let out = read(&conn);
             me.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
@@ -59,22 +70,27 @@ impl Readers {
         .map_err(|e| StoreError::Corrupt(format!("a read of the database stopped: {e}")))?
         .map_err(StoreError::from)
     }
+}
 
-    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        // Read and write, not read-only: a read-only connection to a WAL
-        // database cannot always open its shared-memory index. `query_only`
-        // refuses every write instead.
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(
-            "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;",
-        )?;
-        // A search's statements differ by kind, reach and how many rows
-        // it shows; each is prepared once and kept.
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(conn)
-    }
+/// A connection of the file at `path` that never writes.
+fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    // Read and write, not read-only: a read-only connection to a WAL
+    // database cannot always open its shared-memory index. `query_only`
+    // refuses every write instead.
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(
+        "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;",
+    )?;
+    // A search's statements differ by kind, reach and how many rows it
+    // shows; each is prepared once and kept.
+    conn.set_prepared_statement_cache_capacity(64);
+    // A first read opens the WAL's shared-memory index now, with the file.
+    conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(conn)
 }

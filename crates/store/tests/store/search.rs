@@ -415,3 +415,28 @@ async fn each_visitor_finds_exactly_what_they_may_see() {
         assert!(live.iter().any(|d| d[0] == "engagement"));
     }
 }
+
+/// On SQLite a search reads through connections of its own, opened with
+/// the store: when the file is moved under a running server, searches go on
+/// reading the file the writers write, not whatever is at the path now.
+#[tokio::test]
+async fn sqlite_searches_read_the_file_the_store_opened() {
+    let url = waymark_store::testing::sqlite_url("search-moved");
+    let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let store = Store::open(&url).await.unwrap();
+    store.index_pages(Kind::Guide, &pages()).await.unwrap();
+    let moved = path.with_file_name("moved.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let from = format!("{}{suffix}", path.display());
+        if std::path::Path::new(&from).exists() {
+            std::fs::rename(&from, format!("{}{suffix}", moved.display())).unwrap();
+        }
+    }
+    for _ in 0..8 {
+        assert_eq!(
+            top(&find(&store, None, "intune").await).as_deref(),
+            Some("deploy.html")
+        );
+    }
+    assert!(!path.exists(), "nothing was made at the old path");
+}

@@ -1071,7 +1071,11 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
         assert!(r.body.contains("<h1>Too large to send</h1>"), "{}", r.body);
         // A signed-out visitor is offered the guide and search, not only
         // engagements they cannot see.
-        assert!(r.body.contains(r#"<a href="/guide/">Read the guide</a>"#), "{}", r.body);
+        assert!(
+            r.body.contains(r#"<a href="/guide/">Read the guide</a>"#),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains(r#"<a href="/search">"#), "{}", r.body);
         // A body that is not a form, and a form marked as compressed
         // (refused, not read as plain): 415, on the error page.

@@ -107,8 +107,10 @@ impl Store {
                 let file =
                     <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
                         .map_err(|_| StoreError::BadUrl(redact(&url)))?;
-                // A read keeps a core busy from start to end.
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                // Two searches a core: one a core left cores idle while a
+                // search waited on the file; four a core made the slowest
+                // slower (docs/benchmarks.md, issue 17).
+                let cores = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
                 let readers =
                     crate::reader::Readers::open(file.get_filename().to_path_buf(), cores)
                         .map_err(|e| StoreError::Connect {

@@ -20,7 +20,7 @@ use crate::StoreError;
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
-    /// Reads at once: each keeps a core busy, so more only queue in the
+    /// Reads at once (a few a core): past that they only queue in the
     /// kernel instead of here.
     permits: Arc<tokio::sync::Semaphore>,
 }

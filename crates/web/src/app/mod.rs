@@ -395,7 +395,9 @@ async fn same_origin(State(scheme): State<&'static str>, req: Request, next: Nex
 
 /// A body marked as compressed (`Content-Encoding`) is refused: no page
 /// sends one, a compressed form cannot be read, and reading one marked so
-/// as plain would keep what its sender did not mean.
+/// as plain would keep what its sender did not mean. So is a form whose
+/// text is not UTF-8: the form reader would keep it with each bad byte
+/// changed to U+FFFD, which is not what was typed.
 async fn plain_bodies(req: Request, next: Next) -> Response {
     let sends = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if sends && crate::api::encoded_body(req.headers()) {
@@ -407,7 +409,45 @@ async fn plain_bodies(req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    next.run(req).await
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !(sends && form) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, FORM_BYTES).await {
+        Ok(b) => b,
+        // As the form reader answers: too large, or not read (a body that
+        // stopped, say); `render_failures` makes each the error page.
+        Err(e) => {
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return (status, "the form could not be read").into_response();
+        }
+    };
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+    if std::str::from_utf8(&decoded).is_err() {
+        return PageError::Refused(
+            StatusCode::BAD_REQUEST,
+            "The form holds characters that are not UTF-8 text, so nothing was saved (they \
+             would have been changed, not kept as typed). Send it again from the page."
+                .into(),
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Whether a request came from another origin: the `Origin` must have this

@@ -1109,6 +1109,52 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
             let body = String::from_utf8_lossy(&body);
             assert!(body.contains(says), "{body}");
         }
+        // A form whose text is not UTF-8 (Latin-1's é, raw and escaped) is
+        // refused, not kept with U+FFFD in place of what was typed.
+        for text in ["caf%E9", "caf\u{e9}"] {
+            let body = format!(
+                "csrf={}&version={version}&command=add_risk&text={text}",
+                c.csrf
+            );
+            let mut bytes = body.into_bytes();
+            if text.ends_with('\u{e9}') {
+                bytes.truncate(bytes.len() - 2);
+                bytes.push(0xE9);
+            }
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(&path)
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, format!("http://{HOST}"))
+                .header(header::COOKIE, c.cookie.clone().unwrap_or_default())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(bytes))
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{text}");
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains("not UTF-8 text"), "{body}");
+            assert_eq!(w.version().await, version, "nothing was saved");
+        }
+        // The same form in UTF-8 is taken (the check lets it through whole).
+        let r = send(
+            &app,
+            &c,
+            Method::POST,
+            &path,
+            &[
+                ("csrf", &c.csrf),
+                ("version", &version),
+                ("command", "add_risk"),
+                ("text", "café"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_ne!(w.version().await, version, "the risk was saved");
         // An address that cannot be read is said to be so, not a form.
         let r = send(&app, &c, Method::GET, "/engagements/abc", &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);

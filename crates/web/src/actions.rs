@@ -399,16 +399,47 @@ impl UploadForm {
     }
 }
 
-/// The upload's body was cut short or broken (too large, or the connection
-/// dropped).
+/// Why an upload form could not be read; nothing of it is kept.
 #[derive(Debug, thiserror::Error)]
-#[error("the upload did not arrive whole ({0})")]
-pub struct CutShort(String);
+pub enum UploadError {
+    #[error(
+        "the upload is larger than this service takes: a file of up to {} MB",
+        waymark_store::MAX_FILE_BYTES / (1024 * 1024)
+    )]
+    TooLarge,
+    /// The body was cut short or broken (the connection dropped, say).
+    #[error("the upload did not arrive whole; send it again")]
+    CutShort,
+    /// A text field is not UTF-8: kept, it would not say what was typed.
+    #[error("the form’s {0} is not UTF-8 text; send it again from the page")]
+    NotText(String),
+}
+
+/// A field's name as sent, fit to repeat in a message: the sender chose it,
+/// so only its first 40 letters, digits, `-` and `_`.
+fn field_name(sent: &str) -> String {
+    let name: String = sent
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(40)
+        .collect();
+    if name.is_empty() {
+        "field".to_string()
+    } else {
+        format!("“{name}”")
+    }
+}
 
 /// Reads a multipart upload form: the field named `file` is the file, every
 /// other field is text. The workspace's form and the API's read it alike.
-pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadForm, CutShort> {
-    let cut = |e: axum::extract::multipart::MultipartError| CutShort(e.body_text());
+pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadForm, UploadError> {
+    let cut = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            UploadError::TooLarge
+        } else {
+            UploadError::CutShort
+        }
+    };
     let mut u = UploadForm::default();
     while let Some(field) = form.next_field().await.map_err(cut)? {
         let name = field.name().unwrap_or_default().to_string();
@@ -417,8 +448,9 @@ pub async fn read_upload(form: &mut axum::extract::Multipart) -> Result<UploadFo
         if name == "file" {
             u.file = Some((file_name.unwrap_or_default(), data.to_vec()));
         } else {
-            u.fields
-                .insert(name, String::from_utf8_lossy(&data).into_owned());
+            let text = String::from_utf8(data.to_vec())
+                .map_err(|_| UploadError::NotText(field_name(&name)))?;
+            u.fields.insert(name, text);
         }
     }
     Ok(u)

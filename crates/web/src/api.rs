@@ -1163,7 +1163,7 @@ async fn upload_document(
     let mut form = form.map_err(|e| unreadable(e.body_text()))?;
     let upload = crate::actions::read_upload(&mut form)
         .await
-        .map_err(|cut| unreadable(cut.to_string()))?;
+        .map_err(|why| unreadable(why.to_string()))?;
     let version = match upload.field("expected_version").trim() {
         "" => None,
         v => Some(v.parse::<u64>().map_err(|_| {

@@ -23,11 +23,8 @@ pub async fn upload(
     let id = EngagementId(id);
     let upload = match crate::actions::read_upload(&mut form).await {
         Ok(u) => u,
-        Err(cut) => {
-            let message = format!(
-                "File: {cut}; the limit is {} MB",
-                waymark_store::MAX_FILE_BYTES / (1024 * 1024)
-            );
+        Err(why) => {
+            let message = format!("File: {why}");
             return delivery_page(
                 &s,
                 &who,

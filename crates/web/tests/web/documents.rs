@@ -655,16 +655,30 @@ async fn upload(
     name: &str,
     bytes: &[u8],
 ) -> Reply {
+    upload_titled(app, c, path, version, b"Business case", name, bytes).await
+}
+
+/// An upload whose title field is `title`, byte for byte.
+async fn upload_titled(
+    app: &Router,
+    c: &Client,
+    path: &str,
+    version: &str,
+    title: &[u8],
+    name: &str,
+    bytes: &[u8],
+) -> Reply {
     let mut body = Vec::new();
     for (k, v) in [
-        ("csrf", c.csrf.as_str()),
-        ("version", version),
-        ("title", "Business case"),
+        ("csrf", c.csrf.as_bytes()),
+        ("version", version.as_bytes()),
+        ("title", title),
     ] {
         body.extend(
-            format!("--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n").as_bytes(),
         );
+        body.extend(v);
+        body.extend(b"\r\n");
     }
     body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
     body.extend(bytes);
@@ -728,6 +742,22 @@ async fn uploads_are_checked_and_come_back_byte_for_byte() {
         let r = upload(&app, &member, &path, &w.version().await, "big.txt", &big).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("the limit is 20 MB"), "{}", r.body);
+        // Past what the form may carry at all: the same limit, in our words.
+        let bigger = vec![b'a'; waymark_store::MAX_FILE_BYTES + 128 * 1024];
+        let r = upload(&app, &member, &path, &w.version().await, "big.txt", &bigger).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("a file of up to 20 MB"), "{}", r.body);
+        assert!(!r.body.contains("length limit"), "in our words: {}", r.body);
+        // A title that is not UTF-8 is refused, not kept with U+FFFD.
+        let version = w.version().await;
+        let r = upload_titled(&app, &member, &path, &version, b"caf\xe9", "a.txt", b"a").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("the form’s “title” is not UTF-8 text"),
+            "{}",
+            r.body
+        );
+        assert_eq!(w.version().await, version, "nothing was saved");
         // A real PDF, every byte value in it, back exactly.
         let mut pdf = b"%PDF-1.7\n".to_vec();
         pdf.extend((0..=255u8).cycle().take(300_000));

@@ -63,6 +63,7 @@ struct Client {
 
 struct Reply {
     status: StatusCode,
+    content_type: Option<String>,
     location: String,
     set_cookie: Option<String>,
     retry_after: Option<String>,
@@ -112,12 +113,13 @@ async fn send(
     } else {
         String::new()
     };
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let (status, location, set_cookie, retry_after) = {
+    answer(app, req.body(Body::from(body)).unwrap()).await
+}
+
+/// The app's answer to `req`, read whole.
+async fn answer(app: &Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let (status, content_type, location, set_cookie, retry_after) = {
         let h = |name| {
             res.headers()
                 .get(name)
@@ -125,6 +127,7 @@ async fn send(
         };
         (
             res.status(),
+            h(header::CONTENT_TYPE),
             h(header::LOCATION).unwrap_or_default(),
             h(header::SET_COOKIE),
             h(header::RETRY_AFTER),
@@ -135,6 +138,7 @@ async fn send(
         .unwrap();
     Reply {
         status,
+        content_type,
         location,
         set_cookie,
         retry_after,
@@ -1039,20 +1043,17 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
         let c = w.client(&app, Who::Staff).await;
         let version = w.version().await;
         let path = format!("/engagements/{}", w.engagement);
-        let big = "x".repeat(3 * 1024 * 1024);
-        let r = send(
-            &app,
-            &c,
-            Method::POST,
-            &path,
-            &[
-                ("csrf", &c.csrf),
+        let add_risk = async |text: &str| {
+            let form = [
+                ("csrf", c.csrf.as_str()),
                 ("version", &version),
                 ("command", "add_risk"),
-                ("text", &big),
-            ],
-        )
-        .await;
+                ("text", text),
+            ];
+            send(&app, &c, Method::POST, &path, &form).await
+        };
+        let big = "x".repeat(3 * 1024 * 1024);
+        let r = add_risk(&big).await;
         assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(r.body.contains("<h1>Too large to send</h1>"), "{}", r.body);
         assert!(r.body.contains("2 MB of text in a form"), "{}", r.body);
@@ -1096,18 +1097,14 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
             if let Some(encoding) = encoding {
                 req = req.header(header::CONTENT_ENCODING, encoding);
             }
-            let req = req.body(Body::from("email=a@b.c&password=x")).unwrap();
-            let res = app.clone().oneshot(req).await.unwrap();
-            assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            assert_eq!(
-                res.headers()[header::CONTENT_TYPE],
-                "text/html; charset=utf-8"
-            );
-            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let body = String::from_utf8_lossy(&body);
-            assert!(body.contains(says), "{body}");
+            let r = answer(
+                &app,
+                req.body(Body::from("email=a@b.c&password=x")).unwrap(),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert_eq!(r.content_type.as_deref(), Some("text/html; charset=utf-8"));
+            assert!(r.body.contains(says), "{}", r.body);
         }
         // A form whose text is not UTF-8 (Latin-1's é, raw and escaped) is
         // refused, not kept with U+FFFD in place of what was typed.
@@ -1130,29 +1127,13 @@ async fn forms_too_large_or_unreadable_get_the_error_page() {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(Body::from(bytes))
                 .unwrap();
-            let res = app.clone().oneshot(req).await.unwrap();
-            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{text}");
-            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let body = String::from_utf8_lossy(&body);
-            assert!(body.contains("not UTF-8 text"), "{body}");
+            let r = answer(&app, req).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{text}");
+            assert!(r.body.contains("not UTF-8 text"), "{}", r.body);
             assert_eq!(w.version().await, version, "nothing was saved");
         }
         // The same form in UTF-8 is taken (the check lets it through whole).
-        let r = send(
-            &app,
-            &c,
-            Method::POST,
-            &path,
-            &[
-                ("csrf", &c.csrf),
-                ("version", &version),
-                ("command", "add_risk"),
-                ("text", "café"),
-            ],
-        )
-        .await;
+        let r = add_risk("café").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert_ne!(w.version().await, version, "the risk was saved");
         // An address that cannot be read is said to be so, not a form.
@@ -1220,13 +1201,10 @@ async fn forms_from_elsewhere_are_refused() {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(Body::from(body.clone()))
                 .unwrap();
-            let res = app.clone().oneshot(req).await.unwrap();
-            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
+            let r = answer(&app, req).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
             // Said on the site's error page, not in plain text.
-            let page = axum::body::to_bytes(res.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let page = String::from_utf8_lossy(&page);
+            let page = &r.body;
             assert!(
                 page.contains("<h1>Not allowed</h1>") && page.contains("from another site"),
                 "{origin}: {page}"

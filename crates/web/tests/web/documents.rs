@@ -690,25 +690,7 @@ async fn upload_titled(
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
         .body(Body::from(body))
         .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let raw = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Reply {
-        status,
-        location,
-        set_cookie: None,
-        retry_after: None,
-        body: String::from_utf8_lossy(&raw).into_owned(),
-        raw,
-    }
+    answer(app, req).await
 }
 
 #[tokio::test]

@@ -532,8 +532,6 @@ pub(crate) async fn altered_removals(
     Ok(out)
 }
 
-/// The hashes removals recorded for `table`'s record `record`, by seq:
-/// the latest removal's, where several changed one.
 /// Every redaction, read once for a whole verification instead of once a
 /// record (most databases have none, and a record's chain is one query).
 #[derive(Debug, Default)]
@@ -568,6 +566,8 @@ impl Redacted {
     }
 }
 
+/// The hashes removals recorded for `table`'s record `record`, by seq:
+/// the latest removal's, where several changed one.
 pub(crate) async fn redactions(
     conn: &mut sqlx::AnyConnection,
     table: &str,

@@ -276,7 +276,7 @@ fn sqlite_search(
     // Titles and snippets for the rows shown only.
     let ids: Vec<i64> = shown.iter().map(|s| s.0).filter(|id| *id != 0).collect();
     let mut found = Found::new();
-    if let (false, Some(p)) = (ids.is_empty(), plans.first()) {
+    if let Some(p) = plans.first().filter(|_| !ids.is_empty()) {
         let mut snippets = conn.prepare_cached(&format!(
             "SELECT d.id AS id, d.ref AS ref, d.title AS title, \
              snippet(search_fts, 1, char(2), char(3), ' … ', 24) AS snip \
@@ -738,20 +738,20 @@ impl Store {
                         let r = reach(actor, kind);
                         let mut binds = vec![Bind::Text(syntax(q))];
                         let cond = condition(kind, &r, &mut binds)?;
-                        Some(if r == Reach::Everything {
-                            Plan {
-                                kind,
-                                from: "search_fts",
-                                filter: String::new(),
-                                binds,
-                            }
-                        } else {
-                            Plan {
-                                kind,
-                                from: "search_fts JOIN search_docs d ON d.id = search_fts.rowid",
-                                filter: format!(" AND {cond}"),
-                                binds,
-                            }
+                        let whole = r == Reach::Everything;
+                        Some(Plan {
+                            kind,
+                            from: if whole {
+                                "search_fts"
+                            } else {
+                                "search_fts JOIN search_docs d ON d.id = search_fts.rowid"
+                            },
+                            filter: if whole {
+                                String::new()
+                            } else {
+                                format!(" AND {cond}")
+                            },
+                            binds,
                         })
                     })
                     .collect();

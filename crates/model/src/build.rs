@@ -6,11 +6,12 @@
 //! stops the rest of the set from loading.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::classify::{TitleKind, classify};
 use crate::diagnostic::{Code, Finding};
-use crate::markdown::{Scan, item_markdown, scan};
+use crate::markdown::{Scan, ScannedItem, item_markdown, scan};
 use crate::model::*;
 use crate::page::{PageError, RawPage, parse_page};
 use crate::par::{par_for_each_mut, par_map_owned};
@@ -204,15 +205,8 @@ fn kind_without_body(kind: TitleKind) -> ItemKind {
 fn push_links(out: &mut Vec<Link>, s: &Scan, loc: &Locator) {
     for l in &s.links {
         let (line, column) = loc.position(l.start);
-        out.push(Link {
-            text: l.text.as_str().into(),
-            target: l.dest.as_str().into(),
-            line,
-            column,
-            image: l.image,
-            // Resolved once every page is known.
-            resolved: LinkTarget::Empty,
-        });
+        // Resolved once every page is known.
+        out.push(Link::new(&l.text, &l.dest, line, column, l.image));
     }
 }
 
@@ -224,10 +218,12 @@ fn choices(body: &str, s: &Scan, loc: &Locator) -> Choices {
             outro: String::new(),
         };
     };
+    let (_, contents) = shared_items(body, 0..0, &list.items);
     let options = list
         .items
         .iter()
-        .map(|it| {
+        .zip(contents)
+        .map(|(it, content)| {
             let links = s
                 .links
                 .iter()
@@ -235,7 +231,7 @@ fn choices(body: &str, s: &Scan, loc: &Locator) -> Choices {
                 .map(|l| l.dest.clone())
                 .collect();
             Choice {
-                content: Inline::new(item_markdown(body, &it.range), it.text.clone()),
+                content,
                 effect: Effect::Unspecified,
                 line: loc.line(it.range.start),
                 links,
@@ -257,13 +253,21 @@ fn sections(body: &str, s: &Scan, loc: &Locator) -> (String, Vec<Section>) {
     for (i, h) in h2.iter().enumerate() {
         let end = h2.get(i + 1).map_or(body.len(), |n| n.range.start);
         let start = h.range.end.min(end);
-        let items = s
+        let scanned: Vec<&ScannedItem> = s
             .lists
             .iter()
             .filter(|l| l.range.start >= start && l.range.start < end)
             .flat_map(|l| &l.items)
-            .map(|it| Entry {
-                content: Inline::new(item_markdown(body, &it.range), it.text.clone()),
+            .collect();
+        let raw = &body[start..end];
+        let lead = raw.len() - raw.trim_start().len();
+        let markdown = start + lead..start + lead + raw.trim().len();
+        let (text, contents) = shared_items(body, markdown.clone(), scanned.iter().copied());
+        let items = scanned
+            .iter()
+            .zip(contents)
+            .map(|(it, content)| Entry {
+                content,
                 line: loc.line(it.range.start),
             })
             .collect();
@@ -271,11 +275,60 @@ fn sections(body: &str, s: &Scan, loc: &Locator) -> (String, Vec<Section>) {
             heading: h.text.clone(),
             kind: SectionKind::from_heading(&h.text),
             line: loc.line(h.range.start),
-            markdown: body[start..end].trim().to_string(),
+            text,
+            markdown_len: markdown.len() as u32,
             items,
         });
     }
     (intro, out)
+}
+
+/// Lays out list items' markdown and plain text in one buffer they share,
+/// which starts with `prefix` of `body` (a section's markdown). An item's
+/// markdown is a slice of the prefix when it is written there as it is (on
+/// one line, say), and is added after it otherwise; its plain text is added
+/// only when it differs. Returns the buffer and each item's [`Inline`].
+fn shared_items<'a>(
+    body: &str,
+    prefix: Range<usize>,
+    items: impl IntoIterator<Item = &'a ScannedItem>,
+) -> (Arc<str>, Vec<Inline>) {
+    let mut buf = String::from(body.get(prefix.clone()).unwrap_or_default());
+    let mut add = |t: &str| {
+        buf.push_str(t);
+        buf.len() - t.len()..buf.len()
+    };
+    let spans: Vec<_> = items
+        .into_iter()
+        .map(|it| {
+            let md = item_markdown(body, &it.range);
+            let at = body
+                .get(it.range.clone())
+                .and_then(|raw| raw.find(md.as_str()))
+                .map(|i| it.range.start + i)
+                .filter(|&i| i >= prefix.start && i + md.len() <= prefix.end);
+            let m = match at {
+                Some(i) => i - prefix.start..i - prefix.start + md.len(),
+                None => add(&md),
+            };
+            let p = if it.text == md {
+                m.clone()
+            } else {
+                add(&it.text)
+            };
+            (it, m, p)
+        })
+        .collect();
+    let buf: Arc<str> = Arc::from(buf);
+    let inlines = spans
+        .into_iter()
+        .map(|(it, m, p)| {
+            // Past 4 GB of text a span does not fit; the item keeps its own.
+            Inline::shared(&buf, m, p)
+                .unwrap_or_else(|| Inline::new(item_markdown(body, &it.range), it.text.clone()))
+        })
+        .collect();
+    (buf, inlines)
 }
 
 /// A file name is used as the slug when it already is one (`deploy.md`);
@@ -376,13 +429,20 @@ pub(crate) fn resolve(dest: &str, aliases: &HashMap<String, PageId>) -> LinkTarg
     match target(dest) {
         Target::Empty => LinkTarget::Empty,
         Target::External => LinkTarget::External,
-        Target::Unsafe { scheme } => LinkTarget::Unsafe { scheme },
+        Target::Unsafe { scheme } => LinkTarget::Unsafe {
+            scheme: scheme.into_boxed_str(),
+        },
         Target::Contact => LinkTarget::Contact,
         Target::Anchor => LinkTarget::Anchor,
         Target::NoScheme => LinkTarget::NoScheme,
         Target::Internal { key, fragment } => match aliases.get(&key) {
-            Some(&page) => LinkTarget::Page { page, fragment },
-            None => LinkTarget::UnknownPage { key },
+            Some(&page) => LinkTarget::Page {
+                page,
+                fragment: fragment.map(String::into_boxed_str),
+            },
+            None => LinkTarget::UnknownPage {
+                key: key.into_boxed_str(),
+            },
         },
     }
 }
@@ -445,7 +505,7 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
 
     par_for_each_mut(&mut pages, |p| {
         for l in &mut p.links {
-            l.resolved = resolve(&l.target, &aliases);
+            l.resolved = resolve(l.target(), &aliases);
         }
     });
 
@@ -575,7 +635,7 @@ fn stage_refs(
             let by_link = || {
                 ovp.links.iter().find_map(|l| match &l.resolved {
                     LinkTarget::Page { page, .. }
-                        if l.text.to_lowercase() == lname && *page != ov =>
+                        if l.text().to_lowercase() == lname && *page != ov =>
                     {
                         Some(*page)
                     }
@@ -708,14 +768,14 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
         steps: Vec::new(),
         decisions: Vec::new(),
         exits: Vec::new(),
-        roles: Vec::new(),
-        artefacts: Vec::new(),
-        enabling_services: Vec::new(),
-        benefits: Vec::new(),
-        risks: Vec::new(),
-        success: Vec::new(),
+        roles: Arc::default(),
+        artefacts: Arc::default(),
+        enabling_services: Arc::default(),
+        benefits: Arc::default(),
+        risks: Arc::default(),
+        success: Arc::default(),
         met_by: Vec::new(),
-        tasks: Vec::new(),
+        tasks: Arc::default(),
     };
     let Some(p) = r.page.map(|id| &pages[id.0]) else {
         return stage;
@@ -725,6 +785,12 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
         .extra
         .get(crate::TIMEBOX_KEY)
         .and_then(|v| crate::Timebox::from_front_matter(v).ok());
+    let steps = p
+        .timeline
+        .iter()
+        .filter(|t| matches!(t.kind, ItemKind::Step { .. }))
+        .count();
+    stage.steps.reserve_exact(steps);
     for t in &p.timeline {
         match &t.kind {
             ItemKind::Step { number, title } => stage.steps.push(Step {
@@ -755,8 +821,15 @@ fn fill_stage(r: StageRef, pages: &[Page]) -> Stage {
             SectionKind::Tasks => &mut stage.tasks,
             SectionKind::Principles | SectionKind::Other => continue,
         };
-        list.extend(s.items.iter().cloned());
+        // One section of a kind (the usual case) is shared, not copied.
+        *list = if list.is_empty() {
+            Arc::clone(&s.items)
+        } else {
+            list.iter().chain(s.items.iter()).cloned().collect()
+        };
     }
+    stage.decisions.shrink_to_fit();
+    stage.exits.shrink_to_fit();
     // What cannot be read is a lint finding (`success-met-by-invalid`).
     stage.met_by = crate::met_by(p.extra.get(crate::MET_BY_KEY), &stage.success).0;
     stage
@@ -792,6 +865,52 @@ mod tests {
                 .map(|(_, slug)| slug);
             let index = StageNames::new(names);
             prop_assert_eq!(index.first_in(&words).map(String::from), each);
+        }
+    }
+
+    proptest! {
+        /// Sections and their items read the same from the shared buffer
+        /// as when each kept its own copy: the section's markdown trimmed,
+        /// each item's markdown as `item_markdown` gives it, its plain text
+        /// as scanned. Items come on one line or several, indented or not,
+        /// with markup or without, bulleted or numbered.
+        #[test]
+        fn shared_item_text_reads_as_copies(
+            sections in proptest::collection::vec(
+                proptest::collection::vec((0u8..6, 0u8..4, 0u8..3), 0..5), 1..4),
+        ) {
+            let words = ["Plan the *pilot*", "See [more](page-1.html)", "Sponsor  sign-off", "`code` é", "", "Two\n    lines here"];
+            let mut body = String::from("Intro text.\n\n");
+            for (i, items) in sections.iter().enumerate() {
+                body.push_str(&format!("## Section {i}\n\nLead paragraph.\n\n"));
+                for (n, (w, bullet, tail)) in items.iter().enumerate() {
+                    let mark = match bullet { 0 => "* ".to_string(), 1 => "- ".to_string(), 2 => format!("{}. ", n + 1), _ => "+   ".to_string() };
+                    let tail = ["", "  ", " and [a link](https://example.com)"][usize::from(*tail)];
+                    body.push_str(&format!("{mark}{}{tail}\n", words[usize::from(*w)]));
+                }
+                body.push_str("\nAfter the list.\n\n");
+            }
+            let scanned = scan(&body);
+            let ix = LineIndex::new(&body);
+            let loc = Locator::new(&body, &ix, &body, 1);
+            let (_, out) = super::sections(&body, &scanned, &loc);
+            let h2: Vec<_> = scanned.headings.iter().filter(|h| h.level == 2).collect();
+            prop_assert_eq!(out.len(), h2.len());
+            for (i, (sec, h)) in out.iter().zip(&h2).enumerate() {
+                let end = h2.get(i + 1).map_or(body.len(), |n| n.range.start);
+                prop_assert_eq!(sec.markdown(), body[h.range.end.min(end)..end].trim());
+                let expect: Vec<_> = scanned
+                    .lists
+                    .iter()
+                    .filter(|l| l.range.start >= h.range.end && l.range.start < end)
+                    .flat_map(|l| &l.items)
+                    .collect();
+                prop_assert_eq!(sec.items.len(), expect.len());
+                for (e, it) in sec.items.iter().zip(expect) {
+                    prop_assert_eq!(e.markdown(), item_markdown(&body, &it.range));
+                    prop_assert_eq!(e.text(), it.text.as_str());
+                }
+            }
         }
     }
 

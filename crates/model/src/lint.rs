@@ -161,29 +161,29 @@ fn links(p: &Page, out: &mut Vec<Finding>) {
                 Code::LinkEmpty,
                 format!(
                     "the {what} {} has no target; add the address it should go to, or remove the link",
-                    quote(&l.text)
+                    quote(l.text())
                 ),
             ),
             LinkTarget::NoScheme => (
                 Code::LinkNoScheme,
                 format!(
                     "the {what} target `{}` has no scheme, so browsers treat it as a page of this site; write `https://{}`",
-                    l.target,
-                    l.target.trim()
+                    l.target(),
+                    l.target().trim()
                 ),
             ),
             LinkTarget::Unsafe { scheme } => (
                 Code::LinkUnsafeScheme,
                 format!(
                     "the {what} target `{}` uses the `{scheme}:` scheme, which the site does not publish (a click could run script or open local files); use an `https://` address",
-                    l.target
+                    l.target()
                 ),
             ),
             LinkTarget::UnknownPage { key } => (
                 Code::LinkUnknownPage,
                 format!(
                     "the {what} to `{}` names a page `{key}` that is not in this set of pages",
-                    l.target
+                    l.target()
                 ),
             ),
             _ => continue,
@@ -301,7 +301,7 @@ fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &m
 
 fn sections(p: &Page, out: &mut Vec<Finding>) {
     for s in &p.sections {
-        if s.markdown.is_empty() {
+        if s.markdown().is_empty() {
             out.push(Finding::new(
                 Code::SectionEmpty,
                 &p.path,

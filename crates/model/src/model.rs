@@ -186,35 +186,76 @@ pub struct Choices {
     pub outro: String,
 }
 
-/// A piece of inline markdown and its plain text. Most list items have no
-/// markup, so the text is stored only when it differs: on large page sets
-/// this halves the memory list items take. Clones share the text (a stage
-/// lists its page's entries and options; on a set where every page is a
-/// stage, copies took a third of the model's memory).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A piece of inline markdown and its plain text, as two slices of one
+/// buffer that a section's (or an option list's) items share: the section's
+/// own markdown, which already holds most items' markdown, then what it does
+/// not hold. A list item costs no allocation of its own, and clones share
+/// the text (a stage lists its page's entries and options; on a set where
+/// every page is a stage, copies once took a third of the model's memory).
+#[derive(Debug, Clone)]
 pub struct Inline {
-    markdown: Arc<str>,
-    plain: Option<Arc<str>>,
+    buf: Arc<str>,
+    markdown: [u32; 2],
+    plain: [u32; 2],
 }
 
 impl Inline {
+    /// An item with text of its own.
     pub fn new(markdown: String, text: String) -> Self {
-        let plain = (text != markdown).then(|| Arc::from(text));
-        Inline {
-            markdown: Arc::from(markdown),
-            plain,
-        }
+        let m = 0..markdown.len();
+        let p = if text == markdown {
+            m.clone()
+        } else {
+            markdown.len()..markdown.len() + text.len()
+        };
+        let buf: Arc<str> = if text == markdown {
+            Arc::from(markdown)
+        } else {
+            Arc::from(markdown + &text)
+        };
+        Inline::shared(&buf, m, p).unwrap_or_else(|| Inline {
+            // Past 4 GB a span does not fit: the text alone (never in practice).
+            buf: Arc::from(""),
+            markdown: [0, 0],
+            plain: [0, 0],
+        })
+    }
+
+    /// An item whose markdown and plain text are the given slices of `buf`;
+    /// `None` when a slice is not in `buf` or is past what a span holds.
+    pub(crate) fn shared(
+        buf: &Arc<str>,
+        markdown: std::ops::Range<usize>,
+        plain: std::ops::Range<usize>,
+    ) -> Option<Self> {
+        let span = |r: std::ops::Range<usize>| -> Option<[u32; 2]> {
+            buf.get(r.clone())?;
+            Some([u32::try_from(r.start).ok()?, u32::try_from(r.end).ok()?])
+        };
+        Some(Inline {
+            markdown: span(markdown)?,
+            plain: span(plain)?,
+            buf: Arc::clone(buf),
+        })
     }
 
     /// The text without markup, whitespace normalised.
     pub fn text(&self) -> &str {
-        self.plain.as_deref().unwrap_or(&self.markdown)
+        &self.buf[self.plain[0] as usize..self.plain[1] as usize]
     }
 
     pub fn markdown(&self) -> &str {
-        &self.markdown
+        &self.buf[self.markdown[0] as usize..self.markdown[1] as usize]
     }
 }
+
+impl PartialEq for Inline {
+    fn eq(&self, other: &Self) -> bool {
+        self.markdown() == other.markdown() && self.text() == other.text()
+    }
+}
+
+impl Eq for Inline {}
 
 impl Serialize for Inline {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -318,10 +359,21 @@ pub struct Section {
     pub heading: String,
     pub kind: SectionKind,
     pub line: u32,
+    /// The section's markdown, then what of its items' text it does not
+    /// hold: the buffer its [`Inline`]s share.
+    pub(crate) text: Arc<str>,
+    pub(crate) markdown_len: u32,
+    /// The top-level list items, in order (shared with the stage's lists).
+    pub items: Arc<[Entry]>,
+}
+
+impl Section {
     /// Markdown between this heading and the next `##` heading.
-    pub markdown: String,
-    /// The top-level list items, in order.
-    pub items: Vec<Entry>,
+    pub fn markdown(&self) -> &str {
+        self.text
+            .get(..self.markdown_len as usize)
+            .unwrap_or_default()
+    }
 }
 
 /// A list item: a role, an artefact, a benefit and so on.
@@ -358,12 +410,41 @@ pub struct Principle {
 
 #[derive(Debug, Clone)]
 pub struct Link {
-    pub text: Box<str>,
-    pub target: Box<str>,
+    /// The text, then the target: one allocation a link (a large page set
+    /// has hundreds of thousands of links).
+    text_target: Box<str>,
+    text_len: u32,
     pub line: u32,
     pub column: u32,
     pub image: bool,
     pub resolved: LinkTarget,
+}
+
+impl Link {
+    /// A link not yet resolved ([`LinkTarget::Empty`] until every page is known).
+    pub(crate) fn new(text: &str, target: &str, line: u32, column: u32, image: bool) -> Self {
+        // A link's text comes from one page, far below 4 GB; were it not,
+        // the text would be cut rather than the target.
+        let text = &text[..text.floor_char_boundary(u32::MAX as usize)];
+        Link {
+            text_target: [text, target].concat().into_boxed_str(),
+            text_len: text.len() as u32,
+            line,
+            column,
+            image,
+            resolved: LinkTarget::Empty,
+        }
+    }
+
+    /// The link's text, without markup.
+    pub fn text(&self) -> &str {
+        &self.text_target[..self.text_len as usize]
+    }
+
+    /// The target as written.
+    pub fn target(&self) -> &str {
+        &self.text_target[self.text_len as usize..]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,15 +454,15 @@ pub enum LinkTarget {
     /// Another page of the model, with an optional `#fragment`.
     Page {
         page: PageId,
-        fragment: Option<String>,
+        fragment: Option<Box<str>>,
     },
     /// Looks like a page of the site, but no page of the set has that name.
-    UnknownPage { key: String },
+    UnknownPage { key: Box<str> },
     /// `http://`, `https://` and `//host`.
     External,
     /// Any other scheme (`javascript:`, `data:`, `file:`…): never published,
     /// since a click on it could run script or open local files.
-    Unsafe { scheme: String },
+    Unsafe { scheme: Box<str> },
     /// `mailto:` and `tel:`.
     Contact,
     /// `#section` on the same page.
@@ -564,15 +645,15 @@ pub struct Stage {
     pub steps: Vec<Step>,
     pub decisions: Vec<DecisionPoint>,
     pub exits: Vec<ExitOption>,
-    pub roles: Vec<Role>,
-    pub artefacts: Vec<Artefact>,
-    pub enabling_services: Vec<EnablingService>,
-    pub benefits: Vec<Benefit>,
-    pub risks: Vec<Risk>,
-    pub success: Vec<SuccessCriterion>,
+    pub roles: Arc<[Role]>,
+    pub artefacts: Arc<[Artefact]>,
+    pub enabling_services: Arc<[EnablingService]>,
+    pub benefits: Arc<[Benefit]>,
+    pub risks: Arc<[Risk]>,
+    pub success: Arc<[SuccessCriterion]>,
     /// Success criteria that recorded facts meet (`success_met_by`).
     pub met_by: Vec<MetBy>,
-    pub tasks: Vec<Entry>,
+    pub tasks: Arc<[Entry]>,
 }
 
 impl Stage {

@@ -340,7 +340,7 @@ pub fn searchable(model: &Model) -> Vec<Searchable> {
             for s in &p.sections {
                 text.push_str(&s.heading);
                 text.push('\n');
-                text.push_str(&waymark_model::markdown::plain_text(&s.markdown));
+                text.push_str(&waymark_model::markdown::plain_text(s.markdown()));
                 text.push('\n');
             }
             Searchable {
@@ -1369,7 +1369,7 @@ fn page_view<'a>(
     let sections = p
         .sections
         .iter()
-        .filter(|s| !s.markdown.is_empty())
+        .filter(|s| !s.markdown().is_empty())
         .map(|s| {
             let sid = ids.make(&s.heading);
             toc.push(TocEntry {
@@ -1379,7 +1379,7 @@ fn page_view<'a>(
             SectionView {
                 id: sid,
                 heading: s.heading.clone(),
-                html: md(&s.markdown, model, hrefs),
+                html: md(s.markdown(), model, hrefs),
             }
         })
         .collect();

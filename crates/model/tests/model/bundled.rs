@@ -82,6 +82,10 @@ fn has_an_faq_on_both_adoption_modes() {
     let m = waymark_model::build(bundled()).model;
     let faq: Vec<_> = m.other_pages().filter(|p| p.slug == "faq").collect();
     assert_eq!(faq.len(), 1);
-    let text: String = faq[0].sections.iter().map(|s| s.markdown.clone()).collect();
+    let text: String = faq[0]
+        .sections
+        .iter()
+        .map(|s| s.markdown().to_string())
+        .collect();
     assert!(text.contains("Do it With You") && text.contains("Do it Yourself"));
 }

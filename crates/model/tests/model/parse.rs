@@ -61,7 +61,7 @@ fn unknown_sections_and_keys_are_kept() {
     assert_eq!(p.extra["permalink"], "/a/");
     assert_eq!(p.sections[0].kind, SectionKind::Other);
     assert_eq!(p.sections[0].heading, "Background");
-    assert_eq!(p.sections[0].markdown, "Some history.");
+    assert_eq!(p.sections[0].markdown(), "Some history.");
     assert_eq!(p.intro, "Intro");
 }
 

@@ -453,7 +453,10 @@ async fn sqlite_is_built_without_stat4() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(stat4, 0, "SQLite was built with STAT4: is .cargo/config.toml in effect?");
+    assert_eq!(
+        stat4, 0,
+        "SQLite was built with STAT4: is .cargo/config.toml in effect?"
+    );
     store.index_pages(Kind::Guide, &pages()).await.unwrap();
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
     assert_eq!(

@@ -18,9 +18,9 @@ pub fn lint(
 ) -> anyhow::Result<ExitCode> {
     use serde::ser::{SerializeSeq, Serializer};
     let origin = Origin::choose(model, paths);
-    let loaded = origin.load()?;
-    // Findings are written file by file as the lint finds them, never all
-    // held at once: a large set may have a million.
+    // Each page is checked as it is parsed and keeps only what the checks
+    // across pages need, and findings are written file by file as the lint
+    // finds them, never all held at once: a large set may have a million.
     // A reader that stops early (`| head`) does not stop the lint: the rest
     // is checked unseen, so the exit code still says whether there are errors.
     let mut out = std::io::BufWriter::new(UntilClosed {
@@ -28,14 +28,15 @@ pub fn lint(
         closed: false,
     });
     let mut tally = diagnostic::Tally::default();
-    let articles = article_findings(&origin, &loaded.model);
+    let linting = origin.load_for_lint()?;
+    let articles = article_findings(&origin, linting.model());
     if json {
         let mut ser = serde_json::Serializer::with_formatter(
             &mut out,
             serde_json::ser::PrettyFormatter::new(),
         );
         let mut seq = ser.serialize_seq(None)?;
-        waymark_model::lint_each(&loaded, |file| {
+        linting.each(|file| {
             for f in file {
                 tally.add(f);
                 seq.serialize_element(f)?;
@@ -49,7 +50,7 @@ pub fn lint(
         seq.end()?;
         writeln!(out)?;
     } else {
-        waymark_model::lint_each(&loaded, |file| {
+        linting.each(|file| {
             // Each file with findings is read once, its lines indexed once.
             let text = file.first().and_then(|f| origin.text(&f.path));
             let source = text.as_deref().map(diagnostic::Source::new);
@@ -64,7 +65,7 @@ pub fn lint(
             tally.add(f);
             writeln!(out, "{}", diagnostic::render_line(f, None))?;
         }
-        let pages = loaded.sources;
+        let pages = linting.sources();
         let noun = if pages == 1 { "page" } else { "pages" };
         match tally.summary() {
             Some(s) => writeln!(out, "lint: {s} in {pages} {noun}")?,

@@ -22,15 +22,33 @@ impl Origin {
     }
 
     pub fn load(&self) -> anyhow::Result<waymark_model::Loaded> {
-        let (files, read_findings) = match self {
-            Origin::Bundled => (waymark_model::bundled(), Vec::new()),
-            Origin::Paths(p) => waymark_model::read_paths(p)?,
-        };
+        let (files, unread) = self.files()?;
         let mut loaded = waymark_model::build(files);
         // Files that could not even be read as text still count as read.
-        loaded.sources += read_findings.len();
-        loaded.findings.extend(read_findings);
+        loaded.sources += unread.len();
+        loaded.findings.extend(unread);
         Ok(loaded)
+    }
+
+    /// The files that are pages, and findings for those that could not be
+    /// read as text.
+    fn files(
+        &self,
+    ) -> anyhow::Result<(Vec<waymark_model::SourceFile>, Vec<waymark_model::Finding>)> {
+        Ok(match self {
+            Origin::Bundled => (waymark_model::bundled(), Vec::new()),
+            Origin::Paths(p) => waymark_model::read_paths(p)?,
+        })
+    }
+
+    /// The pages loaded for the lint alone: each page checked as it is
+    /// parsed, keeping only what the checks across pages need
+    /// ([`waymark_model::load_for_lint`]).
+    pub fn load_for_lint(&self) -> anyhow::Result<waymark_model::Linting> {
+        let (files, unread) = self.files()?;
+        let mut linting = waymark_model::load_for_lint(files);
+        linting.add_unread(unread);
+        Ok(linting)
     }
 
     /// A page's text again, for showing the line a finding points at. The

@@ -40,22 +40,43 @@ pub struct Loaded {
 /// Builds the model, consuming the sources: each page's text is freed once
 /// it is parsed, which keeps peak memory near the size of the model itself.
 pub fn build(sources: Vec<SourceFile>) -> Loaded {
+    build_with(sources, |_| ()).0
+}
+
+/// Builds the model as [`build`] does, calling `each` on every page as soon
+/// as it is parsed, on the thread that parsed it and before any page is
+/// linked to another. What `each` returns is kept, one a page, in the order
+/// of the model's pages.
+pub(crate) fn build_with<T: Send>(
+    sources: Vec<SourceFile>,
+    each: impl Fn(&mut Page) -> T + Sync,
+) -> (Loaded, Vec<T>) {
     let count = sources.len();
-    let drafts = par_map_owned(sources, |src| draft(&src));
+    let drafts = par_map_owned(sources, |src| {
+        draft(&src).map(|mut d| {
+            let kept = each(&mut d.page);
+            (d, kept)
+        })
+    });
     let mut findings = Vec::new();
     let mut pages = Vec::with_capacity(drafts.len());
+    let mut kept = Vec::with_capacity(drafts.len());
     for d in drafts {
         match d {
-            Ok(page) => pages.push(page),
+            Ok((page, k)) => {
+                pages.push(page);
+                kept.push(k);
+            }
             Err(f) => findings.push(f),
         }
     }
     let model = assemble(pages, &mut findings);
-    Loaded {
+    let loaded = Loaded {
         model,
         findings,
         sources: count,
-    }
+    };
+    (loaded, kept)
 }
 
 fn page_error(src: &SourceFile, e: PageError) -> Finding {

@@ -25,7 +25,7 @@ pub mod text;
 
 pub use build::{Loaded, SourceFile, build};
 pub use diagnostic::{Code, Finding, Severity};
-pub use lint::{lint, lint_each};
+pub use lint::{Linting, lint, lint_each, load_for_lint};
 pub use model::*;
 pub use source::{SourceError, bundled, read_paths};
 pub use tailoring::{

@@ -24,13 +24,103 @@ pub fn lint(loaded: &Loaded) -> Vec<Finding> {
 
 /// Pages checked in parallel at a time: enough to keep every core busy,
 /// few enough that their findings are a small part of memory.
-const BATCH: usize = 512;
+const BATCH: usize = 128;
 
 /// Lints `loaded` and hands `emit` each file's findings, sorted, file by
 /// file in path order: the same findings in the same order as [`lint`],
 /// without holding them all. The first error from `emit` stops the work.
 pub fn lint_each<E>(
     loaded: &Loaded,
+    emit: impl FnMut(&[Finding]) -> Result<(), E>,
+) -> Result<(), E> {
+    let m = &loaded.model;
+    run(loaded, |i, out| page_checks(&m.pages[i], out), emit)
+}
+
+/// The checks that read one page and nothing else, in the order they run;
+/// returns the page's body fingerprints for the comparison across pages.
+fn page_checks(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
+    sections(p, out);
+    timebox(p, out);
+    met_by(p, out);
+    actions(p, out);
+    tailoring(p, out);
+    dashes(p, out);
+    steps(p, out);
+    near_duplicates(p, out)
+}
+
+/// A page set loaded for the lint alone ([`load_for_lint`]).
+#[derive(Debug)]
+pub struct Linting {
+    loaded: Loaded,
+    /// Each page's own findings and fingerprints, by page.
+    checked: Vec<(Vec<Finding>, Vec<Print>)>,
+}
+
+impl Linting {
+    /// The model as far as the lint keeps it: names, links, stages, steps,
+    /// options and front matter are as in the full model; sections, intros
+    /// and item bodies are not kept (each body is empty).
+    pub fn model(&self) -> &Model {
+        &self.loaded.model
+    }
+
+    /// How many files were read, pages or not.
+    pub fn sources(&self) -> usize {
+        self.loaded.sources
+    }
+
+    /// Adds the findings for files that could not be read as text; they
+    /// still count as read.
+    pub fn add_unread(&mut self, unread: Vec<Finding>) {
+        self.loaded.sources += unread.len();
+        self.loaded.findings.extend(unread);
+    }
+
+    /// As [`lint_each`] over the full model: the same findings, in the
+    /// same order.
+    pub fn each<E>(&self, emit: impl FnMut(&[Finding]) -> Result<(), E>) -> Result<(), E> {
+        run(
+            &self.loaded,
+            |i, out| {
+                let (findings, prints) = &self.checked[i];
+                out.extend_from_slice(findings);
+                prints.clone()
+            },
+            emit,
+        )
+    }
+}
+
+/// Loads pages for the lint without holding the whole model: each page is
+/// checked on its own as soon as it is parsed, then keeps only what the
+/// checks across pages read (titles, kinds, options, links, front matter).
+/// Its sections, intro and item bodies, most of a large set's memory, are
+/// dropped there and then.
+pub fn load_for_lint(sources: Vec<crate::SourceFile>) -> Linting {
+    let emptied: std::sync::Arc<str> = std::sync::Arc::from("");
+    let (loaded, checked) = crate::build::build_with(sources, |p| {
+        let mut findings = Vec::new();
+        let prints = page_checks(p, &mut findings);
+        p.intro = String::new();
+        p.sections = Vec::new();
+        for t in &mut p.timeline {
+            if t.body.is_some() {
+                t.body = Some(std::sync::Arc::clone(&emptied));
+            }
+        }
+        (findings, prints)
+    });
+    Linting { loaded, checked }
+}
+
+/// The lint's walk: pages in path order, a batch at a time. `page` gives a
+/// page's own findings and fingerprints; the checks that need other pages
+/// (links, misplaced items, copies) run here.
+fn run<E>(
+    loaded: &Loaded,
+    page: impl Fn(usize, &mut Vec<Finding>) -> Vec<Print> + Sync,
     mut emit: impl FnMut(&[Finding]) -> Result<(), E>,
 ) -> Result<(), E> {
     let m = &loaded.model;
@@ -46,21 +136,14 @@ pub fn lint_each<E>(
     let mut seen: HashMap<u64, (usize, usize)> = HashMap::new();
     let mut file: Vec<Finding> = Vec::new();
     for batch in order.chunks(BATCH) {
-        // Page-local checks are independent, so they run on all cores; only
-        // the cross-page comparison of fingerprints is serial.
+        // Page checks are independent, so they run on all cores; only the
+        // cross-page comparison of fingerprints is serial.
         let per_page = par_map(batch, |&i| {
             let p = &m.pages[i];
             let mut out = Vec::new();
             links(p, &mut out);
             items(m, PageId(i), p, &mut out);
-            sections(p, &mut out);
-            timebox(p, &mut out);
-            met_by(p, &mut out);
-            actions(p, &mut out);
-            tailoring(p, &mut out);
-            dashes(p, &mut out);
-            steps(p, &mut out);
-            let prints = near_duplicates(p, &mut out);
+            let prints = page(i, &mut out);
             (out, prints)
         });
         for (&i, (findings, prints)) in batch.iter().zip(per_page) {
@@ -516,6 +599,7 @@ const MIN_WORDS: usize = 8;
 const NEAR: f64 = 0.8;
 
 /// A body's fingerprint for the cross-page comparison.
+#[derive(Debug, Clone)]
 struct Print {
     item: usize,
     exact: u64,

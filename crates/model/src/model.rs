@@ -425,7 +425,11 @@ impl Link {
     pub(crate) fn new(text: &str, target: &str, line: u32, column: u32, image: bool) -> Self {
         // A link's text comes from one page, far below 4 GB; were it not,
         // the text would be cut rather than the target.
-        let text = &text[..text.floor_char_boundary(u32::MAX as usize)];
+        let mut cut = text.len().min(u32::MAX as usize);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &text[..cut];
         Link {
             text_target: [text, target].concat().into_boxed_str(),
             text_len: text.len() as u32,

@@ -46,6 +46,7 @@ proptest! {
         for f in &findings {
             prop_assert!(f.line >= 1 && f.column >= 1, "{f:?}");
         }
+        prop_assert_eq!(&crate::lint_light(&[("a.md", &a), ("b.md", &b)]), &findings);
         let _ = waymark_model::outline::to_text(&loaded.model);
         let _ = serde_json::to_string(&waymark_model::outline::to_json(&loaded.model)).unwrap();
     }
@@ -131,6 +132,38 @@ fn findings_stream_file_by_file_in_reading_order() {
     waymark_model::diagnostic::sort(&mut expected);
     assert_eq!(all, expected);
     assert_eq!(all, waymark_model::lint(&loaded));
+    assert_eq!(all, crate::lint_light(&refs), "the lint's own load");
     // Far more than one batch of pages, with findings on most of them.
     assert!(paths.len() > 1000, "{}", paths.len());
+}
+
+/// The lint's own load finds what the full model's lint finds on the
+/// bundled model, the user's pages and both corpus shapes: with an
+/// overview (stages found through its links and titles) and without.
+#[test]
+fn the_lints_own_load_finds_what_the_full_lint_finds() {
+    let mut sets: Vec<Vec<(String, String)>> = vec![
+        waymark_model::synth::corpus_of(waymark_model::synth::Shape::Staged, 700, 3),
+        waymark_model::synth::corpus_of(waymark_model::synth::Shape::Flat, 300, 4),
+        waymark_model::bundled()
+            .into_iter()
+            .map(|f| (f.path, f.text))
+            .collect(),
+    ];
+    let seeds = [
+        "000_c5445e08139d21c5.txt",
+        "001_149ec0c6737c7f1c.txt",
+        "002_da98149f46203ec6.txt",
+    ];
+    sets.push(
+        seeds
+            .iter()
+            .map(|s| (format!("seeds/{s}"), crate::fixture(&format!("seeds/{s}"))))
+            .collect(),
+    );
+    for set in &sets {
+        let refs: Vec<(&str, &str)> = set.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let full = waymark_model::lint(&load(&refs));
+        assert_eq!(crate::lint_light(&refs), full);
+    }
 }

@@ -444,6 +444,7 @@ async fn sqlite_searches_read_the_file_the_store_opened() {
 /// SQLite is built without STAT4 (`.cargo/config.toml`): with it, once
 /// ANALYZE has run, FTS5 re-prepares a statement at every segment it reads,
 /// and a search costs about a fifth more. ANALYZE's plain statistics stay.
+/// Nor does it keep memory statistics (a global mutex on every allocation).
 #[tokio::test]
 async fn sqlite_is_built_without_stat4() {
     let store = Store::open(&waymark_store::testing::sqlite_url("search-stat4"))
@@ -456,6 +457,15 @@ async fn sqlite_is_built_without_stat4() {
     assert_eq!(
         stat4, 0,
         "SQLite was built with STAT4: is .cargo/config.toml in effect?"
+    );
+    let (no_memstatus,): (i64,) =
+        sqlx::query_as("SELECT sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        no_memstatus, 1,
+        "SQLite keeps memory statistics: is .cargo/config.toml in effect?"
     );
     store.index_pages(Kind::Guide, &pages()).await.unwrap();
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();

@@ -214,7 +214,8 @@ impl Inline {
             Arc::from(markdown + &text)
         };
         Inline::shared(&buf, m, p).unwrap_or_else(|| Inline {
-            // Past 4 GB a span does not fit: the text alone (never in practice).
+            // A span does not reach past 4 GB: a single list item that long
+            // (no page has one in practice) is kept empty rather than cut.
             buf: Arc::from(""),
             markdown: [0, 0],
             plain: [0, 0],

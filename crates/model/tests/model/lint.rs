@@ -219,6 +219,47 @@ fn the_same_list_entry_twice() {
     );
 }
 
+/// Entries are the same in any case, Unicode's included (`É`/`é`, the
+/// Kelvin sign `K` and `k`); the finding names the first entry's line. A
+/// section of thousands of entries is checked in one pass.
+#[test]
+fn the_same_list_entry_in_another_case() {
+    let page = "---\ntitle: A\n---\n## Roles\n\n* Équipe\n* 5 \u{212A}\n* ÉQUIPE\n* 5 k\n* 5 K\n";
+    let f = waymark_model::lint(&crate::load(&[("a.md", page)]));
+    let got: Vec<_> = f
+        .iter()
+        .map(|f| (f.code.as_str(), f.line, f.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "duplicate-item",
+                8,
+                "“ÉQUIPE” is listed twice; it first appears on line 6"
+            ),
+            (
+                "duplicate-item",
+                9,
+                "“5 k” is listed twice; it first appears on line 7"
+            ),
+            (
+                "duplicate-item",
+                10,
+                "“5 K” is listed twice; it first appears on line 7"
+            ),
+        ]
+    );
+    let mut many = String::from("---\ntitle: A\n---\n## Roles\n\n");
+    for i in 0..20_000 {
+        many.push_str(&format!("* Role {i} é\n"));
+    }
+    many.push_str("* ROLE 7 É\n");
+    let f = waymark_model::lint(&crate::load(&[("a.md", many.as_str())]));
+    assert_eq!(f.len(), 1, "{:?}", f.first());
+    assert_eq!(f[0].line, 20_006);
+}
+
 #[test]
 fn a_step_among_the_overview_stages() {
     let ov = "---\ntitle: Overview\ntimeline:\n- title: 1. One\n  body: a\n- title: Step 1 – Stray\n  body: b\n- title: 2. Two\n  body: c\n---\n";

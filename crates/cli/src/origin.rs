@@ -24,9 +24,7 @@ impl Origin {
     pub fn load(&self) -> anyhow::Result<waymark_model::Loaded> {
         let (files, unread) = self.files()?;
         let mut loaded = waymark_model::build(files);
-        // Files that could not even be read as text still count as read.
-        loaded.sources += unread.len();
-        loaded.findings.extend(unread);
+        loaded.add_unread(unread);
         Ok(loaded)
     }
 

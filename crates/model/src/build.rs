@@ -37,6 +37,15 @@ pub struct Loaded {
     pub sources: usize,
 }
 
+impl Loaded {
+    /// Adds the findings for files that could not be read as text; they
+    /// still count as read.
+    pub fn add_unread(&mut self, unread: Vec<Finding>) {
+        self.sources += unread.len();
+        self.findings.extend(unread);
+    }
+}
+
 /// Builds the model, consuming the sources: each page's text is freed once
 /// it is parsed, which keeps peak memory near the size of the model itself.
 pub fn build(sources: Vec<SourceFile>) -> Loaded {

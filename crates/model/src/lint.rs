@@ -74,8 +74,7 @@ impl Linting {
     /// Adds the findings for files that could not be read as text; they
     /// still count as read.
     pub fn add_unread(&mut self, unread: Vec<Finding>) {
-        self.loaded.sources += unread.len();
-        self.loaded.findings.extend(unread);
+        self.loaded.add_unread(unread);
     }
 
     /// As [`lint_each`] over the full model: the same findings, in the

@@ -203,15 +203,11 @@ impl Inline {
     /// An item with text of its own.
     pub fn new(markdown: String, text: String) -> Self {
         let m = 0..markdown.len();
-        let p = if text == markdown {
-            m.clone()
+        let (buf, p): (Arc<str>, _) = if text == markdown {
+            (Arc::from(markdown), m.clone())
         } else {
-            markdown.len()..markdown.len() + text.len()
-        };
-        let buf: Arc<str> = if text == markdown {
-            Arc::from(markdown)
-        } else {
-            Arc::from(markdown + &text)
+            let p = m.end..m.end + text.len();
+            (Arc::from(markdown + &text), p)
         };
         Inline::shared(&buf, m, p).unwrap_or_else(|| Inline {
             // A span does not reach past 4 GB: a single list item that long

@@ -738,19 +738,18 @@ impl Store {
                         let r = reach(actor, kind);
                         let mut binds = vec![Bind::Text(syntax(q))];
                         let cond = condition(kind, &r, &mut binds)?;
-                        let whole = r == Reach::Everything;
+                        let (from, filter) = if r == Reach::Everything {
+                            ("search_fts", String::new())
+                        } else {
+                            (
+                                "search_fts JOIN search_docs d ON d.id = search_fts.rowid",
+                                format!(" AND {cond}"),
+                            )
+                        };
                         Some(Plan {
                             kind,
-                            from: if whole {
-                                "search_fts"
-                            } else {
-                                "search_fts JOIN search_docs d ON d.id = search_fts.rowid"
-                            },
-                            filter: if whole {
-                                String::new()
-                            } else {
-                                format!(" AND {cond}")
-                            },
+                            from,
+                            filter,
                             binds,
                         })
                     })

@@ -440,8 +440,11 @@ async fn plain_bodies(req: Request, next: Next) -> Response {
             return (status, "the form could not be read").into_response();
         }
     };
-    let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
-    if std::str::from_utf8(&decoded).is_err() {
+    // Copies the form only when it has `%` escapes to decode.
+    if percent_encoding::percent_decode(&bytes)
+        .decode_utf8()
+        .is_err()
+    {
         return PageError::Refused(
             StatusCode::BAD_REQUEST,
             "The form holds characters that are not UTF-8 text, so nothing was saved (they \

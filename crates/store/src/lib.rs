@@ -43,7 +43,8 @@
 //! columns), in two folders with the same version numbers. The one
 //! exception is a search on SQLite, which runs many statements in a row:
 //! it reads through `reader`'s read-only rusqlite connections on one
-//! thread, never writes there, and binds the same `$N` values by name.
+//! thread, never writes there, binds the same `$N` values by name, and
+//! ranks a query of one phrase with `waymark_fts`'s `bm25_tf`.
 
 mod adopters;
 mod assessments;

@@ -88,6 +88,9 @@ fn connect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
     // A search's statements differ by kind, reach and how many rows it
     // shows; each is prepared once and kept.
     conn.set_prepared_statement_cache_capacity(64);
+    // bm25's order for a query of one phrase, without bm25's first walk of
+    // every match in the table (`waymark_fts`).
+    waymark_fts::register(&conn)?;
     // A first read opens the WAL's shared-memory index now, with the file.
     conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)

@@ -16,6 +16,15 @@ use crate::*;
 /// How much of a record's text is indexed (PostgreSQL's tsvector has a
 /// 1 MB limit; nobody searches past this).
 const MAX_BODY_BYTES: usize = 100_000;
+/// The columns' weights (title, body) in the index's rank, as migration
+/// 0017 sets it (`bm25(8.0, 1.0)`); `bm25_tf` takes the same, so a query
+/// of one phrase is ranked in the same order.
+macro_rules! rank_weights {
+    () => {
+        "8.0, 1.0"
+    };
+}
+
 /// Results each kind shows when no kind is chosen.
 pub const FIRST_HITS: u32 = 5;
 
@@ -218,15 +227,24 @@ fn bind_sqlite(stmt: &mut rusqlite::Statement<'_>, binds: &[Bind]) -> rusqlite::
 /// statement on one connection, on the thread that called. A kind the
 /// visitor may read all of is read from the full-text index alone, within
 /// the kind's id range; one read in part is joined with its documents for
-/// the condition. (Each statement's text depends only on the kind's reach,
-/// so each connection prepares it once.)
+/// the condition. (Each statement's text depends only on the kind's reach
+/// and whether the query is one phrase, so each connection prepares it
+/// once.) A query of one phrase (a word, or words in quotes) is ranked by
+/// `bm25_tf`, which orders rows as bm25 does without first counting the
+/// phrase's matches in the whole index, once a kind (`waymark_fts`).
 fn sqlite_search(
     conn: &rusqlite::Connection,
     plans: &[Plan],
+    one_phrase: bool,
     first: u32,
     last: u32,
 ) -> rusqlite::Result<(Shown, Found)> {
     let mut shown = Shown::new();
+    let score = if one_phrase {
+        concat!("bm25_tf(search_fts, ", rank_weights!(), ")")
+    } else {
+        "search_fts.rank"
+    };
     for p in plans {
         let (lo, hi) = kind_range(p.kind);
         let (from, filter) = (p.from, &p.filter);
@@ -235,7 +253,7 @@ fn sqlite_search(
         // one walk of the index gives how many match (up to that) and,
         // past that, which are ranked.
         let mut newest = conn.prepare_cached(&format!(
-            "SELECT search_fts.rowid AS id, search_fts.rank AS score \
+            "SELECT search_fts.rowid AS id, {score} AS score \
              FROM {from} WHERE search_fts MATCH $1 AND search_fts.rowid >= ${} \
              AND search_fts.rowid < ${}{filter} ORDER BY search_fts.rowid DESC LIMIT {}",
             n + 1,
@@ -732,6 +750,7 @@ impl Store {
         };
         let (shown, mut found) = match self.backend {
             Backend::Sqlite => {
+                let one_phrase = q.terms.len() == 1;
                 let plans: Vec<Plan> = kinds
                     .into_iter()
                     .filter_map(|kind| {
@@ -758,7 +777,7 @@ impl Store {
                     StoreError::Corrupt("a SQLite store without its readers".into())
                 })?;
                 readers
-                    .read(move |conn| sqlite_search(conn, &plans, first, last))
+                    .read(move |conn| sqlite_search(conn, &plans, one_phrase, first, last))
                     .await?
             }
             // One pass over the matches: each kind's are counted and

@@ -441,6 +441,56 @@ async fn sqlite_searches_read_the_file_the_store_opened() {
     assert!(!path.exists(), "nothing was made at the old path");
 }
 
+/// On SQLite a query of one phrase is ranked by `bm25_tf` (waymark-fts),
+/// not by the index's own rank (bm25 with the title weighted above the
+/// body, migration 0017), which first counts the phrase in the whole index:
+/// the two must give the same order, read here straight from the index.
+#[tokio::test]
+async fn sqlite_ranks_one_phrase_in_the_order_of_the_index_rank() {
+    let store = Store::open(&waymark_store::testing::sqlite_url("search-tf"))
+        .await
+        .unwrap();
+    // Some pages have the word in their title, the rest more or less of it
+    // in bodies of different lengths.
+    let docs: Vec<Document> = (0..40usize)
+        .map(|i| {
+            let title = if i % 7 == 0 { "Gateway" } else { "Page" };
+            let body = format!(
+                "{}{}",
+                "gateway filler ".repeat(i % 5 + 1),
+                "other ".repeat((i * 13) % 31)
+            );
+            doc(&format!("g-{i:02}.html"), title, &body)
+        })
+        .collect();
+    store.index_pages(Kind::Guide, &docs).await.unwrap();
+    // (query, as FTS5 reads it, the best page: the title weighs most)
+    for (q, fts, best) in [
+        ("gateway", "\"gateway\"", Some("g-00.html")),
+        ("\"gateway filler\"", "\"gateway filler\"", None),
+    ] {
+        // Sorted here as the store sorts: best first, the older on a tie.
+        let mut rows: Vec<(String, f64, i64)> = sqlx::query_as(
+            "SELECT d.ref, search_fts.rank, d.id FROM search_fts \
+             JOIN search_docs d ON d.id = search_fts.rowid WHERE search_fts MATCH $1",
+        )
+        .bind(fts)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)));
+        let want: Vec<String> = rows.into_iter().take(10).map(|r| r.0).collect();
+        if let Some(best) = best {
+            assert_eq!(want[0], best, "{want:?}");
+        }
+        let groups = store
+            .search(None, &Query::parse(q), Some(Kind::Guide), 1)
+            .await
+            .unwrap();
+        assert_eq!(refs(&groups, Kind::Guide), want, "{q}");
+    }
+}
+
 /// SQLite is built without STAT4 (`.cargo/config.toml`): with it, once
 /// ANALYZE has run, FTS5 re-prepares a statement at every segment it reads,
 /// and a search costs about a fifth more. ANALYZE's plain statistics stay.

@@ -45,6 +45,7 @@ pub enum Code {
     MixedDashes,
     StepNumbering,
     DecisionNoOptions,
+    DecisionSecondList,
     StageNoPage,
     TimeboxInvalid,
     MetByInvalid,
@@ -76,6 +77,7 @@ impl Code {
             Code::MixedDashes => "mixed-dashes",
             Code::StepNumbering => "step-numbering",
             Code::DecisionNoOptions => "decision-no-options",
+            Code::DecisionSecondList => "decision-second-list",
             Code::StageNoPage => "stage-no-page",
             Code::TimeboxInvalid => "timebox-invalid",
             Code::MetByInvalid => "success-met-by-invalid",
@@ -95,8 +97,8 @@ impl Code {
             | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced
             | ArticleInvalid | TailoringInvalid | AssessmentInvalid => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
-            | StepNumbering | DecisionNoOptions | StageNoPage | TimeboxInvalid | MetByInvalid
-            | ActionUnknown | ArticleLink => Severity::Warning,
+            | StepNumbering | DecisionNoOptions | DecisionSecondList | StageNoPage
+            | TimeboxInvalid | MetByInvalid | ActionUnknown | ArticleLink => Severity::Warning,
             MixedDashes => Severity::Info,
         }
     }

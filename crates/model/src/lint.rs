@@ -47,6 +47,7 @@ fn page_checks(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
     tailoring(p, out);
     dashes(p, out);
     steps(p, out);
+    option_lists(p, out);
     near_duplicates(p, out)
 }
 
@@ -318,10 +319,8 @@ fn items(m: &Model, id: PageId, p: &Page, out: &mut Vec<Finding>) {
             };
             out.push(Finding::new(Code::ItemMisplaced, &p.path, t.line, 1, msg));
         }
-        let (choices, what) = match &t.kind {
-            ItemKind::Decision(d) => (&d.choices, "decision point"),
-            ItemKind::NextSteps(c) => (c, "“Next steps” item"),
-            _ => continue,
+        let Some((choices, what)) = choices_of(&t.kind) else {
+            continue;
         };
         if t.body.is_some() && choices.options.is_empty() {
             out.push(Finding::new(
@@ -336,6 +335,43 @@ fn items(m: &Model, id: PageId, p: &Page, out: &mut Vec<Finding>) {
             ));
         }
         repeated(p, choices.options.iter().map(|o| (o.text(), o.line)), out);
+    }
+}
+
+/// A decision point's or "Next steps" item's options, and what to call it.
+fn choices_of(k: &ItemKind) -> Option<(&Choices, &'static str)> {
+    match k {
+        ItemKind::Decision(d) => Some((&d.choices, "decision point")),
+        ItemKind::NextSteps(c) => Some((c, "“Next steps” item")),
+        _ => None,
+    }
+}
+
+/// Options written as two lists: only the first list's entries are
+/// options, and the rest would read as text after them. A change of
+/// bullet (`*` then `-`) is enough to start a second list.
+fn option_lists(p: &Page, out: &mut Vec<Finding>) {
+    for t in &p.timeline {
+        let Some((choices, what)) = choices_of(&t.kind) else {
+            continue;
+        };
+        if choices.options.is_empty() || choices.outro.is_empty() {
+            continue;
+        }
+        if !crate::markdown::scan(&choices.outro).lists.is_empty() {
+            out.push(Finding::new(
+                Code::DecisionSecondList,
+                &p.path,
+                t.line,
+                1,
+                format!(
+                    "the {what} {} has another list after its options: only the first list's \
+                     entries are options, and the rest is shown as text; keep the options in \
+                     one list, every entry with the same bullet (`*`, `-` or `+`)",
+                    quote(&t.title)
+                ),
+            ));
+        }
     }
 }
 

@@ -382,6 +382,41 @@ fn a_decision_without_options() {
     );
 }
 
+/// A change of bullet starts a second list, whose entries are not options:
+/// said, not dropped in silence. Text after the one list is not a finding.
+#[test]
+fn options_in_a_second_list() {
+    let page = |body: &str| {
+        format!(
+            "---\ntitle: A\ntimeline:\n- title: Decision point - Go?\n  body: |\n{body}---\n\nIntro.\n"
+        )
+    };
+    one(
+        "decision-second-list",
+        4,
+        &[(
+            "a.md",
+            &page("    Choose:\n\n    * Go on\n    * Wait\n    - Stop\n"),
+        )],
+    );
+    one(
+        "decision-second-list",
+        4,
+        &[(
+            "a.md",
+            &page("    * Go on\n\n    Or else:\n\n    1. Stop\n"),
+        )],
+    );
+    let got = found(&[(
+        "a.md",
+        &page("    * Go on\n    * Wait\n\n    Then write to [us](https://example.org).\n"),
+    )]);
+    assert!(
+        !got.iter().any(|(c, _, _)| c == "decision-second-list"),
+        "{got:#?}"
+    );
+}
+
 #[test]
 fn two_pages_with_one_slug() {
     let got = found(&[

@@ -136,11 +136,13 @@ pub async fn search(
     let (query, kind, page) = read(&params);
     let actor = who.as_ref().map(|w| &w.actor);
     let groups: Vec<Group> = s.store.search(actor, &query, kind, page).await?;
-    // What was typed, shown back in the box (bounded like the query).
+    // What was typed, shown back in the box (bounded like the query, and
+    // without control characters: a NUL is not text HTML may hold).
     let q: String = params
         .q
         .chars()
         .take(waymark_core::search::MAX_QUERY_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let views = groups
         .iter()

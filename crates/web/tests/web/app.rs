@@ -2863,6 +2863,15 @@ async fn search_finds_what_each_visitor_may_see() {
         let r = send(&app, &c, Method::GET, "/search?q=%22+the+**", &[]).await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(r.body.contains("Type a word or two"));
+        // Control characters typed are not echoed into the page.
+        let r = send(&app, &c, Method::GET, "/search?q=ka%00lo%0D%0Ami", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.body.contains("value=\"ka lo  mi\""),
+            "{}",
+            &r.body[..r.body.len().min(3000)]
+        );
+        assert!(!r.body.contains('\0'));
         let r = send(
             &app,
             &c,

@@ -332,9 +332,19 @@ fn shared_items<'a>(
         .into_iter()
         .map(|it| {
             let md = item_markdown(body, &it.range);
+            // Most items are their marker and then their markdown as written:
+            // a comparison finds it without setting up a substring search,
+            // which for every item was a twentieth of the flat lint's time.
+            // Any place that holds the same bytes gives the same slice.
             let at = body
                 .get(it.range.clone())
-                .and_then(|raw| raw.find(md.as_str()))
+                .and_then(|raw| {
+                    let end = raw.trim_end();
+                    match end.ends_with(md.as_str()) {
+                        true => Some(end.len() - md.len()),
+                        false => raw.find(md.as_str()),
+                    }
+                })
                 .map(|i| it.range.start + i)
                 .filter(|&i| i >= prefix.start && i + md.len() <= prefix.end);
             let m = match at {

@@ -25,9 +25,6 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-/// The function's name in SQL.
-pub const BM25_TF: &str = "bm25_tf";
-
 /// bm25's constants, as FTS5 sets them (`fts5_aux.c`).
 const K1: f64 = 1.2;
 const B: f64 = 0.75;

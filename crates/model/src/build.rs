@@ -340,9 +340,10 @@ fn shared_items<'a>(
                 .get(it.range.clone())
                 .and_then(|raw| {
                     let end = raw.trim_end();
-                    match end.ends_with(md.as_str()) {
-                        true => Some(end.len() - md.len()),
-                        false => raw.find(md.as_str()),
+                    if end.ends_with(md.as_str()) {
+                        Some(end.len() - md.len())
+                    } else {
+                        raw.find(md.as_str())
                     }
                 })
                 .map(|i| it.range.start + i)

@@ -385,8 +385,7 @@ fn kind_words(k: &ItemKind) -> &'static str {
     }
 }
 
-/// The same entry twice in one list. Lists are short, so comparing each
-/// entry with the ones before it is cheaper than hashing.
+/// The same entry twice in one list.
 fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &mut Vec<Finding>) {
     // Each entry is looked up by its lower-case form: comparing every
     // entry with every earlier one made a section of 10,000 items take

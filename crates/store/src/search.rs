@@ -16,14 +16,10 @@ use crate::*;
 /// How much of a record's text is indexed (PostgreSQL's tsvector has a
 /// 1 MB limit; nobody searches past this).
 const MAX_BODY_BYTES: usize = 100_000;
-/// The columns' weights (title, body) in the index's rank, as migration
-/// 0017 sets it (`bm25(8.0, 1.0)`); `bm25_tf` takes the same, so a query
-/// of one phrase is ranked in the same order.
-macro_rules! rank_weights {
-    () => {
-        "8.0, 1.0"
-    };
-}
+/// A query of one phrase is scored by `bm25_tf` with the columns' weights
+/// (title, body) of the index's rank, as migration 0017 sets it
+/// (`bm25(8.0, 1.0)`), so it is ranked in the same order.
+const ONE_PHRASE_SCORE: &str = "bm25_tf(search_fts, 8.0, 1.0)";
 
 /// Results each kind shows when no kind is chosen.
 pub const FIRST_HITS: u32 = 5;
@@ -241,7 +237,7 @@ fn sqlite_search(
 ) -> rusqlite::Result<(Shown, Found)> {
     let mut shown = Shown::new();
     let score = if one_phrase {
-        concat!("bm25_tf(search_fts, ", rank_weights!(), ")")
+        ONE_PHRASE_SCORE
     } else {
         "search_fts.rank"
     };

@@ -50,17 +50,25 @@ pub fn lint(
         seq.end()?;
         writeln!(out)?;
     } else {
-        linting.each(|file| {
-            // Each file with findings is read once, its lines indexed once.
-            let text = file.first().and_then(|f| origin.text(&f.path));
-            let source = text.as_deref().map(diagnostic::Source::new);
-            for f in file {
-                tally.add(f);
-                let line = source.as_ref().and_then(|s| s.line(f.line));
-                writeln!(out, "{}", diagnostic::render_line(f, line))?;
-            }
-            Ok::<(), std::io::Error>(())
-        })?;
+        linting.each_rendered(
+            |file| {
+                // Each file with findings is read once, its lines indexed
+                // once; files are rendered on all cores, written in order.
+                let text = file.first().and_then(|f| origin.text(&f.path));
+                let source = text.as_deref().map(diagnostic::Source::new);
+                let mut shown = String::new();
+                for f in file {
+                    let line = source.as_ref().and_then(|s| s.line(f.line));
+                    shown.push_str(&diagnostic::render_line(f, line));
+                    shown.push('\n');
+                }
+                shown
+            },
+            |file, shown| {
+                file.iter().for_each(|f| tally.add(f));
+                out.write_all(shown.as_bytes())
+            },
+        )?;
         for f in &articles {
             tally.add(f);
             writeln!(out, "{}", diagnostic::render_line(f, None))?;

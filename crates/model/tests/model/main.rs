@@ -30,14 +30,29 @@ pub fn load(pages: &[(&str, &str)]) -> Loaded {
 /// The findings of the lint's own load (`load_for_lint`), which checks
 /// each page as it is parsed and keeps only what the checks across pages
 /// need: every test that compares findings checks they are the full lint's.
+/// They are also rendered (here, copied) on all cores as the command does
+/// (`each_rendered`), which must hand over the same files in the same order.
 pub fn lint_light(pages: &[(&str, &str)]) -> Vec<Finding> {
+    let linting = waymark_model::load_for_lint(sources(pages));
     let mut out = Vec::new();
-    waymark_model::load_for_lint(sources(pages))
+    linting
         .each(|file| {
             out.extend_from_slice(file);
             Ok::<(), ()>(())
         })
         .unwrap();
+    let mut rendered = Vec::new();
+    linting
+        .each_rendered(
+            |file| file.to_vec(),
+            |file, copy| {
+                assert_eq!(file, copy.as_slice(), "each file with its own rendering");
+                rendered.extend(copy);
+                Ok::<(), ()>(())
+            },
+        )
+        .unwrap();
+    assert_eq!(rendered, out, "rendered on all cores, in the same order");
     out
 }
 

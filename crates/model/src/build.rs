@@ -532,12 +532,12 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
         }
         aliases.insert(p.slug.clone(), PageId(i));
     }
-    for (i, p) in pages.iter().enumerate() {
-        let mut extra = vec![stem_key(&names[i]), slugify(&p.title)];
-        if Some(PageId(i)) == overview {
-            extra.push("index".to_string());
-        }
-        for a in extra {
+    let extras = par_map_owned(pages.iter().zip(&names).collect(), |(p, name)| {
+        [stem_key(name), slugify(&p.title)]
+    });
+    for (i, extra) in extras.into_iter().enumerate() {
+        let index = (Some(PageId(i)) == overview).then(|| "index".to_string());
+        for a in extra.into_iter().chain(index) {
             if !a.is_empty() {
                 aliases.entry(a).or_insert(PageId(i));
             }
@@ -587,10 +587,8 @@ fn assemble(drafts: Vec<Draft>, findings: &mut Vec<Finding>) -> Model {
         .map(|s| s.items.iter().map(principle).collect())
         .unwrap_or_default();
 
-    let stages = stage_refs
-        .into_iter()
-        .map(|r| fill_stage(r, &pages))
-        .collect();
+    // On a set where every page is a stage, ten thousand of them.
+    let stages = par_map_owned(stage_refs, |r| fill_stage(r, &pages));
     // The first page (in path order) with a readable self-assessment; the
     // lint names any other, and any that cannot be read.
     let assessment = pages.iter().enumerate().find_map(|(i, p)| {

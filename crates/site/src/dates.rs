@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use waymark_model::par::par_map;
 use waymark_model::{Model, PageId};
 
 /// A `YYYY-MM-DD` date per page, where one is known.
@@ -27,26 +28,30 @@ impl Dates {
 /// Works out every page's date. Git is asked once per folder, not per file,
 /// so this stays fast on thousands of pages.
 pub fn last_modified(model: &Model) -> Dates {
-    let mut git: HashMap<PathBuf, HashMap<PathBuf, String>> = HashMap::new();
-    let dates = model
-        .pages
-        .iter()
-        .map(|p| {
-            if let Some(d) = p.extra.get("last_modified_at").and_then(front_matter_date) {
-                return Some(d);
-            }
-            let path = Path::new(&p.path);
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let commits = git.entry(dir.clone()).or_insert_with(|| git_dates(&dir));
-            let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-            commits.get(&name).cloned().or_else(|| {
+    let dated =
+        |p: &waymark_model::Page| p.extra.get("last_modified_at").and_then(front_matter_date);
+    let mut git: HashMap<&Path, HashMap<PathBuf, String>> = HashMap::new();
+    for p in model.pages.iter().filter(|p| dated(p).is_none()) {
+        let dir = Path::new(&p.path).parent().unwrap_or(Path::new(""));
+        git.entry(dir).or_insert_with(|| git_dates(dir));
+    }
+    // A file's own time is a system call a page: on all cores.
+    let dates = par_map(&model.pages, |p| {
+        if let Some(d) = dated(p) {
+            return Some(d);
+        }
+        let path = Path::new(&p.path);
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+        git.get(dir)
+            .and_then(|commits| commits.get(&name).cloned())
+            .or_else(|| {
                 std::fs::metadata(path)
                     .and_then(|m| m.modified())
                     .ok()
                     .map(ymd)
             })
-        })
-        .collect();
+    });
     Dates(dates)
 }
 

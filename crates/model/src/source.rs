@@ -67,6 +67,17 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), 
             wanted.push((path.clone(), name));
         }
     }
+    // A file named twice (`a.md ./a.md`, or a folder and a file in it) is
+    // read once, where it is first named: otherwise it would conflict with
+    // itself.
+    let mut seen = std::collections::HashSet::new();
+    wanted.retain(|(path, _)| {
+        seen.insert(
+            path.components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect::<PathBuf>(),
+        )
+    });
     let mut files = Vec::with_capacity(wanted.len());
     let mut findings = Vec::new();
     for read in par_map(&wanted, |(path, name)| read_one(path, name)) {

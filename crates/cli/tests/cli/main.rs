@@ -201,6 +201,20 @@ fn a_missing_path_is_a_usage_error() {
     assert!(stderr(&o).contains("no pages here"), "{}", stderr(&o));
 }
 
+/// A file named twice, directly or through its folder, is one page: it
+/// does not conflict with itself.
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let dir = tempdir("twice");
+    std::fs::write(dir.join("a.md"), "---\ntitle: A\n---\nText.\n").unwrap();
+    let d = dir.display().to_string();
+    let a = dir.join("a.md").display().to_string();
+    let dotted = format!("{d}/./a.md");
+    let o = waymark(&["model", "lint", &a, &dotted, &d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o).trim(), "lint: no findings in 1 page");
+}
+
 #[test]
 fn show_text_outlines_the_bundled_model() {
     let o = waymark(&["model", "show"]);

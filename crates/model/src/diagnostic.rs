@@ -42,6 +42,8 @@ pub enum Code {
     DuplicateItem,
     ItemMisplaced,
     SectionEmpty,
+    HeadingEmpty,
+    PageUntitled,
     MixedDashes,
     StepNumbering,
     DecisionNoOptions,
@@ -74,6 +76,8 @@ impl Code {
             Code::DuplicateItem => "duplicate-item",
             Code::ItemMisplaced => "item-misplaced",
             Code::SectionEmpty => "section-empty",
+            Code::HeadingEmpty => "heading-empty",
+            Code::PageUntitled => "page-untitled",
             Code::MixedDashes => "mixed-dashes",
             Code::StepNumbering => "step-numbering",
             Code::DecisionNoOptions => "decision-no-options",
@@ -97,8 +101,9 @@ impl Code {
             | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced
             | ArticleInvalid | TailoringInvalid | AssessmentInvalid => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
-            | StepNumbering | DecisionNoOptions | DecisionSecondList | StageNoPage
-            | TimeboxInvalid | MetByInvalid | ActionUnknown | ArticleLink => Severity::Warning,
+            | HeadingEmpty | PageUntitled | StepNumbering | DecisionNoOptions
+            | DecisionSecondList | StageNoPage | TimeboxInvalid | MetByInvalid | ActionUnknown
+            | ArticleLink => Severity::Warning,
             MixedDashes => Severity::Info,
         }
     }

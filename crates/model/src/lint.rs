@@ -51,6 +51,7 @@ fn each_file<E>(
 /// The checks that read one page and nothing else, in the order they run;
 /// returns the page's body fingerprints for the comparison across pages.
 fn page_checks(p: &Page, out: &mut Vec<Finding>) -> Vec<Print> {
+    untitled(p, out);
     sections(p, out);
     timebox(p, out);
     met_by(p, out);
@@ -452,6 +453,15 @@ fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &m
 
 fn sections(p: &Page, out: &mut Vec<Finding>) {
     for s in &p.sections {
+        if s.heading.is_empty() {
+            out.push(Finding::new(
+                Code::HeadingEmpty,
+                &p.path,
+                s.line,
+                1,
+                "this `##` heading has no text, so the site shows its section without one; give it a heading such as `## Roles`",
+            ));
+        }
         if s.markdown().is_empty() {
             out.push(Finding::new(
                 Code::SectionEmpty,
@@ -465,6 +475,23 @@ fn sections(p: &Page, out: &mut Vec<Finding>) {
             ));
         }
         repeated(p, s.items.iter().map(|e| (e.text(), e.line)), out);
+    }
+}
+
+/// A page without a title is named by its file on the site, in the
+/// navigation and in search results.
+fn untitled(p: &Page, out: &mut Vec<Finding>) {
+    if p.title.is_empty() {
+        out.push(Finding::new(
+            Code::PageUntitled,
+            &p.path,
+            1,
+            1,
+            format!(
+                "this page has no `title:` in its front matter, so the site calls it {}; add one",
+                quote(&p.slug)
+            ),
+        ));
     }
 }
 

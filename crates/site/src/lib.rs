@@ -1322,10 +1322,14 @@ fn page_view<'a>(
             // "Decision point - …"); the panel's style marks the kind.
             let heading = t.title.clone();
             let item_id = ids.make(&heading);
-            toc.push(TocEntry {
-                id: item_id.clone(),
-                text: heading.clone(),
-            });
+            // An item without a title (the lint's `title-missing`) has no
+            // heading to show or to list: never an empty one.
+            if !heading.is_empty() {
+                toc.push(TocEntry {
+                    id: item_id.clone(),
+                    text: heading.clone(),
+                });
+            }
             let (intro, options, outro) = match &t.kind {
                 ItemKind::Decision(d) => choices(&d.choices, model, hrefs),
                 ItemKind::NextSteps(c) => choices(c, model, hrefs),
@@ -1372,10 +1376,14 @@ fn page_view<'a>(
         .filter(|s| !s.markdown().is_empty())
         .map(|s| {
             let sid = ids.make(&s.heading);
-            toc.push(TocEntry {
-                id: sid.clone(),
-                text: s.heading.clone(),
-            });
+            // `## ` alone (the lint's `heading-empty`): the section is shown
+            // without a heading, and is not listed.
+            if !s.heading.is_empty() {
+                toc.push(TocEntry {
+                    id: sid.clone(),
+                    text: s.heading.clone(),
+                });
+            }
             SectionView {
                 id: sid,
                 heading: s.heading.clone(),

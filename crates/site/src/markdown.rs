@@ -15,57 +15,78 @@ use super::Hrefs;
 pub fn render(md: &str, model: &Model, hrefs: &Hrefs, out: &mut String) {
     // For each open link or image: was it kept?
     let mut kept: Vec<bool> = Vec::new();
-    let events = Parser::new_ext(md, options()).filter_map(|event| match event {
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+    let events =
+        without_empty_headings(Parser::new_ext(md, options())).filter_map(|event| match event {
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,
                 title,
                 id,
-            })
-        }),
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+            }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                })
+            }),
             Event::Start(Tag::Image {
                 link_type,
                 dest_url,
                 title,
                 id,
-            })
-        }),
-        Event::End(TagEnd::Link | TagEnd::Image) => {
-            if kept.pop().unwrap_or(false) {
-                Some(event)
-            } else {
-                None
+            }) => keep(&mut kept, href(&dest_url, model, hrefs)).map(|dest_url| {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                })
+            }),
+            Event::End(TagEnd::Link | TagEnd::Image) => {
+                if kept.pop().unwrap_or(false) {
+                    Some(event)
+                } else {
+                    None
+                }
             }
-        }
-        // Headings inside a body sit below the page's own `h2`s.
-        Event::Start(Tag::Heading {
-            level,
-            id,
-            classes,
-            attrs,
-        }) => Some(Event::Start(Tag::Heading {
-            level: demote(level),
-            id,
-            classes,
-            attrs,
-        })),
-        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
-        Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
-        other => Some(other),
-    });
+            // Headings inside a body sit below the page's own `h2`s.
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Some(Event::Start(Tag::Heading {
+                level: demote(level),
+                id,
+                classes,
+                attrs,
+            })),
+            Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
+            Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
+            other => Some(other),
+        });
     pulldown_cmark::html::push_html(out, events);
+}
+
+/// Drops headings with no content (`### ` alone on its line): an empty
+/// heading tells a screen reader's list of headings nothing.
+fn without_empty_headings<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+) -> impl Iterator<Item = Event<'a>> {
+    let mut events = events.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let event = events.next()?;
+            if matches!(event, Event::Start(Tag::Heading { .. }))
+                && matches!(events.peek(), Some(Event::End(TagEnd::Heading(_))))
+            {
+                events.next();
+                continue;
+            }
+            return Some(event);
+        }
+    })
 }
 
 /// Notes whether an opened link or image is kept, so its end tag follows suit.

@@ -320,6 +320,34 @@ fn an_empty_section() {
 }
 
 #[test]
+fn a_heading_without_text() {
+    // Its items still belong to a section, shown without a heading.
+    one(
+        "heading-empty",
+        5,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\nIntro.\n## \n\n* one\n* two\n## Roles\n\n* Sponsor\n",
+        )],
+    );
+    none(&[("a.md", "---\ntitle: A\n---\n## Roles\n\n* Sponsor\n")]);
+}
+
+#[test]
+fn a_page_without_a_title() {
+    let page = "---\nlayout: engagement\n---\nText.\n";
+    one("page-untitled", 1, &[("notes.md", page)]);
+    one(
+        "page-untitled",
+        1,
+        &[("notes.md", "---\ntitle: \"  \"\n---\nText.\n")],
+    );
+    let loaded = load(&[("notes.md", page)]);
+    let f = waymark_model::lint(&loaded);
+    assert!(f[0].message.contains("“notes”"), "{}", f[0].message);
+}
+
+#[test]
 fn a_file_without_front_matter_does_not_stop_the_load() {
     let loaded = load(&[
         ("notes.md", "# Notes\n\nJust text.\n"),

@@ -196,6 +196,37 @@ fn markup_in_content_is_shown_not_run() {
     assert!(!html.contains("href=\"javascript:"), "{html}");
 }
 
+/// Headings without text (`## ` or `### ` alone, an item without a title)
+/// never reach the page as empty headings or empty contents links: a screen
+/// reader's list of headings and links would have blanks. Their content
+/// stays.
+#[test]
+fn headings_without_text_are_not_shown_empty() {
+    let loaded = pages(&[(
+        "a.md",
+        "---\ntitle: A\ntimeline:\n- body: |\n    An item without a title.\n- title: Step 1 - Start\n  body: |\n    Begin.\n\n    ### \n\n    After an empty heading.\n---\nIntro.\n\n## \n\n* one item\n\n## Roles\n\n* Sponsor\n",
+    )]);
+    let built = site::build(&loaded.model, &fixed(1), None, &Published::default()).unwrap();
+    let html = String::from_utf8(built.get("a.html").unwrap().to_vec()).unwrap();
+    for empty in ["></h2>", "></h3>", "\"></a>"] {
+        assert!(!html.contains(empty), "{empty} in {html}");
+    }
+    for kept in [
+        "An item without a title.",
+        "After an empty heading.",
+        "<li>one item</li>",
+        "<h2 id=\"roles\">Roles</h2>",
+        "<li><a href=\"#roles\">Roles</a></li>",
+        "<li><a href=\"#step-1-start\">Step 1 - Start</a></li>",
+    ] {
+        assert!(html.contains(kept), "{kept} missing from {html}");
+    }
+    assert!(
+        html.contains("<section class=\"section\">\n<ul>\n<li>one item"),
+        "{html}"
+    );
+}
+
 /// What the caller publishes reaches every page as data: shown, escaped,
 /// and absent from an export that publishes nothing.
 #[test]

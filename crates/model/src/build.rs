@@ -387,7 +387,14 @@ fn page_slug(raw: &RawPage, name: &str, title: &str) -> String {
         return file.to_string();
     }
     let t = slugify(title);
-    if t.is_empty() { slugify(&stem) } else { t }
+    let t = if t.is_empty() { slugify(&stem) } else { t };
+    if !t.is_empty() {
+        return t;
+    }
+    // Neither title nor file name has a letter or digit (`!!!.md`): the
+    // name's bytes give one, so the page still has an address of its own.
+    let hex: String = stem.bytes().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("page-{hex}")
 }
 
 /// `stages/Deploy.md` → `stages/deploy`.

@@ -488,7 +488,7 @@ fn untitled(p: &Page, out: &mut Vec<Finding>) {
             1,
             1,
             format!(
-                "this page has no `title:` in its front matter, so the site calls it {}; add one",
+                "this page has no title (its `title:` is missing or blank), so the site calls it {}; add one",
                 quote(&p.slug)
             ),
         ));

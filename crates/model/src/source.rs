@@ -1,6 +1,7 @@
 //! Where pages come from: files and directories named by the user, or the
 //! default model embedded in the binary.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -31,12 +32,19 @@ const MAX_DEPTH: usize = 16;
 
 /// Reads the named files and directories. Directories are searched
 /// recursively, skipping hidden and `_`-prefixed folders (Jekyll's own).
+/// A file is read once however often it is named (`a.md ./a.md`, a folder
+/// and a file in it, a link to either), where it is first named: read twice,
+/// it would conflict with itself. Folders are followed through links at most
+/// once, so a link to a parent folder does not loop.
 pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), SourceError> {
     // Find every file first, then read them on all cores.
     let mut wanted: Vec<(PathBuf, String)> = Vec::new();
+    // Where each folder and file really is, to see one named twice.
+    let mut folders = HashSet::new();
+    let mut files = HashSet::new();
     for path in paths {
         let shown = path.display().to_string();
-        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+        let io = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::NotFound {
                 path: shown.clone(),
             },
@@ -44,15 +52,23 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), 
                 path: shown.clone(),
                 source: e,
             },
-        })?;
+        };
+        let meta = fs::metadata(path).map_err(io)?;
+        let real = fs::canonicalize(path).map_err(io)?;
         if meta.is_dir() {
+            if folders.contains(&real) {
+                continue;
+            }
             let mut found = Vec::new();
-            walk(path, 0, &mut found)?;
+            walk(path, real, 0, &mut found, &mut folders)?;
             if found.is_empty() {
                 return Err(SourceError::NoPages { path: shown });
             }
             found.sort();
-            for f in found {
+            for (f, real) in found {
+                if !files.insert(real) {
+                    continue;
+                }
                 let name = f
                     .strip_prefix(path)
                     .unwrap_or(&f)
@@ -60,24 +76,13 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), 
                     .replace('\\', "/");
                 wanted.push((f, name));
             }
-        } else {
+        } else if files.insert(real) {
             let name = path
                 .file_name()
                 .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
             wanted.push((path.clone(), name));
         }
     }
-    // A file named twice (`a.md ./a.md`, or a folder and a file in it) is
-    // read once, where it is first named: otherwise it would conflict with
-    // itself.
-    let mut seen = std::collections::HashSet::new();
-    wanted.retain(|(path, _)| {
-        seen.insert(
-            path.components()
-                .filter(|c| *c != std::path::Component::CurDir)
-                .collect::<PathBuf>(),
-        )
-    });
     let mut files = Vec::with_capacity(wanted.len());
     let mut findings = Vec::new();
     for read in par_map(&wanted, |(path, name)| read_one(path, name)) {
@@ -89,35 +94,48 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<Finding>), 
     Ok((files, findings))
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
+/// Adds the page files under `dir` to `out`, each with where it really is.
+/// `real` is where `dir` really is; a folder already in `folders` is not
+/// searched again. Only links cost a system call (to see where they lead):
+/// a folder's other entries are where the folder is.
+fn walk(
+    dir: &Path,
+    real: PathBuf,
+    depth: usize,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    folders: &mut HashSet<PathBuf>,
+) -> Result<(), SourceError> {
     let io = |e| SourceError::Io {
         path: dir.display().to_string(),
         source: e,
     };
+    if !folders.insert(real.clone()) {
+        return Ok(());
+    }
     for entry in fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let path = entry.path();
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
+        if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        // The entry's own type needs no extra system call; only links are
-        // followed to see what they point at.
         let mut ty = entry.file_type().map_err(io)?;
-        if ty.is_symlink() {
+        let target = if ty.is_symlink() {
             ty = fs::metadata(&path).map_err(io)?.file_type();
-        }
+            fs::canonicalize(&path).map_err(io)?
+        } else {
+            real.join(&name)
+        };
         if ty.is_dir() {
-            if !name.starts_with('_') && depth < MAX_DEPTH {
-                walk(&path, depth + 1, out)?;
+            if !name.to_string_lossy().starts_with('_') && depth < MAX_DEPTH {
+                walk(&path, target, depth + 1, out, folders)?;
             }
         } else if path
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| PAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
         {
-            out.push(path);
+            out.push((path, target));
         }
     }
     Ok(())

@@ -213,6 +213,31 @@ fn a_file_named_twice_is_read_once() {
     let o = waymark(&["model", "lint", &a, &dotted, &d]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o).trim(), "lint: no findings in 1 page");
+    // Through `..`, a link to the file, a link to the folder, and a link
+    // inside the folder back to itself (which must not loop).
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/b.md"), "---\ntitle: B\n---\nText.\n").unwrap();
+    let up = format!("{d}/sub/../a.md");
+    #[cfg(unix)]
+    {
+        let outside = tempdir("twice-links");
+        std::os::unix::fs::symlink(dir.join("a.md"), outside.join("link.md")).unwrap();
+        std::os::unix::fs::symlink(&dir, outside.join("folder")).unwrap();
+        std::os::unix::fs::symlink(".", dir.join("sub/again")).unwrap();
+        let link = outside.join("link.md").display().to_string();
+        let folder = outside.join("folder").display().to_string();
+        let o = waymark(&["model", "lint", &up, &link, &d, &folder]);
+        assert_eq!(stdout(&o).trim(), "lint: no findings in 2 pages");
+    }
+    let o = waymark(&["model", "lint", &up, &d]);
+    assert_eq!(stdout(&o).trim(), "lint: no findings in 2 pages");
+    // Two files of the same name in different folders stay two pages (whose
+    // names conflict, as they should).
+    std::fs::write(dir.join("sub/a.md"), "---\ntitle: Sub A\n---\nText.\n").unwrap();
+    let o = waymark(&["model", "lint", &d]);
+    let out = stdout(&o);
+    assert!(out.trim().ends_with("lint: 1 error in 3 pages"), "{out}");
+    assert!(out.contains("sub/a.md:1:1"), "{out}");
 }
 
 #[test]

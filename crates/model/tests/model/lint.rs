@@ -345,6 +345,11 @@ fn a_page_without_a_title() {
     let loaded = load(&[("notes.md", page)]);
     let f = waymark_model::lint(&loaded);
     assert!(f[0].message.contains("“notes”"), "{}", f[0].message);
+    // A file name without a letter or digit still gives an address.
+    let loaded = load(&[("!!!.md", page), ("---.md", page)]);
+    let slugs: Vec<&str> = loaded.model.pages.iter().map(|p| p.slug.as_str()).collect();
+    assert_eq!(slugs, ["page-212121", "page-2d2d2d"]);
+    assert_eq!(crate::codes(&waymark_model::lint(&loaded)).len(), 2);
 }
 
 #[test]

@@ -453,7 +453,7 @@ fn repeated<'a>(p: &Page, entries: impl Iterator<Item = (&'a str, u32)>, out: &m
 
 fn sections(p: &Page, out: &mut Vec<Finding>) {
     for s in &p.sections {
-        if s.heading.is_empty() {
+        if crate::text::is_blank(&s.heading) {
             out.push(Finding::new(
                 Code::HeadingEmpty,
                 &p.path,

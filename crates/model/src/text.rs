@@ -5,6 +5,29 @@
 //! everything that compares or classifies text goes through [`normalize`] so
 //! those differences never change meaning.
 
+/// Whether `s` shows nothing: only whitespace and characters that take no
+/// room (zero-width spaces and joiners, direction marks, soft hyphens, the
+/// byte-order mark, Hangul fillers). A heading of these reads as empty.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{ad}'
+                    | '\u{115f}'
+                    | '\u{1160}'
+                    | '\u{180e}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{3164}'
+                    | '\u{feff}'
+                    | '\u{ffa0}'
+            )
+    })
+}
+
 /// Collapses every run of whitespace (including U+00A0 no-break spaces) into
 /// one ASCII space and trims both ends.
 pub fn normalize(s: &str) -> String {

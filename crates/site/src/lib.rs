@@ -31,7 +31,7 @@ use std::path::Path;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use waymark_model::par::par_map;
-use waymark_model::text::slugify;
+use waymark_model::text::{is_blank, slugify};
 use waymark_model::{
     AgencyType, Choices, ItemKind, Model, PageId, Relevance, StepAction, Tailoring,
 };
@@ -1320,10 +1320,15 @@ fn page_view<'a>(
             let kind = t.kind.name();
             // Titles are shown as written ("Step 1 – Execution plan",
             // "Decision point - …"); the panel's style marks the kind.
-            let heading = t.title.clone();
+            // An item without a title (the lint's `title-missing`), or with
+            // one that shows nothing, has no heading to show or to list:
+            // never an empty one.
+            let heading = if is_blank(&t.title) {
+                String::new()
+            } else {
+                t.title.clone()
+            };
             let item_id = ids.make(&heading);
-            // An item without a title (the lint's `title-missing`) has no
-            // heading to show or to list: never an empty one.
             if !heading.is_empty() {
                 toc.push(TocEntry {
                     id: item_id.clone(),
@@ -1375,18 +1380,24 @@ fn page_view<'a>(
         .iter()
         .filter(|s| !s.markdown().is_empty())
         .map(|s| {
-            let sid = ids.make(&s.heading);
-            // `## ` alone (the lint's `heading-empty`): the section is shown
-            // without a heading, and is not listed.
-            if !s.heading.is_empty() {
+            // `## ` alone, or a heading that shows nothing (the lint's
+            // `heading-empty`): the section is shown without a heading, and
+            // is not listed.
+            let heading = if is_blank(&s.heading) {
+                String::new()
+            } else {
+                s.heading.clone()
+            };
+            let sid = ids.make(&heading);
+            if !heading.is_empty() {
                 toc.push(TocEntry {
                     id: sid.clone(),
-                    text: s.heading.clone(),
+                    text: heading.clone(),
                 });
             }
             SectionView {
                 id: sid,
-                heading: s.heading.clone(),
+                heading,
                 html: md(s.markdown(), model, hrefs),
             }
         })

@@ -331,6 +331,15 @@ fn a_heading_without_text() {
         )],
     );
     none(&[("a.md", "---\ntitle: A\n---\n## Roles\n\n* Sponsor\n")]);
+    // A heading of characters that take no room reads as empty too.
+    one(
+        "heading-empty",
+        4,
+        &[(
+            "a.md",
+            "---\ntitle: A\n---\n## \u{200b}&#8203;\u{feff}\n\n* one\n",
+        )],
+    );
 }
 
 #[test]

@@ -204,16 +204,17 @@ fn markup_in_content_is_shown_not_run() {
 fn headings_without_text_are_not_shown_empty() {
     let loaded = pages(&[(
         "a.md",
-        "---\ntitle: A\ntimeline:\n- body: |\n    An item without a title.\n- title: Step 1 - Start\n  body: |\n    Begin.\n\n    ### \n\n    After an empty heading.\n---\nIntro.\n\n## \n\n* one item\n\n## Roles\n\n* Sponsor\n",
+        "---\ntitle: A\ntimeline:\n- body: |\n    An item without a title.\n- title: Step 1 - Start\n  body: |\n    Begin.\n\n    ### \n\n    After an empty heading.\n---\nIntro.\n\n## \n\n* one item\n\n## \u{200b}\n\nAfter an invisible heading.\n\n## Roles\n\n* Sponsor\n",
     )]);
     let built = site::build(&loaded.model, &fixed(1), None, &Published::default()).unwrap();
     let html = String::from_utf8(built.get("a.html").unwrap().to_vec()).unwrap();
-    for empty in ["></h2>", "></h3>", "\"></a>"] {
+    for empty in ["></h2>", "></h3>", "\"></a>", "\u{200b}</"] {
         assert!(!html.contains(empty), "{empty} in {html}");
     }
     for kept in [
         "An item without a title.",
         "After an empty heading.",
+        "After an invisible heading.",
         "<li>one item</li>",
         "<h2 id=\"roles\">Roles</h2>",
         "<li><a href=\"#roles\">Roles</a></li>",

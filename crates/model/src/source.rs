@@ -116,7 +116,8 @@ fn walk(
         let entry = entry.map_err(io)?;
         let path = entry.path();
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
+        let shown = name.to_string_lossy();
+        if shown.starts_with('.') {
             continue;
         }
         let mut ty = entry.file_type().map_err(io)?;
@@ -127,7 +128,7 @@ fn walk(
             real.join(&name)
         };
         if ty.is_dir() {
-            if !name.to_string_lossy().starts_with('_') && depth < MAX_DEPTH {
+            if !shown.starts_with('_') && depth < MAX_DEPTH {
                 walk(&path, target, depth + 1, out, folders)?;
             }
         } else if path

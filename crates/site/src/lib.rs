@@ -1203,6 +1203,25 @@ struct VisualView {
     contents: String,
 }
 
+/// A heading as shown, with its `id`, listed in the page's contents. A
+/// heading that shows nothing (empty, or only zero-width characters) is
+/// shown as none and not listed: never an empty heading or link.
+fn listed_heading(text: &str, ids: &mut Ids, toc: &mut Vec<TocEntry>) -> (String, String) {
+    let heading = if is_blank(text) {
+        String::new()
+    } else {
+        text.to_string()
+    };
+    let id = ids.make(&heading);
+    if !heading.is_empty() {
+        toc.push(TocEntry {
+            id: id.clone(),
+            text: heading.clone(),
+        });
+    }
+    (heading, id)
+}
+
 /// Unique, readable `id`s for headings on one page.
 #[derive(Default)]
 struct Ids(HashMap<String, usize>);
@@ -1320,21 +1339,8 @@ fn page_view<'a>(
             let kind = t.kind.name();
             // Titles are shown as written ("Step 1 – Execution plan",
             // "Decision point - …"); the panel's style marks the kind.
-            // An item without a title (the lint's `title-missing`), or with
-            // one that shows nothing, has no heading to show or to list:
-            // never an empty one.
-            let heading = if is_blank(&t.title) {
-                String::new()
-            } else {
-                t.title.clone()
-            };
-            let item_id = ids.make(&heading);
-            if !heading.is_empty() {
-                toc.push(TocEntry {
-                    id: item_id.clone(),
-                    text: heading.clone(),
-                });
-            }
+            // An item without a title (the lint's `title-missing`) has none.
+            let (heading, item_id) = listed_heading(&t.title, &mut ids, &mut toc);
             let (intro, options, outro) = match &t.kind {
                 ItemKind::Decision(d) => choices(&d.choices, model, hrefs),
                 ItemKind::NextSteps(c) => choices(c, model, hrefs),
@@ -1380,21 +1386,8 @@ fn page_view<'a>(
         .iter()
         .filter(|s| !s.markdown().is_empty())
         .map(|s| {
-            // `## ` alone, or a heading that shows nothing (the lint's
-            // `heading-empty`): the section is shown without a heading, and
-            // is not listed.
-            let heading = if is_blank(&s.heading) {
-                String::new()
-            } else {
-                s.heading.clone()
-            };
-            let sid = ids.make(&heading);
-            if !heading.is_empty() {
-                toc.push(TocEntry {
-                    id: sid.clone(),
-                    text: heading.clone(),
-                });
-            }
+            // `## ` alone (the lint's `heading-empty`) is shown without one.
+            let (heading, sid) = listed_heading(&s.heading, &mut ids, &mut toc);
             SectionView {
                 id: sid,
                 heading,

@@ -315,7 +315,8 @@ impl Actions {
         let md = markdown.clone();
         // What typst refuses (nesting deeper than it allows, a word too
         // long for any line) is the template's doing: said, not a 500.
-        let pdf = tokio::task::spawn_blocking(move || letter::pdf(kind, &md, &ident, today))
+        let pdf = crate::heavy::TYPESETTING
+            .run(move || letter::pdf(kind, &md, &ident, today))
             .await
             .map_err(|e| ActionError::Internal(e.to_string()))?
             .map_err(|e| {

@@ -120,12 +120,14 @@ pub fn check(template: &str) -> Result<String, TemplateError> {
 /// Checks a template as `check` does, then typesets its example letter, so
 /// a template whose letters cannot be typeset (markdown nested deeper than
 /// typst allows, a word too long for a line) is refused when saved, not
-/// at every issue. Typesetting runs on a blocking thread.
+/// at every issue. Typesetting runs on a blocking thread, a few at once
+/// (`crate::heavy`).
 pub async fn check_typeset(kind: LetterKind, template: &str) -> Result<String, TemplateError> {
     let written = check(template)?;
     let md = written.clone();
     let today = waymark_store::now();
-    tokio::task::spawn_blocking(move || pdf(kind, &md, "template-check", today))
+    crate::heavy::TYPESETTING
+        .run(move || pdf(kind, &md, "template-check", today))
         .await
         .map_err(|e| TemplateError::Typeset(waymark_letter::LetterError::Typeset(e.to_string())))?
         .map_err(TemplateError::Typeset)?;

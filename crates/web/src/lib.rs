@@ -8,7 +8,8 @@
 //! iCalendar, exports, mail out (`mail`) and in (`inbound`, and the IMAP
 //! reader `imap`), webhooks' deliveries (`webhook`), sign-in with OpenID
 //! providers (`oidc`), passkeys' WebAuthn ceremonies (`passkey`), one
-//! outgoing HTTP request (`fetch`), and what an
+//! outgoing HTTP request (`fetch`), a bound on CPU-heavy work at once
+//! (`heavy`: passwords, typesetting), and what an
 //! operator reads of them (`ops`: request ids, logs, metrics, health).
 //!
 //! Must not touch: SQL (the store's), rules (the core's: handlers translate
@@ -22,6 +23,7 @@ pub mod chart;
 pub use application::{Application, Settings, index_guide};
 pub mod export;
 pub mod fetch;
+pub mod heavy;
 pub mod ics;
 pub mod imap;
 pub mod inbound;

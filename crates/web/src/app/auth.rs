@@ -606,7 +606,8 @@ async fn sign_in(
         _ => (None, DECOY.to_string()),
     };
     let password = f.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let ok = crate::heavy::PASSWORDS
+        .run(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     match person {
@@ -745,7 +746,10 @@ pub async fn accept_invite(
         }
         Err(e) => return PageError::from(e).into_response(),
     };
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+    let hash = match crate::heavy::PASSWORDS
+        .run(move || hash_password(&password))
+        .await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
         Err(e) => return PageError::Internal(e.to_string()).into_response(),
@@ -858,7 +862,10 @@ pub async fn setup(
     let (Ok(person), Ok(password), true) = (person, password, errors.is_empty()) else {
         return setup_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &token, &f, errors);
     };
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+    let hash = match crate::heavy::PASSWORDS
+        .run(move || hash_password(&password))
+        .await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
         Err(e) => return PageError::Internal(e.to_string()).into_response(),
@@ -1283,7 +1290,8 @@ pub async fn change_password(
         .and_then(|(_, h)| h)
         .unwrap_or_else(|| DECOY.to_string());
     let current = f.current.clone();
-    let right = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
+    let right = crate::heavy::PASSWORDS
+        .run(move || verify_password(&current, &hash))
         .await
         .unwrap_or(false);
     let mut errors = Vec::new();
@@ -1315,7 +1323,8 @@ pub async fn change_password(
         )
         .await;
     };
-    let hashed = tokio::task::spawn_blocking(move || hash_password(&new))
+    let hashed = crate::heavy::PASSWORDS
+        .run(move || hash_password(&new))
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?
         .map_err(|e| PageError::Internal(e.to_string()))?;
@@ -1604,7 +1613,10 @@ pub async fn complete_registration(
         }
         Err(e) => return PageError::from(e).into_response(),
     };
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+    let hash = match crate::heavy::PASSWORDS
+        .run(move || hash_password(&password))
+        .await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return PageError::Internal(e.to_string()).into_response(),
         Err(e) => return PageError::Internal(e.to_string()).into_response(),

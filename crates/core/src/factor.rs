@@ -181,6 +181,34 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may unlink one of `person`'s provider accounts
+    /// (an agency's own sign-in), given whether `person` has another way in
+    /// (a password, or another linked account).
+    ///
+    /// Anyone may unlink their own, unless it is their only way in: a
+    /// provider account is linked again only once its owner signs in with a
+    /// password, so they would be locked out. A programme admin may unlink
+    /// anyone's, however they sign in: that is how access through an account
+    /// the person no longer controls (a former agency's, say) is cut off.
+    pub fn may_unlink_sign_in(&self, person: PersonId, other_way: bool) -> Result<(), DomainError> {
+        if person != self.person {
+            return if self.is_admin() {
+                Ok(())
+            } else {
+                Err(DomainError::Forbidden {
+                    action: "unlink another person's sign-in account",
+                    why: "only the person and the programme's admins do that",
+                })
+            };
+        }
+        if !other_way {
+            return Err(DomainError::rule(
+                "This is your only way to sign in: unlinked, you could not sign in again. Set a Waymark password first, then unlink it.",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether this actor may list and end `person`'s sessions and read
     /// whether they have a second factor: the person, or a programme admin.
     pub fn may_manage_sign_in_of(&self, person: PersonId) -> Result<(), DomainError> {

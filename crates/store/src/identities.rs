@@ -9,7 +9,7 @@
 
 use sqlx::Row;
 use waymark_core::oidc::{Found, Outcome};
-use waymark_core::{Abbreviation, Email, PersonId, Role, Timestamp};
+use waymark_core::{Abbreviation, Actor, Email, PersonId, Role, Timestamp};
 
 use crate::{Store, StoreError, json};
 
@@ -150,6 +150,62 @@ impl Store {
         }
         tx.commit().await?;
         Ok(PersonId(linked))
+    }
+
+    /// Unlinks `person`'s account `subject` at `issuer`, when `by` may
+    /// ([`Actor::may_unlink_sign_in`]: not a person's only way in, unless a
+    /// programme admin cuts it off). An admin's unlinking of someone else's
+    /// also signs them out everywhere, since whoever holds that account may be
+    /// signed in with it. Returns whether there was such a link.
+    pub async fn unlink_identity(
+        &self,
+        by: &Actor,
+        person: PersonId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        // Who may ask at all, before anything is read about the person.
+        by.may_unlink_sign_in(person, true)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let result: Result<bool, StoreError> = async {
+            let row = sqlx::query("SELECT password_hash FROM people WHERE id = $1")
+                .bind(person.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+            let password: Option<String> = row.try_get("password_hash")?;
+            let links: Vec<(String, String)> = sqlx::query(
+                "SELECT issuer, subject FROM sign_in_identities WHERE person_id = $1",
+            )
+            .bind(person.0)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| Ok((r.try_get("issuer")?, r.try_get("subject")?)))
+            .collect::<Result<_, StoreError>>()?;
+            if !links.iter().any(|(i, s)| i == issuer && s == subject) {
+                return Ok(false);
+            }
+            by.may_unlink_sign_in(person, password.is_some() || links.len() > 1)?;
+            sqlx::query(
+                "DELETE FROM sign_in_identities WHERE person_id = $1 AND issuer = $2 AND subject = $3",
+            )
+            .bind(person.0)
+            .bind(issuer)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+            if by.person != person {
+                sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(true)
+        }
+        .await;
+        crate::finish(tx, result).await
     }
 
     /// The provider accounts linked to `person`, newest first.

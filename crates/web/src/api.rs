@@ -267,6 +267,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(reset_second_factor),
         )
         .route(
+            "/api/v1/people/{id}/sign-in-accounts/unlink",
+            post(unlink_sign_in_account),
+        )
+        .route(
             "/api/v1/webhooks",
             get(webhooks::webhooks).post(webhooks::subscribe),
         )
@@ -317,7 +321,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, sign_in_accounts, retention,
+        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, sign_in_accounts, unlink_sign_in_account, retention,
         set_retention, run_retention,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
@@ -2652,6 +2656,68 @@ async fn sign_in_accounts(
         .await?
         .ok_or_else(|| not_found("person"))?;
     Ok(Json(s.store.identities_of(person.id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UnlinkRequest {
+    /// The provider's issuer, as `sign-in-accounts` lists it.
+    issuer: String,
+    /// The person's subject at that provider, as `sign-in-accounts` lists it.
+    subject: String,
+}
+
+/// Unlinks one of a person's accounts at an OpenID provider: your own while
+/// you keep another way to sign in (a password, or another account), or
+/// anyone's for a programme admin, which also signs them out everywhere and
+/// tells them by mail. It is linked again only when its owner next signs in
+/// with their password.
+#[utoipa::path(post, path = "/api/v1/people/{id}/sign-in-accounts/unlink", params(("id" = i64, Path)), request_body = UnlinkRequest, responses(
+    (status = 204, description = "Unlinked"),
+    (status = 403, body = Problem, description = "another person's, and you are not an admin"),
+    (status = 404, body = Problem, description = "no such person, or no such account linked to them"),
+    (status = 400, body = Problem, description = "the body is not an issuer and a subject"),
+    (status = 409, body = Problem, description = "`rule_violated`: it is your only way to sign in"),
+))]
+async fn unlink_sign_in_account(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+    Body(req): Body<UnlinkRequest>,
+) -> Result<Response, Problem> {
+    let person = PersonId(id);
+    let unlinked = match s
+        .store
+        .unlink_identity(&actor, person, &req.issuer, &req.subject)
+        .await
+    {
+        Err(StoreError::NoSuchPerson(_)) => return Err(not_found("person")),
+        other => other?,
+    };
+    if !unlinked {
+        return Err(not_found("sign-in account"));
+    }
+    tracing::warn!(
+        by = actor.person.0,
+        person = id,
+        "a sign-in account was unlinked"
+    );
+    if person != actor.person {
+        let admin = s
+            .store
+            .person(actor.person)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        crate::app::tell_person(
+            &s.store,
+            &s.actions.public_url,
+            person,
+            &crate::app::unlinked_notice(&admin),
+        )
+        .await;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Turns off another person's second factor, when they lost their phone

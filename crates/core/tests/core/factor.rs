@@ -91,6 +91,41 @@ fn admins_must_have_one_and_only_admins_reset_others() {
 }
 
 #[test]
+fn a_sign_in_account_is_unlinked_by_its_person_while_they_keep_a_way_in_or_by_an_admin() {
+    let person = |id, roles| Actor {
+        person: PersonId(id),
+        roles,
+    };
+    let admin = person(1, vec![Role::ProgrammeAdmin]);
+    let staff = person(2, vec![Role::ProgrammeStaff]);
+    let member = person(
+        3,
+        vec![Role::AgencyMember {
+            agency: AgencyId(1),
+            sponsor: true,
+        }],
+    );
+    // Their own, with a password or another account to sign in with.
+    assert!(member.may_unlink_sign_in(PersonId(3), true).is_ok());
+    assert!(staff.may_unlink_sign_in(PersonId(2), true).is_ok());
+    // Their own and only way in: refused, with what to do instead.
+    let only = member.may_unlink_sign_in(PersonId(3), false).unwrap_err();
+    assert!(
+        only.to_string().contains("Set a Waymark password first"),
+        "{only}"
+    );
+    // Someone else's: only an admin, and then whatever it leaves them.
+    assert!(member.may_unlink_sign_in(PersonId(2), true).is_err());
+    assert!(staff.may_unlink_sign_in(PersonId(3), true).is_err());
+    assert!(admin.may_unlink_sign_in(PersonId(3), false).is_ok());
+    assert!(admin.may_unlink_sign_in(PersonId(1), true).is_ok());
+    assert!(
+        admin.may_unlink_sign_in(PersonId(1), false).is_err(),
+        "an admin cannot lock themselves out either"
+    );
+}
+
+#[test]
 fn a_passkey_name_is_one_bounded_line_unlike_the_others() {
     use waymark_core::factor::{PASSKEY_NAME_MAX, passkey_name};
     assert_eq!(passkey_name("  Work laptop ", &[]).unwrap(), "Work laptop");

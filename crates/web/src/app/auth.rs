@@ -924,12 +924,135 @@ struct SettingsPage<'a> {
 }
 
 /// A provider account someone signs in with, named by its provider's
-/// label where it is still configured.
+/// label where it is still configured; its issuer and subject name it to
+/// the form that unlinks it.
 #[derive(serde::Serialize)]
-struct IdentityView {
+pub(crate) struct IdentityView {
     provider: String,
+    issuer: String,
+    subject: String,
     linked_at: i64,
     last_used_at: i64,
+}
+
+/// `person`'s provider accounts, as their settings page and, for an admin,
+/// their person page list them.
+pub(crate) async fn identity_views(
+    s: &AppState,
+    person: waymark_core::PersonId,
+) -> Result<Vec<IdentityView>, PageError> {
+    Ok(s.store
+        .identities_of(person)
+        .await?
+        .into_iter()
+        .map(|i| IdentityView {
+            provider: s
+                .oidc
+                .all()
+                .iter()
+                .find(|p| p.rules.issuer == i.issuer)
+                .map_or_else(|| i.issuer.clone(), |p| p.rules.label.clone()),
+            issuer: i.issuer,
+            subject: i.subject,
+            linked_at: i.linked_at.0,
+            last_used_at: i.last_used_at.0,
+        })
+        .collect())
+}
+
+/// Which provider account to unlink.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UnlinkForm {
+    csrf: String,
+    issuer: String,
+    subject: String,
+}
+
+/// Unlinks one of `person`'s provider accounts for `who` (whose form's
+/// token the caller checked). A link already gone counts as done (a second
+/// click, or another tab).
+async fn unlink(
+    s: &AppState,
+    who: &SignedIn,
+    person: waymark_core::PersonId,
+    f: &UnlinkForm,
+) -> Result<(), waymark_store::StoreError> {
+    let unlinked = s
+        .store
+        .unlink_identity(&who.actor, person, &f.issuer, &f.subject)
+        .await?;
+    if unlinked {
+        tracing::warn!(
+            by = who.actor.person.0,
+            person = person.0,
+            "a sign-in account was unlinked"
+        );
+    }
+    Ok(())
+}
+
+/// A person unlinks one of their own provider accounts (settings page);
+/// refused, with the reason on the page, when it is their only way in.
+pub async fn unlink_own(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Form(f): Form<UnlinkForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    match unlink(&s, &who, who.actor.person, &f).await {
+        Ok(()) => Ok(Redirect::to("/settings?saved=unlinked").into_response()),
+        Err(waymark_store::StoreError::Domain(waymark_core::DomainError::Rule(why))) => {
+            let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+            settings_page(
+                &s,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &zone,
+                notify,
+                vec![super::form_error("identities", why)],
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A programme admin unlinks one of someone's provider accounts (their
+/// person page): they are signed out everywhere, and told by mail.
+pub async fn unlink_theirs(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<UnlinkForm>,
+) -> Result<Response, PageError> {
+    who.check(&f.csrf)?;
+    let person = waymark_core::PersonId(id);
+    match unlink(&s, &who, person, &f).await {
+        Err(waymark_store::StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
+        other => other?,
+    }
+    if person == who.actor.person {
+        return Ok(Redirect::to("/settings?saved=unlinked").into_response());
+    }
+    {
+        super::tell_person(
+            &s.store,
+            &s.public_url,
+            person,
+            &unlinked_notice(&who.person.name),
+        )
+        .await;
+    }
+    Ok(Redirect::to(&format!("/people/{id}?saved=unlinked")).into_response())
+}
+
+/// What a person is told when an admin unlinks their provider account.
+pub(crate) fn unlinked_notice(admin: &str) -> String {
+    format!(
+        "{admin}, a programme admin, unlinked an organisation account you signed in to Waymark with, and signed you out everywhere. Sign in with your password, or ask the programme if you need that account linked again."
+    )
 }
 
 /// One of a person's sessions where they are signed in in a browser:
@@ -1113,22 +1236,7 @@ async fn settings_page_with(
             .await?
             .map(|f| f.enrolled_at.0),
         passkeys: s.store.passkeys_of(who.actor.person).await?.len(),
-        identities: s
-            .store
-            .identities_of(who.actor.person)
-            .await?
-            .into_iter()
-            .map(|i| IdentityView {
-                provider: s
-                    .oidc
-                    .all()
-                    .iter()
-                    .find(|p| p.rules.issuer == i.issuer)
-                    .map_or(i.issuer, |p| p.rules.label.clone()),
-                linked_at: i.linked_at.0,
-                last_used_at: i.last_used_at.0,
-            })
-            .collect(),
+        identities: identity_views(s, who.actor.person).await?,
         has_password: s
             .store
             .credentials(&who.person.email)
@@ -1156,6 +1264,7 @@ pub async fn settings_form(
         "session" => Some("That session is signed out."),
         "token" => Some("That token is revoked: anything still using it is refused."),
         "name" => Some("Your name is corrected: every page and the history show it now."),
+        "unlinked" => Some("That account is unlinked: it no longer signs you in to Waymark."),
         _ => None,
     };
     settings_page(&s, &who, StatusCode::OK, &zone, notify, Vec::new(), saved).await

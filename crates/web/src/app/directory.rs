@@ -155,6 +155,8 @@ struct PersonPage {
     passkeys: usize,
     /// Whether the visitor may reset it (an admin, not for themselves).
     may_reset_factor: bool,
+    /// The provider accounts they sign in with, to unlink one.
+    identities: Vec<super::auth::IdentityView>,
     /// Whether they must have one (programme admins).
     factor_required: bool,
     /// What the details form shows: their name and address, or what was
@@ -529,6 +531,7 @@ async fn person_page_typed(
         second_factor,
         passkeys: s.store.passkeys_of(p.id).await?.len(),
         may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
+        identities: super::auth::identity_views(s, p.id).await?,
         factor_required: them.needs_second_factor(),
         details: typed.unwrap_or_else(|| (p.name.clone(), p.email.as_str().to_string())),
         saved,
@@ -553,6 +556,9 @@ pub async fn person(
             "Their second factor is off, and they are signed out everywhere. They set up a new one when they next sign in, if they must have one.",
         ),
         "details" => Some("Their details are corrected: every page and the history show them now."),
+        "unlinked" => Some(
+            "That account is unlinked, and they are signed out everywhere: it no longer signs them in.",
+        ),
         "removed" => Some(
             "Their personal data is removed: their name and address are gone from every record, and the history shows “Removed at the person's request”.",
         ),

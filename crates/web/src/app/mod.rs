@@ -52,7 +52,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
-pub(crate) use auth::{SessionInfo, constant_eq, end_session_by_reference, sessions_of_person};
+pub(crate) use auth::{
+    SessionInfo, constant_eq, end_session_by_reference, sessions_of_person, unlinked_notice,
+};
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
 pub(crate) use community::{POSTING_LIMITED, posting_limited};
@@ -210,6 +212,7 @@ pub fn table() -> Vec<Route> {
         post("/settings/password", auth::change_password),
         post("/settings/name", auth::change_name),
         post("/settings/sessions", auth::end_session),
+        post("/settings/sign-in-accounts/unlink", auth::unlink_own),
         get("/settings/second-factor", factor::page),
         post("/settings/second-factor", factor::set_up),
         post("/settings/second-factor/codes", factor::new_codes),
@@ -262,6 +265,7 @@ pub fn table() -> Vec<Route> {
         post("/people/{id}/reactivate", directory::reactivate),
         post("/people/{id}/remove", directory::remove),
         post("/people/{id}/second-factor/reset", factor::reset),
+        post("/people/{id}/sign-in-accounts/unlink", auth::unlink_theirs),
         post("/people/{id}/details", directory::correct),
         get("/request-support", intake::support_form),
         post("/request-support", intake::request_support),

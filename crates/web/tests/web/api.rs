@@ -534,6 +534,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people/{id}/reactivate", &["post"]),
         ("/api/v1/people/{id}/remove-personal-data", &["post"]),
         ("/api/v1/people/{id}/sign-in-accounts", &["get"]),
+        ("/api/v1/people/{id}/sign-in-accounts/unlink", &["post"]),
         ("/api/v1/dashboard", &["get"]),
         ("/api/v1/search", &["get"]),
         ("/api/v1/articles", &["get", "post"]),
@@ -2873,6 +2874,14 @@ async fn every_workspace_action_has_an_api_operation() {
         (
             "/people/{id}/second-factor/reset",
             api(&["post /api/v1/people/{id}/second-factor/reset"]),
+        ),
+        (
+            "/people/{id}/sign-in-accounts/unlink",
+            api(&["post /api/v1/people/{id}/sign-in-accounts/unlink"]),
+        ),
+        (
+            "/settings/sign-in-accounts/unlink",
+            api(&["post /api/v1/people/{id}/sign-in-accounts/unlink"]),
         ),
         (
             "/register",

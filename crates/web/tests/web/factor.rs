@@ -602,3 +602,197 @@ async fn sessions_and_second_factors_through_the_api() {
         );
     }
 }
+
+/// Provider accounts are unlinked by their person, while they keep a way
+/// in, or by a programme admin, which signs them out and tells them; in
+/// the browser and through the API, never someone else's.
+#[tokio::test]
+async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
+    use waymark_core::oidc::Outcome;
+    for store in stores("web-unlink").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 24]).await;
+        let (bot, old) = ("https://id.bot.gov.au", "https://id.former.gov.au");
+        let mia_id = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        for (issuer, subject) in [(bot, "mia-sub"), (old, "mia-old")] {
+            w.store
+                .sign_in_as(issuer, subject, &Outcome::Link(mia_id), NOW)
+                .await
+                .unwrap();
+        }
+        // Nina was made by her agency's sign-in: no password, one account.
+        let nina = w
+            .store
+            .sign_in_as(
+                bot,
+                "nina-sub",
+                &Outcome::Create {
+                    agency: "BOT".into(),
+                    name: "Nina".into(),
+                    email: Email::parse("nina@bot.gov.au").unwrap(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let links = |p| {
+            let store = w.store.clone();
+            async move {
+                store
+                    .identities_of(p)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| i.subject)
+                    .collect::<Vec<_>>()
+            }
+        };
+
+        // Mia's settings list both, each with its own button.
+        let mia = w.client(&app, Who::Member).await;
+        let page = send(&app, &mia, Method::GET, "/settings", &[]).await;
+        assert_eq!(
+            page.body
+                .matches("action=\"/settings/sign-in-accounts/unlink\"")
+                .count(),
+            2,
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("value=\"mia-old\""), "{}", page.body);
+        // She unlinks her former agency's, and stays signed in.
+        let unlink = |c: &Client, path: &str, issuer: &str, subject: &str| {
+            let (app, c, path) = (app.clone(), c.clone(), path.to_string());
+            let (issuer, subject) = (issuer.to_string(), subject.to_string());
+            async move {
+                post(
+                    &app,
+                    &c,
+                    &path,
+                    &[
+                        ("csrf", &c.csrf),
+                        ("issuer", &issuer),
+                        ("subject", &subject),
+                    ],
+                )
+                .await
+            }
+        };
+        let own = "/settings/sign-in-accounts/unlink";
+        let r = unlink(&mia, own, old, "mia-old").await;
+        assert_eq!(r.location, "/settings?saved=unlinked", "{}", r.body);
+        assert_eq!(links(mia_id).await, ["mia-sub"]);
+        let page = send(&app, &mia, Method::GET, "/settings?saved=unlinked", &[]).await;
+        assert!(
+            page.body.contains("That account is unlinked"),
+            "{}",
+            page.body
+        );
+        // Again, or one she never had, or hostile text: nothing else goes.
+        let long = format!("mia-sub\r\n{}", "x".repeat(100_000));
+        for (issuer, subject) in [(old, "mia-old"), (bot, "nina-sub"), (bot, long.as_str())] {
+            let r = unlink(&mia, own, issuer, subject).await;
+            assert_eq!(r.location, "/settings?saved=unlinked", "{}", r.body);
+        }
+        assert_eq!(links(mia_id).await, ["mia-sub"]);
+        assert_eq!(links(nina).await, ["nina-sub"]);
+        // Nor is anyone else's hers to unlink, nor a member of staff's.
+        let theirs = format!("/people/{nina}/sign-in-accounts/unlink");
+        let sam = w.client(&app, Who::Staff).await;
+        for c in [&mia, &sam] {
+            let r = unlink(c, &theirs, bot, "nina-sub").await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        }
+        assert_eq!(links(nina).await, ["nina-sub"]);
+
+        // Nina's only way in is not hers to unlink: said, and kept.
+        let call = |path: String, token: String, body: String| {
+            let app = app.clone();
+            async move { api_call(&app, Method::POST, &path, &token, &body).await }
+        };
+        let body = |issuer: &str, subject: &str| {
+            serde_json::json!({ "issuer": issuer, "subject": subject }).to_string()
+        };
+        let nina_token = token_for(&w.store, "nina@bot.gov.au").await;
+        let api_path = |p: PersonId| format!("/api/v1/people/{p}/sign-in-accounts/unlink");
+        let (status, v) = call(api_path(nina), nina_token, body(bot, "nina-sub")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["code"], "rule_violated", "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains("only way to sign in"),
+            "{v}"
+        );
+        assert_eq!(links(nina).await, ["nina-sub"]);
+
+        // An admin sees it on her page and cuts it off; she is told.
+        let admin = w.client(&app, Who::Admin).await;
+        let page = send(&app, &admin, Method::GET, &format!("/people/{nina}"), &[]).await;
+        assert!(page.body.contains("Organisation accounts"), "{}", page.body);
+        assert!(page.body.contains(&theirs), "{}", page.body);
+        let r = unlink(&admin, &theirs, bot, "nina-sub").await;
+        assert_eq!(r.location, format!("/people/{nina}?saved=unlinked"));
+        assert!(links(nina).await.is_empty());
+        let page = send(&app, &admin, Method::GET, &r.location, &[]).await;
+        assert!(
+            page.body.contains("That account is unlinked"),
+            "{}",
+            page.body
+        );
+        let r = unlink(&admin, "/people/99999/sign-in-accounts/unlink", bot, "x").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+        // Through the API: not staff's; an admin's, which signs Mia out.
+        let (admin_token, staff_token) = (
+            token_for(&w.store, "ada@dta.gov.au").await,
+            token_for(&w.store, "sam@dta.gov.au").await,
+        );
+        let (status, _) = call(api_path(mia_id), staff_token, body(bot, "mia-sub")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = call(api_path(mia_id), admin_token.clone(), body(bot, "nobody")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(
+            api_path(PersonId(99_999)),
+            admin_token.clone(),
+            body(bot, "mia-sub"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, v) = call(api_path(mia_id), admin_token.clone(), "{}".into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        let (status, v) = call(api_path(mia_id), admin_token.clone(), body(bot, "mia-sub")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{v}");
+        assert!(links(mia_id).await.is_empty());
+        let r = send(&app, &mia, Method::GET, "/engagements", &[]).await;
+        assert!(r.location.starts_with("/login"), "still signed in");
+        let (status, _) = call(api_path(mia_id), admin_token, body(bot, "mia-sub")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "already gone");
+        // Each was told, by mail, who cut it off.
+        let told: Vec<_> = w
+            .store
+            .outbox(&w.store.actor(admin_id(&w).await).await.unwrap(), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.body.contains("unlinked an organisation account"))
+            .map(|m| m.recipient)
+            .collect();
+        assert!(told.contains(&"nina@bot.gov.au".to_string()), "{told:?}");
+        assert!(told.contains(&"mia@bot.gov.au".to_string()), "{told:?}");
+    }
+}
+
+async fn admin_id(w: &World) -> PersonId {
+    w.store
+        .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}

@@ -93,6 +93,7 @@ fn page_error(src: &SourceFile, e: PageError) -> Finding {
         PageError::NoFrontMatter => Code::NoFrontMatter,
         PageError::Unclosed { .. } => Code::FrontMatterUnclosed,
         PageError::Yaml { .. } => Code::YamlInvalid,
+        PageError::Shape { .. } => Code::FrontMatterShape,
     };
     let (line, column) = e.position();
     Finding::new(code, &src.path, line, column, e.to_string())
@@ -305,6 +306,7 @@ fn sections(body: &str, s: &Scan, loc: &Locator) -> (String, Vec<Section>) {
             heading: h.text.clone(),
             kind: SectionKind::from_heading(&h.text),
             line: loc.line(h.range.start),
+            column: loc.position(h.range.start).1,
             text,
             markdown_len: markdown.len() as u32,
             items,

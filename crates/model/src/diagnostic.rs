@@ -31,6 +31,7 @@ pub enum Code {
     NoFrontMatter,
     FrontMatterUnclosed,
     YamlInvalid,
+    FrontMatterShape,
     SlugConflict,
     TitleMissing,
     LinkEmpty,
@@ -65,6 +66,7 @@ impl Code {
             Code::NoFrontMatter => "no-front-matter",
             Code::FrontMatterUnclosed => "front-matter-unclosed",
             Code::YamlInvalid => "yaml-invalid",
+            Code::FrontMatterShape => "front-matter-shape",
             Code::SlugConflict => "slug-conflict",
             Code::TitleMissing => "title-missing",
             Code::LinkEmpty => "link-empty",
@@ -97,9 +99,11 @@ impl Code {
     pub fn severity(self) -> Severity {
         use Code::*;
         match self {
-            NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | SlugConflict
-            | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme | ItemMisplaced
-            | ArticleInvalid | TailoringInvalid | AssessmentInvalid => Severity::Error,
+            NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | FrontMatterShape
+            | SlugConflict | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme
+            | ItemMisplaced | ArticleInvalid | TailoringInvalid | AssessmentInvalid => {
+                Severity::Error
+            }
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
             | HeadingEmpty | PageUntitled | StepNumbering | DecisionNoOptions
             | DecisionSecondList | StageNoPage | TimeboxInvalid | MetByInvalid | ActionUnknown

@@ -458,7 +458,7 @@ fn sections(p: &Page, out: &mut Vec<Finding>) {
                 Code::HeadingEmpty,
                 &p.path,
                 s.line,
-                1,
+                s.column,
                 "this `##` heading has no text, so the site shows its section without one; give it a heading such as `## Roles`",
             ));
         }
@@ -467,7 +467,7 @@ fn sections(p: &Page, out: &mut Vec<Finding>) {
                 Code::SectionEmpty,
                 &p.path,
                 s.line,
-                1,
+                s.column,
                 format!(
                     "the section {} is empty; add its content or remove the heading",
                     quote(&s.heading)

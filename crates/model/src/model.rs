@@ -356,6 +356,8 @@ pub struct Section {
     pub heading: String,
     pub kind: SectionKind,
     pub line: u32,
+    /// The heading's column: where its `#` is (up to three spaces in).
+    pub column: u32,
     /// The section's markdown, then what of its items' text it does not
     /// hold: the buffer its [`Inline`]s share.
     pub(crate) text: Arc<str>,

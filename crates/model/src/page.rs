@@ -54,6 +54,14 @@ pub enum PageError {
         column: u32,
         message: String,
     },
+    /// Sound YAML with a value that is not what a page holds there (a list
+    /// for a title, say): said in the author's terms.
+    #[error("{message}")]
+    Shape {
+        line: u32,
+        column: u32,
+        message: String,
+    },
 }
 
 impl PageError {
@@ -62,7 +70,9 @@ impl PageError {
         match self {
             PageError::NoFrontMatter => (1, 1),
             PageError::Unclosed { opened } => (*opened, 1),
-            PageError::Yaml { line, column, .. } => (*line, *column),
+            PageError::Yaml { line, column, .. } | PageError::Shape { line, column, .. } => {
+                (*line, *column)
+            }
         }
     }
 }
@@ -123,22 +133,99 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
     budget.max_depth = 32;
     budget.max_nodes = 100_000;
     budget.max_total_scalar_bytes = 16 * 1024 * 1024;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
+    let options = || {
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget.clone());
+        options
+    };
+    serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options()).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((0, 0));
+        let (line, column) = (line.max(1) + YAML_LINE_OFFSET, column.max(1));
+        // Only on failure: is the YAML sound, with a value of the wrong kind?
+        let shape = serde_saphyr::from_str_with_options::<serde_json::Value>(yaml, options())
+            .ok()
+            .and_then(|v| shape_problem(&v));
+        if let Some(message) = shape {
+            return PageError::Shape {
+                line,
+                column,
+                message,
+            };
+        }
         let message = UserMessageFormatter
             .format_message(e.without_snippet())
             .replace(['\n', '\r'], " ");
         PageError::Yaml {
-            line: line.max(1) + YAML_LINE_OFFSET,
-            column: column.max(1),
+            line,
+            column,
             message,
         }
     })
+}
+
+/// What is wrong with front matter that is sound YAML but not a page's
+/// shape, in the author's terms; `None` when nothing we know of is.
+fn shape_problem(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Array(_) => "a list",
+            Value::Object(_) => "a set of `key: value` lines",
+            _ => "a single value",
+        }
+    }
+    let text = |v: &Value| !(v.is_array() || v.is_object());
+    let Value::Object(keys) = v else {
+        return Some(format!(
+            "the front matter must be `key: value` lines (`title: …`), not {}",
+            kind(v)
+        ));
+    };
+    for key in ["layout", "title"] {
+        if let Some(v) = keys.get(key).filter(|v| !text(v)) {
+            return Some(format!("`{key}` must be text, not {}", kind(v)));
+        }
+    }
+    let items = match keys.get("timeline") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Some(format!(
+                "`timeline` must be a list of items, each starting `- title:`, not {}",
+                kind(other)
+            ));
+        }
+    };
+    for (n, item) in items.iter().enumerate().map(|(i, item)| (i + 1, item)) {
+        match item {
+            Value::Null => {}
+            Value::Object(fields) => {
+                for key in ["title", "body", "action"] {
+                    if let Some(v) = fields.get(key).filter(|v| !text(v)) {
+                        let hint = if key == "body" {
+                            " (write `body: |` and the text indented on the lines below)"
+                        } else {
+                            ""
+                        };
+                        return Some(format!(
+                            "timeline item {n}'s `{key}` must be text{hint}, not {}",
+                            kind(v)
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Some(format!(
+                    "timeline item {n} must be `title:` and `body:` lines, not {}",
+                    kind(other)
+                ));
+            }
+        }
+    }
+    None
 }
 
 #[derive(Debug, Default)]

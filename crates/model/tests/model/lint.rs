@@ -48,6 +48,59 @@ fn invalid_yaml_gives_line_and_column() {
     );
 }
 
+/// Sound YAML whose values are of the wrong kind is not called invalid
+/// YAML: the finding names the key (and the item) and what it should be.
+#[test]
+fn a_value_of_the_wrong_kind_is_named_in_the_authors_terms() {
+    let cases: [(&str, u32, &str); 7] = [
+        ("title: []\n", 2, "`title` must be text, not a list"),
+        ("title:\n  - a\n", 3, "`title` must be text, not a list"),
+        (
+            "layout: {a: b}\n",
+            2,
+            "`layout` must be text, not a set of `key: value` lines",
+        ),
+        (
+            "title: x\ntimeline:\n  title: y\n",
+            4,
+            "`timeline` must be a list of items, each starting `- title:`, not a set of `key: value` lines",
+        ),
+        (
+            "title: x\ntimeline:\n- just text\n",
+            4,
+            "timeline item 1 must be `title:` and `body:` lines, not a single value",
+        ),
+        (
+            "title: x\ntimeline:\n- title: a\n  body: b\n- title: [a]\n",
+            6,
+            "timeline item 2's `title` must be text, not a list",
+        ),
+        (
+            "title: x\ntimeline:\n- title: y\n  body:\n    k: v\n",
+            6,
+            "timeline item 1's `body` must be text (write `body: |` and the text indented on the lines below), not a set of `key: value` lines",
+        ),
+    ];
+    for (yaml, line, message) in cases {
+        let loaded = load(&[("a.md", &format!("---\n{yaml}---\n\nBody.\n"))]);
+        let f = waymark_model::lint(&loaded);
+        assert_eq!(f.len(), 1, "{yaml}: {f:#?}");
+        assert_eq!(f[0].code.as_str(), "front-matter-shape", "{yaml}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(f[0].message, message, "{yaml}");
+        assert_eq!(f[0].line, line, "{yaml}: {}", f[0].message);
+    }
+    // A list where the mapping of keys belongs.
+    let f = waymark_model::lint(&load(&[("a.md", "---\n- a\n- b\n---\n")]));
+    assert_eq!(f[0].code.as_str(), "front-matter-shape", "{f:#?}");
+    assert!(
+        f[0].message.contains("must be `key: value` lines"),
+        "{f:#?}"
+    );
+    // A number or a yes is text enough for a title, as before.
+    none(&[("a.md", "---\ntitle: 2024\n---\n\nBody.\n")]);
+}
+
 #[test]
 fn tab_indentation_is_invalid_yaml_on_its_line() {
     let got = found(&[("t.md", "---\ntitle: T\ntimeline:\n\t- title: x\n---\n")]);
@@ -339,7 +392,14 @@ fn a_heading_without_text() {
             "a.md",
             "---\ntitle: A\n---\n## \u{200b}&#8203;\u{feff}\n\n* one\n",
         )],
-    );
+    ); // Indented, it is pointed at where its `#` is.
+    let loaded = load(&[("a.md", "---\ntitle: A\n---\nIntro.\n   ## \n\n* one\n")]);
+    let f: Vec<_> = waymark_model::lint(&loaded)
+        .into_iter()
+        .filter(|f| f.code.as_str() == "heading-empty")
+        .map(|f| (f.line, f.column))
+        .collect();
+    assert_eq!(f, [(5, 4)]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use waymark_model::{Severity, diagnostic, outline};
@@ -22,10 +23,12 @@ pub fn lint(
     // across pages need, and findings are written file by file as the lint
     // finds them, never all held at once: a large set may have a million.
     // A reader that stops early (`| head`) does not stop the lint: the rest
-    // is checked unseen, so the exit code still says whether there are errors.
+    // is checked unseen, so the exit code still says whether there are errors;
+    // but nothing more is rendered for it.
+    let closed = AtomicBool::new(false);
     let mut out = std::io::BufWriter::new(UntilClosed {
         inner: std::io::stdout().lock(),
-        closed: false,
+        closed: &closed,
     });
     let mut tally = diagnostic::Tally::default();
     let linting = origin.load_for_lint()?;
@@ -52,6 +55,9 @@ pub fn lint(
     } else {
         linting.each_rendered(
             |file| {
+                if closed.load(Ordering::Relaxed) {
+                    return String::new();
+                }
                 // Each file with findings is read once, its lines indexed
                 // once; files are rendered on all cores, written in order.
                 let text = file.first().and_then(|f| origin.text(&f.path));
@@ -91,19 +97,20 @@ pub fn lint(
 
 /// A writer that, once its reader has gone (a broken pipe), quietly drops
 /// what follows instead of failing.
-struct UntilClosed<W> {
+struct UntilClosed<'a, W> {
     inner: W,
-    closed: bool,
+    /// Set once the reader has gone, for whoever prepares what is written.
+    closed: &'a AtomicBool,
 }
 
-impl<W: Write> Write for UntilClosed<W> {
+impl<W: Write> Write for UntilClosed<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.closed {
+        if self.closed.load(Ordering::Relaxed) {
             return Ok(buf.len());
         }
         match self.inner.write(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
+                self.closed.store(true, Ordering::Relaxed);
                 Ok(buf.len())
             }
             other => other,
@@ -111,12 +118,12 @@ impl<W: Write> Write for UntilClosed<W> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        if self.closed {
+        if self.closed.load(Ordering::Relaxed) {
             return Ok(());
         }
         match self.inner.flush() {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
+                self.closed.store(true, Ordering::Relaxed);
                 Ok(())
             }
             other => other,

@@ -334,7 +334,7 @@ fn mail_from(raw: &str) -> Result<String, String> {
 /// `--metrics-token-file`: a file holding a long enough token.
 fn token_file(raw: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(raw);
-    site_cmd::secret_file(&path, "metrics token").map_err(|e| format!("{e:#}"))?;
+    site_cmd::secret_file(&path, "metrics token").map_err(|e| said(&e))?;
     Ok(path)
 }
 
@@ -577,7 +577,7 @@ fn main() -> ExitCode {
     let layer = match config::Layer::load(&Cli::command(), config::path_from(&args)) {
         Ok(layer) => layer,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", said(&e));
             return ExitCode::from(2);
         }
     };
@@ -826,10 +826,26 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", said(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error as the user reads it: the message, then each cause it does not
+/// already say. Most errors here put their cause's words in their own
+/// message (`cannot read x: No such file`), and sqlx's do too, so the plain
+/// chain (`{:#}`) said the same sentence up to four times.
+pub(crate) fn said(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
 }
 
 /// `waymark model show | head` is not an error.
@@ -841,6 +857,29 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each sentence once: a store error that quotes sqlx, which quotes the
+    /// database; and a context over an error it does not quote, kept whole.
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let db = sqlx::Error::Protocol("table people already exists".into());
+        let e = anyhow::Error::from(waymark_store::StoreError::Migrate(
+            sqlx::migrate::MigrateError::Execute(db),
+        ));
+        let text = said(&e);
+        assert_eq!(
+            text.matches("table people already exists").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.starts_with("cannot bring the database schema up to date"),
+            "{text}"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::from(io).context("cannot read pages.md");
+        assert_eq!(said(&e), "cannot read pages.md: no such file");
+    }
 
     /// The file's keys are the environment's names, so they must agree.
     #[test]

@@ -34,7 +34,7 @@ pub struct Providers(pub Vec<Configured>);
 /// Reads and checks the providers file at `raw`.
 pub fn parse(raw: &str) -> Result<Providers, String> {
     read(Path::new(raw))
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| crate::said(&e))
         .map(Providers)
 }
 

@@ -234,7 +234,7 @@ pub fn serve(
         let guide = tokio::task::spawn_blocking(move || {
             Guide::new(
                 Box::new(move || {
-                    let loaded = builder_origin.load().map_err(|e| format!("{e:#}"))?;
+                    let loaded = builder_origin.load().map_err(|e| crate::said(&e))?;
                     warn_missing(&loaded);
                     let articles = builder_origin.articles(&loaded.model);
                     let mut pages = site::searchable(&loaded.model);

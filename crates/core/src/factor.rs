@@ -203,7 +203,7 @@ impl Actor {
         }
         if !other_way {
             return Err(DomainError::rule(
-                "This is your only way to sign in: unlinked, you could not sign in again. Set a Waymark password first, then unlink it.",
+                "This is your only way to sign in: unlinked, you could not sign in again. Ask a programme admin to unlink it for you: you are then mailed a link to set a Waymark password.",
             ));
         }
         Ok(())

@@ -57,19 +57,8 @@ impl Store {
         now: Timestamp,
         expires: Timestamp,
     ) -> Result<String, StoreError> {
-        let token = random_token()?;
-        sqlx::query(
-            "INSERT INTO invites (hash, person_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(chain::sha256(&token))
-        .bind(person.0)
-        .bind(by.0)
-        .bind(now.0)
-        .bind(expires.0)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
-        Ok(token)
+        let mut conn = self.pool.acquire().await?;
+        insert_invite(&mut conn, person, by, now, expires).await
     }
 
     /// Whether anyone can sign in yet: a person with a password.
@@ -542,6 +531,31 @@ impl Store {
 }
 
 /// 256 random bits as hex, for tokens and form keys.
+/// Makes an invitation for `person` to set their password (see
+/// [`Store::create_invite`]) on `conn`, inside the caller's transaction if
+/// it has one; returns its token.
+pub(crate) async fn insert_invite(
+    conn: &mut sqlx::AnyConnection,
+    person: PersonId,
+    by: PersonId,
+    now: Timestamp,
+    expires: Timestamp,
+) -> Result<String, StoreError> {
+    let token = random_token()?;
+    sqlx::query(
+        "INSERT INTO invites (hash, person_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(chain::sha256(&token))
+    .bind(person.0)
+    .bind(by.0)
+    .bind(now.0)
+    .bind(expires.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::foreign(e, "person", &person.to_string()))?;
+    Ok(token)
+}
+
 pub fn random_token() -> Result<String, StoreError> {
     Ok(chain::hex(&random_bytes::<32>()?))
 }

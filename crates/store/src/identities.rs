@@ -13,6 +13,22 @@ use waymark_core::{Abbreviation, Actor, Email, PersonId, Role, Timestamp};
 
 use crate::{Store, StoreError, json};
 
+/// What unlinking a provider account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlinked {
+    /// No such account is linked to the person (unlinked already, say):
+    /// nothing changed.
+    NotLinked,
+    Done {
+        /// Whether the person's sessions and API tokens ended with it (a
+        /// programme admin's unlinking of someone else's).
+        cut_off: bool,
+        /// When it was their only way in: the token of an invitation to set
+        /// a password, for the mail that tells them.
+        password_link: Option<String>,
+    },
+}
+
 /// One provider account linked to a person, as their settings page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -153,22 +169,28 @@ impl Store {
     }
 
     /// Unlinks `person`'s account `subject` at `issuer`, when `by` may
-    /// ([`Actor::may_unlink_sign_in`]: not a person's only way in, unless a
-    /// programme admin cuts it off). An admin's unlinking of someone else's
-    /// also signs them out everywhere, since whoever holds that account may be
-    /// signed in with it. Returns whether there was such a link.
+    /// ([`Actor::may_unlink_sign_in`]: never a person's own only way in).
+    ///
+    /// A programme admin's unlinking of someone else's cuts off whoever
+    /// holds that account: every session of the person's and every API
+    /// token ends too (either may have been made through it). When it was
+    /// their only way in, an invitation to set a password is made in the
+    /// same transaction, valid until `expires`, so they are never left
+    /// without a way back.
     pub async fn unlink_identity(
         &self,
         by: &Actor,
         person: PersonId,
         issuer: &str,
         subject: &str,
-    ) -> Result<bool, StoreError> {
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<Unlinked, StoreError> {
         // Who may ask at all, before anything is read about the person.
         by.may_unlink_sign_in(person, true)?;
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let result: Result<bool, StoreError> = async {
+        let result: Result<Unlinked, StoreError> = async {
             let row = sqlx::query("SELECT password_hash FROM people WHERE id = $1")
                 .bind(person.0)
                 .fetch_optional(&mut *tx)
@@ -185,9 +207,10 @@ impl Store {
             .map(|r| Ok((r.try_get("issuer")?, r.try_get("subject")?)))
             .collect::<Result<_, StoreError>>()?;
             if !links.iter().any(|(i, s)| i == issuer && s == subject) {
-                return Ok(false);
+                return Ok(Unlinked::NotLinked);
             }
-            by.may_unlink_sign_in(person, password.is_some() || links.len() > 1)?;
+            let other_way = password.is_some() || links.len() > 1;
+            by.may_unlink_sign_in(person, other_way)?;
             sqlx::query(
                 "DELETE FROM sign_in_identities WHERE person_id = $1 AND issuer = $2 AND subject = $3",
             )
@@ -196,13 +219,27 @@ impl Store {
             .bind(subject)
             .execute(&mut *tx)
             .await?;
-            if by.person != person {
-                sqlx::query("DELETE FROM sessions WHERE person_id = $1")
-                    .bind(person.0)
-                    .execute(&mut *tx)
-                    .await?;
+            if by.person == person {
+                return Ok(Unlinked::Done {
+                    cut_off: false,
+                    password_link: None,
+                });
             }
-            Ok(true)
+            for sql in [
+                "DELETE FROM sessions WHERE person_id = $1",
+                "DELETE FROM tokens WHERE person_id = $1",
+            ] {
+                sqlx::query(sql).bind(person.0).execute(&mut *tx).await?;
+            }
+            let password_link = if other_way {
+                None
+            } else {
+                Some(crate::auth::insert_invite(&mut tx, person, by.person, now, expires).await?)
+            };
+            Ok(Unlinked::Done {
+                cut_off: true,
+                password_link,
+            })
         }
         .await;
         crate::finish(tx, result).await

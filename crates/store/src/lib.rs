@@ -110,7 +110,7 @@ pub use export::{Export, FORMAT, FORMAT_VERSION};
 pub use factor::SecondFactor;
 pub use faq::FaqEntry;
 pub use health::{Health, Schema};
-pub use identities::LinkedIdentity;
+pub use identities::{LinkedIdentity, Unlinked};
 pub use intake::{
     BrokenEnquiry, Enquiry, EnquiryCommand, EnquiryEvent, EnquiryStatus, ImportOutcome, NewEnquiry,
     Triage,

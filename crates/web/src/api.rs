@@ -2669,9 +2669,10 @@ struct UnlinkRequest {
 
 /// Unlinks one of a person's accounts at an OpenID provider: your own while
 /// you keep another way to sign in (a password, or another account), or
-/// anyone's for a programme admin, which also signs them out everywhere and
-/// tells them by mail. It is linked again only when its owner next signs in
-/// with their password.
+/// anyone's for a programme admin, which also signs them out everywhere,
+/// ends their API tokens and tells them by mail (with a link to set a
+/// password, when it was their only way in). It is linked again only when
+/// its owner next signs in with their password.
 #[utoipa::path(post, path = "/api/v1/people/{id}/sign-in-accounts/unlink", params(("id" = i64, Path)), request_body = UnlinkRequest, responses(
     (status = 204, description = "Unlinked"),
     (status = 403, body = Problem, description = "another person's, and you are not an admin"),
@@ -2685,39 +2686,23 @@ async fn unlink_sign_in_account(
     Params(id): Params<i64>,
     Body(req): Body<UnlinkRequest>,
 ) -> Result<Response, Problem> {
-    let person = PersonId(id);
-    let unlinked = match s
-        .store
-        .unlink_identity(&actor, person, &req.issuer, &req.subject)
-        .await
+    let done = match crate::app::unlink_sign_in(
+        &s.store,
+        &s.actions.public_url,
+        &actor,
+        PersonId(id),
+        &req.issuer,
+        &req.subject,
+    )
+    .await
     {
         Err(StoreError::NoSuchPerson(_)) => return Err(not_found("person")),
         other => other?,
     };
-    if !unlinked {
-        return Err(not_found("sign-in account"));
+    match done {
+        waymark_store::Unlinked::NotLinked => Err(not_found("sign-in account")),
+        waymark_store::Unlinked::Done { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    tracing::warn!(
-        by = actor.person.0,
-        person = id,
-        "a sign-in account was unlinked"
-    );
-    if person != actor.person {
-        let admin = s
-            .store
-            .person(actor.person)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_default();
-        crate::app::tell_person(
-            &s.store,
-            &s.actions.public_url,
-            person,
-            &crate::app::unlinked_notice(&admin),
-        )
-        .await;
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Turns off another person's second factor, when they lost their phone

@@ -110,10 +110,7 @@ fn a_sign_in_account_is_unlinked_by_its_person_while_they_keep_a_way_in_or_by_an
     assert!(staff.may_unlink_sign_in(PersonId(2), true).is_ok());
     // Their own and only way in: refused, with what to do instead.
     let only = member.may_unlink_sign_in(PersonId(3), false).unwrap_err();
-    assert!(
-        only.to_string().contains("Set a Waymark password first"),
-        "{only}"
-    );
+    assert!(only.to_string().contains("Ask a programme admin"), "{only}");
     // Someone else's: only an admin, and then whatever it leaves them.
     assert!(member.may_unlink_sign_in(PersonId(2), true).is_err());
     assert!(staff.may_unlink_sign_in(PersonId(3), true).is_err());

@@ -969,55 +969,126 @@ pub struct UnlinkForm {
     subject: String,
 }
 
-/// Unlinks one of `person`'s provider accounts for `who` (whose form's
-/// token the caller checked). A link already gone counts as done (a second
-/// click, or another tab).
-async fn unlink(
-    s: &AppState,
-    who: &SignedIn,
+/// How long the link an admin's unlinking mails lasts, when it leaves the
+/// person with no other way in (as an invitation's).
+const PASSWORD_LINK_DAYS: i64 = 14;
+
+/// Unlinks one of `person`'s provider accounts for `by` (the store checks
+/// who may), logs it, and, when it cut someone off, tells them by mail: with
+/// a link to set a password when it was their only way in. Shared by the
+/// workspace and the API.
+pub(crate) async fn unlink_sign_in(
+    store: &waymark_store::Store,
+    public_url: &str,
+    by: &waymark_core::Actor,
     person: waymark_core::PersonId,
-    f: &UnlinkForm,
-) -> Result<(), waymark_store::StoreError> {
-    let unlinked = s
-        .store
-        .unlink_identity(&who.actor, person, &f.issuer, &f.subject)
+    issuer: &str,
+    subject: &str,
+) -> Result<waymark_store::Unlinked, StoreError> {
+    let t = now();
+    let expires = waymark_core::Timestamp(t.0 + PASSWORD_LINK_DAYS * 86_400);
+    let done = store
+        .unlink_identity(by, person, issuer, subject, t, expires)
         .await?;
-    if unlinked {
-        tracing::warn!(
-            by = who.actor.person.0,
-            person = person.0,
-            "a sign-in account was unlinked"
-        );
+    let waymark_store::Unlinked::Done {
+        cut_off,
+        password_link,
+    } = &done
+    else {
+        return Ok(done);
+    };
+    tracing::warn!(
+        by = by.person.0,
+        person = person.0,
+        "a sign-in account was unlinked"
+    );
+    if *cut_off {
+        let admin = store
+            .person(by.person)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        let link = password_link
+            .as_ref()
+            .map(|token| format!("{}/invite/{token}", public_url.trim_end_matches('/')));
+        super::tell_person(
+            store,
+            public_url,
+            person,
+            &unlinked_notice(&admin, link.as_deref()),
+        )
+        .await;
     }
-    Ok(())
+    Ok(done)
+}
+
+/// What a person is told when an admin unlinks their provider account;
+/// `link` sets a password, when they have no other way in.
+fn unlinked_notice(admin: &str, link: Option<&str>) -> String {
+    let then = match link {
+        Some(link) => format!(
+            "You have no other way in, so set a Waymark password with this link (it works once, within {PASSWORD_LINK_DAYS} days): {link}"
+        ),
+        None => "Sign in with your Waymark password, or another account still linked. Ask the programme if you need that account linked again.".to_string(),
+    };
+    format!(
+        "{admin}, a programme admin, unlinked an organisation account you signed in to Waymark with, signed you out everywhere and ended your API tokens. {then}"
+    )
 }
 
 /// A person unlinks one of their own provider accounts (settings page);
-/// refused, with the reason on the page, when it is their only way in.
+/// refused, with the reason on the page, when it is their only way in, or
+/// when it is not linked (any more).
 pub async fn unlink_own(
     State(s): State<Arc<AppState>>,
     who: SignedIn,
     Form(f): Form<UnlinkForm>,
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
-    match unlink(&s, &who, who.actor.person, &f).await {
-        Ok(()) => Ok(Redirect::to("/settings?saved=unlinked").into_response()),
-        Err(waymark_store::StoreError::Domain(waymark_core::DomainError::Rule(why))) => {
-            let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.as_str());
+    let me = who.actor.person;
+    let refused = |status, why: String| {
+        let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.clone());
+        let s = s.clone();
+        let who = &who;
+        async move {
             settings_page(
                 &s,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                who,
+                status,
                 &zone,
-                notify,
+                notify.as_str(),
                 vec![super::form_error("identities", why)],
                 None,
             )
             .await
         }
+    };
+    match unlink_sign_in(
+        &s.store,
+        &s.public_url,
+        &who.actor,
+        me,
+        &f.issuer,
+        &f.subject,
+    )
+    .await
+    {
+        Ok(waymark_store::Unlinked::Done { .. }) => {
+            Ok(Redirect::to("/settings?saved=unlinked").into_response())
+        }
+        Ok(waymark_store::Unlinked::NotLinked) => {
+            refused(StatusCode::NOT_FOUND, NOT_LINKED.to_string()).await
+        }
+        Err(StoreError::Domain(waymark_core::DomainError::Rule(why))) => {
+            refused(StatusCode::UNPROCESSABLE_ENTITY, why).await
+        }
         Err(e) => Err(e.into()),
     }
 }
+
+/// Said when a form names an account that is not linked (any more).
+const NOT_LINKED: &str =
+    "That account is not linked (it may have been unlinked already): nothing was unlinked.";
 
 /// A programme admin unlinks one of someone's provider accounts (their
 /// person page): they are signed out everywhere, and told by mail.
@@ -1029,30 +1100,43 @@ pub async fn unlink_theirs(
 ) -> Result<Response, PageError> {
     who.check(&f.csrf)?;
     let person = waymark_core::PersonId(id);
-    match unlink(&s, &who, person, &f).await {
-        Err(waymark_store::StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
-        other => other?,
-    }
+    // Their own, from their person page: as from their settings.
     if person == who.actor.person {
-        return Ok(Redirect::to("/settings?saved=unlinked").into_response());
+        return unlink_own(State(s), who, Form(f)).await;
     }
-    {
-        super::tell_person(
-            &s.store,
-            &s.public_url,
-            person,
-            &unlinked_notice(&who.person.name),
-        )
-        .await;
-    }
-    Ok(Redirect::to(&format!("/people/{id}?saved=unlinked")).into_response())
-}
-
-/// What a person is told when an admin unlinks their provider account.
-pub(crate) fn unlinked_notice(admin: &str) -> String {
-    format!(
-        "{admin}, a programme admin, unlinked an organisation account you signed in to Waymark with, and signed you out everywhere. Sign in with your password, or ask the programme if you need that account linked again."
+    let done = match unlink_sign_in(
+        &s.store,
+        &s.public_url,
+        &who.actor,
+        person,
+        &f.issuer,
+        &f.subject,
     )
+    .await
+    {
+        Err(StoreError::NoSuchPerson(_)) => return Err(PageError::NotFound),
+        other => other?,
+    };
+    match done {
+        waymark_store::Unlinked::NotLinked => {
+            super::directory::person_page(
+                &s,
+                &who,
+                person,
+                StatusCode::NOT_FOUND,
+                vec![super::form_error("identities-title", NOT_LINKED)],
+                None,
+            )
+            .await
+        }
+        waymark_store::Unlinked::Done {
+            password_link: Some(_),
+            ..
+        } => Ok(Redirect::to(&format!("/people/{id}?saved=unlinked-last")).into_response()),
+        waymark_store::Unlinked::Done { .. } => {
+            Ok(Redirect::to(&format!("/people/{id}?saved=unlinked")).into_response())
+        }
+    }
 }
 
 /// One of a person's sessions where they are signed in in a browser:

@@ -157,6 +157,9 @@ struct PersonPage {
     may_reset_factor: bool,
     /// The provider accounts they sign in with, to unlink one.
     identities: Vec<super::auth::IdentityView>,
+    /// Whether they have a Waymark password (someone made by a provider's
+    /// sign-in has none until they set one).
+    has_password: bool,
     /// Whether they must have one (programme admins).
     factor_required: bool,
     /// What the details form shows: their name and address, or what was
@@ -482,7 +485,7 @@ pub async fn invite(
     .await
 }
 
-async fn person_page(
+pub(super) async fn person_page(
     s: &AppState,
     who: &SignedIn,
     id: waymark_core::PersonId,
@@ -532,6 +535,11 @@ async fn person_page_typed(
         passkeys: s.store.passkeys_of(p.id).await?.len(),
         may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
         identities: super::auth::identity_views(s, p.id).await?,
+        has_password: s
+            .store
+            .credentials(&p.email)
+            .await?
+            .is_some_and(|(_, hash)| hash.is_some()),
         factor_required: them.needs_second_factor(),
         details: typed.unwrap_or_else(|| (p.name.clone(), p.email.as_str().to_string())),
         saved,
@@ -557,7 +565,10 @@ pub async fn person(
         ),
         "details" => Some("Their details are corrected: every page and the history show them now."),
         "unlinked" => Some(
-            "That account is unlinked, and they are signed out everywhere: it no longer signs them in.",
+            "That account is unlinked: it no longer signs them in. They are signed out everywhere, their API tokens have ended, and they are told by mail.",
+        ),
+        "unlinked-last" => Some(
+            "That account is unlinked: it no longer signs them in. They are signed out everywhere and their API tokens have ended. It was their only way in, so they were mailed a link to set a Waymark password.",
         ),
         "removed" => Some(
             "Their personal data is removed: their name and address are gone from every record, and the history shows “Removed at the person's request”.",

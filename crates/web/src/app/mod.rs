@@ -53,7 +53,7 @@ use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
 pub(crate) use auth::{
-    SessionInfo, constant_eq, end_session_by_reference, sessions_of_person, unlinked_notice,
+    SessionInfo, constant_eq, end_session_by_reference, sessions_of_person, unlink_sign_in,
 };
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;

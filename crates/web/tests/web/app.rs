@@ -635,13 +635,13 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/people/{id}/second-factor/reset") if who == Admin => StatusCode::SEE_OTHER,
         ("POST", "/people/{id}/second-factor/reset") => StatusCode::FORBIDDEN,
         // Anyone unlinks their own provider accounts, and an admin anyone's
-        // (the matrix's form names none, so nothing is unlinked and the
-        // page comes back); nobody else's.
-        ("POST", "/settings/sign-in-accounts/unlink") => StatusCode::SEE_OTHER,
+        // (the matrix's form names none, so nothing is unlinked: the page
+        // says so, 404); nobody else's.
+        ("POST", "/settings/sign-in-accounts/unlink") => StatusCode::NOT_FOUND,
         ("POST", "/people/{id}/sign-in-accounts/unlink")
             if matches!(who, Admin | PartnerUnassigned) =>
         {
-            StatusCode::SEE_OTHER
+            StatusCode::NOT_FOUND
         }
         ("POST", "/people/{id}/sign-in-accounts/unlink") => StatusCode::FORBIDDEN,
         // A token needs a name (422); revoking none of one's own revokes

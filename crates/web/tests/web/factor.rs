@@ -693,11 +693,13 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
             "{}",
             page.body
         );
-        // Again, or one she never had, or hostile text: nothing else goes.
+        // Again, or one she never had, or hostile text: nothing goes, and
+        // the page says so.
         let long = format!("mia-sub\r\n{}", "x".repeat(100_000));
         for (issuer, subject) in [(old, "mia-old"), (bot, "nina-sub"), (bot, long.as_str())] {
             let r = unlink(&mia, own, issuer, subject).await;
-            assert_eq!(r.location, "/settings?saved=unlinked", "{}", r.body);
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+            assert!(r.body.contains("nothing was unlinked"), "{}", r.body);
         }
         assert_eq!(links(mia_id).await, ["mia-sub"]);
         assert_eq!(links(nina).await, ["nina-sub"]);
@@ -720,7 +722,7 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         };
         let nina_token = token_for(&w.store, "nina@bot.gov.au").await;
         let api_path = |p: PersonId| format!("/api/v1/people/{p}/sign-in-accounts/unlink");
-        let (status, v) = call(api_path(nina), nina_token, body(bot, "nina-sub")).await;
+        let (status, v) = call(api_path(nina), nina_token.clone(), body(bot, "nina-sub")).await;
         assert_eq!(status, StatusCode::CONFLICT, "{v}");
         assert_eq!(v["code"], "rule_violated", "{v}");
         assert!(
@@ -732,27 +734,76 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         );
         assert_eq!(links(nina).await, ["nina-sub"]);
 
-        // An admin sees it on her page and cuts it off; she is told.
+        // An admin sees it on her page, warned that it is her only way in.
         let admin = w.client(&app, Who::Admin).await;
         let page = send(&app, &admin, Method::GET, &format!("/people/{nina}"), &[]).await;
         assert!(page.body.contains("Organisation accounts"), "{}", page.body);
         assert!(page.body.contains(&theirs), "{}", page.body);
-        let r = unlink(&admin, &theirs, bot, "nina-sub").await;
-        assert_eq!(r.location, format!("/people/{nina}?saved=unlinked"));
-        assert!(links(nina).await.is_empty());
-        let page = send(&app, &admin, Method::GET, &r.location, &[]).await;
         assert!(
-            page.body.contains("That account is unlinked"),
+            page.body.contains("This is their only way in"),
             "{}",
             page.body
         );
+        assert!(
+            page.body.contains("has no Waymark password"),
+            "{}",
+            page.body
+        );
+        // One that is not hers: nothing is done, and nobody is told.
+        let mails = |to: &'static str| {
+            let store = w.store.clone();
+            async move {
+                let admin = store
+                    .actor(
+                        store
+                            .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+                            .await
+                            .unwrap()
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                store
+                    .outbox(&admin, 100)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|m| {
+                        m.recipient == to && m.body.contains("unlinked an organisation account")
+                    })
+                    .map(|m| m.body)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let r = unlink(&admin, &theirs, bot, "not-hers").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        assert!(r.body.contains("nothing was unlinked"), "{}", r.body);
+        assert!(mails("nina@bot.gov.au").await.is_empty());
+        // Hers: cut off, her token ended, and mailed a link to set a password.
+        let r = unlink(&admin, &theirs, bot, "nina-sub").await;
+        assert_eq!(r.location, format!("/people/{nina}?saved=unlinked-last"));
+        assert!(links(nina).await.is_empty());
+        let page = send(&app, &admin, Method::GET, &r.location, &[]).await;
+        assert!(
+            page.body
+                .contains("mailed a link to set a Waymark password"),
+            "{}",
+            page.body
+        );
+        let told = mails("nina@bot.gov.au").await;
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("/invite/"), "{}", told[0]);
+        let (status, _) = api_call(&app, Method::GET, "/api/v1/me", &nina_token, "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "her token ended");
         let r = unlink(&admin, "/people/99999/sign-in-accounts/unlink", bot, "x").await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
 
-        // Through the API: not staff's; an admin's, which signs Mia out.
-        let (admin_token, staff_token) = (
+        // Through the API: not staff's; an admin's, which signs Mia out and
+        // ends her tokens; she keeps her password, so no link is sent.
+        let (admin_token, staff_token, mia_token) = (
             token_for(&w.store, "ada@dta.gov.au").await,
             token_for(&w.store, "sam@dta.gov.au").await,
+            token_for(&w.store, "mia@bot.gov.au").await,
         );
         let (status, _) = call(api_path(mia_id), staff_token, body(bot, "mia-sub")).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -767,32 +818,19 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, v) = call(api_path(mia_id), admin_token.clone(), "{}".into()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert!(mails("mia@bot.gov.au").await.is_empty());
         let (status, v) = call(api_path(mia_id), admin_token.clone(), body(bot, "mia-sub")).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{v}");
         assert!(links(mia_id).await.is_empty());
         let r = send(&app, &mia, Method::GET, "/engagements", &[]).await;
         assert!(r.location.starts_with("/login"), "still signed in");
+        let (status, _) = api_call(&app, Method::GET, "/api/v1/me", &mia_token, "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "her token ended");
+        let told = mails("mia@bot.gov.au").await;
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(!told[0].contains("/invite/"), "{}", told[0]);
+        assert!(told[0].contains("ended your API tokens"), "{}", told[0]);
         let (status, _) = call(api_path(mia_id), admin_token, body(bot, "mia-sub")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "already gone");
-        // Each was told, by mail, who cut it off.
-        let told: Vec<_> = w
-            .store
-            .outbox(&w.store.actor(admin_id(&w).await).await.unwrap(), 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.body.contains("unlinked an organisation account"))
-            .map(|m| m.recipient)
-            .collect();
-        assert!(told.contains(&"nina@bot.gov.au".to_string()), "{told:?}");
-        assert!(told.contains(&"mia@bot.gov.au".to_string()), "{told:?}");
     }
-}
-
-async fn admin_id(w: &World) -> PersonId {
-    w.store
-        .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
 }

@@ -94,6 +94,7 @@ fn page_error(src: &SourceFile, e: PageError) -> Finding {
         PageError::Unclosed { .. } => Code::FrontMatterUnclosed,
         PageError::Yaml { .. } => Code::YamlInvalid,
         PageError::Shape { .. } => Code::FrontMatterShape,
+        PageError::Limit { .. } => Code::FrontMatterLimit,
     };
     let (line, column) = e.position();
     Finding::new(code, &src.path, line, column, e.to_string())

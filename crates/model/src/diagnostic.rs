@@ -32,6 +32,7 @@ pub enum Code {
     FrontMatterUnclosed,
     YamlInvalid,
     FrontMatterShape,
+    FrontMatterLimit,
     SlugConflict,
     TitleMissing,
     LinkEmpty,
@@ -67,6 +68,7 @@ impl Code {
             Code::FrontMatterUnclosed => "front-matter-unclosed",
             Code::YamlInvalid => "yaml-invalid",
             Code::FrontMatterShape => "front-matter-shape",
+            Code::FrontMatterLimit => "front-matter-limit",
             Code::SlugConflict => "slug-conflict",
             Code::TitleMissing => "title-missing",
             Code::LinkEmpty => "link-empty",
@@ -100,10 +102,9 @@ impl Code {
         use Code::*;
         match self {
             NotUtf8 | NoFrontMatter | FrontMatterUnclosed | YamlInvalid | FrontMatterShape
-            | SlugConflict | TitleMissing | LinkEmpty | LinkNoScheme | LinkUnsafeScheme
-            | ItemMisplaced | ArticleInvalid | TailoringInvalid | AssessmentInvalid => {
-                Severity::Error
-            }
+            | FrontMatterLimit | SlugConflict | TitleMissing | LinkEmpty | LinkNoScheme
+            | LinkUnsafeScheme | ItemMisplaced | ArticleInvalid | TailoringInvalid
+            | AssessmentInvalid => Severity::Error,
             LinkUnknownPage | ItemNoBody | DuplicateText | DuplicateItem | SectionEmpty
             | HeadingEmpty | PageUntitled | StepNumbering | DecisionNoOptions
             | DecisionSecondList | StageNoPage | TimeboxInvalid | MetByInvalid | ActionUnknown

@@ -54,6 +54,13 @@ pub enum PageError {
         column: u32,
         message: String,
     },
+    /// Front matter past the limits that keep hostile input cheap.
+    #[error("the front matter is larger than a page's may be: {message}")]
+    Limit {
+        line: u32,
+        column: u32,
+        message: String,
+    },
     /// Sound YAML with a value that is not what a page holds there (a list
     /// for a title, say): said in the author's terms.
     #[error("{message}")]
@@ -70,9 +77,9 @@ impl PageError {
         match self {
             PageError::NoFrontMatter => (1, 1),
             PageError::Unclosed { opened } => (*opened, 1),
-            PageError::Yaml { line, column, .. } | PageError::Shape { line, column, .. } => {
-                (*line, *column)
-            }
+            PageError::Yaml { line, column, .. }
+            | PageError::Shape { line, column, .. }
+            | PageError::Limit { line, column, .. } => (*line, *column),
         }
     }
 }
@@ -144,16 +151,34 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((0, 0));
         let (line, column) = (line.max(1) + YAML_LINE_OFFSET, column.max(1));
-        // Only on failure: is the YAML sound, with a value of the wrong kind?
-        let shape = serde_saphyr::from_str_with_options::<serde_json::Value>(yaml, options())
-            .ok()
-            .and_then(|v| shape_problem(&v));
-        if let Some(message) = shape {
-            return PageError::Shape {
+        if let serde_saphyr::Error::Budget { breach, .. } = e.without_snippet() {
+            return PageError::Limit {
                 line,
                 column,
-                message,
+                message: limit_breached(breach),
             };
+        }
+        // Only on failure: is the YAML sound, with a value of the wrong kind
+        // (or past a limit once read as it is)?
+        match serde_saphyr::from_str_with_options::<serde_json::Value>(yaml, options()) {
+            Ok(v) => {
+                if let Some(message) = shape_problem(&v) {
+                    return PageError::Shape {
+                        line,
+                        column,
+                        message,
+                    };
+                }
+            }
+            Err(g) => {
+                if let serde_saphyr::Error::Budget { breach, .. } = g.without_snippet() {
+                    return PageError::Limit {
+                        line,
+                        column,
+                        message: limit_breached(breach),
+                    };
+                }
+            }
         }
         let message = UserMessageFormatter
             .format_message(e.without_snippet())
@@ -164,6 +189,24 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
             message,
         }
     })
+}
+
+/// Which of the limits set in [`parse_front_matter`] a page went past, in
+/// words (the parser's own names its Rust types).
+fn limit_breached(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Depth { .. } => "it nests lists and mappings more than 32 deep".into(),
+        B::Nodes { .. } => "it holds more than 100,000 values".into(),
+        B::Events { .. } => "it holds more than 200,000 parts".into(),
+        B::Aliases { .. } => "it uses more than 1,000 aliases (`*name`)".into(),
+        B::Anchors { .. } => "it names more than 1,000 anchors (`&name`)".into(),
+        B::ScalarBytes { .. } => "its values hold more than 16 MB of text".into(),
+        B::AliasAnchorRatio { .. } => {
+            "it repeats anchored values (`*name`) far more often than a page needs".into()
+        }
+        _ => "a page's front matter is a few kilobytes of `key: value` lines".into(),
+    }
 }
 
 /// What is wrong with front matter that is sound YAML but not a page's

@@ -29,20 +29,22 @@ pub fn is_blank(s: &str) -> bool {
 }
 
 /// Collapses every run of whitespace (including U+00A0 no-break spaces) into
-/// one ASCII space and trims both ends.
+/// one ASCII space, drops control characters (a NUL in a title would reach
+/// the page's `<title>` and `<h1>`), and trims both ends.
 pub fn normalize(s: &str) -> String {
     if is_normal(s) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
     for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
-        if word.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
+        let start = out.len();
+        if start > 0 {
             out.push(' ');
         }
-        out.push_str(word);
+        out.extend(word.chars().filter(|c| !c.is_control()));
+        if out.len() == start + usize::from(start > 0) {
+            out.truncate(start);
+        }
     }
     out
 }
@@ -61,7 +63,9 @@ fn is_normal(s: &str) -> bool {
         match c {
             b' ' if prev_space => return false,
             b' ' => prev_space = true,
-            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0x80.. => return false,
+            // Whitespace, control characters, and non-ASCII that might be
+            // a no-break space or a C1 control.
+            0x00..=0x1f | 0x7f | 0x80.. => return false,
             _ => prev_space = false,
         }
     }
@@ -146,6 +150,10 @@ mod tests {
         assert_eq!(normalize(""), "");
         assert_eq!(normalize("plain words"), "plain words");
         assert_eq!(normalize("two  spaces"), "two spaces");
+        // Control characters are dropped, never shown.
+        assert_eq!(normalize("\u{0}nul"), "nul");
+        assert_eq!(normalize("a\u{7}b \u{1b}\u{85} c\u{7f}"), "ab c");
+        assert_eq!(normalize("\u{0}"), "");
         assert_eq!(normalize(" lead"), "lead");
         assert_eq!(normalize("trail "), "trail");
         assert_eq!(normalize("line\nbreak"), "line break");

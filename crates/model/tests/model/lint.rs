@@ -101,6 +101,31 @@ fn a_value_of_the_wrong_kind_is_named_in_the_authors_terms() {
     none(&[("a.md", "---\ntitle: 2024\n---\n\nBody.\n")]);
 }
 
+/// Front matter past the parser's limits says which, in words, never the
+/// parser's own type names.
+#[test]
+fn front_matter_past_a_limit_says_which() {
+    let deep = format!("title: {}x{}\n", "[".repeat(40), "]".repeat(40));
+    let many = format!("title: [{}]\n", vec!["a"; 120_000].join(", "));
+    for (yaml, says) in [
+        (deep.as_str(), "nests lists and mappings more than 32 deep"),
+        (many.as_str(), "holds more than 100,000 values"),
+    ] {
+        let loaded = load(&[("a.md", &format!("---\n{yaml}---\n\nBody.\n"))]);
+        let f = waymark_model::lint(&loaded);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].code.as_str(), "front-matter-limit");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(f[0].message.contains(says), "{}", f[0].message);
+        assert!(
+            !f[0].message.contains('{'),
+            "no Rust in it: {}",
+            f[0].message
+        );
+        assert_eq!(f[0].line, 2, "{}", f[0].message);
+    }
+}
+
 #[test]
 fn tab_indentation_is_invalid_yaml_on_its_line() {
     let got = found(&[("t.md", "---\ntitle: T\ntimeline:\n\t- title: x\n---\n")]);

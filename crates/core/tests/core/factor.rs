@@ -59,14 +59,13 @@ fn recovery_codes_use_every_character_evenly_and_read_back() {
     assert_eq!(seen.len(), 32);
 }
 
-#[test]
-fn admins_must_have_one_and_only_admins_reset_others() {
+/// A programme admin (1), a member of programme staff (2) and an agency's
+/// sponsor (3).
+fn admin_staff_member() -> (Actor, Actor, Actor) {
     let person = |id, roles| Actor {
         person: PersonId(id),
         roles,
     };
-    let admin = person(1, vec![Role::ProgrammeAdmin]);
-    let staff = person(2, vec![Role::ProgrammeStaff]);
     let member = person(
         3,
         vec![Role::AgencyMember {
@@ -74,6 +73,16 @@ fn admins_must_have_one_and_only_admins_reset_others() {
             sponsor: true,
         }],
     );
+    (
+        person(1, vec![Role::ProgrammeAdmin]),
+        person(2, vec![Role::ProgrammeStaff]),
+        member,
+    )
+}
+
+#[test]
+fn admins_must_have_one_and_only_admins_reset_others() {
+    let (admin, staff, member) = admin_staff_member();
     assert!(admin.needs_second_factor());
     assert!(!staff.needs_second_factor());
     assert!(!member.needs_second_factor());
@@ -92,19 +101,7 @@ fn admins_must_have_one_and_only_admins_reset_others() {
 
 #[test]
 fn a_sign_in_account_is_unlinked_by_its_person_while_they_keep_a_way_in_or_by_an_admin() {
-    let person = |id, roles| Actor {
-        person: PersonId(id),
-        roles,
-    };
-    let admin = person(1, vec![Role::ProgrammeAdmin]);
-    let staff = person(2, vec![Role::ProgrammeStaff]);
-    let member = person(
-        3,
-        vec![Role::AgencyMember {
-            agency: AgencyId(1),
-            sponsor: true,
-        }],
-    );
+    let (admin, staff, member) = admin_staff_member();
     // Their own, with a password or another account to sign in with.
     assert!(member.may_unlink_sign_in(PersonId(3), true).is_ok());
     assert!(staff.may_unlink_sign_in(PersonId(2), true).is_ok());

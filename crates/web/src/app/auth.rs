@@ -1124,7 +1124,7 @@ pub async fn unlink_theirs(
                 &who,
                 person,
                 StatusCode::NOT_FOUND,
-                vec![super::form_error("identities-title", NOT_LINKED)],
+                vec![super::form_error("identities", NOT_LINKED)],
                 None,
             )
             .await

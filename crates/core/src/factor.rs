@@ -150,6 +150,16 @@ pub fn recovery_code(random: &[u8; RECOVERY_LEN]) -> String {
         .collect()
 }
 
+/// What unlinking a provider account must do besides (see
+/// [`Actor::may_unlink_sign_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unlinking {
+    /// End the person's sessions and API tokens.
+    pub cut_off: bool,
+    /// Send them a link to set a password: it was their only way in.
+    pub password_link: bool,
+}
+
 impl Actor {
     /// Programme admins see and change everything, people included, so a
     /// stolen password alone must not be enough: they sign in with a second
@@ -190,10 +200,23 @@ impl Actor {
     /// password, so they would be locked out. A programme admin may unlink
     /// anyone's, however they sign in: that is how access through an account
     /// the person no longer controls (a former agency's, say) is cut off.
-    pub fn may_unlink_sign_in(&self, person: PersonId, other_way: bool) -> Result<(), DomainError> {
+    ///
+    /// Returns what the unlinking must also do: an admin's unlinking of
+    /// someone else's cuts off whoever holds that account (the person's
+    /// sessions and API tokens end, since either may have been made
+    /// through it), and when it was their only way in, they are sent a link
+    /// to set a password, so nobody is left without a way back.
+    pub fn may_unlink_sign_in(
+        &self,
+        person: PersonId,
+        other_way: bool,
+    ) -> Result<Unlinking, DomainError> {
         if person != self.person {
             return if self.is_admin() {
-                Ok(())
+                Ok(Unlinking {
+                    cut_off: true,
+                    password_link: !other_way,
+                })
             } else {
                 Err(DomainError::Forbidden {
                     action: "unlink another person's sign-in account",
@@ -206,7 +229,10 @@ impl Actor {
                 "This is your only way to sign in: unlinked, you could not sign in again. Ask a programme admin to unlink it for you: you are then mailed a link to set a Waymark password.",
             ));
         }
-        Ok(())
+        Ok(Unlinking {
+            cut_off: false,
+            password_link: false,
+        })
     }
 
     /// Whether this actor may list and end `person`'s sessions and read

@@ -168,15 +168,11 @@ impl Store {
         Ok(PersonId(linked))
     }
 
-    /// Unlinks `person`'s account `subject` at `issuer`, when `by` may
-    /// ([`Actor::may_unlink_sign_in`]: never a person's own only way in).
-    ///
-    /// A programme admin's unlinking of someone else's cuts off whoever
-    /// holds that account: every session of the person's and every API
-    /// token ends too (either may have been made through it). When it was
-    /// their only way in, an invitation to set a password is made in the
-    /// same transaction, valid until `expires`, so they are never left
-    /// without a way back.
+    /// Unlinks `person`'s account `subject` at `issuer`, when `by` may, and
+    /// does in the same transaction what the core says must go with it
+    /// ([`Actor::may_unlink_sign_in`]): ending the person's sessions and API
+    /// tokens, and making an invitation to set a password (valid until
+    /// `expires`) when it was their only way in.
     pub async fn unlink_identity(
         &self,
         by: &Actor,
@@ -210,7 +206,7 @@ impl Store {
                 return Ok(Unlinked::NotLinked);
             }
             let other_way = password.is_some() || links.len() > 1;
-            by.may_unlink_sign_in(person, other_way)?;
+            let then = by.may_unlink_sign_in(person, other_way)?;
             sqlx::query(
                 "DELETE FROM sign_in_identities WHERE person_id = $1 AND issuer = $2 AND subject = $3",
             )
@@ -219,25 +215,21 @@ impl Store {
             .bind(subject)
             .execute(&mut *tx)
             .await?;
-            if by.person == person {
-                return Ok(Unlinked::Done {
-                    cut_off: false,
-                    password_link: None,
-                });
+            if then.cut_off {
+                for sql in [
+                    "DELETE FROM sessions WHERE person_id = $1",
+                    "DELETE FROM tokens WHERE person_id = $1",
+                ] {
+                    sqlx::query(sql).bind(person.0).execute(&mut *tx).await?;
+                }
             }
-            for sql in [
-                "DELETE FROM sessions WHERE person_id = $1",
-                "DELETE FROM tokens WHERE person_id = $1",
-            ] {
-                sqlx::query(sql).bind(person.0).execute(&mut *tx).await?;
-            }
-            let password_link = if other_way {
-                None
-            } else {
+            let password_link = if then.password_link {
                 Some(crate::auth::insert_invite(&mut tx, person, by.person, now, expires).await?)
+            } else {
+                None
             };
             Ok(Unlinked::Done {
-                cut_off: true,
+                cut_off: then.cut_off,
                 password_link,
             })
         }

@@ -111,7 +111,30 @@ fn a_sign_in_account_is_unlinked_by_its_person_while_they_keep_a_way_in_or_by_an
     // Someone else's: only an admin, and then whatever it leaves them.
     assert!(member.may_unlink_sign_in(PersonId(2), true).is_err());
     assert!(staff.may_unlink_sign_in(PersonId(3), true).is_err());
-    assert!(admin.may_unlink_sign_in(PersonId(3), false).is_ok());
+    // Their own leaves everything else as it is; an admin's cuts the person
+    // off, and sends a way back when it was their only way in.
+    use waymark_core::factor::Unlinking;
+    assert_eq!(
+        member.may_unlink_sign_in(PersonId(3), true).unwrap(),
+        Unlinking {
+            cut_off: false,
+            password_link: false
+        }
+    );
+    assert_eq!(
+        admin.may_unlink_sign_in(PersonId(3), true).unwrap(),
+        Unlinking {
+            cut_off: true,
+            password_link: false
+        }
+    );
+    assert_eq!(
+        admin.may_unlink_sign_in(PersonId(3), false).unwrap(),
+        Unlinking {
+            cut_off: true,
+            password_link: true
+        }
+    );
     assert!(admin.may_unlink_sign_in(PersonId(1), true).is_ok());
     assert!(
         admin.may_unlink_sign_in(PersonId(1), false).is_err(),

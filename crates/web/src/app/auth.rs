@@ -1047,7 +1047,7 @@ pub async fn unlink_own(
     who.check(&f.csrf)?;
     let me = who.actor.person;
     let refused = |status, why: String| {
-        let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify.clone());
+        let (zone, notify) = (who.settings.time_zone.clone(), who.settings.notify);
         let s = s.clone();
         let who = &who;
         async move {

@@ -193,7 +193,7 @@ impl Actor {
 
     /// Whether this actor may unlink one of `person`'s provider accounts
     /// (an agency's own sign-in), given whether `person` has another way in
-    /// (a password, or another linked account).
+    /// (a password, or another linked account) and is active.
     ///
     /// Anyone may unlink their own, unless it is their only way in: a
     /// provider account is linked again only once its owner signs in with a
@@ -210,12 +210,14 @@ impl Actor {
         &self,
         person: PersonId,
         other_way: bool,
+        active: bool,
     ) -> Result<Unlinking, DomainError> {
         if person != self.person {
             return if self.is_admin() {
                 Ok(Unlinking {
                     cut_off: true,
-                    password_link: !other_way,
+                    // A deactivated person signs in with nothing.
+                    password_link: !other_way && active,
                 })
             } else {
                 Err(DomainError::Forbidden {
@@ -233,6 +235,34 @@ impl Actor {
             cut_off: false,
             password_link: false,
         })
+    }
+
+    /// Whether this actor may send `person` a new link to set a password: a
+    /// programme admin, for someone still active who has none (made by their
+    /// agency's sign-in, cut off from it, or whose invitation lapsed); for
+    /// them it is the only way back in.
+    pub fn may_send_password_link(
+        &self,
+        has_password: bool,
+        active: bool,
+    ) -> Result<(), DomainError> {
+        if !self.is_admin() {
+            return Err(DomainError::Forbidden {
+                action: "send someone a link to set a password",
+                why: "only a programme admin does that",
+            });
+        }
+        if !active {
+            return Err(DomainError::rule(
+                "They are deactivated: reactivate them first, if they are coming back.",
+            ));
+        }
+        if has_password {
+            return Err(DomainError::rule(
+                "They have a Waymark password already: they sign in with it, and change it on their settings page.",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether this actor may list and end `person`'s sessions and read

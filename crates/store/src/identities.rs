@@ -183,16 +183,17 @@ impl Store {
         expires: Timestamp,
     ) -> Result<Unlinked, StoreError> {
         // Who may ask at all, before anything is read about the person.
-        by.may_unlink_sign_in(person, true)?;
+        by.may_unlink_sign_in(person, true, true)?;
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         let result: Result<Unlinked, StoreError> = async {
-            let row = sqlx::query("SELECT password_hash FROM people WHERE id = $1")
+            let row = sqlx::query("SELECT password_hash, deactivated_at FROM people WHERE id = $1")
                 .bind(person.0)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
             let password: Option<String> = row.try_get("password_hash")?;
+            let gone: Option<i64> = row.try_get("deactivated_at")?;
             let links: Vec<(String, String)> = sqlx::query(
                 "SELECT issuer, subject FROM sign_in_identities WHERE person_id = $1",
             )
@@ -206,7 +207,7 @@ impl Store {
                 return Ok(Unlinked::NotLinked);
             }
             let other_way = password.is_some() || links.len() > 1;
-            let then = by.may_unlink_sign_in(person, other_way)?;
+            let then = by.may_unlink_sign_in(person, other_way, gone.is_none())?;
             sqlx::query(
                 "DELETE FROM sign_in_identities WHERE person_id = $1 AND issuer = $2 AND subject = $3",
             )
@@ -232,6 +233,35 @@ impl Store {
                 cut_off: then.cut_off,
                 password_link,
             })
+        }
+        .await;
+        crate::finish(tx, result).await
+    }
+
+    /// Makes a new link for `person` to set a password (an invitation,
+    /// valid until `expires`), when `by` may
+    /// ([`Actor::may_send_password_link`]); returns its token for the mail.
+    pub async fn password_link(
+        &self,
+        by: &Actor,
+        person: PersonId,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<String, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let result: Result<String, StoreError> = async {
+            // Only an admin learns whether the person exists.
+            by.may_send_password_link(false, true)?;
+            let row = sqlx::query("SELECT password_hash, deactivated_at FROM people WHERE id = $1")
+                .bind(person.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+            let password: Option<String> = row.try_get("password_hash")?;
+            let gone: Option<i64> = row.try_get("deactivated_at")?;
+            by.may_send_password_link(password.is_some(), gone.is_none())?;
+            crate::auth::insert_invite(&mut tx, person, by.person, now, expires).await
         }
         .await;
         crate::finish(tx, result).await

@@ -271,6 +271,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(unlink_sign_in_account),
         )
         .route(
+            "/api/v1/people/{id}/password-link",
+            post(send_password_link),
+        )
+        .route(
             "/api/v1/webhooks",
             get(webhooks::webhooks).post(webhooks::subscribe),
         )
@@ -321,7 +325,7 @@ async fn docs_headers(mut r: Response) -> Response {
         releases, add_release, adopters, set_directory, questionnaire, assessments, assess,
         set_agency_type, journey, model_versions, migration_proposal, migration_preview,
         migration_apply, conversation, reply, mailbox, person_tokens, create_token, revoke_token,
-        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, sign_in_accounts, unlink_sign_in_account, retention,
+        person_sessions, end_person_session, correct_person, second_factor, reset_second_factor, sign_in_accounts, unlink_sign_in_account, send_password_link, retention,
         set_retention, run_retention,
         enquiries, enquiry, triage, file, letter_pdf, workshop_invitation, delivery_export, outbox,
         letter_template, save_letter_template, review_mail, webhooks::webhooks,
@@ -2702,6 +2706,29 @@ async fn unlink_sign_in_account(
     match done {
         waymark_store::Unlinked::NotLinked => Err(not_found("sign-in account")),
         waymark_store::Unlinked::Done { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Mails a person a new link to set a Waymark password (once, within 14
+/// days): programme admins, for someone active who has none (made by their
+/// agency's sign-in, cut off from it, or whose invitation lapsed).
+#[utoipa::path(post, path = "/api/v1/people/{id}/password-link", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Sent"),
+    (status = 403, body = Problem, description = "not a programme admin"),
+    (status = 404, body = Problem, description = "no such person"),
+    (status = 409, body = Problem, description = "`rule_violated`: they have a password, or are deactivated"),
+))]
+async fn send_password_link(
+    State(s): State<Arc<ApiState>>,
+    Caller(actor): Caller,
+    Params(id): Params<i64>,
+) -> Result<Response, Problem> {
+    match crate::app::send_password_link(&s.store, &s.actions.public_url, &actor, PersonId(id))
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(StoreError::NoSuchPerson(_)) => Err(not_found("person")),
+        Err(e) => Err(e.into()),
     }
 }
 

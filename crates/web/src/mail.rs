@@ -361,8 +361,8 @@ pub fn security_notice(to: &str, name: &str, what: &str, settings: &str) -> Mail
         to: to.into(),
         subject: "A change to how you sign in to Waymark".into(),
         body: format!(
-            "Dear {name},\n\n{what}\n\nIf you made this change, you need do nothing. If you did \
-             not, sign in and check your settings at once, and tell the programme's admins:\n\n{settings}{SIGNATURE}"
+            "Dear {name},\n\n{what}\n\nIf you made or asked for this change, you need do nothing. \
+             If not, sign in and check your settings at once, and tell the programme's admins:\n\n{settings}{SIGNATURE}"
         ),
         auto_submitted: Some("auto-generated"),
         ..Default::default()

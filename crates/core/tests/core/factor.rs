@@ -103,41 +103,51 @@ fn admins_must_have_one_and_only_admins_reset_others() {
 fn a_sign_in_account_is_unlinked_by_its_person_while_they_keep_a_way_in_or_by_an_admin() {
     let (admin, staff, member) = admin_staff_member();
     // Their own, with a password or another account to sign in with.
-    assert!(member.may_unlink_sign_in(PersonId(3), true).is_ok());
-    assert!(staff.may_unlink_sign_in(PersonId(2), true).is_ok());
+    assert!(member.may_unlink_sign_in(PersonId(3), true, true).is_ok());
+    assert!(staff.may_unlink_sign_in(PersonId(2), true, true).is_ok());
     // Their own and only way in: refused, with what to do instead.
-    let only = member.may_unlink_sign_in(PersonId(3), false).unwrap_err();
+    let only = member
+        .may_unlink_sign_in(PersonId(3), false, true)
+        .unwrap_err();
     assert!(only.to_string().contains("Ask a programme admin"), "{only}");
     // Someone else's: only an admin, and then whatever it leaves them.
-    assert!(member.may_unlink_sign_in(PersonId(2), true).is_err());
-    assert!(staff.may_unlink_sign_in(PersonId(3), true).is_err());
+    assert!(member.may_unlink_sign_in(PersonId(2), true, true).is_err());
+    assert!(staff.may_unlink_sign_in(PersonId(3), true, true).is_err());
     // Their own leaves everything else as it is; an admin's cuts the person
     // off, and sends a way back when it was their only way in.
     use waymark_core::factor::Unlinking;
     assert_eq!(
-        member.may_unlink_sign_in(PersonId(3), true).unwrap(),
+        member.may_unlink_sign_in(PersonId(3), true, true).unwrap(),
         Unlinking {
             cut_off: false,
             password_link: false
         }
     );
     assert_eq!(
-        admin.may_unlink_sign_in(PersonId(3), true).unwrap(),
+        admin.may_unlink_sign_in(PersonId(3), true, true).unwrap(),
         Unlinking {
             cut_off: true,
             password_link: false
         }
     );
     assert_eq!(
-        admin.may_unlink_sign_in(PersonId(3), false).unwrap(),
+        admin.may_unlink_sign_in(PersonId(3), false, true).unwrap(),
         Unlinking {
             cut_off: true,
             password_link: true
         }
     );
-    assert!(admin.may_unlink_sign_in(PersonId(1), true).is_ok());
+    assert_eq!(
+        admin.may_unlink_sign_in(PersonId(3), false, false).unwrap(),
+        Unlinking {
+            cut_off: true,
+            password_link: false
+        },
+        "no link for someone deactivated"
+    );
+    assert!(admin.may_unlink_sign_in(PersonId(1), true, true).is_ok());
     assert!(
-        admin.may_unlink_sign_in(PersonId(1), false).is_err(),
+        admin.may_unlink_sign_in(PersonId(1), false, true).is_err(),
         "an admin cannot lock themselves out either"
     );
 }
@@ -188,4 +198,23 @@ fn adding_a_factor_to_an_account_with_one_needs_a_fresh_proof() {
     ));
     // A proof dated in the future is not believed.
     assert!(needs_fresh_proof(true, Some(now + 60), now));
+}
+
+#[test]
+fn an_admin_sends_a_password_link_to_someone_active_without_one() {
+    let (admin, staff, member) = admin_staff_member();
+    assert!(admin.may_send_password_link(false, true).is_ok());
+    for other in [&staff, &member] {
+        assert!(matches!(
+            other.may_send_password_link(false, true),
+            Err(waymark_core::DomainError::Forbidden { .. })
+        ));
+    }
+    let has = admin.may_send_password_link(true, true).unwrap_err();
+    assert!(
+        has.to_string().contains("have a Waymark password already"),
+        "{has}"
+    );
+    let gone = admin.may_send_password_link(false, false).unwrap_err();
+    assert!(gone.to_string().contains("reactivate them first"), "{gone}");
 }

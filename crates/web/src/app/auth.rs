@@ -931,6 +931,11 @@ pub(crate) struct IdentityView {
     provider: String,
     issuer: String,
     subject: String,
+    /// The end of its subject, which tells apart two accounts at one
+    /// provider (shown when another has the same provider).
+    ending: String,
+    /// Whether another of theirs is at the same provider.
+    shared: bool,
     linked_at: i64,
     last_used_at: i64,
 }
@@ -941,23 +946,34 @@ pub(crate) async fn identity_views(
     s: &AppState,
     person: waymark_core::PersonId,
 ) -> Result<Vec<IdentityView>, PageError> {
-    Ok(s.store
+    let mut views: Vec<IdentityView> = s
+        .store
         .identities_of(person)
         .await?
         .into_iter()
-        .map(|i| IdentityView {
-            provider: s
-                .oidc
-                .all()
-                .iter()
-                .find(|p| p.rules.issuer == i.issuer)
-                .map_or_else(|| i.issuer.clone(), |p| p.rules.label.clone()),
-            issuer: i.issuer,
-            subject: i.subject,
-            linked_at: i.linked_at.0,
-            last_used_at: i.last_used_at.0,
+        .map(|i| {
+            let chars: Vec<char> = i.subject.chars().collect();
+            IdentityView {
+                provider: s
+                    .oidc
+                    .all()
+                    .iter()
+                    .find(|p| p.rules.issuer == i.issuer)
+                    .map_or_else(|| i.issuer.clone(), |p| p.rules.label.clone()),
+                ending: chars[chars.len().saturating_sub(6)..].iter().collect(),
+                shared: false,
+                issuer: i.issuer,
+                subject: i.subject,
+                linked_at: i.linked_at.0,
+                last_used_at: i.last_used_at.0,
+            }
         })
-        .collect())
+        .collect();
+    let providers: Vec<String> = views.iter().map(|v| v.provider.clone()).collect();
+    for v in &mut views {
+        v.shared = providers.iter().filter(|p| **p == v.provider).count() > 1;
+    }
+    Ok(views)
 }
 
 /// Which provider account to unlink.
@@ -1020,6 +1036,51 @@ pub(crate) async fn unlink_sign_in(
         .await;
     }
     Ok(done)
+}
+
+/// Sends `person` a new link to set a password, when `by` may (a
+/// programme admin, for someone active without one): the invitation's mail.
+/// Shared by the person page and the API.
+pub(crate) async fn send_password_link(
+    store: &waymark_store::Store,
+    public_url: &str,
+    by: &waymark_core::Actor,
+    person: waymark_core::PersonId,
+) -> Result<(), StoreError> {
+    let t = now();
+    let expires = waymark_core::Timestamp(t.0 + PASSWORD_LINK_DAYS * 86_400);
+    let token = store.password_link(by, person, t, expires).await?;
+    let p = store
+        .person(person)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+    let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+    store
+        .queue_mail(&[crate::mail::invite(p.email.as_str(), &p.name, &link)], t)
+        .await?;
+    tracing::info!(
+        by = by.person.0,
+        person = person.0,
+        "a link to set a password was sent"
+    );
+    Ok(())
+}
+
+/// A programme admin sends someone without a password a new link to set
+/// one (their person page).
+pub async fn password_link(
+    State(s): State<Arc<AppState>>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<super::factor::CsrfOnly>,
+) -> Result<Response, PageError> {
+    who.check(f.csrf())?;
+    let person = waymark_core::PersonId(id);
+    match send_password_link(&s.store, &s.public_url, &who.actor, person).await {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{id}?saved=link")).into_response()),
+        Err(StoreError::NoSuchPerson(_)) => Err(PageError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a person is told when an admin unlinks their provider account;

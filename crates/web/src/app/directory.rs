@@ -160,6 +160,8 @@ struct PersonPage {
     /// Whether they have a Waymark password (someone made by a provider's
     /// sign-in has none until they set one).
     has_password: bool,
+    /// Whether the visitor may send them a link to set one.
+    may_send_link: bool,
     /// Whether they must have one (programme admins).
     factor_required: bool,
     /// What the details form shows: their name and address, or what was
@@ -521,6 +523,11 @@ async fn person_page_typed(
         now(),
     )
     .await?;
+    let has_password = s
+        .store
+        .credentials(&p.email)
+        .await?
+        .is_some_and(|(_, hash)| hash.is_some());
     let view = PersonPage {
         title: p.name.clone(),
         is_you: p.id == who.actor.person,
@@ -535,11 +542,11 @@ async fn person_page_typed(
         passkeys: s.store.passkeys_of(p.id).await?.len(),
         may_reset_factor: who.actor.may_reset_second_factor(p.id).is_ok(),
         identities: super::auth::identity_views(s, p.id).await?,
-        has_password: s
-            .store
-            .credentials(&p.email)
-            .await?
-            .is_some_and(|(_, hash)| hash.is_some()),
+        has_password,
+        may_send_link: who
+            .actor
+            .may_send_password_link(has_password, p.deactivated_at.is_none())
+            .is_ok(),
         factor_required: them.needs_second_factor(),
         details: typed.unwrap_or_else(|| (p.name.clone(), p.email.as_str().to_string())),
         saved,
@@ -566,6 +573,9 @@ pub async fn person(
         "details" => Some("Their details are corrected: every page and the history show them now."),
         "unlinked" => Some(
             "That account is unlinked: it no longer signs them in. They are signed out everywhere, their API tokens have ended, and they are told by mail.",
+        ),
+        "link" => Some(
+            "A link to set a Waymark password is on its way to them by mail: it works once, within 14 days.",
         ),
         "unlinked-last" => Some(
             "That account is unlinked: it no longer signs them in. They are signed out everywhere and their API tokens have ended. It was their only way in, so they were mailed a link to set a Waymark password.",

@@ -1201,6 +1201,12 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
+impl CsrfOnly {
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// A programme admin turns off someone's second factor (a lost device):
 /// their sessions end, and they set up a new one when they next sign in.
 pub async fn reset(

@@ -53,7 +53,8 @@ use waymark_model::SourceFile;
 use waymark_store::{Store, StoreError};
 
 pub(crate) use auth::{
-    SessionInfo, constant_eq, end_session_by_reference, sessions_of_person, unlink_sign_in,
+    SessionInfo, constant_eq, end_session_by_reference, send_password_link, sessions_of_person,
+    unlink_sign_in,
 };
 pub use auth::{hash_password, verify_password};
 pub use community::send_notices;
@@ -266,6 +267,7 @@ pub fn table() -> Vec<Route> {
         post("/people/{id}/remove", directory::remove),
         post("/people/{id}/second-factor/reset", factor::reset),
         post("/people/{id}/sign-in-accounts/unlink", auth::unlink_theirs),
+        post("/people/{id}/password-link", auth::password_link),
         post("/people/{id}/details", directory::correct),
         get("/request-support", intake::support_form),
         post("/request-support", intake::request_support),

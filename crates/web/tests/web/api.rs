@@ -535,6 +535,7 @@ async fn the_openapi_document_covers_every_route_and_command() {
         ("/api/v1/people/{id}/remove-personal-data", &["post"]),
         ("/api/v1/people/{id}/sign-in-accounts", &["get"]),
         ("/api/v1/people/{id}/sign-in-accounts/unlink", &["post"]),
+        ("/api/v1/people/{id}/password-link", &["post"]),
         ("/api/v1/dashboard", &["get"]),
         ("/api/v1/search", &["get"]),
         ("/api/v1/articles", &["get", "post"]),
@@ -2882,6 +2883,10 @@ async fn every_workspace_action_has_an_api_operation() {
         (
             "/settings/sign-in-accounts/unlink",
             api(&["post /api/v1/people/{id}/sign-in-accounts/unlink"]),
+        ),
+        (
+            "/people/{id}/password-link",
+            api(&["post /api/v1/people/{id}/password-link"]),
         ),
         (
             "/register",

@@ -644,6 +644,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         ("POST", "/people/{id}/sign-in-accounts/unlink") => StatusCode::FORBIDDEN,
+        // An admin sends a link to set a password to someone without one;
+        // the matrix's person has a password (422). Nobody else may.
+        ("POST", "/people/{id}/password-link") if who == Admin => StatusCode::UNPROCESSABLE_ENTITY,
+        ("POST", "/people/{id}/password-link") => StatusCode::FORBIDDEN,
         // A token needs a name (422); revoking none of one's own revokes
         // nothing and goes back.
         ("POST", "/settings/tokens") => StatusCode::UNPROCESSABLE_ENTITY,

@@ -798,6 +798,96 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         let r = unlink(&admin, "/people/99999/sign-in-accounts/unlink", bot, "x").await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
 
+        // Should that link lapse, her page offers a new one, to an admin
+        // only, and only while she has no password.
+        let page = send(&app, &admin, Method::GET, &format!("/people/{nina}"), &[]).await;
+        assert!(
+            page.body.contains("Send Nina a link to set a password"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("they cannot sign in"), "{}", page.body);
+        let send_link = format!("/people/{nina}/password-link");
+        for c in [&mia, &sam] {
+            let r = post(&app, c, &send_link, &[("csrf", &c.csrf)]).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        }
+        let r = post(&app, &admin, &send_link, &[("csrf", &admin.csrf)]).await;
+        assert_eq!(
+            r.location,
+            format!("/people/{nina}?saved=link"),
+            "{}",
+            r.body
+        );
+        let invites: Vec<String> = w
+            .store
+            .outbox(
+                &w.store
+                    .actor(
+                        w.store
+                            .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
+                            .await
+                            .unwrap()
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap(),
+                100,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.recipient == "nina@bot.gov.au" && m.subject == "Your Waymark account")
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(invites.len(), 1, "{invites:?}");
+        let path = invites[0]
+            .split_whitespace()
+            .find_map(|w| w.find("/invite/").map(|i| w[i..].to_string()))
+            .unwrap();
+        let page = send(&app, &Client::default(), Method::GET, &path, &[]).await;
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "the new link works: {}",
+            page.body
+        );
+        // Not for someone with a password, nor through the API but by an admin.
+        let r = post(
+            &app,
+            &admin,
+            &format!("/people/{mia_id}/password-link"),
+            &[("csrf", &admin.csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("have a Waymark password already"),
+            "{}",
+            r.body
+        );
+        let link_path = |p: PersonId| format!("/api/v1/people/{p}/password-link");
+        let ada_token = token_for(&w.store, "ada@dta.gov.au").await;
+        let sam_token = token_for(&w.store, "sam@dta.gov.au").await;
+        assert_eq!(
+            call(link_path(nina), ada_token.clone(), String::new())
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(link_path(nina), sam_token, String::new()).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (status, v) = call(link_path(mia_id), ada_token.clone(), String::new()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{v}");
+        assert_eq!(
+            call(link_path(PersonId(99_999)), ada_token, String::new())
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+
         // Through the API: not staff's; an admin's, which signs Mia out and
         // ends her tokens; she keeps her password, so no link is sent.
         let (admin_token, staff_token, mia_token) = (
@@ -832,5 +922,38 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         assert!(told[0].contains("ended your API tokens"), "{}", told[0]);
         let (status, _) = call(api_path(mia_id), admin_token, body(bot, "mia-sub")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "already gone");
+    }
+}
+
+/// Two accounts at one provider are told apart by the end of their
+/// subject, in the list and in their buttons' names.
+#[tokio::test]
+async fn two_accounts_at_one_provider_are_told_apart() {
+    use waymark_core::oidc::Outcome;
+    for store in stores("web-unlink-two").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 25]).await;
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        for subject in ["mia-sub", "mia-sub-2"] {
+            w.store
+                .sign_in_as("https://id.bot.gov.au", subject, &Outcome::Link(mia), NOW)
+                .await
+                .unwrap();
+        }
+        let c = w.client(&app, Who::Member).await;
+        let page = send(&app, &c, Method::GET, "/settings", &[]).await;
+        for ending in ["ia-sub", "-sub-2"] {
+            assert_eq!(
+                page.body.matches(&format!("ending “{ending}”")).count(),
+                2,
+                "shown and in its button: {}",
+                page.body
+            );
+        }
     }
 }

@@ -13,10 +13,17 @@ use super::Hrefs;
 
 /// Renders `md` to HTML, appending to `out`.
 pub fn render(md: &str, model: &Model, hrefs: &Hrefs, out: &mut String) {
+    // CommonMark has U+0000 shown as U+FFFD; pulldown-cmark passes it
+    // through, and a NUL in HTML is a parse error.
+    let md: std::borrow::Cow<str> = if md.contains('\0') {
+        md.replace('\0', "\u{fffd}").into()
+    } else {
+        md.into()
+    };
     // For each open link or image: was it kept?
     let mut kept: Vec<bool> = Vec::new();
     let events =
-        without_empty_headings(Parser::new_ext(md, options())).filter_map(|event| match event {
+        without_empty_headings(Parser::new_ext(&md, options())).filter_map(|event| match event {
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,

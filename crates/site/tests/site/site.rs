@@ -200,6 +200,27 @@ fn markup_in_content_is_shown_not_run() {
 /// never reach the page as empty headings or empty contents links: a screen
 /// reader's list of headings and links would have blanks. Their content
 /// stays.
+/// A NUL anywhere in a page's markdown is shown as U+FFFD, as CommonMark
+/// says, never written into the HTML.
+#[test]
+fn a_nul_in_markdown_never_reaches_the_html() {
+    let loaded = pages(&[(
+        "a.md",
+        "---\ntitle: A\n---\nIntro \u{0} here, `code \u{0}`, [link \u{0}](https://example.gov.au).\n\n## Roles\n\n* a \u{0} b\n",
+    )]);
+    let built = site::build(&loaded.model, &fixed(1), None, &Published::default()).unwrap();
+    let html = String::from_utf8(built.get("a.html").unwrap().to_vec()).unwrap();
+    assert!(!html.contains('\0'), "{html}");
+    for shown in [
+        "Intro \u{fffd} here",
+        "code \u{fffd}",
+        "link \u{fffd}",
+        "a \u{fffd} b",
+    ] {
+        assert!(html.contains(shown), "{shown} missing from {html}");
+    }
+}
+
 #[test]
 fn headings_without_text_are_not_shown_empty() {
     let loaded = pages(&[(

@@ -120,8 +120,11 @@ struct HomePage {
     overdue: Vec<SummaryRow>,
     recent: Vec<Activity>,
     startable: Vec<AgencyRow>,
-    /// What waits for this person, engagement by engagement.
+    /// What waits for this person, engagement by engagement: the first
+    /// [`HOME_WAITING`].
     waiting: Vec<Waiting>,
+    /// How many more engagements have something waiting.
+    waiting_more: usize,
     /// Open enquiries, for those who triage them.
     triage: Vec<TriageRow>,
     /// Knowledge articles whose review date has come, for the programme.
@@ -148,6 +151,9 @@ struct ReviewRow {
 pub(super) struct Waiting {
     id: i64,
     agency: String,
+    /// Whether another engagement of theirs is the same agency's, so the
+    /// heading names the engagement too.
+    same_agency: bool,
     items: Vec<NextView>,
     overdue: Vec<String>,
 }
@@ -164,6 +170,10 @@ struct TriageRow {
 /// How many engagements "Waiting for you" looks through: a person takes
 /// part in few; the lists below the box have the rest.
 const WAITING_ENGAGEMENTS: u32 = 50;
+
+/// How many engagements' waiting things the home page lists: on a phone,
+/// fifty took screens of scrolling before anything else.
+const HOME_WAITING: usize = 10;
 
 /// A stage's column on the home page's board.
 #[derive(Serialize)]
@@ -269,7 +279,11 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         .values()
         .map(AgencyRow::from)
         .collect();
-    let (waiting, triage) = waiting_for(s, who, &agencies, t).await?;
+    let (mut waiting, triage) = waiting_for(s, who, &agencies, t).await?;
+    // The first few engagements (the store lists the latest first); the
+    // table below says which others need attention.
+    let waiting_more = waiting.len().saturating_sub(HOME_WAITING);
+    waiting.truncate(HOME_WAITING);
     let reviews = if waymark_core::knowledge::may_write(actor).is_ok() {
         s.store
             .articles_due(&waymark_core::today(t))
@@ -303,6 +317,7 @@ async fn home_page(s: &AppState, who: &SignedIn, page_no: u32) -> Result<Respons
         mail,
         title: "Your engagements",
         waiting,
+        waiting_more,
         triage,
         reviews,
         user: who.view(),
@@ -391,6 +406,7 @@ pub(super) async fn waiting(
                 .get(&e.agency)
                 .or_else(|| more.get(&e.agency))
                 .map_or_else(|| "An agency".to_string(), |a| a.name.clone()),
+            same_agency: mine.iter().filter(|o| o.agency == e.agency).count() > 1,
             items: next_links(e, &model, &items, &yours, &today),
             overdue: overdue.iter().map(|w| w.describe(current)).collect(),
         });

@@ -2409,6 +2409,74 @@ async fn owned_steps_wait_on_their_owners_home_page() {
     }
 }
 
+/// The home page lists what waits in ten engagements at most, then says
+/// how many more; engagements of one agency are told apart by number.
+#[tokio::test]
+async fn the_home_page_lists_ten_engagements_waiting_and_counts_the_rest() {
+    for store in stores("home-waiting").await {
+        let w = world(store).await;
+        let app = router(&w.store, [127, 0, 0, 26]).await;
+        let staff = w
+            .store
+            .actor(
+                w.store
+                    .person_by_email(&Email::parse("sam@dta.gov.au").unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let mia = w
+            .store
+            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let hash = w
+            .store
+            .pin_model(&waymark_model::bundled(), NOW)
+            .await
+            .unwrap();
+        // Twelve more of the agency's engagements, each with a step of
+        // Mia's overdue (the world has one already, with nothing of hers).
+        for _ in 0..12 {
+            let e = w
+                .store
+                .start_engagement(&staff, w.agency, Mode::DoItWithYou, &hash, NOW)
+                .await
+                .unwrap();
+            let set = Command::SetOwner {
+                item: Item::Step {
+                    stage: "engagement".into(),
+                    step: 2,
+                },
+                owner: Some(mia),
+                due: Some("2020-01-02".into()),
+            };
+            let version = w.store.engagement(&staff, e.id).await.unwrap().version;
+            w.store
+                .execute(&staff, e.id, version, &set, NOW)
+                .await
+                .unwrap();
+        }
+        let member = w.client(&app, Who::Member).await;
+        let home = send(&app, &member, Method::GET, "/engagements", &[]).await;
+        let waiting = &home.body[home.body.find("Waiting for you").unwrap()..];
+        let waiting = &waiting[..waiting.find("</section>").unwrap()];
+        assert_eq!(waiting.matches("<h3>").count(), 10, "{waiting}");
+        assert!(
+            waiting.contains("And 2 more engagements with something waiting for you"),
+            "{waiting}"
+        );
+        assert!(waiting.contains("href=\"#all\""), "{waiting}");
+        assert!(
+            waiting.contains("Bureau of Things, engagement "),
+            "{waiting}"
+        );
+    }
+}
+
 /// A person chooses their time zone and how they hear about things: times
 /// read in their zone; "each" mails a new owner at once; "daily" writes one
 /// digest a day, in their morning, and only once.

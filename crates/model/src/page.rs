@@ -192,7 +192,7 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
 }
 
 /// Which of the limits set in [`parse_front_matter`] a page went past, in
-/// words (the parser's own names its Rust types).
+/// words (the parser's own message names its Rust types).
 fn limit_breached(breach: &serde_saphyr::budget::BudgetBreach) -> String {
     use serde_saphyr::budget::BudgetBreach as B;
     match breach {

@@ -445,6 +445,15 @@ async fn world(store: Store) -> World {
 }
 
 impl World {
+    /// The id of the world's person with this address.
+    async fn id(&self, email: &str) -> PersonId {
+        self.store
+            .person_by_email(&Email::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     async fn client(&self, app: &Router, who: Who) -> Client {
         // The admin signs in once per world: their second factor is set up
         // then, and its codes each work once.
@@ -2416,23 +2425,8 @@ async fn the_home_page_lists_ten_engagements_waiting_and_counts_the_rest() {
     for store in stores("home-waiting").await {
         let w = world(store).await;
         let app = router(&w.store, [127, 0, 0, 26]).await;
-        let staff = w
-            .store
-            .actor(
-                w.store
-                    .person_by_email(&Email::parse("sam@dta.gov.au").unwrap())
-                    .await
-                    .unwrap()
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let mia = w
-            .store
-            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let staff = w.store.actor(w.id("sam@dta.gov.au").await).await.unwrap();
+        let mia = w.id("mia@bot.gov.au").await;
         let hash = w
             .store
             .pin_model(&waymark_model::bundled(), NOW)

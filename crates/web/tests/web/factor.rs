@@ -613,12 +613,7 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         let w = world(store).await;
         let app = router(&w.store, [127, 0, 0, 24]).await;
         let (bot, old) = ("https://id.bot.gov.au", "https://id.former.gov.au");
-        let mia_id = w
-            .store
-            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let mia_id = w.id("mia@bot.gov.au").await;
         for (issuer, subject) in [(bot, "mia-sub"), (old, "mia-old")] {
             w.store
                 .sign_in_as(issuer, subject, &Outcome::Link(mia_id), NOW)
@@ -822,16 +817,7 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
         let invites: Vec<String> = w
             .store
             .outbox(
-                &w.store
-                    .actor(
-                        w.store
-                            .person_by_email(&Email::parse("ada@dta.gov.au").unwrap())
-                            .await
-                            .unwrap()
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap(),
+                &w.store.actor(w.id("ada@dta.gov.au").await).await.unwrap(),
                 100,
             )
             .await
@@ -933,12 +919,7 @@ async fn two_accounts_at_one_provider_are_told_apart() {
     for store in stores("web-unlink-two").await {
         let w = world(store).await;
         let app = router(&w.store, [127, 0, 0, 25]).await;
-        let mia = w
-            .store
-            .person_by_email(&Email::parse("mia@bot.gov.au").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let mia = w.id("mia@bot.gov.au").await;
         for subject in ["mia-sub", "mia-sub-2"] {
             w.store
                 .sign_in_as("https://id.bot.gov.au", subject, &Outcome::Link(mia), NOW)

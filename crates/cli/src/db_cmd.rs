@@ -219,7 +219,12 @@ pub fn user_add(
             {
                 let t = now();
                 let token = store
-                    .create_invite(id, id, t, waymark_core::Timestamp(t.0 + 14 * 86_400))
+                    .create_invite(
+                        id,
+                        id,
+                        t,
+                        waymark_core::Timestamp(t.0 + INVITE_DAYS * 86_400),
+                    )
                     .await?;
                 let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
                 store
@@ -228,6 +233,7 @@ pub fn user_add(
                             person.email.as_str(),
                             &person.name,
                             &link,
+                            INVITE_DAYS,
                         )],
                         t,
                     )
@@ -704,3 +710,6 @@ pub fn seed(
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// How long the invitation `user add` makes lasts.
+const INVITE_DAYS: i64 = 14;

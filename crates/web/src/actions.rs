@@ -743,12 +743,20 @@ impl Actions {
                         p,
                         actor.person,
                         t,
-                        waymark_core::Timestamp(t.0 + 7 * 86_400),
+                        waymark_core::Timestamp(t.0 + SPONSOR_INVITE_DAYS * 86_400),
                     )
                     .await?;
                 let link = format!("{}/invite/{token}", self.public_url.trim_end_matches('/'));
                 self.store
-                    .queue_mail(&[mail::invite(new.email.as_str(), &new.name, &link)], t)
+                    .queue_mail(
+                        &[mail::invite(
+                            new.email.as_str(),
+                            &new.name,
+                            &link,
+                            SPONSOR_INVITE_DAYS,
+                        )],
+                        t,
+                    )
                     .await?;
                 (p, Some(link))
             }
@@ -796,3 +804,6 @@ impl Actions {
         self.store.create_webhook(actor, &new, t).await
     }
 }
+
+/// How long a sponsor's invitation link lasts.
+const SPONSOR_INVITE_DAYS: i64 = 7;

@@ -369,14 +369,15 @@ pub fn security_notice(to: &str, name: &str, what: &str, settings: &str) -> Mail
     }
 }
 
-pub fn invite(to: &str, name: &str, link: &str) -> Mail {
+/// An invitation to choose a password; `days` is how long the link lasts.
+pub fn invite(to: &str, name: &str, link: &str, days: i64) -> Mail {
     Mail {
         kind: "invite".into(),
         to: to.into(),
         subject: "Your Waymark account".into(),
         body: format!(
             "Dear {name},\n\nYou have been given an account in Waymark, where the Protected Utility \
-             engagement is recorded. Choose your password here (the link works once, and expires after a few days):\n\n{link}{SIGNATURE}"
+             engagement is recorded. Choose your password here (the link works once, within {days} days):\n\n{link}{SIGNATURE}"
         ),
         attachment: None,
         ..Default::default()

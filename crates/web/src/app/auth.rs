@@ -1056,7 +1056,15 @@ pub(crate) async fn send_password_link(
         .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
     let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
     store
-        .queue_mail(&[crate::mail::invite(p.email.as_str(), &p.name, &link)], t)
+        .queue_mail(
+            &[crate::mail::invite(
+                p.email.as_str(),
+                &p.name,
+                &link,
+                PASSWORD_LINK_DAYS,
+            )],
+            t,
+        )
         .await?;
     tracing::info!(
         by = by.person.0,

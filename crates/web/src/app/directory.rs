@@ -466,7 +466,12 @@ pub async fn invite(
     let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
     s.store
         .queue_mail(
-            &[crate::mail::invite(new.email.as_str(), &new.name, &link)],
+            &[crate::mail::invite(
+                new.email.as_str(),
+                &new.name,
+                &link,
+                INVITE_DAYS,
+            )],
             t,
         )
         .await?;

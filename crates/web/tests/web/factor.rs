@@ -660,6 +660,12 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
             page.body
         );
         assert!(page.body.contains("value=\"mia-old\""), "{}", page.body);
+        assert!(
+            page.body
+                .contains("these organisation accounts, as well as with your Waymark password"),
+            "{}",
+            page.body
+        );
         // She unlinks her former agency's, and stays signed in.
         let unlink = |c: &Client, path: &str, issuer: &str, subject: &str| {
             let (app, c, path) = (app.clone(), c.clone(), path.to_string());
@@ -744,6 +750,12 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
             "{}",
             page.body
         );
+        assert!(
+            page.body
+                .contains("Off: they sign in with their organisation&#x27;s account alone."),
+            "{}",
+            page.body
+        );
         // One that is not hers: nothing is done, and nobody is told.
         let mails = |to: &'static str| {
             let store = w.store.clone();
@@ -802,6 +814,12 @@ async fn a_sign_in_account_is_unlinked_by_its_person_or_an_admin() {
             page.body
         );
         assert!(page.body.contains("they cannot sign in"), "{}", page.body);
+        assert!(
+            page.body
+                .contains("Off, and they have no password or organisation account"),
+            "never a password she has not got: {}",
+            page.body
+        );
         let send_link = format!("/people/{nina}/password-link");
         for c in [&mia, &sam] {
             let r = post(&app, c, &send_link, &[("csrf", &c.csrf)]).await;

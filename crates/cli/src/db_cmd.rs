@@ -226,7 +226,7 @@ pub fn user_add(
                         waymark_core::Timestamp(t.0 + INVITE_DAYS * 86_400),
                     )
                     .await?;
-                let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+                let link = waymark_web::mail::invite_link(public_url, &token);
                 store
                     .queue_mail(
                         &[waymark_web::mail::invite(

@@ -151,12 +151,16 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((0, 0));
         let (line, column) = (line.max(1) + YAML_LINE_OFFSET, column.max(1));
-        if let serde_saphyr::Error::Budget { breach, .. } = e.without_snippet() {
-            return PageError::Limit {
+        let limit = |err: &serde_saphyr::Error| match err.without_snippet() {
+            serde_saphyr::Error::Budget { breach, .. } => Some(PageError::Limit {
                 line,
                 column,
                 message: limit_breached(breach),
-            };
+            }),
+            _ => None,
+        };
+        if let Some(limit) = limit(&e) {
+            return limit;
         }
         // Only on failure: is the YAML sound, with a value of the wrong kind
         // (or past a limit once read as it is)?
@@ -171,12 +175,8 @@ fn parse_front_matter(yaml: &str) -> Result<FrontMatter, PageError> {
                 }
             }
             Err(g) => {
-                if let serde_saphyr::Error::Budget { breach, .. } = g.without_snippet() {
-                    return PageError::Limit {
-                        line,
-                        column,
-                        message: limit_breached(breach),
-                    };
+                if let Some(limit) = limit(&g) {
+                    return limit;
                 }
             }
         }

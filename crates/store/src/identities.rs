@@ -39,6 +39,22 @@ pub struct LinkedIdentity {
     pub last_used_at: Timestamp,
 }
 
+/// Whether `person` has a password, and whether they are active: what the
+/// rules about their ways in ask.
+async fn way_in(
+    conn: &mut sqlx::AnyConnection,
+    person: PersonId,
+) -> Result<(bool, bool), StoreError> {
+    let row = sqlx::query("SELECT password_hash, deactivated_at FROM people WHERE id = $1")
+        .bind(person.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
+    let password: Option<String> = row.try_get("password_hash")?;
+    let gone: Option<i64> = row.try_get("deactivated_at")?;
+    Ok((password.is_some(), gone.is_none()))
+}
+
 fn found(row: Option<sqlx::any::AnyRow>) -> Result<Option<Found>, StoreError> {
     row.map(|r| {
         Ok(Found {
@@ -187,13 +203,7 @@ impl Store {
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         let result: Result<Unlinked, StoreError> = async {
-            let row = sqlx::query("SELECT password_hash, deactivated_at FROM people WHERE id = $1")
-                .bind(person.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
-            let password: Option<String> = row.try_get("password_hash")?;
-            let gone: Option<i64> = row.try_get("deactivated_at")?;
+            let (has_password, active) = way_in(&mut tx, person).await?;
             let links: Vec<(String, String)> = sqlx::query(
                 "SELECT issuer, subject FROM sign_in_identities WHERE person_id = $1",
             )
@@ -206,8 +216,8 @@ impl Store {
             if !links.iter().any(|(i, s)| i == issuer && s == subject) {
                 return Ok(Unlinked::NotLinked);
             }
-            let other_way = password.is_some() || links.len() > 1;
-            let then = by.may_unlink_sign_in(person, other_way, gone.is_none())?;
+            let other_way = has_password || links.len() > 1;
+            let then = by.may_unlink_sign_in(person, other_way, active)?;
             sqlx::query(
                 "DELETE FROM sign_in_identities WHERE person_id = $1 AND issuer = $2 AND subject = $3",
             )
@@ -253,14 +263,8 @@ impl Store {
         let result: Result<String, StoreError> = async {
             // Only an admin learns whether the person exists.
             by.may_send_password_link(false, true)?;
-            let row = sqlx::query("SELECT password_hash, deactivated_at FROM people WHERE id = $1")
-                .bind(person.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
-            let password: Option<String> = row.try_get("password_hash")?;
-            let gone: Option<i64> = row.try_get("deactivated_at")?;
-            by.may_send_password_link(password.is_some(), gone.is_none())?;
+            let (has_password, active) = way_in(&mut tx, person).await?;
+            by.may_send_password_link(has_password, active)?;
             crate::auth::insert_invite(&mut tx, person, by.person, now, expires).await
         }
         .await;

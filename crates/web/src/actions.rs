@@ -746,7 +746,7 @@ impl Actions {
                         waymark_core::Timestamp(t.0 + SPONSOR_INVITE_DAYS * 86_400),
                     )
                     .await?;
-                let link = format!("{}/invite/{token}", self.public_url.trim_end_matches('/'));
+                let link = mail::invite_link(&self.public_url, &token);
                 self.store
                     .queue_mail(
                         &[mail::invite(

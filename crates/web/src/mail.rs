@@ -369,6 +369,11 @@ pub fn security_notice(to: &str, name: &str, what: &str, settings: &str) -> Mail
     }
 }
 
+/// The address of an invitation's page at `base` (the public URL).
+pub fn invite_link(base: &str, token: &str) -> String {
+    format!("{}/invite/{token}", base.trim_end_matches('/'))
+}
+
 /// An invitation to choose a password; `days` is how long the link lasts.
 pub fn invite(to: &str, name: &str, link: &str, days: i64) -> Mail {
     Mail {

@@ -1026,7 +1026,7 @@ pub(crate) async fn unlink_sign_in(
             .unwrap_or_default();
         let link = password_link
             .as_ref()
-            .map(|token| format!("{}/invite/{token}", public_url.trim_end_matches('/')));
+            .map(|token| crate::mail::invite_link(public_url, token));
         super::tell_person(
             store,
             public_url,
@@ -1054,7 +1054,7 @@ pub(crate) async fn send_password_link(
         .person(person)
         .await?
         .ok_or_else(|| StoreError::NoSuchPerson(person.to_string()))?;
-    let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+    let link = crate::mail::invite_link(public_url, &token);
     store
         .queue_mail(
             &[crate::mail::invite(

@@ -463,7 +463,7 @@ pub async fn invite(
         .store
         .create_invite(person, who.actor.person, t, expires)
         .await?;
-    let link = format!("{}/invite/{token}", s.public_url.trim_end_matches('/'));
+    let link = crate::mail::invite_link(&s.public_url, &token);
     s.store
         .queue_mail(
             &[crate::mail::invite(
